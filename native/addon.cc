@@ -1,0 +1,331 @@
+// N-API bindings. Every entry point validates its arguments (types, sizes against the stated dimensions, index
+// bounds) and throws a JS Error naming the kernel and the argument, so bad input never reaches the raw loops.
+#include <napi.h>
+
+#include <cstdint>
+#include <string>
+
+#include "cpu.h"
+#include "gemm.h"
+#include "kernels.h"
+#include "pool.h"
+
+namespace {
+
+using prerank::Isa;
+
+struct Args {
+  const Napi::CallbackInfo& info;
+  const char* op;
+
+  [[noreturn]] void fail(const std::string& msg) const {
+    throw Napi::Error::New(info.Env(), std::string("prerank native ") + op + ": " + msg);
+  }
+  void need(size_t n) const {
+    if (info.Length() < n) fail("expected " + std::to_string(n) + " arguments, got " + std::to_string(info.Length()));
+  }
+  long num_long(size_t i, const char* name, long min = 0) const {
+    if (!info[i].IsNumber()) fail(std::string("argument ") + name + " must be a number");
+    const double d = info[i].As<Napi::Number>().DoubleValue();
+    if (d != static_cast<double>(static_cast<long>(d)) || d < min)
+      fail(std::string("argument ") + name + " must be an integer >= " + std::to_string(min) + ", got " + std::to_string(d));
+    return static_cast<long>(d);
+  }
+  float num(size_t i, const char* name) const {
+    if (!info[i].IsNumber()) fail(std::string("argument ") + name + " must be a number");
+    return info[i].As<Napi::Number>().FloatValue();
+  }
+  double num_d(size_t i, const char* name) const {
+    if (!info[i].IsNumber()) fail(std::string("argument ") + name + " must be a number");
+    return info[i].As<Napi::Number>().DoubleValue();
+  }
+  bool flag(size_t i) const { return info[i].ToBoolean().Value(); }
+
+  template <class T, napi_typedarray_type Type>
+  T* array(size_t i, const char* name, long min_len, bool nullable, const char* tname) const {
+    const Napi::Value v = info[i];
+    if (nullable && (v.IsNull() || v.IsUndefined())) return nullptr;
+    if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != Type)
+      fail(std::string("argument ") + name + " must be a " + tname);
+    auto arr = v.As<Napi::TypedArrayOf<T>>();
+    if (static_cast<long>(arr.ElementLength()) < min_len)
+      fail(std::string("argument ") + name + " has " + std::to_string(arr.ElementLength()) + " elements, needs " +
+           std::to_string(min_len));
+    return arr.Data();
+  }
+  float* f32(size_t i, const char* name, long min_len, bool nullable = false) const {
+    return array<float, napi_float32_array>(i, name, min_len, nullable, "Float32Array");
+  }
+  int32_t* i32(size_t i, const char* name, long min_len) const {
+    return array<int32_t, napi_int32_array>(i, name, min_len, false, "Int32Array");
+  }
+  long length(size_t i) const { return static_cast<long>(info[i].As<Napi::TypedArray>().ElementLength()); }
+};
+
+// Elements needed for a row-major matrix view of `rows` x `cols` with row stride ld.
+long span(const Args& a, long rows, long cols, long ld, const char* name) {
+  if (ld < cols) a.fail(std::string("leading dimension of ") + name + " (" + std::to_string(ld) + ") < " + std::to_string(cols));
+  return rows == 0 || cols == 0 ? 0 : (rows - 1) * ld + cols;
+}
+
+Napi::Value Gemm(const Napi::CallbackInfo& info) {
+  Args a{info, "gemm"};
+  a.need(15);
+  const bool tA = a.flag(0), tB = a.flag(1);
+  const long M = a.num_long(2, "M"), N = a.num_long(3, "N"), K = a.num_long(4, "K");
+  const float alpha = a.num(5, "alpha");
+  const long lda = a.num_long(7, "lda", 1), ldb = a.num_long(9, "ldb", 1), ldc = a.num_long(12, "ldc", 1);
+  const float* A = a.f32(6, "A", tA ? span(a, K, M, lda, "A") : span(a, M, K, lda, "A"));
+  const float* B = a.f32(8, "B", tB ? span(a, N, K, ldb, "B") : span(a, K, N, ldb, "B"));
+  const float beta = a.num(10, "beta");
+  float* C = a.f32(11, "C", span(a, M, N, ldc, "C"));
+  prerank::Epilogue ep;
+  ep.bias = a.f32(13, "bias", N, true);
+  ep.act = a.flag(14) ? prerank::Act::relu : prerank::Act::none;
+  prerank::sgemm(tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, ep);
+  return info.Env().Undefined();
+}
+
+Napi::Value GemmBatched(const Napi::CallbackInfo& info) {
+  Args a{info, "gemmBatched"};
+  a.need(17);
+  const bool tA = a.flag(0), tB = a.flag(1);
+  const long batch = a.num_long(2, "batch"), M = a.num_long(3, "M"), N = a.num_long(4, "N"), K = a.num_long(5, "K");
+  const float alpha = a.num(6, "alpha");
+  const long lda = a.num_long(8, "lda", 1), sA = a.num_long(9, "strideA");
+  const long ldb = a.num_long(11, "ldb", 1), sB = a.num_long(12, "strideB");
+  const long ldc = a.num_long(15, "ldc", 1), sC = a.num_long(16, "strideC");
+  const float beta = a.num(13, "beta");
+  const long last = batch > 0 ? batch - 1 : 0;
+  const long needA = batch ? last * sA + (tA ? span(a, K, M, lda, "A") : span(a, M, K, lda, "A")) : 0;
+  const long needB = batch ? last * sB + (tB ? span(a, N, K, ldb, "B") : span(a, K, N, ldb, "B")) : 0;
+  const long needC = batch ? last * sC + span(a, M, N, ldc, "C") : 0;
+  const float* A = a.f32(7, "A", needA);
+  const float* B = a.f32(10, "B", needB);
+  float* C = a.f32(14, "C", needC);
+  prerank::sgemm_batched(tA, tB, batch, M, N, K, alpha, A, lda, sA, B, ldb, sB, beta, C, ldc, sC);
+  return info.Env().Undefined();
+}
+
+long slope_len(const Args& a, size_t i, long cols) {
+  if (a.info[i].IsNull() || a.info[i].IsUndefined()) return 0;
+  const long n = a.length(i);
+  if (n != 1 && n != cols) a.fail("slope must have 1 or cols (" + std::to_string(cols) + ") elements");
+  return n;
+}
+
+Napi::Value ActForward(const Napi::CallbackInfo& info) {
+  Args a{info, "actForward"};
+  a.need(6);
+  const int act = static_cast<int>(a.num_long(0, "act"));
+  if (act > 5) a.fail("unknown activation code " + std::to_string(act));
+  const long rows = a.num_long(1, "rows"), cols = a.num_long(2, "cols"), n = rows * cols;
+  const float* slope = a.f32(5, "slope", 1, act != prerank::kPrelu);
+  prerank::act_forward(act, rows, cols, a.f32(3, "X", n), a.f32(4, "Y", n), slope, slope_len(a, 5, cols));
+  return info.Env().Undefined();
+}
+
+Napi::Value ActBackward(const Napi::CallbackInfo& info) {
+  Args a{info, "actBackward"};
+  a.need(9);
+  const int act = static_cast<int>(a.num_long(0, "act"));
+  if (act > 5) a.fail("unknown activation code " + std::to_string(act));
+  const long rows = a.num_long(1, "rows"), cols = a.num_long(2, "cols"), n = rows * cols;
+  const float* slope = a.f32(7, "slope", 1, act != prerank::kPrelu);
+  const long sl = slope_len(a, 7, cols);
+  float* dslope = a.f32(8, "dSlope", sl, true);
+  prerank::act_backward(act, rows, cols, a.f32(3, "X", n), a.f32(4, "Y", n), a.f32(5, "dY", n), a.f32(6, "dX", n),
+                        slope, dslope, sl);
+  return info.Env().Undefined();
+}
+
+Napi::Value ColSum(const Napi::CallbackInfo& info) {
+  Args a{info, "colSum"};
+  a.need(5);
+  const long rows = a.num_long(0, "rows"), cols = a.num_long(1, "cols");
+  prerank::col_sum(rows, cols, a.f32(2, "X", rows * cols), a.f32(3, "out", cols), a.flag(4));
+  return info.Env().Undefined();
+}
+
+Napi::Value L2norm(const Napi::CallbackInfo& info) {
+  Args a{info, "l2norm"};
+  a.need(6);
+  const long rows = a.num_long(0, "rows"), cols = a.num_long(1, "cols"), n = rows * cols;
+  prerank::l2norm(rows, cols, a.f32(2, "X", n), a.f32(3, "Y", n), a.f32(4, "norms", rows), a.num(5, "eps"));
+  return info.Env().Undefined();
+}
+
+Napi::Value L2normBackward(const Napi::CallbackInfo& info) {
+  Args a{info, "l2normBackward"};
+  a.need(7);
+  const long rows = a.num_long(0, "rows"), cols = a.num_long(1, "cols"), n = rows * cols;
+  prerank::l2norm_backward(rows, cols, a.f32(2, "Y", n), a.f32(3, "norms", rows), a.f32(4, "dY", n), a.f32(5, "dX", n),
+                           a.num(6, "eps"));
+  return info.Env().Undefined();
+}
+
+Napi::Value Softmax(const Napi::CallbackInfo& info) {
+  Args a{info, "softmax"};
+  a.need(5);
+  const long rows = a.num_long(0, "rows"), cols = a.num_long(1, "cols"), n = rows * cols;
+  prerank::softmax(rows, cols, a.f32(2, "X", n), a.f32(3, "Y", n), a.flag(4));
+  return info.Env().Undefined();
+}
+
+Napi::Value SoftmaxBackward(const Napi::CallbackInfo& info) {
+  Args a{info, "softmaxBackward"};
+  a.need(6);
+  const long rows = a.num_long(0, "rows"), cols = a.num_long(1, "cols"), n = rows * cols;
+  prerank::softmax_backward(rows, cols, a.f32(2, "Y", n), a.f32(3, "dY", n), a.f32(4, "dX", n), a.flag(5));
+  return info.Env().Undefined();
+}
+
+Napi::Value BceLogits(const Napi::CallbackInfo& info) {
+  Args a{info, "bceLogits"};
+  a.need(6);
+  const long n = a.num_long(0, "n");
+  const double loss = prerank::bce_logits(n, a.f32(1, "z", n), a.f32(2, "t", n), a.f32(3, "w", n, true),
+                                          a.f32(4, "grad", n, true), a.num(5, "scale"));
+  return Napi::Number::New(info.Env(), loss);
+}
+
+void check_index(const Args& a, long bad, const int32_t* ids, long V) {
+  if (bad >= 0)
+    a.fail("index " + std::to_string(ids[bad]) + " at position " + std::to_string(bad) + " is outside [0, " +
+           std::to_string(V) + ")");
+}
+
+Napi::Value GatherRows(const Napi::CallbackInfo& info) {
+  Args a{info, "gatherRows"};
+  a.need(5);
+  const long V = a.num_long(0, "V"), D = a.num_long(1, "D");
+  const int32_t* ids = a.i32(3, "ids", 0);
+  const long n = a.length(3);
+  check_index(a, prerank::gather_rows(V, D, a.f32(2, "table", V * D), ids, n, a.f32(4, "out", n * D)), ids, V);
+  return info.Env().Undefined();
+}
+
+Napi::Value ScatterAddRows(const Napi::CallbackInfo& info) {
+  Args a{info, "scatterAddRows"};
+  a.need(5);
+  const long V = a.num_long(0, "V"), D = a.num_long(1, "D");
+  const int32_t* ids = a.i32(3, "ids", 0);
+  const long n = a.length(3);
+  check_index(a, prerank::scatter_add_rows(V, D, a.f32(2, "dst", V * D), ids, n, a.f32(4, "src", n * D)), ids, V);
+  return info.Env().Undefined();
+}
+
+Napi::Value Axpy(const Napi::CallbackInfo& info) {
+  Args a{info, "axpy"};
+  a.need(4);
+  const long n = a.num_long(0, "n");
+  prerank::axpy(n, a.num(1, "alpha"), a.f32(2, "src", n), a.f32(3, "dst", n));
+  return info.Env().Undefined();
+}
+
+Napi::Value Adam(const Napi::CallbackInfo& info) {
+  Args a{info, "adam"};
+  a.need(12);
+  const long n = a.num_long(0, "n");
+  prerank::adam(n, a.f32(1, "p", n), a.f32(2, "g", n), a.f32(3, "m", n), a.f32(4, "v", n), a.num(5, "lr"),
+                a.num(6, "b1"), a.num(7, "b2"), a.num(8, "eps"), a.num(9, "wd"), a.num_d(10, "step"), a.flag(11));
+  return info.Env().Undefined();
+}
+
+Napi::Value AdamRows(const Napi::CallbackInfo& info) {
+  Args a{info, "adamRows"};
+  a.need(13);
+  const long D = a.num_long(0, "D", 1);
+  const int32_t* ids = a.i32(1, "ids", 0);
+  const long n_ids = a.length(1);
+  if (a.length(2) % D != 0) a.fail("p length is not a multiple of D");
+  const long V = a.length(2) / D;
+  const long bad = prerank::adam_rows(V, D, ids, n_ids, a.f32(2, "p", V * D), a.f32(3, "g", n_ids * D),
+                                      a.f32(4, "m", V * D), a.f32(5, "v", V * D), a.num(6, "lr"), a.num(7, "b1"),
+                                      a.num(8, "b2"), a.num(9, "eps"), a.num(10, "wd"), a.num_d(11, "step"), a.flag(12));
+  check_index(a, bad, ids, V);
+  return info.Env().Undefined();
+}
+
+Napi::Value Sgd(const Napi::CallbackInfo& info) {
+  Args a{info, "sgd"};
+  a.need(7);
+  const long n = a.num_long(0, "n");
+  prerank::sgd(n, a.f32(1, "p", n), a.f32(2, "g", n), a.f32(3, "buf", n, true), a.num(4, "lr"), a.num(5, "momentum"),
+               a.num(6, "wd"));
+  return info.Env().Undefined();
+}
+
+Napi::Value Adagrad(const Napi::CallbackInfo& info) {
+  Args a{info, "adagrad"};
+  a.need(7);
+  const long n = a.num_long(0, "n");
+  prerank::adagrad(n, a.f32(1, "p", n), a.f32(2, "g", n), a.f32(3, "sum", n), a.num(4, "lr"), a.num(5, "eps"),
+                   a.num(6, "wd"));
+  return info.Env().Undefined();
+}
+
+// --- engine info and control ---
+
+Napi::Value Info(const Napi::CallbackInfo& info) {
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("cpu", prerank::cpu_model());
+  o.Set("isa", prerank::isa_name(prerank::active_isa()));
+  o.Set("detectedIsa", prerank::isa_name(prerank::detect_isa()));
+  Napi::Array supported = Napi::Array::New(info.Env());
+  uint32_t k = 0;
+  for (Isa isa : {Isa::avx512, Isa::avx2, Isa::portable})
+    if (prerank::isa_supported(isa)) supported.Set(k++, prerank::isa_name(isa));
+  o.Set("supportedIsas", supported);
+  o.Set("threads", prerank::ThreadPool::get().size());
+  return o;
+}
+
+Napi::Value SetIsa(const Napi::CallbackInfo& info) {
+  Args a{info, "setIsa"};
+  a.need(1);
+  const std::string name = info[0].ToString();
+  for (Isa isa : {Isa::avx512, Isa::avx2, Isa::portable})
+    if (name == prerank::isa_name(isa)) {
+      if (!prerank::set_isa(isa)) a.fail("this CPU cannot run the " + name + " path");
+      return info.Env().Undefined();
+    }
+  a.fail("unknown ISA '" + name + "' (expected avx512, avx2 or portable)");
+}
+
+Napi::Value SetThreads(const Napi::CallbackInfo& info) {
+  Args a{info, "setThreads"};
+  a.need(1);
+  const long n = a.num_long(0, "threads", 1);
+  if (n > 1024) a.fail("threads must be <= 1024");
+  prerank::ThreadPool::get().resize(static_cast<int>(n));
+  return info.Env().Undefined();
+}
+
+Napi::Value FmaPeak(const Napi::CallbackInfo& info) {
+  Args a{info, "fmaPeak"};
+  a.need(3);
+  const std::string name = info[0].ToString();
+  int isa = -1;
+  for (Isa i : {Isa::avx512, Isa::avx2, Isa::portable})
+    if (name == prerank::isa_name(i)) isa = static_cast<int>(i);
+  if (isa < 0 || !prerank::isa_supported(static_cast<Isa>(isa))) a.fail("ISA '" + name + "' is not available here");
+  return Napi::Number::New(info.Env(), prerank::fma_peak_gflops(isa, static_cast<int>(a.num_long(1, "threads", 1)),
+                                                                a.num_d(2, "seconds")));
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  const std::pair<const char*, Napi::Function::Callback> fns[] = {
+      {"gemm", Gemm}, {"gemmBatched", GemmBatched}, {"actForward", ActForward}, {"actBackward", ActBackward},
+      {"colSum", ColSum}, {"l2norm", L2norm}, {"l2normBackward", L2normBackward}, {"softmax", Softmax},
+      {"softmaxBackward", SoftmaxBackward}, {"bceLogits", BceLogits}, {"gatherRows", GatherRows},
+      {"scatterAddRows", ScatterAddRows}, {"axpy", Axpy}, {"adam", Adam}, {"adamRows", AdamRows}, {"sgd", Sgd},
+      {"adagrad", Adagrad}, {"info", Info}, {"setIsa", SetIsa}, {"setThreads", SetThreads}, {"fmaPeak", FmaPeak},
+  };
+  for (const auto& [name, fn] : fns) exports.Set(name, Napi::Function::New(env, fn, name));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(prerank_native, Init)

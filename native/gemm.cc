@@ -1,0 +1,265 @@
+// SGEMM driver (gemm.h): picks the micro-kernel for active_isa(), splits C into one rectangle per thread,
+// and runs a Goto-style blocked loop nest on each rectangle with per-thread packing buffers; plus the
+// batched small-matrix GEMM and the FMA peak probe.
+//
+// Blocking (per ISA, in the Kernel tables): AVX-512 14x32 tile, KC 320, MC 168, NC 384;
+// AVX2 6x16, KC 256, MC 72, NC 512; portable 4x16, KC 256, MC 64, NC 512.
+// Loop nest per thread rectangle: jc (NC) > pc (KC, balanced) > pack B block > ic (MC) > pack A block >
+// ir (MR) > jr (NR) > micro-kernel. The A micro-panel stays in L1, the packed B block (KC x NC) in L2.
+// Small row counts read B in place (no B packing).
+// Threading: each of T threads gets a rectangle of C (tm x tn grid chosen by a cost model that counts
+// padded tile work plus packing), so threads never synchronise inside a GEMM; B (or A) packing is
+// duplicated across threads, which costs ~1/M (1/N) of the work.
+//
+// Measured (AMD EPYC Zen 5, 2 cores, KVM): see native/test/gemm_check.cc output; numbers in the report.
+#include "gemm.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <cstdlib>
+#include <vector>
+
+#include "cpu.h"
+#include "gemm_kernels.h"
+#include "pool.h"
+
+namespace prerank {
+namespace {
+
+using gemm_detail::Kernel;
+using gemm_detail::TileArgs;
+
+constexpr long kMinMacsPerThread = 1L << 18;  // below this a second thread costs more than it saves
+constexpr int kDirectBRows = 16;              // thread rectangles with at most this many rows read B in place
+
+struct Problem {
+  bool ta, tb;
+  int M, N, K;
+  float alpha;
+  const float* A;
+  long lda;
+  const float* B;
+  long ldb;
+  float beta;
+  float* C;
+  long ldc;
+  Epilogue ep;
+};
+
+const Kernel& active_kernel(Isa isa) {
+  const Kernel* k = nullptr;
+  if (isa == Isa::avx512) k = gemm_detail::kernel_avx512();
+  else if (isa == Isa::avx2) k = gemm_detail::kernel_avx2();
+  return k ? *k : *gemm_detail::kernel_portable();
+}
+
+int ceil_div(long a, long b) { return static_cast<int>((a + b - 1) / b); }
+int round_up(long a, long b) { return ceil_div(a, b) * static_cast<int>(b); }
+
+// Grow-only, 64-byte aligned scratch owned by one thread.
+class Buffer {
+ public:
+  ~Buffer() { std::free(raw_); }
+  float* get(size_t floats) {
+    if (floats > cap_) {
+      std::free(raw_);
+      raw_ = std::malloc(floats * sizeof(float) + 64);
+      cap_ = floats;
+    }
+    return reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(raw_) + 63) & ~uintptr_t(63));
+  }
+
+ private:
+  void* raw_ = nullptr;
+  size_t cap_ = 0;
+};
+
+struct Workspace {
+  Buffer a, b;
+};
+thread_local Workspace tls_ws;
+
+// C = act(beta * C + bias) for K == 0 or alpha == 0.
+void scale_only(const Problem& p) {
+  for (int i = 0; i < p.M; ++i) {
+    float* c = p.C + i * p.ldc;
+    for (int j = 0; j < p.N; ++j) {
+      float x = p.beta == 0.0f ? 0.0f : p.beta * c[j];
+      if (p.ep.bias) x += p.ep.bias[j];
+      if (p.ep.act == Act::relu && x < 0.0f) x = 0.0f;
+      c[j] = x;
+    }
+  }
+}
+
+// Splits [0, len) into `parts` balanced blocks whose sizes are multiples of `unit` (except the last).
+int block_size(int len, int max_block, int unit) {
+  const int parts = ceil_div(len, max_block);
+  return round_up(ceil_div(len, parts), unit);
+}
+
+// One thread's share: rows [m0, m1) x cols [n0, n1) of C, full K.
+void gemm_rect(const Kernel& kr, const Problem& p, int m0, int m1, int n0, int n1) {
+  const int mt = m1 - m0, nt = n1 - n0;
+  const int kcb = block_size(p.K, kr.kc, 8);
+  const int mcb = block_size(mt, kr.mc, kr.mr);
+  const int ncb = block_size(nt, kr.nc, kr.nr);
+  const bool direct_b = !p.tb && mt <= kDirectBRows;
+  float* abuf = tls_ws.a.get(static_cast<size_t>(round_up(mcb, kr.mr)) * kcb + 32);
+  float* bbuf = direct_b ? nullptr : tls_ws.b.get(static_cast<size_t>(round_up(ncb, kr.nr)) * kcb + 32);
+
+  TileArgs t;
+  t.ldc = p.ldc;
+  t.alpha = p.alpha;
+  for (int jc = n0; jc < n1; jc += ncb) {
+    const int nc = std::min(ncb, n1 - jc);
+    for (int pc = 0; pc < p.K; pc += kcb) {
+      const int kc = std::min(kcb, p.K - pc);
+      const bool last_k = pc + kc == p.K;
+      if (!direct_b) kr.pack_b(p.tb, p.tb ? p.B + jc * p.ldb + pc : p.B + pc * p.ldb + jc, p.ldb, kc, nc, bbuf);
+      t.k = kc;
+      t.beta = pc == 0 ? p.beta : 1.0f;
+      t.relu = last_k && p.ep.act == Act::relu;
+      t.b_packed = !direct_b;
+      t.ldb = direct_b ? p.ldb : kr.nr;
+      for (int ic = m0; ic < m1; ic += mcb) {
+        const int mc = std::min(mcb, m1 - ic);
+        kr.pack_a(p.ta, p.ta ? p.A + pc * p.lda + ic : p.A + ic * p.lda + pc, p.lda, mc, kc, abuf);
+        for (int ir = 0; ir < mc; ir += kr.mr) {
+          t.a = abuf + static_cast<long>(ir) * kc;
+          t.m = std::min(kr.mr, mc - ir);
+          for (int jr = 0; jr < nc; jr += kr.nr) {
+            t.n = std::min(kr.nr, nc - jr);
+            t.b = direct_b ? p.B + pc * p.ldb + jc + jr : bbuf + static_cast<long>(jr) * kc;
+            t.c = p.C + (ic + ir) * p.ldc + jc + jr;
+            t.bias = last_k && p.ep.bias ? p.ep.bias + jc + jr : nullptr;
+            kr.tile(t);
+          }
+        }
+      }
+    }
+  }
+}
+
+struct Grid {
+  int tm, tn;
+};
+
+// Chooses how many threads and which tm x tn grid of C rectangles minimise the slowest thread's work
+// (padded tile work + packing).
+Grid choose_grid(const Kernel& kr, const Problem& p, int max_threads) {
+  const long macs = static_cast<long>(p.M) * p.N * p.K;
+  const int threads = static_cast<int>(std::max(1L, std::min<long>(max_threads, macs / kMinMacsPerThread)));
+  const int units_m = ceil_div(p.M, kr.mr), units_n = ceil_div(p.N, 16);
+  Grid best{1, 1};
+  double best_cost = -1;
+  for (int tm = 1; tm <= std::min(threads, units_m); ++tm) {
+    for (int tn = 1; tm * tn <= threads && tn <= units_n; ++tn) {
+      if (tm * tn * 2 <= threads) continue;  // leaves more than half the threads idle
+      const double rows = static_cast<double>(ceil_div(units_m, tm)) * kr.mr;
+      const double cols = static_cast<double>(ceil_div(units_n, tn)) * 16;
+      const double pack_a = rows * 8 * ceil_div(static_cast<long>(cols), kr.nc);
+      const double pack_b = rows <= kDirectBRows && !p.tb ? 0.0 : cols * 8;
+      const double cost = (rows * cols + pack_a + pack_b) * p.K;
+      if (best_cost < 0 || cost < best_cost * 0.999) best_cost = cost, best = Grid{tm, tn};
+    }
+  }
+  return best;
+}
+
+void run_gemm(const Problem& p, int max_threads) {
+  if (p.M <= 0 || p.N <= 0) return;
+  if (p.K <= 0 || p.alpha == 0.0f) return scale_only(p);
+  const Kernel& kr = active_kernel(active_isa());
+  const Grid g = choose_grid(kr, p, max_threads);
+  if (g.tm * g.tn == 1) return gemm_rect(kr, p, 0, p.M, 0, p.N);
+  const int units_m = ceil_div(p.M, kr.mr), units_n = ceil_div(p.N, 16);
+  ThreadPool::get().run(g.tm * g.tn, [&](int task) {
+    const int i = task / g.tn, j = task % g.tn;
+    const int m0 = std::min(p.M, units_m * i / g.tm * kr.mr), m1 = std::min(p.M, units_m * (i + 1) / g.tm * kr.mr);
+    const int n0 = std::min(p.N, units_n * j / g.tn * 16), n1 = std::min(p.N, units_n * (j + 1) / g.tn * 16);
+    if (m0 < m1 && n0 < n1) gemm_rect(kr, p, m0, m1, n0, n1);
+  });
+}
+
+// Direct kernel for tiny products (no packing): dot products along K when op(B) is stored [N,K],
+// else rows of C accumulated from rows of B.
+void small_gemm(const Problem& p) {
+  for (int i = 0; i < p.M; ++i) {
+    float* c = p.C + i * p.ldc;
+    const long as = p.ta ? p.lda : 1;  // stride of A(i, k) along k
+    const float* ai = p.ta ? p.A + i : p.A + i * p.lda;
+    if (p.tb) {
+      for (int j = 0; j < p.N; ++j) {
+        const float* bj = p.B + j * p.ldb;
+        float part[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+        int k = 0;
+        if (as == 1)
+          for (; k + 8 <= p.K; k += 8)
+            for (int u = 0; u < 8; ++u) part[u] += ai[k + u] * bj[k + u];
+        for (; k < p.K; ++k) part[k & 7] += ai[k * as] * bj[k];
+        const float s = ((part[0] + part[1]) + (part[2] + part[3])) + ((part[4] + part[5]) + (part[6] + part[7]));
+        c[j] = p.alpha * s + (p.beta == 0.0f ? 0.0f : p.beta * c[j]);
+      }
+    } else {
+      for (int j = 0; j < p.N; ++j) c[j] = p.beta == 0.0f ? 0.0f : p.beta * c[j];
+      for (int k = 0; k < p.K; ++k) {
+        const float a = p.alpha * ai[k * as];
+        const float* bk = p.B + k * p.ldb;
+        for (int j = 0; j < p.N; ++j) c[j] += a * bk[j];
+      }
+    }
+  }
+}
+
+}  // namespace
+
+void sgemm(bool transA, bool transB, int M, int N, int K, float alpha, const float* A, int lda, const float* B,
+           int ldb, float beta, float* C, int ldc, const Epilogue& ep) {
+  const Problem p{transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, ep};
+  run_gemm(p, ThreadPool::get().size());
+}
+
+void sgemm_batched(bool transA, bool transB, int batch, int M, int N, int K, float alpha, const float* A, int lda,
+                   long strideA, const float* B, int ldb, long strideB, float beta, float* C, int ldc,
+                   long strideC) {
+  if (batch <= 0 || M <= 0 || N <= 0) return;
+  const long macs = static_cast<long>(M) * N * std::max(K, 1);
+  const bool blocked = macs >= 32768 && std::min(M, N) >= 8;
+  const int tasks = static_cast<int>(
+      std::max(1L, std::min<long>({ThreadPool::get().size(), batch, macs * batch / kMinMacsPerThread})));
+  auto one = [&](int b) {
+    const Problem p{transA, transB, M,   N,    K,   alpha, A + b * strideA, lda, B + b * strideB, ldb,
+                    beta,   C + b * strideC, ldc, Epilogue{}};
+    if (K <= 0 || alpha == 0.0f) scale_only(p);
+    else if (blocked) run_gemm(p, 1);
+    else small_gemm(p);
+  };
+  if (tasks == 1) {
+    for (int b = 0; b < batch; ++b) one(b);
+    return;
+  }
+  ThreadPool::get().run(tasks, [&](int task) {
+    const int b0 = static_cast<int>(static_cast<long>(batch) * task / tasks);
+    const int b1 = static_cast<int>(static_cast<long>(batch) * (task + 1) / tasks);
+    for (int b = b0; b < b1; ++b) one(b);
+  });
+}
+
+double fma_peak_gflops(int isa, int threads, double seconds) {
+  if (isa < 0 || isa > 2 || !isa_supported(static_cast<Isa>(isa))) return 0.0;
+  const Kernel& kr = active_kernel(static_cast<Isa>(isa));
+  threads = std::max(1, threads);
+  ThreadPool& pool = ThreadPool::get();
+  const int old_size = pool.size();
+  if (threads > old_size) pool.resize(threads);
+  std::vector<double> rate(threads, 0.0);
+  pool.run(threads, [&](int t) { rate[t] = kr.peak(seconds); });
+  if (threads > old_size) pool.resize(old_size);
+  double total = 0;
+  for (double r : rate) total += r;
+  return total;
+}
+
+}  // namespace prerank

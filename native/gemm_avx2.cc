@@ -1,0 +1,219 @@
+// AVX2/FMA GEMM path: 6x16 micro-kernel (12 ymm accumulators, broadcast A, two B vectors per k), the
+// AVX2 packing routines (8x8 transposes; shared with the AVX-512 path) and the ymm FMA peak probe.
+// Compiled with default flags: the target attribute/pragma below enables AVX2 for this file only, and the
+// driver calls in here only when active_isa() says the CPU has AVX2+FMA.
+#include "gemm_kernels.h"
+
+#if defined(__x86_64__)
+
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
+#else
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+#endif
+
+#include <immintrin.h>
+
+#include <chrono>
+
+namespace prerank {
+namespace gemm_detail {
+namespace {
+
+constexpr int kMR = 6, kNR = 16;
+
+inline __m256i lane_mask(int n) {  // lanes [0, n) set, n in [0, 8]
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+// r[j] becomes column j of the 8x8 block whose rows are r[0..7].
+inline void transpose8(__m256 r[8]) {
+  __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+  __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+  __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+  __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+  __m256 s0 = _mm256_shuffle_ps(t0, t2, 0x44), s1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+  __m256 s2 = _mm256_shuffle_ps(t1, t3, 0x44), s3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+  __m256 s4 = _mm256_shuffle_ps(t4, t6, 0x44), s5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+  __m256 s6 = _mm256_shuffle_ps(t5, t7, 0x44), s7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+  r[0] = _mm256_permute2f128_ps(s0, s4, 0x20), r[1] = _mm256_permute2f128_ps(s1, s5, 0x20);
+  r[2] = _mm256_permute2f128_ps(s2, s6, 0x20), r[3] = _mm256_permute2f128_ps(s3, s7, 0x20);
+  r[4] = _mm256_permute2f128_ps(s0, s4, 0x31), r[5] = _mm256_permute2f128_ps(s1, s5, 0x31);
+  r[6] = _mm256_permute2f128_ps(s2, s6, 0x31), r[7] = _mm256_permute2f128_ps(s3, s7, 0x31);
+}
+
+// Rows stored with stride ld (rows[i] = src + i*ld, i < rows; rows >= `rows` read as zero) → dst[p*dld + i]
+// for p < k, i < w (w <= 32). Groups of 8 rows are transposed in 8x8 blocks; a group that ends past w writes
+// its 8 floats anyway (spilling into the next dst row, which is written afterwards, or past the end).
+void transpose_pack(const float* src, long ld, int rows, int w, int k, float* dst, long dld) {
+  const int groups = (w + 7) / 8;
+  int p = 0;
+  for (; p + 8 <= k; p += 8) {
+    for (int g = groups - 1; g >= 0; --g) {  // the last (partial) group first: its spill is overwritten
+      __m256 r[8];
+      for (int i = 0; i < 8; ++i) {
+        const int row = 8 * g + i;
+        r[i] = row < rows ? _mm256_loadu_ps(src + row * ld + p) : _mm256_setzero_ps();
+      }
+      transpose8(r);
+      for (int q = 0; q < 8; ++q) _mm256_storeu_ps(dst + (p + q) * dld + 8 * g, r[q]);
+    }
+  }
+  for (; p < k; ++p)
+    for (int i = 0; i < w; ++i) dst[p * dld + i] = i < rows ? src[i * ld + p] : 0.0f;
+}
+
+// Contiguous rows: dst[p*dld + i] = src[p*ld + i] for i < cols, zero for cols <= i < w (w multiple of 8
+// when `exact`, else the last 8-float store may spill into the next dst row).
+void copy_pack(const float* src, long ld, int cols, int w, int k, float* dst, long dld) {
+  const int full = cols / 8, rem = cols % 8, groups = (w + 7) / 8;
+  const __m256i m = lane_mask(rem);
+  for (int p = 0; p < k; ++p) {
+    const float* s = src + p * ld;
+    float* d = dst + p * dld;
+    int g = 0;
+    for (; g < full; ++g) _mm256_storeu_ps(d + 8 * g, _mm256_loadu_ps(s + 8 * g));
+    if (rem) _mm256_storeu_ps(d + 8 * g, _mm256_maskload_ps(s + 8 * g, m)), ++g;
+    for (; g < groups; ++g) _mm256_storeu_ps(d + 8 * g, _mm256_setzero_ps());
+  }
+}
+
+template <int M, int NV, bool MASKB>
+void tile(const TileArgs& t) {
+  __m256 acc[M][NV];
+#pragma GCC unroll 8
+  for (int i = 0; i < M; ++i)
+#pragma GCC unroll 2
+    for (int v = 0; v < NV; ++v) acc[i][v] = _mm256_setzero_ps();
+  const int nlast = t.n - 8 * (NV - 1);  // columns in the last vector, 1..8
+  const __m256i mlast = lane_mask(nlast);
+  const float* a = t.a;
+  const float* b = t.b;
+  const long ldb = t.ldb;
+#pragma GCC unroll 2
+  for (int p = 0; p < t.k; ++p) {
+    __m256 bv[NV];
+#pragma GCC unroll 2
+    for (int v = 0; v < NV; ++v)
+      bv[v] = (MASKB && v == NV - 1) ? _mm256_maskload_ps(b + 8 * v, mlast) : _mm256_loadu_ps(b + 8 * v);
+#pragma GCC unroll 8
+    for (int i = 0; i < M; ++i) {
+      const __m256 av = _mm256_broadcast_ss(a + i);
+#pragma GCC unroll 2
+      for (int v = 0; v < NV; ++v) acc[i][v] = _mm256_fmadd_ps(av, bv[v], acc[i][v]);
+    }
+    a += kMR;
+    b += ldb;
+  }
+  const __m256 alpha = _mm256_set1_ps(t.alpha), beta = _mm256_set1_ps(t.beta), zero = _mm256_setzero_ps();
+#pragma GCC unroll 8
+  for (int i = 0; i < M; ++i) {
+    float* c = t.c + i * t.ldc;
+#pragma GCC unroll 2
+    for (int v = 0; v < NV; ++v) {
+      const bool part = v == NV - 1 && nlast < 8;
+      __m256 x = _mm256_mul_ps(alpha, acc[i][v]);
+      if (t.beta != 0.0f)
+        x = _mm256_fmadd_ps(beta, part ? _mm256_maskload_ps(c + 8 * v, mlast) : _mm256_loadu_ps(c + 8 * v), x);
+      if (t.bias)
+        x = _mm256_add_ps(x, part ? _mm256_maskload_ps(t.bias + 8 * v, mlast) : _mm256_loadu_ps(t.bias + 8 * v));
+      if (t.relu) x = _mm256_max_ps(zero, x);
+      if (part) _mm256_maskstore_ps(c + 8 * v, mlast, x);
+      else _mm256_storeu_ps(c + 8 * v, x);
+    }
+  }
+}
+
+using TileFn = void (*)(const TileArgs&);
+#define PRERANK_ROW(M) \
+  { {tile<M, 1, false>, tile<M, 1, true>}, { tile<M, 2, false>, tile<M, 2, true> } }
+const TileFn kTiles[kMR][2][2] = {PRERANK_ROW(1), PRERANK_ROW(2), PRERANK_ROW(3),
+                                   PRERANK_ROW(4), PRERANK_ROW(5), PRERANK_ROW(6)};
+#undef PRERANK_ROW
+
+void tile_dispatch(const TileArgs& t) {
+  const int nv = (t.n + 7) / 8;
+  const bool maskb = !t.b_packed && (t.n & 7) != 0;
+  kTiles[t.m - 1][nv - 1][maskb](t);
+}
+
+void pack_a6(bool trans, const float* A, long lda, int m, int k, float* dst) {
+  pack_a_avx2(kMR, trans, A, lda, m, k, dst);
+}
+void pack_b16(bool trans, const float* B, long ldb, int k, int n, float* dst) {
+  pack_b_avx2(kNR, trans, B, ldb, k, n, dst);
+}
+
+// 12 independent ymm FMA chains, 24 FMAs per loop iteration.
+double peak(double seconds) {
+  using clock = std::chrono::steady_clock;
+  const float x = 1e-7f, y = 0.999f;
+  const long chunk = 1L << 18;
+  long iters = 0;
+  const auto t0 = clock::now();
+  double elapsed = 0;
+  do {
+    long n = chunk;
+    __asm__ volatile(
+        "vbroadcastss %1, %%ymm12\n\tvbroadcastss %2, %%ymm13\n\t"
+        "vxorps %%ymm0, %%ymm0, %%ymm0\n\tvxorps %%ymm1, %%ymm1, %%ymm1\n\tvxorps %%ymm2, %%ymm2, %%ymm2\n\t"
+        "vxorps %%ymm3, %%ymm3, %%ymm3\n\tvxorps %%ymm4, %%ymm4, %%ymm4\n\tvxorps %%ymm5, %%ymm5, %%ymm5\n\t"
+        "vxorps %%ymm6, %%ymm6, %%ymm6\n\tvxorps %%ymm7, %%ymm7, %%ymm7\n\tvxorps %%ymm8, %%ymm8, %%ymm8\n\t"
+        "vxorps %%ymm9, %%ymm9, %%ymm9\n\tvxorps %%ymm10, %%ymm10, %%ymm10\n\tvxorps %%ymm11, %%ymm11, %%ymm11\n\t"
+        "1:\n\t"
+#define F(r) "vfmadd231ps %%ymm12, %%ymm13, %%ymm" #r "\n\t"
+        F(0) F(1) F(2) F(3) F(4) F(5) F(6) F(7) F(8) F(9) F(10) F(11)
+        F(0) F(1) F(2) F(3) F(4) F(5) F(6) F(7) F(8) F(9) F(10) F(11)
+#undef F
+        "sub $1, %0\n\tjnz 1b\n\tvzeroupper\n\t"
+        : "+r"(n)
+        : "m"(x), "m"(y)
+        : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11",
+          "xmm12", "xmm13", "cc");
+    iters += chunk;
+    elapsed = std::chrono::duration<double>(clock::now() - t0).count();
+  } while (elapsed < seconds);
+  return static_cast<double>(iters) * 24 * 8 * 2 / elapsed * 1e-9;
+}
+
+const Kernel kKernel = {kMR, kNR, /*kc*/ 256, /*mc*/ 72, /*nc*/ 512, tile_dispatch, pack_a6, pack_b16, peak};
+
+}  // namespace
+
+void pack_a_avx2(int mr, bool trans, const float* A, long lda, int m, int k, float* dst) {
+  for (int r0 = 0; r0 < m; r0 += mr, dst += static_cast<long>(mr) * k) {
+    const int rows = m - r0 < mr ? m - r0 : mr;
+    if (trans) copy_pack(A + r0, lda, rows, mr, k, dst, mr);
+    else transpose_pack(A + r0 * lda, lda, rows, mr, k, dst, mr);
+  }
+}
+
+void pack_b_avx2(int nr, bool trans, const float* B, long ldb, int k, int n, float* dst) {
+  for (int c0 = 0; c0 < n; c0 += nr, dst += static_cast<long>(nr) * k) {
+    const int cols = n - c0 < nr ? n - c0 : nr;
+    if (trans) transpose_pack(B + c0 * ldb, ldb, cols, nr, k, dst, nr);
+    else copy_pack(B + c0, ldb, cols, nr, k, dst, nr);
+  }
+}
+
+const Kernel* kernel_avx2() { return &kKernel; }
+
+}  // namespace gemm_detail
+}  // namespace prerank
+
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
+#pragma GCC pop_options
+#endif
+
+#else  // !__x86_64__
+
+namespace prerank {
+namespace gemm_detail {
+const Kernel* kernel_avx2() { return nullptr; }
+}  // namespace gemm_detail
+}  // namespace prerank
+
+#endif

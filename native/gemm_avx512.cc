@@ -1,0 +1,154 @@
+// AVX-512 GEMM path: 14x32 micro-kernel (28 zmm accumulators, A broadcast from the packed panel, two B
+// vectors per k, masked stores for column edges, templated row count for row edges) and the zmm FMA peak
+// probe. Packing reuses the AVX2 transposing routines. Compiled with default flags: the target
+// attribute/pragma below enables AVX-512 for this file only, and the driver calls in here only when
+// active_isa() is avx512.
+#include "gemm_kernels.h"
+
+#if defined(__x86_64__)
+
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx2,fma"))), \
+                             apply_to = function)
+#else
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")
+#endif
+
+#include <immintrin.h>
+
+#include <chrono>
+
+namespace prerank {
+namespace gemm_detail {
+namespace {
+
+constexpr int kMR = 14, kNR = 32;
+
+template <int M, int NV, bool MASKB>
+void tile(const TileArgs& t) {
+  const int nlast = t.n - 16 * (NV - 1);  // columns in the last vector, 1..16
+  const __mmask16 mlast = static_cast<__mmask16>((1u << nlast) - 1);
+  float* const c = t.c;
+  const long ldc = t.ldc;
+#pragma GCC unroll 16
+  for (int i = 0; i < M; ++i) _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
+
+  __m512 acc[M][NV];
+#pragma GCC unroll 16
+  for (int i = 0; i < M; ++i)
+#pragma GCC unroll 2
+    for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_setzero_ps();
+  const float* a = t.a;
+  const float* b = t.b;
+  const long ldb = t.ldb;
+#pragma GCC unroll 2
+  for (int p = 0; p < t.k; ++p) {
+    __m512 bv[NV];
+#pragma GCC unroll 2
+    for (int v = 0; v < NV; ++v)
+      bv[v] = (MASKB && v == NV - 1) ? _mm512_maskz_loadu_ps(mlast, b + 16 * v) : _mm512_loadu_ps(b + 16 * v);
+#pragma GCC unroll 16
+    for (int i = 0; i < M; ++i) {
+      const __m512 av = _mm512_set1_ps(a[i]);
+#pragma GCC unroll 2
+      for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_fmadd_ps(av, bv[v], acc[i][v]);
+    }
+    a += kMR;
+    b += ldb;
+  }
+
+  const __m512 alpha = _mm512_set1_ps(t.alpha), beta = _mm512_set1_ps(t.beta), zero = _mm512_setzero_ps();
+#pragma GCC unroll 16
+  for (int i = 0; i < M; ++i) {
+    float* ci = c + i * ldc;
+#pragma GCC unroll 2
+    for (int v = 0; v < NV; ++v) {
+      const __mmask16 mk = v == NV - 1 ? mlast : static_cast<__mmask16>(0xFFFF);
+      __m512 x = _mm512_mul_ps(alpha, acc[i][v]);
+      if (t.beta != 0.0f) x = _mm512_fmadd_ps(beta, _mm512_maskz_loadu_ps(mk, ci + 16 * v), x);
+      if (t.bias) x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(mk, t.bias + 16 * v));
+      if (t.relu) x = _mm512_max_ps(zero, x);
+      _mm512_mask_storeu_ps(ci + 16 * v, mk, x);
+    }
+  }
+}
+
+using TileFn = void (*)(const TileArgs&);
+#define PRERANK_ROW(M) \
+  { {tile<M, 1, false>, tile<M, 1, true>}, { tile<M, 2, false>, tile<M, 2, true> } }
+const TileFn kTiles[kMR][2][2] = {PRERANK_ROW(1),  PRERANK_ROW(2),  PRERANK_ROW(3),  PRERANK_ROW(4),
+                                   PRERANK_ROW(5),  PRERANK_ROW(6),  PRERANK_ROW(7),  PRERANK_ROW(8),
+                                   PRERANK_ROW(9),  PRERANK_ROW(10), PRERANK_ROW(11), PRERANK_ROW(12),
+                                   PRERANK_ROW(13), PRERANK_ROW(14)};
+#undef PRERANK_ROW
+
+void tile_dispatch(const TileArgs& t) {
+  const int nv = (t.n + 15) / 16;
+  const bool maskb = !t.b_packed && (t.n & 15) != 0;
+  kTiles[t.m - 1][nv - 1][maskb](t);
+}
+
+void pack_a14(bool trans, const float* A, long lda, int m, int k, float* dst) {
+  pack_a_avx2(kMR, trans, A, lda, m, k, dst);
+}
+void pack_b32(bool trans, const float* B, long ldb, int k, int n, float* dst) {
+  pack_b_avx2(kNR, trans, B, ldb, k, n, dst);
+}
+
+// 12 independent zmm FMA chains, 24 FMAs per loop iteration.
+double peak(double seconds) {
+  using clock = std::chrono::steady_clock;
+  const float x = 1e-7f, y = 0.999f;
+  const long chunk = 1L << 17;
+  long iters = 0;
+  const auto t0 = clock::now();
+  double elapsed = 0;
+  do {
+    long n = chunk;
+    __asm__ volatile(
+        "vbroadcastss %1, %%zmm12\n\tvbroadcastss %2, %%zmm13\n\t"
+        "vpxord %%zmm0, %%zmm0, %%zmm0\n\tvpxord %%zmm1, %%zmm1, %%zmm1\n\tvpxord %%zmm2, %%zmm2, %%zmm2\n\t"
+        "vpxord %%zmm3, %%zmm3, %%zmm3\n\tvpxord %%zmm4, %%zmm4, %%zmm4\n\tvpxord %%zmm5, %%zmm5, %%zmm5\n\t"
+        "vpxord %%zmm6, %%zmm6, %%zmm6\n\tvpxord %%zmm7, %%zmm7, %%zmm7\n\tvpxord %%zmm8, %%zmm8, %%zmm8\n\t"
+        "vpxord %%zmm9, %%zmm9, %%zmm9\n\tvpxord %%zmm10, %%zmm10, %%zmm10\n\tvpxord %%zmm11, %%zmm11, %%zmm11\n\t"
+        "1:\n\t"
+#define F(r) "vfmadd231ps %%zmm12, %%zmm13, %%zmm" #r "\n\t"
+        F(0) F(1) F(2) F(3) F(4) F(5) F(6) F(7) F(8) F(9) F(10) F(11)
+        F(0) F(1) F(2) F(3) F(4) F(5) F(6) F(7) F(8) F(9) F(10) F(11)
+#undef F
+        "sub $1, %0\n\tjnz 1b\n\tvzeroupper\n\t"
+        : "+r"(n)
+        : "m"(x), "m"(y)
+        : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11",
+          "xmm12", "xmm13", "cc");
+    iters += chunk;
+    elapsed = std::chrono::duration<double>(clock::now() - t0).count();
+  } while (elapsed < seconds);
+  return static_cast<double>(iters) * 24 * 16 * 2 / elapsed * 1e-9;
+}
+
+const Kernel kKernel = {kMR, kNR, /*kc*/ 320, /*mc*/ 168, /*nc*/ 384, tile_dispatch, pack_a14, pack_b32, peak};
+
+}  // namespace
+
+const Kernel* kernel_avx512() { return &kKernel; }
+
+}  // namespace gemm_detail
+}  // namespace prerank
+
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
+#pragma GCC pop_options
+#endif
+
+#else  // !__x86_64__
+
+namespace prerank {
+namespace gemm_detail {
+const Kernel* kernel_avx512() { return nullptr; }
+}  // namespace gemm_detail
+}  // namespace prerank
+
+#endif

@@ -1,0 +1,50 @@
+// Private interface between the GEMM driver (gemm.cc) and the per-ISA kernel files (gemm_avx512.cc,
+// gemm_avx2.cc, gemm_portable.cc): micro-kernel, packing routines, blocking sizes and the FMA peak probe.
+#pragma once
+
+namespace prerank {
+namespace gemm_detail {
+
+// One micro-tile: C[m,n] = act(alpha * A_panel * B_panel + beta * C + bias), with m <= mr, n <= nr.
+struct TileArgs {
+  int k;
+  const float* a;    // packed A micro-panel: element (i, p) at a[p * mr + i]
+  const float* b;    // B: element (p, j) at b[p * ldb + j]
+  long ldb;          // nr for a packed (zero-padded) panel, else the row stride of a row-major B
+  bool b_packed;     // false: columns >= n must not be read
+  float* c;
+  long ldc;
+  int m, n;
+  float alpha, beta;  // beta == 0: C is not read
+  const float* bias;  // nullptr, or bias for column 0 of the tile (only on the last K block)
+  bool relu;          // only on the last K block
+};
+
+struct Kernel {
+  int mr, nr;          // micro-tile
+  int kc, mc, nc;      // cache blocking: K block, rows of A packed at a time, columns of B packed at a time
+  void (*tile)(const TileArgs& t);
+  // Packs rows [0,m) x cols [0,k) of op(A) (A stored [M,K], or [K,M] when trans) into ceil(m/mr) panels of
+  // mr*k floats. Rows >= m of the last panel hold anything finite-or-not; the tile never stores them.
+  // May write up to 16 floats past the end.
+  void (*pack_a)(bool trans, const float* A, long lda, int m, int k, float* dst);
+  // Packs rows [0,k) x cols [0,n) of op(B) (B stored [K,N], or [N,K] when trans) into ceil(n/nr) panels of
+  // k*nr floats; columns >= n are zero. May write up to 16 floats past the end.
+  void (*pack_b)(bool trans, const float* B, long ldb, int k, int n, float* dst);
+  // Single-thread FMA throughput in GFLOP/s over about `seconds` (12 register accumulator chains).
+  double (*peak)(double seconds);
+};
+
+// nullptr when the path is not compiled in (non-x86 builds).
+const Kernel* kernel_avx512();
+const Kernel* kernel_avx2();
+const Kernel* kernel_portable();
+
+#if defined(__x86_64__)
+// AVX2 packing helpers shared by the AVX-512 path (any mr/nr up to 32).
+void pack_a_avx2(int mr, bool trans, const float* A, long lda, int m, int k, float* dst);
+void pack_b_avx2(int nr, bool trans, const float* B, long ldb, int k, int n, float* dst);
+#endif
+
+}  // namespace gemm_detail
+}  // namespace prerank

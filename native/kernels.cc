@@ -1,0 +1,271 @@
+// Fused element-wise, normalisation, loss and optimizer kernels. Plain loops written for auto-vectorisation;
+// large inputs are split over the ThreadPool by rows (or by contiguous ranges for flat vectors).
+#include "kernels.h"
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "pool.h"
+
+namespace prerank {
+namespace {
+
+constexpr long kMinParallelElems = 1L << 15;
+
+// Runs fn(begin, end) over [0, n) in chunks on the pool, or inline when the work is small.
+template <class Fn>
+void parallel_for(long n, long work_per_item, Fn&& fn) {
+  ThreadPool& pool = ThreadPool::get();
+  const int threads = pool.size();
+  if (threads <= 1 || n * work_per_item < kMinParallelElems || n < 2) {
+    fn(0L, n);
+    return;
+  }
+  const int tasks = static_cast<int>(std::min<long>(threads, n));
+  pool.run(tasks, [&](int t) {
+    const long b = n * t / tasks, e = n * (t + 1) / tasks;
+    if (b < e) fn(b, e);
+  });
+}
+
+inline float sigmoidf(float x) {
+  return x >= 0 ? 1.f / (1.f + std::exp(-x)) : std::exp(x) / (1.f + std::exp(x));
+}
+
+}  // namespace
+
+void act_forward(int act, long rows, long cols, const float* x, float* y, const float* slope, long slope_len) {
+  parallel_for(rows, cols, [&](long r0, long r1) {
+    for (long r = r0; r < r1; r++) {
+      const float* xr = x + r * cols;
+      float* yr = y + r * cols;
+      switch (act) {
+        case kNone: std::copy(xr, xr + cols, yr); break;
+        case kRelu: for (long c = 0; c < cols; c++) yr[c] = xr[c] > 0.f ? xr[c] : 0.f; break;
+        case kPrelu:
+          for (long c = 0; c < cols; c++) {
+            const float s = slope[slope_len == 1 ? 0 : c];
+            yr[c] = xr[c] > 0.f ? xr[c] : s * xr[c];
+          }
+          break;
+        case kSigmoid: for (long c = 0; c < cols; c++) yr[c] = sigmoidf(xr[c]); break;
+        case kTanh: for (long c = 0; c < cols; c++) yr[c] = std::tanh(xr[c]); break;
+        case kSilu: for (long c = 0; c < cols; c++) yr[c] = xr[c] * sigmoidf(xr[c]); break;
+      }
+    }
+  });
+}
+
+void act_backward(int act, long rows, long cols, const float* x, const float* y, const float* dy, float* dx,
+                  const float* slope, float* dslope, long slope_len) {
+  if (act == kPrelu && dslope) {
+    // The slope gradient is a reduction over rows: keep it serial and deterministic.
+    for (long r = 0; r < rows; r++)
+      for (long c = 0; c < cols; c++) {
+        const long i = r * cols + c;
+        if (x[i] < 0.f) dslope[slope_len == 1 ? 0 : c] += dy[i] * x[i];
+      }
+  }
+  parallel_for(rows, cols, [&](long r0, long r1) {
+    for (long i = r0 * cols; i < r1 * cols; i++) {
+      float d;
+      switch (act) {
+        case kNone: d = 1.f; break;
+        case kRelu: d = x[i] > 0.f ? 1.f : 0.f; break;
+        case kPrelu: d = x[i] > 0.f ? 1.f : slope[slope_len == 1 ? 0 : i % cols]; break;
+        case kSigmoid: d = y[i] * (1.f - y[i]); break;
+        case kTanh: d = 1.f - y[i] * y[i]; break;
+        default: { const float s = sigmoidf(x[i]); d = s * (1.f + x[i] * (1.f - s)); }
+      }
+      dx[i] = dy[i] * d;
+    }
+  });
+}
+
+void col_sum(long rows, long cols, const float* x, float* out, bool accumulate) {
+  ThreadPool& pool = ThreadPool::get();
+  const int tasks = (rows * cols >= kMinParallelElems) ? pool.size() : 1;
+  std::vector<double> partial(static_cast<size_t>(tasks) * cols, 0.0);
+  auto body = [&](int t) {
+    double* acc = partial.data() + static_cast<long>(t) * cols;
+    const long r0 = rows * t / tasks, r1 = rows * (t + 1) / tasks;
+    for (long r = r0; r < r1; r++) {
+      const float* xr = x + r * cols;
+      for (long c = 0; c < cols; c++) acc[c] += xr[c];
+    }
+  };
+  if (tasks == 1) body(0); else pool.run(tasks, body);
+  for (long c = 0; c < cols; c++) {
+    double s = accumulate ? out[c] : 0.0;
+    for (int t = 0; t < tasks; t++) s += partial[static_cast<long>(t) * cols + c];
+    out[c] = static_cast<float>(s);
+  }
+}
+
+void l2norm(long rows, long cols, const float* x, float* y, float* norms, float eps) {
+  parallel_for(rows, cols, [&](long r0, long r1) {
+    for (long r = r0; r < r1; r++) {
+      const float* xr = x + r * cols;
+      float ss = 0.f;
+      for (long c = 0; c < cols; c++) ss += xr[c] * xr[c];
+      const float norm = std::sqrt(ss);
+      norms[r] = norm;
+      const float inv = 1.f / std::max(norm, eps);
+      for (long c = 0; c < cols; c++) y[r * cols + c] = xr[c] * inv;
+    }
+  });
+}
+
+void l2norm_backward(long rows, long cols, const float* y, const float* norms, const float* dy, float* dx, float eps) {
+  parallel_for(rows, cols, [&](long r0, long r1) {
+    for (long r = r0; r < r1; r++) {
+      const float* yr = y + r * cols;
+      const float* dyr = dy + r * cols;
+      float dot = 0.f;
+      for (long c = 0; c < cols; c++) dot += dyr[c] * yr[c];
+      if (norms[r] < eps) dot = 0.f;
+      const float inv = 1.f / std::max(norms[r], eps);
+      for (long c = 0; c < cols; c++) dx[r * cols + c] = (dyr[c] - yr[c] * dot) * inv;
+    }
+  });
+}
+
+void softmax(long rows, long cols, const float* x, float* y, bool log) {
+  parallel_for(rows, cols, [&](long r0, long r1) {
+    for (long r = r0; r < r1; r++) {
+      const float* xr = x + r * cols;
+      float* yr = y + r * cols;
+      float mx = -INFINITY;
+      for (long c = 0; c < cols; c++) mx = std::max(mx, xr[c]);
+      double s = 0.0;
+      for (long c = 0; c < cols; c++) s += std::exp(xr[c] - mx);
+      if (log) {
+        const float lse = mx + static_cast<float>(std::log(s));
+        for (long c = 0; c < cols; c++) yr[c] = xr[c] - lse;
+      } else {
+        const float inv = static_cast<float>(1.0 / s);
+        for (long c = 0; c < cols; c++) yr[c] = std::exp(xr[c] - mx) * inv;
+      }
+    }
+  });
+}
+
+void softmax_backward(long rows, long cols, const float* y, const float* dy, float* dx, bool log) {
+  parallel_for(rows, cols, [&](long r0, long r1) {
+    for (long r = r0; r < r1; r++) {
+      const float* yr = y + r * cols;
+      const float* dyr = dy + r * cols;
+      float* dxr = dx + r * cols;
+      float s = 0.f;
+      if (log) {
+        for (long c = 0; c < cols; c++) s += dyr[c];
+        for (long c = 0; c < cols; c++) dxr[c] = dyr[c] - std::exp(yr[c]) * s;
+      } else {
+        for (long c = 0; c < cols; c++) s += dyr[c] * yr[c];
+        for (long c = 0; c < cols; c++) dxr[c] = yr[c] * (dyr[c] - s);
+      }
+    }
+  });
+}
+
+double bce_logits(long n, const float* z, const float* t, const float* w, float* grad, float scale) {
+  double total = 0.0;
+  for (long i = 0; i < n; i++) {
+    const float x = z[i];
+    const float wi = w ? w[i] : 1.f;
+    total += wi * (std::max(x, 0.f) - x * t[i] + std::log1p(std::exp(-std::fabs(x))));
+    if (grad) grad[i] = scale * wi * (sigmoidf(x) - t[i]);
+  }
+  return total;
+}
+
+long gather_rows(long V, long D, const float* table, const int32_t* ids, long n, float* out) {
+  for (long i = 0; i < n; i++)
+    if (ids[i] < 0 || ids[i] >= V) return i;
+  parallel_for(n, D, [&](long i0, long i1) {
+    for (long i = i0; i < i1; i++) std::copy(table + ids[i] * D, table + ids[i] * D + D, out + i * D);
+  });
+  return -1;
+}
+
+long scatter_add_rows(long V, long D, float* dst, const int32_t* ids, long n, const float* src) {
+  for (long i = 0; i < n; i++)
+    if (ids[i] < 0 || ids[i] >= V) return i;
+  // Serial: several positions may hit the same row.
+  for (long i = 0; i < n; i++) {
+    float* d = dst + static_cast<long>(ids[i]) * D;
+    const float* s = src + i * D;
+    for (long c = 0; c < D; c++) d[c] += s[c];
+  }
+  return -1;
+}
+
+void axpy(long n, float alpha, const float* src, float* dst) {
+  parallel_for(n, 1, [&](long b, long e) {
+    for (long i = b; i < e; i++) dst[i] += alpha * src[i];
+  });
+}
+
+namespace {
+inline void adam_range(long b, long e, float* p, const float* g, float* m, float* v, float lr, float b1, float b2,
+                       float eps, float wd, float c1, float c2, bool decoupled) {
+  const float step_size = lr / c1;
+  const float inv_sqrt_c2 = 1.f / std::sqrt(c2);
+  for (long i = b; i < e; i++) {
+    float gi = g[i];
+    if (decoupled) p[i] -= lr * wd * p[i];
+    else gi += wd * p[i];
+    m[i] = b1 * m[i] + (1.f - b1) * gi;
+    v[i] = b2 * v[i] + (1.f - b2) * gi * gi;
+    p[i] -= step_size * m[i] / (std::sqrt(v[i]) * inv_sqrt_c2 + eps);
+  }
+}
+}  // namespace
+
+void adam(long n, float* p, const float* g, float* m, float* v, float lr, float b1, float b2, float eps, float wd,
+          double step, bool decoupled) {
+  const float c1 = static_cast<float>(1.0 - std::pow(static_cast<double>(b1), step));
+  const float c2 = static_cast<float>(1.0 - std::pow(static_cast<double>(b2), step));
+  parallel_for(n, 4, [&](long b, long e) { adam_range(b, e, p, g, m, v, lr, b1, b2, eps, wd, c1, c2, decoupled); });
+}
+
+long adam_rows(long V, long D, const int32_t* ids, long n_ids, float* p, const float* g, float* m, float* v, float lr,
+               float b1, float b2, float eps, float wd, double step, bool decoupled) {
+  for (long r = 0; r < n_ids; r++)
+    if (ids[r] < 0 || ids[r] >= V) return r;
+  const float c1 = static_cast<float>(1.0 - std::pow(static_cast<double>(b1), step));
+  const float c2 = static_cast<float>(1.0 - std::pow(static_cast<double>(b2), step));
+  parallel_for(n_ids, D * 4, [&](long r0, long r1) {
+    for (long r = r0; r < r1; r++) {
+      const long o = static_cast<long>(ids[r]) * D;
+      adam_range(0, D, p + o, g + r * D, m + o, v + o, lr, b1, b2, eps, wd, c1, c2, decoupled);
+    }
+  });
+  return -1;
+}
+
+void sgd(long n, float* p, const float* g, float* buf, float lr, float momentum, float wd) {
+  parallel_for(n, 2, [&](long b, long e) {
+    for (long i = b; i < e; i++) {
+      float gi = g[i] + wd * p[i];
+      if (buf) {
+        buf[i] = momentum * buf[i] + gi;
+        gi = buf[i];
+      }
+      p[i] -= lr * gi;
+    }
+  });
+}
+
+void adagrad(long n, float* p, const float* g, float* sum, float lr, float eps, float wd) {
+  parallel_for(n, 4, [&](long b, long e) {
+    for (long i = b; i < e; i++) {
+      const float gi = g[i] + wd * p[i];
+      sum[i] += gi * gi;
+      p[i] -= lr * gi / (std::sqrt(sum[i]) + eps);
+    }
+  });
+}
+
+}  // namespace prerank

@@ -1,0 +1,30 @@
+// Fused element-wise, normalisation, loss and optimizer kernels (float32), threaded over rows on the ThreadPool.
+// Semantics match src/core/kernels/reference.ts exactly; the N-API layer validates sizes before calling these.
+#pragma once
+#include <cstdint>
+
+namespace prerank {
+
+enum ActCode : int { kNone = 0, kRelu = 1, kPrelu = 2, kSigmoid = 3, kTanh = 4, kSilu = 5 };
+
+void act_forward(int act, long rows, long cols, const float* x, float* y, const float* slope, long slope_len);
+void act_backward(int act, long rows, long cols, const float* x, const float* y, const float* dy, float* dx,
+                  const float* slope, float* dslope, long slope_len);
+void col_sum(long rows, long cols, const float* x, float* out, bool accumulate);
+void l2norm(long rows, long cols, const float* x, float* y, float* norms, float eps);
+void l2norm_backward(long rows, long cols, const float* y, const float* norms, const float* dy, float* dx, float eps);
+void softmax(long rows, long cols, const float* x, float* y, bool log);
+void softmax_backward(long rows, long cols, const float* y, const float* dy, float* dx, bool log);
+double bce_logits(long n, const float* z, const float* t, const float* w, float* grad, float scale);
+// Returns -1 on success, else the position of the first id outside [0, V) (nothing written past it is guaranteed).
+long gather_rows(long V, long D, const float* table, const int32_t* ids, long n, float* out);
+long scatter_add_rows(long V, long D, float* dst, const int32_t* ids, long n, const float* src);
+void axpy(long n, float alpha, const float* src, float* dst);
+void adam(long n, float* p, const float* g, float* m, float* v, float lr, float b1, float b2, float eps, float wd,
+          double step, bool decoupled);
+long adam_rows(long V, long D, const int32_t* ids, long n_ids, float* p, const float* g, float* m, float* v, float lr,
+               float b1, float b2, float eps, float wd, double step, bool decoupled);
+void sgd(long n, float* p, const float* g, float* buf, float lr, float momentum, float wd);
+void adagrad(long n, float* p, const float* g, float* sum, float lr, float eps, float wd);
+
+}  // namespace prerank

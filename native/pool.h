@@ -1,0 +1,18 @@
+// One persistent thread pool per process. The calling thread takes part as worker 0, so a pool of size n
+// starts n-1 threads. Nothing else in the addon may start compute threads.
+#pragma once
+#include <functional>
+
+namespace prerank {
+
+class ThreadPool {
+ public:
+  static ThreadPool& get();  // size from PRERANK_THREADS, else std::thread::hardware_concurrency()
+  int size() const;
+  void resize(int n);  // n >= 1; joins or starts threads
+  // Runs fn(task) for task in [0, n_tasks), spread over the workers; returns when all are done.
+  // Calls from inside a task run serially on the calling thread (no nested parallelism).
+  void run(int n_tasks, const std::function<void(int task)>& fn);
+};
+
+}  // namespace prerank

@@ -1,0 +1,28 @@
+// Engine-wide settings and facts: CPU model, the SIMD path in use, the thread pool size.
+import { nativeAddon, nativeLoadError, type EngineInfo } from './kernels/native.js';
+
+export type { EngineInfo } from './kernels/native.js';
+
+export function engineInfo(): EngineInfo & { kernels: 'native' | 'reference'; loadError?: string } {
+  const a = nativeAddon();
+  if (!a) return { cpu: 'unknown', isa: 'none', detectedIsa: 'none', supportedIsas: [], threads: 1, kernels: 'reference', loadError: nativeLoadError() };
+  return { ...a.info(), kernels: 'native' };
+}
+
+/** Forces the SIMD path (avx512 | avx2 | portable); throws if the CPU cannot run it or the addon is missing. */
+export function setIsa(isa: string): void {
+  const a = nativeAddon();
+  if (!a) throw new Error(`setIsa: the native addon is not loaded (${nativeLoadError()})`);
+  a.setIsa(isa);
+}
+
+/** Resizes the one compute thread pool (PRERANK_THREADS sets the initial size). */
+export function setThreads(n: number): void {
+  nativeAddon()?.setThreads(n);
+}
+
+export function fmaPeakGflops(isa: string, threads: number, seconds = 0.3): number {
+  const a = nativeAddon();
+  if (!a) throw new Error(`fmaPeakGflops: the native addon is not loaded (${nativeLoadError()})`);
+  return a.fmaPeak(isa, threads, seconds);
+}

@@ -1,0 +1,212 @@
+// Reference kernels in plain TypeScript: the readable ground truth (float32 or float64) that the native kernels
+// are checked against, and the fallback when the addon is not built.
+import type { FArr, Kernels } from './types.js';
+
+function sigmoid(x: number): number {
+  return x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x));
+}
+
+function actValue(act: number, x: number, slope: number): number {
+  switch (act) {
+    case 0: return x;
+    case 1: return x > 0 ? x : 0;
+    case 2: return x > 0 ? x : slope * x;
+    case 3: return sigmoid(x);
+    case 4: return Math.tanh(x);
+    case 5: return x * sigmoid(x);
+    default: throw new Error(`unknown activation code ${act}`);
+  }
+}
+
+function actDerivative(act: number, x: number, y: number, slope: number): number {
+  switch (act) {
+    case 0: return 1;
+    case 1: return x > 0 ? 1 : 0;
+    case 2: return x > 0 ? 1 : slope;
+    case 3: return y * (1 - y);
+    case 4: return 1 - y * y;
+    case 5: { const s = sigmoid(x); return s * (1 + x * (1 - s)); }
+    default: throw new Error(`unknown activation code ${act}`);
+  }
+}
+
+export const reference: Kernels = {
+  name: 'reference',
+
+  gemm(tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias, relu) {
+    const acc = new Float64Array(N);
+    for (let i = 0; i < M; i++) {
+      acc.fill(0);
+      for (let k = 0; k < K; k++) {
+        const a = tA ? A[k * lda + i] : A[i * lda + k];
+        if (a === 0) continue;
+        if (tB) for (let j = 0; j < N; j++) acc[j] += a * B[j * ldb + k];
+        else {
+          const row = k * ldb;
+          for (let j = 0; j < N; j++) acc[j] += a * B[row + j];
+        }
+      }
+      const c = i * ldc;
+      for (let j = 0; j < N; j++) {
+        let v = alpha * acc[j] + (beta === 0 ? 0 : beta * C[c + j]);
+        if (bias) v += bias[j];
+        C[c + j] = relu && v < 0 ? 0 : v;
+      }
+    }
+  },
+
+  gemmBatched(tA, tB, batch, M, N, K, alpha, A, lda, sA, B, ldb, sB, beta, C, ldc, sC) {
+    for (let b = 0; b < batch; b++) {
+      reference.gemm(tA, tB, M, N, K, alpha, A.subarray(b * sA), lda, B.subarray(b * sB), ldb, beta, C.subarray(b * sC), ldc, null, false);
+    }
+  },
+
+  actForward(act, rows, cols, X, Y, slope) {
+    for (let r = 0; r < rows; r++) {
+      for (let c = 0; c < cols; c++) {
+        const i = r * cols + c;
+        Y[i] = actValue(act, X[i], slope ? slope[slope.length === 1 ? 0 : c] : 0);
+      }
+    }
+  },
+
+  actBackward(act, rows, cols, X, Y, dY, dX, slope, dSlope) {
+    for (let r = 0; r < rows; r++) {
+      for (let c = 0; c < cols; c++) {
+        const i = r * cols + c;
+        const s = slope ? slope[slope.length === 1 ? 0 : c] : 0;
+        if (dSlope && X[i] < 0) dSlope[dSlope.length === 1 ? 0 : c] += dY[i] * X[i];
+        dX[i] = dY[i] * actDerivative(act, X[i], Y[i], s);
+      }
+    }
+  },
+
+  colSum(rows, cols, X, out, accumulate) {
+    if (!accumulate) out.fill(0, 0, cols);
+    for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c] += X[r * cols + c];
+  },
+
+  l2norm(rows, cols, X, Y, norms, eps) {
+    for (let r = 0; r < rows; r++) {
+      let ss = 0;
+      for (let c = 0; c < cols; c++) ss += X[r * cols + c] ** 2;
+      const norm = Math.sqrt(ss);
+      norms[r] = norm;
+      const n = Math.max(norm, eps);
+      for (let c = 0; c < cols; c++) Y[r * cols + c] = X[r * cols + c] / n;
+    }
+  },
+
+  l2normBackward(rows, cols, Y, norms, dY, dX, eps) {
+    // y = x/n with n = ||x|| (when above eps): dx = (dy - y * <dy, y>) / n. Below eps n is constant: dx = dy / n.
+    for (let r = 0; r < rows; r++) {
+      let dot = 0;
+      for (let c = 0; c < cols; c++) dot += dY[r * cols + c] * Y[r * cols + c];
+      const clamped = norms[r] < eps;
+      const n = Math.max(norms[r], eps);
+      for (let c = 0; c < cols; c++) {
+        const i = r * cols + c;
+        dX[i] = clamped ? dY[i] / n : (dY[i] - Y[i] * dot) / n;
+      }
+    }
+  },
+
+  softmax(rows, cols, X, Y, log) {
+    for (let r = 0; r < rows; r++) {
+      const o = r * cols;
+      let mx = -Infinity;
+      for (let c = 0; c < cols; c++) mx = Math.max(mx, X[o + c]);
+      let s = 0;
+      for (let c = 0; c < cols; c++) s += Math.exp(X[o + c] - mx);
+      const lse = mx + Math.log(s);
+      for (let c = 0; c < cols; c++) Y[o + c] = log ? X[o + c] - lse : Math.exp(X[o + c] - mx) / s;
+    }
+  },
+
+  softmaxBackward(rows, cols, Y, dY, dX, log) {
+    for (let r = 0; r < rows; r++) {
+      const o = r * cols;
+      let s = 0;
+      if (log) {
+        for (let c = 0; c < cols; c++) s += dY[o + c];
+        for (let c = 0; c < cols; c++) dX[o + c] = dY[o + c] - Math.exp(Y[o + c]) * s;
+      } else {
+        for (let c = 0; c < cols; c++) s += dY[o + c] * Y[o + c];
+        for (let c = 0; c < cols; c++) dX[o + c] = Y[o + c] * (dY[o + c] - s);
+      }
+    }
+  },
+
+  bceLogits(n, z, t, w, grad, scale) {
+    let total = 0;
+    for (let i = 0; i < n; i++) {
+      const x = z[i];
+      const wi = w ? w[i] : 1;
+      // max(x,0) - x*t + log(1 + exp(-|x|))
+      total += wi * (Math.max(x, 0) - x * t[i] + Math.log1p(Math.exp(-Math.abs(x))));
+      if (grad) grad[i] = scale * wi * (sigmoid(x) - t[i]);
+    }
+    return total;
+  },
+
+  gatherRows(V, D, table, ids, out) {
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i];
+      if (!(id >= 0 && id < V)) throw new RangeError(`gatherRows: index ${id} at position ${i} is outside [0, ${V})`);
+      for (let d = 0; d < D; d++) out[i * D + d] = table[id * D + d];
+    }
+  },
+
+  scatterAddRows(V, D, dst, ids, src) {
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i];
+      if (!(id >= 0 && id < V)) throw new RangeError(`scatterAddRows: index ${id} at position ${i} is outside [0, ${V})`);
+      for (let d = 0; d < D; d++) dst[id * D + d] += src[i * D + d];
+    }
+  },
+
+  axpy(n, alpha, src, dst) {
+    for (let i = 0; i < n; i++) dst[i] += alpha * src[i];
+  },
+
+  adam(n, p, g, m, v, lr, b1, b2, eps, wd, step, decoupled) {
+    const c1 = 1 - b1 ** step;
+    const c2 = 1 - b2 ** step;
+    for (let i = 0; i < n; i++) {
+      let gi = g[i];
+      if (wd !== 0) {
+        if (decoupled) p[i] -= lr * wd * p[i];
+        else gi += wd * p[i];
+      }
+      m[i] = b1 * m[i] + (1 - b1) * gi;
+      v[i] = b2 * v[i] + (1 - b2) * gi * gi;
+      p[i] -= (lr * (m[i] / c1)) / (Math.sqrt(v[i] / c2) + eps);
+    }
+  },
+
+  adamRows(D, ids, p, g, m, v, lr, b1, b2, eps, wd, step, decoupled) {
+    for (let r = 0; r < ids.length; r++) {
+      const o = ids[r] * D;
+      reference.adam(D, p.subarray(o, o + D), g.subarray(r * D, r * D + D), m.subarray(o, o + D), v.subarray(o, o + D), lr, b1, b2, eps, wd, step, decoupled);
+    }
+  },
+
+  sgd(n, p, g, buf, lr, momentum, wd) {
+    for (let i = 0; i < n; i++) {
+      let gi = g[i] + wd * p[i];
+      if (buf) {
+        buf[i] = momentum * buf[i] + gi;
+        gi = buf[i];
+      }
+      p[i] -= lr * gi;
+    }
+  },
+
+  adagrad(n, p, g, sum, lr, eps, wd) {
+    for (let i = 0; i < n; i++) {
+      const gi = g[i] + wd * p[i];
+      sum[i] += gi * gi;
+      p[i] -= (lr * gi) / (Math.sqrt(sum[i]) + eps);
+    }
+  },
+};

@@ -1,0 +1,44 @@
+// The kernel interface: raw loops over typed arrays, implemented twice — `reference` in TypeScript (float32 and
+// float64, the ground truth for gradient checks) and `native` in the C++ addon (float32 only, SIMD, threaded).
+// Matrices are row-major; `ld*` is the row stride in elements.
+export type FArr = Float32Array | Float64Array;
+
+/** Activation codes shared with the native addon. */
+export const ACT = { none: 0, relu: 1, prelu: 2, sigmoid: 3, tanh: 4, silu: 5 } as const;
+export type ActName = keyof typeof ACT;
+
+export interface Kernels {
+  readonly name: string;
+  /** C = alpha*op(A)*op(B) + beta*C, then (if given) C = C + bias[col], then relu if `relu`. */
+  gemm(tA: boolean, tB: boolean, M: number, N: number, K: number, alpha: number, A: FArr, lda: number, B: FArr, ldb: number, beta: number, C: FArr, ldc: number, bias: FArr | null, relu: boolean): void;
+  gemmBatched(tA: boolean, tB: boolean, batch: number, M: number, N: number, K: number, alpha: number, A: FArr, lda: number, sA: number, B: FArr, ldb: number, sB: number, beta: number, C: FArr, ldc: number, sC: number): void;
+  /** Y = act(X) over rows x cols; prelu slope has length cols or 1. */
+  actForward(act: number, rows: number, cols: number, X: FArr, Y: FArr, slope: FArr | null): void;
+  /** dX = dY * act'(X) (Y = act(X) given too); for prelu also dSlope += sum of dY * min(X, 0) per slope entry. */
+  actBackward(act: number, rows: number, cols: number, X: FArr, Y: FArr, dY: FArr, dX: FArr, slope: FArr | null, dSlope: FArr | null): void;
+  /** out[c] (+)= sum_r X[r, c]. */
+  colSum(rows: number, cols: number, X: FArr, out: FArr, accumulate: boolean): void;
+  /** Y = X / max(||X_row||, eps); norms[r] = ||X_row||. */
+  l2norm(rows: number, cols: number, X: FArr, Y: FArr, norms: FArr, eps: number): void;
+  l2normBackward(rows: number, cols: number, Y: FArr, norms: FArr, dY: FArr, dX: FArr, eps: number): void;
+  /** Row softmax (or log-softmax). */
+  softmax(rows: number, cols: number, X: FArr, Y: FArr, log: boolean): void;
+  softmaxBackward(rows: number, cols: number, Y: FArr, dY: FArr, dX: FArr, log: boolean): void;
+  /**
+   * Sum over i of w_i * BCE(sigmoid(z_i), t_i), computed stably; if grad is given, grad_i = scale * w_i * (sigmoid(z_i) - t_i).
+   */
+  bceLogits(n: number, z: FArr, t: FArr, w: FArr | null, grad: FArr | null, scale: number): number;
+  /** out[i, :] = table[ids[i], :]; throws on an id outside [0, V). */
+  gatherRows(V: number, D: number, table: FArr, ids: Int32Array, out: FArr): void;
+  /** dst[ids[i], :] += src[i, :]. */
+  scatterAddRows(V: number, D: number, dst: FArr, ids: Int32Array, src: FArr): void;
+  /** dst += alpha * src. */
+  axpy(n: number, alpha: number, src: FArr, dst: FArr): void;
+  /** Adam / AdamW step on a dense parameter; `decoupled` applies wd as AdamW, else as L2 added to the gradient. */
+  adam(n: number, p: FArr, g: FArr, m: FArr, v: FArr, lr: number, b1: number, b2: number, eps: number, wd: number, step: number, decoupled: boolean): void;
+  /** Lazy Adam on the rows `ids` (unique) of a [V, D] table, with their gradient rows g [ids.length, D]. */
+  adamRows(D: number, ids: Int32Array, p: FArr, g: FArr, m: FArr, v: FArr, lr: number, b1: number, b2: number, eps: number, wd: number, step: number, decoupled: boolean): void;
+  /** SGD with optional momentum buffer (null when momentum = 0) and L2 weight decay. */
+  sgd(n: number, p: FArr, g: FArr, buf: FArr | null, lr: number, momentum: number, wd: number): void;
+  adagrad(n: number, p: FArr, g: FArr, sum: FArr, lr: number, eps: number, wd: number): void;
+}

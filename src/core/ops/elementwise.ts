@@ -1,0 +1,161 @@
+// Element-wise ops. Binary ops broadcast NumPy-style (trailing axes aligned, size-1 axes stretched); their
+// gradients are summed back to each input's shape.
+import { Tensor, shapeStr, type Shape } from '../tensor.js';
+import { record } from '../tape.js';
+import { kernelsFor } from '../kernels/dispatch.js';
+import { ACT, type ActName, type FArr } from '../kernels/types.js';
+import { emptyLike, fail, requireFloat, requireSameDtype, sameShape } from './util.js';
+
+export function broadcastShape(op: string, a: Shape, b: Shape): number[] {
+  const n = Math.max(a.length, b.length);
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const da = a[a.length - n + i] ?? 1;
+    const db = b[b.length - n + i] ?? 1;
+    if (da !== db && da !== 1 && db !== 1) fail(op, `shapes ${shapeStr(a)} and ${shapeStr(b)} do not broadcast`);
+    out.push(da === 1 ? db : da);
+  }
+  return out;
+}
+
+/** Element strides of `shape` when read as `out` (0 along broadcast axes). */
+function broadcastStrides(shape: Shape, out: Shape): number[] {
+  const strides = new Array<number>(out.length).fill(0);
+  let s = 1;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    const j = out.length - shape.length + i;
+    strides[j] = shape[i] === 1 ? 0 : s;
+    s *= shape[i];
+  }
+  return strides;
+}
+
+/** Calls f(outIndex, aIndex, bIndex) for every element of the broadcast output. */
+function forEachBroadcast(out: Shape, sa: number[], sb: number[], f: (o: number, ia: number, ib: number) => void): void {
+  const n = out.length;
+  const total = out.reduce((p, d) => p * d, 1);
+  if (n === 0) {
+    if (total) f(0, 0, 0);
+    return;
+  }
+  const idx = new Array<number>(n).fill(0);
+  let ia = 0;
+  let ib = 0;
+  const last = n - 1;
+  const inner = out[last];
+  for (let o = 0; o < total; o += inner) {
+    for (let j = 0; j < inner; j++) f(o + j, ia + j * sa[last], ib + j * sb[last]);
+    // advance the multi-index over the outer axes
+    for (let ax = last - 1; ax >= 0; ax--) {
+      idx[ax]++;
+      ia += sa[ax];
+      ib += sb[ax];
+      if (idx[ax] < out[ax]) break;
+      ia -= sa[ax] * out[ax];
+      ib -= sb[ax] * out[ax];
+      idx[ax] = 0;
+    }
+  }
+}
+
+/** Sums g (shaped `from`) down to `to` (a broadcast source shape). */
+export function sumToShape(g: Tensor, to: Shape): Tensor {
+  if (sameShape(g.shape, to)) return g.clone();
+  const out = emptyLike(g, to, true);
+  const so = broadcastStrides(to, g.shape);
+  const gd = g.f;
+  const od = out.f;
+  forEachBroadcast(g.shape, so, so, (o, io) => {
+    od[io] += gd[o];
+  });
+  return out;
+}
+
+type BinaryFn = (x: number, y: number) => number;
+
+function binary(op: string, a: Tensor, b: Tensor, f: BinaryFn, da: (x: number, y: number, g: number) => number, db: (x: number, y: number, g: number) => number): Tensor {
+  requireFloat(op, 'a', a);
+  requireFloat(op, 'b', b);
+  requireSameDtype(op, a, b);
+  const shape = broadcastShape(op, a.shape, b.shape);
+  const out = emptyLike(a, shape);
+  const sa = broadcastStrides(a.shape, shape);
+  const sb = broadcastStrides(b.shape, shape);
+  const [ad, bd, od] = [a.f, b.f, out.f];
+  forEachBroadcast(shape, sa, sb, (o, ia, ib) => {
+    od[o] = f(ad[ia], bd[ib]);
+  });
+  return record(op, [a, b], out, (g, needs) => {
+    const gd = g.f;
+    const grads: (Tensor | null)[] = [null, null];
+    [a, b].forEach((t, k) => {
+      if (!needs[k]) return;
+      const gt = emptyLike(t, t.shape, true);
+      const gtd = gt.f;
+      const d = k === 0 ? da : db;
+      forEachBroadcast(shape, sa, sb, (o, ia, ib) => {
+        gtd[k === 0 ? ia : ib] += d(ad[ia], bd[ib], gd[o]);
+      });
+      grads[k] = gt;
+    });
+    return grads;
+  });
+}
+
+export const add = (a: Tensor, b: Tensor): Tensor => binary('add', a, b, (x, y) => x + y, (_x, _y, g) => g, (_x, _y, g) => g);
+export const sub = (a: Tensor, b: Tensor): Tensor => binary('sub', a, b, (x, y) => x - y, (_x, _y, g) => g, (_x, _y, g) => -g);
+export const mul = (a: Tensor, b: Tensor): Tensor => binary('mul', a, b, (x, y) => x * y, (_x, y, g) => g * y, (x, _y, g) => g * x);
+export const div = (a: Tensor, b: Tensor): Tensor => binary('div', a, b, (x, y) => x / y, (_x, y, g) => g / y, (x, y, g) => (-g * x) / (y * y));
+
+/** Element-wise unary op: y = f(x), dy/dx = d(x, y). */
+function unary(op: string, x: Tensor, f: (x: number) => number, d: (x: number, y: number) => number): Tensor {
+  requireFloat(op, 'x', x);
+  const out = emptyLike(x);
+  const [xd, yd] = [x.f, out.f];
+  for (let i = 0; i < xd.length && i < out.size; i++) yd[i] = f(xd[i]);
+  return record(op, [x], out, (g) => {
+    const gx = emptyLike(x);
+    const [gd, gxd] = [g.f, gx.f];
+    for (let i = 0; i < gx.size; i++) gxd[i] = gd[i] * d(xd[i], yd[i]);
+    return [gx];
+  });
+}
+
+export const neg = (x: Tensor): Tensor => unary('neg', x, (v) => -v, () => -1);
+export const exp = (x: Tensor): Tensor => unary('exp', x, Math.exp, (_v, y) => y);
+export const log = (x: Tensor): Tensor => unary('log', x, Math.log, (v) => 1 / v);
+export const sqrt = (x: Tensor): Tensor => unary('sqrt', x, Math.sqrt, (_v, y) => 0.5 / y);
+export const abs = (x: Tensor): Tensor => unary('abs', x, Math.abs, (v) => (v > 0 ? 1 : v < 0 ? -1 : 0));
+export const pow = (x: Tensor, p: number): Tensor => unary(`pow(${p})`, x, (v) => v ** p, (v) => p * v ** (p - 1));
+export const scale = (x: Tensor, s: number): Tensor => unary(`scale(${s})`, x, (v) => v * s, () => s);
+export const addScalar = (x: Tensor, s: number): Tensor => unary(`addScalar(${s})`, x, (v) => v + s, () => 1);
+
+/** Clamps to [min, max]; the gradient passes only where the input was inside (PyTorch's convention at the edges). */
+export function clamp(x: Tensor, min = -Infinity, max = Infinity): Tensor {
+  if (min > max) fail('clamp', `min ${min} > max ${max}`);
+  return unary('clamp', x, (v) => (v < min ? min : v > max ? max : v), (v) => (v >= min && v <= max ? 1 : 0));
+}
+
+/** Row-wise activation over the last axis, on the fused kernels (prelu takes a slope [cols] or [1]). */
+export function activation(x: Tensor, act: ActName, slope: Tensor | null = null): Tensor {
+  requireFloat(act, 'x', x);
+  const code = ACT[act];
+  if (code === undefined) fail('activation', `unknown activation '${act}'`);
+  if (act === 'prelu' && (!slope || (slope.size !== 1 && slope.size !== x.cols))) fail('prelu', `slope must have 1 or ${x.cols} elements`);
+  const [rows, cols] = [x.rows, x.cols];
+  const y = emptyLike(x);
+  kernelsFor(x, slope).actForward(code, rows, cols, x.f, y.f, slope ? slope.f : null);
+  const inputs = slope ? [x, slope] : [x];
+  return record(act, inputs, y, (g, needs) => {
+    const dx = emptyLike(x);
+    const dSlope = slope && needs[1] ? emptyLike(slope, slope.shape, true) : null;
+    kernelsFor(g, x).actBackward(code, rows, cols, x.f, y.f, g.f, dx.f, slope ? slope.f : null, dSlope ? (dSlope.f as FArr) : null);
+    return slope ? [dx, dSlope] : [dx];
+  });
+}
+
+export const relu = (x: Tensor): Tensor => activation(x, 'relu');
+export const sigmoid = (x: Tensor): Tensor => activation(x, 'sigmoid');
+export const tanh = (x: Tensor): Tensor => activation(x, 'tanh');
+export const silu = (x: Tensor): Tensor => activation(x, 'silu');
+export const prelu = (x: Tensor, slope: Tensor): Tensor => activation(x, 'prelu', slope);

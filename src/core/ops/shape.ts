@@ -1,0 +1,100 @@
+// Shape ops: reshape (a copy-free view), transpose of the last two axes, concat and split along an axis.
+import { Tensor, shapeSize, shapeStr, type Shape } from '../tensor.js';
+import { record } from '../tape.js';
+import { around, axisOf, emptyLike, fail } from './util.js';
+
+/** Same data, new shape (one axis may be -1). The result shares the input's buffer. */
+export function reshape(x: Tensor, shape: Shape): Tensor {
+  const s = [...shape];
+  const free = s.indexOf(-1);
+  if (free >= 0) {
+    const known = s.reduce((p, d, i) => (i === free ? p : p * d), 1);
+    s[free] = known === 0 ? 0 : x.size / known;
+  }
+  if (shapeSize(s) !== x.size || s.some((d) => !Number.isInteger(d) || d < 0)) fail('reshape', `cannot view ${x.describe()} as ${shapeStr(shape)}`);
+  const out = x.view(s);
+  return record('reshape', [x], out, (g) => {
+    const gx = Tensor.empty(x.shape, g.dtype);
+    gx.data.set(g.data.subarray(0, g.size));
+    return [gx];
+  });
+}
+
+function transposeInto(src: Float32Array | Float64Array | Int32Array, dst: typeof src, batch: number, R: number, C: number): void {
+  for (let b = 0; b < batch; b++) {
+    const o = b * R * C;
+    for (let r = 0; r < R; r++) for (let c = 0; c < C; c++) dst[o + c * R + r] = src[o + r * C + c];
+  }
+}
+
+/** Swaps the last two axes: [..., R, C] -> [..., C, R]. */
+export function transpose(x: Tensor): Tensor {
+  if (x.rank < 2) fail('transpose', `${x.describe()} needs rank >= 2`);
+  const R = x.shape[x.rank - 2];
+  const C = x.shape[x.rank - 1];
+  const batch = x.size / Math.max(1, R * C);
+  const shape = [...x.shape.slice(0, -2), C, R];
+  const out = Tensor.empty(shape, x.dtype);
+  transposeInto(x.data, out.data, batch, R, C);
+  return record('transpose', [x], out, (g) => {
+    const gx = emptyLike(x);
+    transposeInto(g.data, gx.data, batch, C, R);
+    return [gx];
+  });
+}
+
+/** Joins tensors along `axis`; all other axes must agree. */
+export function concat(xs: readonly Tensor[], axisArg: number): Tensor {
+  if (xs.length === 0) fail('concat', 'no tensors given');
+  const first = xs[0];
+  const axis = axisOf('concat', first, axisArg);
+  for (const t of xs) {
+    if (t.rank !== first.rank || t.dtype !== first.dtype || t.shape.some((d, i) => i !== axis && d !== first.shape[i])) {
+      fail('concat', `cannot join ${xs.map((x) => x.describe()).join(', ')} along axis ${axis}`);
+    }
+  }
+  const total = xs.reduce((s, t) => s + t.shape[axis], 0);
+  const shape = [...first.shape];
+  shape[axis] = total;
+  const out = Tensor.empty(shape, first.dtype);
+  const [outer, , inner] = around(shape, axis);
+  let offset = 0;
+  const offsets: number[] = [];
+  for (const t of xs) {
+    const w = t.shape[axis] * inner;
+    offsets.push(offset);
+    for (let o = 0; o < outer; o++) out.data.set(t.data.subarray(o * w, o * w + w), o * total * inner + offset);
+    offset += w;
+  }
+  return record('concat', xs, out, (g, needs) =>
+    xs.map((t, k) => {
+      if (!needs[k]) return null;
+      const gt = emptyLike(t);
+      const w = t.shape[axis] * inner;
+      for (let o = 0; o < outer; o++) gt.data.set(g.data.subarray(o * total * inner + offsets[k], o * total * inner + offsets[k] + w), o * w);
+      return gt;
+    }),
+  );
+}
+
+/** Splits along `axis` into pieces of the given sizes (the inverse of concat). */
+export function split(x: Tensor, sizes: readonly number[], axisArg: number): Tensor[] {
+  const axis = axisOf('split', x, axisArg);
+  if (sizes.reduce((a, b) => a + b, 0) !== x.shape[axis]) fail('split', `sizes [${sizes.join(', ')}] do not add up to axis ${axis} of ${x.describe()}`);
+  const [outer, total, inner] = around(x.shape, axis);
+  let offset = 0;
+  return sizes.map((size) => {
+    const start = offset;
+    offset += size;
+    const shape = [...x.shape];
+    shape[axis] = size;
+    const piece = Tensor.empty(shape, x.dtype);
+    const w = size * inner;
+    for (let o = 0; o < outer; o++) piece.data.set(x.data.subarray(o * total * inner + start * inner, o * total * inner + start * inner + w), o * w);
+    return record('split', [x], piece, (g) => {
+      const gx = emptyLike(x, x.shape, true);
+      for (let o = 0; o < outer; o++) gx.data.set(g.data.subarray(o * w, o * w + w), o * total * inner + start * inner);
+      return [gx];
+    });
+  });
+}

@@ -1,0 +1,3 @@
+// prerank: pre-ranking models for cascade recommenders on a native CPU engine.
+export * from './core/index.js';
+export * as nn from './nn/index.js';

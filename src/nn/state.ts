@@ -1,0 +1,103 @@
+// Tensor files: a directory with manifest.json (names, shapes, dtypes, byte offsets, free-form metadata) and
+// tensors.bin (raw little-endian data). Writes are atomic: a temporary directory renamed into place.
+import { mkdir, readFile, rename, rm, writeFile, open } from 'node:fs/promises';
+import { dirname, join, basename } from 'node:path';
+import { Tensor, shapeSize, shapeStr, type DType } from '../core/tensor.js';
+
+export const TENSOR_FORMAT = 'prerank-tensors/1';
+
+interface Entry {
+  dtype: DType;
+  shape: number[];
+  offset: number;
+}
+
+export interface TensorManifest {
+  format: string;
+  tensors: Record<string, Entry>;
+  meta?: Record<string, unknown>;
+}
+
+const BYTES: Record<DType, number> = { float32: 4, float64: 8, int32: 4 };
+
+if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) throw new Error('prerank tensor files assume a little-endian machine');
+
+async function writeFileSynced(path: string, data: Uint8Array | string): Promise<void> {
+  const fh = await open(path, 'w');
+  try {
+    await fh.writeFile(data);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Writes the tensors (and `meta`) to `dir`, replacing it atomically. */
+export async function saveTensors(dir: string, tensors: Map<string, Tensor> | Record<string, Tensor>, meta: Record<string, unknown> = {}): Promise<void> {
+  const entries = tensors instanceof Map ? [...tensors] : Object.entries(tensors);
+  const manifest: TensorManifest = { format: TENSOR_FORMAT, tensors: {}, meta };
+  let offset = 0;
+  for (const [name, t] of entries) {
+    offset = Math.ceil(offset / 8) * 8;
+    manifest.tensors[name] = { dtype: t.dtype, shape: [...t.shape], offset };
+    offset += t.size * BYTES[t.dtype];
+  }
+  const bin = new Uint8Array(offset);
+  for (const [name, t] of entries) {
+    const src = new Uint8Array(t.data.buffer, t.data.byteOffset, t.size * BYTES[t.dtype]);
+    bin.set(src, manifest.tensors[name].offset);
+  }
+  await mkdir(dirname(dir), { recursive: true });
+  const tmp = join(dirname(dir), `.${basename(dir)}.tmp-${process.pid}-${Date.now()}`);
+  await mkdir(tmp, { recursive: true });
+  await writeFileSynced(join(tmp, 'tensors.bin'), bin);
+  await writeFileSynced(join(tmp, 'manifest.json'), JSON.stringify(manifest, null, 1));
+  const old = `${tmp}.old`;
+  await rename(dir, old).catch((e: NodeJS.ErrnoException) => {
+    if (e.code !== 'ENOENT') throw e;
+  });
+  await rename(tmp, dir);
+  await rm(old, { recursive: true, force: true });
+}
+
+/** Reads a tensor directory written by saveTensors (or by the benchmark fixtures). */
+export async function loadTensors(dir: string): Promise<{ tensors: Map<string, Tensor>; meta: Record<string, unknown> }> {
+  const manifestPath = join(dir, 'manifest.json');
+  let manifest: TensorManifest;
+  try {
+    manifest = JSON.parse(await readFile(manifestPath, 'utf8')) as TensorManifest;
+  } catch (e) {
+    throw new Error(`loadTensors: cannot read ${manifestPath}: ${(e as Error).message}`);
+  }
+  if (manifest.format !== TENSOR_FORMAT) throw new Error(`loadTensors: ${manifestPath} has format '${manifest.format}', expected '${TENSOR_FORMAT}'`);
+  const bin = await readFile(join(dir, 'tensors.bin'));
+  const tensors = new Map<string, Tensor>();
+  for (const [name, e] of Object.entries(manifest.tensors)) {
+    const n = shapeSize(e.shape);
+    const bytes = n * BYTES[e.dtype];
+    if (e.offset + bytes > bin.byteLength) throw new Error(`loadTensors: tensor '${name}' ${shapeStr(e.shape)} runs past the end of ${join(dir, 'tensors.bin')}`);
+    const copy = bin.buffer.slice(bin.byteOffset + e.offset, bin.byteOffset + e.offset + bytes);
+    const data = e.dtype === 'float32' ? new Float32Array(copy) : e.dtype === 'float64' ? new Float64Array(copy) : new Int32Array(copy);
+    tensors.set(name, new Tensor(data, e.shape, { register: false }));
+  }
+  return { tensors, meta: manifest.meta ?? {} };
+}
+
+/**
+ * Copies loaded values into existing tensors (a module's stateTensors()), checking that names and shapes match
+ * exactly: a missing, extra or mis-shaped tensor is an error naming it.
+ */
+export function assignTensors(target: Map<string, Tensor>, source: Map<string, Tensor>, what = 'checkpoint'): void {
+  const missing = [...target.keys()].filter((k) => !source.has(k));
+  const extra = [...source.keys()].filter((k) => !target.has(k));
+  if (missing.length || extra.length) {
+    throw new Error(`${what}: tensor names differ (missing: ${missing.join(', ') || 'none'}; unexpected: ${extra.join(', ') || 'none'})`);
+  }
+  for (const [name, t] of target) {
+    const s = source.get(name)!;
+    if (s.dtype !== t.dtype || s.shape.length !== t.shape.length || s.shape.some((d, i) => d !== t.shape[i])) {
+      throw new Error(`${what}: tensor '${name}' is ${s.describe()}, expected ${t.describe()}`);
+    }
+    t.data.set(s.data);
+  }
+}
