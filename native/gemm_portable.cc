@@ -10,6 +10,7 @@ namespace gemm_detail {
 namespace {
 
 constexpr int kMR = 4, kNR = 16;
+volatile float peak_sink;
 
 template <int M>
 void tile(const TileArgs& t) {
@@ -78,21 +79,22 @@ double peak(double seconds) {
   using clock = std::chrono::steady_clock;
   v4 acc[12];
   for (int i = 0; i < 12; ++i) acc[i] = v4{0, 0, 0, 0} + static_cast<float>(i);
-  v4 x = {0.999f, 0.999f, 0.999f, 0.999f}, y = {1e-7f, 1e-7f, 1e-7f, 1e-7f};
+  static volatile float opaque_x = 0.999f, opaque_y = 1e-7f;  // no constant folding of the chains
+  const float xs = opaque_x, ys = opaque_y;
+  const v4 x = {xs, xs, xs, xs}, y = {ys, ys, ys, ys};
   const long chunk = 1L << 16;
   long iters = 0;
   const auto t0 = clock::now();
   double elapsed = 0;
   do {
-    __asm__ volatile("" : "+g"(x), "+g"(y));  // opaque: no constant folding of the chains
     for (long n = 0; n < chunk; ++n)
       for (int i = 0; i < 12; ++i) acc[i] = acc[i] * x + y;
     iters += chunk;
     elapsed = std::chrono::duration<double>(clock::now() - t0).count();
   } while (elapsed < seconds);
-  float sink = 0;
-  for (int i = 0; i < 12; ++i) sink += acc[i][0] + acc[i][3];
-  __asm__ volatile("" : : "g"(sink));
+  float s = 0;
+  for (int i = 0; i < 12; ++i) s += acc[i][0] + acc[i][3];
+  peak_sink = s;  // results are used: the chains cannot be removed
   return static_cast<double>(iters) * 12 * 4 * 2 / elapsed * 1e-9;
 }
 

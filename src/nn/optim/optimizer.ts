@@ -36,7 +36,7 @@ export abstract class Optimizer {
   protected readonly params: [string, Tensor][];
 
   constructor(params: Tensor[] | [string, Tensor][], public lr: number) {
-    this.params = params.map((p, i) => (Array.isArray(p) ? p : [p.name || `p${i}`, p]));
+    this.params = params.map((p, i) => (Array.isArray(p) ? p : [`p${i}`, p]));
     const names = new Set<string>();
     for (const [n, t] of this.params) {
       if (names.has(n)) throw new Error(`${this.constructor.name}: two parameters named '${n}'`);
