@@ -72,16 +72,67 @@ export function sumToShape(g: Tensor, to: Shape): Tensor {
 }
 
 type BinaryFn = (x: number, y: number) => number;
+type BinaryCode = 0 | 1 | 2 | 3; // add, sub, mul, div
 
-function binary(op: string, a: Tensor, b: Tensor, f: BinaryFn, da: (x: number, y: number, g: number) => number, db: (x: number, y: number, g: number) => number): Tensor {
+/**
+ * How b is read when a already has the output shape: element by element, one value per row (b is a's shape with
+ * a trailing 1), or one value per column (b is a vector over the last axis). Null: the general strided path.
+ */
+function fastPattern(a: Shape, b: Shape, out: Shape): 'same' | 'row' | 'col' | null {
+  if (!sameShape(a, out)) return null;
+  if (sameShape(b, out)) return 'same';
+  const n = out.length;
+  const padded = [...new Array<number>(n - b.length).fill(1), ...b];
+  if (padded[n - 1] === 1 && padded.slice(0, -1).every((d, i) => d === out[i])) return 'row';
+  if (padded[n - 1] === out[n - 1] && padded.slice(0, -1).every((d) => d === 1)) return 'col';
+  return null;
+}
+
+/** The fast paths as monomorphic loops (one per op), so the JIT compiles plain arithmetic. */
+function fastForward(code: BinaryCode, pattern: 'same' | 'row' | 'col', cols: number, ad: FArr, bd: FArr, od: FArr, n: number): void {
+  const bIndex = pattern === 'same' ? (i: number) => i : pattern === 'row' ? (i: number) => (i / cols) | 0 : (i: number) => i % cols;
+  switch (code) {
+    case 0: for (let i = 0; i < n; i++) od[i] = ad[i] + bd[bIndex(i)]; break;
+    case 1: for (let i = 0; i < n; i++) od[i] = ad[i] - bd[bIndex(i)]; break;
+    case 2: for (let i = 0; i < n; i++) od[i] = ad[i] * bd[bIndex(i)]; break;
+    case 3: for (let i = 0; i < n; i++) od[i] = ad[i] / bd[bIndex(i)]; break;
+  }
+}
+
+function fastBackward(code: BinaryCode, pattern: 'same' | 'row' | 'col', cols: number, ad: FArr, bd: FArr, gd: FArr, ga: FArr | null, gb: FArr | null, n: number): void {
+  const bIndex = pattern === 'same' ? (i: number) => i : pattern === 'row' ? (i: number) => (i / cols) | 0 : (i: number) => i % cols;
+  for (let i = 0; i < n; i++) {
+    const j = bIndex(i);
+    const g = gd[i];
+    switch (code) {
+      case 0: if (ga) ga[i] = g; if (gb) gb[j] += g; break;
+      case 1: if (ga) ga[i] = g; if (gb) gb[j] -= g; break;
+      case 2: if (ga) ga[i] = g * bd[j]; if (gb) gb[j] += g * ad[i]; break;
+      case 3: if (ga) ga[i] = g / bd[j]; if (gb) gb[j] -= (g * ad[i]) / (bd[j] * bd[j]); break;
+    }
+  }
+}
+
+function binary(op: string, code: BinaryCode, a: Tensor, b: Tensor, f: BinaryFn, da: (x: number, y: number, g: number) => number, db: (x: number, y: number, g: number) => number): Tensor {
   requireFloat(op, 'a', a);
   requireFloat(op, 'b', b);
   requireSameDtype(op, a, b);
   const shape = broadcastShape(op, a.shape, b.shape);
   const out = emptyLike(a, shape);
+  const [ad, bd, od] = [a.f, b.f, out.f];
+  const pattern = fastPattern(a.shape, b.shape, shape);
+  const cols = shape.length ? shape[shape.length - 1] : 1;
+  if (pattern) {
+    fastForward(code, pattern, cols, ad, bd, od, out.size);
+    return record(op, [a, b], out, (g, needs) => {
+      const ga = needs[0] ? emptyLike(a) : null;
+      const gb = needs[1] ? emptyLike(b, b.shape, true) : null;
+      fastBackward(code, pattern, cols, ad, bd, g.f, ga ? ga.f : null, gb ? gb.f : null, out.size);
+      return [ga, gb];
+    });
+  }
   const sa = broadcastStrides(a.shape, shape);
   const sb = broadcastStrides(b.shape, shape);
-  const [ad, bd, od] = [a.f, b.f, out.f];
   forEachBroadcast(shape, sa, sb, (o, ia, ib) => {
     od[o] = f(ad[ia], bd[ib]);
   });
@@ -102,10 +153,10 @@ function binary(op: string, a: Tensor, b: Tensor, f: BinaryFn, da: (x: number, y
   });
 }
 
-export const add = (a: Tensor, b: Tensor): Tensor => binary('add', a, b, (x, y) => x + y, (_x, _y, g) => g, (_x, _y, g) => g);
-export const sub = (a: Tensor, b: Tensor): Tensor => binary('sub', a, b, (x, y) => x - y, (_x, _y, g) => g, (_x, _y, g) => -g);
-export const mul = (a: Tensor, b: Tensor): Tensor => binary('mul', a, b, (x, y) => x * y, (_x, y, g) => g * y, (x, _y, g) => g * x);
-export const div = (a: Tensor, b: Tensor): Tensor => binary('div', a, b, (x, y) => x / y, (_x, y, g) => g / y, (x, y, g) => (-g * x) / (y * y));
+export const add = (a: Tensor, b: Tensor): Tensor => binary('add', 0, a, b, (x, y) => x + y, (_x, _y, g) => g, (_x, _y, g) => g);
+export const sub = (a: Tensor, b: Tensor): Tensor => binary('sub', 1, a, b, (x, y) => x - y, (_x, _y, g) => g, (_x, _y, g) => -g);
+export const mul = (a: Tensor, b: Tensor): Tensor => binary('mul', 2, a, b, (x, y) => x * y, (_x, y, g) => g * y, (x, _y, g) => g * x);
+export const div = (a: Tensor, b: Tensor): Tensor => binary('div', 3, a, b, (x, y) => x / y, (_x, y, g) => g / y, (x, y, g) => (-g * x) / (y * y));
 
 /** Element-wise unary op: y = f(x), dy/dx = d(x, y). */
 function unary(op: string, x: Tensor, f: (x: number) => number, d: (x: number, y: number) => number): Tensor {
