@@ -97,3 +97,28 @@ test('float32 ops agree with float64 ops on the same data', () => {
   const y32 = ops.linear(x32, w32, null, { act: 'tanh' }).toArray();
   y64.forEach((v, i) => assert.ok(Math.abs(v - y32[i]) < 1e-5, `${v} vs ${y32[i]}`));
 });
+
+test('checkFinite names the op that produced a NaN', async () => {
+  const { setCheckFinite } = await import('../src/core/index.js');
+  setCheckFinite(true);
+  try {
+    assert.throws(() => ops.log(Tensor.from([1, -1], [2])), /log: output .* has NaN at element 1/);
+  } finally {
+    setCheckFinite(false);
+  }
+});
+
+test('without the addon prerank still runs, on the reference kernels, and says why once', async () => {
+  const { spawnSync } = await import('node:child_process');
+  const script = `
+    import { engineInfo, ops, Tensor } from './dist/src/core/index.js';
+    const y = ops.matmul(Tensor.from([1, 2, 3, 4], [2, 2]), Tensor.from([1, 0, 0, 1], [2, 2]));
+    ops.matmul(y, y);
+    console.log(JSON.stringify({ kernels: engineInfo().kernels, y: y.toArray() }));`;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, PRERANK_NATIVE_PATH: '/nonexistent/prerank_native.node' }, encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(JSON.parse(r.stdout), { kernels: 'reference', y: [1, 2, 3, 4] });
+  const warnings = r.stderr.split('\n').filter((l) => l.includes('native addon unavailable'));
+  assert.equal(warnings.length, 1);
+  assert.match(warnings[0], /nonexistent\/prerank_native.node not found.*slow TypeScript reference kernels/);
+});

@@ -1,7 +1,7 @@
 // prerank/core: tensors, tape autograd, primitive ops and the kernel back ends. Knows nothing about recommenders.
 export { Tensor, shapeSize, shapeStr, type Shape, type DType, type Data, type SparseGrad } from './tensor.js';
 export { scope, keep } from './scope.js';
-export { backward, noGrad, detach, isGradEnabled, clearTape } from './tape.js';
+export { backward, noGrad, detach, isGradEnabled, clearTape, setCheckFinite } from './tape.js';
 export { Rng } from './random.js';
 export { clearBufferPool, bufferPoolStats } from './buffer-pool.js';
 export { activeKernels, kernelsFor, nativeKernels, useNativeKernels } from './kernels/dispatch.js';

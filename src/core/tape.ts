@@ -13,6 +13,24 @@ export interface TapeNode {
 
 let gradEnabled = true;
 let tape: TapeNode[] = [];
+let checkFinite = process.env.PRERANK_CHECK_FINITE === '1';
+
+/**
+ * When on, every op output is checked for NaN/Inf and the first offending op throws, naming itself and its inputs
+ * (a debugging aid like PyTorch's anomaly mode; it costs a pass over each output). PRERANK_CHECK_FINITE=1 turns it on.
+ */
+export function setCheckFinite(on: boolean): void {
+  checkFinite = on;
+}
+
+function assertFinite(op: string, inputs: readonly Tensor[], output: Tensor): void {
+  const d = output.data;
+  for (let i = 0; i < output.size; i++) {
+    if (!Number.isFinite(d[i])) {
+      throw new Error(`${op}: output ${output.describe()} has ${d[i]} at element ${i} (inputs: ${inputs.map((t) => t.describe()).join(', ')})`);
+    }
+  }
+}
 
 export function isGradEnabled(): boolean {
   return gradEnabled;
@@ -31,6 +49,7 @@ export function noGrad<T>(fn: () => T): T {
 
 /** Records `output` as produced by `op` from `inputs`, if any input requires grad. Returns output. */
 export function record(op: string, inputs: readonly Tensor[], output: Tensor, backward: TapeNode['backward']): Tensor {
+  if (checkFinite) assertFinite(op, inputs, output);
   if (!gradEnabled || !inputs.some((t) => t.requiresGrad)) return output;
   output.requiresGrad = true;
   const node: TapeNode = { op, inputs, output, backward };

@@ -25,6 +25,7 @@ let addon: NativeAddon | null | undefined;
 let loadError = '';
 
 function findAddon(): string | null {
+  if (process.env.PRERANK_NATIVE_PATH) return existsSync(process.env.PRERANK_NATIVE_PATH) ? process.env.PRERANK_NATIVE_PATH : null;
   let dir = dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 6; i++) {
     const candidate = join(dir, 'build', 'Release', 'prerank_native.node');
@@ -38,7 +39,7 @@ export function nativeAddon(): NativeAddon | null {
   if (addon !== undefined) return addon;
   const path = findAddon();
   try {
-    if (!path) throw new Error('build/Release/prerank_native.node not found (was `npm install` run with a C++ compiler?)');
+    if (!path) throw new Error(`${process.env.PRERANK_NATIVE_PATH ?? 'build/Release/prerank_native.node'} not found (was \`npm install\` run with a C++ compiler?)`);
     addon = createRequire(import.meta.url)(path) as NativeAddon;
   } catch (err) {
     addon = null;

@@ -1,0 +1,30 @@
+#!/usr/bin/env node
+// The `prerank` command. Each sub-command lives in its own module and registers here in one line.
+import { engineInfo } from '../core/index.js';
+
+type Command = { summary: string; run: (args: string[]) => Promise<void> };
+
+const COMMANDS: Record<string, Command> = {
+  info: {
+    summary: 'print the CPU, the SIMD path and the thread pool the engine uses',
+    run: async () => console.log(JSON.stringify(engineInfo(), null, 2)),
+  },
+};
+
+function usage(): string {
+  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(16)} ${c.summary}`);
+  return `usage: prerank <command> [options]\n\ncommands:\n${lines.join('\n')}`;
+}
+
+const [name, ...rest] = process.argv.slice(2);
+const cmd = name ? COMMANDS[name] : undefined;
+if (!cmd) {
+  console.error(name && name !== '--help' ? `prerank: unknown command '${name}'\n\n${usage()}` : usage());
+  process.exit(name === '--help' ? 0 : 2);
+}
+try {
+  await cmd.run(rest);
+} catch (err) {
+  console.error(`prerank ${name}: ${(err as Error).message}`);
+  process.exit(1);
+}
