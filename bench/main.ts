@@ -2,6 +2,7 @@
 import { benchEngine } from './engine.js';
 
 const BENCHES: Record<string, (args: string[]) => Promise<void>> = { engine: benchEngine };
+BENCHES.data = async (args) => (await import('./data.js')).benchData(args);
 
 const [name, ...rest] = process.argv.slice(2);
 const run = name ? BENCHES[name] : undefined;

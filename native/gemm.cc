@@ -106,7 +106,8 @@ void gemm_rect(const Kernel& kr, const Problem& p, int m0, int m1, int n0, int n
   const int mcb = block_size(mt, kr.mc, kr.mr);
   const int ncb = block_size(nt, kr.nc, kr.nr);
   const bool direct_b = !p.tb && mt <= kDirectBRows;
-  float* abuf = tls_ws.a.get(static_cast<size_t>(round_up(mcb, kr.mr)) * kcb + 32);
+  const bool a_rows = kr.kcs != 0 && !p.ta;
+  float* abuf = tls_ws.a.get(static_cast<size_t>(ceil_div(mcb, kr.mr)) * kr.mr * (a_rows ? kr.kcs : kcb) + 32);
   float* bbuf = direct_b ? nullptr : tls_ws.b.get(static_cast<size_t>(round_up(ncb, kr.nr)) * kcb + 32);
 
   TileArgs t;
@@ -122,12 +123,14 @@ void gemm_rect(const Kernel& kr, const Problem& p, int m0, int m1, int n0, int n
       t.beta = pc == 0 ? p.beta : 1.0f;
       t.relu = last_k && p.ep.act == Act::relu;
       t.b_packed = !direct_b;
+      t.a_rows = a_rows;
+      const long a_panel = static_cast<long>(kr.mr) * (a_rows ? kr.kcs : kc);  // floats per packed A panel
       t.ldb = direct_b ? p.ldb : kr.nr;
       for (int ic = m0; ic < m1; ic += mcb) {
         const int mc = std::min(mcb, m1 - ic);
         kr.pack_a(p.ta, p.ta ? p.A + pc * p.lda + ic : p.A + ic * p.lda + pc, p.lda, mc, kc, abuf);
         for (int ir = 0; ir < mc; ir += kr.mr) {
-          t.a = abuf + static_cast<long>(ir) * kc;
+          t.a = abuf + ir / kr.mr * a_panel;
           t.m = std::min(kr.mr, mc - ir);
           for (int jr = 0; jr < nc; jr += kr.nr) {
             t.n = std::min(kr.nr, nc - jr);

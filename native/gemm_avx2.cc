@@ -7,21 +7,23 @@
 #if defined(__x86_64__)
 
 #if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
+#pragma clang attribute push(__attribute__((target("avx2,fma,prfchw"))), apply_to = function)
 #else
 #pragma GCC push_options
-#pragma GCC target("avx2,fma")
+#pragma GCC target("avx2,fma,prfchw")
 #endif
 
 #include <immintrin.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstring>
 
 namespace prerank {
 namespace gemm_detail {
 namespace {
 
-constexpr int kMR = 6, kNR = 16;
+constexpr int kMR = 6, kNR = 16, kKC = 256, kKCS = kKC + 8;
 
 inline __m256i lane_mask(int n) {  // lanes [0, n) set, n in [0, 8]
   return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
@@ -64,23 +66,47 @@ void transpose_pack(const float* src, long ld, int rows, int w, int k, float* ds
     for (int i = 0; i < w; ++i) dst[p * dld + i] = i < rows ? src[i * ld + p] : 0.0f;
 }
 
-// Contiguous rows: dst[p*dld + i] = src[p*ld + i] for i < cols, zero for cols <= i < w (w multiple of 8
-// when `exact`, else the last 8-float store may spill into the next dst row).
-void copy_pack(const float* src, long ld, int cols, int w, int k, float* dst, long dld) {
-  const int full = cols / 8, rem = cols % 8, groups = (w + 7) / 8;
-  const __m256i m = lane_mask(rem);
-  for (int p = 0; p < k; ++p) {
-    const float* s = src + p * ld;
-    float* d = dst + p * dld;
-    int g = 0;
-    for (; g < full; ++g) _mm256_storeu_ps(d + 8 * g, _mm256_loadu_ps(s + 8 * g));
-    if (rem) _mm256_storeu_ps(d + 8 * g, _mm256_maskload_ps(s + 8 * g, m)), ++g;
-    for (; g < groups; ++g) _mm256_storeu_ps(d + 8 * g, _mm256_setzero_ps());
+// Copies w contiguous floats (w >= 4) with unmasked, possibly overlapping vector moves.
+inline void copy_w(const float* s, float* d, int w) {
+  if (w >= 8) {
+    int j = 0;
+    for (; j + 8 <= w; j += 8) _mm256_storeu_ps(d + j, _mm256_loadu_ps(s + j));
+    if (j < w) _mm256_storeu_ps(d + w - 8, _mm256_loadu_ps(s + w - 8));
+  } else {
+    _mm_storeu_ps(d, _mm_loadu_ps(s));
+    _mm_storeu_ps(d + w - 4, _mm_loadu_ps(s + w - 4));
   }
 }
 
-template <int M, int NV, bool MASKB>
+// Panels of w columns from contiguous rows, walking the source row by row:
+// dst[panel * w * k + p * w + j] = src[p * ld + panel * w + j] for panel*w + j < cols, else 0.
+// A partial last panel needs w to be a multiple of 8.
+void copy_pack_panels(const float* src, long ld, int cols, int w, int k, float* dst) {
+  const int full = cols / w, rem = cols % w;
+  const long pstride = static_cast<long>(w) * k;
+  for (int p = 0; p < k; ++p) {
+    const float* s = src + p * ld;
+    float* d = dst + static_cast<long>(p) * w;
+    for (int q = 0; q < full; ++q) copy_w(s + q * w, d + q * pstride, w);
+    if (rem) {
+      float* dr = d + full * pstride;
+      const float* sr = s + full * w;
+      for (int j = 0; j < w; j += 8)
+        _mm256_storeu_ps(dr + j, j + 8 <= rem ? _mm256_loadu_ps(sr + j)
+                                 : j < rem    ? _mm256_maskload_ps(sr + j, lane_mask(rem - j))
+                                              : _mm256_setzero_ps());
+    }
+  }
+}
+
+template <int M, int NV, bool MASKB, bool AROWS>
 void tile(const TileArgs& t) {
+#pragma GCC unroll 8
+  for (int i = 0; i < M; ++i) {  // fetch the C tile (up to 2 lines per row) while computing
+    _mm_prefetch(reinterpret_cast<const char*>(t.c + i * t.ldc), _MM_HINT_ET0);
+    _mm_prefetch(reinterpret_cast<const char*>(t.c + i * t.ldc + 8 * NV - 1), _MM_HINT_ET0);
+  }
+  constexpr long ars = AROWS ? kKCS : 1, aps = AROWS ? 1 : kMR;  // A strides: row, k
   __m256 acc[M][NV];
 #pragma GCC unroll 8
   for (int i = 0; i < M; ++i)
@@ -99,11 +125,11 @@ void tile(const TileArgs& t) {
       bv[v] = (MASKB && v == NV - 1) ? _mm256_maskload_ps(b + 8 * v, mlast) : _mm256_loadu_ps(b + 8 * v);
 #pragma GCC unroll 8
     for (int i = 0; i < M; ++i) {
-      const __m256 av = _mm256_broadcast_ss(a + i);
+      const __m256 av = _mm256_broadcast_ss(a + i * ars);
 #pragma GCC unroll 2
       for (int v = 0; v < NV; ++v) acc[i][v] = _mm256_fmadd_ps(av, bv[v], acc[i][v]);
     }
-    a += kMR;
+    a += aps;
     b += ldb;
   }
   const __m256 alpha = _mm256_set1_ps(t.alpha), beta = _mm256_set1_ps(t.beta), zero = _mm256_setzero_ps();
@@ -126,20 +152,23 @@ void tile(const TileArgs& t) {
 }
 
 using TileFn = void (*)(const TileArgs&);
+#define PRERANK_NV(M, NV) \
+  { {tile<M, NV, false, false>, tile<M, NV, false, true>}, { tile<M, NV, true, false>, tile<M, NV, true, true> } }
 #define PRERANK_ROW(M) \
-  { {tile<M, 1, false>, tile<M, 1, true>}, { tile<M, 2, false>, tile<M, 2, true> } }
-const TileFn kTiles[kMR][2][2] = {PRERANK_ROW(1), PRERANK_ROW(2), PRERANK_ROW(3),
-                                   PRERANK_ROW(4), PRERANK_ROW(5), PRERANK_ROW(6)};
+  { PRERANK_NV(M, 1), PRERANK_NV(M, 2) }
+const TileFn kTiles[kMR][2][2][2] = {PRERANK_ROW(1), PRERANK_ROW(2), PRERANK_ROW(3),
+                                      PRERANK_ROW(4), PRERANK_ROW(5), PRERANK_ROW(6)};
 #undef PRERANK_ROW
+#undef PRERANK_NV
 
 void tile_dispatch(const TileArgs& t) {
   const int nv = (t.n + 7) / 8;
   const bool maskb = !t.b_packed && (t.n & 7) != 0;
-  kTiles[t.m - 1][nv - 1][maskb](t);
+  kTiles[t.m - 1][nv - 1][maskb][t.a_rows](t);
 }
 
 void pack_a6(bool trans, const float* A, long lda, int m, int k, float* dst) {
-  pack_a_avx2(kMR, trans, A, lda, m, k, dst);
+  pack_a_avx2(kMR, kKCS, trans, A, lda, m, k, dst);
 }
 void pack_b16(bool trans, const float* B, long ldb, int k, int n, float* dst) {
   pack_b_avx2(kNR, trans, B, ldb, k, n, dst);
@@ -177,24 +206,32 @@ double peak(double seconds) {
   return static_cast<double>(iters) * 24 * 8 * 2 / elapsed * 1e-9;
 }
 
-const Kernel kKernel = {kMR, kNR, /*kc*/ 256, /*mc*/ 72, /*nc*/ 512, tile_dispatch, pack_a6, pack_b16, peak};
+const Kernel kKernel = {kMR, kNR, kKC, /*mc*/ 72, /*nc*/ 512, kKCS, tile_dispatch, pack_a6, pack_b16, peak};
 
 }  // namespace
 
-void pack_a_avx2(int mr, bool trans, const float* A, long lda, int m, int k, float* dst) {
-  for (int r0 = 0; r0 < m; r0 += mr, dst += static_cast<long>(mr) * k) {
-    const int rows = m - r0 < mr ? m - r0 : mr;
-    if (trans) copy_pack(A + r0, lda, rows, mr, k, dst, mr);
-    else transpose_pack(A + r0 * lda, lda, rows, mr, k, dst, mr);
+void pack_a_avx2(int mr, int kcs, bool trans, const float* A, long lda, int m, int k, float* dst) {
+  if (trans) {  // column layout: each row of the stored A holds columns i of op(A)
+    const int full = m / mr * mr;
+    if (full) copy_pack_panels(A, lda, full, mr, k, dst);
+    if (full < m)
+      for (int p = 0; p < k; ++p)
+        for (int i = 0; i < m - full; ++i) dst[static_cast<long>(full) * k + p * mr + i] = A[p * lda + full + i];
+    return;
   }
+  if (kcs == 0) {  // column layout from row-major A: 8x8 transposes
+    for (int r0 = 0; r0 < m; r0 += mr, dst += static_cast<long>(mr) * k)
+      transpose_pack(A + r0 * lda, lda, std::min(mr, m - r0), mr, k, dst, mr);
+    return;
+  }
+  for (int i = 0; i < m; ++i)  // row layout: plain row copies
+    std::memcpy(dst + static_cast<long>(i / mr) * mr * kcs + (i % mr) * kcs, A + i * lda, sizeof(float) * k);
 }
 
 void pack_b_avx2(int nr, bool trans, const float* B, long ldb, int k, int n, float* dst) {
-  for (int c0 = 0; c0 < n; c0 += nr, dst += static_cast<long>(nr) * k) {
-    const int cols = n - c0 < nr ? n - c0 : nr;
-    if (trans) transpose_pack(B + c0 * ldb, ldb, cols, nr, k, dst, nr);
-    else copy_pack(B + c0, ldb, cols, nr, k, dst, nr);
-  }
+  if (!trans) return copy_pack_panels(B, ldb, n, nr, k, dst);
+  for (int c0 = 0; c0 < n; c0 += nr, dst += static_cast<long>(nr) * k)
+    transpose_pack(B + c0 * ldb, ldb, std::min(nr, n - c0), nr, k, dst, nr);
 }
 
 const Kernel* kernel_avx2() { return &kKernel; }

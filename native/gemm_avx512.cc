@@ -8,11 +8,11 @@
 #if defined(__x86_64__)
 
 #if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx2,fma"))), \
+#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx2,fma,prfchw"))), \
                              apply_to = function)
 #else
 #pragma GCC push_options
-#pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")
+#pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl,avx2,fma,prfchw")
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // GCC 12 false positive on _mm512_undefined_ps
 #endif
 
@@ -24,17 +24,23 @@ namespace prerank {
 namespace gemm_detail {
 namespace {
 
-constexpr int kMR = 14, kNR = 32;
+constexpr int kMR = 14, kNR = 32, kKC = 320, kKCS = kKC + 8;
 
-template <int M, int NV, bool MASKB>
+template <int M, int NV, bool MASKB, bool AROWS>
 void tile(const TileArgs& t) {
   const int nlast = t.n - 16 * (NV - 1);  // columns in the last vector, 1..16
   const __mmask16 mlast = static_cast<__mmask16>((1u << nlast) - 1);
   float* const c = t.c;
   const long ldc = t.ldc;
+  // The C tile is written after ~K*14 cycles: fetch its lines (up to 3 per row when unaligned) now.
 #pragma GCC unroll 16
-  for (int i = 0; i < M; ++i) _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
+  for (int i = 0; i < M; ++i) {
+    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_ET0);
+    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + 16 * NV - 1), _MM_HINT_ET0);
+    if (NV == 2) _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + 16), _MM_HINT_ET0);
+  }
 
+  constexpr long ars = AROWS ? kKCS : 1, aps = AROWS ? 1 : kMR;  // A strides: row, k
   __m512 acc[M][NV];
 #pragma GCC unroll 16
   for (int i = 0; i < M; ++i)
@@ -51,11 +57,11 @@ void tile(const TileArgs& t) {
       bv[v] = (MASKB && v == NV - 1) ? _mm512_maskz_loadu_ps(mlast, b + 16 * v) : _mm512_loadu_ps(b + 16 * v);
 #pragma GCC unroll 16
     for (int i = 0; i < M; ++i) {
-      const __m512 av = _mm512_set1_ps(a[i]);
+      const __m512 av = _mm512_set1_ps(a[i * ars]);
 #pragma GCC unroll 2
       for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_fmadd_ps(av, bv[v], acc[i][v]);
     }
-    a += kMR;
+    a += aps;
     b += ldb;
   }
 
@@ -76,22 +82,25 @@ void tile(const TileArgs& t) {
 }
 
 using TileFn = void (*)(const TileArgs&);
+#define PRERANK_NV(M, NV) \
+  { {tile<M, NV, false, false>, tile<M, NV, false, true>}, { tile<M, NV, true, false>, tile<M, NV, true, true> } }
 #define PRERANK_ROW(M) \
-  { {tile<M, 1, false>, tile<M, 1, true>}, { tile<M, 2, false>, tile<M, 2, true> } }
-const TileFn kTiles[kMR][2][2] = {PRERANK_ROW(1),  PRERANK_ROW(2),  PRERANK_ROW(3),  PRERANK_ROW(4),
-                                   PRERANK_ROW(5),  PRERANK_ROW(6),  PRERANK_ROW(7),  PRERANK_ROW(8),
-                                   PRERANK_ROW(9),  PRERANK_ROW(10), PRERANK_ROW(11), PRERANK_ROW(12),
-                                   PRERANK_ROW(13), PRERANK_ROW(14)};
+  { PRERANK_NV(M, 1), PRERANK_NV(M, 2) }
+const TileFn kTiles[kMR][2][2][2] = {PRERANK_ROW(1),  PRERANK_ROW(2),  PRERANK_ROW(3),  PRERANK_ROW(4),
+                                      PRERANK_ROW(5),  PRERANK_ROW(6),  PRERANK_ROW(7),  PRERANK_ROW(8),
+                                      PRERANK_ROW(9),  PRERANK_ROW(10), PRERANK_ROW(11), PRERANK_ROW(12),
+                                      PRERANK_ROW(13), PRERANK_ROW(14)};
 #undef PRERANK_ROW
+#undef PRERANK_NV
 
 void tile_dispatch(const TileArgs& t) {
   const int nv = (t.n + 15) / 16;
   const bool maskb = !t.b_packed && (t.n & 15) != 0;
-  kTiles[t.m - 1][nv - 1][maskb](t);
+  kTiles[t.m - 1][nv - 1][maskb][t.a_rows](t);
 }
 
 void pack_a14(bool trans, const float* A, long lda, int m, int k, float* dst) {
-  pack_a_avx2(kMR, trans, A, lda, m, k, dst);
+  pack_a_avx2(kMR, kKCS, trans, A, lda, m, k, dst);
 }
 void pack_b32(bool trans, const float* B, long ldb, int k, int n, float* dst) {
   pack_b_avx2(kNR, trans, B, ldb, k, n, dst);
@@ -129,7 +138,7 @@ double peak(double seconds) {
   return static_cast<double>(iters) * 24 * 16 * 2 / elapsed * 1e-9;
 }
 
-const Kernel kKernel = {kMR, kNR, /*kc*/ 320, /*mc*/ 168, /*nc*/ 384, tile_dispatch, pack_a14, pack_b32, peak};
+const Kernel kKernel = {kMR, kNR, kKC, /*mc*/ 168, /*nc*/ 384, kKCS, tile_dispatch, pack_a14, pack_b32, peak};
 
 }  // namespace
 

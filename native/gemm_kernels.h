@@ -8,7 +8,8 @@ namespace gemm_detail {
 // One micro-tile: C[m,n] = act(alpha * A_panel * B_panel + beta * C + bias), with m <= mr, n <= nr.
 struct TileArgs {
   int k;
-  const float* a;    // packed A micro-panel: element (i, p) at a[p * mr + i]
+  const float* a;    // packed A micro-panel, see Kernel::pack_a for the two layouts
+  bool a_rows;       // layout: true = rows (i, p) at a[i * kcs + p], false = columns (i, p) at a[p * mr + i]
   const float* b;    // B: element (p, j) at b[p * ldb + j]
   long ldb;          // nr for a packed (zero-padded) panel, else the row stride of a row-major B
   bool b_packed;     // false: columns >= n must not be read
@@ -22,11 +23,14 @@ struct TileArgs {
 
 struct Kernel {
   int mr, nr;          // micro-tile
-  int kc, mc, nc;      // cache blocking: K block, rows of A packed at a time, columns of B packed at a time
+  int kc, mc, nc;      // cache blocking: K block (at most kc + 7 after balancing), rows of A packed at a time,
+                       // columns of B packed at a time
+  int kcs;             // row stride of the row layout of packed A (>= kc + 7), or 0: column layout only
   void (*tile)(const TileArgs& t);
-  // Packs rows [0,m) x cols [0,k) of op(A) (A stored [M,K], or [K,M] when trans) into ceil(m/mr) panels of
-  // mr*k floats. Rows >= m of the last panel hold anything finite-or-not; the tile never stores them.
-  // May write up to 16 floats past the end.
+  // Packs rows [0,m) x cols [0,k) of op(A) (A stored [M,K], or [K,M] when trans) into ceil(m/mr) panels.
+  // Row layout (when kcs != 0 and !trans: a plain copy of the rows): panel stride mr*kcs, (i,p) at i*kcs+p.
+  // Column layout (otherwise): panel stride mr*k, (i,p) at p*mr+i. Rows >= m of the last panel are
+  // unspecified (the tile never uses them). May write up to 16 floats past the end.
   void (*pack_a)(bool trans, const float* A, long lda, int m, int k, float* dst);
   // Packs rows [0,k) x cols [0,n) of op(B) (B stored [K,N], or [N,K] when trans) into ceil(n/nr) panels of
   // k*nr floats; columns >= n are zero. May write up to 16 floats past the end.
@@ -41,8 +45,8 @@ const Kernel* kernel_avx2();
 const Kernel* kernel_portable();
 
 #if defined(__x86_64__)
-// AVX2 packing helpers shared by the AVX-512 path (any mr/nr up to 32).
-void pack_a_avx2(int mr, bool trans, const float* A, long lda, int m, int k, float* dst);
+// AVX2 packing helpers shared by the AVX-512 path (any mr/nr up to 32; kcs as in Kernel).
+void pack_a_avx2(int mr, int kcs, bool trans, const float* A, long lda, int m, int k, float* dst);
 void pack_b_avx2(int nr, bool trans, const float* B, long ldb, int k, int n, float* dst);
 #endif
 

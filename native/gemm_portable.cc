@@ -1,4 +1,4 @@
-// Portable GEMM path (any architecture, default compiler flags): a 4x16 micro-kernel written as plain
+// Portable GEMM path (any architecture, default compiler flags): a 4x16 (ARM) / 4x8 (x86) micro-kernel written as plain
 // loops over fixed-size arrays so that -O2/-O3 auto-vectorises it (SSE2 on generic x86-64, NEON on ARM),
 // plain packing loops, and a vector-extension FMA peak probe.
 #include <chrono>
@@ -9,27 +9,17 @@ namespace prerank {
 namespace gemm_detail {
 namespace {
 
+// 4 x 16 needs 16 accumulator vectors: right for NEON (32 registers); SSE2 has 16, so x86 uses 4 x 8.
+#if defined(__aarch64__) || defined(__ARM_NEON)
 constexpr int kMR = 4, kNR = 16;
+#else
+constexpr int kMR = 4, kNR = 8;
+#endif
 volatile float peak_sink;
 
+// Stores one finished tile: C = act(alpha * acc + beta * C + bias).
 template <int M>
-void tile(const TileArgs& t) {
-  float acc[M][kNR] = {};
-  float row[kNR];
-  const bool copy = !t.b_packed && t.n < kNR;  // unpacked edge: columns >= n must not be read
-  const float* a = t.a;
-  const float* b = t.b;
-  for (int p = 0; p < t.k; ++p, a += kMR, b += t.ldb) {
-    const float* bp = b;
-    if (copy) {
-      for (int j = 0; j < kNR; ++j) row[j] = j < t.n ? b[j] : 0.0f;
-      bp = row;
-    }
-    for (int i = 0; i < M; ++i) {
-      const float ai = a[i];
-      for (int j = 0; j < kNR; ++j) acc[i][j] += ai * bp[j];
-    }
-  }
+void store(const TileArgs& t, const float (&acc)[M][kNR]) {
   for (int i = 0; i < M; ++i) {
     float* c = t.c + i * t.ldc;
     for (int j = 0; j < t.n; ++j) {
@@ -40,6 +30,25 @@ void tile(const TileArgs& t) {
       c[j] = x;
     }
   }
+}
+
+template <int M>
+void tile(const TileArgs& t) {
+  float acc[M][kNR] = {};
+  const float* a = t.a;
+  const float* b = t.b;
+  if (!t.b_packed && t.n < kNR) {  // unpacked edge: columns >= n must not be read
+    for (int p = 0; p < t.k; ++p, a += kMR, b += t.ldb)
+      for (int i = 0; i < M; ++i)
+        for (int j = 0; j < t.n; ++j) acc[i][j] += a[i] * b[j];
+    return store<M>(t, acc);
+  }
+  for (int p = 0; p < t.k; ++p, a += kMR, b += t.ldb)
+    for (int i = 0; i < M; ++i) {
+      const float ai = a[i];
+      for (int j = 0; j < kNR; ++j) acc[i][j] += ai * b[j];
+    }
+  store<M>(t, acc);
 }
 
 void tile_dispatch(const TileArgs& t) {
@@ -98,7 +107,7 @@ double peak(double seconds) {
   return static_cast<double>(iters) * 12 * 4 * 2 / elapsed * 1e-9;
 }
 
-const Kernel kKernel = {kMR, kNR, /*kc*/ 256, /*mc*/ 64, /*nc*/ 512, tile_dispatch, pack_a, pack_b, peak};
+const Kernel kKernel = {kMR, kNR, /*kc*/ 256, /*mc*/ 64, /*nc*/ 512, /*kcs*/ 0, tile_dispatch, pack_a, pack_b, peak};
 
 }  // namespace
 

@@ -34,13 +34,16 @@ struct PoolState {
   std::vector<std::thread> threads;
   std::atomic<int> size{1};
 
-  // Current job. `ticket` = (generation << 16) | number of helper threads taking part (workers 1..helpers).
+  // Current job. A new `ticket` (generation) announces it; up to `slots` helpers claim a place in it; the
+  // caller withdraws unclaimed places once it runs out of tasks, so it never waits for a helper that was
+  // not scheduled in time, only for the `finished` count of those that claimed a place.
   std::atomic<uint64_t> ticket{0};
   std::atomic<bool> stop{false};
   const std::function<void(int)>* fn = nullptr;
   int n_tasks = 0;
   std::atomic<int> next_task{0};
-  std::atomic<int> helpers_left{0};
+  std::atomic<int> slots{0};
+  std::atomic<int> finished{0};
 
   std::mutex sleep_mu;
   std::condition_variable wake;
@@ -77,16 +80,23 @@ uint64_t wait_ticket(PoolState& s, uint64_t seen) {
   return s.ticket.load(std::memory_order_acquire);
 }
 
-void worker_main(PoolState& s, int index) {
+bool claim_slot(PoolState& s) {
+  int n = s.slots.load(std::memory_order_acquire);
+  while (n > 0)
+    if (s.slots.compare_exchange_weak(n, n - 1, std::memory_order_acq_rel)) return true;
+  return false;
+}
+
+// `seen` is the ticket when the thread was created (read by the creator: a job published before this thread
+// gets scheduled must still be seen as new).
+void worker_main(PoolState& s, uint64_t seen) {
   tls_in_task = true;  // anything a task calls runs serially
-  uint64_t seen = s.ticket.load(std::memory_order_acquire);
   for (;;) {
     seen = wait_ticket(s, seen);
     if (s.stop.load()) return;
-    const int helpers = static_cast<int>(seen & 0xFFFF);
-    if (index > helpers) continue;  // not needed for this job
+    if (!claim_slot(s)) continue;  // job already fully staffed or finished
     take_tasks(s);
-    s.helpers_left.fetch_sub(1, std::memory_order_acq_rel);
+    s.finished.fetch_add(1, std::memory_order_acq_rel);
   }
 }
 
@@ -102,7 +112,8 @@ void stop_threads(PoolState& s) {
 }
 
 void start_threads(PoolState& s, int n) {
-  for (int i = 1; i < n; ++i) s.threads.emplace_back(worker_main, std::ref(s), i);
+  const uint64_t seen = s.ticket.load();
+  for (int i = 1; i < n; ++i) s.threads.emplace_back(worker_main, std::ref(s), seen);
   s.size.store(n);
 }
 
@@ -152,9 +163,9 @@ void ThreadPool::run(int n_tasks, const std::function<void(int task)>& fn) {
   s.fn = &fn;
   s.n_tasks = n_tasks;
   s.next_task.store(0, std::memory_order_relaxed);
-  s.helpers_left.store(helpers, std::memory_order_relaxed);
-  const uint64_t gen = (s.ticket.load(std::memory_order_relaxed) >> 16) + 1;
-  s.ticket.store((gen << 16) | static_cast<uint64_t>(helpers));  // seq_cst publish
+  s.finished.store(0, std::memory_order_relaxed);
+  s.slots.store(helpers, std::memory_order_release);
+  s.ticket.store(s.ticket.load(std::memory_order_relaxed) + 1);  // seq_cst publish
   if (s.sleepers.load() > 0) {
     { std::lock_guard<std::mutex> sl(s.sleep_mu); }
     s.wake.notify_all();
@@ -162,7 +173,8 @@ void ThreadPool::run(int n_tasks, const std::function<void(int task)>& fn) {
   tls_in_task = true;
   take_tasks(s);
   tls_in_task = false;
-  for (int i = 0; s.helpers_left.load(std::memory_order_acquire) != 0; ++i) {
+  const int claimed = helpers - s.slots.exchange(0, std::memory_order_acq_rel);
+  for (int i = 0; s.finished.load(std::memory_order_acquire) != claimed; ++i) {
     if (i < 4096) PRERANK_PAUSE();
     else std::this_thread::yield();
   }

@@ -9,6 +9,7 @@ const COMMANDS: Record<string, Command> = {
     summary: 'print the CPU, the SIMD path and the thread pool the engine uses',
     run: async () => console.log(JSON.stringify(engineInfo(), null, 2)),
   },
+  data: { summary: 'inspect a dataset (cardinality, OOV, label rates) or print the data config schema', run: async (args) => (await import('./data.js')).runData(args) },
 };
 
 function usage(): string {

@@ -1,0 +1,18 @@
+// prerank/data: feature spec, leak-free encoders, DuckDB ingest, splits, batches and negative samplers.
+export { DataConfigSchema, parseDataConfig, loadDataConfig, dataConfigJsonSchema, featureColumn } from './spec.js';
+export type { DataConfig, DataConfigInput, FeatureSpec, SparseSpec, DenseSpec, SequenceSpec, DerivedSpec, StatSpec,
+  HistorySpec, TableSpec, ScalerKind, Pooling, FeatureSource } from './spec.js';
+export { Vocabulary, PAD_ID, OOV_ID, rawKey, fnv1a, type VocabularyJson, type RawValue } from './vocabulary.js';
+export { Scaler, type ScalerJson } from './scaler.js';
+export { FeatureEncoders, type FeatureInfo, type EncodersJson, type EncodedRow } from './encoders.js';
+export { ingest, type RawData, type IngestReport } from './ingest.js';
+export { DataError, formatBadRow, type BadRow } from './duck-source.js';
+export { splitRows, type Splits, type SplitName } from './split.js';
+export { Dataset, BatchStream, type BatchOptions } from './dataset.js';
+export type { Batch, SequenceBatch } from './batch.js';
+export { PopularitySampler, UniformSampler, inBatchLogQ, accidentalHits, type NegativeSampler } from './samplers.js';
+export { ListwiseStream, type ListBatch, type ListwiseOptions } from './listwise.js';
+export { inspectDataset, formatInspect, type InspectReport } from './inspect.js';
+export { recipeConfig, recipeInput, recipeMissing, sharedDataDir, embeddedDataDir, ML_1M_PARTIAL_NAME,
+  type RecipeName } from './recipes.js';
+export { writeSyntheticLog, syntheticConfig } from './synthetic.js';

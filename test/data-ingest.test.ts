@@ -1,0 +1,141 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { ingest } from '../src/data/ingest.js';
+import { DataError } from '../src/data/duck-source.js';
+import { parseDataConfig, type DataConfigInput } from '../src/data/spec.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'prerank-ingest-'));
+const file = (name: string, text: string | Buffer): string => {
+  const p = join(dir, name);
+  writeFileSync(p, text);
+  return p;
+};
+
+const users = file('users.csv', 'uid,gender,age\nu1,F,30\nu2,M,40\nu3,F,\n');
+const items = file('items.csv', 'iid,genres,price\na,x|y,1.5\nb,y,2\nc,,3\n');
+
+function config(events: string, patch: Partial<DataConfigInput> = {}): DataConfigInput {
+  return {
+    name: 'test',
+    sources: { interactions: { path: events }, users: { path: users, key: 'uid' }, items: { path: items, key: 'iid' } },
+    keys: { user: 'user', item: 'item', time: 'ts' },
+    label: { column: 'rating', rule: { op: '>=', value: 4 }, drop: [3] },
+    features: [
+      { kind: 'sparse', name: 'user', source: 'user' },
+      { kind: 'sparse', name: 'gender', source: 'user' },
+      { kind: 'dense', name: 'age', source: 'user' },
+      { kind: 'sparse', name: 'item', source: 'item' },
+      { kind: 'sequence', name: 'genres', source: 'item' },
+      { kind: 'sparse', name: 'device', source: 'context' },
+    ],
+    ...patch,
+  };
+}
+
+const good = 'user,item,rating,ts,device\nu1,a,5,10,ios\nu2,b,3,11,web\nu1,b,1,12,web\nu4,a,4,13,ios\n';
+
+test('CSV with header: joins users and items, applies the label rule and drop', async () => {
+  const raw = await ingest(parseDataConfig(config(file('events.csv', good))));
+  assert.equal(raw.rows, 3);
+  assert.deepEqual(raw.report, { ...raw.report, rowsRead: 4, rowsSkipped: 0, rowsDropped: 1 });
+  assert.deepEqual(raw.users.keys, ['u1', 'u2', 'u3', 'u4']);
+  assert.deepEqual(raw.items.keys, ['a', 'b', 'c']);
+  assert.deepEqual([...raw.user], [0, 0, 3]);
+  assert.deepEqual([...raw.item], [0, 1, 0]);
+  assert.deepEqual([...raw.label], [1, 0, 1]);
+  assert.deepEqual([...raw.time!], [10, 12, 13]);
+  const g = raw.users.columns.get('gender')!;
+  assert.deepEqual(g.values, ['F', 'M', 'F', null]);
+  const age = raw.users.columns.get('age')!;
+  assert.ok(age.kind === 'num' && age.values[1] === 40 && Number.isNaN(age.values[2]));
+  assert.deepEqual(raw.items.columns.get('genres')!.values, ['x|y', 'y', null]);
+  assert.deepEqual(raw.rowColumns.get('device')!.values, ['ios', 'web', 'ios']);
+});
+
+test('headerless gzip TSV, "::" files, latin-1 text', async () => {
+  const ev = file('ev.tsv.gz', gzipSync('u1\ta\t5\t10\nu2\tb\t2\t11\n'));
+  const it = file('items.dat', Buffer.from('a::Caf\xe9 au lait::x|y\nb::Na\xefve::y\n', 'latin1'));
+  const cfg = config(ev, {
+    sources: { interactions: { path: ev, header: false, columns: ['user', 'item', 'rating', 'ts'] },
+      items: { path: it, header: false, delimiter: '::', quote: '', encoding: 'latin-1', columns: ['iid', 'title', 'genres'], key: 'iid' } },
+    features: [{ kind: 'sparse', name: 'user', source: 'user' }, { kind: 'sparse', name: 'title', source: 'item' },
+      { kind: 'sequence', name: 'genres', source: 'item' }],
+  });
+  const raw = await ingest(parseDataConfig(cfg));
+  assert.equal(raw.rows, 2);
+  assert.deepEqual(raw.items.columns.get('title')!.values, ['Café au lait', 'Naïve']);
+});
+
+test('JSON Lines with list values and Parquet read like CSV', async () => {
+  const jl = file('ev.jsonl', '{"user":"u1","item":"a","rating":5,"ts":10,"device":"ios"}\n' +
+    '{"user":"u2","item":"b","rating":1,"ts":11,"device":"web"}\n');
+  const it = file('items.jsonl', '{"iid":"a","genres":["x","y"],"price":1}\n{"iid":"b","genres":["y"],"price":2}\n');
+  const cfg = config(jl, { sources: { interactions: { path: jl }, items: { path: it, key: 'iid' } } });
+  cfg.features = cfg.features.filter((f) => f.source !== 'user' || f.name === 'user');
+  const raw = await ingest(parseDataConfig(cfg));
+  assert.equal(raw.rows, 2);
+  assert.deepEqual(raw.items.columns.get('genres')!.values, ['x\x1fy', 'y']);
+  const pq = join(dir, 'ev.parquet');
+  const db = await DuckDBInstance.create(':memory:');
+  const con = await db.connect();
+  await con.run(`COPY (SELECT * FROM read_csv('${join(dir, 'events.csv')}')) TO '${pq}' (FORMAT parquet)`);
+  con.closeSync();
+  const fromPq = await ingest(parseDataConfig({ ...cfg, sources: { interactions: { path: pq }, items: { path: it, key: 'iid' } } }));
+  assert.equal(fromPq.rows, 3);
+  assert.deepEqual([...fromPq.label], [1, 0, 1]);
+});
+
+test('a malformed row stops the run with file:line:column and the value', async () => {
+  const cases: [string, RegExp][] = [
+    ['user,item,rating,ts,device\nu1,a,5,10,ios\nu2,b,x,11,web\n', /bad1\.csv:3:3: .*"x".*DOUBLE.*rating/],
+    ['user,item,rating,ts,device\nu1,a,5,10,ios\nu2,b,4,11\n', /bad2\.csv:3:\d+: missing columns/],
+    ['user,item,rating,ts,device\nu1,a,5,10,ios,extra\n', /bad3\.csv:2:\d+: too many columns/],
+    ['user,item,rating,ts,device\nu1,a,5,10,i\xffos\n', /bad4\.csv:2:5: invalid text encoding/],
+    ['user,item,rating,ts,device\nu1,a,5,10,ios\n,b,4,11,web\n', /bad5\.csv:3:1: empty value in a required column; column "user"/],
+  ];
+  for (const [i, [text, re]] of cases.entries()) {
+    const p = file(`bad${i + 1}.csv`, Buffer.from(text, 'latin1'));
+    await assert.rejects(ingest(parseDataConfig(config(p))), (err: Error) => {
+      assert.ok(err instanceof DataError, String(err));
+      assert.match(err.message, re);
+      return true;
+    });
+  }
+  const jl = file('bad.jsonl', '{"user":"u1","item":"a","rating":5,"ts":1,"device":"x"}\n{"user":"u2",\n' +
+    '{"user":"u2","item":"a","rating":"five","ts":2,"device":"x"}\n');
+  await assert.rejects(ingest(parseDataConfig(config(jl))), /bad\.jsonl:2:1: malformed JSON/);
+  const jl2 = file('bad2.jsonl', '{"user":"u1","item":"a","rating":5,"ts":1,"device":"x"}\n' +
+    '{"user":"u2","item":"a","rating":"five","ts":2,"device":"x"}\n');
+  await assert.rejects(ingest(parseDataConfig(config(jl2))), /bad2\.jsonl:2:3: not a number.*"five"/);
+});
+
+test('onBadRow "skip" drops, counts and reports bad rows', async () => {
+  const p = file('skip.csv', 'user,item,rating,ts,device\nu1,a,5,10,ios\nu2,b,x,11,web\nu1,b,4,12\n,a,5,13,ios\nu2,a,5,14,ios\n');
+  const raw = await ingest(parseDataConfig(config(p, { onBadRow: 'skip' })));
+  assert.equal(raw.rows, 2);
+  assert.equal(raw.report.rowsRead, 5);
+  assert.equal(raw.report.rowsSkipped, 3);
+  assert.deepEqual(raw.report.badRows.map((b) => b.line), [3, 4, 5]);
+  assert.deepEqual([...raw.time!], [10, 14]);
+});
+
+test('a config naming a missing column fails before reading, listing the columns', async () => {
+  const p = file('cols.csv', 'user,item,rating,ts,device\nu1,a,not-a-number,10,ios\n');
+  const cfg = config(p);
+  cfg.features.push({ kind: 'dense', name: 'salary', source: 'user' }, { kind: 'sparse', name: 'os', source: 'context' });
+  await assert.rejects(ingest(parseDataConfig(cfg)), (err: Error) => {
+    assert.match(err.message, /feature "salary" names column "salary" \(user side\)/);
+    assert.match(err.message, /feature "os" names column "os"/);
+    assert.match(err.message, /interactions \(cols\.csv\): user, item, rating, ts, device/);
+    assert.match(err.message, /users \(users\.csv\): uid, gender, age/);
+    return true;
+  });
+  const hl = file('hl.tsv', 'u1\ta\t5\n');
+  await assert.rejects(ingest(parseDataConfig(config(hl, { sources: { interactions: { path: hl, header: false,
+    columns: ['user', 'item', 'rating', 'ts'] } } }))), /names 4 columns .* first line has 3 fields/);
+});

@@ -1,0 +1,70 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { dataConfigJsonSchema, loadDataConfig, parseDataConfig, type DataConfigInput } from '../src/data/spec.js';
+import { ML_1M_PARTIAL_NAME, recipeConfig, REPO_ROOT, embeddedDataDir } from '../src/data/recipes.js';
+
+const base = (): DataConfigInput => ({
+  name: 't',
+  sources: { interactions: { path: '/x/events.csv' } },
+  keys: { user: 'u', item: 'i' },
+  features: [{ kind: 'sparse', name: 'u', source: 'user' }, { kind: 'sparse', name: 'i', source: 'item' }],
+});
+
+test('defaults fill in and relative paths resolve against the config folder', () => {
+  const cfg = parseDataConfig({ ...base(), sources: { interactions: { path: 'e.csv' } } }, '/data/cfg');
+  assert.equal(cfg.sources.interactions.path, '/data/cfg/e.csv');
+  assert.equal(cfg.onBadRow, 'error');
+  assert.deepEqual(cfg.split, { method: 'random', val: 0.1, test: 0.2 });
+  assert.deepEqual(cfg.label.drop, []);
+  const f = cfg.features[0];
+  assert.ok(f.kind === 'sparse' && f.minFreq === 1);
+});
+
+test('invalid configs fail with the path of the problem', () => {
+  const bad = (patch: Partial<DataConfigInput>, re: RegExp) =>
+    assert.throws(() => parseDataConfig({ ...base(), ...patch }), re);
+  bad({ onBadRow: 'ignore' as 'skip' }, /onBadRow/);
+  bad({ features: [{ kind: 'sparse', name: 'u', source: 'user' }, { kind: 'sparse', name: 'u', source: 'item' }] }, /used twice/);
+  bad({ features: [{ kind: 'dense', name: 'd', source: 'user' }, { kind: 'sparse', name: 'x', source: 'user', shareWith: 'd' }] },
+    /not a sparse or sequence/);
+  bad({ split: { method: 'temporal' } }, /needs keys.time/);
+  bad({ split: { method: 'random', val: 0.5, test: 0.5 } }, /below 1/);
+  bad({ label: { rule: { op: '>', value: 3 } } }, /label.rule needs label.column/);
+  bad({ label: { column: 'r', rule: { op: 'gt' as '>', value: 3 } } }, /label.rule.op/);
+  bad({ derived: [{ kind: 'stat', name: 's', source: 'user', stat: 'mean' }] }, /needs a column/);
+  bad({ derived: [{ kind: 'history', name: 'h', shareWith: 'u' }] }, /item feature/);
+});
+
+test('the JSON schema documents the config', () => {
+  const s = dataConfigJsonSchema() as { properties: Record<string, { description?: string }> };
+  for (const k of ['name', 'sources', 'keys', 'label', 'features', 'derived', 'split', 'onBadRow']) assert.ok(s.properties[k], k);
+  assert.match(JSON.stringify(s), /values seen fewer times in train map to OOV/);
+});
+
+test('configs/data/*.json equal the built-in recipes', () => {
+  const dir = join(REPO_ROOT, 'configs/data');
+  const files = readdirSync(dir).filter((f) => f.endsWith('.json')).sort();
+  assert.deepEqual(files, ['ml-100k.json', 'ml-1m-partial.json', 'ml-latest-small.json']);
+  const pairs = [['ml-100k.json', recipeConfig('ml-100k', join(REPO_ROOT, '../shared/data/ml-100k'))],
+    ['ml-1m-partial.json', recipeConfig('ml-1m', join(REPO_ROOT, '../shared/data/ml-1m'))],
+    ['ml-latest-small.json', recipeConfig('ml-latest-small', embeddedDataDir())]] as const;
+  for (const [file, recipe] of pairs) {
+    const fromFile = loadDataConfig(join(dir, file));
+    assert.deepEqual(fromFile, recipe, file);
+  }
+  assert.equal(loadDataConfig(join(dir, 'ml-1m-partial.json')).name, ML_1M_PARTIAL_NAME);
+  assert.equal(ML_1M_PARTIAL_NAME, 'ML-1M partial (users 1-2999)');
+});
+
+test('IntTower MovieLens setup: drop 3, label rating > 3, random split, mean-rating stats', () => {
+  const cfg = loadDataConfig(join(REPO_ROOT, 'configs/data/ml-1m-partial.json'));
+  assert.deepEqual(cfg.label, { column: 'rating', rule: { op: '>', value: 3 }, drop: [3] });
+  assert.equal(cfg.split.method, 'random');
+  assert.deepEqual(cfg.features.map((f) => `${f.source}:${f.name}`),
+    ['user:user_id', 'user:gender', 'user:age', 'user:occupation', 'item:movie_id', 'item:genres']);
+  const g = cfg.features[5];
+  assert.ok(g.kind === 'sequence' && g.pooling === 'mean');
+  assert.deepEqual(cfg.derived.map((d) => d.name), ['user_mean_rating', 'item_mean_rating']);
+});
