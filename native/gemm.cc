@@ -31,7 +31,14 @@ using gemm_detail::Kernel;
 using gemm_detail::TileArgs;
 
 constexpr long kMinMacsPerThread = 1L << 18;  // below this a second thread costs more than it saves
-constexpr int kDirectBRows = 16;              // thread rectangles with at most this many rows read B in place
+// A row-major B is read in place (not packed) when its rows are short enough that a KC x NR panel spans few
+// pages, or when the thread has so few rows that packing would not pay off.
+constexpr long kDirectBMaxLd = 1024;
+constexpr int kDirectBRows = 16;
+
+bool read_b_in_place(bool transB, long ldb, int rows) {
+  return !transB && (ldb <= kDirectBMaxLd || rows <= kDirectBRows);
+}
 
 struct Problem {
   bool ta, tb;
@@ -105,7 +112,7 @@ void gemm_rect(const Kernel& kr, const Problem& p, int m0, int m1, int n0, int n
   const int kcb = block_size(p.K, kr.kc, 8);
   const int mcb = block_size(mt, kr.mc, kr.mr);
   const int ncb = block_size(nt, kr.nc, kr.nr);
-  const bool direct_b = !p.tb && mt <= kDirectBRows;
+  const bool direct_b = read_b_in_place(p.tb, p.ldb, mt);
   const bool a_rows = kr.kcs != 0 && !p.ta;
   float* abuf = tls_ws.a.get(static_cast<size_t>(ceil_div(mcb, kr.mr)) * kr.mr * (a_rows ? kr.kcs : kcb) + 32);
   float* bbuf = direct_b ? nullptr : tls_ws.b.get(static_cast<size_t>(round_up(ncb, kr.nr)) * kcb + 32);
@@ -163,7 +170,7 @@ Grid choose_grid(const Kernel& kr, const Problem& p, int max_threads) {
       const double rows = static_cast<double>(ceil_div(units_m, tm)) * kr.mr;
       const double cols = static_cast<double>(ceil_div(units_n, tn)) * 16;
       const double pack_a = rows * 8 * ceil_div(static_cast<long>(cols), kr.nc);
-      const double pack_b = rows <= kDirectBRows && !p.tb ? 0.0 : cols * 8;
+      const double pack_b = read_b_in_place(p.tb, p.ldb, static_cast<int>(rows)) ? 0.0 : cols * 8;
       const double cost = (rows * cols + pack_a + pack_b) * p.K;
       if (best_cost < 0 || cost < best_cost * 0.999) best_cost = cost, best = Grid{tm, tn};
     }

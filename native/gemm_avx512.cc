@@ -24,7 +24,10 @@ namespace prerank {
 namespace gemm_detail {
 namespace {
 
-constexpr int kMR = 14, kNR = 32, kKC = 320, kKCS = kKC + 8;
+#ifndef TUNE_KC
+#define TUNE_KC 320
+#endif
+constexpr int kMR = 14, kNR = 32, kKC = TUNE_KC, kKCS = kKC + 8;
 
 template <int M, int NV, bool MASKB, bool AROWS>
 void tile(const TileArgs& t) {

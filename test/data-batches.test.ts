@@ -1,6 +1,6 @@
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Dataset } from '../src/data/dataset.js';
@@ -9,6 +9,7 @@ import { syntheticConfig } from '../src/data/synthetic.js';
 import { OOV_ID } from '../src/data/vocabulary.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'prerank-batches-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
 const ds = await Dataset.load(syntheticConfig(dir, { users: 50, items: 70, interactionsPerUser: 25 }));
 
 function csv(name: string): Record<string, string>[] {

@@ -1,6 +1,6 @@
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -10,6 +10,7 @@ import { DataError } from '../src/data/duck-source.js';
 import { parseDataConfig, type DataConfigInput } from '../src/data/spec.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'prerank-ingest-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
 const file = (name: string, text: string | Buffer): string => {
   const p = join(dir, name);
   writeFileSync(p, text);
@@ -138,4 +139,37 @@ test('a config naming a missing column fails before reading, listing the columns
   const hl = file('hl.tsv', 'u1\ta\t5\n');
   await assert.rejects(ingest(parseDataConfig(config(hl, { sources: { interactions: { path: hl, header: false,
     columns: ['user', 'item', 'rating', 'ts'] } } }))), /names 4 columns .* first line has 3 fields/);
+});
+
+test('generic config: entity features from the interaction file, context lists, weights, into batches', async () => {
+  const { Dataset } = await import('../src/data/dataset.js');
+  const p = file('generic.csv', 'user,item,click,ts,cat,kw,dwell,w\n' +
+    'a,x,1,1,c1,k1;k2,3.5,2\nb,x,0,2,c1,k2,,1\na,y,1,3,c2,,1.5,1\nb,z,1,4,c3,k1;k3;k4,2,0.5\n');
+  const ds = await Dataset.load(parseDataConfig({
+    name: 'generic',
+    sources: { interactions: { path: p } },
+    keys: { user: 'user', item: 'item', time: 'ts' },
+    label: { column: 'click' },
+    weight: { column: 'w' },
+    features: [
+      { kind: 'sparse', name: 'user', source: 'user' },
+      { kind: 'sparse', name: 'item', source: 'item' },
+      { kind: 'sparse', name: 'cat', source: 'item' },
+      { kind: 'sequence', name: 'kw', source: 'context', separator: ';', maxLen: 2, pooling: 'sum' },
+      { kind: 'dense', name: 'dwell', source: 'context', scaler: 'none', fillNaN: 'zero' },
+    ],
+    split: { method: 'random', val: 0, test: 0 },
+  }));
+  assert.deepEqual(ds.itemKeys, ['x', 'y', 'z']);
+  const cat = ds.encoders.vocabulary('cat');
+  assert.deepEqual([...ds.tables.item.sparse.get('cat')!].map((id) => cat.token(id)), ['c1', 'c2', 'c3']);
+  const b = ds.batches('train', { batchSize: 8, shuffle: false }).epoch(0).next().value!;
+  assert.deepEqual([...b.label], [1, 0, 1, 1]);
+  assert.deepEqual([...b.weight!], [2, 1, 1, 0.5]);
+  assert.deepEqual([...b.dense.dwell], [3.5, 0, 1.5, 2]);
+  assert.deepEqual([...b.sequence.kw.lengths], [2, 1, 0, 2]);
+  const kw = ds.encoders.vocabulary('kw');
+  assert.deepEqual([...b.sequence.kw.ids.subarray(6, 8)].map((id) => kw.token(id)), ['k1', 'k3']);
+  assert.deepEqual(ds.features.find((f) => f.name === 'kw'), { name: 'kw', kind: 'sequence', source: 'context',
+    table: 'kw', vocabSize: 2 + 4, maxLen: 2, pooling: 'sum' });
 });

@@ -1,8 +1,8 @@
 // Nothing from the val or test rows may reach a vocabulary, a scaler or a derived feature. The authors' public
 // IntTower pipeline leaks both ways (mean ratings computed on test, scaler refit on test); these tests would catch it.
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Dataset } from '../src/data/dataset.js';
@@ -11,6 +11,7 @@ import { parseDataConfig, type DataConfigInput } from '../src/data/spec.js';
 import { syntheticConfig } from '../src/data/synthetic.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'prerank-leak-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
 
 // u9 and i9 (and the 'astronaut', 'noir' and 'tv' values) occur only in test rows; i9's price is extreme.
 const USERS = 'uid,job,age\nu1,cook,20\nu2,pilot,30\nu9,astronaut,99\n';
@@ -120,4 +121,20 @@ test('LEAK: on a random split every statistic equals its recomputation from trai
   j.stats.user_ctr.keys.forEach((u, k) => assert.ok(Math.abs(j.stats.user_ctr.values[k] - sum.get(u)! / cnt.get(u)!) < 1e-12));
   const trainItems = new Set([...ds.splits.train].map((r) => ds.itemKeys[ds.rowItem[r]]));
   assert.deepEqual(new Set(ds.encoders.vocabulary('item_id').tokens), trainItems);
+});
+
+test('LEAK: a non-causal history is every train positive of the user except the row itself', async () => {
+  const { fitHistory, gatherHistory } = await import('../src/data/derived.js');
+  const raw = { rows: 5, user: Int32Array.from([0, 0, 0, 0, 1]), item: Int32Array.from([0, 1, 2, 3, 0]),
+    label: Float32Array.from([1, 1, 1, 0, 1]), users: { keys: ['a', 'b'] } } as unknown as Parameters<typeof fitHistory>[1];
+  const train = Int32Array.from([0, 1, 3, 4]);
+  const h = fitHistory({ kind: 'history', name: 'h', source: 'user', shareWith: 'item', maxLen: 3, pooling: 'mean' },
+    raw, train, Int32Array.from([10, 11, 12, 13]), false);
+  const out = new Int32Array(3);
+  const seen = (r: number) => [...out.subarray(0, gatherHistory(h, r, raw.user[r], out, 0))];
+  assert.deepEqual(seen(0), [11], 'own event left out');
+  assert.deepEqual(seen(1), [10]);
+  assert.deepEqual(seen(2), [10, 11], 'row 2 is test: its positive is in no history');
+  assert.deepEqual(seen(3), [10, 11]);
+  assert.deepEqual(seen(4), []);
 });

@@ -1,9 +1,11 @@
 // Real data: the embedded ml-latest-small always; ML-100K and the ML-1M partial ratings when ../shared/data has them.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
 import { Dataset } from '../src/data/dataset.js';
 import { inspectDataset } from '../src/data/inspect.js';
-import { ML_1M_PARTIAL_NAME, recipeConfig, recipeMissing, type RecipeName } from '../src/data/recipes.js';
+import { ML_1M_PARTIAL_NAME, recipeConfig, recipeMissing, REPO_ROOT, type RecipeName } from '../src/data/recipes.js';
 
 function skipReason(name: RecipeName): string | false {
   const m = recipeMissing(name);
@@ -59,4 +61,14 @@ test('ML-1M partial ratings are always named "ML-1M partial (users 1-2999)"', { 
   assert.ok(distinct(ds.rowItem) <= 3615);
   assert.equal(ds.userCount, 6040, 'users.dat lists every user; only 2,999 have ratings');
   assert.equal(ds.encoders.vocabulary('user_id').tokens.length, 2999);
+});
+
+test('prerank data inspect --config prints cardinality, OOV and label rates, rows read/skipped', () => {
+  const out = execFileSync(process.execPath, [join(REPO_ROOT, 'dist/src/cli/main.js'), 'data', 'inspect', '--config',
+    join(REPO_ROOT, 'configs/data/ml-latest-small.json')], { encoding: 'utf8' });
+  assert.match(out, /dataset\s+ml-latest-small/);
+  assert.match(out, /read 100836, skipped \(bad\) 0, dropped by label rule 20047/);
+  assert.match(out, /label rate\s+train \d+\.\d+%/);
+  assert.match(out, /movie_id\s+sparse\s+item\s+movie_id\s+\d+\s+\d+\s+\d+\.\d+%\s+\d+\.\d+%/);
+  assert.match(out, /liked_movies\s+sequence \(history\)\s+user\s+movie_id/);
 });

@@ -1,12 +1,15 @@
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Dataset } from '../src/data/dataset.js';
 import { ListwiseStream } from '../src/data/listwise.js';
 import { accidentalHits, inBatchLogQ, PopularitySampler, UniformSampler } from '../src/data/samplers.js';
 import { syntheticConfig } from '../src/data/synthetic.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'prerank-samplers-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
 
 test('popularity^alpha sampler draws in proportion, never an item without train rows', () => {
   const counts = [0, 10, 40, 0, 50];
@@ -48,7 +51,7 @@ test('in-batch log-Q and accidental-hit masks', () => {
 });
 
 test('negatives get their item features from the item table', async () => {
-  const ds = await Dataset.load(syntheticConfig(mkdtempSync(join(tmpdir(), 'prerank-neg-'))));
+  const ds = await Dataset.load(syntheticConfig(join(dir, 'neg')));
   const s = new PopularitySampler(ds.trainItemCounts(), 0.75, { seed: 2, exclude: ds.trainUserItems() });
   const negs = s.sample([0, 1, 2], 3, 4);
   const b = ds.fillItems(ds.itemBatch(16), negs);
@@ -61,7 +64,7 @@ test('negatives get their item features from the item table', async () => {
 });
 
 test('listwise groups: one user per group, rows from the split, sampled top-up, masks', async () => {
-  const ds = await Dataset.load(syntheticConfig(mkdtempSync(join(tmpdir(), 'prerank-list-')), { users: 30, interactionsPerUser: 8 }));
+  const ds = await Dataset.load(syntheticConfig(join(dir, 'list'), { users: 30, interactionsPerUser: 8 }));
   const sampler = new UniformSampler(ds.trainItemCounts(), { seed: 4 });
   for (const withSampler of [false, true]) {
     const L = 6, G = 4;

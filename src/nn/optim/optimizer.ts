@@ -11,23 +11,31 @@ export interface RowGrad {
   rows: Float32Array;
 }
 
-/** Sums the row gradients a table collected over one or more gathers into unique rows. */
+// Per-table scratch: slot[id] = position of id among this step's unique rows, or -1 (reset after each use).
+const slots = new WeakMap<Tensor, Int32Array>();
+
+/** Sums the row gradients a table collected over one or more gathers into unique rows (ids ascending). */
 export function coalesceRows(table: Tensor): RowGrad | null {
   const sg = table.sparseGrad;
   if (!sg || sg.ids.length === 0) return null;
-  const D = table.shape[1];
-  const slot = new Map<number, number>();
-  for (const ids of sg.ids) for (let i = 0; i < ids.length; i++) if (!slot.has(ids[i])) slot.set(ids[i], 0);
-  const unique = Int32Array.from(slot.keys()).sort();
-  unique.forEach((id, k) => slot.set(id, k));
-  const rows = new Float32Array(unique.length * D);
+  const [V, D] = table.shape;
+  let slot = slots.get(table);
+  if (!slot) slots.set(table, (slot = new Int32Array(V).fill(-1)));
+  let count = 0;
+  for (const ids of sg.ids) for (let i = 0; i < ids.length; i++) if (slot[ids[i]] < 0) slot[ids[i]] = count++;
+  const unique = new Int32Array(count);
+  for (const ids of sg.ids) for (let i = 0; i < ids.length; i++) unique[slot[ids[i]]] = ids[i];
+  unique.sort();
+  for (let k = 0; k < count; k++) slot[unique[k]] = k;
+  const rows = new Float32Array(count * D);
   sg.ids.forEach((ids, part) => {
     const src = sg.rows[part];
     for (let i = 0; i < ids.length; i++) {
-      const o = slot.get(ids[i])! * D;
+      const o = slot![ids[i]] * D;
       for (let d = 0; d < D; d++) rows[o + d] += src[i * D + d];
     }
   });
+  for (let k = 0; k < count; k++) slot[unique[k]] = -1;
   return { ids: unique, rows };
 }
 
