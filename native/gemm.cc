@@ -156,23 +156,41 @@ struct Grid {
   int tm, tn;
 };
 
-// Chooses how many threads and which tm x tn grid of C rectangles minimise the slowest thread's work
-// (padded tile work + packing).
+// Part `i` of `parts` of [0, len), split at multiples of `unit`.
+void split(int len, int unit, int parts, int i, int& lo, int& hi) {
+  const long units = ceil_div(len, unit);
+  lo = static_cast<int>(std::min<long>(len, units * i / parts * unit));
+  hi = static_cast<int>(std::min<long>(len, units * (i + 1) / parts * unit));
+}
+
+int max_part(int len, int unit, int parts) {
+  int most = 0, lo, hi;
+  for (int i = 0; i < parts; ++i) split(len, unit, parts, i, lo, hi), most = std::max(most, hi - lo);
+  return most;
+}
+
+// Relative time for one thread's rectangle, per unit of K, in zmm-FMA-sized steps: row tiles cost their
+// rows + 2 (loads, loop), per 16 columns; packing A costs ~0.3 per element, packing B ~1.
+double rect_cost(const Kernel& kr, const Problem& p, int rows, int cols) {
+  if (rows <= 0 || cols <= 0) return 0;
+  const int full = rows / kr.mr, rem = rows % kr.mr;
+  const double tile_rows = full * (kr.mr + 2.0) + (rem ? rem + 2.0 : 0.0);
+  const double pack_a = 0.3 * rows * ceil_div(cols, kr.nc);
+  const double pack_b = read_b_in_place(p.tb, p.ldb, rows) ? 0.0 : 1.0 * cols;
+  return tile_rows * ceil_div(cols, 16) + pack_a + pack_b;
+}
+
+// Chooses how many threads and which tm x tn grid of C rectangles minimise the slowest thread's time.
 Grid choose_grid(const Kernel& kr, const Problem& p, int max_threads) {
   const long macs = static_cast<long>(p.M) * p.N * p.K;
   const int threads = static_cast<int>(std::max(1L, std::min<long>(max_threads, macs / kMinMacsPerThread)));
-  const int units_m = ceil_div(p.M, kr.mr), units_n = ceil_div(p.N, 16);
   Grid best{1, 1};
-  double best_cost = -1;
-  for (int tm = 1; tm <= std::min(threads, units_m); ++tm) {
-    for (int tn = 1; tm * tn <= threads && tn <= units_n; ++tn) {
-      if (tm * tn * 2 <= threads) continue;  // leaves more than half the threads idle
-      const double rows = static_cast<double>(ceil_div(units_m, tm)) * kr.mr;
-      const double cols = static_cast<double>(ceil_div(units_n, tn)) * 16;
-      const double pack_a = rows * 8 * ceil_div(static_cast<long>(cols), kr.nc);
-      const double pack_b = read_b_in_place(p.tb, p.ldb, static_cast<int>(rows)) ? 0.0 : cols * 8;
-      const double cost = (rows * cols + pack_a + pack_b) * p.K;
-      if (best_cost < 0 || cost < best_cost * 0.999) best_cost = cost, best = Grid{tm, tn};
+  double best_cost = rect_cost(kr, p, p.M, p.N);
+  for (int tm = 1; tm <= threads; ++tm) {
+    for (int tn = 1; tm * tn <= threads; ++tn) {
+      if (tm * tn == 1 || tm * tn * 2 <= threads) continue;  // (leaving more than half the threads idle)
+      const double cost = rect_cost(kr, p, max_part(p.M, kr.mr, tm), max_part(p.N, 16, tn));
+      if (cost < best_cost * 0.98) best_cost = cost, best = Grid{tm, tn};
     }
   }
   return best;
@@ -184,11 +202,10 @@ void run_gemm(const Problem& p, int max_threads) {
   const Kernel& kr = active_kernel(active_isa());
   const Grid g = choose_grid(kr, p, max_threads);
   if (g.tm * g.tn == 1) return gemm_rect(kr, p, 0, p.M, 0, p.N);
-  const int units_m = ceil_div(p.M, kr.mr), units_n = ceil_div(p.N, 16);
   ThreadPool::get().run(g.tm * g.tn, [&](int task) {
-    const int i = task / g.tn, j = task % g.tn;
-    const int m0 = std::min(p.M, units_m * i / g.tm * kr.mr), m1 = std::min(p.M, units_m * (i + 1) / g.tm * kr.mr);
-    const int n0 = std::min(p.N, units_n * j / g.tn * 16), n1 = std::min(p.N, units_n * (j + 1) / g.tn * 16);
+    int m0, m1, n0, n1;
+    split(p.M, kr.mr, g.tm, task / g.tn, m0, m1);
+    split(p.N, 16, g.tn, task % g.tn, n0, n1);
     if (m0 < m1 && n0 < n1) gemm_rect(kr, p, m0, m1, n0, n1);
   });
 }

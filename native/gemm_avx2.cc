@@ -99,6 +99,23 @@ void copy_pack_panels(const float* src, long ld, int cols, int w, int k, float* 
   }
 }
 
+// One k step: acc[i][v] += A(i, p) * B(p, 8v..8v+7).
+template <int M, int NV, bool MASKB, bool AROWS>
+__attribute__((always_inline)) inline void step(__m256 (&acc)[M][NV], const float* a, const float* b,
+                                                __m256i mlast) {
+  constexpr long ars = AROWS ? kKCS : 1;
+  __m256 bv[NV];
+#pragma GCC unroll 2
+  for (int v = 0; v < NV; ++v)
+    bv[v] = (MASKB && v == NV - 1) ? _mm256_maskload_ps(b + 8 * v, mlast) : _mm256_loadu_ps(b + 8 * v);
+#pragma GCC unroll 8
+  for (int i = 0; i < M; ++i) {
+    const __m256 av = _mm256_broadcast_ss(a + i * ars);
+#pragma GCC unroll 2
+    for (int v = 0; v < NV; ++v) acc[i][v] = _mm256_fmadd_ps(av, bv[v], acc[i][v]);
+  }
+}
+
 template <int M, int NV, bool MASKB, bool AROWS>
 void tile(const TileArgs& t) {
 #pragma GCC unroll 8
@@ -106,32 +123,33 @@ void tile(const TileArgs& t) {
     _mm_prefetch(reinterpret_cast<const char*>(t.c + i * t.ldc), _MM_HINT_ET0);
     _mm_prefetch(reinterpret_cast<const char*>(t.c + i * t.ldc + 8 * NV - 1), _MM_HINT_ET0);
   }
-  constexpr long ars = AROWS ? kKCS : 1, aps = AROWS ? 1 : kMR;  // A strides: row, k
-  __m256 acc[M][NV];
-#pragma GCC unroll 8
-  for (int i = 0; i < M; ++i)
-#pragma GCC unroll 2
-    for (int v = 0; v < NV; ++v) acc[i][v] = _mm256_setzero_ps();
+  // Few rows give few accumulator chains: then keep KU sets for interleaved k and add them at the end.
+  constexpr int KU = M == 1 ? 4 : M <= 3 ? 2 : 1;
+  constexpr long aps = AROWS ? 1 : kMR;
   const int nlast = t.n - 8 * (NV - 1);  // columns in the last vector, 1..8
   const __m256i mlast = lane_mask(nlast);
+  __m256 acc[KU][M][NV];
+#pragma GCC unroll 4
+  for (int u = 0; u < KU; ++u)
+#pragma GCC unroll 8
+    for (int i = 0; i < M; ++i)
+#pragma GCC unroll 2
+      for (int v = 0; v < NV; ++v) acc[u][i][v] = _mm256_setzero_ps();
   const float* a = t.a;
   const float* b = t.b;
   const long ldb = t.ldb;
+  int p = 0;
 #pragma GCC unroll 2
-  for (int p = 0; p < t.k; ++p) {
-    __m256 bv[NV];
-#pragma GCC unroll 2
-    for (int v = 0; v < NV; ++v)
-      bv[v] = (MASKB && v == NV - 1) ? _mm256_maskload_ps(b + 8 * v, mlast) : _mm256_loadu_ps(b + 8 * v);
+  for (; p + KU <= t.k; p += KU, a += KU * aps, b += KU * ldb)
+#pragma GCC unroll 4
+    for (int u = 0; u < KU; ++u) step<M, NV, MASKB, AROWS>(acc[u], a + u * aps, b + u * ldb, mlast);
+  for (; p < t.k; ++p, a += aps, b += ldb) step<M, NV, MASKB, AROWS>(acc[0], a, b, mlast);
+#pragma GCC unroll 4
+  for (int u = 1; u < KU; ++u)
 #pragma GCC unroll 8
-    for (int i = 0; i < M; ++i) {
-      const __m256 av = _mm256_broadcast_ss(a + i * ars);
+    for (int i = 0; i < M; ++i)
 #pragma GCC unroll 2
-      for (int v = 0; v < NV; ++v) acc[i][v] = _mm256_fmadd_ps(av, bv[v], acc[i][v]);
-    }
-    a += aps;
-    b += ldb;
-  }
+      for (int v = 0; v < NV; ++v) acc[0][i][v] = _mm256_add_ps(acc[0][i][v], acc[u][i][v]);
   const __m256 alpha = _mm256_set1_ps(t.alpha), beta = _mm256_set1_ps(t.beta), zero = _mm256_setzero_ps();
 #pragma GCC unroll 8
   for (int i = 0; i < M; ++i) {
@@ -139,7 +157,7 @@ void tile(const TileArgs& t) {
 #pragma GCC unroll 2
     for (int v = 0; v < NV; ++v) {
       const bool part = v == NV - 1 && nlast < 8;
-      __m256 x = _mm256_mul_ps(alpha, acc[i][v]);
+      __m256 x = _mm256_mul_ps(alpha, acc[0][i][v]);
       if (t.beta != 0.0f)
         x = _mm256_fmadd_ps(beta, part ? _mm256_maskload_ps(c + 8 * v, mlast) : _mm256_loadu_ps(c + 8 * v), x);
       if (t.bias)

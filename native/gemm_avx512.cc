@@ -29,6 +29,23 @@ namespace {
 #endif
 constexpr int kMR = 14, kNR = 32, kKC = TUNE_KC, kKCS = kKC + 8;
 
+// One k step: acc[i][v] += A(i, p) * B(p, 16v..16v+15).
+template <int M, int NV, bool MASKB, bool AROWS>
+__attribute__((always_inline)) inline void step(__m512 (&acc)[M][NV], const float* a, const float* b,
+                                                __mmask16 mlast) {
+  constexpr long ars = AROWS ? kKCS : 1;
+  __m512 bv[NV];
+#pragma GCC unroll 2
+  for (int v = 0; v < NV; ++v)
+    bv[v] = (MASKB && v == NV - 1) ? _mm512_maskz_loadu_ps(mlast, b + 16 * v) : _mm512_loadu_ps(b + 16 * v);
+#pragma GCC unroll 16
+  for (int i = 0; i < M; ++i) {
+    const __m512 av = _mm512_set1_ps(a[i * ars]);
+#pragma GCC unroll 2
+    for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_fmadd_ps(av, bv[v], acc[i][v]);
+  }
+}
+
 template <int M, int NV, bool MASKB, bool AROWS>
 void tile(const TileArgs& t) {
   const int nlast = t.n - 16 * (NV - 1);  // columns in the last vector, 1..16
@@ -43,30 +60,31 @@ void tile(const TileArgs& t) {
     if (NV == 2) _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + 16), _MM_HINT_ET0);
   }
 
-  constexpr long ars = AROWS ? kKCS : 1, aps = AROWS ? 1 : kMR;  // A strides: row, k
-  __m512 acc[M][NV];
+  // Few rows give few accumulator chains: then keep KU sets for interleaved k and add them at the end.
+  constexpr int KU = M == 1 ? 4 : M <= 3 ? 2 : 1;
+  constexpr long aps = AROWS ? 1 : kMR;
+  __m512 acc[KU][M][NV];
+#pragma GCC unroll 4
+  for (int u = 0; u < KU; ++u)
 #pragma GCC unroll 16
-  for (int i = 0; i < M; ++i)
+    for (int i = 0; i < M; ++i)
 #pragma GCC unroll 2
-    for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_setzero_ps();
+      for (int v = 0; v < NV; ++v) acc[u][i][v] = _mm512_setzero_ps();
   const float* a = t.a;
   const float* b = t.b;
   const long ldb = t.ldb;
+  int p = 0;
 #pragma GCC unroll 2
-  for (int p = 0; p < t.k; ++p) {
-    __m512 bv[NV];
-#pragma GCC unroll 2
-    for (int v = 0; v < NV; ++v)
-      bv[v] = (MASKB && v == NV - 1) ? _mm512_maskz_loadu_ps(mlast, b + 16 * v) : _mm512_loadu_ps(b + 16 * v);
+  for (; p + KU <= t.k; p += KU, a += KU * aps, b += KU * ldb)
+#pragma GCC unroll 4
+    for (int u = 0; u < KU; ++u) step<M, NV, MASKB, AROWS>(acc[u], a + u * aps, b + u * ldb, mlast);
+  for (; p < t.k; ++p, a += aps, b += ldb) step<M, NV, MASKB, AROWS>(acc[0], a, b, mlast);
+#pragma GCC unroll 4
+  for (int u = 1; u < KU; ++u)
 #pragma GCC unroll 16
-    for (int i = 0; i < M; ++i) {
-      const __m512 av = _mm512_set1_ps(a[i * ars]);
+    for (int i = 0; i < M; ++i)
 #pragma GCC unroll 2
-      for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_fmadd_ps(av, bv[v], acc[i][v]);
-    }
-    a += aps;
-    b += ldb;
-  }
+      for (int v = 0; v < NV; ++v) acc[0][i][v] = _mm512_add_ps(acc[0][i][v], acc[u][i][v]);
 
   const __m512 alpha = _mm512_set1_ps(t.alpha), beta = _mm512_set1_ps(t.beta), zero = _mm512_setzero_ps();
 #pragma GCC unroll 16
@@ -75,7 +93,7 @@ void tile(const TileArgs& t) {
 #pragma GCC unroll 2
     for (int v = 0; v < NV; ++v) {
       const __mmask16 mk = v == NV - 1 ? mlast : static_cast<__mmask16>(0xFFFF);
-      __m512 x = _mm512_mul_ps(alpha, acc[i][v]);
+      __m512 x = _mm512_mul_ps(alpha, acc[0][i][v]);
       if (t.beta != 0.0f) x = _mm512_fmadd_ps(beta, _mm512_maskz_loadu_ps(mk, ci + 16 * v), x);
       if (t.bias) x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(mk, t.bias + 16 * v));
       if (t.relu) x = _mm512_max_ps(zero, x);

@@ -71,6 +71,17 @@ export class Rng {
     return a;
   }
 
+  /** The generator's full state (for checkpoints); setState(state()) resumes the same stream. */
+  state(): number[] {
+    return [this.s0, this.s1, this.s2, this.s3, this.spare ?? NaN];
+  }
+
+  setState(st: readonly number[]): void {
+    if (st.length !== 5) throw new Error(`Rng.setState: expected 5 numbers, got ${st.length}`);
+    [this.s0, this.s1, this.s2, this.s3] = st.map((x) => x >>> 0);
+    this.spare = Number.isNaN(st[4]) || st[4] === null ? null : st[4];
+  }
+
   /** A new generator derived from this one (independent stream for a sub-task). */
   fork(): Rng {
     return new Rng(this.nextU32());

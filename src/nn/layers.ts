@@ -93,8 +93,11 @@ export class LayerNorm extends Module {
 }
 
 export class Dropout extends Module {
-  constructor(readonly p: number, private readonly rng: Rng) {
+  private readonly rng: Rng;
+
+  constructor(readonly p: number, rng: Rng) {
     super();
+    this.rng = this.addRng('rng', rng);
   }
 
   forward(x: Tensor): Tensor {

@@ -1,12 +1,14 @@
 // Module: a named tree of parameters, buffers and sub-modules, with a training flag. Models compose modules;
 // optimizers and checkpoints walk namedParameters()/namedBuffers().
 import type { Tensor } from '../core/tensor.js';
+import type { Rng } from '../core/random.js';
 
 export class Module {
   training = true;
   private readonly ownParams = new Map<string, Tensor>();
   private readonly ownBuffers = new Map<string, Tensor>();
   private readonly children = new Map<string, Module>();
+  private readonly ownRngs = new Map<string, Rng>();
 
   protected addParam(name: string, t: Tensor): Tensor {
     if (this.ownParams.has(name)) throw new Error(`Module: parameter '${name}' registered twice`);
@@ -19,6 +21,19 @@ export class Module {
   protected addBuffer(name: string, t: Tensor): Tensor {
     this.ownBuffers.set(name, t);
     return t;
+  }
+
+  /** Registers a generator this module draws from in training (dropout masks...), so checkpoints can save it. */
+  protected addRng(name: string, rng: Rng): Rng {
+    this.ownRngs.set(name, rng);
+    return rng;
+  }
+
+  namedRngs(prefix = ''): [string, Rng][] {
+    const out: [string, Rng][] = [];
+    for (const [n, r] of this.ownRngs) out.push([prefix + n, r]);
+    for (const [n, m] of this.children) out.push(...m.namedRngs(`${prefix}${n}.`));
+    return out;
   }
 
   protected addModule<M extends Module>(name: string, m: M): M {

@@ -1,6 +1,6 @@
 // Optimizer base: one fused kernel call per dense parameter; sparse embedding tables are updated row-wise on the
 // rows their gathers touched (gradients of repeated ids summed first).
-import type { Tensor } from '../../core/tensor.js';
+import { Tensor } from '../../core/tensor.js';
 import { kernelsFor } from '../../core/kernels/dispatch.js';
 import type { FArr, Kernels } from '../../core/kernels/types.js';
 
@@ -42,6 +42,8 @@ export function coalesceRows(table: Tensor): RowGrad | null {
 export abstract class Optimizer {
   stepCount = 0;
   protected readonly params: [string, Tensor][];
+  /** Per-parameter state (moments, accumulators), keyed `${param}.${slot}`, created on first use. */
+  private readonly slots = new Map<string, Tensor>();
 
   constructor(params: Tensor[] | [string, Tensor][], public lr: number) {
     this.params = params.map((p, i) => (Array.isArray(p) ? p : [`p${i}`, p]));
@@ -74,8 +76,33 @@ export abstract class Optimizer {
     }
   }
 
-  /** Optimizer state for checkpoints (moment buffers etc.), keyed by `${param}.${slot}`. */
-  abstract stateTensors(): Map<string, Tensor>;
+  protected slot(name: string, slot: string, p: Tensor, init = 0): Tensor {
+    const key = `${name}.${slot}`;
+    let t = this.slots.get(key);
+    if (!t) {
+      const data = p.dtype === 'float64' ? new Float64Array(p.size) : new Float32Array(p.size);
+      if (init !== 0) data.fill(init);
+      this.slots.set(key, (t = new Tensor(data, p.shape, { register: false })));
+    }
+    return t;
+  }
+
+  /** Optimizer state for checkpoints: the slot tensors (live, not copies). */
+  stateTensors(): Map<string, Tensor> {
+    return this.slots;
+  }
+
+  /** Restores slots saved from stateTensors() and the step count; slot names must belong to this optimizer's parameters. */
+  loadState(tensors: Map<string, Tensor>, stepCount: number): void {
+    const names = new Map(this.params);
+    for (const [key, t] of tensors) {
+      const name = key.slice(0, key.lastIndexOf('.'));
+      const p = names.get(name);
+      if (!p || p.size !== t.size) throw new Error(`${this.constructor.name}.loadState: '${key}' does not match any parameter of this optimizer`);
+      this.slot(name, key.slice(name.length + 1), p).data.set(t.data);
+    }
+    this.stepCount = stepCount;
+  }
   protected abstract updateDense(k: Kernels, name: string, p: Tensor, g: FArr): void;
   protected abstract updateRows(k: Kernels, name: string, p: Tensor, rg: RowGrad): void;
 }

@@ -1,22 +1,7 @@
 // Adam (L2 or decoupled weight decay; lazy on sparse tables), SGD (momentum), Adagrad.
-import { Tensor } from '../../core/tensor.js';
+import type { Tensor } from '../../core/tensor.js';
 import type { FArr, Kernels } from '../../core/kernels/types.js';
 import { Optimizer, type RowGrad } from './optimizer.js';
-
-function zerosLike(p: Tensor): Tensor {
-  return new Tensor(p.dtype === 'float64' ? new Float64Array(p.size) : new Float32Array(p.size), p.shape, { register: false });
-}
-
-/** Per-parameter state slots created on first use. */
-class Slots {
-  readonly map = new Map<string, Tensor>();
-  get(name: string, slot: string, p: Tensor): Tensor {
-    const key = `${name}.${slot}`;
-    let t = this.map.get(key);
-    if (!t) this.map.set(key, (t = zerosLike(p)));
-    return t;
-  }
-}
 
 export interface AdamConfig {
   lr?: number;
@@ -32,7 +17,6 @@ export interface AdamConfig {
  * correction uses the global step (as TensorFlow's LazyAdam and PyTorch's SparseAdam do).
  */
 export class Adam extends Optimizer {
-  private readonly slots = new Slots();
   readonly b1: number;
   readonly b2: number;
   readonly eps: number;
@@ -48,21 +32,18 @@ export class Adam extends Optimizer {
   }
 
   protected updateDense(k: Kernels, name: string, p: Tensor, g: FArr): void {
-    const m = this.slots.get(name, 'm', p);
-    const v = this.slots.get(name, 'v', p);
+    const m = this.slot(name, 'm', p);
+    const v = this.slot(name, 'v', p);
     k.adam(p.size, p.f, g, m.f, v.f, this.lr, this.b1, this.b2, this.eps, this.wd, this.stepCount, this.decoupled);
   }
 
   protected updateRows(k: Kernels, name: string, p: Tensor, rg: RowGrad): void {
-    const m = this.slots.get(name, 'm', p);
-    const v = this.slots.get(name, 'v', p);
+    const m = this.slot(name, 'm', p);
+    const v = this.slot(name, 'v', p);
     const g = p.dtype === 'float64' ? Float64Array.from(rg.rows) : rg.rows;
     k.adamRows(p.shape[1], rg.ids, p.f, g, m.f, v.f, this.lr, this.b1, this.b2, this.eps, this.wd, this.stepCount, this.decoupled);
   }
 
-  stateTensors(): Map<string, Tensor> {
-    return this.slots.map;
-  }
 }
 
 export interface SgdConfig {
@@ -72,7 +53,6 @@ export interface SgdConfig {
 }
 
 export class Sgd extends Optimizer {
-  private readonly slots = new Slots();
   readonly momentum: number;
   readonly wd: number;
 
@@ -83,19 +63,16 @@ export class Sgd extends Optimizer {
   }
 
   protected updateDense(k: Kernels, name: string, p: Tensor, g: FArr): void {
-    const buf = this.momentum ? this.slots.get(name, 'momentum', p).f : null;
+    const buf = this.momentum ? this.slot(name, 'momentum', p).f : null;
     k.sgd(p.size, p.f, g, buf, this.lr, this.momentum, this.wd);
   }
 
   protected updateRows(k: Kernels, name: string, p: Tensor, rg: RowGrad): void {
     const D = p.shape[1];
-    const buf = this.momentum ? this.slots.get(name, 'momentum', p).f : null;
+    const buf = this.momentum ? this.slot(name, 'momentum', p).f : null;
     forEachRow(p, rg, (o, g) => k.sgd(D, p.f.subarray(o, o + D), g, buf ? buf.subarray(o, o + D) : null, this.lr, this.momentum, this.wd));
   }
 
-  stateTensors(): Map<string, Tensor> {
-    return this.slots.map;
-  }
 }
 
 export interface AdagradConfig {
@@ -106,7 +83,6 @@ export interface AdagradConfig {
 }
 
 export class Adagrad extends Optimizer {
-  private readonly slots = new Slots();
   readonly eps: number;
   readonly wd: number;
   readonly init: number;
@@ -119,10 +95,7 @@ export class Adagrad extends Optimizer {
   }
 
   private sum(name: string, p: Tensor): Tensor {
-    const fresh = !this.slots.map.has(`${name}.sum`);
-    const s = this.slots.get(name, 'sum', p);
-    if (fresh && this.init) s.data.fill(this.init);
-    return s;
+    return this.slot(name, 'sum', p, this.init);
   }
 
   protected updateDense(k: Kernels, name: string, p: Tensor, g: FArr): void {
@@ -135,9 +108,6 @@ export class Adagrad extends Optimizer {
     forEachRow(p, rg, (o, g) => k.adagrad(D, p.f.subarray(o, o + D), g, s.subarray(o, o + D), this.lr, this.eps, this.wd));
   }
 
-  stateTensors(): Map<string, Tensor> {
-    return this.slots.map;
-  }
 }
 
 function forEachRow(p: Tensor, rg: RowGrad, f: (offset: number, g: FArr) => void): void {

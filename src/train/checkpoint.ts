@@ -1,0 +1,40 @@
+// Checkpoints: model tensors, optimizer slots and every registered RNG's state in one atomically written tensor
+// directory, so a resumed run continues exactly where the saved one stopped.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Tensor } from '../core/tensor.js';
+import type { Module } from '../nn/module.js';
+import type { Optimizer } from '../nn/optim/optimizer.js';
+import { assignTensors, loadTensors, saveTensors } from '../nn/state.js';
+
+export interface CheckpointMeta {
+  epoch: number;
+  stepCount: number;
+  rngs: Record<string, number[]>;
+  [k: string]: unknown;
+}
+
+export async function saveCheckpoint(dir: string, model: Module, opt: Optimizer | null, meta: Omit<CheckpointMeta, 'rngs' | 'stepCount'>): Promise<void> {
+  const tensors = new Map<string, Tensor>();
+  for (const [n, t] of model.stateTensors()) tensors.set(`model.${n}`, t);
+  if (opt) for (const [n, t] of opt.stateTensors()) tensors.set(`optim.${n}`, t);
+  const rngs = Object.fromEntries(model.namedRngs().map(([n, r]) => [n, r.state()]));
+  await saveTensors(dir, tensors, { ...meta, stepCount: opt?.stepCount ?? 0, rngs });
+}
+
+/** Loads a checkpoint into `model` (and `opt`), returning its metadata; mismatched names or shapes throw. */
+export async function loadCheckpoint(dir: string, model: Module, opt: Optimizer | null): Promise<CheckpointMeta> {
+  const { tensors, meta } = await loadTensors(dir);
+  const part = (prefix: string): Map<string, Tensor> =>
+    new Map([...tensors].filter(([k]) => k.startsWith(prefix)).map(([k, t]) => [k.slice(prefix.length), t]));
+  assignTensors(model.stateTensors(), part('model.'), `checkpoint ${dir}`);
+  const m = meta as CheckpointMeta;
+  if (opt) opt.loadState(part('optim.'), m.stepCount);
+  const rngs = new Map(model.namedRngs());
+  for (const [name, st] of Object.entries(m.rngs ?? {})) rngs.get(name)?.setState(st);
+  return m;
+}
+
+export function hasCheckpoint(dir: string): boolean {
+  return existsSync(join(dir, 'manifest.json'));
+}

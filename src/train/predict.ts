@@ -1,0 +1,50 @@
+// Predictions over a split (eval mode, no tape) and the binary metrics computed from them.
+import { noGrad, scope } from '../core/index.js';
+import type { Dataset, SplitName } from '../data/index.js';
+import type { RecModel } from '../models/types.js';
+import { auc } from '../eval/auc.js';
+
+export interface Predictions {
+  logits: Float32Array;
+  labels: Float32Array;
+  users: Int32Array;
+}
+
+export interface BinaryMetrics {
+  auc: number;
+  logloss: number;
+  rows: number;
+}
+
+export function collectPredictions(model: RecModel, data: Dataset, split: SplitName, batchSize: number): Predictions {
+  const wasTraining = model.training;
+  model.eval();
+  const stream = data.batches(split, { batchSize, shuffle: false });
+  const n = stream.rowCount;
+  const out: Predictions = { logits: new Float32Array(n), labels: new Float32Array(n), users: new Int32Array(n) };
+  let k = 0;
+  try {
+    noGrad(() => {
+      for (const batch of stream.epoch(0)) {
+        scope(() => {
+          out.logits.set(model.forward(batch).data.subarray(0, batch.size), k);
+        });
+        out.labels.set(batch.label.subarray(0, batch.size), k);
+        out.users.set(batch.user.subarray(0, batch.size), k);
+        k += batch.size;
+      }
+    });
+  } finally {
+    model.train(wasTraining);
+  }
+  return out;
+}
+
+export function binaryMetrics(p: Predictions): BinaryMetrics {
+  let ll = 0;
+  for (let i = 0; i < p.logits.length; i++) {
+    const z = p.logits[i];
+    ll += Math.max(z, 0) - z * p.labels[i] + Math.log1p(Math.exp(-Math.abs(z)));
+  }
+  return { auc: auc(p.logits, p.labels), logloss: ll / Math.max(1, p.logits.length), rows: p.logits.length };
+}
