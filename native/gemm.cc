@@ -210,32 +210,47 @@ void run_gemm(const Problem& p, int max_threads) {
   });
 }
 
-// Direct kernel for tiny products (no packing): dot products along K when op(B) is stored [N,K],
-// else rows of C accumulated from rows of B.
-void small_gemm(const Problem& p) {
+// Direct kernels for tiny products (no packing), plain loops for the auto-vectoriser.
+// op(B) stored [N,K]: dot products along K.
+void small_gemm_dot(const Problem& p) {
+  const long as = p.ta ? p.lda : 1;  // stride of A(i, k) along k
   for (int i = 0; i < p.M; ++i) {
     float* c = p.C + i * p.ldc;
-    const long as = p.ta ? p.lda : 1;  // stride of A(i, k) along k
     const float* ai = p.ta ? p.A + i : p.A + i * p.lda;
-    if (p.tb) {
-      for (int j = 0; j < p.N; ++j) {
-        const float* bj = p.B + j * p.ldb;
-        float part[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-        int k = 0;
-        if (as == 1)
-          for (; k + 8 <= p.K; k += 8)
-            for (int u = 0; u < 8; ++u) part[u] += ai[k + u] * bj[k + u];
-        for (; k < p.K; ++k) part[k & 7] += ai[k * as] * bj[k];
-        const float s = ((part[0] + part[1]) + (part[2] + part[3])) + ((part[4] + part[5]) + (part[6] + part[7]));
-        c[j] = p.alpha * s + (p.beta == 0.0f ? 0.0f : p.beta * c[j]);
-      }
-    } else {
-      for (int j = 0; j < p.N; ++j) c[j] = p.beta == 0.0f ? 0.0f : p.beta * c[j];
+    for (int j = 0; j < p.N; ++j) {
+      const float* bj = p.B + j * p.ldb;
+      float part[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+      int k = 0;
+      if (as == 1)
+        for (; k + 8 <= p.K; k += 8)
+          for (int u = 0; u < 8; ++u) part[u] += ai[k + u] * bj[k + u];
+      for (; k < p.K; ++k) part[k & 7] += ai[k * as] * bj[k];
+      const float s = ((part[0] + part[1]) + (part[2] + part[3])) + ((part[4] + part[5]) + (part[6] + part[7]));
+      c[j] = p.alpha * s + (p.beta == 0.0f ? 0.0f : p.beta * c[j]);
+    }
+  }
+}
+
+// op(B) stored [K,N]: each row of C accumulates rows of B, 64 columns at a time in a local buffer.
+void small_gemm_axpy(const Problem& p) {
+  constexpr int W = 64;
+  const long as = p.ta ? p.lda : 1;
+  float acc[W];
+  for (int i = 0; i < p.M; ++i) {
+    float* c = p.C + i * p.ldc;
+    const float* ai = p.ta ? p.A + i : p.A + i * p.lda;
+    for (int j0 = 0; j0 < p.N; j0 += W) {
+      const int w = std::min(W, p.N - j0);
+      for (int j = 0; j < W; ++j) acc[j] = 0.0f;
       for (int k = 0; k < p.K; ++k) {
-        const float a = p.alpha * ai[k * as];
-        const float* bk = p.B + k * p.ldb;
-        for (int j = 0; j < p.N; ++j) c[j] += a * bk[j];
+        const float a = ai[k * as];
+        const float* bk = p.B + k * p.ldb + j0;
+        if (w == W)
+          for (int j = 0; j < W; ++j) acc[j] += a * bk[j];
+        else
+          for (int j = 0; j < w; ++j) acc[j] += a * bk[j];
       }
+      for (int j = 0; j < w; ++j) c[j0 + j] = p.alpha * acc[j] + (p.beta == 0.0f ? 0.0f : p.beta * c[j0 + j]);
     }
   }
 }
@@ -253,7 +268,8 @@ void sgemm_batched(bool transA, bool transB, int batch, int M, int N, int K, flo
                    long strideC) {
   if (batch <= 0 || M <= 0 || N <= 0) return;
   const long macs = static_cast<long>(M) * N * std::max(K, 1);
-  const bool blocked = macs >= 32768 && std::min(M, N) >= 8;
+  // The packed kernels pay off for large products, and for a row-major B (read in place) of 16+ columns.
+  const bool blocked = (macs >= 32768 && std::min(M, N) >= 8) || (!transB && N >= 16);
   const int tasks = static_cast<int>(
       std::max(1L, std::min<long>({ThreadPool::get().size(), batch, macs * batch / kMinMacsPerThread})));
   auto one = [&](int b) {
@@ -261,7 +277,8 @@ void sgemm_batched(bool transA, bool transB, int batch, int M, int N, int K, flo
                     beta,   C + b * strideC, ldc, Epilogue{}};
     if (K <= 0 || alpha == 0.0f) scale_only(p);
     else if (blocked) run_gemm(p, 1);
-    else small_gemm(p);
+    else if (transB) small_gemm_dot(p);
+    else small_gemm_axpy(p);
   };
   if (tasks == 1) {
     for (int b = 0; b < batch; ++b) one(b);

@@ -5,6 +5,18 @@ import { engineInfo } from '../core/index.js';
 type Command = { summary: string; run: (args: string[]) => Promise<void> };
 
 const COMMANDS: Record<string, Command> = {
+  demo: {
+    summary: 'train IntTower and DSSM on the embedded ml-latest-small and print their test metrics',
+    run: async (args) => (await import('./demo.js')).runDemo(args),
+  },
+  train: {
+    summary: 'train a model: --config <file> [--resume] [--out <dir>]',
+    run: async (args) => (await import('./train.js')).runTrain(args),
+  },
+  eval: {
+    summary: 'evaluate a trained run: --model <run dir> [--data train|val|test]',
+    run: async (args) => (await import('./train.js')).runEval(args),
+  },
   info: {
     summary: 'print the CPU, the SIMD path and the thread pool the engine uses',
     run: async () => console.log(JSON.stringify(engineInfo(), null, 2)),

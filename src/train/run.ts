@@ -1,0 +1,60 @@
+// One training run from a config: load the data, build the model from the registry, fit, restore the best
+// checkpoint, evaluate on test. Shared by `prerank train`, `prerank demo` and `prerank experiment`.
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { Rng } from '../core/index.js';
+import { Dataset, recipeConfig, type RecipeName } from '../data/index.js';
+import { MODELS } from '../models/registry.js';
+import type { RecModel } from '../models/types.js';
+import { parseTrainConfig, type TrainConfig } from './config.js';
+import type { BinaryMetrics } from './predict.js';
+import { Trainer, type FitResult, type TrainerOptions } from './trainer.js';
+
+export interface RunResult {
+  config: TrainConfig;
+  model: RecModel;
+  fit: FitResult;
+  test: BinaryMetrics;
+  /** Mean training throughput over the epochs run. */
+  samplesPerSec: number;
+}
+
+/** Reads a train config file; a relative data config path is taken relative to the file. */
+export function loadTrainConfig(path: string): TrainConfig {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new Error(`cannot read train config ${path}: ${(e as Error).message}`);
+  }
+  const cfg = parseTrainConfig(raw, path);
+  if ('config' in cfg.data && !isAbsolute(cfg.data.config)) cfg.data = { config: resolve(dirname(path), cfg.data.config) };
+  return cfg;
+}
+
+export async function loadData(cfg: TrainConfig): Promise<Dataset> {
+  if ('recipe' in cfg.data) return Dataset.load(recipeConfig(cfg.data.recipe as RecipeName));
+  return Dataset.load(cfg.data.config);
+}
+
+export function buildModel(cfg: TrainConfig, data: Dataset): RecModel {
+  const factory = (MODELS as Record<string, (ctx: { features: Dataset['features']; rng: Rng }, c: Record<string, unknown>) => RecModel>)[cfg.model.kind];
+  if (!factory) throw new Error(`unknown model '${cfg.model.kind}' (registered: ${Object.keys(MODELS).join(', ')})`);
+  return factory({ features: data.features, rng: new Rng(cfg.seed) }, cfg.model.config);
+}
+
+export async function runTraining(cfg: TrainConfig, opts: TrainerOptions & { data?: Dataset } = {}): Promise<RunResult> {
+  const data = opts.data ?? (await loadData(cfg));
+  const model = buildModel(cfg, data);
+  mkdirSync(cfg.outDir, { recursive: true });
+  writeFileSync(join(cfg.outDir, 'config.json'), JSON.stringify(cfg, null, 2));
+  const trainer = new Trainer(model, data, cfg, opts);
+  const fit = await trainer.fit();
+  await trainer.restoreBest();
+  const test = trainer.evaluate('test');
+  const samplesPerSec = fit.epochs.reduce((s, e) => s + e.samplesPerSec, 0) / Math.max(1, fit.epochs.length);
+  const summary = { model: cfg.model.kind, data: data.name, bestEpoch: fit.bestEpoch, val: fit.best, test, samplesPerSec, epochs: fit.epochs.length };
+  writeFileSync(join(cfg.outDir, 'summary.json'), JSON.stringify(summary, null, 2));
+  trainer.log.write({ event: 'summary', ...summary });
+  return { config: cfg, model, fit, test, samplesPerSec };
+}
