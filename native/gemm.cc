@@ -272,11 +272,13 @@ void sgemm_batched(bool transA, bool transB, int batch, int M, int N, int K, flo
   const bool blocked = (macs >= 32768 && std::min(M, N) >= 8) || (!transB && N >= 16);
   const int tasks = static_cast<int>(
       std::max(1L, std::min<long>({ThreadPool::get().size(), batch, macs * batch / kMinMacsPerThread})));
+  const Kernel& kr = active_kernel(active_isa());
   auto one = [&](int b) {
     const Problem p{transA, transB, M,   N,    K,   alpha, A + b * strideA, lda, B + b * strideB, ldb,
                     beta,   C + b * strideC, ldc, Epilogue{}};
     if (K <= 0 || alpha == 0.0f) scale_only(p);
     else if (blocked) run_gemm(p, 1);
+    else if (transB && !transA && kr.dot_nt) kr.dot_nt(M, N, K, alpha, p.A, lda, p.B, ldb, beta, p.C, ldc);
     else if (transB) small_gemm_dot(p);
     else small_gemm_axpy(p);
   };

@@ -192,6 +192,44 @@ void pack_b16(bool trans, const float* B, long ldb, int k, int n, float* dst) {
   pack_b_avx2(kNR, trans, B, ldb, k, n, dst);
 }
 
+inline float hsum(__m256 v) {
+  __m128 x = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  x = _mm_add_ps(x, _mm_movehl_ps(x, x));
+  return _mm_cvtss_f32(_mm_add_ss(x, _mm_movehdup_ps(x)));
+}
+
+// Four dot products of row a with rows b[0..3] (length k), masked tail.
+inline void dot4(const float* a, const float* const b[4], int k, float out[4]) {
+  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+  int p = 0;
+  for (; p + 8 <= k; p += 8) {
+    const __m256 av = _mm256_loadu_ps(a + p);
+    for (int j = 0; j < 4; ++j) acc[j] = _mm256_fmadd_ps(av, _mm256_loadu_ps(b[j] + p), acc[j]);
+  }
+  if (p < k) {
+    const __m256i m = lane_mask(k - p);
+    const __m256 av = _mm256_maskload_ps(a + p, m);
+    for (int j = 0; j < 4; ++j) acc[j] = _mm256_fmadd_ps(av, _mm256_maskload_ps(b[j] + p, m), acc[j]);
+  }
+  for (int j = 0; j < 4; ++j) out[j] = hsum(acc[j]);
+}
+
+void dot_nt(int M, int N, int K, float alpha, const float* A, long lda, const float* B, long ldb, float beta,
+            float* C, long ldc) {
+  for (int i = 0; i < M; ++i) {
+    const float* a = A + i * lda;
+    float* c = C + i * ldc;
+    for (int j0 = 0; j0 < N; j0 += 4) {
+      const int w = std::min(4, N - j0);
+      const float* b[4];
+      for (int j = 0; j < 4; ++j) b[j] = B + (j0 + std::min(j, w - 1)) * ldb;  // short group: repeat a row
+      float d[4];
+      dot4(a, b, K, d);
+      for (int j = 0; j < w; ++j) c[j0 + j] = alpha * d[j] + (beta == 0.0f ? 0.0f : beta * c[j0 + j]);
+    }
+  }
+}
+
 // 12 independent ymm FMA chains, 24 FMAs per loop iteration.
 double peak(double seconds) {
   using clock = std::chrono::steady_clock;
@@ -224,7 +262,7 @@ double peak(double seconds) {
   return static_cast<double>(iters) * 24 * 8 * 2 / elapsed * 1e-9;
 }
 
-const Kernel kKernel = {kMR, kNR, kKC, /*mc*/ 72, /*nc*/ 512, kKCS, tile_dispatch, pack_a6, pack_b16, peak};
+const Kernel kKernel = {kMR, kNR, kKC, /*mc*/ 72, /*nc*/ 512, kKCS, tile_dispatch, pack_a6, pack_b16, dot_nt, peak};
 
 }  // namespace
 
@@ -253,6 +291,11 @@ void pack_b_avx2(int nr, bool trans, const float* B, long ldb, int k, int n, flo
 }
 
 const Kernel* kernel_avx2() { return &kKernel; }
+
+void dot_nt_avx2(int M, int N, int K, float alpha, const float* A, long lda, const float* B, long ldb, float beta,
+                 float* C, long ldc) {
+  dot_nt(M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
 
 }  // namespace gemm_detail
 }  // namespace prerank

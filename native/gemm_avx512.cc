@@ -159,7 +159,8 @@ double peak(double seconds) {
   return static_cast<double>(iters) * 24 * 16 * 2 / elapsed * 1e-9;
 }
 
-const Kernel kKernel = {kMR, kNR, kKC, /*mc*/ 168, /*nc*/ 384, kKCS, tile_dispatch, pack_a14, pack_b32, peak};
+const Kernel kKernel = {kMR, kNR, kKC, /*mc*/ 168, /*nc*/ 384, kKCS, tile_dispatch, pack_a14, pack_b32, dot_nt_avx2,
+                         peak};
 
 }  // namespace
 

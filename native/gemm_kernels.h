@@ -35,6 +35,10 @@ struct Kernel {
   // Packs rows [0,k) x cols [0,n) of op(B) (B stored [K,N], or [N,K] when trans) into ceil(n/nr) panels of
   // k*nr floats; columns >= n are zero. May write up to 16 floats past the end.
   void (*pack_b)(bool trans, const float* B, long ldb, int k, int n, float* dst);
+  // Optional (nullptr: generic loops): C[M,N] = alpha * A B^T + beta * C (beta == 0: C not read) for
+  // row-major A [M,K] and B [N,K] (dot products of contiguous rows), for tiny batched products.
+  void (*dot_nt)(int M, int N, int K, float alpha, const float* A, long lda, const float* B, long ldb, float beta,
+                 float* C, long ldc);
   // Single-thread FMA throughput in GFLOP/s over about `seconds` (12 register accumulator chains).
   double (*peak)(double seconds);
 };
@@ -48,6 +52,8 @@ const Kernel* kernel_portable();
 // AVX2 packing helpers shared by the AVX-512 path (any mr/nr up to 32; kcs as in Kernel).
 void pack_a_avx2(int mr, int kcs, bool trans, const float* A, long lda, int m, int k, float* dst);
 void pack_b_avx2(int nr, bool trans, const float* B, long ldb, int k, int n, float* dst);
+void dot_nt_avx2(int M, int N, int K, float alpha, const float* A, long lda, const float* B, long ldb, float beta,
+                 float* C, long ldc);
 #endif
 
 }  // namespace gemm_detail

@@ -107,7 +107,8 @@ double peak(double seconds) {
   return static_cast<double>(iters) * 12 * 4 * 2 / elapsed * 1e-9;
 }
 
-const Kernel kKernel = {kMR, kNR, /*kc*/ 256, /*mc*/ 64, /*nc*/ 512, /*kcs*/ 0, tile_dispatch, pack_a, pack_b, peak};
+const Kernel kKernel = {kMR, kNR, /*kc*/ 256, /*mc*/ 64, /*nc*/ 512, /*kcs*/ 0, tile_dispatch, pack_a, pack_b,
+                         /*dot_nt*/ nullptr, peak};
 
 }  // namespace
 

@@ -2,3 +2,4 @@
 export * from './core/index.js';
 export * as nn from './nn/index.js';
 export * as data from './data/index.js';
+export * as evaluation from './eval/index.js';

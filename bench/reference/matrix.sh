@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Run step.py over the thread / OMP_WAIT_POLICY / OPENBLAS_CORETYPE matrix and print a table.
 # Usage: bench/reference/matrix.sh [FIXTURE_ROOT] [REPEATS]
-#   FIXTURE_ROOT holds dssm/ and inttower/ fixtures; made with make_fixture.py if missing.
+#   FIXTURE_ROOT holds dssm/ and inttower/ fixtures (made with make_fixture.py if missing)
+#   and receives the result-*.json reports; default: a new temporary directory.
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
-root="${1:-/tmp/prerank-ref-fixtures}"
+root="${1:-$(mktemp -d -t prerank-ref.XXXXXX)}"
 repeats="${2:-1}"
 py=/usr/bin/python3
 steps=(--check-steps 5 --warmup 5 --timed 40)

@@ -181,7 +181,8 @@ void check_batched() {
   const B cases[] = {{false, true, 2048, 4, 4, 64, 1.0f, 0.0f, 0},  {false, false, 2048, 4, 64, 4, 1.0f, 0.0f, 0},
                      {true, false, 37, 5, 7, 9, 0.5f, 1.0f, 3},     {true, true, 19, 13, 2, 33, 1.0f, -1.0f, 1},
                      {false, false, 7, 64, 65, 64, 1.0f, 0.0f, 2},  {true, true, 5, 100, 33, 70, 2.0f, 0.5f, 0},
-                     {false, true, 3, 1, 1, 1, 1.0f, 0.0f, 0},      {false, false, 4, 3, 3, 0, 1.0f, 0.5f, 0}};
+                     {false, true, 3, 1, 1, 1, 1.0f, 0.0f, 0},      {false, true, 9, 3, 5, 13, 1.0f, 0.5f, 2},
+                     {false, false, 6, 3, 17, 5, 1.0f, 0.0f, 1},    {true, false, 6, 2, 40, 3, -1.0f, 2.0f, 0},      {false, false, 4, 3, 3, 0, 1.0f, 0.5f, 0}};
   for (const B& c : cases) {
     const int lda = (c.ta ? c.M : c.K) + c.pad, ldb = (c.tb ? c.K : c.N) + c.pad, ldc = c.N + c.pad;
     const long sA = static_cast<long>(c.ta ? c.K : c.M) * lda + 3, sB = static_cast<long>(c.tb ? c.N : c.K) * ldb + 1,

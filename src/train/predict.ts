@@ -2,7 +2,7 @@
 import { noGrad, scope } from '../core/index.js';
 import type { Dataset, SplitName } from '../data/index.js';
 import type { RecModel } from '../models/types.js';
-import { auc } from '../eval/auc.js';
+import { METRICS, evaluate } from '../eval/index.js';
 
 export interface Predictions {
   logits: Float32Array;
@@ -12,7 +12,9 @@ export interface Predictions {
 
 export interface BinaryMetrics {
   auc: number;
+  gauc: number;
   logloss: number;
+  accuracy: number;
   rows: number;
 }
 
@@ -41,10 +43,6 @@ export function collectPredictions(model: RecModel, data: Dataset, split: SplitN
 }
 
 export function binaryMetrics(p: Predictions): BinaryMetrics {
-  let ll = 0;
-  for (let i = 0; i < p.logits.length; i++) {
-    const z = p.logits[i];
-    ll += Math.max(z, 0) - z * p.labels[i] + Math.log1p(Math.exp(-Math.abs(z)));
-  }
-  return { auc: auc(p.logits, p.labels), logloss: ll / Math.max(1, p.logits.length), rows: p.logits.length };
+  const m = evaluate([METRICS.auc(), METRICS.gauc(), METRICS.logloss(), METRICS.accuracy()], [p]);
+  return { auc: m.auc, gauc: m.gauc, logloss: m.logloss, accuracy: m.accuracy, rows: p.logits.length };
 }
