@@ -17,6 +17,10 @@ const COMMANDS: Record<string, Command> = {
     summary: 'evaluate a trained run: --model <run dir> [--data train|val|test]',
     run: async (args) => (await import('./train.js')).runEval(args),
   },
+  experiment: {
+    summary: 'train models x seeds and write a results table, JSON and an HTML report: --config <file>',
+    run: async (args) => (await import('./experiment.js')).runExperimentCommand(args),
+  },
   info: {
     summary: 'print the CPU, the SIMD path and the thread pool the engine uses',
     run: async () => console.log(JSON.stringify(engineInfo(), null, 2)),

@@ -1,0 +1,149 @@
+// What every model shares: the common config, the loss (mean BCE over the batch with the batch's weights, plus the
+// model's own named terms and the L2 penalty on looked-up embeddings), and two bases. TwoTowerModel derives forward
+// and loss from userTower/itemTower/score, so encodeUser + encodeItem + score is the training forward by
+// construction; SingleTowerModel has one forward. Shape letters: B batch, N items, U/I user/item rep widths.
+import { Tensor } from '../../core/tensor.js';
+import * as ops from '../../core/ops/index.js';
+import { Module } from '../../nn/index.js';
+import type { Batch } from '../../data/index.js';
+import type { LossOutput, RecModel } from '../types.js';
+
+/** 'authors': dense-layer weights N(0, 1e-4) (DeepCTR-torch's init_std, used by the IntTower code); 'default': nn's initialisers. */
+export type InitScheme = 'default' | 'authors';
+
+export interface CommonConfig {
+  /** D: width of every embedding table. */
+  embedDim?: number;
+  /** Weight of the L2 penalty on the batch's looked-up field embeddings (sum of squares / B). 0 turns it off. */
+  l2Embedding?: number;
+  /** Std of the N(0, std) embedding initialisation. */
+  embedStd?: number;
+  init?: InitScheme;
+}
+
+export const COMMON_DEFAULTS: Required<CommonConfig> = { embedDim: 32, l2Embedding: 1e-5, embedStd: 1e-4, init: 'default' };
+
+/** Widths, batch norm and dropout of the deep parts: 300-300-128 with BN and dropout 0.3 (paper; authors' scripts). */
+export const DEEP_DEFAULTS = { batchNorm: true, dropout: 0.3 } as const;
+export const TOWER_DIMS: readonly number[] = [300, 300, 128];
+
+/** Fills in defaults (shallow; arrays are replaced whole). */
+export function withDefaults<C extends object>(defaults: Required<C>, cfg: C | undefined): Required<C> {
+  const out = { ...defaults } as Record<string, unknown>;
+  for (const [k, v] of Object.entries(cfg ?? {})) {
+    if (!(k in defaults)) throw new Error(`unknown model config key '${k}' (known: ${Object.keys(defaults).join(', ')})`);
+    if (v !== undefined) out[k] = v;
+  }
+  return out as Required<C>;
+}
+
+/** Labels [B] of a batch, wrapped without a copy. */
+export function labelsOf(batch: Batch): Tensor {
+  return Tensor.from(batch.label, [batch.size]);
+}
+
+/** Mean BCE (weighted by batch.weight when present) plus the given terms, which are already weighted scalars. */
+export function lossOf(batch: Batch, logits: Tensor, terms: Record<string, Tensor | null>): LossOutput {
+  const weights = batch.weight ? Tensor.from(batch.weight, [batch.size]) : undefined;
+  const bce = ops.bceWithLogits(logits, labelsOf(batch), { weights });
+  const parts: Record<string, number> = { bce: bce.item() };
+  let loss = bce;
+  for (const [name, t] of Object.entries(terms)) {
+    if (!t) continue;
+    loss = ops.add(loss, t);
+    parts[name] = t.item();
+  }
+  return { loss, logits, parts };
+}
+
+/** weight * sum of squares of the embeddings / B (null when off or nothing to penalise). */
+export function l2Penalty(weight: number, embs: readonly (Tensor | null)[], batchSize: number): Tensor | null {
+  if (!(weight > 0)) return null;
+  let total: Tensor | null = null;
+  for (const e of embs) {
+    if (!e) continue;
+    const s = ops.sumAll(ops.mul(e, e));
+    total = total ? ops.add(total, s) : s;
+  }
+  return total ? ops.scale(total, weight / batchSize) : null;
+}
+
+/** userReps [1, U] are repeated to [N, U] for N items; [N, U] passes through. */
+export function pairRows(userReps: Tensor, n: number): Tensor {
+  const rows = userReps.shape[0];
+  if (rows === n) return userReps;
+  if (rows !== 1) throw new Error(`score: ${rows} user rows for ${n} items (give N rows or one)`);
+  return ops.add(Tensor.zeros([n, userReps.shape[1]], userReps.dtype), userReps);
+}
+
+export interface TowerOutput {
+  /** What is served: [B, U] for the user side, [B, I] for the item side. */
+  rep: Tensor;
+  /** Field embeddings the L2 penalty covers. */
+  emb: (Tensor | null)[];
+}
+
+export abstract class TwoTowerModel<U extends TowerOutput = TowerOutput, I extends TowerOutput = TowerOutput> extends Module implements RecModel {
+  abstract readonly kind: string;
+  readonly twoTower = true;
+
+  constructor(protected readonly l2Embedding: number) {
+    super();
+  }
+
+  protected abstract userTower(batch: Batch): U;
+  protected abstract itemTower(batch: Batch): I;
+  abstract score(userReps: Tensor, itemReps: Tensor): Tensor;
+
+  /** The model's own loss terms, already weighted (CIR, mimic losses...). */
+  protected extraTerms(_batch: Batch, _user: U, _item: I): Record<string, Tensor | null> {
+    return {};
+  }
+
+  encodeUser(batch: Batch): Tensor {
+    return this.userTower(batch).rep;
+  }
+
+  encodeItem(batch: Batch): Tensor {
+    return this.itemTower(batch).rep;
+  }
+
+  forward(batch: Batch): Tensor {
+    return this.score(this.encodeUser(batch), this.encodeItem(batch));
+  }
+
+  loss(batch: Batch): LossOutput {
+    const u = this.userTower(batch);
+    const i = this.itemTower(batch);
+    const logits = this.score(u.rep, i.rep);
+    const l2 = l2Penalty(this.l2Embedding, [...u.emb, ...i.emb], batch.size);
+    return lossOf(batch, logits, { ...this.extraTerms(batch, u, i), l2 });
+  }
+}
+
+export interface SingleOutput {
+  /** [B] */
+  logits: Tensor;
+  emb: (Tensor | null)[];
+}
+
+/** A model that needs user and item features together: nothing can be cached per item. */
+export abstract class SingleTowerModel extends Module implements RecModel {
+  abstract readonly kind: string;
+  readonly twoTower = false;
+
+  constructor(protected readonly l2Embedding: number) {
+    super();
+  }
+
+  protected abstract run(batch: Batch): SingleOutput;
+
+  forward(batch: Batch): Tensor {
+    return this.run(batch).logits;
+  }
+
+  loss(batch: Batch): LossOutput {
+    const r = this.run(batch);
+    return lossOf(batch, r.logits, { l2: l2Penalty(this.l2Embedding, r.emb, batch.size) });
+  }
+}

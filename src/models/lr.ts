@@ -1,0 +1,51 @@
+// LR: logistic regression over every feature (Richardson et al., WWW 2007; the simplest pre-ranking baseline of the
+// IntTower paper): logit = b + sum of one weight per feature id (sequences pooled) + w . dense.
+// Differs: none in the model. Because it is additive, it splits into a user part (user + context features) and an
+// item part, so it is served as a two-tower model: score = userPart + itemPart + b. Shape letters: B batch, N items.
+import { Tensor } from '../core/tensor.js';
+import * as ops from '../core/ops/index.js';
+import { param } from '../nn/index.js';
+import type { Batch } from '../data/index.js';
+import type { ModelContext, ModelFactory } from './types.js';
+import { COMMON_DEFAULTS, TwoTowerModel, pairRows, withDefaults, type CommonConfig, type TowerOutput } from './common/base.js';
+import { ITEM_SIDE, USER_SIDE, type Source } from './common/field-embedder.js';
+import { LinearPart } from './common/layers.js';
+
+/** embedDim is unused (every weight is a scalar). */
+export type LrConfig = CommonConfig;
+
+export const LR_DEFAULTS: Required<LrConfig> = { ...COMMON_DEFAULTS };
+export const LR_TINY: LrConfig = {};
+
+export class Lr extends TwoTowerModel {
+  readonly kind = 'lr';
+  private readonly linear: LinearPart;
+  private readonly bias: Tensor;
+
+  constructor(ctx: ModelContext, readonly config: Required<LrConfig>) {
+    super(config.l2Embedding);
+    this.linear = this.addModule('linear', new LinearPart(ctx.features, ctx.rng, config.init, config.embedStd));
+    this.bias = this.addParam('bias', param([1], 'zeros', ctx.rng));
+  }
+
+  private side(batch: Batch, sources: readonly Source[]): TowerOutput {
+    const { logit, emb } = this.linear.forward(batch, sources);
+    return { rep: logit ?? Tensor.zeros([batch.size, 1]), emb: [emb] }; // [B, 1]
+  }
+
+  protected userTower(batch: Batch): TowerOutput {
+    return this.side(batch, USER_SIDE);
+  }
+
+  protected itemTower(batch: Batch): TowerOutput {
+    return this.side(batch, ITEM_SIDE);
+  }
+
+  /** userReps [N or 1, 1], itemReps [N, 1] -> [N]. */
+  score(userReps: Tensor, itemReps: Tensor): Tensor {
+    const n = itemReps.shape[0];
+    return ops.add(ops.reshape(ops.add(pairRows(userReps, n), itemReps), [n]), this.bias);
+  }
+}
+
+export const createLr: ModelFactory<LrConfig> = (ctx, config) => new Lr(ctx, withDefaults(LR_DEFAULTS, config));
