@@ -34,6 +34,7 @@ constexpr long kMinMacsPerThread = 1L << 18;  // below this a second thread cost
 // A row-major B is read in place (not packed) when its rows are short enough that a KC x NR panel spans few
 // pages, or when the thread has so few rows that packing would not pay off.
 constexpr long kDirectBMaxLd = 1024;
+constexpr int kDotMaxRows = 1;  // op(A) op(B) with B stored [N,K] and at most this many rows: dot products
 constexpr int kDirectBRows = 16;
 
 bool read_b_in_place(bool transB, long ldb, int rows) {
@@ -136,7 +137,7 @@ void gemm_rect(const Kernel& kr, const Problem& p, int m0, int m1, int n0, int n
       for (int ic = m0; ic < m1; ic += mcb) {
         const int mc = std::min(mcb, m1 - ic);
         kr.pack_a(p.ta, p.ta ? p.A + pc * p.lda + ic : p.A + ic * p.lda + pc, p.lda, mc, kc, abuf);
-        for (int ir = 0; ir < mc; ir += kr.mr) {
+        for (int ir = 0; ir < mc; ir += kr.mr) {  // A micro-panel stays in L1 across the jr loop
           t.a = abuf + ir / kr.mr * a_panel;
           t.m = std::min(kr.mr, mc - ir);
           for (int jr = 0; jr < nc; jr += kr.nr) {
@@ -196,10 +197,40 @@ Grid choose_grid(const Kernel& kr, const Problem& p, int max_threads) {
   return best;
 }
 
+// C = act(C + bias) on columns [n0, n1).
+void apply_epilogue(const Problem& p, int n0, int n1) {
+  if (!p.ep.bias && p.ep.act == Act::none) return;
+  for (int i = 0; i < p.M; ++i) {
+    float* c = p.C + i * p.ldc;
+    for (int j = n0; j < n1; ++j) {
+      float x = c[j] + (p.ep.bias ? p.ep.bias[j] : 0.0f);
+      if (p.ep.act == Act::relu && x < 0.0f) x = 0.0f;
+      c[j] = x;
+    }
+  }
+}
+
+// One row times a row-major B^T (scoring items against one user): dot products of contiguous rows beat
+// transposing B into panels (from 2 rows on, packing wins). Threads split N.
+void run_dot(const Kernel& kr, const Problem& p, int max_threads) {
+  const long macs = static_cast<long>(p.M) * p.N * p.K;
+  const int threads = static_cast<int>(std::max(1L, std::min<long>(max_threads, macs / kMinMacsPerThread)));
+  auto part = [&](int t) {
+    int n0, n1;
+    split(p.N, 16, threads, t, n0, n1);
+    if (n0 >= n1) return;
+    kr.dot_nt(p.M, n1 - n0, p.K, p.alpha, p.A, p.lda, p.B + n0 * p.ldb, p.ldb, p.beta, p.C + n0, p.ldc);
+    apply_epilogue(p, n0, n1);
+  };
+  if (threads == 1) return part(0);
+  ThreadPool::get().run(threads, part);
+}
+
 void run_gemm(const Problem& p, int max_threads) {
   if (p.M <= 0 || p.N <= 0) return;
   if (p.K <= 0 || p.alpha == 0.0f) return scale_only(p);
   const Kernel& kr = active_kernel(active_isa());
+  if (p.tb && !p.ta && p.M <= kDotMaxRows && kr.dot_nt) return run_dot(kr, p, max_threads);
   const Grid g = choose_grid(kr, p, max_threads);
   if (g.tm * g.tn == 1) return gemm_rect(kr, p, 0, p.M, 0, p.N);
   ThreadPool::get().run(g.tm * g.tn, [&](int task) {

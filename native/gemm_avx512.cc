@@ -24,10 +24,7 @@ namespace prerank {
 namespace gemm_detail {
 namespace {
 
-#ifndef TUNE_KC
-#define TUNE_KC 320
-#endif
-constexpr int kMR = 14, kNR = 32, kKC = TUNE_KC, kKCS = kKC + 8;
+constexpr int kMR = 14, kNR = 32, kKC = 384, kKCS = kKC + 8;
 
 // One k step: acc[i][v] += A(i, p) * B(p, 16v..16v+15).
 template <int M, int NV, bool MASKB, bool AROWS>

@@ -26,6 +26,8 @@ const COMMANDS: Record<string, Command> = {
     run: async () => console.log(JSON.stringify(engineInfo(), null, 2)),
   },
   data: { summary: 'inspect a dataset (cardinality, OOV, label rates) or print the data config schema', run: async (args) => (await import('./data.js')).runData(args) },
+  export: { summary: 'write a serving bundle from a training run: --model <run dir> --out <dir> [--items float32|float16|int8]', run: async (args) => (await import('./export.js')).runExport(args) },
+  serve: { summary: 'serve a bundle over HTTP: --bundle <dir> [--store memory|redis://...] [--port 8080]', run: async (args) => (await import('./serve.js')).runServe(args) },
 };
 
 function usage(): string {

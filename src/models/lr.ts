@@ -24,7 +24,7 @@ export class Lr extends TwoTowerModel {
 
   constructor(ctx: ModelContext, readonly config: Required<LrConfig>) {
     super(config.l2Embedding);
-    this.linear = this.addModule('linear', new LinearPart(ctx.features, ctx.rng, config.init, config.embedStd));
+    this.linear = this.addModule('linear', new LinearPart(ctx.features, ctx.rng, config.embedStd));
     this.bias = this.addParam('bias', param([1], 'zeros', ctx.rng));
   }
 

@@ -89,12 +89,15 @@ export class FieldEmbedder extends Module {
     if (cols.length === 0) return null;
     const B = batch.size;
     const n = cols.length;
-    if (n === 1) return Tensor.from(batch.dense[cols[0].name], [B, 1]);
-    const out = Tensor.empty([B, n]);
-    const od = out.f;
-    cols.forEach((f, j) => {
+    const srcs = cols.map((f) => {
       const src = batch.dense[f.name];
       if (!src) throw new Error(`FieldEmbedder: batch has no dense feature '${f.name}'`);
+      return src;
+    });
+    if (n === 1) return Tensor.from(srcs[0], [B, 1]);
+    const out = Tensor.empty([B, n]);
+    const od = out.f;
+    srcs.forEach((src, j) => {
       for (let i = 0; i < B; i++) od[i * n + j] = src[i];
     });
     return out;

@@ -9,10 +9,10 @@ import type { Batch, FeatureInfo } from '../../data/index.js';
 import type { InitScheme } from './base.js';
 import { ALL_SOURCES, FieldEmbedder, type Source } from './field-embedder.js';
 
-/** N(0, 1e-4), the authors' init_std, in place. */
-export function authorsFill(w: Tensor, rng: Rng): void {
+/** N(0, std) in place; 1e-4 is the authors' init_std. */
+export function normalFill(w: Tensor, rng: Rng, std = 1e-4): void {
   const d = w.f;
-  for (let i = 0; i < w.size; i++) d[i] = rng.normal() * 1e-4;
+  for (let i = 0; i < w.size; i++) d[i] = rng.normal() * std;
 }
 
 export interface MlpOptions {
@@ -27,7 +27,7 @@ export interface MlpOptions {
 export function makeMlp(inFeatures: number, o: MlpOptions, rng: Rng, init: InitScheme): Mlp {
   if (o.dims.length === 0) throw new Error('makeMlp: no layer widths');
   const mlp = new Mlp(inFeatures, { dims: [...o.dims], act: 'relu', lastAct: o.lastAct, batchNorm: o.batchNorm, dropout: o.dropout }, rng);
-  if (init === 'authors') for (const l of mlp.layers) authorsFill(l.weight, rng);
+  if (init === 'authors') for (const l of mlp.layers) normalFill(l.weight, rng);
   return mlp;
 }
 
@@ -38,21 +38,21 @@ export function outputLayer(inFeatures: number, rng: Rng): Linear {
 
 /**
  * Logistic regression over features: one scalar weight per id (a D = 1 table per FeatureInfo table, shared like the
- * embeddings) and one per dense feature. forward gives the partial sum over some sources, so an additive model splits
- * into user and item parts.
+ * embeddings) and one per dense feature, all drawn from N(0, std) so the initial logit is ~0. forward gives the partial
+ * sum over some sources, so an additive model splits into user and item parts.
  */
 export class LinearPart extends Module {
   private readonly weights: FieldEmbedder;
   private readonly denseBySource = new Map<Source, Linear>();
 
-  constructor(features: readonly FeatureInfo[], rng: Rng, init: InitScheme, std = 1e-4) {
+  constructor(features: readonly FeatureInfo[], rng: Rng, std = 1e-4) {
     super();
     this.weights = this.addModule('weights', new FieldEmbedder(features, rng, { dim: 1, std }));
     for (const s of ALL_SOURCES) {
       const n = this.weights.denseOf([s]).length;
       if (n === 0) continue;
       const lin = this.addModule(`dense_${s}`, new Linear(n, 1, rng, { bias: false }));
-      if (init === 'authors') authorsFill(lin.weight, rng);
+      normalFill(lin.weight, rng, std);
       this.denseBySource.set(s, lin);
     }
   }

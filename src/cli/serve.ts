@@ -1,0 +1,31 @@
+// `prerank serve --bundle <dir> [--store memory|redis://host:port] [--port 8080] [--host 127.0.0.1]`.
+import { parseArgs } from 'node:util';
+import { closeOnSignals, createServer } from '../serve/index.js';
+
+const USAGE = 'usage: prerank serve --bundle <dir> [--store memory|redis://host:port[/db][?prefix=..&lru=rows]] [--port 8080] [--host 127.0.0.1] [--ann usearch|brute-force|off] [--max-candidates N] [--admin-token T]';
+
+export async function runServe(argv: string[]): Promise<void> {
+  const { values } = parseArgs({ args: argv, options: {
+    bundle: { type: 'string' }, store: { type: 'string', default: 'memory' }, port: { type: 'string', default: '8080' },
+    host: { type: 'string', default: '127.0.0.1' }, ann: { type: 'string', default: 'usearch' }, 'max-candidates': { type: 'string' },
+    'admin-token': { type: 'string' }, 'max-inflight': { type: 'string' },
+  } });
+  if (!values.bundle) throw new Error(USAGE);
+  const ann = values.ann as 'usearch' | 'brute-force' | 'off';
+  if (!['usearch', 'brute-force', 'off'].includes(ann)) throw new Error(`--ann must be usearch, brute-force or off, got '${values.ann}'`);
+  const port = Number(values.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port must be a port number, got '${values.port}'`);
+  const log = (m: string) => console.error(`prerank serve: ${m}`);
+  const { app, service } = await createServer({
+    bundle: values.bundle, store: values.store, ann, adminToken: values['admin-token'], log,
+    limits: values['max-candidates'] ? { maxCandidates: Number(values['max-candidates']) } : undefined,
+    maxInflight: values['max-inflight'] ? Number(values['max-inflight']) : undefined,
+  });
+  closeOnSignals(app, log);
+  const address = await app.listen({ port, host: values.host });
+  const d = service.deployment!;
+  // stdout: one line a supervisor (or a test) can read
+  console.log(`prerank serve: ${d.modelVersion} on ${address} (store ${d.store?.kind ?? 'none'}, ${d.bundle.manifest.items.count} items, ann ${d.ann?.kind ?? 'off'})`);
+  const id = d.bundle.items?.ids[0] ?? d.bundle.itemFeatures?.ids[0] ?? 'ITEM';
+  console.log(`try: curl -s ${address}/v1/prerank -H 'content-type: application/json' -d '${JSON.stringify({ user: {}, candidates: [id], n: 10 })}'`);
+}

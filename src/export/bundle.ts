@@ -1,0 +1,150 @@
+// Bundle.load: reads a bundle written by exportBundle, checking the format version and the sha256 of every file it
+// reads, and refusing a mismatched or corrupt bundle with a message naming the file and what differs. Parts:
+// 'user' = encoders + weights (user tower and score), 'item' = the item table (or the item features of a
+// single-tower model), 'all' = both.
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Rng, type Tensor } from '../core/index.js';
+import { FeatureEncoders, type EncodersJson } from '../data/index.js';
+import { MODELS } from '../models/registry.js';
+import type { ModelFactory, RecModel } from '../models/types.js';
+import { assignTensors, loadTensors } from '../nn/state.js';
+import { ITEM_DTYPES, rowBytes, tableFromBytes, type ItemTable } from './item-table.js';
+import { BUNDLE_FORMAT, canonicalJson, FILES, modelHash, modelVersionOf, sha256, type BundleManifest } from './manifest.js';
+
+export type BundlePart = 'user' | 'item' | 'all';
+
+export interface BundleLoadOptions {
+  parts?: BundlePart;
+  /** Model factories by kind (default: the registry). */
+  models?: Record<string, ModelFactory<any>>;
+}
+
+/** Encoded item features of a single-tower bundle: `sparse.<f>`, `dense.<f>`, `sequence.<f>.ids|lengths`. */
+export interface ItemFeatures {
+  ids: string[];
+  tensors: Map<string, Tensor>;
+}
+
+export class BundleError extends Error {
+  constructor(readonly dir: string, message: string) {
+    super(`bundle ${dir}: ${message}`);
+    this.name = 'BundleError';
+  }
+}
+
+export class Bundle {
+  private constructor(
+    readonly dir: string,
+    readonly manifest: BundleManifest,
+    readonly parts: BundlePart,
+    /** Present for parts 'user' and 'all'. */
+    readonly model: RecModel | null,
+    readonly encoders: FeatureEncoders | null,
+    /** Two-tower bundles, parts 'item' and 'all'. */
+    readonly items: ItemTable | null,
+    /** Single-tower bundles, parts 'item' and 'all'. */
+    readonly itemFeatures: ItemFeatures | null,
+  ) {}
+
+  get modelVersion(): string {
+    return this.manifest.modelVersion;
+  }
+
+  get twoTower(): boolean {
+    return this.manifest.model.twoTower;
+  }
+
+  static async readManifest(dir: string): Promise<BundleManifest> {
+    const path = join(dir, 'manifest.json');
+    if (!existsSync(path)) throw new BundleError(dir, 'no manifest.json (is this a bundle directory written by `prerank export`?)');
+    let m: BundleManifest;
+    try {
+      m = JSON.parse(await readFile(path, 'utf8')) as BundleManifest;
+    } catch (e) {
+      throw new BundleError(dir, `manifest.json is not valid JSON: ${(e as Error).message}`);
+    }
+    if (m.format !== BUNDLE_FORMAT) throw new BundleError(dir, `manifest.json has format '${String(m.format)}'; this prerank reads '${BUNDLE_FORMAT}' (re-export the model)`);
+    for (const k of ['model', 'features', 'files', 'items', 'hash'] as const) {
+      if (m[k] === undefined) throw new BundleError(dir, `manifest.json has no '${k}'`);
+    }
+    const hash = modelHash(m);
+    if (hash !== m.hash) {
+      throw new BundleError(dir, `manifest.json was edited: its model, feature spec or file hashes give sha256 ${hash.slice(0, 16)}…, the manifest says ${String(m.hash).slice(0, 16)}…`);
+    }
+    if (m.modelVersion !== modelVersionOf(m.model.kind, m.hash)) throw new BundleError(dir, `manifest.json modelVersion '${m.modelVersion}' does not match its hash`);
+    return m;
+  }
+
+  static async load(dir: string, opts: BundleLoadOptions = {}): Promise<Bundle> {
+    const parts = opts.parts ?? 'all';
+    const m = await Bundle.readManifest(dir);
+    const read = async (rel: string): Promise<Buffer> => {
+      const expected = m.files[rel];
+      if (!expected) throw new BundleError(dir, `manifest.json lists no hash for ${rel}`);
+      let data: Buffer;
+      try {
+        data = await readFile(join(dir, rel));
+      } catch (e) {
+        throw new BundleError(dir, `cannot read ${rel}: ${(e as Error).message}`);
+      }
+      const got = sha256(data);
+      if (got !== expected) throw new BundleError(dir, `${rel} does not match the manifest (sha256 ${got.slice(0, 16)}…, expected ${expected.slice(0, 16)}…): the file was changed or is corrupt`);
+      return data;
+    };
+    let model: RecModel | null = null;
+    let encoders: FeatureEncoders | null = null;
+    if (parts !== 'item') {
+      const j = JSON.parse((await read(FILES.encoders)).toString('utf8')) as EncodersJson;
+      encoders = FeatureEncoders.fromJSON(j);
+      const spec = canonicalJson(encoders.featureInfo());
+      if (spec !== canonicalJson(m.features)) throw new BundleError(dir, 'encoders.json describes other features than manifest.json (feature spec differs)');
+      await read(FILES.weightsManifest);
+      await read(FILES.weightsBin);
+      model = Bundle.buildModel(dir, m, opts.models);
+      const { tensors } = await loadTensors(join(dir, 'weights'));
+      try {
+        assignTensors(model.stateTensors(), tensors, `bundle ${dir} weights`);
+      } catch (e) {
+        throw new BundleError(dir, `weights do not fit model '${m.model.kind}' with its config: ${(e as Error).message}`);
+      }
+      model.eval();
+    }
+    let items: ItemTable | null = null;
+    let itemFeatures: ItemFeatures | null = null;
+    if (parts !== 'user') {
+      const ids = JSON.parse((await read(FILES.itemIds)).toString('utf8')) as string[];
+      if (ids.length !== m.items.count) throw new BundleError(dir, `${FILES.itemIds} has ${ids.length} ids, the manifest says ${m.items.count}`);
+      if (m.items.cached) {
+        const { dim, dtype } = m.items;
+        if (!ITEM_DTYPES.includes(dtype)) throw new BundleError(dir, `unknown item table dtype '${dtype}'`);
+        const reps = await read(FILES.itemReps);
+        const want = ids.length * (dtype === 'int8' ? dim : rowBytes(dtype, dim));
+        if (reps.byteLength !== want) throw new BundleError(dir, `${FILES.itemReps} has ${reps.byteLength} bytes, expected ${want} (${ids.length} items x ${dim} ${dtype})`);
+        const scales = dtype === 'int8' ? await read(FILES.itemScales) : undefined;
+        if (scales && scales.byteLength !== ids.length * 4) throw new BundleError(dir, `${FILES.itemScales} has ${scales.byteLength} bytes, expected ${ids.length * 4}`);
+        items = tableFromBytes(ids, dim, dtype, reps, scales);
+      } else {
+        await read(FILES.itemFeaturesManifest);
+        await read(FILES.itemFeaturesBin);
+        itemFeatures = { ids, tensors: (await loadTensors(join(dir, 'items/features'))).tensors };
+      }
+    }
+    return new Bundle(dir, m, parts, model, encoders, items, itemFeatures);
+  }
+
+  private static buildModel(dir: string, m: BundleManifest, models?: Record<string, ModelFactory<any>>): RecModel {
+    const registry: Record<string, ModelFactory<any>> = models ?? MODELS;
+    const factory = registry[m.model.kind];
+    if (!factory) throw new BundleError(dir, `model kind '${m.model.kind}' is not registered here (known: ${Object.keys(registry).join(', ')})`);
+    const model = factory({ features: m.features, rng: new Rng(0) }, m.model.config);
+    if (model.twoTower !== m.model.twoTower) throw new BundleError(dir, `model '${m.model.kind}' is ${model.twoTower ? 'two' : 'single'}-tower here but was exported as ${m.model.twoTower ? 'two' : 'single'}-tower`);
+    return model;
+  }
+
+  /** Releases the model's tensors; call only when no request uses the bundle any more. */
+  dispose(): void {
+    if (this.model) for (const t of this.model.stateTensors().values()) t.release();
+  }
+}

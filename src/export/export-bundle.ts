@@ -1,0 +1,233 @@
+// exportBundle: a trained model and its dataset -> a self-contained serving bundle (manifest, encoders, weights,
+// item representation table or, for single-tower models, the encoded item features). Written into a temporary
+// directory and renamed into place, so a reader never sees half a bundle. Shape letters: N items, I item rep
+// width, U user rep width, S sampled pairs.
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { noGrad, Rng, scope, Tensor } from '../core/index.js';
+import type { Batch, Dataset } from '../data/index.js';
+import type { RecModel } from '../models/types.js';
+import { saveTensors } from '../nn/state.js';
+import { decodeRow, quantize, tableBytes, type ItemDType, type ItemTable } from './item-table.js';
+import { BUNDLE_FORMAT, FILES, fileHash, modelHash, modelVersionOf, type AccuracyCost, type BundleManifest,
+  type ItemsInfo, type RetrievalInfo } from './manifest.js';
+
+export interface ExportSource {
+  model: RecModel;
+  dataset: Dataset;
+  /** The registry name and config object the model was built with (a TrainConfig's `model`). */
+  config: { kind: string; config: Record<string, unknown> };
+  /** Training metrics to record (a run's summary.json). */
+  training?: unknown;
+}
+
+export interface ExportOptions {
+  /** Storage type of the item table (default float32). */
+  itemDtype?: ItemDType;
+  /** Items per encodeItem call (default 4096). */
+  batchSize?: number;
+  /** Sampled (user, item) pairs for the export check, the quantization cost and the retrieval check (default 2048). */
+  samplePairs?: number;
+  seed?: number;
+}
+
+export interface ExportResult {
+  dir: string;
+  manifest: BundleManifest;
+}
+
+/** Loads a training run directory (config.json + best/ checkpoint, summary.json when present). */
+async function fromRunDir(runDir: string): Promise<ExportSource> {
+  const { loadTrainConfig, loadData, buildModel } = await import('../train/run.js');
+  const { loadCheckpoint, hasCheckpoint } = await import('../train/checkpoint.js');
+  const cfgPath = join(runDir, 'config.json');
+  if (!existsSync(cfgPath)) throw new Error(`export: ${runDir} is not a training run (no config.json)`);
+  const cfg = loadTrainConfig(cfgPath);
+  const ckpt = ['best', 'last'].map((d) => join(runDir, d)).find(hasCheckpoint);
+  if (!ckpt) throw new Error(`export: ${runDir} has no checkpoint (best/ or last/)`);
+  const dataset = await loadData(cfg);
+  const model = buildModel(cfg, dataset);
+  await loadCheckpoint(ckpt, model, null);
+  const summary = join(runDir, 'summary.json');
+  const training = existsSync(summary) ? JSON.parse(readFileSync(summary, 'utf8')) : undefined;
+  return { model, dataset, config: cfg.model, training };
+}
+
+/** Runs fn with the model in eval mode and no tape, restoring its mode afterwards. */
+function inference<T>(model: RecModel, fn: () => T): T {
+  const was = model.training;
+  model.eval();
+  try {
+    return noGrad(fn);
+  } finally {
+    model.train(was);
+  }
+}
+
+/** encodeItem over every item entity, in batches: [N, I]. */
+function itemReps(model: RecModel, ds: Dataset, batchSize: number): { reps: Float32Array; dim: number } {
+  const n = ds.itemCount;
+  const b = ds.itemBatch(Math.min(batchSize, Math.max(1, n)));
+  const all = Int32Array.from({ length: n }, (_, i) => i);
+  let reps = new Float32Array(0);
+  let dim = 0;
+  for (let at = 0; at < n; at += batchSize) {
+    const m = Math.min(batchSize, n - at);
+    scope(() => {
+      const out = model.encodeItem!(ds.fillItems(b, all.subarray(at, at + m)));
+      if (at === 0) {
+        dim = out.cols;
+        reps = new Float32Array(n * dim);
+      }
+      reps.set(out.data.subarray(0, m * dim) as Float32Array, at * dim);
+    });
+  }
+  return { reps, dim };
+}
+
+/** The first batch of up to S rows (test split first, then every row). */
+function sampleRows(ds: Dataset, s: number, rng: Rng): Batch {
+  const pool = ds.splits.test.length ? ds.splits.test : Int32Array.from({ length: ds.size }, (_, i) => i);
+  const rows = Int32Array.from({ length: Math.min(s, pool.length) }, () => pool[rng.int(pool.length)]);
+  const first = ds.batches(rows, { batchSize: rows.length, shuffle: false }).epoch(0).next();
+  if (first.done) throw new Error('export: the dataset has no rows to sample');
+  return first.value;
+}
+
+const maxAbsDiff = (a: ArrayLike<number>, b: ArrayLike<number>): { max: number; mean: number } => {
+  let max = 0, sum = 0;
+  for (let i = 0; i < a.length; i++) {
+    const d = Math.abs(a[i] - b[i]);
+    sum += d;
+    if (!(d <= max)) max = d;
+  }
+  return { max, mean: a.length ? sum / a.length : 0 };
+};
+
+/** Least-squares fit score = a * <u, v> + b over the pairs; usable for retrieval when exact and a > 0. */
+function affineFit(u: Float32Array, v: Float32Array, dim: number, scores: Float32Array): RetrievalInfo | null {
+  const n = scores.length;
+  const dots = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    let s = 0;
+    for (let j = 0; j < dim; j++) s += u[i * dim + j] * v[i * dim + j];
+    dots[i] = s;
+  }
+  let mx = 0, my = 0;
+  for (let i = 0; i < n; i++) { mx += dots[i]; my += scores[i]; }
+  mx /= n; my /= n;
+  let sxx = 0, sxy = 0, range = 0;
+  for (let i = 0; i < n; i++) {
+    sxx += (dots[i] - mx) ** 2;
+    sxy += (dots[i] - mx) * (scores[i] - my);
+    range = Math.max(range, Math.abs(scores[i]));
+  }
+  if (!(sxx > 0)) return null;
+  const a = sxy / sxx, b = my - a * mx;
+  let resid = 0;
+  for (let i = 0; i < n; i++) resid = Math.max(resid, Math.abs(a * dots[i] + b - scores[i]));
+  return a > 0 && resid <= 1e-4 * (1 + range) ? { metric: 'ip', scale: a, offset: b, maxResidual: resid } : null;
+}
+
+interface TwoTowerItems {
+  info: ItemsInfo;
+  table: ItemTable;
+}
+
+function twoTowerItems(src: ExportSource, o: Required<ExportOptions>): TwoTowerItems {
+  const { model, dataset: ds } = src;
+  const rng = new Rng(o.seed);
+  return inference(model, () => {
+    const { reps, dim } = itemReps(model, ds, o.batchSize);
+    const f32: ItemTable = { ids: ds.itemKeys, dim, dtype: 'float32', data: reps };
+    const table = quantize(ds.itemKeys, reps, dim, o.itemDtype);
+    return scope(() => {
+      const batch = sampleRows(ds, o.samplePairs, rng);
+      const S = batch.size;
+      const u = model.encodeUser!(batch); // [S, U]
+      const rows = (items: ArrayLike<number>, t: ItemTable): Tensor => {
+        const out = new Float32Array(S * dim);
+        for (let i = 0; i < S; i++) decodeRow(t, items[i], out, i * dim);
+        return Tensor.from(out, [S, dim]);
+      };
+      const fwd = model.forward(batch).data as Float32Array;
+      const own = model.score!(u, rows(batch.item, f32)).data as Float32Array;
+      const exportCheck = { maxAbsError: maxAbsDiff(fwd.subarray(0, S), own.subarray(0, S)).max, pairs: S };
+      const random = Int32Array.from({ length: S }, () => rng.int(ds.itemCount));
+      const v32 = rows(random, f32);
+      const s32 = (model.score!(u, v32).data as Float32Array).slice(0, S);
+      let accuracy: AccuracyCost | null = null;
+      if (o.itemDtype !== 'float32') {
+        const sq = model.score!(u, rows(random, table)).data as Float32Array;
+        const d = maxAbsDiff(s32, sq.subarray(0, S));
+        accuracy = { dtype: o.itemDtype, maxAbsScoreError: d.max, meanAbsScoreError: d.mean, pairs: S };
+      }
+      const userDim = u.cols;
+      const retrieval = userDim === dim ? affineFit(u.data as Float32Array, v32.data as Float32Array, dim, s32) : null;
+      const info: ItemsInfo = { cached: true, count: ds.itemCount, dim, userDim, dtype: o.itemDtype, exportCheck, accuracy, retrieval };
+      return { info, table };
+    });
+  });
+}
+
+/** Encoded item features of every item entity, as tensors (single-tower serving gathers them per candidate). */
+function itemFeatureTensors(ds: Dataset): Map<string, Tensor> {
+  const n = ds.itemCount;
+  const b = ds.fillItems(ds.itemBatch(Math.max(1, n)), Int32Array.from({ length: n }, (_, i) => i));
+  const t = new Map<string, Tensor>();
+  const wrap = (d: Int32Array | Float32Array, shape: number[]) => new Tensor(d, shape, { register: false });
+  for (const [k, v] of Object.entries(b.sparse)) t.set(`sparse.${k}`, wrap(v, [n]));
+  for (const [k, v] of Object.entries(b.dense)) t.set(`dense.${k}`, wrap(v, [n]));
+  for (const [k, s] of Object.entries(b.sequence)) {
+    t.set(`sequence.${k}.ids`, wrap(s.ids, [n, s.maxLen]));
+    t.set(`sequence.${k}.lengths`, wrap(s.lengths, [n]));
+  }
+  return t;
+}
+
+/** Writes a bundle for a run directory or an in-memory model + dataset; replaces outDir atomically. */
+export async function exportBundle(source: string | ExportSource, outDir: string, opts: ExportOptions = {}): Promise<ExportResult> {
+  const src = typeof source === 'string' ? await fromRunDir(source) : source;
+  const o: Required<ExportOptions> = { itemDtype: 'float32', batchSize: 4096, samplePairs: 2048, seed: 1, ...opts };
+  const { model, dataset: ds } = src;
+  if (model.kind !== src.config.kind) throw new Error(`export: model kind '${model.kind}' differs from config kind '${src.config.kind}'`);
+  const tmp = join(dirname(outDir), `.${basename(outDir)}.tmp-${process.pid}-${Date.now()}`);
+  await mkdir(tmp, { recursive: true });
+  try {
+    await writeFile(join(tmp, FILES.encoders), JSON.stringify(ds.encoders.toJSON()));
+    await saveTensors(join(tmp, 'weights'), model.stateTensors(), { kind: model.kind });
+    await mkdir(join(tmp, 'items'), { recursive: true });
+    let items: ItemsInfo;
+    if (model.twoTower && model.encodeUser && model.encodeItem && model.score) {
+      const r = twoTowerItems(src, o);
+      items = r.info;
+      const bytes = tableBytes(r.table);
+      await writeFile(join(tmp, FILES.itemIds), JSON.stringify(r.table.ids));
+      await writeFile(join(tmp, FILES.itemReps), bytes.reps);
+      if (bytes.scales) await writeFile(join(tmp, FILES.itemScales), bytes.scales);
+    } else {
+      items = { cached: false, count: ds.itemCount, reason: `'${model.kind}' is a single-tower model: item representations cannot be cached; serving scores full (user, item) pairs` };
+      await writeFile(join(tmp, FILES.itemIds), JSON.stringify(ds.itemKeys));
+      await saveTensors(join(tmp, 'items/features'), itemFeatureTensors(ds));
+    }
+    const candidates = Object.values(FILES).filter((f) => existsSync(join(tmp, f)));
+    const files: Record<string, string> = {};
+    for (const f of candidates) files[f] = await fileHash(tmp, f);
+    const base = { format: BUNDLE_FORMAT, model: { kind: model.kind, config: src.config.config, twoTower: model.twoTower }, features: ds.features, files };
+    const hash = modelHash(base);
+    const manifest: BundleManifest = { ...base, createdAt: new Date().toISOString(), modelVersion: modelVersionOf(model.kind, hash), hash,
+      data: { name: ds.name }, items, ...(src.training !== undefined ? { training: src.training } : {}) };
+    await writeFile(join(tmp, 'manifest.json'), JSON.stringify(manifest, null, 1));
+    const old = `${tmp}.old`;
+    await rename(outDir, old).catch((e: NodeJS.ErrnoException) => {
+      if (e.code !== 'ENOENT') throw e;
+    });
+    await rename(tmp, outDir);
+    await rm(old, { recursive: true, force: true });
+    return { dir: outDir, manifest };
+  } catch (e) {
+    await rm(tmp, { recursive: true, force: true });
+    throw e;
+  }
+}

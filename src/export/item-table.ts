@@ -1,0 +1,143 @@
+// The item representation table of a bundle: item ids in entity order and a [N, I] matrix stored as float32,
+// float16 (IEEE half, round to nearest even) or int8 with one float32 scale per row (x ≈ q * scale). Rows are
+// decoded to float32 on lookup, so the in-process store keeps one (possibly quantized) copy of the matrix and
+// the Redis store keeps the same bytes per row. Shape letters: N items, I item rep width.
+
+export type ItemDType = 'float32' | 'float16' | 'int8';
+export const ITEM_DTYPES: readonly ItemDType[] = ['float32', 'float16', 'int8'];
+
+export interface ItemTable {
+  ids: string[];
+  /** I: width of one representation. */
+  dim: number;
+  dtype: ItemDType;
+  /** [N, I] in `dtype`. */
+  data: Float32Array | Uint16Array | Int8Array;
+  /** [N] per-row scales (int8 only). */
+  scales?: Float32Array;
+}
+
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
+
+/** float32 -> IEEE 754 half bits, round to nearest even; overflow -> inf, NaN kept. */
+export function toHalf(x: number): number {
+  f32[0] = x;
+  const b = u32[0];
+  const sign = (b >>> 16) & 0x8000;
+  const exp = (b >>> 23) & 0xff;
+  const man = b & 0x7fffff;
+  if (exp === 0xff) return sign | 0x7c00 | (man ? 0x200 : 0);
+  const e = exp - 127 + 15;
+  if (e >= 0x1f) return sign | 0x7c00;
+  if (e <= 0) {
+    if (e < -10) return sign;
+    const m = man | 0x800000;
+    const shift = 14 - e;
+    let h = m >>> shift;
+    const rem = m & ((1 << shift) - 1);
+    const half = 1 << (shift - 1);
+    if (rem > half || (rem === half && (h & 1))) h++;
+    return sign | h;
+  }
+  let h = (e << 10) | (man >>> 13);
+  const rem = man & 0x1fff;
+  if (rem > 0x1000 || (rem === 0x1000 && (h & 1))) h++;
+  return sign | h;
+}
+
+const HALF = new Float32Array(65536);
+for (let h = 0; h < 65536; h++) {
+  const sign = h & 0x8000 ? -1 : 1;
+  const e = (h >>> 10) & 0x1f;
+  const m = h & 0x3ff;
+  HALF[h] = e === 0 ? sign * m * 2 ** -24 : e === 0x1f ? (m ? NaN : sign * Infinity) : sign * (1 + m / 1024) * 2 ** (e - 15);
+}
+
+/** Encodes a float32 matrix [N, I] into the table's storage type. */
+export function quantize(ids: string[], reps: Float32Array, dim: number, dtype: ItemDType): ItemTable {
+  const n = ids.length;
+  if (reps.length !== n * dim) throw new Error(`quantize: ${reps.length} values for ${n} items x ${dim}`);
+  if (dtype === 'float32') return { ids, dim, dtype, data: reps };
+  if (dtype === 'float16') {
+    const data = new Uint16Array(n * dim);
+    for (let i = 0; i < data.length; i++) data[i] = toHalf(reps[i]);
+    return { ids, dim, dtype, data };
+  }
+  const data = new Int8Array(n * dim);
+  const scales = new Float32Array(n);
+  for (let r = 0; r < n; r++) {
+    let max = 0;
+    for (let j = r * dim; j < (r + 1) * dim; j++) max = Math.max(max, Math.abs(reps[j]));
+    const s = max > 0 ? max / 127 : 1;
+    scales[r] = s;
+    for (let j = r * dim; j < (r + 1) * dim; j++) data[j] = Math.max(-127, Math.min(127, Math.round(reps[j] / s)));
+  }
+  return { ids, dim, dtype, data, scales };
+}
+
+/** Decodes row `row` of the table into out[at .. at + I). */
+export function decodeRow(t: ItemTable, row: number, out: Float32Array, at: number): void {
+  const { dim } = t;
+  const from = row * dim;
+  if (t.dtype === 'float32') out.set((t.data as Float32Array).subarray(from, from + dim), at);
+  else if (t.dtype === 'float16') {
+    const d = t.data as Uint16Array;
+    for (let j = 0; j < dim; j++) out[at + j] = HALF[d[from + j]];
+  } else {
+    const d = t.data as Int8Array;
+    const s = t.scales![row];
+    for (let j = 0; j < dim; j++) out[at + j] = d[from + j] * s;
+  }
+}
+
+/** The whole table as float32 [N, I] (a view when it already is float32). */
+export function decodeAll(t: ItemTable): Float32Array {
+  if (t.dtype === 'float32') return t.data as Float32Array;
+  const out = new Float32Array(t.ids.length * t.dim);
+  for (let r = 0; r < t.ids.length; r++) decodeRow(t, r, out, r * t.dim);
+  return out;
+}
+
+/** Bytes of one stored row: the values, plus a little-endian float32 scale in front for int8. */
+export function rowBytes(dtype: ItemDType, dim: number): number {
+  return dtype === 'float32' ? dim * 4 : dtype === 'float16' ? dim * 2 : 4 + dim;
+}
+
+/** One row as a standalone blob (what the Redis store keeps per item). */
+export function rowBlob(t: ItemTable, row: number): Buffer {
+  const { dim } = t;
+  const bytes = t.data.BYTES_PER_ELEMENT;
+  const src = Buffer.from(t.data.buffer, t.data.byteOffset + row * dim * bytes, dim * bytes);
+  if (t.dtype !== 'int8') return Buffer.from(src);
+  const out = Buffer.alloc(4 + dim);
+  out.writeFloatLE(t.scales![row], 0);
+  src.copy(out, 4);
+  return out;
+}
+
+/** Decodes a blob written by rowBlob into out[at .. at + I). */
+export function decodeBlob(dtype: ItemDType, dim: number, blob: Uint8Array, out: Float32Array, at: number): void {
+  if (blob.byteLength !== rowBytes(dtype, dim)) throw new Error(`item blob has ${blob.byteLength} bytes, expected ${rowBytes(dtype, dim)} (${dtype} x ${dim})`);
+  const dv = new DataView(blob.buffer, blob.byteOffset, blob.byteLength);
+  if (dtype === 'float32') for (let j = 0; j < dim; j++) out[at + j] = dv.getFloat32(j * 4, true);
+  else if (dtype === 'float16') for (let j = 0; j < dim; j++) out[at + j] = HALF[dv.getUint16(j * 2, true)];
+  else {
+    const s = dv.getFloat32(0, true);
+    for (let j = 0; j < dim; j++) out[at + j] = dv.getInt8(4 + j) * s;
+  }
+}
+
+/** Serialises the matrix (and scales) as raw little-endian bytes. */
+export function tableBytes(t: ItemTable): { reps: Uint8Array; scales?: Uint8Array } {
+  const reps = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+  const scales = t.scales ? new Uint8Array(t.scales.buffer, t.scales.byteOffset, t.scales.byteLength) : undefined;
+  return { reps, scales };
+}
+
+/** Wraps raw bytes read from disk (copied into aligned buffers). */
+export function tableFromBytes(ids: string[], dim: number, dtype: ItemDType, reps: Uint8Array, scales?: Uint8Array): ItemTable {
+  const aligned = (b: Uint8Array): ArrayBuffer => b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
+  const data = dtype === 'float32' ? new Float32Array(aligned(reps)) : dtype === 'float16' ? new Uint16Array(aligned(reps)) : new Int8Array(aligned(reps));
+  return { ids, dim, dtype, data, scales: scales ? new Float32Array(aligned(scales)) : undefined };
+}

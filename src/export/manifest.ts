@@ -1,0 +1,101 @@
+// The bundle manifest: what a bundle holds, where, and the sha256 of every file. `hash` identifies the model
+// (feature spec, model kind and config, encoders and weights); serving reports `modelVersion` derived from it.
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { FeatureInfo } from '../data/index.js';
+import type { ItemDType } from './item-table.js';
+
+export const BUNDLE_FORMAT = 'prerank-bundle/1';
+
+/** Files every bundle part needs (paths relative to the bundle directory). */
+export const FILES = {
+  encoders: 'encoders.json',
+  weightsManifest: 'weights/manifest.json',
+  weightsBin: 'weights/tensors.bin',
+  itemIds: 'items/ids.json',
+  itemReps: 'items/reps.bin',
+  itemScales: 'items/scales.bin',
+  itemFeaturesManifest: 'items/features/manifest.json',
+  itemFeaturesBin: 'items/features/tensors.bin',
+} as const;
+
+/** Score error of a quantized table against float32, on sampled (user, item) pairs. */
+export interface AccuracyCost {
+  dtype: ItemDType;
+  maxAbsScoreError: number;
+  meanAbsScoreError: number;
+  pairs: number;
+}
+
+/** Scores are `scale * <user, item> + offset` (checked on sampled pairs): an inner-product ANN index is exact in order. */
+export interface RetrievalInfo {
+  metric: 'ip';
+  scale: number;
+  offset: number;
+  maxResidual: number;
+}
+
+export type ItemsInfo =
+  | {
+      cached: true;
+      count: number;
+      /** I: item rep width; U: user rep width. */
+      dim: number;
+      userDim: number;
+      dtype: ItemDType;
+      /** Max |score(table rows) - forward| on sampled training rows (float32 table, before quantization). */
+      exportCheck: { maxAbsError: number; pairs: number };
+      accuracy: AccuracyCost | null;
+      retrieval: RetrievalInfo | null;
+    }
+  | {
+      /** Single-tower model: nothing per item can be cached; serving scores full (user, item) pairs. */
+      cached: false;
+      count: number;
+      reason: string;
+    };
+
+export interface BundleManifest {
+  format: string;
+  createdAt: string;
+  model: { kind: string; config: Record<string, unknown>; twoTower: boolean };
+  /** `${kind}-${hash.slice(0, 12)}` */
+  modelVersion: string;
+  /** sha256 of the spec (format, model, features) and the hashes of encoders.json and weights/. */
+  hash: string;
+  /** sha256 of every file, by path relative to the bundle. */
+  files: Record<string, string>;
+  data: { name: string };
+  features: FeatureInfo[];
+  items: ItemsInfo;
+  /** summary.json of the training run, when there was one. */
+  training?: unknown;
+}
+
+export function sha256(data: Uint8Array | string): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+export async function fileHash(dir: string, rel: string): Promise<string> {
+  return sha256(await readFile(join(dir, rel)));
+}
+
+/** Stable JSON (sorted object keys) so the spec hash does not depend on key order. */
+export function canonicalJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
+  if (v && typeof v === 'object') {
+    const o = v as Record<string, unknown>;
+    return `{${Object.keys(o).filter((k) => o[k] !== undefined).sort().map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(v);
+}
+
+/** The model hash from the manifest's spec fields and its file hashes. */
+export function modelHash(m: Pick<BundleManifest, 'format' | 'model' | 'features' | 'files'>): string {
+  const spec = canonicalJson({ format: m.format, model: m.model, features: m.features });
+  const parts = [FILES.encoders, FILES.weightsManifest, FILES.weightsBin].map((f) => `${f}:${m.files[f] ?? 'missing'}`);
+  return sha256(`${spec}\n${parts.join('\n')}`);
+}
+
+export const modelVersionOf = (kind: string, hash: string): string => `${kind}-${hash.slice(0, 12)}`;

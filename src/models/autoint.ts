@@ -1,0 +1,109 @@
+// AutoInt (Song et al., CIKM 2019): stacked multi-head self-attention over the field embeddings. Per layer and head
+// h: Q = E W_q^h, K = E W_k^h, V = E W_v^h ([B, F, P]); A = softmax(Q K^T) over fields; out = relu(concat_h(A V) +
+// E W_res). logit = [flattened last layer, deep] w_out + b, where deep is an MLP over the field embeddings and the
+// dense features (AutoInt+, the variant the IntTower paper compares against via DeepCTR).
+// Differs: dense features have no embedding here, so they reach the logit through the deep part (or, with dnn [],
+// directly through w_out); wide: true adds DeepCTR's first-order part; scaled: true divides Q K^T by sqrt(P)
+// (DeepCTR's option, off in the paper). Shape letters: B batch, F fields, D embedding dim, H heads, P head size.
+import type { Tensor } from '../core/tensor.js';
+import type { Rng } from '../core/random.js';
+import * as ops from '../core/ops/index.js';
+import { Linear, Module, param, type Mlp } from '../nn/index.js';
+import type { Batch } from '../data/index.js';
+import type { ModelContext, ModelFactory } from './types.js';
+import { COMMON_DEFAULTS, DEEP_DEFAULTS, TOWER_DIMS, SingleTowerModel, withDefaults, type CommonConfig, type SingleOutput } from './common/base.js';
+import { ALL_SOURCES, FieldEmbedder, flatInput, flatWidth } from './common/field-embedder.js';
+import { LinearPart, makeMlp, outputLayer, sumLogits } from './common/layers.js';
+
+export interface AutoIntConfig extends CommonConfig {
+  attentionLayers?: number;
+  heads?: number;
+  headSize?: number;
+  residual?: boolean;
+  scaled?: boolean;
+  /** Widths of the parallel deep part ([] for plain AutoInt). */
+  dnn?: number[];
+  batchNorm?: boolean;
+  dropout?: number;
+  wide?: boolean;
+}
+
+export const AUTOINT_DEFAULTS: Required<AutoIntConfig> = {
+  ...COMMON_DEFAULTS, ...DEEP_DEFAULTS, attentionLayers: 3, heads: 2, headSize: 16, residual: true, scaled: false,
+  dnn: [...TOWER_DIMS], wide: false,
+};
+export const AUTOINT_TINY: AutoIntConfig = { embedDim: 8, attentionLayers: 2, heads: 2, headSize: 4, dnn: [32, 16], dropout: 0 };
+
+/** One interacting layer: x [B, F, Din] -> [B, F, H*P]. */
+export class InteractingLayer extends Module {
+  private readonly qkv: Linear;
+  private readonly res: Linear | null;
+
+  constructor(inDim: number, readonly heads: number, readonly headSize: number, residual: boolean, private readonly scaled: boolean, rng: Rng) {
+    super();
+    this.qkv = this.addModule('qkv', new Linear(inDim, 3 * heads * headSize, rng, { bias: false }));
+    this.res = residual ? this.addModule('res', new Linear(inDim, heads * headSize, rng, { bias: false })) : null;
+  }
+
+  forward(x: Tensor): Tensor {
+    const [B, F, Din] = x.shape;
+    const { heads: H, headSize: P } = this;
+    const x2 = ops.reshape(x, [B * F, Din]);
+    const pieces = ops.split(this.qkv.forward(x2), new Array<number>(3 * H).fill(P), 1); // 3H x [B*F, P]
+    const outs: Tensor[] = [];
+    for (let h = 0; h < H; h++) {
+      const [q, k, v] = [pieces[h], pieces[H + h], pieces[2 * H + h]].map((t) => ops.reshape(t, [B, F, P]));
+      let logits = ops.bmm(q, k, { transB: true }); // [B, F, F]
+      if (this.scaled) logits = ops.scale(logits, 1 / Math.sqrt(P));
+      outs.push(ops.bmm(ops.softmax(logits, -1), v)); // [B, F, P]
+    }
+    let out = outs.length === 1 ? outs[0] : ops.concat(outs, 2); // [B, F, H*P]
+    if (this.res) out = ops.add(out, ops.reshape(this.res.forward(x2), [B, F, H * P]));
+    return ops.relu(out);
+  }
+}
+
+export class AutoInt extends SingleTowerModel {
+  readonly kind = 'autoint';
+  private readonly embed: FieldEmbedder;
+  private readonly layers: InteractingLayer[] = [];
+  private readonly dnn: Mlp | null;
+  private readonly out: Linear;
+  private readonly wide: LinearPart | null;
+  private readonly bias: Tensor;
+
+  constructor(ctx: ModelContext, readonly config: Required<AutoIntConfig>) {
+    super(config.l2Embedding);
+    const { rng, features } = ctx;
+    const c = config;
+    this.embed = this.addModule('embed', new FieldEmbedder(features, rng, { dim: c.embedDim, std: c.embedStd }));
+    const F = this.embed.fieldsOf(ALL_SOURCES).length;
+    if (F === 0) throw new Error('autoint: no embedded features to attend over');
+    let width = c.embedDim;
+    for (let l = 0; l < c.attentionLayers; l++) {
+      this.layers.push(this.addModule(`att${l}`, new InteractingLayer(width, c.heads, c.headSize, c.residual, c.scaled, rng)));
+      width = c.heads * c.headSize;
+    }
+    const nDense = this.embed.denseOf(ALL_SOURCES).length;
+    this.dnn = c.dnn.length ? this.addModule('dnn', makeMlp(flatWidth(this.embed, ALL_SOURCES), { dims: c.dnn, batchNorm: c.batchNorm, dropout: c.dropout, lastAct: 'relu' }, rng, c.init)) : null;
+    this.out = this.addModule('out', outputLayer(F * width + (this.dnn ? c.dnn[c.dnn.length - 1] : nDense), rng));
+    this.wide = c.wide ? this.addModule('wide', new LinearPart(features, rng, c.embedStd)) : null;
+    this.bias = this.addParam('bias', param([1], 'zeros', rng));
+  }
+
+  protected run(batch: Batch): SingleOutput {
+    const B = batch.size;
+    const fields = this.embed.embed(batch, ALL_SOURCES)!; // [B, F, D]
+    let h = fields;
+    for (const layer of this.layers) h = layer.forward(h); // [B, F, H*P]
+    const parts = [ops.reshape(h, [B, h.shape[1] * h.shape[2]])];
+    const dense = this.embed.dense(batch, ALL_SOURCES);
+    if (this.dnn) parts.push(this.dnn.forward(flatInput(fields, dense)));
+    else if (dense) parts.push(dense);
+    const head = this.out.forward(parts.length === 1 ? parts[0] : ops.concat(parts, 1)); // [B, 1]
+    const wide = this.wide?.forward(batch, ALL_SOURCES);
+    return { logits: ops.add(sumLogits(B, head, wide?.logit ?? null), this.bias), emb: [fields, wide?.emb ?? null] };
+  }
+}
+
+export const createAutoInt: ModelFactory<AutoIntConfig> = (ctx, config) => new AutoInt(ctx, withDefaults(AUTOINT_DEFAULTS, config));

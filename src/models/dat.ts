@@ -1,0 +1,113 @@
+// DAT, the Dual Augmented Two-tower model (Yu et al., DLP-KDD 2021): each user and each item has a learned
+// augmented vector a_u / a_v (looked up by its id) appended to its tower input; towers end L2-normalised, logit =
+// <p_u, p_v> / T + b. The Adaptive-Mimic Mechanism pulls a_u toward the item tower's output p_v on positives (and
+// a_v toward p_u), with stop-gradient on the tower outputs:
+//   L_u = 1/B sum_b y_b ||a_u - sg(p_v)||^2,  L_v = 1/B sum_b y_b ||a_v - sg(p_u)||^2,  L = BCE + l_u L_u + l_v L_v.
+// Differs: the paper's Category Alignment Loss (for multi-category item sets) is left out; the temperature is ours
+// (see dssm.ts). The IntTower authors' DAT.py feeds torch.rand noise as the "augmented vectors" and never trains
+// them; this follows the DAT paper instead. Shape letters: B batch, N items, D embedding dim, O tower output width.
+import { Tensor } from '../core/tensor.js';
+import { detach } from '../core/tape.js';
+import type { ActName } from '../core/kernels/types.js';
+import * as ops from '../core/ops/index.js';
+import { Embedding, param, type Mlp } from '../nn/index.js';
+import type { Batch, FeatureInfo } from '../data/index.js';
+import type { ModelContext, ModelFactory } from './types.js';
+import { COMMON_DEFAULTS, DEEP_DEFAULTS, TOWER_DIMS, TwoTowerModel, labelsOf, pairRows, withDefaults, type CommonConfig, type TowerOutput } from './common/base.js';
+import { FieldEmbedder, ITEM_SIDE, USER_SIDE, flatInput, flatWidth, type Source } from './common/field-embedder.js';
+import { makeMlp } from './common/layers.js';
+
+export interface DatConfig extends CommonConfig {
+  tower?: number[];
+  batchNorm?: boolean;
+  dropout?: number;
+  lastAct?: ActName;
+  temperature?: number;
+  /** Weights l_u and l_v of the mimic losses. */
+  mimicUser?: number;
+  mimicItem?: number;
+  /** Sparse features whose ids key the augmented vectors; '' = the first sparse user / item feature. */
+  userIdFeature?: string;
+  itemIdFeature?: string;
+}
+
+export const DAT_DEFAULTS: Required<DatConfig> = {
+  ...COMMON_DEFAULTS, ...DEEP_DEFAULTS, tower: [...TOWER_DIMS], lastAct: 'none', temperature: 0.2,
+  mimicUser: 1, mimicItem: 1, userIdFeature: '', itemIdFeature: '',
+};
+export const DAT_TINY: DatConfig = { embedDim: 8, tower: [32, 16], dropout: 0 };
+
+interface DatSide extends TowerOutput {
+  /** The augmented vector [B, O]. */
+  aug: Tensor;
+}
+
+function idFeature(features: readonly FeatureInfo[], source: Source, name: string): FeatureInfo {
+  const f = name ? features.find((x) => x.name === name) : features.find((x) => x.kind === 'sparse' && x.source === source);
+  if (!f || f.kind !== 'sparse') throw new Error(`dat: no sparse ${source} id feature${name ? ` named '${name}'` : ''} for the augmented vectors`);
+  return f;
+}
+
+export class Dat extends TwoTowerModel<DatSide, DatSide> {
+  readonly kind = 'dat';
+  private readonly embed: FieldEmbedder;
+  private readonly userMlp: Mlp;
+  private readonly itemMlp: Mlp;
+  private readonly augUser: Embedding;
+  private readonly augItem: Embedding;
+  private readonly userId: FeatureInfo;
+  private readonly itemId: FeatureInfo;
+  private readonly bias: Tensor;
+
+  constructor(ctx: ModelContext, readonly config: Required<DatConfig>) {
+    super(config.l2Embedding);
+    const { rng, features } = ctx;
+    const out = config.tower[config.tower.length - 1];
+    this.embed = this.addModule('embed', new FieldEmbedder(features, rng, { dim: config.embedDim, std: config.embedStd }));
+    this.userId = idFeature(features, 'user', config.userIdFeature);
+    this.itemId = idFeature(features, 'item', config.itemIdFeature);
+    this.augUser = this.addModule('augUser', new Embedding(this.userId.vocabSize, out, rng, { scale: config.embedStd }));
+    this.augItem = this.addModule('augItem', new Embedding(this.itemId.vocabSize, out, rng, { scale: config.embedStd }));
+    const tower = (sources: readonly Source[], name: string): Mlp =>
+      this.addModule(name, makeMlp(flatWidth(this.embed, sources) + out,
+        { dims: config.tower, batchNorm: config.batchNorm, dropout: config.dropout, lastAct: config.lastAct }, rng, config.init));
+    this.userMlp = tower(USER_SIDE, 'user');
+    this.itemMlp = tower(ITEM_SIDE, 'item');
+    this.bias = this.addParam('bias', param([1], 'zeros', rng));
+  }
+
+  private side(batch: Batch, sources: readonly Source[], mlp: Mlp, aug: Embedding, id: FeatureInfo): DatSide {
+    const fields = this.embed.embed(batch, sources); // [B, F, D]
+    const a = aug.forward(Tensor.from(batch.sparse[id.name], [batch.size])); // [B, O]
+    const dense = this.embed.dense(batch, sources);
+    const x = fields || dense ? ops.concat([flatInput(fields, dense), a], 1) : a; // [B, F*D + nDense + O]
+    return { rep: ops.l2Normalize(mlp.forward(x)), emb: [fields], aug: a };
+  }
+
+  protected userTower(batch: Batch): DatSide {
+    return this.side(batch, USER_SIDE, this.userMlp, this.augUser, this.userId);
+  }
+
+  protected itemTower(batch: Batch): DatSide {
+    return this.side(batch, ITEM_SIDE, this.itemMlp, this.augItem, this.itemId);
+  }
+
+  /** userReps [N or 1, O], itemReps [N, O] -> [N]. */
+  score(userReps: Tensor, itemReps: Tensor): Tensor {
+    const n = itemReps.shape[0];
+    return ops.add(ops.scale(ops.rowDot(pairRows(userReps, n), itemReps), 1 / this.config.temperature), this.bias);
+  }
+
+  protected override extraTerms(batch: Batch, u: DatSide, i: DatSide): Record<string, Tensor | null> {
+    const y = labelsOf(batch);
+    // 1/B sum_b y_b ||a - sg(p)||^2: only the augmented vector moves.
+    const mimic = (a: Tensor, p: Tensor, w: number): Tensor | null => {
+      if (!(w > 0)) return null;
+      const diff = ops.sub(a, detach(p)); // [B, O]
+      return ops.scale(ops.sumAll(ops.mul(ops.rowDot(diff, diff), y)), w / batch.size);
+    };
+    return { mimicUser: mimic(u.aug, i.rep, this.config.mimicUser), mimicItem: mimic(i.aug, u.rep, this.config.mimicItem) };
+  }
+}
+
+export const createDat: ModelFactory<DatConfig> = (ctx, config) => new Dat(ctx, withDefaults(DAT_DEFAULTS, config));

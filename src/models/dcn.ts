@@ -1,0 +1,78 @@
+// DCN, Deep & Cross Network (Wang et al., ADKDD 2017): x0 = [flattened field embeddings, dense features] [B, K];
+// cross layers x_{l+1} = x0 (x_l . w_l) + b_l + x_l; a parallel deep MLP over x0; logit = [x_L, deep] w_out + b.
+// Differs: two cross layers by default (DeepCTR's default, which the IntTower authors ran; the paper tunes 1-6);
+// wide: true adds DeepCTR's first-order part, absent from the paper. Shape letters: B batch, K input width.
+import type { Tensor } from '../core/tensor.js';
+import type { Rng } from '../core/random.js';
+import * as ops from '../core/ops/index.js';
+import { Linear, Module, param, type Mlp } from '../nn/index.js';
+import type { Batch } from '../data/index.js';
+import type { ModelContext, ModelFactory } from './types.js';
+import { COMMON_DEFAULTS, DEEP_DEFAULTS, TOWER_DIMS, SingleTowerModel, withDefaults, type CommonConfig, type SingleOutput } from './common/base.js';
+import { ALL_SOURCES, FieldEmbedder, flatInput, flatWidth } from './common/field-embedder.js';
+import { LinearPart, makeMlp, outputLayer, sumLogits } from './common/layers.js';
+
+export interface DcnConfig extends CommonConfig {
+  crossLayers?: number;
+  dnn?: number[];
+  batchNorm?: boolean;
+  dropout?: number;
+  wide?: boolean;
+}
+
+export const DCN_DEFAULTS: Required<DcnConfig> = { ...COMMON_DEFAULTS, ...DEEP_DEFAULTS, crossLayers: 2, dnn: [...TOWER_DIMS], wide: false };
+export const DCN_TINY: DcnConfig = { embedDim: 8, dnn: [32, 16], dropout: 0 };
+
+/** The cross network (vector parameterisation): x0 [B, K] -> x_L [B, K]. */
+class CrossNet extends Module {
+  private readonly w: Linear[] = [];
+  private readonly b: Tensor[] = [];
+
+  constructor(width: number, layers: number, rng: Rng) {
+    super();
+    for (let l = 0; l < layers; l++) {
+      this.w.push(this.addModule(`w${l}`, new Linear(width, 1, rng, { bias: false, init: 'xavierNormal' })));
+      this.b.push(this.addParam(`b${l}`, param([width], 'zeros', rng)));
+    }
+  }
+
+  forward(x0: Tensor): Tensor {
+    let x = x0;
+    this.w.forEach((w, l) => {
+      x = ops.add(ops.add(ops.mul(x0, w.forward(x)), this.b[l]), x); // x0 (x_l . w_l) + b_l + x_l
+    });
+    return x;
+  }
+}
+
+export class Dcn extends SingleTowerModel {
+  readonly kind = 'dcn';
+  private readonly embed: FieldEmbedder;
+  private readonly cross: CrossNet;
+  private readonly dnn: Mlp;
+  private readonly out: Linear;
+  private readonly wide: LinearPart | null;
+  private readonly bias: Tensor;
+
+  constructor(ctx: ModelContext, readonly config: Required<DcnConfig>) {
+    super(config.l2Embedding);
+    const { rng, features } = ctx;
+    this.embed = this.addModule('embed', new FieldEmbedder(features, rng, { dim: config.embedDim, std: config.embedStd }));
+    const K = flatWidth(this.embed, ALL_SOURCES);
+    this.cross = this.addModule('cross', new CrossNet(K, config.crossLayers, rng));
+    this.dnn = this.addModule('dnn', makeMlp(K, { dims: config.dnn, batchNorm: config.batchNorm, dropout: config.dropout, lastAct: 'relu' }, rng, config.init));
+    this.out = this.addModule('out', outputLayer(K + config.dnn[config.dnn.length - 1], rng));
+    this.wide = config.wide ? this.addModule('wide', new LinearPart(features, rng, config.embedStd)) : null;
+    this.bias = this.addParam('bias', param([1], 'zeros', rng));
+  }
+
+  protected run(batch: Batch): SingleOutput {
+    const fields = this.embed.embed(batch, ALL_SOURCES); // [B, F, D]
+    const x0 = flatInput(fields, this.embed.dense(batch, ALL_SOURCES)); // [B, K]
+    const stack = ops.concat([this.cross.forward(x0), this.dnn.forward(x0)], 1); // [B, K + 128]
+    const wide = this.wide?.forward(batch, ALL_SOURCES);
+    return { logits: ops.add(sumLogits(batch.size, this.out.forward(stack), wide?.logit ?? null), this.bias), emb: [fields, wide?.emb ?? null] };
+  }
+}
+
+export const createDcn: ModelFactory<DcnConfig> = (ctx, config) => new Dcn(ctx, withDefaults(DCN_DEFAULTS, config));

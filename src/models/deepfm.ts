@@ -1,0 +1,58 @@
+// DeepFM (Guo et al., IJCAI 2017): logit = first order + FM second order + deep + b, all over shared embeddings:
+//   FM = 1/2 sum_d [ (sum_f e_fd)^2 - sum_f e_fd^2 ]   (pairwise inner products in O(F D)),
+//   deep = MLP over the flattened field embeddings and the dense features.
+// Differs: dense features enter the first-order and deep parts only (they have no FM embedding), as in DeepCTR.
+// Shape letters: B batch, F fields, D embedding dim.
+import type { Tensor } from '../core/tensor.js';
+import * as ops from '../core/ops/index.js';
+import { param, type Linear, type Mlp } from '../nn/index.js';
+import type { Batch } from '../data/index.js';
+import type { ModelContext, ModelFactory } from './types.js';
+import { COMMON_DEFAULTS, DEEP_DEFAULTS, TOWER_DIMS, SingleTowerModel, withDefaults, type CommonConfig, type SingleOutput } from './common/base.js';
+import { ALL_SOURCES, FieldEmbedder, flatInput, flatWidth } from './common/field-embedder.js';
+import { LinearPart, makeMlp, outputLayer, sumLogits } from './common/layers.js';
+
+export interface DeepFmConfig extends CommonConfig {
+  dnn?: number[];
+  batchNorm?: boolean;
+  dropout?: number;
+}
+
+export const DEEPFM_DEFAULTS: Required<DeepFmConfig> = { ...COMMON_DEFAULTS, ...DEEP_DEFAULTS, dnn: [...TOWER_DIMS] };
+export const DEEPFM_TINY: DeepFmConfig = { embedDim: 8, dnn: [32, 16], dropout: 0 };
+
+/** Second-order FM term: e [B, F, D] -> [B, 1]. */
+export function fmSecondOrder(e: Tensor): Tensor {
+  const s = ops.sum(e, 1); // [B, D]
+  const sumSq = ops.sum(ops.mul(e, e), 1); // [B, D]
+  return ops.scale(ops.sum(ops.sub(ops.mul(s, s), sumSq), 1, true), 0.5); // [B, 1]
+}
+
+export class DeepFm extends SingleTowerModel {
+  readonly kind = 'deepfm';
+  private readonly embed: FieldEmbedder;
+  private readonly first: LinearPart;
+  private readonly dnn: Mlp;
+  private readonly out: Linear;
+  private readonly bias: Tensor;
+
+  constructor(ctx: ModelContext, readonly config: Required<DeepFmConfig>) {
+    super(config.l2Embedding);
+    const { rng, features } = ctx;
+    this.embed = this.addModule('embed', new FieldEmbedder(features, rng, { dim: config.embedDim, std: config.embedStd }));
+    this.first = this.addModule('first', new LinearPart(features, rng, config.embedStd));
+    this.dnn = this.addModule('dnn', makeMlp(flatWidth(this.embed, ALL_SOURCES), { dims: config.dnn, batchNorm: config.batchNorm, dropout: config.dropout, lastAct: 'relu' }, rng, config.init));
+    this.out = this.addModule('out', outputLayer(config.dnn[config.dnn.length - 1], rng));
+    this.bias = this.addParam('bias', param([1], 'zeros', rng));
+  }
+
+  protected run(batch: Batch): SingleOutput {
+    const fields = this.embed.embed(batch, ALL_SOURCES); // [B, F, D]
+    const first = this.first.forward(batch, ALL_SOURCES);
+    const fm = fields ? fmSecondOrder(fields) : null;
+    const deep = this.out.forward(this.dnn.forward(flatInput(fields, this.embed.dense(batch, ALL_SOURCES)))); // [B, 1]
+    return { logits: ops.add(sumLogits(batch.size, first.logit, fm, deep), this.bias), emb: [fields, first.emb] };
+  }
+}
+
+export const createDeepFm: ModelFactory<DeepFmConfig> = (ctx, config) => new DeepFm(ctx, withDefaults(DEEPFM_DEFAULTS, config));

@@ -1,0 +1,77 @@
+// DSSM two-tower (Huang et al., CIKM 2013), as the IntTower paper's Two-Tower baseline (sec. 3, eq. 1-2): a user
+// tower over user + context features and an item tower over item features (MLP over the flattened field embeddings
+// and the dense features), L2-normalised outputs, logit = <u, v> / T + b.
+// Differs: the paper scores <u, v> with no temperature; the authors' code uses clamp(cos, -1, 1) * gamma + b with
+// gamma = 1 (T = 1), which caps |logit - b| at 1, and puts ReLU + BN + dropout on the last tower layer. Here T
+// defaults to 0.2 (logit 5<u, v>, as in the engine's reference step) and the last layer is linear (lastAct option).
+// Shape letters: B batch, N items, D embedding dim.
+import type { Tensor } from '../core/tensor.js';
+import type { ActName } from '../core/kernels/types.js';
+import * as ops from '../core/ops/index.js';
+import { param, type Mlp } from '../nn/index.js';
+import type { Batch } from '../data/index.js';
+import type { ModelContext, ModelFactory } from './types.js';
+import { COMMON_DEFAULTS, DEEP_DEFAULTS, TOWER_DIMS, TwoTowerModel, pairRows, withDefaults, type CommonConfig, type TowerOutput } from './common/base.js';
+import { FieldEmbedder, ITEM_SIDE, USER_SIDE, flatInput, flatWidth, type Source } from './common/field-embedder.js';
+import { makeMlp } from './common/layers.js';
+
+export interface DssmConfig extends CommonConfig {
+  /** Tower widths (both towers). */
+  tower?: number[];
+  batchNorm?: boolean;
+  dropout?: number;
+  /** Activation of the last tower layer before L2 normalisation. */
+  lastAct?: ActName;
+  /** T in logit = <u, v> / T + b. */
+  temperature?: number;
+}
+
+export const DSSM_DEFAULTS: Required<DssmConfig> = {
+  ...COMMON_DEFAULTS, ...DEEP_DEFAULTS, tower: [...TOWER_DIMS], lastAct: 'none', temperature: 0.2,
+};
+export const DSSM_TINY: DssmConfig = { embedDim: 8, tower: [32, 16], dropout: 0 };
+
+export class Dssm extends TwoTowerModel {
+  readonly kind = 'dssm';
+  private readonly embed: FieldEmbedder;
+  private readonly userMlp: Mlp;
+  private readonly itemMlp: Mlp;
+  private readonly bias: Tensor;
+
+  constructor(ctx: ModelContext, readonly config: Required<DssmConfig>) {
+    super(config.l2Embedding);
+    const { rng } = ctx;
+    this.embed = this.addModule('embed', new FieldEmbedder(ctx.features, rng, { dim: config.embedDim, std: config.embedStd }));
+    const tower = (sources: readonly Source[], name: string): Mlp => {
+      const width = flatWidth(this.embed, sources);
+      if (width === 0) throw new Error(`dssm: no ${name} features`);
+      return this.addModule(name, makeMlp(width, { dims: config.tower, batchNorm: config.batchNorm, dropout: config.dropout, lastAct: config.lastAct }, rng, config.init));
+    };
+    this.userMlp = tower(USER_SIDE, 'user');
+    this.itemMlp = tower(ITEM_SIDE, 'item');
+    this.bias = this.addParam('bias', param([1], 'zeros', rng));
+  }
+
+  private side(batch: Batch, sources: readonly Source[], mlp: Mlp): TowerOutput {
+    const fields = this.embed.embed(batch, sources); // [B, F, D]
+    const h = mlp.forward(flatInput(fields, this.embed.dense(batch, sources))); // [B, 128]
+    return { rep: ops.l2Normalize(h), emb: [fields] };
+  }
+
+  protected userTower(batch: Batch): TowerOutput {
+    return this.side(batch, USER_SIDE, this.userMlp);
+  }
+
+  protected itemTower(batch: Batch): TowerOutput {
+    return this.side(batch, ITEM_SIDE, this.itemMlp);
+  }
+
+  /** userReps [N or 1, 128], itemReps [N, 128] -> [N]. */
+  score(userReps: Tensor, itemReps: Tensor): Tensor {
+    const n = itemReps.shape[0];
+    const dot = ops.rowDot(pairRows(userReps, n), itemReps); // [N]
+    return ops.add(ops.scale(dot, 1 / this.config.temperature), this.bias);
+  }
+}
+
+export const createDssm: ModelFactory<DssmConfig> = (ctx, config) => new Dssm(ctx, withDefaults(DSSM_DEFAULTS, config));

@@ -1,0 +1,16 @@
+// prerank/models: the model zoo (one file per model), its shared pieces and the registry.
+export type { RecModel, ModelContext, LossOutput, ModelFactory } from './types.js';
+export { MODELS, TINY_CONFIGS, type ModelName, type ModelConfigs } from './registry.js';
+export { FieldEmbedder, flatInput, flatWidth, USER_SIDE, ITEM_SIDE, ALL_SOURCES, type Source, type FieldEmbedderOptions } from './common/field-embedder.js';
+export { TwoTowerModel, SingleTowerModel, lossOf, l2Penalty, pairRows, withDefaults, COMMON_DEFAULTS, DEEP_DEFAULTS, TOWER_DIMS,
+  type CommonConfig, type InitScheme, type TowerOutput, type SingleOutput } from './common/base.js';
+export { LinearPart, makeMlp, normalFill, type MlpOptions } from './common/layers.js';
+export { Lr, createLr, LR_DEFAULTS, LR_TINY, type LrConfig } from './lr.js';
+export { Dssm, createDssm, DSSM_DEFAULTS, DSSM_TINY, type DssmConfig } from './dssm.js';
+export { Dat, createDat, DAT_DEFAULTS, DAT_TINY, type DatConfig } from './dat.js';
+export { Cold, createCold, COLD_DEFAULTS, COLD_TINY, type ColdConfig } from './cold.js';
+export { IntTower, createIntTower, INT_TOWER_DEFAULTS, INT_TOWER_TINY, type IntTowerConfig } from './int-tower.js';
+export { WideDeep, createWideDeep, WIDE_DEEP_DEFAULTS, WIDE_DEEP_TINY, type WideDeepConfig } from './wide-deep.js';
+export { DeepFm, createDeepFm, DEEPFM_DEFAULTS, DEEPFM_TINY, fmSecondOrder, type DeepFmConfig } from './deepfm.js';
+export { Dcn, createDcn, DCN_DEFAULTS, DCN_TINY, type DcnConfig } from './dcn.js';
+export { AutoInt, createAutoInt, AUTOINT_DEFAULTS, AUTOINT_TINY, InteractingLayer, type AutoIntConfig } from './autoint.js';

@@ -1,0 +1,178 @@
+// IntTower (Li et al., "IntTower: the Next Generation of Two-Tower Model for Pre-Ranking System", CIKM 2022).
+//   Light-SE per tower: z = mean_D e [B, F]; k = softmax(z W + b) over fields; e <- k_f e_f (sec. 4.1, eq. 3-5).
+//   Towers: MLP 300-300-128, BN, dropout, ReLU on every layer (eq. 1), dense features appended after Light-SE.
+//   FE-Block: every user layer's output projected to H heads of size P, the item's last layer to H heads; heads
+//   L2-normalised; logit = sum over layers i and user heads a of max over item heads b of <u_a^i, v_b> + bias
+//   (eq. 6-9). CIR: InfoNCE between the last-layer multi-head user rep (flattened, normalised) of each positive row
+//   and the item reps of every row in the batch, temperature tau, weight lambda1 (eq. 10, 12). L2 on embeddings.
+// Differs (each an option; the defaults follow the paper, except as noted):
+//   - lightSe 'residual' is the authors' code: e + e * softmax(z W), W without bias.
+//   - taps 'input' is the authors' code: heads are projected from the inputs of the FC layers, not their outputs
+//     (the last user layer's output is then unused, so that tower stops one layer early); 'last' (one user layer)
+//     is an ablation of the multi-layer interaction.
+//   - The last tower layer has ReLU but no BN or dropout (nn Mlp's convention); the authors' DNN applies
+//     BN + ReLU + dropout to every layer. The logit has a learned bias, as the authors' PredictionLayer does.
+//   - normalizeHeads false is the authors' code (their fe_score uses raw dot products).
+//   - heads 0 means H = number of user-side embedded fields (paper); the authors' MovieLens script uses H = 32, P = 64.
+//   - The paper gives no values for tau and lambda1, and the authors' latest code does not use CIR: tau = 0.07
+//     (their contrast_loss) and lambda1 = 0.1 are our choices; cir false turns it off.
+//   - Loss is mean BCE; the authors sum BCE over the batch and add 1e-5 ||E||^2 over the whole tables, here the L2
+//     covers the batch's looked-up embeddings, divided by B.
+//   - Serving: encodeUser returns the L layers' normalised heads [B, L*H*P], encodeItem the item heads [B, H*P].
+// Shape letters: B batch, N items, F fields, D embedding dim, L tapped user layers, H heads, P head size.
+import { Tensor } from '../core/tensor.js';
+import type { Rng } from '../core/random.js';
+import * as ops from '../core/ops/index.js';
+import { Linear, Module, param, type Mlp } from '../nn/index.js';
+import type { Batch } from '../data/index.js';
+import type { ModelContext, ModelFactory } from './types.js';
+import { COMMON_DEFAULTS, DEEP_DEFAULTS, TOWER_DIMS, TwoTowerModel, pairRows, withDefaults, type CommonConfig, type TowerOutput } from './common/base.js';
+import { FieldEmbedder, ITEM_SIDE, USER_SIDE, flatInput, flatWidth, type Source } from './common/field-embedder.js';
+import { makeMlp } from './common/layers.js';
+
+export interface IntTowerConfig extends CommonConfig {
+  tower?: number[];
+  batchNorm?: boolean;
+  dropout?: number;
+  /** 'paper': e * softmax(zW + b); 'residual': e + e * softmax(zW) (authors' code); 'none': ablation. */
+  lightSe?: 'paper' | 'residual' | 'none';
+  /** Which user representations FE-Block projects: layer outputs (paper), layer inputs (authors), last output only. */
+  taps?: 'output' | 'input' | 'last';
+  /** H; 0 = the number of user-side embedded fields. */
+  heads?: number;
+  /** P */
+  headSize?: number;
+  normalizeHeads?: boolean;
+  cir?: boolean;
+  /** lambda1 */
+  cirWeight?: number;
+  /** tau */
+  cirTemperature?: number;
+}
+
+export const INT_TOWER_DEFAULTS: Required<IntTowerConfig> = {
+  ...COMMON_DEFAULTS, ...DEEP_DEFAULTS, tower: [...TOWER_DIMS], lightSe: 'paper', taps: 'output', heads: 0, headSize: 64,
+  normalizeHeads: true, cir: true, cirWeight: 0.1, cirTemperature: 0.07,
+};
+export const INT_TOWER_TINY: IntTowerConfig = { embedDim: 8, tower: [32, 16], dropout: 0, heads: 2, headSize: 8 };
+
+/** Light-SE over e [B, F, D] -> [B, F, D]. */
+class LightSe extends Module {
+  private readonly fc: Linear;
+
+  constructor(fields: number, private readonly residual: boolean, rng: Rng) {
+    super();
+    this.fc = this.addModule('fc', new Linear(fields, fields, rng, { bias: !residual }));
+  }
+
+  forward(e: Tensor): Tensor {
+    const [B, F] = e.shape;
+    const k = ops.softmax(this.fc.forward(ops.mean(e, 2)), -1); // [B, F]
+    const reweighted = ops.mul(e, ops.reshape(k, [B, F, 1]));
+    return this.residual ? ops.add(e, reweighted) : reweighted;
+  }
+}
+
+interface IntTowerSide extends TowerOutput {
+  /** Last-layer heads [B, H*P] (for CIR). */
+  last: Tensor;
+}
+
+export class IntTower extends TwoTowerModel<IntTowerSide, IntTowerSide> {
+  readonly kind = 'int-tower';
+  readonly heads: number;
+  private readonly embed: FieldEmbedder;
+  private readonly userSe: LightSe | null;
+  private readonly itemSe: LightSe | null;
+  private readonly userMlp: Mlp | null;
+  private readonly itemMlp: Mlp;
+  private readonly userProj: Linear[];
+  private readonly itemProj: Linear;
+  private readonly bias: Tensor;
+
+  constructor(ctx: ModelContext, readonly config: Required<IntTowerConfig>) {
+    super(config.l2Embedding);
+    const { rng, features } = ctx;
+    const c = config;
+    this.embed = this.addModule('embed', new FieldEmbedder(features, rng, { dim: c.embedDim, std: c.embedStd }));
+    const fu = this.embed.fieldsOf(USER_SIDE).length;
+    const fi = this.embed.fieldsOf(ITEM_SIDE).length;
+    this.heads = c.heads > 0 ? c.heads : Math.max(1, fu);
+    const se = (f: number, name: string): LightSe | null =>
+      c.lightSe !== 'none' && f > 0 ? this.addModule(name, new LightSe(f, c.lightSe === 'residual', rng)) : null;
+    this.userSe = se(fu, 'userSe');
+    this.itemSe = se(fi, 'itemSe');
+    const dims = c.tower;
+    const L = dims.length;
+    const mlp = (sources: readonly Source[], name: string, widths: number[]): Mlp | null => {
+      const width = flatWidth(this.embed, sources);
+      if (width === 0) throw new Error(`int-tower: no ${name} features`);
+      if (widths.length === 0) return null;
+      return this.addModule(name, makeMlp(width, { dims: widths, batchNorm: c.batchNorm, dropout: c.dropout, lastAct: 'relu' }, rng, c.init));
+    };
+    // With 'input' taps the last user layer's output would be unused, so the user tower stops one layer earlier.
+    this.userMlp = mlp(USER_SIDE, 'user', c.taps === 'input' ? dims.slice(0, L - 1) : dims);
+    this.itemMlp = mlp(ITEM_SIDE, 'item', dims)!;
+    const tapWidths = c.taps === 'output' ? dims : c.taps === 'input' ? [flatWidth(this.embed, USER_SIDE), ...dims.slice(0, L - 1)] : [dims[L - 1]];
+    const hp = this.heads * c.headSize;
+    this.userProj = tapWidths.map((w, i) => this.addModule(`userHead${i}`, new Linear(w, hp, rng)));
+    this.itemProj = this.addModule('itemHead', new Linear(dims[L - 1], hp, rng));
+    this.bias = this.addParam('bias', param([1], 'zeros', rng));
+  }
+
+  /** Tower input [B, F*D + nDense] after Light-SE, and the raw field embeddings (for L2). */
+  private input(batch: Batch, sources: readonly Source[], se: LightSe | null): { x: Tensor; fields: Tensor | null } {
+    const fields = this.embed.embed(batch, sources); // [B, F, D]
+    const refined = fields && se ? se.forward(fields) : fields;
+    return { x: flatInput(refined, this.embed.dense(batch, sources)), fields };
+  }
+
+  /** [B, H*P] -> the same with every head of size P scaled to unit length. */
+  private headsOf(h: Tensor): Tensor {
+    if (!this.config.normalizeHeads) return h;
+    const B = h.shape[0];
+    return ops.reshape(ops.l2Normalize(ops.reshape(h, [B * this.heads, this.config.headSize])), [B, this.heads * this.config.headSize]);
+  }
+
+  protected userTower(batch: Batch): IntTowerSide {
+    const { x, fields } = this.input(batch, USER_SIDE, this.userSe);
+    const outs = this.userMlp ? this.userMlp.forwardAll(x) : [];
+    const taps = this.config.taps === 'output' ? outs : this.config.taps === 'input' ? [x, ...outs] : [outs[outs.length - 1]];
+    const heads = taps.map((t, i) => this.headsOf(this.userProj[i].forward(t))); // L x [B, H*P]
+    const rep = heads.length === 1 ? heads[0] : ops.concat(heads, 1); // [B, L*H*P]
+    return { rep, emb: [fields], last: heads[heads.length - 1] };
+  }
+
+  protected itemTower(batch: Batch): IntTowerSide {
+    const { x, fields } = this.input(batch, ITEM_SIDE, this.itemSe);
+    const rep = this.headsOf(this.itemProj.forward(this.itemMlp.forward(x))); // [B, H*P]
+    return { rep, emb: [fields], last: rep };
+  }
+
+  /** FE-Block max-sim: userReps [N or 1, L*H*P], itemReps [N, H*P] -> [N]. */
+  score(userReps: Tensor, itemReps: Tensor): Tensor {
+    const n = itemReps.shape[0];
+    const { headSize: P } = this.config;
+    const H = this.heads;
+    const u = ops.reshape(pairRows(userReps, n), [n, -1, P]); // [N, L*H, P]
+    const v = ops.reshape(itemReps, [n, H, P]); // [N, H, P]
+    const sim = ops.bmm(u, v, { transB: true }); // [N, L*H, H]
+    return ops.add(ops.sum(ops.max(sim, 2), 1), this.bias); // [N]
+  }
+
+  protected override extraTerms(batch: Batch, u: IntTowerSide, i: IntTowerSide): Record<string, Tensor | null> {
+    const c = this.config;
+    if (!c.cir || !(c.cirWeight > 0)) return {};
+    const y = batch.label;
+    const pos: number[] = [];
+    for (let b = 0; b < batch.size; b++) if (y[b] > 0.5) pos.push(b);
+    if (pos.length === 0) return { cir: null };
+    const ids = Tensor.from(Int32Array.from(pos), [pos.length]);
+    const uq = ops.gather(ops.l2Normalize(u.last), ids); // [Q, H*P]: the positive rows
+    const sim = ops.matmul(uq, ops.l2Normalize(i.last), { transB: true }); // [Q, B] cosine
+    const nce = ops.softmaxCrossEntropy(ops.scale(sim, 1 / c.cirTemperature), ids); // each row's positive: its own item
+    return { cir: ops.scale(nce, c.cirWeight) };
+  }
+}
+
+export const createIntTower: ModelFactory<IntTowerConfig> = (ctx, config) => new IntTower(ctx, withDefaults(INT_TOWER_DEFAULTS, config));

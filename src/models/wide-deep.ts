@@ -1,0 +1,50 @@
+// Wide & Deep (Cheng et al., DLRS 2016): logit = wide + deep + b, the wide part a linear model over the features
+// and the deep part an MLP over the flattened field embeddings and the dense features.
+// Differs: the wide part has no hand-crafted cross-product features (as in DeepCTR's WDL, which the IntTower
+// authors ran); wide and deep share one optimizer (the paper trains the wide part with FTRL + L1).
+// Shape letters: B batch, F fields, D embedding dim.
+import type { Tensor } from '../core/tensor.js';
+import * as ops from '../core/ops/index.js';
+import { param, type Linear, type Mlp } from '../nn/index.js';
+import type { Batch } from '../data/index.js';
+import type { ModelContext, ModelFactory } from './types.js';
+import { COMMON_DEFAULTS, DEEP_DEFAULTS, TOWER_DIMS, SingleTowerModel, withDefaults, type CommonConfig, type SingleOutput } from './common/base.js';
+import { ALL_SOURCES, FieldEmbedder, flatInput, flatWidth } from './common/field-embedder.js';
+import { LinearPart, makeMlp, outputLayer, sumLogits } from './common/layers.js';
+
+export interface WideDeepConfig extends CommonConfig {
+  dnn?: number[];
+  batchNorm?: boolean;
+  dropout?: number;
+}
+
+export const WIDE_DEEP_DEFAULTS: Required<WideDeepConfig> = { ...COMMON_DEFAULTS, ...DEEP_DEFAULTS, dnn: [...TOWER_DIMS] };
+export const WIDE_DEEP_TINY: WideDeepConfig = { embedDim: 8, dnn: [32, 16], dropout: 0 };
+
+export class WideDeep extends SingleTowerModel {
+  readonly kind = 'wide-deep';
+  private readonly embed: FieldEmbedder;
+  private readonly wide: LinearPart;
+  private readonly dnn: Mlp;
+  private readonly out: Linear;
+  private readonly bias: Tensor;
+
+  constructor(ctx: ModelContext, readonly config: Required<WideDeepConfig>) {
+    super(config.l2Embedding);
+    const { rng, features } = ctx;
+    this.embed = this.addModule('embed', new FieldEmbedder(features, rng, { dim: config.embedDim, std: config.embedStd }));
+    this.wide = this.addModule('wide', new LinearPart(features, rng, config.embedStd));
+    this.dnn = this.addModule('dnn', makeMlp(flatWidth(this.embed, ALL_SOURCES), { dims: config.dnn, batchNorm: config.batchNorm, dropout: config.dropout, lastAct: 'relu' }, rng, config.init));
+    this.out = this.addModule('out', outputLayer(config.dnn[config.dnn.length - 1], rng));
+    this.bias = this.addParam('bias', param([1], 'zeros', rng));
+  }
+
+  protected run(batch: Batch): SingleOutput {
+    const fields = this.embed.embed(batch, ALL_SOURCES); // [B, F, D]
+    const deep = this.out.forward(this.dnn.forward(flatInput(fields, this.embed.dense(batch, ALL_SOURCES)))); // [B, 1]
+    const wide = this.wide.forward(batch, ALL_SOURCES);
+    return { logits: ops.add(sumLogits(batch.size, wide.logit, deep), this.bias), emb: [fields, wide.emb] };
+  }
+}
+
+export const createWideDeep: ModelFactory<WideDeepConfig> = (ctx, config) => new WideDeep(ctx, withDefaults(WIDE_DEEP_DEFAULTS, config));

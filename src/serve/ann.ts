@@ -1,0 +1,121 @@
+// Approximate nearest neighbours over the item table for /v1/retrieve: inner product, valid for models whose score is
+// an increasing affine function of <user, item> (the export records whether it is: manifest items.retrieval).
+// usearch (HNSW, prebuilt native addon) when it loads; else an exact brute-force scan with the same interface.
+// Shape letters: N items, I rep width, K top-k.
+
+export interface AnnIndex {
+  readonly kind: 'usearch' | 'brute-force';
+  readonly size: number;
+  /** Rows of the K items with the largest inner product with q [I], best first (fewer when N < K). */
+  search(q: Float32Array, k: number): Int32Array;
+  close(): void;
+}
+
+export class BruteForceIndex implements AnnIndex {
+  readonly kind = 'brute-force';
+  constructor(private readonly reps: Float32Array, private readonly dim: number) {}
+
+  get size(): number {
+    return this.reps.length / this.dim;
+  }
+
+  search(q: Float32Array, k: number): Int32Array {
+    const n = this.size, d = this.dim, r = this.reps;
+    const scores = new Float32Array(n);
+    for (let i = 0; i < n; i++) {
+      let s = 0;
+      for (let j = 0; j < d; j++) s += r[i * d + j] * q[j];
+      scores[i] = s;
+    }
+    return topN(scores, k);
+  }
+
+  close(): void {}
+}
+
+/** Indices of the n largest values, best first; ties keep the lower index first. */
+export function topN(scores: ArrayLike<number>, n: number): Int32Array {
+  const m = scores.length;
+  const k = Math.max(0, Math.min(n, m));
+  const better = (a: number, b: number): boolean => scores[a] > scores[b] || (scores[a] === scores[b] && a < b);
+  if (k * 8 >= m) {
+    const idx = Int32Array.from({ length: m }, (_, i) => i);
+    idx.sort((a, b) => (better(a, b) ? -1 : better(b, a) ? 1 : 0));
+    return idx.slice(0, k);
+  }
+  // a min-heap of the k best so far (root = worst of them)
+  const heap = new Int32Array(k);
+  let size = 0;
+  const sift = (i: number): void => {
+    for (;;) {
+      const l = 2 * i + 1, r = l + 1;
+      let w = i;
+      if (l < size && better(heap[w], heap[l])) w = l;
+      if (r < size && better(heap[w], heap[r])) w = r;
+      if (w === i) return;
+      [heap[i], heap[w]] = [heap[w], heap[i]];
+      i = w;
+    }
+  };
+  for (let i = 0; i < m; i++) {
+    if (size < k) {
+      heap[size] = i;
+      let c = size++;
+      while (c > 0) {
+        const p = (c - 1) >> 1;
+        if (!better(heap[p], heap[c])) break;
+        [heap[p], heap[c]] = [heap[c], heap[p]];
+        c = p;
+      }
+    } else if (better(i, heap[0])) {
+      heap[0] = i;
+      sift(0);
+    }
+  }
+  return heap.sort((a, b) => (better(a, b) ? -1 : better(b, a) ? 1 : 0));
+}
+
+interface UsearchLike {
+  add(keys: BigUint64Array, vectors: Float32Array, threads?: number): void;
+  search(q: Float32Array, k: number, threads: number): { keys: BigUint64Array };
+  size(): number;
+}
+
+export class UsearchIndex implements AnnIndex {
+  readonly kind = 'usearch';
+  constructor(private index: UsearchLike | null) {}
+
+  get size(): number {
+    return this.index?.size() ?? 0;
+  }
+
+  search(q: Float32Array, k: number): Int32Array {
+    if (!this.index) throw new Error('usearch index is closed');
+    const kk = Math.min(k, this.size);
+    if (kk <= 0) return new Int32Array(0);
+    const r = this.index.search(q, kk, 1);
+    return Int32Array.from(r.keys, (x) => Number(x));
+  }
+
+  close(): void {
+    this.index = null;
+  }
+}
+
+export type AnnKind = 'usearch' | 'brute-force';
+
+/** Builds an index over reps [N, I]; 'usearch' falls back to brute force (with the reason) when it does not load. */
+export async function buildAnnIndex(reps: Float32Array, dim: number, prefer: AnnKind = 'usearch'): Promise<{ index: AnnIndex; note?: string }> {
+  if (prefer === 'usearch') {
+    try {
+      const mod = (await import('usearch')) as unknown as { default: { Index: new (c: object) => UsearchLike } };
+      const index = new mod.default.Index({ metric: 'ip', dimensions: dim, connectivity: 16, quantization: 'f32', expansion_add: 128, expansion_search: 64, multi: false });
+      const n = reps.length / dim;
+      if (n > 0) index.add(BigUint64Array.from({ length: n }, (_, i) => BigInt(i)), reps, 1);
+      return { index: new UsearchIndex(index) };
+    } catch (e) {
+      return { index: new BruteForceIndex(reps, dim), note: `usearch unavailable (${(e as Error).message}); brute-force retrieval` };
+    }
+  }
+  return { index: new BruteForceIndex(reps, dim) };
+}

@@ -1,0 +1,11 @@
+// prerank/serve: item stores, ANN index, the scorer (request -> response), the deployment/reload service and the
+// fastify adapter.
+export { Scorer, RequestError, UnsupportedError, type PrerankRequest, type RetrieveRequest, type ScoreResponse, type ScoredItem,
+  type ScoreStats, type UserFeatures, type ItemId } from './scorer.js';
+export { Deployment, Service, NotReadyError, type DeployOptions } from './service.js';
+export { createServer, closeOnSignals, type ServerOptions, type PrerankServer } from './server.js';
+export { STORES, openStore, storeKind, MemoryItemStore, RedisItemStore, parseRedisUrl, type ItemStore, type ItemLookup,
+  type StoreFactory, type StoreOpenOptions } from './stores/index.js';
+export { buildAnnIndex, BruteForceIndex, UsearchIndex, topN, type AnnIndex, type AnnKind } from './ann.js';
+export { ServeMetrics } from './metrics.js';
+export { DEFAULT_LIMITS, type Limits } from './schemas.js';

@@ -1,0 +1,270 @@
+// The serving core: a request in, a response out, over a loaded bundle and an item store. Encodes the user's raw
+// features with the bundle's encoders (unknown values -> OOV, counted), runs the user tower once, fetches the
+// candidates' cached representations, scores them all with the model's own score(), sorts and cuts. Unknown
+// candidate ids are reported, never an error. Single-tower bundles score full (user, item) pairs instead.
+// The engine calls are synchronous; the only await is the store lookup, and no tensor scope spans it.
+// Shape letters: U user rep width, I item rep width, M candidates found, K top-k.
+import { noGrad, scope, Tensor } from '../core/index.js';
+import { allocBatch, type Batch } from '../data/batch.js';
+import { featureColumn, type EncodedRow, type FeatureSpec } from '../data/index.js';
+import type { Bundle } from '../export/bundle.js';
+import { decodeRow } from '../export/item-table.js';
+import { topN, type AnnIndex } from './ann.js';
+import type { ItemStore } from './stores/types.js';
+
+export type RawFeatureValue = string | number | boolean | null | (string | number)[];
+export type UserFeatures = Record<string, RawFeatureValue>;
+export type ItemId = string | number;
+
+export interface PrerankRequest {
+  user: UserFeatures;
+  candidates: ItemId[];
+  /** Top-n to return (default: all). */
+  n?: number;
+}
+
+export interface RetrieveRequest {
+  user: UserFeatures;
+  k: number;
+}
+
+export interface ScoredItem {
+  id: ItemId;
+  /** The model's logit (sigmoid gives the click probability). */
+  score: number;
+}
+
+export interface ScoreResponse {
+  items: ScoredItem[];
+  /** Candidate ids the item store does not know, in request order. */
+  unknown: ItemId[];
+  /** User-side features whose value mapped to OOV. */
+  oov: string[];
+  modelVersion: string;
+}
+
+export interface ScoreStats {
+  route: 'prerank' | 'score' | 'retrieve';
+  candidates: number;
+  unknown: number;
+  /** Per feature: vocabulary lookups and OOV results of this request. */
+  lookups: Record<string, number>;
+  oovs: Record<string, number>;
+}
+
+/** A request that is well-formed JSON but does not fit the bundle: HTTP 400 with the path of the bad field. */
+export class RequestError extends Error {
+  constructor(readonly path: string, message: string) {
+    super(message);
+    this.name = 'RequestError';
+  }
+}
+
+/** Something the deployment cannot do (e.g. retrieval for a max-sim model): HTTP 501/409. */
+export class UnsupportedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UnsupportedError';
+  }
+}
+
+export interface ScorerOptions {
+  store: ItemStore | null;
+  ann?: AnnIndex | null;
+  observe?: (s: ScoreStats) => void;
+}
+
+const USER_SOURCES: ('user' | 'context')[] = ['user', 'context'];
+
+export class Scorer {
+  private readonly userBatch: Batch;
+  /** Raw columns a request's user object may contain. */
+  readonly userColumns: Set<string>;
+  private readonly itemRow: Map<string, number> | null;
+  observe: ((s: ScoreStats) => void) | undefined;
+
+  constructor(readonly bundle: Bundle, private readonly opts: ScorerOptions) {
+    if (!bundle.model || !bundle.encoders) throw new Error('Scorer: the bundle was loaded without the user tower (parts "item")');
+    if (bundle.twoTower && !opts.store) throw new Error('Scorer: a two-tower bundle needs an item store');
+    if (!bundle.twoTower && !bundle.itemFeatures) throw new Error('Scorer: a single-tower bundle needs its item features (load parts "all")');
+    if (opts.store && bundle.manifest.items.cached && opts.store.dim !== bundle.manifest.items.dim) {
+      throw new Error(`Scorer: the item store holds ${opts.store.dim}-wide reps, the bundle's item tower gives ${bundle.manifest.items.dim}`);
+    }
+    this.observe = opts.observe;
+    this.userBatch = allocBatch(bundle.manifest.features.filter((f) => f.source !== 'item'), 1);
+    const j = bundle.encoders.toJSON();
+    const cols = new Set<string>([j.keys.user]);
+    if (j.keys.usersKey) cols.add(j.keys.usersKey);
+    for (const f of j.features as FeatureSpec[]) {
+      if (f.source === 'item') continue;
+      if (f.kind === 'sequence' && f.flagColumns) f.flagColumns.forEach((c) => cols.add(c));
+      else cols.add(featureColumn(f));
+    }
+    this.userColumns = cols;
+    this.itemRow = bundle.itemFeatures ? new Map(bundle.itemFeatures.ids.map((id, r) => [id, r])) : null;
+  }
+
+  get modelVersion(): string {
+    return this.bundle.modelVersion;
+  }
+
+  /** Top-n candidates by score. */
+  prerank(req: PrerankRequest): Promise<ScoreResponse> {
+    return this.run(req, req.n ?? req.candidates.length, 'prerank');
+  }
+
+  /** Every known candidate, sorted by score (no cut). */
+  scoreAll(req: Omit<PrerankRequest, 'n'>): Promise<ScoreResponse> {
+    return this.run(req, req.candidates.length, 'score');
+  }
+
+  /** Top-k of the whole catalogue from the ANN index, rescored exactly with the model's score. */
+  async retrieve(req: RetrieveRequest): Promise<ScoreResponse> {
+    const { ann } = this.opts;
+    const items = this.bundle.items;
+    const info = this.bundle.manifest.items;
+    if (!info.cached || !info.retrieval) throw new UnsupportedError(`model '${this.bundle.manifest.model.kind}' scores are not an inner product of user and item reps: retrieval needs a DSSM-like model`);
+    if (!ann || !items) throw new UnsupportedError('no ANN index in this deployment (the item table is not loaded in process)');
+    const user = this.encodeUser(req.user);
+    const rows = ann.search(user.rep, req.k);
+    const m = rows.length;
+    const reps = new Float32Array(m * items.dim);
+    for (let k = 0; k < m; k++) decodeRow(items, rows[k], reps, k * items.dim);
+    const scores = this.scorePairs(user.rep, reps, m);
+    const order = topN(scores, m);
+    const out = Array.from(order, (k) => ({ id: items.ids[rows[k]], score: scores[k] }));
+    this.observe?.({ route: 'retrieve', candidates: m, unknown: 0, lookups: user.lookups, oovs: user.oovs });
+    return { items: out, unknown: [], oov: user.oov, modelVersion: this.modelVersion };
+  }
+
+  private async run(req: Omit<PrerankRequest, 'n'>, n: number, route: 'prerank' | 'score'): Promise<ScoreResponse> {
+    const user = this.encodeUser(req.user);
+    const ids = req.candidates.map(String);
+    let found: Int32Array, scores: Float32Array, unknown: ItemId[];
+    if (this.bundle.twoTower) {
+      const lookup = await this.opts.store!.get(ids);
+      found = lookup.found;
+      scores = this.scorePairs(user.rep, lookup.reps, found.length);
+      unknown = lookup.missing.length ? this.unknownIds(req.candidates, found) : [];
+    } else {
+      const r = this.scoreFullPairs(user.row, ids);
+      found = r.found;
+      scores = r.scores;
+      unknown = found.length < ids.length ? this.unknownIds(req.candidates, found) : [];
+    }
+    const order = topN(scores, n);
+    const items = Array.from(order, (k) => ({ id: req.candidates[found[k]], score: scores[k] }));
+    this.observe?.({ route, candidates: ids.length, unknown: unknown.length, lookups: user.lookups, oovs: user.oovs });
+    return { items, unknown, oov: user.oov, modelVersion: this.modelVersion };
+  }
+
+  private unknownIds(candidates: ItemId[], found: Int32Array): ItemId[] {
+    const hit = new Uint8Array(candidates.length);
+    for (const i of found) hit[i] = 1;
+    return candidates.filter((_, i) => !hit[i]);
+  }
+
+  /** Validates and encodes the user's raw features; runs the user tower once. */
+  encodeUser(user: UserFeatures): { rep: Float32Array; row: EncodedRow; oov: string[]; lookups: Record<string, number>; oovs: Record<string, number> } {
+    for (const k of Object.keys(user)) {
+      if (!this.userColumns.has(k)) throw new RequestError(`user.${k}`, `unknown user feature '${k}' (known: ${[...this.userColumns].join(', ')})`);
+    }
+    const enc = this.bundle.encoders!;
+    const before = Object.fromEntries(Object.entries(enc.oov).map(([f, c]) => [f, { ...c }]));
+    const row = enc.encodeRow(user, USER_SOURCES);
+    const lookups: Record<string, number> = {};
+    const oovs: Record<string, number> = {};
+    const oov: string[] = [];
+    for (const [f, c] of Object.entries(enc.oov)) {
+      const l = c.lookups - (before[f]?.lookups ?? 0);
+      const o = c.oov - (before[f]?.oov ?? 0);
+      if (l) lookups[f] = l;
+      if (o) {
+        oovs[f] = o;
+        oov.push(f);
+      }
+    }
+    const b = this.userBatch;
+    fillRow(b, row, 0);
+    const model = this.bundle.model!;
+    const rep = noGrad(() => scope(() => {
+      const u = model.encodeUser ? model.encodeUser(b) : null;
+      return u ? (u.data as Float32Array).slice(0, u.cols) : new Float32Array(0);
+    }));
+    return { rep, row, oov, lookups, oovs };
+  }
+
+  /** score(user [1, U], items [M, I]) -> [M]. */
+  private scorePairs(rep: Float32Array, reps: Float32Array, m: number): Float32Array {
+    if (m === 0) return new Float32Array(0);
+    const model = this.bundle.model!;
+    const dim = reps.length / m;
+    return noGrad(() => scope(() => (model.score!(Tensor.from(rep, [1, rep.length]), Tensor.from(reps, [m, dim])).data as Float32Array).slice(0, m)));
+  }
+
+  /** Single-tower: a batch of M (user, item) rows -> forward -> [M]. */
+  private scoreFullPairs(row: EncodedRow, ids: string[]): { found: Int32Array; scores: Float32Array } {
+    const found: number[] = [];
+    const rows: number[] = [];
+    ids.forEach((id, i) => {
+      const r = this.itemRow!.get(id);
+      if (r !== undefined) {
+        found.push(i);
+        rows.push(r);
+      }
+    });
+    const m = found.length;
+    if (m === 0) return { found: new Int32Array(0), scores: new Float32Array(0) };
+    const b = allocBatch(this.bundle.manifest.features, m);
+    for (let i = 0; i < m; i++) fillRow(b, row, i);
+    const t = this.bundle.itemFeatures!.tensors;
+    for (const f of this.bundle.manifest.features) {
+      if (f.source !== 'item') continue;
+      if (f.kind === 'sparse' || f.kind === 'dense') {
+        const src = t.get(`${f.kind}.${f.name}`)!.data;
+        const dst = f.kind === 'sparse' ? b.sparse[f.name] : b.dense[f.name];
+        for (let i = 0; i < m; i++) dst[i] = src[rows[i]];
+      } else {
+        const s = b.sequence[f.name];
+        const ids2 = t.get(`sequence.${f.name}.ids`)!.data, lens = t.get(`sequence.${f.name}.lengths`)!.data;
+        const L = s.maxLen;
+        for (let i = 0; i < m; i++) {
+          s.ids.set(ids2.subarray(rows[i] * L, rows[i] * L + L) as Int32Array, i * L);
+          s.lengths[i] = lens[rows[i]];
+        }
+      }
+    }
+    const model = this.bundle.model!;
+    const scores = noGrad(() => scope(() => (model.forward(b).data as Float32Array).slice(0, m)));
+    return { found: Int32Array.from(found), scores };
+  }
+
+  /** Runs a few requests so the first real one does not pay for JIT and buffer-pool warm-up. */
+  async warm(rounds = 3): Promise<void> {
+    const observe = this.observe;
+    this.observe = undefined;
+    try {
+      const ids = this.bundle.items?.ids ?? this.bundle.itemFeatures?.ids ?? [];
+      for (let r = 0; r < rounds; r++) {
+        await this.scoreAll({ user: {}, candidates: ids.slice(0, 256) });
+        if (this.opts.ann && this.bundle.manifest.items.cached && this.bundle.manifest.items.retrieval) await this.retrieve({ user: {}, k: 10 });
+      }
+    } finally {
+      this.observe = observe;
+    }
+  }
+}
+
+/** Writes one encoded row's user/context features into slot i of a batch. */
+function fillRow(b: Batch, row: EncodedRow, i: number): void {
+  for (const [k, v] of Object.entries(row.sparse)) b.sparse[k][i] = v;
+  for (const [k, v] of Object.entries(row.dense)) b.dense[k][i] = v;
+  for (const [k, ids] of Object.entries(row.sequence)) {
+    const s = b.sequence[k];
+    const L = s.maxLen;
+    const len = Math.min(L, ids.length);
+    s.ids.fill(0, i * L, i * L + L);
+    s.ids.set(ids.subarray(0, len), i * L);
+    s.lengths[i] = len;
+  }
+}

@@ -1,0 +1,167 @@
+// The HTTP adapter (fastify): validates bodies, pins the current deployment for the request, calls the scorer and
+// maps errors to status codes. Everything else lives in the scorer (request -> response) and the service (reload).
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import underPressure from '@fastify/under-pressure';
+import { BundleError } from '../export/bundle.js';
+import { ServeMetrics } from './metrics.js';
+import { DEFAULT_LIMITS, schemas, validate, type BadField, type Limits } from './schemas.js';
+import { RequestError, UnsupportedError, type ScoreResponse } from './scorer.js';
+import { NotReadyError, Service, type DeployOptions, type Deployment } from './service.js';
+
+export interface ServerOptions extends DeployOptions {
+  /** Bundle to load before the server is returned (else POST /admin/reload or service.load later). */
+  bundle?: string;
+  limits?: Partial<Limits>;
+  /** Scoring requests in flight (started, not answered) beyond which new ones get 503 + Retry-After. */
+  maxInflight?: number;
+  /** Seconds in Retry-After of 503 answers. */
+  retryAfter?: number;
+  /** @fastify/under-pressure thresholds (false: off). Default: event loop delay 200 ms, utilisation 0.98. */
+  underPressure?: false | { maxEventLoopDelay?: number; maxEventLoopUtilization?: number; maxHeapUsedBytes?: number; maxRssBytes?: number; sampleInterval?: number };
+  /** When set, /admin/* requires the header `x-admin-token: <token>`. */
+  adminToken?: string;
+  logger?: boolean;
+  /** Process metrics (event loop lag, heap...) in /metrics; default true. */
+  defaultMetrics?: boolean;
+}
+
+export interface PrerankServer {
+  app: FastifyInstance;
+  service: Service;
+  metrics: ServeMetrics;
+}
+
+/** Liveness and metrics answer even under pressure. */
+const EXEMPT = { pressureHandler: () => undefined };
+
+class HttpError extends Error {
+  constructor(readonly status: number, readonly body: Record<string, unknown>, readonly headers: Record<string, string> = {}) {
+    super(String(body.message ?? body.error));
+  }
+}
+
+const badRequest = (issues: BadField[]) => new HttpError(400, { error: 'bad request', path: issues[0]?.path ?? '', message: issues[0]?.message ?? '', issues });
+
+export async function createServer(o: ServerOptions = {}): Promise<PrerankServer> {
+  const limits: Limits = { ...DEFAULT_LIMITS, ...o.limits };
+  const retryAfter = String(o.retryAfter ?? 1);
+  const metrics = new ServeMetrics(o.defaultMetrics ?? true);
+  const service = new Service({ ...o, observe: (s) => metrics.observe(s) });
+  service.onSwap((d) => metrics.setModel(d.modelVersion, d.bundle.manifest.model.kind));
+  const app = Fastify({ logger: o.logger ?? false, bodyLimit: limits.bodyLimit, return503OnClosing: true });
+  const S = schemas(limits);
+  let inflight = 0;
+
+  if (o.underPressure !== false) {
+    await app.register(underPressure, { maxEventLoopDelay: 200, maxEventLoopUtilization: 0.98, ...o.underPressure, retryAfter: Number(retryAfter),
+      message: 'overloaded, retry later' });
+  }
+
+  const started = new WeakMap<FastifyRequest, bigint>();
+  app.addHook('onRequest', async (req) => {
+    started.set(req, process.hrtime.bigint());
+  });
+  app.addHook('onResponse', async (req, reply) => {
+    const t0 = started.get(req);
+    if (t0 === undefined) return;
+    const route = req.routeOptions.url ?? 'unmatched';
+    metrics.latency.observe({ route, status: String(reply.statusCode) }, Number(process.hrtime.bigint() - t0) / 1e9);
+  });
+  app.addHook('onClose', async () => {
+    await service.close();
+  });
+
+  app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, _req, reply) => {
+    if (err instanceof HttpError) return reply.code(err.status).headers(err.headers).send(err.body);
+    if (err instanceof RequestError) return reply.code(400).send({ error: 'bad request', path: err.path, message: err.message, issues: [{ path: err.path, message: err.message }] });
+    if (err instanceof UnsupportedError) return reply.code(501).send({ error: 'not supported', message: err.message });
+    if (err instanceof NotReadyError) return reply.code(503).header('retry-after', retryAfter).send({ error: 'not ready', message: err.message });
+    const status = err.statusCode ?? 500;
+    if (status === 503) return reply.code(503).header('retry-after', reply.getHeader('retry-after') ?? retryAfter).send({ error: 'overloaded', message: err.message });
+    if (status === 413) return reply.code(413).send({ error: 'payload too large', message: `body exceeds ${limits.bodyLimit} bytes` });
+    if (status >= 400 && status < 500) return reply.code(status).send({ error: 'bad request', path: '', message: err.message });
+    reply.log.error(err);
+    return reply.code(500).send({ error: 'internal error', message: err.message });
+  });
+
+  /** Validates, limits in-flight work, pins the deployment, maps store failures to 503. */
+  const scoring = <T>(schema: Parameters<typeof validate<T>>[0], run: (d: Deployment, body: T) => Promise<ScoreResponse>) =>
+    async (req: FastifyRequest, _reply: FastifyReply): Promise<ScoreResponse> => {
+      const v = validate(schema, req.body);
+      if (!v.ok) throw badRequest(v.issues);
+      if (o.maxInflight !== undefined && inflight >= o.maxInflight) {
+        throw new HttpError(503, { error: 'overloaded', message: `more than ${o.maxInflight} requests in flight` }, { 'retry-after': retryAfter });
+      }
+      inflight++;
+      try {
+        return await service.with(async (d) => {
+          try {
+            return await run(d, v.value);
+          } catch (e) {
+            if (e instanceof RequestError || e instanceof UnsupportedError) throw e;
+            if (d.store && d.store.kind !== 'memory') throw new HttpError(503, { error: 'item store unavailable', message: (e as Error).message }, { 'retry-after': retryAfter });
+            throw e;
+          }
+        });
+      } finally {
+        inflight--;
+      }
+    };
+
+  app.post('/v1/prerank', scoring(S.prerank, (d, b) => d.scorer.prerank(b)));
+  app.post('/v1/score', scoring(S.score, (d, b) => d.scorer.scoreAll(b)));
+  app.post('/v1/retrieve', scoring(S.retrieve, (d, b) => d.scorer.retrieve(b)));
+
+  app.get('/healthz', { config: EXEMPT }, async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_req, reply) => {
+    const d = service.deployment;
+    if (!d) return reply.code(503).header('retry-after', retryAfter).send({ status: 'not ready', reloading: service.isReloading });
+    return { status: 'ready', modelVersion: d.modelVersion, store: d.store?.kind ?? 'none', items: d.store?.size ?? d.bundle.manifest.items.count,
+      ann: d.ann?.kind ?? 'none', reloading: service.isReloading };
+  });
+  app.get('/metrics', { config: EXEMPT }, async (_req, reply) => {
+    reply.header('content-type', metrics.registry.contentType);
+    return metrics.registry.metrics();
+  });
+
+  app.post('/admin/reload', { config: EXEMPT }, async (req) => {
+    if (o.adminToken !== undefined && req.headers['x-admin-token'] !== o.adminToken) throw new HttpError(401, { error: 'unauthorized', message: 'x-admin-token missing or wrong' });
+    const v = validate(S.reload, req.body);
+    if (!v.ok) throw badRequest(v.issues);
+    if (service.isReloading) throw new HttpError(409, { error: 'conflict', message: 'a reload is already in progress' });
+    const previous = service.deployment?.modelVersion ?? null;
+    const t0 = performance.now();
+    try {
+      const d = await service.load(v.value.bundle);
+      metrics.reloads.inc({ result: 'ok' });
+      return { modelVersion: d.modelVersion, previous, seconds: (performance.now() - t0) / 1000, notes: d.notes };
+    } catch (e) {
+      metrics.reloads.inc({ result: 'error' });
+      if (e instanceof HttpError) throw e;
+      const status = e instanceof BundleError ? 422 : 500;
+      throw new HttpError(status, { error: 'reload failed', message: (e as Error).message, modelVersion: previous });
+    }
+  });
+
+  if (o.bundle) await service.load(o.bundle);
+  return { app, service, metrics };
+}
+
+/** SIGTERM/SIGINT: stop accepting, let in-flight requests finish, close stores, exit 0. */
+export function closeOnSignals(app: FastifyInstance, log: (m: string) => void = () => {}): void {
+  let closing = false;
+  const stop = (sig: string) => {
+    if (closing) return;
+    closing = true;
+    log(`${sig}: closing (finishing in-flight requests)`);
+    app.close().then(() => {
+      log('closed');
+      process.exit(0);
+    }, (e: Error) => {
+      log(`close failed: ${e.message}`);
+      process.exit(1);
+    });
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+}

@@ -1,0 +1,161 @@
+// A deployment is one loaded bundle with its item store, ANN index and scorer. The service holds the current one;
+// reload loads a new one beside it, warms it, and swaps one reference. Each request pins the deployment it
+// started on (acquire/release), so in-flight requests finish on the old one, which is closed once they have.
+import { Bundle, type BundleLoadOptions } from '../export/bundle.js';
+import { decodeAll } from '../export/item-table.js';
+import { buildAnnIndex, type AnnIndex, type AnnKind } from './ann.js';
+import { Scorer, type ScoreStats } from './scorer.js';
+import { openStore, storeKind } from './stores/index.js';
+import type { ItemStore } from './stores/types.js';
+
+export interface DeployOptions {
+  /** 'memory' (default) or redis://host:port[/db][?prefix=..&lru=..]. */
+  store?: string;
+  lruRows?: number;
+  /** ANN index for /v1/retrieve: 'usearch' (default; brute force when it does not load), 'brute-force' or 'off'. */
+  ann?: AnnKind | 'off';
+  models?: BundleLoadOptions['models'];
+  observe?: (s: ScoreStats) => void;
+  log?: (msg: string) => void;
+}
+
+export class Deployment {
+  private inflight = 0;
+  private retired = false;
+  private closing: Promise<void> | null = null;
+
+  private constructor(readonly bundle: Bundle, readonly store: ItemStore | null, readonly ann: AnnIndex | null, readonly scorer: Scorer,
+    readonly notes: string[]) {}
+
+  get modelVersion(): string {
+    return this.bundle.modelVersion;
+  }
+
+  static async open(dir: string, o: DeployOptions = {}): Promise<Deployment> {
+    const url = o.store ?? 'memory';
+    const kind = storeKind(url);
+    const manifest = await Bundle.readManifest(dir);
+    // the Redis store reads the item table only to publish it; an in-process ANN index needs it anyway
+    const wantAnn = (o.ann ?? 'usearch') !== 'off' && manifest.items.cached && !!manifest.items.retrieval;
+    const parts = kind === 'memory' || wantAnn || !manifest.model.twoTower ? 'all' : 'user';
+    const bundle = await Bundle.load(dir, { parts, models: o.models });
+    const notes: string[] = [];
+    let store: ItemStore | null = null;
+    let ann: AnnIndex | null = null;
+    try {
+      if (bundle.twoTower) {
+        const table = async () => bundle.items ?? (await Bundle.load(dir, { parts: 'item' })).items!;
+        store = await openStore({ url, modelHash: manifest.hash, table, lruRows: o.lruRows });
+        if (store.size !== manifest.items.count) notes.push(`item store holds ${store.size} items, the bundle ${manifest.items.count}`);
+        if (wantAnn && bundle.items) {
+          const r = await buildAnnIndex(decodeAll(bundle.items), bundle.items.dim, o.ann === 'brute-force' ? 'brute-force' : 'usearch');
+          ann = r.index;
+          if (r.note) notes.push(r.note);
+        }
+      }
+      const scorer = new Scorer(bundle, { store, ann, observe: o.observe });
+      await scorer.warm();
+      for (const n of notes) o.log?.(n);
+      return new Deployment(bundle, store, ann, scorer, notes);
+    } catch (e) {
+      await store?.close();
+      ann?.close();
+      throw e;
+    }
+  }
+
+  acquire(): this {
+    this.inflight++;
+    return this;
+  }
+
+  release(): void {
+    this.inflight--;
+    if (this.retired && this.inflight === 0) void this.close();
+  }
+
+  /** No new requests; closes when the last in-flight one releases. */
+  retire(): void {
+    this.retired = true;
+    if (this.inflight === 0) void this.close();
+  }
+
+  get inFlight(): number {
+    return this.inflight;
+  }
+
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      await this.store?.close();
+      this.ann?.close();
+      this.bundle.dispose();
+    })();
+    return this.closing;
+  }
+}
+
+export class Service {
+  private current: Deployment | null = null;
+  private reloading: Promise<Deployment> | null = null;
+  private readonly listeners: ((d: Deployment) => void)[] = [];
+
+  constructor(private readonly opts: DeployOptions = {}) {}
+
+  get ready(): boolean {
+    return this.current !== null;
+  }
+
+  get deployment(): Deployment | null {
+    return this.current;
+  }
+
+  get isReloading(): boolean {
+    return this.reloading !== null;
+  }
+
+  onSwap(fn: (d: Deployment) => void): void {
+    this.listeners.push(fn);
+  }
+
+  /** Loads and warms the bundle beside the current deployment, then swaps atomically. One reload at a time. */
+  async load(dir: string): Promise<Deployment> {
+    if (this.reloading) throw new Error('a reload is already in progress');
+    this.reloading = Deployment.open(dir, this.opts);
+    try {
+      const next = await this.reloading;
+      const old = this.current;
+      this.current = next;
+      for (const fn of this.listeners) fn(next);
+      old?.retire();
+      return next;
+    } finally {
+      this.reloading = null;
+    }
+  }
+
+  /** Runs fn on the current deployment, pinned until fn settles. */
+  async with<T>(fn: (d: Deployment) => Promise<T>): Promise<T> {
+    const d = this.current;
+    if (!d) throw new NotReadyError();
+    d.acquire();
+    try {
+      return await fn(d);
+    } finally {
+      d.release();
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.reloading?.catch(() => undefined);
+    const d = this.current;
+    this.current = null;
+    d?.retire();
+    await d?.close();
+  }
+}
+
+export class NotReadyError extends Error {
+  constructor() {
+    super('no bundle loaded yet');
+  }
+}

@@ -1,0 +1,52 @@
+// In-process item store: the bundle's item table (one copy, float32/float16/int8) and an id -> row map.
+import { decodeRow, type ItemTable } from '../../export/item-table.js';
+import { StoreClosedError, type ItemLookup, type ItemStore, type StoreFactory } from './types.js';
+
+export class MemoryItemStore implements ItemStore {
+  readonly kind = 'memory';
+  private readonly rowOf = new Map<string, number>();
+  private closed = false;
+
+  constructor(private readonly table: ItemTable) {
+    table.ids.forEach((id, r) => this.rowOf.set(id, r));
+  }
+
+  get dim(): number {
+    return this.table.dim;
+  }
+
+  get size(): number {
+    return this.table.ids.length;
+  }
+
+  /** Synchronous lookup (the async get() wraps it). */
+  lookup(ids: readonly string[]): ItemLookup {
+    if (this.closed) throw new StoreClosedError(this.kind);
+    const rows = new Int32Array(ids.length);
+    const found = new Int32Array(ids.length);
+    const missing: string[] = [];
+    let m = 0;
+    for (let i = 0; i < ids.length; i++) {
+      const r = this.rowOf.get(ids[i]);
+      if (r === undefined) missing.push(ids[i]);
+      else {
+        rows[m] = r;
+        found[m++] = i;
+      }
+    }
+    const dim = this.table.dim;
+    const reps = new Float32Array(m * dim);
+    for (let k = 0; k < m; k++) decodeRow(this.table, rows[k], reps, k * dim);
+    return { found: found.slice(0, m), reps, missing };
+  }
+
+  async get(ids: readonly string[]): Promise<ItemLookup> {
+    return this.lookup(ids);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+}
+
+export const openMemoryStore: StoreFactory = async (o) => new MemoryItemStore(await o.table());

@@ -1,0 +1,195 @@
+// Export bundles: round trip against the training-time model, parts, quantization cost, single-tower models, and
+// refusal of tampered or mismatched bundles.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { noGrad, scope } from '../src/core/index.js';
+import { Bundle, exportBundle } from '../src/export/index.js';
+import { decodeRow, quantize, toHalf } from '../src/export/item-table.js';
+import { MemoryItemStore } from '../src/serve/stores/memory.js';
+import { Scorer } from '../src/serve/scorer.js';
+import { maxAbsDiff, pairBatch, tempDir, tinyRun, type TinyRun } from './serve-fixture.js';
+
+let root: string;
+let dssm: TinyRun;
+
+before(async () => {
+  root = tempDir('bundle');
+  dssm = await tinyRun(root, 'dssm');
+});
+after(() => rmSync(root, { recursive: true, force: true }));
+
+const forward = (r: TinyRun, b: Parameters<TinyRun['model']['forward']>[0]): Float32Array =>
+  noGrad(() => scope(() => {
+    r.model.eval();
+    return (r.model.forward(b).data as Float32Array).slice(0, b.size);
+  }));
+
+test('a DSSM bundle scores what the training-time model scores (within 1e-5)', async () => {
+  const out = join(root, 'b-dssm');
+  const { manifest } = await exportBundle(dssm.runDir, out);
+  assert.equal(manifest.format, 'prerank-bundle/1');
+  assert.equal(manifest.model.kind, 'dssm');
+  assert.ok(manifest.items.cached);
+  assert.equal(manifest.items.count, dssm.data.itemCount);
+  assert.ok(manifest.items.exportCheck.maxAbsError < 1e-5, `export check ${manifest.items.exportCheck.maxAbsError}`);
+  assert.ok(manifest.items.retrieval, 'DSSM scores are affine in <u, v>');
+  assert.ok(Math.abs(manifest.items.retrieval.scale - 5) < 1e-3, `temperature 0.2 -> scale ${manifest.items.retrieval.scale}`);
+  assert.ok(manifest.training, 'summary.json recorded');
+  assert.match(manifest.modelVersion, /^dssm-[0-9a-f]{12}$/);
+
+  const bundle = await Bundle.load(out);
+  const scorer = new Scorer(bundle, { store: new MemoryItemStore(bundle.items!) });
+  const ids = dssm.data.itemKeys;
+  for (const uid of ['u0', 'u7', 'u42']) {
+    const user = { ...dssm.users.get(uid)!, device: 'ios' };
+    const res = await scorer.scoreAll({ user, candidates: ids });
+    assert.equal(res.items.length, ids.length);
+    assert.deepEqual(res.unknown, []);
+    const expected = forward(dssm, pairBatch(dssm.data, user, ids.map((_, i) => i)));
+    const got = new Float32Array(ids.length);
+    for (const it of res.items) got[ids.indexOf(String(it.id))] = it.score;
+    assert.ok(maxAbsDiff(got, expected) < 1e-5, `user ${uid}: max diff ${maxAbsDiff(got, expected)}`);
+    for (let i = 1; i < res.items.length; i++) assert.ok(res.items[i - 1].score >= res.items[i].score, 'sorted');
+  }
+});
+
+test('parts: the user tower loads without the item table and the item table without the model', async () => {
+  const out = join(root, 'b-dssm');
+  const user = await Bundle.load(out, { parts: 'user' });
+  assert.ok(user.model && user.encoders);
+  assert.equal(user.items, null);
+  const item = await Bundle.load(out, { parts: 'item' });
+  assert.equal(item.model, null);
+  assert.equal(item.items!.ids.length, dssm.data.itemCount);
+  assert.equal(item.modelVersion, user.modelVersion);
+});
+
+test('float16 and int8 tables record their measured score error and stay close to float32', async () => {
+  const f32 = await Bundle.load(join(root, 'b-dssm'));
+  const user = { ...dssm.users.get('u3')!, device: 'web' };
+  const ref = await new Scorer(f32, { store: new MemoryItemStore(f32.items!) }).scoreAll({ user, candidates: dssm.data.itemKeys });
+  const refById = new Map(ref.items.map((x) => [x.id, x.score]));
+  for (const [dtype, tol] of [['float16', 0.01], ['int8', 0.1]] as const) {
+    const out = join(root, `b-dssm-${dtype}`);
+    const { manifest } = await exportBundle(dssm.runDir, out, { itemDtype: dtype });
+    assert.ok(manifest.items.cached && manifest.items.accuracy);
+    const acc = manifest.items.accuracy;
+    assert.equal(acc.dtype, dtype);
+    assert.ok(acc.maxAbsScoreError > 0 && acc.maxAbsScoreError < tol, `${dtype}: ${acc.maxAbsScoreError}`);
+    assert.equal(manifest.modelVersion, f32.modelVersion, 'same model, same version');
+    const b = await Bundle.load(out);
+    assert.equal(b.items!.dtype, dtype);
+    const res = await new Scorer(b, { store: new MemoryItemStore(b.items!) }).scoreAll({ user, candidates: dssm.data.itemKeys });
+    const err = Math.max(...res.items.map((x) => Math.abs(x.score - refById.get(x.id)!)));
+    assert.ok(err < tol, `${dtype} serving error ${err}`);
+  }
+});
+
+test('float16 and int8 encoding', () => {
+  assert.equal(toHalf(1), 0x3c00);
+  assert.equal(toHalf(-2), 0xc000);
+  assert.equal(toHalf(65504), 0x7bff);
+  assert.equal(toHalf(1e6), 0x7c00);
+  assert.equal(toHalf(2 ** -24), 1);
+  const reps = Float32Array.from([0.1, -0.5, 0.25, 1e-3, 0, 0, 0, 0, 3, -3, 1.5, 0.001]);
+  for (const dtype of ['float16', 'int8'] as const) {
+    const t = quantize(['a', 'b', 'c'], reps, 4, dtype);
+    const out = new Float32Array(12);
+    for (let r = 0; r < 3; r++) decodeRow(t, r, out, r * 4);
+    const tol = dtype === 'float16' ? 2e-3 : 3 / 127 / 2 + 1e-6;
+    assert.ok(maxAbsDiff(out, reps) <= tol, `${dtype}: ${maxAbsDiff(out, reps)}`);
+    assert.deepEqual(Array.from(out.subarray(4, 8)), [0, 0, 0, 0]);
+  }
+});
+
+test('a tampered or mismatched bundle is refused, naming the file', async () => {
+  const src = join(root, 'b-dssm');
+  const mk = (name: string): string => {
+    const d = join(root, name);
+    rmSync(d, { recursive: true, force: true });
+    cpSync(src, d, { recursive: true });
+    return d;
+  };
+  const flip = (path: string, at = 100) => {
+    const b = readFileSync(path);
+    b[Math.min(at, b.length - 1)] ^= 0xff;
+    writeFileSync(path, b);
+  };
+
+  let d = mk('t-items');
+  flip(join(d, 'items/reps.bin'));
+  await assert.rejects(Bundle.load(d), /items\/reps\.bin does not match the manifest/);
+  await Bundle.load(d, { parts: 'user' }); // the user tower does not read the item table
+
+  d = mk('t-weights');
+  flip(join(d, 'weights/tensors.bin'));
+  await assert.rejects(Bundle.load(d, { parts: 'user' }), /weights\/tensors\.bin does not match the manifest/);
+  await Bundle.load(d, { parts: 'item' });
+
+  d = mk('t-encoders');
+  const enc = JSON.parse(readFileSync(join(d, 'encoders.json'), 'utf8'));
+  enc.name = 'other';
+  writeFileSync(join(d, 'encoders.json'), JSON.stringify(enc));
+  await assert.rejects(Bundle.load(d), /encoders\.json does not match the manifest/);
+
+  d = mk('t-spec');
+  const m = JSON.parse(readFileSync(join(d, 'manifest.json'), 'utf8'));
+  m.features[0].vocabSize += 1;
+  writeFileSync(join(d, 'manifest.json'), JSON.stringify(m));
+  await assert.rejects(Bundle.load(d), /manifest\.json was edited/);
+
+  d = mk('t-format');
+  const m2 = JSON.parse(readFileSync(join(d, 'manifest.json'), 'utf8'));
+  m2.format = 'prerank-bundle/99';
+  writeFileSync(join(d, 'manifest.json'), JSON.stringify(m2));
+  await assert.rejects(Bundle.load(d), /format 'prerank-bundle\/99'; this prerank reads 'prerank-bundle\/1'/);
+
+  d = mk('t-truncated');
+  writeFileSync(join(d, 'items/reps.bin'), readFileSync(join(d, 'items/reps.bin')).subarray(0, 64));
+  await assert.rejects(Bundle.load(d), /items\/reps\.bin/);
+
+  await assert.rejects(Bundle.load(join(root, 'nothing-here')), /no manifest\.json/);
+});
+
+test('IntTower exports (max-sim: no retrieval) and single-tower models export item features and score full pairs', async () => {
+  const it = await tinyRun(root, 'int-tower');
+  const { manifest } = await exportBundle(it.runDir, join(root, 'b-int'));
+  assert.ok(manifest.items.cached);
+  assert.equal(manifest.items.retrieval, null);
+  assert.ok(manifest.items.exportCheck.maxAbsError < 1e-5, `int-tower export check ${manifest.items.exportCheck.maxAbsError}`);
+  const ib = await Bundle.load(join(root, 'b-int'));
+  const user = { ...it.users.get('u5')!, device: 'android' };
+  const res = await new Scorer(ib, { store: new MemoryItemStore(ib.items!) }).scoreAll({ user, candidates: it.data.itemKeys });
+  const expected = forward(it, pairBatch(it.data, user, it.data.itemKeys.map((_, i) => i)));
+  const got = new Float32Array(expected.length);
+  for (const x of res.items) got[it.data.itemKeys.indexOf(String(x.id))] = x.score;
+  assert.ok(maxAbsDiff(got, expected) < 1e-5, `int-tower serving diff ${maxAbsDiff(got, expected)}`);
+
+  const dcn = await tinyRun(root, 'dcn');
+  const r = await exportBundle(dcn.runDir, join(root, 'b-dcn'));
+  assert.equal(r.manifest.items.cached, false);
+  assert.match(r.manifest.items.cached ? '' : r.manifest.items.reason, /single-tower/);
+  const b = await Bundle.load(join(root, 'b-dcn'));
+  assert.equal(b.items, null);
+  const scorer = new Scorer(b, { store: null });
+  const cands = ['i3', 'nope', 'i10', 'i0', 'i59'];
+  const out = await scorer.scoreAll({ user: { ...dcn.users.get('u9')!, device: 'ios' }, candidates: cands });
+  assert.deepEqual(out.unknown, ['nope']);
+  const idx = ['i3', 'i10', 'i0', 'i59'].map((k) => dcn.data.itemKeys.indexOf(k));
+  const exp = forward(dcn, pairBatch(dcn.data, { ...dcn.users.get('u9')!, device: 'ios' }, idx));
+  for (const x of out.items) {
+    const k = ['i3', 'i10', 'i0', 'i59'].indexOf(String(x.id));
+    assert.ok(Math.abs(x.score - exp[k]) < 1e-5, `dcn ${x.id}: ${x.score} vs ${exp[k]}`);
+  }
+  await assert.rejects(scorer.retrieve({ user: {}, k: 3 }), /retrieval needs a DSSM-like model/);
+});
+
+test('an in-memory model and dataset export the same bundle content as the run directory', async () => {
+  const cfg = JSON.parse(readFileSync(join(dssm.runDir, 'config.json'), 'utf8'));
+  const { manifest } = await exportBundle({ model: dssm.model, dataset: dssm.data, config: cfg.model }, join(root, 'b-mem'));
+  const fromRun = JSON.parse(readFileSync(join(root, 'b-dssm', 'manifest.json'), 'utf8'));
+  assert.equal(manifest.hash, fromRun.hash);
+  assert.equal(manifest.files['items/reps.bin'], fromRun.files['items/reps.bin']);
+});

@@ -1,0 +1,81 @@
+// Item stores: the conformance suite for every registered store (Redis against a redis-server this test starts on a
+// random loopback port), Redis key spaces and publishing, the ANN indexes, and top-n selection.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Redis } from 'ioredis';
+import { Rng } from '../src/core/index.js';
+import { BruteForceIndex, buildAnnIndex, topN } from '../src/serve/ann.js';
+import { openStore, STORES, storeKind } from '../src/serve/stores/index.js';
+import { parseRedisUrl } from '../src/serve/stores/redis.js';
+import type { StoreOpenOptions } from '../src/serve/stores/types.js';
+import { annConformance, randomTable, storeConformance, type StoreHarness } from './serve-store-conformance.js';
+import { redisAvailable, REDIS_SKIP, startRedis, type RedisServer } from './serve-fixture.js';
+
+const haveRedis = redisAvailable();
+if (!haveRedis) console.log(`# ${REDIS_SKIP}`);
+let redis: RedisServer | null = null;
+let space = 0;
+
+before(async () => {
+  if (haveRedis) redis = await startRedis();
+});
+after(async () => {
+  await redis?.stop();
+});
+
+const harnesses: Record<keyof typeof STORES, StoreHarness> = {
+  memory: { open: (table, extra) => openStore({ url: 'memory', modelHash: 'x'.repeat(64), table: async () => table, ...extra }) },
+  redis: {
+    skip: haveRedis ? undefined : REDIS_SKIP,
+    open: (table, extra) => openStore({ url: redis!.url, modelHash: `${(space++).toString(16).padStart(16, '0')}`, table: async () => table, ...extra }),
+  },
+};
+for (const [name, h] of Object.entries(harnesses)) storeConformance(name, h);
+
+annConformance('usearch', async (reps, dim) => {
+  const r = await buildAnnIndex(reps, dim, 'usearch');
+  assert.equal(r.index.kind, 'usearch', r.note);
+  return r.index;
+});
+annConformance('brute-force', async (reps, dim) => new BruteForceIndex(reps, dim));
+
+test('store URLs select the implementation', () => {
+  assert.equal(storeKind('memory'), 'memory');
+  assert.equal(storeKind('redis://127.0.0.1:6379/2'), 'redis');
+  assert.throws(() => storeKind('mongodb://x'), /unknown item store/);
+  assert.deepEqual(parseRedisUrl('redis://:pw@h:7000/3?prefix=p1&lru=500'), { connect: 'redis://:pw@h:7000/3', prefix: 'p1', lru: 500 });
+  assert.throws(() => parseRedisUrl('redis://h?lru=-1'), /lru/);
+});
+
+test('redis store: the first node publishes a model\'s table once; others share it; key spaces are per model', { skip: haveRedis ? undefined : REDIS_SKIP }, async () => {
+  const table = randomTable(120, 8, 'int8', 5);
+  let reads = 0;
+  const opts = (hash: string): StoreOpenOptions => ({ url: `${redis!.url}?prefix=share`, modelHash: hash, table: async () => (reads++, table) });
+  const a = await openStore(opts('a'.repeat(64)));
+  const b = await openStore(opts('a'.repeat(64)));
+  assert.equal(reads, 1, 'second node reads the published table, not the bundle');
+  const r = await b.get([table.ids[7]]);
+  assert.equal(r.found.length, 1);
+  const c = await openStore(opts('b'.repeat(64)));
+  assert.equal(reads, 2);
+  const cli = new Redis(redis!.url);
+  try {
+    const keys = await cli.keys('share:*meta');
+    assert.deepEqual(keys.sort(), ['share:aaaaaaaaaaaaaaaa:meta', 'share:bbbbbbbbbbbbbbbb:meta']);
+    assert.equal((await cli.getBuffer(`share:aaaaaaaaaaaaaaaa:i:${table.ids[0]}`))!.byteLength, 4 + 8, 'int8 row: scale + 8 bytes');
+  } finally {
+    cli.disconnect();
+    await Promise.all([a.close(), b.close(), c.close()]);
+  }
+});
+
+test('redis store: a server that is not there fails with the URL in the message', { skip: haveRedis ? undefined : REDIS_SKIP }, async () => {
+  await assert.rejects(openStore({ url: 'redis://127.0.0.1:1', modelHash: 'c'.repeat(64), table: async () => randomTable(2, 2, 'float32') }), /redis store redis:\/\/127\.0\.0\.1:1/);
+});
+
+test('topN: heap and sort paths agree, best first, ties by position', () => {
+  const rng = new Rng(2);
+  const scores = Float32Array.from({ length: 1000 }, () => Math.round(rng.normal() * 20) / 4);
+  const ref = Array.from({ length: 1000 }, (_, i) => i).sort((a, b) => scores[b] - scores[a] || a - b);
+  for (const n of [0, 1, 5, 50, 124, 125, 999, 1000, 2000]) assert.deepEqual(Array.from(topN(scores, n)), ref.slice(0, n), `n=${n}`);
+});
