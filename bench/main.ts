@@ -1,8 +1,9 @@
 // `npm run bench -- <name>`: benchmarks that print ratios against a reference run in the same session.
-import { benchEngine } from './engine.js';
-
-const BENCHES: Record<string, (args: string[]) => Promise<void>> = { engine: benchEngine };
-BENCHES.data = async (args) => (await import('./data.js')).benchData(args);
+const BENCHES: Record<string, (args: string[]) => Promise<void>> = {
+  engine: async (args) => (await import('./engine.js')).benchEngine(args),
+  data: async (args) => (await import('./data.js')).benchData(args),
+  models: async (args) => (await import('./models.js')).benchModels(args),
+};
 
 const [name, ...rest] = process.argv.slice(2);
 const run = name ? BENCHES[name] : undefined;

@@ -223,6 +223,47 @@ Napi::Value Axpy(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+Napi::Value Dropout(const Napi::CallbackInfo& info) {
+  Args a{info, "dropout"};
+  a.need(6);
+  const long n = a.num_long(0, "n");
+  const float p = a.num(1, "p");
+  if (!(p >= 0.f && p < 1.f)) a.fail("p must be in [0, 1)");
+  const uint32_t seed = static_cast<uint32_t>(a.num_long(2, "seed"));
+  prerank::dropout(n, p, seed, a.f32(3, "X", n), a.f32(4, "Y", n), a.f32(5, "mask", n));
+  return info.Env().Undefined();
+}
+
+Napi::Value Mul(const Napi::CallbackInfo& info) {
+  Args a{info, "mul"};
+  a.need(4);
+  const long n = a.num_long(0, "n");
+  prerank::mul(n, a.f32(1, "a", n), a.f32(2, "b", n), a.f32(3, "out", n));
+  return info.Env().Undefined();
+}
+
+Napi::Value BatchNormForward(const Napi::CallbackInfo& info) {
+  Args a{info, "batchNormForward"};
+  a.need(13);
+  const long rows = a.num_long(0, "rows"), cols = a.num_long(1, "cols"), n = rows * cols;
+  const bool training = a.flag(7);
+  if (training && rows < 2) a.fail("training mode needs at least 2 rows");
+  prerank::batch_norm_forward(rows, cols, a.f32(2, "X", n), a.f32(3, "gamma", cols), a.f32(4, "beta", cols),
+                              a.f32(5, "runMean", cols), a.f32(6, "runVar", cols), training, a.num(8, "momentum"),
+                              a.num(9, "eps"), a.f32(10, "xhat", n), a.f32(11, "invStd", cols), a.f32(12, "Y", n));
+  return info.Env().Undefined();
+}
+
+Napi::Value BatchNormBackward(const Napi::CallbackInfo& info) {
+  Args a{info, "batchNormBackward"};
+  a.need(10);
+  const long rows = a.num_long(0, "rows"), cols = a.num_long(1, "cols"), n = rows * cols;
+  prerank::batch_norm_backward(rows, cols, a.f32(2, "G", n), a.f32(3, "xhat", n), a.f32(4, "gamma", cols),
+                               a.f32(5, "invStd", cols), a.flag(6), a.f32(7, "dX", n, true), a.f32(8, "dGamma", cols),
+                               a.f32(9, "dBeta", cols));
+  return info.Env().Undefined();
+}
+
 Napi::Value Adam(const Napi::CallbackInfo& info) {
   Args a{info, "adam"};
   a.need(12);
@@ -319,7 +360,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"gemm", Gemm}, {"gemmBatched", GemmBatched}, {"actForward", ActForward}, {"actBackward", ActBackward},
       {"colSum", ColSum}, {"l2norm", L2norm}, {"l2normBackward", L2normBackward}, {"softmax", Softmax},
       {"softmaxBackward", SoftmaxBackward}, {"bceLogits", BceLogits}, {"gatherRows", GatherRows},
-      {"scatterAddRows", ScatterAddRows}, {"axpy", Axpy}, {"adam", Adam}, {"adamRows", AdamRows}, {"sgd", Sgd},
+      {"scatterAddRows", ScatterAddRows}, {"axpy", Axpy}, {"dropout", Dropout}, {"mul", Mul},
+      {"batchNormForward", BatchNormForward}, {"batchNormBackward", BatchNormBackward}, {"adam", Adam}, {"adamRows", AdamRows}, {"sgd", Sgd},
       {"adagrad", Adagrad}, {"info", Info}, {"setIsa", SetIsa}, {"setThreads", SetThreads}, {"fmaPeak", FmaPeak},
   };
   for (const auto& [name, fn] : fns) exports.Set(name, Napi::Function::New(env, fn, name));

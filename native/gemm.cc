@@ -30,7 +30,7 @@ namespace {
 using gemm_detail::Kernel;
 using gemm_detail::TileArgs;
 
-constexpr long kMinMacsPerThread = 1L << 18;  // below this a second thread costs more than it saves
+constexpr long kMinMacsPerThread = 1L << 19;  // below this a second thread costs more than it saves
 // A row-major B is read in place (not packed) when its rows are short enough that a KC x NR panel spans few
 // pages, or when the thread has so few rows that packing would not pay off.
 constexpr long kDirectBMaxLd = 1024;
@@ -331,12 +331,22 @@ double fma_peak_gflops(int isa, int threads, double seconds) {
   ThreadPool& pool = ThreadPool::get();
   const int old_size = pool.size();
   if (threads > old_size) pool.resize(threads);
-  std::vector<double> rate(threads, 0.0);
-  pool.run(threads, [&](int t) { rate[t] = kr.peak(seconds); });
+  // Total work over the span from the first start to the last end: honest even if the tasks did not all
+  // overlap (a slow helper, a busy machine).
+  using clock = std::chrono::steady_clock;
+  std::vector<double> gflop(threads, 0.0);
+  std::vector<clock::time_point> start(threads), end(threads);
+  pool.run(threads, [&](int t) {
+    start[t] = clock::now();
+    const double rate = kr.peak(seconds);
+    end[t] = clock::now();
+    gflop[t] = rate * std::chrono::duration<double>(end[t] - start[t]).count();
+  });
   if (threads > old_size) pool.resize(old_size);
   double total = 0;
-  for (double r : rate) total += r;
-  return total;
+  for (double g : gflop) total += g;
+  const auto first = *std::min_element(start.begin(), start.end()), last = *std::max_element(end.begin(), end.end());
+  return total / std::chrono::duration<double>(last - first).count();
 }
 
 }  // namespace prerank

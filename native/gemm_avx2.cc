@@ -1,5 +1,6 @@
 // AVX2/FMA GEMM path: 6x16 micro-kernel (12 ymm accumulators, broadcast A, two B vectors per k), the
-// AVX2 packing routines (8x8 transposes; shared with the AVX-512 path) and the ymm FMA peak probe.
+// AVX2 packing routines (copies, and 8x8 transposes for a transposed B; shared with the AVX-512 path), a
+// dot-product kernel for tiny batched A B^T, and the ymm FMA peak probe.
 // Compiled with default flags: the target attribute/pragma below enables AVX2 for this file only, and the
 // driver calls in here only when active_isa() says the CPU has AVX2+FMA.
 #include "gemm_kernels.h"
@@ -45,21 +46,17 @@ inline void transpose8(__m256 r[8]) {
   r[6] = _mm256_permute2f128_ps(s2, s6, 0x31), r[7] = _mm256_permute2f128_ps(s3, s7, 0x31);
 }
 
-// Rows stored with stride ld (rows[i] = src + i*ld, i < rows; rows >= `rows` read as zero) → dst[p*dld + i]
-// for p < k, i < w (w <= 32). Groups of 8 rows are transposed in 8x8 blocks; a group that ends past w writes
-// its 8 floats anyway (spilling into the next dst row, which is written afterwards, or past the end).
+// Rows stored with stride ld (row i at src + i*ld, i < rows; rows >= `rows` read as zero) → dst[p*dld + i]
+// for p < k, i < w (w a multiple of 8), via 8x8 transposes.
 void transpose_pack(const float* src, long ld, int rows, int w, int k, float* dst, long dld) {
-  const int groups = (w + 7) / 8;
   int p = 0;
   for (; p + 8 <= k; p += 8) {
-    for (int g = groups - 1; g >= 0; --g) {  // the last (partial) group first: its spill is overwritten
+    for (int g = 0; g < w; g += 8) {
       __m256 r[8];
-      for (int i = 0; i < 8; ++i) {
-        const int row = 8 * g + i;
-        r[i] = row < rows ? _mm256_loadu_ps(src + row * ld + p) : _mm256_setzero_ps();
-      }
+      for (int i = 0; i < 8; ++i)
+        r[i] = g + i < rows ? _mm256_loadu_ps(src + (g + i) * ld + p) : _mm256_setzero_ps();
       transpose8(r);
-      for (int q = 0; q < 8; ++q) _mm256_storeu_ps(dst + (p + q) * dld + 8 * g, r[q]);
+      for (int q = 0; q < 8; ++q) _mm256_storeu_ps(dst + (p + q) * dld + g, r[q]);
     }
   }
   for (; p < k; ++p)
@@ -267,17 +264,11 @@ const Kernel kKernel = {kMR, kNR, kKC, /*mc*/ 72, /*nc*/ 512, kKCS, tile_dispatc
 }  // namespace
 
 void pack_a_avx2(int mr, int kcs, bool trans, const float* A, long lda, int m, int k, float* dst) {
-  if (trans) {  // column layout: each row of the stored A holds columns i of op(A)
+  if (trans) {  // column layout: row p of the stored A holds (i, p) for all i
     const int full = m / mr * mr;
     if (full) copy_pack_panels(A, lda, full, mr, k, dst);
-    if (full < m)
-      for (int p = 0; p < k; ++p)
-        for (int i = 0; i < m - full; ++i) dst[static_cast<long>(full) * k + p * mr + i] = A[p * lda + full + i];
-    return;
-  }
-  if (kcs == 0) {  // column layout from row-major A: 8x8 transposes
-    for (int r0 = 0; r0 < m; r0 += mr, dst += static_cast<long>(mr) * k)
-      transpose_pack(A + r0 * lda, lda, std::min(mr, m - r0), mr, k, dst, mr);
+    for (int p = 0; p < k; ++p)  // partial last panel
+      for (int i = 0; i < m - full; ++i) dst[static_cast<long>(full) * k + p * mr + i] = A[p * lda + full + i];
     return;
   }
   for (int i = 0; i < m; ++i)  // row layout: plain row copies

@@ -30,10 +30,10 @@ struct Kernel {
   // Packs rows [0,m) x cols [0,k) of op(A) (A stored [M,K], or [K,M] when trans) into ceil(m/mr) panels.
   // Row layout (when kcs != 0 and !trans: a plain copy of the rows): panel stride mr*kcs, (i,p) at i*kcs+p.
   // Column layout (otherwise): panel stride mr*k, (i,p) at p*mr+i. Rows >= m of the last panel are
-  // unspecified (the tile never uses them). May write up to 16 floats past the end.
+  // unspecified (the tile never uses them).
   void (*pack_a)(bool trans, const float* A, long lda, int m, int k, float* dst);
   // Packs rows [0,k) x cols [0,n) of op(B) (B stored [K,N], or [N,K] when trans) into ceil(n/nr) panels of
-  // k*nr floats; columns >= n are zero. May write up to 16 floats past the end.
+  // k*nr floats; columns >= n are zero.
   void (*pack_b)(bool trans, const float* B, long ldb, int k, int n, float* dst);
   // Optional (nullptr: generic loops): C[M,N] = alpha * A B^T + beta * C (beta == 0: C not read) for
   // row-major A [M,K] and B [N,K] (dot products of contiguous rows), for tiny batched products.
@@ -49,7 +49,7 @@ const Kernel* kernel_avx2();
 const Kernel* kernel_portable();
 
 #if defined(__x86_64__)
-// AVX2 packing helpers shared by the AVX-512 path (any mr/nr up to 32; kcs as in Kernel).
+// AVX2 helpers shared by the AVX-512 path (pack: mr >= 4, nr a multiple of 8, kcs > 0 as in Kernel).
 void pack_a_avx2(int mr, int kcs, bool trans, const float* A, long lda, int m, int k, float* dst);
 void pack_b_avx2(int nr, bool trans, const float* B, long ldb, int k, int n, float* dst);
 void dot_nt_avx2(int M, int N, int K, float alpha, const float* A, long lda, const float* B, long ldb, float beta,

@@ -201,6 +201,107 @@ long scatter_add_rows(long V, long D, float* dst, const int32_t* ids, long n, co
   return -1;
 }
 
+namespace {
+// Counter-based uniform in [0, 1): murmur3's fmix32 over seed ^ i * golden ratio (same as hashUniform in TS).
+inline float hash_uniform(uint32_t seed, uint32_t i) {
+  uint32_t h = seed ^ (i * 0x9e3779b1u);
+  h ^= h >> 16;
+  h *= 0x85ebca6bu;
+  h ^= h >> 13;
+  h *= 0xc2b2ae35u;
+  h ^= h >> 16;
+  return static_cast<float>(h >> 8) * (1.0f / 16777216.0f);
+}
+
+// Per-column sums of f(r, c) over rows, split over the pool by row ranges and combined in double.
+template <class F>
+void column_sums(long rows, long cols, std::vector<double>& out, F&& f) {
+  ThreadPool& pool = ThreadPool::get();
+  const int tasks = rows * cols >= kMinParallelElems ? std::min<long>(pool.size(), rows) : 1;
+  std::vector<double> partial(static_cast<size_t>(tasks) * cols, 0.0);
+  auto body = [&](int t) {
+    double* acc = partial.data() + static_cast<long>(t) * cols;
+    for (long r = rows * t / tasks; r < rows * (t + 1) / tasks; r++)
+      for (long c = 0; c < cols; c++) acc[c] += f(r, c);
+  };
+  if (tasks == 1) body(0); else pool.run(tasks, body);
+  out.assign(cols, 0.0);
+  for (int t = 0; t < tasks; t++)
+    for (long c = 0; c < cols; c++) out[c] += partial[static_cast<long>(t) * cols + c];
+}
+}  // namespace
+
+void dropout(long n, float p, uint32_t seed, const float* x, float* y, float* mask) {
+  const float keep = 1.f / (1.f - p);
+  parallel_for(n, 2, [&](long b, long e) {
+    for (long i = b; i < e; i++) {
+      mask[i] = hash_uniform(seed, static_cast<uint32_t>(i)) >= p ? keep : 0.f;
+      y[i] = x[i] * mask[i];
+    }
+  });
+}
+
+void mul(long n, const float* a, const float* b, float* out) {
+  parallel_for(n, 1, [&](long s, long e) {
+    for (long i = s; i < e; i++) out[i] = a[i] * b[i];
+  });
+}
+
+void batch_norm_forward(long rows, long cols, const float* x, const float* gamma, const float* beta, float* run_mean,
+                        float* run_var, bool training, float momentum, float eps, float* xhat, float* inv_std, float* y) {
+  std::vector<double> mean(cols);
+  if (training) {
+    std::vector<double> sum, var;
+    column_sums(rows, cols, sum, [&](long r, long c) { return static_cast<double>(x[r * cols + c]); });
+    for (long c = 0; c < cols; c++) mean[c] = sum[c] / rows;
+    column_sums(rows, cols, var, [&](long r, long c) { const double d = x[r * cols + c] - mean[c]; return d * d; });
+    for (long c = 0; c < cols; c++) {
+      inv_std[c] = static_cast<float>(1.0 / std::sqrt(var[c] / rows + eps));
+      run_mean[c] = static_cast<float>((1.0 - momentum) * run_mean[c] + momentum * mean[c]);
+      run_var[c] = static_cast<float>((1.0 - momentum) * run_var[c] + momentum * var[c] / std::max(rows - 1, 1L));
+    }
+  } else {
+    for (long c = 0; c < cols; c++) {
+      mean[c] = run_mean[c];
+      inv_std[c] = static_cast<float>(1.0 / std::sqrt(static_cast<double>(run_var[c]) + eps));
+    }
+  }
+  std::vector<float> meanf(mean.begin(), mean.end());
+  parallel_for(rows, cols, [&](long r0, long r1) {
+    for (long r = r0; r < r1; r++)
+      for (long c = 0; c < cols; c++) {
+        const long i = r * cols + c;
+        xhat[i] = (x[i] - meanf[c]) * inv_std[c];
+        y[i] = xhat[i] * gamma[c] + beta[c];
+      }
+  });
+}
+
+void batch_norm_backward(long rows, long cols, const float* g, const float* xhat, const float* gamma,
+                         const float* inv_std, bool training, float* dx, float* dgamma, float* dbeta) {
+  std::vector<double> dg, db;
+  column_sums(rows, cols, dg, [&](long r, long c) { return static_cast<double>(g[r * cols + c]) * xhat[r * cols + c]; });
+  column_sums(rows, cols, db, [&](long r, long c) { return static_cast<double>(g[r * cols + c]); });
+  for (long c = 0; c < cols; c++) {
+    dgamma[c] = static_cast<float>(dg[c]);
+    dbeta[c] = static_cast<float>(db[c]);
+  }
+  if (!dx) return;
+  std::vector<float> a(cols), mb(cols), mg(cols);
+  for (long c = 0; c < cols; c++) {
+    a[c] = gamma[c] * inv_std[c];
+    mb[c] = training ? static_cast<float>(db[c] / rows) : 0.f;
+    mg[c] = training ? static_cast<float>(dg[c] / rows) : 0.f;
+  }
+  parallel_for(rows, cols, [&](long r0, long r1) {
+    for (long r = r0; r < r1; r++)
+      for (long c = 0; c < cols; c++) {
+        const long i = r * cols + c;
+        dx[i] = a[c] * (g[i] - mb[c] - xhat[i] * mg[c]);
+      }
+  });
+}
+
 void axpy(long n, float alpha, const float* src, float* dst) {
   parallel_for(n, 1, [&](long b, long e) {
     for (long i = b; i < e; i++) dst[i] += alpha * src[i];

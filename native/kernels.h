@@ -19,6 +19,12 @@ double bce_logits(long n, const float* z, const float* t, const float* w, float*
 // Returns -1 on success, else the position of the first id outside [0, V) (nothing written past it is guaranteed).
 long gather_rows(long V, long D, const float* table, const int32_t* ids, long n, float* out);
 long scatter_add_rows(long V, long D, float* dst, const int32_t* ids, long n, const float* src);
+void dropout(long n, float p, uint32_t seed, const float* x, float* y, float* mask);
+void mul(long n, const float* a, const float* b, float* out);
+void batch_norm_forward(long rows, long cols, const float* x, const float* gamma, const float* beta, float* run_mean,
+                        float* run_var, bool training, float momentum, float eps, float* xhat, float* inv_std, float* y);
+void batch_norm_backward(long rows, long cols, const float* g, const float* xhat, const float* gamma,
+                         const float* inv_std, bool training, float* dx, float* dgamma, float* dbeta);
 void axpy(long n, float alpha, const float* src, float* dst);
 void adam(long n, float* p, const float* g, float* m, float* v, float lr, float b1, float b2, float eps, float wd,
           double step, bool decoupled);

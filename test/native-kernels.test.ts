@@ -114,6 +114,26 @@ test('element-wise, normalisation and loss kernels', { skip }, () => {
   }
 });
 
+test('dropout, mul and batch norm kernels', { skip }, () => {
+  for (const rows of [2, 7, 33, 300]) for (const cols of SIZES) {
+    const n = rows * cols;
+    const X = rand(n, 2);
+    same(`dropout ${rows}x${cols}`, [new Float32Array(n), new Float32Array(n)], (k, [y, m]) => k.dropout(n, 0.3, 12345 + rows, X, y, m), 1e-6);
+    same(`mul ${rows}x${cols}`, [new Float32Array(n)], (k, [o]) => k.mul(n, X, rand(n).map((_, i) => X[(i * 7) % n]), o));
+    const gamma = rand(cols, 0.2, 1);
+    const beta = rand(cols);
+    for (const training of [true, false]) {
+      const outs = [rand(cols, 0.1), rand(cols, 0.1, 1).map(Math.abs), new Float32Array(n), new Float32Array(cols), new Float32Array(n)];
+      same(`batchNormForward ${rows}x${cols} training=${training}`, outs, (k, [rm, rv, xh, inv, y]) => k.batchNormForward(rows, cols, X, gamma, beta, rm, rv, training, 0.1, 1e-5, xh, inv, y), 1e-4);
+      const xhat = new Float32Array(n);
+      const invStd = new Float32Array(cols);
+      ref.batchNormForward(rows, cols, X, gamma, beta, new Float32Array(cols), new Float32Array(cols).fill(1), training, 0.1, 1e-5, xhat, invStd, new Float32Array(n));
+      const G = rand(n);
+      same(`batchNormBackward ${rows}x${cols} training=${training}`, [new Float32Array(n), new Float32Array(cols), new Float32Array(cols)], (k, [dx, dg, db]) => k.batchNormBackward(rows, cols, G, xhat, gamma, invStd, training, dx, dg, db), 1e-4);
+    }
+  }
+});
+
 test('gather/scatter rows and bounds checks', { skip }, () => {
   for (const D of SIZES) {
     const V = 50;

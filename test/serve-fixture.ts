@@ -25,7 +25,7 @@ export function tempDir(tag: string): string {
 }
 
 /** Synthetic data (written once per root) and a model trained for two short epochs. */
-export async function tinyRun(root: string, kind: ModelName, name = kind, seed = 2022): Promise<TinyRun> {
+export async function tinyRun(root: string, kind: ModelName, name: string = kind, seed = 2022): Promise<TinyRun> {
   const dataDir = join(root, 'data');
   const cfgPath = join(dataDir, 'config.json');
   let input: unknown;

@@ -115,11 +115,12 @@ test('bad bodies are 400s naming the bad field; big bodies 413; wrong content ty
   await bad({ user: {}, candidates: Array.from({ length: 101 }, (_, i) => `i${i}`) }, 'candidates');
   const big = await post(srv, '/v1/prerank', { user: {}, candidates: ['x'.repeat(200)], pad: 'y'.repeat(30_000) });
   assert.equal(big.statusCode, 413);
-  const text = await srv.app.inject({ method: 'POST', url: '/v1/prerank', headers: { 'content-type': 'text/plain' }, payload: 'hi' });
+  const text = await srv.app.inject({ method: 'POST', url: '/v1/prerank', headers: { 'content-type': 'application/xml' }, payload: '<a/>' });
   assert.equal(text.statusCode, 415);
   const r = await post(srv, '/v1/retrieve', { user: {}, k: 0 });
   assert.equal(r.json().path, 'k');
-  assert.equal((await post(srv, '/admin/reload', { bundel: 'x' })).json().path, 'bundel');
+  const typo = (await post(srv, '/admin/reload', { bundel: 'x' })).json();
+  assert.deepEqual(typo.issues.map((i: { path: string }) => i.path).sort(), ['bundel', 'bundle']);
 });
 
 test('overload: 503 with Retry-After (in-flight limit and @fastify/under-pressure); liveness still answers', async () => {

@@ -265,7 +265,7 @@ double now() { return std::chrono::duration<double>(std::chrono::steady_clock::n
 
 // Best GFLOP/s over `reps` timing runs of at least `min_time` seconds each.
 template <class F>
-double best_gflops(double flops, F&& f, int reps = 5, double min_time = 0.06) {
+double best_gflops(double flops, F&& f, int reps = 8, double min_time = 0.04) {
   f();
   double best = 0;
   for (int r = 0; r < reps; ++r) {
@@ -351,8 +351,20 @@ void bench() {
     return peak[static_cast<int>(isa)][threads] = best;
   });
   ThreadPool::get().resize(2);
-  const double lat = 1e6 / best_gflops(1e9, [] { ThreadPool::get().run(2, [](int) {}); });
-  std::printf("pool dispatch, 2 threads, empty tasks: %.2f us per run()\n", lat);
+  {  // two 5 us tasks on 2 threads: ideally 5 us per run(), 10 us if the helper never joins
+    auto spin = [](int) {
+      const double until = now() + 5e-6;
+      while (now() < until) {
+      }
+    };
+    double sum = 0;
+    for (int r = 0; r < 2000; ++r) {
+      const double t0 = now();
+      ThreadPool::get().run(2, spin);
+      sum += now() - t0;
+    }
+    std::printf("pool: run() of two 5 us tasks on 2 threads takes %.2f us on average\n", sum / 2000 * 1e6);
+  }
   for (Isa isa : isas) {
     const int i = static_cast<int>(isa);
     std::printf("%s: 2048x300x300 NN at 2 threads = %.1f GFLOP/s = %.1f%% of the 2-thread FMA peak %.1f\n",

@@ -30,6 +30,8 @@ export class Tensor {
   readonly id = nextId++;
   readonly shape: Shape;
   readonly dtype: DType;
+  /** Number of elements (the product of the shape). */
+  readonly size: number;
   requiresGrad = false;
   /** Accumulated gradient of a leaf that requires grad (persistent, outlives scopes). */
   grad: Tensor | null = null;
@@ -49,6 +51,7 @@ export class Tensor {
     const n = shapeSize(shape);
     if (data.length < n) throw new Error(`Tensor: data has ${data.length} elements, shape ${shapeStr(shape)} needs ${n}`);
     this.buf = data;
+    this.size = n;
     this.shape = Object.freeze([...shape]);
     this.dtype = data instanceof Float32Array ? 'float32' : data instanceof Float64Array ? 'float64' : 'int32';
     this.pooled = opts.pooled ?? false;
@@ -87,10 +90,6 @@ export class Tensor {
     const d = this.data;
     if (d instanceof Int32Array) throw new Error(`Tensor ${this.describe()} is int32 where a float tensor was expected`);
     return d;
-  }
-
-  get size(): number {
-    return shapeSize(this.shape);
   }
 
   get rank(): number {

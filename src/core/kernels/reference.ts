@@ -30,6 +30,17 @@ function actDerivative(act: number, x: number, y: number, slope: number): number
   }
 }
 
+/** Counter-based uniform in [0, 1) from (seed, i): a 32-bit finaliser (murmur3 fmix32) over seed ^ i * golden. */
+export function hashUniform(seed: number, i: number): number {
+  let h = (seed ^ Math.imul(i, 0x9e3779b1)) >>> 0;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b) >>> 0;
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35) >>> 0;
+  h ^= h >>> 16;
+  return (h >>> 8) / 16777216;
+}
+
 export const reference: Kernels = {
   name: 'reference',
 
@@ -162,6 +173,69 @@ export const reference: Kernels = {
       const id = ids[i];
       if (!(id >= 0 && id < V)) throw new RangeError(`scatterAddRows: index ${id} at position ${i} is outside [0, ${V})`);
       for (let d = 0; d < D; d++) dst[id * D + d] += src[i * D + d];
+    }
+  },
+
+  dropout(n, p, seed, X, Y, mask) {
+    const keep = 1 / (1 - p);
+    for (let i = 0; i < n; i++) {
+      mask[i] = hashUniform(seed, i) >= p ? keep : 0;
+      Y[i] = X[i] * mask[i];
+    }
+  },
+
+  mul(n, a, b, out) {
+    for (let i = 0; i < n; i++) out[i] = a[i] * b[i];
+  },
+
+  batchNormForward(rows, cols, X, gamma, beta, runMean, runVar, training, momentum, eps, xhat, invStd, Y) {
+    const mean = new Float64Array(cols);
+    if (training) {
+      const v = new Float64Array(cols);
+      for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) mean[c] += X[r * cols + c];
+      for (let c = 0; c < cols; c++) mean[c] /= rows;
+      for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) v[c] += (X[r * cols + c] - mean[c]) ** 2;
+      for (let c = 0; c < cols; c++) {
+        invStd[c] = 1 / Math.sqrt(v[c] / rows + eps);
+        runMean[c] = (1 - momentum) * runMean[c] + momentum * mean[c];
+        runVar[c] = (1 - momentum) * runVar[c] + (momentum * v[c]) / Math.max(rows - 1, 1);
+      }
+    } else {
+      for (let c = 0; c < cols; c++) {
+        mean[c] = runMean[c];
+        invStd[c] = 1 / Math.sqrt(runVar[c] + eps);
+      }
+    }
+    for (let r = 0; r < rows; r++) {
+      for (let c = 0; c < cols; c++) {
+        const i = r * cols + c;
+        xhat[i] = (X[i] - mean[c]) * invStd[c];
+        Y[i] = xhat[i] * gamma[c] + beta[c];
+      }
+    }
+  },
+
+  batchNormBackward(rows, cols, G, xhat, gamma, invStd, training, dX, dGamma, dBeta) {
+    const dg = new Float64Array(cols);
+    const db = new Float64Array(cols);
+    for (let r = 0; r < rows; r++) {
+      for (let c = 0; c < cols; c++) {
+        dg[c] += G[r * cols + c] * xhat[r * cols + c];
+        db[c] += G[r * cols + c];
+      }
+    }
+    for (let c = 0; c < cols; c++) {
+      dGamma[c] = dg[c];
+      dBeta[c] = db[c];
+    }
+    if (!dX) return;
+    for (let r = 0; r < rows; r++) {
+      for (let c = 0; c < cols; c++) {
+        const i = r * cols + c;
+        dX[i] = training
+          ? gamma[c] * invStd[c] * (G[i] - db[c] / rows - (xhat[i] * dg[c]) / rows)
+          : gamma[c] * invStd[c] * G[i];
+      }
     }
   },
 

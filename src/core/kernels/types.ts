@@ -32,6 +32,20 @@ export interface Kernels {
   gatherRows(V: number, D: number, table: FArr, ids: Int32Array, out: FArr): void;
   /** dst[ids[i], :] += src[i, :]. */
   scatterAddRows(V: number, D: number, dst: FArr, ids: Int32Array, src: FArr): void;
+  /**
+   * Inverted dropout: mask[i] = 1/(1-p) if hash(seed, i) >= p else 0, Y = X * mask. The hash is counter-based
+   * (the same in both back ends), so results do not depend on threading.
+   */
+  dropout(n: number, p: number, seed: number, X: FArr, Y: FArr, mask: FArr): void;
+  /** out = a * b element-wise. */
+  mul(n: number, a: FArr, b: FArr, out: FArr): void;
+  /**
+   * Batch norm over rows of X [rows, cols]. Training: batch mean and biased variance (running stats updated with
+   * momentum, unbiased variance); eval: running stats. Writes Y, xhat and invStd [cols] for the backward.
+   */
+  batchNormForward(rows: number, cols: number, X: FArr, gamma: FArr, beta: FArr, runMean: FArr, runVar: FArr, training: boolean, momentum: number, eps: number, xhat: FArr, invStd: FArr, Y: FArr): void;
+  /** dGamma, dBeta (overwritten) and dX from G = dY. */
+  batchNormBackward(rows: number, cols: number, G: FArr, xhat: FArr, gamma: FArr, invStd: FArr, training: boolean, dX: FArr | null, dGamma: FArr, dBeta: FArr): void;
   /** dst += alpha * src. */
   axpy(n: number, alpha: number, src: FArr, dst: FArr): void;
   /** Adam / AdamW step on a dense parameter; `decoupled` applies wd as AdamW, else as L2 added to the gradient. */

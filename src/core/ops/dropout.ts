@@ -1,6 +1,8 @@
-// Inverted dropout with a seeded generator: kept values are scaled by 1/(1-p) in training; identity in eval.
-import { Tensor } from '../tensor.js';
+// Inverted dropout: kept values are scaled by 1/(1-p) in training; identity in eval. The mask comes from a
+// counter-based hash of (seed, index) with one seed drawn from `rng` per call, so runs are reproducible.
+import type { Tensor } from '../tensor.js';
 import { record } from '../tape.js';
+import { kernelsFor } from '../kernels/dispatch.js';
 import type { Rng } from '../random.js';
 import { emptyLike, fail, requireFloat } from './util.js';
 
@@ -8,19 +10,12 @@ export function dropout(x: Tensor, p: number, rng: Rng, training: boolean): Tens
   requireFloat('dropout', 'x', x);
   if (!(p >= 0 && p < 1)) fail('dropout', `p must be in [0, 1), got ${p}`);
   if (!training || p === 0) return x;
-  const keepScale = 1 / (1 - p);
   const mask = emptyLike(x);
-  const [md, xd] = [mask.f, x.f];
   const y = emptyLike(x);
-  const yd = y.f;
-  for (let i = 0; i < x.size; i++) {
-    md[i] = rng.uniform() >= p ? keepScale : 0;
-    yd[i] = xd[i] * md[i];
-  }
+  kernelsFor(x).dropout(x.size, p, rng.nextU32(), x.f, y.f, mask.f);
   return record(`dropout(${p})`, [x], y, (g) => {
     const gx = emptyLike(x);
-    const [gd, gxd] = [g.f, gx.f];
-    for (let i = 0; i < x.size; i++) gxd[i] = gd[i] * md[i];
+    kernelsFor(g, mask).mul(x.size, g.f, mask.f, gx.f);
     return [gx];
   });
 }

@@ -88,27 +88,40 @@ function fastPattern(a: Shape, b: Shape, out: Shape): 'same' | 'row' | 'col' | n
   return null;
 }
 
-/** The fast paths as monomorphic loops (one per op), so the JIT compiles plain arithmetic. */
-function fastForward(code: BinaryCode, pattern: 'same' | 'row' | 'col', cols: number, ad: FArr, bd: FArr, od: FArr, n: number): void {
-  const bIndex = pattern === 'same' ? (i: number) => i : pattern === 'row' ? (i: number) => (i / cols) | 0 : (i: number) => i % cols;
-  switch (code) {
-    case 0: for (let i = 0; i < n; i++) od[i] = ad[i] + bd[bIndex(i)]; break;
-    case 1: for (let i = 0; i < n; i++) od[i] = ad[i] - bd[bIndex(i)]; break;
-    case 2: for (let i = 0; i < n; i++) od[i] = ad[i] * bd[bIndex(i)]; break;
-    case 3: for (let i = 0; i < n; i++) od[i] = ad[i] / bd[bIndex(i)]; break;
+/** The fast paths as plain loops, one per op and pattern, so the JIT sees only arithmetic. */
+function fastForward(code: BinaryCode, pattern: 'same' | 'row' | 'col', C: number, a: FArr, b: FArr, o: FArr, n: number): void {
+  const rows = n / C;
+  for (let r = 0; r < rows; r++) {
+    const base = r * C;
+    if (pattern === 'row') {
+      const v = b[r];
+      if (code === 0) for (let c = 0; c < C; c++) o[base + c] = a[base + c] + v;
+      else if (code === 1) for (let c = 0; c < C; c++) o[base + c] = a[base + c] - v;
+      else if (code === 2) for (let c = 0; c < C; c++) o[base + c] = a[base + c] * v;
+      else for (let c = 0; c < C; c++) o[base + c] = a[base + c] / v;
+    } else {
+      const bb = pattern === 'same' ? base : 0;
+      if (code === 0) for (let c = 0; c < C; c++) o[base + c] = a[base + c] + b[bb + c];
+      else if (code === 1) for (let c = 0; c < C; c++) o[base + c] = a[base + c] - b[bb + c];
+      else if (code === 2) for (let c = 0; c < C; c++) o[base + c] = a[base + c] * b[bb + c];
+      else for (let c = 0; c < C; c++) o[base + c] = a[base + c] / b[bb + c];
+    }
   }
 }
 
-function fastBackward(code: BinaryCode, pattern: 'same' | 'row' | 'col', cols: number, ad: FArr, bd: FArr, gd: FArr, ga: FArr | null, gb: FArr | null, n: number): void {
-  const bIndex = pattern === 'same' ? (i: number) => i : pattern === 'row' ? (i: number) => (i / cols) | 0 : (i: number) => i % cols;
-  for (let i = 0; i < n; i++) {
-    const j = bIndex(i);
-    const g = gd[i];
-    switch (code) {
-      case 0: if (ga) ga[i] = g; if (gb) gb[j] += g; break;
-      case 1: if (ga) ga[i] = g; if (gb) gb[j] -= g; break;
-      case 2: if (ga) ga[i] = g * bd[j]; if (gb) gb[j] += g * ad[i]; break;
-      case 3: if (ga) ga[i] = g / bd[j]; if (gb) gb[j] -= (g * ad[i]) / (bd[j] * bd[j]); break;
+/** Gradients for the fast paths: ga[i] (overwritten) and gb[j] (accumulated into a zeroed buffer). */
+function fastBackward(code: BinaryCode, pattern: 'same' | 'row' | 'col', C: number, a: FArr, b: FArr, g: FArr, ga: FArr | null, gb: FArr | null, n: number): void {
+  const rows = n / C;
+  for (let r = 0; r < rows; r++) {
+    const base = r * C;
+    const bb = pattern === 'same' ? base : 0;
+    for (let c = 0; c < C; c++) {
+      const i = base + c;
+      const j = pattern === 'row' ? r : bb + c;
+      const gi = g[i];
+      const bv = b[j];
+      if (ga) ga[i] = code < 2 ? gi : code === 2 ? gi * bv : gi / bv;
+      if (gb) gb[j] += code === 0 ? gi : code === 1 ? -gi : code === 2 ? gi * a[i] : (-gi * a[i]) / (bv * bv);
     }
   }
 }
@@ -158,7 +171,7 @@ export const sub = (a: Tensor, b: Tensor): Tensor => binary('sub', 1, a, b, (x, 
 export const mul = (a: Tensor, b: Tensor): Tensor => binary('mul', 2, a, b, (x, y) => x * y, (_x, y, g) => g * y, (x, _y, g) => g * x);
 export const div = (a: Tensor, b: Tensor): Tensor => binary('div', 3, a, b, (x, y) => x / y, (_x, y, g) => g / y, (x, y, g) => (-g * x) / (y * y));
 
-/** Element-wise unary op: y = f(x), dy/dx = d(x, y). */
+/** Element-wise unary op: y = f(x), dy/dx = d(x, y). (Per-element closures: fine off the hot path.) */
 function unary(op: string, x: Tensor, f: (x: number) => number, d: (x: number, y: number) => number): Tensor {
   requireFloat(op, 'x', x);
   const out = emptyLike(x);
@@ -178,7 +191,17 @@ export const log = (x: Tensor): Tensor => unary('log', x, Math.log, (v) => 1 / v
 export const sqrt = (x: Tensor): Tensor => unary('sqrt', x, Math.sqrt, (_v, y) => 0.5 / y);
 export const abs = (x: Tensor): Tensor => unary('abs', x, Math.abs, (v) => (v > 0 ? 1 : v < 0 ? -1 : 0));
 export const pow = (x: Tensor, p: number): Tensor => unary(`pow(${p})`, x, (v) => v ** p, (v) => p * v ** (p - 1));
-export const scale = (x: Tensor, s: number): Tensor => unary(`scale(${s})`, x, (v) => v * s, () => s);
+/** x * s, on the axpy kernel (scale appears on hot paths: temperatures, logit scales). */
+export function scale(x: Tensor, s: number): Tensor {
+  requireFloat('scale', 'x', x);
+  const y = emptyLike(x, x.shape, true);
+  kernelsFor(x).axpy(x.size, s, x.f, y.f);
+  return record(`scale(${s})`, [x], y, (g) => {
+    const gx = emptyLike(x, x.shape, true);
+    kernelsFor(g).axpy(x.size, s, g.f, gx.f);
+    return [gx];
+  });
+}
 export const addScalar = (x: Tensor, s: number): Tensor => unary(`addScalar(${s})`, x, (v) => v + s, () => 1);
 
 /** Clamps to [min, max]; the gradient passes only where the input was inside (PyTorch's convention at the edges). */

@@ -34,66 +34,17 @@ export function batchNorm(x: Tensor, gamma: Tensor, beta: Tensor, state: BatchNo
   const [B, C] = [x.rows, x.cols];
   if (gamma.size !== C || beta.size !== C) fail('batchNorm', `gamma/beta must have ${C} elements, got ${gamma.describe()}, ${beta.describe()}`);
   if (training && B < 2) fail('batchNorm', `training mode needs at least 2 rows, got ${x.describe()}`);
-  const xd = x.f;
-  const mean = new Float64Array(C);
-  const invStd = new Float64Array(C);
-  const rm = state.runningMean.f;
-  const rv = state.runningVar.f;
-  if (training) {
-    for (let r = 0; r < B; r++) for (let c = 0; c < C; c++) mean[c] += xd[r * C + c];
-    for (let c = 0; c < C; c++) mean[c] /= B;
-    const v = new Float64Array(C);
-    for (let r = 0; r < B; r++) for (let c = 0; c < C; c++) v[c] += (xd[r * C + c] - mean[c]) ** 2;
-    for (let c = 0; c < C; c++) {
-      invStd[c] = 1 / Math.sqrt(v[c] / B + state.eps);
-      rm[c] = (1 - state.momentum) * rm[c] + state.momentum * mean[c];
-      rv[c] = (1 - state.momentum) * rv[c] + (state.momentum * v[c]) / (B - 1);
-    }
-  } else {
-    for (let c = 0; c < C; c++) {
-      mean[c] = rm[c];
-      invStd[c] = 1 / Math.sqrt(rv[c] + state.eps);
-    }
-  }
+  const k = kernelsFor(x, gamma, beta, state.runningMean, state.runningVar);
   const y = emptyLike(x);
   const xhat = emptyLike(x);
-  const [yd, hd, gm, bt] = [y.f, xhat.f, gamma.f, beta.f];
-  for (let r = 0; r < B; r++) {
-    for (let c = 0; c < C; c++) {
-      const i = r * C + c;
-      hd[i] = (xd[i] - mean[c]) * invStd[c];
-      yd[i] = hd[i] * gm[c] + bt[c];
-    }
-  }
+  const invStd = emptyLike(x, [C]);
+  k.batchNormForward(B, C, x.f, gamma.f, beta.f, state.runningMean.f, state.runningVar.f, training, state.momentum, state.eps, xhat.f, invStd.f, y.f);
   return record(training ? 'batchNorm(train)' : 'batchNorm(eval)', [x, gamma, beta], y, (g, needs) => {
-    const gd = g.f;
-    const dGamma = new Float64Array(C);
-    const dBeta = new Float64Array(C);
-    for (let r = 0; r < B; r++) {
-      for (let c = 0; c < C; c++) {
-        dGamma[c] += gd[r * C + c] * hd[r * C + c];
-        dBeta[c] += gd[r * C + c];
-      }
-    }
-    let gx: Tensor | null = null;
-    if (needs[0]) {
-      gx = emptyLike(x);
-      const gxd = gx.f;
-      for (let r = 0; r < B; r++) {
-        for (let c = 0; c < C; c++) {
-          const i = r * C + c;
-          gxd[i] = training
-            ? (gm[c] * invStd[c] * (gd[i] - dBeta[c] / B - (hd[i] * dGamma[c]) / B))
-            : gm[c] * invStd[c] * gd[i];
-        }
-      }
-    }
-    const toTensor = (a: Float64Array, like: Tensor): Tensor => {
-      const t = emptyLike(like);
-      t.f.set(a);
-      return t;
-    };
-    return [gx, needs[1] ? toTensor(dGamma, gamma) : null, needs[2] ? toTensor(dBeta, beta) : null];
+    const gx = needs[0] ? emptyLike(x) : null;
+    const dGamma = emptyLike(gamma);
+    const dBeta = emptyLike(beta);
+    kernelsFor(g, xhat, gamma).batchNormBackward(B, C, g.f, xhat.f, gamma.f, invStd.f, training, gx ? gx.f : null, dGamma.f, dBeta.f);
+    return [gx, needs[1] ? dGamma : null, needs[2] ? dBeta : null];
   });
 }
 
