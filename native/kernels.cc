@@ -6,6 +6,7 @@
 #include <cmath>
 #include <vector>
 
+#include "cpu.h"
 #include "pool.h"
 
 namespace prerank {
@@ -202,17 +203,6 @@ long scatter_add_rows(long V, long D, float* dst, const int32_t* ids, long n, co
 }
 
 namespace {
-// Counter-based uniform in [0, 1): murmur3's fmix32 over seed ^ i * golden ratio (same as hashUniform in TS).
-inline float hash_uniform(uint32_t seed, uint32_t i) {
-  uint32_t h = seed ^ (i * 0x9e3779b1u);
-  h ^= h >> 16;
-  h *= 0x85ebca6bu;
-  h ^= h >> 13;
-  h *= 0xc2b2ae35u;
-  h ^= h >> 16;
-  return static_cast<float>(h >> 8) * (1.0f / 16777216.0f);
-}
-
 // Per-column sums of f(r, c) over rows, split over the pool by row ranges and combined in double.
 template <class F>
 void column_sums(long rows, long cols, std::vector<double>& out, F&& f) {
@@ -231,14 +221,37 @@ void column_sums(long rows, long cols, std::vector<double>& out, F&& f) {
 }
 }  // namespace
 
+// The mask loop is integer-multiply bound: a plain loop the compiler vectorises, built for each ISA with a target
+// attribute (standalone functions with no templates inside, so nothing ISA-specific leaks into shared code).
+#define PRERANK_DROPOUT_RANGE(NAME, ATTR)                                                                  \
+  ATTR static void NAME(long b, long e, float p, uint32_t seed, float keep, const float* x, float* y,        \
+                        float* mask) {                                                                     \
+    for (long i = b; i < e; i++) {                                                                         \
+      uint32_t h = seed ^ (static_cast<uint32_t>(i) * 0x9e3779b1u);                                        \
+      h ^= h >> 16;                                                                                        \
+      h *= 0x85ebca6bu;                                                                                    \
+      h ^= h >> 13;                                                                                        \
+      h *= 0xc2b2ae35u;                                                                                    \
+      h ^= h >> 16;                                                                                        \
+      const float m = static_cast<float>(static_cast<int32_t>(h >> 8)) * (1.0f / 16777216.0f) >= p ? keep : 0.f; \
+      mask[i] = m;                                                                                         \
+      y[i] = x[i] * m;                                                                                     \
+    }                                                                                                      \
+  }
+PRERANK_DROPOUT_RANGE(dropout_portable, )
+#if defined(__x86_64__)
+PRERANK_DROPOUT_RANGE(dropout_avx2, __attribute__((target("avx2,fma"))))
+PRERANK_DROPOUT_RANGE(dropout_avx512, __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl"))))
+#endif
+
 void dropout(long n, float p, uint32_t seed, const float* x, float* y, float* mask) {
   const float keep = 1.f / (1.f - p);
-  parallel_for(n, 2, [&](long b, long e) {
-    for (long i = b; i < e; i++) {
-      mask[i] = hash_uniform(seed, static_cast<uint32_t>(i)) >= p ? keep : 0.f;
-      y[i] = x[i] * mask[i];
-    }
-  });
+  auto range = dropout_portable;
+#if defined(__x86_64__)
+  if (active_isa() == Isa::avx512) range = dropout_avx512;
+  else if (active_isa() == Isa::avx2) range = dropout_avx2;
+#endif
+  parallel_for(n, 2, [&](long b, long e) { range(b, e, p, seed, keep, x, y, mask); });
 }
 
 void mul(long n, const float* a, const float* b, float* out) {

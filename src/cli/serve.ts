@@ -27,5 +27,13 @@ export async function runServe(argv: string[]): Promise<void> {
   // stdout: one line a supervisor (or a test) can read
   console.log(`prerank serve: ${d.modelVersion} on ${address} (store ${d.store?.kind ?? 'none'}, ${d.bundle.manifest.items.count} items, ann ${d.ann?.kind ?? 'off'})`);
   const id = d.bundle.items?.ids[0] ?? d.bundle.itemFeatures?.ids[0] ?? 'ITEM';
-  console.log(`try: curl -s ${address}/v1/prerank -H 'content-type: application/json' -d '${JSON.stringify({ user: {}, candidates: [id], n: 10 })}'`);
+  const user: Record<string, string> = {};
+  const key = d.bundle.encoders?.toJSON().keys.user;
+  try {
+    const token = key ? d.bundle.encoders!.vocabulary(key).token(2) : undefined;
+    if (key && token !== undefined) user[key] = token;
+  } catch {
+    // the user key is not a feature: an empty user (every feature OOV) still scores
+  }
+  console.log(`try: curl -s ${address}/v1/prerank -H 'content-type: application/json' -d '${JSON.stringify({ user, candidates: [id], n: 10 })}'`);
 }

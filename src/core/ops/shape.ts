@@ -43,6 +43,19 @@ export function transpose(x: Tensor): Tensor {
   });
 }
 
+/** Copies `count` blocks of `w` elements: block o from src[srcOff + o*srcStride] to dst[dstOff + o*dstStride]. */
+function copyBlocks(src: Tensor['data'], srcOff: number, srcStride: number, dst: Tensor['data'], dstOff: number, dstStride: number, count: number, w: number): void {
+  if (w >= 64) {
+    for (let o = 0; o < count; o++) dst.set(src.subarray(srcOff + o * srcStride, srcOff + o * srcStride + w), dstOff + o * dstStride);
+    return;
+  }
+  for (let o = 0; o < count; o++) {
+    const s = srcOff + o * srcStride;
+    const d = dstOff + o * dstStride;
+    for (let j = 0; j < w; j++) dst[d + j] = src[s + j];
+  }
+}
+
 /** Joins tensors along `axis`; all other axes must agree. */
 export function concat(xs: readonly Tensor[], axisArg: number): Tensor {
   if (xs.length === 0) fail('concat', 'no tensors given');
@@ -63,7 +76,7 @@ export function concat(xs: readonly Tensor[], axisArg: number): Tensor {
   for (const t of xs) {
     const w = t.shape[axis] * inner;
     offsets.push(offset);
-    for (let o = 0; o < outer; o++) out.data.set(t.data.subarray(o * w, o * w + w), o * total * inner + offset);
+    copyBlocks(t.data, 0, w, out.data, offset, total * inner, outer, w);
     offset += w;
   }
   return record('concat', xs, out, (g, needs) =>
@@ -71,7 +84,7 @@ export function concat(xs: readonly Tensor[], axisArg: number): Tensor {
       if (!needs[k]) return null;
       const gt = emptyLike(t);
       const w = t.shape[axis] * inner;
-      for (let o = 0; o < outer; o++) gt.data.set(g.data.subarray(o * total * inner + offsets[k], o * total * inner + offsets[k] + w), o * w);
+      copyBlocks(g.data, offsets[k], total * inner, gt.data, 0, w, outer, w);
       return gt;
     }),
   );
@@ -90,10 +103,10 @@ export function split(x: Tensor, sizes: readonly number[], axisArg: number): Ten
     shape[axis] = size;
     const piece = Tensor.empty(shape, x.dtype);
     const w = size * inner;
-    for (let o = 0; o < outer; o++) piece.data.set(x.data.subarray(o * total * inner + start * inner, o * total * inner + start * inner + w), o * w);
+    copyBlocks(x.data, start * inner, total * inner, piece.data, 0, w, outer, w);
     return record('split', [x], piece, (g) => {
       const gx = emptyLike(x, x.shape, true);
-      for (let o = 0; o < outer; o++) gx.data.set(g.data.subarray(o * w, o * w + w), o * total * inner + start * inner);
+      copyBlocks(g.data, 0, w, gx.data, start * inner, total * inner, outer, w);
       return [gx];
     });
   });
