@@ -107,6 +107,16 @@ int block_size(int len, int max_block, int unit) {
   return round_up(ceil_div(len, parts), unit);
 }
 
+// Brings rows [r0, r1) x cols [pc, pc+kc) of op(A) towards the cache ahead of packing them.
+void prefetch_a(const Problem& p, int r0, int r1, int pc, int kc) {
+  if (p.ta) {
+    for (int k = pc; k < pc + kc; ++k) __builtin_prefetch(p.A + k * p.lda + r0);
+  } else {
+    for (int i = r0; i < r1; ++i)
+      for (int k = 0; k < kc; k += 16) __builtin_prefetch(p.A + i * p.lda + pc + k);
+  }
+}
+
 // One thread's share: rows [m0, m1) x cols [n0, n1) of C, full K.
 void gemm_rect(const Kernel& kr, const Problem& p, int m0, int m1, int n0, int n1) {
   const int mt = m1 - m0, nt = n1 - n0;
@@ -140,6 +150,9 @@ void gemm_rect(const Kernel& kr, const Problem& p, int m0, int m1, int n0, int n
         for (int ir = 0; ir < mc; ir += kr.mr) {  // A micro-panel stays in L1 across the jr loop
           t.a = abuf + ir / kr.mr * a_panel;
           t.m = std::min(kr.mr, mc - ir);
+#ifdef TUNE_PF
+          if (ic + mcb < m1) prefetch_a(p, ic + mcb + ir, std::min(ic + mcb + ir + kr.mr, m1), pc, kc);
+#endif
           for (int jr = 0; jr < nc; jr += kr.nr) {
             t.n = std::min(kr.nr, nc - jr);
             t.b = direct_b ? p.B + pc * p.ldb + jc + jr : bbuf + static_cast<long>(jr) * kc;

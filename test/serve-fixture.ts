@@ -1,6 +1,6 @@
 // Shared by the serve-* tests: a tiny trained run on synthetic data, raw user rows, and a throwaway redis-server.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -128,14 +128,21 @@ export async function startRedis(): Promise<RedisServer> {
       return {
         url: `redis://127.0.0.1:${port}`,
         stop: () => new Promise((resolve) => {
-          if (child.exitCode !== null) return resolve();
-          child.once('exit', () => resolve());
+          const done = () => {
+            rmSync(dir, { recursive: true, force: true });
+            resolve();
+          };
+          if (child.exitCode !== null) return done();
+          child.once('exit', done);
           child.kill('SIGTERM');
         }),
       };
     }
     if (child.exitCode === null) child.kill('SIGKILL');
-    if (attempt === 2) throw new Error(`redis-server did not start: ${out}`);
+    if (attempt === 2) {
+      rmSync(dir, { recursive: true, force: true });
+      throw new Error(`redis-server did not start: ${out}`);
+    }
   }
   throw new Error('unreachable');
 }
