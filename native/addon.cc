@@ -264,6 +264,14 @@ Napi::Value BatchNormBackward(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+Napi::Value GroupMaxSum(const Napi::CallbackInfo& info) {
+  Args a{info, "groupMaxSum"};
+  a.need(6);
+  const long A = a.num_long(0, "A"), N = a.num_long(1, "N"), G = a.num_long(2, "G", 1);
+  prerank::group_max_sum(A, N, G, a.f32(3, "X", A * N * G), a.f32(4, "out", N), a.i32(5, "arg", A * N));
+  return info.Env().Undefined();
+}
+
 Napi::Value Adam(const Napi::CallbackInfo& info) {
   Args a{info, "adam"};
   a.need(12);
@@ -361,7 +369,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"colSum", ColSum}, {"l2norm", L2norm}, {"l2normBackward", L2normBackward}, {"softmax", Softmax},
       {"softmaxBackward", SoftmaxBackward}, {"bceLogits", BceLogits}, {"gatherRows", GatherRows},
       {"scatterAddRows", ScatterAddRows}, {"axpy", Axpy}, {"dropout", Dropout}, {"mul", Mul},
-      {"batchNormForward", BatchNormForward}, {"batchNormBackward", BatchNormBackward}, {"adam", Adam}, {"adamRows", AdamRows}, {"sgd", Sgd},
+      {"batchNormForward", BatchNormForward}, {"batchNormBackward", BatchNormBackward},
+      {"groupMaxSum", GroupMaxSum}, {"adam", Adam}, {"adamRows", AdamRows}, {"sgd", Sgd},
       {"adagrad", Adagrad}, {"info", Info}, {"setIsa", SetIsa}, {"setThreads", SetThreads}, {"fmaPeak", FmaPeak},
   };
   for (const auto& [name, fn] : fns) exports.Set(name, Napi::Function::New(env, fn, name));

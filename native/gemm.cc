@@ -146,7 +146,9 @@ void gemm_rect(const Kernel& kr, const Problem& p, int m0, int m1, int n0, int n
       t.ldb = direct_b ? p.ldb : kr.nr;
       for (int ic = m0; ic < m1; ic += mcb) {
         const int mc = std::min(mcb, m1 - ic);
+#ifndef TUNE_NOPACK
         kr.pack_a(p.ta, p.ta ? p.A + pc * p.lda + ic : p.A + ic * p.lda + pc, p.lda, mc, kc, abuf);
+#endif
         for (int ir = 0; ir < mc; ir += kr.mr) {  // A micro-panel stays in L1 across the jr loop
           t.a = abuf + ir / kr.mr * a_panel;
           t.m = std::min(kr.mr, mc - ir);

@@ -24,6 +24,9 @@ namespace prerank {
 namespace gemm_detail {
 namespace {
 
+#ifndef TUNE_MC
+#define TUNE_MC 168
+#endif
 constexpr int kMR = 14, kNR = 32, kKC = 384, kKCS = kKC + 8;
 
 // One k step: acc[i][v] += A(i, p) * B(p, 16v..16v+15).
@@ -156,7 +159,7 @@ double peak(double seconds) {
   return static_cast<double>(iters) * 24 * 16 * 2 / elapsed * 1e-9;
 }
 
-const Kernel kKernel = {kMR, kNR, kKC, /*mc*/ 168, /*nc*/ 384, kKCS, tile_dispatch, pack_a14, pack_b32, dot_nt_avx2,
+const Kernel kKernel = {kMR, kNR, kKC, /*mc*/ TUNE_MC, /*nc*/ 384, kKCS, tile_dispatch, pack_a14, pack_b32, dot_nt_avx2,
                          peak};
 
 }  // namespace

@@ -315,6 +315,22 @@ void batch_norm_backward(long rows, long cols, const float* g, const float* xhat
   });
 }
 
+void group_max_sum(long A, long N, long G, const float* x, float* out, int32_t* arg) {
+  parallel_for(N, A * G, [&](long n0, long n1) {
+    for (long n = n0; n < n1; n++) out[n] = 0.f;
+    for (long a = 0; a < A; a++) {
+      for (long n = n0; n < n1; n++) {
+        const float* row = x + a * N * G + n * G;
+        long best = 0;
+        for (long g = 1; g < G; g++)
+          if (row[g] > row[best]) best = g;
+        arg[a * N + n] = static_cast<int32_t>(best);
+        out[n] += row[best];
+      }
+    }
+  });
+}
+
 void axpy(long n, float alpha, const float* src, float* dst) {
   parallel_for(n, 1, [&](long b, long e) {
     for (long i = b; i < e; i++) dst[i] += alpha * src[i];

@@ -25,6 +25,7 @@ void batch_norm_forward(long rows, long cols, const float* x, const float* gamma
                         float* run_var, bool training, float momentum, float eps, float* xhat, float* inv_std, float* y);
 void batch_norm_backward(long rows, long cols, const float* g, const float* xhat, const float* gamma,
                          const float* inv_std, bool training, float* dx, float* dgamma, float* dbeta);
+void group_max_sum(long A, long N, long G, const float* x, float* out, int32_t* arg);
 void axpy(long n, float alpha, const float* src, float* dst);
 void adam(long n, float* p, const float* g, float* m, float* v, float lr, float b1, float b2, float eps, float wd,
           double step, bool decoupled);

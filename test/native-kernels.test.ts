@@ -134,6 +134,16 @@ test('dropout, mul and batch norm kernels', { skip }, () => {
   }
 });
 
+test('groupMaxSum kernel', { skip }, () => {
+  for (const [A, N, G] of [[1, 1, 1], [12, 33, 4], [96, 300, 32], [7, 1000, 5]]) {
+    const X = rand(A * N * G);
+    const argN = new Int32Array(A * N);
+    const argR = new Int32Array(A * N);
+    same(`groupMaxSum ${A}x${N}x${G}`, [new Float32Array(N)], (k, [o]) => k.groupMaxSum(A, N, G, X, o, k === ref ? argR : argN));
+    assert.deepEqual(argN, argR);
+  }
+});
+
 test('gather/scatter rows and bounds checks', { skip }, () => {
   for (const D of SIZES) {
     const V = 50;

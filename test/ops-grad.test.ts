@@ -71,6 +71,8 @@ test('reductions', () => {
   gradCheck('sumAll', ops.sumAll, [r([3, 4])]);
   gradCheck('meanAll', ops.meanAll, [r([3, 4])]);
   gradCheck('rowDot', ops.rowDot, [r([5, 4]), r([5, 4])]);
+  gradCheck('groupMaxSum', (x) => ops.groupMaxSum(x, 3), [r([4, 6])]);
+  assert.deepEqual(ops.groupMaxSum(Tensor.from([1, 5, 2, 0, 3, 3, -1, -2], [2, 4], 'float64'), 2).toArray(), [8, 1]);
   const m = ops.max(Tensor.from([1, 5, 5, 2, -1, -3], [2, 3], 'float64'), 1);
   assert.deepEqual(m.toArray(), [5, 2]);
 });

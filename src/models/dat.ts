@@ -13,7 +13,7 @@ import * as ops from '../core/ops/index.js';
 import { Embedding, param, type Mlp } from '../nn/index.js';
 import type { Batch, FeatureInfo } from '../data/index.js';
 import type { ModelContext, ModelFactory } from './types.js';
-import { COMMON_DEFAULTS, DEEP_DEFAULTS, TOWER_DIMS, TwoTowerModel, labelsOf, pairRows, withDefaults, type CommonConfig, type TowerOutput } from './common/base.js';
+import { COMMON_DEFAULTS, DEEP_DEFAULTS, TOWER_DIMS, TwoTowerModel, labelsOf, dotScores, withDefaults, type CommonConfig, type TowerOutput } from './common/base.js';
 import { FieldEmbedder, ITEM_SIDE, USER_SIDE, flatInput, flatWidth, type Source } from './common/field-embedder.js';
 import { makeMlp } from './common/layers.js';
 
@@ -94,8 +94,7 @@ export class Dat extends TwoTowerModel<DatSide, DatSide> {
 
   /** userReps [N or 1, O], itemReps [N, O] -> [N]. */
   score(userReps: Tensor, itemReps: Tensor): Tensor {
-    const n = itemReps.shape[0];
-    return ops.add(ops.scale(ops.rowDot(pairRows(userReps, n), itemReps), 1 / this.config.temperature), this.bias);
+    return ops.add(ops.scale(dotScores(userReps, itemReps), 1 / this.config.temperature), this.bias);
   }
 
   protected override extraTerms(batch: Batch, u: DatSide, i: DatSide): Record<string, Tensor | null> {

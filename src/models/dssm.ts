@@ -11,7 +11,7 @@ import * as ops from '../core/ops/index.js';
 import { param, type Mlp } from '../nn/index.js';
 import type { Batch } from '../data/index.js';
 import type { ModelContext, ModelFactory } from './types.js';
-import { COMMON_DEFAULTS, DEEP_DEFAULTS, TOWER_DIMS, TwoTowerModel, pairRows, withDefaults, type CommonConfig, type TowerOutput } from './common/base.js';
+import { COMMON_DEFAULTS, DEEP_DEFAULTS, TOWER_DIMS, TwoTowerModel, dotScores, withDefaults, type CommonConfig, type TowerOutput } from './common/base.js';
 import { FieldEmbedder, ITEM_SIDE, USER_SIDE, flatInput, flatWidth, type Source } from './common/field-embedder.js';
 import { makeMlp } from './common/layers.js';
 
@@ -68,8 +68,7 @@ export class Dssm extends TwoTowerModel {
 
   /** userReps [N or 1, 128], itemReps [N, 128] -> [N]. */
   score(userReps: Tensor, itemReps: Tensor): Tensor {
-    const n = itemReps.shape[0];
-    const dot = ops.rowDot(pairRows(userReps, n), itemReps); // [N]
+    const dot = dotScores(userReps, itemReps); // [N]
     return ops.add(ops.scale(dot, 1 / this.config.temperature), this.bias);
   }
 }

@@ -2,7 +2,7 @@
 export type { RecModel, ModelContext, LossOutput, ModelFactory } from './types.js';
 export { MODELS, TINY_CONFIGS, type ModelName, type ModelConfigs } from './registry.js';
 export { FieldEmbedder, flatInput, flatWidth, USER_SIDE, ITEM_SIDE, ALL_SOURCES, type Source, type FieldEmbedderOptions } from './common/field-embedder.js';
-export { TwoTowerModel, SingleTowerModel, lossOf, l2Penalty, pairRows, withDefaults, COMMON_DEFAULTS, DEEP_DEFAULTS, TOWER_DIMS,
+export { TwoTowerModel, SingleTowerModel, lossOf, l2Penalty, oneUser, dotScores, withDefaults, COMMON_DEFAULTS, DEEP_DEFAULTS, TOWER_DIMS,
   type CommonConfig, type InitScheme, type TowerOutput, type SingleOutput } from './common/base.js';
 export { LinearPart, makeMlp, normalFill, type MlpOptions } from './common/layers.js';
 export { Lr, createLr, LR_DEFAULTS, LR_TINY, type LrConfig } from './lr.js';

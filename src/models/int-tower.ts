@@ -26,7 +26,7 @@ import * as ops from '../core/ops/index.js';
 import { Linear, Module, param, type Mlp } from '../nn/index.js';
 import type { Batch } from '../data/index.js';
 import type { ModelContext, ModelFactory } from './types.js';
-import { COMMON_DEFAULTS, DEEP_DEFAULTS, TOWER_DIMS, TwoTowerModel, pairRows, withDefaults, type CommonConfig, type TowerOutput } from './common/base.js';
+import { COMMON_DEFAULTS, DEEP_DEFAULTS, TOWER_DIMS, TwoTowerModel, oneUser, withDefaults, type CommonConfig, type TowerOutput } from './common/base.js';
 import { FieldEmbedder, ITEM_SIDE, USER_SIDE, flatInput, flatWidth, type Source } from './common/field-embedder.js';
 import { makeMlp } from './common/layers.js';
 
@@ -154,7 +154,12 @@ export class IntTower extends TwoTowerModel<IntTowerSide, IntTowerSide> {
     const n = itemReps.shape[0];
     const { headSize: P } = this.config;
     const H = this.heads;
-    const u = ops.reshape(pairRows(userReps, n), [n, -1, P]); // [N, L*H, P]
+    if (oneUser(userReps, n)) {
+      // One user against N items: one GEMM [L*H, P] x [N*H, P]^T, then the max over each item's heads, summed.
+      const sim = ops.matmul(ops.reshape(userReps, [-1, P]), ops.reshape(itemReps, [n * H, P]), { transB: true }); // [L*H, N*H]
+      return ops.add(ops.groupMaxSum(sim, H), this.bias); // [N]
+    }
+    const u = ops.reshape(userReps, [n, -1, P]); // [N, L*H, P]
     const v = ops.reshape(itemReps, [n, H, P]); // [N, H, P]
     const sim = ops.bmm(u, v, { transB: true }); // [N, L*H, H]
     return ops.add(ops.sum(ops.max(sim, 2), 1), this.bias); // [N]

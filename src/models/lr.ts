@@ -7,7 +7,7 @@ import * as ops from '../core/ops/index.js';
 import { param } from '../nn/index.js';
 import type { Batch } from '../data/index.js';
 import type { ModelContext, ModelFactory } from './types.js';
-import { COMMON_DEFAULTS, TwoTowerModel, pairRows, withDefaults, type CommonConfig, type TowerOutput } from './common/base.js';
+import { COMMON_DEFAULTS, TwoTowerModel, oneUser, withDefaults, type CommonConfig, type TowerOutput } from './common/base.js';
 import { ITEM_SIDE, USER_SIDE, type Source } from './common/field-embedder.js';
 import { LinearPart } from './common/layers.js';
 
@@ -44,7 +44,8 @@ export class Lr extends TwoTowerModel {
   /** userReps [N or 1, 1], itemReps [N, 1] -> [N]. */
   score(userReps: Tensor, itemReps: Tensor): Tensor {
     const n = itemReps.shape[0];
-    return ops.add(ops.reshape(ops.add(pairRows(userReps, n), itemReps), [n]), this.bias);
+    oneUser(userReps, n);
+    return ops.add(ops.reshape(ops.add(itemReps, userReps), [n]), this.bias); // [1, 1] broadcasts over [N, 1]
   }
 }
 

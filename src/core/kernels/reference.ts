@@ -239,6 +239,19 @@ export const reference: Kernels = {
     }
   },
 
+  groupMaxSum(A, N, G, X, out, arg) {
+    out.fill(0, 0, N);
+    for (let a = 0; a < A; a++) {
+      for (let n = 0; n < N; n++) {
+        const o = a * N * G + n * G;
+        let best = 0;
+        for (let g = 1; g < G; g++) if (X[o + g] > X[o + best]) best = g;
+        arg[a * N + n] = best;
+        out[n] += X[o + best];
+      }
+    }
+  },
+
   axpy(n, alpha, src, dst) {
     for (let i = 0; i < n; i++) dst[i] += alpha * src[i];
   },

@@ -46,6 +46,11 @@ export interface Kernels {
   batchNormForward(rows: number, cols: number, X: FArr, gamma: FArr, beta: FArr, runMean: FArr, runVar: FArr, training: boolean, momentum: number, eps: number, xhat: FArr, invStd: FArr, Y: FArr): void;
   /** dGamma, dBeta (overwritten) and dX from G = dY. */
   batchNormBackward(rows: number, cols: number, G: FArr, xhat: FArr, gamma: FArr, invStd: FArr, training: boolean, dX: FArr | null, dGamma: FArr, dBeta: FArr): void;
+  /**
+   * Max-sim reduction: X [A, N*G] -> out[n] = sum over a of max over g of X[a, n*G + g]; arg [A*N] receives the
+   * winning g (first on ties) for the backward.
+   */
+  groupMaxSum(A: number, N: number, G: number, X: FArr, out: FArr, arg: Int32Array): void;
   /** dst += alpha * src. */
   axpy(n: number, alpha: number, src: FArr, dst: FArr): void;
   /** Adam / AdamW step on a dense parameter; `decoupled` applies wd as AdamW, else as L2 added to the gradient. */

@@ -4,7 +4,7 @@ export {
   add, sub, mul, div, neg, exp, log, sqrt, abs, pow, scale, addScalar, clamp,
   activation, relu, sigmoid, tanh, silu, prelu, broadcastShape, sumToShape,
 } from './elementwise.js';
-export { sum, mean, max, sumAll, meanAll, rowDot } from './reduce.js';
+export { sum, mean, max, sumAll, meanAll, rowDot, groupMaxSum } from './reduce.js';
 export { softmax, logSoftmax } from './softmax.js';
 export { reshape, transpose, concat, split } from './shape.js';
 export { l2Normalize, batchNorm, layerNorm, type BatchNormState } from './norm.js';

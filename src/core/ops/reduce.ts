@@ -2,6 +2,7 @@
 // product that two-tower scoring uses.
 import { Tensor } from '../tensor.js';
 import { record } from '../tape.js';
+import { kernelsFor } from '../kernels/dispatch.js';
 import { around, axisOf, emptyLike, fail, requireFloat, requireSameShape } from './util.js';
 
 function reducedShape(t: Tensor, axis: number, keepDim: boolean): number[] {
@@ -114,5 +115,25 @@ export function rowDot(a: Tensor, b: Tensor): Tensor {
       return t;
     };
     return [needs[0] ? grad(bd) : null, needs[1] ? grad(ad) : null];
+  });
+}
+
+/**
+ * Max-sim over groups: x [A, N*G] -> [N], out[n] = sum_a max_g x[a, n*G + g] (IntTower's FE-Block score for one
+ * user's A = L*H heads against N items of G heads each, from one GEMM). Gradient to the first arg-max.
+ */
+export function groupMaxSum(x: Tensor, groups: number): Tensor {
+  requireFloat('groupMaxSum', 'x', x);
+  if (x.rank !== 2 || x.shape[1] % groups !== 0) fail('groupMaxSum', `x ${x.describe()} must be [A, N*${groups}]`);
+  const [A, NG] = x.shape;
+  const N = NG / groups;
+  const out = emptyLike(x, [N]);
+  const arg = new Int32Array(A * N);
+  kernelsFor(x).groupMaxSum(A, N, groups, x.f, out.f, arg);
+  return record('groupMaxSum', [x], out, (g) => {
+    const gx = emptyLike(x, x.shape, true);
+    const [gd, gxd] = [g.f, gx.f];
+    for (let a = 0; a < A; a++) for (let n = 0; n < N; n++) gxd[a * NG + n * groups + arg[a * N + n]] += gd[n];
+    return [gx];
   });
 }

@@ -70,12 +70,19 @@ export function l2Penalty(weight: number, embs: readonly (Tensor | null)[], batc
   return total ? ops.scale(total, weight / batchSize) : null;
 }
 
-/** userReps [1, U] are repeated to [N, U] for N items; [N, U] passes through. */
-export function pairRows(userReps: Tensor, n: number): Tensor {
+/** Checks that score() got N user rows for N items, or one user row for all of them; true for the one-user case. */
+export function oneUser(userReps: Tensor, n: number): boolean {
   const rows = userReps.shape[0];
-  if (rows === n) return userReps;
+  if (rows === n) return false;
   if (rows !== 1) throw new Error(`score: ${rows} user rows for ${n} items (give N rows or one)`);
-  return ops.add(Tensor.zeros([n, userReps.shape[1]], userReps.dtype), userReps);
+  return true;
+}
+
+/** <u, v> per pair: [N, D] x [N, D] -> [N]; one user [1, D] against N items is one matrix-vector product. */
+export function dotScores(userReps: Tensor, itemReps: Tensor): Tensor {
+  const n = itemReps.shape[0];
+  if (!oneUser(userReps, n)) return ops.rowDot(userReps, itemReps);
+  return ops.reshape(ops.matmul(itemReps, userReps, { transB: true }), [n]);
 }
 
 export interface TowerOutput {
