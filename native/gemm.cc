@@ -107,16 +107,6 @@ int block_size(int len, int max_block, int unit) {
   return round_up(ceil_div(len, parts), unit);
 }
 
-// Brings rows [r0, r1) x cols [pc, pc+kc) of op(A) towards the cache ahead of packing them.
-void prefetch_a(const Problem& p, int r0, int r1, int pc, int kc) {
-  if (p.ta) {
-    for (int k = pc; k < pc + kc; ++k) __builtin_prefetch(p.A + k * p.lda + r0);
-  } else {
-    for (int i = r0; i < r1; ++i)
-      for (int k = 0; k < kc; k += 16) __builtin_prefetch(p.A + i * p.lda + pc + k);
-  }
-}
-
 // One thread's share: rows [m0, m1) x cols [n0, n1) of C, full K.
 void gemm_rect(const Kernel& kr, const Problem& p, int m0, int m1, int n0, int n1) {
   const int mt = m1 - m0, nt = n1 - n0;
@@ -125,6 +115,7 @@ void gemm_rect(const Kernel& kr, const Problem& p, int m0, int m1, int n0, int n
   const int ncb = block_size(nt, kr.nc, kr.nr);
   const bool direct_b = read_b_in_place(p.tb, p.ldb, mt);
   const bool a_rows = kr.kcs != 0 && !p.ta;
+  const bool direct_a = kr.kcs != 0 && p.ta;  // a transposed A already has the column layout: read in place
   float* abuf = tls_ws.a.get(static_cast<size_t>(ceil_div(mcb, kr.mr)) * kr.mr * (a_rows ? kr.kcs : kcb) + 32);
   float* bbuf = direct_b ? nullptr : tls_ws.b.get(static_cast<size_t>(round_up(ncb, kr.nr)) * kcb + 32);
 
@@ -142,19 +133,15 @@ void gemm_rect(const Kernel& kr, const Problem& p, int m0, int m1, int n0, int n
       t.relu = last_k && p.ep.act == Act::relu;
       t.b_packed = !direct_b;
       t.a_rows = a_rows;
+      t.a_ks = direct_a ? p.lda : kr.mr;
       const long a_panel = static_cast<long>(kr.mr) * (a_rows ? kr.kcs : kc);  // floats per packed A panel
       t.ldb = direct_b ? p.ldb : kr.nr;
       for (int ic = m0; ic < m1; ic += mcb) {
         const int mc = std::min(mcb, m1 - ic);
-#ifndef TUNE_NOPACK
-        kr.pack_a(p.ta, p.ta ? p.A + pc * p.lda + ic : p.A + ic * p.lda + pc, p.lda, mc, kc, abuf);
-#endif
+        if (!direct_a) kr.pack_a(p.ta, p.ta ? p.A + pc * p.lda + ic : p.A + ic * p.lda + pc, p.lda, mc, kc, abuf);
         for (int ir = 0; ir < mc; ir += kr.mr) {  // A micro-panel stays in L1 across the jr loop
-          t.a = abuf + ir / kr.mr * a_panel;
+          t.a = direct_a ? p.A + pc * p.lda + ic + ir : abuf + ir / kr.mr * a_panel;
           t.m = std::min(kr.mr, mc - ir);
-#ifdef TUNE_PF
-          if (ic + mcb < m1) prefetch_a(p, ic + mcb + ir, std::min(ic + mcb + ir + kr.mr, m1), pc, kc);
-#endif
           for (int jr = 0; jr < nc; jr += kr.nr) {
             t.n = std::min(kr.nr, nc - jr);
             t.b = direct_b ? p.B + pc * p.ldb + jc + jr : bbuf + static_cast<long>(jr) * kc;
@@ -212,50 +199,6 @@ Grid choose_grid(const Kernel& kr, const Problem& p, int max_threads) {
   return best;
 }
 
-// C = act(C + bias) on columns [n0, n1).
-void apply_epilogue(const Problem& p, int n0, int n1) {
-  if (!p.ep.bias && p.ep.act == Act::none) return;
-  for (int i = 0; i < p.M; ++i) {
-    float* c = p.C + i * p.ldc;
-    for (int j = n0; j < n1; ++j) {
-      float x = c[j] + (p.ep.bias ? p.ep.bias[j] : 0.0f);
-      if (p.ep.act == Act::relu && x < 0.0f) x = 0.0f;
-      c[j] = x;
-    }
-  }
-}
-
-// One row times a row-major B^T (scoring items against one user): dot products of contiguous rows beat
-// transposing B into panels (from 2 rows on, packing wins). Threads split N.
-void run_dot(const Kernel& kr, const Problem& p, int max_threads) {
-  const long macs = static_cast<long>(p.M) * p.N * p.K;
-  const int threads = static_cast<int>(std::max(1L, std::min<long>(max_threads, macs / kMinMacsPerThread)));
-  auto part = [&](int t) {
-    int n0, n1;
-    split(p.N, 16, threads, t, n0, n1);
-    if (n0 >= n1) return;
-    kr.dot_nt(p.M, n1 - n0, p.K, p.alpha, p.A, p.lda, p.B + n0 * p.ldb, p.ldb, p.beta, p.C + n0, p.ldc);
-    apply_epilogue(p, n0, n1);
-  };
-  if (threads == 1) return part(0);
-  ThreadPool::get().run(threads, part);
-}
-
-void run_gemm(const Problem& p, int max_threads) {
-  if (p.M <= 0 || p.N <= 0) return;
-  if (p.K <= 0 || p.alpha == 0.0f) return scale_only(p);
-  const Kernel& kr = active_kernel(active_isa());
-  if (p.tb && !p.ta && p.M <= kDotMaxRows && kr.dot_nt) return run_dot(kr, p, max_threads);
-  const Grid g = choose_grid(kr, p, max_threads);
-  if (g.tm * g.tn == 1) return gemm_rect(kr, p, 0, p.M, 0, p.N);
-  ThreadPool::get().run(g.tm * g.tn, [&](int task) {
-    int m0, m1, n0, n1;
-    split(p.M, kr.mr, g.tm, task / g.tn, m0, m1);
-    split(p.N, 16, g.tn, task % g.tn, n0, n1);
-    if (m0 < m1 && n0 < n1) gemm_rect(kr, p, m0, m1, n0, n1);
-  });
-}
-
 // Direct kernels for tiny products (no packing), plain loops for the auto-vectoriser.
 // op(B) stored [N,K]: dot products along K.
 void small_gemm_dot(const Problem& p) {
@@ -299,6 +242,53 @@ void small_gemm_axpy(const Problem& p) {
       for (int j = 0; j < w; ++j) c[j0 + j] = p.alpha * acc[j] + (p.beta == 0.0f ? 0.0f : p.beta * c[j0 + j]);
     }
   }
+}
+
+// C = act(C + bias) on columns [n0, n1).
+void apply_epilogue(const Problem& p, int n0, int n1) {
+  if (!p.ep.bias && p.ep.act == Act::none) return;
+  for (int i = 0; i < p.M; ++i) {
+    float* c = p.C + i * p.ldc;
+    for (int j = n0; j < n1; ++j) {
+      float x = c[j] + (p.ep.bias ? p.ep.bias[j] : 0.0f);
+      if (p.ep.act == Act::relu && x < 0.0f) x = 0.0f;
+      c[j] = x;
+    }
+  }
+}
+
+// One row times a row-major B^T (scoring items against one user): dot products of contiguous rows beat
+// transposing B into panels (from 2 rows on, packing wins). Threads split N.
+void run_dot(const Kernel& kr, const Problem& p, int max_threads) {
+  const long macs = static_cast<long>(p.M) * p.N * p.K;
+  const int threads = static_cast<int>(std::max(1L, std::min<long>(max_threads, macs / kMinMacsPerThread)));
+  auto part = [&](int t) {
+    int n0, n1;
+    split(p.N, 16, threads, t, n0, n1);
+    if (n0 >= n1) return;
+    Problem q = p;
+    q.N = n1 - n0, q.B = p.B + n0 * p.ldb, q.C = p.C + n0;
+    if (kr.dot_nt) kr.dot_nt(q.M, q.N, q.K, q.alpha, q.A, q.lda, q.B, q.ldb, q.beta, q.C, q.ldc);
+    else small_gemm_dot(q);
+    apply_epilogue(p, n0, n1);
+  };
+  if (threads == 1) return part(0);
+  ThreadPool::get().run(threads, part);
+}
+
+void run_gemm(const Problem& p, int max_threads) {
+  if (p.M <= 0 || p.N <= 0) return;
+  if (p.K <= 0 || p.alpha == 0.0f) return scale_only(p);
+  const Kernel& kr = active_kernel(active_isa());
+  if (p.tb && !p.ta && p.M <= kDotMaxRows) return run_dot(kr, p, max_threads);
+  const Grid g = choose_grid(kr, p, max_threads);
+  if (g.tm * g.tn == 1) return gemm_rect(kr, p, 0, p.M, 0, p.N);
+  ThreadPool::get().run(g.tm * g.tn, [&](int task) {
+    int m0, m1, n0, n1;
+    split(p.M, kr.mr, g.tm, task / g.tn, m0, m1);
+    split(p.N, 16, g.tn, task % g.tn, n0, n1);
+    if (m0 < m1 && n0 < n1) gemm_rect(kr, p, m0, m1, n0, n1);
+  });
 }
 
 }  // namespace

@@ -122,7 +122,7 @@ void tile(const TileArgs& t) {
   }
   // Few rows give few accumulator chains: then keep KU sets for interleaved k and add them at the end.
   constexpr int KU = M == 1 ? 4 : M <= 3 ? 2 : 1;
-  constexpr long aps = AROWS ? 1 : kMR;
+  const long aps = AROWS ? 1 : t.a_ks;
   const int nlast = t.n - 8 * (NV - 1);  // columns in the last vector, 1..8
   const __m256i mlast = lane_mask(nlast);
   __m256 acc[KU][M][NV];

@@ -24,9 +24,6 @@ namespace prerank {
 namespace gemm_detail {
 namespace {
 
-#ifndef TUNE_MC
-#define TUNE_MC 168
-#endif
 constexpr int kMR = 14, kNR = 32, kKC = 384, kKCS = kKC + 8;
 
 // One k step: acc[i][v] += A(i, p) * B(p, 16v..16v+15).
@@ -62,7 +59,7 @@ void tile(const TileArgs& t) {
 
   // Few rows give few accumulator chains: then keep KU sets for interleaved k and add them at the end.
   constexpr int KU = M == 1 ? 4 : M <= 3 ? 2 : 1;
-  constexpr long aps = AROWS ? 1 : kMR;
+  const long aps = AROWS ? 1 : t.a_ks;
   __m512 acc[KU][M][NV];
 #pragma GCC unroll 4
   for (int u = 0; u < KU; ++u)
@@ -159,7 +156,7 @@ double peak(double seconds) {
   return static_cast<double>(iters) * 24 * 16 * 2 / elapsed * 1e-9;
 }
 
-const Kernel kKernel = {kMR, kNR, kKC, /*mc*/ TUNE_MC, /*nc*/ 384, kKCS, tile_dispatch, pack_a14, pack_b32, dot_nt_avx2,
+const Kernel kKernel = {kMR, kNR, kKC, /*mc*/ 56, /*nc*/ 384, kKCS, tile_dispatch, pack_a14, pack_b32, dot_nt_avx2,
                          peak};
 
 }  // namespace

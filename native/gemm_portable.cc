@@ -38,12 +38,12 @@ void tile(const TileArgs& t) {
   const float* a = t.a;
   const float* b = t.b;
   if (!t.b_packed && t.n < kNR) {  // unpacked edge: columns >= n must not be read
-    for (int p = 0; p < t.k; ++p, a += kMR, b += t.ldb)
+    for (int p = 0; p < t.k; ++p, a += t.a_ks, b += t.ldb)
       for (int i = 0; i < M; ++i)
         for (int j = 0; j < t.n; ++j) acc[i][j] += a[i] * b[j];
     return store<M>(t, acc);
   }
-  for (int p = 0; p < t.k; ++p, a += kMR, b += t.ldb)
+  for (int p = 0; p < t.k; ++p, a += t.a_ks, b += t.ldb)
     for (int i = 0; i < M; ++i) {
       const float ai = a[i];
       for (int j = 0; j < kNR; ++j) acc[i][j] += ai * b[j];

@@ -1,13 +1,18 @@
-// `prerank demo` (the README's main job): trains IntTower and DSSM on the embedded ml-latest-small and prints their
-// test metrics side by side.
+// `prerank demo` (the README's main job): trains IntTower and DSSM on the embedded ml-latest-small, prints their
+// test metrics side by side, exports the IntTower run as a serving bundle and serves it (unless --no-serve).
 import { parseArgs } from 'node:util';
 import { engineInfo } from '../core/index.js';
 import { Dataset, recipeConfig } from '../data/index.js';
 import { parseTrainConfig } from '../train/config.js';
 import { runTraining, type RunResult } from '../train/run.js';
+import { runExport } from './export.js';
+import { runServe } from './serve.js';
 
 export async function runDemo(argv: string[]): Promise<void> {
-  const { values } = parseArgs({ args: argv, options: { epochs: { type: 'string', default: '10' }, out: { type: 'string', default: 'runs/demo' } } });
+  const { values } = parseArgs({ args: argv, options: {
+    epochs: { type: 'string', default: '10' }, out: { type: 'string', default: 'runs/demo' },
+    'no-serve': { type: 'boolean', default: false }, port: { type: 'string', default: '8080' },
+  } });
   const info = engineInfo();
   console.log(`engine: ${info.kernels} kernels, ${info.isa} path, ${info.threads} threads on ${info.cpu}`);
   const data = await Dataset.load(recipeConfig('ml-latest-small'));
@@ -29,4 +34,9 @@ export async function runDemo(argv: string[]): Promise<void> {
   for (const r of results) {
     console.log(`${r.config.model.kind.padEnd(12)}${String(r.fit.bestEpoch).padStart(10)}  ${r.fit.best.auc.toFixed(4)}    ${r.test.auc.toFixed(4)}    ${r.test.logloss.toFixed(4)}        ${r.samplesPerSec.toFixed(0)}`);
   }
+  const bundle = `${values.out}/bundle-int-tower`;
+  await runExport(['--model', `${values.out}/int-tower`, '--out', bundle]);
+  if (values['no-serve']) return;
+  console.log('\nserving the IntTower bundle (Ctrl-C to stop)');
+  await runServe(['--bundle', bundle, '--port', values.port]);
 }
