@@ -31,16 +31,35 @@ export async function writeFixture(dir: string, model: string, config: Record<st
   writeFileSync(path, JSON.stringify({ ...manifest, model, config, lr }, null, 1));
 }
 
-export const TORCH_CONFIGS: { name: string; threads: number; env: Record<string, string | undefined> }[] = [
+export interface TorchConfig {
+  name: string;
+  threads: number;
+  env: Record<string, string>;
+  /** Environment variables removed for the run (this workplace pins OpenBLAS to its Haswell kernel by default). */
+  unset: string[];
+}
+
+const OPENBLAS_PINS = ['OPENBLAS_CORETYPE', 'OPENBLAS_L2_SIZE'];
+const THREADING: Omit<TorchConfig, 'unset'>[] = [
   { name: '1 thread', threads: 1, env: {} },
   { name: '2 threads', threads: 2, env: {} },
   { name: '2 threads, OMP_WAIT_POLICY=PASSIVE', threads: 2, env: { OMP_WAIT_POLICY: 'PASSIVE' } },
 ];
 
-export function runTorch(fixture: string, cfg: (typeof TORCH_CONFIGS)[number], checkSteps: number, timed: number): TorchResult {
-  const out = join(fixture, `torch-${cfg.threads}-${cfg.env.OMP_WAIT_POLICY ?? 'default'}.json`);
+/** Each threading setup with OpenBLAS's kernel as the environment pins it, and (when pinned) as it detects itself. */
+export const TORCH_CONFIGS: TorchConfig[] = THREADING.flatMap((t) => {
+  const pinned = OPENBLAS_PINS.filter((v) => process.env[v] !== undefined);
+  const asSet = { ...t, unset: [] };
+  if (pinned.length === 0) return [asSet];
+  return [asSet, { ...t, name: `${t.name}, ${pinned.join('/')} unset`, unset: pinned }];
+});
+
+export function runTorch(fixture: string, cfg: TorchConfig, checkSteps: number, timed: number): TorchResult {
+  const out = join(fixture, `torch-${cfg.name.replace(/[^a-zA-Z0-9]+/g, '-')}.json`);
   const args = [SCRIPT, '--fixture', fixture, '--threads', String(cfg.threads), '--check-steps', String(checkSteps), '--warmup', '3', '--timed', String(timed), '--out', out];
-  const r = spawnSync(PYTHON, args, { env: { ...process.env, ...cfg.env }, encoding: 'utf8' });
+  const env: NodeJS.ProcessEnv = { ...process.env, ...cfg.env };
+  for (const v of cfg.unset) delete env[v];
+  const r = spawnSync(PYTHON, args, { env, encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`PyTorch reference failed (${cfg.name}):\n${r.stderr}`);
   return { ...(JSON.parse(readFileSync(out, 'utf8')) as TorchResult), config: cfg.name };
 }

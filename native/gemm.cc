@@ -33,7 +33,7 @@ using gemm_detail::TileArgs;
 constexpr long kMinMacsPerThread = 1L << 19;  // below this a second thread costs more than it saves
 // A row-major B is read in place (not packed) when its rows are short enough that a KC x NR panel spans few
 // pages, or when the thread has so few rows that packing would not pay off.
-constexpr long kDirectBMaxLd = 1024;
+constexpr long kDirectBMaxLd = 1023;  // (a 4 KB row stride would pile B rows into few L2 sets)
 constexpr int kDotMaxRows = 1;  // op(A) op(B) with B stored [N,K] and at most this many rows: dot products
 constexpr int kDirectBRows = 16;
 
@@ -64,6 +64,14 @@ const Kernel& active_kernel(Isa isa) {
 
 int ceil_div(long a, long b) { return static_cast<int>((a + b - 1) / b); }
 int round_up(long a, long b) { return ceil_div(a, b) * static_cast<int>(b); }
+
+// Runs body(task) for task in [0, n) on the pool. The std::function gets a one-pointer lambda, which it
+// stores inline: no heap allocation per call.
+template <class F>
+void parallel(int n, const F& body) {
+  const F* f = &body;
+  ThreadPool::get().run(n, [f](int task) { (*f)(task); });
+}
 
 // Grow-only, 64-byte aligned scratch owned by one thread.
 class Buffer {
@@ -101,55 +109,88 @@ void scale_only(const Problem& p) {
   }
 }
 
+// True when `rows` rows `ld` floats apart fall into L1 sets (64 sets of 64-byte lines) with at most 4 rows on
+// any one set, so streaming them together does not thrash an 8- or 12-way L1.
+bool rows_spread_over_l1(long ld, int rows) {
+  int count[64] = {};
+  for (int i = 0; i < rows; ++i)
+    if (++count[(i * ld * 4 / 64) % 64] > 4) return false;
+  return true;
+}
+
 // Splits [0, len) into `parts` balanced blocks whose sizes are multiples of `unit` (except the last).
 int block_size(int len, int max_block, int unit) {
   const int parts = ceil_div(len, max_block);
   return round_up(ceil_div(len, parts), unit);
 }
 
-// One thread's share: rows [m0, m1) x cols [n0, n1) of C, full K.
-void gemm_rect(const Kernel& kr, const Problem& p, int m0, int m1, int n0, int n1) {
-  const int mt = m1 - m0, nt = n1 - n0;
-  const int kcb = block_size(p.K, kr.kc, 8);
-  const int mcb = block_size(mt, kr.mc, kr.mr);
-  const int ncb = block_size(nt, kr.nc, kr.nr);
-  const bool direct_b = read_b_in_place(p.tb, p.ldb, mt);
-  const bool a_rows = kr.kcs != 0 && !p.ta;
-  const bool direct_a = kr.kcs != 0 && p.ta;  // a transposed A already has the column layout: read in place
-  float* abuf = tls_ws.a.get(static_cast<size_t>(ceil_div(mcb, kr.mr)) * kr.mr * (a_rows ? kr.kcs : kcb) + 32);
-  float* bbuf = direct_b ? nullptr : tls_ws.b.get(static_cast<size_t>(round_up(ncb, kr.nr)) * kcb + 32);
+// How one thread's rectangle is blocked and which operands are packed.
+struct RectPlan {
+  int kcb, mcb, ncb;  // block sizes along K, M, N
+  bool direct_a;      // A read in place (no packing)
+  bool a_rows;        // A in the row layout (else the column layout)
+  bool direct_b;      // B read in place
+};
 
+RectPlan plan_rect(const Kernel& kr, const Problem& p, int rows, int cols) {
+  RectPlan r;
+  r.kcb = block_size(p.K, kr.kc, 8);
+  r.mcb = block_size(rows, kr.mc, kr.mr);
+  r.ncb = block_size(cols, kr.nc, kr.nr);
+  // The SIMD kernels take A in place when the layout they want is already there: columns from a transposed
+  // A, rows from a row-major A whose row stride spreads a micro-panel over the L1 sets.
+  r.a_rows = kr.kcs != 0 && !p.ta;
+  r.direct_a = kr.kcs != 0 && (p.ta || rows_spread_over_l1(p.lda, kr.mr));
+  r.direct_b = read_b_in_place(p.tb, p.ldb, rows);
+  return r;
+}
+
+// Rows [ic, ic+mc) x cols [jc, jc+nc) of C for K block [pc, pc+t.k): loops over micro-tiles. The A
+// micro-panel stays in L1 across the jr loop; B streams from L2.
+void macro_kernel(const Kernel& kr, const Problem& p, const RectPlan& r, TileArgs& t, const float* abuf,
+                  const float* bbuf, int ic, int mc, int jc, int nc, int pc, bool last_k) {
+  const long a_panel = static_cast<long>(kr.mr) * (r.a_rows ? kr.kcs : t.k);  // floats per packed A panel
+  for (int ir = 0; ir < mc; ir += kr.mr) {
+    if (!r.direct_a) t.a = abuf + ir / kr.mr * a_panel;
+    else t.a = p.ta ? p.A + pc * p.lda + ic + ir : p.A + (ic + ir) * p.lda + pc;
+    t.m = std::min(kr.mr, mc - ir);
+    for (int jr = 0; jr < nc; jr += kr.nr) {
+      t.n = std::min(kr.nr, nc - jr);
+      t.b = r.direct_b ? p.B + pc * p.ldb + jc + jr : bbuf + static_cast<long>(jr) * t.k;
+      t.c = p.C + (ic + ir) * p.ldc + jc + jr;
+      t.bias = last_k && p.ep.bias ? p.ep.bias + jc + jr : nullptr;
+      kr.tile(t);
+    }
+  }
+}
+
+// One thread's share: rows [m0, m1) x cols [n0, n1) of C, full K. Loop nest jc > pc > (pack B) > ic >
+// (pack A) > macro-kernel.
+void gemm_rect(const Kernel& kr, const Problem& p, int m0, int m1, int n0, int n1) {
+  const RectPlan r = plan_rect(kr, p, m1 - m0, n1 - n0);
+  const size_t a_floats = static_cast<size_t>(ceil_div(r.mcb, kr.mr)) * kr.mr * (r.a_rows ? kr.kcs : r.kcb);
+  float* abuf = r.direct_a ? nullptr : tls_ws.a.get(a_floats + 32);
+  float* bbuf = r.direct_b ? nullptr : tls_ws.b.get(static_cast<size_t>(round_up(r.ncb, kr.nr)) * r.kcb + 32);
   TileArgs t;
   t.ldc = p.ldc;
   t.alpha = p.alpha;
-  for (int jc = n0; jc < n1; jc += ncb) {
-    const int nc = std::min(ncb, n1 - jc);
-    for (int pc = 0; pc < p.K; pc += kcb) {
-      const int kc = std::min(kcb, p.K - pc);
-      const bool last_k = pc + kc == p.K;
-      if (!direct_b) kr.pack_b(p.tb, p.tb ? p.B + jc * p.ldb + pc : p.B + pc * p.ldb + jc, p.ldb, kc, nc, bbuf);
-      t.k = kc;
-      t.beta = pc == 0 ? p.beta : 1.0f;
+  t.a_rows = r.a_rows;
+  t.a_ks = r.direct_a ? p.lda : kr.mr;
+  t.a_rs = r.direct_a ? p.lda : kr.kcs;
+  t.b_packed = !r.direct_b;
+  t.ldb = r.direct_b ? p.ldb : kr.nr;
+  for (int jc = n0; jc < n1; jc += r.ncb) {
+    const int nc = std::min(r.ncb, n1 - jc);
+    for (int pc = 0; pc < p.K; pc += r.kcb) {
+      t.k = std::min(r.kcb, p.K - pc);
+      const bool last_k = pc + t.k == p.K;
+      t.beta = pc == 0 ? p.beta : 1.0f;  // later K blocks accumulate onto C
       t.relu = last_k && p.ep.act == Act::relu;
-      t.b_packed = !direct_b;
-      t.a_rows = a_rows;
-      t.a_ks = direct_a ? p.lda : kr.mr;
-      const long a_panel = static_cast<long>(kr.mr) * (a_rows ? kr.kcs : kc);  // floats per packed A panel
-      t.ldb = direct_b ? p.ldb : kr.nr;
-      for (int ic = m0; ic < m1; ic += mcb) {
-        const int mc = std::min(mcb, m1 - ic);
-        if (!direct_a) kr.pack_a(p.ta, p.ta ? p.A + pc * p.lda + ic : p.A + ic * p.lda + pc, p.lda, mc, kc, abuf);
-        for (int ir = 0; ir < mc; ir += kr.mr) {  // A micro-panel stays in L1 across the jr loop
-          t.a = direct_a ? p.A + pc * p.lda + ic + ir : abuf + ir / kr.mr * a_panel;
-          t.m = std::min(kr.mr, mc - ir);
-          for (int jr = 0; jr < nc; jr += kr.nr) {
-            t.n = std::min(kr.nr, nc - jr);
-            t.b = direct_b ? p.B + pc * p.ldb + jc + jr : bbuf + static_cast<long>(jr) * kc;
-            t.c = p.C + (ic + ir) * p.ldc + jc + jr;
-            t.bias = last_k && p.ep.bias ? p.ep.bias + jc + jr : nullptr;
-            kr.tile(t);
-          }
-        }
+      if (!r.direct_b) kr.pack_b(p.tb, p.tb ? p.B + jc * p.ldb + pc : p.B + pc * p.ldb + jc, p.ldb, t.k, nc, bbuf);
+      for (int ic = m0; ic < m1; ic += r.mcb) {
+        const int mc = std::min(r.mcb, m1 - ic);
+        if (!r.direct_a) kr.pack_a(p.ta, p.ta ? p.A + pc * p.lda + ic : p.A + ic * p.lda + pc, p.lda, mc, t.k, abuf);
+        macro_kernel(kr, p, r, t, abuf, bbuf, ic, mc, jc, nc, pc, last_k);
       }
     }
   }
@@ -273,7 +314,7 @@ void run_dot(const Kernel& kr, const Problem& p, int max_threads) {
     apply_epilogue(p, n0, n1);
   };
   if (threads == 1) return part(0);
-  ThreadPool::get().run(threads, part);
+  parallel(threads, part);
 }
 
 void run_gemm(const Problem& p, int max_threads) {
@@ -283,7 +324,7 @@ void run_gemm(const Problem& p, int max_threads) {
   if (p.tb && !p.ta && p.M <= kDotMaxRows) return run_dot(kr, p, max_threads);
   const Grid g = choose_grid(kr, p, max_threads);
   if (g.tm * g.tn == 1) return gemm_rect(kr, p, 0, p.M, 0, p.N);
-  ThreadPool::get().run(g.tm * g.tn, [&](int task) {
+  parallel(g.tm * g.tn, [&](int task) {
     int m0, m1, n0, n1;
     split(p.M, kr.mr, g.tm, task / g.tn, m0, m1);
     split(p.N, 16, g.tn, task % g.tn, n0, n1);
@@ -322,7 +363,7 @@ void sgemm_batched(bool transA, bool transB, int batch, int M, int N, int K, flo
     for (int b = 0; b < batch; ++b) one(b);
     return;
   }
-  ThreadPool::get().run(tasks, [&](int task) {
+  parallel(tasks, [&](int task) {
     const int b0 = static_cast<int>(static_cast<long>(batch) * task / tasks);
     const int b1 = static_cast<int>(static_cast<long>(batch) * (task + 1) / tasks);
     for (int b = b0; b < b1; ++b) one(b);

@@ -1,6 +1,6 @@
-// AVX2/FMA GEMM path: 6x16 micro-kernel (12 ymm accumulators, broadcast A, two B vectors per k), the
-// AVX2 packing routines (copies, and 8x8 transposes for a transposed B; shared with the AVX-512 path), a
-// dot-product kernel for tiny batched A B^T, and the ymm FMA peak probe.
+// AVX2/FMA GEMM path: 6x16 micro-kernel (12 ymm accumulators, broadcast A, two B vectors per k; same
+// structure as the AVX-512 one), the AVX2 packing routines (copies, and 8x8 transposes for a transposed B;
+// shared with the AVX-512 path), a dot-product kernel for tiny batched A B^T, and the ymm FMA peak probe.
 // Compiled with default flags: the target attribute/pragma below enables AVX2 for this file only, and the
 // driver calls in here only when active_isa() says the CPU has AVX2+FMA.
 #include "gemm_kernels.h"
@@ -96,18 +96,17 @@ void copy_pack_panels(const float* src, long ld, int cols, int w, int k, float* 
   }
 }
 
-// One k step: acc[i][v] += A(i, p) * B(p, 8v..8v+7).
+// One k step: acc[i][v] += A(i, p) * B(p, 8v..8v+7); row layout rows at a + i*rs.
 template <int M, int NV, bool MASKB, bool AROWS>
-__attribute__((always_inline)) inline void step(__m256 (&acc)[M][NV], const float* a, const float* b,
+__attribute__((always_inline)) inline void step(__m256 (&acc)[M][NV], const float* a, long rs, const float* b,
                                                 __m256i mlast) {
-  constexpr long ars = AROWS ? kKCS : 1;
   __m256 bv[NV];
 #pragma GCC unroll 2
   for (int v = 0; v < NV; ++v)
     bv[v] = (MASKB && v == NV - 1) ? _mm256_maskload_ps(b + 8 * v, mlast) : _mm256_loadu_ps(b + 8 * v);
 #pragma GCC unroll 8
   for (int i = 0; i < M; ++i) {
-    const __m256 av = _mm256_broadcast_ss(a + i * ars);
+    const __m256 av = _mm256_broadcast_ss(AROWS ? a + i * rs : a + i);
 #pragma GCC unroll 2
     for (int v = 0; v < NV; ++v) acc[i][v] = _mm256_fmadd_ps(av, bv[v], acc[i][v]);
   }
@@ -133,14 +132,15 @@ void tile(const TileArgs& t) {
 #pragma GCC unroll 2
       for (int v = 0; v < NV; ++v) acc[u][i][v] = _mm256_setzero_ps();
   const float* a = t.a;
+  const long rs = t.a_rs;
   const float* b = t.b;
   const long ldb = t.ldb;
   int p = 0;
 #pragma GCC unroll 2
   for (; p + KU <= t.k; p += KU, a += KU * aps, b += KU * ldb)
 #pragma GCC unroll 4
-    for (int u = 0; u < KU; ++u) step<M, NV, MASKB, AROWS>(acc[u], a + u * aps, b + u * ldb, mlast);
-  for (; p < t.k; ++p, a += aps, b += ldb) step<M, NV, MASKB, AROWS>(acc[0], a, b, mlast);
+    for (int u = 0; u < KU; ++u) step<M, NV, MASKB, AROWS>(acc[u], a + u * aps, rs, b + u * ldb, mlast);
+  for (; p < t.k; ++p, a += aps, b += ldb) step<M, NV, MASKB, AROWS>(acc[0], a, rs, b, mlast);
 #pragma GCC unroll 4
   for (int u = 1; u < KU; ++u)
 #pragma GCC unroll 8

@@ -1,8 +1,9 @@
-// AVX-512 GEMM path: 14x32 micro-kernel (28 zmm accumulators, A broadcast from the packed panel, two B
-// vectors per k, masked stores for column edges, templated row count for row edges) and the zmm FMA peak
-// probe. Packing reuses the AVX2 transposing routines. Compiled with default flags: the target
-// attribute/pragma below enables AVX-512 for this file only, and the driver calls in here only when
-// active_isa() is avx512.
+// AVX-512 GEMM path: 14x32 micro-kernel (28 zmm accumulators; per k two B vectors and 14 A broadcasts,
+// A taken from a packed panel or straight from the rows/columns of the caller's matrix; masked loads and
+// stores for column edges, a template per row count for row edges; extra accumulator sets for 1-3 rows;
+// epilogue alpha/beta/bias/relu fused into the store) and the zmm FMA peak probe. Packing reuses the AVX2
+// routines. Compiled with default flags: the target attribute/pragma below enables AVX-512 for this file
+// only, and the driver calls in here only when active_isa() is avx512.
 #include "gemm_kernels.h"
 
 #if defined(__x86_64__)
@@ -26,18 +27,19 @@ namespace {
 
 constexpr int kMR = 14, kNR = 32, kKC = 384, kKCS = kKC + 8;
 
-// One k step: acc[i][v] += A(i, p) * B(p, 16v..16v+15).
+// One k step: acc[i][v] += A(i, p) * B(p, 16v..16v+15). Row layout: rows 0-6 from a, 7-13 from a7 (two
+// bases plus six i*rs offsets keep the 14 row addresses in registers).
 template <int M, int NV, bool MASKB, bool AROWS>
-__attribute__((always_inline)) inline void step(__m512 (&acc)[M][NV], const float* a, const float* b,
-                                                __mmask16 mlast) {
-  constexpr long ars = AROWS ? kKCS : 1;
+__attribute__((always_inline)) inline void step(__m512 (&acc)[M][NV], const float* a, const float* a7, long rs,
+                                                const float* b, __mmask16 mlast) {
   __m512 bv[NV];
 #pragma GCC unroll 2
   for (int v = 0; v < NV; ++v)
     bv[v] = (MASKB && v == NV - 1) ? _mm512_maskz_loadu_ps(mlast, b + 16 * v) : _mm512_loadu_ps(b + 16 * v);
 #pragma GCC unroll 16
   for (int i = 0; i < M; ++i) {
-    const __m512 av = _mm512_set1_ps(a[i * ars]);
+    const float* ai = !AROWS ? a + i : i < 7 ? a + i * rs : a7 + (i - 7) * rs;
+    const __m512 av = _mm512_set1_ps(*ai);
 #pragma GCC unroll 2
     for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_fmadd_ps(av, bv[v], acc[i][v]);
   }
@@ -68,14 +70,17 @@ void tile(const TileArgs& t) {
 #pragma GCC unroll 2
       for (int v = 0; v < NV; ++v) acc[u][i][v] = _mm512_setzero_ps();
   const float* a = t.a;
+  const float* a7 = M > 7 ? t.a + 7 * t.a_rs : t.a;
+  const long rs = t.a_rs;
   const float* b = t.b;
   const long ldb = t.ldb;
   int p = 0;
 #pragma GCC unroll 2
-  for (; p + KU <= t.k; p += KU, a += KU * aps, b += KU * ldb)
+  for (; p + KU <= t.k; p += KU, a += KU * aps, a7 += KU * aps, b += KU * ldb)
 #pragma GCC unroll 4
-    for (int u = 0; u < KU; ++u) step<M, NV, MASKB, AROWS>(acc[u], a + u * aps, b + u * ldb, mlast);
-  for (; p < t.k; ++p, a += aps, b += ldb) step<M, NV, MASKB, AROWS>(acc[0], a, b, mlast);
+    for (int u = 0; u < KU; ++u)
+      step<M, NV, MASKB, AROWS>(acc[u], a + u * aps, a7 + u * aps, rs, b + u * ldb, mlast);
+  for (; p < t.k; ++p, a += aps, a7 += aps, b += ldb) step<M, NV, MASKB, AROWS>(acc[0], a, a7, rs, b, mlast);
 #pragma GCC unroll 4
   for (int u = 1; u < KU; ++u)
 #pragma GCC unroll 16

@@ -8,8 +8,9 @@ namespace gemm_detail {
 // One micro-tile: C[m,n] = act(alpha * A_panel * B_panel + beta * C + bias), with m <= mr, n <= nr.
 struct TileArgs {
   int k;
-  const float* a;    // A micro-panel, see Kernel::pack_a for the two layouts
-  bool a_rows;       // layout: true = rows (i, p) at a[i * kcs + p], false = columns (i, p) at a[p * a_ks + i]
+  const float* a;    // A micro-panel, packed (see Kernel::pack_a) or read in place
+  bool a_rows;       // layout: true = rows, (i, p) at a[i * a_rs + p]; false = columns, (i, p) at a[p * a_ks + i]
+  long a_rs;         // row layout: kcs when packed, lda when read in place from a row-major A
   long a_ks;         // column layout: mr when packed, lda when read in place from a transposed A
   const float* b;    // B: element (p, j) at b[p * ldb + j]
   long ldb;          // nr for a packed (zero-padded) panel, else the row stride of a row-major B

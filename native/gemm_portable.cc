@@ -51,14 +51,11 @@ void tile(const TileArgs& t) {
   store<M>(t, acc);
 }
 
-void tile_dispatch(const TileArgs& t) {
-  switch (t.m) {
-    case 1: tile<1>(t); break;
-    case 2: tile<2>(t); break;
-    case 3: tile<3>(t); break;
-    default: tile<4>(t); break;
-  }
-}
+static_assert(kMR == 4, "one tile function per row count");
+using TileFn = void (*)(const TileArgs&);
+const TileFn kTiles[kMR] = {tile<1>, tile<2>, tile<3>, tile<4>};
+
+void tile_dispatch(const TileArgs& t) { kTiles[t.m - 1](t); }
 
 void pack_a(bool trans, const float* A, long lda, int m, int k, float* dst) {
   for (int r0 = 0; r0 < m; r0 += kMR, dst += static_cast<long>(kMR) * k) {

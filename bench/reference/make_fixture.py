@@ -7,10 +7,13 @@ y ~ Bernoulli(0.5), ids uniform within each field's vocabulary.
 """
 
 import argparse
+import sys
 
 import numpy as np
 
-import fixture_io
+sys.dont_write_bytecode = True  # keep bench/reference free of __pycache__
+
+import fixture_io  # noqa: E402  (sibling modules)
 
 HIDDEN = (300, 300, 128)
 LR = 0.001

@@ -24,7 +24,8 @@ import json, sys
 r = json.load(open(sys.argv[1]))
 print(f"{r['model']:9} t={r['threads']} {sys.argv[2]:22} core={r['blas'].get('corename'):11} "
       f"median={r['median_ms']:8.2f} ms  min={r['min_ms']:8.2f} ms  "
-      f"loss[0]={r['losses'][0]:.9f} loss[-1]={r['losses'][-1]:.9f}  warnings={len(r['warnings'])}")
+      f"loss[0]={r['losses'][0]:.9f} loss[-1]={r['losses'][-1]:.9f}  "
+      f"other_cpus={r['contention']['other_cpu_s'] / r['contention']['wall_s']:.2f}")
 PY
 }
 

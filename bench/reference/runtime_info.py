@@ -10,6 +10,8 @@ config, the kernel ("core") it picked for this CPU, and its thread count.
 import ctypes
 import os
 import re
+import resource
+import time
 
 import torch
 
@@ -121,6 +123,46 @@ def blas_info(requested_threads=None):
         parallel={0: "sequential", 1: "pthread", 2: "openmp"}.get(lib.openblas_get_parallel()),
     )
     return info
+
+
+class CpuMeter:
+    """CPU that other processes (and hypervisor steal) used during a measurement.
+
+    ``/proc/stat`` gives the whole machine's busy time, ``getrusage`` this process's
+    (all threads); the difference is what neighbours took from the benchmark.
+    """
+
+    def __enter__(self):
+        self.start = _cpu_clocks()
+        return self
+
+    def __exit__(self, *exc):
+        wall, machine, own = (end - start for end, start in zip(_cpu_clocks(), self.start))
+        self.report = {"wall_s": wall, "own_cpu_s": own, "other_cpu_s": max(0.0, machine - own)}
+
+
+def _cpu_clocks():
+    """(wall, whole-machine busy CPU, this process's CPU) in seconds."""
+    return time.perf_counter(), _machine_busy_s(), _own_cpu_s()
+
+
+def _machine_busy_s():
+    with open("/proc/stat", encoding="utf-8") as f:
+        ticks = [int(v) for v in f.readline().split()[1:]]
+    idle, iowait = ticks[3], ticks[4]
+    return (sum(ticks) - idle - iowait) / os.sysconf("SC_CLK_TCK")
+
+
+def _own_cpu_s():
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def contention_warnings(contention, limit_cores=0.1):
+    busy_cores = contention["other_cpu_s"] / max(contention["wall_s"], 1e-9)
+    if busy_cores <= limit_cores:
+        return []
+    return [f"other processes used {busy_cores:.2f} CPUs during the timed steps: timings are unreliable"]
 
 
 def warnings_for(torch_part, blas, cpu, requested_threads, requested_blas_threads):

@@ -21,7 +21,9 @@ import time
 
 import torch
 
-import fixture_io
+sys.dont_write_bytecode = True  # keep bench/reference free of __pycache__
+
+import fixture_io  # noqa: E402  (sibling modules)
 import models
 import runtime_info
 
@@ -87,10 +89,12 @@ def run(args):
     trainer = Trainer(manifest, arrays)
 
     losses = check_losses(trainer, args.check_steps)
-    step_ms = time_steps(trainer, args.warmup, args.timed)
+    with runtime_info.CpuMeter() as meter:
+        step_ms = time_steps(trainer, args.warmup, args.timed)
 
     torch_part, cpu = runtime_info.torch_info(), runtime_info.cpu_info()
     warnings = runtime_info.warnings_for(torch_part, blas, cpu, args.threads, args.blas_threads)
+    warnings += runtime_info.contention_warnings(meter.report) + loss_warnings(losses)
     return {
         "model": manifest["model"],
         "fixture": args.fixture,
@@ -106,12 +110,13 @@ def run(args):
         "step_ms": step_ms,
         "median_ms": statistics.median(step_ms),
         "min_ms": min(step_ms),
+        "contention": meter.report,
         "torch": torch_part,
         "blas": blas,
         "env": runtime_info.env_snapshot(),
         "cpu": cpu,
         "python": sys.version.split()[0],
-        "warnings": warnings + loss_warnings(losses),
+        "warnings": warnings,
     }
 
 
