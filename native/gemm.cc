@@ -1,17 +1,31 @@
 // SGEMM driver (gemm.h): picks the micro-kernel for active_isa(), splits C into one rectangle per thread,
-// and runs a Goto-style blocked loop nest on each rectangle with per-thread packing buffers; plus the
-// batched small-matrix GEMM and the FMA peak probe.
+// and runs a Goto-style blocked loop nest on each rectangle; plus the batched small-matrix GEMM and the FMA
+// peak probe.
 //
-// Blocking (per ISA, in the Kernel tables): AVX-512 14x32 tile, KC 320, MC 168, NC 384;
-// AVX2 6x16, KC 256, MC 72, NC 512; portable 4x16, KC 256, MC 64, NC 512.
-// Loop nest per thread rectangle: jc (NC) > pc (KC, balanced) > pack B block > ic (MC) > pack A block >
-// ir (MR) > jr (NR) > micro-kernel. The A micro-panel stays in L1, the packed B block (KC x NC) in L2.
-// Small row counts read B in place (no B packing).
-// Threading: each of T threads gets a rectangle of C (tm x tn grid chosen by a cost model that counts
-// padded tile work plus packing), so threads never synchronise inside a GEMM; B (or A) packing is
-// duplicated across threads, which costs ~1/M (1/N) of the work.
+// Micro-kernels and blocking (Kernel tables in the ISA files):
+//   AVX-512  14x32 (28 zmm accumulators), KC 384, MC 56, NC 384
+//   AVX2      6x16 (12 ymm accumulators), KC 256, MC 72, NC 512
+//   portable  4x8 on x86 (SSE2 by auto-vectorisation), 4x16 on ARM (NEON), KC 256, MC 64, NC 512
+// K is split into balanced blocks of at most KC (+7); every block but the first accumulates onto C, and
+// alpha/beta/bias/relu are applied in the micro-kernel's store (bias/relu on the last K block only).
+// Loop nest per thread rectangle: jc (NC) > pc (KC) > [pack B] > ic (MC) > [pack A] > ir (MR) > jr (NR).
+// The A micro-panel (14 x KC) stays in L1 across the jr loop, the B block (KC x NC) in L2.
+// Packing is skipped whenever the kernel can read the caller's matrix as is: a transposed A already has
+// the column layout, a row-major A the row layout (row stride permitting, see rows_spread_over_l1), and a
+// row-major B with rows under 4 KB is read row by row. So the forward (NN) and dW (TN) products pack
+// nothing, and dX (NT) only transposes B into 32-column panels.
+// Threading: each of T threads gets one rectangle of C (tm x tn grid from a cost model counting row-tile
+// work, edge tiles and packing), so threads never synchronise inside a GEMM. 1 x N with B^T uses dot
+// products; tiny batched products use direct kernels, batches spread over the threads.
 //
-// Measured (AMD EPYC Zen 5, 2 cores, KVM): see native/test/gemm_check.cc output; numbers in the report.
+// Measured on AMD EPYC Zen 5 (KVM guest, 2 cores, shared with other work), best of 3 passes of
+// native/test/gemm_check bench, GFLOP/s (1 thread / 2 threads):
+//   FMA peak            avx512 243 / 489    avx2 122 / 243
+//   fwd 2048x300x300 NN avx512 223 / 442 (90% of peak)   avx2 114 / 225 (93%)
+//   fwd 2048x300x160 NN avx512 222 / 431   fwd 2048x128x300 NN 233 / 450   fwd 2048x300x96 NN 219 / 423
+//   dW 300x300x2048 TN  avx512 221 / 424   dW 160x300x2048 TN  219 / 422   dW 96x300x2048 TN  219 / 411
+//   dX 2048x300x300 NT  avx512 223 / 437   dX 2048x96x300 NT   230 / 449   dX 2048x160x300 NT 226 / 403
+//   serving 64x300x300  avx512 227 / 414   16x300x300 188 / 314   1x300x300 44 (1 thread)
 #include "gemm.h"
 
 #include <algorithm>

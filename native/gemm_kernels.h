@@ -27,7 +27,9 @@ struct Kernel {
   int mr, nr;          // micro-tile
   int kc, mc, nc;      // cache blocking: K block (at most kc + 7 after balancing), rows of A packed at a time,
                        // columns of B packed at a time
-  int kcs;             // row stride of the row layout of packed A (>= kc + 7), or 0: column layout only
+  int kcs;             // row stride of the row layout of packed A (>= kc + 7); 0: the kernel only takes the
+                       // column layout and needs A packed (portable). Non-zero also means the tile can read
+                       // A in place in either layout (runtime a_rs / a_ks).
   void (*tile)(const TileArgs& t);
   // Packs rows [0,m) x cols [0,k) of op(A) (A stored [M,K], or [K,M] when trans) into ceil(m/mr) panels.
   // Row layout (when kcs != 0 and !trans: a plain copy of the rows): panel stride mr*kcs, (i,p) at i*kcs+p.

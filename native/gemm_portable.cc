@@ -1,6 +1,7 @@
-// Portable GEMM path (any architecture, default compiler flags): a 4x16 (ARM) / 4x8 (x86) micro-kernel written as plain
-// loops over fixed-size arrays so that -O2/-O3 auto-vectorises it (SSE2 on generic x86-64, NEON on ARM),
-// plain packing loops, and a vector-extension FMA peak probe.
+// Portable GEMM path (any architecture, default compiler flags): a 4x16 (ARM) / 4x8 (x86) micro-kernel
+// written as plain loops over fixed-size arrays so that -O2/-O3 auto-vectorises it (SSE2 on generic x86-64,
+// NEON on ARM), plain packing loops (A is always packed, column layout), and a vector-extension FMA peak
+// probe (multiply-add chains: contracted to FMA where the target has it).
 #include <chrono>
 
 #include "gemm_kernels.h"

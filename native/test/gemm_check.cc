@@ -25,6 +25,16 @@
 
 using namespace prerank;
 
+// Counts heap allocations, to check that a warmed-up sgemm allocates nothing.
+static std::atomic<long> g_allocs{0};
+void* operator new(size_t n) {
+  g_allocs++;
+  if (void* p = std::malloc(n ? n : 1)) return p;
+  std::abort();
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, size_t) noexcept { std::free(p); }
+
 namespace {
 
 std::mt19937 rng(12345);
@@ -258,6 +268,14 @@ void check_pool() {
       for (size_t e = 0; e < C.size(); ++e) good = good && std::fabs(C[e] - R[e]) < 1e-4f;
     }
   };
+  {  // no heap allocation per call once the per-thread buffers have grown
+    std::vector<float> A(256 * 300, 0.5f), B(300 * 300, 0.25f), C(256 * 300);
+    auto call = [&] { sgemm(false, false, 256, 300, 300, 1.0f, A.data(), 300, B.data(), 300, 0.0f, C.data(), 300); };
+    call();
+    const long before = g_allocs.load();
+    for (int r = 0; r < 20; ++r) call();
+    if (g_allocs.load() != before) ok = false, std::printf("FAIL sgemm allocated %ld times\n", g_allocs.load() - before);
+  }
   bool g1 = false, g2 = false;
   std::thread t1(worker, 1, std::ref(g1)), t2(worker, 2, std::ref(g2));
   t1.join(), t2.join();

@@ -1,0 +1,36 @@
+// The experiment runner end to end on a synthetic log: models x seeds -> Markdown table, JSON, HTML report.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { writeSyntheticLog } from '../src/data/index.js';
+import { ExperimentSchema, runExperiment } from '../src/train/experiment.js';
+
+test('an experiment writes the mean +- std table with RelaImpr, every run in JSON, and an SVG report', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'prerank-exp-'));
+  try {
+    const dataConfig = join(dir, 'data.json');
+    writeFileSync(dataConfig, JSON.stringify(writeSyntheticLog(join(dir, 'data'), { users: 80, items: 50, interactionsPerUser: 20 })));
+    const exp = ExperimentSchema.parse({
+      name: 'tiny', data: { config: dataConfig }, seeds: [1, 2], base: 'dssm', outDir: join(dir, 'out'),
+      models: [{ kind: 'dssm', config: { tower: [16, 8] } }, { kind: 'int-tower', label: 'int-tower-small', config: { tower: [16, 8], headSize: 8 } }],
+      train: { batchSize: 256, epochs: 2, evalBatchSize: 512 },
+    });
+    const runs = await runExperiment(exp, 'test command', () => {});
+    assert.equal(runs.length, 4);
+    const md = readFileSync(join(dir, 'out', 'results.md'), 'utf8');
+    assert.match(md, /\| dssm \| 0\.\d{4} ± 0\.\d{4} \|/);
+    assert.match(md, /\| int-tower-small \|.*\| -?\d+\.\d\d% \|/);
+    assert.match(md, /\| dssm \|[^\n]*\| 0\.00% \|/, 'the base model has RelaImpr 0');
+    assert.match(md, /Command: `test command`/);
+    const json = JSON.parse(readFileSync(join(dir, 'out', 'results.json'), 'utf8'));
+    assert.equal(json.runs.length, 4);
+    for (const r of json.runs) assert.ok(r.test.auc > 0 && r.latencyMs > 0 && r.curve.length >= 1);
+    const html = readFileSync(join(dir, 'out', 'report.html'), 'utf8');
+    assert.equal((html.match(/<svg /g) ?? []).length, 2);
+    assert.match(html, /<polyline/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
