@@ -19,13 +19,13 @@
 // products; tiny batched products use direct kernels, batches spread over the threads.
 //
 // Measured on AMD EPYC Zen 5 (KVM guest, 2 cores, shared with other work), best of 3 passes of
-// native/test/gemm_check bench, GFLOP/s (1 thread / 2 threads):
-//   FMA peak            avx512 243 / 489    avx2 122 / 243
-//   fwd 2048x300x300 NN avx512 223 / 442 (90% of peak)   avx2 114 / 225 (93%)
-//   fwd 2048x300x160 NN avx512 222 / 431   fwd 2048x128x300 NN 233 / 450   fwd 2048x300x96 NN 219 / 423
-//   dW 300x300x2048 TN  avx512 221 / 424   dW 160x300x2048 TN  219 / 422   dW 96x300x2048 TN  219 / 411
-//   dX 2048x300x300 NT  avx512 223 / 437   dX 2048x96x300 NT   230 / 449   dX 2048x160x300 NT 226 / 403
-//   serving 64x300x300  avx512 227 / 414   16x300x300 188 / 314   1x300x300 44 (1 thread)
+// `native/test/gemm_check bench all 3`, GFLOP/s at 1 thread / 2 threads (2-thread % of the 2-thread peak):
+//   FMA peak             avx512 248 / 484          avx2 123 / 244
+//   fwd 2048x300x300 NN  avx512 227 / 449 (92.7%)  avx2 116 / 230 (94.1%)
+//   fwd 2048x300x160 NN  222 / 442 (91%)   fwd 2048x128x300 NN 239 / 457 (94%)  fwd 2048x300x96 NN 224 / 432 (89%)
+//   dW 160x300x2048 TN   223 / 421 (87%)   dW 300x300x2048 TN  221 / 431 (89%)  dW 96x300x2048 TN  228 / 429 (89%)
+//   dX 2048x160x300 NT   237 / 435 (90%)   dX 2048x300x300 NT  227 / 453 (93%)  dX 2048x96x300 NT  233 / 428 (88%)
+//   serving (avx512)     64x300x300 231 / 431, 16x300x300 193 / 339, 1x300x300 48 (one thread)
 #include "gemm.h"
 
 #include <algorithm>
@@ -44,12 +44,14 @@ namespace {
 using gemm_detail::Kernel;
 using gemm_detail::TileArgs;
 
-constexpr long kMinMacsPerThread = 1L << 19;  // below this a second thread costs more than it saves
-// A row-major B is read in place (not packed) when its rows are short enough that a KC x NR panel spans few
-// pages, or when the thread has so few rows that packing would not pay off.
-constexpr long kDirectBMaxLd = 1023;  // (a 4 KB row stride would pile B rows into few L2 sets)
-constexpr int kDotMaxRows = 1;  // op(A) op(B) with B stored [N,K] and at most this many rows: dot products
+constexpr long kMinMacsPerThread = 1L << 19;  // less work per thread than this: use fewer threads
+// A row-major B is read in place (not packed) when its rows are less than 4 KB apart (a 4 KB stride piles a
+// panel's rows into few L2 sets), or when a thread has so few rows that packing would not pay off.
+constexpr long kDirectBMaxLd = 1023;
 constexpr int kDirectBRows = 16;
+// Products with at most this many rows and B stored [N,K] are computed as dot products of contiguous rows
+// (from 2 rows on, transposing B into panels wins).
+constexpr int kDotMaxRows = 1;
 
 bool read_b_in_place(bool transB, long ldb, int rows) {
   return !transB && (ldb <= kDirectBMaxLd || rows <= kDirectBRows);
@@ -200,10 +202,12 @@ void gemm_rect(const Kernel& kr, const Problem& p, int m0, int m1, int n0, int n
       const bool last_k = pc + t.k == p.K;
       t.beta = pc == 0 ? p.beta : 1.0f;  // later K blocks accumulate onto C
       t.relu = last_k && p.ep.act == Act::relu;
-      if (!r.direct_b) kr.pack_b(p.tb, p.tb ? p.B + jc * p.ldb + pc : p.B + pc * p.ldb + jc, p.ldb, t.k, nc, bbuf);
+      const float* b_src = p.tb ? p.B + jc * p.ldb + pc : p.B + pc * p.ldb + jc;
+      if (!r.direct_b) kr.pack_b(p.tb, b_src, p.ldb, t.k, nc, bbuf);
       for (int ic = m0; ic < m1; ic += r.mcb) {
         const int mc = std::min(r.mcb, m1 - ic);
-        if (!r.direct_a) kr.pack_a(p.ta, p.ta ? p.A + pc * p.lda + ic : p.A + ic * p.lda + pc, p.lda, mc, t.k, abuf);
+        const float* a_src = p.ta ? p.A + pc * p.lda + ic : p.A + ic * p.lda + pc;
+        if (!r.direct_a) kr.pack_a(p.ta, a_src, p.lda, mc, t.k, abuf);
         macro_kernel(kr, p, r, t, abuf, bbuf, ic, mc, jc, nc, pc, last_k);
       }
     }
@@ -231,10 +235,11 @@ int max_part(int len, int unit, int parts) {
 // rows + 2 (loads, loop), per 16 columns; packing A costs ~0.3 per element, packing B ~1.
 double rect_cost(const Kernel& kr, const Problem& p, int rows, int cols) {
   if (rows <= 0 || cols <= 0) return 0;
+  const RectPlan r = plan_rect(kr, p, rows, cols);
   const int full = rows / kr.mr, rem = rows % kr.mr;
   const double tile_rows = full * (kr.mr + 2.0) + (rem ? rem + 2.0 : 0.0);
-  const double pack_a = 0.3 * rows * ceil_div(cols, kr.nc);
-  const double pack_b = read_b_in_place(p.tb, p.ldb, rows) ? 0.0 : 1.0 * cols;
+  const double pack_a = r.direct_a ? 0.0 : 0.3 * rows * ceil_div(cols, kr.nc);
+  const double pack_b = r.direct_b ? 0.0 : 1.0 * cols;
   return tile_rows * ceil_div(cols, 16) + pack_a + pack_b;
 }
 
@@ -243,6 +248,7 @@ Grid choose_grid(const Kernel& kr, const Problem& p, int max_threads) {
   const long macs = static_cast<long>(p.M) * p.N * p.K;
   const int threads = static_cast<int>(std::max(1L, std::min<long>(max_threads, macs / kMinMacsPerThread)));
   Grid best{1, 1};
+  if (threads == 1) return best;
   double best_cost = rect_cost(kr, p, p.M, p.N);
   for (int tm = 1; tm <= threads; ++tm) {
     for (int tn = 1; tm * tn <= threads; ++tn) {

@@ -6,6 +6,10 @@
 
 #include "gemm_kernels.h"
 
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("O3")  // the loops are written for -O3 auto-vectorisation; keep it under -O2 too
+#endif
+
 namespace prerank {
 namespace gemm_detail {
 namespace {
