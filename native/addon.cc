@@ -272,6 +272,22 @@ Napi::Value GroupMaxSum(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+Napi::Value RowDot(const Napi::CallbackInfo& info) {
+  Args a{info, "rowDot"};
+  a.need(5);
+  const long rows = a.num_long(0, "rows"), cols = a.num_long(1, "cols"), n = rows * cols;
+  prerank::row_dot(rows, cols, a.f32(2, "A", n), a.f32(3, "B", n), a.f32(4, "out", rows));
+  return info.Env().Undefined();
+}
+
+Napi::Value RowScale(const Napi::CallbackInfo& info) {
+  Args a{info, "rowScale"};
+  a.need(5);
+  const long rows = a.num_long(0, "rows"), cols = a.num_long(1, "cols"), n = rows * cols;
+  prerank::row_scale(rows, cols, a.f32(2, "s", rows), a.f32(3, "X", n), a.f32(4, "out", n));
+  return info.Env().Undefined();
+}
+
 Napi::Value Adam(const Napi::CallbackInfo& info) {
   Args a{info, "adam"};
   a.need(12);
@@ -370,7 +386,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"softmaxBackward", SoftmaxBackward}, {"bceLogits", BceLogits}, {"gatherRows", GatherRows},
       {"scatterAddRows", ScatterAddRows}, {"axpy", Axpy}, {"dropout", Dropout}, {"mul", Mul},
       {"batchNormForward", BatchNormForward}, {"batchNormBackward", BatchNormBackward},
-      {"groupMaxSum", GroupMaxSum}, {"adam", Adam}, {"adamRows", AdamRows}, {"sgd", Sgd},
+      {"groupMaxSum", GroupMaxSum}, {"rowDot", RowDot}, {"rowScale", RowScale}, {"adam", Adam}, {"adamRows", AdamRows}, {"sgd", Sgd},
       {"adagrad", Adagrad}, {"info", Info}, {"setIsa", SetIsa}, {"setThreads", SetThreads}, {"fmaPeak", FmaPeak},
   };
   for (const auto& [name, fn] : fns) exports.Set(name, Napi::Function::New(env, fn, name));

@@ -331,6 +331,23 @@ void group_max_sum(long A, long N, long G, const float* x, float* out, int32_t* 
   });
 }
 
+void row_dot(long rows, long cols, const float* a, const float* b, float* out) {
+  parallel_for(rows, cols, [&](long r0, long r1) {
+    for (long r = r0; r < r1; r++) {
+      float acc = 0.f;
+      for (long c = 0; c < cols; c++) acc += a[r * cols + c] * b[r * cols + c];
+      out[r] = acc;
+    }
+  });
+}
+
+void row_scale(long rows, long cols, const float* s, const float* x, float* out) {
+  parallel_for(rows, cols, [&](long r0, long r1) {
+    for (long r = r0; r < r1; r++)
+      for (long c = 0; c < cols; c++) out[r * cols + c] = s[r] * x[r * cols + c];
+  });
+}
+
 void axpy(long n, float alpha, const float* src, float* dst) {
   parallel_for(n, 1, [&](long b, long e) {
     for (long i = b; i < e; i++) dst[i] += alpha * src[i];

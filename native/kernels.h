@@ -26,6 +26,8 @@ void batch_norm_forward(long rows, long cols, const float* x, const float* gamma
 void batch_norm_backward(long rows, long cols, const float* g, const float* xhat, const float* gamma,
                          const float* inv_std, bool training, float* dx, float* dgamma, float* dbeta);
 void group_max_sum(long A, long N, long G, const float* x, float* out, int32_t* arg);
+void row_dot(long rows, long cols, const float* a, const float* b, float* out);
+void row_scale(long rows, long cols, const float* s, const float* x, float* out);
 void axpy(long n, float alpha, const float* src, float* dst);
 void adam(long n, float* p, const float* g, float* m, float* v, float lr, float b1, float b2, float eps, float wd,
           double step, bool decoupled);

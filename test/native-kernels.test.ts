@@ -111,6 +111,8 @@ test('element-wise, normalisation and loss kernels', { skip }, () => {
     assert.ok(Math.abs(lossN - lossR) <= 1e-5 * (1 + Math.abs(lossR)), `bce loss ${lossN} vs ${lossR}`);
     same(`bce grad`, [new Float32Array(n)], (k, [g]) => k.bceLogits(n, X, t, w, g, 0.5));
     same(`axpy`, [rand(n)], (k, [d]) => k.axpy(n, -0.3, X, d));
+    same(`rowDot ${rows}x${cols}`, [new Float32Array(rows)], (k, [o]) => k.rowDot(rows, cols, X, dY, o), 1e-4);
+    same(`rowScale ${rows}x${cols}`, [new Float32Array(n)], (k, [o]) => k.rowScale(rows, cols, X.subarray(0, rows), dY, o));
   }
 });
 

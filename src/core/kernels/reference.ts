@@ -252,6 +252,18 @@ export const reference: Kernels = {
     }
   },
 
+  rowDot(rows, cols, A, B, out) {
+    for (let r = 0; r < rows; r++) {
+      let acc = 0;
+      for (let c = 0; c < cols; c++) acc += A[r * cols + c] * B[r * cols + c];
+      out[r] = acc;
+    }
+  },
+
+  rowScale(rows, cols, s, X, out) {
+    for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[r * cols + c] = s[r] * X[r * cols + c];
+  },
+
   axpy(n, alpha, src, dst) {
     for (let i = 0; i < n; i++) dst[i] += alpha * src[i];
   },

@@ -51,6 +51,10 @@ export interface Kernels {
    * winning g (first on ties) for the backward.
    */
   groupMaxSum(A: number, N: number, G: number, X: FArr, out: FArr, arg: Int32Array): void;
+  /** out[r] = sum_c A[r, c] * B[r, c]. */
+  rowDot(rows: number, cols: number, A: FArr, B: FArr, out: FArr): void;
+  /** out[r, c] = s[r] * X[r, c]. */
+  rowScale(rows: number, cols: number, s: FArr, X: FArr, out: FArr): void;
   /** dst += alpha * src. */
   axpy(n: number, alpha: number, src: FArr, dst: FArr): void;
   /** Adam / AdamW step on a dense parameter; `decoupled` applies wd as AdamW, else as L2 added to the gradient. */

@@ -100,21 +100,14 @@ export function rowDot(a: Tensor, b: Tensor): Tensor {
   requireSameShape('rowDot', a, b);
   const [R, C] = [a.rows, a.cols];
   const out = emptyLike(a, a.shape.slice(0, -1));
-  const [ad, bd, od] = [a.f, b.f, out.f];
-  for (let r = 0; r < R; r++) {
-    let s = 0;
-    for (let c = 0; c < C; c++) s += ad[r * C + c] * bd[r * C + c];
-    od[r] = s;
-  }
+  kernelsFor(a, b).rowDot(R, C, a.f, b.f, out.f);
   return record('rowDot', [a, b], out, (g, needs) => {
-    const gd = g.f;
-    const grad = (other: Float32Array | Float64Array): Tensor => {
+    const grad = (other: Tensor): Tensor => {
       const t = emptyLike(a);
-      const td = t.f;
-      for (let r = 0; r < R; r++) for (let c = 0; c < C; c++) td[r * C + c] = gd[r] * other[r * C + c];
+      kernelsFor(g, other).rowScale(R, C, g.f, other.f, t.f);
       return t;
     };
-    return [needs[0] ? grad(bd) : null, needs[1] ? grad(ad) : null];
+    return [needs[0] ? grad(b) : null, needs[1] ? grad(a) : null];
   });
 }
 
