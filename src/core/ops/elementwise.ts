@@ -126,6 +126,20 @@ function fastBackward(code: BinaryCode, pattern: 'same' | 'row' | 'col', C: numb
   }
 }
 
+/** a * b where b holds one value per row of a (e.g. attention weights over fields): the row kernels both ways. */
+function rowScaleOp(op: string, a: Tensor, b: Tensor, out: Tensor, cols: number): Tensor {
+  const rows = a.size / cols;
+  kernelsFor(a, b).rowScale(rows, cols, b.f, a.f, out.f);
+  return record(op, [a, b], out, (g, needs) => {
+    const k = kernelsFor(g, a, b);
+    const ga = needs[0] ? emptyLike(a) : null;
+    const gb = needs[1] ? emptyLike(b) : null;
+    if (ga) k.rowScale(rows, cols, b.f, g.f, ga.f);
+    if (gb) k.rowDot(rows, cols, g.f, a.f, gb.f);
+    return [ga, gb];
+  });
+}
+
 function binary(op: string, code: BinaryCode, a: Tensor, b: Tensor, f: BinaryFn, da: (x: number, y: number, g: number) => number, db: (x: number, y: number, g: number) => number): Tensor {
   requireFloat(op, 'a', a);
   requireFloat(op, 'b', b);
@@ -135,6 +149,7 @@ function binary(op: string, code: BinaryCode, a: Tensor, b: Tensor, f: BinaryFn,
   const [ad, bd, od] = [a.f, b.f, out.f];
   const pattern = fastPattern(a.shape, b.shape, shape);
   const cols = shape.length ? shape[shape.length - 1] : 1;
+  if (pattern === 'row' && code === 2) return rowScaleOp(op, a, b, out, cols);
   if (pattern) {
     fastForward(code, pattern, cols, ad, bd, od, out.size);
     return record(op, [a, b], out, (g, needs) => {

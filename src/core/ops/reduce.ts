@@ -19,6 +19,7 @@ function sumOrMean(op: 'sum' | 'mean', x: Tensor, axisArg: number, keepDim: bool
   const out = emptyLike(x, reducedShape(x, axis, keepDim), true);
   const [xd, od] = [x.f, out.f];
   const k = op === 'mean' ? 1 / n : 1;
+  if (inner === 1) return lastAxisSum(op, axis, x, out, outer, n, k);
   for (let o = 0; o < outer; o++) {
     for (let j = 0; j < n; j++) {
       const base = (o * n + j) * inner;
@@ -39,6 +40,25 @@ function sumOrMean(op: 'sum' | 'mean', x: Tensor, axisArg: number, keepDim: bool
   });
 }
 
+/** sum/mean over the last axis: plain row loops both ways. */
+function lastAxisSum(op: string, axis: number, x: Tensor, out: Tensor, rows: number, n: number, k: number): Tensor {
+  const [xd, od] = [x.f, out.f];
+  for (let r = 0; r < rows; r++) {
+    let acc = 0;
+    for (let j = 0; j < n; j++) acc += xd[r * n + j];
+    od[r] = acc * k;
+  }
+  return record(`${op}(${axis})`, [x], out, (g) => {
+    const gx = emptyLike(x);
+    const [gd, gxd] = [g.f, gx.f];
+    for (let r = 0; r < rows; r++) {
+      const v = gd[r] * k;
+      for (let j = 0; j < n; j++) gxd[r * n + j] = v;
+    }
+    return [gx];
+  });
+}
+
 export const sum = (x: Tensor, axis: number, keepDim = false): Tensor => sumOrMean('sum', x, axis, keepDim);
 export const mean = (x: Tensor, axis: number, keepDim = false): Tensor => sumOrMean('mean', x, axis, keepDim);
 
@@ -51,7 +71,22 @@ export function max(x: Tensor, axisArg: number, keepDim = false): Tensor {
   const out = emptyLike(x, reducedShape(x, axis, keepDim));
   const arg = new Int32Array(outer * inner);
   const [xd, od] = [x.f, out.f];
-  for (let o = 0; o < outer; o++) {
+  if (inner === 1) {
+    // The last axis (attention heads, max-sim): the same rule as below, in a flat loop.
+    for (let o = 0; o < outer; o++) {
+      let best = 0;
+      let bv = xd[o * n];
+      for (let j = 1; j < n; j++) {
+        const v = xd[o * n + j];
+        if (v > bv || (v !== v && bv === bv)) {
+          bv = v;
+          best = j;
+        }
+      }
+      od[o] = bv;
+      arg[o] = best;
+    }
+  } else for (let o = 0; o < outer; o++) {
     for (let i = 0; i < inner; i++) {
       let best = 0;
       let bv = xd[o * n * inner + i];

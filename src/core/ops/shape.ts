@@ -45,6 +45,23 @@ export function transpose(x: Tensor): Tensor {
 
 /** Copies `count` blocks of `w` elements: block o from src[srcOff + o*srcStride] to dst[dstOff + o*dstStride]. */
 function copyBlocks(src: Tensor['data'], srcOff: number, srcStride: number, dst: Tensor['data'], dstOff: number, dstStride: number, count: number, w: number): void {
+  if (src instanceof Float32Array && dst instanceof Float32Array) {
+    copyBlocksF32(src, srcOff, srcStride, dst, dstOff, dstStride, count, w);
+    return;
+  }
+  if (w >= 64) {
+    for (let o = 0; o < count; o++) dst.set(src.subarray(srcOff + o * srcStride, srcOff + o * srcStride + w), dstOff + o * dstStride);
+    return;
+  }
+  for (let o = 0; o < count; o++) {
+    const s = srcOff + o * srcStride;
+    const d = dstOff + o * dstStride;
+    for (let j = 0; j < w; j++) dst[d + j] = src[s + j];
+  }
+}
+
+/** The float32 case in its own function, so its element accesses stay monomorphic. */
+function copyBlocksF32(src: Float32Array, srcOff: number, srcStride: number, dst: Float32Array, dstOff: number, dstStride: number, count: number, w: number): void {
   if (w >= 64) {
     for (let o = 0; o < count; o++) dst.set(src.subarray(srcOff + o * srcStride, srcOff + o * srcStride + w), dstOff + o * dstStride);
     return;
