@@ -10,23 +10,9 @@ set -euo pipefail
 
 PACKAGES=(redis-server)
 
-as_root() {
-  if [ "$(id -u)" -eq 0 ]; then
-    "$@"
-  elif command -v sudo >/dev/null 2>&1; then
-    sudo "$@"
-  else
-    echo "install-redis.sh: must run as root (or with sudo available) to apt-get install ${PACKAGES[*]}" >&2
-    exit 1
-  fi
-}
-
-all_installed() {
-  local pkg
-  for pkg in "${PACKAGES[@]}"; do
-    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || return 1
-  done
-}
+SCRIPT=install-redis.sh
+# shellcheck source=lib/apt.sh
+source "$(dirname "$0")/lib/apt.sh"
 
 if all_installed; then
   echo "install-redis.sh: ${PACKAGES[*]} already installed"

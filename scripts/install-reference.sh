@@ -13,23 +13,9 @@ set -euo pipefail
 
 PACKAGES=(python3-torch libopenblas0-pthread)
 
-as_root() {
-  if [ "$(id -u)" -eq 0 ]; then
-    "$@"
-  elif command -v sudo >/dev/null 2>&1; then
-    sudo "$@"
-  else
-    echo "install-reference.sh: must run as root (or with sudo available) to apt-get install ${PACKAGES[*]}" >&2
-    exit 1
-  fi
-}
-
-all_installed() {
-  local pkg
-  for pkg in "${PACKAGES[@]}"; do
-    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || return 1
-  done
-}
+SCRIPT=install-reference.sh
+# shellcheck source=lib/apt.sh
+source "$(dirname "$0")/lib/apt.sh"
 
 if all_installed; then
   echo "install-reference.sh: ${PACKAGES[*]} already installed"

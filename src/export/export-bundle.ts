@@ -3,8 +3,9 @@
 // directory and renamed into place, so a reader never sees half a bundle. Shape letters: N items, I item rep
 // width, U user rep width, S sampled pairs.
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { makeTempBeside, swapInto } from '../util/atomic-dir.js';
 import { noGrad, Rng, scope, Tensor } from '../core/index.js';
 import type { Batch, Dataset } from '../data/index.js';
 import type { RecModel } from '../models/types.js';
@@ -192,8 +193,7 @@ export async function exportBundle(source: string | ExportSource, outDir: string
   const o: Required<ExportOptions> = { itemDtype: 'float32', batchSize: 4096, samplePairs: 2048, seed: 1, ...opts };
   const { model, dataset: ds } = src;
   if (model.kind !== src.config.kind) throw new Error(`export: model kind '${model.kind}' differs from config kind '${src.config.kind}'`);
-  const tmp = join(dirname(outDir), `.${basename(outDir)}.tmp-${process.pid}-${Date.now()}`);
-  await mkdir(tmp, { recursive: true });
+  const tmp = await makeTempBeside(outDir);
   try {
     await writeFile(join(tmp, FILES.encoders), JSON.stringify(ds.encoders.toJSON()));
     await saveTensors(join(tmp, 'weights'), model.stateTensors(), { kind: model.kind });
@@ -219,12 +219,7 @@ export async function exportBundle(source: string | ExportSource, outDir: string
     const manifest: BundleManifest = { ...base, createdAt: new Date().toISOString(), modelVersion: modelVersionOf(model.kind, hash), hash,
       data: { name: ds.name }, items, ...(src.training !== undefined ? { training: src.training } : {}) };
     await writeFile(join(tmp, 'manifest.json'), JSON.stringify(manifest, null, 1));
-    const old = `${tmp}.old`;
-    await rename(outDir, old).catch((e: NodeJS.ErrnoException) => {
-      if (e.code !== 'ENOENT') throw e;
-    });
-    await rename(tmp, outDir);
-    await rm(old, { recursive: true, force: true });
+    await swapInto(tmp, outDir);
     return { dir: outDir, manifest };
   } catch (e) {
     await rm(tmp, { recursive: true, force: true });

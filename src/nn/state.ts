@@ -1,7 +1,8 @@
 // Tensor files: a directory with manifest.json (names, shapes, dtypes, byte offsets, free-form metadata) and
 // tensors.bin (raw little-endian data). Writes are atomic: a temporary directory renamed into place.
-import { mkdir, readFile, rename, rm, writeFile, open } from 'node:fs/promises';
-import { dirname, join, basename } from 'node:path';
+import { readFile, rm, open } from 'node:fs/promises';
+import { join } from 'node:path';
+import { makeTempBeside, swapInto } from '../util/atomic-dir.js';
 import { Tensor, shapeSize, shapeStr, type DType } from '../core/tensor.js';
 
 export const TENSOR_FORMAT = 'prerank-tensors/1';
@@ -47,17 +48,15 @@ export async function saveTensors(dir: string, tensors: Map<string, Tensor> | Re
     const src = new Uint8Array(t.data.buffer, t.data.byteOffset, t.size * BYTES[t.dtype]);
     bin.set(src, manifest.tensors[name].offset);
   }
-  await mkdir(dirname(dir), { recursive: true });
-  const tmp = join(dirname(dir), `.${basename(dir)}.tmp-${process.pid}-${Date.now()}`);
-  await mkdir(tmp, { recursive: true });
-  await writeFileSynced(join(tmp, 'tensors.bin'), bin);
-  await writeFileSynced(join(tmp, 'manifest.json'), JSON.stringify(manifest, null, 1));
-  const old = `${tmp}.old`;
-  await rename(dir, old).catch((e: NodeJS.ErrnoException) => {
-    if (e.code !== 'ENOENT') throw e;
-  });
-  await rename(tmp, dir);
-  await rm(old, { recursive: true, force: true });
+  const tmp = await makeTempBeside(dir);
+  try {
+    await writeFileSynced(join(tmp, 'tensors.bin'), bin);
+    await writeFileSynced(join(tmp, 'manifest.json'), JSON.stringify(manifest, null, 1));
+    await swapInto(tmp, dir);
+  } catch (e) {
+    await rm(tmp, { recursive: true, force: true });
+    throw e;
+  }
 }
 
 /** Reads a tensor directory written by saveTensors (or by the benchmark fixtures). */

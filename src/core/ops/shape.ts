@@ -49,15 +49,7 @@ function copyBlocks(src: Tensor['data'], srcOff: number, srcStride: number, dst:
     copyBlocksF32(src, srcOff, srcStride, dst, dstOff, dstStride, count, w);
     return;
   }
-  if (w >= 64) {
-    for (let o = 0; o < count; o++) dst.set(src.subarray(srcOff + o * srcStride, srcOff + o * srcStride + w), dstOff + o * dstStride);
-    return;
-  }
-  for (let o = 0; o < count; o++) {
-    const s = srcOff + o * srcStride;
-    const d = dstOff + o * dstStride;
-    for (let j = 0; j < w; j++) dst[d + j] = src[s + j];
-  }
+  for (let o = 0; o < count; o++) dst.set(src.subarray(srcOff + o * srcStride, srcOff + o * srcStride + w), dstOff + o * dstStride);
 }
 
 /** The float32 case in its own function, so its element accesses stay monomorphic. */
