@@ -1,6 +1,7 @@
 // `prerank serve --bundle <dir> [--store memory|redis://host:port] [--port 8080] [--host 127.0.0.1]`.
 import { parseArgs } from 'node:util';
 import { closeOnSignals, createServer } from '../serve/index.js';
+import { featureColumn } from '../data/index.js';
 
 const USAGE = 'usage: prerank serve --bundle <dir> [--store memory|redis://host:port[/db][?prefix=..&lru=rows]] [--port 8080] [--host 127.0.0.1] [--ann usearch|brute-force|off] [--max-candidates N] [--admin-token T]';
 
@@ -28,12 +29,10 @@ export async function runServe(argv: string[]): Promise<void> {
   console.log(`prerank serve: ${d.modelVersion} on ${address} (store ${d.store?.kind ?? 'none'}, ${d.bundle.manifest.items.count} items, ann ${d.ann?.kind ?? 'off'})`);
   const id = d.bundle.items?.ids[0] ?? d.bundle.itemFeatures?.ids[0] ?? 'ITEM';
   const user: Record<string, string> = {};
-  const key = d.bundle.encoders?.toJSON().keys.user;
-  try {
-    const token = key ? d.bundle.encoders!.vocabulary(key).token(2) : undefined;
-    if (key && token !== undefined) user[key] = token;
-  } catch {
-    // the user key is not a feature: an empty user (every feature OOV) still scores
-  }
+  const enc = d.bundle.encoders?.toJSON();
+  // The user-id feature is the sparse user feature read from the interactions' user key column.
+  const idFeature = enc?.features.find((f) => f.kind === 'sparse' && f.source === 'user' && featureColumn(f) === enc.keys.user);
+  const token = idFeature ? d.bundle.encoders!.vocabulary(idFeature.name).token(2) : undefined;
+  if (enc && token !== undefined) user[enc.keys.user] = String(token);
   console.log(`try: curl -s ${address}/v1/prerank -H 'content-type: application/json' -d '${JSON.stringify({ user, candidates: [id], n: 10 })}'`);
 }
