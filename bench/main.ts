@@ -3,6 +3,7 @@ const BENCHES: Record<string, (args: string[]) => Promise<void>> = {
   engine: async (args) => (await import('./engine.js')).benchEngine(args),
   data: async (args) => (await import('./data.js')).benchData(args),
   models: async (args) => (await import('./models.js')).benchModels(args),
+  serve: async (args) => (await import('./serve.js')).benchServe(args),
 };
 
 const [name, ...rest] = process.argv.slice(2);

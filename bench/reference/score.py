@@ -1,0 +1,172 @@
+"""Serving-latency reference: one request = user tower + scoring k cached items + top-n, in eager PyTorch.
+
+The TypeScript serving bench (``npm run bench -- serve``, bench/serve.ts) writes a fixture per model with prerank's
+weights, one user's *embedded* input (the tower input after the embedding lookup, so both sides start from the same
+numbers) and the cached item representations of the catalogue. This script times, per request:
+
+* DSSM:     MLP (linear -> BN(eval) -> ReLU per hidden layer, linear last) -> L2 norm -> items[:k] @ u / T + b -> topk
+* IntTower: Light-SE (softmax(mean_D(e) W + b) re-weights each field) -> flatten (+ dense) -> MLP (linear -> BN(eval)
+            -> ReLU per hidden layer; linear + ReLU last) -> per tapped layer: linear head projection -> [H, P] heads,
+            L2 norm per head -> max over the item's H heads of <u_head, item_head> (one matmul against the cached
+            [k, H, P] item heads) -> sum over user heads and layers + b -> topk
+
+under ``torch.inference_mode()`` on ``--threads`` threads, ``time.perf_counter`` around each request.
+
+Fixture tensors (Linear weights ``[in, out]``, as prerank stores them):
+  x_user [1, W] (dssm) | x_fields [1, F, D] and optional x_dense [1, nDense] (inttower)
+  user.fc{i}.weight/bias, user.bn{i}.gamma/beta/runningMean/runningVar
+  userSe.fc.weight/bias (inttower, when Light-SE is on), userHead{i}.weight/bias (inttower), bias [1]
+  items [N, I]
+Manifest ``config``: {"model": "dssm"|"inttower", "layers", "batch_norm_eps", "temperature" (dssm), "heads",
+"head_size" (inttower)}.
+
+CLI: /usr/bin/python3 bench/reference/score.py --fixture DIR --ks 100,1000,5000 --top-n 100 --warmup 30
+     --requests 300 --threads 1 --out FILE.json      # '-' = stdout
+Report: {"model", "threads", "torch", "blas_core", "results": {k: {"p50_ms", "p99_ms", "mean_ms", "requests"}},
+         "check": {"k", "scores": [first k scores], "top": [top-n indices]}}
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from fixture_io import read_fixture  # noqa: E402
+
+NORM_EPS = 1e-12
+
+
+def percentile(xs, q):
+    s = sorted(xs)
+    return s[min(len(s) - 1, int(q * len(s)))]
+
+
+def build(manifest, arrays):
+    """Returns (request(k) -> (scores, top indices), config)."""
+    cfg = manifest["config"]
+    t = {name: torch.from_numpy(a) for name, a in arrays.items()}
+    layers = int(cfg["layers"])
+    eps = float(cfg["batch_norm_eps"])
+    model = cfg["model"]
+
+    fc = [(t[f"user.fc{i}.weight"], t[f"user.fc{i}.bias"]) for i in range(layers)]
+    bn = []
+    for i in range(layers):
+        if f"user.bn{i}.gamma" in t:
+            bn.append((t[f"user.bn{i}.runningMean"], t[f"user.bn{i}.runningVar"], t[f"user.bn{i}.gamma"], t[f"user.bn{i}.beta"]))
+        else:
+            bn.append(None)
+    last_relu = model == "inttower"  # IntTower's towers end in ReLU; DSSM's last layer is linear
+    bias = t["bias"]
+    items = t["items"]
+
+    def mlp(x):
+        outs = []
+        for i, (w, b) in enumerate(fc):
+            x = torch.addmm(b, x, w)
+            if bn[i] is not None:
+                mean, var, gamma, beta = bn[i]
+                x = F.batch_norm(x, mean, var, gamma, beta, training=False, eps=eps)
+            if i < layers - 1 or last_relu:
+                x = F.relu(x)
+            outs.append(x)
+        return outs
+
+    if model == "dssm":
+        x_user = t["x_user"]
+        inv_t = 1.0 / float(cfg["temperature"])
+
+        def request(k, n):
+            u = F.normalize(mlp(x_user)[-1], p=2.0, dim=1, eps=NORM_EPS)  # [1, I]
+            scores = torch.mv(items[:k], u[0]) * inv_t + bias  # [k]
+            return scores, torch.topk(scores, min(n, k)).indices
+
+        return request
+
+    H, P = int(cfg["heads"]), int(cfg["head_size"])
+    x_fields = t["x_fields"]
+    x_dense = t.get("x_dense")
+    se = (t["userSe.fc.weight"], t.get("userSe.fc.bias")) if "userSe.fc.weight" in t else None
+    heads = [(t[f"userHead{i}.weight"], t[f"userHead{i}.bias"]) for i in range(layers)]
+    item_heads = items.view(items.shape[0] * H, P)  # cached [N, H, P] as [N*H, P]
+
+    def request(k, n):
+        e = x_fields  # [1, F, D]
+        if se is not None:
+            z = e.mean(dim=2) @ se[0]
+            if se[1] is not None:
+                z = z + se[1]
+            e = e * torch.softmax(z, dim=1).unsqueeze(2)
+        x = e.flatten(start_dim=1)
+        if x_dense is not None:
+            x = torch.cat([x, x_dense], dim=1)
+        outs = mlp(x)
+        u = torch.cat([F.normalize(torch.addmm(b, h, w).view(H, P), p=2.0, dim=1, eps=NORM_EPS) for (w, b), h in zip(heads, outs)])  # [L*H, P]
+        sim = (item_heads[: k * H] @ u.t()).view(k, H, -1)  # [k, H_item, L*H_user]
+        scores = sim.amax(dim=1).sum(dim=1) + bias  # [k]
+        return scores, torch.topk(scores, min(n, k)).indices
+
+    return request
+
+
+def blas_core():
+    try:
+        import ctypes
+
+        for line in open("/proc/self/maps", encoding="utf-8"):
+            if "openblas" in line:
+                lib = ctypes.CDLL(line.split()[-1])
+                lib.openblas_get_corename.restype = ctypes.c_char_p
+                return lib.openblas_get_corename().decode()
+    except Exception:  # noqa: BLE001 - informational only
+        return None
+    return None
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--fixture", required=True)
+    ap.add_argument("--ks", default="100,1000,5000")
+    ap.add_argument("--top-n", type=int, default=100)
+    ap.add_argument("--warmup", type=int, default=30)
+    ap.add_argument("--requests", type=int, default=300)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--check-k", type=int, default=1000)
+    ap.add_argument("--out", default="-")
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    manifest, arrays = read_fixture(a.fixture)
+    request = build(manifest, arrays)
+    ks = [int(k) for k in a.ks.split(",")]
+    results, check = {}, None
+    with torch.inference_mode():
+        for k in ks:
+            for _ in range(a.warmup):
+                request(k, a.top_n)
+            ms = []
+            for _ in range(a.requests):
+                t0 = time.perf_counter()
+                request(k, a.top_n)
+                ms.append((time.perf_counter() - t0) * 1e3)
+            results[str(k)] = {"p50_ms": percentile(ms, 0.5), "p99_ms": percentile(ms, 0.99), "mean_ms": float(np.mean(ms)), "requests": len(ms)}
+        ck = min(a.check_k, arrays["items"].shape[0])
+        scores, top = request(ck, a.top_n)
+        check = {"k": ck, "scores": scores.tolist(), "top": top.tolist()}
+    report = {"model": manifest["config"]["model"], "threads": torch.get_num_threads(), "torch": torch.__version__, "blas_core": blas_core(),
+              "results": results, "check": check}
+    text = json.dumps(report)
+    if a.out == "-":
+        print(text)
+    else:
+        with open(a.out, "w", encoding="utf-8") as f:
+            f.write(text)
+
+
+if __name__ == "__main__":
+    main()

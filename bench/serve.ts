@@ -1,0 +1,372 @@
+// `npm run bench -- serve` (issue 8, "Shows"): serving latency of DSSM and IntTower (two sizes) on the embedded
+// ml-latest-small data.
+//   1. In process, per request: encodeUser on one user row (eval mode, noGrad) + model.score([1, U] vs the first k
+//      cached item reps [k, I]) + top-100 cut, for k = 100, 1,000, 5,000; p50/p99 over --requests after warm-up.
+//   2. The same computation in eager PyTorch (bench/reference/score.py, 1 thread, inference_mode) from the same weights
+//      and item reps (a fixture written here), in the same run; max |score difference| and the ratio torch/prerank.
+//   3. HTTP: createServer on a bundle exported to a temp dir, on 127.0.0.1 with a random port, driven at fixed rates
+//      with 1,000 candidates per request by an open-loop paced generator and by autocannon (each a child process,
+//      bounded in time); p50/p99, achieved req/s, errors (non-2xx + socket errors + timeouts). The JSON's http_*
+//      fields are the paced generator's IntTower run at the highest rate, autocannon_* autocannon's (see PACED).
+// Weights are untrained (the models' initialisation; latency does not depend on the values). The last line is one
+// JSON object. Options: --requests=N (1000), --warmup=N (30), --http-seconds=S (10), --rates=200,500, --no-http,
+// --no-torch.
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { engineInfo, keep, noGrad, Rng, scope, Tensor } from '../src/core/index.js';
+import { Dataset, recipeConfig, type Batch } from '../src/data/index.js';
+import { headOf } from '../src/data/batch.js';
+import { Bundle, exportBundle } from '../src/export/index.js';
+import { MODELS } from '../src/models/registry.js';
+import type { RecModel } from '../src/models/types.js';
+import { USER_SIDE, flatInput, type FieldEmbedder } from '../src/models/common/field-embedder.js';
+import { createServer, topN } from '../src/serve/index.js';
+import { PYTHON, torchAvailable, writeFixture } from './torch-reference.js';
+
+const KS = [100, 1000, 5000];
+const TOP_N = 100;
+const HTTP_CANDIDATES = 1000;
+const SCRIPT = join(process.cwd(), 'bench', 'reference', 'score.py');
+
+interface Spec {
+  key: 'dssm' | 'inttower' | 'inttower32';
+  kind: 'dssm' | 'int-tower';
+  config: Record<string, unknown>;
+  http: boolean;
+}
+
+const SPECS: Spec[] = [
+  { key: 'dssm', kind: 'dssm', config: {}, http: true },
+  { key: 'inttower', kind: 'int-tower', config: {}, http: true },
+  { key: 'inttower32', kind: 'int-tower', config: { heads: 32, headSize: 64 }, http: false },
+];
+
+interface Lat {
+  p50: number;
+  p99: number;
+  mean: number;
+}
+
+/** The same nearest-rank percentile as score.py. */
+function pct(xs: number[], q: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))];
+}
+const summary = (ms: number[]): Lat => ({ p50: pct(ms, 0.5), p99: pct(ms, 0.99), mean: ms.reduce((a, b) => a + b, 0) / ms.length });
+const f2 = (x: number | null | undefined, d = 3): string => (x === null || x === undefined ? 'n/a' : x.toFixed(d));
+
+interface TorchReport {
+  threads: number;
+  torch: string;
+  blas_core: string | null;
+  results: Record<string, { p50_ms: number; p99_ms: number; mean_ms: number }>;
+  check: { k: number; scores: number[]; top: number[] };
+}
+
+function runTorchScore(fixture: string, requests: number, warmup: number): TorchReport {
+  const out = join(fixture, 'score.json');
+  // 1 thread for torch and OpenBLAS; OpenBLAS picks its own kernel (the workplace pins Haswell, see bench/reference).
+  const env: NodeJS.ProcessEnv = { ...process.env, OMP_NUM_THREADS: '1', OPENBLAS_NUM_THREADS: '1', MKL_NUM_THREADS: '1' };
+  delete env.OPENBLAS_CORETYPE;
+  delete env.OPENBLAS_L2_SIZE;
+  const args = [SCRIPT, '--fixture', fixture, '--ks', KS.join(','), '--top-n', String(TOP_N), '--warmup', String(warmup),
+    '--requests', String(requests), '--threads', '1', '--check-k', '1000', '--out', out];
+  const r = spawnSync(PYTHON, args, { env, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`bench/reference/score.py failed:\n${r.stderr}`);
+  return JSON.parse(readFileSync(out, 'utf8')) as TorchReport;
+}
+
+/** Item reps of the whole catalogue [N, I] from a float32 bundle (what the in-process store serves). */
+async function itemReps(bundleDir: string): Promise<{ ids: string[]; reps: Float32Array; dim: number }> {
+  const b = await Bundle.load(bundleDir, { parts: 'item' });
+  const t = b.items!;
+  if (!(t.data instanceof Float32Array)) throw new Error('expected a float32 item table');
+  return { ids: t.ids, reps: t.data, dim: t.dim };
+}
+
+/** The fixture for score.py: user-tower weights, the user's embedded input, the item reps. */
+async function writeScoreFixture(dir: string, spec: Spec, model: RecModel, user: Batch, reps: Float32Array, dim: number): Promise<void> {
+  const cfg = (model as unknown as { config: Record<string, unknown> }).config;
+  const embed = (model as unknown as { embed: FieldEmbedder }).embed;
+  const tensors = new Map<string, Tensor>();
+  noGrad(() => scope(() => {
+    const fields = embed.embed(user, USER_SIDE);
+    const dense = embed.dense(user, USER_SIDE);
+    if (spec.kind === 'dssm') {
+      tensors.set('x_user', keep(flatInput(fields, dense).clone()));
+    } else {
+      if (!fields) throw new Error('int-tower without embedded user fields');
+      tensors.set('x_fields', keep(fields.clone()));
+      if (dense) tensors.set('x_dense', keep(dense.clone()));
+    }
+  }));
+  for (const [name, t] of model.stateTensors()) {
+    if (name === 'bias' || name.startsWith('user.') || name.startsWith('userSe.') || name.startsWith('userHead')) tensors.set(name, t);
+  }
+  tensors.set('items', Tensor.from(reps, [reps.length / dim, dim]));
+  const layers = (cfg.tower as number[]).length;
+  const config = spec.kind === 'dssm'
+    ? { model: 'dssm', layers, batch_norm_eps: 1e-5, temperature: cfg.temperature }
+    : { model: 'inttower', layers, batch_norm_eps: 1e-5, heads: (model as unknown as { heads: number }).heads, head_size: cfg.headSize };
+  await writeFixture(dir, config.model, config, 0, tensors);
+}
+
+interface ModelResult {
+  key: string;
+  desc: string;
+  ours: Record<number, Lat>;
+  /** Per-stage medians at k = 1,000 (encodeUser, score, top-n). */
+  stages: { encode: number; score: number; top: number };
+  torch: Record<number, Lat> | null;
+  maxAbsDiff: number | null;
+  topAgree: number | null;
+  torchInfo: string | null;
+}
+
+async function benchModel(spec: Spec, data: Dataset, user: Batch, work: string, torchMissing: string | null, requests: number, warmup: number): Promise<{ r: ModelResult; bundle: string }> {
+  const model = MODELS[spec.kind]({ features: data.features, rng: new Rng(2022) }, spec.config as never) as RecModel;
+  model.eval();
+  const bundle = join(work, `bundle-${spec.key}`);
+  await exportBundle({ model, dataset: data, config: { kind: spec.kind, config: spec.config } }, bundle);
+  const { reps, dim } = await itemReps(bundle);
+  const cfg = (model as unknown as { config: { tower: number[]; headSize?: number } }).config;
+  const U = noGrad(() => scope(() => model.encodeUser!(user).shape[1]));
+  const desc = spec.kind === 'dssm'
+    ? `DSSM ${cfg.tower.join('-')} (U ${U}, I ${dim})`
+    : `IntTower ${(model as unknown as { heads: number }).heads} heads x ${cfg.headSize} (U ${U}, I ${dim})`;
+  console.log(`\n${desc}: ${reps.length / dim} cached items`);
+
+  const ours: Record<number, Lat> = {};
+  let ourScores: Float32Array | null = null;
+  let ourTop: Int32Array | null = null;
+  const stages = { encode: 0, score: 0, top: 0 };
+  noGrad(() => {
+    for (const k of KS) {
+      const items = Tensor.from(reps.subarray(0, k * dim), [k, dim]);
+      const ms: number[] = [];
+      const st: number[][] = [[], [], []];
+      for (let i = 0; i < warmup + requests; i++) {
+        const t0 = performance.now();
+        let t1 = 0, t2 = 0;
+        scope(() => {
+          const u = model.encodeUser!(user);
+          t1 = performance.now();
+          const s = model.score!(u, items);
+          const f = s.f;
+          t2 = performance.now();
+          const top = topN(f, TOP_N);
+          if (k === 1000 && i === 0) {
+            ourScores = Float32Array.from(f);
+            ourTop = top;
+          }
+        });
+        const t3 = performance.now();
+        if (i >= warmup) {
+          ms.push(t3 - t0);
+          st[0].push(t1 - t0);
+          st[1].push(t2 - t1);
+          st[2].push(t3 - t2);
+        }
+      }
+      ours[k] = summary(ms);
+      if (k === 1000) [stages.encode, stages.score, stages.top] = st.map((x) => pct(x, 0.5));
+    }
+  });
+
+  const r: ModelResult = { key: spec.key, desc, ours, stages, torch: null, maxAbsDiff: null, topAgree: null, torchInfo: null };
+  if (!torchMissing) {
+    const fx = join(work, `fixture-${spec.key}`);
+    await writeScoreFixture(fx, spec, model, user, reps, dim);
+    const t = runTorchScore(fx, requests, warmup);
+    r.torch = Object.fromEntries(KS.map((k) => [k, { p50: t.results[k].p50_ms, p99: t.results[k].p99_ms, mean: t.results[k].mean_ms }]));
+    const a = ourScores! as Float32Array;
+    r.maxAbsDiff = t.check.scores.reduce((m, v, i) => Math.max(m, Math.abs(v - a[i])), 0);
+    const mine = new Set(Array.from(ourTop! as Int32Array));
+    r.topAgree = t.check.top.filter((i) => mine.has(i)).length / t.check.top.length;
+    r.torchInfo = `torch ${t.torch}, ${t.threads} thread, OpenBLAS core ${t.blas_core ?? '?'}`;
+    rmSync(fx, { recursive: true, force: true });
+  }
+  console.log(`  in-process request = encodeUser + score + top-${TOP_N} (prerank, ${engineInfo().threads} threads)${r.torch ? ` vs eager PyTorch (${r.torchInfo}, inference_mode)` : ''}`);
+  console.log('       k   prerank p50     p99   torch p50     p99   ratio p50   ratio p99');
+  for (const k of KS) {
+    const o = ours[k];
+    const t = r.torch?.[k];
+    console.log(`  ${String(k).padStart(6)}  ${f2(o.p50).padStart(10)} ${f2(o.p99).padStart(7)}  ${f2(t?.p50).padStart(10)} ${f2(t?.p99).padStart(7)}  ${(t ? f2(t.p50 / o.p50, 2) : 'n/a').padStart(10)}  ${(t ? f2(t.p99 / o.p99, 2) : 'n/a').padStart(10)}  (ms)`);
+  }
+  console.log(`  k = 1,000 stages (p50): encodeUser ${f2(stages.encode)} ms, score ${f2(stages.score)} ms, top-${TOP_N} ${f2(stages.top)} ms`);
+  if (r.maxAbsDiff !== null) console.log(`  scores at k = 1,000: max |prerank - torch| = ${r.maxAbsDiff.toExponential(2)}; top-${TOP_N} overlap ${(100 * r.topAgree!).toFixed(1)}%`);
+  return { r, bundle };
+}
+
+interface HttpResult {
+  model: string;
+  tool?: 'paced' | 'autocannon';
+  rate: number;
+  p50: number;
+  p99: number;
+  rps: number;
+  requests: number;
+  non2xx: number;
+  errors: number;
+  timeouts: number;
+}
+
+/** autocannon in its own process (its CPU use does not land on the server's event loop). */
+async function loadTest(url: string, bodyFile: string, rate: number, seconds: number): Promise<Omit<HttpResult, 'model'>> {
+  const cli = createRequire(import.meta.url).resolve('autocannon/autocannon.js');
+  const args = [cli, '--json', '-m', 'POST', '-H', 'content-type=application/json', '-i', bodyFile, '-c', '32', '--overallRate', String(rate),
+    '-d', String(seconds), '-t', '5', url];
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '', err = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (err += d));
+  const killer = setTimeout(() => child.kill('SIGKILL'), (seconds + 30) * 1000);
+  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  clearTimeout(killer);
+  if (code !== 0) throw new Error(`autocannon exited with ${code}: ${err}`);
+  const j = JSON.parse(out) as { latency: { p50: number; p99: number }; requests: { average: number; total: number }; non2xx: number; errors: number; timeouts: number; duration: number };
+  return { rate, p50: j.latency.p50, p99: j.latency.p99, rps: j.requests.total / j.duration, requests: j.requests.total, non2xx: j.non2xx, errors: j.errors, timeouts: j.timeouts };
+}
+
+/**
+ * An open-loop load generator (run as a child process): request i is sent at t0 + i/rate on a keep-alive agent, and its
+ * latency is measured from that scheduled time to the end of the response (so a stalled server is charged for the
+ * requests it delayed: no coordinated omission). autocannon's --overallRate is a per-connection quota per second:
+ * every connection sends back to back until its quota is used, then waits for the next second, so at "500 req/s"
+ * the server sees bursts of --connections concurrent requests; both are reported.
+ */
+const PACED = `
+import http from 'node:http';
+import { readFileSync } from 'node:fs';
+const [url, bodyFile, rate, seconds] = process.argv.slice(1);
+const body = readFileSync(bodyFile);
+const u = new URL(url);
+const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+const total = Math.round(Number(rate) * Number(seconds));
+const lat = [];
+let non2xx = 0, errors = 0, timeouts = 0, done = 0, sent = 0;
+const t0 = performance.now() + 50;
+const finish = () => { clearInterval(tick); agent.destroy(); lat.sort((a, b) => a - b);
+  const q = (p) => lat.length ? lat[Math.min(lat.length - 1, Math.floor(p * lat.length))] : null;
+  const wall = (performance.now() - t0) / 1000;
+  process.stdout.write(JSON.stringify({ p50: q(0.5), p99: q(0.99), max: q(1), requests: done, ok: lat.length, rps: done / wall, non2xx, errors, timeouts })); process.exit(0); };
+function send(due) {
+  const req = http.request({ host: u.hostname, port: u.port, path: u.pathname, method: 'POST', agent, timeout: 5000,
+    headers: { 'content-type': 'application/json', 'content-length': body.length } }, (res) => {
+    res.resume();
+    res.on('end', () => { if (res.statusCode >= 200 && res.statusCode < 300) lat.push(performance.now() - due); else non2xx++; if (++done === total) finish(); });
+  });
+  req.on('timeout', () => { timeouts++; req.destroy(new Error('timeout')); });
+  req.on('error', () => { errors++; if (++done === total) finish(); });
+  req.end(body);
+}
+const tick = setInterval(() => { const now = performance.now(); while (sent < total && t0 + (sent * 1000) / Number(rate) <= now) send(t0 + (sent++ * 1000) / Number(rate)); }, 1);
+setTimeout(finish, (Number(seconds) + 10) * 1000);
+`;
+
+async function pacedLoad(url: string, bodyFile: string, rate: number, seconds: number): Promise<Omit<HttpResult, 'model'> & { max: number }> {
+  const child = spawn(process.execPath, ['--input-type=module', '-e', PACED, url, bodyFile, String(rate), String(seconds)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '', err = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (err += d));
+  const killer = setTimeout(() => child.kill('SIGKILL'), (seconds + 30) * 1000);
+  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  clearTimeout(killer);
+  if (code !== 0) throw new Error(`load generator exited with ${code}: ${err}`);
+  const j = JSON.parse(out) as { p50: number; p99: number; max: number; requests: number; rps: number; non2xx: number; errors: number; timeouts: number };
+  return { rate, p50: j.p50, p99: j.p99, max: j.max, rps: j.rps, requests: j.requests, non2xx: j.non2xx, errors: j.errors, timeouts: j.timeouts };
+}
+
+async function benchHttp(spec: Spec, bundle: string, data: Dataset, work: string, rates: number[], seconds: number): Promise<HttpResult[]> {
+  const srv = await createServer({ bundle, defaultMetrics: false, logger: false, ann: 'off' });
+  const out: HttpResult[] = [];
+  try {
+    const address = await srv.app.listen({ port: 0, host: '127.0.0.1' });
+    const enc = data.encoders.toJSON();
+    const body = { user: { [enc.keys.user]: data.userKeys[0] }, candidates: data.itemKeys.slice(0, HTTP_CANDIDATES), n: TOP_N };
+    const bodyFile = join(work, `body-${spec.key}.json`);
+    writeFileSync(bodyFile, JSON.stringify(body));
+    // One request by hand: the body must be valid and every candidate known.
+    const res = await fetch(`${address}/v1/prerank`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const j = (await res.json()) as { items?: unknown[]; unknown?: unknown[] };
+    if (res.status !== 200 || j.items?.length !== TOP_N || j.unknown?.length) throw new Error(`warm-up request failed: ${res.status} ${JSON.stringify(j).slice(0, 300)}`);
+    for (let i = 0; i < 50; i++) await fetch(`${address}/v1/prerank`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    for (const rate of rates) {
+      const p = { model: spec.key, tool: 'paced' as const, ...(await pacedLoad(`${address}/v1/prerank`, bodyFile, rate, seconds)) };
+      out.push(p);
+      console.log(`  ${spec.key} paced (open loop)   ${rate} req/s x ${seconds} s: achieved ${p.rps.toFixed(0)} req/s, p50 ${f2(p.p50, 2)} ms, p99 ${f2(p.p99, 2)} ms, max ${f2(p.max, 1)} ms, ${p.requests} requests, non-2xx ${p.non2xx}, socket errors ${p.errors}, timeouts ${p.timeouts}`);
+      const a = { model: spec.key, tool: 'autocannon' as const, ...(await loadTest(`${address}/v1/prerank`, bodyFile, rate, seconds)) };
+      out.push(a);
+      console.log(`  ${spec.key} autocannon -c 32 -R ${rate} x ${seconds} s: achieved ${a.rps.toFixed(0)} req/s, p50 ${a.p50} ms, p99 ${a.p99} ms, ${a.requests} requests, non-2xx ${a.non2xx}, socket errors ${a.errors}, timeouts ${a.timeouts}`);
+    }
+  } finally {
+    await srv.app.close();
+  }
+  return out;
+}
+
+export async function benchServe(args: string[]): Promise<void> {
+  const opt = (name: string, dflt: string): string => args.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? dflt;
+  const requests = Number(opt('requests', '1000'));
+  const warmup = Number(opt('warmup', '30'));
+  const seconds = Number(opt('http-seconds', '10'));
+  const rates = opt('rates', '200,500').split(',').map(Number);
+  const info = engineInfo();
+  console.log(`CPU: ${info.cpu}; ISA path: ${info.isa} (supported: ${info.supportedIsas.join(', ')}); kernels: ${info.kernels}; pool threads: ${info.threads}`);
+  const torchMissing = args.includes('--no-torch') ? '--no-torch given' : torchAvailable();
+  if (torchMissing) console.log(`PyTorch reference skipped: ${torchMissing}`);
+  const data = await Dataset.load(recipeConfig('ml-latest-small'));
+  console.log(`data: ${data.name}, ${data.userCount} users, ${data.itemCount} items; weights untrained (initialisation, seed 2022): latency does not depend on their values`);
+  const user = headOf(data.batches('test', { batchSize: 1, shuffle: false }).epoch(0).next().value as Batch, 1);
+  const work = mkdtempSync(join(tmpdir(), 'prerank-bench-serve-'));
+  const models: ModelResult[] = [];
+  const http: HttpResult[] = [];
+  try {
+    const bundles: [Spec, string][] = [];
+    for (const spec of SPECS) {
+      const { r, bundle } = await benchModel(spec, data, user, work, torchMissing, requests, warmup);
+      models.push(r);
+      if (spec.http) bundles.push([spec, bundle]);
+    }
+    if (!args.includes('--no-http')) {
+      console.log(`\nHTTP load test: fastify on 127.0.0.1 (in this process), load generators in child processes, loopback only`);
+      for (const [spec, bundle] of bundles) http.push(...(await benchHttp(spec, bundle, data, work, rates, seconds)));
+    }
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+
+  const result: Record<string, unknown> = { cpu: info.cpu, isa: info.isa, threads: info.threads, torch_threads: torchMissing ? null : 1 };
+  for (const m of models) {
+    for (const k of KS) {
+      result[`${m.key}_k${k}_p50_ms`] = m.ours[k].p50;
+      result[`${m.key}_k${k}_p99_ms`] = m.ours[k].p99;
+      result[`torch_${m.key}_k${k}_p50_ms`] = m.torch?.[k].p50 ?? null;
+      result[`torch_${m.key}_k${k}_p99_ms`] = m.torch?.[k].p99 ?? null;
+      result[`ratio_${m.key}_k${k}`] = m.torch ? m.torch[k].p99 / m.ours[k].p99 : null;
+    }
+    result[`${m.key}_max_abs_diff`] = m.maxAbsDiff;
+  }
+  const main = http.find((h) => h.model === 'inttower' && h.tool === 'paced' && h.rate === Math.max(...rates)) ?? null;
+  const ac = http.find((h) => h.model === 'inttower' && h.tool === 'autocannon' && h.rate === Math.max(...rates)) ?? null;
+  result.autocannon_p50_ms = ac?.p50 ?? null;
+  result.autocannon_p99_ms = ac?.p99 ?? null;
+  result.autocannon_rps = ac?.rps ?? null;
+  result.autocannon_errors = ac ? ac.non2xx + ac.errors + ac.timeouts : null;
+  result.http_tool = main ? 'paced open-loop generator (bench/serve.ts); autocannon_* = autocannon -c 32 --overallRate' : null;
+  result.http_model = main?.model ?? null;
+  result.http_rate = main?.rate ?? null;
+  result.http_p50_ms = main?.p50 ?? null;
+  result.http_p99_ms = main?.p99 ?? null;
+  result.http_rps = main?.rps ?? null;
+  result.http_errors = main ? main.non2xx + main.errors + main.timeouts : null;
+  result.http = http;
+  const ratios = models.map((m) => result[`ratio_${m.key}_k1000`] as number | null);
+  if (ratios.every((x) => x !== null)) {
+    console.log(`\nratio torch/prerank at k = 1,000 (p99): ${models.map((m, i) => `${m.key} ${ratios[i]!.toFixed(2)}`).join(', ')} (target >= 3)`);
+  }
+  console.log(JSON.stringify(result));
+}
