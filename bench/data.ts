@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 import { Dataset } from '../src/data/dataset.js';
 import { recipeConfig, recipeMissing, type RecipeName } from '../src/data/recipes.js';
 import type { DataConfig } from '../src/data/spec.js';
+import { median } from '../src/util/stats.js';
 
 interface Result {
   dataset: string;
@@ -17,11 +18,6 @@ interface Result {
   epochSecondsMedian: number;
   rawToBatchesRowsPerSec: number;
   epochRowsPerSec: number;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
 async function run(label: string, cfg: DataConfig, epochs: number, batchSize: number): Promise<Result> {

@@ -8,13 +8,9 @@ import { join } from 'node:path';
 import { engineInfo, fmaPeakGflops, nativeKernels, setThreads } from '../src/core/index.js';
 import { createDssmStep, createIntTowerStep, type StepModel } from './step-models.js';
 import { TORCH_CONFIGS, runTorch, torchAvailable, writeFixture, type TorchResult } from './torch-reference.js';
+import { median } from '../src/util/stats.js';
 
 const CHECK_STEPS = 10;
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-}
 
 function timeSteps(model: StepModel, warmup: number, timed: number): number {
   for (let i = 0; i < warmup; i++) model.step();

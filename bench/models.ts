@@ -8,11 +8,7 @@ import { Dataset, syntheticConfig, type Batch } from '../src/data/index.js';
 import { MODELS } from '../src/models/registry.js';
 import type { RecModel } from '../src/models/types.js';
 import { Adam } from '../src/nn/index.js';
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-}
+import { median } from '../src/util/stats.js';
 
 function timeIt(reps: number, f: () => void): number {
   f();

@@ -214,11 +214,8 @@ interface HttpResult {
   timeouts: number;
 }
 
-/** autocannon in its own process (its CPU use does not land on the server's event loop). */
-async function loadTest(url: string, bodyFile: string, rate: number, seconds: number): Promise<Omit<HttpResult, 'model'>> {
-  const cli = createRequire(import.meta.url).resolve('autocannon/autocannon.js');
-  const args = [cli, '--json', '-m', 'POST', '-H', 'content-type=application/json', '-i', bodyFile, '-c', '32', '--overallRate', String(rate),
-    '-d', String(seconds), '-t', '5', url];
+/** Runs node with `args` in a child process, killed if it outlives the run by 30 s; returns its stdout. */
+async function runChild(args: string[], label: string, seconds: number): Promise<string> {
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '', err = '';
   child.stdout.on('data', (d) => (out += d));
@@ -226,7 +223,16 @@ async function loadTest(url: string, bodyFile: string, rate: number, seconds: nu
   const killer = setTimeout(() => child.kill('SIGKILL'), (seconds + 30) * 1000);
   const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
   clearTimeout(killer);
-  if (code !== 0) throw new Error(`autocannon exited with ${code}: ${err}`);
+  if (code !== 0) throw new Error(`${label} exited with ${code}: ${err}`);
+  return out;
+}
+
+/** autocannon in its own process (its CPU use does not land on the server's event loop). */
+async function loadTest(url: string, bodyFile: string, rate: number, seconds: number): Promise<Omit<HttpResult, 'model'>> {
+  const cli = createRequire(import.meta.url).resolve('autocannon/autocannon.js');
+  const args = [cli, '--json', '-m', 'POST', '-H', 'content-type=application/json', '-i', bodyFile, '-c', '32', '--overallRate', String(rate),
+    '-d', String(seconds), '-t', '5', url];
+  const out = await runChild(args, 'autocannon', seconds);
   const j = JSON.parse(out) as { latency: { p50: number; p99: number }; requests: { average: number; total: number }; non2xx: number; errors: number; timeouts: number; duration: number };
   return { rate, p50: j.latency.p50, p99: j.latency.p99, rps: j.requests.total / j.duration, requests: j.requests.total, non2xx: j.non2xx, errors: j.errors, timeouts: j.timeouts };
 }
@@ -268,14 +274,7 @@ setTimeout(finish, (Number(seconds) + 10) * 1000);
 `;
 
 async function pacedLoad(url: string, bodyFile: string, rate: number, seconds: number): Promise<Omit<HttpResult, 'model'> & { max: number }> {
-  const child = spawn(process.execPath, ['--input-type=module', '-e', PACED, url, bodyFile, String(rate), String(seconds)], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '', err = '';
-  child.stdout.on('data', (d) => (out += d));
-  child.stderr.on('data', (d) => (err += d));
-  const killer = setTimeout(() => child.kill('SIGKILL'), (seconds + 30) * 1000);
-  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
-  clearTimeout(killer);
-  if (code !== 0) throw new Error(`load generator exited with ${code}: ${err}`);
+  const out = await runChild(['--input-type=module', '-e', PACED, url, bodyFile, String(rate), String(seconds)], 'load generator', seconds);
   const j = JSON.parse(out) as { p50: number; p99: number; max: number; requests: number; rps: number; non2xx: number; errors: number; timeouts: number };
   return { rate, p50: j.p50, p99: j.p99, max: j.max, rps: j.rps, requests: j.requests, non2xx: j.non2xx, errors: j.errors, timeouts: j.timeouts };
 }

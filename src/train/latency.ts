@@ -4,11 +4,7 @@ import { noGrad, scope, ops } from '../core/index.js';
 import type { Batch, Dataset } from '../data/index.js';
 import { headOf } from '../data/batch.js';
 import type { RecModel } from '../models/types.js';
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-}
+import { median } from '../util/stats.js';
 
 /** Median ms over `reps` requests of `n` candidates (after warm-up), in eval mode. */
 export function servingLatencyMs(model: RecModel, data: Dataset, n: number, reps = 30): number {
