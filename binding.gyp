@@ -10,7 +10,11 @@
         "native/gemm.cc",
         "native/gemm_avx512.cc",
         "native/gemm_avx2.cc",
-        "native/gemm_portable.cc"
+        "native/gemm_portable.cc",
+        "native/serve.cc",
+        "native/serve_avx512.cc",
+        "native/serve_avx2.cc",
+        "native/serve_portable.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED"],

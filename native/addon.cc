@@ -8,59 +8,17 @@
 #include "cpu.h"
 #include "gemm.h"
 #include "kernels.h"
+#include "napi_args.h"
 #include "pool.h"
+
+namespace prerank {
+void register_serve(Napi::Env env, Napi::Object exports);  // serve.cc: the ServePlan class
+}
 
 namespace {
 
 using prerank::Isa;
-
-struct Args {
-  const Napi::CallbackInfo& info;
-  const char* op;
-
-  [[noreturn]] void fail(const std::string& msg) const {
-    throw Napi::Error::New(info.Env(), std::string("prerank native ") + op + ": " + msg);
-  }
-  void need(size_t n) const {
-    if (info.Length() < n) fail("expected " + std::to_string(n) + " arguments, got " + std::to_string(info.Length()));
-  }
-  long num_long(size_t i, const char* name, long min = 0) const {
-    if (!info[i].IsNumber()) fail(std::string("argument ") + name + " must be a number");
-    const double d = info[i].As<Napi::Number>().DoubleValue();
-    if (d != static_cast<double>(static_cast<long>(d)) || d < min)
-      fail(std::string("argument ") + name + " must be an integer >= " + std::to_string(min) + ", got " + std::to_string(d));
-    return static_cast<long>(d);
-  }
-  float num(size_t i, const char* name) const {
-    if (!info[i].IsNumber()) fail(std::string("argument ") + name + " must be a number");
-    return info[i].As<Napi::Number>().FloatValue();
-  }
-  double num_d(size_t i, const char* name) const {
-    if (!info[i].IsNumber()) fail(std::string("argument ") + name + " must be a number");
-    return info[i].As<Napi::Number>().DoubleValue();
-  }
-  bool flag(size_t i) const { return info[i].ToBoolean().Value(); }
-
-  template <class T, napi_typedarray_type Type>
-  T* array(size_t i, const char* name, long min_len, bool nullable, const char* tname) const {
-    const Napi::Value v = info[i];
-    if (nullable && (v.IsNull() || v.IsUndefined())) return nullptr;
-    if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != Type)
-      fail(std::string("argument ") + name + " must be a " + tname);
-    auto arr = v.As<Napi::TypedArrayOf<T>>();
-    if (static_cast<long>(arr.ElementLength()) < min_len)
-      fail(std::string("argument ") + name + " has " + std::to_string(arr.ElementLength()) + " elements, needs " +
-           std::to_string(min_len));
-    return arr.Data();
-  }
-  float* f32(size_t i, const char* name, long min_len, bool nullable = false) const {
-    return array<float, napi_float32_array>(i, name, min_len, nullable, "Float32Array");
-  }
-  int32_t* i32(size_t i, const char* name, long min_len) const {
-    return array<int32_t, napi_int32_array>(i, name, min_len, false, "Int32Array");
-  }
-  long length(size_t i) const { return static_cast<long>(info[i].As<Napi::TypedArray>().ElementLength()); }
-};
+using prerank::napi::Args;
 
 // Elements needed for a row-major matrix view of `rows` x `cols` with row stride ld.
 long span(const Args& a, long rows, long cols, long ld, const char* name) {
@@ -390,6 +348,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"adagrad", Adagrad}, {"info", Info}, {"setIsa", SetIsa}, {"setThreads", SetThreads}, {"fmaPeak", FmaPeak},
   };
   for (const auto& [name, fn] : fns) exports.Set(name, Napi::Function::New(env, fn, name));
+  prerank::register_serve(env, exports);
   return exports;
 }
 

@@ -63,6 +63,13 @@ export function storeConformance(name: string, h: StoreHarness): void {
       assert.equal(none.reps.length, 0);
       const empty = await s.get([]);
       assert.deepEqual([empty.found.length, empty.reps.length, empty.missing.length], [0, 0, 0]);
+      // A store that can locate rows in place must agree with get() (found, missing, and the rows' values).
+      const at = s.locate?.(ids);
+      if (at) {
+        assert.deepEqual(Array.from(at.found), Array.from(r.found));
+        assert.deepEqual(at.missing, r.missing);
+        at.rows.forEach((row, k) => assert.deepEqual(at.table.subarray(row * 8, row * 8 + 8), r.reps.subarray(k * 8, k * 8 + 8)));
+      }
     } finally {
       await s.close();
     }

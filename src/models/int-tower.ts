@@ -29,6 +29,7 @@ import type { ModelContext, ModelFactory } from './types.js';
 import { COMMON_DEFAULTS, DEEP_DEFAULTS, TOWER_DIMS, TwoTowerModel, oneUser, withDefaults, type CommonConfig, type TowerOutput } from './common/base.js';
 import { FieldEmbedder, ITEM_SIDE, USER_SIDE, flatInput, flatWidth, type Source } from './common/field-embedder.js';
 import { makeMlp } from './common/layers.js';
+import { PlanBuilder, floats, type PlanStep, type UserServingPlan } from './common/serving.js';
 
 export interface IntTowerConfig extends CommonConfig {
   tower?: number[];
@@ -63,6 +64,11 @@ class LightSe extends Module {
   constructor(fields: number, private readonly residual: boolean, rng: Rng) {
     super();
     this.fc = this.addModule('fc', new Linear(fields, fields, rng, { bias: !residual }));
+  }
+
+  /** The same reweighting as a serving-plan step on F fields of D floats at offset. */
+  servingStep(offset: number, fields: number, dim: number): PlanStep {
+    return { op: 'lightSe', offset, fields, dim, weight: floats(this.fc.weight), bias: this.fc.bias ? floats(this.fc.bias) : null, residual: this.residual };
   }
 
   forward(e: Tensor): Tensor {
@@ -163,6 +169,24 @@ export class IntTower extends TwoTowerModel<IntTowerSide, IntTowerSide> {
     const v = ops.reshape(itemReps, [n, H, P]); // [N, H, P]
     const sim = ops.bmm(u, v, { transB: true }); // [N, L*H, H]
     return ops.add(ops.sum(ops.max(sim, 2), 1), this.bias); // [N]
+  }
+
+  servingPlan(): UserServingPlan {
+    const { headSize: P } = this.config;
+    const H = this.heads;
+    const fields = this.embed.fieldsOf(USER_SIDE).length;
+    const p = new PlanBuilder(flatWidth(this.embed, USER_SIDE));
+    const se = this.userSe?.servingStep(0, fields, this.embed.dim);
+    if (se) p.steps.push(se);
+    const outs = this.userMlp ? p.mlp(this.userMlp, 0) : [];
+    const taps = this.config.taps === 'output' ? outs : this.config.taps === 'input' ? [0, ...outs] : [outs[outs.length - 1]];
+    const rep = p.alloc(taps.length * H * P); // [L*H*P]: layer i's heads at rep + i*H*P, as encodeUser concatenates them
+    taps.forEach((src, i) => p.linear(this.userProj[i], src, rep + i * H * P));
+    if (this.config.normalizeHeads) p.l2norm(rep, taps.length * H, P);
+    return {
+      spec: p.finish(rep, taps.length * H * P, { kind: 'maxsim', heads: H, headSize: P, scale: 1, bias: this.bias.f[0] }),
+      writeInput: (batch, row, out) => void this.embed.writeRow(batch, row, USER_SIDE, out),
+    };
   }
 
   protected override extraTerms(batch: Batch, u: IntTowerSide, i: IntTowerSide): Record<string, Tensor | null> {

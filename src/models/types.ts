@@ -5,6 +5,7 @@ import type { Tensor } from '../core/tensor.js';
 import type { Rng } from '../core/random.js';
 import type { Module } from '../nn/module.js';
 import type { Batch, FeatureInfo } from '../data/index.js';
+import type { UserServingPlan } from './common/serving.js';
 
 export interface ModelContext {
   features: FeatureInfo[];
@@ -38,6 +39,11 @@ export interface RecModel extends Module {
    * encodeUser + encodeItem + score must equal forward.
    */
   score?(userReps: Tensor, itemReps: Tensor): Tensor;
+  /**
+   * The user side in eval mode as a serving plan (one native call per request: tower, score, top-n); absent when
+   * the model cannot express it, and then serving runs encodeUser + score on tensors.
+   */
+  servingPlan?(): UserServingPlan;
 }
 
 /** A model factory: the dataset's features, a seeded generator, and the model's own config object. */

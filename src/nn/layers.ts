@@ -163,4 +163,29 @@ export class Mlp extends Module {
     const outs = this.forwardAll(x);
     return outs[outs.length - 1];
   }
+
+  /**
+   * The eval-mode layers as affine maps y = act(x W + b), W [in, out], with batch norm folded in
+   * (W[:, c] * s_c and (b_c - mean_c) s_c + beta_c, s = gamma / sqrt(var + eps)) and dropout dropped: what a
+   * serving plan runs. Only ReLU or no activation can be expressed.
+   */
+  servingLayers(): { in: number; out: number; weight: Float32Array; bias: Float32Array; relu: boolean }[] {
+    return this.layers.map((layer, i) => {
+      const bn = this.norms[i];
+      const act = bn ? this.acts[i] : layer.act;
+      if (act !== 'none' && act !== 'relu') throw new Error(`Mlp.servingLayers: activation '${act}' is not supported`);
+      const { inFeatures: n, outFeatures: m } = layer;
+      const weight = Float32Array.from(layer.weight.f);
+      const bias = layer.bias ? Float32Array.from(layer.bias.f) : new Float32Array(m);
+      if (bn) {
+        const [gamma, beta, mean, variance] = [bn.gamma.f, bn.beta.f, bn.runningMean.f, bn.runningVar.f];
+        for (let c = 0; c < m; c++) {
+          const s = gamma[c] / Math.sqrt(variance[c] + bn.eps);
+          for (let r = 0; r < n; r++) weight[r * m + c] *= s;
+          bias[c] = (bias[c] - mean[c]) * s + beta[c];
+        }
+      }
+      return { in: n, out: m, weight, bias, relu: act === 'relu' };
+    });
+  }
 }

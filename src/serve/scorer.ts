@@ -2,7 +2,10 @@
 // features with the bundle's encoders (unknown values -> OOV, counted), runs the user tower once, fetches the
 // candidates' cached representations, scores them all with the model's own score(), sorts and cuts. Unknown
 // candidate ids are reported, never an error. Single-tower bundles score full (user, item) pairs instead.
-// The engine calls are synchronous; the only await is the store lookup, and no tensor scope spans it.
+// Two-tower bundles with a serving plan (DSSM, DAT, IntTower; native addon loaded) run user tower + score + top-n
+// as one native call, reading item reps in place when the store holds a float32 table in process; otherwise the
+// model's encodeUser + score run on tensors. The engine calls are synchronous; the only await is the store lookup,
+// and no tensor scope spans it.
 // Shape letters: U user rep width, I item rep width, M candidates found, K top-k.
 import { noGrad, scope, Tensor } from '../core/index.js';
 import { allocBatch, type Batch } from '../data/batch.js';
@@ -10,6 +13,7 @@ import { featureColumn, type EncodedRow, type FeatureSpec } from '../data/index.
 import type { Bundle } from '../export/bundle.js';
 import { decodeRow } from '../export/item-table.js';
 import { topN, type AnnIndex } from './ann.js';
+import { compileUserSide, type CompiledUserSide } from './compiled.js';
 import type { ItemStore } from './stores/types.js';
 
 export type RawFeatureValue = string | number | boolean | null | (string | number)[];
@@ -76,11 +80,21 @@ export interface ScorerOptions {
 
 const USER_SOURCES: ('user' | 'context')[] = ['user', 'context'];
 
+interface PreparedUser {
+  row: EncodedRow;
+  /** Features whose value mapped to OOV in this request. */
+  oov: string[];
+  lookups: Record<string, number>;
+  oovs: Record<string, number>;
+}
+
 export class Scorer {
   private readonly userBatch: Batch;
   /** Raw columns a request's user object may contain. */
   readonly userColumns: Set<string>;
   private readonly itemRow: Map<string, number> | null;
+  /** The one-call native path (null: tensors). */
+  readonly compiled: CompiledUserSide | null;
   observe: ((s: ScoreStats) => void) | undefined;
 
   constructor(readonly bundle: Bundle, private readonly opts: ScorerOptions) {
@@ -102,6 +116,7 @@ export class Scorer {
     }
     this.userColumns = cols;
     this.itemRow = bundle.itemFeatures ? new Map(bundle.itemFeatures.ids.map((id, r) => [id, r])) : null;
+    this.compiled = bundle.twoTower ? compileUserSide(bundle.model) : null;
   }
 
   get modelVersion(): string {
@@ -130,7 +145,7 @@ export class Scorer {
     const m = rows.length;
     const reps = new Float32Array(m * items.dim);
     for (let k = 0; k < m; k++) decodeRow(items, rows[k], reps, k * items.dim);
-    const scores = this.scorePairs(user.rep, reps, m);
+    const scores = this.compiled ? this.compiled.rank(this.userBatch, reps, null, m, 0).scores : this.scorePairs(user.rep, reps, m);
     const order = topN(scores, m);
     const out = Array.from(order, (k) => ({ id: items.ids[rows[k]], score: scores[k] }));
     this.observe?.({ route: 'retrieve', candidates: m, unknown: 0, lookups: user.lookups, oovs: user.oovs });
@@ -138,21 +153,30 @@ export class Scorer {
   }
 
   private async run(req: Omit<PrerankRequest, 'n'>, n: number, route: 'prerank' | 'score'): Promise<ScoreResponse> {
-    const user = this.encodeUser(req.user);
     const ids = req.candidates.map(String);
-    let found: Int32Array, scores: Float32Array, unknown: ItemId[];
-    if (this.bundle.twoTower) {
+    let found: Int32Array, scores: Float32Array, order: Int32Array, user: PreparedUser;
+    if (this.compiled) {
+      user = this.prepareUser(req.user);
+      const store = this.opts.store!;
+      const at = store.locate?.(ids) ?? null;
+      const lookup = at ? null : await store.get(ids);
+      found = (at ?? lookup!).found;
+      ({ scores, top: order } = at
+        ? this.compiled.rank(this.userBatch, at.table, at.rows, found.length, n)
+        : this.compiled.rank(this.userBatch, lookup!.reps, null, found.length, n));
+    } else if (this.bundle.twoTower) {
+      const encoded = this.encodeUser(req.user);
+      user = encoded;
       const lookup = await this.opts.store!.get(ids);
       found = lookup.found;
-      scores = this.scorePairs(user.rep, lookup.reps, found.length);
-      unknown = lookup.missing.length ? this.unknownIds(req.candidates, found) : [];
+      scores = this.scorePairs(encoded.rep, lookup.reps, found.length);
+      order = topN(scores, n);
     } else {
-      const r = this.scoreFullPairs(user.row, ids);
-      found = r.found;
-      scores = r.scores;
-      unknown = found.length < ids.length ? this.unknownIds(req.candidates, found) : [];
+      user = this.prepareUser(req.user);
+      ({ found, scores } = this.scoreFullPairs(user.row, ids));
+      order = topN(scores, n);
     }
-    const order = topN(scores, n);
+    const unknown = found.length < ids.length ? this.unknownIds(req.candidates, found) : [];
     const items = Array.from(order, (k) => ({ id: req.candidates[found[k]], score: scores[k] }));
     this.observe?.({ route, candidates: ids.length, unknown: unknown.length, lookups: user.lookups, oovs: user.oovs });
     return { items, unknown, oov: user.oov, modelVersion: this.modelVersion };
@@ -164,8 +188,20 @@ export class Scorer {
     return candidates.filter((_, i) => !hit[i]);
   }
 
-  /** Validates and encodes the user's raw features; runs the user tower once. */
-  encodeUser(user: UserFeatures): { rep: Float32Array; row: EncodedRow; oov: string[]; lookups: Record<string, number>; oovs: Record<string, number> } {
+  /** Validates and encodes the user's raw features and runs the user tower once. */
+  encodeUser(user: UserFeatures): PreparedUser & { rep: Float32Array } {
+    const prepared = this.prepareUser(user);
+    if (this.compiled) return { ...prepared, rep: this.compiled.encode(this.userBatch) };
+    const model = this.bundle.model!;
+    const rep = noGrad(() => scope(() => {
+      const u = model.encodeUser ? model.encodeUser(this.userBatch) : null;
+      return u ? (u.data as Float32Array).slice(0, u.cols) : new Float32Array(0);
+    }));
+    return { ...prepared, rep };
+  }
+
+  /** Validates and encodes the user's raw features (OOV counted) into the 1-row user batch. */
+  private prepareUser(user: UserFeatures): PreparedUser {
     for (const k of Object.keys(user)) {
       if (!this.userColumns.has(k)) throw new RequestError(`user.${k}`, `unknown user feature '${k}' (known: ${[...this.userColumns].join(', ')})`);
     }
@@ -184,14 +220,8 @@ export class Scorer {
         oov.push(f);
       }
     }
-    const b = this.userBatch;
-    fillRow(b, row, 0);
-    const model = this.bundle.model!;
-    const rep = noGrad(() => scope(() => {
-      const u = model.encodeUser ? model.encodeUser(b) : null;
-      return u ? (u.data as Float32Array).slice(0, u.cols) : new Float32Array(0);
-    }));
-    return { rep, row, oov, lookups, oovs };
+    fillRow(this.userBatch, row, 0);
+    return { row, oov, lookups, oovs };
   }
 
   /** score(user [1, U], items [M, I]) -> [M]. */

@@ -14,7 +14,18 @@ export interface EngineInfo {
   threads: number;
 }
 
+/** native/serve.h: one model's user tower + scoring, built from a ServingPlanSpec (src/models/common/serving.ts). */
+export interface NativeServePlan {
+  readonly inputLength: number;
+  readonly repLength: number;
+  readonly itemDim: number;
+  encode(input: Float32Array, rep: Float32Array): void;
+  /** Candidate k is row rows[k] of table (or row k when rows is null); returns the count written to top. */
+  score(input: Float32Array, table: Float32Array, rows: Int32Array | null, m: number, scores: Float32Array | null, n: number, top: Int32Array | null): number;
+}
+
 export interface NativeAddon extends Omit<Kernels, 'name'> {
+  ServePlan: new (spec: object) => NativeServePlan;
   info(): EngineInfo;
   setIsa(isa: string): void;
   setThreads(n: number): void;

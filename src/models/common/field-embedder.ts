@@ -83,6 +83,36 @@ export class FieldEmbedder extends Module {
     return ops.reshape(flat, [batch.size, fields.length, this.dim]);
   }
 
+  /**
+   * flatInput(embed(batch), dense(batch)) of one row, written into out[offset...) without tensors (serving plans):
+   * F*D field floats then the dense values. Returns the offset after the last float written.
+   */
+  writeRow(batch: Batch, row: number, sources: readonly Source[], out: Float32Array, offset = 0): number {
+    const D = this.dim;
+    let at = offset;
+    for (const f of this.fieldsOf(sources)) {
+      const table = this.table(f).table.f;
+      if (f.kind === 'sparse') {
+        const id = batch.sparse[f.name][row];
+        out.set(table.subarray(id * D, id * D + D), at);
+      } else {
+        const s = batch.sequence[f.name];
+        const len = s.lengths[row];
+        const ids = s.ids.subarray(row * s.maxLen, row * s.maxLen + len);
+        const pooling = f.pooling ?? 'mean';
+        const scale = pooling === 'mean' && len > 0 ? 1 / len : 1;
+        for (let d = 0; d < D; d++) {
+          let acc = pooling === 'max' ? -Infinity : 0;
+          for (const id of ids) acc = pooling === 'max' ? Math.max(acc, table[id * D + d]) : acc + table[id * D + d];
+          out[at + d] = len === 0 ? 0 : pooling === 'max' ? acc : acc * scale;
+        }
+      }
+      at += D;
+    }
+    for (const f of this.denseOf(sources)) out[at++] = batch.dense[f.name][row];
+    return at;
+  }
+
   /** Dense features [B, nDense] of these sources (a float input, no gradient), or null when there are none. */
   dense(batch: Batch, sources: readonly Source[]): Tensor | null {
     const cols = this.denseOf(sources);

@@ -1,6 +1,6 @@
 // In-process item store: the bundle's item table (one copy, float32/float16/int8) and an id -> row map.
 import { decodeRow, type ItemTable } from '../../export/item-table.js';
-import { StoreClosedError, type ItemLookup, type ItemStore, type StoreFactory } from './types.js';
+import { StoreClosedError, type ItemLocation, type ItemLookup, type ItemStore, type StoreFactory } from './types.js';
 
 export class MemoryItemStore implements ItemStore {
   readonly kind = 'memory';
@@ -21,6 +21,19 @@ export class MemoryItemStore implements ItemStore {
 
   /** Synchronous lookup (the async get() wraps it). */
   lookup(ids: readonly string[]): ItemLookup {
+    const { found, rows, missing } = this.rowsOf(ids);
+    const dim = this.table.dim;
+    const reps = new Float32Array(found.length * dim);
+    for (let k = 0; k < found.length; k++) decodeRow(this.table, rows[k], reps, k * dim);
+    return { found, reps, missing };
+  }
+
+  locate(ids: readonly string[]): ItemLocation | null {
+    const data = this.table.data;
+    return data instanceof Float32Array ? { ...this.rowsOf(ids), table: data } : null;
+  }
+
+  private rowsOf(ids: readonly string[]): { found: Int32Array; rows: Int32Array; missing: string[] } {
     if (this.closed) throw new StoreClosedError(this.kind);
     const rows = new Int32Array(ids.length);
     const found = new Int32Array(ids.length);
@@ -34,10 +47,7 @@ export class MemoryItemStore implements ItemStore {
         found[m++] = i;
       }
     }
-    const dim = this.table.dim;
-    const reps = new Float32Array(m * dim);
-    for (let k = 0; k < m; k++) decodeRow(this.table, rows[k], reps, k * dim);
-    return { found: found.slice(0, m), reps, missing };
+    return { found: found.subarray(0, m), rows: rows.subarray(0, m), missing };
   }
 
   async get(ids: readonly string[]): Promise<ItemLookup> {

@@ -12,6 +12,16 @@ export interface ItemLookup {
   missing: string[];
 }
 
+/** Where found items sit in an in-process float32 table: what native scoring reads in place, with no copy. */
+export interface ItemLocation {
+  found: Int32Array;
+  /** Row of ids[found[k]] in `table`. */
+  rows: Int32Array;
+  missing: string[];
+  /** [N, I] float32. */
+  table: Float32Array;
+}
+
 export interface ItemStore {
   readonly kind: string;
   /** I */
@@ -19,6 +29,8 @@ export interface ItemStore {
   /** N: items in the store. */
   readonly size: number;
   get(ids: readonly string[]): Promise<ItemLookup>;
+  /** Synchronous row lookup for stores holding a float32 table in process (null: use get()). */
+  locate?(ids: readonly string[]): ItemLocation | null;
   /** Releases connections and memory; get() afterwards rejects. */
   close(): Promise<void>;
 }

@@ -1,0 +1,339 @@
+// ServePlan (serve.h) and its JS binding. The per-ISA kernels come from serve_kernels.inc; this file picks the
+// active ISA's set per call, splits large scoring work over the thread pool and keeps small requests on the
+// calling thread (waking the pool costs more than a 1,000-candidate dot product).
+#include "serve.h"
+
+#include <algorithm>
+#include <cmath>
+#include <memory>
+#include <stdexcept>
+#include <string>
+
+#include "cpu.h"
+#include "napi_args.h"
+#include "pool.h"
+
+namespace prerank {
+namespace {
+
+using serve_detail::ItemRows;
+using serve_detail::ServeKernels;
+
+const ServeKernels& kernels() {
+  const ServeKernels* k = nullptr;
+  switch (active_isa()) {
+    case Isa::avx512: k = serve_detail::serve_kernels_avx512(); break;
+    case Isa::avx2: k = serve_detail::serve_kernels_avx2(); break;
+    default: break;
+  }
+  return k ? *k : *serve_detail::serve_kernels_portable();
+}
+
+// Below this many multiply-adds a job runs on the calling thread.
+constexpr long kParallelMacs = 1L << 20;
+
+// Runs fn(begin, end) over [0, n) in one piece or in equal pieces per pool thread, by the work per item.
+template <class Fn>
+void split(long n, long macs_per_item, Fn&& fn) {
+  ThreadPool& pool = ThreadPool::get();
+  const long tasks = std::min<long>(pool.size(), n * macs_per_item / kParallelMacs);
+  if (tasks < 2) {
+    fn(0L, n);
+    return;
+  }
+  pool.run(static_cast<int>(tasks), [&](int t) {
+    const long b = n * t / tasks, e = n * (t + 1) / tasks;
+    if (b < e) fn(b, e);
+  });
+}
+
+void linear(const ServeKernels& k, const ServeStep& s, float* arena) {
+  const float* x = arena + s.src;
+  float* y = arena + s.dst;
+  const float* b = s.b.empty() ? nullptr : s.b.data();
+  // Column pieces on whole 8-vector blocks, so every piece but the last takes the widest kernel.
+  const long unit = 8L * k.vw;
+  const long blocks = (s.out + unit - 1) / unit;
+  split(blocks, static_cast<long>(s.in) * unit, [&](long b0, long b1) {
+    k.gemv(s.in, s.out, x, s.w.data(), b, s.relu, y, static_cast<int>(b0 * unit), static_cast<int>(std::min<long>(s.out, b1 * unit)));
+  });
+}
+
+void l2norm(const ServeStep& s, float* arena) {
+  for (int r = 0; r < s.in; ++r) {
+    float* x = arena + s.src + static_cast<long>(r) * s.out;
+    double ss = 0;
+    for (int c = 0; c < s.out; ++c) ss += static_cast<double>(x[c]) * x[c];
+    const float n = std::max(static_cast<float>(std::sqrt(ss)), s.eps);
+    for (int c = 0; c < s.out; ++c) x[c] /= n;
+  }
+}
+
+void light_se(const ServeStep& s, float* arena) {
+  const int F = s.in, D = s.out;
+  float* e = arena + s.src;
+  std::vector<float> z(F), k(F);
+  for (int f = 0; f < F; ++f) {
+    float acc = 0.f;
+    for (int d = 0; d < D; ++d) acc += e[f * D + d];
+    z[f] = acc / D;
+  }
+  float top = -INFINITY;
+  for (int j = 0; j < F; ++j) {
+    float acc = s.b.empty() ? 0.f : s.b[j];
+    for (int f = 0; f < F; ++f) acc += z[f] * s.w[f * F + j];
+    k[j] = acc;
+    top = std::max(top, acc);
+  }
+  float total = 0.f;
+  for (int j = 0; j < F; ++j) total += (k[j] = std::exp(k[j] - top));
+  for (int f = 0; f < F; ++f) {
+    const float w = k[f] / total;
+    for (int d = 0; d < D; ++d) e[f * D + d] = s.residual ? e[f * D + d] + e[f * D + d] * w : e[f * D + d] * w;
+  }
+}
+
+void check_range(int arena, int off, long len, const std::string& what) {
+  if (off < 0 || len < 0 || off + len > arena)
+    throw std::invalid_argument(what + " [" + std::to_string(off) + ", " + std::to_string(off + len) + ") is outside the arena of " + std::to_string(arena) + " floats");
+}
+
+}  // namespace
+
+ServePlan::ServePlan(int arena, int input, int rep_offset, int rep_len, std::vector<ServeStep> steps, ServeScore score)
+    : input_(input), rep_offset_(rep_offset), rep_len_(rep_len), steps_(std::move(steps)), score_(score), arena_(arena) {
+  check_range(arena, 0, input, "the input");
+  check_range(arena, rep_offset, rep_len, "the user rep");
+  for (size_t i = 0; i < steps_.size(); ++i) {
+    const ServeStep& s = steps_[i];
+    const std::string name = "step " + std::to_string(i);
+    const long in = s.in, out = s.out;
+    if (in <= 0 || out <= 0) throw std::invalid_argument(name + ": sizes must be positive");
+    switch (s.kind) {
+      case ServeStep::kLinear:
+        check_range(arena, s.src, in, name + " input");
+        check_range(arena, s.dst, out, name + " output");
+        if (s.src < s.dst + out && s.dst < s.src + in) throw std::invalid_argument(name + ": input and output overlap");
+        if (static_cast<long>(s.w.size()) != in * out) throw std::invalid_argument(name + ": weight must have in*out floats");
+        if (!s.b.empty() && static_cast<long>(s.b.size()) != out) throw std::invalid_argument(name + ": bias must have out floats");
+        break;
+      case ServeStep::kL2Norm: check_range(arena, s.src, in * out, name); break;
+      case ServeStep::kLightSe:
+        check_range(arena, s.src, in * out, name);
+        if (static_cast<long>(s.w.size()) != in * in) throw std::invalid_argument(name + ": Light-SE weight must have F*F floats");
+        if (!s.b.empty() && static_cast<long>(s.b.size()) != in) throw std::invalid_argument(name + ": Light-SE bias must have F floats");
+        break;
+    }
+  }
+  if (score_.kind == ServeScore::kMaxSim) {
+    if (score_.heads < 1 || score_.head_size < 1 || rep_len % score_.head_size != 0)
+      throw std::invalid_argument("max-sim: the user rep width must be a multiple of the head size, heads >= 1");
+  }
+}
+
+const float* ServePlan::encode(const float* input) {
+  float* a = arena_.data();
+  std::copy(input, input + input_, a);
+  const ServeKernels& k = kernels();
+  for (const ServeStep& s : steps_) {
+    switch (s.kind) {
+      case ServeStep::kLinear: linear(k, s, a); break;
+      case ServeStep::kL2Norm: l2norm(s, a); break;
+      case ServeStep::kLightSe: light_se(s, a); break;
+    }
+  }
+  return a + rep_offset_;
+}
+
+void ServePlan::score(const float* rep, const ItemRows& items, long n, float* out) {
+  const ServeKernels& k = kernels();
+  if (score_.kind == ServeScore::kDot) {
+    split(n, rep_len_, [&](long n0, long n1) { k.dot(rep_len_, rep, items, n0, n1, out); });
+  } else {
+    const int P = score_.head_size, R = rep_len_ / P;
+    const int rpad = (R + k.vw - 1) / k.vw * k.vw;
+    ut_.assign(static_cast<size_t>(rpad) * P, 0.f);
+    for (int r = 0; r < R; ++r)
+      for (int p = 0; p < P; ++p) ut_[static_cast<size_t>(p) * rpad + r] = rep[r * P + p];
+    const serve_detail::MaxSimArgs args{ut_.data(), rpad, P, score_.heads, items, out};
+    split(n, static_cast<long>(rpad) * score_.heads * P, [&](long n0, long n1) { k.maxsim(args, n0, n1); });
+  }
+  for (long i = 0; i < n; ++i) out[i] = score_.scale * out[i] + score_.bias;
+}
+
+long top_n(const float* scores, long m, long n, int32_t* out, std::vector<int32_t>& scratch) {
+  const long k = std::max(0L, std::min(n, m));
+  scratch.resize(m);
+  for (long i = 0; i < m; ++i) scratch[i] = static_cast<int32_t>(i);
+  auto key = [scores](int32_t i) { return std::isnan(scores[i]) ? -INFINITY : scores[i]; };
+  auto better = [&](int32_t a, int32_t b) {
+    const float x = key(a), y = key(b);
+    return x > y || (x == y && a < b);
+  };
+  if (k < m) std::nth_element(scratch.begin(), scratch.begin() + k, scratch.end(), better);
+  std::sort(scratch.begin(), scratch.begin() + k, better);
+  std::copy(scratch.begin(), scratch.begin() + k, out);
+  return k;
+}
+
+// ---- JS binding: new ServePlan(spec); plan.encode(input, rep); plan.score(input, table, rows, m, scores, n, top) ----
+
+namespace {
+
+using napi::Args;
+
+class ServePlanWrap : public Napi::ObjectWrap<ServePlanWrap> {
+ public:
+  static Napi::Function define(Napi::Env env) {
+    return DefineClass(env, "ServePlan", {
+      InstanceMethod<&ServePlanWrap::Encode>("encode"),
+      InstanceMethod<&ServePlanWrap::Score>("score"),
+      InstanceAccessor<&ServePlanWrap::RepLen>("repLength"),
+      InstanceAccessor<&ServePlanWrap::ItemDim>("itemDim"),
+      InstanceAccessor<&ServePlanWrap::InputLen>("inputLength"),
+    });
+  }
+
+  explicit ServePlanWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ServePlanWrap>(info) {
+    Args a{info, "ServePlan"};
+    a.need(1);
+    if (!info[0].IsObject()) a.fail("argument spec must be an object");
+    const Napi::Object spec = info[0].As<Napi::Object>();
+    auto integer = [&](const Napi::Object& o, const char* key, const std::string& where) {
+      const Napi::Value v = o.Get(key);
+      if (!v.IsNumber()) a.fail(where + "." + key + " must be a number");
+      const double d = v.As<Napi::Number>().DoubleValue();
+      if (d != std::floor(d) || d < 0 || d > 1e9) a.fail(where + "." + key + " must be a non-negative integer");
+      return static_cast<int>(d);
+    };
+    auto number = [&](const Napi::Object& o, const char* key, const std::string& where) {
+      const Napi::Value v = o.Get(key);
+      if (!v.IsNumber()) a.fail(where + "." + key + " must be a number");
+      return v.As<Napi::Number>().FloatValue();
+    };
+    auto floats = [&](const Napi::Object& o, const char* key, const std::string& where, bool nullable) {
+      const Napi::Value v = o.Get(key);
+      if (nullable && (v.IsNull() || v.IsUndefined())) return std::vector<float>();
+      if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
+        a.fail(where + "." + key + " must be a Float32Array");
+      const auto arr = v.As<Napi::Float32Array>();
+      return std::vector<float>(arr.Data(), arr.Data() + arr.ElementLength());
+    };
+    const Napi::Value steps_v = spec.Get("steps");
+    if (!steps_v.IsArray()) a.fail("spec.steps must be an array");
+    const Napi::Array steps_js = steps_v.As<Napi::Array>();
+    std::vector<ServeStep> steps;
+    for (uint32_t i = 0; i < steps_js.Length(); ++i) {
+      const std::string where = "spec.steps[" + std::to_string(i) + "]";
+      if (!steps_js.Get(i).IsObject()) a.fail(where + " must be an object");
+      const Napi::Object o = steps_js.Get(i).As<Napi::Object>();
+      const std::string op = o.Get("op").ToString();
+      ServeStep s{};
+      if (op == "linear") {
+        s.kind = ServeStep::kLinear;
+        s.src = integer(o, "src", where);
+        s.dst = integer(o, "dst", where);
+        s.in = integer(o, "in", where);
+        s.out = integer(o, "out", where);
+        s.relu = o.Get("relu").ToBoolean();
+        s.w = floats(o, "weight", where, false);
+        s.b = floats(o, "bias", where, true);
+      } else if (op == "l2norm") {
+        s.kind = ServeStep::kL2Norm;
+        s.src = integer(o, "offset", where);
+        s.in = integer(o, "rows", where);
+        s.out = integer(o, "cols", where);
+        s.eps = number(o, "eps", where);
+      } else if (op == "lightSe") {
+        s.kind = ServeStep::kLightSe;
+        s.src = integer(o, "offset", where);
+        s.in = integer(o, "fields", where);
+        s.out = integer(o, "dim", where);
+        s.residual = o.Get("residual").ToBoolean();
+        s.w = floats(o, "weight", where, false);
+        s.b = floats(o, "bias", where, true);
+      } else {
+        a.fail(where + ".op '" + op + "' is not one of linear, l2norm, lightSe");
+      }
+      steps.push_back(std::move(s));
+    }
+    if (!spec.Get("score").IsObject()) a.fail("spec.score must be an object");
+    const Napi::Object sc = spec.Get("score").As<Napi::Object>();
+    ServeScore score;
+    const std::string kind = sc.Get("kind").ToString();
+    if (kind == "maxsim") {
+      score.kind = ServeScore::kMaxSim;
+      score.heads = integer(sc, "heads", "spec.score");
+      score.head_size = integer(sc, "headSize", "spec.score");
+    } else if (kind != "dot") {
+      a.fail("spec.score.kind '" + kind + "' is not one of dot, maxsim");
+    }
+    score.scale = number(sc, "scale", "spec.score");
+    score.bias = number(sc, "bias", "spec.score");
+    try {
+      plan_ = std::make_unique<ServePlan>(integer(spec, "arena", "spec"), integer(spec, "input", "spec"),
+                                          integer(spec, "repOffset", "spec"), integer(spec, "repLength", "spec"),
+                                          std::move(steps), score);
+    } catch (const std::invalid_argument& e) {
+      a.fail(e.what());
+    }
+  }
+
+ private:
+  std::unique_ptr<ServePlan> plan_;
+  std::vector<int32_t> scratch_;
+  std::vector<float> scores_;
+
+  Napi::Value RepLen(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), plan_->rep_len()); }
+  Napi::Value ItemDim(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), plan_->item_dim()); }
+  Napi::Value InputLen(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), plan_->input_len()); }
+
+  // encode(input: Float32Array, rep: Float32Array)
+  Napi::Value Encode(const Napi::CallbackInfo& info) {
+    Args a{info, "ServePlan.encode"};
+    a.need(2);
+    const float* rep = plan_->encode(a.f32(0, "input", plan_->input_len()));
+    std::copy(rep, rep + plan_->rep_len(), a.f32(1, "rep", plan_->rep_len()));
+    return info.Env().Undefined();
+  }
+
+  // score(input, table: Float32Array [rows, itemDim], rows: Int32Array | null, m, scores: Float32Array | null,
+  //       n, top: Int32Array | null) -> number of top indices written. Candidate k is table row rows[k] (or k).
+  Napi::Value Score(const Napi::CallbackInfo& info) {
+    Args a{info, "ServePlan.score"};
+    a.need(7);
+    const float* input = a.f32(0, "input", plan_->input_len());
+    const long dim = plan_->item_dim();
+    const float* table = a.f32(1, "table", 0);
+    const long table_rows = a.length(1) / dim;
+    const long m = a.num_long(3, "m");
+    const bool indexed = !(info[2].IsNull() || info[2].IsUndefined());
+    const int32_t* rows = indexed ? a.i32(2, "rows", m) : nullptr;
+    if (indexed) {
+      for (long k = 0; k < m; ++k)
+        if (rows[k] < 0 || rows[k] >= table_rows)
+          a.fail("rows[" + std::to_string(k) + "] = " + std::to_string(rows[k]) + " is outside the table's " + std::to_string(table_rows) + " rows");
+    } else if (m > table_rows) {
+      a.fail("m = " + std::to_string(m) + " candidates but the table has " + std::to_string(table_rows) + " rows of " + std::to_string(dim));
+    }
+    float* scores = a.f32(4, "scores", m, true);
+    const long n = a.num_long(5, "n");
+    int32_t* top = n > 0 ? a.i32(6, "top", std::min(n, m)) : nullptr;
+    if (!scores) {
+      scores_.resize(m);
+      scores = scores_.data();
+    }
+    const float* rep = plan_->encode(input);
+    plan_->score(rep, serve_detail::ItemRows{table, dim, rows}, m, scores);
+    const long written = top ? top_n(scores, m, n, top, scratch_) : 0;
+    return Napi::Number::New(info.Env(), static_cast<double>(written));
+  }
+};
+
+}  // namespace
+
+void register_serve(Napi::Env env, Napi::Object exports) {
+  exports.Set("ServePlan", ServePlanWrap::define(env));
+}
+
+}  // namespace prerank

@@ -1,0 +1,59 @@
+// The serving path of a two-tower model as one native call per request: a compiled user tower (a fixed list of
+// steps over one float arena: linear layers with batch norm folded in, Light-SE, per-head L2 normalisation), the
+// score of that one user against every candidate's cached item rep (dot product, or FE-Block max-sim read in place
+// from the item table), and the top-n cut. Built once per loaded bundle (serve.cc binds it to JS as ServePlan).
+// Shape letters: R user heads, H item heads, P head size, N candidates, F fields, D embedding dim.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "serve_kernels.h"
+
+namespace prerank {
+
+struct ServeStep {
+  enum Kind { kLinear, kL2Norm, kLightSe } kind;
+  // kLinear: arena[dst, dst + out) = act(arena[src, src + in) W + b), W row-major [in, out], b empty or [out].
+  // kL2Norm: `in` rows of `out` floats at src, each scaled to unit length (divided by max(norm, eps)), in place.
+  // kLightSe: the F = `in` fields of D = `out` floats at src reweighted in place by softmax(mean_D(e) W + b)
+  //           (W [F, F], b empty or [F]); residual: e + e * k instead of e * k.
+  int src = 0, dst = 0, in = 0, out = 0;
+  bool relu = false, residual = false;
+  float eps = 0.f;
+  std::vector<float> w, b;
+};
+
+struct ServeScore {
+  enum Kind { kDot, kMaxSim } kind = kDot;
+  // logit = scale * raw + bias; raw = <u, v> (dot) or sum_r max_h <u_r, v_h> (max-sim, R = rep width / P).
+  float scale = 1.f, bias = 0.f;
+  int heads = 1, head_size = 0;
+};
+
+class ServePlan {
+ public:
+  // Throws std::invalid_argument naming the step when a step reads or writes outside the arena.
+  ServePlan(int arena, int input, int rep_offset, int rep_len, std::vector<ServeStep> steps, ServeScore score);
+
+  int input_len() const { return input_; }
+  int rep_len() const { return rep_len_; }
+  // Width of one cached item rep the score expects.
+  int item_dim() const { return score_.kind == ServeScore::kDot ? rep_len_ : score_.heads * score_.head_size; }
+
+  // Runs the user tower on `input` (input_len floats); returns the rep (rep_len floats, valid until the next call).
+  const float* encode(const float* input);
+  // Logits of the rep against n candidates.
+  void score(const float* rep, const serve_detail::ItemRows& items, long n, float* out);
+
+ private:
+  int input_, rep_offset_, rep_len_;
+  std::vector<ServeStep> steps_;
+  ServeScore score_;
+  std::vector<float> arena_, ut_;
+};
+
+// Indices of the n largest of scores[0, m), best first; equal scores keep the lower index first; NaN ranks below
+// every number. Writes min(n, m) indices and returns that count. `scratch` is reused between calls.
+long top_n(const float* scores, long m, long n, int32_t* out, std::vector<int32_t>& scratch);
+
+}  // namespace prerank

@@ -1,0 +1,64 @@
+// AVX2/FMA build of the serving kernels (serve_kernels.inc): ymm vectors; max-sim tiles up to 12 accumulators
+// of the 16 registers (6 item heads x 2 vectors, 4 x 3, 12 x 1).
+#include "serve_kernels.h"
+
+#if defined(__x86_64__)
+
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
+#else
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+#endif
+
+#include <immintrin.h>
+
+#include <algorithm>
+
+namespace prerank {
+namespace serve_detail {
+namespace avx2 {
+
+using V = __m256;
+constexpr int VW = 8;
+inline V vzero() { return _mm256_setzero_ps(); }
+inline V vload(const float* p) { return _mm256_loadu_ps(p); }
+inline void vstore(float* p, V v) { _mm256_storeu_ps(p, v); }
+inline V vbcast(float x) { return _mm256_set1_ps(x); }
+inline V vfma(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
+inline V vmax(V a, V b) { return _mm256_max_ps(a, b); }
+inline V vadd(V a, V b) { return _mm256_add_ps(a, b); }
+inline float hsum(V v) {
+  const __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  const __m128 t = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  return _mm_cvtss_f32(_mm_add_ss(t, _mm_shuffle_ps(t, t, 1)));
+}
+#define SERVE_TILES(X) X(6, 1) X(6, 2) X(4, 1) X(4, 2) X(4, 3) X(12, 1)
+
+#include "serve_kernels.inc"
+
+}  // namespace avx2
+
+const ServeKernels* serve_kernels_avx2() {
+  static const ServeKernels k{avx2::VW, avx2::gemv, avx2::dot, avx2::maxsim};
+  return &k;
+}
+
+}  // namespace serve_detail
+}  // namespace prerank
+
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
+#pragma GCC pop_options
+#endif
+
+#else  // !__x86_64__
+
+namespace prerank {
+namespace serve_detail {
+const ServeKernels* serve_kernels_avx2() { return nullptr; }
+}  // namespace serve_detail
+}  // namespace prerank
+
+#endif

@@ -1,0 +1,62 @@
+// AVX-512 build of the serving kernels (serve_kernels.inc): zmm vectors; max-sim tiles up to 24 accumulators
+// (12 item heads x 2 vectors = 32 user heads, 8 x 3 = 48, 24 x 1 = 16). The target pragma enables AVX-512 for
+// this file only; serve.cc calls in here only when active_isa() is avx512.
+#include "serve_kernels.h"
+
+#if defined(__x86_64__)
+
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx512f,avx512dq,avx512vl,avx2,fma"))), apply_to = function)
+#else
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512dq,avx512vl,avx2,fma")
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // GCC 12 false positive on _mm512_undefined_ps
+#endif
+
+#include <immintrin.h>
+
+#include <algorithm>
+
+namespace prerank {
+namespace serve_detail {
+namespace avx512 {
+
+using V = __m512;
+constexpr int VW = 16;
+inline V vzero() { return _mm512_setzero_ps(); }
+inline V vload(const float* p) { return _mm512_loadu_ps(p); }
+inline void vstore(float* p, V v) { _mm512_storeu_ps(p, v); }
+inline V vbcast(float x) { return _mm512_set1_ps(x); }
+inline V vfma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
+inline V vmax(V a, V b) { return _mm512_max_ps(a, b); }
+inline V vadd(V a, V b) { return _mm512_add_ps(a, b); }
+inline float hsum(V v) { return _mm512_reduce_add_ps(v); }
+#define SERVE_TILES(X) X(12, 1) X(12, 2) X(8, 1) X(8, 2) X(8, 3) X(24, 1)
+
+#include "serve_kernels.inc"
+
+}  // namespace avx512
+
+const ServeKernels* serve_kernels_avx512() {
+  static const ServeKernels k{avx512::VW, avx512::gemv, avx512::dot, avx512::maxsim};
+  return &k;
+}
+
+}  // namespace serve_detail
+}  // namespace prerank
+
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
+#pragma GCC pop_options
+#endif
+
+#else  // !__x86_64__
+
+namespace prerank {
+namespace serve_detail {
+const ServeKernels* serve_kernels_avx512() { return nullptr; }
+}  // namespace serve_detail
+}  // namespace prerank
+
+#endif

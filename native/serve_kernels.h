@@ -1,0 +1,45 @@
+// Private interface between the serving driver (serve.cc) and its per-ISA kernels (serve_avx512.cc,
+// serve_avx2.cc, serve_portable.cc, all generated from serve_kernels.inc). One user against many items: the
+// kernels read item rows in place from the item table (through a row-index list) and never materialise a
+// [user heads, item heads] similarity matrix. Shape letters: R user heads (L*H), H item heads, P head size,
+// N items, I item rep width (row stride of the table).
+#pragma once
+#include <cstdint>
+
+namespace prerank {
+namespace serve_detail {
+
+// Where the candidates' item reps are: row rows[n] (or n when rows is null) of a row-major table with stride ld.
+struct ItemRows {
+  const float* table;
+  long ld;
+  const int32_t* rows;
+  const float* row(long n) const { return table + (rows ? static_cast<long>(rows[n]) : n) * ld; }
+};
+
+// FE-Block max-sim for one user: out[n] = sum over user heads r of max over item heads h of <u_r, v_{n,h}>.
+struct MaxSimArgs {
+  const float* ut;  // the user heads packed transposed and zero-padded: (p, r) at ut[p * rpad + r]
+  int rpad;         // R rounded up to a whole number of vectors (padded heads are zero: max 0, adds nothing)
+  int P, H;
+  ItemRows items;
+  float* out;
+};
+
+struct ServeKernels {
+  int vw;  // floats per vector (user heads are padded to a multiple of this)
+  // y[c] = act(sum_i x[i] W[i, c] + b[c]) for columns c in [c0, c1); W row-major [in, out]; b may be null.
+  void (*gemv)(int in, int out, const float* x, const float* w, const float* b, bool relu, float* y, int c0, int c1);
+  // out[n] = <u, item n> for n in [n0, n1) (u and the item reps have `dim` floats).
+  void (*dot)(int dim, const float* u, const ItemRows& items, long n0, long n1, float* out);
+  // MaxSimArgs::out[n] for n in [n0, n1).
+  void (*maxsim)(const MaxSimArgs& a, long n0, long n1);
+};
+
+// nullptr when the path is not compiled in (non-x86 builds have only the portable one).
+const ServeKernels* serve_kernels_avx512();
+const ServeKernels* serve_kernels_avx2();
+const ServeKernels* serve_kernels_portable();
+
+}  // namespace serve_detail
+}  // namespace prerank

@@ -1,0 +1,91 @@
+// Serving plans: a two-tower model's user side, compiled for one native call per request (native/serve.h). The
+// model describes its user tower as steps over one float arena (eval mode: batch norm folded into the linear
+// layers, dropout gone) plus how to score the resulting rep against cached item reps; it also writes the tower
+// input of one batch row (embedding lookups, sequence pooling, dense values) straight into a Float32Array, with no
+// tensors. encodeUser + score stay the reference: test/serve-plan.test.ts holds the plan to them.
+// Shape letters: F fields, D embedding dim, H heads, P head size, L tapped layers.
+import type { Batch } from '../../data/index.js';
+import type { Mlp } from '../../nn/index.js';
+import type { Linear } from '../../nn/layers.js';
+import type { Tensor } from '../../core/tensor.js';
+
+export type PlanStep =
+  /** arena[dst, dst + out) = act(arena[src, src + in) W + b); W row-major [in, out]. */
+  | { op: 'linear'; src: number; dst: number; in: number; out: number; weight: Float32Array; bias: Float32Array | null; relu: boolean }
+  /** `rows` rows of `cols` floats at offset, each divided by max(||row||, eps), in place. */
+  | { op: 'l2norm'; offset: number; rows: number; cols: number; eps: number }
+  /** Light-SE in place on F fields of D floats: e *= softmax(mean_D(e) W + b) per field (residual: e + e * k). */
+  | { op: 'lightSe'; offset: number; fields: number; dim: number; weight: Float32Array; bias: Float32Array | null; residual: boolean };
+
+export type PlanScore =
+  /** logit = scale * <u, v> + bias */
+  | { kind: 'dot'; scale: number; bias: number }
+  /** logit = scale * sum over user heads of max over the H item heads of <u_r, v_h> + bias */
+  | { kind: 'maxsim'; heads: number; headSize: number; scale: number; bias: number };
+
+export interface ServingPlanSpec {
+  /** Floats in the arena; the tower input is written at offset 0. */
+  arena: number;
+  input: number;
+  /** Where the user rep ends up (what encodeUser returns for the row). */
+  repOffset: number;
+  repLength: number;
+  steps: PlanStep[];
+  score: PlanScore;
+}
+
+export interface UserServingPlan {
+  spec: ServingPlanSpec;
+  /** Writes the user tower's input for row `row` of the batch into out[0, spec.input). */
+  writeInput(batch: Batch, row: number, out: Float32Array): void;
+}
+
+/** Hands out arena regions (the tower input first, at offset 0) and collects steps. */
+export class PlanBuilder {
+  private size: number;
+  readonly steps: PlanStep[] = [];
+
+  constructor(readonly input: number) {
+    this.size = input;
+  }
+
+  /** Reserves n floats; returns their offset. */
+  alloc(n: number): number {
+    const at = this.size;
+    this.size += n;
+    return at;
+  }
+
+  /** One Linear (its own activation, which must be none or relu) from src into a new region, or into dst. */
+  linear(layer: Linear, src: number, dst = this.alloc(layer.outFeatures)): number {
+    if (layer.act !== 'none' && layer.act !== 'relu') throw new Error(`serving plan: activation '${layer.act}' is not supported`);
+    this.steps.push({
+      op: 'linear', src, dst, in: layer.inFeatures, out: layer.outFeatures, weight: floats(layer.weight),
+      bias: layer.bias ? floats(layer.bias) : null, relu: layer.act === 'relu',
+    });
+    return dst;
+  }
+
+  /** Every layer of an eval-mode MLP from src; returns each layer's output offset. */
+  mlp(mlp: Mlp, src: number): number[] {
+    return mlp.servingLayers().map((l) => {
+      const dst = this.alloc(l.out);
+      this.steps.push({ op: 'linear', src, dst, in: l.in, out: l.out, weight: l.weight, bias: l.bias, relu: l.relu });
+      src = dst;
+      return dst;
+    });
+  }
+
+  l2norm(offset: number, rows: number, cols: number, eps = 1e-12): void {
+    this.steps.push({ op: 'l2norm', offset, rows, cols, eps });
+  }
+
+  finish(repOffset: number, repLength: number, score: PlanScore): ServingPlanSpec {
+    return { arena: this.size, input: this.input, repOffset, repLength, steps: this.steps, score };
+  }
+}
+
+/** A parameter's values as float32 (the native plan copies them; float64 tensors come from gradient checks). */
+export function floats(t: Tensor): Float32Array {
+  return t.f instanceof Float32Array ? t.f : Float32Array.from(t.f);
+}

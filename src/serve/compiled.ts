@@ -1,0 +1,56 @@
+// A model's user side compiled to one native call per request (native/serve.h via src/models/common/serving.ts):
+// tower input written from the encoded batch row, then user tower + score against the candidates' cached reps
+// (read in place from the item table through row indices) + top-n, all in C++ on the calling thread (the plan
+// splits large scoring work over the engine's pool). Falls back to nothing: compileUserSide returns null when the
+// addon is not loaded or the model has no plan, and the Scorer then runs encodeUser + score on tensors.
+// Shape letters: M candidates, I item rep width.
+import { nativeAddon, type NativeServePlan } from '../core/kernels/native.js';
+import type { Batch } from '../data/batch.js';
+import type { RecModel } from '../models/types.js';
+import type { UserServingPlan } from '../models/common/serving.js';
+
+export class CompiledUserSide {
+  private readonly input: Float32Array;
+
+  constructor(private readonly plan: UserServingPlan, private readonly native: NativeServePlan) {
+    this.input = new Float32Array(plan.spec.input);
+  }
+
+  /** Width of the cached item reps the score reads. */
+  get itemDim(): number {
+    return this.native.itemDim;
+  }
+
+  /** The user rep of batch row `row` (what model.encodeUser gives for it, up to float rounding). */
+  encode(batch: Batch, row = 0): Float32Array {
+    this.plan.writeInput(batch, row, this.input);
+    const rep = new Float32Array(this.native.repLength);
+    this.native.encode(this.input, rep);
+    return rep;
+  }
+
+  /**
+   * Logits of batch row `row`'s user against M candidates (row rows[k] of the [*, I] table, or row k when rows is
+   * null) and the indices of the best n of them, best first (ties: lower index first).
+   */
+  rank(batch: Batch, table: Float32Array, rows: Int32Array | null, m: number, n: number, row = 0): { scores: Float32Array; top: Int32Array } {
+    this.plan.writeInput(batch, row, this.input);
+    const scores = new Float32Array(m);
+    const top = new Int32Array(Math.max(0, Math.min(n, m)));
+    const k = this.native.score(this.input, table, rows, m, scores, top.length, top.length ? top : null);
+    return { scores, top: top.subarray(0, k) };
+  }
+}
+
+/** The model's compiled user side, or null (no addon, single-tower model, or no plan for this configuration). */
+export function compileUserSide(model: RecModel): CompiledUserSide | null {
+  const addon = nativeAddon();
+  if (!addon || !model.twoTower || !model.servingPlan) return null;
+  let plan: UserServingPlan;
+  try {
+    plan = model.servingPlan();
+  } catch {
+    return null; // a configuration the plan cannot express (e.g. a tanh tower): the tensor path serves it
+  }
+  return new CompiledUserSide(plan, new addon.ServePlan(plan.spec));
+}

@@ -1,0 +1,140 @@
+// Compiled serving plans (src/serve/compiled.ts -> native/serve.cc) against the tensor path they replace: for
+// DSSM, DAT and IntTower variants (Light-SE paper/residual/none, output/input/last taps, raw heads, many heads so
+// the scoring is split over threads), with batch-norm running statistics away from their initial values, on every
+// ISA path this CPU runs: the plan's rep equals encodeUser, its logits equal score(encodeUser, item reps gathered
+// by row) within float rounding, and its top-n equals topN over its own logits. Bad plans and rows are refused.
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Rng, Tensor, engineInfo, noGrad, scope, setIsa } from '../src/core/index.js';
+import { nativeAddon } from '../src/core/kernels/native.js';
+import { Dataset, parseDataConfig, writeSyntheticLog, type Batch } from '../src/data/index.js';
+import { MODELS, TINY_CONFIGS, type ModelName } from '../src/models/registry.js';
+import type { RecModel } from '../src/models/types.js';
+import { compileUserSide } from '../src/serve/compiled.js';
+import { topN } from '../src/serve/ann.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'prerank-plan-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+const input = writeSyntheticLog(dir, { users: 80, items: 50, interactionsPerUser: 12, seed: 9 });
+// The user history is max-pooled here (the default recipe mean-pools item genres), so both pooling paths run.
+for (const d of input.derived ?? []) if (d.kind === 'history') d.pooling = 'max';
+const ds = await Dataset.load(parseDataConfig(input));
+const users: Batch = ds.batches('test', { batchSize: 6, shuffle: false }).epoch(0).next().value!;
+const native = nativeAddon();
+const skip = native ? false : 'native addon not built';
+
+const CASES: [string, ModelName, Record<string, unknown>][] = [
+  ['dssm', 'dssm', {}],
+  ['dat', 'dat', {}],
+  ['int-tower (paper Light-SE, output taps)', 'int-tower', {}],
+  ['int-tower (residual Light-SE, input taps)', 'int-tower', { lightSe: 'residual', taps: 'input', heads: 3 }],
+  ['int-tower (no Light-SE, last layer, raw heads)', 'int-tower', { lightSe: 'none', taps: 'last', normalizeHeads: false, heads: 5 }],
+  ['int-tower (20 heads x 16: split tiles, threaded)', 'int-tower', { heads: 20, headSize: 16, tower: [32, 24] }],
+];
+
+/** A model whose batch-norm statistics and output bias are away from their initial values, in eval mode. */
+function built(kind: ModelName, extra: Record<string, unknown>): RecModel {
+  const model = MODELS[kind]({ features: ds.features, rng: new Rng(7) }, { ...TINY_CONFIGS[kind], ...extra } as never) as RecModel;
+  model.train();
+  noGrad(() => {
+    for (const b of ds.batches('train', { batchSize: 64, shuffle: true, seed: 1 }).epoch(0)) scope(() => void model.forward(b));
+  });
+  for (const [name, t] of model.stateTensors()) if (name === 'bias') t.f[0] = 0.3;
+  model.eval();
+  return model;
+}
+
+/** Item reps of every item entity [N, I] from the model's item tower. */
+function itemTable(model: RecModel): { table: Float32Array; dim: number; n: number } {
+  const n = ds.itemCount;
+  const b = ds.fillItems(ds.itemBatch(n), Int32Array.from({ length: n }, (_, i) => i));
+  return noGrad(() => scope(() => {
+    const t = model.encodeItem!(b);
+    return { table: Float32Array.from(t.f), dim: t.shape[1], n };
+  }));
+}
+
+function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  assert.equal(a.length, b.length);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+}
+
+const isas = native ? engineInfo().supportedIsas : [];
+after(() => {
+  if (native) setIsa(engineInfo().detectedIsa);
+});
+
+for (const [name, kind, extra] of CASES) {
+  test(`serving plan equals the tensor path: ${name}`, { skip }, () => {
+    const model = built(kind, extra);
+    const compiled = compileUserSide(model)!;
+    assert.ok(compiled, 'the model has a plan');
+    const { table, dim, n } = itemTable(model);
+    assert.equal(compiled.itemDim, dim);
+    // Candidates: every item in a shuffled order with repeats, enough to cross the threading threshold for big heads.
+    const rng = new Rng(3);
+    const m = 700;
+    const rows = Int32Array.from({ length: m }, () => Math.floor(rng.uniform() * n));
+    const items = new Float32Array(m * dim);
+    rows.forEach((r, k) => items.set(table.subarray(r * dim, r * dim + dim), k * dim));
+    for (const isa of isas) {
+      setIsa(isa);
+      for (let u = 0; u < users.size; u++) {
+        const [refRep, refScores] = noGrad(() => scope(() => {
+          const all = model.encodeUser!(users);
+          const U = all.shape[1];
+          const rep = Float32Array.from(all.f.subarray(u * U, u * U + U));
+          const s = model.score!(Tensor.from(rep, [1, U]), Tensor.from(items, [m, dim]));
+          return [rep, Float32Array.from(s.f)];
+        }));
+        const rep = compiled.encode(users, u);
+        assert.ok(maxDiff(rep, refRep) < 1e-5, `${isa} user ${u}: rep differs by ${maxDiff(rep, refRep)}`);
+        const { scores, top } = compiled.rank(users, table, rows, m, 25, u);
+        const tol = 2e-5 * Math.max(1, ...Array.from(refScores, Math.abs));
+        assert.ok(maxDiff(scores, refScores) < tol, `${isa} user ${u}: logits differ by ${maxDiff(scores, refScores)}`);
+        assert.deepEqual(Array.from(top), Array.from(topN(scores, 25)), `${isa} user ${u}: top-25`);
+        // The same candidates as a contiguous block (no row list) score the same.
+        const block = compiled.rank(users, items, null, m, 0, u);
+        assert.ok(maxDiff(block.scores, scores) < 1e-6);
+        assert.equal(block.top.length, 0);
+      }
+    }
+  });
+}
+
+test('top-n: ties keep the lower index, NaN ranks last, n > m gives m', { skip }, () => {
+  const model = built('dssm', {});
+  const compiled = compileUserSide(model)!;
+  const { table, dim } = itemTable(model);
+  // Identical rows give identical logits: the top must list the tied candidates in index order.
+  const rows = Int32Array.from([4, 2, 4, 4, 2, 9]);
+  const { scores, top } = compiled.rank(users, table, rows, rows.length, 10);
+  assert.equal(top.length, rows.length);
+  assert.deepEqual(Array.from(top), Array.from(topN(scores, 10)));
+  const t4 = Array.from(top).filter((k) => rows[k] === 4);
+  assert.deepEqual(t4, [0, 2, 3]);
+  const withNaN = new Float32Array(table);
+  withNaN.fill(NaN, 9 * dim, 10 * dim);
+  const r2 = compiled.rank(users, withNaN, rows, rows.length, 10);
+  assert.equal(r2.top[r2.top.length - 1], 5, 'the NaN candidate is last');
+});
+
+test('bad plans and candidate rows are refused with the field named', { skip }, () => {
+  const model = built('int-tower', {});
+  const plan = model.servingPlan!();
+  const { ServePlan } = native!;
+  const step0 = plan.spec.steps.find((s) => s.op === 'linear')!;
+  assert.throws(() => new ServePlan({ ...plan.spec, steps: [{ ...step0, dst: plan.spec.arena }] }), /outside the arena/);
+  assert.throws(() => new ServePlan({ ...plan.spec, steps: [{ ...step0, weight: new Float32Array(3) }] }), /weight must have in\*out/);
+  assert.throws(() => new ServePlan({ ...plan.spec, steps: [{ op: 'conv' }] }), /spec\.steps\[0\]\.op 'conv'/);
+  assert.throws(() => new ServePlan({ ...plan.spec, score: { kind: 'cosine', scale: 1, bias: 0 } }), /spec\.score\.kind/);
+  const compiled = compileUserSide(model)!;
+  const { table } = itemTable(model);
+  assert.throws(() => compiled.rank(users, table, Int32Array.from([0, ds.itemCount]), 2, 1), /rows\[1\] = \d+ is outside the table's \d+ rows/);
+  assert.throws(() => compiled.rank(users, table, null, ds.itemCount + 1, 1), /candidates but the table has/);
+});
