@@ -1,13 +1,17 @@
 // `npm run bench -- serve` (issue 8, "Shows"): serving latency of DSSM and IntTower (two sizes) on the embedded
 // ml-latest-small data.
-//   1. In process, per request: encodeUser on one user row (eval mode, noGrad) + model.score([1, U] vs the first k
-//      cached item reps [k, I]) + top-100 cut, for k = 100, 1,000, 5,000; p50/p99 over --requests after warm-up.
+//   1. In process, per request: the model's compiled serving plan (src/serve/compiled.ts: tower input written from
+//      the encoded user row, then one native call: user tower in eval mode + score against the first k cached item
+//      reps [k, I] + top-100 cut), for k = 100, 1,000, 5,000; p50/p99 over --requests after warm-up. The tensor path
+//      it replaces (encodeUser + model.score + JS topN) is timed at k = 1,000 for comparison.
 //   2. The same computation in eager PyTorch (bench/reference/score.py, 1 thread, inference_mode) from the same weights
 //      and item reps (a fixture written here), in the same run; max |score difference| and the ratio torch/prerank.
 //   3. HTTP: createServer on a bundle exported to a temp dir, on 127.0.0.1 with a random port, driven at fixed rates
 //      with 1,000 candidates per request by an open-loop paced generator and by autocannon (each a child process,
 //      bounded in time); p50/p99, achieved req/s, errors (non-2xx + socket errors + timeouts). The JSON's http_*
 //      fields are the paced generator's IntTower run at the highest rate, autocannon_* autocannon's (see PACED).
+//   4. Hot reload under load: the paced IntTower run at the highest rate again while the bundle is swapped every
+//      second (POST /admin/reload between two bundles); reload_* fields: every request must succeed.
 // Weights are untrained (the models' initialisation; latency does not depend on the values). The last line is one
 // JSON object. Options: --requests=N (1000), --warmup=N (30), --http-seconds=S (10), --rates=200,500, --no-http,
 // --no-torch.
@@ -24,6 +28,7 @@ import { MODELS } from '../src/models/registry.js';
 import type { RecModel } from '../src/models/types.js';
 import { USER_SIDE, flatInput, type FieldEmbedder } from '../src/models/common/field-embedder.js';
 import { createServer, topN } from '../src/serve/index.js';
+import { compileUserSide } from '../src/serve/compiled.js';
 import { PYTHON, torchAvailable, writeFixture } from './torch-reference.js';
 
 const KS = [100, 1000, 5000];
@@ -118,8 +123,8 @@ interface ModelResult {
   key: string;
   desc: string;
   ours: Record<number, Lat>;
-  /** Per-stage medians at k = 1,000 (encodeUser, score, top-n). */
-  stages: { encode: number; score: number; top: number };
+  /** The tensor path (encodeUser + score + JS topN) at k = 1,000, for comparison. */
+  tensorPath: Lat;
   torch: Record<number, Lat> | null;
   maxAbsDiff: number | null;
   topAgree: number | null;
@@ -139,44 +144,39 @@ async function benchModel(spec: Spec, data: Dataset, user: Batch, work: string, 
     : `IntTower ${(model as unknown as { heads: number }).heads} heads x ${cfg.headSize} (U ${U}, I ${dim})`;
   console.log(`\n${desc}: ${reps.length / dim} cached items`);
 
+  const compiled = compileUserSide(model);
+  if (!compiled) throw new Error(`${spec.kind}: no compiled serving plan (native addon not loaded?)`);
   const ours: Record<number, Lat> = {};
   let ourScores: Float32Array | null = null;
   let ourTop: Int32Array | null = null;
-  const stages = { encode: 0, score: 0, top: 0 };
-  noGrad(() => {
-    for (const k of KS) {
-      const items = Tensor.from(reps.subarray(0, k * dim), [k, dim]);
-      const ms: number[] = [];
-      const st: number[][] = [[], [], []];
-      for (let i = 0; i < warmup + requests; i++) {
-        const t0 = performance.now();
-        let t1 = 0, t2 = 0;
-        scope(() => {
-          const u = model.encodeUser!(user);
-          t1 = performance.now();
-          const s = model.score!(u, items);
-          const f = s.f;
-          t2 = performance.now();
-          const top = topN(f, TOP_N);
-          if (k === 1000 && i === 0) {
-            ourScores = Float32Array.from(f);
-            ourTop = top;
-          }
-        });
-        const t3 = performance.now();
-        if (i >= warmup) {
-          ms.push(t3 - t0);
-          st[0].push(t1 - t0);
-          st[1].push(t2 - t1);
-          st[2].push(t3 - t2);
-        }
+  for (const k of KS) {
+    const items = reps.subarray(0, k * dim);
+    const ms: number[] = [];
+    for (let i = 0; i < warmup + requests; i++) {
+      const t0 = performance.now();
+      const { scores, top } = compiled.rank(user, items, null, k, TOP_N);
+      const t1 = performance.now();
+      if (i >= warmup) ms.push(t1 - t0);
+      if (k === 1000 && i === 0) {
+        ourScores = scores;
+        ourTop = Int32Array.from(top);
       }
-      ours[k] = summary(ms);
-      if (k === 1000) [stages.encode, stages.score, stages.top] = st.map((x) => pct(x, 0.5));
+    }
+    ours[k] = summary(ms);
+  }
+  // The tensor path the plan replaces (encodeUser + model.score + JS topN), at k = 1,000 only.
+  const tensorMs: number[] = [];
+  noGrad(() => {
+    const items = Tensor.from(reps.subarray(0, 1000 * dim), [1000, dim]);
+    for (let i = 0; i < warmup + Math.min(requests, 300); i++) {
+      const t0 = performance.now();
+      scope(() => void topN(model.score!(model.encodeUser!(user), items).f, TOP_N));
+      if (i >= warmup) tensorMs.push(performance.now() - t0);
     }
   });
+  const tensorPath = summary(tensorMs);
 
-  const r: ModelResult = { key: spec.key, desc, ours, stages, torch: null, maxAbsDiff: null, topAgree: null, torchInfo: null };
+  const r: ModelResult = { key: spec.key, desc, ours, tensorPath, torch: null, maxAbsDiff: null, topAgree: null, torchInfo: null };
   if (!torchMissing) {
     const fx = join(work, `fixture-${spec.key}`);
     await writeScoreFixture(fx, spec, model, user, reps, dim);
@@ -189,14 +189,14 @@ async function benchModel(spec: Spec, data: Dataset, user: Batch, work: string, 
     r.torchInfo = `torch ${t.torch}, ${t.threads} thread, OpenBLAS core ${t.blas_core ?? '?'}`;
     rmSync(fx, { recursive: true, force: true });
   }
-  console.log(`  in-process request = encodeUser + score + top-${TOP_N} (prerank, ${engineInfo().threads} threads)${r.torch ? ` vs eager PyTorch (${r.torchInfo}, inference_mode)` : ''}`);
+  console.log(`  in-process request = user tower + score + top-${TOP_N} in one native call (prerank, ${engineInfo().threads} threads, ${engineInfo().isa})${r.torch ? ` vs eager PyTorch (${r.torchInfo}, inference_mode)` : ''}`);
   console.log('       k   prerank p50     p99   torch p50     p99   ratio p50   ratio p99');
   for (const k of KS) {
     const o = ours[k];
     const t = r.torch?.[k];
     console.log(`  ${String(k).padStart(6)}  ${f2(o.p50).padStart(10)} ${f2(o.p99).padStart(7)}  ${f2(t?.p50).padStart(10)} ${f2(t?.p99).padStart(7)}  ${(t ? f2(t.p50 / o.p50, 2) : 'n/a').padStart(10)}  ${(t ? f2(t.p99 / o.p99, 2) : 'n/a').padStart(10)}  (ms)`);
   }
-  console.log(`  k = 1,000 stages (p50): encodeUser ${f2(stages.encode)} ms, score ${f2(stages.score)} ms, top-${TOP_N} ${f2(stages.top)} ms`);
+  console.log(`  k = 1,000 on the tensor path (encodeUser + score + JS top-${TOP_N}, what the plan replaces): p50 ${f2(tensorPath.p50)} ms, p99 ${f2(tensorPath.p99)} ms`);
   if (r.maxAbsDiff !== null) console.log(`  scores at k = 1,000: max |prerank - torch| = ${r.maxAbsDiff.toExponential(2)}; top-${TOP_N} overlap ${(100 * r.topAgree!).toFixed(1)}%`);
   return { r, bundle };
 }
@@ -279,7 +279,32 @@ async function pacedLoad(url: string, bodyFile: string, rate: number, seconds: n
   return { rate, p50: j.p50, p99: j.p99, max: j.max, rps: j.rps, requests: j.requests, non2xx: j.non2xx, errors: j.errors, timeouts: j.timeouts };
 }
 
-async function benchHttp(spec: Spec, bundle: string, data: Dataset, work: string, rates: number[], seconds: number): Promise<HttpResult[]> {
+interface ReloadResult {
+  model: string;
+  rate: number;
+  load: Omit<HttpResult, 'model'> & { max: number };
+  /** Each /admin/reload's status and duration (s) as the server reported it. */
+  reloads: { status: number; seconds: number | null; modelVersion: string | null }[];
+}
+
+/**
+ * Hot reload under load: the paced generator at `rate` for `seconds` while this process swaps the served bundle
+ * (POST /admin/reload, alternating between two bundles of different weights) every second after the first; every
+ * request must still get a 2xx (in-flight ones finish on the deployment they started on).
+ */
+async function reloadUnderLoad(address: string, bodyFile: string, rate: number, seconds: number, bundles: [string, string]): Promise<Omit<ReloadResult, 'model'>> {
+  const load = pacedLoad(`${address}/v1/prerank`, bodyFile, rate, seconds);
+  const reloads: ReloadResult['reloads'] = [];
+  for (let i = 0; i < seconds - 1; i++) {
+    await new Promise((r) => setTimeout(r, 1000));
+    const res = await fetch(`${address}/admin/reload`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ bundle: bundles[(i + 1) % 2] }) });
+    const j = (await res.json()) as { seconds?: number; modelVersion?: string };
+    reloads.push({ status: res.status, seconds: j.seconds ?? null, modelVersion: j.modelVersion ?? null });
+  }
+  return { rate, load: await load, reloads };
+}
+
+async function benchHttp(spec: Spec, bundle: string, data: Dataset, work: string, rates: number[], seconds: number, reloadTo: string | null): Promise<{ http: HttpResult[]; reload: ReloadResult | null }> {
   const srv = await createServer({ bundle, defaultMetrics: false, logger: false, ann: 'off' });
   const out: HttpResult[] = [];
   try {
@@ -301,10 +326,19 @@ async function benchHttp(spec: Spec, bundle: string, data: Dataset, work: string
       out.push(a);
       console.log(`  ${spec.key} autocannon -c 32 -R ${rate} x ${seconds} s: achieved ${a.rps.toFixed(0)} req/s, p50 ${a.p50} ms, p99 ${a.p99} ms, ${a.requests} requests, non-2xx ${a.non2xx}, socket errors ${a.errors}, timeouts ${a.timeouts}`);
     }
+    if (reloadTo) {
+      const rate = Math.max(...rates);
+      const r = { model: spec.key, ...(await reloadUnderLoad(address, bodyFile, rate, seconds, [bundle, reloadTo])) };
+      const ok = r.reloads.filter((x) => x.status === 200).length;
+      const versions = new Set(r.reloads.map((x) => x.modelVersion)).size;
+      console.log(`  ${spec.key} hot reload under load: ${r.reloads.length} reloads (${ok} ok, ${versions} model versions, ${r.reloads.map((x) => f2(x.seconds, 2)).join('/')} s each) during paced ${rate} req/s x ${seconds} s: ` +
+        `achieved ${r.load.rps.toFixed(0)} req/s, p50 ${f2(r.load.p50, 2)} ms, p99 ${f2(r.load.p99, 2)} ms, max ${f2(r.load.max, 1)} ms, ${r.load.requests} requests, non-2xx ${r.load.non2xx}, socket errors ${r.load.errors}, timeouts ${r.load.timeouts}`);
+      return { http: out, reload: r };
+    }
   } finally {
     await srv.app.close();
   }
-  return out;
+  return { http: out, reload: null };
 }
 
 export async function benchServe(args: string[]): Promise<void> {
@@ -323,6 +357,7 @@ export async function benchServe(args: string[]): Promise<void> {
   const work = mkdtempSync(join(tmpdir(), 'prerank-bench-serve-'));
   const models: ModelResult[] = [];
   const http: HttpResult[] = [];
+  let reload: ReloadResult | null = null;
   try {
     const bundles: [Spec, string][] = [];
     for (const spec of SPECS) {
@@ -332,7 +367,17 @@ export async function benchServe(args: string[]): Promise<void> {
     }
     if (!args.includes('--no-http')) {
       console.log(`\nHTTP load test: fastify on 127.0.0.1 (in this process), load generators in child processes, loopback only`);
-      for (const [spec, bundle] of bundles) http.push(...(await benchHttp(spec, bundle, data, work, rates, seconds)));
+      for (const [spec, bundle] of bundles) {
+        // The reload target: the same architecture with other weights, so each swap changes the model version.
+        const other = spec.key === 'inttower' ? join(work, `bundle-${spec.key}-b`) : null;
+        if (other) {
+          const model = MODELS[spec.kind]({ features: data.features, rng: new Rng(2023) }, spec.config as never) as RecModel;
+          await exportBundle({ model, dataset: data, config: { kind: spec.kind, config: spec.config } }, other);
+        }
+        const r = await benchHttp(spec, bundle, data, work, rates, seconds, other);
+        http.push(...r.http);
+        if (r.reload) reload = r.reload;
+      }
     }
   } finally {
     rmSync(work, { recursive: true, force: true });
@@ -363,6 +408,11 @@ export async function benchServe(args: string[]): Promise<void> {
   result.http_rps = main?.rps ?? null;
   result.http_errors = main ? main.non2xx + main.errors + main.timeouts : null;
   result.http = http;
+  result.reload_count = reload ? reload.reloads.length : null;
+  result.reload_failed = reload ? reload.reloads.filter((x) => x.status !== 200).length : null;
+  result.reload_http_p99_ms = reload?.load.p99 ?? null;
+  result.reload_http_errors = reload ? reload.load.non2xx + reload.load.errors + reload.load.timeouts : null;
+  result.reload_http_requests = reload?.load.requests ?? null;
   const ratios = models.map((m) => result[`ratio_${m.key}_k1000`] as number | null);
   if (ratios.every((x) => x !== null)) {
     console.log(`\nratio torch/prerank at k = 1,000 (p99): ${models.map((m, i) => `${m.key} ${ratios[i]!.toFixed(2)}`).join(', ')} (target >= 3)`);
