@@ -154,7 +154,7 @@ async function benchModel(spec: Spec, data: Dataset, user: Batch, work: string, 
     const ms: number[] = [];
     for (let i = 0; i < warmup + requests; i++) {
       const t0 = performance.now();
-      const { scores, top } = compiled.rank(user, items, null, k, TOP_N);
+      const { scores, top } = compiled.rank(compiled.input(user), items, null, k, TOP_N);
       const t1 = performance.now();
       if (i >= warmup) ms.push(t1 - t0);
       if (k === 1000 && i === 0) {

@@ -101,7 +101,7 @@ void check_range(int arena, int off, long len, const std::string& what) {
 }  // namespace
 
 ServePlan::ServePlan(int arena, int input, int rep_offset, int rep_len, std::vector<ServeStep> steps, ServeScore score)
-    : input_(input), rep_offset_(rep_offset), rep_len_(rep_len), steps_(std::move(steps)), score_(score), arena_(arena) {
+    : arena_(arena), input_(input), rep_offset_(rep_offset), rep_len_(rep_len), steps_(std::move(steps)), score_(score) {
   check_range(arena, 0, input, "the input");
   check_range(arena, rep_offset, rep_len, "the user rep");
   for (size_t i = 0; i < steps_.size(); ++i) {
@@ -131,8 +131,9 @@ ServePlan::ServePlan(int arena, int input, int rep_offset, int rep_len, std::vec
   }
 }
 
-const float* ServePlan::encode(const float* input) {
-  float* a = arena_.data();
+const float* ServePlan::encode(const float* input, ServeScratch& scratch) const {
+  scratch.arena.resize(arena_);
+  float* a = scratch.arena.data();
   std::copy(input, input + input_, a);
   const ServeKernels& k = kernels();
   for (const ServeStep& s : steps_) {
@@ -145,17 +146,18 @@ const float* ServePlan::encode(const float* input) {
   return a + rep_offset_;
 }
 
-void ServePlan::score(const float* rep, const ItemRows& items, long n, float* out) {
+void ServePlan::score(const float* rep, const ItemRows& items, long n, float* out, ServeScratch& scratch) const {
   const ServeKernels& k = kernels();
   if (score_.kind == ServeScore::kDot) {
     split(n, rep_len_, [&](long n0, long n1) { k.dot(rep_len_, rep, items, n0, n1, out); });
   } else {
     const int P = score_.head_size, R = rep_len_ / P;
     const int rpad = (R + k.vw - 1) / k.vw * k.vw;
-    ut_.assign(static_cast<size_t>(rpad) * P, 0.f);
+    std::vector<float>& ut = scratch.ut;
+    ut.assign(static_cast<size_t>(rpad) * P, 0.f);
     for (int r = 0; r < R; ++r)
-      for (int p = 0; p < P; ++p) ut_[static_cast<size_t>(p) * rpad + r] = rep[r * P + p];
-    const serve_detail::MaxSimArgs args{ut_.data(), rpad, P, score_.heads, items, out};
+      for (int p = 0; p < P; ++p) ut[static_cast<size_t>(p) * rpad + r] = rep[r * P + p];
+    const serve_detail::MaxSimArgs args{ut.data(), rpad, P, score_.heads, items, out};
     split(n, static_cast<long>(rpad) * score_.heads * P, [&](long n0, long n1) { k.maxsim(args, n0, n1); });
   }
   for (long i = 0; i < n; ++i) out[i] = score_.scale * out[i] + score_.bias;
@@ -176,11 +178,83 @@ long top_n(const float* scores, long m, long n, int32_t* out, std::vector<int32_
   return k;
 }
 
-// ---- JS binding: new ServePlan(spec); plan.encode(input, rep); plan.score(input, table, rows, m, scores, n, top) ----
+long serve_request(const ServePlan& plan, const float* input, const ItemRows& items, long m, float* scores, long n,
+                   int32_t* top, ServeScratch& s) {
+  plan.score(plan.encode(input, s), items, m, scores, s);
+  return n > 0 ? top_n(scores, m, n, top, s.order) : 0;
+}
+
+// ---- JS binding ----
+// new ServePlan(spec); plan.encode(input, rep); plan.score(input, table, rows, m, scores, n, top) (sync);
+// plan.scoreAsync(input, table, rows, m, n) -> Promise<{scores, top}> (on a libuv worker thread).
 
 namespace {
 
 using napi::Args;
+
+// The candidates of one call, validated: candidate k is table row rows[k] (or k when rows is null).
+struct Candidates {
+  const float* input;
+  ItemRows items;
+  long m;
+};
+
+Candidates candidates(const Args& a, const ServePlan& plan) {
+  const float* input = a.f32(0, "input", plan.input_len());
+  const long dim = plan.item_dim();
+  const float* table = a.f32(1, "table", 0);
+  const long table_rows = a.length(1) / dim;
+  const long m = a.num_long(3, "m");
+  const bool indexed = !(a.info[2].IsNull() || a.info[2].IsUndefined());
+  const int32_t* rows = indexed ? a.i32(2, "rows", m) : nullptr;
+  if (indexed) {
+    for (long k = 0; k < m; ++k)
+      if (rows[k] < 0 || rows[k] >= table_rows)
+        a.fail("rows[" + std::to_string(k) + "] = " + std::to_string(rows[k]) + " is outside the table's " + std::to_string(table_rows) + " rows");
+  } else if (m > table_rows) {
+    a.fail("m = " + std::to_string(m) + " candidates but the table has " + std::to_string(table_rows) + " rows of " + std::to_string(dim));
+  }
+  return {input, ItemRows{table, dim, rows}, m};
+}
+
+// One scoreAsync call: inputs copied or pinned (the table and row list stay referenced until it settles).
+class ScoreWorker : public Napi::AsyncWorker {
+ public:
+  ScoreWorker(Napi::Env env, std::shared_ptr<const ServePlan> plan, const Candidates& c, long n, Napi::Value table, Napi::Value rows)
+      : Napi::AsyncWorker(env), plan_(std::move(plan)), input_(c.input, c.input + plan_->input_len()), items_(c.items), m_(c.m),
+        n_(n), deferred_(Napi::Promise::Deferred::New(env)), scores_(c.m), top_(std::min(n, c.m)) {
+    table_ = Napi::Persistent(table.As<Napi::Object>());
+    if (items_.rows) rows_ = Napi::Persistent(rows.As<Napi::Object>());
+  }
+  Napi::Promise promise() const { return deferred_.Promise(); }
+
+  void Execute() override {
+    ServeScratch s;
+    written_ = serve_request(*plan_, input_.data(), items_, m_, scores_.data(), n_, top_.data(), s);
+  }
+  void OnOK() override {
+    Napi::Env env = Env();
+    auto scores = Napi::Float32Array::New(env, m_);
+    std::copy(scores_.begin(), scores_.end(), scores.Data());
+    auto top = Napi::Int32Array::New(env, written_);
+    std::copy(top_.begin(), top_.begin() + written_, top.Data());
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("scores", scores);
+    out.Set("top", top);
+    deferred_.Resolve(out);
+  }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  std::shared_ptr<const ServePlan> plan_;
+  std::vector<float> input_;
+  ItemRows items_;
+  long m_, n_, written_ = 0;
+  Napi::Promise::Deferred deferred_;
+  Napi::ObjectReference table_, rows_;
+  std::vector<float> scores_;
+  std::vector<int32_t> top_;
+};
 
 class ServePlanWrap : public Napi::ObjectWrap<ServePlanWrap> {
  public:
@@ -188,9 +262,11 @@ class ServePlanWrap : public Napi::ObjectWrap<ServePlanWrap> {
     return DefineClass(env, "ServePlan", {
       InstanceMethod<&ServePlanWrap::Encode>("encode"),
       InstanceMethod<&ServePlanWrap::Score>("score"),
+      InstanceMethod<&ServePlanWrap::ScoreAsync>("scoreAsync"),
       InstanceAccessor<&ServePlanWrap::RepLen>("repLength"),
       InstanceAccessor<&ServePlanWrap::ItemDim>("itemDim"),
       InstanceAccessor<&ServePlanWrap::InputLen>("inputLength"),
+      InstanceAccessor<&ServePlanWrap::MacsPerItem>("macsPerItem"),
     });
   }
 
@@ -198,7 +274,18 @@ class ServePlanWrap : public Napi::ObjectWrap<ServePlanWrap> {
     Args a{info, "ServePlan"};
     a.need(1);
     if (!info[0].IsObject()) a.fail("argument spec must be an object");
-    const Napi::Object spec = info[0].As<Napi::Object>();
+    try {
+      plan_ = std::make_shared<const ServePlan>(parse_plan(a, info[0].As<Napi::Object>()));
+    } catch (const std::invalid_argument& e) {
+      a.fail(e.what());
+    }
+  }
+
+ private:
+  std::shared_ptr<const ServePlan> plan_;
+  ServeScratch scratch_;  // for the synchronous calls (JS runs them one at a time)
+
+  static ServePlan parse_plan(const Args& a, const Napi::Object& spec) {
     auto integer = [&](const Napi::Object& o, const char* key, const std::string& where) {
       const Napi::Value v = o.Get(key);
       if (!v.IsNumber()) a.fail(where + "." + key + " must be a number");
@@ -270,63 +357,45 @@ class ServePlanWrap : public Napi::ObjectWrap<ServePlanWrap> {
     }
     score.scale = number(sc, "scale", "spec.score");
     score.bias = number(sc, "bias", "spec.score");
-    try {
-      plan_ = std::make_unique<ServePlan>(integer(spec, "arena", "spec"), integer(spec, "input", "spec"),
-                                          integer(spec, "repOffset", "spec"), integer(spec, "repLength", "spec"),
-                                          std::move(steps), score);
-    } catch (const std::invalid_argument& e) {
-      a.fail(e.what());
-    }
+    return ServePlan(integer(spec, "arena", "spec"), integer(spec, "input", "spec"), integer(spec, "repOffset", "spec"),
+                     integer(spec, "repLength", "spec"), std::move(steps), score);
   }
-
- private:
-  std::unique_ptr<ServePlan> plan_;
-  std::vector<int32_t> scratch_;
-  std::vector<float> scores_;
 
   Napi::Value RepLen(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), plan_->rep_len()); }
   Napi::Value ItemDim(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), plan_->item_dim()); }
   Napi::Value InputLen(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), plan_->input_len()); }
+  Napi::Value MacsPerItem(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), static_cast<double>(plan_->macs_per_item())); }
 
   // encode(input: Float32Array, rep: Float32Array)
   Napi::Value Encode(const Napi::CallbackInfo& info) {
     Args a{info, "ServePlan.encode"};
     a.need(2);
-    const float* rep = plan_->encode(a.f32(0, "input", plan_->input_len()));
+    const float* rep = plan_->encode(a.f32(0, "input", plan_->input_len()), scratch_);
     std::copy(rep, rep + plan_->rep_len(), a.f32(1, "rep", plan_->rep_len()));
     return info.Env().Undefined();
   }
 
-  // score(input, table: Float32Array [rows, itemDim], rows: Int32Array | null, m, scores: Float32Array | null,
-  //       n, top: Int32Array | null) -> number of top indices written. Candidate k is table row rows[k] (or k).
+  // score(input, table, rows, m, scores: Float32Array(m), n, top: Int32Array(min(n, m)) | null) -> indices written
   Napi::Value Score(const Napi::CallbackInfo& info) {
     Args a{info, "ServePlan.score"};
     a.need(7);
-    const float* input = a.f32(0, "input", plan_->input_len());
-    const long dim = plan_->item_dim();
-    const float* table = a.f32(1, "table", 0);
-    const long table_rows = a.length(1) / dim;
-    const long m = a.num_long(3, "m");
-    const bool indexed = !(info[2].IsNull() || info[2].IsUndefined());
-    const int32_t* rows = indexed ? a.i32(2, "rows", m) : nullptr;
-    if (indexed) {
-      for (long k = 0; k < m; ++k)
-        if (rows[k] < 0 || rows[k] >= table_rows)
-          a.fail("rows[" + std::to_string(k) + "] = " + std::to_string(rows[k]) + " is outside the table's " + std::to_string(table_rows) + " rows");
-    } else if (m > table_rows) {
-      a.fail("m = " + std::to_string(m) + " candidates but the table has " + std::to_string(table_rows) + " rows of " + std::to_string(dim));
-    }
-    float* scores = a.f32(4, "scores", m, true);
+    const Candidates c = candidates(a, *plan_);
+    float* scores = a.f32(4, "scores", c.m);
     const long n = a.num_long(5, "n");
-    int32_t* top = n > 0 ? a.i32(6, "top", std::min(n, m)) : nullptr;
-    if (!scores) {
-      scores_.resize(m);
-      scores = scores_.data();
-    }
-    const float* rep = plan_->encode(input);
-    plan_->score(rep, serve_detail::ItemRows{table, dim, rows}, m, scores);
-    const long written = top ? top_n(scores, m, n, top, scratch_) : 0;
+    int32_t* top = n > 0 ? a.i32(6, "top", std::min(n, c.m)) : nullptr;
+    const long written = serve_request(*plan_, c.input, c.items, c.m, scores, n, top, scratch_);
     return Napi::Number::New(info.Env(), static_cast<double>(written));
+  }
+
+  // scoreAsync(input, table, rows, m, n) -> Promise<{scores: Float32Array, top: Int32Array}>
+  Napi::Value ScoreAsync(const Napi::CallbackInfo& info) {
+    Args a{info, "ServePlan.scoreAsync"};
+    a.need(5);
+    const Candidates c = candidates(a, *plan_);
+    auto* w = new ScoreWorker(info.Env(), plan_, c, a.num_long(4, "n"), info[1], info[2]);
+    const Napi::Promise p = w->promise();
+    w->Queue();  // the worker deletes itself once settled
+    return p;
   }
 };
 

@@ -30,6 +30,13 @@ struct ServeScore {
   int heads = 1, head_size = 0;
 };
 
+// Per-call working memory: a plan is immutable after construction, so calls on different threads (each with its
+// own scratch) may share it.
+struct ServeScratch {
+  std::vector<float> arena, ut;
+  std::vector<int32_t> order;
+};
+
 class ServePlan {
  public:
   // Throws std::invalid_argument naming the step when a step reads or writes outside the arena.
@@ -40,20 +47,26 @@ class ServePlan {
   // Width of one cached item rep the score expects.
   int item_dim() const { return score_.kind == ServeScore::kDot ? rep_len_ : score_.heads * score_.head_size; }
 
-  // Runs the user tower on `input` (input_len floats); returns the rep (rep_len floats, valid until the next call).
-  const float* encode(const float* input);
+  // Multiply-adds of scoring one candidate (for the caller's sync-or-async choice).
+  long macs_per_item() const { return score_.kind == ServeScore::kDot ? rep_len_ : static_cast<long>(rep_len_) * score_.heads; }
+
+  // Runs the user tower on `input` (input_len floats); returns the rep (rep_len floats inside s.arena).
+  const float* encode(const float* input, ServeScratch& s) const;
   // Logits of the rep against n candidates.
-  void score(const float* rep, const serve_detail::ItemRows& items, long n, float* out);
+  void score(const float* rep, const serve_detail::ItemRows& items, long n, float* out, ServeScratch& s) const;
 
  private:
-  int input_, rep_offset_, rep_len_;
+  int arena_, input_, rep_offset_, rep_len_;
   std::vector<ServeStep> steps_;
   ServeScore score_;
-  std::vector<float> arena_, ut_;
 };
 
 // Indices of the n largest of scores[0, m), best first; equal scores keep the lower index first; NaN ranks below
 // every number. Writes min(n, m) indices and returns that count. `scratch` is reused between calls.
 long top_n(const float* scores, long m, long n, int32_t* out, std::vector<int32_t>& scratch);
+
+// encode + score + top_n (n = 0: no cut): one request. Returns the number of indices written to top.
+long serve_request(const ServePlan& plan, const float* input, const serve_detail::ItemRows& items, long m, float* scores,
+                   long n, int32_t* top, ServeScratch& s);
 
 }  // namespace prerank

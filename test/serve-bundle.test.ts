@@ -8,7 +8,7 @@ import { noGrad, scope } from '../src/core/index.js';
 import { Bundle, exportBundle } from '../src/export/index.js';
 import { decodeRow, quantize, toHalf } from '../src/export/item-table.js';
 import { MemoryItemStore } from '../src/serve/stores/memory.js';
-import { Scorer } from '../src/serve/scorer.js';
+import { Scorer, type ScoreResponse } from '../src/serve/scorer.js';
 import { maxAbsDiff, pairBatch, tempDir, tinyRun, type TinyRun } from './serve-fixture.js';
 
 let root: string;
@@ -53,6 +53,33 @@ test('a DSSM bundle scores what the training-time model scores (within 1e-5)', a
     assert.ok(maxAbsDiff(got, expected) < 1e-5, `user ${uid}: max diff ${maxAbsDiff(got, expected)}`);
     for (let i = 1; i < res.items.length; i++) assert.ok(res.items[i - 1].score >= res.items[i].score, 'sorted');
   }
+});
+
+test('concurrent requests keep their own users: an async store, scoring on and off the event loop', async () => {
+  const out = join(root, 'b-dssm-concurrent');
+  await exportBundle(dssm.runDir, out);
+  const bundle = await Bundle.load(out);
+  const memory = new MemoryItemStore(bundle.items!);
+  // A store that answers after a random delay and cannot locate rows in place (like Redis): requests interleave.
+  let tick = 0;
+  const slow = {
+    kind: 'slow', dim: memory.dim, size: memory.size, close: () => memory.close(),
+    get: async (ids: readonly string[]) => {
+      await new Promise((r) => setTimeout(r, (tick++ * 7) % 5));
+      return memory.get(ids);
+    },
+  };
+  const ids = dssm.data.itemKeys;
+  const uids = ['u1', 'u2', 'u3', 'u4', 'u5', 'u6', 'u7', 'u8'];
+  const sequential = new Scorer(bundle, { store: memory });
+  const want: ScoreResponse[] = [];
+  for (const uid of uids) want.push(await sequential.prerank({ user: dssm.users.get(uid)!, candidates: ids, n: 10 }));
+  for (const asyncAboveMacs of [0, Infinity]) {
+    const scorer = new Scorer(bundle, { store: slow, asyncAboveMacs });
+    const got = await Promise.all(uids.map((uid) => scorer.prerank({ user: dssm.users.get(uid)!, candidates: ids, n: 10 })));
+    got.forEach((g, i) => assert.deepEqual(g.items, want[i].items, `${uids[i]} (asyncAboveMacs ${asyncAboveMacs})`));
+  }
+  assert.notDeepEqual(want[0].items, want[1].items, 'different users rank differently');
 });
 
 test('parts: the user tower loads without the item table and the item table without the model', async () => {

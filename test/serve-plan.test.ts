@@ -70,7 +70,7 @@ after(() => {
 });
 
 for (const [name, kind, extra] of CASES) {
-  test(`serving plan equals the tensor path: ${name}`, { skip }, () => {
+  test(`serving plan equals the tensor path: ${name}`, { skip }, async () => {
     const model = built(kind, extra);
     const compiled = compileUserSide(model)!;
     assert.ok(compiled, 'the model has a plan');
@@ -92,16 +92,21 @@ for (const [name, kind, extra] of CASES) {
           const s = model.score!(Tensor.from(rep, [1, U]), Tensor.from(items, [m, dim]));
           return [rep, Float32Array.from(s.f)];
         }));
-        const rep = compiled.encode(users, u);
+        const x = compiled.input(users, u);
+        const rep = compiled.encode(x);
         assert.ok(maxDiff(rep, refRep) < 1e-5, `${isa} user ${u}: rep differs by ${maxDiff(rep, refRep)}`);
-        const { scores, top } = compiled.rank(users, table, rows, m, 25, u);
+        const { scores, top } = compiled.rank(x, table, rows, m, 25);
         const tol = 2e-5 * Math.max(1, ...Array.from(refScores, Math.abs));
         assert.ok(maxDiff(scores, refScores) < tol, `${isa} user ${u}: logits differ by ${maxDiff(scores, refScores)}`);
         assert.deepEqual(Array.from(top), Array.from(topN(scores, 25)), `${isa} user ${u}: top-25`);
         // The same candidates as a contiguous block (no row list) score the same.
-        const block = compiled.rank(users, items, null, m, 0, u);
+        const block = compiled.rank(x, items, null, m, 0);
         assert.ok(maxDiff(block.scores, scores) < 1e-6);
         assert.equal(block.top.length, 0);
+        // Off the event loop: the same numbers.
+        const off = await compiled.rankAsync(x, table, rows, m, 25);
+        assert.deepEqual(Array.from(off.scores), Array.from(scores));
+        assert.deepEqual(Array.from(off.top), Array.from(top));
       }
     }
   });
@@ -113,14 +118,14 @@ test('top-n: ties keep the lower index, NaN ranks last, n > m gives m', { skip }
   const { table, dim } = itemTable(model);
   // Identical rows give identical logits: the top must list the tied candidates in index order.
   const rows = Int32Array.from([4, 2, 4, 4, 2, 9]);
-  const { scores, top } = compiled.rank(users, table, rows, rows.length, 10);
+  const { scores, top } = compiled.rank(compiled.input(users), table, rows, rows.length, 10);
   assert.equal(top.length, rows.length);
   assert.deepEqual(Array.from(top), Array.from(topN(scores, 10)));
   const t4 = Array.from(top).filter((k) => rows[k] === 4);
   assert.deepEqual(t4, [0, 2, 3]);
   const withNaN = new Float32Array(table);
   withNaN.fill(NaN, 9 * dim, 10 * dim);
-  const r2 = compiled.rank(users, withNaN, rows, rows.length, 10);
+  const r2 = compiled.rank(compiled.input(users), withNaN, rows, rows.length, 10);
   assert.equal(r2.top[r2.top.length - 1], 5, 'the NaN candidate is last');
 });
 
@@ -135,6 +140,8 @@ test('bad plans and candidate rows are refused with the field named', { skip }, 
   assert.throws(() => new ServePlan({ ...plan.spec, score: { kind: 'cosine', scale: 1, bias: 0 } }), /spec\.score\.kind/);
   const compiled = compileUserSide(model)!;
   const { table } = itemTable(model);
-  assert.throws(() => compiled.rank(users, table, Int32Array.from([0, ds.itemCount]), 2, 1), /rows\[1\] = \d+ is outside the table's \d+ rows/);
-  assert.throws(() => compiled.rank(users, table, null, ds.itemCount + 1, 1), /candidates but the table has/);
+  const x = compiled.input(users);
+  assert.throws(() => compiled.rank(x, table, Int32Array.from([0, ds.itemCount]), 2, 1), /rows\[1\] = \d+ is outside the table's \d+ rows/);
+  assert.throws(() => compiled.rank(x, table, null, ds.itemCount + 1, 1), /candidates but the table has/);
+  assert.throws(() => compiled.rankAsync(x, table, Int32Array.from([-1]), 1, 1), /rows\[0\] = -1/);
 });

@@ -1,7 +1,7 @@
 // A model's user side compiled to one native call per request (native/serve.h via src/models/common/serving.ts):
 // tower input written from the encoded batch row, then user tower + score against the candidates' cached reps
-// (read in place from the item table through row indices) + top-n, all in C++ on the calling thread (the plan
-// splits large scoring work over the engine's pool). Falls back to nothing: compileUserSide returns null when the
+// (read in place from the item table through row indices) + top-n, all in C++, on the calling thread (rank) or on a
+// libuv worker thread (rankAsync); the plan splits large scoring work over the engine's pool either way. Falls back to nothing: compileUserSide returns null when the
 // addon is not loaded or the model has no plan, and the Scorer then runs encodeUser + score on tensors.
 // Shape letters: M candidates, I item rep width.
 import { nativeAddon, type NativeServePlan } from '../core/kernels/native.js';
@@ -10,35 +10,46 @@ import type { RecModel } from '../models/types.js';
 import type { UserServingPlan } from '../models/common/serving.js';
 
 export class CompiledUserSide {
-  private readonly input: Float32Array;
-
-  constructor(private readonly plan: UserServingPlan, private readonly native: NativeServePlan) {
-    this.input = new Float32Array(plan.spec.input);
-  }
+  constructor(private readonly plan: UserServingPlan, private readonly native: NativeServePlan) {}
 
   /** Width of the cached item reps the score reads. */
   get itemDim(): number {
     return this.native.itemDim;
   }
 
-  /** The user rep of batch row `row` (what model.encodeUser gives for it, up to float rounding). */
-  encode(batch: Batch, row = 0): Float32Array {
-    this.plan.writeInput(batch, row, this.input);
+  /** The user tower's input for batch row `row` (a fresh array: it may outlive the batch's next fill). */
+  input(batch: Batch, row = 0): Float32Array {
+    const out = new Float32Array(this.plan.spec.input);
+    this.plan.writeInput(batch, row, out);
+    return out;
+  }
+
+  /** The user rep (what model.encodeUser gives for the row, up to float rounding). */
+  encode(input: Float32Array): Float32Array {
     const rep = new Float32Array(this.native.repLength);
-    this.native.encode(this.input, rep);
+    this.native.encode(input, rep);
     return rep;
   }
 
   /**
-   * Logits of batch row `row`'s user against M candidates (row rows[k] of the [*, I] table, or row k when rows is
-   * null) and the indices of the best n of them, best first (ties: lower index first).
+   * Logits of the user against M candidates (row rows[k] of the [*, I] table, or row k when rows is null) and the
+   * indices of the best n of them, best first (ties: lower index first).
    */
-  rank(batch: Batch, table: Float32Array, rows: Int32Array | null, m: number, n: number, row = 0): { scores: Float32Array; top: Int32Array } {
-    this.plan.writeInput(batch, row, this.input);
+  rank(input: Float32Array, table: Float32Array, rows: Int32Array | null, m: number, n: number): { scores: Float32Array; top: Int32Array } {
     const scores = new Float32Array(m);
     const top = new Int32Array(Math.max(0, Math.min(n, m)));
-    const k = this.native.score(this.input, table, rows, m, scores, top.length, top.length ? top : null);
+    const k = this.native.score(input, table, rows, m, scores, top.length, top.length ? top : null);
     return { scores, top: top.subarray(0, k) };
+  }
+
+  /** rank() on a libuv worker thread: the event loop keeps running meanwhile. table and rows must not change until it settles. */
+  rankAsync(input: Float32Array, table: Float32Array, rows: Int32Array | null, m: number, n: number): Promise<{ scores: Float32Array; top: Int32Array }> {
+    return this.native.scoreAsync(input, table, rows, m, Math.max(0, n));
+  }
+
+  /** Multiply-adds of scoring m candidates (the Scorer moves large requests off the event loop). */
+  work(m: number): number {
+    return m * this.native.macsPerItem;
   }
 }
 

@@ -19,9 +19,13 @@ export interface NativeServePlan {
   readonly inputLength: number;
   readonly repLength: number;
   readonly itemDim: number;
+  /** Multiply-adds per scored candidate. */
+  readonly macsPerItem: number;
   encode(input: Float32Array, rep: Float32Array): void;
   /** Candidate k is row rows[k] of table (or row k when rows is null); returns the count written to top. */
-  score(input: Float32Array, table: Float32Array, rows: Int32Array | null, m: number, scores: Float32Array | null, n: number, top: Int32Array | null): number;
+  score(input: Float32Array, table: Float32Array, rows: Int32Array | null, m: number, scores: Float32Array, n: number, top: Int32Array | null): number;
+  /** The same on a libuv worker thread; table and rows must not change until it settles. */
+  scoreAsync(input: Float32Array, table: Float32Array, rows: Int32Array | null, m: number, n: number): Promise<{ scores: Float32Array; top: Int32Array }>;
 }
 
 export interface NativeAddon extends Omit<Kernels, 'name'> {
