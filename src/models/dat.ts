@@ -16,7 +16,7 @@ import type { ModelContext, ModelFactory } from './types.js';
 import { COMMON_DEFAULTS, DEEP_DEFAULTS, TOWER_DIMS, TwoTowerModel, labelsOf, dotScores, withDefaults, type CommonConfig, type TowerOutput } from './common/base.js';
 import { FieldEmbedder, ITEM_SIDE, USER_SIDE, flatInput, flatWidth, type Source } from './common/field-embedder.js';
 import { makeMlp } from './common/layers.js';
-import { PlanBuilder, type UserServingPlan } from './common/serving.js';
+import { normalizedDotSpec, type UserServingPlan } from './common/serving.js';
 
 export interface DatConfig extends CommonConfig {
   tower?: number[];
@@ -102,13 +102,8 @@ export class Dat extends TwoTowerModel<DatSide, DatSide> {
     const flat = flatWidth(this.embed, USER_SIDE);
     const aug = this.augUser.table;
     const O = aug.shape[1];
-    const p = new PlanBuilder(flat + O);
-    const outs = p.mlp(this.userMlp, 0);
-    const rep = outs[outs.length - 1];
-    const width = this.userMlp.layers[outs.length - 1].outFeatures;
-    p.l2norm(rep, 1, width);
     return {
-      spec: p.finish(rep, width, { kind: 'dot', scale: 1 / this.config.temperature, bias: this.bias.f[0] }),
+      spec: normalizedDotSpec(flat + O, this.userMlp, this.config.temperature, this.bias.f[0]),
       writeInput: (batch, row, out) => {
         const at = this.embed.writeRow(batch, row, USER_SIDE, out);
         const id = batch.sparse[this.userId.name][row];

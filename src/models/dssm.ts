@@ -14,7 +14,7 @@ import type { ModelContext, ModelFactory } from './types.js';
 import { COMMON_DEFAULTS, DEEP_DEFAULTS, TOWER_DIMS, TwoTowerModel, dotScores, withDefaults, type CommonConfig, type TowerOutput } from './common/base.js';
 import { FieldEmbedder, ITEM_SIDE, USER_SIDE, flatInput, flatWidth, type Source } from './common/field-embedder.js';
 import { makeMlp } from './common/layers.js';
-import { PlanBuilder, type UserServingPlan } from './common/serving.js';
+import { normalizedDotSpec, type UserServingPlan } from './common/serving.js';
 
 export interface DssmConfig extends CommonConfig {
   /** Tower widths (both towers). */
@@ -74,13 +74,8 @@ export class Dssm extends TwoTowerModel {
   }
 
   servingPlan(): UserServingPlan {
-    const p = new PlanBuilder(flatWidth(this.embed, USER_SIDE));
-    const outs = p.mlp(this.userMlp, 0);
-    const rep = outs[outs.length - 1];
-    const width = this.userMlp.layers[outs.length - 1].outFeatures;
-    p.l2norm(rep, 1, width);
     return {
-      spec: p.finish(rep, width, { kind: 'dot', scale: 1 / this.config.temperature, bias: this.bias.f[0] }),
+      spec: normalizedDotSpec(flatWidth(this.embed, USER_SIDE), this.userMlp, this.config.temperature, this.bias.f[0]),
       writeInput: (batch, row, out) => void this.embed.writeRow(batch, row, USER_SIDE, out),
     };
   }

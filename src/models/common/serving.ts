@@ -85,6 +85,16 @@ export class PlanBuilder {
   }
 }
 
+/** The DSSM-style user side: an MLP from the input, its output L2-normalised, logit = <u, v> / temperature + bias. */
+export function normalizedDotSpec(input: number, mlp: Mlp, temperature: number, bias: number): ServingPlanSpec {
+  const p = new PlanBuilder(input);
+  const outs = p.mlp(mlp, 0);
+  const rep = outs[outs.length - 1];
+  const width = mlp.layers[outs.length - 1].outFeatures;
+  p.l2norm(rep, 1, width);
+  return p.finish(rep, width, { kind: 'dot', scale: 1 / temperature, bias });
+}
+
 /** A parameter's values as float32 (the native plan copies them; float64 tensors come from gradient checks). */
 export function floats(t: Tensor): Float32Array {
   return t.f instanceof Float32Array ? t.f : Float32Array.from(t.f);
