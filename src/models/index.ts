@@ -14,3 +14,5 @@ export { WideDeep, createWideDeep, WIDE_DEEP_DEFAULTS, WIDE_DEEP_TINY, type Wide
 export { DeepFm, createDeepFm, DEEPFM_DEFAULTS, DEEPFM_TINY, fmSecondOrder, type DeepFmConfig } from './deepfm.js';
 export { Dcn, createDcn, DCN_DEFAULTS, DCN_TINY, type DcnConfig } from './dcn.js';
 export { AutoInt, createAutoInt, AUTOINT_DEFAULTS, AUTOINT_TINY, InteractingLayer, type AutoIntConfig } from './autoint.js';
+export { RankTower, createRankTower, RANK_TOWER_DEFAULTS, RANK_TOWER_TINY, type RankTowerConfig } from './rank-tower.js';
+export { PlanBuilder, normalizedDotSpec, type ServingPlanSpec, type UserServingPlan, type PlanStep, type PlanScore } from './common/serving.js';

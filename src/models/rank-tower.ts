@@ -1,0 +1,198 @@
+// RankTower (Pan et al., "RankTower: A Synergistic Framework for Enhancing Two-Tower Pre-Ranking Model", 2023).
+//   Multi-Head Gated Network per tower (eq. 1-2): e = MLP(X) * sigmoid(gMLP(sg(X))), split into H sub-spaces of
+//   size k; the input embedding gets no gradient through the gating branch (sg = stop-gradient).
+//   Bi-directional Gated Cross-Attention (eq. 3-7), one GAU per direction: Q = phi(E_q W_Q), K = phi(E_kv W_K),
+//   V = phi(E_kv W_V), U = sigmoid(E_q W_U), A = softmax(Q K^T / sqrt(d)), O = (U * A V) W_o, out = LN(E_q + O); the
+//   user->item branch attends from the user's H_u sub-spaces over the item's H_i, the item->user branch the reverse.
+//   Maximum Similarity (eq. 8): s = sum over user sub-spaces of the max cosine over item sub-spaces, / tau (learned).
+// The paper leaves open (our choices, each a config option):
+//   - MLP widths: the towers' 300-300 hidden layers (as the other models here) then a linear H*k output; gMLP is
+//     two layers (hidden gateHidden, ReLU) ending in H*k gate logits. H_u = H_i = 4, k = 32, d = dv = k, phi = SiLU.
+//   - tau is learned as log(1/tau) (stays positive), initialised at 0.2 (DSSM's temperature here); a learned output
+//     bias is added so the logit can be calibrated for BCE (the paper's s has none).
+//   - LayerNorm normalises each sub-space (over k), with its own gamma/beta per branch. GAU projections have biases.
+//   - Loss here is the zoo's pointwise BCE (+ L2 on embeddings); the listwise hybrid objective comes with the
+//     cascade (issue 9, not yet built).
+// Serving split (what is cached): everything that depends on one side only. encodeUser returns, per user,
+// [E_u | Q_u | U_u | K'_u | V'_u] (its sub-spaces, the user->item branch's query and gate, and the item->user
+// branch's keys and values computed from E_u); encodeItem returns [E_i | K_i | V_i | Q'_i | U'_i]. score() runs only
+// the per-pair part: the two attentions, gating, W_o, LayerNorm, and max-sim.
+// Shape letters: B batch, N pairs, H_u/H_i sub-spaces, k sub-space size, d query/key width, v value width.
+import { Tensor } from '../core/tensor.js';
+import type { Rng } from '../core/random.js';
+import type { ActName } from '../core/kernels/types.js';
+import { detach } from '../core/tape.js';
+import * as ops from '../core/ops/index.js';
+import { LayerNorm, Linear, Module, param, type Mlp } from '../nn/index.js';
+import type { Batch } from '../data/index.js';
+import type { ModelContext, ModelFactory } from './types.js';
+import { COMMON_DEFAULTS, DEEP_DEFAULTS, TwoTowerModel, oneUser, withDefaults, type CommonConfig, type TowerOutput } from './common/base.js';
+import { FieldEmbedder, ITEM_SIDE, USER_SIDE, flatInput, flatWidth, type Source } from './common/field-embedder.js';
+import { makeMlp } from './common/layers.js';
+
+export interface RankTowerConfig extends CommonConfig {
+  /** Hidden widths of each tower's MLP before its H*k output layer. */
+  tower?: number[];
+  batchNorm?: boolean;
+  dropout?: number;
+  /** H_u, H_i: sub-spaces per side. */
+  userHeads?: number;
+  itemHeads?: number;
+  /** k: sub-space size. */
+  headSize?: number;
+  /** Hidden width of the two-layer gating MLP. */
+  gateHidden?: number;
+  /** d: query/key width and v: value width of the GAU (0 = k). */
+  attnDim?: number;
+  valueDim?: number;
+  /** phi of the Q/K/V projections. */
+  phi?: ActName;
+  /** Initial tau of the max-sim (learned). */
+  temperature?: number;
+  /** Ablation: false scores max-sim on the MHGN sub-spaces directly (no cross-attention). */
+  crossAttention?: boolean;
+}
+
+export const RANK_TOWER_DEFAULTS: Required<RankTowerConfig> = {
+  ...COMMON_DEFAULTS, ...DEEP_DEFAULTS, tower: [300, 300], userHeads: 4, itemHeads: 4, headSize: 32, gateHidden: 64,
+  attnDim: 0, valueDim: 0, phi: 'silu', temperature: 0.2, crossAttention: true,
+};
+export const RANK_TOWER_TINY: RankTowerConfig = { embedDim: 8, tower: [32], dropout: 0, userHeads: 3, itemHeads: 2, headSize: 8, gateHidden: 16 };
+
+/** Multi-Head Gated Network: MLP(x) * sigmoid(gMLP(sg(x))) -> [B, H*k]. */
+class GatedTower extends Module {
+  private readonly mlp: Mlp;
+  private readonly gate: Mlp;
+
+  constructor(width: number, out: number, c: Required<RankTowerConfig>, rng: Rng) {
+    super();
+    this.mlp = this.addModule('mlp', makeMlp(width, { dims: [...c.tower, out], batchNorm: c.batchNorm, dropout: c.dropout, lastAct: 'none' }, rng, c.init));
+    this.gate = this.addModule('gate', makeMlp(width, { dims: [c.gateHidden, out], batchNorm: false, dropout: 0, lastAct: 'none' }, rng, c.init));
+  }
+
+  forward(x: Tensor): Tensor {
+    return ops.mul(this.mlp.forward(x), ops.sigmoid(this.gate.forward(detach(x))));
+  }
+}
+
+/** One direction of the gated cross-attention (a GAU): the query side's projections and the other side's keys/values. */
+class CrossBranch extends Module {
+  readonly q: Linear;
+  readonly u: Linear;
+  readonly k: Linear;
+  readonly v: Linear;
+  private readonly o: Linear;
+  private readonly ln: LayerNorm;
+
+  constructor(k: number, readonly d: number, v: number, phi: ActName, rng: Rng) {
+    super();
+    this.q = this.addModule('q', new Linear(k, d, rng, { act: phi }));
+    this.u = this.addModule('u', new Linear(k, v, rng, { act: 'sigmoid' }));
+    this.k = this.addModule('k', new Linear(k, d, rng, { act: phi }));
+    this.v = this.addModule('v', new Linear(k, v, rng, { act: phi }));
+    this.o = this.addModule('o', new Linear(v, k, rng));
+    this.ln = this.addModule('ln', new LayerNorm(k, rng));
+  }
+
+  /**
+   * Per pair: E [N, Hq, k], Q [N, Hq, d], U [N, Hq, v] from the query side, K [N, Hkv, d], V [N, Hkv, v] from the
+   * other side -> LN(E + (U * softmax(Q K^T / sqrt d) V) W_o), [N * Hq, k].
+   */
+  attend(e: Tensor, q: Tensor, u: Tensor, k: Tensor, v: Tensor): Tensor {
+    const [N, Hq, K] = e.shape;
+    const a = ops.softmax(ops.scale(ops.bmm(q, k, { transB: true }), 1 / Math.sqrt(this.d)), -1); // [N, Hq, Hkv]
+    const gated = ops.mul(u, ops.bmm(a, v)); // [N, Hq, v]
+    const o = this.o.forward(ops.reshape(gated, [N * Hq, -1])); // [N*Hq, k]
+    return this.ln.forward(ops.add(ops.reshape(e, [N * Hq, K]), o));
+  }
+}
+
+export class RankTower extends TwoTowerModel {
+  readonly kind = 'rank-tower';
+  private readonly embed: FieldEmbedder;
+  private readonly userTowerNet: GatedTower;
+  private readonly itemTowerNet: GatedTower;
+  private readonly userToItem: CrossBranch | null;
+  private readonly itemToUser: CrossBranch | null;
+  private readonly logInvTau: Tensor;
+  private readonly bias: Tensor;
+  private readonly d: number;
+  private readonly v: number;
+
+  constructor(ctx: ModelContext, readonly config: Required<RankTowerConfig>) {
+    super(config.l2Embedding);
+    const { rng, features } = ctx;
+    const c = config;
+    this.embed = this.addModule('embed', new FieldEmbedder(features, rng, { dim: c.embedDim, std: c.embedStd }));
+    const tower = (sources: readonly Source[], heads: number, name: string): GatedTower => {
+      const width = flatWidth(this.embed, sources);
+      if (width === 0) throw new Error(`rank-tower: no ${name} features`);
+      return this.addModule(name, new GatedTower(width, heads * c.headSize, c, rng));
+    };
+    this.userTowerNet = tower(USER_SIDE, c.userHeads, 'user');
+    this.itemTowerNet = tower(ITEM_SIDE, c.itemHeads, 'item');
+    this.d = c.attnDim || c.headSize;
+    this.v = c.valueDim || c.headSize;
+    this.userToItem = c.crossAttention ? this.addModule('userToItem', new CrossBranch(c.headSize, this.d, this.v, c.phi, rng)) : null;
+    this.itemToUser = c.crossAttention ? this.addModule('itemToUser', new CrossBranch(c.headSize, this.d, this.v, c.phi, rng)) : null;
+    this.logInvTau = this.addParam('logInvTau', param([1], 'zeros', rng));
+    this.logInvTau.f[0] = Math.log(1 / c.temperature);
+    this.bias = this.addParam('bias', param([1], 'zeros', rng));
+  }
+
+  /** Widths of a cached rep's parts: user [E, Q, U, K', V'], item [E, K, V, Q', U'] (d, v, d, v either way). */
+  private parts(heads: number): number[] {
+    const k = this.config.headSize;
+    return this.userToItem ? [heads * k, heads * this.d, heads * this.v, heads * this.d, heads * this.v] : [heads * k];
+  }
+
+  /** The cached rep of one side: its sub-spaces and the projections that depend on them alone. */
+  private side(batch: Batch, sources: readonly Source[], net: GatedTower, heads: number, isUser: boolean): TowerOutput {
+    const fields = this.embed.embed(batch, sources);
+    const e = net.forward(flatInput(fields, this.embed.dense(batch, sources))); // [B, H*k]
+    if (!this.userToItem || !this.itemToUser) return { rep: e, emb: [fields] };
+    const B = batch.size;
+    const flat = ops.reshape(e, [B * heads, this.config.headSize]);
+    const own = isUser ? this.userToItem : this.itemToUser; // branch where this side is the query
+    const other = isUser ? this.itemToUser : this.userToItem; // branch where this side gives keys and values
+    const proj = isUser
+      ? [own.q.forward(flat), own.u.forward(flat), other.k.forward(flat), other.v.forward(flat)]
+      : [other.k.forward(flat), other.v.forward(flat), own.q.forward(flat), own.u.forward(flat)];
+    return { rep: ops.concat([e, ...proj.map((p) => ops.reshape(p, [B, -1]))], 1), emb: [fields] };
+  }
+
+  protected userTower(batch: Batch): TowerOutput {
+    return this.side(batch, USER_SIDE, this.userTowerNet, this.config.userHeads, true);
+  }
+
+  protected itemTower(batch: Batch): TowerOutput {
+    return this.side(batch, ITEM_SIDE, this.itemTowerNet, this.config.itemHeads, false);
+  }
+
+  /** userReps [N or 1, U], itemReps [N, I] -> [N]: the per-pair attention and max-sim. */
+  score(userReps: Tensor, itemReps: Tensor): Tensor {
+    const N = itemReps.shape[0];
+    const { userHeads: Hu, itemHeads: Hi, headSize: K } = this.config;
+    // One user against N items: the per-pair attention needs the user's parts on every row.
+    const user = oneUser(userReps, N) ? ops.gather(userReps, Tensor.from(new Int32Array(N), [N])) : userReps;
+    const split = (rep: Tensor, heads: number): Tensor[] =>
+      ops.split(rep, this.parts(heads), 1).map((p) => ops.reshape(p, [N, heads, -1]));
+    const [eu, ...pu] = split(user, Hu);
+    const [ei, ...pi] = split(itemReps, Hi);
+    let au: Tensor, ai: Tensor; // [N*Hu, k], [N*Hi, k]
+    if (this.userToItem && this.itemToUser) {
+      const [qu, uu, ku, vu] = pu;
+      const [ki, vi, qi, ui] = pi;
+      au = this.userToItem.attend(eu, qu, uu, ki, vi);
+      ai = this.itemToUser.attend(ei, qi, ui, ku, vu);
+    } else {
+      au = ops.reshape(eu, [N * Hu, K]);
+      ai = ops.reshape(ei, [N * Hi, K]);
+    }
+    const cos = ops.bmm(ops.reshape(ops.l2Normalize(au), [N, Hu, K]), ops.reshape(ops.l2Normalize(ai), [N, Hi, K]), { transB: true }); // [N, Hu, Hi]
+    const s = ops.sum(ops.max(cos, 2), 1); // [N]
+    return ops.add(ops.mul(s, ops.exp(this.logInvTau)), this.bias);
+  }
+}
+
+export const createRankTower: ModelFactory<RankTowerConfig> = (ctx, config) => new RankTower(ctx, withDefaults(RANK_TOWER_DEFAULTS, config));
