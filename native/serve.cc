@@ -48,15 +48,26 @@ void split(long n, long macs_per_item, Fn&& fn) {
 }
 
 void linear(const ServeKernels& k, const ServeStep& s, float* arena) {
-  const float* x = arena + s.src;
-  float* y = arena + s.dst;
   const float* b = s.b.empty() ? nullptr : s.b.data();
-  // Column pieces on whole 8-vector blocks, so every piece but the last takes the widest kernel.
-  const long unit = 8L * k.vw;
-  const long blocks = (s.out + unit - 1) / unit;
-  split(blocks, static_cast<long>(s.in) * unit, [&](long b0, long b1) {
-    k.gemv(s.in, s.out, x, s.w.data(), b, s.relu, y, static_cast<int>(b0 * unit), static_cast<int>(std::min<long>(s.out, b1 * unit)));
-  });
+  const bool relu = s.act == ServeStep::kRelu;
+  for (int r = 0; r < s.rows; ++r) {
+    const float* x = arena + s.src + static_cast<long>(r) * s.in;
+    float* y = arena + s.dst + static_cast<long>(r) * s.out;
+    // Column pieces on whole 8-vector blocks, so every piece but the last takes the widest kernel.
+    const long unit = 8L * k.vw;
+    const long blocks = (s.out + unit - 1) / unit;
+    split(blocks, static_cast<long>(s.in) * unit, [&](long b0, long b1) {
+      k.gemv(s.in, s.out, x, s.w.data(), b, relu, y, static_cast<int>(b0 * unit), static_cast<int>(std::min<long>(s.out, b1 * unit)));
+    });
+    if (s.act == ServeStep::kSilu)
+      for (int c = 0; c < s.out; ++c) y[c] = y[c] / (1.f + std::exp(-y[c]));
+    if (s.act == ServeStep::kSigmoid)
+      for (int c = 0; c < s.out; ++c) y[c] = 1.f / (1.f + std::exp(-y[c]));
+  }
+}
+
+void gate(const ServeStep& s, float* arena) {
+  for (int i = 0; i < s.out; ++i) arena[s.dst + i] = arena[s.src + i] / (1.f + std::exp(-arena[s.aux + i]));
 }
 
 void l2norm(const ServeStep& s, float* arena) {
@@ -111,9 +122,11 @@ ServePlan::ServePlan(int arena, int input, int rep_offset, int rep_len, std::vec
     if (in <= 0 || out <= 0) throw std::invalid_argument(name + ": sizes must be positive");
     switch (s.kind) {
       case ServeStep::kLinear:
-        check_range(arena, s.src, in, name + " input");
-        check_range(arena, s.dst, out, name + " output");
-        if (s.src < s.dst + out && s.dst < s.src + in) throw std::invalid_argument(name + ": input and output overlap");
+        if (s.rows < 1) throw std::invalid_argument(name + ": rows must be >= 1");
+        if (s.act < ServeStep::kNone || s.act > ServeStep::kSigmoid) throw std::invalid_argument(name + ": unknown activation");
+        check_range(arena, s.src, in * s.rows, name + " input");
+        check_range(arena, s.dst, out * s.rows, name + " output");
+        if (s.src < s.dst + out * s.rows && s.dst < s.src + in * s.rows) throw std::invalid_argument(name + ": input and output overlap");
         if (static_cast<long>(s.w.size()) != in * out) throw std::invalid_argument(name + ": weight must have in*out floats");
         if (!s.b.empty() && static_cast<long>(s.b.size()) != out) throw std::invalid_argument(name + ": bias must have out floats");
         break;
@@ -123,12 +136,53 @@ ServePlan::ServePlan(int arena, int input, int rep_offset, int rep_len, std::vec
         if (static_cast<long>(s.w.size()) != in * in) throw std::invalid_argument(name + ": Light-SE weight must have F*F floats");
         if (!s.b.empty() && static_cast<long>(s.b.size()) != in) throw std::invalid_argument(name + ": Light-SE bias must have F floats");
         break;
+      case ServeStep::kGate:
+        check_range(arena, s.src, out, name + " value");
+        check_range(arena, s.aux, out, name + " gate");
+        check_range(arena, s.dst, out, name + " output");
+        break;
     }
   }
-  if (score_.kind == ServeScore::kMaxSim) {
-    if (score_.heads < 1 || score_.head_size < 1 || rep_len % score_.head_size != 0)
+  const ServeScore& c = score_;
+  if (c.kind == ServeScore::kMaxSim) {
+    if (c.heads < 1 || c.head_size < 1 || rep_len % c.head_size != 0)
       throw std::invalid_argument("max-sim: the user rep width must be a multiple of the head size, heads >= 1");
   }
+  if (c.kind == ServeScore::kRankTower) {
+    const long k = c.head_size, d = c.attn_dim, v = c.value_dim;
+    if (c.user_heads < 1 || c.item_heads < 1 || k < 1 || d < 1 || v < 1) throw std::invalid_argument("rank-tower: heads and sizes must be >= 1");
+    if (rep_len != c.user_heads * (c.cross ? k + 2 * d + 2 * v : k)) throw std::invalid_argument("rank-tower: the user rep width does not match heads x (k + 2d + 2v)");
+    if (c.cross) {
+      for (const auto* w : {&c.u2i_wo, &c.i2u_wo})
+        if (static_cast<long>(w->size()) != v * k) throw std::invalid_argument("rank-tower: W_o must have v*k floats");
+      for (const auto* w : {&c.u2i_bo, &c.u2i_gamma, &c.u2i_beta, &c.i2u_bo, &c.i2u_gamma, &c.i2u_beta})
+        if (static_cast<long>(w->size()) != k) throw std::invalid_argument("rank-tower: b_o, gamma and beta must have k floats");
+    }
+  }
+}
+
+int ServePlan::item_dim() const {
+  const ServeScore& c = score_;
+  switch (c.kind) {
+    case ServeScore::kDot: return rep_len_;
+    case ServeScore::kMaxSim: return c.heads * c.head_size;
+    case ServeScore::kRankTower: return c.item_heads * (c.cross ? c.head_size + 2 * c.attn_dim + 2 * c.value_dim : c.head_size);
+  }
+  return 0;
+}
+
+long ServePlan::macs_per_item() const {
+  const ServeScore& c = score_;
+  switch (c.kind) {
+    case ServeScore::kDot: return rep_len_;
+    case ServeScore::kMaxSim: return static_cast<long>(rep_len_) * c.heads;
+    case ServeScore::kRankTower: {
+      // Both attentions (scores, weighted values, W_o) and the cosine max-sim.
+      const long hu = c.user_heads, hi = c.item_heads, k = c.head_size, d = c.attn_dim, v = c.value_dim;
+      return 2 * hu * hi * (d + v) + (hu + hi) * v * k + hu * hi * k;
+    }
+  }
+  return 0;
 }
 
 const float* ServePlan::encode(const float* input, ServeScratch& scratch) const {
@@ -141,6 +195,7 @@ const float* ServePlan::encode(const float* input, ServeScratch& scratch) const 
       case ServeStep::kLinear: linear(k, s, a); break;
       case ServeStep::kL2Norm: l2norm(s, a); break;
       case ServeStep::kLightSe: light_se(s, a); break;
+      case ServeStep::kGate: gate(s, a); break;
     }
   }
   return a + rep_offset_;
@@ -150,6 +205,15 @@ void ServePlan::score(const float* rep, const ItemRows& items, long n, float* ou
   const ServeKernels& k = kernels();
   if (score_.kind == ServeScore::kDot) {
     split(n, rep_len_, [&](long n0, long n1) { k.dot(rep_len_, rep, items, n0, n1, out); });
+  } else if (score_.kind == ServeScore::kRankTower) {
+    const ServeScore& c = score_;
+    auto branch = [](const std::vector<float>& wo, const std::vector<float>& bo, const std::vector<float>& g, const std::vector<float>& b) {
+      return serve_detail::GauBranch{wo.data(), bo.data(), g.data(), b.data()};
+    };
+    const serve_detail::RankTowerArgs args{c.user_heads, c.item_heads, c.head_size, c.attn_dim, c.value_dim, c.cross, c.ln_eps, rep,
+                                           branch(c.u2i_wo, c.u2i_bo, c.u2i_gamma, c.u2i_beta),
+                                           branch(c.i2u_wo, c.i2u_bo, c.i2u_gamma, c.i2u_beta), items, out};
+    split(n, macs_per_item(), [&](long n0, long n1) { k.ranktower(args, n0, n1); });
   } else {
     const int P = score_.head_size, R = rep_len_ / P;
     const int rpad = (R + k.vw - 1) / k.vw * k.vw;
@@ -322,9 +386,21 @@ class ServePlanWrap : public Napi::ObjectWrap<ServePlanWrap> {
         s.dst = integer(o, "dst", where);
         s.in = integer(o, "in", where);
         s.out = integer(o, "out", where);
-        s.relu = o.Get("relu").ToBoolean();
+        s.rows = o.Get("rows").IsUndefined() ? 1 : integer(o, "rows", where);
+        const std::string act = o.Get("act").IsUndefined() ? "none" : o.Get("act").ToString().Utf8Value();
+        const char* acts[] = {"none", "relu", "silu", "sigmoid"};
+        s.act = -1;
+        for (int i = 0; i < 4; ++i)
+          if (act == acts[i]) s.act = i;
+        if (s.act < 0) a.fail(where + ".act '" + act + "' is not one of none, relu, silu, sigmoid");
         s.w = floats(o, "weight", where, false);
         s.b = floats(o, "bias", where, true);
+      } else if (op == "gate") {
+        s.kind = ServeStep::kGate;
+        s.src = integer(o, "value", where);
+        s.aux = integer(o, "gate", where);
+        s.dst = integer(o, "dst", where);
+        s.in = s.out = integer(o, "size", where);
       } else if (op == "l2norm") {
         s.kind = ServeStep::kL2Norm;
         s.src = integer(o, "offset", where);
@@ -340,7 +416,7 @@ class ServePlanWrap : public Napi::ObjectWrap<ServePlanWrap> {
         s.w = floats(o, "weight", where, false);
         s.b = floats(o, "bias", where, true);
       } else {
-        a.fail(where + ".op '" + op + "' is not one of linear, l2norm, lightSe");
+        a.fail(where + ".op '" + op + "' is not one of linear, gate, l2norm, lightSe");
       }
       steps.push_back(std::move(s));
     }
@@ -352,8 +428,29 @@ class ServePlanWrap : public Napi::ObjectWrap<ServePlanWrap> {
       score.kind = ServeScore::kMaxSim;
       score.heads = integer(sc, "heads", "spec.score");
       score.head_size = integer(sc, "headSize", "spec.score");
+    } else if (kind == "rankTower") {
+      score.kind = ServeScore::kRankTower;
+      score.user_heads = integer(sc, "userHeads", "spec.score");
+      score.item_heads = integer(sc, "itemHeads", "spec.score");
+      score.head_size = integer(sc, "headSize", "spec.score");
+      score.attn_dim = integer(sc, "attnDim", "spec.score");
+      score.value_dim = integer(sc, "valueDim", "spec.score");
+      score.cross = sc.Get("crossAttention").ToBoolean();
+      score.ln_eps = number(sc, "lnEps", "spec.score");
+      if (score.cross) {
+        for (const char* dir : {"userToItem", "itemToUser"}) {
+          const std::string where = std::string("spec.score.") + dir;
+          if (!sc.Get(dir).IsObject()) a.fail(where + " must be an object");
+          const Napi::Object br = sc.Get(dir).As<Napi::Object>();
+          const bool u2i = dir[0] == 'u';
+          (u2i ? score.u2i_wo : score.i2u_wo) = floats(br, "wo", where, false);
+          (u2i ? score.u2i_bo : score.i2u_bo) = floats(br, "bo", where, false);
+          (u2i ? score.u2i_gamma : score.i2u_gamma) = floats(br, "gamma", where, false);
+          (u2i ? score.u2i_beta : score.i2u_beta) = floats(br, "beta", where, false);
+        }
+      }
     } else if (kind != "dot") {
-      a.fail("spec.score.kind '" + kind + "' is not one of dot, maxsim");
+      a.fail("spec.score.kind '" + kind + "' is not one of dot, maxsim, rankTower");
     }
     score.scale = number(sc, "scale", "spec.score");
     score.bias = number(sc, "bias", "spec.score");

@@ -12,22 +12,32 @@
 namespace prerank {
 
 struct ServeStep {
-  enum Kind { kLinear, kL2Norm, kLightSe } kind;
-  // kLinear: arena[dst, dst + out) = act(arena[src, src + in) W + b), W row-major [in, out], b empty or [out].
+  enum Kind { kLinear, kL2Norm, kLightSe, kGate } kind;
+  enum Act { kNone = 0, kRelu = 1, kSilu = 2, kSigmoid = 3 };
+  // kLinear: `rows` rows: arena[dst + r*out, +out) = act(arena[src + r*in, +in) W + b), W row-major [in, out], b
+  //          empty or [out].
   // kL2Norm: `in` rows of `out` floats at src, each scaled to unit length (divided by max(norm, eps)), in place.
   // kLightSe: the F = `in` fields of D = `out` floats at src reweighted in place by softmax(mean_D(e) W + b)
   //           (W [F, F], b empty or [F]); residual: e + e * k instead of e * k.
-  int src = 0, dst = 0, in = 0, out = 0;
-  bool relu = false, residual = false;
+  // kGate: arena[dst + i] = arena[src + i] * sigmoid(arena[aux + i]) for i < out.
+  int src = 0, dst = 0, aux = 0, in = 0, out = 0, rows = 1;
+  int act = kNone;
+  bool residual = false;
   float eps = 0.f;
   std::vector<float> w, b;
 };
 
 struct ServeScore {
-  enum Kind { kDot, kMaxSim } kind = kDot;
-  // logit = scale * raw + bias; raw = <u, v> (dot) or sum_r max_h <u_r, v_h> (max-sim, R = rep width / P).
+  enum Kind { kDot, kMaxSim, kRankTower } kind = kDot;
+  // logit = scale * raw + bias; raw = <u, v> (dot), sum_r max_h <u_r, v_h> (max-sim, R = rep width / P), or
+  // RankTower's per-pair attention + max cosine (serve_kernels.h, RankTowerArgs).
   float scale = 1.f, bias = 0.f;
   int heads = 1, head_size = 0;
+  // kRankTower: sub-spaces per side, k = head_size, d, v; cross = false scores the raw sub-spaces.
+  int user_heads = 0, item_heads = 0, attn_dim = 0, value_dim = 0;
+  bool cross = true;
+  float ln_eps = 1e-5f;
+  std::vector<float> u2i_wo, u2i_bo, u2i_gamma, u2i_beta, i2u_wo, i2u_bo, i2u_gamma, i2u_beta;
 };
 
 // Per-call working memory: a plan is immutable after construction, so calls on different threads (each with its
@@ -45,10 +55,10 @@ class ServePlan {
   int input_len() const { return input_; }
   int rep_len() const { return rep_len_; }
   // Width of one cached item rep the score expects.
-  int item_dim() const { return score_.kind == ServeScore::kDot ? rep_len_ : score_.heads * score_.head_size; }
+  int item_dim() const;
 
   // Multiply-adds of scoring one candidate (for the caller's sync-or-async choice).
-  long macs_per_item() const { return score_.kind == ServeScore::kDot ? rep_len_ : static_cast<long>(rep_len_) * score_.heads; }
+  long macs_per_item() const;
 
   // Runs the user tower on `input` (input_len floats); returns the rep (rep_len floats inside s.arena).
   const float* encode(const float* input, ServeScratch& s) const;

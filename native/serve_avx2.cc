@@ -14,6 +14,8 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cmath>
+#include <vector>
 
 namespace prerank {
 namespace serve_detail {
@@ -40,7 +42,7 @@ inline float hsum(V v) {
 }  // namespace avx2
 
 const ServeKernels* serve_kernels_avx2() {
-  static const ServeKernels k{avx2::VW, avx2::gemv, avx2::dot, avx2::maxsim};
+  static const ServeKernels k{avx2::VW, avx2::gemv, avx2::dot, avx2::maxsim, avx2::ranktower};
   return &k;
 }
 

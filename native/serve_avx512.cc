@@ -17,6 +17,8 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cmath>
+#include <vector>
 
 namespace prerank {
 namespace serve_detail {
@@ -39,7 +41,7 @@ inline float hsum(V v) { return _mm512_reduce_add_ps(v); }
 }  // namespace avx512
 
 const ServeKernels* serve_kernels_avx512() {
-  static const ServeKernels k{avx512::VW, avx512::gemv, avx512::dot, avx512::maxsim};
+  static const ServeKernels k{avx512::VW, avx512::gemv, avx512::dot, avx512::maxsim, avx512::ranktower};
   return &k;
 }
 

@@ -26,6 +26,27 @@ struct MaxSimArgs {
   float* out;
 };
 
+// RankTower's per-pair part for one user: out[n] = sum over user sub-spaces of the max cosine over item sub-spaces
+// of the attended sub-spaces (LN(E_q + (U * softmax(Q K^T / sqrt d) V) W_o + b_o), one GAU per direction), or of
+// the raw sub-spaces when cross is false. Reps: user [E_u | Q_u | U_u | K'_u | V'_u], item [E_i | K_i | V_i | Q'_i |
+// U'_i] (widths H*k, H*d, H*v, H*d, H*v; only E without cross).
+struct GauBranch {
+  const float* wo;  // [v, k]
+  const float* bo;  // [k]
+  const float* gamma;
+  const float* beta;
+};
+
+struct RankTowerArgs {
+  int hu, hi, k, d, v;
+  bool cross;
+  float eps;  // LayerNorm
+  const float* user;
+  GauBranch u2i, i2u;
+  ItemRows items;
+  float* out;
+};
+
 struct ServeKernels {
   int vw;  // floats per vector (user heads are padded to a multiple of this)
   // y[c] = act(sum_i x[i] W[i, c] + b[c]) for columns c in [c0, c1); W row-major [in, out]; b may be null.
@@ -34,6 +55,8 @@ struct ServeKernels {
   void (*dot)(int dim, const float* u, const ItemRows& items, long n0, long n1, float* out);
   // MaxSimArgs::out[n] for n in [n0, n1).
   void (*maxsim)(const MaxSimArgs& a, long n0, long n1);
+  // RankTowerArgs::out[n] for n in [n0, n1).
+  void (*ranktower)(const RankTowerArgs& a, long n0, long n1);
 };
 
 // nullptr when the path is not compiled in (non-x86 builds have only the portable one).

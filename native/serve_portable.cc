@@ -1,6 +1,8 @@
 // Portable build of the serving kernels (serve_kernels.inc) with one float as the "vector": any CPU, and the
 // reference the SIMD builds are tested against.
 #include <algorithm>
+#include <cmath>
+#include <vector>
 
 #include "serve_kernels.h"
 
@@ -25,7 +27,7 @@ inline float hsum(V v) { return v; }
 }  // namespace portable
 
 const ServeKernels* serve_kernels_portable() {
-  static const ServeKernels k{portable::VW, portable::gemv, portable::dot, portable::maxsim};
+  static const ServeKernels k{portable::VW, portable::gemv, portable::dot, portable::maxsim, portable::ranktower};
   return &k;
 }
 

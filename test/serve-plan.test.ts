@@ -1,6 +1,6 @@
 // Compiled serving plans (src/serve/compiled.ts -> native/serve.cc) against the tensor path they replace: for
-// DSSM, DAT and IntTower variants (Light-SE paper/residual/none, output/input/last taps, raw heads, many heads so
-// the scoring is split over threads), with batch-norm running statistics away from their initial values, on every
+// DSSM, DAT, IntTower variants (Light-SE paper/residual/none, output/input/last taps, raw heads, many heads so the
+// scoring is split over threads) and RankTower (with and without cross-attention, unequal widths), with batch-norm running statistics away from their initial values, on every
 // ISA path this CPU runs: the plan's rep equals encodeUser, its logits equal score(encodeUser, item reps gathered
 // by row) within float rounding, and its top-n equals topN over its own logits. Bad plans and rows are refused.
 import { after, test } from 'node:test';
@@ -33,16 +33,21 @@ const CASES: [string, ModelName, Record<string, unknown>][] = [
   ['int-tower (residual Light-SE, input taps)', 'int-tower', { lightSe: 'residual', taps: 'input', heads: 3 }],
   ['int-tower (no Light-SE, last layer, raw heads)', 'int-tower', { lightSe: 'none', taps: 'last', normalizeHeads: false, heads: 5 }],
   ['int-tower (20 heads x 16: split tiles, threaded)', 'int-tower', { heads: 20, headSize: 16, tower: [32, 24] }],
+  ['rank-tower (gated cross-attention)', 'rank-tower', {}],
+  ['rank-tower (d != v != k, 5 x 3 sub-spaces, threaded)', 'rank-tower', { userHeads: 5, itemHeads: 3, headSize: 12, attnDim: 6, valueDim: 10, tower: [40] }],
+  ['rank-tower (no cross-attention)', 'rank-tower', { crossAttention: false }],
 ];
 
-/** A model whose batch-norm statistics and output bias are away from their initial values, in eval mode. */
+/** A model whose parameters and batch-norm statistics are away from their initial values, in eval mode. */
 function built(kind: ModelName, extra: Record<string, unknown>): RecModel {
   const model = MODELS[kind]({ features: ds.features, rng: new Rng(7) }, { ...TINY_CONFIGS[kind], ...extra } as never) as RecModel;
   model.train();
   noGrad(() => {
     for (const b of ds.batches('train', { batchSize: 64, shuffle: true, seed: 1 }).epoch(0)) scope(() => void model.forward(b));
   });
-  for (const [name, t] of model.stateTensors()) if (name === 'bias') t.f[0] = 0.3;
+  // Move every parameter off its initial value (LayerNorm gains of 1, zero biases...) so each one matters.
+  const rng = new Rng(11);
+  for (const t of model.parameters()) for (let i = 0; i < t.size; i++) t.f[i] += 0.05 * rng.normal();
   model.eval();
   return model;
 }

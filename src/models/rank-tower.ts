@@ -29,6 +29,7 @@ import type { ModelContext, ModelFactory } from './types.js';
 import { COMMON_DEFAULTS, DEEP_DEFAULTS, TwoTowerModel, oneUser, withDefaults, type CommonConfig, type TowerOutput } from './common/base.js';
 import { FieldEmbedder, ITEM_SIDE, USER_SIDE, flatInput, flatWidth, type Source } from './common/field-embedder.js';
 import { makeMlp } from './common/layers.js';
+import { PlanBuilder, floats, type GauWeights, type UserServingPlan } from './common/serving.js';
 
 export interface RankTowerConfig extends CommonConfig {
   /** Hidden widths of each tower's MLP before its H*k output layer. */
@@ -61,8 +62,8 @@ export const RANK_TOWER_TINY: RankTowerConfig = { embedDim: 8, tower: [32], drop
 
 /** Multi-Head Gated Network: MLP(x) * sigmoid(gMLP(sg(x))) -> [B, H*k]. */
 class GatedTower extends Module {
-  private readonly mlp: Mlp;
-  private readonly gate: Mlp;
+  readonly mlp: Mlp;
+  readonly gate: Mlp;
 
   constructor(width: number, out: number, c: Required<RankTowerConfig>, rng: Rng) {
     super();
@@ -81,8 +82,8 @@ class CrossBranch extends Module {
   readonly u: Linear;
   readonly k: Linear;
   readonly v: Linear;
-  private readonly o: Linear;
-  private readonly ln: LayerNorm;
+  readonly o: Linear;
+  readonly ln: LayerNorm;
 
   constructor(k: number, readonly d: number, v: number, phi: ActName, rng: Rng) {
     super();
@@ -138,6 +139,39 @@ export class RankTower extends TwoTowerModel {
     this.logInvTau = this.addParam('logInvTau', param([1], 'zeros', rng));
     this.logInvTau.f[0] = Math.log(1 / c.temperature);
     this.bias = this.addParam('bias', param([1], 'zeros', rng));
+  }
+
+  /** The per-pair weights of one branch for the native scorer. */
+  private static gau(b: CrossBranch): GauWeights {
+    return { wo: floats(b.o.weight), bo: b.o.bias ? floats(b.o.bias) : new Float32Array(b.o.outFeatures), gamma: floats(b.ln.gamma), beta: floats(b.ln.beta) };
+  }
+
+  servingPlan(): UserServingPlan {
+    const c = this.config;
+    const H = c.userHeads, K = c.headSize;
+    const p = new PlanBuilder(flatWidth(this.embed, USER_SIDE));
+    const value = p.mlp(this.userTowerNet.mlp, 0).at(-1)!;
+    const gate = p.mlp(this.userTowerNet.gate, 0).at(-1)!;
+    const widths = this.parts(H);
+    const rep = p.alloc(widths.reduce((a, b) => a + b, 0));
+    p.steps.push({ op: 'gate', value, gate, dst: rep, size: H * K }); // E_u
+    const u2i = this.userToItem, i2u = this.itemToUser;
+    if (u2i && i2u) {
+      // Q_u, U_u (user->item query side), K'_u, V'_u (item->user keys and values), each per sub-space of E_u.
+      let at = rep + H * K;
+      for (const [layer, w] of [[u2i.q, widths[1]], [u2i.u, widths[2]], [i2u.k, widths[3]], [i2u.v, widths[4]]] as const) {
+        p.linear(layer, rep, at, H);
+        at += w;
+      }
+    }
+    return {
+      spec: p.finish(rep, widths.reduce((a, b) => a + b, 0), {
+        kind: 'rankTower', userHeads: H, itemHeads: c.itemHeads, headSize: K, attnDim: this.d, valueDim: this.v,
+        crossAttention: !!(u2i && i2u), lnEps: u2i?.ln.eps ?? 1e-5, scale: Math.exp(this.logInvTau.f[0]), bias: this.bias.f[0],
+        userToItem: u2i ? RankTower.gau(u2i) : null, itemToUser: i2u ? RankTower.gau(i2u) : null,
+      }),
+      writeInput: (batch, row, out) => void this.embed.writeRow(batch, row, USER_SIDE, out),
+    };
   }
 
   /** Widths of a cached rep's parts: user [E, Q, U, K', V'], item [E, K, V, Q', U'] (d, v, d, v either way). */

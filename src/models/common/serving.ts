@@ -9,9 +9,14 @@ import type { Mlp } from '../../nn/index.js';
 import type { Linear } from '../../nn/layers.js';
 import type { Tensor } from '../../core/tensor.js';
 
+/** Activations a plan's linear step can apply. */
+export type PlanAct = 'none' | 'relu' | 'silu' | 'sigmoid';
+
 export type PlanStep =
-  /** arena[dst, dst + out) = act(arena[src, src + in) W + b); W row-major [in, out]. */
-  | { op: 'linear'; src: number; dst: number; in: number; out: number; weight: Float32Array; bias: Float32Array | null; relu: boolean }
+  /** For each of `rows` (default 1) rows: arena[dst + r*out, +out) = act(arena[src + r*in, +in) W + b); W [in, out]. */
+  | { op: 'linear'; src: number; dst: number; in: number; out: number; rows?: number; weight: Float32Array; bias: Float32Array | null; act: PlanAct }
+  /** arena[dst + i] = arena[value + i] * sigmoid(arena[gate + i]) for i < size. */
+  | { op: 'gate'; value: number; gate: number; dst: number; size: number }
   /** `rows` rows of `cols` floats at offset, each divided by max(||row||, eps), in place. */
   | { op: 'l2norm'; offset: number; rows: number; cols: number; eps: number }
   /** Light-SE in place on F fields of D floats: e *= softmax(mean_D(e) W + b) per field (residual: e + e * k). */
@@ -21,7 +26,20 @@ export type PlanScore =
   /** logit = scale * <u, v> + bias */
   | { kind: 'dot'; scale: number; bias: number }
   /** logit = scale * sum over user heads of max over the H item heads of <u_r, v_h> + bias */
-  | { kind: 'maxsim'; heads: number; headSize: number; scale: number; bias: number };
+  | { kind: 'maxsim'; heads: number; headSize: number; scale: number; bias: number }
+  /** RankTower: per-pair gated cross-attention both ways, then max cosine (native/serve_kernels.h, RankTowerArgs). */
+  | {
+    kind: 'rankTower'; userHeads: number; itemHeads: number; headSize: number; attnDim: number; valueDim: number;
+    crossAttention: boolean; lnEps: number; scale: number; bias: number; userToItem: GauWeights | null; itemToUser: GauWeights | null;
+  };
+
+/** The per-pair weights of one GAU direction: W_o [v, k], b_o, and the LayerNorm's gamma and beta. */
+export interface GauWeights {
+  wo: Float32Array;
+  bo: Float32Array;
+  gamma: Float32Array;
+  beta: Float32Array;
+}
 
 export interface ServingPlanSpec {
   /** Floats in the arena; the tower input is written at offset 0. */
@@ -56,12 +74,13 @@ export class PlanBuilder {
     return at;
   }
 
-  /** One Linear (its own activation, which must be none or relu) from src into a new region, or into dst. */
-  linear(layer: Linear, src: number, dst = this.alloc(layer.outFeatures)): number {
-    if (layer.act !== 'none' && layer.act !== 'relu') throw new Error(`serving plan: activation '${layer.act}' is not supported`);
+  /** One Linear (with its own activation) on `rows` consecutive rows from src into a new region, or into dst. */
+  linear(layer: Linear, src: number, dst = this.alloc(layer.outFeatures), rows = 1): number {
+    const act = layer.act;
+    if (act !== 'none' && act !== 'relu' && act !== 'silu' && act !== 'sigmoid') throw new Error(`serving plan: activation '${act}' is not supported`);
     this.steps.push({
-      op: 'linear', src, dst, in: layer.inFeatures, out: layer.outFeatures, weight: floats(layer.weight),
-      bias: layer.bias ? floats(layer.bias) : null, relu: layer.act === 'relu',
+      op: 'linear', src, dst, in: layer.inFeatures, out: layer.outFeatures, rows, weight: floats(layer.weight),
+      bias: layer.bias ? floats(layer.bias) : null, act,
     });
     return dst;
   }
@@ -70,7 +89,7 @@ export class PlanBuilder {
   mlp(mlp: Mlp, src: number): number[] {
     return mlp.servingLayers().map((l) => {
       const dst = this.alloc(l.out);
-      this.steps.push({ op: 'linear', src, dst, in: l.in, out: l.out, weight: l.weight, bias: l.bias, relu: l.relu });
+      this.steps.push({ op: 'linear', src, dst, in: l.in, out: l.out, weight: l.weight, bias: l.bias, act: l.relu ? 'relu' : 'none' });
       src = dst;
       return dst;
     });
