@@ -9,6 +9,9 @@ numbers) and the cached item representations of the catalogue. This script times
             -> ReLU per hidden layer; linear + ReLU last) -> per tapped layer: linear head projection -> [H, P] heads,
             L2 norm per head -> max over the item's H heads of <u_head, item_head> (one matmul against the cached
             [k, H, P] item heads) -> sum over user heads and layers + b -> topk
+* RankTower: gated MLP (MLP * sigmoid(gating MLP)) -> [H_u, k] sub-spaces and their Q, U, K', V' projections, then per
+            cached item [E | K | V | Q' | U']: both GAU directions (softmax(Q K^T / sqrt d), U * A V, W_o, LayerNorm),
+            cosine max over item sub-spaces summed over user sub-spaces, * exp(logInvTau) + b -> topk
 
 under ``torch.inference_mode()`` on ``--threads`` threads, ``time.perf_counter`` around each request.
 
@@ -17,8 +20,10 @@ Fixture tensors (Linear weights ``[in, out]``, as prerank stores them):
   user.fc{i}.weight/bias, user.bn{i}.gamma/beta/runningMean/runningVar
   userSe.fc.weight/bias (inttower, when Light-SE is on), userHead{i}.weight/bias (inttower), bias [1]
   items [N, I]
-Manifest ``config``: {"model": "dssm"|"inttower", "layers", "batch_norm_eps", "temperature" (dssm), "heads",
-"head_size" (inttower)}.
+  ranktower: x_user [1, W], user.mlp.* and user.gate.* (same names), userToItem.{q,u,o}.*, itemToUser.{k,v,o}.*,
+  {userToItem,itemToUser}.ln.gamma/beta, logInvTau [1], bias [1], items [N, H_i (k + 2d + 2v)]
+Manifest ``config``: {"model": "dssm"|"inttower"|"ranktower", "layers", "batch_norm_eps", "temperature" (dssm), "heads",
+"head_size" (inttower), "user_heads", "item_heads", "head_size", "attn_dim", "value_dim", "ln_eps" (ranktower)}.
 
 CLI: /usr/bin/python3 bench/reference/score.py --fixture DIR --ks 100,1000,5000 --top-n 100 --warmup 30
      --requests 300 --threads 1 --out FILE.json      # '-' = stdout
@@ -55,28 +60,31 @@ def build(manifest, arrays):
     eps = float(cfg["batch_norm_eps"])
     model = cfg["model"]
 
-    fc = [(t[f"user.fc{i}.weight"], t[f"user.fc{i}.bias"]) for i in range(layers)]
-    bn = []
-    for i in range(layers):
-        if f"user.bn{i}.gamma" in t:
-            bn.append((t[f"user.bn{i}.runningMean"], t[f"user.bn{i}.runningVar"], t[f"user.bn{i}.gamma"], t[f"user.bn{i}.beta"]))
-        else:
-            bn.append(None)
-    last_relu = model == "inttower"  # IntTower's towers end in ReLU; DSSM's last layer is linear
+    def make_mlp(prefix, n_layers, last_relu):
+        """linear -> BN(eval) -> ReLU per hidden layer (BN only where the fixture has it); returns every layer's output."""
+        fc = [(t[f"{prefix}.fc{i}.weight"], t[f"{prefix}.fc{i}.bias"]) for i in range(n_layers)]
+        bn = [(t[f"{prefix}.bn{i}.runningMean"], t[f"{prefix}.bn{i}.runningVar"], t[f"{prefix}.bn{i}.gamma"], t[f"{prefix}.bn{i}.beta"])
+              if f"{prefix}.bn{i}.gamma" in t else None for i in range(n_layers)]
+
+        def run(x):
+            outs = []
+            for i, (w, b) in enumerate(fc):
+                x = torch.addmm(b, x, w)
+                if bn[i] is not None:
+                    mean, var, gamma, beta = bn[i]
+                    x = F.batch_norm(x, mean, var, gamma, beta, training=False, eps=eps)
+                if i < n_layers - 1 or last_relu:
+                    x = F.relu(x)
+                outs.append(x)
+            return outs
+
+        return run
+
     bias = t["bias"]
     items = t["items"]
-
-    def mlp(x):
-        outs = []
-        for i, (w, b) in enumerate(fc):
-            x = torch.addmm(b, x, w)
-            if bn[i] is not None:
-                mean, var, gamma, beta = bn[i]
-                x = F.batch_norm(x, mean, var, gamma, beta, training=False, eps=eps)
-            if i < layers - 1 or last_relu:
-                x = F.relu(x)
-            outs.append(x)
-        return outs
+    if model == "ranktower":
+        return build_ranktower(cfg, t, make_mlp, bias, items)
+    mlp = make_mlp("user", layers, model == "inttower")  # IntTower's towers end in ReLU; DSSM's last layer is linear
 
     if model == "dssm":
         x_user = t["x_user"]
@@ -111,6 +119,40 @@ def build(manifest, arrays):
         sim = (item_heads[: k * H] @ u.t()).view(k, H, -1)  # [k, H_item, L*H_user]
         scores = sim.amax(dim=1).sum(dim=1) + bias  # [k]
         return scores, torch.topk(scores, min(n, k)).indices
+
+    return request
+
+
+def build_ranktower(cfg, t, make_mlp, bias, items):
+    """RankTower: MHGN user side (once per request), then per candidate both GAU directions + LayerNorm + max cosine."""
+    hu, hi, k = int(cfg["user_heads"]), int(cfg["item_heads"]), int(cfg["head_size"])
+    d, v, ln_eps = int(cfg["attn_dim"]), int(cfg["value_dim"]), float(cfg["ln_eps"])
+    mlp = make_mlp("user.mlp", int(cfg["layers"]), False)
+    gate = make_mlp("user.gate", 2, False)
+    x_user = t["x_user"]
+    scale = torch.exp(t["logInvTau"])
+
+    def lin(name, x):
+        return torch.addmm(t[f"{name}.bias"], x, t[f"{name}.weight"])
+
+    def attend(branch, e, q, u, kk, vv):
+        # e [k, Hq, K], q [.., Hq, d], u [.., Hq, v], kk [k, Hkv, d], vv [k, Hkv, v] -> LN(e + (u * A vv) W_o + b_o)
+        a = torch.softmax(torch.matmul(q, kk.transpose(1, 2)) / d ** 0.5, dim=-1)
+        o = torch.matmul(u * torch.matmul(a, vv), t[f"{branch}.o.weight"]) + t[f"{branch}.o.bias"]
+        return F.layer_norm(e + o, (k,), t[f"{branch}.ln.gamma"], t[f"{branch}.ln.beta"], ln_eps)
+
+    def request(n_items, n):
+        e = (mlp(x_user)[-1] * torch.sigmoid(gate(x_user)[-1])).view(hu, k)  # [Hu, K]
+        qu, uu = F.silu(lin("userToItem.q", e)), torch.sigmoid(lin("userToItem.u", e))
+        ku, vu = F.silu(lin("itemToUser.k", e)), F.silu(lin("itemToUser.v", e))
+        it = items[:n_items]
+        ei, ki, vi, qi, ui = torch.split(it, [hi * k, hi * d, hi * v, hi * d, hi * v], dim=1)
+        au = attend("userToItem", e, qu, uu, ki.view(n_items, hi, d), vi.view(n_items, hi, v))  # [k, Hu, K]
+        ai = attend("itemToUser", ei.view(n_items, hi, k), qi.view(n_items, hi, d), ui.view(n_items, hi, v),
+                    ku.expand(n_items, hu, d), vu.expand(n_items, hu, v))  # [k, Hi, K]
+        cos = torch.matmul(F.normalize(au, dim=2, eps=NORM_EPS), F.normalize(ai, dim=2, eps=NORM_EPS).transpose(1, 2))
+        scores = cos.amax(dim=2).sum(dim=1) * scale + bias
+        return scores, torch.topk(scores, min(n, n_items)).indices
 
     return request
 
