@@ -1,5 +1,6 @@
 // AVX2/FMA build of the serving kernels (serve_kernels.inc): ymm vectors; max-sim tiles up to 12 accumulators
 // of the 16 registers (6 item heads x 2 vectors, 4 x 3, 12 x 1).
+#include "gemm.h"
 #include "serve_kernels.h"
 
 #if defined(__x86_64__)

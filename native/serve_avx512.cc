@@ -2,6 +2,7 @@
 // (12 item heads x 2 vectors = 32 user heads; 16 or 24 item heads x 1 vector). 8 x 3 is left out: GCC 12 keeps
 // two of its three user vectors on the stack (130 vs 185 GFLOP/s for 12 x 2 at 32 heads x 64, one thread). The
 // target pragma enables AVX-512 for this file only; serve.cc calls in here only when active_isa() is avx512.
+#include "gemm.h"
 #include "serve_kernels.h"
 
 #if defined(__x86_64__)

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <vector>
 
+#include "gemm.h"
 #include "serve_kernels.h"
 
 namespace prerank {
