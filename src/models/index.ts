@@ -16,3 +16,4 @@ export { Dcn, createDcn, DCN_DEFAULTS, DCN_TINY, type DcnConfig } from './dcn.js
 export { AutoInt, createAutoInt, AUTOINT_DEFAULTS, AUTOINT_TINY, InteractingLayer, type AutoIntConfig } from './autoint.js';
 export { RankTower, createRankTower, RANK_TOWER_DEFAULTS, RANK_TOWER_TINY, type RankTowerConfig } from './rank-tower.js';
 export { PlanBuilder, normalizedDotSpec, type ServingPlanSpec, type UserServingPlan, type PlanStep, type PlanScore } from './common/serving.js';
+export { Mf, createMf, MF_DEFAULTS, MF_TINY, type MfConfig } from './mf.js';

@@ -10,10 +10,12 @@ import { createDeepFm, DEEPFM_TINY } from './deepfm.js';
 import { createDcn, DCN_TINY } from './dcn.js';
 import { createAutoInt, AUTOINT_TINY } from './autoint.js';
 import { createRankTower, RANK_TOWER_TINY } from './rank-tower.js';
+import { createMf, MF_TINY } from './mf.js';
 
 export const MODELS = {
   lr: createLr, dssm: createDssm, dat: createDat, cold: createCold, 'int-tower': createIntTower,
   'wide-deep': createWideDeep, deepfm: createDeepFm, dcn: createDcn, autoint: createAutoInt, 'rank-tower': createRankTower,
+  mf: createMf,
 } satisfies Record<string, ModelFactory<any>>;
 
 export type ModelName = keyof typeof MODELS;
@@ -23,4 +25,5 @@ export type ModelConfigs = { [K in ModelName]: Parameters<(typeof MODELS)[K]>[1]
 export const TINY_CONFIGS: ModelConfigs = {
   lr: LR_TINY, dssm: DSSM_TINY, dat: DAT_TINY, cold: COLD_TINY, 'int-tower': INT_TOWER_TINY,
   'wide-deep': WIDE_DEEP_TINY, deepfm: DEEPFM_TINY, dcn: DCN_TINY, autoint: AUTOINT_TINY, 'rank-tower': RANK_TOWER_TINY,
+  mf: MF_TINY,
 };
