@@ -14,7 +14,7 @@ import { Embedding, param, type Mlp } from '../nn/index.js';
 import type { Batch, FeatureInfo } from '../data/index.js';
 import type { ModelContext, ModelFactory } from './types.js';
 import { COMMON_DEFAULTS, DEEP_DEFAULTS, TOWER_DIMS, TwoTowerModel, labelsOf, dotScores, withDefaults, type CommonConfig, type TowerOutput } from './common/base.js';
-import { FieldEmbedder, ITEM_SIDE, USER_SIDE, flatInput, flatWidth, type Source } from './common/field-embedder.js';
+import { FieldEmbedder, ITEM_SIDE, USER_SIDE, flatInput, flatWidth, idFeature, type Source } from './common/field-embedder.js';
 import { makeMlp } from './common/layers.js';
 import { normalizedDotSpec, type UserServingPlan } from './common/serving.js';
 
@@ -43,12 +43,6 @@ interface DatSide extends TowerOutput {
   aug: Tensor;
 }
 
-function idFeature(features: readonly FeatureInfo[], source: Source, name: string): FeatureInfo {
-  const f = name ? features.find((x) => x.name === name) : features.find((x) => x.kind === 'sparse' && x.source === source);
-  if (!f || f.kind !== 'sparse') throw new Error(`dat: no sparse ${source} id feature${name ? ` named '${name}'` : ''} for the augmented vectors`);
-  return f;
-}
-
 export class Dat extends TwoTowerModel<DatSide, DatSide> {
   readonly kind = 'dat';
   private readonly embed: FieldEmbedder;
@@ -65,8 +59,8 @@ export class Dat extends TwoTowerModel<DatSide, DatSide> {
     const { rng, features } = ctx;
     const out = config.tower[config.tower.length - 1];
     this.embed = this.addModule('embed', new FieldEmbedder(features, rng, { dim: config.embedDim, std: config.embedStd }));
-    this.userId = idFeature(features, 'user', config.userIdFeature);
-    this.itemId = idFeature(features, 'item', config.itemIdFeature);
+    this.userId = idFeature('dat', features, 'user', config.userIdFeature);
+    this.itemId = idFeature('dat', features, 'item', config.itemIdFeature);
     this.augUser = this.addModule('augUser', new Embedding(this.userId.vocabSize, out, rng, { scale: config.embedStd }));
     this.augItem = this.addModule('augItem', new Embedding(this.itemId.vocabSize, out, rng, { scale: config.embedStd }));
     const tower = (sources: readonly Source[], name: string): Mlp =>

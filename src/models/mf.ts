@@ -12,6 +12,7 @@ import type { Batch, FeatureInfo } from '../data/index.js';
 import type { ModelContext, ModelFactory } from './types.js';
 import { COMMON_DEFAULTS, TwoTowerModel, dotScores, withDefaults, type CommonConfig, type TowerOutput } from './common/base.js';
 import { PlanBuilder, type UserServingPlan } from './common/serving.js';
+import { idFeature } from './common/field-embedder.js';
 
 export interface MfConfig extends CommonConfig {
   /** T in logit = <u, v> / T + b. */
@@ -28,12 +29,6 @@ export interface MfConfig extends CommonConfig {
 export const MF_DEFAULTS: Required<MfConfig> = { ...COMMON_DEFAULTS, embedStd: 0.01, temperature: 1, normalize: false, biases: false, userIdFeature: '', itemIdFeature: '' };
 export const MF_TINY: MfConfig = { embedDim: 8, embedStd: 0.1, biases: true };
 
-function idFeature(features: readonly FeatureInfo[], source: 'user' | 'item', name: string): FeatureInfo {
-  const f = name ? features.find((x) => x.name === name) : features.find((x) => x.kind === 'sparse' && x.source === source);
-  if (!f || f.kind !== 'sparse') throw new Error(`mf: no sparse ${source} id feature${name ? ` named '${name}'` : ''}`);
-  return f;
-}
-
 export class Mf extends TwoTowerModel {
   readonly kind = 'mf';
   private readonly users: Embedding;
@@ -47,8 +42,8 @@ export class Mf extends TwoTowerModel {
   constructor(ctx: ModelContext, readonly config: Required<MfConfig>) {
     super(config.l2Embedding);
     const { rng, features } = ctx;
-    this.userId = idFeature(features, 'user', config.userIdFeature);
-    this.itemId = idFeature(features, 'item', config.itemIdFeature);
+    this.userId = idFeature('mf', features, 'user', config.userIdFeature);
+    this.itemId = idFeature('mf', features, 'item', config.itemIdFeature);
     const table = (f: FeatureInfo, name: string) =>
       this.addModule(name, new Embedding(f.vocabSize, config.embedDim, rng, { init: 'normal', scale: config.embedStd }));
     this.users = table(this.userId, 'users');

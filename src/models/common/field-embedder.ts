@@ -134,6 +134,13 @@ export class FieldEmbedder extends Module {
   }
 }
 
+/** The sparse feature named `name`, or the first sparse feature of `source` when name is ''; `model` names the caller in errors. */
+export function idFeature(model: string, features: readonly FeatureInfo[], source: Source, name: string): FeatureInfo {
+  const f = name ? features.find((x) => x.name === name) : features.find((x) => x.kind === 'sparse' && x.source === source);
+  if (!f || f.kind !== 'sparse') throw new Error(`${model}: no sparse ${source} id feature${name ? ` named '${name}'` : ''}`);
+  return f;
+}
+
 function tableOf(f: FeatureInfo): string {
   return f.table ?? f.name;
 }
