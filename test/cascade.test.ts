@@ -10,7 +10,9 @@ import { join } from 'node:path';
 import { parseCascadeConfig, type CascadeConfigInput } from '../src/cascade/config.js';
 import { inspectCascade } from '../src/cascade/inspect.js';
 import { aggregateLabel, STAGES } from '../src/cascade/labels.js';
+import { sampleRequests } from '../src/cascade/periods.js';
 import { CooccurrenceRecall } from '../src/cascade/recall.js';
+import { Rng } from '../src/core/random.js';
 import { ingestEvents, simulateCascade, type CascadeResult } from '../src/cascade/simulate.js';
 import { writeCascade } from '../src/cascade/writer.js';
 import { parseDataConfig, type DataConfig, type DataConfigInput } from '../src/data/spec.js';
@@ -182,6 +184,23 @@ test('seeded: the same seed gives identical logs, another seed other requests', 
   assert.deepEqual(again.counts, base.counts);
   const other = await simulate('other', writeLog('other').dataCfg, { seed: 4 });
   assert.notDeepEqual(other.logs.map((e) => [e.request.user, e.request.t]), base.logs.map((e) => [e.request.user, e.request.t]));
+});
+
+test('requests: at most perUser per user, each at its own t, within the period; the first round is the perUser = 1 draw', async () => {
+  const { log } = await ingestEvents(writeLog('per-user').dataCfg);
+  const opts = { count: 1000, windowSeconds: 500, minGroundTruth: 1 };
+  const one = sampleRequests(log, base.periods, 'train', opts, new Rng(9));
+  const three = sampleRequests(log, base.periods, 'train', { ...opts, perUser: 3 }, new Rng(9));
+  assert.ok(one.requests.length <= one.activeUsers);
+  assert.ok(three.requests.length > one.activeUsers, `${three.requests.length} requests, ${one.activeUsers} users`);
+  const byUser = new Map<number, number[]>();
+  for (const q of three.requests) {
+    byUser.set(q.user, [...(byUser.get(q.user) ?? []), q.t]);
+    assert.ok(q.t >= base.periods.fitEnd && q.t < base.periods.trainEnd && q.windowEnd <= base.periods.trainEnd);
+    assert.ok(q.truth.every((g) => g.time >= q.t && g.time < q.windowEnd));
+  }
+  for (const ts of byUser.values()) assert.ok(ts.length <= 3 && new Set(ts).size === ts.length);
+  assert.deepEqual(three.requests.slice(0, one.requests.length).map((q) => [q.user, q.t]), one.requests.map((q) => [q.user, q.t]));
 });
 
 test('written files (JSONL and Parquet) hold what was simulated; inspect counts them back', async () => {

@@ -33,11 +33,12 @@ export const CascadeConfigSchema = z.object({
     train: z.number().gt(0).lt(1).default(0.2).describe('fraction of events in period 2: pre-ranker training requests; the rest is period 3 (evaluation)'),
   }).default({ fit: 0.6, train: 0.2 }),
   requests: z.object({
-    train: z.number().int().min(0).default(500).describe('period-2 requests (at most one per user)'),
-    eval: z.number().int().min(0).default(300).describe('period-3 requests (at most one per user)'),
+    train: z.number().int().min(0).default(500).describe('period-2 requests (at most perUser per user)'),
+    eval: z.number().int().min(0).default(300).describe('period-3 requests (at most perUser per user)'),
+    perUser: z.number().int().min(1).default(1).describe('requests per user and period at most, each at a different t'),
     windowSeconds: z.number().positive().default(7 * 86400).describe('ground truth: the user\'s events in [t, t + window), cut at the period end'),
     minGroundTruth: z.number().int().min(1).default(1).describe('fewer unseen ground-truth items: the request is skipped and counted'),
-  }).default({ train: 500, eval: 300, windowSeconds: 7 * 86400, minGroundTruth: 1 }),
+  }).default({ train: 500, eval: 300, perUser: 1, windowSeconds: 7 * 86400, minGroundTruth: 1 }),
   stages: z.object({
     recall: z.number().int().positive().default(1000).describe('R: recall candidates per request'),
     prerank: z.number().int().positive().default(200).describe('P: kept by the production pre-ranker, scored by the teacher'),

@@ -72,60 +72,67 @@ export function firstSeen(log: EventLog): Float64Array {
 
 export interface RequestOptions {
   count: number;
+  /** Requests per user at most (default 1), each at a different time. */
+  perUser?: number;
   windowSeconds: number;
   minGroundTruth: number;
 }
 
 /**
- * Requests of one split: users with an event in the period, in seeded random order, at most one request each, until
- * `count` are accepted. t is the time of one of the user's events in the period, drawn uniformly, so requests come
- * when users are active and the ground truth always holds that event unless the user had already seen the item.
+ * Requests of one split: users with an event in the period, in seeded random order; in round k each user gets its
+ * k-th request (k < perUser) until `count` are accepted. t is the time of one of the user's events in the period,
+ * drawn uniformly among the events whose time no earlier request of that user took, so requests come when users are
+ * active and the ground truth always holds that event unless the user had already seen the item.
  */
 export function sampleRequests(log: EventLog, periods: Periods, split: RequestSplit, opts: RequestOptions, rng: Rng,
   firstId = 0): { requests: Request[]; skips: RequestSkips; activeUsers: number } {
   const from = split === 'train' ? periods.fitEnd : periods.trainEnd;
   const to = split === 'train' ? periods.trainEnd : Infinity;
   const { order, start } = byUserInTime(log.user, log.time);
-  const active: number[] = [];
+  const inPeriod = new Map<number, Int32Array>();
   for (let u = 0; u + 1 < start.length; u++) {
-    for (let k = start[u]; k < start[u + 1]; k++) {
-      const tm = log.time[order[k]];
-      if (tm >= from && tm < to) {
-        active.push(u);
-        break;
-      }
-    }
+    const ev = order.subarray(start[u], start[u + 1]).filter((r) => log.time[r] >= from && log.time[r] < to);
+    if (ev.length) inPeriod.set(u, ev);
   }
-  const users = rng.shuffle(Int32Array.from(active));
+  const users = rng.shuffle(Int32Array.from(inPeriod.keys()));
   const requests: Request[] = [];
   const skips: RequestSkips = { noGroundTruth: 0 };
-  for (const u of users) {
-    if (requests.length >= opts.count) break;
-    const ev = order.subarray(start[u], start[u + 1]);
-    const inPeriod = ev.filter((r) => log.time[r] >= from && log.time[r] < to);
-    const t = log.time[inPeriod[rng.int(inPeriod.length)]];
-    const windowEnd = Math.min(t + opts.windowSeconds, to);
-    const seenOrder = new Map<number, number>();
-    let k = 0;
-    for (; k < ev.length && log.time[ev[k]] < t; k++) {
-      seenOrder.delete(log.item[ev[k]]);
-      seenOrder.set(log.item[ev[k]], k);
+  for (let round = 0; round < (opts.perUser ?? 1); round++) {
+    for (const u of users) {
+      if (requests.length >= opts.count) break;
+      const left = inPeriod.get(u)!;
+      if (!left.length) continue;
+      const t = log.time[left[rng.int(left.length)]];
+      inPeriod.set(u, left.filter((r) => log.time[r] !== t));
+      const req = requestAt(log, order.subarray(start[u], start[u + 1]), u, t, Math.min(t + opts.windowSeconds, to), split);
+      if (req.truth.length < opts.minGroundTruth) {
+        skips.noGroundTruth++;
+        continue;
+      }
+      req.id = firstId + requests.length;
+      requests.push(req);
     }
-    const truth: GroundTruth[] = [];
-    const inTruth = new Set<number>();
-    for (; k < ev.length && log.time[ev[k]] < windowEnd; k++) {
-      const r = ev[k], it = log.item[r];
-      if (seenOrder.has(it) || inTruth.has(it)) continue;
-      inTruth.add(it);
-      truth.push({ item: it, feedback: log.feedback[r], time: log.time[r] });
-    }
-    if (truth.length < opts.minGroundTruth) {
-      skips.noGroundTruth++;
-      continue;
-    }
-    requests.push({ id: firstId + requests.length, split, user: u, t, windowEnd, seen: Int32Array.from(seenOrder.keys()), truth });
   }
-  return { requests, skips, activeUsers: active.length };
+  return { requests, skips, activeUsers: users.length };
+}
+
+/** The request of user u at t: `ev` are the user's events in time order. */
+function requestAt(log: EventLog, ev: Int32Array, u: number, t: number, windowEnd: number, split: RequestSplit): Request {
+  const seenOrder = new Map<number, number>();
+  let k = 0;
+  for (; k < ev.length && log.time[ev[k]] < t; k++) {
+    seenOrder.delete(log.item[ev[k]]);
+    seenOrder.set(log.item[ev[k]], k);
+  }
+  const truth: GroundTruth[] = [];
+  const inTruth = new Set<number>();
+  for (; k < ev.length && log.time[ev[k]] < windowEnd; k++) {
+    const r = ev[k], it = log.item[r];
+    if (seenOrder.has(it) || inTruth.has(it)) continue;
+    inTruth.add(it);
+    truth.push({ item: it, feedback: log.feedback[r], time: log.time[r] });
+  }
+  return { id: -1, split, user: u, t, windowEnd, seen: Int32Array.from(seenOrder.keys()), truth };
 }
 
 function lowerBound(a: Float64Array, x: number): number {

@@ -111,7 +111,7 @@ export async function simulateCascade(cfg: CascadeConfig, opts: SimulateOptions)
   const counts = {} as Record<RequestSplit, SplitCounts>;
   for (const split of ['train', 'eval'] as const) {
     const n = split === 'train' ? cfg.requests.train : cfg.requests.eval;
-    const sampled = sampleRequests(log, periods, split, { count: n, windowSeconds: cfg.requests.windowSeconds,
+    const sampled = sampleRequests(log, periods, split, { count: n, perUser: cfg.requests.perUser, windowSeconds: cfg.requests.windowSeconds,
       minGroundTruth: cfg.requests.minGroundTruth }, rng, logs.length);
     const c: SplitCounts = { requests: 0, activeUsers: sampled.activeUsers,
       skipped: { noGroundTruth: sampled.skips.noGroundTruth, corpusTooSmall: 0 },
