@@ -106,18 +106,22 @@ export function fitHistory(spec: HistorySpec, raw: RawData, train: Int32Array, i
   return { maxLen: spec.maxLen, start, ids, end, skip };
 }
 
-/** Writes row r's history (oldest first, at most maxLen, right-padded with 0) into out; returns its length. */
+/**
+ * Writes row r's history (oldest first, at most maxLen, right-padded with 0) into out; returns its length.
+ * r < 0 is a request with no dataset row (e.g. a simulated cascade request): all of the user's fitted positives.
+ */
 export function gatherHistory(h: FittedHistory, r: number, user: number, out: Int32Array, at: number): number {
   const first = h.start[user];
+  const end = r < 0 ? h.start[user + 1] : h.end[r];
   let n = 0;
-  let k = h.end[r] - 1;
-  const s = h.skip[r];
+  let k = end - 1;
+  const s = r < 0 ? -1 : h.skip[r];
   while (k >= first && n < h.maxLen) {
     if (k !== s) n++;
     k--;
   }
   let w = at;
-  for (let j = k + 1; j < h.end[r]; j++) if (j !== s) out[w++] = h.ids[j];
+  for (let j = k + 1; j < end; j++) if (j !== s) out[w++] = h.ids[j];
   for (let j = n; j < h.maxLen; j++) out[at + j] = 0;
   return n;
 }

@@ -9,6 +9,7 @@ export { ingest, type RawData, type IngestReport } from './ingest.js';
 export { DataError, formatBadRow, type BadRow } from './duck-source.js';
 export { splitRows, type Splits, type SplitName } from './split.js';
 export { Dataset, BatchStream, type BatchOptions } from './dataset.js';
+export { subsetRaw } from './subset.js';
 export type { Batch, SequenceBatch } from './batch.js';
 export { PopularitySampler, UniformSampler, inBatchLogQ, accidentalHits, type NegativeSampler } from './samplers.js';
 export { ListwiseStream, type ListBatch, type ListwiseOptions } from './listwise.js';

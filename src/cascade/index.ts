@@ -1,0 +1,11 @@
+// prerank/cascade: a seeded cascade simulator over real logs (recall -> production pre-ranker -> teacher ranker ->
+// impressions, plus random samples), with aggregated labels, for training and evaluating pre-rankers (docs/CASCADE.md).
+export { CascadeConfigSchema, parseCascadeConfig, loadCascadeConfig, checkCascadeConfig, checkCorpus, cascadeConfigJsonSchema,
+  CascadeConfigError, type CascadeConfig, type CascadeConfigInput, type StageModelSpec } from './config.js';
+export { splitPeriods, sampleRequests, firstSeen, type Periods, type Request, type EventLog, type GroundTruth } from './periods.js';
+export { CooccurrenceRecall } from './recall.js';
+export { aggregateLabel, levelNames, STAGES, type Stage } from './labels.js';
+export { periodOneDataset, trainStageModel, PairScorer, ruleLabel } from './stage-models.js';
+export { simulateCascade, ingestEvents, resolveDataConfig, type CascadeResult, type RequestLog } from './simulate.js';
+export { writeCascade, manifestOf, type CascadeManifest, type CascadeFormat } from './writer.js';
+export { inspectCascade, formatCascadeInspect, cascadeLogDir } from './inspect.js';

@@ -1,0 +1,47 @@
+// `prerank cascade build|inspect|schema`: simulate a cascade over real logs and write it; look at a written one.
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { cascadeConfigJsonSchema, loadCascadeConfig } from '../cascade/config.js';
+import { formatCascadeInspect, inspectCascade } from '../cascade/inspect.js';
+import { simulateCascade } from '../cascade/simulate.js';
+import { writeCascade } from '../cascade/writer.js';
+
+const USAGE = `usage:
+  prerank cascade build --config <file.json> [--out <dir>] [--format jsonl|parquet]
+      simulate the cascade; <dir>/logs holds samples, requests and manifest.json, <dir>/models the stage models
+  prerank cascade inspect --dir <dir> [--json]   per-split, per-stage counts and label mix of a build
+  prerank cascade schema                         the JSON schema of cascade config files`;
+
+export async function runCascade(args: string[]): Promise<void> {
+  const [sub, ...rest] = args;
+  if (sub === 'schema') {
+    console.log(JSON.stringify(cascadeConfigJsonSchema(), null, 2));
+    return;
+  }
+  if (sub === 'build') {
+    const { values } = parseArgs({ args: rest, options: { config: { type: 'string' }, out: { type: 'string' },
+      format: { type: 'string' } } });
+    if (!values.config) throw new Error(`give --config\n${USAGE}`);
+    const cfg = loadCascadeConfig(values.config);
+    if (values.out) cfg.output.dir = values.out;
+    if (values.format) {
+      if (values.format !== 'jsonl' && values.format !== 'parquet') throw new Error(`--format must be jsonl or parquet, got '${values.format}'`);
+      cfg.output.format = values.format;
+    }
+    const log = (m: string): void => console.error(`[cascade] ${m}`);
+    const r = await simulateCascade(cfg, { modelDir: join(cfg.output.dir, 'models'), log });
+    const logDir = join(cfg.output.dir, 'logs');
+    await writeCascade(r, logDir, cfg.output.format);
+    console.log(formatCascadeInspect(await inspectCascade(logDir)));
+    return;
+  }
+  if (sub === 'inspect') {
+    const { values } = parseArgs({ args: rest, options: { dir: { type: 'string' }, json: { type: 'boolean' } } });
+    if (!values.dir) throw new Error(`give --dir\n${USAGE}`);
+    const x = await inspectCascade(values.dir);
+    console.log(values.json ? JSON.stringify(x, null, 2) : formatCascadeInspect(x));
+    return;
+  }
+  console.error(USAGE);
+  process.exitCode = sub === undefined || sub === '--help' ? 0 : 2;
+}
