@@ -189,6 +189,33 @@ Napi::Value BceLogits(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), loss);
 }
 
+// labels: Int32Array of rows entries in [0, cols).
+const int32_t* ce_labels(const Args& a, size_t i, long rows, long cols) {
+  const int32_t* labels = a.i32(i, "labels", rows);
+  for (long r = 0; r < rows; r++)
+    if (labels[r] < 0 || labels[r] >= cols)
+      a.fail("label " + std::to_string(labels[r]) + " at row " + std::to_string(r) + " is outside [0, " + std::to_string(cols) + ")");
+  return labels;
+}
+
+Napi::Value CrossEntropy(const Napi::CallbackInfo& info) {
+  Args a{info, "crossEntropy"};
+  a.need(6);
+  const long rows = a.num_long(0, "rows"), cols = a.num_long(1, "cols", 1);
+  const double loss = prerank::cross_entropy(rows, cols, a.f32(2, "X", rows * cols), ce_labels(a, 3, rows, cols),
+                                             a.num(4, "scale"), a.f32(5, "lse", rows));
+  return Napi::Number::New(info.Env(), loss);
+}
+
+Napi::Value CrossEntropyBackward(const Napi::CallbackInfo& info) {
+  Args a{info, "crossEntropyBackward"};
+  a.need(8);
+  const long rows = a.num_long(0, "rows"), cols = a.num_long(1, "cols", 1);
+  prerank::cross_entropy_backward(rows, cols, a.f32(2, "X", rows * cols), ce_labels(a, 3, rows, cols), a.num(4, "scale"),
+                                  a.f32(5, "lse", rows), a.num(6, "gscale"), a.f32(7, "dX", rows * cols));
+  return info.Env().Undefined();
+}
+
 void check_index(const Args& a, long bad, const int32_t* ids, long V) {
   if (bad >= 0)
     a.fail("index " + std::to_string(ids[bad]) + " at position " + std::to_string(bad) + " is outside [0, " +
@@ -384,6 +411,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"gemm", Gemm}, {"gemmBatched", GemmBatched}, {"actForward", ActForward}, {"actBackward", ActBackward},
       {"colSum", ColSum}, {"l2norm", L2norm}, {"l2normBackward", L2normBackward}, {"softmax", Softmax},
       {"softmaxBackward", SoftmaxBackward}, {"bceLogits", BceLogits}, {"gatherRows", GatherRows},
+      {"crossEntropy", CrossEntropy}, {"crossEntropyBackward", CrossEntropyBackward},
       {"scatterAddRows", ScatterAddRows}, {"axpy", Axpy}, {"dropout", Dropout}, {"mul", Mul},
       {"batchNormForward", BatchNormForward}, {"batchNormBackward", BatchNormBackward},
       {"groupMaxSum", GroupMaxSum}, {"rowDot", RowDot}, {"rowScale", RowScale}, {"adam", Adam}, {"adamRows", AdamRows}, {"sgd", Sgd},

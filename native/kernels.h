@@ -15,6 +15,12 @@ void l2norm(long rows, long cols, const float* x, float* y, float* norms, float 
 void l2norm_backward(long rows, long cols, const float* y, const float* norms, const float* dy, float* dx, float eps);
 void softmax(long rows, long cols, const float* x, float* y, bool log);
 void softmax_backward(long rows, long cols, const float* y, const float* dy, float* dx, bool log);
+// Softmax cross-entropy of scale * x [rows, cols] with one label per row (in [0, cols), checked by the caller):
+// lse[r] = log sum_c exp(scale x[r, c]); returns sum_r (lse[r] - scale x[r, labels[r]]).
+double cross_entropy(long rows, long cols, const float* x, const int32_t* labels, float scale, float* lse);
+// dx[r, c] = gscale * scale * (exp(scale x[r, c] - lse[r]) - [c == labels[r]]).
+void cross_entropy_backward(long rows, long cols, const float* x, const int32_t* labels, float scale, const float* lse,
+                            float gscale, float* dx);
 double bce_logits(long n, const float* z, const float* t, const float* w, float* grad, float scale);
 // Returns -1 on success, else the position of the first id outside [0, V) (nothing written past it is guaranteed).
 long gather_rows(long V, long D, const float* table, const int32_t* ids, long n, float* out);

@@ -78,6 +78,35 @@ for (const isa of isas) {
   });
 }
 
+for (const isa of isas) {
+  test(`crossEntropy forward and backward on ${isa} (polynomial exp)`, { skip }, () => {
+    setIsa(isa);
+    try {
+      for (const [rows, cols] of [[1, 1], [7, 33], [33, 7], [300, 300], [5, 2048]]) {
+        for (const scale of [1, 1 / 0.07, -0.5]) {
+          const X = rand(rows * cols, 1.5);
+          const labels = Int32Array.from({ length: rows }, (_, r) => (r * 7) % cols);
+          const lseN = new Float32Array(rows);
+          const lseR = new Float32Array(rows);
+          const lossN = native!.crossEntropy(rows, cols, X, labels, scale, lseN);
+          const lossR = ref.crossEntropy(rows, cols, X, labels, scale, lseR);
+          assert.ok(Math.abs(lossN - lossR) <= 2e-5 * (rows + Math.abs(lossR)), `crossEntropy ${rows}x${cols} scale ${scale}: ${lossN} vs ${lossR}`);
+          close(`crossEntropy lse ${rows}x${cols}`, lseN, lseR, 1e-5);
+          same(`crossEntropyBackward ${rows}x${cols} scale ${scale}`, [new Float32Array(rows * cols)], (k, [dx]) => k.crossEntropyBackward(rows, cols, X, labels, scale, lseR, 0.3, dx), 1e-5);
+        }
+      }
+      // Far below the row maximum exp underflows to (nearly) zero, and the loss stays finite.
+      const X = Float32Array.from([0, -200, 300, -1e6]);
+      const lse = new Float32Array(1);
+      const loss = native!.crossEntropy(1, 4, X, Int32Array.from([1]), 1, lse);
+      assert.ok(Math.abs(lse[0] - 300) < 1e-4 && Math.abs(loss - 500) < 1e-3, `lse ${lse[0]}, loss ${loss}`);
+      assert.throws(() => native!.crossEntropy(1, 4, X, Int32Array.from([4]), 1, lse), /label 4 at row 0 is outside \[0, 4\)/);
+    } finally {
+      setIsa(info.detectedIsa);
+    }
+  });
+}
+
 test('element-wise, normalisation and loss kernels', { skip }, () => {
   for (const rows of SIZES) for (const cols of SIZES) {
     const n = rows * cols;

@@ -139,6 +139,12 @@ test('losses', () => {
   gradCheck('bce sum weighted', (z) => ops.bceWithLogits(z, t, { reduction: 'sum', weights: w }), [r([5], { scale: 3 })]);
   const labels = Tensor.from(new Int32Array([2, 0, 1]), [3]);
   gradCheck('softmax CE', (z) => ops.softmaxCrossEntropy(z, labels), [r([3, 4])]);
+  gradCheck('softmax CE scaled, sum', (z) => ops.softmaxCrossEntropy(z, labels, 'sum', { scale: -2.5 }), [r([3, 4])]);
+  // The fused op against its definition: -log softmax(scale * z)[label], averaged.
+  const z3 = r([3, 4]);
+  const lsm = ops.logSoftmax(ops.scale(z3, 1.7), -1);
+  const want = -[2, 0, 1].reduce((acc, l, i) => acc + lsm.data[i * 4 + l], 0) / 3;
+  assert.ok(Math.abs(ops.softmaxCrossEntropy(z3, labels, 'mean', { scale: 1.7 }).item() - want) < 1e-12);
   gradCheck('infoNCE', (s) => ops.infoNCE(s, 0.2), [r([4, 4])]);
   // BCE against its definition, including large logits where a naive formula overflows.
   const z = Tensor.from(new Float64Array([0, 2, -3, 50, -50]), [5]);

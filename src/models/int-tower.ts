@@ -175,7 +175,7 @@ export class IntTower extends TwoTowerModel<IntTowerSide, IntTowerSide> {
     const ids = Tensor.from(Int32Array.from(pos), [pos.length]);
     const uq = ops.gather(ops.l2Normalize(u.last), ids); // [Q, H*P]: the positive rows
     const sim = ops.matmul(uq, ops.l2Normalize(i.last), { transB: true }); // [Q, B] cosine
-    const nce = ops.softmaxCrossEntropy(ops.scale(sim, 1 / c.cirTemperature), ids); // each row's positive: its own item
+    const nce = ops.softmaxCrossEntropy(sim, ids, 'mean', { scale: 1 / c.cirTemperature }); // each row's positive: its own item
     return { cir: ops.scale(nce, c.cirWeight) };
   }
 }

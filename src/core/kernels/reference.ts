@@ -148,6 +148,29 @@ export const reference: Kernels = {
     }
   },
 
+  crossEntropy(rows, cols, X, labels, scale, lse) {
+    let total = 0;
+    for (let r = 0; r < rows; r++) {
+      const o = r * cols;
+      let mx = -Infinity;
+      for (let c = 0; c < cols; c++) mx = Math.max(mx, scale * X[o + c]);
+      let s = 0;
+      for (let c = 0; c < cols; c++) s += Math.exp(scale * X[o + c] - mx);
+      lse[r] = mx + Math.log(s);
+      total += lse[r] - scale * X[o + labels[r]];
+    }
+    return total;
+  },
+
+  crossEntropyBackward(rows, cols, X, labels, scale, lse, gscale, dX) {
+    const gk = gscale * scale;
+    for (let r = 0; r < rows; r++) {
+      const o = r * cols;
+      for (let c = 0; c < cols; c++) dX[o + c] = gk * Math.exp(scale * X[o + c] - lse[r]);
+      dX[o + labels[r]] -= gk;
+    }
+  },
+
   bceLogits(n, z, t, w, grad, scale) {
     let total = 0;
     for (let i = 0; i < n; i++) {

@@ -25,6 +25,14 @@ export interface Kernels {
   softmax(rows: number, cols: number, X: FArr, Y: FArr, log: boolean): void;
   softmaxBackward(rows: number, cols: number, Y: FArr, dY: FArr, dX: FArr, log: boolean): void;
   /**
+   * Softmax cross-entropy of scale * X [rows, cols] with labels[r] in [0, cols): writes lse[r] = log sum_c
+   * exp(scale X[r, c]) and returns sum_r (lse[r] - scale X[r, labels[r]]). One pass instead of scale, log-softmax and
+   * a pick; nothing [rows, cols] is written.
+   */
+  crossEntropy(rows: number, cols: number, X: FArr, labels: Int32Array, scale: number, lse: FArr): number;
+  /** dX[r, c] = gscale * scale * (exp(scale X[r, c] - lse[r]) - [c == labels[r]]). */
+  crossEntropyBackward(rows: number, cols: number, X: FArr, labels: Int32Array, scale: number, lse: FArr, gscale: number, dX: FArr): void;
+  /**
    * Sum over i of w_i * BCE(sigmoid(z_i), t_i), computed stably; if grad is given, grad_i = scale * w_i * (sigmoid(z_i) - t_i).
    */
   bceLogits(n: number, z: FArr, t: FArr, w: FArr | null, grad: FArr | null, scale: number): number;

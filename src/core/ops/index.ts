@@ -10,4 +10,4 @@ export { reshape, transpose, concat, split } from './shape.js';
 export { l2Normalize, batchNorm, layerNorm, type BatchNormState } from './norm.js';
 export { gather, maskedPool, type PoolMode } from './embedding.js';
 export { dropout } from './dropout.js';
-export { bceWithLogits, softmaxCrossEntropy, infoNCE, type Reduction, type BceOptions } from './loss.js';
+export { bceWithLogits, softmaxCrossEntropy, infoNCE, type Reduction, type BceOptions, type CrossEntropyOptions } from './loss.js';
