@@ -524,6 +524,81 @@ void group_max_sum(long A, long N, long G, const float* x, float* out, int32_t* 
   });
 }
 
+// Per-pair max-sim: for each of N pairs, A user heads against G item heads of size P (IntTower's FE-Block in
+// training: A = L*H, G = H, P = 64). As a batched GEMM plus max and sum this was tiny products with per-call
+// overhead and a [N, A, G] intermediate; here each pair's A*G dot products are formed and reduced in registers.
+// Plain loops with 16 partial sums (vectorised without reassociating), compiled per ISA as dropout above.
+#define PRERANK_MAX_SIM(NAME, ATTR)                                                                          \
+  ATTR static inline float NAME##_dot(const float* a, const float* b, long P) {                             \
+    float acc[16] = {};                                                                                      \
+    long p = 0;                                                                                              \
+    for (; p + 16 <= P; p += 16)                                                                             \
+      for (int j = 0; j < 16; j++) acc[j] += a[p + j] * b[p + j];                                            \
+    float s = 0.f;                                                                                           \
+    for (int j = 0; j < 16; j++) s += acc[j];                                                                \
+    for (; p < P; p++) s += a[p] * b[p];                                                                     \
+    return s;                                                                                                \
+  }                                                                                                          \
+  ATTR static void NAME##_fwd(long n0, long n1, long A, long G, long P, const float* U, const float* V,      \
+                              float* out, int32_t* arg) {                                                   \
+    for (long n = n0; n < n1; n++) {                                                                         \
+      const float* v = V + n * G * P;                                                                        \
+      float total = 0.f;                                                                                     \
+      for (long a = 0; a < A; a++) {                                                                         \
+        const float* u = U + (n * A + a) * P;                                                                \
+        long best = 0;                                                                                       \
+        float bv = NAME##_dot(u, v, P);                                                                      \
+        for (long g = 1; g < G; g++) {                                                                       \
+          const float d = NAME##_dot(u, v + g * P, P);                                                       \
+          if (d > bv) bv = d, best = g;                                                                      \
+        }                                                                                                    \
+        arg[n * A + a] = static_cast<int32_t>(best);                                                         \
+        total += bv;                                                                                         \
+      }                                                                                                      \
+      out[n] = total;                                                                                        \
+    }                                                                                                        \
+  }                                                                                                          \
+  ATTR static void NAME##_bwd(long n0, long n1, long A, long G, long P, const float* U, const float* V,      \
+                              const int32_t* arg, const float* gout, float* dU, float* dV) {                \
+    for (long n = n0; n < n1; n++) {                                                                         \
+      const float gn = gout[n];                                                                              \
+      if (dV) std::fill(dV + n * G * P, dV + (n + 1) * G * P, 0.f);                                          \
+      for (long a = 0; a < A; a++) {                                                                         \
+        const long i = n * A + a, g = arg[i];                                                                \
+        const float* u = U + i * P;                                                                          \
+        const float* v = V + (n * G + g) * P;                                                                \
+        if (dU)                                                                                              \
+          for (long p = 0; p < P; p++) dU[i * P + p] = gn * v[p];                                            \
+        if (dV)                                                                                              \
+          for (long p = 0; p < P; p++) dV[(n * G + g) * P + p] += gn * u[p];                                 \
+      }                                                                                                      \
+    }                                                                                                        \
+  }
+PRERANK_MAX_SIM(max_sim_portable, )
+#if defined(__x86_64__)
+PRERANK_MAX_SIM(max_sim_avx2, __attribute__((target("avx2,fma"))))
+PRERANK_MAX_SIM(max_sim_avx512, __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl"))))
+#endif
+
+void pair_max_sim(long N, long A, long G, long P, const float* U, const float* V, float* out, int32_t* arg) {
+  auto fwd = max_sim_portable_fwd;
+#if defined(__x86_64__)
+  if (active_isa() == Isa::avx512) fwd = max_sim_avx512_fwd;
+  else if (active_isa() == Isa::avx2) fwd = max_sim_avx2_fwd;
+#endif
+  parallel_for(N, A * G * P, [&](long n0, long n1) { fwd(n0, n1, A, G, P, U, V, out, arg); });
+}
+
+void pair_max_sim_backward(long N, long A, long G, long P, const float* U, const float* V, const int32_t* arg,
+                           const float* gout, float* dU, float* dV) {
+  auto bwd = max_sim_portable_bwd;
+#if defined(__x86_64__)
+  if (active_isa() == Isa::avx512) bwd = max_sim_avx512_bwd;
+  else if (active_isa() == Isa::avx2) bwd = max_sim_avx2_bwd;
+#endif
+  parallel_for(N, A * P, [&](long n0, long n1) { bwd(n0, n1, A, G, P, U, V, arg, gout, dU, dV); });
+}
+
 void row_dot(long rows, long cols, const float* a, const float* b, float* out) {
   parallel_for(rows, cols, [&](long r0, long r1) {
     for (long r = r0; r < r1; r++) {

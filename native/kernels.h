@@ -32,6 +32,13 @@ void batch_norm_forward(long rows, long cols, const float* x, const float* gamma
 void batch_norm_backward(long rows, long cols, const float* g, const float* xhat, const float* gamma,
                          const float* inv_std, bool training, float* dx, float* dgamma, float* dbeta);
 void group_max_sum(long A, long N, long G, const float* x, float* out, int32_t* arg);
+// Per-pair max-sim: U [N, A, P], V [N, G, P]; out[n] = sum_a max_g <U[n, a], V[n, g]>, arg[n*A + a] = the winning g
+// (the first on ties).
+void pair_max_sim(long N, long A, long G, long P, const float* U, const float* V, float* out, int32_t* arg);
+// dU[n, a] = gout[n] V[n, arg[n*A + a]]; dV[n, g] = gout[n] * (sum of U[n, a] over the a whose arg is g). Both are
+// overwritten; either may be null.
+void pair_max_sim_backward(long N, long A, long G, long P, const float* U, const float* V, const int32_t* arg,
+                           const float* gout, float* dU, float* dV);
 void row_dot(long rows, long cols, const float* a, const float* b, float* out);
 void row_scale(long rows, long cols, const float* s, const float* x, float* out);
 void axpy(long n, float alpha, const float* src, float* dst);

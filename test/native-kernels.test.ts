@@ -165,6 +165,28 @@ test('dropout, mul and batch norm kernels', { skip }, () => {
   }
 });
 
+for (const isa of isas) {
+  test(`pairMaxSim forward and backward on ${isa}`, { skip }, () => {
+    setIsa(isa);
+    try {
+      for (const [N, A, G, P] of [[1, 1, 1, 1], [7, 12, 4, 64], [33, 5, 3, 7], [300, 3, 2, 33], [5, 96, 32, 64], [2, 4, 4, 300]]) {
+        const U = rand(N * A * P);
+        const V = rand(N * G * P);
+        const argN = new Int32Array(N * A);
+        const argR = new Int32Array(N * A);
+        same(`pairMaxSim ${N}x${A}x${G}x${P}`, [new Float32Array(N)], (k, [o]) => k.pairMaxSim(N, A, G, P, U, V, o, k === ref ? argR : argN), 1e-5);
+        assert.deepEqual(argN, argR, `pairMaxSim ${N}x${A}x${G}x${P}: arg-max`);
+        const gOut = rand(N);
+        same(`pairMaxSimBackward ${N}x${A}x${G}x${P}`, [rand(N * A * P), rand(N * G * P)], (k, [du, dv]) => k.pairMaxSimBackward(N, A, G, P, U, V, argR, gOut, du, dv), 1e-5);
+        same(`pairMaxSimBackward dV only`, [rand(N * G * P)], (k, [dv]) => k.pairMaxSimBackward(N, A, G, P, U, V, argR, gOut, null, dv), 1e-5);
+      }
+      assert.throws(() => native!.pairMaxSimBackward(1, 1, 2, 1, new Float32Array(1), new Float32Array(2), Int32Array.from([2]), new Float32Array(1), null, null), /arg 2 at position 0 is outside \[0, 2\)/);
+    } finally {
+      setIsa(info.detectedIsa);
+    }
+  });
+}
+
 test('groupMaxSum kernel', { skip }, () => {
   for (const [A, N, G] of [[1, 1, 1], [12, 33, 4], [96, 300, 32], [7, 1000, 5]]) {
     const X = rand(A * N * G);

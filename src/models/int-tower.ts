@@ -161,8 +161,7 @@ export class IntTower extends TwoTowerModel<IntTowerSide, IntTowerSide> {
     }
     const u = ops.reshape(userReps, [n, -1, P]); // [N, L*H, P]
     const v = ops.reshape(itemReps, [n, H, P]); // [N, H, P]
-    const sim = ops.bmm(u, v, { transB: true }); // [N, L*H, H]
-    return ops.add(ops.sum(ops.max(sim, 2), 1), this.bias); // [N]
+    return ops.add(ops.pairMaxSim(u, v), this.bias); // sum over L*H user heads of the max over H item heads: [N]
   }
 
   protected override extraTerms(batch: Batch, u: IntTowerSide, i: IntTowerSide): Record<string, Tensor | null> {

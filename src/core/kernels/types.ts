@@ -59,6 +59,13 @@ export interface Kernels {
    * winning g (first on ties) for the backward.
    */
   groupMaxSum(A: number, N: number, G: number, X: FArr, out: FArr, arg: Int32Array): void;
+  /**
+   * Per-pair max-sim: U [N, A, P], V [N, G, P] -> out[n] = sum over a of max over g of <U[n, a], V[n, g]>; arg [N*A]
+   * receives the winning g (the first on ties).
+   */
+  pairMaxSim(N: number, A: number, G: number, P: number, U: FArr, V: FArr, out: FArr, arg: Int32Array): void;
+  /** dU[n, a] = gOut[n] V[n, arg]; dV[n, g] = gOut[n] * sum of U[n, a] over the a whose arg is g (overwritten; null skips). */
+  pairMaxSimBackward(N: number, A: number, G: number, P: number, U: FArr, V: FArr, arg: Int32Array, gOut: FArr, dU: FArr | null, dV: FArr | null): void;
   /** out[r] = sum_c A[r, c] * B[r, c]. */
   rowDot(rows: number, cols: number, A: FArr, B: FArr, out: FArr): void;
   /** out[r, c] = s[r] * X[r, c]. */

@@ -1,5 +1,5 @@
 // The primitive ops. Each file keeps an op's forward and backward side by side.
-export { matmul, linear, bmm, type MatmulOptions, type LinearOptions } from './linalg.js';
+export { matmul, linear, bmm, pairMaxSim, type MatmulOptions, type LinearOptions } from './linalg.js';
 export {
   add, sub, mul, div, neg, exp, log, sqrt, abs, pow, scale, addScalar, clamp,
   activation, relu, sigmoid, tanh, silu, prelu, broadcastShape, sumToShape,
