@@ -1,5 +1,5 @@
-// Runs bench/reference/step.py (Debian's PyTorch) on a fixture in several thread configurations and returns each
-// result; absent PyTorch is reported, not an error.
+// Runs the PyTorch reference scripts in bench/reference (Debian's PyTorch) on a fixture in several thread
+// configurations and returns each result; absent PyTorch is reported, not an error.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -7,7 +7,7 @@ import { saveTensors } from '../src/nn/index.js';
 import type { Tensor } from '../src/core/index.js';
 
 export const PYTHON = '/usr/bin/python3';
-const SCRIPT = join(process.cwd(), 'bench', 'reference', 'step.py');
+const REFERENCE_DIR = join(process.cwd(), 'bench', 'reference');
 
 export interface TorchResult {
   config: string;
@@ -55,11 +55,20 @@ export const TORCH_CONFIGS: TorchConfig[] = THREADING.flatMap((t) => {
 });
 
 export function runTorch(fixture: string, cfg: TorchConfig, checkSteps: number, timed: number): TorchResult {
-  const out = join(fixture, `torch-${cfg.name.replace(/[^a-zA-Z0-9]+/g, '-')}.json`);
-  const args = [SCRIPT, '--fixture', fixture, '--threads', String(cfg.threads), '--check-steps', String(checkSteps), '--warmup', '3', '--timed', String(timed), '--out', out];
+  const args = ['--check-steps', String(checkSteps), '--warmup', '3', '--timed', String(timed)];
+  return { ...runReferenceScript<TorchResult>('step.py', fixture, cfg, args), config: cfg.name };
+}
+
+/**
+ * Runs bench/reference/<script> on a fixture in one configuration (`--fixture DIR --threads N ...args --out FILE`) and
+ * returns its JSON report. The configuration's environment is set in the child (OpenMP and OpenBLAS read it at start).
+ */
+export function runReferenceScript<R>(script: string, fixture: string, cfg: TorchConfig, args: string[]): R {
+  const out = join(fixture, `${script.replace(/\.py$/, '')}-${cfg.name.replace(/[^a-zA-Z0-9]+/g, '-')}.json`);
+  const argv = [join(REFERENCE_DIR, script), '--fixture', fixture, '--threads', String(cfg.threads), ...args, '--out', out];
   const env: NodeJS.ProcessEnv = { ...process.env, ...cfg.env };
   for (const v of cfg.unset) delete env[v];
-  const r = spawnSync(PYTHON, args, { env, encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`PyTorch reference failed (${cfg.name}):\n${r.stderr}`);
-  return { ...(JSON.parse(readFileSync(out, 'utf8')) as TorchResult), config: cfg.name };
+  const r = spawnSync(PYTHON, argv, { env, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`PyTorch reference ${script} failed (${cfg.name}):\n${r.stderr}`);
+  return JSON.parse(readFileSync(out, 'utf8')) as R;
 }

@@ -147,6 +147,54 @@ Napi::Value BceLogits(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), loss);
 }
 
+// labels: Int32Array of rows entries in [0, cols).
+const int32_t* ce_labels(const Args& a, size_t i, long rows, long cols) {
+  const int32_t* labels = a.i32(i, "labels", rows);
+  for (long r = 0; r < rows; r++)
+    if (labels[r] < 0 || labels[r] >= cols)
+      a.fail("label " + std::to_string(labels[r]) + " at row " + std::to_string(r) + " is outside [0, " + std::to_string(cols) + ")");
+  return labels;
+}
+
+Napi::Value CrossEntropy(const Napi::CallbackInfo& info) {
+  Args a{info, "crossEntropy"};
+  a.need(6);
+  const long rows = a.num_long(0, "rows"), cols = a.num_long(1, "cols", 1);
+  const double loss = prerank::cross_entropy(rows, cols, a.f32(2, "X", rows * cols), ce_labels(a, 3, rows, cols),
+                                             a.num(4, "scale"), a.f32(5, "lse", rows));
+  return Napi::Number::New(info.Env(), loss);
+}
+
+Napi::Value CrossEntropyBackward(const Napi::CallbackInfo& info) {
+  Args a{info, "crossEntropyBackward"};
+  a.need(8);
+  const long rows = a.num_long(0, "rows"), cols = a.num_long(1, "cols", 1);
+  prerank::cross_entropy_backward(rows, cols, a.f32(2, "X", rows * cols), ce_labels(a, 3, rows, cols), a.num(4, "scale"),
+                                  a.f32(5, "lse", rows), a.num(6, "gscale"), a.f32(7, "dX", rows * cols));
+  return info.Env().Undefined();
+}
+
+Napi::Value PairMaxSim(const Napi::CallbackInfo& info) {
+  Args a{info, "pairMaxSim"};
+  a.need(8);
+  const long N = a.num_long(0, "N"), A = a.num_long(1, "A"), G = a.num_long(2, "G", 1), P = a.num_long(3, "P");
+  prerank::pair_max_sim(N, A, G, P, a.f32(4, "U", N * A * P), a.f32(5, "V", N * G * P), a.f32(6, "out", N),
+                        a.i32(7, "arg", N * A));
+  return info.Env().Undefined();
+}
+
+Napi::Value PairMaxSimBackward(const Napi::CallbackInfo& info) {
+  Args a{info, "pairMaxSimBackward"};
+  a.need(10);
+  const long N = a.num_long(0, "N"), A = a.num_long(1, "A"), G = a.num_long(2, "G", 1), P = a.num_long(3, "P");
+  const int32_t* arg = a.i32(6, "arg", N * A);
+  for (long i = 0; i < N * A; i++)
+    if (arg[i] < 0 || arg[i] >= G) a.fail("arg " + std::to_string(arg[i]) + " at position " + std::to_string(i) + " is outside [0, " + std::to_string(G) + ")");
+  prerank::pair_max_sim_backward(N, A, G, P, a.f32(4, "U", N * A * P), a.f32(5, "V", N * G * P), arg, a.f32(7, "gOut", N),
+                                 a.f32(8, "dU", N * A * P, true), a.f32(9, "dV", N * G * P, true));
+  return info.Env().Undefined();
+}
+
 void check_index(const Args& a, long bad, const int32_t* ids, long V) {
   if (bad >= 0)
     a.fail("index " + std::to_string(ids[bad]) + " at position " + std::to_string(bad) + " is outside [0, " +
@@ -342,6 +390,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"gemm", Gemm}, {"gemmBatched", GemmBatched}, {"actForward", ActForward}, {"actBackward", ActBackward},
       {"colSum", ColSum}, {"l2norm", L2norm}, {"l2normBackward", L2normBackward}, {"softmax", Softmax},
       {"softmaxBackward", SoftmaxBackward}, {"bceLogits", BceLogits}, {"gatherRows", GatherRows},
+      {"crossEntropy", CrossEntropy}, {"crossEntropyBackward", CrossEntropyBackward},
+      {"pairMaxSim", PairMaxSim}, {"pairMaxSimBackward", PairMaxSimBackward},
       {"scatterAddRows", ScatterAddRows}, {"axpy", Axpy}, {"dropout", Dropout}, {"mul", Mul},
       {"batchNormForward", BatchNormForward}, {"batchNormBackward", BatchNormBackward},
       {"groupMaxSum", GroupMaxSum}, {"rowDot", RowDot}, {"rowScale", RowScale}, {"adam", Adam}, {"adamRows", AdamRows}, {"sgd", Sgd},

@@ -15,6 +15,12 @@ void l2norm(long rows, long cols, const float* x, float* y, float* norms, float 
 void l2norm_backward(long rows, long cols, const float* y, const float* norms, const float* dy, float* dx, float eps);
 void softmax(long rows, long cols, const float* x, float* y, bool log);
 void softmax_backward(long rows, long cols, const float* y, const float* dy, float* dx, bool log);
+// Softmax cross-entropy of scale * x [rows, cols] with one label per row (in [0, cols), checked by the caller):
+// lse[r] = log sum_c exp(scale x[r, c]); returns sum_r (lse[r] - scale x[r, labels[r]]).
+double cross_entropy(long rows, long cols, const float* x, const int32_t* labels, float scale, float* lse);
+// dx[r, c] = gscale * scale * (exp(scale x[r, c] - lse[r]) - [c == labels[r]]).
+void cross_entropy_backward(long rows, long cols, const float* x, const int32_t* labels, float scale, const float* lse,
+                            float gscale, float* dx);
 double bce_logits(long n, const float* z, const float* t, const float* w, float* grad, float scale);
 // Returns -1 on success, else the position of the first id outside [0, V) (nothing written past it is guaranteed).
 long gather_rows(long V, long D, const float* table, const int32_t* ids, long n, float* out);
@@ -26,6 +32,13 @@ void batch_norm_forward(long rows, long cols, const float* x, const float* gamma
 void batch_norm_backward(long rows, long cols, const float* g, const float* xhat, const float* gamma,
                          const float* inv_std, bool training, float* dx, float* dgamma, float* dbeta);
 void group_max_sum(long A, long N, long G, const float* x, float* out, int32_t* arg);
+// Per-pair max-sim: U [N, A, P], V [N, G, P]; out[n] = sum_a max_g <U[n, a], V[n, g]>, arg[n*A + a] = the winning g
+// (the first on ties).
+void pair_max_sim(long N, long A, long G, long P, const float* U, const float* V, float* out, int32_t* arg);
+// dU[n, a] = gout[n] V[n, arg[n*A + a]]; dV[n, g] = gout[n] * (sum of U[n, a] over the a whose arg is g). Both are
+// overwritten; either may be null.
+void pair_max_sim_backward(long N, long A, long G, long P, const float* U, const float* V, const int32_t* arg,
+                           const float* gout, float* dU, float* dV);
 void row_dot(long rows, long cols, const float* a, const float* b, float* out);
 void row_scale(long rows, long cols, const float* s, const float* x, float* out);
 void axpy(long n, float alpha, const float* src, float* dst);

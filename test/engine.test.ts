@@ -25,6 +25,27 @@ test('scope releases what it created, keeps what it returns, and reuses buffers'
   assert.equal(bufferPoolStats().pooledBytes, before, 'second identical scope should reuse the pooled buffer');
 });
 
+test('shapes that vary a little between steps reuse pooled buffers (size classes), with exact-length data', () => {
+  clearBufferPool();
+  // IntTower's CIR similarity is [Q, B] with Q = the positives of each batch: a new Q must not allocate anew.
+  // Classes have 8 steps per power of two: every Q in (1536, 1664] shares the class of Q = 1664.
+  scope(() => void Tensor.empty([1550, 2048]));
+  const before = bufferPoolStats().pooledBytes;
+  assert.equal(before, 1664 * 2048 * 4);
+  for (const q of [1537, 1561, 1600, 1664]) {
+    scope(() => {
+      const t = Tensor.zeros([q, 2048]);
+      assert.equal(t.data.length, q * 2048, 'data is exactly the tensor size');
+      assert.ok(t.f.every((v) => v === 0), 'zeros() clears the reused buffer');
+      t.f.fill(1);
+    });
+    assert.equal(bufferPoolStats().pooledBytes, before, `[${q}, 2048] should reuse the [1550, 2048] buffer`);
+  }
+  scope(() => void Tensor.empty([1536, 2048]));
+  assert.ok(bufferPoolStats().pooledBytes > before, 'the next class down gets its own buffer');
+  clearBufferPool();
+});
+
 test('views keep their base alive when returned from a scope', () => {
   const x = randTensor(rng, [2, 6], { dtype: 'float32' });
   const v = scope(() => ops.reshape(ops.scale(x, 2), [3, 4]));

@@ -78,6 +78,35 @@ for (const isa of isas) {
   });
 }
 
+for (const isa of isas) {
+  test(`crossEntropy forward and backward on ${isa} (polynomial exp)`, { skip }, () => {
+    setIsa(isa);
+    try {
+      for (const [rows, cols] of [[1, 1], [7, 33], [33, 7], [300, 300], [5, 2048]]) {
+        for (const scale of [1, 1 / 0.07, -0.5]) {
+          const X = rand(rows * cols, 1.5);
+          const labels = Int32Array.from({ length: rows }, (_, r) => (r * 7) % cols);
+          const lseN = new Float32Array(rows);
+          const lseR = new Float32Array(rows);
+          const lossN = native!.crossEntropy(rows, cols, X, labels, scale, lseN);
+          const lossR = ref.crossEntropy(rows, cols, X, labels, scale, lseR);
+          assert.ok(Math.abs(lossN - lossR) <= 2e-5 * (rows + Math.abs(lossR)), `crossEntropy ${rows}x${cols} scale ${scale}: ${lossN} vs ${lossR}`);
+          close(`crossEntropy lse ${rows}x${cols}`, lseN, lseR, 1e-5);
+          same(`crossEntropyBackward ${rows}x${cols} scale ${scale}`, [new Float32Array(rows * cols)], (k, [dx]) => k.crossEntropyBackward(rows, cols, X, labels, scale, lseR, 0.3, dx), 1e-5);
+        }
+      }
+      // Far below the row maximum exp underflows to (nearly) zero, and the loss stays finite.
+      const X = Float32Array.from([0, -200, 300, -1e6]);
+      const lse = new Float32Array(1);
+      const loss = native!.crossEntropy(1, 4, X, Int32Array.from([1]), 1, lse);
+      assert.ok(Math.abs(lse[0] - 300) < 1e-4 && Math.abs(loss - 500) < 1e-3, `lse ${lse[0]}, loss ${loss}`);
+      assert.throws(() => native!.crossEntropy(1, 4, X, Int32Array.from([4]), 1, lse), /label 4 at row 0 is outside \[0, 4\)/);
+    } finally {
+      setIsa(info.detectedIsa);
+    }
+  });
+}
+
 test('element-wise, normalisation and loss kernels', { skip }, () => {
   for (const rows of SIZES) for (const cols of SIZES) {
     const n = rows * cols;
@@ -135,6 +164,28 @@ test('dropout, mul and batch norm kernels', { skip }, () => {
     }
   }
 });
+
+for (const isa of isas) {
+  test(`pairMaxSim forward and backward on ${isa}`, { skip }, () => {
+    setIsa(isa);
+    try {
+      for (const [N, A, G, P] of [[1, 1, 1, 1], [7, 12, 4, 64], [33, 5, 3, 7], [300, 3, 2, 33], [5, 96, 32, 64], [2, 4, 4, 300]]) {
+        const U = rand(N * A * P);
+        const V = rand(N * G * P);
+        const argN = new Int32Array(N * A);
+        const argR = new Int32Array(N * A);
+        same(`pairMaxSim ${N}x${A}x${G}x${P}`, [new Float32Array(N)], (k, [o]) => k.pairMaxSim(N, A, G, P, U, V, o, k === ref ? argR : argN), 1e-5);
+        assert.deepEqual(argN, argR, `pairMaxSim ${N}x${A}x${G}x${P}: arg-max`);
+        const gOut = rand(N);
+        same(`pairMaxSimBackward ${N}x${A}x${G}x${P}`, [rand(N * A * P), rand(N * G * P)], (k, [du, dv]) => k.pairMaxSimBackward(N, A, G, P, U, V, argR, gOut, du, dv), 1e-5);
+        same(`pairMaxSimBackward dV only`, [rand(N * G * P)], (k, [dv]) => k.pairMaxSimBackward(N, A, G, P, U, V, argR, gOut, null, dv), 1e-5);
+      }
+      assert.throws(() => native!.pairMaxSimBackward(1, 1, 2, 1, new Float32Array(1), new Float32Array(2), Int32Array.from([2]), new Float32Array(1), null, null), /arg 2 at position 0 is outside \[0, 2\)/);
+    } finally {
+      setIsa(info.detectedIsa);
+    }
+  });
+}
 
 test('groupMaxSum kernel', { skip }, () => {
   for (const [A, N, G] of [[1, 1, 1], [12, 33, 4], [96, 300, 32], [7, 1000, 5]]) {

@@ -72,6 +72,11 @@ test('reductions', () => {
   gradCheck('meanAll', ops.meanAll, [r([3, 4])]);
   gradCheck('rowDot', ops.rowDot, [r([5, 4]), r([5, 4])]);
   gradCheck('groupMaxSum', (x) => ops.groupMaxSum(x, 3), [r([4, 6])]);
+  gradCheck('pairMaxSim', (u, v) => ops.pairMaxSim(u, v), [r([3, 5, 4]), r([3, 2, 4])]);
+  // The fused op equals its composition from bmm, max and sum.
+  const [pu, pv] = [r([4, 6, 3]), r([4, 3, 3])];
+  const composed = ops.sum(ops.max(ops.bmm(pu, pv, { transB: true }), 2), 1).toArray();
+  ops.pairMaxSim(pu, pv).toArray().forEach((x, i) => assert.ok(Math.abs(x - composed[i]) < 1e-12, `pairMaxSim pair ${i}: ${x} vs ${composed[i]}`));
   assert.deepEqual(ops.groupMaxSum(Tensor.from([1, 5, 2, 0, 3, 3, -1, -2], [2, 4], 'float64'), 2).toArray(), [8, 1]);
   const m = ops.max(Tensor.from([1, 5, 5, 2, -1, -3], [2, 3], 'float64'), 1);
   assert.deepEqual(m.toArray(), [5, 2]);
@@ -139,6 +144,12 @@ test('losses', () => {
   gradCheck('bce sum weighted', (z) => ops.bceWithLogits(z, t, { reduction: 'sum', weights: w }), [r([5], { scale: 3 })]);
   const labels = Tensor.from(new Int32Array([2, 0, 1]), [3]);
   gradCheck('softmax CE', (z) => ops.softmaxCrossEntropy(z, labels), [r([3, 4])]);
+  gradCheck('softmax CE scaled, sum', (z) => ops.softmaxCrossEntropy(z, labels, 'sum', { scale: -2.5 }), [r([3, 4])]);
+  // The fused op against its definition: -log softmax(scale * z)[label], averaged.
+  const z3 = r([3, 4]);
+  const lsm = ops.logSoftmax(ops.scale(z3, 1.7), -1);
+  const want = -[2, 0, 1].reduce((acc, l, i) => acc + lsm.data[i * 4 + l], 0) / 3;
+  assert.ok(Math.abs(ops.softmaxCrossEntropy(z3, labels, 'mean', { scale: 1.7 }).item() - want) < 1e-12);
   gradCheck('infoNCE', (s) => ops.infoNCE(s, 0.2), [r([4, 4])]);
   // BCE against its definition, including large logits where a naive formula overflows.
   const z = Tensor.from(new Float64Array([0, 2, -3, 50, -50]), [5]);

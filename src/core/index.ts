@@ -2,6 +2,7 @@
 export { Tensor, shapeSize, shapeStr, type Shape, type DType, type Data, type SparseGrad } from './tensor.js';
 export { scope, keep } from './scope.js';
 export { backward, noGrad, detach, isGradEnabled, clearTape, setCheckFinite } from './tape.js';
+export { startProfile, stopProfile, profileMark, profileAdd, formatProfile, type ProfileRow } from './profiler.js';
 export { Rng } from './random.js';
 export { clearBufferPool, bufferPoolStats } from './buffer-pool.js';
 export { activeKernels, kernelsFor, nativeKernels, useNativeKernels } from './kernels/dispatch.js';

@@ -2,6 +2,7 @@
 // grad; backward() walks the tape in reverse and accumulates gradients into the leaves' .grad.
 import { Tensor } from './tensor.js';
 import { addInto } from './kernels/dispatch.js';
+import { profileBackward, profileForward, profiling } from './profiler.js';
 
 export interface TapeNode {
   op: string;
@@ -50,6 +51,7 @@ export function noGrad<T>(fn: () => T): T {
 /** Records `output` as produced by `op` from `inputs`, if any input requires grad. Returns output. */
 export function record(op: string, inputs: readonly Tensor[], output: Tensor, backward: TapeNode['backward']): Tensor {
   if (checkFinite) assertFinite(op, inputs, output);
+  if (profiling()) profileForward(op, output.shape);
   if (!gradEnabled || !inputs.some((t) => t.requiresGrad)) return output;
   output.requiresGrad = true;
   const node: TapeNode = { op, inputs, output, backward };
@@ -95,6 +97,7 @@ export function backward(loss: Tensor, gradOut?: Tensor): void {
     if (g === undefined) continue;
     grads.delete(node.output);
     const needs = node.inputs.map((t) => t.requiresGrad);
+    const t0 = profiling() ? performance.now() : 0;
     const inGrads = node.backward(g, needs);
     if (g !== seed) g.release();
     node.inputs.forEach((input, k) => {
@@ -112,6 +115,7 @@ export function backward(loss: Tensor, gradOut?: Tensor): void {
         } else grads.set(input, gi);
       }
     });
+    if (t0) profileBackward(node.op, node.output.shape, performance.now() - t0);
   }
   for (const g of grads.values()) if (g !== seed) g.release();
 }

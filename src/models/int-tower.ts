@@ -167,8 +167,7 @@ export class IntTower extends TwoTowerModel<IntTowerSide, IntTowerSide> {
     }
     const u = ops.reshape(userReps, [n, -1, P]); // [N, L*H, P]
     const v = ops.reshape(itemReps, [n, H, P]); // [N, H, P]
-    const sim = ops.bmm(u, v, { transB: true }); // [N, L*H, H]
-    return ops.add(ops.sum(ops.max(sim, 2), 1), this.bias); // [N]
+    return ops.add(ops.pairMaxSim(u, v), this.bias); // sum over L*H user heads of the max over H item heads: [N]
   }
 
   servingPlan(): UserServingPlan {
@@ -199,7 +198,7 @@ export class IntTower extends TwoTowerModel<IntTowerSide, IntTowerSide> {
     const ids = Tensor.from(Int32Array.from(pos), [pos.length]);
     const uq = ops.gather(ops.l2Normalize(u.last), ids); // [Q, H*P]: the positive rows
     const sim = ops.matmul(uq, ops.l2Normalize(i.last), { transB: true }); // [Q, B] cosine
-    const nce = ops.softmaxCrossEntropy(ops.scale(sim, 1 / c.cirTemperature), ids); // each row's positive: its own item
+    const nce = ops.softmaxCrossEntropy(sim, ids, 'mean', { scale: 1 / c.cirTemperature }); // each row's positive: its own item
     return { cir: ops.scale(nce, c.cirWeight) };
   }
 }

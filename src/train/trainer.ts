@@ -64,7 +64,8 @@ export class Trainer {
     return binaryMetrics(collectPredictions(this.model, this.data, split, this.cfg.evalBatchSize));
   }
 
-  private trainEpoch(epoch: number): { loss: number; samples: number } {
+  /** One pass over the train split in epoch `epoch`'s seeded order (no evaluation, no checkpoint); `npm run bench -- train` times it. */
+  trainEpoch(epoch: number): { loss: number; samples: number } {
     const { model, optimizer } = this;
     model.train();
     const stream = this.data.batches('train', { batchSize: this.cfg.batchSize, seed: this.cfg.seed });

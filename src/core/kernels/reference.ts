@@ -148,6 +148,66 @@ export const reference: Kernels = {
     }
   },
 
+  pairMaxSim(N, A, G, P, U, V, out, arg) {
+    for (let n = 0; n < N; n++) {
+      let total = 0;
+      for (let a = 0; a < A; a++) {
+        const u = (n * A + a) * P;
+        let best = 0;
+        let bv = -Infinity;
+        for (let g = 0; g < G; g++) {
+          const v = (n * G + g) * P;
+          let d = 0;
+          for (let p = 0; p < P; p++) d += U[u + p] * V[v + p];
+          if (g === 0 || d > bv) {
+            bv = d;
+            best = g;
+          }
+        }
+        arg[n * A + a] = best;
+        total += bv;
+      }
+      out[n] = total;
+    }
+  },
+
+  pairMaxSimBackward(N, A, G, P, U, V, arg, gOut, dU, dV) {
+    if (dV) dV.fill(0, 0, N * G * P);
+    for (let n = 0; n < N; n++) {
+      for (let a = 0; a < A; a++) {
+        const i = n * A + a;
+        const v = (n * G + arg[i]) * P;
+        for (let p = 0; p < P; p++) {
+          if (dU) dU[i * P + p] = gOut[n] * V[v + p];
+          if (dV) dV[v + p] += gOut[n] * U[i * P + p];
+        }
+      }
+    }
+  },
+
+  crossEntropy(rows, cols, X, labels, scale, lse) {
+    let total = 0;
+    for (let r = 0; r < rows; r++) {
+      const o = r * cols;
+      let mx = -Infinity;
+      for (let c = 0; c < cols; c++) mx = Math.max(mx, scale * X[o + c]);
+      let s = 0;
+      for (let c = 0; c < cols; c++) s += Math.exp(scale * X[o + c] - mx);
+      lse[r] = mx + Math.log(s);
+      total += lse[r] - scale * X[o + labels[r]];
+    }
+    return total;
+  },
+
+  crossEntropyBackward(rows, cols, X, labels, scale, lse, gscale, dX) {
+    const gk = gscale * scale;
+    for (let r = 0; r < rows; r++) {
+      const o = r * cols;
+      for (let c = 0; c < cols; c++) dX[o + c] = gk * Math.exp(scale * X[o + c] - lse[r]);
+      dX[o + labels[r]] -= gk;
+    }
+  },
+
   bceLogits(n, z, t, w, grad, scale) {
     let total = 0;
     for (let i = 0; i < n; i++) {

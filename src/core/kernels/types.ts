@@ -25,6 +25,14 @@ export interface Kernels {
   softmax(rows: number, cols: number, X: FArr, Y: FArr, log: boolean): void;
   softmaxBackward(rows: number, cols: number, Y: FArr, dY: FArr, dX: FArr, log: boolean): void;
   /**
+   * Softmax cross-entropy of scale * X [rows, cols] with labels[r] in [0, cols): writes lse[r] = log sum_c
+   * exp(scale X[r, c]) and returns sum_r (lse[r] - scale X[r, labels[r]]). One pass instead of scale, log-softmax and
+   * a pick; nothing [rows, cols] is written.
+   */
+  crossEntropy(rows: number, cols: number, X: FArr, labels: Int32Array, scale: number, lse: FArr): number;
+  /** dX[r, c] = gscale * scale * (exp(scale X[r, c] - lse[r]) - [c == labels[r]]). */
+  crossEntropyBackward(rows: number, cols: number, X: FArr, labels: Int32Array, scale: number, lse: FArr, gscale: number, dX: FArr): void;
+  /**
    * Sum over i of w_i * BCE(sigmoid(z_i), t_i), computed stably; if grad is given, grad_i = scale * w_i * (sigmoid(z_i) - t_i).
    */
   bceLogits(n: number, z: FArr, t: FArr, w: FArr | null, grad: FArr | null, scale: number): number;
@@ -51,6 +59,13 @@ export interface Kernels {
    * winning g (first on ties) for the backward.
    */
   groupMaxSum(A: number, N: number, G: number, X: FArr, out: FArr, arg: Int32Array): void;
+  /**
+   * Per-pair max-sim: U [N, A, P], V [N, G, P] -> out[n] = sum over a of max over g of <U[n, a], V[n, g]>; arg [N*A]
+   * receives the winning g (the first on ties).
+   */
+  pairMaxSim(N: number, A: number, G: number, P: number, U: FArr, V: FArr, out: FArr, arg: Int32Array): void;
+  /** dU[n, a] = gOut[n] V[n, arg]; dV[n, g] = gOut[n] * sum of U[n, a] over the a whose arg is g (overwritten; null skips). */
+  pairMaxSimBackward(N: number, A: number, G: number, P: number, U: FArr, V: FArr, arg: Int32Array, gOut: FArr, dU: FArr | null, dV: FArr | null): void;
   /** out[r] = sum_c A[r, c] * B[r, c]. */
   rowDot(rows: number, cols: number, A: FArr, B: FArr, out: FArr): void;
   /** out[r, c] = s[r] * X[r, c]. */

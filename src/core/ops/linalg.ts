@@ -1,4 +1,5 @@
-// Matrix products: matmul (with transposes), linear (matmul + bias + activation, fused), batched matmul.
+// Matrix products: matmul (with transposes), linear (matmul + bias + activation, fused), batched matmul, and the
+// per-pair max-sim of multi-head two-tower scores.
 import { Tensor } from '../tensor.js';
 import { record } from '../tape.js';
 import { kernelsFor } from '../kernels/dispatch.js';
@@ -148,5 +149,29 @@ export function bmm(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
       else k.gemmBatched(!tA, false, S, K, N, M, 1, a.f, ac, ar * ac, g.f, N, M * N, 0, gb.f, bc, br * bc);
     }
     return [ga, gb];
+  });
+}
+
+/**
+ * Per-pair max-sim: u [N, A, P], v [N, G, P] -> [N], out[n] = sum over a of max over g of <u[n, a], v[n, g]>
+ * (IntTower's FE-Block score of N user/item pairs: A = L*H user heads, G = H item heads). The same value as
+ * sum(max(bmm(u, vᵀ), 2), 1) in one kernel each way, without the [N, A, G] products; gradient to the first arg-max.
+ */
+export function pairMaxSim(u: Tensor, v: Tensor): Tensor {
+  requireRank('pairMaxSim', 'u', u, 3);
+  requireRank('pairMaxSim', 'v', v, 3);
+  requireFloat('pairMaxSim', 'u', u);
+  requireSameDtype('pairMaxSim', u, v);
+  const [N, A, P] = u.shape;
+  const G = v.shape[1];
+  if (v.shape[0] !== N || v.shape[2] !== P || G === 0) fail('pairMaxSim', `u ${u.describe()} and v ${v.describe()} must be [N, A, P] and [N, G >= 1, P]`);
+  const out = emptyLike(u, [N]);
+  const arg = new Int32Array(N * A);
+  kernelsFor(u, v).pairMaxSim(N, A, G, P, u.f, v.f, out.f, arg);
+  return record('pairMaxSim', [u, v], out, (g, needs) => {
+    const du = needs[0] ? emptyLike(u) : null;
+    const dv = needs[1] ? emptyLike(v) : null;
+    kernelsFor(g, u, v).pairMaxSimBackward(N, A, G, P, u.f, v.f, arg, g.f, du ? du.f : null, dv ? dv.f : null);
+    return [du, dv];
   });
 }

@@ -1,11 +1,9 @@
-// Loss heads: sigmoid BCE with logits (fused, stable), softmax cross-entropy over classes, and InfoNCE over a
-// similarity matrix (positives on the diagonal) composed from it.
+// Loss heads: sigmoid BCE with logits (fused, stable), softmax cross-entropy over classes (fused, with an optional
+// logit scale), and InfoNCE over a similarity matrix (positives on the diagonal) composed from it.
 import { Tensor } from '../tensor.js';
 import { isGradEnabled, record } from '../tape.js';
 import { kernelsFor } from '../kernels/dispatch.js';
 import { emptyLike, fail, requireFloat, requireRank } from './util.js';
-import { logSoftmax } from './softmax.js';
-import { scale } from './elementwise.js';
 
 export type Reduction = 'mean' | 'sum';
 
@@ -38,25 +36,34 @@ export function bceWithLogits(z: Tensor, t: Tensor, opts: BceOptions = {}): Tens
   });
 }
 
-/** Mean (or sum) of -log softmax(logits)[label] over rows; logits [B, C], labels int32 [B] in [0, C). */
-export function softmaxCrossEntropy(logits: Tensor, labels: Tensor, reduction: Reduction = 'mean'): Tensor {
+export interface CrossEntropyOptions {
+  /** The logits are scale * logits (1 / temperature): folded into the kernel instead of a separate op. */
+  scale?: number;
+}
+
+/**
+ * Mean (or sum) of -log softmax(scale * logits)[label] over rows; logits [B, C], labels int32 [B] in [0, C).
+ * One fused kernel each way: the forward keeps only each row's log-sum-exp [B], the backward writes
+ * scale * (softmax - onehot) from the logits and those [B] values.
+ */
+export function softmaxCrossEntropy(logits: Tensor, labels: Tensor, reduction: Reduction = 'mean', opts: CrossEntropyOptions = {}): Tensor {
   requireRank('softmaxCrossEntropy', 'logits', logits, 2);
+  requireFloat('softmaxCrossEntropy', 'logits', logits);
   if (labels.dtype !== 'int32') fail('softmaxCrossEntropy', `labels ${labels.describe()} must be int32`);
   const [B, C] = logits.shape;
   if (labels.size !== B) fail('softmaxCrossEntropy', `labels ${labels.describe()} should have ${B} elements`);
-  const ld = labels.data;
+  const ld = (labels.data as Int32Array).subarray(0, B);
   for (let i = 0; i < B; i++) if (!(ld[i] >= 0 && ld[i] < C)) fail('softmaxCrossEntropy', `label ${ld[i]} at row ${i} is outside [0, ${C})`);
-  const lsm = logSoftmax(logits, -1);
+  const s = opts.scale ?? 1;
+  if (!Number.isFinite(s)) fail('softmaxCrossEntropy', `scale must be finite, got ${s}`);
   const k = reduction === 'mean' ? 1 / B : 1;
-  let total = 0;
-  const lsd = lsm.f;
-  for (let i = 0; i < B; i++) total -= lsd[i * C + ld[i]];
+  const lse = emptyLike(logits, [B]);
+  const total = kernelsFor(logits).crossEntropy(B, C, logits.f, ld, s, lse.f);
   const out = emptyLike(logits, []);
   out.f[0] = total * k;
-  return record('nll', [lsm], out, (g) => {
-    const gl = emptyLike(lsm, lsm.shape, true);
-    const s = g.f[0];
-    for (let i = 0; i < B; i++) gl.f[i * C + ld[i]] = -s * k;
+  return record('softmaxCrossEntropy', [logits], out, (g) => {
+    const gl = emptyLike(logits);
+    kernelsFor(logits, g).crossEntropyBackward(B, C, logits.f, ld, s, lse.f, g.f[0] * k, gl.f);
     return [gl];
   });
 }
@@ -71,5 +78,5 @@ export function infoNCE(sim: Tensor, temperature: number, reduction: Reduction =
   if (!(temperature > 0)) fail('infoNCE', `temperature must be > 0, got ${temperature}`);
   const labels = Tensor.empty([B], 'int32');
   for (let i = 0; i < B; i++) labels.data[i] = i;
-  return softmaxCrossEntropy(scale(sim, 1 / temperature), labels, reduction);
+  return softmaxCrossEntropy(sim, labels, reduction, { scale: 1 / temperature });
 }

@@ -1,0 +1,245 @@
+// `npm run bench -- train [--epochs=N] [--check-steps=N] [--profile] [--keep=DIR]`: one training epoch of IntTower on ML-100K
+// (data, split, batch size and optimizer of configs/experiments/ml-100k.json; the registry's default IntTower, i.e.
+// the paper's) with prerank's Trainer, against the same model in PyTorch (bench/reference/train_epoch.py) fed the
+// same encoded batches in the same order from the same initial weights. Epoch times are medians over N epochs after
+// one warm-up epoch, at 2 threads and at 1 for prerank (the faster is compared). Before timing, both sides run a few dropout-free steps from those weights and their losses
+// are compared (the check that it is the same model). PyTorch runs in every thread/OpenBLAS configuration of
+// torch-reference.ts and the fastest is compared. `--profile` adds a per-op profile of one more prerank epoch;
+// `--keep=DIR` writes the fixture (and scratch run directory) to DIR and keeps it.
+// Prints the CPU and kernel path; the last line is one JSON object.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Tensor, engineInfo, formatProfile, setThreads, profileAdd, profileMark, startProfile, stopProfile, backward, scope } from '../src/core/index.js';
+import type { Batch, Dataset } from '../src/data/index.js';
+import type { IntTower } from '../src/models/int-tower.js';
+import { INT_TOWER_DEFAULTS } from '../src/models/int-tower.js';
+import type { RecModel } from '../src/models/types.js';
+import { createOptimizer, Trainer } from '../src/train/trainer.js';
+import { loadExperiment } from '../src/train/experiment.js';
+import { parseTrainConfig, type TrainConfig } from '../src/train/config.js';
+import { buildModel, loadData } from '../src/train/run.js';
+import { median } from '../src/util/stats.js';
+import { TORCH_CONFIGS, runReferenceScript, torchAvailable, writeFixture, type TorchConfig } from './torch-reference.js';
+
+const EXPERIMENT = 'configs/experiments/ml-100k.json';
+
+interface TorchEpochs {
+  config: string;
+  losses: number[];
+  epoch_s: number[];
+  median_epoch_s: number;
+  blas: { corename?: string | null; [k: string]: unknown };
+  warnings: string[];
+}
+
+/** The train config of the experiment's IntTower run (its first seed), checkpoints in a scratch directory. */
+function trainConfig(outDir: string): TrainConfig {
+  const exp = loadExperiment(EXPERIMENT);
+  const m = exp.models.find((x) => x.kind === 'int-tower');
+  if (!m) throw new Error(`${EXPERIMENT} has no int-tower run`);
+  return parseTrainConfig({ ...exp.train, model: { kind: m.kind, config: m.config }, data: exp.data, seed: exp.seeds[0], outDir });
+}
+
+/** Copies of a model's state tensors (its initial weights, for the fixture and the dropout-free check). */
+function snapshot(model: RecModel): Map<string, Tensor> {
+  return new Map([...model.stateTensors()].map(([n, t]) => [n, new Tensor(t.data.slice(0, t.size), t.shape, { register: false })]));
+}
+
+function loadState(model: RecModel, state: Map<string, Tensor>): void {
+  for (const [n, t] of model.stateTensors()) {
+    const src = state.get(n);
+    if (!src || src.size !== t.size) throw new Error(`bench train: no initial value for ${n}`);
+    t.data.set(src.data.subarray(0, t.size));
+  }
+}
+
+/**
+ * The train split in the order the trainer visits it in epochs 0..E-1, one column per feature and epoch
+ * (`data.e<k>.<feature>`, sequences with `.lengths`, `data.e<k>.label`), read from the same BatchStream the trainer uses.
+ */
+function epochData(data: Dataset, cfg: TrainConfig, epochs: number): Map<string, Tensor> {
+  const out = new Map<string, Tensor>();
+  const stream = data.batches('train', { batchSize: cfg.batchSize, seed: cfg.seed });
+  const N = stream.rowCount;
+  for (let e = 0; e < epochs; e++) {
+    const cols = new Map<string, { arr: Float32Array | Int32Array; width: number }>();
+    const col = (name: string, kind: 'f' | 'i', width: number) => {
+      let c = cols.get(name);
+      if (!c) cols.set(name, (c = { arr: kind === 'f' ? new Float32Array(N * width) : new Int32Array(N * width), width }));
+      return c.arr;
+    };
+    let at = 0;
+    for (const b of stream.epoch(e)) {
+      const n = b.size;
+      for (const [name, ids] of Object.entries(b.sparse)) col(name, 'i', 1).set(ids.subarray(0, n), at);
+      for (const [name, s] of Object.entries(b.sequence)) {
+        col(name, 'i', s.maxLen).set(s.ids.subarray(0, n * s.maxLen), at * s.maxLen);
+        col(`${name}.lengths`, 'i', 1).set(s.lengths.subarray(0, n), at);
+      }
+      for (const [name, v] of Object.entries(b.dense)) col(name, 'f', 1).set(v.subarray(0, n), at);
+      col('label', 'f', 1).set(b.label.subarray(0, n), at);
+      at += n;
+    }
+    for (const [name, { arr, width }] of cols) out.set(`data.e${e}.${name}`, new Tensor(arr, width === 1 ? [N] : [N, width], { register: false }));
+  }
+  return out;
+}
+
+/** What the PyTorch side needs to rebuild the model: fields per side, sizes, loss weights (see train_epoch.py). */
+function fixtureConfig(model: IntTower, data: Dataset, cfg: TrainConfig): Record<string, unknown> {
+  const c = model.config;
+  const field = (f: Dataset['features'][number]) => ({ name: f.name, table: f.table ?? f.name, kind: f.kind, pooling: f.pooling ?? 'mean' });
+  const side = (sources: string[]) => data.features.filter((f) => sources.includes(f.source));
+  const user = side(['user', 'context']);
+  const item = side(['item']);
+  for (const f of [...user, ...item]) {
+    if (f.kind === 'sequence' && f.pooling === 'max') throw new Error(`bench train: the PyTorch side pools sequences by mean or sum, not max (${f.name})`);
+  }
+  return {
+    heads: model.heads, head_size: c.headSize, layers: c.tower.length, dropout: c.dropout, bn_eps: 1e-5, bn_momentum: 0.1,
+    cir_weight: c.cirWeight, cir_temperature: c.cirTemperature, l2_embedding: c.l2Embedding,
+    user_fields: user.filter((f) => f.kind !== 'dense').map(field), item_fields: item.filter((f) => f.kind !== 'dense').map(field),
+    user_dense: user.filter((f) => f.kind === 'dense').map((f) => f.name), item_dense: item.filter((f) => f.kind === 'dense').map((f) => f.name),
+    rows: data.splits.train.length, batch_size: cfg.batchSize,
+  };
+}
+
+/** The settings this comparison is about: the registry defaults (the paper's IntTower). */
+function checkDefaults(model: IntTower): void {
+  const c = model.config;
+  const d = INT_TOWER_DEFAULTS;
+  const keys = ['lightSe', 'taps', 'normalizeHeads', 'cir', 'batchNorm', 'headSize', 'heads', 'cirWeight', 'cirTemperature', 'dropout', 'l2Embedding', 'embedDim'] as const;
+  const differ = keys.filter((k) => c[k] !== d[k]);
+  if (differ.length || c.tower.join() !== d.tower.join()) throw new Error(`bench train: ${EXPERIMENT} changes IntTower's defaults (${differ.join(', ') || 'tower'}); the PyTorch model implements the defaults`);
+}
+
+/** Dropout-free losses of the first `steps` batches of epoch 0 from the initial weights (PyTorch does the same). */
+function checkLosses(data: Dataset, cfg: TrainConfig, initial: Map<string, Tensor>, steps: number): number[] {
+  const model = buildModel({ ...cfg, model: { kind: 'int-tower', config: { ...cfg.model.config, dropout: 0 } } }, data);
+  loadState(model, initial);
+  const opt = createOptimizer(model, cfg.optimizer);
+  model.train();
+  const losses: number[] = [];
+  for (const batch of data.batches('train', { batchSize: cfg.batchSize, seed: cfg.seed }).epoch(0)) {
+    if (losses.length >= steps) break;
+    losses.push(scope(() => {
+      opt.zeroGrad();
+      const out = model.loss(batch);
+      backward(out.loss);
+      return out.loss.item();
+    }));
+    opt.step();
+  }
+  return losses;
+}
+
+/** One more epoch with the op profiler on (the same loop as Trainer.trainEpoch, with the optimizer step timed apart). */
+function profileEpoch(trainer: Trainer, data: Dataset, cfg: TrainConfig, epoch: number): string {
+  const { model, optimizer } = trainer;
+  model.train();
+  let steps = 0;
+  startProfile();
+  for (const batch of data.batches('train', { batchSize: cfg.batchSize, seed: cfg.seed }).epoch(epoch) as Generator<Batch>) {
+    profileMark();
+    scope(() => {
+      optimizer.zeroGrad();
+      const out = model.loss(batch);
+      backward(out.loss);
+      return out.loss.item();
+    });
+    const t0 = performance.now();
+    optimizer.step();
+    profileAdd('optimizer step', performance.now() - t0);
+    steps++;
+  }
+  return formatProfile(stopProfile(), steps);
+}
+
+function option(args: string[], name: string, fallback: number): number {
+  const v = args.find((a) => a.startsWith(`--${name}=`))?.split('=')[1];
+  const n = v === undefined ? fallback : Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer`);
+  return n;
+}
+
+export async function benchTrain(args: string[]): Promise<void> {
+  const timedEpochs = option(args, 'epochs', 3);
+  const checkSteps = option(args, 'check-steps', 5);
+  const info = engineInfo();
+  if (info.kernels !== 'native') throw new Error(`the train benchmark needs the native addon (${info.loadError})`);
+  console.log(`CPU: ${info.cpu}; ISA path: ${info.isa} (supported: ${info.supportedIsas.join(', ')}); pool threads: ${info.threads}`);
+  const keep = args.find((a) => a.startsWith('--keep='))?.slice('--keep='.length);
+  const dir = keep ?? mkdtempSync(join(tmpdir(), 'prerank-bench-train-'));
+  try {
+    const cfg = trainConfig(join(dir, 'run'));
+    const data = await loadData(cfg);
+    const model = buildModel(cfg, data) as IntTower;
+    checkDefaults(model);
+    const rows = data.splits.train.length;
+    const epochs = timedEpochs + 1;
+    console.log(`${data.name}: ${rows} train rows, batch ${cfg.batchSize} (${Math.ceil(rows / cfg.batchSize)} steps/epoch), ${cfg.optimizer.kind} lr ${cfg.optimizer.lr}; IntTower H=${model.heads} P=${model.config.headSize}, towers ${model.config.tower.join('-')}, dropout ${model.config.dropout}, CIR ${model.config.cir}`);
+    const initial = snapshot(model);
+    await writeFixture(join(dir, 'fixture'), 'int-tower-train', fixtureConfig(model, data, cfg), cfg.optimizer.lr, new Map([...initial, ...epochData(data, cfg, epochs)]));
+    const ourLosses = checkLosses(data, cfg, initial, checkSteps);
+
+    // prerank's epochs run before and after PyTorch's (timed epochs split between the two), so drifting load on a
+    // shared machine weighs on both sides alike; at 2 threads and at 1, the faster compared (PyTorch, too, gets its
+    // fastest configuration).
+    const trainer = new Trainer(model, data, cfg, { quiet: true });
+    const poolThreads = info.threads;
+    const threadCounts = poolThreads > 1 ? [poolThreads, 1] : [1];
+    let epoch = 0;
+    const ours = new Map<number, number[]>(threadCounts.map((t) => [t, []]));
+    const runEpochs = (n: number, threads: number, timed = true): number[] => {
+      setThreads(threads);
+      const times = Array.from({ length: n }, () => {
+        const t0 = performance.now();
+        trainer.trainEpoch(epoch++);
+        return (performance.now() - t0) / 1000;
+      });
+      if (timed) ours.get(threads)!.push(...times);
+      setThreads(poolThreads);
+      return times;
+    };
+    const warmup = runEpochs(1, poolThreads, false)[0];
+    const half = Math.ceil(timedEpochs / 2);
+    for (const t of threadCounts) console.log(`prerank ${t} thread(s): epochs ${runEpochs(half, t).map((x) => x.toFixed(2)).join(', ')} s${t === poolThreads ? ` (after a ${warmup.toFixed(2)} s warm-up epoch)` : ''}`);
+    const torchMissing = torchAvailable();
+    let best: TorchEpochs | null = null;
+    let maxLossDiff: number | null = null;
+    if (torchMissing) console.log(`PyTorch reference skipped: ${torchMissing}`);
+    else {
+      const runs: TorchEpochs[] = [];
+      for (const tc of TORCH_CONFIGS as TorchConfig[]) {
+        // A configuration whose warm-up epoch is 3x slower than prerank's and than the best so far cannot win: stop it there.
+        const giveUp = 3 * Math.max(median([...ours.values()].flat()), Math.min(...runs.map((x) => x.median_epoch_s)));
+        const r = runReferenceScript<TorchEpochs>('train_epoch.py', join(dir, 'fixture'), tc, ['--check-steps', String(checkSteps), '--epochs', String(epochs), '--give-up-s', giveUp.toFixed(2)]);
+        r.config = tc.name;
+        runs.push(r);
+        console.log(`torch ${tc.name}: epochs ${r.epoch_s.map((s) => s.toFixed(2)).join(', ')} s; median ${r.median_epoch_s.toFixed(2)} s (BLAS core ${r.blas.corename ?? '?'})${r.warnings.length ? ' WARN ' + r.warnings.join('; ') : ''}`);
+      }
+      best = runs.reduce((a, b) => (b.median_epoch_s < a.median_epoch_s ? b : a));
+      maxLossDiff = Math.max(...runs.flatMap((r) => r.losses.map((l, i) => Math.abs(l - ourLosses[i]))));
+      console.log(`dropout-free check, ${checkSteps} steps from the same weights: prerank ${ourLosses.map((l) => l.toFixed(6)).join(' ')}; max |prerank - torch| = ${maxLossDiff.toExponential(2)}`);
+      console.log(`torch (best: ${best.config}): ${best.median_epoch_s.toFixed(2)} s/epoch = ${(rows / best.median_epoch_s).toFixed(0)} samples/s`);
+    }
+    for (const t of threadCounts) console.log(`prerank ${t} thread(s) after PyTorch: epochs ${runEpochs(timedEpochs - half, t).map((x) => x.toFixed(2)).join(', ')} s`);
+    const medians = threadCounts.map((t) => ({ threads: t, s: median(ours.get(t)!) }));
+    const bestOurs = medians.reduce((a, b) => (b.s < a.s ? b : a));
+    const oursS = bestOurs.s;
+    console.log(`prerank: median ${medians.map((m) => `${m.s.toFixed(2)} s at ${m.threads} thread(s)`).join(', ')}; best ${oursS.toFixed(2)} s/epoch = ${(rows / oursS).toFixed(0)} samples/s`);
+    if (args.includes('--profile')) console.log(`prerank per-op profile of one more epoch (ms per step):\n${profileEpoch(trainer, data, cfg, epoch)}`);
+    const ratio = best ? best.median_epoch_s / oursS : null;
+    console.log(`ratio torch/prerank (IntTower epoch, ML-100K): ${ratio?.toFixed(2) ?? 'n/a'}`);
+    console.log(JSON.stringify({
+      cpu: info.cpu, isa: info.isa, rows, batch_size: cfg.batchSize,
+      prerank_epoch_s: oursS, prerank_threads: bestOurs.threads, prerank_epochs_s: Object.fromEntries(ours), prerank_warmup_s: warmup, prerank_samples_per_s: rows / oursS,
+      torch_epoch_s: best?.median_epoch_s ?? null, torch_epochs_s: best?.epoch_s ?? null, torch_config: best?.config ?? null,
+      torch_blas_core: best?.blas.corename ?? null, torch_samples_per_s: best ? rows / best.median_epoch_s : null,
+      check_max_loss_diff: maxLossDiff, ratio_inttower_epoch: ratio,
+    }));
+  } finally {
+    if (!keep) rmSync(dir, { recursive: true, force: true });
+  }
+}
