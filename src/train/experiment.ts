@@ -31,7 +31,7 @@ export interface RunRecord {
   bestEpoch: number;
   samplesPerSec: number;
   latencyMs: number;
-  curve: { epoch: number; trainLoss: number; valAuc: number }[];
+  curve: { epoch: number; trainLoss: number; valAuc: number; valLogloss: number }[];
 }
 
 export function loadExperiment(path: string): ExperimentConfig {
@@ -50,6 +50,8 @@ function meanStd(xs: number[]): { mean: number; std: number } {
 }
 
 const METRIC_COLUMNS = ['auc', 'gauc', 'logloss'] as const;
+/** Validation metrics of the best epoch (the split every choice is made on). */
+const VAL_COLUMNS = ['auc', 'logloss'] as const;
 
 export function markdownTable(exp: ExperimentConfig, dataName: string, runs: RunRecord[], command: string): string {
   const labels = [...new Set(runs.map((r) => r.label))];
@@ -58,13 +60,13 @@ export function markdownTable(exp: ExperimentConfig, dataName: string, runs: Run
   const lines = [
     `# ${exp.name}`,
     '',
-    `Dataset: ${dataName}. Seeds: ${exp.seeds.join(', ')}. Test metrics of the best-validation-AUC checkpoint, mean ± std over seeds.`,
+    `Dataset: ${dataName}. Seeds: ${exp.seeds.join(', ')}. Validation and test metrics of the best-validation-AUC checkpoint, mean ± std over seeds.`,
     `RelaImpr is against ${exp.base} (test AUC). Latency: user encode + scoring of 1,000 candidates (two-tower: cached item reps), median ms.`,
     '',
     `Command: \`${command}\``,
     '',
-    `| model | ${METRIC_COLUMNS.map((m) => `test ${m}`).join(' | ')} | RelaImpr | best epoch | train samples/s | latency ms |`,
-    `|---|${METRIC_COLUMNS.map(() => '---').join('|')}|---|---|---|---|`,
+    `| model | ${VAL_COLUMNS.map((m) => `val ${m}`).join(' | ')} | ${METRIC_COLUMNS.map((m) => `test ${m}`).join(' | ')} | RelaImpr | best epoch | train samples/s | latency ms |`,
+    `|---|${[...VAL_COLUMNS, ...METRIC_COLUMNS].map(() => '---').join('|')}|---|---|---|---|`,
   ];
   for (const label of labels) {
     const rs = runs.filter((r) => r.label === label);
@@ -73,7 +75,7 @@ export function markdownTable(exp: ExperimentConfig, dataName: string, runs: Run
       return `${mean.toFixed(digits)} ± ${std.toFixed(digits)}`;
     };
     const auc = meanStd(rs.map((r) => r.test.auc)).mean;
-    lines.push(`| ${label} | ${METRIC_COLUMNS.map((m) => cell(rs.map((r) => r.test[m]))).join(' | ')} | ${relaImpr(auc, baseAuc).toFixed(2)}% | ${cell(rs.map((r) => r.bestEpoch), 1)} | ${meanStd(rs.map((r) => r.samplesPerSec)).mean.toFixed(0)} | ${meanStd(rs.map((r) => r.latencyMs)).mean.toFixed(3)} |`);
+    lines.push(`| ${label} | ${VAL_COLUMNS.map((m) => cell(rs.map((r) => r.val[m]))).join(' | ')} | ${METRIC_COLUMNS.map((m) => cell(rs.map((r) => r.test[m]))).join(' | ')} | ${relaImpr(auc, baseAuc).toFixed(2)}% | ${cell(rs.map((r) => r.bestEpoch), 1)} | ${meanStd(rs.map((r) => r.samplesPerSec)).mean.toFixed(0)} | ${meanStd(rs.map((r) => r.latencyMs)).mean.toFixed(3)} |`);
   }
   return `${lines.join('\n')}\n`;
 }
@@ -91,7 +93,7 @@ export async function runExperiment(exp: ExperimentConfig, command: string, log:
       const rec: RunRecord = {
         label, kind: m.kind, seed, val: { ...r.fit.best }, test: { ...r.test }, bestEpoch: r.fit.bestEpoch, samplesPerSec: r.samplesPerSec,
         latencyMs: servingLatencyMs(r.model, data, 1000),
-        curve: r.fit.epochs.map((e) => ({ epoch: e.epoch, trainLoss: e.trainLoss, valAuc: e.val.auc })),
+        curve: r.fit.epochs.map((e) => ({ epoch: e.epoch, trainLoss: e.trainLoss, valAuc: e.val.auc, valLogloss: e.val.logloss })),
       };
       runs.push(rec);
       log(`  ${label} seed ${seed}: test AUC ${rec.test.auc.toFixed(4)} logloss ${rec.test.logloss.toFixed(4)} (best epoch ${rec.bestEpoch}, ${rec.samplesPerSec.toFixed(0)} samples/s, ${rec.latencyMs.toFixed(3)} ms/1k)`);
