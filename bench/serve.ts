@@ -164,7 +164,7 @@ async function benchModel(spec: Spec, data: Dataset, user: Batch, work: string, 
       const t1 = performance.now();
       if (i >= warmup) ms.push(t1 - t0);
       if (k === 1000 && i === 0) {
-        ourScores = scores;
+        ourScores = Float32Array.from(scores); // rank() reuses its output buffers
         ourTop = Int32Array.from(top);
       }
     }

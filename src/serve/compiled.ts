@@ -10,6 +10,10 @@ import type { RecModel } from '../models/types.js';
 import type { UserServingPlan } from '../models/common/serving.js';
 
 export class CompiledUserSide {
+  /** rank()'s outputs, grown as needed and reused: a request allocates nothing on the synchronous path. */
+  private scores = new Float32Array(0);
+  private top = new Int32Array(0);
+
   constructor(private readonly plan: UserServingPlan, private readonly native: NativeServePlan) {}
 
   /** Width of the cached item reps the score reads. */
@@ -33,12 +37,16 @@ export class CompiledUserSide {
 
   /**
    * Logits of the user against M candidates (row rows[k] of the [*, I] table, or row k when rows is null) and the
-   * indices of the best n of them, best first (ties: lower index first).
+   * indices of the best n of them, best first (ties: lower index first). The arrays are views into buffers the next
+   * rank() call overwrites: use or copy them before then.
    */
   rank(input: Float32Array, table: Float32Array, rows: Int32Array | null, m: number, n: number): { scores: Float32Array; top: Int32Array } {
-    const scores = new Float32Array(m);
-    const top = new Int32Array(Math.max(0, Math.min(n, m)));
-    const k = this.native.score(input, table, rows, m, scores, top.length, top.length ? top : null);
+    const cut = Math.max(0, Math.min(n, m));
+    if (this.scores.length < m) this.scores = new Float32Array(Math.max(m, 2 * this.scores.length));
+    if (this.top.length < cut) this.top = new Int32Array(Math.max(cut, 2 * this.top.length));
+    const scores = this.scores.subarray(0, m);
+    const top = this.top.subarray(0, cut);
+    const k = this.native.score(input, table, rows, m, scores, cut, cut ? top : null);
     return { scores, top: top.subarray(0, k) };
   }
 
