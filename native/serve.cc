@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -229,15 +230,21 @@ void ServePlan::score(const float* rep, const ItemRows& items, long n, float* ou
 
 long top_n(const float* scores, long m, long n, int32_t* out, std::vector<int32_t>& scratch) {
   const long k = std::max(0L, std::min(n, m));
-  scratch.resize(m);
-  for (long i = 0; i < m; ++i) scratch[i] = static_cast<int32_t>(i);
-  auto key = [scores](int32_t i) { return std::isnan(scores[i]) ? -INFINITY : scores[i]; };
-  auto better = [&](int32_t a, int32_t b) {
-    const float x = key(a), y = key(b);
-    return x > y || (x == y && a < b);
-  };
-  if (k < m) std::nth_element(scratch.begin(), scratch.begin() + k, scratch.end(), better);
-  std::sort(scratch.begin(), scratch.begin() + k, better);
+  if (k == 0) return 0;
+  // NaN ranks last: work on a copy with NaN as -inf (the k-th value is found on plain floats, no index indirection).
+  std::vector<float> key(scores, scores + m);
+  for (float& x : key)
+    if (std::isnan(x)) x = -INFINITY;
+  std::vector<float> vals(key);
+  std::nth_element(vals.begin(), vals.begin() + (k - 1), vals.end(), std::greater<float>());
+  const float kth = vals[k - 1];
+  // Everything above the k-th value, then values equal to it in index order until k are taken.
+  scratch.clear();
+  for (long i = 0; i < m; ++i)
+    if (key[i] > kth) scratch.push_back(static_cast<int32_t>(i));
+  for (long i = 0; i < m && static_cast<long>(scratch.size()) < k; ++i)
+    if (key[i] == kth) scratch.push_back(static_cast<int32_t>(i));
+  std::sort(scratch.begin(), scratch.end(), [&key](int32_t a, int32_t b) { return key[a] > key[b] || (key[a] == key[b] && a < b); });
   std::copy(scratch.begin(), scratch.begin() + k, out);
   return k;
 }
