@@ -1,6 +1,6 @@
 // The bundle manifest: what a bundle holds, where, and the sha256 of every file. `hash` identifies the model
 // (feature spec, model kind and config, encoders and weights); serving reports `modelVersion` derived from it.
-import { createHash } from 'node:crypto';
+import { createHash, webcrypto } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FeatureInfo } from '../data/index.js';
@@ -75,6 +75,11 @@ export interface BundleManifest {
 
 export function sha256(data: Uint8Array | string): string {
   return createHash('sha256').update(data).digest('hex');
+}
+
+/** sha256 off the event loop (WebCrypto digests on libuv's thread pool): a serving process loading a bundle keeps answering. */
+export async function sha256Async(data: Uint8Array): Promise<string> {
+  return Buffer.from(await webcrypto.subtle.digest('SHA-256', data)).toString('hex');
 }
 
 export async function fileHash(dir: string, rel: string): Promise<string> {
