@@ -7,10 +7,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseCascadeConfig } from '../src/cascade/config.js';
 import { CascadeLists, PAD_STAGE, type StageCaps } from '../src/cascade/lists.js';
-import { simulateCascade, type CascadeResult } from '../src/cascade/simulate.js';
+import { ingestEvents, simulateCascade, type CascadeResult } from '../src/cascade/simulate.js';
+import { periodOneDataset } from '../src/cascade/stage-models.js';
 import { cascadeLoss, listLogits, trainOnCascade, type CascadeObjective } from '../src/cascade/train.js';
 import { backward, noGrad, Rng, scope, Tensor } from '../src/core/index.js';
-import { parseDataConfig } from '../src/data/spec.js';
+import { parseDataConfig, type DataConfig } from '../src/data/spec.js';
 import { writeSyntheticLog } from '../src/data/synthetic.js';
 import { MODELS, TINY_CONFIGS, type ModelName } from '../src/models/registry.js';
 import type { RecModel } from '../src/models/types.js';
@@ -26,9 +27,10 @@ const HYBRID: CascadeObjective = { kind: 'hybrid', weights: { distillation: 1, s
 
 let cascade: CascadeResult;
 let events: string[];
+let dataCfg: DataConfig;
 before(async () => {
   const dir = join(root, 'data');
-  const dataCfg = parseDataConfig(writeSyntheticLog(dir, { users: 60, items: 80 }));
+  dataCfg = parseDataConfig(writeSyntheticLog(dir, { users: 60, items: 80 }));
   events = readFileSync(join(dir, 'events.csv'), 'utf8').trim().split('\n').slice(1);
   cascade = await simulateCascade(parseCascadeConfig({
     name: 'tiny', seed: 3, data: { config: 'unused.json' }, requests: { train: 25, eval: 10, windowSeconds: 500 },
@@ -100,9 +102,9 @@ test('lists: stage caps, padding and nested scopes; padded slots get no gradient
   assert.equal(batches, Math.ceil(lists.listCount / 4));
 });
 
-test('LEAK: a list holds only items of the request\'s corpus at t and user features from events before t', () => {
-  const d = cascade.fit.data;
-  assert.ok(d.time!.every((t) => t < cascade.periods.fitEnd), 'user features come from period 1 only');
+/** Everything in the training lists that a system could not know at the request's t; [] when nothing. */
+function leaksInLists(c: CascadeResult): { leaks: string[]; historyIds: number } {
+  const d = c.fit.data;
   const vocab = d.encoders.vocabs.get('item_id')!;
   const firstItemEvent = new Map<string, number>();
   const before = new Map<string, number[]>();
@@ -113,29 +115,43 @@ test('LEAK: a list holds only items of the request\'s corpus at t and user featu
   }
   const hist = d.features.filter((f) => f.derived === 'history' && f.source === 'user').map((f) => f.name);
   assert.ok(hist.length > 0, 'the synthetic data has a history feature');
+  const leaks: string[] = [];
   let historyIds = 0;
-  const lists = new CascadeLists(cascade, 'train', { listsPerBatch: 5, caps: CAPS });
-  for (const b of lists.epoch(0)) {
+  for (const b of new CascadeLists(c, 'train', { listsPerBatch: 5, caps: CAPS }).epoch(0)) {
     for (let g = 0; g < b.groups; g++) {
       const q = b.requests[g].request;
-      assert.ok(q.t >= cascade.periods.fitEnd);
-      const uKey = cascade.userKeys[q.user];
+      if (q.t < c.periods.fitEnd) leaks.push(`request ${q.id} at ${q.t} is before the cut`);
+      const uKey = c.userKeys[q.user];
       for (let s = g * b.slots; s < (g + 1) * b.slots; s++) {
         if (!b.mask[s]) continue;
-        const key = cascade.itemKeys[b.items.item[s]];
-        assert.ok(firstItemEvent.get(key)! < q.t, 'the item existed before t');
-        assert.ok(!(before.get(`${uKey}/${key}`) ?? []).some((ts) => ts < q.t), 'the user had not seen it before t');
+        const key = c.itemKeys[b.items.item[s]];
+        if (!(firstItemEvent.get(key)! < q.t)) leaks.push(`item ${key} did not exist before t (request ${q.id})`);
+        if ((before.get(`${uKey}/${key}`) ?? []).some((ts) => ts < q.t)) leaks.push(`${uKey} had seen ${key} before t`);
       }
       // every history id is an item this user interacted with before t
       const allowed = new Set([...before.entries()].filter(([k, ts]) => k.startsWith(`${uKey}/`) && ts.some((x) => x < q.t))
         .map(([k]) => vocab.peek(k.slice(uKey.length + 1))));
       for (const h of hist) {
         const sq = b.users.sequence[h];
-        for (let j = 0; j < sq.lengths[g]; j++, historyIds++) assert.ok(allowed.has(sq.ids[g * sq.maxLen + j]), `${h} of ${uKey}`);
+        for (let j = 0; j < sq.lengths[g]; j++, historyIds++) {
+          if (!allowed.has(sq.ids[g * sq.maxLen + j])) leaks.push(`${h} of ${uKey} holds an item from after t (request ${q.id})`);
+        }
       }
     }
   }
-  assert.ok(historyIds > 0, 'some user has a history');
+  return { leaks, historyIds };
+}
+
+test('LEAK: a list holds only items of the request\'s corpus at t and user features from events before t; the check can fail', async () => {
+  assert.ok(cascade.fit.data.time!.every((t) => t < cascade.periods.fitEnd), 'user features come from period 1 only');
+  const ok = leaksInLists(cascade);
+  assert.deepEqual(ok.leaks, []);
+  assert.ok(ok.historyIds > 0, 'some user has a history');
+  // user features from a dataset over every event (histories reaching past t) are caught
+  const { raw } = await ingestEvents(dataCfg);
+  const everyRow = Int32Array.from({ length: raw.rows }, (_, r) => r);
+  const leaky = { ...cascade, fit: { ...cascade.fit, data: periodOneDataset(cascade.config, dataCfg, raw, everyRow) } };
+  assert.ok(leaksInLists(leaky).leaks.some((x) => /from after t/.test(x)));
 });
 
 for (const name of ['dssm', 'rank-tower'] as ModelName[]) {
@@ -155,11 +171,17 @@ for (const name of ['dssm', 'rank-tower'] as ModelName[]) {
   });
 }
 
-test('pointwise BCE on impressions trains a two-tower model; a model without the serving split is refused', () => {
-  const m = model('mf');
+test('every two-tower model of the zoo trains on the lists with either objective; others are refused', () => {
   const lists = new CascadeLists(cascade, 'train', { listsPerBatch: 5, caps: CAPS });
-  const losses = trainOnCascade(m, lists, new Adam(m.namedParameters(), { lr: 0.01 }), { objective: { kind: 'pointwise' }, epochs: 2 });
-  assert.ok(losses.length > 0 && losses.every(Number.isFinite));
+  const twoTower = (Object.keys(MODELS) as ModelName[]).filter((n) => model(n).twoTower);
+  assert.ok(['dssm', 'int-tower', 'rank-tower', 'mf'].every((n) => twoTower.includes(n as ModelName)), twoTower.join(', '));
+  for (const name of twoTower) {
+    for (const objective of [{ kind: 'pointwise' } as CascadeObjective, HYBRID]) {
+      const m = model(name);
+      const losses = trainOnCascade(m, lists, new Adam(m.namedParameters(), { lr: 0.01 }), { objective, epochs: 1, maxSteps: 3 });
+      assert.ok(losses.length === 3 && losses.every(Number.isFinite), `${name} ${objective.kind}: ${losses}`);
+    }
+  }
   const dcn = model('dcn');
   assert.throws(() => trainOnCascade(dcn, lists, new Adam(dcn.namedParameters(), { lr: 0.01 }), { objective: HYBRID, epochs: 1 }),
     /not a two-tower model/);
