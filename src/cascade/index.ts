@@ -9,3 +9,5 @@ export { periodOneDataset, trainStageModel, PairScorer, ruleLabel } from './stag
 export { simulateCascade, ingestEvents, resolveDataConfig, type CascadeResult, type RequestLog } from './simulate.js';
 export { writeCascade, manifestOf, type CascadeManifest, type CascadeFormat } from './writer.js';
 export { inspectCascade, formatCascadeInspect, cascadeLogDir } from './inspect.js';
+export { CascadeLists, PAD_STAGE, type CascadeListBatch, type CascadeListOptions, type StageCaps } from './lists.js';
+export { trainOnCascade, listLogits, cascadeLoss, type CascadeObjective, type CascadeTrainOptions } from './train.js';

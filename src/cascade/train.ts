@@ -1,0 +1,73 @@
+// Training a two-tower model on cascade lists (RankTower sec. 3.3, issue 9): per batch, encodeUser on the G users,
+// each user's representation gathered to its L slots, encodeItem on the G*L items, score -> logits [G, L]; then
+// either pointwise BCE on the impressions (target: raw feedback > 0) or the hybrid objective over the scopes.
+// Separate from the Trainer (whose loop is over dataset rows and model.loss): no validation, checkpoints or early
+// stopping here yet. Model-specific extra loss terms (IntTower's CIR, ...) are not added on this path.
+import { backward, scope, Tensor } from '../core/index.js';
+import * as ops from '../core/ops/index.js';
+import type { Optimizer } from '../nn/index.js';
+import type { RecModel } from '../models/types.js';
+import { hybridLoss, type HybridWeights } from '../train/ranking-losses.js';
+import type { CascadeListBatch, CascadeLists } from './lists.js';
+
+export type CascadeObjective = { kind: 'pointwise' } | { kind: 'hybrid'; weights: HybridWeights };
+
+export interface CascadeTrainOptions {
+  objective: CascadeObjective;
+  epochs: number;
+  /** Stop after this many steps in total (default: no limit). */
+  maxSteps?: number;
+  signal?: AbortSignal;
+  onStep?: (step: number, loss: number, parts: Record<string, number>) => void;
+}
+
+/** Logits [G, L] of the batch's pairs through the model's serving split. */
+export function listLogits(model: RecModel, b: CascadeListBatch): Tensor {
+  if (!model.twoTower || !model.encodeUser || !model.encodeItem || !model.score) {
+    throw new Error(`cascade training: model '${model.kind}' is not a two-tower model (needs encodeUser/encodeItem/score)`);
+  }
+  const G = b.groups, L = b.slots;
+  const userReps = model.encodeUser(b.users); // [G, U]
+  const owner = new Int32Array(G * L);
+  for (let s = 0; s < G * L; s++) owner[s] = Math.floor(s / L);
+  const perSlot = ops.gather(userReps, Tensor.from(owner, [G * L], 'int32')); // [G*L, U]
+  const z = model.score(perSlot, model.encodeItem(b.items)); // [G*L]
+  return ops.reshape(z, [G, L]);
+}
+
+/** The objective on the batch's logits z [G, L]: a scalar loss and its named parts. */
+export function cascadeLoss(z: Tensor, b: CascadeListBatch, objective: CascadeObjective): { loss: Tensor; parts: Record<string, number> } {
+  if (objective.kind === 'pointwise') {
+    const m = b.scopes.impressions;
+    let n = 0;
+    for (let s = 0; s < m.length; s++) n += m[s];
+    const flat = ops.reshape(z, [b.groups * b.slots]);
+    const sum = ops.bceWithLogits(flat, Tensor.from(b.clicked, [flat.size]), { reduction: 'sum', weights: Tensor.from(m, [flat.size]) });
+    const loss = ops.scale(sum, 1 / Math.max(n, 1));
+    return { loss, parts: { bce: loss.item() } };
+  }
+  return hybridLoss(z, { groups: b.groups, slots: b.slots, labels: b.labels, teacher: b.teacher }, b.scopes, objective.weights);
+}
+
+/** Trains `model` on the lists for `epochs` epochs; returns the mean loss of each step. */
+export function trainOnCascade(model: RecModel, lists: CascadeLists, optimizer: Optimizer, opts: CascadeTrainOptions): number[] {
+  const losses: number[] = [];
+  model.train();
+  for (let e = 0; e < opts.epochs; e++) {
+    for (const b of lists.epoch(e)) {
+      if (opts.signal?.aborted) throw new Error('cascade training aborted');
+      if (opts.maxSteps !== undefined && losses.length >= opts.maxSteps) return losses;
+      const { loss, parts } = scope(() => {
+        optimizer.zeroGrad();
+        const out = cascadeLoss(listLogits(model, b), b, opts.objective);
+        backward(out.loss);
+        return { loss: out.loss.item(), parts: out.parts };
+      });
+      if (!Number.isFinite(loss)) throw new Error(`cascade training, step ${losses.length}: the loss is ${loss} (try a lower learning rate)`);
+      optimizer.step();
+      losses.push(loss);
+      opts.onStep?.(losses.length - 1, loss, parts);
+    }
+  }
+  return losses;
+}

@@ -1,0 +1,188 @@
+// Listwise batches from a tiny synthetic cascade and two-tower training on them: scopes and padding, nothing from
+// after a request's t in its list, the hybrid objective's loss falls for DSSM and RankTower, pointwise BCE runs.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseCascadeConfig } from '../src/cascade/config.js';
+import { CascadeLists, PAD_STAGE, type StageCaps } from '../src/cascade/lists.js';
+import { ingestEvents, simulateCascade, type CascadeResult } from '../src/cascade/simulate.js';
+import { periodOneDataset } from '../src/cascade/stage-models.js';
+import { cascadeLoss, listLogits, trainOnCascade, type CascadeObjective } from '../src/cascade/train.js';
+import { backward, noGrad, Rng, scope, Tensor } from '../src/core/index.js';
+import { parseDataConfig, type DataConfig } from '../src/data/spec.js';
+import { writeSyntheticLog } from '../src/data/synthetic.js';
+import { MODELS, TINY_CONFIGS, type ModelName } from '../src/models/registry.js';
+import type { RecModel } from '../src/models/types.js';
+import { Adam } from '../src/nn/index.js';
+
+const root = mkdtempSync(join(tmpdir(), 'prerank-cascade-train-'));
+after(() => rmSync(root, { recursive: true, force: true }));
+
+// S = 4 impressions, P - S = 6 ranking candidates, R - P = 14 pre-ranking candidates, Q = 5 random per request.
+// The caps pad impressions (6 > 4) and subsample pre-ranking candidates (5 < 14).
+const CAPS: StageCaps = { impression: 6, ranking_candidate: 6, prerank_candidate: 5, random: 3 };
+const HYBRID: CascadeObjective = { kind: 'hybrid', weights: { distillation: 1, sorting: 1, amRankmax: 1 } };
+
+let cascade: CascadeResult;
+let events: string[];
+let dataCfg: DataConfig;
+before(async () => {
+  const dir = join(root, 'data');
+  dataCfg = parseDataConfig(writeSyntheticLog(dir, { users: 60, items: 80 }));
+  events = readFileSync(join(dir, 'events.csv'), 'utf8').trim().split('\n').slice(1);
+  cascade = await simulateCascade(parseCascadeConfig({
+    name: 'tiny', seed: 3, data: { config: 'unused.json' }, requests: { train: 25, eval: 10, windowSeconds: 500 },
+    stages: { recall: 24, prerank: 10, impressions: 4, random: 5 },
+    prerank: { kind: 'dssm', config: { embedDim: 8, tower: [16, 8] }, epochs: 2, batchSize: 256 },
+    teacher: { kind: 'dcn', config: { embedDim: 8, dnn: [16] }, epochs: 2, batchSize: 256 },
+  }), { modelDir: join(root, 'models'), dataConfig: dataCfg });
+});
+
+function model(name: ModelName, seed = 1): RecModel {
+  return MODELS[name]({ features: cascade.fit.data.features, rng: new Rng(seed) }, TINY_CONFIGS[name] as never);
+}
+
+test('lists: stage caps, padding and nested scopes; padded slots get no gradient from either objective', () => {
+  const lists = new CascadeLists(cascade, 'train', { listsPerBatch: 4, caps: CAPS, seed: 1 });
+  assert.equal(lists.slots, 20);
+  assert.equal(lists.listCount, cascade.counts.train.requests);
+  let batches = 0;
+  for (const b of lists.epoch(0)) {
+    batches++;
+    const L = b.slots;
+    for (let g = 0; g < b.groups; g++) {
+      const log = b.requests[g];
+      const st = Array.from(b.stage.subarray(g * L, (g + 1) * L));
+      assert.deepEqual(st, [0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 3, 3, 3, PAD_STAGE, PAD_STAGE]);
+      const items = new Set<number>();
+      for (let s = g * L; s < (g + 1) * L; s++) {
+        const pad = b.stage[s] === PAD_STAGE;
+        assert.equal(b.mask[s], pad ? 0 : 1);
+        assert.equal(b.scopes.all[s], b.mask[s]);
+        assert.ok(b.scopes.impressions[s] <= b.scopes.candidates[s] && b.scopes.candidates[s] <= b.scopes.all[s]);
+        assert.equal(b.scopes.impressions[s], b.stage[s] === 0 ? 1 : 0);
+        assert.equal(b.scopes.candidates[s], b.stage[s] <= 1 ? 1 : 0);
+        if (pad) {
+          assert.deepEqual([b.labels[s], b.teacher[s], b.clicked[s]], [0, 0, 0]);
+          continue;
+        }
+        const k = log.items.indexOf(b.items.item[s]);
+        assert.ok(k >= 0, 'every sample comes from its request\'s log');
+        items.add(k);
+        assert.equal(b.stage[s], log.stage[k]);
+        assert.equal(b.labels[s], log.label[k]);
+        assert.equal(b.teacher[s], Number.isNaN(log.p[k]) ? 0 : log.p[k]);
+        assert.equal(b.clicked[s], log.stage[k] === 0 && log.feedback[k] > 0 ? 1 : 0);
+        assert.equal(b.items.user[s], log.request.user);
+      }
+      assert.equal(items.size, L - 2, 'distinct samples');
+    }
+    // gradient of both objectives with respect to the logits is 0 on padded slots, and changing them changes nothing
+    for (const objective of [HYBRID, { kind: 'pointwise' } as CascadeObjective]) {
+      const zv = Float32Array.from({ length: b.groups * L }, (_, i) => Math.sin(i));
+      const run = (v: Float32Array): { loss: number; grad: Float32Array } => scope(() => {
+        const z = Tensor.from(Float32Array.from(v), [b.groups, L]);
+        z.requiresGrad = true;
+        const { loss } = cascadeLoss(z, b, objective);
+        backward(loss);
+        const out = { loss: loss.item(), grad: Float32Array.from(z.grad!.f) };
+        z.grad!.release();
+        z.grad = null;
+        return out;
+      });
+      const a = run(zv);
+      const moved = Float32Array.from(zv, (x, i) => (b.mask[i] ? x : x + 50));
+      assert.equal(run(moved).loss, a.loss, `${objective.kind}: padded logits do not change the loss`);
+      for (let s = 0; s < zv.length; s++) if (!b.mask[s]) assert.equal(a.grad[s], 0);
+      assert.ok(a.grad.some((x) => x !== 0));
+    }
+  }
+  assert.equal(batches, Math.ceil(lists.listCount / 4));
+});
+
+/** Everything in the training lists that a system could not know at the request's t; [] when nothing. */
+function leaksInLists(c: CascadeResult): { leaks: string[]; historyIds: number } {
+  const d = c.fit.data;
+  const vocab = d.encoders.vocabs.get('item_id')!;
+  const firstItemEvent = new Map<string, number>();
+  const before = new Map<string, number[]>();
+  for (const l of events) {
+    const [u, i, , ts] = l.split(',');
+    firstItemEvent.set(i, Math.min(firstItemEvent.get(i) ?? Infinity, Number(ts)));
+    before.set(`${u}/${i}`, [...(before.get(`${u}/${i}`) ?? []), Number(ts)]);
+  }
+  const hist = d.features.filter((f) => f.derived === 'history' && f.source === 'user').map((f) => f.name);
+  assert.ok(hist.length > 0, 'the synthetic data has a history feature');
+  const leaks: string[] = [];
+  let historyIds = 0;
+  for (const b of new CascadeLists(c, 'train', { listsPerBatch: 5, caps: CAPS }).epoch(0)) {
+    for (let g = 0; g < b.groups; g++) {
+      const q = b.requests[g].request;
+      if (q.t < c.periods.fitEnd) leaks.push(`request ${q.id} at ${q.t} is before the cut`);
+      const uKey = c.userKeys[q.user];
+      for (let s = g * b.slots; s < (g + 1) * b.slots; s++) {
+        if (!b.mask[s]) continue;
+        const key = c.itemKeys[b.items.item[s]];
+        if (!(firstItemEvent.get(key)! < q.t)) leaks.push(`item ${key} did not exist before t (request ${q.id})`);
+        if ((before.get(`${uKey}/${key}`) ?? []).some((ts) => ts < q.t)) leaks.push(`${uKey} had seen ${key} before t`);
+      }
+      // every history id is an item this user interacted with before t
+      const allowed = new Set([...before.entries()].filter(([k, ts]) => k.startsWith(`${uKey}/`) && ts.some((x) => x < q.t))
+        .map(([k]) => vocab.peek(k.slice(uKey.length + 1))));
+      for (const h of hist) {
+        const sq = b.users.sequence[h];
+        for (let j = 0; j < sq.lengths[g]; j++, historyIds++) {
+          if (!allowed.has(sq.ids[g * sq.maxLen + j])) leaks.push(`${h} of ${uKey} holds an item from after t (request ${q.id})`);
+        }
+      }
+    }
+  }
+  return { leaks, historyIds };
+}
+
+test('LEAK: a list holds only items of the request\'s corpus at t and user features from events before t; the check can fail', async () => {
+  assert.ok(cascade.fit.data.time!.every((t) => t < cascade.periods.fitEnd), 'user features come from period 1 only');
+  const ok = leaksInLists(cascade);
+  assert.deepEqual(ok.leaks, []);
+  assert.ok(ok.historyIds > 0, 'some user has a history');
+  // user features from a dataset over every event (histories reaching past t) are caught
+  const { raw } = await ingestEvents(dataCfg);
+  const everyRow = Int32Array.from({ length: raw.rows }, (_, r) => r);
+  const leaky = { ...cascade, fit: { ...cascade.fit, data: periodOneDataset(cascade.config, dataCfg, raw, everyRow) } };
+  assert.ok(leaksInLists(leaky).leaks.some((x) => /from after t/.test(x)));
+});
+
+for (const name of ['dssm', 'rank-tower'] as ModelName[]) {
+  test(`hybrid objective: ${name}'s loss on the training lists falls over a few dozen steps`, () => {
+    const m = model(name);
+    const lists = new CascadeLists(cascade, 'train', { listsPerBatch: 5, caps: CAPS, seed: 2 });
+    const all = lists.build(cascade.logs.filter((e) => e.request.split === 'train'), new Rng(9));
+    const lossOn = (): number => {
+      m.eval();
+      return noGrad(() => scope(() => cascadeLoss(listLogits(m, all), all, HYBRID).loss.item()));
+    };
+    const before0 = lossOn();
+    const steps = trainOnCascade(m, lists, new Adam(m.namedParameters(), { lr: 0.01 }), { objective: HYBRID, epochs: 8, maxSteps: 36 });
+    assert.equal(steps.length, 36);
+    const after0 = lossOn();
+    assert.ok(after0 < before0 * 0.9, `${name}: ${before0} -> ${after0}`);
+  });
+}
+
+test('every two-tower model of the zoo trains on the lists with either objective; others are refused', () => {
+  const lists = new CascadeLists(cascade, 'train', { listsPerBatch: 5, caps: CAPS });
+  const twoTower = (Object.keys(MODELS) as ModelName[]).filter((n) => model(n).twoTower);
+  assert.ok(['dssm', 'int-tower', 'rank-tower', 'mf'].every((n) => twoTower.includes(n as ModelName)), twoTower.join(', '));
+  for (const name of twoTower) {
+    for (const objective of [{ kind: 'pointwise' } as CascadeObjective, HYBRID]) {
+      const m = model(name);
+      const losses = trainOnCascade(m, lists, new Adam(m.namedParameters(), { lr: 0.01 }), { objective, epochs: 1, maxSteps: 3 });
+      assert.ok(losses.length === 3 && losses.every(Number.isFinite), `${name} ${objective.kind}: ${losses}`);
+    }
+  }
+  const dcn = model('dcn');
+  assert.throws(() => trainOnCascade(dcn, lists, new Adam(dcn.namedParameters(), { lr: 0.01 }), { objective: HYBRID, epochs: 1 }),
+    /not a two-tower model/);
+});
