@@ -106,6 +106,9 @@ test('bad bodies are 400s naming the bad field; big bodies 413; wrong content ty
   await bad({ user: [], candidates: ['i1'] }, 'user');
   await bad({ user: {}, candidates: 'i1' }, 'candidates');
   await bad({ user: {}, candidates: ['i1', 'i2', { id: 3 }] }, 'candidates.2');
+  await bad({ user: {}, candidates: ['i1', ''] }, 'candidates.1');
+  await bad({ user: {}, candidates: [1.5, 'i1'] }, 'candidates.0');
+  await bad({ user: {}, candidates: ['x'.repeat(257)] }, 'candidates.0');
   await bad({ user: {}, candidates: ['i1'], n: 0 }, 'n');
   await bad({ user: {}, candidates: ['i1'], n: 2.5 }, 'n');
   await bad({ user: {}, candidates: ['i1'], extra: true }, 'extra');

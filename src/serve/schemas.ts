@@ -14,13 +14,25 @@ export const DEFAULT_LIMITS: Limits = { maxCandidates: 10_000, maxK: 1000, bodyL
 
 const scalar = z.union([z.string().max(1000), z.number(), z.boolean(), z.null()]);
 const featureValue = z.union([scalar, z.array(z.union([z.string().max(1000), z.number()])).max(1000)]);
-const itemId = z.union([z.string().min(1).max(256), z.number().int()]);
+/**
+ * Candidate ids: non-empty strings of at most 256 characters or safe integers, checked by one loop (a zod union per
+ * element cost ~0.12 ms for 1,000 ids, a tenth of a request's time in process); each bad one is an issue at its index.
+ */
+function candidateIds(max: number) {
+  return z.array(z.unknown()).max(max).transform((ids, ctx) => {
+    ids.forEach((x, i) => {
+      const ok = typeof x === 'string' ? x.length >= 1 && x.length <= 256 : Number.isSafeInteger(x);
+      if (!ok) ctx.addIssue({ code: 'custom', path: [i], message: 'expected a string of 1 to 256 characters or an integer' });
+    });
+    return ids as (string | number)[];
+  });
+}
 
 export function schemas(l: Limits) {
   const user = z.record(z.string().max(200), featureValue);
   return {
-    prerank: z.strictObject({ user, candidates: z.array(itemId).max(l.maxCandidates), n: z.number().int().min(1).max(l.maxCandidates).optional() }),
-    score: z.strictObject({ user, candidates: z.array(itemId).max(l.maxCandidates) }),
+    prerank: z.strictObject({ user, candidates: candidateIds(l.maxCandidates), n: z.number().int().min(1).max(l.maxCandidates).optional() }),
+    score: z.strictObject({ user, candidates: candidateIds(l.maxCandidates) }),
     retrieve: z.strictObject({ user, k: z.number().int().min(1).max(l.maxK) }),
     reload: z.strictObject({ bundle: z.string().min(1) }),
   };
