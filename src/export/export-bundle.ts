@@ -13,6 +13,7 @@ import { saveTensors } from '../nn/state.js';
 import { decodeRow, quantize, tableBytes, type ItemDType, type ItemTable } from './item-table.js';
 import { BUNDLE_FORMAT, FILES, fileHash, modelHash, modelVersionOf, type AccuracyCost, type BundleManifest,
   type ItemsInfo, type RetrievalInfo } from './manifest.js';
+import { innerProductFit } from '../models/common/base.js';
 
 export interface ExportSource {
   model: RecModel;
@@ -106,31 +107,6 @@ const maxAbsDiff = (a: ArrayLike<number>, b: ArrayLike<number>): { max: number; 
   return { max, mean: a.length ? sum / a.length : 0 };
 };
 
-/** Least-squares fit score = a * <u, v> + b over the pairs; usable for retrieval when exact and a > 0. */
-function affineFit(u: Float32Array, v: Float32Array, dim: number, scores: Float32Array): RetrievalInfo | null {
-  const n = scores.length;
-  const dots = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    let s = 0;
-    for (let j = 0; j < dim; j++) s += u[i * dim + j] * v[i * dim + j];
-    dots[i] = s;
-  }
-  let mx = 0, my = 0;
-  for (let i = 0; i < n; i++) { mx += dots[i]; my += scores[i]; }
-  mx /= n; my /= n;
-  let sxx = 0, sxy = 0, range = 0;
-  for (let i = 0; i < n; i++) {
-    sxx += (dots[i] - mx) ** 2;
-    sxy += (dots[i] - mx) * (scores[i] - my);
-    range = Math.max(range, Math.abs(scores[i]));
-  }
-  if (!(sxx > 0)) return null;
-  const a = sxy / sxx, b = my - a * mx;
-  let resid = 0;
-  for (let i = 0; i < n; i++) resid = Math.max(resid, Math.abs(a * dots[i] + b - scores[i]));
-  return a > 0 && resid <= 1e-4 * (1 + range) ? { metric: 'ip', scale: a, offset: b, maxResidual: resid } : null;
-}
-
 interface TwoTowerItems {
   info: ItemsInfo;
   table: ItemTable;
@@ -165,7 +141,8 @@ function twoTowerItems(src: ExportSource, o: Required<ExportOptions>): TwoTowerI
         accuracy = { dtype: o.itemDtype, maxAbsScoreError: d.max, meanAbsScoreError: d.mean, pairs: S };
       }
       const userDim = u.cols;
-      const retrieval = userDim === dim ? affineFit(u.data as Float32Array, v32.data as Float32Array, dim, s32) : null;
+      const fit = userDim === dim ? innerProductFit(u.data as Float32Array, v32.data as Float32Array, dim, s32) : null;
+      const retrieval: RetrievalInfo | null = fit ? { metric: 'ip', ...fit } : null;
       const info: ItemsInfo = { cached: true, count: ds.itemCount, dim, userDim, dtype: o.itemDtype, exportCheck, accuracy, retrieval };
       return { info, table };
     });

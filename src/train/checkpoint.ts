@@ -14,23 +14,26 @@ export interface CheckpointMeta {
   [k: string]: unknown;
 }
 
-export async function saveCheckpoint(dir: string, model: Module, opt: Optimizer | null, meta: Omit<CheckpointMeta, 'rngs' | 'stepCount'>): Promise<void> {
+/** `strategy`: a training strategy's own state (e.g. OneBP's user encodings), saved under 'strategy.'. */
+export async function saveCheckpoint(dir: string, model: Module, opt: Optimizer | null, meta: Omit<CheckpointMeta, 'rngs' | 'stepCount'>, strategy?: Module): Promise<void> {
   const tensors = new Map<string, Tensor>();
   for (const [n, t] of model.stateTensors()) tensors.set(`model.${n}`, t);
   if (opt) for (const [n, t] of opt.stateTensors()) tensors.set(`optim.${n}`, t);
-  const rngs = Object.fromEntries(model.namedRngs().map(([n, r]) => [n, r.state()]));
+  if (strategy) for (const [n, t] of strategy.stateTensors()) tensors.set(`strategy.${n}`, t);
+  const rngs = Object.fromEntries([...model.namedRngs(), ...(strategy?.namedRngs('strategy.') ?? [])].map(([n, r]) => [n, r.state()]));
   await saveTensors(dir, tensors, { ...meta, stepCount: opt?.stepCount ?? 0, rngs });
 }
 
 /** Loads a checkpoint into `model` (and `opt`), returning its metadata; mismatched names or shapes throw. */
-export async function loadCheckpoint(dir: string, model: Module, opt: Optimizer | null): Promise<CheckpointMeta> {
+export async function loadCheckpoint(dir: string, model: Module, opt: Optimizer | null, strategy?: Module): Promise<CheckpointMeta> {
   const { tensors, meta } = await loadTensors(dir);
   const part = (prefix: string): Map<string, Tensor> =>
     new Map([...tensors].filter(([k]) => k.startsWith(prefix)).map(([k, t]) => [k.slice(prefix.length), t]));
   assignTensors(model.stateTensors(), part('model.'), `checkpoint ${dir}`);
+  if (strategy) assignTensors(strategy.stateTensors(), part('strategy.'), `checkpoint ${dir} (strategy state)`);
   const m = meta as CheckpointMeta;
   if (opt) opt.loadState(part('optim.'), m.stepCount);
-  const rngs = new Map(model.namedRngs());
+  const rngs = new Map([...model.namedRngs(), ...(strategy?.namedRngs('strategy.') ?? [])]);
   for (const [name, st] of Object.entries(m.rngs ?? {})) rngs.get(name)?.setState(st);
   return m;
 }

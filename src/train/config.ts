@@ -20,6 +20,8 @@ export const TrainConfigSchema = z.object({
   earlyStopping: z
     .object({ metric: z.enum(['auc', 'logloss']).default('auc'), patience: z.number().int().min(0).default(5) })
     .default({ metric: 'auc', patience: 5 }),
+  /** A training strategy (src/train/strategies/registry.ts) and its config; none = the model's own loss. */
+  strategy: z.object({ kind: z.string(), config: z.record(z.string(), z.unknown()).default({}) }).optional(),
   /** Where checkpoints (last/, best/) and the JSONL log go. */
   outDir: z.string().default('runs/latest'),
 });

@@ -1,6 +1,7 @@
 // Predictions over a split (eval mode, no tape) and the binary metrics computed from them.
 import { noGrad, scope } from '../core/index.js';
-import type { Dataset, SplitName } from '../data/index.js';
+import type { Batch, Dataset, SplitName } from '../data/index.js';
+import type { Tensor } from '../core/tensor.js';
 import type { RecModel } from '../models/types.js';
 import { METRICS, evaluate } from '../eval/index.js';
 
@@ -18,7 +19,9 @@ export interface BinaryMetrics {
   rows: number;
 }
 
-export function collectPredictions(model: RecModel, data: Dataset, split: SplitName, batchSize: number): Predictions {
+/** `forward` replaces model.forward (a training strategy's own scoring, e.g. OneBP's stored user encodings). */
+export function collectPredictions(model: RecModel, data: Dataset, split: SplitName, batchSize: number,
+  forward: (b: Batch) => Tensor = (b) => model.forward(b)): Predictions {
   const wasTraining = model.training;
   model.eval();
   const stream = data.batches(split, { batchSize, shuffle: false });
@@ -29,7 +32,7 @@ export function collectPredictions(model: RecModel, data: Dataset, split: SplitN
     noGrad(() => {
       for (const batch of stream.epoch(0)) {
         scope(() => {
-          out.logits.set(model.forward(batch).data.subarray(0, batch.size), k);
+          out.logits.set(forward(batch).data.subarray(0, batch.size), k);
         });
         out.labels.set(batch.label.subarray(0, batch.size), k);
         out.users.set(batch.user.subarray(0, batch.size), k);

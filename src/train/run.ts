@@ -6,6 +6,8 @@ import { Rng } from '../core/index.js';
 import { Dataset, recipeConfig, type RecipeName } from '../data/index.js';
 import { MODELS } from '../models/registry.js';
 import type { RecModel } from '../models/types.js';
+import { STRATEGIES } from './strategies/registry.js';
+import type { StrategyFactory, TrainingStrategy } from './strategies/types.js';
 import { parseTrainConfig, type TrainConfig } from './config.js';
 import type { BinaryMetrics } from './predict.js';
 import { Trainer, type FitResult, type TrainerOptions } from './trainer.js';
@@ -43,12 +45,19 @@ export function buildModel(cfg: TrainConfig, data: Dataset): RecModel {
   return factory({ features: data.features, rng: new Rng(cfg.seed) }, cfg.model.config);
 }
 
+export function buildStrategy(cfg: TrainConfig, model: RecModel, data: Dataset): TrainingStrategy | undefined {
+  if (!cfg.strategy) return undefined;
+  const factory = (STRATEGIES as Record<string, StrategyFactory<Record<string, unknown>>>)[cfg.strategy.kind];
+  if (!factory) throw new Error(`unknown training strategy '${cfg.strategy.kind}' (registered: ${Object.keys(STRATEGIES).join(', ')})`);
+  return factory({ model, data, rng: new Rng(cfg.seed + 1) }, cfg.strategy.config);
+}
+
 export async function runTraining(cfg: TrainConfig, opts: TrainerOptions & { data?: Dataset } = {}): Promise<RunResult> {
   const data = opts.data ?? (await loadData(cfg));
   const model = buildModel(cfg, data);
   mkdirSync(cfg.outDir, { recursive: true });
   writeFileSync(join(cfg.outDir, 'config.json'), JSON.stringify(cfg, null, 2));
-  const trainer = new Trainer(model, data, cfg, opts);
+  const trainer = new Trainer(model, data, cfg, { ...opts, strategy: opts.strategy ?? buildStrategy(cfg, model, data) });
   const fit = await trainer.fit();
   await trainer.restoreBest();
   const test = trainer.evaluate('test');

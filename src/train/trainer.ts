@@ -5,6 +5,8 @@ import { backward, scope } from '../core/index.js';
 import { Adagrad, Adam, Sgd, type Optimizer } from '../nn/index.js';
 import type { Dataset, SplitName } from '../data/index.js';
 import type { RecModel } from '../models/types.js';
+import type { Tensor } from '../core/tensor.js';
+import type { TrainingStrategy } from './strategies/types.js';
 import type { TrainConfig } from './config.js';
 import { hasCheckpoint, loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { binaryMetrics, collectPredictions, type BinaryMetrics } from './predict.js';
@@ -34,10 +36,11 @@ export interface TrainerOptions {
   maxEpochsThisCall?: number;
   signal?: AbortSignal;
   quiet?: boolean;
+  /** How the model is trained (src/train/strategies); default: its own loss on every parameter. */
+  strategy?: TrainingStrategy;
 }
 
-export function createOptimizer(model: RecModel, cfg: TrainConfig['optimizer']): Optimizer {
-  const params = model.namedParameters();
+export function createOptimizer(model: RecModel, cfg: TrainConfig['optimizer'], params: [string, Tensor][] = model.namedParameters()): Optimizer {
   if (cfg.kind === 'adagrad') return new Adagrad(params, { lr: cfg.lr, weightDecay: cfg.weightDecay });
   if (cfg.kind === 'sgd') return new Sgd(params, { lr: cfg.lr, weightDecay: cfg.weightDecay });
   return new Adam(params, { lr: cfg.lr, weightDecay: cfg.weightDecay });
@@ -55,18 +58,21 @@ export class Trainer {
   private readonly progress = new Progress();
 
   constructor(readonly model: RecModel, readonly data: Dataset, readonly cfg: TrainConfig, readonly opts: TrainerOptions = {}) {
-    this.optimizer = createOptimizer(model, cfg.optimizer);
+    this.optimizer = createOptimizer(model, cfg.optimizer, opts.strategy?.trainable(model));
     this.log = new RunLog(join(cfg.outDir, 'log.jsonl'));
   }
 
   /** Metrics of the model as it is now on a split (eval mode, no tape). */
   evaluate(split: SplitName): BinaryMetrics {
-    return binaryMetrics(collectPredictions(this.model, this.data, split, this.cfg.evalBatchSize));
+    const strategy = this.opts.strategy;
+    const forward = strategy ? (b: Parameters<RecModel['forward']>[0]) => strategy.forward(this.model, b) : undefined;
+    return binaryMetrics(collectPredictions(this.model, this.data, split, this.cfg.evalBatchSize, forward));
   }
 
   /** One pass over the train split in epoch `epoch`'s seeded order (no evaluation, no checkpoint); `npm run bench -- train` times it. */
   trainEpoch(epoch: number): { loss: number; samples: number } {
     const { model, optimizer } = this;
+    const strategy = this.opts.strategy;
     model.train();
     const stream = this.data.batches('train', { batchSize: this.cfg.batchSize, seed: this.cfg.seed });
     const total = stream.batchesPerEpoch;
@@ -78,12 +84,13 @@ export class Trainer {
       if (this.opts.signal?.aborted) throw new Error('training aborted');
       const loss = scope(() => {
         optimizer.zeroGrad();
-        const out = model.loss(batch);
+        const out = strategy ? strategy.loss(model, batch) : model.loss(batch);
         backward(out.loss);
         return out.loss.item();
       });
       if (!Number.isFinite(loss)) throw new Error(`epoch ${epoch}, batch ${done}: the loss is ${loss} (try a lower learning rate; PRERANK_CHECK_FINITE=1 names the op)`);
       optimizer.step();
+      strategy?.afterStep(model, batch);
       sum += loss * batch.size;
       samples += batch.size;
       done++;
@@ -103,7 +110,7 @@ export class Trainer {
     let resumedFrom: number | null = null;
     const epochs: EpochRecord[] = [];
     if (this.opts.resume && hasCheckpoint(lastDir)) {
-      const meta = await loadCheckpoint(lastDir, model, this.optimizer);
+      const meta = await loadCheckpoint(lastDir, model, this.optimizer, this.opts.strategy);
       start = meta.epoch + 1;
       best = meta.best as typeof best;
       bad = meta.badEpochs as number;
@@ -126,19 +133,19 @@ export class Trainer {
       if (improves(metric, val[metric], best.value)) {
         best = { value: val[metric], epoch, metrics: val };
         bad = 0;
-        await saveCheckpoint(bestDir, model, null, { epoch, val, kind: model.kind });
+        await saveCheckpoint(bestDir, model, null, { epoch, val, kind: model.kind }, this.opts.strategy);
       } else {
         bad++;
       }
       stoppedEarly = bad > cfg.earlyStopping.patience;
-      await saveCheckpoint(lastDir, model, this.optimizer, { epoch, best, badEpochs: bad, history: epochs });
+      await saveCheckpoint(lastDir, model, this.optimizer, { epoch, best, badEpochs: bad, history: epochs }, this.opts.strategy);
     }
     return { epochs, bestEpoch: best.epoch, best: best.metrics!, stoppedEarly, resumedFrom };
   }
 
   /** Loads the best checkpoint's weights into the model. */
   async restoreBest(): Promise<void> {
-    await loadCheckpoint(join(this.cfg.outDir, 'best'), this.model, null);
+    await loadCheckpoint(join(this.cfg.outDir, 'best'), this.model, null, this.opts.strategy);
   }
 }
 

@@ -85,6 +85,35 @@ export function dotScores(userReps: Tensor, itemReps: Tensor): Tensor {
   return ops.reshape(ops.matmul(itemReps, userReps, { transB: true }), [n]);
 }
 
+/**
+ * Least-squares fit score = scale * <u, v> + offset over N pairs (u, v [N, D] row by row, scores [N]): non-null when
+ * it is exact (max residual <= 1e-4 (1 + max |score|)) with scale > 0, i.e. the model ranks by the inner product
+ * (retrieval through an ANN index; OneBP's moving aggregation of user and item reps).
+ */
+export function innerProductFit(u: ArrayLike<number>, v: ArrayLike<number>, dim: number, scores: ArrayLike<number>): { scale: number; offset: number; maxResidual: number } | null {
+  const n = scores.length;
+  const dots = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    let s = 0;
+    for (let j = 0; j < dim; j++) s += u[i * dim + j] * v[i * dim + j];
+    dots[i] = s;
+  }
+  let mx = 0, my = 0;
+  for (let i = 0; i < n; i++) { mx += dots[i]; my += scores[i]; }
+  mx /= n; my /= n;
+  let sxx = 0, sxy = 0, range = 0;
+  for (let i = 0; i < n; i++) {
+    sxx += (dots[i] - mx) ** 2;
+    sxy += (dots[i] - mx) * (scores[i] - my);
+    range = Math.max(range, Math.abs(scores[i]));
+  }
+  if (!(sxx > 0)) return null;
+  const a = sxy / sxx, b = my - a * mx;
+  let resid = 0;
+  for (let i = 0; i < n; i++) resid = Math.max(resid, Math.abs(a * dots[i] + b - scores[i]));
+  return a > 0 && resid <= 1e-4 * (1 + range) ? { scale: a, offset: b, maxResidual: resid } : null;
+}
+
 export interface TowerOutput {
   /** What is served: [B, U] for the user side, [B, I] for the item side. */
   rep: Tensor;

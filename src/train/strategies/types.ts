@@ -1,0 +1,39 @@
+// Training strategies (issue 10): how a two-tower model is trained, never the model itself. A strategy is a Module
+// (its own tensors and RNGs go into checkpoints under 'strategy.') that the Trainer consults at four points: which
+// parameters the optimizer updates, the step's loss, an update after each optimizer step, and the logits used for
+// validation (a strategy may replace the user tower's output with its own state, as OneBP does).
+import type { Tensor } from '../../core/tensor.js';
+import type { Rng } from '../../core/random.js';
+import { Module } from '../../nn/index.js';
+import type { Batch, Dataset } from '../../data/index.js';
+import type { LossOutput, RecModel } from '../../models/types.js';
+
+export abstract class TrainingStrategy extends Module {
+  abstract readonly kind: string;
+
+  /** The named parameters the optimizer updates (default: all of the model's). */
+  trainable(model: RecModel): [string, Tensor][] {
+    return model.namedParameters();
+  }
+
+  /** The step's objective (default: the model's own loss). */
+  loss(model: RecModel, batch: Batch): LossOutput {
+    return model.loss(batch);
+  }
+
+  /** Runs after each optimizer step, outside the tape. */
+  afterStep(_model: RecModel, _batch: Batch): void {}
+
+  /** Logits [B] for evaluation (default: the model's forward). */
+  forward(model: RecModel, batch: Batch): Tensor {
+    return model.forward(batch);
+  }
+}
+
+export interface StrategyContext {
+  model: RecModel;
+  data: Dataset;
+  rng: Rng;
+}
+
+export type StrategyFactory<C = Record<string, unknown>> = (ctx: StrategyContext, config: C) => TrainingStrategy;
