@@ -13,6 +13,7 @@ import { MODELS, TINY_CONFIGS, type ModelName } from '../src/models/registry.js'
 import type { RecModel } from '../src/models/types.js';
 import { parseTrainConfig } from '../src/train/config.js';
 import { Trainer, createOptimizer } from '../src/train/trainer.js';
+import { runTraining } from '../src/train/run.js';
 import { loadCheckpoint, saveCheckpoint } from '../src/train/checkpoint.js';
 import { OneBp, createOneBp } from '../src/train/strategies/onebp.js';
 
@@ -106,4 +107,12 @@ test('onebp state is saved and restored with the checkpoint; non-inner-product m
   assert.throws(() => createOneBp({ model: model('int-tower'), data: ds, rng: new Rng(1) }, {}), /does not score by an inner product/);
   assert.throws(() => createOneBp({ model: model('dcn'), data: ds, rng: new Rng(1) }, {}), /not a two-tower model/);
   assert.throws(() => createOneBp({ model: m, data: ds, rng: new Rng(1) }, { beta2: 1 } as never), /unknown onebp config key 'beta2'/);
+});
+
+test('a train config selects the strategy by name; an unknown one lists the registered', async () => {
+  const base = { model: { kind: 'mf', config: { embedDim: 8, embedStd: 0.1 } }, data: { recipe: 'x' }, batchSize: 64, epochs: 2, seed: 1 };
+  const r = await runTraining(parseTrainConfig({ ...base, strategy: { kind: 'onebp', config: { negatives: 4 } }, outDir: join(dir, 'cfg-run') }), { data: ds, quiet: true });
+  assert.ok(Number.isFinite(r.test.auc) && Number.isFinite(r.fit.epochs[0].trainLoss));
+  await assert.rejects(runTraining(parseTrainConfig({ ...base, strategy: { kind: 'twobp' }, outDir: join(dir, 'cfg-bad') }), { data: ds, quiet: true }),
+    /unknown training strategy 'twobp' \(registered: onebp\)/);
 });
