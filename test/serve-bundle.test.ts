@@ -82,6 +82,25 @@ test('concurrent requests keep their own users: an async store, scoring on and o
   assert.notDeepEqual(want[0].items, want[1].items, 'different users rank differently');
 });
 
+test('RankTower and MF bundles serve what the training-time model scores (compiled plans, within 1e-4)', async () => {
+  for (const kind of ['rank-tower', 'mf'] as const) {
+    const run = await tinyRun(root, kind);
+    const out = join(root, `b-${kind}`);
+    const { manifest } = await exportBundle(run.runDir, out);
+    assert.ok(manifest.items.cached, `${kind} caches item reps`);
+    const bundle = await Bundle.load(out);
+    const scorer = new Scorer(bundle, { store: new MemoryItemStore(bundle.items!) });
+    assert.ok(scorer.compiled, `${kind} has a compiled serving plan`);
+    const user = { ...run.users.get('u3')!, device: 'ios' };
+    const ids = run.data.itemKeys;
+    const res = await scorer.scoreAll({ user, candidates: ids });
+    const expected = forward(run, pairBatch(run.data, user, ids.map((_, i) => i)));
+    const got = new Float32Array(ids.length);
+    for (const it of res.items) got[ids.indexOf(String(it.id))] = it.score;
+    assert.ok(maxAbsDiff(got, expected) < 1e-4, `${kind}: max diff ${maxAbsDiff(got, expected)}`);
+  }
+});
+
 test('parts: the user tower loads without the item table and the item table without the model', async () => {
   const out = join(root, 'b-dssm');
   const user = await Bundle.load(out, { parts: 'user' });
