@@ -157,8 +157,8 @@ export class OneBp extends TrainingStrategy {
     model.train();
   }
 
-  /** Stored encodings for known users, the user tower for cold ones. */
-  override forward(model: RecModel, batch: Batch): Tensor {
+  /** Stored encodings for known users, the user tower for cold ones: [B, D]. */
+  override userReps(model: RecModel, batch: Batch): Tensor {
     const D = this.encodings.shape[1];
     const tower = model.encodeUser!(batch);
     const u = new Float32Array(batch.size * D);
@@ -166,7 +166,11 @@ export class OneBp extends TrainingStrategy {
       const id = batch.user[b];
       u.set(this.known.f[id] ? this.encodings.f.subarray(id * D, id * D + D) : tower.f.subarray(b * D, b * D + D), b * D);
     }
-    return model.score!(Tensor.from(u, [batch.size, D]), model.encodeItem!(batch));
+    return Tensor.from(u, [batch.size, D]);
+  }
+
+  override forward(model: RecModel, batch: Batch): Tensor {
+    return model.score!(this.userReps(model, batch), model.encodeItem!(batch));
   }
 }
 

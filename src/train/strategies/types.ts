@@ -24,6 +24,9 @@ export abstract class TrainingStrategy extends Module {
   /** Runs after each optimizer step, outside the tape. */
   afterStep(_model: RecModel, _batch: Batch): void {}
 
+  /** User reps [B, U] from the strategy's own state, when it keeps one (OneBP); absent: the user tower. */
+  userReps?(model: RecModel, batch: Batch): Tensor;
+
   /** Logits [B] for evaluation (default: the model's forward). */
   forward(model: RecModel, batch: Batch): Tensor {
     return model.forward(batch);

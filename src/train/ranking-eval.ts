@@ -1,0 +1,74 @@
+// Full-corpus ranking evaluation of a two-tower model (OneBP's protocol, issue 10; the IntTower paper's Recall/NDCG
+// too): for every user with a positive in the split, score every item entity of the dataset, mask the user's train
+// items, and compute Recall/NDCG/Precision/HitRate@K against the split's positives (src/eval RankingMetrics).
+// The user rep comes from the user tower on the user's first row of the split, or from a training strategy's own
+// user state (OneBP's stored encodings) when one is given. Shape letters: N items, I item rep width, U user width.
+import { Tensor } from '../core/tensor.js';
+import { noGrad } from '../core/tape.js';
+import { scope } from '../core/scope.js';
+import type { Batch, Dataset, SplitName } from '../data/index.js';
+import type { RecModel } from '../models/types.js';
+import { RankingMetrics } from '../eval/index.js';
+import type { TrainingStrategy } from './strategies/types.js';
+
+export interface RankingEvalOptions {
+  split: SplitName;
+  ks: readonly number[];
+  /** Whose user reps: the model's tower (default) or a strategy's own state. */
+  strategy?: TrainingStrategy;
+}
+
+export function rankingEval(model: RecModel, data: Dataset, opts: RankingEvalOptions): Record<string, number> & { users: number } {
+  if (!model.twoTower || !model.encodeUser || !model.encodeItem || !model.score) throw new Error(`rankingEval: '${model.kind}' is not a two-tower model`);
+  const N = data.itemCount;
+  const rows = data.splits[opts.split];
+  // Per user: the split's positives, and the row whose features give the user rep.
+  const relevant = new Map<number, number[]>();
+  const firstRow = new Map<number, number>();
+  for (const r of rows) {
+    const u = data.rowUser[r];
+    if (!firstRow.has(u)) firstRow.set(u, r);
+    if (data.label[r] > 0.5) (relevant.get(u) ?? relevant.set(u, []).get(u)!).push(data.rowItem[r]);
+  }
+  const masked = data.trainUserItems();
+  const metric = new RankingMetrics({ ks: opts.ks });
+  const wasTraining = model.training;
+  model.eval();
+  try {
+    noGrad(() => {
+      // Every item's rep [N, I], in chunks (plain arrays: nothing pooled outlives its scope).
+      const parts: Float32Array[] = [];
+      let width = 0;
+      for (let i0 = 0; i0 < N; i0 += 4096) {
+        const n = Math.min(4096, N - i0);
+        scope(() => {
+          const v = model.encodeItem!(data.fillItems(data.itemBatch(n), Int32Array.from({ length: n }, (_, k) => i0 + k)));
+          parts.push(Float32Array.from(v.f));
+          width = v.shape[1];
+        });
+      }
+      const all = new Float32Array(N * width);
+      parts.reduce((at, p) => (all.set(p, at), at + p.length), 0);
+      const items = Tensor.from(all, [N, width]);
+      const users = Int32Array.from([...relevant.keys()].map((u) => firstRow.get(u)!));
+      for (const batch of data.batches(users, { batchSize: 256, shuffle: false }).epoch(0)) {
+        scope(() => {
+          const reps = userReps(model, batch, opts.strategy);
+          const U = reps.shape[1];
+          for (let b = 0; b < batch.size; b++) {
+            const u = batch.user[b];
+            const scores = model.score!(Tensor.from(reps.f.subarray(b * U, b * U + U), [1, U]), items).f;
+            metric.update({ scores, masked: [masked[u]], relevant: [relevant.get(u)!] });
+          }
+        });
+      }
+    });
+  } finally {
+    model.train(wasTraining);
+  }
+  return { ...metric.compute(), users: relevant.size };
+}
+
+function userReps(model: RecModel, batch: Batch, strategy?: TrainingStrategy): Tensor {
+  return strategy?.userReps ? strategy.userReps(model, batch) : model.encodeUser!(batch);
+}
