@@ -3,7 +3,8 @@
 // random scorer gets the expected value, and a trained two-tower model's scores equal its forward pass.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseCascadeConfig, type CascadeConfig } from '../src/cascade/config.js';
@@ -190,4 +191,32 @@ test('a trained two-tower model: its scores equal its forward pass on the same p
   assert.equal(r.requests, 12);
   for (const [k, v] of Object.entries(r.metrics)) assert.ok(v >= 0 && v <= 1, `${k} = ${v}`);
   assert.equal(r.metrics['recall@100'], 1, 'K above R: every relevant item of the recall set is in the list');
+});
+
+test('prerank cascade train --config: builds, trains, evaluates, prints the table and writes eval.json', () => {
+  const dir = join(root, 'cli');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'data.json'), JSON.stringify(writeSyntheticLog(join(dir, 'data'), { users: 40, items: 60 })));
+  const cascadeCfg = { name: 'tiny', seed: 3, data: { config: 'data.json' }, requests: { train: 8, eval: 6, windowSeconds: 500 },
+    stages: { recall: 20, prerank: 8, impressions: 3, random: 4 },
+    prerank: { kind: 'dssm', config: { embedDim: 8, tower: [16, 8] }, epochs: 1, batchSize: 256 },
+    teacher: { kind: 'dcn', config: { embedDim: 8, dnn: [16] }, epochs: 1, batchSize: 256 } };
+  writeFileSync(join(dir, 'cascade.json'), JSON.stringify(cascadeCfg));
+  const train = { name: 'tiny-train', cascade: 'cascade.json', model: { kind: 'dssm', config: TINY_CONFIGS.dssm },
+    objective: { kind: 'hybrid' }, caps: { impression: 3, ranking_candidate: 5, prerank_candidate: 4, random: 2 },
+    listsPerBatch: 4, epochs: 2, lr: 0.01, ks: [5, 10], out: 'out' };
+  writeFileSync(join(dir, 'train.json'), JSON.stringify(train));
+  const cli = join(import.meta.dirname, '../src/cli/main.js');
+  const out = execFileSync(process.execPath, [cli, 'cascade', 'train', '--config', join(dir, 'train.json')], { encoding: 'utf8', stdio: 'pipe' });
+  assert.match(out, /tiny-train: 4 steps/);
+  assert.match(out, /recall@5 +ndcg@5 +teacher_recall@5 +recall@10 +ndcg@10 +teacher_recall@10 +auc/);
+  assert.match(out, /dssm \(hybrid\) /);
+  assert.match(out, /production dssm \(logged\)/);
+  const j = JSON.parse(readFileSync(join(dir, 'out', 'eval.json'), 'utf8'));
+  assert.equal(j.rows.length, 2);
+  assert.equal(j.rows[0].result.requests, 6);
+  assert.equal(j.rows[1].result.metrics['teacher_recall@10'], 1, 'the production pre-ranker chose the teacher\'s P = 8');
+  writeFileSync(join(dir, 'bad.json'), JSON.stringify({ ...train, model: { kind: 'nope' } }));
+  assert.throws(() => execFileSync(process.execPath, [cli, 'cascade', 'train', '--config', join(dir, 'bad.json')], { stdio: 'pipe' }),
+    (e: { stderr: Buffer }) => /model\.kind: unknown model 'nope'/.test(e.stderr.toString()));
 });
