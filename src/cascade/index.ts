@@ -11,3 +11,5 @@ export { writeCascade, manifestOf, type CascadeManifest, type CascadeFormat } fr
 export { inspectCascade, formatCascadeInspect, cascadeLogDir } from './inspect.js';
 export { CascadeLists, PAD_STAGE, type CascadeListBatch, type CascadeListOptions, type StageCaps } from './lists.js';
 export { trainOnCascade, listLogits, cascadeLoss, type CascadeObjective, type CascadeTrainOptions } from './train.js';
+export { evaluateRequests, evaluateOnCascade, modelScorer, loggedPrerankScorer, recallIndex, relevanceOf, type RecallScorer,
+  type CascadeEvalOptions, type CascadeEvalResult } from './evaluate.js';

@@ -1,8 +1,9 @@
-// `prerank cascade build|inspect|schema`: simulate a cascade over real logs and write it; look at a written one.
+// `prerank cascade build|train|inspect|schema`: simulate a cascade over real logs and write it; look at a written one.
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { cascadeConfigJsonSchema, loadCascadeConfig } from '../cascade/config.js';
 import { formatCascadeInspect, inspectCascade } from '../cascade/inspect.js';
+import { formatCascadeTrain, loadCascadeTrainConfig, runCascadeTrain } from '../cascade/run.js';
 import { simulateCascade } from '../cascade/simulate.js';
 import { writeCascade } from '../cascade/writer.js';
 
@@ -10,6 +11,9 @@ const USAGE = `usage:
   prerank cascade build --config <file.json> [--out <dir>] [--format jsonl|parquet]
       simulate the cascade; <dir>/logs holds samples, requests and manifest.json, <dir>/models the stage models
   prerank cascade inspect --dir <dir> [--json]   per-split, per-stage counts and label mix of a build
+  prerank cascade train --config <file.json>
+      build the cascade in memory, train a two-tower pre-ranker on its training requests (pointwise | hybrid),
+      evaluate it and the logged production pre-ranker on the evaluation requests; table + <out>/eval.json
   prerank cascade schema                         the JSON schema of cascade config files`;
 
 export async function runCascade(args: string[]): Promise<void> {
@@ -33,6 +37,15 @@ export async function runCascade(args: string[]): Promise<void> {
     const logDir = join(cfg.output.dir, 'logs');
     await writeCascade(r, logDir, cfg.output.format);
     console.log(formatCascadeInspect(await inspectCascade(logDir)));
+    return;
+  }
+  if (sub === 'train') {
+    const { values } = parseArgs({ args: rest, options: { config: { type: 'string' } } });
+    if (!values.config) throw new Error(`give --config\n${USAGE}`);
+    const { cfg, cascade } = loadCascadeTrainConfig(values.config);
+    const r = await runCascadeTrain(cfg, cascade, { log: (m) => console.error(`[cascade train] ${m}`) });
+    console.log(formatCascadeTrain(r));
+    console.error(`[cascade train] wrote ${join(cfg.out, 'eval.json')}`);
     return;
   }
   if (sub === 'inspect') {
