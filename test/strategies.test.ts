@@ -14,6 +14,7 @@ import type { RecModel } from '../src/models/types.js';
 import { parseTrainConfig } from '../src/train/config.js';
 import { Trainer, createOptimizer } from '../src/train/trainer.js';
 import { runTraining } from '../src/train/run.js';
+import { rankingEval } from '../src/train/ranking-eval.js';
 import { loadCheckpoint, saveCheckpoint } from '../src/train/checkpoint.js';
 import { OneBp, createOneBp } from '../src/train/strategies/onebp.js';
 
@@ -115,4 +116,50 @@ test('a train config selects the strategy by name; an unknown one lists the regi
   assert.ok(Number.isFinite(r.test.auc) && Number.isFinite(r.fit.epochs[0].trainLoss));
   await assert.rejects(runTraining(parseTrainConfig({ ...base, strategy: { kind: 'twobp' }, outDir: join(dir, 'cfg-bad') }), { data: ds, quiet: true }),
     /unknown training strategy 'twobp' \(registered: onebp\)/);
+});
+
+test('full-corpus ranking evaluation equals a per-user brute force (train items masked); OneBP reps plug in', () => {
+  const m = model('dssm');
+  m.eval();
+  const ks = [5, 10];
+  const got = rankingEval(m, ds, { split: 'test', ks });
+  // Brute force: the user's first test row against every item through the training forward.
+  const masked = ds.trainUserItems();
+  const N = ds.itemCount;
+  const seen = new Map<number, { row: number; pos: Set<number> }>();
+  for (const r of ds.splits.test) {
+    const u = ds.rowUser[r];
+    const e = seen.get(u) ?? seen.set(u, { row: r, pos: new Set() }).get(u)!;
+    if (ds.label[r] > 0.5) e.pos.add(ds.rowItem[r]);
+  }
+  const sums = { recall: [0, 0], ndcg: [0, 0] };
+  let users = 0;
+  for (const [u, { row, pos: all }] of seen) {
+    // A test positive the user also had in train is masked, so it is not counted as relevant (docs/METRICS.md).
+    const pos = new Set([...all].filter((i) => !masked[u].includes(i)));
+    if (pos.size === 0) continue;
+    users++;
+    const scores = noGrad(() => scope(() => {
+      const b = ds.batches(new Int32Array(N).fill(row), { batchSize: N, shuffle: false }).epoch(0).next().value as Batch;
+      ds.fillItems(b, Int32Array.from({ length: N }, (_, i) => i));
+      return Float32Array.from(m.forward(b).f);
+    }));
+    const order = Array.from({ length: N }, (_, i) => i).filter((i) => !masked[u].includes(i)).sort((a, b) => scores[b] - scores[a] || a - b);
+    ks.forEach((k, t) => {
+      const top = order.slice(0, k);
+      sums.recall[t] += top.filter((i) => pos.has(i)).length / pos.size;
+      const dcg = top.reduce((s, i, p) => s + (pos.has(i) ? 1 / Math.log2(p + 2) : 0), 0);
+      const idcg = Array.from({ length: Math.min(k, pos.size) }, (_, p) => 1 / Math.log2(p + 2)).reduce((a, b) => a + b, 0);
+      sums.ndcg[t] += dcg / idcg;
+    });
+  }
+  ks.forEach((k, t) => {
+    assert.ok(Math.abs(got[`recall@${k}`] - sums.recall[t] / users) < 1e-6, `recall@${k}`);
+    assert.ok(Math.abs(got[`ndcg@${k}`] - sums.ndcg[t] / users) < 1e-6, `ndcg@${k}`);
+  });
+  // A fresh OneBP keeps the tower's reps for every user with train rows: the same ranking.
+  const s = createOneBp({ model: m, data: ds, rng: new Rng(1) }, {});
+  m.eval();
+  const viaStrategy = rankingEval(m, ds, { split: 'test', ks, strategy: s });
+  for (const k of ks) assert.ok(Math.abs(viaStrategy[`recall@${k}`] - got[`recall@${k}`]) < 1e-6);
 });

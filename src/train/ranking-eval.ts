@@ -18,17 +18,18 @@ export interface RankingEvalOptions {
   strategy?: TrainingStrategy;
 }
 
+/** Metrics by `${family}@${K}`, and `users`: how many users have a positive in the split (users whose positives are all train items are skipped by the metric). */
 export function rankingEval(model: RecModel, data: Dataset, opts: RankingEvalOptions): Record<string, number> & { users: number } {
   if (!model.twoTower || !model.encodeUser || !model.encodeItem || !model.score) throw new Error(`rankingEval: '${model.kind}' is not a two-tower model`);
   const N = data.itemCount;
   const rows = data.splits[opts.split];
   // Per user: the split's positives, and the row whose features give the user rep.
-  const relevant = new Map<number, number[]>();
+  const relevant = new Map<number, Set<number>>(); // a repeated interaction counts once
   const firstRow = new Map<number, number>();
   for (const r of rows) {
     const u = data.rowUser[r];
     if (!firstRow.has(u)) firstRow.set(u, r);
-    if (data.label[r] > 0.5) (relevant.get(u) ?? relevant.set(u, []).get(u)!).push(data.rowItem[r]);
+    if (data.label[r] > 0.5) (relevant.get(u) ?? relevant.set(u, new Set()).get(u)!).add(data.rowItem[r]);
   }
   const masked = data.trainUserItems();
   const metric = new RankingMetrics({ ks: opts.ks });
@@ -58,7 +59,7 @@ export function rankingEval(model: RecModel, data: Dataset, opts: RankingEvalOpt
           for (let b = 0; b < batch.size; b++) {
             const u = batch.user[b];
             const scores = model.score!(Tensor.from(reps.f.subarray(b * U, b * U + U), [1, U]), items).f;
-            metric.update({ scores, masked: [masked[u]], relevant: [relevant.get(u)!] });
+            metric.update({ scores, masked: [masked[u]], relevant: [Int32Array.from(relevant.get(u)!)] });
           }
         });
       }
