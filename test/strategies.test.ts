@@ -16,7 +16,7 @@ import { Trainer, createOptimizer } from '../src/train/trainer.js';
 import { runTraining } from '../src/train/run.js';
 import { rankingEval } from '../src/train/ranking-eval.js';
 import { loadCheckpoint, saveCheckpoint } from '../src/train/checkpoint.js';
-import { OneBp, createOneBp } from '../src/train/strategies/onebp.js';
+import { OneBp, createOneBp, createTwoBp } from '../src/train/strategies/onebp.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'prerank-strategies-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -114,8 +114,8 @@ test('a train config selects the strategy by name; an unknown one lists the regi
   const base = { model: { kind: 'mf', config: { embedDim: 8, embedStd: 0.1 } }, data: { recipe: 'x' }, batchSize: 64, epochs: 2, seed: 1 };
   const r = await runTraining(parseTrainConfig({ ...base, strategy: { kind: 'onebp', config: { negatives: 4 } }, outDir: join(dir, 'cfg-run') }), { data: ds, quiet: true });
   assert.ok(Number.isFinite(r.test.auc) && Number.isFinite(r.fit.epochs[0].trainLoss));
-  await assert.rejects(runTraining(parseTrainConfig({ ...base, strategy: { kind: 'twobp' }, outDir: join(dir, 'cfg-bad') }), { data: ds, quiet: true }),
-    /unknown training strategy 'twobp' \(registered: onebp\)/);
+  await assert.rejects(runTraining(parseTrainConfig({ ...base, strategy: { kind: 'threebp' }, outDir: join(dir, 'cfg-bad') }), { data: ds, quiet: true }),
+    /unknown training strategy 'threebp' \(registered: onebp, twobp\)/);
 });
 
 test('full-corpus ranking evaluation equals a per-user brute force (train items masked); OneBP reps plug in', () => {
@@ -162,4 +162,18 @@ test('full-corpus ranking evaluation equals a per-user brute force (train items 
   m.eval();
   const viaStrategy = rankingEval(m, ds, { split: 'test', ks, strategy: s });
   for (const k of ks) assert.ok(Math.abs(viaStrategy[`recall@${k}`] - got[`recall@${k}`]) < 1e-6);
+});
+
+test('twobp (the same sampled InfoNCE with two-sided backpropagation) trains both towers, also for IntTower', () => {
+  for (const kind of ['mf', 'int-tower'] as ModelName[]) {
+    const m = model(kind, kind === 'mf' ? { biases: false } : {});
+    const strategy = createTwoBp({ model: m, data: ds, rng: new Rng(9) }, { negatives: 5 });
+    const before = snapshot(m);
+    const cfg = parseTrainConfig({ model: { kind }, data: { recipe: 'x' }, batchSize: 64, epochs: 3, seed: 1, optimizer: { kind: 'adam', lr: 0.02 }, outDir: join(dir, `twobp-${kind}`) });
+    const trainer = new Trainer(m, ds, cfg, { quiet: true, strategy });
+    const losses = [0, 1, 2].map((e) => trainer.trainEpoch(e).loss);
+    assert.ok(losses[2] < losses[0], `${kind}: InfoNCE ${losses.map((x) => x.toFixed(4)).join(' -> ')}`);
+    const moved = (prefix: string) => [...snapshot(m)].some(([n, v]) => n.startsWith(prefix) && v.some((x, i) => x !== before.get(n)![i]));
+    assert.ok(moved(kind === 'mf' ? 'users.' : 'user.'), `${kind}: the user tower learns`);
+  }
 });

@@ -9,11 +9,18 @@ import { renderReport } from '../report/html.js';
 import { parseTrainConfig } from './config.js';
 import { servingLatencyMs } from './latency.js';
 import { loadData, runTraining } from './run.js';
+import { rankingEval } from './ranking-eval.js';
 
 export const ExperimentSchema = z.object({
   name: z.string(),
   data: z.union([z.object({ config: z.string() }), z.object({ recipe: z.string() })]),
-  models: z.array(z.object({ kind: z.string(), label: z.string().optional(), config: z.record(z.string(), z.unknown()).default({}) })).min(1),
+  models: z.array(z.object({
+    kind: z.string(), label: z.string().optional(), config: z.record(z.string(), z.unknown()).default({}),
+    /** A training strategy for this entry (e.g. onebp); none = the model's own loss. */
+    strategy: z.object({ kind: z.string(), config: z.record(z.string(), z.unknown()).default({}) }).optional(),
+  })).min(1),
+  /** Full-corpus ranking metrics on test (train items masked) at these K, for two-tower models. */
+  ranking: z.object({ ks: z.array(z.number().int().positive()).min(1) }).optional(),
   seeds: z.array(z.number().int()).min(1).default([1, 2, 3]),
   /** Training settings shared by every run (the train config minus model, data, seed and outDir). */
   train: z.record(z.string(), z.unknown()).default({}),
@@ -31,6 +38,10 @@ export interface RunRecord {
   bestEpoch: number;
   samplesPerSec: number;
   latencyMs: number;
+  /** Mean seconds per training epoch. */
+  epochSeconds: number;
+  /** Full-corpus ranking metrics on test, when the experiment asks for them. */
+  ranking?: Record<string, number>;
   curve: { epoch: number; trainLoss: number; valAuc: number; valLogloss: number }[];
 }
 
@@ -68,6 +79,7 @@ export function markdownTable(exp: ExperimentConfig, dataName: string, runs: Run
     `| model | ${VAL_COLUMNS.map((m) => `val ${m}`).join(' | ')} | ${METRIC_COLUMNS.map((m) => `test ${m}`).join(' | ')} | RelaImpr | best epoch | train samples/s | latency ms |`,
     `|---|${[...VAL_COLUMNS, ...METRIC_COLUMNS].map(() => '---').join('|')}|---|---|---|---|`,
   ];
+  const rankingCols = exp.ranking ? ['precision', 'recall', 'ndcg'].flatMap((f) => exp.ranking!.ks.map((k) => `${f}@${k}`)) : [];
   for (const label of labels) {
     const rs = runs.filter((r) => r.label === label);
     const cell = (xs: number[], digits = 4) => {
@@ -76,6 +88,16 @@ export function markdownTable(exp: ExperimentConfig, dataName: string, runs: Run
     };
     const auc = meanStd(rs.map((r) => r.test.auc)).mean;
     lines.push(`| ${label} | ${VAL_COLUMNS.map((m) => cell(rs.map((r) => r.val[m]))).join(' | ')} | ${METRIC_COLUMNS.map((m) => cell(rs.map((r) => r.test[m]))).join(' | ')} | ${relaImpr(auc, baseAuc).toFixed(2)}% | ${cell(rs.map((r) => r.bestEpoch), 1)} | ${meanStd(rs.map((r) => r.samplesPerSec)).mean.toFixed(0)} | ${meanStd(rs.map((r) => r.latencyMs)).mean.toFixed(3)} |`);
+  }
+  if (rankingCols.length) {
+    lines.push('', `Full-corpus ranking on test (every item scored, the user's train items masked; test positives that were also train items are not counted), mean ± std over seeds; seconds per training epoch.`, '',
+      `| model | ${rankingCols.join(' | ')} | s/epoch |`, `|---|${rankingCols.map(() => '---').join('|')}|---|`);
+    for (const label of labels) {
+      const rs = runs.filter((r) => r.label === label && r.ranking);
+      if (!rs.length) continue;
+      const cell = (xs: number[]) => { const { mean, std } = meanStd(xs); return `${mean.toFixed(4)} ± ${std.toFixed(4)}`; };
+      lines.push(`| ${label} | ${rankingCols.map((c) => cell(rs.map((r) => r.ranking![c]))).join(' | ')} | ${meanStd(rs.map((r) => r.epochSeconds)).mean.toFixed(2)} |`);
+    }
   }
   return `${lines.join('\n')}\n`;
 }
@@ -88,11 +110,14 @@ export async function runExperiment(exp: ExperimentConfig, command: string, log:
   for (const m of exp.models) {
     const label = m.label ?? m.kind;
     for (const seed of exp.seeds) {
-      const cfg = parseTrainConfig({ ...exp.train, model: { kind: m.kind, config: m.config }, data: exp.data, seed, outDir: join(exp.outDir, 'runs', `${label}-seed${seed}`) });
+      const cfg = parseTrainConfig({ ...exp.train, model: { kind: m.kind, config: m.config }, strategy: m.strategy, data: exp.data, seed,
+        outDir: join(exp.outDir, 'runs', `${label}-seed${seed}`) });
       const r = await runTraining(cfg, { data, quiet: true });
       const rec: RunRecord = {
         label, kind: m.kind, seed, val: { ...r.fit.best }, test: { ...r.test }, bestEpoch: r.fit.bestEpoch, samplesPerSec: r.samplesPerSec,
         latencyMs: servingLatencyMs(r.model, data, 1000),
+        epochSeconds: r.fit.epochs.reduce((a, e) => a + e.seconds, 0) / Math.max(1, r.fit.epochs.length),
+        ranking: exp.ranking && r.model.twoTower ? rankingEval(r.model, data, { split: 'test', ks: exp.ranking.ks, strategy: r.strategy }) : undefined,
         curve: r.fit.epochs.map((e) => ({ epoch: e.epoch, trainLoss: e.trainLoss, valAuc: e.val.auc, valLogloss: e.val.logloss })),
       };
       runs.push(rec);

@@ -15,6 +15,8 @@ import { Trainer, type FitResult, type TrainerOptions } from './trainer.js';
 export interface RunResult {
   config: TrainConfig;
   model: RecModel;
+  /** The training strategy, when the config named one (its state, e.g. OneBP's user encodings, is the best epoch's). */
+  strategy?: TrainingStrategy;
   fit: FitResult;
   test: BinaryMetrics;
   /** Mean training throughput over the epochs run. */
@@ -57,7 +59,8 @@ export async function runTraining(cfg: TrainConfig, opts: TrainerOptions & { dat
   const model = buildModel(cfg, data);
   mkdirSync(cfg.outDir, { recursive: true });
   writeFileSync(join(cfg.outDir, 'config.json'), JSON.stringify(cfg, null, 2));
-  const trainer = new Trainer(model, data, cfg, { ...opts, strategy: opts.strategy ?? buildStrategy(cfg, model, data) });
+  const strategy = opts.strategy ?? buildStrategy(cfg, model, data);
+  const trainer = new Trainer(model, data, cfg, { ...opts, strategy });
   const fit = await trainer.fit();
   await trainer.restoreBest();
   const test = trainer.evaluate('test');
@@ -65,5 +68,5 @@ export async function runTraining(cfg: TrainConfig, opts: TrainerOptions & { dat
   const summary = { model: cfg.model.kind, data: data.name, bestEpoch: fit.bestEpoch, val: fit.best, test, samplesPerSec, epochs: fit.epochs.length };
   writeFileSync(join(cfg.outDir, 'summary.json'), JSON.stringify(summary, null, 2));
   trainer.log.write({ event: 'summary', ...summary });
-  return { config: cfg, model, fit, test, samplesPerSec };
+  return { config: cfg, model, strategy, fit, test, samplesPerSec };
 }

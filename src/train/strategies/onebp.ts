@@ -8,7 +8,9 @@
 // same-width reps (checked by fitting score = a <u, v> + b on sampled pairs: DSSM, DAT, MF qualify; IntTower's
 // max-sim and RankTower's attention do not, and LR's reps are summed, not multiplied), since e_u moves towards item
 // encodings. Extra positives per user (an option in the authors' code) are not implemented.
-// Shape letters: B batch, P positive rows, N negatives, U users, D rep width.
+// `twobp` is the comparison the paper makes: the same sampled InfoNCE, the user rep from the user tower with its
+// gradient, every parameter optimised (ordinary two-sided backpropagation); it works for any two-tower model.
+// Shape letters: B batch, P positive rows, N negatives, W = N + 1 items per positive, U users, D rep width.
 import { Tensor } from '../../core/tensor.js';
 import { Rng } from '../../core/random.js';
 import { backward, noGrad } from '../../core/tape.js';
@@ -32,28 +34,72 @@ export interface OneBpConfig {
 
 export const ONEBP_DEFAULTS: Required<OneBpConfig> = { beta: 0.99, negatives: 20, temperature: 1 };
 
-export class OneBp extends TrainingStrategy {
+/** InfoNCE over each positive row's item and N uniform negatives; subclasses say where the user reps come from. */
+abstract class SampledInfoNce extends TrainingStrategy {
+  private readonly rng: Rng;
+  private readonly pool: Int32Array;
+  private readonly seen: Int32Array[];
+  protected itemBatch: Batch;
+
+  constructor(model: RecModel, protected readonly data: Dataset, private readonly sampling: { negatives: number; temperature: number }, rng: Rng, kind: string) {
+    super();
+    if (!model.twoTower || !model.encodeUser || !model.encodeItem || !model.score) throw new Error(`${kind}: '${model.kind}' is not a two-tower model (it needs encodeUser, encodeItem and score)`);
+    this.rng = this.addRng('negatives', rng);
+    const counts = data.trainItemCounts();
+    this.pool = Int32Array.from({ length: counts.length }, (_, i) => i).filter((i) => counts[i] > 0);
+    this.seen = data.trainUserItems();
+    this.itemBatch = data.itemBatch(4096);
+  }
+
+  /** User reps [P*W, U] for the slots: slot k belongs to batch row rows[k], user entity users[k]. */
+  protected abstract usersOf(model: RecModel, batch: Batch, users: Int32Array, rows: Int32Array): Tensor;
+
+  /** One uniform negative for user u among train items the user has not interacted with (10 tries, then any). */
+  private negative(u: number): number {
+    const avoid = this.seen[u];
+    let it = this.pool[this.rng.int(this.pool.length)];
+    for (let t = 1; t < 10 && avoid && contains(avoid, it); t++) it = this.pool[this.rng.int(this.pool.length)];
+    return it;
+  }
+
+  override loss(model: RecModel, batch: Batch): LossOutput {
+    const { negatives: N, temperature } = this.sampling;
+    const pos: number[] = [];
+    for (let b = 0; b < batch.size; b++) if (batch.label[b] > 0.5) pos.push(b);
+    const P = pos.length, W = N + 1;
+    if (P === 0) {
+      const zero = ops.scale(ops.sumAll(model.encodeItem!(headOf(batch, 1))), 0);
+      return { loss: zero, logits: Tensor.zeros([batch.size]), parts: { infoNCE: 0 } };
+    }
+    if (P * W > this.itemBatch.size) this.itemBatch = this.data.itemBatch(P * W); // grows to the largest batch once
+    const items = new Int32Array(P * W);
+    const users = new Int32Array(P * W);
+    const rows = new Int32Array(P * W);
+    pos.forEach((b, p) => {
+      items[p * W] = batch.item[b];
+      for (let j = 1; j < W; j++) items[p * W + j] = this.negative(batch.user[b]);
+      users.fill(batch.user[b], p * W, p * W + W);
+      rows.fill(b, p * W, p * W + W);
+    });
+    const v = model.encodeItem!(this.data.fillItems(this.itemBatch, items, P * W)); // [P*W, D]
+    const logits = ops.reshape(model.score!(this.usersOf(model, batch, users, rows), ops.reshape(v, [P * W, -1])), [P, W]);
+    const nce = ops.softmaxCrossEntropy(ops.scale(logits, 1 / temperature), Tensor.from(new Int32Array(P), [P]));
+    return { loss: nce, logits: Tensor.zeros([batch.size]), parts: { infoNCE: nce.item() } };
+  }
+}
+
+export class OneBp extends SampledInfoNce {
   readonly kind = 'onebp';
   /** [U, D] stored user encodings. */
   readonly encodings: Tensor;
   /** [U] 1 where the user has a stored encoding (else the tower scores it: a cold user). */
   readonly known: Tensor;
-  private readonly rng: Rng;
-  private readonly pool: Int32Array;
-  private readonly seen: Int32Array[];
-  private readonly itemBatch: Batch;
 
-  constructor(model: RecModel, private readonly data: Dataset, readonly config: Required<OneBpConfig>, rng: Rng) {
-    super();
-    if (!model.twoTower || !model.encodeUser || !model.encodeItem || !model.score) throw new Error(`onebp: '${model.kind}' is not a two-tower model (it needs encodeUser, encodeItem and score)`);
+  constructor(model: RecModel, data: Dataset, readonly config: Required<OneBpConfig>, rng: Rng) {
+    super(model, data, config, rng, 'onebp');
     const D = OneBp.checkInnerProduct(model, data);
     this.encodings = this.addBuffer('encodings', buffer([data.userCount, D]));
     this.known = this.addBuffer('known', buffer([data.userCount]));
-    this.rng = this.addRng('negatives', rng);
-    const counts = data.trainItemCounts();
-    this.pool = Int32Array.from({ length: counts.length }, (_, i) => i).filter((i) => counts[i] > 0);
-    this.seen = data.trainUserItems();
-    this.itemBatch = data.itemBatch(1 << 14);
     this.initFromTower(model);
   }
 
@@ -105,36 +151,9 @@ export class OneBp extends TrainingStrategy {
     return used;
   }
 
-  /** One uniform negative for user u among train items the user has not interacted with (10 tries, then any). */
-  private negative(u: number): number {
-    const avoid = this.seen[u];
-    let it = this.pool[this.rng.int(this.pool.length)];
-    for (let t = 1; t < 10 && avoid && contains(avoid, it); t++) it = this.pool[this.rng.int(this.pool.length)];
-    return it;
-  }
-
-  override loss(model: RecModel, batch: Batch): LossOutput {
-    const { negatives: N, temperature } = this.config;
-    const pos: number[] = [];
-    for (let b = 0; b < batch.size; b++) if (batch.label[b] > 0.5) pos.push(b);
-    const P = pos.length, W = N + 1;
-    if (P === 0) {
-      const zero = ops.scale(ops.sumAll(model.encodeItem!(headOf(batch, 1))), 0);
-      return { loss: zero, logits: Tensor.zeros([batch.size]), parts: { infoNCE: 0 } };
-    }
-    if (P * W > this.itemBatch.size) throw new Error(`onebp: ${P} positives x ${W} items exceed the item buffer`);
-    const items = new Int32Array(P * W);
-    const users = new Int32Array(P * W);
-    pos.forEach((b, p) => {
-      items[p * W] = batch.item[b];
-      for (let j = 1; j < W; j++) items[p * W + j] = this.negative(batch.user[b]);
-      users.fill(batch.user[b], p * W, p * W + W);
-    });
-    const v = model.encodeItem!(this.data.fillItems(this.itemBatch, items, P * W)); // [P*W, D]
-    const u = ops.gather(this.encodings, Tensor.from(users, [P * W])); // constant: no gradient reaches the user side
-    const logits = ops.reshape(model.score!(u, ops.reshape(v, [P * W, -1])), [P, W]);
-    const nce = ops.softmaxCrossEntropy(ops.scale(logits, 1 / temperature), Tensor.from(new Int32Array(P), [P]));
-    return { loss: nce, logits: Tensor.zeros([batch.size]), parts: { infoNCE: nce.item() } };
+  /** Stored encodings, held constant: no gradient reaches the user side. */
+  protected override usersOf(_model: RecModel, _batch: Batch, users: Int32Array, _rows: Int32Array): Tensor {
+    return ops.gather(this.encodings, Tensor.from(users, [users.length]));
   }
 
   /** e_u <- beta e_u + (1 - beta) e_i+ with the positive items' encodings after the update. */
@@ -174,6 +193,22 @@ export class OneBp extends TrainingStrategy {
   }
 }
 
+/** The same sampled InfoNCE with the user tower's output and its gradient: ordinary two-sided backpropagation. */
+export class TwoBp extends SampledInfoNce {
+  readonly kind = 'twobp';
+
+  constructor(model: RecModel, data: Dataset, readonly config: Required<TwoBpConfig>, rng: Rng) {
+    super(model, data, config, rng, 'twobp');
+  }
+
+  protected override usersOf(model: RecModel, batch: Batch, _users: Int32Array, rows: Int32Array): Tensor {
+    return ops.gather(model.encodeUser!(batch), Tensor.from(rows, [rows.length]));
+  }
+}
+
+export type TwoBpConfig = Omit<OneBpConfig, 'beta'>;
+export const TWOBP_DEFAULTS: Required<TwoBpConfig> = { negatives: 20, temperature: 1 };
+
 function contains(sorted: Int32Array, x: number): boolean {
   let lo = 0, hi = sorted.length - 1;
   while (lo <= hi) {
@@ -188,4 +223,9 @@ function contains(sorted: Int32Array, x: number): boolean {
 export const createOneBp: StrategyFactory<OneBpConfig> = (ctx, config) => {
   for (const k of Object.keys(config)) if (!(k in ONEBP_DEFAULTS)) throw new Error(`unknown onebp config key '${k}' (known: ${Object.keys(ONEBP_DEFAULTS).join(', ')})`);
   return new OneBp(ctx.model, ctx.data, { ...ONEBP_DEFAULTS, ...config }, ctx.rng);
+};
+
+export const createTwoBp: StrategyFactory<TwoBpConfig> = (ctx, config) => {
+  for (const k of Object.keys(config)) if (!(k in TWOBP_DEFAULTS)) throw new Error(`unknown twobp config key '${k}' (known: ${Object.keys(TWOBP_DEFAULTS).join(', ')})`);
+  return new TwoBp(ctx.model, ctx.data, { ...TWOBP_DEFAULTS, ...config }, ctx.rng);
 };
