@@ -7,18 +7,18 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseCascadeConfig, type CascadeConfig } from '../src/cascade/config.js';
+import type { CascadeConfig } from '../src/cascade/config.js';
 import { evaluateOnCascade, evaluateRequests, loggedPrerankScorer, modelScorer, recallIndex, relevanceOf,
   type RecallScorer } from '../src/cascade/evaluate.js';
 import { CascadeLists } from '../src/cascade/lists.js';
-import { simulateCascade, type CascadeResult, type RequestLog } from '../src/cascade/simulate.js';
+import type { CascadeResult, RequestLog } from '../src/cascade/simulate.js';
 import { PairScorer } from '../src/cascade/stage-models.js';
 import { trainOnCascade } from '../src/cascade/train.js';
 import { Rng } from '../src/core/index.js';
-import { parseDataConfig } from '../src/data/spec.js';
 import { writeSyntheticLog } from '../src/data/synthetic.js';
 import { MODELS, TINY_CONFIGS } from '../src/models/registry.js';
 import { Adam } from '../src/nn/index.js';
+import { tinyCascade } from './cascade-fixture.js';
 
 const LABELS: CascadeConfig['labels'] = { feedback: [{ name: 'rated_5', min: 5, value: 6 }, { name: 'rated_4', min: 4, value: 5 },
   { name: 'rated_lower', min: null, value: 4 }], exposed: 3, rankingCandidate: 2, prerankCandidate: 1, random: 0 };
@@ -71,14 +71,7 @@ after(() => rmSync(root, { recursive: true, force: true }));
 let cascade: CascadeResult;
 let evalLogs: RequestLog[];
 before(async () => {
-  const dir = join(root, 'data');
-  const dataCfg = parseDataConfig(writeSyntheticLog(dir, { users: 60, items: 80 }));
-  cascade = await simulateCascade(parseCascadeConfig({
-    name: 'tiny', seed: 3, data: { config: 'unused.json' }, requests: { train: 25, eval: 12, windowSeconds: 500 },
-    stages: { recall: 24, prerank: 10, impressions: 4, random: 5 },
-    prerank: { kind: 'dssm', config: { embedDim: 8, tower: [16, 8] }, epochs: 2, batchSize: 256 },
-    teacher: { kind: 'dcn', config: { embedDim: 8, dnn: [16] }, epochs: 2, batchSize: 256 },
-  }), { modelDir: join(root, 'models'), dataConfig: dataCfg });
+  ({ cascade } = await tinyCascade(root, 12));
   evalLogs = cascade.logs.filter((e) => e.request.split === 'eval');
 });
 

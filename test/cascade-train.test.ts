@@ -5,17 +5,16 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseCascadeConfig } from '../src/cascade/config.js';
 import { CascadeLists, PAD_STAGE, type StageCaps } from '../src/cascade/lists.js';
-import { ingestEvents, simulateCascade, type CascadeResult } from '../src/cascade/simulate.js';
+import { ingestEvents, type CascadeResult } from '../src/cascade/simulate.js';
 import { periodOneDataset } from '../src/cascade/stage-models.js';
 import { cascadeLoss, listLogits, trainOnCascade, type CascadeObjective } from '../src/cascade/train.js';
 import { backward, noGrad, Rng, scope, Tensor } from '../src/core/index.js';
-import { parseDataConfig, type DataConfig } from '../src/data/spec.js';
-import { writeSyntheticLog } from '../src/data/synthetic.js';
+import type { DataConfig } from '../src/data/spec.js';
 import { MODELS, TINY_CONFIGS, type ModelName } from '../src/models/registry.js';
 import type { RecModel } from '../src/models/types.js';
 import { Adam } from '../src/nn/index.js';
+import { tinyCascade } from './cascade-fixture.js';
 
 const root = mkdtempSync(join(tmpdir(), 'prerank-cascade-train-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -29,15 +28,9 @@ let cascade: CascadeResult;
 let events: string[];
 let dataCfg: DataConfig;
 before(async () => {
-  const dir = join(root, 'data');
-  dataCfg = parseDataConfig(writeSyntheticLog(dir, { users: 60, items: 80 }));
-  events = readFileSync(join(dir, 'events.csv'), 'utf8').trim().split('\n').slice(1);
-  cascade = await simulateCascade(parseCascadeConfig({
-    name: 'tiny', seed: 3, data: { config: 'unused.json' }, requests: { train: 25, eval: 10, windowSeconds: 500 },
-    stages: { recall: 24, prerank: 10, impressions: 4, random: 5 },
-    prerank: { kind: 'dssm', config: { embedDim: 8, tower: [16, 8] }, epochs: 2, batchSize: 256 },
-    teacher: { kind: 'dcn', config: { embedDim: 8, dnn: [16] }, epochs: 2, batchSize: 256 },
-  }), { modelDir: join(root, 'models'), dataConfig: dataCfg });
+  let dataDir: string;
+  ({ cascade, dataCfg, dataDir } = await tinyCascade(root, 10));
+  events = readFileSync(join(dataDir, 'events.csv'), 'utf8').trim().split('\n').slice(1);
 });
 
 function model(name: ModelName, seed = 1): RecModel {
