@@ -177,3 +177,16 @@ test('twobp (the same sampled InfoNCE with two-sided backpropagation) trains bot
     assert.ok(moved(kind === 'mf' ? 'users.' : 'user.'), `${kind}: the user tower learns`);
   }
 });
+
+test('early stopping can watch a validation ranking metric (recall@K): the best epoch is its argmax', async () => {
+  const m = model('mf', { biases: false });
+  const strategy = createOneBp({ model: m, data: ds, rng: new Rng(9) }, { negatives: 5 });
+  const cfg = parseTrainConfig({ model: { kind: 'mf' }, data: { recipe: 'x' }, batchSize: 64, epochs: 4, seed: 1, optimizer: { kind: 'adam', lr: 0.02 },
+    earlyStopping: { metric: 'recall@10', patience: 10 }, outDir: join(dir, 'es-recall') });
+  const fit = await new Trainer(m, ds, cfg, { quiet: true, strategy }).fit();
+  const recalls = fit.epochs.map((e) => e.val['recall@10']);
+  assert.ok(recalls.every(Number.isFinite), `val recall@10 per epoch: ${recalls.join(', ')}`);
+  const first = recalls.indexOf(Math.max(...recalls));
+  assert.equal(fit.bestEpoch, first);
+  assert.throws(() => parseTrainConfig({ ...cfg, earlyStopping: { metric: 'recall@0' } }), /earlyStopping\.metric/);
+});

@@ -17,8 +17,16 @@ export const TrainConfigSchema = z.object({
   evalBatchSize: z.number().int().positive().default(8192),
   epochs: z.number().int().positive().default(10),
   seed: z.number().int().default(2022),
+  /**
+   * Early stopping on a validation metric: 'auc' (higher is better), 'logloss' (lower), or a full-corpus ranking
+   * metric such as 'recall@20' / 'ndcg@10' (higher; two-tower models; the right choice for retrieval objectives
+   * such as OneBP's sampled InfoNCE, whose pointwise AUC says little).
+   */
   earlyStopping: z
-    .object({ metric: z.enum(['auc', 'logloss']).default('auc'), patience: z.number().int().min(0).default(5) })
+    .object({
+      metric: z.union([z.enum(['auc', 'logloss']), z.string().regex(/^(recall|ndcg|precision|hitrate)@[1-9][0-9]*$/, 'auc, logloss or <recall|ndcg|precision|hitrate>@K')]).default('auc'),
+      patience: z.number().int().min(0).default(5),
+    })
     .default({ metric: 'auc', patience: 5 }),
   /** A training strategy (src/train/strategies/registry.ts) and its config; none = the model's own loss. */
   strategy: z.object({ kind: z.string(), config: z.record(z.string(), z.unknown()).default({}) }).optional(),

@@ -11,12 +11,16 @@ import type { TrainConfig } from './config.js';
 import { hasCheckpoint, loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { binaryMetrics, collectPredictions, type BinaryMetrics } from './predict.js';
 import { Progress } from './progress.js';
+import { rankingEval } from './ranking-eval.js';
 import { RunLog } from './run-log.js';
+
+/** Validation metrics of an epoch: the binary ones, plus the ranking metric early stopping watches when it is one. */
+export type ValMetrics = BinaryMetrics & Record<string, number>;
 
 export interface EpochRecord {
   epoch: number;
   trainLoss: number;
-  val: BinaryMetrics;
+  val: ValMetrics;
   seconds: number;
   samplesPerSec: number;
 }
@@ -24,7 +28,7 @@ export interface EpochRecord {
 export interface FitResult {
   epochs: EpochRecord[];
   bestEpoch: number;
-  best: BinaryMetrics;
+  best: ValMetrics;
   stoppedEarly: boolean;
   resumedFrom: number | null;
 }
@@ -46,10 +50,10 @@ export function createOptimizer(model: RecModel, cfg: TrainConfig['optimizer'], 
   return new Adam(params, { lr: cfg.lr, weightDecay: cfg.weightDecay });
 }
 
-/** Higher is better for AUC, lower for logloss. */
-function improves(metric: 'auc' | 'logloss', value: number, best: number | null): boolean {
+/** Lower is better for logloss, higher for AUC and the ranking metrics. */
+function improves(metric: string, value: number, best: number | null): boolean {
   if (best === null) return Number.isFinite(value);
-  return metric === 'auc' ? value > best : value < best;
+  return metric === 'logloss' ? value < best : value > best;
 }
 
 export class Trainer {
@@ -105,7 +109,7 @@ export class Trainer {
     const lastDir = join(cfg.outDir, 'last');
     const bestDir = join(cfg.outDir, 'best');
     let start = 0;
-    let best: { value: number | null; epoch: number; metrics: BinaryMetrics | null } = { value: null, epoch: -1, metrics: null };
+    let best: { value: number | null; epoch: number; metrics: ValMetrics | null } = { value: null, epoch: -1, metrics: null };
     let bad = 0;
     let resumedFrom: number | null = null;
     const epochs: EpochRecord[] = [];
@@ -124,12 +128,14 @@ export class Trainer {
       const t0 = performance.now();
       const { loss, samples } = this.trainEpoch(epoch);
       const trainSecs = (performance.now() - t0) / 1000;
-      const val = this.evaluate('val');
+      const val: ValMetrics = { ...this.evaluate('val') };
+      const metric = cfg.earlyStopping.metric;
+      const at = metric.indexOf('@');
+      if (at > 0) Object.assign(val, rankingEval(model, this.data, { split: 'val', ks: [Number(metric.slice(at + 1))], strategy: this.opts.strategy }));
       const rec: EpochRecord = { epoch, trainLoss: loss, val, seconds: (performance.now() - t0) / 1000, samplesPerSec: samples / trainSecs };
       epochs.push(rec);
       this.log.write({ event: 'epoch', ...rec });
       if (!this.opts.quiet) console.log(`epoch ${epoch}: train loss ${loss.toFixed(5)}, val AUC ${val.auc.toFixed(5)} logloss ${val.logloss.toFixed(5)}, ${rec.samplesPerSec.toFixed(0)} samples/s`);
-      const metric = cfg.earlyStopping.metric;
       if (improves(metric, val[metric], best.value)) {
         best = { value: val[metric], epoch, metrics: val };
         bad = 0;
