@@ -228,31 +228,33 @@ void ServePlan::score(const float* rep, const ItemRows& items, long n, float* ou
   for (long i = 0; i < n; ++i) out[i] = score_.scale * out[i] + score_.bias;
 }
 
-long top_n(const float* scores, long m, long n, int32_t* out, std::vector<int32_t>& scratch) {
+long top_n(const float* scores, long m, long n, int32_t* out, ServeScratch& s) {
   const long k = std::max(0L, std::min(n, m));
   if (k == 0) return 0;
   // NaN ranks last: work on a copy with NaN as -inf (the k-th value is found on plain floats, no index indirection).
-  std::vector<float> key(scores, scores + m);
+  std::vector<float>& key = s.keys;
+  key.assign(scores, scores + m);
   for (float& x : key)
     if (std::isnan(x)) x = -INFINITY;
-  std::vector<float> vals(key);
-  std::nth_element(vals.begin(), vals.begin() + (k - 1), vals.end(), std::greater<float>());
-  const float kth = vals[k - 1];
+  s.kth.assign(key.begin(), key.end());
+  std::nth_element(s.kth.begin(), s.kth.begin() + (k - 1), s.kth.end(), std::greater<float>());
+  const float kth = s.kth[k - 1];
   // Everything above the k-th value, then values equal to it in index order until k are taken.
-  scratch.clear();
+  std::vector<int32_t>& idx = s.order;
+  idx.clear();
   for (long i = 0; i < m; ++i)
-    if (key[i] > kth) scratch.push_back(static_cast<int32_t>(i));
-  for (long i = 0; i < m && static_cast<long>(scratch.size()) < k; ++i)
-    if (key[i] == kth) scratch.push_back(static_cast<int32_t>(i));
-  std::sort(scratch.begin(), scratch.end(), [&key](int32_t a, int32_t b) { return key[a] > key[b] || (key[a] == key[b] && a < b); });
-  std::copy(scratch.begin(), scratch.begin() + k, out);
+    if (key[i] > kth) idx.push_back(static_cast<int32_t>(i));
+  for (long i = 0; i < m && static_cast<long>(idx.size()) < k; ++i)
+    if (key[i] == kth) idx.push_back(static_cast<int32_t>(i));
+  std::sort(idx.begin(), idx.end(), [&key](int32_t a, int32_t b) { return key[a] > key[b] || (key[a] == key[b] && a < b); });
+  std::copy(idx.begin(), idx.begin() + k, out);
   return k;
 }
 
 long serve_request(const ServePlan& plan, const float* input, const ItemRows& items, long m, float* scores, long n,
                    int32_t* top, ServeScratch& s) {
   plan.score(plan.encode(input, s), items, m, scores, s);
-  return n > 0 ? top_n(scores, m, n, top, s.order) : 0;
+  return n > 0 ? top_n(scores, m, n, top, s) : 0;
 }
 
 // ---- JS binding ----

@@ -44,6 +44,7 @@ struct ServeScore {
 // own scratch) may share it.
 struct ServeScratch {
   std::vector<float> arena, ut;
+  std::vector<float> keys, kth;  // top_n: scores with NaN as -inf, and a copy partitioned to find the k-th
   std::vector<int32_t> order;
 };
 
@@ -72,8 +73,8 @@ class ServePlan {
 };
 
 // Indices of the n largest of scores[0, m), best first; equal scores keep the lower index first; NaN ranks below
-// every number. Writes min(n, m) indices and returns that count. `scratch` is reused between calls.
-long top_n(const float* scores, long m, long n, int32_t* out, std::vector<int32_t>& scratch);
+// every number. Writes min(n, m) indices and returns that count. Its buffers live in `s` (reused between calls).
+long top_n(const float* scores, long m, long n, int32_t* out, ServeScratch& s);
 
 // encode + score + top_n (n = 0: no cut): one request. Returns the number of indices written to top.
 long serve_request(const ServePlan& plan, const float* input, const serve_detail::ItemRows& items, long m, float* scores,

@@ -82,7 +82,7 @@ export class PairScorer {
   private readonly batch: Batch;
   private readonly filler: BatchFiller;
 
-  constructor(private readonly data: Dataset, private readonly model: RecModel, private readonly capacity: number) {
+  constructor(data: Dataset, private readonly model: RecModel, private readonly capacity: number) {
     this.batch = allocBatch(data.features, capacity);
     this.filler = new BatchFiller(data, ['user', 'item']);
   }

@@ -11,7 +11,7 @@ import { MODELS } from '../models/registry.js';
 import type { ModelFactory, RecModel } from '../models/types.js';
 import { assignTensors, loadTensors } from '../nn/state.js';
 import { ITEM_DTYPES, rowBytes, tableFromBytes, type ItemTable } from './item-table.js';
-import { BUNDLE_FORMAT, canonicalJson, FILES, modelHash, modelVersionOf, sha256, sha256Async, type BundleManifest } from './manifest.js';
+import { BUNDLE_FORMAT, canonicalJson, FILES, modelHash, modelVersionOf, sha256Async, type BundleManifest } from './manifest.js';
 
 export type BundlePart = 'user' | 'item' | 'all';
 
