@@ -89,10 +89,12 @@ void l2norm(const ServeStep& s, float* arena) {
   }
 }
 
-void light_se(const ServeStep& s, float* arena) {
+void light_se(const ServeStep& s, float* arena, std::vector<float>& work) {
   const int F = s.in, D = s.out;
   float* e = arena + s.src;
-  std::vector<float> z(F), k(F);
+  work.resize(2 * static_cast<size_t>(F));  // grows once per scratch, then reused
+  float* z = work.data();
+  float* k = z + F;
   for (int f = 0; f < F; ++f) {
     float acc = 0.f;
     for (int d = 0; d < D; ++d) acc += e[f * D + d];
@@ -203,7 +205,7 @@ const float* ServePlan::encode(const float* input, ServeScratch& scratch) const 
     switch (s.kind) {
       case ServeStep::kLinear: linear(k, s, a); break;
       case ServeStep::kL2Norm: l2norm(s, a); break;
-      case ServeStep::kLightSe: light_se(s, a); break;
+      case ServeStep::kLightSe: light_se(s, a, scratch.se); break;
       case ServeStep::kGate: gate(s, a); break;
     }
   }

@@ -43,7 +43,7 @@ struct ServeScore {
 // Per-call working memory: a plan is immutable after construction, so calls on different threads (each with its
 // own scratch) may share it.
 struct ServeScratch {
-  std::vector<float> arena, ut;
+  std::vector<float> arena, ut, se;  // se: Light-SE's per-field means and weights
   std::vector<uint64_t> keys;  // top_n's heap of (score, index) keys
 };
 
