@@ -10,7 +10,7 @@
 //      with 1,000 candidates per request by an open-loop paced generator and by autocannon (each a child process,
 //      bounded in time); p50/p99, achieved req/s, errors (non-2xx + socket errors + timeouts). The JSON's http_*
 //      fields are the paced generator's IntTower run at the highest rate, autocannon_* autocannon's (see PACED).
-//   4. Hot reload under load: the paced IntTower run at the highest rate again while the bundle is swapped every
+//   4. Hot reload under load: the paced run (DSSM, IntTower) at the highest rate again while the bundle is swapped every
 //      second (POST /admin/reload between two bundles); reload_* fields: every request must succeed.
 // Weights are untrained (the models' initialisation; latency does not depend on the values). The last line is one
 // JSON object. Options: --requests=N (1000), --warmup=N (30), --http-seconds=S (10), --rates=200,500, --no-http,
@@ -377,7 +377,7 @@ export async function benchServe(args: string[]): Promise<void> {
   const work = mkdtempSync(join(tmpdir(), 'prerank-bench-serve-'));
   const models: ModelResult[] = [];
   const http: HttpResult[] = [];
-  let reload: ReloadResult | null = null;
+  const reloads: ReloadResult[] = [];
   try {
     const bundles: [Spec, string][] = [];
     for (const spec of SPECS) {
@@ -388,15 +388,14 @@ export async function benchServe(args: string[]): Promise<void> {
     if (!args.includes('--no-http')) {
       console.log(`\nHTTP load test: fastify on 127.0.0.1 (in this process), load generators in child processes, loopback only`);
       for (const [spec, bundle] of bundles) {
-        // The reload target: the same architecture with other weights, so each swap changes the model version.
-        const other = spec.key === 'inttower' ? join(work, `bundle-${spec.key}-b`) : null;
-        if (other) {
-          const model = MODELS[spec.kind]({ features: data.features, rng: new Rng(2023) }, spec.config as never) as RecModel;
-          await exportBundle({ model, dataset: data, config: { kind: spec.kind, config: spec.config } }, other);
-        }
+        // The reload target: the same architecture with other weights, so each swap changes the model version (DSSM's
+        // bundles also carry the ANN index the deployment loads).
+        const other = join(work, `bundle-${spec.key}-b`);
+        const model = MODELS[spec.kind]({ features: data.features, rng: new Rng(2023) }, spec.config as never) as RecModel;
+        await exportBundle({ model, dataset: data, config: { kind: spec.kind, config: spec.config } }, other);
         const r = await benchHttp(spec, bundle, data, work, rates, seconds, other);
         http.push(...r.http);
-        if (r.reload) reload = r.reload;
+        if (r.reload) reloads.push(r.reload);
       }
     }
   } finally {
@@ -428,11 +427,14 @@ export async function benchServe(args: string[]): Promise<void> {
   result.http_rps = main?.rps ?? null;
   result.http_errors = main ? main.non2xx + main.errors + main.timeouts : null;
   result.http = http;
-  result.reload_count = reload ? reload.reloads.length : null;
-  result.reload_failed = reload ? reload.reloads.filter((x) => x.status !== 200).length : null;
-  result.reload_http_p99_ms = reload?.load.p99 ?? null;
-  result.reload_http_errors = reload ? reload.load.non2xx + reload.load.errors + reload.load.timeouts : null;
-  result.reload_http_requests = reload?.load.requests ?? null;
+  // Hot reload under load, over every model that ran it: totals, and the worst p99.
+  const total = (f: (r: ReloadResult) => number): number | null => (reloads.length ? reloads.reduce((a, r) => a + f(r), 0) : null);
+  result.reload_models = reloads.map((r) => r.model);
+  result.reload_count = total((r) => r.reloads.length);
+  result.reload_failed = total((r) => r.reloads.filter((x) => x.status !== 200).length);
+  result.reload_http_p99_ms = reloads.length ? Math.max(...reloads.map((r) => r.load.p99)) : null;
+  result.reload_http_errors = total((r) => r.load.non2xx + r.load.errors + r.load.timeouts);
+  result.reload_http_requests = total((r) => r.load.requests);
   const ratios = models.map((m) => result[`ratio_${m.key}_k1000`] as number | null);
   if (ratios.every((x) => x !== null)) {
     console.log(`\nratio torch/prerank at k = 1,000 (p99): ${models.map((m, i) => `${m.key} ${ratios[i]!.toFixed(2)}`).join(', ')} (issue 8 target for dssm and inttower*: >= 3)`);
