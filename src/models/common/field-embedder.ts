@@ -12,6 +12,7 @@ export type Source = 'user' | 'item' | 'context';
 export const USER_SIDE: readonly Source[] = ['user', 'context'];
 export const ITEM_SIDE: readonly Source[] = ['item'];
 export const ALL_SOURCES: readonly Source[] = ['user', 'item', 'context'];
+const SIDES = [USER_SIDE, ITEM_SIDE, ALL_SOURCES];
 
 export interface FieldEmbedderOptions {
   /** D: one width for every table (FeatureInfo.dim is ignored so fields stack into [B, F, D]). */
@@ -28,8 +29,8 @@ const MASKED = -1e9;
 export class FieldEmbedder extends Module {
   readonly dim: number;
   private readonly tables = new Map<string, Embedding>();
-  /** fieldsOf / denseOf per set of sources, computed once (the per-request writeRow allocates nothing). */
-  private readonly sideCache = new Map<string, { fields: FeatureInfo[]; dense: FeatureInfo[] }>();
+  /** fieldsOf / denseOf of the side constants, computed once (the per-request writeRow allocates nothing). */
+  private readonly sideCache = new Map<readonly Source[], { fields: FeatureInfo[]; dense: FeatureInfo[] }>();
 
   constructor(readonly features: readonly FeatureInfo[], rng: Rng, opts: FieldEmbedderOptions) {
     super();
@@ -58,12 +59,11 @@ export class FieldEmbedder extends Module {
   }
 
   private side(sources: readonly Source[]): { fields: FeatureInfo[]; dense: FeatureInfo[] } {
-    const key = sources.join(',');
-    let s = this.sideCache.get(key);
+    let s = this.sideCache.get(sources);
     if (!s) {
       const mine = this.features.filter((f) => sources.includes(f.source));
       s = { fields: mine.filter((f) => f.kind !== 'dense'), dense: mine.filter((f) => f.kind === 'dense') };
-      this.sideCache.set(key, s);
+      if (SIDES.includes(sources)) this.sideCache.set(sources, s); // the constants only: callers may pass fresh arrays
     }
     return s;
   }
@@ -106,8 +106,8 @@ export class FieldEmbedder extends Module {
     for (const f of this.fieldsOf(sources)) {
       const table = this.table(f).table.f;
       if (f.kind === 'sparse') {
-        const id = batch.sparse[f.name][row];
-        out.set(table.subarray(id * D, id * D + D), at);
+        const r = batch.sparse[f.name][row] * D;
+        for (let d = 0; d < D; d++) out[at + d] = table[r + d];
       } else {
         const s = batch.sequence[f.name];
         const len = s.lengths[row];
