@@ -26,7 +26,7 @@ import { headOf } from '../src/data/batch.js';
 import { Bundle, exportBundle } from '../src/export/index.js';
 import { MODELS } from '../src/models/registry.js';
 import type { RecModel } from '../src/models/types.js';
-import { USER_SIDE, flatInput, type FieldEmbedder } from '../src/models/common/field-embedder.js';
+import { USER_SIDE, type FieldEmbedder } from '../src/models/common/field-embedder.js';
 import { createServer, topN } from '../src/serve/index.js';
 import { compileUserSide } from '../src/serve/compiled.js';
 import { PYTHON, torchAvailable, writeFixture } from './torch-reference.js';
@@ -93,21 +93,25 @@ async function itemReps(bundleDir: string): Promise<{ ids: string[]; reps: Float
   return { ids: t.ids, reps: t.data, dim: t.dim };
 }
 
-/** The fixture for score.py: user-tower weights, the user's embedded input, the item reps. */
+/**
+ * The fixture for score.py: user-tower weights, the user's raw input (per user-side field: its embedding table and
+ * this user's ids, pooled by PyTorch per request as prerank's writeRow does; dense values as they are), the item reps.
+ */
 async function writeScoreFixture(dir: string, spec: Spec, model: RecModel, user: Batch, reps: Float32Array, dim: number): Promise<void> {
   const cfg = (model as unknown as { config: Record<string, unknown> }).config;
   const embed = (model as unknown as { embed: FieldEmbedder }).embed;
   const tensors = new Map<string, Tensor>();
+  const userFields = embed.fieldsOf(USER_SIDE).map((f, j) => {
+    tensors.set(`field${j}.table`, embed.table(f).table);
+    const ids = f.kind === 'sparse'
+      ? Int32Array.of(user.sparse[f.name][0])
+      : user.sequence[f.name].ids.slice(0, user.sequence[f.name].lengths[0]);
+    tensors.set(`field${j}.ids`, Tensor.from(ids, [ids.length]));
+    return { kind: f.kind, pooling: f.kind === 'sparse' ? null : (f.pooling ?? 'mean') };
+  });
   noGrad(() => scope(() => {
-    const fields = embed.embed(user, USER_SIDE);
     const dense = embed.dense(user, USER_SIDE);
-    if (spec.kind !== 'int-tower') {
-      tensors.set('x_user', keep(flatInput(fields, dense).clone()));
-    } else {
-      if (!fields) throw new Error('int-tower without embedded user fields');
-      tensors.set('x_fields', keep(fields.clone()));
-      if (dense) tensors.set('x_dense', keep(dense.clone()));
-    }
+    if (dense) tensors.set('x_dense', keep(dense.clone()));
   }));
   for (const [name, t] of model.stateTensors()) {
     if (name === 'bias' || name === 'logInvTau' || ['user.', 'userSe.', 'userHead', 'userToItem.', 'itemToUser.'].some((p) => name.startsWith(p))) tensors.set(name, t);
@@ -120,7 +124,7 @@ async function writeScoreFixture(dir: string, spec: Spec, model: RecModel, user:
       ? { model: 'ranktower', layers: layers + 1, batch_norm_eps: 1e-5, user_heads: cfg.userHeads, item_heads: cfg.itemHeads, head_size: cfg.headSize,
         attn_dim: (cfg.attnDim as number) || cfg.headSize, value_dim: (cfg.valueDim as number) || cfg.headSize, ln_eps: 1e-5 }
       : { model: 'inttower', layers, batch_norm_eps: 1e-5, heads: (model as unknown as { heads: number }).heads, head_size: cfg.headSize };
-  await writeFixture(dir, config.model, config, 0, tensors);
+  await writeFixture(dir, config.model, { ...config, user_fields: userFields }, 0, tensors);
 }
 
 interface ModelResult {
