@@ -279,7 +279,7 @@ const tick = setInterval(() => { const now = performance.now(); while (sent < to
 setTimeout(finish, (Number(seconds) + 10) * 1000);
 `;
 
-async function pacedLoad(url: string, bodyFile: string, rate: number, seconds: number): Promise<Omit<HttpResult, 'model'> & { max: number }> {
+export async function pacedLoad(url: string, bodyFile: string, rate: number, seconds: number): Promise<Omit<HttpResult, 'model'> & { max: number }> {
   const out = await runChild(['--input-type=module', '-e', PACED, url, bodyFile, String(rate), String(seconds)], 'load generator', seconds);
   const j = JSON.parse(out) as { p50: number; p99: number; max: number; requests: number; rps: number; non2xx: number; errors: number; timeouts: number };
   return { rate, p50: j.p50, p99: j.p99, max: j.max, rps: j.rps, requests: j.requests, non2xx: j.non2xx, errors: j.errors, timeouts: j.timeouts };
