@@ -5,8 +5,8 @@
 // the root, and the open-loop paced generator of bench/serve.ts drives it at --rate req/s with 1,000 candidates per
 // request (a child process). Meanwhile --publishes new versions (alternating the two bundles) are published, one
 // every --interval seconds, each by a separate child process (as a trainer would: publishVersion from
-// src/export/versions.ts, copying the bundle into the temp dir); after each, /readyz is polled until the new
-// version is served. Reports: failed requests (non-2xx + socket errors + timeouts; must be 0), for each publish the
+// src/export/versions.ts, copying the bundle into the temp dir); after each, the server's current deployment is
+// polled until it is the new version. Reports: failed requests (non-2xx + socket errors + timeouts; must be 0), for each publish the
 // version served afterwards, its model version and the seconds from the end of the publish to the swap (must change
 // each time), the latency of the load, the server's event-loop delay, and reload failures from /metrics. A baseline
 // run of the same load with no publish comes first (--baseline-seconds, 0 = none), so failures caused by the swaps
@@ -15,7 +15,7 @@
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { engineInfo, Rng } from '../src/core/index.js';
@@ -104,8 +104,13 @@ export async function benchPublish(args: string[]): Promise<void> {
       const fj = (await first.json()) as { items?: unknown[]; unknown?: unknown[] };
       if (first.status !== 200 || fj.items?.length !== TOP_N || fj.unknown?.length) throw new Error(`warm-up request failed: ${first.status} ${JSON.stringify(fj).slice(0, 300)}`);
       for (let i = 0; i < 50; i++) await post();
-      const readyz = async () => (await (await fetch(`${address}/readyz`)).json()) as { version?: string; modelVersion?: string };
-      const v0 = await readyz();
+      // The deployment new requests get, read in process (GET /readyz says the same but is itself shed with 503
+      // when the server is under pressure).
+      const served = () => {
+        const d = srv.service.deployment;
+        return d ? { version: basename(d.bundle.dir), modelVersion: d.modelVersion } : {};
+      };
+      const v0 = served();
       console.log(`serving ${v0.version} (${v0.modelVersion}) on ${address}; paced load ${rate} req/s with ${CANDIDATES} candidates per request; ` +
         `${publishes} publishes, one every ${interval} s (watch poll ${pollMs} ms + fs.watch)`);
 
@@ -127,7 +132,7 @@ export async function benchPublish(args: string[]): Promise<void> {
         let now: { version?: string; modelVersion?: string } = {};
         let swap: number | null = null;
         while (performance.now() - t0 < 15_000) {
-          now = await readyz().catch(() => ({}));
+          now = served();
           if (now.version === p.name) {
             swap = (performance.now() - t0) / 1000;
             break;
