@@ -55,10 +55,10 @@ async function publishInChild(root: string, bundle: string): Promise<{ version: 
 interface PublishRow {
   name: string;
   publishSeconds: number;
-  /** The version /readyz reports once it changed (or the old one on timeout). */
+  /** The version served once it changed (or the old one on timeout). */
   served: string | null;
   modelVersion: string | null;
-  /** From the end of the publish to the first /readyz naming it. */
+  /** From the end of the publish to the server first serving it. */
   swapSeconds: number | null;
 }
 
