@@ -164,24 +164,29 @@ export async function createServer(o: ServerOptions = {}): Promise<PrerankServer
     }
   });
 
-  if (o.bundle) {
-    await service.load(o.bundle);
-  } else if (o.watch) {
-    // a bad pointer or a bad current version at start is an error (nothing older to fall back to)
-    const cur = readCurrentVersion(o.watch);
-    if (cur) await service.load(cur.dir);
-    else o.log?.(`${o.watch} has no published version yet (no CURRENT): not ready until one is published`);
-  }
-  if (o.watch) {
-    watcher = new VersionWatcher(o.watch, service, {
-      pollMs: o.watchPollMs, log: o.log,
-      onLoaded: () => metrics.reloads.inc({ result: 'ok' }),
-      onFailure: (reason) => {
-        metrics.reloadFailures.inc({ reason });
-        if (reason !== 'pointer') metrics.reloads.inc({ result: 'error' });
-      },
-    });
-    await watcher.start();
+  try {
+    if (o.bundle) {
+      await service.load(o.bundle);
+    } else if (o.watch) {
+      // a bad pointer or a bad current version at start is an error (nothing older to fall back to)
+      const cur = readCurrentVersion(o.watch);
+      if (cur) await service.load(cur.dir);
+      else o.log?.(`${o.watch} has no published version yet (no CURRENT): not ready until one is published`);
+    }
+    if (o.watch) {
+      watcher = new VersionWatcher(o.watch, service, {
+        pollMs: o.watchPollMs, log: o.log,
+        onLoaded: () => metrics.reloads.inc({ result: 'ok' }),
+        onFailure: (reason) => {
+          metrics.reloadFailures.inc({ reason });
+          if (reason !== 'pointer') metrics.reloads.inc({ result: 'error' });
+        },
+      });
+      await watcher.start();
+    }
+  } catch (e) {
+    await app.close(); // stops the watcher and under-pressure's timers
+    throw e;
   }
   return { app, service, metrics, watcher };
 }
