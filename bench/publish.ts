@@ -24,7 +24,7 @@ import { exportBundle, publishVersion } from '../src/export/index.js';
 import { MODELS } from '../src/models/registry.js';
 import type { RecModel } from '../src/models/types.js';
 import { createServer } from '../src/serve/index.js';
-import { pacedLoad } from './serve.js';
+import { pacedLine, pacedLoad } from './serve.js';
 
 const CANDIDATES = 1000;
 const TOP_N = 100;
@@ -117,8 +117,7 @@ export async function benchPublish(args: string[]): Promise<void> {
       let baseline: Awaited<ReturnType<typeof pacedLoad>> | null = null;
       if (baselineSeconds > 0) {
         baseline = await pacedLoad(`${address}/v1/prerank`, bodyFile, rate, baselineSeconds);
-        console.log(`baseline (no publish): ${baseline.requests} requests in ${baselineSeconds} s, achieved ${baseline.rps.toFixed(0)} req/s, p50 ${f2(baseline.p50)} ms, ` +
-          `p99 ${f2(baseline.p99)} ms, failed ${baseline.non2xx + baseline.errors + baseline.timeouts} (non-2xx ${baseline.non2xx}, socket errors ${baseline.errors}, timeouts ${baseline.timeouts})`);
+        console.log(`baseline (no publish, ${baselineSeconds} s): ${pacedLine(baseline)}; failed ${baseline.non2xx + baseline.errors + baseline.timeouts}`);
       }
       const seconds = Math.ceil(1 + publishes * interval + 3);
       const eld = monitorEventLoopDelay({ resolution: 5 });
@@ -151,15 +150,15 @@ export async function benchPublish(args: string[]): Promise<void> {
       const m = (await (await fetch(`${address}/metrics`)).text()).split('\n');
       const failures = m.filter((x) => x.startsWith('prerank_reload_failures_total{')).reduce((s, x) => s + Number(x.split(' ').pop()), 0);
       const changedEach = rows.every((r, i) => r.served === r.name && r.modelVersion !== (i === 0 ? v0.modelVersion : rows[i - 1].modelVersion));
-      console.log(`load: ${l.requests} requests in ${seconds} s, achieved ${l.rps.toFixed(0)} req/s, p50 ${f2(l.p50)} ms, p99 ${f2(l.p99)} ms, max ${f2(l.max, 1)} ms; ` +
-        `failed ${failed} (non-2xx ${l.non2xx}, socket errors ${l.errors}, timeouts ${l.timeouts}); reload failures ${failures}; ` +
+      console.log(`load while publishing (${seconds} s): ${pacedLine(l)}; failed ${failed}; reload failures ${failures}; ` +
         `server event-loop delay p99 ${f2(eldP99, 1)} ms, max ${f2(eldMax, 1)} ms`);
       console.log(`served version changed after every publish: ${changedEach ? 'yes' : 'NO'}; failed requests: ${failed} (must be 0)`);
       result = { cpu: info.cpu, isa: info.isa, threads: info.threads, model: kind, rate, candidates: CANDIDATES, seconds, publishes,
         interval_s: interval, poll_ms: pollMs, requests: l.requests, rps: l.rps, p50_ms: l.p50, p99_ms: l.p99, max_ms: l.max,
+        due_p50_ms: l.dueP50, due_p99_ms: l.dueP99, generator_late_p99_ms: l.lateP99,
         failed_requests: failed, non2xx: l.non2xx, socket_errors: l.errors, timeouts: l.timeouts, reload_failures: failures,
         event_loop_delay_p99_ms: eldP99, event_loop_delay_max_ms: eldMax, baseline_seconds: baselineSeconds,
-        baseline_failed_requests: baseline ? baseline.non2xx + baseline.errors + baseline.timeouts : null, baseline_p99_ms: baseline?.p99 ?? null,
+        baseline_failed_requests: baseline ? baseline.non2xx + baseline.errors + baseline.timeouts : null, baseline_p99_ms: baseline?.p99 ?? null, baseline_due_p99_ms: baseline?.dueP99 ?? null,
         baseline_rps: baseline?.rps ?? null,
         version_changed_each_time: changedEach, served: rows.map((r) => r.served), model_versions: rows.map((r) => r.modelVersion),
         swap_s: rows.map((r) => r.swapSeconds), publish_s: rows.map((r) => r.publishSeconds) };
