@@ -289,9 +289,9 @@ const tick = setInterval(() => { const now = performance.now(); while (sent < to
 setTimeout(finish, (Number(seconds) + 10) * 1000);
 `;
 
-type Paced = Omit<HttpResult, 'model'> & { max: number; dueP50: number; dueP99: number; lateP99: number };
+export type Paced = Omit<HttpResult, 'model'> & { max: number; dueP50: number; dueP99: number; lateP99: number };
 
-async function pacedLoad(url: string, bodyFile: string, rate: number, seconds: number): Promise<Paced> {
+export async function pacedLoad(url: string, bodyFile: string, rate: number, seconds: number): Promise<Paced> {
   const out = await runChild(['--input-type=module', '-e', PACED, url, bodyFile, String(rate), String(seconds)], 'load generator', seconds);
   const j = JSON.parse(out) as Omit<Paced, 'rate'>;
   return { rate, p50: j.p50, p99: j.p99, max: j.max, dueP50: j.dueP50, dueP99: j.dueP99, lateP99: j.lateP99, rps: j.rps, requests: j.requests,
@@ -299,7 +299,7 @@ async function pacedLoad(url: string, bodyFile: string, rate: number, seconds: n
 }
 
 /** One paced run as a line: latency from send, then from the due time and the generator's own lateness. */
-const pacedLine = (p: Paced): string => `achieved ${p.rps.toFixed(0)} req/s, p50 ${f2(p.p50, 2)} ms, p99 ${f2(p.p99, 2)} ms, max ${f2(p.max, 1)} ms ` +
+export const pacedLine = (p: Paced): string => `achieved ${p.rps.toFixed(0)} req/s, p50 ${f2(p.p50, 2)} ms, p99 ${f2(p.p99, 2)} ms, max ${f2(p.max, 1)} ms ` +
   `(from due time: p50 ${f2(p.dueP50, 2)}, p99 ${f2(p.dueP99, 2)}; generator timer late p99 ${f2(p.lateP99, 2)} ms), ${p.requests} requests, ` +
   `non-2xx ${p.non2xx}, socket errors ${p.errors}, timeouts ${p.timeouts}`;
 
