@@ -21,7 +21,7 @@ import type { Batch, Dataset } from '../../data/index.js';
 import { headOf } from '../../data/batch.js';
 import type { LossOutput, RecModel } from '../../models/types.js';
 import { innerProductFit } from '../../models/common/base.js';
-import { TrainingStrategy, type StrategyFactory } from './types.js';
+import { TrainingStrategy, type StrategyExport, type StrategyFactory } from './types.js';
 
 export interface OneBpConfig {
   /** beta of the moving aggregation (0.99; the paper suggests 0.999 for larger sets). */
@@ -190,6 +190,16 @@ export class OneBp extends SampledInfoNce {
 
   override forward(model: RecModel, batch: Batch): Tensor {
     return model.score!(this.userReps(model, batch), model.encodeItem!(batch));
+  }
+
+  /** The stored encodings of every user that has one, by user key; the rest (cold users) are served by the tower. */
+  override bundleExport(_model: RecModel, data: Dataset): StrategyExport {
+    const D = this.encodings.shape[1];
+    const users: number[] = [];
+    for (let u = 0; u < data.userCount; u++) if (this.known.f[u]) users.push(u);
+    const out = new Float32Array(users.length * D);
+    users.forEach((u, k) => out.set(this.encodings.f.subarray(u * D, u * D + D), k * D));
+    return { userEncodings: { keys: users.map((u) => data.userKeys[u]), dim: D, data: out }, info: { config: { ...this.config }, cold: 'tower' } };
   }
 }
 
