@@ -35,6 +35,21 @@ export interface UserEncodings {
   row: Map<string, number>;
 }
 
+/** A bundle file's bytes, checked against the manifest's sha256 (hashed off the event loop). */
+async function readVerified(dir: string, m: BundleManifest, rel: string): Promise<Buffer> {
+  const expected = m.files[rel];
+  if (!expected) throw new BundleError(dir, `manifest.json lists no hash for ${rel}`);
+  let data: Buffer;
+  try {
+    data = await readFile(join(dir, rel));
+  } catch (e) {
+    throw new BundleError(dir, `cannot read ${rel}: ${(e as Error).message}`);
+  }
+  const got = await sha256Async(data);
+  if (got !== expected) throw new BundleError(dir, `${rel} does not match the manifest (sha256 ${got.slice(0, 16)}…, expected ${expected.slice(0, 16)}…): the file was changed or is corrupt`);
+  return data;
+}
+
 export class BundleError extends Error {
   constructor(readonly dir: string, message: string) {
     super(`bundle ${dir}: ${message}`);
@@ -104,19 +119,7 @@ export class Bundle {
   static async load(dir: string, opts: BundleLoadOptions = {}): Promise<Bundle> {
     const parts = opts.parts ?? 'all';
     const m = await Bundle.readManifest(dir);
-    const read = async (rel: string): Promise<Buffer> => {
-      const expected = m.files[rel];
-      if (!expected) throw new BundleError(dir, `manifest.json lists no hash for ${rel}`);
-      let data: Buffer;
-      try {
-        data = await readFile(join(dir, rel));
-      } catch (e) {
-        throw new BundleError(dir, `cannot read ${rel}: ${(e as Error).message}`);
-      }
-      const got = await sha256Async(data);
-      if (got !== expected) throw new BundleError(dir, `${rel} does not match the manifest (sha256 ${got.slice(0, 16)}…, expected ${expected.slice(0, 16)}…): the file was changed or is corrupt`);
-      return data;
-    };
+    const read = (rel: string): Promise<Buffer> => readVerified(dir, m, rel);
     let model: RecModel | null = null;
     let encoders: FeatureEncoders | null = null;
     let userEncodings: UserEncodings | null = null;
@@ -179,6 +182,16 @@ export class Bundle {
     const row = new Map(ids.map((id, r) => [String(id), r]));
     if (row.size !== ids.length) throw new BundleError(dir, `${FILES.userIds} lists a user twice`);
     return { ids, dim: info.dim, data, row };
+  }
+
+  /**
+   * The bundle's saved ANN index file, checked against its manifest hash, or null when the bundle has none. Throws a
+   * BundleError when the file is listed but missing or changed.
+   */
+  async annIndexPath(): Promise<string | null> {
+    if (!this.manifest.files[FILES.itemAnn]) return null;
+    await readVerified(this.dir, this.manifest, FILES.itemAnn);
+    return join(this.dir, FILES.itemAnn);
   }
 
   private static buildModel(dir: string, m: BundleManifest, models?: Record<string, ModelFactory<any>>): RecModel {

@@ -28,6 +28,8 @@ const MASKED = -1e9;
 export class FieldEmbedder extends Module {
   readonly dim: number;
   private readonly tables = new Map<string, Embedding>();
+  /** fieldsOf / denseOf per set of sources, computed once (the per-request writeRow allocates nothing). */
+  private readonly sideCache = new Map<string, { fields: FeatureInfo[]; dense: FeatureInfo[] }>();
 
   constructor(readonly features: readonly FeatureInfo[], rng: Rng, opts: FieldEmbedderOptions) {
     super();
@@ -48,11 +50,22 @@ export class FieldEmbedder extends Module {
 
   /** The embedded (sparse and sequence) features of these sources, in feature order. */
   fieldsOf(sources: readonly Source[]): FeatureInfo[] {
-    return this.features.filter((f) => f.kind !== 'dense' && sources.includes(f.source));
+    return this.side(sources).fields;
   }
 
   denseOf(sources: readonly Source[]): FeatureInfo[] {
-    return this.features.filter((f) => f.kind === 'dense' && sources.includes(f.source));
+    return this.side(sources).dense;
+  }
+
+  private side(sources: readonly Source[]): { fields: FeatureInfo[]; dense: FeatureInfo[] } {
+    const key = sources.join(',');
+    let s = this.sideCache.get(key);
+    if (!s) {
+      const mine = this.features.filter((f) => sources.includes(f.source));
+      s = { fields: mine.filter((f) => f.kind !== 'dense'), dense: mine.filter((f) => f.kind === 'dense') };
+      this.sideCache.set(key, s);
+    }
+    return s;
   }
 
   table(f: FeatureInfo): Embedding {
@@ -98,13 +111,17 @@ export class FieldEmbedder extends Module {
       } else {
         const s = batch.sequence[f.name];
         const len = s.lengths[row];
-        const ids = s.ids.subarray(row * s.maxLen, row * s.maxLen + len);
-        const pooling = f.pooling ?? 'mean';
-        const scale = pooling === 'mean' && len > 0 ? 1 / len : 1;
-        for (let d = 0; d < D; d++) {
-          let acc = pooling === 'max' ? -Infinity : 0;
-          for (const id of ids) acc = pooling === 'max' ? Math.max(acc, table[id * D + d]) : acc + table[id * D + d];
-          out[at + d] = len === 0 ? 0 : pooling === 'max' ? acc : acc * scale;
+        const base = row * s.maxLen;
+        const max = f.pooling === 'max';
+        out.fill(len === 0 ? 0 : max ? -Infinity : 0, at, at + D);
+        for (let j = 0; j < len; j++) {
+          const r = s.ids[base + j] * D;
+          if (max) for (let d = 0; d < D; d++) out[at + d] = Math.max(out[at + d], table[r + d]);
+          else for (let d = 0; d < D; d++) out[at + d] += table[r + d];
+        }
+        if (len > 0 && (f.pooling ?? 'mean') === 'mean') {
+          const scale = 1 / len;
+          for (let d = 0; d < D; d++) out[at + d] *= scale;
         }
       }
       at += D;
