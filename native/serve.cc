@@ -280,9 +280,16 @@ long serve_request(const ServePlan& plan, const float* input, const ItemRows& it
   return n > 0 ? top_n(scores, m, n, top, s) : 0;
 }
 
+long serve_request_rep(const ServePlan& plan, const float* rep, const ItemRows& items, long m, float* scores, long n,
+                       int32_t* top, ServeScratch& s) {
+  plan.score(rep, items, m, scores, s);
+  return n > 0 ? top_n(scores, m, n, top, s) : 0;
+}
+
 // ---- JS binding ----
 // new ServePlan(spec); plan.encode(input, rep); plan.score(input, table, rows, m, scores, n, top) (sync);
 // plan.scoreAsync(input, table, rows, m, n) -> Promise<{scores, top}> (on a libuv worker thread).
+// plan.scoreRep(rep, table, rows, m, scores, n, top): the same from a given user rep (no tower).
 
 namespace {
 
@@ -311,6 +318,25 @@ Candidates candidates(const Args& a, const ServePlan& plan) {
     a.fail("m = " + std::to_string(m) + " candidates but the table has " + std::to_string(table_rows) + " rows of " + std::to_string(dim));
   }
   return {input, ItemRows{table, dim, rows}, m};
+}
+
+// scoreRep's arguments: a given user rep (rep_len floats) in place of the tower input; the same candidate checks.
+Candidates rep_candidates(const Args& a, const ServePlan& plan) {
+  const float* rep = a.f32(0, "rep", plan.rep_len());
+  const long dim = plan.item_dim();
+  const float* table = a.f32(1, "table", 0);
+  const long table_rows = a.length(1) / dim;
+  const long m = a.num_long(3, "m");
+  const bool indexed = !(a.info[2].IsNull() || a.info[2].IsUndefined());
+  const int32_t* rows = indexed ? a.i32(2, "rows", m) : nullptr;
+  if (indexed) {
+    for (long k = 0; k < m; ++k)
+      if (rows[k] < 0 || rows[k] >= table_rows)
+        a.fail("rows[" + std::to_string(k) + "] = " + std::to_string(rows[k]) + " is outside the table's " + std::to_string(table_rows) + " rows");
+  } else if (m > table_rows) {
+    a.fail("m = " + std::to_string(m) + " candidates but the table has " + std::to_string(table_rows) + " rows of " + std::to_string(dim));
+  }
+  return {rep, ItemRows{table, dim, rows}, m};
 }
 
 // One scoreAsync call: inputs copied or pinned (the table and row list stay referenced until it settles).
@@ -359,6 +385,7 @@ class ServePlanWrap : public Napi::ObjectWrap<ServePlanWrap> {
       InstanceMethod<&ServePlanWrap::Encode>("encode"),
       InstanceMethod<&ServePlanWrap::Score>("score"),
       InstanceMethod<&ServePlanWrap::ScoreAsync>("scoreAsync"),
+      InstanceMethod<&ServePlanWrap::ScoreRep>("scoreRep"),
       InstanceAccessor<&ServePlanWrap::RepLen>("repLength"),
       InstanceAccessor<&ServePlanWrap::ItemDim>("itemDim"),
       InstanceAccessor<&ServePlanWrap::InputLen>("inputLength"),
@@ -525,6 +552,19 @@ class ServePlanWrap : public Napi::ObjectWrap<ServePlanWrap> {
     const Napi::Promise p = w->promise();
     w->Queue();  // the worker deletes itself once settled
     return p;
+  }
+
+  // scoreRep(rep, table, rows, m, scores: Float32Array(m), n, top | null) -> indices written: score + top-n from a
+  // given user rep (e.g. a training strategy's stored encoding), skipping the user tower.
+  Napi::Value ScoreRep(const Napi::CallbackInfo& info) {
+    Args a{info, "ServePlan.scoreRep"};
+    a.need(7);
+    const Candidates c = rep_candidates(a, *plan_);
+    float* scores = a.f32(4, "scores", c.m);
+    const long n = a.num_long(5, "n");
+    int32_t* top = n > 0 ? a.i32(6, "top", std::min(n, c.m)) : nullptr;
+    const long written = serve_request_rep(*plan_, c.input, c.items, c.m, scores, n, top, scratch_);
+    return Napi::Number::New(info.Env(), static_cast<double>(written));
   }
 };
 

@@ -79,4 +79,9 @@ long top_n(const float* scores, long m, long n, int32_t* out, ServeScratch& s);
 long serve_request(const ServePlan& plan, const float* input, const serve_detail::ItemRows& items, long m, float* scores,
                    long n, int32_t* top, ServeScratch& s);
 
+// score + top_n from a given user rep (rep_len floats; e.g. a training strategy's stored user encoding): the tower is
+// skipped. Returns the number of indices written to top.
+long serve_request_rep(const ServePlan& plan, const float* rep, const serve_detail::ItemRows& items, long m, float* scores,
+                       long n, int32_t* top, ServeScratch& s);
+
 }  // namespace prerank
