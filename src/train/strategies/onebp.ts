@@ -21,7 +21,7 @@ import type { Batch, Dataset } from '../../data/index.js';
 import { headOf } from '../../data/batch.js';
 import type { LossOutput, RecModel } from '../../models/types.js';
 import { innerProductFit } from '../../models/common/base.js';
-import { TrainingStrategy, type StrategyFactory } from './types.js';
+import { TrainingStrategy, type SyncStrategyFactory } from './types.js';
 
 export interface OneBpConfig {
   /** beta of the moving aggregation (0.99; the paper suggests 0.999 for larger sets). */
@@ -220,12 +220,12 @@ function contains(sorted: Int32Array, x: number): boolean {
   return false;
 }
 
-export const createOneBp: StrategyFactory<OneBpConfig> = (ctx, config) => {
+export const createOneBp: SyncStrategyFactory<OneBpConfig> = (ctx, config) => {
   for (const k of Object.keys(config)) if (!(k in ONEBP_DEFAULTS)) throw new Error(`unknown onebp config key '${k}' (known: ${Object.keys(ONEBP_DEFAULTS).join(', ')})`);
   return new OneBp(ctx.model, ctx.data, { ...ONEBP_DEFAULTS, ...config }, ctx.rng);
 };
 
-export const createTwoBp: StrategyFactory<TwoBpConfig> = (ctx, config) => {
+export const createTwoBp: SyncStrategyFactory<TwoBpConfig> = (ctx, config) => {
   for (const k of Object.keys(config)) if (!(k in TWOBP_DEFAULTS)) throw new Error(`unknown twobp config key '${k}' (known: ${Object.keys(TWOBP_DEFAULTS).join(', ')})`);
   return new TwoBp(ctx.model, ctx.data, { ...TWOBP_DEFAULTS, ...config }, ctx.rng);
 };
