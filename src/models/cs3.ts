@@ -108,7 +108,7 @@ export class Cs3 extends Module implements RecModel {
   readonly sync: Required<Cs3SyncConfig> | null;
   readonly user: Side;
   readonly item: Side;
-  /** Sync: training steps the statistics have seen ([1]; 0 = none yet, the shift is then 0). */
+  /** Sync: training steps the statistics have seen ([1]; 0 = none yet: the statistics are zeros, so is the shift). */
   readonly syncSteps: Tensor | null;
 
   constructor(ctx: ModelContext, readonly config: Cs3Config, base: RecModel) {
@@ -167,9 +167,9 @@ export class Cs3 extends Module implements RecModel {
     return ops.scale(ops.sigmoid(s.gate!.forward(r1)), 2);
   }
 
-  /** Sync shift [1, F*D] of one side from the other side's (constant) statistic; null before any statistic exists. */
+  /** Sync shift [1, F*D] of one side from the other side's (constant) statistic (zeros before the first step). */
   private shiftOf(s: Side): Tensor | null {
-    if (!s.proj || !this.syncSteps || this.syncSteps.f[0] === 0) return null;
+    if (!s.proj) return null;
     const other = s === this.user ? this.item : this.user;
     return s.proj.forward(Tensor.from(other.mean!.f, [1, other.width]));
   }

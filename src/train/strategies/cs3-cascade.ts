@@ -20,7 +20,7 @@ import type { LossOutput, RecModel } from '../../models/types.js';
 import { fieldEmbedderOf } from '../../models/cs3.js';
 import { ALL_SOURCES, FieldEmbedder } from '../../models/common/field-embedder.js';
 import { hasCheckpoint, loadCheckpoint } from '../checkpoint.js';
-import { TrainingStrategy, type StrategyFactory } from './types.js';
+import { TrainingStrategy, type StrategyContext } from './types.js';
 
 export interface Cs3CascadeConfig {
   /** A training run directory of the teacher (config.json + best/ or last/). */
@@ -122,7 +122,7 @@ export async function loadTeacher(dir: string, data: Dataset): Promise<RecModel>
   return teacher;
 }
 
-export const createCs3Cascade: StrategyFactory<Cs3CascadeConfig> = async (ctx, config) => {
+export const createCs3Cascade = async (ctx: StrategyContext, config: Cs3CascadeConfig): Promise<Cs3Cascade> => {
   for (const k of Object.keys(config)) if (!(k in CS3_CASCADE_DEFAULTS)) throw new Error(`unknown cs3-cascade config key '${k}' (known: ${Object.keys(CS3_CASCADE_DEFAULTS).join(', ')})`);
   const c = { ...CS3_CASCADE_DEFAULTS, ...config };
   if (!c.teacher) throw new Error('cs3-cascade: config.teacher must be the run directory of a trained ranking model (e.g. a DCN run)');
