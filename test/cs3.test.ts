@@ -23,6 +23,7 @@ import { Cs3Cascade, createCs3Cascade, distillation, loadTeacher } from '../src/
 import { Bundle, exportBundle } from '../src/export/index.js';
 import { MemoryItemStore } from '../src/serve/stores/memory.js';
 import { Scorer } from '../src/serve/scorer.js';
+import { compileUserSide } from '../src/serve/compiled.js';
 import { gradCheck, randTensor } from './helpers/gradcheck.js';
 import { maxAbsDiff, pairBatch, tempDir } from './serve-fixture.js';
 
@@ -264,10 +265,30 @@ test('checkpoint resume: a run stopped after one epoch and resumed ends bit-iden
   for (const [k, t] of a) assert.deepEqual(b.get(k)!.data, t.data, `${k} after resume`);
 });
 
+test('the fieldGate plan step is validated (ranges, shift size, overlap) and the plan falls back when it cannot compose', { skip: nativeAddon() ? false : 'native addon not built' }, () => {
+  const m = cs3('dssm', { cycle: true, sync: true });
+  m.eval();
+  const spec = m.servingPlan().spec;
+  const { ServePlan } = nativeAddon()!;
+  const gate = spec.steps.find((s) => s.op === 'fieldGate')!;
+  assert.ok(gate && gate.op === 'fieldGate');
+  const bad = (patch: Record<string, unknown>) => new ServePlan({ ...spec, steps: [{ ...gate, ...patch }] });
+  assert.throws(() => bad({ dst: spec.arena - 1 }), /step 0 output .* outside the arena/);
+  assert.throws(() => bad({ gate: spec.arena }), /step 0 gate .* outside the arena/);
+  assert.throws(() => bad({ shift: new Float32Array(3) }), /step 0: shift must have F\*D floats/);
+  assert.throws(() => bad({ dst: 1 }), /step 0: input and output overlap/);
+  assert.throws(() => bad({ scale: 'x' }), /spec\.steps\[0\]\.scale must be a number/);
+  // DAT's plan input carries its augmented vector, not just the embedder's row: the tensor path serves CS3 on it.
+  const dat = MODELS.cs3({ features: ds.features, rng: new Rng(1) }, { base: 'dat', config: { ...TINY_CONFIGS.dat }, cycle: true }) as Cs3;
+  assert.throws(() => dat.servingPlan(), /plan input/);
+  assert.equal(compileUserSide(dat), null);
+});
+
 test('cs3 refuses what it cannot wrap, and unknown options', () => {
   const ctx = { features: ds.features, rng: new Rng(1) };
   assert.throws(() => MODELS.cs3(ctx, { base: 'dcn', config: {} }), /not a two-tower model/);
   assert.throws(() => MODELS.cs3(ctx, { base: 'nope' }), /unknown base model/);
+  assert.throws(() => MODELS.cs3(ctx, { base: 'mf', config: { ...TINY_CONFIGS.mf }, cycle: true }), /exactly one FieldEmbedder/);
   assert.throws(() => MODELS.cs3(ctx, {} as never), /config.base/);
   assert.throws(() => MODELS.cs3(ctx, { base: 'dssm', cycle: { hiden: 3 } as never }), /unknown cycle config key 'hiden'/);
   assert.throws(() => MODELS.cs3(ctx, { base: 'dssm', extra: 1 } as never), /unknown config key 'extra'/);
