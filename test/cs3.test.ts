@@ -292,4 +292,6 @@ test('cs3 refuses what it cannot wrap, and unknown options', () => {
   assert.throws(() => MODELS.cs3(ctx, {} as never), /config.base/);
   assert.throws(() => MODELS.cs3(ctx, { base: 'dssm', cycle: { hiden: 3 } as never }), /unknown cycle config key 'hiden'/);
   assert.throws(() => MODELS.cs3(ctx, { base: 'dssm', extra: 1 } as never), /unknown config key 'extra'/);
+  assert.throws(() => MODELS.cs3(ctx, { base: 'dssm', sync: { beta: 1 } }), /sync.beta must be in \[0, 1\)/);
+  assert.throws(() => MODELS.cs3(ctx, { base: 'dssm', cycle: { hidden: 0 } }), /cycle.hidden must be a positive integer/);
 });

@@ -115,6 +115,9 @@ export class Cs3 extends Module implements RecModel {
     super();
     this.cycle = partConfig('cycle', config.cycle, CS3_CYCLE_DEFAULTS);
     this.sync = partConfig('sync', config.sync, CS3_SYNC_DEFAULTS);
+    if (this.cycle && !(Number.isInteger(this.cycle.hidden) && this.cycle.hidden > 0)) throw new Error(`cs3: cycle.hidden must be a positive integer (got ${this.cycle.hidden})`);
+    if (this.sync && !(this.sync.beta >= 0 && this.sync.beta < 1)) throw new Error(`cs3: sync.beta must be in [0, 1) (got ${this.sync.beta})`);
+    if (this.sync && !(this.sync.weight >= 0)) throw new Error(`cs3: sync.weight must be >= 0 (got ${this.sync.weight})`);
     if (!base.twoTower || !base.encodeUser || !base.encodeItem || !base.score) throw new Error(`cs3: '${base.kind}' is not a two-tower model (it needs encodeUser, encodeItem and score)`);
     this.base = this.addModule('base', base);
     this.embedder = fieldEmbedderOf(base, 'cs3');

@@ -127,6 +127,7 @@ export const createCs3Cascade = async (ctx: StrategyContext, config: Cs3CascadeC
   const c = { ...CS3_CASCADE_DEFAULTS, ...config };
   if (!c.teacher) throw new Error('cs3-cascade: config.teacher must be the run directory of a trained ranking model (e.g. a DCN run)');
   if (!['bce', 'mse', 'none'].includes(c.distill)) throw new Error(`cs3-cascade: distill '${c.distill}' is not one of bce, mse, none`);
+  if (!(c.weight >= 0)) throw new Error(`cs3-cascade: weight must be >= 0 (got ${c.weight})`);
   if (!ctx.model.twoTower) throw new Error(`cs3-cascade: '${ctx.model.kind}' is not a two-tower model`);
   return new Cs3Cascade(ctx.model, await loadTeacher(c.teacher, ctx.data), c);
 };
