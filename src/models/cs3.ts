@@ -152,10 +152,10 @@ export class Cs3 extends Module implements RecModel {
     let x = e;
     if (s.gate && !s.inPass1) {
       const g = this.gatesOf(s, batch); // [B, F]
-      x = ops.mul(x, ops.reshape(g, [B, F, 1]));
+      x = ops.reshape(ops.mul(ops.reshape(x, [B * F, D]), ops.reshape(g, [B * F, 1])), [B, F, D]); // a per-row scale
     }
-    const shift = this.shiftOf(s);
-    return shift ? ops.add(x, ops.reshape(shift, [1, F, D])) : x;
+    const shift = this.shiftOf(s); // [1, F*D]
+    return shift ? ops.reshape(ops.add(ops.reshape(x, [B, F * D]), shift), [B, F, D]) : x; // a per-column add
   }
 
   /** Cycle gates [B, F] of one side: 2 sigmoid(gate MLP(pass-1 rep)). */
