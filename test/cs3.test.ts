@@ -235,7 +235,13 @@ for (const base of BASES) {
     const served = bundle.model as Cs3;
     for (const side of ['user', 'item'] as const) assert.deepEqual(served[side].mean!.f, model[side].mean!.f, `${side} statistic in the bundle`);
     const scorer = new Scorer(bundle, { store: new MemoryItemStore(bundle.items!) });
-    if (nativeAddon()) assert.ok(scorer.compiled, 'a compiled plan serves it');
+    if (nativeAddon()) {
+      assert.ok(scorer.compiled, 'a compiled plan serves it');
+      // Per-candidate cost is the base model's: the same item rep width and score kernel (only the user side grows).
+      const plain = compileUserSide(MODELS[base]({ features: ds.features, rng: new Rng(1) }, { ...TINY_CONFIGS[base] } as never) as RecModel)!;
+      assert.equal(scorer.compiled!.itemDim, plain.itemDim);
+      assert.equal(scorer.compiled!.work(1000), plain.work(1000));
+    }
     const ids = ds.itemKeys;
     for (const uid of ['u3', 'u17']) {
       const user = { ...users.get(uid)!, device: 'ios' };
