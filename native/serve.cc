@@ -79,6 +79,18 @@ void gate(const ServeStep& s, float* arena) {
   for (int i = 0; i < s.out; ++i) arena[s.dst + i] = arena[s.src + i] / (1.f + std::exp(-arena[s.aux + i]));
 }
 
+void field_gate(const ServeStep& s, float* arena) {
+  const int F = s.in, D = s.out;
+  const float* x = arena + s.src;
+  float* y = arena + s.dst;
+  const float* shift = s.b.empty() ? nullptr : s.b.data();
+  for (int f = 0; f < F; ++f) {
+    const float g = s.aux >= 0 ? s.scale / (1.f + std::exp(-arena[s.aux + f])) : 1.f;
+    for (int d = 0; d < D; ++d) y[f * D + d] = x[f * D + d] * g + (shift ? shift[f * D + d] : 0.f);
+  }
+  std::copy(x + F * D, x + F * D + s.tail, y + F * D);
+}
+
 void l2norm(const ServeStep& s, float* arena) {
   for (int r = 0; r < s.in; ++r) {
     float* x = arena + s.src + static_cast<long>(r) * s.out;
@@ -147,6 +159,16 @@ ServePlan::ServePlan(int arena, int input, int rep_offset, int rep_len, std::vec
         if (static_cast<long>(s.w.size()) != in * in) throw std::invalid_argument(name + ": Light-SE weight must have F*F floats");
         if (!s.b.empty() && static_cast<long>(s.b.size()) != in) throw std::invalid_argument(name + ": Light-SE bias must have F floats");
         break;
+      case ServeStep::kFieldGate: {
+        const long width = in * out + s.tail;
+        if (s.tail < 0) throw std::invalid_argument(name + ": tail must be >= 0");
+        check_range(arena, s.src, width, name + " input");
+        check_range(arena, s.dst, width, name + " output");
+        if (s.src < s.dst + width && s.dst < s.src + width) throw std::invalid_argument(name + ": input and output overlap");
+        if (s.aux >= 0) check_range(arena, s.aux, in, name + " gate");
+        if (!s.b.empty() && static_cast<long>(s.b.size()) != in * out) throw std::invalid_argument(name + ": shift must have F*D floats");
+        break;
+      }
       case ServeStep::kGate:
         check_range(arena, s.src, out, name + " value");
         check_range(arena, s.aux, out, name + " gate");
@@ -207,6 +229,7 @@ const float* ServePlan::encode(const float* input, ServeScratch& scratch) const 
       case ServeStep::kL2Norm: l2norm(s, a); break;
       case ServeStep::kLightSe: light_se(s, a, scratch.se); break;
       case ServeStep::kGate: gate(s, a); break;
+      case ServeStep::kFieldGate: field_gate(s, a); break;
     }
   }
   return a + rep_offset_;
@@ -474,8 +497,18 @@ class ServePlanWrap : public Napi::ObjectWrap<ServePlanWrap> {
         s.residual = o.Get("residual").ToBoolean();
         s.w = floats(o, "weight", where, false);
         s.b = floats(o, "bias", where, true);
+      } else if (op == "fieldGate") {
+        s.kind = ServeStep::kFieldGate;
+        s.src = integer(o, "src", where);
+        s.dst = integer(o, "dst", where);
+        s.aux = o.Get("gate").IsNull() || o.Get("gate").IsUndefined() ? -1 : integer(o, "gate", where);
+        s.in = integer(o, "fields", where);
+        s.out = integer(o, "dim", where);
+        s.tail = integer(o, "tail", where);
+        s.scale = number(o, "scale", where);
+        s.b = floats(o, "shift", where, true);
       } else {
-        a.fail(where + ".op '" + op + "' is not one of linear, gate, l2norm, lightSe");
+        a.fail(where + ".op '" + op + "' is not one of linear, gate, l2norm, lightSe, fieldGate");
       }
       steps.push_back(std::move(s));
     }

@@ -115,7 +115,7 @@ test('a train config selects the strategy by name; an unknown one lists the regi
   const r = await runTraining(parseTrainConfig({ ...base, strategy: { kind: 'onebp', config: { negatives: 4 } }, outDir: join(dir, 'cfg-run') }), { data: ds, quiet: true });
   assert.ok(Number.isFinite(r.test.auc) && Number.isFinite(r.fit.epochs[0].trainLoss));
   await assert.rejects(runTraining(parseTrainConfig({ ...base, strategy: { kind: 'threebp' }, outDir: join(dir, 'cfg-bad') }), { data: ds, quiet: true }),
-    /unknown training strategy 'threebp' \(registered: onebp, twobp\)/);
+    /unknown training strategy 'threebp' \(registered: onebp, twobp, cs3-cascade\)/);
 });
 
 test('full-corpus ranking evaluation equals a per-user brute force (train items masked); OneBP reps plug in', () => {

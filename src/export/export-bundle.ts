@@ -57,7 +57,7 @@ async function fromRunDir(runDir: string): Promise<ExportSource> {
   if (!ckpt) throw new Error(`export: ${runDir} has no checkpoint (best/ or last/)`);
   const dataset = await loadData(cfg);
   const model = buildModel(cfg, dataset);
-  const strategy = buildStrategy(cfg, model, dataset);
+  const strategy = await buildStrategy(cfg, model, dataset);
   await loadCheckpoint(ckpt, model, null, strategy);
   const summary = join(runDir, 'summary.json');
   const training = existsSync(summary) ? JSON.parse(readFileSync(summary, 'utf8')) : undefined;

@@ -30,7 +30,7 @@ import type { Batch, Dataset } from '../../data/index.js';
 import { headOf } from '../../data/batch.js';
 import type { LossOutput, RecModel } from '../../models/types.js';
 import { innerProductFit } from '../../models/common/base.js';
-import { TrainingStrategy, type StrategyExport, type StrategyFactory } from './types.js';
+import { TrainingStrategy, type StrategyExport, type SyncStrategyFactory } from './types.js';
 
 export interface OneBpConfig {
   /** beta of the moving aggregation (0.99; the paper suggests 0.999 for larger sets). */
@@ -364,12 +364,12 @@ function contains(sorted: Int32Array, x: number): boolean {
   return false;
 }
 
-export const createOneBp: StrategyFactory<OneBpConfig> = (ctx, config) => {
+export const createOneBp: SyncStrategyFactory<OneBpConfig> = (ctx, config) => {
   checkConfig('onebp', config as Record<string, unknown>, ONEBP_DEFAULTS);
   return new OneBp(ctx.model, ctx.data, { ...ONEBP_DEFAULTS, ...config }, ctx.rng);
 };
 
-export const createTwoBp: StrategyFactory<TwoBpConfig> = (ctx, config) => {
+export const createTwoBp: SyncStrategyFactory<TwoBpConfig> = (ctx, config) => {
   checkConfig('twobp', config as Record<string, unknown>, TWOBP_DEFAULTS);
   return new TwoBp(ctx.model, ctx.data, { ...TWOBP_DEFAULTS, ...config }, ctx.rng);
 };

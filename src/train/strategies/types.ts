@@ -57,4 +57,7 @@ export interface StrategyContext {
   rng: Rng;
 }
 
-export type StrategyFactory<C = Record<string, unknown>> = (ctx: StrategyContext, config: C) => TrainingStrategy;
+/** Builds a strategy; async when it must read files first (a teacher checkpoint). */
+export type StrategyFactory<C = Record<string, unknown>> = (ctx: StrategyContext, config: C) => TrainingStrategy | Promise<TrainingStrategy>;
+/** A factory that builds its strategy synchronously (callers may use the result directly). */
+export type SyncStrategyFactory<C = Record<string, unknown>> = (ctx: StrategyContext, config: C) => TrainingStrategy;
