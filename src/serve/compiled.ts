@@ -49,13 +49,17 @@ export class CompiledUserSide {
    * rank() call overwrites: use or copy them before then.
    */
   rank(input: Float32Array, table: Float32Array, rows: Int32Array | null, m: number, n: number): { scores: Float32Array; top: Int32Array } {
+    const { scores, top } = this.outputs(m, n);
+    const k = this.native.score(input, table, rows, m, scores, top.length, top.length ? top : null);
+    return { scores, top: top.subarray(0, k) };
+  }
+
+  /** Views of the reused output buffers for m candidates and a cut of min(n, m). */
+  private outputs(m: number, n: number): { scores: Float32Array; top: Int32Array } {
     const cut = Math.max(0, Math.min(n, m));
     if (this.scores.length < m) this.scores = new Float32Array(Math.max(m, 2 * this.scores.length));
     if (this.top.length < cut) this.top = new Int32Array(Math.max(cut, 2 * this.top.length));
-    const scores = this.scores.subarray(0, m);
-    const top = this.top.subarray(0, cut);
-    const k = this.native.score(input, table, rows, m, scores, cut, cut ? top : null);
-    return { scores, top: top.subarray(0, k) };
+    return { scores: this.scores.subarray(0, m), top: this.top.subarray(0, cut) };
   }
 
   /**
@@ -63,12 +67,8 @@ export class CompiledUserSide {
    * tower input: the user tower is skipped. Same outputs and buffer reuse as rank().
    */
   rankRep(rep: Float32Array, table: Float32Array, rows: Int32Array | null, m: number, n: number): { scores: Float32Array; top: Int32Array } {
-    const cut = Math.max(0, Math.min(n, m));
-    if (this.scores.length < m) this.scores = new Float32Array(Math.max(m, 2 * this.scores.length));
-    if (this.top.length < cut) this.top = new Int32Array(Math.max(cut, 2 * this.top.length));
-    const scores = this.scores.subarray(0, m);
-    const top = this.top.subarray(0, cut);
-    const k = this.native.scoreRep(rep, table, rows, m, scores, cut, cut ? top : null);
+    const { scores, top } = this.outputs(m, n);
+    const k = this.native.scoreRep(rep, table, rows, m, scores, top.length, top.length ? top : null);
     return { scores, top: top.subarray(0, k) };
   }
 

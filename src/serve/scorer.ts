@@ -167,9 +167,8 @@ export class Scorer {
     const m = rows.length;
     const reps = new Float32Array(m * items.dim);
     for (let k = 0; k < m; k++) decodeRow(items, rows[k], reps, k * items.dim);
-    const scores = !this.compiled ? this.scorePairs(user.rep, reps, m)
-      : user.stored ? this.compiled.rankRep(user.stored, reps, null, m, 0).scores
-        : this.compiled.rank(this.compiled.inputView(this.userBatch), reps, null, m, 0).scores;
+    // The rep the index was searched with (stored, or the tower's output) scores the hits: no second tower pass.
+    const scores = this.compiled ? this.compiled.rankRep(user.rep, reps, null, m, 0).scores : this.scorePairs(user.rep, reps, m);
     const order = topN(scores, m);
     const out = Array.from(order, (k) => ({ id: items.ids[rows[k]], score: scores[k] }));
     this.observe?.({ route: 'retrieve', candidates: m, unknown: 0, lookups: user.lookups, oovs: user.oovs, userRep: user.stored ? 'stored' : 'tower' });
