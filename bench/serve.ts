@@ -6,8 +6,8 @@
 //      it replaces (encodeUser + model.score + JS topN) is timed at k = 1,000 for comparison.
 //   2. The same computation in eager PyTorch (bench/reference/score.py, 1 thread, inference_mode) from the same weights
 //      and item reps (a fixture written here), in the same run; max |score difference| and the ratio torch/prerank.
-//   3. HTTP: createServer on a bundle exported to a temp dir, on 127.0.0.1 with a random port, driven at fixed rates
-//      with 1,000 candidates per request by an open-loop paced generator and by autocannon (each a child process,
+//   3. HTTP: `prerank serve` (a child process, as deployed) on a bundle exported to a temp dir, on 127.0.0.1 with a
+//      random port, driven at fixed rates with 1,000 candidates per request by an open-loop paced generator and by autocannon (each a child process,
 //      bounded in time); p50/p99, achieved req/s, errors (non-2xx + socket errors + timeouts). The JSON's http_*
 //      fields are the paced generator's IntTower run at the highest rate, autocannon_* autocannon's (see PACED).
 //   4. Hot reload under load: the paced run (DSSM, IntTower) at the highest rate again while the bundle is swapped every
@@ -27,7 +27,7 @@ import { Bundle, exportBundle } from '../src/export/index.js';
 import { MODELS } from '../src/models/registry.js';
 import type { RecModel } from '../src/models/types.js';
 import { USER_SIDE, type FieldEmbedder } from '../src/models/common/field-embedder.js';
-import { createServer, topN } from '../src/serve/index.js';
+import { topN } from '../src/serve/index.js';
 import { compileUserSide } from '../src/serve/compiled.js';
 import { PYTHON, torchAvailable, writeFixture } from './torch-reference.js';
 
@@ -328,11 +328,42 @@ async function reloadUnderLoad(address: string, bodyFile: string, rate: number, 
   return { rate, load: await load, reloads };
 }
 
+/**
+ * `prerank serve` in a child process (what a deployment runs: its own heap and event loop, not this process's, which
+ * holds datasets and models and whose garbage collections would land in the server's tail latency).
+ */
+export async function serveChild(args: string[]): Promise<{ address: string; stop: () => Promise<void> }> {
+  const cli = join(process.cwd(), 'dist', 'src', 'cli', 'main.js');
+  const child = spawn(process.execPath, [cli, 'serve', '--host', '127.0.0.1', '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '', err = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (err += d));
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  const address = await new Promise<string>((resolve, reject) => {
+    const t0 = Date.now();
+    const poll = (): void => {
+      const m = /on (http:\/\/[^\s]+) /.exec(out);
+      if (m) return resolve(m[1]);
+      if (child.exitCode !== null || Date.now() - t0 > 60_000) return reject(new Error(`prerank serve did not start:\n${out}\n${err}`));
+      setTimeout(poll, 50);
+    };
+    poll();
+  });
+  const stop = async (): Promise<void> => {
+    child.kill('SIGTERM');
+    const killer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    const code = await exited;
+    clearTimeout(killer);
+    if (code !== 0) throw new Error(`prerank serve exited with ${code}: ${err}`);
+  };
+  return { address, stop };
+}
+
 async function benchHttp(spec: Spec, bundle: string, data: Dataset, work: string, rates: number[], seconds: number, reloadTo: string | null): Promise<{ http: HttpResult[]; reload: ReloadResult | null }> {
-  const srv = await createServer({ bundle, defaultMetrics: false, logger: false, ann: 'off' });
+  const srv = await serveChild(['--bundle', bundle, '--ann', 'off']);
   const out: HttpResult[] = [];
   try {
-    const address = await srv.app.listen({ port: 0, host: '127.0.0.1' });
+    const { address } = srv;
     const enc = data.encoders.toJSON();
     const body = { user: { [enc.keys.user]: data.userKeys[0] }, candidates: data.itemKeys.slice(0, HTTP_CANDIDATES), n: TOP_N };
     const bodyFile = join(work, `body-${spec.key}.json`);
@@ -360,7 +391,7 @@ async function benchHttp(spec: Spec, bundle: string, data: Dataset, work: string
       return { http: out, reload: r };
     }
   } finally {
-    await srv.app.close();
+    await srv.stop();
   }
   return { http: out, reload: null };
 }
@@ -390,7 +421,7 @@ export async function benchServe(args: string[]): Promise<void> {
       if (spec.http) bundles.push([spec, bundle]);
     }
     if (!args.includes('--no-http')) {
-      console.log(`\nHTTP load test: fastify on 127.0.0.1 (in this process), load generators in child processes, loopback only`);
+      console.log(`\nHTTP load test: prerank serve in a child process on 127.0.0.1, load generators in child processes, loopback only`);
       for (const [spec, bundle] of bundles) {
         // The reload target: the same architecture with other weights, so each swap changes the model version (DSSM's
         // bundles also carry the ANN index the deployment loads).
