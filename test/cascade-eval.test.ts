@@ -175,9 +175,9 @@ test('a trained two-tower model: its scores equal its forward pass on the same p
     caps: { impression: 4, ranking_candidate: 6, prerank_candidate: 5, random: 3 } });
   trainOnCascade(m, lists, new Adam(m.namedParameters(), { lr: 0.01 }), { objective: { kind: 'pointwise' }, epochs: 2 });
   const scores = modelScorer(m, cascade)(evalLogs.slice(0, 3));
-  const pair = new PairScorer(cascade.fit.data, m, cascade.config.stages.recall);
+  const pair = new PairScorer(cascade.fit.data, m, cascade.config.stages.recall, cascade.histories);
   evalLogs.slice(0, 3).forEach((l, g) => {
-    const ref = pair.score(l.request.user, Int32Array.from(recallIndex(l), (k) => l.items[k]));
+    const ref = pair.score(l.request.user, Int32Array.from(recallIndex(l), (k) => l.items[k]), l.request.t);
     for (let j = 0; j < ref.length; j++) assert.ok(Math.abs(scores[g][j] - ref[j]) < 1e-4, `request ${g} item ${j}: ${scores[g][j]} vs ${ref[j]}`);
   });
   const r = evaluateOnCascade(m, cascade, { ks: [5, 100] });

@@ -5,12 +5,11 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { RequestHistories } from '../src/cascade/history.js';
 import { CascadeLists, PAD_STAGE, type StageCaps } from '../src/cascade/lists.js';
-import { ingestEvents, type CascadeResult } from '../src/cascade/simulate.js';
-import { periodOneDataset } from '../src/cascade/stage-models.js';
+import type { CascadeResult } from '../src/cascade/simulate.js';
 import { cascadeLoss, listLogits, trainOnCascade, type CascadeObjective } from '../src/cascade/train.js';
 import { backward, noGrad, Rng, scope, Tensor } from '../src/core/index.js';
-import type { DataConfig } from '../src/data/spec.js';
 import { MODELS, TINY_CONFIGS, type ModelName } from '../src/models/registry.js';
 import type { RecModel } from '../src/models/types.js';
 import { Adam } from '../src/nn/index.js';
@@ -26,10 +25,9 @@ const HYBRID: CascadeObjective = { kind: 'hybrid', weights: { distillation: 1, s
 
 let cascade: CascadeResult;
 let events: string[];
-let dataCfg: DataConfig;
 before(async () => {
   let dataDir: string;
-  ({ cascade, dataCfg, dataDir } = await tinyCascade(root, 10));
+  ({ cascade, dataDir } = await tinyCascade(root, 10));
   events = readFileSync(join(dataDir, 'events.csv'), 'utf8').trim().split('\n').slice(1);
 });
 
@@ -136,15 +134,69 @@ function leaksInLists(c: CascadeResult): { leaks: string[]; historyIds: number }
 }
 
 test('LEAK: a list holds only items of the request\'s corpus at t and user features from events before t; the check can fail', async () => {
-  assert.ok(cascade.fit.data.time!.every((t) => t < cascade.periods.fitEnd), 'user features come from period 1 only');
+  assert.ok(cascade.fit.data.time!.every((t) => t < cascade.periods.fitEnd), 'non-history user features come from period 1 only');
   const ok = leaksInLists(cascade);
   assert.deepEqual(ok.leaks, []);
   assert.ok(ok.historyIds > 0, 'some user has a history');
-  // user features from a dataset over every event (histories reaching past t) are caught
-  const { raw } = await ingestEvents(dataCfg);
-  const everyRow = Int32Array.from({ length: raw.rows }, (_, r) => r);
-  const leaky = { ...cascade, fit: { ...cascade.fit, data: periodOneDataset(cascade.config, dataCfg, raw, everyRow) } };
-  assert.ok(leaksInLists(leaky).leaks.some((x) => /from after t/.test(x)));
+  // histories that reach past t are caught
+  assert.ok(leaksInLists(frozenAtEnd(cascade)).leaks.some((x) => /from after t/.test(x)));
+});
+
+/** The cascade with every request's histories taken at the end of time (a leak, for the checks below). */
+function frozenAtEnd(c: CascadeResult): CascadeResult {
+  const h = c.histories;
+  const leaky = Object.create(h) as RequestHistories;
+  leaky.fill = (b, i, user) => h.fill(b, i, user, Infinity);
+  return { ...c, histories: leaky };
+}
+
+/** History items of the lists' users whose event is not strictly before the request's t, checked against the CSV. */
+function historyTimeLeaks(c: CascadeResult): { leaks: string[]; checked: number; beyondCut: number } {
+  const vocab = c.fit.data.encoders.vocabs.get('item_id')!;
+  // the user's positive events (rating > 3, the synthetic rule) in file order, with their timestamps
+  const positives = new Map<string, { item: string; ts: number }[]>();
+  for (const l of events) {
+    const [u, i, rating, ts] = l.split(',');
+    if (Number(rating) > 3) positives.set(u, [...(positives.get(u) ?? []), { item: i, ts: Number(ts) }]);
+  }
+  const leaks: string[] = [];
+  let checked = 0, beyondCut = 0;
+  for (const split of ['train', 'eval'] as const) {
+    for (const b of new CascadeLists(c, split, { listsPerBatch: 5, caps: CAPS }).epoch(0)) {
+      for (let g = 0; g < b.groups; g++) {
+        const q = b.requests[g].request;
+        const uKey = c.userKeys[q.user];
+        const sq = b.users.sequence.user_hist;
+        const got = Array.from(sq.ids.subarray(g * sq.maxLen, g * sq.maxLen + sq.lengths[g]));
+        // each history position is one of the user's positive events, matched newest first against the file
+        const ev = (positives.get(uKey) ?? []).slice().sort((x, y) => x.ts - y.ts);
+        let k = ev.length - 1;
+        for (let j = got.length - 1; j >= 0; j--, checked++) {
+          while (k >= 0 && vocab.peek(ev[k].item) !== got[j]) k--;
+          if (k < 0) {
+            leaks.push(`${uKey}: history id ${got[j]} matches no positive event (request ${q.id})`);
+            break;
+          }
+          if (!(ev[k].ts < q.t)) leaks.push(`${uKey}: history item ${ev[k].item} at ${ev[k].ts} >= t = ${q.t} (request ${q.id})`);
+          if (ev[k].ts >= c.periods.fitEnd) beyondCut++;
+          k--;
+        }
+        // and it is the most recent ones before t: the last maxLen positives before t, oldest first
+        const want = ev.filter((e) => e.ts < q.t).slice(-sq.maxLen).map((e) => vocab.peek(e.item));
+        if (want.join() !== got.join()) leaks.push(`${uKey}: history [${got}] is not the last positives before t [${want}] (request ${q.id})`);
+      }
+    }
+  }
+  return { leaks, checked, beyondCut };
+}
+
+test('LEAK: history features hold the user\'s last positives strictly before t (after the cut too); the check can fail', () => {
+  const ok = historyTimeLeaks(cascade);
+  assert.deepEqual(ok.leaks, []);
+  assert.ok(ok.checked > 20, `${ok.checked} history items checked`);
+  assert.ok(ok.beyondCut > 0, 'histories include events after the first cut (not frozen at period 1)');
+  const bad = historyTimeLeaks(frozenAtEnd(cascade));
+  assert.ok(bad.leaks.some((x) => />= t/.test(x)), bad.leaks.slice(0, 3).join('; '));
 });
 
 for (const name of ['dssm', 'rank-tower'] as ModelName[]) {

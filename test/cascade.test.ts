@@ -153,24 +153,44 @@ test('LEAK: nothing after the period-1 cut reaches recall or the stage models (m
   assert.ok(broken.some((x) => /popularity of the marker/.test(x)) && broken.some((x) => /saw t/.test(x)), broken.join('; '));
 });
 
-test('LEAK: rewriting every rating of the evaluation period changes no model, no training list and no eval ranking', async () => {
+test('LEAK: rewriting every rating of the evaluation period changes no model, no training list and no eval ranking before it', async () => {
   const flipped = await simulate('flipped', writeLog('flipped', { from: base.periods.trainEnd }).dataCfg);
   assert.deepEqual(flipped.stageModels.teacher.testAuc, base.stageModels.teacher.testAuc);
   assert.deepEqual(flipped.stageModels.prerank.valAuc, base.stageModels.prerank.valAuc);
   assert.equal(flipped.logs.length, base.logs.length);
-  let evalFeedbackChanged = 0;
+  // an eval request's user history holds the user's events before t, so a rewritten rating in [trainEnd, t) may
+  // change its ranking (that is known at t); requests whose user has no such event must not change at all
+  const earlierInPeriod3 = (e: CascadeResult['logs'][number]): boolean => baseEvents.some((l) => {
+    const f = l.split(',');
+    return f[0] === base.userKeys[e.request.user] && Number(f[3]) >= base.periods.trainEnd && Number(f[3]) < e.request.t
+      && f[2] !== '3';
+  });
+  let evalFeedbackChanged = 0, evalUntouched = 0, evalRerankedAfterOwnEvents = 0;
   base.logs.forEach((e, i) => {
     const f = flipped.logs[i];
     assert.deepEqual([f.request.user, f.request.t, f.request.split], [e.request.user, e.request.t, e.request.split]);
-    assert.deepEqual(f.items, e.items);
-    assert.deepEqual(f.p, e.p);
-    assert.deepEqual(f.prerankScore, e.prerankScore);
+    assert.deepEqual(f.items.filter((_, k) => e.stage[k] <= 2).sort(), e.items.filter((_, k) => e.stage[k] <= 2).sort(),
+      'the recall set does not depend on ratings');
+    const same = (): void => {
+      assert.deepEqual(f.items, e.items);
+      assert.deepEqual(f.p, e.p);
+      assert.deepEqual(f.prerankScore, e.prerankScore);
+    };
     if (e.request.split === 'train') {
+      same();
       assert.deepEqual(f.label, e.label);
       assert.deepEqual(f.feedback, e.feedback);
-    } else if (f.feedback.some((x, k) => !Object.is(x, e.feedback[k]))) evalFeedbackChanged++;
+      return;
+    }
+    if (f.feedback.some((x, k) => !Object.is(x, e.feedback[k]))) evalFeedbackChanged++;
+    if (!earlierInPeriod3(e)) {
+      same();
+      evalUntouched++;
+    } else if (f.prerankScore.some((x, k) => !Object.is(x, e.prerankScore[k]))) evalRerankedAfterOwnEvents++;
   });
   assert.ok(evalFeedbackChanged > 0, 'the perturbation reached the evaluation feedback');
+  assert.ok(evalUntouched > 0, 'some eval requests have no rewritten event before t');
+  assert.ok(evalRerankedAfterOwnEvents > 0, 'histories read the user\'s period-3 events before t');
 });
 
 test('seeded: the same seed gives identical logs, another seed other requests', async () => {

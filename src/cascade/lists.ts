@@ -3,8 +3,8 @@
 // uniformly per epoch, stage order kept), padded to L = sum of caps. Per slot: aggregated label y, teacher p (0 where
 // the teacher did not score), stage, the pointwise label (impression with feedback > 0) and the hybrid's scopes.
 // Features come from the period-1 Dataset the stage models were fitted on (cascade.fit.data): item features from its
-// item entities, user features from its user entities with the user's period-1 history (every period-1 row is before
-// the first cut, so before any request's t); context features stay at padding (requests carry no context).
+// item entities, user features from its user entities, except history features: the user's positive events strictly
+// before the request's t (cascade.histories, src/cascade/history.ts); context features stay at padding.
 // Shape letters: G lists (requests) per batch, L slots per list.
 import { Rng } from '../core/random.js';
 import { allocBatch, BatchFiller, headOf, type Batch } from '../data/batch.js';
@@ -32,7 +32,7 @@ export const PAD_STAGE = 255;
 export interface CascadeListBatch {
   groups: number;
   slots: number;
-  /** G user slots (rows -1: user features as of the cut), for encodeUser. */
+  /** G user slots (rows -1; histories as of each request's t), for encodeUser. */
   users: Batch;
   /** G*L item slots (padding holds item 0), for encodeItem. */
   items: Batch;
@@ -116,6 +116,7 @@ export class CascadeLists {
       for (; s < (g + 1) * L; s++) items.user[s] = log.request.user;
     });
     this.userFiller.fillEntities(users, G);
+    requests.forEach((log, g) => this.cascade.histories.fill(users, g, log.request.user, log.request.t));
     this.itemFiller.fillEntities(items, n);
     return out;
   }
