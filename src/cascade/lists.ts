@@ -8,7 +8,7 @@
 // Shape letters: G lists (requests) per batch, L slots per list.
 import { Rng } from '../core/random.js';
 import { allocBatch, BatchFiller, headOf, type Batch } from '../data/batch.js';
-import type { CascadeResult, RequestLog } from './simulate.js';
+import type { CascadeSource, RequestLog } from './simulate.js';
 import { STAGES } from './labels.js';
 import type { RequestSplit } from './periods.js';
 
@@ -57,7 +57,7 @@ export class CascadeLists {
   private readonly userFiller: BatchFiller;
   private readonly itemFiller: BatchFiller;
 
-  constructor(private readonly cascade: CascadeResult, split: RequestSplit, private readonly opts: CascadeListOptions) {
+  constructor(private readonly cascade: CascadeSource, split: RequestSplit, private readonly opts: CascadeListOptions) {
     this.logs = cascade.logs.filter((e) => e.request.split === split);
     this.slots = STAGES.reduce((s, st) => s + opts.caps[st], 0);
     if (!(this.slots > 0)) throw new Error('cascade lists: every stage cap is 0');
@@ -76,8 +76,13 @@ export class CascadeLists {
     const G = this.opts.listsPerBatch;
     const rng = new Rng((Math.imul(this.opts.seed ?? this.cascade.config.seed, 0x9e3779b1) + e) >>> 0);
     const order = rng.shuffle(Int32Array.from(this.logs.keys()));
-    for (let at = 0; at < order.length; at += G) {
-      yield this.build(Array.from(order.subarray(at, at + G), (k) => this.logs[k]), rng);
+    // a trailing batch of one list joins the one before: a user tower with batch norm cannot train on one row
+    const n = order.length;
+    const last = n > G && n % G === 1 ? n - G - 1 : Infinity;
+    for (let at = 0; at < n; at += G) {
+      const end = at === last ? n : Math.min(at + G, n);
+      yield this.build(Array.from(order.subarray(at, end), (k) => this.logs[k]), rng);
+      if (end === n) break;
     }
   }
 

@@ -58,6 +58,15 @@ export interface CascadeResult {
   seconds: { ingest: number; fit: number; simulate: number };
 }
 
+/** What training lists and evaluation need of a cascade: built in memory (CascadeResult) or read from its files
+ * (reader.ts, LoadedCascade). */
+export interface CascadeSource {
+  config: CascadeConfig;
+  logs: RequestLog[];
+  histories: RequestHistories;
+  fit: { data: Dataset };
+}
+
 export interface SimulateOptions {
   /** Where the stage models' checkpoints go. */
   modelDir: string;
