@@ -24,6 +24,8 @@ export interface CascadeListOptions {
   listsPerBatch: number;
   caps: StageCaps;
   seed?: number;
+  /** Keep only the split's requests passing this (e.g. the training part of a time-based validation cut). */
+  only?: (log: RequestLog) => boolean;
 }
 
 /** The stage value of a padded slot. */
@@ -58,7 +60,7 @@ export class CascadeLists {
   private readonly itemFiller: BatchFiller;
 
   constructor(private readonly cascade: CascadeSource, split: RequestSplit, private readonly opts: CascadeListOptions) {
-    this.logs = cascade.logs.filter((e) => e.request.split === split);
+    this.logs = cascade.logs.filter((e) => e.request.split === split && (opts.only?.(e) ?? true));
     this.slots = STAGES.reduce((s, st) => s + opts.caps[st], 0);
     if (!(this.slots > 0)) throw new Error('cascade lists: every stage cap is 0');
     if (!(opts.listsPerBatch >= 1)) throw new Error('cascade lists: listsPerBatch must be >= 1');

@@ -1,8 +1,8 @@
 // Training a two-tower model on cascade lists (RankTower sec. 3.3, issue 9): per batch, encodeUser on the G users,
 // each user's representation gathered to its L slots, encodeItem on the G*L items, score -> logits [G, L]; then
 // either pointwise BCE on the impressions (target: raw feedback > 0) or the hybrid objective over the scopes.
-// Separate from the Trainer (whose loop is over dataset rows and model.loss): no validation, checkpoints or early
-// stopping here yet. Model-specific extra loss terms (IntTower's CIR, ...) are not added on this path.
+// Separate from the Trainer (whose loop is over dataset rows and model.loss); validation, early stopping, checkpoints
+// and the epoch log are in fit.ts. Model-specific extra loss terms (IntTower's CIR, ...) are not added on this path.
 import { backward, scope, Tensor } from '../core/index.js';
 import * as ops from '../core/ops/index.js';
 import type { Optimizer } from '../nn/index.js';
@@ -19,6 +19,10 @@ export interface CascadeTrainOptions {
   maxSteps?: number;
   signal?: AbortSignal;
   onStep?: (step: number, loss: number, parts: Record<string, number>) => void;
+  /** Index of the first epoch (the lists' seeded order depends on it; default 0). */
+  startEpoch?: number;
+  /** Incremented with the lists and real samples (list items) trained on. */
+  stats?: { lists: number; samples: number };
 }
 
 /** Logits [G, L] of the batch's pairs through the model's serving split. */
@@ -53,7 +57,8 @@ export function cascadeLoss(z: Tensor, b: CascadeListBatch, objective: CascadeOb
 export function trainOnCascade(model: RecModel, lists: CascadeLists, optimizer: Optimizer, opts: CascadeTrainOptions): number[] {
   const losses: number[] = [];
   model.train();
-  for (let e = 0; e < opts.epochs; e++) {
+  const first = opts.startEpoch ?? 0;
+  for (let e = first; e < first + opts.epochs; e++) {
     for (const b of lists.epoch(e)) {
       if (opts.signal?.aborted) throw new Error('cascade training aborted');
       if (opts.maxSteps !== undefined && losses.length >= opts.maxSteps) return losses;
@@ -66,6 +71,10 @@ export function trainOnCascade(model: RecModel, lists: CascadeLists, optimizer: 
       if (!Number.isFinite(loss)) throw new Error(`cascade training, step ${losses.length}: the loss is ${loss} (try a lower learning rate)`);
       optimizer.step();
       losses.push(loss);
+      if (opts.stats) {
+        opts.stats.lists += b.groups;
+        for (let s = 0; s < b.mask.length; s++) opts.stats.samples += b.mask[s];
+      }
       opts.onStep?.(losses.length - 1, loss, parts);
     }
   }

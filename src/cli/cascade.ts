@@ -1,5 +1,5 @@
 // `prerank cascade build|train|inspect|schema`: simulate a cascade over real logs and write it; look at a written one.
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { cascadeConfigJsonSchema, loadCascadeConfig } from '../cascade/config.js';
 import { formatCascadeInspect, inspectCascade } from '../cascade/inspect.js';
@@ -11,9 +11,11 @@ const USAGE = `usage:
   prerank cascade build --config <file.json> [--out <dir>] [--format jsonl|parquet]
       simulate the cascade; <dir>/logs holds samples, requests and manifest.json, <dir>/models the stage models
   prerank cascade inspect --dir <dir> [--json]   per-split, per-stage counts and label mix of a build
-  prerank cascade train --config <file.json>
-      build the cascade in memory, train a two-tower pre-ranker on its training requests (pointwise | hybrid),
-      evaluate it and the logged production pre-ranker on the evaluation requests; table + <out>/eval.json
+  prerank cascade train --config <file.json> [--logs <build dir>]
+      train a two-tower pre-ranker (pointwise | hybrid) on a cascade's training requests, read from the files of a
+      build (config "logs" or --logs) or built in memory (config "cascade"); validation on the latest training
+      requests, early stopping, <out>/best|last checkpoints and <out>/log.jsonl; evaluate the best epoch and the
+      logged production pre-ranker on the evaluation requests; table + <out>/eval.json
   prerank cascade schema                         the JSON schema of cascade config files`;
 
 export async function runCascade(args: string[]): Promise<void> {
@@ -40,9 +42,10 @@ export async function runCascade(args: string[]): Promise<void> {
     return;
   }
   if (sub === 'train') {
-    const { values } = parseArgs({ args: rest, options: { config: { type: 'string' } } });
+    const { values } = parseArgs({ args: rest, options: { config: { type: 'string' }, logs: { type: 'string' } } });
     if (!values.config) throw new Error(`give --config\n${USAGE}`);
     const { cfg, cascade } = loadCascadeTrainConfig(values.config);
+    if (values.logs) cfg.logs = resolve(values.logs);
     const r = await runCascadeTrain(cfg, cascade, { log: (m) => console.error(`[cascade train] ${m}`) });
     console.log(formatCascadeTrain(r));
     console.error(`[cascade train] wrote ${join(cfg.out, 'eval.json')}`);
