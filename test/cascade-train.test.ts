@@ -8,7 +8,9 @@ import { join } from 'node:path';
 import type { RequestHistories } from '../src/cascade/history.js';
 import { CascadeLists, PAD_STAGE, type StageCaps } from '../src/cascade/lists.js';
 import type { CascadeResult } from '../src/cascade/simulate.js';
-import { cascadeLoss, listLogits, trainOnCascade, type CascadeObjective } from '../src/cascade/train.js';
+import { cascadeLoss, LIST_LOSSES, listLogits, trainOnCascade, type CascadeObjective } from '../src/cascade/train.js';
+import { PairScorer } from '../src/cascade/stage-models.js';
+import { amRankmaxLoss, pairwiseDistillationLoss, rankNetLoss, sortingLoss } from '../src/train/ranking-losses.js';
 import { backward, noGrad, Rng, scope, Tensor } from '../src/core/index.js';
 import { MODELS, TINY_CONFIGS, type ModelName } from '../src/models/registry.js';
 import type { RecModel } from '../src/models/types.js';
@@ -218,18 +220,53 @@ for (const name of ['dssm', 'rank-tower'] as ModelName[]) {
   });
 }
 
-test('every two-tower model of the zoo trains on the lists with either objective; others are refused', () => {
+test('every model of the zoo trains on the lists with every objective (single-tower models through forward)', () => {
   const lists = new CascadeLists(cascade, 'train', { listsPerBatch: 5, caps: CAPS });
   const twoTower = (Object.keys(MODELS) as ModelName[]).filter((n) => model(n).twoTower);
   assert.ok(['dssm', 'int-tower', 'rank-tower', 'mf'].every((n) => twoTower.includes(n as ModelName)), twoTower.join(', '));
-  for (const name of twoTower) {
-    for (const objective of [{ kind: 'pointwise' } as CascadeObjective, HYBRID]) {
+  const objectives: CascadeObjective[] = [{ kind: 'pointwise' }, HYBRID,
+    { kind: 'hybrid', weights: { distillation: 1, sorting: 1, amRankmax: 1 }, distillation: 'pairwise' },
+    { kind: 'hybrid', weights: { distillation: 1, sorting: 0, amRankmax: 0 }, distillation: 'weightedLogloss' },
+    ...Object.keys(LIST_LOSSES).map((loss) => ({ kind: 'listwise', loss, scope: 'all' }) as CascadeObjective)];
+  for (const name of Object.keys(MODELS) as ModelName[]) {
+    for (const objective of name === 'dssm' || name === 'cold' ? objectives : objectives.slice(0, 2)) {
       const m = model(name);
       const losses = trainOnCascade(m, lists, new Adam(m.namedParameters(), { lr: 0.01 }), { objective, epochs: 1, maxSteps: 3 });
-      assert.ok(losses.length === 3 && losses.every(Number.isFinite), `${name} ${objective.kind}: ${losses}`);
+      assert.ok(losses.length === 3 && losses.every(Number.isFinite), `${name} ${JSON.stringify(objective)}: ${losses}`);
     }
   }
-  const dcn = model('dcn');
-  assert.throws(() => trainOnCascade(dcn, lists, new Adam(dcn.namedParameters(), { lr: 0.01 }), { objective: HYBRID, epochs: 1 }),
-    /not a two-tower model/);
+});
+
+test('a single-tower model\'s list logits equal its forward on the same (user at t, item) pairs', () => {
+  const m = model('cold');
+  const lists = new CascadeLists(cascade, 'eval', { listsPerBatch: 3, caps: CAPS });
+  const b = lists.build(cascade.logs.filter((e) => e.request.split === 'eval').slice(0, 3), new Rng(1));
+  m.eval();
+  const z = noGrad(() => scope(() => Float32Array.from(listLogits(m, b).f)));
+  const pair = new PairScorer(cascade.fit.data, m, b.slots, cascade.histories);
+  for (let g = 0; g < b.groups; g++) {
+    const q = b.requests[g].request;
+    const ref = pair.score(q.user, b.items.item.subarray(g * b.slots, (g + 1) * b.slots), q.t);
+    for (let j = 0; j < b.slots; j++) if (b.mask[g * b.slots + j]) assert.ok(Math.abs(ref[j] - z[g * b.slots + j]) < 1e-5, `${g}/${j}`);
+  }
+});
+
+test('objectives: a hybrid with another distillation term = that term + the other hybrid terms; listwise = the named loss on its scope', () => {
+  const lists = new CascadeLists(cascade, 'train', { listsPerBatch: 5, caps: CAPS });
+  const b = lists.build(cascade.logs.filter((e) => e.request.split === 'train').slice(0, 5), new Rng(3));
+  const z = Tensor.from(Float32Array.from({ length: b.groups * b.slots }, (_, i) => Math.cos(i * 0.7)), [b.groups, b.slots]);
+  const lb = { groups: b.groups, slots: b.slots, labels: b.labels, teacher: b.teacher };
+  scope(() => {
+    const w = { distillation: 0.5, sorting: 2, amRankmax: 0.25 };
+    const got = cascadeLoss(z, b, { kind: 'hybrid', weights: w, distillation: 'pairwise' }).loss.item();
+    const want = 0.5 * pairwiseDistillationLoss(z, lb, b.scopes.impressions).item() + 2 * sortingLoss(z, lb, b.scopes.candidates).item()
+      + 0.25 * amRankmaxLoss(z, lb, b.scopes.all).item();
+    assert.ok(Math.abs(got - want) < 1e-4 * Math.abs(want), `${got} vs ${want}`);
+    const soft = cascadeLoss(z, b, { kind: 'hybrid', weights: w }).loss.item();
+    assert.ok(Math.abs(soft - got) > 1e-3, 'the variant changes the loss');
+    const none = cascadeLoss(z, b, { kind: 'hybrid', weights: { ...w, distillation: 0 }, distillation: 'pairwise' }).loss.item();
+    assert.ok(Math.abs(none - (want - 0.5 * pairwiseDistillationLoss(z, lb, b.scopes.impressions).item())) < 1e-4 * Math.abs(want));
+    assert.equal(cascadeLoss(z, b, { kind: 'listwise', loss: 'rankNet', scope: 'candidates' }).loss.item(), rankNetLoss(z, lb, b.scopes.candidates).item());
+    assert.throws(() => cascadeLoss(z, b, { kind: 'hybrid', weights: { distillation: 0, sorting: 0, amRankmax: 0 }, distillation: 'pairwise' }), /every hybrid weight is 0/);
+  });
 });

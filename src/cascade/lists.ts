@@ -36,7 +36,8 @@ export interface CascadeListBatch {
   slots: number;
   /** G user slots (rows -1; histories as of each request's t), for encodeUser. */
   users: Batch;
-  /** G*L item slots (padding holds item 0), for encodeItem. */
+  /** G*L item slots (padding holds item 0), for encodeItem; they also hold their request's user features (histories
+   * as of t), so they are the pair batch of a single-tower model's forward. */
   items: Batch;
   /** [G*L] aggregated label y (0 at padding). */
   labels: Float32Array;
@@ -125,6 +126,11 @@ export class CascadeLists {
     this.userFiller.fillEntities(users, G);
     requests.forEach((log, g) => this.cascade.histories.fill(users, g, log.request.user, log.request.t));
     this.itemFiller.fillEntities(items, n);
+    // user features on every item slot too, so `items` is a whole pair batch for single-tower models (COLD, LR, ...)
+    this.userFiller.fillEntities(items, n);
+    requests.forEach((log, g) => {
+      for (let s = g * L; s < (g + 1) * L; s++) this.cascade.histories.fill(items, s, log.request.user, log.request.t);
+    });
     return out;
   }
 }

@@ -15,11 +15,15 @@ import { evaluateOnCascade, evaluateRequests, loggedPrerankScorer, type CascadeE
 import { checkStopMetric, fitOnCascade, type CascadeEpoch } from './fit.js';
 import { loadCascade } from './reader.js';
 import { simulateCascade, type CascadeSource } from './simulate.js';
-import type { CascadeObjective } from './train.js';
+import { LIST_LOSSES, type CascadeObjective, type ListLossName } from './train.js';
 
-export const ObjectiveSchema = z.union([z.object({ kind: z.literal('pointwise') }),
+export const ObjectiveSchema = z.union([z.object({ kind: z.literal('pointwise') }).describe('BCE on impressions (target: rated)'),
   z.object({ kind: z.literal('hybrid'), weights: z.object({ distillation: z.number().min(0).default(1),
-    sorting: z.number().min(0).default(1), amRankmax: z.number().min(0).default(1) }).default({ distillation: 1, sorting: 1, amRankmax: 1 }) })]);
+    sorting: z.number().min(0).default(1), amRankmax: z.number().min(0).default(1) }).default({ distillation: 1, sorting: 1, amRankmax: 1 }),
+  distillation: z.enum(['softmax', 'weightedLogloss', 'pairwise']).default('softmax')
+    .describe('the distillation term (eq. 9 softmax, or an alternative); weights.distillation 0 = none') }),
+  z.object({ kind: z.literal('listwise'), loss: z.enum(Object.keys(LIST_LOSSES) as [ListLossName, ...ListLossName[]]),
+    scope: z.enum(['impressions', 'candidates', 'all']).default('all') }).describe('one listwise loss on one scope')]);
 
 export const CapsSchema = z.object({ impression: z.number().int().min(0), ranking_candidate: z.number().int().min(0),
   prerank_candidate: z.number().int().min(0), random: z.number().int().min(0) }).describe('samples per stage and list');

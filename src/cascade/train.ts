@@ -7,10 +7,24 @@ import { backward, scope, Tensor } from '../core/index.js';
 import * as ops from '../core/ops/index.js';
 import type { Optimizer } from '../nn/index.js';
 import type { RecModel } from '../models/types.js';
-import { hybridLoss, type HybridWeights } from '../train/ranking-losses.js';
+import { amRankmaxLoss, approxNdcgLoss, distillationLoss, hybridLoss, pairwiseDistillationLoss, rankmaxLoss, rankNetLoss,
+  softmaxLoss, sortingLoss, weightedLoglossDistillation, type HybridWeights, type ListBatch, type Scope } from '../train/ranking-losses.js';
 import type { CascadeListBatch, CascadeLists } from './lists.js';
 
-export type CascadeObjective = { kind: 'pointwise' } | { kind: 'hybrid'; weights: HybridWeights };
+/** Single listwise losses for the ablation of ranking losses (paper Table 3). */
+export const LIST_LOSSES = {
+  softmax: softmaxLoss, approxNdcg: approxNdcgLoss, rankNet: rankNetLoss, rankmax: rankmaxLoss, amRankmax: amRankmaxLoss,
+  sorting: sortingLoss, distillation: distillationLoss,
+} satisfies Record<string, (z: Tensor, b: ListBatch, scope: Scope) => Tensor>;
+export type ListLossName = keyof typeof LIST_LOSSES;
+/** The distillation term of the hybrid (paper Table 4): eq. 9's listwise softmax, weighted logloss or pairwise. */
+export type DistillationVariant = 'softmax' | 'weightedLogloss' | 'pairwise';
+export type ListScope = 'impressions' | 'candidates' | 'all';
+
+export type CascadeObjective =
+  | { kind: 'pointwise' }
+  | { kind: 'hybrid'; weights: HybridWeights; distillation?: DistillationVariant }
+  | { kind: 'listwise'; loss: ListLossName; scope?: ListScope };
 
 export interface CascadeTrainOptions {
   objective: CascadeObjective;
@@ -25,12 +39,11 @@ export interface CascadeTrainOptions {
   stats?: { lists: number; samples: number };
 }
 
-/** Logits [G, L] of the batch's pairs through the model's serving split. */
+/** Logits [G, L] of the batch's pairs: through the serving split of a two-tower model, else the model's forward over
+ * the G*L (user, item) pairs (single-tower references such as COLD and LR). */
 export function listLogits(model: RecModel, b: CascadeListBatch): Tensor {
-  if (!model.twoTower || !model.encodeUser || !model.encodeItem || !model.score) {
-    throw new Error(`cascade training: model '${model.kind}' is not a two-tower model (needs encodeUser/encodeItem/score)`);
-  }
   const G = b.groups, L = b.slots;
+  if (!model.twoTower || !model.encodeUser || !model.encodeItem || !model.score) return ops.reshape(model.forward(b.items), [G, L]);
   const userReps = model.encodeUser(b.users); // [G, U]
   const owner = new Int32Array(G * L);
   for (let s = 0; s < G * L; s++) owner[s] = Math.floor(s / L);
@@ -50,7 +63,30 @@ export function cascadeLoss(z: Tensor, b: CascadeListBatch, objective: CascadeOb
     const loss = ops.scale(sum, 1 / Math.max(n, 1));
     return { loss, parts: { bce: loss.item() } };
   }
-  return hybridLoss(z, { groups: b.groups, slots: b.slots, labels: b.labels, teacher: b.teacher }, b.scopes, objective.weights);
+  const lb: ListBatch = { groups: b.groups, slots: b.slots, labels: b.labels, teacher: b.teacher };
+  if (objective.kind === 'listwise') {
+    const loss = LIST_LOSSES[objective.loss](z, lb, b.scopes[objective.scope ?? 'all']);
+    return { loss, parts: { [objective.loss]: loss.item() } };
+  }
+  const variant = objective.distillation ?? 'softmax';
+  if (variant === 'softmax') return hybridLoss(z, lb, b.scopes, objective.weights);
+  // another distillation term on the impressions, plus the hybrid's other terms
+  const w = objective.weights;
+  let loss: Tensor | null = null;
+  const parts: Record<string, number> = {};
+  if (w.sorting > 0 || w.amRankmax > 0) {
+    const h = hybridLoss(z, lb, b.scopes, { ...w, distillation: 0 });
+    loss = h.loss;
+    Object.assign(parts, h.parts);
+  }
+  if (w.distillation > 0) {
+    const d = (variant === 'pairwise' ? pairwiseDistillationLoss : weightedLoglossDistillation)(z, lb, b.scopes.impressions);
+    parts.distillation = d.item();
+    const weighted = ops.scale(d, w.distillation);
+    loss = loss ? ops.add(loss, weighted) : weighted;
+  }
+  if (!loss) throw new Error('cascade objective: every hybrid weight is 0');
+  return { loss, parts };
 }
 
 /** Trains `model` on the lists for `epochs` epochs; returns the mean loss of each step. */
