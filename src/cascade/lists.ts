@@ -36,9 +36,11 @@ export interface CascadeListBatch {
   slots: number;
   /** G user slots (rows -1; histories as of each request's t), for encodeUser. */
   users: Batch;
-  /** G*L item slots (padding holds item 0), for encodeItem; they also hold their request's user features (histories
-   * as of t), so they are the pair batch of a single-tower model's forward. */
+  /** G*L item slots (padding holds item 0), for encodeItem. */
   items: Batch;
+  /** `items` with each slot's request user features (histories as of t) filled in: the pair batch of a single-tower
+   * model's forward (filled on the first call). */
+  pairs: () => Batch;
   /** [G*L] aggregated label y (0 at padding). */
   labels: Float32Array;
   /** [G*L] teacher probability, 0 where the teacher did not score or at padding. */
@@ -98,7 +100,7 @@ export class CascadeLists {
     const out: CascadeListBatch = { groups: G, slots: L, users, items, labels: new Float32Array(n),
       teacher: new Float32Array(n), stage: new Uint8Array(n).fill(PAD_STAGE), mask: new Float32Array(n),
       clicked: new Float32Array(n), scopes: { impressions: new Float32Array(n), candidates: new Float32Array(n),
-        all: new Float32Array(n) }, requests };
+        all: new Float32Array(n) }, requests, pairs: () => items };
     users.rows.fill(-1);
     items.rows.fill(-1);
     requests.forEach((log, g) => {
@@ -126,11 +128,18 @@ export class CascadeLists {
     this.userFiller.fillEntities(users, G);
     requests.forEach((log, g) => this.cascade.histories.fill(users, g, log.request.user, log.request.t));
     this.itemFiller.fillEntities(items, n);
-    // user features on every item slot too, so `items` is a whole pair batch for single-tower models (COLD, LR, ...)
-    this.userFiller.fillEntities(items, n);
-    requests.forEach((log, g) => {
-      for (let s = g * L; s < (g + 1) * L; s++) this.cascade.histories.fill(items, s, log.request.user, log.request.t);
-    });
+    // single-tower models (COLD, LR, ...) need user features on every item slot: filled on first use only
+    let paired = false;
+    out.pairs = () => {
+      if (!paired) {
+        this.userFiller.fillEntities(items, n);
+        requests.forEach((log, g) => {
+          for (let s = g * L; s < (g + 1) * L; s++) this.cascade.histories.fill(items, s, log.request.user, log.request.t);
+        });
+        paired = true;
+      }
+      return items;
+    };
     return out;
   }
 }

@@ -43,7 +43,7 @@ export interface CascadeTrainOptions {
  * the G*L (user, item) pairs (single-tower references such as COLD and LR). */
 export function listLogits(model: RecModel, b: CascadeListBatch): Tensor {
   const G = b.groups, L = b.slots;
-  if (!model.twoTower || !model.encodeUser || !model.encodeItem || !model.score) return ops.reshape(model.forward(b.items), [G, L]);
+  if (!model.twoTower || !model.encodeUser || !model.encodeItem || !model.score) return ops.reshape(model.forward(b.pairs()), [G, L]);
   const userReps = model.encodeUser(b.users); // [G, U]
   const owner = new Int32Array(G * L);
   for (let s = 0; s < G * L; s++) owner[s] = Math.floor(s / L);

@@ -2,6 +2,7 @@
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { cascadeConfigJsonSchema, loadCascadeConfig } from '../cascade/config.js';
+import { loadCascadeExperiment, runCascadeExperiment } from '../cascade/experiment.js';
 import { formatCascadeInspect, inspectCascade } from '../cascade/inspect.js';
 import { formatCascadeTrain, loadCascadeTrainConfig, runCascadeTrain } from '../cascade/run.js';
 import { simulateCascade } from '../cascade/simulate.js';
@@ -16,7 +17,44 @@ const USAGE = `usage:
       build (config "logs" or --logs) or built in memory (config "cascade"); validation on the latest training
       requests, early stopping, <out>/best|last checkpoints and <out>/log.jsonl; evaluate the best epoch and the
       logged production pre-ranker on the evaluation requests; table + <out>/eval.json
+  prerank cascade experiment --config <file.json> [--seeds 1,2] [--epochs N] [--cascade <cascade config>] [--logs <dir>] [--out <dir>]
+      (= prerank experiment with a "type": "cascade" config) rows x seeds trained and evaluated on one cascade;
+      results.md, results.json, report.html in outDir; the flags override the file (smoke runs)
   prerank cascade schema                         the JSON schema of cascade config files`;
+
+/** `cascade experiment` (also reached from `prerank experiment`); `prefix` is the command as typed, for the record. */
+export async function runCascadeExperimentCommand(argv: string[], prefix = 'prerank cascade experiment'): Promise<void> {
+  const { values } = parseArgs({ args: argv, options: { config: { type: 'string' }, out: { type: 'string' }, seeds: { type: 'string' },
+    epochs: { type: 'string' }, cascade: { type: 'string' }, logs: { type: 'string' } } });
+  if (!values.config) throw new Error(`give --config\n${USAGE}`);
+  const { exp, cascade } = loadCascadeExperiment(values.config);
+  let cascadeCfg = cascade;
+  if (values.seeds) {
+    const seeds = values.seeds.split(',').map(Number);
+    if (!seeds.length || seeds.some((x) => !Number.isInteger(x))) throw new Error(`--seeds: '${values.seeds}' is not a comma-separated list of integers`);
+    exp.seeds = seeds;
+  }
+  if (values.epochs) {
+    const n = Number(values.epochs);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`--epochs: '${values.epochs}' is not a positive integer`);
+    exp.train.epochs = n;
+    for (const r of exp.rows) if (r.epochs !== undefined) r.epochs = n;
+  }
+  if (values.cascade && values.logs) throw new Error('give --cascade or --logs, not both');
+  if (values.cascade) {
+    cascadeCfg = loadCascadeConfig(values.cascade);
+    exp.logs = undefined;
+  }
+  if (values.logs) {
+    exp.logs = resolve(values.logs);
+    cascadeCfg = null;
+  }
+  if (values.out) exp.outDir = resolve(values.out);
+  const command = [prefix, '--config', values.config, ...(['seeds', 'epochs', 'cascade', 'logs', 'out'] as const)
+    .flatMap((k) => (values[k] ? [`--${k}`, values[k]!] : []))].join(' ');
+  await runCascadeExperiment(exp, cascadeCfg, command, { log: (m) => console.error(m) });
+  console.log(`wrote ${join(exp.outDir, 'results.md')}, results.json, report.html`);
+}
 
 export async function runCascade(args: string[]): Promise<void> {
   const [sub, ...rest] = args;
@@ -49,6 +87,10 @@ export async function runCascade(args: string[]): Promise<void> {
     const r = await runCascadeTrain(cfg, cascade, { log: (m) => console.error(`[cascade train] ${m}`) });
     console.log(formatCascadeTrain(r));
     console.error(`[cascade train] wrote ${join(cfg.out, 'eval.json')}`);
+    return;
+  }
+  if (sub === 'experiment') {
+    await runCascadeExperimentCommand(rest);
     return;
   }
   if (sub === 'inspect') {
