@@ -33,6 +33,8 @@ export interface RequestLog {
 }
 
 export interface SplitCounts {
+  /** Requests asked for by the config (requests.train / requests.eval). */
+  requested: number;
   requests: number;
   activeUsers: number;
   skipped: { noGroundTruth: number; corpusTooSmall: number };
@@ -126,7 +128,7 @@ export async function simulateCascade(cfg: CascadeConfig, opts: SimulateOptions)
     const n = split === 'train' ? cfg.requests.train : cfg.requests.eval;
     const sampled = sampleRequests(log, periods, split, { count: n, perUser: cfg.requests.perUser, windowSeconds: cfg.requests.windowSeconds,
       minGroundTruth: cfg.requests.minGroundTruth }, rng, logs.length);
-    const c: SplitCounts = { requests: 0, activeUsers: sampled.activeUsers,
+    const c: SplitCounts = { requested: n, requests: 0, activeUsers: sampled.activeUsers,
       skipped: { noGroundTruth: sampled.skips.noGroundTruth, corpusTooSmall: 0 },
       samples: Object.fromEntries(STAGES.map((s) => [s, 0])) as Record<Stage, number>,
       levels: Object.fromEntries(levels.map((l) => [l, 0])), groundTruth: { items: 0, recalled: 0, ranked: 0, shown: 0 } };
@@ -147,6 +149,11 @@ export async function simulateCascade(cfg: CascadeConfig, opts: SimulateOptions)
       tally(c, entry, levels);
     }
     counts[split] = c;
+    if (n > 0 && c.requests === 0) {
+      throw new Error(`cascade: no ${split} request accepted out of ${c.activeUsers} users active in period ${split === 'train' ? 2 : 3} `
+        + `(${c.skipped.noGroundTruth} skipped with fewer than requests.minGroundTruth = ${cfg.requests.minGroundTruth} ground-truth items, `
+        + `${c.skipped.corpusTooSmall} with too small a corpus); lower requests.minGroundTruth or widen requests.windowSeconds`);
+    }
     say(`${split}: ${c.requests} requests (${c.skipped.noGroundTruth} without ground truth, ${c.skipped.corpusTooSmall} with too small a corpus)`);
   }
   return { config: cfg, dataName: raw.name, periods, stageModels: { prerank: models.prerank.report, teacher: models.teacher.report },
