@@ -50,6 +50,7 @@ export async function runCascadeExperimentCommand(argv: string[], prefix = 'prer
     cascadeCfg = null;
   }
   if (values.out) exp.outDir = resolve(values.out);
+  if (values.cascade || values.logs || values.seeds || values.epochs) exp.name += ' (overridden on the command line: not the configured run)';
   const command = [prefix, '--config', values.config, ...(['seeds', 'epochs', 'cascade', 'logs', 'out'] as const)
     .flatMap((k) => (values[k] ? [`--${k}`, values[k]!] : []))].join(' ');
   await runCascadeExperiment(exp, cascadeCfg, command, { log: (m) => console.error(m) });
