@@ -13,6 +13,7 @@ export class CompiledUserSide {
   /** rank()'s outputs, grown as needed and reused: a request allocates nothing on the synchronous path. */
   private scores = new Float32Array(0);
   private top = new Int32Array(0);
+  private inputBuf = new Float32Array(0);
 
   constructor(private readonly plan: UserServingPlan, private readonly native: NativeServePlan) {}
 
@@ -26,6 +27,13 @@ export class CompiledUserSide {
     const out = new Float32Array(this.plan.spec.input);
     this.plan.writeInput(batch, row, out);
     return out;
+  }
+
+  /** input() written into a buffer the next inputView() call overwrites (the synchronous path: no allocation). */
+  inputView(batch: Batch, row = 0): Float32Array {
+    if (this.inputBuf.length !== this.plan.spec.input) this.inputBuf = new Float32Array(this.plan.spec.input);
+    this.plan.writeInput(batch, row, this.inputBuf);
+    return this.inputBuf;
   }
 
   /** The user rep (what model.encodeUser gives for the row, up to float rounding). */
@@ -47,6 +55,20 @@ export class CompiledUserSide {
     const scores = this.scores.subarray(0, m);
     const top = this.top.subarray(0, cut);
     const k = this.native.score(input, table, rows, m, scores, cut, cut ? top : null);
+    return { scores, top: top.subarray(0, k) };
+  }
+
+  /**
+   * rank() from a given user rep (repLength floats, e.g. a training strategy's stored user encoding) instead of the
+   * tower input: the user tower is skipped. Same outputs and buffer reuse as rank().
+   */
+  rankRep(rep: Float32Array, table: Float32Array, rows: Int32Array | null, m: number, n: number): { scores: Float32Array; top: Int32Array } {
+    const cut = Math.max(0, Math.min(n, m));
+    if (this.scores.length < m) this.scores = new Float32Array(Math.max(m, 2 * this.scores.length));
+    if (this.top.length < cut) this.top = new Int32Array(Math.max(cut, 2 * this.top.length));
+    const scores = this.scores.subarray(0, m);
+    const top = this.top.subarray(0, cut);
+    const k = this.native.scoreRep(rep, table, rows, m, scores, cut, cut ? top : null);
     return { scores, top: top.subarray(0, k) };
   }
 

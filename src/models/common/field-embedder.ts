@@ -12,6 +12,7 @@ export type Source = 'user' | 'item' | 'context';
 export const USER_SIDE: readonly Source[] = ['user', 'context'];
 export const ITEM_SIDE: readonly Source[] = ['item'];
 export const ALL_SOURCES: readonly Source[] = ['user', 'item', 'context'];
+const SIDES = [USER_SIDE, ITEM_SIDE, ALL_SOURCES];
 
 export interface FieldEmbedderOptions {
   /** D: one width for every table (FeatureInfo.dim is ignored so fields stack into [B, F, D]). */
@@ -22,12 +23,22 @@ export interface FieldEmbedderOptions {
   sparse?: boolean;
 }
 
+/**
+ * Rewrites the field embeddings [B, F, D] of one embed() call (e.g. CS3's field gates, installed by its wrapper
+ * model). Serving plans read raw rows (writeRow) and must apply the same rewrite themselves.
+ */
+export type FieldTransform = (fields: Tensor, batch: Batch, sources: readonly Source[]) => Tensor;
+
 /** Padded slots of a max-pooled sequence are pushed this far down so they never win. */
 const MASKED = -1e9;
 
 export class FieldEmbedder extends Module {
   readonly dim: number;
   private readonly tables = new Map<string, Embedding>();
+  /** fieldsOf / denseOf of the side constants, computed once (the per-request writeRow allocates nothing). */
+  private readonly sideCache = new Map<readonly Source[], { fields: FeatureInfo[]; dense: FeatureInfo[] }>();
+  /** Applied to every embed() result when set. */
+  transform: FieldTransform | null = null;
 
   constructor(readonly features: readonly FeatureInfo[], rng: Rng, opts: FieldEmbedderOptions) {
     super();
@@ -48,11 +59,21 @@ export class FieldEmbedder extends Module {
 
   /** The embedded (sparse and sequence) features of these sources, in feature order. */
   fieldsOf(sources: readonly Source[]): FeatureInfo[] {
-    return this.features.filter((f) => f.kind !== 'dense' && sources.includes(f.source));
+    return this.side(sources).fields;
   }
 
   denseOf(sources: readonly Source[]): FeatureInfo[] {
-    return this.features.filter((f) => f.kind === 'dense' && sources.includes(f.source));
+    return this.side(sources).dense;
+  }
+
+  private side(sources: readonly Source[]): { fields: FeatureInfo[]; dense: FeatureInfo[] } {
+    let s = this.sideCache.get(sources);
+    if (!s) {
+      const mine = this.features.filter((f) => sources.includes(f.source));
+      s = { fields: mine.filter((f) => f.kind !== 'dense'), dense: mine.filter((f) => f.kind === 'dense') };
+      if (SIDES.includes(sources)) this.sideCache.set(sources, s); // the constants only: callers may pass fresh arrays
+    }
+    return s;
   }
 
   table(f: FeatureInfo): Embedding {
@@ -80,7 +101,8 @@ export class FieldEmbedder extends Module {
     if (fields.length === 0) return null;
     const pieces = fields.map((f) => this.lookup(batch, f)); // F x [B, D]
     const flat = pieces.length === 1 ? pieces[0] : ops.concat(pieces, 1); // [B, F*D]
-    return ops.reshape(flat, [batch.size, fields.length, this.dim]);
+    const e = ops.reshape(flat, [batch.size, fields.length, this.dim]);
+    return this.transform ? this.transform(e, batch, sources) : e;
   }
 
   /**
@@ -93,18 +115,22 @@ export class FieldEmbedder extends Module {
     for (const f of this.fieldsOf(sources)) {
       const table = this.table(f).table.f;
       if (f.kind === 'sparse') {
-        const id = batch.sparse[f.name][row];
-        out.set(table.subarray(id * D, id * D + D), at);
+        const r = batch.sparse[f.name][row] * D;
+        for (let d = 0; d < D; d++) out[at + d] = table[r + d];
       } else {
         const s = batch.sequence[f.name];
         const len = s.lengths[row];
-        const ids = s.ids.subarray(row * s.maxLen, row * s.maxLen + len);
-        const pooling = f.pooling ?? 'mean';
-        const scale = pooling === 'mean' && len > 0 ? 1 / len : 1;
-        for (let d = 0; d < D; d++) {
-          let acc = pooling === 'max' ? -Infinity : 0;
-          for (const id of ids) acc = pooling === 'max' ? Math.max(acc, table[id * D + d]) : acc + table[id * D + d];
-          out[at + d] = len === 0 ? 0 : pooling === 'max' ? acc : acc * scale;
+        const base = row * s.maxLen;
+        const max = f.pooling === 'max';
+        out.fill(len === 0 ? 0 : max ? -Infinity : 0, at, at + D);
+        for (let j = 0; j < len; j++) {
+          const r = s.ids[base + j] * D;
+          if (max) for (let d = 0; d < D; d++) out[at + d] = Math.max(out[at + d], table[r + d]);
+          else for (let d = 0; d < D; d++) out[at + d] += table[r + d];
+        }
+        if (len > 0 && (f.pooling ?? 'mean') === 'mean') {
+          const scale = 1 / len;
+          for (let d = 0; d < D; d++) out[at + d] *= scale;
         }
       }
       at += D;
