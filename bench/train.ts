@@ -1,4 +1,4 @@
-// `npm run bench -- train [--epochs=N] [--check-steps=N] [--profile] [--keep=DIR]`: one training epoch of IntTower on ML-100K
+// `npm run bench -- train [--epochs=N] [--check-steps=N] [--profile] [--keep=DIR] [--cascade=DIR] [--cascade-epochs=N] [--ranktower-only]`: one training epoch of IntTower on ML-100K
 // (data, split, batch size and optimizer of configs/experiments/ml-100k.json; the registry's default IntTower, i.e.
 // the paper's) with prerank's Trainer, against the same model in PyTorch (bench/reference/train_epoch.py) fed the
 // same encoded batches in the same order from the same initial weights. Epoch times are medians over N epochs after
@@ -6,7 +6,12 @@
 // are compared (the check that it is the same model). PyTorch runs in every thread/OpenBLAS configuration of
 // torch-reference.ts and the fastest is compared. `--profile` adds a per-op profile of one more prerank epoch;
 // `--keep=DIR` writes the fixture (and scratch run directory) to DIR and keeps it.
-// Prints the CPU and kernel path; the last line is one JSON object.
+// Then RankTower listwise training throughput (issue 9) on the ml-latest-small cascade (configs/cascade/ml-latest-small.json
+// built in memory, or `--cascade=DIR` = a `prerank cascade build` directory read back): the hybrid objective over the
+// lists of configs/cascade/train-ml-latest-small-dssm-hybrid.json (caps, lists per batch, lr) with RankTower's defaults;
+// samples/s = real list items (padding excluded) per second and lists/s, medians over `--cascade-epochs=N` epochs after
+// one warm-up epoch. No PyTorch reference of the listwise step yet (prerank's numbers alone). `--ranktower-only` skips
+// the IntTower part. Prints the CPU and kernel path; the last line is one JSON object.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,6 +26,15 @@ import { parseTrainConfig, type TrainConfig } from '../src/train/config.js';
 import { buildModel, loadData } from '../src/train/run.js';
 import { median } from '../src/util/stats.js';
 import { TORCH_CONFIGS, runReferenceScript, torchAvailable, writeFixture, type TorchConfig } from './torch-reference.js';
+import { loadCascadeConfig } from '../src/cascade/config.js';
+import { CascadeLists } from '../src/cascade/lists.js';
+import { loadCascade } from '../src/cascade/reader.js';
+import { loadCascadeTrainConfig } from '../src/cascade/run.js';
+import { simulateCascade, type CascadeSource } from '../src/cascade/simulate.js';
+import { trainOnCascade, type CascadeObjective } from '../src/cascade/train.js';
+import { Rng } from '../src/core/index.js';
+import { MODELS } from '../src/models/registry.js';
+import { Adam } from '../src/nn/index.js';
 
 const EXPERIMENT = 'configs/experiments/ml-100k.json';
 
@@ -163,7 +177,67 @@ function option(args: string[], name: string, fallback: number): number {
   return n;
 }
 
+const CASCADE_TRAIN = 'configs/cascade/train-ml-latest-small-dssm-hybrid.json';
+
+export interface ListwiseBench {
+  cascade: string;
+  lists: number;
+  slots: number;
+  listsPerBatch: number;
+  epochs_s: number[];
+  warmup_s: number;
+  median_epoch_s: number;
+  samples_per_epoch: number;
+  samples_per_s: number;
+  lists_per_s: number;
+  torch: null;
+}
+
+/** RankTower listwise (hybrid) training throughput on the ml-latest-small cascade's training lists. */
+async function benchListwise(args: string[], dir: string): Promise<ListwiseBench> {
+  const epochs = option(args, 'cascade-epochs', 3);
+  const { cfg } = loadCascadeTrainConfig(CASCADE_TRAIN);
+  const built = args.find((a) => a.startsWith('--cascade='))?.slice('--cascade='.length);
+  const t0 = performance.now();
+  const src: CascadeSource = built ? await loadCascade(built)
+    : await simulateCascade(loadCascadeConfig('configs/cascade/ml-latest-small.json'), { modelDir: join(dir, 'cascade-models') });
+  console.log(`\nRankTower listwise: cascade ${built ? `read from ${built}` : 'ml-latest-small built in memory'} in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  const model = MODELS['rank-tower']({ features: src.fit.data.features, rng: new Rng(cfg.seed) }, {});
+  const lists = new CascadeLists(src, 'train', { listsPerBatch: cfg.listsPerBatch, caps: cfg.caps, seed: cfg.seed });
+  const objective: CascadeObjective = { kind: 'hybrid', weights: { distillation: 1, sorting: 1, amRankmax: 1 } };
+  const opt = new Adam(model.namedParameters(), { lr: cfg.lr });
+  const run = (e: number): { s: number; samples: number; lists: number } => {
+    const stats = { lists: 0, samples: 0 };
+    const t = performance.now();
+    trainOnCascade(model, lists, opt, { objective, epochs: 1, startEpoch: e, stats });
+    return { s: (performance.now() - t) / 1000, ...stats };
+  };
+  const warm = run(0);
+  const timed = Array.from({ length: epochs }, (_, k) => run(k + 1));
+  const med = median(timed.map((x) => x.s));
+  const r: ListwiseBench = { cascade: built ?? 'configs/cascade/ml-latest-small.json (in memory)', lists: lists.listCount, slots: lists.slots,
+    listsPerBatch: cfg.listsPerBatch, epochs_s: timed.map((x) => x.s), warmup_s: warm.s, median_epoch_s: med,
+    samples_per_epoch: warm.samples, samples_per_s: warm.samples / med, lists_per_s: lists.listCount / med, torch: null };
+  console.log(`RankTower (defaults) hybrid listwise, ${r.lists} training lists of <= ${r.slots} slots (caps ${Object.values(cfg.caps).join('/')}), `
+    + `${r.listsPerBatch} lists per batch, Adam lr ${cfg.lr}, ${engineInfo().threads} threads: epochs ${r.epochs_s.map((x) => x.toFixed(2)).join(', ')} s `
+    + `(warm-up ${r.warmup_s.toFixed(2)} s); median ${med.toFixed(2)} s/epoch = ${r.samples_per_s.toFixed(0)} samples/s (list items), `
+    + `${r.lists_per_s.toFixed(1)} lists/s`);
+  console.log('RankTower listwise: no PyTorch reference of this step yet (prerank only)');
+  return r;
+}
+
 export async function benchTrain(args: string[]): Promise<void> {
+  if (args.includes('--ranktower-only')) {
+    const info = engineInfo();
+    console.log(`CPU: ${info.cpu}; ISA path: ${info.isa}; pool threads: ${info.threads}`);
+    const dir = mkdtempSync(join(tmpdir(), 'prerank-bench-train-'));
+    try {
+      console.log(JSON.stringify({ cpu: info.cpu, isa: info.isa, ranktower_listwise: await benchListwise(args, dir) }));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    return;
+  }
   const timedEpochs = option(args, 'epochs', 3);
   const checkSteps = option(args, 'check-steps', 5);
   const info = engineInfo();
@@ -232,12 +306,13 @@ export async function benchTrain(args: string[]): Promise<void> {
     if (args.includes('--profile')) console.log(`prerank per-op profile of one more epoch (ms per step):\n${profileEpoch(trainer, data, cfg, epoch)}`);
     const ratio = best ? best.median_epoch_s / oursS : null;
     console.log(`ratio torch/prerank (IntTower epoch, ML-100K): ${ratio?.toFixed(2) ?? 'n/a'}`);
+    const listwise = await benchListwise(args, dir);
     console.log(JSON.stringify({
       cpu: info.cpu, isa: info.isa, rows, batch_size: cfg.batchSize,
       prerank_epoch_s: oursS, prerank_threads: bestOurs.threads, prerank_epochs_s: Object.fromEntries(ours), prerank_warmup_s: warmup, prerank_samples_per_s: rows / oursS,
       torch_epoch_s: best?.median_epoch_s ?? null, torch_epochs_s: best?.epoch_s ?? null, torch_config: best?.config ?? null,
       torch_blas_core: best?.blas.corename ?? null, torch_samples_per_s: best ? rows / best.median_epoch_s : null,
-      check_max_loss_diff: maxLossDiff, ratio_inttower_epoch: ratio,
+      check_max_loss_diff: maxLossDiff, ratio_inttower_epoch: ratio, ranktower_listwise: listwise,
     }));
   } finally {
     if (!keep) rmSync(dir, { recursive: true, force: true });

@@ -4,7 +4,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CascadeConfig } from '../src/cascade/config.js';
@@ -175,9 +175,9 @@ test('a trained two-tower model: its scores equal its forward pass on the same p
     caps: { impression: 4, ranking_candidate: 6, prerank_candidate: 5, random: 3 } });
   trainOnCascade(m, lists, new Adam(m.namedParameters(), { lr: 0.01 }), { objective: { kind: 'pointwise' }, epochs: 2 });
   const scores = modelScorer(m, cascade)(evalLogs.slice(0, 3));
-  const pair = new PairScorer(cascade.fit.data, m, cascade.config.stages.recall);
+  const pair = new PairScorer(cascade.fit.data, m, cascade.config.stages.recall, cascade.histories);
   evalLogs.slice(0, 3).forEach((l, g) => {
-    const ref = pair.score(l.request.user, Int32Array.from(recallIndex(l), (k) => l.items[k]));
+    const ref = pair.score(l.request.user, Int32Array.from(recallIndex(l), (k) => l.items[k]), l.request.t);
     for (let j = 0; j < ref.length; j++) assert.ok(Math.abs(scores[g][j] - ref[j]) < 1e-4, `request ${g} item ${j}: ${scores[g][j]} vs ${ref[j]}`);
   });
   const r = evaluateOnCascade(m, cascade, { ks: [5, 100] });
@@ -209,6 +209,19 @@ test('prerank cascade train --config: builds, trains, evaluates, prints the tabl
   assert.equal(j.rows.length, 2);
   assert.equal(j.rows[0].result.requests, 6);
   assert.equal(j.rows[1].result.metrics['teacher_recall@10'], 1, 'the production pre-ranker chose the teacher\'s P = 8');
+  assert.ok(['best', 'last', 'log.jsonl'].every((f) => existsSync(join(dir, 'out', f))), 'checkpoints and the epoch log');
+  assert.equal(j.source.kind, 'memory');
+  // the same training from the files of `cascade build` (JSONL here): identical losses and evaluation
+  execFileSync(process.execPath, [cli, 'cascade', 'build', '--config', join(dir, 'cascade.json'), '--out', join(dir, 'built'),
+    '--format', 'jsonl'], { stdio: 'pipe' });
+  writeFileSync(join(dir, 'train-files.json'), JSON.stringify({ ...train, cascade: undefined, logs: 'built', out: 'out-files' }));
+  const out2 = execFileSync(process.execPath, [cli, 'cascade', 'train', '--config', join(dir, 'train-files.json')], { encoding: 'utf8', stdio: 'pipe' });
+  assert.match(out2, /cascade \(files\)/);
+  const j2 = JSON.parse(readFileSync(join(dir, 'out-files', 'eval.json'), 'utf8'));
+  assert.deepEqual(j2.source, { kind: 'files', dir: join(dir, 'built') });
+  assert.deepEqual(j2.epochs.map((e: { trainLoss: number; val: unknown }) => [e.trainLoss, e.val]),
+    j.epochs.map((e: { trainLoss: number; val: unknown }) => [e.trainLoss, e.val]));
+  assert.deepEqual(j2.rows, j.rows);
   writeFileSync(join(dir, 'bad.json'), JSON.stringify({ ...train, model: { kind: 'nope' } }));
   assert.throws(() => execFileSync(process.execPath, [cli, 'cascade', 'train', '--config', join(dir, 'bad.json')], { stdio: 'pipe' }),
     (e: { stderr: Buffer }) => /model\.kind: unknown model 'nope'/.test(e.stderr.toString()));

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { parseCascadeConfig, type CascadeConfigInput } from '../src/cascade/config.js';
 import { inspectCascade } from '../src/cascade/inspect.js';
 import { aggregateLabel, STAGES } from '../src/cascade/labels.js';
-import { sampleRequests } from '../src/cascade/periods.js';
+import { sampleRequests, splitPeriods } from '../src/cascade/periods.js';
 import { CooccurrenceRecall } from '../src/cascade/recall.js';
 import { Rng } from '../src/core/random.js';
 import { ingestEvents, simulateCascade, type CascadeResult } from '../src/cascade/simulate.js';
@@ -153,24 +153,44 @@ test('LEAK: nothing after the period-1 cut reaches recall or the stage models (m
   assert.ok(broken.some((x) => /popularity of the marker/.test(x)) && broken.some((x) => /saw t/.test(x)), broken.join('; '));
 });
 
-test('LEAK: rewriting every rating of the evaluation period changes no model, no training list and no eval ranking', async () => {
+test('LEAK: rewriting every rating of the evaluation period changes no model, no training list and no eval ranking before it', async () => {
   const flipped = await simulate('flipped', writeLog('flipped', { from: base.periods.trainEnd }).dataCfg);
   assert.deepEqual(flipped.stageModels.teacher.testAuc, base.stageModels.teacher.testAuc);
   assert.deepEqual(flipped.stageModels.prerank.valAuc, base.stageModels.prerank.valAuc);
   assert.equal(flipped.logs.length, base.logs.length);
-  let evalFeedbackChanged = 0;
+  // an eval request's user history holds the user's events before t, so a rewritten rating in [trainEnd, t) may
+  // change its ranking (that is known at t); requests whose user has no such event must not change at all
+  const earlierInPeriod3 = (e: CascadeResult['logs'][number]): boolean => baseEvents.some((l) => {
+    const f = l.split(',');
+    return f[0] === base.userKeys[e.request.user] && Number(f[3]) >= base.periods.trainEnd && Number(f[3]) < e.request.t
+      && f[2] !== '3';
+  });
+  let evalFeedbackChanged = 0, evalUntouched = 0, evalRerankedAfterOwnEvents = 0;
   base.logs.forEach((e, i) => {
     const f = flipped.logs[i];
     assert.deepEqual([f.request.user, f.request.t, f.request.split], [e.request.user, e.request.t, e.request.split]);
-    assert.deepEqual(f.items, e.items);
-    assert.deepEqual(f.p, e.p);
-    assert.deepEqual(f.prerankScore, e.prerankScore);
+    assert.deepEqual(f.items.filter((_, k) => e.stage[k] <= 2).sort(), e.items.filter((_, k) => e.stage[k] <= 2).sort(),
+      'the recall set does not depend on ratings');
+    const same = (): void => {
+      assert.deepEqual(f.items, e.items);
+      assert.deepEqual(f.p, e.p);
+      assert.deepEqual(f.prerankScore, e.prerankScore);
+    };
     if (e.request.split === 'train') {
+      same();
       assert.deepEqual(f.label, e.label);
       assert.deepEqual(f.feedback, e.feedback);
-    } else if (f.feedback.some((x, k) => !Object.is(x, e.feedback[k]))) evalFeedbackChanged++;
+      return;
+    }
+    if (f.feedback.some((x, k) => !Object.is(x, e.feedback[k]))) evalFeedbackChanged++;
+    if (!earlierInPeriod3(e)) {
+      same();
+      evalUntouched++;
+    } else if (f.prerankScore.some((x, k) => !Object.is(x, e.prerankScore[k]))) evalRerankedAfterOwnEvents++;
   });
   assert.ok(evalFeedbackChanged > 0, 'the perturbation reached the evaluation feedback');
+  assert.ok(evalUntouched > 0, 'some eval requests have no rewritten event before t');
+  assert.ok(evalRerankedAfterOwnEvents > 0, 'histories read the user\'s period-3 events before t');
 });
 
 test('seeded: the same seed gives identical logs, another seed other requests', async () => {
@@ -243,6 +263,45 @@ test('bad configs give errors naming the field', async () => {
   await assert.rejects(simulate('bad', dataCfg, { dropFeatures: ['nope'] }), /dropFeatures\.0: 'nope' is not a feature/);
   const noTime = { ...dataCfg, keys: { user: dataCfg.keys.user, item: dataCfg.keys.item } };
   await assert.rejects(simulate('bad', noTime), /no keys\.time: a temporal cascade needs timestamps/);
+});
+
+test('bad input: counted skips (no ground truth, corpus too small) and the shortfall are in the manifest; nothing accepted is an error', async () => {
+  // a greedy user who saw 70 of the 80 items in period 1, then two unseen items in period 2 and two in period 3:
+  // its allowed corpus (10 items) is below R + Q = 29, so its requests are skipped and counted
+  const { dataCfg, events } = writeLog('skips');
+  const evPath = join(root, 'skips', 'events.csv');
+  const t0 = Math.min(...events.map((l) => Number(l.split(',')[3])));
+  appendFileSync(evPath, Array.from({ length: 70 }, (_, i) => `uG,i${i},4,${t0 + i},ios\n`).join(''));
+  const all = readFileSync(evPath, 'utf8').trim().split('\n').slice(1).map((l) => Number(l.split(',')[3]));
+  const cuts = splitPeriods(Float64Array.from(all), 0.6, 0.2);
+  const mid = Math.floor((cuts.fitEnd + cuts.trainEnd) / 2), late = cuts.trainEnd + 1; // two unseen items at once: 2 ground-truth items
+  appendFileSync(evPath, `uG,i75,5,${mid},ios\nuG,i77,4,${mid},ios\nuG,i76,5,${late},ios\nuG,i78,4,${late},ios\n`);
+  appendFileSync(join(root, 'skips', 'users.csv'), 'uG,F,30\n');
+  const c = await simulate('skips', dataCfg, { requests: { train: 1000, eval: 1000, windowSeconds: 500, minGroundTruth: 2 } });
+  const g = c.userKeys.indexOf('uG');
+  assert.ok(g >= 0);
+  assert.ok(!c.logs.some((e) => e.request.user === g), 'the greedy user has no accepted request');
+  for (const split of ['train', 'eval'] as const) {
+    const k = c.counts[split];
+    assert.equal(k.requested, 1000);
+    assert.ok(k.requests < 1000 && k.requests === c.logs.filter((e) => e.request.split === split).length, 'the shortfall is visible');
+    assert.ok(k.skipped.corpusTooSmall >= 1, `${split}: ${JSON.stringify(k.skipped)}`);
+    assert.ok(k.skipped.noGroundTruth >= 1, `${split}: minGroundTruth 2 skips some requests`);
+    assert.ok(c.logs.filter((e) => e.request.split === split).every((e) => e.request.truth.length >= 2));
+  }
+  const m = await writeCascade(c, join(root, 'skips', 'out'), 'jsonl');
+  const written = JSON.parse(readFileSync(join(root, 'skips', 'out', 'manifest.json'), 'utf8'));
+  assert.deepEqual(written.counts, JSON.parse(JSON.stringify(m.counts)));
+  assert.deepEqual(written.counts.train.skipped, c.counts.train.skipped);
+  // the no-ground-truth count is exact: with minGroundTruth 1 the same draws are accepted, less those with 1 item
+  const { log } = await ingestEvents(dataCfg);
+  const draw = (minGroundTruth: number) => sampleRequests(log, c.periods, 'train', { count: 1000, windowSeconds: 500, minGroundTruth }, new Rng(5));
+  const one = draw(1), two = draw(2);
+  assert.equal(two.skips.noGroundTruth - one.skips.noGroundTruth, one.requests.filter((q) => q.truth.length < 2).length);
+  assert.ok(two.skips.noGroundTruth > one.skips.noGroundTruth);
+  // nothing accepted: a clear error naming the field
+  await assert.rejects(simulate('skips-none', dataCfg, { requests: { train: 10, eval: 10, windowSeconds: 500, minGroundTruth: 10000 } }),
+    /no train request accepted out of \d+ users active in period 2 \(\d+ skipped with fewer than requests\.minGroundTruth = 10000/);
 });
 
 test('prerank cascade build | inspect from the command line', () => {

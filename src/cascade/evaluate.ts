@@ -15,7 +15,7 @@ import type { CascadeConfig } from './config.js';
 import { aggregateLabel, STAGES } from './labels.js';
 import { CascadeLists } from './lists.js';
 import type { RequestSplit } from './periods.js';
-import type { CascadeResult, RequestLog } from './simulate.js';
+import type { CascadeSource, RequestLog } from './simulate.js';
 import { listLogits } from './train.js';
 
 const RANDOM = STAGES.indexOf('random');
@@ -108,7 +108,7 @@ export function evaluateRequests(logs: RequestLog[], labels: CascadeConfig['labe
 }
 
 /** A two-tower model as a RecallScorer: the same features as training on the cascade (CascadeLists), eval mode. */
-export function modelScorer(model: RecModel, cascade: CascadeResult): RecallScorer {
+export function modelScorer(model: RecModel, cascade: CascadeSource): RecallScorer {
   const { recall: R, prerank: P, impressions: S } = cascade.config.stages;
   const lists = new CascadeLists(cascade, 'eval', { listsPerBatch: 1,
     caps: { impression: S, ranking_candidate: P - S, prerank_candidate: R - P, random: 0 } });
@@ -135,7 +135,7 @@ export function loggedPrerankScorer(): RecallScorer {
 }
 
 /** Evaluates a two-tower model on a cascade's requests of `split` (default: the evaluation requests). */
-export function evaluateOnCascade(model: RecModel, cascade: CascadeResult, opts: CascadeEvalOptions & { split?: RequestSplit } = {}): CascadeEvalResult {
+export function evaluateOnCascade(model: RecModel, cascade: CascadeSource, opts: CascadeEvalOptions & { split?: RequestSplit } = {}): CascadeEvalResult {
   const logs = cascade.logs.filter((e) => e.request.split === (opts.split ?? 'eval'));
   return evaluateRequests(logs, cascade.config.labels, modelScorer(model, cascade), opts);
 }

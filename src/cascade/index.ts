@@ -6,6 +6,7 @@ export { splitPeriods, sampleRequests, firstSeen, type Periods, type Request, ty
 export { CooccurrenceRecall } from './recall.js';
 export { aggregateLabel, levelNames, STAGES, type Stage } from './labels.js';
 export { periodOneDataset, trainStageModel, PairScorer, ruleLabel } from './stage-models.js';
+export { RequestHistories } from './history.js';
 export { simulateCascade, ingestEvents, resolveDataConfig, type CascadeResult, type RequestLog } from './simulate.js';
 export { writeCascade, manifestOf, type CascadeManifest, type CascadeFormat } from './writer.js';
 export { inspectCascade, formatCascadeInspect, cascadeLogDir } from './inspect.js';

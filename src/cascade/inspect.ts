@@ -56,7 +56,7 @@ export function formatCascadeInspect(x: CascadeInspect): string {
     `models: pre-ranker ${m.models.prerank.kind} (period-1 test AUC ${m.models.prerank.testAuc.toFixed(4)}), teacher ${m.models.teacher.kind} (${m.models.teacher.testAuc.toFixed(4)}), recall ${m.models.recall.kind}`];
   for (const [split, c] of Object.entries(m.counts)) {
     const g = c.groundTruth;
-    out.push(`${split}: ${c.requests} requests of ${c.activeUsers} active users; skipped: ${c.skipped.noGroundTruth} without ground truth, `
+    out.push(`${split}: ${c.requests}${c.requested === undefined ? '' : ` of ${c.requested} asked`} requests of ${c.activeUsers} active users; skipped: ${c.skipped.noGroundTruth} without ground truth, `
       + `${c.skipped.corpusTooSmall} corpus too small; ground truth ${g.items} items: ${g.recalled} recalled, ${g.ranked} ranked, ${g.shown} shown`);
   }
   out.push('', `${'split'.padEnd(6)} ${'stage'.padEnd(18)} ${'level'.padEnd(18)} ${'samples'.padStart(9)} ${'per req'.padStart(8)} ${'feedback'.padStart(9)} ${'mean p'.padStart(7)}`);

@@ -3,12 +3,12 @@
 // uniformly per epoch, stage order kept), padded to L = sum of caps. Per slot: aggregated label y, teacher p (0 where
 // the teacher did not score), stage, the pointwise label (impression with feedback > 0) and the hybrid's scopes.
 // Features come from the period-1 Dataset the stage models were fitted on (cascade.fit.data): item features from its
-// item entities, user features from its user entities with the user's period-1 history (every period-1 row is before
-// the first cut, so before any request's t); context features stay at padding (requests carry no context).
+// item entities, user features from its user entities, except history features: the user's positive events strictly
+// before the request's t (cascade.histories, src/cascade/history.ts); context features stay at padding.
 // Shape letters: G lists (requests) per batch, L slots per list.
 import { Rng } from '../core/random.js';
 import { allocBatch, BatchFiller, headOf, type Batch } from '../data/batch.js';
-import type { CascadeResult, RequestLog } from './simulate.js';
+import type { CascadeSource, RequestLog } from './simulate.js';
 import { STAGES } from './labels.js';
 import type { RequestSplit } from './periods.js';
 
@@ -24,6 +24,8 @@ export interface CascadeListOptions {
   listsPerBatch: number;
   caps: StageCaps;
   seed?: number;
+  /** Keep only the split's requests passing this (e.g. the training part of a time-based validation cut). */
+  only?: (log: RequestLog) => boolean;
 }
 
 /** The stage value of a padded slot. */
@@ -32,10 +34,13 @@ export const PAD_STAGE = 255;
 export interface CascadeListBatch {
   groups: number;
   slots: number;
-  /** G user slots (rows -1: user features as of the cut), for encodeUser. */
+  /** G user slots (rows -1; histories as of each request's t), for encodeUser. */
   users: Batch;
   /** G*L item slots (padding holds item 0), for encodeItem. */
   items: Batch;
+  /** `items` with each slot's request user features (histories as of t) filled in: the pair batch of a single-tower
+   * model's forward (filled on the first call). */
+  pairs: () => Batch;
   /** [G*L] aggregated label y (0 at padding). */
   labels: Float32Array;
   /** [G*L] teacher probability, 0 where the teacher did not score or at padding. */
@@ -57,8 +62,8 @@ export class CascadeLists {
   private readonly userFiller: BatchFiller;
   private readonly itemFiller: BatchFiller;
 
-  constructor(private readonly cascade: CascadeResult, split: RequestSplit, private readonly opts: CascadeListOptions) {
-    this.logs = cascade.logs.filter((e) => e.request.split === split);
+  constructor(private readonly cascade: CascadeSource, split: RequestSplit, private readonly opts: CascadeListOptions) {
+    this.logs = cascade.logs.filter((e) => e.request.split === split && (opts.only?.(e) ?? true));
     this.slots = STAGES.reduce((s, st) => s + opts.caps[st], 0);
     if (!(this.slots > 0)) throw new Error('cascade lists: every stage cap is 0');
     if (!(opts.listsPerBatch >= 1)) throw new Error('cascade lists: listsPerBatch must be >= 1');
@@ -76,8 +81,13 @@ export class CascadeLists {
     const G = this.opts.listsPerBatch;
     const rng = new Rng((Math.imul(this.opts.seed ?? this.cascade.config.seed, 0x9e3779b1) + e) >>> 0);
     const order = rng.shuffle(Int32Array.from(this.logs.keys()));
-    for (let at = 0; at < order.length; at += G) {
-      yield this.build(Array.from(order.subarray(at, at + G), (k) => this.logs[k]), rng);
+    // a trailing batch of one list joins the one before: a user tower with batch norm cannot train on one row
+    const n = order.length;
+    const last = n > G && n % G === 1 ? n - G - 1 : Infinity;
+    for (let at = 0; at < n; at += G) {
+      const end = at === last ? n : Math.min(at + G, n);
+      yield this.build(Array.from(order.subarray(at, end), (k) => this.logs[k]), rng);
+      if (end === n) break;
     }
   }
 
@@ -90,7 +100,7 @@ export class CascadeLists {
     const out: CascadeListBatch = { groups: G, slots: L, users, items, labels: new Float32Array(n),
       teacher: new Float32Array(n), stage: new Uint8Array(n).fill(PAD_STAGE), mask: new Float32Array(n),
       clicked: new Float32Array(n), scopes: { impressions: new Float32Array(n), candidates: new Float32Array(n),
-        all: new Float32Array(n) }, requests };
+        all: new Float32Array(n) }, requests, pairs: () => items };
     users.rows.fill(-1);
     items.rows.fill(-1);
     requests.forEach((log, g) => {
@@ -116,7 +126,20 @@ export class CascadeLists {
       for (; s < (g + 1) * L; s++) items.user[s] = log.request.user;
     });
     this.userFiller.fillEntities(users, G);
+    requests.forEach((log, g) => this.cascade.histories.fill(users, g, log.request.user, log.request.t));
     this.itemFiller.fillEntities(items, n);
+    // single-tower models (COLD, LR, ...) need user features on every item slot: filled on first use only
+    let paired = false;
+    out.pairs = () => {
+      if (!paired) {
+        this.userFiller.fillEntities(items, n);
+        requests.forEach((log, g) => {
+          for (let s = g * L; s < (g + 1) * L; s++) this.cascade.histories.fill(items, s, log.request.user, log.request.t);
+        });
+        paired = true;
+      }
+      return items;
+    };
     return out;
   }
 }

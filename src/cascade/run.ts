@@ -1,7 +1,8 @@
-// `prerank cascade train --config <file>`: build the cascade of a cascade config in memory (the lists need its
-// period-1 Dataset, which the written files do not hold), train one two-tower pre-ranker on its training requests
-// with trainOnCascade (BCE on impressions or the hybrid objective), evaluate it and the logged production
-// pre-ranker on the evaluation requests (evaluate.ts), print a table and write eval.json.
+// `prerank cascade train --config <file>`: get a cascade, either built in memory from a cascade config or read from
+// the files `prerank cascade build` wrote (`logs`: reader.ts), train one two-tower pre-ranker on its training
+// requests with validation on the latest training requests, early stopping, best/last checkpoints and a JSONL log
+// (fit.ts), then evaluate the best epoch and the logged production pre-ranker on the evaluation requests
+// (evaluate.ts); print a table and write eval.json.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
@@ -11,85 +12,142 @@ import { MODELS, type ModelName } from '../models/registry.js';
 import { Adam } from '../nn/index.js';
 import { loadCascadeConfig, parseCascadeConfig, type CascadeConfig } from './config.js';
 import { evaluateOnCascade, evaluateRequests, loggedPrerankScorer, type CascadeEvalResult } from './evaluate.js';
-import { CascadeLists } from './lists.js';
-import { simulateCascade } from './simulate.js';
-import { trainOnCascade, type CascadeObjective } from './train.js';
+import { checkStopMetric, fitOnCascade, type CascadeEpoch } from './fit.js';
+import { loadCascade } from './reader.js';
+import { simulateCascade, type CascadeSource } from './simulate.js';
+import { LIST_LOSSES, type CascadeObjective, type ListLossName } from './train.js';
+
+export const ObjectiveSchema = z.union([z.object({ kind: z.literal('pointwise') }).describe('BCE on impressions (target: rated)'),
+  z.object({ kind: z.literal('hybrid'), weights: z.object({ distillation: z.number().min(0).default(1),
+    sorting: z.number().min(0).default(1), amRankmax: z.number().min(0).default(1) }).default({ distillation: 1, sorting: 1, amRankmax: 1 }),
+  distillation: z.enum(['softmax', 'weightedLogloss', 'pairwise']).default('softmax')
+    .describe('the distillation term (eq. 9 softmax, or an alternative); weights.distillation 0 = none') }),
+  z.object({ kind: z.literal('listwise'), loss: z.enum(Object.keys(LIST_LOSSES) as [ListLossName, ...ListLossName[]]),
+    scope: z.enum(['impressions', 'candidates', 'all']).default('all') }).describe('one listwise loss on one scope')]);
+
+export const CapsSchema = z.object({ impression: z.number().int().min(0), ranking_candidate: z.number().int().min(0),
+  prerank_candidate: z.number().int().min(0), random: z.number().int().min(0) }).describe('samples per stage and list');
 
 export const CascadeTrainConfigSchema = z.object({
   name: z.string(),
-  cascade: z.union([z.string(), z.record(z.string(), z.unknown())])
-    .describe('a cascade config file (relative to this file) or one inline; built in memory on every run'),
+  cascade: z.union([z.string(), z.record(z.string(), z.unknown())]).optional()
+    .describe('a cascade config file (relative to this file) or one inline: built in memory on every run'),
+  logs: z.string().optional().describe('instead of cascade: a directory written by prerank cascade build (relative to this file); lists are read from its files'),
   model: z.object({ kind: z.string(), config: z.record(z.string(), z.unknown()).default({}) })
     .describe('a registered two-tower model and its config ({} = defaults)'),
-  objective: z.union([z.object({ kind: z.literal('pointwise') }),
-    z.object({ kind: z.literal('hybrid'), weights: z.object({ distillation: z.number().min(0).default(1),
-      sorting: z.number().min(0).default(1), amRankmax: z.number().min(0).default(1) }).default({ distillation: 1, sorting: 1, amRankmax: 1 }) })]),
-  caps: z.object({ impression: z.number().int().min(0), ranking_candidate: z.number().int().min(0),
-    prerank_candidate: z.number().int().min(0), random: z.number().int().min(0) }).describe('samples per stage and list'),
+  objective: ObjectiveSchema,
+  caps: CapsSchema,
   listsPerBatch: z.number().int().positive().default(32),
   epochs: z.number().int().positive().default(5),
   lr: z.number().positive().default(1e-3),
   seed: z.number().int().default(1),
   ks: z.array(z.number().int().positive()).min(1).default([100]),
-  out: z.string().describe('directory for eval.json and the stage models (relative to this file)'),
+  validation: z.object({ fraction: z.number().gt(0).lt(1).default(0.1) }).nullable().default({ fraction: 0.1 })
+    .describe('the latest fraction of the training requests (by t) held out for early stopping; null = none (train every epoch)'),
+  earlyStopping: z.object({ metric: z.string().default('ndcg@100'), patience: z.number().int().min(0).default(2) })
+    .default({ metric: 'ndcg@100', patience: 2 }).describe('metric: loss (validation objective) | auc | recall@K | ndcg@K | teacher_recall@K'),
+  out: z.string().describe('directory for eval.json, log.jsonl, best/ and last/ checkpoints and the stage models (relative to this file)'),
 });
 export type CascadeTrainConfig = z.infer<typeof CascadeTrainConfigSchema>;
 
-export function loadCascadeTrainConfig(path: string): { cfg: CascadeTrainConfig; cascade: CascadeConfig } {
-  const r = CascadeTrainConfigSchema.safeParse(JSON.parse(readFileSync(path, 'utf8')));
+/** Validates a parsed train config object; relative paths resolve against baseDir. */
+export function parseCascadeTrainConfig(input: unknown, baseDir: string): { cfg: CascadeTrainConfig; cascade: CascadeConfig | null } {
+  const r = CascadeTrainConfigSchema.safeParse(input);
   if (!r.success) {
     throw new Error(`invalid cascade train config:\n${r.error.issues.map((i) => `  ${i.path.join('.') || '(root)'}: ${i.message}`).join('\n')}`);
   }
-  const base = dirname(resolve(path));
-  const cfg = { ...r.data, out: isAbsolute(r.data.out) ? r.data.out : resolve(base, r.data.out) };
+  const abs = (p: string): string => (isAbsolute(p) ? p : resolve(baseDir, p));
+  const cfg = { ...r.data, out: abs(r.data.out), logs: r.data.logs === undefined ? undefined : abs(r.data.logs) };
   if (!(cfg.model.kind in MODELS)) throw new Error(`model.kind: unknown model '${cfg.model.kind}' (known: ${Object.keys(MODELS).join(', ')})`);
-  const cascade = typeof cfg.cascade === 'string' ? loadCascadeConfig(resolve(base, cfg.cascade)) : parseCascadeConfig(cfg.cascade, base);
+  if ((cfg.cascade === undefined) === (cfg.logs === undefined)) throw new Error('invalid cascade train config: give exactly one of cascade (build in memory) and logs (read a build)');
+  checkStopMetric(cfg.earlyStopping.metric);
+  const cascade = cfg.cascade === undefined ? null
+    : typeof cfg.cascade === 'string' ? loadCascadeConfig(abs(cfg.cascade)) : parseCascadeConfig(cfg.cascade, baseDir);
   return { cfg, cascade };
+}
+
+export function loadCascadeTrainConfig(path: string): { cfg: CascadeTrainConfig; cascade: CascadeConfig | null } {
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new Error(`cannot read cascade train config ${path}: ${(err as Error).message}`);
+  }
+  return parseCascadeTrainConfig(json, dirname(resolve(path)));
 }
 
 export interface CascadeTrainReport {
   name: string;
   model: string;
   objective: CascadeObjective;
+  /** Where the lists came from: built in memory, or the files of a build (its directory). */
+  source: { kind: 'memory' } | { kind: 'files'; dir: string };
   steps: number;
   firstLoss: number;
   lastLoss: number;
+  epochs: CascadeEpoch[];
+  bestEpoch: number;
+  stoppedEarly: boolean;
+  requests: { train: number; val: number; valFrom: number | null; eval: number };
   seconds: { cascade: number; train: number; eval: number };
-  /** Rows: the trained model and the logged production pre-ranker. */
+  /** Rows: the trained model (its best epoch) and the logged production pre-ranker. */
   rows: { name: string; result: CascadeEvalResult }[];
 }
 
-export async function runCascadeTrain(cfg: CascadeTrainConfig, cascadeCfg: CascadeConfig,
-  opts: { dataConfig?: DataConfig; log?: (m: string) => void; signal?: AbortSignal } = {}): Promise<CascadeTrainReport> {
+export interface CascadeTrainOptions {
+  dataConfig?: DataConfig;
+  log?: (m: string) => void;
+  signal?: AbortSignal;
+}
+
+/** The cascade of a train config: read from cfg.logs, or built in memory from cascadeCfg. */
+export async function cascadeSourceOf(cfg: CascadeTrainConfig, cascadeCfg: CascadeConfig | null, opts: CascadeTrainOptions = {}): Promise<CascadeSource> {
+  if (cfg.logs) return loadCascade(cfg.logs, { dataConfig: opts.dataConfig });
+  if (!cascadeCfg) throw new Error('cascade train: no cascade config and no logs directory');
+  return simulateCascade(cascadeCfg, { modelDir: join(cfg.out, 'stage-models'), dataConfig: opts.dataConfig, log: opts.log, signal: opts.signal });
+}
+
+/** Trains and evaluates cfg.model on a cascade already at hand; writes eval.json (and checkpoints, log.jsonl) in cfg.out. */
+export async function trainOnSource(cfg: CascadeTrainConfig, src: CascadeSource, opts: CascadeTrainOptions & { cascadeSeconds?: number } = {}): Promise<CascadeTrainReport> {
   const say = opts.log ?? (() => {});
-  const t0 = performance.now();
-  const cascade = await simulateCascade(cascadeCfg, { modelDir: join(cfg.out, 'stage-models'), dataConfig: opts.dataConfig, log: say, signal: opts.signal });
   const t1 = performance.now();
-  const model = MODELS[cfg.model.kind as ModelName]({ features: cascade.fit.data.features, rng: new Rng(cfg.seed) }, cfg.model.config as never);
-  const lists = new CascadeLists(cascade, 'train', { listsPerBatch: cfg.listsPerBatch, caps: cfg.caps, seed: cfg.seed });
-  say(`training ${cfg.model.kind} (${cfg.objective.kind}) on ${lists.listCount} training requests, ${cfg.epochs} epochs`);
+  const model = MODELS[cfg.model.kind as ModelName]({ features: src.fit.data.features, rng: new Rng(cfg.seed) }, cfg.model.config as never);
   const objective = cfg.objective as CascadeObjective;
-  const losses = trainOnCascade(model, lists, new Adam(model.namedParameters(), { lr: cfg.lr }), { objective, epochs: cfg.epochs,
-    signal: opts.signal });
-  const t2 = performance.now();
-  const logs = cascade.logs.filter((e) => e.request.split === 'eval');
-  const rows = [
-    { name: `${cfg.model.kind} (${cfg.objective.kind})`, result: evaluateOnCascade(model, cascade, { ks: cfg.ks, signal: opts.signal }) },
-    { name: `production ${cascadeCfg.prerank.kind} (logged)`, result: evaluateRequests(logs, cascadeCfg.labels, loggedPrerankScorer(), { ks: cfg.ks }) },
-  ];
-  const report: CascadeTrainReport = { name: cfg.name, model: cfg.model.kind, objective, steps: losses.length,
-    firstLoss: losses[0] ?? NaN, lastLoss: losses[losses.length - 1] ?? NaN,
-    seconds: { cascade: (t1 - t0) / 1000, train: (t2 - t1) / 1000, eval: (performance.now() - t2) / 1000 }, rows };
   mkdirSync(cfg.out, { recursive: true });
+  say(`training ${cfg.model.kind} (${cfg.objective.kind}), up to ${cfg.epochs} epochs`);
+  const fit = await fitOnCascade(model, src, new Adam(model.namedParameters(), { lr: cfg.lr }), { objective, caps: cfg.caps,
+    listsPerBatch: cfg.listsPerBatch, epochs: cfg.epochs, seed: cfg.seed, validation: cfg.validation, earlyStopping: cfg.earlyStopping,
+    outDir: cfg.out, signal: opts.signal, log: say });
+  const t2 = performance.now();
+  const logs = src.logs.filter((e) => e.request.split === 'eval');
+  const rows = [
+    { name: `${cfg.model.kind} (${cfg.objective.kind})`, result: evaluateOnCascade(model, src, { ks: cfg.ks, signal: opts.signal }) },
+    { name: `production ${src.config.prerank.kind} (logged)`, result: evaluateRequests(logs, src.config.labels, loggedPrerankScorer(), { ks: cfg.ks }) },
+  ];
+  const report: CascadeTrainReport = { name: cfg.name, model: cfg.model.kind, objective,
+    source: cfg.logs ? { kind: 'files', dir: cfg.logs } : { kind: 'memory' }, steps: fit.losses.length,
+    firstLoss: fit.losses[0] ?? NaN, lastLoss: fit.losses[fit.losses.length - 1] ?? NaN, epochs: fit.epochs, bestEpoch: fit.bestEpoch,
+    stoppedEarly: fit.stoppedEarly, requests: { ...fit.requests, eval: logs.length },
+    seconds: { cascade: opts.cascadeSeconds ?? 0, train: (t2 - t1) / 1000, eval: (performance.now() - t2) / 1000 }, rows };
   writeFileSync(join(cfg.out, 'eval.json'), JSON.stringify(report, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2));
   return report;
+}
+
+export async function runCascadeTrain(cfg: CascadeTrainConfig, cascadeCfg: CascadeConfig | null, opts: CascadeTrainOptions = {}): Promise<CascadeTrainReport> {
+  const t0 = performance.now();
+  const src = await cascadeSourceOf(cfg, cascadeCfg, opts);
+  return trainOnSource(cfg, src, { ...opts, cascadeSeconds: (performance.now() - t0) / 1000 });
 }
 
 export function formatCascadeTrain(r: CascadeTrainReport): string {
   const cols = Object.keys(r.rows[0].result.metrics);
   const width = Math.max(...r.rows.map((x) => x.name.length));
   const e = r.rows[0].result;
-  return [`${r.name}: ${r.steps} steps, loss ${r.firstLoss.toFixed(4)} -> ${r.lastLoss.toFixed(4)}; cascade ${r.seconds.cascade.toFixed(1)} s, `
+  const last = r.epochs[r.epochs.length - 1];
+  return [`${r.name}: ${r.steps} steps, loss ${r.firstLoss.toFixed(4)} -> ${r.lastLoss.toFixed(4)}; best epoch ${r.bestEpoch} of ${r.epochs.length}`
+    + `${r.stoppedEarly ? ' (stopped early)' : ''}; ${r.requests.train} training / ${r.requests.val} validation requests; `
+    + `${last ? `${last.samplesPerSec.toFixed(0)} samples/s, ${last.listsPerSec.toFixed(1)} lists/s; ` : ''}`
+    + `cascade (${r.source.kind}) ${r.seconds.cascade.toFixed(1)} s, `
     + `train ${r.seconds.train.toFixed(1)} s, eval ${r.seconds.eval.toFixed(1)} s`,
   `eval: ${e.requests} requests (${e.skippedNoTruth} without ground truth in the recall set, ${e.skippedAuc} with one class among impressions); `
     + `ground truth in the recall set: ${(100 * e.truthInRecall).toFixed(1)}%`,

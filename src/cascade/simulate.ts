@@ -10,6 +10,7 @@ import { loadDataConfig, type DataConfig } from '../data/spec.js';
 import { checkCorpus, type CascadeConfig } from './config.js';
 import { aggregateLabel, levelNames, STAGES, type Stage } from './labels.js';
 import { firstSeen, sampleRequests, splitPeriods, type EventLog, type Periods, type Request, type RequestSplit } from './periods.js';
+import { RequestHistories } from './history.js';
 import { CooccurrenceRecall } from './recall.js';
 import { PairScorer, periodOneDataset, trainStageModels, type StageModelReport } from './stage-models.js';
 
@@ -32,6 +33,8 @@ export interface RequestLog {
 }
 
 export interface SplitCounts {
+  /** Requests asked for by the config (requests.train / requests.eval). */
+  requested: number;
   requests: number;
   activeUsers: number;
   skipped: { noGroundTruth: number; corpusTooSmall: number };
@@ -50,9 +53,20 @@ export interface CascadeResult {
   userKeys: string[];
   itemKeys: string[];
   levels: string[];
+  /** User history features as of each request's t (every event before t, not just period 1). */
+  histories: RequestHistories;
   /** What the stages were fitted on, for checks and tests. */
   fit: { recall: CooccurrenceRecall; data: Dataset; rows: Int32Array; corpusAtFitEnd: number };
   seconds: { ingest: number; fit: number; simulate: number };
+}
+
+/** What training lists and evaluation need of a cascade: built in memory (CascadeResult) or read from its files
+ * (reader.ts, LoadedCascade). */
+export interface CascadeSource {
+  config: CascadeConfig;
+  logs: RequestLog[];
+  histories: RequestHistories;
+  fit: { data: Dataset };
 }
 
 export interface SimulateOptions {
@@ -104,8 +118,9 @@ export async function simulateCascade(cfg: CascadeConfig, opts: SimulateOptions)
 
   const rng = new Rng(cfg.seed);
   const R = cfg.stages.recall, P = cfg.stages.prerank, S = cfg.stages.impressions, Q = cfg.stages.random;
-  const prerankScorer = new PairScorer(data, models.prerank.model, R);
-  const teacherScorer = new PairScorer(data, models.teacher.model, P);
+  const histories = RequestHistories.fit(data, log);
+  const prerankScorer = new PairScorer(data, models.prerank.model, R, histories);
+  const teacherScorer = new PairScorer(data, models.teacher.model, P, histories);
   const levels = levelNames(cfg.labels);
   const logs: RequestLog[] = [];
   const counts = {} as Record<RequestSplit, SplitCounts>;
@@ -113,7 +128,7 @@ export async function simulateCascade(cfg: CascadeConfig, opts: SimulateOptions)
     const n = split === 'train' ? cfg.requests.train : cfg.requests.eval;
     const sampled = sampleRequests(log, periods, split, { count: n, perUser: cfg.requests.perUser, windowSeconds: cfg.requests.windowSeconds,
       minGroundTruth: cfg.requests.minGroundTruth }, rng, logs.length);
-    const c: SplitCounts = { requests: 0, activeUsers: sampled.activeUsers,
+    const c: SplitCounts = { requested: n, requests: 0, activeUsers: sampled.activeUsers,
       skipped: { noGroundTruth: sampled.skips.noGroundTruth, corpusTooSmall: 0 },
       samples: Object.fromEntries(STAGES.map((s) => [s, 0])) as Record<Stage, number>,
       levels: Object.fromEntries(levels.map((l) => [l, 0])), groundTruth: { items: 0, recalled: 0, ranked: 0, shown: 0 } };
@@ -134,10 +149,15 @@ export async function simulateCascade(cfg: CascadeConfig, opts: SimulateOptions)
       tally(c, entry, levels);
     }
     counts[split] = c;
+    if (n > 0 && c.requests === 0) {
+      throw new Error(`cascade: no ${split} request accepted out of ${c.activeUsers} users active in period ${split === 'train' ? 2 : 3} `
+        + `(${c.skipped.noGroundTruth} skipped with fewer than requests.minGroundTruth = ${cfg.requests.minGroundTruth} ground-truth items, `
+        + `${c.skipped.corpusTooSmall} with too small a corpus); lower requests.minGroundTruth or widen requests.windowSeconds`);
+    }
     say(`${split}: ${c.requests} requests (${c.skipped.noGroundTruth} without ground truth, ${c.skipped.corpusTooSmall} with too small a corpus)`);
   }
   return { config: cfg, dataName: raw.name, periods, stageModels: { prerank: models.prerank.report, teacher: models.teacher.report },
-    counts, logs, userKeys: raw.users.keys, itemKeys: raw.items.keys, levels, fit: { recall, data, rows: fitRows, corpusAtFitEnd },
+    counts, logs, userKeys: raw.users.keys, itemKeys: raw.items.keys, levels, histories, fit: { recall, data, rows: fitRows, corpusAtFitEnd },
     seconds: { ingest: (t1 - t0) / 1000, fit: (t2 - t1) / 1000, simulate: (performance.now() - t2) / 1000 } };
 }
 
@@ -167,10 +187,10 @@ function rankOrder(scores: Float32Array): Int32Array {
 function runStages(req: Request, recalled: Int32Array, randoms: Int32Array, prerank: PairScorer, teacher: PairScorer,
   P: number, S: number, cfg: CascadeConfig, levels: string[]): RequestLog {
   const R = recalled.length, Q = randoms.length, N = R + Q;
-  const pre = prerank.score(req.user, recalled);
+  const pre = prerank.score(req.user, recalled, req.t);
   const preOrder = rankOrder(pre);
   const ranked = Int32Array.from(preOrder.subarray(0, P), (k) => recalled[k]);
-  const logit = teacher.score(req.user, ranked);
+  const logit = teacher.score(req.user, ranked, req.t);
   const tOrder = rankOrder(logit);
   const out: RequestLog = { request: req, items: new Int32Array(N), stage: new Uint8Array(N), label: new Float32Array(N),
     level: new Uint8Array(N), feedback: new Float32Array(N).fill(NaN), p: new Float32Array(N).fill(NaN),

@@ -13,6 +13,7 @@ import type { RecModel } from '../models/types.js';
 import { parseTrainConfig } from '../train/config.js';
 import { runTraining } from '../train/run.js';
 import type { CascadeConfig, StageModelSpec } from './config.js';
+import type { RequestHistories } from './history.js';
 
 export interface StageModelReport {
   kind: string;
@@ -82,13 +83,15 @@ export class PairScorer {
   private readonly batch: Batch;
   private readonly filler: BatchFiller;
 
-  constructor(data: Dataset, private readonly model: RecModel, private readonly capacity: number) {
+  /** With `histories`, user history features are the user's events before the request's t (else period 1's). */
+  constructor(data: Dataset, private readonly model: RecModel, private readonly capacity: number,
+    private readonly histories?: RequestHistories) {
     this.batch = allocBatch(data.features, capacity);
     this.filler = new BatchFiller(data, ['user', 'item']);
   }
 
-  /** [N] logits of `user` with items[0..N). */
-  score(user: number, items: Int32Array): Float32Array {
+  /** [N] logits of `user` at time t with items[0..N). */
+  score(user: number, items: Int32Array, t = Infinity): Float32Array {
     const n = items.length;
     if (n > this.capacity) throw new Error(`PairScorer: ${n} items, capacity ${this.capacity}`);
     const b = this.batch;
@@ -96,6 +99,7 @@ export class PairScorer {
     b.item.set(items);
     b.rows.fill(-1, 0, n);
     this.filler.fillEntities(b, n);
+    if (this.histories) for (let i = 0; i < n; i++) this.histories.fill(b, i, user, t);
     const view = n === this.capacity ? b : headOf(b, n);
     this.model.eval();
     return noGrad(() => scope(() => Float32Array.from(this.model.forward(view).data.subarray(0, n))));

@@ -1,16 +1,30 @@
 // Training a two-tower model on cascade lists (RankTower sec. 3.3, issue 9): per batch, encodeUser on the G users,
 // each user's representation gathered to its L slots, encodeItem on the G*L items, score -> logits [G, L]; then
 // either pointwise BCE on the impressions (target: raw feedback > 0) or the hybrid objective over the scopes.
-// Separate from the Trainer (whose loop is over dataset rows and model.loss): no validation, checkpoints or early
-// stopping here yet. Model-specific extra loss terms (IntTower's CIR, ...) are not added on this path.
+// Separate from the Trainer (whose loop is over dataset rows and model.loss); validation, early stopping, checkpoints
+// and the epoch log are in fit.ts. Model-specific extra loss terms (IntTower's CIR, ...) are not added on this path.
 import { backward, scope, Tensor } from '../core/index.js';
 import * as ops from '../core/ops/index.js';
 import type { Optimizer } from '../nn/index.js';
 import type { RecModel } from '../models/types.js';
-import { hybridLoss, type HybridWeights } from '../train/ranking-losses.js';
+import { amRankmaxLoss, approxNdcgLoss, distillationLoss, hybridLoss, pairwiseDistillationLoss, rankmaxLoss, rankNetLoss,
+  softmaxLoss, sortingLoss, weightedLoglossDistillation, type HybridWeights, type ListBatch, type Scope } from '../train/ranking-losses.js';
 import type { CascadeListBatch, CascadeLists } from './lists.js';
 
-export type CascadeObjective = { kind: 'pointwise' } | { kind: 'hybrid'; weights: HybridWeights };
+/** Single listwise losses for the ablation of ranking losses (paper Table 3). */
+export const LIST_LOSSES = {
+  softmax: softmaxLoss, approxNdcg: approxNdcgLoss, rankNet: rankNetLoss, rankmax: rankmaxLoss, amRankmax: amRankmaxLoss,
+  sorting: sortingLoss, distillation: distillationLoss,
+} satisfies Record<string, (z: Tensor, b: ListBatch, scope: Scope) => Tensor>;
+export type ListLossName = keyof typeof LIST_LOSSES;
+/** The distillation term of the hybrid (paper Table 4): eq. 9's listwise softmax, weighted logloss or pairwise. */
+export type DistillationVariant = 'softmax' | 'weightedLogloss' | 'pairwise';
+export type ListScope = 'impressions' | 'candidates' | 'all';
+
+export type CascadeObjective =
+  | { kind: 'pointwise' }
+  | { kind: 'hybrid'; weights: HybridWeights; distillation?: DistillationVariant }
+  | { kind: 'listwise'; loss: ListLossName; scope?: ListScope };
 
 export interface CascadeTrainOptions {
   objective: CascadeObjective;
@@ -19,14 +33,17 @@ export interface CascadeTrainOptions {
   maxSteps?: number;
   signal?: AbortSignal;
   onStep?: (step: number, loss: number, parts: Record<string, number>) => void;
+  /** Index of the first epoch (the lists' seeded order depends on it; default 0). */
+  startEpoch?: number;
+  /** Incremented with the lists and real samples (list items) trained on. */
+  stats?: { lists: number; samples: number };
 }
 
-/** Logits [G, L] of the batch's pairs through the model's serving split. */
+/** Logits [G, L] of the batch's pairs: through the serving split of a two-tower model, else the model's forward over
+ * the G*L (user, item) pairs (single-tower references such as COLD and LR). */
 export function listLogits(model: RecModel, b: CascadeListBatch): Tensor {
-  if (!model.twoTower || !model.encodeUser || !model.encodeItem || !model.score) {
-    throw new Error(`cascade training: model '${model.kind}' is not a two-tower model (needs encodeUser/encodeItem/score)`);
-  }
   const G = b.groups, L = b.slots;
+  if (!model.twoTower || !model.encodeUser || !model.encodeItem || !model.score) return ops.reshape(model.forward(b.pairs()), [G, L]);
   const userReps = model.encodeUser(b.users); // [G, U]
   const owner = new Int32Array(G * L);
   for (let s = 0; s < G * L; s++) owner[s] = Math.floor(s / L);
@@ -46,14 +63,38 @@ export function cascadeLoss(z: Tensor, b: CascadeListBatch, objective: CascadeOb
     const loss = ops.scale(sum, 1 / Math.max(n, 1));
     return { loss, parts: { bce: loss.item() } };
   }
-  return hybridLoss(z, { groups: b.groups, slots: b.slots, labels: b.labels, teacher: b.teacher }, b.scopes, objective.weights);
+  const lb: ListBatch = { groups: b.groups, slots: b.slots, labels: b.labels, teacher: b.teacher };
+  if (objective.kind === 'listwise') {
+    const loss = LIST_LOSSES[objective.loss](z, lb, b.scopes[objective.scope ?? 'all']);
+    return { loss, parts: { [objective.loss]: loss.item() } };
+  }
+  const variant = objective.distillation ?? 'softmax';
+  if (variant === 'softmax') return hybridLoss(z, lb, b.scopes, objective.weights);
+  // another distillation term on the impressions, plus the hybrid's other terms
+  const w = objective.weights;
+  let loss: Tensor | null = null;
+  const parts: Record<string, number> = {};
+  if (w.sorting > 0 || w.amRankmax > 0) {
+    const h = hybridLoss(z, lb, b.scopes, { ...w, distillation: 0 });
+    loss = h.loss;
+    Object.assign(parts, h.parts);
+  }
+  if (w.distillation > 0) {
+    const d = (variant === 'pairwise' ? pairwiseDistillationLoss : weightedLoglossDistillation)(z, lb, b.scopes.impressions);
+    parts.distillation = d.item();
+    const weighted = ops.scale(d, w.distillation);
+    loss = loss ? ops.add(loss, weighted) : weighted;
+  }
+  if (!loss) throw new Error('cascade objective: every hybrid weight is 0');
+  return { loss, parts };
 }
 
 /** Trains `model` on the lists for `epochs` epochs; returns the mean loss of each step. */
 export function trainOnCascade(model: RecModel, lists: CascadeLists, optimizer: Optimizer, opts: CascadeTrainOptions): number[] {
   const losses: number[] = [];
   model.train();
-  for (let e = 0; e < opts.epochs; e++) {
+  const first = opts.startEpoch ?? 0;
+  for (let e = first; e < first + opts.epochs; e++) {
     for (const b of lists.epoch(e)) {
       if (opts.signal?.aborted) throw new Error('cascade training aborted');
       if (opts.maxSteps !== undefined && losses.length >= opts.maxSteps) return losses;
@@ -66,6 +107,10 @@ export function trainOnCascade(model: RecModel, lists: CascadeLists, optimizer: 
       if (!Number.isFinite(loss)) throw new Error(`cascade training, step ${losses.length}: the loss is ${loss} (try a lower learning rate)`);
       optimizer.step();
       losses.push(loss);
+      if (opts.stats) {
+        opts.stats.lists += b.groups;
+        for (let s = 0; s < b.mask.length; s++) opts.stats.samples += b.mask[s];
+      }
       opts.onStep?.(losses.length - 1, loss, parts);
     }
   }

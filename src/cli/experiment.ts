@@ -1,12 +1,28 @@
 // `prerank experiment --config <file>`: models x seeds -> results.md, results.json, report.html in the config's outDir.
+// A config with "type": "cascade" is a cascade experiment (src/cascade/experiment.ts; RankTower Tables 1-4), which
+// also takes --seeds 1,2 / --epochs N / --cascade <cascade config> / --logs <build dir> overrides for smoke runs.
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { isCascadeExperiment } from '../cascade/experiment.js';
 import { loadExperiment, runExperiment } from '../train/experiment.js';
+import { runCascadeExperimentCommand } from './cascade.js';
 
 export async function runExperimentCommand(argv: string[]): Promise<void> {
-  const { values } = parseArgs({ args: argv, options: { config: { type: 'string' }, out: { type: 'string' } } });
-  if (!values.config) throw new Error('usage: prerank experiment --config <file> [--out <dir>]');
+  const { values } = parseArgs({ args: argv, strict: false, options: { config: { type: 'string' }, out: { type: 'string' } } });
+  if (typeof values.config !== 'string') throw new Error('usage: prerank experiment --config <file> [--out <dir>]');
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(values.config, 'utf8'));
+  } catch (err) {
+    throw new Error(`cannot read experiment config ${values.config}: ${(err as Error).message}`);
+  }
+  if (isCascadeExperiment(json)) {
+    await runCascadeExperimentCommand(argv, 'prerank experiment');
+    return;
+  }
+  parseArgs({ args: argv, options: { config: { type: 'string' }, out: { type: 'string' } } });
   const exp = loadExperiment(values.config);
-  if (values.out) exp.outDir = values.out;
+  if (typeof values.out === 'string') exp.outDir = values.out;
   await runExperiment(exp, `prerank experiment --config ${values.config}${values.out ? ` --out ${values.out}` : ''}`);
   console.log(`wrote ${exp.outDir}/results.md, results.json, report.html`);
 }
