@@ -11,8 +11,8 @@
 //   - tau is learned as log(1/tau) (stays positive), initialised at 0.2 (DSSM's temperature here); a learned output
 //     bias is added so the logit can be calibrated for BCE (the paper's s has none).
 //   - LayerNorm normalises each sub-space (over k), with its own gamma/beta per branch. GAU projections have biases.
-//   - Loss here is the zoo's pointwise BCE (+ L2 on embeddings); the listwise hybrid objective comes with the
-//     cascade (issue 9, not yet built).
+//   - loss() here is the zoo's pointwise BCE (+ L2 on embeddings); the listwise hybrid objective on cascade lists is
+//     src/cascade/train.ts + src/train/ranking-losses.ts (docs/RANKING.md).
 // Serving split (what is cached): everything that depends on one side only. encodeUser returns, per user,
 // [E_u | Q_u | U_u | K'_u | V'_u] (its sub-spaces, the user->item branch's query and gate, and the item->user
 // branch's keys and values computed from E_u); encodeItem returns [E_i | K_i | V_i | Q'_i | U'_i]. score() runs only
