@@ -3,3 +3,5 @@ export { exportBundle, type ExportSource, type ExportOptions, type ExportResult 
 export { Bundle, BundleError, type BundlePart, type BundleLoadOptions, type ItemFeatures } from './bundle.js';
 export { BUNDLE_FORMAT, FILES, modelHash, type BundleManifest, type ItemsInfo, type AccuracyCost, type RetrievalInfo } from './manifest.js';
 export { quantize, decodeRow, decodeAll, toHalf, ITEM_DTYPES, type ItemDType, type ItemTable } from './item-table.js';
+export { publishVersion, readCurrentVersion, listVersions, versionName, parseVersionName, CURRENT_FILE, type VersionRef,
+  type PublishOptions } from './versions.js';

@@ -1,0 +1,101 @@
+// Versioned publishing: numbering, the CURRENT pointer, leftovers of interrupted publishes, pruning, bad pointers.
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { listVersions, publishVersion, readCurrentVersion } from '../src/export/versions.js';
+import { tempDir } from './serve-fixture.js';
+
+const root = tempDir('versions');
+after(() => rmSync(root, { recursive: true, force: true }));
+
+const writeTag = (tag: string) => async (dir: string): Promise<void> => {
+  mkdirSync(join(dir, 'sub'));
+  await writeFile(join(dir, 'tag.txt'), tag);
+  await writeFile(join(dir, 'sub', 'x.bin'), Buffer.from([1, 2, 3]));
+};
+
+test('versions are numbered 1 + the highest existing and CURRENT names the newest', async () => {
+  const r = join(root, 'numbering');
+  assert.equal(readCurrentVersion(r), null, 'no root yet -> null');
+  const a = await publishVersion(r, writeTag('a'));
+  assert.deepEqual([a.version, a.name], [1, 'v000001']);
+  assert.equal(readFileSync(join(r, 'CURRENT'), 'utf8'), 'v000001\n');
+  const b = await publishVersion(r, writeTag('b'));
+  assert.deepEqual([b.version, b.name, b.dir], [2, 'v000002', join(r, 'v000002')]);
+  assert.equal(readFileSync(join(b.dir, 'tag.txt'), 'utf8'), 'b');
+  assert.deepEqual(readFileSync(join(b.dir, 'sub', 'x.bin')), Buffer.from([1, 2, 3]));
+  // A complete version that never got the pointer (crash between rename and CURRENT) is numbered past.
+  mkdirSync(join(r, 'v000007'));
+  const c = await publishVersion(r, writeTag('c'));
+  assert.equal(c.name, 'v000008');
+  assert.deepEqual(readCurrentVersion(r), c);
+});
+
+test('a failing writer publishes nothing and leaves no temporary directory', async () => {
+  const r = join(root, 'failing');
+  const a = await publishVersion(r, writeTag('a'));
+  await assert.rejects(publishVersion(r, async (dir) => {
+    await writeFile(join(dir, 'half.bin'), 'x');
+    throw new Error('disk full');
+  }), /disk full/);
+  assert.deepEqual(readCurrentVersion(r), a);
+  assert.deepEqual(readdirSync(r).sort(), ['CURRENT', 'v000001']);
+  assert.equal((await publishVersion(r, writeTag('b'))).version, 2);
+});
+
+test('leftover temporary directories are ignored by readers and cleaned by the next publish', async () => {
+  const r = join(root, 'leftover');
+  const a = await publishVersion(r, writeTag('a'));
+  // What a kill -9 in the middle of a publish leaves: a half-written temp dir and a stray pointer temp file, both
+  // named after a writer pid that is gone (above Linux's pid_max, so it cannot be alive).
+  const deadPid = 2 ** 22 + 12345;
+  const stale = join(r, `.tmp-${deadPid}-1-abc`);
+  mkdirSync(join(stale, 'weights'), { recursive: true });
+  writeFileSync(join(stale, 'weights', 'w.bin'), 'half');
+  writeFileSync(join(r, `.CURRENT.tmp-${deadPid}-xyz`), 'v000099\n');
+  assert.deepEqual(readCurrentVersion(r), a);
+  assert.deepEqual(listVersions(r).map((v) => v.name), ['v000001']);
+  const b = await publishVersion(r, writeTag('b'));
+  assert.equal(b.version, 2);
+  assert.ok(!existsSync(stale), 'stale temp dir removed');
+  assert.deepEqual(readdirSync(r).sort(), ['CURRENT', 'v000001', 'v000002']);
+});
+
+test('a temp dir of a live publisher is left alone', async () => {
+  const r = join(root, 'live');
+  await publishVersion(r, writeTag('a'));
+  const live = join(r, `.tmp-${process.ppid}-1-live`);
+  mkdirSync(live);
+  await publishVersion(r, writeTag('b'));
+  assert.ok(existsSync(live), 'another live process may still be writing it');
+});
+
+test('pruning keeps the newest versions and never the current one', async () => {
+  const r = join(root, 'prune');
+  for (let i = 0; i < 4; i++) await publishVersion(r, writeTag(String(i)), { keep: 2 });
+  assert.deepEqual(listVersions(r).map((v) => v.name), ['v000003', 'v000004']);
+  assert.equal(readCurrentVersion(r)?.name, 'v000004');
+  // keep defaults to 5
+  for (let i = 0; i < 5; i++) await publishVersion(r, writeTag(String(i)));
+  assert.deepEqual(listVersions(r).map((v) => v.version), [5, 6, 7, 8, 9]);
+  // A stray higher version without the pointer: the next publish numbers past it and keeps its own new version.
+  mkdirSync(join(r, 'v000020'));
+  const v = await publishVersion(r, writeTag('x'), { keep: 1 });
+  assert.equal(v.name, 'v000021');
+  assert.deepEqual(listVersions(r).map((x) => x.name), ['v000021']);
+  await assert.rejects(publishVersion(r, writeTag('y'), { keep: 0 }), /keep must be an integer >= 1/);
+});
+
+test('a malformed CURRENT or one naming a missing version is a clear error', async () => {
+  const r = join(root, 'bad');
+  await publishVersion(r, writeTag('a'));
+  writeFileSync(join(r, 'CURRENT'), 'v000042\n');
+  assert.throws(() => readCurrentVersion(r), /CURRENT names version v000042 but .*v000042 does not exist/);
+  writeFileSync(join(r, 'CURRENT'), 'latest\n');
+  assert.throws(() => readCurrentVersion(r), /CURRENT: expected a version name like v000001, found "latest\\n"/);
+  // Publishing repairs it.
+  const b = await publishVersion(r, writeTag('b'));
+  assert.deepEqual(readCurrentVersion(r), b);
+});
