@@ -61,7 +61,7 @@ export class EventDecoder {
     const bad = (reason: string): Decoded => ({ kind: 'bad', reason });
     for (const name of Object.keys(f)) if (!this.known.has(name)) return bad(`unknown field '${name}' (known: ${this.fields.join(', ')})`);
     for (const [name, v] of Object.entries(f)) {
-      if (v === null || v === '') continue;
+      if (v === null || v === undefined || v === '') continue;
       if (this.numeric.has(name)) {
         if (ev.typed ? typeof v !== 'number' : !Number.isFinite(Number(v))) return bad(`field '${name}' must be a number, got ${JSON.stringify(v)}`);
       } else if (this.text.has(name) && ev.typed && typeof v !== 'string' && typeof v !== 'number') return bad(`field '${name}' must be a string or a number, got ${JSON.stringify(v)}`);

@@ -219,7 +219,11 @@ export class OnlineTrainer {
       }
     }
     if (resuming) await t.restore();
-    else writeFileSync(join(cfg.outDir, 'config.json'), JSON.stringify(cfg, null, 2));
+    else {
+      // A fresh start: records of a run killed before its first checkpoint describe updates that will be redone.
+      writeFileSync(join(cfg.outDir, 'config.json'), JSON.stringify(cfg, null, 2));
+      writeFileSync(t.preqPath, '');
+    }
     t.source = await openSource(cfg.source, (m) => t.say(m));
     await t.source.open(t.state.offset);
     t.say(`${resuming ? 'resumed' : 'started'}: ${t.state.applied} events applied, ${t.state.updates} updates; reading ${t.source.description}`);
@@ -321,10 +325,9 @@ export class OnlineTrainer {
     const ent = this.entities;
     const items = { keys: ent.itemKeys(), batch: (c: number) => ent.itemBatch(c), fill: (b: Parameters<OnlineEntities['fillItems']>[0], ids: Int32Array) => ent.fillItems(b, ids) };
     const training = { online: { updates: this.state.updates, applied: this.state.applied, offset: this.state.offset, auc: finiteOrNull(this.prequential.total.auc()) } };
-    const v = await publishVersion(p.dir, async (dir: string) => {
+    const { version } = await publishVersion(p.dir, async (dir: string) => {
       await exportBundle({ model: this.model, dataset: this.data, config: this.trainCfg.model, training, items }, dir);
     });
-    const version = typeof v === 'number' ? v : (v as { version: number }).version;
     this.state.published = version;
     this.log.write({ event: 'publish', version, updates: this.state.updates, items: items.keys.length });
     if (!this.cfg.quiet) console.error(`online: published bundle version ${version} (update ${this.state.updates}, ${items.keys.length} items)`);
@@ -334,7 +337,8 @@ export class OnlineTrainer {
   async run(): Promise<OnlineSummary> {
     const { cfg, state } = this;
     const now = () => performance.now();
-    let idleSince = now();
+    // Idle = consecutive empty reads; a read that waits (a Redis outage) does not count as idle time.
+    let idleSince: number | null = null;
     let lastCkpt = now(), lastPub = now();
     let sinceCkpt = 0, sincePub = 0, unsaved = false, thisRun = 0;
     try {
@@ -343,11 +347,12 @@ export class OnlineTrainer {
         if (cfg.maxUpdates !== undefined && thisRun >= cfg.maxUpdates) break;
         const evs = await this.source.read(cfg.batchSize);
         if (!evs.length) {
+          idleSince ??= now();
           if (cfg.stopWhenIdleMs !== undefined && now() - idleSince >= cfg.stopWhenIdleMs) break;
           if (cfg.source.kind === 'dir') await sleep(cfg.pollMs);
           continue;
         }
-        idleSince = now();
+        idleSince = null;
         const good: OnlineEvent[] = [];
         for (const ev of evs) {
           const d = this.decoder.decode(ev);
