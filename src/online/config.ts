@@ -27,16 +27,22 @@ const Initial = z.union([
     fraction: z.number().gt(0).lt(1).default(0.5).describe('the time prefix: this fraction of the rows (by timestamp)'),
     writeRestTo: z.string().optional().describe('write the remaining rows, in time order, as JSONL event files here (once, if the directory is empty): a replay stream'),
     filesOf: z.number().int().positive().default(50_000).describe('events per replay file'),
+    offlineDir: z.string().optional().describe('where the offline model is trained (default outDir/offline); a second run (e.g. the static baseline) can share it'),
   }),
 ]);
 
 export const OnlineConfigSchema = z.object({
+  /** The run's name in reports (default: the outDir's name). */
+  label: z.string().optional(),
   initial: Initial,
   source: z.discriminatedUnion('kind', [DirSource, RedisSource]),
   /** Run directory: checkpoint/ (weights + optimizer + source offset, one atomic directory), prequential.jsonl, log.jsonl. */
   outDir: z.string(),
   batchSize: z.number().int().positive().default(256).describe('events per update (fewer when the source has fewer ready)'),
   stepsPerBatch: z.number().int().positive().default(1).describe('optimizer steps on each batch after it was scored'),
+  learn: z.boolean().default(true).describe('false: score the stream with the initial model and never train (the static baseline)'),
+  compare: z.array(z.object({ dir: z.string(), label: z.string().optional() })).default([])
+    .describe("other online run directories drawn beside this one in report.html (e.g. the static baseline)"),
   optimizer: z.object({ lr: z.number().positive() }).partial().default({}).describe("overrides of the train config's optimizer"),
   checkpoint: z.object({
     everyUpdates: z.number().int().positive().default(50),
@@ -76,9 +82,11 @@ export function parseOnlineConfig(input: unknown, source = 'online config', base
     else {
       cfg.initial.train = fix(cfg.initial.train);
       if (cfg.initial.writeRestTo) cfg.initial.writeRestTo = fix(cfg.initial.writeRestTo);
+      if (cfg.initial.offlineDir) cfg.initial.offlineDir = fix(cfg.initial.offlineDir);
     }
     if (cfg.source.kind === 'dir') cfg.source.path = fix(cfg.source.path);
     if (cfg.publish) cfg.publish.dir = fix(cfg.publish.dir);
+    for (const c of cfg.compare) c.dir = fix(c.dir);
   }
   return cfg;
 }

@@ -8,9 +8,9 @@
 // applies none twice. Bundle versions are published every P updates (src/export/versions.ts). Shapes: B batch.
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdir, open, readFile, rename } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { noGrad, scope } from '../core/index.js';
-import { Dataset, ingest, loadDataConfig, recipeConfig, subsetRaw, type DataConfig, type RawData, type RecipeName } from '../data/index.js';
+import { Dataset, featureColumn, ingest, loadDataConfig, recipeConfig, subsetRaw, type DataConfig, type RawData, type RecipeName } from '../data/index.js';
 import { auc } from '../eval/auc.js';
 import type { RecModel } from '../models/types.js';
 import type { Optimizer } from '../nn/index.js';
@@ -25,6 +25,7 @@ import { loadOnlineConfig, type OnlineConfig } from './config.js';
 import { OnlineEntities, type NewEntityJson } from './entities.js';
 import { EventDecoder, type OnlineEvent } from './events.js';
 import { finiteOrNull, Prequential, type PrequentialJson } from './prequential.js';
+import { writeOnlineReport } from './report.js';
 import { openSource, type EventSource, type SourceOffset } from './source.js';
 
 export const STATE_VERSION = 1;
@@ -155,7 +156,7 @@ async function initialModel(cfg: OnlineConfig, resuming: boolean, log: (m: strin
       log(`replay stream: ${rest.length} events written to ${init.writeRestTo}`);
     }
   }
-  const offDir = join(cfg.outDir, 'offline');
+  const offDir = init.offlineDir ?? join(cfg.outDir, 'offline');
   let model = buildModel(trainCfg, data);
   if (!resuming) {
     if (hasCheckpoint(join(offDir, 'best'))) {
@@ -213,8 +214,9 @@ export class OnlineTrainer {
     if (trainCfg.strategy) throw new Error(`online: training strategy '${trainCfg.strategy.kind}' is not supported by the online trainer yet (its state is indexed by the dataset's users)`);
     const optimizer = createOptimizer(model, { ...trainCfg.optimizer, ...cfg.optimizer });
     const t = new OnlineTrainer(cfg, trainCfg, data, model, optimizer, opts);
+    const k = data.config.keys;
     for (const f of data.config.features) {
-      if (f.kind === 'sparse' && (f.name === data.config.keys.user || f.name === data.config.keys.item) && !f.hashBuckets) {
+      if (f.kind === 'sparse' && !f.shareWith && [k.user, k.item].includes(featureColumn(f)) && !f.hashBuckets) {
         t.say(`feature '${f.name}' has no hashBuckets: users/items first seen online share its OOV row (add hashBuckets + maxSize to the data config)`);
       }
     }
@@ -284,19 +286,19 @@ export class OnlineTrainer {
       if (day) this.record({ ...day, update: u });
     }
     this.opts.onScored?.({ update: u, logits, labels, users: events.map((e) => e.user), items: events.map((e) => e.item) });
-    let batchLoss = 0;
+    let batchLoss = NaN;
     let bl = 0;
     for (let i = 0; i < n; i++) {
       const z = logits[i], y = labels[i];
       bl += (z > 0 ? z + Math.log1p(Math.exp(-z)) : Math.log1p(Math.exp(z))) - y * z;
     }
     model.train();
-    for (let s = 0; s < this.cfg.stepsPerBatch; s++) batchLoss = trainStep(model, this.optimizer, b, undefined, `online update ${u} (events up to ${events[n - 1].where})`);
+    if (this.cfg.learn) for (let s = 0; s < this.cfg.stepsPerBatch; s++) batchLoss = trainStep(model, this.optimizer, b, undefined, `online update ${u} (events up to ${events[n - 1].where})`);
     state.updates = u;
     state.trained += n;
     const tot = this.prequential.total;
     this.record({ kind: 'update', update: u, events: n, time: finiteOrNull(events[n - 1].time), batchAuc: finiteOrNull(auc(logits, labels)),
-      batchLogloss: bl / n, auc: finiteOrNull(tot.auc()), logloss: finiteOrNull(tot.logloss()), scored: tot.events, trainLoss: batchLoss,
+      batchLogloss: bl / n, auc: finiteOrNull(tot.auc()), logloss: finiteOrNull(tot.logloss()), scored: tot.events, trainLoss: finiteOrNull(batchLoss),
       bad: state.bad, newUsers: this.entities.users.added.length, newItems: this.entities.items.added.length });
   }
 
@@ -390,7 +392,12 @@ export class OnlineTrainer {
       }
       const day = this.prequential.dayRecord();
       const tot = this.prequential.total;
-      this.log.write({ event: 'end', updates: state.updates, applied: state.applied, trained: state.trained, bad: state.bad, dropped: state.dropped, openDay: day });
+      const label = cfg.label ?? basename(cfg.outDir);
+      const summary = { label, learn: cfg.learn, updates: state.updates, applied: state.applied, trained: state.trained, bad: state.bad, dropped: state.dropped,
+        newUsers: state.entities.users.length, newItems: state.entities.items.length, auc: finiteOrNull(tot.auc()), logloss: finiteOrNull(tot.logloss()), openDay: day };
+      writeFileSync(join(cfg.outDir, 'summary.json'), JSON.stringify(summary, null, 1));
+      writeOnlineReport(cfg.outDir, label, cfg.compare);
+      this.log.write({ event: 'end', ...summary });
       return { state, resumed: this.resumed, updatesThisRun: thisRun, auc: finiteOrNull(tot.auc()), logloss: finiteOrNull(tot.logloss()) };
     } finally {
       await this.source.close();
