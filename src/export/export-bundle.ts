@@ -31,6 +31,8 @@ export interface ExportItems {
   keys: string[];
   batch(capacity: number): Batch;
   fill(b: Batch, ids: Int32Array): Batch;
+  /** Two-tower models: the item representations [N, I] when the caller already has them (an online run's cache). */
+  reps?: { data: Float32Array; dim: number };
 }
 
 function datasetItems(ds: Dataset): ExportItems {
@@ -83,6 +85,10 @@ function inference<T>(model: RecModel, fn: () => T): T {
 /** encodeItem over every item entity, in batches: [N, I]. */
 function itemReps(model: RecModel, items: ExportItems, batchSize: number): { reps: Float32Array; dim: number } {
   const n = items.keys.length;
+  if (items.reps) {
+    if (items.reps.data.length !== n * items.reps.dim) throw new Error(`export: ${items.reps.data.length} cached item rep values for ${n} items x ${items.reps.dim}`);
+    return { reps: items.reps.data, dim: items.reps.dim };
+  }
   const b = items.batch(Math.min(batchSize, Math.max(1, n)));
   const all = Int32Array.from({ length: n }, (_, i) => i);
   let reps = new Float32Array(0);

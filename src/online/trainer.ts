@@ -24,6 +24,7 @@ import { makeTempBeside, recoverSwap, swapInto } from '../util/atomic-dir.js';
 import { loadOnlineConfig, type OnlineConfig } from './config.js';
 import { OnlineEntities, type NewEntityJson } from './entities.js';
 import { EventDecoder, type OnlineEvent } from './events.js';
+import { ItemRepCache, type RefreshResult } from './item-cache.js';
 import { finiteOrNull, Prequential, type PrequentialJson } from './prequential.js';
 import { writeOnlineReport } from './report.js';
 import { openSource, type EventSource, type SourceOffset } from './source.js';
@@ -182,6 +183,7 @@ export class OnlineTrainer {
   private source!: EventSource;
   private resumed = false;
   private badLogged = 0;
+  private itemCache: ItemRepCache | null = null;
   state: OnlineState;
 
   private constructor(readonly cfg: OnlineConfig, readonly trainCfg: TrainConfig, readonly data: Dataset, readonly model: RecModel,
@@ -325,14 +327,21 @@ export class OnlineTrainer {
     const { publishVersion } = await import('../export/versions.js');
     const { exportBundle } = await import('../export/export-bundle.js');
     const ent = this.entities;
-    const items = { keys: ent.itemKeys(), batch: (c: number) => ent.itemBatch(c), fill: (b: Parameters<OnlineEntities['fillItems']>[0], ids: Int32Array) => ent.fillItems(b, ids) };
+    let refresh: RefreshResult | null = null;
+    if (this.model.twoTower && this.model.encodeItem) {
+      this.itemCache ??= new ItemRepCache(this.model, ent);
+      refresh = this.itemCache.refresh();
+    }
+    const items = { keys: ent.itemKeys(), batch: (c: number) => ent.itemBatch(c), fill: (b: Parameters<OnlineEntities['fillItems']>[0], ids: Int32Array) => ent.fillItems(b, ids),
+      reps: refresh ? { data: refresh.reps, dim: refresh.dim } : undefined };
     const training = { online: { updates: this.state.updates, applied: this.state.applied, offset: this.state.offset, auc: finiteOrNull(this.prequential.total.auc()) } };
     const { version } = await publishVersion(p.dir, async (dir: string) => {
       await exportBundle({ model: this.model, dataset: this.data, config: this.trainCfg.model, training, items }, dir);
     });
     this.state.published = version;
-    this.log.write({ event: 'publish', version, updates: this.state.updates, items: items.keys.length });
-    if (!this.cfg.quiet) console.error(`online: published bundle version ${version} (update ${this.state.updates}, ${items.keys.length} items)`);
+    const reps = refresh ? { itemsRecomputed: refresh.recomputed, itemRefresh: refresh.mode } : {};
+    this.log.write({ event: 'publish', version, updates: this.state.updates, items: items.keys.length, ...reps });
+    if (!this.cfg.quiet) console.error(`online: published bundle version ${version} (update ${this.state.updates}, ${items.keys.length} items${refresh ? `; item table: ${refresh.mode}` : ''})`);
     return version;
   }
 
