@@ -9,13 +9,13 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { noGrad, scope } from '../src/core/index.js';
-import { Dataset } from '../src/data/index.js';
+import { Dataset, loadDataConfig } from '../src/data/index.js';
 import { Bundle } from '../src/export/bundle.js';
 import { readCurrentVersion } from '../src/export/versions.js';
 import { loadTensors } from '../src/nn/state.js';
 import { loadCheckpoint } from '../src/train/checkpoint.js';
 import { buildModel, loadTrainConfig } from '../src/train/run.js';
-import { DirectorySource, EventDecoder, OnlineEntities, OnlineTrainer, parseOnlineConfig, RedisStreamSource, type OnlineConfigInput,
+import { DirectorySource, EventDecoder, loadOnlineConfig, OnlineEntities, OnlineTrainer, parseOnlineConfig, RedisStreamSource, type OnlineConfigInput,
   type OnlineEvent, type ScoredBatch, type SourceEvent } from '../src/online/index.js';
 import { BinnedAcc } from '../src/online/prequential.js';
 import { auc } from '../src/eval/auc.js';
@@ -40,6 +40,22 @@ async function sharedRun(): Promise<{ root: string; run: OfflineRun }> {
 function onlineCfg(run: OfflineRun, out: string, extra: Partial<OnlineConfigInput> & { source: OnlineConfigInput['source'] }) {
   return parseOnlineConfig({ initial: { run: run.runDir }, outDir: out, batchSize: 32, stopWhenIdleMs: 0, quiet: true, ...extra });
 }
+
+test('online configs: the shipped replay configs parse, their data configs are the recipes plus id hashing, and a bad config names the field', () => {
+  const dir = resolve(fileURLToPath(import.meta.url), '../../../configs/online');
+  for (const name of ['ml-latest-small-replay', 'ml-latest-small-static', 'ml-1m-replay', 'ml-1m-static']) {
+    const c = loadOnlineConfig(join(dir, `${name}.json`));
+    assert.ok('train' in c.initial);
+    const t = loadTrainConfig((c.initial as { train: string }).train);
+    const d = loadDataConfig((t.data as { config: string }).config);
+    const base = loadDataConfig(join(dir, '..', 'data', name.startsWith('ml-1m') ? 'ml-1m-partial.json' : 'ml-latest-small.json'));
+    const strip = (x: typeof d) => ({ ...x, name: '', features: x.features.map((f) => ({ ...f, maxSize: undefined, hashBuckets: undefined })) });
+    assert.deepEqual(strip(d), strip(base), `${name}: data config = the recipe + hashing`);
+    assert.ok(d.features.filter((f) => f.kind === 'sparse' && f.hashBuckets).length === 2);
+  }
+  assert.throws(() => parseOnlineConfig({ initial: { run: 'x' }, source: { kind: 'kafka' }, outDir: 'o' }, 'cfg.json'), /cfg\.json is invalid:\n  source\.kind/);
+  assert.throws(() => parseOnlineConfig({ initial: { run: 'x' }, source: { kind: 'dir', path: 'p' }, outDir: 'o', onBadEvent: 'ignore' }, 'cfg.json'), /onBadEvent/);
+});
 
 test('directory source: files in name order, appended lines, a partial last line waits for its newline, resume at an offset', async () => {
   const dir = tempDir('dirsrc');
