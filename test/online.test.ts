@@ -205,6 +205,17 @@ test('new users and items get entities and hashed ids without a restart, are tra
   assert.deepEqual(r.state.entities.users.map((e) => e.key).sort(), ['new_u0', 'new_u1', 'new_u2', 'new_u3']);
   assert.deepEqual(r.state.entities.items.map((e) => e.key).sort(), ['new_i0', 'new_i1', 'new_i2', 'new_i3']);
   assert.equal(r.state.entities.items.find((e) => e.key === 'new_i0')!.fields.category, 'c0', 'item features come from the event');
+  // Positives join their users' histories (user_hist, maxLen 5), for new and known users alike.
+  const hist = new Map(r.state.entities.histories!.user_hist);
+  const itemVocab = ds.encoders.vocabulary('item_id');
+  for (const key of ['new_u0', 'u3']) {
+    const u = key.startsWith('new_') ? ds.userCount + r.state.entities.users.findIndex((e) => e.key === key) : ds.userKeys.indexOf(key);
+    const pos = evs.filter((e) => e.user_id === key && Number(e.rating) > 3).map((e) => itemVocab.peek(String(e.item_id)));
+    assert.ok(pos.length > 0);
+    const h = hist.get(u)!;
+    assert.ok(h.length <= 5);
+    assert.deepEqual(h.slice(-Math.min(5, pos.length)), pos.slice(-5), `${key}'s history ends with its last positives`);
+  }
   const after = uTable.data.subarray(row * D, (row + 1) * D);
   assert.ok(before.some((v, i) => Math.abs(v - after[i]) > 1e-6), `${uName} row ${row} (new_u0) was trained`);
   const cur = readCurrentVersion(pub)!;

@@ -71,8 +71,20 @@ function writeRow(b: Batch, i: number, row: EncodedRow): void {
   }
 }
 
+/** A history feature (e.g. liked_movies): its name, max length and the item feature whose ids it holds. */
+interface HistoryFeature {
+  name: string;
+  maxLen: number;
+  itemFeature: string;
+}
+
+export type HistoriesJson = Record<string, [user: number, ids: number[]][]>;
+
 export class OnlineEntities {
   readonly users: Side$;
+  /** Per history feature: users whose history grew online -> their ids, oldest first (at most maxLen). */
+  private readonly histories = new Map<string, Map<number, number[]>>();
+  private readonly historyFeatures: HistoryFeature[];
   readonly items: Side$;
   private readonly userFiller: BatchFiller;
   private readonly itemFiller: BatchFiller;
@@ -95,21 +107,56 @@ export class OnlineEntities {
     this.userFiller = new BatchFiller(ds, ['user']);
     this.itemFiller = new BatchFiller(ds, ['item']);
     this.hasContext = ds.features.some((f) => f.source === 'context');
+    this.historyFeatures = ds.config.derived.filter((d) => d.kind === 'history')
+      .map((d) => ({ name: d.name, maxLen: d.maxLen, itemFeature: d.shareWith }));
+    for (const h of this.historyFeatures) this.histories.set(h.name, new Map());
   }
 
   get features(): FeatureInfo[] {
     return this.ds.features;
   }
 
-  toJSON(): { users: NewEntityJson[]; items: NewEntityJson[] } {
-    return { users: this.users.added, items: this.items.added };
+  toJSON(): { users: NewEntityJson[]; items: NewEntityJson[]; histories: HistoriesJson } {
+    const histories: HistoriesJson = {};
+    for (const [name, m] of this.histories) histories[name] = [...m].sort((a, b) => a[0] - b[0]);
+    return { users: this.users.added, items: this.items.added, histories };
   }
 
-  /** Re-adds the new entities of a checkpoint, in their order (so their indices are the same). */
-  restore(j: { users: NewEntityJson[]; items: NewEntityJson[] }): void {
+  /** Re-adds the new entities of a checkpoint, in their order (so their indices are the same), and the online histories. */
+  restore(j: { users: NewEntityJson[]; items: NewEntityJson[]; histories?: HistoriesJson }): void {
     if (this.users.added.length || this.items.added.length) throw new Error('OnlineEntities.restore: entities were already added');
     for (const e of j.users) this.users.add(e);
     for (const e of j.items) this.items.add(e);
+    for (const [name, list] of Object.entries(j.histories ?? {})) {
+      const m = this.histories.get(name);
+      if (!m) throw new Error(`checkpoint has online history '${name}', which the data config does not define`);
+      for (const [u, ids] of list) m.set(u, ids);
+    }
+  }
+
+  /**
+   * After a batch was scored and trained on: its positives join their users' histories (the batch itself saw the
+   * histories from before it, as a causal offline row does). b must be the batch fill() returned for `events`.
+   */
+  observe(b: Batch, n: number): void {
+    for (const h of this.historyFeatures) {
+      const m = this.histories.get(h.name)!;
+      const seq = b.sequence[h.name];
+      const ids = b.sparse[h.itemFeature];
+      if (!seq || !ids) continue;
+      for (let i = 0; i < n; i++) {
+        if (!(b.label[i] > 0.5)) continue;
+        const u = b.user[i];
+        let list = m.get(u);
+        if (!list) {
+          // Starts from what the batch held for this user: the offline history (or the empty one of a new user).
+          list = Array.from(seq.ids.subarray(i * seq.maxLen, i * seq.maxLen + seq.lengths[i]));
+          m.set(u, list);
+        }
+        list.push(ids[i]);
+        if (list.length > h.maxLen) list.splice(0, list.length - h.maxLen);
+      }
+    }
   }
 
   /**
@@ -140,6 +187,14 @@ export class OnlineEntities {
       if (users[i] >= this.users.base) writeRow(b, i, this.users.rows[users[i] - this.users.base]);
       if (items[i] >= this.items.base) writeRow(b, i, this.items.rows[items[i] - this.items.base]);
       if (this.hasContext) writeRow(b, i, this.ds.encoders.encodeRow(events[i].fields, ['context']));
+      for (const h of this.historyFeatures) {
+        const list = this.histories.get(h.name)!.get(users[i]);
+        const s = b.sequence[h.name];
+        if (!list || !s) continue;
+        s.ids.fill(0, i * s.maxLen, (i + 1) * s.maxLen);
+        s.ids.set(list.slice(-s.maxLen), i * s.maxLen);
+        s.lengths[i] = Math.min(list.length, s.maxLen);
+      }
     }
     b.user.set(users);
     b.item.set(items);

@@ -48,12 +48,13 @@ export function renderOnlineReport(title: string, runs: RunSeries[]): string {
   parts.push(svgChart('Prequential logloss per day', 'day', 'logloss', runs.map((r) => ({ name: r.name, points: dayPoints(r, 'logloss') }))));
   parts.push(svgChart('Progressive AUC (all events so far)', 'events scored', 'AUC',
     runs.map((r) => ({ name: r.name, points: r.updates.filter((u) => u.auc !== null).map((u) => [u.scored, u.auc as number] as [number, number]) }))));
-  parts.push('<h2>Per day (days with at least 20 scored events)</h2>');
-  for (const r of runs) {
-    parts.push(`<h3>${esc(r.name)}</h3><table border="1" cellpadding="3" style="border-collapse:collapse"><tr><th>date</th><th>events</th><th>AUC</th><th>logloss</th></tr>`);
-    for (const d of r.days.filter((x) => x.events >= 20)) parts.push(`<tr><td>${d.date}</td><td>${d.events}</td><td>${d.auc?.toFixed(4) ?? 'n/a'}</td><td>${d.logloss?.toFixed(4) ?? 'n/a'}</td></tr>`);
-    parts.push('</table>');
+  parts.push('<h2>Per day (days with at least 20 scored events in the first run)</h2>');
+  parts.push(`<table border="1" cellpadding="3" style="border-collapse:collapse"><tr><th>date</th><th>events</th>${runs.map((r) => `<th>${esc(r.name)}: AUC</th>`).join('')}</tr>`);
+  const byDay = runs.map((r) => new Map(r.days.map((d) => [d.day, d])));
+  for (const d of runs[0]?.days.filter((x) => x.events >= 20) ?? []) {
+    parts.push(`<tr><td>${d.date}</td><td>${d.events}</td>${byDay.map((m) => `<td>${m.get(d.day)?.auc?.toFixed(4) ?? 'n/a'}</td>`).join('')}</tr>`);
   }
+  parts.push('</table>');
   parts.push('</body></html>');
   return parts.join('\n');
 }

@@ -22,7 +22,7 @@ import { trainStep } from '../train/step.js';
 import { createOptimizer } from '../train/trainer.js';
 import { makeTempBeside, recoverSwap, swapInto } from '../util/atomic-dir.js';
 import { loadOnlineConfig, type OnlineConfig } from './config.js';
-import { OnlineEntities, type NewEntityJson } from './entities.js';
+import { OnlineEntities, type HistoriesJson, type NewEntityJson } from './entities.js';
 import { EventDecoder, type OnlineEvent } from './events.js';
 import { ItemRepCache, type RefreshResult } from './item-cache.js';
 import { finiteOrNull, Prequential, type PrequentialJson } from './prequential.js';
@@ -45,7 +45,7 @@ export interface OnlineState {
   offset: SourceOffset | null;
   maxTime: number | null;
   prequential: PrequentialJson;
-  entities: { users: NewEntityJson[]; items: NewEntityJson[] };
+  entities: { users: NewEntityJson[]; items: NewEntityJson[]; histories?: HistoriesJson };
   /** The last published bundle version (null: none yet). */
   published: number | null;
 }
@@ -296,6 +296,7 @@ export class OnlineTrainer {
     }
     model.train();
     if (this.cfg.learn) for (let s = 0; s < this.cfg.stepsPerBatch; s++) batchLoss = trainStep(model, this.optimizer, b, undefined, `online update ${u} (events up to ${events[n - 1].where})`);
+    if (this.cfg.updateHistories) this.entities.observe(b, n);
     state.updates = u;
     state.trained += n;
     const tot = this.prequential.total;
