@@ -4,6 +4,7 @@ const BENCHES: Record<string, (args: string[]) => Promise<void>> = {
   data: async (args) => (await import('./data.js')).benchData(args),
   models: async (args) => (await import('./models.js')).benchModels(args),
   serve: async (args) => (await import('./serve.js')).benchServe(args),
+  publish: async (args) => (await import('./publish.js')).benchPublish(args),
   train: async (args) => (await import('./train.js')).benchTrain(args),
 };
 

@@ -10,7 +10,7 @@
 //      with 1,000 candidates per request by an open-loop paced generator and by autocannon (each a child process,
 //      bounded in time); p50/p99, achieved req/s, errors (non-2xx + socket errors + timeouts). The JSON's http_*
 //      fields are the paced generator's IntTower run at the highest rate, autocannon_* autocannon's (see PACED).
-//   4. Hot reload under load: the paced IntTower run at the highest rate again while the bundle is swapped every
+//   4. Hot reload under load: the paced run (DSSM, IntTower) at the highest rate again while the bundle is swapped every
 //      second (POST /admin/reload between two bundles); reload_* fields: every request must succeed.
 // Weights are untrained (the models' initialisation; latency does not depend on the values). The last line is one
 // JSON object. Options: --requests=N (1000), --warmup=N (30), --http-seconds=S (10), --rates=200,500, --no-http,
@@ -26,7 +26,7 @@ import { headOf } from '../src/data/batch.js';
 import { Bundle, exportBundle } from '../src/export/index.js';
 import { MODELS } from '../src/models/registry.js';
 import type { RecModel } from '../src/models/types.js';
-import { USER_SIDE, flatInput, type FieldEmbedder } from '../src/models/common/field-embedder.js';
+import { USER_SIDE, type FieldEmbedder } from '../src/models/common/field-embedder.js';
 import { createServer, topN } from '../src/serve/index.js';
 import { compileUserSide } from '../src/serve/compiled.js';
 import { PYTHON, torchAvailable, writeFixture } from './torch-reference.js';
@@ -93,21 +93,25 @@ async function itemReps(bundleDir: string): Promise<{ ids: string[]; reps: Float
   return { ids: t.ids, reps: t.data, dim: t.dim };
 }
 
-/** The fixture for score.py: user-tower weights, the user's embedded input, the item reps. */
+/**
+ * The fixture for score.py: user-tower weights, the user's raw input (per user-side field: its embedding table and
+ * this user's ids, pooled by PyTorch per request as prerank's writeRow does; dense values as they are), the item reps.
+ */
 async function writeScoreFixture(dir: string, spec: Spec, model: RecModel, user: Batch, reps: Float32Array, dim: number): Promise<void> {
   const cfg = (model as unknown as { config: Record<string, unknown> }).config;
   const embed = (model as unknown as { embed: FieldEmbedder }).embed;
   const tensors = new Map<string, Tensor>();
+  const userFields = embed.fieldsOf(USER_SIDE).map((f, j) => {
+    tensors.set(`field${j}.table`, embed.table(f).table);
+    const ids = f.kind === 'sparse'
+      ? Int32Array.of(user.sparse[f.name][0])
+      : user.sequence[f.name].ids.slice(0, user.sequence[f.name].lengths[0]);
+    tensors.set(`field${j}.ids`, Tensor.from(ids, [ids.length]));
+    return { kind: f.kind, pooling: f.kind === 'sparse' ? null : (f.pooling ?? 'mean') };
+  });
   noGrad(() => scope(() => {
-    const fields = embed.embed(user, USER_SIDE);
     const dense = embed.dense(user, USER_SIDE);
-    if (spec.kind !== 'int-tower') {
-      tensors.set('x_user', keep(flatInput(fields, dense).clone()));
-    } else {
-      if (!fields) throw new Error('int-tower without embedded user fields');
-      tensors.set('x_fields', keep(fields.clone()));
-      if (dense) tensors.set('x_dense', keep(dense.clone()));
-    }
+    if (dense) tensors.set('x_dense', keep(dense.clone()));
   }));
   for (const [name, t] of model.stateTensors()) {
     if (name === 'bias' || name === 'logInvTau' || ['user.', 'userSe.', 'userHead', 'userToItem.', 'itemToUser.'].some((p) => name.startsWith(p))) tensors.set(name, t);
@@ -120,7 +124,7 @@ async function writeScoreFixture(dir: string, spec: Spec, model: RecModel, user:
       ? { model: 'ranktower', layers: layers + 1, batch_norm_eps: 1e-5, user_heads: cfg.userHeads, item_heads: cfg.itemHeads, head_size: cfg.headSize,
         attn_dim: (cfg.attnDim as number) || cfg.headSize, value_dim: (cfg.valueDim as number) || cfg.headSize, ln_eps: 1e-5 }
       : { model: 'inttower', layers, batch_norm_eps: 1e-5, heads: (model as unknown as { heads: number }).heads, head_size: cfg.headSize };
-  await writeFixture(dir, config.model, config, 0, tensors);
+  await writeFixture(dir, config.model, { ...config, user_fields: userFields }, 0, tensors);
 }
 
 interface ModelResult {
@@ -160,7 +164,7 @@ async function benchModel(spec: Spec, data: Dataset, user: Batch, work: string, 
     const ms: number[] = [];
     for (let i = 0; i < warmup + requests; i++) {
       const t0 = performance.now();
-      const { scores, top } = compiled.rank(compiled.input(user), items, null, k, TOP_N);
+      const { scores, top } = compiled.rank(compiled.inputView(user), items, null, k, TOP_N);
       const t1 = performance.now();
       if (i >= warmup) ms.push(t1 - t0);
       if (k === 1000 && i === 0) {
@@ -244,11 +248,14 @@ async function loadTest(url: string, bodyFile: string, rate: number, seconds: nu
 }
 
 /**
- * An open-loop load generator (run as a child process): request i is sent at t0 + i/rate on a keep-alive agent, and its
- * latency is measured from that scheduled time to the end of the response (so a stalled server is charged for the
- * requests it delayed: no coordinated omission). autocannon's --overallRate is a per-connection quota per second:
- * every connection sends back to back until its quota is used, then waits for the next second, so at "500 req/s"
- * the server sees bursts of --connections concurrent requests; both are reported.
+ * An open-loop load generator (run as a child process): request i is due at t0 + i/rate and is sent on the first
+ * timer tick at or after that (Node timers tick about every 1-1.3 ms), on a keep-alive agent with up to 256 sockets,
+ * so a slow server never holds back later requests (no coordinated omission: the schedule does not wait for answers).
+ * Latency is measured from the moment the request is written to the end of its response; how late the generator's
+ * own timer sent requests is reported beside it (lateP99), and latency from the due time too (dueP50/dueP99), which
+ * adds that timer lateness. autocannon's --overallRate is a per-connection quota per second: every connection sends
+ * back to back until its quota is used, then waits for the next second, so at "500 req/s" the server sees bursts of
+ * --connections concurrent requests; both are reported.
  */
 const PACED = `
 import http from 'node:http';
@@ -258,18 +265,21 @@ const body = readFileSync(bodyFile);
 const u = new URL(url);
 const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
 const total = Math.round(Number(rate) * Number(seconds));
-const lat = [];
+const lat = [], fromDue = [], late = [];
 let non2xx = 0, errors = 0, timeouts = 0, done = 0, sent = 0;
 const t0 = performance.now() + 50;
-const finish = () => { clearInterval(tick); agent.destroy(); lat.sort((a, b) => a - b);
-  const q = (p) => lat.length ? lat[Math.min(lat.length - 1, Math.floor(p * lat.length))] : null;
+const finish = () => { clearInterval(tick); agent.destroy();
+  const q = (xs, p) => { xs.sort((a, b) => a - b); return xs.length ? xs[Math.min(xs.length - 1, Math.floor(p * xs.length))] : null; };
   const wall = (performance.now() - t0) / 1000;
-  process.stdout.write(JSON.stringify({ p50: q(0.5), p99: q(0.99), max: q(1), requests: done, ok: lat.length, rps: done / wall, non2xx, errors, timeouts })); process.exit(0); };
+  process.stdout.write(JSON.stringify({ p50: q(lat, 0.5), p99: q(lat, 0.99), max: q(lat, 1), dueP50: q(fromDue, 0.5), dueP99: q(fromDue, 0.99),
+    lateP99: q(late, 0.99), requests: done, ok: lat.length, rps: done / wall, non2xx, errors, timeouts })); process.exit(0); };
 function send(due) {
+  const at = performance.now();
+  late.push(at - due);
   const req = http.request({ host: u.hostname, port: u.port, path: u.pathname, method: 'POST', agent, timeout: 5000,
     headers: { 'content-type': 'application/json', 'content-length': body.length } }, (res) => {
     res.resume();
-    res.on('end', () => { if (res.statusCode >= 200 && res.statusCode < 300) lat.push(performance.now() - due); else non2xx++; if (++done === total) finish(); });
+    res.on('end', () => { if (res.statusCode >= 200 && res.statusCode < 300) { const t = performance.now(); lat.push(t - at); fromDue.push(t - due); } else non2xx++; if (++done === total) finish(); });
   });
   req.on('timeout', () => { timeouts++; req.destroy(new Error('timeout')); });
   req.on('error', () => { errors++; if (++done === total) finish(); });
@@ -279,16 +289,24 @@ const tick = setInterval(() => { const now = performance.now(); while (sent < to
 setTimeout(finish, (Number(seconds) + 10) * 1000);
 `;
 
-async function pacedLoad(url: string, bodyFile: string, rate: number, seconds: number): Promise<Omit<HttpResult, 'model'> & { max: number }> {
+export type Paced = Omit<HttpResult, 'model'> & { max: number; dueP50: number; dueP99: number; lateP99: number };
+
+export async function pacedLoad(url: string, bodyFile: string, rate: number, seconds: number): Promise<Paced> {
   const out = await runChild(['--input-type=module', '-e', PACED, url, bodyFile, String(rate), String(seconds)], 'load generator', seconds);
-  const j = JSON.parse(out) as { p50: number; p99: number; max: number; requests: number; rps: number; non2xx: number; errors: number; timeouts: number };
-  return { rate, p50: j.p50, p99: j.p99, max: j.max, rps: j.rps, requests: j.requests, non2xx: j.non2xx, errors: j.errors, timeouts: j.timeouts };
+  const j = JSON.parse(out) as Omit<Paced, 'rate'>;
+  return { rate, p50: j.p50, p99: j.p99, max: j.max, dueP50: j.dueP50, dueP99: j.dueP99, lateP99: j.lateP99, rps: j.rps, requests: j.requests,
+    non2xx: j.non2xx, errors: j.errors, timeouts: j.timeouts };
 }
+
+/** One paced run as a line: latency from send, then from the due time and the generator's own lateness. */
+export const pacedLine = (p: Paced): string => `achieved ${p.rps.toFixed(0)} req/s, p50 ${f2(p.p50, 2)} ms, p99 ${f2(p.p99, 2)} ms, max ${f2(p.max, 1)} ms ` +
+  `(from due time: p50 ${f2(p.dueP50, 2)}, p99 ${f2(p.dueP99, 2)}; generator timer late p99 ${f2(p.lateP99, 2)} ms), ${p.requests} requests, ` +
+  `non-2xx ${p.non2xx}, socket errors ${p.errors}, timeouts ${p.timeouts}`;
 
 interface ReloadResult {
   model: string;
   rate: number;
-  load: Omit<HttpResult, 'model'> & { max: number };
+  load: Paced;
   /** Each /admin/reload's status and duration (s) as the server reported it. */
   reloads: { status: number; seconds: number | null; modelVersion: string | null }[];
 }
@@ -327,7 +345,7 @@ async function benchHttp(spec: Spec, bundle: string, data: Dataset, work: string
     for (const rate of rates) {
       const p = { model: spec.key, tool: 'paced' as const, ...(await pacedLoad(`${address}/v1/prerank`, bodyFile, rate, seconds)) };
       out.push(p);
-      console.log(`  ${spec.key} paced (open loop)   ${rate} req/s x ${seconds} s: achieved ${p.rps.toFixed(0)} req/s, p50 ${f2(p.p50, 2)} ms, p99 ${f2(p.p99, 2)} ms, max ${f2(p.max, 1)} ms, ${p.requests} requests, non-2xx ${p.non2xx}, socket errors ${p.errors}, timeouts ${p.timeouts}`);
+      console.log(`  ${spec.key} paced (open loop)   ${rate} req/s x ${seconds} s: ${pacedLine(p)}`);
       const a = { model: spec.key, tool: 'autocannon' as const, ...(await loadTest(`${address}/v1/prerank`, bodyFile, rate, seconds)) };
       out.push(a);
       console.log(`  ${spec.key} autocannon -c 32 -R ${rate} x ${seconds} s: achieved ${a.rps.toFixed(0)} req/s, p50 ${a.p50} ms, p99 ${a.p99} ms, ${a.requests} requests, non-2xx ${a.non2xx}, socket errors ${a.errors}, timeouts ${a.timeouts}`);
@@ -338,7 +356,7 @@ async function benchHttp(spec: Spec, bundle: string, data: Dataset, work: string
       const ok = r.reloads.filter((x) => x.status === 200).length;
       const versions = new Set(r.reloads.map((x) => x.modelVersion)).size;
       console.log(`  ${spec.key} hot reload under load: ${r.reloads.length} reloads (${ok} ok, ${versions} model versions, ${r.reloads.map((x) => f2(x.seconds, 2)).join('/')} s each) during paced ${rate} req/s x ${seconds} s: ` +
-        `achieved ${r.load.rps.toFixed(0)} req/s, p50 ${f2(r.load.p50, 2)} ms, p99 ${f2(r.load.p99, 2)} ms, max ${f2(r.load.max, 1)} ms, ${r.load.requests} requests, non-2xx ${r.load.non2xx}, socket errors ${r.load.errors}, timeouts ${r.load.timeouts}`);
+        pacedLine(r.load));
       return { http: out, reload: r };
     }
   } finally {
@@ -363,7 +381,7 @@ export async function benchServe(args: string[]): Promise<void> {
   const work = mkdtempSync(join(tmpdir(), 'prerank-bench-serve-'));
   const models: ModelResult[] = [];
   const http: HttpResult[] = [];
-  let reload: ReloadResult | null = null;
+  const reloads: ReloadResult[] = [];
   try {
     const bundles: [Spec, string][] = [];
     for (const spec of SPECS) {
@@ -374,15 +392,14 @@ export async function benchServe(args: string[]): Promise<void> {
     if (!args.includes('--no-http')) {
       console.log(`\nHTTP load test: fastify on 127.0.0.1 (in this process), load generators in child processes, loopback only`);
       for (const [spec, bundle] of bundles) {
-        // The reload target: the same architecture with other weights, so each swap changes the model version.
-        const other = spec.key === 'inttower' ? join(work, `bundle-${spec.key}-b`) : null;
-        if (other) {
-          const model = MODELS[spec.kind]({ features: data.features, rng: new Rng(2023) }, spec.config as never) as RecModel;
-          await exportBundle({ model, dataset: data, config: { kind: spec.kind, config: spec.config } }, other);
-        }
+        // The reload target: the same architecture with other weights, so each swap changes the model version (DSSM's
+        // bundles also carry the ANN index the deployment loads).
+        const other = join(work, `bundle-${spec.key}-b`);
+        const model = MODELS[spec.kind]({ features: data.features, rng: new Rng(2023) }, spec.config as never) as RecModel;
+        await exportBundle({ model, dataset: data, config: { kind: spec.kind, config: spec.config } }, other);
         const r = await benchHttp(spec, bundle, data, work, rates, seconds, other);
         http.push(...r.http);
-        if (r.reload) reload = r.reload;
+        if (r.reload) reloads.push(r.reload);
       }
     }
   } finally {
@@ -414,11 +431,14 @@ export async function benchServe(args: string[]): Promise<void> {
   result.http_rps = main?.rps ?? null;
   result.http_errors = main ? main.non2xx + main.errors + main.timeouts : null;
   result.http = http;
-  result.reload_count = reload ? reload.reloads.length : null;
-  result.reload_failed = reload ? reload.reloads.filter((x) => x.status !== 200).length : null;
-  result.reload_http_p99_ms = reload?.load.p99 ?? null;
-  result.reload_http_errors = reload ? reload.load.non2xx + reload.load.errors + reload.load.timeouts : null;
-  result.reload_http_requests = reload?.load.requests ?? null;
+  // Hot reload under load, over every model that ran it: totals, and the worst p99.
+  const total = (f: (r: ReloadResult) => number): number | null => (reloads.length ? reloads.reduce((a, r) => a + f(r), 0) : null);
+  result.reload_models = reloads.map((r) => r.model);
+  result.reload_count = total((r) => r.reloads.length);
+  result.reload_failed = total((r) => r.reloads.filter((x) => x.status !== 200).length);
+  result.reload_http_p99_ms = reloads.length ? Math.max(...reloads.map((r) => r.load.p99)) : null;
+  result.reload_http_errors = total((r) => r.load.non2xx + r.load.errors + r.load.timeouts);
+  result.reload_http_requests = total((r) => r.load.requests);
   const ratios = models.map((m) => result[`ratio_${m.key}_k1000`] as number | null);
   if (ratios.every((x) => x !== null)) {
     console.log(`\nratio torch/prerank at k = 1,000 (p99): ${models.map((m, i) => `${m.key} ${ratios[i]!.toFixed(2)}`).join(', ')} (issue 8 target for dssm and inttower*: >= 3)`);

@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
+#include <cstring>
 #include <functional>
 #include <memory>
 #include <stdexcept>
@@ -12,6 +14,7 @@
 
 #include "cpu.h"
 #include "napi_args.h"
+
 #include "pool.h"
 
 namespace prerank {
@@ -30,8 +33,13 @@ const ServeKernels& kernels() {
   return k ? *k : *serve_detail::serve_kernels_portable();
 }
 
-// Below this many multiply-adds a job runs on the calling thread.
-constexpr long kParallelMacs = 1L << 20;
+// Below this many multiply-adds a job runs on the calling thread (default 2^20; PRERANK_SERVE_SPLIT_MACS overrides it,
+// read once: docs/SERVING.md has the measurements behind the default).
+const long kParallelMacs = [] {
+  const char* v = std::getenv("PRERANK_SERVE_SPLIT_MACS");
+  const long x = v ? std::atol(v) : 0;
+  return x > 0 ? x : 1L << 20;
+}();
 
 // Runs fn(begin, end) over [0, n) in one piece or in equal pieces per pool thread, by the work per item.
 template <class Fn>
@@ -81,10 +89,12 @@ void l2norm(const ServeStep& s, float* arena) {
   }
 }
 
-void light_se(const ServeStep& s, float* arena) {
+void light_se(const ServeStep& s, float* arena, std::vector<float>& work) {
   const int F = s.in, D = s.out;
   float* e = arena + s.src;
-  std::vector<float> z(F), k(F);
+  work.resize(2 * static_cast<size_t>(F));  // grows once per scratch, then reused
+  float* z = work.data();
+  float* k = z + F;
   for (int f = 0; f < F; ++f) {
     float acc = 0.f;
     for (int d = 0; d < D; ++d) acc += e[f * D + d];
@@ -195,7 +205,7 @@ const float* ServePlan::encode(const float* input, ServeScratch& scratch) const 
     switch (s.kind) {
       case ServeStep::kLinear: linear(k, s, a); break;
       case ServeStep::kL2Norm: l2norm(s, a); break;
-      case ServeStep::kLightSe: light_se(s, a); break;
+      case ServeStep::kLightSe: light_se(s, a, scratch.se); break;
       case ServeStep::kGate: gate(s, a); break;
     }
   }
@@ -228,26 +238,39 @@ void ServePlan::score(const float* rep, const ItemRows& items, long n, float* ou
   for (long i = 0; i < n; ++i) out[i] = score_.scale * out[i] + score_.bias;
 }
 
+namespace {
+
+// A total order on (score, index) as one integer: larger key = ranked first. The float's bits are mapped so that
+// unsigned order is numeric order (-inf lowest, NaN mapped below it); the low half is ~index, so on equal scores the
+// lower index wins.
+inline uint64_t rank_key(float x, long i) {
+  uint32_t b;
+  std::memcpy(&b, &x, sizeof b);
+  const uint32_t ord = std::isnan(x) ? 0u : (b & 0x80000000u) ? ~b : (b | 0x80000000u);
+  return (static_cast<uint64_t>(ord) << 32) | (0xFFFFFFFFu - static_cast<uint32_t>(i));
+}
+
+}  // namespace
+
 long top_n(const float* scores, long m, long n, int32_t* out, ServeScratch& s) {
   const long k = std::max(0L, std::min(n, m));
   if (k == 0) return 0;
-  // NaN ranks last: work on a copy with NaN as -inf (the k-th value is found on plain floats, no index indirection).
-  std::vector<float>& key = s.keys;
-  key.assign(scores, scores + m);
-  for (float& x : key)
-    if (std::isnan(x)) x = -INFINITY;
-  s.kth.assign(key.begin(), key.end());
-  std::nth_element(s.kth.begin(), s.kth.begin() + (k - 1), s.kth.end(), std::greater<float>());
-  const float kth = s.kth[k - 1];
-  // Everything above the k-th value, then values equal to it in index order until k are taken.
-  std::vector<int32_t>& idx = s.order;
-  idx.clear();
-  for (long i = 0; i < m; ++i)
-    if (key[i] > kth) idx.push_back(static_cast<int32_t>(i));
-  for (long i = 0; i < m && static_cast<long>(idx.size()) < k; ++i)
-    if (key[i] == kth) idx.push_back(static_cast<int32_t>(i));
-  std::sort(idx.begin(), idx.end(), [&key](int32_t a, int32_t b) { return key[a] > key[b] || (key[a] == key[b] && a < b); });
-  std::copy(idx.begin(), idx.begin() + k, out);
+  // One pass with a min-heap of the k best keys (root = the worst kept); a candidate enters only if it beats the
+  // root, so for k << m most candidates cost one compare. Then the kept keys sorted best first.
+  std::vector<uint64_t>& heap = s.keys;
+  heap.resize(static_cast<size_t>(k));
+  const auto worse = std::greater<uint64_t>();  // heap order: the smallest key on top
+  for (long i = 0; i < k; ++i) heap[i] = rank_key(scores[i], i);
+  std::make_heap(heap.begin(), heap.end(), worse);
+  for (long i = k; i < m; ++i) {
+    const uint64_t key = rank_key(scores[i], i);
+    if (key <= heap.front()) continue;
+    std::pop_heap(heap.begin(), heap.end(), worse);
+    heap.back() = key;
+    std::push_heap(heap.begin(), heap.end(), worse);
+  }
+  std::sort(heap.begin(), heap.end(), std::greater<uint64_t>());
+  for (long i = 0; i < k; ++i) out[i] = static_cast<int32_t>(0xFFFFFFFFu - static_cast<uint32_t>(heap[i]));
   return k;
 }
 

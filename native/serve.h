@@ -43,9 +43,8 @@ struct ServeScore {
 // Per-call working memory: a plan is immutable after construction, so calls on different threads (each with its
 // own scratch) may share it.
 struct ServeScratch {
-  std::vector<float> arena, ut;
-  std::vector<float> keys, kth;  // top_n: scores with NaN as -inf, and a copy partitioned to find the k-th
-  std::vector<int32_t> order;
+  std::vector<float> arena, ut, se;  // se: Light-SE's per-field means and weights
+  std::vector<uint64_t> keys;  // top_n's heap of (score, index) keys
 };
 
 class ServePlan {
@@ -73,7 +72,7 @@ class ServePlan {
 };
 
 // Indices of the n largest of scores[0, m), best first; equal scores keep the lower index first; NaN ranks below
-// every number. Writes min(n, m) indices and returns that count. Its buffers live in `s` (reused between calls).
+// every number (-inf included). Writes min(n, m) indices and returns that count. Its buffers live in `s` (reused between calls).
 long top_n(const float* scores, long m, long n, int32_t* out, ServeScratch& s);
 
 // encode + score + top_n (n = 0: no cut): one request. Returns the number of indices written to top.

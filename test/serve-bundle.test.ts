@@ -1,12 +1,15 @@
-// Export bundles: round trip against the training-time model, parts, quantization cost, single-tower models, and
-// refusal of tampered or mismatched bundles.
+// Export bundles: round trip against the training-time model, parts, quantization cost, single-tower models,
+// refusal of tampered or mismatched bundles, and the saved ANN index.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { noGrad, scope } from '../src/core/index.js';
 import { Bundle, exportBundle } from '../src/export/index.js';
-import { decodeRow, quantize, toHalf } from '../src/export/item-table.js';
+import { decodeAll, decodeRow, quantize, toHalf } from '../src/export/item-table.js';
+import { addRows, newUsearch } from '../src/export/ann-index.js';
+import { buildAnnIndex } from '../src/serve/ann.js';
+import { Deployment } from '../src/serve/service.js';
 import { MemoryItemStore } from '../src/serve/stores/memory.js';
 import { Scorer, type ScoreResponse } from '../src/serve/scorer.js';
 import { maxAbsDiff, pairBatch, tempDir, tinyRun, type TinyRun } from './serve-fixture.js';
@@ -204,6 +207,7 @@ test('IntTower exports (max-sim: no retrieval) and single-tower models export it
   const { manifest } = await exportBundle(it.runDir, join(root, 'b-int'));
   assert.ok(manifest.items.cached);
   assert.equal(manifest.items.retrieval, null);
+  assert.equal(manifest.files['items/ann.usearch'], undefined, 'no ANN index for a max-sim score');
   assert.ok(manifest.items.exportCheck.maxAbsError < 1e-5, `int-tower export check ${manifest.items.exportCheck.maxAbsError}`);
   const ib = await Bundle.load(join(root, 'b-int'));
   const user = { ...it.users.get('u5')!, device: 'android' };
@@ -238,4 +242,50 @@ test('an in-memory model and dataset export the same bundle content as the run d
   const fromRun = JSON.parse(readFileSync(join(root, 'b-dssm', 'manifest.json'), 'utf8'));
   assert.equal(manifest.hash, fromRun.hash);
   assert.equal(manifest.files['items/reps.bin'], fromRun.files['items/reps.bin']);
+});
+
+test('retrieval bundles carry their HNSW index: loaded, not rebuilt, same answers; a changed index file is refused', async () => {
+  const src = join(root, 'b-dssm'); // written by the first test
+  const b = await Bundle.load(src);
+  assert.ok(b.manifest.files['items/ann.usearch'], 'DSSM (inner-product score) exports items/ann.usearch');
+  const saved = await b.annIndexPath();
+  assert.equal(saved, join(src, 'items/ann.usearch'));
+  const reps = decodeAll(b.items!);
+  const loaded = await buildAnnIndex(reps, b.items!.dim, 'usearch', saved);
+  const built = await buildAnnIndex(reps, b.items!.dim, 'usearch');
+  assert.equal(loaded.note, undefined, loaded.note);
+  assert.equal(loaded.index.size, b.items!.ids.length);
+  const q = reps.slice(0, b.items!.dim);
+  assert.deepEqual(Array.from(loaded.index.search(q, 10)), Array.from(built.index.search(q, 10)));
+
+  // A saved index of another shape is rebuilt with a note; a changed file is refused like any other bundle file.
+  const other = await buildAnnIndex(reps.subarray(0, 5 * b.items!.dim), b.items!.dim, 'usearch', saved);
+  assert.match(other.note ?? '', /holds \d+ x \d+, the item table 5 x \d+: rebuilt/);
+  assert.equal(other.index.size, 5);
+  const d = join(root, 't-ann');
+  rmSync(d, { recursive: true, force: true });
+  cpSync(src, d, { recursive: true });
+  const bytes = readFileSync(join(d, 'items/ann.usearch'));
+  bytes[bytes.length >> 1] ^= 0xff;
+  writeFileSync(join(d, 'items/ann.usearch'), bytes);
+  await assert.rejects((await Bundle.load(d)).annIndexPath(), /items\/ann\.usearch does not match the manifest/);
+  await assert.rejects(Deployment.open(d), /items\/ann\.usearch does not match the manifest/);
+});
+
+test('building an index without a saved one yields to the event loop between slices', async () => {
+  const dim = 8, n = 1000;
+  const reps = Float32Array.from({ length: n * dim }, (_, i) => Math.sin(i));
+  let turns = 0;
+  let done = false;
+  const spin = (): void => {
+    if (done) return;
+    turns++;
+    setImmediate(spin);
+  };
+  setImmediate(spin);
+  const index = await newUsearch(dim);
+  await addRows(index, reps, dim, 100);
+  done = true;
+  assert.equal(index.size(), n);
+  assert.ok(turns >= 9, `the event loop turned ${turns} times during 10 slices`);
 });

@@ -1,8 +1,11 @@
 """Serving-latency reference: one request = user tower + scoring k cached items + top-n, in eager PyTorch.
 
 The TypeScript serving bench (``npm run bench -- serve``, bench/serve.ts) writes a fixture per model with prerank's
-weights, one user's *embedded* input (the tower input after the embedding lookup, so both sides start from the same
-numbers) and the cached item representations of the catalogue. This script times, per request:
+weights, one user's raw input (per user-side field its embedding table and the user's ids; dense values) and the
+cached item representations of the catalogue. This script times, per request, the same work prerank does:
+
+* user encode: per field an embedding lookup (sparse) or a pooled bag (sequence: mean/sum/max over the user's ids,
+  ``F.embedding_bag``), concatenated with the dense values (DSSM, RankTower) or stacked [1, F, D] (IntTower), then
 
 * DSSM:     MLP (linear -> BN(eval) -> ReLU per hidden layer, linear last) -> L2 norm -> items[:k] @ u / T + b -> topk
 * IntTower: Light-SE (softmax(mean_D(e) W + b) re-weights each field) -> flatten (+ dense) -> MLP (linear -> BN(eval)
@@ -16,14 +19,15 @@ numbers) and the cached item representations of the catalogue. This script times
 under ``torch.inference_mode()`` on ``--threads`` threads, ``time.perf_counter`` around each request.
 
 Fixture tensors (Linear weights ``[in, out]``, as prerank stores them):
-  x_user [1, W] (dssm) | x_fields [1, F, D] and optional x_dense [1, nDense] (inttower)
+  field{j}.table [V_j, D], field{j}.ids [L_j] (int32) per user-side field j; optional x_dense [1, nDense]
   user.fc{i}.weight/bias, user.bn{i}.gamma/beta/runningMean/runningVar
   userSe.fc.weight/bias (inttower, when Light-SE is on), userHead{i}.weight/bias (inttower), bias [1]
   items [N, I]
-  ranktower: x_user [1, W], user.mlp.* and user.gate.* (same names), userToItem.{q,u,o}.*, itemToUser.{k,v,o}.*,
+  ranktower: user.mlp.* and user.gate.* (same names), userToItem.{q,u,o}.*, itemToUser.{k,v,o}.*,
   {userToItem,itemToUser}.ln.gamma/beta, logInvTau [1], bias [1], items [N, H_i (k + 2d + 2v)]
 Manifest ``config``: {"model": "dssm"|"inttower"|"ranktower", "layers", "batch_norm_eps", "temperature" (dssm), "heads",
-"head_size" (inttower), "user_heads", "item_heads", "head_size", "attn_dim", "value_dim", "ln_eps" (ranktower)}.
+"head_size" (inttower), "user_heads", "item_heads", "head_size", "attn_dim", "value_dim", "ln_eps" (ranktower),
+"user_fields": [{"kind": "sparse"|"sequence", "pooling": null|"mean"|"sum"|"max"}] in field order}.
 
 CLI: /usr/bin/python3 bench/reference/score.py --fixture DIR --ks 100,1000,5000 --top-n 100 --warmup 30
      --requests 300 --threads 1 --out FILE.json      # '-' = stdout
@@ -82,30 +86,35 @@ def build(manifest, arrays):
 
     bias = t["bias"]
     items = t["items"]
+    embed_fields = make_user_fields(cfg, t)
+    x_dense = t.get("x_dense")
+
+    def user_input():
+        """The flat tower input [1, F*D (+ nDense)]: fields in order, then the dense values."""
+        fields = embed_fields()
+        return torch.cat(fields + [x_dense] if x_dense is not None else fields, dim=1)
+
     if model == "ranktower":
-        return build_ranktower(cfg, t, make_mlp, bias, items)
+        return build_ranktower(cfg, t, make_mlp, bias, items, user_input)
     mlp = make_mlp("user", layers, model == "inttower")  # IntTower's towers end in ReLU; DSSM's last layer is linear
 
     if model == "dssm":
-        x_user = t["x_user"]
         inv_t = 1.0 / float(cfg["temperature"])
 
         def request(k, n):
-            u = F.normalize(mlp(x_user)[-1], p=2.0, dim=1, eps=NORM_EPS)  # [1, I]
+            u = F.normalize(mlp(user_input())[-1], p=2.0, dim=1, eps=NORM_EPS)  # [1, I]
             scores = torch.mv(items[:k], u[0]) * inv_t + bias  # [k]
             return scores, torch.topk(scores, min(n, k)).indices
 
         return request
 
     H, P = int(cfg["heads"]), int(cfg["head_size"])
-    x_fields = t["x_fields"]
-    x_dense = t.get("x_dense")
     se = (t["userSe.fc.weight"], t.get("userSe.fc.bias")) if "userSe.fc.weight" in t else None
     heads = [(t[f"userHead{i}.weight"], t[f"userHead{i}.bias"]) for i in range(layers)]
     item_heads = items.view(items.shape[0] * H, P)  # cached [N, H, P] as [N*H, P]
 
     def request(k, n):
-        e = x_fields  # [1, F, D]
+        e = torch.stack(embed_fields(), dim=1)  # [1, F, D]
         if se is not None:
             z = e.mean(dim=2) @ se[0]
             if se[1] is not None:
@@ -123,13 +132,34 @@ def build(manifest, arrays):
     return request
 
 
-def build_ranktower(cfg, t, make_mlp, bias, items):
+def make_user_fields(cfg, t):
+    """Returns fields() -> [[1, D] per user-side field]: an embedding row, or a bag of rows pooled like prerank."""
+    specs = []
+    for j, f in enumerate(cfg["user_fields"]):
+        table, ids = t[f"field{j}.table"], t[f"field{j}.ids"].long()
+        specs.append((f["kind"], f["pooling"], table, ids.view(1, -1)))
+    zero = {id(table): torch.zeros(1, table.shape[1]) for _, _, table, _ in specs}
+
+    def fields():
+        out = []
+        for kind, pooling, table, ids in specs:
+            if kind == "sparse":
+                out.append(F.embedding(ids[0], table))
+            elif ids.shape[1] == 0:
+                out.append(zero[id(table)])  # an empty history pools to zeros, as in prerank
+            else:
+                out.append(F.embedding_bag(ids, table, mode=pooling))
+        return out
+
+    return fields
+
+
+def build_ranktower(cfg, t, make_mlp, bias, items, user_input):
     """RankTower: MHGN user side (once per request), then per candidate both GAU directions + LayerNorm + max cosine."""
     hu, hi, k = int(cfg["user_heads"]), int(cfg["item_heads"]), int(cfg["head_size"])
     d, v, ln_eps = int(cfg["attn_dim"]), int(cfg["value_dim"]), float(cfg["ln_eps"])
     mlp = make_mlp("user.mlp", int(cfg["layers"]), False)
     gate = make_mlp("user.gate", 2, False)
-    x_user = t["x_user"]
     scale = torch.exp(t["logInvTau"])
 
     def lin(name, x):
@@ -142,6 +172,7 @@ def build_ranktower(cfg, t, make_mlp, bias, items):
         return F.layer_norm(e + o, (k,), t[f"{branch}.ln.gamma"], t[f"{branch}.ln.beta"], ln_eps)
 
     def request(n_items, n):
+        x_user = user_input()
         e = (mlp(x_user)[-1] * torch.sigmoid(gate(x_user)[-1])).view(hu, k)  # [Hu, K]
         qu, uu = F.silu(lin("userToItem.q", e)), torch.sigmoid(lin("userToItem.u", e))
         ku, vu = F.silu(lin("itemToUser.k", e)), F.silu(lin("itemToUser.v", e))

@@ -1,32 +1,42 @@
-// `prerank serve --bundle <dir> [--store memory|redis://host:port] [--port 8080] [--host 127.0.0.1]`.
+// `prerank serve --bundle <dir> | --watch <root> [--store memory|redis://host:port] [--port 8080] [--host 127.0.0.1]`.
+// --watch follows a versioned bundle root (src/export/versions.ts, src/serve/watch.ts); with --bundle too, that
+// bundle is served until the root's current version loads.
+import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
 import { closeOnSignals, createServer } from '../serve/index.js';
 import { featureColumn } from '../data/index.js';
 
-const USAGE = 'usage: prerank serve --bundle <dir> [--store memory|redis://host:port[/db][?prefix=..&lru=rows]] [--port 8080] [--host 127.0.0.1] [--ann usearch|brute-force|off] [--max-candidates N] [--admin-token T]';
+const USAGE = 'usage: prerank serve (--bundle <dir> | --watch <root> [--watch-poll-ms 1000]) [--store memory|redis://host:port[/db][?prefix=..&lru=rows]] [--port 8080] [--host 127.0.0.1] [--ann usearch|brute-force|off] [--max-candidates N] [--admin-token T]';
 
 export async function runServe(argv: string[]): Promise<void> {
   const { values } = parseArgs({ args: argv, options: {
     bundle: { type: 'string' }, store: { type: 'string', default: 'memory' }, port: { type: 'string', default: '8080' },
     host: { type: 'string', default: '127.0.0.1' }, ann: { type: 'string', default: 'usearch' }, 'max-candidates': { type: 'string' },
-    'admin-token': { type: 'string' }, 'max-inflight': { type: 'string' },
+    'admin-token': { type: 'string' }, 'max-inflight': { type: 'string' }, watch: { type: 'string' }, 'watch-poll-ms': { type: 'string' },
   } });
-  if (!values.bundle) throw new Error(USAGE);
+  if (!values.bundle && !values.watch) throw new Error(USAGE);
+  const pollMs = values['watch-poll-ms'] === undefined ? undefined : Number(values['watch-poll-ms']);
+  if (pollMs !== undefined && !(Number.isFinite(pollMs) && pollMs >= 10)) throw new Error(`--watch-poll-ms must be a number >= 10, got '${values['watch-poll-ms']}'`);
   const ann = values.ann as 'usearch' | 'brute-force' | 'off';
   if (!['usearch', 'brute-force', 'off'].includes(ann)) throw new Error(`--ann must be usearch, brute-force or off, got '${values.ann}'`);
   const port = Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port must be a port number, got '${values.port}'`);
   const log = (m: string) => console.error(`prerank serve: ${m}`);
   const { app, service } = await createServer({
-    bundle: values.bundle, store: values.store, ann, adminToken: values['admin-token'], log,
+    bundle: values.bundle, watch: values.watch, watchPollMs: pollMs, store: values.store, ann, adminToken: values['admin-token'], log,
     limits: values['max-candidates'] ? { maxCandidates: Number(values['max-candidates']) } : undefined,
     maxInflight: values['max-inflight'] ? Number(values['max-inflight']) : undefined,
   });
   closeOnSignals(app, log);
   const address = await app.listen({ port, host: values.host });
-  const d = service.deployment!;
+  const d = service.deployment;
+  if (!d) {
+    console.log(`prerank serve: no version yet on ${address} (watching ${values.watch})`);
+    return;
+  }
   // stdout: one line a supervisor (or a test) can read
-  console.log(`prerank serve: ${d.modelVersion} on ${address} (store ${d.store?.kind ?? 'none'}, ${d.bundle.manifest.items.count} items, ann ${d.ann?.kind ?? 'off'})`);
+  const version = values.watch ? ` ${basename(d.bundle.dir)}` : '';
+  console.log(`prerank serve: ${d.modelVersion}${version} on ${address} (store ${d.store?.kind ?? 'none'}, ${d.bundle.manifest.items.count} items, ann ${d.ann?.kind ?? 'off'})`);
   const id = d.bundle.items?.ids[0] ?? d.bundle.itemFeatures?.ids[0] ?? 'ITEM';
   const user: Record<string, string> = {};
   const enc = d.bundle.encoders?.toJSON();

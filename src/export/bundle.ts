@@ -27,6 +27,21 @@ export interface ItemFeatures {
   tensors: Map<string, Tensor>;
 }
 
+/** A bundle file's bytes, checked against the manifest's sha256 (hashed off the event loop). */
+async function readVerified(dir: string, m: BundleManifest, rel: string): Promise<Buffer> {
+  const expected = m.files[rel];
+  if (!expected) throw new BundleError(dir, `manifest.json lists no hash for ${rel}`);
+  let data: Buffer;
+  try {
+    data = await readFile(join(dir, rel));
+  } catch (e) {
+    throw new BundleError(dir, `cannot read ${rel}: ${(e as Error).message}`);
+  }
+  const got = await sha256Async(data);
+  if (got !== expected) throw new BundleError(dir, `${rel} does not match the manifest (sha256 ${got.slice(0, 16)}…, expected ${expected.slice(0, 16)}…): the file was changed or is corrupt`);
+  return data;
+}
+
 export class BundleError extends Error {
   constructor(readonly dir: string, message: string) {
     super(`bundle ${dir}: ${message}`);
@@ -94,19 +109,7 @@ export class Bundle {
   static async load(dir: string, opts: BundleLoadOptions = {}): Promise<Bundle> {
     const parts = opts.parts ?? 'all';
     const m = await Bundle.readManifest(dir);
-    const read = async (rel: string): Promise<Buffer> => {
-      const expected = m.files[rel];
-      if (!expected) throw new BundleError(dir, `manifest.json lists no hash for ${rel}`);
-      let data: Buffer;
-      try {
-        data = await readFile(join(dir, rel));
-      } catch (e) {
-        throw new BundleError(dir, `cannot read ${rel}: ${(e as Error).message}`);
-      }
-      const got = await sha256Async(data);
-      if (got !== expected) throw new BundleError(dir, `${rel} does not match the manifest (sha256 ${got.slice(0, 16)}…, expected ${expected.slice(0, 16)}…): the file was changed or is corrupt`);
-      return data;
-    };
+    const read = (rel: string): Promise<Buffer> => readVerified(dir, m, rel);
     let model: RecModel | null = null;
     let encoders: FeatureEncoders | null = null;
     if (parts !== 'item') {
@@ -146,6 +149,16 @@ export class Bundle {
       }
     }
     return new Bundle(dir, m, parts, model, encoders, items, itemFeatures);
+  }
+
+  /**
+   * The bundle's saved ANN index file, checked against its manifest hash, or null when the bundle has none. Throws a
+   * BundleError when the file is listed but missing or changed.
+   */
+  async annIndexPath(): Promise<string | null> {
+    if (!this.manifest.files[FILES.itemAnn]) return null;
+    await readVerified(this.dir, this.manifest, FILES.itemAnn);
+    return join(this.dir, FILES.itemAnn);
   }
 
   private static buildModel(dir: string, m: BundleManifest, models?: Record<string, ModelFactory<any>>): RecModel {

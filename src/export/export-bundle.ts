@@ -10,10 +10,11 @@ import { noGrad, Rng, scope, Tensor } from '../core/index.js';
 import type { Batch, Dataset } from '../data/index.js';
 import type { RecModel } from '../models/types.js';
 import { saveTensors } from '../nn/state.js';
-import { decodeRow, quantize, tableBytes, type ItemDType, type ItemTable } from './item-table.js';
+import { decodeAll, decodeRow, quantize, tableBytes, type ItemDType, type ItemTable } from './item-table.js';
 import { BUNDLE_FORMAT, FILES, fileHash, modelHash, modelVersionOf, type AccuracyCost, type BundleManifest,
   type ItemsInfo, type RetrievalInfo } from './manifest.js';
 import { innerProductFit } from '../models/common/base.js';
+import { saveAnnIndex } from './ann-index.js';
 
 export interface ExportSource {
   model: RecModel;
@@ -47,6 +48,8 @@ export interface ExportOptions {
   /** Sampled (user, item) pairs for the export check, the quantization cost and the retrieval check (default 2048). */
   samplePairs?: number;
   seed?: number;
+  /** Build and save the HNSW index for /v1/retrieve when the score is an inner product (default true). */
+  annIndex?: boolean;
 }
 
 export interface ExportResult {
@@ -187,7 +190,7 @@ function itemFeatureTensors(items: ExportItems): Map<string, Tensor> {
 /** Writes a bundle for a run directory or an in-memory model + dataset; replaces outDir atomically. */
 export async function exportBundle(source: string | ExportSource, outDir: string, opts: ExportOptions = {}): Promise<ExportResult> {
   const src = typeof source === 'string' ? await fromRunDir(source) : source;
-  const o: Required<ExportOptions> = { itemDtype: 'float32', batchSize: 4096, samplePairs: 2048, seed: 1, ...opts };
+  const o: Required<ExportOptions> = { itemDtype: 'float32', batchSize: 4096, samplePairs: 2048, seed: 1, annIndex: true, ...opts };
   const { model, dataset: ds } = src;
   if (model.kind !== src.config.kind) throw new Error(`export: model kind '${model.kind}' differs from config kind '${src.config.kind}'`);
   const tmp = await makeTempBeside(outDir);
@@ -203,6 +206,7 @@ export async function exportBundle(source: string | ExportSource, outDir: string
       await writeFile(join(tmp, FILES.itemIds), JSON.stringify(r.table.ids));
       await writeFile(join(tmp, FILES.itemReps), bytes.reps);
       if (bytes.scales) await writeFile(join(tmp, FILES.itemScales), bytes.scales);
+      if (items.cached && items.retrieval && o.annIndex) await saveAnnIndex(decodeAll(r.table), r.table.dim, join(tmp, FILES.itemAnn));
     } else {
       const its = src.items ?? datasetItems(ds);
       items = { cached: false, count: its.keys.length, reason: `'${model.kind}' is a single-tower model: item representations cannot be cached; serving scores full (user, item) pairs` };

@@ -16,6 +16,8 @@ export const FILES = {
   itemIds: 'items/ids.json',
   itemReps: 'items/reps.bin',
   itemScales: 'items/scales.bin',
+  /** HNSW index over the (decoded) item table, when the score is an inner product and usearch loaded at export. */
+  itemAnn: 'items/ann.usearch',
   itemFeaturesManifest: 'items/features/manifest.json',
   itemFeaturesBin: 'items/features/tensors.bin',
 } as const;

@@ -2,6 +2,7 @@
 // an increasing affine function of <user, item> (the export records whether it is: manifest items.retrieval).
 // usearch (HNSW, prebuilt native addon) when it loads; else an exact brute-force scan with the same interface.
 // Shape letters: N items, I rep width, K top-k.
+import { addRows, newUsearch, type UsearchLike } from '../export/ann-index.js';
 
 export interface AnnIndex {
   readonly kind: 'usearch' | 'brute-force';
@@ -75,12 +76,6 @@ export function topN(scores: ArrayLike<number>, n: number): Int32Array {
   return heap.sort((a, b) => (better(a, b) ? -1 : better(b, a) ? 1 : 0));
 }
 
-interface UsearchLike {
-  add(keys: BigUint64Array, vectors: Float32Array, threads?: number): void;
-  search(q: Float32Array, k: number, threads: number): { keys: BigUint64Array };
-  size(): number;
-}
-
 export class UsearchIndex implements AnnIndex {
   readonly kind = 'usearch';
   constructor(private index: UsearchLike | null) {}
@@ -104,18 +99,34 @@ export class UsearchIndex implements AnnIndex {
 
 export type AnnKind = 'usearch' | 'brute-force';
 
-/** Builds an index over reps [N, I]; 'usearch' falls back to brute force (with the reason) when it does not load. */
-export async function buildAnnIndex(reps: Float32Array, dim: number, prefer: AnnKind = 'usearch'): Promise<{ index: AnnIndex; note?: string }> {
-  if (prefer === 'usearch') {
-    try {
-      const mod = (await import('usearch')) as unknown as { default: { Index: new (c: object) => UsearchLike } };
-      const index = new mod.default.Index({ metric: 'ip', dimensions: dim, connectivity: 16, quantization: 'f32', expansion_add: 128, expansion_search: 64, multi: false });
-      const n = reps.length / dim;
-      if (n > 0) index.add(BigUint64Array.from({ length: n }, (_, i) => BigInt(i)), reps, 1);
-      return { index: new UsearchIndex(index) };
-    } catch (e) {
-      return { index: new BruteForceIndex(reps, dim), note: `usearch unavailable (${(e as Error).message}); brute-force retrieval` };
-    }
+/**
+ * An index over reps [N, I]: 'usearch' loads the bundle's saved index when `saved` names one (checked against N and I)
+ * and otherwise builds it in slices that yield to the event loop; it falls back to brute force (with the reason) when
+ * usearch does not load.
+ */
+export async function buildAnnIndex(reps: Float32Array, dim: number, prefer: AnnKind = 'usearch', saved: string | null = null): Promise<{ index: AnnIndex; note?: string }> {
+  if (prefer === 'brute-force') return { index: new BruteForceIndex(reps, dim) };
+  let index: UsearchLike;
+  try {
+    index = await newUsearch(dim);
+  } catch (e) {
+    return { index: new BruteForceIndex(reps, dim), note: `usearch unavailable (${(e as Error).message}); brute-force retrieval` };
   }
-  return { index: new BruteForceIndex(reps, dim) };
+  const n = reps.length / dim;
+  if (saved) {
+    let problem: string;
+    try {
+      index.load(saved);
+      if (index.size() === n && index.dimensions() === dim) return { index: new UsearchIndex(index) };
+      problem = `holds ${index.size()} x ${index.dimensions()}, the item table ${n} x ${dim}`;
+    } catch (e) {
+      problem = `cannot be loaded (${(e as Error).message})`;
+    }
+    const note = `saved ANN index ${saved} ${problem}: rebuilt`;
+    index = await newUsearch(dim);
+    await addRows(index, reps, dim);
+    return { index: new UsearchIndex(index), note };
+  }
+  await addRows(index, reps, dim);
+  return { index: new UsearchIndex(index) };
 }

@@ -13,6 +13,7 @@ export class CompiledUserSide {
   /** rank()'s outputs, grown as needed and reused: a request allocates nothing on the synchronous path. */
   private scores = new Float32Array(0);
   private top = new Int32Array(0);
+  private inputBuf = new Float32Array(0);
 
   constructor(private readonly plan: UserServingPlan, private readonly native: NativeServePlan) {}
 
@@ -26,6 +27,13 @@ export class CompiledUserSide {
     const out = new Float32Array(this.plan.spec.input);
     this.plan.writeInput(batch, row, out);
     return out;
+  }
+
+  /** input() written into a buffer the next inputView() call overwrites (the synchronous path: no allocation). */
+  inputView(batch: Batch, row = 0): Float32Array {
+    if (this.inputBuf.length !== this.plan.spec.input) this.inputBuf = new Float32Array(this.plan.spec.input);
+    this.plan.writeInput(batch, row, this.inputBuf);
+    return this.inputBuf;
   }
 
   /** The user rep (what model.encodeUser gives for the row, up to float rounding). */

@@ -12,6 +12,8 @@ export class ServeMetrics {
   readonly oovRate: Gauge;
   readonly model: Gauge<'version' | 'kind'>;
   readonly reloads: Counter<'result'>;
+  readonly reloadFailures: Counter<'reason'>;
+  readonly bundleVersion: Gauge;
   private lookupsTotal = 0;
   private oovTotal = 0;
 
@@ -32,6 +34,9 @@ export class ServeMetrics {
       } });
     this.model = new Gauge({ name: 'prerank_model_info', help: 'The model version being served (value 1)', labelNames: ['version', 'kind'], registers });
     this.reloads = new Counter({ name: 'prerank_reloads_total', help: 'Bundle reloads by result', labelNames: ['result'], registers });
+    this.reloadFailures = new Counter({ name: 'prerank_reload_failures_total',
+      help: 'Bundle versions not served because loading failed, by reason (corrupt, missing, invalid, pointer, error)', labelNames: ['reason'], registers });
+    this.bundleVersion = new Gauge({ name: 'prerank_bundle_version', help: 'Published version number (vNNNNNN) being served; 0 when the bundle is not a published version', registers });
   }
 
   observe(s: ScoreStats): void {

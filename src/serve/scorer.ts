@@ -155,7 +155,7 @@ export class Scorer {
     const m = rows.length;
     const reps = new Float32Array(m * items.dim);
     for (let k = 0; k < m; k++) decodeRow(items, rows[k], reps, k * items.dim);
-    const scores = this.compiled ? this.compiled.rank(this.compiled.input(this.userBatch), reps, null, m, 0).scores : this.scorePairs(user.rep, reps, m);
+    const scores = this.compiled ? this.compiled.rank(this.compiled.inputView(this.userBatch), reps, null, m, 0).scores : this.scorePairs(user.rep, reps, m);
     const order = topN(scores, m);
     const out = Array.from(order, (k) => ({ id: items.ids[rows[k]], score: scores[k] }));
     this.observe?.({ route: 'retrieve', candidates: m, unknown: 0, lookups: user.lookups, oovs: user.oovs });
@@ -167,15 +167,19 @@ export class Scorer {
     let found: Int32Array, scores: Float32Array, order: Int32Array, user: PreparedUser;
     if (this.compiled) {
       user = this.prepareUser(req.user);
-      const input = this.compiled.input(this.userBatch); // before any await: the next request refills userBatch
       const store = this.opts.store!;
       const at = store.locate?.(ids) ?? null;
+      // The input is written before any await (the next request refills userBatch): into the reused buffer when
+      // the whole request runs synchronously, into a fresh array when it waits for the store or a worker thread.
+      const m = at ? at.found.length : -1;
+      const sync = at !== null && this.compiled.work(m) < this.asyncAboveMacs;
+      const input = sync ? this.compiled.inputView(this.userBatch) : this.compiled.input(this.userBatch);
       const lookup = at ? null : await store.get(ids);
       found = (at ?? lookup!).found;
-      const [table, rows, m] = at ? [at.table, at.rows, found.length] : [lookup!.reps, null, found.length];
-      ({ scores, top: order } = this.compiled.work(m) >= this.asyncAboveMacs
-        ? await this.compiled.rankAsync(input, table, rows, m, n)
-        : this.compiled.rank(input, table, rows, m, n));
+      const [table, rows] = at ? [at.table, at.rows] : [lookup!.reps, null];
+      ({ scores, top: order } = this.compiled.work(found.length) >= this.asyncAboveMacs // never when sync
+        ? await this.compiled.rankAsync(input, table, rows, found.length, n)
+        : this.compiled.rank(input, table, rows, found.length, n));
     } else if (this.bundle.twoTower) {
       const encoded = this.encodeUser(req.user);
       user = encoded;
@@ -203,7 +207,7 @@ export class Scorer {
   /** Validates and encodes the user's raw features and runs the user tower once. */
   encodeUser(user: UserFeatures): PreparedUser & { rep: Float32Array } {
     const prepared = this.prepareUser(user);
-    if (this.compiled) return { ...prepared, rep: this.compiled.encode(this.compiled.input(this.userBatch)) };
+    if (this.compiled) return { ...prepared, rep: this.compiled.encode(this.compiled.inputView(this.userBatch)) };
     const model = this.bundle.model!;
     const rep = noGrad(() => scope(() => {
       const u = model.encodeUser ? model.encodeUser(this.userBatch) : null;

@@ -1,16 +1,28 @@
 // The HTTP adapter (fastify): validates bodies, pins the current deployment for the request, calls the scorer and
-// maps errors to status codes. Everything else lives in the scorer (request -> response) and the service (reload).
+// maps errors to status codes. Everything else lives in the scorer (request -> response), the service (reload) and
+// the version watcher (--watch).
+import { basename } from 'node:path';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import underPressure from '@fastify/under-pressure';
 import { BundleError } from '../export/bundle.js';
+import { parseVersionName, readCurrentVersion } from '../export/versions.js';
 import { ServeMetrics } from './metrics.js';
 import { DEFAULT_LIMITS, schemas, validate, type BadField, type Limits } from './schemas.js';
 import { RequestError, UnsupportedError, type ScoreResponse } from './scorer.js';
 import { NotReadyError, Service, type DeployOptions, type Deployment } from './service.js';
+import { classifyReloadError, VersionWatcher } from './watch.js';
 
 export interface ServerOptions extends DeployOptions {
   /** Bundle to load before the server is returned (else POST /admin/reload or service.load later). */
   bundle?: string;
+  /**
+   * A versioned bundle root (src/export/versions.ts) to follow: its current version is served (when `bundle` is not
+   * given, it is loaded before the server is returned; with no version published yet the server starts not ready)
+   * and each newly published version is swapped in. See src/serve/watch.ts.
+   */
+  watch?: string;
+  /** Poll interval of the watch, ms (default 1000). */
+  watchPollMs?: number;
   limits?: Partial<Limits>;
   /** Scoring requests in flight (started, not answered) beyond which new ones get 503 + Retry-After. */
   maxInflight?: number;
@@ -29,6 +41,8 @@ export interface PrerankServer {
   app: FastifyInstance;
   service: Service;
   metrics: ServeMetrics;
+  /** Present with the `watch` option. */
+  watcher: VersionWatcher | null;
 }
 
 /** Liveness and metrics answer even under pressure. */
@@ -47,7 +61,10 @@ export async function createServer(o: ServerOptions = {}): Promise<PrerankServer
   const retryAfter = String(o.retryAfter ?? 1);
   const metrics = new ServeMetrics(o.defaultMetrics ?? true);
   const service = new Service({ ...o, observe: (s) => metrics.observe(s) });
-  service.onSwap((d) => metrics.setModel(d.modelVersion, d.bundle.manifest.model.kind));
+  service.onSwap((d) => {
+    metrics.setModel(d.modelVersion, d.bundle.manifest.model.kind);
+    metrics.bundleVersion.set(parseVersionName(basename(d.bundle.dir)) ?? 0);
+  });
   const app = Fastify({ logger: o.logger ?? false, bodyLimit: limits.bodyLimit, return503OnClosing: true });
   const S = schemas(limits);
   let inflight = 0;
@@ -67,7 +84,9 @@ export async function createServer(o: ServerOptions = {}): Promise<PrerankServer
     const route = req.routeOptions.url ?? 'unmatched';
     metrics.latency.observe({ route, status: String(reply.statusCode) }, Number(process.hrtime.bigint() - t0) / 1e9);
   });
+  let watcher: VersionWatcher | null = null;
   app.addHook('onClose', async () => {
+    await watcher?.close();
     await service.close();
   });
 
@@ -116,7 +135,8 @@ export async function createServer(o: ServerOptions = {}): Promise<PrerankServer
   app.get('/readyz', async (_req, reply) => {
     const d = service.deployment;
     if (!d) return reply.code(503).header('retry-after', retryAfter).send({ status: 'not ready', reloading: service.isReloading });
-    return { status: 'ready', modelVersion: d.modelVersion, store: d.store?.kind ?? 'none', items: d.store?.size ?? d.bundle.manifest.items.count,
+    const version = basename(d.bundle.dir);
+    return { status: 'ready', modelVersion: d.modelVersion, version: parseVersionName(version) === null ? null : version, store: d.store?.kind ?? 'none', items: d.store?.size ?? d.bundle.manifest.items.count,
       ann: d.ann?.kind ?? 'none', reloading: service.isReloading };
   });
   app.get('/metrics', { config: EXEMPT }, async (_req, reply) => {
@@ -137,14 +157,38 @@ export async function createServer(o: ServerOptions = {}): Promise<PrerankServer
       return { modelVersion: d.modelVersion, previous, seconds: (performance.now() - t0) / 1000, notes: d.notes };
     } catch (e) {
       metrics.reloads.inc({ result: 'error' });
+      metrics.reloadFailures.inc({ reason: classifyReloadError(e) });
       if (e instanceof HttpError) throw e;
       const status = e instanceof BundleError ? 422 : 500;
       throw new HttpError(status, { error: 'reload failed', message: (e as Error).message, modelVersion: previous });
     }
   });
 
-  if (o.bundle) await service.load(o.bundle);
-  return { app, service, metrics };
+  try {
+    if (o.bundle) {
+      await service.load(o.bundle);
+    } else if (o.watch) {
+      // a bad pointer or a bad current version at start is an error (nothing older to fall back to)
+      const cur = readCurrentVersion(o.watch);
+      if (cur) await service.load(cur.dir);
+      else o.log?.(`${o.watch} has no published version yet (no CURRENT): not ready until one is published`);
+    }
+    if (o.watch) {
+      watcher = new VersionWatcher(o.watch, service, {
+        pollMs: o.watchPollMs, log: o.log,
+        onLoaded: () => metrics.reloads.inc({ result: 'ok' }),
+        onFailure: (reason) => {
+          metrics.reloadFailures.inc({ reason });
+          if (reason !== 'pointer') metrics.reloads.inc({ result: 'error' });
+        },
+      });
+      await watcher.start();
+    }
+  } catch (e) {
+    await app.close(); // stops the watcher and under-pressure's timers
+    throw e;
+  }
+  return { app, service, metrics, watcher };
 }
 
 /** SIGTERM/SIGINT: stop accepting, let in-flight requests finish, close stores, exit 0. */

@@ -48,7 +48,9 @@ export class Deployment {
         store = await openStore({ url, modelHash: manifest.hash, table, lruRows: o.lruRows });
         if (store.size !== manifest.items.count) notes.push(`item store holds ${store.size} items, the bundle ${manifest.items.count}`);
         if (wantAnn && bundle.items) {
-          const r = await buildAnnIndex(decodeAll(bundle.items), bundle.items.dim, o.ann === 'brute-force' ? 'brute-force' : 'usearch');
+          const prefer = o.ann === 'brute-force' ? 'brute-force' : 'usearch';
+          const saved = prefer === 'usearch' ? await bundle.annIndexPath() : null;
+          const r = await buildAnnIndex(decodeAll(bundle.items), bundle.items.dim, prefer, saved);
           ann = r.index;
           if (r.note) notes.push(r.note);
         }

@@ -12,6 +12,7 @@ export type Source = 'user' | 'item' | 'context';
 export const USER_SIDE: readonly Source[] = ['user', 'context'];
 export const ITEM_SIDE: readonly Source[] = ['item'];
 export const ALL_SOURCES: readonly Source[] = ['user', 'item', 'context'];
+const SIDES = [USER_SIDE, ITEM_SIDE, ALL_SOURCES];
 
 export interface FieldEmbedderOptions {
   /** D: one width for every table (FeatureInfo.dim is ignored so fields stack into [B, F, D]). */
@@ -28,6 +29,8 @@ const MASKED = -1e9;
 export class FieldEmbedder extends Module {
   readonly dim: number;
   private readonly tables = new Map<string, Embedding>();
+  /** fieldsOf / denseOf of the side constants, computed once (the per-request writeRow allocates nothing). */
+  private readonly sideCache = new Map<readonly Source[], { fields: FeatureInfo[]; dense: FeatureInfo[] }>();
 
   constructor(readonly features: readonly FeatureInfo[], rng: Rng, opts: FieldEmbedderOptions) {
     super();
@@ -48,11 +51,21 @@ export class FieldEmbedder extends Module {
 
   /** The embedded (sparse and sequence) features of these sources, in feature order. */
   fieldsOf(sources: readonly Source[]): FeatureInfo[] {
-    return this.features.filter((f) => f.kind !== 'dense' && sources.includes(f.source));
+    return this.side(sources).fields;
   }
 
   denseOf(sources: readonly Source[]): FeatureInfo[] {
-    return this.features.filter((f) => f.kind === 'dense' && sources.includes(f.source));
+    return this.side(sources).dense;
+  }
+
+  private side(sources: readonly Source[]): { fields: FeatureInfo[]; dense: FeatureInfo[] } {
+    let s = this.sideCache.get(sources);
+    if (!s) {
+      const mine = this.features.filter((f) => sources.includes(f.source));
+      s = { fields: mine.filter((f) => f.kind !== 'dense'), dense: mine.filter((f) => f.kind === 'dense') };
+      if (SIDES.includes(sources)) this.sideCache.set(sources, s); // the constants only: callers may pass fresh arrays
+    }
+    return s;
   }
 
   table(f: FeatureInfo): Embedding {
@@ -93,18 +106,22 @@ export class FieldEmbedder extends Module {
     for (const f of this.fieldsOf(sources)) {
       const table = this.table(f).table.f;
       if (f.kind === 'sparse') {
-        const id = batch.sparse[f.name][row];
-        out.set(table.subarray(id * D, id * D + D), at);
+        const r = batch.sparse[f.name][row] * D;
+        for (let d = 0; d < D; d++) out[at + d] = table[r + d];
       } else {
         const s = batch.sequence[f.name];
         const len = s.lengths[row];
-        const ids = s.ids.subarray(row * s.maxLen, row * s.maxLen + len);
-        const pooling = f.pooling ?? 'mean';
-        const scale = pooling === 'mean' && len > 0 ? 1 / len : 1;
-        for (let d = 0; d < D; d++) {
-          let acc = pooling === 'max' ? -Infinity : 0;
-          for (const id of ids) acc = pooling === 'max' ? Math.max(acc, table[id * D + d]) : acc + table[id * D + d];
-          out[at + d] = len === 0 ? 0 : pooling === 'max' ? acc : acc * scale;
+        const base = row * s.maxLen;
+        const max = f.pooling === 'max';
+        out.fill(len === 0 ? 0 : max ? -Infinity : 0, at, at + D);
+        for (let j = 0; j < len; j++) {
+          const r = s.ids[base + j] * D;
+          if (max) for (let d = 0; d < D; d++) out[at + d] = Math.max(out[at + d], table[r + d]);
+          else for (let d = 0; d < D; d++) out[at + d] += table[r + d];
+        }
+        if (len > 0 && (f.pooling ?? 'mean') === 'mean') {
+          const scale = 1 / len;
+          for (let d = 0; d < D; d++) out[at + d] *= scale;
         }
       }
       at += D;
