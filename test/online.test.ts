@@ -365,6 +365,62 @@ function runChild(cfgPath: string): ChildProcess {
 
 const exited = (c: ChildProcess) => new Promise<number | null>((res) => (c.exitCode !== null || c.signalCode !== null ? res(c.exitCode) : c.once('exit', (code) => res(code))));
 
+/** Runs a config to completion in a child process; returns the wall time. */
+async function runToEnd(cfgPath: string): Promise<number> {
+  const t0 = Date.now();
+  const c = runChild(cfgPath);
+  let err = '';
+  c.stderr!.on('data', (d) => (err += d));
+  assert.equal(await exited(c), 0, err);
+  return Date.now() - t0;
+}
+
+/**
+ * Starts the trainer, SIGKILLs it at a random moment once it is training again (its prequential log grows, plus a
+ * random 0-200 ms), up to 4 times, then lets a last start finish. Returns how many kills happened.
+ */
+async function killAndRestart(cfgPath: string, outDir: string, full: number, seed0: number): Promise<number> {
+  let kills = 0;
+  let seed = seed0;
+  const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const preq = join(outDir, 'prequential.jsonl');
+  const lines = () => (existsSync(preq) ? readFileSync(preq, 'utf8').split('\n').length : 0);
+  for (let k = 0; k < 4; k++) {
+    const c = runChild(cfgPath);
+    const start = lines();
+    const t1 = Date.now();
+    while (c.exitCode === null && lines() <= start + 2 && Date.now() - t1 < full) await sleep(10);
+    await sleep(Math.floor(rand() * 200));
+    if (c.exitCode !== null) break;
+    c.kill('SIGKILL');
+    await exited(c);
+    kills++;
+  }
+  await runToEnd(cfgPath);
+  return kills;
+}
+
+/** The interrupted run's final checkpoint equals the uninterrupted one's: state, every tensor, one record per update. */
+async function assertSameRun(straightDir: string, killedDir: string, N: number): Promise<Record<string, unknown>> {
+  const state = (d: string) => JSON.parse(readFileSync(join(d, 'checkpoint', 'state.json'), 'utf8'));
+  const a = state(straightDir), b = state(killedDir);
+  assert.equal(b.applied, N);
+  assert.equal(b.trained, N);
+  assert.deepEqual(b.offset, a.offset);
+  assert.equal(b.updates, a.updates);
+  assert.deepEqual(b.prequential, a.prequential);
+  assert.deepEqual(b.entities, a.entities);
+  const ta = (await loadTensors(join(straightDir, 'checkpoint', 'model'))).tensors;
+  const tb = (await loadTensors(join(killedDir, 'checkpoint', 'model'))).tensors;
+  assert.equal(ta.size, tb.size);
+  for (const [name, t] of ta) assert.deepEqual(tb.get(name)!.data, t.data, `tensor ${name} equals the uninterrupted run's`);
+  const ups = readFileSync(join(killedDir, 'prequential.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((r) => r.kind === 'update').map((r) => r.update);
+  assert.deepEqual(ups, Array.from({ length: a.updates }, (_, i) => i + 1), 'one prequential record per update, none twice');
+  const resumes = readFileSync(join(killedDir, 'log.jsonl'), 'utf8').split('\n').filter((l) => l.includes('"event":"resume"')).length;
+  assert.ok(resumes >= 1, `at least one restart resumed from a mid-stream checkpoint (${resumes})`);
+  return b;
+}
+
 test('kill -9 at random moments: after restarts every event is applied exactly once and the weights equal an uninterrupted run', async () => {
   const { root, run } = await sharedRun();
   const dir = join(root, 'kill-events');
@@ -377,51 +433,39 @@ test('kill -9 at random moments: after restarts every event is applied exactly o
       stopWhenIdleMs: 0, quiet: true, checkpoint: { everyUpdates: 3 }, publish: { dir: join(root, `${name}-bundles`), everyUpdates: 40 } }));
     return p;
   };
-  const straight = write('kill-straight');
-  const t0 = Date.now();
-  const c0 = runChild(straight);
-  let err = '';
-  c0.stderr!.on('data', (d) => (err += d));
-  assert.equal(await exited(c0), 0, err);
-  const full = Date.now() - t0;
-  const killed = write('kill-killed');
-  let kills = 0;
-  let seed = 12345;
-  const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
-  const preq = join(root, 'kill-killed', 'prequential.jsonl');
-  const lines = () => (existsSync(preq) ? readFileSync(preq, 'utf8').split('\n').length : 0);
-  for (let k = 0; k < 4; k++) {
-    // Kill once the restarted process is training again (its prequential log grows), after a random extra delay.
-    const c = runChild(killed);
-    const start = lines();
-    const t1 = Date.now();
-    while (c.exitCode === null && lines() <= start + 2 && Date.now() - t1 < full) await sleep(10);
-    await sleep(Math.floor(rand() * 200));
-    if (c.exitCode !== null) break;
-    c.kill('SIGKILL');
-    await exited(c);
-    kills++;
-  }
-  const last = runChild(killed);
-  err = '';
-  last.stderr!.on('data', (d) => (err += d));
-  assert.equal(await exited(last), 0, err);
+  const full = await runToEnd(write('kill-straight'));
+  const kills = await killAndRestart(write('kill-killed'), join(root, 'kill-killed'), full, 12345);
   assert.ok(kills >= 3, `killed ${kills} times (an uninterrupted run takes ${full} ms)`);
-  const state = (name: string) => JSON.parse(readFileSync(join(root, name, 'checkpoint', 'state.json'), 'utf8'));
-  const a = state('kill-straight'), b = state('kill-killed');
-  assert.equal(b.applied, N);
-  assert.equal(b.trained, N);
-  assert.deepEqual(b.offset, { kind: 'dir', file: 'b.jsonl', line: N / 2, byte: b.offset.byte });
-  assert.deepEqual(b.offset, a.offset);
-  assert.equal(b.updates, a.updates);
-  assert.deepEqual(b.prequential, a.prequential);
-  const ta = (await loadTensors(join(root, 'kill-straight', 'checkpoint', 'model'))).tensors;
-  const tb = (await loadTensors(join(root, 'kill-killed', 'checkpoint', 'model'))).tensors;
-  assert.equal(ta.size, tb.size);
-  for (const [name, t] of ta) assert.deepEqual(tb.get(name)!.data, t.data, `tensor ${name} equals the uninterrupted run's`);
-  const ups = readFileSync(join(root, 'kill-killed', 'prequential.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((r) => r.kind === 'update').map((r) => r.update);
-  assert.deepEqual(ups, Array.from({ length: a.updates }, (_, i) => i + 1), 'one prequential record per update, none twice');
+  const b = await assertSameRun(join(root, 'kill-straight'), join(root, 'kill-killed'), N);
+  assert.deepEqual(b.offset, { kind: 'dir', file: 'b.jsonl', line: N / 2, byte: (b.offset as { byte: number }).byte });
   assert.ok(existsSync(join(root, 'kill-killed-bundles', 'CURRENT')));
-  const resumes = readFileSync(join(root, 'kill-killed', 'log.jsonl'), 'utf8').split('\n').filter((l) => l.includes('"event":"resume"')).length;
-  assert.ok(resumes >= 1, `at least one restart resumed from a mid-stream checkpoint (${resumes})`);
+});
+
+test('kill -9 with the Redis source: every entry applied once, all acknowledged, weights equal an uninterrupted run', { skip: redisAvailable() ? undefined : REDIS_SKIP }, async () => {
+  const { root, run } = await sharedRun();
+  const dir = tempDir('redis-kill');
+  const port = await freePort();
+  const server = await persistentRedis(dir, port);
+  const url = `redis://127.0.0.1:${port}`;
+  const cli = new Redis(url);
+  try {
+    const N = 1500;
+    const ids = await xadd(cli, 'ev', syntheticEvents(N, { seed: 13, fresh: 3 }));
+    const write = (name: string, group: string) => {
+      const p = join(root, `${name}.json`);
+      writeFileSync(p, JSON.stringify({ initial: { run: run.runDir }, source: { kind: 'redis', url, stream: 'ev', group, consumer: 'c', blockMs: 20 },
+        outDir: join(root, name), batchSize: 16, stopWhenIdleMs: 0, quiet: true, checkpoint: { everyUpdates: 3 } }));
+      return p;
+    };
+    const full = await runToEnd(write('rkill-straight', 'straight'));
+    const kills = await killAndRestart(write('rkill-killed', 'killed'), join(root, 'rkill-killed'), full, 777);
+    assert.ok(kills >= 3, `killed ${kills} times (an uninterrupted run takes ${full} ms)`);
+    const b = await assertSameRun(join(root, 'rkill-straight'), join(root, 'rkill-killed'), N);
+    assert.deepEqual(b.offset, { kind: 'redis', id: ids[N - 1] });
+    for (const g of ['straight', 'killed']) assert.equal(((await cli.xpending('ev', g)) as [number])[0], 0, `group ${g}: nothing left unacknowledged`);
+  } finally {
+    cli.disconnect();
+    await server.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
