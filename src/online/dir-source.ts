@@ -104,6 +104,7 @@ export class DirectorySource implements EventSource {
         if (!ok) return { ended: final };
       }
       const size = (await fh.stat()).size;
+      if (size < st.byte) throw new Error(`${path} has ${size} bytes, fewer than the ${st.byte} already consumed: the file was truncated or replaced (files in an event directory may only grow)`);
       const want = max;
       let got = 0;
       while (st.byte < size && got < want) {
