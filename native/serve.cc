@@ -79,6 +79,18 @@ void gate(const ServeStep& s, float* arena) {
   for (int i = 0; i < s.out; ++i) arena[s.dst + i] = arena[s.src + i] / (1.f + std::exp(-arena[s.aux + i]));
 }
 
+void field_gate(const ServeStep& s, float* arena) {
+  const int F = s.in, D = s.out;
+  const float* x = arena + s.src;
+  float* y = arena + s.dst;
+  const float* shift = s.b.empty() ? nullptr : s.b.data();
+  for (int f = 0; f < F; ++f) {
+    const float g = s.aux >= 0 ? s.scale / (1.f + std::exp(-arena[s.aux + f])) : 1.f;
+    for (int d = 0; d < D; ++d) y[f * D + d] = x[f * D + d] * g + (shift ? shift[f * D + d] : 0.f);
+  }
+  std::copy(x + F * D, x + F * D + s.tail, y + F * D);
+}
+
 void l2norm(const ServeStep& s, float* arena) {
   for (int r = 0; r < s.in; ++r) {
     float* x = arena + s.src + static_cast<long>(r) * s.out;
@@ -147,6 +159,16 @@ ServePlan::ServePlan(int arena, int input, int rep_offset, int rep_len, std::vec
         if (static_cast<long>(s.w.size()) != in * in) throw std::invalid_argument(name + ": Light-SE weight must have F*F floats");
         if (!s.b.empty() && static_cast<long>(s.b.size()) != in) throw std::invalid_argument(name + ": Light-SE bias must have F floats");
         break;
+      case ServeStep::kFieldGate: {
+        const long width = in * out + s.tail;
+        if (s.tail < 0) throw std::invalid_argument(name + ": tail must be >= 0");
+        check_range(arena, s.src, width, name + " input");
+        check_range(arena, s.dst, width, name + " output");
+        if (s.src < s.dst + width && s.dst < s.src + width) throw std::invalid_argument(name + ": input and output overlap");
+        if (s.aux >= 0) check_range(arena, s.aux, in, name + " gate");
+        if (!s.b.empty() && static_cast<long>(s.b.size()) != in * out) throw std::invalid_argument(name + ": shift must have F*D floats");
+        break;
+      }
       case ServeStep::kGate:
         check_range(arena, s.src, out, name + " value");
         check_range(arena, s.aux, out, name + " gate");
@@ -207,6 +229,7 @@ const float* ServePlan::encode(const float* input, ServeScratch& scratch) const 
       case ServeStep::kL2Norm: l2norm(s, a); break;
       case ServeStep::kLightSe: light_se(s, a, scratch.se); break;
       case ServeStep::kGate: gate(s, a); break;
+      case ServeStep::kFieldGate: field_gate(s, a); break;
     }
   }
   return a + rep_offset_;
@@ -232,7 +255,7 @@ void ServePlan::score(const float* rep, const ItemRows& items, long n, float* ou
     ut.assign(static_cast<size_t>(rpad) * P, 0.f);
     for (int r = 0; r < R; ++r)
       for (int p = 0; p < P; ++p) ut[static_cast<size_t>(p) * rpad + r] = rep[r * P + p];
-    const serve_detail::MaxSimArgs args{ut.data(), rpad, P, score_.heads, items, out};
+    const serve_detail::MaxSimArgs args{rep, ut.data(), R, rpad, P, score_.heads, items, out};
     split(n, static_cast<long>(rpad) * score_.heads * P, [&](long n0, long n1) { k.maxsim(args, n0, n1); });
   }
   for (long i = 0; i < n; ++i) out[i] = score_.scale * out[i] + score_.bias;
@@ -280,9 +303,16 @@ long serve_request(const ServePlan& plan, const float* input, const ItemRows& it
   return n > 0 ? top_n(scores, m, n, top, s) : 0;
 }
 
+long serve_request_rep(const ServePlan& plan, const float* rep, const ItemRows& items, long m, float* scores, long n,
+                       int32_t* top, ServeScratch& s) {
+  plan.score(rep, items, m, scores, s);
+  return n > 0 ? top_n(scores, m, n, top, s) : 0;
+}
+
 // ---- JS binding ----
 // new ServePlan(spec); plan.encode(input, rep); plan.score(input, table, rows, m, scores, n, top) (sync);
 // plan.scoreAsync(input, table, rows, m, n) -> Promise<{scores, top}> (on a libuv worker thread).
+// plan.scoreRep(rep, table, rows, m, scores, n, top): the same from a given user rep (no tower).
 
 namespace {
 
@@ -311,6 +341,25 @@ Candidates candidates(const Args& a, const ServePlan& plan) {
     a.fail("m = " + std::to_string(m) + " candidates but the table has " + std::to_string(table_rows) + " rows of " + std::to_string(dim));
   }
   return {input, ItemRows{table, dim, rows}, m};
+}
+
+// scoreRep's arguments: a given user rep (rep_len floats) in place of the tower input; the same candidate checks.
+Candidates rep_candidates(const Args& a, const ServePlan& plan) {
+  const float* rep = a.f32(0, "rep", plan.rep_len());
+  const long dim = plan.item_dim();
+  const float* table = a.f32(1, "table", 0);
+  const long table_rows = a.length(1) / dim;
+  const long m = a.num_long(3, "m");
+  const bool indexed = !(a.info[2].IsNull() || a.info[2].IsUndefined());
+  const int32_t* rows = indexed ? a.i32(2, "rows", m) : nullptr;
+  if (indexed) {
+    for (long k = 0; k < m; ++k)
+      if (rows[k] < 0 || rows[k] >= table_rows)
+        a.fail("rows[" + std::to_string(k) + "] = " + std::to_string(rows[k]) + " is outside the table's " + std::to_string(table_rows) + " rows");
+  } else if (m > table_rows) {
+    a.fail("m = " + std::to_string(m) + " candidates but the table has " + std::to_string(table_rows) + " rows of " + std::to_string(dim));
+  }
+  return {rep, ItemRows{table, dim, rows}, m};
 }
 
 // One scoreAsync call: inputs copied or pinned (the table and row list stay referenced until it settles).
@@ -359,6 +408,7 @@ class ServePlanWrap : public Napi::ObjectWrap<ServePlanWrap> {
       InstanceMethod<&ServePlanWrap::Encode>("encode"),
       InstanceMethod<&ServePlanWrap::Score>("score"),
       InstanceMethod<&ServePlanWrap::ScoreAsync>("scoreAsync"),
+      InstanceMethod<&ServePlanWrap::ScoreRep>("scoreRep"),
       InstanceAccessor<&ServePlanWrap::RepLen>("repLength"),
       InstanceAccessor<&ServePlanWrap::ItemDim>("itemDim"),
       InstanceAccessor<&ServePlanWrap::InputLen>("inputLength"),
@@ -447,8 +497,18 @@ class ServePlanWrap : public Napi::ObjectWrap<ServePlanWrap> {
         s.residual = o.Get("residual").ToBoolean();
         s.w = floats(o, "weight", where, false);
         s.b = floats(o, "bias", where, true);
+      } else if (op == "fieldGate") {
+        s.kind = ServeStep::kFieldGate;
+        s.src = integer(o, "src", where);
+        s.dst = integer(o, "dst", where);
+        s.aux = o.Get("gate").IsNull() || o.Get("gate").IsUndefined() ? -1 : integer(o, "gate", where);
+        s.in = integer(o, "fields", where);
+        s.out = integer(o, "dim", where);
+        s.tail = integer(o, "tail", where);
+        s.scale = number(o, "scale", where);
+        s.b = floats(o, "shift", where, true);
       } else {
-        a.fail(where + ".op '" + op + "' is not one of linear, gate, l2norm, lightSe");
+        a.fail(where + ".op '" + op + "' is not one of linear, gate, l2norm, lightSe, fieldGate");
       }
       steps.push_back(std::move(s));
     }
@@ -525,6 +585,19 @@ class ServePlanWrap : public Napi::ObjectWrap<ServePlanWrap> {
     const Napi::Promise p = w->promise();
     w->Queue();  // the worker deletes itself once settled
     return p;
+  }
+
+  // scoreRep(rep, table, rows, m, scores: Float32Array(m), n, top | null) -> indices written: score + top-n from a
+  // given user rep (e.g. a training strategy's stored encoding), skipping the user tower.
+  Napi::Value ScoreRep(const Napi::CallbackInfo& info) {
+    Args a{info, "ServePlan.scoreRep"};
+    a.need(7);
+    const Candidates c = rep_candidates(a, *plan_);
+    float* scores = a.f32(4, "scores", c.m);
+    const long n = a.num_long(5, "n");
+    int32_t* top = n > 0 ? a.i32(6, "top", std::min(n, c.m)) : nullptr;
+    const long written = serve_request_rep(*plan_, c.input, c.items, c.m, scores, n, top, scratch_);
+    return Napi::Number::New(info.Env(), static_cast<double>(written));
   }
 };
 

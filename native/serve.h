@@ -12,7 +12,7 @@
 namespace prerank {
 
 struct ServeStep {
-  enum Kind { kLinear, kL2Norm, kLightSe, kGate } kind;
+  enum Kind { kLinear, kL2Norm, kLightSe, kGate, kFieldGate } kind;
   enum Act { kNone = 0, kRelu = 1, kSilu = 2, kSigmoid = 3 };
   // kLinear: `rows` rows: arena[dst + r*out, +out) = act(arena[src + r*in, +in) W + b), W row-major [in, out], b
   //          empty or [out].
@@ -20,10 +20,13 @@ struct ServeStep {
   // kLightSe: the F = `in` fields of D = `out` floats at src reweighted in place by softmax(mean_D(e) W + b)
   //           (W [F, F], b empty or [F]); residual: e + e * k instead of e * k.
   // kGate: arena[dst + i] = arena[src + i] * sigmoid(arena[aux + i]) for i < out.
-  int src = 0, dst = 0, aux = 0, in = 0, out = 0, rows = 1;
+  // kFieldGate: F = `in` fields of D = `out` floats: arena[dst + f*D + d] = arena[src + f*D + d] * g_f + b[f*D + d]
+  //             (g_f = scale * sigmoid(arena[aux + f]), or 1 when aux < 0; b empty: 0), then `tail` floats copied
+  //             (CS3's field gates and sync shift, this project's interpretation).
+  int src = 0, dst = 0, aux = 0, in = 0, out = 0, rows = 1, tail = 0;
   int act = kNone;
   bool residual = false;
-  float eps = 0.f;
+  float eps = 0.f, scale = 1.f;
   std::vector<float> w, b;
 };
 
@@ -78,5 +81,10 @@ long top_n(const float* scores, long m, long n, int32_t* out, ServeScratch& s);
 // encode + score + top_n (n = 0: no cut): one request. Returns the number of indices written to top.
 long serve_request(const ServePlan& plan, const float* input, const serve_detail::ItemRows& items, long m, float* scores,
                    long n, int32_t* top, ServeScratch& s);
+
+// score + top_n from a given user rep (rep_len floats; e.g. a training strategy's stored user encoding): the tower is
+// skipped. Returns the number of indices written to top.
+long serve_request_rep(const ServePlan& plan, const float* rep, const serve_detail::ItemRows& items, long m, float* scores,
+                       long n, int32_t* top, ServeScratch& s);
 
 }  // namespace prerank

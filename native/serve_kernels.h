@@ -19,7 +19,9 @@ struct ItemRows {
 
 // FE-Block max-sim for one user: out[n] = sum over user heads r of max over item heads h of <u_r, v_{n,h}>.
 struct MaxSimArgs {
-  const float* ut;  // the user heads packed transposed and zero-padded: (p, r) at ut[p * rpad + r]
+  const float* u;   // the user heads [R, P], row-major
+  const float* ut;  // the same packed transposed and zero-padded: (p, r) at ut[p * rpad + r]
+  int R;
   int rpad;         // R rounded up to a whole number of vectors (padded heads are zero: max 0, adds nothing)
   int P, H;
   ItemRows items;

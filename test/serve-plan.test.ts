@@ -33,6 +33,10 @@ const CASES: [string, ModelName, Record<string, unknown>][] = [
   ['int-tower (residual Light-SE, input taps)', 'int-tower', { lightSe: 'residual', taps: 'input', heads: 3 }],
   ['int-tower (no Light-SE, last layer, raw heads)', 'int-tower', { lightSe: 'none', taps: 'last', normalizeHeads: false, heads: 5 }],
   ['int-tower (20 heads x 16: split tiles, threaded)', 'int-tower', { heads: 20, headSize: 16, tower: [32, 24] }],
+  // Few user heads with P a multiple of 16: AVX-512 runs maxsim_dots (lanes over P; R = 1, 4, 8).
+  ['int-tower (1 head x 16, last layer: few-heads kernel, R = 1)', 'int-tower', { heads: 1, headSize: 16, taps: 'last' }],
+  ['int-tower (2 heads x 32, output taps: few-heads kernel)', 'int-tower', { heads: 2, headSize: 32 }],
+  ['int-tower (8 heads x 16, last layer: few-heads kernel, R = 8)', 'int-tower', { heads: 8, headSize: 16, taps: 'last', normalizeHeads: false }],
   ['mf (raw inner product)', 'mf', { biases: false }],
   ['mf (biases)', 'mf', {}],
   ['mf (cosine)', 'mf', { normalize: true, biases: false, temperature: 0.5 }],

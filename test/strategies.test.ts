@@ -115,7 +115,7 @@ test('a train config selects the strategy by name; an unknown one lists the regi
   const r = await runTraining(parseTrainConfig({ ...base, strategy: { kind: 'onebp', config: { negatives: 4 } }, outDir: join(dir, 'cfg-run') }), { data: ds, quiet: true });
   assert.ok(Number.isFinite(r.test.auc) && Number.isFinite(r.fit.epochs[0].trainLoss));
   await assert.rejects(runTraining(parseTrainConfig({ ...base, strategy: { kind: 'threebp' }, outDir: join(dir, 'cfg-bad') }), { data: ds, quiet: true }),
-    /unknown training strategy 'threebp' \(registered: onebp, twobp\)/);
+    /unknown training strategy 'threebp' \(registered: onebp, twobp, cs3-cascade\)/);
 });
 
 test('full-corpus ranking evaluation equals a per-user brute force (train items masked); OneBP reps plug in', () => {
@@ -189,4 +189,117 @@ test('early stopping can watch a validation ranking metric (recall@K): the best 
   const first = recalls.indexOf(Math.max(...recalls));
   assert.equal(fit.bestEpoch, first);
   assert.throws(() => parseTrainConfig({ ...cfg, earlyStopping: { metric: 'recall@0' } }), /earlyStopping\.metric/);
+});
+
+/** Users with at least `min` positive train rows, and their positive train items. */
+function positivesByUser(min: number): Map<number, number[]> {
+  const m = new Map<number, Set<number>>();
+  for (const r of ds.splits.train) if (ds.label[r] > 0.5) (m.get(ds.rowUser[r]) ?? m.set(ds.rowUser[r], new Set()).get(ds.rowUser[r])!).add(ds.rowItem[r]);
+  return new Map([...m].filter(([, s]) => s.size >= min).map(([u, s]) => [u, [...s]]));
+}
+
+test('onebp init "history-mean": e_u = the mean item encoding of the user\'s train positives; "tower" differs', () => {
+  for (const kind of ['mf', 'dssm'] as ModelName[]) {
+    const m = model(kind, kind === 'mf' ? { biases: false } : {});
+    const hist = createOneBp({ model: m, data: ds, rng: new Rng(2) }, { init: 'history-mean' }) as OneBp;
+    const tower = createOneBp({ model: m, data: ds, rng: new Rng(2) }, { init: 'tower' }) as OneBp;
+    const D = hist.encodings.shape[1];
+    const liked = positivesByUser(2);
+    assert.ok(liked.size > 10);
+    noGrad(() => scope(() => {
+      m.eval();
+      for (const [u, items] of [...liked].slice(0, 10)) {
+        const v = m.encodeItem!(ds.fillItems(ds.itemBatch(items.length), Int32Array.from(items))).f;
+        const want = new Float32Array(D);
+        for (let i = 0; i < items.length; i++) for (let d = 0; d < D; d++) want[d] += v[i * D + d] / items.length;
+        const got = hist.encodings.f.subarray(u * D, u * D + D);
+        assert.ok(want.every((x, d) => Math.abs(x - got[d]) < 1e-5), `${kind} user ${u}: history mean`);
+        assert.ok(got.some((x, d) => Math.abs(x - tower.encodings.f[u * D + d]) > 1e-4), `${kind} user ${u}: differs from the tower init`);
+        assert.equal(hist.known.f[u], 1);
+      }
+    }));
+    m.train();
+  }
+  // Users with train rows but no positive keep the tower's output (the same as init "tower").
+  const m = model('mf', { biases: false });
+  const hist = createOneBp({ model: m, data: ds, rng: new Rng(2) }, { init: 'history-mean' }) as OneBp;
+  const tower = createOneBp({ model: m, data: ds, rng: new Rng(2) }, {}) as OneBp;
+  const liked = positivesByUser(1);
+  const D = hist.encodings.shape[1];
+  for (let u = 0; u < ds.userCount; u++) {
+    if (liked.has(u) || !tower.known.f[u]) continue;
+    assert.deepEqual(hist.encodings.f.subarray(u * D, u * D + D), tower.encodings.f.subarray(u * D, u * D + D));
+  }
+  assert.throws(() => createOneBp({ model: m, data: ds, rng: new Rng(1) }, { init: 'mean' } as never), /onebp config 'init' must be one of tower, history-mean/);
+  assert.throws(() => createOneBp({ model: m, data: ds, rng: new Rng(1) }, { warmupEpochs: -1 }), /'warmupEpochs' must be an integer >= 0/);
+  assert.throws(() => createTwoBp({ model: m, data: ds, rng: new Rng(1) }, { positives: 1.5 }), /twobp config 'positives' must be an integer >= 0/);
+});
+
+test('onebp warmupEpochs: two-sided training first (user tower learns), then stored encodings from the warmed tower and only the item side learns', () => {
+  const m = model('dssm');
+  const strategy = createOneBp({ model: m, data: ds, rng: new Rng(9) }, { negatives: 5, beta: 0.9, warmupEpochs: 2 }) as OneBp;
+  assert.equal(strategy.switched, false, 'no stored encodings during the warm-up');
+  const cfg = parseTrainConfig({ model: { kind: 'dssm' }, data: { recipe: 'x' }, batchSize: 64, epochs: 3, seed: 1, optimizer: { kind: 'adam', lr: 0.02 }, outDir: join(dir, 'warmup') });
+  const trainer = new Trainer(m, ds, cfg, { quiet: true, strategy });
+  const s0 = snapshot(m);
+  trainer.trainEpoch(0);
+  trainer.trainEpoch(1);
+  const s1 = snapshot(m);
+  const userSide = [...s1.keys()].filter((n) => n.startsWith('user'));
+  assert.ok(userSide.length > 0 && userSide.some((n) => s1.get(n)!.some((x, i) => x !== s0.get(n)![i])), 'the user tower learns during the warm-up');
+  assert.equal(strategy.switched, false);
+  // Epoch 2 starts with the switch: encodings = the warmed-up tower's output for each user's first train row.
+  strategy.startEpoch(m, 2);
+  assert.equal(strategy.switched, true);
+  const D = strategy.encodings.shape[1];
+  const first = new Map<number, number>();
+  for (const r of ds.splits.train) if (!first.has(ds.rowUser[r])) first.set(ds.rowUser[r], r);
+  const rows = Int32Array.from([...first.values()].slice(0, 8));
+  noGrad(() => scope(() => {
+    m.eval();
+    const b = ds.batches(rows, { batchSize: rows.length, shuffle: false }).epoch(0).next().value as Batch;
+    const u = m.encodeUser!(b).f;
+    for (let k = 0; k < b.size; k++) {
+      const got = strategy.encodings.f.subarray(b.user[k] * D, b.user[k] * D + D);
+      assert.ok(got.every((x, d) => Math.abs(x - u[k * D + d]) < 1e-5), `user ${b.user[k]}: encoding from the warmed-up tower`);
+    }
+  }));
+  const e2 = Float32Array.from(strategy.encodings.f);
+  trainer.trainEpoch(2);
+  const s2 = snapshot(m);
+  for (const n of userSide) assert.ok(s2.get(n)!.every((x, i) => x === s1.get(n)![i]), `${n} does not move after the switch`);
+  assert.ok([...s2.keys()].some((n) => n.startsWith('item') && s2.get(n)!.some((x, i) => x !== s1.get(n)![i])), 'the item side learns after the switch');
+  assert.ok(strategy.encodings.f.some((x, i) => x !== e2[i]), 'the moving aggregation runs after the switch');
+});
+
+test('onebp/twobp positives: K extra positives from the user\'s train positives each get an InfoNCE term', () => {
+  const liked = positivesByUser(4);
+  const r = ds.splits.train.find((row) => ds.label[row] > 0.5 && liked.has(ds.rowUser[row]))!;
+  const u = ds.rowUser[r];
+  const others = new Set(liked.get(u)!.filter((i) => i !== ds.rowItem[r]));
+  const batch = ds.batches(Int32Array.of(r), { batchSize: 1, shuffle: false }).epoch(0).next().value as Batch;
+  for (const create of [createOneBp, createTwoBp]) {
+    /** Item ids whose embedding rows receive a gradient from one step's loss. */
+    const touched = (positives: number): { ids: Set<number>; loss: number } => {
+      const m = model('mf', { biases: false });
+      const s = create({ model: m, data: ds, rng: new Rng(4) }, { negatives: 6, positives });
+      m.train();
+      for (const [, t] of m.namedParameters()) { t.grad = null; t.sparseGrad = null; }
+      const loss = scope(() => {
+        const l = s.loss(m, batch).loss;
+        backward(l);
+        return l.item();
+      });
+      const table = m.namedParameters().find(([n]) => n === 'items.table')![1];
+      const ids = new Set<number>();
+      for (const part of table.sparseGrad?.ids ?? []) for (const id of part) ids.add(id);
+      return { ids, loss };
+    };
+    const itemIdOf = (entity: number): number => ds.fillItems(ds.itemBatch(1), Int32Array.of(entity)).sparse.item_id[0];
+    const otherIds = new Set([...others].map(itemIdOf));
+    const k0 = touched(0), k3 = touched(3);
+    assert.ok(![...k0.ids].some((id) => otherIds.has(id)), 'without extra positives the user\'s other positives get no gradient');
+    assert.ok([...k3.ids].some((id) => otherIds.has(id)), 'with positives: 3 some of the user\'s other positives get a gradient');
+    assert.ok(Number.isFinite(k3.loss) && k3.loss !== k0.loss);
+  }
 });

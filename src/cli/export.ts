@@ -15,5 +15,7 @@ export async function runExport(argv: string[]): Promise<void> {
   const items = it.cached
     ? `${it.count} item reps [${it.count}, ${it.dim}] ${it.dtype}${it.accuracy ? ` (max abs score error vs float32 ${it.accuracy.maxAbsScoreError.toExponential(2)})` : ''}; export check ${it.exportCheck.maxAbsError.toExponential(2)}; retrieval ${it.retrieval ? 'inner product' : 'not available'}`
     : `${it.count} items, not cached (${it.reason})`;
-  console.log(`bundle ${values.out}: ${manifest.modelVersion}; ${items}; ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  const ue = manifest.strategy?.userEncodings;
+  const users = ue ? `; ${ue.count} stored user encodings [${ue.count}, ${ue.dim}] from strategy '${manifest.strategy!.kind}' (other users: the user tower)` : '';
+  console.log(`bundle ${values.out}: ${manifest.modelVersion}; ${items}${users}; ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 }

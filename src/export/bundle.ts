@@ -1,7 +1,7 @@
 // Bundle.load: reads a bundle written by exportBundle, checking the format version and the sha256 of every file it
 // reads, and refusing a mismatched or corrupt bundle with a message naming the file and what differs. Parts:
-// 'user' = encoders + weights (user tower and score), 'item' = the item table (or the item features of a
-// single-tower model), 'all' = both.
+// 'user' = encoders + weights (user tower and score) + a strategy's stored user encodings when the bundle has them,
+// 'item' = the item table (or the item features of a single-tower model), 'all' = both.
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -25,6 +25,14 @@ export interface BundleLoadOptions {
 export interface ItemFeatures {
   ids: string[];
   tensors: Map<string, Tensor>;
+}
+
+/** A training strategy's stored user reps (OneBP): row `row.get(userKey)` of the [count, U] matrix. */
+export interface UserEncodings {
+  ids: string[];
+  dim: number;
+  data: Float32Array;
+  row: Map<string, number>;
 }
 
 /** A bundle file's bytes, checked against the manifest's sha256 (hashed off the event loop). */
@@ -75,6 +83,8 @@ export class Bundle {
     readonly items: ItemTable | null,
     /** Single-tower bundles, parts 'item' and 'all'. */
     readonly itemFeatures: ItemFeatures | null,
+    /** Stored user reps a training strategy exported (parts 'user' and 'all'); null: every user goes through the tower. */
+    readonly userEncodings: UserEncodings | null = null,
   ) {}
 
   get modelVersion(): string {
@@ -112,6 +122,7 @@ export class Bundle {
     const read = (rel: string): Promise<Buffer> => readVerified(dir, m, rel);
     let model: RecModel | null = null;
     let encoders: FeatureEncoders | null = null;
+    let userEncodings: UserEncodings | null = null;
     if (parts !== 'item') {
       const j = JSON.parse((await read(FILES.encoders)).toString('utf8')) as EncodersJson;
       encoders = FeatureEncoders.fromJSON(j);
@@ -127,6 +138,7 @@ export class Bundle {
         throw new BundleError(dir, `weights do not fit model '${m.model.kind}' with its config: ${(e as Error).message}`);
       }
       model.eval();
+      if (m.strategy?.userEncodings) userEncodings = await Bundle.readUserEncodings(dir, m, read);
     }
     let items: ItemTable | null = null;
     let itemFeatures: ItemFeatures | null = null;
@@ -148,7 +160,28 @@ export class Bundle {
         itemFeatures = { ids, tensors: (await loadTensors(join(dir, 'items/features'))).tensors };
       }
     }
-    return new Bundle(dir, m, parts, model, encoders, items, itemFeatures);
+    return new Bundle(dir, m, parts, model, encoders, items, itemFeatures, userEncodings);
+  }
+
+  private static async readUserEncodings(dir: string, m: BundleManifest, read: (rel: string) => Promise<Buffer>): Promise<UserEncodings> {
+    const info = m.strategy!.userEncodings!;
+    const where = `manifest.json strategy.userEncodings (strategy '${m.strategy!.kind}')`;
+    if (info.dtype !== 'float32') throw new BundleError(dir, `${where}: dtype '${String(info.dtype)}' is not float32`);
+    if (m.items.cached && info.dim !== m.items.userDim) throw new BundleError(dir, `${where}: dim ${info.dim} differs from the user tower's rep width ${m.items.userDim}`);
+    let ids: string[];
+    try {
+      ids = JSON.parse((await read(FILES.userIds)).toString('utf8')) as string[];
+    } catch (e) {
+      if (e instanceof BundleError) throw e;
+      throw new BundleError(dir, `${FILES.userIds} is not valid JSON: ${(e as Error).message}`);
+    }
+    if (!Array.isArray(ids) || ids.length !== info.count) throw new BundleError(dir, `${FILES.userIds} has ${Array.isArray(ids) ? ids.length : 'no'} ids, the manifest says ${info.count}`);
+    const bytes = await read(FILES.userEncodings);
+    if (bytes.byteLength !== info.count * info.dim * 4) throw new BundleError(dir, `${FILES.userEncodings} has ${bytes.byteLength} bytes, expected ${info.count * info.dim * 4} (${info.count} users x ${info.dim} float32)`);
+    const data = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer);
+    const row = new Map(ids.map((id, r) => [String(id), r]));
+    if (row.size !== ids.length) throw new BundleError(dir, `${FILES.userIds} lists a user twice`);
+    return { ids, dim: info.dim, data, row };
   }
 
   /**

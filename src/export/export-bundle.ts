@@ -1,5 +1,6 @@
 // exportBundle: a trained model and its dataset -> a self-contained serving bundle (manifest, encoders, weights,
-// item representation table or, for single-tower models, the encoded item features). Written into a temporary
+// item representation table or, for single-tower models, the encoded item features; plus what the training
+// strategy declares it adds, e.g. OneBP's stored user encodings under users/). Written into a temporary
 // directory and renamed into place, so a reader never sees half a bundle. Shape letters: N items, I item rep
 // width, U user rep width, S sampled pairs.
 import { existsSync, readFileSync } from 'node:fs';
@@ -9,10 +10,11 @@ import { makeTempBeside, swapInto } from '../util/atomic-dir.js';
 import { noGrad, Rng, scope, Tensor } from '../core/index.js';
 import type { Batch, Dataset } from '../data/index.js';
 import type { RecModel } from '../models/types.js';
+import type { StrategyExport, TrainingStrategy } from '../train/strategies/types.js';
 import { saveTensors } from '../nn/state.js';
 import { decodeAll, decodeRow, quantize, tableBytes, type ItemDType, type ItemTable } from './item-table.js';
 import { BUNDLE_FORMAT, FILES, fileHash, modelHash, modelVersionOf, type AccuracyCost, type BundleManifest,
-  type ItemsInfo, type RetrievalInfo } from './manifest.js';
+  type ItemsInfo, type RetrievalInfo, type StrategyInfo } from './manifest.js';
 import { innerProductFit } from '../models/common/base.js';
 import { saveAnnIndex } from './ann-index.js';
 
@@ -23,6 +25,8 @@ export interface ExportSource {
   config: { kind: string; config: Record<string, unknown> };
   /** Training metrics to record (a run's summary.json). */
   training?: unknown;
+  /** The training strategy with its trained state (e.g. OneBP's user encodings), when the run used one. */
+  strategy?: TrainingStrategy;
   /** The items to export when they are not exactly the dataset's (an online run adds the items it met). */
   items?: ExportItems;
 }
@@ -59,7 +63,7 @@ export interface ExportResult {
 
 /** Loads a training run directory (config.json + best/ checkpoint, summary.json when present). */
 async function fromRunDir(runDir: string): Promise<ExportSource> {
-  const { loadTrainConfig, loadData, buildModel } = await import('../train/run.js');
+  const { loadTrainConfig, loadData, buildModel, buildStrategy } = await import('../train/run.js');
   const { loadCheckpoint, hasCheckpoint } = await import('../train/checkpoint.js');
   const cfgPath = join(runDir, 'config.json');
   if (!existsSync(cfgPath)) throw new Error(`export: ${runDir} is not a training run (no config.json)`);
@@ -68,10 +72,11 @@ async function fromRunDir(runDir: string): Promise<ExportSource> {
   if (!ckpt) throw new Error(`export: ${runDir} has no checkpoint (best/ or last/)`);
   const dataset = await loadData(cfg);
   const model = buildModel(cfg, dataset);
-  await loadCheckpoint(ckpt, model, null);
+  const strategy = await buildStrategy(cfg, model, dataset);
+  await loadCheckpoint(ckpt, model, null, strategy);
   const summary = join(runDir, 'summary.json');
   const training = existsSync(summary) ? JSON.parse(readFileSync(summary, 'utf8')) : undefined;
-  return { model, dataset, config: cfg.model, training };
+  return { model, dataset, config: cfg.model, training, strategy };
 }
 
 /** Runs fn with the model in eval mode and no tape, restoring its mode afterwards. */
@@ -187,6 +192,21 @@ function itemFeatureTensors(items: ExportItems): Map<string, Tensor> {
   return t;
 }
 
+/** The strategy's declared additions, checked against the model's reps; null when it adds nothing. */
+function strategyPart(src: ExportSource, items: ItemsInfo): { info: StrategyInfo; userEncodings?: NonNullable<StrategyExport['userEncodings']> } | null {
+  const { strategy, model, dataset: ds } = src;
+  const part = strategy?.bundleExport(model, ds);
+  if (!strategy || !part) return null;
+  const info: StrategyInfo = { kind: strategy.kind, ...(part.info ?? {}) };
+  const e = part.userEncodings;
+  if (!e) return { info };
+  if (!items.cached) throw new Error(`export: strategy '${strategy.kind}' stores user encodings, but '${model.kind}' is a single-tower model`);
+  if (e.dim !== items.userDim) throw new Error(`export: strategy '${strategy.kind}' stores ${e.dim}-wide user encodings, the user tower gives ${items.userDim}`);
+  if (e.data.length !== e.keys.length * e.dim) throw new Error(`export: ${e.data.length} encoding values for ${e.keys.length} users x ${e.dim}`);
+  info.userEncodings = { count: e.keys.length, dim: e.dim, dtype: 'float32', cold: 'tower' };
+  return { info, userEncodings: e };
+}
+
 /** Writes a bundle for a run directory or an in-memory model + dataset; replaces outDir atomically. */
 export async function exportBundle(source: string | ExportSource, outDir: string, opts: ExportOptions = {}): Promise<ExportResult> {
   const src = typeof source === 'string' ? await fromRunDir(source) : source;
@@ -213,10 +233,18 @@ export async function exportBundle(source: string | ExportSource, outDir: string
       await writeFile(join(tmp, FILES.itemIds), JSON.stringify(its.keys));
       await saveTensors(join(tmp, 'items/features'), itemFeatureTensors(its));
     }
+    const strategy = strategyPart(src, items);
+    if (strategy?.userEncodings) {
+      const e = strategy.userEncodings;
+      await mkdir(join(tmp, 'users'), { recursive: true });
+      await writeFile(join(tmp, FILES.userIds), JSON.stringify(e.keys));
+      await writeFile(join(tmp, FILES.userEncodings), new Uint8Array(e.data.buffer, e.data.byteOffset, e.data.byteLength));
+    }
     const candidates = Object.values(FILES).filter((f) => existsSync(join(tmp, f)));
     const files: Record<string, string> = {};
     for (const f of candidates) files[f] = await fileHash(tmp, f);
-    const base = { format: BUNDLE_FORMAT, model: { kind: model.kind, config: src.config.config, twoTower: model.twoTower }, features: ds.features, files };
+    const base = { format: BUNDLE_FORMAT, model: { kind: model.kind, config: src.config.config, twoTower: model.twoTower }, features: ds.features, files,
+      ...(strategy ? { strategy: strategy.info } : {}) };
     const hash = modelHash(base);
     const manifest: BundleManifest = { ...base, createdAt: new Date().toISOString(), modelVersion: modelVersionOf(model.kind, hash), hash,
       data: { name: ds.name }, items, ...(src.training !== undefined ? { training: src.training } : {}) };

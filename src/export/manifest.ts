@@ -1,5 +1,6 @@
 // The bundle manifest: what a bundle holds, where, and the sha256 of every file. `hash` identifies the model
-// (feature spec, model kind and config, encoders and weights); serving reports `modelVersion` derived from it.
+// (feature spec, model kind and config, encoders and weights, and what a training strategy added: OneBP's stored
+// user encodings); serving reports `modelVersion` derived from it.
 import { createHash, webcrypto } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -20,7 +21,30 @@ export const FILES = {
   itemAnn: 'items/ann.usearch',
   itemFeaturesManifest: 'items/features/manifest.json',
   itemFeaturesBin: 'items/features/tensors.bin',
+  userIds: 'users/ids.json',
+  userEncodings: 'users/encodings.bin',
 } as const;
+
+/** Files a training strategy added, part of the model's identity (hashed into `hash` when present). */
+const STRATEGY_FILES = [FILES.userIds, FILES.userEncodings] as const;
+
+/** Stored per-user reps that serving uses instead of the user tower (OneBP); other users are scored by the tower. */
+export interface UserEncodingsInfo {
+  /** Users with a stored rep (rows of users/encodings.bin, keys in users/ids.json). */
+  count: number;
+  /** U: must equal the user tower's rep width. */
+  dim: number;
+  dtype: 'float32';
+  /** How users without a stored rep are scored. */
+  cold: 'tower';
+}
+
+/** What the training strategy added to the bundle (absent: the model alone serves). */
+export interface StrategyInfo {
+  kind: string;
+  userEncodings?: UserEncodingsInfo;
+  [fact: string]: unknown;
+}
 
 /** Score error of a quantized table against float32, on sampled (user, item) pairs. */
 export interface AccuracyCost {
@@ -71,6 +95,8 @@ export interface BundleManifest {
   data: { name: string };
   features: FeatureInfo[];
   items: ItemsInfo;
+  /** What a training strategy added (OneBP: stored user encodings); part of `hash`. */
+  strategy?: StrategyInfo;
   /** summary.json of the training run, when there was one. */
   training?: unknown;
 }
@@ -98,10 +124,11 @@ export function canonicalJson(v: unknown): string {
   return JSON.stringify(v);
 }
 
-/** The model hash from the manifest's spec fields and its file hashes. */
-export function modelHash(m: Pick<BundleManifest, 'format' | 'model' | 'features' | 'files'>): string {
-  const spec = canonicalJson({ format: m.format, model: m.model, features: m.features });
-  const parts = [FILES.encoders, FILES.weightsManifest, FILES.weightsBin].map((f) => `${f}:${m.files[f] ?? 'missing'}`);
+/** The model hash from the manifest's spec fields (and strategy entry) and its file hashes (strategy files when present). */
+export function modelHash(m: Pick<BundleManifest, 'format' | 'model' | 'features' | 'files' | 'strategy'>): string {
+  const spec = canonicalJson({ format: m.format, model: m.model, features: m.features, strategy: m.strategy });
+  const files = [FILES.encoders, FILES.weightsManifest, FILES.weightsBin, ...STRATEGY_FILES.filter((f) => m.files[f] !== undefined || m.strategy)];
+  const parts = files.map((f) => `${f}:${m.files[f] ?? 'missing'}`);
   return sha256(`${spec}\n${parts.join('\n')}`);
 }
 

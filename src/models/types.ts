@@ -19,6 +19,8 @@ export interface LossOutput {
   logits: Tensor;
   /** Named scalar parts of the loss, for logs. */
   parts: Record<string, number>;
+  /** Two-tower models: the step's served user [B, U] and item [B, I] reps (on the tape), for terms over them. */
+  reps?: { user: Tensor; item: Tensor };
 }
 
 export interface RecModel extends Module {

@@ -56,6 +56,13 @@ export class Module {
     return out;
   }
 
+  /** This module and every descendant, depth first, with dotted names ('' for this one). */
+  namedModules(prefix = ''): [string, Module][] {
+    const out: [string, Module][] = [[prefix.replace(/\.$/, ''), this]];
+    for (const [n, m] of this.children) out.push(...m.namedModules(`${prefix}${n}.`));
+    return out;
+  }
+
   parameters(): Tensor[] {
     return this.namedParameters().map(([, t]) => t);
   }

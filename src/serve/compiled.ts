@@ -58,6 +58,20 @@ export class CompiledUserSide {
     return { scores, top: top.subarray(0, k) };
   }
 
+  /**
+   * rank() from a given user rep (repLength floats, e.g. a training strategy's stored user encoding) instead of the
+   * tower input: the user tower is skipped. Same outputs and buffer reuse as rank().
+   */
+  rankRep(rep: Float32Array, table: Float32Array, rows: Int32Array | null, m: number, n: number): { scores: Float32Array; top: Int32Array } {
+    const cut = Math.max(0, Math.min(n, m));
+    if (this.scores.length < m) this.scores = new Float32Array(Math.max(m, 2 * this.scores.length));
+    if (this.top.length < cut) this.top = new Int32Array(Math.max(cut, 2 * this.top.length));
+    const scores = this.scores.subarray(0, m);
+    const top = this.top.subarray(0, cut);
+    const k = this.native.scoreRep(rep, table, rows, m, scores, cut, cut ? top : null);
+    return { scores, top: top.subarray(0, k) };
+  }
+
   /** rank() on a libuv worker thread: the event loop keeps running meanwhile. table and rows must not change until it settles. */
   rankAsync(input: Float32Array, table: Float32Array, rows: Int32Array | null, m: number, n: number): Promise<{ scores: Float32Array; top: Int32Array }> {
     return this.native.scoreAsync(input, table, rows, m, Math.max(0, n));

@@ -14,6 +14,7 @@ export class ServeMetrics {
   readonly reloads: Counter<'result'>;
   readonly reloadFailures: Counter<'reason'>;
   readonly bundleVersion: Gauge;
+  readonly userReps: Counter<'source'>;
   private lookupsTotal = 0;
   private oovTotal = 0;
 
@@ -33,6 +34,8 @@ export class ServeMetrics {
         this.set(self.lookupsTotal ? self.oovTotal / self.lookupsTotal : 0);
       } });
     this.model = new Gauge({ name: 'prerank_model_info', help: 'The model version being served (value 1)', labelNames: ['version', 'kind'], registers });
+    this.userReps = new Counter({ name: 'prerank_user_reps_total', help: 'Two-tower requests by where the user rep came from (stored: a strategy\'s stored encoding; tower: the user tower)',
+      labelNames: ['source'], registers });
     this.reloads = new Counter({ name: 'prerank_reloads_total', help: 'Bundle reloads by result', labelNames: ['result'], registers });
     this.reloadFailures = new Counter({ name: 'prerank_reload_failures_total',
       help: 'Bundle versions not served because loading failed, by reason (corrupt, missing, invalid, pointer, error)', labelNames: ['reason'], registers });
@@ -42,6 +45,7 @@ export class ServeMetrics {
   observe(s: ScoreStats): void {
     this.candidates.observe({ route: s.route }, s.candidates);
     if (s.unknown) this.unknown.inc({ route: s.route }, s.unknown);
+    if (s.userRep) this.userReps.inc({ source: s.userRep });
     for (const [f, n] of Object.entries(s.lookups)) {
       this.lookups.inc({ feature: f }, n);
       this.lookupsTotal += n;

@@ -6,10 +6,15 @@
 // as one native call, reading item reps in place when the store holds a float32 table in process; otherwise the
 // model's encodeUser + score run on tensors. The engine calls are synchronous; the only await is the store lookup,
 // and no tensor scope spans it.
+// Bundles with stored user encodings (a training strategy's, OneBP): a request whose user key (the encoders' user
+// key column) has a stored rep is scored from that rep — the user tower is skipped (compiled: the plan's scoreRep,
+// on the calling thread: these are dot-product models, ~U multiply-adds per candidate); any other user (a cold
+// user) goes through the user tower as above.
 // Shape letters: U user rep width, I item rep width, M candidates found, K top-k.
 import { noGrad, scope, Tensor } from '../core/index.js';
 import { allocBatch, type Batch } from '../data/batch.js';
 import { featureColumn, type EncodedRow, type FeatureSpec } from '../data/index.js';
+import { rawKey, type RawValue } from '../data/vocabulary.js';
 import type { Bundle } from '../export/bundle.js';
 import { decodeRow } from '../export/item-table.js';
 import { topN, type AnnIndex } from './ann.js';
@@ -54,6 +59,8 @@ export interface ScoreStats {
   /** Per feature: vocabulary lookups and OOV results of this request. */
   lookups: Record<string, number>;
   oovs: Record<string, number>;
+  /** Where the user rep came from: a stored encoding (OneBP bundles) or the user tower. */
+  userRep?: 'stored' | 'tower';
 }
 
 /** A request that is well-formed JSON but does not fit the bundle: HTTP 400 with the path of the bad field. */
@@ -94,6 +101,8 @@ interface PreparedUser {
   oov: string[];
   lookups: Record<string, number>;
   oovs: Record<string, number>;
+  /** The user's stored rep (a view into the bundle's user encodings), or null: the user tower encodes the user. */
+  stored: Float32Array | null;
 }
 
 export class Scorer {
@@ -105,6 +114,8 @@ export class Scorer {
   readonly compiled: CompiledUserSide | null;
   observe: ((s: ScoreStats) => void) | undefined;
   private readonly asyncAboveMacs: number;
+  /** The encoders' user key column (and the users table's key column, when it has another name). */
+  private readonly userKeyColumns: string[];
 
   constructor(readonly bundle: Bundle, private readonly opts: ScorerOptions) {
     if (!bundle.model || !bundle.encoders) throw new Error('Scorer: the bundle was loaded without the user tower (parts "item")');
@@ -118,6 +129,7 @@ export class Scorer {
     const j = bundle.encoders.toJSON();
     const cols = new Set<string>([j.keys.user]);
     if (j.keys.usersKey) cols.add(j.keys.usersKey);
+    this.userKeyColumns = j.keys.usersKey ? [j.keys.user, j.keys.usersKey] : [j.keys.user];
     for (const f of j.features as FeatureSpec[]) {
       if (f.source === 'item') continue;
       if (f.kind === 'sequence' && f.flagColumns) f.flagColumns.forEach((c) => cols.add(c));
@@ -155,10 +167,12 @@ export class Scorer {
     const m = rows.length;
     const reps = new Float32Array(m * items.dim);
     for (let k = 0; k < m; k++) decodeRow(items, rows[k], reps, k * items.dim);
-    const scores = this.compiled ? this.compiled.rank(this.compiled.inputView(this.userBatch), reps, null, m, 0).scores : this.scorePairs(user.rep, reps, m);
+    const scores = !this.compiled ? this.scorePairs(user.rep, reps, m)
+      : user.stored ? this.compiled.rankRep(user.stored, reps, null, m, 0).scores
+        : this.compiled.rank(this.compiled.inputView(this.userBatch), reps, null, m, 0).scores;
     const order = topN(scores, m);
     const out = Array.from(order, (k) => ({ id: items.ids[rows[k]], score: scores[k] }));
-    this.observe?.({ route: 'retrieve', candidates: m, unknown: 0, lookups: user.lookups, oovs: user.oovs });
+    this.observe?.({ route: 'retrieve', candidates: m, unknown: 0, lookups: user.lookups, oovs: user.oovs, userRep: user.stored ? 'stored' : 'tower' });
     return { items: out, unknown: [], oov: user.oov, modelVersion: this.modelVersion };
   }
 
@@ -173,13 +187,15 @@ export class Scorer {
       // the whole request runs synchronously, into a fresh array when it waits for the store or a worker thread.
       const m = at ? at.found.length : -1;
       const sync = at !== null && this.compiled.work(m) < this.asyncAboveMacs;
-      const input = sync ? this.compiled.inputView(this.userBatch) : this.compiled.input(this.userBatch);
+      const input = user.stored ? null : sync ? this.compiled.inputView(this.userBatch) : this.compiled.input(this.userBatch); // stored rep: no tower input
       const lookup = at ? null : await store.get(ids);
       found = (at ?? lookup!).found;
       const [table, rows] = at ? [at.table, at.rows] : [lookup!.reps, null];
-      ({ scores, top: order } = this.compiled.work(found.length) >= this.asyncAboveMacs // never when sync
-        ? await this.compiled.rankAsync(input, table, rows, found.length, n)
-        : this.compiled.rank(input, table, rows, found.length, n));
+      const stored = user.stored; // a view into the bundle's user encodings: valid across the await
+      ({ scores, top: order } = stored ? this.compiled.rankRep(stored, table, rows, found.length, n)
+        : this.compiled.work(found.length) >= this.asyncAboveMacs // never when sync
+          ? await this.compiled.rankAsync(input!, table, rows, found.length, n)
+          : this.compiled.rank(input!, table, rows, found.length, n));
     } else if (this.bundle.twoTower) {
       const encoded = this.encodeUser(req.user);
       user = encoded;
@@ -194,7 +210,8 @@ export class Scorer {
     }
     const unknown = found.length < ids.length ? this.unknownIds(req.candidates, found) : [];
     const items = Array.from(order, (k) => ({ id: req.candidates[found[k]], score: scores[k] }));
-    this.observe?.({ route, candidates: ids.length, unknown: unknown.length, lookups: user.lookups, oovs: user.oovs });
+    this.observe?.({ route, candidates: ids.length, unknown: unknown.length, lookups: user.lookups, oovs: user.oovs,
+      ...(this.bundle.twoTower ? { userRep: user.stored ? 'stored' as const : 'tower' as const } : {}) });
     return { items, unknown, oov: user.oov, modelVersion: this.modelVersion };
   }
 
@@ -204,9 +221,10 @@ export class Scorer {
     return candidates.filter((_, i) => !hit[i]);
   }
 
-  /** Validates and encodes the user's raw features and runs the user tower once. */
+  /** Validates and encodes the user's raw features and runs the user tower once (or takes the user's stored rep). */
   encodeUser(user: UserFeatures): PreparedUser & { rep: Float32Array } {
     const prepared = this.prepareUser(user);
+    if (prepared.stored) return { ...prepared, rep: Float32Array.from(prepared.stored) };
     if (this.compiled) return { ...prepared, rep: this.compiled.encode(this.compiled.inputView(this.userBatch)) };
     const model = this.bundle.model!;
     const rep = noGrad(() => scope(() => {
@@ -237,7 +255,19 @@ export class Scorer {
       }
     }
     fillRow(this.userBatch, row, 0);
-    return { row, oov, lookups, oovs };
+    return { row, oov, lookups, oovs, stored: this.storedRep(user) };
+  }
+
+  /** The stored rep of the request's user (by the user key column), or null (no stored encodings, or a cold user). */
+  private storedRep(user: UserFeatures): Float32Array | null {
+    const enc = this.bundle.userEncodings;
+    if (!enc) return null;
+    for (const c of this.userKeyColumns) {
+      const key = rawKey(user[c] as RawValue);
+      const r = key === null ? undefined : enc.row.get(key);
+      if (r !== undefined) return enc.data.subarray(r * enc.dim, (r + 1) * enc.dim);
+    }
+    return null;
   }
 
   /** score(user [1, U], items [M, I]) -> [M]. */

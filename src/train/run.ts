@@ -47,11 +47,11 @@ export function buildModel(cfg: TrainConfig, data: Dataset): RecModel {
   return factory({ features: data.features, rng: new Rng(cfg.seed) }, cfg.model.config);
 }
 
-export function buildStrategy(cfg: TrainConfig, model: RecModel, data: Dataset): TrainingStrategy | undefined {
+export async function buildStrategy(cfg: TrainConfig, model: RecModel, data: Dataset): Promise<TrainingStrategy | undefined> {
   if (!cfg.strategy) return undefined;
   const factory = (STRATEGIES as Record<string, StrategyFactory<Record<string, unknown>>>)[cfg.strategy.kind];
   if (!factory) throw new Error(`unknown training strategy '${cfg.strategy.kind}' (registered: ${Object.keys(STRATEGIES).join(', ')})`);
-  return factory({ model, data, rng: new Rng(cfg.seed + 1) }, cfg.strategy.config);
+  return await factory({ model, data, rng: new Rng(cfg.seed + 1) }, cfg.strategy.config);
 }
 
 export async function runTraining(cfg: TrainConfig, opts: TrainerOptions & { data?: Dataset } = {}): Promise<RunResult> {
@@ -59,7 +59,7 @@ export async function runTraining(cfg: TrainConfig, opts: TrainerOptions & { dat
   const model = buildModel(cfg, data);
   mkdirSync(cfg.outDir, { recursive: true });
   writeFileSync(join(cfg.outDir, 'config.json'), JSON.stringify(cfg, null, 2));
-  const strategy = opts.strategy ?? buildStrategy(cfg, model, data);
+  const strategy = opts.strategy ?? (await buildStrategy(cfg, model, data));
   const trainer = new Trainer(model, data, cfg, { ...opts, strategy });
   const fit = await trainer.fit();
   await trainer.restoreBest();

@@ -77,6 +77,7 @@ export class Trainer {
   trainEpoch(epoch: number): { loss: number; samples: number } {
     const { model, optimizer } = this;
     const strategy = this.opts.strategy;
+    strategy?.startEpoch(model, epoch);
     model.train();
     const stream = this.data.batches('train', { batchSize: this.cfg.batchSize, seed: this.cfg.seed });
     const total = stream.batchesPerEpoch;

@@ -26,6 +26,8 @@ export interface NativeServePlan {
   score(input: Float32Array, table: Float32Array, rows: Int32Array | null, m: number, scores: Float32Array, n: number, top: Int32Array | null): number;
   /** The same on a libuv worker thread; table and rows must not change until it settles. */
   scoreAsync(input: Float32Array, table: Float32Array, rows: Int32Array | null, m: number, n: number): Promise<{ scores: Float32Array; top: Int32Array }>;
+  /** score() from a given user rep (repLength floats) instead of the tower input: the tower is skipped. */
+  scoreRep(rep: Float32Array, table: Float32Array, rows: Int32Array | null, m: number, scores: Float32Array, n: number, top: Int32Array | null): number;
 }
 
 export interface NativeAddon extends Omit<Kernels, 'name'> {

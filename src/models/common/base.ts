@@ -155,7 +155,7 @@ export abstract class TwoTowerModel<U extends TowerOutput = TowerOutput, I exten
     const i = this.itemTower(batch);
     const logits = this.score(u.rep, i.rep);
     const l2 = l2Penalty(this.l2Embedding, [...u.emb, ...i.emb], batch.size);
-    return lossOf(batch, logits, { ...this.extraTerms(batch, u, i), l2 });
+    return { ...lossOf(batch, logits, { ...this.extraTerms(batch, u, i), l2 }), reps: { user: u.rep, item: i.rep } };
   }
 }
 

@@ -23,6 +23,12 @@ export interface FieldEmbedderOptions {
   sparse?: boolean;
 }
 
+/**
+ * Rewrites the field embeddings [B, F, D] of one embed() call (e.g. CS3's field gates, installed by its wrapper
+ * model). Serving plans read raw rows (writeRow) and must apply the same rewrite themselves.
+ */
+export type FieldTransform = (fields: Tensor, batch: Batch, sources: readonly Source[]) => Tensor;
+
 /** Padded slots of a max-pooled sequence are pushed this far down so they never win. */
 const MASKED = -1e9;
 
@@ -31,6 +37,8 @@ export class FieldEmbedder extends Module {
   private readonly tables = new Map<string, Embedding>();
   /** fieldsOf / denseOf of the side constants, computed once (the per-request writeRow allocates nothing). */
   private readonly sideCache = new Map<readonly Source[], { fields: FeatureInfo[]; dense: FeatureInfo[] }>();
+  /** Applied to every embed() result when set. */
+  transform: FieldTransform | null = null;
 
   constructor(readonly features: readonly FeatureInfo[], rng: Rng, opts: FieldEmbedderOptions) {
     super();
@@ -93,7 +101,8 @@ export class FieldEmbedder extends Module {
     if (fields.length === 0) return null;
     const pieces = fields.map((f) => this.lookup(batch, f)); // F x [B, D]
     const flat = pieces.length === 1 ? pieces[0] : ops.concat(pieces, 1); // [B, F*D]
-    return ops.reshape(flat, [batch.size, fields.length, this.dim]);
+    const e = ops.reshape(flat, [batch.size, fields.length, this.dim]);
+    return this.transform ? this.transform(e, batch, sources) : e;
   }
 
   /**

@@ -20,7 +20,13 @@ export type PlanStep =
   /** `rows` rows of `cols` floats at offset, each divided by max(||row||, eps), in place. */
   | { op: 'l2norm'; offset: number; rows: number; cols: number; eps: number }
   /** Light-SE in place on F fields of D floats: e *= softmax(mean_D(e) W + b) per field (residual: e + e * k). */
-  | { op: 'lightSe'; offset: number; fields: number; dim: number; weight: Float32Array; bias: Float32Array | null; residual: boolean };
+  | { op: 'lightSe'; offset: number; fields: number; dim: number; weight: Float32Array; bias: Float32Array | null; residual: boolean }
+  /**
+   * A tower input rewritten field by field into a new region: arena[dst + f*D + d] = arena[src + f*D + d] * g_f +
+   * shift[f*D + d] for F fields of D floats (g_f = scale * sigmoid(arena[gate + f]), or 1 when gate is null; shift
+   * null: 0), then the `tail` floats after them (the dense features) copied unchanged. CS3's field gates and sync shift.
+   */
+  | { op: 'fieldGate'; src: number; dst: number; gate: number | null; fields: number; dim: number; tail: number; scale: number; shift: Float32Array | null };
 
 export type PlanScore =
   /** logit = scale * <u, v> + bias */
@@ -112,6 +118,18 @@ export function normalizedDotSpec(input: number, mlp: Mlp, temperature: number, 
   const width = mlp.layers[outs.length - 1].outFeatures;
   p.l2norm(rep, 1, width);
   return p.finish(rep, width, { kind: 'dot', scale: 1 / temperature, bias });
+}
+
+/** The steps moved by `by` floats: a plan whose arena starts at offset `by` of a larger one (run a tower twice). */
+export function relocate(steps: readonly PlanStep[], by: number): PlanStep[] {
+  return steps.map((s): PlanStep => {
+    switch (s.op) {
+      case 'linear': return { ...s, src: s.src + by, dst: s.dst + by };
+      case 'gate': return { ...s, value: s.value + by, gate: s.gate + by, dst: s.dst + by };
+      case 'l2norm': case 'lightSe': return { ...s, offset: s.offset + by };
+      case 'fieldGate': return { ...s, src: s.src + by, dst: s.dst + by, gate: s.gate === null ? null : s.gate + by };
+    }
+  });
 }
 
 /** A parameter's values as float32 (the native plan copies them; float64 tensors come from gradient checks). */

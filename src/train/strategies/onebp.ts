@@ -3,14 +3,23 @@
 // item and N items the user never interacted with in train (uniform over the items seen in train), scored with e_u
 // held constant, so only item-side parameters learn. Right after each optimizer step, e_u <- beta e_u + (1 - beta)
 // e_i+ with the positive item's freshly updated encoding (moving aggregation).
-// Decisions: initial encodings are the user tower's output for the user's first train row (then users without train
-// rows, i.e. cold users, are scored by the tower at evaluation); the model must score by an inner product of
-// same-width reps (checked by fitting score = a <u, v> + b on sampled pairs: DSSM, DAT, MF qualify; IntTower's
-// max-sim and RankTower's attention do not, and LR's reps are summed, not multiplied), since e_u moves towards item
-// encodings. Extra positives per user (an option in the authors' code) are not implemented.
+// Decisions: initial encodings (`init`) are the user tower's output for the user's first train row ('tower'), or
+// the mean of the item encodings of the user's train positives ('history-mean'; users with train rows but no
+// positive get the tower's output); users without train rows (cold users) are scored by the tower at evaluation and
+// serving. `warmupEpochs` N trains the first N epochs with two-sided backpropagation (the user tower's output with
+// its gradient, every parameter optimised, no stored encodings), then initialises the encodings from the warmed-up
+// tower (or history) at the start of epoch N and switches to OneBP, nulling the gradients of user-only parameters
+// so the optimizer stops moving them (whether the switch happened is read back from the state: any stored encoding).
+// `positives` K adds K extra positives per positive row, drawn uniformly from the user's train positives (the
+// row's item itself when it is the only one); each positive gets its own InfoNCE term against the row's N negatives
+// (this project's reading of the authors' option); the moving aggregation still uses the row's own item only.
+// The model must score by an inner product of same-width reps (checked by fitting score = a <u, v> + b on sampled
+// pairs: DSSM, DAT, MF qualify; IntTower's max-sim and RankTower's attention do not, and LR's reps are summed, not
+// multiplied), since e_u moves towards item encodings.
 // `twobp` is the comparison the paper makes: the same sampled InfoNCE, the user rep from the user tower with its
 // gradient, every parameter optimised (ordinary two-sided backpropagation); it works for any two-tower model.
-// Shape letters: B batch, P positive rows, N negatives, W = N + 1 items per positive, U users, D rep width.
+// Shape letters: B batch, P positive rows, N negatives, K extra positives, W = K + 1 + N items per positive row,
+// U users, D rep width.
 import { Tensor } from '../../core/tensor.js';
 import { Rng } from '../../core/random.js';
 import { backward, noGrad } from '../../core/tape.js';
@@ -21,7 +30,7 @@ import type { Batch, Dataset } from '../../data/index.js';
 import { headOf } from '../../data/batch.js';
 import type { LossOutput, RecModel } from '../../models/types.js';
 import { innerProductFit } from '../../models/common/base.js';
-import { TrainingStrategy, type StrategyFactory } from './types.js';
+import { TrainingStrategy, type StrategyExport, type SyncStrategyFactory } from './types.js';
 
 export interface OneBpConfig {
   /** beta of the moving aggregation (0.99; the paper suggests 0.999 for larger sets). */
@@ -30,24 +39,34 @@ export interface OneBpConfig {
   negatives?: number;
   /** Temperature of the InfoNCE over the model's logits. */
   temperature?: number;
+  /** K extra positives per positive row, from the user's train positives (0: only the row's item). */
+  positives?: number;
+  /** Initial encodings: the user tower's output, or the mean encoding of the user's train positive items. */
+  init?: 'tower' | 'history-mean';
+  /** Epochs of two-sided backpropagation before the switch to OneBP (encodings initialised then). */
+  warmupEpochs?: number;
 }
 
-export const ONEBP_DEFAULTS: Required<OneBpConfig> = { beta: 0.99, negatives: 20, temperature: 1 };
+export const ONEBP_DEFAULTS: Required<OneBpConfig> = { beta: 0.99, negatives: 20, temperature: 1, positives: 0, init: 'tower', warmupEpochs: 0 };
+const INITS = ['tower', 'history-mean'] as const;
 
 /** InfoNCE over each positive row's item and N uniform negatives; subclasses say where the user reps come from. */
 abstract class SampledInfoNce extends TrainingStrategy {
   private readonly rng: Rng;
   private readonly pool: Int32Array;
   private readonly seen: Int32Array[];
+  /** Per user entity: its train positive items (sorted, unique). */
+  protected readonly liked: Int32Array[];
   protected itemBatch: Batch;
 
-  constructor(model: RecModel, protected readonly data: Dataset, private readonly sampling: { negatives: number; temperature: number }, rng: Rng, kind: string) {
+  constructor(model: RecModel, protected readonly data: Dataset, private readonly sampling: { negatives: number; temperature: number; positives: number }, rng: Rng, kind: string) {
     super();
     if (!model.twoTower || !model.encodeUser || !model.encodeItem || !model.score) throw new Error(`${kind}: '${model.kind}' is not a two-tower model (it needs encodeUser, encodeItem and score)`);
     this.rng = this.addRng('negatives', rng);
     const counts = data.trainItemCounts();
     this.pool = Int32Array.from({ length: counts.length }, (_, i) => i).filter((i) => counts[i] > 0);
     this.seen = data.trainUserItems();
+    this.liked = trainPositives(data);
     this.itemBatch = data.itemBatch(4096);
   }
 
@@ -62,11 +81,20 @@ abstract class SampledInfoNce extends TrainingStrategy {
     return it;
   }
 
+  /** One extra positive for user u: uniform over the user's train positives, avoiding `item` when there is another. */
+  private extraPositive(u: number, item: number): number {
+    const liked = this.liked[u];
+    if (!liked || liked.length === 0 || (liked.length === 1 && liked[0] === item)) return item;
+    let it = liked[this.rng.int(liked.length)];
+    while (it === item) it = liked[this.rng.int(liked.length)];
+    return it;
+  }
+
   override loss(model: RecModel, batch: Batch): LossOutput {
-    const { negatives: N, temperature } = this.sampling;
+    const { negatives: N, temperature, positives: K } = this.sampling;
     const pos: number[] = [];
     for (let b = 0; b < batch.size; b++) if (batch.label[b] > 0.5) pos.push(b);
-    const P = pos.length, W = N + 1;
+    const P = pos.length, W = K + 1 + N;
     if (P === 0) {
       const zero = ops.scale(ops.sumAll(model.encodeItem!(headOf(batch, 1))), 0);
       return { loss: zero, logits: Tensor.zeros([batch.size]), parts: { infoNCE: 0 } };
@@ -77,13 +105,28 @@ abstract class SampledInfoNce extends TrainingStrategy {
     const rows = new Int32Array(P * W);
     pos.forEach((b, p) => {
       items[p * W] = batch.item[b];
-      for (let j = 1; j < W; j++) items[p * W + j] = this.negative(batch.user[b]);
+      for (let j = 1; j <= K; j++) items[p * W + j] = this.extraPositive(batch.user[b], batch.item[b]);
+      for (let j = K + 1; j < W; j++) items[p * W + j] = this.negative(batch.user[b]);
       users.fill(batch.user[b], p * W, p * W + W);
       rows.fill(b, p * W, p * W + W);
     });
     const v = model.encodeItem!(this.data.fillItems(this.itemBatch, items, P * W)); // [P*W, D]
-    const logits = ops.reshape(model.score!(this.usersOf(model, batch, users, rows), ops.reshape(v, [P * W, -1])), [P, W]);
-    const nce = ops.softmaxCrossEntropy(ops.scale(logits, 1 / temperature), Tensor.from(new Int32Array(P), [P]));
+    let logits = ops.reshape(model.score!(this.usersOf(model, batch, users, rows), ops.reshape(v, [P * W, -1])), [P, W]);
+    let R = P;
+    if (K > 0) {
+      // [P*(K+1), 1 + N]: each of a row's K + 1 positives against the row's N negatives.
+      R = P * (K + 1);
+      const at = new Int32Array(R * (N + 1));
+      for (let p = 0; p < P; p++) {
+        for (let j = 0; j <= K; j++) {
+          const o = (p * (K + 1) + j) * (N + 1);
+          at[o] = p * W + j;
+          for (let n = 0; n < N; n++) at[o + 1 + n] = p * W + K + 1 + n;
+        }
+      }
+      logits = ops.reshape(ops.gather(ops.reshape(logits, [P * W, 1]), Tensor.from(at, [at.length])), [R, N + 1]);
+    }
+    const nce = ops.softmaxCrossEntropy(ops.scale(logits, 1 / temperature), Tensor.from(new Int32Array(R), [R]));
     return { loss: nce, logits: Tensor.zeros([batch.size]), parts: { infoNCE: nce.item() } };
   }
 }
@@ -95,12 +138,65 @@ export class OneBp extends SampledInfoNce {
   /** [U] 1 where the user has a stored encoding (else the tower scores it: a cold user). */
   readonly known: Tensor;
 
+  /** Names of the parameters the item tower's output depends on (the only ones OneBP optimises). */
+  private itemSide: Set<string> | null = null;
+
   constructor(model: RecModel, data: Dataset, readonly config: Required<OneBpConfig>, rng: Rng) {
     super(model, data, config, rng, 'onebp');
     const D = OneBp.checkInnerProduct(model, data);
     this.encodings = this.addBuffer('encodings', buffer([data.userCount, D]));
     this.known = this.addBuffer('known', buffer([data.userCount]));
+    if (config.warmupEpochs === 0) this.initialise(model);
+  }
+
+  /** False during the two-sided warm-up: no user has a stored encoding yet (the state a checkpoint restores). */
+  get switched(): boolean {
+    return this.known.f.some((x) => x > 0);
+  }
+
+  /** Initial encodings of every user with train rows, by `init`. */
+  private initialise(model: RecModel): void {
     this.initFromTower(model);
+    if (this.config.init === 'history-mean') this.initFromHistory(model);
+  }
+
+  /** At the end of the warm-up: encodings from the warmed-up model, and user-only parameters stop learning. */
+  override startEpoch(model: RecModel, epoch: number): void {
+    if (epoch < this.config.warmupEpochs || this.switched) return;
+    this.initialise(model);
+    const item = this.itemParameters(model);
+    for (const [n, t] of model.namedParameters()) {
+      if (item.has(n)) continue;
+      t.grad = null; // the optimizer skips a parameter without a gradient; none reaches it any more
+      t.sparseGrad = null;
+    }
+  }
+
+  /** e_u <- mean of encodeItem over the user's train positive items (users with none keep what they have). */
+  private initFromHistory(model: RecModel): void {
+    const D = this.encodings.shape[1];
+    const N = this.data.itemCount;
+    const all = new Float32Array(N * D);
+    model.eval();
+    noGrad(() => {
+      for (let i0 = 0; i0 < N; i0 += 4096) {
+        const n = Math.min(4096, N - i0);
+        scope(() => {
+          const v = model.encodeItem!(this.data.fillItems(this.data.itemBatch(n), Int32Array.from({ length: n }, (_, k) => i0 + k)));
+          all.set(v.f.subarray(0, n * D), i0 * D);
+        });
+      }
+    });
+    model.train();
+    const e = this.encodings.f;
+    this.liked.forEach((items, u) => {
+      if (items.length === 0) return;
+      const o = u * D;
+      e.fill(0, o, o + D);
+      for (const it of items) for (let d = 0; d < D; d++) e[o + d] += all[it * D + d];
+      for (let d = 0; d < D; d++) e[o + d] /= items.length;
+      this.known.f[u] = 1;
+    });
   }
 
   /** The rep width D, after checking that scores are an increasing affine function of <u, v> with equal widths. */
@@ -140,24 +236,35 @@ export class OneBp extends SampledInfoNce {
     model.train();
   }
 
-  /** Only item-side parameters learn: those the item tower's output depends on. */
-  override trainable(model: RecModel): [string, Tensor][] {
+  /** The parameters the item tower's output depends on (a gradient probe of encodeItem; computed once). */
+  private itemParameters(model: RecModel): Set<string> {
+    if (this.itemSide) return this.itemSide;
     const batch = this.data.batches('train', { batchSize: 64, shuffle: false }).epoch(0).next().value as Batch;
     const all = model.namedParameters();
+    const saved = all.map(([, t]) => [t.grad, t.sparseGrad] as const);
     for (const [, t] of all) { t.grad = null; t.sparseGrad = null; }
     scope(() => backward(ops.sumAll(model.encodeItem!(batch))));
-    const used = all.filter(([, t]) => t.grad !== null || t.sparseGrad !== null);
-    for (const [, t] of all) { t.grad = null; t.sparseGrad = null; }
-    return used;
+    this.itemSide = new Set(all.filter(([, t]) => t.grad !== null || t.sparseGrad !== null).map(([n]) => n));
+    all.forEach(([, t], i) => { t.grad = saved[i][0]; t.sparseGrad = saved[i][1]; });
+    return this.itemSide;
   }
 
-  /** Stored encodings, held constant: no gradient reaches the user side. */
-  protected override usersOf(_model: RecModel, _batch: Batch, users: Int32Array, _rows: Int32Array): Tensor {
+  /** Only item-side parameters learn (every parameter during a two-sided warm-up; user-only ones stop at the switch). */
+  override trainable(model: RecModel): [string, Tensor][] {
+    const item = this.itemParameters(model);
+    const all = model.namedParameters();
+    return this.config.warmupEpochs > 0 ? all : all.filter(([n]) => item.has(n));
+  }
+
+  /** Stored encodings, held constant: no gradient reaches the user side (the tower with its gradient during a warm-up). */
+  protected override usersOf(model: RecModel, batch: Batch, users: Int32Array, rows: Int32Array): Tensor {
+    if (!this.switched) return ops.gather(model.encodeUser!(batch), Tensor.from(rows, [rows.length]));
     return ops.gather(this.encodings, Tensor.from(users, [users.length]));
   }
 
   /** e_u <- beta e_u + (1 - beta) e_i+ with the positive items' encodings after the update. */
   override afterStep(model: RecModel, batch: Batch): void {
+    if (!this.switched) return; // two-sided warm-up
     const { beta } = this.config;
     const pos: number[] = [];
     for (let b = 0; b < batch.size; b++) if (batch.label[b] > 0.5) pos.push(b);
@@ -191,6 +298,18 @@ export class OneBp extends SampledInfoNce {
   override forward(model: RecModel, batch: Batch): Tensor {
     return model.score!(this.userReps(model, batch), model.encodeItem!(batch));
   }
+
+  /** The stored encodings of every user that has one, by user key; the rest (cold users) are served by the tower.
+   * None during a warm-up (a best checkpoint from a two-sided epoch): nothing is added. */
+  override bundleExport(_model: RecModel, data: Dataset): StrategyExport | null {
+    const D = this.encodings.shape[1];
+    const users: number[] = [];
+    for (let u = 0; u < data.userCount; u++) if (this.known.f[u]) users.push(u);
+    if (users.length === 0) return null; // still in the two-sided warm-up: the tower serves every user, as in evaluation
+    const out = new Float32Array(users.length * D);
+    users.forEach((u, k) => out.set(this.encodings.f.subarray(u * D, u * D + D), k * D));
+    return { userEncodings: { keys: users.map((u) => data.userKeys[u]), dim: D, data: out }, info: { config: { ...this.config }, cold: 'tower' } };
+  }
 }
 
 /** The same sampled InfoNCE with the user tower's output and its gradient: ordinary two-sided backpropagation. */
@@ -206,8 +325,33 @@ export class TwoBp extends SampledInfoNce {
   }
 }
 
-export type TwoBpConfig = Omit<OneBpConfig, 'beta'>;
-export const TWOBP_DEFAULTS: Required<TwoBpConfig> = { negatives: 20, temperature: 1 };
+export type TwoBpConfig = Omit<OneBpConfig, 'beta' | 'init' | 'warmupEpochs'>;
+export const TWOBP_DEFAULTS: Required<TwoBpConfig> = { negatives: 20, temperature: 1, positives: 0 };
+
+/** Per user entity: the items of its positive train rows (sorted, unique). */
+function trainPositives(data: Dataset): Int32Array[] {
+  const lists: number[][] = Array.from({ length: data.userCount }, () => []);
+  for (const r of data.splits.train) if (data.label[r] > 0.5) lists[data.rowUser[r]].push(data.rowItem[r]);
+  return lists.map((l) => Int32Array.from(new Set(l)).sort());
+}
+
+/** Checks a strategy config: known keys, and each value's type and range (messages name the key). */
+function checkConfig(kind: string, config: Record<string, unknown>, defaults: Record<string, unknown>): void {
+  for (const k of Object.keys(config)) if (!(k in defaults)) throw new Error(`unknown ${kind} config key '${k}' (known: ${Object.keys(defaults).join(', ')})`);
+  const int = (k: string, min: number) => {
+    const v = config[k];
+    if (v !== undefined && !(Number.isInteger(v) && (v as number) >= min)) throw new Error(`${kind} config '${k}' must be an integer >= ${min}, got ${JSON.stringify(v)}`);
+  };
+  int('negatives', 1);
+  int('positives', 0);
+  int('warmupEpochs', 0);
+  const t = config.temperature;
+  if (t !== undefined && !(typeof t === 'number' && t > 0)) throw new Error(`${kind} config 'temperature' must be a number > 0, got ${JSON.stringify(t)}`);
+  const b = config.beta;
+  if (b !== undefined && !(typeof b === 'number' && b >= 0 && b < 1)) throw new Error(`${kind} config 'beta' must be a number in [0, 1), got ${JSON.stringify(b)}`);
+  const i = config.init;
+  if (i !== undefined && !INITS.includes(i as never)) throw new Error(`${kind} config 'init' must be one of ${INITS.join(', ')}, got ${JSON.stringify(i)}`);
+}
 
 function contains(sorted: Int32Array, x: number): boolean {
   let lo = 0, hi = sorted.length - 1;
@@ -220,12 +364,12 @@ function contains(sorted: Int32Array, x: number): boolean {
   return false;
 }
 
-export const createOneBp: StrategyFactory<OneBpConfig> = (ctx, config) => {
-  for (const k of Object.keys(config)) if (!(k in ONEBP_DEFAULTS)) throw new Error(`unknown onebp config key '${k}' (known: ${Object.keys(ONEBP_DEFAULTS).join(', ')})`);
+export const createOneBp: SyncStrategyFactory<OneBpConfig> = (ctx, config) => {
+  checkConfig('onebp', config as Record<string, unknown>, ONEBP_DEFAULTS);
   return new OneBp(ctx.model, ctx.data, { ...ONEBP_DEFAULTS, ...config }, ctx.rng);
 };
 
-export const createTwoBp: StrategyFactory<TwoBpConfig> = (ctx, config) => {
-  for (const k of Object.keys(config)) if (!(k in TWOBP_DEFAULTS)) throw new Error(`unknown twobp config key '${k}' (known: ${Object.keys(TWOBP_DEFAULTS).join(', ')})`);
+export const createTwoBp: SyncStrategyFactory<TwoBpConfig> = (ctx, config) => {
+  checkConfig('twobp', config as Record<string, unknown>, TWOBP_DEFAULTS);
   return new TwoBp(ctx.model, ctx.data, { ...TWOBP_DEFAULTS, ...config }, ctx.rng);
 };

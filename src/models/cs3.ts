@@ -1,0 +1,309 @@
+// CS3 (Capability Synergy, arXiv 2604.22761), parts 1 and 2, as THIS PROJECT'S INTERPRETATION: the paper was
+// withdrawn and only a summary is public (shared/papers/cs3-summary.txt, NOTES.md); no equation here is the authors'.
+// A wrapper model ('cs3') around any registered two-tower model whose towers embed their fields with one
+// FieldEmbedder (DSSM, IntTower...); the base model's file is untouched. It hooks the embedder's field transform:
+//   1. Cycle-adaptive structure (`cycle`): each tower encodes twice with shared weights. Pass 1 gives the rep r1;
+//      a small gate MLP per tower (r1 -> hidden, ReLU -> F) gives g = 2 sigmoid(.) per field (1 at a zero logit,
+//      in (0, 2)), and pass 2 re-weights the field embeddings by g (adaptive feature denoising). Towers stay
+//      independent: each side's gates come from that side's own pass 1.
+//   2. Cross-tower synchronisation (`sync`): buffers keep the EMA (beta) of the batch mean of each tower's
+//      L2-normalised rep, updated once per training step (loss()) from that step's reps, like batch norm's running
+//      statistics; frozen outside training, so they are part of the exported weights and serving stays decoupled.
+//      Each tower receives the other tower's statistic as an additive input: shift = s_other W reshaped [F, D]
+//      added to its field embeddings (W zero-initialised, learned). An alignment loss, weight `weight`, pulls the two
+//      distributions together: ||mean(u) - mean(v)||^2 + ||u^T u / B - v^T v / B||_F^2 over row-normalised reps
+//      (when the user rep is wider, as IntTower's L layers of heads, its last I columns: the last layer's heads).
+// Pass-2 input = e * g + shift; pass-1 input = e + shift. Batch norm inside the towers sees both passes in training,
+// so its running statistics average them (documented in docs/STRATEGIES.md). Serving: the base model's plan runs
+// twice in one arena (relocated steps), with a native 'fieldGate' step between the passes.
+// Shape letters: B batch, F fields of a side, D embedding dim, U/I user/item rep widths, W the other side's width.
+import { Tensor } from '../core/tensor.js';
+import type { Rng } from '../core/random.js';
+import { noGrad } from '../core/tape.js';
+import { scope } from '../core/scope.js';
+import * as ops from '../core/ops/index.js';
+import { Linear, Module, type Mlp } from '../nn/index.js';
+import { buffer } from '../nn/init.js';
+import type { Batch } from '../data/index.js';
+import { allocBatch } from '../data/batch.js';
+import type { LossOutput, ModelContext, ModelFactory, RecModel } from './types.js';
+import { DSSM_TINY } from './dssm.js';
+import { FieldEmbedder, ITEM_SIDE, USER_SIDE, flatWidth, type Source } from './common/field-embedder.js';
+import { makeMlp } from './common/layers.js';
+import { PlanBuilder, floats, relocate, type UserServingPlan } from './common/serving.js';
+
+export interface Cs3CycleConfig {
+  /** Width of the gate MLP's hidden layer. */
+  hidden?: number;
+}
+
+export interface Cs3SyncConfig {
+  /** beta of the EMA of each tower's mean normalised rep. */
+  beta?: number;
+  /** Weight of the alignment loss (0: statistics and their input only). */
+  weight?: number;
+}
+
+export interface Cs3Config {
+  /** The registered two-tower model CS3 wraps (required; optional in the type so any config object type-checks), and its config. */
+  base?: string;
+  config?: Record<string, unknown>;
+  /** Part 1 (true = defaults). */
+  cycle?: boolean | Cs3CycleConfig;
+  /** Part 2 (true = defaults). */
+  sync?: boolean | Cs3SyncConfig;
+}
+
+export const CS3_CYCLE_DEFAULTS: Required<Cs3CycleConfig> = { hidden: 32 };
+export const CS3_SYNC_DEFAULTS: Required<Cs3SyncConfig> = { beta: 0.99, weight: 0.1 };
+export const CS3_TINY: Cs3Config = { base: 'dssm', config: { ...DSSM_TINY }, cycle: true, sync: true };
+
+/** One tower's CS3 parts. */
+interface Side {
+  name: 'user' | 'item';
+  sources: readonly Source[];
+  /** F: embedded fields of this side. */
+  fields: number;
+  /** Width of this side's rep. */
+  width: number;
+  encode: (batch: Batch) => Tensor;
+  /** Cycle: rep -> F gate logits. */
+  gate: Mlp | null;
+  /** Sync: the other side's statistic [W] -> shift [F*D] (no bias). */
+  proj: Linear | null;
+  /** Sync: EMA of this side's mean normalised rep [width]. */
+  mean: Tensor | null;
+  /** True while pass 1 runs (its embed() call gets no gates). */
+  inPass1: boolean;
+}
+
+/** Options with defaults (true = defaults, false/undefined = off); unknown keys throw. */
+function partConfig<C extends object>(part: string, v: boolean | C | undefined, defaults: Required<C>): Required<C> | null {
+  if (v === undefined || v === false) return null;
+  const out = { ...defaults } as Record<string, unknown>;
+  if (v !== true) {
+    for (const [k, x] of Object.entries(v)) {
+      if (!(k in defaults)) throw new Error(`cs3: unknown ${part} config key '${k}' (known: ${Object.keys(defaults).join(', ')})`);
+      if (x !== undefined) out[k] = x;
+    }
+  }
+  return out as Required<C>;
+}
+
+const sameSources = (a: readonly Source[], b: readonly Source[]): boolean => a.length === b.length && a.every((s) => b.includes(s));
+
+/** The one FieldEmbedder of width > 1 a model embeds its fields with (throws, naming the model, when not exactly one). */
+export function fieldEmbedderOf(model: Module & { kind: string }, who: string): FieldEmbedder {
+  const found = model.namedModules().filter(([, m]) => m instanceof FieldEmbedder && m.dim > 1) as [string, FieldEmbedder][];
+  if (found.length !== 1) throw new Error(`${who}: '${model.kind}' must embed its fields with exactly one FieldEmbedder (found ${found.length}: ${found.map(([n]) => n || '(root)').join(', ')})`);
+  return found[0][1];
+}
+
+export class Cs3 extends Module implements RecModel {
+  readonly kind = 'cs3';
+  readonly twoTower = true;
+  readonly base: RecModel;
+  readonly embedder: FieldEmbedder;
+  readonly cycle: Required<Cs3CycleConfig> | null;
+  readonly sync: Required<Cs3SyncConfig> | null;
+  readonly user: Side;
+  readonly item: Side;
+  /** Sync: training steps the statistics have seen ([1]; 0 = none yet: the statistics are zeros, so is the shift). */
+  readonly syncSteps: Tensor | null;
+
+  constructor(ctx: ModelContext, readonly config: Cs3Config, base: RecModel) {
+    super();
+    this.cycle = partConfig('cycle', config.cycle, CS3_CYCLE_DEFAULTS);
+    this.sync = partConfig('sync', config.sync, CS3_SYNC_DEFAULTS);
+    if (this.cycle && !(Number.isInteger(this.cycle.hidden) && this.cycle.hidden > 0)) throw new Error(`cs3: cycle.hidden must be a positive integer (got ${this.cycle.hidden})`);
+    if (this.sync && !(this.sync.beta >= 0 && this.sync.beta < 1)) throw new Error(`cs3: sync.beta must be in [0, 1) (got ${this.sync.beta})`);
+    if (this.sync && !(this.sync.weight >= 0)) throw new Error(`cs3: sync.weight must be >= 0 (got ${this.sync.weight})`);
+    if (!base.twoTower || !base.encodeUser || !base.encodeItem || !base.score) throw new Error(`cs3: '${base.kind}' is not a two-tower model (it needs encodeUser, encodeItem and score)`);
+    this.base = this.addModule('base', base);
+    this.embedder = fieldEmbedderOf(base, 'cs3');
+    const widths = repWidths(base, ctx);
+    const side = (name: 'user' | 'item', sources: readonly Source[], width: number): Side => {
+      const fields = this.embedder.fieldsOf(sources).length;
+      if (fields === 0 && (this.cycle || this.sync)) throw new Error(`cs3: '${base.kind}' has no embedded ${name} fields to gate or shift`);
+      return { name, sources, fields, width, encode: name === 'user' ? (b) => base.encodeUser!(b) : (b) => base.encodeItem!(b), gate: null, proj: null, mean: null, inPass1: false };
+    };
+    this.user = side('user', USER_SIDE, widths.user);
+    this.item = side('item', ITEM_SIDE, widths.item);
+    const D = this.embedder.dim;
+    for (const s of [this.user, this.item]) {
+      if (this.cycle) s.gate = this.addModule(`${s.name}Gate`, makeMlp(s.width, { dims: [this.cycle.hidden, s.fields], batchNorm: false, dropout: 0, lastAct: 'none' }, ctx.rng, 'default'));
+    }
+    if (this.sync) {
+      if (widths.user < widths.item) throw new Error(`cs3 sync: the user rep (${widths.user} wide) is narrower than the item rep (${widths.item}); the alignment compares the item rep with the user rep's last ${widths.item} columns`);
+      for (const [s, other] of [[this.user, this.item], [this.item, this.user]] as const) {
+        s.proj = this.addModule(`${s.name}Sync`, new Linear(other.width, s.fields * D, ctx.rng, { bias: false, init: 'zeros' }));
+        s.mean = this.addBuffer(`${s.name}Mean`, buffer([s.width]));
+      }
+    }
+    this.syncSteps = this.sync ? this.addBuffer('syncSteps', buffer([1])) : null;
+    if (this.cycle || this.sync) this.embedder.transform = (e, batch, sources) => this.rewrite(e, batch, sources);
+  }
+
+  /** The field transform: e [B, F, D] -> e * g + shift (pass 2), e + shift (pass 1 or no cycle). */
+  private rewrite(e: Tensor, batch: Batch, sources: readonly Source[]): Tensor {
+    const s = sameSources(sources, this.user.sources) ? this.user : sameSources(sources, this.item.sources) ? this.item : null;
+    if (!s) return e;
+    const [B, F, D] = e.shape;
+    let x = e;
+    if (s.gate && !s.inPass1) {
+      const g = this.gatesOf(s, batch); // [B, F]
+      x = ops.reshape(ops.mul(ops.reshape(x, [B * F, D]), ops.reshape(g, [B * F, 1])), [B, F, D]); // a per-row scale
+    }
+    const shift = this.shiftOf(s); // [1, F*D]
+    return shift ? ops.reshape(ops.add(ops.reshape(x, [B, F * D]), shift), [B, F, D]) : x; // a per-column add
+  }
+
+  /** Cycle gates [B, F] of one side: 2 sigmoid(gate MLP(pass-1 rep)). */
+  private gatesOf(s: Side, batch: Batch): Tensor {
+    s.inPass1 = true;
+    let r1: Tensor;
+    try {
+      r1 = s.encode(batch);
+    } finally {
+      s.inPass1 = false;
+    }
+    return ops.scale(ops.sigmoid(s.gate!.forward(r1)), 2);
+  }
+
+  /** Sync shift [1, F*D] of one side from the other side's (constant) statistic (zeros before the first step). */
+  private shiftOf(s: Side): Tensor | null {
+    if (!s.proj) return null;
+    const other = s === this.user ? this.item : this.user;
+    return s.proj.forward(Tensor.from(other.mean!.f, [1, other.width]));
+  }
+
+  /** The gates one side gives a batch ([B, F], no tape): what pass 2 multiplies the field embeddings by. */
+  gates(side: 'user' | 'item', batch: Batch): Float32Array {
+    const s = side === 'user' ? this.user : this.item;
+    if (!s.gate) throw new Error('cs3: the cycle part is off');
+    return noGrad(() => scope(() => Float32Array.from(this.gatesOf(s, batch).f)));
+  }
+
+  encodeUser(batch: Batch): Tensor {
+    return this.base.encodeUser!(batch);
+  }
+
+  encodeItem(batch: Batch): Tensor {
+    return this.base.encodeItem!(batch);
+  }
+
+  score(userReps: Tensor, itemReps: Tensor): Tensor {
+    return this.base.score!(userReps, itemReps);
+  }
+
+  forward(batch: Batch): Tensor {
+    return this.base.forward(batch);
+  }
+
+  loss(batch: Batch): LossOutput {
+    const out = this.base.loss(batch);
+    if (!this.sync) return out;
+    if (!out.reps) throw new Error(`cs3 sync: '${this.base.kind}'.loss() does not return its reps`);
+    const { user, item } = out.reps;
+    let loss = out.loss;
+    const parts = { ...out.parts };
+    if (this.sync.weight > 0) {
+      const align = ops.scale(alignment(user, item), this.sync.weight);
+      loss = ops.add(loss, align);
+      parts.align = align.item();
+    }
+    if (this.training) this.updateStatistics(user, item);
+    return { loss, logits: out.logits, parts, reps: out.reps };
+  }
+
+  /** s <- beta s + (1 - beta) mean_b(r_b / ||r_b||) for both sides (the first step sets s). */
+  private updateStatistics(user: Tensor, item: Tensor): void {
+    const first = this.syncSteps!.f[0] === 0;
+    const beta = first ? 0 : this.sync!.beta;
+    for (const [s, r] of [[this.user, user], [this.item, item]] as const) {
+      const m = meanNormalizedRow(r);
+      const stat = s.mean!.f;
+      for (let j = 0; j < m.length; j++) stat[j] = beta * stat[j] + (1 - beta) * m[j];
+    }
+    this.syncSteps!.f[0] += 1;
+  }
+
+  /**
+   * The base model's plan with CS3 applied: raw input -> [fieldGate: + shift] -> pass 1 -> [gate MLP -> fieldGate:
+   * raw * g + shift -> pass 2]; every pass is the base plan relocated into its own arena region. Throws (the tensor
+   * path then serves) when the base has no plan or its input is not the embedder's row.
+   */
+  servingPlan(): UserServingPlan {
+    if (!this.base.servingPlan) throw new Error(`cs3: '${this.base.kind}' has no serving plan`);
+    const inner = this.base.servingPlan();
+    if (!this.cycle && !this.sync) return inner;
+    const s = inner.spec;
+    const F = this.user.fields, D = this.embedder.dim;
+    if (s.input !== flatWidth(this.embedder, USER_SIDE)) throw new Error(`cs3: '${this.base.kind}'s plan input (${s.input} floats) is not its user fields' row (${flatWidth(this.embedder, USER_SIDE)})`);
+    const shift = noGrad(() => scope(() => {
+      const t = this.shiftOf(this.user);
+      return t ? Float32Array.from(t.f) : null;
+    }));
+    const p = new PlanBuilder(s.input);
+    const tail = s.input - F * D;
+    const pass = (gate: number | null): number => {
+      const at = p.alloc(s.arena);
+      p.steps.push({ op: 'fieldGate', src: 0, dst: at, gate, fields: F, dim: D, tail, scale: 2, shift });
+      p.steps.push(...relocate(s.steps, at));
+      return at + s.repOffset;
+    };
+    let rep = pass(null);
+    if (this.user.gate) {
+      const outs = p.mlp(this.user.gate, rep);
+      rep = pass(outs[outs.length - 1]);
+    }
+    return { spec: p.finish(rep, s.repLength, s.score), writeInput: inner.writeInput };
+  }
+}
+
+/** Alignment of the row-normalised reps u [B, U] (its last I columns) and v [B, I]: mean gap^2 + second-moment gap^2. */
+export function alignment(user: Tensor, item: Tensor): Tensor {
+  const [B, U] = user.shape;
+  const I = item.shape[1];
+  const u = ops.l2Normalize(U === I ? user : ops.split(user, [U - I, I], 1)[1]); // [B, I]
+  const v = ops.l2Normalize(item);
+  const dm = ops.sub(ops.mean(u, 0), ops.mean(v, 0)); // [I]
+  const dc = ops.scale(ops.sub(ops.matmul(u, u, { transA: true }), ops.matmul(v, v, { transA: true })), 1 / B); // [I, I]
+  return ops.add(ops.sumAll(ops.mul(dm, dm)), ops.sumAll(ops.mul(dc, dc)));
+}
+
+/** mean over rows of r_b / ||r_b|| ([B, W] -> [W]), in float64, no tape. */
+function meanNormalizedRow(r: Tensor): Float64Array {
+  const [B, W] = r.shape;
+  const d = r.f;
+  const m = new Float64Array(W);
+  for (let b = 0; b < B; b++) {
+    let ss = 0;
+    for (let j = 0; j < W; j++) ss += d[b * W + j] ** 2;
+    const k = 1 / Math.max(Math.sqrt(ss), 1e-12) / B;
+    for (let j = 0; j < W; j++) m[j] += d[b * W + j] * k;
+  }
+  return m;
+}
+
+/** User and item rep widths, from encoding one all-padding row in eval mode (the model's mode is restored). */
+function repWidths(base: RecModel, ctx: ModelContext): { user: number; item: number } {
+  const was = base.training;
+  base.eval();
+  try {
+    const b = allocBatch(ctx.features, 1);
+    return noGrad(() => scope(() => ({ user: base.encodeUser!(b).shape[1], item: base.encodeItem!(b).shape[1] })));
+  } finally {
+    base.train(was);
+  }
+}
+
+/** The factory takes the registry to build the base model from (registry.ts passes MODELS). */
+export function createCs3(ctx: ModelContext, config: Cs3Config, registry: Record<string, ModelFactory<any>>): RecModel {
+  for (const k of Object.keys(config ?? {})) if (!['base', 'config', 'cycle', 'sync'].includes(k)) throw new Error(`cs3: unknown config key '${k}' (known: base, config, cycle, sync)`);
+  if (!config?.base) throw new Error('cs3: config.base must name a registered two-tower model (e.g. "dssm", "int-tower")');
+  if (config.base === 'cs3') throw new Error('cs3: the base cannot be cs3 itself');
+  const factory = registry[config.base];
+  if (!factory) throw new Error(`cs3: unknown base model '${config.base}' (registered: ${Object.keys(registry).join(', ')})`);
+  return new Cs3(ctx, config, factory(ctx, config.config ?? {}));
+}
