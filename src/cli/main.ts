@@ -10,7 +10,7 @@ const COMMANDS: Record<string, Command> = {
     run: async (args) => (await import('./demo.js')).runDemo(args),
   },
   train: {
-    summary: 'train a model: --config <file> [--resume] [--out <dir>]',
+    summary: 'train a model: --config <file> [--resume] [--out <dir>]; online from an event stream: --online --config <file>',
     run: async (args) => (await import('./train.js')).runTrain(args),
   },
   eval: {

@@ -7,8 +7,13 @@ import { buildModel, loadData, loadTrainConfig, runTraining } from '../train/run
 import type { SplitName } from '../data/index.js';
 
 export async function runTrain(argv: string[]): Promise<void> {
-  const { values } = parseArgs({ args: argv, options: { config: { type: 'string' }, resume: { type: 'boolean', default: false }, out: { type: 'string' } } });
-  if (!values.config) throw new Error('usage: prerank train --config <file> [--resume] [--out <dir>]');
+  const { values } = parseArgs({ args: argv, options: { config: { type: 'string' }, resume: { type: 'boolean', default: false }, out: { type: 'string' },
+    online: { type: 'boolean', default: false } } });
+  if (!values.config) throw new Error('usage: prerank train --config <file> [--resume] [--out <dir>] | prerank train --online --config <online config>');
+  if (values.online) {
+    await (await import('../online/trainer.js')).runOnline(values.config);
+    return;
+  }
   const cfg = loadTrainConfig(values.config);
   if (values.out) cfg.outDir = values.out;
   const r = await runTraining(cfg, { resume: values.resume });

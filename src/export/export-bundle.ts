@@ -27,6 +27,21 @@ export interface ExportSource {
   training?: unknown;
   /** The training strategy with its trained state (e.g. OneBP's user encodings), when the run used one. */
   strategy?: TrainingStrategy;
+  /** The items to export when they are not exactly the dataset's (an online run adds the items it met). */
+  items?: ExportItems;
+}
+
+/** Item keys and a way to fill item-tower batches for them (default: the dataset's item entities). */
+export interface ExportItems {
+  keys: string[];
+  batch(capacity: number): Batch;
+  fill(b: Batch, ids: Int32Array): Batch;
+  /** Two-tower models: the item representations [N, I] when the caller already has them (an online run's cache). */
+  reps?: { data: Float32Array; dim: number };
+}
+
+function datasetItems(ds: Dataset): ExportItems {
+  return { keys: ds.itemKeys, batch: (c) => ds.itemBatch(c), fill: (b, ids) => ds.fillItems(b, ids) };
 }
 
 export interface ExportOptions {
@@ -76,16 +91,20 @@ function inference<T>(model: RecModel, fn: () => T): T {
 }
 
 /** encodeItem over every item entity, in batches: [N, I]. */
-function itemReps(model: RecModel, ds: Dataset, batchSize: number): { reps: Float32Array; dim: number } {
-  const n = ds.itemCount;
-  const b = ds.itemBatch(Math.min(batchSize, Math.max(1, n)));
+function itemReps(model: RecModel, items: ExportItems, batchSize: number): { reps: Float32Array; dim: number } {
+  const n = items.keys.length;
+  if (items.reps) {
+    if (items.reps.data.length !== n * items.reps.dim) throw new Error(`export: ${items.reps.data.length} cached item rep values for ${n} items x ${items.reps.dim}`);
+    return { reps: items.reps.data, dim: items.reps.dim };
+  }
+  const b = items.batch(Math.min(batchSize, Math.max(1, n)));
   const all = Int32Array.from({ length: n }, (_, i) => i);
   let reps = new Float32Array(0);
   let dim = 0;
   for (let at = 0; at < n; at += batchSize) {
     const m = Math.min(batchSize, n - at);
     scope(() => {
-      const out = model.encodeItem!(ds.fillItems(b, all.subarray(at, at + m)));
+      const out = model.encodeItem!(items.fill(b, all.subarray(at, at + m)));
       if (at === 0) {
         dim = out.cols;
         reps = new Float32Array(n * dim);
@@ -122,11 +141,12 @@ interface TwoTowerItems {
 
 function twoTowerItems(src: ExportSource, o: Required<ExportOptions>): TwoTowerItems {
   const { model, dataset: ds } = src;
+  const items = src.items ?? datasetItems(ds);
   const rng = new Rng(o.seed);
   return inference(model, () => {
-    const { reps, dim } = itemReps(model, ds, o.batchSize);
-    const f32: ItemTable = { ids: ds.itemKeys, dim, dtype: 'float32', data: reps };
-    const table = quantize(ds.itemKeys, reps, dim, o.itemDtype);
+    const { reps, dim } = itemReps(model, items, o.batchSize);
+    const f32: ItemTable = { ids: items.keys, dim, dtype: 'float32', data: reps };
+    const table = quantize(items.keys, reps, dim, o.itemDtype);
     return scope(() => {
       const batch = sampleRows(ds, o.samplePairs, rng);
       const S = batch.size;
@@ -139,7 +159,7 @@ function twoTowerItems(src: ExportSource, o: Required<ExportOptions>): TwoTowerI
       const fwd = model.forward(batch).data as Float32Array;
       const own = model.score!(u, rows(batch.item, f32)).data as Float32Array;
       const exportCheck = { maxAbsError: maxAbsDiff(fwd.subarray(0, S), own.subarray(0, S)).max, pairs: S };
-      const random = Int32Array.from({ length: S }, () => rng.int(ds.itemCount));
+      const random = Int32Array.from({ length: S }, () => rng.int(items.keys.length));
       const v32 = rows(random, f32);
       const s32 = (model.score!(u, v32).data as Float32Array).slice(0, S);
       let accuracy: AccuracyCost | null = null;
@@ -151,16 +171,16 @@ function twoTowerItems(src: ExportSource, o: Required<ExportOptions>): TwoTowerI
       const userDim = u.cols;
       const fit = userDim === dim ? innerProductFit(u.data as Float32Array, v32.data as Float32Array, dim, s32) : null;
       const retrieval: RetrievalInfo | null = fit ? { metric: 'ip', ...fit } : null;
-      const info: ItemsInfo = { cached: true, count: ds.itemCount, dim, userDim, dtype: o.itemDtype, exportCheck, accuracy, retrieval };
+      const info: ItemsInfo = { cached: true, count: items.keys.length, dim, userDim, dtype: o.itemDtype, exportCheck, accuracy, retrieval };
       return { info, table };
     });
   });
 }
 
 /** Encoded item features of every item entity, as tensors (single-tower serving gathers them per candidate). */
-function itemFeatureTensors(ds: Dataset): Map<string, Tensor> {
-  const n = ds.itemCount;
-  const b = ds.fillItems(ds.itemBatch(Math.max(1, n)), Int32Array.from({ length: n }, (_, i) => i));
+function itemFeatureTensors(items: ExportItems): Map<string, Tensor> {
+  const n = items.keys.length;
+  const b = items.fill(items.batch(Math.max(1, n)), Int32Array.from({ length: n }, (_, i) => i));
   const t = new Map<string, Tensor>();
   const wrap = (d: Int32Array | Float32Array, shape: number[]) => new Tensor(d, shape, { register: false });
   for (const [k, v] of Object.entries(b.sparse)) t.set(`sparse.${k}`, wrap(v, [n]));
@@ -208,9 +228,10 @@ export async function exportBundle(source: string | ExportSource, outDir: string
       if (bytes.scales) await writeFile(join(tmp, FILES.itemScales), bytes.scales);
       if (items.cached && items.retrieval && o.annIndex) await saveAnnIndex(decodeAll(r.table), r.table.dim, join(tmp, FILES.itemAnn));
     } else {
-      items = { cached: false, count: ds.itemCount, reason: `'${model.kind}' is a single-tower model: item representations cannot be cached; serving scores full (user, item) pairs` };
-      await writeFile(join(tmp, FILES.itemIds), JSON.stringify(ds.itemKeys));
-      await saveTensors(join(tmp, 'items/features'), itemFeatureTensors(ds));
+      const its = src.items ?? datasetItems(ds);
+      items = { cached: false, count: its.keys.length, reason: `'${model.kind}' is a single-tower model: item representations cannot be cached; serving scores full (user, item) pairs` };
+      await writeFile(join(tmp, FILES.itemIds), JSON.stringify(its.keys));
+      await saveTensors(join(tmp, 'items/features'), itemFeatureTensors(its));
     }
     const strategy = strategyPart(src, items);
     if (strategy?.userEncodings) {

@@ -1,7 +1,6 @@
 // The fit loop: seeded epochs over the train split, validation after each epoch, early stopping with patience on
 // a validation metric, best and last checkpoints written atomically, exact resume from the last one.
 import { join } from 'node:path';
-import { backward, scope } from '../core/index.js';
 import { Adagrad, Adam, Sgd, type Optimizer } from '../nn/index.js';
 import type { Dataset, SplitName } from '../data/index.js';
 import type { RecModel } from '../models/types.js';
@@ -13,6 +12,7 @@ import { binaryMetrics, collectPredictions, type BinaryMetrics } from './predict
 import { Progress } from './progress.js';
 import { rankingEval } from './ranking-eval.js';
 import { RunLog } from './run-log.js';
+import { trainStep } from './step.js';
 
 /** Validation metrics of an epoch: the binary ones, plus the ranking metric early stopping watches when it is one. */
 export type ValMetrics = BinaryMetrics & Record<string, number>;
@@ -87,15 +87,7 @@ export class Trainer {
     this.progress.start();
     for (const batch of stream.epoch(epoch)) {
       if (this.opts.signal?.aborted) throw new Error('training aborted');
-      const loss = scope(() => {
-        optimizer.zeroGrad();
-        const out = strategy ? strategy.loss(model, batch) : model.loss(batch);
-        backward(out.loss);
-        return out.loss.item();
-      });
-      if (!Number.isFinite(loss)) throw new Error(`epoch ${epoch}, batch ${done}: the loss is ${loss} (try a lower learning rate; PRERANK_CHECK_FINITE=1 names the op)`);
-      optimizer.step();
-      strategy?.afterStep(model, batch);
+      const loss = trainStep(model, optimizer, batch, strategy, `epoch ${epoch}, batch ${done}`);
       sum += loss * batch.size;
       samples += batch.size;
       done++;

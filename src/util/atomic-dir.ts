@@ -20,3 +20,22 @@ export async function swapInto(tmp: string, dir: string): Promise<void> {
   await rename(tmp, dir);
   await rm(old, { recursive: true, force: true });
 }
+
+/**
+ * After a crash (kill -9) during `swapInto`, `dir` may be missing while its previous version waits under the
+ * `.old` name: puts that back. Leftover temporary directories beside `dir` are removed. Returns true when `dir` exists.
+ */
+export async function recoverSwap(dir: string): Promise<boolean> {
+  const { existsSync } = await import('node:fs');
+  const { readdir } = await import('node:fs/promises');
+  const parent = dirname(dir);
+  if (!existsSync(parent)) return false;
+  const prefix = `.${basename(dir)}.tmp-`;
+  const leftovers = (await readdir(parent)).filter((n) => n.startsWith(prefix)).sort();
+  if (!existsSync(dir)) {
+    const old = leftovers.filter((n) => n.endsWith('.old')).pop();
+    if (old) await rename(join(parent, old), dir);
+  }
+  for (const n of leftovers) await rm(join(parent, n), { recursive: true, force: true });
+  return existsSync(dir);
+}

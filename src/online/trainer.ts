@@ -1,0 +1,427 @@
+// The online trainer (`prerank train --online --config <file>`): starts from an offline model (a run directory, or
+// one trained here on a time prefix of the data), then loops: read a batch of events from the source -> validate
+// (bad events counted or fatal) -> encode (new users/items get entities and hashed ids) -> score the batch with the
+// model as it is (prequential: test, then train) -> optimizer step(s) through the trainer core shared with offline
+// training (src/train/step.ts). Every M updates (or T seconds) the model, optimizer, RNG states and the source
+// offset are saved TOGETHER as one atomically swapped directory (outDir/checkpoint), and only then is the source
+// told to commit (Redis XACK); a restart resumes from that directory, so a kill -9 at any moment loses no event and
+// applies none twice. Bundle versions are published every P updates (src/export/versions.ts). Shapes: B batch.
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdir, open, readFile, rename } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { noGrad, scope } from '../core/index.js';
+import { Dataset, featureColumn, ingest, loadDataConfig, recipeConfig, subsetRaw, type DataConfig, type RawData, type RecipeName } from '../data/index.js';
+import { auc } from '../eval/auc.js';
+import type { RecModel } from '../models/types.js';
+import type { Optimizer } from '../nn/index.js';
+import { hasCheckpoint, loadCheckpoint, saveCheckpoint } from '../train/checkpoint.js';
+import type { TrainConfig } from '../train/config.js';
+import { RunLog } from '../train/run-log.js';
+import { buildModel, loadData, loadTrainConfig, runTraining } from '../train/run.js';
+import { trainStep } from '../train/step.js';
+import { createOptimizer } from '../train/trainer.js';
+import { makeTempBeside, recoverSwap, swapInto } from '../util/atomic-dir.js';
+import { loadOnlineConfig, type OnlineConfig } from './config.js';
+import { OnlineEntities, type HistoriesJson, type NewEntityJson } from './entities.js';
+import { EventDecoder, type OnlineEvent } from './events.js';
+import { ItemRepCache, type RefreshResult } from './item-cache.js';
+import { finiteOrNull, Prequential, type PrequentialJson } from './prequential.js';
+import { writeOnlineReport } from './report.js';
+import { openSource, type EventSource, type SourceOffset } from './source.js';
+
+export const STATE_VERSION = 1;
+
+/** Everything about the run that is not a tensor; saved as state.json beside the tensors in the checkpoint. */
+export interface OnlineState {
+  version: number;
+  /** Optimizer updates (batches trained). */
+  updates: number;
+  /** Events consumed from the source: trained + dropped by the label rule + bad. */
+  applied: number;
+  trained: number;
+  dropped: number;
+  bad: number;
+  /** The last consumed event's offset (null before the first). */
+  offset: SourceOffset | null;
+  maxTime: number | null;
+  prequential: PrequentialJson;
+  entities: { users: NewEntityJson[]; items: NewEntityJson[]; histories?: HistoriesJson };
+  /** The last published bundle version (null: none yet). */
+  published: number | null;
+}
+
+export interface ScoredBatch {
+  update: number;
+  logits: Float32Array;
+  labels: Float32Array;
+  users: string[];
+  items: string[];
+}
+
+export interface OnlineOptions {
+  /** Called with each batch's prequential scores (before the batch is trained on). */
+  onScored?: (s: ScoredBatch) => void;
+  signal?: AbortSignal;
+}
+
+export interface OnlineSummary {
+  state: OnlineState;
+  resumed: boolean;
+  updatesThisRun: number;
+  auc: number | null;
+  logloss: number | null;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function writeSynced(path: string, data: string): Promise<void> {
+  const fh = await open(path, 'w');
+  try {
+    await fh.writeFile(data);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+async function syncDir(dir: string): Promise<void> {
+  const fh = await open(dir, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+function dataConfigOf(cfg: TrainConfig): DataConfig {
+  return 'recipe' in cfg.data ? recipeConfig(cfg.data.recipe as RecipeName) : loadDataConfig(cfg.data.config);
+}
+
+/** Writes raw rows (ascending time) as JSONL event files, `per` events a file, each file renamed into place when complete. */
+async function writeReplay(raw: RawData, cfg: DataConfig, rows: Int32Array, dir: string, per: number): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  const k = cfg.keys;
+  const cols = [...raw.rowColumns];
+  for (let at = 0, f = 0; at < rows.length; at += per, f++) {
+    const lines: string[] = [];
+    for (let j = at; j < Math.min(rows.length, at + per); j++) {
+      const r = rows[j];
+      const e: Record<string, unknown> = { [k.user]: raw.users.keys[raw.user[r]], [k.item]: raw.items.keys[raw.item[r]] };
+      if (k.time) e[k.time] = raw.time![r];
+      e.label = raw.label[r];
+      if (cfg.weight && raw.weight) e[cfg.weight.column] = raw.weight[r];
+      for (const [name, c] of cols) e[name] = c.values[r];
+      lines.push(JSON.stringify(e));
+    }
+    const name = `events-${String(f).padStart(5, '0')}.jsonl`;
+    writeFileSync(join(dir, `.${name}.tmp`), `${lines.join('\n')}\n`);
+    await rename(join(dir, `.${name}.tmp`), join(dir, name));
+  }
+}
+
+interface Initial {
+  trainCfg: TrainConfig;
+  data: Dataset;
+  model: RecModel;
+}
+
+/** The model to start from and the dataset whose encoders and entities the run uses. */
+async function initialModel(cfg: OnlineConfig, resuming: boolean, log: (m: string) => void): Promise<Initial> {
+  const init = cfg.initial;
+  if ('run' in init) {
+    const trainCfg = loadTrainConfig(join(init.run, 'config.json'));
+    const data = await loadData(trainCfg);
+    const model = buildModel(trainCfg, data);
+    if (!resuming) {
+      const ck = ['best', 'last'].map((d) => join(init.run, d)).find(hasCheckpoint);
+      if (!ck) throw new Error(`initial run ${init.run} has no checkpoint (best/ or last/)`);
+      await loadCheckpoint(ck, model, null);
+      log(`initial model: ${ck}`);
+    }
+    return { trainCfg, data, model };
+  }
+  const trainCfg = loadTrainConfig(init.train);
+  const dataCfg = dataConfigOf(trainCfg);
+  const raw = await ingest(dataCfg);
+  if (!raw.time) throw new Error(`online: a time prefix needs keys.time in the data config of ${init.train}`);
+  const order = Int32Array.from({ length: raw.rows }, (_, i) => i).sort((a, b) => raw.time![a] - raw.time![b] || a - b);
+  const cut = order.length ? raw.time[order[Math.floor(init.fraction * order.length)]] : 0;
+  const prefix = Int32Array.from(order.filter((r) => raw.time![r] < cut)).sort();
+  const rest = order.filter((r) => raw.time![r] >= cut);
+  const data = Dataset.fromRaw(dataCfg, subsetRaw(raw, prefix));
+  log(`time prefix: ${prefix.length} rows before ${cut} (${new Date(cut * 1000).toISOString()}), ${rest.length} after`);
+  if (init.writeRestTo) {
+    const exists = existsSync(init.writeRestTo) && readdirSync(init.writeRestTo).some((n) => /\.(jsonl|csv|tsv)$/.test(n) && !n.startsWith('.'));
+    if (!exists) {
+      await writeReplay(raw, dataCfg, rest, init.writeRestTo, init.filesOf);
+      log(`replay stream: ${rest.length} events written to ${init.writeRestTo}`);
+    }
+  }
+  const offDir = init.offlineDir ?? join(cfg.outDir, 'offline');
+  let model = buildModel(trainCfg, data);
+  if (!resuming) {
+    if (hasCheckpoint(join(offDir, 'best'))) {
+      await loadCheckpoint(join(offDir, 'best'), model, null);
+      log(`initial model: ${join(offDir, 'best')} (already trained)`);
+    } else {
+      log(`training the initial model offline on the prefix into ${offDir}`);
+      const r = await runTraining({ ...trainCfg, outDir: offDir }, { data, quiet: cfg.quiet });
+      model = r.model;
+      log(`offline: best epoch ${r.fit.bestEpoch}, prefix test AUC ${r.test.auc.toFixed(5)}`);
+    }
+  }
+  return { trainCfg, data, model };
+}
+
+export class OnlineTrainer {
+  readonly log: RunLog;
+  private readonly ckptDir: string;
+  private readonly preqPath: string;
+  private readonly decoder: EventDecoder;
+  private readonly entities: OnlineEntities;
+  private prequential = new Prequential();
+  private source!: EventSource;
+  private resumed = false;
+  private badLogged = 0;
+  private itemCache: ItemRepCache | null = null;
+  state: OnlineState;
+
+  private constructor(readonly cfg: OnlineConfig, readonly trainCfg: TrainConfig, readonly data: Dataset, readonly model: RecModel,
+    readonly optimizer: Optimizer, private readonly opts: OnlineOptions) {
+    this.log = new RunLog(join(cfg.outDir, 'log.jsonl'));
+    this.ckptDir = join(cfg.outDir, 'checkpoint');
+    this.preqPath = join(cfg.outDir, 'prequential.jsonl');
+    this.decoder = new EventDecoder(data.config, cfg.timeTolerance);
+    this.entities = new OnlineEntities(data);
+    this.state = { version: STATE_VERSION, updates: 0, applied: 0, trained: 0, dropped: 0, bad: 0, offset: null, maxTime: null,
+      prequential: this.prequential.toJSON(), entities: { users: [], items: [] }, published: null };
+  }
+
+  /** Prints (unless quiet) and logs one message. */
+  say(msg: string, extra: Record<string, unknown> = {}): void {
+    if (!this.cfg.quiet) console.error(`online: ${msg}`);
+    this.log.write({ event: 'message', msg, ...extra });
+  }
+
+  static async create(cfg: OnlineConfig, opts: OnlineOptions = {}): Promise<OnlineTrainer> {
+    await mkdir(cfg.outDir, { recursive: true });
+    const ckptDir = join(cfg.outDir, 'checkpoint');
+    const resuming = (await recoverSwap(ckptDir)) && existsSync(join(ckptDir, 'state.json'));
+    const early = new RunLog(join(cfg.outDir, 'log.jsonl'));
+    const say = (m: string) => {
+      if (!cfg.quiet) console.error(`online: ${m}`);
+      early.write({ event: 'message', msg: m });
+    };
+    const { trainCfg, data, model } = await initialModel(cfg, resuming, say);
+    if (trainCfg.strategy) throw new Error(`online: training strategy '${trainCfg.strategy.kind}' is not supported by the online trainer yet (its state is indexed by the dataset's users)`);
+    const optimizer = createOptimizer(model, { ...trainCfg.optimizer, ...cfg.optimizer });
+    const t = new OnlineTrainer(cfg, trainCfg, data, model, optimizer, opts);
+    const k = data.config.keys;
+    for (const f of data.config.features) {
+      if (f.kind === 'sparse' && !f.shareWith && [k.user, k.item].includes(featureColumn(f)) && !f.hashBuckets) {
+        t.say(`feature '${f.name}' has no hashBuckets: users/items first seen online share its OOV row (add hashBuckets + maxSize to the data config)`);
+      }
+    }
+    if (resuming) await t.restore();
+    else {
+      // A fresh start: records of a run killed before its first checkpoint describe updates that will be redone.
+      writeFileSync(join(cfg.outDir, 'config.json'), JSON.stringify(cfg, null, 2));
+      writeFileSync(t.preqPath, '');
+    }
+    t.source = await openSource(cfg.source, (m) => t.say(m));
+    await t.source.open(t.state.offset);
+    t.say(`${resuming ? 'resumed' : 'started'}: ${t.state.applied} events applied, ${t.state.updates} updates; reading ${t.source.description}`);
+    return t;
+  }
+
+  private async restore(): Promise<void> {
+    const st = JSON.parse(await readFile(join(this.ckptDir, 'state.json'), 'utf8')) as OnlineState;
+    if (st.version !== STATE_VERSION) throw new Error(`${this.ckptDir}/state.json has version ${st.version}, expected ${STATE_VERSION}`);
+    await loadCheckpoint(join(this.ckptDir, 'model'), this.model, this.optimizer);
+    this.entities.restore(st.entities);
+    this.decoder.maxTime = st.maxTime ?? -Infinity;
+    this.prequential = Prequential.fromJSON(st.prequential);
+    this.state = st;
+    this.resumed = true;
+    // Records written after this checkpoint belong to updates that will be redone: drop them (and a torn last line).
+    if (existsSync(this.preqPath)) {
+      const keep = readFileSync(this.preqPath, 'utf8').split('\n').filter((l) => {
+        try {
+          return (JSON.parse(l) as { update: number }).update <= st.updates;
+        } catch {
+          return false;
+        }
+      });
+      writeFileSync(this.preqPath, keep.map((l) => `${l}\n`).join(''));
+    }
+    this.log.write({ event: 'resume', updates: st.updates, applied: st.applied, offset: st.offset });
+  }
+
+  private record(r: Record<string, unknown>): void {
+    const fh = `${JSON.stringify(r)}\n`;
+    writeFileSync(this.preqPath, fh, { flag: 'a' });
+  }
+
+  private badEvent(where: string, reason: string): void {
+    if (this.cfg.onBadEvent === 'stop') throw new Error(`${where}: bad event: ${reason} (onBadEvent is "stop")`);
+    this.state.bad++;
+    if (this.badLogged < 20) {
+      this.badLogged++;
+      this.say(`bad event at ${where}: ${reason}${this.badLogged === 20 ? ' (further bad events are counted, not listed)' : ''}`, { where, reason });
+    }
+  }
+
+  /** Score (prequential), then train on one batch of valid events. */
+  private update(events: OnlineEvent[]): void {
+    const { model, state } = this;
+    const n = events.length;
+    const b = this.entities.fill(events);
+    const logits = new Float32Array(n);
+    model.eval();
+    noGrad(() => scope(() => {
+      logits.set(model.forward(b).data.subarray(0, n));
+    }));
+    const labels = Float32Array.from(b.label.subarray(0, n));
+    const u = state.updates + 1;
+    for (let i = 0; i < n; i++) {
+      const day = this.prequential.add(logits[i], labels[i], events[i].time);
+      if (day) this.record({ ...day, update: u });
+    }
+    this.opts.onScored?.({ update: u, logits, labels, users: events.map((e) => e.user), items: events.map((e) => e.item) });
+    let batchLoss = NaN;
+    let bl = 0;
+    for (let i = 0; i < n; i++) {
+      const z = logits[i], y = labels[i];
+      bl += (z > 0 ? z + Math.log1p(Math.exp(-z)) : Math.log1p(Math.exp(z))) - y * z;
+    }
+    model.train();
+    if (this.cfg.learn) for (let s = 0; s < this.cfg.stepsPerBatch; s++) batchLoss = trainStep(model, this.optimizer, b, undefined, `online update ${u} (events up to ${events[n - 1].where})`);
+    if (this.cfg.updateHistories) this.entities.observe(b, n);
+    state.updates = u;
+    state.trained += n;
+    const tot = this.prequential.total;
+    this.record({ kind: 'update', update: u, events: n, time: finiteOrNull(events[n - 1].time), batchAuc: finiteOrNull(auc(logits, labels)),
+      batchLogloss: bl / n, auc: finiteOrNull(tot.auc()), logloss: finiteOrNull(tot.logloss()), scored: tot.events, trainLoss: finiteOrNull(batchLoss),
+      bad: state.bad, newUsers: this.entities.users.added.length, newItems: this.entities.items.added.length });
+  }
+
+  /** Model + optimizer + RNGs + state (offset included) as one directory swapped in atomically; then the source commits. */
+  async checkpoint(): Promise<void> {
+    const st = this.state;
+    st.prequential = this.prequential.toJSON();
+    st.entities = this.entities.toJSON();
+    st.maxTime = Number.isFinite(this.decoder.maxTime) ? this.decoder.maxTime : null;
+    const tmp = await makeTempBeside(this.ckptDir);
+    await saveCheckpoint(join(tmp, 'model'), this.model, this.optimizer, { epoch: -1, online: true, updates: st.updates });
+    await writeSynced(join(tmp, 'state.json'), JSON.stringify(st));
+    await syncDir(tmp);
+    await swapInto(tmp, this.ckptDir);
+    await syncDir(dirname(this.ckptDir));
+    this.log.write({ event: 'checkpoint', updates: st.updates, applied: st.applied, offset: st.offset });
+    if (st.offset) await this.source.commit(st.offset);
+  }
+
+  /** Publishes the current model as a new bundle version (src/export/versions.ts). */
+  async publish(): Promise<number> {
+    const p = this.cfg.publish;
+    if (!p) throw new Error('online: no publish section in the config');
+    const { publishVersion } = await import('../export/versions.js');
+    const { exportBundle } = await import('../export/export-bundle.js');
+    const ent = this.entities;
+    let refresh: RefreshResult | null = null;
+    if (this.model.twoTower && this.model.encodeItem) {
+      this.itemCache ??= new ItemRepCache(this.model, ent);
+      refresh = this.itemCache.refresh();
+    }
+    const items = { keys: ent.itemKeys(), batch: (c: number) => ent.itemBatch(c), fill: (b: Parameters<OnlineEntities['fillItems']>[0], ids: Int32Array) => ent.fillItems(b, ids),
+      reps: refresh ? { data: refresh.reps, dim: refresh.dim } : undefined };
+    const training = { online: { updates: this.state.updates, applied: this.state.applied, offset: this.state.offset, auc: finiteOrNull(this.prequential.total.auc()) } };
+    const { version } = await publishVersion(p.dir, async (dir: string) => {
+      await exportBundle({ model: this.model, dataset: this.data, config: this.trainCfg.model, training, items }, dir);
+    });
+    this.state.published = version;
+    const reps = refresh ? { itemsRecomputed: refresh.recomputed, itemRefresh: refresh.mode } : {};
+    this.log.write({ event: 'publish', version, updates: this.state.updates, items: items.keys.length, ...reps });
+    if (!this.cfg.quiet) console.error(`online: published bundle version ${version} (update ${this.state.updates}, ${items.keys.length} items${refresh ? `; item table: ${refresh.mode}` : ''})`);
+    return version;
+  }
+
+  async run(): Promise<OnlineSummary> {
+    const { cfg, state } = this;
+    const now = () => performance.now();
+    // Idle = consecutive empty reads; a read that waits (a Redis outage) does not count as idle time.
+    let idleSince: number | null = null;
+    let lastCkpt = now(), lastPub = now();
+    let sinceCkpt = 0, sincePub = 0, unsaved = false, thisRun = 0;
+    try {
+      for (;;) {
+        if (this.opts.signal?.aborted) break;
+        if (cfg.maxUpdates !== undefined && thisRun >= cfg.maxUpdates) break;
+        const evs = await this.source.read(cfg.batchSize);
+        if (!evs.length) {
+          idleSince ??= now();
+          if (cfg.stopWhenIdleMs !== undefined && now() - idleSince >= cfg.stopWhenIdleMs) break;
+          if (cfg.source.kind === 'dir') await sleep(cfg.pollMs);
+          continue;
+        }
+        idleSince = null;
+        const good: OnlineEvent[] = [];
+        for (const ev of evs) {
+          const d = this.decoder.decode(ev);
+          if (d.kind === 'bad') this.badEvent(ev.where, d.reason);
+          else if (d.kind === 'dropped') state.dropped++;
+          else good.push(d.event);
+        }
+        state.applied += evs.length;
+        state.offset = evs[evs.length - 1].offset;
+        unsaved = true;
+        if (good.length) {
+          this.update(good);
+          thisRun++;
+          sinceCkpt++;
+          sincePub++;
+        }
+        const ck = cfg.checkpoint;
+        if (sinceCkpt >= ck.everyUpdates || (ck.everySeconds !== undefined && now() - lastCkpt >= ck.everySeconds * 1000)) {
+          await this.checkpoint();
+          sinceCkpt = 0;
+          unsaved = false;
+          lastCkpt = now();
+        }
+        const p = cfg.publish;
+        if (p && sincePub > 0 && (sincePub >= p.everyUpdates || (p.everySeconds !== undefined && now() - lastPub >= p.everySeconds * 1000))) {
+          await this.publish();
+          sincePub = 0;
+          lastPub = now();
+        }
+      }
+      if (unsaved) await this.checkpoint();
+      if (cfg.publish && sincePub > 0) {
+        await this.publish();
+        await this.checkpoint();
+      }
+      const day = this.prequential.dayRecord();
+      const tot = this.prequential.total;
+      const label = cfg.label ?? basename(cfg.outDir);
+      const summary = { label, learn: cfg.learn, updates: state.updates, applied: state.applied, trained: state.trained, bad: state.bad, dropped: state.dropped,
+        newUsers: state.entities.users.length, newItems: state.entities.items.length, auc: finiteOrNull(tot.auc()), logloss: finiteOrNull(tot.logloss()), openDay: day };
+      writeFileSync(join(cfg.outDir, 'summary.json'), JSON.stringify(summary, null, 1));
+      writeOnlineReport(cfg.outDir, label, cfg.compare);
+      this.log.write({ event: 'end', ...summary });
+      return { state, resumed: this.resumed, updatesThisRun: thisRun, auc: finiteOrNull(tot.auc()), logloss: finiteOrNull(tot.logloss()) };
+    } finally {
+      await this.source.close();
+    }
+  }
+}
+
+/** `prerank train --online --config <file>`. */
+export async function runOnline(configPath: string): Promise<OnlineSummary> {
+  const cfg = loadOnlineConfig(configPath);
+  const t = await OnlineTrainer.create(cfg);
+  const r = await t.run();
+  const s = r.state;
+  console.log(`online: ${s.applied} events applied (${s.trained} trained, ${s.dropped} dropped by the label rule, ${s.bad} bad) in ${s.updates} updates; ` +
+    `prequential AUC ${r.auc?.toFixed(5) ?? 'n/a'}, logloss ${r.logloss?.toFixed(5) ?? 'n/a'}; run in ${cfg.outDir}`);
+  return r;
+}
