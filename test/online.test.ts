@@ -195,7 +195,7 @@ test('new users and items get entities and hashed ids without a restart, are tra
   const evs = syntheticEvents(300, { seed: 4, fresh: 4 });
   writeJsonl(dir, 'a.jsonl', evs);
   const pub = join(root, 'new-bundles');
-  const t = await OnlineTrainer.create(onlineCfg(run, join(root, 'new-out'), { source: { kind: 'dir', path: dir }, publish: { dir: pub, everyUpdates: 4 } }));
+  const t = await OnlineTrainer.create(onlineCfg(run, join(root, 'new-out'), { source: { kind: 'dir', path: dir }, publish: { dir: pub, everyUpdates: 4 }, updateHistories: true }));
   const ds = t.data;
   const table = (name: string) => [...t.model.namedParameters()].find(([n]) => n.includes(name) && n.endsWith('.table'))!;
   const [uName, uTable] = table('user_id');

@@ -40,7 +40,7 @@ export const OnlineConfigSchema = z.object({
   outDir: z.string(),
   batchSize: z.number().int().positive().default(256).describe('events per update (fewer when the source has fewer ready)'),
   stepsPerBatch: z.number().int().positive().default(1).describe('optimizer steps on each batch after it was scored'),
-  updateHistories: z.boolean().default(true)
+  updateHistories: z.boolean().default(false)
     .describe("true: each trained batch's positives join their users' history features (e.g. liked_movies); false: histories stay as fitted offline"),
   learn: z.boolean().default(true).describe('false: score the stream with the initial model and never train (the static baseline)'),
   compare: z.array(z.object({ dir: z.string(), label: z.string().optional() })).default([])
