@@ -11,6 +11,9 @@
 
 namespace prerank {
 
+// A step of at least this many multiply-adds is split over the pool threads (serve.cc: when smaller ones are too).
+constexpr long kParallelMacs = 1L << 20;
+
 struct ServeStep {
   enum Kind { kLinear, kL2Norm, kLightSe, kGate, kFieldGate } kind;
   enum Act { kNone = 0, kRelu = 1, kSilu = 2, kSigmoid = 3 };
@@ -64,9 +67,10 @@ class ServePlan {
   long macs_per_item() const;
 
   // Runs the user tower on `input` (input_len floats); returns the rep (rep_len floats inside s.arena).
-  const float* encode(const float* input, ServeScratch& s) const;
+  // min_macs: steps of at least this many multiply-adds are split over the pool (serve.cc, kRequestMacs).
+  const float* encode(const float* input, ServeScratch& s, long min_macs = kParallelMacs) const;
   // Logits of the rep against n candidates.
-  void score(const float* rep, const serve_detail::ItemRows& items, long n, float* out, ServeScratch& s) const;
+  void score(const float* rep, const serve_detail::ItemRows& items, long n, float* out, ServeScratch& s, long min_macs = kParallelMacs) const;
 
  private:
   int arena_, input_, rep_offset_, rep_len_;

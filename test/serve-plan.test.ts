@@ -28,6 +28,8 @@ const skip = native ? false : 'native addon not built';
 
 const CASES: [string, ModelName, Record<string, unknown>][] = [
   ['dssm', 'dssm', {}],
+  // 700 candidates x 128 >= kRequestMacs: every layer of the user tower is split over the pool too.
+  ['dssm (300-300-128: layers split over the pool)', 'dssm', { tower: [300, 300, 128] }],
   ['dat', 'dat', {}],
   ['int-tower (paper Light-SE, output taps)', 'int-tower', {}],
   ['int-tower (residual Light-SE, input taps)', 'int-tower', { lightSe: 'residual', taps: 'input', heads: 3 }],
