@@ -249,8 +249,11 @@ async function loadTest(url: string, bodyFile: string, rate: number, seconds: nu
 
 /**
  * An open-loop load generator (run as a child process): request i is due at t0 + i/rate and is sent on the first
- * timer tick at or after that (Node timers tick about every 1-1.3 ms), on a keep-alive agent with up to 256 sockets,
- * so a slow server never holds back later requests (no coordinated omission: the schedule does not wait for answers).
+ * timer tick at or after that (Node timers tick about every 1-1.3 ms) on an idle keep-alive connection, or on a new
+ * one (up to 256), so a slow server never holds back later requests (no coordinated omission: the schedule does not
+ * wait for answers). The client is raw TCP with the request bytes prepared once and responses framed by
+ * Content-Length: it shares the 2 cores with the server, and node:http's client (objects per request, its own GC)
+ * cost it more CPU and added its own pauses to the measured tail.
  * Latency is measured from the moment the request is written to the end of its response; how late the generator's
  * own timer sent requests is reported beside it (lateP99), and latency from the due time too (dueP50/dueP99), which
  * adds that timer lateness. autocannon's --overallRate is a per-connection quota per second: every connection sends
@@ -258,35 +261,61 @@ async function loadTest(url: string, bodyFile: string, rate: number, seconds: nu
  * --connections concurrent requests; both are reported.
  */
 const PACED = `
-import http from 'node:http';
+import net from 'node:net';
 import { readFileSync } from 'node:fs';
 const [url, bodyFile, rate, seconds] = process.argv.slice(1);
-const body = readFileSync(bodyFile);
 const u = new URL(url);
-const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+const body = readFileSync(bodyFile);
+const request = Buffer.concat([Buffer.from('POST ' + u.pathname + ' HTTP/1.1\\r\\nHost: ' + u.host + '\\r\\nContent-Type: application/json\\r\\n' +
+  'Content-Length: ' + body.length + '\\r\\nConnection: keep-alive\\r\\n\\r\\n'), body]);
 const total = Math.round(Number(rate) * Number(seconds));
-const lat = [], fromDue = [], late = [];
-let non2xx = 0, errors = 0, timeouts = 0, done = 0, sent = 0;
-const t0 = performance.now() + 50;
-const finish = () => { clearInterval(tick); agent.destroy();
+const lat = [], fromDue = [], late = [], idle = [];
+let non2xx = 0, errors = 0, timeouts = 0, done = 0, sent = 0, open = 0;
+const t0 = performance.now() + 200;
+const count = () => { if (++done === total) finish(); };
+// One keep-alive connection: one request at a time; the response ends when Content-Length bytes of body arrived.
+function connection() {
+  const c = { sock: net.connect(Number(u.port), u.hostname), buf: Buffer.alloc(0), at: 0, due: 0, busy: false, ready: false, dead: false };
+  open++;
+  c.sock.setNoDelay(true);
+  c.sock.on('connect', () => { c.ready = true; if (c.busy) c.sock.write(request); else idle.push(c); });
+  c.sock.on('data', (d) => {
+    c.buf = c.buf.length ? Buffer.concat([c.buf, d]) : d;
+    const end = c.buf.indexOf('\\r\\n\\r\\n');
+    if (end < 0) return;
+    const head = c.buf.subarray(0, end).toString('latin1');
+    const len = Number(/content-length: *(\\d+)/i.exec(head)?.[1] ?? 0);
+    if (c.buf.length < end + 4 + len) return;
+    const t = performance.now();
+    const status = Number(head.slice(9, 12));
+    if (status >= 200 && status < 300) { lat.push(t - c.at); fromDue.push(t - c.due); } else non2xx++;
+    c.buf = c.buf.subarray(end + 4 + len);
+    c.busy = false;
+    idle.push(c);
+    count();
+  });
+  const fail = () => { if (c.dead) return; c.dead = true; open--; const i = idle.indexOf(c); if (i >= 0) idle.splice(i, 1); if (c.busy) { c.busy = false; errors++; count(); } };
+  c.sock.on('error', fail);
+  c.sock.on('close', fail);
+  return c;
+}
+function send(due) {
+  let c = idle.pop();
+  while (c && c.dead) c = idle.pop();
+  if (!c) { if (open >= 256) { errors++; count(); return; } c = connection(); }
+  c.busy = true; c.due = due; c.at = performance.now();
+  late.push(c.at - due);
+  if (c.ready) c.sock.write(request);
+}
+for (let i = 0; i < 16; i++) connection();
+const finish = () => { clearInterval(tick);
   const q = (xs, p) => { xs.sort((a, b) => a - b); return xs.length ? xs[Math.min(xs.length - 1, Math.floor(p * xs.length))] : null; };
   const wall = (performance.now() - t0) / 1000;
   process.stdout.write(JSON.stringify({ p50: q(lat, 0.5), p99: q(lat, 0.99), max: q(lat, 1), dueP50: q(fromDue, 0.5), dueP99: q(fromDue, 0.99),
     lateP99: q(late, 0.99), requests: done, ok: lat.length, rps: done / wall, non2xx, errors, timeouts })); process.exit(0); };
-function send(due) {
-  const at = performance.now();
-  late.push(at - due);
-  const req = http.request({ host: u.hostname, port: u.port, path: u.pathname, method: 'POST', agent, timeout: 5000,
-    headers: { 'content-type': 'application/json', 'content-length': body.length } }, (res) => {
-    res.resume();
-    res.on('end', () => { if (res.statusCode >= 200 && res.statusCode < 300) { const t = performance.now(); lat.push(t - at); fromDue.push(t - due); } else non2xx++; if (++done === total) finish(); });
-  });
-  req.on('timeout', () => { timeouts++; req.destroy(new Error('timeout')); });
-  req.on('error', () => { errors++; if (++done === total) finish(); });
-  req.end(body);
-}
 const tick = setInterval(() => { const now = performance.now(); while (sent < total && t0 + (sent * 1000) / Number(rate) <= now) send(t0 + (sent++ * 1000) / Number(rate)); }, 1);
-setTimeout(finish, (Number(seconds) + 10) * 1000);
+// Requests still unanswered this long after the run are timeouts.
+setTimeout(() => { timeouts = total - done; done = total; finish(); }, (Number(seconds) + 10) * 1000);
 `;
 
 export type Paced = Omit<HttpResult, 'model'> & { max: number; dueP50: number; dueP99: number; lateP99: number };
