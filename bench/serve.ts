@@ -37,17 +37,25 @@ const HTTP_CANDIDATES = 1000;
 const SCRIPT = join(process.cwd(), 'bench', 'reference', 'score.py');
 
 interface Spec {
-  key: 'dssm' | 'inttower' | 'inttower32' | 'ranktower';
-  kind: 'dssm' | 'int-tower' | 'rank-tower';
+  key: 'dssm' | 'inttower' | 'inttower32' | 'ranktower' | 'dssm_cs3' | 'inttower_cs3';
+  kind: 'dssm' | 'int-tower' | 'rank-tower' | 'cs3';
   config: Record<string, unknown>;
   http: boolean;
+  /** Timed beside PyTorch (the CS3 rows are not: they show prerank's cost with and without CS3). */
+  torch: boolean;
 }
 
+/** CS3's cycle (two passes through the user tower) and cross-tower sync on a base model (issue 10: the claim to show
+ * is that its per-candidate cost is the base model's). */
+const cs3 = (base: string): Record<string, unknown> => ({ base, config: {}, cycle: true, sync: { beta: 0.99, weight: 0.1 } });
+
 const SPECS: Spec[] = [
-  { key: 'dssm', kind: 'dssm', config: {}, http: true },
-  { key: 'inttower', kind: 'int-tower', config: {}, http: true },
-  { key: 'inttower32', kind: 'int-tower', config: { heads: 32, headSize: 64 }, http: false },
-  { key: 'ranktower', kind: 'rank-tower', config: {}, http: false },
+  { key: 'dssm', kind: 'dssm', config: {}, http: true, torch: true },
+  { key: 'inttower', kind: 'int-tower', config: {}, http: true, torch: true },
+  { key: 'inttower32', kind: 'int-tower', config: { heads: 32, headSize: 64 }, http: false, torch: true },
+  { key: 'ranktower', kind: 'rank-tower', config: {}, http: false, torch: true },
+  { key: 'dssm_cs3', kind: 'cs3', config: cs3('dssm'), http: false, torch: false },
+  { key: 'inttower_cs3', kind: 'cs3', config: cs3('int-tower'), http: false, torch: false },
 ];
 
 interface Lat {
@@ -145,13 +153,15 @@ async function benchModel(spec: Spec, data: Dataset, user: Batch, work: string, 
   const bundle = join(work, `bundle-${spec.key}`);
   await exportBundle({ model, dataset: data, config: { kind: spec.kind, config: spec.config } }, bundle);
   const { reps, dim } = await itemReps(bundle);
-  const cfg = (model as unknown as { config: { tower: number[]; headSize?: number; userHeads?: number; itemHeads?: number } }).config;
   const U = noGrad(() => scope(() => model.encodeUser!(user).shape[1]));
-  const desc = spec.kind === 'dssm'
-    ? `DSSM ${cfg.tower.join('-')} (U ${U}, I ${dim})`
-    : spec.kind === 'rank-tower'
-      ? `RankTower ${cfg.userHeads} x ${cfg.itemHeads} sub-spaces of ${cfg.headSize} (U ${U}, I ${dim})`
-      : `IntTower ${(model as unknown as { heads: number }).heads} heads x ${cfg.headSize} (U ${U}, I ${dim})`;
+  const describe = (m: RecModel): string => {
+    const cfg = (m as unknown as { config: { tower: number[]; headSize?: number; userHeads?: number; itemHeads?: number } }).config;
+    return m.kind === 'dssm' ? `DSSM ${cfg.tower.join('-')}`
+      : m.kind === 'rank-tower' ? `RankTower ${cfg.userHeads} x ${cfg.itemHeads} sub-spaces of ${cfg.headSize}`
+        : m.kind === 'cs3' ? `CS3 (cycle + sync) on ${describe((m as unknown as { base: RecModel }).base)}`
+          : `IntTower ${(m as unknown as { heads: number }).heads} heads x ${cfg.headSize}`;
+  };
+  const desc = `${describe(model)} (U ${U}, I ${dim})`;
   console.log(`\n${desc}: ${reps.length / dim} cached items`);
 
   const compiled = compileUserSide(model);
@@ -187,7 +197,7 @@ async function benchModel(spec: Spec, data: Dataset, user: Batch, work: string, 
   const tensorPath = summary(tensorMs);
 
   const r: ModelResult = { key: spec.key, desc, ours, tensorPath, torch: null, maxAbsDiff: null, topAgree: null, torchInfo: null };
-  if (!torchMissing) {
+  if (!torchMissing && spec.torch) {
     const fx = join(work, `fixture-${spec.key}`);
     await writeScoreFixture(fx, spec, model, user, reps, dim);
     const t = runTorchScore(fx, requests, warmup);
@@ -499,9 +509,19 @@ export async function benchServe(args: string[]): Promise<void> {
   result.reload_http_p99_ms = reloads.length ? Math.max(...reloads.map((r) => r.load.p99)) : null;
   result.reload_http_errors = total((r) => r.load.non2xx + r.load.errors + r.load.timeouts);
   result.reload_http_requests = total((r) => r.load.requests);
-  const ratios = models.map((m) => result[`ratio_${m.key}_k1000`] as number | null);
-  if (ratios.every((x) => x !== null)) {
-    console.log(`\nratio torch/prerank at k = 1,000 (p99): ${models.map((m, i) => `${m.key} ${ratios[i]!.toFixed(2)}`).join(', ')} (issue 8 target for dssm and inttower*: >= 3)`);
+  const compared = models.filter((m) => m.torch);
+  if (compared.length) {
+    console.log(`\nratio torch/prerank at k = 1,000 (p99): ${compared.map((m) => `${m.key} ${(result[`ratio_${m.key}_k1000`] as number).toFixed(2)}`).join(', ')} (issue 8 target for dssm and inttower*: >= 3)`);
+  }
+  // CS3 (issue 10): the per-candidate cost is the slope from k = 1,000 to 5,000 (p50), beside the base model's.
+  for (const [withCs3, base] of [['dssm_cs3', 'dssm'], ['inttower_cs3', 'inttower']] as const) {
+    const a = models.find((m) => m.key === withCs3), b = models.find((m) => m.key === base);
+    if (!a || !b) continue;
+    const slope = (m: ModelResult): number => (1000 * (m.ours[5000].p50 - m.ours[1000].p50)) / 4000; // us per candidate
+    result[`${withCs3}_us_per_candidate`] = slope(a);
+    result[`${base}_us_per_candidate`] = slope(b);
+    console.log(`${base} with CS3: ${f2(slope(a), 4)} us per candidate (p50 slope from 1,000 to 5,000) vs ${f2(slope(b), 4)} without; ` +
+      `k = 1,000 p50 ${f2(a.ours[1000].p50)} vs ${f2(b.ours[1000].p50)} ms (the user side runs twice)`);
   }
   const rt = models.find((m) => m.key === 'ranktower');
   if (rt) {
