@@ -226,7 +226,9 @@ async function trainerPublisher(work: string, root: string, o: Opts): Promise<Pu
       console.log(`trainer: exited with ${code}; ${s.updates ?? '?'} updates on ${s.applied ?? '?'} events (${s.dropped ?? '?'} dropped by the label rule, ${s.bad ?? '?'} bad), ` +
         `prequential AUC ${f2(s.auc, 4)}, logloss ${f2(s.logloss, 4)}; log in ${logPath} (removed with the work dir)`);
       if (code !== 0) console.log(tail());
-      return { trainer_exit_code: code, trainer_startup_s: startup, trainer_updates: s.updates ?? null, trainer_events: s.applied ?? null,
+      const off = /offline: best epoch \d+, prefix test AUC ([\d.]+)/.exec(log);
+      if (off) console.log(`trainer: the initial model's test AUC inside the prefix (offline, ${o.offlineEpochs} epoch(s)): ${off[1]}`);
+      return { trainer_exit_code: code, trainer_startup_s: startup, trainer_offline_test_auc: off ? Number(off[1]) : null, trainer_updates: s.updates ?? null, trainer_events: s.applied ?? null,
         trainer_bad_events: s.bad ?? null, trainer_prequential_auc: s.auc ?? null, trainer_prequential_logloss: s.logloss ?? null,
         offline_epochs: o.offlineEpochs, fraction: o.fraction, batch_size: o.batchSize, every_updates: o.everyUpdates, events_per_version: chunk };
     },
