@@ -97,8 +97,8 @@ function dataConfigOf(cfg: TrainConfig): DataConfig {
   return 'recipe' in cfg.data ? recipeConfig(cfg.data.recipe as RecipeName) : loadDataConfig(cfg.data.config);
 }
 
-/** Writes raw rows (ascending time) as JSONL event files, `per` events a file, each file renamed into place when complete. */
-async function writeReplay(raw: RawData, cfg: DataConfig, rows: Int32Array, dir: string, per: number): Promise<void> {
+/** Writes raw rows (ascending time) as JSONL event files, `per` events a file, each file renamed into place when complete (also bench/publish.ts). */
+export async function writeReplay(raw: RawData, cfg: DataConfig, rows: Int32Array, dir: string, per: number): Promise<void> {
   await mkdir(dir, { recursive: true });
   const k = cfg.keys;
   const cols = [...raw.rowColumns];
