@@ -31,7 +31,9 @@ import { CascadeLists } from '../src/cascade/lists.js';
 import { loadCascade } from '../src/cascade/reader.js';
 import { loadCascadeTrainConfig } from '../src/cascade/run.js';
 import { simulateCascade, type CascadeSource } from '../src/cascade/simulate.js';
-import { trainOnCascade, type CascadeObjective } from '../src/cascade/train.js';
+import { cascadeLoss, listLogits, trainOnCascade, type CascadeObjective } from '../src/cascade/train.js';
+import type { CascadeListBatch } from '../src/cascade/lists.js';
+import type { RankTower } from '../src/models/rank-tower.js';
 import { Rng } from '../src/core/index.js';
 import { MODELS } from '../src/models/registry.js';
 import { Adam } from '../src/nn/index.js';
@@ -187,24 +189,126 @@ export interface ListwiseBench {
   epochs_s: number[];
   warmup_s: number;
   median_epoch_s: number;
+  /** Building one epoch's batches alone (CascadeLists.epoch; inside prerank's epoch time, outside PyTorch's). */
+  batch_build_s: number;
   samples_per_epoch: number;
   samples_per_s: number;
   lists_per_s: number;
-  torch: null;
+  torch: null | {
+    config: string;
+    median_epoch_s: number;
+    epochs_s: number[];
+    samples_per_s: number;
+    lists_per_s: number;
+    blas_core: string | null;
+    check_losses: number[];
+    check_max_abs_diff: number;
+    check_max_rel_diff: number;
+    /** prerank samples/s over PyTorch samples/s (> 1: prerank faster). */
+    ratio_prerank_torch: number;
+  };
 }
 
-/** RankTower listwise (hybrid) training throughput on the ml-latest-small cascade's training lists. */
+interface TorchListwise {
+  config: string;
+  losses: number[];
+  epoch_s: number[];
+  median_epoch_s: number;
+  samples_per_epoch: number;
+  lists: number;
+  samples_per_s: number;
+  lists_per_s: number;
+  blas: { corename?: string | null; [k: string]: unknown };
+  warnings: string[];
+}
+
+/** A side's features as the model reads them (user + context, or item), for the fixture config. */
+function sideFeatures(features: Dataset['features'], sources: string[]) {
+  const mine = features.filter((f) => sources.includes(f.source));
+  for (const f of mine) {
+    if (f.kind === 'sequence' && f.pooling === 'max') throw new Error(`bench train: the PyTorch side pools sequences by mean or sum, not max (${f.name})`);
+  }
+  return {
+    fields: mine.filter((f) => f.kind !== 'dense').map((f) => ({ name: f.name, table: f.table ?? f.name, kind: f.kind, pooling: f.pooling ?? 'mean' })),
+    dense: mine.filter((f) => f.kind === 'dense').map((f) => f.name),
+  };
+}
+
+/** Batch k of the listwise fixture (see bench/reference/listwise_epoch.py): user rows, item slots, lists [G, L]. */
+function listBatchTensors(k: number, b: CascadeListBatch, features: Dataset['features'], out: Map<string, Tensor>): void {
+  const put = (name: string, arr: Float32Array | Int32Array, shape: number[]) => out.set(`b${k}.${name}`, new Tensor(arr, shape, { register: false }));
+  for (const [tag, batch, sources] of [['u', b.users, ['user', 'context']], ['i', b.items, ['item']]] as const) {
+    const n = batch.size;
+    for (const f of features.filter((x) => (sources as readonly string[]).includes(x.source))) {
+      if (f.kind === 'sparse') put(`${tag}.${f.name}`, batch.sparse[f.name].slice(0, n), [n]);
+      else if (f.kind === 'dense') put(`${tag}.${f.name}`, batch.dense[f.name].slice(0, n), [n]);
+      else {
+        const s = batch.sequence[f.name];
+        put(`${tag}.${f.name}`, s.ids.slice(0, n * s.maxLen), [n, s.maxLen]);
+        put(`${tag}.${f.name}.lengths`, s.lengths.slice(0, n), [n]);
+      }
+    }
+  }
+  const GL = [b.groups, b.slots];
+  for (const [name, arr] of [['labels', b.labels], ['teacher', b.teacher], ['mask', b.mask], ['imp', b.scopes.impressions],
+    ['cand', b.scopes.candidates], ['all', b.scopes.all]] as const) put(name, arr.slice(), GL);
+}
+
+/** Dropout-free hybrid losses of the first `steps` batches from the initial weights (PyTorch does the same). */
+function checkListwise(src: CascadeSource, seed: number, initial: Map<string, Tensor>, batches: CascadeListBatch[], objective: CascadeObjective, lr: number, steps: number): number[] {
+  const model = MODELS['rank-tower']({ features: src.fit.data.features, rng: new Rng(seed) }, { dropout: 0 });
+  loadState(model, initial);
+  const opt = new Adam(model.namedParameters(), { lr });
+  model.train();
+  return batches.slice(0, steps).map((b) => {
+    const loss = scope(() => {
+      opt.zeroGrad();
+      const out = cascadeLoss(listLogits(model, b), b, objective);
+      backward(out.loss);
+      return out.loss.item();
+    });
+    opt.step();
+    return loss;
+  });
+}
+
+/**
+ * RankTower listwise (hybrid) training throughput on the ml-latest-small cascade's training lists, against the same
+ * step in PyTorch (bench/reference/listwise_epoch.py) from the same initial weights on the same batches (epoch 0's).
+ */
 async function benchListwise(args: string[], dir: string): Promise<ListwiseBench> {
   const epochs = option(args, 'cascade-epochs', 3);
+  const checkSteps = option(args, 'check-steps', 5);
   const { cfg } = loadCascadeTrainConfig(CASCADE_TRAIN);
   const built = args.find((a) => a.startsWith('--cascade='))?.slice('--cascade='.length);
   const t0 = performance.now();
   const src: CascadeSource = built ? await loadCascade(built)
     : await simulateCascade(loadCascadeConfig('configs/cascade/ml-latest-small.json'), { modelDir: join(dir, 'cascade-models') });
   console.log(`\nRankTower listwise: cascade ${built ? `read from ${built}` : 'ml-latest-small built in memory'} in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-  const model = MODELS['rank-tower']({ features: src.fit.data.features, rng: new Rng(cfg.seed) }, {});
+  const model = MODELS['rank-tower']({ features: src.fit.data.features, rng: new Rng(cfg.seed) }, {}) as RankTower;
   const lists = new CascadeLists(src, 'train', { listsPerBatch: cfg.listsPerBatch, caps: cfg.caps, seed: cfg.seed });
-  const objective: CascadeObjective = { kind: 'hybrid', weights: { distillation: 1, sorting: 1, amRankmax: 1 } };
+  const objective = { kind: 'hybrid', weights: { distillation: 1, sorting: 1, amRankmax: 1 } } satisfies CascadeObjective;
+
+  // The fixture: initial weights and epoch 0's batches as prerank builds them.
+  const initial = snapshot(model);
+  const tb = performance.now();
+  const epoch0 = [...lists.epoch(0)];
+  const batchBuild = (performance.now() - tb) / 1000;
+  const features = src.fit.data.features;
+  const user = sideFeatures(features, ['user', 'context']);
+  const item = sideFeatures(features, ['item']);
+  const c = model.config;
+  const fixtureDir = join(dir, 'listwise-fixture');
+  const tensors = new Map(initial);
+  epoch0.forEach((b, k) => listBatchTensors(k, b, features, tensors));
+  await writeFixture(fixtureDir, 'rank-tower-listwise', {
+    user_fields: user.fields, item_fields: item.fields, user_dense: user.dense, item_dense: item.dense,
+    user_heads: c.userHeads, item_heads: c.itemHeads, head_size: c.headSize, attn_dim: c.attnDim || c.headSize, value_dim: c.valueDim || c.headSize,
+    ln_eps: 1e-5, bn_eps: 1e-5, bn_momentum: 0.1, dropout: c.dropout, weights: objective.weights, batches: epoch0.length,
+  }, cfg.lr, tensors);
+  if (c.phi !== 'silu' || !c.crossAttention || !c.batchNorm) throw new Error('bench train: the PyTorch RankTower implements the defaults (phi SiLU, cross-attention, batch norm)');
+  const ourLosses = checkListwise(src, cfg.seed, initial, epoch0, objective, cfg.lr, checkSteps);
+
   const opt = new Adam(model.namedParameters(), { lr: cfg.lr });
   const run = (e: number): { s: number; samples: number; lists: number } => {
     const stats = { lists: 0, samples: 0 };
@@ -212,17 +316,49 @@ async function benchListwise(args: string[], dir: string): Promise<ListwiseBench
     trainOnCascade(model, lists, opt, { objective, epochs: 1, startEpoch: e, stats });
     return { s: (performance.now() - t) / 1000, ...stats };
   };
+  // prerank's timed epochs before and after PyTorch's (split), so drifting load weighs on both alike.
   const warm = run(0);
-  const timed = Array.from({ length: epochs }, (_, k) => run(k + 1));
+  const half = Math.ceil(epochs / 2);
+  const timed = Array.from({ length: half }, (_, k) => run(k + 1));
+  let torchBest: TorchListwise | null = null;
+  let diffs = { abs: NaN, rel: NaN };
+  const torchMissing = torchAvailable();
+  if (torchMissing) console.log(`RankTower listwise: PyTorch reference skipped: ${torchMissing}`);
+  else {
+    const runs: TorchListwise[] = [];
+    for (const tc of TORCH_CONFIGS) {
+      const giveUp = 3 * Math.max(median(timed.map((x) => x.s)), Math.min(...runs.map((x) => x.median_epoch_s)));
+      const r = runReferenceScript<TorchListwise>('listwise_epoch.py', fixtureDir, tc, ['--check-steps', String(checkSteps), '--epochs', String(epochs + 1), '--give-up-s', giveUp.toFixed(2)]);
+      r.config = tc.name;
+      runs.push(r);
+      console.log(`torch ${tc.name}: epochs ${r.epoch_s.map((s) => s.toFixed(2)).join(', ')} s; median ${r.median_epoch_s.toFixed(2)} s (BLAS core ${r.blas.corename ?? '?'})${r.warnings.length ? ' WARN ' + r.warnings.join('; ') : ''}`);
+    }
+    torchBest = runs.reduce((a, b) => (b.median_epoch_s < a.median_epoch_s ? b : a));
+    const pairs = runs.flatMap((r) => r.losses.map((l, i) => [l, ourLosses[i]]));
+    diffs = { abs: Math.max(...pairs.map(([a, b]) => Math.abs(a - b))), rel: Math.max(...pairs.map(([a, b]) => Math.abs(a - b) / Math.max(Math.abs(b), 1e-12))) };
+    console.log(`RankTower listwise dropout-free check, ${ourLosses.length} hybrid steps from the same weights on the same batches: prerank ${ourLosses.map((l) => l.toFixed(6)).join(' ')}; `
+      + `torch ${torchBest.losses.map((l) => l.toFixed(6)).join(' ')}; max |prerank - torch| = ${diffs.abs.toExponential(2)} (relative ${diffs.rel.toExponential(2)}, over all configurations)`);
+  }
+  timed.push(...Array.from({ length: epochs - half }, (_, k) => run(half + k + 1)));
   const med = median(timed.map((x) => x.s));
   const r: ListwiseBench = { cascade: built ?? 'configs/cascade/ml-latest-small.json (in memory)', lists: lists.listCount, slots: lists.slots,
-    listsPerBatch: cfg.listsPerBatch, epochs_s: timed.map((x) => x.s), warmup_s: warm.s, median_epoch_s: med,
+    listsPerBatch: cfg.listsPerBatch, epochs_s: timed.map((x) => x.s), warmup_s: warm.s, median_epoch_s: med, batch_build_s: batchBuild,
     samples_per_epoch: warm.samples, samples_per_s: warm.samples / med, lists_per_s: lists.listCount / med, torch: null };
   console.log(`RankTower (defaults) hybrid listwise, ${r.lists} training lists of <= ${r.slots} slots (caps ${Object.values(cfg.caps).join('/')}), `
     + `${r.listsPerBatch} lists per batch, Adam lr ${cfg.lr}, ${engineInfo().threads} threads: epochs ${r.epochs_s.map((x) => x.toFixed(2)).join(', ')} s `
-    + `(warm-up ${r.warmup_s.toFixed(2)} s); median ${med.toFixed(2)} s/epoch = ${r.samples_per_s.toFixed(0)} samples/s (list items), `
-    + `${r.lists_per_s.toFixed(1)} lists/s`);
-  console.log('RankTower listwise: no PyTorch reference of this step yet (prerank only)');
+    + `(warm-up ${r.warmup_s.toFixed(2)} s; building an epoch's batches alone ${batchBuild.toFixed(2)} s of it); median ${med.toFixed(2)} s/epoch = `
+    + `${r.samples_per_s.toFixed(0)} samples/s (list items), ${r.lists_per_s.toFixed(1)} lists/s`);
+  if (torchBest) {
+    if (torchBest.samples_per_epoch !== warm.samples || torchBest.lists !== lists.listCount) {
+      throw new Error(`bench train: PyTorch's epoch has ${torchBest.samples_per_epoch} samples / ${torchBest.lists} lists, prerank's ${warm.samples} / ${lists.listCount}`);
+    }
+    const ratio = r.samples_per_s / torchBest.samples_per_s;
+    r.torch = { config: torchBest.config, median_epoch_s: torchBest.median_epoch_s, epochs_s: torchBest.epoch_s, samples_per_s: torchBest.samples_per_s,
+      lists_per_s: torchBest.lists_per_s, blas_core: torchBest.blas.corename ?? null, check_losses: torchBest.losses,
+      check_max_abs_diff: diffs.abs, check_max_rel_diff: diffs.rel, ratio_prerank_torch: ratio };
+    console.log(`torch (best: ${torchBest.config}): ${torchBest.median_epoch_s.toFixed(2)} s/epoch = ${torchBest.samples_per_s.toFixed(0)} samples/s, ${torchBest.lists_per_s.toFixed(1)} lists/s`);
+    console.log(`ratio prerank/torch (RankTower hybrid listwise samples/s, ml-latest-small cascade): ${ratio.toFixed(2)}`);
+  }
   return r;
 }
 
