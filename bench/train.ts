@@ -33,7 +33,7 @@ import { loadCascadeTrainConfig } from '../src/cascade/run.js';
 import { simulateCascade, type CascadeSource } from '../src/cascade/simulate.js';
 import { cascadeLoss, listLogits, trainOnCascade, type CascadeObjective } from '../src/cascade/train.js';
 import type { CascadeListBatch } from '../src/cascade/lists.js';
-import type { RankTower } from '../src/models/rank-tower.js';
+import type { RankTower, RankTowerConfig } from '../src/models/rank-tower.js';
 import { Rng } from '../src/core/index.js';
 import { MODELS } from '../src/models/registry.js';
 import { Adam } from '../src/nn/index.js';
@@ -58,7 +58,7 @@ function trainConfig(outDir: string): TrainConfig {
 }
 
 /** Copies of a model's state tensors (its initial weights, for the fixture and the dropout-free check). */
-function snapshot(model: RecModel): Map<string, Tensor> {
+export function snapshot(model: RecModel): Map<string, Tensor> {
   return new Map([...model.stateTensors()].map(([n, t]) => [n, new Tensor(t.data.slice(0, t.size), t.shape, { register: false })]));
 }
 
@@ -254,11 +254,35 @@ function listBatchTensors(k: number, b: CascadeListBatch, features: Dataset['fea
     ['cand', b.scopes.candidates], ['all', b.scopes.all]] as const) put(name, arr.slice(), GL);
 }
 
+/** The hybrid objective the listwise bench trains (eq. 15 with unit weights, configs/cascade/train-ml-latest-small-dssm-hybrid.json). */
+export const LISTWISE_OBJECTIVE = { kind: 'hybrid', weights: { distillation: 1, sorting: 1, amRankmax: 1 } } satisfies CascadeObjective;
+
+/**
+ * Writes the listwise fixture (bench/reference/listwise_epoch.py): `initial` weights of `model`, the batches, and the
+ * config the PyTorch side rebuilds the model and the hybrid loss from.
+ */
+export async function writeListwiseFixture(dir: string, features: Dataset['features'], model: RankTower, initial: Map<string, Tensor>,
+  batches: CascadeListBatch[], objective: typeof LISTWISE_OBJECTIVE, lr: number, adamEps = 1e-8): Promise<void> {
+  const c = model.config;
+  if (c.phi !== 'silu' || !c.crossAttention) throw new Error('bench train: the PyTorch RankTower implements phi = SiLU with cross-attention');
+  const user = sideFeatures(features, ['user', 'context']);
+  const item = sideFeatures(features, ['item']);
+  const tensors = new Map(initial);
+  batches.forEach((b, k) => listBatchTensors(k, b, features, tensors));
+  await writeFixture(dir, 'rank-tower-listwise', {
+    user_fields: user.fields, item_fields: item.fields, user_dense: user.dense, item_dense: item.dense,
+    user_heads: c.userHeads, item_heads: c.itemHeads, head_size: c.headSize, attn_dim: c.attnDim || c.headSize, value_dim: c.valueDim || c.headSize,
+    ln_eps: 1e-5, bn_eps: 1e-5, bn_momentum: 0.1, dropout: c.dropout, weights: objective.weights, batches: batches.length,
+    adam_eps: adamEps,
+  }, lr, tensors);
+}
+
 /** Dropout-free hybrid losses of the first `steps` batches from the initial weights (PyTorch does the same). */
-function checkListwise(src: CascadeSource, seed: number, initial: Map<string, Tensor>, batches: CascadeListBatch[], objective: CascadeObjective, lr: number, steps: number): number[] {
-  const model = MODELS['rank-tower']({ features: src.fit.data.features, rng: new Rng(seed) }, { dropout: 0 });
+export function checkListwise(features: Dataset['features'], config: RankTowerConfig, initial: Map<string, Tensor>, batches: CascadeListBatch[],
+  objective: CascadeObjective, lr: number, steps: number, adamEps = 1e-8): number[] {
+  const model = MODELS['rank-tower']({ features, rng: new Rng(0) }, { ...config, dropout: 0 });
   loadState(model, initial);
-  const opt = new Adam(model.namedParameters(), { lr });
+  const opt = new Adam(model.namedParameters(), { lr, eps: adamEps });
   model.train();
   return batches.slice(0, steps).map((b) => {
     const loss = scope(() => {
@@ -287,7 +311,7 @@ async function benchListwise(args: string[], dir: string): Promise<ListwiseBench
   console.log(`\nRankTower listwise: cascade ${built ? `read from ${built}` : 'ml-latest-small built in memory'} in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   const model = MODELS['rank-tower']({ features: src.fit.data.features, rng: new Rng(cfg.seed) }, {}) as RankTower;
   const lists = new CascadeLists(src, 'train', { listsPerBatch: cfg.listsPerBatch, caps: cfg.caps, seed: cfg.seed });
-  const objective = { kind: 'hybrid', weights: { distillation: 1, sorting: 1, amRankmax: 1 } } satisfies CascadeObjective;
+  const objective = LISTWISE_OBJECTIVE;
 
   // The fixture: initial weights and epoch 0's batches as prerank builds them.
   const initial = snapshot(model);
@@ -295,19 +319,9 @@ async function benchListwise(args: string[], dir: string): Promise<ListwiseBench
   const epoch0 = [...lists.epoch(0)];
   const batchBuild = (performance.now() - tb) / 1000;
   const features = src.fit.data.features;
-  const user = sideFeatures(features, ['user', 'context']);
-  const item = sideFeatures(features, ['item']);
-  const c = model.config;
   const fixtureDir = join(dir, 'listwise-fixture');
-  const tensors = new Map(initial);
-  epoch0.forEach((b, k) => listBatchTensors(k, b, features, tensors));
-  await writeFixture(fixtureDir, 'rank-tower-listwise', {
-    user_fields: user.fields, item_fields: item.fields, user_dense: user.dense, item_dense: item.dense,
-    user_heads: c.userHeads, item_heads: c.itemHeads, head_size: c.headSize, attn_dim: c.attnDim || c.headSize, value_dim: c.valueDim || c.headSize,
-    ln_eps: 1e-5, bn_eps: 1e-5, bn_momentum: 0.1, dropout: c.dropout, weights: objective.weights, batches: epoch0.length,
-  }, cfg.lr, tensors);
-  if (c.phi !== 'silu' || !c.crossAttention || !c.batchNorm) throw new Error('bench train: the PyTorch RankTower implements the defaults (phi SiLU, cross-attention, batch norm)');
-  const ourLosses = checkListwise(src, cfg.seed, initial, epoch0, objective, cfg.lr, checkSteps);
+  await writeListwiseFixture(fixtureDir, features, model, initial, epoch0, objective, cfg.lr);
+  const ourLosses = checkListwise(features, model.config, initial, epoch0, objective, cfg.lr, checkSteps);
 
   const opt = new Adam(model.namedParameters(), { lr: cfg.lr });
   const run = (e: number): { s: number; samples: number; lists: number } => {

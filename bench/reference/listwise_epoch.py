@@ -10,7 +10,9 @@ padding slots included, as prerank encodes them), and the lists [G, L]: ``b<k>.l
 ``b<k>.teacher`` (p), ``b<k>.mask`` (real slot), scopes ``b<k>.imp`` / ``b<k>.cand`` / ``b<k>.all``.
 ``config``: ``user_fields``/``item_fields`` (``name``, ``table``, ``kind``, ``pooling``), ``user_dense``/``item_dense``,
 ``user_heads``, ``item_heads``, ``head_size``, ``attn_dim``, ``value_dim``, ``ln_eps``, ``bn_eps``, ``bn_momentum``,
-``dropout``, ``weights`` (hybrid: ``distillation``, ``sorting``, ``amRankmax``), ``batches``.
+``dropout``, ``weights`` (hybrid: ``distillation``, ``sorting``, ``amRankmax``), ``batches``, ``adam_eps`` (1e-8 in the
+bench; the test raises it so that gradients that are 0 in exact arithmetic, e.g. a linear bias before batch norm or the
+output bias under shift-invariant list losses, are not amplified from float noise into full-size steps on either side).
 
 The model is prerank's ``rank-tower`` (src/models/rank-tower.ts) with its defaults, as typical PyTorch code:
 per side, flat input = field embeddings (sequences mean/sum-pooled over their real ids) + dense values; MHGN
@@ -247,8 +249,9 @@ class Trainer:
         sparse = list(self.model.tables.parameters())
         ids = {id(p) for p in sparse}
         dense = [p for p in self.model.parameters() if id(p) not in ids]
-        lazy = LazyAdam(sparse, lr) if exact_lazy_adam else torch.optim.SparseAdam(sparse, lr=lr)
-        self.optimizers = [lazy, torch.optim.Adam(dense, lr=lr)]
+        eps = float(cfg.get("adam_eps", 1e-8))
+        lazy = LazyAdam(sparse, lr, eps=eps) if exact_lazy_adam else torch.optim.SparseAdam(sparse, lr=lr, eps=eps)
+        self.optimizers = [lazy, torch.optim.Adam(dense, lr=lr, eps=eps)]
 
     def step(self, b):
         for opt in self.optimizers:
