@@ -4,7 +4,7 @@
 // same encoded batches in the same order from the same initial weights. Epoch times are medians over N epochs after
 // one warm-up epoch, at 2 threads and at 1 for prerank (the faster is compared). Before timing, both sides run a few dropout-free steps from those weights and their losses
 // are compared (the check that it is the same model). PyTorch runs in every thread/OpenBLAS configuration of
-// torch-reference.ts and the fastest is compared. `--profile` adds a per-op profile of one more prerank epoch;
+// torch-reference.ts and the fastest is compared. `--profile` adds a per-op profile of one more prerank epoch (IntTower and RankTower);
 // `--keep=DIR` writes the fixture (and scratch run directory) to DIR and keeps it.
 // Then RankTower listwise training throughput (issue 9) on the ml-latest-small cascade (configs/cascade/ml-latest-small.json
 // built in memory, or `--cascade=DIR` = a `prerank cascade build` directory read back): the hybrid objective over the
@@ -376,7 +376,7 @@ async function benchListwise(args: string[], dir: string): Promise<ListwiseBench
     console.log(`RankTower listwise dropout-free check, ${ourLosses.length} hybrid steps from the same weights on the same batches: prerank ${ourLosses.map((l) => l.toFixed(6)).join(' ')}; `
       + `torch ${torchBest.losses.map((l) => l.toFixed(6)).join(' ')}; max |prerank - torch| = ${diffs.abs.toExponential(2)} (relative ${diffs.rel.toExponential(2)}, over all configurations)`);
   }
-  for (const t of threadCounts) console.log(`prerank ${t} thread(s) after PyTorch: epochs ${runTimed(epochs - half, t).map((x) => x.toFixed(2)).join(', ')} s`);
+  if (epochs > half) for (const t of threadCounts) console.log(`prerank ${t} thread(s) after PyTorch: epochs ${runTimed(epochs - half, t).map((x) => x.toFixed(2)).join(', ')} s`);
   const medians = threadCounts.map((t) => ({ threads: t, s: median(ours.get(t)!) }));
   const best = medians.reduce((x, y) => (y.s < x.s ? y : x));
   const med = best.s;
@@ -388,6 +388,25 @@ async function benchListwise(args: string[], dir: string): Promise<ListwiseBench
     + `${r.listsPerBatch} lists per batch, Adam lr ${cfg.lr}: median ${medians.map((m) => `${m.s.toFixed(2)} s at ${m.threads} thread(s)`).join(', ')} `
     + `(warm-up ${warm.toFixed(2)} s; building an epoch's batches alone takes ${batchBuild.toFixed(2)} s); best ${med.toFixed(2)} s/epoch = `
     + `${r.samples_per_s.toFixed(0)} samples/s (list items), ${r.lists_per_s.toFixed(1)} lists/s`);
+  if (args.includes('--profile')) {
+    // one more epoch with the op profiler on (trainOnCascade's loop, the optimizer step timed apart)
+    startProfile();
+    let steps = 0;
+    for (const b of lists.epoch(nextEpoch++)) {
+      profileMark();
+      scope(() => {
+        opt.zeroGrad();
+        const out = cascadeLoss(listLogits(model, b), b, objective);
+        backward(out.loss);
+        return out.loss.item();
+      });
+      const t = performance.now();
+      opt.step();
+      profileAdd('optimizer step', performance.now() - t);
+      steps++;
+    }
+    console.log(`prerank per-op profile of one more RankTower listwise epoch (ms per step, ${poolThreads} threads):\n${formatProfile(stopProfile(), steps)}`);
+  }
   if (torchBest) {
     if (torchBest.samples_per_epoch !== samples || torchBest.lists !== lists.listCount) {
       throw new Error(`bench train: PyTorch's epoch has ${torchBest.samples_per_epoch} samples / ${torchBest.lists} lists, prerank's ${samples} / ${lists.listCount}`);
