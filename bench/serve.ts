@@ -435,6 +435,36 @@ async function benchHttp(spec: Spec, bundle: string, data: Dataset, work: string
   return { http: out, reload: null };
 }
 
+/**
+ * The machine's own jitter: a fixed ~20 us piece of arithmetic (no allocation, no I/O, one thread) timed like a
+ * request. Its p99 over p50 is what scheduling noise alone adds to a request of that size on this machine.
+ */
+function noiseProbe(samples = 2000): Lat & { work: number } {
+  const spin = (n: number): number => {
+    let x = 1.0;
+    for (let i = 0; i < n; i++) x = x * 1.0000001 + 1e-9;
+    return x;
+  };
+  // Calibrate n to ~20 us once the loop is optimised (a warm-up first: the JIT makes it ~10x faster).
+  let sink = 0;
+  for (let i = 0; i < 200; i++) sink += spin(1e5);
+  let best = Infinity;
+  for (let i = 0; i < 20; i++) {
+    const t0 = performance.now();
+    sink += spin(1e6);
+    best = Math.min(best, performance.now() - t0);
+  }
+  const n = Math.max(1, Math.round((1e6 * 0.02) / best));
+  const ms: number[] = [];
+  for (let i = 0; i < samples + 100; i++) {
+    const t0 = performance.now();
+    sink += spin(n);
+    if (i >= 100) ms.push(performance.now() - t0);
+  }
+  if (sink === 42) console.log(''); // keeps the work alive
+  return { ...summary(ms), work: n };
+}
+
 export async function benchServe(args: string[]): Promise<void> {
   const opt = (name: string, dflt: string): string => args.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? dflt;
   const requests = Number(opt('requests', '1000'));
@@ -443,6 +473,9 @@ export async function benchServe(args: string[]): Promise<void> {
   const rates = opt('rates', '200,500').split(',').map(Number);
   const info = engineInfo();
   console.log(`CPU: ${info.cpu}; ISA path: ${info.isa} (supported: ${info.supportedIsas.join(', ')}); kernels: ${info.kernels}; pool threads: ${info.threads}`);
+  const noise = noiseProbe();
+  console.log(`noise floor: a fixed ~20 us computation timed 2,000 times: p50 ${f2(noise.p50 * 1000, 1)} us, p99 ${f2(noise.p99 * 1000, 1)} us ` +
+    `(p99/p50 ${f2(noise.p99 / noise.p50, 2)}: scheduling noise alone, the same for prerank and PyTorch)`);
   const torchMissing = args.includes('--no-torch') ? '--no-torch given' : torchAvailable();
   if (torchMissing) console.log(`PyTorch reference skipped: ${torchMissing}`);
   const data = await Dataset.load(recipeConfig('ml-latest-small'));
@@ -476,7 +509,8 @@ export async function benchServe(args: string[]): Promise<void> {
     rmSync(work, { recursive: true, force: true });
   }
 
-  const result: Record<string, unknown> = { cpu: info.cpu, isa: info.isa, threads: info.threads, torch_threads: torchMissing ? null : 1 };
+  const result: Record<string, unknown> = { cpu: info.cpu, isa: info.isa, threads: info.threads, torch_threads: torchMissing ? null : 1,
+    noise_p50_us: noise.p50 * 1000, noise_p99_us: noise.p99 * 1000 };
   for (const m of models) {
     for (const k of KS) {
       result[`${m.key}_k${k}_p50_ms`] = m.ours[k].p50;
