@@ -33,7 +33,8 @@ test('batched matmul', () => {
 });
 
 test('broadcasting binary ops', () => {
-  const shapes: [number[], number[]][] = [[[3, 4], [3, 4]], [[3, 4], [4]], [[3, 4], [3, 1]], [[3, 4], [1]], [[2, 3, 4], [3, 1]], [[4], [2, 3, 4]]];
+  const shapes: [number[], number[]][] = [[[3, 4], [3, 4]], [[3, 4], [4]], [[3, 4], [3, 1]], [[3, 4], [1]], [[2, 3, 4], [3, 1]], [[4], [2, 3, 4]],
+    [[2, 3, 1], [2, 1, 3]], [[3, 1], [1, 4]]]; // the last two: both sides broadcast (outer differences, as in SoftSort)
   for (const [sa, sb] of shapes) {
     gradCheck(`add ${sa}+${sb}`, ops.add, [r(sa), r(sb)]);
     gradCheck(`sub ${sa}-${sb}`, ops.sub, [r(sa), r(sb)]);
