@@ -145,6 +145,8 @@ ThreadPool& ThreadPool::get() {
 
 int ThreadPool::size() const { return state().size.load(std::memory_order_relaxed); }
 
+bool ThreadPool::helpers_awake() const { return state().sleepers.load(std::memory_order_relaxed) == 0; }
+
 void ThreadPool::resize(int n) {
   if (tls_in_task) return;  // from inside a task: the running job owns the pool (would deadlock)
   if (n < 1) n = 1;

@@ -10,6 +10,9 @@ class ThreadPool {
   static ThreadPool& get();  // size from PRERANK_THREADS, else std::thread::hardware_concurrency()
   int size() const;
   void resize(int n);  // n >= 1; joins or starts threads
+  // True when no helper thread is asleep (each is running a task or still spinning after its last one): a job posted
+  // now starts on all threads at once, without waking anyone.
+  bool helpers_awake() const;
   // Runs fn(task) for task in [0, n_tasks), spread over the workers; returns when all are done.
   // Calls from inside a task run serially on the calling thread (no nested parallelism).
   void run(int n_tasks, const std::function<void(int task)>& fn);

@@ -32,21 +32,26 @@ const ServeKernels& kernels() {
   return k ? *k : *serve_detail::serve_kernels_portable();
 }
 
-// When steps run on the pool. A step of at least kParallelMacs (serve.h) multiply-adds is always split. A request whose scoring is at least kRequestMacs (DSSM: 500 candidates) splits every step of at least kStepMacs,
-// the user tower's layers included: then each core streams half the weights and half the item reps, which fit in its
-// own L2 (DSSM 300-300-128 at 1,000 candidates: 0.6 + 0.5 MB, more than one core's 1 MB L2 on Zen 5), and the
-// request took 10.5 instead of 15-17 us (min of batches, quiet machine). Smaller requests stay on the calling thread:
-// split at 100 candidates, their p99 rose from 0.07 to 0.4 ms (waking and waiting for the other thread).
+// When steps run on the pool. A step of at least kWakeMacs multiply-adds is always split. A step of at least
+// kParallelMacs (serve.h) is split only when the pool's helpers are awake (spinning after a recent job): waking a
+// sleeping thread, and waiting for it, cost more than it saves — `prerank serve` at 500 req/s with IntTower 2 x 64
+// (2M multiply-adds of max-sim per request) answered at p50 0.64 ms splitting and 0.37 ms on one thread. A request
+// whose scoring is at least kRequestMacs (DSSM: 500 candidates) also splits, when the helpers are awake, every step
+// of at least kStepMacs, the user tower's layers included: each core then streams half the weights and half the item
+// reps, which fit in its own L2 (DSSM 300-300-128 at 1,000 candidates: 0.6 + 0.5 MB, more than one core's 1 MB L2 on
+// Zen 5; 10.5 instead of 15-17 us back to back, min of batches).
+constexpr long kWakeMacs = 1L << 23;
 constexpr long kRequestMacs = 1L << 16;
 constexpr long kStepMacs = 1L << 13;
 
 // Runs fn(begin, end) over [0, n) in one piece or in equal pieces per pool thread, by the work per item: split when
-// the work is at least `min_macs`.
+// the work is at least `min_macs` and either at least kWakeMacs or the helpers are awake.
 template <class Fn>
 void split(long n, long macs_per_item, long min_macs, Fn&& fn) {
   ThreadPool& pool = ThreadPool::get();
-  const long tasks = std::min<long>(pool.size(), n * macs_per_item / min_macs);
-  if (tasks < 2) {
+  const long work = n * macs_per_item;
+  const long tasks = std::min<long>(pool.size(), work / min_macs);
+  if (tasks < 2 || (work < kWakeMacs && !pool.helpers_awake())) {
     fn(0L, n);
     return;
   }
