@@ -338,8 +338,10 @@ struct Candidates {
   long m;
 };
 
-Candidates candidates(const Args& a, const ServePlan& plan) {
-  const float* input = a.f32(0, "input", plan.input_len());
+// The candidates of a call; argument 0 is the tower input (input_len floats) or, for scoreRep, a given user rep
+// (rep_len floats) in its place.
+Candidates candidates(const Args& a, const ServePlan& plan, bool rep = false) {
+  const float* input = rep ? a.f32(0, "rep", plan.rep_len()) : a.f32(0, "input", plan.input_len());
   const long dim = plan.item_dim();
   const float* table = a.f32(1, "table", 0);
   const long table_rows = a.length(1) / dim;
@@ -354,25 +356,6 @@ Candidates candidates(const Args& a, const ServePlan& plan) {
     a.fail("m = " + std::to_string(m) + " candidates but the table has " + std::to_string(table_rows) + " rows of " + std::to_string(dim));
   }
   return {input, ItemRows{table, dim, rows}, m};
-}
-
-// scoreRep's arguments: a given user rep (rep_len floats) in place of the tower input; the same candidate checks.
-Candidates rep_candidates(const Args& a, const ServePlan& plan) {
-  const float* rep = a.f32(0, "rep", plan.rep_len());
-  const long dim = plan.item_dim();
-  const float* table = a.f32(1, "table", 0);
-  const long table_rows = a.length(1) / dim;
-  const long m = a.num_long(3, "m");
-  const bool indexed = !(a.info[2].IsNull() || a.info[2].IsUndefined());
-  const int32_t* rows = indexed ? a.i32(2, "rows", m) : nullptr;
-  if (indexed) {
-    for (long k = 0; k < m; ++k)
-      if (rows[k] < 0 || rows[k] >= table_rows)
-        a.fail("rows[" + std::to_string(k) + "] = " + std::to_string(rows[k]) + " is outside the table's " + std::to_string(table_rows) + " rows");
-  } else if (m > table_rows) {
-    a.fail("m = " + std::to_string(m) + " candidates but the table has " + std::to_string(table_rows) + " rows of " + std::to_string(dim));
-  }
-  return {rep, ItemRows{table, dim, rows}, m};
 }
 
 // One scoreAsync call: inputs copied or pinned (the table and row list stay referenced until it settles).
@@ -605,7 +588,7 @@ class ServePlanWrap : public Napi::ObjectWrap<ServePlanWrap> {
   Napi::Value ScoreRep(const Napi::CallbackInfo& info) {
     Args a{info, "ServePlan.scoreRep"};
     a.need(7);
-    const Candidates c = rep_candidates(a, *plan_);
+    const Candidates c = candidates(a, *plan_, true);
     float* scores = a.f32(4, "scores", c.m);
     const long n = a.num_long(5, "n");
     int32_t* top = n > 0 ? a.i32(6, "top", std::min(n, c.m)) : nullptr;

@@ -35,7 +35,6 @@ configured dropout, each timed with ``time.perf_counter`` (batches are converted
 """
 
 import argparse
-import json
 import math
 import re
 import statistics
@@ -344,15 +343,7 @@ def run(args):
 
 def main(argv=None):
     args = parse_args(argv)
-    report = run(args)
-    text = json.dumps(report, indent=1)
-    if args.out == "-":
-        print(text)
-    else:
-        with open(args.out, "w", encoding="utf-8") as f:
-            f.write(text + "\n")
-    for warning in report["warnings"]:
-        print(f"listwise_epoch.py WARNING: {warning}", file=sys.stderr)
+    runtime_info.write_report(run(args), args.out, "listwise_epoch.py")
 
 
 if __name__ == "__main__":

@@ -8,9 +8,11 @@ config, the kernel ("core") it picked for this CPU, and its thread count.
 """
 
 import ctypes
+import json
 import os
 import re
 import resource
+import sys
 import time
 
 import torch
@@ -196,3 +198,15 @@ def warnings_for(torch_part, blas, cpu, requested_threads, requested_blas_thread
     if max(requested_threads, requested_blas_threads) > cpu["affinity"]:
         warnings.append(f"more threads requested than the {cpu['affinity']} CPUs available")
     return warnings
+
+
+def write_report(report, out, script):
+    """Writes the report as JSON to `out` ('-' = stdout) and its warnings to stderr, prefixed with `script`."""
+    text = json.dumps(report, indent=1)
+    if out == "-":
+        print(text)
+    else:
+        with open(out, "w", encoding="utf-8") as f:
+            f.write(text + "\n")
+    for warning in report["warnings"]:
+        print(f"{script} WARNING: {warning}", file=sys.stderr)

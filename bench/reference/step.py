@@ -14,7 +14,6 @@ Run with Debian's Python, where python3-torch lives:
 """
 
 import argparse
-import json
 import statistics
 import sys
 import time
@@ -120,20 +119,9 @@ def run(args):
     }
 
 
-def write_report(report, out):
-    text = json.dumps(report, indent=1)
-    if out == "-":
-        print(text)
-    else:
-        with open(out, "w", encoding="utf-8") as f:
-            f.write(text + "\n")
-    for warning in report["warnings"]:
-        print(f"step.py WARNING: {warning}", file=sys.stderr)
-
-
 def main(argv=None):
     args = parse_args(argv)
-    write_report(run(args), args.out)
+    runtime_info.write_report(run(args), args.out, "step.py")
 
 
 if __name__ == "__main__":

@@ -27,7 +27,6 @@ from a fresh copy of the weights, each timed with ``time.perf_counter`` (batches
 """
 
 import argparse
-import json
 import math
 import statistics
 import sys
@@ -282,15 +281,7 @@ def run(args):
 
 def main(argv=None):
     args = parse_args(argv)
-    report = run(args)
-    text = json.dumps(report, indent=1)
-    if args.out == "-":
-        print(text)
-    else:
-        with open(args.out, "w", encoding="utf-8") as f:
-            f.write(text + "\n")
-    for warning in report["warnings"]:
-        print(f"train_epoch.py WARNING: {warning}", file=sys.stderr)
+    runtime_info.write_report(run(args), args.out, "train_epoch.py")
 
 
 if __name__ == "__main__":

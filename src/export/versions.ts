@@ -6,8 +6,9 @@
 // moment. A crash leaves at most a .tmp-* directory (ignored by readers, removed by the next publish) or a complete
 // vNNNNNN that CURRENT does not name yet (the next publish numbers past it). One publisher per root at a time.
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { mkdir, open, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
+import { fsyncPath } from '../util/atomic-dir.js';
 
 export interface VersionRef {
   version: number;
@@ -73,15 +74,6 @@ export function readCurrentVersion(root: string): VersionRef | null {
   }
   if (!isDir) throw new Error(`${path} names version ${name} but ${dir} does not exist (deleted or never completed)`);
   return { version, name, dir };
-}
-
-async function fsyncPath(path: string): Promise<void> {
-  const fh = await open(path, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
 }
 
 /** fsyncs every file under dir, then each directory (children before parents). */

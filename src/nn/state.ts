@@ -1,8 +1,8 @@
 // Tensor files: a directory with manifest.json (names, shapes, dtypes, byte offsets, free-form metadata) and
 // tensors.bin (raw little-endian data). Writes are atomic: a temporary directory renamed into place.
-import { readFile, rm, open } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { makeTempBeside, swapInto } from '../util/atomic-dir.js';
+import { makeTempBeside, swapInto, writeFileSynced } from '../util/atomic-dir.js';
 import { Tensor, shapeSize, shapeStr, type DType } from '../core/tensor.js';
 
 export const TENSOR_FORMAT = 'prerank-tensors/1';
@@ -22,16 +22,6 @@ export interface TensorManifest {
 const BYTES: Record<DType, number> = { float32: 4, float64: 8, int32: 4 };
 
 if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) throw new Error('prerank tensor files assume a little-endian machine');
-
-async function writeFileSynced(path: string, data: Uint8Array | string): Promise<void> {
-  const fh = await open(path, 'w');
-  try {
-    await fh.writeFile(data);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
 
 /** Writes the tensors (and `meta`) to `dir`, replacing it atomically. */
 export async function saveTensors(dir: string, tensors: Map<string, Tensor> | Record<string, Tensor>, meta: Record<string, unknown> = {}): Promise<void> {

@@ -7,7 +7,7 @@
 // told to commit (Redis XACK); a restart resumes from that directory, so a kill -9 at any moment loses no event and
 // applies none twice. Bundle versions are published every P updates (src/export/versions.ts). Shapes: B batch.
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { mkdir, open, readFile, rename } from 'node:fs/promises';
+import { mkdir, readFile, rename } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { noGrad, scope } from '../core/index.js';
 import { Dataset, featureColumn, ingest, loadDataConfig, recipeConfig, subsetRaw, type DataConfig, type RawData, type RecipeName } from '../data/index.js';
@@ -20,7 +20,7 @@ import { RunLog } from '../train/run-log.js';
 import { buildModel, loadData, loadTrainConfig, runTraining } from '../train/run.js';
 import { trainStep } from '../train/step.js';
 import { createOptimizer } from '../train/trainer.js';
-import { makeTempBeside, recoverSwap, swapInto } from '../util/atomic-dir.js';
+import { fsyncPath, makeTempBeside, recoverSwap, swapInto, writeFileSynced } from '../util/atomic-dir.js';
 import { loadOnlineConfig, type OnlineConfig } from './config.js';
 import { OnlineEntities, type HistoriesJson, type NewEntityJson } from './entities.js';
 import { EventDecoder, type OnlineEvent } from './events.js';
@@ -73,25 +73,6 @@ export interface OnlineSummary {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function writeSynced(path: string, data: string): Promise<void> {
-  const fh = await open(path, 'w');
-  try {
-    await fh.writeFile(data);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
-
-async function syncDir(dir: string): Promise<void> {
-  const fh = await open(dir, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
 
 function dataConfigOf(cfg: TrainConfig): DataConfig {
   return 'recipe' in cfg.data ? recipeConfig(cfg.data.recipe as RecipeName) : loadDataConfig(cfg.data.config);
@@ -313,10 +294,10 @@ export class OnlineTrainer {
     st.maxTime = Number.isFinite(this.decoder.maxTime) ? this.decoder.maxTime : null;
     const tmp = await makeTempBeside(this.ckptDir);
     await saveCheckpoint(join(tmp, 'model'), this.model, this.optimizer, { epoch: -1, online: true, updates: st.updates });
-    await writeSynced(join(tmp, 'state.json'), JSON.stringify(st));
-    await syncDir(tmp);
+    await writeFileSynced(join(tmp, 'state.json'), JSON.stringify(st));
+    await fsyncPath(tmp);
     await swapInto(tmp, this.ckptDir);
-    await syncDir(dirname(this.ckptDir));
+    await fsyncPath(dirname(this.ckptDir));
     this.log.write({ event: 'checkpoint', updates: st.updates, applied: st.applied, offset: st.offset });
     if (st.offset) await this.source.commit(st.offset);
   }

@@ -1,6 +1,6 @@
 // Publishing a directory atomically: build it under a temporary name beside the target, then swap it in with
 // renames, so readers see the old complete directory or the new complete one, never a half-written one.
-import { mkdir, rename, rm } from 'node:fs/promises';
+import { mkdir, rename, rm, open } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
 /** A fresh temporary directory beside `dir` (same file system, so the final rename is atomic). */
@@ -38,4 +38,25 @@ export async function recoverSwap(dir: string): Promise<boolean> {
   }
   for (const n of leftovers) await rm(join(parent, n), { recursive: true, force: true });
   return existsSync(dir);
+}
+
+/** Writes a file and fsyncs it before returning. */
+export async function writeFileSynced(path: string, data: Uint8Array | string): Promise<void> {
+  const fh = await open(path, 'w');
+  try {
+    await fh.writeFile(data);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** fsyncs a file or a directory (a directory's entries: what renames inside it made). */
+export async function fsyncPath(path: string): Promise<void> {
+  const fh = await open(path, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
 }
