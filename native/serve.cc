@@ -252,7 +252,8 @@ void ServePlan::score(const float* rep, const ItemRows& items, long n, float* ou
     const serve_detail::RankTowerArgs args{c.user_heads, c.item_heads, c.head_size, c.attn_dim, c.value_dim, c.cross, c.ln_eps, rep,
                                            branch(c.u2i_wo, c.u2i_bo, c.u2i_gamma, c.u2i_beta),
                                            branch(c.i2u_wo, c.i2u_bo, c.i2u_gamma, c.i2u_beta), items, out};
-    split(n, macs_per_item(), min_macs, [&](long n0, long n1) { k.ranktower(args, n0, n1); });
+    constexpr long B = serve_detail::kRankTowerBlock;
+    split((n + B - 1) / B, macs_per_item() * B, min_macs, [&](long b0, long b1) { k.ranktower(args, b0 * B, std::min(n, b1 * B)); });
   } else {
     const int P = score_.head_size, R = rep_len_ / P;
     const int rpad = (R + k.vw - 1) / k.vw * k.vw;

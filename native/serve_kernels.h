@@ -37,6 +37,11 @@ struct GauBranch {
   const float* beta;
 };
 
+// RankTower scores items in blocks of this many (one W_o GEMM per block). A GEMM's rounding can depend on where a row
+// falls in its tiles, so callers split the item range on whole blocks: a candidate's score then does not depend on
+// how a request was split over threads (the same request gives the same scores on or off the event loop).
+constexpr long kRankTowerBlock = 64;
+
 struct RankTowerArgs {
   int hu, hi, k, d, v;
   bool cross;
@@ -55,7 +60,7 @@ struct ServeKernels {
   void (*dot)(int dim, const float* u, const ItemRows& items, long n0, long n1, float* out);
   // MaxSimArgs::out[n] for n in [n0, n1).
   void (*maxsim)(const MaxSimArgs& a, long n0, long n1);
-  // RankTowerArgs::out[n] for n in [n0, n1).
+  // RankTowerArgs::out[n] for n in [n0, n1); n0 a multiple of kRankTowerBlock.
   void (*ranktower)(const RankTowerArgs& a, long n0, long n1);
 };
 
