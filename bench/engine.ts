@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { engineInfo, fmaPeakGflops, nativeKernels, setThreads } from '../src/core/index.js';
 import { createDssmStep, createIntTowerStep, type StepModel } from './step-models.js';
-import { TORCH_CONFIGS, runTorch, torchAvailable, writeFixture, type TorchResult } from './torch-reference.js';
+import { torchConfigs, runTorch, torchAvailable, writeFixture, type TorchResult } from './torch-reference.js';
 import { median } from '../src/util/stats.js';
 
 const CHECK_STEPS = 10;
@@ -61,7 +61,7 @@ async function benchModel(kind: 'dssm' | 'inttower', torchMissing: string | null
       console.log(`  prerank ${kind} ${threads} thread(s): ${report.ours[threads].toFixed(2)} ms/step`);
     }
     if (!torchMissing) {
-      for (const cfg of TORCH_CONFIGS) {
+      for (const cfg of torchConfigs()) {
         const r = runTorch(dir, cfg, CHECK_STEPS, timed);
         report.torch.push(r);
         console.log(`  torch   ${kind} ${cfg.name}: ${r.median_ms.toFixed(2)} ms/step (BLAS core ${r.blas.corename ?? '?'})${r.warnings.length ? ' WARN ' + r.warnings.join('; ') : ''}`);

@@ -29,7 +29,7 @@ import type { RecModel } from '../src/models/types.js';
 import { USER_SIDE, type FieldEmbedder } from '../src/models/common/field-embedder.js';
 import { topN } from '../src/serve/index.js';
 import { compileUserSide } from '../src/serve/compiled.js';
-import { PYTHON, torchAvailable, writeFixture } from './torch-reference.js';
+import { PYTHON, fairOpenblasEnv, openblasCore, torchAvailable, writeFixture } from './torch-reference.js';
 
 const KS = [100, 1000, 5000];
 const TOP_N = 100;
@@ -82,10 +82,8 @@ interface TorchReport {
 
 function runTorchScore(fixture: string, requests: number, warmup: number): TorchReport {
   const out = join(fixture, 'score.json');
-  // 1 thread for torch and OpenBLAS; OpenBLAS picks its own kernel (the workplace pins Haswell, see bench/reference).
-  const env: NodeJS.ProcessEnv = { ...process.env, OMP_NUM_THREADS: '1', OPENBLAS_NUM_THREADS: '1', MKL_NUM_THREADS: '1' };
-  delete env.OPENBLAS_CORETYPE;
-  delete env.OPENBLAS_L2_SIZE;
+  // 1 thread for torch and OpenBLAS; OpenBLAS picks its own kernel, pinned to the CPU's fast one only where it falls back.
+  const env = fairOpenblasEnv({ ...process.env, OMP_NUM_THREADS: '1', OPENBLAS_NUM_THREADS: '1', MKL_NUM_THREADS: '1' });
   const args = [SCRIPT, '--fixture', fixture, '--ks', KS.join(','), '--top-n', String(TOP_N), '--warmup', String(warmup),
     '--requests', String(requests), '--threads', '1', '--check-k', '1000', '--out', out];
   const r = spawnSync(PYTHON, args, { env, encoding: 'utf8' });
@@ -206,7 +204,8 @@ async function benchModel(spec: Spec, data: Dataset, user: Batch, work: string, 
     r.maxAbsDiff = t.check.scores.reduce((m, v, i) => Math.max(m, Math.abs(v - a[i])), 0);
     const mine = new Set(Array.from(ourTop! as Int32Array));
     r.topAgree = t.check.top.filter((i) => mine.has(i)).length / t.check.top.length;
-    r.torchInfo = `torch ${t.torch}, ${t.threads} thread, OpenBLAS core ${t.blas_core ?? '?'}`;
+    const own = openblasCore();
+    r.torchInfo = `torch ${t.torch}, ${t.threads} thread, OpenBLAS core ${t.blas_core ?? '?'}${own.pin ? ` (pinned: by itself OpenBLAS picks ${own.core}, a fallback kernel)` : ''}`;
     rmSync(fx, { recursive: true, force: true });
   }
   console.log(`  in-process request = user tower + score + top-${TOP_N} in one native call (prerank, ${engineInfo().threads} threads, ${engineInfo().isa})${r.torch ? ` vs eager PyTorch (${r.torchInfo}, inference_mode)` : ''}`);

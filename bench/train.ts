@@ -29,7 +29,7 @@ import { loadExperiment } from '../src/train/experiment.js';
 import { parseTrainConfig, type TrainConfig } from '../src/train/config.js';
 import { buildModel, loadData } from '../src/train/run.js';
 import { median } from '../src/util/stats.js';
-import { TORCH_CONFIGS, runReferenceScript, torchAvailable, writeFixture, type TorchConfig } from './torch-reference.js';
+import { torchConfigs, runReferenceScript, torchAvailable, writeFixture, type TorchConfig } from './torch-reference.js';
 import { loadCascadeConfig } from '../src/cascade/config.js';
 import { CascadeLists } from '../src/cascade/lists.js';
 import { loadCascade } from '../src/cascade/reader.js';
@@ -362,7 +362,7 @@ async function benchListwise(args: string[], dir: string): Promise<ListwiseBench
   if (torchMissing) console.log(`RankTower listwise: PyTorch reference skipped: ${torchMissing}`);
   else {
     const runs: TorchListwise[] = [];
-    for (const tc of TORCH_CONFIGS) {
+    for (const tc of torchConfigs()) {
       // a configuration whose epoch runs 3x longer than prerank's and than the best so far cannot win: stopped there
       const giveUp = 3 * Math.max(median([...ours.values()].flat()), Math.min(...runs.map((x) => x.median_epoch_s)));
       const r = runReferenceScript<TorchListwise>('listwise_epoch.py', fixtureDir, tc, ['--check-steps', String(checkSteps), '--epochs', String(epochs + 1), '--give-up-s', giveUp.toFixed(2)]);
@@ -480,7 +480,7 @@ export async function benchTrain(args: string[]): Promise<void> {
     if (torchMissing) console.log(`PyTorch reference skipped: ${torchMissing}`);
     else {
       const runs: TorchEpochs[] = [];
-      for (const tc of TORCH_CONFIGS as TorchConfig[]) {
+      for (const tc of torchConfigs()) {
         // A configuration whose warm-up epoch is 3x slower than prerank's and than the best so far cannot win: stop it there.
         const giveUp = 3 * Math.max(median([...ours.values()].flat()), Math.min(...runs.map((x) => x.median_epoch_s)));
         const r = runReferenceScript<TorchEpochs>('train_epoch.py', join(dir, 'fixture'), tc, ['--check-steps', String(checkSteps), '--epochs', String(epochs), '--give-up-s', giveUp.toFixed(2)]);

@@ -3,7 +3,7 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,7 +14,9 @@ import { Bundle } from '../src/export/bundle.js';
 import { readCurrentVersion } from '../src/export/versions.js';
 import { loadTensors } from '../src/nn/state.js';
 import { loadCheckpoint } from '../src/train/checkpoint.js';
-import { buildModel, loadTrainConfig } from '../src/train/run.js';
+import { buildModel, loadTrainConfig, runTraining } from '../src/train/run.js';
+import { parseTrainConfig } from '../src/train/config.js';
+import { TINY_CONFIGS } from '../src/models/registry.js';
 import { DirectorySource, EventDecoder, loadOnlineConfig, OnlineEntities, OnlineTrainer, parseOnlineConfig, RedisStreamSource, type OnlineConfigInput,
   type OnlineEvent, type ScoredBatch, type SourceEvent } from '../src/online/index.js';
 import { BinnedAcc } from '../src/online/prequential.js';
@@ -226,6 +228,52 @@ test('new users and items get entities and hashed ids without a restart, are tra
   assert.ok(bundle.items!.ids.includes('new_i3'));
   assert.equal(bundle.items!.ids.length, 34);
   assert.equal((bundle.manifest.training as { online: { updates: number } }).online.updates, r.state.updates);
+});
+
+test('strategies online: cs3-cascade keeps distilling on stream batches without repeating its warm start; onebp is refused with the reason', async () => {
+  const root = tempDir('strategy');
+  const teacher = await offlineRun(join(root, 'teacher'), 'dcn');
+  const studentRun = async (name: string, strategy?: Record<string, unknown>) => {
+    const dir = join(root, name);
+    const cfg = parseTrainConfig({ model: { kind: 'cs3', config: { ...TINY_CONFIGS.cs3, base: 'dssm' } }, data: { config: teacher.dataCfgPath }, batchSize: 128,
+      epochs: 1, seed: 5, optimizer: { kind: 'adam', lr: 0.01 }, outDir: dir, strategy });
+    await runTraining(cfg, { quiet: true });
+    return dir;
+  };
+  const withDistill = await studentRun('cs3-distill', { kind: 'cs3-cascade', config: { teacher: teacher.runDir, warmStart: true, distill: 'bce', weight: 0.5 } });
+  // The same trained weights without the strategy: a copy of the run whose config names none.
+  const plain = join(root, 'cs3-plain');
+  cpSync(withDistill, plain, { recursive: true });
+  const plainCfg = JSON.parse(readFileSync(join(plain, 'config.json'), 'utf8'));
+  delete plainCfg.strategy;
+  writeFileSync(join(plain, 'config.json'), JSON.stringify(plainCfg));
+  const dir = join(root, 'events');
+  writeJsonl(dir, 'a.jsonl', syntheticEvents(96, { seed: 8 }));
+  const online = async (runDir: string, out: string) => {
+    const scored: ScoredBatch[] = [];
+    const t = await OnlineTrainer.create(onlineCfg({ runDir, dataCfgPath: teacher.dataCfgPath }, join(root, out), { source: { kind: 'dir', path: dir } }),
+      { onScored: (s) => scored.push(s) });
+    await t.run();
+    return { t, scored };
+  };
+  const a = await online(withDistill, 'out-distill');
+  const b = await online(plain, 'out-plain');
+  assert.equal(a.t.strategy?.kind, 'cs3-cascade');
+  assert.deepEqual((a.t.strategy as unknown as { warmStarted: string[] }).warmStarted, [], 'no second warm start on the trained model');
+  assert.deepEqual(Array.from(a.scored[0].logits), Array.from(b.scored[0].logits), 'both start from the same trained weights');
+  const wa = new Map(a.t.model.namedParameters()), wb = new Map(b.t.model.namedParameters());
+  const gap = Math.max(...[...wa].map(([n, t]) => Math.max(...Array.from(t.f, (v, i) => Math.abs(v - wb.get(n)!.f[i])))));
+  assert.ok(gap > 1e-4, `the distillation term changed the online updates (max weight gap ${gap})`);
+  // A checkpointed online run with the strategy resumes (the teacher is reloaded, no warm start).
+  const again = await OnlineTrainer.create(onlineCfg({ runDir: withDistill, dataCfgPath: teacher.dataCfgPath }, join(root, 'out-distill'), { source: { kind: 'dir', path: dir } }));
+  assert.deepEqual((again.strategy as unknown as { warmStarted: string[] }).warmStarted, []);
+  await again.run();
+  const onebp = join(root, 'onebp');
+  await runTraining(parseTrainConfig({ model: { kind: 'dssm', config: TINY_CONFIGS.dssm }, data: { config: teacher.dataCfgPath }, batchSize: 128, epochs: 1, seed: 5,
+    optimizer: { kind: 'adam', lr: 0.01 }, outDir: onebp, strategy: { kind: 'onebp', config: {} } }), { quiet: true });
+  await assert.rejects(OnlineTrainer.create(onlineCfg({ runDir: onebp, dataCfgPath: teacher.dataCfgPath }, join(root, 'out-onebp'), { source: { kind: 'dir', path: dir } })),
+    /training strategy 'onebp' cannot train online: .*indexed by the offline users/);
+  rmSync(root, { recursive: true, force: true });
 });
 
 test('item table refresh: an id-embedding model (MF) re-encodes only new items and items whose rows changed; the table equals a full re-encode', async () => {

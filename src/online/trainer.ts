@@ -17,7 +17,8 @@ import type { Optimizer } from '../nn/index.js';
 import { hasCheckpoint, loadCheckpoint, saveCheckpoint } from '../train/checkpoint.js';
 import type { TrainConfig } from '../train/config.js';
 import { RunLog } from '../train/run-log.js';
-import { buildModel, loadData, loadTrainConfig, runTraining } from '../train/run.js';
+import { buildModel, buildStrategy, loadData, loadTrainConfig, runTraining } from '../train/run.js';
+import type { TrainingStrategy } from '../train/strategies/types.js';
 import { trainStep } from '../train/step.js';
 import { createOptimizer } from '../train/trainer.js';
 import { fsyncPath, makeTempBeside, recoverSwap, swapInto, writeFileSynced } from '../util/atomic-dir.js';
@@ -168,7 +169,7 @@ export class OnlineTrainer {
   state: OnlineState;
 
   private constructor(readonly cfg: OnlineConfig, readonly trainCfg: TrainConfig, readonly data: Dataset, readonly model: RecModel,
-    readonly optimizer: Optimizer, private readonly opts: OnlineOptions) {
+    readonly optimizer: Optimizer, private readonly opts: OnlineOptions, readonly strategy?: TrainingStrategy) {
     this.log = new RunLog(join(cfg.outDir, 'log.jsonl'));
     this.ckptDir = join(cfg.outDir, 'checkpoint');
     this.preqPath = join(cfg.outDir, 'prequential.jsonl');
@@ -194,9 +195,11 @@ export class OnlineTrainer {
       early.write({ event: 'message', msg: m });
     };
     const { trainCfg, data, model } = await initialModel(cfg, resuming, say);
-    if (trainCfg.strategy) throw new Error(`online: training strategy '${trainCfg.strategy.kind}' is not supported by the online trainer yet (its state is indexed by the dataset's users)`);
-    const optimizer = createOptimizer(model, { ...trainCfg.optimizer, ...cfg.optimizer });
-    const t = new OnlineTrainer(cfg, trainCfg, data, model, optimizer, opts);
+    const strategy = await buildStrategy(trainCfg, model, data, true);
+    const refusal = strategy?.onlineRefusal();
+    if (strategy && refusal) throw new Error(`online: training strategy '${strategy.kind}' cannot train online: ${refusal}`);
+    const optimizer = createOptimizer(model, { ...trainCfg.optimizer, ...cfg.optimizer }, strategy?.trainable(model));
+    const t = new OnlineTrainer(cfg, trainCfg, data, model, optimizer, opts, strategy);
     const k = data.config.keys;
     for (const f of data.config.features) {
       if (f.kind === 'sparse' && !f.shareWith && [k.user, k.item].includes(featureColumn(f)) && !f.hashBuckets) {
@@ -218,7 +221,7 @@ export class OnlineTrainer {
   private async restore(): Promise<void> {
     const st = JSON.parse(await readFile(join(this.ckptDir, 'state.json'), 'utf8')) as OnlineState;
     if (st.version !== STATE_VERSION) throw new Error(`${this.ckptDir}/state.json has version ${st.version}, expected ${STATE_VERSION}`);
-    await loadCheckpoint(join(this.ckptDir, 'model'), this.model, this.optimizer);
+    await loadCheckpoint(join(this.ckptDir, 'model'), this.model, this.optimizer, this.strategy);
     this.entities.restore(st.entities);
     this.decoder.maxTime = st.maxTime ?? -Infinity;
     this.prequential = Prequential.fromJSON(st.prequential);
@@ -254,13 +257,13 @@ export class OnlineTrainer {
 
   /** Score (prequential), then train on one batch of valid events. */
   private update(events: OnlineEvent[]): void {
-    const { model, state } = this;
+    const { model, state, strategy } = this;
     const n = events.length;
     const b = this.entities.fill(events);
     const logits = new Float32Array(n);
     model.eval();
     noGrad(() => scope(() => {
-      logits.set(model.forward(b).data.subarray(0, n));
+      logits.set((strategy ? strategy.forward(model, b) : model.forward(b)).data.subarray(0, n));
     }));
     const labels = Float32Array.from(b.label.subarray(0, n));
     const u = state.updates + 1;
@@ -276,7 +279,7 @@ export class OnlineTrainer {
       bl += (z > 0 ? z + Math.log1p(Math.exp(-z)) : Math.log1p(Math.exp(z))) - y * z;
     }
     model.train();
-    if (this.cfg.learn) for (let s = 0; s < this.cfg.stepsPerBatch; s++) batchLoss = trainStep(model, this.optimizer, b, undefined, `online update ${u} (events up to ${events[n - 1].where})`);
+    if (this.cfg.learn) for (let s = 0; s < this.cfg.stepsPerBatch; s++) batchLoss = trainStep(model, this.optimizer, b, strategy, `online update ${u} (events up to ${events[n - 1].where})`);
     if (this.cfg.updateHistories) this.entities.observe(b, n);
     state.updates = u;
     state.trained += n;
@@ -293,7 +296,7 @@ export class OnlineTrainer {
     st.entities = this.entities.toJSON();
     st.maxTime = Number.isFinite(this.decoder.maxTime) ? this.decoder.maxTime : null;
     const tmp = await makeTempBeside(this.ckptDir);
-    await saveCheckpoint(join(tmp, 'model'), this.model, this.optimizer, { epoch: -1, online: true, updates: st.updates });
+    await saveCheckpoint(join(tmp, 'model'), this.model, this.optimizer, { epoch: -1, online: true, updates: st.updates }, this.strategy);
     await writeFileSynced(join(tmp, 'state.json'), JSON.stringify(st));
     await fsyncPath(tmp);
     await swapInto(tmp, this.ckptDir);

@@ -47,11 +47,12 @@ export function buildModel(cfg: TrainConfig, data: Dataset): RecModel {
   return factory({ features: data.features, rng: new Rng(cfg.seed) }, cfg.model.config);
 }
 
-export async function buildStrategy(cfg: TrainConfig, model: RecModel, data: Dataset): Promise<TrainingStrategy | undefined> {
+/** The config's training strategy; `trained`: the model already holds trained weights (StrategyContext.trained). */
+export async function buildStrategy(cfg: TrainConfig, model: RecModel, data: Dataset, trained = false): Promise<TrainingStrategy | undefined> {
   if (!cfg.strategy) return undefined;
   const factory = (STRATEGIES as Record<string, StrategyFactory<Record<string, unknown>>>)[cfg.strategy.kind];
   if (!factory) throw new Error(`unknown training strategy '${cfg.strategy.kind}' (registered: ${Object.keys(STRATEGIES).join(', ')})`);
-  return await factory({ model, data, rng: new Rng(cfg.seed + 1) }, cfg.strategy.config);
+  return await factory({ model, data, rng: new Rng(cfg.seed + 1), trained }, cfg.strategy.config);
 }
 
 export async function runTraining(cfg: TrainConfig, opts: TrainerOptions & { data?: Dataset } = {}): Promise<RunResult> {

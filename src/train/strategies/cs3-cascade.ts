@@ -10,6 +10,8 @@
 // data config must have the same name, its checkpoint must fit a model built on this dataset's features (vocabulary
 // sizes), and warm start needs the same embedding width; each mismatch stops with a message naming both sides.
 // The teacher is not part of the strategy's checkpointed state (it is reloaded from its directory on resume).
+// Online (`prerank train --online`) the strategy keeps distilling on every stream batch; the warm start happened in
+// the offline phase and is not repeated on the trained model.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Tensor } from '../../core/tensor.js';
@@ -39,10 +41,10 @@ export class Cs3Cascade extends TrainingStrategy {
   /** Embedding tables copied from the teacher (by table name) at construction. */
   readonly warmStarted: string[] = [];
 
-  constructor(model: RecModel, readonly teacher: RecModel, readonly config: Required<Cs3CascadeConfig>) {
+  constructor(model: RecModel, readonly teacher: RecModel, readonly config: Required<Cs3CascadeConfig>, trained = false) {
     super();
     teacher.eval();
-    if (config.warmStart) this.warmStarted = warmStart(model, teacher, config.teacher);
+    if (config.warmStart && !trained) this.warmStarted = warmStart(model, teacher, config.teacher);
   }
 
   /** Teacher logits [B] (eval mode, no tape). */
@@ -129,5 +131,5 @@ export const createCs3Cascade = async (ctx: StrategyContext, config: Cs3CascadeC
   if (!['bce', 'mse', 'none'].includes(c.distill)) throw new Error(`cs3-cascade: distill '${c.distill}' is not one of bce, mse, none`);
   if (!(c.weight >= 0)) throw new Error(`cs3-cascade: weight must be >= 0 (got ${c.weight})`);
   if (!ctx.model.twoTower) throw new Error(`cs3-cascade: '${ctx.model.kind}' is not a two-tower model`);
-  return new Cs3Cascade(ctx.model, await loadTeacher(c.teacher, ctx.data), c);
+  return new Cs3Cascade(ctx.model, await loadTeacher(c.teacher, ctx.data), c, ctx.trained);
 };

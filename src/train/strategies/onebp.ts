@@ -70,6 +70,10 @@ abstract class SampledInfoNce extends TrainingStrategy {
     this.itemBatch = data.itemBatch(4096);
   }
 
+  override onlineRefusal(): string {
+    return `its negatives and extra positives come from each user's offline train interactions${this.kind === 'onebp' ? ' and its stored encodings are indexed by the offline users' : ''}`;
+  }
+
   /** User reps [P*W, U] for the slots: slot k belongs to batch row rows[k], user entity users[k]. */
   protected abstract usersOf(model: RecModel, batch: Batch, users: Int32Array, rows: Int32Array): Tensor;
 

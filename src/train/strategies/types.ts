@@ -45,6 +45,15 @@ export abstract class TrainingStrategy extends Module {
     return model.forward(batch);
   }
 
+  /**
+   * Why this strategy cannot train online (`prerank train --online`), or null when it can. Online, only `loss` and
+   * `afterStep` run per batch (no epochs), prequential scores come from `forward`, and the batches hold users and
+   * items first seen in the stream; a strategy whose state is indexed by the offline dataset's users cannot follow.
+   */
+  onlineRefusal(): string | null {
+    return null;
+  }
+
   /** What serving needs beyond the model (default: nothing; the bundle is the model's alone). */
   bundleExport(_model: RecModel, _data: Dataset): StrategyExport | null {
     return null;
@@ -55,6 +64,9 @@ export interface StrategyContext {
   model: RecModel;
   data: Dataset;
   rng: Rng;
+  /** The model already holds trained weights (online training from an offline run): one-time initialisations of its
+   * parameters (a warm start) must not run again. */
+  trained?: boolean;
 }
 
 /** Builds a strategy; async when it must read files first (a teacher checkpoint). */
