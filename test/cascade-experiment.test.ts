@@ -56,6 +56,14 @@ test('prerank experiment on a cascade config: rows x seeds, results.md/json, rep
   assert.match(readFileSync(join(out, 'report.html'), 'utf8'), /<table>.*dssm hybrid/s);
   assert.ok(existsSync(join(out, 'runs', 'dssm_hybrid-seed1', 'best')), 'per-run checkpoints under runs/');
   assert.ok(existsSync(join(out, 'runs', 'stage-models', 'prerank')), 'the cascade\'s stage models under runs/ too');
+  // --resume after an interruption (the last run missing): the kept runs are not trained again, the missing one is.
+  const lost = j.runs.pop();
+  writeFileSync(join(out, 'results.json'), JSON.stringify(j));
+  execFileSync(process.execPath, [cli, 'experiment', '--config', join(dir, 'exp.json'), '--seeds', '1,2', '--epochs', '2', '--resume'], { stdio: 'pipe' });
+  const again = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'));
+  assert.deepEqual(again.runs.slice(0, 5), j.runs);
+  assert.equal(again.runs[5].label, lost.label);
+  assert.deepEqual(again.runs[5].result.metrics, lost.result.metrics, 'the retrained run equals the lost one (same seed)');
 });
 
 test('the Table 1-4 configs parse (both datasets) and bad experiment configs name the field', () => {

@@ -30,6 +30,19 @@ test('an experiment writes the mean +- std table with RelaImpr, every run in JSO
     const html = readFileSync(join(dir, 'out', 'report.html'), 'utf8');
     assert.equal((html.match(/<svg /g) ?? []).length, 2);
     assert.match(html, /<polyline/);
+
+    // --resume: an interrupted run (the last record missing) trains only what is missing; the kept records are the
+    // recorded ones, and the new run equals the one it replaces (same seed, same data).
+    const lost = json.runs.pop();
+    writeFileSync(join(dir, 'out', 'results.json'), JSON.stringify(json));
+    const said: string[] = [];
+    const resumed = await runExperiment(exp, 'test command', (m) => said.push(m), { resume: true });
+    assert.equal(said.filter((m) => m.includes('not trained again')).length, 3);
+    assert.deepEqual(resumed.slice(0, 3), json.runs);
+    assert.equal(resumed[3].test.auc, lost.test.auc);
+    // A changed config refuses to mix with the recorded numbers.
+    const changed = { ...exp, train: { ...exp.train, epochs: 3 } };
+    await assert.rejects(runExperiment(changed, 'test command', () => {}, { resume: true }), /--resume: .*different experiment config/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -10,6 +10,7 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
 import type { DataConfig } from '../data/spec.js';
 import { MODELS } from '../models/registry.js';
+import { findRun, recordedRuns } from '../train/experiment-resume.js';
 import { loadCascadeConfig, parseCascadeConfig, type CascadeConfig } from './config.js';
 import { evaluateRequests, loggedPrerankScorer, type CascadeEvalResult } from './evaluate.js';
 import { checkStopMetric } from './fit.js';
@@ -87,7 +88,7 @@ export interface CascadeExperimentResult {
 }
 
 export async function runCascadeExperiment(exp: CascadeExperiment, cascadeCfg: CascadeConfig | null, command: string,
-  opts: { dataConfig?: DataConfig; log?: (m: string) => void; signal?: AbortSignal } = {}): Promise<CascadeExperimentResult> {
+  opts: { dataConfig?: DataConfig; log?: (m: string) => void; signal?: AbortSignal; resume?: boolean } = {}): Promise<CascadeExperimentResult> {
   const say = opts.log ?? (() => {});
   mkdirSync(exp.outDir, { recursive: true });
   const t0 = performance.now();
@@ -98,13 +99,21 @@ export async function runCascadeExperiment(exp: CascadeExperiment, cascadeCfg: C
     + `${exp.rows.length} rows x ${exp.seeds.length} seeds`);
   const evalLogs = src.logs.filter((e) => e.request.split === 'eval');
   const logged = exp.loggedBaseline ? evaluateRequests(evalLogs, src.config.labels, loggedPrerankScorer(), { ks: exp.train.ks }) : null;
+  const recorded = opts.resume ? recordedRuns<CascadeExperimentRun>(exp.outDir, exp) : [];
   const runs: CascadeExperimentRun[] = [];
   const save = (): void => {
     writeFileSync(join(exp.outDir, 'results.json'), JSON.stringify({ experiment: exp, cascade: src.config.name, command, logged, runs },
       (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 1));
+    writeFileSync(join(exp.outDir, 'results.md'), cascadeMarkdown(exp, src.config.name, runs, logged, command));
   };
   for (const row of exp.rows) {
     for (const seed of exp.seeds) {
+      const done = findRun(recorded, row.label, seed);
+      if (done) {
+        runs.push(done);
+        say(`  ${row.label} seed ${seed}: recorded in results.json (--resume), not trained again`);
+        continue;
+      }
       const cfg: CascadeTrainConfig = { ...exp.train, name: `${row.label} seed ${seed}`, model: row.model, objective: row.objective ?? exp.train.objective,
         caps: row.caps ?? exp.train.caps, lr: row.lr ?? exp.train.lr, epochs: row.epochs ?? exp.train.epochs, seed,
         out: join(exp.outDir, 'runs', `${row.label.replace(/[^A-Za-z0-9._-]+/g, '_')}-seed${seed}`), logs: exp.logs };

@@ -17,15 +17,16 @@ const USAGE = `usage:
       build (config "logs" or --logs) or built in memory (config "cascade"); validation on the latest training
       requests, early stopping, <out>/best|last checkpoints and <out>/log.jsonl; evaluate the best epoch and the
       logged production pre-ranker on the evaluation requests; table + <out>/eval.json
-  prerank cascade experiment --config <file.json> [--seeds 1,2] [--epochs N] [--cascade <cascade config>] [--logs <dir>] [--out <dir>]
+  prerank cascade experiment --config <file.json> [--seeds 1,2] [--epochs N] [--cascade <cascade config>] [--logs <dir>] [--out <dir>] [--resume]
       (= prerank experiment with a "type": "cascade" config) rows x seeds trained and evaluated on one cascade;
-      results.md, results.json, report.html in outDir; the flags override the file (smoke runs)
+      results.md, results.json, report.html in outDir; the flags override the file (smoke runs); --resume keeps the
+      runs already in outDir/results.json (same config) and trains the rest
   prerank cascade schema                         the JSON schema of cascade config files`;
 
 /** `cascade experiment` (also reached from `prerank experiment`); `prefix` is the command as typed, for the record. */
 export async function runCascadeExperimentCommand(argv: string[], prefix = 'prerank cascade experiment'): Promise<void> {
   const { values } = parseArgs({ args: argv, options: { config: { type: 'string' }, out: { type: 'string' }, seeds: { type: 'string' },
-    epochs: { type: 'string' }, cascade: { type: 'string' }, logs: { type: 'string' } } });
+    epochs: { type: 'string' }, cascade: { type: 'string' }, logs: { type: 'string' }, resume: { type: 'boolean' } } });
   if (!values.config) throw new Error(`give --config\n${USAGE}`);
   const { exp, cascade } = loadCascadeExperiment(values.config);
   let cascadeCfg = cascade;
@@ -53,7 +54,7 @@ export async function runCascadeExperimentCommand(argv: string[], prefix = 'prer
   if (values.cascade || values.logs || values.seeds || values.epochs) exp.name += ' (overridden on the command line: not the configured run)';
   const command = [prefix, '--config', values.config, ...(['seeds', 'epochs', 'cascade', 'logs', 'out'] as const)
     .flatMap((k) => (values[k] ? [`--${k}`, values[k]!] : []))].join(' ');
-  await runCascadeExperiment(exp, cascadeCfg, command, { log: (m) => console.error(m) });
+  await runCascadeExperiment(exp, cascadeCfg, command, { log: (m) => console.error(m), resume: values.resume });
   console.log(`wrote ${join(exp.outDir, 'results.md')}, results.json, report.html`);
 }
 

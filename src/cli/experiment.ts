@@ -8,8 +8,8 @@ import { loadExperiment, runExperiment } from '../train/experiment.js';
 import { runCascadeExperimentCommand } from './cascade.js';
 
 export async function runExperimentCommand(argv: string[]): Promise<void> {
-  const { values } = parseArgs({ args: argv, strict: false, options: { config: { type: 'string' }, out: { type: 'string' } } });
-  if (typeof values.config !== 'string') throw new Error('usage: prerank experiment --config <file> [--out <dir>]');
+  const { values } = parseArgs({ args: argv, strict: false, options: { config: { type: 'string' }, out: { type: 'string' }, resume: { type: 'boolean' } } });
+  if (typeof values.config !== 'string') throw new Error('usage: prerank experiment --config <file> [--out <dir>] [--resume]');
   let json: unknown;
   try {
     json = JSON.parse(readFileSync(values.config, 'utf8'));
@@ -20,9 +20,9 @@ export async function runExperimentCommand(argv: string[]): Promise<void> {
     await runCascadeExperimentCommand(argv, 'prerank experiment');
     return;
   }
-  parseArgs({ args: argv, options: { config: { type: 'string' }, out: { type: 'string' } } });
+  parseArgs({ args: argv, options: { config: { type: 'string' }, out: { type: 'string' }, resume: { type: 'boolean' } } });
   const exp = loadExperiment(values.config);
   if (typeof values.out === 'string') exp.outDir = values.out;
-  await runExperiment(exp, `prerank experiment --config ${values.config}${values.out ? ` --out ${values.out}` : ''}`);
+  await runExperiment(exp, `prerank experiment --config ${values.config}${values.out ? ` --out ${values.out}` : ''}`, console.log, { resume: values.resume === true });
   console.log(`wrote ${exp.outDir}/results.md, results.json, report.html`);
 }

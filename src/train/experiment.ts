@@ -10,6 +10,7 @@ import { parseTrainConfig } from './config.js';
 import { servingLatencyMs } from './latency.js';
 import { loadData, runTraining } from './run.js';
 import { rankingEval } from './ranking-eval.js';
+import { findRun, recordedRuns } from './experiment-resume.js';
 
 export const ExperimentSchema = z.object({
   name: z.string(),
@@ -102,14 +103,21 @@ export function markdownTable(exp: ExperimentConfig, dataName: string, runs: Run
   return `${lines.join('\n')}\n`;
 }
 
-export async function runExperiment(exp: ExperimentConfig, command: string, log: (s: string) => void = console.log): Promise<RunRecord[]> {
+export async function runExperiment(exp: ExperimentConfig, command: string, log: (s: string) => void = console.log, opts: { resume?: boolean } = {}): Promise<RunRecord[]> {
   const data = await loadData(parseTrainConfig({ model: { kind: 'none' }, data: exp.data }));
   log(`${exp.name}: ${data.name}, ${data.size} rows; ${exp.models.length} models x ${exp.seeds.length} seeds`);
   mkdirSync(exp.outDir, { recursive: true });
+  const recorded = opts.resume ? recordedRuns<RunRecord>(exp.outDir, exp) : [];
   const runs: RunRecord[] = [];
   for (const m of exp.models) {
     const label = m.label ?? m.kind;
     for (const seed of exp.seeds) {
+      const done = findRun(recorded, label, seed);
+      if (done) {
+        runs.push(done);
+        log(`  ${label} seed ${seed}: recorded in results.json (--resume), not trained again`);
+        continue;
+      }
       const cfg = parseTrainConfig({ ...exp.train, model: { kind: m.kind, config: m.config }, strategy: m.strategy, data: exp.data, seed,
         outDir: join(exp.outDir, 'runs', `${label}-seed${seed}`) });
       const r = await runTraining(cfg, { data, quiet: true });
@@ -123,6 +131,7 @@ export async function runExperiment(exp: ExperimentConfig, command: string, log:
       runs.push(rec);
       log(`  ${label} seed ${seed}: test AUC ${rec.test.auc.toFixed(4)} logloss ${rec.test.logloss.toFixed(4)} (best epoch ${rec.bestEpoch}, ${rec.samplesPerSec.toFixed(0)} samples/s, ${rec.latencyMs.toFixed(3)} ms/1k)`);
       writeFileSync(join(exp.outDir, 'results.json'), JSON.stringify({ experiment: exp, data: data.name, command, runs }, null, 1));
+      writeFileSync(join(exp.outDir, 'results.md'), markdownTable(exp, data.name, runs, command));
     }
   }
   writeFileSync(join(exp.outDir, 'results.md'), markdownTable(exp, data.name, runs, command));

@@ -1,0 +1,36 @@
+// Resuming an interrupted experiment (`prerank experiment --resume`): the runs already recorded in the outDir's
+// results.json are kept and not trained again, provided that file was written by the same experiment (its config,
+// paths aside, equal to this one); anything else stops with the difference named, so a changed config never mixes
+// with old numbers.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+/** The experiment config without its paths (a clone moved to another directory resumes too). */
+function comparable(exp: unknown): string {
+  return JSON.stringify(exp, (k, v) => (k === 'outDir' || k === 'logs' ? undefined : typeof v === 'number' && !Number.isFinite(v) ? null : v));
+}
+
+/** The recorded runs of this experiment in outDir/results.json ([] when there is none). */
+export function recordedRuns<R extends { label: string; seed: number }>(outDir: string, exp: unknown): R[] {
+  const path = join(outDir, 'results.json');
+  if (!existsSync(path)) return [];
+  let stored: { experiment?: unknown; runs?: R[] };
+  try {
+    stored = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new Error(`--resume: cannot read ${path}: ${(e as Error).message}`);
+  }
+  const [a, b] = [comparable(stored.experiment), comparable(exp)];
+  if (a !== b) {
+    let i = 0;
+    while (i < a.length && a[i] === b[i]) i++;
+    throw new Error(`--resume: ${path} was written by a different experiment config (they differ at ...${b.slice(Math.max(0, i - 40), i + 40)}...); ` +
+      'remove it or run without --resume');
+  }
+  return stored.runs ?? [];
+}
+
+/** The recorded run of (label, seed), if any. */
+export function findRun<R extends { label: string; seed: number }>(runs: R[], label: string, seed: number): R | undefined {
+  return runs.find((r) => r.label === label && r.seed === seed);
+}
