@@ -18,6 +18,8 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <cmath>
 #include <vector>
 
@@ -35,7 +37,7 @@ inline V vfma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
 inline V vmax(V a, V b) { return _mm512_max_ps(a, b); }
 inline V vadd(V a, V b) { return _mm512_add_ps(a, b); }
 inline float hsum(V v) { return _mm512_reduce_add_ps(v); }
-#define SERVE_TILES(X) X(12, 1) X(12, 2) X(16, 1) X(24, 1)
+#define SERVE_TILES(X) X(4, 1) X(4, 2) X(4, 3) X(4, 4) X(8, 1) X(8, 2) X(12, 1) X(12, 2) X(16, 1) X(24, 1)
 
 #include "serve_kernels.inc"
 

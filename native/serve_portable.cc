@@ -1,6 +1,8 @@
 // Portable build of the serving kernels (serve_kernels.inc) with one float as the "vector": any CPU, and the
 // reference the SIMD builds are tested against.
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <cmath>
 #include <vector>
 

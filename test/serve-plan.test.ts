@@ -35,6 +35,8 @@ const CASES: [string, ModelName, Record<string, unknown>][] = [
   ['int-tower (residual Light-SE, input taps)', 'int-tower', { lightSe: 'residual', taps: 'input', heads: 3 }],
   ['int-tower (no Light-SE, last layer, raw heads)', 'int-tower', { lightSe: 'none', taps: 'last', normalizeHeads: false, heads: 5 }],
   ['int-tower (20 heads x 16: split tiles, threaded)', 'int-tower', { heads: 20, headSize: 16, tower: [32, 24] }],
+  // 96 user rows over 32 item heads: 4 x 4 tiles plus a 4 x 2 rest on AVX-512, 4 x 3 on AVX2.
+  ['int-tower (32 heads x 8, 3 taps: 4-row tiles with a rest)', 'int-tower', { heads: 32, headSize: 8, tower: [32, 24] }],
   // Few user heads (R = 1, 4, 8 of a 16-lane vector: mostly padding lanes).
   ['int-tower (1 head x 16, last layer: R = 1)', 'int-tower', { heads: 1, headSize: 16, taps: 'last' }],
   ['int-tower (2 heads x 32, output taps)', 'int-tower', { heads: 2, headSize: 32 }],
