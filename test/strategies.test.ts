@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Rng, backward, noGrad, scope } from '../src/core/index.js';
+import { Rng, backward, noGrad, scope, type Tensor } from '../src/core/index.js';
 import { Dataset, parseDataConfig, writeSyntheticLog, type Batch } from '../src/data/index.js';
 import { MODELS, TINY_CONFIGS, type ModelName } from '../src/models/registry.js';
 import type { RecModel } from '../src/models/types.js';
@@ -176,6 +176,48 @@ test('twobp (the same sampled InfoNCE with two-sided backpropagation) trains bot
     const moved = (prefix: string) => [...snapshot(m)].some(([n, v]) => n.startsWith(prefix) && v.some((x, i) => x !== before.get(n)![i]));
     assert.ok(moved(kind === 'mf' ? 'users.' : 'user.'), `${kind}: the user tower learns`);
   }
+});
+
+test('uniqueItems: each distinct item is encoded once and shared by its slots; loss and gradients equal one row per slot (MF; DSSM without batch norm or dropout)', () => {
+  for (const [kind, extra] of [['mf', { biases: true }], ['dssm', { batchNorm: false, dropout: 0 }]] as [ModelName, Record<string, unknown>][]) {
+    const batch = ds.batches('train', { batchSize: 64, shuffle: true, seed: 2 }).epoch(0).next().value as Batch;
+    const run = (uniqueItems: boolean, factory: typeof createOneBp | typeof createTwoBp) => {
+      const m = model(kind, extra);
+      m.train();
+      const strategy = factory({ model: m, data: ds, rng: new Rng(9) }, { negatives: 6, positives: 1, uniqueItems });
+      const encoded: number[] = [];
+      const encodeItem = m.encodeItem!.bind(m);
+      m.encodeItem = (b) => (encoded.push(b.size), encodeItem(b));
+      const loss = scope(() => {
+        const l = strategy.loss(m, batch).loss;
+        backward(l);
+        return l.item();
+      });
+      const dense = (t: Tensor): Float32Array => {
+        if (t.grad) return Float32Array.from(t.grad.f);
+        const g = new Float32Array(t.size), D = t.shape[1];
+        t.sparseGrad!.ids.forEach((ids, k) => ids.forEach((id, j) => {
+          for (let c = 0; c < D; c++) g[id * D + c] += t.sparseGrad!.rows[k][j * D + c];
+        }));
+        return g;
+      };
+      const grads = new Map(m.namedParameters().filter(([, t]) => t.grad || t.sparseGrad).map(([n, t]) => [n, dense(t)]));
+      return { loss, grads, encoded: encoded[0] };
+    };
+    for (const factory of [createOneBp, createTwoBp]) {
+      const a = run(true, factory), b = run(false, factory);
+      assert.ok(a.encoded < b.encoded, `${kind}: ${a.encoded} distinct items encoded instead of ${b.encoded} slots`);
+      assert.ok(Math.abs(a.loss - b.loss) < 1e-5 * Math.max(1, Math.abs(b.loss)), `${kind}: loss ${a.loss} vs ${b.loss}`);
+      assert.deepEqual([...a.grads.keys()].sort(), [...b.grads.keys()].sort());
+      for (const [n, g] of b.grads) {
+        const h = a.grads.get(n)!;
+        const scale = Math.max(1e-3, ...Array.from(g, Math.abs));
+        const d = Math.max(...Array.from(g, (x, i) => Math.abs(x - h[i])));
+        assert.ok(d < 1e-4 * scale, `${kind} ${n}: gradient differs by ${d} (scale ${scale})`);
+      }
+    }
+  }
+  assert.throws(() => createTwoBp({ model: model('mf'), data: ds, rng: new Rng(1) }, { uniqueItems: 1 as never }), /'uniqueItems' must be true or false/);
 });
 
 test('early stopping can watch a validation ranking metric (recall@K): the best epoch is its argmax', async () => {

@@ -45,9 +45,13 @@ export interface OneBpConfig {
   init?: 'tower' | 'history-mean';
   /** Epochs of two-sided backpropagation before the switch to OneBP (encodings initialised then). */
   warmupEpochs?: number;
+  /** Encode each distinct item of a step once and share its rep among the slots that drew it (default); false: one
+   * item-tower row per slot. Equal for towers without batch statistics; with batch norm in training mode the step's
+   * statistics are over distinct items, and a dropout mask is shared by a step's copies of an item. */
+  uniqueItems?: boolean;
 }
 
-export const ONEBP_DEFAULTS: Required<OneBpConfig> = { beta: 0.99, negatives: 20, temperature: 1, positives: 0, init: 'tower', warmupEpochs: 0 };
+export const ONEBP_DEFAULTS: Required<OneBpConfig> = { beta: 0.99, negatives: 20, temperature: 1, positives: 0, init: 'tower', warmupEpochs: 0, uniqueItems: true };
 const INITS = ['tower', 'history-mean'] as const;
 
 /** InfoNCE over each positive row's item and N uniform negatives; subclasses say where the user reps come from. */
@@ -59,7 +63,8 @@ abstract class SampledInfoNce extends TrainingStrategy {
   protected readonly liked: Int32Array[];
   protected itemBatch: Batch;
 
-  constructor(model: RecModel, protected readonly data: Dataset, private readonly sampling: { negatives: number; temperature: number; positives: number }, rng: Rng, kind: string) {
+  constructor(model: RecModel, protected readonly data: Dataset,
+    private readonly sampling: { negatives: number; temperature: number; positives: number; uniqueItems: boolean }, rng: Rng, kind: string) {
     super();
     if (!model.twoTower || !model.encodeUser || !model.encodeItem || !model.score) throw new Error(`${kind}: '${model.kind}' is not a two-tower model (it needs encodeUser, encodeItem and score)`);
     this.rng = this.addRng('negatives', rng);
@@ -76,6 +81,25 @@ abstract class SampledInfoNce extends TrainingStrategy {
 
   /** User reps [P*W, U] for the slots: slot k belongs to batch row rows[k], user entity users[k]. */
   protected abstract usersOf(model: RecModel, batch: Batch, users: Int32Array, rows: Int32Array): Tensor;
+
+  /** Item reps [S, D] of the slots' items: each distinct item encoded once and gathered (uniqueItems), or one row per slot. */
+  private encodeSlots(model: RecModel, items: Int32Array): Tensor {
+    let ids = items;
+    let slotOf: Int32Array | null = null;
+    if (this.sampling.uniqueItems) {
+      const at = new Map<number, number>();
+      slotOf = new Int32Array(items.length);
+      for (let s = 0; s < items.length; s++) {
+        let j = at.get(items[s]);
+        if (j === undefined) at.set(items[s], (j = at.size));
+        slotOf[s] = j;
+      }
+      ids = Int32Array.from(at.keys());
+    }
+    if (ids.length > this.itemBatch.size) this.itemBatch = this.data.itemBatch(ids.length); // grows to the largest step once
+    const v = model.encodeItem!(this.data.fillItems(this.itemBatch, ids, ids.length));
+    return slotOf ? ops.gather(v, Tensor.from(slotOf, [slotOf.length])) : v;
+  }
 
   /** One uniform negative for user u among train items the user has not interacted with (10 tries, then any). */
   private negative(u: number): number {
@@ -103,7 +127,6 @@ abstract class SampledInfoNce extends TrainingStrategy {
       const zero = ops.scale(ops.sumAll(model.encodeItem!(headOf(batch, 1))), 0);
       return { loss: zero, logits: Tensor.zeros([batch.size]), parts: { infoNCE: 0 } };
     }
-    if (P * W > this.itemBatch.size) this.itemBatch = this.data.itemBatch(P * W); // grows to the largest batch once
     const items = new Int32Array(P * W);
     const users = new Int32Array(P * W);
     const rows = new Int32Array(P * W);
@@ -114,7 +137,7 @@ abstract class SampledInfoNce extends TrainingStrategy {
       users.fill(batch.user[b], p * W, p * W + W);
       rows.fill(b, p * W, p * W + W);
     });
-    const v = model.encodeItem!(this.data.fillItems(this.itemBatch, items, P * W)); // [P*W, D]
+    const v = this.encodeSlots(model, items); // [P*W, D]
     let logits = ops.reshape(model.score!(this.usersOf(model, batch, users, rows), ops.reshape(v, [P * W, -1])), [P, W]);
     let R = P;
     if (K > 0) {
@@ -330,7 +353,7 @@ export class TwoBp extends SampledInfoNce {
 }
 
 export type TwoBpConfig = Omit<OneBpConfig, 'beta' | 'init' | 'warmupEpochs'>;
-export const TWOBP_DEFAULTS: Required<TwoBpConfig> = { negatives: 20, temperature: 1, positives: 0 };
+export const TWOBP_DEFAULTS: Required<TwoBpConfig> = { negatives: 20, temperature: 1, positives: 0, uniqueItems: true };
 
 /** Per user entity: the items of its positive train rows (sorted, unique). */
 function trainPositives(data: Dataset): Int32Array[] {
@@ -353,6 +376,8 @@ function checkConfig(kind: string, config: Record<string, unknown>, defaults: Re
   if (t !== undefined && !(typeof t === 'number' && t > 0)) throw new Error(`${kind} config 'temperature' must be a number > 0, got ${JSON.stringify(t)}`);
   const b = config.beta;
   if (b !== undefined && !(typeof b === 'number' && b >= 0 && b < 1)) throw new Error(`${kind} config 'beta' must be a number in [0, 1), got ${JSON.stringify(b)}`);
+  const u = config.uniqueItems;
+  if (u !== undefined && typeof u !== 'boolean') throw new Error(`${kind} config 'uniqueItems' must be true or false, got ${JSON.stringify(u)}`);
   const i = config.init;
   if (i !== undefined && !INITS.includes(i as never)) throw new Error(`${kind} config 'init' must be one of ${INITS.join(', ')}, got ${JSON.stringify(i)}`);
 }
