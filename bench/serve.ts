@@ -247,7 +247,7 @@ async function runChild(args: string[], label: string, seconds: number): Promise
 }
 
 /** autocannon in its own process (its CPU use does not land on the server's event loop). */
-async function loadTest(url: string, bodyFile: string, rate: number, seconds: number): Promise<Omit<HttpResult, 'model'>> {
+export async function loadTest(url: string, bodyFile: string, rate: number, seconds: number): Promise<Omit<HttpResult, 'model'>> {
   const cli = createRequire(import.meta.url).resolve('autocannon/autocannon.js');
   const args = [cli, '--json', '-m', 'POST', '-H', 'content-type=application/json', '-i', bodyFile, '-c', '32', '--overallRate', String(rate),
     '-d', String(seconds), '-t', '5', url];
