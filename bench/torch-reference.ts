@@ -92,6 +92,17 @@ export function torchConfigs(): TorchConfig[] {
   });
 }
 
+/**
+ * The one configuration correctness checks compare against: 1 thread, OpenBLAS pinned to the CPU's FMA kernel where it
+ * would fall back (Prescott has no FMA: its rounding differs from prerank's fused kernels, and over 10 Adam steps
+ * parameters with near-zero gradients amplify that to 1e-4 in the loss).
+ */
+export function referenceConfig(): TorchConfig {
+  const { pin, core } = openblasCore();
+  const base = THREADING[0];
+  return pin ? { ...base, name: `${base.name}, OPENBLAS_CORETYPE=${pin} (detected ${core})`, env: { OPENBLAS_CORETYPE: pin }, unset: [] } : { ...base, unset: [] };
+}
+
 export function runTorch(fixture: string, cfg: TorchConfig, checkSteps: number, timed: number): TorchResult {
   const args = ['--check-steps', String(checkSteps), '--warmup', '3', '--timed', String(timed)];
   return { ...runReferenceScript<TorchResult>('step.py', fixture, cfg, args), config: cfg.name };

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createDssmStep, createIntTowerStep } from '../bench/step-models.js';
-import { torchConfigs, runReferenceScript, runTorch, torchAvailable, writeFixture } from '../bench/torch-reference.js';
+import { referenceConfig, runReferenceScript, runTorch, torchAvailable, writeFixture } from '../bench/torch-reference.js';
 import { LISTWISE_OBJECTIVE, checkListwise, snapshot, writeListwiseFixture } from '../bench/train.js';
 import { CascadeLists } from '../src/cascade/lists.js';
 import { Rng } from '../src/core/index.js';
@@ -24,7 +24,7 @@ for (const [kind, create] of [['dssm', createDssmStep], ['inttower', createIntTo
     try {
       await writeFixture(dir, kind, model.config, 1e-3, model.fixture());
       const ours = Array.from({ length: 10 }, () => model.step());
-      const torch = runTorch(dir, torchConfigs()[0], 10, 1);
+      const torch = runTorch(dir, referenceConfig(), 10, 1);
       assert.ok(ours[9] < ours[0], `loss should fall: ${ours[0]} -> ${ours[9]}`);
       ours.forEach((l, i) => assert.ok(Math.abs(l - torch.losses[i]) < 1e-4, `step ${i}: prerank ${l} vs torch ${torch.losses[i]}`));
     } finally {
@@ -52,7 +52,7 @@ test('rank-tower hybrid listwise: 5 Adam steps on cascade lists match PyTorch (r
     const dir = join(root, 'fixture');
     await writeListwiseFixture(dir, features, model, initial, batches, LISTWISE_OBJECTIVE, 1e-2, 1e-3);
     const ours = checkListwise(features, config, initial, batches, LISTWISE_OBJECTIVE, 1e-2, 5, 1e-3);
-    const torch = runReferenceScript<{ losses: number[]; samples_per_epoch: number }>('listwise_epoch.py', dir, torchConfigs()[0], ['--check-steps', '5', '--epochs', '1']);
+    const torch = runReferenceScript<{ losses: number[]; samples_per_epoch: number }>('listwise_epoch.py', dir, referenceConfig(), ['--check-steps', '5', '--epochs', '1']);
     assert.equal(torch.losses.length, 5);
     assert.equal(torch.samples_per_epoch, batches.reduce((s, b) => s + b.mask.reduce((a, m) => a + m, 0), 0));
     assert.ok(new Set(ours.map((l) => l.toFixed(6))).size === 5, `the weights should move between steps: ${ours.join(', ')}`);
