@@ -176,7 +176,7 @@ export class Scorer {
   }
 
   private async run(req: Omit<PrerankRequest, 'n'>, n: number, route: 'prerank' | 'score'): Promise<ScoreResponse> {
-    const ids = req.candidates.map(String);
+    const ids = req.candidates.every((c) => typeof c === 'string') ? (req.candidates as string[]) : req.candidates.map(String);
     let found: Int32Array, scores: Float32Array, order: Int32Array, user: PreparedUser;
     if (this.compiled) {
       user = this.prepareUser(req.user);
