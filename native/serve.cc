@@ -35,14 +35,13 @@ const ServeKernels& kernels() {
 // When steps run on the pool. A step of at least kWakeMacs multiply-adds is always split. A step of at least
 // kParallelMacs (serve.h) is split only when the pool's helpers are awake (spinning after a recent job): waking a
 // sleeping thread, and waiting for it, cost more than it saves — `prerank serve` at 500 req/s with IntTower 2 x 64
-// (2M multiply-adds of max-sim per request) answered at p50 0.64 ms splitting and 0.37 ms on one thread. A request
-// whose scoring is at least kRequestMacs (DSSM: 500 candidates) also splits, when the helpers are awake, every step
-// of at least kStepMacs, the user tower's layers included: each core then streams half the weights and half the item
-// reps, which fit in its own L2 (DSSM 300-300-128 at 1,000 candidates: 0.6 + 0.5 MB, more than one core's 1 MB L2 on
-// Zen 5; 10.5 instead of 15-17 us back to back, min of batches).
+// (2M multiply-adds of max-sim per request) answered at p50 0.64 ms splitting and 0.37 ms on one thread. Smaller
+// steps never split. (Until the fourth session a request scoring >= 64K multiply-adds split every step of >= 8K
+// when the helpers were awake: DSSM 300-300-128 at 1,000 candidates back to back took 10.5 instead of 15-17 us on
+// Zen 5, but on an Intel Xeon (Emerald Rapids VM) it bought nothing at p50 and doubled p99 — k = 1,000, 2 rounds
+// each, p50 / p99 us: DSSM 23-36 / 81-85 split vs 24 / 58-63 not, IntTower 2 x 64 52-88 / 122-203 vs 53 / 95-101 —
+// and p99 is what a pre-ranker's budget is set by.)
 constexpr long kWakeMacs = 1L << 23;
-constexpr long kRequestMacs = 1L << 16;
-constexpr long kStepMacs = 1L << 13;
 
 // Runs fn(begin, end) over [0, n) in one piece or in equal pieces per pool thread, by the work per item: split when
 // the work is at least `min_macs` and either at least kWakeMacs or the helpers are awake.
@@ -303,23 +302,15 @@ long top_n(const float* scores, long m, long n, int32_t* out, ServeScratch& s) {
   return k;
 }
 
-namespace {
-
-// The split threshold for every step of a request scoring m candidates (see kRequestMacs).
-long request_split(const ServePlan& plan, long m) { return m * plan.macs_per_item() >= kRequestMacs ? kStepMacs : kParallelMacs; }
-
-}  // namespace
-
 long serve_request(const ServePlan& plan, const float* input, const ItemRows& items, long m, float* scores, long n,
                    int32_t* top, ServeScratch& s) {
-  const long min_macs = request_split(plan, m);
-  plan.score(plan.encode(input, s, min_macs), items, m, scores, s, min_macs);
+  plan.score(plan.encode(input, s), items, m, scores, s);
   return n > 0 ? top_n(scores, m, n, top, s) : 0;
 }
 
 long serve_request_rep(const ServePlan& plan, const float* rep, const ItemRows& items, long m, float* scores, long n,
                        int32_t* top, ServeScratch& s) {
-  plan.score(rep, items, m, scores, s, request_split(plan, m));
+  plan.score(rep, items, m, scores, s);
   return n > 0 ? top_n(scores, m, n, top, s) : 0;
 }
 

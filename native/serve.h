@@ -67,7 +67,7 @@ class ServePlan {
   long macs_per_item() const;
 
   // Runs the user tower on `input` (input_len floats); returns the rep (rep_len floats inside s.arena).
-  // min_macs: steps of at least this many multiply-adds are split over the pool (serve.cc, kRequestMacs).
+  // min_macs: steps of at least this many multiply-adds are split over the pool when its helpers are awake (serve.cc, split).
   const float* encode(const float* input, ServeScratch& s, long min_macs = kParallelMacs) const;
   // Logits of the rep against n candidates.
   void score(const float* rep, const serve_detail::ItemRows& items, long n, float* out, ServeScratch& s, long min_macs = kParallelMacs) const;

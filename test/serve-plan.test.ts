@@ -28,8 +28,8 @@ const skip = native ? false : 'native addon not built';
 
 const CASES: [string, ModelName, Record<string, unknown>][] = [
   ['dssm', 'dssm', {}],
-  // 700 candidates x 128 >= kRequestMacs: every layer of the user tower is split over the pool too.
-  ['dssm (300-300-128: layers split over the pool)', 'dssm', { tower: [300, 300, 128] }],
+  // A 1,500 x 1,500 layer (two pieces of >= kParallelMacs): split over the pool when the helpers are awake.
+  ['dssm (1500-1500-128: a layer split over the pool)', 'dssm', { tower: [1500, 1500, 128] }],
   ['dat', 'dat', {}],
   ['int-tower (paper Light-SE, output taps)', 'int-tower', {}],
   ['int-tower (residual Light-SE, input taps)', 'int-tower', { lightSe: 'residual', taps: 'input', heads: 3 }],
