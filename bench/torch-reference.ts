@@ -41,24 +41,24 @@ export interface TorchConfig {
 
 const OPENBLAS_PINS = ['OPENBLAS_CORETYPE', 'OPENBLAS_L2_SIZE'];
 
-let detectedCore: { core: string | null; fast: boolean; pin: string | null } | undefined;
+let detectedCore: { core: string | null; pin: string | null } | undefined;
 /**
  * The kernel OpenBLAS picks for this CPU by itself (pins unset), and the pin that makes the comparison fair when that
  * is a fallback: OpenBLAS 0.3.21 does not know newer CPUs (seen: Intel Xeon family 6 model 207, Emerald Rapids, got
  * the SSE3 'Prescott' kernel, 3-5x slower than its SkylakeX one), so an unrecognised AVX-512 CPU is pinned to
  * SkylakeX and an AVX2 one to Haswell. Probed once per process.
  */
-export function openblasCore(): { core: string | null; fast: boolean; pin: string | null } {
+export function openblasCore(): { core: string | null; pin: string | null } {
   if (detectedCore) return detectedCore;
   const env: NodeJS.ProcessEnv = { ...process.env, OPENBLAS_NUM_THREADS: '1' };
   for (const v of OPENBLAS_PINS) delete env[v];
   const probe = 'import json, runtime_info as r; b = r.blas_info(1); c = r.cpu_info(); ' +
     'print(json.dumps({"core": b.get("corename"), "avx512": c["avx512f"], "avx2": c["avx2"], "fast": (b.get("corename") or "").lower() in r.FAST_OPENBLAS_CORES}))';
   const r = spawnSync(PYTHON, ['-c', probe], { env, encoding: 'utf8', cwd: REFERENCE_DIR });
-  if (r.status !== 0) return (detectedCore = { core: null, fast: true, pin: null });
+  if (r.status !== 0) return (detectedCore = { core: null, pin: null });
   const p = JSON.parse(r.stdout) as { core: string | null; avx512: boolean; avx2: boolean; fast: boolean };
   const pin = p.fast || p.core === null ? null : p.avx512 ? 'SkylakeX' : p.avx2 ? 'Haswell' : null;
-  return (detectedCore = { core: p.core, fast: p.fast, pin });
+  return (detectedCore = { core: p.core, pin });
 }
 
 /** The environment for a PyTorch reference run with OpenBLAS choosing its own kernel, pinned only where it falls back. */
@@ -85,11 +85,14 @@ export function torchConfigs(): TorchConfig[] {
   return THREADING.flatMap((t) => {
     const out: TorchConfig[] = [{ ...t, unset: [] }];
     if (pinned.length) out.push({ ...t, name: `${t.name}, ${pinned.join('/')} unset`, unset: pinned });
-    if (pin && process.env.OPENBLAS_CORETYPE !== pin) {
-      out.push({ ...t, name: `${t.name}, OPENBLAS_CORETYPE=${pin} (detected ${core})`, env: { ...t.env, OPENBLAS_CORETYPE: pin }, unset: [] });
-    }
+    if (pin && process.env.OPENBLAS_CORETYPE !== pin) out.push(withCoreType(t, pin, core));
     return out;
   });
+}
+
+/** A threading setup with OpenBLAS pinned to `pin` (named with the kernel OpenBLAS detected by itself). */
+function withCoreType(t: Omit<TorchConfig, 'unset'>, pin: string, core: string | null): TorchConfig {
+  return { ...t, name: `${t.name}, OPENBLAS_CORETYPE=${pin} (detected ${core})`, env: { ...t.env, OPENBLAS_CORETYPE: pin }, unset: [] };
 }
 
 /**
@@ -99,8 +102,7 @@ export function torchConfigs(): TorchConfig[] {
  */
 export function referenceConfig(): TorchConfig {
   const { pin, core } = openblasCore();
-  const base = THREADING[0];
-  return pin ? { ...base, name: `${base.name}, OPENBLAS_CORETYPE=${pin} (detected ${core})`, env: { OPENBLAS_CORETYPE: pin }, unset: [] } : { ...base, unset: [] };
+  return pin ? withCoreType(THREADING[0], pin, core) : { ...THREADING[0], unset: [] };
 }
 
 export function runTorch(fixture: string, cfg: TorchConfig, checkSteps: number, timed: number): TorchResult {

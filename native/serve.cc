@@ -43,13 +43,13 @@ const ServeKernels& kernels() {
 // and p99 is what a pre-ranker's budget is set by.)
 constexpr long kWakeMacs = 1L << 23;
 
-// Runs fn(begin, end) over [0, n) in one piece or in equal pieces per pool thread, by the work per item: split when
-// the work is at least `min_macs` and either at least kWakeMacs or the helpers are awake.
+// Runs fn(begin, end) over [0, n) in one piece or in equal pieces per pool thread (each at least kParallelMacs), by
+// the work per item: split when the work is at least kWakeMacs, or when the helpers are awake.
 template <class Fn>
-void split(long n, long macs_per_item, long min_macs, Fn&& fn) {
+void split(long n, long macs_per_item, Fn&& fn) {
   ThreadPool& pool = ThreadPool::get();
   const long work = n * macs_per_item;
-  const long tasks = std::min<long>(pool.size(), work / min_macs);
+  const long tasks = std::min<long>(pool.size(), work / kParallelMacs);
   if (tasks < 2 || (work < kWakeMacs && !pool.helpers_awake())) {
     fn(0L, n);
     return;
@@ -60,7 +60,7 @@ void split(long n, long macs_per_item, long min_macs, Fn&& fn) {
   });
 }
 
-void linear(const ServeKernels& k, const ServeStep& s, float* arena, long min_macs) {
+void linear(const ServeKernels& k, const ServeStep& s, float* arena) {
   const float* b = s.b.empty() ? nullptr : s.b.data();
   const bool relu = s.act == ServeStep::kRelu;
   for (int r = 0; r < s.rows; ++r) {
@@ -69,7 +69,7 @@ void linear(const ServeKernels& k, const ServeStep& s, float* arena, long min_ma
     // Column pieces on whole 2-vector blocks (a 128-wide layer still splits in two).
     const long unit = 2L * k.vw;
     const long blocks = (s.out + unit - 1) / unit;
-    split(blocks, static_cast<long>(s.in) * unit, min_macs, [&](long b0, long b1) {
+    split(blocks, static_cast<long>(s.in) * unit, [&](long b0, long b1) {
       k.gemv(s.in, s.out, x, s.w.data(), b, relu, y, static_cast<int>(b0 * unit), static_cast<int>(std::min<long>(s.out, b1 * unit)));
     });
     if (s.act == ServeStep::kSilu)
@@ -222,14 +222,14 @@ long ServePlan::macs_per_item() const {
   return 0;
 }
 
-const float* ServePlan::encode(const float* input, ServeScratch& scratch, long min_macs) const {
+const float* ServePlan::encode(const float* input, ServeScratch& scratch) const {
   scratch.arena.resize(arena_);
   float* a = scratch.arena.data();
   std::copy(input, input + input_, a);
   const ServeKernels& k = kernels();
   for (const ServeStep& s : steps_) {
     switch (s.kind) {
-      case ServeStep::kLinear: linear(k, s, a, min_macs); break;
+      case ServeStep::kLinear: linear(k, s, a); break;
       case ServeStep::kL2Norm: l2norm(s, a); break;
       case ServeStep::kLightSe: light_se(s, a, scratch.se); break;
       case ServeStep::kGate: gate(s, a); break;
@@ -239,10 +239,10 @@ const float* ServePlan::encode(const float* input, ServeScratch& scratch, long m
   return a + rep_offset_;
 }
 
-void ServePlan::score(const float* rep, const ItemRows& items, long n, float* out, ServeScratch& scratch, long min_macs) const {
+void ServePlan::score(const float* rep, const ItemRows& items, long n, float* out, ServeScratch& scratch) const {
   const ServeKernels& k = kernels();
   if (score_.kind == ServeScore::kDot) {
-    split(n, rep_len_, min_macs, [&](long n0, long n1) { k.dot(rep_len_, rep, items, n0, n1, out); });
+    split(n, rep_len_, [&](long n0, long n1) { k.dot(rep_len_, rep, items, n0, n1, out); });
   } else if (score_.kind == ServeScore::kRankTower) {
     const ServeScore& c = score_;
     auto branch = [](const std::vector<float>& wo, const std::vector<float>& bo, const std::vector<float>& g, const std::vector<float>& b) {
@@ -252,7 +252,7 @@ void ServePlan::score(const float* rep, const ItemRows& items, long n, float* ou
                                            branch(c.u2i_wo, c.u2i_bo, c.u2i_gamma, c.u2i_beta),
                                            branch(c.i2u_wo, c.i2u_bo, c.i2u_gamma, c.i2u_beta), items, out};
     constexpr long B = serve_detail::kRankTowerBlock;
-    split((n + B - 1) / B, macs_per_item() * B, min_macs, [&](long b0, long b1) { k.ranktower(args, b0 * B, std::min(n, b1 * B)); });
+    split((n + B - 1) / B, macs_per_item() * B, [&](long b0, long b1) { k.ranktower(args, b0 * B, std::min(n, b1 * B)); });
   } else {
     const int P = score_.head_size, R = rep_len_ / P;
     const int rpad = (R + k.vw - 1) / k.vw * k.vw;
@@ -261,7 +261,7 @@ void ServePlan::score(const float* rep, const ItemRows& items, long n, float* ou
     for (int r = 0; r < R; ++r)
       for (int p = 0; p < P; ++p) ut[static_cast<size_t>(p) * rpad + r] = rep[r * P + p];
     const serve_detail::MaxSimArgs args{ut.data(), rpad, P, score_.heads, items, out};
-    split(n, static_cast<long>(rpad) * score_.heads * P, min_macs, [&](long n0, long n1) { k.maxsim(args, n0, n1); });
+    split(n, static_cast<long>(rpad) * score_.heads * P, [&](long n0, long n1) { k.maxsim(args, n0, n1); });
   }
   for (long i = 0; i < n; ++i) out[i] = score_.scale * out[i] + score_.bias;
 }

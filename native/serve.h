@@ -66,11 +66,11 @@ class ServePlan {
   // Multiply-adds of scoring one candidate (for the caller's sync-or-async choice).
   long macs_per_item() const;
 
-  // Runs the user tower on `input` (input_len floats); returns the rep (rep_len floats inside s.arena).
-  // min_macs: steps of at least this many multiply-adds are split over the pool when its helpers are awake (serve.cc, split).
-  const float* encode(const float* input, ServeScratch& s, long min_macs = kParallelMacs) const;
+  // Runs the user tower on `input` (input_len floats); returns the rep (rep_len floats inside s.arena). Large steps
+  // run on the pool (serve.cc, split).
+  const float* encode(const float* input, ServeScratch& s) const;
   // Logits of the rep against n candidates.
-  void score(const float* rep, const serve_detail::ItemRows& items, long n, float* out, ServeScratch& s, long min_macs = kParallelMacs) const;
+  void score(const float* rep, const serve_detail::ItemRows& items, long n, float* out, ServeScratch& s) const;
 
  private:
   int arena_, input_, rep_offset_, rep_len_;
