@@ -43,6 +43,18 @@ test('an experiment writes the mean +- std table with RelaImpr, every run in JSO
     // A changed config refuses to mix with the recorded numbers.
     const changed = { ...exp, train: { ...exp.train, epochs: 3 } };
     await assert.rejects(runExperiment(changed, 'test command', () => {}, { resume: true }), /--resume: .*different experiment config/);
+
+    // Shards (--only): two runners on one outDir, each with its own labels, leave one complete results.json whose
+    // runs equal the unsharded ones.
+    const sharded = { ...exp, outDir: join(dir, 'shards') };
+    await Promise.all([
+      runExperiment(sharded, 'test command', () => {}, { only: ['int-tower-small'] }),
+      runExperiment(sharded, 'test command', () => {}, { only: ['dssm'] }),
+    ]);
+    const shardRuns = JSON.parse(readFileSync(join(dir, 'shards', 'results.json'), 'utf8')).runs;
+    assert.deepEqual(shardRuns.map((r: { label: string; seed: number }) => `${r.label}/${r.seed}`), ['dssm/1', 'dssm/2', 'int-tower-small/1', 'int-tower-small/2']);
+    assert.deepEqual(shardRuns.map((r: { test: { auc: number } }) => r.test.auc), resumed.map((r) => r.test.auc));
+    await assert.rejects(runExperiment(sharded, 'test command', () => {}, { only: ['nope'] }), /--only: no entry labelled nope/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

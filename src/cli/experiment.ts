@@ -1,4 +1,6 @@
 // `prerank experiment --config <file>`: models x seeds -> results.md, results.json, report.html in the config's outDir.
+// --resume keeps the recorded runs; --only a,b trains only those entries (shards of one experiment may run at once,
+// each with its own labels, in several processes: results.json is merged on every write).
 // A config with "type": "cascade" is a cascade experiment (src/cascade/experiment.ts; RankTower Tables 1-4), which
 // also takes --seeds 1,2 / --epochs N / --cascade <cascade config> / --logs <build dir> overrides for smoke runs.
 import { readFileSync } from 'node:fs';
@@ -8,8 +10,8 @@ import { loadExperiment, runExperiment } from '../train/experiment.js';
 import { runCascadeExperimentCommand } from './cascade.js';
 
 export async function runExperimentCommand(argv: string[]): Promise<void> {
-  const { values } = parseArgs({ args: argv, strict: false, options: { config: { type: 'string' }, out: { type: 'string' }, resume: { type: 'boolean' } } });
-  if (typeof values.config !== 'string') throw new Error('usage: prerank experiment --config <file> [--out <dir>] [--resume]');
+  const { values } = parseArgs({ args: argv, strict: false, options: { config: { type: 'string' }, out: { type: 'string' }, resume: { type: 'boolean' }, only: { type: 'string' } } });
+  if (typeof values.config !== 'string') throw new Error('usage: prerank experiment --config <file> [--out <dir>] [--resume] [--only label,label]');
   let json: unknown;
   try {
     json = JSON.parse(readFileSync(values.config, 'utf8'));
@@ -20,9 +22,12 @@ export async function runExperimentCommand(argv: string[]): Promise<void> {
     await runCascadeExperimentCommand(argv, 'prerank experiment');
     return;
   }
-  parseArgs({ args: argv, options: { config: { type: 'string' }, out: { type: 'string' }, resume: { type: 'boolean' } } });
+  parseArgs({ args: argv, options: { config: { type: 'string' }, out: { type: 'string' }, resume: { type: 'boolean' }, only: { type: 'string' } } });
   const exp = loadExperiment(values.config);
   if (typeof values.out === 'string') exp.outDir = values.out;
-  await runExperiment(exp, `prerank experiment --config ${values.config}${values.out ? ` --out ${values.out}` : ''}`, console.log, { resume: values.resume === true });
+  await runExperiment(exp, `prerank experiment --config ${values.config}${values.out ? ` --out ${values.out}` : ''}`, console.log, {
+    resume: values.resume === true,
+    only: typeof values.only === 'string' ? values.only.split(',').map((l) => l.trim()).filter((l) => l.length > 0) : undefined,
+  });
   console.log(`wrote ${exp.outDir}/results.md, results.json, report.html`);
 }

@@ -11,6 +11,7 @@ import { servingLatencyMs } from './latency.js';
 import { loadData, runTraining } from './run.js';
 import { rankingEval } from './ranking-eval.js';
 import { findRun, recordedRuns } from './experiment-resume.js';
+import { writeFileAtomic } from '../util/atomic-dir.js';
 
 export const ExperimentSchema = z.object({
   name: z.string(),
@@ -103,21 +104,54 @@ export function markdownTable(exp: ExperimentConfig, dataName: string, runs: Run
   return `${lines.join('\n')}\n`;
 }
 
-export async function runExperiment(exp: ExperimentConfig, command: string, log: (s: string) => void = console.log, opts: { resume?: boolean } = {}): Promise<RunRecord[]> {
+export interface ExperimentRunOptions {
+  /** Keep the runs a same-config results.json recorded and train only the missing ones. */
+  resume?: boolean;
+  /** Train only the entries with these labels (a shard of the experiment; implies resume for the others). */
+  only?: string[];
+}
+
+/**
+ * Runs every (model, seed) of the experiment not already recorded. results.json is rewritten after every run, merged
+ * with what the file holds at that moment, so shards of one experiment (`--only`, each its own labels) can run at
+ * the same time in several processes and leave one complete file.
+ */
+export async function runExperiment(exp: ExperimentConfig, command: string, log: (s: string) => void = console.log, opts: ExperimentRunOptions = {}): Promise<RunRecord[]> {
+  const labels = exp.models.map((m) => m.label ?? m.kind);
+  const unknown = (opts.only ?? []).filter((l) => !labels.includes(l));
+  if (unknown.length > 0) throw new Error(`--only: no entry labelled ${unknown.join(', ')} in this experiment (labels: ${labels.join(', ')})`);
+  const resume = opts.resume === true || opts.only !== undefined;
   const data = await loadData(parseTrainConfig({ model: { kind: 'none' }, data: exp.data }));
-  log(`${exp.name}: ${data.name}, ${data.size} rows; ${exp.models.length} models x ${exp.seeds.length} seeds`);
+  log(`${exp.name}: ${data.name}, ${data.size} rows; ${exp.models.length} models x ${exp.seeds.length} seeds${opts.only ? ` (this shard: ${opts.only.join(', ')})` : ''}`);
   mkdirSync(exp.outDir, { recursive: true });
-  const recorded = opts.resume ? recordedRuns<RunRecord>(exp.outDir, exp) : [];
-  const runs: RunRecord[] = [];
+  const mine: RunRecord[] = [];
+  // The recorded runs (re-read each time: another shard may have added some) with this process's own on top, in the
+  // experiment's order.
+  const merged = (): RunRecord[] => {
+    const recorded = resume ? recordedRuns<RunRecord>(exp.outDir, exp) : [];
+    const out: RunRecord[] = [];
+    for (const label of labels) {
+      for (const seed of exp.seeds) {
+        const r = findRun(mine, label, seed) ?? findRun(recorded, label, seed);
+        if (r) out.push(r);
+      }
+    }
+    return out;
+  };
+  const save = (): RunRecord[] => {
+    const runs = merged();
+    writeFileAtomic(join(exp.outDir, 'results.json'), JSON.stringify({ experiment: exp, data: data.name, command, runs }, null, 1));
+    writeFileSync(join(exp.outDir, 'results.md'), markdownTable(exp, data.name, runs, command));
+    return runs;
+  };
   for (const m of exp.models) {
     const label = m.label ?? m.kind;
     for (const seed of exp.seeds) {
-      const done = findRun(recorded, label, seed);
-      if (done) {
-        runs.push(done);
+      if (resume && findRun(recordedRuns<RunRecord>(exp.outDir, exp), label, seed)) {
         log(`  ${label} seed ${seed}: recorded in results.json (--resume), not trained again`);
         continue;
       }
+      if (opts.only && !opts.only.includes(label)) continue;
       const cfg = parseTrainConfig({ ...exp.train, model: { kind: m.kind, config: m.config }, strategy: m.strategy, data: exp.data, seed,
         outDir: join(exp.outDir, 'runs', `${label}-seed${seed}`) });
       const r = await runTraining(cfg, { data, quiet: true });
@@ -128,13 +162,12 @@ export async function runExperiment(exp: ExperimentConfig, command: string, log:
         ranking: exp.ranking && r.model.twoTower ? rankingEval(r.model, data, { split: 'test', ks: exp.ranking.ks, strategy: r.strategy }) : undefined,
         curve: r.fit.epochs.map((e) => ({ epoch: e.epoch, trainLoss: e.trainLoss, valAuc: e.val.auc, valLogloss: e.val.logloss })),
       };
-      runs.push(rec);
+      mine.push(rec);
       log(`  ${label} seed ${seed}: test AUC ${rec.test.auc.toFixed(4)} logloss ${rec.test.logloss.toFixed(4)} (best epoch ${rec.bestEpoch}, ${rec.samplesPerSec.toFixed(0)} samples/s, ${rec.latencyMs.toFixed(3)} ms/1k)`);
-      writeFileSync(join(exp.outDir, 'results.json'), JSON.stringify({ experiment: exp, data: data.name, command, runs }, null, 1));
-      writeFileSync(join(exp.outDir, 'results.md'), markdownTable(exp, data.name, runs, command));
+      save();
     }
   }
-  writeFileSync(join(exp.outDir, 'results.md'), markdownTable(exp, data.name, runs, command));
+  const runs = save();
   writeFileSync(join(exp.outDir, 'report.html'), renderReport(exp.name, data.name, runs));
   return runs;
 }

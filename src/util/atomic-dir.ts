@@ -1,7 +1,16 @@
 // Publishing a directory atomically: build it under a temporary name beside the target, then swap it in with
-// renames, so readers see the old complete directory or the new complete one, never a half-written one.
+// renames, so readers see the old complete directory or the new complete one, never a half-written one. Small
+// files the same way: `writeFileAtomic`.
+import { renameSync, writeFileSync } from 'node:fs';
 import { mkdir, rename, rm, open } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+
+/** Writes `path` through a temporary file beside it and a rename: a reader sees the old content or the new, whole. */
+export function writeFileAtomic(path: string, data: string): void {
+  const tmp = join(dirname(path), `.${basename(path)}.tmp-${process.pid}`);
+  writeFileSync(tmp, data);
+  renameSync(tmp, path);
+}
 
 /** A fresh temporary directory beside `dir` (same file system, so the final rename is atomic). */
 export async function makeTempBeside(dir: string): Promise<string> {
