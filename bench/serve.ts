@@ -14,7 +14,8 @@
 //      second (POST /admin/reload between two bundles); reload_* fields: every request must succeed.
 // Weights are untrained (the models' initialisation; latency does not depend on the values). The last line is one
 // JSON object. Options: --requests=N (1000), --warmup=N (30), --http-seconds=S (10), --rates=200,500, --no-http,
-// --no-torch.
+// --no-torch. CS3 rows (issue 10) are prerank only: their per-candidate cost beside the base model's, also timed in
+// alternating blocks.
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -145,7 +146,12 @@ interface ModelResult {
   torchInfo: string | null;
 }
 
-async function benchModel(spec: Spec, data: Dataset, user: Batch, work: string, torchMissing: string | null, requests: number, warmup: number): Promise<{ r: ModelResult; bundle: string }> {
+/** What a second, paired measurement needs: the compiled plan and the cached item reps. */
+interface Probe {
+  rank: (k: number) => void;
+}
+
+async function benchModel(spec: Spec, data: Dataset, user: Batch, work: string, torchMissing: string | null, requests: number, warmup: number): Promise<{ r: ModelResult; bundle: string; probe: Probe }> {
   const model = MODELS[spec.kind]({ features: data.features, rng: new Rng(2022) }, spec.config as never) as RecModel;
   model.eval();
   const bundle = join(work, `bundle-${spec.key}`);
@@ -217,7 +223,32 @@ async function benchModel(spec: Spec, data: Dataset, user: Batch, work: string, 
   }
   console.log(`  k = 1,000 on the tensor path (encodeUser + score + JS top-${TOP_N}, what the plan replaces): p50 ${f2(tensorPath.p50)} ms, p99 ${f2(tensorPath.p99)} ms`);
   if (r.maxAbsDiff !== null) console.log(`  scores at k = 1,000: max |prerank - torch| = ${r.maxAbsDiff.toExponential(2)}; top-${TOP_N} overlap ${(100 * r.topAgree!).toFixed(1)}%`);
-  return { r, bundle };
+  const probe: Probe = { rank: (k) => void compiled.rank(compiled.inputView(user), reps.subarray(0, k * dim), null, k, TOP_N) };
+  return { r, bundle, probe };
+}
+
+/** p50 slopes (us per candidate, k = 1,000 -> 5,000) of two plans timed in alternating blocks of 20 requests. */
+function pairedSlopes(a: Probe, b: Probe, requests: number): { a: number; b: number } {
+  const ms = (p: Probe, k: number, out: number[]): void => {
+    for (let i = 0; i < 20; i++) {
+      const t0 = performance.now();
+      p.rank(k);
+      out.push(performance.now() - t0);
+    }
+  };
+  const lat: Record<'a' | 'b', Record<number, number[]>> = { a: { 1000: [], 5000: [] }, b: { 1000: [], 5000: [] } };
+  for (const k of [1000, 5000]) {
+    ms(a, k, []); // warm-up
+    ms(b, k, []);
+  }
+  for (let round = 0; round < Math.ceil(requests / 20); round++) {
+    for (const k of [1000, 5000]) {
+      ms(a, k, lat.a[k]);
+      ms(b, k, lat.b[k]);
+    }
+  }
+  const slope = (l: Record<number, number[]>): number => (1000 * (summary(l[5000]).p50 - summary(l[1000]).p50)) / 4000;
+  return { a: slope(lat.a), b: slope(lat.b) };
 }
 
 interface HttpResult {
@@ -482,13 +513,15 @@ export async function benchServe(args: string[]): Promise<void> {
   const user = headOf(data.batches('test', { batchSize: 1, shuffle: false }).epoch(0).next().value as Batch, 1);
   const work = mkdtempSync(join(tmpdir(), 'prerank-bench-serve-'));
   const models: ModelResult[] = [];
+  const probes = new Map<Spec['key'], Probe>();
   const http: HttpResult[] = [];
   const reloads: ReloadResult[] = [];
   try {
     const bundles: [Spec, string][] = [];
     for (const spec of SPECS) {
-      const { r, bundle } = await benchModel(spec, data, user, work, torchMissing, requests, warmup);
+      const { r, bundle, probe } = await benchModel(spec, data, user, work, torchMissing, requests, warmup);
       models.push(r);
+      probes.set(spec.key, probe);
       if (spec.http) bundles.push([spec, bundle]);
     }
     if (!args.includes('--no-http')) {
@@ -546,15 +579,20 @@ export async function benchServe(args: string[]): Promise<void> {
   if (compared.length) {
     console.log(`\nratio torch/prerank at k = 1,000 (p99): ${compared.map((m) => `${m.key} ${(result[`ratio_${m.key}_k1000`] as number).toFixed(2)}`).join(', ')} (issue 8 target for dssm and inttower*: >= 3)`);
   }
-  // CS3 (issue 10): the per-candidate cost is the slope from k = 1,000 to 5,000 (p50), beside the base model's.
+  // CS3 (issue 10): the per-candidate cost is the slope from k = 1,000 to 5,000 (p50), beside the base model's: from
+  // the runs above (minutes apart), and from a paired run where base and CS3 requests alternate in small blocks, so
+  // drift of the machine lands on both alike.
   for (const [withCs3, base] of [['dssm_cs3', 'dssm'], ['inttower_cs3', 'inttower']] as const) {
     const a = models.find((m) => m.key === withCs3), b = models.find((m) => m.key === base);
     if (!a || !b) continue;
     const slope = (m: ModelResult): number => (1000 * (m.ours[5000].p50 - m.ours[1000].p50)) / 4000; // us per candidate
     result[`${withCs3}_us_per_candidate`] = slope(a);
     result[`${base}_us_per_candidate`] = slope(b);
+    const paired = pairedSlopes(probes.get(withCs3)!, probes.get(base)!, requests);
+    result[`${withCs3}_us_per_candidate_paired`] = paired.a;
+    result[`${base}_us_per_candidate_paired`] = paired.b;
     console.log(`${base} with CS3: ${f2(slope(a), 4)} us per candidate (p50 slope from 1,000 to 5,000) vs ${f2(slope(b), 4)} without; ` +
-      `k = 1,000 p50 ${f2(a.ours[1000].p50)} vs ${f2(b.ours[1000].p50)} ms (the user side runs twice)`);
+      `paired (alternating blocks): ${f2(paired.a, 4)} vs ${f2(paired.b, 4)}; k = 1,000 p50 ${f2(a.ours[1000].p50)} vs ${f2(b.ours[1000].p50)} ms (the user side runs twice)`);
   }
   const rt = models.find((m) => m.key === 'ranktower');
   if (rt) {
