@@ -6,6 +6,7 @@ const BENCHES: Record<string, (args: string[]) => Promise<void>> = {
   serve: async (args) => (await import('./serve.js')).benchServe(args),
   publish: async (args) => (await import('./publish.js')).benchPublish(args),
   train: async (args) => (await import('./train.js')).benchTrain(args),
+  strategies: async (args) => (await import('./strategies.js')).benchStrategies(args),
 };
 
 const [name, ...rest] = process.argv.slice(2);

@@ -70,10 +70,11 @@ export function markdownTable(exp: ExperimentConfig, dataName: string, runs: Run
   const labels = [...new Set(runs.map((r) => r.label))];
   const baseRuns = runs.filter((r) => r.label === exp.base || r.kind === exp.base);
   const baseAuc = baseRuns.length ? meanStd(baseRuns.map((r) => r.test.auc)).mean : NaN;
+  const stopMetric = parseTrainConfig({ ...exp.train, model: { kind: 'none' }, data: exp.data }).earlyStopping.metric;
   const lines = [
     `# ${exp.name}`,
     '',
-    `Dataset: ${dataName}. Seeds: ${exp.seeds.join(', ')}. Validation and test metrics of the best-validation-AUC checkpoint, mean ± std over seeds.`,
+    `Dataset: ${dataName}. Seeds: ${exp.seeds.join(', ')}. Validation and test metrics of the checkpoint with the best validation ${stopMetric}, mean ± std over seeds.`,
     `RelaImpr is against ${exp.base} (test AUC). Latency: user encode + scoring of 1,000 candidates (two-tower: cached item reps), median ms.`,
     '',
     `Command: \`${command}\``,
