@@ -6,7 +6,8 @@ import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { noGrad, scope } from '../src/core/index.js';
 import { Bundle, exportBundle } from '../src/export/index.js';
-import { decodeAll, decodeRow, quantize, toHalf } from '../src/export/item-table.js';
+import { decodeAll, decodeRow, quantize, tableFromBytes, toHalf } from '../src/export/item-table.js';
+import { sha256, sha256Async } from '../src/export/manifest.js';
 import { addRows, newUsearch } from '../src/export/ann-index.js';
 import { buildAnnIndex } from '../src/serve/ann.js';
 import { Deployment } from '../src/serve/service.js';
@@ -288,4 +289,21 @@ test('building an index without a saved one yields to the event loop between sli
   done = true;
   assert.equal(index.size(), n);
   assert.ok(turns >= 9, `the event loop turned ${turns} times during 10 slices`);
+});
+
+test('item tables are read in place when aligned and copied when not; the sliced sha256 equals the one-shot one', async () => {
+  const values = Float32Array.from({ length: 12 }, (_, i) => i * 0.5 - 2);
+  const bytes = new Uint8Array(values.buffer);
+  const inPlace = tableFromBytes(['a', 'b', 'c'], 4, 'float32', bytes);
+  assert.equal(inPlace.data.buffer, values.buffer, 'an aligned table is a view, not a copy');
+  assert.deepEqual(Array.from(inPlace.data), Array.from(values));
+  const shifted = new Uint8Array(bytes.byteLength + 1);
+  shifted.set(bytes, 1);
+  const copied = tableFromBytes(['a', 'b', 'c'], 4, 'float32', shifted.subarray(1));
+  assert.notEqual(copied.data.buffer, shifted.buffer);
+  assert.deepEqual(Array.from(copied.data), Array.from(values));
+  for (const n of [0, 5, (1 << 20) - 1, 1 << 20, (5 << 19) + 3]) {
+    const data = Uint8Array.from({ length: n }, (_, i) => (i * 31 + 7) & 255);
+    assert.equal(await sha256Async(data), sha256(data), `${n} bytes`);
+  }
 });

@@ -5,10 +5,11 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Rng, type Tensor } from '../core/index.js';
+import type { Tensor } from '../core/index.js';
 import { FeatureEncoders, type EncodersJson } from '../data/index.js';
 import { MODELS } from '../models/registry.js';
 import type { ModelFactory, RecModel } from '../models/types.js';
+import { NoDrawRng } from '../nn/init.js';
 import { assignTensors, loadTensors } from '../nn/state.js';
 import { ITEM_DTYPES, rowBytes, tableFromBytes, type ItemTable } from './item-table.js';
 import { BUNDLE_FORMAT, canonicalJson, FILES, modelHash, modelVersionOf, sha256Async, type BundleManifest } from './manifest.js';
@@ -54,20 +55,6 @@ export class BundleError extends Error {
   constructor(readonly dir: string, message: string) {
     super(`bundle ${dir}: ${message}`);
     this.name = 'BundleError';
-  }
-}
-
-/**
- * The bundle's tensors overwrite every parameter right after the model is built, so drawing random initial values
- * (tens of milliseconds of Box-Muller for the embedding tables, on the event loop of a reloading server) is skipped.
- */
-class NoDrawRng extends Rng {
-  override uniform(): number {
-    return 0.5;
-  }
-
-  override normal(): number {
-    return 0;
   }
 }
 

@@ -135,9 +135,18 @@ export function tableBytes(t: ItemTable): { reps: Uint8Array; scales?: Uint8Arra
   return { reps, scales };
 }
 
-/** Wraps raw bytes read from disk (copied into aligned buffers). */
+/**
+ * Wraps raw bytes read from disk: in place when they start on a 4-byte boundary (a large file read whole has its
+ * own ArrayBuffer), else copied into an aligned buffer (a copy of a big table is milliseconds on the event loop).
+ */
 export function tableFromBytes(ids: string[], dim: number, dtype: ItemDType, reps: Uint8Array, scales?: Uint8Array): ItemTable {
-  const aligned = (b: Uint8Array): ArrayBuffer => b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
-  const data = dtype === 'float32' ? new Float32Array(aligned(reps)) : dtype === 'float16' ? new Uint16Array(aligned(reps)) : new Int8Array(aligned(reps));
-  return { ids, dim, dtype, data, scales: scales ? new Float32Array(aligned(scales)) : undefined };
+  const aligned = (b: Uint8Array): [ArrayBuffer, number] => b.byteOffset % 4 === 0
+    ? [b.buffer as ArrayBuffer, b.byteOffset]
+    : [b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer, 0];
+  const view = <A>(b: Uint8Array, make: new (buf: ArrayBuffer, at: number, n: number) => A, width: number): A => {
+    const [buf, at] = aligned(b);
+    return new make(buf, at, b.byteLength / width);
+  };
+  const data = dtype === 'float32' ? view(reps, Float32Array, 4) : dtype === 'float16' ? view(reps, Uint16Array, 2) : view(reps, Int8Array, 1);
+  return { ids, dim, dtype, data, scales: scales ? view(scales, Float32Array, 4) : undefined };
 }

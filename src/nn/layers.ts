@@ -175,15 +175,16 @@ export class Mlp extends Module {
       const act = bn ? this.acts[i] : layer.act;
       if (act !== 'none' && act !== 'relu') throw new Error(`Mlp.servingLayers: activation '${act}' is not supported`);
       const { inFeatures: n, outFeatures: m } = layer;
-      const weight = Float32Array.from(layer.weight.f);
-      const bias = layer.bias ? Float32Array.from(layer.bias.f) : new Float32Array(m);
+      const weight = new Float32Array(layer.weight.f);
+      const bias = layer.bias ? new Float32Array(layer.bias.f) : new Float32Array(m);
       if (bn) {
         const [gamma, beta, mean, variance] = [bn.gamma.f, bn.beta.f, bn.runningMean.f, bn.runningVar.f];
+        const scale = new Float64Array(m);
         for (let c = 0; c < m; c++) {
-          const s = gamma[c] / Math.sqrt(variance[c] + bn.eps);
-          for (let r = 0; r < n; r++) weight[r * m + c] *= s;
-          bias[c] = (bias[c] - mean[c]) * s + beta[c];
+          scale[c] = gamma[c] / Math.sqrt(variance[c] + bn.eps);
+          bias[c] = (bias[c] - mean[c]) * scale[c] + beta[c];
         }
+        for (let r = 0; r < n; r++) for (let c = 0; c < m; c++) weight[r * m + c] *= scale[c];
       }
       return { in: n, out: m, weight, bias, relu: act === 'relu' };
     });
