@@ -5,7 +5,8 @@
 //      reps [k, I] + top-100 cut), for k = 100, 1,000, 5,000; p50/p99 over --requests after warm-up. The tensor path
 //      it replaces (encodeUser + model.score + JS topN) is timed at k = 1,000 for comparison.
 //   2. The same computation in eager PyTorch (bench/reference/score.py, 1 thread, inference_mode) from the same weights
-//      and item reps (a fixture written here), in the same run; max |score difference| and the ratio torch/prerank.
+//      and item reps (a fixture written here), in the same run, the two taking turns (--rounds); max |score
+//      difference| and the ratio torch/prerank.
 //   3. HTTP: `prerank serve` (a child process, as deployed) on a bundle exported to a temp dir, on 127.0.0.1 with a
 //      random port, driven at fixed rates with 1,000 candidates per request by an open-loop paced generator and by autocannon (each a child process,
 //      bounded in time); p50/p99, achieved req/s, errors (non-2xx + socket errors + timeouts). The JSON's http_*
@@ -13,7 +14,8 @@
 //   4. Hot reload under load: the paced run (DSSM, IntTower) at the highest rate again while the bundle is swapped every
 //      second (POST /admin/reload between two bundles); reload_* fields: every request must succeed.
 // Weights are untrained (the models' initialisation; latency does not depend on the values). The last line is one
-// JSON object. Options: --requests=N (1000), --warmup=N (30), --http-seconds=S (10), --rates=200,500, --no-http,
+// JSON object. Options: --requests=N (1000), --rounds=R (5: prerank and PyTorch take turns, N/R requests per k each
+// turn), --warmup=N (30), --http-seconds=S (10), --rates=200,500, --no-http,
 // --no-torch. CS3 rows (issue 10) are prerank only: their per-candidate cost beside the base model's, also timed in
 // alternating blocks.
 import { spawn, spawnSync } from 'node:child_process';
@@ -77,7 +79,7 @@ interface TorchReport {
   threads: number;
   torch: string;
   blas_core: string | null;
-  results: Record<string, { p50_ms: number; p99_ms: number; mean_ms: number }>;
+  results: Record<string, { p50_ms: number; p99_ms: number; mean_ms: number; ms: number[] }>;
   check: { k: number; scores: number[]; top: number[] };
 }
 
@@ -151,7 +153,7 @@ interface Probe {
   rank: (k: number) => void;
 }
 
-async function benchModel(spec: Spec, data: Dataset, user: Batch, work: string, torchMissing: string | null, requests: number, warmup: number): Promise<{ r: ModelResult; bundle: string; probe: Probe }> {
+async function benchModel(spec: Spec, data: Dataset, user: Batch, work: string, torchMissing: string | null, requests: number, warmup: number, rounds: number): Promise<{ r: ModelResult; bundle: string; probe: Probe }> {
   const model = MODELS[spec.kind]({ features: data.features, rng: new Rng(2022) }, spec.config as never) as RecModel;
   model.eval();
   const bundle = join(work, `bundle-${spec.key}`);
@@ -170,23 +172,50 @@ async function benchModel(spec: Spec, data: Dataset, user: Batch, work: string, 
 
   const compiled = compileUserSide(model);
   if (!compiled) throw new Error(`${spec.kind}: no compiled serving plan (native addon not loaded?)`);
-  const ours: Record<number, Lat> = {};
+  const r: ModelResult = { key: spec.key, desc, ours: {}, tensorPath: { p50: NaN, p99: NaN, mean: NaN }, torch: null, maxAbsDiff: null, topAgree: null, torchInfo: null };
+  const fx = join(work, `fixture-${spec.key}`);
+  const withTorch = !torchMissing && spec.torch;
+  if (withTorch) await writeScoreFixture(fx, spec, model, user, reps, dim);
+  // prerank and PyTorch take turns over `rounds` rounds of requests / rounds each (every k), and each side's p50/p99
+  // is over all its rounds: both sample the machine's noise over the same stretch of time (one block of 1,000 fast
+  // requests lasts tens of milliseconds, and a burst of host noise in it would decide its p99).
+  const ourMs: Record<number, number[]> = Object.fromEntries(KS.map((k) => [k, []]));
+  const torchMs: Record<number, number[]> = Object.fromEntries(KS.map((k) => [k, []]));
+  const per = Math.max(1, Math.ceil(requests / rounds));
   let ourScores: Float32Array | null = null;
   let ourTop: Int32Array | null = null;
-  for (const k of KS) {
-    const items = reps.subarray(0, k * dim);
-    const ms: number[] = [];
-    for (let i = 0; i < warmup + requests; i++) {
-      const t0 = performance.now();
-      const { scores, top } = compiled.rank(compiled.inputView(user), items, null, k, TOP_N);
-      const t1 = performance.now();
-      if (i >= warmup) ms.push(t1 - t0);
-      if (k === 1000 && i === 0) {
-        ourScores = Float32Array.from(scores); // rank() reuses its output buffers
-        ourTop = Int32Array.from(top);
+  for (let round = 0; round < rounds; round++) {
+    for (const k of KS) {
+      const items = reps.subarray(0, k * dim);
+      for (let i = 0; i < warmup + per; i++) {
+        const t0 = performance.now();
+        const { scores, top } = compiled.rank(compiled.inputView(user), items, null, k, TOP_N);
+        const t1 = performance.now();
+        if (i >= warmup) ourMs[k].push(t1 - t0);
+        if (k === 1000 && !ourScores) {
+          ourScores = Float32Array.from(scores); // rank() reuses its output buffers
+          ourTop = Int32Array.from(top);
+        }
       }
     }
-    ours[k] = summary(ms);
+    if (withTorch) {
+      const t = runTorchScore(fx, per, warmup);
+      for (const k of KS) torchMs[k].push(...t.results[k].ms);
+      if (round === 0) {
+        const a = ourScores!;
+        r.maxAbsDiff = t.check.scores.reduce((m, v, i) => Math.max(m, Math.abs(v - a[i])), 0);
+        const mine = new Set(Array.from(ourTop!));
+        r.topAgree = t.check.top.filter((i) => mine.has(i)).length / t.check.top.length;
+        const own = openblasCore();
+        r.torchInfo = `torch ${t.torch}, ${t.threads} thread, OpenBLAS core ${t.blas_core ?? '?'}${own.pin ? ` (pinned: by itself OpenBLAS picks ${own.core}, a fallback kernel)` : ''}`;
+      }
+    }
+  }
+  for (const k of KS) r.ours[k] = summary(ourMs[k]);
+  const byRound = (ms: number[]): string => Array.from({ length: rounds }, (_, i) => f2(summary(ms.slice(i * per, (i + 1) * per)).p99)).join(' ');
+  if (withTorch) {
+    r.torch = Object.fromEntries(KS.map((k) => [k, summary(torchMs[k])]));
+    rmSync(fx, { recursive: true, force: true });
   }
   // The tensor path the plan replaces (encodeUser + model.score + JS topN), at k = 1,000 only.
   const tensorMs: number[] = [];
@@ -198,26 +227,14 @@ async function benchModel(spec: Spec, data: Dataset, user: Batch, work: string, 
       if (i >= warmup) tensorMs.push(performance.now() - t0);
     }
   });
-  const tensorPath = summary(tensorMs);
-
-  const r: ModelResult = { key: spec.key, desc, ours, tensorPath, torch: null, maxAbsDiff: null, topAgree: null, torchInfo: null };
-  if (!torchMissing && spec.torch) {
-    const fx = join(work, `fixture-${spec.key}`);
-    await writeScoreFixture(fx, spec, model, user, reps, dim);
-    const t = runTorchScore(fx, requests, warmup);
-    r.torch = Object.fromEntries(KS.map((k) => [k, { p50: t.results[k].p50_ms, p99: t.results[k].p99_ms, mean: t.results[k].mean_ms }]));
-    const a = ourScores! as Float32Array;
-    r.maxAbsDiff = t.check.scores.reduce((m, v, i) => Math.max(m, Math.abs(v - a[i])), 0);
-    const mine = new Set(Array.from(ourTop! as Int32Array));
-    r.topAgree = t.check.top.filter((i) => mine.has(i)).length / t.check.top.length;
-    const own = openblasCore();
-    r.torchInfo = `torch ${t.torch}, ${t.threads} thread, OpenBLAS core ${t.blas_core ?? '?'}${own.pin ? ` (pinned: by itself OpenBLAS picks ${own.core}, a fallback kernel)` : ''}`;
-    rmSync(fx, { recursive: true, force: true });
-  }
+  r.tensorPath = summary(tensorMs);
+  const tensorPath = r.tensorPath;
+  console.log(`  ${rounds} rounds of ${per} requests per k, prerank and PyTorch taking turns; k = 1,000 p99 per round (ms): prerank ${byRound(ourMs[1000])}` +
+    `${withTorch ? `; torch ${byRound(torchMs[1000])}` : ''}`);
   console.log(`  in-process request = user tower + score + top-${TOP_N} in one native call (prerank, ${engineInfo().threads} threads, ${engineInfo().isa})${r.torch ? ` vs eager PyTorch (${r.torchInfo}, inference_mode)` : ''}`);
   console.log('       k   prerank p50     p99   torch p50     p99   ratio p50   ratio p99');
   for (const k of KS) {
-    const o = ours[k];
+    const o = r.ours[k];
     const t = r.torch?.[k];
     console.log(`  ${String(k).padStart(6)}  ${f2(o.p50).padStart(10)} ${f2(o.p99).padStart(7)}  ${f2(t?.p50).padStart(10)} ${f2(t?.p99).padStart(7)}  ${(t ? f2(t.p50 / o.p50, 2) : 'n/a').padStart(10)}  ${(t ? f2(t.p99 / o.p99, 2) : 'n/a').padStart(10)}  (ms)`);
   }
@@ -499,6 +516,7 @@ export async function benchServe(args: string[]): Promise<void> {
   const opt = (name: string, dflt: string): string => args.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? dflt;
   const requests = Number(opt('requests', '1000'));
   const warmup = Number(opt('warmup', '30'));
+  const rounds = Number(opt('rounds', '5'));
   const seconds = Number(opt('http-seconds', '10'));
   const rates = opt('rates', '200,500').split(',').map(Number);
   const info = engineInfo();
@@ -519,7 +537,7 @@ export async function benchServe(args: string[]): Promise<void> {
   try {
     const bundles: [Spec, string][] = [];
     for (const spec of SPECS) {
-      const { r, bundle, probe } = await benchModel(spec, data, user, work, torchMissing, requests, warmup);
+      const { r, bundle, probe } = await benchModel(spec, data, user, work, torchMissing, requests, warmup, rounds);
       models.push(r);
       probes.set(spec.key, probe);
       if (spec.http) bundles.push([spec, bundle]);

@@ -31,7 +31,7 @@ Manifest ``config``: {"model": "dssm"|"inttower"|"ranktower", "layers", "batch_n
 
 CLI: /usr/bin/python3 bench/reference/score.py --fixture DIR --ks 100,1000,5000 --top-n 100 --warmup 30
      --requests 300 --threads 1 --out FILE.json      # '-' = stdout
-Report: {"model", "threads", "torch", "blas_core", "results": {k: {"p50_ms", "p99_ms", "mean_ms", "requests"}},
+Report: {"model", "threads", "torch", "blas_core", "results": {k: {"p50_ms", "p99_ms", "mean_ms", "requests", "ms" (each request)}},
          "check": {"k", "scores": [first k scores], "top": [top-n indices]}}
 """
 
@@ -227,7 +227,8 @@ def main():
                 t0 = time.perf_counter()
                 request(k, a.top_n)
                 ms.append((time.perf_counter() - t0) * 1e3)
-            results[str(k)] = {"p50_ms": percentile(ms, 0.5), "p99_ms": percentile(ms, 0.99), "mean_ms": float(np.mean(ms)), "requests": len(ms)}
+            results[str(k)] = {"p50_ms": percentile(ms, 0.5), "p99_ms": percentile(ms, 0.99), "mean_ms": float(np.mean(ms)), "requests": len(ms),
+                               "ms": ms}
         ck = min(a.check_k, arrays["items"].shape[0])
         scores, top = request(ck, a.top_n)
         check = {"k": ck, "scores": scores.tolist(), "top": top.tolist()}
