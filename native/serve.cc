@@ -260,7 +260,7 @@ void ServePlan::score(const float* rep, const ItemRows& items, long n, float* ou
     ut.assign(static_cast<size_t>(rpad) * P, 0.f);
     for (int r = 0; r < R; ++r)
       for (int p = 0; p < P; ++p) ut[static_cast<size_t>(p) * rpad + r] = rep[r * P + p];
-    const serve_detail::MaxSimArgs args{ut.data(), rpad, P, score_.heads, items, out};
+    const serve_detail::MaxSimArgs args{ut.data(), rpad, R, P, score_.heads, items, out};
     split(n, static_cast<long>(rpad) * score_.heads * P, [&](long n0, long n1) { k.maxsim(args, n0, n1); });
   }
   for (long i = 0; i < n; ++i) out[i] = score_.scale * out[i] + score_.bias;

@@ -39,6 +39,18 @@ inline float hsum(V v) {
   return _mm_cvtss_f32(_mm_add_ss(t, _mm_shuffle_ps(t, t, 1)));
 }
 #define SERVE_TILES(X) X(6, 1) X(6, 2) X(4, 1) X(4, 2) X(4, 3) X(12, 1)
+// Grouped max-sim (few user heads): see serve_avx512.cc.
+#define SERVE_GROUPED 1
+template <int G> inline V vbcast_group(const float* p) {
+  if constexpr (G == 2) return _mm256_castsi256_ps(_mm256_broadcastq_epi64(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
+  else return _mm256_broadcast_ps(reinterpret_cast<const __m128*>(p));
+}
+template <int G> inline V vgroup_sum(V v) {
+  v = _mm256_add_ps(v, _mm256_permute_ps(v, 0xB1));
+  if constexpr (G == 4) v = _mm256_add_ps(v, _mm256_permute_ps(v, 0x4E));
+  return v;
+}
+template <int G> inline float hsum_group_firsts(V v) { return hsum(_mm256_blend_ps(_mm256_setzero_ps(), v, G == 2 ? 0x55 : 0x11)); }
 
 #include "serve_kernels.inc"
 

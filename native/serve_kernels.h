@@ -21,6 +21,7 @@ struct ItemRows {
 struct MaxSimArgs {
   const float* ut;  // the user heads packed transposed and zero-padded: (p, r) at ut[p * rpad + r]
   int rpad;         // R rounded up to a whole number of vectors (padded heads are zero: max 0, adds nothing)
+  int R;            // user heads (rows of the user rep)
   int P, H;
   ItemRows items;
   float* out;
