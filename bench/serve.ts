@@ -31,7 +31,7 @@ import { MODELS } from '../src/models/registry.js';
 import type { RecModel } from '../src/models/types.js';
 import { USER_SIDE, type FieldEmbedder } from '../src/models/common/field-embedder.js';
 import { topN } from '../src/serve/index.js';
-import { compileUserSide } from '../src/serve/compiled.js';
+import { compileUserSide, type CompiledUserSide } from '../src/serve/compiled.js';
 import { PYTHON, fairOpenblasEnv, openblasCore, torchAvailable, writeFixture } from './torch-reference.js';
 
 const KS = [100, 1000, 5000];
@@ -148,6 +148,44 @@ interface ModelResult {
   torchInfo: string | null;
 }
 
+/**
+ * prerank and PyTorch (when a fixture is given) take turns over `rounds` rounds of requests / rounds each, every k,
+ * so both sample the machine over the same stretch of time (1,000 fast requests back to back last tens of
+ * milliseconds, and one burst of host noise in them would decide their p99). Per-request ms by k for each side, and
+ * prerank's scores and top-n at k = 1,000 for the check against PyTorch's.
+ */
+function takeTurns(compiled: CompiledUserSide, user: Batch, reps: Float32Array, dim: number, fixture: string | null, requests: number, warmup: number, rounds: number): {
+  per: number; ours: Record<number, number[]>; scores: Float32Array; top: Int32Array; torch: { ms: Record<number, number[]>; report: TorchReport } | null;
+} {
+  const per = Math.max(1, Math.ceil(requests / rounds));
+  const ours: Record<number, number[]> = Object.fromEntries(KS.map((k) => [k, []]));
+  const torchMs: Record<number, number[]> = Object.fromEntries(KS.map((k) => [k, []]));
+  let scores: Float32Array | null = null;
+  let top: Int32Array | null = null;
+  let report: TorchReport | null = null;
+  for (let round = 0; round < rounds; round++) {
+    for (const k of KS) {
+      const items = reps.subarray(0, k * dim);
+      for (let i = 0; i < warmup + per; i++) {
+        const t0 = performance.now();
+        const out = compiled.rank(compiled.inputView(user), items, null, k, TOP_N);
+        const t1 = performance.now();
+        if (i >= warmup) ours[k].push(t1 - t0);
+        if (k === 1000 && !scores) {
+          scores = Float32Array.from(out.scores); // rank() reuses its output buffers
+          top = Int32Array.from(out.top);
+        }
+      }
+    }
+    if (fixture) {
+      const t = runTorchScore(fixture, per, warmup);
+      for (const k of KS) torchMs[k].push(...t.results[k].ms);
+      report ??= t;
+    }
+  }
+  return { per, ours, scores: scores!, top: top!, torch: report ? { ms: torchMs, report } : null };
+}
+
 /** What a second, paired measurement needs: the compiled plan and the cached item reps. */
 interface Probe {
   rank: (k: number) => void;
@@ -176,45 +214,16 @@ async function benchModel(spec: Spec, data: Dataset, user: Batch, work: string, 
   const fx = join(work, `fixture-${spec.key}`);
   const withTorch = !torchMissing && spec.torch;
   if (withTorch) await writeScoreFixture(fx, spec, model, user, reps, dim);
-  // prerank and PyTorch take turns over `rounds` rounds of requests / rounds each (every k), and each side's p50/p99
-  // is over all its rounds: both sample the machine's noise over the same stretch of time (one block of 1,000 fast
-  // requests lasts tens of milliseconds, and a burst of host noise in it would decide its p99).
-  const ourMs: Record<number, number[]> = Object.fromEntries(KS.map((k) => [k, []]));
-  const torchMs: Record<number, number[]> = Object.fromEntries(KS.map((k) => [k, []]));
-  const per = Math.max(1, Math.ceil(requests / rounds));
-  let ourScores: Float32Array | null = null;
-  let ourTop: Int32Array | null = null;
-  for (let round = 0; round < rounds; round++) {
-    for (const k of KS) {
-      const items = reps.subarray(0, k * dim);
-      for (let i = 0; i < warmup + per; i++) {
-        const t0 = performance.now();
-        const { scores, top } = compiled.rank(compiled.inputView(user), items, null, k, TOP_N);
-        const t1 = performance.now();
-        if (i >= warmup) ourMs[k].push(t1 - t0);
-        if (k === 1000 && !ourScores) {
-          ourScores = Float32Array.from(scores); // rank() reuses its output buffers
-          ourTop = Int32Array.from(top);
-        }
-      }
-    }
-    if (withTorch) {
-      const t = runTorchScore(fx, per, warmup);
-      for (const k of KS) torchMs[k].push(...t.results[k].ms);
-      if (round === 0) {
-        const a = ourScores!;
-        r.maxAbsDiff = t.check.scores.reduce((m, v, i) => Math.max(m, Math.abs(v - a[i])), 0);
-        const mine = new Set(Array.from(ourTop!));
-        r.topAgree = t.check.top.filter((i) => mine.has(i)).length / t.check.top.length;
-        const own = openblasCore();
-        r.torchInfo = `torch ${t.torch}, ${t.threads} thread, OpenBLAS core ${t.blas_core ?? '?'}${own.pin ? ` (pinned: by itself OpenBLAS picks ${own.core}, a fallback kernel)` : ''}`;
-      }
-    }
-  }
-  for (const k of KS) r.ours[k] = summary(ourMs[k]);
-  const byRound = (ms: number[]): string => Array.from({ length: rounds }, (_, i) => f2(summary(ms.slice(i * per, (i + 1) * per)).p99)).join(' ');
-  if (withTorch) {
-    r.torch = Object.fromEntries(KS.map((k) => [k, summary(torchMs[k])]));
+  const turns = takeTurns(compiled, user, reps, dim, withTorch ? fx : null, requests, warmup, rounds);
+  for (const k of KS) r.ours[k] = summary(turns.ours[k]);
+  if (turns.torch) {
+    const t = turns.torch;
+    r.torch = Object.fromEntries(KS.map((k) => [k, summary(t.ms[k])]));
+    r.maxAbsDiff = t.report.check.scores.reduce((m, v, i) => Math.max(m, Math.abs(v - turns.scores[i])), 0);
+    const mine = new Set(Array.from(turns.top));
+    r.topAgree = t.report.check.top.filter((i) => mine.has(i)).length / t.report.check.top.length;
+    const own = openblasCore();
+    r.torchInfo = `torch ${t.report.torch}, ${t.report.threads} thread, OpenBLAS core ${t.report.blas_core ?? '?'}${own.pin ? ` (pinned: by itself OpenBLAS picks ${own.core}, a fallback kernel)` : ''}`;
     rmSync(fx, { recursive: true, force: true });
   }
   // The tensor path the plan replaces (encodeUser + model.score + JS topN), at k = 1,000 only.
@@ -228,9 +237,9 @@ async function benchModel(spec: Spec, data: Dataset, user: Batch, work: string, 
     }
   });
   r.tensorPath = summary(tensorMs);
-  const tensorPath = r.tensorPath;
-  console.log(`  ${rounds} rounds of ${per} requests per k, prerank and PyTorch taking turns; k = 1,000 p99 per round (ms): prerank ${byRound(ourMs[1000])}` +
-    `${withTorch ? `; torch ${byRound(torchMs[1000])}` : ''}`);
+  const byRound = (ms: number[]): string => Array.from({ length: rounds }, (_, i) => f2(summary(ms.slice(i * turns.per, (i + 1) * turns.per)).p99)).join(' ');
+  console.log(`  ${rounds} rounds of ${turns.per} requests per k, prerank and PyTorch taking turns; k = 1,000 p99 per round (ms): prerank ` +
+    `${byRound(turns.ours[1000])}${turns.torch ? `; torch ${byRound(turns.torch.ms[1000])}` : ''}`);
   console.log(`  in-process request = user tower + score + top-${TOP_N} in one native call (prerank, ${engineInfo().threads} threads, ${engineInfo().isa})${r.torch ? ` vs eager PyTorch (${r.torchInfo}, inference_mode)` : ''}`);
   console.log('       k   prerank p50     p99   torch p50     p99   ratio p50   ratio p99');
   for (const k of KS) {
@@ -238,7 +247,7 @@ async function benchModel(spec: Spec, data: Dataset, user: Batch, work: string, 
     const t = r.torch?.[k];
     console.log(`  ${String(k).padStart(6)}  ${f2(o.p50).padStart(10)} ${f2(o.p99).padStart(7)}  ${f2(t?.p50).padStart(10)} ${f2(t?.p99).padStart(7)}  ${(t ? f2(t.p50 / o.p50, 2) : 'n/a').padStart(10)}  ${(t ? f2(t.p99 / o.p99, 2) : 'n/a').padStart(10)}  (ms)`);
   }
-  console.log(`  k = 1,000 on the tensor path (encodeUser + score + JS top-${TOP_N}, what the plan replaces): p50 ${f2(tensorPath.p50)} ms, p99 ${f2(tensorPath.p99)} ms`);
+  console.log(`  k = 1,000 on the tensor path (encodeUser + score + JS top-${TOP_N}, what the plan replaces): p50 ${f2(r.tensorPath.p50)} ms, p99 ${f2(r.tensorPath.p99)} ms`);
   if (r.maxAbsDiff !== null) console.log(`  scores at k = 1,000: max |prerank - torch| = ${r.maxAbsDiff.toExponential(2)}; top-${TOP_N} overlap ${(100 * r.topAgree!).toFixed(1)}%`);
   const probe: Probe = { rank: (k) => void compiled.rank(compiled.inputView(user), reps.subarray(0, k * dim), null, k, TOP_N) };
   return { r, bundle, probe };
