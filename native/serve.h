@@ -50,7 +50,7 @@ struct ServeScore {
 // own scratch) may share it.
 struct ServeScratch {
   std::vector<float> arena, ut, se;  // se: Light-SE's per-field means and weights
-  std::vector<uint64_t> keys;  // top_n's heap of (score, index) keys
+  std::vector<uint64_t> keys;  // top_n's (score, index) keys
 };
 
 class ServePlan {
