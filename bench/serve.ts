@@ -148,13 +148,26 @@ interface ModelResult {
   torchInfo: string | null;
 }
 
+/** One in-process request against the first k cached items (what every timing here calls). */
+interface Probe {
+  rank: (k: number) => { scores: Float32Array; top: Int32Array };
+}
+
+function probeOf(compiled: CompiledUserSide, user: Batch, reps: Float32Array, dim: number): Probe {
+  const views = new Map(KS.map((k) => [k, reps.subarray(0, k * dim)]));
+  return { rank: (k) => compiled.rank(compiled.inputView(user), views.get(k) ?? reps.subarray(0, k * dim), null, k, TOP_N) };
+}
+
+/** Microseconds per candidate: the p50 slope from k = 1,000 to k = 5,000. */
+const usPerCandidate = (p50At1000: number, p50At5000: number): number => (1000 * (p50At5000 - p50At1000)) / 4000;
+
 /**
  * prerank and PyTorch (when a fixture is given) take turns over `rounds` rounds of requests / rounds each, every k,
  * so both sample the machine over the same stretch of time (1,000 fast requests back to back last tens of
  * milliseconds, and one burst of host noise in them would decide their p99). Per-request ms by k for each side, and
  * prerank's scores and top-n at k = 1,000 for the check against PyTorch's.
  */
-function takeTurns(compiled: CompiledUserSide, user: Batch, reps: Float32Array, dim: number, fixture: string | null, requests: number, warmup: number, rounds: number): {
+function takeTurns(probe: Probe, fixture: string | null, requests: number, warmup: number, rounds: number): {
   per: number; ours: Record<number, number[]>; scores: Float32Array; top: Int32Array; torch: { ms: Record<number, number[]>; report: TorchReport } | null;
 } {
   const per = Math.max(1, Math.ceil(requests / rounds));
@@ -165,10 +178,9 @@ function takeTurns(compiled: CompiledUserSide, user: Batch, reps: Float32Array, 
   let report: TorchReport | null = null;
   for (let round = 0; round < rounds; round++) {
     for (const k of KS) {
-      const items = reps.subarray(0, k * dim);
       for (let i = 0; i < warmup + per; i++) {
         const t0 = performance.now();
-        const out = compiled.rank(compiled.inputView(user), items, null, k, TOP_N);
+        const out = probe.rank(k);
         const t1 = performance.now();
         if (i >= warmup) ours[k].push(t1 - t0);
         if (k === 1000 && !scores) {
@@ -184,11 +196,6 @@ function takeTurns(compiled: CompiledUserSide, user: Batch, reps: Float32Array, 
     }
   }
   return { per, ours, scores: scores!, top: top!, torch: report ? { ms: torchMs, report } : null };
-}
-
-/** What a second, paired measurement needs: the compiled plan and the cached item reps. */
-interface Probe {
-  rank: (k: number) => void;
 }
 
 async function benchModel(spec: Spec, data: Dataset, user: Batch, work: string, torchMissing: string | null, requests: number, warmup: number, rounds: number): Promise<{ r: ModelResult; bundle: string; probe: Probe }> {
@@ -214,7 +221,8 @@ async function benchModel(spec: Spec, data: Dataset, user: Batch, work: string, 
   const fx = join(work, `fixture-${spec.key}`);
   const withTorch = !torchMissing && spec.torch;
   if (withTorch) await writeScoreFixture(fx, spec, model, user, reps, dim);
-  const turns = takeTurns(compiled, user, reps, dim, withTorch ? fx : null, requests, warmup, rounds);
+  const probe = probeOf(compiled, user, reps, dim);
+  const turns = takeTurns(probe, withTorch ? fx : null, requests, warmup, rounds);
   for (const k of KS) r.ours[k] = summary(turns.ours[k]);
   if (turns.torch) {
     const t = turns.torch;
@@ -249,7 +257,6 @@ async function benchModel(spec: Spec, data: Dataset, user: Batch, work: string, 
   }
   console.log(`  k = 1,000 on the tensor path (encodeUser + score + JS top-${TOP_N}, what the plan replaces): p50 ${f2(r.tensorPath.p50)} ms, p99 ${f2(r.tensorPath.p99)} ms`);
   if (r.maxAbsDiff !== null) console.log(`  scores at k = 1,000: max |prerank - torch| = ${r.maxAbsDiff.toExponential(2)}; top-${TOP_N} overlap ${(100 * r.topAgree!).toFixed(1)}%`);
-  const probe: Probe = { rank: (k) => void compiled.rank(compiled.inputView(user), reps.subarray(0, k * dim), null, k, TOP_N) };
   return { r, bundle, probe };
 }
 
@@ -273,7 +280,7 @@ function pairedSlopes(a: Probe, b: Probe, requests: number): { a: number; b: num
       ms(b, k, lat.b[k]);
     }
   }
-  const slope = (l: Record<number, number[]>): number => (1000 * (summary(l[5000]).p50 - summary(l[1000]).p50)) / 4000;
+  const slope = (l: Record<number, number[]>): number => usPerCandidate(summary(l[1000]).p50, summary(l[5000]).p50);
   return { a: slope(lat.a), b: slope(lat.b) };
 }
 
@@ -612,7 +619,7 @@ export async function benchServe(args: string[]): Promise<void> {
   for (const [withCs3, base] of [['dssm_cs3', 'dssm'], ['inttower_cs3', 'inttower']] as const) {
     const a = models.find((m) => m.key === withCs3), b = models.find((m) => m.key === base);
     if (!a || !b) continue;
-    const slope = (m: ModelResult): number => (1000 * (m.ours[5000].p50 - m.ours[1000].p50)) / 4000; // us per candidate
+    const slope = (m: ModelResult): number => usPerCandidate(m.ours[1000].p50, m.ours[5000].p50);
     result[`${withCs3}_us_per_candidate`] = slope(a);
     result[`${base}_us_per_candidate`] = slope(b);
     const paired = pairedSlopes(probes.get(withCs3)!, probes.get(base)!, requests);

@@ -9,8 +9,10 @@ import { isCascadeExperiment } from '../cascade/experiment.js';
 import { loadExperiment, runExperiment } from '../train/experiment.js';
 import { runCascadeExperimentCommand } from './cascade.js';
 
+const OPTIONS = { config: { type: 'string' }, out: { type: 'string' }, resume: { type: 'boolean' }, only: { type: 'string' } } as const;
+
 export async function runExperimentCommand(argv: string[]): Promise<void> {
-  const { values } = parseArgs({ args: argv, strict: false, options: { config: { type: 'string' }, out: { type: 'string' }, resume: { type: 'boolean' }, only: { type: 'string' } } });
+  const { values } = parseArgs({ args: argv, strict: false, options: OPTIONS });
   if (typeof values.config !== 'string') throw new Error('usage: prerank experiment --config <file> [--out <dir>] [--resume] [--only label,label]');
   let json: unknown;
   try {
@@ -22,7 +24,7 @@ export async function runExperimentCommand(argv: string[]): Promise<void> {
     await runCascadeExperimentCommand(argv, 'prerank experiment');
     return;
   }
-  parseArgs({ args: argv, options: { config: { type: 'string' }, out: { type: 'string' }, resume: { type: 'boolean' }, only: { type: 'string' } } });
+  parseArgs({ args: argv, options: OPTIONS });
   const exp = loadExperiment(values.config);
   if (typeof values.out === 'string') exp.outDir = values.out;
   await runExperiment(exp, `prerank experiment --config ${values.config}${values.out ? ` --out ${values.out}` : ''}`, console.log, {

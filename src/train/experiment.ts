@@ -125,9 +125,10 @@ export async function runExperiment(exp: ExperimentConfig, command: string, log:
   const data = await loadData(parseTrainConfig({ model: { kind: 'none' }, data: exp.data }));
   log(`${exp.name}: ${data.name}, ${data.size} rows; ${exp.models.length} models x ${exp.seeds.length} seeds${opts.only ? ` (this shard: ${opts.only.join(', ')})` : ''}`);
   mkdirSync(exp.outDir, { recursive: true });
+  const recordedAtStart = resume ? recordedRuns<RunRecord>(exp.outDir, exp) : [];
   const mine: RunRecord[] = [];
-  // The recorded runs (re-read each time: another shard may have added some) with this process's own on top, in the
-  // experiment's order.
+  // The recorded runs (re-read at every save: another shard may have added some since) with this process's own on
+  // top, in the experiment's order.
   const merged = (): RunRecord[] => {
     const recorded = resume ? recordedRuns<RunRecord>(exp.outDir, exp) : [];
     const out: RunRecord[] = [];
@@ -148,7 +149,7 @@ export async function runExperiment(exp: ExperimentConfig, command: string, log:
   for (const m of exp.models) {
     const label = m.label ?? m.kind;
     for (const seed of exp.seeds) {
-      if (resume && findRun(recordedRuns<RunRecord>(exp.outDir, exp), label, seed)) {
+      if (findRun(recordedAtStart, label, seed)) {
         log(`  ${label} seed ${seed}: recorded in results.json (--resume), not trained again`);
         continue;
       }
