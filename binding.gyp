@@ -13,6 +13,7 @@
         "native/gemm_portable.cc",
         "native/serve.cc",
         "native/serve_avx512.cc",
+        "native/serve_avx512bf16.cc",
         "native/serve_avx2.cc",
         "native/serve_portable.cc"
       ],

@@ -7,6 +7,7 @@ const BENCHES: Record<string, (args: string[]) => Promise<void>> = {
   publish: async (args) => (await import('./publish.js')).benchPublish(args),
   train: async (args) => (await import('./train.js')).benchTrain(args),
   strategies: async (args) => (await import('./strategies.js')).benchStrategies(args),
+  quantized: async (args) => (await import('./quantized.js')).benchQuantized(args),
 };
 
 const [name, ...rest] = process.argv.slice(2);

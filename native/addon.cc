@@ -10,6 +10,7 @@
 #include "kernels.h"
 #include "napi_args.h"
 #include "pool.h"
+#include "serve.h"
 
 namespace prerank {
 void register_serve(Napi::Env env, Napi::Object exports);  // serve.cc: the ServePlan class
@@ -349,7 +350,16 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
     if (prerank::isa_supported(isa)) supported.Set(k++, prerank::isa_name(isa));
   o.Set("supportedIsas", supported);
   o.Set("threads", prerank::ThreadPool::get().size());
+  o.Set("bf16Dot", prerank::bf16_dot_enabled());
+  o.Set("bf16DotAvailable", prerank::bf16_dot_available());
   return o;
+}
+
+Napi::Value SetBf16Dot(const Napi::CallbackInfo& info) {
+  Args a{info, "setBf16Dot"};
+  a.need(1);
+  if (!prerank::set_bf16_dot(a.flag(0))) a.fail("this CPU or build has no bf16 dot-product instruction (AVX512_BF16)");
+  return info.Env().Undefined();
 }
 
 Napi::Value SetIsa(const Napi::CallbackInfo& info) {
@@ -395,7 +405,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"scatterAddRows", ScatterAddRows}, {"axpy", Axpy}, {"dropout", Dropout}, {"mul", Mul},
       {"batchNormForward", BatchNormForward}, {"batchNormBackward", BatchNormBackward},
       {"groupMaxSum", GroupMaxSum}, {"rowDot", RowDot}, {"rowScale", RowScale}, {"adam", Adam}, {"adamRows", AdamRows}, {"sgd", Sgd},
-      {"adagrad", Adagrad}, {"info", Info}, {"setIsa", SetIsa}, {"setThreads", SetThreads}, {"fmaPeak", FmaPeak},
+      {"adagrad", Adagrad}, {"info", Info}, {"setIsa", SetIsa}, {"setThreads", SetThreads}, {"setBf16Dot", SetBf16Dot}, {"fmaPeak", FmaPeak},
   };
   for (const auto& [name, fn] : fns) exports.Set(name, Napi::Function::New(env, fn, name));
   prerank::register_serve(env, exports);

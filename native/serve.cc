@@ -4,7 +4,9 @@
 #include "serve.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <memory>
@@ -19,6 +21,7 @@
 namespace prerank {
 namespace {
 
+using serve_detail::ItemFormat;
 using serve_detail::ItemRows;
 using serve_detail::ServeKernels;
 
@@ -239,10 +242,59 @@ const float* ServePlan::encode(const float* input, ServeScratch& scratch) const 
   return a + rep_offset_;
 }
 
+namespace {
+
+std::atomic<bool>& bf16_dot_flag() {
+  static std::atomic<bool> on{[] {
+    const char* e = std::getenv("PRERANK_BF16");
+    return !(e && std::strcmp(e, "0") == 0);
+  }()};
+  return on;
+}
+
+// fn(rows, b0, b1, out) over [n0, n1), where rows.row(j) is candidate j's float32 rep and the scores go to out[j]:
+// directly for a float32 table; for a 16-bit one in blocks widened into a per-thread buffer (about 256 KB, a
+// whole number of RankTower blocks), with rows and out then relative to the block.
+template <class Fn>
+void over_f32_rows(const ServeKernels& k, const ItemRows& items, long n0, long n1, float* out, Fn&& fn) {
+  if (!items.table16) {
+    fn(items, n0, n1, out);
+    return;
+  }
+  constexpr long B = serve_detail::kRankTowerBlock;
+  const long block = std::max<long>(1, (256L << 10) / (items.ld * 4 * B)) * B;
+  static thread_local std::vector<float> buf;
+  buf.resize(static_cast<size_t>(block * items.ld));
+  for (long b0 = n0; b0 < n1; b0 += block) {
+    const long b1 = std::min(n1, b0 + block);
+    for (long j = b0; j < b1; ++j) k.widen(items.fmt, items.row16(j), buf.data() + (j - b0) * items.ld, items.ld);
+    fn(ItemRows{buf.data(), items.ld, nullptr}, 0L, b1 - b0, out + b0);
+  }
+}
+
+}  // namespace
+
+bool bf16_dot_available() { return serve_detail::maxsim_bf16_avx512() != nullptr; }
+bool bf16_dot_enabled() { return bf16_dot_flag().load() && bf16_dot_available(); }
+bool set_bf16_dot(bool on) {
+  if (on && !bf16_dot_available()) return false;
+  bf16_dot_flag().store(on);
+  return true;
+}
+
 void ServePlan::score(const float* rep, const ItemRows& items, long n, float* out, ServeScratch& scratch) const {
   const ServeKernels& k = kernels();
+  // A bf16 table: dot and max-sim take the user heads in bfloat16 too (products exact in float32, float32 sums):
+  // what the bf16 dot-product instruction computes, and the same whichever path runs.
+  if (items.fmt == ItemFormat::bf16 && score_.kind != ServeScore::kRankTower) {
+    scratch.rep16.resize(static_cast<size_t>(rep_len_));
+    for (int i = 0; i < rep_len_; ++i) scratch.rep16[i] = serve_detail::from_bf16(serve_detail::to_bf16(rep[i]));
+    rep = scratch.rep16.data();
+  }
   if (score_.kind == ServeScore::kDot) {
-    split(n, rep_len_, [&](long n0, long n1) { k.dot(rep_len_, rep, items, n0, n1, out); });
+    split(n, rep_len_, [&](long n0, long n1) {
+      over_f32_rows(k, items, n0, n1, out, [&](const ItemRows& it, long b0, long b1, float* o) { k.dot(rep_len_, rep, it, b0, b1, o); });
+    });
   } else if (score_.kind == ServeScore::kRankTower) {
     const ServeScore& c = score_;
     auto branch = [](const std::vector<float>& wo, const std::vector<float>& bo, const std::vector<float>& g, const std::vector<float>& b) {
@@ -252,16 +304,39 @@ void ServePlan::score(const float* rep, const ItemRows& items, long n, float* ou
                                            branch(c.u2i_wo, c.u2i_bo, c.u2i_gamma, c.u2i_beta),
                                            branch(c.i2u_wo, c.i2u_bo, c.i2u_gamma, c.i2u_beta), items, out};
     constexpr long B = serve_detail::kRankTowerBlock;
-    split((n + B - 1) / B, macs_per_item() * B, [&](long b0, long b1) { k.ranktower(args, b0 * B, std::min(n, b1 * B)); });
+    split((n + B - 1) / B, macs_per_item() * B, [&](long b0, long b1) {
+      over_f32_rows(k, items, b0 * B, std::min(n, b1 * B), out, [&](const ItemRows& it, long j0, long j1, float* o) {
+        serve_detail::RankTowerArgs piece = args;
+        piece.items = it;
+        piece.out = o;
+        k.ranktower(piece, j0, j1);
+      });
+    });
   } else {
     const int P = score_.head_size, R = rep_len_ / P;
     const int rpad = (R + k.vw - 1) / k.vw * k.vw;
     std::vector<float>& ut = scratch.ut;
-    ut.assign(static_cast<size_t>(rpad) * P, 0.f);
-    for (int r = 0; r < R; ++r)
-      for (int p = 0; p < P; ++p) ut[static_cast<size_t>(p) * rpad + r] = rep[r * P + p];
-    const serve_detail::MaxSimArgs args{ut.data(), rpad, R, P, score_.heads, items, out};
-    split(n, static_cast<long>(rpad) * score_.heads * P, [&](long n0, long n1) { k.maxsim(args, n0, n1); });
+    const long macs = static_cast<long>(rpad) * score_.heads * P;
+    const serve_detail::MaxSimBf16Fn dot16 = items.table16 && items.fmt == ItemFormat::bf16 && P % 2 == 0 && bf16_dot_flag().load() ? k.maxsim_bf16 : nullptr;
+    if (dot16) {
+      // User heads as bf16 pairs: word (q, r) = u_r[2q] | u_r[2q + 1] << 16 (rep already holds bf16 values).
+      ut.assign(static_cast<size_t>(rpad) * (P / 2), 0.f);
+      auto* words = reinterpret_cast<uint32_t*>(ut.data());
+      for (int r = 0; r < R; ++r)
+        for (int q = 0; q < P / 2; ++q)
+          words[static_cast<size_t>(q) * rpad + r] = serve_detail::to_bf16(rep[r * P + 2 * q]) | static_cast<uint32_t>(serve_detail::to_bf16(rep[r * P + 2 * q + 1])) << 16;
+      const serve_detail::MaxSimArgs args{ut.data(), rpad, R, P, score_.heads, items, out};
+      split(n, macs / 2, [&](long n0, long n1) { dot16(args, n0, n1); });
+    } else {
+      ut.assign(static_cast<size_t>(rpad) * P, 0.f);
+      for (int r = 0; r < R; ++r)
+        for (int p = 0; p < P; ++p) ut[static_cast<size_t>(p) * rpad + r] = rep[r * P + p];
+      split(n, macs, [&](long n0, long n1) {
+        over_f32_rows(k, items, n0, n1, out, [&](const ItemRows& it, long b0, long b1, float* o) {
+          k.maxsim(serve_detail::MaxSimArgs{ut.data(), rpad, R, P, score_.heads, it, o}, b0, b1);
+        });
+      });
+    }
   }
   for (long i = 0; i < n; ++i) out[i] = score_.scale * out[i] + score_.bias;
 }
@@ -330,11 +405,26 @@ struct Candidates {
 };
 
 // The candidates of a call; argument 0 is the tower input (input_len floats) or, for scoreRep, a given user rep
-// (rep_len floats) in its place.
-Candidates candidates(const Args& a, const ServePlan& plan, bool rep = false) {
+// (rep_len floats) in its place. Argument `fmt_at` (optional) names the table's format: 'float32' (the default),
+// 'bfloat16' (a Uint16Array of bf16 bits, or a Float32Array of values that are exactly bf16) or 'float16' (a
+// Uint16Array of IEEE half bits).
+Candidates candidates(const Args& a, const ServePlan& plan, size_t fmt_at, bool rep = false) {
   const float* input = rep ? a.f32(0, "rep", plan.rep_len()) : a.f32(0, "input", plan.input_len());
   const long dim = plan.item_dim();
-  const float* table = a.f32(1, "table", 0);
+  ItemFormat fmt = ItemFormat::f32;
+  if (a.info.Length() > fmt_at && !a.info[fmt_at].IsUndefined()) {
+    const std::string f = a.info[fmt_at].ToString();
+    if (f == "bfloat16") fmt = ItemFormat::bf16;
+    else if (f == "float16") fmt = ItemFormat::f16;
+    else if (f != "float32") a.fail("argument dtype '" + f + "' is not one of float32, bfloat16, float16");
+  }
+  const bool bits16 = a.info[1].IsTypedArray() && a.info[1].As<Napi::TypedArray>().TypedArrayType() == napi_uint16_array;
+  if (bits16 && fmt == ItemFormat::f32) a.fail("argument table is a Uint16Array: give its dtype (bfloat16 or float16)");
+  if (!bits16 && fmt == ItemFormat::f16) a.fail("argument table must be a Uint16Array of float16 bits");
+  ItemRows items{nullptr, dim, nullptr};
+  items.fmt = fmt;
+  if (bits16) items.table16 = a.array<uint16_t, napi_uint16_array>(1, "table", 0, false, "Uint16Array");
+  else items.table = a.f32(1, "table", 0);
   const long table_rows = a.length(1) / dim;
   const long m = a.num_long(3, "m");
   const bool indexed = !(a.info[2].IsNull() || a.info[2].IsUndefined());
@@ -346,7 +436,8 @@ Candidates candidates(const Args& a, const ServePlan& plan, bool rep = false) {
   } else if (m > table_rows) {
     a.fail("m = " + std::to_string(m) + " candidates but the table has " + std::to_string(table_rows) + " rows of " + std::to_string(dim));
   }
-  return {input, ItemRows{table, dim, rows}, m};
+  items.rows = rows;
+  return {input, items, m};
 }
 
 // One scoreAsync call: inputs copied or pinned (the table and row list stay referenced until it settles).
@@ -551,11 +642,12 @@ class ServePlanWrap : public Napi::ObjectWrap<ServePlanWrap> {
     return info.Env().Undefined();
   }
 
-  // score(input, table, rows, m, scores: Float32Array(m), n, top: Int32Array(min(n, m)) | null) -> indices written
+  // score(input, table, rows, m, scores: Float32Array(m), n, top: Int32Array(min(n, m)) | null, dtype?) -> indices
+  // written
   Napi::Value Score(const Napi::CallbackInfo& info) {
     Args a{info, "ServePlan.score"};
     a.need(7);
-    const Candidates c = candidates(a, *plan_);
+    const Candidates c = candidates(a, *plan_, 7);
     float* scores = a.f32(4, "scores", c.m);
     const long n = a.num_long(5, "n");
     int32_t* top = n > 0 ? a.i32(6, "top", std::min(n, c.m)) : nullptr;
@@ -563,23 +655,23 @@ class ServePlanWrap : public Napi::ObjectWrap<ServePlanWrap> {
     return Napi::Number::New(info.Env(), static_cast<double>(written));
   }
 
-  // scoreAsync(input, table, rows, m, n) -> Promise<{scores: Float32Array, top: Int32Array}>
+  // scoreAsync(input, table, rows, m, n, dtype?) -> Promise<{scores: Float32Array, top: Int32Array}>
   Napi::Value ScoreAsync(const Napi::CallbackInfo& info) {
     Args a{info, "ServePlan.scoreAsync"};
     a.need(5);
-    const Candidates c = candidates(a, *plan_);
+    const Candidates c = candidates(a, *plan_, 5);
     auto* w = new ScoreWorker(info.Env(), plan_, c, a.num_long(4, "n"), info[1], info[2]);
     const Napi::Promise p = w->promise();
     w->Queue();  // the worker deletes itself once settled
     return p;
   }
 
-  // scoreRep(rep, table, rows, m, scores: Float32Array(m), n, top | null) -> indices written: score + top-n from a
-  // given user rep (e.g. a training strategy's stored encoding), skipping the user tower.
+  // scoreRep(rep, table, rows, m, scores: Float32Array(m), n, top | null, dtype?) -> indices written: score + top-n
+  // from a given user rep (e.g. a training strategy's stored encoding), skipping the user tower.
   Napi::Value ScoreRep(const Napi::CallbackInfo& info) {
     Args a{info, "ServePlan.scoreRep"};
     a.need(7);
-    const Candidates c = candidates(a, *plan_, true);
+    const Candidates c = candidates(a, *plan_, 7, true);
     float* scores = a.f32(4, "scores", c.m);
     const long n = a.num_long(5, "n");
     int32_t* top = n > 0 ? a.i32(6, "top", std::min(n, c.m)) : nullptr;

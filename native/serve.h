@@ -50,6 +50,7 @@ struct ServeScore {
 // own scratch) may share it.
 struct ServeScratch {
   std::vector<float> arena, ut, se;  // se: Light-SE's per-field means and weights
+  std::vector<float> rep16;          // the user rep rounded to bfloat16 (scoring a bf16 table)
   std::vector<uint64_t> keys;  // top_n's (score, index) keys
 };
 
@@ -77,6 +78,15 @@ class ServePlan {
   std::vector<ServeStep> steps_;
   ServeScore score_;
 };
+
+// Max-sim over a bfloat16 item table with the CPU's bf16 dot-product instruction (AVX512_BF16) when the AVX-512
+// path is active: available() says whether this CPU and build have it; enabled() whether requests use it (default
+// on, PRERANK_BF16=0 at start-up turns it off); set_bf16_dot(true) fails (returns false) when it is not available.
+// Off, a bf16 table is widened to float32 block by block and scored by the float32 kernels, with the same rounding
+// of the user heads (scores agree to float32 summation order).
+bool bf16_dot_available();
+bool bf16_dot_enabled();
+bool set_bf16_dot(bool on);
 
 // Indices of the n largest of scores[0, m), best first; equal scores keep the lower index first; NaN ranks below
 // every number (-inf included). Writes min(n, m) indices and returns that count. Its buffers live in `s` (reused between calls).

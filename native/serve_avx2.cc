@@ -6,10 +6,10 @@
 #if defined(__x86_64__)
 
 #if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
+#pragma clang attribute push(__attribute__((target("avx2,fma,f16c"))), apply_to = function)
 #else
 #pragma GCC push_options
-#pragma GCC target("avx2,fma")
+#pragma GCC target("avx2,fma,f16c")
 #endif
 
 #include <immintrin.h>
@@ -54,10 +54,19 @@ template <int G> inline float hsum_group_firsts(V v) { return hsum(_mm256_blend_
 
 #include "serve_kernels.inc"
 
+void widen(ItemFormat fmt, const uint16_t* src, float* dst, long n) {
+  long i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i));
+    _mm256_storeu_ps(dst + i, fmt == ItemFormat::bf16 ? _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16)) : _mm256_cvtph_ps(h));
+  }
+  for (; i < n; ++i) dst[i] = fmt == ItemFormat::bf16 ? from_bf16(src[i]) : _cvtsh_ss(src[i]);
+}
+
 }  // namespace avx2
 
 const ServeKernels* serve_kernels_avx2() {
-  static const ServeKernels k{avx2::VW, avx2::gemv, avx2::dot, avx2::maxsim, avx2::ranktower};
+  static const ServeKernels k{avx2::VW, avx2::gemv, avx2::dot, avx2::maxsim, avx2::ranktower, avx2::widen, nullptr};
   return &k;
 }
 

@@ -9,11 +9,12 @@
 #if defined(__x86_64__)
 
 #if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx512f,avx512dq,avx512vl,avx2,fma"))), apply_to = function)
+#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx2,fma,f16c"))), apply_to = function)
 #else
 #pragma GCC push_options
-#pragma GCC target("avx512f,avx512dq,avx512vl,avx2,fma")
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // GCC 12 false positive on _mm512_undefined_ps
+#pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl,avx2,fma,f16c")
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // GCC 12 false positives on _mm512_undefined_ps
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #endif
 
 #include <immintrin.h>
@@ -55,10 +56,19 @@ template <int G> inline float hsum_group_firsts(V v) { return _mm512_reduce_add_
 
 #include "serve_kernels.inc"
 
+void widen(ItemFormat fmt, const uint16_t* src, float* dst, long n) {
+  long i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + i));
+    _mm512_storeu_ps(dst + i, fmt == ItemFormat::bf16 ? _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16)) : _mm512_cvtph_ps(h));
+  }
+  for (; i < n; ++i) dst[i] = fmt == ItemFormat::bf16 ? from_bf16(src[i]) : _cvtsh_ss(src[i]);
+}
+
 }  // namespace avx512
 
 const ServeKernels* serve_kernels_avx512() {
-  static const ServeKernels k{avx512::VW, avx512::gemv, avx512::dot, avx512::maxsim, avx512::ranktower};
+  static const ServeKernels k{avx512::VW, avx512::gemv, avx512::dot, avx512::maxsim, avx512::ranktower, avx512::widen, maxsim_bf16_avx512()};
   return &k;
 }
 

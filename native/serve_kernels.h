@@ -9,17 +9,29 @@
 namespace prerank {
 namespace serve_detail {
 
-// Where the candidates' item reps are: row rows[n] (or n when rows is null) of a row-major table with stride ld.
+// How the item reps are stored: float32, or 16-bit bfloat16 / IEEE half bits (a bundle's bfloat16 / float16 table).
+enum class ItemFormat : int { f32 = 0, bf16 = 1, f16 = 2 };
+
+// Where the candidates' item reps are: row rows[n] (or n when rows is null) of a row-major table with stride ld,
+// `table` for float32 storage, `table16` for 16-bit storage. A bf16 table may also come as float32 values that are
+// exactly bfloat16 (decoded by a store): fmt says bf16 while table16 is null; dot and max-sim then round the user
+// rep to bfloat16 just the same, so a request scores alike from either storage.
 struct ItemRows {
   const float* table;
   long ld;
   const int32_t* rows;
-  const float* row(long n) const { return table + (rows ? static_cast<long>(rows[n]) : n) * ld; }
+  const uint16_t* table16 = nullptr;
+  ItemFormat fmt = ItemFormat::f32;
+  long index(long n) const { return rows ? static_cast<long>(rows[n]) : n; }
+  const float* row(long n) const { return table + index(n) * ld; }
+  const uint16_t* row16(long n) const { return table16 + index(n) * ld; }
 };
 
 // FE-Block max-sim for one user: out[n] = sum over user heads r of max over item heads h of <u_r, v_{n,h}>.
 struct MaxSimArgs {
-  const float* ut;  // the user heads packed transposed and zero-padded: (p, r) at ut[p * rpad + r]
+  // the user heads packed transposed and zero-padded: (p, r) at ut[p * rpad + r]; for max-sim over a bfloat16 table
+  // with dot-product instructions (maxsim_bf16), 32-bit words holding the bf16 pair (p = 2q, 2q + 1) at q * rpad + r
+  const float* ut;
   int rpad;         // R rounded up to a whole number of vectors (padded heads are zero: max 0, adds nothing)
   int R;            // user heads (rows of the user rep)
   int P, H;
@@ -63,12 +75,34 @@ struct ServeKernels {
   void (*maxsim)(const MaxSimArgs& a, long n0, long n1);
   // RankTowerArgs::out[n] for n in [n0, n1); n0 a multiple of kRankTowerBlock.
   void (*ranktower)(const RankTowerArgs& a, long n0, long n1);
+  // dst[i] = the float32 value of the 16-bit src[i] (fmt bf16 or f16), i < n.
+  void (*widen)(ItemFormat fmt, const uint16_t* src, float* dst, long n);
+  // MaxSimArgs::out[n] for n in [n0, n1) from a bfloat16 table (items.table16) and bf16-pair user heads, with bf16
+  // dot-product instructions; null when this build or CPU has none (the table is then widened block by block).
+  void (*maxsim_bf16)(const MaxSimArgs& a, long n0, long n1);
 };
+
+// Round to nearest even float32 -> bfloat16 bits (NaN stays NaN).
+inline uint16_t to_bf16(float x) {
+  uint32_t b;
+  __builtin_memcpy(&b, &x, sizeof b);
+  if ((b & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((b >> 16) | 0x40);
+  return static_cast<uint16_t>((b + 0x7fffu + ((b >> 16) & 1u)) >> 16);
+}
+inline float from_bf16(uint16_t h) {
+  const uint32_t b = static_cast<uint32_t>(h) << 16;
+  float x;
+  __builtin_memcpy(&x, &b, sizeof x);
+  return x;
+}
 
 // nullptr when the path is not compiled in (non-x86 builds have only the portable one).
 const ServeKernels* serve_kernels_avx512();
 const ServeKernels* serve_kernels_avx2();
 const ServeKernels* serve_kernels_portable();
+// The bf16 dot-product max-sim (AVX512_BF16), or null when not compiled in or not supported by this CPU.
+using MaxSimBf16Fn = void (*)(const MaxSimArgs& a, long n0, long n1);
+MaxSimBf16Fn maxsim_bf16_avx512();
 
 }  // namespace serve_detail
 }  // namespace prerank

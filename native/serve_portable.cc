@@ -27,10 +27,23 @@ inline float hsum(V v) { return v; }
 
 #include "serve_kernels.inc"
 
+// IEEE half bits -> float (subnormals, infinities and NaN included).
+float from_half(uint16_t h) {
+  const int e = (h >> 10) & 0x1f, m = h & 0x3ff;
+  const float sign = (h & 0x8000) ? -1.f : 1.f;
+  if (e == 0) return sign * std::ldexp(static_cast<float>(m), -24);
+  if (e == 0x1f) return m ? NAN : sign * INFINITY;
+  return sign * std::ldexp(static_cast<float>(m | 0x400), e - 25);
+}
+
+void widen(ItemFormat fmt, const uint16_t* src, float* dst, long n) {
+  for (long i = 0; i < n; ++i) dst[i] = fmt == ItemFormat::bf16 ? from_bf16(src[i]) : from_half(src[i]);
+}
+
 }  // namespace portable
 
 const ServeKernels* serve_kernels_portable() {
-  static const ServeKernels k{portable::VW, portable::gemv, portable::dot, portable::maxsim, portable::ranktower};
+  static const ServeKernels k{portable::VW, portable::gemv, portable::dot, portable::maxsim, portable::ranktower, portable::widen, nullptr};
   return &k;
 }
 

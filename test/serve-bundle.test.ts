@@ -6,7 +6,7 @@ import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { noGrad, scope } from '../src/core/index.js';
 import { Bundle, exportBundle } from '../src/export/index.js';
-import { decodeAll, decodeRow, quantize, tableFromBytes, toHalf } from '../src/export/item-table.js';
+import { decodeAll, decodeRow, fromBf16, quantize, tableFromBytes, toBf16, toHalf } from '../src/export/item-table.js';
 import { sha256, sha256Async } from '../src/export/manifest.js';
 import { addRows, newUsearch } from '../src/export/ann-index.js';
 import { buildAnnIndex } from '../src/serve/ann.js';
@@ -116,12 +116,12 @@ test('parts: the user tower loads without the item table and the item table with
   assert.equal(item.modelVersion, user.modelVersion);
 });
 
-test('float16 and int8 tables record their measured score error and stay close to float32', async () => {
+test('bfloat16, float16 and int8 tables record their measured score error and stay close to float32', async () => {
   const f32 = await Bundle.load(join(root, 'b-dssm'));
   const user = { ...dssm.users.get('u3')!, device: 'web' };
   const ref = await new Scorer(f32, { store: new MemoryItemStore(f32.items!) }).scoreAll({ user, candidates: dssm.data.itemKeys });
   const refById = new Map(ref.items.map((x) => [x.id, x.score]));
-  for (const [dtype, tol] of [['float16', 0.01], ['int8', 0.1]] as const) {
+  for (const [dtype, tol] of [['bfloat16', 0.05], ['float16', 0.01], ['int8', 0.1]] as const) {
     const out = join(root, `b-dssm-${dtype}`);
     const { manifest } = await exportBundle(dssm.runDir, out, { itemDtype: dtype });
     assert.ok(manifest.items.cached && manifest.items.accuracy);
@@ -137,18 +137,29 @@ test('float16 and int8 tables record their measured score error and stay close t
   }
 });
 
-test('float16 and int8 encoding', () => {
+test('bfloat16, float16 and int8 encoding', () => {
   assert.equal(toHalf(1), 0x3c00);
   assert.equal(toHalf(-2), 0xc000);
   assert.equal(toHalf(65504), 0x7bff);
   assert.equal(toHalf(1e6), 0x7c00);
   assert.equal(toHalf(2 ** -24), 1);
+  // bfloat16: the top half of the float32 bits, rounded to nearest even.
+  assert.equal(toBf16(1), 0x3f80);
+  assert.equal(toBf16(-2), 0xc000);
+  assert.equal(toBf16(1 + 2 ** -8), 0x3f80, 'a tie rounds to the even mantissa (down)');
+  assert.equal(toBf16(1 + 3 * 2 ** -8), 0x3f82, 'a tie rounds to the even mantissa (up)');
+  assert.equal(toBf16(1 + 2 ** -8 + 2 ** -20), 0x3f81, 'above the tie rounds up');
+  assert.equal(toBf16(Infinity), 0x7f80);
+  assert.equal(toBf16(3.4e38), 0x7f80, 'the largest floats round to infinity');
+  assert.ok(Number.isNaN(fromBf16(toBf16(NaN))));
+  assert.equal(fromBf16(0x3fc0), 1.5);
   const reps = Float32Array.from([0.1, -0.5, 0.25, 1e-3, 0, 0, 0, 0, 3, -3, 1.5, 0.001]);
-  for (const dtype of ['float16', 'int8'] as const) {
+  for (const dtype of ['bfloat16', 'float16', 'int8'] as const) {
     const t = quantize(['a', 'b', 'c'], reps, 4, dtype);
     const out = new Float32Array(12);
     for (let r = 0; r < 3; r++) decodeRow(t, r, out, r * 4);
-    const tol = dtype === 'float16' ? 2e-3 : 3 / 127 / 2 + 1e-6;
+    // Relative 2^-9 (bf16) of the largest value, absolute 2^-11 near 1 (half), half a step of 3/127 (int8).
+    const tol = dtype === 'bfloat16' ? 3 * 2 ** -9 : dtype === 'float16' ? 2e-3 : 3 / 127 / 2 + 1e-6;
     assert.ok(maxAbsDiff(out, reps) <= tol, `${dtype}: ${maxAbsDiff(out, reps)}`);
     assert.deepEqual(Array.from(out.subarray(4, 8)), [0, 0, 0, 0]);
   }

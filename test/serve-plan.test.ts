@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Rng, Tensor, engineInfo, noGrad, ops, scope, setIsa } from '../src/core/index.js';
+import { Rng, Tensor, engineInfo, noGrad, ops, scope, setBf16Dot, setIsa } from '../src/core/index.js';
+import { decodeAll, fromBf16, quantize, toBf16 } from '../src/export/item-table.js';
 import { nativeAddon } from '../src/core/kernels/native.js';
 import { Dataset, parseDataConfig, writeSyntheticLog, type Batch } from '../src/data/index.js';
 import { MODELS, TINY_CONFIGS, type ModelName } from '../src/models/registry.js';
@@ -169,4 +170,71 @@ test('bad plans and candidate rows are refused with the field named', { skip }, 
   assert.throws(() => compiled.rank(x, table, Int32Array.from([0, ds.itemCount]), 2, 1), /rows\[1\] = \d+ is outside the table's \d+ rows/);
   assert.throws(() => compiled.rank(x, table, null, ds.itemCount + 1, 1), /candidates but the table has/);
   assert.throws(() => compiled.rankAsync(x, table, Int32Array.from([-1]), 1, 1), /rows\[0\] = -1/);
+  const bits = quantize(Array.from({ length: ds.itemCount }, String), table, compiled.itemDim, 'bfloat16').data as Uint16Array;
+  assert.throws(() => compiled.rank(x, bits, null, 1, 1), /Uint16Array: give its dtype/);
+  assert.throws(() => compiled.rank(x, table, null, 1, 1, 'float16'), /must be a Uint16Array of float16 bits/);
+  assert.throws(() => compiled.rank(x, bits, null, 1, 1, 'int8' as never), /dtype 'int8' is not one of/);
+  assert.throws(() => compiled.rank(x, bits, Int32Array.from([ds.itemCount]), 1, 1, 'bfloat16'), /outside the table's/);
 });
+
+// A bundle's bfloat16 / float16 table read in place: every ISA path, and for bf16 both the dot-product kernel
+// (AVX512_BF16, where the CPU has it) and the widening path. The reference is the tensor path on the decoded rows,
+// with the user rep rounded to bf16 too for a bf16 table under a dot or max-sim score (what the plans define).
+const SIXTEEN: [string, ModelName, Record<string, unknown>][] = [
+  ['dssm', 'dssm', {}],
+  ['int-tower (paper defaults)', 'int-tower', {}],
+  ['int-tower (20 heads x 16: split tiles, threaded)', 'int-tower', { heads: 20, headSize: 16, tower: [32, 24] }],
+  ['int-tower (32 heads x 8, 3 taps: 4-row tiles with a rest)', 'int-tower', { heads: 32, headSize: 8, tower: [32, 24] }],
+  ['int-tower (2 heads x 32: grouped)', 'int-tower', { heads: 2, headSize: 32 }],
+  ['rank-tower (gated cross-attention)', 'rank-tower', {}],
+];
+const bf16Modes = native?.info().bf16DotAvailable ? [true, false] : [false];
+after(() => {
+  if (native?.info().bf16DotAvailable) setBf16Dot(true);
+});
+
+for (const [name, kind, extra] of SIXTEEN) {
+  test(`16-bit item tables scored in place: ${name}`, { skip }, async () => {
+    const model = built(kind, extra);
+    const compiled = compileUserSide(model)!;
+    const { table, dim, n } = itemTable(model);
+    const ids = Array.from({ length: n }, String);
+    const rounds = ['dot', 'maxsim'].includes(model.servingPlan!().spec.score.kind);
+    const rng = new Rng(5);
+    const m = 600;
+    const rows = Int32Array.from({ length: m }, () => Math.floor(rng.uniform() * n));
+    for (const dtype of ['bfloat16', 'float16'] as const) {
+      const q = quantize(ids, table, dim, dtype);
+      const decoded = decodeAll(q);
+      const items = new Float32Array(m * dim);
+      rows.forEach((r, k) => items.set(decoded.subarray(r * dim, r * dim + dim), k * dim));
+      for (const isa of isas) {
+        setIsa(isa);
+        for (const dot of dtype === 'bfloat16' ? bf16Modes : [false]) {
+          if (native!.info().bf16DotAvailable) setBf16Dot(dot);
+          for (let u = 0; u < 3; u++) {
+            const refScores = noGrad(() => scope(() => {
+              const all = model.encodeUser!(users);
+              const U = all.shape[1];
+              const rep = Float32Array.from(all.f.subarray(u * U, u * U + U), (v) => (dtype === 'bfloat16' && rounds ? fromBf16(toBf16(v)) : v));
+              return Float32Array.from(model.score!(Tensor.from(rep, [1, U]), Tensor.from(items, [m, dim])).f);
+            }));
+            const x = compiled.input(users, u);
+            if (u > 0) wakePool();
+            const ranked = compiled.rank(x, q.data as Uint16Array, rows, m, 25, dtype);
+            const [scores, top] = [Float32Array.from(ranked.scores), Int32Array.from(ranked.top)];
+            const tol = 2e-5 * Math.max(1, ...Array.from(refScores, Math.abs));
+            const where = `${dtype} ${isa}${dot ? ' bf16-dot' : ''} user ${u}`;
+            assert.ok(maxDiff(scores, refScores) < tol, `${where}: logits differ by ${maxDiff(scores, refScores)}`);
+            assert.deepEqual(Array.from(top), Array.from(topN(scores, 25)), `${where}: top-25`);
+            // The decoded rows as float32 (what a store that decodes hands over; a bf16 table's told so): the same logits.
+            const fromF32 = compiled.rank(x, decoded, rows, m, 0, dtype === 'bfloat16' ? dtype : 'float32');
+            assert.ok(maxDiff(fromF32.scores, scores) < tol, `${where}: decoded rows differ by ${maxDiff(fromF32.scores, scores)}`);
+            const off = await compiled.rankAsync(x, q.data as Uint16Array, rows, m, 25, dtype);
+            assert.deepEqual(Array.from(off.scores), Array.from(scores), `${where}: off the event loop`);
+          }
+        }
+      }
+    }
+  });
+}

@@ -29,7 +29,7 @@ export interface StoreHarness {
 export function storeConformance(name: string, h: StoreHarness): void {
   const t = (title: string, fn: () => Promise<void>) => test(`${name} store: ${title}`, { skip: h.skip }, fn);
 
-  for (const dtype of ['float32', 'float16', 'int8'] as const) {
+  for (const dtype of ['float32', 'bfloat16', 'float16', 'int8'] as const) {
     t(`${dtype}: dim, size, and rows decoded exactly as the table decodes them, in request order`, async () => {
       const table = randomTable(300, 24, dtype);
       const s = await h.open(table);
@@ -42,6 +42,14 @@ export function storeConformance(name: string, h: StoreHarness): void {
         assert.deepEqual(r.missing, []);
         assert.equal(r.reps.length, want.length * 24);
         want.forEach((row, k) => assert.deepEqual(r.reps.subarray(k * 24, (k + 1) * 24), expectedRow(table, row)));
+        // In place: the table as stored, with its dtype (int8 is only ever decoded).
+        const at = s.locate?.(want.map((i) => table.ids[i]));
+        if (at) {
+          assert.notEqual(dtype, 'int8');
+          assert.equal(at.dtype, dtype);
+          assert.equal(at.table, table.data);
+          assert.deepEqual(Array.from(at.rows), want);
+        }
       } finally {
         await s.close();
       }

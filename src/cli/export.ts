@@ -1,9 +1,9 @@
-// `prerank export --model <run dir> --out <dir> [--items float32|float16|int8]`: a serving bundle from a training run.
+// `prerank export --model <run dir> --out <dir> [--items float32|bfloat16|float16|int8]`: a serving bundle from a training run.
 import { parseArgs } from 'node:util';
 import { exportBundle } from '../export/index.js';
 import { ITEM_DTYPES, type ItemDType } from '../export/item-table.js';
 
-const USAGE = 'usage: prerank export --model <run dir> --out <dir> [--items float32|float16|int8]';
+const USAGE = 'usage: prerank export --model <run dir> --out <dir> [--items float32|bfloat16|float16|int8]';
 
 export async function runExport(argv: string[]): Promise<void> {
   const { values } = parseArgs({ args: argv, options: { model: { type: 'string' }, out: { type: 'string' }, items: { type: 'string', default: 'float32' } } });

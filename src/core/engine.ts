@@ -16,6 +16,13 @@ export function setIsa(isa: string): void {
   a.setIsa(isa);
 }
 
+/** Turns the bf16 dot-product max-sim (AVX512_BF16) on or off; throws where the CPU or the addon has none. */
+export function setBf16Dot(on: boolean): void {
+  const a = nativeAddon();
+  if (!a) throw new Error(`setBf16Dot: the native addon is not loaded (${nativeLoadError()})`);
+  a.setBf16Dot(on);
+}
+
 /** Resizes the one compute thread pool (PRERANK_THREADS sets the initial size). */
 export function setThreads(n: number): void {
   nativeAddon()?.setThreads(n);

@@ -12,7 +12,7 @@ import type { Batch, Dataset } from '../data/index.js';
 import type { RecModel } from '../models/types.js';
 import type { StrategyExport, TrainingStrategy } from '../train/strategies/types.js';
 import { saveTensors } from '../nn/state.js';
-import { decodeAll, decodeRow, quantize, tableBytes, type ItemDType, type ItemTable } from './item-table.js';
+import { decodeAll, decodeRow, fromBf16, quantize, tableBytes, toBf16, type ItemDType, type ItemTable } from './item-table.js';
 import { BUNDLE_FORMAT, FILES, fileHash, modelHash, modelVersionOf, type AccuracyCost, type BundleManifest,
   type ItemsInfo, type RetrievalInfo, type StrategyInfo } from './manifest.js';
 import { innerProductFit } from '../models/common/base.js';
@@ -134,6 +134,25 @@ const maxAbsDiff = (a: ArrayLike<number>, b: ArrayLike<number>): { max: number; 
   return { max, mean: a.length ? sum / a.length : 0 };
 };
 
+/**
+ * The user reps a quantized table is scored with when served: rounded to bfloat16 for a bf16 table under a dot or
+ * max-sim score (the compiled plans do so, src/serve/compiled.ts), as they are otherwise.
+ */
+function bf16User(model: RecModel, dtype: ItemDType, u: Tensor): Tensor {
+  if (dtype !== 'bfloat16' || !model.servingPlan) return u;
+  let kind: string;
+  try {
+    kind = model.servingPlan().spec.score.kind;
+  } catch {
+    return u; // no plan for this configuration: the tensor path serves it, unrounded
+  }
+  if (kind !== 'dot' && kind !== 'maxsim') return u;
+  const src = u.data as Float32Array;
+  const out = new Float32Array(u.shape[0] * u.shape[1]);
+  for (let i = 0; i < out.length; i++) out[i] = fromBf16(toBf16(src[i]));
+  return Tensor.from(out, [u.shape[0], u.shape[1]]);
+}
+
 interface TwoTowerItems {
   info: ItemsInfo;
   table: ItemTable;
@@ -164,7 +183,7 @@ function twoTowerItems(src: ExportSource, o: Required<ExportOptions>): TwoTowerI
       const s32 = (model.score!(u, v32).data as Float32Array).slice(0, S);
       let accuracy: AccuracyCost | null = null;
       if (o.itemDtype !== 'float32') {
-        const sq = model.score!(u, rows(random, table)).data as Float32Array;
+        const sq = model.score!(bf16User(model, o.itemDtype, u), rows(random, table)).data as Float32Array;
         const d = maxAbsDiff(s32, sq.subarray(0, S));
         accuracy = { dtype: o.itemDtype, maxAbsScoreError: d.max, meanAbsScoreError: d.mean, pairs: S };
       }

@@ -1,10 +1,14 @@
 // The item representation table of a bundle: item ids in entity order and a [N, I] matrix stored as float32,
-// float16 (IEEE half, round to nearest even) or int8 with one float32 scale per row (x ≈ q * scale). Rows are
-// decoded to float32 on lookup, so the in-process store keeps one (possibly quantized) copy of the matrix and
-// the Redis store keeps the same bytes per row. Shape letters: N items, I item rep width.
+// bfloat16 or float16 (round to nearest even) or int8 with one float32 scale per row (x ≈ q * scale). The
+// in-process store keeps one copy of the matrix as stored, and the compiled serving plans read float32, bfloat16
+// and float16 rows in place (bfloat16 max-sim with the CPU's bf16 dot product where it has one); the Redis store
+// keeps the same bytes per row and decodes them. Shape letters: N items, I item rep width.
 
-export type ItemDType = 'float32' | 'float16' | 'int8';
-export const ITEM_DTYPES: readonly ItemDType[] = ['float32', 'float16', 'int8'];
+export type ItemDType = 'float32' | 'bfloat16' | 'float16' | 'int8';
+export const ITEM_DTYPES: readonly ItemDType[] = ['float32', 'bfloat16', 'float16', 'int8'];
+
+/** Stored as 16-bit words (a Uint16Array). */
+export const is16Bit = (dtype: ItemDType): dtype is 'bfloat16' | 'float16' => dtype === 'bfloat16' || dtype === 'float16';
 
 export interface ItemTable {
   ids: string[];
@@ -46,6 +50,20 @@ export function toHalf(x: number): number {
   return sign | h;
 }
 
+/** float32 -> bfloat16 bits, round to nearest even (NaN stays a quiet NaN). */
+export function toBf16(x: number): number {
+  f32[0] = x;
+  const b = u32[0];
+  if ((b & 0x7fffffff) > 0x7f800000) return (b >>> 16) | 0x40;
+  return ((b + 0x7fff + ((b >>> 16) & 1)) >>> 16) & 0xffff;
+}
+
+/** bfloat16 bits -> the float32 value. */
+export function fromBf16(h: number): number {
+  u32[0] = h << 16;
+  return f32[0];
+}
+
 const HALF = new Float32Array(65536);
 for (let h = 0; h < 65536; h++) {
   const sign = h & 0x8000 ? -1 : 1;
@@ -59,9 +77,10 @@ export function quantize(ids: string[], reps: Float32Array, dim: number, dtype: 
   const n = ids.length;
   if (reps.length !== n * dim) throw new Error(`quantize: ${reps.length} values for ${n} items x ${dim}`);
   if (dtype === 'float32') return { ids, dim, dtype, data: reps };
-  if (dtype === 'float16') {
+  if (is16Bit(dtype)) {
     const data = new Uint16Array(n * dim);
-    for (let i = 0; i < data.length; i++) data[i] = toHalf(reps[i]);
+    const encode = dtype === 'float16' ? toHalf : toBf16;
+    for (let i = 0; i < data.length; i++) data[i] = encode(reps[i]);
     return { ids, dim, dtype, data };
   }
   const data = new Int8Array(n * dim);
@@ -84,6 +103,9 @@ export function decodeRow(t: ItemTable, row: number, out: Float32Array, at: numb
   else if (t.dtype === 'float16') {
     const d = t.data as Uint16Array;
     for (let j = 0; j < dim; j++) out[at + j] = HALF[d[from + j]];
+  } else if (t.dtype === 'bfloat16') {
+    const d = t.data as Uint16Array;
+    for (let j = 0; j < dim; j++) out[at + j] = fromBf16(d[from + j]);
   } else {
     const d = t.data as Int8Array;
     const s = t.scales![row];
@@ -101,7 +123,7 @@ export function decodeAll(t: ItemTable): Float32Array {
 
 /** Bytes of one stored row: the values, plus a little-endian float32 scale in front for int8. */
 export function rowBytes(dtype: ItemDType, dim: number): number {
-  return dtype === 'float32' ? dim * 4 : dtype === 'float16' ? dim * 2 : 4 + dim;
+  return dtype === 'float32' ? dim * 4 : is16Bit(dtype) ? dim * 2 : 4 + dim;
 }
 
 /** One row as a standalone blob (what the Redis store keeps per item). */
@@ -122,6 +144,7 @@ export function decodeBlob(dtype: ItemDType, dim: number, blob: Uint8Array, out:
   const dv = new DataView(blob.buffer, blob.byteOffset, blob.byteLength);
   if (dtype === 'float32') for (let j = 0; j < dim; j++) out[at + j] = dv.getFloat32(j * 4, true);
   else if (dtype === 'float16') for (let j = 0; j < dim; j++) out[at + j] = HALF[dv.getUint16(j * 2, true)];
+  else if (dtype === 'bfloat16') for (let j = 0; j < dim; j++) out[at + j] = fromBf16(dv.getUint16(j * 2, true));
   else {
     const s = dv.getFloat32(0, true);
     for (let j = 0; j < dim; j++) out[at + j] = dv.getInt8(4 + j) * s;
@@ -147,6 +170,6 @@ export function tableFromBytes(ids: string[], dim: number, dtype: ItemDType, rep
     const [buf, at] = aligned(b);
     return new make(buf, at, b.byteLength / width);
   };
-  const data = dtype === 'float32' ? view(reps, Float32Array, 4) : dtype === 'float16' ? view(reps, Uint16Array, 2) : view(reps, Int8Array, 1);
+  const data = dtype === 'float32' ? view(reps, Float32Array, 4) : is16Bit(dtype) ? view(reps, Uint16Array, 2) : view(reps, Int8Array, 1);
   return { ids, dim, dtype, data, scales: scales ? view(scales, Float32Array, 4) : undefined };
 }

@@ -18,7 +18,7 @@ import { rawKey, type RawValue } from '../data/vocabulary.js';
 import type { Bundle } from '../export/bundle.js';
 import { decodeRow } from '../export/item-table.js';
 import { topN, type AnnIndex } from './ann.js';
-import { compileUserSide, type CompiledUserSide } from './compiled.js';
+import { compileUserSide, type TableDType, type CompiledUserSide } from './compiled.js';
 import type { ItemStore } from './stores/types.js';
 
 export type RawFeatureValue = string | number | boolean | null | (string | number)[];
@@ -141,6 +141,11 @@ export class Scorer {
     this.asyncAboveMacs = opts.asyncAboveMacs ?? ASYNC_ABOVE_MACS;
   }
 
+  /** How the compiled plan treats decoded (float32) rows of this bundle's table. */
+  private get decodedDtype(): TableDType {
+    return this.bundle.manifest.items.cached && this.bundle.manifest.items.dtype === 'bfloat16' ? 'bfloat16' : 'float32';
+  }
+
   get modelVersion(): string {
     return this.bundle.modelVersion;
   }
@@ -168,7 +173,7 @@ export class Scorer {
     const reps = new Float32Array(m * items.dim);
     for (let k = 0; k < m; k++) decodeRow(items, rows[k], reps, k * items.dim);
     // The rep the index was searched with (stored, or the tower's output) scores the hits: no second tower pass.
-    const scores = this.compiled ? this.compiled.rankRep(user.rep, reps, null, m, 0).scores : this.scorePairs(user.rep, reps, m);
+    const scores = this.compiled ? this.compiled.rankRep(user.rep, reps, null, m, 0, this.decodedDtype).scores : this.scorePairs(user.rep, reps, m);
     const order = topN(scores, m);
     const out = Array.from(order, (k) => ({ id: items.ids[rows[k]], score: scores[k] }));
     this.observe?.({ route: 'retrieve', candidates: m, unknown: 0, lookups: user.lookups, oovs: user.oovs, userRep: user.stored ? 'stored' : 'tower' });
@@ -189,12 +194,13 @@ export class Scorer {
       const input = user.stored ? null : sync ? this.compiled.inputView(this.userBatch) : this.compiled.input(this.userBatch); // stored rep: no tower input
       const lookup = at ? null : await store.get(ids);
       found = (at ?? lookup!).found;
-      const [table, rows] = at ? [at.table, at.rows] : [lookup!.reps, null];
+      // Decoded rows (Redis, int8) are float32, but a bf16 bundle's still score as bf16 (compiled.ts, TableDType).
+      const [table, rows, dtype] = at ? [at.table, at.rows, at.dtype] : [lookup!.reps, null, this.decodedDtype];
       const stored = user.stored; // a view into the bundle's user encodings: valid across the await
-      ({ scores, top: order } = stored ? this.compiled.rankRep(stored, table, rows, found.length, n)
+      ({ scores, top: order } = stored ? this.compiled.rankRep(stored, table, rows, found.length, n, dtype)
         : this.compiled.work(found.length) >= this.asyncAboveMacs // never when sync
-          ? await this.compiled.rankAsync(input!, table, rows, found.length, n)
-          : this.compiled.rank(input!, table, rows, found.length, n));
+          ? await this.compiled.rankAsync(input!, table, rows, found.length, n, dtype)
+          : this.compiled.rank(input!, table, rows, found.length, n, dtype));
     } else if (this.bundle.twoTower) {
       const encoded = this.encodeUser(req.user);
       user = encoded;

@@ -12,6 +12,9 @@ export interface EngineInfo {
   detectedIsa: string;
   supportedIsas: string[];
   threads: number;
+  /** Max-sim over bfloat16 item tables uses the CPU's bf16 dot-product instruction (AVX512_BF16). */
+  bf16Dot?: boolean;
+  bf16DotAvailable?: boolean;
 }
 
 /** native/serve.h: one model's user tower + scoring, built from a ServingPlanSpec (src/models/common/serving.ts). */
@@ -22,12 +25,15 @@ export interface NativeServePlan {
   /** Multiply-adds per scored candidate. */
   readonly macsPerItem: number;
   encode(input: Float32Array, rep: Float32Array): void;
-  /** Candidate k is row rows[k] of table (or row k when rows is null); returns the count written to top. */
-  score(input: Float32Array, table: Float32Array, rows: Int32Array | null, m: number, scores: Float32Array, n: number, top: Int32Array | null): number;
+  /**
+   * Candidate k is row rows[k] of table (or row k when rows is null); returns the count written to top. dtype
+   * (default float32) says how table stores the reps (src/serve/compiled.ts, TableDType).
+   */
+  score(input: Float32Array, table: Float32Array | Uint16Array, rows: Int32Array | null, m: number, scores: Float32Array, n: number, top: Int32Array | null, dtype?: string): number;
   /** The same on a libuv worker thread; table and rows must not change until it settles. */
-  scoreAsync(input: Float32Array, table: Float32Array, rows: Int32Array | null, m: number, n: number): Promise<{ scores: Float32Array; top: Int32Array }>;
+  scoreAsync(input: Float32Array, table: Float32Array | Uint16Array, rows: Int32Array | null, m: number, n: number, dtype?: string): Promise<{ scores: Float32Array; top: Int32Array }>;
   /** score() from a given user rep (repLength floats) instead of the tower input: the tower is skipped. */
-  scoreRep(rep: Float32Array, table: Float32Array, rows: Int32Array | null, m: number, scores: Float32Array, n: number, top: Int32Array | null): number;
+  scoreRep(rep: Float32Array, table: Float32Array | Uint16Array, rows: Int32Array | null, m: number, scores: Float32Array, n: number, top: Int32Array | null, dtype?: string): number;
 }
 
 export interface NativeAddon extends Omit<Kernels, 'name'> {
@@ -35,6 +41,8 @@ export interface NativeAddon extends Omit<Kernels, 'name'> {
   info(): EngineInfo;
   setIsa(isa: string): void;
   setThreads(n: number): void;
+  /** Turns the bf16 dot-product max-sim on or off (throws when turning it on where it is not available). */
+  setBf16Dot(on: boolean): void;
   fmaPeak(isa: string, threads: number, seconds: number): number;
 }
 

@@ -2,6 +2,7 @@
 // ./index.ts (STORES) and all pass one conformance suite (test/serve-store-conformance.ts).
 // Shape letters: N items, I item rep width, M found candidates.
 import type { ItemTable } from '../../export/item-table.js';
+import type { TableData, TableDType } from '../compiled.js';
 
 export interface ItemLookup {
   /** Indices into the requested ids of the items found, in request order. */
@@ -12,14 +13,15 @@ export interface ItemLookup {
   missing: string[];
 }
 
-/** Where found items sit in an in-process float32 table: what native scoring reads in place, with no copy. */
+/** Where found items sit in an in-process table: what native scoring reads in place, with no copy. */
 export interface ItemLocation {
   found: Int32Array;
   /** Row of ids[found[k]] in `table`. */
   rows: Int32Array;
   missing: string[];
-  /** [N, I] float32. */
-  table: Float32Array;
+  /** [N, I] as the bundle stores it (float32, or bfloat16 / float16 bits), read in place by the compiled plan. */
+  table: TableData;
+  dtype: TableDType;
 }
 
 export interface ItemStore {
