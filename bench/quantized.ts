@@ -18,6 +18,7 @@ import { Bundle, exportBundle } from '../src/export/index.js';
 import { decodeAll, is16Bit, ITEM_DTYPES, type ItemDType, type ItemTable } from '../src/export/item-table.js';
 import { compileUserSide, type CompiledUserSide, type TableData, type TableDType } from '../src/serve/compiled.js';
 import { loadData, loadTrainConfig } from '../src/train/run.js';
+import { stealLine, stealMeter } from './steal.js';
 
 const K = 1000;
 const TOP = 100;
@@ -154,6 +155,9 @@ export async function benchQuantized(args: string[]): Promise<void> {
   const info = engineInfo();
   console.log(`CPU: ${info.cpu}; ISA path: ${info.isa}; pool threads: ${info.threads}; bf16 max-sim: ${info.bf16Dot ? 'bf16 dot-product instruction (AVX512_BF16)' : 'widened to float32 (no AVX512_BF16, or turned off)'}`);
   const out: { model: string; rows: Row[] }[] = [];
+  const steal = stealMeter();
   for (const run of runs) out.push(await benchRun(run, Number(opt('users', '200')), Number(opt('requests', '300'))));
-  console.log(JSON.stringify({ cpu: info.cpu, isa: info.isa, threads: info.threads, bf16Dot: info.bf16Dot ?? false, runs: out }));
+  const share = steal.stop();
+  console.log(stealLine(share));
+  console.log(JSON.stringify({ cpu: info.cpu, isa: info.isa, threads: info.threads, bf16Dot: info.bf16Dot ?? false, steal_share: share, runs: out }));
 }

@@ -32,6 +32,7 @@ import type { RecModel } from '../src/models/types.js';
 import { USER_SIDE, type FieldEmbedder } from '../src/models/common/field-embedder.js';
 import { topN } from '../src/serve/index.js';
 import { compileUserSide, type CompiledUserSide } from '../src/serve/compiled.js';
+import { stealLine, stealMeter } from './steal.js';
 import { PYTHON, fairOpenblasEnv, openblasCore, torchAvailable, writeFixture } from './torch-reference.js';
 
 const KS = [100, 1000, 5000];
@@ -537,6 +538,7 @@ export async function benchServe(args: string[]): Promise<void> {
   const rates = opt('rates', '200,500').split(',').map(Number);
   const info = engineInfo();
   console.log(`CPU: ${info.cpu}; ISA path: ${info.isa} (supported: ${info.supportedIsas.join(', ')}); kernels: ${info.kernels}; pool threads: ${info.threads}`);
+  const steal = stealMeter();
   const noise = noiseProbe();
   console.log(`noise floor: a fixed ~20 us computation timed 2,000 times: p50 ${f2(noise.p50 * 1000, 1)} us, p99 ${f2(noise.p99 * 1000, 1)} us ` +
     `(p99/p50 ${f2(noise.p99 / noise.p50, 2)}: scheduling noise alone, the same for prerank and PyTorch)`);
@@ -632,5 +634,7 @@ export async function benchServe(args: string[]): Promise<void> {
   if (rt) {
     console.log(`RankTower at k = 1,000: p99 ${f2(rt.ours[1000].p99)} ms (issue 9 target: <= 2 ms)`);
   }
+  result.steal_share = steal.stop();
+  console.log(stealLine(result.steal_share as number | null));
   console.log(JSON.stringify(result));
 }

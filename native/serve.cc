@@ -274,7 +274,7 @@ void over_f32_rows(const ServeKernels& k, const ItemRows& items, long n0, long n
 
 }  // namespace
 
-bool bf16_dot_available() { return serve_detail::maxsim_bf16_avx512() != nullptr; }
+bool bf16_dot_available() { return serve_detail::bf16_kernels_avx512() != nullptr; }
 bool bf16_dot_enabled() { return bf16_dot_flag().load() && bf16_dot_available(); }
 bool set_bf16_dot(bool on) {
   if (on && !bf16_dot_available()) return false;
@@ -291,7 +291,14 @@ void ServePlan::score(const float* rep, const ItemRows& items, long n, float* ou
     for (int i = 0; i < rep_len_; ++i) scratch.rep16[i] = serve_detail::from_bf16(serve_detail::to_bf16(rep[i]));
     rep = scratch.rep16.data();
   }
-  if (score_.kind == ServeScore::kDot) {
+  // The bf16 dot-product kernels read a bf16 table directly (AVX-512 path, the CPU has them, not turned off).
+  const serve_detail::Bf16Kernels* b16 = items.table16 && items.fmt == ItemFormat::bf16 && bf16_dot_flag().load() ? k.bf16 : nullptr;
+  if (score_.kind == ServeScore::kDot && b16) {
+    std::vector<uint16_t>& u16 = scratch.u16;
+    u16.resize(static_cast<size_t>(rep_len_));
+    for (int i = 0; i < rep_len_; ++i) u16[i] = serve_detail::to_bf16(rep[i]);
+    split(n, rep_len_ / 2, [&](long n0, long n1) { b16->dot(rep_len_, u16.data(), items, n0, n1, out); });
+  } else if (score_.kind == ServeScore::kDot) {
     split(n, rep_len_, [&](long n0, long n1) {
       over_f32_rows(k, items, n0, n1, out, [&](const ItemRows& it, long b0, long b1, float* o) { k.dot(rep_len_, rep, it, b0, b1, o); });
     });
@@ -317,8 +324,7 @@ void ServePlan::score(const float* rep, const ItemRows& items, long n, float* ou
     const int rpad = (R + k.vw - 1) / k.vw * k.vw;
     std::vector<float>& ut = scratch.ut;
     const long macs = static_cast<long>(rpad) * score_.heads * P;
-    const serve_detail::MaxSimBf16Fn dot16 = items.table16 && items.fmt == ItemFormat::bf16 && P % 2 == 0 && bf16_dot_flag().load() ? k.maxsim_bf16 : nullptr;
-    if (dot16) {
+    if (b16 && P % 2 == 0) {
       // User heads as bf16 pairs: word (q, r) = u_r[2q] | u_r[2q + 1] << 16 (rep already holds bf16 values).
       ut.assign(static_cast<size_t>(rpad) * (P / 2), 0.f);
       auto* words = reinterpret_cast<uint32_t*>(ut.data());
@@ -326,7 +332,7 @@ void ServePlan::score(const float* rep, const ItemRows& items, long n, float* ou
         for (int q = 0; q < P / 2; ++q)
           words[static_cast<size_t>(q) * rpad + r] = serve_detail::to_bf16(rep[r * P + 2 * q]) | static_cast<uint32_t>(serve_detail::to_bf16(rep[r * P + 2 * q + 1])) << 16;
       const serve_detail::MaxSimArgs args{ut.data(), rpad, R, P, score_.heads, items, out};
-      split(n, macs / 2, [&](long n0, long n1) { dot16(args, n0, n1); });
+      split(n, macs / 2, [&](long n0, long n1) { b16->maxsim(args, n0, n1); });
     } else {
       ut.assign(static_cast<size_t>(rpad) * P, 0.f);
       for (int r = 0; r < R; ++r)

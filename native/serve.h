@@ -51,6 +51,7 @@ struct ServeScore {
 struct ServeScratch {
   std::vector<float> arena, ut, se;  // se: Light-SE's per-field means and weights
   std::vector<float> rep16;          // the user rep rounded to bfloat16 (scoring a bf16 table)
+  std::vector<uint16_t> u16;         // the same as bf16 bits (the bf16 dot product)
   std::vector<uint64_t> keys;  // top_n's (score, index) keys
 };
 
@@ -79,7 +80,7 @@ class ServePlan {
   ServeScore score_;
 };
 
-// Max-sim over a bfloat16 item table with the CPU's bf16 dot-product instruction (AVX512_BF16) when the AVX-512
+// Dot product and max-sim over a bfloat16 item table with the CPU's bf16 dot-product instruction (AVX512_BF16) when the AVX-512
 // path is active: available() says whether this CPU and build have it; enabled() whether requests use it (default
 // on, PRERANK_BF16=0 at start-up turns it off); set_bf16_dot(true) fails (returns false) when it is not available.
 // Off, a bf16 table is widened to float32 block by block and scored by the float32 kernels, with the same rounding

@@ -1,4 +1,4 @@
-// FE-Block max-sim over a bfloat16 item table with AVX512_BF16's dot-product instruction (vdpbf16ps: per 32-bit
+// Dot product and FE-Block max-sim over a bfloat16 item table with AVX512_BF16's dot-product instruction (vdpbf16ps: per 32-bit
 // lane, acc += a.lo * b.lo + a.hi * b.hi with bf16 inputs and float32 accumulation). The max-sim tiles of
 // serve_kernels.inc with a bf16 item policy: one step takes a pair of item values, broadcast as one 32-bit word,
 // against C vectors of user-head pairs, so a step does twice the multiply-adds of a float32 FMA (measured on Zen 5:
@@ -63,11 +63,37 @@ void maxsim(const MaxSimArgs& a, long n0, long n1) {
   maxsim_tiles<Bf16Items>(a, n0, n1);
 }
 
+inline __m512bh bh(__m512i x) { return reinterpret_cast<__m512bh&>(x); }
+
+// Four candidates per pass share each load of u (as the float32 dot does); 32 values per instruction, the last
+// partial vector through masked loads (nothing read past a row).
+void dot(int dim, const uint16_t* u, const ItemRows& items, long n0, long n1, float* out) {
+  const int full = dim / 32, rem = dim % 32;
+  const __mmask32 tail = rem ? (__mmask32{1} << rem) - 1 : 0;
+  for (long n = n0; n < n1; n += 4) {
+    const int g_n = static_cast<int>(n1 - n < 4 ? n1 - n : 4);
+    const uint16_t* v[4];
+    for (int g = 0; g < 4; ++g) v[g] = items.row16(n + (g < g_n ? g : 0));
+    __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+    for (int b = 0; b < full; ++b) {
+      const __m512i ub = _mm512_loadu_si512(u + 32 * b);
+      for (int g = 0; g < 4; ++g) acc[g] = _mm512_dpbf16_ps(acc[g], bh(ub), bh(_mm512_loadu_si512(v[g] + 32 * b)));
+    }
+    if (rem) {
+      const __m512i ub = _mm512_maskz_loadu_epi16(tail, u + 32 * full);
+      for (int g = 0; g < 4; ++g) acc[g] = _mm512_dpbf16_ps(acc[g], bh(ub), bh(_mm512_maskz_loadu_epi16(tail, v[g] + 32 * full)));
+    }
+    for (int g = 0; g < g_n; ++g) out[n + g] = _mm512_reduce_add_ps(acc[g]);
+  }
+}
+
+const Bf16Kernels kKernels{maxsim, dot};
+
 }  // namespace avx512bf16
 
-MaxSimBf16Fn maxsim_bf16_avx512() {
+const Bf16Kernels* bf16_kernels_avx512() {
   static const bool cpu = __builtin_cpu_supports("avx512bf16") && __builtin_cpu_supports("avx512bw");
-  return cpu ? avx512bf16::maxsim : nullptr;
+  return cpu ? &avx512bf16::kKernels : nullptr;
 }
 
 }  // namespace serve_detail
@@ -83,7 +109,7 @@ MaxSimBf16Fn maxsim_bf16_avx512() {
 
 namespace prerank {
 namespace serve_detail {
-MaxSimBf16Fn maxsim_bf16_avx512() { return nullptr; }
+const Bf16Kernels* bf16_kernels_avx512() { return nullptr; }
 }  // namespace serve_detail
 }  // namespace prerank
 

@@ -30,7 +30,7 @@ struct ItemRows {
 // FE-Block max-sim for one user: out[n] = sum over user heads r of max over item heads h of <u_r, v_{n,h}>.
 struct MaxSimArgs {
   // the user heads packed transposed and zero-padded: (p, r) at ut[p * rpad + r]; for max-sim over a bfloat16 table
-  // with dot-product instructions (maxsim_bf16), 32-bit words holding the bf16 pair (p = 2q, 2q + 1) at q * rpad + r
+  // with dot-product instructions (Bf16Kernels::maxsim), 32-bit words holding the bf16 pair (p = 2q, 2q + 1) at q * rpad + r
   const float* ut;
   int rpad;         // R rounded up to a whole number of vectors (padded heads are zero: max 0, adds nothing)
   int R;            // user heads (rows of the user rep)
@@ -77,9 +77,9 @@ struct ServeKernels {
   void (*ranktower)(const RankTowerArgs& a, long n0, long n1);
   // dst[i] = the float32 value of the 16-bit src[i] (fmt bf16 or f16), i < n.
   void (*widen)(ItemFormat fmt, const uint16_t* src, float* dst, long n);
-  // MaxSimArgs::out[n] for n in [n0, n1) from a bfloat16 table (items.table16) and bf16-pair user heads, with bf16
-  // dot-product instructions; null when this build or CPU has none (the table is then widened block by block).
-  void (*maxsim_bf16)(const MaxSimArgs& a, long n0, long n1);
+  // Kernels over bfloat16 tables with the CPU's bf16 dot-product instruction; null when this build or CPU has none
+  // (the table is then widened block by block and scored by the float32 kernels).
+  const struct Bf16Kernels* bf16;
 };
 
 // Round to nearest even float32 -> bfloat16 bits (NaN stays NaN).
@@ -100,9 +100,16 @@ inline float from_bf16(uint16_t h) {
 const ServeKernels* serve_kernels_avx512();
 const ServeKernels* serve_kernels_avx2();
 const ServeKernels* serve_kernels_portable();
-// The bf16 dot-product max-sim (AVX512_BF16), or null when not compiled in or not supported by this CPU.
-using MaxSimBf16Fn = void (*)(const MaxSimArgs& a, long n0, long n1);
-MaxSimBf16Fn maxsim_bf16_avx512();
+// Scoring straight from a bfloat16 table (items.table16) with bf16 user values, float32 sums.
+struct Bf16Kernels {
+  // MaxSimArgs::out[n] for n in [n0, n1); ut holds the user heads as bf16 pairs (MaxSimArgs); P even.
+  void (*maxsim)(const MaxSimArgs& a, long n0, long n1);
+  // out[n] = <u, item n> for n in [n0, n1); u is `dim` bf16 values.
+  void (*dot)(int dim, const uint16_t* u, const ItemRows& items, long n0, long n1, float* out);
+};
+
+// The AVX512_BF16 kernels, or null when not compiled in or not supported by this CPU.
+const Bf16Kernels* bf16_kernels_avx512();
 
 }  // namespace serve_detail
 }  // namespace prerank
