@@ -26,11 +26,14 @@ Fixture tensors (Linear weights ``[in, out]``, as prerank stores them):
   ranktower: user.mlp.* and user.gate.* (same names), userToItem.{q,u,o}.*, itemToUser.{k,v,o}.*,
   {userToItem,itemToUser}.ln.gamma/beta, logInvTau [1], bias [1], items [N, H_i (k + 2d + 2v)]
 Manifest ``config``: {"model": "dssm"|"inttower"|"ranktower", "layers", "batch_norm_eps", "temperature" (dssm), "heads",
-"head_size" (inttower), "user_heads", "item_heads", "head_size", "attn_dim", "value_dim", "ln_eps" (ranktower),
+"head_size", optional "item_dtype": "bfloat16" (inttower), "user_heads", "item_heads", "head_size", "attn_dim", "value_dim", "ln_eps" (ranktower),
 "user_fields": [{"kind": "sparse"|"sequence", "pooling": null|"mean"|"sum"|"max"}] in field order}.
 
 CLI: /usr/bin/python3 bench/reference/score.py --fixture DIR --ks 100,1000,5000 --top-n 100 --warmup 30
      --requests 300 --threads 1 --out FILE.json      # '-' = stdout
+     --serve: request by request for a caller that alternates with its own requests (bench/serve.ts): prints one line
+     "ready" + the report's meta fields as JSON, then per stdin line "<k> <count>" runs count requests of k candidates
+     and prints their milliseconds on one line, "check <k>" prints the check object as JSON; EOF ends.
 Report: {"model", "threads", "torch", "blas_core", "results": {k: {"p50_ms", "p99_ms", "mean_ms", "requests", "ms" (each request)}},
          "check": {"k", "scores": [first k scores], "top": [top-n indices]}}
 """
@@ -112,6 +115,11 @@ def build(manifest, arrays):
     se = (t["userSe.fc.weight"], t.get("userSe.fc.bias")) if "userSe.fc.weight" in t else None
     heads = [(t[f"userHead{i}.weight"], t[f"userHead{i}.bias"]) for i in range(layers)]
     item_heads = items.view(items.shape[0] * H, P)  # cached [N, H, P] as [N*H, P]
+    # "item_dtype": "bfloat16": the cached heads stored in bf16 and the max-sim product run in bf16 (oneDNN uses the
+    # CPU's bf16 dot products where it has them), the user heads rounded to bf16 for it: prerank's bf16 tables.
+    bf16 = cfg.get("item_dtype") == "bfloat16"
+    if bf16:
+        item_heads = item_heads.to(torch.bfloat16)
 
     def request(k, n):
         e = torch.stack(embed_fields(), dim=1)  # [1, F, D]
@@ -125,8 +133,10 @@ def build(manifest, arrays):
             x = torch.cat([x, x_dense], dim=1)
         outs = mlp(x)
         u = torch.cat([F.normalize(torch.addmm(b, h, w).view(H, P), p=2.0, dim=1, eps=NORM_EPS) for (w, b), h in zip(heads, outs)])  # [L*H, P]
+        if bf16:
+            u = u.to(torch.bfloat16)
         sim = (item_heads[: k * H] @ u.t()).view(k, H, -1)  # [k, H_item, L*H_user]
-        scores = sim.amax(dim=1).sum(dim=1) + bias  # [k]
+        scores = sim.amax(dim=1).float().sum(dim=1) + bias  # [k]
         return scores, torch.topk(scores, min(n, k)).indices
 
     return request
@@ -202,6 +212,29 @@ def blas_core():
     return None
 
 
+def serve(manifest, arrays, request, top_n):
+    """Blocks of requests on demand, their times per stdout line (see the module docstring)."""
+    meta = {"model": manifest["config"]["model"], "threads": torch.get_num_threads(), "torch": torch.__version__, "blas_core": blas_core()}
+    print("ready " + json.dumps(meta), flush=True)
+    with torch.inference_mode():
+        for line in sys.stdin:
+            cmd = line.split()
+            if not cmd:
+                continue
+            if cmd[0] == "check":
+                ck = min(int(cmd[1]), arrays["items"].shape[0])
+                scores, top = request(ck, top_n)
+                print(json.dumps({"k": ck, "scores": scores.tolist(), "top": top.tolist()}), flush=True)
+                continue
+            k, count = int(cmd[0]), int(cmd[1]) if len(cmd) > 1 else 1
+            ms = []
+            for _ in range(count):
+                t0 = time.perf_counter()
+                request(k, top_n)
+                ms.append((time.perf_counter() - t0) * 1e3)
+            print(" ".join(f"{x:.6f}" for x in ms), flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--fixture", required=True)
@@ -212,10 +245,14 @@ def main():
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--check-k", type=int, default=1000)
     ap.add_argument("--out", default="-")
+    ap.add_argument("--serve", action="store_true")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     manifest, arrays = read_fixture(a.fixture)
     request = build(manifest, arrays)
+    if a.serve:
+        serve(manifest, arrays, request, a.top_n)
+        return
     ks = [int(k) for k in a.ks.split(",")]
     results, check = {}, None
     with torch.inference_mode():
