@@ -1,6 +1,6 @@
 // `npm run bench -- quantized --model <run dir> [--model <run dir> ...] [--users 200] [--requests 300]`: what a
 // bundle's item table dtype costs and buys for trained two-tower models, each dtype exported from the same run and
-// served by the compiled plan (tables read in place; int8 decoded per request, as the Scorer does):
+// served by the compiled plan (every dtype read in place from the table, as the memory store hands it over):
 //   - test AUC of the served logits (every test row: its user through the plan, its item from the table);
 //   - agreement with float32 at k = 1,000 random candidates: overlap of the top-100 and max |logit difference|, over
 //     --users test users;
@@ -15,7 +15,7 @@ import { engineInfo, Rng } from '../src/core/index.js';
 import type { Batch } from '../src/data/index.js';
 import { auc } from '../src/eval/auc.js';
 import { Bundle, exportBundle } from '../src/export/index.js';
-import { decodeAll, is16Bit, ITEM_DTYPES, type ItemDType, type ItemTable } from '../src/export/item-table.js';
+import { ITEM_DTYPES, type ItemDType, type ItemTable } from '../src/export/item-table.js';
 import { compileUserSide, type CompiledUserSide, type TableData, type TableDType } from '../src/serve/compiled.js';
 import { loadData, loadTrainConfig } from '../src/train/run.js';
 import { stealLine, stealMeter } from './steal.js';
@@ -28,11 +28,9 @@ const pct = (xs: number[], q: number): number => {
   return s[Math.max(0, Math.ceil(q * s.length) - 1)];
 };
 
-/** The table as the Scorer hands it to the plan: in place (float32, bf16, f16) or decoded (int8). */
-function served(t: ItemTable): { data: TableData; dtype: TableDType } {
-  if (t.dtype === 'float32') return { data: t.data as Float32Array, dtype: 'float32' };
-  if (is16Bit(t.dtype)) return { data: t.data as Uint16Array, dtype: t.dtype };
-  return { data: decodeAll(t), dtype: 'float32' };
+/** The table as the memory store hands it to the plan: in place, whatever its dtype. */
+function served(t: ItemTable): { data: TableData; dtype: TableDType; scales?: Float32Array } {
+  return { data: t.data, dtype: t.dtype, scales: t.scales };
 }
 
 interface Row {
@@ -74,7 +72,7 @@ async function benchRun(runDir: string, users: number, requests: number): Promis
       for (const batch of data.batches('test', { batchSize: 4096, shuffle: false }).epoch(0) as Iterable<Batch>) {
         for (let r = 0; r < batch.size; r++) {
           one[0] = batch.item[r];
-          scores.push(c.rank(c.input(batch, r), s.data, one, 1, 0, s.dtype).scores[0]);
+          scores.push(c.rank(c.input(batch, r), s.data, one, 1, 0, s.dtype, s.scales).scores[0]);
           labels.push(batch.label[r]);
         }
       }
@@ -91,7 +89,7 @@ async function benchRun(runDir: string, users: number, requests: number): Promis
     }
     const f32 = tables.get('float32')!.s;
     const refs = testUsers.map((x) => {
-      const r = c.rank(x, f32.data, cand, K, TOP, f32.dtype);
+      const r = c.rank(x, f32.data, cand, K, TOP);
       return { scores: Float32Array.from(r.scores), top: new Set(r.top) };
     });
 
@@ -101,21 +99,9 @@ async function benchRun(runDir: string, users: number, requests: number): Promis
     for (let done = 0; done < requests; done += 20) {
       for (const dtype of ITEM_DTYPES) {
         const { s } = tables.get(dtype)!;
-        if (s.dtype === 'float32' && dtype === 'int8') {
-          // int8: the Scorer decodes the candidates' rows per request (MemoryItemStore.lookup), then scores them.
-          const t = tables.get('int8')!.t;
-          const buf = new Float32Array(K * t.dim);
-          for (let i = 0; i < 22; i++) {
-            const t0 = performance.now();
-            for (let k = 0; k < K; k++) buf.set(s.data.subarray(cand[k] * t.dim, (cand[k] + 1) * t.dim) as Float32Array, k * t.dim);
-            c.rank(x0, buf, null, K, TOP);
-            if (i >= 2) ms.get(dtype)!.push(performance.now() - t0);
-          }
-          continue;
-        }
         for (let i = 0; i < 22; i++) {
           const t0 = performance.now();
-          c.rank(x0, s.data, cand, K, TOP, s.dtype);
+          c.rank(x0, s.data, cand, K, TOP, s.dtype, s.scales);
           if (i >= 2) ms.get(dtype)!.push(performance.now() - t0);
         }
       }
@@ -127,7 +113,7 @@ async function benchRun(runDir: string, users: number, requests: number): Promis
       let overlap = 0;
       let maxDiff = 0;
       testUsers.forEach((x, u) => {
-        const r = c.rank(x, s.data, cand, K, TOP, s.dtype);
+        const r = c.rank(x, s.data, cand, K, TOP, s.dtype, s.scales);
         for (const i of r.top) if (refs[u].top.has(i)) overlap++;
         for (let k = 0; k < K; k++) maxDiff = Math.max(maxDiff, Math.abs(r.scores[k] - refs[u].scores[k]));
       });

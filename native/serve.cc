@@ -253,11 +253,11 @@ std::atomic<bool>& bf16_dot_flag() {
 }
 
 // fn(rows, b0, b1, out) over [n0, n1), where rows.row(j) is candidate j's float32 rep and the scores go to out[j]:
-// directly for a float32 table; for a 16-bit one in blocks widened into a per-thread buffer (about 256 KB, a
+// directly for a float32 table; for a 16-bit or int8 one in blocks widened into a per-thread buffer (about 256 KB, a
 // whole number of RankTower blocks), with rows and out then relative to the block.
 template <class Fn>
 void over_f32_rows(const ServeKernels& k, const ItemRows& items, long n0, long n1, float* out, Fn&& fn) {
-  if (!items.table16) {
+  if (!items.table16 && !items.table8) {
     fn(items, n0, n1, out);
     return;
   }
@@ -267,7 +267,11 @@ void over_f32_rows(const ServeKernels& k, const ItemRows& items, long n0, long n
   buf.resize(static_cast<size_t>(block * items.ld));
   for (long b0 = n0; b0 < n1; b0 += block) {
     const long b1 = std::min(n1, b0 + block);
-    for (long j = b0; j < b1; ++j) k.widen(items.fmt, items.row16(j), buf.data() + (j - b0) * items.ld, items.ld);
+    for (long j = b0; j < b1; ++j) {
+      float* dst = buf.data() + (j - b0) * items.ld;
+      if (items.table8) k.widen8(items.row8(j), items.scale(j), dst, items.ld);
+      else k.widen(items.fmt, items.row16(j), dst, items.ld);
+    }
     fn(ItemRows{buf.data(), items.ld, nullptr}, 0L, b1 - b0, out + b0);
   }
 }
@@ -412,8 +416,8 @@ struct Candidates {
 
 // The candidates of a call; argument 0 is the tower input (input_len floats) or, for scoreRep, a given user rep
 // (rep_len floats) in its place. Argument `fmt_at` (optional) names the table's format: 'float32' (the default),
-// 'bfloat16' (a Uint16Array of bf16 bits, or a Float32Array of values that are exactly bf16) or 'float16' (a
-// Uint16Array of IEEE half bits).
+// 'bfloat16' (a Uint16Array of bf16 bits, or a Float32Array of values that are exactly bf16), 'float16' (a
+// Uint16Array of IEEE half bits) or 'int8' (an Int8Array, with argument fmt_at + 1 its Float32Array of row scales).
 Candidates candidates(const Args& a, const ServePlan& plan, size_t fmt_at, bool rep = false) {
   const float* input = rep ? a.f32(0, "rep", plan.rep_len()) : a.f32(0, "input", plan.input_len());
   const long dim = plan.item_dim();
@@ -422,16 +426,21 @@ Candidates candidates(const Args& a, const ServePlan& plan, size_t fmt_at, bool 
     const std::string f = a.info[fmt_at].ToString();
     if (f == "bfloat16") fmt = ItemFormat::bf16;
     else if (f == "float16") fmt = ItemFormat::f16;
-    else if (f != "float32") a.fail("argument dtype '" + f + "' is not one of float32, bfloat16, float16");
+    else if (f == "int8") fmt = ItemFormat::i8;
+    else if (f != "float32") a.fail("argument dtype '" + f + "' is not one of float32, bfloat16, float16, int8");
   }
-  const bool bits16 = a.info[1].IsTypedArray() && a.info[1].As<Napi::TypedArray>().TypedArrayType() == napi_uint16_array;
-  if (bits16 && fmt == ItemFormat::f32) a.fail("argument table is a Uint16Array: give its dtype (bfloat16 or float16)");
+  const napi_typedarray_type type = a.info[1].IsTypedArray() ? a.info[1].As<Napi::TypedArray>().TypedArrayType() : napi_float32_array;
+  const bool bits16 = type == napi_uint16_array;
+  if (bits16 && (fmt == ItemFormat::f32 || fmt == ItemFormat::i8)) a.fail("argument table is a Uint16Array: give its dtype (bfloat16 or float16)");
   if (!bits16 && fmt == ItemFormat::f16) a.fail("argument table must be a Uint16Array of float16 bits");
+  if ((type == napi_int8_array) != (fmt == ItemFormat::i8)) a.fail("argument table: an int8 table is an Int8Array given with dtype int8 and its row scales");
   ItemRows items{nullptr, dim, nullptr};
   items.fmt = fmt;
   if (bits16) items.table16 = a.array<uint16_t, napi_uint16_array>(1, "table", 0, false, "Uint16Array");
+  else if (fmt == ItemFormat::i8) items.table8 = a.array<int8_t, napi_int8_array>(1, "table", 0, false, "Int8Array");
   else items.table = a.f32(1, "table", 0);
   const long table_rows = a.length(1) / dim;
+  if (fmt == ItemFormat::i8) items.scales = a.f32(fmt_at + 1, "scales", table_rows);
   const long m = a.num_long(3, "m");
   const bool indexed = !(a.info[2].IsNull() || a.info[2].IsUndefined());
   const int32_t* rows = indexed ? a.i32(2, "rows", m) : nullptr;
@@ -449,11 +458,13 @@ Candidates candidates(const Args& a, const ServePlan& plan, size_t fmt_at, bool 
 // One scoreAsync call: inputs copied or pinned (the table and row list stay referenced until it settles).
 class ScoreWorker : public Napi::AsyncWorker {
  public:
-  ScoreWorker(Napi::Env env, std::shared_ptr<const ServePlan> plan, const Candidates& c, long n, Napi::Value table, Napi::Value rows)
+  ScoreWorker(Napi::Env env, std::shared_ptr<const ServePlan> plan, const Candidates& c, long n, Napi::Value table, Napi::Value rows,
+              Napi::Value scales)
       : Napi::AsyncWorker(env), plan_(std::move(plan)), input_(c.input, c.input + plan_->input_len()), items_(c.items), m_(c.m),
         n_(n), deferred_(Napi::Promise::Deferred::New(env)), scores_(c.m), top_(std::min(n, c.m)) {
     table_ = Napi::Persistent(table.As<Napi::Object>());
     if (items_.rows) rows_ = Napi::Persistent(rows.As<Napi::Object>());
+    if (items_.scales) scales_ = Napi::Persistent(scales.As<Napi::Object>());
   }
   Napi::Promise promise() const { return deferred_.Promise(); }
 
@@ -480,7 +491,7 @@ class ScoreWorker : public Napi::AsyncWorker {
   ItemRows items_;
   long m_, n_, written_ = 0;
   Napi::Promise::Deferred deferred_;
-  Napi::ObjectReference table_, rows_;
+  Napi::ObjectReference table_, rows_, scales_;
   std::vector<float> scores_;
   std::vector<int32_t> top_;
 };
@@ -648,8 +659,8 @@ class ServePlanWrap : public Napi::ObjectWrap<ServePlanWrap> {
     return info.Env().Undefined();
   }
 
-  // score(input, table, rows, m, scores: Float32Array(m), n, top: Int32Array(min(n, m)) | null, dtype?) -> indices
-  // written
+  // score(input, table, rows, m, scores: Float32Array(m), n, top: Int32Array(min(n, m)) | null, dtype?, scales?) ->
+  // indices written
   Napi::Value Score(const Napi::CallbackInfo& info) {
     Args a{info, "ServePlan.score"};
     a.need(7);
@@ -661,18 +672,18 @@ class ServePlanWrap : public Napi::ObjectWrap<ServePlanWrap> {
     return Napi::Number::New(info.Env(), static_cast<double>(written));
   }
 
-  // scoreAsync(input, table, rows, m, n, dtype?) -> Promise<{scores: Float32Array, top: Int32Array}>
+  // scoreAsync(input, table, rows, m, n, dtype?, scales?) -> Promise<{scores: Float32Array, top: Int32Array}>
   Napi::Value ScoreAsync(const Napi::CallbackInfo& info) {
     Args a{info, "ServePlan.scoreAsync"};
     a.need(5);
     const Candidates c = candidates(a, *plan_, 5);
-    auto* w = new ScoreWorker(info.Env(), plan_, c, a.num_long(4, "n"), info[1], info[2]);
+    auto* w = new ScoreWorker(info.Env(), plan_, c, a.num_long(4, "n"), info[1], info[2], info[6]);
     const Napi::Promise p = w->promise();
     w->Queue();  // the worker deletes itself once settled
     return p;
   }
 
-  // scoreRep(rep, table, rows, m, scores: Float32Array(m), n, top | null, dtype?) -> indices written: score + top-n
+  // scoreRep(rep, table, rows, m, scores: Float32Array(m), n, top | null, dtype?, scales?) -> indices written: score + top-n
   // from a given user rep (e.g. a training strategy's stored encoding), skipping the user tower.
   Napi::Value ScoreRep(const Napi::CallbackInfo& info) {
     Args a{info, "ServePlan.scoreRep"};

@@ -66,7 +66,7 @@ void widen(ItemFormat fmt, const uint16_t* src, float* dst, long n) {
 }  // namespace avx2
 
 const ServeKernels* serve_kernels_avx2() {
-  static const ServeKernels k{avx2::VW, avx2::gemv, avx2::dot, avx2::maxsim, avx2::ranktower, avx2::widen, nullptr};
+  static const ServeKernels k{avx2::VW, avx2::gemv, avx2::dot, avx2::maxsim, avx2::ranktower, avx2::widen, avx2::widen8, nullptr};
   return &k;
 }
 

@@ -68,7 +68,7 @@ void widen(ItemFormat fmt, const uint16_t* src, float* dst, long n) {
 }  // namespace avx512
 
 const ServeKernels* serve_kernels_avx512() {
-  static const ServeKernels k{avx512::VW, avx512::gemv, avx512::dot, avx512::maxsim, avx512::ranktower, avx512::widen, bf16_kernels_avx512()};
+  static const ServeKernels k{avx512::VW, avx512::gemv, avx512::dot, avx512::maxsim, avx512::ranktower, avx512::widen, avx512::widen8, bf16_kernels_avx512()};
   return &k;
 }
 

@@ -9,11 +9,12 @@
 namespace prerank {
 namespace serve_detail {
 
-// How the item reps are stored: float32, or 16-bit bfloat16 / IEEE half bits (a bundle's bfloat16 / float16 table).
-enum class ItemFormat : int { f32 = 0, bf16 = 1, f16 = 2 };
+// How the item reps are stored: float32, 16-bit bfloat16 / IEEE half bits, or int8 with a float32 scale per row
+// (x = q * scale): a bundle's float32 / bfloat16 / float16 / int8 table.
+enum class ItemFormat : int { f32 = 0, bf16 = 1, f16 = 2, i8 = 3 };
 
 // Where the candidates' item reps are: row rows[n] (or n when rows is null) of a row-major table with stride ld,
-// `table` for float32 storage, `table16` for 16-bit storage. A bf16 table may also come as float32 values that are
+// `table` for float32 storage, `table16` for 16-bit storage, `table8` + `scales` (one per table row) for int8. A bf16 table may also come as float32 values that are
 // exactly bfloat16 (decoded by a store): fmt says bf16 while table16 is null; dot and max-sim then round the user
 // rep to bfloat16 just the same, so a request scores alike from either storage.
 struct ItemRows {
@@ -21,10 +22,14 @@ struct ItemRows {
   long ld;
   const int32_t* rows;
   const uint16_t* table16 = nullptr;
+  const int8_t* table8 = nullptr;
+  const float* scales = nullptr;
   ItemFormat fmt = ItemFormat::f32;
   long index(long n) const { return rows ? static_cast<long>(rows[n]) : n; }
   const float* row(long n) const { return table + index(n) * ld; }
   const uint16_t* row16(long n) const { return table16 + index(n) * ld; }
+  const int8_t* row8(long n) const { return table8 + index(n) * ld; }
+  float scale(long n) const { return scales[index(n)]; }
 };
 
 // FE-Block max-sim for one user: out[n] = sum over user heads r of max over item heads h of <u_r, v_{n,h}>.
@@ -77,6 +82,8 @@ struct ServeKernels {
   void (*ranktower)(const RankTowerArgs& a, long n0, long n1);
   // dst[i] = the float32 value of the 16-bit src[i] (fmt bf16 or f16), i < n.
   void (*widen)(ItemFormat fmt, const uint16_t* src, float* dst, long n);
+  // dst[i] = src[i] * scale (an int8 row), i < n.
+  void (*widen8)(const int8_t* src, float scale, float* dst, long n);
   // Kernels over bfloat16 tables with the CPU's bf16 dot-product instruction; null when this build or CPU has none
   // (the table is then widened block by block and scored by the float32 kernels).
   const struct Bf16Kernels* bf16;

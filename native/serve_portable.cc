@@ -43,7 +43,7 @@ void widen(ItemFormat fmt, const uint16_t* src, float* dst, long n) {
 }  // namespace portable
 
 const ServeKernels* serve_kernels_portable() {
-  static const ServeKernels k{portable::VW, portable::gemv, portable::dot, portable::maxsim, portable::ranktower, portable::widen, nullptr};
+  static const ServeKernels k{portable::VW, portable::gemv, portable::dot, portable::maxsim, portable::ranktower, portable::widen, portable::widen8, nullptr};
   return &k;
 }
 

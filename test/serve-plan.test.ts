@@ -173,14 +173,19 @@ test('bad plans and candidate rows are refused with the field named', { skip }, 
   const bits = quantize(Array.from({ length: ds.itemCount }, String), table, compiled.itemDim, 'bfloat16').data as Uint16Array;
   assert.throws(() => compiled.rank(x, bits, null, 1, 1), /Uint16Array: give its dtype/);
   assert.throws(() => compiled.rank(x, table, null, 1, 1, 'float16'), /must be a Uint16Array of float16 bits/);
-  assert.throws(() => compiled.rank(x, bits, null, 1, 1, 'int8' as never), /dtype 'int8' is not one of/);
+  assert.throws(() => compiled.rank(x, bits, null, 1, 1, 'int4' as never), /dtype 'int4' is not one of/);
   assert.throws(() => compiled.rank(x, bits, Int32Array.from([ds.itemCount]), 1, 1, 'bfloat16'), /outside the table's/);
+  const q8 = quantize(Array.from({ length: ds.itemCount }, String), table, compiled.itemDim, 'int8');
+  assert.throws(() => compiled.rank(x, q8.data as Int8Array, null, 1, 1, 'int8'), /argument scales must be a Float32Array/);
+  assert.throws(() => compiled.rank(x, q8.data as Int8Array, null, 1, 1, 'int8', new Float32Array(2)), /scales has 2 elements/);
+  assert.throws(() => compiled.rank(x, q8.data as Int8Array, null, 1, 1), /an int8 table is an Int8Array given with dtype int8/);
+  assert.throws(() => compiled.rank(x, table, null, 1, 1, 'int8', q8.scales), /an int8 table is an Int8Array/);
 });
 
-// A bundle's bfloat16 / float16 table read in place: every ISA path, and for bf16 both the dot-product kernel
+// A bundle's bfloat16 / float16 / int8 table read in place: every ISA path, and for bf16 both the dot-product kernel
 // (AVX512_BF16, where the CPU has it) and the widening path. The reference is the tensor path on the decoded rows,
 // with the user rep rounded to bf16 too for a bf16 table under a dot or max-sim score (what the plans define).
-const SIXTEEN: [string, ModelName, Record<string, unknown>][] = [
+const QUANTIZED: [string, ModelName, Record<string, unknown>][] = [
   ['dssm', 'dssm', {}],
   ['int-tower (paper defaults)', 'int-tower', {}],
   ['int-tower (20 heads x 16: split tiles, threaded)', 'int-tower', { heads: 20, headSize: 16, tower: [32, 24] }],
@@ -193,8 +198,8 @@ after(() => {
   if (native?.info().bf16DotAvailable) setBf16Dot(true);
 });
 
-for (const [name, kind, extra] of SIXTEEN) {
-  test(`16-bit item tables scored in place: ${name}`, { skip }, async () => {
+for (const [name, kind, extra] of QUANTIZED) {
+  test(`16-bit and int8 item tables scored in place: ${name}`, { skip }, async () => {
     const model = built(kind, extra);
     const compiled = compileUserSide(model)!;
     const { table, dim, n } = itemTable(model);
@@ -203,7 +208,7 @@ for (const [name, kind, extra] of SIXTEEN) {
     const rng = new Rng(5);
     const m = 600;
     const rows = Int32Array.from({ length: m }, () => Math.floor(rng.uniform() * n));
-    for (const dtype of ['bfloat16', 'float16'] as const) {
+    for (const dtype of ['bfloat16', 'float16', 'int8'] as const) {
       const q = quantize(ids, table, dim, dtype);
       const decoded = decodeAll(q);
       const items = new Float32Array(m * dim);
@@ -221,7 +226,7 @@ for (const [name, kind, extra] of SIXTEEN) {
             }));
             const x = compiled.input(users, u);
             if (u > 0) wakePool();
-            const ranked = compiled.rank(x, q.data as Uint16Array, rows, m, 25, dtype);
+            const ranked = compiled.rank(x, q.data, rows, m, 25, dtype, q.scales);
             const [scores, top] = [Float32Array.from(ranked.scores), Int32Array.from(ranked.top)];
             const tol = 2e-5 * Math.max(1, ...Array.from(refScores, Math.abs));
             const where = `${dtype} ${isa}${dot ? ' bf16-dot' : ''} user ${u}`;
@@ -230,7 +235,7 @@ for (const [name, kind, extra] of SIXTEEN) {
             // The decoded rows as float32 (what a store that decodes hands over; a bf16 table's told so): the same logits.
             const fromF32 = compiled.rank(x, decoded, rows, m, 0, dtype === 'bfloat16' ? dtype : 'float32');
             assert.ok(maxDiff(fromF32.scores, scores) < tol, `${where}: decoded rows differ by ${maxDiff(fromF32.scores, scores)}`);
-            const off = await compiled.rankAsync(x, q.data as Uint16Array, rows, m, 25, dtype);
+            const off = await compiled.rankAsync(x, q.data, rows, m, 25, dtype, q.scales);
             assert.deepEqual(Array.from(off.scores), Array.from(scores), `${where}: off the event loop`);
           }
         }

@@ -1,8 +1,8 @@
 // The item representation table of a bundle: item ids in entity order and a [N, I] matrix stored as float32,
 // bfloat16 or float16 (round to nearest even) or int8 with one float32 scale per row (x ≈ q * scale). The
-// in-process store keeps one copy of the matrix as stored, and the compiled serving plans read float32, bfloat16
-// and float16 rows in place (bfloat16 max-sim with the CPU's bf16 dot product where it has one); the Redis store
-// keeps the same bytes per row and decodes them. Shape letters: N items, I item rep width.
+// in-process store keeps one copy of the matrix as stored, and the compiled serving plans read every dtype in place
+// (bfloat16 max-sim and dot with the CPU's bf16 dot product where it has one); the Redis store keeps the same bytes
+// per row and decodes them. Shape letters: N items, I item rep width.
 
 export type ItemDType = 'float32' | 'bfloat16' | 'float16' | 'int8';
 export const ITEM_DTYPES: readonly ItemDType[] = ['float32', 'bfloat16', 'float16', 'int8'];

@@ -11,12 +11,13 @@ import type { UserServingPlan } from '../models/common/serving.js';
 
 /**
  * How a table handed to rank() stores its reps: float32; bfloat16 (a Uint16Array of bf16 bits, or a Float32Array
- * of values that are exactly bf16, e.g. decoded by a store); float16 (a Uint16Array of IEEE half bits). With
- * bfloat16, dot and max-sim scores take the user rep rounded to bf16 as well (native/serve.h: the bf16 dot-product
- * instruction's arithmetic, the same on every path), so a bf16 bundle scores alike from any store.
+ * of values that are exactly bf16, e.g. decoded by a store); float16 (a Uint16Array of IEEE half bits); int8 (an
+ * Int8Array with one float32 scale per table row, x = q * scale, passed as `scales`). With bfloat16, dot and max-sim
+ * scores take the user rep rounded to bf16 as well (native/serve.h: the bf16 dot-product instruction's arithmetic,
+ * the same on every path), so a bf16 bundle scores alike from any store.
  */
-export type TableDType = 'float32' | 'bfloat16' | 'float16';
-export type TableData = Float32Array | Uint16Array;
+export type TableDType = 'float32' | 'bfloat16' | 'float16' | 'int8';
+export type TableData = Float32Array | Uint16Array | Int8Array;
 
 export class CompiledUserSide {
   /** rank()'s outputs, grown as needed and reused: a request allocates nothing on the synchronous path. */
@@ -57,9 +58,9 @@ export class CompiledUserSide {
    * indices of the best n of them, best first (ties: lower index first). The arrays are views into buffers the next
    * rank() call overwrites: use or copy them before then.
    */
-  rank(input: Float32Array, table: TableData, rows: Int32Array | null, m: number, n: number, dtype: TableDType = 'float32'): { scores: Float32Array; top: Int32Array } {
+  rank(input: Float32Array, table: TableData, rows: Int32Array | null, m: number, n: number, dtype: TableDType = 'float32', scales?: Float32Array): { scores: Float32Array; top: Int32Array } {
     const { scores, top } = this.outputs(m, n);
-    const k = this.native.score(input, table, rows, m, scores, top.length, top.length ? top : null, dtype);
+    const k = this.native.score(input, table, rows, m, scores, top.length, top.length ? top : null, dtype, scales);
     return { scores, top: top.subarray(0, k) };
   }
 
@@ -75,15 +76,15 @@ export class CompiledUserSide {
    * rank() from a given user rep (repLength floats, e.g. a training strategy's stored user encoding) instead of the
    * tower input: the user tower is skipped. Same outputs and buffer reuse as rank().
    */
-  rankRep(rep: Float32Array, table: TableData, rows: Int32Array | null, m: number, n: number, dtype: TableDType = 'float32'): { scores: Float32Array; top: Int32Array } {
+  rankRep(rep: Float32Array, table: TableData, rows: Int32Array | null, m: number, n: number, dtype: TableDType = 'float32', scales?: Float32Array): { scores: Float32Array; top: Int32Array } {
     const { scores, top } = this.outputs(m, n);
-    const k = this.native.scoreRep(rep, table, rows, m, scores, top.length, top.length ? top : null, dtype);
+    const k = this.native.scoreRep(rep, table, rows, m, scores, top.length, top.length ? top : null, dtype, scales);
     return { scores, top: top.subarray(0, k) };
   }
 
   /** rank() on a libuv worker thread: the event loop keeps running meanwhile. table and rows must not change until it settles. */
-  rankAsync(input: Float32Array, table: TableData, rows: Int32Array | null, m: number, n: number, dtype: TableDType = 'float32'): Promise<{ scores: Float32Array; top: Int32Array }> {
-    return this.native.scoreAsync(input, table, rows, m, Math.max(0, n), dtype);
+  rankAsync(input: Float32Array, table: TableData, rows: Int32Array | null, m: number, n: number, dtype: TableDType = 'float32', scales?: Float32Array): Promise<{ scores: Float32Array; top: Int32Array }> {
+    return this.native.scoreAsync(input, table, rows, m, Math.max(0, n), dtype, scales);
   }
 
   /** Multiply-adds of scoring m candidates (the Scorer moves large requests off the event loop). */

@@ -194,13 +194,13 @@ export class Scorer {
       const input = user.stored ? null : sync ? this.compiled.inputView(this.userBatch) : this.compiled.input(this.userBatch); // stored rep: no tower input
       const lookup = at ? null : await store.get(ids);
       found = (at ?? lookup!).found;
-      // Decoded rows (Redis, int8) are float32, but a bf16 bundle's still score as bf16 (compiled.ts, TableDType).
-      const [table, rows, dtype] = at ? [at.table, at.rows, at.dtype] : [lookup!.reps, null, this.decodedDtype];
+      // Decoded rows (Redis) are float32, but a bf16 bundle's still score as bf16 (compiled.ts, TableDType).
+      const [table, rows, dtype, scales] = at ? [at.table, at.rows, at.dtype, at.scales] : [lookup!.reps, null, this.decodedDtype, undefined];
       const stored = user.stored; // a view into the bundle's user encodings: valid across the await
-      ({ scores, top: order } = stored ? this.compiled.rankRep(stored, table, rows, found.length, n, dtype)
+      ({ scores, top: order } = stored ? this.compiled.rankRep(stored, table, rows, found.length, n, dtype, scales)
         : this.compiled.work(found.length) >= this.asyncAboveMacs // never when sync
-          ? await this.compiled.rankAsync(input!, table, rows, found.length, n, dtype)
-          : this.compiled.rank(input!, table, rows, found.length, n, dtype));
+          ? await this.compiled.rankAsync(input!, table, rows, found.length, n, dtype, scales)
+          : this.compiled.rank(input!, table, rows, found.length, n, dtype, scales));
     } else if (this.bundle.twoTower) {
       const encoded = this.encodeUser(req.user);
       user = encoded;

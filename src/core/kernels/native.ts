@@ -29,11 +29,11 @@ export interface NativeServePlan {
    * Candidate k is row rows[k] of table (or row k when rows is null); returns the count written to top. dtype
    * (default float32) says how table stores the reps (src/serve/compiled.ts, TableDType).
    */
-  score(input: Float32Array, table: Float32Array | Uint16Array, rows: Int32Array | null, m: number, scores: Float32Array, n: number, top: Int32Array | null, dtype?: string): number;
+  score(input: Float32Array, table: Float32Array | Uint16Array | Int8Array, rows: Int32Array | null, m: number, scores: Float32Array, n: number, top: Int32Array | null, dtype?: string, scales?: Float32Array): number;
   /** The same on a libuv worker thread; table and rows must not change until it settles. */
-  scoreAsync(input: Float32Array, table: Float32Array | Uint16Array, rows: Int32Array | null, m: number, n: number, dtype?: string): Promise<{ scores: Float32Array; top: Int32Array }>;
+  scoreAsync(input: Float32Array, table: Float32Array | Uint16Array | Int8Array, rows: Int32Array | null, m: number, n: number, dtype?: string, scales?: Float32Array): Promise<{ scores: Float32Array; top: Int32Array }>;
   /** score() from a given user rep (repLength floats) instead of the tower input: the tower is skipped. */
-  scoreRep(rep: Float32Array, table: Float32Array | Uint16Array, rows: Int32Array | null, m: number, scores: Float32Array, n: number, top: Int32Array | null, dtype?: string): number;
+  scoreRep(rep: Float32Array, table: Float32Array | Uint16Array | Int8Array, rows: Int32Array | null, m: number, scores: Float32Array, n: number, top: Int32Array | null, dtype?: string, scales?: Float32Array): number;
 }
 
 export interface NativeAddon extends Omit<Kernels, 'name'> {

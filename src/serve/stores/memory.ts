@@ -1,4 +1,5 @@
-// In-process item store: the bundle's item table (one copy, float32/bfloat16/float16/int8) and an id -> row map.
+// In-process item store: the bundle's item table (one copy, float32/bfloat16/float16/int8, read in place by the
+// compiled plans) and an id -> row map.
 import { decodeRow, type ItemTable } from '../../export/item-table.js';
 import { StoreClosedError, type ItemLocation, type ItemLookup, type ItemStore, type StoreFactory } from './types.js';
 
@@ -28,10 +29,10 @@ export class MemoryItemStore implements ItemStore {
     return { found, reps, missing };
   }
 
-  /** Rows in the table as stored (float32, bfloat16, float16; int8 tables are decoded through lookup()). */
-  locate(ids: readonly string[]): ItemLocation | null {
-    const { data, dtype } = this.table;
-    return dtype === 'int8' ? null : { ...this.rowsOf(ids), table: data as Float32Array | Uint16Array, dtype };
+  /** Rows in the table as stored (float32, bfloat16, float16, int8 with its row scales). */
+  locate(ids: readonly string[]): ItemLocation {
+    const { data, dtype, scales } = this.table;
+    return { ...this.rowsOf(ids), table: data, dtype, ...(scales ? { scales } : {}) };
   }
 
   private rowsOf(ids: readonly string[]): { found: Int32Array; rows: Int32Array; missing: string[] } {

@@ -19,9 +19,11 @@ export interface ItemLocation {
   /** Row of ids[found[k]] in `table`. */
   rows: Int32Array;
   missing: string[];
-  /** [N, I] as the bundle stores it (float32, or bfloat16 / float16 bits), read in place by the compiled plan. */
+  /** [N, I] as the bundle stores it (float32, bfloat16 / float16 bits, int8), read in place by the compiled plan. */
   table: TableData;
   dtype: TableDType;
+  /** [N] row scales of an int8 table. */
+  scales?: Float32Array;
 }
 
 export interface ItemStore {
