@@ -79,11 +79,11 @@ function pct(xs: number[], q: number): number {
 const summary = (ms: number[]): Lat => ({ p50: pct(ms, 0.5), p99: pct(ms, 0.99), mean: ms.reduce((a, b) => a + b, 0) / ms.length });
 const f2 = (x: number | null | undefined, d = 3): string => (x === null || x === undefined ? 'n/a' : x.toFixed(d));
 
+/** What score.py --serve reports of itself, and its scores and top-n at the check k. */
 interface TorchReport {
   threads: number;
   torch: string;
   blas_core: string | null;
-  results: Record<string, { p50_ms: number; p99_ms: number; mean_ms: number; ms: number[] }>;
   check: { k: number; scores: number[]; top: number[] };
 }
 
@@ -185,7 +185,7 @@ class TorchPeer {
     child.stderr.setEncoding('utf8').on('data', (d: string) => (this.err += d));
   }
 
-  static async start(fixture: string): Promise<{ peer: TorchPeer; meta: Omit<TorchReport, 'results' | 'check'> }> {
+  static async start(fixture: string): Promise<{ peer: TorchPeer; meta: Omit<TorchReport, 'check'> }> {
     // 1 thread for torch and OpenBLAS; OpenBLAS picks its own kernel, pinned to the CPU's fast one only where it falls back.
     const env = fairOpenblasEnv({ ...process.env, OMP_NUM_THREADS: '1', OPENBLAS_NUM_THREADS: '1', MKL_NUM_THREADS: '1' });
     const child = spawn(PYTHON, [SCRIPT, '--fixture', fixture, '--top-n', String(TOP_N), '--threads', '1', '--serve'], { env });
@@ -257,7 +257,7 @@ async function alternate(probe: Probe, fixture: string | null, requests: number,
       }
     }
     if (!peer) return { ours, scores, top, torch: null };
-    const report: TorchReport = { ...started!.meta, results: {}, check: await peer.check(1000) };
+    const report: TorchReport = { ...started!.meta, check: await peer.check(1000) };
     return { ours, scores, top, torch: { ms: torchMs, report } };
   } finally {
     peer?.close();
