@@ -16,7 +16,7 @@ import type { Batch } from '../src/data/index.js';
 import { auc } from '../src/eval/auc.js';
 import { Bundle, exportBundle } from '../src/export/index.js';
 import { ITEM_DTYPES, type ItemDType, type ItemTable } from '../src/export/item-table.js';
-import { compileUserSide, type CompiledUserSide, type TableData, type TableDType } from '../src/serve/compiled.js';
+import { compileUserSide, type CompiledUserSide } from '../src/serve/compiled.js';
 import { loadData, loadTrainConfig } from '../src/train/run.js';
 import { stealLine, stealMeter } from './steal.js';
 
@@ -27,11 +27,6 @@ const pct = (xs: number[], q: number): number => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.max(0, Math.ceil(q * s.length) - 1)];
 };
-
-/** The table as the memory store hands it to the plan: in place, whatever its dtype. */
-function served(t: ItemTable): { data: TableData; dtype: TableDType; scales?: Float32Array } {
-  return { data: t.data, dtype: t.dtype, scales: t.scales };
-}
 
 interface Row {
   dtype: ItemDType;
@@ -49,7 +44,7 @@ async function benchRun(runDir: string, users: number, requests: number): Promis
   const data = await loadData(cfg);
   const work = mkdtempSync(join(tmpdir(), 'prerank-bench-quantized-'));
   try {
-    const tables = new Map<ItemDType, { t: ItemTable; s: ReturnType<typeof served>; acc: number | null }>();
+    const tables = new Map<ItemDType, { t: ItemTable; acc: number | null }>();
     let compiled: CompiledUserSide | null = null;
     for (const dtype of ITEM_DTYPES) {
       const out = join(work, dtype);
@@ -57,7 +52,7 @@ async function benchRun(runDir: string, users: number, requests: number): Promis
       const b = await Bundle.load(out);
       compiled ??= compileUserSide(b.model!);
       const acc = manifest.items.cached ? manifest.items.accuracy?.maxAbsScoreError ?? null : null;
-      tables.set(dtype, { t: b.items!, s: served(b.items!), acc });
+      tables.set(dtype, { t: b.items!, acc });
     }
     if (!compiled) throw new Error(`${cfg.model.kind}: no compiled serving plan (native addon not loaded?)`);
     const c = compiled;
@@ -65,7 +60,7 @@ async function benchRun(runDir: string, users: number, requests: number): Promis
     const n = data.itemCount;
 
     // Test AUC through the plan, one candidate per test row.
-    const aucOf = (s: ReturnType<typeof served>): number => {
+    const aucOf = (s: ItemTable): number => {
       const scores: number[] = [];
       const labels: number[] = [];
       const one = new Int32Array(1);
@@ -87,7 +82,7 @@ async function benchRun(runDir: string, users: number, requests: number): Promis
       for (let r = 0; r < batch.size && testUsers.length < users; r++) testUsers.push(c.input(batch, r));
       if (testUsers.length >= users) break;
     }
-    const f32 = tables.get('float32')!.s;
+    const f32 = tables.get('float32')!.t;
     const refs = testUsers.map((x) => {
       const r = c.rank(x, f32.data, cand, K, TOP);
       return { scores: Float32Array.from(r.scores), top: new Set(r.top) };
@@ -98,10 +93,10 @@ async function benchRun(runDir: string, users: number, requests: number): Promis
     const x0 = testUsers[0];
     for (let done = 0; done < requests; done += 20) {
       for (const dtype of ITEM_DTYPES) {
-        const { s } = tables.get(dtype)!;
+        const { t } = tables.get(dtype)!;
         for (let i = 0; i < 22; i++) {
           const t0 = performance.now();
-          c.rank(x0, s.data, cand, K, TOP, s.dtype, s.scales);
+          c.rank(x0, t.data, cand, K, TOP, t.dtype, t.scales);
           if (i >= 2) ms.get(dtype)!.push(performance.now() - t0);
         }
       }
@@ -109,16 +104,16 @@ async function benchRun(runDir: string, users: number, requests: number): Promis
 
     const rows: Row[] = [];
     for (const dtype of ITEM_DTYPES) {
-      const { t, s, acc } = tables.get(dtype)!;
+      const { t, acc } = tables.get(dtype)!;
       let overlap = 0;
       let maxDiff = 0;
       testUsers.forEach((x, u) => {
-        const r = c.rank(x, s.data, cand, K, TOP, s.dtype, s.scales);
+        const r = c.rank(x, t.data, cand, K, TOP, t.dtype, t.scales);
         for (const i of r.top) if (refs[u].top.has(i)) overlap++;
         for (let k = 0; k < K; k++) maxDiff = Math.max(maxDiff, Math.abs(r.scores[k] - refs[u].scores[k]));
       });
       const bytes = t.data.byteLength + (t.scales?.byteLength ?? 0);
-      rows.push({ dtype, bytes, auc: aucOf(s), top100: overlap / (TOP * testUsers.length), maxDiff, p50: pct(ms.get(dtype)!, 0.5), p99: pct(ms.get(dtype)!, 0.99), manifestMaxErr: acc });
+      rows.push({ dtype, bytes, auc: aucOf(t), top100: overlap / (TOP * testUsers.length), maxDiff, p50: pct(ms.get(dtype)!, 0.5), p99: pct(ms.get(dtype)!, 0.99), manifestMaxErr: acc });
     }
     console.log(`\n${desc}: ${n} items x ${tables.get('float32')!.t.dim}; ${testUsers.length} test users x ${K} random candidates`);
     console.log('  dtype      table MB   test AUC   top-100 overlap   max |logit - f32|   export max err   k=1,000 p50     p99 (ms)');

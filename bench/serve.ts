@@ -6,7 +6,7 @@
 //      it replaces (encodeUser + model.score + JS topN) is timed at k = 1,000 for comparison.
 //   2. The same computation in eager PyTorch (bench/reference/score.py, 1 thread, inference_mode) from the same weights
 //      and item reps (a fixture written here), in the same run, the two alternating in short blocks of requests
-//      (score.py --serve: both sample the same stretch of time); max |score difference| and the ratio torch/prerank.
+//      (score.py: both sample the same stretch of time); max |score difference| and the ratio torch/prerank.
 //   3. HTTP: `prerank serve` (a child process, as deployed) on a bundle exported to a temp dir, on 127.0.0.1 with a
 //      random port, driven at fixed rates with 1,000 candidates per request by an open-loop paced generator and by autocannon (each a child process,
 //      bounded in time); p50/p99, achieved req/s, errors (non-2xx + socket errors + timeouts). The JSON's http_*
@@ -20,6 +20,7 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { createInterface } from 'node:readline';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { engineInfo, keep, noGrad, Rng, scope, Tensor } from '../src/core/index.js';
@@ -71,7 +72,7 @@ interface Lat {
   mean: number;
 }
 
-/** The same nearest-rank percentile as score.py. */
+/** Nearest-rank percentile (both sides' per-request times go through it). */
 function pct(xs: number[], q: number): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor(q * s.length))];
@@ -79,7 +80,7 @@ function pct(xs: number[], q: number): number {
 const summary = (ms: number[]): Lat => ({ p50: pct(ms, 0.5), p99: pct(ms, 0.99), mean: ms.reduce((a, b) => a + b, 0) / ms.length });
 const f2 = (x: number | null | undefined, d = 3): string => (x === null || x === undefined ? 'n/a' : x.toFixed(d));
 
-/** What score.py --serve reports of itself, and its scores and top-n at the check k. */
+/** What score.py reports of itself, and its scores and top-n at the check k. */
 interface TorchReport {
   threads: number;
   torch: string;
@@ -157,49 +158,29 @@ function probeOf(compiled: CompiledUserSide, user: Batch, reps: Float32Array, di
 /** Microseconds per candidate: the p50 slope from k = 1,000 to k = 5,000. */
 const usPerCandidate = (p50At1000: number, p50At5000: number): number => (1000 * (p50At5000 - p50At1000)) / 4000;
 
-/** PyTorch's score.py in --serve mode: a block of requests per call, for a caller that alternates with its own. */
+/** PyTorch's score.py: a block of requests per call, for a caller that alternates with its own. */
 class TorchPeer {
-  private lines: string[] = [];
-  private waiting: { resolve: (line: string) => void; reject: (e: Error) => void } | null = null;
   private err = '';
-  private exited: Error | null = null;
+  private readonly lines: AsyncIterator<string>;
   private constructor(private readonly child: ChildProcessWithoutNullStreams) {
-    child.on('exit', (code) => {
-      this.exited = new Error(`bench/reference/score.py exited (${code}):\n${this.err}`);
-      this.waiting?.reject(this.exited);
-      this.waiting = null;
-    });
-    let buf = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => {
-      buf += d;
-      for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
-        const line = buf.slice(0, i);
-        buf = buf.slice(i + 1);
-        if (this.waiting) {
-          const w = this.waiting;
-          this.waiting = null;
-          w.resolve(line);
-        } else this.lines.push(line);
-      }
-    });
     child.stderr.setEncoding('utf8').on('data', (d: string) => (this.err += d));
+    this.lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
   }
 
   static async start(fixture: string): Promise<{ peer: TorchPeer; meta: Omit<TorchReport, 'check'> }> {
     // 1 thread for torch and OpenBLAS; OpenBLAS picks its own kernel, pinned to the CPU's fast one only where it falls back.
     const env = fairOpenblasEnv({ ...process.env, OMP_NUM_THREADS: '1', OPENBLAS_NUM_THREADS: '1', MKL_NUM_THREADS: '1' });
-    const child = spawn(PYTHON, [SCRIPT, '--fixture', fixture, '--top-n', String(TOP_N), '--threads', '1', '--serve'], { env });
+    const child = spawn(PYTHON, [SCRIPT, '--fixture', fixture, '--top-n', String(TOP_N), '--threads', '1'], { env });
     const peer = new TorchPeer(child);
     const ready = await peer.line();
-    if (!ready.startsWith('ready ')) throw new Error(`bench/reference/score.py --serve: unexpected '${ready}'`);
+    if (!ready.startsWith('ready ')) throw new Error(`bench/reference/score.py: unexpected '${ready}'`);
     return { peer, meta: JSON.parse(ready.slice(6)) };
   }
 
-  private line(): Promise<string> {
-    const queued = this.lines.shift();
-    if (queued !== undefined) return Promise.resolve(queued);
-    if (this.exited) return Promise.reject(this.exited);
-    return new Promise((resolve, reject) => (this.waiting = { resolve, reject }));
+  private async line(): Promise<string> {
+    const next = await this.lines.next();
+    if (next.done) throw new Error(`bench/reference/score.py exited (${this.child.exitCode}):\n${this.err}`);
+    return next.value;
   }
 
   /** `count` requests of k candidates back to back; their milliseconds as PyTorch timed them. */

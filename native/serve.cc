@@ -252,8 +252,14 @@ std::atomic<bool>& bf16_dot_flag() {
   return on;
 }
 
+// The per-thread buffer quantized rows are widened into (one per thread, whichever score kind uses it).
+std::vector<float>& widen_buffer() {
+  static thread_local std::vector<float> buf;
+  return buf;
+}
+
 // fn(rows, b0, b1, out) over [n0, n1), where rows.row(j) is candidate j's float32 rep and the scores go to out[j]:
-// directly for a float32 table; for a 16-bit or int8 one in blocks widened into a per-thread buffer (about 256 KB, a
+// directly for a float32 table; for a 16-bit or int8 one in blocks widened into the thread's buffer (about 256 KB, a
 // whole number of RankTower blocks), with rows and out then relative to the block.
 template <class Fn>
 void over_f32_rows(const ServeKernels& k, const ItemRows& items, long n0, long n1, float* out, Fn&& fn) {
@@ -263,7 +269,7 @@ void over_f32_rows(const ServeKernels& k, const ItemRows& items, long n0, long n
   }
   constexpr long B = serve_detail::kRankTowerBlock;
   const long block = std::max<long>(1, (256L << 10) / (items.ld * 4 * B)) * B;
-  static thread_local std::vector<float> buf;
+  std::vector<float>& buf = widen_buffer();
   buf.resize(static_cast<size_t>(block * items.ld));
   for (long b0 = n0; b0 < n1; b0 += block) {
     const long b1 = std::min(n1, b0 + block);

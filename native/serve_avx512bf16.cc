@@ -29,18 +29,7 @@ namespace prerank {
 namespace serve_detail {
 namespace avx512bf16 {
 
-using V = __m512;
-constexpr int VW = 16;
-inline V vzero() { return _mm512_setzero_ps(); }
-inline V vload(const float* p) { return _mm512_loadu_ps(p); }
-inline void vstore(float* p, V v) { _mm512_storeu_ps(p, v); }
-inline V vbcast(float x) { return _mm512_set1_ps(x); }
-inline V vfma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
-inline V vmax(V a, V b) { return _mm512_max_ps(a, b); }
-inline V vadd(V a, V b) { return _mm512_add_ps(a, b); }
-inline float hsum(V v) { return _mm512_reduce_add_ps(v); }
-// The same tiles as the float32 AVX-512 build.
-#define SERVE_TILES(X) X(4, 1) X(4, 2) X(4, 3) X(4, 4) X(8, 1) X(8, 2) X(12, 1) X(12, 2) X(16, 1) X(24, 1)
+#include "serve_vocab_avx512.inc"  // the same vocabulary and tiles as the float32 AVX-512 build
 #define SERVE_BF16_ONLY 1
 
 #include "serve_kernels.inc"

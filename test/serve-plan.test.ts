@@ -74,6 +74,19 @@ function itemTable(model: RecModel): { table: Float32Array; dim: number; n: numb
   }));
 }
 
+/**
+ * The tensor path for batch user u: its rep from encodeUser (passed through `round`, e.g. to bf16) and its logits
+ * against the m candidate reps `items` [m, dim].
+ */
+function tensorPath(model: RecModel, u: number, items: Float32Array, m: number, dim: number, round = (v: number) => v): { rep: Float32Array; scores: Float32Array } {
+  return noGrad(() => scope(() => {
+    const all = model.encodeUser!(users);
+    const U = all.shape[1];
+    const rep = Float32Array.from(all.f.subarray(u * U, u * U + U), round);
+    return { rep, scores: Float32Array.from(model.score!(Tensor.from(rep, [1, U]), Tensor.from(items, [m, dim])).f) };
+  }));
+}
+
 function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   assert.equal(a.length, b.length);
   let m = 0;
@@ -107,13 +120,7 @@ for (const [name, kind, extra] of CASES) {
     for (const isa of isas) {
       setIsa(isa);
       for (let u = 0; u < users.size; u++) {
-        const [refRep, refScores] = noGrad(() => scope(() => {
-          const all = model.encodeUser!(users);
-          const U = all.shape[1];
-          const rep = Float32Array.from(all.f.subarray(u * U, u * U + U));
-          const s = model.score!(Tensor.from(rep, [1, U]), Tensor.from(items, [m, dim]));
-          return [rep, Float32Array.from(s.f)];
-        }));
+        const { rep: refRep, scores: refScores } = tensorPath(model, u, items, m, dim);
         const x = compiled.input(users, u);
         const rep = compiled.encode(x);
         assert.ok(maxDiff(rep, refRep) < 1e-5, `${isa} user ${u}: rep differs by ${maxDiff(rep, refRep)}`);
@@ -218,12 +225,7 @@ for (const [name, kind, extra] of QUANTIZED) {
         for (const dot of dtype === 'bfloat16' ? bf16Modes : [false]) {
           if (native!.info().bf16DotAvailable) setBf16Dot(dot);
           for (let u = 0; u < 3; u++) {
-            const refScores = noGrad(() => scope(() => {
-              const all = model.encodeUser!(users);
-              const U = all.shape[1];
-              const rep = Float32Array.from(all.f.subarray(u * U, u * U + U), (v) => (dtype === 'bfloat16' && rounds ? fromBf16(toBf16(v)) : v));
-              return Float32Array.from(model.score!(Tensor.from(rep, [1, U]), Tensor.from(items, [m, dim])).f);
-            }));
+            const refScores = tensorPath(model, u, items, m, dim, dtype === 'bfloat16' && rounds ? (v) => fromBf16(toBf16(v)) : undefined).scores;
             const x = compiled.input(users, u);
             if (u > 0) wakePool();
             const ranked = compiled.rank(x, q.data, rows, m, 25, dtype, q.scales);

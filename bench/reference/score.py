@@ -29,13 +29,11 @@ Manifest ``config``: {"model": "dssm"|"inttower"|"ranktower", "layers", "batch_n
 "head_size", optional "item_dtype": "bfloat16" (inttower), "user_heads", "item_heads", "head_size", "attn_dim", "value_dim", "ln_eps" (ranktower),
 "user_fields": [{"kind": "sparse"|"sequence", "pooling": null|"mean"|"sum"|"max"}] in field order}.
 
-CLI: /usr/bin/python3 bench/reference/score.py --fixture DIR --ks 100,1000,5000 --top-n 100 --warmup 30
-     --requests 300 --threads 1 --out FILE.json      # '-' = stdout
-     --serve: request by request for a caller that alternates with its own requests (bench/serve.ts): prints one line
-     "ready" + the report's meta fields as JSON, then per stdin line "<k> <count>" runs count requests of k candidates
-     and prints their milliseconds on one line, "check <k>" prints the check object as JSON; EOF ends.
-Report: {"model", "threads", "torch", "blas_core", "results": {k: {"p50_ms", "p99_ms", "mean_ms", "requests", "ms" (each request)}},
-         "check": {"k", "scores": [first k scores], "top": [top-n indices]}}
+CLI: /usr/bin/python3 bench/reference/score.py --fixture DIR --top-n 100 --threads 1
+Blocks of requests on demand, for a caller that alternates them with its own (bench/serve.ts): prints one line
+"ready" + {"model", "threads", "torch", "blas_core"} as JSON, then per stdin line "<k> <count>" runs count requests of
+k candidates and prints their milliseconds on one line, and per "check <k>" prints {"k", "scores": [the first k
+scores], "top": [top-n indices]} as JSON; EOF ends.
 """
 
 import argparse
@@ -44,7 +42,6 @@ import os
 import sys
 import time
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -52,11 +49,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from fixture_io import read_fixture  # noqa: E402
 
 NORM_EPS = 1e-12
-
-
-def percentile(xs, q):
-    s = sorted(xs)
-    return s[min(len(s) - 1, int(q * len(s)))]
 
 
 def build(manifest, arrays):
@@ -212,8 +204,15 @@ def blas_core():
     return None
 
 
-def serve(manifest, arrays, request, top_n):
-    """Blocks of requests on demand, their times per stdout line (see the module docstring)."""
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--fixture", required=True)
+    ap.add_argument("--top-n", type=int, default=100)
+    ap.add_argument("--threads", type=int, default=1)
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    manifest, arrays = read_fixture(a.fixture)
+    request = build(manifest, arrays)
     meta = {"model": manifest["config"]["model"], "threads": torch.get_num_threads(), "torch": torch.__version__, "blas_core": blas_core()}
     print("ready " + json.dumps(meta), flush=True)
     with torch.inference_mode():
@@ -223,60 +222,16 @@ def serve(manifest, arrays, request, top_n):
                 continue
             if cmd[0] == "check":
                 ck = min(int(cmd[1]), arrays["items"].shape[0])
-                scores, top = request(ck, top_n)
+                scores, top = request(ck, a.top_n)
                 print(json.dumps({"k": ck, "scores": scores.tolist(), "top": top.tolist()}), flush=True)
                 continue
             k, count = int(cmd[0]), int(cmd[1]) if len(cmd) > 1 else 1
             ms = []
             for _ in range(count):
                 t0 = time.perf_counter()
-                request(k, top_n)
+                request(k, a.top_n)
                 ms.append((time.perf_counter() - t0) * 1e3)
             print(" ".join(f"{x:.6f}" for x in ms), flush=True)
-
-
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--fixture", required=True)
-    ap.add_argument("--ks", default="100,1000,5000")
-    ap.add_argument("--top-n", type=int, default=100)
-    ap.add_argument("--warmup", type=int, default=30)
-    ap.add_argument("--requests", type=int, default=300)
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--check-k", type=int, default=1000)
-    ap.add_argument("--out", default="-")
-    ap.add_argument("--serve", action="store_true")
-    a = ap.parse_args()
-    torch.set_num_threads(a.threads)
-    manifest, arrays = read_fixture(a.fixture)
-    request = build(manifest, arrays)
-    if a.serve:
-        serve(manifest, arrays, request, a.top_n)
-        return
-    ks = [int(k) for k in a.ks.split(",")]
-    results, check = {}, None
-    with torch.inference_mode():
-        for k in ks:
-            for _ in range(a.warmup):
-                request(k, a.top_n)
-            ms = []
-            for _ in range(a.requests):
-                t0 = time.perf_counter()
-                request(k, a.top_n)
-                ms.append((time.perf_counter() - t0) * 1e3)
-            results[str(k)] = {"p50_ms": percentile(ms, 0.5), "p99_ms": percentile(ms, 0.99), "mean_ms": float(np.mean(ms)), "requests": len(ms),
-                               "ms": ms}
-        ck = min(a.check_k, arrays["items"].shape[0])
-        scores, top = request(ck, a.top_n)
-        check = {"k": ck, "scores": scores.tolist(), "top": top.tolist()}
-    report = {"model": manifest["config"]["model"], "threads": torch.get_num_threads(), "torch": torch.__version__, "blas_core": blas_core(),
-              "results": results, "check": check}
-    text = json.dumps(report)
-    if a.out == "-":
-        print(text)
-    else:
-        with open(a.out, "w", encoding="utf-8") as f:
-            f.write(text)
 
 
 if __name__ == "__main__":

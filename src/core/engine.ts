@@ -16,7 +16,7 @@ export function setIsa(isa: string): void {
   a.setIsa(isa);
 }
 
-/** Turns the bf16 dot-product max-sim (AVX512_BF16) on or off; throws where the CPU or the addon has none. */
+/** Turns the bf16 dot-product kernels (max-sim and dot, AVX512_BF16) on or off; throws where the CPU or the addon has none. */
 export function setBf16Dot(on: boolean): void {
   const a = nativeAddon();
   if (!a) throw new Error(`setBf16Dot: the native addon is not loaded (${nativeLoadError()})`);

@@ -8,6 +8,7 @@ import { nativeAddon, type NativeServePlan } from '../core/kernels/native.js';
 import type { Batch } from '../data/batch.js';
 import type { RecModel } from '../models/types.js';
 import type { UserServingPlan } from '../models/common/serving.js';
+import type { ItemDType, ItemTable } from '../export/item-table.js';
 
 /**
  * How a table handed to rank() stores its reps: float32; bfloat16 (a Uint16Array of bf16 bits, or a Float32Array
@@ -16,8 +17,8 @@ import type { UserServingPlan } from '../models/common/serving.js';
  * scores take the user rep rounded to bf16 as well (native/serve.h: the bf16 dot-product instruction's arithmetic,
  * the same on every path), so a bf16 bundle scores alike from any store.
  */
-export type TableDType = 'float32' | 'bfloat16' | 'float16' | 'int8';
-export type TableData = Float32Array | Uint16Array | Int8Array;
+export type TableDType = ItemDType;
+export type TableData = ItemTable['data'];
 
 export class CompiledUserSide {
   /** rank()'s outputs, grown as needed and reused: a request allocates nothing on the synchronous path. */

@@ -195,7 +195,7 @@ export class Scorer {
       const lookup = at ? null : await store.get(ids);
       found = (at ?? lookup!).found;
       // Decoded rows (Redis) are float32, but a bf16 bundle's still score as bf16 (compiled.ts, TableDType).
-      const [table, rows, dtype, scales] = at ? [at.table, at.rows, at.dtype, at.scales] : [lookup!.reps, null, this.decodedDtype, undefined];
+      const [table, rows, dtype, scales] = at ? [at.table.data, at.rows, at.table.dtype, at.table.scales] : [lookup!.reps, null, this.decodedDtype, undefined];
       const stored = user.stored; // a view into the bundle's user encodings: valid across the await
       ({ scores, top: order } = stored ? this.compiled.rankRep(stored, table, rows, found.length, n, dtype, scales)
         : this.compiled.work(found.length) >= this.asyncAboveMacs // never when sync

@@ -12,7 +12,7 @@ export interface EngineInfo {
   detectedIsa: string;
   supportedIsas: string[];
   threads: number;
-  /** Max-sim over bfloat16 item tables uses the CPU's bf16 dot-product instruction (AVX512_BF16). */
+  /** Max-sim and dot over bfloat16 item tables use the CPU's bf16 dot-product instruction (AVX512_BF16). */
   bf16Dot?: boolean;
   bf16DotAvailable?: boolean;
 }
@@ -41,7 +41,7 @@ export interface NativeAddon extends Omit<Kernels, 'name'> {
   info(): EngineInfo;
   setIsa(isa: string): void;
   setThreads(n: number): void;
-  /** Turns the bf16 dot-product max-sim on or off (throws when turning it on where it is not available). */
+  /** Turns the bf16 dot-product kernels on or off (throws when turning them on where they are not available). */
   setBf16Dot(on: boolean): void;
   fmaPeak(isa: string, threads: number, seconds: number): number;
 }

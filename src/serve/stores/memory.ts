@@ -29,10 +29,9 @@ export class MemoryItemStore implements ItemStore {
     return { found, reps, missing };
   }
 
-  /** Rows in the table as stored (float32, bfloat16, float16, int8 with its row scales). */
+  /** Rows in the table as stored (any dtype). */
   locate(ids: readonly string[]): ItemLocation {
-    const { data, dtype, scales } = this.table;
-    return { ...this.rowsOf(ids), table: data, dtype, ...(scales ? { scales } : {}) };
+    return { ...this.rowsOf(ids), table: this.table };
   }
 
   private rowsOf(ids: readonly string[]): { found: Int32Array; rows: Int32Array; missing: string[] } {

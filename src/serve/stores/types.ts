@@ -2,7 +2,6 @@
 // ./index.ts (STORES) and all pass one conformance suite (test/serve-store-conformance.ts).
 // Shape letters: N items, I item rep width, M found candidates.
 import type { ItemTable } from '../../export/item-table.js';
-import type { TableData, TableDType } from '../compiled.js';
 
 export interface ItemLookup {
   /** Indices into the requested ids of the items found, in request order. */
@@ -19,11 +18,8 @@ export interface ItemLocation {
   /** Row of ids[found[k]] in `table`. */
   rows: Int32Array;
   missing: string[];
-  /** [N, I] as the bundle stores it (float32, bfloat16 / float16 bits, int8), read in place by the compiled plan. */
-  table: TableData;
-  dtype: TableDType;
-  /** [N] row scales of an int8 table. */
-  scales?: Float32Array;
+  /** The table as the bundle stores it (any dtype), read in place by the compiled plan. */
+  table: ItemTable;
 }
 
 export interface ItemStore {
