@@ -15,7 +15,7 @@
 //      second (POST /admin/reload between two bundles); reload_* fields: every request must succeed.
 // Weights are untrained (the models' initialisation; latency does not depend on the values). The last line is one
 // JSON object. Options: --requests=N (1000 per k and side), --warmup=N (30), --http-seconds=S (10), --rates=200,500, --no-http,
-// --no-torch. CS3 rows (issue 10) are prerank only: their per-candidate cost beside the base model's, also timed in
+// --no-torch, --models=dssm,inttower32,... (a subset of the rows, by key). CS3 rows (issue 10) are prerank only: their per-candidate cost beside the base model's, also timed in
 // alternating blocks.
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -70,6 +70,10 @@ interface Lat {
   p50: number;
   p99: number;
   mean: number;
+}
+
+function fail(message: string): never {
+  throw new Error(message);
 }
 
 /** Nearest-rank percentile (both sides' per-request times go through it). */
@@ -604,7 +608,9 @@ export async function benchServe(args: string[]): Promise<void> {
   const reloads: ReloadResult[] = [];
   try {
     const bundles: [Spec, string][] = [];
-    for (const spec of SPECS) {
+    const only = opt('models', '');
+    const specs = only ? only.split(',').map((key) => SPECS.find((s) => s.key === key) ?? fail(`--models: unknown row '${key}' (rows: ${SPECS.map((s) => s.key).join(', ')})`)) : SPECS;
+    for (const spec of specs) {
       const { r, bundle, probe } = await benchModel(spec, data, user, work, torchMissing, requests, warmup);
       models.push(r);
       probes.set(spec.key, probe);

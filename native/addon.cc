@@ -352,6 +352,7 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
   o.Set("threads", prerank::ThreadPool::get().size());
   o.Set("bf16Dot", prerank::bf16_dot_enabled());
   o.Set("bf16DotAvailable", prerank::bf16_dot_available());
+  o.Set("servePieceMacs", static_cast<double>(prerank::serve_piece_macs()));
   return o;
 }
 
@@ -359,6 +360,13 @@ Napi::Value SetBf16Dot(const Napi::CallbackInfo& info) {
   Args a{info, "setBf16Dot"};
   a.need(1);
   if (!prerank::set_bf16_dot(a.flag(0))) a.fail("this CPU or build has no bf16 dot-product instruction (AVX512_BF16)");
+  return info.Env().Undefined();
+}
+
+Napi::Value SetServePiece(const Napi::CallbackInfo& info) {
+  Args a{info, "setServePiece"};
+  a.need(1);
+  prerank::set_serve_piece_macs(a.num_long(0, "macs"));
   return info.Env().Undefined();
 }
 
@@ -405,7 +413,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"scatterAddRows", ScatterAddRows}, {"axpy", Axpy}, {"dropout", Dropout}, {"mul", Mul},
       {"batchNormForward", BatchNormForward}, {"batchNormBackward", BatchNormBackward},
       {"groupMaxSum", GroupMaxSum}, {"rowDot", RowDot}, {"rowScale", RowScale}, {"adam", Adam}, {"adamRows", AdamRows}, {"sgd", Sgd},
-      {"adagrad", Adagrad}, {"info", Info}, {"setIsa", SetIsa}, {"setThreads", SetThreads}, {"setBf16Dot", SetBf16Dot}, {"fmaPeak", FmaPeak},
+      {"adagrad", Adagrad}, {"info", Info}, {"setIsa", SetIsa}, {"setThreads", SetThreads}, {"setBf16Dot", SetBf16Dot}, {"setServePiece", SetServePiece}, {"fmaPeak", FmaPeak},
   };
   for (const auto& [name, fn] : fns) exports.Set(name, Napi::Function::New(env, fn, name));
   prerank::register_serve(env, exports);

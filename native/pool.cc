@@ -157,6 +157,18 @@ void ThreadPool::resize(int n) {
   start_threads(s, n);
 }
 
+void ThreadPool::wake() {
+  PoolState& s = state();
+  if (tls_in_task || s.sleepers.load() == 0) return;
+  std::lock_guard<std::mutex> lk(s.run_mu);
+  // A job with no places: the helpers see a new ticket, find no slot to claim and go back to spinning.
+  s.n_tasks = 0;
+  s.slots.store(0, std::memory_order_release);
+  s.ticket.store(s.ticket.load(std::memory_order_relaxed) + 1);  // seq_cst publish
+  { std::lock_guard<std::mutex> sl(s.sleep_mu); }
+  s.wake.notify_all();
+}
+
 void ThreadPool::run(int n_tasks, const std::function<void(int task)>& fn) {
   if (n_tasks <= 0) return;
   PoolState& s = state();

@@ -13,6 +13,9 @@ class ThreadPool {
   // True when no helper thread is asleep (each is running a task or still spinning after its last one): a job posted
   // now starts on all threads at once, without waking anyone.
   bool helpers_awake() const;
+  // Wakes sleeping helpers without giving them work, so that a run() posted within their spin time (~100 us)
+  // starts on every thread at once. Cheap when they are awake already; does nothing from inside a task.
+  void wake();
   // Runs fn(task) for task in [0, n_tasks), spread over the workers; returns when all are done.
   // Calls from inside a task run serially on the calling thread (no nested parallelism).
   void run(int n_tasks, const std::function<void(int task)>& fn);

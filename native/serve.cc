@@ -46,24 +46,58 @@ const ServeKernels& kernels() {
 // and p99 is what a pre-ranker's budget is set by.)
 constexpr long kWakeMacs = 1L << 23;
 
-// Runs fn(begin, end) over [0, n) in one piece or in equal pieces per pool thread (each at least kParallelMacs), by
-// the work per item: split when the work is at least kWakeMacs, or when the helpers are awake.
+// A step that splits because it is at least kWakeMacs is cut into pieces of about serve_piece_macs() multiply-adds
+// (at most kMaxPieces), which the pool's threads take one at a time, instead of one equal share per thread: a thread
+// the VM deschedules mid-request then holds up only the piece it is on, while the others take the rest. 0 = one
+// share per thread (as until the seventh session). PRERANK_SERVE_PIECE=<multiply-adds> at start-up, or
+// set_serve_piece_macs().
+constexpr long kMaxPieces = 64;
+constexpr long kDefaultPieceMacs = 1L << 22;
+
+std::atomic<long>& piece_macs_flag() {
+  static std::atomic<long> v{[] {
+    const char* e = std::getenv("PRERANK_SERVE_PIECE");
+    if (!e || !*e) return kDefaultPieceMacs;
+    char* end = nullptr;
+    const long x = std::strtol(e, &end, 10);
+    return end != e && *end == '\0' && x >= 0 ? x : kDefaultPieceMacs;
+  }()};
+  return v;
+}
+
+// Runs fn(begin, end) over [0, n) in one piece or in pieces on the pool threads (each at least kParallelMacs), by
+// the work per item: split when the work is at least kWakeMacs (then in pieces of about serve_piece_macs()), or when
+// the helpers are awake (then one equal share per thread).
 template <class Fn>
-void split(long n, long macs_per_item, Fn&& fn) {
+void split(long n, long macs_per_item, Fn&& fn, long min_macs = kParallelMacs) {
   ThreadPool& pool = ThreadPool::get();
   const long work = n * macs_per_item;
-  const long tasks = std::min<long>(pool.size(), work / kParallelMacs);
+  long tasks = std::min<long>(pool.size(), work / min_macs);
   if (tasks < 2 || (work < kWakeMacs && !pool.helpers_awake())) {
     fn(0L, n);
     return;
   }
+  const long piece = piece_macs_flag().load(std::memory_order_relaxed);
+  if (work >= kWakeMacs && piece > 0) tasks = std::min(std::max(tasks, work / std::max(piece, kParallelMacs)), std::min(kMaxPieces, n));
   pool.run(static_cast<int>(tasks), [&](int t) {
     const long b = n * t / tasks, e = n * (t + 1) / tasks;
     if (b < e) fn(b, e);
   });
 }
 
-void linear(const ServeKernels& k, const ServeStep& s, float* arena) {
+}  // namespace
+
+long serve_piece_macs() { return piece_macs_flag().load(); }
+void set_serve_piece_macs(long macs) { piece_macs_flag().store(std::max(0L, macs)); }
+
+namespace {
+
+// In a request whose scoring splits anyway (serve_request: the helpers were woken at its start), a tower layer of at
+// least this many multiply-adds is split too: such layers are gemv, bound by reading the weights (IntTower 32 x 64's
+// head projections, 300 x 2,048 floats each, 0.6M multiply-adds), and two cores read them faster than one.
+constexpr long kWideLayerMacs = 1L << 17;
+
+void linear(const ServeKernels& k, const ServeStep& s, float* arena, bool wide) {
   const float* b = s.b.empty() ? nullptr : s.b.data();
   const bool relu = s.act == ServeStep::kRelu;
   for (int r = 0; r < s.rows; ++r) {
@@ -74,7 +108,7 @@ void linear(const ServeKernels& k, const ServeStep& s, float* arena) {
     const long blocks = (s.out + unit - 1) / unit;
     split(blocks, static_cast<long>(s.in) * unit, [&](long b0, long b1) {
       k.gemv(s.in, s.out, x, s.w.data(), b, relu, y, static_cast<int>(b0 * unit), static_cast<int>(std::min<long>(s.out, b1 * unit)));
-    });
+    }, wide ? kWideLayerMacs : kParallelMacs);
     if (s.act == ServeStep::kSilu)
       for (int c = 0; c < s.out; ++c) y[c] = y[c] / (1.f + std::exp(-y[c]));
     if (s.act == ServeStep::kSigmoid)
@@ -225,14 +259,14 @@ long ServePlan::macs_per_item() const {
   return 0;
 }
 
-const float* ServePlan::encode(const float* input, ServeScratch& scratch) const {
+const float* ServePlan::encode(const float* input, ServeScratch& scratch, bool wide) const {
   scratch.arena.resize(arena_);
   float* a = scratch.arena.data();
   std::copy(input, input + input_, a);
   const ServeKernels& k = kernels();
   for (const ServeStep& s : steps_) {
     switch (s.kind) {
-      case ServeStep::kLinear: linear(k, s, a); break;
+      case ServeStep::kLinear: linear(k, s, a, wide); break;
       case ServeStep::kL2Norm: l2norm(s, a); break;
       case ServeStep::kLightSe: light_se(s, a, scratch.se); break;
       case ServeStep::kGate: gate(s, a); break;
@@ -394,7 +428,11 @@ long top_n(const float* scores, long m, long n, int32_t* out, ServeScratch& s) {
 
 long serve_request(const ServePlan& plan, const float* input, const ItemRows& items, long m, float* scores, long n,
                    int32_t* top, ServeScratch& s) {
-  plan.score(plan.encode(input, s), items, m, scores, s);
+  // Scoring that will split over the pool (at least kWakeMacs) wakes it now, so the tower's larger layers split too.
+  const bool wide = m * plan.macs_per_item() >= kWakeMacs && ThreadPool::get().size() > 1;
+  if (wide) ThreadPool::get().wake();
+
+  plan.score(plan.encode(input, s, wide), items, m, scores, s);
   return n > 0 ? top_n(scores, m, n, top, s) : 0;
 }
 

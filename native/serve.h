@@ -69,8 +69,9 @@ class ServePlan {
   long macs_per_item() const;
 
   // Runs the user tower on `input` (input_len floats); returns the rep (rep_len floats inside s.arena). Large steps
-  // run on the pool (serve.cc, split).
-  const float* encode(const float* input, ServeScratch& s) const;
+  // run on the pool (serve.cc, split); wide (the request's scoring splits and the pool was woken for it): smaller
+  // layers too.
+  const float* encode(const float* input, ServeScratch& s, bool wide = false) const;
   // Logits of the rep against n candidates.
   void score(const float* rep, const serve_detail::ItemRows& items, long n, float* out, ServeScratch& s) const;
 
@@ -88,6 +89,11 @@ class ServePlan {
 bool bf16_dot_available();
 bool bf16_dot_enabled();
 bool set_bf16_dot(bool on);
+
+// The size, in multiply-adds, of the pieces a large scoring step is cut into for the pool threads (serve.cc, split);
+// 0 = one equal share per thread. PRERANK_SERVE_PIECE at start-up sets it too.
+long serve_piece_macs();
+void set_serve_piece_macs(long macs);
 
 // Indices of the n largest of scores[0, m), best first; equal scores keep the lower index first; NaN ranks below
 // every number (-inf included). Writes min(n, m) indices and returns that count. Its buffers live in `s` (reused between calls).

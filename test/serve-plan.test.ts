@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Rng, Tensor, engineInfo, noGrad, ops, scope, setBf16Dot, setIsa } from '../src/core/index.js';
+import { Rng, Tensor, engineInfo, noGrad, ops, scope, setBf16Dot, setIsa, setServePiece } from '../src/core/index.js';
 import { decodeAll, fromBf16, quantize, toBf16 } from '../src/export/item-table.js';
 import { nativeAddon } from '../src/core/kernels/native.js';
 import { Dataset, parseDataConfig, writeSyntheticLog, type Batch } from '../src/data/index.js';
@@ -144,6 +144,51 @@ for (const [name, kind, extra] of CASES) {
     }
   });
 }
+
+// A request whose scoring is at least kWakeMacs (8M multiply-adds) wakes the pool, splits its tower layers of >= 128K
+// multiply-adds, and cuts the max-sim into pieces the threads take one at a time (native/serve.cc, split). However
+// the work is cut, every candidate's score is the same to the bit, and equals the tensor path's.
+test('large requests: the same scores whatever the piece size, tower layers split', { skip }, async () => {
+  // 2 taps x 16 user heads over 16 item heads of 32: 16K multiply-adds per candidate, 48M at 3,000; head projections
+  // 256 x 512 (131K multiply-adds: split in a large request).
+  const model = built('int-tower', { heads: 16, headSize: 32, tower: [256, 256] });
+  const compiled = compileUserSide(model)!;
+  const { table, dim, n } = itemTable(model);
+  const m = 3000;
+  const rng = new Rng(5);
+  const rows = Int32Array.from({ length: m }, () => Math.floor(rng.uniform() * n));
+  const items = new Float32Array(m * dim);
+  rows.forEach((r, k) => items.set(table.subarray(r * dim, r * dim + dim), k * dim));
+  const initial = engineInfo().servePieceMacs!;
+  assert.equal(initial, 1 << 22, 'default piece: 4M multiply-adds');
+  try {
+    for (const isa of isas) {
+      setIsa(isa);
+      for (const u of [0, 3]) {
+        const { scores: ref } = tensorPath(model, u, items, m, dim);
+        const x = compiled.input(users, u);
+        let first: Float32Array | null = null;
+        // 0: one share per thread; 1 (taken as the 1M minimum): 48 pieces; 4M: 12; 2^40: one per thread again.
+        for (const piece of [0, 1, 1 << 22, 2 ** 40]) {
+          setServePiece(piece);
+          assert.equal(engineInfo().servePieceMacs, piece);
+          const { scores, top } = compiled.rank(x, table, rows, m, 50);
+          const tol = 2e-5 * Math.max(1, ...Array.from(ref, Math.abs));
+          assert.ok(maxDiff(scores, ref) < tol, `${isa} user ${u} piece ${piece}: logits differ by ${maxDiff(scores, ref)}`);
+          assert.deepEqual(Array.from(top), Array.from(topN(scores, 50)));
+          if (!first) first = Float32Array.from(scores);
+          else assert.deepEqual(Array.from(scores), Array.from(first), `${isa} user ${u}: piece ${piece} changes a score`);
+          const off = await compiled.rankAsync(x, items, null, m, 0);
+          assert.deepEqual(Array.from(off.scores), Array.from(first), `${isa} user ${u}: off the event loop, piece ${piece}`);
+        }
+      }
+    }
+  } finally {
+    setServePiece(initial);
+  }
+  assert.throws(() => setServePiece(-1), /macs must be an integer >= 0/);
+  assert.throws(() => setServePiece(1.5), /macs must be an integer >= 0/);
+});
 
 test('top-n: ties keep the lower index, NaN ranks last, n > m gives m', { skip }, () => {
   const model = built('dssm', {});

@@ -23,6 +23,17 @@ export function setBf16Dot(on: boolean): void {
   a.setBf16Dot(on);
 }
 
+/**
+ * How a large scoring step (>= 8M multiply-adds: IntTower 32 x 64 at 1,000 candidates) is shared by the pool threads:
+ * in pieces of about `macs` multiply-adds taken one at a time (default 4M; PRERANK_SERVE_PIECE sets it at start-up),
+ * or with 0 one equal share per thread. The scores are the same either way.
+ */
+export function setServePiece(macs: number): void {
+  const a = nativeAddon();
+  if (!a) throw new Error(`setServePiece: the native addon is not loaded (${nativeLoadError()})`);
+  a.setServePiece(macs);
+}
+
 /** Resizes the one compute thread pool (PRERANK_THREADS sets the initial size). */
 export function setThreads(n: number): void {
   nativeAddon()?.setThreads(n);

@@ -15,6 +15,8 @@ export interface EngineInfo {
   /** Max-sim and dot over bfloat16 item tables use the CPU's bf16 dot-product instruction (AVX512_BF16). */
   bf16Dot?: boolean;
   bf16DotAvailable?: boolean;
+  /** The multiply-adds per piece a large scoring step is cut into for the pool threads (0: one share per thread). */
+  servePieceMacs?: number;
 }
 
 /** native/serve.h: one model's user tower + scoring, built from a ServingPlanSpec (src/models/common/serving.ts). */
@@ -43,6 +45,8 @@ export interface NativeAddon extends Omit<Kernels, 'name'> {
   setThreads(n: number): void;
   /** Turns the bf16 dot-product kernels on or off (throws when turning them on where they are not available). */
   setBf16Dot(on: boolean): void;
+  /** Multiply-adds per piece of a large scoring step on the pool (0: one equal share per thread). */
+  setServePiece(macs: number): void;
   fmaPeak(isa: string, threads: number, seconds: number): number;
 }
 
