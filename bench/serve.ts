@@ -13,6 +13,8 @@
 //      fields are the paced generator's IntTower run at the highest rate, autocannon_* autocannon's (see PACED).
 //   4. Hot reload under load: the paced run (DSSM, IntTower) at the highest rate again while the bundle is swapped every
 //      second (POST /admin/reload between two bundles); reload_* fields: every request must succeed.
+// First it prints the machine's own noise: a ~20 us computation's p99/p50, and the FMA speed of one vCPU in 2-ms windows
+// (bench/steal.ts), which bound the p99/p50 a short or a compute-bound request can reach here.
 // Weights are untrained (the models' initialisation; latency does not depend on the values). The last line is one
 // JSON object. Options: --requests=N (1000 per k and side), --warmup=N (30), --http-seconds=S (10), --rates=200,500, --no-http,
 // --no-torch, --models=dssm,inttower32,... (a subset of the rows, by key). CS3 rows (issue 10) are prerank only: their per-candidate cost beside the base model's, also timed in
@@ -33,7 +35,7 @@ import { USER_SIDE, type FieldEmbedder } from '../src/models/common/field-embedd
 import { topN } from '../src/serve/index.js';
 import { compileUserSide, type CompiledUserSide, type TableDType } from '../src/serve/compiled.js';
 import { quantize } from '../src/export/item-table.js';
-import { stealLine, stealMeter } from './steal.js';
+import { fmaWindows, fmaWindowsLine, stealLine, stealMeter } from './steal.js';
 import { PYTHON, fairOpenblasEnv, openblasCore, torchAvailable, writeFixture } from './torch-reference.js';
 
 const KS = [100, 1000, 5000];
@@ -596,6 +598,8 @@ export async function benchServe(args: string[]): Promise<void> {
   const noise = noiseProbe();
   console.log(`noise floor: a fixed ~20 us computation timed 2,000 times: p50 ${f2(noise.p50 * 1000, 1)} us, p99 ${f2(noise.p99 * 1000, 1)} us ` +
     `(p99/p50 ${f2(noise.p99 / noise.p50, 2)}: scheduling noise alone, the same for prerank and PyTorch)`);
+  const windows = fmaWindows();
+  console.log(fmaWindowsLine(windows));
   const torchMissing = args.includes('--no-torch') ? '--no-torch given' : torchAvailable();
   if (torchMissing) console.log(`PyTorch reference skipped: ${torchMissing}`);
   const data = await Dataset.load(recipeConfig('ml-latest-small'));
@@ -634,7 +638,7 @@ export async function benchServe(args: string[]): Promise<void> {
   }
 
   const result: Record<string, unknown> = { cpu: info.cpu, isa: info.isa, threads: info.threads, torch_threads: torchMissing ? null : 1,
-    noise_p50_us: noise.p50 * 1000, noise_p99_us: noise.p99 * 1000 };
+    noise_p50_us: noise.p50 * 1000, noise_p99_us: noise.p99 * 1000, fma_windows: windows };
   for (const m of models) {
     for (const k of KS) {
       result[`${m.key}_k${k}_p50_ms`] = m.ours[k].p50;
