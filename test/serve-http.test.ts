@@ -75,6 +75,10 @@ test('GET /healthz, /readyz, /metrics', async () => {
   assert.equal(ready.ann, 'usearch');
   const m = (await srv.app.inject('/metrics')).body;
   assert.match(m, /prerank_request_duration_seconds_bucket\{le="0.005",route="\/v1\/prerank",status="200"\}/);
+  // Seconds, not milliseconds: the requests above took more than nothing and far less than a second each.
+  const sum = Number(/prerank_request_duration_seconds_sum\{route="\/v1\/prerank",status="200"\} ([\d.e-]+)/.exec(m)?.[1]);
+  const count = Number(/prerank_request_duration_seconds_count\{route="\/v1\/prerank",status="200"\} (\d+)/.exec(m)?.[1]);
+  assert.ok(count > 0 && sum > 0 && sum / count < 1, `latency sum ${sum} s over ${count} requests`);
   assert.match(m, /prerank_candidates_per_request_count\{route="prerank"\} \d+/);
   assert.match(m, /prerank_unknown_candidates_total\{route="prerank"\} [1-9]/);
   assert.match(m, /prerank_feature_oov_total\{feature="gender"\} [1-9]/);

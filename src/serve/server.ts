@@ -74,15 +74,10 @@ export async function createServer(o: ServerOptions = {}): Promise<PrerankServer
       message: 'overloaded, retry later' });
   }
 
-  const started = new WeakMap<FastifyRequest, bigint>();
-  app.addHook('onRequest', async (req) => {
-    started.set(req, process.hrtime.bigint());
-  });
+  // Latency from fastify's own clock (reply.elapsedTime: ms since the request arrived; no per-request bookkeeping).
   app.addHook('onResponse', async (req, reply) => {
-    const t0 = started.get(req);
-    if (t0 === undefined) return;
     const route = req.routeOptions.url ?? 'unmatched';
-    metrics.latency.observe({ route, status: String(reply.statusCode) }, Number(process.hrtime.bigint() - t0) / 1e9);
+    metrics.latency.observe({ route, status: String(reply.statusCode) }, reply.elapsedTime / 1000);
   });
   let watcher: VersionWatcher | null = null;
   app.addHook('onClose', async () => {
