@@ -85,12 +85,6 @@ void split(long n, long macs_per_item, Fn&& fn, long min_macs = kParallelMacs) {
   });
 }
 
-}  // namespace
-
-long serve_piece_macs() { return piece_macs_flag().load(); }
-void set_serve_piece_macs(long macs) { piece_macs_flag().store(std::max(0L, macs)); }
-
-namespace {
 
 // In a request whose scoring splits anyway (serve_request: the helpers were woken at its start), a tower layer of at
 // least this many multiply-adds is split too: such layers are gemv, bound by reading the weights (IntTower 32 x 64's
@@ -326,6 +320,9 @@ bool set_bf16_dot(bool on) {
   return true;
 }
 
+long serve_piece_macs() { return piece_macs_flag().load(); }
+void set_serve_piece_macs(long macs) { piece_macs_flag().store(std::max(0L, macs)); }
+
 void ServePlan::score(const float* rep, const ItemRows& items, long n, float* out, ServeScratch& scratch) const {
   const ServeKernels& k = kernels();
   // A bf16 table: dot and max-sim take the user heads in bfloat16 too (products exact in float32, float32 sums):
@@ -431,7 +428,6 @@ long serve_request(const ServePlan& plan, const float* input, const ItemRows& it
   // Scoring that will split over the pool (at least kWakeMacs) wakes it now, so the tower's larger layers split too.
   const bool wide = m * plan.macs_per_item() >= kWakeMacs && ThreadPool::get().size() > 1;
   if (wide) ThreadPool::get().wake();
-
   plan.score(plan.encode(input, s, wide), items, m, scores, s);
   return n > 0 ? top_n(scores, m, n, top, s) : 0;
 }

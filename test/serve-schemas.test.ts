@@ -20,11 +20,11 @@ const VALUES: unknown[] = [
 const USERS: unknown[] = [
   {}, { user_id: '1' }, { age: 31, gender: 'M', genres: ['Drama', 'Comedy'] }, { flag: true, none: null },
   { [long(200)]: 1 }, { [long(201)]: 1 }, { x: long(1001) }, { x: [long(1001)] }, { x: { y: 1 } }, { x: [[1]] }, { x: [true] }, { x: NaN },
-  { x: Array(1001).fill('a') }, null, [], 'u', 3,
+  { x: Array(1001).fill('a') }, { x: ['a', , 'b'] }, null, [], 'u', 3, // eslint-disable-line no-sparse-arrays
 ];
 const CANDIDATES: unknown[] = [
   [], ['1'], ['1', 2, '3'], Array.from({ length: 50 }, (_, i) => String(i)), Array.from({ length: 51 }, (_, i) => i),
-  [''], [long(256)], [long(257)], [1.5], [-3], [2 ** 53], [2 ** 53 - 1], [null], [true], [['1']], [{}], [NaN], [Infinity], '1', 7, null, {},
+  [''], ['1', , '2'], [long(256)], [long(257)], // eslint-disable-line no-sparse-arrays [1.5], [-3], [2 ** 53], [2 ** 53 - 1], [null], [true], [['1']], [{}], [NaN], [Infinity], '1', 7, null, {},
 ];
 
 /** A valid body `base`, then every field of it replaced by every value of its pool, dropped, and random mixtures. */

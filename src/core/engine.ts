@@ -1,5 +1,5 @@
 // Engine-wide settings and facts: CPU model, the SIMD path in use, the thread pool size.
-import { nativeAddon, nativeLoadError, type EngineInfo } from './kernels/native.js';
+import { nativeAddon, nativeLoadError, type EngineInfo, type NativeAddon } from './kernels/native.js';
 
 export type { EngineInfo } from './kernels/native.js';
 
@@ -9,18 +9,21 @@ export function engineInfo(): EngineInfo & { kernels: 'native' | 'reference'; lo
   return { ...a.info(), kernels: 'native' };
 }
 
+/** The loaded addon, for a setting that has no meaning without it; throws naming the caller otherwise. */
+function loadedAddon(caller: string): NativeAddon {
+  const a = nativeAddon();
+  if (!a) throw new Error(`${caller}: the native addon is not loaded (${nativeLoadError()})`);
+  return a;
+}
+
 /** Forces the SIMD path (avx512 | avx2 | portable); throws if the CPU cannot run it or the addon is missing. */
 export function setIsa(isa: string): void {
-  const a = nativeAddon();
-  if (!a) throw new Error(`setIsa: the native addon is not loaded (${nativeLoadError()})`);
-  a.setIsa(isa);
+  loadedAddon('setIsa').setIsa(isa);
 }
 
 /** Turns the bf16 dot-product kernels (max-sim and dot, AVX512_BF16) on or off; throws where the CPU or the addon has none. */
 export function setBf16Dot(on: boolean): void {
-  const a = nativeAddon();
-  if (!a) throw new Error(`setBf16Dot: the native addon is not loaded (${nativeLoadError()})`);
-  a.setBf16Dot(on);
+  loadedAddon('setBf16Dot').setBf16Dot(on);
 }
 
 /**
@@ -29,9 +32,7 @@ export function setBf16Dot(on: boolean): void {
  * or with 0 one equal share per thread. The scores are the same either way.
  */
 export function setServePiece(macs: number): void {
-  const a = nativeAddon();
-  if (!a) throw new Error(`setServePiece: the native addon is not loaded (${nativeLoadError()})`);
-  a.setServePiece(macs);
+  loadedAddon('setServePiece').setServePiece(macs);
 }
 
 /** Resizes the one compute thread pool (PRERANK_THREADS sets the initial size). */
@@ -40,7 +41,5 @@ export function setThreads(n: number): void {
 }
 
 export function fmaPeakGflops(isa: string, threads: number, seconds = 0.3): number {
-  const a = nativeAddon();
-  if (!a) throw new Error(`fmaPeakGflops: the native addon is not loaded (${nativeLoadError()})`);
-  return a.fmaPeak(isa, threads, seconds);
+  return loadedAddon('fmaPeakGflops').fmaPeak(isa, threads, seconds);
 }

@@ -14,6 +14,9 @@ export const DEFAULT_LIMITS: Limits = { maxCandidates: 10_000, maxK: 1000, bodyL
 
 const scalar = z.union([z.string().max(1000), z.number(), z.boolean(), z.null()]);
 const featureValue = z.union([scalar, z.array(z.union([z.string().max(1000), z.number()])).max(1000)]);
+/** A candidate id: a string of 1 to 256 characters or a safe integer. */
+const isCandidateId = (x: unknown): boolean => (typeof x === 'string' ? x.length >= 1 && x.length <= 256 : Number.isSafeInteger(x));
+
 /**
  * Candidate ids: non-empty strings of at most 256 characters or safe integers, checked by one loop over the parsed
  * array itself (a zod union per element cost ~0.12 ms for 1,000 ids, a tenth of a request's time in process, and
@@ -27,9 +30,7 @@ function candidateIds(max: number) {
     }
     if (ids.length > max) ctx.addIssue({ code: 'custom', message: `at most ${max} candidates per request (got ${ids.length})` });
     for (let i = 0; i < ids.length; i++) {
-      const x: unknown = ids[i];
-      const ok = typeof x === 'string' ? x.length >= 1 && x.length <= 256 : Number.isSafeInteger(x);
-      if (!ok) ctx.addIssue({ code: 'custom', path: [i], message: 'expected a string of 1 to 256 characters or an integer' });
+      if (!isCandidateId(ids[i])) ctx.addIssue({ code: 'custom', path: [i], message: 'expected a string of 1 to 256 characters or an integer' });
     }
   });
 }
@@ -53,7 +54,12 @@ const intIn = (x: unknown, min: number, max: number): boolean => Number.isSafeIn
 const isNumber = (x: unknown): boolean => typeof x === 'number' && Number.isFinite(x);
 const isShortString = (x: unknown): boolean => typeof x === 'string' && x.length <= 1000;
 const isScalar = (x: unknown): boolean => x === null || typeof x === 'boolean' || isNumber(x) || isShortString(x);
-const isFeatureValue = (x: unknown): boolean => isScalar(x) || (Array.isArray(x) && x.length <= 1000 && x.every((v) => isShortString(v) || isNumber(v)));
+function isFeatureValue(x: unknown): boolean {
+  if (isScalar(x)) return true;
+  if (!Array.isArray(x) || x.length > 1000) return false;
+  for (let i = 0; i < x.length; i++) if (!(isShortString(x[i]) || isNumber(x[i]))) return false; // holes too, as zod
+  return true;
+}
 function isUser(u: unknown): boolean {
   if (!isPlainObject(u)) return false;
   for (const k of Object.keys(u)) if (k.length > 200 || !isFeatureValue(u[k])) return false;
@@ -61,10 +67,7 @@ function isUser(u: unknown): boolean {
 }
 function isCandidates(c: unknown, max: number): boolean {
   if (!Array.isArray(c) || c.length > max) return false;
-  for (let i = 0; i < c.length; i++) {
-    const x: unknown = c[i];
-    if (!(typeof x === 'string' ? x.length >= 1 && x.length <= 256 : Number.isSafeInteger(x))) return false;
-  }
+  for (let i = 0; i < c.length; i++) if (!isCandidateId(c[i])) return false; // (not every(): it skips holes; zod does not)
   return true;
 }
 
