@@ -1,5 +1,11 @@
 // One source file -> one DuckDB table holding the wanted columns (numbers as DOUBLE, the rest as VARCHAR; list values
 // joined by LIST_SEP), in file order, with every malformed row found, located (file:line:column) and left out.
+//
+// CSV/TSV are read first by DuckDB's strict reader with its reject tables (parallel, typed, exact lines). When that
+// reader refuses the file as a whole (DuckDB's strict mode rejects files whose lines end in both CRLF and LF with
+// "The CSV Parser state machine reached an invalid state"), the file is read again leniently, every field as text, and
+// the rows are checked here: field counts through a sentinel column, numbers through TRY_CAST, lines counted from
+// the rows (quoted line breaks included). JSON Lines and Parquet go through the same checks.
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { ident, literal, readRows } from './duck-read.js';
 import { delimiterOf, fileFormat, quoteOf } from './file-columns.js';
@@ -41,86 +47,193 @@ export interface LoadedTable {
   lineOf(rowid: number): number;
 }
 
+const NOT_A_NUMBER = 'expected a number';
+/** Stands for NULL in the lenient CSV read, so that an empty field ('') and a missing one (NULL) differ. */
+const LENIENT_NULL = '\x1e';
+const EXTRA = '__prerank_extra_field';
+/** Bad rows listed per check; the rest are counted. */
+const LIST_LIMIT = 10_000;
+
+/** A text-typed copy of the file: `_rid` (data row index, file order), `_line` (its first line) and the columns. */
+interface RawTable {
+  table: string;
+  bad: BadRow[];
+  rowsRead: number;
+  /** Data rows after which quoted line breaks shift the following lines: [rid, lines added up to and with it]. */
+  breaks: [number, number][];
+  firstLine: number;
+}
+
 /** Loads the wanted columns of `t` into table `name`; `columns` are all the file's columns in order. */
 export async function loadTable(con: DuckDBConnection, t: TableSpec, name: string, columns: string[],
   wanted: Map<string, SqlType>): Promise<LoadedTable> {
   const format = fileFormat(t);
-  if (format === 'csv' || format === 'tsv') return loadCsv(con, t, name, columns, wanted);
-  const raw = `${name}__raw`;
-  const headerLines = 0;
-  const bad: BadRow[] = [];
-  if (format === 'jsonl') {
-    await con.run(`CREATE TEMP TABLE ${raw}__lines AS SELECT j FROM read_csv(${literal(t.path)}, header=false,
-      auto_detect=false, delim=chr(31), quote='', escape='', columns={'j': 'VARCHAR'}, encoding=${literal(t.encoding)})`);
-    for (const [rid, text] of await readRows(con, `SELECT rowid, j FROM ${raw}__lines WHERE NOT json_valid(j)`)) {
-      bad.push({ file: t.path, line: Number(rid) + 1, column: 1, columnName: '', value: String(text),
-        error: 'malformed JSON' });
-    }
-    const cols = [...wanted.keys()].map((c) => {
-      const p = literal(`$.${JSON.stringify(c)}`);
-      return `CASE WHEN json_type(j, ${p}) = 'ARRAY' THEN array_to_string(CAST(json_extract(j, ${p}) AS VARCHAR[]),
-        chr(31)) ELSE json_extract_string(j, ${p}) END AS ${ident(c)}`;
-    });
-    await con.run(`CREATE TEMP TABLE ${raw} AS SELECT rowid AS _rid, ${cols.join(', ')} FROM ${raw}__lines
-      WHERE json_valid(j) ORDER BY rowid`);
-  } else {
-    const types = new Map((await readRows(con, `DESCRIBE SELECT * FROM read_parquet(${literal(t.path)})`))
-      .map((r) => [String(r[0]), String(r[1])]));
-    const cols = [...wanted.keys()].map((c) => (types.get(c)?.endsWith('[]')
-      ? `array_to_string(${ident(c)}, chr(31)) AS ${ident(c)}` : `CAST(${ident(c)} AS VARCHAR) AS ${ident(c)}`));
-    await con.run(`CREATE TEMP TABLE ${raw} AS SELECT file_row_number AS _rid, ${cols.join(', ')}
-      FROM read_parquet(${literal(t.path)}, file_row_number=true) ORDER BY _rid`);
+  let raw: RawTable;
+  try {
+    if (format === 'csv' || format === 'tsv') {
+      const strict = await loadCsvStrict(con, t, name, columns, wanted).catch((e: Error) => e);
+      if (!(strict instanceof Error)) return strict;
+      raw = await rawCsvLenient(con, t, name, columns, strict);
+    } else raw = format === 'jsonl' ? await rawJsonl(con, t, name, wanted) : await rawParquet(con, t, name, wanted);
+    return await typedFromRaw(con, t, name, columns, wanted, raw);
+  } catch (err) {
+    if (err instanceof DataError) throw err;
+    throw new DataError(`${t.path}: cannot be read as ${format.toUpperCase()}: ${duckMessage(err)}`);
   }
-  for (const [c, type] of wanted) {
-    if (type !== 'DOUBLE') continue;
-    const q = `SELECT _rid, ${ident(c)} FROM ${raw} WHERE ${ident(c)} IS NOT NULL
-      AND TRY_CAST(${ident(c)} AS DOUBLE) IS NULL ORDER BY _rid LIMIT 10000`;
-    for (const [rid, v] of await readRows(con, q)) {
-      bad.push({ file: t.path, line: Number(rid) + 1 + headerLines, column: columns.indexOf(c) + 1, columnName: c,
-        value: String(v), error: `not a number (column is numeric)` });
-    }
-  }
-  bad.sort((a, b) => a.line - b.line);
-  const badRids = [...new Set(bad.map((b) => b.line - 1 - headerLines))].sort((a, b) => a - b);
-  await con.run(`CREATE TEMP TABLE ${name}__bad AS SELECT unnest(${`[${badRids.join(',')}]::BIGINT[]`}) AS _rid`);
-  const typed = [...wanted].map(([c, ty]) => `TRY_CAST(${ident(c)} AS ${ty}) AS ${ident(c)}`);
-  await con.run(`CREATE TEMP TABLE ${name} AS SELECT ${typed.join(', ')} FROM ${raw}
-    WHERE _rid NOT IN (SELECT _rid FROM ${name}__bad) ORDER BY _rid`);
-  const rows = await countRows(con, name);
-  const rowsRead = format === 'jsonl' ? await countRows(con, `${raw}__lines`) : rows + badRids.length;
-  return { table: name, file: t.path, rows, rowsRead, bad, lineOf: lineMapper(badRids, headerLines + 1) };
 }
 
-async function loadCsv(con: DuckDBConnection, t: TableSpec, name: string, columns: string[],
+async function loadCsvStrict(con: DuckDBConnection, t: TableSpec, name: string, columns: string[],
   wanted: Map<string, SqlType>): Promise<LoadedTable> {
   const colTypes = columns.map((c) => `${literal(c)}: ${literal(wanted.get(c) ?? 'VARCHAR')}`).join(', ');
-  const quote = quoteOf(t);
-  const opts = [`header=${t.header}`, 'auto_detect=false', `delim=${literal(delimiterOf(t))}`,
-    `quote=${literal(quote)}`, `escape=${literal(quote)}`, `encoding=${literal(t.encoding)}`,
-    `columns={${colTypes}}`, 'store_rejects=true', `rejects_table=${literal(`${name}__rej`)}`,
+  const opts = [...csvOptions(t), `columns={${colTypes}}`, 'store_rejects=true', `rejects_table=${literal(`${name}__rej`)}`,
     `rejects_scan=${literal(`${name}__scan`)}`];
   const select = [...wanted.keys()].map(ident).join(', ');
-  try {
-    await con.run(`CREATE TEMP TABLE ${name} AS SELECT ${select} FROM read_csv(${literal(t.path)}, ${opts.join(', ')})`);
-  } catch (err) {
-    throw new DataError(`${t.path}: ${(err as Error).message.split('\n')[0]}`);
-  }
+  await con.run(`CREATE TEMP TABLE ${name} AS SELECT ${select} FROM read_csv(${literal(t.path)}, ${opts.join(', ')})`);
   const rej = await readRows(con, `SELECT line, column_idx, column_name, error_type, csv_line, error_message
     FROM ${name}__rej ORDER BY line, column_idx`);
-  const bad: BadRow[] = rej.map(([line, col, cname, type, csvLine, msg]) => ({
-    file: t.path, line: Number(line), column: Number(col), columnName: cname === null ? '' : String(cname),
-    value: castValue(String(msg)) ?? String(csvLine), error: describe(String(type), String(msg)),
-  }));
+  const bad: BadRow[] = rej.map(([line, col, cname, type, csvLine, msg]) => {
+    const text = String(csvLine).replace(/^[\r\n]+/, '').replace(/\r?\n$/, '');
+    const found = /Found: (\d+)/.exec(String(msg))?.[1];
+    const c = Number(col);
+    const structural = type === 'MISSING COLUMNS' || type === 'TOO MANY COLUMNS';
+    return {
+      file: t.path, line: Number(line), column: type === 'MISSING COLUMNS' ? Number(found ?? c - 1) + 1 : c,
+      columnName: structural || cname === null ? '' : String(cname),
+      value: type === 'CAST' ? castValue(String(msg)) ?? text : type === 'TOO MANY COLUMNS' ? extraFields(text, t, columns.length) : text,
+      error: structural ? fieldCount(Number(found), columns.length) : describe(String(type), String(msg)),
+    };
+  });
   const headerLines = t.header ? 1 : 0;
   const badRids = [...new Set(bad.map((b) => b.line - 1 - headerLines))].sort((a, b) => a - b);
   const rows = await countRows(con, name);
   return { table: name, file: t.path, rows, rowsRead: rows + badRids.length, bad,
-    lineOf: lineMapper(badRids, headerLines + 1) };
+    lineOf: lineMapper(badRids, headerLines + 1, []) };
+}
+
+/** Every field as text, NULL only for fields the line lacks; one sentinel column catches surplus fields. */
+async function rawCsvLenient(con: DuckDBConnection, t: TableSpec, name: string, columns: string[],
+  strictError: Error): Promise<RawTable> {
+  const raw = `${name}__raw`;
+  const colTypes = [...columns, EXTRA].map((c) => `${literal(c)}: 'VARCHAR'`).join(', ');
+  const opts = [...csvOptions(t), `columns={${colTypes}}`, 'strict_mode=false', 'null_padding=true', 'parallel=false',
+    `nullstr=${literal(LENIENT_NULL)}`, 'store_rejects=true', `rejects_table=${literal(`${name}__rej`)}`,
+    `rejects_scan=${literal(`${name}__scan`)}`];
+  try {
+    await con.run(`CREATE TEMP TABLE ${raw}__read AS SELECT * FROM read_csv(${literal(t.path)}, ${opts.join(', ')})`);
+  } catch (err) {
+    throw new DataError(`${t.path}: cannot be read as CSV: ${duckMessage(strictError)}` +
+      (duckMessage(err) === duckMessage(strictError) ? '' : ` (read leniently: ${duckMessage(err)})`));
+  }
+  const all = [...columns, EXTRA].map(ident);
+  const newlines = all.map((c) => `coalesce(len(${c}) - len(replace(${c}, chr(10), '')), 0)`).join(' + ');
+  const headerLines = t.header ? 1 : 0;
+  await con.run(`CREATE TEMP TABLE ${raw} AS SELECT rowid AS _rid, rowid + ${headerLines + 1} + coalesce(sum(${newlines})
+    OVER (ORDER BY rowid ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS _line, ${newlines} AS _nl,
+    ${all.join(', ')} FROM ${raw}__read ORDER BY rowid`);
+  const breaks = (await readRows(con, `SELECT _rid, _line + _nl - _rid - ${headerLines + 1} FROM ${raw} WHERE _nl > 0
+    ORDER BY _rid`)).map(([r, n]) => [Number(r), Number(n)] as [number, number]);
+  const bad: BadRow[] = [];
+  // a row lacking fields has NULL from the first missing one on; a row with more has the sentinel set
+  const present = columns.map((c) => `(${ident(c)} IS NOT NULL)::INT`).join(' + ');
+  const d = delimiterOf(t);
+  for (const [line, n, extra, text] of await readRows(con, `SELECT _line, ${present}, ${ident(EXTRA)},
+    concat_ws(${literal(d)}, ${columns.map(ident).join(', ')}) FROM ${raw}
+    WHERE ${ident(EXTRA)} IS NOT NULL OR ${ident(columns[columns.length - 1])} IS NULL ORDER BY _rid LIMIT ${LIST_LIMIT}`)) {
+    const count = Number(n);
+    bad.push(extra === null
+      ? { file: t.path, line: Number(line), column: count + 1, columnName: '', value: String(text), error: fieldCount(count, columns.length) }
+      : { file: t.path, line: Number(line), column: columns.length + 1, columnName: '', value: String(extra),
+        error: `more than ${columns.length} fields` });
+  }
+  for (const [line, col, type, msg] of await readRows(con, `SELECT line, column_idx, error_type, error_message
+    FROM ${name}__rej ORDER BY line, column_idx`)) {
+    bad.push({ file: t.path, line: Number(line), column: Number(col), columnName: '', value: '', error: describe(String(type), String(msg)) });
+  }
+  const rowsRead = await countRows(con, raw);
+  return { table: raw, bad, rowsRead, breaks, firstLine: headerLines + 1 };
+}
+
+async function rawJsonl(con: DuckDBConnection, t: TableSpec, name: string, wanted: Map<string, SqlType>): Promise<RawTable> {
+  const raw = `${name}__raw`;
+  await con.run(`CREATE TEMP TABLE ${raw}__lines AS SELECT j FROM read_csv(${literal(t.path)}, header=false,
+    auto_detect=false, delim=chr(31), quote='', escape='', columns={'j': 'VARCHAR'}, encoding=${literal(t.encoding)},
+    store_rejects=true, rejects_table=${literal(`${name}__rej`)}, rejects_scan=${literal(`${name}__scan`)})`);
+  const bad: BadRow[] = [];
+  for (const [rid, text] of await readRows(con, `SELECT rowid, j FROM ${raw}__lines WHERE NOT json_valid(j)
+    ORDER BY rowid LIMIT ${LIST_LIMIT}`)) {
+    bad.push({ file: t.path, line: Number(rid) + 1, column: 1, columnName: '', value: String(text), error: 'malformed JSON' });
+  }
+  for (const [line, type, msg] of await readRows(con, `SELECT line, error_type, error_message FROM ${name}__rej ORDER BY line`)) {
+    bad.push({ file: t.path, line: Number(line), column: 1, columnName: '', value: '', error: describe(String(type), String(msg)) });
+  }
+  const cols = [...wanted.keys()].map((c) => {
+    const p = literal(`$.${JSON.stringify(c)}`);
+    return `CASE WHEN json_type(j, ${p}) = 'ARRAY' THEN array_to_string(CAST(json_extract(j, ${p}) AS VARCHAR[]),
+      chr(31)) ELSE json_extract_string(j, ${p}) END AS ${ident(c)}`;
+  });
+  await con.run(`CREATE TEMP TABLE ${raw} AS SELECT rowid AS _rid, rowid + 1 AS _line, ${cols.join(', ')} FROM ${raw}__lines
+    WHERE json_valid(j) ORDER BY rowid`);
+  // lines DuckDB could not read (e.g. invalid text encoding) are data rows too
+  const rejected = Number((await readRows(con, `SELECT count(DISTINCT line) FROM ${name}__rej`))[0][0]);
+  return { table: raw, bad, rowsRead: (await countRows(con, `${raw}__lines`)) + rejected, breaks: [], firstLine: 1 };
+}
+
+async function rawParquet(con: DuckDBConnection, t: TableSpec, name: string, wanted: Map<string, SqlType>): Promise<RawTable> {
+  const raw = `${name}__raw`;
+  const types = new Map((await readRows(con, `DESCRIBE SELECT * FROM read_parquet(${literal(t.path)})`))
+    .map((r) => [String(r[0]), String(r[1])]));
+  const cols = [...wanted.keys()].map((c) => (types.get(c)?.endsWith('[]')
+    ? `array_to_string(${ident(c)}, chr(31)) AS ${ident(c)}` : `CAST(${ident(c)} AS VARCHAR) AS ${ident(c)}`));
+  await con.run(`CREATE TEMP TABLE ${raw} AS SELECT file_row_number AS _rid, file_row_number + 1 AS _line, ${cols.join(', ')}
+    FROM read_parquet(${literal(t.path)}, file_row_number=true) ORDER BY _rid`);
+  return { table: raw, bad: [], rowsRead: await countRows(con, raw), breaks: [], firstLine: 1 };
+}
+
+/** Numbers checked with TRY_CAST (empty text is a missing value, not a bad number); bad rows left out. */
+async function typedFromRaw(con: DuckDBConnection, t: TableSpec, name: string, columns: string[],
+  wanted: Map<string, SqlType>, raw: RawTable): Promise<LoadedTable> {
+  const bad = raw.bad;
+  const value = (c: string) => `NULLIF(${ident(c)}, '')`;
+  for (const [c, type] of wanted) {
+    if (type !== 'DOUBLE') continue;
+    const q = `SELECT _line, ${ident(c)} FROM ${raw.table} WHERE ${value(c)} IS NOT NULL
+      AND TRY_CAST(${value(c)} AS DOUBLE) IS NULL ORDER BY _rid LIMIT ${LIST_LIMIT}`;
+    for (const [line, v] of await readRows(con, q)) {
+      bad.push({ file: t.path, line: Number(line), column: columns.indexOf(c) + 1, columnName: c, value: String(v), error: NOT_A_NUMBER });
+    }
+  }
+  bad.sort((a, b) => a.line - b.line || a.column - b.column);
+  const badLines = [...new Set(bad.map((b) => b.line))];
+  await con.run(`CREATE TEMP TABLE ${name}__bad AS SELECT unnest(${`[${badLines.join(',')}]::BIGINT[]`}) AS _line`);
+  const badRids = (await readRows(con, `SELECT _rid FROM ${raw.table} WHERE _line IN (SELECT _line FROM ${name}__bad) ORDER BY _rid`))
+    .map((r) => Number(r[0]));
+  const typed = [...wanted].map(([c, ty]) => `TRY_CAST(${value(c)} AS ${ty}) AS ${ident(c)}`);
+  await con.run(`CREATE TEMP TABLE ${name} AS SELECT ${typed.join(', ')} FROM ${raw.table}
+    WHERE _line NOT IN (SELECT _line FROM ${name}__bad) ORDER BY _rid`);
+  const rows = await countRows(con, name);
+  return { table: name, file: t.path, rows, rowsRead: raw.rowsRead, bad, lineOf: lineMapper(badRids, raw.firstLine, raw.breaks) };
+}
+
+function csvOptions(t: TableSpec): string[] {
+  const quote = quoteOf(t);
+  return [`header=${t.header}`, 'auto_detect=false', `delim=${literal(delimiterOf(t))}`, `quote=${literal(quote)}`,
+    `escape=${literal(quote)}`, `encoding=${literal(t.encoding)}`];
+}
+
+function fieldCount(found: number, expected: number): string {
+  return `${found} field${found === 1 ? '' : 's'}, expected ${expected}`;
+}
+
+/** The fields of a CSV line past the expected ones (plain split: the value is for the reader's eyes). */
+function extraFields(line: string, t: TableSpec, expected: number): string {
+  const d = delimiterOf(t);
+  return line.split(d).slice(expected).join(d);
 }
 
 function describe(type: string, msg: string): string {
-  if (type === 'CAST') return msg.replace(/^Error when converting column "[^"]*"\. /, '');
-  if (type === 'INVALID ENCODING') return 'invalid text encoding (not valid UTF-8; set "encoding")';
+  if (type === 'CAST') return /to '(DOUBLE|BIGINT|INTEGER)'/.test(msg) ? NOT_A_NUMBER : msg.replace(/^Error when converting column "[^"]*"\. /, '');
+  if (type === 'INVALID ENCODING' || type === 'INVALID UNICODE') return 'invalid text encoding (not valid UTF-8; set "encoding")';
+  if (type === 'UNQUOTED VALUE') return 'a quoted value is not closed, or text follows its closing quote';
   return `${type.toLowerCase()}: ${msg}`;
 }
 
@@ -128,15 +241,30 @@ function castValue(msg: string): string | undefined {
   return /Could not convert string "(.*)" to/.exec(msg)?.[1];
 }
 
-/** Maps a kept row's index to its file line, given the sorted data-row indices that were removed. */
-function lineMapper(removed: number[], firstLine: number): (rowid: number) => number {
+/** The first line of a DuckDB error, without its class prefix. */
+function duckMessage(err: unknown): string {
+  return String((err as Error)?.message ?? err).split('\n')[0].replace(/^[A-Za-z ]*Error: /, '');
+}
+
+/**
+ * Maps a kept row's index to its file line, given the sorted data-row indices that were removed and the rows after
+ * which quoted line breaks add lines ([rid, lines added up to and with it], sorted).
+ */
+function lineMapper(removed: number[], firstLine: number, breaks: [number, number][]): (rowid: number) => number {
   return (rowid) => {
     let r = rowid;
     for (const x of removed) {
       if (x <= r) r++;
       else break;
     }
-    return r + firstLine;
+    let lo = 0;
+    let hi = breaks.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (breaks[mid][0] < r) lo = mid + 1;
+      else hi = mid;
+    }
+    return r + firstLine + (lo > 0 ? breaks[lo - 1][1] : 0);
   };
 }
 
