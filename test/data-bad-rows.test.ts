@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { ingest } from '../src/data/ingest.js';
-import { DataError } from '../src/data/duck-source.js';
+import { DataError } from '../src/data/data-error.js';
 import { REPO_ROOT } from '../src/data/recipes.js';
 import { parseDataConfig, type DataConfigInput } from '../src/data/spec.js';
 

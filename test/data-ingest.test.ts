@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { ingest } from '../src/data/ingest.js';
-import { DataError } from '../src/data/duck-source.js';
+import { DataError } from '../src/data/data-error.js';
 import { parseDataConfig, type DataConfigInput } from '../src/data/spec.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'prerank-ingest-'));

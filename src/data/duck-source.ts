@@ -9,32 +9,11 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { ident, literal, readRows } from './duck-read.js';
 import { delimiterOf, fileFormat, quoteOf } from './file-columns.js';
+import { DataError, type BadRow } from './data-error.js';
 import type { TableSpec } from './spec.js';
 
 export const LIST_SEP = '\x1f';
 export type SqlType = 'DOUBLE' | 'VARCHAR';
-
-export interface BadRow {
-  file: string;
-  line: number;
-  /** 1-based field index. */
-  column: number;
-  columnName: string;
-  value: string;
-  error: string;
-}
-
-export class DataError extends Error {
-  constructor(message: string, readonly badRows: BadRow[] = []) {
-    super(message);
-    this.name = 'DataError';
-  }
-}
-
-export function formatBadRow(b: BadRow): string {
-  const col = b.columnName ? ` column "${b.columnName}"` : '';
-  return `${b.file}:${b.line}:${b.column}: ${b.error};${col} value ${JSON.stringify(clip(b.value))}`;
-}
 
 export interface LoadedTable {
   /** DuckDB table; its rowid is the order of the kept rows in the file. */
@@ -270,8 +249,4 @@ function lineMapper(removed: number[], firstLine: number, breaks: [number, numbe
 
 async function countRows(con: DuckDBConnection, table: string): Promise<number> {
   return Number((await readRows(con, `SELECT count(*) FROM ${table}`))[0][0]);
-}
-
-function clip(s: string): string {
-  return s.length > 120 ? `${s.slice(0, 117)}...` : s;
 }

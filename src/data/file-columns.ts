@@ -4,6 +4,7 @@ import { extname } from 'node:path';
 import { createGunzip } from 'node:zlib';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { literal, readRows } from './duck-read.js';
+import { DataError } from './data-error.js';
 import type { TableSpec } from './spec.js';
 
 export type FileFormat = 'csv' | 'tsv' | 'jsonl' | 'parquet';
@@ -26,26 +27,30 @@ export function quoteOf(t: TableSpec): string {
   return t.quote ?? '"';
 }
 
-/** Column names of the file, in file order. Throws a plain message when the file cannot be read. */
+/** Column names of the file, in file order. Throws a DataError naming the file when it cannot be read. */
 export async function fileColumns(con: DuckDBConnection, t: TableSpec): Promise<string[]> {
   const format = fileFormat(t);
   if (format === 'parquet') {
-    const rows = await readRows(con, `DESCRIBE SELECT * FROM read_parquet(${literal(t.path)})`);
-    return rows.map((r) => String(r[0]));
+    try {
+      const rows = await readRows(con, `DESCRIBE SELECT * FROM read_parquet(${literal(t.path)})`);
+      return rows.map((r) => String(r[0]));
+    } catch (err) {
+      throw new DataError(`${t.path}: cannot be read as Parquet: ${(err as Error).message.split('\n')[0]}`);
+    }
   }
   const line = await firstLine(t.path, t.encoding === 'latin-1' ? 'latin1' : 'utf8');
   if (format === 'jsonl') {
     try {
       return Object.keys(JSON.parse(line) as object);
     } catch {
-      throw new Error(`${t.path}:1:1: the first line is not a JSON object`);
+      throw new DataError(`${t.path}:1:1: the first line is not a JSON object`);
     }
   }
   const fields = splitLine(line, delimiterOf(t), quoteOf(t));
   if (t.header) return fields;
-  if (!t.columns) throw new Error(`${t.path}: a file without a header needs "columns"`);
+  if (!t.columns) throw new DataError(`${t.path}: a file without a header needs "columns"`);
   if (fields.length !== t.columns.length) {
-    throw new Error(`${t.path}:1: the config names ${t.columns.length} columns (${t.columns.join(', ')}) ` +
+    throw new DataError(`${t.path}:1: the config names ${t.columns.length} columns (${t.columns.join(', ')}) ` +
       `but the first line has ${fields.length} fields`);
   }
   return t.columns;
@@ -65,7 +70,7 @@ async function firstLine(path: string, encoding: BufferEncoding): Promise<string
       parts.push(chunk);
     }
   } catch (err) {
-    throw new Error(`cannot read ${path}: ${(err as Error).message}`);
+    throw new DataError(`${path}: cannot be read: ${(err as Error).message}`);
   } finally {
     raw.destroy();
   }

@@ -6,7 +6,7 @@ export { Vocabulary, PAD_ID, OOV_ID, rawKey, fnv1a, type VocabularyJson, type Ra
 export { Scaler, type ScalerJson } from './scaler.js';
 export { FeatureEncoders, type FeatureInfo, type EncodersJson, type EncodedRow } from './encoders.js';
 export { ingest, type RawData, type IngestReport } from './ingest.js';
-export { DataError, formatBadRow, type BadRow } from './duck-source.js';
+export { DataError, formatBadRow, type BadRow } from './data-error.js';
 export { splitRows, type Splits, type SplitName } from './split.js';
 export { Dataset, BatchStream, type BatchOptions } from './dataset.js';
 export { subsetRaw } from './subset.js';

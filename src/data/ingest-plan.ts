@@ -1,6 +1,6 @@
 // Which file each configured column comes from, checked against the files' real columns before anything is read.
-import { basename } from 'node:path';
-import { DataError, type SqlType } from './duck-source.js';
+import { DataError } from './data-error.js';
+import type { SqlType } from './duck-source.js';
 import { featureColumn, type DataConfig } from './spec.js';
 
 export type EntitySide = 'user' | 'item';
@@ -104,7 +104,7 @@ function needs(cfg: DataConfig): Need[] {
 
 function describeAvailable(cfg: DataConfig, av: Available): string {
   const line = (label: string, path: string, cols: string[] | undefined): string =>
-    `  ${label} (${basename(path)}): ${(cols ?? []).join(', ')}`;
+    `  ${label} (${path}:1): ${(cols ?? []).join(', ')}`;
   const s = cfg.sources;
   const lines = [line('interactions', s.interactions.path, av.interactions)];
   if (s.users) lines.push(line('users', s.users.path, av.users));

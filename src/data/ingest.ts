@@ -1,7 +1,8 @@
 // Raw files -> RawData: DuckDB reads, joins and aggregates; TypeScript receives typed columns. Nothing is fitted here.
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { ident, readColumns, readRows } from './duck-read.js';
-import { DataError, formatBadRow, loadTable, type BadRow, type LoadedTable, type SqlType } from './duck-source.js';
+import { DataError, formatBadRow, type BadRow } from './data-error.js';
+import { loadTable, type LoadedTable, type SqlType } from './duck-source.js';
 import { fileColumns } from './file-columns.js';
 import { planIngest, type EntitySide, type IngestPlan } from './ingest-plan.js';
 import type { DataConfig } from './spec.js';

@@ -1,7 +1,7 @@
 // What `prerank data inspect` prints: rows read/skipped/dropped, split sizes, label rates, and per feature its
 // cardinality and the OOV rate of the val and test rows (sequence features: share of OOV ids among their ids).
 import type { Dataset } from './dataset.js';
-import { formatBadRow } from './duck-source.js';
+import { formatBadRow } from './data-error.js';
 import { OOV_ID } from './vocabulary.js';
 import type { SplitName } from './split.js';
 
