@@ -132,8 +132,8 @@ test('a config naming a missing column fails before reading, listing the columns
   await assert.rejects(ingest(parseDataConfig(cfg)), (err: Error) => {
     assert.match(err.message, /feature "salary" names column "salary" \(user side\)/);
     assert.match(err.message, /feature "os" names column "os"/);
-    assert.match(err.message, /interactions \(cols\.csv\): user, item, rating, ts, device/);
-    assert.match(err.message, /users \(users\.csv\): uid, gender, age/);
+    assert.match(err.message, /interactions \(\S*cols\.csv:1\): user, item, rating, ts, device/);
+    assert.match(err.message, /users \(\S*users\.csv:1\): uid, gender, age/);
     return true;
   });
   const hl = file('hl.tsv', 'u1\ta\t5\n');
