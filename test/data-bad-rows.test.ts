@@ -92,3 +92,19 @@ test('TSV files get the same treatment', async () => {
   const path = write('mixed.tsv', lines, '\r\n', '\n', true);
   await assert.rejects(ingest(parseDataConfig(config(path, 'error'))), /mixed\.tsv\.gz:10:4: expected a number; column "timestamp" value "notatime"/);
 });
+
+test('in a mixed file, lines DuckDB cannot decode are counted and do not shift the lines after them', async () => {
+  const lines = LINES.slice();
+  lines[12] = '1,216,5.0,notatime';
+  const text = lines.map((l, i) => l + (i === 9 ? '\n' : '\r\n')).join('');
+  const bytes = Buffer.from(text, 'utf8');
+  const at = bytes.indexOf(Buffer.from('1,47,'));
+  bytes[at + 2] = 0xff; // line 5 is no longer UTF-8
+  const path = join(dir, 'mixed-encoding.csv');
+  writeFileSync(path, bytes);
+  await assert.rejects(ingest(parseDataConfig(config(path, 'error'))), /mixed-encoding\.csv:5:\d+: invalid text encoding/);
+  const raw = await ingest(parseDataConfig(config(path, 'skip')));
+  assert.deepEqual(raw.report.badRows.map((b) => b.line), [5, 13]);
+  assert.equal(raw.report.rowsRead, 19);
+  assert.equal(raw.report.rowsSkipped, 2);
+});

@@ -29,7 +29,7 @@ export interface LoadedTable {
 const NOT_A_NUMBER = 'expected a number';
 /** Stands for NULL in the lenient CSV read, so that an empty field ('') and a missing one (NULL) differ. */
 const LENIENT_NULL = '\x1e';
-const EXTRA = '__prerank_extra_field';
+const EXTRA = 'extra_field';
 /** Bad rows listed per check; the rest are counted. */
 const LIST_LIMIT = 10_000;
 
@@ -38,7 +38,7 @@ interface RawTable {
   table: string;
   bad: BadRow[];
   rowsRead: number;
-  /** Data rows after which quoted line breaks shift the following lines: [rid, lines added up to and with it]. */
+  /** Rows after which the following rows' lines shift (quoted line breaks, rejected lines): [rid, lines added so far]. */
   breaks: [number, number][];
   firstLine: number;
 }
@@ -52,7 +52,7 @@ export async function loadTable(con: DuckDBConnection, t: TableSpec, name: strin
     if (format === 'csv' || format === 'tsv') {
       const strict = await loadCsvStrict(con, t, name, columns, wanted).catch((e: Error) => e);
       if (!(strict instanceof Error)) return strict;
-      raw = await rawCsvLenient(con, t, name, columns, strict);
+      raw = await rawCsvLenient(con, t, name, columns, wanted, strict);
     } else raw = format === 'jsonl' ? await rawJsonl(con, t, name, wanted) : await rawParquet(con, t, name, wanted);
     return await typedFromRaw(con, t, name, columns, wanted, raw);
   } catch (err) {
@@ -63,10 +63,10 @@ export async function loadTable(con: DuckDBConnection, t: TableSpec, name: strin
 
 async function loadCsvStrict(con: DuckDBConnection, t: TableSpec, name: string, columns: string[],
   wanted: Map<string, SqlType>): Promise<LoadedTable> {
-  const colTypes = columns.map((c) => `${literal(c)}: ${literal(wanted.get(c) ?? 'VARCHAR')}`).join(', ');
+  const colTypes = columns.map((c, i) => `${literal(positional(i))}: ${literal(wanted.get(c) ?? 'VARCHAR')}`).join(', ');
   const opts = [...csvOptions(t), `columns={${colTypes}}`, 'store_rejects=true', `rejects_table=${literal(`${name}__rej`)}`,
     `rejects_scan=${literal(`${name}__scan`)}`];
-  const select = [...wanted.keys()].map(ident).join(', ');
+  const select = selectWanted(columns, wanted);
   await con.run(`CREATE TEMP TABLE ${name} AS SELECT ${select} FROM read_csv(${literal(t.path)}, ${opts.join(', ')})`);
   const rej = await readRows(con, `SELECT line, column_idx, column_name, error_type, csv_line, error_message
     FROM ${name}__rej ORDER BY line, column_idx`);
@@ -77,7 +77,7 @@ async function loadCsvStrict(con: DuckDBConnection, t: TableSpec, name: string, 
     const structural = type === 'MISSING COLUMNS' || type === 'TOO MANY COLUMNS';
     return {
       file: t.path, line: Number(line), column: type === 'MISSING COLUMNS' ? Number(found ?? c - 1) + 1 : c,
-      columnName: structural || cname === null ? '' : String(cname),
+      columnName: structural || cname === null ? '' : columns[Number(String(cname).slice(1)) - 1] ?? '',
       value: type === 'CAST' ? castValue(String(msg)) ?? text : type === 'TOO MANY COLUMNS' ? extraFields(text, t, columns.length) : text,
       error: structural ? fieldCount(Number(found), columns.length) : describe(String(type), String(msg)),
     };
@@ -91,33 +91,39 @@ async function loadCsvStrict(con: DuckDBConnection, t: TableSpec, name: string, 
 
 /** Every field as text, NULL only for fields the line lacks; one sentinel column catches surplus fields. */
 async function rawCsvLenient(con: DuckDBConnection, t: TableSpec, name: string, columns: string[],
-  strictError: Error): Promise<RawTable> {
+  wanted: Map<string, SqlType>, strictError: Error): Promise<RawTable> {
   const raw = `${name}__raw`;
-  const colTypes = [...columns, EXTRA].map((c) => `${literal(c)}: 'VARCHAR'`).join(', ');
+  const read = `${raw}__read`;
+  const all = [...columns.map((_, i) => positional(i)), EXTRA];
+  const colTypes = all.map((c) => `${literal(c)}: 'VARCHAR'`).join(', ');
   const opts = [...csvOptions(t), `columns={${colTypes}}`, 'strict_mode=false', 'null_padding=true', 'parallel=false',
     `nullstr=${literal(LENIENT_NULL)}`, 'store_rejects=true', `rejects_table=${literal(`${name}__rej`)}`,
     `rejects_scan=${literal(`${name}__scan`)}`];
   try {
-    await con.run(`CREATE TEMP TABLE ${raw}__read AS SELECT * FROM read_csv(${literal(t.path)}, ${opts.join(', ')})`);
+    await con.run(`CREATE TEMP TABLE ${read} AS SELECT * FROM read_csv(${literal(t.path)}, ${opts.join(', ')})`);
   } catch (err) {
     throw new DataError(`${t.path}: cannot be read as CSV: ${duckMessage(strictError)}` +
       (duckMessage(err) === duckMessage(strictError) ? '' : ` (read leniently: ${duckMessage(err)})`));
   }
-  const all = [...columns, EXTRA].map(ident);
   const newlines = all.map((c) => `coalesce(len(${c}) - len(replace(${c}, chr(10), '')), 0)`).join(' + ');
-  const headerLines = t.header ? 1 : 0;
-  await con.run(`CREATE TEMP TABLE ${raw} AS SELECT rowid AS _rid, rowid + ${headerLines + 1} + coalesce(sum(${newlines})
-    OVER (ORDER BY rowid ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS _line, ${newlines} AS _nl,
-    ${all.join(', ')} FROM ${raw}__read ORDER BY rowid`);
-  const breaks = (await readRows(con, `SELECT _rid, _line + _nl - _rid - ${headerLines + 1} FROM ${raw} WHERE _nl > 0
-    ORDER BY _rid`)).map(([r, n]) => [Number(r), Number(n)] as [number, number]);
-  const bad: BadRow[] = [];
+  const firstLine = t.header ? 2 : 1;
   // a row lacking fields has NULL from the first missing one on; a row with more has the sentinel set
-  const present = columns.map((c) => `(${ident(c)} IS NOT NULL)::INT`).join(' + ');
-  const d = delimiterOf(t);
-  for (const [line, n, extra, text] of await readRows(con, `SELECT _line, ${present}, ${ident(EXTRA)},
-    concat_ws(${literal(d)}, ${columns.map(ident).join(', ')}) FROM ${raw}
-    WHERE ${ident(EXTRA)} IS NOT NULL OR ${ident(columns[columns.length - 1])} IS NULL ORDER BY _rid LIMIT ${LIST_LIMIT}`)) {
+  const present = all.slice(0, -1).map((c) => `(${c} IS NOT NULL)::INT`).join(' + ');
+  // A row's line: its index, plus the line breaks inside quoted values before it, plus the lines DuckDB rejected
+  // before it (j-th rejected line R_j, 0-based: a row whose line without them is p follows #{j : R_j - j <= p} of them).
+  await con.run(`CREATE TEMP TABLE ${name}__rejl AS SELECT line - row_number() OVER (ORDER BY line) + 1 AS a
+    FROM (SELECT DISTINCT line FROM ${name}__rej)`);
+  await con.run(`CREATE TEMP TABLE ${raw} AS SELECT *, p + (SELECT count(*) FROM ${name}__rejl WHERE a <= p) AS _line
+    FROM (SELECT rowid AS _rid, rowid + ${firstLine} + coalesce(sum(${newlines}) OVER (ORDER BY rowid ROWS BETWEEN
+    UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS p, ${present} AS _fields, ${EXTRA},
+    concat_ws(${literal(delimiterOf(t))}, ${all.slice(0, -1).join(', ')}) AS _text,
+    ${selectWanted(columns, new Map([...wanted.keys()].map((c) => [c, 'VARCHAR'])))} FROM ${read}) ORDER BY _rid`);
+  const breaks = (await readRows(con, `SELECT _rid - 1, _line - _rid - ${firstLine} FROM (SELECT _rid, _line,
+    lag(_line - _rid, 1, ${firstLine}) OVER (ORDER BY _rid) AS prev FROM ${raw}) WHERE _line - _rid <> prev ORDER BY _rid`))
+    .map(([r, n]) => [Number(r), Number(n)] as [number, number]);
+  const bad: BadRow[] = [];
+  for (const [line, n, extra, text] of await readRows(con, `SELECT _line, _fields, ${EXTRA}, _text FROM ${raw}
+    WHERE ${EXTRA} IS NOT NULL OR _fields < ${columns.length} ORDER BY _rid LIMIT ${LIST_LIMIT}`)) {
     const count = Number(n);
     bad.push(extra === null
       ? { file: t.path, line: Number(line), column: count + 1, columnName: '', value: String(text), error: fieldCount(count, columns.length) }
@@ -128,8 +134,8 @@ async function rawCsvLenient(con: DuckDBConnection, t: TableSpec, name: string, 
     FROM ${name}__rej ORDER BY line, column_idx`)) {
     bad.push({ file: t.path, line: Number(line), column: Number(col), columnName: '', value: '', error: describe(String(type), String(msg)) });
   }
-  const rowsRead = await countRows(con, raw);
-  return { table: raw, bad, rowsRead, breaks, firstLine: headerLines + 1 };
+  const rowsRead = (await countRows(con, raw)) + (await countRows(con, `${name}__rejl`));
+  return { table: raw, bad, rowsRead, breaks, firstLine };
 }
 
 async function rawJsonl(con: DuckDBConnection, t: TableSpec, name: string, wanted: Map<string, SqlType>): Promise<RawTable> {
@@ -193,6 +199,16 @@ async function typedFromRaw(con: DuckDBConnection, t: TableSpec, name: string, c
   return { table: name, file: t.path, rows, rowsRead: raw.rowsRead, bad, lineOf: lineMapper(badRids, raw.firstLine, raw.breaks) };
 }
 
+/** CSV columns are named by position for DuckDB, so header names never reach SQL (empty, repeated or odd ones). */
+function positional(i: number): string {
+  return `c${i + 1}`;
+}
+
+/** The wanted columns out of a positional read, under their header names (the first of a repeated name). */
+function selectWanted(columns: string[], wanted: Map<string, SqlType>): string {
+  return [...wanted.keys()].map((c) => `${positional(columns.indexOf(c))} AS ${ident(c)}`).join(', ');
+}
+
 function csvOptions(t: TableSpec): string[] {
   const quote = quoteOf(t);
   return [`header=${t.header}`, 'auto_detect=false', `delim=${literal(delimiterOf(t))}`, `quote=${literal(quote)}`,
@@ -227,7 +243,7 @@ function duckMessage(err: unknown): string {
 
 /**
  * Maps a kept row's index to its file line, given the sorted data-row indices that were removed and the rows after
- * which quoted line breaks add lines ([rid, lines added up to and with it], sorted).
+ * which the lines shift ([rid, lines added up to and with it], sorted; rid -1 for a shift before the first row).
  */
 function lineMapper(removed: number[], firstLine: number, breaks: [number, number][]): (rowid: number) => number {
   return (rowid) => {

@@ -125,7 +125,7 @@ async function writeCase(dir: string, n: number, c: Case, rows: string[][], con:
     writeFileSync(src, delimited(rows.map((r) => COLUMNS.map((_, i) => r[i] ?? '')), ',', '\n', true));
     const types = COLUMNS.map((col) => `'${col}': 'VARCHAR'`).join(', ');
     await con.run(`COPY (SELECT * FROM read_csv('${src}', header=true, auto_detect=false, columns={${types}}, strict_mode=false,
-      null_padding=true)) TO '${path}' (FORMAT parquet)`);
+      null_padding=true, parallel=false)) TO '${path}' (FORMAT parquet)`);
     bytes = readFileSync(path);
   } else {
     const text = c.format === 'jsonl' ? jsonl(rows)
