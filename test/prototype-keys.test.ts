@@ -6,17 +6,19 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Redis } from 'ioredis';
 import { noGrad, scope } from '../src/core/index.js';
 import { allocBatch, BatchFiller } from '../src/data/batch.js';
 import { Dataset, FeatureEncoders, parseDataConfig, writeSyntheticLog, type DataConfig } from '../src/data/index.js';
 import { exportBundle } from '../src/export/index.js';
 import { TINY_CONFIGS } from '../src/models/registry.js';
 import type { RecModel } from '../src/models/types.js';
+import { EventDecoder, OnlineEntities, RedisStreamSource, type Decoded, type SourceEvent } from '../src/online/index.js';
 import type { ScoreResponse } from '../src/serve/scorer.js';
 import { createServer, type PrerankServer } from '../src/serve/server.js';
 import { parseTrainConfig } from '../src/train/config.js';
 import { runTraining } from '../src/train/run.js';
-import { csvRowsByKey, tempDir } from './serve-fixture.js';
+import { csvRowsByKey, redisAvailable, REDIS_SKIP, startRedis, tempDir } from './serve-fixture.js';
 
 /** In the data: as user ids, item ids, categories, genre tokens, genders and devices. */
 const PROTO = ['__proto__', 'constructor', 'toString', 'hasOwnProperty', 'valueOf'];
@@ -85,8 +87,8 @@ after(async () => {
   if (root) rmSync(root, { recursive: true, force: true });
 });
 
-const post = (url: string, body: unknown) =>
-  srv.app.inject({ method: 'POST', url, headers: { 'content-type': 'application/json' }, payload: typeof body === 'string' ? body : JSON.stringify(body) });
+const post = (url: string, body: unknown, s: PrerankServer = srv) =>
+  s.app.inject({ method: 'POST', url, headers: { 'content-type': 'application/json' }, payload: typeof body === 'string' ? body : JSON.stringify(body) });
 
 /** A request's user row: the users.csv row and a device. */
 const userRow = (id: string): Record<string, string> => ({ ...users.get(id)!, device: 'constructor' });
@@ -237,4 +239,56 @@ test('request fields named like prototype members are unknown fields', async () 
   const ok = await post('/v1/prerank', { user: { user_id: 'toString' }, candidates: ['1', 'toString'] });
   assert.equal(ok.statusCode, 200, ok.body);
   assert.deepEqual((ok.json() as ScoreResponse).unknown, ['1']);
+});
+
+const reason = (d: Decoded): string => (d.kind === 'bad' ? d.reason : d.kind);
+
+test('online: prototype-named ids are ordinary entities; event fields named like prototype members are unknown fields', () => {
+  const dec = new EventDecoder(data.config, 0);
+  const ev = (fields: Record<string, unknown>): SourceEvent => ({ offset: { kind: 'dir', file: 'f', line: 1, byte: 0 }, where: 'f:1', fields, typed: true });
+  const ok = { user_id: '__proto__', item_id: 'constructor', ts: 2_000_000, rating: 5, device: 'toString' };
+  const d = dec.decode(ev(ok));
+  assert.equal(d.kind, 'event', reason(d));
+  if (d.kind === 'event') assert.deepEqual([d.event.user, d.event.item, d.event.label], ['__proto__', 'constructor', 1]);
+  for (const field of ['constructor', 'toString', 'colour']) assert.match(reason(dec.decode(ev({ ...ok, [field]: 'x' }))), new RegExp(`unknown field '${field}'`));
+  assert.match(reason(dec.decode(ev(JSON.parse('{"user_id":"u1","item_id":"i1","ts":2000000,"__proto__":"x"}')))), /unknown field '__proto__'/);
+  const online = new OnlineEntities(data);
+  for (const id of PROTO) {
+    assert.equal(online.users.lookup(id, {}), data.userKeys.indexOf(id), `user '${id}' is the dataset's`);
+    assert.equal(online.items.lookup(id, {}), data.itemKeys.indexOf(id), `item '${id}' is the dataset's`);
+  }
+  assert.equal(online.users.lookup(ABSENT[0], { gender: '__proto__' }), data.userCount, `'${ABSENT[0]}' is a new user`);
+});
+
+test('Redis: the item store serves prototype-named items; a stream entry keeps fields named like prototype members', { skip: redisAvailable() ? undefined : REDIS_SKIP }, async () => {
+  const redis = await startRedis();
+  const cli = new Redis(redis.url);
+  let s: PrerankServer | null = null;
+  let src: RedisStreamSource | null = null;
+  try {
+    s = await createServer({ bundle: bundles.get('dssm'), store: redis.url, defaultMetrics: false, underPressure: false });
+    const body = { user: userRow('__proto__'), candidates: [...PROTO, ...ABSENT] };
+    const viaRedis = await post('/v1/score', body, s);
+    assert.equal(viaRedis.statusCode, 200, viaRedis.body);
+    await post('/admin/reload', { bundle: bundles.get('dssm') });
+    assert.deepEqual(viaRedis.json(), (await post('/v1/score', body)).json(), 'as from the in-process store');
+
+    const cfg = { kind: 'redis' as const, url: redis.url, stream: 'ev', group: 'g', consumer: 'c', blockMs: 0 };
+    src = new RedisStreamSource(cfg, () => undefined);
+    await src.open(null);
+    await cli.xadd('ev', '*', 'user_id', 'toString', 'item_id', 'valueOf', 'ts', '2000000', 'rating', '4', '__proto__', 'x');
+    await cli.xadd('ev', '*', 'user_id', 'toString', 'item_id', 'valueOf', 'ts', '2000000', 'rating', '4');
+    const [withProto, plain] = await src.read(10);
+    assert.ok(withProto.fields && Object.hasOwn(withProto.fields, '__proto__'), 'the field is kept as an own field');
+    const dec = new EventDecoder(data.config, 0);
+    assert.match(reason(dec.decode(withProto)), /unknown field '__proto__'/);
+    const d = dec.decode(plain);
+    assert.equal(d.kind, 'event', reason(d));
+    if (d.kind === 'event') assert.deepEqual([d.event.user, d.event.item], ['toString', 'valueOf']);
+  } finally {
+    await src?.close();
+    await s?.app.close();
+    cli.disconnect();
+    await redis.stop();
+  }
 });
