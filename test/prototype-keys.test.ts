@@ -17,7 +17,7 @@ import { EventDecoder, OnlineEntities, RedisStreamSource, type Decoded, type Sou
 import type { ScoreResponse } from '../src/serve/scorer.js';
 import { createServer, type PrerankServer } from '../src/serve/server.js';
 import { parseTrainConfig } from '../src/train/config.js';
-import { runTraining } from '../src/train/run.js';
+import { buildModel, buildStrategy, runTraining } from '../src/train/run.js';
 import { csvRowsByKey, redisAvailable, REDIS_SKIP, startRedis, tempDir } from './serve-fixture.js';
 
 /** In the data: as user ids, item ids, categories, genre tokens, genders and devices. */
@@ -135,6 +135,24 @@ test('ingest and fit keep prototype-named values as ordinary values', () => {
   for (const v of ['toString', '__proto__']) assert.ok(data.encoders.vocabulary('gender').has(v), `gender has '${v}'`);
   for (const v of ['constructor', '__proto__']) assert.ok(data.encoders.vocabulary('device').has(v), `device has '${v}'`);
   for (const id of ABSENT) assert.ok(!data.encoders.vocabulary('user_id').has(id));
+});
+
+test('data config: a feature name may not be an Object.prototype member (feature names key batches and encoders)', () => {
+  const base = writeSyntheticLog(join(root, 'names'));
+  for (const bad of ['__proto__', 'constructor', 'toString']) {
+    const input = { ...base, features: [...base.features, { kind: 'sparse' as const, name: bad, source: 'user' as const, column: 'gender' }] };
+    assert.throws(() => parseDataConfig(input), /features\.8\.name: a feature name may not be an Object\.prototype member/);
+  }
+});
+
+test('model and strategy names and config keys named like prototype members are unknown', async () => {
+  const train = (model: unknown, strategy?: unknown) => parseTrainConfig({ model, strategy, data: { config: 'unused' }, outDir: join(root, 'runs', 'x') });
+  for (const bad of ['constructor', 'toString']) {
+    assert.throws(() => buildModel(train({ kind: bad }), data), new RegExp(`unknown model '${bad}'`));
+    assert.throws(() => buildModel(train({ kind: 'dssm', config: { [bad]: 1 } }), data), new RegExp(`unknown model config key '${bad}'`));
+    await assert.rejects(buildStrategy(train({ kind: 'dssm' }, { kind: bad }), models.get('dssm')!, data), new RegExp(`unknown training strategy '${bad}'`));
+    await assert.rejects(buildStrategy(train({ kind: 'dssm' }, { kind: 'onebp', config: { [bad]: 1 } }), models.get('dssm')!, data), new RegExp(`unknown onebp config key '${bad}'`));
+  }
 });
 
 test('every prototype-named user keeps their own history and statistics, through the encoders JSON too', () => {
