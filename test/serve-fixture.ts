@@ -41,13 +41,17 @@ export async function tinyRun(root: string, kind: ModelName, name: string = kind
     optimizer: { kind: 'adam', lr: 0.01 }, outDir: runDir });
   const data = await Dataset.load(cfgPath);
   const r = await runTraining(cfg, { data, quiet: true });
-  const lines = readFileSync(join(dataDir, 'users.csv'), 'utf8').trim().split('\n');
+  return { root, runDir, data, model: r.model, users: csvRowsByKey(join(dataDir, 'users.csv')) };
+}
+
+/** The rows of a simple CSV file (no quoting) as column -> value, by the value of the first column. */
+export function csvRowsByKey(path: string): Map<string, Record<string, string>> {
+  const lines = readFileSync(path, 'utf8').trim().split('\n');
   const head = lines[0].split(',');
-  const users = new Map(lines.slice(1).map((l) => {
+  return new Map(lines.slice(1).map((l) => {
     const v = l.split(',');
     return [v[0], Object.fromEntries(head.map((h, i) => [h, v[i]]))] as const;
   }));
-  return { root, runDir, data, model: r.model, users };
 }
 
 /** A full batch for one raw user (+ context) against the given item entities, encoded with the training encoders. */

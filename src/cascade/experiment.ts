@@ -62,7 +62,7 @@ export function parseCascadeExperiment(input: unknown, baseDir: string): { exp: 
   const exp = { ...r.data, outDir: abs(r.data.outDir), logs: r.data.logs === undefined ? undefined : abs(r.data.logs) };
   if ((exp.cascade === undefined) === (exp.logs === undefined)) throw new Error('invalid cascade experiment: give exactly one of cascade and logs');
   exp.rows.forEach((row, i) => {
-    if (!(row.model.kind in MODELS)) throw new Error(`invalid cascade experiment: rows.${i}.model.kind: unknown model '${row.model.kind}'`);
+    if (!Object.hasOwn(MODELS, row.model.kind)) throw new Error(`invalid cascade experiment: rows.${i}.model.kind: unknown model '${row.model.kind}'`);
   });
   const labels = exp.rows.map((x) => x.label);
   const dup = labels.find((l, i) => labels.indexOf(l) !== i);

@@ -58,7 +58,7 @@ export function parseCascadeTrainConfig(input: unknown, baseDir: string): { cfg:
   }
   const abs = (p: string): string => (isAbsolute(p) ? p : resolve(baseDir, p));
   const cfg = { ...r.data, out: abs(r.data.out), logs: r.data.logs === undefined ? undefined : abs(r.data.logs) };
-  if (!(cfg.model.kind in MODELS)) throw new Error(`model.kind: unknown model '${cfg.model.kind}' (known: ${Object.keys(MODELS).join(', ')})`);
+  if (!Object.hasOwn(MODELS, cfg.model.kind)) throw new Error(`model.kind: unknown model '${cfg.model.kind}' (known: ${Object.keys(MODELS).join(', ')})`);
   if ((cfg.cascade === undefined) === (cfg.logs === undefined)) throw new Error('invalid cascade train config: give exactly one of cascade (build in memory) and logs (read a build)');
   checkStopMetric(cfg.earlyStopping.metric);
   const cascade = cfg.cascade === undefined ? null

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The `prerank` command. Each sub-command lives in its own module and registers here in one line.
 import { engineInfo } from '../core/index.js';
+import { own } from '../util/own.js';
 
 type Command = { summary: string; run: (args: string[]) => Promise<void> };
 
@@ -37,7 +38,7 @@ function usage(): string {
 }
 
 const [name, ...rest] = process.argv.slice(2);
-const cmd = name ? COMMANDS[name] : undefined;
+const cmd = name ? own(COMMANDS, name) : undefined;
 if (!cmd) {
   console.error(name && name !== '--help' ? `prerank: unknown command '${name}'\n\n${usage()}` : usage());
   process.exit(name === '--help' ? 0 : 2);

@@ -7,6 +7,7 @@ import type { RawData } from './ingest.js';
 import { Scaler, type ScalerJson } from './scaler.js';
 import { featureColumn, type DataConfig, type DerivedSpec, type FeatureSpec, type Pooling } from './spec.js';
 import { rawKey, Vocabulary, type RawValue, type VocabularyJson } from './vocabulary.js';
+import { own } from '../util/own.js';
 
 export interface FeatureInfo {
   name: string;
@@ -31,6 +32,7 @@ export interface EncodersJson {
   vocabularies: Record<string, VocabularyJson>;
   scalers: Record<string, ScalerJson>;
   stats: Record<string, { keys: string[]; values: number[]; fallback: number }>;
+  /** Per history feature: user key -> item tokens, oldest first. Keys are data values: read into Maps, never indexed. */
   history: Record<string, Record<string, string[]>>;
 }
 
@@ -53,10 +55,13 @@ type Counter = { lookups: number; oov: number };
 export class FeatureEncoders {
   /** Serving-time lookups and OOV results per sparse/sequence feature (see `encodeRow`). */
   readonly oov: Record<string, Counter> = {};
+  /** Per history feature: user key -> item tokens (j.history as Maps). */
+  private readonly histories: Map<string, Map<string, string[]>>;
 
   private constructor(private readonly j: EncodersJson, readonly vocabs: Map<string, Vocabulary>,
     readonly scalers: Map<string, Scaler>) {
     for (const f of [...j.features, ...j.derived]) if (f.kind !== 'dense' && f.kind !== 'stat') this.oov[f.name] = { lookups: 0, oov: 0 };
+    this.histories = new Map(Object.entries(j.history).map(([name, perUser]) => [name, new Map(Object.entries(perUser))]));
   }
 
   static fit(cfg: DataConfig, raw: RawData, train: Int32Array): FitResult {
@@ -127,12 +132,12 @@ export class FeatureEncoders {
         const itemIds = tables.item.sparse.get(owner.name) ?? encodeSparse(sparseValues(owner, raw.items.columns), vocab);
         const h = fitHistory(d, raw, train, itemIds, d.causal ?? raw.time !== undefined);
         history.set(d.name, h);
-        const perUser: Record<string, string[]> = {};
+        const perUser: [string, string[]][] = [];
         raw.users.keys.forEach((key, u) => {
           const ids = h.ids.subarray(Math.max(h.start[u], h.start[u + 1] - d.maxLen), h.start[u + 1]);
-          if (ids.length) perUser[key] = Array.from(ids, (id) => vocab.token(id) ?? '');
+          if (ids.length) perUser.push([key, Array.from(ids, (id) => vocab.token(id) ?? '')]);
         });
-        j.history[d.name] = perUser;
+        j.history[d.name] = Object.fromEntries(perUser); // own properties: a user keyed '__proto__' is kept
       }
     }
     const encoders = new FeatureEncoders(j, vocabs, scalers);
@@ -188,12 +193,13 @@ export class FeatureEncoders {
 
   /**
    * Encodes one raw row (column name -> value) the way the training data was encoded. `sources` limits the
-   * features (e.g. ['item'] for the item tower). Histories and statistics come from the fitted train data.
+   * features (e.g. ['item'] for the item tower). Histories and statistics come from the fitted train data. Only the
+   * row's own properties are read (a request's row is parsed JSON).
    */
   encodeRow(raw: Record<string, unknown>, sources: ('user' | 'item' | 'context')[] = ['user', 'item', 'context']): EncodedRow {
     const out: EncodedRow = { sparse: {}, dense: {}, sequence: {} };
     const k = this.j.keys;
-    const get = (c: string): unknown => raw[c] ?? (c === k.usersKey ? raw[k.user] : c === k.itemsKey ? raw[k.item] : undefined);
+    const get = (c: string): unknown => own(raw, c) ?? (c === k.usersKey ? own(raw, k.user) : c === k.itemsKey ? own(raw, k.item) : undefined);
     const look = (name: string, vocab: Vocabulary, v: RawValue): number => {
       const id = vocab.id(v);
       this.oov[name].lookups++;
@@ -215,14 +221,14 @@ export class FeatureEncoders {
     }
     for (const d of this.j.derived) {
       if (!sources.includes(d.source)) continue;
-      const key = rawKey(raw[d.source === 'user' ? k.user : k.item] as RawValue) ?? '';
+      const key = rawKey(own(raw, d.source === 'user' ? k.user : k.item) as RawValue) ?? '';
       if (d.kind === 'stat') {
         const st = this.j.stats[d.name];
         const at = this.statIndex(d.name).get(key);
         out.dense[d.name] = this.scalers.get(d.name)!.transform(at === undefined ? st.fallback : st.values[at]);
       } else {
         const vocab = this.vocabulary(d.name);
-        const items = this.j.history[d.name][key] ?? [];
+        const items = this.histories.get(d.name)?.get(key) ?? [];
         out.sequence[d.name] = Int32Array.from(items.slice(-d.maxLen), (t) => look(d.name, vocab, t));
       }
     }

@@ -198,10 +198,10 @@ async function readRowsTable(con: DuckDBConnection, cfg: DataConfig, plan: Inges
 }
 
 function foldCodes(values: (string | null)[], column: string): Int8Array {
-  const codes: Record<string, number> = { train: 0, val: 1, valid: 1, validation: 1, test: 2 };
+  const codes = new Map([['train', 0], ['val', 1], ['valid', 1], ['validation', 1], ['test', 2]]);
   const out = new Int8Array(values.length);
   for (let i = 0; i < values.length; i++) {
-    const c = codes[(values[i] ?? '').toLowerCase()];
+    const c = codes.get((values[i] ?? '').toLowerCase());
     if (c === undefined) throw new DataError(`split column "${column}" holds "${values[i]}"; expected train, val or test`);
     out[i] = c;
   }

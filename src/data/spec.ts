@@ -3,7 +3,8 @@ import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 
-const name = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'feature names are identifiers');
+const name = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'feature names are identifiers')
+  .refine((n) => !(n in Object.prototype), 'a feature name may not be an Object.prototype member (e.g. constructor)');
 const Source = z.enum(['user', 'item', 'context']);
 const Pooling = z.enum(['mean', 'sum', 'max']);
 const ScalerKind = z.enum(['minmax', 'standard', 'log1p', 'none']);

@@ -5,7 +5,7 @@ import type { Metric } from './metric.js';
 export function results(metrics: Iterable<Metric<never>>): Record<string, number> {
   const out: Record<string, number> = {};
   const put = (key: string, value: number): void => {
-    if (key in out) throw new Error(`evaluate: two metrics report "${key}"`);
+    if (Object.hasOwn(out, key)) throw new Error(`evaluate: two metrics report "${key}"`);
     out[key] = value;
   };
   for (const m of metrics) {

@@ -11,6 +11,7 @@ import { MODELS } from '../models/registry.js';
 import type { ModelFactory, RecModel } from '../models/types.js';
 import { NoDrawRng } from '../nn/init.js';
 import { assignTensors, loadTensors } from '../nn/state.js';
+import { own } from '../util/own.js';
 import { ITEM_DTYPES, rowBytes, tableFromBytes, type ItemTable } from './item-table.js';
 import { BUNDLE_FORMAT, canonicalJson, FILES, modelHash, modelVersionOf, sha256Async, type BundleManifest } from './manifest.js';
 
@@ -183,7 +184,7 @@ export class Bundle {
 
   private static buildModel(dir: string, m: BundleManifest, models?: Record<string, ModelFactory<any>>): RecModel {
     const registry: Record<string, ModelFactory<any>> = models ?? MODELS;
-    const factory = registry[m.model.kind];
+    const factory = own(registry, m.model.kind);
     if (!factory) throw new BundleError(dir, `model kind '${m.model.kind}' is not registered here (known: ${Object.keys(registry).join(', ')})`);
     const model = factory({ features: m.features, rng: new NoDrawRng(0) }, m.model.config);
     if (model.twoTower !== m.model.twoTower) throw new BundleError(dir, `model '${m.model.kind}' is ${model.twoTower ? 'two' : 'single'}-tower here but was exported as ${m.model.twoTower ? 'two' : 'single'}-tower`);

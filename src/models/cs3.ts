@@ -30,6 +30,7 @@ import type { LossOutput, ModelContext, ModelFactory, RecModel } from './types.j
 import { DSSM_TINY } from './dssm.js';
 import { FieldEmbedder, ITEM_SIDE, USER_SIDE, flatWidth, type Source } from './common/field-embedder.js';
 import { makeMlp } from './common/layers.js';
+import { own } from '../util/own.js';
 import { PlanBuilder, floats, relocate, type UserServingPlan } from './common/serving.js';
 
 export interface Cs3CycleConfig {
@@ -83,7 +84,7 @@ function partConfig<C extends object>(part: string, v: boolean | C | undefined, 
   const out = { ...defaults } as Record<string, unknown>;
   if (v !== true) {
     for (const [k, x] of Object.entries(v)) {
-      if (!(k in defaults)) throw new Error(`cs3: unknown ${part} config key '${k}' (known: ${Object.keys(defaults).join(', ')})`);
+      if (!Object.hasOwn(defaults, k)) throw new Error(`cs3: unknown ${part} config key '${k}' (known: ${Object.keys(defaults).join(', ')})`);
       if (x !== undefined) out[k] = x;
     }
   }
@@ -303,7 +304,7 @@ export function createCs3(ctx: ModelContext, config: Cs3Config, registry: Record
   for (const k of Object.keys(config ?? {})) if (!['base', 'config', 'cycle', 'sync'].includes(k)) throw new Error(`cs3: unknown config key '${k}' (known: base, config, cycle, sync)`);
   if (!config?.base) throw new Error('cs3: config.base must name a registered two-tower model (e.g. "dssm", "int-tower")');
   if (config.base === 'cs3') throw new Error('cs3: the base cannot be cs3 itself');
-  const factory = registry[config.base];
+  const factory = own(registry, config.base);
   if (!factory) throw new Error(`cs3: unknown base model '${config.base}' (registered: ${Object.keys(registry).join(', ')})`);
   return new Cs3(ctx, config, factory(ctx, config.config ?? {}));
 }

@@ -38,9 +38,7 @@ class Side$ {
   lookup(key: string, fields: Record<string, unknown>): number {
     const at = this.index.get(key);
     if (at !== undefined) return at;
-    const own: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(fields)) if (this.columns.has(k)) own[k] = v;
-    return this.add({ key, fields: own });
+    return this.add({ key, fields: Object.fromEntries(Object.entries(fields).filter(([k]) => this.columns.has(k))) });
   }
 
   add(e: NewEntityJson): number {

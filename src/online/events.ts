@@ -5,6 +5,7 @@
 // bad event with a reason; the trainer counts it (or stops, naming file:line).
 import type { DataConfig } from '../data/index.js';
 import { featureColumn } from '../data/spec.js';
+import { own } from '../util/own.js';
 import type { SourceEvent } from './source.js';
 
 export interface OnlineEvent {
@@ -70,9 +71,14 @@ export class EventDecoder {
       }
     }
     const k = this.cfg.keys;
+    /** A field's value; null when the event lacks it or it is empty. */
+    const field = (name: string): unknown => {
+      const v = own(f, name);
+      return v === undefined || v === null || v === '' ? null : v;
+    };
     const key = (name: string): string | null => {
-      const v = f[name];
-      return v === undefined || v === null || v === '' ? null : String(v);
+      const v = field(name);
+      return v === null ? null : String(v);
     };
     const user = key(k.user);
     const item = key(k.item);
@@ -80,27 +86,27 @@ export class EventDecoder {
     if (item === null) return bad(`missing '${k.item}' (the item key)`);
     let time = NaN;
     if (k.time) {
-      if (f[k.time] === undefined || f[k.time] === null || f[k.time] === '') return bad(`missing '${k.time}' (the timestamp)`);
-      time = Number(f[k.time]);
+      if (field(k.time) === null) return bad(`missing '${k.time}' (the timestamp)`);
+      time = Number(field(k.time));
       if (time < this.maxTime - this.timeTolerance) {
         return bad(`timestamp ${time} is ${this.maxTime - time} s before the latest one seen (${this.maxTime}); the tolerance is ${this.timeTolerance} s`);
       }
     }
     let label: number;
     const lc = this.cfg.label.column;
-    if (lc && f[lc] !== undefined && f[lc] !== null && f[lc] !== '') {
-      const v = Number(f[lc]);
+    if (lc && field(lc) !== null) {
+      const v = Number(field(lc));
       if (this.cfg.label.drop.includes(v)) return { kind: 'dropped' };
       const r = this.cfg.label.rule;
       label = r ? (OPS[r.op](v, r.value) ? 1 : 0) : v;
-    } else if (f.label !== undefined && f.label !== null && f.label !== '') {
-      label = Number(f.label);
-      if (!(label >= 0 && label <= 1)) return bad(`field 'label' must be a number in [0, 1], got ${JSON.stringify(f.label)}`);
+    } else if (field('label') !== null) {
+      label = Number(field('label'));
+      if (!(label >= 0 && label <= 1)) return bad(`field 'label' must be a number in [0, 1], got ${JSON.stringify(field('label'))}`);
     } else if (lc) return bad(`missing '${lc}' (the label column) and no 'label'`);
     else label = 1;
     if (!(label >= 0 && label <= 1)) return bad(`label ${label} from '${lc}' is not in [0, 1] (add a label rule to the data config)`);
     const wc = this.cfg.weight?.column;
-    const weight = wc && f[wc] !== undefined && f[wc] !== null && f[wc] !== '' ? Number(f[wc]) : 1;
+    const weight = wc && field(wc) !== null ? Number(field(wc)) : 1;
     if (Number.isFinite(time) && time > this.maxTime) this.maxTime = time;
     return { kind: 'event', event: { user, item, time, label, weight, fields: f, where: ev.where } };
   }

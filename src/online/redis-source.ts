@@ -113,9 +113,10 @@ export class RedisStreamSource implements EventSource {
     const offset: RedisOffset = { kind: 'redis', id };
     const where = `${this.cfg.stream} ${id}`;
     if (fields === null) return { offset, where, error: 'the entry was deleted from the stream before it was read', typed: false };
-    const f: Record<string, string> = {};
-    for (let i = 0; i + 1 < fields.length; i += 2) f[fields[i]] = fields[i + 1];
-    if (Object.keys(f).length === 1 && 'json' in f) {
+    const pairs: [string, string][] = [];
+    for (let i = 0; i + 1 < fields.length; i += 2) pairs.push([fields[i], fields[i + 1]]);
+    const f = Object.fromEntries(pairs); // own properties, whatever the field names
+    if (Object.keys(f).length === 1 && Object.hasOwn(f, 'json')) {
       try {
         const v: unknown = JSON.parse(f.json);
         if (typeof v !== 'object' || v === null || Array.isArray(v)) return { offset, where, error: "field 'json' must hold one JSON object", typed: true };

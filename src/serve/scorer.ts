@@ -17,6 +17,7 @@ import { featureColumn, type EncodedRow, type FeatureSpec } from '../data/index.
 import { rawKey, type RawValue } from '../data/vocabulary.js';
 import type { Bundle } from '../export/bundle.js';
 import { decodeRow } from '../export/item-table.js';
+import { own } from '../util/own.js';
 import { topN, type AnnIndex } from './ann.js';
 import { compileUserSide, type TableDType, type CompiledUserSide } from './compiled.js';
 import type { ItemStore } from './stores/types.js';
@@ -268,7 +269,7 @@ export class Scorer {
     const enc = this.bundle.userEncodings;
     if (!enc) return null;
     for (const c of this.userKeyColumns) {
-      const key = rawKey(user[c] as RawValue);
+      const key = rawKey(own(user, c) as RawValue);
       const r = key === null ? undefined : enc.row.get(key);
       if (r !== undefined) return enc.data.subarray(r * enc.dim, (r + 1) * enc.dim);
     }

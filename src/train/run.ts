@@ -11,6 +11,7 @@ import type { StrategyFactory, TrainingStrategy } from './strategies/types.js';
 import { parseTrainConfig, type TrainConfig } from './config.js';
 import type { BinaryMetrics } from './predict.js';
 import { Trainer, type FitResult, type TrainerOptions } from './trainer.js';
+import { own } from '../util/own.js';
 
 export interface RunResult {
   config: TrainConfig;
@@ -42,7 +43,7 @@ export async function loadData(cfg: TrainConfig): Promise<Dataset> {
 }
 
 export function buildModel(cfg: TrainConfig, data: Dataset): RecModel {
-  const factory = (MODELS as Record<string, (ctx: { features: Dataset['features']; rng: Rng }, c: Record<string, unknown>) => RecModel>)[cfg.model.kind];
+  const factory = own(MODELS as Record<string, (ctx: { features: Dataset['features']; rng: Rng }, c: Record<string, unknown>) => RecModel>, cfg.model.kind);
   if (!factory) throw new Error(`unknown model '${cfg.model.kind}' (registered: ${Object.keys(MODELS).join(', ')})`);
   return factory({ features: data.features, rng: new Rng(cfg.seed) }, cfg.model.config);
 }
@@ -50,7 +51,7 @@ export function buildModel(cfg: TrainConfig, data: Dataset): RecModel {
 /** The config's training strategy; `trained`: the model already holds trained weights (StrategyContext.trained). */
 export async function buildStrategy(cfg: TrainConfig, model: RecModel, data: Dataset, trained = false): Promise<TrainingStrategy | undefined> {
   if (!cfg.strategy) return undefined;
-  const factory = (STRATEGIES as Record<string, StrategyFactory<Record<string, unknown>>>)[cfg.strategy.kind];
+  const factory = own(STRATEGIES as Record<string, StrategyFactory<Record<string, unknown>>>, cfg.strategy.kind);
   if (!factory) throw new Error(`unknown training strategy '${cfg.strategy.kind}' (registered: ${Object.keys(STRATEGIES).join(', ')})`);
   return await factory({ model, data, rng: new Rng(cfg.seed + 1), trained }, cfg.strategy.config);
 }

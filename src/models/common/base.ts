@@ -31,7 +31,7 @@ export const TOWER_DIMS: readonly number[] = [300, 300, 128];
 export function withDefaults<C extends object>(defaults: Required<C>, cfg: C | undefined): Required<C> {
   const out = { ...defaults } as Record<string, unknown>;
   for (const [k, v] of Object.entries(cfg ?? {})) {
-    if (!(k in defaults)) throw new Error(`unknown model config key '${k}' (known: ${Object.keys(defaults).join(', ')})`);
+    if (!Object.hasOwn(defaults, k)) throw new Error(`unknown model config key '${k}' (known: ${Object.keys(defaults).join(', ')})`);
     if (v !== undefined) out[k] = v;
   }
   return out as Required<C>;

@@ -125,7 +125,7 @@ export async function loadTeacher(dir: string, data: Dataset): Promise<RecModel>
 }
 
 export const createCs3Cascade = async (ctx: StrategyContext, config: Cs3CascadeConfig): Promise<Cs3Cascade> => {
-  for (const k of Object.keys(config)) if (!(k in CS3_CASCADE_DEFAULTS)) throw new Error(`unknown cs3-cascade config key '${k}' (known: ${Object.keys(CS3_CASCADE_DEFAULTS).join(', ')})`);
+  for (const k of Object.keys(config)) if (!Object.hasOwn(CS3_CASCADE_DEFAULTS, k)) throw new Error(`unknown cs3-cascade config key '${k}' (known: ${Object.keys(CS3_CASCADE_DEFAULTS).join(', ')})`);
   const c = { ...CS3_CASCADE_DEFAULTS, ...config };
   if (!c.teacher) throw new Error('cs3-cascade: config.teacher must be the run directory of a trained ranking model (e.g. a DCN run)');
   if (!['bce', 'mse', 'none'].includes(c.distill)) throw new Error(`cs3-cascade: distill '${c.distill}' is not one of bce, mse, none`);

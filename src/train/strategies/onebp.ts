@@ -364,7 +364,7 @@ function trainPositives(data: Dataset): Int32Array[] {
 
 /** Checks a strategy config: known keys, and each value's type and range (messages name the key). */
 function checkConfig(kind: string, config: Record<string, unknown>, defaults: Record<string, unknown>): void {
-  for (const k of Object.keys(config)) if (!(k in defaults)) throw new Error(`unknown ${kind} config key '${k}' (known: ${Object.keys(defaults).join(', ')})`);
+  for (const k of Object.keys(config)) if (!Object.hasOwn(defaults, k)) throw new Error(`unknown ${kind} config key '${k}' (known: ${Object.keys(defaults).join(', ')})`);
   const int = (k: string, min: number) => {
     const v = config[k];
     if (v !== undefined && !(Number.isInteger(v) && (v as number) >= min)) throw new Error(`${kind} config '${k}' must be an integer >= ${min}, got ${JSON.stringify(v)}`);
