@@ -4,6 +4,7 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { dataConfigJsonSchema, loadDataConfig, parseDataConfig, type DataConfigInput } from '../src/data/spec.js';
 import { ML_1M_PARTIAL_NAME, recipeConfig, REPO_ROOT, embeddedDataDir } from '../src/data/recipes.js';
+import { SYNTH_SIZES, synthDataConfig, synthName } from '../src/data/synth-log.js';
 
 const base = (): DataConfigInput => ({
   name: 't',
@@ -43,10 +44,12 @@ test('the JSON schema documents the config', () => {
   assert.match(JSON.stringify(s), /values seen fewer times in train map to OOV/);
 });
 
-test('configs/data/*.json equal the built-in recipes', () => {
+test('configs/data/*.json equal the built-in recipes and the synthetic log S', () => {
   const dir = join(REPO_ROOT, 'configs/data');
   const files = readdirSync(dir).filter((f) => f.endsWith('.json')).sort();
-  assert.deepEqual(files, ['ml-100k.json', 'ml-1m-partial.json', 'ml-latest-small.json']);
+  assert.deepEqual(files, ['ml-100k.json', 'ml-1m-partial.json', 'ml-latest-small.json', 'synth.json']);
+  const synth = parseDataConfig(synthDataConfig(join(REPO_ROOT, '.synth/S'), synthName({ ...SYNTH_SIZES.S, seed: 1 })));
+  assert.deepEqual(loadDataConfig(join(dir, 'synth.json')), synth, 'synth.json: prerank data synth --size S --out .synth/S');
   const pairs = [['ml-100k.json', recipeConfig('ml-100k', join(REPO_ROOT, '../shared/data/ml-100k'))],
     ['ml-1m-partial.json', recipeConfig('ml-1m', join(REPO_ROOT, '../shared/data/ml-1m'))],
     ['ml-latest-small.json', recipeConfig('ml-latest-small', embeddedDataDir())]] as const;

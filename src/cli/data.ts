@@ -1,19 +1,26 @@
-// `prerank data <inspect|schema>`: look at a dataset through its config, or print the config's JSON schema.
+// `prerank data <inspect|schema|synth>`: look at a dataset through its config, print the config's JSON schema, or
+// write a synthetic log.
 import { parseArgs } from 'node:util';
 import { Dataset } from '../data/dataset.js';
 import { formatInspect, inspectDataset } from '../data/inspect.js';
 import { recipeConfig, recipeMissing, type RecipeName } from '../data/recipes.js';
 import { dataConfigJsonSchema, loadDataConfig } from '../data/spec.js';
+import { SYNTH_USAGE } from './data-synth.js';
 
 const USAGE = `usage:
   prerank data inspect --config <file.json> [--json]   cardinality, OOV rates, label rates, rows read/skipped
   prerank data inspect --recipe <ml-100k|ml-1m|ml-latest-small> [--dir <folder>] [--json]
-  prerank data schema                                   the JSON schema of data config files`;
+  prerank data schema                                   the JSON schema of data config files
+${SYNTH_USAGE}`;
 
 export async function runData(args: string[]): Promise<void> {
   const [sub, ...rest] = args;
   if (sub === 'schema') {
     console.log(JSON.stringify(dataConfigJsonSchema(), null, 2));
+    return;
+  }
+  if (sub === 'synth') {
+    await (await import('./data-synth.js')).runSynth(rest);
     return;
   }
   if (sub !== 'inspect') {
