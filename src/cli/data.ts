@@ -5,7 +5,7 @@ import { Dataset } from '../data/dataset.js';
 import { formatInspect, inspectDataset } from '../data/inspect.js';
 import { recipeConfig, recipeMissing, type RecipeName } from '../data/recipes.js';
 import { dataConfigJsonSchema, loadDataConfig } from '../data/spec.js';
-import { SYNTH_USAGE } from './data-synth.js';
+import { runSynth, SYNTH_USAGE } from './data-synth.js';
 
 const USAGE = `usage:
   prerank data inspect --config <file.json> [--json]   cardinality, OOV rates, label rates, rows read/skipped
@@ -20,7 +20,7 @@ export async function runData(args: string[]): Promise<void> {
     return;
   }
   if (sub === 'synth') {
-    await (await import('./data-synth.js')).runSynth(rest);
+    await runSynth(rest);
     return;
   }
   if (sub !== 'inspect') {

@@ -26,7 +26,7 @@ const COMMANDS: Record<string, Command> = {
     summary: 'print the CPU, the SIMD path and the thread pool the engine uses',
     run: async () => console.log(JSON.stringify(engineInfo(), null, 2)),
   },
-  data: { summary: 'inspect a dataset (cardinality, OOV, label rates) or print the data config schema', run: async (args) => (await import('./data.js')).runData(args) },
+  data: { summary: 'inspect a dataset (cardinality, OOV, label rates), print the data config schema, or write a synthetic log: inspect | schema | synth', run: async (args) => (await import('./data.js')).runData(args) },
   export: { summary: 'write a serving bundle from a training run: --model <run dir> --out <dir> [--items float32|bfloat16|float16|int8]', run: async (args) => (await import('./export.js')).runExport(args) },
   cascade: { summary: 'simulate a recall -> pre-rank -> rank cascade over real logs, train a pre-ranker on one and evaluate it, or inspect one: build --config <file> | train --config <file> | inspect --dir <dir>', run: async (args) => (await import('./cascade.js')).runCascade(args) },
   serve: { summary: 'serve a bundle over HTTP: --bundle <dir> or --watch <versions root> [--store memory|redis://...] [--port 8080]', run: async (args) => (await import('./serve.js')).runServe(args) },

@@ -17,3 +17,6 @@ export { inspectDataset, formatInspect, type InspectReport } from './inspect.js'
 export { recipeConfig, recipeInput, recipeMissing, sharedDataDir, embeddedDataDir, ML_1M_PARTIAL_NAME,
   type RecipeName } from './recipes.js';
 export { writeSyntheticLog, syntheticConfig } from './synthetic.js';
+export { writeSynthLog, synthDataConfig, synthConfig, synthName, SYNTH_SIZES, type SynthOptions, type SynthProgress,
+  type SynthResult, type SynthFileReport, type SynthSize } from './synth-log.js';
+export { DEFAULT_SYNTH_PARAMS, type SynthParams } from './synth-sql.js';
