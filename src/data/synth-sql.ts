@@ -129,8 +129,18 @@ const num = (x: number): string => (Number.isInteger(x) ? `${x}.0` : String(x));
 const u53 = (h: string): string => `((${h} >> 11)::DOUBLE + 0.5) / 9007199254740992.0`;
 /** Uniform in (0, 1) from 16-bit part k (0-3) of a hash column. */
 const part = (h: string, k: number): string => `(((${h} >> ${16 * k}) & 65535)::DOUBLE + 0.5) / 65536.0`;
-/** Uniform in (-1, 1) from part k. */
-const centred = (h: string, k: number): string => `(2.0 * ${part(h, k)} - 1.0)`;
+/** 16-bit part k of a hash column as an integer-valued DOUBLE in [0, 65535]. */
+const bits16 = (h: string, k: number): string => `(${k ? `(${h} >> ${16 * k})` : h} & 65535)::DOUBLE`;
+/** Uniform in (-1, 1) from part k: (x + 0.5) / 32768 - 1. */
+const centred = (h: string, k: number): string => `(${bits16(h, k)} * 3.0517578125e-05 - 0.9999847412109375)`;
+/** A weighted sum of centred() parts, kept symbolic so its constants fold into one (vector components are sums of several). */
+type Lin = { h: string; k: number; w: number }[];
+const scaleLin = (l: Lin, w: number): Lin => l.map((t) => ({ ...t, w: t.w * w }));
+/** sum w centred(h, k) = sum (w / 32768) x - sum w (1 - 1 / 65536). */
+function linSql(l: Lin): string {
+  const c = l.reduce((a, t) => a + t.w * (1 - 1 / 65536), 0);
+  return `(${l.map((t) => `${bits16(t.h, t.k)} * ${t.w / 32768}`).join(' + ')} - ${num(c)})`;
+}
 /** Approximately N(0, 1): the four 16-bit parts summed (Irwin-Hall), centred and scaled. */
 const gauss = (h: string): string => `((${[0, 1, 2, 3].map((k) => part(h, k)).join(' + ')} - 2.0) * 1.7320508075688772)`;
 /** The index of the first cumulative bound above u (bounds ascending; the last index when none). */
@@ -194,26 +204,27 @@ export class SynthSql {
     return [...this.vecHashes(`${prefix}c`, `(${t}) // ${TOPICS_PER_CATEGORY}`, V.category), ...this.vecHashes(`${prefix}o`, t, V.topic)];
   }
 
-  private topicComps(prefix: string): string[] {
+  private topicComps(prefix: string): Lin[] {
     return this.noisy(this.comps(`${prefix}c`), `${prefix}o`, MEMBER_OFFSET);
   }
 
   /** The DIM components (uniform in (-1, 1)) held by the hash columns of vecHashes(prefix). */
-  private comps(prefix: string): string[] {
-    return Array.from({ length: DIM }, (_, d) => centred(`${prefix}${d >> 2}`, d % 4));
+  private comps(prefix: string): Lin[] {
+    return Array.from({ length: DIM }, (_, d) => [{ h: `${prefix}${d >> 2}`, k: d % 4, w: 1 }]);
   }
 
   /** Columns `${prefix}${k}_${d}` (raw vectors, component d) and `${prefix}norm${k}` (their lengths). */
-  private vectors(prefix: string, raw: string[][]): Layer[] {
-    const comps: Layer = raw.flatMap((v, k) => v.map((e, d): [string, string] => [`${prefix}${k}_${d}`, e]));
+  private vectors(prefix: string, raw: Lin[][]): Layer[] {
+    const comps: Layer = raw.flatMap((v, k) => v.map((e, d): [string, string] => [`${prefix}${k}_${d}`, linSql(e)]));
     const norms: Layer = raw.map((_, k) =>
       [`${prefix}norm${k}`, `sqrt(${Array.from({ length: DIM }, (_, d) => `${prefix}${k}_${d} * ${prefix}${k}_${d}`).join(' + ')})`]);
     return [comps, norms];
   }
 
-  private noisy(base: string[], noise: string, scale: number): string[] {
+  /** base + scale * the vector held by vecHashes(noise). */
+  private noisy(base: Lin[], noise: string, scale: number): Lin[] {
     const n = this.comps(noise);
-    return base.map((b, d) => `${b} + ${num(scale)} * ${n[d]}`);
+    return base.map((b, d) => [...b, ...scaleLin(n[d], scale)]);
   }
 
   /** User columns from the user id column `uid`; every name starts with u_. */
@@ -241,7 +252,7 @@ export class SynthSql {
     const tv = Array.from({ length: INTERESTS }, (_, k) => this.topicComps(`u_tv${k}`));
     // heads: personal interests (the mean of the interest topics), regional taste (the region's area, a little of
     // the region itself), demographic taste (gender x age)
-    const interest = Array.from({ length: DIM }, (_, d) => `(${tv.map((v) => v[d]).join(' + ')}) / ${num(Math.sqrt(INTERESTS))}`);
+    const interest = Array.from({ length: DIM }, (_, d) => scaleLin(tv.flatMap((v) => v[d]), 1 / Math.sqrt(INTERESTS)));
     const heads = [this.noisy(interest, 'u_n0', p.headNoise),
       this.noisy(this.noisy(this.comps('u_av'), 'u_ro', MEMBER_OFFSET), 'u_n1', p.headNoise),
       this.noisy(this.comps('u_dv'), 'u_n2', p.headNoise)];
@@ -341,8 +352,8 @@ export class SynthSql {
     }
     const facet = Array.from({ length: HEADS }, (_, h) =>
       `greatest(${Array.from({ length: FACETS }, (_, f) => `c${h}_${f}`).join(', ')})`).join(' + ');
-    const p_ = this.comps('u_p'), q_ = this.comps('i_q');
-    const pq = p_.map((x, d) => `${x} * ${q_[d]}`);
+    const q = this.comps('i_q');
+    const pq = this.comps('u_p').map((x, d) => `${linSql(x)} * ${linSql(q[d])}`);
     const device = `CASE WHEN ${part('e_hm', 0)} < ${OWN_DEVICE} THEN u_device ELSE ${bucket(part('e_hm', 1), DEVICE_CUM)} END`;
     const effects = [
       `0.35 * ${gauss('e_hcb')}`,
