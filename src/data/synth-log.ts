@@ -53,8 +53,12 @@ export interface SynthResult {
   seconds: number;
 }
 
-/** Rows per entry of the table that drives a generating query (DuckDB scans tables in parallel, range() it does not). */
-const BLOCK = 16;
+/**
+ * Rows per entry of the table that drives a generating query: DuckDB scans a table in parallel by row groups of
+ * 122,880 rows (range() it scans on one thread), so the table keeps at least ~64 row groups (for many cores) and at
+ * most n / 16 rows (its memory). A function of n only: the files must not depend on the thread count.
+ */
+const blockOf = (n: number): number => Math.max(1, Math.min(16, Math.floor(n / (64 * 122_880))));
 const SYNTH_FILES = ['users', 'items', 'events'] as const;
 const ROW_GROUP = 1_000_000;
 
@@ -94,26 +98,29 @@ export async function writeSynthLog(dir: string, opts: SynthOptions): Promise<Sy
 /** users, items, events: each one COPY from its generating query, polled for progress. */
 async function writeFiles(con: DuckDBConnection, out: string, sql: SynthSql, opts: SynthOptions): Promise<SynthFileReport[]> {
   await con.run('SET enable_progress_bar = true; SET enable_progress_bar_print = false; SET preserve_insertion_order = true');
-  const queries = {
-    users: layered(await source(con, 'users', opts.users), sql.userLayers('i'), sql.userOutput('i')),
-    items: layered(await source(con, 'items', opts.items), sql.itemLayers('i'), sql.itemOutput('i')),
-    events: layered(await source(con, 'events', opts.events), [...sql.eventLayers('i', opts.events, opts.users, opts.items),
-      ...sql.userLayers('uid'), ...sql.itemLayers('iid'), ...sql.labelLayers()], sql.eventOutput()),
+  const layers = {
+    users: () => [sql.userLayers('i'), sql.userOutput('i')] as const,
+    items: () => [sql.itemLayers('i'), sql.itemOutput('i')] as const,
+    events: () => [[...sql.eventLayers('i', opts.events, opts.users, opts.items), ...sql.userLayers('uid'),
+      ...sql.itemLayers('iid'), ...sql.labelLayers()], sql.eventOutput()] as const,
   };
   const files: SynthFileReport[] = [];
   for (const name of SYNTH_FILES) {
     const path = join(out, `${name}.parquet`);
     const total = opts[name];
     const t1 = performance.now();
+    const [l, cols] = layers[name]();
+    const query = layered(await source(con, name, total), l, cols);
     const report = (done: boolean, rows: number) =>
       opts.onProgress?.({ file: name, rows, total, seconds: (performance.now() - t1) / 1000, done });
     const timer = setInterval(() => {
       const p = con.progress;
-      if (p.percentage > 0) report(false, Math.min(total, Number(p.rows_processed) * BLOCK));
+      if (p.percentage > 0) report(false, Math.min(total, Math.round((p.percentage / 100) * total)));
     }, 1000);
     try {
-      await con.run(`COPY (${queries[name]}) TO ${literal(path)} (FORMAT parquet, COMPRESSION zstd,
+      await con.run(`COPY (${query}) TO ${literal(path)} (FORMAT parquet, COMPRESSION zstd,
         ROW_GROUP_SIZE ${opts.rowGroupSize ?? ROW_GROUP})`);
+      await con.run(`DROP TABLE ${name}_blocks`);
     } finally {
       clearInterval(timer);
     }
@@ -123,10 +130,11 @@ async function writeFiles(con: DuckDBConnection, out: string, sql: SynthSql, opt
   return files;
 }
 
-/** A table of n/BLOCK rows and the query that expands it into row numbers 0..n-1, in order. */
+/** A table of n / blockOf(n) rows and the query that expands it into row numbers 0..n-1, in order. */
 async function source(con: DuckDBConnection, name: string, n: number): Promise<string> {
-  await con.run(`CREATE TABLE ${name}_blocks AS SELECT range AS b FROM range(${Math.ceil(n / BLOCK)})`);
-  return `(SELECT unnest(range(b * ${BLOCK}, least(b * ${BLOCK} + ${BLOCK}, ${n}))) AS i FROM ${name}_blocks)`;
+  const k = blockOf(n);
+  await con.run(`CREATE TABLE ${name}_blocks AS SELECT range AS b FROM range(${Math.ceil(n / k)})`);
+  return `(SELECT unnest(range(b * ${k}, least(b * ${k} + ${k}, ${n}))) AS i FROM ${name}_blocks)`;
 }
 
 /** The dataset name a synthetic log's config carries. */

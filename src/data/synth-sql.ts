@@ -118,7 +118,7 @@ const V = {
 export type Layer = [name: string, expr: string][];
 
 /** `SELECT out FROM` the source with the layers stacked as nested projections (each hash is computed once). */
-export function layered(source: string, layers: Layer[], out: string[]): string {
+export function layered(source: string, layers: readonly Layer[], out: readonly string[]): string {
   let q = source;
   for (const l of layers) q = `(SELECT *, ${l.map(([n, e]) => `${e} AS ${n}`).join(', ')} FROM ${q})`;
   return `SELECT ${out.join(', ')} FROM ${q}`;
