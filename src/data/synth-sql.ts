@@ -89,10 +89,11 @@ export const DEFAULT_SYNTH_PARAMS: SynthParams = {
 /** Mean of sum_h max_f cos(head_h, facet_f) over events, measured once; centring keeps the click rate put when facetWeight changes. */
 export const FACET_MEAN = 0.81;
 
-/** Relative event rate by hour of day: a night trough, a lunch bump and an evening peak. */
+/** Relative event rate by hour of day: a trough at 5 am, a morning and a lunch bump, a peak at 8-9 pm. */
 const HOUR_W = (() => {
-  const w = Array.from({ length: 24 }, (_, h) =>
-    0.25 + 0.75 * (1 + Math.cos((2 * Math.PI * (h + 0.5 - 20.5)) / 24)) / 2 + 0.3 * Math.exp(-((h + 0.5 - 12.5) ** 2) / 4));
+  const circ = (a: number, b: number): number => Math.min(Math.abs(a - b), 24 - Math.abs(a - b));
+  const w = Array.from({ length: 24 }, (_, h) => 0.12 + Math.exp(-(circ(h + 0.5, 20.5) ** 2) / 32)
+    + 0.35 * Math.exp(-((h - 12) ** 2) / 8) + 0.25 * Math.exp(-((h - 8) ** 2) / 4.5));
   const s = w.reduce((a, b) => a + b, 0);
   return w.map((x) => x / s);
 })();
