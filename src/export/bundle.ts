@@ -11,6 +11,7 @@ import { MODELS } from '../models/registry.js';
 import type { ModelFactory, RecModel } from '../models/types.js';
 import { NoDrawRng } from '../nn/init.js';
 import { assignTensors, loadTensors } from '../nn/state.js';
+import { recoverSwap } from '../util/atomic-dir.js';
 import { ITEM_DTYPES, rowBytes, tableFromBytes, type ItemTable } from './item-table.js';
 import { BUNDLE_FORMAT, canonicalJson, FILES, modelHash, modelVersionOf, sha256Async, type BundleManifest } from './manifest.js';
 
@@ -84,6 +85,8 @@ export class Bundle {
 
   static async readManifest(dir: string): Promise<BundleManifest> {
     const path = join(dir, 'manifest.json');
+    // an export killed between its two renames left the previous bundle under a temporary name: put it back
+    if (!existsSync(path)) await recoverSwap(dir);
     if (!existsSync(path)) throw new BundleError(dir, 'no manifest.json (is this a bundle directory written by `prerank export`?)');
     let m: BundleManifest;
     try {
