@@ -37,18 +37,18 @@ export interface UserEncodings {
   row: Map<string, number>;
 }
 
-/** A bundle file's bytes, checked against the manifest's sha256 (hashed off the event loop). */
-async function readVerified(dir: string, m: BundleManifest, rel: string): Promise<Buffer> {
+/** A bundle file's bytes, checked against the manifest's sha256 (hashed off the event loop); `hint` ends the errors. */
+async function readVerified(dir: string, m: BundleManifest, rel: string, hint = ''): Promise<Buffer> {
   const expected = m.files[rel];
   if (!expected) throw new BundleError(dir, `manifest.json lists no hash for ${rel}`);
   let data: Buffer;
   try {
     data = await readFile(join(dir, rel));
   } catch (e) {
-    throw new BundleError(dir, `cannot read ${rel}: ${(e as Error).message}`);
+    throw new BundleError(dir, `cannot read ${rel}: ${(e as Error).message}${hint}`);
   }
   const got = await sha256Async(data);
-  if (got !== expected) throw new BundleError(dir, `${rel} does not match the manifest (sha256 ${got.slice(0, 16)}…, expected ${expected.slice(0, 16)}…): the file was changed or is corrupt`);
+  if (got !== expected) throw new BundleError(dir, `${rel} does not match the manifest (sha256 ${got.slice(0, 16)}…, expected ${expected.slice(0, 16)}…): the file was changed or is corrupt${hint}`);
   return data;
 }
 
@@ -176,11 +176,12 @@ export class Bundle {
 
   /**
    * The bundle's saved ANN index file, checked against its manifest hash, or null when the bundle has none. Throws a
-   * BundleError when the file is listed but missing or changed.
+   * BundleError when the file is listed but missing or changed: the manifest lists it, so the bundle is incomplete or
+   * corrupt like with any other file (and usearch must never read a damaged index: a truncated one aborts the process).
    */
   async annIndexPath(): Promise<string | null> {
     if (!this.manifest.files[FILES.itemAnn]) return null;
-    await readVerified(this.dir, this.manifest, FILES.itemAnn);
+    await readVerified(this.dir, this.manifest, FILES.itemAnn, '; re-export the bundle, or serve it without the saved index (--ann brute-force)');
     return join(this.dir, FILES.itemAnn);
   }
 

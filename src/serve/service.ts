@@ -62,6 +62,7 @@ export class Deployment {
     } catch (e) {
       await store?.close();
       ann?.close();
+      bundle.dispose();
       throw e;
     }
   }
