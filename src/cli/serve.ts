@@ -7,7 +7,7 @@ import { ADMIN_TOKEN_ENV, closeOnSignals, createServer, defaultBundleRoot } from
 import { featureColumn } from '../data/index.js';
 import { engineInfo } from '../core/index.js';
 
-const USAGE = 'usage: prerank serve (--bundle <dir> | --watch <root> [--watch-poll-ms 1000]) [--store memory|redis://host:port[/db][?prefix=..&lru=rows]] [--port 8080] [--host 127.0.0.1] [--ann usearch|brute-force|off] [--max-candidates N] [--max-inflight N] [--admin-token T | --no-admin] [--bundle-root <dir>]';
+const USAGE = 'usage: prerank serve (--bundle <dir> | --watch <root> [--watch-poll-ms 1000]) [--store memory|redis://host:port[/db][?prefix=..&lru=rows&timeout=ms]] [--port 8080] [--host 127.0.0.1] [--ann usearch|brute-force|off] [--max-candidates N] [--max-inflight N] [--admin-token T | --no-admin] [--bundle-root <dir>]';
 
 const HELP = `${USAGE}
 

@@ -9,7 +9,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { crashWindow, errorNaming, fsyncPath, pidAlive } from '../util/atomic-dir.js';
+import { crashWindow, fsyncPath, pidAlive } from '../util/atomic-dir.js';
 
 export interface VersionRef {
   version: number;
@@ -122,16 +122,16 @@ export async function publishVersion(root: string, write: (dir: string) => Promi
   active.add(tmp);
   // what a failure before CURRENT names the new version removes again (a full disk, say), so the root is as it was
   let made: string | null = null, ptrTmp: string | null = null, pointed = false;
+  let current: VersionRef | null = null;
+  try {
+    current = readCurrentVersion(root);
+  } catch {
+    current = null; // a broken pointer is about to be replaced
+  }
   try {
     await mkdir(tmp);
     await write(tmp);
     await fsyncTree(tmp);
-    let current: VersionRef | null = null;
-    try {
-      current = readCurrentVersion(root);
-    } catch {
-      current = null; // a broken pointer is about to be replaced
-    }
     const existing = listVersions(root);
     const version = Math.max(0, current?.version ?? 0, ...existing.map((v) => v.version)) + 1;
     const name = versionName(version);
@@ -152,7 +152,10 @@ export async function publishVersion(root: string, write: (dir: string) => Promi
     if (!pointed) {
       for (const p of [ptrTmp, made]) if (p) await rm(p, { recursive: true, force: true });
     }
-    throw errorNaming(e, 'cannot publish a version under', root);
+    const err = e as NodeJS.ErrnoException;
+    if (pointed || !(err instanceof Error) || typeof err.code !== 'string') throw e;
+    const kept = current === null ? 'no version published' : `CURRENT still names ${current.name}`;
+    throw Object.assign(new Error(`cannot publish a version under ${root} (${kept}): ${err.message}`, { cause: err }), { code: err.code });
   } finally {
     active.delete(tmp);
     await rm(tmp, { recursive: true, force: true });
