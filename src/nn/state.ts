@@ -1,6 +1,6 @@
 // Tensor files: a directory with manifest.json (names, shapes, dtypes, byte offsets, free-form metadata) and
 // tensors.bin (raw little-endian data). Writes are atomic: a temporary directory renamed into place.
-import { readFile, rm } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeDirAtomic, writeFileSynced } from '../util/atomic-dir.js';
 import { Tensor, shapeSize, shapeStr, type DType } from '../core/tensor.js';
