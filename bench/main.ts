@@ -8,6 +8,7 @@ const BENCHES: Record<string, (args: string[]) => Promise<void>> = {
   train: async (args) => (await import('./train.js')).benchTrain(args),
   strategies: async (args) => (await import('./strategies.js')).benchStrategies(args),
   quantized: async (args) => (await import('./quantized.js')).benchQuantized(args),
+  faults: async (args) => (await import('./faults.js')).benchFaults(args),
 };
 
 const [name, ...rest] = process.argv.slice(2);

@@ -29,7 +29,7 @@ const COMMANDS: Record<string, Command> = {
   data: { summary: 'inspect a dataset (cardinality, OOV, label rates) or print the data config schema', run: async (args) => (await import('./data.js')).runData(args) },
   export: { summary: 'write a serving bundle from a training run: --model <run dir> --out <dir> [--items float32|bfloat16|float16|int8]', run: async (args) => (await import('./export.js')).runExport(args) },
   cascade: { summary: 'simulate a recall -> pre-rank -> rank cascade over real logs, train a pre-ranker on one and evaluate it, or inspect one: build --config <file> | train --config <file> | inspect --dir <dir>', run: async (args) => (await import('./cascade.js')).runCascade(args) },
-  serve: { summary: 'serve a bundle over HTTP: --bundle <dir> or --watch <versions root> [--store memory|redis://...] [--port 8080]', run: async (args) => (await import('./serve.js')).runServe(args) },
+  serve: { summary: 'serve a bundle over HTTP: --bundle <dir> or --watch <versions root> [--store memory|redis://...] [--port 8080] (--help: admin routes, token, bundle root)', run: async (args) => (await import('./serve.js')).runServe(args) },
 };
 
 function usage(): string {
