@@ -80,7 +80,7 @@ before(async () => {
     await exportBundle({ model: r.model, dataset: data, config: train.model }, dir, { samplePairs: 256 });
     bundles.set(kind, dir);
   }
-  srv = await createServer({ defaultMetrics: false, underPressure: false });
+  srv = await createServer({ bundleRoot: join(root, 'bundles'), defaultMetrics: false, underPressure: false });
 });
 after(async () => {
   await srv?.app.close();
