@@ -1,0 +1,397 @@
+// `npm run bench -- soak [--minutes 30] [--rate 500] [--candidates 1000] [--reload-every 60] [--model int-tower|dssm]`:
+// a long run of `prerank serve` under steady load and periodic hot reloads, watching for memory growth, errors and
+// drifting latency.
+//   Set-up (~15 s): two models (seeds 2022 and 2023) trained for one epoch on the embedded ml-latest-small data and
+//   exported to a temp dir; `prerank serve` on the first (a child process on 127.0.0.1, so its RSS is its own; an
+//   admin token on /admin/*; ann off); a file of 256 request bodies: random users (1 in 10 an id the model never saw)
+//   with --candidates random distinct items each (1 in 50 an id the item store does not know), top 100.
+//   Load: the open-loop paced generator of bench/load.ts (a child process) at --rate req/s for --minutes, cycling
+//   through the bodies, a request unanswered after 5 s counted as a timeout; every --reload-every seconds this process
+//   swaps the served bundle (POST /admin/reload, alternating between the two, so every reload changes the model).
+//   Once a second: the server's RSS (/proc/<pid>/status VmRSS), its V8 heap in use (prom-client's
+//   prerank_nodejs_heap_size_used_bytes in /metrics) and the CPU time of the server, the generator and the machine.
+// Prints a row per minute, then the RSS slope (least squares over the per-second samples, MiB/min) over the last 20
+// minutes, or over the run after its first minute when the run is shorter than 21 minutes, and as the last line one
+// JSON object. runSoak is the core, for other benches to call.
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { engineInfo, Rng } from '../src/core/index.js';
+import { Dataset, recipeConfig } from '../src/data/index.js';
+import { exportBundle } from '../src/export/index.js';
+import { parseTrainConfig } from '../src/train/config.js';
+import { runTraining } from '../src/train/run.js';
+import { leastSquaresSlope } from '../src/util/stats.js';
+import { serveChild, startPaced, type PacedSecond } from './load.js';
+import { stealLine, stealMeter } from './steal.js';
+
+export interface SoakOptions {
+  minutes: number;
+  /** Requests per second. */
+  rate: number;
+  /** Candidates per request. */
+  candidates: number;
+  /** Seconds between hot reloads (0: none). */
+  reloadEvery: number;
+  model: 'int-tower' | 'dssm';
+  /** Where the rows go (default console.log). */
+  log?: (line: string) => void;
+  signal?: AbortSignal;
+}
+
+export const SOAK_DEFAULTS: SoakOptions = { minutes: 30, rate: 500, candidates: 1000, reloadEvery: 60, model: 'int-tower' };
+
+export interface SoakSummary {
+  cpu: string;
+  date: string;
+  minutes: number;
+  rate: number;
+  requests: number;
+  soak_errors: number;
+  soak_rss_slope_mib_per_min: number | null;
+  rss_start_mib: number;
+  rss_end_mib: number;
+  p99_ms_max_minute: number | null;
+  reloads: number;
+  reloads_failed: number;
+  [extra: string]: unknown;
+}
+
+const TOP_N = 100;
+const BODIES = 256;
+const TIMEOUT_MS = 5000;
+const MIB = 1024 * 1024;
+const TICKS = 100; // USER_HZ: /proc's CPU times are in 1/100 s on Linux
+const sleep = (ms: number, signal?: AbortSignal) => new Promise<void>((r) => {
+  const t = setTimeout(r, Math.max(0, ms));
+  signal?.addEventListener('abort', () => (clearTimeout(t), r()), { once: true });
+});
+const f = (x: number | null | undefined, d = 1): string => (x === null || x === undefined || Number.isNaN(x) ? 'n/a' : x.toFixed(d));
+const pct = (s: number[], q: number): number | null => (s.length ? s[Math.min(s.length - 1, Math.floor(q * s.length))] : null);
+
+/** Request bodies, one per line: random users and candidate lists with some ids the bundle does not know. */
+function writeBodies(file: string, data: Dataset, candidates: number, rng: Rng): void {
+  const userKey = data.encoders.toJSON().keys.user;
+  const items = data.itemKeys.slice();
+  const lines: string[] = [];
+  for (let b = 0; b < BODIES; b++) {
+    const user = rng.uniform() < 0.1 ? `soak-new-user-${b}` : data.userKeys[rng.int(data.userCount)];
+    const ids: string[] = [];
+    for (let i = 0; i < candidates; i++) {
+      // a partial Fisher-Yates shuffle: distinct items while the catalogue lasts, then repeats
+      const j = i % items.length;
+      const k = j + rng.int(items.length - j);
+      [items[j], items[k]] = [items[k], items[j]];
+      ids.push(rng.uniform() < 0.02 ? `soak-unknown-${b}-${i}` : items[j]);
+    }
+    lines.push(JSON.stringify({ user: { [userKey]: user }, candidates: ids, n: Math.min(TOP_N, candidates) }));
+  }
+  writeFileSync(file, lines.join('\n') + '\n');
+}
+
+/** Two bundles of the same architecture, trained from different seeds for one epoch. */
+async function trainBundles(data: Dataset, model: SoakOptions['model'], work: string, log: (l: string) => void, signal: AbortSignal): Promise<[string, string]> {
+  const dirs: string[] = [];
+  for (const seed of [2022, 2023]) {
+    const t0 = performance.now();
+    const cfg = parseTrainConfig({ model: { kind: model }, data: { recipe: 'ml-latest-small' }, epochs: 1, batchSize: 2048, seed, outDir: join(work, `run-${seed}`) });
+    const r = await runTraining(cfg, { data, quiet: true, signal });
+    const dir = join(work, `bundle-${seed}`);
+    await exportBundle({ model: r.model, dataset: data, config: { kind: model, config: {} } }, dir);
+    log(`bundle ${seed}: ${model} trained 1 epoch (test AUC ${r.test.auc.toFixed(4)}), exported in ${f((performance.now() - t0) / 1000)} s`);
+    dirs.push(dir);
+  }
+  return [dirs[0], dirs[1]];
+}
+
+/** CPU seconds used so far by a process (/proc/<pid>/stat utime + stime), or null once it is gone. */
+function cpuOf(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const v = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // fields from 3 (state) on
+    return (Number(v[11]) + Number(v[12])) / TICKS;
+  } catch {
+    return null;
+  }
+}
+
+/** Busy CPU seconds of the whole machine (all CPUs, /proc/stat: everything but idle and iowait). */
+function machineBusy(): number | null {
+  try {
+    const v = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1, 9).map(Number);
+    return (v.reduce((a, b) => a + b, 0) - v[3] - v[4]) / TICKS;
+  } catch {
+    return null;
+  }
+}
+
+const rssOf = (pid: number): number | null => {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : null;
+  } catch {
+    return null;
+  }
+};
+
+interface Sample {
+  t: number;
+  rss: number;
+  heap: number | null;
+  cpu: { server: number | null; generator: number | null; self: number; machine: number | null };
+}
+
+interface Reload {
+  t: number;
+  status: number;
+  ok: boolean;
+  seconds: number | null;
+  error?: string;
+}
+
+/** One minute of the run: the generator's seconds in it, the samples taken in it, the reloads started in it. */
+function minuteRow(m: number, secs: PacedSecond[], samples: Sample[], reloads: Reload[], rate: number) {
+  const sum = (k: 'sent' | 'ok' | 'non2xx' | 'errors' | 'timeouts') => secs.reduce((a, s) => a + s[k], 0);
+  const lat = secs.flatMap((s) => s.lat).sort((a, b) => a - b);
+  const errors = sum('non2xx') + sum('errors') + sum('timeouts');
+  const first = samples[0], last = samples[samples.length - 1];
+  const span = last && first ? last.t - first.t : 0;
+  const share = (k: keyof Sample['cpu']) => (span > 0 && first.cpu[k] !== null && last.cpu[k] !== null ? (100 * (last.cpu[k]! - first.cpu[k]!)) / span : null);
+  const server = share('server'), generator = share('generator'), self = share('self'), machine = share('machine');
+  const others = machine === null ? null : Math.max(0, machine - (server ?? 0) - (generator ?? 0) - (self ?? 0));
+  return {
+    minute: m, sent: sum('sent'), requests: sum('ok') + errors, errors, p50: pct(lat, 0.5), p99: pct(lat, 0.99), rss: last?.rss ?? null, heap: last?.heap ?? null,
+    reloadsOk: reloads.filter((r) => r.ok).length, reloadsFailed: reloads.filter((r) => !r.ok).length, server, generator, others,
+    lateP99: Math.max(0, ...secs.map((s) => s.lateP99 ?? 0)), rate: secs.length ? sum('sent') / Math.max(1, Math.min(60, secs.length)) : 0, target: rate,
+  };
+}
+
+const HEADER = 'minute  requests   req/s  errors  p50 ms  p99 ms  RSS MiB  heap MiB  reloads ok/failed  CPU% server/generator/others';
+const rowLine = (r: ReturnType<typeof minuteRow>): string =>
+  `${String(r.minute).padStart(6)}  ${String(r.requests).padStart(8)}  ${f(r.rate, 0).padStart(6)}  ${String(r.errors).padStart(6)}  ${f(r.p50, 2).padStart(6)}  ` +
+  `${f(r.p99, 2).padStart(6)}  ${f(r.rss).padStart(7)}  ${f(r.heap).padStart(8)}  ${`${r.reloadsOk}/${r.reloadsFailed}`.padStart(17)}  ` +
+  `${f(r.server, 0)}/${f(r.generator, 0)}/${f(r.others, 0)}`;
+
+export async function runSoak(opts: Partial<SoakOptions> = {}): Promise<SoakSummary> {
+  const o: SoakOptions = { ...SOAK_DEFAULTS, ...opts };
+  const log = o.log ?? ((l: string) => console.log(l));
+  // Ctrl-C / SIGTERM and the caller's signal all end the run through one controller; cleanup is in the finally blocks.
+  const ctl = new AbortController();
+  const abort = () => ctl.abort(new Error('soak interrupted'));
+  o.signal?.addEventListener('abort', abort, { once: true });
+  process.on('SIGINT', abort);
+  process.on('SIGTERM', abort);
+  const signal = ctl.signal;
+  const info = engineInfo();
+  log(`CPU: ${info.cpu}; ISA path: ${info.isa} (supported: ${info.supportedIsas.join(', ')}); kernels: ${info.kernels}; pool threads: ${info.threads}`);
+  const steal = stealMeter();
+  const work = mkdtempSync(join(tmpdir(), 'prerank-bench-soak-'));
+  try {
+    const data = await Dataset.load(recipeConfig('ml-latest-small'));
+    log(`data: ${data.name}, ${data.userCount} users, ${data.itemCount} items`);
+    const bundles = await trainBundles(data, o.model, work, log, signal);
+    signal.throwIfAborted();
+    const bodyFile = join(work, 'bodies.jsonl');
+    writeBodies(bodyFile, data, o.candidates, new Rng(7));
+    const token = randomBytes(16).toString('hex');
+    const srv = await serveChild(['--bundle', bundles[0], '--ann', 'off', '--admin-token', token]);
+    let summary: SoakSummary;
+    try {
+      summary = await soak(o, srv, bundles, bodyFile, token, info.cpu, log, ctl, steal);
+    } catch (e) {
+      ctl.abort(e); // ends whatever still runs (the generator, the loops)
+      await srv.stop().catch(() => {}); // the first error is the one to report
+      throw e;
+    }
+    await srv.stop();
+    return summary;
+  } catch (e) {
+    throw signal.aborted && (signal.reason as Error).message === 'soak interrupted' ? signal.reason : e;
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+    process.off('SIGINT', abort);
+    process.off('SIGTERM', abort);
+    o.signal?.removeEventListener('abort', abort);
+  }
+}
+
+async function soak(o: SoakOptions, srv: { address: string; pid: number }, bundles: [string, string], bodyFile: string, token: string, cpu: string,
+  log: (l: string) => void, ctl: AbortController, steal: ReturnType<typeof stealMeter>): Promise<SoakSummary> {
+  const { address, pid } = srv;
+  const signal = ctl.signal;
+  const url = `${address}/v1/prerank`;
+  if (new URL(address).hostname !== '127.0.0.1') throw new Error(`the server listens on ${address}, not on 127.0.0.1`);
+  // The bodies must be valid: each of the first few answered in full, and the unknown ids seen as unknown.
+  const bodies = readFileSync(bodyFile, 'utf8').split('\n').filter(Boolean);
+  let unknown = 0;
+  for (let i = 0; i < 100; i++) {
+    const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: bodies[i % bodies.length], signal });
+    const j = (await res.json()) as { items?: unknown[]; unknown?: unknown[] };
+    if (res.status !== 200 || j.items?.length !== Math.min(TOP_N, o.candidates)) throw new Error(`warm-up request failed: ${res.status} ${JSON.stringify(j).slice(0, 300)}`);
+    unknown += j.unknown?.length ?? 0;
+  }
+  const rss0 = rssOf(pid);
+  log(`prerank serve (pid ${pid}) on ${address}: ${o.model}, RSS ${f(rss0)} MiB after 100 warm-up requests (${unknown} unknown candidates among them); ` +
+    `load ${o.rate} req/s x ${o.candidates} candidates for ${o.minutes} min, ${o.reloadEvery > 0 ? `a hot reload every ${o.reloadEvery} s` : 'no reloads'}`);
+
+  const seconds = Math.round(o.minutes * 60);
+  const minutes = Math.ceil(seconds / 60);
+  const secs: PacedSecond[][] = Array.from({ length: minutes }, () => []);
+  const samples: Sample[] = [];
+  const reloads: Reload[] = [];
+  const rows = new Map<number, ReturnType<typeof minuteRow>>();
+  const minuteOf = (t: number) => Math.max(0, Math.min(minutes - 1, Math.floor(t / 60)));
+  const print = (m: number) => {
+    if (rows.has(m)) return;
+    const row = minuteRow(m, secs[m], samples.filter((s) => minuteOf(s.t) === m), reloads.filter((r) => minuteOf(r.t) === m), o.rate);
+    rows.set(m, row);
+    for (const s of secs[m]) s.lat = []; // the minute's latencies are summarised: free them
+    log(rowLine(row));
+  };
+  log(HEADER);
+  const gen = startPaced(url, bodyFile, o.rate, seconds, {
+    timeoutMs: TIMEOUT_MS, signal,
+    onSecond: (s) => {
+      const m = minuteOf(s.second);
+      secs[m].push(s);
+      if (s.second % 60 === 59 && m < minutes - 1) print(m);
+    },
+  });
+  const t0 = performance.now() + 200; // the generator's own t0 (bench/load.ts)
+  const elapsed = () => (performance.now() - t0) / 1000;
+  let loadDone = false;
+  const result = gen.result.finally(() => (loadDone = true));
+  result.catch(() => {}); // awaited below; the loops must not leave it unhandled meanwhile
+
+  const sampler = (async () => {
+    for (let k = 0; !loadDone && !signal.aborted; k = Math.max(k + 1, Math.ceil(elapsed()))) {
+      await sleep(t0 + k * 1000 - performance.now(), signal);
+      if (loadDone || signal.aborted) break;
+      const t = elapsed();
+      const rss = rssOf(pid);
+      if (rss === null) throw new Error(`prerank serve (pid ${pid}) is gone at ${f(t)} s`);
+      let heap: number | null = null;
+      try {
+        const text = await (await fetch(`${address}/metrics`, { signal: AbortSignal.timeout(2000) })).text();
+        const line = text.split('\n').find((l) => l.startsWith('prerank_nodejs_heap_size_used_bytes '));
+        heap = line ? Number(line.split(' ').pop()) / MIB : null;
+      } catch {
+        // a missed scrape leaves a gap in the heap column; RSS is still read
+      }
+      samples.push({ t, rss, heap, cpu: { server: cpuOf(pid), generator: cpuOf(gen.pid), self: (() => {
+        const u = process.cpuUsage();
+        return (u.user + u.system) / 1e6;
+      })(), machine: machineBusy() } });
+    }
+  })();
+
+  const reloader = (async () => {
+    if (o.reloadEvery <= 0) return;
+    for (let k = 1; k * o.reloadEvery < seconds && !signal.aborted; k++) {
+      await sleep(t0 + k * o.reloadEvery * 1000 - performance.now(), signal);
+      if (loadDone || signal.aborted) break;
+      const t = elapsed();
+      try {
+        const res = await fetch(`${address}/admin/reload`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-admin-token': token },
+          body: JSON.stringify({ bundle: bundles[k % 2] }), signal: AbortSignal.any([signal, AbortSignal.timeout(30_000)]) });
+        const j = (await res.json()) as { modelVersion?: string; previous?: string; seconds?: number; message?: string };
+        const ok = res.status === 200 && !!j.modelVersion && j.modelVersion !== j.previous;
+        reloads.push({ t, status: res.status, ok, seconds: j.seconds ?? null, ...(ok ? {} : { error: j.message ?? `model version ${j.modelVersion} after ${j.previous}` }) });
+        if (!ok) log(`  reload at ${f(t)} s FAILED: ${res.status} ${reloads[reloads.length - 1].error}`);
+      } catch (e) {
+        if (signal.aborted) break;
+        reloads.push({ t, status: 0, ok: false, seconds: null, error: (e as Error).message });
+        log(`  reload at ${f(t)} s FAILED: ${(e as Error).message}`);
+      }
+    }
+  })();
+
+  let load: Awaited<typeof result>;
+  try {
+    [load] = await Promise.all([result, sampler, reloader]);
+  } catch (e) {
+    ctl.abort(e); // a failed sampler or generator ends the others
+    throw e;
+  }
+  for (let m = 0; m < minutes; m++) print(m);
+
+  // Summary: the RSS slope, the achieved rate, the reloads.
+  const windowFrom = minutes >= 21 ? minutes - 20 : minutes >= 2 ? 1 : 0;
+  const windowLabel = minutes >= 21 ? 'the last 20 minutes'
+    : minutes >= 2 ? `minutes ${windowFrom}-${minutes}: the whole run after a warm-up minute (a run of 21 minutes or more uses the last 20)`
+      : 'the whole run (under 2 minutes: no warm-up minute left out)';
+  const inWindow = samples.filter((s) => s.t / 60 >= windowFrom);
+  const slope = (ys: (number | null)[]) => {
+    const pts = inWindow.map((s, i) => [s.t / 60, ys[i]] as const).filter((p): p is readonly [number, number] => p[1] !== null);
+    const v = leastSquaresSlope(pts.map((p) => p[0]), pts.map((p) => p[1]));
+    return Number.isNaN(v) ? null : v;
+  };
+  const rssSlope = slope(inWindow.map((s) => s.rss));
+  const heapSlope = slope(inWindow.map((s) => s.heap));
+  const all = [...rows.values()];
+  const p99Max = all.some((r) => r.p99 !== null) ? Math.max(...all.map((r) => r.p99 ?? 0)) : null;
+  const errors = load.non2xx + load.errors + load.timeouts;
+  // Sent within the scheduled seconds (the generator's own rate, apart from how fast the server answers).
+  const sent = secs.flat().filter((s) => s.second < seconds).reduce((a, s) => a + s.sent, 0);
+  const sentRate = sent / seconds;
+  const lateP99 = Math.max(0, ...all.map((r) => r.lateP99));
+  const genCpu = samples.length > 1 && samples[0].cpu.generator !== null && samples[samples.length - 1].cpu.generator !== null
+    ? (100 * (samples[samples.length - 1].cpu.generator! - samples[0].cpu.generator!)) / (samples[samples.length - 1].t - samples[0].t) : null;
+  log(`RSS slope over ${windowLabel}: ${f(rssSlope, 3)} MiB/min (least squares over ${inWindow.length} per-second samples); heap ${f(heapSlope, 3)} MiB/min`);
+  log(`requests: ${load.requests} answered or failed (${sent} sent), ${errors} failed (non-2xx ${load.non2xx}, socket errors ${load.errors}, timeouts ${load.timeouts}); ` +
+    `p50 ${f(load.p50, 2)} ms, p99 ${f(load.p99, 2)} ms over the run; worst minute's p99 ${f(p99Max, 2)} ms`);
+  const behind = sentRate < 0.99 * o.rate || load.lateP99 > 20;
+  log(`load generator: sent ${f(sentRate, 1)} req/s (target ${o.rate}), ${f(load.rps, 1)} req/s answered or failed; its timer late p99 ${f(load.lateP99, 2)} ms ` +
+    `(worst second ${f(lateP99, 1)} ms); its CPU ${f(genCpu, 0)}% of one core${behind ? '  <- BEHIND THE SCHEDULE: the generator or the machine could not keep up' : ': on schedule'}`);
+  log(`reloads: ${reloads.length} (${reloads.filter((r) => !r.ok).length} failed), ${reloads.map((r) => f(r.seconds, 2)).join('/')} s each`);
+  const stealShare = steal.stop();
+  log(stealLine(stealShare));
+  const rssStart = samples[0]?.rss ?? rss0 ?? NaN;
+  const rssEnd = samples[samples.length - 1]?.rss ?? NaN;
+  return {
+    cpu, date: new Date().toISOString(), minutes: o.minutes, rate: o.rate, requests: load.requests, soak_errors: errors, soak_rss_slope_mib_per_min: rssSlope,
+    rss_start_mib: rssStart, rss_end_mib: rssEnd, p99_ms_max_minute: p99Max, reloads: reloads.length, reloads_failed: reloads.filter((r) => !r.ok).length,
+    slope_window: windowLabel, heap_slope_mib_per_min: heapSlope, heap_start_mib: samples[0]?.heap ?? null, heap_end_mib: samples[samples.length - 1]?.heap ?? null,
+    sent_rps: sentRate, rps: load.rps, p50_ms: load.p50, p99_ms: load.p99, generator_late_p99_ms: load.lateP99, generator_cpu_pct: genCpu, model: o.model,
+    candidates: o.candidates, reload_every_s: o.reloadEvery, steal_share: stealShare,
+  };
+}
+
+/** `--name value` or `--name=value`. */
+function parseOpts(args: string[]): SoakOptions {
+  const get = (name: string): string | undefined => {
+    const i = args.findIndex((a) => a === `--${name}` || a.startsWith(`--${name}=`));
+    if (i < 0) return undefined;
+    return args[i].includes('=') ? args[i].slice(args[i].indexOf('=') + 1) : args[i + 1];
+  };
+  const num = (name: string, dflt: number, ok: (x: number) => boolean, what: string): number => {
+    const raw = get(name);
+    const x = raw === undefined ? dflt : Number(raw);
+    if (!ok(x)) throw new Error(`--${name} must be ${what}, got '${raw}'`);
+    return x;
+  };
+  const model = get('model') ?? SOAK_DEFAULTS.model;
+  if (model !== 'int-tower' && model !== 'dssm') throw new Error(`--model must be int-tower or dssm, got '${model}'`);
+  return {
+    minutes: num('minutes', SOAK_DEFAULTS.minutes, (x) => x > 0 && x <= 24 * 60, 'a number of minutes in (0, 1440]'),
+    rate: num('rate', SOAK_DEFAULTS.rate, (x) => x > 0 && x <= 20_000, 'a rate in (0, 20000]'),
+    candidates: num('candidates', SOAK_DEFAULTS.candidates, (x) => Number.isInteger(x) && x >= 1 && x <= 10_000, 'an integer in [1, 10000]'),
+    reloadEvery: num('reload-every', SOAK_DEFAULTS.reloadEvery, (x) => x >= 0, 'a number of seconds >= 0 (0: no reloads)'),
+    model,
+  };
+}
+
+export async function benchSoak(args: string[]): Promise<void> {
+  const o = parseOpts(args);
+  try {
+    console.log(JSON.stringify(await runSoak(o)));
+  } catch (e) {
+    if ((e as Error).message === 'soak interrupted') {
+      console.error('soak interrupted: server and load generator stopped, temp files removed');
+      process.exitCode = 130;
+      return;
+    }
+    throw e;
+  }
+}
