@@ -23,7 +23,8 @@ import { exportBundle } from '../src/export/index.js';
 import { parseTrainConfig } from '../src/train/config.js';
 import { runTraining } from '../src/train/run.js';
 import { leastSquaresSlope } from '../src/util/stats.js';
-import { serveChild, startPaced, type PacedSecond } from './load.js';
+import { serveChild, startPaced, type Paced, type PacedSecond } from './load.js';
+import { cpuSeconds, machineBusySeconds, rssMiB } from './proc.js';
 import { stealLine, stealMeter } from './steal.js';
 
 export interface SoakOptions {
@@ -37,6 +38,7 @@ export interface SoakOptions {
   model: 'int-tower' | 'dssm';
   /** Where the rows go (default console.log). */
   log?: (line: string) => void;
+  /** Ends the run early (as Ctrl-C does): the server stopped, temp files removed, runSoak rejects. */
   signal?: AbortSignal;
 }
 
@@ -50,8 +52,8 @@ export interface SoakSummary {
   requests: number;
   soak_errors: number;
   soak_rss_slope_mib_per_min: number | null;
-  rss_start_mib: number;
-  rss_end_mib: number;
+  rss_start_mib: number | null;
+  rss_end_mib: number | null;
   p99_ms_max_minute: number | null;
   reloads: number;
   reloads_failed: number;
@@ -61,14 +63,13 @@ export interface SoakSummary {
 const TOP_N = 100;
 const BODIES = 256;
 const TIMEOUT_MS = 5000;
-const MIB = 1024 * 1024;
-const TICKS = 100; // USER_HZ: /proc's CPU times are in 1/100 s on Linux
-const sleep = (ms: number, signal?: AbortSignal) => new Promise<void>((r) => {
+const INTERRUPTED = 'soak interrupted';
+const sleep = (ms: number, signal: AbortSignal) => new Promise<void>((r) => {
   const t = setTimeout(r, Math.max(0, ms));
-  signal?.addEventListener('abort', () => (clearTimeout(t), r()), { once: true });
+  signal.addEventListener('abort', () => (clearTimeout(t), r()), { once: true });
 });
 const f = (x: number | null | undefined, d = 1): string => (x === null || x === undefined || Number.isNaN(x) ? 'n/a' : x.toFixed(d));
-const pct = (s: number[], q: number): number | null => (s.length ? s[Math.min(s.length - 1, Math.floor(q * s.length))] : null);
+const pct = (sorted: number[], q: number): number | null => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] : null);
 
 /** Request bodies, one per line: random users and candidate lists with some ids the bundle does not know. */
 function writeBodies(file: string, data: Dataset, candidates: number, rng: Rng): void {
@@ -105,36 +106,7 @@ async function trainBundles(data: Dataset, model: SoakOptions['model'], work: st
   return [dirs[0], dirs[1]];
 }
 
-/** CPU seconds used so far by a process (/proc/<pid>/stat utime + stime), or null once it is gone. */
-function cpuOf(pid: number): number | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const v = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // fields from 3 (state) on
-    return (Number(v[11]) + Number(v[12])) / TICKS;
-  } catch {
-    return null;
-  }
-}
-
-/** Busy CPU seconds of the whole machine (all CPUs, /proc/stat: everything but idle and iowait). */
-function machineBusy(): number | null {
-  try {
-    const v = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1, 9).map(Number);
-    return (v.reduce((a, b) => a + b, 0) - v[3] - v[4]) / TICKS;
-  } catch {
-    return null;
-  }
-}
-
-const rssOf = (pid: number): number | null => {
-  try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) / 1024 : null;
-  } catch {
-    return null;
-  }
-};
-
+/** One per-second sample: t in seconds from the load's start; CPU as cumulative seconds. */
 interface Sample {
   t: number;
   rss: number;
@@ -150,39 +122,205 @@ interface Reload {
   error?: string;
 }
 
+/** What the load's callback, the sampler and the reloader share. */
+interface Run {
+  o: SoakOptions;
+  address: string;
+  pid: number;
+  generatorPid: number;
+  token: string;
+  bundles: [string, string];
+  seconds: number;
+  /** performance.now() at the load's start (the generator's own t0, to a few ms). */
+  t0: number;
+  signal: AbortSignal;
+  log: (l: string) => void;
+  loadDone: boolean;
+  samples: Sample[];
+  reloads: Reload[];
+}
+
+const elapsed = (run: Run): number => (performance.now() - run.t0) / 1000;
+
+/** Once a second until the load ends: the server's RSS and heap, and CPU times. Throws if the server has gone. */
+async function sampler(run: Run): Promise<void> {
+  for (let k = 0; !run.loadDone && !run.signal.aborted; k = Math.max(k + 1, Math.ceil(elapsed(run)))) {
+    await sleep(run.t0 + k * 1000 - performance.now(), run.signal);
+    if (run.loadDone || run.signal.aborted) return;
+    const t = elapsed(run);
+    const rss = rssMiB(run.pid);
+    if (rss === null) throw new Error(`prerank serve (pid ${run.pid}) is gone at ${f(t)} s`);
+    let heap: number | null = null;
+    try {
+      const text = await (await fetch(`${run.address}/metrics`, { signal: AbortSignal.timeout(2000) })).text();
+      const line = text.split('\n').find((l) => l.startsWith('prerank_nodejs_heap_size_used_bytes '));
+      heap = line ? Number(line.split(' ').pop()) / (1024 * 1024) : null;
+    } catch {
+      // a missed scrape leaves a gap in the heap column; RSS is still read
+    }
+    const self = process.cpuUsage();
+    run.samples.push({ t, rss, heap, cpu: { server: cpuSeconds(run.pid), generator: cpuSeconds(run.generatorPid), self: (self.user + self.system) / 1e6,
+      machine: machineBusySeconds() } });
+  }
+}
+
+/** Every reloadEvery seconds while the load runs: swaps the served bundle; ok when the model version changed. */
+async function reloader(run: Run): Promise<void> {
+  const every = run.o.reloadEvery;
+  if (every <= 0) return;
+  for (let k = 1; k * every < run.seconds; k++) {
+    await sleep(run.t0 + k * every * 1000 - performance.now(), run.signal);
+    if (run.loadDone || run.signal.aborted) return;
+    const t = elapsed(run);
+    let r: Reload;
+    try {
+      const res = await fetch(`${run.address}/admin/reload`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-admin-token': run.token },
+        body: JSON.stringify({ bundle: run.bundles[k % 2] }), signal: AbortSignal.any([run.signal, AbortSignal.timeout(30_000)]) });
+      const j = (await res.json()) as { modelVersion?: string; previous?: string; seconds?: number; message?: string };
+      const ok = res.status === 200 && !!j.modelVersion && j.modelVersion !== j.previous;
+      r = { t, status: res.status, ok, seconds: j.seconds ?? null, ...(ok ? {} : { error: `${res.status} ${j.message ?? `model version ${j.modelVersion} after ${j.previous}`}` }) };
+    } catch (e) {
+      if (run.signal.aborted) return;
+      r = { t, status: 0, ok: false, seconds: null, error: (e as Error).message };
+    }
+    run.reloads.push(r);
+    if (!r.ok) run.log(`  reload at ${f(t)} s FAILED: ${r.error}`);
+  }
+}
+
 /** One minute of the run: the generator's seconds in it, the samples taken in it, the reloads started in it. */
-function minuteRow(m: number, secs: PacedSecond[], samples: Sample[], reloads: Reload[], rate: number) {
+function minuteRow(minute: number, secs: PacedSecond[], samples: Sample[], reloads: Reload[]) {
   const sum = (k: 'sent' | 'ok' | 'non2xx' | 'errors' | 'timeouts') => secs.reduce((a, s) => a + s[k], 0);
   const lat = secs.flatMap((s) => s.lat).sort((a, b) => a - b);
   const errors = sum('non2xx') + sum('errors') + sum('timeouts');
   const first = samples[0], last = samples[samples.length - 1];
-  const span = last && first ? last.t - first.t : 0;
-  const share = (k: keyof Sample['cpu']) => (span > 0 && first.cpu[k] !== null && last.cpu[k] !== null ? (100 * (last.cpu[k]! - first.cpu[k]!)) / span : null);
-  const server = share('server'), generator = share('generator'), self = share('self'), machine = share('machine');
-  const others = machine === null ? null : Math.max(0, machine - (server ?? 0) - (generator ?? 0) - (self ?? 0));
+  const span = first && last ? last.t - first.t : 0;
+  // CPU use over the minute, % of one CPU; others: everything on the machine but the server, the generator and this process
+  const use = (k: keyof Sample['cpu']) => (span > 0 && first.cpu[k] !== null && last.cpu[k] !== null ? (100 * (last.cpu[k]! - first.cpu[k]!)) / span : null);
+  const [server, generator, self, machine] = [use('server'), use('generator'), use('self'), use('machine')];
   return {
-    minute: m, sent: sum('sent'), requests: sum('ok') + errors, errors, p50: pct(lat, 0.5), p99: pct(lat, 0.99), rss: last?.rss ?? null, heap: last?.heap ?? null,
-    reloadsOk: reloads.filter((r) => r.ok).length, reloadsFailed: reloads.filter((r) => !r.ok).length, server, generator, others,
-    lateP99: Math.max(0, ...secs.map((s) => s.lateP99 ?? 0)), rate: secs.length ? sum('sent') / Math.max(1, Math.min(60, secs.length)) : 0, target: rate,
+    minute, requests: sum('ok') + errors, errors, rate: sum('sent') / Math.max(1, Math.min(60, secs.length)), p50: pct(lat, 0.5), p99: pct(lat, 0.99),
+    rss: last?.rss ?? null, heap: last?.heap ?? null, reloadsOk: reloads.filter((r) => r.ok).length, reloadsFailed: reloads.filter((r) => !r.ok).length,
+    server, generator, others: machine === null ? null : Math.max(0, machine - (server ?? 0) - (generator ?? 0) - self!),
+    lateP99: Math.max(0, ...secs.map((s) => s.lateP99 ?? 0)),
   };
 }
+type MinuteRow = ReturnType<typeof minuteRow>;
 
-const HEADER = 'minute  requests   req/s  errors  p50 ms  p99 ms  RSS MiB  heap MiB  reloads ok/failed  CPU% server/generator/others';
-const rowLine = (r: ReturnType<typeof minuteRow>): string =>
+const HEADER = 'minute  requests   req/s  errors  p50 ms  p99 ms  RSS MiB  heap MiB  reloads ok/failed  CPU % server/generator/others';
+const rowLine = (r: MinuteRow): string =>
   `${String(r.minute).padStart(6)}  ${String(r.requests).padStart(8)}  ${f(r.rate, 0).padStart(6)}  ${String(r.errors).padStart(6)}  ${f(r.p50, 2).padStart(6)}  ` +
   `${f(r.p99, 2).padStart(6)}  ${f(r.rss).padStart(7)}  ${f(r.heap).padStart(8)}  ${`${r.reloadsOk}/${r.reloadsFailed}`.padStart(17)}  ` +
   `${f(r.server, 0)}/${f(r.generator, 0)}/${f(r.others, 0)}`;
 
+/** The bodies must be valid: the first 100 requests each answered in full; counts the unknown ids they report. */
+async function warmUp(url: string, bodyFile: string, n: number, signal: AbortSignal): Promise<number> {
+  const bodies = readFileSync(bodyFile, 'utf8').split('\n').filter(Boolean);
+  let unknown = 0;
+  for (let i = 0; i < 100; i++) {
+    const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: bodies[i % bodies.length], signal });
+    const j = (await res.json()) as { items?: unknown[]; unknown?: unknown[] };
+    if (res.status !== 200 || j.items?.length !== n) throw new Error(`warm-up request failed: ${res.status} ${JSON.stringify(j).slice(0, 300)}`);
+    unknown += j.unknown?.length ?? 0;
+  }
+  return unknown;
+}
+
+/** Least-squares slope (MiB/min) of a per-second series over the samples from minute `from` on. */
+function slopeFrom(samples: Sample[], from: number, y: (s: Sample) => number | null): number | null {
+  const pts = samples.filter((s) => s.t / 60 >= from && y(s) !== null);
+  const v = leastSquaresSlope(pts.map((s) => s.t / 60), pts.map((s) => y(s)!));
+  return Number.isNaN(v) ? null : v;
+}
+
+/** The last lines before the JSON, and the summary. */
+function summarise(run: Run, rows: MinuteRow[], load: Paced, sent: number, cpu: string, steal: number | null): SoakSummary {
+  const { o, samples, reloads, log } = run;
+  const minutes = rows.length;
+  const from = minutes >= 21 ? minutes - 20 : minutes >= 2 ? 1 : 0;
+  const window = minutes >= 21 ? 'the last 20 minutes'
+    : minutes >= 2 ? `minutes ${from}-${minutes}: the whole run after a warm-up minute (a run of 21 minutes or more uses the last 20)`
+      : 'the whole run (under 2 minutes: no warm-up minute left out)';
+  const rssSlope = slopeFrom(samples, from, (s) => s.rss);
+  const heapSlope = slopeFrom(samples, from, (s) => s.heap);
+  const p99Max = rows.some((r) => r.p99 !== null) ? Math.max(...rows.map((r) => r.p99 ?? 0)) : null;
+  const errors = load.non2xx + load.errors + load.timeouts;
+  const sentRate = sent / run.seconds;
+  const first = samples[0], last = samples[samples.length - 1];
+  const genCpu = first && last && last.t > first.t && first.cpu.generator !== null && last.cpu.generator !== null
+    ? (100 * (last.cpu.generator - first.cpu.generator)) / (last.t - first.t) : null;
+  const failed = reloads.filter((r) => !r.ok).length;
+  log(`RSS slope over ${window}: ${f(rssSlope, 3)} MiB/min (least squares over ${samples.filter((s) => s.t / 60 >= from).length} per-second samples); ` +
+    `heap ${f(heapSlope, 3)} MiB/min`);
+  log(`requests: ${load.requests} answered or failed, ${errors} failed (non-2xx ${load.non2xx}, socket errors ${load.errors}, timeouts ${load.timeouts}); ` +
+    `p50 ${f(load.p50, 2)} ms, p99 ${f(load.p99, 2)} ms over the run; worst minute's p99 ${f(p99Max, 2)} ms`);
+  const behind = sentRate < 0.99 * o.rate || load.lateP99 > 20;
+  log(`load generator: sent ${f(sentRate, 1)} req/s (target ${o.rate}), ${f(load.rps, 1)} req/s answered or failed; its timer late p99 ${f(load.lateP99, 2)} ms ` +
+    `(worst second ${f(Math.max(0, ...rows.map((r) => r.lateP99)), 1)} ms); its CPU ${f(genCpu, 0)}% of one CPU` +
+    (behind ? '  <- BEHIND THE SCHEDULE: the generator or the machine could not keep up' : ': on schedule'));
+  log(`reloads: ${reloads.length} (${failed} failed), ${reloads.map((r) => f(r.seconds, 2)).join('/')} s each`);
+  log(stealLine(steal));
+  return {
+    cpu, date: new Date().toISOString(), minutes: o.minutes, rate: o.rate, requests: load.requests, soak_errors: errors, soak_rss_slope_mib_per_min: rssSlope,
+    rss_start_mib: first?.rss ?? null, rss_end_mib: last?.rss ?? null, p99_ms_max_minute: p99Max, reloads: reloads.length, reloads_failed: failed,
+    slope_window: window, heap_slope_mib_per_min: heapSlope, heap_start_mib: first?.heap ?? null, heap_end_mib: last?.heap ?? null,
+    sent_rps: sentRate, rps: load.rps, p50_ms: load.p50, p99_ms: load.p99, generator_late_p99_ms: load.lateP99, generator_cpu_pct: genCpu,
+    model: o.model, candidates: o.candidates, reload_every_s: o.reloadEvery, steal_share: steal,
+  };
+}
+
+/** The load, the sampler and the reloader on a started server; a minute's row is printed as the minute ends. */
+async function soak(o: SoakOptions, srv: { address: string; pid: number }, bundles: [string, string], bodyFile: string, token: string,
+  log: (l: string) => void, ctl: AbortController): Promise<{ run: Run; rows: MinuteRow[]; load: Paced; sent: number }> {
+  const url = `${srv.address}/v1/prerank`;
+  if (new URL(url).hostname !== '127.0.0.1') throw new Error(`the server listens on ${srv.address}, not on 127.0.0.1`);
+  const unknown = await warmUp(url, bodyFile, Math.min(TOP_N, o.candidates), ctl.signal);
+  log(`prerank serve (pid ${srv.pid}) on ${srv.address}: ${o.model}, RSS ${f(rssMiB(srv.pid))} MiB after 100 warm-up requests (${unknown} unknown candidates ` +
+    `among them); load ${o.rate} req/s x ${o.candidates} candidates for ${o.minutes} min, ${o.reloadEvery > 0 ? `a hot reload every ${o.reloadEvery} s` : 'no reloads'}`);
+  const seconds = Math.round(o.minutes * 60);
+  const minutes = Math.ceil(seconds / 60);
+  const minuteOf = (t: number) => Math.max(0, Math.min(minutes - 1, Math.floor(t / 60)));
+  const secs: PacedSecond[][] = Array.from({ length: minutes }, () => []);
+  const rows: MinuteRow[] = [];
+  let sent = 0;
+  const print = (m: number) => {
+    if (rows[m]) return;
+    rows[m] = minuteRow(m, secs[m], run.samples.filter((s) => minuteOf(s.t) === m), run.reloads.filter((r) => minuteOf(r.t) === m));
+    for (const s of secs[m]) s.lat = []; // summarised: free them
+    log(rowLine(rows[m]));
+  };
+  log(HEADER);
+  const gen = startPaced(url, bodyFile, o.rate, seconds, {
+    timeoutMs: TIMEOUT_MS, signal: ctl.signal,
+    onSecond: (s) => {
+      if (s.second < seconds) sent += s.sent;
+      secs[minuteOf(s.second)].push(s);
+      if (s.second % 60 === 59 && s.second < (minutes - 1) * 60) print(minuteOf(s.second));
+    },
+  });
+  const run: Run = { o, address: srv.address, pid: srv.pid, generatorPid: gen.pid, token, bundles, seconds, t0: performance.now() + 200, signal: ctl.signal, log,
+    loadDone: false, samples: [], reloads: [] };
+  const load = gen.result.finally(() => (run.loadDone = true));
+  try {
+    const [l] = await Promise.all([load, sampler(run), reloader(run)]);
+    for (let m = 0; m < minutes; m++) print(m);
+    return { run, rows, load: l, sent };
+  } catch (e) {
+    ctl.abort(e); // one failure (the server gone, the generator failed) ends the others
+    await load.catch(() => {});
+    throw e;
+  }
+}
+
 export async function runSoak(opts: Partial<SoakOptions> = {}): Promise<SoakSummary> {
   const o: SoakOptions = { ...SOAK_DEFAULTS, ...opts };
   const log = o.log ?? ((l: string) => console.log(l));
-  // Ctrl-C / SIGTERM and the caller's signal all end the run through one controller; cleanup is in the finally blocks.
+  // Ctrl-C, SIGTERM and the caller's signal end the run through one controller; the finally blocks clean up.
   const ctl = new AbortController();
-  const abort = () => ctl.abort(new Error('soak interrupted'));
-  o.signal?.addEventListener('abort', abort, { once: true });
-  process.on('SIGINT', abort);
-  process.on('SIGTERM', abort);
-  const signal = ctl.signal;
+  const interrupt = () => ctl.abort(new Error(INTERRUPTED));
+  o.signal?.addEventListener('abort', interrupt, { once: true });
+  process.on('SIGINT', interrupt);
+  process.on('SIGTERM', interrupt);
   const info = engineInfo();
   log(`CPU: ${info.cpu}; ISA path: ${info.isa} (supported: ${info.supportedIsas.join(', ')}); kernels: ${info.kernels}; pool threads: ${info.threads}`);
   const steal = stealMeter();
@@ -190,172 +328,30 @@ export async function runSoak(opts: Partial<SoakOptions> = {}): Promise<SoakSumm
   try {
     const data = await Dataset.load(recipeConfig('ml-latest-small'));
     log(`data: ${data.name}, ${data.userCount} users, ${data.itemCount} items`);
-    const bundles = await trainBundles(data, o.model, work, log, signal);
-    signal.throwIfAborted();
+    const bundles = await trainBundles(data, o.model, work, log, ctl.signal);
+    ctl.signal.throwIfAborted();
     const bodyFile = join(work, 'bodies.jsonl');
     writeBodies(bodyFile, data, o.candidates, new Rng(7));
     const token = randomBytes(16).toString('hex');
     const srv = await serveChild(['--bundle', bundles[0], '--ann', 'off', '--admin-token', token]);
-    let summary: SoakSummary;
+    let r: Awaited<ReturnType<typeof soak>>;
     try {
-      summary = await soak(o, srv, bundles, bodyFile, token, info.cpu, log, ctl, steal);
+      r = await soak(o, srv, bundles, bodyFile, token, log, ctl);
     } catch (e) {
-      ctl.abort(e); // ends whatever still runs (the generator, the loops)
       await srv.stop().catch(() => {}); // the first error is the one to report
       throw e;
     }
     await srv.stop();
-    return summary;
+    return summarise(r.run, r.rows, r.load, r.sent, info.cpu, steal.stop());
   } catch (e) {
-    throw signal.aborted && (signal.reason as Error).message === 'soak interrupted' ? signal.reason : e;
+    const reason = ctl.signal.reason as Error | undefined;
+    throw ctl.signal.aborted && reason?.message === INTERRUPTED ? reason : e;
   } finally {
     rmSync(work, { recursive: true, force: true });
-    process.off('SIGINT', abort);
-    process.off('SIGTERM', abort);
-    o.signal?.removeEventListener('abort', abort);
+    process.off('SIGINT', interrupt);
+    process.off('SIGTERM', interrupt);
+    o.signal?.removeEventListener('abort', interrupt);
   }
-}
-
-async function soak(o: SoakOptions, srv: { address: string; pid: number }, bundles: [string, string], bodyFile: string, token: string, cpu: string,
-  log: (l: string) => void, ctl: AbortController, steal: ReturnType<typeof stealMeter>): Promise<SoakSummary> {
-  const { address, pid } = srv;
-  const signal = ctl.signal;
-  const url = `${address}/v1/prerank`;
-  if (new URL(address).hostname !== '127.0.0.1') throw new Error(`the server listens on ${address}, not on 127.0.0.1`);
-  // The bodies must be valid: each of the first few answered in full, and the unknown ids seen as unknown.
-  const bodies = readFileSync(bodyFile, 'utf8').split('\n').filter(Boolean);
-  let unknown = 0;
-  for (let i = 0; i < 100; i++) {
-    const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: bodies[i % bodies.length], signal });
-    const j = (await res.json()) as { items?: unknown[]; unknown?: unknown[] };
-    if (res.status !== 200 || j.items?.length !== Math.min(TOP_N, o.candidates)) throw new Error(`warm-up request failed: ${res.status} ${JSON.stringify(j).slice(0, 300)}`);
-    unknown += j.unknown?.length ?? 0;
-  }
-  const rss0 = rssOf(pid);
-  log(`prerank serve (pid ${pid}) on ${address}: ${o.model}, RSS ${f(rss0)} MiB after 100 warm-up requests (${unknown} unknown candidates among them); ` +
-    `load ${o.rate} req/s x ${o.candidates} candidates for ${o.minutes} min, ${o.reloadEvery > 0 ? `a hot reload every ${o.reloadEvery} s` : 'no reloads'}`);
-
-  const seconds = Math.round(o.minutes * 60);
-  const minutes = Math.ceil(seconds / 60);
-  const secs: PacedSecond[][] = Array.from({ length: minutes }, () => []);
-  const samples: Sample[] = [];
-  const reloads: Reload[] = [];
-  const rows = new Map<number, ReturnType<typeof minuteRow>>();
-  const minuteOf = (t: number) => Math.max(0, Math.min(minutes - 1, Math.floor(t / 60)));
-  const print = (m: number) => {
-    if (rows.has(m)) return;
-    const row = minuteRow(m, secs[m], samples.filter((s) => minuteOf(s.t) === m), reloads.filter((r) => minuteOf(r.t) === m), o.rate);
-    rows.set(m, row);
-    for (const s of secs[m]) s.lat = []; // the minute's latencies are summarised: free them
-    log(rowLine(row));
-  };
-  log(HEADER);
-  const gen = startPaced(url, bodyFile, o.rate, seconds, {
-    timeoutMs: TIMEOUT_MS, signal,
-    onSecond: (s) => {
-      const m = minuteOf(s.second);
-      secs[m].push(s);
-      if (s.second % 60 === 59 && m < minutes - 1) print(m);
-    },
-  });
-  const t0 = performance.now() + 200; // the generator's own t0 (bench/load.ts)
-  const elapsed = () => (performance.now() - t0) / 1000;
-  let loadDone = false;
-  const result = gen.result.finally(() => (loadDone = true));
-  result.catch(() => {}); // awaited below; the loops must not leave it unhandled meanwhile
-
-  const sampler = (async () => {
-    for (let k = 0; !loadDone && !signal.aborted; k = Math.max(k + 1, Math.ceil(elapsed()))) {
-      await sleep(t0 + k * 1000 - performance.now(), signal);
-      if (loadDone || signal.aborted) break;
-      const t = elapsed();
-      const rss = rssOf(pid);
-      if (rss === null) throw new Error(`prerank serve (pid ${pid}) is gone at ${f(t)} s`);
-      let heap: number | null = null;
-      try {
-        const text = await (await fetch(`${address}/metrics`, { signal: AbortSignal.timeout(2000) })).text();
-        const line = text.split('\n').find((l) => l.startsWith('prerank_nodejs_heap_size_used_bytes '));
-        heap = line ? Number(line.split(' ').pop()) / MIB : null;
-      } catch {
-        // a missed scrape leaves a gap in the heap column; RSS is still read
-      }
-      samples.push({ t, rss, heap, cpu: { server: cpuOf(pid), generator: cpuOf(gen.pid), self: (() => {
-        const u = process.cpuUsage();
-        return (u.user + u.system) / 1e6;
-      })(), machine: machineBusy() } });
-    }
-  })();
-
-  const reloader = (async () => {
-    if (o.reloadEvery <= 0) return;
-    for (let k = 1; k * o.reloadEvery < seconds && !signal.aborted; k++) {
-      await sleep(t0 + k * o.reloadEvery * 1000 - performance.now(), signal);
-      if (loadDone || signal.aborted) break;
-      const t = elapsed();
-      try {
-        const res = await fetch(`${address}/admin/reload`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-admin-token': token },
-          body: JSON.stringify({ bundle: bundles[k % 2] }), signal: AbortSignal.any([signal, AbortSignal.timeout(30_000)]) });
-        const j = (await res.json()) as { modelVersion?: string; previous?: string; seconds?: number; message?: string };
-        const ok = res.status === 200 && !!j.modelVersion && j.modelVersion !== j.previous;
-        reloads.push({ t, status: res.status, ok, seconds: j.seconds ?? null, ...(ok ? {} : { error: j.message ?? `model version ${j.modelVersion} after ${j.previous}` }) });
-        if (!ok) log(`  reload at ${f(t)} s FAILED: ${res.status} ${reloads[reloads.length - 1].error}`);
-      } catch (e) {
-        if (signal.aborted) break;
-        reloads.push({ t, status: 0, ok: false, seconds: null, error: (e as Error).message });
-        log(`  reload at ${f(t)} s FAILED: ${(e as Error).message}`);
-      }
-    }
-  })();
-
-  let load: Awaited<typeof result>;
-  try {
-    [load] = await Promise.all([result, sampler, reloader]);
-  } catch (e) {
-    ctl.abort(e); // a failed sampler or generator ends the others
-    throw e;
-  }
-  for (let m = 0; m < minutes; m++) print(m);
-
-  // Summary: the RSS slope, the achieved rate, the reloads.
-  const windowFrom = minutes >= 21 ? minutes - 20 : minutes >= 2 ? 1 : 0;
-  const windowLabel = minutes >= 21 ? 'the last 20 minutes'
-    : minutes >= 2 ? `minutes ${windowFrom}-${minutes}: the whole run after a warm-up minute (a run of 21 minutes or more uses the last 20)`
-      : 'the whole run (under 2 minutes: no warm-up minute left out)';
-  const inWindow = samples.filter((s) => s.t / 60 >= windowFrom);
-  const slope = (ys: (number | null)[]) => {
-    const pts = inWindow.map((s, i) => [s.t / 60, ys[i]] as const).filter((p): p is readonly [number, number] => p[1] !== null);
-    const v = leastSquaresSlope(pts.map((p) => p[0]), pts.map((p) => p[1]));
-    return Number.isNaN(v) ? null : v;
-  };
-  const rssSlope = slope(inWindow.map((s) => s.rss));
-  const heapSlope = slope(inWindow.map((s) => s.heap));
-  const all = [...rows.values()];
-  const p99Max = all.some((r) => r.p99 !== null) ? Math.max(...all.map((r) => r.p99 ?? 0)) : null;
-  const errors = load.non2xx + load.errors + load.timeouts;
-  // Sent within the scheduled seconds (the generator's own rate, apart from how fast the server answers).
-  const sent = secs.flat().filter((s) => s.second < seconds).reduce((a, s) => a + s.sent, 0);
-  const sentRate = sent / seconds;
-  const lateP99 = Math.max(0, ...all.map((r) => r.lateP99));
-  const genCpu = samples.length > 1 && samples[0].cpu.generator !== null && samples[samples.length - 1].cpu.generator !== null
-    ? (100 * (samples[samples.length - 1].cpu.generator! - samples[0].cpu.generator!)) / (samples[samples.length - 1].t - samples[0].t) : null;
-  log(`RSS slope over ${windowLabel}: ${f(rssSlope, 3)} MiB/min (least squares over ${inWindow.length} per-second samples); heap ${f(heapSlope, 3)} MiB/min`);
-  log(`requests: ${load.requests} answered or failed (${sent} sent), ${errors} failed (non-2xx ${load.non2xx}, socket errors ${load.errors}, timeouts ${load.timeouts}); ` +
-    `p50 ${f(load.p50, 2)} ms, p99 ${f(load.p99, 2)} ms over the run; worst minute's p99 ${f(p99Max, 2)} ms`);
-  const behind = sentRate < 0.99 * o.rate || load.lateP99 > 20;
-  log(`load generator: sent ${f(sentRate, 1)} req/s (target ${o.rate}), ${f(load.rps, 1)} req/s answered or failed; its timer late p99 ${f(load.lateP99, 2)} ms ` +
-    `(worst second ${f(lateP99, 1)} ms); its CPU ${f(genCpu, 0)}% of one core${behind ? '  <- BEHIND THE SCHEDULE: the generator or the machine could not keep up' : ': on schedule'}`);
-  log(`reloads: ${reloads.length} (${reloads.filter((r) => !r.ok).length} failed), ${reloads.map((r) => f(r.seconds, 2)).join('/')} s each`);
-  const stealShare = steal.stop();
-  log(stealLine(stealShare));
-  const rssStart = samples[0]?.rss ?? rss0 ?? NaN;
-  const rssEnd = samples[samples.length - 1]?.rss ?? NaN;
-  return {
-    cpu, date: new Date().toISOString(), minutes: o.minutes, rate: o.rate, requests: load.requests, soak_errors: errors, soak_rss_slope_mib_per_min: rssSlope,
-    rss_start_mib: rssStart, rss_end_mib: rssEnd, p99_ms_max_minute: p99Max, reloads: reloads.length, reloads_failed: reloads.filter((r) => !r.ok).length,
-    slope_window: windowLabel, heap_slope_mib_per_min: heapSlope, heap_start_mib: samples[0]?.heap ?? null, heap_end_mib: samples[samples.length - 1]?.heap ?? null,
-    sent_rps: sentRate, rps: load.rps, p50_ms: load.p50, p99_ms: load.p99, generator_late_p99_ms: load.lateP99, generator_cpu_pct: genCpu, model: o.model,
-    candidates: o.candidates, reload_every_s: o.reloadEvery, steal_share: stealShare,
-  };
 }
 
 /** `--name value` or `--name=value`. */
@@ -387,11 +383,8 @@ export async function benchSoak(args: string[]): Promise<void> {
   try {
     console.log(JSON.stringify(await runSoak(o)));
   } catch (e) {
-    if ((e as Error).message === 'soak interrupted') {
-      console.error('soak interrupted: server and load generator stopped, temp files removed');
-      process.exitCode = 130;
-      return;
-    }
-    throw e;
+    if ((e as Error).message !== INTERRUPTED) throw e;
+    console.error(`${INTERRUPTED}: server and load generator stopped, temp files removed`);
+    process.exitCode = 130;
   }
 }
