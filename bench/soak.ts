@@ -254,10 +254,13 @@ function summarise(run: Run, rows: MinuteRow[], load: Paced, sent: number, cpu: 
     `heap ${f(heapSlope, 3)} MiB/min`);
   log(`requests: ${load.requests} answered or failed, ${errors} failed (non-2xx ${load.non2xx}, socket errors ${load.errors}, timeouts ${load.timeouts}); ` +
     `p50 ${f(load.p50, 2)} ms, p99 ${f(load.p99, 2)} ms over the run; worst minute's p99 ${f(p99Max, 2)} ms`);
-  const behind = sentRate < 0.99 * o.rate || load.lateP99 > 20;
+  // Below the rate: the generator could not send fast enough. Late timers at the right rate: requests went out in
+  // bursts because the machine had no CPU free for the generator when they were due.
+  const verdict = sentRate < 0.99 * o.rate ? '  <- BELOW THE TARGET RATE: the generator or the machine could not keep up'
+    : load.lateP99 > 20 ? ': at the target rate, but its timer ran late (p99 > 20 ms): requests went out in bursts on a CPU-starved machine'
+      : ': at the target rate, on time';
   log(`load generator: sent ${f(sentRate, 1)} req/s (target ${o.rate}), ${f(load.rps, 1)} req/s answered or failed; its timer late p99 ${f(load.lateP99, 2)} ms ` +
-    `(worst second ${f(Math.max(0, ...rows.map((r) => r.lateP99)), 1)} ms); its CPU ${f(genCpu, 0)}% of one CPU` +
-    (behind ? '  <- BEHIND THE SCHEDULE: the generator or the machine could not keep up' : ': on schedule'));
+    `(worst second ${f(Math.max(0, ...rows.map((r) => r.lateP99)), 1)} ms); its CPU ${f(genCpu, 0)}% of one CPU${verdict}`);
   log(`reloads: ${reloads.length} (${failed} failed), ${reloads.map((r) => f(r.seconds, 2)).join('/')} s each`);
   log(stealLine(steal));
   return {
