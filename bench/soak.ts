@@ -1,6 +1,6 @@
-// `npm run bench -- soak [--minutes 30] [--rate 500] [--candidates 1000] [--reload-every 60] [--model int-tower|dssm]`:
-// a long run of `prerank serve` under steady load and periodic hot reloads, watching for memory growth, errors and
-// drifting latency.
+// `npm run bench -- soak [--minutes 30] [--rate 500] [--candidates 1000] [--reload-every 60] [--model int-tower|dssm]
+// [--samples <file>]`: a long run of `prerank serve` under steady load and periodic hot reloads, watching for memory
+// growth, errors and drifting latency.
 //   Set-up (~15 s): two models (seeds 2022 and 2023) trained for one epoch on the embedded ml-latest-small data and
 //   exported to a temp dir; `prerank serve` on the first (a child process on 127.0.0.1, so its RSS is its own; an
 //   admin token on /admin/*; ann off); a file of 256 request bodies: random users (1 in 10 an id the model never saw)
@@ -12,7 +12,8 @@
 //   prerank_nodejs_heap_size_used_bytes in /metrics) and the CPU time of the server, the generator and the machine.
 // Prints a row per minute, then the RSS slope (least squares over the per-second samples, MiB/min) over the last 20
 // minutes, or over the run after its first minute when the run is shorter than 21 minutes, and as the last line one
-// JSON object. runSoak is the core, for other benches to call.
+// JSON object. --samples writes the per-second samples and the reloads to a file (JSON lines). runSoak is the core, for
+// other benches to call.
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -40,6 +41,8 @@ export interface SoakOptions {
   log?: (line: string) => void;
   /** Ends the run early (as Ctrl-C does): the server stopped, temp files removed, runSoak rejects. */
   signal?: AbortSignal;
+  /** Writes the per-second samples and the reloads here (JSON lines), for a closer look at the series. */
+  samplesFile?: string;
 }
 
 export const SOAK_DEFAULTS: SoakOptions = { minutes: 30, rate: 500, candidates: 1000, reloadEvery: 60, model: 'int-tower' };
@@ -147,7 +150,7 @@ async function sampler(run: Run): Promise<void> {
   for (let k = 0; !run.loadDone && !run.signal.aborted; k = Math.max(k + 1, Math.ceil(elapsed(run)))) {
     await sleep(run.t0 + k * 1000 - performance.now(), run.signal);
     if (run.loadDone || run.signal.aborted) return;
-    const t = elapsed(run);
+    const t = Math.max(k, elapsed(run)); // a timer may fire a fraction of a ms early: never before its second
     const rss = rssMiB(run.pid);
     if (rss === null) throw new Error(`prerank serve (pid ${run.pid}) is gone at ${f(t)} s`);
     let heap: number | null = null;
@@ -171,7 +174,7 @@ async function reloader(run: Run): Promise<void> {
   for (let k = 1; k * every < run.seconds; k++) {
     await sleep(run.t0 + k * every * 1000 - performance.now(), run.signal);
     if (run.loadDone || run.signal.aborted) return;
-    const t = elapsed(run);
+    const t = Math.max(k * every, elapsed(run));
     let r: Reload;
     try {
       const res = await fetch(`${run.address}/admin/reload`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-admin-token': run.token },
@@ -272,6 +275,15 @@ function summarise(run: Run, rows: MinuteRow[], load: Paced, sent: number, cpu: 
   };
 }
 
+/** One JSON line per sample ({t, rss_mib, heap_mib, cpu_s: the server's}) and per reload ({reload, t, ok, status, seconds}). */
+function writeSamples(file: string, run: Run): void {
+  const lines = [
+    ...run.samples.map((s) => JSON.stringify({ t: s.t, rss_mib: s.rss, heap_mib: s.heap, cpu_s: s.cpu.server })),
+    ...run.reloads.map((r, i) => JSON.stringify({ reload: i + 1, t: r.t, ok: r.ok, status: r.status, seconds: r.seconds, ...(r.error ? { error: r.error } : {}) })),
+  ];
+  writeFileSync(file, lines.join('\n') + '\n');
+}
+
 /** The load, the sampler and the reloader on a started server; a minute's row is printed as the minute ends. */
 async function soak(o: SoakOptions, srv: { address: string; pid: number }, bundles: [string, string], bodyFile: string, token: string,
   log: (l: string) => void, ctl: AbortController): Promise<{ run: Run; rows: MinuteRow[]; load: Paced; sent: number }> {
@@ -345,6 +357,7 @@ export async function runSoak(opts: Partial<SoakOptions> = {}): Promise<SoakSumm
       throw e;
     }
     await srv.stop();
+    if (o.samplesFile) writeSamples(o.samplesFile, r.run);
     return summarise(r.run, r.rows, r.load, r.sent, info.cpu, steal.stop());
   } catch (e) {
     const reason = ctl.signal.reason as Error | undefined;
@@ -378,6 +391,7 @@ function parseOpts(args: string[]): SoakOptions {
     candidates: num('candidates', SOAK_DEFAULTS.candidates, (x) => Number.isInteger(x) && x >= 1 && x <= 10_000, 'an integer in [1, 10000]'),
     reloadEvery: num('reload-every', SOAK_DEFAULTS.reloadEvery, (x) => x >= 0, 'a number of seconds >= 0 (0: no reloads)'),
     model,
+    samplesFile: get('samples'),
   };
 }
 
