@@ -1,17 +1,23 @@
-// `npm run bench -- faults [--reps=20] [--redis-cycles=5] [--levels=20] [--only=redis,kill,disk,ann]`: the fault
+// `npm run bench -- faults [--fuzz-runs=3000,20000,1000] [--fuzz-seed=1] [--reps=20] [--redis-cycles=5] [--levels=20]
+// [--only=redis,kill,disk,ann] [--soak-minutes=30]`: the fuzzers of test/fuzz with many cases, then the fault
 // injection scenarios of test/fault-scenarios.ts with more repetitions than the tests — redis-server SIGKILLed under
 // load and restarted empty (--redis-cycles), each writer (export, checkpoint, online publish) SIGKILLed at --reps
 // random moments, a full tmpfs at --levels fill levels per writer (skipped with the reason when mounting is not
 // permitted), every way of damaging the ANN index at start, reload and under --watch. Prints one row per scenario
-// (faults injected, survived, detail), the CPU, and as its last line one JSON object merged from CONTRIBUTORS: this
-// bench's {faults, faults_survived}; the fuzz bench ({fuzz_cases, fuzz_5xx}) and the soak bench
-// ({soak_rss_slope_mib_per_min, soak_errors}) each add one entry there.
-import { readFileSync, rmSync } from 'node:fs';
+// (faults injected, survived, detail), then the soak (bench/soak.ts, --soak-minutes; 0 skips it), the CPU, and as
+// its last line one JSON object merged from CONTRIBUTORS: {fuzz_cases, fuzz_5xx, fuzz_failures}, {faults,
+// faults_survived}, {soak_minutes, soak_rss_slope_mib_per_min, soak_errors}.
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { engineInfo } from '../src/core/index.js';
 import { exportBundle } from '../src/export/index.js';
 import { annDamageScenario, fullDiskScenario, killWriterScenario, redisRestartScenario, type FaultResult } from '../test/fault-scenarios.js';
+import { fuzzBundles } from '../test/fuzz/bundles.js';
+import { fuzzDataFiles, type FuzzReport } from '../test/fuzz/data-files.js';
+import { fuzzRoutes } from '../test/fuzz/routes.js';
+import { fuzzBundleTargets, fuzzRouteTargets } from '../test/fuzz/targets.js';
 import { tempDir, tinyRun } from '../test/serve-fixture.js';
+import { runSoak } from './soak.js';
 
 export interface FaultsOptions {
   /** SIGKILL points per writer (default 20). */
@@ -85,15 +91,55 @@ export function printFaultTable(rows: FaultResult[]): void {
 
 type Figures = Record<string, number | null>;
 
+/** Fuzz cases per target: data files, HTTP routes, bundle files (`--fuzz-runs=a,b,c`). */
+const FUZZ_RUNS = [3000, 20_000, 1000];
+
+/** The fuzzers of test/fuzz with many more cases than the tests; a row per target. */
+export async function runFuzz(runs = FUZZ_RUNS, seed = 1): Promise<{ rows: FuzzReport[]; fiveXX: number }> {
+  const work = tempDir('bench-fuzz');
+  try {
+    const bundles = await fuzzBundleTargets(work);
+    const rows = [await fuzzDataFiles(join(work, 'data'), runs[0], seed)];
+    const { targets, close } = await fuzzRouteTargets(work, bundles);
+    let fiveXX = 0;
+    try {
+      const r = await fuzzRoutes(targets, runs[1], seed);
+      fiveXX = r.fiveXX;
+      rows.push(r);
+    } finally {
+      await close();
+    }
+    mkdirSync(join(work, 'damaged'));
+    rows.push(await fuzzBundles(bundles, join(work, 'damaged'), runs[2], seed));
+    return { rows, fiveXX };
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+const option = (args: string[], k: string) => args.find((a) => a.startsWith(`--${k}=`))?.split('=')[1];
+
 /** Figures for the final JSON line, in order; each contributor prints its own report. */
 export const CONTRIBUTORS: ((args: string[]) => Promise<Figures>)[] = [
   async (args) => {
-    const opt = (k: string) => args.find((a) => a.startsWith(`--${k}=`))?.split('=')[1];
-    const num = (k: string) => (opt(k) === undefined ? undefined : Number(opt(k)));
-    const r = await runFaults({ reps: num('reps'), redisCycles: num('redis-cycles'), levels: num('levels'), only: opt('only')?.split(','),
+    const runs = option(args, 'fuzz-runs')?.split(',').map(Number) ?? FUZZ_RUNS;
+    const r = await runFuzz(runs, Number(option(args, 'fuzz-seed') ?? 1));
+    console.log('fuzz target                                              cases  result');
+    for (const f of r.rows) console.log(`${f.target.padEnd(55)}  ${String(f.cases).padStart(5)}  ${f.failure ? `FAILED: ${f.failure}` : 'held'}`);
+    return { fuzz_cases: r.rows.reduce((s, f) => s + f.cases, 0), fuzz_5xx: r.fiveXX, fuzz_failures: r.rows.filter((f) => f.failure).length };
+  },
+  async (args) => {
+    const num = (k: string) => (option(args, k) === undefined ? undefined : Number(option(args, k)));
+    const r = await runFaults({ reps: num('reps'), redisCycles: num('redis-cycles'), levels: num('levels'), only: option(args, 'only')?.split(','),
       log: (m) => console.error(`faults: ${m}`) });
     printFaultTable(r.rows);
     return { faults: r.faults, faults_survived: r.faults_survived };
+  },
+  async (args) => {
+    const minutes = Number(option(args, 'soak-minutes') ?? 30);
+    if (minutes <= 0) return { soak_minutes: 0, soak_rss_slope_mib_per_min: null, soak_errors: null };
+    const s = await runSoak({ minutes });
+    return { soak_minutes: minutes, soak_rss_slope_mib_per_min: s.soak_rss_slope_mib_per_min, soak_errors: s.soak_errors };
   },
 ];
 
