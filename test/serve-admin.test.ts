@@ -121,6 +121,10 @@ test('resolveUnderRoot: the resolved path is what loads; no root configured refu
   assert.deepEqual(await resolveUnderRoot(bundles, 'b2'), { ok: true, path: b2 });
   const none = await resolveUnderRoot(undefined, b2);
   assert.equal(none.ok, false);
+  // a name the file system cannot hold (ENAMETOOLONG) is a refusal, not an error
+  const long = await resolveUnderRoot(bundles, 'a'.repeat(300));
+  assert.equal(long.ok, false);
+  assert.match((long as { message: string }).message, /cannot be resolved under the bundle root/);
 });
 
 /** Runs `prerank serve` until its start line (or exit); returns the output and a stop function. */

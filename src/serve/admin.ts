@@ -68,7 +68,12 @@ export async function resolveUnderRoot(root: string | undefined, requested: stri
   } catch (e) {
     return { ok: false, message: `the bundle root ${root} cannot be resolved (${(e as Error).message}): reloads are refused` };
   }
-  const real = await realpathLenient(resolve(root, requested));
+  let real: string;
+  try {
+    real = await realpathLenient(resolve(root, requested));
+  } catch (e) {
+    return { ok: false, message: `${requested} cannot be resolved under the bundle root ${rootReal} (${(e as Error).message})` };
+  }
   const rel = relative(rootReal, real);
   if (rel === '' || (rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel))) return { ok: true, path: real };
   return { ok: false, message: `${requested} resolves to ${real}, outside the bundle root ${rootReal}: reloads load only from under it (--bundle-root)` };
