@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Rng, Tensor, backward, noGrad, scope } from '../src/core/index.js';
-import { nativeAddon } from '../src/core/kernels/native.js';
+import { serveAddon } from '../src/serve/native.js';
 import { Dataset, parseDataConfig, writeSyntheticLog, type Batch } from '../src/data/index.js';
 import { MODELS, TINY_CONFIGS } from '../src/models/registry.js';
 import type { RecModel } from '../src/models/types.js';
@@ -235,7 +235,7 @@ for (const base of BASES) {
     const served = bundle.model as Cs3;
     for (const side of ['user', 'item'] as const) assert.deepEqual(served[side].mean!.f, model[side].mean!.f, `${side} statistic in the bundle`);
     const scorer = new Scorer(bundle, { store: new MemoryItemStore(bundle.items!) });
-    if (nativeAddon()) {
+    if (serveAddon()) {
       assert.ok(scorer.compiled, 'a compiled plan serves it');
       // Per-candidate cost is the base model's: the same item rep width and score kernel (only the user side grows).
       const plain = compileUserSide(MODELS[base]({ features: ds.features, rng: new Rng(1) }, { ...TINY_CONFIGS[base] } as never) as RecModel)!;
@@ -271,11 +271,11 @@ test('checkpoint resume: a run stopped after one epoch and resumed ends bit-iden
   for (const [k, t] of a) assert.deepEqual(b.get(k)!.data, t.data, `${k} after resume`);
 });
 
-test('the fieldGate plan step is validated (ranges, shift size, overlap) and the plan falls back when it cannot compose', { skip: nativeAddon() ? false : 'native addon not built' }, () => {
+test('the fieldGate plan step is validated (ranges, shift size, overlap) and the plan falls back when it cannot compose', { skip: serveAddon() ? false : 'native addon not built' }, () => {
   const m = cs3('dssm', { cycle: true, sync: true });
   m.eval();
   const spec = m.servingPlan().spec;
-  const { ServePlan } = nativeAddon()!;
+  const { ServePlan } = serveAddon()!;
   const gate = spec.steps.find((s) => s.op === 'fieldGate')!;
   assert.ok(gate && gate.op === 'fieldGate');
   const bad = (patch: Record<string, unknown>) => new ServePlan({ ...spec, steps: [{ ...gate, ...patch }] });

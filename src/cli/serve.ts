@@ -3,9 +3,8 @@
 // bundle is served until the root's current version loads. Admin routes: src/serve/admin.ts.
 import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ADMIN_TOKEN_ENV, closeOnSignals, createServer, defaultBundleRoot } from '../serve/index.js';
+import { ADMIN_TOKEN_ENV, closeOnSignals, createServer, defaultBundleRoot, serveInfo } from '../serve/index.js';
 import { featureColumn } from '../data/index.js';
-import { engineInfo } from '../core/index.js';
 
 const USAGE = 'usage: prerank serve (--bundle <dir> | --watch <root> [--watch-poll-ms 1000]) [--store memory|redis://host:port[/db][?prefix=..&lru=rows&timeout=ms]] [--port 8080] [--host 127.0.0.1] [--ann usearch|brute-force|off] [--max-candidates N] [--max-inflight N] [--admin-token T | --no-admin] [--bundle-root <dir>]';
 
@@ -61,7 +60,7 @@ export async function runServe(argv: string[]): Promise<void> {
   // stdout: one line a supervisor (or a test) can read
   const version = values.watch ? ` ${basename(d.bundle.dir)}` : '';
   const it = d.bundle.manifest.items;
-  const table = it.cached ? ` ${it.dtype}${it.dtype === 'bfloat16' ? (engineInfo().bf16Dot ? ' (bf16 dot product)' : ' (widened to float32)') : ''}` : '';
+  const table = it.cached ? ` ${it.dtype}${it.dtype === 'bfloat16' ? (serveInfo()?.bf16Dot ? ' (bf16 dot product)' : ' (widened to float32)') : ''}` : '';
   console.log(`prerank serve: ${d.modelVersion}${version} on ${address} (store ${d.store?.kind ?? 'none'}, ${it.count} items${table}, ann ${d.ann?.kind ?? 'off'}, ${adminNote})`);
   const id = d.bundle.items?.ids[0] ?? d.bundle.itemFeatures?.ids[0] ?? 'ITEM';
   const user: Record<string, string> = {};

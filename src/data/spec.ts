@@ -206,3 +206,17 @@ function checkReferences(cfg: DataConfig): void {
 export function featureColumn(f: { name: string; column?: string }): string {
   return f.column ?? f.name;
 }
+
+/** The label rule applied to one raw label value (ingest applies the same rule in SQL); no rule: the value itself. */
+export function ruleLabel(rule: DataConfig['label']['rule'], v: number): number {
+  if (!rule) return v;
+  const x = rule.value;
+  switch (rule.op) {
+    case '>': return v > x ? 1 : 0;
+    case '>=': return v >= x ? 1 : 0;
+    case '<': return v < x ? 1 : 0;
+    case '<=': return v <= x ? 1 : 0;
+    case '==': return v === x ? 1 : 0;
+    default: return v !== x ? 1 : 0;
+  }
+}

@@ -11,6 +11,8 @@ import { noGrad, Rng, scope, Tensor } from '../core/index.js';
 import type { Batch, Dataset } from '../data/index.js';
 import type { RecModel } from '../models/types.js';
 import type { StrategyExport, TrainingStrategy } from '../train/strategies/types.js';
+import { buildModel, buildStrategy, loadData, loadTrainConfig } from '../train/run.js';
+import { hasCheckpoint, loadCheckpoint } from '../train/checkpoint.js';
 import { saveTensors } from '../nn/state.js';
 import { decodeAll, decodeRow, fromBf16, quantize, tableBytes, toBf16, type ItemDType, type ItemTable } from './item-table.js';
 import { BUNDLE_FORMAT, FILES, fileHash, modelHash, modelVersionOf, type AccuracyCost, type BundleManifest,
@@ -63,8 +65,6 @@ export interface ExportResult {
 
 /** Loads a training run directory (config.json + best/ checkpoint, summary.json when present). */
 async function fromRunDir(runDir: string): Promise<ExportSource> {
-  const { loadTrainConfig, loadData, buildModel, buildStrategy } = await import('../train/run.js');
-  const { loadCheckpoint, hasCheckpoint } = await import('../train/checkpoint.js');
   const cfgPath = join(runDir, 'config.json');
   if (!existsSync(cfgPath)) throw new Error(`export: ${runDir} is not a training run (no config.json)`);
   const cfg = loadTrainConfig(cfgPath);

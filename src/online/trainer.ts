@@ -28,7 +28,8 @@ import { EventDecoder, type OnlineEvent } from './events.js';
 import { ItemRepCache, type RefreshResult } from './item-cache.js';
 import { finiteOrNull, Prequential, type PrequentialJson } from './prequential.js';
 import { writeOnlineReport } from './report.js';
-import { openSource, type EventSource, type SourceOffset } from './source.js';
+import type { EventSource, SourceOffset } from './source.js';
+import { openSource } from './sources.js';
 
 export const STATE_VERSION = 1;
 

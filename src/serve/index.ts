@@ -11,3 +11,4 @@ export { buildAnnIndex, BruteForceIndex, UsearchIndex, topN, type AnnIndex, type
 export { VersionWatcher, classifyReloadError, type ReloadFailure, type WatchOptions } from './watch.js';
 export { ServeMetrics } from './metrics.js';
 export { DEFAULT_LIMITS, type Limits } from './schemas.js';
+export { serveInfo, setBf16Dot, setServePiece, type ServeInfo } from './native.js';

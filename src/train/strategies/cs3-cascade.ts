@@ -21,6 +21,7 @@ import { loadDataConfig, recipeConfig, type Batch, type Dataset, type RecipeName
 import type { LossOutput, RecModel } from '../../models/types.js';
 import { fieldEmbedderOf } from '../../models/cs3.js';
 import { ALL_SOURCES, FieldEmbedder } from '../../models/common/field-embedder.js';
+import { buildModel, loadTrainConfig } from '../build.js';
 import { hasCheckpoint, loadCheckpoint } from '../checkpoint.js';
 import { TrainingStrategy, type StrategyContext } from './types.js';
 
@@ -107,7 +108,6 @@ function dataName(data: { config: string } | { recipe: string }): string {
 
 /** Builds the teacher of a run directory on this dataset and loads its best (else last) checkpoint, checking the match. */
 export async function loadTeacher(dir: string, data: Dataset): Promise<RecModel> {
-  const { loadTrainConfig, buildModel } = await import('../run.js');
   const cfgPath = join(dir, 'config.json');
   if (!existsSync(cfgPath)) throw new Error(`cs3-cascade: teacher ${dir} is not a training run (no config.json)`);
   const cfg = loadTrainConfig(cfgPath);

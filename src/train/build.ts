@@ -1,0 +1,35 @@
+// A run's parts from its config: the config file read, the dataset loaded, the model built from the registry. The
+// training strategy is built in run.ts, beside the strategies' registry (a strategy may build models itself:
+// cs3-cascade's teacher).
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { Rng } from '../core/index.js';
+import { Dataset, recipeConfig, type RecipeName } from '../data/index.js';
+import { MODELS } from '../models/registry.js';
+import type { RecModel } from '../models/types.js';
+import { parseTrainConfig, type TrainConfig } from './config.js';
+import { own } from '../util/own.js';
+
+/** Reads a train config file; a relative data config path is taken relative to the file. */
+export function loadTrainConfig(path: string): TrainConfig {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new Error(`cannot read train config ${path}: ${(e as Error).message}`);
+  }
+  const cfg = parseTrainConfig(raw, path);
+  if ('config' in cfg.data && !isAbsolute(cfg.data.config)) cfg.data = { config: resolve(dirname(path), cfg.data.config) };
+  return cfg;
+}
+
+export async function loadData(cfg: TrainConfig): Promise<Dataset> {
+  if ('recipe' in cfg.data) return Dataset.load(recipeConfig(cfg.data.recipe as RecipeName));
+  return Dataset.load(cfg.data.config);
+}
+
+export function buildModel(cfg: TrainConfig, data: Dataset): RecModel {
+  const factory = own(MODELS as Record<string, (ctx: { features: Dataset['features']; rng: Rng }, c: Record<string, unknown>) => RecModel>, cfg.model.kind);
+  if (!factory) throw new Error(`unknown model '${cfg.model.kind}' (registered: ${Object.keys(MODELS).join(', ')})`);
+  return factory({ features: data.features, rng: new Rng(cfg.seed) }, cfg.model.config);
+}
