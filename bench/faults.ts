@@ -1,10 +1,11 @@
 // `npm run bench -- faults [--fuzz-runs=3000,20000,1000] [--fuzz-seed=1] [--reps=20] [--redis-cycles=5] [--levels=20]
-// [--only=redis,kill,disk,ann] [--soak-minutes=30]`: the fuzzers of test/fuzz with many cases, then the fault
+// [--only=redis,kill,disk,ann] [--soak-minutes=30 | --soak-json=<file>]`: the fuzzers of test/fuzz with many cases, then the fault
 // injection scenarios of test/fault-scenarios.ts with more repetitions than the tests — redis-server SIGKILLed under
 // load and restarted empty (--redis-cycles), each writer (export, checkpoint, online publish) SIGKILLed at --reps
 // random moments, a full tmpfs at --levels fill levels per writer (skipped with the reason when mounting is not
 // permitted), every way of damaging the ANN index at start, reload and under --watch. Prints one row per scenario
-// (faults injected, survived, detail), then the soak (bench/soak.ts, --soak-minutes; 0 skips it), the CPU, and as
+// (faults injected, survived, detail), then the soak (bench/soak.ts, --soak-minutes; 0 skips it; --soak-json=<file>
+// takes the figures from the output of a separate `npm run bench -- soak` run instead), the CPU, and as
 // its last line one JSON object merged from CONTRIBUTORS: {fuzz_cases, fuzz_5xx, fuzz_failures}, {faults,
 // faults_survived}, {soak_minutes, soak_rss_slope_mib_per_min, soak_errors}.
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
@@ -136,6 +137,14 @@ export const CONTRIBUTORS: ((args: string[]) => Promise<Figures>)[] = [
     return { faults: r.faults, faults_survived: r.faults_survived };
   },
   async (args) => {
+    // a soak run on its own (`npm run bench -- soak`, e.g. later on a quieter machine) may stand in: its JSON line's file
+    const file = option(args, 'soak-json');
+    if (file) {
+      const lines = readFileSync(file, 'utf8').trim().split('\n');
+      const s = JSON.parse(lines[lines.length - 1]) as { minutes: number; soak_rss_slope_mib_per_min: number | null; soak_errors: number };
+      console.log(`soak: from ${file} (${s.minutes} minutes)`);
+      return { soak_minutes: s.minutes, soak_rss_slope_mib_per_min: s.soak_rss_slope_mib_per_min, soak_errors: s.soak_errors };
+    }
     const minutes = Number(option(args, 'soak-minutes') ?? 30);
     if (minutes <= 0) return { soak_minutes: 0, soak_rss_slope_mib_per_min: null, soak_errors: null };
     const s = await runSoak({ minutes });
