@@ -3,11 +3,11 @@
 // each with its own labels, in several processes: results.json is merged on every write).
 // A config with "type": "cascade" is a cascade experiment (src/cascade/experiment.ts; RankTower Tables 1-4), which
 // also takes --seeds 1,2 / --epochs N / --cascade <cascade config> / --logs <build dir> overrides for smoke runs.
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { isCascadeExperiment } from '../cascade/experiment.js';
 import { loadExperiment, runExperiment } from '../train/experiment.js';
 import { runCascadeExperimentCommand } from './cascade.js';
+import { readConfigFile } from '../util/config.js';
 
 const OPTIONS = { config: { type: 'string' }, out: { type: 'string' }, resume: { type: 'boolean' }, only: { type: 'string' } } as const;
 
@@ -16,7 +16,7 @@ export async function runExperimentCommand(argv: string[]): Promise<void> {
   if (typeof values.config !== 'string') throw new Error('usage: prerank experiment --config <file> [--out <dir>] [--resume] [--only label,label]');
   let json: unknown;
   try {
-    json = JSON.parse(readFileSync(values.config, 'utf8'));
+    json = readConfigFile(values.config);
   } catch (err) {
     throw new Error(`cannot read experiment config ${values.config}: ${(err as Error).message}`);
   }

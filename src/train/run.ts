@@ -1,7 +1,7 @@
 // One training run from a config: load the data, build the model from the registry, fit, restore the best
 // checkpoint, evaluate on test. Shared by `prerank train`, `prerank demo` and `prerank experiment`.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { isAbsolute, join, resolve } from 'node:path';
 import { Rng } from '../core/index.js';
 import { Dataset, recipeConfig, type RecipeName } from '../data/index.js';
 import { MODELS } from '../models/registry.js';
@@ -12,6 +12,7 @@ import { parseTrainConfig, type TrainConfig } from './config.js';
 import type { BinaryMetrics } from './predict.js';
 import { Trainer, type FitResult, type TrainerOptions } from './trainer.js';
 import { own } from '../util/own.js';
+import { loadConfig } from '../util/config.js';
 
 export interface RunResult {
   config: TrainConfig;
@@ -24,17 +25,13 @@ export interface RunResult {
   samplesPerSec: number;
 }
 
-/** Reads a train config file; a relative data config path is taken relative to the file. */
+/** Reads a train config file (JSON or YAML); a relative data config path is taken relative to the file. */
 export function loadTrainConfig(path: string): TrainConfig {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (e) {
-    throw new Error(`cannot read train config ${path}: ${(e as Error).message}`);
-  }
-  const cfg = parseTrainConfig(raw, path);
-  if ('config' in cfg.data && !isAbsolute(cfg.data.config)) cfg.data = { config: resolve(dirname(path), cfg.data.config) };
-  return cfg;
+  return loadConfig(path, 'train config', (raw, dir) => {
+    const cfg = parseTrainConfig(raw);
+    if ('config' in cfg.data && !isAbsolute(cfg.data.config)) cfg.data = { config: resolve(dir, cfg.data.config) };
+    return cfg;
+  });
 }
 
 export async function loadData(cfg: TrainConfig): Promise<Dataset> {
