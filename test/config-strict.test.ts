@@ -147,3 +147,56 @@ test('every config in configs/ parses under strict validation', async () => {
     }
   }
 });
+
+/** A misspelled key of each registered model's own config, and the key it should suggest. */
+const MODEL_TYPOS: Record<string, [string, string]> = {
+  lr: ['l2Embeding', 'l2Embedding'], dssm: ['temprature', 'temperature'], dat: ['mimicUsr', 'mimicUser'], cold: ['wid', 'wide'],
+  'int-tower': ['cirWeigth', 'cirWeight'], 'wide-deep': ['dnns', 'dnn'], deepfm: ['dropuot', 'dropout'], dcn: ['crossLayer', 'crossLayers'],
+  autoint: ['attentionLayer', 'attentionLayers'], 'rank-tower': ['userHead', 'userHeads'], mf: ['biasses', 'biases'], cs3: ['cylce', 'cycle'],
+};
+const STRATEGY_TYPOS: Record<string, [string, string]> = {
+  onebp: ['negativs', 'negatives'], twobp: ['temperture', 'temperature'], 'cs3-cascade': ['warmstart', 'warmStart'],
+};
+
+test('a model config is validated where it is written: unknown keys of every registered model, with the path from the config', async () => {
+  const { MODELS, TINY_CONFIGS } = await import('../src/models/registry.js');
+  assert.deepEqual(Object.keys(MODEL_TYPOS).sort(), Object.keys(MODELS).sort(), 'a typo for every registered model');
+  for (const [kind, [typo, meant]] of Object.entries(MODEL_TYPOS)) {
+    const config = { ...TINY_CONFIGS[kind as keyof typeof TINY_CONFIGS], [typo]: 1 };
+    const esc = (s: string) => s.replace(/[-.]/g, (c) => `\\${c}`);
+    assert.throws(() => parseTrainConfig({ ...copy(VALID.train), model: { kind, config } }),
+      new RegExp(`train\\.model\\.config\\.${typo}: unknown key '${typo}'; did you mean '${meant}'\\?`), kind);
+    assert.throws(() => parseExperiment({ ...copy(VALID.experiment), models: [{ kind, config }] }),
+      new RegExp(`experiment\\.models\\.0\\.config\\.${typo}: unknown key '${typo}'; did you mean '${meant}'\\?`), kind);
+    assert.throws(() => MODELS[kind as keyof typeof MODELS]({ features: [], rng: null as never }, config as never),
+      new RegExp(`${esc(kind)}\\.${typo}: unknown key '${typo}'; did you mean '${meant}'\\?`), kind);
+  }
+  assert.throws(() => parseTrainConfig({ ...copy(VALID.train), model: { kind: 'dsm' } }), /train\.model\.kind: unknown model 'dsm'; did you mean 'dssm'\?/);
+  assert.throws(() => parseTrainConfig({ ...copy(VALID.train), model: { kind: 'dssm', config: { embedDim: 'wide' } } }),
+    /train\.model\.config\.embedDim: .*expected number/);
+  assert.throws(() => parseTrainConfig({ ...copy(VALID.train), model: { kind: 'cs3', config: { base: 'dssm', config: { embdDim: 8 } } } }),
+    /train\.model\.config\.config\.embdDim: unknown key 'embdDim'; did you mean 'embedDim'\?/);
+  assert.throws(() => parseTrainConfig({ ...copy(VALID.train), model: { kind: 'cs3', config: { base: 'dssm', cycle: { hiden: 8 } } } }),
+    /train\.model\.config\.cycle\.hiden: unknown key 'hiden'; did you mean 'hidden'\?/);
+  const cascade = copy(VALID.cascade);
+  cascade.teacher = { kind: 'dcn', config: { crossLayer: 2 } };
+  assert.throws(() => parseCascadeConfig(cascade), /cascade\.teacher\.config\.crossLayer: unknown key 'crossLayer'; did you mean 'crossLayers'\?/);
+  assert.throws(() => parseCascadeTrainConfig({ ...copy(VALID['cascade-train']), model: { kind: 'dssm', config: { towr: [8] } } }, root),
+    /cascade-train\.model\.config\.towr: unknown key 'towr'; did you mean 'tower'\?/);
+  assert.throws(() => parseCascadeExperiment({ ...copy(VALID['cascade-experiment']), rows: [{ label: 'a', model: { kind: 'dssm', config: { towr: [8] } } }] }, root),
+    /cascade-experiment\.rows\.0\.model\.config\.towr: unknown key 'towr'; did you mean 'tower'\?/);
+});
+
+test('a strategy config is validated where it is written: unknown keys of every registered strategy', async () => {
+  const { STRATEGIES } = await import('../src/train/strategies/registry.js');
+  assert.deepEqual(Object.keys(STRATEGY_TYPOS).sort(), Object.keys(STRATEGIES).sort(), 'a typo for every registered strategy');
+  for (const [kind, [typo, meant]] of Object.entries(STRATEGY_TYPOS)) {
+    const strategy = { kind, config: { [typo]: 1 } };
+    assert.throws(() => parseTrainConfig({ ...copy(VALID.train), strategy }),
+      new RegExp(`train\\.strategy\\.config\\.${typo}: unknown key '${typo}'; did you mean '${meant}'\\?`), kind);
+    assert.throws(() => parseExperiment({ ...copy(VALID.experiment), models: [{ kind: 'dssm', strategy }] }),
+      new RegExp(`experiment\\.models\\.0\\.strategy\\.config\\.${typo}: unknown key '${typo}'`), kind);
+  }
+  assert.throws(() => parseTrainConfig({ ...copy(VALID.train), strategy: { kind: 'onebpp' } }), /train\.strategy\.kind: unknown training strategy 'onebpp'; did you mean 'onebp'\?/);
+  assert.throws(() => parseTrainConfig({ ...copy(VALID.train), strategy: { kind: 'onebp', config: { beta: 1 } } }), /train\.strategy\.config\.beta: /);
+});

@@ -4,6 +4,7 @@
 import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import { ConfigError, loadConfig, parseConfig } from '../util/config.js';
+import { checkModelConfig } from '../models/registry.js';
 
 const ModelSpec = z.strictObject({
   kind: z.string().describe('a registered model (src/models/registry.ts)'),
@@ -13,7 +14,7 @@ const ModelSpec = z.strictObject({
   lr: z.number().positive().default(1e-3),
   patience: z.number().int().min(0).default(2).describe('early stopping on the period-1 validation AUC'),
   seed: z.number().int().optional().describe('default: the cascade seed'),
-});
+}).superRefine((m, ctx) => checkModelConfig(ctx, m.kind, m.config, ['kind'], ['config']));
 
 const FeedbackLevel = z.strictObject({
   name: z.string().describe('a name for reports, e.g. "rated_5"'),

@@ -10,7 +10,7 @@ import { isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { ConfigError, loadConfig, parseConfig } from '../util/config.js';
 import type { DataConfig } from '../data/spec.js';
-import { MODELS } from '../models/registry.js';
+import { ModelSpecSchema } from '../models/registry.js';
 import { findRun, recordedRuns } from '../train/experiment-resume.js';
 import { loadCascadeConfig, parseCascadeConfig, type CascadeConfig } from './config.js';
 import { evaluateRequests, loggedPrerankScorer, type CascadeEvalResult } from './evaluate.js';
@@ -29,7 +29,7 @@ export const CascadeExperimentSchema = z.strictObject({
   train: TrainSettings.describe('settings shared by every row'),
   rows: z.array(z.strictObject({
     label: z.string(),
-    model: z.strictObject({ kind: z.string(), config: z.record(z.string(), z.unknown()).default({}) }),
+    model: ModelSpecSchema,
     objective: ObjectiveSchema.optional(),
     caps: CapsSchema.optional(),
     lr: z.number().positive().optional(),
@@ -61,9 +61,6 @@ export function parseCascadeExperiment(input: unknown, baseDir: string): { exp: 
   const abs = (p: string): string => (isAbsolute(p) ? p : resolve(baseDir, p));
   const exp = { ...data, outDir: abs(data.outDir), logs: data.logs === undefined ? undefined : abs(data.logs) };
   if ((exp.cascade === undefined) === (exp.logs === undefined)) throw new ConfigError('invalid cascade experiment: give exactly one of cascade and logs');
-  exp.rows.forEach((row, i) => {
-    if (!Object.hasOwn(MODELS, row.model.kind)) throw new ConfigError(`invalid cascade experiment: rows.${i}.model.kind: unknown model '${row.model.kind}'`);
-  });
   const labels = exp.rows.map((x) => x.label);
   const dup = labels.find((l, i) => labels.indexOf(l) !== i);
   if (dup) throw new ConfigError(`invalid cascade experiment: rows: label '${dup}' appears twice`);

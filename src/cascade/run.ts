@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { ConfigError, loadConfig, parseConfig } from '../util/config.js';
 import { Rng } from '../core/index.js';
 import type { DataConfig } from '../data/spec.js';
-import { MODELS, type ModelName } from '../models/registry.js';
+import { MODELS, ModelSpecSchema, type ModelName } from '../models/registry.js';
 import { Adam } from '../nn/index.js';
 import { loadCascadeConfig, parseCascadeConfig, type CascadeConfig } from './config.js';
 import { evaluateOnCascade, evaluateRequests, loggedPrerankScorer, type CascadeEvalResult } from './evaluate.js';
@@ -34,8 +34,7 @@ export const CascadeTrainConfigSchema = z.strictObject({
   cascade: z.union([z.string(), z.record(z.string(), z.unknown())]).optional()
     .describe('a cascade config file (relative to this file) or one inline: built in memory on every run'),
   logs: z.string().optional().describe('instead of cascade: a directory written by prerank cascade build (relative to this file); lists are read from its files'),
-  model: z.strictObject({ kind: z.string(), config: z.record(z.string(), z.unknown()).default({}) })
-    .describe('a registered two-tower model and its config ({} = defaults)'),
+  model: ModelSpecSchema.describe('a registered two-tower model and its config ({} = defaults)'),
   objective: ObjectiveSchema,
   caps: CapsSchema,
   listsPerBatch: z.number().int().positive().default(32),
@@ -56,7 +55,6 @@ export function parseCascadeTrainConfig(input: unknown, baseDir: string): { cfg:
   const data = parseConfig(CascadeTrainConfigSchema, input, 'cascade-train', 'cascade train config');
   const abs = (p: string): string => (isAbsolute(p) ? p : resolve(baseDir, p));
   const cfg = { ...data, out: abs(data.out), logs: data.logs === undefined ? undefined : abs(data.logs) };
-  if (!Object.hasOwn(MODELS, cfg.model.kind)) throw new ConfigError(`model.kind: unknown model '${cfg.model.kind}' (known: ${Object.keys(MODELS).join(', ')})`);
   if ((cfg.cascade === undefined) === (cfg.logs === undefined)) throw new ConfigError('invalid cascade train config: give exactly one of cascade (build in memory) and logs (read a build)');
   checkStopMetric(cfg.earlyStopping.metric);
   const cascade = cfg.cascade === undefined ? null

@@ -1,10 +1,12 @@
 // The training run configuration (zod schema; the same schema documents the JSON or YAML config file).
 import { z } from 'zod';
 import { parseConfig } from '../util/config.js';
+import { ModelSpecSchema } from '../models/registry.js';
+import { StrategySpecSchema } from './strategies/registry.js';
 
 export const TrainConfigSchema = z.strictObject({
   /** Registered model name (see src/models/registry.ts) and its own config object. */
-  model: z.strictObject({ kind: z.string(), config: z.record(z.string(), z.unknown()).default({}) }),
+  model: ModelSpecSchema,
   /** A data config file (path, relative to this file) or a built-in recipe name. */
   data: z.union([z.strictObject({ config: z.string() }), z.strictObject({ recipe: z.string() })]),
   optimizer: z
@@ -30,7 +32,7 @@ export const TrainConfigSchema = z.strictObject({
     })
     .default({ metric: 'auc', patience: 5 }),
   /** A training strategy (src/train/strategies/registry.ts) and its config; none = the model's own loss. */
-  strategy: z.strictObject({ kind: z.string(), config: z.record(z.string(), z.unknown()).default({}) }).optional(),
+  strategy: StrategySpecSchema.optional(),
   /** Where checkpoints (last/, best/) and the JSONL log go. */
   outDir: z.string().default('runs/latest'),
 });

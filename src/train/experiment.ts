@@ -8,6 +8,8 @@ import { relaImpr } from '../eval/index.js';
 import { renderReport } from '../report/html.js';
 import { parseTrainConfig, TrainConfigSchema } from './config.js';
 import { loadConfig, parseConfig, refineWith } from '../util/config.js';
+import { checkModelConfig } from '../models/registry.js';
+import { StrategySpecSchema } from './strategies/registry.js';
 import { servingLatencyMs } from './latency.js';
 import { loadData, runTraining } from './run.js';
 import { rankingEval } from './ranking-eval.js';
@@ -23,8 +25,8 @@ export const ExperimentSchema = z.strictObject({
   models: z.array(z.strictObject({
     kind: z.string(), label: z.string().optional(), config: z.record(z.string(), z.unknown()).default({}),
     /** A training strategy for this entry (e.g. onebp); none = the model's own loss. */
-    strategy: z.strictObject({ kind: z.string(), config: z.record(z.string(), z.unknown()).default({}) }).optional(),
-  })).min(1),
+    strategy: StrategySpecSchema.optional(),
+  }).superRefine((m, ctx) => checkModelConfig(ctx, m.kind, m.config, ['kind'], ['config']))).min(1),
   /** Full-corpus ranking metrics on test (train items masked) at these K, for two-tower models. */
   ranking: z.strictObject({ ks: z.array(z.number().int().positive()).min(1) }).optional(),
   seeds: z.array(z.number().int()).min(1).default([1, 2, 3]),
@@ -130,7 +132,7 @@ export async function runExperiment(exp: ExperimentConfig, command: string, log:
   const unknown = (opts.only ?? []).filter((l) => !labels.includes(l));
   if (unknown.length > 0) throw new Error(`--only: no entry labelled ${unknown.join(', ')} in this experiment (labels: ${labels.join(', ')})`);
   const resume = opts.resume === true || opts.only !== undefined;
-  const data = await loadData(parseTrainConfig({ model: { kind: 'none' }, data: exp.data }));
+  const data = await loadData({ data: exp.data });
   log(`${exp.name}: ${data.name}, ${data.size} rows; ${exp.models.length} models x ${exp.seeds.length} seeds${opts.only ? ` (this shard: ${opts.only.join(', ')})` : ''}`);
   mkdirSync(exp.outDir, { recursive: true });
   const recordedAtStart = resume ? recordedRuns<RunRecord>(exp.outDir, exp) : [];

@@ -34,7 +34,7 @@ export function loadTrainConfig(path: string): TrainConfig {
   });
 }
 
-export async function loadData(cfg: TrainConfig): Promise<Dataset> {
+export async function loadData(cfg: Pick<TrainConfig, 'data'>): Promise<Dataset> {
   if ('recipe' in cfg.data) return Dataset.load(recipeConfig(cfg.data.recipe as RecipeName));
   return Dataset.load(cfg.data.config);
 }
