@@ -12,9 +12,15 @@ const CLI = join(REPO, 'dist/src/cli/main.js');
 const root = mkdtempSync(join(tmpdir(), 'prerank-cli-'));
 after(() => rmSync(root, { recursive: true, force: true }));
 
+const helps = new Map<string, { code: number | null; out: string; err: string }>();
+
 function prerank(...args: string[]): { code: number | null; out: string; err: string } {
+  const key = args.join('\0');
+  if (args.at(-1) === '--help' && helps.has(key)) return helps.get(key)!;
   const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, PRERANK_ADMIN_TOKEN: '' } });
-  return { code: r.status, out: r.stdout, err: r.stderr };
+  const result = { code: r.status, out: r.stdout, err: r.stderr };
+  if (args.at(-1) === '--help') helps.set(key, result);
+  return result;
 }
 
 /** Every command as typed after `prerank`, with the options it declares ([] for a group). */
@@ -51,6 +57,22 @@ test('prerank --help and -h list every command; no command is a usage mistake (e
   assert.match(none.err, /^prerank: missing command\n\nusage: prerank <command>/);
 });
 
+/** The help blocks of docs/CLI.md by command ('prerank data inspect' -> its --help text). */
+function documentedHelp(): Map<string, string> {
+  const page = readFileSync(join(REPO, 'docs/CLI.md'), 'utf8');
+  return new Map([...page.matchAll(/```text\n\$ (prerank[^\n]*) --help\n([\s\S]*?)```/g)].map((m) => [m[1], m[2]]));
+}
+
+test('docs/CLI.md holds the current --help of prerank and of every command (node scripts/cli-docs.mjs writes it)', () => {
+  const documented = documentedHelp();
+  const expected = [[], ...COMMANDS.map(([cmd]) => cmd).filter((c) => !(c[0] === 'schema' && c.length > 1))];
+  assert.deepEqual([...documented.keys()].sort(), expected.map((c) => ['prerank', ...c].join(' ')).sort());
+  for (const cmd of expected) {
+    const name = ['prerank', ...cmd].join(' ');
+    assert.equal(documented.get(name), prerank(...cmd, '--help').out, `${name}: docs/CLI.md is stale; run node scripts/cli-docs.mjs`);
+  }
+});
+
 test('prerank --version prints the version of package.json', () => {
   const { version } = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { version: string };
   for (const flag of ['--version', '-v']) {
@@ -73,31 +95,51 @@ test('--help and -h of every command and sub-command: usage, every option with i
       assert.ok(entry, `${cmd.join(' ')} --${o} is listed`);
       assert.match(entry!.replace(/\s+/g, ' '), /\[(.*; )?(default: [^\]]+|required)\]/, `${cmd.join(' ')} --${o}`);
     }
-    assert.equal(prerank(...cmd, '-h').out, r.out, `${cmd.join(' ')} -h`);
+  }
+  for (const cmd of [['train'], ['data'], ['data', 'inspect'], ['schema', 'model:dssm']]) {
+    const h = prerank(...cmd, '-h');
+    assert.equal(h.code, 0, cmd.join(' '));
+    assert.equal(h.out, prerank(...cmd, '--help').out, `${cmd.join(' ')} -h`);
   }
 });
 
-test('a misspelled flag exits 2 with a one-line error naming it, the closest flag, then the usage', () => {
+/** `prerank ...args` run in this process: the usage mistake it makes (message and usage), or undefined. */
+async function usageMistake(args: string[]): Promise<{ message: string; usage: string } | undefined> {
+  const { PRERANK } = await import('../src/cli/commands.js');
+  const { runCommand, UsageError } = await import('../src/cli/command.js');
+  try {
+    await runCommand(PRERANK, args, () => {});
+  } catch (e) {
+    if (e instanceof UsageError) return { message: e.message, usage: e.usage };
+    throw e;
+  }
+  return undefined;
+}
+
+test('a misspelled flag exits 2 with a one-line error naming it, the closest flag, then the usage', async () => {
   for (const [cmd, options] of COMMANDS) {
     const o = options.find((x) => x.length > 3);
     if (!o) continue;
     const typo = `--${o.slice(0, -1)}`;
-    const r = prerank(...cmd, typo, 'x');
-    assert.equal(r.code, 2, `${cmd.join(' ')} ${typo}: ${r.err}`);
+    const m = await usageMistake([...cmd, typo, 'x']);
+    assert.equal(m?.message, `prerank ${cmd.join(' ')}: unknown option '${typo}'; did you mean --${o}?`);
+    assert.match(m!.usage, new RegExp(`^usage: prerank ${cmd.join(' ')}`));
+  }
+  for (const cmd of [['train'], ['data', 'inspect']]) {
+    const r = prerank(...cmd, '--confg', 'x');
+    assert.equal(r.code, 2, `${cmd.join(' ')}: ${r.err}`);
     const [first, blank, usage] = r.err.split('\n');
-    assert.equal(first, `prerank ${cmd.join(' ')}: unknown option '${typo}'; did you mean --${o}?`);
+    assert.equal(first, `prerank ${cmd.join(' ')}: unknown option '--confg'; did you mean --config?`);
     assert.equal(blank, '');
     assert.match(usage, new RegExp(`^usage: prerank ${cmd.join(' ')}`));
     assert.doesNotMatch(r.err, /\n\s+at /, 'no stack trace');
   }
-  const far = prerank('train', '--zzz');
-  assert.equal(far.code, 2);
-  assert.match(far.err, /^prerank train: unknown option '--zzz'\n/);
+  assert.match((await usageMistake(['train', '--zzz']))!.message, /^prerank train: unknown option '--zzz'$/);
 });
 
-test('bad values exit 2 naming the flag and its range: --max-inflight abc cannot switch the limit off', () => {
+test('bad values are usage mistakes naming the flag and its range: --max-inflight abc cannot switch the limit off', async () => {
   const cases: [string[], RegExp][] = [
-    [['serve', '--bundle', 'b', '--max-inflight', 'abc'], /^prerank serve: --max-inflight must be an integer from 1 to 1000000, got 'abc'\n/],
+    [['serve', '--bundle', 'b', '--max-inflight', 'abc'], /^prerank serve: --max-inflight must be an integer from 1 to 1000000, got 'abc'$/],
     [['serve', '--bundle', 'b', '--max-inflight', '0'], /--max-inflight must be an integer from 1 to 1000000, got '0'/],
     [['serve', '--bundle', 'b', '--max-inflight', '2.5'], /--max-inflight must be an integer/],
     [['serve', '--bundle', 'b', '--max-candidates', '-1'], /--max-candidates must be an integer from 1 to 1000000, got '-1'/],
@@ -105,40 +147,50 @@ test('bad values exit 2 naming the flag and its range: --max-inflight abc cannot
     [['serve', '--bundle', 'b', '--watch-poll-ms', '5'], /--watch-poll-ms must be an integer from 10 to 3600000, got '5'/],
     [['serve', '--bundle', 'b', '--ann', 'faiss'], /--ann must be one of usearch, brute-force, off, got 'faiss'/],
     [['serve', '--bundle', 'b', '--no-admin', '--admin-token', 't'], /--no-admin and --admin-token contradict each other/],
-    [['serve'], /^prerank serve: give --bundle <dir> or --watch <root>\n/],
-    [['serve', '--bundle'], /^prerank serve: --bundle needs a value <dir>\n/],
+    [['serve'], /^prerank serve: give --bundle <dir> or --watch <root>$/],
+    [['serve', '--bundle'], /^prerank serve: --bundle needs a value <dir>$/],
     [['demo', '--epochs', '0'], /--epochs must be an integer from 1 to 1000, got '0'/],
+    [['demo', '--port', '-1'], /--port must be an integer from 0 to 65535, got '-1'/],
     [['export', '--model', 'm', '--out', 'o', '--items', 'float64'], /--items must be one of float32, bfloat16, float16, int8, got 'float64'/],
     [['eval', '--model', 'm', '--data', 'tset'], /--data must be one of train, val, test, got 'tset'; did you mean 'test'\?/],
-    [['train'], /^prerank train: --config is required\n/],
-    [['train', '--config', 'c.json', 'extra'], /^prerank train: unexpected argument 'extra'\n/],
+    [['train'], /^prerank train: --config is required$/],
+    [['train', '--config', 'c.json', 'extra'], /^prerank train: unexpected argument 'extra'$/],
     [['train', '--config', 'c.json', '--resume=yes'], /--resume takes no value/],
     [['experiment', '--config', 'c.json', '--seeds', '1,x'], /--seeds must be an integer, got 'x'/],
+    [['experiment', '--config', 'c.json', '--epochs', '0'], /--epochs must be an integer from 1 to 100000, got '0'/],
+    [['cascade', 'experiment', '--config', 'c.json', '--cascade', 'a.json', '--logs', 'b'], /give --cascade or --logs, not both/],
     [['data', 'inspect'], /^prerank data inspect: give --config or --recipe/],
     [['data', 'inspect', '--recipe', 'ml-10m'], /--recipe must be one of ml-100k, ml-1m, ml-latest-small, got 'ml-10m'/],
     [['cascade', 'build', '--config', 'c.json', '--format', 'csv'], /--format must be one of jsonl, parquet, got 'csv'/],
   ];
   for (const [args, message] of cases) {
+    const m = await usageMistake(args);
+    assert.match(m?.message ?? '(none)', message, args.join(' '));
+    assert.match(m!.usage, new RegExp(`^usage: prerank ${args[0]}`), args.join(' '));
+  }
+  for (const args of [['serve', '--bundle', 'b', '--max-inflight', 'abc'], ['serve', '--bundle', 'b', '--port', '70000'], ['train']]) {
     const r = prerank(...args);
     assert.equal(r.code, 2, `${args.join(' ')}: ${r.err}`);
-    assert.match(r.err, message, args.join(' '));
-    assert.match(r.err, /\n\nusage: prerank /, args.join(' '));
+    assert.match(r.err, /^prerank \w+: --[a-z-]+ (must be|is required)[^\n]*\n\nusage: prerank /, args.join(' '));
   }
 });
 
-test('unknown commands and sub-commands exit 2 with the closest name and the list of commands', () => {
-  const cases: [string[], RegExp][] = [
-    [['trian'], /^prerank: unknown command 'trian'; did you mean 'train'\?\n\nusage: prerank <command>/],
-    [['data', 'inspct'], /^prerank data: unknown command 'inspct'; did you mean 'inspect'\?\n\nusage: prerank data <command>/],
-    [['cascade', 'biuld'], /^prerank cascade: unknown command 'biuld'; did you mean 'build'\?/],
-    [['schema', 'dssm'], /^prerank schema: unknown command 'dssm'; did you mean 'model:dssm'\?/],
-    [['data'], /^prerank data: missing command\n\nusage: prerank data <command>/],
+test('unknown commands and sub-commands exit 2 with the closest name and the list of commands', async () => {
+  const cases: [string[], RegExp, string][] = [
+    [['trian'], /^prerank: unknown command 'trian'; did you mean 'train'\?$/, 'prerank'],
+    [['data', 'inspct'], /^prerank data: unknown command 'inspct'; did you mean 'inspect'\?$/, 'prerank data'],
+    [['cascade', 'biuld'], /^prerank cascade: unknown command 'biuld'; did you mean 'build'\?$/, 'prerank cascade'],
+    [['schema', 'dssm'], /^prerank schema: unknown command 'dssm'; did you mean 'model:dssm'\?$/, 'prerank schema'],
+    [['data'], /^prerank data: missing command$/, 'prerank data'],
   ];
-  for (const [args, message] of cases) {
-    const r = prerank(...args);
-    assert.equal(r.code, 2, args.join(' '));
-    assert.match(r.err, message, args.join(' '));
+  for (const [args, message, group] of cases) {
+    const m = await usageMistake(args);
+    assert.match(m?.message ?? '(none)', message, args.join(' '));
+    assert.ok(m!.usage.startsWith(`usage: ${group} <command>`), args.join(' '));
   }
+  const r = prerank('data', 'inspct');
+  assert.equal(r.code, 2);
+  assert.match(r.err, /^prerank data: unknown command 'inspct'; did you mean 'inspect'\?\n\nusage: prerank data <command>[\s\S]*\n  inspect /);
 });
 
 test('a failed run exits 1 with the command and the reason: a misspelled config key names its path', () => {

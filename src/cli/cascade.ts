@@ -56,10 +56,10 @@ const inspect = defineCommand({
   name: 'prerank cascade inspect',
   summary: 'Per-split, per-stage counts and label mix of a cascade build.',
   options: {
-    dir: { type: 'string', required: true, value: 'dir', description: 'the logs directory of a build (<build dir>/logs)' },
+    dir: { type: 'string', required: true, value: 'dir', description: 'a `prerank cascade build` directory (or its logs/)' },
     json: { type: 'boolean', description: 'print JSON instead of a table' },
   },
-  examples: ['prerank cascade inspect --dir runs/cascade-ml-100k/logs', 'prerank cascade inspect --dir runs/cascade-ml-100k/logs --json'],
+  examples: ['prerank cascade inspect --dir runs/cascade-ml-100k', 'prerank cascade inspect --dir runs/cascade-ml-100k --json'],
   async run(o) {
     const x = await inspectCascade(o.dir);
     console.log(o.json ? JSON.stringify(x, null, 2) : formatCascadeInspect(x));

@@ -49,6 +49,8 @@ export interface CommandGroup {
   commands: Record<string, { summary: string; load: () => Promise<Command<any> | CommandGroup> | Command<any> | CommandGroup }>;
   examples: string[];
   notes?: string;
+  /** The sub-commands are one command for different kinds (`prerank schema <kind>`): documented by the group's help alone. */
+  uniform?: boolean;
 }
 
 export function defineCommand<const O extends Options>(c: Command<O>): Command<O> {

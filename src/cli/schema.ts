@@ -47,4 +47,5 @@ export const schemaGroup: CommandGroup = {
   summary: 'Print the JSON Schema of a config kind (config files may be JSON or YAML; unknown keys are errors).',
   commands: Object.fromEntries(Object.entries(CONFIG_SCHEMAS).map(([k, s]) => [k, { summary: s.summary, load: () => schemaCommand(k) }])),
   examples: ['prerank schema train', 'prerank schema model:int-tower', 'prerank schema strategy:onebp'],
+  uniform: true,
 };
