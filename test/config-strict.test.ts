@@ -187,6 +187,15 @@ test('a model config is validated where it is written: unknown keys of every reg
     /cascade-experiment\.rows\.0\.model\.config\.towr: unknown key 'towr'; did you mean 'tower'\?/);
 });
 
+test('an inline cascade config is validated where it is written', () => {
+  const inline = { ...copy(VALID.cascade), stage: {} };
+  const { logs: _t, ...train } = copy(VALID['cascade-train']);
+  assert.throws(() => parseCascadeTrainConfig({ ...train, cascade: inline }, root), /cascade-train\.cascade\.stage: unknown key 'stage'; did you mean 'stages'\?/);
+  const { logs: _e, ...exp } = copy(VALID['cascade-experiment']);
+  assert.throws(() => parseCascadeExperiment({ ...exp, cascade: inline }, root), /cascade-experiment\.cascade\.stage: unknown key 'stage'; did you mean 'stages'\?/);
+  assert.doesNotThrow(() => parseCascadeTrainConfig({ ...train, cascade: copy(VALID.cascade) }, root));
+});
+
 test('a strategy config is validated where it is written: unknown keys of every registered strategy', async () => {
   const { STRATEGIES } = await import('../src/train/strategies/registry.js');
   assert.deepEqual(Object.keys(STRATEGY_TYPOS).sort(), Object.keys(STRATEGIES).sort(), 'a typo for every registered strategy');

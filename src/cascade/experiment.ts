@@ -15,7 +15,7 @@ import { findRun, recordedRuns } from '../train/experiment-resume.js';
 import { loadCascadeConfig, parseCascadeConfig, type CascadeConfig } from './config.js';
 import { evaluateRequests, loggedPrerankScorer, type CascadeEvalResult } from './evaluate.js';
 import { checkStopMetric } from './fit.js';
-import { cascadeSourceOf, CapsSchema, CascadeTrainConfigSchema, ObjectiveSchema, trainOnSource, type CascadeTrainConfig } from './run.js';
+import { cascadeSourceOf, CapsSchema, CascadeTrainConfigSchema, InlineCascadeSchema, ObjectiveSchema, trainOnSource, type CascadeTrainConfig } from './run.js';
 
 const TrainSettings = CascadeTrainConfigSchema.pick({ objective: true, caps: true, listsPerBatch: true, epochs: true, lr: true,
   ks: true, validation: true, earlyStopping: true });
@@ -23,7 +23,7 @@ const TrainSettings = CascadeTrainConfigSchema.pick({ objective: true, caps: tru
 export const CascadeExperimentSchema = z.strictObject({
   type: z.literal('cascade').describe('marks a cascade experiment for `prerank experiment`'),
   name: z.string(),
-  cascade: z.union([z.string(), z.record(z.string(), z.unknown())]).optional().describe('a cascade config (file relative to this one, or inline): built once in memory'),
+  cascade: z.union([z.string(), InlineCascadeSchema]).optional().describe('a cascade config (file relative to this one, or inline): built once in memory'),
   logs: z.string().optional().describe('instead of cascade: a `prerank cascade build` directory (relative to this file)'),
   seeds: z.array(z.number().int()).min(1).default([1, 2, 3]),
   train: TrainSettings.describe('settings shared by every row'),

@@ -6,12 +6,12 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
-import { ConfigError, loadConfig, parseConfig } from '../util/config.js';
+import { ConfigError, loadConfig, parseConfig, refineWith } from '../util/config.js';
 import { Rng } from '../core/index.js';
 import type { DataConfig } from '../data/spec.js';
 import { MODELS, ModelSpecSchema, type ModelName } from '../models/registry.js';
 import { Adam } from '../nn/index.js';
-import { loadCascadeConfig, parseCascadeConfig, type CascadeConfig } from './config.js';
+import { CascadeConfigSchema, loadCascadeConfig, parseCascadeConfig, type CascadeConfig } from './config.js';
 import { evaluateOnCascade, evaluateRequests, loggedPrerankScorer, type CascadeEvalResult } from './evaluate.js';
 import { checkStopMetric, fitOnCascade, type CascadeEpoch } from './fit.js';
 import { loadCascade } from './reader.js';
@@ -29,9 +29,12 @@ export const ObjectiveSchema = z.discriminatedUnion('kind', [z.strictObject({ ki
 export const CapsSchema = z.strictObject({ impression: z.number().int().min(0), ranking_candidate: z.number().int().min(0),
   prerank_candidate: z.number().int().min(0), random: z.number().int().min(0) }).describe('samples per stage and list');
 
+/** An inline cascade config, checked where it is written (parsed with its file's folder later: parseCascadeConfig). */
+export const InlineCascadeSchema = z.record(z.string(), z.unknown()).superRefine((c, ctx) => refineWith(ctx, CascadeConfigSchema, c, []));
+
 export const CascadeTrainConfigSchema = z.strictObject({
   name: z.string(),
-  cascade: z.union([z.string(), z.record(z.string(), z.unknown())]).optional()
+  cascade: z.union([z.string(), InlineCascadeSchema]).optional()
     .describe('a cascade config file (relative to this file) or one inline: built in memory on every run'),
   logs: z.string().optional().describe('instead of cascade: a directory written by prerank cascade build (relative to this file); lists are read from its files'),
   model: ModelSpecSchema.describe('a registered two-tower model and its config ({} = defaults)'),
