@@ -188,7 +188,7 @@ test('cs3-cascade warm start copies the teacher\'s embedding rows; mismatched te
   const otherDir = join(root, 'other');
   const other = await Dataset.load(parseDataConfig(writeSyntheticLog(otherDir, { users: 70, items: 45, interactionsPerUser: 20 })));
   await assert.rejects(loadTeacher(teacherDir, other), /does not fit this dataset's features/);
-  await assert.rejects(createCs3Cascade({ model: student, data: ds, rng: new Rng(1) }, {}), /config.teacher/);
+  await assert.rejects(createCs3Cascade({ model: student, data: ds, rng: new Rng(1) }, {}), /cs3-cascade\.teacher: must be the run directory of a trained ranking model/);
   await assert.rejects(createCs3Cascade({ model: student, data: ds, rng: new Rng(1) }, { teacher: join(root, 'nope') }), /not a training run/);
 });
 
@@ -295,9 +295,9 @@ test('cs3 refuses what it cannot wrap, and unknown options', () => {
   assert.throws(() => MODELS.cs3(ctx, { base: 'dcn', config: {} }), /not a two-tower model/);
   assert.throws(() => MODELS.cs3(ctx, { base: 'nope' }), /unknown base model/);
   assert.throws(() => MODELS.cs3(ctx, { base: 'mf', config: { ...TINY_CONFIGS.mf }, cycle: true }), /exactly one FieldEmbedder/);
-  assert.throws(() => MODELS.cs3(ctx, {} as never), /config.base/);
-  assert.throws(() => MODELS.cs3(ctx, { base: 'dssm', cycle: { hiden: 3 } as never }), /unknown cycle config key 'hiden'/);
-  assert.throws(() => MODELS.cs3(ctx, { base: 'dssm', extra: 1 } as never), /unknown config key 'extra'/);
-  assert.throws(() => MODELS.cs3(ctx, { base: 'dssm', sync: { beta: 1 } }), /sync.beta must be in \[0, 1\)/);
-  assert.throws(() => MODELS.cs3(ctx, { base: 'dssm', cycle: { hidden: 0 } }), /cycle.hidden must be a positive integer/);
+  assert.throws(() => MODELS.cs3(ctx, {} as never), /cs3\.base: must name a registered two-tower model/);
+  assert.throws(() => MODELS.cs3(ctx, { base: 'dssm', cycle: { hiden: 3 } as never }), /cs3\.cycle\.hiden: unknown key 'hiden'; did you mean 'hidden'\?/);
+  assert.throws(() => MODELS.cs3(ctx, { base: 'dssm', extra: 1 } as never), /cs3\.extra: unknown key 'extra'/);
+  assert.throws(() => MODELS.cs3(ctx, { base: 'dssm', sync: { beta: 1 } }), /cs3\.sync\.beta: Too big: expected number to be <1/);
+  assert.throws(() => MODELS.cs3(ctx, { base: 'dssm', cycle: { hidden: 0 } }), /cs3\.cycle\.hidden: Too small: expected number to be >0/);
 });

@@ -51,7 +51,7 @@ export async function trainStageModel(spec: StageModelSpec, data: Dataset, seed:
     model: { kind: spec.kind, config: spec.config }, data: { config: '(in-memory period-1 dataset)' },
     optimizer: { kind: 'adam', lr: spec.lr }, batchSize: spec.batchSize, epochs: spec.epochs, seed: spec.seed ?? seed,
     earlyStopping: { metric: 'auc', patience: spec.patience }, outDir,
-  }, `cascade model ${spec.kind}`);
+  });
   const r = await runTraining(tc, { data, quiet: true, signal });
   r.model.eval();
   return { model: r.model, report: { kind: spec.kind, config: spec.config, epochs: r.fit.epochs.length,

@@ -1,29 +1,25 @@
 // A run's parts from its config: the config file read, the dataset loaded, the model built from the registry. The
 // training strategy is built in run.ts, beside the strategies' registry (a strategy may build models itself:
 // cs3-cascade's teacher).
-import { readFileSync } from 'node:fs';
-import { dirname, isAbsolute, resolve } from 'node:path';
+import { isAbsolute, resolve } from 'node:path';
 import { Rng } from '../core/index.js';
 import { Dataset, recipeConfig, type RecipeName } from '../data/index.js';
 import { MODELS } from '../models/registry.js';
 import type { RecModel } from '../models/types.js';
 import { parseTrainConfig, type TrainConfig } from './config.js';
+import { loadConfig } from '../util/config.js';
 import { own } from '../util/own.js';
 
-/** Reads a train config file; a relative data config path is taken relative to the file. */
+/** Reads a train config file (JSON or YAML); a relative data config path is taken relative to the file. */
 export function loadTrainConfig(path: string): TrainConfig {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (e) {
-    throw new Error(`cannot read train config ${path}: ${(e as Error).message}`);
-  }
-  const cfg = parseTrainConfig(raw, path);
-  if ('config' in cfg.data && !isAbsolute(cfg.data.config)) cfg.data = { config: resolve(dirname(path), cfg.data.config) };
-  return cfg;
+  return loadConfig(path, 'train config', (raw, dir) => {
+    const cfg = parseTrainConfig(raw);
+    if ('config' in cfg.data && !isAbsolute(cfg.data.config)) cfg.data = { config: resolve(dir, cfg.data.config) };
+    return cfg;
+  });
 }
 
-export async function loadData(cfg: TrainConfig): Promise<Dataset> {
+export async function loadData(cfg: Pick<TrainConfig, 'data'>): Promise<Dataset> {
   if ('recipe' in cfg.data) return Dataset.load(recipeConfig(cfg.data.recipe as RecipeName));
   return Dataset.load(cfg.data.config);
 }

@@ -12,6 +12,7 @@
 // The teacher is not part of the strategy's checkpointed state (it is reloaded from its directory on resume).
 // Online (`prerank train --online`) the strategy keeps distilling on every stream batch; the warm start happened in
 // the offline phase and is not repeated on the trained model.
+import { z } from 'zod';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Tensor } from '../../core/tensor.js';
@@ -24,18 +25,17 @@ import { ALL_SOURCES, FieldEmbedder } from '../../models/common/field-embedder.j
 import { buildModel, loadTrainConfig } from '../build.js';
 import { hasCheckpoint, loadCheckpoint } from '../checkpoint.js';
 import { TrainingStrategy, type StrategyContext } from './types.js';
+import { parseConfig } from '../../util/config.js';
 
-export interface Cs3CascadeConfig {
-  /** A training run directory of the teacher (config.json + best/ or last/). */
-  teacher?: string;
-  warmStart?: boolean;
-  /** 'bce': BCE against sigmoid(teacher logits); 'mse': squared logit gap; 'none': warm start only. */
-  distill?: 'bce' | 'mse' | 'none';
-  /** Weight of the distillation term. */
-  weight?: number;
-}
-
-export const CS3_CASCADE_DEFAULTS: Required<Cs3CascadeConfig> = { teacher: '', warmStart: true, distill: 'bce', weight: 0.5 };
+export const Cs3CascadeConfigSchema = z.strictObject({
+  teacher: z.string({ error: 'must be the run directory of a trained ranking model (e.g. a DCN run)' }).min(1,
+    'must be the run directory of a trained ranking model (e.g. a DCN run)').describe('a training run directory of the teacher (config.json + best/ or last/)'),
+  warmStart: z.boolean().default(true).describe("copy the teacher's embedding tables into the student's once, before training"),
+  distill: z.enum(['bce', 'mse', 'none']).default('bce')
+    .describe("'bce': BCE against sigmoid(teacher logits); 'mse': squared logit gap; 'none': warm start only"),
+  weight: z.number().min(0).default(0.5).describe('weight of the distillation term'),
+});
+export type Cs3CascadeConfig = Partial<z.input<typeof Cs3CascadeConfigSchema>>;
 
 export class Cs3Cascade extends TrainingStrategy {
   readonly kind = 'cs3-cascade';
@@ -125,11 +125,7 @@ export async function loadTeacher(dir: string, data: Dataset): Promise<RecModel>
 }
 
 export const createCs3Cascade = async (ctx: StrategyContext, config: Cs3CascadeConfig): Promise<Cs3Cascade> => {
-  for (const k of Object.keys(config)) if (!Object.hasOwn(CS3_CASCADE_DEFAULTS, k)) throw new Error(`unknown cs3-cascade config key '${k}' (known: ${Object.keys(CS3_CASCADE_DEFAULTS).join(', ')})`);
-  const c = { ...CS3_CASCADE_DEFAULTS, ...config };
-  if (!c.teacher) throw new Error('cs3-cascade: config.teacher must be the run directory of a trained ranking model (e.g. a DCN run)');
-  if (!['bce', 'mse', 'none'].includes(c.distill)) throw new Error(`cs3-cascade: distill '${c.distill}' is not one of bce, mse, none`);
-  if (!(c.weight >= 0)) throw new Error(`cs3-cascade: weight must be >= 0 (got ${c.weight})`);
+  const c = parseConfig(Cs3CascadeConfigSchema, config ?? {}, 'cs3-cascade', 'cs3-cascade config');
   if (!ctx.model.twoTower) throw new Error(`cs3-cascade: '${ctx.model.kind}' is not a two-tower model`);
   return new Cs3Cascade(ctx.model, await loadTeacher(c.teacher, ctx.data), c, ctx.trained);
 };
