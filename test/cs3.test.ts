@@ -19,7 +19,8 @@ import { Adam } from '../src/nn/index.js';
 import { loadTensors } from '../src/nn/state.js';
 import { parseTrainConfig, type TrainConfigInput } from '../src/train/config.js';
 import { runTraining, type RunResult } from '../src/train/run.js';
-import { Cs3Cascade, createCs3Cascade, distillation, loadTeacher } from '../src/train/strategies/cs3-cascade.js';
+import { Cs3Cascade, createCs3Cascade, distillation } from '../src/train/strategies/cs3-cascade.js';
+import { loadRunModel } from '../src/train/build.js';
 import { Bundle, exportBundle } from '../src/export/index.js';
 import { MemoryItemStore } from '../src/serve/stores/memory.js';
 import { Scorer } from '../src/serve/scorer.js';
@@ -172,7 +173,7 @@ test('alignment: hand-computed cases, the last item-width columns of a wider use
 
 test('cs3-cascade warm start copies the teacher\'s embedding rows; mismatched teachers stop with a clear error', async () => {
   const student = cs3('dssm', { cycle: true });
-  const strategy = await createCs3Cascade({ model: student, data: ds, rng: new Rng(1) }, { teacher: teacherDir });
+  const strategy = await createCs3Cascade({ model: student, data: ds, rng: new Rng(1), loadRun: loadRunModel }, { teacher: teacherDir });
   assert.ok(strategy.warmStarted.length >= 3, `copied ${strategy.warmStarted.join(', ')}`);
   const teacher = new Map(teacherRun.model.namedParameters());
   const own = new Map(student.namedParameters());
@@ -183,13 +184,13 @@ test('cs3-cascade warm start copies the teacher\'s embedding rows; mismatched te
   }
   // Another embedding width.
   await run('dcn-dim4', { kind: 'dcn', config: { ...TINY_CONFIGS.dcn, embedDim: 4 } }, { epochs: 1 });
-  await assert.rejects(createCs3Cascade({ model: cs3('dssm', {}), data: ds, rng: new Rng(1) }, { teacher: join(root, 'runs', 'dcn-dim4') }), /embedDim/);
+  await assert.rejects(createCs3Cascade({ model: cs3('dssm', {}), data: ds, rng: new Rng(1), loadRun: loadRunModel }, { teacher: join(root, 'runs', 'dcn-dim4') }), /embedDim/);
   // Other data with other vocabulary sizes (same data name): the teacher's checkpoint does not fit.
   const otherDir = join(root, 'other');
   const other = await Dataset.load(parseDataConfig(writeSyntheticLog(otherDir, { users: 70, items: 45, interactionsPerUser: 20 })));
-  await assert.rejects(loadTeacher(teacherDir, other), /does not fit this dataset's features/);
-  await assert.rejects(createCs3Cascade({ model: student, data: ds, rng: new Rng(1) }, {}), /cs3-cascade\.teacher: must be the run directory of a trained ranking model/);
-  await assert.rejects(createCs3Cascade({ model: student, data: ds, rng: new Rng(1) }, { teacher: join(root, 'nope') }), /not a training run/);
+  await assert.rejects(loadRunModel(teacherDir, other), /does not fit this dataset's features/);
+  await assert.rejects(createCs3Cascade({ model: student, data: ds, rng: new Rng(1), loadRun: loadRunModel }, {}), /cs3-cascade\.teacher: must be the run directory of a trained ranking model/);
+  await assert.rejects(createCs3Cascade({ model: student, data: ds, rng: new Rng(1), loadRun: loadRunModel }, { teacher: join(root, 'nope') }), /not a training run/);
 });
 
 test('cs3-cascade distillation: the loss term matches its definition and training pulls the student toward the teacher', async () => {
@@ -291,7 +292,7 @@ test('the fieldGate plan step is validated (ranges, shift size, overlap) and the
 });
 
 test('cs3 refuses what it cannot wrap, and unknown options', () => {
-  const ctx = { features: ds.features, rng: new Rng(1) };
+  const ctx = { features: ds.features, rng: new Rng(1), loadRun: loadRunModel };
   assert.throws(() => MODELS.cs3(ctx, { base: 'dcn', config: {} }), /not a two-tower model/);
   assert.throws(() => MODELS.cs3(ctx, { base: 'nope' }), /unknown base model/);
   assert.throws(() => MODELS.cs3(ctx, { base: 'mf', config: { ...TINY_CONFIGS.mf }, cycle: true }), /exactly one FieldEmbedder/);

@@ -8,7 +8,7 @@ import type { RecModel } from '../models/types.js';
 import { STRATEGIES } from './strategies/registry.js';
 import type { StrategyFactory, TrainingStrategy } from './strategies/types.js';
 import type { TrainConfig } from './config.js';
-import { buildModel, loadData } from './build.js';
+import { buildModel, loadData, loadRunModel } from './build.js';
 import type { BinaryMetrics } from './predict.js';
 import { Trainer, type FitResult, type TrainerOptions } from './trainer.js';
 import { own } from '../util/own.js';
@@ -31,7 +31,7 @@ export async function buildStrategy(cfg: TrainConfig, model: RecModel, data: Dat
   if (!cfg.strategy) return undefined;
   const factory = own(STRATEGIES as Record<string, StrategyFactory<Record<string, unknown>>>, cfg.strategy.kind);
   if (!factory) throw new Error(`unknown training strategy '${cfg.strategy.kind}' (registered: ${Object.keys(STRATEGIES).join(', ')})`);
-  return await factory({ model, data, rng: new Rng(cfg.seed + 1), trained }, cfg.strategy.config);
+  return await factory({ model, data, rng: new Rng(cfg.seed + 1), trained, loadRun: loadRunModel }, cfg.strategy.config);
 }
 
 export async function runTraining(cfg: TrainConfig, opts: TrainerOptions & { data?: Dataset } = {}): Promise<RunResult> {

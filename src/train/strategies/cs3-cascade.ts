@@ -22,8 +22,6 @@ import { loadDataConfig, recipeConfig, type Batch, type Dataset, type RecipeName
 import type { LossOutput, RecModel } from '../../models/types.js';
 import { fieldEmbedderOf } from '../../models/cs3.js';
 import { ALL_SOURCES, FieldEmbedder } from '../../models/common/field-embedder.js';
-import { buildModel, loadTrainConfig } from '../build.js';
-import { hasCheckpoint, loadCheckpoint } from '../checkpoint.js';
 import { TrainingStrategy, type StrategyContext } from './types.js';
 import { parseConfig } from '../../util/config.js';
 
@@ -102,30 +100,9 @@ export function warmStart(student: RecModel, teacher: RecModel, from: string): s
 }
 
 /** The name of the data a config points at (a recipe's or a data config file's). */
-function dataName(data: { config: string } | { recipe: string }): string {
-  return 'recipe' in data ? recipeConfig(data.recipe as RecipeName).name : loadDataConfig(data.config).name;
-}
-
-/** Builds the teacher of a run directory on this dataset and loads its best (else last) checkpoint, checking the match. */
-export async function loadTeacher(dir: string, data: Dataset): Promise<RecModel> {
-  const cfgPath = join(dir, 'config.json');
-  if (!existsSync(cfgPath)) throw new Error(`cs3-cascade: teacher ${dir} is not a training run (no config.json)`);
-  const cfg = loadTrainConfig(cfgPath);
-  const name = dataName(cfg.data);
-  if (name !== data.name) throw new Error(`cs3-cascade: teacher ${dir} was trained on data '${name}', this run uses '${data.name}'`);
-  const ckpt = ['best', 'last'].map((d) => join(dir, d)).find(hasCheckpoint);
-  if (!ckpt) throw new Error(`cs3-cascade: teacher ${dir} has no checkpoint (best/ or last/)`);
-  const teacher = buildModel(cfg, data);
-  try {
-    await loadCheckpoint(ckpt, teacher, null);
-  } catch (e) {
-    throw new Error(`cs3-cascade: teacher checkpoint ${ckpt} ('${teacher.kind}') does not fit this dataset's features (different fields or vocabulary sizes): ${(e as Error).message}`);
-  }
-  return teacher;
-}
-
 export const createCs3Cascade = async (ctx: StrategyContext, config: Cs3CascadeConfig): Promise<Cs3Cascade> => {
   const c = parseConfig(Cs3CascadeConfigSchema, config ?? {}, 'cs3-cascade', 'cs3-cascade config');
   if (!ctx.model.twoTower) throw new Error(`cs3-cascade: '${ctx.model.kind}' is not a two-tower model`);
-  return new Cs3Cascade(ctx.model, await loadTeacher(c.teacher, ctx.data), c, ctx.trained);
+  if (!ctx.loadRun) throw new Error('cs3-cascade: the strategy context has no loadRun to read the teacher run with');
+  return new Cs3Cascade(ctx.model, await ctx.loadRun(c.teacher, ctx.data, 'cs3-cascade: teacher'), c, ctx.trained);
 };
