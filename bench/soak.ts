@@ -67,9 +67,15 @@ const TOP_N = 100;
 const BODIES = 256;
 const TIMEOUT_MS = 5000;
 const INTERRUPTED = 'soak interrupted';
+/** Resolves after `ms` or on abort; the abort listener goes with the timer (a 30-minute run sleeps ~1,800 times). */
 const sleep = (ms: number, signal: AbortSignal) => new Promise<void>((r) => {
-  const t = setTimeout(r, Math.max(0, ms));
-  signal.addEventListener('abort', () => (clearTimeout(t), r()), { once: true });
+  const done = () => {
+    clearTimeout(t);
+    signal.removeEventListener('abort', done);
+    r();
+  };
+  const t = setTimeout(done, Math.max(0, ms));
+  signal.addEventListener('abort', done, { once: true });
 });
 const f = (x: number | null | undefined, d = 1): string => (x === null || x === undefined || Number.isNaN(x) ? 'n/a' : x.toFixed(d));
 const pct = (sorted: number[], q: number): number | null => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] : null);
