@@ -8,6 +8,8 @@ const BENCHES: Record<string, (args: string[]) => Promise<void>> = {
   train: async (args) => (await import('./train.js')).benchTrain(args),
   strategies: async (args) => (await import('./strategies.js')).benchStrategies(args),
   quantized: async (args) => (await import('./quantized.js')).benchQuantized(args),
+  faults: async (args) => (await import('./faults.js')).benchFaults(args),
+  soak: async (args) => (await import('./soak.js')).benchSoak(args),
 };
 
 const [name, ...rest] = process.argv.slice(2);

@@ -1,7 +1,7 @@
 // `npm run bench -- publish` (issue 10, "Online training and hot model updates"): `prerank serve --watch` under a
 // paced 500 req/s load while the real online trainer publishes new versions. Both run as child processes, as in a
 // deployment: `prerank train --online --config <file>` (src/online) and `prerank serve --watch <root>` (serveChild of
-// bench/serve.ts: its own heap and event loop, 127.0.0.1, random port, under-pressure on).
+// bench/load.ts: its own heap and event loop, 127.0.0.1, random port, under-pressure on).
 //
 // The stream: ml-latest-small (configs/online/data-ml-latest-small-hashed.json) is ingested here and split by time
 // exactly as the trainer does (`initial.train` with --fraction, default 0.9): the trainer trains the initial model
@@ -40,7 +40,7 @@ import { versionName } from '../src/export/versions.js';
 import { MODELS } from '../src/models/registry.js';
 import type { RecModel } from '../src/models/types.js';
 import { writeReplay } from '../src/online/trainer.js';
-import { pacedLine, pacedLoad, serveChild } from './serve.js';
+import { pacedLine, pacedLoad, serveChild } from './load.js';
 
 const CANDIDATES = 1000;
 const TOP_N = 100;

@@ -17,6 +17,7 @@ import { auc } from '../src/eval/auc.js';
 import { Bundle, exportBundle } from '../src/export/index.js';
 import { ITEM_DTYPES, type ItemDType, type ItemTable } from '../src/export/item-table.js';
 import { compileUserSide, type CompiledUserSide } from '../src/serve/compiled.js';
+import { serveInfo } from '../src/serve/native.js';
 import { loadData, loadTrainConfig } from '../src/train/run.js';
 import { stealLine, stealMeter } from './steal.js';
 
@@ -134,11 +135,12 @@ export async function benchQuantized(args: string[]): Promise<void> {
   const opt = (name: string, dflt: string): string => args.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? dflt;
   if (!runs.length) throw new Error('usage: npm run bench -- quantized --model <run dir> [--model <run dir> ...] [--users=200] [--requests=300]');
   const info = engineInfo();
-  console.log(`CPU: ${info.cpu}; ISA path: ${info.isa}; pool threads: ${info.threads}; bf16 max-sim: ${info.bf16Dot ? 'bf16 dot-product instruction (AVX512_BF16)' : 'widened to float32 (no AVX512_BF16, or turned off)'}`);
+  const bf16Dot = serveInfo()?.bf16Dot ?? false;
+  console.log(`CPU: ${info.cpu}; ISA path: ${info.isa}; pool threads: ${info.threads}; bf16 max-sim: ${bf16Dot ? 'bf16 dot-product instruction (AVX512_BF16)' : 'widened to float32 (no AVX512_BF16, or turned off)'}`);
   const out: { model: string; rows: Row[] }[] = [];
   const steal = stealMeter();
   for (const run of runs) out.push(await benchRun(run, Number(opt('users', '200')), Number(opt('requests', '300'))));
   const share = steal.stop();
   console.log(stealLine(share));
-  console.log(JSON.stringify({ cpu: info.cpu, isa: info.isa, threads: info.threads, bf16Dot: info.bf16Dot ?? false, steal_share: share, runs: out }));
+  console.log(JSON.stringify({ cpu: info.cpu, isa: info.isa, threads: info.threads, bf16Dot, steal_share: share, runs: out }));
 }

@@ -10,7 +10,7 @@
 //   3. HTTP: `prerank serve` (a child process, as deployed) on a bundle exported to a temp dir, on 127.0.0.1 with a
 //      random port, driven at fixed rates with 1,000 candidates per request by an open-loop paced generator and by autocannon (each a child process,
 //      bounded in time); p50/p99, achieved req/s, errors (non-2xx + socket errors + timeouts). The JSON's http_*
-//      fields are the paced generator's IntTower run at the highest rate, autocannon_* autocannon's (see PACED).
+//      fields are the paced generator's IntTower run at the highest rate, autocannon_* autocannon's (the generator: bench/load.ts).
 //   4. Hot reload under load: the paced run (DSSM, IntTower) at the highest rate again while the bundle is swapped every
 //      second (POST /admin/reload between two bundles); reload_* fields: every request must succeed.
 // First it prints the machine's own noise: a ~20 us computation's p99/p50, and the FMA speed of one vCPU in 2-ms windows
@@ -35,6 +35,7 @@ import { USER_SIDE, type FieldEmbedder } from '../src/models/common/field-embedd
 import { topN } from '../src/serve/index.js';
 import { compileUserSide, type CompiledUserSide, type TableDType } from '../src/serve/compiled.js';
 import { quantize } from '../src/export/item-table.js';
+import { pacedLine, pacedLoad, runChild, serveChild, type LoadResult, type Paced } from './load.js';
 import { fmaWindows, fmaWindowsLine, stealLine, stealMeter } from './steal.js';
 import { PYTHON, fairOpenblasEnv, openblasCore, torchAvailable, writeFixture } from './torch-reference.js';
 
@@ -342,34 +343,13 @@ function pairedSlopes(a: Probe, b: Probe, requests: number): { a: number; b: num
   return { a: slope(lat.a), b: slope(lat.b) };
 }
 
-interface HttpResult {
+interface HttpResult extends LoadResult {
   model: string;
   tool?: 'paced' | 'autocannon';
-  rate: number;
-  p50: number;
-  p99: number;
-  rps: number;
-  requests: number;
-  non2xx: number;
-  errors: number;
-  timeouts: number;
-}
-
-/** Runs node with `args` in a child process, killed if it outlives the run by 30 s; returns its stdout. */
-async function runChild(args: string[], label: string, seconds: number): Promise<string> {
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '', err = '';
-  child.stdout.on('data', (d) => (out += d));
-  child.stderr.on('data', (d) => (err += d));
-  const killer = setTimeout(() => child.kill('SIGKILL'), (seconds + 30) * 1000);
-  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
-  clearTimeout(killer);
-  if (code !== 0) throw new Error(`${label} exited with ${code}: ${err}`);
-  return out;
 }
 
 /** autocannon in its own process (its CPU use does not land on the server's event loop). */
-export async function loadTest(url: string, bodyFile: string, rate: number, seconds: number): Promise<Omit<HttpResult, 'model'>> {
+export async function loadTest(url: string, bodyFile: string, rate: number, seconds: number): Promise<LoadResult> {
   const cli = createRequire(import.meta.url).resolve('autocannon/autocannon.js');
   const args = [cli, '--json', '-m', 'POST', '-H', 'content-type=application/json', '-i', bodyFile, '-c', '32', '--overallRate', String(rate),
     '-d', String(seconds), '-t', '5', url];
@@ -377,91 +357,6 @@ export async function loadTest(url: string, bodyFile: string, rate: number, seco
   const j = JSON.parse(out) as { latency: { p50: number; p99: number }; requests: { average: number; total: number }; non2xx: number; errors: number; timeouts: number; duration: number };
   return { rate, p50: j.latency.p50, p99: j.latency.p99, rps: j.requests.total / j.duration, requests: j.requests.total, non2xx: j.non2xx, errors: j.errors, timeouts: j.timeouts };
 }
-
-/**
- * An open-loop load generator (run as a child process): request i is due at t0 + i/rate and is sent on the first
- * timer tick at or after that (Node timers tick about every 1-1.3 ms) on an idle keep-alive connection, or on a new
- * one (up to 256), so a slow server never holds back later requests (no coordinated omission: the schedule does not
- * wait for answers). The client is raw TCP with the request bytes prepared once and responses framed by
- * Content-Length: it shares the 2 cores with the server, and node:http's client (objects per request, its own GC)
- * cost it more CPU and added its own pauses to the measured tail.
- * Latency is measured from the moment the request is written to the end of its response; how late the generator's
- * own timer sent requests is reported beside it (lateP99), and latency from the due time too (dueP50/dueP99), which
- * adds that timer lateness. autocannon's --overallRate is a per-connection quota per second: every connection sends
- * back to back until its quota is used, then waits for the next second, so at "500 req/s" the server sees bursts of
- * --connections concurrent requests; both are reported.
- */
-const PACED = `
-import net from 'node:net';
-import { readFileSync } from 'node:fs';
-const [url, bodyFile, rate, seconds] = process.argv.slice(1);
-const u = new URL(url);
-const body = readFileSync(bodyFile);
-const request = Buffer.concat([Buffer.from('POST ' + u.pathname + ' HTTP/1.1\\r\\nHost: ' + u.host + '\\r\\nContent-Type: application/json\\r\\n' +
-  'Content-Length: ' + body.length + '\\r\\nConnection: keep-alive\\r\\n\\r\\n'), body]);
-const total = Math.round(Number(rate) * Number(seconds));
-const lat = [], fromDue = [], late = [], idle = [];
-let non2xx = 0, errors = 0, timeouts = 0, done = 0, sent = 0, open = 0;
-const t0 = performance.now() + 200;
-const count = () => { if (++done === total) finish(); };
-// One keep-alive connection: one request at a time; the response ends when Content-Length bytes of body arrived.
-function connection() {
-  const c = { sock: net.connect(Number(u.port), u.hostname), buf: Buffer.alloc(0), at: 0, due: 0, busy: false, ready: false, dead: false };
-  open++;
-  c.sock.setNoDelay(true);
-  c.sock.on('connect', () => { c.ready = true; if (c.busy) c.sock.write(request); else idle.push(c); });
-  c.sock.on('data', (d) => {
-    c.buf = c.buf.length ? Buffer.concat([c.buf, d]) : d;
-    const end = c.buf.indexOf('\\r\\n\\r\\n');
-    if (end < 0) return;
-    const head = c.buf.subarray(0, end).toString('latin1');
-    const len = Number(/content-length: *(\\d+)/i.exec(head)?.[1] ?? 0);
-    if (c.buf.length < end + 4 + len) return;
-    const t = performance.now();
-    const status = Number(head.slice(9, 12));
-    if (status >= 200 && status < 300) { lat.push(t - c.at); fromDue.push(t - c.due); } else non2xx++;
-    c.buf = c.buf.subarray(end + 4 + len);
-    c.busy = false;
-    idle.push(c);
-    count();
-  });
-  const fail = () => { if (c.dead) return; c.dead = true; open--; const i = idle.indexOf(c); if (i >= 0) idle.splice(i, 1); if (c.busy) { c.busy = false; errors++; count(); } };
-  c.sock.on('error', fail);
-  c.sock.on('close', fail);
-  return c;
-}
-function send(due) {
-  let c = idle.pop();
-  while (c && c.dead) c = idle.pop();
-  if (!c) { if (open >= 256) { errors++; count(); return; } c = connection(); }
-  c.busy = true; c.due = due; c.at = performance.now();
-  late.push(c.at - due);
-  if (c.ready) c.sock.write(request);
-}
-for (let i = 0; i < 16; i++) connection();
-const finish = () => { clearInterval(tick);
-  const q = (xs, p) => { xs.sort((a, b) => a - b); return xs.length ? xs[Math.min(xs.length - 1, Math.floor(p * xs.length))] : null; };
-  const wall = (performance.now() - t0) / 1000;
-  process.stdout.write(JSON.stringify({ p50: q(lat, 0.5), p99: q(lat, 0.99), max: q(lat, 1), dueP50: q(fromDue, 0.5), dueP99: q(fromDue, 0.99),
-    lateP99: q(late, 0.99), requests: done, ok: lat.length, rps: done / wall, non2xx, errors, timeouts })); process.exit(0); };
-const tick = setInterval(() => { const now = performance.now(); while (sent < total && t0 + (sent * 1000) / Number(rate) <= now) send(t0 + (sent++ * 1000) / Number(rate)); }, 1);
-// Requests still unanswered this long after the run are timeouts.
-setTimeout(() => { timeouts = total - done; done = total; finish(); }, (Number(seconds) + 10) * 1000);
-`;
-
-export type Paced = Omit<HttpResult, 'model'> & { max: number; dueP50: number; dueP99: number; lateP99: number };
-
-export async function pacedLoad(url: string, bodyFile: string, rate: number, seconds: number): Promise<Paced> {
-  const out = await runChild(['--input-type=module', '-e', PACED, url, bodyFile, String(rate), String(seconds)], 'load generator', seconds);
-  const j = JSON.parse(out) as Omit<Paced, 'rate'>;
-  return { rate, p50: j.p50, p99: j.p99, max: j.max, dueP50: j.dueP50, dueP99: j.dueP99, lateP99: j.lateP99, rps: j.rps, requests: j.requests,
-    non2xx: j.non2xx, errors: j.errors, timeouts: j.timeouts };
-}
-
-/** One paced run as a line: latency from send, then from the due time and the generator's own lateness. */
-export const pacedLine = (p: Paced): string => `achieved ${p.rps.toFixed(0)} req/s, p50 ${f2(p.p50, 2)} ms, p99 ${f2(p.p99, 2)} ms, max ${f2(p.max, 1)} ms ` +
-  `(from due time: p50 ${f2(p.dueP50, 2)}, p99 ${f2(p.dueP99, 2)}; generator timer late p99 ${f2(p.lateP99, 2)} ms), ${p.requests} requests, ` +
-  `non-2xx ${p.non2xx}, socket errors ${p.errors}, timeouts ${p.timeouts}`;
 
 interface ReloadResult {
   model: string;
@@ -486,37 +381,6 @@ async function reloadUnderLoad(address: string, bodyFile: string, rate: number, 
     reloads.push({ status: res.status, seconds: j.seconds ?? null, modelVersion: j.modelVersion ?? null });
   }
   return { rate, load: await load, reloads };
-}
-
-/**
- * `prerank serve` in a child process (what a deployment runs: its own heap and event loop, not this process's, which
- * holds datasets and models and whose garbage collections would land in the server's tail latency).
- */
-export async function serveChild(args: string[]): Promise<{ address: string; stop: () => Promise<void> }> {
-  const cli = join(process.cwd(), 'dist', 'src', 'cli', 'main.js');
-  const child = spawn(process.execPath, [cli, 'serve', '--host', '127.0.0.1', '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '', err = '';
-  child.stdout.on('data', (d) => (out += d));
-  child.stderr.on('data', (d) => (err += d));
-  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  const address = await new Promise<string>((resolve, reject) => {
-    const t0 = Date.now();
-    const poll = (): void => {
-      const m = /on (http:\/\/[^\s]+) /.exec(out);
-      if (m) return resolve(m[1]);
-      if (child.exitCode !== null || Date.now() - t0 > 60_000) return reject(new Error(`prerank serve did not start:\n${out}\n${err}`));
-      setTimeout(poll, 50);
-    };
-    poll();
-  });
-  const stop = async (): Promise<void> => {
-    child.kill('SIGTERM');
-    const killer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-    const code = await exited;
-    clearTimeout(killer);
-    if (code !== 0) throw new Error(`prerank serve exited with ${code}: ${err}`);
-  };
-  return { address, stop };
 }
 
 async function benchHttp(spec: Spec, bundle: string, data: Dataset, work: string, rates: number[], seconds: number, reloadTo: string | null): Promise<{ http: HttpResult[]; reload: ReloadResult | null }> {

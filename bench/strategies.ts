@@ -33,7 +33,7 @@ export async function benchStrategies(args: string[]): Promise<void> {
     return;
   }
   const exp = loadExperiment(CONFIGS[recipe]);
-  const data = await loadData(parseTrainConfig({ model: { kind: 'none' }, data: exp.data }));
+  const data = await loadData({ data: exp.data });
   const rounds = Math.max(1, Number(values.rounds));
   console.log(`${data.name}: ${data.size} rows; entries of ${CONFIGS[recipe]}, one epoch each, ${rounds} interleaved rounds`);
   const dir = mkdtempSync(join(tmpdir(), 'prerank-bench-strategies-'));

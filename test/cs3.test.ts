@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Rng, Tensor, backward, noGrad, scope } from '../src/core/index.js';
-import { nativeAddon } from '../src/core/kernels/native.js';
+import { serveAddon } from '../src/serve/native.js';
 import { Dataset, parseDataConfig, writeSyntheticLog, type Batch } from '../src/data/index.js';
 import { MODELS, TINY_CONFIGS } from '../src/models/registry.js';
 import type { RecModel } from '../src/models/types.js';
@@ -19,7 +19,8 @@ import { Adam } from '../src/nn/index.js';
 import { loadTensors } from '../src/nn/state.js';
 import { parseTrainConfig, type TrainConfigInput } from '../src/train/config.js';
 import { runTraining, type RunResult } from '../src/train/run.js';
-import { Cs3Cascade, createCs3Cascade, distillation, loadTeacher } from '../src/train/strategies/cs3-cascade.js';
+import { Cs3Cascade, createCs3Cascade, distillation } from '../src/train/strategies/cs3-cascade.js';
+import { loadRunModel } from '../src/train/build.js';
 import { Bundle, exportBundle } from '../src/export/index.js';
 import { MemoryItemStore } from '../src/serve/stores/memory.js';
 import { Scorer } from '../src/serve/scorer.js';
@@ -172,7 +173,7 @@ test('alignment: hand-computed cases, the last item-width columns of a wider use
 
 test('cs3-cascade warm start copies the teacher\'s embedding rows; mismatched teachers stop with a clear error', async () => {
   const student = cs3('dssm', { cycle: true });
-  const strategy = await createCs3Cascade({ model: student, data: ds, rng: new Rng(1) }, { teacher: teacherDir });
+  const strategy = await createCs3Cascade({ model: student, data: ds, rng: new Rng(1), loadRun: loadRunModel }, { teacher: teacherDir });
   assert.ok(strategy.warmStarted.length >= 3, `copied ${strategy.warmStarted.join(', ')}`);
   const teacher = new Map(teacherRun.model.namedParameters());
   const own = new Map(student.namedParameters());
@@ -183,13 +184,13 @@ test('cs3-cascade warm start copies the teacher\'s embedding rows; mismatched te
   }
   // Another embedding width.
   await run('dcn-dim4', { kind: 'dcn', config: { ...TINY_CONFIGS.dcn, embedDim: 4 } }, { epochs: 1 });
-  await assert.rejects(createCs3Cascade({ model: cs3('dssm', {}), data: ds, rng: new Rng(1) }, { teacher: join(root, 'runs', 'dcn-dim4') }), /embedDim/);
+  await assert.rejects(createCs3Cascade({ model: cs3('dssm', {}), data: ds, rng: new Rng(1), loadRun: loadRunModel }, { teacher: join(root, 'runs', 'dcn-dim4') }), /embedDim/);
   // Other data with other vocabulary sizes (same data name): the teacher's checkpoint does not fit.
   const otherDir = join(root, 'other');
   const other = await Dataset.load(parseDataConfig(writeSyntheticLog(otherDir, { users: 70, items: 45, interactionsPerUser: 20 })));
-  await assert.rejects(loadTeacher(teacherDir, other), /does not fit this dataset's features/);
-  await assert.rejects(createCs3Cascade({ model: student, data: ds, rng: new Rng(1) }, {}), /config.teacher/);
-  await assert.rejects(createCs3Cascade({ model: student, data: ds, rng: new Rng(1) }, { teacher: join(root, 'nope') }), /not a training run/);
+  await assert.rejects(loadRunModel(teacherDir, other), /does not fit this dataset's features/);
+  await assert.rejects(createCs3Cascade({ model: student, data: ds, rng: new Rng(1), loadRun: loadRunModel }, {}), /cs3-cascade\.teacher: must be the run directory of a trained ranking model/);
+  await assert.rejects(createCs3Cascade({ model: student, data: ds, rng: new Rng(1), loadRun: loadRunModel }, { teacher: join(root, 'nope') }), /not a training run/);
 });
 
 test('cs3-cascade distillation: the loss term matches its definition and training pulls the student toward the teacher', async () => {
@@ -235,7 +236,7 @@ for (const base of BASES) {
     const served = bundle.model as Cs3;
     for (const side of ['user', 'item'] as const) assert.deepEqual(served[side].mean!.f, model[side].mean!.f, `${side} statistic in the bundle`);
     const scorer = new Scorer(bundle, { store: new MemoryItemStore(bundle.items!) });
-    if (nativeAddon()) {
+    if (serveAddon()) {
       assert.ok(scorer.compiled, 'a compiled plan serves it');
       // Per-candidate cost is the base model's: the same item rep width and score kernel (only the user side grows).
       const plain = compileUserSide(MODELS[base]({ features: ds.features, rng: new Rng(1) }, { ...TINY_CONFIGS[base] } as never) as RecModel)!;
@@ -271,11 +272,11 @@ test('checkpoint resume: a run stopped after one epoch and resumed ends bit-iden
   for (const [k, t] of a) assert.deepEqual(b.get(k)!.data, t.data, `${k} after resume`);
 });
 
-test('the fieldGate plan step is validated (ranges, shift size, overlap) and the plan falls back when it cannot compose', { skip: nativeAddon() ? false : 'native addon not built' }, () => {
+test('the fieldGate plan step is validated (ranges, shift size, overlap) and the plan falls back when it cannot compose', { skip: serveAddon() ? false : 'native addon not built' }, () => {
   const m = cs3('dssm', { cycle: true, sync: true });
   m.eval();
   const spec = m.servingPlan().spec;
-  const { ServePlan } = nativeAddon()!;
+  const { ServePlan } = serveAddon()!;
   const gate = spec.steps.find((s) => s.op === 'fieldGate')!;
   assert.ok(gate && gate.op === 'fieldGate');
   const bad = (patch: Record<string, unknown>) => new ServePlan({ ...spec, steps: [{ ...gate, ...patch }] });
@@ -291,13 +292,13 @@ test('the fieldGate plan step is validated (ranges, shift size, overlap) and the
 });
 
 test('cs3 refuses what it cannot wrap, and unknown options', () => {
-  const ctx = { features: ds.features, rng: new Rng(1) };
+  const ctx = { features: ds.features, rng: new Rng(1), loadRun: loadRunModel };
   assert.throws(() => MODELS.cs3(ctx, { base: 'dcn', config: {} }), /not a two-tower model/);
   assert.throws(() => MODELS.cs3(ctx, { base: 'nope' }), /unknown base model/);
   assert.throws(() => MODELS.cs3(ctx, { base: 'mf', config: { ...TINY_CONFIGS.mf }, cycle: true }), /exactly one FieldEmbedder/);
-  assert.throws(() => MODELS.cs3(ctx, {} as never), /config.base/);
-  assert.throws(() => MODELS.cs3(ctx, { base: 'dssm', cycle: { hiden: 3 } as never }), /unknown cycle config key 'hiden'/);
-  assert.throws(() => MODELS.cs3(ctx, { base: 'dssm', extra: 1 } as never), /unknown config key 'extra'/);
-  assert.throws(() => MODELS.cs3(ctx, { base: 'dssm', sync: { beta: 1 } }), /sync.beta must be in \[0, 1\)/);
-  assert.throws(() => MODELS.cs3(ctx, { base: 'dssm', cycle: { hidden: 0 } }), /cycle.hidden must be a positive integer/);
+  assert.throws(() => MODELS.cs3(ctx, {} as never), /cs3\.base: must name a registered two-tower model/);
+  assert.throws(() => MODELS.cs3(ctx, { base: 'dssm', cycle: { hiden: 3 } as never }), /cs3\.cycle\.hiden: unknown key 'hiden'; did you mean 'hidden'\?/);
+  assert.throws(() => MODELS.cs3(ctx, { base: 'dssm', extra: 1 } as never), /cs3\.extra: unknown key 'extra'/);
+  assert.throws(() => MODELS.cs3(ctx, { base: 'dssm', sync: { beta: 1 } }), /cs3\.sync\.beta: Too big: expected number to be <1/);
+  assert.throws(() => MODELS.cs3(ctx, { base: 'dssm', cycle: { hidden: 0 } }), /cs3\.cycle\.hidden: Too small: expected number to be >0/);
 });

@@ -108,3 +108,14 @@ test('in a mixed file, lines DuckDB cannot decode are counted and do not shift t
   assert.equal(raw.report.rowsRead, 19);
   assert.equal(raw.report.rowsSkipped, 2);
 });
+
+test('JSON Lines with mixed line ends and blank lines: blank lines are no rows, the lines after them keep their numbers', async () => {
+  const row = (u: number, rating: unknown) => JSON.stringify({ userId: u, movieId: String(u * 10), rating, timestamp: 964982703 + u });
+  const path = join(dir, 'mixed.jsonl');
+  writeFileSync(path, `${row(1, 4)}\n\n${row(2, 5)}\r\n${row(3, 'five')}\n${row(4, 2)}\r\n`);
+  await assert.rejects(ingest(parseDataConfig(config(path, 'error'))), /mixed\.jsonl:4:3: expected a number; column "rating" value "five"/);
+  const raw = await ingest(parseDataConfig(config(path, 'skip')));
+  assert.equal(raw.report.rowsRead, 4);
+  assert.equal(raw.report.rowsSkipped, 1);
+  assert.equal(raw.rows, 3);
+});

@@ -1,10 +1,13 @@
-// Versioned publishing: numbering, the CURRENT pointer, leftovers of interrupted publishes, pruning, bad pointers.
+// Versioned publishing: numbering, the CURRENT pointer, leftovers of interrupted publishes, pruning, bad pointers;
+// and the recovery of a directory swap (src/util/atomic-dir.ts) interrupted by a kill.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { spawn } from 'node:child_process';
 import { listVersions, publishVersion, readCurrentVersion } from '../src/export/versions.js';
+import { makeTempBeside, pendingRestore, recoverSwap } from '../src/util/atomic-dir.js';
 import { tempDir } from './serve-fixture.js';
 
 const root = tempDir('versions');
@@ -98,4 +101,35 @@ test('a malformed CURRENT or one naming a missing version is a clear error', asy
   // Publishing repairs it.
   const b = await publishVersion(r, writeTag('b'));
   assert.deepEqual(readCurrentVersion(r), b);
+});
+
+test('recoverSwap puts back the previous version a dead writer left mid-swap and removes dead leftovers; live writers\' temp dirs stay', async () => {
+  const parent = join(root, 'swap');
+  const dir = join(parent, 'x');
+  mkdirSync(parent, { recursive: true });
+  const deadPid = 2 ** 22 + 777; // above Linux's pid_max: never alive
+  const other = spawn('sleep', ['30']); // a live writer in another process
+  try {
+    const entry = (pid: number, ms: number, tail: string) => join(parent, `.x.tmp-${pid}-${ms}-${tail}`);
+    const prev = entry(deadPid, 2000, 'aaa.old'); // killed between its two renames: x is missing
+    mkdirSync(prev);
+    writeFileSync(join(prev, 'manifest.json'), '{"v":1}');
+    const half = entry(deadPid, 2000, 'aaa'); // its new version, half written
+    mkdirSync(half);
+    const older = entry(deadPid, 1000, 'bbb'); // an earlier killed write
+    mkdirSync(older);
+    const mineOld = entry(process.pid, 500, 'ccc'); // this pid, not being written now (a previous process with the same pid)
+    mkdirSync(mineOld);
+    const live = entry(other.pid!, 3000, 'ddd');
+    mkdirSync(live);
+    const mine = await makeTempBeside(dir); // this process is writing it
+    assert.equal(pendingRestore(dir), prev);
+    assert.equal(await recoverSwap(dir), true);
+    assert.equal(readFileSync(join(dir, 'manifest.json'), 'utf8'), '{"v":1}');
+    for (const gone of [prev, half, older, mineOld]) assert.ok(!existsSync(gone), `${gone} removed`);
+    for (const kept of [live, mine]) assert.ok(existsSync(kept), `${kept} kept`);
+    assert.equal(pendingRestore(dir), null);
+  } finally {
+    other.kill('SIGKILL');
+  }
 });

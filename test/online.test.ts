@@ -55,8 +55,8 @@ test('online configs: the shipped replay configs parse, their data configs are t
     assert.deepEqual(strip(d), strip(base), `${name}: data config = the recipe + hashing`);
     assert.ok(d.features.filter((f) => f.kind === 'sparse' && f.hashBuckets).length === 2);
   }
-  assert.throws(() => parseOnlineConfig({ initial: { run: 'x' }, source: { kind: 'kafka' }, outDir: 'o' }, 'cfg.json'), /cfg\.json is invalid:\n  source\.kind/);
-  assert.throws(() => parseOnlineConfig({ initial: { run: 'x' }, source: { kind: 'dir', path: 'p' }, outDir: 'o', onBadEvent: 'ignore' }, 'cfg.json'), /onBadEvent/);
+  assert.throws(() => parseOnlineConfig({ initial: { run: 'x' }, source: { kind: 'kafka' }, outDir: 'o' }), /invalid online config:\n  online\.source\.kind/);
+  assert.throws(() => parseOnlineConfig({ initial: { run: 'x' }, source: { kind: 'dir', path: 'p' }, outDir: 'o', onBadEvent: 'ignore' }), /online\.onBadEvent/);
 });
 
 test('directory source: files in name order, appended lines, a partial last line waits for its newline, resume at an offset', async () => {

@@ -80,7 +80,7 @@ before(async () => {
     await exportBundle({ model: r.model, dataset: data, config: train.model }, dir, { samplePairs: 256 });
     bundles.set(kind, dir);
   }
-  srv = await createServer({ defaultMetrics: false, underPressure: false });
+  srv = await createServer({ bundleRoot: join(root, 'bundles'), defaultMetrics: false, underPressure: false });
 });
 after(async () => {
   await srv?.app.close();
@@ -148,10 +148,16 @@ test('data config: a feature name may not be an Object.prototype member (feature
 test('model and strategy names and config keys named like prototype members are unknown', async () => {
   const train = (model: unknown, strategy?: unknown) => parseTrainConfig({ model, strategy, data: { config: 'unused' }, outDir: join(root, 'runs', 'x') });
   for (const bad of ['constructor', 'toString']) {
-    assert.throws(() => buildModel(train({ kind: bad }), data), new RegExp(`unknown model '${bad}'`));
-    assert.throws(() => buildModel(train({ kind: 'dssm', config: { [bad]: 1 } }), data), new RegExp(`unknown model config key '${bad}'`));
-    await assert.rejects(buildStrategy(train({ kind: 'dssm' }, { kind: bad }), models.get('dssm')!, data), new RegExp(`unknown training strategy '${bad}'`));
-    await assert.rejects(buildStrategy(train({ kind: 'dssm' }, { kind: 'onebp', config: { [bad]: 1 } }), models.get('dssm')!, data), new RegExp(`unknown onebp config key '${bad}'`));
+    assert.throws(() => train({ kind: bad }), new RegExp(`train\\.model\\.kind: unknown model '${bad}'`));
+    assert.throws(() => train({ kind: 'dssm', config: { [bad]: 1 } }), new RegExp(`train\\.model\\.config\\.${bad}: unknown key '${bad}'`));
+    assert.throws(() => train({ kind: 'dssm' }, { kind: bad }), new RegExp(`train\\.strategy\\.kind: unknown training strategy '${bad}'`));
+    assert.throws(() => train({ kind: 'dssm' }, { kind: 'onebp', config: { [bad]: 1 } }), new RegExp(`train\\.strategy\\.config\\.${bad}: unknown key '${bad}'`));
+    // the same names reach the registries from code that builds a config without validating it
+    const unchecked = (model: unknown, strategy?: unknown) => ({ ...train({ kind: 'dssm' }), model, strategy }) as ReturnType<typeof train>;
+    assert.throws(() => buildModel(unchecked({ kind: bad, config: {} }), data), new RegExp(`unknown model '${bad}'`));
+    assert.throws(() => buildModel(unchecked({ kind: 'dssm', config: { [bad]: 1 } }), data), new RegExp(`dssm\\.${bad}: unknown key '${bad}'`));
+    await assert.rejects(buildStrategy(unchecked({ kind: 'dssm', config: {} }, { kind: bad, config: {} }), models.get('dssm')!, data), new RegExp(`unknown training strategy '${bad}'`));
+    await assert.rejects(buildStrategy(unchecked({ kind: 'dssm', config: {} }, { kind: 'onebp', config: { [bad]: 1 } }), models.get('dssm')!, data), new RegExp(`onebp\\.${bad}: unknown key '${bad}'`));
   }
 });
 

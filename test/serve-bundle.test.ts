@@ -282,6 +282,19 @@ test('retrieval bundles carry their HNSW index: loaded, not rebuilt, same answer
   writeFileSync(join(d, 'items/ann.usearch'), bytes);
   await assert.rejects((await Bundle.load(d)).annIndexPath(), /items\/ann\.usearch does not match the manifest/);
   await assert.rejects(Deployment.open(d), /items\/ann\.usearch does not match the manifest/);
+  // the error says what to do; the deployment that failed to open releases the bundle it had loaded
+  const dispose = Bundle.prototype.dispose;
+  let disposed = 0;
+  Bundle.prototype.dispose = function (this: Bundle) {
+    disposed++;
+    dispose.call(this);
+  };
+  try {
+    await assert.rejects(Deployment.open(d), /re-export the bundle, or serve it without the saved index \(--ann brute-force\)/);
+  } finally {
+    Bundle.prototype.dispose = dispose;
+  }
+  assert.equal(disposed, 1, 'the bundle of a deployment that failed to open is disposed');
 });
 
 test('building an index without a saved one yields to the event loop between slices', async () => {

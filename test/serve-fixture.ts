@@ -87,7 +87,10 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 
 export interface RedisServer {
   url: string;
+  port: number;
   stop(): Promise<void>;
+  /** SIGKILL: no shutdown, connections drop as in a crash. */
+  kill(): Promise<void>;
 }
 
 export function redisAvailable(): boolean {
@@ -107,11 +110,11 @@ async function freePort(): Promise<number> {
   });
 }
 
-/** Starts redis-server on a random loopback port with a temporary directory and no persistence. */
-export async function startRedis(): Promise<RedisServer> {
+/** Starts redis-server on a random loopback port (or on `port`) with a temporary directory and no persistence. */
+export async function startRedis(port0?: number): Promise<RedisServer> {
   const dir = tempDir('redis');
   for (let attempt = 0; attempt < 3; attempt++) {
-    const port = await freePort();
+    const port = port0 ?? await freePort();
     const child: ChildProcess = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '',
       '--appendonly', 'no', '--protected-mode', 'yes', '--daemonize', 'no', '--loglevel', 'warning'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
@@ -129,24 +132,23 @@ export async function startRedis(): Promise<RedisServer> {
       poll();
     });
     if (ready) {
-      return {
-        url: `redis://127.0.0.1:${port}`,
-        stop: () => new Promise((resolve) => {
-          const done = () => {
-            rmSync(dir, { recursive: true, force: true });
-            resolve();
-          };
-          if (child.exitCode !== null) return done();
-          child.once('exit', done);
-          child.kill('SIGTERM');
-        }),
-      };
+      const end = (signal: NodeJS.Signals) => new Promise<void>((resolve) => {
+        const done = () => {
+          rmSync(dir, { recursive: true, force: true });
+          resolve();
+        };
+        if (child.exitCode !== null || child.signalCode !== null) return done();
+        child.once('exit', done);
+        child.kill(signal);
+      });
+      return { url: `redis://127.0.0.1:${port}`, port, stop: () => end('SIGTERM'), kill: () => end('SIGKILL') };
     }
     if (child.exitCode === null) child.kill('SIGKILL');
     if (attempt === 2) {
       rmSync(dir, { recursive: true, force: true });
       throw new Error(`redis-server did not start: ${out}`);
     }
+    if (port0 !== undefined) await new Promise((r) => setTimeout(r, 200)); // the same port again, a moment later
   }
   throw new Error('unreachable');
 }

@@ -8,13 +8,13 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Rng, Tensor, engineInfo, noGrad, ops, scope, setBf16Dot, setIsa, setServePiece } from '../src/core/index.js';
+import { Rng, Tensor, engineInfo, noGrad, ops, scope, setIsa } from '../src/core/index.js';
 import { decodeAll, fromBf16, quantize, toBf16 } from '../src/export/item-table.js';
-import { nativeAddon } from '../src/core/kernels/native.js';
 import { Dataset, parseDataConfig, writeSyntheticLog, type Batch } from '../src/data/index.js';
 import { MODELS, TINY_CONFIGS, type ModelName } from '../src/models/registry.js';
 import type { RecModel } from '../src/models/types.js';
 import { compileUserSide } from '../src/serve/compiled.js';
+import { serveAddon, serveInfo, setBf16Dot, setServePiece } from '../src/serve/native.js';
 import { topN } from '../src/serve/ann.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'prerank-plan-'));
@@ -24,7 +24,7 @@ const input = writeSyntheticLog(dir, { users: 80, items: 50, interactionsPerUser
 for (const d of input.derived ?? []) if (d.kind === 'history') d.pooling = 'max';
 const ds = await Dataset.load(parseDataConfig(input));
 const users: Batch = ds.batches('test', { batchSize: 6, shuffle: false }).epoch(0).next().value!;
-const native = nativeAddon();
+const native = serveAddon();
 const skip = native ? false : 'native addon not built';
 
 const CASES: [string, ModelName, Record<string, unknown>][] = [
@@ -159,7 +159,7 @@ test('large requests: the same scores whatever the piece size, tower layers spli
   const rows = Int32Array.from({ length: m }, () => Math.floor(rng.uniform() * n));
   const items = new Float32Array(m * dim);
   rows.forEach((r, k) => items.set(table.subarray(r * dim, r * dim + dim), k * dim));
-  const initial = engineInfo().servePieceMacs!;
+  const initial = serveInfo()!.servePieceMacs;
   assert.equal(initial, 1 << 22, 'default piece: 4M multiply-adds');
   try {
     for (const isa of isas) {
@@ -171,7 +171,7 @@ test('large requests: the same scores whatever the piece size, tower layers spli
         // 0: one share per thread; 1 (taken as the 1M minimum): 48 pieces; 4M: 12; 2^40: one per thread again.
         for (const piece of [0, 1, 1 << 22, 2 ** 40]) {
           setServePiece(piece);
-          assert.equal(engineInfo().servePieceMacs, piece);
+          assert.equal(serveInfo()!.servePieceMacs, piece);
           const { scores, top } = compiled.rank(x, table, rows, m, 50);
           const tol = 2e-5 * Math.max(1, ...Array.from(ref, Math.abs));
           assert.ok(maxDiff(scores, ref) < tol, `${isa} user ${u} piece ${piece}: logits differ by ${maxDiff(scores, ref)}`);

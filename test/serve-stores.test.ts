@@ -43,8 +43,10 @@ test('store URLs select the implementation', () => {
   assert.equal(storeKind('memory'), 'memory');
   assert.equal(storeKind('redis://127.0.0.1:6379/2'), 'redis');
   assert.throws(() => storeKind('mongodb://x'), /unknown item store/);
-  assert.deepEqual(parseRedisUrl('redis://:pw@h:7000/3?prefix=p1&lru=500'), { connect: 'redis://:pw@h:7000/3', prefix: 'p1', lru: 500 });
+  assert.deepEqual(parseRedisUrl('redis://:pw@h:7000/3?prefix=p1&lru=500'), { connect: 'redis://:pw@h:7000/3', prefix: 'p1', lru: 500, timeout: 1000 });
+  assert.equal(parseRedisUrl('redis://h?timeout=250').timeout, 250);
   assert.throws(() => parseRedisUrl('redis://h?lru=-1'), /lru/);
+  assert.throws(() => parseRedisUrl('redis://h?timeout=0'), /timeout/);
 });
 
 test('redis store: the first node publishes a model\'s table once; others share it; key spaces are per model', { skip: haveRedis ? undefined : REDIS_SKIP }, async () => {

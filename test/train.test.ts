@@ -45,8 +45,11 @@ async function setup(): Promise<{ dir: string; data: Dataset }> {
   return { dir, data };
 }
 
-const config = (outDir: string, over: Record<string, unknown> = {}) =>
-  parseTrainConfig({ model: { kind: 'tiny-mf' }, data: { recipe: 'unused' }, batchSize: 128, epochs: 6, outDir, earlyStopping: { metric: 'logloss', patience: 10 }, optimizer: { kind: 'adam', lr: 0.05 }, ...over });
+/** A train config (validated with a registered model's name, then naming the local model the Trainer is given). */
+const config = (outDir: string, over: Record<string, unknown> = {}) => ({
+  ...parseTrainConfig({ model: { kind: 'mf' }, data: { recipe: 'unused' }, batchSize: 128, epochs: 6, outDir, earlyStopping: { metric: 'logloss', patience: 10 }, optimizer: { kind: 'adam', lr: 0.05 }, ...over }),
+  model: { kind: 'tiny-mf', config: {} },
+});
 
 test('the trainer learns, logs, and keeps best and last checkpoints', async () => {
   const { dir, data } = await setup();

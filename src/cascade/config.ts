@@ -1,11 +1,12 @@
-// The cascade simulator's configuration: one zod schema (it documents the JSON file too) plus the checks zod cannot
+// The cascade simulator's configuration: one zod schema (it documents the JSON or YAML file too) plus the checks zod cannot
 // express (stage sizes nest, label values follow the stage order). Every error names the field it is about.
 // Stage sizes: R recall, P pre-ranking survivors (ranked by the teacher), S impressions, Q random samples.
-import { readFileSync } from 'node:fs';
-import { dirname, isAbsolute, resolve } from 'node:path';
+import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
+import { ConfigError, loadConfig, parseConfig } from '../util/config.js';
+import { checkModelConfig } from '../models/registry.js';
 
-const ModelSpec = z.object({
+const ModelSpec = z.strictObject({
   kind: z.string().describe('a registered model (src/models/registry.ts)'),
   config: z.record(z.string(), z.unknown()).default({}).describe("the model's own config; {} = its defaults"),
   epochs: z.number().int().positive().default(5),
@@ -13,39 +14,39 @@ const ModelSpec = z.object({
   lr: z.number().positive().default(1e-3),
   patience: z.number().int().min(0).default(2).describe('early stopping on the period-1 validation AUC'),
   seed: z.number().int().optional().describe('default: the cascade seed'),
-});
+}).superRefine((m, ctx) => checkModelConfig(ctx, m.kind, m.config, ['kind'], ['config']));
 
-const FeedbackLevel = z.object({
+const FeedbackLevel = z.strictObject({
   name: z.string().describe('a name for reports, e.g. "rated_5"'),
   min: z.number().nullable().default(null).describe('lowest raw feedback value of this level; null = any rated item'),
   value: z.number().describe('the aggregated label'),
 });
 
-export const CascadeConfigSchema = z.object({
+export const CascadeConfigSchema = z.strictObject({
   name: z.string(),
   seed: z.number().int().default(1),
-  data: z.union([z.object({ config: z.string() }), z.object({ recipe: z.enum(['ml-100k', 'ml-1m', 'ml-latest-small']) })])
+  data: z.union([z.strictObject({ config: z.string() }), z.strictObject({ recipe: z.enum(['ml-100k', 'ml-1m', 'ml-latest-small']) })])
     .describe('a data config file (relative to this file) or a built-in recipe'),
   dropFeatures: z.array(z.string()).default([])
     .describe('features of the data config the stage models must not use (e.g. item content aggregated over all time)'),
-  periods: z.object({
+  periods: z.strictObject({
     fit: z.number().gt(0).lt(1).default(0.6).describe('fraction of events (by time) in period 1: recall, teacher and production pre-ranker fit'),
     train: z.number().gt(0).lt(1).default(0.2).describe('fraction of events in period 2: pre-ranker training requests; the rest is period 3 (evaluation)'),
   }).default({ fit: 0.6, train: 0.2 }),
-  requests: z.object({
+  requests: z.strictObject({
     train: z.number().int().min(0).default(500).describe('period-2 requests (at most perUser per user)'),
     eval: z.number().int().min(0).default(300).describe('period-3 requests (at most perUser per user)'),
     perUser: z.number().int().min(1).default(1).describe('requests per user and period at most, each at a different t'),
     windowSeconds: z.number().positive().default(7 * 86400).describe('ground truth: the user\'s events in [t, t + window), cut at the period end'),
     minGroundTruth: z.number().int().min(1).default(1).describe('fewer unseen ground-truth items: the request is skipped and counted'),
   }).default({ train: 500, eval: 300, perUser: 1, windowSeconds: 7 * 86400, minGroundTruth: 1 }),
-  stages: z.object({
+  stages: z.strictObject({
     recall: z.number().int().positive().default(1000).describe('R: recall candidates per request'),
     prerank: z.number().int().positive().default(200).describe('P: kept by the production pre-ranker, scored by the teacher'),
     impressions: z.number().int().positive().default(20).describe('S: the teacher\'s top slots, shown to the user'),
     random: z.number().int().min(0).default(20).describe('Q: random corpus items outside the recall set'),
   }).default({ recall: 1000, prerank: 200, impressions: 20, random: 20 }),
-  recall: z.object({
+  recall: z.strictObject({
     seedItems: z.number().int().positive().default(20).describe("the user's most recent items before t that seed item-to-item recall"),
     neighbours: z.number().int().positive().default(200).describe('co-occurrence neighbours kept per item'),
   }).default({ seedItems: 20, neighbours: 200 }),
@@ -53,9 +54,9 @@ export const CascadeConfigSchema = z.object({
     .describe('the production pre-ranker that cuts R to P'),
   teacher: ModelSpec.default({ kind: 'dcn', config: {}, epochs: 5, batchSize: 2048, lr: 1e-3, patience: 2 })
     .describe('the ranking model that orders the P and whose score p is logged'),
-  fitSplit: z.object({ val: z.number().gt(0).lt(1).default(0.1), test: z.number().gt(0).lt(1).default(0.1) })
+  fitSplit: z.strictObject({ val: z.number().gt(0).lt(1).default(0.1), test: z.number().gt(0).lt(1).default(0.1) })
     .default({ val: 0.1, test: 0.1 }).describe('random row split of period 1 for early stopping and a held-out AUC'),
-  labels: z.object({
+  labels: z.strictObject({
     feedback: z.array(FeedbackLevel).min(1).default([
       { name: 'rated_5', min: 5, value: 6 }, { name: 'rated_4', min: 4, value: 5 }, { name: 'rated_lower', min: null, value: 4 },
     ]).describe('levels for impressions with feedback, highest first; the first level whose min the feedback reaches'),
@@ -65,7 +66,7 @@ export const CascadeConfigSchema = z.object({
     random: z.number().default(0),
   }).default({ feedback: [{ name: 'rated_5', min: 5, value: 6 }, { name: 'rated_4', min: 4, value: 5 },
     { name: 'rated_lower', min: null, value: 4 }], exposed: 3, rankingCandidate: 2, prerankCandidate: 1, random: 0 }),
-  output: z.object({
+  output: z.strictObject({
     dir: z.string().default('runs/cascade'),
     format: z.enum(['jsonl', 'parquet']).default('jsonl'),
   }).default({ dir: 'runs/cascade', format: 'jsonl' }),
@@ -75,29 +76,23 @@ export type CascadeConfig = z.infer<typeof CascadeConfigSchema>;
 export type CascadeConfigInput = z.input<typeof CascadeConfigSchema>;
 export type StageModelSpec = z.infer<typeof ModelSpec>;
 
-export class CascadeConfigError extends Error {}
+export class CascadeConfigError extends ConfigError {}
 
 /** Validates a config object; a relative data config path resolves against baseDir when given (output.dir: the cwd). */
 export function parseCascadeConfig(input: unknown, baseDir?: string): CascadeConfig {
-  const r = CascadeConfigSchema.safeParse(input);
-  if (!r.success) {
-    const issues = r.error.issues.map((i) => `  ${i.path.join('.') || '(root)'}: ${i.message}`);
-    throw new CascadeConfigError(`invalid cascade config:\n${issues.join('\n')}`);
-  }
-  const cfg = r.data;
+  const cfg = parseConfig(CascadeConfigSchema, input, 'cascade', 'cascade config', CascadeConfigError);
   checkCascadeConfig(cfg);
   if (baseDir && 'config' in cfg.data && !isAbsolute(cfg.data.config)) cfg.data = { config: resolve(baseDir, cfg.data.config) };
   return cfg;
 }
 
+/** Reads a cascade config file (JSON or YAML). */
 export function loadCascadeConfig(path: string): CascadeConfig {
-  let json: unknown;
   try {
-    json = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (err) {
-    throw new CascadeConfigError(`cannot read cascade config ${path}: ${(err as Error).message}`);
+    return loadConfig(path, 'cascade config', parseCascadeConfig);
+  } catch (e) {
+    throw e instanceof CascadeConfigError || !(e instanceof ConfigError) ? e : new CascadeConfigError(e.message);
   }
-  return parseCascadeConfig(json, dirname(resolve(path)));
 }
 
 /** The checks across fields; each message starts with the field path. */

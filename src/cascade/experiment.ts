@@ -5,30 +5,31 @@
 // seeds of Recall/NDCG@K on the graded ground truth, the teacher's top-S recall, impression AUC, best epoch,
 // samples/s) and report.html, with the exact command. A row overrides any of the shared training settings: the
 // model (Table 1), the caps = sampling scope (Table 2), the objective (Tables 3 and 4).
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
+import { ConfigError, loadConfig, parseConfig } from '../util/config.js';
 import type { DataConfig } from '../data/spec.js';
-import { MODELS } from '../models/registry.js';
+import { ModelSpecSchema } from '../models/registry.js';
 import { findRun, recordedRuns } from '../train/experiment-resume.js';
 import { loadCascadeConfig, parseCascadeConfig, type CascadeConfig } from './config.js';
 import { evaluateRequests, loggedPrerankScorer, type CascadeEvalResult } from './evaluate.js';
 import { checkStopMetric } from './fit.js';
-import { cascadeSourceOf, CapsSchema, CascadeTrainConfigSchema, ObjectiveSchema, trainOnSource, type CascadeTrainConfig } from './run.js';
+import { cascadeSourceOf, CapsSchema, CascadeTrainConfigSchema, InlineCascadeSchema, ObjectiveSchema, trainOnSource, type CascadeTrainConfig } from './run.js';
 
 const TrainSettings = CascadeTrainConfigSchema.pick({ objective: true, caps: true, listsPerBatch: true, epochs: true, lr: true,
   ks: true, validation: true, earlyStopping: true });
 
-export const CascadeExperimentSchema = z.object({
+export const CascadeExperimentSchema = z.strictObject({
   type: z.literal('cascade').describe('marks a cascade experiment for `prerank experiment`'),
   name: z.string(),
-  cascade: z.union([z.string(), z.record(z.string(), z.unknown())]).optional().describe('a cascade config (file relative to this one, or inline): built once in memory'),
+  cascade: z.union([z.string(), InlineCascadeSchema]).optional().describe('a cascade config (file relative to this one, or inline): built once in memory'),
   logs: z.string().optional().describe('instead of cascade: a `prerank cascade build` directory (relative to this file)'),
   seeds: z.array(z.number().int()).min(1).default([1, 2, 3]),
   train: TrainSettings.describe('settings shared by every row'),
-  rows: z.array(z.object({
+  rows: z.array(z.strictObject({
     label: z.string(),
-    model: z.object({ kind: z.string(), config: z.record(z.string(), z.unknown()).default({}) }),
+    model: ModelSpecSchema,
     objective: ObjectiveSchema.optional(),
     caps: CapsSchema.optional(),
     lr: z.number().positive().optional(),
@@ -56,25 +57,22 @@ export interface CascadeExperimentRun {
 
 /** Validates an experiment object; relative paths resolve against baseDir. Errors name the field. */
 export function parseCascadeExperiment(input: unknown, baseDir: string): { exp: CascadeExperiment; cascade: CascadeConfig | null } {
-  const r = CascadeExperimentSchema.safeParse(input);
-  if (!r.success) throw new Error(`invalid cascade experiment:\n${r.error.issues.map((i) => `  ${i.path.join('.') || '(root)'}: ${i.message}`).join('\n')}`);
+  const data = parseConfig(CascadeExperimentSchema, input, 'cascade-experiment', 'cascade experiment');
   const abs = (p: string): string => (isAbsolute(p) ? p : resolve(baseDir, p));
-  const exp = { ...r.data, outDir: abs(r.data.outDir), logs: r.data.logs === undefined ? undefined : abs(r.data.logs) };
-  if ((exp.cascade === undefined) === (exp.logs === undefined)) throw new Error('invalid cascade experiment: give exactly one of cascade and logs');
-  exp.rows.forEach((row, i) => {
-    if (!Object.hasOwn(MODELS, row.model.kind)) throw new Error(`invalid cascade experiment: rows.${i}.model.kind: unknown model '${row.model.kind}'`);
-  });
+  const exp = { ...data, outDir: abs(data.outDir), logs: data.logs === undefined ? undefined : abs(data.logs) };
+  if ((exp.cascade === undefined) === (exp.logs === undefined)) throw new ConfigError('invalid cascade experiment: give exactly one of cascade and logs');
   const labels = exp.rows.map((x) => x.label);
   const dup = labels.find((l, i) => labels.indexOf(l) !== i);
-  if (dup) throw new Error(`invalid cascade experiment: rows: label '${dup}' appears twice`);
+  if (dup) throw new ConfigError(`invalid cascade experiment: rows: label '${dup}' appears twice`);
   checkStopMetric(exp.train.earlyStopping.metric, 'train.earlyStopping.metric');
   const cascade = exp.cascade === undefined ? null
     : typeof exp.cascade === 'string' ? loadCascadeConfig(abs(exp.cascade)) : parseCascadeConfig(exp.cascade, baseDir);
   return { exp, cascade };
 }
 
+/** Reads a cascade experiment file (JSON or YAML). */
 export function loadCascadeExperiment(path: string): { exp: CascadeExperiment; cascade: CascadeConfig | null } {
-  return parseCascadeExperiment(JSON.parse(readFileSync(path, 'utf8')), dirname(resolve(path)));
+  return loadConfig(path, 'cascade experiment', parseCascadeExperiment);
 }
 
 /** True when a parsed experiment file is a cascade experiment (`"type": "cascade"`). */

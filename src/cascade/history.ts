@@ -1,4 +1,4 @@
-// User histories as of a request's time t (issue 9): a history feature of a cascade request (user, t) holds the
+// User histories as of a request's time t: a history feature of a cascade request (user, t) holds the
 // user's positive events strictly before t, whatever period they fall in: what a production system knows at t. The
 // stage models' Dataset only holds period 1, so its own histories are frozen at the first cut; this rebuilds them
 // from every event with the Dataset's label rule, `drop` values and item vocabulary (items first seen after the cut
@@ -6,9 +6,9 @@
 // Shape letters: E positive events of one user, L a history feature's maxLen.
 import type { Batch } from '../data/batch.js';
 import type { Dataset } from '../data/dataset.js';
+import { ruleLabel } from '../data/spec.js';
 import { byUserInTime } from '../data/split.js';
 import type { EventLog } from './periods.js';
-import { ruleLabel } from './stage-models.js';
 
 interface UserEvents {
   /** User u's positive events are rows[start[u] .. start[u+1]), in time order (ties: row order). */

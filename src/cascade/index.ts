@@ -5,7 +5,8 @@ export { CascadeConfigSchema, parseCascadeConfig, loadCascadeConfig, checkCascad
 export { splitPeriods, sampleRequests, firstSeen, type Periods, type Request, type EventLog, type GroundTruth } from './periods.js';
 export { CooccurrenceRecall } from './recall.js';
 export { aggregateLabel, levelNames, STAGES, type Stage } from './labels.js';
-export { periodOneDataset, trainStageModel, PairScorer, ruleLabel } from './stage-models.js';
+export { periodOneDataset, trainStageModel, PairScorer } from './stage-models.js';
+export { ruleLabel } from '../data/spec.js';
 export { RequestHistories } from './history.js';
 export { simulateCascade, ingestEvents, resolveDataConfig, type CascadeResult, type RequestLog } from './simulate.js';
 export { writeCascade, manifestOf, type CascadeManifest, type CascadeFormat } from './writer.js';

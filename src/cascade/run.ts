@@ -3,38 +3,41 @@
 // requests with validation on the latest training requests, early stopping, best/last checkpoints and a JSONL log
 // (fit.ts), then evaluate the best epoch and the logged production pre-ranker on the evaluation requests
 // (evaluate.ts); print a table and write eval.json.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
+import { ConfigError, loadConfig, parseConfig, refineWith } from '../util/config.js';
 import { Rng } from '../core/index.js';
 import type { DataConfig } from '../data/spec.js';
-import { MODELS, type ModelName } from '../models/registry.js';
+import { MODELS, ModelSpecSchema, type ModelName } from '../models/registry.js';
 import { Adam } from '../nn/index.js';
-import { loadCascadeConfig, parseCascadeConfig, type CascadeConfig } from './config.js';
+import { CascadeConfigSchema, loadCascadeConfig, parseCascadeConfig, type CascadeConfig } from './config.js';
 import { evaluateOnCascade, evaluateRequests, loggedPrerankScorer, type CascadeEvalResult } from './evaluate.js';
 import { checkStopMetric, fitOnCascade, type CascadeEpoch } from './fit.js';
 import { loadCascade } from './reader.js';
 import { simulateCascade, type CascadeSource } from './simulate.js';
 import { LIST_LOSSES, type CascadeObjective, type ListLossName } from './train.js';
 
-export const ObjectiveSchema = z.union([z.object({ kind: z.literal('pointwise') }).describe('BCE on impressions (target: rated)'),
-  z.object({ kind: z.literal('hybrid'), weights: z.object({ distillation: z.number().min(0).default(1),
+export const ObjectiveSchema = z.discriminatedUnion('kind', [z.strictObject({ kind: z.literal('pointwise') }).describe('BCE on impressions (target: rated)'),
+  z.strictObject({ kind: z.literal('hybrid'), weights: z.strictObject({ distillation: z.number().min(0).default(1),
     sorting: z.number().min(0).default(1), amRankmax: z.number().min(0).default(1) }).default({ distillation: 1, sorting: 1, amRankmax: 1 }),
   distillation: z.enum(['softmax', 'weightedLogloss', 'pairwise']).default('softmax')
     .describe('the distillation term (eq. 9 softmax, or an alternative); weights.distillation 0 = none') }),
-  z.object({ kind: z.literal('listwise'), loss: z.enum(Object.keys(LIST_LOSSES) as [ListLossName, ...ListLossName[]]),
+  z.strictObject({ kind: z.literal('listwise'), loss: z.enum(Object.keys(LIST_LOSSES) as [ListLossName, ...ListLossName[]]),
     scope: z.enum(['impressions', 'candidates', 'all']).default('all') }).describe('one listwise loss on one scope')]);
 
-export const CapsSchema = z.object({ impression: z.number().int().min(0), ranking_candidate: z.number().int().min(0),
+export const CapsSchema = z.strictObject({ impression: z.number().int().min(0), ranking_candidate: z.number().int().min(0),
   prerank_candidate: z.number().int().min(0), random: z.number().int().min(0) }).describe('samples per stage and list');
 
-export const CascadeTrainConfigSchema = z.object({
+/** An inline cascade config, checked where it is written (parsed with its file's folder later: parseCascadeConfig). */
+export const InlineCascadeSchema = z.record(z.string(), z.unknown()).superRefine((c, ctx) => refineWith(ctx, CascadeConfigSchema, c, []));
+
+export const CascadeTrainConfigSchema = z.strictObject({
   name: z.string(),
-  cascade: z.union([z.string(), z.record(z.string(), z.unknown())]).optional()
+  cascade: z.union([z.string(), InlineCascadeSchema]).optional()
     .describe('a cascade config file (relative to this file) or one inline: built in memory on every run'),
   logs: z.string().optional().describe('instead of cascade: a directory written by prerank cascade build (relative to this file); lists are read from its files'),
-  model: z.object({ kind: z.string(), config: z.record(z.string(), z.unknown()).default({}) })
-    .describe('a registered two-tower model and its config ({} = defaults)'),
+  model: ModelSpecSchema.describe('a registered two-tower model and its config ({} = defaults)'),
   objective: ObjectiveSchema,
   caps: CapsSchema,
   listsPerBatch: z.number().int().positive().default(32),
@@ -42,9 +45,9 @@ export const CascadeTrainConfigSchema = z.object({
   lr: z.number().positive().default(1e-3),
   seed: z.number().int().default(1),
   ks: z.array(z.number().int().positive()).min(1).default([100]),
-  validation: z.object({ fraction: z.number().gt(0).lt(1).default(0.1) }).nullable().default({ fraction: 0.1 })
+  validation: z.strictObject({ fraction: z.number().gt(0).lt(1).default(0.1) }).nullable().default({ fraction: 0.1 })
     .describe('the latest fraction of the training requests (by t) held out for early stopping; null = none (train every epoch)'),
-  earlyStopping: z.object({ metric: z.string().default('ndcg@100'), patience: z.number().int().min(0).default(2) })
+  earlyStopping: z.strictObject({ metric: z.string().default('ndcg@100'), patience: z.number().int().min(0).default(2) })
     .default({ metric: 'ndcg@100', patience: 2 }).describe('metric: loss (validation objective) | auc | recall@K | ndcg@K | teacher_recall@K'),
   out: z.string().describe('directory for eval.json, log.jsonl, best/ and last/ checkpoints and the stage models (relative to this file)'),
 });
@@ -52,28 +55,19 @@ export type CascadeTrainConfig = z.infer<typeof CascadeTrainConfigSchema>;
 
 /** Validates a parsed train config object; relative paths resolve against baseDir. */
 export function parseCascadeTrainConfig(input: unknown, baseDir: string): { cfg: CascadeTrainConfig; cascade: CascadeConfig | null } {
-  const r = CascadeTrainConfigSchema.safeParse(input);
-  if (!r.success) {
-    throw new Error(`invalid cascade train config:\n${r.error.issues.map((i) => `  ${i.path.join('.') || '(root)'}: ${i.message}`).join('\n')}`);
-  }
+  const data = parseConfig(CascadeTrainConfigSchema, input, 'cascade-train', 'cascade train config');
   const abs = (p: string): string => (isAbsolute(p) ? p : resolve(baseDir, p));
-  const cfg = { ...r.data, out: abs(r.data.out), logs: r.data.logs === undefined ? undefined : abs(r.data.logs) };
-  if (!Object.hasOwn(MODELS, cfg.model.kind)) throw new Error(`model.kind: unknown model '${cfg.model.kind}' (known: ${Object.keys(MODELS).join(', ')})`);
-  if ((cfg.cascade === undefined) === (cfg.logs === undefined)) throw new Error('invalid cascade train config: give exactly one of cascade (build in memory) and logs (read a build)');
+  const cfg = { ...data, out: abs(data.out), logs: data.logs === undefined ? undefined : abs(data.logs) };
+  if ((cfg.cascade === undefined) === (cfg.logs === undefined)) throw new ConfigError('invalid cascade train config: give exactly one of cascade (build in memory) and logs (read a build)');
   checkStopMetric(cfg.earlyStopping.metric);
   const cascade = cfg.cascade === undefined ? null
     : typeof cfg.cascade === 'string' ? loadCascadeConfig(abs(cfg.cascade)) : parseCascadeConfig(cfg.cascade, baseDir);
   return { cfg, cascade };
 }
 
+/** Reads a cascade train config file (JSON or YAML). */
 export function loadCascadeTrainConfig(path: string): { cfg: CascadeTrainConfig; cascade: CascadeConfig | null } {
-  let json: unknown;
-  try {
-    json = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (err) {
-    throw new Error(`cannot read cascade train config ${path}: ${(err as Error).message}`);
-  }
-  return parseCascadeTrainConfig(json, dirname(resolve(path)));
+  return loadConfig(path, 'cascade train config', parseCascadeTrainConfig);
 }
 
 export interface CascadeTrainReport {

@@ -7,7 +7,7 @@ import { noGrad, scope } from '../core/index.js';
 import { allocBatch, BatchFiller, headOf, type Batch } from '../data/batch.js';
 import { Dataset } from '../data/dataset.js';
 import type { RawData } from '../data/ingest.js';
-import type { DataConfig } from '../data/spec.js';
+import { ruleLabel, type DataConfig } from '../data/spec.js';
 import { subsetRaw } from '../data/subset.js';
 import type { RecModel } from '../models/types.js';
 import { parseTrainConfig } from '../train/config.js';
@@ -24,20 +24,6 @@ export interface StageModelReport {
   /** AUC on period 1's held-out rows (fitSplit.test). */
   testAuc: number;
   outDir: string;
-}
-
-/** label rule of the data config applied to a raw feedback value (no rule: the value itself). */
-export function ruleLabel(rule: DataConfig['label']['rule'], v: number): number {
-  if (!rule) return v;
-  const x = rule.value;
-  switch (rule.op) {
-    case '>': return v > x ? 1 : 0;
-    case '>=': return v >= x ? 1 : 0;
-    case '<': return v < x ? 1 : 0;
-    case '<=': return v <= x ? 1 : 0;
-    case '==': return v === x ? 1 : 0;
-    default: return v !== x ? 1 : 0;
-  }
 }
 
 /**
@@ -65,7 +51,7 @@ export async function trainStageModel(spec: StageModelSpec, data: Dataset, seed:
     model: { kind: spec.kind, config: spec.config }, data: { config: '(in-memory period-1 dataset)' },
     optimizer: { kind: 'adam', lr: spec.lr }, batchSize: spec.batchSize, epochs: spec.epochs, seed: spec.seed ?? seed,
     earlyStopping: { metric: 'auc', patience: spec.patience }, outDir,
-  }, `cascade model ${spec.kind}`);
+  });
   const r = await runTraining(tc, { data, quiet: true, signal });
   r.model.eval();
   return { model: r.model, report: { kind: spec.kind, config: spec.config, epochs: r.fit.epochs.length,

@@ -6,7 +6,7 @@ import { createWriteStream, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { makeTempBeside, swapInto } from '../util/atomic-dir.js';
+import { writeDirAtomic } from '../util/atomic-dir.js';
 import { STAGES } from './labels.js';
 import type { CascadeResult } from './simulate.js';
 
@@ -99,8 +99,7 @@ async function toParquet(jsonl: string, parquet: string, columns: Record<string,
 /** Writes samples, requests and manifest.json into dir (replaced as a whole); returns the manifest. */
 export async function writeCascade(r: CascadeResult, dir: string, format: CascadeFormat): Promise<CascadeManifest> {
   const manifest = manifestOf(r, format);
-  const tmp = await makeTempBeside(dir);
-  try {
+  await writeDirAtomic(dir, async (tmp) => {
     const files: [string, Iterable<string>, Record<string, string>][] = [
       ['samples', sampleLines(r), SAMPLE_COLUMNS], ['requests', requestLines(r), REQUEST_COLUMNS]];
     for (const [name, lines, cols] of files) {
@@ -112,10 +111,6 @@ export async function writeCascade(r: CascadeResult, dir: string, format: Cascad
       }
     }
     writeFileSync(join(tmp, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
-  } catch (err) {
-    rmSync(tmp, { recursive: true, force: true });
-    throw err;
-  }
-  await swapInto(tmp, dir);
+  });
   return manifest;
 }

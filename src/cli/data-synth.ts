@@ -1,62 +1,66 @@
 // `prerank data synth`: writes a synthetic interaction log (src/data/synth-log.ts) and reports rows/s and peak RSS.
-import { readFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
-import { parseArgs } from 'node:util';
 import { SYNTH_SIZES, writeSynthLog, type SynthProgress, type SynthSize } from '../data/synth-log.js';
+import { peakRssMiB } from '../util/proc.js';
+import { defineCommand } from './command.js';
 
-export const SYNTH_USAGE = `  prerank data synth --out <dir> [--size S|M|L] [--events N] [--users U] [--items I] [--seed s] [--threads T]
-                                                        a synthetic log (Parquet + config.json); sizes: ${
-  Object.entries(SYNTH_SIZES).map(([k, v]) => `${k} ${v.events / 1e6}M events`).join(', ')}; flags override the size`;
+const SIZES = Object.keys(SYNTH_SIZES) as SynthSize[];
+const count = (n: number): string => (n >= 1e6 ? `${n / 1e6}M` : `${n / 1e3}k`);
+const sizeList = Object.entries(SYNTH_SIZES)
+  .map(([k, v]) => `${k} = ${count(v.events)} events, ${count(v.users)} users, ${count(v.items)} items`).join('; ');
 
-export async function runSynth(args: string[]): Promise<void> {
-  const { values } = parseArgs({ args, options: { out: { type: 'string' }, size: { type: 'string' }, events: { type: 'string' },
-    users: { type: 'string' }, items: { type: 'string' }, seed: { type: 'string' }, threads: { type: 'string' } } });
-  if (!values.out) throw new Error(`give --out\n${SYNTH_USAGE}`);
-  const size = (values.size ?? 'S').toUpperCase();
-  if (!Object.hasOwn(SYNTH_SIZES, size)) throw new Error(`--size must be S, M or L, got '${values.size}'`);
-  const base = SYNTH_SIZES[size as SynthSize];
-  const int = (name: string, v: string | undefined, dflt: number): number => {
-    if (v === undefined) return dflt;
-    const x = Number(v.replace(/_/g, ''));
-    if (!Number.isSafeInteger(x)) throw new Error(`--${name} must be an integer, got '${v}'`);
-    return x;
-  };
-  const threads = int('threads', values.threads, availableParallelism());
-  const opts = { events: int('events', values.events, base.events), users: int('users', values.users, base.users),
-    items: int('items', values.items, base.items), seed: int('seed', values.seed, 1), threads };
-  console.log(`synth: ${opts.events} events, ${opts.users} users, ${opts.items} items, seed ${opts.seed}, ${threads} DuckDB threads`
-    + ` (${cpus()[0]?.model ?? 'unknown CPU'})`);
+export const synthCommand = defineCommand({
+  name: 'prerank data synth',
+  summary: 'Write a synthetic interaction log with the statistics of real data (long-tailed users and items, a daily '
+    + 'cycle, user and item features, clicks from a hidden model) as Parquet files, plus the data config that reads them.',
+  options: {
+    out: { type: 'string', required: true, value: 'dir', description: 'the folder to write (replaced atomically)' },
+    size: { type: 'string', choices: SIZES, default: 'S', description: `a named size: ${sizeList}` },
+    events: { type: 'int', min: 1, value: 'n', defaultText: "the size's", description: 'number of events' },
+    users: { type: 'int', min: 1, value: 'n', defaultText: "the size's", description: 'number of users' },
+    items: { type: 'int', min: 1, value: 'n', defaultText: "the size's", description: 'number of items' },
+    seed: { type: 'int', min: 0, default: 1, description: 'the seed; the files are the same bytes for a seed and DuckDB version' },
+    threads: { type: 'int', min: 1, value: 'n', defaultText: 'the core count', description: 'DuckDB threads (the files do not depend on it)' },
+  },
+  examples: ['prerank data synth --out .synth/S', 'prerank data synth --size M --out .synth/M',
+    'prerank data synth --events 200000 --users 40000 --items 20000 --out .synth/200k'],
+  notes: 'The folder gets events.parquet, users.parquet, items.parquet, config.json (a data config: '
+    + '`prerank data inspect --config <dir>/config.json`, or data.config of a train config) and synth.json (counts, '
+    + 'seed, model parameters, DuckDB version). docs/DATA.md describes the hidden model.',
+  async run(o) {
+    const base = SYNTH_SIZES[o.size];
+    const threads = o.threads ?? availableParallelism();
+    const opts = { events: o.events ?? base.events, users: o.users ?? base.users, items: o.items ?? base.items, seed: o.seed, threads };
+    console.log(`synth: ${opts.events} events, ${opts.users} users, ${opts.items} items, seed ${opts.seed}, ${threads} DuckDB threads`
+      + ` (${cpus()[0]?.model ?? 'unknown CPU'})`);
+    const r = await writeSynthLog(o.out, { ...opts, onProgress: progressPrinter() });
+    const mib = (b: number): string => `${(b / 2 ** 20).toFixed(1)} MiB`;
+    for (const f of r.files) console.log(`  ${f.file.padEnd(16)} ${mib(f.bytes)}`);
+    const peak = peakRssMiB();
+    console.log(`done in ${r.seconds.toFixed(1)} s (${fmtRate(opts.events / r.seconds)} events overall); peak RSS `
+      + `${peak === null ? 'n/a' : `${peak.toFixed(0)} MiB`}; config ${r.config}`);
+  },
+});
+
+/** Progress on one rewritten line on a TTY, a line every 10 s otherwise, and each file's last line always. */
+function progressPrinter(): (p: SynthProgress) => void {
   const tty = process.stderr.isTTY;
   let lastLine = 0;
-  const onProgress = (p: SynthProgress): void => {
+  return (p) => {
     const rate = p.seconds > 0 ? p.rows / p.seconds : 0;
     const line = `${p.file.padEnd(6)} ${p.rows.toLocaleString('en-US')} / ${p.total.toLocaleString('en-US')} rows, ${p.seconds.toFixed(1)} s, ${fmtRate(rate)}`;
     if (p.done) {
       if (tty) process.stderr.write('\r\x1b[K');
       console.log(line);
+      lastLine = 0;
     } else if (tty) process.stderr.write(`\r\x1b[K${line}`);
     else if (p.seconds - lastLine >= 10) {
       lastLine = p.seconds;
       console.log(line);
     }
-    if (p.done) lastLine = 0;
   };
-  const r = await writeSynthLog(values.out, { ...opts, onProgress });
-  const mb = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
-  for (const f of r.files) console.log(`  ${f.file.padEnd(16)} ${mb(f.bytes)}`);
-  console.log(`done in ${r.seconds.toFixed(1)} s (${fmtRate(opts.events / r.seconds)} events overall); peak RSS ${peakRss()}; config ${r.config}`);
 }
 
 function fmtRate(r: number): string {
   return r >= 1e6 ? `${(r / 1e6).toFixed(2)}M rows/s` : `${(r / 1e3).toFixed(1)}k rows/s`;
-}
-
-/** VmHWM of this process (Linux), e.g. '812 MiB'; 'n/a' elsewhere. */
-export function peakRss(): string {
-  try {
-    const kb = Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1]);
-    return Number.isFinite(kb) ? `${(kb / 1024).toFixed(0)} MiB` : 'n/a';
-  } catch {
-    return 'n/a';
-  }
 }

@@ -1,44 +1,46 @@
 // `prerank data <inspect|schema|synth>`: look at a dataset through its config, print the config's JSON schema, or
-// write a synthetic log.
-import { parseArgs } from 'node:util';
+// write a synthetic log of any size.
+// Each sub-command is one entry of `dataCommand.commands`.
 import { Dataset } from '../data/dataset.js';
 import { formatInspect, inspectDataset } from '../data/inspect.js';
-import { recipeConfig, recipeMissing, type RecipeName } from '../data/recipes.js';
-import { dataConfigJsonSchema, loadDataConfig } from '../data/spec.js';
-import { runSynth, SYNTH_USAGE } from './data-synth.js';
+import { RECIPES, recipeConfig, recipeMissing } from '../data/recipes.js';
+import { loadDataConfig } from '../data/spec.js';
+import { defineCommand, UsageError, type CommandGroup } from './command.js';
+import { schemaCommand } from './schema.js';
 
-const USAGE = `usage:
-  prerank data inspect --config <file.json> [--json]   cardinality, OOV rates, label rates, rows read/skipped
-  prerank data inspect --recipe <ml-100k|ml-1m|ml-latest-small> [--dir <folder>] [--json]
-  prerank data schema                                   the JSON schema of data config files
-${SYNTH_USAGE}`;
+const inspect = defineCommand({
+  name: 'prerank data inspect',
+  summary: 'Load a dataset through its data config (JSON or YAML) or a built-in recipe and print its cardinalities, OOV '
+    + 'rates, label rates and the rows read and skipped.',
+  usage: ['prerank data inspect --config <file> [--json]', 'prerank data inspect --recipe <name> [--dir <folder>] [--json]'],
+  options: {
+    config: { type: 'string', value: 'file', description: 'a data config (`prerank schema data`); give this or --recipe' },
+    recipe: { type: 'string', choices: RECIPES, description: 'a built-in MovieLens recipe instead of a config' },
+    dir: { type: 'string', value: 'folder', defaultText: 'data/ml-latest-small for ml-latest-small, else ../shared/data/<recipe> ($PRERANK_SHARED_DATA/<recipe>)', description: 'where the recipe\'s files are' },
+    json: { type: 'boolean', description: 'print JSON instead of a table' },
+  },
+  examples: ['prerank data inspect --config configs/data/ml-100k.json', 'prerank data inspect --recipe ml-latest-small --json'],
+  async run(o) {
+    if ((o.config === undefined) === (o.recipe === undefined)) throw new UsageError('give --config or --recipe (one of them)');
+    let cfg;
+    if (o.config !== undefined) cfg = loadDataConfig(o.config);
+    else {
+      const missing = recipeMissing(o.recipe!, o.dir);
+      if (missing) throw new Error(missing);
+      cfg = recipeConfig(o.recipe!, o.dir);
+    }
+    const report = inspectDataset(await Dataset.load(cfg));
+    console.log(o.json ? JSON.stringify(report, null, 2) : formatInspect(report));
+  },
+});
 
-export async function runData(args: string[]): Promise<void> {
-  const [sub, ...rest] = args;
-  if (sub === 'schema') {
-    console.log(JSON.stringify(dataConfigJsonSchema(), null, 2));
-    return;
-  }
-  if (sub === 'synth') {
-    await runSynth(rest);
-    return;
-  }
-  if (sub !== 'inspect') {
-    console.error(USAGE);
-    process.exitCode = sub === undefined || sub === '--help' ? 0 : 2;
-    return;
-  }
-  const { values } = parseArgs({ args: rest, options: { config: { type: 'string' }, recipe: { type: 'string' },
-    dir: { type: 'string' }, json: { type: 'boolean' } } });
-  let cfg;
-  if (values.config) cfg = loadDataConfig(values.config);
-  else if (values.recipe) {
-    const name = values.recipe as RecipeName;
-    if (!['ml-100k', 'ml-1m', 'ml-latest-small'].includes(name)) throw new Error(`unknown recipe '${name}'\n${USAGE}`);
-    const missing = recipeMissing(name, values.dir);
-    if (missing) throw new Error(missing);
-    cfg = recipeConfig(name, values.dir);
-  } else throw new Error(`give --config or --recipe\n${USAGE}`);
-  const report = inspectDataset(await Dataset.load(cfg));
-  console.log(values.json ? JSON.stringify(report, null, 2) : formatInspect(report));
-}
+export const dataCommand: CommandGroup = {
+  name: 'prerank data',
+  summary: 'Inspect a dataset through its config, print the data config schema, or write a synthetic log.',
+  commands: {
+    inspect: { summary: 'cardinality, OOV rates, label rates, rows read/skipped', load: () => inspect },
+    schema: { summary: 'print the JSON schema of data config files (= prerank schema data)', load: () => schemaCommand('data', 'prerank data schema') },
+    synth: { summary: 'write a synthetic log (Parquet) of any size, S/M/L = 1M/10M/100M events, and its config', load: async () => (await import('./data-synth.js')).synthCommand },
+  },
+  examples: ['prerank data inspect --config configs/data/ml-100k.json', 'prerank data schema', 'prerank data synth --size S --out .synth/S'],
+};

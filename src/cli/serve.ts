@@ -1,45 +1,74 @@
-// `prerank serve --bundle <dir> | --watch <root> [--store memory|redis://host:port] [--port 8080] [--host 127.0.0.1]`.
+// `prerank serve --bundle <dir> | --watch <root> [options]`.
 // --watch follows a versioned bundle root (src/export/versions.ts, src/serve/watch.ts); with --bundle too, that
-// bundle is served until the root's current version loads.
+// bundle is served until the root's current version loads. Admin routes: src/serve/admin.ts.
 import { basename } from 'node:path';
-import { parseArgs } from 'node:util';
-import { closeOnSignals, createServer } from '../serve/index.js';
+import { ADMIN_TOKEN_ENV, closeOnSignals, createServer, DEFAULT_LIMITS, defaultBundleRoot, serveInfo } from '../serve/index.js';
 import { featureColumn } from '../data/index.js';
-import { engineInfo } from '../core/index.js';
+import { defineCommand, UsageError, type OptionValues } from './command.js';
 
-const USAGE = 'usage: prerank serve (--bundle <dir> | --watch <root> [--watch-poll-ms 1000]) [--store memory|redis://host:port[/db][?prefix=..&lru=rows]] [--port 8080] [--host 127.0.0.1] [--ann usearch|brute-force|off] [--max-candidates N] [--admin-token T]';
+const SERVE_OPTIONS = {
+  bundle: { type: 'string', value: 'dir', description: 'a bundle written by prerank export; with --watch, served until the root\'s current version loads' },
+  watch: { type: 'string', value: 'root', description: 'a versioned bundle root (versions/<n>/ + a pointer file) to follow' },
+  'watch-poll-ms': { type: 'int', min: 10, max: 3_600_000, defaultText: '1000', description: 'how often --watch checks the root (ms)' },
+  store: { type: 'string', default: 'memory', value: 'store', description: 'where the item table lives: memory, or redis://host:port[/db][?prefix=..&lru=rows&timeout=ms]' },
+  port: { type: 'int', default: 8080, min: 0, max: 65535, description: 'TCP port (0: any free port)' },
+  host: { type: 'string', default: '127.0.0.1', description: 'address to listen on' },
+  ann: { type: 'string', default: 'usearch', choices: ['usearch', 'brute-force', 'off'], description: 'the retrieval index for /v1/retrieve' },
+  'max-candidates': { type: 'int', min: 1, max: 1_000_000, defaultText: String(DEFAULT_LIMITS.maxCandidates), description: 'most candidates a request may send' },
+  'max-inflight': { type: 'int', min: 1, max: 1_000_000, defaultText: 'no limit', description: 'requests scored at once; more are answered 503 with retry-after' },
+  'admin-token': { type: 'string', value: 'token', defaultText: `$${ADMIN_TOKEN_ENV}`, description: 'require the header x-admin-token on the admin routes' },
+  'no-admin': { type: 'boolean', description: 'no admin routes at all (reload with --watch, or restart)' },
+  'bundle-root': { type: 'string', value: 'dir', defaultText: 'the --watch root, else the parent directory of --bundle', description: 'reloads load only bundles under this directory' },
+} as const;
 
-export async function runServe(argv: string[]): Promise<void> {
-  const { values } = parseArgs({ args: argv, options: {
-    bundle: { type: 'string' }, store: { type: 'string', default: 'memory' }, port: { type: 'string', default: '8080' },
-    host: { type: 'string', default: '127.0.0.1' }, ann: { type: 'string', default: 'usearch' }, 'max-candidates': { type: 'string' },
-    'admin-token': { type: 'string' }, 'max-inflight': { type: 'string' }, watch: { type: 'string' }, 'watch-poll-ms': { type: 'string' },
-  } });
-  if (!values.bundle && !values.watch) throw new Error(USAGE);
-  const pollMs = values['watch-poll-ms'] === undefined ? undefined : Number(values['watch-poll-ms']);
-  if (pollMs !== undefined && !(Number.isFinite(pollMs) && pollMs >= 10)) throw new Error(`--watch-poll-ms must be a number >= 10, got '${values['watch-poll-ms']}'`);
-  const ann = values.ann as 'usearch' | 'brute-force' | 'off';
-  if (!['usearch', 'brute-force', 'off'].includes(ann)) throw new Error(`--ann must be usearch, brute-force or off, got '${values.ann}'`);
-  const port = Number(values.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port must be a port number, got '${values.port}'`);
+export const serveCommand = defineCommand({
+  name: 'prerank serve',
+  summary: 'Serve a bundle over HTTP (POST /v1/prerank, /v1/score, /v1/retrieve; GET /healthz, /readyz, /metrics), or follow a '
+    + 'versioned bundle root and switch to each new version as it is published.',
+  usage: ['prerank serve --bundle <dir> [options]', 'prerank serve --watch <root> [--bundle <dir>] [options]'],
+  options: SERVE_OPTIONS,
+  examples: [
+    'prerank serve --bundle bundles/int-tower',
+    'prerank serve --watch bundles/versions --store redis://127.0.0.1:6379 --port 9000',
+    `${ADMIN_TOKEN_ENV}=secret prerank serve --bundle bundles/int-tower --host 0.0.0.0 --max-inflight 64`,
+  ],
+  notes: `Admin routes (POST /admin/reload): the token is compared in constant time; it may come from the environment
+variable ${ADMIN_TOKEN_ENV} instead of --admin-token, so it need not appear on a command line (--admin-token wins
+when both are set; an empty variable counts as unset). A reload loads only bundles under --bundle-root (after
+resolving .. and symlinks; relative paths in a reload are taken from it). Without a token the admin routes are
+served only on a loopback --host (127.0.0.0/8, ::1, localhost); on any other address prerank serve refuses to
+start unless --admin-token, ${ADMIN_TOKEN_ENV} or --no-admin is given.`,
+  run: serve,
+});
+
+async function serve(values: OptionValues<typeof SERVE_OPTIONS>): Promise<void> {
+  if (!values.bundle && !values.watch) throw new UsageError('give --bundle <dir> or --watch <root>');
+  const pollMs = values['watch-poll-ms'];
+  const { ann, port } = values;
+  const admin = !values['no-admin'];
+  if (!admin && values['admin-token'] !== undefined) throw new UsageError('--no-admin and --admin-token contradict each other');
+  const adminToken = admin ? values['admin-token'] ?? (process.env[ADMIN_TOKEN_ENV] || undefined) : undefined;
+  const bundleRoot = defaultBundleRoot({ bundleRoot: values['bundle-root'], watch: values.watch, bundle: values.bundle });
+  const adminNote = !admin ? 'admin off' : `admin ${adminToken === undefined ? 'without token (loopback)' : 'token'}, bundle root ${bundleRoot}`;
   const log = (m: string) => console.error(`prerank serve: ${m}`);
   const { app, service } = await createServer({
-    bundle: values.bundle, watch: values.watch, watchPollMs: pollMs, store: values.store, ann, adminToken: values['admin-token'], log,
-    limits: values['max-candidates'] ? { maxCandidates: Number(values['max-candidates']) } : undefined,
-    maxInflight: values['max-inflight'] ? Number(values['max-inflight']) : undefined,
+    bundle: values.bundle, watch: values.watch, watchPollMs: pollMs, store: values.store, ann, log,
+    host: values.host, admin, adminToken, bundleRoot: values['bundle-root'],
+    limits: values['max-candidates'] !== undefined ? { maxCandidates: values['max-candidates'] } : undefined,
+    maxInflight: values['max-inflight'],
   });
   closeOnSignals(app, log);
   const address = await app.listen({ port, host: values.host });
   const d = service.deployment;
   if (!d) {
-    console.log(`prerank serve: no version yet on ${address} (watching ${values.watch})`);
+    console.log(`prerank serve: no version yet on ${address} (watching ${values.watch}; ${adminNote})`);
     return;
   }
   // stdout: one line a supervisor (or a test) can read
   const version = values.watch ? ` ${basename(d.bundle.dir)}` : '';
   const it = d.bundle.manifest.items;
-  const table = it.cached ? ` ${it.dtype}${it.dtype === 'bfloat16' ? (engineInfo().bf16Dot ? ' (bf16 dot product)' : ' (widened to float32)') : ''}` : '';
-  console.log(`prerank serve: ${d.modelVersion}${version} on ${address} (store ${d.store?.kind ?? 'none'}, ${it.count} items${table}, ann ${d.ann?.kind ?? 'off'})`);
+  const table = it.cached ? ` ${it.dtype}${it.dtype === 'bfloat16' ? (serveInfo()?.bf16Dot ? ' (bf16 dot product)' : ' (widened to float32)') : ''}` : '';
+  console.log(`prerank serve: ${d.modelVersion}${version} on ${address} (store ${d.store?.kind ?? 'none'}, ${it.count} items${table}, ann ${d.ann?.kind ?? 'off'}, ${adminNote})`);
   const id = d.bundle.items?.ids[0] ?? d.bundle.itemFeatures?.ids[0] ?? 'ITEM';
   const user: Record<string, string> = {};
   const enc = d.bundle.encoders?.toJSON();

@@ -8,5 +8,5 @@ export { clearBufferPool, bufferPoolStats } from './buffer-pool.js';
 export { activeKernels, kernelsFor, nativeKernels, useNativeKernels } from './kernels/dispatch.js';
 export { reference as referenceKernels } from './kernels/reference.js';
 export { ACT, type ActName, type Kernels, type FArr } from './kernels/types.js';
-export { engineInfo, setIsa, setBf16Dot, setServePiece, setThreads, fmaPeakGflops, type EngineInfo } from './engine.js';
+export { engineInfo, setIsa, setThreads, fmaPeakGflops, type EngineInfo } from './engine.js';
 export * as ops from './ops/index.js';

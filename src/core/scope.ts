@@ -1,16 +1,22 @@
 // Scopes bound tensor lifetimes: every tensor created inside scope(fn) is released when fn returns, except the
 // tensors fn returns and those passed to keep(). Parameters are created outside any scope or kept.
-import type { Tensor } from './tensor.js';
 
-const stack: Set<Tensor>[] = [];
+/** What a scope holds: a tensor, as far as its lifetime goes. */
+export interface Scoped {
+  /** For a view, the tensor that owns its buffer. */
+  readonly base: Scoped | null;
+  release(): void;
+}
 
-export function registerInScope(t: Tensor): void {
+const stack: Set<Scoped>[] = [];
+
+export function registerInScope(t: Scoped): void {
   const top = stack[stack.length - 1];
   if (top) top.add(t);
 }
 
 /** Takes `t` out of every open scope so it survives them; the caller now owns it. */
-export function keep<T extends Tensor>(t: T): T {
+export function keep<T extends Scoped>(t: T): T {
   for (const s of stack) {
     s.delete(t);
     if (t.base) s.delete(t.base);
@@ -18,10 +24,10 @@ export function keep<T extends Tensor>(t: T): T {
   return t;
 }
 
-function collect(value: unknown, out: Set<Tensor>): void {
+function collect(value: unknown, out: Set<Scoped>): void {
   if (value === null || typeof value !== 'object') return;
-  if ((value as Tensor).shape !== undefined && typeof (value as Tensor).release === 'function') {
-    const t = value as Tensor;
+  if ((value as { shape?: unknown }).shape !== undefined && typeof (value as Scoped).release === 'function') {
+    const t = value as Scoped;
     out.add(t);
     if (t.base) out.add(t.base);
   } else if (Array.isArray(value)) {
@@ -33,7 +39,7 @@ function collect(value: unknown, out: Set<Tensor>): void {
 
 /** Runs fn; releases the tensors it created, except those reachable from its result (moved to the outer scope). */
 export function scope<T>(fn: () => T): T {
-  const mine = new Set<Tensor>();
+  const mine = new Set<Scoped>();
   stack.push(mine);
   let result: T;
   try {
@@ -44,7 +50,7 @@ export function scope<T>(fn: () => T): T {
     throw err;
   }
   stack.pop();
-  const survivors = new Set<Tensor>();
+  const survivors = new Set<Scoped>();
   collect(result, survivors);
   const outer = stack[stack.length - 1];
   for (const t of mine) {

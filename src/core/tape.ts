@@ -1,16 +1,8 @@
 // Tape autograd: ops append a node (inputs, output, backward closure) while grad mode is on and an input requires
 // grad; backward() walks the tape in reverse and accumulates gradients into the leaves' .grad.
-import { Tensor } from './tensor.js';
+import { Tensor, type TapeNode } from './tensor.js';
 import { addInto } from './kernels/dispatch.js';
 import { profileBackward, profileForward, profiling } from './profiler.js';
-
-export interface TapeNode {
-  op: string;
-  inputs: readonly Tensor[];
-  output: Tensor;
-  /** Gradients w.r.t. each input (null where the input needs none), given the output's gradient. */
-  backward(gradOut: Tensor, needs: readonly boolean[]): (Tensor | null)[];
-}
 
 let gradEnabled = true;
 let tape: TapeNode[] = [];

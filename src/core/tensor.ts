@@ -3,7 +3,6 @@
 // L layers, N items/candidates, K top-k.
 import { allocBuffer, freeBuffer, type DType, type Data } from './buffer-pool.js';
 import { registerInScope } from './scope.js';
-import type { TapeNode } from './tape.js';
 
 export type { DType, Data } from './buffer-pool.js';
 export type Shape = readonly number[];
@@ -19,6 +18,15 @@ export function shapeStr(shape: Shape): string {
 }
 
 let nextId = 1;
+
+/** One recorded op (src/core/tape.ts): its inputs, its output and how to take the output's gradient back to them. */
+export interface TapeNode {
+  op: string;
+  inputs: readonly Tensor[];
+  output: Tensor;
+  /** Gradients w.r.t. each input (null where the input needs none), given the output's gradient. */
+  backward(gradOut: Tensor, needs: readonly boolean[]): (Tensor | null)[];
+}
 
 /** Rows of an embedding table touched by a gather, kept instead of a dense gradient (see Parameter `sparse`). */
 export interface SparseGrad {

@@ -38,8 +38,6 @@ interface RawTable {
   table: string;
   bad: BadRow[];
   rowsRead: number;
-  /** Rows after which the following rows' lines shift (quoted line breaks, rejected lines): [rid, lines added so far]. */
-  breaks: [number, number][];
   firstLine: number;
 }
 
@@ -96,7 +94,7 @@ async function rawCsvLenient(con: DuckDBConnection, t: TableSpec, name: string, 
   const read = `${raw}__read`;
   const all = [...columns.map((_, i) => positional(i)), EXTRA];
   const colTypes = all.map((c) => `${literal(c)}: 'VARCHAR'`).join(', ');
-  const opts = [...csvOptions(t), `columns={${colTypes}}`, 'strict_mode=false', 'null_padding=true', 'parallel=false',
+  const opts = [...csvOptions(t), `columns={${colTypes}}`, 'strict_mode=false', "new_line='\\r\\n'", 'null_padding=true', 'parallel=false',
     `nullstr=${literal(LENIENT_NULL)}`, 'store_rejects=true', `rejects_table=${literal(`${name}__rej`)}`,
     `rejects_scan=${literal(`${name}__scan`)}`];
   try {
@@ -109,18 +107,13 @@ async function rawCsvLenient(con: DuckDBConnection, t: TableSpec, name: string, 
   const firstLine = t.header ? 2 : 1;
   // a row lacking fields has NULL from the first missing one on; a row with more has the sentinel set
   const present = all.slice(0, -1).map((c) => `(${c} IS NOT NULL)::INT`).join(' + ');
-  // A row's line: its index, plus the line breaks inside quoted values before it, plus the lines DuckDB rejected
-  // before it (j-th rejected line R_j, 0-based: a row whose line without them is p follows #{j : R_j - j <= p} of them).
-  await con.run(`CREATE TEMP TABLE ${name}__rejl AS SELECT line - row_number() OVER (ORDER BY line) + 1 AS a
-    FROM (SELECT DISTINCT line FROM ${name}__rej)`);
-  await con.run(`CREATE TEMP TABLE ${raw} AS SELECT *, p + (SELECT count(*) FROM ${name}__rejl WHERE a <= p) AS _line
+  // a row's line: its index, plus the line breaks inside quoted values before it, plus the lines DuckDB rejected
+  const line = await rejectedLineShift(con, name);
+  await con.run(`CREATE TEMP TABLE ${raw} AS SELECT *, ${line('p')} AS _line
     FROM (SELECT rowid AS _rid, rowid + ${firstLine} + coalesce(sum(${newlines}) OVER (ORDER BY rowid ROWS BETWEEN
     UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS p, ${present} AS _fields, ${EXTRA},
     concat_ws(${literal(delimiterOf(t))}, ${all.slice(0, -1).join(', ')}) AS _text,
     ${selectWanted(columns, new Map([...wanted.keys()].map((c) => [c, 'VARCHAR'])))} FROM ${read}) ORDER BY _rid`);
-  const breaks = (await readRows(con, `SELECT _rid - 1, _line - _rid - ${firstLine} FROM (SELECT _rid, _line,
-    lag(_line - _rid, 1, ${firstLine}) OVER (ORDER BY _rid) AS prev FROM ${raw}) WHERE _line - _rid <> prev ORDER BY _rid`))
-    .map(([r, n]) => [Number(r), Number(n)] as [number, number]);
   const bad: BadRow[] = [];
   for (const [line, n, extra, text] of await readRows(con, `SELECT _line, _fields, ${EXTRA}, _text FROM ${raw}
     WHERE ${EXTRA} IS NOT NULL OR _fields < ${columns.length} ORDER BY _rid LIMIT ${LIST_LIMIT}`)) {
@@ -130,37 +123,53 @@ async function rawCsvLenient(con: DuckDBConnection, t: TableSpec, name: string, 
       : { file: t.path, line: Number(line), column: columns.length + 1, columnName: '', value: String(extra),
         error: `more than ${columns.length} fields` });
   }
-  for (const [line, col, type, msg] of await readRows(con, `SELECT line, column_idx, error_type, error_message
-    FROM ${name}__rej ORDER BY line, column_idx`)) {
-    bad.push({ file: t.path, line: Number(line), column: Number(col), columnName: '', value: '', error: describe(String(type), String(msg)) });
-  }
+  bad.push(...await rejectedRows(con, t, name));
   const rowsRead = (await countRows(con, raw)) + (await countRows(con, `${name}__rejl`));
-  return { table: raw, bad, rowsRead, breaks, firstLine };
+  return { table: raw, bad, rowsRead, firstLine };
 }
 
 async function rawJsonl(con: DuckDBConnection, t: TableSpec, name: string, wanted: Map<string, SqlType>): Promise<RawTable> {
   const raw = `${name}__raw`;
+  // one text column, no quotes; not DuckDB's strict mode, which refuses files whose lines end in both CRLF and LF
+  // (new_line '\r\n' outside strict mode ends a line at LF or CRLF alike; the detected default counts CR and LF apart)
   await con.run(`CREATE TEMP TABLE ${raw}__lines AS SELECT j FROM read_csv(${literal(t.path)}, header=false,
     auto_detect=false, delim=chr(31), quote='', escape='', columns={'j': 'VARCHAR'}, encoding=${literal(t.encoding)},
-    store_rejects=true, rejects_table=${literal(`${name}__rej`)}, rejects_scan=${literal(`${name}__scan`)})`);
+    strict_mode=false, new_line='\\r\\n', store_rejects=true, rejects_table=${literal(`${name}__rej`)}, rejects_scan=${literal(`${name}__scan`)})`);
+  const line = await rejectedLineShift(con, name);
+  // blank lines are no rows
+  await con.run(`CREATE TEMP TABLE ${raw}__all AS SELECT rowid AS _rid, ${line('rowid + 1')} AS _line, j FROM ${raw}__lines
+    WHERE trim(coalesce(j, '')) <> ''`);
   const bad: BadRow[] = [];
-  for (const [rid, text] of await readRows(con, `SELECT rowid, j FROM ${raw}__lines WHERE NOT json_valid(j)
-    ORDER BY rowid LIMIT ${LIST_LIMIT}`)) {
-    bad.push({ file: t.path, line: Number(rid) + 1, column: 1, columnName: '', value: String(text), error: 'malformed JSON' });
+  for (const [l, text] of await readRows(con, `SELECT _line, j FROM ${raw}__all WHERE NOT json_valid(j)
+    ORDER BY _rid LIMIT ${LIST_LIMIT}`)) {
+    bad.push({ file: t.path, line: Number(l), column: 1, columnName: '', value: String(text), error: 'malformed JSON' });
   }
-  for (const [line, type, msg] of await readRows(con, `SELECT line, error_type, error_message FROM ${name}__rej ORDER BY line`)) {
-    bad.push({ file: t.path, line: Number(line), column: 1, columnName: '', value: '', error: describe(String(type), String(msg)) });
-  }
+  bad.push(...await rejectedRows(con, t, name));
   const cols = [...wanted.keys()].map((c) => {
     const p = literal(`$.${JSON.stringify(c)}`);
     return `CASE WHEN json_type(j, ${p}) = 'ARRAY' THEN array_to_string(CAST(json_extract(j, ${p}) AS VARCHAR[]),
       chr(31)) ELSE json_extract_string(j, ${p}) END AS ${ident(c)}`;
   });
-  await con.run(`CREATE TEMP TABLE ${raw} AS SELECT rowid AS _rid, rowid + 1 AS _line, ${cols.join(', ')} FROM ${raw}__lines
-    WHERE json_valid(j) ORDER BY rowid`);
-  // lines DuckDB could not read (e.g. invalid text encoding) are data rows too
-  const rejected = Number((await readRows(con, `SELECT count(DISTINCT line) FROM ${name}__rej`))[0][0]);
-  return { table: raw, bad, rowsRead: (await countRows(con, `${raw}__lines`)) + rejected, breaks: [], firstLine: 1 };
+  await con.run(`CREATE TEMP TABLE ${raw} AS SELECT _rid, _line, ${cols.join(', ')} FROM ${raw}__all WHERE json_valid(j) ORDER BY _rid`);
+  const rowsRead = (await countRows(con, `${raw}__all`)) + (await countRows(con, `${name}__rejl`));
+  return { table: raw, bad, rowsRead, firstLine: 1 };
+}
+
+/**
+ * Lines DuckDB rejected (e.g. undecodable text) are not rows of the read, so the lines of the rows after them shift:
+ * returns the SQL for a row's line from `p`, its line counted without them. With R_j the j-th rejected line
+ * (0-based), a row whose line without them is p follows #{j : R_j - j <= p} of them.
+ */
+async function rejectedLineShift(con: DuckDBConnection, name: string): Promise<(p: string) => string> {
+  await con.run(`CREATE TEMP TABLE ${name}__rejl AS SELECT line - row_number() OVER (ORDER BY line) + 1 AS a
+    FROM (SELECT DISTINCT line FROM ${name}__rej)`);
+  return (p) => `${p} + (SELECT count(*) FROM ${name}__rejl WHERE a <= ${p})`;
+}
+
+async function rejectedRows(con: DuckDBConnection, t: TableSpec, name: string): Promise<BadRow[]> {
+  return (await readRows(con, `SELECT line, column_idx, error_type, error_message FROM ${name}__rej ORDER BY line, column_idx`))
+    .map(([line, col, type, msg]) => ({ file: t.path, line: Number(line), column: Number(col ?? 1) || 1, columnName: '', value: '',
+      error: describe(String(type), String(msg)) }));
 }
 
 async function rawParquet(con: DuckDBConnection, t: TableSpec, name: string, wanted: Map<string, SqlType>): Promise<RawTable> {
@@ -171,7 +180,7 @@ async function rawParquet(con: DuckDBConnection, t: TableSpec, name: string, wan
     ? `array_to_string(${ident(c)}, chr(31)) AS ${ident(c)}` : `CAST(${ident(c)} AS VARCHAR) AS ${ident(c)}`));
   await con.run(`CREATE TEMP TABLE ${raw} AS SELECT file_row_number AS _rid, file_row_number + 1 AS _line, ${cols.join(', ')}
     FROM read_parquet(${literal(t.path)}, file_row_number=true) ORDER BY _rid`);
-  return { table: raw, bad: [], rowsRead: await countRows(con, raw), breaks: [], firstLine: 1 };
+  return { table: raw, bad: [], rowsRead: await countRows(con, raw), firstLine: 1 };
 }
 
 /** Numbers checked with TRY_CAST (empty text is a missing value, not a bad number); bad rows left out. */
@@ -190,13 +199,15 @@ async function typedFromRaw(con: DuckDBConnection, t: TableSpec, name: string, c
   bad.sort((a, b) => a.line - b.line || a.column - b.column);
   const badLines = [...new Set(bad.map((b) => b.line))];
   await con.run(`CREATE TEMP TABLE ${name}__bad AS SELECT unnest(${`[${badLines.join(',')}]::BIGINT[]`}) AS _line`);
-  const badRids = (await readRows(con, `SELECT _rid FROM ${raw.table} WHERE _line IN (SELECT _line FROM ${name}__bad) ORDER BY _rid`))
-    .map((r) => Number(r[0]));
   const typed = [...wanted].map(([c, ty]) => `TRY_CAST(${value(c)} AS ${ty}) AS ${ident(c)}`);
-  await con.run(`CREATE TEMP TABLE ${name} AS SELECT ${typed.join(', ')} FROM ${raw.table}
-    WHERE _line NOT IN (SELECT _line FROM ${name}__bad) ORDER BY _rid`);
+  const kept = `SELECT * FROM ${raw.table} WHERE _line NOT IN (SELECT _line FROM ${name}__bad)`;
+  await con.run(`CREATE TEMP TABLE ${name} AS SELECT ${typed.join(', ')} FROM (${kept}) ORDER BY _rid`);
+  // kept row k is on line k + firstLine + (what the last shift before it added)
+  const shifts = (await readRows(con, `SELECT k - 1, _line - k - ${raw.firstLine} FROM (SELECT k, _line, lag(_line - k, 1,
+    ${raw.firstLine}) OVER (ORDER BY k) AS prev FROM (SELECT row_number() OVER (ORDER BY _rid) - 1 AS k, _line FROM (${kept})))
+    WHERE _line - k <> prev ORDER BY k`)).map(([k, n]) => [Number(k), Number(n)] as [number, number]);
   const rows = await countRows(con, name);
-  return { table: name, file: t.path, rows, rowsRead: raw.rowsRead, bad, lineOf: lineMapper(badRids, raw.firstLine, raw.breaks) };
+  return { table: name, file: t.path, rows, rowsRead: raw.rowsRead, bad, lineOf: lineMapper([], raw.firstLine, shifts) };
 }
 
 /** CSV columns are named by position for DuckDB, so header names never reach SQL (empty, repeated or odd ones). */

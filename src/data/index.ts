@@ -1,5 +1,5 @@
 // prerank/data: feature spec, leak-free encoders, DuckDB ingest, splits, batches and negative samplers.
-export { DataConfigSchema, parseDataConfig, loadDataConfig, dataConfigJsonSchema, featureColumn } from './spec.js';
+export { DataConfigSchema, parseDataConfig, loadDataConfig, dataConfigJsonSchema, featureColumn, ruleLabel } from './spec.js';
 export type { DataConfig, DataConfigInput, FeatureSpec, SparseSpec, DenseSpec, SequenceSpec, DerivedSpec, StatSpec,
   HistorySpec, TableSpec, ScalerKind, Pooling, FeatureSource } from './spec.js';
 export { Vocabulary, PAD_ID, OOV_ID, rawKey, fnv1a, type VocabularyJson, type RawValue } from './vocabulary.js';

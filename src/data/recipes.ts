@@ -11,7 +11,8 @@ export const ML_100K_GENRES = ['unknown', 'Action', 'Adventure', 'Animation', "C
 export const ML_1M_PARTIAL_NAME = 'ML-1M partial (users 1-2999)';
 export const ML_1M_PARTIAL_FILE = 'ratings.PARTIAL-users-0001-2999.dat.gz';
 
-export type RecipeName = 'ml-100k' | 'ml-1m' | 'ml-latest-small';
+export const RECIPES = ['ml-100k', 'ml-1m', 'ml-latest-small'] as const;
+export type RecipeName = (typeof RECIPES)[number];
 
 /** The repository root (this file is dist/src/data/recipes.js once built). */
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');

@@ -1,7 +1,7 @@
-// The data config: one zod schema that validates the JSON file and, through `dataConfigJsonSchema()`, documents it.
-import { readFileSync } from 'node:fs';
-import { dirname, isAbsolute, resolve } from 'node:path';
+// The data config: one zod schema that validates the config file (JSON or YAML) and, through `dataConfigJsonSchema()`, documents it.
+import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
+import { ConfigError, loadConfig, parseConfig } from '../util/config.js';
 
 const name = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'feature names are identifiers')
   .refine((n) => !(n in Object.prototype), 'a feature name may not be an Object.prototype member (e.g. constructor)');
@@ -9,7 +9,7 @@ const Source = z.enum(['user', 'item', 'context']);
 const Pooling = z.enum(['mean', 'sum', 'max']);
 const ScalerKind = z.enum(['minmax', 'standard', 'log1p', 'none']);
 
-export const TableSchema = z.object({
+export const TableSchema = z.strictObject({
   path: z.string().describe('file path; a relative path resolves against the config file'),
   format: z.enum(['csv', 'tsv', 'jsonl', 'parquet']).optional().describe('default: from the extension (.gz stripped)'),
   delimiter: z.string().optional().describe("field separator for csv, e.g. '|' or '::' (tsv: tab)"),
@@ -28,7 +28,7 @@ export const ListSourceSchema = TableSchema.extend({
   lowercase: z.boolean().default(false),
 });
 
-const SparseSchema = z.object({
+const SparseSchema = z.strictObject({
   kind: z.literal('sparse'), name, source: Source,
   column: z.string().optional().describe('default: the feature name'),
   minFreq: z.number().int().min(1).default(1).describe('values seen fewer times in train map to OOV'),
@@ -39,14 +39,14 @@ const SparseSchema = z.object({
   dim: z.number().int().min(1).optional().describe('embedding dimension hint'),
 });
 
-const DenseSchema = z.object({
+const DenseSchema = z.strictObject({
   kind: z.literal('dense'), name, source: Source,
   column: z.string().optional(),
   scaler: ScalerKind.default('standard'),
   fillNaN: z.union([z.enum(['mean', 'zero']), z.number()]).default('mean').describe('missing values, fit on train'),
 });
 
-const SequenceSchema = z.object({
+const SequenceSchema = z.strictObject({
   kind: z.literal('sequence'), name, source: Source,
   column: z.string().optional().describe('a text column split by `separator`, or a list column'),
   separator: z.string().default('|'),
@@ -62,7 +62,7 @@ const SequenceSchema = z.object({
 
 export const FeatureSchema = z.discriminatedUnion('kind', [SparseSchema, DenseSchema, SequenceSchema]);
 
-const StatSchema = z.object({
+const StatSchema = z.strictObject({
   kind: z.literal('stat'), name,
   source: z.enum(['user', 'item']),
   stat: z.enum(['meanLabel', 'mean', 'count']),
@@ -71,7 +71,7 @@ const StatSchema = z.object({
   scaler: ScalerKind.default('standard'),
 });
 
-const HistorySchema = z.object({
+const HistorySchema = z.strictObject({
   kind: z.literal('history'), name,
   source: z.literal('user').default('user'),
   shareWith: name.describe('the item-id feature whose vocabulary and table the history uses'),
@@ -82,37 +82,37 @@ const HistorySchema = z.object({
 
 export const DerivedSchema = z.discriminatedUnion('kind', [StatSchema, HistorySchema]);
 
-export const LabelSchema = z.object({
+export const LabelSchema = z.strictObject({
   column: z.string().optional().describe('absent: every interaction is a positive (implicit feedback)'),
-  rule: z.object({ op: z.enum(['>', '>=', '<', '<=', '==', '!=']), value: z.number() }).optional()
+  rule: z.strictObject({ op: z.enum(['>', '>=', '<', '<=', '==', '!=']), value: z.number() }).optional()
     .describe('label = 1 where `column op value`, else 0; absent: the column value itself'),
   drop: z.array(z.number()).default([]).describe('rows whose label column equals one of these are removed'),
 });
 
-export const SplitSchema = z.object({
+export const SplitSchema = z.strictObject({
   method: z.enum(['random', 'temporal', 'leave-last-out', 'column']).default('random'),
   val: z.number().min(0).max(1).default(0.1).describe('fraction of rows (random) or of each user (temporal)'),
   test: z.number().min(0).max(1).default(0.2),
   column: z.string().optional().describe("method 'column': a column holding train | val | test"),
 });
 
-export const DataConfigSchema = z.object({
+export const DataConfigSchema = z.strictObject({
   name: z.string().describe('dataset name used in every report'),
   seed: z.number().int().default(42),
   onBadRow: z.enum(['error', 'skip']).default('error'),
-  sources: z.object({
+  sources: z.strictObject({
     interactions: TableSchema,
     users: TableSchema.optional(),
     items: TableSchema.optional(),
     lists: z.array(ListSourceSchema).default([]),
   }),
-  keys: z.object({
+  keys: z.strictObject({
     user: z.string().describe('interaction column with the user key'),
     item: z.string().describe('interaction column with the item key'),
     time: z.string().optional().describe('interaction column with a numeric timestamp'),
   }),
   label: LabelSchema.default({ drop: [] }),
-  weight: z.object({ column: z.string() }).optional(),
+  weight: z.strictObject({ column: z.string() }).optional(),
   features: z.array(FeatureSchema).min(1),
   derived: z.array(DerivedSchema).default([]),
   split: SplitSchema.default({ method: 'random', val: 0.1, test: 0.2 }),
@@ -135,12 +135,7 @@ export type FeatureSource = z.infer<typeof Source>;
 
 /** Validates a config object; cross-references (names, shared tables, split needs) are checked here too. */
 export function parseDataConfig(input: unknown, baseDir?: string): DataConfig {
-  const parsed = DataConfigSchema.safeParse(input);
-  if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => `  ${i.path.join('.') || '(root)'}: ${i.message}`);
-    throw new Error(`invalid data config:\n${issues.join('\n')}`);
-  }
-  const cfg = parsed.data;
+  const cfg = parseConfig(DataConfigSchema, input, 'data');
   if (baseDir) {
     const fix = (p: string): string => (isAbsolute(p) ? p : resolve(baseDir, p));
     const s = cfg.sources;
@@ -153,15 +148,9 @@ export function parseDataConfig(input: unknown, baseDir?: string): DataConfig {
   return cfg;
 }
 
-/** Reads and validates a JSON config file; relative paths inside resolve against the file's folder. */
+/** Reads and validates a JSON or YAML config file; relative paths inside resolve against the file's folder. */
 export function loadDataConfig(path: string): DataConfig {
-  let json: unknown;
-  try {
-    json = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (err) {
-    throw new Error(`cannot read data config ${path}: ${(err as Error).message}`);
-  }
-  return parseDataConfig(json, dirname(resolve(path)));
+  return loadConfig(path, 'data config', parseDataConfig);
 }
 
 export function dataConfigJsonSchema(): unknown {
@@ -170,7 +159,7 @@ export function dataConfigJsonSchema(): unknown {
 
 function checkReferences(cfg: DataConfig): void {
   const fail = (msg: string): never => {
-    throw new Error(`invalid data config: ${msg}`);
+    throw new ConfigError(`invalid data config: ${msg}`);
   };
   const names = new Set<string>();
   for (const f of [...cfg.features, ...cfg.derived]) {
@@ -205,4 +194,18 @@ function checkReferences(cfg: DataConfig): void {
 /** The column a feature reads (its name unless `column` says otherwise). */
 export function featureColumn(f: { name: string; column?: string }): string {
   return f.column ?? f.name;
+}
+
+/** The label rule applied to one raw label value (ingest applies the same rule in SQL); no rule: the value itself. */
+export function ruleLabel(rule: DataConfig['label']['rule'], v: number): number {
+  if (!rule) return v;
+  const x = rule.value;
+  switch (rule.op) {
+    case '>': return v > x ? 1 : 0;
+    case '>=': return v >= x ? 1 : 0;
+    case '<': return v < x ? 1 : 0;
+    case '<=': return v <= x ? 1 : 0;
+    case '==': return v === x ? 1 : 0;
+    default: return v !== x ? 1 : 0;
+  }
 }

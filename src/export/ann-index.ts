@@ -3,6 +3,8 @@
 // 0.5-2.5 s of synchronous native work, which on a hot reload would stall every request in flight. Bundles without
 // the file (older ones, or usearch missing at export) are built at load time in slices that yield to the event loop.
 // Shape letters: N items, I rep width.
+import { statfsSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 
 /** The part of usearch's Index this project uses. */
@@ -46,6 +48,14 @@ export async function saveAnnIndex(reps: Float32Array, dim: number, path: string
     return false;
   }
   await addRows(index, reps, dim, reps.length / dim || 1);
-  index.save(path);
+  try {
+    index.save(path);
+  } catch (e) {
+    // usearch reports only "Failed to serialize into stream": name the file, and the full disk when it is one
+    const s = statfsSync(dirname(path));
+    const full = s.bavail * s.bsize < reps.byteLength + 65536;
+    throw Object.assign(new Error(`${full ? 'ENOSPC: no space left on device, ' : ''}cannot write the ANN index ${path} (usearch: ${(e as Error).message})`),
+      full ? { code: 'ENOSPC' } : {});
+  }
   return true;
 }

@@ -11,6 +11,7 @@ import { MODELS } from '../models/registry.js';
 import type { ModelFactory, RecModel } from '../models/types.js';
 import { NoDrawRng } from '../nn/init.js';
 import { assignTensors, loadTensors } from '../nn/state.js';
+import { recoverSwap } from '../util/atomic-dir.js';
 import { own } from '../util/own.js';
 import { ITEM_DTYPES, rowBytes, tableFromBytes, type ItemTable } from './item-table.js';
 import { BUNDLE_FORMAT, canonicalJson, FILES, modelHash, modelVersionOf, sha256Async, type BundleManifest } from './manifest.js';
@@ -37,18 +38,18 @@ export interface UserEncodings {
   row: Map<string, number>;
 }
 
-/** A bundle file's bytes, checked against the manifest's sha256 (hashed off the event loop). */
-async function readVerified(dir: string, m: BundleManifest, rel: string): Promise<Buffer> {
+/** A bundle file's bytes, checked against the manifest's sha256 (hashed off the event loop); `hint` ends the errors. */
+async function readVerified(dir: string, m: BundleManifest, rel: string, hint = ''): Promise<Buffer> {
   const expected = m.files[rel];
   if (!expected) throw new BundleError(dir, `manifest.json lists no hash for ${rel}`);
   let data: Buffer;
   try {
     data = await readFile(join(dir, rel));
   } catch (e) {
-    throw new BundleError(dir, `cannot read ${rel}: ${(e as Error).message}`);
+    throw new BundleError(dir, `cannot read ${rel}: ${(e as Error).message}${hint}`);
   }
   const got = await sha256Async(data);
-  if (got !== expected) throw new BundleError(dir, `${rel} does not match the manifest (sha256 ${got.slice(0, 16)}…, expected ${expected.slice(0, 16)}…): the file was changed or is corrupt`);
+  if (got !== expected) throw new BundleError(dir, `${rel} does not match the manifest (sha256 ${got.slice(0, 16)}…, expected ${expected.slice(0, 16)}…): the file was changed or is corrupt${hint}`);
   return data;
 }
 
@@ -85,6 +86,8 @@ export class Bundle {
 
   static async readManifest(dir: string): Promise<BundleManifest> {
     const path = join(dir, 'manifest.json');
+    // an export killed between its two renames left the previous bundle under a temporary name: put it back
+    if (!existsSync(path)) await recoverSwap(dir);
     if (!existsSync(path)) throw new BundleError(dir, 'no manifest.json (is this a bundle directory written by `prerank export`?)');
     let m: BundleManifest;
     try {
@@ -174,11 +177,12 @@ export class Bundle {
 
   /**
    * The bundle's saved ANN index file, checked against its manifest hash, or null when the bundle has none. Throws a
-   * BundleError when the file is listed but missing or changed.
+   * BundleError when the file is listed but missing or changed: the manifest lists it, so the bundle is incomplete or
+   * corrupt like with any other file (and usearch must never read a damaged index: a truncated one aborts the process).
    */
   async annIndexPath(): Promise<string | null> {
     if (!this.manifest.files[FILES.itemAnn]) return null;
-    await readVerified(this.dir, this.manifest, FILES.itemAnn);
+    await readVerified(this.dir, this.manifest, FILES.itemAnn, '; re-export the bundle, or serve it without the saved index (--ann brute-force)');
     return join(this.dir, FILES.itemAnn);
   }
 

@@ -1,16 +1,18 @@
 // exportBundle: a trained model and its dataset -> a self-contained serving bundle (manifest, encoders, weights,
 // item representation table or, for single-tower models, the encoded item features; plus what the training
 // strategy declares it adds, e.g. OneBP's stored user encodings under users/). Written into a temporary
-// directory and renamed into place, so a reader never sees half a bundle. Shape letters: N items, I item rep
+// directory and renamed into place (writeDirAtomic), so a reader never sees half a bundle. Shape letters: N items, I item rep
 // width, U user rep width, S sampled pairs.
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { makeTempBeside, swapInto } from '../util/atomic-dir.js';
+import { writeDirAtomic } from '../util/atomic-dir.js';
 import { noGrad, Rng, scope, Tensor } from '../core/index.js';
 import type { Batch, Dataset } from '../data/index.js';
 import type { RecModel } from '../models/types.js';
 import type { StrategyExport, TrainingStrategy } from '../train/strategies/types.js';
+import { buildModel, buildStrategy, loadData, loadTrainConfig } from '../train/run.js';
+import { hasCheckpoint, loadCheckpoint } from '../train/checkpoint.js';
 import { saveTensors } from '../nn/state.js';
 import { decodeAll, decodeRow, fromBf16, quantize, tableBytes, toBf16, type ItemDType, type ItemTable } from './item-table.js';
 import { BUNDLE_FORMAT, FILES, fileHash, modelHash, modelVersionOf, type AccuracyCost, type BundleManifest,
@@ -63,8 +65,6 @@ export interface ExportResult {
 
 /** Loads a training run directory (config.json + best/ checkpoint, summary.json when present). */
 async function fromRunDir(runDir: string): Promise<ExportSource> {
-  const { loadTrainConfig, loadData, buildModel, buildStrategy } = await import('../train/run.js');
-  const { loadCheckpoint, hasCheckpoint } = await import('../train/checkpoint.js');
   const cfgPath = join(runDir, 'config.json');
   if (!existsSync(cfgPath)) throw new Error(`export: ${runDir} is not a training run (no config.json)`);
   const cfg = loadTrainConfig(cfgPath);
@@ -232,8 +232,8 @@ export async function exportBundle(source: string | ExportSource, outDir: string
   const o: Required<ExportOptions> = { itemDtype: 'float32', batchSize: 4096, samplePairs: 2048, seed: 1, annIndex: true, ...opts };
   const { model, dataset: ds } = src;
   if (model.kind !== src.config.kind) throw new Error(`export: model kind '${model.kind}' differs from config kind '${src.config.kind}'`);
-  const tmp = await makeTempBeside(outDir);
-  try {
+  let manifest!: BundleManifest;
+  await writeDirAtomic(outDir, async (tmp) => {
     await writeFile(join(tmp, FILES.encoders), JSON.stringify(ds.encoders.toJSON()));
     await saveTensors(join(tmp, 'weights'), model.stateTensors(), { kind: model.kind });
     await mkdir(join(tmp, 'items'), { recursive: true });
@@ -265,13 +265,9 @@ export async function exportBundle(source: string | ExportSource, outDir: string
     const base = { format: BUNDLE_FORMAT, model: { kind: model.kind, config: src.config.config, twoTower: model.twoTower }, features: ds.features, files,
       ...(strategy ? { strategy: strategy.info } : {}) };
     const hash = modelHash(base);
-    const manifest: BundleManifest = { ...base, createdAt: new Date().toISOString(), modelVersion: modelVersionOf(model.kind, hash), hash,
+    manifest = { ...base, createdAt: new Date().toISOString(), modelVersion: modelVersionOf(model.kind, hash), hash,
       data: { name: ds.name }, items, ...(src.training !== undefined ? { training: src.training } : {}) };
     await writeFile(join(tmp, 'manifest.json'), JSON.stringify(manifest, null, 1));
-    await swapInto(tmp, outDir);
-    return { dir: outDir, manifest };
-  } catch (e) {
-    await rm(tmp, { recursive: true, force: true });
-    throw e;
-  }
+  });
+  return { dir: outDir, manifest };
 }

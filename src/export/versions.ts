@@ -4,11 +4,12 @@
 // CURRENT replaced (temp file + fsync + rename + fsync of the root). A reader that follows CURRENT therefore sees a
 // complete, durable version or the previous one, never a half-written one, even across a crash or kill -9 at any
 // moment. A crash leaves at most a .tmp-* directory (ignored by readers, removed by the next publish) or a complete
-// vNNNNNN that CURRENT does not name yet (the next publish numbers past it). One publisher per root at a time.
+// vNNNNNN that CURRENT does not name yet (the next publish numbers past it); a publish that fails (a full disk, say)
+// removes what it wrote. One publisher per root at a time.
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { fsyncPath } from '../util/atomic-dir.js';
+import { crashWindow, fsyncPath, pidAlive } from '../util/atomic-dir.js';
 
 export interface VersionRef {
   version: number;
@@ -89,15 +90,6 @@ async function fsyncTree(dir: string): Promise<void> {
 /** Temporary directories this process is writing right now (never cleaned by a concurrent publish in this process). */
 const active = new Set<string>();
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /**
  * Removes leftovers of interrupted publishes: temporary entries (ours, exportBundle's beside ours, CURRENT's) whose
  * writer process is gone, or is this process but no longer writing them.
@@ -128,29 +120,42 @@ export async function publishVersion(root: string, write: (dir: string) => Promi
   await cleanTemps(root);
   const tmp = join(root, `${TMP_PREFIX}${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`);
   active.add(tmp);
+  // what a failure before CURRENT names the new version removes again (a full disk, say), so the root is as it was
+  let made: string | null = null, ptrTmp: string | null = null, pointed = false;
+  let current: VersionRef | null = null;
+  try {
+    current = readCurrentVersion(root);
+  } catch {
+    current = null; // a broken pointer is about to be replaced
+  }
   try {
     await mkdir(tmp);
     await write(tmp);
     await fsyncTree(tmp);
-    let current: VersionRef | null = null;
-    try {
-      current = readCurrentVersion(root);
-    } catch {
-      current = null; // a broken pointer is about to be replaced
-    }
     const existing = listVersions(root);
     const version = Math.max(0, current?.version ?? 0, ...existing.map((v) => v.version)) + 1;
     const name = versionName(version);
     const dir = join(root, name);
     await rename(tmp, dir);
+    made = dir;
     await fsyncPath(root);
-    const ptrTmp = join(root, `.${CURRENT_FILE}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`);
+    await crashWindow();
+    ptrTmp = join(root, `.${CURRENT_FILE}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`);
     await writeFile(ptrTmp, `${name}\n`);
     await fsyncPath(ptrTmp);
     await rename(ptrTmp, join(root, CURRENT_FILE));
+    pointed = true;
     await fsyncPath(root);
     await prune(root, keep, name);
     return { version, name, dir };
+  } catch (e) {
+    if (!pointed) {
+      for (const p of [ptrTmp, made]) if (p) await rm(p, { recursive: true, force: true });
+    }
+    const err = e as NodeJS.ErrnoException;
+    if (pointed || !(err instanceof Error) || typeof err.code !== 'string') throw e;
+    const kept = current === null ? 'no version published' : `CURRENT still names ${current.name}`;
+    throw Object.assign(new Error(`cannot publish a version under ${root} (${kept}): ${err.message}`, { cause: err }), { code: err.code });
   } finally {
     active.delete(tmp);
     await rm(tmp, { recursive: true, force: true });

@@ -5,33 +5,30 @@
 // Differs: dense features have no embedding here, so they reach the logit through the deep part (or, with dnn [],
 // directly through w_out); wide: true adds DeepCTR's first-order part; scaled: true divides Q K^T by sqrt(P)
 // (DeepCTR's option, off in the paper). Shape letters: B batch, F fields, D embedding dim, H heads, P head size.
+import { z } from 'zod';
 import type { Tensor } from '../core/tensor.js';
 import type { Rng } from '../core/random.js';
 import * as ops from '../core/ops/index.js';
 import { Linear, Module, param, type Mlp } from '../nn/index.js';
 import type { Batch } from '../data/index.js';
 import type { ModelContext, ModelFactory } from './types.js';
-import { COMMON_DEFAULTS, DEEP_DEFAULTS, TOWER_DIMS, SingleTowerModel, withDefaults, type CommonConfig, type SingleOutput } from './common/base.js';
+import { TOWER_DIMS, SingleTowerModel, type SingleOutput, COMMON_CONFIG, parseModelConfig, DEEP_CONFIG, widthsConfig } from './common/base.js';
 import { ALL_SOURCES, FieldEmbedder, flatInput, flatWidth } from './common/field-embedder.js';
 import { LinearPart, makeMlp, outputLayer, sumLogits } from './common/layers.js';
 
-export interface AutoIntConfig extends CommonConfig {
-  attentionLayers?: number;
-  heads?: number;
-  headSize?: number;
-  residual?: boolean;
-  scaled?: boolean;
-  /** Widths of the parallel deep part ([] for plain AutoInt). */
-  dnn?: number[];
-  batchNorm?: boolean;
-  dropout?: number;
-  wide?: boolean;
-}
+export const AutoIntConfigSchema = z.strictObject({
+  ...COMMON_CONFIG, ...DEEP_CONFIG,
+  attentionLayers: z.number().int().min(0).default(3),
+  heads: z.number().int().positive().default(2),
+  headSize: z.number().int().positive().default(16),
+  residual: z.boolean().default(true),
+  scaled: z.boolean().default(false),
+  dnn: widthsConfig(TOWER_DIMS, 'widths of the parallel deep part ([] for plain AutoInt)'),
+  wide: z.boolean().default(false),
+});
+export type AutoIntConfig = z.input<typeof AutoIntConfigSchema>;
 
-export const AUTOINT_DEFAULTS: Required<AutoIntConfig> = {
-  ...COMMON_DEFAULTS, ...DEEP_DEFAULTS, attentionLayers: 3, heads: 2, headSize: 16, residual: true, scaled: false,
-  dnn: [...TOWER_DIMS], wide: false,
-};
+export const AUTOINT_DEFAULTS: Required<AutoIntConfig> = AutoIntConfigSchema.parse({});
 export const AUTOINT_TINY: AutoIntConfig = { embedDim: 8, attentionLayers: 2, heads: 2, headSize: 4, dnn: [32, 16], dropout: 0 };
 
 /** One interacting layer: x [B, F, Din] -> [B, F, H*P]. */
@@ -106,4 +103,4 @@ export class AutoInt extends SingleTowerModel {
   }
 }
 
-export const createAutoInt: ModelFactory<AutoIntConfig> = (ctx, config) => new AutoInt(ctx, withDefaults(AUTOINT_DEFAULTS, config));
+export const createAutoInt: ModelFactory<AutoIntConfig> = (ctx, config) => new AutoInt(ctx, parseModelConfig('autoint', AutoIntConfigSchema, config));

@@ -5,27 +5,26 @@
 // not reproduced; the MLP is the shared 300-300-128 with BN and dropout. se: 'fibinet' is what the IntTower authors'
 // cold.py ran (FiBiNET SENET: mean squeeze, F -> F/2 -> F with ReLU, no bias, residual e + e*a); wide: true adds
 // their DeepCTR linear part. Shape letters: B batch, F fields, D embedding dim.
+import { z } from 'zod';
 import type { Tensor } from '../core/tensor.js';
 import type { Rng } from '../core/random.js';
 import * as ops from '../core/ops/index.js';
 import { Linear, Module, param, type Mlp } from '../nn/index.js';
 import type { Batch } from '../data/index.js';
 import type { ModelContext, ModelFactory } from './types.js';
-import { COMMON_DEFAULTS, DEEP_DEFAULTS, TOWER_DIMS, SingleTowerModel, withDefaults, type CommonConfig, type SingleOutput } from './common/base.js';
+import { TOWER_DIMS, SingleTowerModel, type SingleOutput, COMMON_CONFIG, parseModelConfig, DEEP_CONFIG, widthsConfig } from './common/base.js';
 import { ALL_SOURCES, FieldEmbedder, flatInput, flatWidth } from './common/field-embedder.js';
 import { LinearPart, makeMlp, outputLayer, sumLogits } from './common/layers.js';
 
-export interface ColdConfig extends CommonConfig {
-  dnn?: number[];
-  batchNorm?: boolean;
-  dropout?: number;
-  /** 'cold': the COLD paper's SE; 'fibinet': the authors' code; 'none': ablation. */
-  se?: 'cold' | 'fibinet' | 'none';
-  /** Add a first-order (LR) part, as DeepCTR-based code does. */
-  wide?: boolean;
-}
+export const ColdConfigSchema = z.strictObject({
+  ...COMMON_CONFIG, ...DEEP_CONFIG,
+  dnn: widthsConfig(TOWER_DIMS, 'widths of the deep part'),
+  se: z.enum(['cold', 'fibinet', 'none']).default('cold').describe("'cold': the COLD paper's SE; 'fibinet': the authors' code; 'none': ablation"),
+  wide: z.boolean().default(false).describe('add a first-order (LR) part, as DeepCTR-based code does'),
+});
+export type ColdConfig = z.input<typeof ColdConfigSchema>;
 
-export const COLD_DEFAULTS: Required<ColdConfig> = { ...COMMON_DEFAULTS, ...DEEP_DEFAULTS, dnn: [...TOWER_DIMS], se: 'cold', wide: false };
+export const COLD_DEFAULTS: Required<ColdConfig> = ColdConfigSchema.parse({});
 export const COLD_TINY: ColdConfig = { embedDim: 8, dnn: [32, 16], dropout: 0 };
 
 /** Field weights for e [B, F, D] -> [B, F, D]. */
@@ -86,4 +85,4 @@ export class Cold extends SingleTowerModel {
   }
 }
 
-export const createCold: ModelFactory<ColdConfig> = (ctx, config) => new Cold(ctx, withDefaults(COLD_DEFAULTS, config));
+export const createCold: ModelFactory<ColdConfig> = (ctx, config) => new Cold(ctx, parseModelConfig('cold', ColdConfigSchema, config));

@@ -17,6 +17,7 @@
 // so its running statistics average them (documented in docs/STRATEGIES.md). Serving: the base model's plan runs
 // twice in one arena (relocated steps), with a native 'fieldGate' step between the passes.
 // Shape letters: B batch, F fields of a side, D embedding dim, U/I user/item rep widths, W the other side's width.
+import { z } from 'zod';
 import { Tensor } from '../core/tensor.js';
 import type { Rng } from '../core/random.js';
 import { noGrad } from '../core/tape.js';
@@ -31,32 +32,30 @@ import { DSSM_TINY } from './dssm.js';
 import { FieldEmbedder, ITEM_SIDE, USER_SIDE, flatWidth, type Source } from './common/field-embedder.js';
 import { makeMlp } from './common/layers.js';
 import { own } from '../util/own.js';
+import { parseModelConfig } from './common/base.js';
 import { PlanBuilder, floats, relocate, type UserServingPlan } from './common/serving.js';
 
-export interface Cs3CycleConfig {
-  /** Width of the gate MLP's hidden layer. */
-  hidden?: number;
-}
+const Cs3CycleSchema = z.strictObject({ hidden: z.number().int().positive().default(32).describe("width of the gate MLP's hidden layer") });
+const Cs3SyncSchema = z.strictObject({
+  beta: z.number().min(0).lt(1).default(0.99).describe("beta of the EMA of each tower's mean normalised rep"),
+  weight: z.number().min(0).default(0.1).describe('weight of the alignment loss (0: statistics and their input only)'),
+});
+export type Cs3CycleConfig = z.input<typeof Cs3CycleSchema>;
+export type Cs3SyncConfig = z.input<typeof Cs3SyncSchema>;
 
-export interface Cs3SyncConfig {
-  /** beta of the EMA of each tower's mean normalised rep. */
-  beta?: number;
-  /** Weight of the alignment loss (0: statistics and their input only). */
-  weight?: number;
-}
+/** The registered two-tower model CS3 wraps and its config (checked against that model's schema by the registry). */
+export const Cs3ConfigSchema = z.strictObject({
+  base: z.string({ error: 'must name a registered two-tower model (e.g. "dssm", "int-tower")' })
+    .refine((b) => b !== 'cs3', 'the base cannot be cs3 itself'),
+  config: z.record(z.string(), z.unknown()).default({}).describe("the base model's config ({} = its defaults)"),
+  cycle: z.union([z.boolean(), Cs3CycleSchema]).default(false).describe('part 1, cycle-adaptive structure (true = defaults)'),
+  sync: z.union([z.boolean(), Cs3SyncSchema]).default(false).describe('part 2, cross-tower synchronisation (true = defaults)'),
+});
+/** `base` is required; optional in the type so any config object type-checks against the factory. */
+export type Cs3Config = Partial<z.input<typeof Cs3ConfigSchema>>;
 
-export interface Cs3Config {
-  /** The registered two-tower model CS3 wraps (required; optional in the type so any config object type-checks), and its config. */
-  base?: string;
-  config?: Record<string, unknown>;
-  /** Part 1 (true = defaults). */
-  cycle?: boolean | Cs3CycleConfig;
-  /** Part 2 (true = defaults). */
-  sync?: boolean | Cs3SyncConfig;
-}
-
-export const CS3_CYCLE_DEFAULTS: Required<Cs3CycleConfig> = { hidden: 32 };
-export const CS3_SYNC_DEFAULTS: Required<Cs3SyncConfig> = { beta: 0.99, weight: 0.1 };
+export const CS3_CYCLE_DEFAULTS: Required<Cs3CycleConfig> = Cs3CycleSchema.parse({});
+export const CS3_SYNC_DEFAULTS: Required<Cs3SyncConfig> = Cs3SyncSchema.parse({});
 export const CS3_TINY: Cs3Config = { base: 'dssm', config: { ...DSSM_TINY }, cycle: true, sync: true };
 
 /** One tower's CS3 parts. */
@@ -78,17 +77,9 @@ interface Side {
   inPass1: boolean;
 }
 
-/** Options with defaults (true = defaults, false/undefined = off); unknown keys throw. */
-function partConfig<C extends object>(part: string, v: boolean | C | undefined, defaults: Required<C>): Required<C> | null {
-  if (v === undefined || v === false) return null;
-  const out = { ...defaults } as Record<string, unknown>;
-  if (v !== true) {
-    for (const [k, x] of Object.entries(v)) {
-      if (!Object.hasOwn(defaults, k)) throw new Error(`cs3: unknown ${part} config key '${k}' (known: ${Object.keys(defaults).join(', ')})`);
-      if (x !== undefined) out[k] = x;
-    }
-  }
-  return out as Required<C>;
+/** A part's options: true = its defaults, false = off. */
+function partConfig<C extends object>(v: boolean | Required<C>, defaults: Required<C>): Required<C> | null {
+  return v === false ? null : v === true ? { ...defaults } : v;
 }
 
 const sameSources = (a: readonly Source[], b: readonly Source[]): boolean => a.length === b.length && a.every((s) => b.includes(s));
@@ -112,13 +103,10 @@ export class Cs3 extends Module implements RecModel {
   /** Sync: training steps the statistics have seen ([1]; 0 = none yet: the statistics are zeros, so is the shift). */
   readonly syncSteps: Tensor | null;
 
-  constructor(ctx: ModelContext, readonly config: Cs3Config, base: RecModel) {
+  constructor(ctx: ModelContext, readonly config: z.output<typeof Cs3ConfigSchema>, base: RecModel) {
     super();
-    this.cycle = partConfig('cycle', config.cycle, CS3_CYCLE_DEFAULTS);
-    this.sync = partConfig('sync', config.sync, CS3_SYNC_DEFAULTS);
-    if (this.cycle && !(Number.isInteger(this.cycle.hidden) && this.cycle.hidden > 0)) throw new Error(`cs3: cycle.hidden must be a positive integer (got ${this.cycle.hidden})`);
-    if (this.sync && !(this.sync.beta >= 0 && this.sync.beta < 1)) throw new Error(`cs3: sync.beta must be in [0, 1) (got ${this.sync.beta})`);
-    if (this.sync && !(this.sync.weight >= 0)) throw new Error(`cs3: sync.weight must be >= 0 (got ${this.sync.weight})`);
+    this.cycle = partConfig(config.cycle, CS3_CYCLE_DEFAULTS);
+    this.sync = partConfig(config.sync, CS3_SYNC_DEFAULTS);
     if (!base.twoTower || !base.encodeUser || !base.encodeItem || !base.score) throw new Error(`cs3: '${base.kind}' is not a two-tower model (it needs encodeUser, encodeItem and score)`);
     this.base = this.addModule('base', base);
     this.embedder = fieldEmbedderOf(base, 'cs3');
@@ -301,10 +289,8 @@ function repWidths(base: RecModel, ctx: ModelContext): { user: number; item: num
 
 /** The factory takes the registry to build the base model from (registry.ts passes MODELS). */
 export function createCs3(ctx: ModelContext, config: Cs3Config, registry: Record<string, ModelFactory<any>>): RecModel {
-  for (const k of Object.keys(config ?? {})) if (!['base', 'config', 'cycle', 'sync'].includes(k)) throw new Error(`cs3: unknown config key '${k}' (known: base, config, cycle, sync)`);
-  if (!config?.base) throw new Error('cs3: config.base must name a registered two-tower model (e.g. "dssm", "int-tower")');
-  if (config.base === 'cs3') throw new Error('cs3: the base cannot be cs3 itself');
-  const factory = own(registry, config.base);
-  if (!factory) throw new Error(`cs3: unknown base model '${config.base}' (registered: ${Object.keys(registry).join(', ')})`);
-  return new Cs3(ctx, config, factory(ctx, config.config ?? {}));
+  const c = parseModelConfig('cs3', Cs3ConfigSchema, config);
+  const factory = own(registry, c.base);
+  if (!factory) throw new Error(`cs3: unknown base model '${c.base}' (registered: ${Object.keys(registry).join(', ')})`);
+  return new Cs3(ctx, c, factory(ctx, c.config));
 }

@@ -6,36 +6,31 @@
 // Differs: the paper's Category Alignment Loss (for multi-category item sets) is left out; the temperature is ours
 // (see dssm.ts). The IntTower authors' DAT.py feeds torch.rand noise as the "augmented vectors" and never trains
 // them; this follows the DAT paper instead. Shape letters: B batch, N items, D embedding dim, O tower output width.
+import { z } from 'zod';
 import { Tensor } from '../core/tensor.js';
 import { detach } from '../core/tape.js';
-import type { ActName } from '../core/kernels/types.js';
 import * as ops from '../core/ops/index.js';
 import { Embedding, param, type Mlp } from '../nn/index.js';
 import type { Batch, FeatureInfo } from '../data/index.js';
 import type { ModelContext, ModelFactory } from './types.js';
-import { COMMON_DEFAULTS, DEEP_DEFAULTS, TOWER_DIMS, TwoTowerModel, labelsOf, dotScores, withDefaults, type CommonConfig, type TowerOutput } from './common/base.js';
+import { TOWER_DIMS, TwoTowerModel, labelsOf, dotScores, type TowerOutput, COMMON_CONFIG, parseModelConfig, DEEP_CONFIG, widthsConfig, ACTIVATIONS } from './common/base.js';
 import { FieldEmbedder, ITEM_SIDE, USER_SIDE, flatInput, flatWidth, idFeature, type Source } from './common/field-embedder.js';
 import { makeMlp } from './common/layers.js';
 import { normalizedDotSpec, type UserServingPlan } from './common/serving.js';
 
-export interface DatConfig extends CommonConfig {
-  tower?: number[];
-  batchNorm?: boolean;
-  dropout?: number;
-  lastAct?: ActName;
-  temperature?: number;
-  /** Weights l_u and l_v of the mimic losses. */
-  mimicUser?: number;
-  mimicItem?: number;
-  /** Sparse features whose ids key the augmented vectors; '' = the first sparse user / item feature. */
-  userIdFeature?: string;
-  itemIdFeature?: string;
-}
+export const DatConfigSchema = z.strictObject({
+  ...COMMON_CONFIG, ...DEEP_CONFIG,
+  tower: widthsConfig(TOWER_DIMS, 'tower widths (both towers)'),
+  lastAct: z.enum(ACTIVATIONS).default('none'),
+  temperature: z.number().positive().default(0.2),
+  mimicUser: z.number().min(0).default(1).describe('weight l_u of the user mimic loss'),
+  mimicItem: z.number().min(0).default(1).describe('weight l_v of the item mimic loss'),
+  userIdFeature: z.string().default('').describe("the sparse feature whose ids key the users' augmented vectors; '' = the first sparse user feature"),
+  itemIdFeature: z.string().default('').describe("the same for items; '' = the first sparse item feature"),
+});
+export type DatConfig = z.input<typeof DatConfigSchema>;
 
-export const DAT_DEFAULTS: Required<DatConfig> = {
-  ...COMMON_DEFAULTS, ...DEEP_DEFAULTS, tower: [...TOWER_DIMS], lastAct: 'none', temperature: 0.2,
-  mimicUser: 1, mimicItem: 1, userIdFeature: '', itemIdFeature: '',
-};
+export const DAT_DEFAULTS: Required<DatConfig> = DatConfigSchema.parse({});
 export const DAT_TINY: DatConfig = { embedDim: 8, tower: [32, 16], dropout: 0 };
 
 interface DatSide extends TowerOutput {
@@ -118,4 +113,4 @@ export class Dat extends TwoTowerModel<DatSide, DatSide> {
   }
 }
 
-export const createDat: ModelFactory<DatConfig> = (ctx, config) => new Dat(ctx, withDefaults(DAT_DEFAULTS, config));
+export const createDat: ModelFactory<DatConfig> = (ctx, config) => new Dat(ctx, parseModelConfig('dat', DatConfigSchema, config));

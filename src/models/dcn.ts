@@ -2,25 +2,26 @@
 // cross layers x_{l+1} = x0 (x_l . w_l) + b_l + x_l; a parallel deep MLP over x0; logit = [x_L, deep] w_out + b.
 // Differs: two cross layers by default (DeepCTR's default, which the IntTower authors ran; the paper tunes 1-6);
 // wide: true adds DeepCTR's first-order part, absent from the paper. Shape letters: B batch, K input width.
+import { z } from 'zod';
 import type { Tensor } from '../core/tensor.js';
 import type { Rng } from '../core/random.js';
 import * as ops from '../core/ops/index.js';
 import { Linear, Module, param, type Mlp } from '../nn/index.js';
 import type { Batch } from '../data/index.js';
 import type { ModelContext, ModelFactory } from './types.js';
-import { COMMON_DEFAULTS, DEEP_DEFAULTS, TOWER_DIMS, SingleTowerModel, withDefaults, type CommonConfig, type SingleOutput } from './common/base.js';
+import { TOWER_DIMS, SingleTowerModel, type SingleOutput, COMMON_CONFIG, parseModelConfig, DEEP_CONFIG, widthsConfig } from './common/base.js';
 import { ALL_SOURCES, FieldEmbedder, flatInput, flatWidth } from './common/field-embedder.js';
 import { LinearPart, makeMlp, outputLayer, sumLogits } from './common/layers.js';
 
-export interface DcnConfig extends CommonConfig {
-  crossLayers?: number;
-  dnn?: number[];
-  batchNorm?: boolean;
-  dropout?: number;
-  wide?: boolean;
-}
+export const DcnConfigSchema = z.strictObject({
+  ...COMMON_CONFIG, ...DEEP_CONFIG,
+  crossLayers: z.number().int().min(0).default(2),
+  dnn: widthsConfig(TOWER_DIMS, 'widths of the deep part'),
+  wide: z.boolean().default(false),
+});
+export type DcnConfig = z.input<typeof DcnConfigSchema>;
 
-export const DCN_DEFAULTS: Required<DcnConfig> = { ...COMMON_DEFAULTS, ...DEEP_DEFAULTS, crossLayers: 2, dnn: [...TOWER_DIMS], wide: false };
+export const DCN_DEFAULTS: Required<DcnConfig> = DcnConfigSchema.parse({});
 export const DCN_TINY: DcnConfig = { embedDim: 8, dnn: [32, 16], dropout: 0 };
 
 /** The cross network (vector parameterisation): x0 [B, K] -> x_L [B, K]. */
@@ -75,4 +76,4 @@ export class Dcn extends SingleTowerModel {
   }
 }
 
-export const createDcn: ModelFactory<DcnConfig> = (ctx, config) => new Dcn(ctx, withDefaults(DCN_DEFAULTS, config));
+export const createDcn: ModelFactory<DcnConfig> = (ctx, config) => new Dcn(ctx, parseModelConfig('dcn', DcnConfigSchema, config));

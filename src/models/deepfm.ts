@@ -3,22 +3,23 @@
 //   deep = MLP over the flattened field embeddings and the dense features.
 // Differs: dense features enter the first-order and deep parts only (they have no FM embedding), as in DeepCTR.
 // Shape letters: B batch, F fields, D embedding dim.
+import { z } from 'zod';
 import type { Tensor } from '../core/tensor.js';
 import * as ops from '../core/ops/index.js';
 import { param, type Linear, type Mlp } from '../nn/index.js';
 import type { Batch } from '../data/index.js';
 import type { ModelContext, ModelFactory } from './types.js';
-import { COMMON_DEFAULTS, DEEP_DEFAULTS, TOWER_DIMS, SingleTowerModel, withDefaults, type CommonConfig, type SingleOutput } from './common/base.js';
+import { TOWER_DIMS, SingleTowerModel, type SingleOutput, COMMON_CONFIG, parseModelConfig, DEEP_CONFIG, widthsConfig } from './common/base.js';
 import { ALL_SOURCES, FieldEmbedder, flatInput, flatWidth } from './common/field-embedder.js';
 import { LinearPart, makeMlp, outputLayer, sumLogits } from './common/layers.js';
 
-export interface DeepFmConfig extends CommonConfig {
-  dnn?: number[];
-  batchNorm?: boolean;
-  dropout?: number;
-}
+export const DeepFmConfigSchema = z.strictObject({
+  ...COMMON_CONFIG, ...DEEP_CONFIG,
+  dnn: widthsConfig(TOWER_DIMS, 'widths of the deep part'),
+});
+export type DeepFmConfig = z.input<typeof DeepFmConfigSchema>;
 
-export const DEEPFM_DEFAULTS: Required<DeepFmConfig> = { ...COMMON_DEFAULTS, ...DEEP_DEFAULTS, dnn: [...TOWER_DIMS] };
+export const DEEPFM_DEFAULTS: Required<DeepFmConfig> = DeepFmConfigSchema.parse({});
 export const DEEPFM_TINY: DeepFmConfig = { embedDim: 8, dnn: [32, 16], dropout: 0 };
 
 /** Second-order FM term: e [B, F, D] -> [B, 1]. */
@@ -55,4 +56,4 @@ export class DeepFm extends SingleTowerModel {
   }
 }
 
-export const createDeepFm: ModelFactory<DeepFmConfig> = (ctx, config) => new DeepFm(ctx, withDefaults(DEEPFM_DEFAULTS, config));
+export const createDeepFm: ModelFactory<DeepFmConfig> = (ctx, config) => new DeepFm(ctx, parseModelConfig('deepfm', DeepFmConfigSchema, config));

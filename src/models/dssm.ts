@@ -5,31 +5,26 @@
 // gamma = 1 (T = 1), which caps |logit - b| at 1, and puts ReLU + BN + dropout on the last tower layer. Here T
 // defaults to 0.2 (logit 5<u, v>, as in the engine's reference step) and the last layer is linear (lastAct option).
 // Shape letters: B batch, N items, D embedding dim.
+import { z } from 'zod';
 import type { Tensor } from '../core/tensor.js';
-import type { ActName } from '../core/kernels/types.js';
 import * as ops from '../core/ops/index.js';
 import { param, type Mlp } from '../nn/index.js';
 import type { Batch } from '../data/index.js';
 import type { ModelContext, ModelFactory } from './types.js';
-import { COMMON_DEFAULTS, DEEP_DEFAULTS, TOWER_DIMS, TwoTowerModel, dotScores, withDefaults, type CommonConfig, type TowerOutput } from './common/base.js';
+import { TOWER_DIMS, TwoTowerModel, dotScores, type TowerOutput, COMMON_CONFIG, parseModelConfig, DEEP_CONFIG, widthsConfig, ACTIVATIONS } from './common/base.js';
 import { FieldEmbedder, ITEM_SIDE, USER_SIDE, flatInput, flatWidth, type Source } from './common/field-embedder.js';
 import { makeMlp } from './common/layers.js';
 import { normalizedDotSpec, type UserServingPlan } from './common/serving.js';
 
-export interface DssmConfig extends CommonConfig {
-  /** Tower widths (both towers). */
-  tower?: number[];
-  batchNorm?: boolean;
-  dropout?: number;
-  /** Activation of the last tower layer before L2 normalisation. */
-  lastAct?: ActName;
-  /** T in logit = <u, v> / T + b. */
-  temperature?: number;
-}
+export const DssmConfigSchema = z.strictObject({
+  ...COMMON_CONFIG, ...DEEP_CONFIG,
+  tower: widthsConfig(TOWER_DIMS, 'tower widths (both towers)'),
+  lastAct: z.enum(ACTIVATIONS).default('none').describe('activation of the last tower layer before L2 normalisation'),
+  temperature: z.number().positive().default(0.2).describe('T in logit = <u, v> / T + b'),
+});
+export type DssmConfig = z.input<typeof DssmConfigSchema>;
 
-export const DSSM_DEFAULTS: Required<DssmConfig> = {
-  ...COMMON_DEFAULTS, ...DEEP_DEFAULTS, tower: [...TOWER_DIMS], lastAct: 'none', temperature: 0.2,
-};
+export const DSSM_DEFAULTS: Required<DssmConfig> = DssmConfigSchema.parse({});
 export const DSSM_TINY: DssmConfig = { embedDim: 8, tower: [32, 16], dropout: 0 };
 
 export class Dssm extends TwoTowerModel {
@@ -81,4 +76,4 @@ export class Dssm extends TwoTowerModel {
   }
 }
 
-export const createDssm: ModelFactory<DssmConfig> = (ctx, config) => new Dssm(ctx, withDefaults(DSSM_DEFAULTS, config));
+export const createDssm: ModelFactory<DssmConfig> = (ctx, config) => new Dssm(ctx, parseModelConfig('dssm', DssmConfigSchema, config));

@@ -20,41 +20,35 @@
 //     covers the batch's looked-up embeddings, divided by B.
 //   - Serving: encodeUser returns the L layers' normalised heads [B, L*H*P], encodeItem the item heads [B, H*P].
 // Shape letters: B batch, N items, F fields, D embedding dim, L tapped user layers, H heads, P head size.
+import { z } from 'zod';
 import { Tensor } from '../core/tensor.js';
 import type { Rng } from '../core/random.js';
 import * as ops from '../core/ops/index.js';
 import { Linear, Module, param, type Mlp } from '../nn/index.js';
 import type { Batch } from '../data/index.js';
 import type { ModelContext, ModelFactory } from './types.js';
-import { COMMON_DEFAULTS, DEEP_DEFAULTS, TOWER_DIMS, TwoTowerModel, oneUser, withDefaults, type CommonConfig, type TowerOutput } from './common/base.js';
+import { TOWER_DIMS, TwoTowerModel, oneUser, type TowerOutput, COMMON_CONFIG, parseModelConfig, DEEP_CONFIG, widthsConfig } from './common/base.js';
 import { FieldEmbedder, ITEM_SIDE, USER_SIDE, flatInput, flatWidth, type Source } from './common/field-embedder.js';
 import { makeMlp } from './common/layers.js';
 import { PlanBuilder, floats, type PlanStep, type UserServingPlan } from './common/serving.js';
 
-export interface IntTowerConfig extends CommonConfig {
-  tower?: number[];
-  batchNorm?: boolean;
-  dropout?: number;
-  /** 'paper': e * softmax(zW + b); 'residual': e + e * softmax(zW) (authors' code); 'none': ablation. */
-  lightSe?: 'paper' | 'residual' | 'none';
-  /** Which user representations FE-Block projects: layer outputs (paper), layer inputs (authors), last output only. */
-  taps?: 'output' | 'input' | 'last';
-  /** H; 0 = the number of user-side embedded fields. */
-  heads?: number;
-  /** P */
-  headSize?: number;
-  normalizeHeads?: boolean;
-  cir?: boolean;
-  /** lambda1 */
-  cirWeight?: number;
-  /** tau */
-  cirTemperature?: number;
-}
+export const IntTowerConfigSchema = z.strictObject({
+  ...COMMON_CONFIG, ...DEEP_CONFIG,
+  tower: widthsConfig(TOWER_DIMS, 'tower widths (both towers)'),
+  lightSe: z.enum(['paper', 'residual', 'none']).default('paper')
+    .describe("'paper': e * softmax(zW + b); 'residual': e + e * softmax(zW) (authors' code); 'none': ablation"),
+  taps: z.enum(['output', 'input', 'last']).default('output')
+    .describe('which user representations FE-Block projects: layer outputs (paper), layer inputs (authors), last output only'),
+  heads: z.number().int().min(0).default(0).describe('H; 0 = the number of user-side embedded fields'),
+  headSize: z.number().int().positive().default(64).describe('P'),
+  normalizeHeads: z.boolean().default(true),
+  cir: z.boolean().default(true),
+  cirWeight: z.number().min(0).default(0.1).describe('lambda1'),
+  cirTemperature: z.number().positive().default(0.07).describe('tau'),
+});
+export type IntTowerConfig = z.input<typeof IntTowerConfigSchema>;
 
-export const INT_TOWER_DEFAULTS: Required<IntTowerConfig> = {
-  ...COMMON_DEFAULTS, ...DEEP_DEFAULTS, tower: [...TOWER_DIMS], lightSe: 'paper', taps: 'output', heads: 0, headSize: 64,
-  normalizeHeads: true, cir: true, cirWeight: 0.1, cirTemperature: 0.07,
-};
+export const INT_TOWER_DEFAULTS: Required<IntTowerConfig> = IntTowerConfigSchema.parse({});
 export const INT_TOWER_TINY: IntTowerConfig = { embedDim: 8, tower: [32, 16], dropout: 0, heads: 2, headSize: 8 };
 
 /** Light-SE over e [B, F, D] -> [B, F, D]. */
@@ -203,4 +197,4 @@ export class IntTower extends TwoTowerModel<IntTowerSide, IntTowerSide> {
   }
 }
 
-export const createIntTower: ModelFactory<IntTowerConfig> = (ctx, config) => new IntTower(ctx, withDefaults(INT_TOWER_DEFAULTS, config));
+export const createIntTower: ModelFactory<IntTowerConfig> = (ctx, config) => new IntTower(ctx, parseModelConfig('int-tower', IntTowerConfigSchema, config));

@@ -2,19 +2,23 @@
 // IntTower paper): logit = b + sum of one weight per feature id (sequences pooled) + w . dense.
 // Differs: none in the model. Because it is additive, it splits into a user part (user + context features) and an
 // item part, so it is served as a two-tower model: score = userPart + itemPart + b. Shape letters: B batch, N items.
+import { z } from 'zod';
 import { Tensor } from '../core/tensor.js';
 import * as ops from '../core/ops/index.js';
 import { param } from '../nn/index.js';
 import type { Batch } from '../data/index.js';
 import type { ModelContext, ModelFactory } from './types.js';
-import { COMMON_DEFAULTS, TwoTowerModel, oneUser, withDefaults, type CommonConfig, type TowerOutput } from './common/base.js';
+import { TwoTowerModel, oneUser, type TowerOutput, COMMON_CONFIG, parseModelConfig } from './common/base.js';
 import { ITEM_SIDE, USER_SIDE, type Source } from './common/field-embedder.js';
 import { LinearPart } from './common/layers.js';
 
 /** embedDim is unused (every weight is a scalar). */
-export type LrConfig = CommonConfig;
+export const LrConfigSchema = z.strictObject({
+  ...COMMON_CONFIG,
+});
+export type LrConfig = z.input<typeof LrConfigSchema>;
 
-export const LR_DEFAULTS: Required<LrConfig> = { ...COMMON_DEFAULTS };
+export const LR_DEFAULTS: Required<LrConfig> = LrConfigSchema.parse({});
 export const LR_TINY: LrConfig = {};
 
 export class Lr extends TwoTowerModel {
@@ -49,4 +53,4 @@ export class Lr extends TwoTowerModel {
   }
 }
 
-export const createLr: ModelFactory<LrConfig> = (ctx, config) => new Lr(ctx, withDefaults(LR_DEFAULTS, config));
+export const createLr: ModelFactory<LrConfig> = (ctx, config) => new Lr(ctx, parseModelConfig('lr', LrConfigSchema, config));

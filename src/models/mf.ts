@@ -4,29 +4,29 @@
 // `biases` adds a learned bias per user and per item (classic biased MF) while keeping the score a dot product:
 // the reps become [e_u, b_u, 1] and [e_i, 1, b_i], so <u, v> = <e_u, e_i> + b_u + b_i (all divided by T).
 // Shape letters: B batch, N items, D embedding dim.
+import { z } from 'zod';
 import type { Tensor } from '../core/tensor.js';
 import { Tensor as T } from '../core/tensor.js';
 import * as ops from '../core/ops/index.js';
 import { Embedding, param } from '../nn/index.js';
 import type { Batch, FeatureInfo } from '../data/index.js';
 import type { ModelContext, ModelFactory } from './types.js';
-import { COMMON_DEFAULTS, TwoTowerModel, dotScores, withDefaults, type CommonConfig, type TowerOutput } from './common/base.js';
+import { TwoTowerModel, dotScores, type TowerOutput, COMMON_CONFIG, parseModelConfig } from './common/base.js';
 import { PlanBuilder, type UserServingPlan } from './common/serving.js';
 import { idFeature } from './common/field-embedder.js';
 
-export interface MfConfig extends CommonConfig {
-  /** T in logit = <u, v> / T + b. */
-  temperature?: number;
-  /** Cosine instead of the raw inner product. */
-  normalize?: boolean;
-  /** A learned bias per user and per item (not with normalize). */
-  biases?: boolean;
-  /** Sparse features holding the ids; '' = the first sparse user / item feature. */
-  userIdFeature?: string;
-  itemIdFeature?: string;
-}
+export const MfConfigSchema = z.strictObject({
+  ...COMMON_CONFIG,
+  embedStd: z.number().min(0).default(0.01).describe('std of the N(0, std) embedding initialisation'),
+  temperature: z.number().positive().default(1).describe('T in logit = <u, v> / T + b'),
+  normalize: z.boolean().default(false).describe('cosine instead of the raw inner product'),
+  biases: z.boolean().default(false).describe('a learned bias per user and per item (not with normalize)'),
+  userIdFeature: z.string().default('').describe("the sparse feature holding the user ids; '' = the first sparse user feature"),
+  itemIdFeature: z.string().default('').describe("the same for items; '' = the first sparse item feature"),
+});
+export type MfConfig = z.input<typeof MfConfigSchema>;
 
-export const MF_DEFAULTS: Required<MfConfig> = { ...COMMON_DEFAULTS, embedStd: 0.01, temperature: 1, normalize: false, biases: false, userIdFeature: '', itemIdFeature: '' };
+export const MF_DEFAULTS: Required<MfConfig> = MfConfigSchema.parse({});
 export const MF_TINY: MfConfig = { embedDim: 8, embedStd: 0.1, biases: true };
 
 export class Mf extends TwoTowerModel {
@@ -94,4 +94,4 @@ export class Mf extends TwoTowerModel {
   }
 }
 
-export const createMf: ModelFactory<MfConfig> = (ctx, config) => new Mf(ctx, withDefaults(MF_DEFAULTS, config));
+export const createMf: ModelFactory<MfConfig> = (ctx, config) => new Mf(ctx, parseModelConfig('mf', MfConfigSchema, config));

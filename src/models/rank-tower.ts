@@ -18,6 +18,7 @@
 // branch's keys and values computed from E_u); encodeItem returns [E_i | K_i | V_i | Q'_i | U'_i]. score() runs only
 // the per-pair part: the two attentions, gating, W_o, LayerNorm, and max-sim.
 // Shape letters: B batch, N pairs, H_u/H_i sub-spaces, k sub-space size, d query/key width, v value width.
+import { z } from 'zod';
 import { Tensor } from '../core/tensor.js';
 import type { Rng } from '../core/random.js';
 import type { ActName } from '../core/kernels/types.js';
@@ -26,38 +27,27 @@ import * as ops from '../core/ops/index.js';
 import { LayerNorm, Linear, Module, param, type Mlp } from '../nn/index.js';
 import type { Batch } from '../data/index.js';
 import type { ModelContext, ModelFactory } from './types.js';
-import { COMMON_DEFAULTS, DEEP_DEFAULTS, TwoTowerModel, oneUser, withDefaults, type CommonConfig, type TowerOutput } from './common/base.js';
+import { TwoTowerModel, oneUser, type TowerOutput, COMMON_CONFIG, parseModelConfig, DEEP_CONFIG, widthsConfig, ACTIVATIONS } from './common/base.js';
 import { FieldEmbedder, ITEM_SIDE, USER_SIDE, flatInput, flatWidth, type Source } from './common/field-embedder.js';
 import { makeMlp } from './common/layers.js';
 import { PlanBuilder, floats, type GauWeights, type UserServingPlan } from './common/serving.js';
 
-export interface RankTowerConfig extends CommonConfig {
-  /** Hidden widths of each tower's MLP before its H*k output layer. */
-  tower?: number[];
-  batchNorm?: boolean;
-  dropout?: number;
-  /** H_u, H_i: sub-spaces per side. */
-  userHeads?: number;
-  itemHeads?: number;
-  /** k: sub-space size. */
-  headSize?: number;
-  /** Hidden width of the two-layer gating MLP. */
-  gateHidden?: number;
-  /** d: query/key width and v: value width of the GAU (0 = k). */
-  attnDim?: number;
-  valueDim?: number;
-  /** phi of the Q/K/V projections. */
-  phi?: ActName;
-  /** Initial tau of the max-sim (learned). */
-  temperature?: number;
-  /** Ablation: false scores max-sim on the MHGN sub-spaces directly (no cross-attention). */
-  crossAttention?: boolean;
-}
+export const RankTowerConfigSchema = z.strictObject({
+  ...COMMON_CONFIG, ...DEEP_CONFIG,
+  tower: widthsConfig([300, 300], "hidden widths of each tower's MLP before its H*k output layer"),
+  userHeads: z.number().int().positive().default(4).describe('H_u: sub-spaces of the user side'),
+  itemHeads: z.number().int().positive().default(4).describe('H_i: sub-spaces of the item side'),
+  headSize: z.number().int().positive().default(32).describe('k: sub-space size'),
+  gateHidden: z.number().int().positive().default(64).describe('hidden width of the two-layer gating MLP'),
+  attnDim: z.number().int().min(0).default(0).describe('d: query/key width of the GAU (0 = k)'),
+  valueDim: z.number().int().min(0).default(0).describe('v: value width of the GAU (0 = k)'),
+  phi: z.enum(ACTIVATIONS).default('silu').describe('phi of the Q/K/V projections'),
+  temperature: z.number().positive().default(0.2).describe('initial tau of the max-sim (learned)'),
+  crossAttention: z.boolean().default(true).describe('ablation: false scores max-sim on the MHGN sub-spaces directly (no cross-attention)'),
+});
+export type RankTowerConfig = z.input<typeof RankTowerConfigSchema>;
 
-export const RANK_TOWER_DEFAULTS: Required<RankTowerConfig> = {
-  ...COMMON_DEFAULTS, ...DEEP_DEFAULTS, tower: [300, 300], userHeads: 4, itemHeads: 4, headSize: 32, gateHidden: 64,
-  attnDim: 0, valueDim: 0, phi: 'silu', temperature: 0.2, crossAttention: true,
-};
+export const RANK_TOWER_DEFAULTS: Required<RankTowerConfig> = RankTowerConfigSchema.parse({});
 export const RANK_TOWER_TINY: RankTowerConfig = { embedDim: 8, tower: [32], dropout: 0, userHeads: 3, itemHeads: 2, headSize: 8, gateHidden: 16 };
 
 /** Multi-Head Gated Network: MLP(x) * sigmoid(gMLP(sg(x))) -> [B, H*k]. */
@@ -229,4 +219,4 @@ export class RankTower extends TwoTowerModel {
   }
 }
 
-export const createRankTower: ModelFactory<RankTowerConfig> = (ctx, config) => new RankTower(ctx, withDefaults(RANK_TOWER_DEFAULTS, config));
+export const createRankTower: ModelFactory<RankTowerConfig> = (ctx, config) => new RankTower(ctx, parseModelConfig('rank-tower', RankTowerConfigSchema, config));

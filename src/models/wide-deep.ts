@@ -3,22 +3,23 @@
 // Differs: the wide part has no hand-crafted cross-product features (as in DeepCTR's WDL, which the IntTower
 // authors ran); wide and deep share one optimizer (the paper trains the wide part with FTRL + L1).
 // Shape letters: B batch, F fields, D embedding dim.
+import { z } from 'zod';
 import type { Tensor } from '../core/tensor.js';
 import * as ops from '../core/ops/index.js';
 import { param, type Linear, type Mlp } from '../nn/index.js';
 import type { Batch } from '../data/index.js';
 import type { ModelContext, ModelFactory } from './types.js';
-import { COMMON_DEFAULTS, DEEP_DEFAULTS, TOWER_DIMS, SingleTowerModel, withDefaults, type CommonConfig, type SingleOutput } from './common/base.js';
+import { TOWER_DIMS, SingleTowerModel, type SingleOutput, COMMON_CONFIG, parseModelConfig, DEEP_CONFIG, widthsConfig } from './common/base.js';
 import { ALL_SOURCES, FieldEmbedder, flatInput, flatWidth } from './common/field-embedder.js';
 import { LinearPart, makeMlp, outputLayer, sumLogits } from './common/layers.js';
 
-export interface WideDeepConfig extends CommonConfig {
-  dnn?: number[];
-  batchNorm?: boolean;
-  dropout?: number;
-}
+export const WideDeepConfigSchema = z.strictObject({
+  ...COMMON_CONFIG, ...DEEP_CONFIG,
+  dnn: widthsConfig(TOWER_DIMS, 'widths of the deep part'),
+});
+export type WideDeepConfig = z.input<typeof WideDeepConfigSchema>;
 
-export const WIDE_DEEP_DEFAULTS: Required<WideDeepConfig> = { ...COMMON_DEFAULTS, ...DEEP_DEFAULTS, dnn: [...TOWER_DIMS] };
+export const WIDE_DEEP_DEFAULTS: Required<WideDeepConfig> = WideDeepConfigSchema.parse({});
 export const WIDE_DEEP_TINY: WideDeepConfig = { embedDim: 8, dnn: [32, 16], dropout: 0 };
 
 export class WideDeep extends SingleTowerModel {
@@ -47,4 +48,4 @@ export class WideDeep extends SingleTowerModel {
   }
 }
 
-export const createWideDeep: ModelFactory<WideDeepConfig> = (ctx, config) => new WideDeep(ctx, withDefaults(WIDE_DEEP_DEFAULTS, config));
+export const createWideDeep: ModelFactory<WideDeepConfig> = (ctx, config) => new WideDeep(ctx, parseModelConfig('wide-deep', WideDeepConfigSchema, config));

@@ -1,8 +1,8 @@
 // Tensor files: a directory with manifest.json (names, shapes, dtypes, byte offsets, free-form metadata) and
 // tensors.bin (raw little-endian data). Writes are atomic: a temporary directory renamed into place.
-import { readFile, rm } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { makeTempBeside, swapInto, writeFileSynced } from '../util/atomic-dir.js';
+import { writeDirAtomic, writeFileSynced } from '../util/atomic-dir.js';
 import { Tensor, shapeSize, shapeStr, type DType } from '../core/tensor.js';
 
 export const TENSOR_FORMAT = 'prerank-tensors/1';
@@ -38,15 +38,10 @@ export async function saveTensors(dir: string, tensors: Map<string, Tensor> | Re
     const src = new Uint8Array(t.data.buffer, t.data.byteOffset, t.size * BYTES[t.dtype]);
     bin.set(src, manifest.tensors[name].offset);
   }
-  const tmp = await makeTempBeside(dir);
-  try {
+  await writeDirAtomic(dir, async (tmp) => {
     await writeFileSynced(join(tmp, 'tensors.bin'), bin);
     await writeFileSynced(join(tmp, 'manifest.json'), JSON.stringify(manifest, null, 1));
-    await swapInto(tmp, dir);
-  } catch (e) {
-    await rm(tmp, { recursive: true, force: true });
-    throw e;
-  }
+  });
 }
 
 /** Reads a tensor directory written by saveTensors (or by the benchmark fixtures). */

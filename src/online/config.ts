@@ -1,17 +1,17 @@
 // The online training config (`prerank train --online --config <file>`): where the initial model comes from, the
 // event source, batching, checkpoint and publish cadence, and what to do with bad events. One zod schema, like the
 // train and data configs; relative paths resolve against the config file.
-import { readFileSync } from 'node:fs';
-import { dirname, isAbsolute, resolve } from 'node:path';
+import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
+import { loadConfig, parseConfig } from '../util/config.js';
 
-const DirSource = z.object({
+const DirSource = z.strictObject({
   kind: z.literal('dir'),
   path: z.string().describe('directory of *.csv / *.tsv / *.jsonl files, read in name order, appended to while running'),
   delimiter: z.string().optional().describe("csv field separator (default ',' for .csv, tab for .tsv)"),
 });
 
-const RedisSource = z.object({
+const RedisSource = z.strictObject({
   kind: z.literal('redis'),
   url: z.string().describe('redis://host:port[/db]'),
   stream: z.string().describe('the stream key (XADD); each entry holds the event fields, or one field `json` with the event as JSON'),
@@ -21,8 +21,8 @@ const RedisSource = z.object({
 });
 
 const Initial = z.union([
-  z.object({ run: z.string().describe('an offline training run directory (config.json + best/ or last/)') }),
-  z.object({
+  z.strictObject({ run: z.string().describe('an offline training run directory (config.json + best/ or last/)') }),
+  z.strictObject({
     train: z.string().describe('a train config: the initial model is trained offline on the first part of its data by time'),
     fraction: z.number().gt(0).lt(1).default(0.5).describe('the time prefix: this fraction of the rows (by timestamp)'),
     writeRestTo: z.string().optional().describe('write the remaining rows, in time order, as JSONL event files here (once, if the directory is empty): a replay stream'),
@@ -31,7 +31,7 @@ const Initial = z.union([
   }),
 ]);
 
-export const OnlineConfigSchema = z.object({
+export const OnlineConfigSchema = z.strictObject({
   /** The run's name in reports (default: the outDir's name). */
   label: z.string().optional(),
   initial: Initial,
@@ -43,14 +43,14 @@ export const OnlineConfigSchema = z.object({
   updateHistories: z.boolean().default(false)
     .describe("true: each trained batch's positives join their users' history features (e.g. liked_movies); false: histories stay as fitted offline"),
   learn: z.boolean().default(true).describe('false: score the stream with the initial model and never train (the static baseline)'),
-  compare: z.array(z.object({ dir: z.string(), label: z.string().optional() })).default([])
+  compare: z.array(z.strictObject({ dir: z.string(), label: z.string().optional() })).default([])
     .describe("other online run directories drawn beside this one in report.html (e.g. the static baseline)"),
-  optimizer: z.object({ lr: z.number().positive() }).partial().default({}).describe("overrides of the train config's optimizer"),
-  checkpoint: z.object({
+  optimizer: z.strictObject({ lr: z.number().positive() }).partial().default({}).describe("overrides of the train config's optimizer"),
+  checkpoint: z.strictObject({
     everyUpdates: z.number().int().positive().default(50),
     everySeconds: z.number().positive().optional().describe('also checkpoint when this much time passed since the last one'),
   }).default({ everyUpdates: 50 }),
-  publish: z.object({
+  publish: z.strictObject({
     dir: z.string().describe('bundle version root (src/export/versions.ts): versions/<n>/ + a pointer file'),
     everyUpdates: z.number().int().positive().default(200),
     everySeconds: z.number().positive().optional(),
@@ -70,13 +70,9 @@ export type OnlineConfig = z.infer<typeof OnlineConfigSchema>;
 export type OnlineConfigInput = z.input<typeof OnlineConfigSchema>;
 export type SourceConfig = OnlineConfig['source'];
 
-export function parseOnlineConfig(input: unknown, source = 'online config', baseDir?: string): OnlineConfig {
-  const r = OnlineConfigSchema.safeParse(input);
-  if (!r.success) {
-    const issues = r.error.issues.map((i) => `  ${i.path.join('.') || '(root)'}: ${i.message}`).join('\n');
-    throw new Error(`${source} is invalid:\n${issues}`);
-  }
-  const cfg = r.data;
+/** Validates an online config object; relative paths resolve against baseDir when given. */
+export function parseOnlineConfig(input: unknown, baseDir?: string): OnlineConfig {
+  const cfg = parseConfig(OnlineConfigSchema, input, 'online');
   if (baseDir) {
     const fix = (p: string): string => (isAbsolute(p) ? p : resolve(baseDir, p));
     cfg.outDir = fix(cfg.outDir);
@@ -93,12 +89,7 @@ export function parseOnlineConfig(input: unknown, source = 'online config', base
   return cfg;
 }
 
+/** Reads an online config file (JSON or YAML). */
 export function loadOnlineConfig(path: string): OnlineConfig {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (e) {
-    throw new Error(`cannot read online config ${path}: ${(e as Error).message}`);
-  }
-  return parseOnlineConfig(raw, path, dirname(resolve(path)));
+  return loadConfig(path, 'online config', parseOnlineConfig);
 }

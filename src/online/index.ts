@@ -1,6 +1,6 @@
 export { OnlineConfigSchema, parseOnlineConfig, loadOnlineConfig, type OnlineConfig, type OnlineConfigInput } from './config.js';
 export type { EventSource, SourceEvent, SourceOffset, DirOffset, RedisOffset } from './source.js';
-export { openSource } from './source.js';
+export { SOURCES, openSource } from './sources.js';
 export { DirectorySource, splitCsvLine } from './dir-source.js';
 export { RedisStreamSource, compareStreamIds } from './redis-source.js';
 export { EventDecoder, type OnlineEvent, type Decoded } from './events.js';

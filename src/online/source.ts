@@ -1,8 +1,8 @@
 // Event sources for online training: one interface, two implementations (a directory of appended CSV/JSONL files,
-// dir-source.ts; a Redis Stream read through a consumer group, redis-source.ts). A source hands out raw events in
-// time order with their offsets; the trainer commits an offset only once a checkpoint that includes every event up
-// to it is durable, and reopens the source after the checkpoint's offset on restart: no event lost or applied twice.
-import type { SourceConfig } from './config.js';
+// dir-source.ts; a Redis Stream read through a consumer group, redis-source.ts), opened by config kind in
+// sources.ts. A source hands out raw events in time order with their offsets; the trainer commits an offset only
+// once a checkpoint that includes every event up to it is durable, and reopens the source after the checkpoint's
+// offset on restart: no event lost or applied twice.
 
 /** Directory source: the file, the event's 1-based line and the byte just after its newline. */
 export interface DirOffset {
@@ -44,12 +44,3 @@ export interface EventSource {
 }
 
 export type SourceLogger = (msg: string) => void;
-
-export async function openSource(cfg: SourceConfig, log: SourceLogger): Promise<EventSource> {
-  if (cfg.kind === 'dir') {
-    const { DirectorySource } = await import('./dir-source.js');
-    return new DirectorySource(cfg.path, { delimiter: cfg.delimiter });
-  }
-  const { RedisStreamSource } = await import('./redis-source.js');
-  return new RedisStreamSource(cfg, log);
-}

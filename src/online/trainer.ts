@@ -21,14 +21,15 @@ import { buildModel, buildStrategy, loadData, loadTrainConfig, runTraining } fro
 import type { TrainingStrategy } from '../train/strategies/types.js';
 import { trainStep } from '../train/step.js';
 import { createOptimizer } from '../train/trainer.js';
-import { fsyncPath, makeTempBeside, recoverSwap, swapInto, writeFileSynced } from '../util/atomic-dir.js';
+import { fsyncPath, recoverSwap, writeDirAtomic, writeFileSynced } from '../util/atomic-dir.js';
 import { loadOnlineConfig, type OnlineConfig } from './config.js';
 import { OnlineEntities, type HistoriesJson, type NewEntityJson } from './entities.js';
 import { EventDecoder, type OnlineEvent } from './events.js';
 import { ItemRepCache, type RefreshResult } from './item-cache.js';
 import { finiteOrNull, Prequential, type PrequentialJson } from './prequential.js';
 import { writeOnlineReport } from './report.js';
-import { openSource, type EventSource, type SourceOffset } from './source.js';
+import type { EventSource, SourceOffset } from './source.js';
+import { openSource } from './sources.js';
 
 export const STATE_VERSION = 1;
 
@@ -295,11 +296,11 @@ export class OnlineTrainer {
     st.prequential = this.prequential.toJSON();
     st.entities = this.entities.toJSON();
     st.maxTime = Number.isFinite(this.decoder.maxTime) ? this.decoder.maxTime : null;
-    const tmp = await makeTempBeside(this.ckptDir);
-    await saveCheckpoint(join(tmp, 'model'), this.model, this.optimizer, { epoch: -1, online: true, updates: st.updates }, this.strategy);
-    await writeFileSynced(join(tmp, 'state.json'), JSON.stringify(st));
-    await fsyncPath(tmp);
-    await swapInto(tmp, this.ckptDir);
+    await writeDirAtomic(this.ckptDir, async (tmp) => {
+      await saveCheckpoint(join(tmp, 'model'), this.model, this.optimizer, { epoch: -1, online: true, updates: st.updates }, this.strategy);
+      await writeFileSynced(join(tmp, 'state.json'), JSON.stringify(st));
+      await fsyncPath(tmp);
+    });
     await fsyncPath(dirname(this.ckptDir));
     this.log.write({ event: 'checkpoint', updates: st.updates, applied: st.applied, offset: st.offset });
     if (st.offset) await this.source.commit(st.offset);

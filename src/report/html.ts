@@ -1,6 +1,5 @@
 // A self-contained HTML report for an experiment: a results table, validation-AUC learning curves and an
 // AUC-vs-latency chart, drawn as inline SVG (no scripts, no external assets).
-import type { RunRecord } from '../train/experiment.js';
 
 const COLORS = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf'];
 
@@ -48,7 +47,16 @@ function mean(xs: number[]): number {
   return xs.reduce((a, b) => a + b, 0) / xs.length;
 }
 
-export function renderReport(name: string, dataName: string, runs: RunRecord[]): string {
+/** What the report draws of one run (an experiment's RunRecord carries these and more). */
+export interface ReportRun {
+  label: string;
+  /** Test metrics; the table shows auc and logloss. */
+  test: Record<string, number>;
+  latencyMs: number;
+  curve: { epoch: number; valAuc: number }[];
+}
+
+export function renderReport(name: string, dataName: string, runs: ReportRun[]): string {
   const labels = [...new Set(runs.map((r) => r.label))];
   const curves: Series[] = labels.map((label) => {
     const rs = runs.filter((r) => r.label === label);

@@ -4,7 +4,7 @@
 // libuv worker thread (rankAsync); the plan splits large scoring work over the engine's pool either way. Falls back to nothing: compileUserSide returns null when the
 // addon is not loaded or the model has no plan, and the Scorer then runs encodeUser + score on tensors.
 // Shape letters: M candidates, I item rep width.
-import { nativeAddon, type NativeServePlan } from '../core/kernels/native.js';
+import { serveAddon, type NativeServePlan } from './native.js';
 import type { Batch } from '../data/batch.js';
 import type { RecModel } from '../models/types.js';
 import type { UserServingPlan } from '../models/common/serving.js';
@@ -96,7 +96,7 @@ export class CompiledUserSide {
 
 /** The model's compiled user side, or null (no addon, single-tower model, or no plan for this configuration). */
 export function compileUserSide(model: RecModel): CompiledUserSide | null {
-  const addon = nativeAddon();
+  const addon = serveAddon();
   if (!addon || !model.twoTower || !model.servingPlan) return null;
   let plan: UserServingPlan;
   try {

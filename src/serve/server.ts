@@ -1,10 +1,11 @@
 // The HTTP adapter (fastify): validates bodies, pins the current deployment for the request, calls the scorer and
 // maps errors to status codes. Everything else lives in the scorer (request -> response), the service (reload) and
 // the version watcher (--watch).
-import { basename } from 'node:path';
+import { basename, dirname, resolve } from 'node:path';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import underPressure from '@fastify/under-pressure';
 import { BundleError } from '../export/bundle.js';
+import { checkAdminExposure, resolveUnderRoot, tokenMatches } from './admin.js';
 import { parseVersionName, readCurrentVersion } from '../export/versions.js';
 import { ServeMetrics } from './metrics.js';
 import { DEFAULT_LIMITS, schemas, validate, type BadField, type Limits } from './schemas.js';
@@ -30,8 +31,21 @@ export interface ServerOptions extends DeployOptions {
   retryAfter?: number;
   /** @fastify/under-pressure thresholds (false: off). Default: event loop delay 200 ms, utilisation 0.98. */
   underPressure?: false | { maxEventLoopDelay?: number; maxEventLoopUtilization?: number; maxHeapUsedBytes?: number; maxRssBytes?: number; sampleInterval?: number };
-  /** When set, /admin/* requires the header `x-admin-token: <token>`. */
+  /** When set, /admin/* requires the header `x-admin-token: <token>` (compared in constant time). */
   adminToken?: string;
+  /** false: no admin routes at all (404). Default true. */
+  admin?: boolean;
+  /**
+   * The address the caller will listen on. When given and not loopback (src/serve/admin.ts), createServer refuses to
+   * start with the admin routes on and no adminToken.
+   */
+  host?: string;
+  /**
+   * POST /admin/reload loads only bundles under this directory (after resolving `..` and symlinks); relative paths
+   * in a reload are taken from it. Default: the `watch` root, else the parent directory of `bundle`; with neither,
+   * reloads are refused.
+   */
+  bundleRoot?: string;
   logger?: boolean;
   /** Process metrics (event loop lag, heap...) in /metrics; default true. */
   defaultMetrics?: boolean;
@@ -56,7 +70,16 @@ class HttpError extends Error {
 
 const badRequest = (issues: BadField[]) => new HttpError(400, { error: 'bad request', path: issues[0]?.path ?? '', message: issues[0]?.message ?? '', issues });
 
+/** The directory reloads may load from: ServerOptions.bundleRoot's rule. */
+export function defaultBundleRoot(o: Pick<ServerOptions, 'bundleRoot' | 'watch' | 'bundle'>): string | undefined {
+  if (o.bundleRoot !== undefined) return resolve(o.bundleRoot);
+  if (o.watch !== undefined) return resolve(o.watch);
+  return o.bundle === undefined ? undefined : dirname(resolve(o.bundle));
+}
+
 export async function createServer(o: ServerOptions = {}): Promise<PrerankServer> {
+  checkAdminExposure(o);
+  const bundleRoot = defaultBundleRoot(o);
   const limits: Limits = { ...DEFAULT_LIMITS, ...o.limits };
   const retryAfter = String(o.retryAfter ?? 1);
   const metrics = new ServeMetrics(o.defaultMetrics ?? true);
@@ -139,25 +162,31 @@ export async function createServer(o: ServerOptions = {}): Promise<PrerankServer
     return metrics.registry.metrics();
   });
 
-  app.post('/admin/reload', { config: EXEMPT }, async (req) => {
-    if (o.adminToken !== undefined && req.headers['x-admin-token'] !== o.adminToken) throw new HttpError(401, { error: 'unauthorized', message: 'x-admin-token missing or wrong' });
-    const v = validate(S.reload, req.body);
-    if (!v.ok) throw badRequest(v.issues);
-    if (service.isReloading) throw new HttpError(409, { error: 'conflict', message: 'a reload is already in progress' });
-    const previous = service.deployment?.modelVersion ?? null;
-    const t0 = performance.now();
-    try {
-      const d = await service.load(v.value.bundle);
-      metrics.reloads.inc({ result: 'ok' });
-      return { modelVersion: d.modelVersion, previous, seconds: (performance.now() - t0) / 1000, notes: d.notes };
-    } catch (e) {
-      metrics.reloads.inc({ result: 'error' });
-      metrics.reloadFailures.inc({ reason: classifyReloadError(e) });
-      if (e instanceof HttpError) throw e;
-      const status = e instanceof BundleError ? 422 : 500;
-      throw new HttpError(status, { error: 'reload failed', message: (e as Error).message, modelVersion: previous });
-    }
-  });
+  if (o.admin !== false) {
+    app.post('/admin/reload', { config: EXEMPT }, async (req) => {
+      if (o.adminToken !== undefined && !tokenMatches(req.headers['x-admin-token'], o.adminToken)) {
+        throw new HttpError(401, { error: 'unauthorized', message: 'x-admin-token missing or wrong' });
+      }
+      const v = validate(S.reload, req.body);
+      if (!v.ok) throw badRequest(v.issues);
+      const where = await resolveUnderRoot(bundleRoot, v.value.bundle);
+      if (!where.ok) throw new HttpError(403, { error: 'forbidden', message: where.message });
+      if (service.isReloading) throw new HttpError(409, { error: 'conflict', message: 'a reload is already in progress' });
+      const previous = service.deployment?.modelVersion ?? null;
+      const t0 = performance.now();
+      try {
+        const d = await service.load(where.path);
+        metrics.reloads.inc({ result: 'ok' });
+        return { modelVersion: d.modelVersion, previous, seconds: (performance.now() - t0) / 1000, notes: d.notes };
+      } catch (e) {
+        metrics.reloads.inc({ result: 'error' });
+        metrics.reloadFailures.inc({ reason: classifyReloadError(e) });
+        if (e instanceof HttpError) throw e;
+        const status = e instanceof BundleError ? 422 : 500;
+        throw new HttpError(status, { error: 'reload failed', message: (e as Error).message, modelVersion: previous });
+      }
+    });
+  }
 
   try {
     if (o.bundle) {

@@ -45,7 +45,7 @@ export class Deployment {
     try {
       if (bundle.twoTower) {
         const table = async () => bundle.items ?? (await Bundle.load(dir, { parts: 'item' })).items!;
-        store = await openStore({ url, modelHash: manifest.hash, table, lruRows: o.lruRows });
+        store = await openStore({ url, modelHash: manifest.hash, table, lruRows: o.lruRows, log: o.log });
         if (store.size !== manifest.items.count) notes.push(`item store holds ${store.size} items, the bundle ${manifest.items.count}`);
         if (wantAnn && bundle.items) {
           const prefer = o.ann === 'brute-force' ? 'brute-force' : 'usearch';
@@ -62,6 +62,7 @@ export class Deployment {
     } catch (e) {
       await store?.close();
       ann?.close();
+      bundle.dispose();
       throw e;
     }
   }

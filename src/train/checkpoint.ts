@@ -6,6 +6,7 @@ import type { Tensor } from '../core/tensor.js';
 import type { Module } from '../nn/module.js';
 import type { Optimizer } from '../nn/optim/optimizer.js';
 import { assignTensors, loadTensors, saveTensors } from '../nn/state.js';
+import { pendingRestore, recoverSwap } from '../util/atomic-dir.js';
 
 export interface CheckpointMeta {
   epoch: number;
@@ -26,6 +27,7 @@ export async function saveCheckpoint(dir: string, model: Module, opt: Optimizer 
 
 /** Loads a checkpoint into `model` (and `opt`), returning its metadata; mismatched names or shapes throw. */
 export async function loadCheckpoint(dir: string, model: Module, opt: Optimizer | null, strategy?: Module): Promise<CheckpointMeta> {
+  if (!existsSync(join(dir, 'manifest.json'))) await recoverSwap(dir);
   const { tensors, meta } = await loadTensors(dir);
   const part = (prefix: string): Map<string, Tensor> =>
     new Map([...tensors].filter(([k]) => k.startsWith(prefix)).map(([k, t]) => [k.slice(prefix.length), t]));
@@ -38,6 +40,7 @@ export async function loadCheckpoint(dir: string, model: Module, opt: Optimizer 
   return m;
 }
 
+/** True when dir holds a checkpoint, or a save killed mid-swap left the previous one for loadCheckpoint to put back. */
 export function hasCheckpoint(dir: string): boolean {
-  return existsSync(join(dir, 'manifest.json'));
+  return existsSync(join(dir, 'manifest.json')) || pendingRestore(dir) !== null;
 }

@@ -1,13 +1,16 @@
-// The training run configuration (zod schema; the same schema documents the JSON config file).
+// The training run configuration (zod schema; the same schema documents the JSON or YAML config file).
 import { z } from 'zod';
+import { parseConfig } from '../util/config.js';
+import { ModelSpecSchema } from '../models/registry.js';
+import { StrategySpecSchema } from './strategies/registry.js';
 
-export const TrainConfigSchema = z.object({
+export const TrainConfigSchema = z.strictObject({
   /** Registered model name (see src/models/registry.ts) and its own config object. */
-  model: z.object({ kind: z.string(), config: z.record(z.string(), z.unknown()).default({}) }),
+  model: ModelSpecSchema,
   /** A data config file (path, relative to this file) or a built-in recipe name. */
-  data: z.union([z.object({ config: z.string() }), z.object({ recipe: z.string() })]),
+  data: z.union([z.strictObject({ config: z.string() }), z.strictObject({ recipe: z.string() })]),
   optimizer: z
-    .object({
+    .strictObject({
       kind: z.enum(['adam', 'adagrad', 'sgd']).default('adam'),
       lr: z.number().positive().default(1e-3),
       weightDecay: z.number().min(0).default(0),
@@ -23,13 +26,13 @@ export const TrainConfigSchema = z.object({
    * such as OneBP's sampled InfoNCE, whose pointwise AUC says little).
    */
   earlyStopping: z
-    .object({
+    .strictObject({
       metric: z.union([z.enum(['auc', 'logloss']), z.string().regex(/^(recall|ndcg|precision|hitrate)@[1-9][0-9]*$/, 'auc, logloss or <recall|ndcg|precision|hitrate>@K')]).default('auc'),
       patience: z.number().int().min(0).default(5),
     })
     .default({ metric: 'auc', patience: 5 }),
   /** A training strategy (src/train/strategies/registry.ts) and its config; none = the model's own loss. */
-  strategy: z.object({ kind: z.string(), config: z.record(z.string(), z.unknown()).default({}) }).optional(),
+  strategy: StrategySpecSchema.optional(),
   /** Where checkpoints (last/, best/) and the JSONL log go. */
   outDir: z.string().default('runs/latest'),
 });
@@ -37,11 +40,6 @@ export const TrainConfigSchema = z.object({
 export type TrainConfig = z.infer<typeof TrainConfigSchema>;
 export type TrainConfigInput = z.input<typeof TrainConfigSchema>;
 
-export function parseTrainConfig(input: unknown, source = 'train config'): TrainConfig {
-  const r = TrainConfigSchema.safeParse(input);
-  if (!r.success) {
-    const issues = r.error.issues.map((i) => `  ${i.path.join('.') || '(root)'}: ${i.message}`).join('\n');
-    throw new Error(`${source} is invalid:\n${issues}`);
-  }
-  return r.data;
+export function parseTrainConfig(input: unknown): TrainConfig {
+  return parseConfig(TrainConfigSchema, input, 'train');
 }

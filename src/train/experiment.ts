@@ -1,31 +1,38 @@
 // `prerank experiment`: trains a list of models x seeds on one dataset and writes a Markdown table (mean +- std per
 // metric, RelaImpr vs a base model), a JSON file with every number, and an HTML report with learning curves and an
 // AUC-vs-latency chart.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { relaImpr } from '../eval/index.js';
 import { renderReport } from '../report/html.js';
-import { parseTrainConfig } from './config.js';
+import { parseTrainConfig, TrainConfigSchema } from './config.js';
+import { loadConfig, parseConfig, refineWith } from '../util/config.js';
+import { checkModelConfig } from '../models/registry.js';
+import { StrategySpecSchema } from './strategies/registry.js';
 import { servingLatencyMs } from './latency.js';
 import { loadData, runTraining } from './run.js';
 import { rankingEval } from './ranking-eval.js';
 import { findRun, recordedRuns } from './experiment-resume.js';
 import { writeFileAtomic } from '../util/atomic-dir.js';
 
-export const ExperimentSchema = z.object({
+/** The train config minus model, data, seed and outDir: the settings an experiment's runs share. */
+const TrainSettings = TrainConfigSchema.omit({ model: true, data: true, seed: true, outDir: true });
+
+export const ExperimentSchema = z.strictObject({
   name: z.string(),
-  data: z.union([z.object({ config: z.string() }), z.object({ recipe: z.string() })]),
-  models: z.array(z.object({
+  data: z.union([z.strictObject({ config: z.string() }), z.strictObject({ recipe: z.string() })]),
+  models: z.array(z.strictObject({
     kind: z.string(), label: z.string().optional(), config: z.record(z.string(), z.unknown()).default({}),
     /** A training strategy for this entry (e.g. onebp); none = the model's own loss. */
-    strategy: z.object({ kind: z.string(), config: z.record(z.string(), z.unknown()).default({}) }).optional(),
-  })).min(1),
+    strategy: StrategySpecSchema.optional(),
+  }).superRefine((m, ctx) => checkModelConfig(ctx, m.kind, m.config, ['kind'], ['config']))).min(1),
   /** Full-corpus ranking metrics on test (train items masked) at these K, for two-tower models. */
-  ranking: z.object({ ks: z.array(z.number().int().positive()).min(1) }).optional(),
+  ranking: z.strictObject({ ks: z.array(z.number().int().positive()).min(1) }).optional(),
   seeds: z.array(z.number().int()).min(1).default([1, 2, 3]),
-  /** Training settings shared by every run (the train config minus model, data, seed and outDir). */
-  train: z.record(z.string(), z.unknown()).default({}),
+  /** Training settings shared by every run (the train config minus model, data, seed and outDir); kept as written
+   * (validated, defaults not filled in), so a resumed experiment compares equal to the one recorded. */
+  train: z.record(z.string(), z.unknown()).default({}).superRefine((t, ctx) => refineWith(ctx, TrainSettings, t, [])),
   base: z.string().default('dssm'),
   outDir: z.string(),
 });
@@ -47,13 +54,16 @@ export interface RunRecord {
   curve: { epoch: number; trainLoss: number; valAuc: number; valLogloss: number }[];
 }
 
-export function loadExperiment(path: string): ExperimentConfig {
-  const r = ExperimentSchema.safeParse(JSON.parse(readFileSync(path, 'utf8')));
-  if (!r.success) throw new Error(`${path} is invalid:\n${r.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`).join('\n')}`);
-  const cfg = r.data;
-  const base = dirname(path);
-  if ('config' in cfg.data && !isAbsolute(cfg.data.config)) cfg.data = { config: resolve(base, cfg.data.config) };
+/** Validates an experiment object; a relative data config path resolves against baseDir when given. */
+export function parseExperiment(input: unknown, baseDir?: string): ExperimentConfig {
+  const cfg = parseConfig(ExperimentSchema, input, 'experiment');
+  if (baseDir && 'config' in cfg.data && !isAbsolute(cfg.data.config)) cfg.data = { config: resolve(baseDir, cfg.data.config) };
   return cfg;
+}
+
+/** Reads an experiment config file (JSON or YAML). */
+export function loadExperiment(path: string): ExperimentConfig {
+  return loadConfig(path, 'experiment config', parseExperiment);
 }
 
 function meanStd(xs: number[]): { mean: number; std: number } {
@@ -70,7 +80,7 @@ export function markdownTable(exp: ExperimentConfig, dataName: string, runs: Run
   const labels = [...new Set(runs.map((r) => r.label))];
   const baseRuns = runs.filter((r) => r.label === exp.base || r.kind === exp.base);
   const baseAuc = baseRuns.length ? meanStd(baseRuns.map((r) => r.test.auc)).mean : NaN;
-  const stopMetric = parseTrainConfig({ ...exp.train, model: { kind: 'none' }, data: exp.data }).earlyStopping.metric;
+  const stopMetric = TrainSettings.parse(exp.train).earlyStopping.metric;
   const lines = [
     `# ${exp.name}`,
     '',
@@ -122,7 +132,7 @@ export async function runExperiment(exp: ExperimentConfig, command: string, log:
   const unknown = (opts.only ?? []).filter((l) => !labels.includes(l));
   if (unknown.length > 0) throw new Error(`--only: no entry labelled ${unknown.join(', ')} in this experiment (labels: ${labels.join(', ')})`);
   const resume = opts.resume === true || opts.only !== undefined;
-  const data = await loadData(parseTrainConfig({ model: { kind: 'none' }, data: exp.data }));
+  const data = await loadData({ data: exp.data });
   log(`${exp.name}: ${data.name}, ${data.size} rows; ${exp.models.length} models x ${exp.seeds.length} seeds${opts.only ? ` (this shard: ${opts.only.join(', ')})` : ''}`);
   mkdirSync(exp.outDir, { recursive: true });
   const recordedAtStart = resume ? recordedRuns<RunRecord>(exp.outDir, exp) : [];

@@ -1,17 +1,19 @@
 // One training run from a config: load the data, build the model from the registry, fit, restore the best
 // checkpoint, evaluate on test. Shared by `prerank train`, `prerank demo` and `prerank experiment`.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Rng } from '../core/index.js';
-import { Dataset, recipeConfig, type RecipeName } from '../data/index.js';
-import { MODELS } from '../models/registry.js';
+import type { Dataset } from '../data/index.js';
 import type { RecModel } from '../models/types.js';
 import { STRATEGIES } from './strategies/registry.js';
 import type { StrategyFactory, TrainingStrategy } from './strategies/types.js';
-import { parseTrainConfig, type TrainConfig } from './config.js';
+import type { TrainConfig } from './config.js';
+import { buildModel, loadData, loadRunModel } from './build.js';
 import type { BinaryMetrics } from './predict.js';
 import { Trainer, type FitResult, type TrainerOptions } from './trainer.js';
 import { own } from '../util/own.js';
+
+export { loadTrainConfig, loadData, buildModel } from './build.js';
 
 export interface RunResult {
   config: TrainConfig;
@@ -24,36 +26,12 @@ export interface RunResult {
   samplesPerSec: number;
 }
 
-/** Reads a train config file; a relative data config path is taken relative to the file. */
-export function loadTrainConfig(path: string): TrainConfig {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (e) {
-    throw new Error(`cannot read train config ${path}: ${(e as Error).message}`);
-  }
-  const cfg = parseTrainConfig(raw, path);
-  if ('config' in cfg.data && !isAbsolute(cfg.data.config)) cfg.data = { config: resolve(dirname(path), cfg.data.config) };
-  return cfg;
-}
-
-export async function loadData(cfg: TrainConfig): Promise<Dataset> {
-  if ('recipe' in cfg.data) return Dataset.load(recipeConfig(cfg.data.recipe as RecipeName));
-  return Dataset.load(cfg.data.config);
-}
-
-export function buildModel(cfg: TrainConfig, data: Dataset): RecModel {
-  const factory = own(MODELS as Record<string, (ctx: { features: Dataset['features']; rng: Rng }, c: Record<string, unknown>) => RecModel>, cfg.model.kind);
-  if (!factory) throw new Error(`unknown model '${cfg.model.kind}' (registered: ${Object.keys(MODELS).join(', ')})`);
-  return factory({ features: data.features, rng: new Rng(cfg.seed) }, cfg.model.config);
-}
-
 /** The config's training strategy; `trained`: the model already holds trained weights (StrategyContext.trained). */
 export async function buildStrategy(cfg: TrainConfig, model: RecModel, data: Dataset, trained = false): Promise<TrainingStrategy | undefined> {
   if (!cfg.strategy) return undefined;
   const factory = own(STRATEGIES as Record<string, StrategyFactory<Record<string, unknown>>>, cfg.strategy.kind);
   if (!factory) throw new Error(`unknown training strategy '${cfg.strategy.kind}' (registered: ${Object.keys(STRATEGIES).join(', ')})`);
-  return await factory({ model, data, rng: new Rng(cfg.seed + 1), trained }, cfg.strategy.config);
+  return await factory({ model, data, rng: new Rng(cfg.seed + 1), trained, loadRun: loadRunModel }, cfg.strategy.config);
 }
 
 export async function runTraining(cfg: TrainConfig, opts: TrainerOptions & { data?: Dataset } = {}): Promise<RunResult> {

@@ -5,3 +5,26 @@ export function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
+
+/**
+ * Least-squares slope of y on x (the line fitted to the points): sum((x - mean x)(y - mean y)) / sum((x - mean x)^2),
+ * summed about the means (sums of raw products lose the slope when x is, say, a timestamp far from zero). NaN with
+ * fewer than two distinct x.
+ */
+export function leastSquaresSlope(xs: readonly number[], ys: readonly number[]): number {
+  if (xs.length !== ys.length) throw new Error(`leastSquaresSlope: ${xs.length} x values but ${ys.length} y values`);
+  const n = xs.length;
+  let mx = 0, my = 0;
+  for (let i = 0; i < n; i++) {
+    mx += xs[i];
+    my += ys[i];
+  }
+  mx /= n;
+  my /= n;
+  let sxy = 0, sxx = 0;
+  for (let i = 0; i < n; i++) {
+    sxy += (xs[i] - mx) * (ys[i] - my);
+    sxx += (xs[i] - mx) * (xs[i] - mx);
+  }
+  return n < 2 || sxx === 0 ? NaN : sxy / sxx;
+}

@@ -12,41 +12,13 @@ export interface EngineInfo {
   detectedIsa: string;
   supportedIsas: string[];
   threads: number;
-  /** Max-sim and dot over bfloat16 item tables use the CPU's bf16 dot-product instruction (AVX512_BF16). */
-  bf16Dot?: boolean;
-  bf16DotAvailable?: boolean;
-  /** The multiply-adds per piece a large scoring step is cut into for the pool threads (0: one share per thread). */
-  servePieceMacs?: number;
 }
 
-/** native/serve.h: one model's user tower + scoring, built from a ServingPlanSpec (src/models/common/serving.ts). */
-export interface NativeServePlan {
-  readonly inputLength: number;
-  readonly repLength: number;
-  readonly itemDim: number;
-  /** Multiply-adds per scored candidate. */
-  readonly macsPerItem: number;
-  encode(input: Float32Array, rep: Float32Array): void;
-  /**
-   * Candidate k is row rows[k] of table (or row k when rows is null); returns the count written to top. dtype
-   * (default float32) says how table stores the reps (src/serve/compiled.ts, TableDType).
-   */
-  score(input: Float32Array, table: Float32Array | Uint16Array | Int8Array, rows: Int32Array | null, m: number, scores: Float32Array, n: number, top: Int32Array | null, dtype?: string, scales?: Float32Array): number;
-  /** The same on a libuv worker thread; table and rows must not change until it settles. */
-  scoreAsync(input: Float32Array, table: Float32Array | Uint16Array | Int8Array, rows: Int32Array | null, m: number, n: number, dtype?: string, scales?: Float32Array): Promise<{ scores: Float32Array; top: Int32Array }>;
-  /** score() from a given user rep (repLength floats) instead of the tower input: the tower is skipped. */
-  scoreRep(rep: Float32Array, table: Float32Array | Uint16Array | Int8Array, rows: Int32Array | null, m: number, scores: Float32Array, n: number, top: Int32Array | null, dtype?: string, scales?: Float32Array): number;
-}
-
+/** The addon's engine half: the kernels and the engine settings. Other parts of the addon are typed where they are used. */
 export interface NativeAddon extends Omit<Kernels, 'name'> {
-  ServePlan: new (spec: object) => NativeServePlan;
   info(): EngineInfo;
   setIsa(isa: string): void;
   setThreads(n: number): void;
-  /** Turns the bf16 dot-product kernels on or off (throws when turning them on where they are not available). */
-  setBf16Dot(on: boolean): void;
-  /** Multiply-adds per piece of a large scoring step on the pool (0: one equal share per thread). */
-  setServePiece(macs: number): void;
   fmaPeak(isa: string, threads: number, seconds: number): number;
 }
 
@@ -80,6 +52,13 @@ export function nativeAddon(): NativeAddon | null {
 
 export function nativeLoadError(): string {
   return loadError;
+}
+
+/** The loaded addon, for a call that has no meaning without it; throws naming the caller otherwise. */
+export function loadedAddon(caller: string): NativeAddon {
+  const a = nativeAddon();
+  if (!a) throw new Error(`${caller}: the native addon is not loaded (${loadError})`);
+  return a;
 }
 
 export function loadNative(): Kernels | null {

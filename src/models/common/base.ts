@@ -2,24 +2,32 @@
 // model's own named terms and the L2 penalty on looked-up embeddings), and two bases. TwoTowerModel derives forward
 // and loss from userTower/itemTower/score, so encodeUser + encodeItem + score is the training forward by
 // construction; SingleTowerModel has one forward. Shape letters: B batch, N items, U/I user/item rep widths.
+import { z } from 'zod';
 import { Tensor } from '../../core/tensor.js';
 import * as ops from '../../core/ops/index.js';
 import { Module } from '../../nn/index.js';
 import type { Batch } from '../../data/index.js';
 import type { LossOutput, RecModel } from '../types.js';
+import { ACT, type ActName } from '../../core/kernels/types.js';
+import { parseConfig } from '../../util/config.js';
 
 /** 'authors': dense-layer weights N(0, 1e-4) (DeepCTR-torch's init_std, used by the IntTower code); 'default': nn's initialisers. */
-export type InitScheme = 'default' | 'authors';
+export const INIT_SCHEMES = ['default', 'authors'] as const;
+export type InitScheme = (typeof INIT_SCHEMES)[number];
 
-export interface CommonConfig {
-  /** D: width of every embedding table. */
-  embedDim?: number;
-  /** Weight of the L2 penalty on the batch's looked-up field embeddings (sum of squares / B). 0 turns it off. */
-  l2Embedding?: number;
-  /** Std of the N(0, std) embedding initialisation. */
-  embedStd?: number;
-  init?: InitScheme;
-}
+/** Activations a config may name (the kernels' activation codes). */
+export const ACTIVATIONS = Object.keys(ACT) as [ActName, ...ActName[]];
+
+/** The config keys every model shares (zod shape; each model's schema spreads it). */
+export const COMMON_CONFIG = {
+  embedDim: z.number().int().positive().default(32).describe('D: width of every embedding table'),
+  l2Embedding: z.number().min(0).default(1e-5)
+    .describe("weight of the L2 penalty on the batch's looked-up field embeddings (sum of squares / B); 0 turns it off"),
+  embedStd: z.number().min(0).default(1e-4).describe('std of the N(0, std) embedding initialisation'),
+  init: z.enum(INIT_SCHEMES).default('default')
+    .describe("'authors': dense-layer weights N(0, 1e-4) (the IntTower code's init); 'default': nn's initialisers"),
+};
+export type CommonConfig = z.input<z.ZodObject<typeof COMMON_CONFIG>>;
 
 export const COMMON_DEFAULTS: Required<CommonConfig> = { embedDim: 32, l2Embedding: 1e-5, embedStd: 1e-4, init: 'default' };
 
@@ -27,14 +35,20 @@ export const COMMON_DEFAULTS: Required<CommonConfig> = { embedDim: 32, l2Embeddi
 export const DEEP_DEFAULTS = { batchNorm: true, dropout: 0.3 } as const;
 export const TOWER_DIMS: readonly number[] = [300, 300, 128];
 
-/** Fills in defaults (shallow; arrays are replaced whole). */
-export function withDefaults<C extends object>(defaults: Required<C>, cfg: C | undefined): Required<C> {
-  const out = { ...defaults } as Record<string, unknown>;
-  for (const [k, v] of Object.entries(cfg ?? {})) {
-    if (!Object.hasOwn(defaults, k)) throw new Error(`unknown model config key '${k}' (known: ${Object.keys(defaults).join(', ')})`);
-    if (v !== undefined) out[k] = v;
-  }
-  return out as Required<C>;
+/** Batch norm and dropout of a model's deep parts (zod shape). */
+export const DEEP_CONFIG = {
+  batchNorm: z.boolean().default(DEEP_DEFAULTS.batchNorm),
+  dropout: z.number().min(0).lt(1).default(DEEP_DEFAULTS.dropout),
+};
+
+/** Layer widths (zod), `dims` by default. */
+export function widthsConfig(dims: readonly number[], description: string) {
+  return z.array(z.number().int().positive()).default(() => [...dims]).describe(description);
+}
+
+/** A model's config with its defaults filled in; unknown keys and bad values throw, naming `kind.key`. */
+export function parseModelConfig<S extends z.ZodType>(kind: string, schema: S, cfg: unknown): z.output<S> {
+  return parseConfig(schema, cfg ?? {}, kind, `${kind} model config`);
 }
 
 /** Labels [B] of a batch, wrapped without a copy. */

@@ -44,9 +44,14 @@ export interface StoreOpenOptions {
   table: () => Promise<ItemTable>;
   /** Hot rows cached in the serving process (Redis store; 0 = off). */
   lruRows?: number;
+  /** Operational notes (the Redis store: data lost and republished). */
+  log?: (msg: string) => void;
 }
 
 export type StoreFactory = (o: StoreOpenOptions) => Promise<ItemStore>;
+
+/** The store cannot answer now (unreachable, timed out, data being republished); the message says which. */
+export class StoreUnavailableError extends Error {}
 
 export class StoreClosedError extends Error {
   constructor(kind: string) {

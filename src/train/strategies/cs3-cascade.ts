@@ -12,6 +12,7 @@
 // The teacher is not part of the strategy's checkpointed state (it is reloaded from its directory on resume).
 // Online (`prerank train --online`) the strategy keeps distilling on every stream batch; the warm start happened in
 // the offline phase and is not repeated on the trained model.
+import { z } from 'zod';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Tensor } from '../../core/tensor.js';
@@ -21,20 +22,18 @@ import { loadDataConfig, recipeConfig, type Batch, type Dataset, type RecipeName
 import type { LossOutput, RecModel } from '../../models/types.js';
 import { fieldEmbedderOf } from '../../models/cs3.js';
 import { ALL_SOURCES, FieldEmbedder } from '../../models/common/field-embedder.js';
-import { hasCheckpoint, loadCheckpoint } from '../checkpoint.js';
 import { TrainingStrategy, type StrategyContext } from './types.js';
+import { parseConfig } from '../../util/config.js';
 
-export interface Cs3CascadeConfig {
-  /** A training run directory of the teacher (config.json + best/ or last/). */
-  teacher?: string;
-  warmStart?: boolean;
-  /** 'bce': BCE against sigmoid(teacher logits); 'mse': squared logit gap; 'none': warm start only. */
-  distill?: 'bce' | 'mse' | 'none';
-  /** Weight of the distillation term. */
-  weight?: number;
-}
-
-export const CS3_CASCADE_DEFAULTS: Required<Cs3CascadeConfig> = { teacher: '', warmStart: true, distill: 'bce', weight: 0.5 };
+export const Cs3CascadeConfigSchema = z.strictObject({
+  teacher: z.string({ error: 'must be the run directory of a trained ranking model (e.g. a DCN run)' }).min(1,
+    'must be the run directory of a trained ranking model (e.g. a DCN run)').describe('a training run directory of the teacher (config.json + best/ or last/)'),
+  warmStart: z.boolean().default(true).describe("copy the teacher's embedding tables into the student's once, before training"),
+  distill: z.enum(['bce', 'mse', 'none']).default('bce')
+    .describe("'bce': BCE against sigmoid(teacher logits); 'mse': squared logit gap; 'none': warm start only"),
+  weight: z.number().min(0).default(0.5).describe('weight of the distillation term'),
+});
+export type Cs3CascadeConfig = Partial<z.input<typeof Cs3CascadeConfigSchema>>;
 
 export class Cs3Cascade extends TrainingStrategy {
   readonly kind = 'cs3-cascade';
@@ -101,35 +100,9 @@ export function warmStart(student: RecModel, teacher: RecModel, from: string): s
 }
 
 /** The name of the data a config points at (a recipe's or a data config file's). */
-function dataName(data: { config: string } | { recipe: string }): string {
-  return 'recipe' in data ? recipeConfig(data.recipe as RecipeName).name : loadDataConfig(data.config).name;
-}
-
-/** Builds the teacher of a run directory on this dataset and loads its best (else last) checkpoint, checking the match. */
-export async function loadTeacher(dir: string, data: Dataset): Promise<RecModel> {
-  const { loadTrainConfig, buildModel } = await import('../run.js');
-  const cfgPath = join(dir, 'config.json');
-  if (!existsSync(cfgPath)) throw new Error(`cs3-cascade: teacher ${dir} is not a training run (no config.json)`);
-  const cfg = loadTrainConfig(cfgPath);
-  const name = dataName(cfg.data);
-  if (name !== data.name) throw new Error(`cs3-cascade: teacher ${dir} was trained on data '${name}', this run uses '${data.name}'`);
-  const ckpt = ['best', 'last'].map((d) => join(dir, d)).find(hasCheckpoint);
-  if (!ckpt) throw new Error(`cs3-cascade: teacher ${dir} has no checkpoint (best/ or last/)`);
-  const teacher = buildModel(cfg, data);
-  try {
-    await loadCheckpoint(ckpt, teacher, null);
-  } catch (e) {
-    throw new Error(`cs3-cascade: teacher checkpoint ${ckpt} ('${teacher.kind}') does not fit this dataset's features (different fields or vocabulary sizes): ${(e as Error).message}`);
-  }
-  return teacher;
-}
-
 export const createCs3Cascade = async (ctx: StrategyContext, config: Cs3CascadeConfig): Promise<Cs3Cascade> => {
-  for (const k of Object.keys(config)) if (!Object.hasOwn(CS3_CASCADE_DEFAULTS, k)) throw new Error(`unknown cs3-cascade config key '${k}' (known: ${Object.keys(CS3_CASCADE_DEFAULTS).join(', ')})`);
-  const c = { ...CS3_CASCADE_DEFAULTS, ...config };
-  if (!c.teacher) throw new Error('cs3-cascade: config.teacher must be the run directory of a trained ranking model (e.g. a DCN run)');
-  if (!['bce', 'mse', 'none'].includes(c.distill)) throw new Error(`cs3-cascade: distill '${c.distill}' is not one of bce, mse, none`);
-  if (!(c.weight >= 0)) throw new Error(`cs3-cascade: weight must be >= 0 (got ${c.weight})`);
+  const c = parseConfig(Cs3CascadeConfigSchema, config ?? {}, 'cs3-cascade', 'cs3-cascade config');
   if (!ctx.model.twoTower) throw new Error(`cs3-cascade: '${ctx.model.kind}' is not a two-tower model`);
-  return new Cs3Cascade(ctx.model, await loadTeacher(c.teacher, ctx.data), c, ctx.trained);
+  if (!ctx.loadRun) throw new Error('cs3-cascade: the strategy context has no loadRun to read the teacher run with');
+  return new Cs3Cascade(ctx.model, await ctx.loadRun(c.teacher, ctx.data, 'cs3-cascade: teacher'), c, ctx.trained);
 };

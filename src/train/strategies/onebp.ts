@@ -20,6 +20,7 @@
 // gradient, every parameter optimised (ordinary two-sided backpropagation); it works for any two-tower model.
 // Shape letters: B batch, P positive rows, N negatives, K extra positives, W = K + 1 + N items per positive row,
 // U users, D rep width.
+import { z } from 'zod';
 import { Tensor } from '../../core/tensor.js';
 import { Rng } from '../../core/random.js';
 import { backward, noGrad } from '../../core/tape.js';
@@ -31,28 +32,28 @@ import { headOf } from '../../data/batch.js';
 import type { LossOutput, RecModel } from '../../models/types.js';
 import { innerProductFit } from '../../models/common/base.js';
 import { TrainingStrategy, type StrategyExport, type SyncStrategyFactory } from './types.js';
+import { parseConfig } from '../../util/config.js';
 
-export interface OneBpConfig {
-  /** beta of the moving aggregation (0.99; the paper suggests 0.999 for larger sets). */
-  beta?: number;
-  /** N sampled negatives per positive. */
-  negatives?: number;
-  /** Temperature of the InfoNCE over the model's logits. */
-  temperature?: number;
-  /** K extra positives per positive row, from the user's train positives (0: only the row's item). */
-  positives?: number;
-  /** Initial encodings: the user tower's output, or the mean encoding of the user's train positive items. */
-  init?: 'tower' | 'history-mean';
-  /** Epochs of two-sided backpropagation before the switch to OneBP (encodings initialised then). */
-  warmupEpochs?: number;
-  /** Encode each distinct item of a step once and share its rep among the slots that drew it (default); false: one
-   * item-tower row per slot. Equal for towers without batch statistics; with batch norm in training mode the step's
-   * statistics are over distinct items, and a dropout mask is shared by a step's copies of an item. */
-  uniqueItems?: boolean;
-}
+/** The sampling options OneBP and TwoBP share. */
+const SAMPLING = {
+  negatives: z.number().int().min(1).default(20).describe('N sampled negatives per positive'),
+  temperature: z.number().positive().default(1).describe("temperature of the InfoNCE over the model's logits"),
+  positives: z.number().int().min(0).default(0).describe("K extra positives per positive row, from the user's train positives (0: only the row's item)"),
+  uniqueItems: z.boolean().default(true).describe('encode each distinct item of a step once and share its rep among the slots that drew it; '
+    + 'false: one item-tower row per slot (equal for towers without batch statistics; with batch norm in training mode the '
+    + "step's statistics are over distinct items, and a dropout mask is shared by a step's copies of an item)"),
+};
 
-export const ONEBP_DEFAULTS: Required<OneBpConfig> = { beta: 0.99, negatives: 20, temperature: 1, positives: 0, init: 'tower', warmupEpochs: 0, uniqueItems: true };
-const INITS = ['tower', 'history-mean'] as const;
+export const OneBpConfigSchema = z.strictObject({
+  beta: z.number().min(0).lt(1).default(0.99).describe('beta of the moving aggregation (the paper suggests 0.999 for larger sets)'),
+  ...SAMPLING,
+  init: z.enum(['tower', 'history-mean']).default('tower')
+    .describe("initial encodings: the user tower's output, or the mean encoding of the user's train positive items"),
+  warmupEpochs: z.number().int().min(0).default(0).describe('epochs of two-sided backpropagation before the switch to OneBP (encodings initialised then)'),
+});
+export type OneBpConfig = z.input<typeof OneBpConfigSchema>;
+
+export const ONEBP_DEFAULTS: Required<OneBpConfig> = OneBpConfigSchema.parse({});
 
 /** InfoNCE over each positive row's item and N uniform negatives; subclasses say where the user reps come from. */
 abstract class SampledInfoNce extends TrainingStrategy {
@@ -352,34 +353,15 @@ export class TwoBp extends SampledInfoNce {
   }
 }
 
-export type TwoBpConfig = Omit<OneBpConfig, 'beta' | 'init' | 'warmupEpochs'>;
-export const TWOBP_DEFAULTS: Required<TwoBpConfig> = { negatives: 20, temperature: 1, positives: 0, uniqueItems: true };
+export const TwoBpConfigSchema = z.strictObject(SAMPLING);
+export type TwoBpConfig = z.input<typeof TwoBpConfigSchema>;
+export const TWOBP_DEFAULTS: Required<TwoBpConfig> = TwoBpConfigSchema.parse({});
 
 /** Per user entity: the items of its positive train rows (sorted, unique). */
 function trainPositives(data: Dataset): Int32Array[] {
   const lists: number[][] = Array.from({ length: data.userCount }, () => []);
   for (const r of data.splits.train) if (data.label[r] > 0.5) lists[data.rowUser[r]].push(data.rowItem[r]);
   return lists.map((l) => Int32Array.from(new Set(l)).sort());
-}
-
-/** Checks a strategy config: known keys, and each value's type and range (messages name the key). */
-function checkConfig(kind: string, config: Record<string, unknown>, defaults: Record<string, unknown>): void {
-  for (const k of Object.keys(config)) if (!Object.hasOwn(defaults, k)) throw new Error(`unknown ${kind} config key '${k}' (known: ${Object.keys(defaults).join(', ')})`);
-  const int = (k: string, min: number) => {
-    const v = config[k];
-    if (v !== undefined && !(Number.isInteger(v) && (v as number) >= min)) throw new Error(`${kind} config '${k}' must be an integer >= ${min}, got ${JSON.stringify(v)}`);
-  };
-  int('negatives', 1);
-  int('positives', 0);
-  int('warmupEpochs', 0);
-  const t = config.temperature;
-  if (t !== undefined && !(typeof t === 'number' && t > 0)) throw new Error(`${kind} config 'temperature' must be a number > 0, got ${JSON.stringify(t)}`);
-  const b = config.beta;
-  if (b !== undefined && !(typeof b === 'number' && b >= 0 && b < 1)) throw new Error(`${kind} config 'beta' must be a number in [0, 1), got ${JSON.stringify(b)}`);
-  const u = config.uniqueItems;
-  if (u !== undefined && typeof u !== 'boolean') throw new Error(`${kind} config 'uniqueItems' must be true or false, got ${JSON.stringify(u)}`);
-  const i = config.init;
-  if (i !== undefined && !INITS.includes(i as never)) throw new Error(`${kind} config 'init' must be one of ${INITS.join(', ')}, got ${JSON.stringify(i)}`);
 }
 
 function contains(sorted: Int32Array, x: number): boolean {
@@ -394,11 +376,9 @@ function contains(sorted: Int32Array, x: number): boolean {
 }
 
 export const createOneBp: SyncStrategyFactory<OneBpConfig> = (ctx, config) => {
-  checkConfig('onebp', config as Record<string, unknown>, ONEBP_DEFAULTS);
-  return new OneBp(ctx.model, ctx.data, { ...ONEBP_DEFAULTS, ...config }, ctx.rng);
+  return new OneBp(ctx.model, ctx.data, parseConfig(OneBpConfigSchema, config ?? {}, 'onebp', 'onebp config'), ctx.rng);
 };
 
 export const createTwoBp: SyncStrategyFactory<TwoBpConfig> = (ctx, config) => {
-  checkConfig('twobp', config as Record<string, unknown>, TWOBP_DEFAULTS);
-  return new TwoBp(ctx.model, ctx.data, { ...TWOBP_DEFAULTS, ...config }, ctx.rng);
+  return new TwoBp(ctx.model, ctx.data, parseConfig(TwoBpConfigSchema, config ?? {}, 'twobp', 'twobp config'), ctx.rng);
 };

@@ -67,6 +67,9 @@ export interface StrategyContext {
   /** The model already holds trained weights (online training from an offline run): one-time initialisations of its
    * parameters (a warm start) must not run again. */
   trained?: boolean;
+  /** Another training run's model on this dataset, its best (else last) checkpoint loaded (train/build.ts
+   * `loadRunModel`, passed in so strategies need not import the config and registry that import them). */
+  loadRun?: (dir: string, data: Dataset, what?: string) => Promise<RecModel>;
 }
 
 /** Builds a strategy; async when it must read files first (a teacher checkpoint). */

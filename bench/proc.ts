@@ -1,0 +1,35 @@
+// A process's memory and CPU time, and the machine's, from Linux's /proc (null where it is missing or the process is
+// gone).
+import { readFileSync } from 'node:fs';
+
+const TICKS = 100; // USER_HZ: /proc's CPU times are in 1/100 s on Linux
+
+const read = (path: string): string | null => {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return null;
+  }
+};
+
+/** Resident set size (VmRSS) of a process, MiB; null once it has exited (a zombie has none). */
+export function rssMiB(pid: number): number | null {
+  const m = /VmRSS:\s+(\d+) kB/.exec(read(`/proc/${pid}/status`) ?? '');
+  return m ? Number(m[1]) / 1024 : null;
+}
+
+/** CPU seconds a process has used (user + system, all its threads). */
+export function cpuSeconds(pid: number): number | null {
+  const stat = read(`/proc/${pid}/stat`);
+  if (stat === null) return null;
+  const v = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // from field 3 (state) on: the name may hold spaces
+  return (Number(v[11]) + Number(v[12])) / TICKS;
+}
+
+/** Busy CPU seconds of the whole machine, summed over its CPUs (everything but idle and iowait, steal included). */
+export function machineBusySeconds(): number | null {
+  const line = read('/proc/stat')?.split('\n')[0];
+  if (!line?.startsWith('cpu ')) return null;
+  const v = line.trim().split(/\s+/).slice(1, 9).map(Number); // user nice system idle iowait irq softirq steal
+  return (v.reduce((a, b) => a + b, 0) - v[3] - v[4]) / TICKS;
+}

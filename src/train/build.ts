@@ -1,0 +1,58 @@
+// A run's parts from its config: the config file read, the dataset loaded, the model built from the registry. The
+// training strategy is built in run.ts, beside the strategies' registry (a strategy may build models itself:
+// cs3-cascade's teacher).
+import { existsSync } from 'node:fs';
+import { isAbsolute, join, resolve } from 'node:path';
+import { Rng } from '../core/index.js';
+import { Dataset, loadDataConfig, recipeConfig, type RecipeName } from '../data/index.js';
+import { MODELS } from '../models/registry.js';
+import type { RecModel } from '../models/types.js';
+import { hasCheckpoint, loadCheckpoint } from './checkpoint.js';
+import { parseTrainConfig, type TrainConfig } from './config.js';
+import { loadConfig } from '../util/config.js';
+import { own } from '../util/own.js';
+
+/** Reads a train config file (JSON or YAML); a relative data config path is taken relative to the file. */
+export function loadTrainConfig(path: string): TrainConfig {
+  return loadConfig(path, 'train config', (raw, dir) => {
+    const cfg = parseTrainConfig(raw);
+    if ('config' in cfg.data && !isAbsolute(cfg.data.config)) cfg.data = { config: resolve(dir, cfg.data.config) };
+    return cfg;
+  });
+}
+
+export async function loadData(cfg: Pick<TrainConfig, 'data'>): Promise<Dataset> {
+  if ('recipe' in cfg.data) return Dataset.load(recipeConfig(cfg.data.recipe as RecipeName));
+  return Dataset.load(cfg.data.config);
+}
+
+export function buildModel(cfg: TrainConfig, data: Dataset): RecModel {
+  const factory = own(MODELS as Record<string, (ctx: { features: Dataset['features']; rng: Rng }, c: Record<string, unknown>) => RecModel>, cfg.model.kind);
+  if (!factory) throw new Error(`unknown model '${cfg.model.kind}' (registered: ${Object.keys(MODELS).join(', ')})`);
+  return factory({ features: data.features, rng: new Rng(cfg.seed) }, cfg.model.config);
+}
+
+function dataName(data: TrainConfig['data']): string {
+  return 'recipe' in data ? recipeConfig(data.recipe as RecipeName).name : loadDataConfig(data.config).name;
+}
+
+/**
+ * Another training run's model, built on this dataset with its best (else last) checkpoint loaded: what a strategy
+ * reaches through `StrategyContext.loadRun` (cs3-cascade's teacher). `what` names the run in errors.
+ */
+export async function loadRunModel(dir: string, data: Dataset, what = 'run'): Promise<RecModel> {
+  const cfgPath = join(dir, 'config.json');
+  if (!existsSync(cfgPath)) throw new Error(`${what} ${dir} is not a training run (no config.json)`);
+  const cfg = loadTrainConfig(cfgPath);
+  const name = dataName(cfg.data);
+  if (name !== data.name) throw new Error(`${what} ${dir} was trained on data '${name}', this run uses '${data.name}'`);
+  const ckpt = ['best', 'last'].map((d) => join(dir, d)).find(hasCheckpoint);
+  if (!ckpt) throw new Error(`${what} ${dir} has no checkpoint (best/ or last/)`);
+  const model = buildModel(cfg, data);
+  try {
+    await loadCheckpoint(ckpt, model, null);
+  } catch (e) {
+    throw new Error(`${what} checkpoint ${ckpt} ('${model.kind}') does not fit this dataset's features (different fields or vocabulary sizes): ${(e as Error).message}`);
+  }
+  return model;
+}
