@@ -1,3 +1,5 @@
+// prerank/online: train a model online from an event stream (a directory of files or a Redis stream), with
+// prequential evaluation and periodic bundle publishing.
 export { OnlineConfigSchema, parseOnlineConfig, loadOnlineConfig, type OnlineConfig, type OnlineConfigInput } from './config.js';
 export type { EventSource, SourceEvent, SourceOffset, DirOffset, RedisOffset } from './source.js';
 export { SOURCES, openSource } from './sources.js';
