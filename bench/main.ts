@@ -1,4 +1,4 @@
-// `npm run bench -- <name>`: benchmarks that print ratios against a reference run in the same session.
+// `npm run bench -- <name>`: benchmarks that print ratios against a reference run in the same process.
 const BENCHES: Record<string, (args: string[]) => Promise<void>> = {
   engine: async (args) => (await import('./engine.js')).benchEngine(args),
   data: async (args) => (await import('./data.js')).benchData(args),

@@ -1,4 +1,4 @@
-// `npm run bench -- publish` (issue 10, "Online training and hot model updates"): `prerank serve --watch` under a
+// `npm run bench -- publish` (online training and hot model updates): `prerank serve --watch` under a
 // paced 500 req/s load while the real online trainer publishes new versions. Both run as child processes, as in a
 // deployment: `prerank train --online --config <file>` (src/online) and `prerank serve --watch <root>` (serveChild of
 // bench/load.ts: its own heap and event loop, 127.0.0.1, random port, under-pressure on).

@@ -1,4 +1,4 @@
-// `npm run bench -- serve` (issue 8, "Shows"): serving latency of DSSM and IntTower (two sizes) on the embedded
+// `npm run bench -- serve`: serving latency of DSSM and IntTower (two sizes) on the embedded
 // ml-latest-small data.
 //   1. In process, per request: the model's compiled serving plan (src/serve/compiled.ts: tower input written from
 //      the encoded user row, then one native call: user tower in eval mode + score against the first k cached item
@@ -17,7 +17,7 @@
 // (bench/steal.ts), which bound the p99/p50 a short or a compute-bound request can reach here.
 // Weights are untrained (the models' initialisation; latency does not depend on the values). The last line is one
 // JSON object. Options: --requests=N (1000 per k and side), --warmup=N (30), --http-seconds=S (10), --rates=200,500, --no-http,
-// --no-torch, --models=dssm,inttower32,... (a subset of the rows, by key). CS3 rows (issue 10) are prerank only: their per-candidate cost beside the base model's, also timed in
+// --no-torch, --models=dssm,inttower32,... (a subset of the rows, by key). CS3 rows are prerank only: their per-candidate cost beside the base model's, also timed in
 // alternating blocks.
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -55,8 +55,8 @@ interface Spec {
   bf16?: boolean;
 }
 
-/** CS3's cycle (two passes through the user tower) and cross-tower sync on a base model (issue 10: the claim to show
- * is that its per-candidate cost is the base model's). */
+/** CS3's cycle (two passes through the user tower) and cross-tower sync on a base model (the claim to show is that its
+ * per-candidate cost is the base model's). */
 const cs3 = (base: string): Record<string, unknown> => ({ base, config: {}, cycle: true, sync: { beta: 0.99, weight: 0.1 } });
 
 const SPECS: Spec[] = [
@@ -211,9 +211,9 @@ class TorchPeer {
  * each side, until each has `requests` per k — so both sample the machine over the same stretch of time. The first
  * request of every block is not counted: it runs on caches the other process has just used (PyTorch's own copy of a
  * 7 MB user tower evicts prerank's, and back), which no single-model server sees, and alternating one request at a
- * time measured that instead (IntTower 32 x 64 k = 100: p50 0.62 vs 0.15 ms warm). Until the fifth session the sides
- * took turns over whole runs, then over 5 rounds: prerank's fast requests then sampled a much shorter stretch of time
- * than PyTorch's, and one burst of host noise in it decided its p99. Per-request ms by k for each side, and
+ * time measured that instead (IntTower 32 x 64 k = 100: p50 0.62 vs 0.15 ms warm). Taking turns over whole runs, or over a
+ * few rounds, is worse: prerank's fast requests then sample a much shorter stretch of time than PyTorch's, and one
+ * burst of host noise in it decides its p99. Per-request ms by k for each side, and
  * prerank's scores and top-n at k = 1,000 for the check against PyTorch's.
  */
 const BLOCK = 20;
@@ -537,9 +537,9 @@ export async function benchServe(args: string[]): Promise<void> {
   result.reload_http_requests = total((r) => r.load.requests);
   const compared = models.filter((m) => m.torch);
   if (compared.length) {
-    console.log(`\nratio torch/prerank at k = 1,000 (p99): ${compared.map((m) => `${m.key} ${(result[`ratio_${m.key}_k1000`] as number).toFixed(2)}`).join(', ')} (issue 8 target: >= 3 for dssm, inttower, inttower32; inttower32_bf16 is inttower32 with bfloat16 item tables on both sides)`);
+    console.log(`\nratio torch/prerank at k = 1,000 (p99): ${compared.map((m) => `${m.key} ${(result[`ratio_${m.key}_k1000`] as number).toFixed(2)}`).join(', ')} (target: >= 3 for dssm, inttower, inttower32; inttower32_bf16 is inttower32 with bfloat16 item tables on both sides)`);
   }
-  // CS3 (issue 10): the per-candidate cost is the slope from k = 1,000 to 5,000 (p50), beside the base model's: from
+  // CS3: the per-candidate cost is the slope from k = 1,000 to 5,000 (p50), beside the base model's: from
   // the runs above (minutes apart), and from a paired run where base and CS3 requests alternate in small blocks, so
   // drift of the machine lands on both alike.
   for (const [withCs3, base] of [['dssm_cs3', 'dssm'], ['inttower_cs3', 'inttower']] as const) {
@@ -556,7 +556,7 @@ export async function benchServe(args: string[]): Promise<void> {
   }
   const rt = models.find((m) => m.key === 'ranktower');
   if (rt) {
-    console.log(`RankTower at k = 1,000: p99 ${f2(rt.ours[1000].p99)} ms (issue 9 target: <= 2 ms)`);
+    console.log(`RankTower at k = 1,000: p99 ${f2(rt.ours[1000].p99)} ms (target: <= 2 ms)`);
   }
   result.steal_share = steal.stop();
   console.log(stealLine(result.steal_share as number | null));

@@ -1,6 +1,6 @@
 // The machine's own noise, printed beside latency numbers. Steal: CPU time the hypervisor gave to other guests while a
 // benchmark ran ("steal" in /proc/stat): on a shared VM the same code runs at very different speeds from hour to hour
-// (seen: 0% to over 30% of a vCPU's time in one session); null where /proc/stat is missing (not Linux). FMA windows:
+// (seen: 0% to over 30% of a vCPU's time within a few hours); null where /proc/stat is missing (not Linux). FMA windows:
 // how fast the vCPU does arithmetic from one few-millisecond window to the next (fmaWindows below).
 import { readFileSync } from 'node:fs';
 import { engineInfo, fmaPeakGflops } from '../src/core/index.js';

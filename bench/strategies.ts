@@ -1,4 +1,4 @@
-// `npm run bench -- strategies` (issue 10): the cost of a training epoch with OneBP against ordinary two-sided
+// `npm run bench -- strategies`: the cost of a training epoch with OneBP against ordinary two-sided
 // backpropagation (twobp), the claim of the OneBP paper besides accuracy. For MF and DSSM, the entries of the OneBP
 // experiment config (same negatives, batch size, optimizer; configs/experiments/onebp-ml-1m-partial.json, or the
 // ML-100K one with --data ml-100k) are trained for one epoch each, OneBP and twobp interleaved over --rounds rounds

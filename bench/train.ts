@@ -6,7 +6,7 @@
 // are compared (the check that it is the same model). PyTorch runs in every thread/OpenBLAS configuration of
 // torch-reference.ts and the fastest is compared. `--profile` adds a per-op profile of one more prerank epoch (IntTower and RankTower);
 // `--keep=DIR` writes the fixture (and scratch run directory) to DIR and keeps it.
-// Then RankTower listwise training throughput (issue 9) on the ml-latest-small cascade (configs/cascade/ml-latest-small.json
+// Then RankTower listwise training throughput on the ml-latest-small cascade (configs/cascade/ml-latest-small.json
 // built in memory, or `--cascade=DIR` = a `prerank cascade build` directory read back): the hybrid objective over the
 // lists of configs/cascade/train-ml-latest-small-dssm-hybrid.json (caps, lists per batch, lr) with RankTower's defaults;
 // samples/s = real list items (padding excluded) per second and lists/s, medians over `--cascade-epochs=N` epochs after

@@ -1,4 +1,4 @@
-// Evaluating a pre-ranker on the cascade's evaluation requests (issue 9, RankTower sec. 4): on each request the
+// Evaluating a pre-ranker on the cascade's evaluation requests (RankTower sec. 4): on each request the
 // pre-ranker scores the request's whole recall set (the R recalled items: impressions, ranking and pre-ranking
 // candidates; random samples are not part of it), and per request, then averaged over requests:
 //   - Recall@K and NDCG@K against the ground truth in the recall set, graded: rel = value of the item's rating under

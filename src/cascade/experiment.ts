@@ -1,4 +1,4 @@
-// Cascade experiments (issue 9, RankTower Tables 1-4): one cascade (built once in memory from a cascade config, or
+// Cascade experiments (RankTower Tables 1-4): one cascade (built once in memory from a cascade config, or
 // read from a build's files), then rows x seeds of `trainOnSource` (fit.ts: validation on the latest training
 // requests, early stopping, best checkpoint) evaluated on the evaluation requests; the logged production
 // pre-ranker is a reference row. Writes results.json (every run, rewritten after each), results.md (mean ± std over

@@ -1,4 +1,4 @@
-// The fit loop of `prerank cascade train` (issue 9): epochs of trainOnCascade over the training requests, validation
+// The fit loop of `prerank cascade train`: epochs of trainOnCascade over the training requests, validation
 // after each epoch on a time slice of the training period (the latest `validation.fraction` of period-2 requests by
 // t; never an evaluation request), early stopping with patience on a validation metric, best and last checkpoints
 // (src/train/checkpoint.ts) and one JSONL record per epoch (src/train/run-log.ts). The best checkpoint is loaded back

@@ -1,4 +1,4 @@
-// Reading a written cascade back (issue 9): `loadCascade(dir)` turns the files of `prerank cascade build` (samples
+// Reading a written cascade back: `loadCascade(dir)` turns the files of `prerank cascade build` (samples
 // and requests as JSONL or Parquet, read with DuckDB; manifest.json says which) into the same RequestLog lists the
 // simulator keeps in memory, so `prerank cascade train` can train on a built cascade without re-simulating it.
 // The lists also need what the files do not hold: the period-1 Dataset the stage models were fitted on (encoders,

@@ -1,4 +1,4 @@
-// Training a two-tower model on cascade lists (RankTower sec. 3.3, issue 9): per batch, encodeUser on the G users,
+// Training a two-tower model on cascade lists (RankTower sec. 3.3): per batch, encodeUser on the G users,
 // each user's representation gathered to its L slots, encodeItem on the G*L items, score -> logits [G, L]; then
 // either pointwise BCE on the impressions (target: raw feedback > 0) or the hybrid objective over the scopes.
 // Separate from the Trainer (whose loop is over dataset rows and model.loss); validation, early stopping, checkpoints

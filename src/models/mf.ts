@@ -1,4 +1,4 @@
-// MF: the plain two-tower of matrix factorisation (the base model of the One Backpropagation paper, issue 10): one
+// MF: the plain two-tower of matrix factorisation (the base model of the One Backpropagation paper): one
 // embedding per user id and per item id, logit = <e_u, e_i> / T + b (or the cosine when `normalize`). No other
 // feature is used. The id features default to the first sparse user and item features of the dataset.
 // `biases` adds a learned bias per user and per item (classic biased MF) while keeping the score a dot product:

@@ -38,7 +38,7 @@ function candidateIds(max: number) {
 /**
  * A request body's schema: zod for types and for the 400's issues, and `accepts`, a plain check of exactly the
  * bodies zod accepts, run first. A valid body then never goes through zod: its parse of a 1,000-id body made the
- * parsed body outlive the young generation in the server (seventh session, `prerank serve` at 500 req/s: ~1.5 MB
+ * parsed body outlive the young generation in the server (measured with `prerank serve` at 500 req/s: ~1.5 MB
  * promoted per scavenge, 2-4 ms scavenge pauses and a mark-compact every ~2 s, against ~30 KB and 0.5-1.3 ms
  * without), so a valid body is passed on as parsed and zod runs only to explain a rejection. test/serve-schemas
  * holds `accepts` to zod's verdict over generated valid and broken bodies.

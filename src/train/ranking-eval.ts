@@ -1,4 +1,4 @@
-// Full-corpus ranking evaluation of a two-tower model (OneBP's protocol, issue 10; the IntTower paper's Recall/NDCG
+// Full-corpus ranking evaluation of a two-tower model (OneBP's protocol; the IntTower paper's Recall/NDCG
 // too): for every user with a positive in the split, score every item entity of the dataset, mask the user's train
 // items, and compute Recall/NDCG/Precision/HitRate@K against the split's positives (src/eval RankingMetrics).
 // The user rep comes from the user tower on the user's first row of the split, or from a training strategy's own

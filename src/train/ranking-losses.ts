@@ -1,4 +1,4 @@
-// Listwise ranking losses over user-level lists (RankTower, Pan et al. 2023, sec. 3.3; issue 9). A batch holds G lists
+// Listwise ranking losses over user-level lists (RankTower, Pan et al. 2023, sec. 3.3). A batch holds G lists
 // (one request each) padded to L slots: logits z [G, L] (a tensor), and per slot a label y (the aggregated ordered
 // relevance: larger is better, 0 = not relevant), a teacher score p, and a mask saying which slots belong to the
 // loss's sample scope (impressions, + candidates, + random samples). Each loss returns the mean over the lists that

@@ -1,4 +1,4 @@
-// Training strategies (issue 10): how a two-tower model is trained, never the model itself. A strategy is a Module
+// Training strategies: how a two-tower model is trained, never the model itself. A strategy is a Module
 // (its own tensors and RNGs go into checkpoints under 'strategy.') that the Trainer consults at five points: the
 // start of each epoch, which parameters the optimizer updates, the step's loss, an update after each optimizer step,
 // and the logits used for validation (a strategy may replace the user tower's output with its own state, as OneBP
