@@ -195,7 +195,9 @@ export const pacedLine = (p: Paced): string => `achieved ${p.rps.toFixed(0)} req
  */
 export async function serveChild(args: string[]): Promise<{ address: string; pid: number; stop: () => Promise<void> }> {
   const cli = join(process.cwd(), 'dist', 'src', 'cli', 'main.js');
-  const child = spawn(process.execPath, [cli, 'serve', '--host', '127.0.0.1', '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // access lines off unless asked for: the bench measures serving, and keeps the server's stdout in memory
+  const logLevel = args.includes('--log-level') ? [] : ['--log-level', 'warn'];
+  const child = spawn(process.execPath, [cli, 'serve', '--host', '127.0.0.1', '--port', '0', ...logLevel, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '', err = '';
   child.stdout.on('data', (d) => (out += d));
   child.stderr.on('data', (d) => (err += d));

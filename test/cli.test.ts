@@ -30,7 +30,7 @@ const COMMANDS: [string[], string[]][] = [
   [['eval'], ['model', 'data']],
   [['experiment'], ['config', 'out', 'resume', 'seeds', 'epochs', 'cascade', 'logs', 'only']],
   [['export'], ['model', 'out', 'items']],
-  [['serve'], ['bundle', 'watch', 'watch-poll-ms', 'store', 'port', 'host', 'ann', 'max-candidates', 'max-inflight', 'admin-token', 'no-admin', 'bundle-root']],
+  [['serve'], ['bundle', 'watch', 'watch-poll-ms', 'store', 'port', 'host', 'ann', 'max-candidates', 'max-inflight', 'admin-token', 'no-admin', 'bundle-root', 'log-level']],
   [['info'], []],
   [['data'], []],
   [['data', 'inspect'], ['config', 'recipe', 'dir', 'json']],

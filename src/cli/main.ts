@@ -1,16 +1,13 @@
 #!/usr/bin/env node
 // The `prerank` command: runs the command tree of commands.ts. Exit codes: 0 done, 1 the work failed, 2 a usage mistake.
-import { readFileSync } from 'node:fs';
 import { PRERANK } from './commands.js';
 import { commandOf, runCommand, UsageError } from './command.js';
+import { packageVersion } from '../util/version.js';
 
-function version(): string {
-  return (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
-}
 
 const argv = process.argv.slice(2);
 if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-v')) {
-  console.log(version());
+  console.log(packageVersion());
 } else {
   try {
     await runCommand(PRERANK, argv);

@@ -2,7 +2,7 @@
 // --watch follows a versioned bundle root (src/export/versions.ts, src/serve/watch.ts); with --bundle too, that
 // bundle is served until the root's current version loads. Admin routes: src/serve/admin.ts.
 import { basename } from 'node:path';
-import { ADMIN_TOKEN_ENV, closeOnSignals, createServer, DEFAULT_LIMITS, defaultBundleRoot, serveInfo } from '../serve/index.js';
+import { ADMIN_TOKEN_ENV, closeOnSignals, createServer, DEFAULT_LIMITS, defaultBundleRoot, LOG_LEVELS, serveInfo } from '../serve/index.js';
 import { featureColumn } from '../data/index.js';
 import { defineCommand, UsageError, type OptionValues } from './command.js';
 
@@ -19,11 +19,12 @@ const SERVE_OPTIONS = {
   'admin-token': { type: 'string', value: 'token', defaultText: `$${ADMIN_TOKEN_ENV}`, description: 'require the header x-admin-token on the admin routes' },
   'no-admin': { type: 'boolean', description: 'no admin routes at all (reload with --watch, or restart)' },
   'bundle-root': { type: 'string', value: 'dir', defaultText: 'the --watch root, else the parent directory of --bundle', description: 'reloads load only bundles under this directory' },
+  'log-level': { type: 'string', default: 'info', choices: LOG_LEVELS, description: 'JSON log lines on stdout at this level and above; info has one access line per request (request id, method, url, status, ms)' },
 } as const;
 
 export const serveCommand = defineCommand({
   name: 'prerank serve',
-  summary: 'Serve a bundle over HTTP (POST /v1/prerank, /v1/score, /v1/retrieve; GET /healthz, /readyz, /metrics), or follow a '
+  summary: 'Serve a bundle over HTTP (POST /v1/prerank, /v1/score, /v1/retrieve; GET /healthz, /readyz, /metrics, /openapi.json), or follow a '
     + 'versioned bundle root and switch to each new version as it is published.',
   usage: ['prerank serve --bundle <dir> [options]', 'prerank serve --watch <root> [--bundle <dir>] [options]'],
   options: SERVE_OPTIONS,
@@ -55,7 +56,7 @@ async function serve(values: OptionValues<typeof SERVE_OPTIONS>): Promise<void> 
     bundle: values.bundle, watch: values.watch, watchPollMs: pollMs, store: values.store, ann, log,
     host: values.host, admin, adminToken, bundleRoot: values['bundle-root'],
     limits: values['max-candidates'] !== undefined ? { maxCandidates: values['max-candidates'] } : undefined,
-    maxInflight: values['max-inflight'],
+    maxInflight: values['max-inflight'], logLevel: values['log-level'],
   });
   closeOnSignals(app, log);
   const address = await app.listen({ port, host: values.host });

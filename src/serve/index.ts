@@ -3,7 +3,8 @@
 export { Scorer, RequestError, UnsupportedError, type PrerankRequest, type RetrieveRequest, type ScoreResponse, type ScoredItem,
   type ScoreStats, type UserFeatures, type ItemId } from './scorer.js';
 export { Deployment, Service, NotReadyError, type DeployOptions } from './service.js';
-export { createServer, closeOnSignals, defaultBundleRoot, type ServerOptions, type PrerankServer } from './server.js';
+export { createServer, closeOnSignals, defaultBundleRoot, LOG_LEVELS, type LogLevel, type ServerOptions, type PrerankServer } from './server.js';
+export { openApiDocument, RESPONSES } from './openapi.js';
 export { isLoopback, checkAdminExposure, tokenMatches, resolveUnderRoot, ADMIN_TOKEN_ENV } from './admin.js';
 export { STORES, openStore, storeKind, MemoryItemStore, RedisItemStore, parseRedisUrl, type ItemStore, type ItemLookup,
   type StoreFactory, type StoreOpenOptions } from './stores/index.js';

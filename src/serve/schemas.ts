@@ -32,6 +32,9 @@ function candidateIds(max: number) {
     for (let i = 0; i < ids.length; i++) {
       if (!isCandidateId(ids[i])) ctx.addIssue({ code: 'custom', path: [i], message: 'expected a string of 1 to 256 characters or an integer' });
     }
+  }).meta({ // what the check above accepts, for the JSON Schema of the OpenAPI document
+    type: 'array', maxItems: max,
+    items: { anyOf: [{ type: 'string', minLength: 1, maxLength: 256 }, { type: 'integer', minimum: Number.MIN_SAFE_INTEGER, maximum: Number.MAX_SAFE_INTEGER }] },
   });
 }
 

@@ -1,6 +1,7 @@
 // The HTTP adapter (fastify): validates bodies, pins the current deployment for the request, calls the scorer and
 // maps errors to status codes. Everything else lives in the scorer (request -> response), the service (reload) and
 // the version watcher (--watch).
+import { randomUUID } from 'node:crypto';
 import { basename, dirname, resolve } from 'node:path';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import underPressure from '@fastify/under-pressure';
@@ -8,6 +9,8 @@ import { BundleError } from '../export/bundle.js';
 import { checkAdminExposure, resolveUnderRoot, tokenMatches } from './admin.js';
 import { parseVersionName, readCurrentVersion } from '../export/versions.js';
 import { ServeMetrics } from './metrics.js';
+import { openApiDocument } from './openapi.js';
+import { packageVersion } from '../util/version.js';
 import { DEFAULT_LIMITS, schemas, validate, type BadField, type Limits } from './schemas.js';
 import { RequestError, UnsupportedError, type ScoreResponse } from './scorer.js';
 import { NotReadyError, Service, type DeployOptions, type Deployment } from './service.js';
@@ -46,10 +49,17 @@ export interface ServerOptions extends DeployOptions {
    * reloads are refused.
    */
   bundleRoot?: string;
-  logger?: boolean;
+  /**
+   * JSON log lines (pino, through fastify) to stdout at this level and above: 'info' adds one access line per
+   * request (request id, method, url, status, ms). Default 'silent' (the CLI's default is 'info').
+   */
+  logLevel?: LogLevel;
   /** Process metrics (event loop lag, heap...) in /metrics; default true. */
   defaultMetrics?: boolean;
 }
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
 
 export interface PrerankServer {
   app: FastifyInstance;
@@ -88,7 +98,11 @@ export async function createServer(o: ServerOptions = {}): Promise<PrerankServer
     metrics.setModel(d.modelVersion, d.bundle.manifest.model.kind);
     metrics.bundleVersion.set(parseVersionName(basename(d.bundle.dir)) ?? 0);
   });
-  const app = Fastify({ logger: o.logger ?? false, bodyLimit: limits.bodyLimit, return503OnClosing: true });
+  const app = Fastify({
+    logger: { level: o.logLevel ?? 'silent' }, disableRequestLogging: true, bodyLimit: limits.bodyLimit, return503OnClosing: true,
+    // a caller's x-request-id (<= 128 characters) is kept, else one is made; either is sent back in x-request-id
+    requestIdHeader: 'x-request-id', genReqId: () => randomUUID(),
+  });
   const S = schemas(limits);
   let inflight = 0;
 
@@ -98,9 +112,17 @@ export async function createServer(o: ServerOptions = {}): Promise<PrerankServer
   }
 
   // Latency from fastify's own clock (reply.elapsedTime: ms since the request arrived; no per-request bookkeeping).
+  const accessLog = ['info', 'debug', 'trace'].includes(o.logLevel ?? 'silent');
+  app.addHook('onRequest', async (req, reply) => {
+    if (req.id.length > 128) req.id = randomUUID();
+    reply.header('x-request-id', req.id);
+  });
   app.addHook('onResponse', async (req, reply) => {
     const route = req.routeOptions.url ?? 'unmatched';
     metrics.latency.observe({ route, status: String(reply.statusCode) }, reply.elapsedTime / 1000);
+    if (accessLog) {
+      req.log.info({ method: req.method, url: req.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 1000) / 1000 }, 'request');
+    }
   });
   let watcher: VersionWatcher | null = null;
   app.addHook('onClose', async () => {
@@ -157,6 +179,8 @@ export async function createServer(o: ServerOptions = {}): Promise<PrerankServer
     return { status: 'ready', modelVersion: d.modelVersion, version: parseVersionName(version) === null ? null : version, store: d.store?.kind ?? 'none', items: d.store?.size ?? d.bundle.manifest.items.count,
       ann: d.ann?.kind ?? 'none', reloading: service.isReloading };
   });
+  const openapi = JSON.stringify(openApiDocument(S, { version: packageVersion(), admin: o.admin !== false }));
+  app.get('/openapi.json', { config: EXEMPT }, async (_req, reply) => reply.type('application/json').send(openapi));
   app.get('/metrics', { config: EXEMPT }, async (_req, reply) => {
     reply.header('content-type', metrics.registry.contentType);
     return metrics.registry.metrics();
