@@ -80,6 +80,25 @@ test('every exports entry imports by package name from an installed copy and has
   assert.equal(version, PKG.version);
 });
 
+test('a user project trains a tiny model and exports it through the package names alone', () => {
+  const script = `import { writeFileSync } from 'node:fs';
+    import { writeSyntheticLog } from '${PKG.name}/data';
+    import { TINY_CONFIGS } from '${PKG.name}/models';
+    import { parseTrainConfig, runTraining } from '${PKG.name}/train';
+    import { exportBundle, Bundle } from '${PKG.name}/export';
+    writeFileSync('data.json', JSON.stringify(writeSyntheticLog('data', { users: 40, items: 20, interactionsPerUser: 10 })));
+    const cfg = parseTrainConfig({ model: { kind: 'dssm', config: TINY_CONFIGS.dssm }, data: { config: 'data.json' },
+      batchSize: 64, epochs: 1, outDir: 'run' });
+    const run = await runTraining(cfg, { quiet: true });
+    await exportBundle('run', 'bundle', { annIndex: false });
+    const b = await Bundle.load('bundle');
+    console.log(JSON.stringify({ auc: run.test.auc, items: b.manifest.items.count }));`;
+  const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: scratch, encoding: 'utf8' });
+  const r = JSON.parse(out.trim().split('\n').pop()!) as { auc: number; items: number };
+  assert.ok(r.auc > 0 && r.auc <= 1, out);
+  assert.equal(r.items, 20);
+});
+
 test('the installed bin runs: prerank --version', () => {
   const bin = join(scratch, 'node_modules', PKG.name, PKG.bin.prerank);
   assert.equal(execFileSync(process.execPath, [bin, '--version'], { encoding: 'utf8' }).trim(), PKG.version);

@@ -1,4 +1,5 @@
 // The training run configuration (zod schema; the same schema documents the JSON or YAML config file).
+import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import { parseConfig } from '../util/config.js';
 import { ModelSpecSchema } from '../models/registry.js';
@@ -42,4 +43,13 @@ export type TrainConfigInput = z.input<typeof TrainConfigSchema>;
 
 export function parseTrainConfig(input: unknown): TrainConfig {
   return parseConfig(TrainConfigSchema, input, 'train');
+}
+
+/**
+ * The config as a run directory stores it (config.json): a data config path made absolute, so the run loads from any
+ * working directory (`prerank export`, `prerank eval`, strategies reading another run) as it did when it trained.
+ */
+export function runConfigJson(cfg: TrainConfig): string {
+  const data = 'config' in cfg.data && !isAbsolute(cfg.data.config) ? { config: resolve(cfg.data.config) } : cfg.data;
+  return JSON.stringify({ ...cfg, data }, null, 2);
 }

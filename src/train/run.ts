@@ -7,7 +7,7 @@ import type { Dataset } from '../data/index.js';
 import type { RecModel } from '../models/types.js';
 import { STRATEGIES } from './strategies/registry.js';
 import type { StrategyFactory, TrainingStrategy } from './strategies/types.js';
-import type { TrainConfig } from './config.js';
+import { runConfigJson, type TrainConfig } from './config.js';
 import { buildModel, loadData, loadRunModel } from './build.js';
 import type { BinaryMetrics } from './predict.js';
 import { Trainer, type FitResult, type TrainerOptions } from './trainer.js';
@@ -38,7 +38,7 @@ export async function runTraining(cfg: TrainConfig, opts: TrainerOptions & { dat
   const data = opts.data ?? (await loadData(cfg));
   const model = buildModel(cfg, data);
   mkdirSync(cfg.outDir, { recursive: true });
-  writeFileSync(join(cfg.outDir, 'config.json'), JSON.stringify(cfg, null, 2));
+  writeFileSync(join(cfg.outDir, 'config.json'), runConfigJson(cfg));
   const strategy = opts.strategy ?? (await buildStrategy(cfg, model, data));
   const trainer = new Trainer(model, data, cfg, { ...opts, strategy });
   const fit = await trainer.fit();
