@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { Rng, Tensor, backward, scope } from '../src/core/index.js';
 import type { Module } from '../src/nn/index.js';
 import type { IntTowerConfig } from '../src/models/int-tower.js';
+import type { RecModel } from '../src/models/types.js';
 import {
   ITEM_SIDE, Params, USER_SIDE, add, affine, assertClose, buildFilled, chunks, denseRow, dot, fieldRows, l2n,
   mlpOutputs, mulv, run, scalev, sigmoid, silu, softmax, sub, subModule, sum, tinyBatch, type Mat, type Vec,
@@ -135,8 +136,8 @@ test('DAT mimic loss is l_u/B sum_b y_b ||a_u - p_v||^2 (and l_v for a_v), and i
   // The same weights without the mimic terms: the gradients differ by d(mimic)/da = 2 w/B y (a - p) on the augmented
   // vectors' rows, and not at all on the towers (stop-gradient on p).
   const plain = buildFilled('dat', { ...DAT, mimicUser: 0, mimicItem: 0 });
-  const grads = (m: Module): Map<string, Vec> => {
-    scope(() => backward((m as unknown as { loss(b: typeof batch): { loss: Tensor } }).loss(batch).loss));
+  const grads = (m: RecModel): Map<string, Vec> => {
+    scope(() => backward(m.loss(batch).loss));
     return new Map(m.namedParameters().map(([n, t]) => [n, denseGrad(t)]));
   };
   const [g1, g0] = [grads(model), grads(plain)];
