@@ -211,7 +211,7 @@ class TorchPeer {
  * each side, until each has `requests` per k — so both sample the machine over the same stretch of time. The first
  * request of every block is not counted: it runs on caches the other process has just used (PyTorch's own copy of a
  * 7 MB user tower evicts prerank's, and back), which no single-model server sees, and alternating one request at a
- * time measured that instead (IntTower 32 x 64 k = 100: p50 0.62 vs 0.15 ms warm). Taking turns over whole runs, or over a
+ * time measured that instead (IntTower 32 x 64 k = 100: p50 0.62 vs 0.15 ms warm; AMD EPYC Zen 5, 2026-12-02). Taking turns over whole runs, or over a
  * few rounds, is worse: prerank's fast requests then sample a much shorter stretch of time than PyTorch's, and one
  * burst of host noise in it decides its p99. Per-request ms by k for each side, and
  * prerank's scores and top-n at k = 1,000 for the check against PyTorch's.

@@ -18,7 +18,7 @@
 // work, edge tiles and packing), so threads never synchronise inside a GEMM. 1 x N with B^T uses dot
 // products; tiny batched products use direct kernels, batches spread over the threads.
 //
-// Measured on AMD EPYC Zen 5 (KVM guest, 2 cores, shared with other work), best of 3 passes of
+// Measured on AMD EPYC Zen 5 (KVM guest, 2 cores, shared with other work; 2026-11-23), best of 3 passes of
 // `native/test/gemm_check bench all 3`, GFLOP/s at 1 thread / 2 threads (2-thread % of the 2-thread peak):
 //   FMA peak             avx512 248 / 484          avx2 123 / 244
 //   fwd 2048x300x300 NN  avx512 227 / 449 (92.7%)  avx2 116 / 230 (94.1%)

@@ -38,19 +38,18 @@ const ServeKernels& kernels() {
 // When steps run on the pool. A step of at least kWakeMacs multiply-adds is always split. A step of at least
 // kParallelMacs (serve.h) is split only when the pool's helpers are awake (spinning after a recent job): waking a
 // sleeping thread, and waiting for it, cost more than it saves — `prerank serve` at 500 req/s with IntTower 2 x 64
-// (2M multiply-adds of max-sim per request) answered at p50 0.64 ms splitting and 0.37 ms on one thread. Smaller
-// steps never split. (Until the fourth session a request scoring >= 64K multiply-adds split every step of >= 8K
-// when the helpers were awake: DSSM 300-300-128 at 1,000 candidates back to back took 10.5 instead of 15-17 us on
-// Zen 5, but on an Intel Xeon (Emerald Rapids VM) it bought nothing at p50 and doubled p99 — k = 1,000, 2 rounds
-// each, p50 / p99 us: DSSM 23-36 / 81-85 split vs 24 / 58-63 not, IntTower 2 x 64 52-88 / 122-203 vs 53 / 95-101 —
-// and p99 is what a pre-ranker's budget is set by.)
+// (2M multiply-adds of max-sim per request) answered at p50 0.64 ms splitting and 0.37 ms on one thread (AMD EPYC
+// Zen 5, 2026-11-23). Smaller steps never split: splitting every step of >= 8K multiply-adds when the helpers are
+// awake takes DSSM 300-300-128 at 1,000 candidates back to back from 15-17 to 10.5 us on that machine, but on an
+// Intel Xeon (Emerald Rapids VM, 2026-12-01) it buys nothing at p50 and doubles p99 (k = 1,000, p50 / p99 us: DSSM
+// 23-36 / 81-85 split vs 24 / 58-63 not, IntTower 2 x 64 52-88 / 122-203 vs 53 / 95-101), and p99 is what a
+// pre-ranker's budget is set by.
 constexpr long kWakeMacs = 1L << 23;
 
 // A step that splits because it is at least kWakeMacs is cut into pieces of about serve_piece_macs() multiply-adds
 // (at most kMaxPieces), which the pool's threads take one at a time, instead of one equal share per thread: a thread
 // the VM deschedules mid-request then holds up only the piece it is on, while the others take the rest. 0 = one
-// share per thread (as until the seventh session). PRERANK_SERVE_PIECE=<multiply-adds> at start-up, or
-// set_serve_piece_macs().
+// share per thread. PRERANK_SERVE_PIECE=<multiply-adds> at start-up, or set_serve_piece_macs().
 constexpr long kMaxPieces = 64;
 constexpr long kDefaultPieceMacs = 1L << 22;
 
@@ -406,13 +405,10 @@ long top_n(const float* scores, long m, long n, int32_t* out, ServeScratch& s) {
   const long k = std::max(0L, std::min(n, m));
   if (k == 0) return 0;
   // Every candidate's key, a selection of the k best (introselect: linear time whatever the order of the scores),
-  // then those k sorted best first. Until the fifth session this was one pass with a min-heap of k keys, which costs
-  // a heap update for every candidate that beats the current k-th: few when scores come in random order, all of them
-  // when scores rise along the candidate list. Measured on Zen 5, keys alone (m = 1,000, k = 100): heap 12.4 / 3.5 /
-  // 1.2 us for rising / random / falling scores, selection 1.1-1.3 us for all three (m = 5,000: heap 8.0-78 us,
-  // selection 4.8-6.5 us); in a DSSM request (bench catalogue order, minimum over 2,700) the top-100 cut went 2.0 ->
-  // 0.4 us at k = 1,000 and 4.3 -> 1.3 us at k = 5,000. Keys are unique (the index is in them), so the result is the
-  // heap's exactly.
+  // then those k sorted best first. Keys are unique (the index is in them), so the result is a min-heap's exactly; a
+  // heap costs an update for every candidate that beats the current k-th: few when scores come in random order, all
+  // of them when scores rise along the candidate list. Keys alone, m = 1,000, k = 100 (AMD EPYC Zen 5, 2026-12-01):
+  // heap 12.4 / 3.5 / 1.2 us for rising / random / falling scores, selection 1.1-1.3 us for all three.
   std::vector<uint64_t>& keys = s.keys;
   keys.resize(static_cast<size_t>(m));
   for (long i = 0; i < m; ++i) keys[i] = rank_key(scores[i], i);

@@ -1,6 +1,6 @@
 // AVX-512 build of the serving kernels (serve_kernels.inc): zmm vectors; max-sim tiles of up to 24 accumulators
 // (12 item heads x 2 vectors = 32 user heads; 16 or 24 item heads x 1 vector), and the grouped max-sim for up to 8
-// user heads (IntTower 2 x 64: k = 1,000 at 32 -> 24 us, k = 5,000 on one thread 127 -> 87 us, Zen 5). 8 x 3 is left out: GCC 12 keeps
+// user heads (IntTower 2 x 64: k = 1,000 at 32 -> 24 us, k = 5,000 on one thread 127 -> 87 us against the tiles; AMD EPYC Zen 5, 2026-12-01). 8 x 3 is left out: GCC 12 keeps
 // two of its three user vectors on the stack (130 vs 185 GFLOP/s for 12 x 2 at 32 heads x 64, one thread). The
 // target pragma enables AVX-512 for this file only; serve.cc calls in here only when active_isa() is avx512.
 #include "gemm.h"

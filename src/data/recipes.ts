@@ -1,4 +1,5 @@
-// Built-in dataset recipes: IntTower's MovieLens setup (../shared/papers/NOTES.md) for the three MovieLens layouts.
+// Built-in dataset recipes: IntTower's MovieLens setup (the paper's and its code's preprocessing) for the three
+// MovieLens layouts.
 // configs/data/*.json hold the same configs as files (a test keeps them equal); any other dataset is a config file.
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';

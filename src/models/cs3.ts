@@ -1,5 +1,5 @@
 // CS3 (Capability Synergy, arXiv 2604.22761), parts 1 and 2, as THIS PROJECT'S INTERPRETATION: the paper was
-// withdrawn and only a summary is public (shared/papers/cs3-summary.txt, NOTES.md); no equation here is the authors'.
+// withdrawn and only a summary is public; no equation here is the authors'.
 // A wrapper model ('cs3') around any registered two-tower model whose towers embed their fields with one
 // FieldEmbedder (DSSM, IntTower...); the base model's file is untouched. It hooks the embedder's field transform:
 //   1. Cycle-adaptive structure (`cycle`): each tower encodes twice with shared weights. Pass 1 gives the rep r1;

@@ -1,5 +1,5 @@
 // CS3 part 3, cascade model sharing (arXiv 2604.22761), as THIS PROJECT'S INTERPRETATION: the paper was withdrawn
-// and only its summary is public (shared/papers/cs3-summary.txt, NOTES.md). A training strategy that reuses a
+// and only its summary is public. A training strategy that reuses a
 // trained downstream ranking model of the zoo (the teacher; DCN or DeepFM, any registered model works):
 //   - warm start (`warmStart`): every embedding table of the two-tower model's FieldEmbedder is overwritten, row for
 //     row, by the teacher's table of the same feature, once, before training (Adam's slots start from zero);

@@ -1,4 +1,4 @@
-// One Backpropagation (OneBP; arXiv 2403.18227, and the authors' code as summarised in shared/papers/NOTES.md): the
+// One Backpropagation (OneBP; arXiv 2403.18227, and the authors' code): the
 // user tower gets no gradient. Each user keeps a stored encoding e_u; the loss is InfoNCE over the row's positive
 // item and N items the user never interacted with in train (uniform over the items seen in train), scored with e_u
 // held constant, so only item-side parameters learn. Right after each optimizer step, e_u <- beta e_u + (1 - beta)
