@@ -1,0 +1,25 @@
+import { Cluster } from 'ioredis';
+import { startRedisCluster } from './redis-cluster-fixture.js';
+const t0 = Date.now();
+const c = await startRedisCluster();
+console.log('started in', Date.now() - t0, c.url);
+const cl = new Cluster(c.ports.map((port) => ({ host: '127.0.0.1', port })), { enableAutoPipelining: true, redisOptions: { commandTimeout: 500 } });
+cl.on('error', (e) => console.log('err', e.message));
+await cl.set('a', '1');
+console.log(await cl.get('a'), cl.status);
+// load then restart
+let stop = false; const stats: Record<string, number> = {};
+const loop = (async () => { while (!stop) { const s = Date.now(); try { await Promise.all(['a','b','c','d','e','f'].map(k => cl.get(k))); stats.ok = (stats.ok ?? 0) + 1; } catch (e) { const m = (e as Error).message.slice(0, 60); stats[m] = (stats[m] ?? 0) + 1; } const d = Date.now() - s; stats.max = Math.max(stats.max ?? 0, d); await new Promise(r => setTimeout(r, 10)); } })();
+await new Promise(r => setTimeout(r, 300));
+await c.kill(0);
+console.log('killed', cl.status);
+await new Promise(r => setTimeout(r, 1000));
+console.log('during', JSON.stringify(stats));
+const t1 = Date.now();
+await c.start(0);
+console.log('restarted in', Date.now() - t1, JSON.stringify(stats));
+await new Promise(r => setTimeout(r, 2000));
+console.log('after', JSON.stringify(stats), cl.status);
+stop = true; await loop;
+cl.disconnect();
+await c.stop();
