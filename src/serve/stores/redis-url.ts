@@ -4,8 +4,11 @@ import { MAX_BUCKETS } from './redis-layout.js';
 
 /** Default bound on each lookup, ms (`?timeout=` in the URL). */
 export const DEFAULT_TIMEOUT_MS = 1000;
-/** Buckets a new table is split into (`?buckets=`): one on a single server, spread over the slots on a cluster. */
-export const DEFAULT_BUCKETS = { single: 1, cluster: 64 } as const;
+/**
+ * Buckets a new table is split into (`?buckets=`): one on a single server; on a cluster 48, which splits evenly among
+ * 2, 3, 4, 6, 8, 12, 16 or 24 masters with equal slot ranges, and costs a k = 1,000 lookup 48 MGETs.
+ */
+export const DEFAULT_BUCKETS = { single: 1, cluster: 48 } as const;
 
 export interface RedisUrl {
   /** Single server: the connection URL (without the store's own parameters). */

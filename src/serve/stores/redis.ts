@@ -1,9 +1,12 @@
 // Redis item store, on one server (redis://) or a Redis Cluster (redis-cluster://): one binary blob per item (the
 // table's stored bytes) under the bucketed key layout of ./redis-layout.ts, for several serving nodes sharing one
-// store. A lookup sends one MGET per bucket it touches (the bucket's marker + its ids, all in one slot), every MGET
-// issued at once; ioredis's auto-pipelining writes them as one pipeline per node, so a lookup costs one round trip
-// to each node, in parallel. The first node to open a model's key space publishes the table. An optional in-process
-// LRU keeps hot rows.
+// store. A lookup sends one MGET per bucket it touches (the bucket's marker + its ids, all in one slot), all issued
+// at once: each node's connection carries its MGETs back to back without waiting for replies (pipelined), so a
+// lookup costs about one round trip to each node, in parallel. They are sent as separate commands, not as ioredis
+// pipeline objects (which re-hash every key to check its node: slower below ~100 buckets here) nor with
+// auto-pipelining (slower here, and a batch whose commands get different MOVED replies is not redirected); a lone
+// command is redirected and retried by ioredis. The first node to open a model's key space publishes the table. An
+// optional in-process LRU keeps hot rows.
 // Outages: a lookup is bounded by `?timeout=` ms (default 1000) as a whole: within it ioredis retries (a cluster
 // node that is down or restarting: connection refused, CLUSTERDOWN, MOVED), past it the lookup fails as
 // StoreUnavailableError (-> 503) naming the cause. While a single server's connection is down a lookup fails at
@@ -19,6 +22,13 @@ import { StoreClosedError, StoreUnavailableError, type ItemLookup, type ItemStor
 const CHUNK = 1000;
 
 type Client = Redis | Cluster;
+
+/** One MGET: bucket b's marker and up to CHUNK of its ids. */
+interface Read {
+  b: number;
+  ids: string[];
+  keys: string[];
+}
 
 /** Least-recently-used decoded rows. */
 class Lru {
@@ -73,43 +83,16 @@ export class RedisItemStore implements ItemStore {
   async get(ids: readonly string[]): Promise<ItemLookup> {
     if (this.closed) throw new StoreClosedError(this.kind);
     if (this.client.status !== 'ready') throw this.unavailable(`not connected (${this.client.status}); requests answer again once it reconnects`);
-    const { dim, dtype } = this.meta;
+    const { dim } = this.meta;
     const hot = new Map<string, Float32Array | null>();
-    const byBucket = new Map<number, string[]>();
-    for (const id of ids) {
-      if (hot.has(id)) continue;
-      const row = this.lru?.get(id);
-      hot.set(id, row ?? null);
-      if (row) continue;
-      const b = this.layout.bucketOf(id);
-      const need = byBucket.get(b);
-      if (need) need.push(id);
-      else byBucket.set(b, [id]);
-    }
-    if ([...byBucket.keys()].some((b) => this.lost.has(b))) {
+    const reads = this.plan(ids, hot);
+    if (reads.some((r) => this.lost.has(r.b))) {
       this.republish();
       throw this.unavailable(this.lostWhy);
     }
-    const reads: { b: number; keys: string[]; blobs: Promise<(Buffer | null)[]> }[] = [];
-    for (const [b, need] of byBucket) {
-      for (let at = 0; at < need.length; at += CHUNK) {
-        const keys = need.slice(at, at + CHUNK);
-        reads.push({ b, keys, blobs: this.client.mgetBuffer([this.layout.marker(b), ...keys.map((id) => this.layout.item(b, id))]) });
-      }
-    }
-    const replies = await this.withinTimeout(Promise.all(reads.map((r) => r.blobs)));
+    const replies = await this.withinTimeout(Promise.all(reads.map((r) => this.client.mgetBuffer(r.keys))));
     const gone = new Set<number>();
-    replies.forEach((blobs, k) => {
-      if (!blobs[0]) return void gone.add(reads[k].b);
-      reads[k].keys.forEach((id, j) => {
-        const blob = blobs[j + 1];
-        if (!blob) return;
-        const row = new Float32Array(dim);
-        decodeBlob(dtype, dim, blob, row, 0);
-        hot.set(id, row);
-        this.lru?.set(id, row);
-      });
-    });
+    replies.forEach((blobs, k) => (blobs[0] ? this.take(reads[k].ids, blobs, hot) : gone.add(reads[k].b)));
     if (gone.size) {
       this.dataLost(gone);
       throw this.unavailable(this.lostWhy);
@@ -122,12 +105,49 @@ export class RedisItemStore implements ItemStore {
     return { found: Int32Array.from(found), reps, missing };
   }
 
+  /** Fills `hot` with the LRU's rows (null for the others) and returns the MGETs for the rest, by bucket. */
+  private plan(ids: readonly string[], hot: Map<string, Float32Array | null>): Read[] {
+    const byBucket = new Map<number, string[]>();
+    for (const id of ids) {
+      if (hot.has(id)) continue;
+      const row = this.lru?.get(id);
+      hot.set(id, row ?? null);
+      if (row) continue;
+      const b = this.layout.bucketOf(id);
+      const need = byBucket.get(b);
+      if (need) need.push(id);
+      else byBucket.set(b, [id]);
+    }
+    const reads: Read[] = [];
+    for (const [b, need] of byBucket) {
+      for (let at = 0; at < need.length; at += CHUNK) {
+        const part = need.slice(at, at + CHUNK);
+        reads.push({ b, ids: part, keys: [this.layout.marker(b), ...part.map((id) => this.layout.item(b, id))] });
+      }
+    }
+    return reads;
+  }
+
+  /** Decodes one MGET's blobs (after the marker) into `hot` and the LRU. */
+  private take(ids: string[], blobs: (Buffer | null)[], hot: Map<string, Float32Array | null>): void {
+    const { dim, dtype } = this.meta;
+    ids.forEach((id, j) => {
+      const blob = blobs[j + 1];
+      if (!blob) return;
+      const row = new Float32Array(dim);
+      decodeBlob(dtype, dim, blob, row, 0);
+      hot.set(id, row);
+      this.lru?.set(id, row);
+    });
+  }
+
   /** The lookup's replies, or StoreUnavailableError once the timeout has passed or a command failed. */
   private async withinTimeout<T>(p: Promise<T>): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
     p.catch(() => undefined); // a late failure after the timeout answered is expected, not unhandled
     const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(this.unavailable(`a lookup took longer than the ${this.timeoutMs} ms timeout`)), this.timeoutMs);
+      const why = this.kind === 'redis' ? '' : ' (a node is slow, down or restarting)';
+      timer = setTimeout(() => reject(this.unavailable(`a lookup took longer than the ${this.timeoutMs} ms timeout${why}`)), this.timeoutMs);
     });
     try {
       return await Promise.race([p, late]);
@@ -137,6 +157,7 @@ export class RedisItemStore implements ItemStore {
       if (/timed out/i.test(m)) throw this.unavailable(`a command took longer than the ${this.timeoutMs} ms timeout`);
       if (/max retries|connection is closed/i.test(m)) throw this.unavailable(`the connection dropped during a lookup (${m})`);
       if (/CLUSTERDOWN/.test(m)) throw this.unavailable(`the cluster is down (a node is unreachable or restarting): ${m}`);
+      if (/^(MOVED|ASK|TRYAGAIN)\b|redirections/.test(m)) throw this.unavailable(`the cluster's slots are moving or a node is unreachable: ${m}`);
       throw this.unavailable(m);
     } finally {
       clearTimeout(timer);
@@ -198,10 +219,10 @@ export class RedisItemStore implements ItemStore {
 function connectClient(u: ReturnType<typeof parseRedisUrl>): Client {
   const common = { commandTimeout: u.timeout, connectTimeout: 3000, maxRetriesPerRequest: 1 };
   const client = u.nodes
-    ? new Cluster(u.nodes, { lazyConnect: true, enableAutoPipelining: true, retryDelayOnFailover: 100, retryDelayOnClusterDown: 100,
+    ? new Cluster(u.nodes, { lazyConnect: true, enableAutoPipelining: false, retryDelayOnFailover: 100, retryDelayOnClusterDown: 100,
       retryDelayOnTryAgain: 100, clusterRetryStrategy: (times) => Math.min(100 * times, 1000),
       redisOptions: { ...common, username: u.username, password: u.password } })
-    : new Redis(u.connect, { ...common, lazyConnect: true, enableAutoPipelining: true, retryStrategy: (times) => Math.min(100 * times, 1000) });
+    : new Redis(u.connect, { ...common, lazyConnect: true, retryStrategy: (times) => Math.min(100 * times, 1000) });
   client.on('error', () => {}); // failures surface on the commands; without a listener ioredis logs each retry
   return client;
 }
