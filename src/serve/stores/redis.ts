@@ -145,16 +145,16 @@ export class RedisItemStore implements ItemStore {
   private async withinTimeout<T>(p: Promise<T>): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
     p.catch(() => undefined); // a late failure after the timeout answered is expected, not unhandled
+    const slow = `a lookup took longer than the ${this.timeoutMs} ms timeout${this.kind === 'redis' ? '' : ' (a node is slow, down or restarting)'}`;
     const late = new Promise<never>((_, reject) => {
-      const why = this.kind === 'redis' ? '' : ' (a node is slow, down or restarting)';
-      timer = setTimeout(() => reject(this.unavailable(`a lookup took longer than the ${this.timeoutMs} ms timeout${why}`)), this.timeoutMs);
+      timer = setTimeout(() => reject(this.unavailable(slow)), this.timeoutMs);
     });
     try {
       return await Promise.race([p, late]);
     } catch (e) {
       if (e instanceof StoreUnavailableError || this.closed) throw e;
       const m = (e as Error).message;
-      if (/timed out/i.test(m)) throw this.unavailable(`a command took longer than the ${this.timeoutMs} ms timeout`);
+      if (/timed out/i.test(m)) throw this.unavailable(slow);
       if (/max retries|connection is closed/i.test(m)) throw this.unavailable(`the connection dropped during a lookup (${m})`);
       if (/CLUSTERDOWN/.test(m)) throw this.unavailable(`the cluster is down (a node is unreachable or restarting): ${m}`);
       if (/^(MOVED|ASK|TRYAGAIN)\b|redirections/.test(m)) throw this.unavailable(`the cluster's slots are moving or a node is unreachable: ${m}`);
