@@ -30,6 +30,7 @@ export const serveCommand = defineCommand({
   examples: [
     'prerank serve --bundle bundles/int-tower',
     'prerank serve --watch bundles/versions --store redis://127.0.0.1:6379 --port 9000',
+    'prerank serve --bundle bundles/dssm --store redis-cluster://10.0.0.1:7000,10.0.0.2:7000,10.0.0.3:7000?timeout=300',
     `${ADMIN_TOKEN_ENV}=secret prerank serve --bundle bundles/int-tower --host 0.0.0.0 --max-inflight 64`,
   ],
   notes: `Admin routes (POST /admin/reload): the token is compared in constant time; it may come from the environment

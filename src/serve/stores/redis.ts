@@ -20,6 +20,8 @@ import { StoreClosedError, StoreUnavailableError, type ItemLookup, type ItemStor
 
 /** Ids per MGET at most (a bucket with more requested ids takes several). */
 const CHUNK = 1000;
+/** Least time between two attempts to republish lost data, ms. */
+const RETRY_MS = 1000;
 
 type Client = Redis | Cluster;
 
@@ -183,9 +185,12 @@ export class RedisItemStore implements ItemStore {
     this.republish();
   }
 
-  /** Publishes the lost buckets again (one attempt at a time, at most one every 5 s after a failure). */
+  /**
+   * Publishes the lost buckets again: one attempt at a time, at most one a second after a failure (a restarted cluster
+   * master answers CLUSTERDOWN for a second or two while it rejoins; a failing attempt fails at its first write).
+   */
   private republish(): void {
-    if (this.republishing || this.closed || !this.lost.size || Date.now() - this.lastAttempt < 5000 || this.client.status !== 'ready') return;
+    if (this.republishing || this.closed || !this.lost.size || Date.now() - this.lastAttempt < RETRY_MS || this.client.status !== 'ready') return;
     this.lastAttempt = Date.now();
     const only = new Set(this.lost);
     this.republishing = (async () => {
@@ -195,7 +200,7 @@ export class RedisItemStore implements ItemStore {
         this.lastAttempt = 0;
         this.o.log?.(`${this.kind} item store ${this.where}: republished ${only.size} buckets under ${this.layout.space}`);
       } catch (e) {
-        this.lostWhy = `part of its data is gone (${this.lost.size} of ${this.layout.buckets} buckets) and republishing it failed (${(e as Error).message}); retried every 5 s, or reload a bundle`;
+        this.lostWhy = `part of its data is gone (${this.lost.size} of ${this.layout.buckets} buckets) and republishing it failed (${(e as Error).message}); retried every second, or reload a bundle`;
         this.o.log?.(`${this.kind} item store ${this.where}: ${this.lostWhy}`);
       } finally {
         this.republishing = null;
