@@ -5,8 +5,9 @@
 //      commands in flight), timed: rows/s. Then store lookups of --k random ids on that table: p50/p99.
 //   2. Serving: an untrained DSSM bundle over a synthetic log with --items items (exported here, no ANN index), one
 //      user and --k random candidates per request, top 100, through the service's scorer (user tower + store lookup +
-//      scoring), the cluster store and the in-process memory store alternating in blocks of 50 requests so both
-//      sample the same stretch of time; p50/p99 of each. `redis_cluster_k1000_p99_ms` is the cluster's p99.
+//      scoring), the cluster store, the store on one redis-server and the in-process memory store alternating in
+//      blocks of 50 requests so all sample the same stretch of time; p50/p99 of each. `redis_cluster_k1000_p99_ms`
+//      is the cluster's p99.
 // The last line is one JSON object. clusterServeLatency is what the scale bench calls on its own bundle.
 import { rmSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -21,7 +22,7 @@ import { Deployment } from '../src/serve/service.js';
 import { openStore } from '../src/serve/stores/index.js';
 import { writeSyntheticLog } from '../src/data/synthetic.js';
 import { startRedisCluster } from '../test/redis-cluster-fixture.js';
-import { tempDir } from '../test/serve-fixture.js';
+import { startRedis, tempDir } from '../test/serve-fixture.js';
 
 interface Lat {
   p50: number;
@@ -108,18 +109,22 @@ export async function benchRedisCluster(args: string[]): Promise<void> {
   console.log(`CPU: ${cpu}; ${JSON.stringify(o)}`);
   const work = tempDir('bench-redis-cluster');
   const cluster = await startRedisCluster();
+  const single = await startRedis();
   try {
     console.log(`cluster: ${cluster.url}`);
     const bulk = await bulkLoad(cluster.url, { rows: o.bulk, dim: o.dim, k: o.k, requests: o.requests, buckets: o.buckets });
     console.log(`bulk load: ${o.bulk} rows x ${o.dim} float32 in ${bulk.seconds.toFixed(1)} s = ${bulk.rowsPerS.toFixed(0)} rows/s; store lookups of ${o.k} ids: p50 ${bulk.lookup.p50.toFixed(2)} ms, p99 ${bulk.lookup.p99.toFixed(2)} ms`);
     const b = await syntheticBundle(work, o.items);
-    const [onCluster, inMemory] = await clusterServeLatency(b.dir, { urls: [`${cluster.url}?buckets=${o.buckets}`, 'memory'], user: b.user, itemIds: b.itemIds, k: o.k, requests: o.requests });
-    console.log(`serving DSSM, ${b.itemIds.length} items, k = ${o.k}: redis cluster p50 ${onCluster.p50.toFixed(2)} ms, p99 ${onCluster.p99.toFixed(2)} ms; memory store p50 ${inMemory.p50.toFixed(2)} ms, p99 ${inMemory.p99.toFixed(2)} ms`);
+    const urls = [`${cluster.url}?buckets=${o.buckets}`, single.url, 'memory'];
+    const [onCluster, onOne, inMemory] = await clusterServeLatency(b.dir, { urls, user: b.user, itemIds: b.itemIds, k: o.k, requests: o.requests });
+    const show = (l: Lat) => `p50 ${l.p50.toFixed(2)} ms, p99 ${l.p99.toFixed(2)} ms`;
+    console.log(`serving DSSM, ${b.itemIds.length} items, k = ${o.k}: redis cluster ${show(onCluster)}; one redis-server ${show(onOne)}; memory store ${show(inMemory)}`);
     console.log(JSON.stringify({ bench: 'redis-cluster', cpu, masters: cluster.ports.length, buckets: o.buckets, bulk_rows: o.bulk, dim: o.dim, bulk_load_s: ms(bulk.seconds),
       bulk_rows_per_s: Math.round(bulk.rowsPerS), lookup_k1000_p50_ms: ms(bulk.lookup.p50), lookup_k1000_p99_ms: ms(bulk.lookup.p99), serve_items: b.itemIds.length,
-      redis_cluster_k1000_p50_ms: ms(onCluster.p50), redis_cluster_k1000_p99_ms: ms(onCluster.p99), memory_k1000_p50_ms: ms(inMemory.p50), memory_k1000_p99_ms: ms(inMemory.p99) }));
+      redis_cluster_k1000_p50_ms: ms(onCluster.p50), redis_cluster_k1000_p99_ms: ms(onCluster.p99), redis_k1000_p50_ms: ms(onOne.p50),
+      redis_k1000_p99_ms: ms(onOne.p99), memory_k1000_p50_ms: ms(inMemory.p50), memory_k1000_p99_ms: ms(inMemory.p99) }));
   } finally {
-    await cluster.stop();
+    await Promise.all([cluster.stop(), single.stop()]);
     rmSync(work, { recursive: true, force: true });
   }
 }
