@@ -23,7 +23,7 @@ import { runSoak } from './soak.js';
 export interface FaultsOptions {
   /** SIGKILL points per writer (default 20). */
   reps?: number;
-  /** Kill/restart cycles of redis-server (default 5). */
+  /** Kill/restart cycles of redis-server, and of a Redis Cluster master in each cluster scenario (default 5). */
   redisCycles?: number;
   /** Fill levels per writer on the full disk (default 20). */
   levels?: number;
@@ -54,7 +54,14 @@ export async function runFaults(opts: FaultsOptions = {}): Promise<FaultsReport>
     const bundle = join(work, 'bundle');
     await exportBundle(run.runDir, bundle);
     const user = run.users.get('u1')!;
-    if (want('redis')) add(await redisRestartScenario({ bundle, user, candidates: ['i1', 'i7', 'i30', 'nope', 'i59'], cycles: opts.redisCycles ?? 5 }));
+    if (want('redis')) {
+      const cycles = opts.redisCycles ?? 5;
+      add(await redisRestartScenario({ bundle, user, candidates: ['i1', 'i7', 'i30', 'nope', 'i59'], cycles }));
+      // a Redis Cluster master: back within the node timeout, and down past it (the cluster says CLUSTERDOWN)
+      const everyItem = [...Array.from({ length: 60 }, (_, i) => `i${i}`), 'nope'];
+      add(await redisRestartScenario({ bundle, user, candidates: everyItem, cycles, downMs: 1000, cluster: { nodeTimeoutMs: 5000 } }));
+      add(await redisRestartScenario({ bundle, user, candidates: everyItem, cycles, downMs: 2500, cluster: { nodeTimeoutMs: 1000 } }));
+    }
     if (want('kill')) {
       for (const [i, mode] of (['export', 'checkpoint', 'publish'] as const).entries()) {
         add(await killWriterScenario({ mode, runDir: run.runDir, work, reps, seed: 101 + i }));

@@ -33,6 +33,16 @@ test('redis-server SIGKILLed under load: 503 with a message within the store tim
   survivedAll(t, await redisRestartScenario({ bundle, user: user(), candidates: ['i1', 'i7', 'i30', 'nope', 'i59'], cycles: 2 }));
 });
 
+const everyItem = () => [...Array.from({ length: 60 }, (_, i) => `i${i}`), 'nope'];
+
+test('a Redis Cluster master SIGKILLed under load and back within the node timeout: each request 200 or a clear 503 within the store timeout; the restarted master\'s lost buckets are republished and all answers recover', async (t) => {
+  survivedAll(t, await redisRestartScenario({ bundle, user: user(), candidates: everyItem(), cycles: 1, downMs: 1000, cluster: { nodeTimeoutMs: 5000 } }));
+});
+
+test('a Redis Cluster master down longer than the node timeout (the cluster says CLUSTERDOWN): clear 503s, never a hang; all answers recover after it rejoins', async (t) => {
+  survivedAll(t, await redisRestartScenario({ bundle, user: user(), candidates: everyItem(), cycles: 1, downMs: 2500, cluster: { nodeTimeoutMs: 1000 } }));
+});
+
 test('SIGKILL during export into an existing bundle directory: the directory reads as a complete bundle; the next export cleans up', async (t) => {
   survivedAll(t, await killWriterScenario({ mode: 'export', runDir: run.runDir, work: root, reps: 4, seed: 11 }));
 });

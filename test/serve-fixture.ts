@@ -99,7 +99,7 @@ export function redisAvailable(): boolean {
 
 export const REDIS_SKIP = 'redis-server is not installed (run scripts/install-redis.sh): Redis store tests skipped';
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer();
     s.once('error', reject);

@@ -1,26 +1,31 @@
 // Item stores: the conformance suite for every registered store (Redis against a redis-server this test starts on a
-// random loopback port), Redis key spaces and publishing, the ANN indexes, and top-n selection.
+// random loopback port, Redis Cluster against three masters it starts the same way), Redis key spaces and publishing,
+// the ANN indexes, and top-n selection.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
 import { Rng } from '../src/core/index.js';
 import { BruteForceIndex, buildAnnIndex, topN } from '../src/serve/ann.js';
 import { openStore, STORES, storeKind } from '../src/serve/stores/index.js';
-import { parseRedisUrl } from '../src/serve/stores/redis.js';
+import { parseRedisUrl } from '../src/serve/stores/redis-url.js';
 import type { StoreOpenOptions } from '../src/serve/stores/types.js';
 import { annConformance, randomTable, storeConformance, type StoreHarness } from './serve-store-conformance.js';
+import { redisClusterAvailable, REDIS_CLUSTER_SKIP, startRedisCluster, type RedisCluster } from './redis-cluster-fixture.js';
 import { redisAvailable, REDIS_SKIP, startRedis, type RedisServer } from './serve-fixture.js';
 
 const haveRedis = redisAvailable();
 if (!haveRedis) console.log(`# ${REDIS_SKIP}`);
+const haveCluster = redisClusterAvailable();
+if (!haveCluster) console.log(`# ${REDIS_CLUSTER_SKIP}`);
 let redis: RedisServer | null = null;
+let cluster: RedisCluster | null = null;
 let space = 0;
 
 before(async () => {
-  if (haveRedis) redis = await startRedis();
+  [redis, cluster] = await Promise.all([haveRedis ? startRedis() : null, haveCluster ? startRedisCluster() : null]);
 });
 after(async () => {
-  await redis?.stop();
+  await Promise.all([redis?.stop(), cluster?.stop()]);
 });
 
 const harnesses: Record<keyof typeof STORES, StoreHarness> = {
@@ -28,6 +33,10 @@ const harnesses: Record<keyof typeof STORES, StoreHarness> = {
   redis: {
     skip: haveRedis ? undefined : REDIS_SKIP,
     open: (table, extra) => openStore({ url: redis!.url, modelHash: `${(space++).toString(16).padStart(16, '0')}`, table: async () => table, ...extra }),
+  },
+  'redis-cluster': {
+    skip: haveCluster ? undefined : REDIS_CLUSTER_SKIP,
+    open: (table, extra) => openStore({ url: cluster!.url, modelHash: `${(space++).toString(16).padStart(16, '0')}`, table: async () => table, ...extra }),
   },
 };
 for (const [name, h] of Object.entries(harnesses)) storeConformance(name, h);
@@ -42,11 +51,20 @@ annConformance('brute-force', async (reps, dim) => new BruteForceIndex(reps, dim
 test('store URLs select the implementation', () => {
   assert.equal(storeKind('memory'), 'memory');
   assert.equal(storeKind('redis://127.0.0.1:6379/2'), 'redis');
+  assert.equal(storeKind('redis-cluster://127.0.0.1:7000,127.0.0.1:7001'), 'redis-cluster');
   assert.throws(() => storeKind('mongodb://x'), /unknown item store/);
-  assert.deepEqual(parseRedisUrl('redis://:pw@h:7000/3?prefix=p1&lru=500'), { connect: 'redis://:pw@h:7000/3', prefix: 'p1', lru: 500, timeout: 1000 });
+  assert.deepEqual(parseRedisUrl('redis://:pw@h:7000/3?prefix=p1&lru=500'),
+    { connect: 'redis://:pw@h:7000/3', prefix: 'p1', lru: 500, timeout: 1000, buckets: 1, where: 'redis://h:7000/3' });
   assert.equal(parseRedisUrl('redis://h?timeout=250').timeout, 250);
   assert.throws(() => parseRedisUrl('redis://h?lru=-1'), /lru/);
   assert.throws(() => parseRedisUrl('redis://h?timeout=0'), /timeout/);
+  assert.throws(() => parseRedisUrl('redis://h?prefix=a{b}'), /prefix must not contain/);
+  const c = parseRedisUrl('redis-cluster://u:s%40cret@10.0.0.1:7000,db-2:7001?timeout=300&buckets=256');
+  assert.deepEqual([c.nodes, c.username, c.password, c.timeout, c.buckets, c.where],
+    [[{ host: '10.0.0.1', port: 7000 }, { host: 'db-2', port: 7001 }], 'u', 's@cret', 300, 256, 'redis-cluster://10.0.0.1:7000,db-2:7001']);
+  assert.throws(() => parseRedisUrl('redis-cluster://h:7000,h2'), /cluster node 'h2' is not host:port/);
+  assert.throws(() => parseRedisUrl('redis-cluster://h:7000/2'), /no databases/);
+  assert.throws(() => parseRedisUrl('redis-cluster://h:7000?buckets=5000'), /buckets must be an integer in 1\.\.1024/);
 });
 
 test('redis store: the first node publishes a model\'s table once; others share it; key spaces are per model', { skip: haveRedis ? undefined : REDIS_SKIP }, async () => {
@@ -64,7 +82,8 @@ test('redis store: the first node publishes a model\'s table once; others share 
   try {
     const keys = await cli.keys('share:*meta');
     assert.deepEqual(keys.sort(), ['share:aaaaaaaaaaaaaaaa:meta', 'share:bbbbbbbbbbbbbbbb:meta']);
-    assert.equal((await cli.getBuffer(`share:aaaaaaaaaaaaaaaa:i:${table.ids[0]}`))!.byteLength, 4 + 8, 'int8 row: scale + 8 bytes');
+    assert.equal((await cli.getBuffer(`share:aaaaaaaaaaaaaaaa:{0}:i:${table.ids[0]}`))!.byteLength, 4 + 8, 'int8 row: scale + 8 bytes');
+    assert.equal(await cli.get('share:aaaaaaaaaaaaaaaa:{0}:m'), '1', 'the bucket marker');
   } finally {
     cli.disconnect();
     await Promise.all([a.close(), b.close(), c.close()]);

@@ -10,7 +10,7 @@ const SERVE_OPTIONS = {
   bundle: { type: 'string', value: 'dir', description: 'a bundle written by prerank export; with --watch, served until the root\'s current version loads' },
   watch: { type: 'string', value: 'root', description: 'a versioned bundle root (versions/<n>/ + a pointer file) to follow' },
   'watch-poll-ms': { type: 'int', min: 10, max: 3_600_000, defaultText: '1000', description: 'how often --watch checks the root (ms)' },
-  store: { type: 'string', default: 'memory', value: 'store', description: 'where the item table lives: memory, or redis://host:port[/db][?prefix=..&lru=rows&timeout=ms]' },
+  store: { type: 'string', default: 'memory', value: 'store', description: 'where the item table lives: memory, redis://host:port[/db], or redis-cluster://host:port,host:port,... (a Redis Cluster); either with ?prefix=..&lru=rows&timeout=ms&buckets=n' },
   port: { type: 'int', default: 8080, min: 0, max: 65535, description: 'TCP port (0: any free port)' },
   host: { type: 'string', default: '127.0.0.1', description: 'address to listen on' },
   ann: { type: 'string', default: 'usearch', choices: ['usearch', 'brute-force', 'off'], description: 'the retrieval index for /v1/retrieve' },
@@ -31,6 +31,7 @@ export const serveCommand = defineCommand({
   examples: [
     'prerank serve --bundle bundles/int-tower',
     'prerank serve --watch bundles/versions --store redis://127.0.0.1:6379 --port 9000',
+    'prerank serve --bundle bundles/dssm --store redis-cluster://10.0.0.1:7000,10.0.0.2:7000,10.0.0.3:7000?timeout=300',
     `${ADMIN_TOKEN_ENV}=secret prerank serve --bundle bundles/int-tower --host 0.0.0.0 --max-inflight 64`,
   ],
   notes: `Admin routes (POST /admin/reload): the token is compared in constant time; it may come from the environment

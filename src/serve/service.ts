@@ -9,7 +9,7 @@ import { openStore, storeKind } from './stores/index.js';
 import type { ItemStore } from './stores/types.js';
 
 export interface DeployOptions {
-  /** 'memory' (default) or redis://host:port[/db][?prefix=..&lru=..]. */
+  /** 'memory' (default), redis://host:port[/db][?prefix=..&lru=..] or redis-cluster://host:port,host:port,...[?...]. */
   store?: string;
   lruRows?: number;
   /** ANN index for /v1/retrieve: 'usearch' (default; brute force when it does not load), 'brute-force' or 'off'. */

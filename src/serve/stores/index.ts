@@ -3,15 +3,16 @@ import { openMemoryStore } from './memory.js';
 import { openRedisStore } from './redis.js';
 import type { ItemStore, StoreFactory, StoreOpenOptions } from './types.js';
 
-export const STORES = { memory: openMemoryStore, redis: openRedisStore } satisfies Record<string, StoreFactory>;
+export const STORES = { memory: openMemoryStore, redis: openRedisStore, 'redis-cluster': openRedisStore } satisfies Record<string, StoreFactory>;
 export type StoreKind = keyof typeof STORES;
 
-/** 'memory' -> memory; 'redis://...' or 'rediss://...' -> redis. */
+/** 'memory' -> memory; 'redis://...' or 'rediss://...' -> redis; 'redis-cluster://host:port,...' -> redis-cluster. */
 export function storeKind(url: string): StoreKind {
   if (url === 'memory' || url === 'memory:') return 'memory';
-  const scheme = /^([a-z]+):/.exec(url)?.[1];
+  const scheme = /^([a-z-]+):/.exec(url)?.[1];
   if (scheme === 'redis' || scheme === 'rediss') return 'redis';
-  throw new Error(`unknown item store '${url}' (use 'memory' or redis://host:port)`);
+  if (scheme === 'redis-cluster') return 'redis-cluster';
+  throw new Error(`unknown item store '${url}' (use 'memory', redis://host:port or redis-cluster://host:port,host:port,...)`);
 }
 
 export function openStore(o: StoreOpenOptions): Promise<ItemStore> {
@@ -20,4 +21,5 @@ export function openStore(o: StoreOpenOptions): Promise<ItemStore> {
 
 export type { ItemLookup, ItemStore, StoreFactory, StoreOpenOptions } from './types.js';
 export { MemoryItemStore } from './memory.js';
-export { RedisItemStore, parseRedisUrl } from './redis.js';
+export { RedisItemStore } from './redis.js';
+export { parseRedisUrl } from './redis-url.js';

@@ -1,26 +1,36 @@
-// Redis item store: one binary blob per item (the table's stored bytes: float32, float16, or int8 with its scale),
-// fetched with batched MGET, for several serving nodes sharing one store. Keys live under
-// `<prefix>:<model hash>:`, so bundles never overwrite each other; the first node to open a model's key space
-// publishes the table (meta key written last, so readers never see half a table). An optional in-process LRU keeps
-// hot rows. Outages: every command is bounded by `?timeout=` ms (default 1000); while the connection is down a lookup
-// fails at once (StoreUnavailableError -> 503) and ioredis reconnects by itself. A server that comes back without
-// the data (restarted without persistence) is noticed on reconnect and whenever an id is not found (the meta key is
-// read in the same transaction as those ids): lookups answer 503 naming the cause while this node republishes the
-// bundle's table, then recover. Shape letters: I item rep width, M found candidates.
-import { Redis } from 'ioredis';
-import { decodeBlob, rowBlob, type ItemDType } from '../../export/item-table.js';
+// Redis item store, on one server (redis://) or a Redis Cluster (redis-cluster://): one binary blob per item (the
+// table's stored bytes) under the bucketed key layout of ./redis-layout.ts, for several serving nodes sharing one
+// store. A lookup sends one MGET per bucket it touches (the bucket's marker + its ids, all in one slot), all issued
+// at once: each node's connection carries its MGETs back to back without waiting for replies (pipelined), so a
+// lookup costs about one round trip to each node, in parallel. They are sent as separate commands, not as ioredis
+// pipeline objects (which re-hash every key to check its node: slower below ~100 buckets here) nor with
+// auto-pipelining (slower here, and a batch whose commands get different MOVED replies is not redirected); a lone
+// command is redirected and retried by ioredis. The first node to open a model's key space publishes the table. An
+// optional in-process LRU keeps hot rows.
+// Outages: a lookup is bounded by `?timeout=` ms (default 1000) as a whole: within it ioredis retries (a cluster
+// node that is down or restarting: connection refused, CLUSTERDOWN, MOVED), past it the lookup fails as
+// StoreUnavailableError (-> 503) naming the cause. While a single server's connection is down a lookup fails at
+// once. A bucket whose marker is gone (its node came back empty) is republished from the bundle's table by this
+// node; lookups touching it answer 503 until then. Shape letters: I item rep width, M found candidates.
+import { Cluster, Redis } from 'ioredis';
+import { decodeBlob } from '../../export/item-table.js';
+import { Layout, parseMeta, publishTable, type Meta } from './redis-layout.js';
+import { parseRedisUrl } from './redis-url.js';
 import { StoreClosedError, StoreUnavailableError, type ItemLookup, type ItemStore, type StoreFactory, type StoreOpenOptions } from './types.js';
 
-interface Meta {
-  format: 'prerank-redis-items/1';
-  dim: number;
-  dtype: ItemDType;
-  size: number;
-}
-
+/** Ids per MGET at most (a bucket with more requested ids takes several). */
 const CHUNK = 1000;
-/** Default bound on each Redis command, ms (`?timeout=` in the URL). */
-const DEFAULT_TIMEOUT_MS = 1000;
+/** Least time between two attempts to republish lost data, ms. */
+const RETRY_MS = 1000;
+
+type Client = Redis | Cluster;
+
+/** One MGET: bucket b's marker and up to CHUNK of its ids. */
+interface Read {
+  b: number;
+  ids: string[];
+  keys: string[];
+}
 
 /** Least-recently-used decoded rows. */
 class Lru {
@@ -44,19 +54,20 @@ class Lru {
 }
 
 export class RedisItemStore implements ItemStore {
-  readonly kind = 'redis';
   private closed = false;
   private readonly lru: Lru | null;
-  /** Set while the store's data is gone from Redis (a restart without persistence, deleted keys): why, for the 503s. */
-  private lost: string | null = null;
+  /** Buckets whose data is gone from Redis (a node restarted without persistence, deleted keys), and why. */
+  private readonly lost = new Set<number>();
+  private lostWhy = '';
   private republishing: Promise<void> | null = null;
   private lastAttempt = 0;
 
-  constructor(private readonly redis: Redis, private readonly space: string, private readonly meta: Meta, lruRows: number,
-    private readonly where: string, private readonly timeoutMs: number, private readonly o: StoreOpenOptions) {
+  constructor(readonly kind: 'redis' | 'redis-cluster', private readonly client: Client, private readonly layout: Layout,
+    private readonly meta: Meta, lruRows: number, private readonly where: string, private readonly timeoutMs: number,
+    private readonly o: StoreOpenOptions) {
     this.lru = lruRows > 0 ? new Lru(lruRows) : null;
-    // after a reconnect, check at once that the data survived (a restarted server may be empty)
-    redis.on('ready', () => void this.verify().catch(() => undefined));
+    // after a reconnect (a cluster: a node connected again), check at once that the data survived
+    client.on(kind === 'redis' ? 'ready' : '+node', () => void this.verify().catch(() => undefined));
   }
 
   get dim(): number {
@@ -68,62 +79,25 @@ export class RedisItemStore implements ItemStore {
   }
 
   private unavailable(why: string): StoreUnavailableError {
-    return new StoreUnavailableError(`redis item store ${this.where}: ${why}`);
-  }
-
-  /** Fails at once while not connected (no queueing behind a reconnect) or while the data is being republished. */
-  private ensureUsable(): void {
-    if (this.closed) throw new StoreClosedError(this.kind);
-    if (this.lost) {
-      this.republish();
-      throw this.unavailable(this.lost);
-    }
-    if (this.redis.status !== 'ready') throw this.unavailable(`not connected (${this.redis.status}); requests answer again once it reconnects`);
+    return new StoreUnavailableError(`${this.kind} item store ${this.where}: ${why}`);
   }
 
   async get(ids: readonly string[]): Promise<ItemLookup> {
-    this.ensureUsable();
-    const { dim, dtype } = this.meta;
+    if (this.closed) throw new StoreClosedError(this.kind);
+    if (this.client.status !== 'ready') throw this.unavailable(`not connected (${this.client.status}); requests answer again once it reconnects`);
+    const { dim } = this.meta;
     const hot = new Map<string, Float32Array | null>();
-    const need: string[] = [];
-    for (const id of ids) {
-      if (hot.has(id)) continue;
-      const row = this.lru?.get(id);
-      hot.set(id, row ?? null);
-      if (!row) need.push(id);
+    const reads = this.plan(ids, hot);
+    if (reads.some((r) => this.lost.has(r.b))) {
+      this.republish();
+      throw this.unavailable(this.lostWhy);
     }
-    const take = (keys: string[], blobs: (Buffer | null)[]) => blobs.forEach((b, k) => {
-      if (!b) return;
-      const row = new Float32Array(dim);
-      decodeBlob(dtype, dim, b, row, 0);
-      hot.set(keys[k], row);
-      this.lru?.set(keys[k], row);
-    });
-    try {
-      for (let at = 0; at < need.length; at += CHUNK) {
-        const keys = need.slice(at, at + CHUNK);
-        take(keys, await this.redis.mgetBuffer(keys.map((id) => this.itemKey(id))));
-      }
-      // Ids not found: unknown items, or the data is gone (a restart). Ask again together with the meta key, atomically.
-      const missed = need.filter((id) => !hot.get(id));
-      if (missed.length) {
-        const tx = this.redis.multi().exists(`${this.space}meta`);
-        for (let at = 0; at < missed.length; at += CHUNK) tx.mgetBuffer(missed.slice(at, at + CHUNK).map((id) => this.itemKey(id)));
-        const res = (await tx.exec()) ?? [];
-        const err = res.find(([e]) => e)?.[0];
-        if (err) throw err;
-        if (res[0]?.[1] === 0) {
-          this.dataLost();
-          throw this.unavailable(this.lost!);
-        }
-        for (let at = 0, k = 1; at < missed.length; at += CHUNK, k++) take(missed.slice(at, at + CHUNK), res[k][1] as (Buffer | null)[]);
-      }
-    } catch (e) {
-      if (e instanceof StoreUnavailableError || this.closed) throw e;
-      const m = (e as Error).message;
-      if (/timed out/i.test(m)) throw this.unavailable(`a lookup took longer than the ${this.timeoutMs} ms timeout`);
-      if (/max retries|connection is closed/i.test(m)) throw this.unavailable(`the connection dropped during a lookup (${m})`);
-      throw this.unavailable(m);
+    const replies = await this.withinTimeout(Promise.all(reads.map((r) => this.client.mgetBuffer(r.keys))));
+    const gone = new Set<number>();
+    replies.forEach((blobs, k) => (blobs[0] ? this.take(reads[k].ids, blobs, hot) : gone.add(reads[k].b)));
+    if (gone.size) {
+      this.dataLost(gone);
+      throw this.unavailable(this.lostWhy);
     }
     const found: number[] = [];
     const missing: string[] = [];
@@ -133,37 +107,101 @@ export class RedisItemStore implements ItemStore {
     return { found: Int32Array.from(found), reps, missing };
   }
 
-  private itemKey(id: string): string {
-    return `${this.space}i:${id}`;
+  /** Fills `hot` with the LRU's rows (null for the others) and returns the MGETs for the rest, by bucket. */
+  private plan(ids: readonly string[], hot: Map<string, Float32Array | null>): Read[] {
+    const byBucket = new Map<number, string[]>();
+    for (const id of ids) {
+      if (hot.has(id)) continue;
+      const row = this.lru?.get(id);
+      hot.set(id, row ?? null);
+      if (row) continue;
+      const b = this.layout.bucketOf(id);
+      const need = byBucket.get(b);
+      if (need) need.push(id);
+      else byBucket.set(b, [id]);
+    }
+    const reads: Read[] = [];
+    for (const [b, need] of byBucket) {
+      for (let at = 0; at < need.length; at += CHUNK) {
+        const part = need.slice(at, at + CHUNK);
+        reads.push({ b, ids: part, keys: [this.layout.marker(b), ...part.map((id) => this.layout.item(b, id))] });
+      }
+    }
+    return reads;
   }
 
-  /** Checks the meta key; republishes when it is gone. */
+  /** Decodes one MGET's blobs (after the marker) into `hot` and the LRU. */
+  private take(ids: string[], blobs: (Buffer | null)[], hot: Map<string, Float32Array | null>): void {
+    const { dim, dtype } = this.meta;
+    ids.forEach((id, j) => {
+      const blob = blobs[j + 1];
+      if (!blob) return;
+      const row = new Float32Array(dim);
+      decodeBlob(dtype, dim, blob, row, 0);
+      hot.set(id, row);
+      this.lru?.set(id, row);
+    });
+  }
+
+  /** The lookup's replies, or StoreUnavailableError once the timeout has passed or a command failed. */
+  private async withinTimeout<T>(p: Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    p.catch(() => undefined); // a late failure after the timeout answered is expected, not unhandled
+    const slow = `a lookup took longer than the ${this.timeoutMs} ms timeout${this.kind === 'redis' ? '' : ' (a node is slow, down or restarting)'}`;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(this.unavailable(slow)), this.timeoutMs);
+    });
+    try {
+      return await Promise.race([p, late]);
+    } catch (e) {
+      if (e instanceof StoreUnavailableError || this.closed) throw e;
+      const m = (e as Error).message;
+      if (/timed out/i.test(m)) throw this.unavailable(slow);
+      if (/max retries|connection is closed/i.test(m)) throw this.unavailable(`the connection dropped during a lookup (${m})`);
+      if (/CLUSTERDOWN/.test(m)) throw this.unavailable(`the cluster is down (a node is unreachable or restarting): ${m}`);
+      if (/^(MOVED|ASK|TRYAGAIN)\b|redirections/.test(m)) throw this.unavailable(`the cluster's slots are moving or a node is unreachable: ${m}`);
+      throw this.unavailable(m);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Checks every bucket's marker; republishes the buckets whose marker is gone. */
   private async verify(): Promise<void> {
-    if (this.closed || this.lost) return;
-    if ((await this.redis.exists(`${this.space}meta`)) === 0) this.dataLost();
+    if (this.closed) return;
+    const { buckets } = this.layout;
+    const there = await Promise.all(Array.from({ length: buckets }, (_, b) => this.client.exists(this.layout.marker(b))));
+    const gone = new Set(there.flatMap((n, b) => (n === 0 ? [b] : [])));
+    if (gone.size) this.dataLost(gone);
   }
 
-  private dataLost(): void {
-    if (!this.lost) {
-      this.lost = `its data is gone (${this.space}meta is missing: the Redis server restarted empty, or the keys were deleted); republishing the bundle's ${this.meta.size} items`;
-      this.o.log?.(`redis item store ${this.where}: ${this.lost}`);
+  private dataLost(gone: ReadonlySet<number>): void {
+    const fresh = [...gone].filter((b) => !this.lost.has(b));
+    if (fresh.length) {
+      fresh.forEach((b) => this.lost.add(b));
+      this.lostWhy = `part of its data is gone (${this.lost.size} of ${this.layout.buckets} buckets have lost their marker key: a node restarted empty, or the keys were deleted); republishing them from the bundle's ${this.meta.size} items`;
+      this.o.log?.(`${this.kind} item store ${this.where}: ${this.lostWhy}`);
     }
     this.republish();
   }
 
-  /** Publishes the bundle's table again (one attempt at a time, at most one every 5 s after a failure). */
+  /**
+   * Publishes the lost buckets again: one attempt at a time, at most one a second after a failure (a restarted cluster
+   * master answers CLUSTERDOWN for a second or two while it rejoins; a failing attempt fails at its first write).
+   */
   private republish(): void {
-    if (this.republishing || this.closed || Date.now() - this.lastAttempt < 5000 || this.redis.status !== 'ready') return;
+    if (this.republishing || this.closed || !this.lost.size || Date.now() - this.lastAttempt < RETRY_MS || this.client.status !== 'ready') return;
     this.lastAttempt = Date.now();
+    const only = new Set(this.lost);
     this.republishing = (async () => {
       try {
-        await publishTable(this.redis, this.space, this.o);
-        this.lost = null;
+        await publishTable(this.client, this.layout, await this.o.table(), { only });
+        only.forEach((b) => this.lost.delete(b));
         this.lastAttempt = 0;
-        this.o.log?.(`redis item store ${this.where}: republished ${this.meta.size} items under ${this.space}`);
+        this.o.log?.(`${this.kind} item store ${this.where}: republished ${only.size} buckets under ${this.layout.space}`);
       } catch (e) {
-        this.lost = `its data is gone (${this.space}meta is missing) and republishing the bundle's items failed (${(e as Error).message}); retried every 5 s, or reload a bundle`;
-        this.o.log?.(`redis item store ${this.where}: ${this.lost}`);
+        this.lostWhy = `part of its data is gone (${this.lost.size} of ${this.layout.buckets} buckets) and republishing it failed (${(e as Error).message}); retried every second, or reload a bundle`;
+        this.o.log?.(`${this.kind} item store ${this.where}: ${this.lostWhy}`);
       } finally {
         this.republishing = null;
       }
@@ -174,54 +212,38 @@ export class RedisItemStore implements ItemStore {
     if (this.closed) return;
     this.closed = true;
     await this.republishing;
-    await this.redis.quit().catch(() => this.redis.disconnect());
+    await this.client.quit().catch(() => this.client.disconnect());
   }
 }
 
-/** redis://[:password@]host:port[/db]?prefix=..&lru=..&timeout=.. -> the connection URL and the store's own parameters. */
-export function parseRedisUrl(url: string): { connect: string; prefix: string; lru?: number; timeout: number } {
-  const u = new URL(url);
-  if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') throw new Error(`redis store: expected a redis:// URL, got '${url}'`);
-  const prefix = u.searchParams.get('prefix') ?? 'prerank';
-  const lru = u.searchParams.has('lru') ? Number(u.searchParams.get('lru')) : undefined;
-  if (lru !== undefined && !(Number.isInteger(lru) && lru >= 0)) throw new Error(`redis store: lru must be a row count, got '${u.searchParams.get('lru')}'`);
-  const timeout = u.searchParams.has('timeout') ? Number(u.searchParams.get('timeout')) : DEFAULT_TIMEOUT_MS;
-  if (!(Number.isInteger(timeout) && timeout > 0)) throw new Error(`redis store: timeout must be a positive number of ms, got '${u.searchParams.get('timeout')}'`);
-  u.search = '';
-  return { connect: u.toString(), prefix, lru, timeout };
-}
-
-export async function publishTable(redis: Redis, space: string, o: StoreOpenOptions): Promise<Meta> {
-  const t = await o.table();
-  for (let at = 0; at < t.ids.length; at += CHUNK) {
-    const p = redis.pipeline();
-    for (let r = at; r < Math.min(t.ids.length, at + CHUNK); r++) p.set(`${space}i:${t.ids[r]}`, rowBlob(t, r));
-    const res = await p.exec();
-    const err = res?.find(([e]) => e)?.[0];
-    if (err) throw err;
-  }
-  const meta: Meta = { format: 'prerank-redis-items/1', dim: t.dim, dtype: t.dtype, size: t.ids.length };
-  await redis.set(`${space}meta`, JSON.stringify(meta));
-  return meta;
+/**
+ * A client for the URL. Every command is bounded (commandTimeout). A single server is reconnected every 100 ms growing
+ * to 1 s; a cluster client retries a command whose node is down or failing over every 100 ms (within the lookup's
+ * timeout) and refreshes its slot map on MOVED and every 5 s.
+ */
+function connectClient(u: ReturnType<typeof parseRedisUrl>): Client {
+  const common = { commandTimeout: u.timeout, connectTimeout: 3000, maxRetriesPerRequest: 1 };
+  const client = u.nodes
+    ? new Cluster(u.nodes, { lazyConnect: true, enableAutoPipelining: false, retryDelayOnFailover: 100, retryDelayOnClusterDown: 100,
+      retryDelayOnTryAgain: 100, clusterRetryStrategy: (times) => Math.min(100 * times, 1000),
+      redisOptions: { ...common, username: u.username, password: u.password } })
+    : new Redis(u.connect, { ...common, lazyConnect: true, retryStrategy: (times) => Math.min(100 * times, 1000) });
+  client.on('error', () => {}); // failures surface on the commands; without a listener ioredis logs each retry
+  return client;
 }
 
 export const openRedisStore: StoreFactory = async (o) => {
-  const { connect, prefix, lru, timeout } = parseRedisUrl(o.url);
-  // Every command is bounded (commandTimeout); reconnects retry every 100 ms growing to 1 s, so a restarted server is
-  // found again within a second.
-  const redis = new Redis(connect, { lazyConnect: true, maxRetriesPerRequest: 1, connectTimeout: 3000, commandTimeout: timeout,
-    retryStrategy: (times) => Math.min(100 * times, 1000) });
-  redis.on('error', () => {}); // failures surface on the commands; without a listener ioredis logs each retry
-  const where = connect.replace(/\/\/[^@/]*@/, '//');
+  const u = parseRedisUrl(o.url);
+  const client = connectClient(u);
   try {
-    await redis.connect();
-    const space = `${prefix}:${o.modelHash.slice(0, 16)}:`;
-    const raw = await redis.get(`${space}meta`);
-    const meta = raw ? (JSON.parse(raw) as Meta) : await publishTable(redis, space, o);
-    if (meta.format !== 'prerank-redis-items/1') throw new Error(`redis store: ${space}meta has format '${meta.format}'`);
-    return new RedisItemStore(redis, space, meta, o.lruRows ?? lru ?? 0, where, timeout, o);
+    await client.connect();
+    const space = `${u.prefix}:${o.modelHash.slice(0, 16)}:`;
+    const meta = parseMeta(await client.get(`${space}meta`), `${space}meta`)
+      ?? await publishTable(client, new Layout(space, u.buckets), await o.table());
+    return new RedisItemStore(u.nodes ? 'redis-cluster' : 'redis', client, new Layout(space, meta.buckets), meta, o.lruRows ?? u.lru ?? 0,
+      u.where, u.timeout, o);
   } catch (e) {
-    redis.disconnect();
-    throw new Error(`redis store ${where}: ${(e as Error).message}`);
+    client.disconnect();
+    throw new Error(`${u.nodes ? 'redis-cluster' : 'redis'} store ${u.where}: ${(e as Error).message}`);
   }
 };

@@ -36,7 +36,7 @@ export interface ItemStore {
 }
 
 export interface StoreOpenOptions {
-  /** 'memory' or 'redis://host:port[/db][?prefix=...&lru=rows]'. */
+  /** 'memory', 'redis://host:port[/db][?prefix=...&lru=rows]' or 'redis-cluster://host:port,host:port,...[?...]'. */
   url: string;
   /** The bundle's model hash: stores that outlive the process keep each model's table under its own key space. */
   modelHash: string;
