@@ -2,7 +2,7 @@
 // statistics, dropout gone), L2 normalisation per row or per head, and finding a model's named sub-modules.
 // Shape letters: B batch, H heads, P head size.
 import type { ActName } from '../../core/kernels/types.js';
-import { BatchNorm1d, Linear, Mlp, Module } from '../../nn/index.js';
+import type { Linear, Mlp, Module } from '../../nn/index.js';
 import type { OnnxGraph } from './graph.js';
 
 /** The model's sub-module `name` (dotted, as namedModules gives it), checked to be a `cls`. */
@@ -37,20 +37,15 @@ export function linear(g: OnnxGraph, x: string, layer: Linear): string {
 
 /** Every layer output of an eval-mode MLP, last one last (Mlp.forwardAll without dropout). */
 export function mlp(g: OnnxGraph, x: string, m: Mlp): string[] {
-  const relu = m.servingLayers().map((l) => l.relu);
-  const outs: string[] = [];
-  m.layers.forEach((layer, i) => {
-    const bn = optionalModule(m, `bn${i}`, BatchNorm1d);
-    if (!bn) {
-      x = linear(g, x, layer);
-    } else {
-      x = g.op('BatchNormalization', [linear(g, x, layer), g.weight(bn.gamma), g.weight(bn.beta), g.weight(bn.runningMean), g.weight(bn.runningVar)],
-        { epsilon: { float: bn.eps } });
-      if (relu[i]) x = g.op('Relu', [x]);
+  return m.layers.map((layer, i) => {
+    x = linear(g, x, layer);
+    const bn = m.normOf(i);
+    if (bn) {
+      const { gamma, beta, runningMean, runningVar, eps } = bn.norm;
+      x = activation(g, g.op('BatchNormalization', [x, ...[gamma, beta, runningMean, runningVar].map((t) => g.weight(t))], { epsilon: { float: eps } }), bn.act);
     }
-    outs.push(x);
+    return x;
   });
-  return outs;
 }
 
 /** x / max(||x||, eps) over the last axis (ops.l2Normalize). */
