@@ -107,6 +107,13 @@ const VARIANTS: [string, ModelName, Record<string, unknown>][] = [
   ['int-tower (residual Light-SE, input taps, 3 heads)', 'int-tower', { lightSe: 'residual', taps: 'input', heads: 3 }],
   ['int-tower (no Light-SE, last layer, raw heads)', 'int-tower', { lightSe: 'none', taps: 'last', normalizeHeads: false, heads: 5 }],
   ['int-tower (one-layer towers, input taps: no user MLP)', 'int-tower', { tower: [16], taps: 'input' }],
+  ['lr (max and sum pooled weights)', 'lr', {}],
+  ['wide-deep (no batch norm)', 'wide-deep', { batchNorm: false }],
+  ['deepfm', 'deepfm', {}],
+  ['dcn (3 cross layers, wide part)', 'dcn', { crossLayers: 3, wide: true }],
+  ['dcn (no cross layer)', 'dcn', { crossLayers: 0 }],
+  ['autoint (scaled, 3 heads, wide part)', 'autoint', { scaled: true, heads: 3, wide: true }],
+  ['autoint (no residual, no deep part: dense features straight to the output)', 'autoint', { residual: false, dnn: [] }],
 ];
 
 for (const [name, kind, extra] of VARIANTS) {

@@ -56,17 +56,23 @@ export function featureInputs(g: OnnxGraph, embed: FieldEmbedder, sources: reado
 
 /** The tower input of these sources: field embeddings [B, F, D] and dense features [B, nDense]. */
 export function towerInput(g: OnnxGraph, embed: FieldEmbedder, sources: readonly Source[], what: string): TowerInput {
+  const fields = fieldEmbeddings(g, embed, sources, what);
+  return { fields, dense: denseBlock(g, embed, sources), fieldCount: embed.fieldsOf(sources).length, width: flatWidth(embed, sources) };
+}
+
+/** Field embeddings [B, F, D] of these sources (declaring their inputs), or null when they have no embedded feature. */
+export function fieldEmbeddings(g: OnnxGraph, embed: FieldEmbedder, sources: readonly Source[], what: string): string | null {
   if (embed.transform) throw new Error(`onnx export (${what}): field embeddings rewritten by a model transform are not supported`);
   featureInputs(g, embed, sources);
-  const fields = embed.fieldsOf(sources);
-  const pieces = fields.map((f) => g.op('Unsqueeze', [lookup(g, embed, f), g.int64s([1])])); // F x [B, 1, D]
-  const dense = embed.denseOf(sources).map((f) => g.op('Unsqueeze', [f.name, g.int64s([1])])); // [B, 1] each
-  return {
-    fields: pieces.length === 0 ? null : pieces.length === 1 ? pieces[0] : g.op('Concat', pieces, { axis: 1 }),
-    dense: dense.length === 0 ? null : dense.length === 1 ? dense[0] : g.op('Concat', dense, { axis: 1 }),
-    fieldCount: fields.length,
-    width: flatWidth(embed, sources),
-  };
+  const pieces = embed.fieldsOf(sources).map((f) => g.op('Unsqueeze', [lookup(g, embed, f), g.int64s([1])])); // F x [B, 1, D]
+  return pieces.length === 0 ? null : pieces.length === 1 ? pieces[0] : g.op('Concat', pieces, { axis: 1 });
+}
+
+/** Dense features [B, nDense] of these sources (declaring their inputs), or null when there are none. */
+export function denseBlock(g: OnnxGraph, embed: FieldEmbedder, sources: readonly Source[]): string | null {
+  featureInputs(g, embed, sources);
+  const cols = embed.denseOf(sources).map((f) => g.op('Unsqueeze', [f.name, g.int64s([1])])); // [B, 1] each
+  return cols.length === 0 ? null : cols.length === 1 ? cols[0] : g.op('Concat', cols, { axis: 1 });
 }
 
 /** [B, F, D] and [B, nDense] -> [B, F*D + nDense] (flatInput). */
