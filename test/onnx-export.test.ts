@@ -28,8 +28,8 @@ const out = join(root, 'onnx', 'int-tower');
 const result = await exportOnnxRun(run.runDir, out);
 const inputs = JSON.parse(readFileSync(join(out, 'inputs.json'), 'utf8')) as OnnxInputsJson;
 
-test('a two-tower export writes the four graphs, encoders.json and inputs.json', () => {
-  for (const f of [...TWO_TOWER_FILES, 'encoders.json', 'inputs.json']) assert.ok(existsSync(join(out, f)), f);
+test('a two-tower export writes the four graphs, encoders.json, inputs.json and model.safetensors', () => {
+  for (const f of [...TWO_TOWER_FILES, 'encoders.json', 'inputs.json', 'model.safetensors']) assert.ok(existsSync(join(out, f)), f);
   assert.deepEqual(result.files.map((f) => f.file), TWO_TOWER_FILES);
   assert.deepEqual(JSON.parse(readFileSync(join(out, 'encoders.json'), 'utf8')), JSON.parse(JSON.stringify(run.data.encoders.toJSON())));
   assert.equal(inputs.model, 'int-tower');

@@ -1,5 +1,6 @@
 // exportOnnx: a trained model and its dataset -> a directory of ONNX graphs (graphs.ts), encoders.json (the
-// dataset's fitted encoders, the bundle's format) and inputs.json (inputs-json.ts), written atomically.
+// dataset's fitted encoders, the bundle's format), inputs.json (inputs-json.ts) and model.safetensors (the weights,
+// named as in checkpoints), written atomically.
 // Shape letters: B batch.
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -9,11 +10,16 @@ import type { Batch, Dataset } from '../../data/index.js';
 import { headOf } from '../../data/batch.js';
 import type { RecModel } from '../../models/types.js';
 import { fromRunDir } from '../export-bundle.js';
+import { encodeSafetensors } from '../safetensors.js';
 import { OPSET } from './graph.js';
 import { encodeModel } from './proto.js';
 import { onnxGraphs, type OnnxGraphFile } from './graphs.js';
 import { lengthInput, type InputSpec } from './features.js';
 import { IDS_RULE, ONNX_FORMAT, ONNX_FORMAT_VERSION, featureEntries, type OnnxExample, type OnnxInputsJson } from './inputs-json.js';
+
+/** What the safetensors copy's names and shapes mean (its __metadata__.layout). */
+export const SAFETENSORS_LAYOUT = 'the model\'s parameters and buffers as its checkpoints name them; Linear weights are [in, out] '
+  + '(y = x W + b: transpose for torch.nn.Linear); embedding tables [rows, D] with row 0 padding and row 1 out of vocabulary';
 
 export interface OnnxExportResult {
   dir: string;
@@ -37,6 +43,7 @@ export async function exportOnnx(model: RecModel, dataset: Dataset, dir: string,
     for (const e of encoded) await writeFile(join(tmp, e.file), e.bytes);
     await writeFile(join(tmp, 'encoders.json'), JSON.stringify(dataset.encoders.toJSON()));
     await writeFile(join(tmp, 'inputs.json'), JSON.stringify(inputs, null, 1));
+    await writeFile(join(tmp, 'model.safetensors'), encodeSafetensors(model.stateTensors(), { model: model.kind, layout: SAFETENSORS_LAYOUT }));
   });
   return { dir, files: encoded.map((e) => ({ file: e.file, bytes: e.bytes.length })), inputs };
 }
