@@ -29,7 +29,7 @@ const COMMANDS: [string[], string[]][] = [
   [['train'], ['config', 'resume', 'out', 'online']],
   [['eval'], ['model', 'data']],
   [['experiment'], ['config', 'out', 'resume', 'seeds', 'epochs', 'cascade', 'logs', 'only']],
-  [['export'], ['model', 'out', 'items']],
+  [['export'], ['model', 'out', 'items', 'format']],
   [['serve'], ['bundle', 'watch', 'watch-poll-ms', 'store', 'port', 'host', 'ann', 'max-candidates', 'max-inflight', 'admin-token', 'no-admin', 'bundle-root', 'log-level']],
   [['info'], []],
   [['data'], []],

@@ -1,5 +1,6 @@
-// `prerank export --model <run dir> --out <dir> [--items float32|bfloat16|float16|int8]`: a serving bundle from a training run.
-import { exportBundle } from '../export/index.js';
+// `prerank export --model <run dir> --out <dir> [--items float32|bfloat16|float16|int8] [--format bundle|onnx]`: a serving
+// bundle, or ONNX graphs with inputs.json, from a training run.
+import { exportBundle, exportOnnxRun } from '../export/index.js';
 import { ITEM_DTYPES } from '../export/item-table.js';
 import { defineCommand } from './command.js';
 
@@ -11,10 +12,19 @@ export const exportCommand = defineCommand({
     model: { type: 'string', required: true, value: 'run dir', description: 'a training run directory (config.json + best/)' },
     out: { type: 'string', required: true, value: 'dir', description: 'the bundle directory to write' },
     items: { type: 'string', default: 'float32', choices: ITEM_DTYPES, description: 'number format of the cached item table' },
+    format: { type: 'string', default: 'bundle', choices: ['bundle', 'onnx'] as const,
+      description: "'onnx': user_tower/item_tower/scorer/model.onnx (opset 17), inputs.json and encoders.json instead of a bundle (docs/ONNX.md)" },
   },
-  examples: ['prerank export --model runs/int-tower --out bundles/int-tower', 'prerank export --model runs/dssm --out bundles/dssm-bf16 --items bfloat16'],
+  examples: ['prerank export --model runs/int-tower --out bundles/int-tower', 'prerank export --model runs/dssm --out bundles/dssm-bf16 --items bfloat16',
+    'prerank export --model runs/int-tower --format onnx --out onnx/int-tower'],
   async run(o) {
     const t0 = performance.now();
+    if (o.format === 'onnx') {
+      const r = await exportOnnxRun(o.model, o.out);
+      const files = r.files.map((f) => `${f.file} (${(f.bytes / 1024).toFixed(1)} KiB)`).join(', ');
+      console.log(`onnx ${o.out}: ${r.inputs.model}; ${files}; inputs.json, encoders.json; ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+      return;
+    }
     const { manifest } = await exportBundle(o.model, o.out, { itemDtype: o.items });
     const it = manifest.items;
     const items = it.cached

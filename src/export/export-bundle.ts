@@ -64,7 +64,7 @@ export interface ExportResult {
 }
 
 /** Loads a training run directory (config.json + best/ checkpoint, summary.json when present). */
-async function fromRunDir(runDir: string): Promise<ExportSource> {
+export async function fromRunDir(runDir: string): Promise<ExportSource> {
   const cfgPath = join(runDir, 'config.json');
   if (!existsSync(cfgPath)) throw new Error(`export: ${runDir} is not a training run (no config.json)`);
   const cfg = loadTrainConfig(cfgPath);

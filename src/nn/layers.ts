@@ -159,6 +159,12 @@ export class Mlp extends Module {
     return outs;
   }
 
+  /** Layer i's batch norm and the activation after it, or null when the layer has none (its Linear's own act applies). */
+  normOf(i: number): { norm: BatchNorm1d; act: ActName } | null {
+    const norm = this.norms[i];
+    return norm ? { norm, act: this.acts[i] } : null;
+  }
+
   forward(x: Tensor): Tensor {
     const outs = this.forwardAll(x);
     return outs[outs.length - 1];

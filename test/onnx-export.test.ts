@@ -1,0 +1,84 @@
+// `prerank export --format onnx` (exportOnnxRun): the files it writes, inputs.json against the graphs, the worked
+// example run through model.onnx, the independent onnx checker over every graph, and the message for a model kind
+// without an ONNX export.
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { exportOnnxRun } from '../src/export/onnx/export-onnx.js';
+import { onnxGraphs } from '../src/export/onnx/graphs.js';
+import { ONNX_MODELS } from '../src/export/onnx/registry.js';
+import type { OnnxInputsJson } from '../src/export/onnx/inputs-json.js';
+import { MODELS, TINY_CONFIGS, type ModelName } from '../src/models/registry.js';
+import { Rng } from '../src/core/index.js';
+import { tempDir, tinyRun } from './serve-fixture.js';
+import { relError, session } from './onnx-fixture.js';
+
+const root = tempDir('onnx-export');
+after(() => rmSync(root, { recursive: true, force: true }));
+const PY = '/usr/bin/python3';
+const hasChecker = spawnSync(PY, ['-c', 'import onnx'], { stdio: 'ignore' }).status === 0;
+const CHECKER_SKIP = 'python3-onnx is not installed (run scripts/install-onnx-checker.sh): the onnx checker is skipped';
+const TWO_TOWER_FILES = ['user_tower.onnx', 'item_tower.onnx', 'scorer.onnx', 'model.onnx'];
+
+const run = await tinyRun(root, 'int-tower');
+const out = join(root, 'onnx', 'int-tower');
+const result = await exportOnnxRun(run.runDir, out);
+const inputs = JSON.parse(readFileSync(join(out, 'inputs.json'), 'utf8')) as OnnxInputsJson;
+
+test('a two-tower export writes the four graphs, encoders.json, inputs.json and model.safetensors', () => {
+  for (const f of [...TWO_TOWER_FILES, 'encoders.json', 'inputs.json', 'model.safetensors']) assert.ok(existsSync(join(out, f)), f);
+  assert.deepEqual(result.files.map((f) => f.file), TWO_TOWER_FILES);
+  assert.deepEqual(JSON.parse(readFileSync(join(out, 'encoders.json'), 'utf8')), JSON.parse(JSON.stringify(run.data.encoders.toJSON())));
+  assert.equal(inputs.model, 'int-tower');
+  assert.equal(inputs.opset, 17);
+});
+
+test('inputs.json names every input and output of every graph with its dtype and shape, and how each feature is encoded', async () => {
+  for (const file of TWO_TOWER_FILES) {
+    const s = await session(readFileSync(join(out, file)));
+    const entry = inputs.files[file];
+    assert.deepEqual(entry.inputs.map((i) => i.name), [...s.inputNames], file);
+    assert.deepEqual(entry.outputs.map((o) => o.name), [...s.outputNames], file);
+    for (const i of entry.inputs) {
+      assert.ok(i.dtype === 'int64' || i.dtype === 'float32', `${file} ${i.name} dtype`);
+      assert.equal(i.shape[0], file === 'scorer.onnx' ? (i.name === 'user_rep' ? 'users' : 'items') : 'batch', `${file} ${i.name} batch axis`);
+      if (file !== 'scorer.onnx') assert.ok(inputs.features[i.feature]?.encoding, `${file} ${i.name}: no encoding for feature '${i.feature}'`);
+    }
+    await s.release();
+  }
+  const seq = run.data.features.find((f) => f.kind === 'sequence')!;
+  assert.match(inputs.features[seq.name].encoding, /padded with 0/);
+  assert.ok(inputs.files['user_tower.onnx'].inputs.some((i) => i.name === `${seq.name}_length` && i.role === 'lengths') ||
+    inputs.files['item_tower.onnx'].inputs.some((i) => i.name === `${seq.name}_length` && i.role === 'lengths'));
+});
+
+test("the worked example's feeds give its score through model.onnx", async () => {
+  const ex = inputs.example!;
+  const s = await session(readFileSync(join(out, 'model.onnx')));
+  const feeds: Record<string, ort.Tensor> = {};
+  for (const i of inputs.files['model.onnx'].inputs) {
+    const v = ex.feeds[i.name];
+    const dims = i.shape.length === 2 ? [1, v.length] : [1];
+    feeds[i.name] = i.dtype === 'int64' ? new ort.Tensor('int64', BigInt64Array.from(v, (x) => BigInt(x)), dims) : new ort.Tensor('float32', Float32Array.from(v), dims);
+  }
+  const score = (await s.run(feeds)).score.data as Float32Array;
+  assert.ok(relError(score, [ex.score]) <= 1e-5, `${score[0]} vs ${ex.score}`);
+  await s.release();
+});
+
+test('every exported graph passes the onnx checker with full shape inference', { skip: hasChecker ? false : CHECKER_SKIP }, () => {
+  const script = 'import onnx, sys\nfor p in sys.argv[1:]:\n    onnx.checker.check_model(onnx.load(p), full_check=True)\n    print("ok", p)';
+  const r = spawnSync(PY, ['-c', script, ...TWO_TOWER_FILES.map((f) => join(out, f))], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout.trim().split('\n').length, TWO_TOWER_FILES.length);
+});
+
+test('a model kind without an ONNX export fails naming the model and the kinds that have one', () => {
+  const kind = (Object.keys(MODELS) as ModelName[]).find((k) => !(k in ONNX_MODELS));
+  if (!kind) return;
+  const model = MODELS[kind]({ features: run.data.features, rng: new Rng(1) }, TINY_CONFIGS[kind] as never);
+  assert.throws(() => onnxGraphs(model), new RegExp(`model '${kind}' has no ONNX export yet \\(exportable: .*int-tower`));
+});
