@@ -38,6 +38,11 @@ export interface ComparisonOptions {
   perturb?: (model: RecModel) => void;
 }
 
+/** The dataset's features as the twins read them (bench/reference/twins/layers.py), in the dataset's order. */
+export function twinFeatures(features: Dataset['features']): Record<string, unknown>[] {
+  return features.map((f) => ({ name: f.name, kind: f.kind, source: f.source, table: f.table ?? f.name, pooling: f.pooling ?? 'mean' }));
+}
+
 /** Deep copy of a batch (a BatchStream reuses its buffers). */
 function copyBatch(b: Batch): Batch {
   const rec = <T extends Int32Array | Float32Array>(r: Record<string, T>) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, v.slice(0, b.size) as T]));
@@ -121,9 +126,8 @@ export async function compareRegistryModel(data: Dataset, kind: ModelName, confi
   const batches = firstBatches(data, o);
   const dir = o.keep ?? mkdtempSync(join(tmpdir(), `prerank-registry-${kind}-`));
   try {
-    const features = data.features.map((f) => ({ name: f.name, kind: f.kind, source: f.source, table: f.table ?? f.name, pooling: f.pooling ?? 'mean' }));
     const tensors = new Map([...stateCopy(model), ...batchTensors(data, batches)]);
-    await writeFixture(dir, kind, { model_config: resolved, features, batches: batches.length }, o.lr, tensors);
+    await writeFixture(dir, kind, { model_config: resolved, features: twinFeatures(data.features), batches: batches.length }, o.lr, tensors);
     o.perturb?.(model);
     const prerank = runPrerank(model, batches, o.lr);
     const t = runReferenceScript<{ logits_before: number[]; losses: number[] }>('registry_step.py', dir, referenceConfig(), []);
