@@ -22,7 +22,6 @@ import { join } from 'node:path';
 import { Tensor, engineInfo, formatProfile, setThreads, profileAdd, profileMark, startProfile, stopProfile, backward, scope } from '../src/core/index.js';
 import type { Batch, Dataset } from '../src/data/index.js';
 import type { IntTower } from '../src/models/int-tower.js';
-import { INT_TOWER_DEFAULTS } from '../src/models/int-tower.js';
 import type { RecModel } from '../src/models/types.js';
 import { createOptimizer, Trainer } from '../src/train/trainer.js';
 import { loadExperiment } from '../src/train/experiment.js';
@@ -30,6 +29,7 @@ import { parseTrainConfig, type TrainConfig } from '../src/train/config.js';
 import { buildModel, loadData } from '../src/train/run.js';
 import { median } from '../src/util/stats.js';
 import { torchConfigs, runReferenceScript, torchAvailable, writeFixture, type TorchConfig } from './torch-reference.js';
+import { twinFeatures } from './registry-reference.js';
 import { loadCascadeConfig } from '../src/cascade/config.js';
 import { CascadeLists } from '../src/cascade/lists.js';
 import { loadCascade } from '../src/cascade/reader.js';
@@ -106,32 +106,9 @@ function epochData(data: Dataset, cfg: TrainConfig, epochs: number): Map<string,
   return out;
 }
 
-/** What the PyTorch side needs to rebuild the model: fields per side, sizes, loss weights (see train_epoch.py). */
+/** What the PyTorch side needs to rebuild the model (see train_epoch.py): its config, the features, the split's size. */
 function fixtureConfig(model: IntTower, data: Dataset, cfg: TrainConfig): Record<string, unknown> {
-  const c = model.config;
-  const field = (f: Dataset['features'][number]) => ({ name: f.name, table: f.table ?? f.name, kind: f.kind, pooling: f.pooling ?? 'mean' });
-  const side = (sources: string[]) => data.features.filter((f) => sources.includes(f.source));
-  const user = side(['user', 'context']);
-  const item = side(['item']);
-  for (const f of [...user, ...item]) {
-    if (f.kind === 'sequence' && f.pooling === 'max') throw new Error(`bench train: the PyTorch side pools sequences by mean or sum, not max (${f.name})`);
-  }
-  return {
-    heads: model.heads, head_size: c.headSize, layers: c.tower.length, dropout: c.dropout, bn_eps: 1e-5, bn_momentum: 0.1,
-    cir_weight: c.cirWeight, cir_temperature: c.cirTemperature, l2_embedding: c.l2Embedding,
-    user_fields: user.filter((f) => f.kind !== 'dense').map(field), item_fields: item.filter((f) => f.kind !== 'dense').map(field),
-    user_dense: user.filter((f) => f.kind === 'dense').map((f) => f.name), item_dense: item.filter((f) => f.kind === 'dense').map((f) => f.name),
-    rows: data.splits.train.length, batch_size: cfg.batchSize,
-  };
-}
-
-/** The settings this comparison is about: the registry defaults (the paper's IntTower). */
-function checkDefaults(model: IntTower): void {
-  const c = model.config;
-  const d = INT_TOWER_DEFAULTS;
-  const keys = ['lightSe', 'taps', 'normalizeHeads', 'cir', 'batchNorm', 'headSize', 'heads', 'cirWeight', 'cirTemperature', 'dropout', 'l2Embedding', 'embedDim'] as const;
-  const differ = keys.filter((k) => c[k] !== d[k]);
-  if (differ.length || c.tower.join() !== d.tower.join()) throw new Error(`bench train: ${EXPERIMENT} changes IntTower's defaults (${differ.join(', ') || 'tower'}); the PyTorch model implements the defaults`);
+  return { model_config: model.config, features: twinFeatures(data.features), rows: data.splits.train.length, batch_size: cfg.batchSize };
 }
 
 /** Dropout-free losses of the first `steps` batches of epoch 0 from the initial weights (PyTorch does the same). */
@@ -444,7 +421,6 @@ export async function benchTrain(args: string[]): Promise<void> {
     const cfg = trainConfig(join(dir, 'run'));
     const data = await loadData(cfg);
     const model = buildModel(cfg, data) as IntTower;
-    checkDefaults(model);
     const rows = data.splits.train.length;
     const epochs = timedEpochs + 1;
     console.log(`${data.name}: ${rows} train rows, batch ${cfg.batchSize} (${Math.ceil(rows / cfg.batchSize)} steps/epoch), ${cfg.optimizer.kind} lr ${cfg.optimizer.lr}; IntTower H=${model.heads} P=${model.config.headSize}, towers ${model.config.tower.join('-')}, dropout ${model.config.dropout}, CIR ${model.config.cir}`);

@@ -50,7 +50,7 @@ sys.dont_write_bytecode = True  # keep bench/reference free of __pycache__
 import fixture_io  # noqa: E402  (sibling modules)
 import runtime_info
 from models import linear_from, normalize
-from train_epoch import LazyAdam
+from twins.layers import LazyAdam
 
 MASKED = -1e9  # prerank's logit for slots outside a loss's scope
 BATCH_TENSOR = re.compile(r"^b[0-9]+[.]")  # b<k>.* are batch data, everything else initial weights

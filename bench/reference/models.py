@@ -1,4 +1,6 @@
-"""PyTorch reference models (DSSM and IntTower) built from fixture tensors.
+"""PyTorch twins of the engine bench's fixed-shape DSSM and IntTower steps (bench/step-models.ts), from fixture tensors.
+
+The registry's models (src/models) have their own twins in twins/; these two are the benchmark's reference shape.
 
 Written the way typical PyTorch user code is: ``nn.Linear`` layers and dense
 ``nn.Embedding`` tables (``sparse=False``: dense gradients, dense Adam).
