@@ -1,0 +1,122 @@
+// A string table: N distinct keys in a fixed order, searched in place by an open-addressing hash table. Layout from
+// the table's start (8-byte aligned), all integers u32 little-endian:
+//   offsets  [N + 1]      key i is blob[offsets[i] .. offsets[i+1]) (UTF-8); padded with zeros to 8 bytes
+//   slots    [C]          C a power of two >= 1.5 N (>= 8); 0 = empty, else 1 + key index; a key starts at slot
+//                         fnv1a32(utf8 bytes) & (C - 1) and probes linearly
+//   blob     [B bytes]    the keys' UTF-8 bytes, padded with zeros to 8 bytes
+// A lookup reads ~1.5 slots and one key's bytes whatever N is. Keys must be well-formed UTF-16 (no lone
+// surrogates), so that text and bytes correspond one to one; a lookup of a malformed key finds nothing.
+import type { KeyIndex } from '../data/index.js';
+import type { ByteSource } from './byte-source.js';
+
+export interface StringTableDesc {
+  /** Byte offset of the table in its file. */
+  at: number;
+  count: number;
+  capacity: number;
+  blobBytes: number;
+}
+
+export const align8 = (n: number): number => Math.ceil(n / 8) * 8;
+
+/** Byte offsets of the three parts inside a table, and its whole length. */
+export function tableLayout(d: Pick<StringTableDesc, 'count' | 'capacity' | 'blobBytes'>): { slots: number; blob: number; bytes: number } {
+  const slots = align8(4 * (d.count + 1));
+  const blob = slots + 4 * d.capacity;
+  return { slots, blob, bytes: blob + align8(d.blobBytes) };
+}
+
+const MAX_U32 = 0xffffffff;
+
+/** FNV-1a 32 over bytes [0, n). */
+export function fnv1aBytes(b: Uint8Array, n: number): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < n; i++) h = Math.imul(h ^ b[i], 0x01000193);
+  return h >>> 0;
+}
+
+const wellFormed = (s: string): boolean => (s as unknown as { isWellFormed(): boolean }).isWellFormed();
+
+/** Serializes keys (distinct, well-formed) into one table's bytes; `what` names the table in errors. */
+export function buildStringTable(keys: readonly string[], what: string): { desc: Omit<StringTableDesc, 'at'>; bytes: Uint8Array } {
+  const n = keys.length;
+  let blobBytes = 0;
+  for (let i = 0; i < n; i++) {
+    if (!wellFormed(keys[i])) throw new Error(`${what}: key ${i} (${JSON.stringify(keys[i])}) is not well-formed UTF-16 (a lone surrogate)`);
+    blobBytes += Buffer.byteLength(keys[i], 'utf8');
+  }
+  if (blobBytes > MAX_U32 || n >= MAX_U32) throw new Error(`${what}: ${n} keys of ${blobBytes} bytes exceed the table's u32 offsets`);
+  let capacity = 8;
+  while (capacity < 1.5 * n) capacity *= 2;
+  const desc = { count: n, capacity, blobBytes };
+  const lay = tableLayout(desc);
+  const bytes = new Uint8Array(lay.bytes);
+  const offsets = new Uint32Array(bytes.buffer, 0, n + 1);
+  const slots = new Uint32Array(bytes.buffer, lay.slots, capacity);
+  const blob = Buffer.from(bytes.buffer, lay.blob, blobBytes);
+  const mask = capacity - 1;
+  let at = 0;
+  for (let i = 0; i < n; i++) {
+    const len = blob.write(keys[i], at, 'utf8');
+    const key = blob.subarray(at, at + len);
+    let s = fnv1aBytes(key, len) & mask;
+    for (; slots[s] !== 0; s = (s + 1) & mask) {
+      const j = slots[s] - 1;
+      if (offsets[j + 1] - offsets[j] === len && blob.subarray(offsets[j], offsets[j + 1]).equals(key)) {
+        throw new Error(`${what}: key ${JSON.stringify(keys[i])} occurs twice (positions ${j} and ${i})`);
+      }
+    }
+    slots[s] = i + 1;
+    at += len;
+    offsets[i + 1] = at;
+  }
+  return { desc, bytes };
+}
+
+let scratch = Buffer.alloc(1024);
+
+/** A string table read in place from a ByteSource: the KeyIndex of a bundle's vocabulary or entity keys. */
+export class StringTable implements KeyIndex {
+  private readonly slots: number;
+  private readonly blob: number;
+  private readonly mask: number;
+
+  constructor(private readonly src: ByteSource, private readonly d: StringTableDesc, private readonly what: string) {
+    const lay = tableLayout(d);
+    this.slots = d.at + lay.slots;
+    this.blob = d.at + lay.blob;
+    this.mask = d.capacity - 1;
+  }
+
+  get size(): number {
+    return this.d.count;
+  }
+
+  indexOf(key: string): number {
+    if (scratch.length < 3 * key.length) scratch = Buffer.alloc(3 * key.length + 1024);
+    if (!wellFormed(key)) return -1;
+    const n = scratch.write(key, 0, 'utf8');
+    const { src, d } = this;
+    for (let s = fnv1aBytes(scratch, n) & this.mask, probes = 0; probes < d.capacity; s = (s + 1) & this.mask, probes++) {
+      const v = src.u32(this.slots + 4 * s);
+      if (v === 0) return -1;
+      const i = v - 1;
+      const [a, b] = this.bounds(i);
+      if (b - a === n && src.equals(this.blob + a, scratch, n)) return i;
+    }
+    return -1;
+  }
+
+  keyAt(i: number): string {
+    if (!(i >= 0 && i < this.d.count)) throw new RangeError(`${this.what}: key index ${i} is outside 0..${this.d.count - 1}`);
+    const [a, b] = this.bounds(i);
+    return this.src.text(this.blob + a, b - a);
+  }
+
+  private bounds(i: number): [number, number] {
+    if (i >= this.d.count) throw new Error(`${this.what}: corrupt table (a slot names key ${i} of ${this.d.count})`);
+    const a = this.src.u32(this.d.at + 4 * i), b = this.src.u32(this.d.at + 4 * i + 4);
+    if (!(a <= b && b <= this.d.blobBytes)) throw new Error(`${this.what}: corrupt table (key ${i} spans bytes ${a}..${b} of ${this.d.blobBytes})`);
+    return [a, b];
+  }
+}
