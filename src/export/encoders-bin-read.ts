@@ -7,8 +7,8 @@ import { FileBytes, MemoryBytes, type ByteSource } from './byte-source.js';
 import { ENCODERS_LAYOUT, ENCODERS_MAGIC, ENCODERS_META_VERSION, HEADER_BYTES, type EncodersBinMeta, type Side } from './encoders-bin.js';
 import { StringTable, tableLayout, type StringTableDesc } from './string-table.js';
 
-/** Tables of at most this many bytes are copied into memory when the file is read lazily. */
-const SMALL_TABLE = 1 << 20;
+/** Key tables of at most this many bytes are copied into memory when the file is read lazily (default). */
+export const SMALL_TABLE = 1 << 20;
 
 const offset = z.number().int().min(0);
 const TableSchema = z.object({ at: offset, count: offset, capacity: z.number().int().min(8), blobBytes: offset })
@@ -42,8 +42,11 @@ export function parseEncodersMeta(j: unknown, where: string): EncodersBinMeta {
   return r.data as unknown as EncodersBinMeta;
 }
 
-/** Binary encoders over `src` (encoders.bin's bytes). Throws EncodersFormatError naming the table that does not fit. */
-export function readEncodersBin(meta: EncodersBinMeta, src: ByteSource, where: string): FeatureEncoders {
+/**
+ * Binary encoders over `src` (encoders.bin's bytes). Throws EncodersFormatError naming the table that does not fit.
+ * `copyBelow`: key tables up to this many bytes of a lazily read file are copied into memory (default SMALL_TABLE).
+ */
+export function readEncodersBin(meta: EncodersBinMeta, src: ByteSource, where: string, copyBelow = SMALL_TABLE): FeatureEncoders {
   checkHeader(meta, src, where);
   const within = (what: string, at: number, bytes: number) => {
     if (at % 8 !== 0 || at < HEADER_BYTES || at + bytes > meta.binary.bytes) {
@@ -53,7 +56,7 @@ export function readEncodersBin(meta: EncodersBinMeta, src: ByteSource, where: s
   const table = (d: StringTableDesc, what: string): StringTable => {
     const bytes = tableLayout(d).bytes;
     within(what, d.at, bytes);
-    if (src instanceof FileBytes && bytes <= SMALL_TABLE) {
+    if (src instanceof FileBytes && bytes <= copyBelow) {
       return new StringTable(new MemoryBytes(src.read(d.at, new Uint8Array(bytes))), { ...d, at: 0 }, `${where} ${what}`);
     }
     return new StringTable(src, d, `${where} ${what}`);
