@@ -93,15 +93,14 @@ export class StringTable implements KeyIndex {
   }
 
   indexOf(key: string): number {
-    if (scratch.length < 3 * key.length) scratch = Buffer.alloc(3 * key.length + 1024);
-    if (!wellFormed(key)) return -1;
-    const n = scratch.write(key, 0, 'utf8');
+    const n = encodeKey(key);
+    if (n < 0) return -1;
     const { src, d } = this;
-    for (let s = fnv1aBytes(scratch, n) & this.mask, probes = 0; probes < d.capacity; s = (s + 1) & this.mask, probes++) {
+    for (let s = keyHash & this.mask, probes = 0; probes < d.capacity; s = (s + 1) & this.mask, probes++) {
       const v = src.u32(this.slots + 4 * s);
       if (v === 0) return -1;
       const i = v - 1;
-      const [a, b] = this.bounds(i);
+      const a = this.start(i), b = this.end(i, a);
       if (b - a === n && src.equals(this.blob + a, scratch, n)) return i;
     }
     return -1;
@@ -109,14 +108,43 @@ export class StringTable implements KeyIndex {
 
   keyAt(i: number): string {
     if (!(i >= 0 && i < this.d.count)) throw new RangeError(`${this.what}: key index ${i} is outside 0..${this.d.count - 1}`);
-    const [a, b] = this.bounds(i);
-    return this.src.text(this.blob + a, b - a);
+    const a = this.start(i);
+    return this.src.text(this.blob + a, this.end(i, a) - a);
   }
 
-  private bounds(i: number): [number, number] {
+  private start(i: number): number {
     if (i >= this.d.count) throw new Error(`${this.what}: corrupt table (a slot names key ${i} of ${this.d.count})`);
-    const a = this.src.u32(this.d.at + 4 * i), b = this.src.u32(this.d.at + 4 * i + 4);
-    if (!(a <= b && b <= this.d.blobBytes)) throw new Error(`${this.what}: corrupt table (key ${i} spans bytes ${a}..${b} of ${this.d.blobBytes})`);
-    return [a, b];
+    return this.src.u32(this.d.at + 4 * i);
   }
+
+  private end(i: number, a: number): number {
+    const b = this.src.u32(this.d.at + 4 * i + 4);
+    if (!(a <= b && b <= this.d.blobBytes)) throw new Error(`${this.what}: corrupt table (key ${i} spans bytes ${a}..${b} of ${this.d.blobBytes})`);
+    return b;
+  }
+}
+
+let keyHash = 0;
+
+/**
+ * Writes key's UTF-8 bytes into `scratch` and its FNV-1a into `keyHash`; returns the byte count, or -1 for a
+ * malformed key. ASCII keys (most ids) are encoded here, others by Buffer.write.
+ */
+function encodeKey(key: string): number {
+  const n = key.length;
+  if (scratch.length < 3 * n) scratch = Buffer.alloc(3 * n + 1024);
+  let h = 0x811c9dc5;
+  for (let i = 0; i < n; i++) {
+    const c = key.charCodeAt(i);
+    if (c >= 0x80) {
+      if (!wellFormed(key)) return -1;
+      const len = scratch.write(key, 0, 'utf8');
+      keyHash = fnv1aBytes(scratch, len);
+      return len;
+    }
+    scratch[i] = c;
+    h = Math.imul(h ^ c, 0x01000193);
+  }
+  keyHash = h >>> 0;
+  return n;
 }
