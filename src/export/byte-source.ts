@@ -6,6 +6,8 @@ import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 export interface ByteSource {
   readonly byteLength: number;
   u32(at: number): number;
+  /** n u32 values from `at`: a view valid until the next u32s call (at most 16 values). */
+  u32s(at: number, n: number): Uint32Array;
   f64(at: number): number;
   /** Fills `out` with the bytes from `at`; returns it. */
   read(at: number, out: Uint8Array): Uint8Array;
@@ -18,14 +20,14 @@ export interface ByteSource {
 
 export class MemoryBytes implements ByteSource {
   private readonly buf: Buffer;
-  private readonly u32s: Uint32Array;
+  private readonly words: Uint32Array;
   private readonly f64s: Float64Array;
 
   /** `bytes` must start at an 8-byte aligned offset of its buffer (copied otherwise). */
   constructor(bytes: Uint8Array) {
     const b = bytes.byteOffset % 8 === 0 ? bytes : new Uint8Array(bytes);
     this.buf = Buffer.from(b.buffer, b.byteOffset, b.byteLength);
-    this.u32s = new Uint32Array(b.buffer, b.byteOffset, b.byteLength >>> 2);
+    this.words = new Uint32Array(b.buffer, b.byteOffset, b.byteLength >>> 2);
     this.f64s = new Float64Array(b.buffer, b.byteOffset, b.byteLength >>> 3);
   }
 
@@ -39,7 +41,11 @@ export class MemoryBytes implements ByteSource {
   }
 
   u32(at: number): number {
-    return this.u32s[at >>> 2];
+    return this.words[at >>> 2];
+  }
+
+  u32s(at: number, n: number): Uint32Array {
+    return this.words.subarray(at >>> 2, (at >>> 2) + n);
   }
 
   f64(at: number): number {
@@ -68,6 +74,8 @@ export class FileBytes implements ByteSource {
   private fd: number | null;
   readonly byteLength: number;
   private readonly word = Buffer.alloc(8);
+  private readonly block = new Uint32Array(16);
+  private readonly blockBytes = new Uint8Array(this.block.buffer);
   private scratch = Buffer.alloc(256);
 
   constructor(readonly path: string) {
@@ -89,6 +97,12 @@ export class FileBytes implements ByteSource {
   u32(at: number): number {
     this.fill(at, this.word, 4);
     return this.word.readUInt32LE(0);
+  }
+
+  u32s(at: number, n: number): Uint32Array {
+    if (n > 16) throw new RangeError(`u32s: ${n} values, at most 16`);
+    this.fill(at, this.blockBytes, 4 * n);
+    return this.block.subarray(0, n);
   }
 
   f64(at: number): number {

@@ -1,11 +1,12 @@
 // A string table: N distinct keys in a fixed order, searched in place by an open-addressing hash table. Layout from
 // the table's start (8-byte aligned), all integers u32 little-endian:
 //   offsets  [N + 1]      key i is blob[offsets[i] .. offsets[i+1]) (UTF-8); padded with zeros to 8 bytes
-//   slots    [C]          C a power of two >= 1.5 N (>= 8); 0 = empty, else 1 + key index; a key starts at slot
-//                         fnv1a32(utf8 bytes) & (C - 1) and probes linearly
+//   slots    [C][2]       C a power of two >= 1.5 N (>= 8); slot = (h, 1 + key index), (0, 0) when empty, where
+//                         h = fnv1a32(the key's UTF-8 bytes); a key starts at slot h & (C - 1) and probes linearly
 //   blob     [B bytes]    the keys' UTF-8 bytes, padded with zeros to 8 bytes
-// A lookup reads ~1.5 slots and one key's bytes whatever N is. Keys must be well-formed UTF-16 (no lone
-// surrogates), so that text and bytes correspond one to one; a lookup of a malformed key finds nothing.
+// A lookup reads a run of slots (one read of up to 8), and only for a slot with the key's hash that key's offsets
+// and bytes, whatever N is. Keys must be well-formed UTF-16 (no lone surrogates), so that text and bytes correspond
+// one to one; a lookup of a malformed key finds nothing.
 import type { KeyIndex } from '../data/index.js';
 import type { ByteSource } from './byte-source.js';
 
@@ -22,7 +23,7 @@ export const align8 = (n: number): number => Math.ceil(n / 8) * 8;
 /** Byte offsets of the three parts inside a table, and its whole length. */
 export function tableLayout(d: Pick<StringTableDesc, 'count' | 'capacity' | 'blobBytes'>): { slots: number; blob: number; bytes: number } {
   const slots = align8(4 * (d.count + 1));
-  const blob = slots + 4 * d.capacity;
+  const blob = slots + 8 * d.capacity;
   return { slots, blob, bytes: blob + align8(d.blobBytes) };
 }
 
@@ -52,21 +53,23 @@ export function buildStringTable(keys: readonly string[], what: string): { desc:
   const lay = tableLayout(desc);
   const bytes = new Uint8Array(lay.bytes);
   const offsets = new Uint32Array(bytes.buffer, 0, n + 1);
-  const slots = new Uint32Array(bytes.buffer, lay.slots, capacity);
+  const slots = new Uint32Array(bytes.buffer, lay.slots, 2 * capacity);
   const blob = Buffer.from(bytes.buffer, lay.blob, blobBytes);
   const mask = capacity - 1;
   let at = 0;
   for (let i = 0; i < n; i++) {
     const len = blob.write(keys[i], at, 'utf8');
     const key = blob.subarray(at, at + len);
-    let s = fnv1aBytes(key, len) & mask;
-    for (; slots[s] !== 0; s = (s + 1) & mask) {
-      const j = slots[s] - 1;
-      if (offsets[j + 1] - offsets[j] === len && blob.subarray(offsets[j], offsets[j + 1]).equals(key)) {
+    const h = fnv1aBytes(key, len);
+    let s = h & mask;
+    for (; slots[2 * s + 1] !== 0; s = (s + 1) & mask) {
+      const j = slots[2 * s + 1] - 1;
+      if (slots[2 * s] === h && offsets[j + 1] - offsets[j] === len && blob.subarray(offsets[j], offsets[j + 1]).equals(key)) {
         throw new Error(`${what}: key ${JSON.stringify(keys[i])} occurs twice (positions ${j} and ${i})`);
       }
     }
-    slots[s] = i + 1;
+    slots[2 * s] = h;
+    slots[2 * s + 1] = i + 1;
     at += len;
     offsets[i + 1] = at;
   }
@@ -96,33 +99,44 @@ export class StringTable implements KeyIndex {
     const n = encodeKey(key);
     if (n < 0) return -1;
     const { src, d } = this;
-    for (let s = keyHash & this.mask, probes = 0; probes < d.capacity; s = (s + 1) & this.mask, probes++) {
-      const v = src.u32(this.slots + 4 * s);
-      if (v === 0) return -1;
-      const i = v - 1;
-      const a = this.start(i), b = this.end(i, a);
-      if (b - a === n && src.equals(this.blob + a, scratch, n)) return i;
+    const h = keyHash;
+    for (let s = h & this.mask, seen = 0; seen < d.capacity;) {
+      const run = Math.min(RUN, d.capacity - s);
+      const w = src.u32s(this.slots + 8 * s, 2 * run);
+      for (let j = 0; j < run; j++) {
+        const v = w[2 * j + 1];
+        if (v === 0) return -1;
+        if (w[2 * j] !== h) continue;
+        const i = v - 1;
+        const [a, b] = this.bounds(i);
+        if (b - a === n && src.equals(this.blob + a, scratch, n)) return i;
+      }
+      seen += run;
+      s = (s + run) & this.mask;
     }
     return -1;
   }
 
   keyAt(i: number): string {
     if (!(i >= 0 && i < this.d.count)) throw new RangeError(`${this.what}: key index ${i} is outside 0..${this.d.count - 1}`);
-    const a = this.start(i);
-    return this.src.text(this.blob + a, this.end(i, a) - a);
+    const [a, b] = this.bounds(i);
+    return this.src.text(this.blob + a, b - a);
   }
 
-  private start(i: number): number {
+  /** Key i's byte range in the blob (one 8-byte read). */
+  private bounds(i: number): [number, number] {
     if (i >= this.d.count) throw new Error(`${this.what}: corrupt table (a slot names key ${i} of ${this.d.count})`);
-    return this.src.u32(this.d.at + 4 * i);
-  }
-
-  private end(i: number, a: number): number {
-    const b = this.src.u32(this.d.at + 4 * i + 4);
+    this.src.read(this.d.at + 4 * i, pairBytes);
+    const a = pair[0], b = pair[1];
     if (!(a <= b && b <= this.d.blobBytes)) throw new Error(`${this.what}: corrupt table (key ${i} spans bytes ${a}..${b} of ${this.d.blobBytes})`);
-    return b;
+    return [a, b];
   }
 }
+
+/** Slots read at once (one pread when the file is read lazily). */
+const RUN = 8;
+const pair = new Uint32Array(2);
+const pairBytes = new Uint8Array(pair.buffer);
 
 let keyHash = 0;
 
