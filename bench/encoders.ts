@@ -35,7 +35,7 @@ function opt(args: string[], name: string, dflt: number): number {
 }
 
 /** Encoders shaped like the synthetic log's: user_id, gender, item_id, category, two count statistics, a history. */
-function syntheticEncoders(items: number, users: number, history: number): FeatureEncoders {
+export function syntheticEncoders(items: number, users: number, history: number): FeatureEncoders {
   const rng = new Rng(1);
   const itemTokens = Array.from({ length: items }, (_, i) => `i${i}`);
   const userTokens = Array.from({ length: users }, (_, i) => `u${i}`);
