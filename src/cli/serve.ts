@@ -73,7 +73,7 @@ async function serve(values: OptionValues<typeof SERVE_OPTIONS>): Promise<void> 
   console.log(`prerank serve: ${d.modelVersion}${version} on ${address} (store ${d.store?.kind ?? 'none'}, ${it.count} items${table}, ann ${d.ann?.kind ?? 'off'}, ${adminNote})`);
   const id = d.bundle.items?.ids[0] ?? d.bundle.itemFeatures?.ids[0] ?? 'ITEM';
   const user: Record<string, string> = {};
-  const enc = d.bundle.encoders?.toJSON();
+  const enc = d.bundle.encoders?.spec;
   // The user-id feature is the sparse user feature read from the interactions' user key column.
   const idFeature = enc?.features.find((f) => f.kind === 'sparse' && f.source === 'user' && featureColumn(f) === enc.keys.user);
   const token = idFeature ? d.bundle.encoders!.vocabulary(idFeature.name).token(2) : undefined;

@@ -1,6 +1,7 @@
 // Every fitted transform from raw values to model inputs, fitted on the train split only; serializes to JSON and
 // encodes single rows at serving time (unknown values -> OOV, counted per feature).
 import { fitHistory, fitStat, type FittedHistory } from './derived.js';
+import { JsonEntityFeatures, type EntityFeatures, type HistoryJson, type StatJson } from './entity-features.js';
 import { countTokens, countValues, emptyTable, encodeDense, encodeSequence, encodeSparse, numeric, sequenceTokens,
   sparseValues, splitTokens, type EncodedTable } from './encode-table.js';
 import type { RawData } from './ingest.js';
@@ -31,10 +32,13 @@ export interface EncodersJson {
   derived: DerivedSpec[];
   vocabularies: Record<string, VocabularyJson>;
   scalers: Record<string, ScalerJson>;
-  stats: Record<string, { keys: string[]; values: number[]; fallback: number }>;
+  stats: Record<string, StatJson>;
   /** Per history feature: user key -> item tokens, oldest first. Keys are data values: read into Maps, never indexed. */
-  history: Record<string, Record<string, string[]>>;
+  history: HistoryJson;
 }
+
+/** What encoders are besides their fitted tables: the feature spec and key columns. */
+export type EncodersSpec = Pick<EncodersJson, 'name' | 'keys' | 'features' | 'derived'>;
 
 export interface EncodedRow {
   sparse: Record<string, number>;
@@ -55,13 +59,23 @@ type Counter = { lookups: number; oov: number };
 export class FeatureEncoders {
   /** Serving-time lookups and OOV results per sparse/sequence feature (see `encodeRow`). */
   readonly oov: Record<string, Counter> = {};
-  /** Per history feature: user key -> item tokens (j.history as Maps). */
-  private readonly histories: Map<string, Map<string, string[]>>;
+  /** Statistics and histories by entity key; from j unless the encoders were built over other tables. */
+  private readonly entities: EntityFeatures;
+  private readonly tablesInJson: boolean;
 
+  /** `entities` given: j holds only the spec, and the encoders cannot be written back as JSON. */
   private constructor(private readonly j: EncodersJson, readonly vocabs: Map<string, Vocabulary>,
-    readonly scalers: Map<string, Scaler>) {
+    readonly scalers: Map<string, Scaler>, entities?: EntityFeatures) {
     for (const f of [...j.features, ...j.derived]) if (f.kind !== 'dense' && f.kind !== 'stat') this.oov[f.name] = { lookups: 0, oov: 0 };
-    this.histories = new Map(Object.entries(j.history).map(([name, perUser]) => [name, new Map(Object.entries(perUser))]));
+    this.entities = entities ?? new JsonEntityFeatures(j.stats, j.history, (f) => this.vocabulary(f));
+    this.tablesInJson = !entities;
+  }
+
+  /** Encoders over tables kept elsewhere (a bundle's binary encoders): they encode rows but have no toJSON. */
+  static over(spec: EncodersSpec, vocabs: Map<string, Vocabulary>, scalers: Map<string, Scaler>, entities: EntityFeatures): FeatureEncoders {
+    const j: EncodersJson = { version: 1, name: spec.name, keys: spec.keys, features: spec.features, derived: spec.derived,
+      vocabularies: {}, scalers: {}, stats: {}, history: {} };
+    return new FeatureEncoders(j, vocabs, scalers, entities);
   }
 
   static fit(cfg: DataConfig, raw: RawData, train: Int32Array): FitResult {
@@ -152,6 +166,7 @@ export class FeatureEncoders {
   }
 
   toJSON(): EncodersJson {
+    if (!this.tablesInJson) throw new Error(`encoders '${this.j.name}' were read from binary tables: they encode rows but are not written back as JSON`);
     const vocabularies = Object.fromEntries([...this.vocabs].map(([k, v]) => [k, v.toJSON()]));
     const scalers = Object.fromEntries([...this.scalers].map(([k, v]) => [k, v.toJSON()]));
     return { ...this.j, vocabularies, scalers };
@@ -159,6 +174,11 @@ export class FeatureEncoders {
 
   get name(): string {
     return this.j.name;
+  }
+
+  get spec(): EncodersSpec {
+    const { name, keys, features, derived } = this.j;
+    return { name, keys, features, derived };
   }
 
   /** The vocabulary a sparse/sequence/history feature looks ids up in (its own or the shared one). */
@@ -223,25 +243,20 @@ export class FeatureEncoders {
       if (!sources.includes(d.source)) continue;
       const key = rawKey(own(raw, d.source === 'user' ? k.user : k.item) as RawValue) ?? '';
       if (d.kind === 'stat') {
-        const st = this.j.stats[d.name];
-        const at = this.statIndex(d.name).get(key);
-        out.dense[d.name] = this.scalers.get(d.name)!.transform(at === undefined ? st.fallback : st.values[at]);
+        const v = this.entities.stat(d.name, key);
+        out.dense[d.name] = this.scalers.get(d.name)!.transform(v === undefined ? this.entities.fallback(d.name) : v);
       } else {
         const vocab = this.vocabulary(d.name);
-        const items = this.histories.get(d.name)?.get(key) ?? [];
-        out.sequence[d.name] = Int32Array.from(items.slice(-d.maxLen), (t) => look(d.name, vocab, t));
+        const ids = this.entities.history(d.name, key, d.maxLen);
+        const c = this.oov[d.name];
+        for (const id of ids) {
+          vocab.tally(id);
+          c.lookups++;
+          if (id === 1) c.oov++;
+        }
+        out.sequence[d.name] = ids;
       }
     }
     return out;
-  }
-
-  private readonly statIndexes = new Map<string, Map<string, number>>();
-  private statIndex(name: string): Map<string, number> {
-    let m = this.statIndexes.get(name);
-    if (!m) {
-      m = new Map(this.j.stats[name].keys.map((key, i) => [key, i]));
-      this.statIndexes.set(name, m);
-    }
-    return m;
   }
 }

@@ -2,9 +2,10 @@
 export { DataConfigSchema, parseDataConfig, loadDataConfig, dataConfigJsonSchema, featureColumn, ruleLabel } from './spec.js';
 export type { DataConfig, DataConfigInput, FeatureSpec, SparseSpec, DenseSpec, SequenceSpec, DerivedSpec, StatSpec,
   HistorySpec, TableSpec, ScalerKind, Pooling, FeatureSource } from './spec.js';
-export { Vocabulary, PAD_ID, OOV_ID, rawKey, fnv1a, type VocabularyJson, type RawValue } from './vocabulary.js';
+export { Vocabulary, ArrayKeyIndex, PAD_ID, OOV_ID, rawKey, fnv1a, type VocabularyJson, type RawValue, type KeyIndex } from './vocabulary.js';
 export { Scaler, type ScalerJson } from './scaler.js';
-export { FeatureEncoders, type FeatureInfo, type EncodersJson, type EncodedRow } from './encoders.js';
+export { FeatureEncoders, type FeatureInfo, type EncodersJson, type EncodersSpec, type EncodedRow } from './encoders.js';
+export { JsonEntityFeatures, type EntityFeatures, type StatJson, type HistoryJson } from './entity-features.js';
 export { ingest, type RawData, type IngestReport } from './ingest.js';
 export { DataError, formatBadRow, type BadRow } from './data-error.js';
 export { splitRows, type Splits, type SplitName } from './split.js';

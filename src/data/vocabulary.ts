@@ -19,6 +19,38 @@ export interface VocabularyJson {
 
 export type RawValue = string | number | bigint | boolean | null | undefined;
 
+/**
+ * Distinct keys in a fixed order, looked up by text: key -> position (-1 when absent) and back. A vocabulary's kept
+ * values sit on one (in memory at training time, a binary table read in place at serving time), as do a bundle's
+ * per-entity keys.
+ */
+export interface KeyIndex {
+  readonly size: number;
+  indexOf(key: string): number;
+  keyAt(i: number): string;
+}
+
+/** A KeyIndex over a string array (a Map from key to position). */
+export class ArrayKeyIndex implements KeyIndex {
+  private readonly at: Map<string, number>;
+
+  constructor(readonly keys: readonly string[]) {
+    this.at = new Map(keys.map((k, i) => [k, i]));
+  }
+
+  get size(): number {
+    return this.keys.length;
+  }
+
+  indexOf(key: string): number {
+    return this.at.get(key) ?? -1;
+  }
+
+  keyAt(i: number): string {
+    return this.keys[i];
+  }
+}
+
 /** Canonical text of a raw value: every path from a raw value to an id goes through this. */
 export function rawKey(v: RawValue): string | null {
   if (v === null || v === undefined) return null;
@@ -31,10 +63,12 @@ export class Vocabulary {
   /** Lookups and OOV results since creation (or `resetCounts`): the serving-time unknown-id count. */
   lookups = 0;
   oov = 0;
-  private readonly ids: Map<string, number>;
 
-  private constructor(readonly tokens: readonly string[], readonly hashBuckets: number) {
-    this.ids = new Map(tokens.map((t, i) => [t, i + RESERVED]));
+  private constructor(private readonly index: KeyIndex, readonly hashBuckets: number) {}
+
+  /** A vocabulary whose kept values (ids 2..) are the keys of `index`, in its order. */
+  static over(index: KeyIndex, hashBuckets: number): Vocabulary {
+    return new Vocabulary(index, hashBuckets);
   }
 
   /** Fits on value counts from the training split. Ties in frequency break by value text, so fits are stable. */
@@ -44,11 +78,22 @@ export class Vocabulary {
     const maxSize = opts.maxSize ?? (hashBuckets > 0 ? 0 : Infinity);
     const kept = [...counts].filter(([, c]) => c >= minFreq);
     kept.sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-    return new Vocabulary(kept.slice(0, maxSize).map(([t]) => t), hashBuckets);
+    return new Vocabulary(new ArrayKeyIndex(kept.slice(0, maxSize).map(([t]) => t)), hashBuckets);
   }
 
   static fromJSON(j: VocabularyJson): Vocabulary {
-    return new Vocabulary(j.tokens, j.hashBuckets);
+    return new Vocabulary(new ArrayKeyIndex(j.tokens), j.hashBuckets);
+  }
+
+  /** The kept values in id order (over a binary table this builds every string: O(count)). */
+  get tokens(): readonly string[] {
+    if (this.index instanceof ArrayKeyIndex) return this.index.keys;
+    return Array.from({ length: this.index.size }, (_, i) => this.index.keyAt(i));
+  }
+
+  /** Kept values (ids 2 .. 2 + count - 1). */
+  get count(): number {
+    return this.index.size;
   }
 
   toJSON(): VocabularyJson {
@@ -57,12 +102,16 @@ export class Vocabulary {
 
   /** Rows an embedding table needs: the reserved ids, the kept values and the hash buckets. */
   get size(): number {
-    return RESERVED + this.tokens.length + this.hashBuckets;
+    return RESERVED + this.index.size + this.hashBuckets;
   }
 
   /** The id of a raw value, counting the lookup (and the miss, if it maps to OOV). */
   id(v: RawValue): number {
-    const id = this.peek(v);
+    return this.tally(this.peek(v));
+  }
+
+  /** Counts a lookup that gave `id` (ids resolved ahead of time, like a bundle's stored histories); returns it. */
+  tally(id: number): number {
     this.lookups++;
     if (id === OOV_ID) this.oov++;
     return id;
@@ -72,21 +121,21 @@ export class Vocabulary {
   peek(v: RawValue): number {
     const key = rawKey(v);
     if (key === null) return OOV_ID;
-    const id = this.ids.get(key);
-    if (id !== undefined) return id;
+    const at = this.index.indexOf(key);
+    if (at >= 0) return at + RESERVED;
     if (this.hashBuckets === 0) return OOV_ID;
-    return RESERVED + this.tokens.length + (fnv1a(key) % this.hashBuckets);
+    return RESERVED + this.index.size + (fnv1a(key) % this.hashBuckets);
   }
 
   /** True when the value has its own id (not OOV, not a hash bucket). */
   has(v: RawValue): boolean {
     const key = rawKey(v);
-    return key !== null && this.ids.has(key);
+    return key !== null && this.index.indexOf(key) >= 0;
   }
 
   /** The raw value behind an id, or undefined for reserved ids and hash buckets. */
   token(id: number): string | undefined {
-    return id >= RESERVED ? this.tokens[id - RESERVED] : undefined;
+    return Number.isInteger(id) && id >= RESERVED && id < RESERVED + this.index.size ? this.index.keyAt(id - RESERVED) : undefined;
   }
 
   resetCounts(): void {

@@ -1,8 +1,9 @@
 // Bundle.load: reads a bundle written by exportBundle, checking the format version and the sha256 of every file it
 // reads, and refusing a mismatched or corrupt bundle with a message naming the file and what differs. Parts:
 // 'user' = encoders + weights (user tower and score) + a strategy's stored user encodings when the bundle has them,
-// 'item' = the item table (or the item features of a single-tower model), 'all' = both.
-import { existsSync } from 'node:fs';
+// 'item' = the item table (or the item features of a single-tower model), 'all' = both. Encoders of format /2 are
+// read in place from encoders.bin (encoders-bin-read.ts); format /1 bundles (every table in encoders.json) still load.
+import { existsSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Tensor } from '../core/index.js';
@@ -13,8 +14,10 @@ import { NoDrawRng } from '../nn/init.js';
 import { assignTensors, loadTensors } from '../nn/state.js';
 import { recoverSwap } from '../util/atomic-dir.js';
 import { own } from '../util/own.js';
+import { FileBytes, MemoryBytes, type ByteSource } from './byte-source.js';
+import { EncodersFormatError, parseEncodersMeta, readEncodersBin } from './encoders-bin-read.js';
 import { ITEM_DTYPES, rowBytes, tableFromBytes, type ItemTable } from './item-table.js';
-import { BUNDLE_FORMAT, canonicalJson, FILES, modelHash, modelVersionOf, sha256Async, type BundleManifest } from './manifest.js';
+import { BUNDLE_FORMAT, canonicalJson, FILES, modelHash, modelVersionOf, READABLE_FORMATS, sha256Async, type BundleManifest } from './manifest.js';
 
 export type BundlePart = 'user' | 'item' | 'all';
 
@@ -22,7 +25,16 @@ export interface BundleLoadOptions {
   parts?: BundlePart;
   /** Model factories by kind (default: the registry). */
   models?: Record<string, ModelFactory<any>>;
+  /**
+   * How encoders.bin is read: 'memory' reads it whole and checks its sha256; 'file' keeps it open and reads each
+   * lookup's bytes with pread (load time and memory independent of its size; its length and header are checked,
+   * not its hash); 'auto' (default) is 'memory' up to ENCODERS_IN_MEMORY bytes, else 'file'.
+   */
+  encoders?: 'memory' | 'file' | 'auto';
 }
+
+/** Largest encoders.bin that 'auto' reads into memory. */
+export const ENCODERS_IN_MEMORY = 64 << 20;
 
 /** Encoded item features of a single-tower bundle: `sparse.<f>`, `dense.<f>`, `sequence.<f>.ids|lengths`. */
 export interface ItemFeatures {
@@ -74,6 +86,8 @@ export class Bundle {
     readonly itemFeatures: ItemFeatures | null,
     /** Stored user reps a training strategy exported (parts 'user' and 'all'); null: every user goes through the tower. */
     readonly userEncodings: UserEncodings | null = null,
+    /** The open encoders.bin, closed by dispose(). */
+    private readonly encoderBytes: ByteSource | null = null,
   ) {}
 
   get modelVersion(): string {
@@ -95,7 +109,7 @@ export class Bundle {
     } catch (e) {
       throw new BundleError(dir, `manifest.json is not valid JSON: ${(e as Error).message}`);
     }
-    if (m.format !== BUNDLE_FORMAT) throw new BundleError(dir, `manifest.json has format '${String(m.format)}'; this prerank reads '${BUNDLE_FORMAT}' (re-export the model)`);
+    if (!READABLE_FORMATS.includes(m.format)) throw new BundleError(dir, `manifest.json has format '${String(m.format)}'; this prerank reads ${READABLE_FORMATS.map((f) => `'${f}'`).join(' and ')} (re-export the model with this prerank)`);
     for (const k of ['model', 'features', 'files', 'items', 'hash'] as const) {
       if (m[k] === undefined) throw new BundleError(dir, `manifest.json has no '${k}'`);
     }
@@ -114,9 +128,9 @@ export class Bundle {
     let model: RecModel | null = null;
     let encoders: FeatureEncoders | null = null;
     let userEncodings: UserEncodings | null = null;
+    let encoderBytes: ByteSource | null = null;
     if (parts !== 'item') {
-      const j = JSON.parse((await read(FILES.encoders)).toString('utf8')) as EncodersJson;
-      encoders = FeatureEncoders.fromJSON(j);
+      ({ encoders, bytes: encoderBytes } = await Bundle.readEncoders(dir, m, read, opts.encoders ?? 'auto'));
       const spec = canonicalJson(encoders.featureInfo());
       if (spec !== canonicalJson(m.features)) throw new BundleError(dir, 'encoders.json describes other features than manifest.json (feature spec differs)');
       await read(FILES.weightsManifest);
@@ -151,7 +165,37 @@ export class Bundle {
         itemFeatures = { ids, tensors: (await loadTensors(join(dir, 'items/features'))).tensors };
       }
     }
-    return new Bundle(dir, m, parts, model, encoders, items, itemFeatures, userEncodings);
+    return new Bundle(dir, m, parts, model, encoders, items, itemFeatures, userEncodings, encoderBytes);
+  }
+
+  /** Format /1: encoders.json holds every table; /2: encoders.json says where they sit in encoders.bin. */
+  private static async readEncoders(dir: string, m: BundleManifest, read: (rel: string) => Promise<Buffer>,
+    mode: 'memory' | 'file' | 'auto'): Promise<{ encoders: FeatureEncoders; bytes: ByteSource | null }> {
+    let j: unknown;
+    try {
+      j = JSON.parse((await read(FILES.encoders)).toString('utf8'));
+    } catch (e) {
+      if (e instanceof BundleError) throw e;
+      throw new BundleError(dir, `${FILES.encoders} is not valid JSON: ${(e as Error).message}`);
+    }
+    if (m.format === 'prerank-bundle/1') return { encoders: FeatureEncoders.fromJSON(j as EncodersJson), bytes: null };
+    let bytes: ByteSource | null = null;
+    try {
+      const meta = parseEncodersMeta(j, FILES.encoders);
+      if (meta.binary.file !== FILES.encodersBin) throw new EncodersFormatError(`${FILES.encoders}: binary.file is '${meta.binary.file}', expected '${FILES.encodersBin}'`);
+      const path = join(dir, FILES.encodersBin);
+      const inMemory = mode === 'memory' || (mode === 'auto' && existsSync(path) && statSync(path).size <= ENCODERS_IN_MEMORY);
+      if (inMemory) bytes = new MemoryBytes(await read(FILES.encodersBin));
+      else {
+        if (!m.files[FILES.encodersBin]) throw new BundleError(dir, `manifest.json lists no hash for ${FILES.encodersBin}`);
+        bytes = new FileBytes(path);
+      }
+      return { encoders: readEncodersBin(meta, bytes, FILES.encodersBin), bytes };
+    } catch (e) {
+      bytes?.close();
+      if (e instanceof BundleError) throw e;
+      throw new BundleError(dir, e instanceof EncodersFormatError ? e.message : `cannot read ${FILES.encodersBin}: ${(e as Error).message}`);
+    }
   }
 
   private static async readUserEncodings(dir: string, m: BundleManifest, read: (rel: string) => Promise<Buffer>): Promise<UserEncodings> {
@@ -198,5 +242,6 @@ export class Bundle {
   /** Releases the model's tensors; call only when no request uses the bundle any more. */
   dispose(): void {
     if (this.model) for (const t of this.model.stateTensors().values()) t.release();
+    this.encoderBytes?.close();
   }
 }

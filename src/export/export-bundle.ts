@@ -19,6 +19,7 @@ import { BUNDLE_FORMAT, FILES, fileHash, modelHash, modelVersionOf, type Accurac
   type ItemsInfo, type RetrievalInfo, type StrategyInfo } from './manifest.js';
 import { innerProductFit } from '../models/common/base.js';
 import { saveAnnIndex } from './ann-index.js';
+import { writeEncodersBin } from './encoders-bin.js';
 
 export interface ExportSource {
   model: RecModel;
@@ -234,7 +235,8 @@ export async function exportBundle(source: string | ExportSource, outDir: string
   if (model.kind !== src.config.kind) throw new Error(`export: model kind '${model.kind}' differs from config kind '${src.config.kind}'`);
   let manifest!: BundleManifest;
   await writeDirAtomic(outDir, async (tmp) => {
-    await writeFile(join(tmp, FILES.encoders), JSON.stringify(ds.encoders.toJSON()));
+    const encoders = writeEncodersBin(ds.encoders, join(tmp, FILES.encodersBin), FILES.encodersBin);
+    await writeFile(join(tmp, FILES.encoders), JSON.stringify(encoders));
     await saveTensors(join(tmp, 'weights'), model.stateTensors(), { kind: model.kind });
     await mkdir(join(tmp, 'items'), { recursive: true });
     let items: ItemsInfo;

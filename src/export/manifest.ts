@@ -7,11 +7,16 @@ import { join } from 'node:path';
 import type { FeatureInfo } from '../data/index.js';
 import type { ItemDType } from './item-table.js';
 
-export const BUNDLE_FORMAT = 'prerank-bundle/1';
+export const BUNDLE_FORMAT = 'prerank-bundle/2';
+/** Formats Bundle.load reads: /1 kept every encoder table in encoders.json; /2 keeps them in encoders.bin. */
+export const READABLE_FORMATS: readonly string[] = ['prerank-bundle/1', BUNDLE_FORMAT];
 
 /** Files every bundle part needs (paths relative to the bundle directory). */
 export const FILES = {
+  /** Format /2: the feature spec, scalers and where each table sits in encoders.bin; /1: every table as JSON. */
   encoders: 'encoders.json',
+  /** Vocabularies, per-entity keys, statistics and histories, read in place (format /2). */
+  encodersBin: 'encoders.bin',
   weightsManifest: 'weights/manifest.json',
   weightsBin: 'weights/tensors.bin',
   itemIds: 'items/ids.json',
@@ -88,7 +93,7 @@ export interface BundleManifest {
   model: { kind: string; config: Record<string, unknown>; twoTower: boolean };
   /** `${kind}-${hash.slice(0, 12)}` */
   modelVersion: string;
-  /** sha256 of the spec (format, model, features) and the hashes of encoders.json and weights/. */
+  /** sha256 of the spec (format, model, features) and the hashes of encoders.json, encoders.bin and weights/. */
   hash: string;
   /** sha256 of every file, by path relative to the bundle. */
   files: Record<string, string>;
@@ -139,7 +144,8 @@ export function canonicalJson(v: unknown): string {
 /** The model hash from the manifest's spec fields (and strategy entry) and its file hashes (strategy files when present). */
 export function modelHash(m: Pick<BundleManifest, 'format' | 'model' | 'features' | 'files' | 'strategy'>): string {
   const spec = canonicalJson({ format: m.format, model: m.model, features: m.features, strategy: m.strategy });
-  const files = [FILES.encoders, FILES.weightsManifest, FILES.weightsBin, ...STRATEGY_FILES.filter((f) => m.files[f] !== undefined || m.strategy)];
+  const files = [FILES.encoders, ...(m.files[FILES.encodersBin] !== undefined ? [FILES.encodersBin] : []), FILES.weightsManifest,
+    FILES.weightsBin, ...STRATEGY_FILES.filter((f) => m.files[f] !== undefined || m.strategy)];
   const parts = files.map((f) => `${f}:${m.files[f] ?? 'missing'}`);
   return sha256(`${spec}\n${parts.join('\n')}`);
 }

@@ -127,7 +127,7 @@ export class Scorer {
     }
     this.observe = opts.observe;
     this.userBatch = allocBatch(bundle.manifest.features.filter((f) => f.source !== 'item'), 1);
-    const j = bundle.encoders.toJSON();
+    const j = bundle.encoders.spec;
     const cols = new Set<string>([j.keys.user]);
     if (j.keys.usersKey) cols.add(j.keys.usersKey);
     this.userKeyColumns = j.keys.usersKey ? [j.keys.user, j.keys.usersKey] : [j.keys.user];

@@ -1,0 +1,164 @@
+// A string table: N distinct keys in a fixed order, searched in place by an open-addressing hash table. Layout from
+// the table's start (8-byte aligned), all integers u32 little-endian:
+//   offsets  [N + 1]      key i is blob[offsets[i] .. offsets[i+1]) (UTF-8); padded with zeros to 8 bytes
+//   slots    [C][2]       C a power of two >= 1.5 N (>= 8); slot = (h, 1 + key index), (0, 0) when empty, where
+//                         h = fnv1a32(the key's UTF-8 bytes); a key starts at slot h & (C - 1) and probes linearly
+//   blob     [B bytes]    the keys' UTF-8 bytes, padded with zeros to 8 bytes
+// A lookup reads a run of slots (one read of up to 8), and only for a slot with the key's hash that key's offsets
+// and bytes, whatever N is. Keys must be well-formed UTF-16 (no lone surrogates), so that text and bytes correspond
+// one to one; a lookup of a malformed key finds nothing.
+import type { KeyIndex } from '../data/index.js';
+import type { ByteSource } from './byte-source.js';
+
+export interface StringTableDesc {
+  /** Byte offset of the table in its file. */
+  at: number;
+  count: number;
+  capacity: number;
+  blobBytes: number;
+}
+
+export const align8 = (n: number): number => Math.ceil(n / 8) * 8;
+
+/** Byte offsets of the three parts inside a table, and its whole length. */
+export function tableLayout(d: Pick<StringTableDesc, 'count' | 'capacity' | 'blobBytes'>): { slots: number; blob: number; bytes: number } {
+  const slots = align8(4 * (d.count + 1));
+  const blob = slots + 8 * d.capacity;
+  return { slots, blob, bytes: blob + align8(d.blobBytes) };
+}
+
+const MAX_U32 = 0xffffffff;
+
+/** FNV-1a 32 over bytes [0, n). */
+export function fnv1aBytes(b: Uint8Array, n: number): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < n; i++) h = Math.imul(h ^ b[i], 0x01000193);
+  return h >>> 0;
+}
+
+const wellFormed = (s: string): boolean => (s as unknown as { isWellFormed(): boolean }).isWellFormed();
+
+/** Serializes keys (distinct, well-formed) into one table's bytes; `what` names the table in errors. */
+export function buildStringTable(keys: readonly string[], what: string): { desc: Omit<StringTableDesc, 'at'>; bytes: Uint8Array } {
+  const n = keys.length;
+  let blobBytes = 0;
+  for (let i = 0; i < n; i++) {
+    if (!wellFormed(keys[i])) throw new Error(`${what}: key ${i} (${JSON.stringify(keys[i])}) is not well-formed UTF-16 (a lone surrogate)`);
+    blobBytes += Buffer.byteLength(keys[i], 'utf8');
+  }
+  if (blobBytes > MAX_U32 || n >= MAX_U32) throw new Error(`${what}: ${n} keys of ${blobBytes} bytes exceed the table's u32 offsets`);
+  let capacity = 8;
+  while (capacity < 1.5 * n) capacity *= 2;
+  const desc = { count: n, capacity, blobBytes };
+  const lay = tableLayout(desc);
+  const bytes = new Uint8Array(lay.bytes);
+  const offsets = new Uint32Array(bytes.buffer, 0, n + 1);
+  const slots = new Uint32Array(bytes.buffer, lay.slots, 2 * capacity);
+  const blob = Buffer.from(bytes.buffer, lay.blob, blobBytes);
+  const mask = capacity - 1;
+  let at = 0;
+  for (let i = 0; i < n; i++) {
+    const len = blob.write(keys[i], at, 'utf8');
+    const key = blob.subarray(at, at + len);
+    const h = fnv1aBytes(key, len);
+    let s = h & mask;
+    for (; slots[2 * s + 1] !== 0; s = (s + 1) & mask) {
+      const j = slots[2 * s + 1] - 1;
+      if (slots[2 * s] === h && offsets[j + 1] - offsets[j] === len && blob.subarray(offsets[j], offsets[j + 1]).equals(key)) {
+        throw new Error(`${what}: key ${JSON.stringify(keys[i])} occurs twice (positions ${j} and ${i})`);
+      }
+    }
+    slots[2 * s] = h;
+    slots[2 * s + 1] = i + 1;
+    at += len;
+    offsets[i + 1] = at;
+  }
+  return { desc, bytes };
+}
+
+let scratch = Buffer.alloc(1024);
+
+/** A string table read in place from a ByteSource: the KeyIndex of a bundle's vocabulary or entity keys. */
+export class StringTable implements KeyIndex {
+  private readonly slots: number;
+  private readonly blob: number;
+  private readonly mask: number;
+
+  constructor(private readonly src: ByteSource, private readonly d: StringTableDesc, private readonly what: string) {
+    const lay = tableLayout(d);
+    this.slots = d.at + lay.slots;
+    this.blob = d.at + lay.blob;
+    this.mask = d.capacity - 1;
+  }
+
+  get size(): number {
+    return this.d.count;
+  }
+
+  indexOf(key: string): number {
+    const n = encodeKey(key);
+    if (n < 0) return -1;
+    const { src, d } = this;
+    const h = keyHash;
+    for (let s = h & this.mask, seen = 0; seen < d.capacity;) {
+      const run = Math.min(RUN, d.capacity - s);
+      const w = src.u32s(this.slots + 8 * s, 2 * run);
+      for (let j = 0; j < run; j++) {
+        const v = w[2 * j + 1];
+        if (v === 0) return -1;
+        if (w[2 * j] !== h) continue;
+        const i = v - 1;
+        const [a, b] = this.bounds(i);
+        if (b - a === n && src.equals(this.blob + a, scratch, n)) return i;
+      }
+      seen += run;
+      s = (s + run) & this.mask;
+    }
+    return -1;
+  }
+
+  keyAt(i: number): string {
+    if (!(i >= 0 && i < this.d.count)) throw new RangeError(`${this.what}: key index ${i} is outside 0..${this.d.count - 1}`);
+    const [a, b] = this.bounds(i);
+    return this.src.text(this.blob + a, b - a);
+  }
+
+  /** Key i's byte range in the blob (one 8-byte read). */
+  private bounds(i: number): [number, number] {
+    if (i >= this.d.count) throw new Error(`${this.what}: corrupt table (a slot names key ${i} of ${this.d.count})`);
+    this.src.read(this.d.at + 4 * i, pairBytes);
+    const a = pair[0], b = pair[1];
+    if (!(a <= b && b <= this.d.blobBytes)) throw new Error(`${this.what}: corrupt table (key ${i} spans bytes ${a}..${b} of ${this.d.blobBytes})`);
+    return [a, b];
+  }
+}
+
+/** Slots read at once (one pread when the file is read lazily). */
+const RUN = 8;
+const pair = new Uint32Array(2);
+const pairBytes = new Uint8Array(pair.buffer);
+
+let keyHash = 0;
+
+/**
+ * Writes key's UTF-8 bytes into `scratch` and its FNV-1a into `keyHash`; returns the byte count, or -1 for a
+ * malformed key. ASCII keys (most ids) are encoded here, others by Buffer.write.
+ */
+function encodeKey(key: string): number {
+  const n = key.length;
+  if (scratch.length < 3 * n) scratch = Buffer.alloc(3 * n + 1024);
+  let h = 0x811c9dc5;
+  for (let i = 0; i < n; i++) {
+    const c = key.charCodeAt(i);
+    if (c >= 0x80) {
+      if (!wellFormed(key)) return -1;
+      const len = scratch.write(key, 0, 'utf8');
+      keyHash = fnv1aBytes(scratch, len);
+      return len;
+    }
+    scratch[i] = c;
+    h = Math.imul(h ^ c, 0x01000193);
+  }
+  keyHash = h >>> 0;
+  return n;
+}
