@@ -8,17 +8,11 @@ import { FeatureEncoders, type FeatureInfo } from './encoders.js';
 import { ingest, type IngestReport, type RawData } from './ingest.js';
 import { loadDataConfig, type DataConfig } from './spec.js';
 import { splitRows, type SplitName, type Splits } from './split.js';
+import type { BatchOptions, TrainingData } from './training-data.js';
 
-export interface BatchOptions {
-  batchSize: number;
-  /** Default true; the order of epoch e depends only on (seed, e). */
-  shuffle?: boolean;
-  /** Default: the config's seed. */
-  seed?: number;
-  dropLast?: boolean;
-}
+export type { BatchOptions } from './training-data.js';
 
-export class Dataset implements BatchSource {
+export class Dataset implements BatchSource, TrainingData {
   readonly name: string;
   readonly size: number;
   readonly features: FeatureInfo[];
@@ -67,6 +61,10 @@ export class Dataset implements BatchSource {
     const t0 = performance.now();
     const splits = splitRows(raw, { method: cfg.split.method, val: cfg.split.val, test: cfg.split.test, seed: cfg.seed });
     return new Dataset(cfg, raw, splits, t0);
+  }
+
+  splitSize(split: SplitName): number {
+    return this.splits[split].length;
   }
 
   get userCount(): number {
