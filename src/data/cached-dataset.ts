@@ -118,11 +118,11 @@ export class CachedDataset implements TrainingData {
     return this.meta.entities.item;
   }
 
-  get userKeys(): readonly string[] {
+  get userKeys(): string[] {
     return (this.lazyKeys.user ??= readStrings(join(this.dir, 'user.keys.jsonl')));
   }
 
-  get itemKeys(): readonly string[] {
+  get itemKeys(): string[] {
     return (this.lazyKeys.item ??= readStrings(join(this.dir, 'item.keys.jsonl')));
   }
 

@@ -179,6 +179,7 @@ export function synthDataConfig(dir: string, name = 'synth'): DataConfigInput {
       { kind: 'history', name: 'clicked_items', shareWith: 'item_id', maxLen: 20, pooling: 'mean' },
     ],
     split: { method: 'temporal', val: 0.1, test: 0.1 },
+    cache: {},
   };
 }
 

@@ -28,7 +28,7 @@ export interface TrainingData {
   readonly encoders: FeatureEncoders;
   readonly userCount: number;
   readonly itemCount: number;
-  readonly itemKeys: readonly string[];
+  readonly itemKeys: string[];
   batches(split: SplitName, opts: BatchOptions): EpochStream;
   splitSize(split: SplitName): number;
   /** Train rows per item entity. */
