@@ -12,6 +12,8 @@ import { ingest } from '../src/data/ingest.js';
 import { parseDataConfig, type DataConfig, type DataConfigInput } from '../src/data/spec.js';
 import { writeSyntheticLog } from '../src/data/synthetic.js';
 import type { Batch } from '../src/data/batch.js';
+import { buildStrategy, inMemory } from '../src/train/run.js';
+import { parseTrainConfig } from '../src/train/config.js';
 import type { EpochStream, TrainingData } from '../src/data/training-data.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'prerank-cache-'));
@@ -150,4 +152,11 @@ test("a shuffled epoch visits every train row once, differs by epoch, and a resu
 test('building the cache leaves no DuckDB work files behind', async () => {
   const ds = await CachedDataset.open(config());
   assert.deepEqual(readdirSync(ds.dir).filter((f) => f.startsWith('work')), []);
+});
+
+test('what needs per-row arrays refuses a cached dataset and names the remedy', async () => {
+  const ds = await CachedDataset.open(config());
+  assert.throws(() => inMemory(ds, 'online training'), /online training needs the in-memory dataset .*remove "cache" from the data config/);
+  const cfg = parseTrainConfig({ model: { kind: 'dssm' }, data: { config: 'unused' }, strategy: { kind: 'onebp' } });
+  await assert.rejects(buildStrategy(cfg, {} as never, ds), /strategy 'onebp' needs the in-memory dataset/);
 });

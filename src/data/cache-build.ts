@@ -41,11 +41,14 @@ export interface CacheMeta {
 }
 
 const SPLITS: SplitName[] = ['train', 'val', 'test'];
+/** DuckDB's memory limit while building, unless set: what it holds beyond spills to the cache folder. */
+const BUILD_MEMORY = '3GB';
 
 /** Builds the cache into `dir` (an empty folder); returns its manifest's meta and files. */
 export async function buildCache(cfg: DataConfig, dir: string, chunkRows: number): Promise<{ meta: CacheMeta; files: Record<string, FileEntry> }> {
   const t0 = performance.now();
-  const db = await openDuckDB(join(dir, 'work.duckdb'), { ...cfg.duckdb, tempDirectory: join(dir, 'work.tmp') });
+  const memoryLimit = cfg.duckdb?.memoryLimit ?? (process.env.PRERANK_DUCKDB_MEMORY || BUILD_MEMORY);
+  const db = await openDuckDB(join(dir, 'work.duckdb'), { ...cfg.duckdb, memoryLimit, tempDirectory: join(dir, 'work.tmp') });
   const con = await db.connect();
   try {
     const st = await stageIngest(con, cfg);

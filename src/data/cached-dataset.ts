@@ -42,7 +42,8 @@ export class CachedDataset implements TrainingData {
   readonly features: FeatureInfo[];
   readonly tables: Record<Side, EncodedTable>;
   readonly report: IngestReport;
-  readonly timings: CacheMeta['timings'];
+  /** Seconds of this open: reading and joining the sources, then fitting and writing (0 and the open's time when reused). */
+  timings: { ingest: number; fit: number } = { ingest: 0, fit: 0 };
   private readonly gathers = new Map<string, { gather: HistoryGather; column: string }>();
   private lazyEncoders?: FeatureEncoders;
   private lazyKeys: Partial<Record<Side, string[]>> = {};
@@ -54,7 +55,6 @@ export class CachedDataset implements TrainingData {
     this.size = meta.rows;
     this.features = meta.features;
     this.report = meta.report;
-    this.timings = meta.timings;
     this.tables = { user: this.loadTable('user'), item: this.loadTable('item') };
     const start = meta.history.length ? readWhole(join(dir, 'history.start.bin'), 'i32') as Int32Array : new Int32Array(0);
     for (const h of meta.history) {
@@ -95,6 +95,8 @@ export class CachedDataset implements TrainingData {
     const info: CacheInfo = { dir, key, reused, rebuiltBecause, seconds: 0 };
     const ds = new CachedDataset(cfg, dir, m.meta, info);
     info.seconds = (performance.now() - t0) / 1000;
+    const t = m.meta.timings;
+    ds.timings = reused ? { ingest: 0, fit: info.seconds } : { ingest: t.ingest, fit: info.seconds - t.ingest };
     return ds;
   }
 
@@ -172,6 +174,12 @@ export class CachedDataset implements TrainingData {
 
   trainItemCounts(): Float64Array {
     return readWhole(join(this.dir, 'item.train-rows.bin'), 'f64') as Float64Array;
+  }
+
+  keptValues(feature: string): number {
+    const table = this.features.find((f) => f.name === feature)?.table;
+    if (table === undefined) throw new Error(`no vocabulary for feature '${feature}'`);
+    return this.meta.vocabs[table];
   }
 
   /** Mean label of a split, read in chunks. */

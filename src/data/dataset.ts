@@ -95,6 +95,10 @@ export class Dataset implements BatchSource, TrainingData {
     return lists.map((l) => Int32Array.from(new Set(l)).sort());
   }
 
+  keptValues(feature: string): number {
+    return this.encoders.vocabulary(feature).tokens.length;
+  }
+
   labelRate(split: SplitName): number {
     const rows = this.splits[split];
     let s = 0;
