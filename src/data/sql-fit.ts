@@ -152,7 +152,7 @@ async function encodeEntities(con: DuckDBConnection, cfg: DataConfig, st: Staged
     const out = fit.tables[side];
     if (f.kind === 'dense') {
       const c = columnRef(cfg, st, f, featureColumn(f));
-      const [v] = await readColumns(con, `SELECT ${c.expr} FROM ${side}_src s ORDER BY s._ent`, ['f64'] as const);
+      const [v] = await readColumns(con, `SELECT ${c.expr} FROM ${side}_src s ORDER BY s._ent`, ['f64'] as const, out.size);
       const sc = Scaler.fit(f.scaler, v, fit.trainRows[side], f.fillNaN);
       fit.scalers.set(f.name, sc);
       out.dense.set(f.name, encodeDense(v, sc));
@@ -161,16 +161,19 @@ async function encodeEntities(con: DuckDBConnection, cfg: DataConfig, st: Staged
     const voc = fit.vocabs.get(f.shareWith ?? f.name)!.table;
     if (f.kind === 'sparse') {
       const [ids] = await readColumns(con, `SELECT coalesce(v.id, 1) FROM ${side}_src s LEFT JOIN ${voc} v
-        ON v.token = ${sparseKey(cfg, st, f)} ORDER BY s._ent`, ['i32'] as const);
+        ON v.token = ${sparseKey(cfg, st, f)} ORDER BY s._ent`, ['i32'] as const, out.size);
       out.sparse.set(f.name, ids);
       continue;
     }
-    const [ent, ids] = await readColumns(con, `SELECT t._ent, coalesce(v.id, 1) FROM (SELECT _ent, unnest(toks) AS tok,
-      generate_subscripts(toks, 1) AS pos FROM (SELECT s._ent, ${tokensExpr(cfg, st, f)} AS toks FROM ${side}_src s)) t
-      LEFT JOIN ${voc} v ON v.token = t.tok ORDER BY t._ent, t.pos`, ['i32', 'i32'] as const);
+    const toks = `${f.name}__toks`;
+    await con.run(`CREATE TEMP TABLE ${toks} AS SELECT s._ent, ${tokensExpr(cfg, st, f)} AS toks FROM ${side}_src s`);
+    const [lengths] = await readColumns(con, `SELECT coalesce(len(toks), 0) FROM ${toks} ORDER BY _ent`, ['i32'] as const, out.size);
     const offsets = new Int32Array(out.size + 1);
-    for (let k = 0; k < ent.length; k++) offsets[ent[k] + 1]++;
-    for (let e = 0; e < out.size; e++) offsets[e + 1] += offsets[e];
+    for (let e = 0; e < out.size; e++) offsets[e + 1] = offsets[e] + lengths[e];
+    const [ids] = await readColumns(con, `SELECT coalesce(v.id, 1) FROM (SELECT _ent, unnest(toks) AS tok,
+      generate_subscripts(toks, 1) AS pos FROM ${toks}) t LEFT JOIN ${voc} v ON v.token = t.tok ORDER BY t._ent, t.pos`,
+      ['i32'] as const, offsets[out.size]);
+    await con.run(`DROP TABLE ${toks}`);
     out.sequence.set(f.name, { offsets, ids });
   }
 }
