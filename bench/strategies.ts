@@ -57,7 +57,7 @@ export async function benchStrategies(args: string[]): Promise<void> {
       }
       const two = median(rates.twobp), one = median(rates.onebp);
       const row = { model, twobp_samples_per_s: Math.round(two), onebp_samples_per_s: Math.round(one), ratio_onebp_over_twobp: +(one / two).toFixed(3),
-        twobp_epoch_s: +(data.splits.train.length / two).toFixed(2), onebp_epoch_s: +(data.splits.train.length / one).toFixed(2) };
+        twobp_epoch_s: +(data.splitSize('train') / two).toFixed(2), onebp_epoch_s: +(data.splitSize('train') / one).toFixed(2) };
       rows.push(row);
       console.log(`${model.padEnd(5)} twobp ${row.twobp_samples_per_s} samples/s (${row.twobp_epoch_s} s/epoch)   onebp ${row.onebp_samples_per_s} samples/s ` +
         `(${row.onebp_epoch_s} s/epoch)   onebp/twobp throughput ${row.ratio_onebp_over_twobp}  [per round: twobp ${rates.twobp.map((x) => x.toFixed(0)).join(', ')}; onebp ${rates.onebp.map((x) => x.toFixed(0)).join(', ')}]`);

@@ -26,7 +26,7 @@ import type { RecModel } from '../src/models/types.js';
 import { createOptimizer, Trainer } from '../src/train/trainer.js';
 import { loadExperiment } from '../src/train/experiment.js';
 import { parseTrainConfig, type TrainConfig } from '../src/train/config.js';
-import { buildModel, loadData } from '../src/train/run.js';
+import { buildModel, inMemory, loadData } from '../src/train/run.js';
 import { median } from '../src/util/stats.js';
 import { torchConfigs, runReferenceScript, torchAvailable, writeFixture, type TorchConfig } from './torch-reference.js';
 import { twinFeatures } from './registry-reference.js';
@@ -419,7 +419,7 @@ export async function benchTrain(args: string[]): Promise<void> {
   const dir = keep ?? mkdtempSync(join(tmpdir(), 'prerank-bench-train-'));
   try {
     const cfg = trainConfig(join(dir, 'run'));
-    const data = await loadData(cfg);
+    const data = inMemory(await loadData(cfg), 'the train bench');
     const model = buildModel(cfg, data) as IntTower;
     const rows = data.splits.train.length;
     const epochs = timedEpochs + 1;

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Tensor, Rng, ops } from '../src/core/index.js';
 import { Dropout, Embedding, Module } from '../src/nn/index.js';
-import { Dataset, syntheticConfig, type Batch, type FeatureInfo } from '../src/data/index.js';
+import { CachedDataset, Dataset, parseDataConfig, syntheticConfig, writeSyntheticLog, type Batch, type FeatureInfo } from '../src/data/index.js';
 import type { LossOutput, RecModel } from '../src/models/types.js';
 import { parseTrainConfig } from '../src/train/config.js';
 import { Trainer } from '../src/train/trainer.js';
@@ -95,6 +95,29 @@ test('resuming from the last checkpoint gives exactly the uninterrupted result',
     const fit = await new Trainer(resumed, data, config(join(dir, 'b')), { quiet: true, resume: true }).fit();
     assert.equal(fit.resumedFrom, 1);
     assert.equal(fit.epochs.length, 6);
+    for (const [name, t] of whole.stateTensors()) assert.deepEqual(resumed.stateTensors().get(name)!.data, t.data, name);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('resuming a run that reads the data cache, in a new process, gives exactly the uninterrupted result', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'prerank-train-cache-'));
+  try {
+    const input = writeSyntheticLog(join(dir, 'data'), { users: 120, items: 60, interactionsPerUser: 30 });
+    const open = () => CachedDataset.open(parseDataConfig({ ...input, cache: { dir: join(dir, 'cache'), chunkRows: 1024 } }));
+    const data = await open();
+    const cfg = (out: string) => config(join(dir, out), { epochs: 4 });
+    const whole = new TinyMf(data.features, new Rng(3));
+    const all = await new Trainer(whole, data, cfg('a'), { quiet: true }).fit();
+    assert.ok(all.epochs[3].trainLoss < all.epochs[0].trainLoss, 'train loss should fall');
+    await new Trainer(new TinyMf(data.features, new Rng(3)), data, cfg('b'), { quiet: true, maxEpochsThisCall: 2 }).fit();
+    const again = await open();
+    assert.equal(again.cache.reused, true);
+    const resumed = new TinyMf(again.features, new Rng(999));
+    const fit = await new Trainer(resumed, again, cfg('b'), { quiet: true, resume: true }).fit();
+    assert.equal(fit.resumedFrom, 1);
+    assert.deepEqual(fit.epochs.map((e) => e.trainLoss), all.epochs.map((e) => e.trainLoss));
     for (const [name, t] of whole.stateTensors()) assert.deepEqual(resumed.stateTensors().get(name)!.data, t.data, name);
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -2,7 +2,7 @@
 // files with DuckDB (so it checks what was written, not what the manifest claims), beside the manifest's skips.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DuckDBInstance } from '@duckdb/node-api';
+import { openDuckDB } from '../data/duck-db.js';
 import type { CascadeManifest } from './writer.js';
 
 export interface CascadeInspectRow {
@@ -33,7 +33,7 @@ export async function inspectCascade(dir: string): Promise<CascadeInspect> {
   const manifest = JSON.parse(readFileSync(join(logDir, 'manifest.json'), 'utf8')) as CascadeManifest;
   const file = join(logDir, manifest.files.samples).replaceAll("'", "''");
   const src = manifest.format === 'parquet' ? `read_parquet('${file}')` : `read_json('${file}', format = 'newline_delimited')`;
-  const db = await DuckDBInstance.create(':memory:', { threads: '2' });
+  const db = await openDuckDB();
   const con = await db.connect();
   try {
     const res = await con.runAndReadAll(`SELECT split, stage, level, count(*)::INTEGER, count(DISTINCT request)::INTEGER,

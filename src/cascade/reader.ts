@@ -8,7 +8,7 @@
 // since the build and loading fails. Shape letters: N samples of one request.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DuckDBInstance } from '@duckdb/node-api';
+import { openDuckDB } from '../data/duck-db.js';
 import type { Dataset } from '../data/dataset.js';
 import type { DataConfig } from '../data/spec.js';
 import { parseCascadeConfig, type CascadeConfig } from './config.js';
@@ -86,7 +86,7 @@ export async function loadCascade(dir: string, opts: LoadOptions = {}): Promise<
   }
   for (const rows of byUser.values()) rows.sort((a, b) => log.time[a] - log.time[b] || a - b);
 
-  const db = await DuckDBInstance.create(':memory:', { threads: '2' });
+  const db = await openDuckDB();
   const con = await db.connect();
   try {
     const reqFile = manifest.files.requests;

@@ -5,7 +5,7 @@
 import { createWriteStream, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { once } from 'node:events';
-import { DuckDBInstance } from '@duckdb/node-api';
+import { openDuckDB } from '../data/duck-db.js';
 import { writeDirAtomic } from '../util/atomic-dir.js';
 import { STAGES } from './labels.js';
 import type { CascadeResult } from './simulate.js';
@@ -84,7 +84,7 @@ function* requestLines(r: CascadeResult): Generator<string> {
 const sqlStr = (s: string): string => `'${s.replaceAll("'", "''")}'`;
 
 async function toParquet(jsonl: string, parquet: string, columns: Record<string, string>): Promise<void> {
-  const db = await DuckDBInstance.create(':memory:', { threads: '2' });
+  const db = await openDuckDB();
   const con = await db.connect();
   try {
     const cols = `{${Object.entries(columns).map(([k, v]) => `${sqlStr(k)}: ${sqlStr(v)}`).join(', ')}}`;

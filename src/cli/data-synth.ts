@@ -1,5 +1,6 @@
 // `prerank data synth`: writes a synthetic interaction log (src/data/synth-log.ts) and reports rows/s and peak RSS.
-import { availableParallelism, cpus } from 'node:os';
+import { cpus } from 'node:os';
+import { duckdbThreads } from '../data/duck-db.js';
 import { SYNTH_SIZES, writeSynthLog, type SynthProgress, type SynthSize } from '../data/synth-log.js';
 import { peakRssMiB } from '../util/proc.js';
 import { defineCommand } from './command.js';
@@ -20,7 +21,7 @@ export const synthCommand = defineCommand({
     users: { type: 'int', min: 1, value: 'n', defaultText: "the size's", description: 'number of users' },
     items: { type: 'int', min: 1, value: 'n', defaultText: "the size's", description: 'number of items' },
     seed: { type: 'int', min: 0, default: 1, description: 'the seed; the files are the same bytes for a seed and DuckDB version' },
-    threads: { type: 'int', min: 1, value: 'n', defaultText: 'the core count', description: 'DuckDB threads (the files do not depend on it)' },
+    threads: { type: 'int', min: 1, value: 'n', defaultText: 'PRERANK_DUCKDB_THREADS or the core count', description: 'DuckDB threads (the files do not depend on it)' },
   },
   examples: ['prerank data synth --out .synth/S', 'prerank data synth --size M --out .synth/M',
     'prerank data synth --events 200000 --users 40000 --items 20000 --out .synth/200k'],
@@ -29,7 +30,7 @@ export const synthCommand = defineCommand({
     + 'seed, model parameters, DuckDB version). docs/DATA.md describes the hidden model.',
   async run(o) {
     const base = SYNTH_SIZES[o.size];
-    const threads = o.threads ?? availableParallelism();
+    const threads = duckdbThreads(o.threads);
     const opts = { events: o.events ?? base.events, users: o.users ?? base.users, items: o.items ?? base.items, seed: o.seed, threads };
     console.log(`synth: ${opts.events} events, ${opts.users} users, ${opts.items} items, seed ${opts.seed}, ${threads} DuckDB threads`
       + ` (${cpus()[0]?.model ?? 'unknown CPU'})`);

@@ -2,6 +2,7 @@
 // write a synthetic log of any size.
 // Each sub-command is one entry of `dataCommand.commands`.
 import { Dataset } from '../data/dataset.js';
+import { CachedDataset } from '../data/cached-dataset.js';
 import { formatInspect, inspectDataset } from '../data/inspect.js';
 import { RECIPES, recipeConfig, recipeMissing } from '../data/recipes.js';
 import { loadDataConfig } from '../data/spec.js';
@@ -29,7 +30,8 @@ const inspect = defineCommand({
       if (missing) throw new Error(missing);
       cfg = recipeConfig(o.recipe!, o.dir);
     }
-    const report = inspectDataset(await Dataset.load(cfg));
+    const ds = cfg.cache ? await CachedDataset.open(cfg, { log: (l) => console.error(l) }) : await Dataset.load(cfg);
+    const report = inspectDataset(ds);
     console.log(o.json ? JSON.stringify(report, null, 2) : formatInspect(report));
   },
 });

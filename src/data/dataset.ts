@@ -8,17 +8,11 @@ import { FeatureEncoders, type FeatureInfo } from './encoders.js';
 import { ingest, type IngestReport, type RawData } from './ingest.js';
 import { loadDataConfig, type DataConfig } from './spec.js';
 import { splitRows, type SplitName, type Splits } from './split.js';
+import type { BatchOptions, TrainingData } from './training-data.js';
 
-export interface BatchOptions {
-  batchSize: number;
-  /** Default true; the order of epoch e depends only on (seed, e). */
-  shuffle?: boolean;
-  /** Default: the config's seed. */
-  seed?: number;
-  dropLast?: boolean;
-}
+export type { BatchOptions } from './training-data.js';
 
-export class Dataset implements BatchSource {
+export class Dataset implements BatchSource, TrainingData {
   readonly name: string;
   readonly size: number;
   readonly features: FeatureInfo[];
@@ -69,6 +63,10 @@ export class Dataset implements BatchSource {
     return new Dataset(cfg, raw, splits, t0);
   }
 
+  splitSize(split: SplitName): number {
+    return this.splits[split].length;
+  }
+
   get userCount(): number {
     return this.userKeys.length;
   }
@@ -95,6 +93,10 @@ export class Dataset implements BatchSource {
     const lists: number[][] = Array.from({ length: this.userCount }, () => []);
     for (const r of this.splits.train) lists[this.rowUser[r]].push(this.rowItem[r]);
     return lists.map((l) => Int32Array.from(new Set(l)).sort());
+  }
+
+  keptValues(feature: string): number {
+    return this.encoders.vocabulary(feature).tokens.length;
   }
 
   labelRate(split: SplitName): number {

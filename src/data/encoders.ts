@@ -191,24 +191,7 @@ export class FeatureEncoders {
   }
 
   featureInfo(): FeatureInfo[] {
-    const byName = new Map(this.j.features.map((f) => [f.name, f]));
-    const out: FeatureInfo[] = this.j.features.map((f) => {
-      if (f.kind === 'dense') return { name: f.name, kind: 'dense', source: f.source, vocabSize: 0 };
-      const table = f.shareWith ?? f.name;
-      const dim = f.dim ?? (byName.get(table) as { dim?: number } | undefined)?.dim;
-      const base = { name: f.name, source: f.source, table, vocabSize: this.vocabs.get(table)!.size, dim };
-      return f.kind === 'sparse' ? { ...base, kind: 'sparse' }
-        : { ...base, kind: 'sequence', maxLen: f.maxLen, pooling: f.pooling };
-    });
-    for (const d of this.j.derived) {
-      if (d.kind === 'stat') out.push({ name: d.name, kind: 'dense', source: d.source, vocabSize: 0, derived: 'stat' });
-      else {
-        out.push({ name: d.name, kind: 'sequence', source: 'user', table: d.shareWith, vocabSize: this.vocabs.get(d.shareWith)!.size,
-          dim: (byName.get(d.shareWith) as { dim?: number } | undefined)?.dim, maxLen: d.maxLen, pooling: d.pooling,
-          derived: 'history' });
-      }
-    }
-    return out.map((f) => Object.fromEntries(Object.entries(f).filter(([, v]) => v !== undefined)) as FeatureInfo);
+    return featureInfoOf(this.j.features, this.j.derived, (table) => this.vocabs.get(table)!.size);
   }
 
   /**
@@ -259,4 +242,26 @@ export class FeatureEncoders {
     }
     return out;
   }
+}
+
+/** The features models see, from the configured features and the size of each vocabulary (by owning feature). */
+export function featureInfoOf(features: FeatureSpec[], derived: DerivedSpec[], vocabSize: (table: string) => number): FeatureInfo[] {
+  const byName = new Map(features.map((f) => [f.name, f]));
+  const out: FeatureInfo[] = features.map((f) => {
+    if (f.kind === 'dense') return { name: f.name, kind: 'dense', source: f.source, vocabSize: 0 };
+    const table = f.shareWith ?? f.name;
+    const dim = f.dim ?? (byName.get(table) as { dim?: number } | undefined)?.dim;
+    const base = { name: f.name, source: f.source, table, vocabSize: vocabSize(table), dim };
+    return f.kind === 'sparse' ? { ...base, kind: 'sparse' }
+      : { ...base, kind: 'sequence', maxLen: f.maxLen, pooling: f.pooling };
+  });
+  for (const d of derived) {
+    if (d.kind === 'stat') out.push({ name: d.name, kind: 'dense', source: d.source, vocabSize: 0, derived: 'stat' });
+    else {
+      out.push({ name: d.name, kind: 'sequence', source: 'user', table: d.shareWith, vocabSize: vocabSize(d.shareWith),
+        dim: (byName.get(d.shareWith) as { dim?: number } | undefined)?.dim, maxLen: d.maxLen, pooling: d.pooling,
+        derived: 'history' });
+    }
+  }
+  return out.map((f) => Object.fromEntries(Object.entries(f).filter(([, v]) => v !== undefined)) as FeatureInfo);
 }

@@ -1,5 +1,6 @@
 // Raw files -> RawData: DuckDB reads, joins and aggregates; TypeScript receives typed columns. Nothing is fitted here.
-import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { openDuckDB } from './duck-db.js';
 import { ident, readColumns, readRows } from './duck-read.js';
 import { DataError, formatBadRow, type BadRow } from './data-error.js';
 import { loadTable, type LoadedTable, type SqlType } from './duck-source.js';
@@ -48,45 +49,73 @@ export interface RawData {
 
 export async function ingest(cfg: DataConfig): Promise<RawData> {
   const t0 = performance.now();
-  const db = await DuckDBInstance.create(':memory:', { threads: '2' });
+  const db = await openDuckDB(':memory:', cfg.duckdb);
   const con = await db.connect();
   try {
-    const s = cfg.sources;
-    const av = {
-      interactions: await fileColumns(con, s.interactions),
-      users: s.users ? await fileColumns(con, s.users) : undefined,
-      items: s.items ? await fileColumns(con, s.items) : undefined,
-      lists: await Promise.all(s.lists.map((l) => fileColumns(con, l))),
-    };
-    const plan = planIngest(cfg, av);
-    const loaded: LoadedTable[] = [];
-    const load = async (t: typeof s.interactions, name: string, cols: string[], w: Map<string, SqlType>) => {
-      const lt = await loadTable(con, t, name, cols, w);
-      if (lt.bad.length && cfg.onBadRow === 'error') throw badRowError(lt.bad);
-      loaded.push(lt);
-      return lt;
-    };
-    const ev = await load(s.interactions, 'ev', av.interactions, plan.interactions);
-    if (s.users && av.users) await load(s.users, 'users_t', av.users, plan.users);
-    if (s.items && av.items) await load(s.items, 'items_t', av.items, plan.items);
-    for (let i = 0; i < s.lists.length; i++) await load(s.lists[i], `list_${i}`, av.lists[i], plan.lists[i]);
-    const { bad: nullBad, count: nullCount } = await requiredNulls(con, cfg, ev, av.interactions);
-    if (nullBad.length && cfg.onBadRow === 'error') throw badRowError(nullBad);
-    await createEntityKeys(con, cfg);
-    const users = await readEntities(con, cfg, plan, 'user');
-    const items = await readEntities(con, cfg, plan, 'item');
-    const rows = await readRowsTable(con, cfg, plan);
-    const bad = [...loaded.flatMap((l) => l.bad), ...nullBad];
-    const sources = loaded.map((l) => ({ file: l.file, rowsRead: l.rowsRead, rowsSkipped: l.rowsRead - l.rows }));
-    const skipped = ev.rowsRead - ev.rows + nullCount;
-    const report: IngestReport = { rowsRead: ev.rowsRead, rowsSkipped: skipped,
-      rowsDropped: ev.rows - nullCount - rows.rows, badRows: bad.slice(0, 1000), sources,
-      seconds: (performance.now() - t0) / 1000 };
-    return { name: cfg.name, ...rows, users, items, report };
+    const staged = await stageIngest(con, cfg);
+    const users = await readEntities(con, cfg, staged.plan, 'user');
+    const items = await readEntities(con, cfg, staged.plan, 'item');
+    const rows = await readRowsTable(con, cfg, staged);
+    return { name: cfg.name, ...rows, users, items, report: { ...staged.report, seconds: (performance.now() - t0) / 1000 } };
   } finally {
     con.closeSync();
     db.closeSync();
   }
+}
+
+/** Where the kept interaction rows are in DuckDB: table rows_t, one row per kept interaction. */
+export interface StagedRows {
+  rows: number;
+  /** rows_t's own columns (_r row index, _u user entity, _i item entity, _y label) and these optional ones. */
+  time?: string;
+  weight?: string;
+  fold?: string;
+  /** Per-row columns (context features, numeric columns of statistics): config column -> rows_t column. */
+  columns: Map<string, { col: string; type: SqlType }>;
+}
+
+export interface StagedIngest {
+  plan: IngestPlan;
+  report: IngestReport;
+  rows: StagedRows;
+}
+
+/**
+ * Loads every source into DuckDB and leaves there: user_keys / item_keys (k, ent) and rows_t (the kept rows, their
+ * entities, label and extra columns). Nothing row-sized reaches JavaScript.
+ */
+export async function stageIngest(con: DuckDBConnection, cfg: DataConfig): Promise<StagedIngest> {
+  const t0 = performance.now();
+  const s = cfg.sources;
+  const av = {
+    interactions: await fileColumns(con, s.interactions),
+    users: s.users ? await fileColumns(con, s.users) : undefined,
+    items: s.items ? await fileColumns(con, s.items) : undefined,
+    lists: await Promise.all(s.lists.map((l) => fileColumns(con, l))),
+  };
+  const plan = planIngest(cfg, av);
+  const loaded: LoadedTable[] = [];
+  const load = async (t: typeof s.interactions, name: string, cols: string[], w: Map<string, SqlType>) => {
+    const lt = await loadTable(con, t, name, cols, w);
+    if (lt.bad.length && cfg.onBadRow === 'error') throw badRowError(lt.bad);
+    loaded.push(lt);
+    return lt;
+  };
+  const ev = await load(s.interactions, 'ev', av.interactions, plan.interactions);
+  if (s.users && av.users) await load(s.users, 'users_t', av.users, plan.users);
+  if (s.items && av.items) await load(s.items, 'items_t', av.items, plan.items);
+  for (let i = 0; i < s.lists.length; i++) await load(s.lists[i], `list_${i}`, av.lists[i], plan.lists[i]);
+  const { bad: nullBad, count: nullCount } = await requiredNulls(con, cfg, ev, av.interactions);
+  if (nullBad.length && cfg.onBadRow === 'error') throw badRowError(nullBad);
+  await createEntityKeys(con, cfg);
+  const rows = await createRowsTable(con, cfg, plan);
+  const bad = [...loaded.flatMap((l) => l.bad), ...nullBad];
+  const sources = loaded.map((l) => ({ file: l.file, rowsRead: l.rowsRead, rowsSkipped: l.rowsRead - l.rows }));
+  const skipped = ev.rowsRead - ev.rows + nullCount;
+  const report: IngestReport = { rowsRead: ev.rowsRead, rowsSkipped: skipped,
+    rowsDropped: ev.rows - nullCount - rows.rows, badRows: bad.slice(0, 1000), sources,
+    seconds: (performance.now() - t0) / 1000 };
+  return { plan, report, rows };
 }
 
 function badRowError(bad: BadRow[]): DataError {
@@ -128,12 +157,13 @@ async function createEntityKeys(con: DuckDBConnection, cfg: DataConfig): Promise
   }
 }
 
-async function readEntities(con: DuckDBConnection, cfg: DataConfig, plan: IngestPlan, side: EntitySide): Promise<RawEntities> {
+/** One row per entity in entity order: _ent, _key, then the side's planned columns (raw values) under their names. */
+export function entitySql(cfg: DataConfig, plan: IngestPlan, side: EntitySide): string {
   const keyCol = side === 'user' ? cfg.keys.user : cfg.keys.item;
   const table = side === 'user' ? cfg.sources.users : cfg.sources.items;
   const cols = [...plan.entity[side]];
   const joins: string[] = [];
-  const select: string[] = ['e.k'];
+  const select: string[] = ['e.ent AS _ent', 'e.k AS _key'];
   const evCols = cols.filter(([, u]) => u.origin.from === 'events').map(([c]) => c);
   if (table?.key) joins.push(`LEFT JOIN ${side}s_t t ON t.${ident(table.key)} = e.k`);
   if (evCols.length) {
@@ -148,50 +178,69 @@ async function readEntities(con: DuckDBConnection, cfg: DataConfig, plan: Ingest
   });
   for (const [c, u] of cols) {
     const o = u.origin;
-    if (o.from === 'key') select.push('e.k');
-    else select.push(`${o.from === 'table' ? 't' : o.from === 'events' ? 'x' : `l${o.list}`}.${ident(c)}`);
+    const from = o.from === 'key' ? 'e.k' : `${o.from === 'table' ? 't' : o.from === 'events' ? 'x' : `l${o.list}`}.${ident(c)}`;
+    select.push(`${from} AS ${ident(c)}`);
   }
-  const sql = `SELECT ${select.join(', ')} FROM ${side}_keys e ${joins.join(' ')} ORDER BY e.ent`;
-  const kinds = ['str', ...cols.map(([, u]) => (u.type === 'DOUBLE' ? 'f64' : 'str'))] as ('str' | 'f64')[];
-  const arrays = await readColumns(con, sql, kinds);
+  return `SELECT ${select.join(', ')} FROM ${side}_keys e ${joins.join(' ')} ORDER BY e.ent`;
+}
+
+async function readEntities(con: DuckDBConnection, cfg: DataConfig, plan: IngestPlan, side: EntitySide): Promise<RawEntities> {
+  const cols = [...plan.entity[side]];
+  const kinds = ['i32', 'str', ...cols.map(([, u]) => (u.type === 'DOUBLE' ? 'f64' : 'str'))] as ('i32' | 'str' | 'f64')[];
+  const arrays = await readColumns(con, entitySql(cfg, plan, side), kinds);
   const columns = new Map<string, RawColumn>();
   cols.forEach(([c, u], i) => {
-    const a = arrays[i + 1] as unknown;
+    const a = arrays[i + 2] as unknown;
     columns.set(c, u.type === 'DOUBLE' ? { kind: 'num', values: a as Float64Array }
       : { kind: 'str', values: a as (string | null)[] });
   });
-  return { keys: arrays[0] as string[], columns };
+  return { keys: arrays[1] as string[], columns };
 }
 
-async function readRowsTable(con: DuckDBConnection, cfg: DataConfig, plan: IngestPlan) {
+async function createRowsTable(con: DuckDBConnection, cfg: DataConfig, plan: IngestPlan): Promise<StagedRows> {
   const lab = cfg.label;
   const lc = lab.column ? `ev.${ident(lab.column)}` : undefined;
   const labelExpr = !lc ? '1.0' : lab.rule ? `CASE WHEN ${lc} ${lab.rule.op === '==' ? '=' : lab.rule.op} ${lab.rule.value}
     THEN 1.0 ELSE 0.0 END` : lc;
   const where = lc && lab.drop.length ? `WHERE ${lc} NOT IN (${lab.drop.join(', ')})` : '';
-  const extra: [string, 'f64' | 'f32' | 'str'][] = [];
-  if (cfg.keys.time) extra.push([`ev.${ident(cfg.keys.time)}`, 'f64']);
-  if (cfg.weight) extra.push([`ev.${ident(cfg.weight.column)}`, 'f32']);
-  if (cfg.split.method === 'column' && cfg.split.column) extra.push([`ev.${ident(cfg.split.column)}`, 'str']);
-  const rc = [...plan.rowColumns];
-  for (const [c, t] of rc) extra.push([`ev.${ident(c)}`, t === 'DOUBLE' ? 'f64' : 'str']);
-  await con.run(`CREATE TEMP TABLE rows_t AS SELECT u.ent AS _u, i.ent AS _i, ${labelExpr} AS _y
-    ${extra.map(([e], k) => `, ${e} AS _c${k}`).join('')}
+  const staged: StagedRows = { rows: 0, columns: new Map() };
+  const extra: string[] = [];
+  const add = (expr: string): string => {
+    extra.push(`, ${expr} AS _c${extra.length}`);
+    return `_c${extra.length - 1}`;
+  };
+  if (cfg.keys.time) staged.time = add(`ev.${ident(cfg.keys.time)}`);
+  if (cfg.weight) staged.weight = add(`ev.${ident(cfg.weight.column)}`);
+  if (cfg.split.method === 'column' && cfg.split.column) staged.fold = add(`ev.${ident(cfg.split.column)}`);
+  for (const [c, type] of plan.rowColumns) staged.columns.set(c, { col: add(`ev.${ident(c)}`), type });
+  await con.run(`CREATE TEMP TABLE rows_t AS SELECT (row_number() OVER (ORDER BY ev.rowid) - 1)::INTEGER AS _r,
+    u.ent AS _u, i.ent AS _i, ${labelExpr} AS _y ${extra.join('')}
     FROM ev JOIN user_keys u ON u.k = ev.${ident(cfg.keys.user)} JOIN item_keys i ON i.k = ev.${ident(cfg.keys.item)}
     ${where} ORDER BY ev.rowid`);
-  const n = Number((await readRows(con, 'SELECT count(*) FROM rows_t'))[0][0]);
+  staged.rows = Number((await readRows(con, 'SELECT count(*) FROM rows_t'))[0][0]);
+  return staged;
+}
+
+async function readRowsTable(con: DuckDBConnection, cfg: DataConfig, st: StagedIngest) {
+  const { rows: n } = st.rows;
+  const extra: [string, 'f64' | 'f32' | 'str'][] = [];
+  if (st.rows.time) extra.push([st.rows.time, 'f64']);
+  if (st.rows.weight) extra.push([st.rows.weight, 'f32']);
+  if (st.rows.fold) extra.push([st.rows.fold, 'str']);
+  const rc = [...st.rows.columns];
+  for (const [, { col, type }] of rc) extra.push([col, type === 'DOUBLE' ? 'f64' : 'str']);
   const kinds = ['i32', 'i32', 'f32', ...extra.map(([, k]) => k)] as const;
-  const cols = await readColumns(con, 'SELECT * FROM rows_t ORDER BY rowid',
+  const cols = await readColumns(con, `SELECT _u, _i, _y${extra.map(([c]) => `, ${c}`).join('')} FROM rows_t ORDER BY _r`,
     kinds as readonly ('i32' | 'f32' | 'f64' | 'str')[], n) as unknown[];
   let k = 3;
-  const time = cfg.keys.time ? (cols[k++] as Float64Array) : undefined;
-  const weight = cfg.weight ? (cols[k++] as Float32Array) : undefined;
+  const time = st.rows.time ? (cols[k++] as Float64Array) : undefined;
+  const weight = st.rows.weight ? (cols[k++] as Float32Array) : undefined;
   let fold: Int8Array | undefined;
-  if (cfg.split.method === 'column') fold = foldCodes(cols[k++] as (string | null)[], cfg.split.column ?? '');
+  if (st.rows.fold) fold = foldCodes(cols[k++] as (string | null)[], cfg.split.column ?? '');
   const rowColumns = new Map<string, RawColumn>();
-  for (const [c, t] of rc) {
+  for (const [c, { type }] of rc) {
     const a = cols[k++];
-    rowColumns.set(c, t === 'DOUBLE' ? { kind: 'num', values: a as Float64Array } : { kind: 'str', values: a as (string | null)[] });
+    rowColumns.set(c, type === 'DOUBLE' ? { kind: 'num', values: a as Float64Array } : { kind: 'str', values: a as (string | null)[] });
   }
   return { rows: n, user: cols[0] as Int32Array, item: cols[1] as Int32Array, label: cols[2] as Float32Array,
     time, weight, fold, rowColumns };

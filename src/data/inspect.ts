@@ -1,6 +1,7 @@
 // What `prerank data inspect` prints: rows read/skipped/dropped, split sizes, label rates, and per feature its
 // cardinality and the OOV rate of the val and test rows (sequence features: share of OOV ids among their ids).
-import type { Dataset } from './dataset.js';
+import type { IngestReport } from './ingest.js';
+import type { TrainingData } from './training-data.js';
 import { formatBadRow } from './data-error.js';
 import { OOV_ID } from './vocabulary.js';
 import type { SplitName } from './split.js';
@@ -33,24 +34,33 @@ export interface InspectReport {
   loadSeconds: number;
 }
 
-export function inspectDataset(ds: Dataset): InspectReport {
+/** What inspect reads of a dataset (in memory or cached). */
+export interface Inspectable extends TrainingData {
+  report: IngestReport;
+  timings: { ingest: number; fit: number };
+  labelRate(split: SplitName): number;
+  /** Values of a sparse/sequence feature's vocabulary that have their own id. */
+  keptValues(feature: string): number;
+}
+
+export function inspectDataset(ds: Inspectable): InspectReport {
   const oov = { val: oovRates(ds, 'val'), test: oovRates(ds, 'test') };
   const features = ds.features.map((f): FeatureReport => ({
     name: f.name, kind: f.derived ? `${f.kind} (${f.derived})` : f.kind, source: f.source, table: f.table,
-    vocabSize: f.vocabSize, values: f.table ? ds.encoders.vocabulary(f.name).tokens.length : undefined,
+    vocabSize: f.vocabSize, values: f.table ? ds.keptValues(f.name) : undefined,
     oovVal: oov.val.get(f.name), oovTest: oov.test.get(f.name),
   }));
   const r = ds.report;
   return {
     name: ds.name, rowsRead: r.rowsRead, rowsSkipped: r.rowsSkipped, rowsDropped: r.rowsDropped, rows: ds.size,
     users: ds.userCount, items: ds.itemCount,
-    split: { train: ds.splits.train.length, val: ds.splits.val.length, test: ds.splits.test.length },
+    split: { train: ds.splitSize('train'), val: ds.splitSize('val'), test: ds.splitSize('test') },
     labelRate: { train: ds.labelRate('train'), val: ds.labelRate('val'), test: ds.labelRate('test') },
     features, badRows: r.badRows.slice(0, 10).map(formatBadRow), loadSeconds: ds.timings.ingest + ds.timings.fit,
   };
 }
 
-function oovRates(ds: Dataset, split: SplitName): Map<string, number> {
+function oovRates(ds: Inspectable, split: SplitName): Map<string, number> {
   const hit = new Map<string, number>();
   const all = new Map<string, number>();
   const add = (k: string, h: number, n: number): void => {

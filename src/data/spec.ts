@@ -116,6 +116,14 @@ export const DataConfigSchema = z.strictObject({
   features: z.array(FeatureSchema).min(1),
   derived: z.array(DerivedSchema).default([]),
   split: SplitSchema.default({ method: 'random', val: 0.1, test: 0.2 }),
+  duckdb: z.strictObject({
+    threads: z.number().int().min(1).optional().describe('default: PRERANK_DUCKDB_THREADS, else the core count'),
+    memoryLimit: z.string().optional().describe("DuckDB's memory_limit, e.g. '4GB' (default: PRERANK_DUCKDB_MEMORY, else 3GB when building a cache)"),
+  }).optional().describe('DuckDB settings for reading and encoding; they do not change the encoded data'),
+  cache: z.strictObject({
+    dir: z.string().optional().describe('where encoded caches go (default: .prerank-cache beside the interactions file)'),
+    chunkRows: z.number().int().min(1024).default(65536).describe('rows per read of the cache (batches shuffle across 4 chunks)'),
+  }).optional().describe('out-of-core: encode once into an on-disk columnar cache and read batches from it in chunks'),
 });
 
 export type DataConfig = z.infer<typeof DataConfigSchema>;
@@ -143,6 +151,7 @@ export function parseDataConfig(input: unknown, baseDir?: string): DataConfig {
     if (s.users) s.users.path = fix(s.users.path);
     if (s.items) s.items.path = fix(s.items.path);
     for (const l of s.lists) l.path = fix(l.path);
+    if (cfg.cache?.dir) cfg.cache.dir = fix(cfg.cache.dir);
   }
   checkReferences(cfg);
   return cfg;

@@ -3,9 +3,9 @@
 // written by DuckDB as Parquet (events, users, items) plus the data config that reads them. Rows are computed in
 // parallel from hashes of their ids and streamed to the files; JavaScript never holds the log.
 import { rm, stat, writeFile } from 'node:fs/promises';
-import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { duckdbThreads, openDuckDB } from './duck-db.js';
 import { makeTempBeside, swapInto } from '../util/atomic-dir.js';
 import { literal } from './duck-read.js';
 import { parseDataConfig, type DataConfig, type DataConfigInput } from './spec.js';
@@ -69,12 +69,14 @@ export async function writeSynthLog(dir: string, opts: SynthOptions): Promise<Sy
   }
   const seed = opts.seed ?? 1;
   if (!Number.isSafeInteger(seed) || seed < 0 || seed > 2 ** 31 - 1) throw new Error(`synth: seed must be an integer in 0..2^31-1, got ${seed}`);
-  const threads = opts.threads ?? availableParallelism();
-  if (!Number.isSafeInteger(threads) || threads < 1) throw new Error(`synth: threads must be a positive integer, got ${threads}`);
+  if (opts.threads !== undefined && (!Number.isSafeInteger(opts.threads) || opts.threads < 1)) {
+    throw new Error(`synth: threads must be a positive integer, got ${opts.threads}`);
+  }
+  const threads = duckdbThreads(opts.threads);
   const params: SynthParams = { ...DEFAULT_SYNTH_PARAMS, ...opts.params };
   const t0 = performance.now();
   const tmp = await makeTempBeside(dir);
-  const db = await DuckDBInstance.create(':memory:', { threads: String(threads) });
+  const db = await openDuckDB(':memory:', { threads });
   const con = await db.connect();
   let files: SynthFileReport[];
   try {
@@ -177,6 +179,7 @@ export function synthDataConfig(dir: string, name = 'synth'): DataConfigInput {
       { kind: 'history', name: 'clicked_items', shareWith: 'item_id', maxLen: 20, pooling: 'mean' },
     ],
     split: { method: 'temporal', val: 0.1, test: 0.1 },
+    cache: {},
   };
 }
 

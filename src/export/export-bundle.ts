@@ -8,10 +8,10 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeDirAtomic } from '../util/atomic-dir.js';
 import { noGrad, Rng, scope, Tensor } from '../core/index.js';
-import type { Batch, Dataset } from '../data/index.js';
+import type { Batch, TrainingData } from '../data/index.js';
 import type { RecModel } from '../models/types.js';
 import type { StrategyExport, TrainingStrategy } from '../train/strategies/types.js';
-import { buildModel, buildStrategy, loadData, loadTrainConfig } from '../train/run.js';
+import { buildModel, buildStrategy, inMemory, loadData, loadTrainConfig } from '../train/run.js';
 import { hasCheckpoint, loadCheckpoint } from '../train/checkpoint.js';
 import { saveTensors } from '../nn/state.js';
 import { decodeAll, decodeRow, fromBf16, quantize, tableBytes, toBf16, type ItemDType, type ItemTable } from './item-table.js';
@@ -23,7 +23,7 @@ import { writeEncodersBin } from './encoders-bin.js';
 
 export interface ExportSource {
   model: RecModel;
-  dataset: Dataset;
+  dataset: TrainingData;
   /** The registry name and config object the model was built with (a TrainConfig's `model`). */
   config: { kind: string; config: Record<string, unknown> };
   /** Training metrics to record (a run's summary.json). */
@@ -43,7 +43,7 @@ export interface ExportItems {
   reps?: { data: Float32Array; dim: number };
 }
 
-function datasetItems(ds: Dataset): ExportItems {
+function datasetItems(ds: TrainingData): ExportItems {
   return { keys: ds.itemKeys, batch: (c) => ds.itemBatch(c), fill: (b, ids) => ds.fillItems(b, ids) };
 }
 
@@ -116,11 +116,11 @@ function itemReps(model: RecModel, items: ExportItems, batchSize: number): { rep
   return { reps, dim };
 }
 
-/** The first batch of up to S rows (test split first, then every row). */
-function sampleRows(ds: Dataset, s: number, rng: Rng): Batch {
-  const pool = ds.splits.test.length ? ds.splits.test : Int32Array.from({ length: ds.size }, (_, i) => i);
-  const rows = Int32Array.from({ length: Math.min(s, pool.length) }, () => pool[rng.int(pool.length)]);
-  const first = ds.batches(rows, { batchSize: rows.length, shuffle: false }).epoch(0).next();
+/** Up to S rows drawn at random from the test split (the train split when test is empty). */
+function sampleRows(ds: TrainingData, s: number, rng: Rng): Batch {
+  const split = ds.splitSize('test') ? 'test' : 'train';
+  const n = Math.max(1, Math.min(s, ds.splitSize(split)));
+  const first = ds.batches(split, { batchSize: n, shuffle: true, seed: rng.int(2 ** 31) }).epoch(0).next();
   if (first.done) throw new Error('export: the dataset has no rows to sample');
   return first.value;
 }
@@ -215,7 +215,7 @@ function itemFeatureTensors(items: ExportItems): Map<string, Tensor> {
 /** The strategy's declared additions, checked against the model's reps; null when it adds nothing. */
 function strategyPart(src: ExportSource, items: ItemsInfo): { info: StrategyInfo; userEncodings?: NonNullable<StrategyExport['userEncodings']> } | null {
   const { strategy, model, dataset: ds } = src;
-  const part = strategy?.bundleExport(model, ds);
+  const part = strategy?.bundleExport(model, inMemory(ds, `strategy '${strategy.kind}'`));
   if (!strategy || !part) return null;
   const info: StrategyInfo = { kind: strategy.kind, ...(part.info ?? {}) };
   const e = part.userEncodings;

@@ -17,7 +17,7 @@ import type { Optimizer } from '../nn/index.js';
 import { hasCheckpoint, loadCheckpoint, saveCheckpoint } from '../train/checkpoint.js';
 import type { TrainConfig } from '../train/config.js';
 import { RunLog } from '../train/run-log.js';
-import { buildModel, buildStrategy, loadData, loadTrainConfig, runTraining } from '../train/run.js';
+import { buildModel, buildStrategy, inMemory, loadData, loadTrainConfig, runTraining } from '../train/run.js';
 import type { TrainingStrategy } from '../train/strategies/types.js';
 import { trainStep } from '../train/step.js';
 import { createOptimizer } from '../train/trainer.js';
@@ -113,7 +113,7 @@ async function initialModel(cfg: OnlineConfig, resuming: boolean, log: (m: strin
   const init = cfg.initial;
   if ('run' in init) {
     const trainCfg = loadTrainConfig(join(init.run, 'config.json'));
-    const data = await loadData(trainCfg);
+    const data = inMemory(await loadData(trainCfg), 'online training');
     const model = buildModel(trainCfg, data);
     if (!resuming) {
       const ck = ['best', 'last'].map((d) => join(init.run, d)).find(hasCheckpoint);

@@ -4,7 +4,7 @@
 import { existsSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { Rng } from '../core/index.js';
-import { Dataset, loadDataConfig, recipeConfig, type RecipeName } from '../data/index.js';
+import { CachedDataset, Dataset, loadDataConfig, recipeConfig, type RecipeName, type TrainingData } from '../data/index.js';
 import { MODELS } from '../models/registry.js';
 import type { RecModel } from '../models/types.js';
 import { hasCheckpoint, loadCheckpoint } from './checkpoint.js';
@@ -21,13 +21,24 @@ export function loadTrainConfig(path: string): TrainConfig {
   });
 }
 
-export async function loadData(cfg: Pick<TrainConfig, 'data'>): Promise<Dataset> {
+/**
+ * The run's data: out-of-core (CachedDataset, rows streamed from an on-disk cache) when the data config has `cache`,
+ * else in memory (Dataset).
+ */
+export async function loadData(cfg: Pick<TrainConfig, 'data'>, log: (line: string) => void = () => {}): Promise<TrainingData> {
   if ('recipe' in cfg.data) return Dataset.load(recipeConfig(cfg.data.recipe as RecipeName));
-  return Dataset.load(cfg.data.config);
+  const dataCfg = loadDataConfig(cfg.data.config);
+  return dataCfg.cache ? CachedDataset.open(dataCfg, { log }) : Dataset.load(dataCfg);
 }
 
-export function buildModel(cfg: TrainConfig, data: Dataset): RecModel {
-  const factory = own(MODELS as Record<string, (ctx: { features: Dataset['features']; rng: Rng }, c: Record<string, unknown>) => RecModel>, cfg.model.kind);
+/** The in-memory Dataset that `what` needs (per-row arrays): an error naming the remedy for a cached one. */
+export function inMemory(data: TrainingData, what: string): Dataset {
+  if (data instanceof Dataset) return data;
+  throw new Error(`${what} needs the in-memory dataset (per-row arrays); remove "cache" from the data config of '${data.name}'`);
+}
+
+export function buildModel(cfg: TrainConfig, data: TrainingData): RecModel {
+  const factory = own(MODELS as Record<string, (ctx: { features: TrainingData['features']; rng: Rng }, c: Record<string, unknown>) => RecModel>, cfg.model.kind);
   if (!factory) throw new Error(`unknown model '${cfg.model.kind}' (registered: ${Object.keys(MODELS).join(', ')})`);
   return factory({ features: data.features, rng: new Rng(cfg.seed) }, cfg.model.config);
 }
@@ -40,7 +51,7 @@ function dataName(data: TrainConfig['data']): string {
  * Another training run's model, built on this dataset with its best (else last) checkpoint loaded: what a strategy
  * reaches through `StrategyContext.loadRun` (cs3-cascade's teacher). `what` names the run in errors.
  */
-export async function loadRunModel(dir: string, data: Dataset, what = 'run'): Promise<RecModel> {
+export async function loadRunModel(dir: string, data: TrainingData, what = 'run'): Promise<RecModel> {
   const cfgPath = join(dir, 'config.json');
   if (!existsSync(cfgPath)) throw new Error(`${what} ${dir} is not a training run (no config.json)`);
   const cfg = loadTrainConfig(cfgPath);

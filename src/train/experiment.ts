@@ -11,7 +11,7 @@ import { loadConfig, parseConfig, refineWith } from '../util/config.js';
 import { checkModelConfig } from '../models/registry.js';
 import { StrategySpecSchema } from './strategies/registry.js';
 import { servingLatencyMs } from './latency.js';
-import { loadData, runTraining } from './run.js';
+import { inMemory, loadData, runTraining } from './run.js';
 import { rankingEval } from './ranking-eval.js';
 import { findRun, recordedRuns } from './experiment-resume.js';
 import { writeFileAtomic } from '../util/atomic-dir.js';
@@ -171,7 +171,7 @@ export async function runExperiment(exp: ExperimentConfig, command: string, log:
         label, kind: m.kind, seed, val: { ...r.fit.best }, test: { ...r.test }, bestEpoch: r.fit.bestEpoch, samplesPerSec: r.samplesPerSec,
         latencyMs: servingLatencyMs(r.model, data, 1000),
         epochSeconds: r.fit.epochs.reduce((a, e) => a + e.seconds, 0) / Math.max(1, r.fit.epochs.length),
-        ranking: exp.ranking && r.model.twoTower ? rankingEval(r.model, data, { split: 'test', ks: exp.ranking.ks, strategy: r.strategy }) : undefined,
+        ranking: exp.ranking && r.model.twoTower ? rankingEval(r.model, inMemory(data, 'ranking metrics'), { split: 'test', ks: exp.ranking.ks, strategy: r.strategy }) : undefined,
         curve: r.fit.epochs.map((e) => ({ epoch: e.epoch, trainLoss: e.trainLoss, valAuc: e.val.auc, valLogloss: e.val.logloss })),
       };
       mine.push(rec);

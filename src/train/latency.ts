@@ -1,13 +1,13 @@
 // Scoring latency of a trained model for one request of n candidates: two-tower models encode the user once and
 // score n cached item representations; single-tower models run the full forward on n (user, item) pairs.
 import { noGrad, scope, ops } from '../core/index.js';
-import type { Batch, Dataset } from '../data/index.js';
+import type { Batch, TrainingData } from '../data/index.js';
 import { headOf } from '../data/batch.js';
 import type { RecModel } from '../models/types.js';
 import { median } from '../util/stats.js';
 
 /** Median ms over `reps` requests of `n` candidates (after warm-up), in eval mode. */
-export function servingLatencyMs(model: RecModel, data: Dataset, n: number, reps = 30): number {
+export function servingLatencyMs(model: RecModel, data: TrainingData, n: number, reps = 30): number {
   const wasTraining = model.training;
   model.eval();
   const stream = data.batches('test', { batchSize: n, shuffle: false });

@@ -1,6 +1,6 @@
 // Predictions over a split (eval mode, no tape) and the binary metrics computed from them.
 import { noGrad, scope } from '../core/index.js';
-import type { Batch, Dataset, SplitName } from '../data/index.js';
+import type { Batch, SplitName, TrainingData } from '../data/index.js';
 import type { Tensor } from '../core/tensor.js';
 import type { RecModel } from '../models/types.js';
 import { METRICS, evaluate } from '../eval/index.js';
@@ -20,7 +20,7 @@ export interface BinaryMetrics {
 }
 
 /** `forward` replaces model.forward (a training strategy's own scoring, e.g. OneBP's stored user encodings). */
-export function collectPredictions(model: RecModel, data: Dataset, split: SplitName, batchSize: number,
+export function collectPredictions(model: RecModel, data: TrainingData, split: SplitName, batchSize: number,
   forward: (b: Batch) => Tensor = (b) => model.forward(b)): Predictions {
   const wasTraining = model.training;
   model.eval();

@@ -3,17 +3,17 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Rng } from '../core/index.js';
-import type { Dataset } from '../data/index.js';
+import type { TrainingData } from '../data/index.js';
 import type { RecModel } from '../models/types.js';
 import { STRATEGIES } from './strategies/registry.js';
 import type { StrategyFactory, TrainingStrategy } from './strategies/types.js';
 import { runConfigJson, type TrainConfig } from './config.js';
-import { buildModel, loadData, loadRunModel } from './build.js';
+import { buildModel, inMemory, loadData, loadRunModel } from './build.js';
 import type { BinaryMetrics } from './predict.js';
 import { Trainer, type FitResult, type TrainerOptions } from './trainer.js';
 import { own } from '../util/own.js';
 
-export { loadTrainConfig, loadData, buildModel } from './build.js';
+export { loadTrainConfig, loadData, buildModel, inMemory } from './build.js';
 
 export interface RunResult {
   config: TrainConfig;
@@ -27,15 +27,15 @@ export interface RunResult {
 }
 
 /** The config's training strategy; `trained`: the model already holds trained weights (StrategyContext.trained). */
-export async function buildStrategy(cfg: TrainConfig, model: RecModel, data: Dataset, trained = false): Promise<TrainingStrategy | undefined> {
+export async function buildStrategy(cfg: TrainConfig, model: RecModel, data: TrainingData, trained = false): Promise<TrainingStrategy | undefined> {
   if (!cfg.strategy) return undefined;
   const factory = own(STRATEGIES as Record<string, StrategyFactory<Record<string, unknown>>>, cfg.strategy.kind);
   if (!factory) throw new Error(`unknown training strategy '${cfg.strategy.kind}' (registered: ${Object.keys(STRATEGIES).join(', ')})`);
-  return await factory({ model, data, rng: new Rng(cfg.seed + 1), trained, loadRun: loadRunModel }, cfg.strategy.config);
+  return await factory({ model, data: inMemory(data, `strategy '${cfg.strategy.kind}'`), rng: new Rng(cfg.seed + 1), trained, loadRun: loadRunModel }, cfg.strategy.config);
 }
 
-export async function runTraining(cfg: TrainConfig, opts: TrainerOptions & { data?: Dataset } = {}): Promise<RunResult> {
-  const data = opts.data ?? (await loadData(cfg));
+export async function runTraining(cfg: TrainConfig, opts: TrainerOptions & { data?: TrainingData } = {}): Promise<RunResult> {
+  const data = opts.data ?? (await loadData(cfg, opts.quiet ? undefined : (l) => console.log(l)));
   const model = buildModel(cfg, data);
   mkdirSync(cfg.outDir, { recursive: true });
   writeFileSync(join(cfg.outDir, 'config.json'), runConfigJson(cfg));

@@ -2,7 +2,8 @@
 // a validation metric, best and last checkpoints written atomically, exact resume from the last one.
 import { join } from 'node:path';
 import { Adagrad, Adam, Sgd, type Optimizer } from '../nn/index.js';
-import type { Dataset, SplitName } from '../data/index.js';
+import type { SplitName, TrainingData } from '../data/index.js';
+import { inMemory } from './build.js';
 import type { RecModel } from '../models/types.js';
 import type { Tensor } from '../core/tensor.js';
 import type { TrainingStrategy } from './strategies/types.js';
@@ -61,7 +62,7 @@ export class Trainer {
   readonly log: RunLog;
   private readonly progress = new Progress();
 
-  constructor(readonly model: RecModel, readonly data: Dataset, readonly cfg: TrainConfig, readonly opts: TrainerOptions = {}) {
+  constructor(readonly model: RecModel, readonly data: TrainingData, readonly cfg: TrainConfig, readonly opts: TrainerOptions = {}) {
     this.optimizer = createOptimizer(model, cfg.optimizer, opts.strategy?.trainable(model));
     this.log = new RunLog(join(cfg.outDir, 'log.jsonl'));
   }
@@ -124,7 +125,7 @@ export class Trainer {
       const val: ValMetrics = { ...this.evaluate('val') };
       const metric = cfg.earlyStopping.metric;
       const at = metric.indexOf('@');
-      if (at > 0) Object.assign(val, rankingEval(model, this.data, { split: 'val', ks: [Number(metric.slice(at + 1))], strategy: this.opts.strategy }));
+      if (at > 0) Object.assign(val, rankingEval(model, inMemory(this.data, `early stopping on ${metric}`), { split: 'val', ks: [Number(metric.slice(at + 1))], strategy: this.opts.strategy }));
       const rec: EpochRecord = { epoch, trainLoss: loss, val, seconds: (performance.now() - t0) / 1000, samplesPerSec: samples / trainSecs };
       epochs.push(rec);
       this.log.write({ event: 'epoch', ...rec });

@@ -6,7 +6,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeDirAtomic } from '../../util/atomic-dir.js';
 import { noGrad, scope } from '../../core/index.js';
-import type { Batch, Dataset } from '../../data/index.js';
+import type { Batch, TrainingData } from '../../data/index.js';
 import { headOf } from '../../data/batch.js';
 import type { RecModel } from '../../models/types.js';
 import { fromRunDir } from '../export-bundle.js';
@@ -35,7 +35,7 @@ export interface OnnxExportOptions {
 }
 
 /** Writes `dir` (replaced whole): the model's .onnx files, encoders.json and inputs.json. */
-export async function exportOnnx(model: RecModel, dataset: Dataset, dir: string, o: OnnxExportOptions = {}): Promise<OnnxExportResult> {
+export async function exportOnnx(model: RecModel, dataset: TrainingData, dir: string, o: OnnxExportOptions = {}): Promise<OnnxExportResult> {
   const graphs = onnxGraphs(model);
   const encoded = graphs.map((f) => ({ file: f.file, bytes: encodeModel(f.graph, { doc: f.doc, producerVersion: o.producerVersion ?? 'prerank', metadata: { model: model.kind, ...o.metadata } }) }));
   const inputs = inputsJson(model, dataset, graphs);
@@ -48,7 +48,7 @@ export async function exportOnnx(model: RecModel, dataset: Dataset, dir: string,
   return { dir, files: encoded.map((e) => ({ file: e.file, bytes: e.bytes.length })), inputs };
 }
 
-function inputsJson(model: RecModel, ds: Dataset, graphs: OnnxGraphFile[]): OnnxInputsJson {
+function inputsJson(model: RecModel, ds: TrainingData, graphs: OnnxGraphFile[]): OnnxInputsJson {
   const byName = new Map(ds.features.map((f) => [f.name, f]));
   const files = Object.fromEntries(graphs.map(({ file, graph, doc }) => [file, {
     doc,
@@ -68,8 +68,8 @@ function inputsJson(model: RecModel, ds: Dataset, graphs: OnnxGraphFile[]): Onnx
 }
 
 /** The first test row (else the first row): its raw tokens, the model.onnx feeds and prerank's logit. */
-function example(model: RecModel, ds: Dataset): OnnxExample | undefined {
-  const split = ds.splits.test.length ? 'test' : 'train';
+function example(model: RecModel, ds: TrainingData): OnnxExample | undefined {
+  const split = ds.splitSize('test') ? 'test' : 'train';
   const b: Batch | undefined = ds.batches(split, { batchSize: 1, shuffle: false }).epoch(0).next().value;
   if (!b || b.size === 0) return undefined;
   const row = headOf(b, 1);
