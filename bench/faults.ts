@@ -18,6 +18,7 @@ import { fuzzDataFiles, type FuzzReport } from '../test/fuzz/data-files.js';
 import { fuzzRoutes } from '../test/fuzz/routes.js';
 import { fuzzBundleTargets, fuzzRouteTargets } from '../test/fuzz/targets.js';
 import { tempDir, tinyRun } from '../test/serve-fixture.js';
+import { cpuModel } from './proc.js';
 import { runSoak } from './soak.js';
 
 export interface FaultsOptions {
@@ -74,17 +75,6 @@ export async function runFaults(opts: FaultsOptions = {}): Promise<FaultsReport>
   }
   const faults = rows.reduce((s, r) => s + r.faults, 0);
   return { faults, faults_survived: rows.reduce((s, r) => s + r.survived, 0), rows };
-}
-
-/** /proc/cpuinfo's model name, family and model (a VM may report only a vendor name). */
-function cpuModel(): string {
-  try {
-    const t = readFileSync('/proc/cpuinfo', 'utf8');
-    const f = (k: string) => new RegExp(`^${k}\\s*:\\s*(.+)$`, 'm').exec(t)?.[1];
-    return `${f('model name') ?? engineInfo().cpu}, family ${f('cpu family') ?? '?'} model ${f('model') ?? '?'}`;
-  } catch {
-    return engineInfo().cpu;
-  }
 }
 
 export function printFaultTable(rows: FaultResult[]): void {

@@ -11,6 +11,7 @@ const BENCHES: Record<string, (args: string[]) => Promise<void>> = {
   faults: async (args) => (await import('./faults.js')).benchFaults(args),
   soak: async (args) => (await import('./soak.js')).benchSoak(args),
   'redis-cluster': async (args) => (await import('./redis-cluster.js')).benchRedisCluster(args),
+  scale: async (args) => (await import('./scale.js')).benchScale(args),
   encoders: async (args) => (await import('./encoders.js')).benchEncoders(args),
 };
 

@@ -1,6 +1,7 @@
 // A process's memory and CPU time, and the machine's, from Linux's /proc (null where it is missing or the process is
 // gone).
 import { readFileSync } from 'node:fs';
+import { engineInfo } from '../src/core/index.js';
 
 const TICKS = 100; // USER_HZ: /proc's CPU times are in 1/100 s on Linux
 
@@ -32,4 +33,15 @@ export function machineBusySeconds(): number | null {
   if (!line?.startsWith('cpu ')) return null;
   const v = line.trim().split(/\s+/).slice(1, 9).map(Number); // user nice system idle iowait irq softirq steal
   return (v.reduce((a, b) => a + b, 0) - v[3] - v[4]) / TICKS;
+}
+
+/** /proc/cpuinfo's model name, family and model (a VM may report only a vendor name). */
+export function cpuModel(): string {
+  try {
+    const t = readFileSync('/proc/cpuinfo', 'utf8');
+    const f = (k: string) => new RegExp(`^${k}\\s*:\\s*(.+)$`, 'm').exec(t)?.[1];
+    return `${f('model name') ?? engineInfo().cpu}, family ${f('cpu family') ?? '?'} model ${f('model') ?? '?'}`;
+  } catch {
+    return engineInfo().cpu;
+  }
 }
