@@ -13,7 +13,9 @@ import { NoDrawRng } from '../nn/init.js';
 import { assignTensors, loadTensors } from '../nn/state.js';
 import { recoverSwap } from '../util/atomic-dir.js';
 import { own } from '../util/own.js';
-import { ITEM_DTYPES, rowBytes, tableFromBytes, type ItemTable } from './item-table.js';
+import { checkMapped, openItemTable, type ItemVerify, type UncheckedFile } from './item-file.js';
+import type { ItemTable } from './item-table.js';
+import { canMap, sha256File } from './mapped-file.js';
 import { BUNDLE_FORMAT, canonicalJson, FILES, modelHash, modelVersionOf, sha256Async, type BundleManifest } from './manifest.js';
 
 export type BundlePart = 'user' | 'item' | 'all';
@@ -22,6 +24,13 @@ export interface BundleLoadOptions {
   parts?: BundlePart;
   /** Model factories by kind (default: the registry). */
   models?: Record<string, ModelFactory<any>>;
+  /** Map the item table read-only in place (default: when the native addon loaded) instead of reading it into the heap. */
+  mapItems?: boolean;
+  /**
+   * 'load' (default): the item table's sha256 is checked before load returns. 'defer': a mapped table is only
+   * size-checked, so opening costs the same at any size; call verifyDeferred() to check it.
+   */
+  verifyItems?: ItemVerify;
 }
 
 /** Encoded item features of a single-tower bundle: `sparse.<f>`, `dense.<f>`, `sequence.<f>.ids|lengths`. */
@@ -53,6 +62,18 @@ async function readVerified(dir: string, m: BundleManifest, rel: string, hint = 
   return data;
 }
 
+/** readVerified's check, hashing the file through a read-only mapping instead of reading it into the heap. */
+async function mappedVerified(dir: string, m: BundleManifest, rel: string, hint: string): Promise<void> {
+  let got: string;
+  try {
+    got = await sha256File(join(dir, rel));
+  } catch (e) {
+    throw new BundleError(dir, `cannot read ${rel}: ${(e as Error).message}${hint}`);
+  }
+  const expected = m.files[rel];
+  if (got !== expected) throw new BundleError(dir, `${rel} does not match the manifest (sha256 ${got.slice(0, 16)}…, expected ${expected.slice(0, 16)}…): the file was changed or is corrupt${hint}`);
+}
+
 export class BundleError extends Error {
   constructor(readonly dir: string, message: string) {
     super(`bundle ${dir}: ${message}`);
@@ -74,7 +95,23 @@ export class Bundle {
     readonly itemFeatures: ItemFeatures | null,
     /** Stored user reps a training strategy exported (parts 'user' and 'all'); null: every user goes through the tower. */
     readonly userEncodings: UserEncodings | null = null,
+    /** Mapped item files loaded with verifyItems 'defer', not yet checked against the manifest. */
+    private unchecked: UncheckedFile[] = [],
   ) {}
+
+  /** True while a mapped item file loaded with verifyItems 'defer' has not been checked (verifyDeferred checks it). */
+  get verifyPending(): boolean {
+    return this.unchecked.length > 0;
+  }
+
+  /**
+   * Checks the sha256 of the item files that Bundle.load deferred (verifyItems 'defer'), reading every page; throws
+   * a BundleError naming the file that differs from the manifest. Nothing to do after a load that verified.
+   */
+  async verifyDeferred(): Promise<void> {
+    await checkMapped(this.manifest, this.unchecked, (msg) => new BundleError(this.dir, msg));
+    this.unchecked = [];
+  }
 
   get modelVersion(): string {
     return this.manifest.modelVersion;
@@ -132,26 +169,21 @@ export class Bundle {
       if (m.strategy?.userEncodings) userEncodings = await Bundle.readUserEncodings(dir, m, read);
     }
     let items: ItemTable | null = null;
+    let unchecked: UncheckedFile[] = [];
     let itemFeatures: ItemFeatures | null = null;
     if (parts !== 'user') {
       const ids = JSON.parse((await read(FILES.itemIds)).toString('utf8')) as string[];
       if (ids.length !== m.items.count) throw new BundleError(dir, `${FILES.itemIds} has ${ids.length} ids, the manifest says ${m.items.count}`);
       if (m.items.cached) {
-        const { dim, dtype } = m.items;
-        if (!ITEM_DTYPES.includes(dtype)) throw new BundleError(dir, `unknown item table dtype '${dtype}'`);
-        const reps = await read(FILES.itemReps);
-        const want = ids.length * (dtype === 'int8' ? dim : rowBytes(dtype, dim));
-        if (reps.byteLength !== want) throw new BundleError(dir, `${FILES.itemReps} has ${reps.byteLength} bytes, expected ${want} (${ids.length} items x ${dim} ${dtype})`);
-        const scales = dtype === 'int8' ? await read(FILES.itemScales) : undefined;
-        if (scales && scales.byteLength !== ids.length * 4) throw new BundleError(dir, `${FILES.itemScales} has ${scales.byteLength} bytes, expected ${ids.length * 4}`);
-        items = tableFromBytes(ids, dim, dtype, reps, scales);
+        const fail = (msg: string) => new BundleError(dir, msg);
+        ({ table: items, unchecked } = await openItemTable(dir, m, ids, { map: opts.mapItems, verify: opts.verifyItems, read, fail }));
       } else {
         await read(FILES.itemFeaturesManifest);
         await read(FILES.itemFeaturesBin);
         itemFeatures = { ids, tensors: (await loadTensors(join(dir, 'items/features'))).tensors };
       }
     }
-    return new Bundle(dir, m, parts, model, encoders, items, itemFeatures, userEncodings);
+    return new Bundle(dir, m, parts, model, encoders, items, itemFeatures, userEncodings, unchecked);
   }
 
   private static async readUserEncodings(dir: string, m: BundleManifest, read: (rel: string) => Promise<Buffer>): Promise<UserEncodings> {
@@ -182,7 +214,10 @@ export class Bundle {
    */
   async annIndexPath(): Promise<string | null> {
     if (!this.manifest.files[FILES.itemAnn]) return null;
-    await readVerified(this.dir, this.manifest, FILES.itemAnn, '; re-export the bundle, or serve it without the saved index (--ann brute-force)');
+    const hint = '; re-export the bundle, or serve it without the saved index (--ann brute-force)';
+    // hashed through a mapping where possible: no heap copy of an index of gigabytes
+    if (canMap()) await mappedVerified(this.dir, this.manifest, FILES.itemAnn, hint);
+    else await readVerified(this.dir, this.manifest, FILES.itemAnn, hint);
     return join(this.dir, FILES.itemAnn);
   }
 

@@ -19,6 +19,8 @@ export interface ItemTable {
   data: Float32Array | Uint16Array | Int8Array;
   /** [N] per-row scales (int8 only). */
   scales?: Float32Array;
+  /** data (and scales) are a read-only mapping of the bundle's files: never write into them (the process would fault). */
+  mapped?: boolean;
 }
 
 const f32 = new Float32Array(1);
