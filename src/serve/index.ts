@@ -3,6 +3,7 @@
 export { Scorer, RequestError, UnsupportedError, type PrerankRequest, type RetrieveRequest, type ScoreResponse, type ScoredItem,
   type ScoreStats, type UserFeatures, type ItemId } from './scorer.js';
 export { Deployment, Service, NotReadyError, type DeployOptions } from './service.js';
+export { clusterLink, EXIT_CORRUPT, isPrimary, runPrimary, workerBundle, type ClusterLink, type WorkerReload } from './cluster.js';
 export { createServer, closeOnSignals, defaultBundleRoot, type ServerOptions, type PrerankServer } from './server.js';
 export { isLoopback, checkAdminExposure, tokenMatches, resolveUnderRoot, ADMIN_TOKEN_ENV } from './admin.js';
 export { STORES, openStore, storeKind, MemoryItemStore, RedisItemStore, parseRedisUrl, type ItemStore, type ItemLookup,
