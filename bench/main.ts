@@ -10,6 +10,7 @@ const BENCHES: Record<string, (args: string[]) => Promise<void>> = {
   quantized: async (args) => (await import('./quantized.js')).benchQuantized(args),
   faults: async (args) => (await import('./faults.js')).benchFaults(args),
   soak: async (args) => (await import('./soak.js')).benchSoak(args),
+  mmap: async (args) => (await import('./mmap.js')).benchMmap(args),
 };
 
 const [name, ...rest] = process.argv.slice(2);
