@@ -4,7 +4,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { cpSync, rmSync } from 'node:fs';
+import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { exportBundle } from '../src/export/index.js';
 import { publishVersion } from '../src/export/versions.js';
@@ -142,4 +142,19 @@ test('a worker that cannot start stops the command with exit 1, naming the probl
   assert.equal(code, 1);
   assert.match(err, /no manifest\.json/);
   assert.match(err, /exited \(code 1\) before it served/);
+});
+
+test('a table found corrupt by the background check stops every worker and the command exits 1, naming the file', async () => {
+  const bad = join(root, 'bundles', 'corrupt');
+  cpSync(b1, bad, { recursive: true });
+  const reps = readFileSync(join(bad, 'items', 'reps.bin'));
+  reps[16] ^= 0x40;
+  writeFileSync(join(bad, 'items', 'reps.bin'), reps);
+  const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', '--workers', '2', '--bundle', bad], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  child.stderr!.on('data', (d) => (err += d));
+  const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
+  assert.equal(code, 1, err);
+  assert.match(err, /items\/reps\.bin does not match the manifest .*: not served/);
+  assert.match(err, /found its bundle corrupt/);
 });
