@@ -12,6 +12,7 @@
         "native/gemm_avx2.cc",
         "native/gemm_portable.cc",
         "native/serve.cc",
+        "native/mmap.cc",
         "native/serve_avx512.cc",
         "native/serve_avx512bf16.cc",
         "native/serve_avx2.cc",

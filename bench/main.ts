@@ -13,6 +13,7 @@ const BENCHES: Record<string, (args: string[]) => Promise<void>> = {
   'redis-cluster': async (args) => (await import('./redis-cluster.js')).benchRedisCluster(args),
   scale: async (args) => (await import('./scale.js')).benchScale(args),
   encoders: async (args) => (await import('./encoders.js')).benchEncoders(args),
+  mmap: async (args) => (await import('./mmap.js')).benchMmap(args),
 };
 
 const [name, ...rest] = process.argv.slice(2);

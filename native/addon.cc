@@ -14,6 +14,7 @@
 
 namespace prerank {
 void register_serve(Napi::Env env, Napi::Object exports);  // serve.cc: the ServePlan class
+void register_mmap(Napi::Env env, Napi::Object exports);   // mmap.cc: read-only file mappings
 }
 
 namespace {
@@ -417,6 +418,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   };
   for (const auto& [name, fn] : fns) exports.Set(name, Napi::Function::New(env, fn, name));
   prerank::register_serve(env, exports);
+  prerank::register_mmap(env, exports);
   return exports;
 }
 

@@ -8,7 +8,7 @@ import { noGrad, scope } from '../src/core/index.js';
 import { Bundle, exportBundle } from '../src/export/index.js';
 import { decodeAll, decodeRow, fromBf16, quantize, tableFromBytes, toBf16, toHalf } from '../src/export/item-table.js';
 import { sha256, sha256Async } from '../src/export/manifest.js';
-import { addRows, newUsearch } from '../src/export/ann-index.js';
+import { addRows, newUsearch, saveAnnIndex, ttyAnnProgress } from '../src/export/ann-index.js';
 import { buildAnnIndex } from '../src/serve/ann.js';
 import { Deployment } from '../src/serve/service.js';
 import { MemoryItemStore } from '../src/serve/stores/memory.js';
@@ -330,4 +330,26 @@ test('item tables are read in place when aligned and copied when not; the sliced
     const data = Uint8Array.from({ length: n }, (_, i) => (i * 31 + 7) & 255);
     assert.equal(await sha256Async(data), sha256(data), `${n} bytes`);
   }
+});
+
+test('the export builds its ANN index on several threads, reports progress, and the saved index finds what brute force finds', async () => {
+  const dim = 16, n = 3000;
+  const rng = (i: number) => Math.sin(i * 12.9898) * 43758.5453 % 1;
+  const reps = Float32Array.from({ length: n * dim }, (_, i) => rng(i));
+  const path = join(root, 'threads.usearch');
+  const calls: [number, number][] = [];
+  assert.equal(await saveAnnIndex(reps, dim, path, { threads: 2, progress: (done, total) => calls.push([done, total]) }), true);
+  assert.ok(calls.length >= 2, `${calls.length} progress calls`);
+  assert.deepEqual(calls.at(-1), [n, n]);
+  assert.ok(calls.every(([d], i) => i === 0 || d > calls[i - 1][0]), 'progress only grows');
+  assert.equal(ttyAnnProgress(), undefined, 'no progress line when stderr is not a terminal');
+  const { index } = await buildAnnIndex(reps, dim, 'usearch', path);
+  const exact = await buildAnnIndex(reps, dim, 'brute-force');
+  let hits = 0;
+  for (let q = 0; q < 20; q++) {
+    const query = reps.subarray(q * 97 * dim, (q * 97 + 1) * dim);
+    const want = new Set(exact.index.search(query, 10));
+    hits += Array.from(index.search(query, 10)).filter((r) => want.has(r)).length;
+  }
+  assert.ok(hits / 200 >= 0.9, `recall@10 ${hits / 200}`);
 });

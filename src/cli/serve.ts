@@ -1,8 +1,9 @@
 // `prerank serve --bundle <dir> | --watch <root> [options]`.
 // --watch follows a versioned bundle root (src/export/versions.ts, src/serve/watch.ts); with --bundle too, that
 // bundle is served until the root's current version loads. Admin routes: src/serve/admin.ts.
+import cluster from 'node:cluster';
 import { basename } from 'node:path';
-import { ADMIN_TOKEN_ENV, closeOnSignals, createServer, DEFAULT_LIMITS, defaultBundleRoot, LOG_LEVELS, serveInfo } from '../serve/index.js';
+import { ADMIN_TOKEN_ENV, closeOnSignals, clusterLink, createServer, DEFAULT_LIMITS, defaultBundleRoot, EXIT_CORRUPT, isPrimary, LOG_LEVELS, runPrimary, serveInfo, workerBundle } from '../serve/index.js';
 import { featureColumn } from '../data/index.js';
 import { defineCommand, UsageError, type OptionValues } from './command.js';
 
@@ -18,6 +19,7 @@ const SERVE_OPTIONS = {
   'max-inflight': { type: 'int', min: 1, max: 1_000_000, defaultText: 'no limit', description: 'requests scored at once; more are answered 503 with retry-after' },
   'admin-token': { type: 'string', value: 'token', defaultText: `$${ADMIN_TOKEN_ENV}`, description: 'require the header x-admin-token on the admin routes' },
   'no-admin': { type: 'boolean', description: 'no admin routes at all (reload with --watch, or restart)' },
+  workers: { type: 'int', default: 1, min: 1, max: 256, description: 'serving processes on the one port (node:cluster); each maps the same item table, so the host holds one copy' },
   'bundle-root': { type: 'string', value: 'dir', defaultText: 'the --watch root, else the parent directory of --bundle', description: 'reloads load only bundles under this directory' },
   'log-level': { type: 'string', default: 'info', choices: LOG_LEVELS, description: 'JSON log lines on stdout at this level and above; info has one access line per request (request id, method, url, status, ms)' },
 } as const;
@@ -33,13 +35,20 @@ export const serveCommand = defineCommand({
     'prerank serve --watch bundles/versions --store redis://127.0.0.1:6379 --port 9000',
     'prerank serve --bundle bundles/dssm --store redis-cluster://10.0.0.1:7000,10.0.0.2:7000,10.0.0.3:7000?timeout=300',
     `${ADMIN_TOKEN_ENV}=secret prerank serve --bundle bundles/int-tower --host 0.0.0.0 --max-inflight 64`,
+    'prerank serve --bundle bundles/dssm --workers 2',
   ],
   notes: `Admin routes (POST /admin/reload): the token is compared in constant time; it may come from the environment
 variable ${ADMIN_TOKEN_ENV} instead of --admin-token, so it need not appear on a command line (--admin-token wins
 when both are set; an empty variable counts as unset). A reload loads only bundles under --bundle-root (after
 resolving .. and symlinks; relative paths in a reload are taken from it). Without a token the admin routes are
 served only on a loopback --host (127.0.0.0/8, ::1, localhost); on any other address prerank serve refuses to
-start unless --admin-token, ${ADMIN_TOKEN_ENV} or --no-admin is given.`,
+start unless --admin-token, ${ADMIN_TOKEN_ENV} or --no-admin is given.
+
+The item table is mapped from the bundle's files and served as soon as its size is checked; its sha256 is checked
+meanwhile, and a table that differs from the manifest is dropped and the process exits 1. With --workers N a primary
+process (holding no bundle) forks N workers on the one port, restarts a worker that dies after it served, and on
+SIGTERM/SIGINT lets every worker finish its in-flight requests. A POST /admin/reload reaching one worker is made by
+all of them (the answer lists each worker); --watch is followed by each worker; /metrics sums the workers.`,
   run: serve,
 });
 
@@ -52,25 +61,38 @@ async function serve(values: OptionValues<typeof SERVE_OPTIONS>): Promise<void> 
   const adminToken = admin ? values['admin-token'] ?? (process.env[ADMIN_TOKEN_ENV] || undefined) : undefined;
   const bundleRoot = defaultBundleRoot({ bundleRoot: values['bundle-root'], watch: values.watch, bundle: values.bundle });
   const adminNote = !admin ? 'admin off' : `admin ${adminToken === undefined ? 'without token (loopback)' : 'token'}, bundle root ${bundleRoot}`;
-  const log = (m: string) => console.error(`prerank serve: ${m}`);
-  const { app, service } = await createServer({
-    bundle: values.bundle, watch: values.watch, watchPollMs: pollMs, store: values.store, ann, log,
-    host: values.host, admin, adminToken, bundleRoot: values['bundle-root'],
+  if (isPrimary(values.workers)) {
+    runPrimary({ workers: values.workers, log: (m) => console.error(`prerank serve: ${m}`),
+      announce: (line, n) => console.log(line.replace(/\)$/, `, ${n} workers)`)) });
+    return;
+  }
+  const worker = cluster.isWorker;
+  const log = (m: string) => console.error(`prerank serve${worker ? `[${process.pid}]` : ''}: ${m}`);
+  const onCorrupt = (e: Error) => {
+    log(`${e.message}: not served`);
+    process.exit(worker ? EXIT_CORRUPT : 1);
+  };
+  const { app, service, link } = await createServer({
+    cluster: clusterLink, firstVerify: 'background', onCorrupt,
+    bundle: workerBundle(values.bundle), watch: values.watch, watchPollMs: pollMs, store: values.store, ann, log,
+    host: values.host, admin, adminToken, bundleRoot, // from the command line: a restarted worker's reloaded bundle does not move it
     limits: values['max-candidates'] !== undefined ? { maxCandidates: values['max-candidates'] } : undefined,
     maxInflight: values['max-inflight'], logLevel: values['log-level'],
   });
   closeOnSignals(app, log);
   const address = await app.listen({ port, host: values.host });
   const d = service.deployment;
+  const say = (line: string) => (link ? link.ready(line) : console.log(line));
   if (!d) {
-    console.log(`prerank serve: no version yet on ${address} (watching ${values.watch}; ${adminNote})`);
+    say(`prerank serve: no version yet on ${address} (watching ${values.watch}; ${adminNote})`);
     return;
   }
   // stdout: one line a supervisor (or a test) can read
   const version = values.watch ? ` ${basename(d.bundle.dir)}` : '';
   const it = d.bundle.manifest.items;
   const table = it.cached ? ` ${it.dtype}${it.dtype === 'bfloat16' ? (serveInfo()?.bf16Dot ? ' (bf16 dot product)' : ' (widened to float32)') : ''}` : '';
-  console.log(`prerank serve: ${d.modelVersion}${version} on ${address} (store ${d.store?.kind ?? 'none'}, ${it.count} items${table}, ann ${d.ann?.kind ?? 'off'}, ${adminNote})`);
+  say(`prerank serve: ${d.modelVersion}${version} on ${address} (store ${d.store?.kind ?? 'none'}, ${it.count} items${table}, ann ${d.ann?.kind ?? 'off'}, ${adminNote})`);
+  if (worker) return;
   const id = d.bundle.items?.ids[0] ?? d.bundle.itemFeatures?.ids[0] ?? 'ITEM';
   const user: Record<string, string> = {};
   const enc = d.bundle.encoders?.spec;

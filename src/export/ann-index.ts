@@ -1,9 +1,11 @@
 // The HNSW index (usearch) over a bundle's item table, for /v1/retrieve. Built at export time and saved in the bundle
-// (items/ann.usearch, hashed like every other file), so a serving process only loads it: building 10k items takes
-// 0.5-2.5 s of synchronous native work, which on a hot reload would stall every request in flight. Bundles without
-// the file (older ones, or usearch missing at export) are built at load time in slices that yield to the event loop.
+// (items/ann.usearch, hashed like every other file), so a serving process only maps it (usearch's view: the workers of
+// one host share its pages): building 10k items takes 0.5-2.5 s of synchronous native work, which on a hot reload
+// would stall every request in flight. The export builds on every core (usearch's threads). Bundles without the file
+// (older ones, or usearch missing at export) are built at load time in slices that yield to the event loop.
 // Shape letters: N items, I rep width.
 import { statfsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { dirname } from 'node:path';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 
@@ -15,6 +17,8 @@ export interface UsearchLike {
   dimensions(): number;
   save(path: string): void;
   load(path: string): void;
+  /** Maps a saved index read-only instead of reading it: the processes of one host share its pages. */
+  view(path: string): void;
 }
 
 /** Inner-product HNSW; keys are table rows. The same parameters at export and at load. */
@@ -26,28 +30,62 @@ export async function newUsearch(dim: number): Promise<UsearchLike> {
   return new mod.default.Index({ ...PARAMS, dimensions: dim });
 }
 
+/** Threads an index build uses by default: one per core the process may run on. */
+export const annThreads = (): number => availableParallelism();
+
+/** Build progress: rows added so far of N, seconds since the build started. */
+export type AnnProgress = (done: number, total: number, seconds: number) => void;
+
 /**
  * Adds rows [0, N) of reps [N, I] to the index, `slice` rows per synchronous call with a turn of the event loop in
- * between (slice = N: one call).
+ * between (slice = N: one call), each call spread over `threads` threads by usearch. One index must always be fed
+ * with the same thread count: usearch sizes its per-thread state when it grows.
  */
-export async function addRows(index: UsearchLike, reps: Float32Array, dim: number, slice = 256): Promise<void> {
+export async function addRows(index: UsearchLike, reps: Float32Array, dim: number, slice = 256, threads = 1, progress?: AnnProgress): Promise<void> {
   const n = reps.length / dim;
+  const t0 = performance.now();
   for (let at = 0; at < n; at += slice) {
     const m = Math.min(slice, n - at);
-    index.add(BigUint64Array.from({ length: m }, (_, i) => BigInt(at + i)), reps.subarray(at * dim, (at + m) * dim), 1);
+    index.add(BigUint64Array.from({ length: m }, (_, i) => BigInt(at + i)), reps.subarray(at * dim, (at + m) * dim), threads);
+    progress?.(at + m, n, (performance.now() - t0) / 1000);
     if (at + m < n) await yieldToLoop();
   }
 }
 
-/** Builds the index over reps [N, I] and saves it to `path`; false (nothing written) when usearch is unavailable. */
-export async function saveAnnIndex(reps: Float32Array, dim: number, path: string): Promise<boolean> {
+/** A status line redrawn on stderr when it is a terminal (not under CI); undefined otherwise, so nothing is printed. */
+export function ttyAnnProgress(): AnnProgress | undefined {
+  if (!process.stderr.isTTY || process.env.CI) return undefined;
+  let last = 0;
+  return (done, total, seconds) => {
+    if (done < total && seconds - last < 0.2) return;
+    last = seconds;
+    const pct = total ? Math.floor((100 * done) / total) : 100;
+    process.stderr.write(`\r\x1b[KANN index: ${pct}% (${done.toLocaleString('en-US')} / ${total.toLocaleString('en-US')} items, ${seconds.toFixed(1)} s)`);
+    if (done === total) process.stderr.write('\n');
+  };
+}
+
+export interface AnnBuildOptions {
+  /** Threads of the build (default: annThreads()). */
+  threads?: number;
+  /** Called after each slice of rows (default: ttyAnnProgress()). */
+  progress?: AnnProgress;
+}
+
+/**
+ * Builds the index over reps [N, I] and saves it to `path`; false (nothing written) when usearch is unavailable.
+ * Rows go in slices of ~1% (at least 1,024) so progress can be shown; each slice is spread over the threads.
+ */
+export async function saveAnnIndex(reps: Float32Array, dim: number, path: string, o: AnnBuildOptions = {}): Promise<boolean> {
   let index: UsearchLike;
   try {
     index = await newUsearch(dim);
   } catch {
     return false;
   }
-  await addRows(index, reps, dim, reps.length / dim || 1);
+  const n = reps.length / dim;
+  const progress = 'progress' in o ? o.progress : ttyAnnProgress();
+  await addRows(index, reps, dim, Math.max(1024, Math.ceil(n / 100)), o.threads ?? annThreads(), progress);
   try {
     index.save(path);
   } catch (e) {

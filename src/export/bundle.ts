@@ -16,7 +16,9 @@ import { recoverSwap } from '../util/atomic-dir.js';
 import { own } from '../util/own.js';
 import { FileBytes, MemoryBytes, type ByteSource } from './byte-source.js';
 import { EncodersFormatError, parseEncodersMeta, readEncodersBin } from './encoders-bin-read.js';
-import { ITEM_DTYPES, rowBytes, tableFromBytes, type ItemTable } from './item-table.js';
+import { checkMapped, openItemTable, type ItemVerify, type UncheckedFile } from './item-file.js';
+import type { ItemTable } from './item-table.js';
+import { canMap, sha256File } from './mapped-file.js';
 import { BUNDLE_FORMAT, canonicalJson, FILES, modelHash, modelVersionOf, READABLE_FORMATS, sha256Async, type BundleManifest } from './manifest.js';
 
 export type BundlePart = 'user' | 'item' | 'all';
@@ -31,6 +33,13 @@ export interface BundleLoadOptions {
    * not its hash); 'auto' (default) is 'memory' up to ENCODERS_IN_MEMORY bytes, else 'file'.
    */
   encoders?: 'memory' | 'file' | 'auto';
+  /** Map the item table read-only in place (default: when the native addon loaded) instead of reading it into the heap. */
+  mapItems?: boolean;
+  /**
+   * 'load' (default): the item table's sha256 is checked before load returns. 'defer': a mapped table is only
+   * size-checked, so opening costs the same at any size; call verifyDeferred() to check it.
+   */
+  verifyItems?: ItemVerify;
 }
 
 /** Largest encoders.bin that 'auto' reads into memory. */
@@ -65,6 +74,18 @@ async function readVerified(dir: string, m: BundleManifest, rel: string, hint = 
   return data;
 }
 
+/** readVerified's check, hashing the file through a read-only mapping instead of reading it into the heap. */
+async function mappedVerified(dir: string, m: BundleManifest, rel: string, hint: string): Promise<void> {
+  let got: string;
+  try {
+    got = await sha256File(join(dir, rel));
+  } catch (e) {
+    throw new BundleError(dir, `cannot read ${rel}: ${(e as Error).message}${hint}`);
+  }
+  const expected = m.files[rel];
+  if (got !== expected) throw new BundleError(dir, `${rel} does not match the manifest (sha256 ${got.slice(0, 16)}…, expected ${expected.slice(0, 16)}…): the file was changed or is corrupt${hint}`);
+}
+
 export class BundleError extends Error {
   constructor(readonly dir: string, message: string) {
     super(`bundle ${dir}: ${message}`);
@@ -88,7 +109,23 @@ export class Bundle {
     readonly userEncodings: UserEncodings | null = null,
     /** The open encoders.bin, closed by dispose(). */
     private readonly encoderBytes: ByteSource | null = null,
+    /** Mapped item files loaded with verifyItems 'defer', not yet checked against the manifest. */
+    private unchecked: UncheckedFile[] = [],
   ) {}
+
+  /** True while a mapped item file loaded with verifyItems 'defer' has not been checked (verifyDeferred checks it). */
+  get verifyPending(): boolean {
+    return this.unchecked.length > 0;
+  }
+
+  /**
+   * Checks the sha256 of the item files that Bundle.load deferred (verifyItems 'defer'), reading every page; throws
+   * a BundleError naming the file that differs from the manifest. Nothing to do after a load that verified.
+   */
+  async verifyDeferred(): Promise<void> {
+    await checkMapped(this.manifest, this.unchecked, (msg) => new BundleError(this.dir, msg));
+    this.unchecked = [];
+  }
 
   get modelVersion(): string {
     return this.manifest.modelVersion;
@@ -146,26 +183,21 @@ export class Bundle {
       if (m.strategy?.userEncodings) userEncodings = await Bundle.readUserEncodings(dir, m, read);
     }
     let items: ItemTable | null = null;
+    let unchecked: UncheckedFile[] = [];
     let itemFeatures: ItemFeatures | null = null;
     if (parts !== 'user') {
       const ids = JSON.parse((await read(FILES.itemIds)).toString('utf8')) as string[];
       if (ids.length !== m.items.count) throw new BundleError(dir, `${FILES.itemIds} has ${ids.length} ids, the manifest says ${m.items.count}`);
       if (m.items.cached) {
-        const { dim, dtype } = m.items;
-        if (!ITEM_DTYPES.includes(dtype)) throw new BundleError(dir, `unknown item table dtype '${dtype}'`);
-        const reps = await read(FILES.itemReps);
-        const want = ids.length * (dtype === 'int8' ? dim : rowBytes(dtype, dim));
-        if (reps.byteLength !== want) throw new BundleError(dir, `${FILES.itemReps} has ${reps.byteLength} bytes, expected ${want} (${ids.length} items x ${dim} ${dtype})`);
-        const scales = dtype === 'int8' ? await read(FILES.itemScales) : undefined;
-        if (scales && scales.byteLength !== ids.length * 4) throw new BundleError(dir, `${FILES.itemScales} has ${scales.byteLength} bytes, expected ${ids.length * 4}`);
-        items = tableFromBytes(ids, dim, dtype, reps, scales);
+        const fail = (msg: string) => new BundleError(dir, msg);
+        ({ table: items, unchecked } = await openItemTable(dir, m, ids, { map: opts.mapItems, verify: opts.verifyItems, read, fail }));
       } else {
         await read(FILES.itemFeaturesManifest);
         await read(FILES.itemFeaturesBin);
         itemFeatures = { ids, tensors: (await loadTensors(join(dir, 'items/features'))).tensors };
       }
     }
-    return new Bundle(dir, m, parts, model, encoders, items, itemFeatures, userEncodings, encoderBytes);
+    return new Bundle(dir, m, parts, model, encoders, items, itemFeatures, userEncodings, encoderBytes, unchecked);
   }
 
   /** Format /1: encoders.json holds every table; /2: encoders.json says where they sit in encoders.bin. */
@@ -226,7 +258,10 @@ export class Bundle {
    */
   async annIndexPath(): Promise<string | null> {
     if (!this.manifest.files[FILES.itemAnn]) return null;
-    await readVerified(this.dir, this.manifest, FILES.itemAnn, '; re-export the bundle, or serve it without the saved index (--ann brute-force)');
+    const hint = '; re-export the bundle, or serve it without the saved index (--ann brute-force)';
+    // hashed through a mapping where possible: no heap copy of an index of gigabytes
+    if (canMap()) await mappedVerified(this.dir, this.manifest, FILES.itemAnn, hint);
+    else await readVerified(this.dir, this.manifest, FILES.itemAnn, hint);
     return join(this.dir, FILES.itemAnn);
   }
 

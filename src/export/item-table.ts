@@ -1,6 +1,7 @@
 // The item representation table of a bundle: item ids in entity order and a [N, I] matrix stored as float32,
 // bfloat16 or float16 (round to nearest even) or int8 with one float32 scale per row (x ≈ q * scale). The
-// in-process store keeps one copy of the matrix as stored, and the compiled serving plans read every dtype in place
+// in-process store keeps one copy of the matrix as stored (mapped read-only from the bundle's file where the native
+// addon can: src/export/item-file.ts), and the compiled serving plans read every dtype in place
 // (bfloat16 max-sim and dot with the CPU's bf16 dot product where it has one); the Redis store keeps the same bytes
 // per row and decodes them. Shape letters: N items, I item rep width.
 
@@ -19,6 +20,8 @@ export interface ItemTable {
   data: Float32Array | Uint16Array | Int8Array;
   /** [N] per-row scales (int8 only). */
   scales?: Float32Array;
+  /** data (and scales) are a read-only mapping of the bundle's files: never write into them (the process would fault). */
+  mapped?: boolean;
 }
 
 const f32 = new Float32Array(1);

@@ -99,24 +99,31 @@ export class UsearchIndex implements AnnIndex {
 
 export type AnnKind = 'usearch' | 'brute-force';
 
+/** The table's rows as float32, decoded only when an index must be built from them (a saved index needs none). */
+export interface LazyReps {
+  rows: number;
+  get(): Float32Array;
+}
+
 /**
- * An index over reps [N, I]: 'usearch' loads the bundle's saved index when `saved` names one (checked against N and I)
- * and otherwise builds it in slices that yield to the event loop; it falls back to brute force (with the reason) when
- * usearch does not load.
+ * An index over reps [N, I]: 'usearch' maps the bundle's saved index read-only when `saved` names one (checked
+ * against N and I; the processes of one host share its pages) and otherwise builds it in slices that yield to the
+ * event loop; it falls back to brute force (with the reason) when usearch does not load.
  */
-export async function buildAnnIndex(reps: Float32Array, dim: number, prefer: AnnKind = 'usearch', saved: string | null = null): Promise<{ index: AnnIndex; note?: string }> {
-  if (prefer === 'brute-force') return { index: new BruteForceIndex(reps, dim) };
+export async function buildAnnIndex(reps: Float32Array | LazyReps, dim: number, prefer: AnnKind = 'usearch', saved: string | null = null): Promise<{ index: AnnIndex; note?: string }> {
+  const lazy: LazyReps = reps instanceof Float32Array ? { rows: reps.length / dim, get: () => reps } : reps;
+  if (prefer === 'brute-force') return { index: new BruteForceIndex(lazy.get(), dim) };
   let index: UsearchLike;
   try {
     index = await newUsearch(dim);
   } catch (e) {
-    return { index: new BruteForceIndex(reps, dim), note: `usearch unavailable (${(e as Error).message}); brute-force retrieval` };
+    return { index: new BruteForceIndex(lazy.get(), dim), note: `usearch unavailable (${(e as Error).message}); brute-force retrieval` };
   }
-  const n = reps.length / dim;
+  const n = lazy.rows;
   if (saved) {
     let problem: string;
     try {
-      index.load(saved);
+      index.view(saved);
       if (index.size() === n && index.dimensions() === dim) return { index: new UsearchIndex(index) };
       problem = `holds ${index.size()} x ${index.dimensions()}, the item table ${n} x ${dim}`;
     } catch (e) {
@@ -124,9 +131,9 @@ export async function buildAnnIndex(reps: Float32Array, dim: number, prefer: Ann
     }
     const note = `saved ANN index ${saved} ${problem}: rebuilt`;
     index = await newUsearch(dim);
-    await addRows(index, reps, dim);
+    await addRows(index, lazy.get(), dim);
     return { index: new UsearchIndex(index), note };
   }
-  await addRows(index, reps, dim);
+  await addRows(index, lazy.get(), dim);
   return { index: new UsearchIndex(index) };
 }

@@ -29,17 +29,18 @@ export class ServeMetrics {
     this.lookups = new Counter({ name: 'prerank_feature_lookups_total', help: 'Vocabulary lookups of user-side features', labelNames: ['feature'], registers });
     this.oov = new Counter({ name: 'prerank_feature_oov_total', help: 'User-side feature values that mapped to OOV', labelNames: ['feature'], registers });
     const self = this;
-    this.oovRate = new Gauge({ name: 'prerank_oov_rate', help: 'OOV lookups / all lookups since start', registers,
+    // gauges say how serving workers combine (src/serve/cluster.ts sums counters and histograms)
+    this.oovRate = new Gauge({ name: 'prerank_oov_rate', help: 'OOV lookups / all lookups since start', registers, aggregator: 'average',
       collect() {
         this.set(self.lookupsTotal ? self.oovTotal / self.lookupsTotal : 0);
       } });
-    this.model = new Gauge({ name: 'prerank_model_info', help: 'The model version being served (value 1)', labelNames: ['version', 'kind'], registers });
+    this.model = new Gauge({ name: 'prerank_model_info', help: 'The model version being served (value 1)', labelNames: ['version', 'kind'], registers, aggregator: 'max' });
     this.userReps = new Counter({ name: 'prerank_user_reps_total', help: 'Two-tower requests by where the user rep came from (stored: a strategy\'s stored encoding; tower: the user tower)',
       labelNames: ['source'], registers });
     this.reloads = new Counter({ name: 'prerank_reloads_total', help: 'Bundle reloads by result', labelNames: ['result'], registers });
     this.reloadFailures = new Counter({ name: 'prerank_reload_failures_total',
       help: 'Bundle versions not served because loading failed, by reason (corrupt, missing, invalid, pointer, error)', labelNames: ['reason'], registers });
-    this.bundleVersion = new Gauge({ name: 'prerank_bundle_version', help: 'Published version number (vNNNNNN) being served; 0 when the bundle is not a published version', registers });
+    this.bundleVersion = new Gauge({ name: 'prerank_bundle_version', help: 'Published version number (vNNNNNN) being served; 0 when the bundle is not a published version', registers, aggregator: 'min' });
   }
 
   observe(s: ScoreStats): void {

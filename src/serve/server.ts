@@ -15,6 +15,7 @@ import { DEFAULT_LIMITS, schemas, validate, type BadField, type Limits } from '.
 import { RequestError, UnsupportedError, type ScoreResponse } from './scorer.js';
 import { NotReadyError, Service, type DeployOptions, type Deployment } from './service.js';
 import { classifyReloadError, VersionWatcher } from './watch.js';
+import type { ClusterLink, WorkerReload } from './cluster.js';
 
 export interface ServerOptions extends DeployOptions {
   /** Bundle to load before the server is returned (else POST /admin/reload or service.load later). */
@@ -56,6 +57,11 @@ export interface ServerOptions extends DeployOptions {
   logLevel?: LogLevel;
   /** Process metrics (event loop lag, heap...) in /metrics; default true. */
   defaultMetrics?: boolean;
+  /**
+   * In a cluster worker (src/serve/cluster.ts): a reload reaching this worker is made by every worker and /metrics
+   * aggregates them all. Created from the server's metrics registry.
+   */
+  cluster?: (registry: ServeMetrics['registry']) => ClusterLink | null;
 }
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -65,6 +71,8 @@ export interface PrerankServer {
   app: FastifyInstance;
   service: Service;
   metrics: ServeMetrics;
+  /** Present in a cluster worker (ServerOptions.cluster). */
+  link: ClusterLink | null;
   /** Present with the `watch` option. */
   watcher: VersionWatcher | null;
 }
@@ -93,6 +101,7 @@ export async function createServer(o: ServerOptions = {}): Promise<PrerankServer
   const limits: Limits = { ...DEFAULT_LIMITS, ...o.limits };
   const retryAfter = String(o.retryAfter ?? 1);
   const metrics = new ServeMetrics(o.defaultMetrics ?? true);
+  const link = o.cluster?.(metrics.registry) ?? null;
   const service = new Service({ ...o, observe: (s) => metrics.observe(s) });
   service.onSwap((d) => {
     metrics.setModel(d.modelVersion, d.bundle.manifest.model.kind);
@@ -177,17 +186,17 @@ export async function createServer(o: ServerOptions = {}): Promise<PrerankServer
     if (!d) return reply.code(503).header('retry-after', retryAfter).send({ status: 'not ready', reloading: service.isReloading });
     const version = basename(d.bundle.dir);
     return { status: 'ready', modelVersion: d.modelVersion, version: parseVersionName(version) === null ? null : version, store: d.store?.kind ?? 'none', items: d.store?.size ?? d.bundle.manifest.items.count,
-      ann: d.ann?.kind ?? 'none', reloading: service.isReloading };
+      ann: d.ann?.kind ?? 'none', reloading: service.isReloading, pid: process.pid };
   });
   const openapi = JSON.stringify(openApiDocument(S, { version: packageVersion(), admin: o.admin !== false }));
   app.get('/openapi.json', { config: EXEMPT }, async (_req, reply) => reply.type('application/json').send(openapi));
   app.get('/metrics', { config: EXEMPT }, async (_req, reply) => {
     reply.header('content-type', metrics.registry.contentType);
-    return metrics.registry.metrics();
+    return link ? link.metrics() : metrics.registry.metrics();
   });
 
   if (o.admin !== false) {
-    app.post('/admin/reload', { config: EXEMPT }, async (req) => {
+    app.post('/admin/reload', { config: EXEMPT }, async (req, reply) => {
       if (o.adminToken !== undefined && !tokenMatches(req.headers['x-admin-token'], o.adminToken)) {
         throw new HttpError(401, { error: 'unauthorized', message: 'x-admin-token missing or wrong' });
       }
@@ -195,22 +204,36 @@ export async function createServer(o: ServerOptions = {}): Promise<PrerankServer
       if (!v.ok) throw badRequest(v.issues);
       const where = await resolveUnderRoot(bundleRoot, v.value.bundle);
       if (!where.ok) throw new HttpError(403, { error: 'forbidden', message: where.message });
-      if (service.isReloading) throw new HttpError(409, { error: 'conflict', message: 'a reload is already in progress' });
-      const previous = service.deployment?.modelVersion ?? null;
-      const t0 = performance.now();
-      try {
-        const d = await service.load(where.path);
-        metrics.reloads.inc({ result: 'ok' });
-        return { modelVersion: d.modelVersion, previous, seconds: (performance.now() - t0) / 1000, notes: d.notes };
-      } catch (e) {
-        metrics.reloads.inc({ result: 'error' });
-        metrics.reloadFailures.inc({ reason: classifyReloadError(e) });
-        if (e instanceof HttpError) throw e;
-        const status = e instanceof BundleError ? 422 : 500;
-        throw new HttpError(status, { error: 'reload failed', message: (e as Error).message, modelVersion: previous });
+      if (!link) {
+        const r = await reloadHere(where.path);
+        return reply.code(r.status).send(r.body);
       }
+      // every worker reloads (the primary relays); the answer is the first failure, else this worker's result
+      const all = await link.reloadAll(where.path);
+      const own = all.find((r) => r.status !== 200) ?? all.find((r) => r.pid === process.pid) ?? all[0];
+      const workers = all.map((r) => ({ pid: r.pid, status: r.status, modelVersion: r.body.modelVersion, message: r.body.message }));
+      return reply.code(own.status).send({ ...own.body, workers });
     });
   }
+
+  /** One process's reload of a bundle it may load: status and body of the answer. */
+  async function reloadHere(path: string): Promise<WorkerReload> {
+    const answer = (status: number, body: Record<string, unknown>): WorkerReload => ({ pid: process.pid, status, body });
+    if (service.isReloading) return answer(409, { error: 'conflict', message: 'a reload is already in progress' });
+    const previous = service.deployment?.modelVersion ?? null;
+    const t0 = performance.now();
+    try {
+      const d = await service.load(path);
+      metrics.reloads.inc({ result: 'ok' });
+      return answer(200, { modelVersion: d.modelVersion, previous, seconds: (performance.now() - t0) / 1000, notes: d.notes });
+    } catch (e) {
+      metrics.reloads.inc({ result: 'error' });
+      metrics.reloadFailures.inc({ reason: classifyReloadError(e) });
+      const status = e instanceof BundleError ? 422 : 500;
+      return answer(status, { error: 'reload failed', message: (e as Error).message, modelVersion: previous });
+    }
+  }
+  link?.onReload(reloadHere);
 
   try {
     if (o.bundle) {
@@ -236,7 +259,7 @@ export async function createServer(o: ServerOptions = {}): Promise<PrerankServer
     await app.close(); // stops the watcher and under-pressure's timers
     throw e;
   }
-  return { app, service, metrics, watcher };
+  return { app, service, metrics, link, watcher };
 }
 
 /** SIGTERM/SIGINT: stop accepting, let in-flight requests finish, close stores, exit 0. */

@@ -2,6 +2,7 @@
 // reload loads a new one beside it, warms it, and swaps one reference. Each request pins the deployment it
 // started on (acquire/release), so in-flight requests finish on the old one, which is closed once they have.
 import { Bundle, type BundleLoadOptions } from '../export/bundle.js';
+import type { ItemVerify } from '../export/item-file.js';
 import { decodeAll } from '../export/item-table.js';
 import { buildAnnIndex, type AnnIndex, type AnnKind } from './ann.js';
 import { Scorer, type ScoreStats } from './scorer.js';
@@ -17,6 +18,15 @@ export interface DeployOptions {
   models?: BundleLoadOptions['models'];
   observe?: (s: ScoreStats) => void;
   log?: (msg: string) => void;
+  /**
+   * How the first bundle of a Service (nothing served yet) checks its mapped item table against the manifest:
+   * 'load' (default) before it serves; 'background' serves as soon as the table is mapped and size-checked (opening
+   * then costs the same at any table size) and hashes it meanwhile. A reload always checks before it swaps (the old
+   * bundle serves meanwhile).
+   */
+  firstVerify?: 'load' | 'background';
+  /** The background check found the served table corrupt: the Service has stopped serving it (default: log it). */
+  onCorrupt?: (e: Error) => void;
 }
 
 export class Deployment {
@@ -31,14 +41,15 @@ export class Deployment {
     return this.bundle.modelVersion;
   }
 
-  static async open(dir: string, o: DeployOptions = {}): Promise<Deployment> {
+  /** verifyItems 'defer': the mapped item table is only size-checked; bundle.verifyDeferred() checks its sha256. */
+  static async open(dir: string, o: DeployOptions & { verifyItems?: ItemVerify } = {}): Promise<Deployment> {
     const url = o.store ?? 'memory';
     const kind = storeKind(url);
     const manifest = await Bundle.readManifest(dir);
     // the Redis store reads the item table only to publish it; an in-process ANN index needs it anyway
     const wantAnn = (o.ann ?? 'usearch') !== 'off' && manifest.items.cached && !!manifest.items.retrieval;
     const parts = kind === 'memory' || wantAnn || !manifest.model.twoTower ? 'all' : 'user';
-    const bundle = await Bundle.load(dir, { parts, models: o.models });
+    const bundle = await Bundle.load(dir, { parts, models: o.models, verifyItems: o.verifyItems });
     const notes: string[] = [];
     let store: ItemStore | null = null;
     let ann: AnnIndex | null = null;
@@ -50,7 +61,8 @@ export class Deployment {
         if (wantAnn && bundle.items) {
           const prefer = o.ann === 'brute-force' ? 'brute-force' : 'usearch';
           const saved = prefer === 'usearch' ? await bundle.annIndexPath() : null;
-          const r = await buildAnnIndex(decodeAll(bundle.items), bundle.items.dim, prefer, saved);
+          const items = bundle.items;
+          const r = await buildAnnIndex({ rows: items.ids.length, get: () => decodeAll(items) }, items.dim, prefer, saved);
           ann = r.index;
           if (r.note) notes.push(r.note);
         }
@@ -123,17 +135,28 @@ export class Service {
   /** Loads and warms the bundle beside the current deployment, then swaps atomically. One reload at a time. */
   async load(dir: string): Promise<Deployment> {
     if (this.reloading) throw new Error('a reload is already in progress');
-    this.reloading = Deployment.open(dir, this.opts);
+    const background = this.current === null && this.opts.firstVerify === 'background';
+    this.reloading = Deployment.open(dir, { ...this.opts, verifyItems: background ? 'defer' : 'load' });
     try {
       const next = await this.reloading;
       const old = this.current;
       this.current = next;
       for (const fn of this.listeners) fn(next);
       old?.retire();
+      if (next.bundle.verifyPending) void next.bundle.verifyDeferred().catch((e: Error) => this.corrupt(next, e));
       return next;
     } finally {
       this.reloading = null;
     }
+  }
+
+  /** A served bundle failed its background check: stop serving it (requests get 503 until a good one loads). */
+  private corrupt(d: Deployment, e: Error): void {
+    if (this.current === d) {
+      this.current = null;
+      d.retire();
+    }
+    (this.opts.onCorrupt ?? ((err: Error) => this.opts.log?.(`${err.message}: not served`)))(e);
   }
 
   /** Runs fn on the current deployment, pinned until fn settles. */
