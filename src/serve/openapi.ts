@@ -23,7 +23,7 @@ export const RESPONSES = {
   health: z.strictObject({ status: z.literal('ok') }),
   ready: z.strictObject({
     status: z.literal('ready'), modelVersion: z.string(), version: z.string().nullable(), store: z.string(),
-    items: z.number().int(), ann: z.string(), reloading: z.boolean(),
+    items: z.number().int(), ann: z.string(), reloading: z.boolean(), pid: z.number().int().describe('the process that answered (one of the --workers)'),
   }),
   notReady: z.strictObject({ status: z.literal('not ready'), reloading: z.boolean() }),
   reload: z.strictObject({
