@@ -241,8 +241,10 @@ export async function benchScale(args: string[]): Promise<void> {
         const r = track(await run('train', [`--kind=${kind}`]));
         out[`train_samples_per_s_${key}`] = r.samples_per_s;
         if (size !== 'S') {
-          await run('synth', [], 'S');
-          await run('encode', [], 'S');
+          if (kind === 'dssm') {
+            await run('synth', [], 'S');
+            await run('encode', [], 'S');
+          }
           out[`train_samples_per_s_${key}_S`] = (await run('train', [`--kind=${kind}`], 'S')).samples_per_s;
         } else out[`train_samples_per_s_${key}_S`] = r.samples_per_s;
         out[`train_peak_rss_mib_${key}`] = r.peak_rss_mib;
