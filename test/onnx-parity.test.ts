@@ -11,11 +11,12 @@ import { Dataset, parseDataConfig, writeSyntheticLog, type Batch } from '../src/
 import { encodeModel } from '../src/export/onnx/proto.js';
 import { onnxGraphs } from '../src/export/onnx/graphs.js';
 import { ONNX_MODELS } from '../src/export/onnx/registry.js';
-import { MODELS, TINY_CONFIGS, type ModelName } from '../src/models/registry.js';
+import type { ModelName } from '../src/models/registry.js';
 import type { RecModel } from '../src/models/types.js';
-import { Rng, Tensor, noGrad, scope } from '../src/core/index.js';
+import { Tensor } from '../src/core/index.js';
 import { tempDir, tinyRun } from './serve-fixture.js';
 import { batchFeeds, floatTensor, reference, relError, run, session } from './onnx-fixture.js';
+import { perturbedModel } from './helpers/perturbed-model.js';
 
 const root = tempDir('onnx');
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -88,17 +89,6 @@ for (const f of input.features) if (f.kind === 'sequence') f.pooling = 'sum';
 const ds = await Dataset.load(parseDataConfig(input));
 const batch = hardBatch(ds.batches('test', { batchSize: 40, shuffle: false }).epoch(0).next().value!);
 
-/** A model whose parameters and batch-norm statistics are away from their initial values. */
-function perturbed(kind: ModelName, extra: Record<string, unknown>): RecModel {
-  const model = MODELS[kind]({ features: ds.features, rng: new Rng(7) }, { ...TINY_CONFIGS[kind], ...extra } as never) as RecModel;
-  model.train();
-  noGrad(() => {
-    for (const b of ds.batches('train', { batchSize: 64, shuffle: true, seed: 1 }).epoch(0)) scope(() => void model.forward(b));
-  });
-  const rng = new Rng(11);
-  for (const t of model.parameters()) for (let i = 0; i < t.size; i++) t.f[i] += 0.05 * rng.normal();
-  return model;
-}
 
 const VARIANTS: [string, ModelName, Record<string, unknown>][] = [
   ['dssm (max and sum pooling)', 'dssm', {}],
@@ -118,6 +108,6 @@ const VARIANTS: [string, ModelName, Record<string, unknown>][] = [
 
 for (const [name, kind, extra] of VARIANTS) {
   test(`${name}: every exported graph equals prerank's scores`, async () => {
-    await assertParity(perturbed(kind, extra), [batch, shortBatch(batch)]);
+    await assertParity(perturbedModel(ds, kind, extra), [batch, shortBatch(batch)]);
   });
 }

@@ -11,11 +11,12 @@ import { join } from 'node:path';
 import { Rng, Tensor, engineInfo, noGrad, ops, scope, setIsa } from '../src/core/index.js';
 import { decodeAll, fromBf16, quantize, toBf16 } from '../src/export/item-table.js';
 import { Dataset, parseDataConfig, writeSyntheticLog, type Batch } from '../src/data/index.js';
-import { MODELS, TINY_CONFIGS, type ModelName } from '../src/models/registry.js';
+import type { ModelName } from '../src/models/registry.js';
 import type { RecModel } from '../src/models/types.js';
 import { compileUserSide } from '../src/serve/compiled.js';
 import { serveAddon, serveInfo, setBf16Dot, setServePiece } from '../src/serve/native.js';
 import { topN } from '../src/serve/ann.js';
+import { perturbedModel } from './helpers/perturbed-model.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'prerank-plan-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -50,19 +51,6 @@ const CASES: [string, ModelName, Record<string, unknown>][] = [
   ['rank-tower (no cross-attention)', 'rank-tower', { crossAttention: false }],
 ];
 
-/** A model whose parameters and batch-norm statistics are away from their initial values, in eval mode. */
-function built(kind: ModelName, extra: Record<string, unknown>): RecModel {
-  const model = MODELS[kind]({ features: ds.features, rng: new Rng(7) }, { ...TINY_CONFIGS[kind], ...extra } as never) as RecModel;
-  model.train();
-  noGrad(() => {
-    for (const b of ds.batches('train', { batchSize: 64, shuffle: true, seed: 1 }).epoch(0)) scope(() => void model.forward(b));
-  });
-  // Move every parameter off its initial value (LayerNorm gains of 1, zero biases...) so each one matters.
-  const rng = new Rng(11);
-  for (const t of model.parameters()) for (let i = 0; i < t.size; i++) t.f[i] += 0.05 * rng.normal();
-  model.eval();
-  return model;
-}
 
 /** Item reps of every item entity [N, I] from the model's item tower. */
 function itemTable(model: RecModel): { table: Float32Array; dim: number; n: number } {
@@ -106,7 +94,7 @@ after(() => {
 
 for (const [name, kind, extra] of CASES) {
   test(`serving plan equals the tensor path: ${name}`, { skip }, async () => {
-    const model = built(kind, extra);
+    const model = perturbedModel(ds, kind, extra);
     const compiled = compileUserSide(model)!;
     assert.ok(compiled, 'the model has a plan');
     const { table, dim, n } = itemTable(model);
@@ -151,7 +139,7 @@ for (const [name, kind, extra] of CASES) {
 test('large requests: the same scores whatever the piece size, tower layers split', { skip }, async () => {
   // 2 taps x 16 user heads over 16 item heads of 32: 16K multiply-adds per candidate, 48M at 3,000; head projections
   // 256 x 512 (131K multiply-adds: split in a large request).
-  const model = built('int-tower', { heads: 16, headSize: 32, tower: [256, 256] });
+  const model = perturbedModel(ds, 'int-tower', { heads: 16, headSize: 32, tower: [256, 256] });
   const compiled = compileUserSide(model)!;
   const { table, dim, n } = itemTable(model);
   const m = 3000;
@@ -191,7 +179,7 @@ test('large requests: the same scores whatever the piece size, tower layers spli
 });
 
 test('top-n: ties keep the lower index, NaN ranks last, n > m gives m', { skip }, () => {
-  const model = built('dssm', {});
+  const model = perturbedModel(ds, 'dssm', {});
   const compiled = compileUserSide(model)!;
   const { table, dim } = itemTable(model);
   // Identical rows give identical logits: the top must list the tied candidates in index order.
@@ -208,7 +196,7 @@ test('top-n: ties keep the lower index, NaN ranks last, n > m gives m', { skip }
 });
 
 test('bad plans and candidate rows are refused with the field named', { skip }, () => {
-  const model = built('int-tower', {});
+  const model = perturbedModel(ds, 'int-tower', {});
   const plan = model.servingPlan!();
   const { ServePlan } = native!;
   const step0 = plan.spec.steps.find((s) => s.op === 'linear')!;
@@ -252,7 +240,7 @@ after(() => {
 
 for (const [name, kind, extra] of QUANTIZED) {
   test(`16-bit and int8 item tables scored in place: ${name}`, { skip }, async () => {
-    const model = built(kind, extra);
+    const model = perturbedModel(ds, kind, extra);
     const compiled = compileUserSide(model)!;
     const { table, dim, n } = itemTable(model);
     const ids = Array.from({ length: n }, String);
