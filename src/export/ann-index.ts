@@ -22,7 +22,7 @@ export interface UsearchLike {
 }
 
 /** Inner-product HNSW; keys are table rows. The same parameters at export and at load. */
-const PARAMS = { metric: 'ip', connectivity: 16, quantization: 'f32', expansion_add: 128, expansion_search: 256, multi: false };
+const PARAMS = { metric: 'ip', connectivity: 16, quantization: 'f32', expansion_add: 128, expansion_search: 512, multi: false };
 
 /** An empty index of width `dim`; throws when usearch cannot be loaded (its message says why). */
 export async function newUsearch(dim: number): Promise<UsearchLike> {
