@@ -2,6 +2,7 @@
 // gone).
 import { readFileSync } from 'node:fs';
 import { engineInfo } from '../src/core/index.js';
+import { statusMiB } from '../src/util/proc.js';
 
 const TICKS = 100; // USER_HZ: /proc's CPU times are in 1/100 s on Linux
 
@@ -14,10 +15,7 @@ const read = (path: string): string | null => {
 };
 
 /** Resident set size (VmRSS) of a process, MiB; null once it has exited (a zombie has none). */
-export function rssMiB(pid: number): number | null {
-  const m = /VmRSS:\s+(\d+) kB/.exec(read(`/proc/${pid}/status`) ?? '');
-  return m ? Number(m[1]) / 1024 : null;
-}
+export const rssMiB = (pid: number): number | null => statusMiB('VmRSS', pid);
 
 /** CPU seconds a process has used (user + system, all its threads). */
 export function cpuSeconds(pid: number): number | null {

@@ -13,6 +13,7 @@ import { rmSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { engineInfo, Rng } from '../src/core/index.js';
+import { percentile } from '../src/util/stats.js';
 import { Dataset, parseDataConfig } from '../src/data/index.js';
 import { exportBundle } from '../src/export/index.js';
 import { quantize } from '../src/export/item-table.js';
@@ -24,39 +25,50 @@ import { writeSyntheticLog } from '../src/data/synthetic.js';
 import { startRedisCluster } from '../test/redis-cluster-fixture.js';
 import { startRedis, tempDir } from '../test/serve-fixture.js';
 
-interface Lat {
+export interface Lat {
   p50: number;
   p99: number;
 }
 
-const pct = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * q))];
-const lat = (xs: number[]): Lat => ({ p50: pct(xs, 0.5), p99: pct(xs, 0.99) });
+const lat = (xs: number[]): Lat => ({ p50: percentile(xs, 0.5), p99: percentile(xs, 0.99) });
 const ms = (x: number) => Number(x.toFixed(2));
 
+/** One side of a latency comparison: a deployment and the item ids its requests draw candidates from. */
+export interface LatencySide {
+  deployment: Deployment;
+  itemIds: readonly (string | number)[];
+}
+
 /**
- * Serving latency at `k` random candidates per request on `bundle`, through each store URL in `urls` (e.g. a
- * redis-cluster:// URL and 'memory'), the stores alternating in blocks of 50 requests after 30 warm-up requests each.
+ * Serving latency at `k` random candidates per request (top 100) through each side's scorer, the sides alternating
+ * in blocks of 50 requests after 30 warm-up requests each, so all sample the same stretch of time.
  */
+export async function alternatingLatency(sides: LatencySide[], o: { user: () => Record<string, unknown>; k: number; requests: number;
+  seed?: number }): Promise<Lat[]> {
+  const rng = new Rng(o.seed ?? 5);
+  const times: number[][] = sides.map(() => []);
+  const block = async (d: number, n: number, keep: boolean) => {
+    const { deployment, itemIds } = sides[d];
+    for (let r = 0; r < n; r++) {
+      const req = { user: o.user() as never, candidates: Array.from({ length: o.k }, () => itemIds[rng.int(itemIds.length)]), n: 100 };
+      const t0 = performance.now();
+      const res = await deployment.scorer.prerank(req);
+      if (keep) times[d].push(performance.now() - t0);
+      if (res.items.length !== Math.min(100, o.k - res.unknown.length)) throw new Error(`${deployment.bundle.dir}: ${res.items.length} items in a top-100`);
+    }
+  };
+  for (let d = 0; d < sides.length; d++) await block(d, 30, false);
+  for (let done = 0; done < o.requests; done += 50) for (let d = 0; d < sides.length; d++) await block(d, Math.min(50, o.requests - done), true);
+  return times.map(lat);
+}
+
+/** alternatingLatency on one bundle through each store URL in `urls` (e.g. a redis-cluster:// URL and 'memory'). */
 export async function clusterServeLatency(bundle: string, o: { urls: string[]; user: Record<string, unknown>; itemIds: string[]; k: number; requests: number;
   seed?: number }): Promise<Lat[]> {
   const deps: Deployment[] = [];
   try {
     for (const url of o.urls) deps.push(await Deployment.open(bundle, { store: url, ann: 'off' }));
-    const rng = new Rng(o.seed ?? 5);
-    const request = () => ({ user: o.user as never, candidates: Array.from({ length: o.k }, () => o.itemIds[rng.int(o.itemIds.length)]), n: 100 });
-    const times: number[][] = deps.map(() => []);
-    const block = async (d: number, n: number, keep: boolean) => {
-      for (let r = 0; r < n; r++) {
-        const req = request();
-        const t0 = performance.now();
-        const res = await deps[d].scorer.prerank(req);
-        if (keep) times[d].push(performance.now() - t0);
-        if (res.items.length !== Math.min(100, o.k - res.unknown.length)) throw new Error(`${o.urls[d]}: ${res.items.length} items in a top-100`);
-      }
-    };
-    for (let d = 0; d < deps.length; d++) await block(d, 30, false);
-    for (let done = 0; done < o.requests; done += 50) for (let d = 0; d < deps.length; d++) await block(d, Math.min(50, o.requests - done), true);
-    return times.map(lat);
+    return await alternatingLatency(deps.map((deployment) => ({ deployment, itemIds: o.itemIds })), { user: () => o.user, k: o.k, requests: o.requests, seed: o.seed });
   } finally {
     for (const d of deps) await d.close();
   }

@@ -31,7 +31,7 @@ import { runConfigJson } from '../src/train/config.js';
 import { trainStep } from '../src/train/step.js';
 import { peakRssMiB } from '../src/util/proc.js';
 import { cpuModel } from './proc.js';
-import { clusterServeLatency } from './redis-cluster.js';
+import { alternatingLatency, clusterServeLatency } from './redis-cluster.js';
 import { startRedisCluster } from '../test/redis-cluster-fixture.js';
 
 const STAGES = ['synth', 'encode', 'train', 'export', 'load', 'serve', 'ann', 'redis'] as const;
@@ -49,7 +49,6 @@ const paths = (root: string): Paths => ({
 const round = (x: number, d = 2): number => Number(x.toFixed(d));
 const peak = (): number => round(peakRssMiB() ?? NaN, 0);
 const seconds = (t0: number): number => (performance.now() - t0) / 1000;
-const pct = (xs: number[], q: number): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * q))];
 
 async function synth(p: Paths, size: SynthSize): Promise<Result> {
   const want = SYNTH_SIZES[size];
@@ -127,21 +126,11 @@ async function load(p: Paths): Promise<Result> {
 async function serve(p: Paths, requests: number): Promise<Result> {
   const deps = [await Deployment.open(p.bundle, { store: 'memory', ann: 'off' }), await Deployment.open(p.bundle10k, { store: 'memory', ann: 'off' })];
   try {
-    const ids = deps.map((d) => d.bundle.items!.ids);
-    const rng = new Rng(7);
-    const times: number[][] = [[], []];
-    const block = async (d: number, n: number, keep: boolean): Promise<void> => {
-      for (let r = 0; r < n; r++) {
-        const candidates = Array.from({ length: 1000 }, () => ids[d][rng.int(ids[d].length)]);
-        const t0 = performance.now();
-        await deps[d].scorer.prerank({ user: { user_id: String(1 + rng.int(1000)) }, candidates, n: 100 });
-        if (keep) times[d].push(performance.now() - t0);
-      }
-    };
-    for (let d = 0; d < 2; d++) await block(d, 30, false);
-    for (let done = 0; done < requests; done += 50) for (let d = 0; d < 2; d++) await block(d, Math.min(50, requests - done), true);
-    return { serve_k1000_p50_ms: round(pct(times[0], 0.5)), serve_k1000_p99_ms: round(pct(times[0], 0.99)),
-      serve_k1000_p50_ms_10k_items: round(pct(times[1], 0.5)), serve_k1000_p99_ms_10k_items: round(pct(times[1], 0.99)), peak_rss_mib: peak() };
+    const rng = new Rng(3);
+    const [full, small] = await alternatingLatency(deps.map((deployment) => ({ deployment, itemIds: deployment.bundle.items!.ids })),
+      { user: () => ({ user_id: String(1 + rng.int(1000)) }), k: 1000, requests, seed: 7 });
+    return { serve_k1000_p50_ms: round(full.p50), serve_k1000_p99_ms: round(full.p99),
+      serve_k1000_p50_ms_10k_items: round(small.p50), serve_k1000_p99_ms_10k_items: round(small.p99), peak_rss_mib: peak() };
   } finally {
     for (const d of deps) await d.close();
   }

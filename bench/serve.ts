@@ -19,6 +19,7 @@
 // JSON object. Options: --requests=N (1000 per k and side), --warmup=N (30), --http-seconds=S (10), --rates=200,500, --no-http,
 // --no-torch, --models=dssm,inttower32,... (a subset of the rows, by key). CS3 rows are prerank only: their per-candidate cost beside the base model's, also timed in
 // alternating blocks.
+import { percentile } from '../src/util/stats.js';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -79,12 +80,7 @@ function fail(message: string): never {
   throw new Error(message);
 }
 
-/** Nearest-rank percentile (both sides' per-request times go through it). */
-function pct(xs: number[], q: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor(q * s.length))];
-}
-const summary = (ms: number[]): Lat => ({ p50: pct(ms, 0.5), p99: pct(ms, 0.99), mean: ms.reduce((a, b) => a + b, 0) / ms.length });
+const summary = (ms: number[]): Lat => ({ p50: percentile(ms, 0.5), p99: percentile(ms, 0.99), mean: ms.reduce((a, b) => a + b, 0) / ms.length });
 const f2 = (x: number | null | undefined, d = 3): string => (x === null || x === undefined ? 'n/a' : x.toFixed(d));
 
 /** What score.py reports of itself, and its scores and top-n at the check k. */

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng } from '../src/core/index.js';
-import { leastSquaresSlope, median } from '../src/util/stats.js';
+import { leastSquaresSlope, median, percentile } from '../src/util/stats.js';
 
 const close = (a: number, b: number, tol: number): void => assert.ok(Math.abs(a - b) <= tol, `${a} vs ${b}`);
 
@@ -48,4 +48,13 @@ test('leastSquaresSlope: undefined with fewer than two distinct x; mismatched le
   assert.ok(Number.isNaN(leastSquaresSlope([1], [2])));
   assert.ok(Number.isNaN(leastSquaresSlope([1, 1, 1], [2, 3, 4])));
   assert.throws(() => leastSquaresSlope([1, 2], [1]), /2 x values but 1/);
+});
+
+test('percentile: nearest rank, the value at floor(q * n) of the sorted values; the input is left unsorted', () => {
+  const xs = [5, 1, 4, 2, 3, 10, 9, 8, 7, 6];
+  assert.equal(percentile(xs, 0.5), 6);
+  assert.equal(percentile(xs, 0.99), 10);
+  assert.equal(percentile(xs, 0), 1);
+  assert.equal(percentile(xs, 1), 10);
+  assert.deepEqual(xs, [5, 1, 4, 2, 3, 10, 9, 8, 7, 6]);
 });

@@ -1,23 +1,18 @@
-// This process's memory from Linux's /proc/self/status (null elsewhere).
+// A process's memory from Linux's /proc/<pid>/status (null elsewhere, or once the process is gone).
 import { readFileSync } from 'node:fs';
 
-function statusKiB(field: 'VmHWM' | 'VmRSS'): number | null {
+/** A field of /proc/<pid>/status in MiB: VmHWM (peak resident set) or VmRSS (resident set now). */
+export function statusMiB(field: 'VmHWM' | 'VmRSS', pid: number | 'self' = 'self'): number | null {
   try {
-    const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync('/proc/self/status', 'utf8'));
-    return m ? Number(m[1]) : null;
+    const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : null;
   } catch {
     return null;
   }
 }
 
 /** Peak resident set size of this process so far (VmHWM), MiB. */
-export const peakRssMiB = (): number | null => {
-  const k = statusKiB('VmHWM');
-  return k === null ? null : k / 1024;
-};
+export const peakRssMiB = (): number | null => statusMiB('VmHWM');
 
 /** Resident set size of this process now (VmRSS), MiB. */
-export const rssNowMiB = (): number | null => {
-  const k = statusKiB('VmRSS');
-  return k === null ? null : k / 1024;
-};
+export const rssNowMiB = (): number | null => statusMiB('VmRSS');

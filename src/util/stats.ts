@@ -28,3 +28,9 @@ export function leastSquaresSlope(xs: readonly number[], ys: readonly number[]):
   }
   return n < 2 || sxx === 0 ? NaN : sxy / sxx;
 }
+
+/** Nearest-rank percentile: the value at index floor(q * n) of the sorted values (the last one for q = 1). */
+export function percentile(xs: readonly number[], q: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))];
+}
