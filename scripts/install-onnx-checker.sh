@@ -12,11 +12,6 @@ SCRIPT=install-onnx-checker.sh
 # shellcheck source=lib/apt.sh
 source "$(dirname "$0")/lib/apt.sh"
 
-if all_installed; then
-  echo "install-onnx-checker.sh: ${PACKAGES[*]} already installed"
-else
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get update
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${PACKAGES[@]}"
-fi
+ensure_installed
 
 /usr/bin/python3 -c 'import onnx; print("install-onnx-checker.sh: onnx", onnx.__version__, "ok")'

@@ -16,12 +16,7 @@ SCRIPT=install-redis.sh
 # shellcheck source=lib/apt.sh
 source "$(dirname "$0")/lib/apt.sh"
 
-if all_installed; then
-  echo "install-redis.sh: ${PACKAGES[*]} already installed"
-else
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get update
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${PACKAGES[@]}"
-fi
+ensure_installed
 
 redis-server --version
 redis-cli --version

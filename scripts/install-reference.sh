@@ -17,12 +17,6 @@ SCRIPT=install-reference.sh
 # shellcheck source=lib/apt.sh
 source "$(dirname "$0")/lib/apt.sh"
 
-if all_installed; then
-  echo "install-reference.sh: ${PACKAGES[*]} already installed"
-else
-  export DEBIAN_FRONTEND=noninteractive
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get update
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${PACKAGES[@]}"
-fi
+ensure_installed
 
 /usr/bin/python3 -c 'import torch; print("install-reference.sh: torch", torch.__version__, "ok")'

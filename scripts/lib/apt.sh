@@ -18,3 +18,13 @@ all_installed() {
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || return 1
   done
 }
+
+# Installs PACKAGES unless every one is already installed (apt-get update first).
+ensure_installed() {
+  if all_installed; then
+    echo "$SCRIPT: ${PACKAGES[*]} already installed"
+  else
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${PACKAGES[@]}"
+  fi
+}
