@@ -33,7 +33,7 @@ import { Bundle, exportBundle } from '../src/export/index.js';
 import { MODELS } from '../src/models/registry.js';
 import type { RecModel } from '../src/models/types.js';
 import { USER_SIDE, type FieldEmbedder } from '../src/models/common/field-embedder.js';
-import { topN } from '../src/serve/index.js';
+import { topK as topN } from '../src/eval/index.js';
 import { compileUserSide, type CompiledUserSide, type TableDType } from '../src/serve/compiled.js';
 import { quantize } from '../src/export/item-table.js';
 import { pacedLine, pacedLoad, runChild, serveChild, type LoadResult, type Paced } from './load.js';

@@ -43,6 +43,16 @@ test('topK equals a full sort (ties by lower index), with exclusions, K > N, K =
   assert.throws(() => topK([1, NaN], 1), /NaN/);
 });
 
+test("topK with nan 'last' ranks NaN scores below -Infinity, among themselves by index, and skips excluded ones", () => {
+  const s = [NaN, 2, -Infinity, NaN, 2, NaN, 5];
+  assert.deepEqual([...topK(s, 10, undefined, 'last')], [6, 1, 4, 2, 0, 3, 5]);
+  assert.deepEqual([...topK(s, 5, undefined, 'last')], [6, 1, 4, 2, 0]);
+  assert.deepEqual([...topK(s, 3, undefined, 'last')], [6, 1, 4]);
+  assert.deepEqual([...topK(s, 10, [1, 0, 0, 0, 0, 1, 0], 'last')], [6, 1, 4, 2, 3]);
+  assert.deepEqual([...topK([NaN, NaN], 1, undefined, 'last')], [0]);
+  assert.throws(() => topK([1, NaN], 1, [0, 1]), /score 1 is NaN/, 'the default rule throws even on an excluded NaN');
+});
+
 test('hand-made case: masked item, tie broken by index, K larger than N, graded gains', () => {
   const scores = Float32Array.from([0.9, 0.1, 0.8, 0.8, 0.3, 0.7]);
   // candidates ranked: 2 (0.8), 3 (0.8, after 2 by index), 5, 4, 1; item 0 masked

@@ -2,7 +2,7 @@
 // DSSM, DAT, IntTower variants (Light-SE paper/residual/none, output/input/last taps, raw heads, many heads so the
 // scoring is split over threads) and RankTower (with and without cross-attention, unequal widths), with batch-norm running statistics away from their initial values, on every
 // ISA path this CPU runs: the plan's rep equals encodeUser, its logits equal score(encodeUser, item reps gathered
-// by row) within float rounding, and its top-n equals topN over its own logits. Bad plans and rows are refused.
+// by row) within float rounding, and its top-n equals topK over its own logits. Bad plans and rows are refused.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -15,7 +15,7 @@ import type { ModelName } from '../src/models/registry.js';
 import type { RecModel } from '../src/models/types.js';
 import { compileUserSide } from '../src/serve/compiled.js';
 import { serveAddon, serveInfo, setBf16Dot, setServePiece } from '../src/serve/native.js';
-import { topN } from '../src/serve/ann.js';
+import { topK } from '../src/eval/top-k.js';
 import { perturbedModel } from './helpers/perturbed-model.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'prerank-plan-'));
@@ -119,7 +119,7 @@ for (const [name, kind, extra] of CASES) {
         const [scores, top] = [Float32Array.from(ranked.scores), Int32Array.from(ranked.top)]; // the next rank() reuses its buffers
         const tol = 2e-5 * Math.max(1, ...Array.from(refScores, Math.abs));
         assert.ok(maxDiff(scores, refScores) < tol, `${isa} user ${u}: logits differ by ${maxDiff(scores, refScores)}`);
-        assert.deepEqual(Array.from(top), Array.from(topN(scores, 25)), `${isa} user ${u}: top-25`);
+        assert.deepEqual(Array.from(top), Array.from(topK(scores, 25)), `${isa} user ${u}: top-25`);
         // The same candidates as a contiguous block (no row list) score the same.
         const block = compiled.rank(x, items, null, m, 0);
         assert.ok(maxDiff(block.scores, scores) < 1e-6);
@@ -163,7 +163,7 @@ test('large requests: the same scores whatever the piece size, tower layers spli
           const { scores, top } = compiled.rank(x, table, rows, m, 50);
           const tol = 2e-5 * Math.max(1, ...Array.from(ref, Math.abs));
           assert.ok(maxDiff(scores, ref) < tol, `${isa} user ${u} piece ${piece}: logits differ by ${maxDiff(scores, ref)}`);
-          assert.deepEqual(Array.from(top), Array.from(topN(scores, 50)));
+          assert.deepEqual(Array.from(top), Array.from(topK(scores, 50)));
           if (!first) first = Float32Array.from(scores);
           else assert.deepEqual(Array.from(scores), Array.from(first), `${isa} user ${u}: piece ${piece} changes a score`);
           const off = await compiled.rankAsync(x, items, null, m, 0);
@@ -186,13 +186,14 @@ test('top-n: ties keep the lower index, NaN ranks last, n > m gives m', { skip }
   const rows = Int32Array.from([4, 2, 4, 4, 2, 9]);
   const { scores, top } = compiled.rank(compiled.input(users), table, rows, rows.length, 10);
   assert.equal(top.length, rows.length);
-  assert.deepEqual(Array.from(top), Array.from(topN(scores, 10)));
+  assert.deepEqual(Array.from(top), Array.from(topK(scores, 10)));
   const t4 = Array.from(top).filter((k) => rows[k] === 4);
   assert.deepEqual(t4, [0, 2, 3]);
   const withNaN = new Float32Array(table);
   withNaN.fill(NaN, 9 * dim, 10 * dim);
   const r2 = compiled.rank(compiled.input(users), withNaN, rows, rows.length, 10);
   assert.equal(r2.top[r2.top.length - 1], 5, 'the NaN candidate is last');
+  assert.deepEqual(Array.from(r2.top), Array.from(topK(r2.scores, 10, undefined, 'last')), 'the TypeScript top-k ranks NaN as the plan does');
 });
 
 test('bad plans and candidate rows are refused with the field named', { skip }, () => {
@@ -266,7 +267,7 @@ for (const [name, kind, extra] of QUANTIZED) {
             const tol = 2e-5 * Math.max(1, ...Array.from(refScores, Math.abs));
             const where = `${dtype} ${isa}${dot ? ' bf16-dot' : ''} user ${u}`;
             assert.ok(maxDiff(scores, refScores) < tol, `${where}: logits differ by ${maxDiff(scores, refScores)}`);
-            assert.deepEqual(Array.from(top), Array.from(topN(scores, 25)), `${where}: top-25`);
+            assert.deepEqual(Array.from(top), Array.from(topK(scores, 25)), `${where}: top-25`);
             // The decoded rows as float32 (what a store that decodes hands over; a bf16 table's told so): the same logits.
             const fromF32 = compiled.rank(x, decoded, rows, m, 0, dtype === 'bfloat16' ? dtype : 'float32');
             assert.ok(maxDiff(fromF32.scores, scores) < tol, `${where}: decoded rows differ by ${maxDiff(fromF32.scores, scores)}`);

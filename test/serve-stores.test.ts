@@ -1,11 +1,10 @@
 // Item stores: the conformance suite for every registered store (Redis against a redis-server this test starts on a
 // random loopback port, Redis Cluster against three masters it starts the same way), Redis key spaces and publishing,
-// the ANN indexes, and top-n selection.
+// and the ANN indexes.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
-import { Rng } from '../src/core/index.js';
-import { BruteForceIndex, buildAnnIndex, topN } from '../src/serve/ann.js';
+import { BruteForceIndex, buildAnnIndex } from '../src/serve/ann.js';
 import { openStore, STORES, storeKind } from '../src/serve/stores/index.js';
 import { parseRedisUrl } from '../src/serve/stores/redis-url.js';
 import type { StoreOpenOptions } from '../src/serve/stores/types.js';
@@ -92,11 +91,4 @@ test('redis store: the first node publishes a model\'s table once; others share 
 
 test('redis store: a server that is not there fails with the URL in the message', { skip: haveRedis ? undefined : REDIS_SKIP }, async () => {
   await assert.rejects(openStore({ url: 'redis://127.0.0.1:1', modelHash: 'c'.repeat(64), table: async () => randomTable(2, 2, 'float32') }), /redis store redis:\/\/127\.0\.0\.1:1/);
-});
-
-test('topN: heap and sort paths agree, best first, ties by position', () => {
-  const rng = new Rng(2);
-  const scores = Float32Array.from({ length: 1000 }, () => Math.round(rng.normal() * 20) / 4);
-  const ref = Array.from({ length: 1000 }, (_, i) => i).sort((a, b) => scores[b] - scores[a] || a - b);
-  for (const n of [0, 1, 5, 50, 124, 125, 999, 1000, 2000]) assert.deepEqual(Array.from(topN(scores, n)), ref.slice(0, n), `n=${n}`);
 });

@@ -26,4 +26,4 @@ export { LogLoss, LOGLOSS_EPS, loglossFromLogit, loglossFromProb } from './loglo
 export type { Metric, PointBatch } from './metric.js';
 export { RANKING_FAMILIES, RankingMetrics, type RankingBatch, type RankingFamily, type RankingOptions } from './ranking-metrics.js';
 export { relaImpr, relaImprVs } from './rela-impr.js';
-export { topK } from './top-k.js';
+export { topK, type NanRule } from './top-k.js';

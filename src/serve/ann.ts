@@ -2,6 +2,7 @@
 // an increasing affine function of <user, item> (the export records whether it is: manifest items.retrieval).
 // usearch (HNSW, prebuilt native addon) when it loads; else an exact brute-force scan with the same interface.
 // Shape letters: N items, I rep width, K top-k.
+import { topK } from '../eval/top-k.js';
 import { addRows, newUsearch, type UsearchLike } from '../export/ann-index.js';
 
 export interface AnnIndex {
@@ -28,52 +29,10 @@ export class BruteForceIndex implements AnnIndex {
       for (let j = 0; j < d; j++) s += r[i * d + j] * q[j];
       scores[i] = s;
     }
-    return topN(scores, k);
+    return topK(scores, k, undefined, 'last');
   }
 
   close(): void {}
-}
-
-/** Indices of the n largest values, best first; ties keep the lower index first. */
-export function topN(scores: ArrayLike<number>, n: number): Int32Array {
-  const m = scores.length;
-  const k = Math.max(0, Math.min(n, m));
-  const better = (a: number, b: number): boolean => scores[a] > scores[b] || (scores[a] === scores[b] && a < b);
-  if (k * 8 >= m) {
-    const idx = Int32Array.from({ length: m }, (_, i) => i);
-    idx.sort((a, b) => (better(a, b) ? -1 : better(b, a) ? 1 : 0));
-    return idx.slice(0, k);
-  }
-  // a min-heap of the k best so far (root = worst of them)
-  const heap = new Int32Array(k);
-  let size = 0;
-  const sift = (i: number): void => {
-    for (;;) {
-      const l = 2 * i + 1, r = l + 1;
-      let w = i;
-      if (l < size && better(heap[w], heap[l])) w = l;
-      if (r < size && better(heap[w], heap[r])) w = r;
-      if (w === i) return;
-      [heap[i], heap[w]] = [heap[w], heap[i]];
-      i = w;
-    }
-  };
-  for (let i = 0; i < m; i++) {
-    if (size < k) {
-      heap[size] = i;
-      let c = size++;
-      while (c > 0) {
-        const p = (c - 1) >> 1;
-        if (!better(heap[p], heap[c])) break;
-        [heap[p], heap[c]] = [heap[c], heap[p]];
-        c = p;
-      }
-    } else if (better(i, heap[0])) {
-      heap[0] = i;
-      sift(0);
-    }
-  }
-  return heap.sort((a, b) => (better(a, b) ? -1 : better(b, a) ? 1 : 0));
 }
 
 export class UsearchIndex implements AnnIndex {

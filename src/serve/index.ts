@@ -9,7 +9,7 @@ export { openApiDocument, RESPONSES } from './openapi.js';
 export { isLoopback, checkAdminExposure, tokenMatches, resolveUnderRoot, ADMIN_TOKEN_ENV } from './admin.js';
 export { STORES, openStore, storeKind, MemoryItemStore, RedisItemStore, parseRedisUrl, type ItemStore, type ItemLookup,
   type StoreFactory, type StoreOpenOptions } from './stores/index.js';
-export { buildAnnIndex, BruteForceIndex, UsearchIndex, topN, type AnnIndex, type AnnKind, type LazyReps } from './ann.js';
+export { buildAnnIndex, BruteForceIndex, UsearchIndex, type AnnIndex, type AnnKind, type LazyReps } from './ann.js';
 export { VersionWatcher, classifyReloadError, type ReloadFailure, type WatchOptions } from './watch.js';
 export { ServeMetrics } from './metrics.js';
 export { DEFAULT_LIMITS, type Limits } from './schemas.js';

@@ -14,11 +14,12 @@
 import { noGrad, scope, Tensor } from '../core/index.js';
 import { allocBatch, type Batch } from '../data/batch.js';
 import { featureColumn, type EncodedRow, type FeatureSpec } from '../data/index.js';
+import { topK } from '../eval/top-k.js';
 import { rawKey, type RawValue } from '../data/vocabulary.js';
 import type { Bundle } from '../export/bundle.js';
 import { decodeRow } from '../export/item-table.js';
 import { own } from '../util/own.js';
-import { topN, type AnnIndex } from './ann.js';
+import type { AnnIndex } from './ann.js';
 import { compileUserSide, type TableDType, type CompiledUserSide } from './compiled.js';
 import type { ItemStore } from './stores/types.js';
 
@@ -175,7 +176,7 @@ export class Scorer {
     for (let k = 0; k < m; k++) decodeRow(items, rows[k], reps, k * items.dim);
     // The rep the index was searched with (stored, or the tower's output) scores the hits: no second tower pass.
     const scores = this.compiled ? this.compiled.rankRep(user.rep, reps, null, m, 0, this.decodedDtype).scores : this.scorePairs(user.rep, reps, m);
-    const order = topN(scores, m);
+    const order = topK(scores, m, undefined, 'last');
     const out = Array.from(order, (k) => ({ id: items.ids[rows[k]], score: scores[k] }));
     this.observe?.({ route: 'retrieve', candidates: m, unknown: 0, lookups: user.lookups, oovs: user.oovs, userRep: user.stored ? 'stored' : 'tower' });
     return { items: out, unknown: [], oov: user.oov, modelVersion: this.modelVersion };
@@ -208,11 +209,11 @@ export class Scorer {
       const lookup = await this.opts.store!.get(ids);
       found = lookup.found;
       scores = this.scorePairs(encoded.rep, lookup.reps, found.length);
-      order = topN(scores, n);
+      order = topK(scores, n, undefined, 'last');
     } else {
       user = this.prepareUser(req.user);
       ({ found, scores } = this.scoreFullPairs(user.row, ids));
-      order = topN(scores, n);
+      order = topK(scores, n, undefined, 'last');
     }
     const unknown = found.length < ids.length ? this.unknownIds(req.candidates, found) : [];
     const items = Array.from(order, (k) => ({ id: req.candidates[found[k]], score: scores[k] }));
