@@ -205,6 +205,19 @@ test('no import cycles between the files of src/', () => {
   assert.equal(found.length, 0, `${found.length} import cycle(s) (each: its files, then one loop through them; file:line is that file's import of the next):\n${text.join('\n')}`);
 });
 
+/** The levels of docs/ARCHITECTURE.md's "Layers" table, bottom first: rows "| level | folders | ... |". */
+function documentedLayers(markdown: string): string[][] {
+  const section = markdown.split(/^## /m).find((s) => s.startsWith('Layers\n')) ?? '';
+  const rows = [...section.matchAll(/^\| (\d+) \| ([^|]+) \|/gm)];
+  const levels = rows.map((r) => ({ level: Number(r[1]), folders: r[2].split(',').map((f) => f.trim().replace(/^`src\/(.*)`$/, '$1')) }));
+  return levels.sort((a, b) => a.level - b.level).map((l) => l.folders);
+}
+
+test('docs/ARCHITECTURE.md draws the levels this check enforces', () => {
+  assert.deepEqual(documentedLayers(readFileSync(join(ROOT, 'docs', 'ARCHITECTURE.md'), 'utf8')), LAYERS);
+  assert.deepEqual(documentedLayers('## Layers\n| level | folders |\n|---|---|\n| 1 | b, c | x |\n| 0 | `src/a.ts` | y |\n'), [['a.ts'], ['b', 'c']]);
+});
+
 test('every folder of src/ has a level, and imports only folders of lower levels', () => {
   const folders = [...new Set(graph.files.map((f) => f.split('/')[1]))];
   assert.deepEqual(folders.filter((f) => levelOf(`src/${f}`).level < 0), [], 'folders missing from LAYERS');
