@@ -23,6 +23,7 @@ import { CachedDataset, loadDataConfig, SYNTH_SIZES, writeSynthLog, type SynthSi
 import { exportBundle, Bundle } from '../src/export/index.js';
 import { annThreads, saveAnnIndex } from '../src/export/ann-index.js';
 import { fromRunDir } from '../src/export/export-bundle.js';
+import { firstIds } from '../src/export/id-table.js';
 import { decodeAll } from '../src/export/item-table.js';
 import { BruteForceIndex, buildAnnIndex } from '../src/serve/ann.js';
 import { Deployment } from '../src/serve/service.js';
@@ -115,7 +116,7 @@ async function exportStage(p: Paths): Promise<Result> {
 async function load(p: Paths): Promise<Result> {
   // as `prerank serve` loads: the mapped table's sha256 runs after the load, in the background
   const t0 = performance.now();
-  const b = await Bundle.load(p.bundle, { verifyItems: 'defer' });
+  const b = await Bundle.load(p.bundle, { verify: 'defer' });
   const s = seconds(t0);
   const t1 = performance.now();
   await b.verifyDeferred();
@@ -127,7 +128,7 @@ async function serve(p: Paths, requests: number): Promise<Result> {
   const deps = [await Deployment.open(p.bundle, { store: 'memory', ann: 'off' }), await Deployment.open(p.bundle10k, { store: 'memory', ann: 'off' })];
   try {
     const rng = new Rng(3);
-    const [full, small] = await alternatingLatency(deps.map((deployment) => ({ deployment, itemIds: deployment.bundle.items!.ids })),
+    const [full, small] = await alternatingLatency(deps.map((deployment) => ({ deployment, itemIds: firstIds(deployment.bundle.items!.ids, Infinity) })),
       { user: () => ({ user_id: String(1 + rng.int(1000)) }), k: 1000, requests, seed: 7 });
     return { serve_k1000_p50_ms: round(full.p50), serve_k1000_p99_ms: round(full.p99),
       serve_k1000_p50_ms_10k_items: round(small.p50), serve_k1000_p99_ms_10k_items: round(small.p99), peak_rss_mib: peak() };
@@ -151,13 +152,13 @@ async function ann(p: Paths): Promise<Result> {
   const rng = new Rng(11);
   let hits = 0, total = 0;
   for (let q = 0; q < 200; q++) {
-    const row = rng.int(t.ids.length);
+    const row = rng.int(t.ids.size);
     const query = Float32Array.from(reps.subarray(row * t.dim, (row + 1) * t.dim), (x) => x + 0.1 * rng.normal());
     const truth = new Set(exact.search(query, 100));
     for (const r of built.index.search(query, 100)) if (truth.has(r)) hits++;
     total += truth.size;
   }
-  return { ann_kind: built.index.kind, ann_items: t.ids.length, ann_threads: annThreads(), ann_build_s: round(buildS, 1), ann_recall_at_100: round(hits / total, 4), peak_rss_mib: peak() };
+  return { ann_kind: built.index.kind, ann_items: t.ids.size, ann_threads: annThreads(), ann_build_s: round(buildS, 1), ann_recall_at_100: round(hits / total, 4), peak_rss_mib: peak() };
 }
 
 async function redis(p: Paths, requests: number): Promise<Result> {
@@ -165,7 +166,7 @@ async function redis(p: Paths, requests: number): Promise<Result> {
   try {
     const b = await Bundle.load(p.bundle, { parts: 'item' });
     const t0 = performance.now();
-    const [l] = await clusterServeLatency(p.bundle, { urls: [cluster.url], user: { user_id: '1' }, itemIds: b.items!.ids, k: 1000, requests });
+    const [l] = await clusterServeLatency(p.bundle, { urls: [cluster.url], user: { user_id: '1' }, itemIds: firstIds(b.items!.ids, Infinity), k: 1000, requests });
     return { redis_cluster_k1000_p50_ms: round(l.p50), redis_cluster_k1000_p99_ms: round(l.p99), redis_stage_s: round(seconds(t0), 1), peak_rss_mib: peak() };
   } finally {
     await cluster.stop();

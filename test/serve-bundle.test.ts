@@ -112,7 +112,7 @@ test('parts: the user tower loads without the item table and the item table with
   assert.equal(user.items, null);
   const item = await Bundle.load(out, { parts: 'item' });
   assert.equal(item.model, null);
-  assert.equal(item.items!.ids.length, dssm.data.itemCount);
+  assert.equal(item.items!.ids.size, dssm.data.itemCount);
   assert.equal(item.modelVersion, user.modelVersion);
 });
 
@@ -266,7 +266,7 @@ test('retrieval bundles carry their HNSW index: loaded, not rebuilt, same answer
   const loaded = await buildAnnIndex(reps, b.items!.dim, 'usearch', saved);
   const built = await buildAnnIndex(reps, b.items!.dim, 'usearch');
   assert.equal(loaded.note, undefined, loaded.note);
-  assert.equal(loaded.index.size, b.items!.ids.length);
+  assert.equal(loaded.index.size, b.items!.ids.size);
   const q = reps.slice(0, b.items!.dim);
   // the same answers up to ties: items with equal reps may come back in either order (the export builds on every
   // core, so its graph is not the fresh build's), so compare the scores of the rows returned
