@@ -33,7 +33,7 @@ const forward = (r: TinyRun, b: Parameters<TinyRun['model']['forward']>[0]): Flo
 test('a DSSM bundle scores what the training-time model scores (within 1e-5)', async () => {
   const out = join(root, 'b-dssm');
   const { manifest } = await exportBundle(dssm.runDir, out);
-  assert.equal(manifest.format, 'prerank-bundle/2');
+  assert.equal(manifest.format, 'prerank-bundle/3');
   assert.equal(manifest.model.kind, 'dssm');
   assert.ok(manifest.items.cached);
   assert.equal(manifest.items.count, dssm.data.itemCount);
@@ -205,7 +205,7 @@ test('a tampered or mismatched bundle is refused, naming the file', async () => 
   const m2 = JSON.parse(readFileSync(join(d, 'manifest.json'), 'utf8'));
   m2.format = 'prerank-bundle/99';
   writeFileSync(join(d, 'manifest.json'), JSON.stringify(m2));
-  await assert.rejects(Bundle.load(d), /format 'prerank-bundle\/99'; this prerank reads 'prerank-bundle\/1' and 'prerank-bundle\/2'/);
+  await assert.rejects(Bundle.load(d), /format 'prerank-bundle\/99'; this prerank reads 'prerank-bundle\/1', 'prerank-bundle\/2', 'prerank-bundle\/3'/);
 
   d = mk('t-truncated');
   writeFileSync(join(d, 'items/reps.bin'), readFileSync(join(d, 'items/reps.bin')).subarray(0, 64));

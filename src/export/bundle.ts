@@ -162,7 +162,7 @@ export class Bundle {
     } catch (e) {
       throw new BundleError(dir, `manifest.json is not valid JSON: ${(e as Error).message}`);
     }
-    if (!READABLE_FORMATS.includes(m.format)) throw new BundleError(dir, `manifest.json has format '${String(m.format)}'; this prerank reads ${READABLE_FORMATS.map((f) => `'${f}'`).join(' and ')} (re-export the model with this prerank)`);
+    if (!READABLE_FORMATS.includes(m.format)) throw new BundleError(dir, `manifest.json has format '${String(m.format)}'; this prerank reads ${READABLE_FORMATS.map((f) => `'${f}'`).join(', ')} (re-export the model with this prerank)`);
     for (const k of ['model', 'features', 'files', 'items', 'hash'] as const) {
       if (m[k] === undefined) throw new BundleError(dir, `manifest.json has no '${k}'`);
     }
