@@ -6,8 +6,9 @@
 //   train     DSSM and IntTower, --steps steps of batch 4096 after 20 warm-up steps, from the cache (samples/s); at
 //             M and L the same on S as well, in this run, for the ratio the issue asks (`train_samples_per_s_S`)
 //   export    the DSSM run as a float32 bundle with its HNSW index, and the same model over the first 10k items
-//   load      Bundle.load of the full bundle in a fresh process, as `prerank serve` loads it (the table's sha256
-//             deferred, then timed on its own)
+//   load      Bundle.load of the full bundle in a fresh process, as `prerank serve` loads it (the mapped files'
+//             sha256 deferred, then timed on its own); then `prerank serve --workers 2` over it, k = 1,000 random
+//             candidates, and the second worker's private memory (`second_worker_rss_mib`, bench/mmap.ts)
 //   serve     k = 1,000 random candidates per request through the service's scorer, the full table and the 10k one
 //             alternating in blocks of 50 requests: p50 / p99
 //   ann       usearch over the item table, built as the export builds it (every core), recall@100 against exact
@@ -32,6 +33,7 @@ import { runConfigJson } from '../src/train/config.js';
 import { trainStep } from '../src/train/step.js';
 import { peakRssMiB } from '../src/util/proc.js';
 import { cpuModel } from './proc.js';
+import { privateMiB, workersMemory } from './mmap.js';
 import { alternatingLatency, clusterServeLatency } from './redis-cluster.js';
 import { startRedisCluster } from '../test/redis-cluster-fixture.js';
 
@@ -113,14 +115,20 @@ async function exportStage(p: Paths): Promise<Result> {
   return { export_s: round(exportS, 1), exported_items: ds.itemCount, peak_rss_mib: peak() };
 }
 
-async function load(p: Paths): Promise<Result> {
-  // as `prerank serve` loads: the mapped table's sha256 runs after the load, in the background
+async function load(p: Paths, requests: number): Promise<Result> {
+  // as `prerank serve` loads: the mapped files' sha256 runs after the load, in the background
   const t0 = performance.now();
   const b = await Bundle.load(p.bundle, { verify: 'defer' });
   const s = seconds(t0);
   const t1 = performance.now();
   await b.verifyDeferred();
-  return { bundle_load_s: round(s, 3), table_sha256_s: round(seconds(t1), 2), items: b.manifest.items.count, peak_rss_mib: peak() };
+  const sha = seconds(t1);
+  // what a second serving process adds: `prerank serve --workers 2` over the bundle (bench/mmap.ts's measurement)
+  const ids = b.items!.ids;
+  const { workers } = await workersMemory(p.bundle, (rng) => ids.keyAt(rng.int(ids.size)), Math.min(requests, 200));
+  const second = workers[1] ?? workers[0];
+  return { bundle_load_s: round(s, 3), deferred_sha256_s: round(sha, 2), items: b.manifest.items.count,
+    second_worker_rss_mib: privateMiB(second), second_worker_pss_mib: second.mem.Pss, peak_rss_mib: peak() };
 }
 
 /** Serving latency on the full table and the 10k table, alternating blocks of 50 requests after 30 warm-up each. */
@@ -179,7 +187,7 @@ async function runStage(stage: string, p: Paths, o: { size: SynthSize; steps: nu
     case 'encode': return encode(p);
     case 'train': return train(p, o.kind ?? 'dssm', o.steps);
     case 'export': return exportStage(p);
-    case 'load': return load(p);
+    case 'load': return load(p, o.requests);
     case 'serve': return serve(p, o.requests);
     case 'ann': return ann(p);
     case 'redis': return redis(p, o.requests);
