@@ -1,4 +1,5 @@
-// Opening a bundle's item table. items/reps.bin is the [N, I] matrix from byte 0 (items/scales.bin the [N] float32
+// Bundle files read in place (bundleFile: the item table, id tables, weights, stored user encodings), and opening
+// the item table. items/reps.bin is the [N, I] matrix from byte 0 (items/scales.bin the [N] float32
 // scales of an int8 table), so a mapping puts the matrix on a page boundary; the serving kernels read rows with
 // unaligned SIMD loads, so a row's own offset (r * I * bytes) needs no alignment. Mapped, opening costs the same at
 // any N and the processes of one host share the pages; without the native addon the files are read into the heap.
