@@ -6,8 +6,9 @@
 //   train     DSSM and IntTower, --steps steps of batch 4096 after 20 warm-up steps, from the cache (samples/s); at
 //             M and L the same on S as well, in this run, for the ratio the issue asks (`train_samples_per_s_S`)
 //   export    the DSSM run as a float32 bundle with its HNSW index, and the same model over the first 10k items
-//   load      Bundle.load of the full bundle in a fresh process, as `prerank serve` loads it (the table's sha256
-//             deferred, then timed on its own)
+//   load      Bundle.load of the full bundle in a fresh process, as `prerank serve` loads it (the mapped files'
+//             sha256 deferred, then timed on its own); then `prerank serve --workers 2` over it, k = 1,000 random
+//             candidates, and the second worker's private memory (`second_worker_rss_mib`, bench/mmap.ts)
 //   serve     k = 1,000 random candidates per request through the service's scorer, the full table and the 10k one
 //             alternating in blocks of 50 requests: p50 / p99
 //   ann       usearch over the item table, built as the export builds it (every core), recall@100 against exact
@@ -23,6 +24,7 @@ import { CachedDataset, loadDataConfig, SYNTH_SIZES, writeSynthLog, type SynthSi
 import { exportBundle, Bundle } from '../src/export/index.js';
 import { annThreads, saveAnnIndex } from '../src/export/ann-index.js';
 import { fromRunDir } from '../src/export/export-bundle.js';
+import { firstIds } from '../src/export/id-table.js';
 import { decodeAll } from '../src/export/item-table.js';
 import { BruteForceIndex, buildAnnIndex } from '../src/serve/ann.js';
 import { Deployment } from '../src/serve/service.js';
@@ -31,6 +33,7 @@ import { runConfigJson } from '../src/train/config.js';
 import { trainStep } from '../src/train/step.js';
 import { peakRssMiB } from '../src/util/proc.js';
 import { cpuModel } from './proc.js';
+import { privateMiB, workersMemory } from './mmap.js';
 import { alternatingLatency, clusterServeLatency } from './redis-cluster.js';
 import { startRedisCluster } from '../test/redis-cluster-fixture.js';
 
@@ -112,14 +115,20 @@ async function exportStage(p: Paths): Promise<Result> {
   return { export_s: round(exportS, 1), exported_items: ds.itemCount, peak_rss_mib: peak() };
 }
 
-async function load(p: Paths): Promise<Result> {
-  // as `prerank serve` loads: the mapped table's sha256 runs after the load, in the background
+async function load(p: Paths, requests: number): Promise<Result> {
+  // as `prerank serve` loads: the mapped files' sha256 runs after the load, in the background
   const t0 = performance.now();
-  const b = await Bundle.load(p.bundle, { verifyItems: 'defer' });
+  const b = await Bundle.load(p.bundle, { verify: 'defer' });
   const s = seconds(t0);
   const t1 = performance.now();
   await b.verifyDeferred();
-  return { bundle_load_s: round(s, 3), table_sha256_s: round(seconds(t1), 2), items: b.manifest.items.count, peak_rss_mib: peak() };
+  const sha = seconds(t1);
+  // what a second serving process adds: `prerank serve --workers 2` over the bundle (bench/mmap.ts's measurement)
+  const ids = b.items!.ids;
+  const { workers } = await workersMemory(p.bundle, (rng) => ids.keyAt(rng.int(ids.size)), Math.min(requests, 200));
+  const second = workers[1] ?? workers[0];
+  return { bundle_load_s: round(s, 3), deferred_sha256_s: round(sha, 2), items: b.manifest.items.count,
+    second_worker_rss_mib: privateMiB(second), second_worker_pss_mib: second.mem.Pss, peak_rss_mib: peak() };
 }
 
 /** Serving latency on the full table and the 10k table, alternating blocks of 50 requests after 30 warm-up each. */
@@ -127,7 +136,7 @@ async function serve(p: Paths, requests: number): Promise<Result> {
   const deps = [await Deployment.open(p.bundle, { store: 'memory', ann: 'off' }), await Deployment.open(p.bundle10k, { store: 'memory', ann: 'off' })];
   try {
     const rng = new Rng(3);
-    const [full, small] = await alternatingLatency(deps.map((deployment) => ({ deployment, itemIds: deployment.bundle.items!.ids })),
+    const [full, small] = await alternatingLatency(deps.map((deployment) => ({ deployment, itemIds: firstIds(deployment.bundle.items!.ids, Infinity) })),
       { user: () => ({ user_id: String(1 + rng.int(1000)) }), k: 1000, requests, seed: 7 });
     return { serve_k1000_p50_ms: round(full.p50), serve_k1000_p99_ms: round(full.p99),
       serve_k1000_p50_ms_10k_items: round(small.p50), serve_k1000_p99_ms_10k_items: round(small.p99), peak_rss_mib: peak() };
@@ -151,13 +160,13 @@ async function ann(p: Paths): Promise<Result> {
   const rng = new Rng(11);
   let hits = 0, total = 0;
   for (let q = 0; q < 200; q++) {
-    const row = rng.int(t.ids.length);
+    const row = rng.int(t.ids.size);
     const query = Float32Array.from(reps.subarray(row * t.dim, (row + 1) * t.dim), (x) => x + 0.1 * rng.normal());
     const truth = new Set(exact.search(query, 100));
     for (const r of built.index.search(query, 100)) if (truth.has(r)) hits++;
     total += truth.size;
   }
-  return { ann_kind: built.index.kind, ann_items: t.ids.length, ann_threads: annThreads(), ann_build_s: round(buildS, 1), ann_recall_at_100: round(hits / total, 4), peak_rss_mib: peak() };
+  return { ann_kind: built.index.kind, ann_items: t.ids.size, ann_threads: annThreads(), ann_build_s: round(buildS, 1), ann_recall_at_100: round(hits / total, 4), peak_rss_mib: peak() };
 }
 
 async function redis(p: Paths, requests: number): Promise<Result> {
@@ -165,7 +174,7 @@ async function redis(p: Paths, requests: number): Promise<Result> {
   try {
     const b = await Bundle.load(p.bundle, { parts: 'item' });
     const t0 = performance.now();
-    const [l] = await clusterServeLatency(p.bundle, { urls: [cluster.url], user: { user_id: '1' }, itemIds: b.items!.ids, k: 1000, requests });
+    const [l] = await clusterServeLatency(p.bundle, { urls: [cluster.url], user: { user_id: '1' }, itemIds: firstIds(b.items!.ids, Infinity), k: 1000, requests });
     return { redis_cluster_k1000_p50_ms: round(l.p50), redis_cluster_k1000_p99_ms: round(l.p99), redis_stage_s: round(seconds(t0), 1), peak_rss_mib: peak() };
   } finally {
     await cluster.stop();
@@ -178,7 +187,7 @@ async function runStage(stage: string, p: Paths, o: { size: SynthSize; steps: nu
     case 'encode': return encode(p);
     case 'train': return train(p, o.kind ?? 'dssm', o.steps);
     case 'export': return exportStage(p);
-    case 'load': return load(p);
+    case 'load': return load(p, o.requests);
     case 'serve': return serve(p, o.requests);
     case 'ann': return ann(p);
     case 'redis': return redis(p, o.requests);

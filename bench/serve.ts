@@ -29,7 +29,7 @@ import { join } from 'node:path';
 import { engineInfo, keep, noGrad, Rng, scope, Tensor } from '../src/core/index.js';
 import { Dataset, recipeConfig, type Batch } from '../src/data/index.js';
 import { headOf } from '../src/data/batch.js';
-import { Bundle, exportBundle } from '../src/export/index.js';
+import { Bundle, exportBundle, firstIds } from '../src/export/index.js';
 import { MODELS } from '../src/models/registry.js';
 import type { RecModel } from '../src/models/types.js';
 import { USER_SIDE, type FieldEmbedder } from '../src/models/common/field-embedder.js';
@@ -96,7 +96,7 @@ async function itemReps(bundleDir: string): Promise<{ ids: string[]; reps: Float
   const b = await Bundle.load(bundleDir, { parts: 'item' });
   const t = b.items!;
   if (!(t.data instanceof Float32Array)) throw new Error('expected a float32 item table');
-  return { ids: t.ids, reps: t.data, dim: t.dim };
+  return { ids: firstIds(t.ids, t.ids.size), reps: t.data, dim: t.dim };
 }
 
 /**
