@@ -45,6 +45,7 @@ import { pacedLine, pacedLoad, runChild, serveChild, type LoadResult, type Paced
 import { fmaWindows, fmaWindowsLine, stealLine, stealMeter } from './steal.js';
 import { PYTHON, fairOpenblasEnv, openblasCore, torchAvailable, writeFixture } from './torch-reference.js';
 import { ortConfigName, prepareOrt, type OrtSide } from './ort.js';
+import { cpuModel } from './proc.js';
 import { NO_ORT, ortJson, ortLines, ortRow, ortSummary, type OrtRow } from './ort-rows.js';
 
 const KS = [100, 1000, 5000];
@@ -499,7 +500,7 @@ export async function benchServe(args: string[]): Promise<void> {
   const seconds = Number(opt('http-seconds', '10'));
   const rates = opt('rates', '200,500').split(',').map(Number);
   const info = engineInfo();
-  console.log(`CPU: ${info.cpu}; ISA path: ${info.isa} (supported: ${info.supportedIsas.join(', ')}); kernels: ${info.kernels}; pool threads: ${info.threads}`);
+  console.log(`CPU: ${cpuModel()}; ISA path: ${info.isa} (supported: ${info.supportedIsas.join(', ')}); kernels: ${info.kernels}; pool threads: ${info.threads}`);
   const steal = stealMeter();
   const noise = noiseProbe();
   console.log(`noise floor: a fixed ~20 us computation timed 2,000 times: p50 ${f2(noise.p50 * 1000, 1)} us, p99 ${f2(noise.p99 * 1000, 1)} us ` +
@@ -546,7 +547,7 @@ export async function benchServe(args: string[]): Promise<void> {
     rmSync(work, { recursive: true, force: true });
   }
 
-  const result: Record<string, unknown> = { cpu: info.cpu, isa: info.isa, threads: info.threads, torch_threads: torchMissing ? null : 1,
+  const result: Record<string, unknown> = { cpu: info.cpu, cpu_model: cpuModel(), isa: info.isa, threads: info.threads, torch_threads: torchMissing ? null : 1,
     noise_p50_us: noise.p50 * 1000, noise_p99_us: noise.p99 * 1000, fma_windows: windows };
   for (const m of models) {
     for (const k of KS) {
