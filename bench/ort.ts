@@ -2,7 +2,7 @@
 // plan, run on a model's exported ONNX graphs (src/export/onnx) on onnxruntime's CPU execution provider:
 //   offline: item_tower.onnx over the whole catalogue once -> item reps [N, I], cached (as prerank's item table is);
 //   a request: the user row's feeds -> user_tower.onnx -> user_rep [1, U]; scorer.onnx over the first k cached reps
-//   [k, I] -> scores [k]; top-n of the scores in JS (src/serve's topN, the tensor path's cut).
+//   [k, I] -> scores [k]; top-n of the scores in JS (eval's topK, the tensor path's cut).
 // Times include onnxruntime-node's own per-call cost (InferenceSession.run validates the feeds and runs the graph
 // after a setImmediate): what a Node service built on it pays.
 // The session options are onnxruntime's best on this machine: every configuration below is timed on a short
@@ -16,7 +16,7 @@ import { headOf } from '../src/data/batch.js';
 import { encodeModel, exportOnnx, OnnxGraph, onnxModelOf } from '../src/export/onnx/index.js';
 import { lengthInput } from '../src/export/onnx/features.js';
 import type { RecModel } from '../src/models/types.js';
-import { topN } from '../src/serve/index.js';
+import { topK } from '../src/eval/index.js';
 import { percentile } from '../src/util/stats.js';
 
 export const ORT_LEVELS = ['disabled', 'basic', 'extended', 'layout', 'all'] as const;
@@ -134,7 +134,7 @@ export class OrtRanker {
     if (!items) this.items.set(k, (items = new ort.Tensor('float32', this.table.subarray(0, k * this.dim), [k, this.dim])));
     const { user_rep } = await this.user.run(rowFeeds(this.user.inputNames, b, row, row + 1));
     const scores = (await this.scorer.run({ user_rep, item_rep: items })).score.data as Float32Array;
-    return { scores, top: topN(scores, this.n) };
+    return { scores, top: topK(scores, this.n, undefined, 'last') };
   }
 
   async release(): Promise<void> {

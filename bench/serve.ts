@@ -3,7 +3,7 @@
 //   1. In process, per request: the model's compiled serving plan (src/serve/compiled.ts: tower input written from
 //      the encoded user row, then one native call: user tower in eval mode + score against the first k cached item
 //      reps [k, I] + top-100 cut), for k = 100, 1,000, 5,000; p50/p99 over --requests after warm-up. The tensor path
-//      it replaces (encodeUser + model.score + JS topN) is timed at k = 1,000 for comparison.
+//      it replaces (encodeUser + model.score + JS topK) is timed at k = 1,000 for comparison.
 //   2. The same computation in eager PyTorch (bench/reference/score.py, 1 thread, inference_mode) from the same weights
 //      and item reps (a fixture written here), in the same run, the two alternating in short blocks of requests
 //      (score.py: both sample the same stretch of time); max |score difference| and the ratio torch/prerank.
@@ -38,7 +38,7 @@ import { Bundle, exportBundle, firstIds } from '../src/export/index.js';
 import { MODELS } from '../src/models/registry.js';
 import type { RecModel } from '../src/models/types.js';
 import { USER_SIDE, type FieldEmbedder } from '../src/models/common/field-embedder.js';
-import { topK as topN } from '../src/eval/index.js';
+import { topK } from '../src/eval/index.js';
 import { compileUserSide, type CompiledUserSide, type TableDType } from '../src/serve/compiled.js';
 import { quantize } from '../src/export/item-table.js';
 import { pacedLine, pacedLoad, runChild, serveChild, type LoadResult, type Paced } from './load.js';
@@ -148,7 +148,7 @@ interface ModelResult {
   key: string;
   desc: string;
   ours: Record<number, Lat>;
-  /** The tensor path (encodeUser + score + JS topN) at k = 1,000, for comparison. */
+  /** The tensor path (encodeUser + score + JS topK) at k = 1,000, for comparison. */
   tensorPath: Lat;
   torch: Record<number, Lat> | null;
   maxAbsDiff: number | null;
@@ -324,13 +324,13 @@ async function benchModel(spec: Spec, ctx: RowContext): Promise<{ r: ModelResult
     r.torchInfo = `torch ${t.report.torch}, ${t.report.threads} thread, OpenBLAS core ${t.report.blas_core ?? '?'}${own.pin ? ` (pinned: by itself OpenBLAS picks ${own.core}, a fallback kernel)` : ''}`;
     rmSync(fx, { recursive: true, force: true });
   }
-  // The tensor path the plan replaces (encodeUser + model.score + JS topN), at k = 1,000 only.
+  // The tensor path the plan replaces (encodeUser + model.score + JS topK), at k = 1,000 only.
   const tensorMs: number[] = [];
   noGrad(() => {
     const items = Tensor.from(reps.subarray(0, 1000 * dim), [1000, dim]);
     for (let i = 0; i < warmup + Math.min(requests, 300); i++) {
       const t0 = performance.now();
-      scope(() => void topN(model.score!(model.encodeUser!(user), items).f, TOP_N));
+      scope(() => void topK(model.score!(model.encodeUser!(user), items).f, TOP_N));
       if (i >= warmup) tensorMs.push(performance.now() - t0);
     }
   });
