@@ -14,7 +14,7 @@ import { Rng } from '../src/core/index.js';
 import { Dataset, writeSyntheticLog } from '../src/data/index.js';
 import { MODELS, type ModelName } from '../src/models/registry.js';
 import type { RecModel } from '../src/models/types.js';
-import { RANK_TOWER_TINY, type RankTower, type RankTowerConfig } from '../src/models/rank-tower.js';
+import { rankTower, type RankTower, type RankTowerConfig } from '../src/models/rank-tower.js';
 import { tinyCascade } from './cascade-fixture.js';
 
 const missing = torchAvailable();
@@ -88,7 +88,7 @@ test('rank-tower hybrid listwise: 5 Adam steps on cascade lists match PyTorch (r
   try {
     const { cascade } = await tinyCascade(root, 4);
     const features = cascade.fit.data.features;
-    const config: RankTowerConfig = { ...RANK_TOWER_TINY, batchNorm: true };
+    const config: RankTowerConfig = { ...rankTower.tiny, batchNorm: true };
     const model = MODELS['rank-tower']({ features, rng: new Rng(5) }, config) as RankTower;
     const caps = { impression: 4, ranking_candidate: 3, prerank_candidate: 3, random: 3 };
     const batches = [...new CascadeLists(cascade, 'train', { listsPerBatch: 4, caps, seed: 1 }).epoch(0)];

@@ -9,14 +9,16 @@ import { z } from 'zod';
 import type { Tensor } from '../core/tensor.js';
 import type { Rng } from '../core/random.js';
 import * as ops from '../core/ops/index.js';
-import { Linear, Module, param, type Mlp } from '../nn/index.js';
+import { Linear, Module, type Mlp } from '../nn/index.js';
 import type { Batch } from '../data/index.js';
-import type { ModelContext, ModelFactory } from './types.js';
-import { TOWER_DIMS, SingleTowerModel, type SingleOutput, COMMON_CONFIG, parseModelConfig, DEEP_CONFIG, widthsConfig } from './common/base.js';
-import { ALL_SOURCES, FieldEmbedder, flatInput, flatWidth } from './common/field-embedder.js';
-import { LinearPart, makeMlp, outputLayer, sumLogits } from './common/layers.js';
+import type { ModelContext } from './types.js';
+import { TOWER_DIMS, COMMON_CONFIG, DEEP_CONFIG, widthsConfig } from './common/base.js';
+import { SingleTowerModel, type SingleOutput } from './common/model-base.js';
+import { ALL_SOURCES, flatInput, flatWidth, type FieldEmbedder } from './common/field-embedder.js';
+import { LinearPart, outputLayer, sumLogits } from './common/layers.js';
+import { defineModel } from './define.js';
 
-export const AutoIntConfigSchema = z.strictObject({
+const AutoIntConfigSchema = z.strictObject({
   ...COMMON_CONFIG, ...DEEP_CONFIG,
   attentionLayers: z.number().int().min(0).default(3),
   heads: z.number().int().positive().default(2),
@@ -27,9 +29,6 @@ export const AutoIntConfigSchema = z.strictObject({
   wide: z.boolean().default(false),
 });
 export type AutoIntConfig = z.input<typeof AutoIntConfigSchema>;
-
-export const AUTOINT_DEFAULTS: Required<AutoIntConfig> = AutoIntConfigSchema.parse({});
-export const AUTOINT_TINY: AutoIntConfig = { embedDim: 8, attentionLayers: 2, heads: 2, headSize: 4, dnn: [32, 16], dropout: 0 };
 
 /** One interacting layer: x [B, F, Din] -> [B, F, H*P]. */
 export class InteractingLayer extends Module {
@@ -73,7 +72,7 @@ export class AutoInt extends SingleTowerModel {
     super(config.l2Embedding);
     const { rng, features } = ctx;
     const c = config;
-    this.embed = this.addModule('embed', new FieldEmbedder(features, rng, { dim: c.embedDim, std: c.embedStd }));
+    this.embed = this.addEmbedder(ctx, c);
     const F = this.embed.fieldsOf(ALL_SOURCES).length;
     if (F === 0) throw new Error('autoint: no embedded features to attend over');
     let width = c.embedDim;
@@ -82,10 +81,10 @@ export class AutoInt extends SingleTowerModel {
       width = c.heads * c.headSize;
     }
     const nDense = this.embed.denseOf(ALL_SOURCES).length;
-    this.dnn = c.dnn.length ? this.addModule('dnn', makeMlp(flatWidth(this.embed, ALL_SOURCES), { dims: c.dnn, batchNorm: c.batchNorm, dropout: c.dropout, lastAct: 'relu' }, rng, c.init)) : null;
+    this.dnn = c.dnn.length ? this.addMlp('dnn', flatWidth(this.embed, ALL_SOURCES), c.dnn, 'relu', c, rng) : null;
     this.out = this.addModule('out', outputLayer(F * width + (this.dnn ? c.dnn[c.dnn.length - 1] : nDense), rng));
     this.wide = c.wide ? this.addModule('wide', new LinearPart(features, rng, c.embedStd)) : null;
-    this.bias = this.addParam('bias', param([1], 'zeros', rng));
+    this.bias = this.addBias(rng);
   }
 
   protected run(batch: Batch): SingleOutput {
@@ -103,4 +102,11 @@ export class AutoInt extends SingleTowerModel {
   }
 }
 
-export const createAutoInt: ModelFactory<AutoIntConfig> = (ctx, config) => new AutoInt(ctx, parseModelConfig('autoint', AutoIntConfigSchema, config));
+export const autoInt = defineModel({
+  kind: 'autoint',
+  summary: 'AutoInt+: multi-head self-attention over the field embeddings beside an MLP',
+  config: AutoIntConfigSchema,
+  tiny: { embedDim: 8, attentionLayers: 2, heads: 2, headSize: 4, dnn: [32, 16], dropout: 0 },
+  serving: 'single-tower',
+  create: (ctx, config) => new AutoInt(ctx, config),
+});

@@ -9,23 +9,22 @@ import { z } from 'zod';
 import type { Tensor } from '../core/tensor.js';
 import type { Rng } from '../core/random.js';
 import * as ops from '../core/ops/index.js';
-import { Linear, Module, param, type Mlp } from '../nn/index.js';
+import { Linear, Module, type Mlp } from '../nn/index.js';
 import type { Batch } from '../data/index.js';
-import type { ModelContext, ModelFactory } from './types.js';
-import { TOWER_DIMS, SingleTowerModel, type SingleOutput, COMMON_CONFIG, parseModelConfig, DEEP_CONFIG, widthsConfig } from './common/base.js';
-import { ALL_SOURCES, FieldEmbedder, flatInput, flatWidth } from './common/field-embedder.js';
-import { LinearPart, makeMlp, outputLayer, sumLogits } from './common/layers.js';
+import type { ModelContext } from './types.js';
+import { TOWER_DIMS, COMMON_CONFIG, DEEP_CONFIG, widthsConfig } from './common/base.js';
+import { SingleTowerModel, type SingleOutput } from './common/model-base.js';
+import { ALL_SOURCES, flatInput, type FieldEmbedder } from './common/field-embedder.js';
+import { LinearPart, outputLayer, sumLogits } from './common/layers.js';
+import { defineModel } from './define.js';
 
-export const ColdConfigSchema = z.strictObject({
+const ColdConfigSchema = z.strictObject({
   ...COMMON_CONFIG, ...DEEP_CONFIG,
   dnn: widthsConfig(TOWER_DIMS, 'widths of the deep part'),
   se: z.enum(['cold', 'fibinet', 'none']).default('cold').describe("'cold': the COLD paper's SE; 'fibinet': the authors' code; 'none': ablation"),
   wide: z.boolean().default(false).describe('add a first-order (LR) part, as DeepCTR-based code does'),
 });
 export type ColdConfig = z.input<typeof ColdConfigSchema>;
-
-export const COLD_DEFAULTS: Required<ColdConfig> = ColdConfigSchema.parse({});
-export const COLD_TINY: ColdConfig = { embedDim: 8, dnn: [32, 16], dropout: 0 };
 
 /** Field weights for e [B, F, D] -> [B, F, D]. */
 class SeBlock extends Module {
@@ -67,13 +66,13 @@ export class Cold extends SingleTowerModel {
   constructor(ctx: ModelContext, readonly config: Required<ColdConfig>) {
     super(config.l2Embedding);
     const { rng, features } = ctx;
-    this.embed = this.addModule('embed', new FieldEmbedder(features, rng, { dim: config.embedDim, std: config.embedStd }));
+    this.embed = this.addEmbedder(ctx, config);
     const F = this.embed.fieldsOf(ALL_SOURCES).length;
     this.se = config.se !== 'none' && F > 0 ? this.addModule('se', new SeBlock(config.se, F, config.embedDim, rng)) : null;
-    this.dnn = this.addModule('dnn', makeMlp(flatWidth(this.embed, ALL_SOURCES), { dims: config.dnn, batchNorm: config.batchNorm, dropout: config.dropout, lastAct: 'relu' }, rng, config.init));
+    this.dnn = this.addMlp('dnn', this.inputWidth(this.embed, ALL_SOURCES, 'input'), config.dnn, 'relu', config, rng);
     this.out = this.addModule('out', outputLayer(config.dnn[config.dnn.length - 1], rng));
     this.wide = config.wide ? this.addModule('wide', new LinearPart(features, rng, config.embedStd)) : null;
-    this.bias = this.addParam('bias', param([1], 'zeros', rng));
+    this.bias = this.addBias(rng);
   }
 
   protected run(batch: Batch): SingleOutput {
@@ -85,4 +84,11 @@ export class Cold extends SingleTowerModel {
   }
 }
 
-export const createCold: ModelFactory<ColdConfig> = (ctx, config) => new Cold(ctx, parseModelConfig('cold', ColdConfigSchema, config));
+export const cold = defineModel({
+  kind: 'cold',
+  summary: 'COLD: one tower over all features, SE-weighted field embeddings, MLP',
+  config: ColdConfigSchema,
+  tiny: { embedDim: 8, dnn: [32, 16], dropout: 0 },
+  serving: 'single-tower',
+  create: (ctx, config) => new Cold(ctx, config),
+});

@@ -27,13 +27,13 @@ import { Linear, Module, type Mlp } from '../nn/index.js';
 import { buffer } from '../nn/init.js';
 import type { Batch } from '../data/index.js';
 import { allocBatch } from '../data/batch.js';
-import type { LossOutput, ModelContext, ModelFactory, RecModel } from './types.js';
-import { DSSM_TINY } from './dssm.js';
+import type { LossOutput, ModelContext, RecModel } from './types.js';
+import { dssm } from './dssm.js';
 import { FieldEmbedder, ITEM_SIDE, USER_SIDE, flatWidth, type Source } from './common/field-embedder.js';
 import { makeMlp } from './common/layers.js';
 import { own } from '../util/own.js';
-import { parseModelConfig } from './common/base.js';
 import { PlanBuilder, floats, relocate, type UserServingPlan } from './common/serving.js';
+import { defineModel } from './define.js';
 
 const Cs3CycleSchema = z.strictObject({ hidden: z.number().int().positive().default(32).describe("width of the gate MLP's hidden layer") });
 const Cs3SyncSchema = z.strictObject({
@@ -44,7 +44,7 @@ export type Cs3CycleConfig = z.input<typeof Cs3CycleSchema>;
 export type Cs3SyncConfig = z.input<typeof Cs3SyncSchema>;
 
 /** The registered two-tower model CS3 wraps and its config (checked against that model's schema by the registry). */
-export const Cs3ConfigSchema = z.strictObject({
+const Cs3ConfigSchema = z.strictObject({
   base: z.string({ error: 'must name a registered two-tower model (e.g. "dssm", "int-tower")' })
     .refine((b) => b !== 'cs3', 'the base cannot be cs3 itself'),
   config: z.record(z.string(), z.unknown()).default({}).describe("the base model's config ({} = its defaults)"),
@@ -56,7 +56,6 @@ export type Cs3Config = Partial<z.input<typeof Cs3ConfigSchema>>;
 
 export const CS3_CYCLE_DEFAULTS: Required<Cs3CycleConfig> = Cs3CycleSchema.parse({});
 export const CS3_SYNC_DEFAULTS: Required<Cs3SyncConfig> = Cs3SyncSchema.parse({});
-export const CS3_TINY: Cs3Config = { base: 'dssm', config: { ...DSSM_TINY }, cycle: true, sync: true };
 
 /** One tower's CS3 parts. */
 interface Side {
@@ -287,10 +286,16 @@ function repWidths(base: RecModel, ctx: ModelContext): { user: number; item: num
   }
 }
 
-/** The factory takes the registry to build the base model from (registry.ts passes MODELS). */
-export function createCs3(ctx: ModelContext, config: Cs3Config, registry: Record<string, ModelFactory<any>>): RecModel {
-  const c = parseModelConfig('cs3', Cs3ConfigSchema, config);
-  const factory = own(registry, c.base);
-  if (!factory) throw new Error(`cs3: unknown base model '${c.base}' (registered: ${Object.keys(registry).join(', ')})`);
-  return new Cs3(ctx, c, factory(ctx, c.config));
-}
+export const cs3 = defineModel({
+  kind: 'cs3',
+  summary: "CS3 (this project's interpretation): cycle gates and cross-tower sync around another two-tower model",
+  config: Cs3ConfigSchema,
+  tiny: { base: 'dssm', config: { ...dssm.tiny }, cycle: true, sync: true },
+  serving: 'plan',
+  wraps: { kind: 'base', config: 'config' },
+  create: (ctx, c, models) => {
+    const factory = own(models, c.base);
+    if (!factory) throw new Error(`cs3: unknown base model '${c.base}' (registered: ${Object.keys(models).join(', ')})`);
+    return new Cs3(ctx, c, factory(ctx, c.config));
+  },
+});

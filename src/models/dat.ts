@@ -10,15 +10,16 @@ import { z } from 'zod';
 import { Tensor } from '../core/tensor.js';
 import { detach } from '../core/tape.js';
 import * as ops from '../core/ops/index.js';
-import { Embedding, param, type Mlp } from '../nn/index.js';
+import { Embedding, type Mlp } from '../nn/index.js';
 import type { Batch, FeatureInfo } from '../data/index.js';
-import type { ModelContext, ModelFactory } from './types.js';
-import { TOWER_DIMS, TwoTowerModel, labelsOf, dotScores, type TowerOutput, COMMON_CONFIG, parseModelConfig, DEEP_CONFIG, widthsConfig, ACTIVATIONS } from './common/base.js';
-import { FieldEmbedder, ITEM_SIDE, USER_SIDE, flatInput, flatWidth, idFeature, type Source } from './common/field-embedder.js';
-import { makeMlp } from './common/layers.js';
+import type { ModelContext } from './types.js';
+import { TOWER_DIMS, labelsOf, dotScores, COMMON_CONFIG, DEEP_CONFIG, widthsConfig, ACTIVATIONS } from './common/base.js';
+import { TwoTowerModel, type TowerOutput } from './common/model-base.js';
+import { ITEM_SIDE, USER_SIDE, flatInput, flatWidth, idFeature, type FieldEmbedder, type Source } from './common/field-embedder.js';
 import { normalizedDotSpec, type UserServingPlan } from './common/serving.js';
+import { defineModel } from './define.js';
 
-export const DatConfigSchema = z.strictObject({
+const DatConfigSchema = z.strictObject({
   ...COMMON_CONFIG, ...DEEP_CONFIG,
   tower: widthsConfig(TOWER_DIMS, 'tower widths (both towers)'),
   lastAct: z.enum(ACTIVATIONS).default('none'),
@@ -29,9 +30,6 @@ export const DatConfigSchema = z.strictObject({
   itemIdFeature: z.string().default('').describe("the same for items; '' = the first sparse item feature"),
 });
 export type DatConfig = z.input<typeof DatConfigSchema>;
-
-export const DAT_DEFAULTS: Required<DatConfig> = DatConfigSchema.parse({});
-export const DAT_TINY: DatConfig = { embedDim: 8, tower: [32, 16], dropout: 0 };
 
 interface DatSide extends TowerOutput {
   /** The augmented vector [B, O]. */
@@ -53,17 +51,16 @@ export class Dat extends TwoTowerModel<DatSide, DatSide> {
     super(config.l2Embedding);
     const { rng, features } = ctx;
     const out = config.tower[config.tower.length - 1];
-    this.embed = this.addModule('embed', new FieldEmbedder(features, rng, { dim: config.embedDim, std: config.embedStd }));
+    this.embed = this.addEmbedder(ctx, config);
     this.userId = idFeature('dat', features, 'user', config.userIdFeature);
     this.itemId = idFeature('dat', features, 'item', config.itemIdFeature);
     this.augUser = this.addModule('augUser', new Embedding(this.userId.vocabSize, out, rng, { scale: config.embedStd }));
     this.augItem = this.addModule('augItem', new Embedding(this.itemId.vocabSize, out, rng, { scale: config.embedStd }));
     const tower = (sources: readonly Source[], name: string): Mlp =>
-      this.addModule(name, makeMlp(flatWidth(this.embed, sources) + out,
-        { dims: config.tower, batchNorm: config.batchNorm, dropout: config.dropout, lastAct: config.lastAct }, rng, config.init));
+      this.addMlp(name, this.inputWidth(this.embed, sources, name, out), config.tower, config.lastAct, config, rng);
     this.userMlp = tower(USER_SIDE, 'user');
     this.itemMlp = tower(ITEM_SIDE, 'item');
-    this.bias = this.addParam('bias', param([1], 'zeros', rng));
+    this.bias = this.addBias(rng);
   }
 
   private side(batch: Batch, sources: readonly Source[], mlp: Mlp, aug: Embedding, id: FeatureInfo): DatSide {
@@ -113,4 +110,11 @@ export class Dat extends TwoTowerModel<DatSide, DatSide> {
   }
 }
 
-export const createDat: ModelFactory<DatConfig> = (ctx, config) => new Dat(ctx, parseModelConfig('dat', DatConfigSchema, config));
+export const dat = defineModel({
+  kind: 'dat',
+  summary: 'Dual Augmented Two-tower: learned per-id augmented vectors pulled toward the other tower (mimic losses)',
+  config: DatConfigSchema,
+  tiny: { embedDim: 8, tower: [32, 16], dropout: 0 },
+  serving: 'plan',
+  create: (ctx, config) => new Dat(ctx, config),
+});

@@ -8,21 +8,20 @@ import type { Rng } from '../core/random.js';
 import * as ops from '../core/ops/index.js';
 import { Linear, Module, param, type Mlp } from '../nn/index.js';
 import type { Batch } from '../data/index.js';
-import type { ModelContext, ModelFactory } from './types.js';
-import { TOWER_DIMS, SingleTowerModel, type SingleOutput, COMMON_CONFIG, parseModelConfig, DEEP_CONFIG, widthsConfig } from './common/base.js';
-import { ALL_SOURCES, FieldEmbedder, flatInput, flatWidth } from './common/field-embedder.js';
-import { LinearPart, makeMlp, outputLayer, sumLogits } from './common/layers.js';
+import type { ModelContext } from './types.js';
+import { TOWER_DIMS, COMMON_CONFIG, DEEP_CONFIG, widthsConfig } from './common/base.js';
+import { SingleTowerModel, type SingleOutput } from './common/model-base.js';
+import { ALL_SOURCES, flatInput, type FieldEmbedder } from './common/field-embedder.js';
+import { LinearPart, outputLayer, sumLogits } from './common/layers.js';
+import { defineModel } from './define.js';
 
-export const DcnConfigSchema = z.strictObject({
+const DcnConfigSchema = z.strictObject({
   ...COMMON_CONFIG, ...DEEP_CONFIG,
   crossLayers: z.number().int().min(0).default(2),
   dnn: widthsConfig(TOWER_DIMS, 'widths of the deep part'),
   wide: z.boolean().default(false),
 });
 export type DcnConfig = z.input<typeof DcnConfigSchema>;
-
-export const DCN_DEFAULTS: Required<DcnConfig> = DcnConfigSchema.parse({});
-export const DCN_TINY: DcnConfig = { embedDim: 8, dnn: [32, 16], dropout: 0 };
 
 /** The cross network (vector parameterisation): x0 [B, K] -> x_L [B, K]. */
 class CrossNet extends Module {
@@ -58,13 +57,13 @@ export class Dcn extends SingleTowerModel {
   constructor(ctx: ModelContext, readonly config: Required<DcnConfig>) {
     super(config.l2Embedding);
     const { rng, features } = ctx;
-    this.embed = this.addModule('embed', new FieldEmbedder(features, rng, { dim: config.embedDim, std: config.embedStd }));
-    const K = flatWidth(this.embed, ALL_SOURCES);
+    this.embed = this.addEmbedder(ctx, config);
+    const K = this.inputWidth(this.embed, ALL_SOURCES, 'input');
     this.cross = this.addModule('cross', new CrossNet(K, config.crossLayers, rng));
-    this.dnn = this.addModule('dnn', makeMlp(K, { dims: config.dnn, batchNorm: config.batchNorm, dropout: config.dropout, lastAct: 'relu' }, rng, config.init));
+    this.dnn = this.addMlp('dnn', K, config.dnn, 'relu', config, rng);
     this.out = this.addModule('out', outputLayer(K + config.dnn[config.dnn.length - 1], rng));
     this.wide = config.wide ? this.addModule('wide', new LinearPart(features, rng, config.embedStd)) : null;
-    this.bias = this.addParam('bias', param([1], 'zeros', rng));
+    this.bias = this.addBias(rng);
   }
 
   protected run(batch: Batch): SingleOutput {
@@ -76,4 +75,11 @@ export class Dcn extends SingleTowerModel {
   }
 }
 
-export const createDcn: ModelFactory<DcnConfig> = (ctx, config) => new Dcn(ctx, parseModelConfig('dcn', DcnConfigSchema, config));
+export const dcn = defineModel({
+  kind: 'dcn',
+  summary: 'Deep & Cross Network: cross layers beside an MLP over the flattened input',
+  config: DcnConfigSchema,
+  tiny: { embedDim: 8, dnn: [32, 16], dropout: 0 },
+  serving: 'single-tower',
+  create: (ctx, config) => new Dcn(ctx, config),
+});

@@ -6,21 +6,20 @@
 import { z } from 'zod';
 import type { Tensor } from '../core/tensor.js';
 import * as ops from '../core/ops/index.js';
-import { param, type Linear, type Mlp } from '../nn/index.js';
+import type { Linear, Mlp } from '../nn/index.js';
 import type { Batch } from '../data/index.js';
-import type { ModelContext, ModelFactory } from './types.js';
-import { TOWER_DIMS, SingleTowerModel, type SingleOutput, COMMON_CONFIG, parseModelConfig, DEEP_CONFIG, widthsConfig } from './common/base.js';
-import { ALL_SOURCES, FieldEmbedder, flatInput, flatWidth } from './common/field-embedder.js';
-import { LinearPart, makeMlp, outputLayer, sumLogits } from './common/layers.js';
+import type { ModelContext } from './types.js';
+import { TOWER_DIMS, COMMON_CONFIG, DEEP_CONFIG, widthsConfig } from './common/base.js';
+import { SingleTowerModel, type SingleOutput } from './common/model-base.js';
+import { ALL_SOURCES, flatInput, type FieldEmbedder } from './common/field-embedder.js';
+import { LinearPart, outputLayer, sumLogits } from './common/layers.js';
+import { defineModel } from './define.js';
 
-export const DeepFmConfigSchema = z.strictObject({
+const DeepFmConfigSchema = z.strictObject({
   ...COMMON_CONFIG, ...DEEP_CONFIG,
   dnn: widthsConfig(TOWER_DIMS, 'widths of the deep part'),
 });
 export type DeepFmConfig = z.input<typeof DeepFmConfigSchema>;
-
-export const DEEPFM_DEFAULTS: Required<DeepFmConfig> = DeepFmConfigSchema.parse({});
-export const DEEPFM_TINY: DeepFmConfig = { embedDim: 8, dnn: [32, 16], dropout: 0 };
 
 /** Second-order FM term: e [B, F, D] -> [B, 1]. */
 export function fmSecondOrder(e: Tensor): Tensor {
@@ -40,11 +39,11 @@ export class DeepFm extends SingleTowerModel {
   constructor(ctx: ModelContext, readonly config: Required<DeepFmConfig>) {
     super(config.l2Embedding);
     const { rng, features } = ctx;
-    this.embed = this.addModule('embed', new FieldEmbedder(features, rng, { dim: config.embedDim, std: config.embedStd }));
+    this.embed = this.addEmbedder(ctx, config);
     this.first = this.addModule('first', new LinearPart(features, rng, config.embedStd));
-    this.dnn = this.addModule('dnn', makeMlp(flatWidth(this.embed, ALL_SOURCES), { dims: config.dnn, batchNorm: config.batchNorm, dropout: config.dropout, lastAct: 'relu' }, rng, config.init));
+    this.dnn = this.addMlp('dnn', this.inputWidth(this.embed, ALL_SOURCES, 'input'), config.dnn, 'relu', config, rng);
     this.out = this.addModule('out', outputLayer(config.dnn[config.dnn.length - 1], rng));
-    this.bias = this.addParam('bias', param([1], 'zeros', rng));
+    this.bias = this.addBias(rng);
   }
 
   protected run(batch: Batch): SingleOutput {
@@ -56,4 +55,11 @@ export class DeepFm extends SingleTowerModel {
   }
 }
 
-export const createDeepFm: ModelFactory<DeepFmConfig> = (ctx, config) => new DeepFm(ctx, parseModelConfig('deepfm', DeepFmConfigSchema, config));
+export const deepFm = defineModel({
+  kind: 'deepfm',
+  summary: 'DeepFM: first order + FM second order + MLP over shared field embeddings',
+  config: DeepFmConfigSchema,
+  tiny: { embedDim: 8, dnn: [32, 16], dropout: 0 },
+  serving: 'single-tower',
+  create: (ctx, config) => new DeepFm(ctx, config),
+});

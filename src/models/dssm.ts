@@ -8,24 +8,22 @@
 import { z } from 'zod';
 import type { Tensor } from '../core/tensor.js';
 import * as ops from '../core/ops/index.js';
-import { param, type Mlp } from '../nn/index.js';
+import type { Mlp } from '../nn/index.js';
 import type { Batch } from '../data/index.js';
-import type { ModelContext, ModelFactory } from './types.js';
-import { TOWER_DIMS, TwoTowerModel, dotScores, type TowerOutput, COMMON_CONFIG, parseModelConfig, DEEP_CONFIG, widthsConfig, ACTIVATIONS } from './common/base.js';
-import { FieldEmbedder, ITEM_SIDE, USER_SIDE, flatInput, flatWidth, type Source } from './common/field-embedder.js';
-import { makeMlp } from './common/layers.js';
+import type { ModelContext } from './types.js';
+import { TOWER_DIMS, dotScores, COMMON_CONFIG, DEEP_CONFIG, widthsConfig, ACTIVATIONS } from './common/base.js';
+import { TwoTowerModel, type TowerOutput } from './common/model-base.js';
+import { ITEM_SIDE, USER_SIDE, flatInput, flatWidth, type FieldEmbedder, type Source } from './common/field-embedder.js';
 import { normalizedDotSpec, type UserServingPlan } from './common/serving.js';
+import { defineModel } from './define.js';
 
-export const DssmConfigSchema = z.strictObject({
+const DssmConfigSchema = z.strictObject({
   ...COMMON_CONFIG, ...DEEP_CONFIG,
   tower: widthsConfig(TOWER_DIMS, 'tower widths (both towers)'),
   lastAct: z.enum(ACTIVATIONS).default('none').describe('activation of the last tower layer before L2 normalisation'),
   temperature: z.number().positive().default(0.2).describe('T in logit = <u, v> / T + b'),
 });
 export type DssmConfig = z.input<typeof DssmConfigSchema>;
-
-export const DSSM_DEFAULTS: Required<DssmConfig> = DssmConfigSchema.parse({});
-export const DSSM_TINY: DssmConfig = { embedDim: 8, tower: [32, 16], dropout: 0 };
 
 export class Dssm extends TwoTowerModel {
   readonly kind = 'dssm';
@@ -36,16 +34,12 @@ export class Dssm extends TwoTowerModel {
 
   constructor(ctx: ModelContext, readonly config: Required<DssmConfig>) {
     super(config.l2Embedding);
-    const { rng } = ctx;
-    this.embed = this.addModule('embed', new FieldEmbedder(ctx.features, rng, { dim: config.embedDim, std: config.embedStd }));
-    const tower = (sources: readonly Source[], name: string): Mlp => {
-      const width = flatWidth(this.embed, sources);
-      if (width === 0) throw new Error(`dssm: no ${name} features`);
-      return this.addModule(name, makeMlp(width, { dims: config.tower, batchNorm: config.batchNorm, dropout: config.dropout, lastAct: config.lastAct }, rng, config.init));
-    };
+    this.embed = this.addEmbedder(ctx, config);
+    const tower = (sources: readonly Source[], name: string): Mlp =>
+      this.addMlp(name, this.inputWidth(this.embed, sources, name), config.tower, config.lastAct, config, ctx.rng);
     this.userMlp = tower(USER_SIDE, 'user');
     this.itemMlp = tower(ITEM_SIDE, 'item');
-    this.bias = this.addParam('bias', param([1], 'zeros', rng));
+    this.bias = this.addBias(ctx.rng);
   }
 
   private side(batch: Batch, sources: readonly Source[], mlp: Mlp): TowerOutput {
@@ -76,4 +70,11 @@ export class Dssm extends TwoTowerModel {
   }
 }
 
-export const createDssm: ModelFactory<DssmConfig> = (ctx, config) => new Dssm(ctx, parseModelConfig('dssm', DssmConfigSchema, config));
+export const dssm = defineModel({
+  kind: 'dssm',
+  summary: 'DSSM two-tower: MLP towers, L2-normalised reps, logit <u, v> / T + b',
+  config: DssmConfigSchema,
+  tiny: { embedDim: 8, tower: [32, 16], dropout: 0 },
+  serving: 'plan',
+  create: (ctx, config) => new Dssm(ctx, config),
+});

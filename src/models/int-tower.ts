@@ -24,15 +24,16 @@ import { z } from 'zod';
 import { Tensor } from '../core/tensor.js';
 import type { Rng } from '../core/random.js';
 import * as ops from '../core/ops/index.js';
-import { Linear, Module, param, type Mlp } from '../nn/index.js';
+import { Linear, Module, type Mlp } from '../nn/index.js';
 import type { Batch } from '../data/index.js';
-import type { ModelContext, ModelFactory } from './types.js';
-import { TOWER_DIMS, TwoTowerModel, oneUser, type TowerOutput, COMMON_CONFIG, parseModelConfig, DEEP_CONFIG, widthsConfig } from './common/base.js';
-import { FieldEmbedder, ITEM_SIDE, USER_SIDE, flatInput, flatWidth, type Source } from './common/field-embedder.js';
-import { makeMlp } from './common/layers.js';
+import type { ModelContext } from './types.js';
+import { TOWER_DIMS, oneUser, COMMON_CONFIG, DEEP_CONFIG, widthsConfig } from './common/base.js';
+import { TwoTowerModel, type TowerOutput } from './common/model-base.js';
+import { ITEM_SIDE, USER_SIDE, flatInput, flatWidth, type FieldEmbedder, type Source } from './common/field-embedder.js';
 import { PlanBuilder, floats, type PlanStep, type UserServingPlan } from './common/serving.js';
+import { defineModel } from './define.js';
 
-export const IntTowerConfigSchema = z.strictObject({
+const IntTowerConfigSchema = z.strictObject({
   ...COMMON_CONFIG, ...DEEP_CONFIG,
   tower: widthsConfig(TOWER_DIMS, 'tower widths (both towers)'),
   lightSe: z.enum(['paper', 'residual', 'none']).default('paper')
@@ -47,9 +48,6 @@ export const IntTowerConfigSchema = z.strictObject({
   cirTemperature: z.number().positive().default(0.07).describe('tau'),
 });
 export type IntTowerConfig = z.input<typeof IntTowerConfigSchema>;
-
-export const INT_TOWER_DEFAULTS: Required<IntTowerConfig> = IntTowerConfigSchema.parse({});
-export const INT_TOWER_TINY: IntTowerConfig = { embedDim: 8, tower: [32, 16], dropout: 0, heads: 2, headSize: 8 };
 
 /** Light-SE over e [B, F, D] -> [B, F, D]. */
 class LightSe extends Module {
@@ -92,9 +90,9 @@ export class IntTower extends TwoTowerModel<IntTowerSide, IntTowerSide> {
 
   constructor(ctx: ModelContext, readonly config: Required<IntTowerConfig>) {
     super(config.l2Embedding);
-    const { rng, features } = ctx;
+    const { rng } = ctx;
     const c = config;
-    this.embed = this.addModule('embed', new FieldEmbedder(features, rng, { dim: c.embedDim, std: c.embedStd }));
+    this.embed = this.addEmbedder(ctx, c);
     const fu = this.embed.fieldsOf(USER_SIDE).length;
     const fi = this.embed.fieldsOf(ITEM_SIDE).length;
     this.heads = c.heads > 0 ? c.heads : Math.max(1, fu);
@@ -105,10 +103,8 @@ export class IntTower extends TwoTowerModel<IntTowerSide, IntTowerSide> {
     const dims = c.tower;
     const L = dims.length;
     const mlp = (sources: readonly Source[], name: string, widths: number[]): Mlp | null => {
-      const width = flatWidth(this.embed, sources);
-      if (width === 0) throw new Error(`int-tower: no ${name} features`);
-      if (widths.length === 0) return null;
-      return this.addModule(name, makeMlp(width, { dims: widths, batchNorm: c.batchNorm, dropout: c.dropout, lastAct: 'relu' }, rng, c.init));
+      const width = this.inputWidth(this.embed, sources, name);
+      return widths.length === 0 ? null : this.addMlp(name, width, widths, 'relu', c, rng);
     };
     // With 'input' taps the last user layer's output would be unused, so the user tower stops one layer earlier.
     this.userMlp = mlp(USER_SIDE, 'user', c.taps === 'input' ? dims.slice(0, L - 1) : dims);
@@ -117,7 +113,7 @@ export class IntTower extends TwoTowerModel<IntTowerSide, IntTowerSide> {
     const hp = this.heads * c.headSize;
     this.userProj = tapWidths.map((w, i) => this.addModule(`userHead${i}`, new Linear(w, hp, rng)));
     this.itemProj = this.addModule('itemHead', new Linear(dims[L - 1], hp, rng));
-    this.bias = this.addParam('bias', param([1], 'zeros', rng));
+    this.bias = this.addBias(rng);
   }
 
   /** Tower input [B, F*D + nDense] after Light-SE, and the raw field embeddings (for L2). */
@@ -197,4 +193,11 @@ export class IntTower extends TwoTowerModel<IntTowerSide, IntTowerSide> {
   }
 }
 
-export const createIntTower: ModelFactory<IntTowerConfig> = (ctx, config) => new IntTower(ctx, parseModelConfig('int-tower', IntTowerConfigSchema, config));
+export const intTower = defineModel({
+  kind: 'int-tower',
+  summary: 'IntTower: Light-SE, FE-Block multi-head max-sim over every user layer, CIR contrastive term',
+  config: IntTowerConfigSchema,
+  tiny: { embedDim: 8, tower: [32, 16], dropout: 0, heads: 2, headSize: 8 },
+  serving: 'plan',
+  create: (ctx, config) => new IntTower(ctx, config),
+});

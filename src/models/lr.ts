@@ -5,21 +5,19 @@
 import { z } from 'zod';
 import { Tensor } from '../core/tensor.js';
 import * as ops from '../core/ops/index.js';
-import { param } from '../nn/index.js';
 import type { Batch } from '../data/index.js';
-import type { ModelContext, ModelFactory } from './types.js';
-import { TwoTowerModel, oneUser, type TowerOutput, COMMON_CONFIG, parseModelConfig } from './common/base.js';
+import type { ModelContext } from './types.js';
+import { oneUser, COMMON_CONFIG } from './common/base.js';
+import { TwoTowerModel, type TowerOutput } from './common/model-base.js';
 import { ITEM_SIDE, USER_SIDE, type Source } from './common/field-embedder.js';
 import { LinearPart } from './common/layers.js';
+import { defineModel } from './define.js';
 
 /** embedDim is unused (every weight is a scalar). */
-export const LrConfigSchema = z.strictObject({
+const LrConfigSchema = z.strictObject({
   ...COMMON_CONFIG,
 });
 export type LrConfig = z.input<typeof LrConfigSchema>;
-
-export const LR_DEFAULTS: Required<LrConfig> = LrConfigSchema.parse({});
-export const LR_TINY: LrConfig = {};
 
 export class Lr extends TwoTowerModel {
   readonly kind = 'lr';
@@ -29,7 +27,7 @@ export class Lr extends TwoTowerModel {
   constructor(ctx: ModelContext, readonly config: Required<LrConfig>) {
     super(config.l2Embedding);
     this.linear = this.addModule('linear', new LinearPart(ctx.features, ctx.rng, config.embedStd));
-    this.bias = this.addParam('bias', param([1], 'zeros', ctx.rng));
+    this.bias = this.addBias(ctx.rng);
   }
 
   private side(batch: Batch, sources: readonly Source[]): TowerOutput {
@@ -53,4 +51,11 @@ export class Lr extends TwoTowerModel {
   }
 }
 
-export const createLr: ModelFactory<LrConfig> = (ctx, config) => new Lr(ctx, parseModelConfig('lr', LrConfigSchema, config));
+export const lr = defineModel({
+  kind: 'lr',
+  summary: 'logistic regression over every feature, split into a user part and an item part',
+  config: LrConfigSchema,
+  tiny: {},
+  serving: 'tensors',
+  create: (ctx, config) => new Lr(ctx, config),
+});

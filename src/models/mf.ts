@@ -8,14 +8,16 @@ import { z } from 'zod';
 import type { Tensor } from '../core/tensor.js';
 import { Tensor as T } from '../core/tensor.js';
 import * as ops from '../core/ops/index.js';
-import { Embedding, param } from '../nn/index.js';
+import { Embedding } from '../nn/index.js';
 import type { Batch, FeatureInfo } from '../data/index.js';
-import type { ModelContext, ModelFactory } from './types.js';
-import { TwoTowerModel, dotScores, type TowerOutput, COMMON_CONFIG, parseModelConfig } from './common/base.js';
+import type { ModelContext } from './types.js';
+import { dotScores, COMMON_CONFIG } from './common/base.js';
+import { TwoTowerModel, type TowerOutput } from './common/model-base.js';
 import { PlanBuilder, type UserServingPlan } from './common/serving.js';
 import { idFeature } from './common/field-embedder.js';
+import { defineModel } from './define.js';
 
-export const MfConfigSchema = z.strictObject({
+const MfConfigSchema = z.strictObject({
   ...COMMON_CONFIG,
   embedStd: z.number().min(0).default(0.01).describe('std of the N(0, std) embedding initialisation'),
   temperature: z.number().positive().default(1).describe('T in logit = <u, v> / T + b'),
@@ -25,9 +27,6 @@ export const MfConfigSchema = z.strictObject({
   itemIdFeature: z.string().default('').describe("the same for items; '' = the first sparse item feature"),
 });
 export type MfConfig = z.input<typeof MfConfigSchema>;
-
-export const MF_DEFAULTS: Required<MfConfig> = MfConfigSchema.parse({});
-export const MF_TINY: MfConfig = { embedDim: 8, embedStd: 0.1, biases: true };
 
 export class Mf extends TwoTowerModel {
   readonly kind = 'mf';
@@ -52,7 +51,7 @@ export class Mf extends TwoTowerModel {
     const biases = (f: FeatureInfo, name: string) => this.addModule(name, new Embedding(f.vocabSize, 1, rng, { init: 'zeros' }));
     this.userBias = config.biases ? biases(this.userId, 'userBias') : null;
     this.itemBias = config.biases ? biases(this.itemId, 'itemBias') : null;
-    this.bias = this.addParam('bias', param([1], 'zeros', rng));
+    this.bias = this.addBias(rng);
   }
 
   private side(batch: Batch, table: Embedding, f: FeatureInfo, bias: Embedding | null, isUser: boolean): TowerOutput {
@@ -94,4 +93,11 @@ export class Mf extends TwoTowerModel {
   }
 }
 
-export const createMf: ModelFactory<MfConfig> = (ctx, config) => new Mf(ctx, parseModelConfig('mf', MfConfigSchema, config));
+export const mf = defineModel({
+  kind: 'mf',
+  summary: 'matrix factorisation: one embedding per user and per item id, logit <e_u, e_i> / T + b',
+  config: MfConfigSchema,
+  tiny: { embedDim: 8, embedStd: 0.1, biases: true },
+  serving: 'plan',
+  create: (ctx, config) => new Mf(ctx, config),
+});

@@ -26,13 +26,15 @@ import { detach } from '../core/tape.js';
 import * as ops from '../core/ops/index.js';
 import { LayerNorm, Linear, Module, param, type Mlp } from '../nn/index.js';
 import type { Batch } from '../data/index.js';
-import type { ModelContext, ModelFactory } from './types.js';
-import { TwoTowerModel, oneUser, type TowerOutput, COMMON_CONFIG, parseModelConfig, DEEP_CONFIG, widthsConfig, ACTIVATIONS } from './common/base.js';
-import { FieldEmbedder, ITEM_SIDE, USER_SIDE, flatInput, flatWidth, type Source } from './common/field-embedder.js';
+import type { ModelContext } from './types.js';
+import { oneUser, COMMON_CONFIG, DEEP_CONFIG, widthsConfig, ACTIVATIONS } from './common/base.js';
+import { TwoTowerModel, type TowerOutput } from './common/model-base.js';
+import { ITEM_SIDE, USER_SIDE, flatInput, flatWidth, type FieldEmbedder, type Source } from './common/field-embedder.js';
 import { makeMlp } from './common/layers.js';
 import { PlanBuilder, floats, type GauWeights, type UserServingPlan } from './common/serving.js';
+import { defineModel } from './define.js';
 
-export const RankTowerConfigSchema = z.strictObject({
+const RankTowerConfigSchema = z.strictObject({
   ...COMMON_CONFIG, ...DEEP_CONFIG,
   tower: widthsConfig([300, 300], "hidden widths of each tower's MLP before its H*k output layer"),
   userHeads: z.number().int().positive().default(4).describe('H_u: sub-spaces of the user side'),
@@ -46,9 +48,6 @@ export const RankTowerConfigSchema = z.strictObject({
   crossAttention: z.boolean().default(true).describe('ablation: false scores max-sim on the MHGN sub-spaces directly (no cross-attention)'),
 });
 export type RankTowerConfig = z.input<typeof RankTowerConfigSchema>;
-
-export const RANK_TOWER_DEFAULTS: Required<RankTowerConfig> = RankTowerConfigSchema.parse({});
-export const RANK_TOWER_TINY: RankTowerConfig = { embedDim: 8, tower: [32], dropout: 0, userHeads: 3, itemHeads: 2, headSize: 8, gateHidden: 16 };
 
 /** Multi-Head Gated Network: MLP(x) * sigmoid(gMLP(sg(x))) -> [B, H*k]. */
 class GatedTower extends Module {
@@ -112,14 +111,11 @@ export class RankTower extends TwoTowerModel {
 
   constructor(ctx: ModelContext, readonly config: Required<RankTowerConfig>) {
     super(config.l2Embedding);
-    const { rng, features } = ctx;
+    const { rng } = ctx;
     const c = config;
-    this.embed = this.addModule('embed', new FieldEmbedder(features, rng, { dim: c.embedDim, std: c.embedStd }));
-    const tower = (sources: readonly Source[], heads: number, name: string): GatedTower => {
-      const width = flatWidth(this.embed, sources);
-      if (width === 0) throw new Error(`rank-tower: no ${name} features`);
-      return this.addModule(name, new GatedTower(width, heads * c.headSize, c, rng));
-    };
+    this.embed = this.addEmbedder(ctx, c);
+    const tower = (sources: readonly Source[], heads: number, name: string): GatedTower =>
+      this.addModule(name, new GatedTower(this.inputWidth(this.embed, sources, name), heads * c.headSize, c, rng));
     this.userTowerNet = tower(USER_SIDE, c.userHeads, 'user');
     this.itemTowerNet = tower(ITEM_SIDE, c.itemHeads, 'item');
     this.d = c.attnDim || c.headSize;
@@ -128,7 +124,7 @@ export class RankTower extends TwoTowerModel {
     this.itemToUser = c.crossAttention ? this.addModule('itemToUser', new CrossBranch(c.headSize, this.d, this.v, c.phi, rng)) : null;
     this.logInvTau = this.addParam('logInvTau', param([1], 'zeros', rng));
     this.logInvTau.f[0] = Math.log(1 / c.temperature);
-    this.bias = this.addParam('bias', param([1], 'zeros', rng));
+    this.bias = this.addBias(rng);
   }
 
   /** The per-pair weights of one branch for the native scorer. */
@@ -219,4 +215,11 @@ export class RankTower extends TwoTowerModel {
   }
 }
 
-export const createRankTower: ModelFactory<RankTowerConfig> = (ctx, config) => new RankTower(ctx, parseModelConfig('rank-tower', RankTowerConfigSchema, config));
+export const rankTower = defineModel({
+  kind: 'rank-tower',
+  summary: 'RankTower: gated multi-head towers, per-pair gated cross-attention both ways, max cosine',
+  config: RankTowerConfigSchema,
+  tiny: { embedDim: 8, tower: [32], dropout: 0, userHeads: 3, itemHeads: 2, headSize: 8, gateHidden: 16 },
+  serving: 'plan',
+  create: (ctx, config) => new RankTower(ctx, config),
+});

@@ -6,21 +6,20 @@
 import { z } from 'zod';
 import type { Tensor } from '../core/tensor.js';
 import * as ops from '../core/ops/index.js';
-import { param, type Linear, type Mlp } from '../nn/index.js';
+import type { Linear, Mlp } from '../nn/index.js';
 import type { Batch } from '../data/index.js';
-import type { ModelContext, ModelFactory } from './types.js';
-import { TOWER_DIMS, SingleTowerModel, type SingleOutput, COMMON_CONFIG, parseModelConfig, DEEP_CONFIG, widthsConfig } from './common/base.js';
-import { ALL_SOURCES, FieldEmbedder, flatInput, flatWidth } from './common/field-embedder.js';
-import { LinearPart, makeMlp, outputLayer, sumLogits } from './common/layers.js';
+import type { ModelContext } from './types.js';
+import { TOWER_DIMS, COMMON_CONFIG, DEEP_CONFIG, widthsConfig } from './common/base.js';
+import { SingleTowerModel, type SingleOutput } from './common/model-base.js';
+import { ALL_SOURCES, flatInput, type FieldEmbedder } from './common/field-embedder.js';
+import { LinearPart, outputLayer, sumLogits } from './common/layers.js';
+import { defineModel } from './define.js';
 
-export const WideDeepConfigSchema = z.strictObject({
+const WideDeepConfigSchema = z.strictObject({
   ...COMMON_CONFIG, ...DEEP_CONFIG,
   dnn: widthsConfig(TOWER_DIMS, 'widths of the deep part'),
 });
 export type WideDeepConfig = z.input<typeof WideDeepConfigSchema>;
-
-export const WIDE_DEEP_DEFAULTS: Required<WideDeepConfig> = WideDeepConfigSchema.parse({});
-export const WIDE_DEEP_TINY: WideDeepConfig = { embedDim: 8, dnn: [32, 16], dropout: 0 };
 
 export class WideDeep extends SingleTowerModel {
   readonly kind = 'wide-deep';
@@ -33,11 +32,11 @@ export class WideDeep extends SingleTowerModel {
   constructor(ctx: ModelContext, readonly config: Required<WideDeepConfig>) {
     super(config.l2Embedding);
     const { rng, features } = ctx;
-    this.embed = this.addModule('embed', new FieldEmbedder(features, rng, { dim: config.embedDim, std: config.embedStd }));
+    this.embed = this.addEmbedder(ctx, config);
     this.wide = this.addModule('wide', new LinearPart(features, rng, config.embedStd));
-    this.dnn = this.addModule('dnn', makeMlp(flatWidth(this.embed, ALL_SOURCES), { dims: config.dnn, batchNorm: config.batchNorm, dropout: config.dropout, lastAct: 'relu' }, rng, config.init));
+    this.dnn = this.addMlp('dnn', this.inputWidth(this.embed, ALL_SOURCES, 'input'), config.dnn, 'relu', config, rng);
     this.out = this.addModule('out', outputLayer(config.dnn[config.dnn.length - 1], rng));
-    this.bias = this.addParam('bias', param([1], 'zeros', rng));
+    this.bias = this.addBias(rng);
   }
 
   protected run(batch: Batch): SingleOutput {
@@ -48,4 +47,11 @@ export class WideDeep extends SingleTowerModel {
   }
 }
 
-export const createWideDeep: ModelFactory<WideDeepConfig> = (ctx, config) => new WideDeep(ctx, parseModelConfig('wide-deep', WideDeepConfigSchema, config));
+export const wideDeep = defineModel({
+  kind: 'wide-deep',
+  summary: 'Wide & Deep: a linear part plus an MLP over the field embeddings',
+  config: WideDeepConfigSchema,
+  tiny: { embedDim: 8, dnn: [32, 16], dropout: 0 },
+  serving: 'single-tower',
+  create: (ctx, config) => new WideDeep(ctx, config),
+});

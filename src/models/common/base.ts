@@ -1,13 +1,11 @@
-// What every model shares: the common config, the loss (mean BCE over the batch with the batch's weights, plus the
-// model's own named terms and the L2 penalty on looked-up embeddings), and two bases. TwoTowerModel derives forward
-// and loss from userTower/itemTower/score, so encodeUser + encodeItem + score is the training forward by
-// construction; SingleTowerModel has one forward. Shape letters: B batch, N items, U/I user/item rep widths.
+// What every model shares: the common config and the loss (mean BCE over the batch with the batch's weights, plus
+// the model's own named terms and the L2 penalty on looked-up embeddings); the model bases are in model-base.ts.
+// Shape letters: B batch, N items, U/I user/item rep widths.
 import { z } from 'zod';
 import { Tensor } from '../../core/tensor.js';
 import * as ops from '../../core/ops/index.js';
-import { Module } from '../../nn/index.js';
 import type { Batch } from '../../data/index.js';
-import type { LossOutput, RecModel } from '../types.js';
+import type { LossOutput } from '../types.js';
 import { ACT, type ActName } from '../../core/kernels/types.js';
 import { parseConfig } from '../../util/config.js';
 
@@ -126,76 +124,4 @@ export function innerProductFit(u: ArrayLike<number>, v: ArrayLike<number>, dim:
   let resid = 0;
   for (let i = 0; i < n; i++) resid = Math.max(resid, Math.abs(a * dots[i] + b - scores[i]));
   return a > 0 && resid <= 1e-4 * (1 + range) ? { scale: a, offset: b, maxResidual: resid } : null;
-}
-
-export interface TowerOutput {
-  /** What is served: [B, U] for the user side, [B, I] for the item side. */
-  rep: Tensor;
-  /** Field embeddings the L2 penalty covers. */
-  emb: (Tensor | null)[];
-}
-
-export abstract class TwoTowerModel<U extends TowerOutput = TowerOutput, I extends TowerOutput = TowerOutput> extends Module implements RecModel {
-  abstract readonly kind: string;
-  readonly twoTower = true;
-
-  constructor(protected readonly l2Embedding: number) {
-    super();
-  }
-
-  protected abstract userTower(batch: Batch): U;
-  protected abstract itemTower(batch: Batch): I;
-  abstract score(userReps: Tensor, itemReps: Tensor): Tensor;
-
-  /** The model's own loss terms, already weighted (CIR, mimic losses...). */
-  protected extraTerms(_batch: Batch, _user: U, _item: I): Record<string, Tensor | null> {
-    return {};
-  }
-
-  encodeUser(batch: Batch): Tensor {
-    return this.userTower(batch).rep;
-  }
-
-  encodeItem(batch: Batch): Tensor {
-    return this.itemTower(batch).rep;
-  }
-
-  forward(batch: Batch): Tensor {
-    return this.score(this.encodeUser(batch), this.encodeItem(batch));
-  }
-
-  loss(batch: Batch): LossOutput {
-    const u = this.userTower(batch);
-    const i = this.itemTower(batch);
-    const logits = this.score(u.rep, i.rep);
-    const l2 = l2Penalty(this.l2Embedding, [...u.emb, ...i.emb], batch.size);
-    return { ...lossOf(batch, logits, { ...this.extraTerms(batch, u, i), l2 }), reps: { user: u.rep, item: i.rep } };
-  }
-}
-
-export interface SingleOutput {
-  /** [B] */
-  logits: Tensor;
-  emb: (Tensor | null)[];
-}
-
-/** A model that needs user and item features together: nothing can be cached per item. */
-export abstract class SingleTowerModel extends Module implements RecModel {
-  abstract readonly kind: string;
-  readonly twoTower = false;
-
-  constructor(protected readonly l2Embedding: number) {
-    super();
-  }
-
-  protected abstract run(batch: Batch): SingleOutput;
-
-  forward(batch: Batch): Tensor {
-    return this.run(batch).logits;
-  }
-
-  loss(batch: Batch): LossOutput {
-    const r = this.run(batch);
-    return lossOf(batch, r.logits, { l2: l2Penalty(this.l2Embedding, r.emb, batch.size) });
-  }
 }
