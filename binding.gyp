@@ -12,6 +12,8 @@
         "native/gemm_avx2.cc",
         "native/gemm_portable.cc",
         "native/serve.cc",
+        "native/serve_scores.cc",
+        "native/serve_binding.cc",
         "native/mmap.cc",
         "native/serve_avx512.cc",
         "native/serve_avx512bf16.cc",

@@ -13,7 +13,7 @@
 #include "serve.h"
 
 namespace prerank {
-void register_serve(Napi::Env env, Napi::Object exports);  // serve.cc: the ServePlan class
+void register_serve(Napi::Env env, Napi::Object exports);  // serve_binding.cc: the ServePlan class
 void register_mmap(Napi::Env env, Napi::Object exports);   // mmap.cc: read-only file mappings
 }
 

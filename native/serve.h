@@ -1,18 +1,18 @@
 // The serving path of a two-tower model as one native call per request: a compiled user tower (a fixed list of
 // steps over one float arena: linear layers with batch norm folded in, Light-SE, per-head L2 normalisation), the
-// score of that one user against every candidate's cached item rep (dot product, or FE-Block max-sim read in place
-// from the item table), and the top-n cut. Built once per loaded bundle (serve.cc binds it to JS as ServePlan).
+// score of that one user against every candidate's cached item rep (a score kind by name, serve_score.h: dot
+// product, FE-Block max-sim read in place from the item table, RankTower's attention), and the top-n cut. Built once
+// per loaded bundle (serve_binding.cc binds it to JS as ServePlan).
 // Shape letters: R user heads, H item heads, P head size, N candidates, F fields, D embedding dim.
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "serve_kernels.h"
+#include "serve_score.h"
 
 namespace prerank {
-
-// A step of at least this many multiply-adds is split over the pool threads (serve.cc: when smaller ones are too).
-constexpr long kParallelMacs = 1L << 20;
 
 struct ServeStep {
   enum Kind { kLinear, kL2Norm, kLightSe, kGate, kFieldGate } kind;
@@ -33,17 +33,10 @@ struct ServeStep {
   std::vector<float> w, b;
 };
 
+// logit = scale * raw + bias, raw from the plan's score kind (serve_score.h).
 struct ServeScore {
-  enum Kind { kDot, kMaxSim, kRankTower } kind = kDot;
-  // logit = scale * raw + bias; raw = <u, v> (dot), sum_r max_h <u_r, v_h> (max-sim, R = rep width / P), or
-  // RankTower's per-pair attention + max cosine (serve_kernels.h, RankTowerArgs).
+  std::shared_ptr<const ScoreKind> kind;
   float scale = 1.f, bias = 0.f;
-  int heads = 1, head_size = 0;
-  // kRankTower: sub-spaces per side, k = head_size, d, v; cross = false scores the raw sub-spaces.
-  int user_heads = 0, item_heads = 0, attn_dim = 0, value_dim = 0;
-  bool cross = true;
-  float ln_eps = 1e-5f;
-  std::vector<float> u2i_wo, u2i_bo, u2i_gamma, u2i_beta, i2u_wo, i2u_bo, i2u_gamma, i2u_beta;
 };
 
 // Per-call working memory: a plan is immutable after construction, so calls on different threads (each with its
@@ -57,7 +50,7 @@ struct ServeScratch {
 
 class ServePlan {
  public:
-  // Throws std::invalid_argument naming the step when a step reads or writes outside the arena.
+  // Throws std::invalid_argument naming the step when a step reads or writes outside the arena (score.kind: non-null).
   ServePlan(int arena, int input, int rep_offset, int rep_len, std::vector<ServeStep> steps, ServeScore score);
 
   int input_len() const { return input_; }

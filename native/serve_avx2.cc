@@ -66,7 +66,13 @@ void widen(ItemFormat fmt, const uint16_t* src, float* dst, long n) {
 }  // namespace avx2
 
 const ServeKernels* serve_kernels_avx2() {
-  static const ServeKernels k{avx2::VW, avx2::gemv, avx2::dot, avx2::maxsim, avx2::ranktower, avx2::widen, avx2::widen8, nullptr};
+  static const ServeKernels k = [] {
+    ServeKernels k{avx2::VW, avx2::gemv, avx2::widen, avx2::widen8, nullptr};
+    k.add(kDot, avx2::dot);
+    k.add(kMaxSim, avx2::maxsim);
+    k.add(kRankTower, avx2::ranktower);
+    return k;
+  }();
   return &k;
 }
 

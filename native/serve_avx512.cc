@@ -58,7 +58,13 @@ void widen(ItemFormat fmt, const uint16_t* src, float* dst, long n) {
 }  // namespace avx512
 
 const ServeKernels* serve_kernels_avx512() {
-  static const ServeKernels k{avx512::VW, avx512::gemv, avx512::dot, avx512::maxsim, avx512::ranktower, avx512::widen, avx512::widen8, bf16_kernels_avx512()};
+  static const ServeKernels k = [] {
+    ServeKernels k{avx512::VW, avx512::gemv, avx512::widen, avx512::widen8, bf16_kernels_avx512()};
+    k.add(kDot, avx512::dot);
+    k.add(kMaxSim, avx512::maxsim);
+    k.add(kRankTower, avx512::ranktower);
+    return k;
+  }();
   return &k;
 }
 

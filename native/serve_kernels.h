@@ -5,6 +5,8 @@
 // N items, I item rep width (row stride of the table).
 #pragma once
 #include <cstdint>
+#include <cstring>
+#include <stdexcept>
 
 namespace prerank {
 namespace serve_detail {
@@ -70,23 +72,70 @@ struct RankTowerArgs {
   float* out;
 };
 
+// The score kernels of one ISA by name: each ISA file adds one named entry per score kind it compiles
+// (`k.add(kDot, avx2::dot)`), and a score kind looks its kernel up with the same key. The key carries the kernel's
+// function type, so an entry of the wrong type does not compile. A kind with no entry for the active ISA runs the
+// portable build's (kernels_with in serve_score.h).
+template <class Fn>
+struct KernelKey {
+  const char* name;
+};
+
+// out[n] = <u, item n> for n in [n0, n1) (u and the item reps have `dim` floats).
+using DotKernel = void (*)(int dim, const float* u, const ItemRows& items, long n0, long n1, float* out);
+// MaxSimArgs::out[n] for n in [n0, n1).
+using MaxSimKernel = void (*)(const MaxSimArgs& a, long n0, long n1);
+// RankTowerArgs::out[n] for n in [n0, n1); n0 a multiple of kRankTowerBlock.
+using RankTowerKernel = void (*)(const RankTowerArgs& a, long n0, long n1);
+inline constexpr KernelKey<DotKernel> kDot{"dot"};
+inline constexpr KernelKey<MaxSimKernel> kMaxSim{"maxsim"};
+inline constexpr KernelKey<RankTowerKernel> kRankTower{"rankTower"};
+
 struct ServeKernels {
+  using Gemv = void (*)(int in, int out, const float* x, const float* w, const float* b, bool relu, float* y, int c0, int c1);
+  using Widen = void (*)(ItemFormat fmt, const uint16_t* src, float* dst, long n);
+  using Widen8 = void (*)(const int8_t* src, float scale, float* dst, long n);
+  ServeKernels(int vw, Gemv gemv, Widen widen, Widen8 widen8, const struct Bf16Kernels* bf16)
+      : vw(vw), gemv(gemv), widen(widen), widen8(widen8), bf16(bf16) {}
+
   int vw;  // floats per vector (user heads are padded to a multiple of this)
   // y[c] = act(sum_i x[i] W[i, c] + b[c]) for columns c in [c0, c1); W row-major [in, out]; b may be null.
-  void (*gemv)(int in, int out, const float* x, const float* w, const float* b, bool relu, float* y, int c0, int c1);
-  // out[n] = <u, item n> for n in [n0, n1) (u and the item reps have `dim` floats).
-  void (*dot)(int dim, const float* u, const ItemRows& items, long n0, long n1, float* out);
-  // MaxSimArgs::out[n] for n in [n0, n1).
-  void (*maxsim)(const MaxSimArgs& a, long n0, long n1);
-  // RankTowerArgs::out[n] for n in [n0, n1); n0 a multiple of kRankTowerBlock.
-  void (*ranktower)(const RankTowerArgs& a, long n0, long n1);
+  Gemv gemv;
   // dst[i] = the float32 value of the 16-bit src[i] (fmt bf16 or f16), i < n.
-  void (*widen)(ItemFormat fmt, const uint16_t* src, float* dst, long n);
+  Widen widen;
   // dst[i] = src[i] * scale (an int8 row), i < n.
-  void (*widen8)(const int8_t* src, float scale, float* dst, long n);
+  Widen8 widen8;
   // Kernels over bfloat16 tables with the CPU's bf16 dot-product instruction; null when this build or CPU has none
   // (the table is then widened block by block and scored by the float32 kernels).
   const struct Bf16Kernels* bf16;
+
+  // Registers the kernel of the score kind `key` names (a name registered twice keeps the last).
+  template <class Fn>
+  void add(KernelKey<Fn> key, Fn fn) {
+    for (int i = 0; i < count; ++i)
+      if (std::strcmp(named[i].name, key.name) == 0) {
+        named[i].fn = reinterpret_cast<void (*)()>(fn);
+        return;
+      }
+    if (count == kMaxKinds) throw std::length_error("serve kernels: more score kinds than kMaxKinds");
+    named[count++] = Named{key.name, reinterpret_cast<void (*)()>(fn)};
+  }
+  // The kernel registered under key's name, or null.
+  template <class Fn>
+  Fn get(KernelKey<Fn> key) const {
+    for (int i = 0; i < count; ++i)
+      if (std::strcmp(named[i].name, key.name) == 0) return reinterpret_cast<Fn>(named[i].fn);
+    return nullptr;
+  }
+
+ private:
+  static constexpr int kMaxKinds = 16;
+  struct Named {
+    const char* name = "";
+    void (*fn)() = nullptr;
+  };
+  Named named[kMaxKinds];
+  int count = 0;
 };
 
 // Round to nearest even float32 -> bfloat16 bits (NaN stays NaN).

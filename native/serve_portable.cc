@@ -43,7 +43,14 @@ void widen(ItemFormat fmt, const uint16_t* src, float* dst, long n) {
 }  // namespace portable
 
 const ServeKernels* serve_kernels_portable() {
-  static const ServeKernels k{portable::VW, portable::gemv, portable::dot, portable::maxsim, portable::ranktower, portable::widen, portable::widen8, nullptr};
+  // Every score kind has an entry here: a kind an ISA file leaves out runs this build's kernel there.
+  static const ServeKernels k = [] {
+    ServeKernels k{portable::VW, portable::gemv, portable::widen, portable::widen8, nullptr};
+    k.add(kDot, portable::dot);
+    k.add(kMaxSim, portable::maxsim);
+    k.add(kRankTower, portable::ranktower);
+    return k;
+  }();
   return &k;
 }
 

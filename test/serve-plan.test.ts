@@ -204,7 +204,14 @@ test('bad plans and candidate rows are refused with the field named', { skip }, 
   assert.throws(() => new ServePlan({ ...plan.spec, steps: [{ ...step0, dst: plan.spec.arena }] }), /outside the arena/);
   assert.throws(() => new ServePlan({ ...plan.spec, steps: [{ ...step0, weight: new Float32Array(3) }] }), /weight must have in\*out/);
   assert.throws(() => new ServePlan({ ...plan.spec, steps: [{ op: 'conv' }] }), /spec\.steps\[0\]\.op 'conv'/);
-  assert.throws(() => new ServePlan({ ...plan.spec, score: { kind: 'cosine', scale: 1, bias: 0 } }), /spec\.score\.kind/);
+  assert.throws(() => new ServePlan({ ...plan.spec, score: { kind: 'cosine', scale: 1, bias: 0 } }), /spec\.score\.kind 'cosine' is not one of dot, maxsim, rankTower$/);
+  // A score kind's own fields are read by the kind its spec names, each error naming the field.
+  const score = plan.spec.score as Record<string, unknown>;
+  assert.throws(() => new ServePlan({ ...plan.spec, score: { ...score, heads: 'two' } }), /spec\.score\.heads must be a number/);
+  assert.throws(() => new ServePlan({ ...plan.spec, score: { ...score, headSize: 7 } }), /max-sim: the user rep width must be a multiple of the head size/);
+  const rt = perturbedModel(ds, 'rank-tower', {}).servingPlan!().spec;
+  assert.throws(() => new ServePlan({ ...rt, score: { ...rt.score, userToItem: null } }), /spec\.score\.userToItem must be an object/);
+  assert.throws(() => new ServePlan({ ...rt, score: { ...rt.score, itemToUser: { ...(rt.score as { itemToUser: object }).itemToUser, gamma: [1] } } }), /spec\.score\.itemToUser\.gamma must be a Float32Array/);
   const compiled = compileUserSide(model)!;
   const { table } = itemTable(model);
   const x = compiled.input(users);

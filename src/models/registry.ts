@@ -42,24 +42,39 @@ type ModelOf<D> = D extends ModelDefinition<string, z.ZodType, infer M> ? M : ne
 /** The config type of each registered model (what its factory takes; {} = its defaults). */
 export type ModelConfigs = { [D in Definition as D['kind']]: ConfigOf<D> };
 
-/** Each model's factory: parses its config (defaults filled in, bad keys and values throw) and builds it. */
-export const MODELS = byKind((d) => (ctx: ModelContext, config: unknown) => d.build(ctx, config as never, MODELS)) as {
+/** The tables a list of definitions gives (registryOf). */
+export interface ModelTables {
+  /** Each model's factory: parses its config (defaults filled in, bad keys and values throw) and builds the model. */
+  models: Record<string, (ctx: ModelContext, config: unknown) => RecModel>;
+  /** Each model's config schema (strict); a wrapper's inner config is checked against the schema of the model it names. */
+  configs: Record<string, z.ZodType>;
+  /** Each model's tiny config. */
+  tiny: Record<string, unknown>;
+}
+
+/** The registry tables of a list of definitions (a kind listed twice throws). */
+export function registryOf(definitions: readonly ModelDefinition<string, z.ZodType, RecModel>[]): ModelTables {
+  const t: ModelTables = { models: {}, configs: {}, tiny: {} };
+  for (const d of definitions) {
+    if (Object.hasOwn(t.models, d.kind)) throw new Error(`models: '${d.kind}' is registered twice`);
+    t.models[d.kind] = (ctx, config) => d.build(ctx, config as never, t.models);
+    t.configs[d.kind] = d.wraps ? wrapperSchema(d, d.wraps, t.configs) : d.config;
+    t.tiny[d.kind] = d.tiny;
+  }
+  return t;
+}
+
+const TABLES = registryOf(MODEL_DEFINITIONS);
+
+export const MODELS = TABLES.models as {
   [D in Definition as D['kind']]: (ctx: ModelContext, config: ConfigOf<D>) => ModelOf<D>
 };
 
-/** Each model's config schema (strict: unknown keys are errors); a wrapper's inner config is checked against its base's. */
-export const MODEL_CONFIGS = byKind((d): z.ZodType => {
-  const wraps = d.wraps;
-  if (!wraps) return d.config;
-  return d.config.superRefine((c, ctx) => {
-    const o = c as Record<string, unknown>;
-    const base = own(o, wraps.kind);
-    if (typeof base === 'string' && base !== d.kind) checkModelConfig(ctx, base, own(o, wraps.config), [wraps.kind], [wraps.config]);
-  });
-}) as { [K in ModelName]: z.ZodType };
+/** Each model's config schema (strict: unknown keys are errors); CS3's base config is checked against its base's. */
+export const MODEL_CONFIGS = TABLES.configs as { [K in ModelName]: z.ZodType };
 
 /** The tiny config each model ships for the tests that build and train every registered model. */
-export const TINY_CONFIGS = byKind((d) => d.tiny) as ModelConfigs;
+export const TINY_CONFIGS = TABLES.tiny as ModelConfigs;
 
 /** The definition of a registered model, or undefined (the name may come from a config or a manifest). */
 export function modelDefinition(kind: string): ModelDefinition | undefined {
@@ -82,12 +97,14 @@ export const ModelSpecSchema = z.strictObject({
   config: z.record(z.string(), z.unknown()).default({}).describe("the model's own config ({} = its defaults; `prerank schema model:<kind>`)"),
 }).superRefine((m, ctx) => checkModelConfig(ctx, m.kind, m.config, ['kind'], ['config']));
 
-/** { kind: value(definition) } over the definitions, in registry order; a kind registered twice throws. */
-function byKind<T>(value: (d: Definition) => T): Record<string, T> {
-  const out: Record<string, T> = {};
-  for (const d of MODEL_DEFINITIONS) {
-    if (Object.hasOwn(out, d.kind)) throw new Error(`models: '${d.kind}' is registered twice`);
-    out[d.kind] = value(d);
-  }
-  return out;
+/** A wrapper's schema: its own, then the config of the model it names checked against that model's schema in `configs`. */
+function wrapperSchema(d: ModelDefinition<string, z.ZodType, RecModel>, wraps: { kind: string; config: string }, configs: Record<string, z.ZodType>): z.ZodType {
+  return d.config.superRefine((c, ctx) => {
+    const o = c as Record<string, unknown>;
+    const base = own(o, wraps.kind);
+    if (typeof base !== 'string' || base === d.kind) return;
+    const schema = own(configs, base);
+    if (!schema) unknownName(ctx, 'model', base, Object.keys(configs), [wraps.kind]);
+    else refineWith(ctx, schema, own(o, wraps.config), [wraps.config]);
+  });
 }
