@@ -13,57 +13,16 @@
 #include <vector>
 
 #include "napi_args.h"
+#include "napi_spec.h"
 #include "serve.h"
 
 namespace prerank {
 namespace {
 
 using napi::Args;
+using napi::JsFields;
 using serve_detail::ItemFormat;
 using serve_detail::ItemRows;
-
-// A spec object's fields, each read with its path (`spec.score.heads`) in the error when it is missing or wrong.
-class JsFields final : public SpecFields {
- public:
-  JsFields(const Args& a, Napi::Object o, std::string where) : a_(a), o_(o), where_(std::move(where)) {}
-
-  int integer(const char* key) const override {
-    const double d = number_of(key);
-    if (d != std::floor(d) || d < 0 || d > 1e9) a_.fail(where_ + "." + key + " must be a non-negative integer");
-    return static_cast<int>(d);
-  }
-  float number(const char* key) const override { return static_cast<float>(number_of(key)); }
-  bool boolean(const char* key) const override { return o_.Get(key).ToBoolean(); }
-  std::vector<float> floats(const char* key) const override { return floats_of(key, false); }
-  // A Float32Array, or empty when the field is null or absent.
-  std::vector<float> floats_or_none(const char* key) const { return floats_of(key, true); }
-  std::unique_ptr<SpecFields> object(const char* key) const override {
-    const Napi::Value v = o_.Get(key);
-    if (!v.IsObject()) a_.fail(where_ + "." + key + " must be an object");
-    return std::make_unique<JsFields>(a_, v.As<Napi::Object>(), where_ + "." + key);
-  }
-  bool has(const char* key) const { return !o_.Get(key).IsUndefined(); }
-  bool absent(const char* key) const { return o_.Get(key).IsNull() || o_.Get(key).IsUndefined(); }
-  std::string string(const char* key) const { return o_.Get(key).ToString(); }
-
- private:
-  const Args& a_;
-  Napi::Object o_;
-  std::string where_;
-
-  double number_of(const char* key) const {
-    const Napi::Value v = o_.Get(key);
-    if (!v.IsNumber()) a_.fail(where_ + "." + key + " must be a number");
-    return v.As<Napi::Number>().DoubleValue();
-  }
-  std::vector<float> floats_of(const char* key, bool nullable) const {
-    const Napi::Value v = o_.Get(key);
-    if (nullable && (v.IsNull() || v.IsUndefined())) return {};
-    if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) a_.fail(where_ + "." + key + " must be a Float32Array");
-    const auto arr = v.As<Napi::Float32Array>();
-    return std::vector<float>(arr.Data(), arr.Data() + arr.ElementLength());
-  }
-};
 
 // The candidates of one call, validated: candidate k is table row rows[k] (or k when rows is null).
 struct Candidates {

@@ -109,3 +109,9 @@ test("docs/MODELS.md's worked example is the model file this test builds", () =>
     .replaceAll("'../../src/models/", "'./").replaceAll("'../../src/", "'../");
   assert.equal(shown, file, 'the docs show test/helpers/linear-tower.ts with its imports as seen from src/models/');
 });
+
+test("docs/ARCHITECTURE.md's model table lists every registered model with its summary and serving", () => {
+  const doc = readFileSync(join(REPO, 'docs', 'ARCHITECTURE.md'), 'utf8');
+  const rows = [...doc.matchAll(/^\| `([a-z0-9-]+)` \| (.+) \| (plan|tensors|single-tower) \|$/gm)].map((m) => [m[1], m[2], m[3]]);
+  assert.deepEqual(rows, MODEL_DEFINITIONS.map((d) => [d.kind, d.summary, d.serving]));
+});

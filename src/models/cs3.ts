@@ -16,6 +16,8 @@
 // Pass-2 input = e * g + shift; pass-1 input = e + shift. Batch norm inside the towers sees both passes in training,
 // so its running statistics average them (documented in docs/STRATEGIES.md). Serving: the base model's plan runs
 // twice in one arena (relocated steps), with a native 'fieldGate' step between the passes.
+// Longer than a model file's ~200 lines: two parts (cycle, sync), each changing the field transform, the loss and
+// the serving plan of whichever model it wraps; the rep statistics it uses are in common/rep-stats.ts.
 // Shape letters: B batch, F fields of a side, D embedding dim, U/I user/item rep widths, W the other side's width.
 import { z } from 'zod';
 import { Tensor } from '../core/tensor.js';
@@ -26,13 +28,13 @@ import * as ops from '../core/ops/index.js';
 import { Linear, Module, type Mlp } from '../nn/index.js';
 import { buffer } from '../nn/init.js';
 import type { Batch } from '../data/index.js';
-import { allocBatch } from '../data/batch.js';
 import type { LossOutput, ModelContext, RecModel } from './types.js';
 import { dssm } from './dssm.js';
 import { FieldEmbedder, ITEM_SIDE, USER_SIDE, flatWidth, type Source } from './common/field-embedder.js';
 import { makeMlp } from './common/layers.js';
 import { own } from '../util/own.js';
 import { PlanBuilder, floats, relocate, type UserServingPlan } from './common/serving.js';
+import { alignment, meanNormalizedRow, repWidths } from './common/rep-stats.js';
 import { defineModel } from './define.js';
 
 const Cs3CycleSchema = z.strictObject({ hidden: z.number().int().positive().default(32).describe("width of the gate MLP's hidden layer") });
@@ -246,43 +248,6 @@ export class Cs3 extends Module implements RecModel {
       rep = pass(outs[outs.length - 1]);
     }
     return { spec: p.finish(rep, s.repLength, s.score), writeInput: inner.writeInput };
-  }
-}
-
-/** Alignment of the row-normalised reps u [B, U] (its last I columns) and v [B, I]: mean gap^2 + second-moment gap^2. */
-export function alignment(user: Tensor, item: Tensor): Tensor {
-  const [B, U] = user.shape;
-  const I = item.shape[1];
-  const u = ops.l2Normalize(U === I ? user : ops.split(user, [U - I, I], 1)[1]); // [B, I]
-  const v = ops.l2Normalize(item);
-  const dm = ops.sub(ops.mean(u, 0), ops.mean(v, 0)); // [I]
-  const dc = ops.scale(ops.sub(ops.matmul(u, u, { transA: true }), ops.matmul(v, v, { transA: true })), 1 / B); // [I, I]
-  return ops.add(ops.sumAll(ops.mul(dm, dm)), ops.sumAll(ops.mul(dc, dc)));
-}
-
-/** mean over rows of r_b / ||r_b|| ([B, W] -> [W]), in float64, no tape. */
-function meanNormalizedRow(r: Tensor): Float64Array {
-  const [B, W] = r.shape;
-  const d = r.f;
-  const m = new Float64Array(W);
-  for (let b = 0; b < B; b++) {
-    let ss = 0;
-    for (let j = 0; j < W; j++) ss += d[b * W + j] ** 2;
-    const k = 1 / Math.max(Math.sqrt(ss), 1e-12) / B;
-    for (let j = 0; j < W; j++) m[j] += d[b * W + j] * k;
-  }
-  return m;
-}
-
-/** User and item rep widths, from encoding one all-padding row in eval mode (the model's mode is restored). */
-function repWidths(base: RecModel, ctx: ModelContext): { user: number; item: number } {
-  const was = base.training;
-  base.eval();
-  try {
-    const b = allocBatch(ctx.features, 1);
-    return noGrad(() => scope(() => ({ user: base.encodeUser!(b).shape[1], item: base.encodeItem!(b).shape[1] })));
-  } finally {
-    base.train(was);
   }
 }
 

@@ -19,7 +19,7 @@ export type ModelLookup = Readonly<Record<string, ModelFactory<any>>>;
 export interface ModelSpec<K extends string, S extends z.ZodType, M extends RecModel> {
   /** Registry name, as configs and bundle manifests write it. */
   kind: K;
-  /** One line: the paper or idea (shown by `prerank schema` and docs). */
+  /** One line: the paper or idea (docs/ARCHITECTURE.md's model table repeats it; the registry test holds them equal). */
   summary: string;
   /** The config schema: strict (unknown keys are errors), every key but a wrapper's base with a default. */
   config: S;

@@ -17,6 +17,8 @@
 // [E_u | Q_u | U_u | K'_u | V'_u] (its sub-spaces, the user->item branch's query and gate, and the item->user
 // branch's keys and values computed from E_u); encodeItem returns [E_i | K_i | V_i | Q'_i | U'_i]. score() runs only
 // the per-pair part: the two attentions, gating, W_o, LayerNorm, and max-sim.
+// Longer than a model file's ~200 lines: two gated towers, two attention branches, and a served rep that carries
+// every one-side projection, so the per-pair score has its own split code and serving plan beside the training path.
 // Shape letters: B batch, N pairs, H_u/H_i sub-spaces, k sub-space size, d query/key width, v value width.
 import { z } from 'zod';
 import { Tensor } from '../core/tensor.js';
