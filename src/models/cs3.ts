@@ -21,7 +21,6 @@
 // Shape letters: B batch, F fields of a side, D embedding dim, U/I user/item rep widths, W the other side's width.
 import { z } from 'zod';
 import { Tensor } from '../core/tensor.js';
-import type { Rng } from '../core/random.js';
 import { noGrad } from '../core/tape.js';
 import { scope } from '../core/scope.js';
 import * as ops from '../core/ops/index.js';
