@@ -71,7 +71,7 @@ export class FeatureEncoders {
     this.tablesInJson = !entities;
   }
 
-  /** Encoders over tables kept elsewhere (a bundle's binary encoders): they encode rows but have no toJSON. */
+  /** Encoders over tables kept elsewhere (a bundle's binary encoders); toJSON works when `entities` can list its tables. */
   static over(spec: EncodersSpec, vocabs: Map<string, Vocabulary>, scalers: Map<string, Scaler>, entities: EntityFeatures): FeatureEncoders {
     const j: EncodersJson = { version: 1, name: spec.name, keys: spec.keys, features: spec.features, derived: spec.derived,
       vocabularies: {}, scalers: {}, stats: {}, history: {} };
@@ -166,10 +166,11 @@ export class FeatureEncoders {
   }
 
   toJSON(): EncodersJson {
-    if (!this.tablesInJson) throw new Error(`encoders '${this.j.name}' were read from binary tables: they encode rows but are not written back as JSON`);
+    const tables = this.tablesInJson ? null : this.entities.tables?.((f) => this.vocabulary(f));
+    if (!this.tablesInJson && !tables) throw new Error(`encoders '${this.j.name}' were read from binary tables: they encode rows but are not written back as JSON`);
     const vocabularies = Object.fromEntries([...this.vocabs].map(([k, v]) => [k, v.toJSON()]));
     const scalers = Object.fromEntries([...this.scalers].map(([k, v]) => [k, v.toJSON()]));
-    return { ...this.j, vocabularies, scalers };
+    return { ...this.j, vocabularies, scalers, ...tables };
   }
 
   get name(): string {

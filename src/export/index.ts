@@ -5,4 +5,4 @@ export { BUNDLE_FORMAT, FILES, modelHash, type BundleManifest, type ItemsInfo, t
 export { quantize, decodeRow, decodeAll, toHalf, ITEM_DTYPES, type ItemDType, type ItemTable } from './item-table.js';
 export { publishVersion, readCurrentVersion, listVersions, versionName, parseVersionName, CURRENT_FILE, type VersionRef,
   type PublishOptions } from './versions.js';
-export { exportOnnx, exportOnnxRun, onnxGraphs, ONNX_MODELS, type OnnxExportResult, type OnnxInputsJson } from './onnx/index.js';
+export { exportOnnx, exportOnnxBundle, exportOnnxRun, onnxGraphs, ONNX_MODELS, type OnnxExportResult, type OnnxInputsJson } from './onnx/index.js';
