@@ -4,18 +4,19 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { exportOnnxRun } from '../src/export/onnx/export-onnx.js';
 import { onnxGraphs } from '../src/export/onnx/graphs.js';
 import { ONNX_MODELS } from '../src/export/onnx/registry.js';
 import type { OnnxInputsJson } from '../src/export/onnx/inputs-json.js';
-import { MODELS, TINY_CONFIGS } from '../src/models/registry.js';
+import { MODELS, TINY_CONFIGS, type ModelName } from '../src/models/registry.js';
+import type { RecModel } from '../src/models/types.js';
 import { Rng } from '../src/core/index.js';
 import type { EncodersJson } from '../src/data/index.js';
 import { exportBundle } from '../src/export/export-bundle.js';
-import { decodeModel } from '../src/export/onnx/proto.js';
+import { decodeModel, encodeModel } from '../src/export/onnx/proto.js';
 import { PRERANK } from '../src/cli/commands.js';
 import { runCommand } from '../src/cli/command.js';
 import { tempDir, tinyRun } from './serve-fixture.js';
@@ -87,6 +88,23 @@ test('every exported graph passes the onnx checker with full shape inference', {
   const r = spawnSync(PY, ['-c', script, ...TWO_TOWER_FILES.map((f) => join(out, f))], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
   assert.equal(r.stdout.trim().split('\n').length, TWO_TOWER_FILES.length);
+});
+
+test("every zoo model's graphs pass the onnx checker with full shape inference", { skip: hasChecker ? false : CHECKER_SKIP }, () => {
+  const dir = join(root, 'checker');
+  mkdirSync(dir, { recursive: true });
+  const paths: string[] = [];
+  for (const kind of Object.keys(ONNX_MODELS) as ModelName[]) {
+    const model = MODELS[kind]({ features: run.data.features, rng: new Rng(3) }, TINY_CONFIGS[kind] as never) as RecModel;
+    for (const f of onnxGraphs(model)) {
+      paths.push(join(dir, `${kind}-${f.file}`));
+      writeFileSync(paths.at(-1)!, encodeModel(f.graph, { doc: f.doc, producerVersion: 'test' }));
+    }
+  }
+  const script = 'import onnx, sys\nfor p in sys.argv[1:]:\n    onnx.checker.check_model(onnx.load(p), full_check=True)\n    print("ok", p)';
+  const r = spawnSync(PY, ['-c', script, ...paths], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout.trim().split('\n').length, paths.length);
 });
 
 test('every zoo model has an ONNX export; a model kind without one fails naming it and the kinds that have one', () => {
