@@ -63,7 +63,7 @@ export class FeatureEncoders {
   private readonly entities: EntityFeatures;
   private readonly tablesInJson: boolean;
 
-  /** `entities` given: j holds only the spec, and the encoders cannot be written back as JSON. */
+  /** `entities` given: j holds only the spec; toJSON asks `entities` for its tables. */
   private constructor(private readonly j: EncodersJson, readonly vocabs: Map<string, Vocabulary>,
     readonly scalers: Map<string, Scaler>, entities?: EntityFeatures) {
     for (const f of [...j.features, ...j.derived]) if (f.kind !== 'dense' && f.kind !== 'stat') this.oov[f.name] = { lookups: 0, oov: 0 };
