@@ -6,7 +6,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeDirAtomic } from '../../util/atomic-dir.js';
 import { noGrad, scope } from '../../core/index.js';
-import type { EncodersJson } from '../../data/index.js';
+import type { EncodersJson, TrainingData } from '../../data/index.js';
 import type { RecModel } from '../../models/types.js';
 import { Bundle } from '../bundle.js';
 import { fromRunDir } from '../export-bundle.js';
@@ -35,8 +35,12 @@ export interface OnnxExportOptions {
   metadata?: Record<string, string>;
 }
 
-/** Writes `dir` (replaced whole): the model's .onnx files, encoders.json, inputs.json and model.safetensors. */
-export async function exportOnnx(model: RecModel, source: OnnxSource, dir: string, o: OnnxExportOptions = {}): Promise<OnnxExportResult> {
+/**
+ * Writes `dir` (replaced whole): the model's .onnx files, encoders.json, inputs.json and model.safetensors. `from`: a
+ * training dataset (datasetSource) or any OnnxSource.
+ */
+export async function exportOnnx(model: RecModel, from: OnnxSource | TrainingData, dir: string, o: OnnxExportOptions = {}): Promise<OnnxExportResult> {
+  const source = 'batches' in from ? datasetSource(from) : from;
   const graphs = onnxGraphs(model);
   const encoded = graphs.map((f) => ({ file: f.file, bytes: encodeModel(f.graph, { doc: f.doc, producerVersion: o.producerVersion ?? 'prerank', metadata: { model: model.kind, ...o.metadata } }) }));
   const encoders = source.encoders.toJSON();
@@ -104,7 +108,7 @@ function example(model: RecModel, src: OnnxSource): OnnxExample | undefined {
 /** exportOnnx for a training run directory (config.json + best/ or last/ checkpoint). */
 export async function exportOnnxRun(runDir: string, dir: string, o: OnnxExportOptions = {}): Promise<OnnxExportResult> {
   const { model, dataset } = await fromRunDir(runDir);
-  return exportOnnx(model, datasetSource(dataset), dir, o);
+  return exportOnnx(model, dataset, dir, o);
 }
 
 /** exportOnnx for a serving bundle (its model config, weights and encoders; no training data needed). */

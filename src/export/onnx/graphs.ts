@@ -17,7 +17,7 @@ export interface OnnxGraphFile {
 /** The model kind's declaration, or an error naming the model and the kinds that can be exported. */
 export function onnxModelOf(model: RecModel): OnnxModel {
   const declare = own(ONNX_MODELS as Record<string, OnnxDeclaration>, model.kind);
-  if (!declare) throw new Error(`onnx export: model '${model.kind}' has no ONNX export (exportable: ${Object.keys(ONNX_MODELS).join(', ')})`);
+  if (!declare) throw new Error(`onnx export: model '${model.kind}' has no ONNX export yet (exportable: ${Object.keys(ONNX_MODELS).join(', ')})`);
   return declare(model, onnxModelOf);
 }
 
