@@ -158,13 +158,6 @@ export function decodeBlob(dtype: ItemDType, dim: number, blob: Uint8Array, out:
   }
 }
 
-/** Serialises the matrix (and scales) as raw little-endian bytes. */
-export function tableBytes(t: ItemTable): { reps: Uint8Array; scales?: Uint8Array } {
-  const reps = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
-  const scales = t.scales ? new Uint8Array(t.scales.buffer, t.scales.byteOffset, t.scales.byteLength) : undefined;
-  return { reps, scales };
-}
-
 /**
  * Wraps raw bytes read from disk: in place when they start on a 4-byte boundary (a large file read whole has its
  * own ArrayBuffer), else copied into an aligned buffer (a copy of a big table is milliseconds on the event loop).
