@@ -11,7 +11,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { engineInfo, Rng } from '../src/core/index.js';
 import { Dataset, writeSyntheticLog } from '../src/data/index.js';
-import { Bundle, exportBundle } from '../src/export/index.js';
+import { Bundle, exportBundle, writeIdTable } from '../src/export/index.js';
 import { addRows, newUsearch } from '../src/export/ann-index.js';
 import { openItemTable } from '../src/export/item-file.js';
 import { FILES, type BundleManifest } from '../src/export/manifest.js';
@@ -34,8 +34,7 @@ async function syntheticBundle(work: string, n: number, dim: number): Promise<st
   const dir = join(work, 'bundle');
   await exportBundle({ model, dataset: data, config: { kind: 'dssm', config } }, dir, { annIndex: false });
   const m = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as BundleManifest;
-  const ids = JSON.stringify(Array.from({ length: n }, (_, i) => `i${i}`));
-  writeFileSync(join(dir, FILES.itemIds), ids);
+  await writeIdTable(join(dir, FILES.itemIds), Array.from({ length: n }, (_, i) => `i${i}`), FILES.itemIds);
   const h = createHash('sha256');
   const fd = openSync(join(dir, FILES.itemReps), 'w');
   const rng = new Rng(7);
@@ -51,7 +50,7 @@ async function syntheticBundle(work: string, n: number, dim: number): Promise<st
   closeSync(fd);
   if (!m.items.cached) throw new Error('bench mmap: DSSM exported no item table');
   m.items.count = n;
-  m.files[FILES.itemIds] = createHash('sha256').update(ids).digest('hex');
+  m.files[FILES.itemIds] = createHash('sha256').update(readFileSync(join(dir, FILES.itemIds))).digest('hex');
   m.files[FILES.itemReps] = h.digest('hex');
   delete m.files[FILES.itemAnn];
   try {
@@ -77,13 +76,25 @@ function memory(pid: number): Record<string, number> {
   return out;
 }
 
-async function workersMemory(dir: string, n: number, requests: number): Promise<{ workers: { pid: number; mem: Record<string, number> }[]; p50ms: number }> {
+export interface WorkerMemory {
+  pid: number;
+  mem: Record<string, number>;
+}
+
+/** What a worker alone holds (Private_Clean + Private_Dirty of its smaps_rollup), MiB. */
+export const privateMiB = (w: WorkerMemory): number => (w.mem.Private_Clean ?? 0) + (w.mem.Private_Dirty ?? 0);
+
+/**
+ * `prerank serve --workers 2 --ann off` over a bundle, `requests` requests of k = 1,000 candidates drawn by
+ * `candidate`, then each worker's memory.
+ */
+export async function workersMemory(dir: string, candidate: (rng: Rng) => string, requests: number): Promise<{ workers: WorkerMemory[]; p50ms: number }> {
   const s = await serveChild(['--bundle', dir, '--workers', '2', '--ann', 'off']);
   try {
     const rng = new Rng(3);
     const lat: number[] = [];
     for (let i = 0; i < requests; i++) {
-      const candidates = Array.from({ length: 1000 }, () => `i${rng.int(n)}`);
+      const candidates = Array.from({ length: 1000 }, () => candidate(rng));
       const body = JSON.stringify({ user: {}, candidates, n: 10 });
       for (let tries = 0; ; tries++) {
         const t0 = performance.now();
@@ -130,22 +141,22 @@ export async function benchMmap(args: string[]): Promise<void> {
   try {
     const dir = await syntheticBundle(work, n, dim);
     execSync('sync'); // written pages still dirty in the page cache would count as the first mapper's private memory
-    const [mapped, b] = await seconds(() => Bundle.load(dir, { verifyItems: 'defer' }));
+    const [mapped, b] = await seconds(() => Bundle.load(dir, { verify: 'defer' }));
     const [check] = await seconds(() => b.verifyDeferred());
-    const [heap] = await seconds(() => Bundle.load(dir, { mapItems: false }));
-    // the table alone (Bundle.load also parses items/ids.json, whose cost grows with N)
+    const [heap] = await seconds(() => Bundle.load(dir, { map: false }));
+    // the table alone (Bundle.load also opens the ids and reads the weights)
     const fail = (msg: string) => new Error(msg);
     const [open] = await seconds(() => openItemTable(dir, b.manifest, b.items!.ids, { verify: 'defer', read: async () => Buffer.alloc(0), fail }));
     console.log(`Bundle.load, table mapped (sha256 deferred): ${mapped.toFixed(3)} s; the deferred sha256: ${check.toFixed(2)} s; `
       + `table read into the heap and hashed: ${heap.toFixed(2)} s`);
     console.log(`the item table alone, mapped: ${(open * 1000).toFixed(2)} ms`);
-    const { workers, p50ms } = await workersMemory(dir, n, requests);
+    const { workers, p50ms } = await workersMemory(dir, (rng) => `i${rng.int(n)}`, requests);
     for (const w of workers) console.log(`worker ${w.pid}: ${JSON.stringify(w.mem)} MiB`);
     console.log(`${requests} requests of k = 1,000 random candidates over HTTP (a new connection each): p50 ${p50ms.toFixed(2)} ms`);
     const second = workers[1] ?? workers[0];
     const ann = annItems > 0 ? await annBuild(annItems, dim) : null;
     console.log(JSON.stringify({ cpu, items: n, dim, dtype: 'float32', table_mib: Math.round((n * dim * 4) / 2 ** 20), bundle_load_s: mapped, table_open_ms: open * 1000,
-      deferred_sha256_s: check, heap_load_s: heap, second_worker_private_mib: (second.mem.Private_Clean ?? 0) + (second.mem.Private_Dirty ?? 0),
+      deferred_sha256_s: check, heap_load_s: heap, second_worker_private_mib: privateMiB(second),
       second_worker_pss_mib: second.mem.Pss, http_k1000_p50_ms: p50ms, workers, ...(ann ? { ann_items: annItems, ann } : {}) }));
   } finally {
     rmSync(work, { recursive: true, force: true });

@@ -1,4 +1,4 @@
-// `npm run bench -- scale --size S|M|L [--dir .scale] [--steps 200] [--requests 500] [--stages a,b,...]`: the whole path at
+// `npm run bench -- scale --size S|M|L [--dir .scale] [--steps 200] [--requests 500] [--ann-items 1000000] [--stages a,b,...]`: the whole path at
 // a named size of `prerank data synth` (S 1M events / 100k items, M 10M / 1M, L 100M / 10M), stage by stage, each
 // stage in its own process so its peak RSS (VmHWM) is its own:
 //   synth     the Parquet log (reused when the folder already holds this size and seed)
@@ -6,12 +6,13 @@
 //   train     DSSM and IntTower, --steps steps of batch 4096 after 20 warm-up steps, from the cache (samples/s); at
 //             M and L the same on S as well, in this run, for the ratio the issue asks (`train_samples_per_s_S`)
 //   export    the DSSM run as a float32 bundle with its HNSW index, and the same model over the first 10k items
-//   load      Bundle.load of the full bundle in a fresh process, as `prerank serve` loads it (the table's sha256
-//             deferred, then timed on its own)
+//   load      Bundle.load of the full bundle in a fresh process, as `prerank serve` loads it (the mapped files'
+//             sha256 deferred, then timed on its own); then `prerank serve --workers 2` over it, k = 1,000 random
+//             candidates, and the second worker's private memory (`second_worker_rss_mib`, bench/mmap.ts)
 //   serve     k = 1,000 random candidates per request through the service's scorer, the full table and the 10k one
 //             alternating in blocks of 50 requests: p50 / p99
-//   ann       usearch over the item table, built as the export builds it (every core), recall@100 against exact
-//             search for 200 queries
+//   ann       usearch over the item table's first --ann-items rows (all of S and M), built as the export builds it
+//             (every core), recall@100 against exact search for 200 queries
 //   redis     the same requests through a 3-master Redis Cluster (test/redis-cluster-fixture.ts)
 // Prints each stage as it ends and, last, one JSON object. Not in CI: M takes minutes, L hours.
 import { spawn } from 'node:child_process';
@@ -23,6 +24,7 @@ import { CachedDataset, loadDataConfig, SYNTH_SIZES, writeSynthLog, type SynthSi
 import { exportBundle, Bundle } from '../src/export/index.js';
 import { annThreads, saveAnnIndex } from '../src/export/ann-index.js';
 import { fromRunDir } from '../src/export/export-bundle.js';
+import { firstIds } from '../src/export/id-table.js';
 import { decodeAll } from '../src/export/item-table.js';
 import { BruteForceIndex, buildAnnIndex } from '../src/serve/ann.js';
 import { Deployment } from '../src/serve/service.js';
@@ -31,9 +33,12 @@ import { runConfigJson } from '../src/train/config.js';
 import { trainStep } from '../src/train/step.js';
 import { peakRssMiB } from '../src/util/proc.js';
 import { cpuModel } from './proc.js';
+import { privateMiB, workersMemory } from './mmap.js';
 import { alternatingLatency, clusterServeLatency } from './redis-cluster.js';
 import { startRedisCluster } from '../test/redis-cluster-fixture.js';
 
+/** The ANN stage indexes at most this many items (the first rows of the table): its build grows with N log N. */
+const ANN_ITEMS = 1_000_000;
 const STAGES = ['synth', 'encode', 'train', 'export', 'load', 'serve', 'ann', 'redis'] as const;
 type Stage = (typeof STAGES)[number];
 type Result = Record<string, number | string | boolean | null>;
@@ -112,14 +117,20 @@ async function exportStage(p: Paths): Promise<Result> {
   return { export_s: round(exportS, 1), exported_items: ds.itemCount, peak_rss_mib: peak() };
 }
 
-async function load(p: Paths): Promise<Result> {
-  // as `prerank serve` loads: the mapped table's sha256 runs after the load, in the background
+async function load(p: Paths, requests: number): Promise<Result> {
+  // as `prerank serve` loads: the mapped files' sha256 runs after the load, in the background
   const t0 = performance.now();
-  const b = await Bundle.load(p.bundle, { verifyItems: 'defer' });
+  const b = await Bundle.load(p.bundle, { verify: 'defer' });
   const s = seconds(t0);
   const t1 = performance.now();
   await b.verifyDeferred();
-  return { bundle_load_s: round(s, 3), table_sha256_s: round(seconds(t1), 2), items: b.manifest.items.count, peak_rss_mib: peak() };
+  const sha = seconds(t1);
+  // what a second serving process adds: `prerank serve --workers 2` over the bundle (bench/mmap.ts's measurement)
+  const ids = b.items!.ids;
+  const { workers } = await workersMemory(p.bundle, (rng) => ids.keyAt(rng.int(ids.size)), Math.min(requests, 200));
+  const second = workers[1] ?? workers[0];
+  return { bundle_load_s: round(s, 3), deferred_sha256_s: round(sha, 2), items: b.manifest.items.count,
+    second_worker_rss_mib: privateMiB(second), second_worker_pss_mib: second.mem.Pss, peak_rss_mib: peak() };
 }
 
 /** Serving latency on the full table and the 10k table, alternating blocks of 50 requests after 30 warm-up each. */
@@ -127,7 +138,7 @@ async function serve(p: Paths, requests: number): Promise<Result> {
   const deps = [await Deployment.open(p.bundle, { store: 'memory', ann: 'off' }), await Deployment.open(p.bundle10k, { store: 'memory', ann: 'off' })];
   try {
     const rng = new Rng(3);
-    const [full, small] = await alternatingLatency(deps.map((deployment) => ({ deployment, itemIds: deployment.bundle.items!.ids })),
+    const [full, small] = await alternatingLatency(deps.map((deployment) => ({ deployment, itemIds: firstIds(deployment.bundle.items!.ids, Infinity) })),
       { user: () => ({ user_id: String(1 + rng.int(1000)) }), k: 1000, requests, seed: 7 });
     return { serve_k1000_p50_ms: round(full.p50), serve_k1000_p99_ms: round(full.p99),
       serve_k1000_p50_ms_10k_items: round(small.p50), serve_k1000_p99_ms_10k_items: round(small.p99), peak_rss_mib: peak() };
@@ -137,10 +148,11 @@ async function serve(p: Paths, requests: number): Promise<Result> {
 }
 
 /** usearch over the table vs exact search: recall@100 of 200 queries (item reps of random items plus noise). */
-async function ann(p: Paths): Promise<Result> {
+async function ann(p: Paths, maxItems: number): Promise<Result> {
   const b = await Bundle.load(p.bundle, { parts: 'item' });
   const t = b.items!;
-  const reps = decodeAll(t);
+  const n = Math.min(t.ids.size, maxItems);
+  const reps = decodeAll(t).subarray(0, n * t.dim);
   // built as the export builds it (every core), then served from the saved file as a deployment does
   const saved = join(p.root, 'ann.usearch');
   const t0 = performance.now();
@@ -151,13 +163,13 @@ async function ann(p: Paths): Promise<Result> {
   const rng = new Rng(11);
   let hits = 0, total = 0;
   for (let q = 0; q < 200; q++) {
-    const row = rng.int(t.ids.length);
+    const row = rng.int(n);
     const query = Float32Array.from(reps.subarray(row * t.dim, (row + 1) * t.dim), (x) => x + 0.1 * rng.normal());
     const truth = new Set(exact.search(query, 100));
     for (const r of built.index.search(query, 100)) if (truth.has(r)) hits++;
     total += truth.size;
   }
-  return { ann_kind: built.index.kind, ann_items: t.ids.length, ann_threads: annThreads(), ann_build_s: round(buildS, 1), ann_recall_at_100: round(hits / total, 4), peak_rss_mib: peak() };
+  return { ann_kind: built.index.kind, ann_items: n, ann_threads: annThreads(), ann_build_s: round(buildS, 1), ann_recall_at_100: round(hits / total, 4), peak_rss_mib: peak() };
 }
 
 async function redis(p: Paths, requests: number): Promise<Result> {
@@ -165,22 +177,22 @@ async function redis(p: Paths, requests: number): Promise<Result> {
   try {
     const b = await Bundle.load(p.bundle, { parts: 'item' });
     const t0 = performance.now();
-    const [l] = await clusterServeLatency(p.bundle, { urls: [cluster.url], user: { user_id: '1' }, itemIds: b.items!.ids, k: 1000, requests });
+    const [l] = await clusterServeLatency(p.bundle, { urls: [cluster.url], user: { user_id: '1' }, itemIds: firstIds(b.items!.ids, Infinity), k: 1000, requests });
     return { redis_cluster_k1000_p50_ms: round(l.p50), redis_cluster_k1000_p99_ms: round(l.p99), redis_stage_s: round(seconds(t0), 1), peak_rss_mib: peak() };
   } finally {
     await cluster.stop();
   }
 }
 
-async function runStage(stage: string, p: Paths, o: { size: SynthSize; steps: number; requests: number; kind?: string }): Promise<Result> {
+async function runStage(stage: string, p: Paths, o: { size: SynthSize; steps: number; requests: number; annItems: number; kind?: string }): Promise<Result> {
   switch (stage as Stage) {
     case 'synth': return synth(p, o.size);
     case 'encode': return encode(p);
     case 'train': return train(p, o.kind ?? 'dssm', o.steps);
     case 'export': return exportStage(p);
-    case 'load': return load(p);
+    case 'load': return load(p, o.requests);
     case 'serve': return serve(p, o.requests);
-    case 'ann': return ann(p);
+    case 'ann': return ann(p, o.annItems);
     case 'redis': return redis(p, o.requests);
   }
   throw new Error(`unknown stage '${stage}' (stages: ${STAGES.join(', ')})`);
@@ -207,10 +219,11 @@ export async function benchScale(args: string[]): Promise<void> {
   if (!Object.hasOwn(SYNTH_SIZES, size)) throw new Error(`--size must be S, M or L, got '${opt('size')}'`);
   const steps = Number(opt('steps') ?? 200);
   const requests = Number(opt('requests') ?? 500);
+  const annItems = Number(opt('ann-items') ?? ANN_ITEMS);
   const root = resolve(opt('dir') ?? '.scale');
   const stage = opt('stage');
   if (stage) { // a child: one stage, one JSON line
-    const r = await runStage(stage, paths(join(root, opt('at') ?? size)), { size: (opt('at') ?? size) as SynthSize, steps, requests, kind: opt('kind') });
+    const r = await runStage(stage, paths(join(root, opt('at') ?? size)), { size: (opt('at') ?? size) as SynthSize, steps, requests, annItems, kind: opt('kind') });
     console.log(JSON.stringify(r));
     return;
   }
@@ -220,7 +233,7 @@ export async function benchScale(args: string[]): Promise<void> {
   const cpu = `${cpuModel()} (${cpus().length} vCPU, ${(totalmem() / 2 ** 30).toFixed(0)} GiB)`;
   console.log(`CPU: ${cpu}; kernels ${info.isa}; size ${size} (${JSON.stringify(SYNTH_SIZES[size])}); ${steps} steps; work dir ${root}`);
   const out: Result = { cpu, isa: info.isa, size, events: SYNTH_SIZES[size].events, items: SYNTH_SIZES[size].items, users: SYNTH_SIZES[size].users };
-  const base = [`--dir=${root}`, `--steps=${steps}`, `--requests=${requests}`, `--size=${size}`];
+  const base = [`--dir=${root}`, `--steps=${steps}`, `--requests=${requests}`, `--ann-items=${annItems}`, `--size=${size}`];
   const run = async (name: string, extra: string[] = [], at: SynthSize = size): Promise<Result> => {
     const t0 = performance.now();
     const r = await child([...base, `--stage=${name}`, `--at=${at}`, ...extra]);

@@ -3,10 +3,15 @@
 //   1. In process, per request: the model's compiled serving plan (src/serve/compiled.ts: tower input written from
 //      the encoded user row, then one native call: user tower in eval mode + score against the first k cached item
 //      reps [k, I] + top-100 cut), for k = 100, 1,000, 5,000; p50/p99 over --requests after warm-up. The tensor path
-//      it replaces (encodeUser + model.score + JS topN) is timed at k = 1,000 for comparison.
+//      it replaces (encodeUser + model.score + JS topK) is timed at k = 1,000 for comparison.
 //   2. The same computation in eager PyTorch (bench/reference/score.py, 1 thread, inference_mode) from the same weights
 //      and item reps (a fixture written here), in the same run, the two alternating in short blocks of requests
 //      (score.py: both sample the same stretch of time); max |score difference| and the ratio torch/prerank.
+//   2b. The same path in onnxruntime-node (bench/ort.ts) on the model's ONNX export: user_tower.onnx + scorer.onnx over
+//      the first k item reps (computed once by item_tower.onnx) + top-100 in JS, onnxruntime's best session options
+//      per model from a short calibration; its scores must equal prerank's before timing; timed in the same
+//      alternation (a block of each side in turn); ratio ort/prerank (> 1: prerank is faster). A model kind without an
+//      ONNX export prints why it is skipped.
 //   3. HTTP: `prerank serve` (a child process, as deployed) on a bundle exported to a temp dir, on 127.0.0.1 with a
 //      random port, driven at fixed rates with 1,000 candidates per request by an open-loop paced generator and by autocannon (each a child process,
 //      bounded in time); p50/p99, achieved req/s, errors (non-2xx + socket errors + timeouts). The JSON's http_*
@@ -17,7 +22,7 @@
 // (bench/steal.ts), which bound the p99/p50 a short or a compute-bound request can reach here.
 // Weights are untrained (the models' initialisation; latency does not depend on the values). The last line is one
 // JSON object. Options: --requests=N (1000 per k and side), --warmup=N (30), --http-seconds=S (10), --rates=200,500, --no-http,
-// --no-torch, --models=dssm,inttower32,... (a subset of the rows, by key). CS3 rows are prerank only: their per-candidate cost beside the base model's, also timed in
+// --no-torch, --no-ort, --models=dssm,inttower32,... (a subset of the rows, by key). CS3 rows are prerank only: their per-candidate cost beside the base model's, also timed in
 // alternating blocks.
 import { percentile } from '../src/util/stats.js';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
@@ -29,16 +34,19 @@ import { join } from 'node:path';
 import { engineInfo, keep, noGrad, Rng, scope, Tensor } from '../src/core/index.js';
 import { Dataset, recipeConfig, type Batch } from '../src/data/index.js';
 import { headOf } from '../src/data/batch.js';
-import { Bundle, exportBundle } from '../src/export/index.js';
+import { Bundle, exportBundle, firstIds } from '../src/export/index.js';
 import { MODELS } from '../src/models/registry.js';
 import type { RecModel } from '../src/models/types.js';
 import { USER_SIDE, type FieldEmbedder } from '../src/models/common/field-embedder.js';
-import { topK as topN } from '../src/eval/index.js';
+import { topK } from '../src/eval/index.js';
 import { compileUserSide, type CompiledUserSide, type TableDType } from '../src/serve/compiled.js';
 import { quantize } from '../src/export/item-table.js';
 import { pacedLine, pacedLoad, runChild, serveChild, type LoadResult, type Paced } from './load.js';
 import { fmaWindows, fmaWindowsLine, stealLine, stealMeter } from './steal.js';
 import { PYTHON, fairOpenblasEnv, openblasCore, torchAvailable, writeFixture } from './torch-reference.js';
+import { ortConfigName, prepareOrt, type OrtSide } from './ort.js';
+import { cpuModel } from './proc.js';
+import { NO_ORT, ortJson, ortLines, ortRow, ortSummary, type OrtRow } from './ort-rows.js';
 
 const KS = [100, 1000, 5000];
 const TOP_N = 100;
@@ -54,6 +62,8 @@ interface Spec {
   torch: boolean;
   /** The item table in bfloat16 on both sides (prerank reads it in place; PyTorch runs the max-sim product in bf16). */
   bf16?: boolean;
+  /** Timed beside onnxruntime on the model's ONNX export (bench/ort.ts; skipped with the reason while its kind has none). */
+  ort?: boolean;
 }
 
 /** CS3's cycle (two passes through the user tower) and cross-tower sync on a base model (the claim to show is that its
@@ -61,11 +71,11 @@ interface Spec {
 const cs3 = (base: string): Record<string, unknown> => ({ base, config: {}, cycle: true, sync: { beta: 0.99, weight: 0.1 } });
 
 const SPECS: Spec[] = [
-  { key: 'dssm', kind: 'dssm', config: {}, http: true, torch: true },
-  { key: 'inttower', kind: 'int-tower', config: {}, http: true, torch: true },
-  { key: 'inttower32', kind: 'int-tower', config: { heads: 32, headSize: 64 }, http: false, torch: true },
+  { key: 'dssm', kind: 'dssm', config: {}, http: true, torch: true, ort: true },
+  { key: 'inttower', kind: 'int-tower', config: {}, http: true, torch: true, ort: true },
+  { key: 'inttower32', kind: 'int-tower', config: { heads: 32, headSize: 64 }, http: false, torch: true, ort: true },
   { key: 'inttower32_bf16', kind: 'int-tower', config: { heads: 32, headSize: 64 }, http: false, torch: true, bf16: true },
-  { key: 'ranktower', kind: 'rank-tower', config: {}, http: false, torch: true },
+  { key: 'ranktower', kind: 'rank-tower', config: {}, http: false, torch: true, ort: true },
   { key: 'dssm_cs3', kind: 'cs3', config: cs3('dssm'), http: false, torch: false },
   { key: 'inttower_cs3', kind: 'cs3', config: cs3('int-tower'), http: false, torch: false },
 ];
@@ -96,7 +106,7 @@ async function itemReps(bundleDir: string): Promise<{ ids: string[]; reps: Float
   const b = await Bundle.load(bundleDir, { parts: 'item' });
   const t = b.items!;
   if (!(t.data instanceof Float32Array)) throw new Error('expected a float32 item table');
-  return { ids: t.ids, reps: t.data, dim: t.dim };
+  return { ids: firstIds(t.ids, t.ids.size), reps: t.data, dim: t.dim };
 }
 
 /**
@@ -138,12 +148,14 @@ interface ModelResult {
   key: string;
   desc: string;
   ours: Record<number, Lat>;
-  /** The tensor path (encodeUser + score + JS topN) at k = 1,000, for comparison. */
+  /** The tensor path (encodeUser + score + JS topK) at k = 1,000, for comparison. */
   tensorPath: Lat;
   torch: Record<number, Lat> | null;
   maxAbsDiff: number | null;
   topAgree: number | null;
   torchInfo: string | null;
+  /** onnxruntime's side (null when not asked for this row). */
+  ort: OrtRow | null;
 }
 
 /** One in-process request against the first k cached items (what every timing here calls). */
@@ -203,8 +215,9 @@ class TorchPeer {
 }
 
 /**
- * prerank and PyTorch (when a fixture is given) alternate in blocks of BLOCK + 1 requests — for each k, a block of
- * each side, until each has `requests` per k — so both sample the machine over the same stretch of time. The first
+ * prerank, onnxruntime (when ortRank is given) and PyTorch (when a fixture is given) alternate in blocks of BLOCK + 1
+ * requests — for each k, a block of each side, until each has `requests` per k — so all sample the machine over the
+ * same stretch of time. The first
  * request of every block is not counted: it runs on caches the other process has just used (PyTorch's own copy of a
  * 7 MB user tower evicts prerank's, and back), which no single-model server sees, and alternating one request at a
  * time measured that instead (IntTower 32 x 64 k = 100: p50 0.62 vs 0.15 ms warm; AMD EPYC Zen 5, 2026-12-02). Taking turns over whole runs, or over a
@@ -213,11 +226,13 @@ class TorchPeer {
  * prerank's scores and top-n at k = 1,000 for the check against PyTorch's.
  */
 const BLOCK = 20;
-async function alternate(probe: Probe, fixture: string | null, requests: number, warmup: number): Promise<{
+async function alternate(probe: Probe, fixture: string | null, requests: number, warmup: number, ortRank: ((k: number) => Promise<unknown>) | null): Promise<{
   ours: Record<number, number[]>; scores: Float32Array; top: Int32Array; torch: { ms: Record<number, number[]>; report: TorchReport } | null;
+  ort: Record<number, number[]> | null;
 }> {
   const ours: Record<number, number[]> = Object.fromEntries(KS.map((k) => [k, []]));
   const torchMs: Record<number, number[]> = Object.fromEntries(KS.map((k) => [k, []]));
+  const ortMs: Record<number, number[]> | null = ortRank && Object.fromEntries(KS.map((k) => [k, []]));
   const first = probe.rank(1000);
   const scores = Float32Array.from(first.scores); // rank() reuses its output buffers
   const top = Int32Array.from(first.top);
@@ -226,6 +241,7 @@ async function alternate(probe: Probe, fixture: string | null, requests: number,
   try {
     for (const k of KS) {
       for (let i = 0; i < warmup; i++) probe.rank(k);
+      if (ortRank) for (let i = 0; i < warmup; i++) await ortRank(k);
       if (peer) await peer.requests(k, warmup);
     }
     for (let done = 0; done < requests; done += BLOCK) {
@@ -237,18 +253,39 @@ async function alternate(probe: Probe, fixture: string | null, requests: number,
           const t1 = performance.now();
           if (i > 0) ours[k].push(t1 - t0);
         }
+        for (let i = 0; ortRank && i <= count; i++) {
+          const t0 = performance.now();
+          await ortRank(k);
+          const t1 = performance.now();
+          if (i > 0) ortMs![k].push(t1 - t0);
+        }
         if (peer) torchMs[k].push(...(await peer.requests(k, count + 1)).slice(1));
       }
     }
-    if (!peer) return { ours, scores, top, torch: null };
+    if (!peer) return { ours, scores, top, torch: null, ort: ortMs };
     const report: TorchReport = { ...started!.meta, check: await peer.check(1000) };
-    return { ours, scores, top, torch: { ms: torchMs, report } };
+    return { ours, scores, top, torch: { ms: torchMs, report }, ort: ortMs };
   } finally {
     peer?.close();
   }
 }
 
-async function benchModel(spec: Spec, data: Dataset, user: Batch, work: string, torchMissing: string | null, requests: number, warmup: number): Promise<{ r: ModelResult; bundle: string; probe: Probe }> {
+/** What every model's row shares: the data, the timed user (row 0 of checkUsers) and the run's options. */
+interface RowContext {
+  data: Dataset;
+  user: Batch;
+  /** The users whose onnxruntime scores are checked against prerank's before timing. */
+  checkUsers: Batch;
+  work: string;
+  torchMissing: string | null;
+  /** Why onnxruntime is not timed at all (--no-ort), or null. */
+  ortMissing: string | null;
+  requests: number;
+  warmup: number;
+}
+
+async function benchModel(spec: Spec, ctx: RowContext): Promise<{ r: ModelResult; bundle: string; probe: Probe }> {
+  const { data, user, work, torchMissing, requests, warmup } = ctx;
   const model = MODELS[spec.kind]({ features: data.features, rng: new Rng(2022) }, spec.config as never) as RecModel;
   model.eval();
   const bundle = join(work, `bundle-${spec.key}`);
@@ -267,13 +304,16 @@ async function benchModel(spec: Spec, data: Dataset, user: Batch, work: string, 
 
   const compiled = compileUserSide(model);
   if (!compiled) throw new Error(`${spec.kind}: no compiled serving plan (native addon not loaded?)`);
-  const r: ModelResult = { key: spec.key, desc, ours: {}, tensorPath: { p50: NaN, p99: NaN, mean: NaN }, torch: null, maxAbsDiff: null, topAgree: null, torchInfo: null };
+  const r: ModelResult = { key: spec.key, desc, ours: {}, tensorPath: { p50: NaN, p99: NaN, mean: NaN }, torch: null, maxAbsDiff: null, topAgree: null, torchInfo: null, ort: null };
   const fx = join(work, `fixture-${spec.key}`);
   const withTorch = !torchMissing && spec.torch;
   if (withTorch) await writeScoreFixture(fx, spec, model, user, reps, dim);
   const probe = probeOf(compiled, user, reps, dim, spec.bf16);
-  const turns = await alternate(probe, withTorch ? fx : null, requests, warmup);
+  const ort = spec.ort && !ctx.ortMissing ? await ortSideOf(spec, model, ctx, (row, k) => Float32Array.from(compiled.rank(compiled.inputView(ctx.checkUsers, row), reps, null, k, TOP_N).scores)) : null;
+  const turns = await alternate(probe, withTorch ? fx : null, requests, warmup, ort && 'ranker' in ort ? (k) => ort.ranker.rank(user, 0, k) : null);
+  if (ort && 'ranker' in ort) await ort.ranker.release();
   for (const k of KS) r.ours[k] = summary(turns.ours[k]);
+  if (ort) r.ort = 'ranker' in ort ? ortRow(ort, turns.ort!) : { ...NO_ORT, skipped: ort.skipped };
   if (turns.torch) {
     const t = turns.torch;
     r.torch = Object.fromEntries(KS.map((k) => [k, summary(t.ms[k])]));
@@ -284,13 +324,13 @@ async function benchModel(spec: Spec, data: Dataset, user: Batch, work: string, 
     r.torchInfo = `torch ${t.report.torch}, ${t.report.threads} thread, OpenBLAS core ${t.report.blas_core ?? '?'}${own.pin ? ` (pinned: by itself OpenBLAS picks ${own.core}, a fallback kernel)` : ''}`;
     rmSync(fx, { recursive: true, force: true });
   }
-  // The tensor path the plan replaces (encodeUser + model.score + JS topN), at k = 1,000 only.
+  // The tensor path the plan replaces (encodeUser + model.score + JS topK), at k = 1,000 only.
   const tensorMs: number[] = [];
   noGrad(() => {
     const items = Tensor.from(reps.subarray(0, 1000 * dim), [1000, dim]);
     for (let i = 0; i < warmup + Math.min(requests, 300); i++) {
       const t0 = performance.now();
-      scope(() => void topN(model.score!(model.encodeUser!(user), items).f, TOP_N));
+      scope(() => void topK(model.score!(model.encodeUser!(user), items).f, TOP_N));
       if (i >= warmup) tensorMs.push(performance.now() - t0);
     }
   });
@@ -306,6 +346,7 @@ async function benchModel(spec: Spec, data: Dataset, user: Batch, work: string, 
     const t = r.torch?.[k];
     console.log(`  ${String(k).padStart(6)}  ${f2(o.p50).padStart(10)} ${f2(o.p99).padStart(7)}  ${f2(t?.p50).padStart(10)} ${f2(t?.p99).padStart(7)}  ${(t ? f2(t.p50 / o.p50, 2) : 'n/a').padStart(10)}  ${(t ? f2(t.p99 / o.p99, 2) : 'n/a').padStart(10)}  (ms)`);
   }
+  if (r.ort) for (const line of ortLines(r.ort, r.ours, KS)) console.log(line);
   console.log(`  k = 1,000 on the tensor path (encodeUser + score + JS top-${TOP_N}, what the plan replaces): p50 ${f2(r.tensorPath.p50)} ms, p99 ${f2(r.tensorPath.p99)} ms`);
   if (r.maxAbsDiff !== null) console.log(`  scores at k = 1,000: max |prerank - torch| = ${r.maxAbsDiff.toExponential(2)}; top-${TOP_N} overlap ${(100 * r.topAgree!).toFixed(1)}%`);
   if (spec.bf16 && r.maxAbsDiff !== null) {
@@ -313,6 +354,12 @@ async function benchModel(spec: Spec, data: Dataset, user: Batch, work: string, 
       'within ~0.2 of the others, so the two top-100s differ; what bf16 costs a trained model: npm run bench -- quantized)');
   }
   return { r, bundle, probe };
+}
+
+/** onnxruntime's side of a row (bench/ort.ts), calibrated at k = 1,000 in blocks like the timed run's. */
+async function ortSideOf(spec: Spec, model: RecModel, ctx: RowContext, prerank: (row: number, k: number) => Float32Array): Promise<OrtSide | { skipped: string }> {
+  const plan = { ks: KS, n: TOP_N, calibrate: { k: 1000, rounds: 3, block: BLOCK } };
+  return prepareOrt(spec.key, model, ctx.data, join(ctx.work, `onnx-${spec.key}`), ctx.user, ctx.checkUsers, plan, prerank);
 }
 
 /** p50 slopes (us per candidate, k = 1,000 -> 5,000) of two plans timed in alternating blocks of 20 requests. */
@@ -453,7 +500,7 @@ export async function benchServe(args: string[]): Promise<void> {
   const seconds = Number(opt('http-seconds', '10'));
   const rates = opt('rates', '200,500').split(',').map(Number);
   const info = engineInfo();
-  console.log(`CPU: ${info.cpu}; ISA path: ${info.isa} (supported: ${info.supportedIsas.join(', ')}); kernels: ${info.kernels}; pool threads: ${info.threads}`);
+  console.log(`CPU: ${cpuModel()}; ISA path: ${info.isa} (supported: ${info.supportedIsas.join(', ')}); kernels: ${info.kernels}; pool threads: ${info.threads}`);
   const steal = stealMeter();
   const noise = noiseProbe();
   console.log(`noise floor: a fixed ~20 us computation timed 2,000 times: p50 ${f2(noise.p50 * 1000, 1)} us, p99 ${f2(noise.p99 * 1000, 1)} us ` +
@@ -462,9 +509,12 @@ export async function benchServe(args: string[]): Promise<void> {
   console.log(fmaWindowsLine(windows));
   const torchMissing = args.includes('--no-torch') ? '--no-torch given' : torchAvailable();
   if (torchMissing) console.log(`PyTorch reference skipped: ${torchMissing}`);
+  const ortMissing = args.includes('--no-ort') ? '--no-ort given' : null;
+  if (ortMissing) console.log(`onnxruntime skipped: ${ortMissing}`);
   const data = await Dataset.load(recipeConfig('ml-latest-small'));
   console.log(`data: ${data.name}, ${data.userCount} users, ${data.itemCount} items; weights untrained (initialisation, seed 2022): latency does not depend on their values`);
-  const user = headOf(data.batches('test', { batchSize: 1, shuffle: false }).epoch(0).next().value as Batch, 1);
+  const checkUsers = headOf(data.batches('test', { batchSize: 4, shuffle: false }).epoch(0).next().value as Batch, 4);
+  const user = headOf(checkUsers, 1);
   const work = mkdtempSync(join(tmpdir(), 'prerank-bench-serve-'));
   const models: ModelResult[] = [];
   const probes = new Map<Spec['key'], Probe>();
@@ -475,7 +525,7 @@ export async function benchServe(args: string[]): Promise<void> {
     const only = opt('models', '');
     const specs = only ? only.split(',').map((key) => SPECS.find((s) => s.key === key) ?? fail(`--models: unknown row '${key}' (rows: ${SPECS.map((s) => s.key).join(', ')})`)) : SPECS;
     for (const spec of specs) {
-      const { r, bundle, probe } = await benchModel(spec, data, user, work, torchMissing, requests, warmup);
+      const { r, bundle, probe } = await benchModel(spec, { data, user, checkUsers, work, torchMissing, ortMissing, requests, warmup });
       models.push(r);
       probes.set(spec.key, probe);
       if (spec.http) bundles.push([spec, bundle]);
@@ -497,7 +547,7 @@ export async function benchServe(args: string[]): Promise<void> {
     rmSync(work, { recursive: true, force: true });
   }
 
-  const result: Record<string, unknown> = { cpu: info.cpu, isa: info.isa, threads: info.threads, torch_threads: torchMissing ? null : 1,
+  const result: Record<string, unknown> = { cpu: info.cpu, cpu_model: cpuModel(), isa: info.isa, threads: info.threads, torch_threads: torchMissing ? null : 1,
     noise_p50_us: noise.p50 * 1000, noise_p99_us: noise.p99 * 1000, fma_windows: windows };
   for (const m of models) {
     for (const k of KS) {
@@ -508,7 +558,10 @@ export async function benchServe(args: string[]): Promise<void> {
       result[`ratio_${m.key}_k${k}`] = m.torch ? m.torch[k].p99 / m.ours[k].p99 : null;
     }
     result[`${m.key}_max_abs_diff`] = m.maxAbsDiff;
+    if (m.ort) Object.assign(result, ortJson(m.key, m.ort, m.ours, KS));
   }
+  const withOrt = models.filter((m): m is ModelResult & { ort: OrtRow } => m.ort !== null);
+  result.ort_config = withOrt.length ? Object.fromEntries(withOrt.map((m) => [m.key, m.ort.config ? ortConfigName(m.ort.config) : `skipped: ${m.ort.skipped}`])) : null;
   const main = http.find((h) => h.model === 'inttower' && h.tool === 'paced' && h.rate === Math.max(...rates)) ?? null;
   const ac = http.find((h) => h.model === 'inttower' && h.tool === 'autocannon' && h.rate === Math.max(...rates)) ?? null;
   result.autocannon_p50_ms = ac?.p50 ?? null;
@@ -550,6 +603,8 @@ export async function benchServe(args: string[]): Promise<void> {
     console.log(`${base} with CS3: ${f2(slope(a), 4)} us per candidate (p50 slope from 1,000 to 5,000) vs ${f2(slope(b), 4)} without; ` +
       `paired (alternating blocks): ${f2(paired.a, 4)} vs ${f2(paired.b, 4)}; k = 1,000 p50 ${f2(a.ours[1000].p50)} vs ${f2(b.ours[1000].p50)} ms (the user side runs twice)`);
   }
+  const ortLine = ortSummary(withOrt);
+  if (ortLine) console.log(ortLine);
   const rt = models.find((m) => m.key === 'ranktower');
   if (rt) {
     console.log(`RankTower at k = 1,000: p99 ${f2(rt.ours[1000].p99)} ms (target: <= 2 ms)`);

@@ -9,6 +9,7 @@ import { FILES, modelHash, modelVersionOf, sha256, type BundleManifest } from '.
 import { MemoryItemStore } from '../src/serve/stores/memory.js';
 import { Scorer, type ScoreResponse, type UserFeatures } from '../src/serve/scorer.js';
 import { tempDir, tinyRun, type TinyRun } from './serve-fixture.js';
+import { asJsonIds } from './helpers/json-ids.js';
 
 let root: string;
 let run: TinyRun;
@@ -33,6 +34,7 @@ async function scoresOf(b: Bundle): Promise<ScoreResponse[]> {
 
 /** Rewrites a bundle the way format /1 wrote it: every encoder table in encoders.json, no encoders.bin. */
 function asFormat1(dir: string): void {
+  asJsonIds(dir, 'prerank-bundle/1');
   writeFileSync(join(dir, FILES.encoders), JSON.stringify(run.data.encoders.toJSON()));
   rmSync(join(dir, FILES.encodersBin));
   const m = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as BundleManifest;

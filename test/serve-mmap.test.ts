@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Bundle, exportBundle } from '../src/export/index.js';
+import { Bundle, exportBundle, idsOf } from '../src/export/index.js';
 import { ITEM_DTYPES } from '../src/export/item-table.js';
 import { openItemTable } from '../src/export/item-file.js';
 import { FILES, type BundleManifest } from '../src/export/manifest.js';
@@ -32,8 +32,8 @@ test('a mapped item table scores exactly what the heap table scores: every dtype
     for (const dtype of ITEM_DTYPES) {
       const dir = join(root, `b-${run.model.kind}-${dtype}`);
       await exportBundle(run.runDir, dir, { itemDtype: dtype, annIndex: false });
-      const mapped = await Bundle.load(dir, { mapItems: true });
-      const heap = await Bundle.load(dir, { mapItems: false });
+      const mapped = await Bundle.load(dir, { map: true });
+      const heap = await Bundle.load(dir, { map: false });
       assert.equal(mapped.items!.mapped, true);
       assert.equal(heap.items!.mapped, undefined);
       assert.deepEqual(Array.from(mapped.items!.data), Array.from(heap.items!.data), `${dtype}: the same values`);
@@ -69,7 +69,7 @@ test('opening a mapped table costs the same at any size (a 64 MiB table opens as
       let best = Infinity;
       for (let i = 0; i < 5; i++) {
         const t0 = performance.now();
-        const { table } = await openItemTable(dir, m, ids, { map: true, verify: 'defer', read, fail });
+        const { table } = await openItemTable(dir, m, idsOf(ids), { map: true, verify: 'defer', read, fail });
         best = Math.min(best, performance.now() - t0);
         assert.equal(table.data.length, n * 64);
       }
@@ -92,17 +92,17 @@ test('a deferred check finds a changed mapped table; a truncated one is refused 
   reps[40] ^= 0xff;
   writeFileSync(join(d, FILES.itemReps), reps);
   await assert.rejects(Bundle.load(d), /items\/reps\.bin does not match the manifest/);
-  const b = await Bundle.load(d, { verifyItems: 'defer' });
+  const b = await Bundle.load(d, { verify: 'defer' });
   assert.equal(b.verifyPending, true);
   await assert.rejects(b.verifyDeferred(), /items\/reps\.bin does not match the manifest/);
-  const good = await Bundle.load(src, { verifyItems: 'defer' });
+  const good = await Bundle.load(src, { verify: 'defer' });
   await good.verifyDeferred();
   assert.equal(good.verifyPending, false);
 
   const t = join(root, 't-truncated');
   cpSync(src, t, { recursive: true });
   truncateSync(join(t, FILES.itemReps), 64);
-  await assert.rejects(Bundle.load(t, { verifyItems: 'defer' }), /items\/reps\.bin has 64 bytes, expected \d+ \(60 items x \d+ float32\)/);
+  await assert.rejects(Bundle.load(t, { verify: 'defer' }), /items\/reps\.bin has 64 bytes, expected \d+ \(60 items x \d+ float32\)/);
 });
 
 test('a first bundle checked in the background serves at once and is dropped when its table turns out corrupt', { skip }, async () => {

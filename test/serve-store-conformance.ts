@@ -37,13 +37,13 @@ export function storeConformance(name: string, h: StoreHarness): void {
         assert.equal(s.dim, 24);
         assert.equal(s.size, 300);
         const want = [5, 0, 299, 17, 5];
-        const r = await s.get(want.map((i) => table.ids[i]));
+        const r = await s.get(want.map((i) => table.ids.keyAt(i)));
         assert.deepEqual(Array.from(r.found), [0, 1, 2, 3, 4]);
         assert.deepEqual(r.missing, []);
         assert.equal(r.reps.length, want.length * 24);
         want.forEach((row, k) => assert.deepEqual(r.reps.subarray(k * 24, (k + 1) * 24), expectedRow(table, row)));
         // In place: the table as stored, with its dtype (and an int8 table's row scales).
-        const at = s.locate?.(want.map((i) => table.ids[i]));
+        const at = s.locate?.(want.map((i) => table.ids.keyAt(i)));
         if (at) {
           assert.equal(at.table, table);
           assert.equal(at.table.dtype, dtype);
@@ -59,7 +59,7 @@ export function storeConformance(name: string, h: StoreHarness): void {
     const table = randomTable(50, 8, 'float32');
     const s = await h.open(table);
     try {
-      const ids = ['nope', table.ids[3], '', 'nope', table.ids[49], 'item:50/é'];
+      const ids = ['nope', table.ids.keyAt(3), '', 'nope', table.ids.keyAt(49), 'item:50/é'];
       const r = await s.get(ids);
       assert.deepEqual(Array.from(r.found), [1, 4]);
       assert.deepEqual(r.missing, ['nope', '', 'nope', 'item:50/é']);
@@ -89,7 +89,7 @@ export function storeConformance(name: string, h: StoreHarness): void {
       const rng = new Rng(9);
       const rows = Array.from({ length: 5000 }, () => rng.int(2000));
       for (let round = 0; round < 2; round++) {
-        const r = await s.get(rows.map((i) => table.ids[i]));
+        const r = await s.get(rows.map((i) => table.ids.keyAt(i)));
         assert.equal(r.found.length, 5000);
         for (const k of [0, 1, 777, 4999]) assert.deepEqual(r.reps.subarray(k * 16, (k + 1) * 16), expectedRow(table, rows[k]));
       }

@@ -73,7 +73,7 @@ test('redis store: the first node publishes a model\'s table once; others share 
   const a = await openStore(opts('a'.repeat(64)));
   const b = await openStore(opts('a'.repeat(64)));
   assert.equal(reads, 1, 'second node reads the published table, not the bundle');
-  const r = await b.get([table.ids[7]]);
+  const r = await b.get([table.ids.keyAt(7)]);
   assert.equal(r.found.length, 1);
   const c = await openStore(opts('b'.repeat(64)));
   assert.equal(reads, 2);
@@ -81,7 +81,7 @@ test('redis store: the first node publishes a model\'s table once; others share 
   try {
     const keys = await cli.keys('share:*meta');
     assert.deepEqual(keys.sort(), ['share:aaaaaaaaaaaaaaaa:meta', 'share:bbbbbbbbbbbbbbbb:meta']);
-    assert.equal((await cli.getBuffer(`share:aaaaaaaaaaaaaaaa:{0}:i:${table.ids[0]}`))!.byteLength, 4 + 8, 'int8 row: scale + 8 bytes');
+    assert.equal((await cli.getBuffer(`share:aaaaaaaaaaaaaaaa:{0}:i:${table.ids.keyAt(0)}`))!.byteLength, 4 + 8, 'int8 row: scale + 8 bytes');
     assert.equal(await cli.get('share:aaaaaaaaaaaaaaaa:{0}:m'), '1', 'the bucket marker');
   } finally {
     cli.disconnect();

@@ -71,10 +71,10 @@ for (const kind of ['mf', 'dssm']) {
     assert.ok(known > 0);
     assert.deepEqual(manifest.strategy?.userEncodings, { count: known, dim: strategy.encodings.shape[1], dtype: 'float32', cold: 'tower' });
     assert.equal(manifest.strategy?.kind, 'onebp');
-    assert.ok(manifest.files['users/encodings.bin'] && manifest.files['users/ids.json'], 'both files listed and hashed');
+    assert.ok(manifest.files['users/encodings.bin'] && manifest.files['users/ids.bin'], 'both files listed and hashed');
 
     const bundle = await Bundle.load(out);
-    assert.equal(bundle.userEncodings?.ids.length, known);
+    assert.equal(bundle.userEncodings?.ids.size, known);
     const stats: ScoreStats[] = [];
     const compiled = new Scorer(bundle, { store: new MemoryItemStore(bundle.items!), observe: (s) => stats.push(s) });
     assert.ok(compiled.compiled, `${kind} has a compiled plan (scoreRep path)`);
@@ -125,8 +125,8 @@ test('onebp: a user whose encoding was not stored is a cold user in the bundle t
     const out = join(root, 'b-dssm-cold');
     const { manifest } = await exportBundle({ model, dataset: data, config: { kind: 'dssm', config: TINY_CONFIGS.dssm as Record<string, unknown> }, strategy }, out);
     const bundle = await Bundle.load(out);
-    assert.ok(!bundle.userEncodings!.row.has('u3') && bundle.userEncodings!.row.has('u17'));
-    assert.equal(manifest.strategy!.userEncodings!.count, bundle.userEncodings!.ids.length);
+    assert.ok(bundle.userEncodings!.ids.indexOf('u3') < 0 && bundle.userEncodings!.ids.indexOf('u17') >= 0);
+    assert.equal(manifest.strategy!.userEncodings!.count, bundle.userEncodings!.ids.size);
     const scorer = new Scorer(bundle, { store: new MemoryItemStore(bundle.items!) });
     const user = { ...users.get('u3')!, device: 'ios' };
     const want = expected('dssm', user);
@@ -160,10 +160,10 @@ test('onebp bundle: a tampered encodings file, ids file or manifest entry is ref
   await assert.rejects(Bundle.load(d), /manifest\.json was edited/);
 
   d = mk('t-ids');
-  const ids = JSON.parse(readFileSync(join(d, 'users/ids.json'), 'utf8')) as string[];
-  [ids[0], ids[1]] = [ids[1], ids[0]]; // two users swap encodings
-  writeFileSync(join(d, 'users/ids.json'), JSON.stringify(ids));
-  await assert.rejects(Bundle.load(d), /users\/ids\.json does not match the manifest/);
+  const ids = readFileSync(join(d, 'users/ids.bin'));
+  ids[ids.length - 1] ^= 1; // a user's id changes
+  writeFileSync(join(d, 'users/ids.bin'), ids);
+  await assert.rejects(Bundle.load(d), /users\/ids\.bin does not match the manifest/);
 
   d = mk('t-strategy');
   const m2 = JSON.parse(readFileSync(join(d, 'manifest.json'), 'utf8'));

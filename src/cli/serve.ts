@@ -93,7 +93,8 @@ async function serve(values: OptionValues<typeof SERVE_OPTIONS>): Promise<void> 
   const table = it.cached ? ` ${it.dtype}${it.dtype === 'bfloat16' ? (serveInfo()?.bf16Dot ? ' (bf16 dot product)' : ' (widened to float32)') : ''}` : '';
   say(`prerank serve: ${d.modelVersion}${version} on ${address} (store ${d.store?.kind ?? 'none'}, ${it.count} items${table}, ann ${d.ann?.kind ?? 'off'}, ${adminNote})`);
   if (worker) return;
-  const id = d.bundle.items?.ids[0] ?? d.bundle.itemFeatures?.ids[0] ?? 'ITEM';
+  const ids = d.bundle.items?.ids ?? d.bundle.itemFeatures?.ids;
+  const id = ids && ids.size > 0 ? ids.keyAt(0) : 'ITEM';
   const user: Record<string, string> = {};
   const enc = d.bundle.encoders?.spec;
   // The user-id feature is the sparse user feature read from the interactions' user key column.

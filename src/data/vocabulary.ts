@@ -30,19 +30,18 @@ export interface KeyIndex {
   keyAt(i: number): string;
 }
 
-/** A KeyIndex over a string array (a Map from key to position). */
+/** A KeyIndex over a string array (a Map from key to position, built on the first lookup). */
 export class ArrayKeyIndex implements KeyIndex {
-  private readonly at: Map<string, number>;
+  private at: Map<string, number> | null = null;
 
-  constructor(readonly keys: readonly string[]) {
-    this.at = new Map(keys.map((k, i) => [k, i]));
-  }
+  constructor(readonly keys: readonly string[]) {}
 
   get size(): number {
     return this.keys.length;
   }
 
   indexOf(key: string): number {
+    this.at ??= new Map(this.keys.map((k, i) => [k, i]));
     return this.at.get(key) ?? -1;
   }
 

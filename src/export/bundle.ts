@@ -11,15 +11,19 @@ import { FeatureEncoders, type EncodersJson } from '../data/index.js';
 import { MODELS } from '../models/registry.js';
 import type { ModelFactory, RecModel } from '../models/types.js';
 import { NoDrawRng } from '../nn/init.js';
-import { assignTensors, loadTensors } from '../nn/state.js';
+import { assignTensors, tensorsFromBytes, type TensorManifest } from '../nn/state.js';
 import { recoverSwap } from '../util/atomic-dir.js';
 import { own } from '../util/own.js';
 import { FileBytes, MemoryBytes, type ByteSource } from './byte-source.js';
 import { EncodersFormatError, parseEncodersMeta, readEncodersBin } from './encoders-bin-read.js';
-import { checkMapped, openItemTable, type ItemVerify, type UncheckedFile } from './item-file.js';
+import { readIds, readUserEncodings, type BundleReader, type UserEncodings } from './bundle-ids.js';
+import type { Ids } from './id-table.js';
+import { bundleFile, checkMapped, openItemTable, type ItemVerify, type UncheckedFile } from './item-file.js';
 import type { ItemTable } from './item-table.js';
 import { canMap, sha256File } from './mapped-file.js';
-import { BUNDLE_FORMAT, canonicalJson, FILES, modelHash, modelVersionOf, READABLE_FORMATS, sha256Async, type BundleManifest } from './manifest.js';
+import { canonicalJson, FILES, modelHash, modelVersionOf, READABLE_FORMATS, sha256Async, type BundleManifest } from './manifest.js';
+
+export type { UserEncodings } from './bundle-ids.js';
 
 export type BundlePart = 'user' | 'item' | 'all';
 
@@ -33,13 +37,16 @@ export interface BundleLoadOptions {
    * not its hash); 'auto' (default) is 'memory' up to ENCODERS_IN_MEMORY bytes, else 'file'.
    */
   encoders?: 'memory' | 'file' | 'auto';
-  /** Map the item table read-only in place (default: when the native addon loaded) instead of reading it into the heap. */
-  mapItems?: boolean;
   /**
-   * 'load' (default): the item table's sha256 is checked before load returns. 'defer': a mapped table is only
-   * size-checked, so opening costs the same at any size; call verifyDeferred() to check it.
+   * Map the files read in place (item table, id tables, weights, stored user encodings) read-only (default: when
+   * the native addon loaded) instead of reading them into the heap.
    */
-  verifyItems?: ItemVerify;
+  map?: boolean;
+  /**
+   * 'load' (default): every file's sha256 is checked before load returns. 'defer': mapped files are only
+   * size-checked, so loading costs the same at any size; call verifyDeferred() to check them.
+   */
+  verify?: ItemVerify;
 }
 
 /** Largest encoders.bin that 'auto' reads into memory. */
@@ -47,16 +54,8 @@ export const ENCODERS_IN_MEMORY = 64 << 20;
 
 /** Encoded item features of a single-tower bundle: `sparse.<f>`, `dense.<f>`, `sequence.<f>.ids|lengths`. */
 export interface ItemFeatures {
-  ids: string[];
+  ids: Ids;
   tensors: Map<string, Tensor>;
-}
-
-/** A training strategy's stored user reps (OneBP): row `row.get(userKey)` of the [count, U] matrix. */
-export interface UserEncodings {
-  ids: string[];
-  dim: number;
-  data: Float32Array;
-  row: Map<string, number>;
 }
 
 /** A bundle file's bytes, checked against the manifest's sha256 (hashed off the event loop); `hint` ends the errors. */
@@ -86,6 +85,23 @@ async function mappedVerified(dir: string, m: BundleManifest, rel: string, hint:
   if (got !== expected) throw new BundleError(dir, `${rel} does not match the manifest (sha256 ${got.slice(0, 16)}…, expected ${expected.slice(0, 16)}…): the file was changed or is corrupt${hint}`);
 }
 
+/** A tensor directory of the bundle (manifest + tensors.bin), its tensors read in place from the (mapped) bytes. */
+async function readTensorDir(r: BundleReader, manifestRel: string, binRel: string): Promise<Map<string, Tensor>> {
+  let tm: TensorManifest;
+  try {
+    tm = JSON.parse((await r.o.read(manifestRel)).toString('utf8')) as TensorManifest;
+  } catch (e) {
+    if (e instanceof BundleError) throw e;
+    throw r.o.fail(`${manifestRel} is not valid JSON: ${(e as Error).message}`);
+  }
+  const bin = await bundleFile(r.dir, r.m, binRel, r.o, r.unchecked, 'sequential');
+  try {
+    return tensorsFromBytes(tm, bin, manifestRel, binRel);
+  } catch (e) {
+    throw r.o.fail((e as Error).message);
+  }
+}
+
 export class BundleError extends Error {
   constructor(readonly dir: string, message: string) {
     super(`bundle ${dir}: ${message}`);
@@ -109,17 +125,17 @@ export class Bundle {
     readonly userEncodings: UserEncodings | null = null,
     /** The open encoders.bin, closed by dispose(). */
     private readonly encoderBytes: ByteSource | null = null,
-    /** Mapped item files loaded with verifyItems 'defer', not yet checked against the manifest. */
+    /** Mapped files loaded with verify 'defer', not yet checked against the manifest. */
     private unchecked: UncheckedFile[] = [],
   ) {}
 
-  /** True while a mapped item file loaded with verifyItems 'defer' has not been checked (verifyDeferred checks it). */
+  /** True while a mapped file loaded with verify 'defer' has not been checked (verifyDeferred checks it). */
   get verifyPending(): boolean {
     return this.unchecked.length > 0;
   }
 
   /**
-   * Checks the sha256 of the item files that Bundle.load deferred (verifyItems 'defer'), reading every page; throws
+   * Checks the sha256 of the files that Bundle.load deferred (verify 'defer'), reading every page; throws
    * a BundleError naming the file that differs from the manifest. Nothing to do after a load that verified.
    */
   async verifyDeferred(): Promise<void> {
@@ -146,7 +162,7 @@ export class Bundle {
     } catch (e) {
       throw new BundleError(dir, `manifest.json is not valid JSON: ${(e as Error).message}`);
     }
-    if (!READABLE_FORMATS.includes(m.format)) throw new BundleError(dir, `manifest.json has format '${String(m.format)}'; this prerank reads ${READABLE_FORMATS.map((f) => `'${f}'`).join(' and ')} (re-export the model with this prerank)`);
+    if (!READABLE_FORMATS.includes(m.format)) throw new BundleError(dir, `manifest.json has format '${String(m.format)}'; this prerank reads ${READABLE_FORMATS.map((f) => `'${f}'`).join(', ')} (re-export the model with this prerank)`);
     for (const k of ['model', 'features', 'files', 'items', 'hash'] as const) {
       if (m[k] === undefined) throw new BundleError(dir, `manifest.json has no '${k}'`);
     }
@@ -162,6 +178,8 @@ export class Bundle {
     const parts = opts.parts ?? 'all';
     const m = await Bundle.readManifest(dir);
     const read = (rel: string): Promise<Buffer> => readVerified(dir, m, rel);
+    const fail = (msg: string) => new BundleError(dir, msg);
+    const r: BundleReader = { dir, m, o: { map: opts.map, verify: opts.verify, read, fail }, unchecked: [] };
     let model: RecModel | null = null;
     let encoders: FeatureEncoders | null = null;
     let userEncodings: UserEncodings | null = null;
@@ -170,34 +188,29 @@ export class Bundle {
       ({ encoders, bytes: encoderBytes } = await Bundle.readEncoders(dir, m, read, opts.encoders ?? 'auto'));
       const spec = canonicalJson(encoders.featureInfo());
       if (spec !== canonicalJson(m.features)) throw new BundleError(dir, 'encoders.json describes other features than manifest.json (feature spec differs)');
-      await read(FILES.weightsManifest);
-      await read(FILES.weightsBin);
       model = Bundle.buildModel(dir, m, opts.models);
-      const { tensors } = await loadTensors(join(dir, 'weights'));
       try {
-        assignTensors(model.stateTensors(), tensors, `bundle ${dir} weights`);
+        assignTensors(model.stateTensors(), await readTensorDir(r, FILES.weightsManifest, FILES.weightsBin), `bundle ${dir} weights`);
       } catch (e) {
+        if (e instanceof BundleError) throw e;
         throw new BundleError(dir, `weights do not fit model '${m.model.kind}' with its config: ${(e as Error).message}`);
       }
       model.eval();
-      if (m.strategy?.userEncodings) userEncodings = await Bundle.readUserEncodings(dir, m, read);
+      if (m.strategy?.userEncodings) userEncodings = await readUserEncodings(r);
     }
     let items: ItemTable | null = null;
-    let unchecked: UncheckedFile[] = [];
     let itemFeatures: ItemFeatures | null = null;
     if (parts !== 'user') {
-      const ids = JSON.parse((await read(FILES.itemIds)).toString('utf8')) as string[];
-      if (ids.length !== m.items.count) throw new BundleError(dir, `${FILES.itemIds} has ${ids.length} ids, the manifest says ${m.items.count}`);
+      const ids = await readIds(r, 'items', m.items.count);
       if (m.items.cached) {
-        const fail = (msg: string) => new BundleError(dir, msg);
-        ({ table: items, unchecked } = await openItemTable(dir, m, ids, { map: opts.mapItems, verify: opts.verifyItems, read, fail }));
+        const opened = await openItemTable(dir, m, ids, r.o);
+        items = opened.table;
+        r.unchecked.push(...opened.unchecked);
       } else {
-        await read(FILES.itemFeaturesManifest);
-        await read(FILES.itemFeaturesBin);
-        itemFeatures = { ids, tensors: (await loadTensors(join(dir, 'items/features'))).tensors };
+        itemFeatures = { ids, tensors: await readTensorDir(r, FILES.itemFeaturesManifest, FILES.itemFeaturesBin) };
       }
     }
-    return new Bundle(dir, m, parts, model, encoders, items, itemFeatures, userEncodings, encoderBytes, unchecked);
+    return new Bundle(dir, m, parts, model, encoders, items, itemFeatures, userEncodings, encoderBytes, r.unchecked);
   }
 
   /** Format /1: encoders.json holds every table; /2: encoders.json says where they sit in encoders.bin. */
@@ -228,27 +241,6 @@ export class Bundle {
       if (e instanceof BundleError) throw e;
       throw new BundleError(dir, e instanceof EncodersFormatError ? e.message : `cannot read ${FILES.encodersBin}: ${(e as Error).message}`);
     }
-  }
-
-  private static async readUserEncodings(dir: string, m: BundleManifest, read: (rel: string) => Promise<Buffer>): Promise<UserEncodings> {
-    const info = m.strategy!.userEncodings!;
-    const where = `manifest.json strategy.userEncodings (strategy '${m.strategy!.kind}')`;
-    if (info.dtype !== 'float32') throw new BundleError(dir, `${where}: dtype '${String(info.dtype)}' is not float32`);
-    if (m.items.cached && info.dim !== m.items.userDim) throw new BundleError(dir, `${where}: dim ${info.dim} differs from the user tower's rep width ${m.items.userDim}`);
-    let ids: string[];
-    try {
-      ids = JSON.parse((await read(FILES.userIds)).toString('utf8')) as string[];
-    } catch (e) {
-      if (e instanceof BundleError) throw e;
-      throw new BundleError(dir, `${FILES.userIds} is not valid JSON: ${(e as Error).message}`);
-    }
-    if (!Array.isArray(ids) || ids.length !== info.count) throw new BundleError(dir, `${FILES.userIds} has ${Array.isArray(ids) ? ids.length : 'no'} ids, the manifest says ${info.count}`);
-    const bytes = await read(FILES.userEncodings);
-    if (bytes.byteLength !== info.count * info.dim * 4) throw new BundleError(dir, `${FILES.userEncodings} has ${bytes.byteLength} bytes, expected ${info.count * info.dim * 4} (${info.count} users x ${info.dim} float32)`);
-    const data = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer);
-    const row = new Map(ids.map((id, r) => [String(id), r]));
-    if (row.size !== ids.length) throw new BundleError(dir, `${FILES.userIds} lists a user twice`);
-    return { ids, dim: info.dim, data, row };
   }
 
   /**

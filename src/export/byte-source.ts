@@ -19,8 +19,9 @@ export interface ByteSource {
 }
 
 export class MemoryBytes implements ByteSource {
-  private readonly buf: Buffer;
-  private readonly words: Uint32Array;
+  /** The bytes, and the same as u32 words: for readers that index them directly. */
+  readonly buf: Buffer;
+  readonly words: Uint32Array;
   private readonly f64s: Float64Array;
 
   /** `bytes` must start at an 8-byte aligned offset of its buffer (copied otherwise). */

@@ -13,6 +13,7 @@ import type { RecModel } from '../models/types.js';
 import type { StrategyExport, TrainingStrategy } from '../train/strategies/types.js';
 import { buildModel, buildStrategy, inMemory, loadData, loadTrainConfig } from '../train/run.js';
 import { hasCheckpoint, loadCheckpoint } from '../train/checkpoint.js';
+import { NoDrawRng } from '../nn/init.js';
 import { saveTensors } from '../nn/state.js';
 import { decodeAll, decodeRow, fromBf16, quantize, tableBytes, toBf16, type ItemDType, type ItemTable } from './item-table.js';
 import { BUNDLE_FORMAT, FILES, fileHash, modelHash, modelVersionOf, type AccuracyCost, type BundleManifest,
@@ -20,6 +21,7 @@ import { BUNDLE_FORMAT, FILES, fileHash, modelHash, modelVersionOf, type Accurac
 import { innerProductFit } from '../models/common/base.js';
 import { saveAnnIndex } from './ann-index.js';
 import { writeEncodersBin } from './encoders-bin.js';
+import { writeIdTable } from './id-table.js';
 
 export interface ExportSource {
   model: RecModel;
@@ -72,7 +74,9 @@ export async function fromRunDir(runDir: string): Promise<ExportSource> {
   const ckpt = ['best', 'last'].map((d) => join(runDir, d)).find(hasCheckpoint);
   if (!ckpt) throw new Error(`export: ${runDir} has no checkpoint (best/ or last/)`);
   const dataset = await loadData(cfg);
-  const model = buildModel(cfg, dataset);
+  // every weight comes from the checkpoint: drawing initial values first would be wasted (~1 s per 10M parameters);
+  // a strategy may probe the model when it is built (OneBP checks its score), so then the weights are drawn as trained
+  const model = buildModel(cfg, dataset, cfg.strategy ? undefined : new NoDrawRng(0));
   const strategy = await buildStrategy(cfg, model, dataset);
   await loadCheckpoint(ckpt, model, null, strategy);
   const summary = join(runDir, 'summary.json');
@@ -157,6 +161,8 @@ function bf16User(model: RecModel, dtype: ItemDType, u: Tensor): Tensor {
 interface TwoTowerItems {
   info: ItemsInfo;
   table: ItemTable;
+  /** The table's ids, in row order. */
+  keys: readonly string[];
 }
 
 function twoTowerItems(src: ExportSource, o: Required<ExportOptions>): TwoTowerItems {
@@ -165,8 +171,8 @@ function twoTowerItems(src: ExportSource, o: Required<ExportOptions>): TwoTowerI
   const rng = new Rng(o.seed);
   return inference(model, () => {
     const { reps, dim } = itemReps(model, items, o.batchSize);
-    const f32: ItemTable = { ids: items.keys, dim, dtype: 'float32', data: reps };
     const table = quantize(items.keys, reps, dim, o.itemDtype);
+    const f32: ItemTable = { ids: table.ids, dim, dtype: 'float32', data: reps };
     return scope(() => {
       const batch = sampleRows(ds, o.samplePairs, rng);
       const S = batch.size;
@@ -192,7 +198,7 @@ function twoTowerItems(src: ExportSource, o: Required<ExportOptions>): TwoTowerI
       const fit = userDim === dim ? innerProductFit(u.data as Float32Array, v32.data as Float32Array, dim, s32) : null;
       const retrieval: RetrievalInfo | null = fit ? { metric: 'ip', ...fit } : null;
       const info: ItemsInfo = { cached: true, count: items.keys.length, dim, userDim, dtype: o.itemDtype, exportCheck, accuracy, retrieval };
-      return { info, table };
+      return { info, table, keys: items.keys };
     });
   });
 }
@@ -244,21 +250,21 @@ export async function exportBundle(source: string | ExportSource, outDir: string
       const r = twoTowerItems(src, o);
       items = r.info;
       const bytes = tableBytes(r.table);
-      await writeFile(join(tmp, FILES.itemIds), JSON.stringify(r.table.ids));
+      await writeIdTable(join(tmp, FILES.itemIds), r.keys, FILES.itemIds);
       await writeFile(join(tmp, FILES.itemReps), bytes.reps);
       if (bytes.scales) await writeFile(join(tmp, FILES.itemScales), bytes.scales);
       if (items.cached && items.retrieval && o.annIndex) await saveAnnIndex(decodeAll(r.table), r.table.dim, join(tmp, FILES.itemAnn));
     } else {
       const its = src.items ?? datasetItems(ds);
       items = { cached: false, count: its.keys.length, reason: `'${model.kind}' is a single-tower model: item representations cannot be cached; serving scores full (user, item) pairs` };
-      await writeFile(join(tmp, FILES.itemIds), JSON.stringify(its.keys));
+      await writeIdTable(join(tmp, FILES.itemIds), its.keys, FILES.itemIds);
       await saveTensors(join(tmp, 'items/features'), itemFeatureTensors(its));
     }
     const strategy = strategyPart(src, items);
     if (strategy?.userEncodings) {
       const e = strategy.userEncodings;
       await mkdir(join(tmp, 'users'), { recursive: true });
-      await writeFile(join(tmp, FILES.userIds), JSON.stringify(e.keys));
+      await writeIdTable(join(tmp, FILES.userIds), e.keys, FILES.userIds);
       await writeFile(join(tmp, FILES.userEncodings), new Uint8Array(e.data.buffer, e.data.byteOffset, e.data.byteLength));
     }
     const candidates = Object.values(FILES).filter((f) => existsSync(join(tmp, f)));

@@ -1,12 +1,14 @@
-// Opening a bundle's item table. items/reps.bin is the [N, I] matrix from byte 0 (items/scales.bin the [N] float32
+// Bundle files read in place (bundleFile: the item table, id tables, weights, stored user encodings), and opening
+// the item table. items/reps.bin is the [N, I] matrix from byte 0 (items/scales.bin the [N] float32
 // scales of an int8 table), so a mapping puts the matrix on a page boundary; the serving kernels read rows with
 // unaligned SIMD loads, so a row's own offset (r * I * bytes) needs no alignment. Mapped, opening costs the same at
 // any N and the processes of one host share the pages; without the native addon the files are read into the heap.
 // The sha256 check of a mapped file may be deferred: it reads every page, which is what a size-independent open avoids.
 import { join } from 'node:path';
+import type { Ids } from './id-table.js';
 import { ITEM_DTYPES, rowBytes, tableFromBytes, type ItemTable } from './item-table.js';
 import { FILES, type BundleManifest } from './manifest.js';
-import { canMap, mapFile, sha256Buffer } from './mapped-file.js';
+import { canMap, mapFile, sha256Buffer, type MapAdvice } from './mapped-file.js';
 
 /** 'load': every file's sha256 is checked before the table is returned; 'defer': the mapped files' checks are left to the caller. */
 export type ItemVerify = 'load' | 'defer';
@@ -27,39 +29,45 @@ export interface ItemFileOptions {
   fail: (message: string) => Error;
 }
 
+/**
+ * A bundle file's bytes, read in place: mapped read-only (its sha256 checked now, or added to `unchecked` when
+ * verify is 'defer'), or read into the heap and checked when mapping is off or unavailable.
+ */
+export async function bundleFile(dir: string, m: BundleManifest, rel: string, o: ItemFileOptions, unchecked: UncheckedFile[],
+  advice: MapAdvice = 'random'): Promise<Uint8Array> {
+  if (!(o.map ?? canMap())) return o.read(rel);
+  if (!m.files[rel]) throw o.fail(`manifest.json lists no hash for ${rel}`);
+  let buf: ArrayBuffer;
+  try {
+    buf = mapFile(join(dir, rel), advice);
+  } catch (e) {
+    throw o.fail(`cannot map ${rel}: ${(e as Error).message}`);
+  }
+  if ((o.verify ?? 'load') === 'load') await checkMapped(m, [{ rel, buf }], o.fail);
+  else unchecked.push({ rel, buf });
+  return new Uint8Array(buf);
+}
+
 /** The table of a bundle whose manifest says items are cached, and the files still to check when verify = 'defer'. */
-export async function openItemTable(dir: string, m: BundleManifest, ids: string[], o: ItemFileOptions): Promise<{ table: ItemTable; unchecked: UncheckedFile[] }> {
+export async function openItemTable(dir: string, m: BundleManifest, ids: Ids, o: ItemFileOptions): Promise<{ table: ItemTable; unchecked: UncheckedFile[] }> {
   if (!m.items.cached) throw o.fail('the manifest says the item table is not cached');
   const { dim, dtype } = m.items;
   if (!ITEM_DTYPES.includes(dtype)) throw o.fail(`unknown item table dtype '${dtype}'`);
-  const repsWant = ids.length * (dtype === 'int8' ? dim : rowBytes(dtype, dim));
-  const sizeError = (rel: string, got: number, want: number, what: string) =>
-    o.fail(`${rel} has ${got} bytes, expected ${want} (${what})`);
-  if (!(o.map ?? canMap())) {
-    const reps = await o.read(FILES.itemReps);
-    if (reps.byteLength !== repsWant) throw sizeError(FILES.itemReps, reps.byteLength, repsWant, `${ids.length} items x ${dim} ${dtype}`);
-    const scales = dtype === 'int8' ? await o.read(FILES.itemScales) : undefined;
-    if (scales && scales.byteLength !== ids.length * 4) throw sizeError(FILES.itemScales, scales.byteLength, ids.length * 4, `${ids.length} float32 scales`);
-    return { table: tableFromBytes(ids, dim, dtype, reps, scales), unchecked: [] };
-  }
-  const open = (rel: string, want: number, what: string): ArrayBuffer => {
-    if (!m.files[rel]) throw o.fail(`manifest.json lists no hash for ${rel}`);
-    let buf: ArrayBuffer;
-    try {
-      buf = mapFile(join(dir, rel), 'random');
-    } catch (e) {
-      throw o.fail(`cannot map ${rel}: ${(e as Error).message}`);
-    }
-    if (buf.byteLength !== want) throw sizeError(rel, buf.byteLength, want, what);
-    return buf;
+  const n = ids.size;
+  const repsWant = n * (dtype === 'int8' ? dim : rowBytes(dtype, dim));
+  const unchecked: UncheckedFile[] = [];
+  // sizes are checked before any hash: a mapped file of the wrong size is refused without reading it
+  const file = async (rel: string, want: number, what: string): Promise<Uint8Array> => {
+    const b = await bundleFile(dir, m, rel, { ...o, verify: 'defer' }, unchecked);
+    if (b.byteLength !== want) throw o.fail(`${rel} has ${b.byteLength} bytes, expected ${want} (${what})`);
+    return b;
   };
-  const reps = open(FILES.itemReps, repsWant, `${ids.length} items x ${dim} ${dtype}`);
-  const scales = dtype === 'int8' ? open(FILES.itemScales, ids.length * 4, `${ids.length} float32 scales`) : undefined;
-  const unchecked: UncheckedFile[] = [{ rel: FILES.itemReps, buf: reps }, ...(scales ? [{ rel: FILES.itemScales, buf: scales }] : [])];
-  if ((o.verify ?? 'load') === 'load') await checkMapped(m, unchecked, o.fail);
-  const data = dtype === 'float32' ? new Float32Array(reps) : dtype === 'int8' ? new Int8Array(reps) : new Uint16Array(reps);
-  const table: ItemTable = { ids, dim, dtype, data, scales: scales ? new Float32Array(scales) : undefined, mapped: true };
-  return { table, unchecked: o.verify === 'defer' ? unchecked : [] };
+  const reps = await file(FILES.itemReps, repsWant, `${n} items x ${dim} ${dtype}`);
+  const scales = dtype === 'int8' ? await file(FILES.itemScales, n * 4, `${n} float32 scales`) : undefined;
+  if ((o.verify ?? 'load') === 'load') await checkMapped(m, unchecked.splice(0), o.fail);
+  const table = tableFromBytes(ids, dim, dtype, reps, scales);
+  if (o.map ?? canMap()) table.mapped = true;
+  return { table, unchecked };
 }
 
 /** Checks mapped files against the manifest's sha256; throws the bundle's error naming the first that differs. */

@@ -3,7 +3,9 @@
 // in-process store keeps one copy of the matrix as stored (mapped read-only from the bundle's file where the native
 // addon can: src/export/item-file.ts), and the compiled serving plans read every dtype in place
 // (bfloat16 max-sim and dot with the CPU's bf16 dot product where it has one); the Redis store keeps the same bytes
-// per row and decodes them. Shape letters: N items, I item rep width.
+// per row and decodes them. Ids are a KeyIndex (row -> id and back): an array in memory at export, the bundle's
+// id file read in place at serving (id-table.ts). Shape letters: N items, I item rep width.
+import { idsOf, type Ids } from './id-table.js';
 
 export type ItemDType = 'float32' | 'bfloat16' | 'float16' | 'int8';
 export const ITEM_DTYPES: readonly ItemDType[] = ['float32', 'bfloat16', 'float16', 'int8'];
@@ -12,7 +14,8 @@ export const ITEM_DTYPES: readonly ItemDType[] = ['float32', 'bfloat16', 'float1
 export const is16Bit = (dtype: ItemDType): dtype is 'bfloat16' | 'float16' => dtype === 'bfloat16' || dtype === 'float16';
 
 export interface ItemTable {
-  ids: string[];
+  /** Row r holds item ids.keyAt(r); ids.indexOf(id) is its row (-1: unknown). */
+  ids: Ids;
   /** I: width of one representation. */
   dim: number;
   dtype: ItemDType;
@@ -76,8 +79,9 @@ for (let h = 0; h < 65536; h++) {
 }
 
 /** Encodes a float32 matrix [N, I] into the table's storage type. */
-export function quantize(ids: string[], reps: Float32Array, dim: number, dtype: ItemDType): ItemTable {
-  const n = ids.length;
+export function quantize(keys: readonly string[] | Ids, reps: Float32Array, dim: number, dtype: ItemDType): ItemTable {
+  const ids = idsOf(keys);
+  const n = ids.size;
   if (reps.length !== n * dim) throw new Error(`quantize: ${reps.length} values for ${n} items x ${dim}`);
   if (dtype === 'float32') return { ids, dim, dtype, data: reps };
   if (is16Bit(dtype)) {
@@ -119,8 +123,8 @@ export function decodeRow(t: ItemTable, row: number, out: Float32Array, at: numb
 /** The whole table as float32 [N, I] (a view when it already is float32). */
 export function decodeAll(t: ItemTable): Float32Array {
   if (t.dtype === 'float32') return t.data as Float32Array;
-  const out = new Float32Array(t.ids.length * t.dim);
-  for (let r = 0; r < t.ids.length; r++) decodeRow(t, r, out, r * t.dim);
+  const out = new Float32Array(t.ids.size * t.dim);
+  for (let r = 0; r < t.ids.size; r++) decodeRow(t, r, out, r * t.dim);
   return out;
 }
 
@@ -165,7 +169,7 @@ export function tableBytes(t: ItemTable): { reps: Uint8Array; scales?: Uint8Arra
  * Wraps raw bytes read from disk: in place when they start on a 4-byte boundary (a large file read whole has its
  * own ArrayBuffer), else copied into an aligned buffer (a copy of a big table is milliseconds on the event loop).
  */
-export function tableFromBytes(ids: string[], dim: number, dtype: ItemDType, reps: Uint8Array, scales?: Uint8Array): ItemTable {
+export function tableFromBytes(keys: readonly string[] | Ids, dim: number, dtype: ItemDType, reps: Uint8Array, scales?: Uint8Array): ItemTable {
   const aligned = (b: Uint8Array): [ArrayBuffer, number] => b.byteOffset % 4 === 0
     ? [b.buffer as ArrayBuffer, b.byteOffset]
     : [b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer, 0];
@@ -174,5 +178,5 @@ export function tableFromBytes(ids: string[], dim: number, dtype: ItemDType, rep
     return new make(buf, at, b.byteLength / width);
   };
   const data = dtype === 'float32' ? view(reps, Float32Array, 4) : is16Bit(dtype) ? view(reps, Uint16Array, 2) : view(reps, Int8Array, 1);
-  return { ids, dim, dtype, data, scales: scales ? view(scales, Float32Array, 4) : undefined };
+  return { ids: idsOf(keys), dim, dtype, data, scales: scales ? view(scales, Float32Array, 4) : undefined };
 }

@@ -7,9 +7,12 @@ import { join } from 'node:path';
 import type { FeatureInfo } from '../data/index.js';
 import type { ItemDType } from './item-table.js';
 
-export const BUNDLE_FORMAT = 'prerank-bundle/2';
-/** Formats Bundle.load reads: /1 kept every encoder table in encoders.json; /2 keeps them in encoders.bin. */
-export const READABLE_FORMATS: readonly string[] = ['prerank-bundle/1', BUNDLE_FORMAT];
+export const BUNDLE_FORMAT = 'prerank-bundle/3';
+/**
+ * Formats Bundle.load reads: /1 kept every encoder table in encoders.json; /2 keeps them in encoders.bin; /3 also
+ * keeps the item and user ids as binary id tables (ids.bin) instead of JSON arrays (ids.json).
+ */
+export const READABLE_FORMATS: readonly string[] = ['prerank-bundle/1', 'prerank-bundle/2', BUNDLE_FORMAT];
 
 /** Files every bundle part needs (paths relative to the bundle directory). */
 export const FILES = {
@@ -19,23 +22,30 @@ export const FILES = {
   encodersBin: 'encoders.bin',
   weightsManifest: 'weights/manifest.json',
   weightsBin: 'weights/tensors.bin',
-  itemIds: 'items/ids.json',
+  /** Item ids in row order, an id table read in place (format /3; id-table.ts). */
+  itemIds: 'items/ids.bin',
+  /** Formats /1 and /2: the item ids as a JSON array. */
+  itemIdsJson: 'items/ids.json',
   itemReps: 'items/reps.bin',
   itemScales: 'items/scales.bin',
   /** HNSW index over the (decoded) item table, when the score is an inner product and usearch loaded at export. */
   itemAnn: 'items/ann.usearch',
   itemFeaturesManifest: 'items/features/manifest.json',
   itemFeaturesBin: 'items/features/tensors.bin',
-  userIds: 'users/ids.json',
+  userIds: 'users/ids.bin',
+  userIdsJson: 'users/ids.json',
   userEncodings: 'users/encodings.bin',
 } as const;
 
+/** True for the formats that keep ids as JSON arrays (ids.json) rather than id tables (ids.bin). */
+export const jsonIds = (format: string): boolean => format === 'prerank-bundle/1' || format === 'prerank-bundle/2';
+
 /** Files a training strategy added, part of the model's identity (hashed into `hash` when present). */
-const STRATEGY_FILES = [FILES.userIds, FILES.userEncodings] as const;
+const strategyFiles = (format: string): string[] => [jsonIds(format) ? FILES.userIdsJson : FILES.userIds, FILES.userEncodings];
 
 /** Stored per-user reps that serving uses instead of the user tower (OneBP); other users are scored by the tower. */
 export interface UserEncodingsInfo {
-  /** Users with a stored rep (rows of users/encodings.bin, keys in users/ids.json). */
+  /** Users with a stored rep (rows of users/encodings.bin, keys in users/ids.bin). */
   count: number;
   /** U: must equal the user tower's rep width. */
   dim: number;
@@ -145,7 +155,7 @@ export function canonicalJson(v: unknown): string {
 export function modelHash(m: Pick<BundleManifest, 'format' | 'model' | 'features' | 'files' | 'strategy'>): string {
   const spec = canonicalJson({ format: m.format, model: m.model, features: m.features, strategy: m.strategy });
   const files = [FILES.encoders, ...(m.files[FILES.encodersBin] !== undefined ? [FILES.encodersBin] : []), FILES.weightsManifest,
-    FILES.weightsBin, ...STRATEGY_FILES.filter((f) => m.files[f] !== undefined || m.strategy)];
+    FILES.weightsBin, ...strategyFiles(m.format).filter((f) => m.files[f] !== undefined || m.strategy)];
   const parts = files.map((f) => `${f}:${m.files[f] ?? 'missing'}`);
   return sha256(`${spec}\n${parts.join('\n')}`);
 }

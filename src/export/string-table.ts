@@ -8,7 +8,7 @@
 // and bytes, whatever N is. Keys must be well-formed UTF-16 (no lone surrogates), so that text and bytes correspond
 // one to one; a lookup of a malformed key finds nothing.
 import type { KeyIndex } from '../data/index.js';
-import type { ByteSource } from './byte-source.js';
+import { MemoryBytes, type ByteSource } from './byte-source.js';
 
 export interface StringTableDesc {
   /** Byte offset of the table in its file. */
@@ -83,12 +83,15 @@ export class StringTable implements KeyIndex {
   private readonly slots: number;
   private readonly blob: number;
   private readonly mask: number;
+  /** Set when the bytes are in memory (read whole or mapped): lookups index them directly. */
+  private readonly mem: MemoryBytes | null;
 
   constructor(private readonly src: ByteSource, private readonly d: StringTableDesc, private readonly what: string) {
     const lay = tableLayout(d);
     this.slots = d.at + lay.slots;
     this.blob = d.at + lay.blob;
     this.mask = d.capacity - 1;
+    this.mem = src instanceof MemoryBytes ? src : null;
   }
 
   get size(): number {
@@ -98,6 +101,7 @@ export class StringTable implements KeyIndex {
   indexOf(key: string): number {
     const n = encodeKey(key);
     if (n < 0) return -1;
+    if (this.mem) return this.indexInMemory(n, keyHash, this.mem);
     const { src, d } = this;
     const h = keyHash;
     for (let s = h & this.mask, seen = 0; seen < d.capacity;) {
@@ -113,6 +117,27 @@ export class StringTable implements KeyIndex {
       }
       seen += run;
       s = (s + run) & this.mask;
+    }
+    return -1;
+  }
+
+  /** indexOf over bytes in memory: the same probe, reading slots, offsets and key bytes in place. */
+  private indexInMemory(n: number, h: number, mem: MemoryBytes): number {
+    const { words, buf } = mem;
+    const { count, capacity, blobBytes } = this.d;
+    const slots = this.slots >>> 2, offsets = this.d.at >>> 2, blob = this.blob, mask = this.mask;
+    for (let s = h & mask, seen = 0; seen < capacity; seen++, s = (s + 1) & mask) {
+      const v = words[slots + 2 * s + 1];
+      if (v === 0) return -1;
+      if (words[slots + 2 * s] !== h) continue;
+      const i = v - 1;
+      if (i >= count) throw new Error(`${this.what}: corrupt table (a slot names key ${i} of ${count})`);
+      const a = words[offsets + i], b = words[offsets + i + 1];
+      if (b - a !== n) continue;
+      if (!(a <= b && b <= blobBytes)) throw new Error(`${this.what}: corrupt table (key ${i} spans bytes ${a}..${b} of ${blobBytes})`);
+      let j = 0;
+      for (const at = blob + a; j < n && buf[at + j] === scratch[j]; j++);
+      if (j === n) return i;
     }
     return -1;
   }

@@ -53,18 +53,29 @@ export async function loadTensors(dir: string): Promise<{ tensors: Map<string, T
   } catch (e) {
     throw new Error(`loadTensors: cannot read ${manifestPath}: ${(e as Error).message}`);
   }
-  if (manifest.format !== TENSOR_FORMAT) throw new Error(`loadTensors: ${manifestPath} has format '${manifest.format}', expected '${TENSOR_FORMAT}'`);
   const bin = await readFile(join(dir, 'tensors.bin'));
+  return { tensors: tensorsFromBytes(manifest, bin, manifestPath, join(dir, 'tensors.bin')), meta: manifest.meta ?? {} };
+}
+
+/**
+ * The tensors of a tensor directory's parsed manifest.json over its tensors.bin bytes: views of `bin` where a tensor
+ * starts on a boundary of its element size (a mapped file's tensors stay in the mapping), copies otherwise.
+ * `manifestPath` and `binPath` name the files in errors.
+ */
+export function tensorsFromBytes(manifest: TensorManifest, bin: Uint8Array, manifestPath: string, binPath: string): Map<string, Tensor> {
+  if (manifest.format !== TENSOR_FORMAT) throw new Error(`loadTensors: ${manifestPath} has format '${manifest.format}', expected '${TENSOR_FORMAT}'`);
   const tensors = new Map<string, Tensor>();
   for (const [name, e] of Object.entries(manifest.tensors)) {
     const n = shapeSize(e.shape);
-    const bytes = n * BYTES[e.dtype];
-    if (e.offset + bytes > bin.byteLength) throw new Error(`loadTensors: tensor '${name}' ${shapeStr(e.shape)} runs past the end of ${join(dir, 'tensors.bin')}`);
-    const copy = bin.buffer.slice(bin.byteOffset + e.offset, bin.byteOffset + e.offset + bytes);
-    const data = e.dtype === 'float32' ? new Float32Array(copy) : e.dtype === 'float64' ? new Float64Array(copy) : new Int32Array(copy);
+    const width = BYTES[e.dtype];
+    if (!width) throw new Error(`loadTensors: tensor '${name}' in ${manifestPath} has unknown dtype '${String(e.dtype)}'`);
+    if (!(Number.isInteger(e.offset) && e.offset >= 0 && e.offset + n * width <= bin.byteLength)) throw new Error(`loadTensors: tensor '${name}' ${shapeStr(e.shape)} runs past the end of ${binPath}`);
+    const at = bin.byteOffset + e.offset;
+    const [buf, from] = at % width === 0 ? [bin.buffer, at] : [bin.buffer.slice(at, at + n * width), 0];
+    const data = e.dtype === 'float32' ? new Float32Array(buf, from, n) : e.dtype === 'float64' ? new Float64Array(buf, from, n) : new Int32Array(buf, from, n);
     tensors.set(name, new Tensor(data, e.shape, { register: false }));
   }
-  return { tensors, meta: manifest.meta ?? {} };
+  return tensors;
 }
 
 /**

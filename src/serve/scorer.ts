@@ -17,6 +17,7 @@ import { featureColumn, type EncodedRow, type FeatureSpec } from '../data/index.
 import { topK } from '../eval/top-k.js';
 import { rawKey, type RawValue } from '../data/vocabulary.js';
 import type { Bundle } from '../export/bundle.js';
+import { firstIds } from '../export/id-table.js';
 import { decodeRow } from '../export/item-table.js';
 import { own } from '../util/own.js';
 import type { AnnIndex } from './ann.js';
@@ -111,7 +112,6 @@ export class Scorer {
   private readonly userBatch: Batch;
   /** Raw columns a request's user object may contain. */
   readonly userColumns: Set<string>;
-  private readonly itemRow: Map<string, number> | null;
   /** The one-call native path (null: tensors). */
   readonly compiled: CompiledUserSide | null;
   observe: ((s: ScoreStats) => void) | undefined;
@@ -138,7 +138,6 @@ export class Scorer {
       else cols.add(featureColumn(f));
     }
     this.userColumns = cols;
-    this.itemRow = bundle.itemFeatures ? new Map(bundle.itemFeatures.ids.map((id, r) => [id, r])) : null;
     this.compiled = bundle.twoTower ? compileUserSide(bundle.model) : null;
     this.asyncAboveMacs = opts.asyncAboveMacs ?? ASYNC_ABOVE_MACS;
   }
@@ -177,7 +176,7 @@ export class Scorer {
     // The rep the index was searched with (stored, or the tower's output) scores the hits: no second tower pass.
     const scores = this.compiled ? this.compiled.rankRep(user.rep, reps, null, m, 0, this.decodedDtype).scores : this.scorePairs(user.rep, reps, m);
     const order = topK(scores, m, undefined, 'last');
-    const out = Array.from(order, (k) => ({ id: items.ids[rows[k]], score: scores[k] }));
+    const out = Array.from(order, (k) => ({ id: items.ids.keyAt(rows[k]), score: scores[k] }));
     this.observe?.({ route: 'retrieve', candidates: m, unknown: 0, lookups: user.lookups, oovs: user.oovs, userRep: user.stored ? 'stored' : 'tower' });
     return { items: out, unknown: [], oov: user.oov, modelVersion: this.modelVersion };
   }
@@ -271,8 +270,8 @@ export class Scorer {
     if (!enc) return null;
     for (const c of this.userKeyColumns) {
       const key = rawKey(own(user, c) as RawValue);
-      const r = key === null ? undefined : enc.row.get(key);
-      if (r !== undefined) return enc.data.subarray(r * enc.dim, (r + 1) * enc.dim);
+      const r = key === null ? -1 : enc.ids.indexOf(key);
+      if (r >= 0) return enc.data.subarray(r * enc.dim, (r + 1) * enc.dim);
     }
     return null;
   }
@@ -289,9 +288,10 @@ export class Scorer {
   private scoreFullPairs(row: EncodedRow, ids: string[]): { found: Int32Array; scores: Float32Array } {
     const found: number[] = [];
     const rows: number[] = [];
+    const index = this.bundle.itemFeatures!.ids;
     ids.forEach((id, i) => {
-      const r = this.itemRow!.get(id);
-      if (r !== undefined) {
+      const r = index.indexOf(id);
+      if (r >= 0) {
         found.push(i);
         rows.push(r);
       }
@@ -327,9 +327,10 @@ export class Scorer {
     const observe = this.observe;
     this.observe = undefined;
     try {
-      const ids = this.bundle.items?.ids ?? this.bundle.itemFeatures?.ids ?? [];
+      const index = this.bundle.items?.ids ?? this.bundle.itemFeatures?.ids;
+      const ids = index ? firstIds(index, 256) : [];
       for (let r = 0; r < rounds; r++) {
-        await this.scoreAll({ user: {}, candidates: ids.slice(0, 256) });
+        await this.scoreAll({ user: {}, candidates: ids });
         if (this.opts.ann && this.bundle.manifest.items.cached && this.bundle.manifest.items.retrieval) await this.retrieve({ user: {}, k: 10 });
       }
     } finally {

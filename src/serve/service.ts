@@ -41,15 +41,15 @@ export class Deployment {
     return this.bundle.modelVersion;
   }
 
-  /** verifyItems 'defer': the mapped item table is only size-checked; bundle.verifyDeferred() checks its sha256. */
-  static async open(dir: string, o: DeployOptions & { verifyItems?: ItemVerify } = {}): Promise<Deployment> {
+  /** verify 'defer': the mapped files are only size-checked; bundle.verifyDeferred() checks their sha256. */
+  static async open(dir: string, o: DeployOptions & { verify?: ItemVerify } = {}): Promise<Deployment> {
     const url = o.store ?? 'memory';
     const kind = storeKind(url);
     const manifest = await Bundle.readManifest(dir);
     // the Redis store reads the item table only to publish it; an in-process ANN index needs it anyway
     const wantAnn = (o.ann ?? 'usearch') !== 'off' && manifest.items.cached && !!manifest.items.retrieval;
     const parts = kind === 'memory' || wantAnn || !manifest.model.twoTower ? 'all' : 'user';
-    const bundle = await Bundle.load(dir, { parts, models: o.models, verifyItems: o.verifyItems });
+    const bundle = await Bundle.load(dir, { parts, models: o.models, verify: o.verify });
     const notes: string[] = [];
     let store: ItemStore | null = null;
     let ann: AnnIndex | null = null;
@@ -62,7 +62,7 @@ export class Deployment {
           const prefer = o.ann === 'brute-force' ? 'brute-force' : 'usearch';
           const saved = prefer === 'usearch' ? await bundle.annIndexPath() : null;
           const items = bundle.items;
-          const r = await buildAnnIndex({ rows: items.ids.length, get: () => decodeAll(items) }, items.dim, prefer, saved);
+          const r = await buildAnnIndex({ rows: items.ids.size, get: () => decodeAll(items) }, items.dim, prefer, saved);
           ann = r.index;
           if (r.note) notes.push(r.note);
         }
@@ -136,7 +136,7 @@ export class Service {
   async load(dir: string): Promise<Deployment> {
     if (this.reloading) throw new Error('a reload is already in progress');
     const background = this.current === null && this.opts.firstVerify === 'background';
-    this.reloading = Deployment.open(dir, { ...this.opts, verifyItems: background ? 'defer' : 'load' });
+    this.reloading = Deployment.open(dir, { ...this.opts, verify: background ? 'defer' : 'load' });
     try {
       const next = await this.reloading;
       const old = this.current;

@@ -37,10 +37,11 @@ export function inMemory(data: TrainingData, what: string): Dataset {
   throw new Error(`${what} needs the in-memory dataset (per-row arrays); remove "cache" from the data config of '${data.name}'`);
 }
 
-export function buildModel(cfg: TrainConfig, data: TrainingData): RecModel {
+/** The registry model of a config; `rng` draws its initial weights (default: the config's seed). */
+export function buildModel(cfg: TrainConfig, data: TrainingData, rng: Rng = new Rng(cfg.seed)): RecModel {
   const factory = own(MODELS as Record<string, (ctx: { features: TrainingData['features']; rng: Rng }, c: Record<string, unknown>) => RecModel>, cfg.model.kind);
   if (!factory) throw new Error(`unknown model '${cfg.model.kind}' (registered: ${Object.keys(MODELS).join(', ')})`);
-  return factory({ features: data.features, rng: new Rng(cfg.seed) }, cfg.model.config);
+  return factory({ features: data.features, rng }, cfg.model.config);
 }
 
 function dataName(data: TrainConfig['data']): string {

@@ -1,23 +1,20 @@
 // In-process item store: the bundle's item table (one copy, float32/bfloat16/float16/int8, read in place by the
-// compiled plans) and an id -> row map.
+// compiled plans) and its ids (id -> row: the bundle's id table, read in place).
 import { decodeRow, type ItemTable } from '../../export/item-table.js';
 import { StoreClosedError, type ItemLocation, type ItemLookup, type ItemStore, type StoreFactory } from './types.js';
 
 export class MemoryItemStore implements ItemStore {
   readonly kind = 'memory';
-  private readonly rowOf = new Map<string, number>();
   private closed = false;
 
-  constructor(private readonly table: ItemTable) {
-    table.ids.forEach((id, r) => this.rowOf.set(id, r));
-  }
+  constructor(private readonly table: ItemTable) {}
 
   get dim(): number {
     return this.table.dim;
   }
 
   get size(): number {
-    return this.table.ids.length;
+    return this.table.ids.size;
   }
 
   /** Synchronous lookup (the async get() wraps it). */
@@ -39,10 +36,11 @@ export class MemoryItemStore implements ItemStore {
     const rows = new Int32Array(ids.length);
     const found = new Int32Array(ids.length);
     const missing: string[] = [];
+    const index = this.table.ids;
     let m = 0;
     for (let i = 0; i < ids.length; i++) {
-      const r = this.rowOf.get(ids[i]);
-      if (r === undefined) missing.push(ids[i]);
+      const r = index.indexOf(ids[i]);
+      if (r < 0) missing.push(ids[i]);
       else {
         rows[m] = r;
         found[m++] = i;

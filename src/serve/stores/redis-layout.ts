@@ -117,8 +117,8 @@ export function parseMeta(raw: string | null, key: string): Meta | null {
 /** Rows of the table by bucket (only buckets in `only`, when given). */
 function rowsByBucket(t: ItemTable, layout: Layout, only?: ReadonlySet<number>): Map<number, number[]> {
   const by = new Map<number, number[]>();
-  for (let r = 0; r < t.ids.length; r++) {
-    const b = layout.bucketOf(t.ids[r]);
+  for (let r = 0; r < t.ids.size; r++) {
+    const b = layout.bucketOf(t.ids.keyAt(r));
     if (only && !only.has(b)) continue;
     let rows = by.get(b);
     if (!rows) by.set(b, (rows = []));
@@ -146,14 +146,14 @@ export async function publishTable(w: Writer, layout: Layout, t: ItemTable, o: {
   for (const [b, rows] of by) {
     for (let at = 0; at < rows.length; at += chunk) {
       const part = rows.slice(at, at + chunk);
-      writes.push(() => w.mset(...part.flatMap((r) => [layout.item(b, t.ids[r]), rowBlob(t, r)])));
+      writes.push(() => w.mset(...part.flatMap((r) => [layout.item(b, t.ids.keyAt(r)), rowBlob(t, r)])));
     }
   }
   // 32 commands in flight: enough to keep every node of a cluster busy, little memory held in unsent blobs
   await bounded(writes, 32);
   const buckets = o.only ? [...o.only] : Array.from({ length: layout.buckets }, (_, b) => b);
   await bounded(buckets.map((b) => () => w.set(layout.marker(b), '1')), 32);
-  const meta: Meta = { format: FORMAT, dim: t.dim, dtype: t.dtype, size: t.ids.length, buckets: layout.buckets };
+  const meta: Meta = { format: FORMAT, dim: t.dim, dtype: t.dtype, size: t.ids.size, buckets: layout.buckets };
   await w.set(layout.metaKey, JSON.stringify(meta));
   return meta;
 }

@@ -1,0 +1,63 @@
+// Reading a bundle's ids and a strategy's stored user encodings. Format /3 keeps ids as id tables read in place
+// (id-table.ts): mapped where the addon can, so opening costs the same at 1k or 10M ids and no per-id object
+// reaches the heap; formats /1 and /2 kept JSON arrays, parsed whole (kept readable so old bundles still serve).
+import { ArrayKeyIndex } from '../data/index.js';
+import { readIdTable, type Ids } from './id-table.js';
+import { bundleFile, type ItemFileOptions, type UncheckedFile } from './item-file.js';
+import { FILES, jsonIds, type BundleManifest } from './manifest.js';
+
+/** A training strategy's stored user reps (OneBP): row `ids.indexOf(userKey)` of the [count, U] matrix. */
+export interface UserEncodings {
+  ids: Ids;
+  dim: number;
+  data: Float32Array;
+}
+
+/** What reading a bundle's files needs: its directory and manifest, how to read, and where deferred checks go. */
+export interface BundleReader {
+  dir: string;
+  m: BundleManifest;
+  o: ItemFileOptions;
+  unchecked: UncheckedFile[];
+}
+
+/** The ids of one side (`items` or `users`), `count` of them. */
+export async function readIds(r: BundleReader, side: 'items' | 'users', count: number): Promise<Ids> {
+  const { m, o } = r;
+  if (jsonIds(m.format)) {
+    const rel = side === 'items' ? FILES.itemIdsJson : FILES.userIdsJson;
+    let ids: unknown;
+    try {
+      ids = JSON.parse((await o.read(rel)).toString('utf8'));
+    } catch (e) {
+      if (!(e instanceof SyntaxError)) throw e;
+      throw o.fail(`${rel} is not valid JSON: ${e.message}`);
+    }
+    if (!Array.isArray(ids) || ids.length !== count) throw o.fail(`${rel} has ${Array.isArray(ids) ? ids.length : 'no'} ids, the manifest says ${count}`);
+    const keys = ids.map(String);
+    if (side === 'users' && new Set(keys).size !== keys.length) throw o.fail(`${rel} lists a user twice`);
+    return new ArrayKeyIndex(keys);
+  }
+  const rel = side === 'items' ? FILES.itemIds : FILES.userIds;
+  const bytes = await bundleFile(r.dir, m, rel, o, r.unchecked);
+  try {
+    return readIdTable(bytes, count, rel);
+  } catch (e) {
+    throw o.fail((e as Error).message);
+  }
+}
+
+/** The stored user encodings the manifest's strategy entry describes, checked against it. */
+export async function readUserEncodings(r: BundleReader): Promise<UserEncodings> {
+  const { m, o } = r;
+  const info = m.strategy!.userEncodings!;
+  const where = `manifest.json strategy.userEncodings (strategy '${m.strategy!.kind}')`;
+  if (info.dtype !== 'float32') throw o.fail(`${where}: dtype '${String(info.dtype)}' is not float32`);
+  if (m.items.cached && info.dim !== m.items.userDim) throw o.fail(`${where}: dim ${info.dim} differs from the user tower's rep width ${m.items.userDim}`);
+  const ids = await readIds(r, 'users', info.count);
+  const bytes = await bundleFile(r.dir, m, FILES.userEncodings, o, r.unchecked);
+  const want = info.count * info.dim * 4;
+  if (bytes.byteLength !== want) throw o.fail(`${FILES.userEncodings} has ${bytes.byteLength} bytes, expected ${want} (${info.count} users x ${info.dim} float32)`);
+  const aligned = bytes.byteOffset % 4 === 0 ? bytes : new Uint8Array(bytes);
+  return { ids, dim: info.dim, data: new Float32Array(aligned.buffer, aligned.byteOffset, want / 4) };
+}
