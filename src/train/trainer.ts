@@ -53,7 +53,8 @@ export interface TrainerOptions {
   maxEpochsThisCall?: number;
   signal?: AbortSignal;
   quiet?: boolean;
-  /** How the model is trained on rows (src/train/strategies); default: its own loss on every parameter. */
+  /** How the model is trained on dataset rows (src/train/strategies); default: its own loss on every parameter. A
+   * TrainingRun brings its own strategy (or none) instead. */
   strategy?: TrainingStrategy;
   /** An optimizer already built over the trainable parameters (default: from the config's optimizer). */
   optimizer?: Optimizer;
