@@ -38,7 +38,7 @@ const COMMANDS: [string[], string[]][] = [
   [['data', 'synth'], ['out', 'size', 'events', 'users', 'items', 'seed', 'threads']],
   [['cascade'], []],
   [['cascade', 'build'], ['config', 'out', 'format']],
-  [['cascade', 'train'], ['config', 'logs']],
+  [['cascade', 'train'], ['config', 'logs', 'resume']],
   [['cascade', 'inspect'], ['dir', 'json']],
   [['cascade', 'experiment'], ['config', 'out', 'resume', 'seeds', 'epochs', 'cascade', 'logs']],
   [['cascade', 'schema'], []],
