@@ -99,6 +99,16 @@ export function scorerConformance(name: string, open: () => Promise<ScorerCase>)
     assert.equal(stats[0].userRep !== undefined, c.bundle.twoTower, `${path}: userRep is reported for two-tower models only`);
   });
 
+  each('concurrent requests keep their own users and answers', async (c, path, s) => {
+    const ids = shuffled(itemKeys(c));
+    const one = async (user: UserFeatures) => (await s.prerank({ user, candidates: ids, n: 10 })).items;
+    const want: ScoreResponse['items'][] = [];
+    for (const user of c.users) want.push(await one(user));
+    const got = await Promise.all([...c.users, ...c.users].map(one));
+    got.forEach((g, i) => assert.deepEqual(g, want[i % c.users.length], `${path} request ${i}`));
+    assert.notDeepEqual(want[0], want[1], 'two users rank differently (else this could not tell them apart)');
+  });
+
   each('no candidates, or only unknown ones, answer an empty ranking', async (c, path, s) => {
     for (const candidates of [[], ['x', 'y', 'x']]) {
       const r = await s.prerank({ user: c.users[0], candidates, n: 5 });
