@@ -12,7 +12,7 @@ import { FILES, type BundleManifest } from '../src/export/manifest.js';
 import { canMap, mapFile, sha256Buffer } from '../src/export/mapped-file.js';
 import { Service } from '../src/serve/service.js';
 import { MemoryItemStore } from '../src/serve/stores/memory.js';
-import { Scorer } from '../src/serve/scorer.js';
+import { createScorer } from '../src/serve/scorers/index.js';
 import { tempDir, tinyRun, type TinyRun } from './serve-fixture.js';
 
 const skip = canMap() ? false : 'native addon not loaded: nothing is mapped';
@@ -40,8 +40,8 @@ test('a mapped item table scores exactly what the heap table scores: every dtype
       const user = { ...run.users.get('u7')!, device: 'web' };
       const candidates = [...run.data.itemKeys].reverse();
       const score = async (b: Bundle) => {
-        const scorer = new Scorer(b, { store: new MemoryItemStore(b.items!) });
-        assert.ok(scorer.compiled, 'the compiled plan reads the table');
+        const scorer = createScorer(b, { store: new MemoryItemStore(b.items!) });
+        assert.equal(scorer.path, 'native-plan', 'the compiled plan reads the table');
         return (await scorer.scoreAll({ user, candidates })).items;
       };
       assert.deepEqual(await score(mapped), await score(heap), `${run.model.kind} ${dtype}`);
