@@ -62,7 +62,7 @@ export async function loadTensors(dir: string): Promise<{ tensors: Map<string, T
  * starts on a boundary of its element size (a mapped file's tensors stay in the mapping), copies otherwise.
  * `manifestPath` and `binPath` name the files in errors.
  */
-export function tensorsFromBytes(manifest: TensorManifest, bin: Uint8Array, manifestPath: string, binPath: string): Map<string, Tensor> {
+export function tensorsFromBytes(manifest: TensorManifest, bin: ArrayBufferView, manifestPath: string, binPath: string): Map<string, Tensor> {
   if (manifest.format !== TENSOR_FORMAT) throw new Error(`loadTensors: ${manifestPath} has format '${manifest.format}', expected '${TENSOR_FORMAT}'`);
   const tensors = new Map<string, Tensor>();
   for (const [name, e] of Object.entries(manifest.tensors)) {
