@@ -7,7 +7,7 @@
 // exactly as the trainer does (`initial.train` with --fraction, default 0.9): the trainer trains the initial model
 // offline on the prefix (--offline-epochs, default 1, a few seconds), and this process writes the events that follow
 // the prefix as 1 + --publishes JSONL chunk files of --every-updates x --batch-size events each (writeReplay of
-// src/online/trainer.ts, in a staging directory). A chunk is released by renaming it into the trainer's source
+// src/data/replay.ts, in a staging directory). A chunk is released by renaming it into the trainer's source
 // directory (atomic), so the trainer makes exactly --every-updates updates on it and then publishes one version
 // (`publish.everyUpdates`); `maxUpdates` stops it right after the last publish. Chunk 0 gives version 1, which the
 // server starts on; then, under load, chunk i is released --interval seconds after chunk i-1 (or once version i is
@@ -34,12 +34,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { engineInfo, Rng } from '../src/core/index.js';
-import { Dataset, ingest, loadDataConfig, recipeConfig } from '../src/data/index.js';
+import { Dataset, ingest, loadDataConfig, recipeConfig, timeSplit, writeReplay } from '../src/data/index.js';
 import { exportBundle, publishVersion } from '../src/export/index.js';
 import { versionName } from '../src/export/versions.js';
 import { MODELS } from '../src/models/registry.js';
 import type { RecModel } from '../src/models/types.js';
-import { writeReplay } from '../src/online/trainer.js';
 import { pacedLine, pacedLoad, serveChild } from './load.js';
 
 const CANDIDATES = 1000;
@@ -118,12 +117,8 @@ async function trainerPublisher(work: string, root: string, o: Opts): Promise<Pu
   const dataCfg = loadDataConfig(dataCfgPath);
   const t0 = performance.now();
   const raw = await ingest(dataCfg);
-  if (!raw.time) throw new Error(`${dataCfgPath} has no keys.time`);
-  // The same time split as the trainer's `initial.train` (src/online/trainer.ts initialModel).
-  const order = Int32Array.from({ length: raw.rows }, (_, i) => i).sort((a, b) => raw.time![a] - raw.time![b] || a - b);
-  const cut = raw.time[order[Math.floor(o.fraction * order.length)]];
-  const prefix = order.filter((r) => raw.time![r] < cut);
-  const rest = order.filter((r) => raw.time![r] >= cut);
+  // The same time split as the trainer's `initial.train` (src/train/bootstrap.ts).
+  const { cut, prefix, rest } = timeSplit(raw, o.fraction, dataCfgPath);
   const chunk = o.everyUpdates * o.batchSize;
   const need = (1 + o.publishes) * chunk;
   if (rest.length < need) {

@@ -35,7 +35,8 @@ import { CascadeLists } from '../src/cascade/lists.js';
 import { loadCascade } from '../src/cascade/reader.js';
 import { loadCascadeTrainConfig } from '../src/cascade/run.js';
 import { simulateCascade, type CascadeSource } from '../src/cascade/simulate.js';
-import { cascadeLoss, listLogits, trainOnCascade, type CascadeObjective } from '../src/cascade/train.js';
+import { cascadeLoss, listLogits, type CascadeObjective } from '../src/cascade/train.js';
+import { listRun } from '../src/cascade/list-run.js';
 import type { CascadeListBatch } from '../src/cascade/lists.js';
 import type { RankTower, RankTowerConfig } from '../src/models/rank-tower.js';
 import { Rng } from '../src/core/index.js';
@@ -308,19 +309,21 @@ async function benchListwise(args: string[], dir: string): Promise<ListwiseBench
   const ourLosses = checkListwise(features, model.config, initial, epoch0, objective, cfg.lr, checkSteps);
 
   const opt = new Adam(model.namedParameters(), { lr: cfg.lr });
+  // the Trainer's epochs alone (no validation, no checkpoint: nothing is written under outDir)
+  const trainer = new Trainer(model, listRun(lists, objective, src), { epochs: 1, outDir: join(dir, 'listwise-run'), earlyStopping: { metric: 'loss', patience: 0 } },
+    { optimizer: opt, quiet: true });
   let nextEpoch = 0;
   const poolThreads = engineInfo().threads;
   const threadCounts = poolThreads > 1 ? [poolThreads, 1] : [1];
   const ours = new Map<number, number[]>(threadCounts.map((t) => [t, []]));
   let samples = 0;
   const run = (threads: number): number => {
-    const stats = { lists: 0, samples: 0 };
     setThreads(threads);
     const t = performance.now();
-    trainOnCascade(model, lists, opt, { objective, epochs: 1, startEpoch: nextEpoch++, stats });
+    const epoch = trainer.trainEpoch(nextEpoch++);
     const s = (performance.now() - t) / 1000;
     setThreads(poolThreads);
-    samples = stats.samples;
+    samples = epoch.samples;
     return s;
   };
   const runTimed = (n: number, threads: number): number[] => {
@@ -366,7 +369,7 @@ async function benchListwise(args: string[], dir: string): Promise<ListwiseBench
     + `(warm-up ${warm.toFixed(2)} s; building an epoch's batches alone takes ${batchBuild.toFixed(2)} s); best ${med.toFixed(2)} s/epoch = `
     + `${r.samples_per_s.toFixed(0)} samples/s (list items), ${r.lists_per_s.toFixed(1)} lists/s`);
   if (args.includes('--profile')) {
-    // one more epoch with the op profiler on (trainOnCascade's loop, the optimizer step timed apart)
+    // one more epoch with the op profiler on (the Trainer's step, the optimizer step timed apart)
     startProfile();
     let steps = 0;
     for (const b of lists.epoch(nextEpoch++)) {

@@ -1,8 +1,11 @@
 // Read-only file mappings handed to JS as external ArrayBuffers: the serving processes read a bundle's item table in
 // place, and every process on a host that maps the same file shares its pages through the page cache. The mapping is
-// PROT_READ: a write through the ArrayBuffer would fault, so the TS side only ever reads these tables. The finalizer
+// PROT_READ: a write through the ArrayBuffer would fault, so the TS side only ever reads these tables. The deleter
 // unmaps when V8 collects the ArrayBuffer (a reload's old table lives until then; its pages are shared page cache).
+// The buffer is made through V8's backing-store API, not napi_create_external_arraybuffer: Node 20 builds that one
+// as a Buffer, capped at 4 GiB, and a 10M x 128 float32 table is 5.1 GB.
 #include <napi.h>
+#include <v8.h>
 
 #include <cerrno>
 #include <cstring>
@@ -26,7 +29,8 @@ struct Mapping {
   size_t length;
 };
 
-void unmap(napi_env, void*, void* hint) {
+// V8 may call this on any thread; munmap and delete are safe there.
+void unmap(void*, size_t, void* hint) {
   auto* m = static_cast<Mapping*>(hint);
   munmap(m->addr, m->length);
   delete m;
@@ -68,13 +72,10 @@ Napi::Value MapFile(const Napi::CallbackInfo& info) {
   if (addr == MAP_FAILED) fail(env, path, "mmap", e);
   madvise(addr, length, adv);
   auto* m = new Mapping{addr, length};
-  napi_value out;
-  const napi_status s = napi_create_external_arraybuffer(env, addr, length, unmap, m, &out);
-  if (s != napi_ok) {
-    unmap(env, nullptr, m);
-    throw Napi::Error::New(env, "prerank native mapFile: this Node cannot wrap external memory in an ArrayBuffer (" + path + ")");
-  }
-  return Napi::Value(env, out);
+  v8::Isolate* isolate = v8::Isolate::GetCurrent();
+  v8::Local<v8::ArrayBuffer> ab = v8::ArrayBuffer::New(isolate, v8::ArrayBuffer::NewBackingStore(addr, length, unmap, m));
+  // a napi_value is the address of a V8 handle, as Node's own napi implementation converts it
+  return Napi::Value(env, reinterpret_cast<napi_value>(*ab));
 }
 #else
 Napi::Value MapFile(const Napi::CallbackInfo& info) {

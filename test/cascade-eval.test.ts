@@ -13,12 +13,11 @@ import { evaluateOnCascade, evaluateRequests, loggedPrerankScorer, modelScorer, 
 import { CascadeLists } from '../src/cascade/lists.js';
 import type { CascadeResult, RequestLog } from '../src/cascade/simulate.js';
 import { PairScorer } from '../src/cascade/stage-models.js';
-import { trainOnCascade } from '../src/cascade/train.js';
 import { Rng } from '../src/core/index.js';
 import { writeSyntheticLog } from '../src/data/synthetic.js';
 import { MODELS, TINY_CONFIGS } from '../src/models/registry.js';
 import { Adam } from '../src/nn/index.js';
-import { tinyCascade } from './cascade-fixture.js';
+import { tinyCascade, trainOnLists } from './cascade-fixture.js';
 
 const LABELS: CascadeConfig['labels'] = { feedback: [{ name: 'rated_5', min: 5, value: 6 }, { name: 'rated_4', min: 4, value: 5 },
   { name: 'rated_lower', min: null, value: 4 }], exposed: 3, rankingCandidate: 2, prerankCandidate: 1, random: 0 };
@@ -173,7 +172,7 @@ test('a trained two-tower model: its scores equal its forward pass on the same p
   const m = MODELS.dssm({ features: cascade.fit.data.features, rng: new Rng(1) }, TINY_CONFIGS.dssm as never);
   const lists = new CascadeLists(cascade, 'train', { listsPerBatch: 5,
     caps: { impression: 4, ranking_candidate: 6, prerank_candidate: 5, random: 3 } });
-  trainOnCascade(m, lists, new Adam(m.namedParameters(), { lr: 0.01 }), { objective: { kind: 'pointwise' }, epochs: 2 });
+  trainOnLists(m, lists, cascade, { kind: 'pointwise' }, { epochs: 2 });
   const scores = modelScorer(m, cascade)(evalLogs.slice(0, 3));
   const pair = new PairScorer(cascade.fit.data, m, cascade.config.stages.recall, cascade.histories);
   evalLogs.slice(0, 3).forEach((l, g) => {

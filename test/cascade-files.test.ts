@@ -10,13 +10,13 @@ import { evaluateOnCascade } from '../src/cascade/evaluate.js';
 import { CascadeLists, type StageCaps } from '../src/cascade/lists.js';
 import { loadCascade, type LoadedCascade } from '../src/cascade/reader.js';
 import type { CascadeResult, CascadeSource } from '../src/cascade/simulate.js';
-import { trainOnCascade, type CascadeObjective } from '../src/cascade/train.js';
+import type { CascadeObjective } from '../src/cascade/train.js';
 import { writeCascade } from '../src/cascade/writer.js';
 import { Rng } from '../src/core/index.js';
 import type { DataConfig } from '../src/data/spec.js';
 import { MODELS, TINY_CONFIGS } from '../src/models/registry.js';
 import { Adam } from '../src/nn/index.js';
-import { tinyCascade } from './cascade-fixture.js';
+import { tinyCascade, trainOnLists } from './cascade-fixture.js';
 
 const root = mkdtempSync(join(tmpdir(), 'prerank-cascade-files-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -57,7 +57,7 @@ for (const fmt of ['jsonl', 'parquet'] as const) {
 function trainAndEval(src: CascadeSource): { losses: number[]; metrics: Record<string, number> } {
   const m = MODELS['rank-tower']({ features: src.fit.data.features, rng: new Rng(5) }, TINY_CONFIGS['rank-tower'] as never);
   const lists = new CascadeLists(src, 'train', { listsPerBatch: 4, caps: CAPS, seed: 7 });
-  const losses = trainOnCascade(m, lists, new Adam(m.namedParameters(), { lr: 0.01 }), { objective: HYBRID, epochs: 2 });
+  const losses = trainOnLists(m, lists, src, HYBRID, { epochs: 2 });
   return { losses, metrics: evaluateOnCascade(m, src, { ks: [5, 10] }).metrics };
 }
 

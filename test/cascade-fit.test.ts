@@ -103,6 +103,29 @@ test('without validation every epoch runs and the last is kept', async () => {
   assert.deepEqual(r.epochs[0].val, {});
 });
 
+test('cascade training stopped after one epoch and resumed ends with the same weights, losses and metrics as an uninterrupted run', async () => {
+  const o = (name: string): CascadeFitOptions => opts(name, { epochs: 3, earlyStopping: { metric: 'ndcg@10', patience: 5 } });
+  const whole = dssm();
+  const a = await fitOnCascade(whole, cascade, new Adam(whole.namedParameters(), { lr: 0.02 }), o('whole'));
+  const first = dssm();
+  const part = await fitOnCascade(first, cascade, new Adam(first.namedParameters(), { lr: 0.02 }), { ...o('parts'), maxEpochsThisCall: 1 });
+  assert.deepEqual([part.epochs.length, part.resumedFrom], [1, null]);
+  const resumed = dssm();
+  const b = await fitOnCascade(resumed, cascade, new Adam(resumed.namedParameters(), { lr: 0.02 }), { ...o('parts'), resume: true });
+  assert.equal(b.resumedFrom, 0);
+  const strip = (r: typeof a) => r.epochs.map((e) => ({ epoch: e.epoch, steps: e.steps, trainLoss: e.trainLoss, val: e.val }));
+  assert.deepEqual(strip(b), strip(a));
+  assert.equal(b.bestEpoch, a.bestEpoch);
+  assert.deepEqual(b.losses, a.losses.slice(part.losses.length), 'the resumed call trains the later epochs\' steps');
+  const mine = new Map(resumed.stateTensors());
+  for (const [n, t] of whole.stateTensors()) assert.deepEqual(Array.from(mine.get(n)!.f), Array.from(t.f), n);
+  for (const dir of ['last', 'best']) {
+    const [x, y] = await Promise.all([loadTensors(join(root, 'whole', dir)), loadTensors(join(root, 'parts', dir))]);
+    for (const [n, t] of x.tensors) assert.deepEqual(Array.from(y.tensors.get(n)!.f), Array.from(t.f), `${dir}/${n}`);
+  }
+  assert.equal(readLog(join(root, 'parts')).filter((x) => x.event === 'resume').length, 1);
+});
+
 test('train config errors name the field', () => {
   const base = { name: 'x', cascade: { name: 'c', data: { recipe: 'ml-100k' } }, model: { kind: 'dssm' }, objective: { kind: 'hybrid' },
     caps: { impression: 1, ranking_candidate: 1, prerank_candidate: 1, random: 1 }, out: 'o' };

@@ -8,14 +8,14 @@ import { join } from 'node:path';
 import type { RequestHistories } from '../src/cascade/history.js';
 import { CascadeLists, PAD_STAGE, type StageCaps } from '../src/cascade/lists.js';
 import type { CascadeResult } from '../src/cascade/simulate.js';
-import { cascadeLoss, LIST_LOSSES, listLogits, trainOnCascade, type CascadeObjective } from '../src/cascade/train.js';
+import { cascadeLoss, LIST_LOSSES, listLogits, type CascadeObjective } from '../src/cascade/train.js';
 import { PairScorer } from '../src/cascade/stage-models.js';
 import { amRankmaxLoss, pairwiseDistillationLoss, rankNetLoss, sortingLoss } from '../src/train/ranking-losses.js';
 import { backward, noGrad, Rng, scope, Tensor } from '../src/core/index.js';
 import { MODELS, TINY_CONFIGS, type ModelName } from '../src/models/registry.js';
 import type { RecModel } from '../src/models/types.js';
 import { Adam } from '../src/nn/index.js';
-import { tinyCascade } from './cascade-fixture.js';
+import { tinyCascade, trainOnLists } from './cascade-fixture.js';
 
 const root = mkdtempSync(join(tmpdir(), 'prerank-cascade-train-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -213,7 +213,7 @@ for (const name of ['dssm', 'rank-tower'] as ModelName[]) {
       return noGrad(() => scope(() => cascadeLoss(listLogits(m, all), all, HYBRID).loss.item()));
     };
     const before0 = lossOn();
-    const steps = trainOnCascade(m, lists, new Adam(m.namedParameters(), { lr: 0.01 }), { objective: HYBRID, epochs: 8, maxSteps: 36 });
+    const steps = trainOnLists(m, lists, cascade, HYBRID, { epochs: 8, maxSteps: 36 });
     assert.equal(steps.length, 36);
     const after0 = lossOn();
     assert.ok(after0 < before0 * 0.9, `${name}: ${before0} -> ${after0}`);
@@ -231,7 +231,7 @@ test('every model of the zoo trains on the lists with every objective (single-to
   for (const name of Object.keys(MODELS) as ModelName[]) {
     for (const objective of name === 'dssm' || name === 'cold' ? objectives : objectives.slice(0, 2)) {
       const m = model(name);
-      const losses = trainOnCascade(m, lists, new Adam(m.namedParameters(), { lr: 0.01 }), { objective, epochs: 1, maxSteps: 3 });
+      const losses = trainOnLists(m, lists, cascade, objective, { epochs: 1, maxSteps: 3 });
       assert.ok(losses.length === 3 && losses.every(Number.isFinite), `${name} ${JSON.stringify(objective)}: ${losses}`);
     }
   }

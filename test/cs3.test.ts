@@ -24,7 +24,7 @@ import { Cs3Cascade, createCs3Cascade, distillation } from '../src/train/strateg
 import { loadRunModel } from '../src/train/build.js';
 import { Bundle, exportBundle } from '../src/export/index.js';
 import { MemoryItemStore } from '../src/serve/stores/memory.js';
-import { Scorer } from '../src/serve/scorer.js';
+import { createScorer, NativePlanScorer } from '../src/serve/scorers/index.js';
 import { compileUserSide } from '../src/serve/compiled.js';
 import { gradCheck, randTensor } from './helpers/gradcheck.js';
 import { maxAbsDiff, pairBatch, tempDir } from './serve-fixture.js';
@@ -236,13 +236,13 @@ for (const base of BASES) {
     const bundle = await Bundle.load(out);
     const served = bundle.model as Cs3;
     for (const side of ['user', 'item'] as const) assert.deepEqual(served[side].mean!.f, model[side].mean!.f, `${side} statistic in the bundle`);
-    const scorer = new Scorer(bundle, { store: new MemoryItemStore(bundle.items!) });
+    const scorer = createScorer(bundle, { store: new MemoryItemStore(bundle.items!) });
     if (serveAddon()) {
-      assert.ok(scorer.compiled, 'a compiled plan serves it');
+      assert.ok(scorer instanceof NativePlanScorer, 'a compiled plan serves it');
       // Per-candidate cost is the base model's: the same item rep width and score kernel (only the user side grows).
       const plain = compileUserSide(MODELS[base]({ features: ds.features, rng: new Rng(1) }, { ...TINY_CONFIGS[base] } as never) as RecModel)!;
-      assert.equal(scorer.compiled!.itemDim, plain.itemDim);
-      assert.equal(scorer.compiled!.work(1000), plain.work(1000));
+      assert.equal(scorer.compiled.itemDim, plain.itemDim);
+      assert.equal(scorer.compiled.work(1000), plain.work(1000));
     }
     const ids = ds.itemKeys;
     for (const uid of ['u3', 'u17']) {

@@ -11,7 +11,7 @@ import { readIdTable, writeIdTable, type Ids } from '../src/export/id-table.js';
 import { FILES, sha256, type BundleManifest } from '../src/export/manifest.js';
 import { canMap, mapFile } from '../src/export/mapped-file.js';
 import { MemoryItemStore } from '../src/serve/stores/memory.js';
-import { Scorer } from '../src/serve/scorer.js';
+import { createScorer } from '../src/serve/scorers/index.js';
 import { asJsonIds } from './helpers/json-ids.js';
 import { tempDir, tinyRun, type TinyRun } from './serve-fixture.js';
 
@@ -129,7 +129,7 @@ test('a format /2 bundle (ids as JSON) still loads and serves the same scores as
   assert.equal(v2.manifest.format, 'prerank-bundle/2');
   const v3 = await Bundle.load(bundleDir);
   const candidates = [...run.data.itemKeys, 'not-an-item'];
-  const scores = async (b: Bundle) => new Scorer(b, { store: new MemoryItemStore(b.items!) }).scoreAll({ user: run.users.get('u7')!, candidates });
+  const scores = async (b: Bundle) => createScorer(b, { store: new MemoryItemStore(b.items!) }).scoreAll({ user: run.users.get('u7')!, candidates });
   const [a, b] = [await scores(v2), await scores(v3)];
   assert.deepEqual(a.items, b.items);
   assert.deepEqual(a.unknown, ['not-an-item']);

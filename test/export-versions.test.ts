@@ -7,7 +7,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { listVersions, publishVersion, readCurrentVersion } from '../src/export/versions.js';
-import { makeTempBeside, pendingRestore, recoverSwap } from '../src/util/atomic-dir.js';
+import { makeTempBeside, pendingRestore, recoverSwap, writeArrayFile } from '../src/util/atomic-dir.js';
 import { tempDir } from './serve-fixture.js';
 
 const root = tempDir('versions');
@@ -131,5 +131,18 @@ test('recoverSwap puts back the previous version a dead writer left mid-swap and
     assert.equal(pendingRestore(dir), null);
   } finally {
     other.kill('SIGKILL');
+  }
+});
+
+test('writeArrayFile writes a typed array view in slices, byte for byte (tables past 4 GiB are written so)', async () => {
+  const dir = tempDir('write-array-');
+  const whole = Float32Array.from({ length: 1000 }, (_, i) => i * 0.5 - 7);
+  const view = whole.subarray(3, 997); // an offset into its buffer
+  for (const slice of [4096, 1000, 12, 1 << 30]) {
+    const path = join(dir, `t-${slice}.bin`);
+    await writeArrayFile(path, view, slice);
+    const back = readFileSync(path);
+    assert.equal(back.byteLength, view.byteLength);
+    assert.deepEqual(new Float32Array(back.buffer, back.byteOffset, view.length), view);
   }
 });

@@ -28,7 +28,7 @@ function example(name: string): string {
   return m[1];
 }
 
-for (const kind of ['int-tower', 'dssm'] as const) {
+for (const kind of ['int-tower', 'dssm', 'rank-tower'] as const) {
   test(`docs/ONNX.md's onnxruntime-node example prints prerank's score for the worked example (${kind})`, async () => {
     const run = await tinyRun(root, kind);
     const out = join(root, 'onnx', kind);

@@ -1,10 +1,10 @@
-// `prerank export --format onnx` (exportOnnxRun): the files it writes, inputs.json against the graphs, the worked
-// example run through model.onnx, the independent onnx checker over every graph, and the message for a model kind
-// without an ONNX export.
+// `prerank export --format onnx` (exportOnnxRun, and exportOnnxBundle through the command line): the files it writes,
+// inputs.json against the graphs, the worked example run through model.onnx, the independent onnx checker over every
+// graph, the same files from a bundle as from its run, and the message for a model kind without an ONNX export.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { exportOnnxRun } from '../src/export/onnx/export-onnx.js';
@@ -12,7 +12,13 @@ import { onnxGraphs } from '../src/export/onnx/graphs.js';
 import { ONNX_MODELS } from '../src/export/onnx/registry.js';
 import type { OnnxInputsJson } from '../src/export/onnx/inputs-json.js';
 import { MODELS, TINY_CONFIGS, type ModelName } from '../src/models/registry.js';
+import type { RecModel } from '../src/models/types.js';
 import { Rng } from '../src/core/index.js';
+import type { EncodersJson } from '../src/data/index.js';
+import { exportBundle } from '../src/export/export-bundle.js';
+import { decodeModel, encodeModel } from '../src/export/onnx/proto.js';
+import { PRERANK } from '../src/cli/commands.js';
+import { runCommand } from '../src/cli/command.js';
 import { tempDir, tinyRun } from './serve-fixture.js';
 import { relError, session } from './onnx-fixture.js';
 
@@ -27,6 +33,14 @@ const run = await tinyRun(root, 'int-tower');
 const out = join(root, 'onnx', 'int-tower');
 const result = await exportOnnxRun(run.runDir, out);
 const inputs = JSON.parse(readFileSync(join(out, 'inputs.json'), 'utf8')) as OnnxInputsJson;
+
+// The same model through a bundle, `prerank export --bundle <dir> --format onnx` (written before any test runs: the
+// root's after hook removes the files).
+const bundleDir = join(root, 'bundle');
+await exportBundle(run.runDir, bundleDir);
+const fromBundle = join(root, 'onnx', 'from-bundle');
+await runCommand(PRERANK, ['export', '--bundle', bundleDir, '--format', 'onnx', '--out', fromBundle], () => {});
+const bundleInputs = JSON.parse(readFileSync(join(fromBundle, 'inputs.json'), 'utf8')) as OnnxInputsJson;
 
 test('a two-tower export writes the four graphs, encoders.json, inputs.json and model.safetensors', () => {
   for (const f of [...TWO_TOWER_FILES, 'encoders.json', 'inputs.json', 'model.safetensors']) assert.ok(existsSync(join(out, f)), f);
@@ -76,9 +90,62 @@ test('every exported graph passes the onnx checker with full shape inference', {
   assert.equal(r.stdout.trim().split('\n').length, TWO_TOWER_FILES.length);
 });
 
-test('a model kind without an ONNX export fails naming the model and the kinds that have one', () => {
-  const kind = (Object.keys(MODELS) as ModelName[]).find((k) => !(k in ONNX_MODELS));
-  if (!kind) return;
-  const model = MODELS[kind]({ features: run.data.features, rng: new Rng(1) }, TINY_CONFIGS[kind] as never);
-  assert.throws(() => onnxGraphs(model), new RegExp(`model '${kind}' has no ONNX export yet \\(exportable: .*int-tower`));
+test("every zoo model's graphs pass the onnx checker with full shape inference", { skip: hasChecker ? false : CHECKER_SKIP }, () => {
+  const dir = join(root, 'checker');
+  mkdirSync(dir, { recursive: true });
+  const paths: string[] = [];
+  for (const kind of Object.keys(ONNX_MODELS) as ModelName[]) {
+    const model = MODELS[kind]({ features: run.data.features, rng: new Rng(3) }, TINY_CONFIGS[kind] as never) as RecModel;
+    for (const f of onnxGraphs(model)) {
+      paths.push(join(dir, `${kind}-${f.file}`));
+      writeFileSync(paths.at(-1)!, encodeModel(f.graph, { doc: f.doc, producerVersion: 'test' }));
+    }
+  }
+  const script = 'import onnx, sys\nfor p in sys.argv[1:]:\n    onnx.checker.check_model(onnx.load(p), full_check=True)\n    print("ok", p)';
+  const r = spawnSync(PY, ['-c', script, ...paths], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout.trim().split('\n').length, paths.length);
+});
+
+test('every zoo model has an ONNX export; a model kind without one fails naming it and the kinds that have one', () => {
+  assert.deepEqual(Object.keys(MODELS).filter((k) => !(k in ONNX_MODELS)), []);
+  const model = MODELS.dssm({ features: run.data.features, rng: new Rng(1) }, TINY_CONFIGS.dssm);
+  Object.defineProperty(model, 'kind', { value: 'my-model' });
+  assert.throws(() => onnxGraphs(model), /onnx export: model 'my-model' has no ONNX export yet \(exportable: .*int-tower.*rank-tower/);
+});
+
+/** Statistics as key -> value per feature: the bundle lists entities in its own order. */
+const statMaps = (enc: EncodersJson) => Object.fromEntries(Object.entries(enc.stats).map(([k, st]) => [k, { fallback: st.fallback, values: new Map(st.keys.map((key, i) => [key, st.values[i]])) }]));
+
+test('ONNX files written from a bundle are the graphs, weights, encoders and inputs written from its training run', () => {
+  for (const file of TWO_TOWER_FILES) {
+    const [a, b] = [out, fromBundle].map((d) => decodeModel(readFileSync(join(d, file))) as { graph: unknown; metadata_props: { key: string; value: string }[] });
+    assert.deepEqual(b.graph, a.graph, file);
+    assert.ok(b.metadata_props.some((m) => m.key === 'modelVersion' && m.value.startsWith('int-tower-')), `${file}: the bundle's model version`);
+  }
+  assert.deepEqual(readFileSync(join(fromBundle, 'model.safetensors')), readFileSync(join(out, 'model.safetensors')));
+  assert.equal(JSON.parse(readFileSync(join(bundleDir, 'encoders.json'), 'utf8')).version, 2, 'the bundle keeps its tables in encoders.bin');
+  const [runEnc, bundleEnc] = [out, fromBundle].map((d) => JSON.parse(readFileSync(join(d, 'encoders.json'), 'utf8')) as EncodersJson);
+  assert.ok(Object.keys(runEnc.stats).length > 0 && Object.keys(runEnc.history).length > 0, 'the dataset has statistics and histories');
+  assert.deepEqual({ ...bundleEnc, stats: statMaps(bundleEnc) }, { ...runEnc, stats: statMaps(runEnc) });
+  assert.deepEqual(bundleInputs.files, inputs.files);
+  assert.deepEqual(bundleInputs.features, inputs.features);
+});
+
+test("a bundle's worked example is a row of each vocabulary's first value, and its feeds give its score through model.onnx", async () => {
+  const ex = bundleInputs.example!;
+  const enc = JSON.parse(readFileSync(join(fromBundle, 'encoders.json'), 'utf8')) as EncodersJson;
+  const sparse = run.data.features.find((f) => f.kind === 'sparse')!;
+  assert.equal(ex.raw[sparse.name], enc.vocabularies[sparse.table ?? sparse.name].tokens[0]);
+  assert.deepEqual(ex.feeds[sparse.name], [2]);
+  const s = await session(readFileSync(join(fromBundle, 'model.onnx')));
+  const feeds: Record<string, ort.Tensor> = {};
+  for (const i of bundleInputs.files['model.onnx'].inputs) {
+    const v = ex.feeds[i.name];
+    const dims = i.shape.length === 2 ? [1, v.length] : [1];
+    feeds[i.name] = i.dtype === 'int64' ? new ort.Tensor('int64', BigInt64Array.from(v, (x) => BigInt(x)), dims) : new ort.Tensor('float32', Float32Array.from(v), dims);
+  }
+  const score = (await s.run(feeds)).score.data as Float32Array;
+  assert.ok(relError(score, [ex.score]) <= 1e-5, `${score[0]} vs ${ex.score}`);
+  await s.release();
 });

@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { Bundle, exportBundle } from '../src/export/index.js';
 import { FILES, modelHash, modelVersionOf, sha256, type BundleManifest } from '../src/export/manifest.js';
 import { MemoryItemStore } from '../src/serve/stores/memory.js';
-import { Scorer, type ScoreResponse, type UserFeatures } from '../src/serve/scorer.js';
+import type { ScoreResponse, UserFeatures } from '../src/serve/scorer.js';
+import { createScorer } from '../src/serve/scorers/index.js';
 import { tempDir, tinyRun, type TinyRun } from './serve-fixture.js';
 import { asJsonIds } from './helpers/json-ids.js';
 
@@ -25,7 +26,7 @@ after(() => rmSync(root, { recursive: true, force: true }));
 
 /** Scores of a few known users, an unknown user and a user without features, against every item. */
 async function scoresOf(b: Bundle): Promise<ScoreResponse[]> {
-  const scorer = new Scorer(b, { store: new MemoryItemStore(b.items!) });
+  const scorer = createScorer(b, { store: new MemoryItemStore(b.items!) });
   const users: UserFeatures[] = [...['u0', 'u7', 'u42'].map((u) => ({ ...run.users.get(u)!, device: 'ios' })), { user_id: 'nobody', device: 'tv' }, {}];
   const out: ScoreResponse[] = [];
   for (const user of users) out.push(await scorer.scoreAll({ user, candidates: run.data.itemKeys }));

@@ -12,7 +12,8 @@ import { addRows, newUsearch, saveAnnIndex, ttyAnnProgress } from '../src/export
 import { buildAnnIndex } from '../src/serve/ann.js';
 import { Deployment } from '../src/serve/service.js';
 import { MemoryItemStore } from '../src/serve/stores/memory.js';
-import { Scorer, type ScoreResponse } from '../src/serve/scorer.js';
+import type { ScoreResponse } from '../src/serve/scorer.js';
+import { createScorer } from '../src/serve/scorers/index.js';
 import { maxAbsDiff, pairBatch, tempDir, tinyRun, type TinyRun } from './serve-fixture.js';
 
 let root: string;
@@ -44,7 +45,7 @@ test('a DSSM bundle scores what the training-time model scores (within 1e-5)', a
   assert.match(manifest.modelVersion, /^dssm-[0-9a-f]{12}$/);
 
   const bundle = await Bundle.load(out);
-  const scorer = new Scorer(bundle, { store: new MemoryItemStore(bundle.items!) });
+  const scorer = createScorer(bundle, { store: new MemoryItemStore(bundle.items!) });
   const ids = dssm.data.itemKeys;
   for (const uid of ['u0', 'u7', 'u42']) {
     const user = { ...dssm.users.get(uid)!, device: 'ios' };
@@ -75,11 +76,11 @@ test('concurrent requests keep their own users: an async store, scoring on and o
   };
   const ids = dssm.data.itemKeys;
   const uids = ['u1', 'u2', 'u3', 'u4', 'u5', 'u6', 'u7', 'u8'];
-  const sequential = new Scorer(bundle, { store: memory });
+  const sequential = createScorer(bundle, { store: memory });
   const want: ScoreResponse[] = [];
   for (const uid of uids) want.push(await sequential.prerank({ user: dssm.users.get(uid)!, candidates: ids, n: 10 }));
   for (const asyncAboveMacs of [0, Infinity]) {
-    const scorer = new Scorer(bundle, { store: slow, asyncAboveMacs });
+    const scorer = createScorer(bundle, { store: slow, asyncAboveMacs });
     const got = await Promise.all(uids.map((uid) => scorer.prerank({ user: dssm.users.get(uid)!, candidates: ids, n: 10 })));
     got.forEach((g, i) => assert.deepEqual(g.items, want[i].items, `${uids[i]} (asyncAboveMacs ${asyncAboveMacs})`));
   }
@@ -93,8 +94,8 @@ test('RankTower and MF bundles serve what the training-time model scores (compil
     const { manifest } = await exportBundle(run.runDir, out);
     assert.ok(manifest.items.cached, `${kind} caches item reps`);
     const bundle = await Bundle.load(out);
-    const scorer = new Scorer(bundle, { store: new MemoryItemStore(bundle.items!) });
-    assert.ok(scorer.compiled, `${kind} has a compiled serving plan`);
+    const scorer = createScorer(bundle, { store: new MemoryItemStore(bundle.items!) });
+    assert.equal(scorer.path, 'native-plan', `${kind} has a compiled serving plan`);
     const user = { ...run.users.get('u3')!, device: 'ios' };
     const ids = run.data.itemKeys;
     const res = await scorer.scoreAll({ user, candidates: ids });
@@ -119,7 +120,7 @@ test('parts: the user tower loads without the item table and the item table with
 test('bfloat16, float16 and int8 tables record their measured score error and stay close to float32', async () => {
   const f32 = await Bundle.load(join(root, 'b-dssm'));
   const user = { ...dssm.users.get('u3')!, device: 'web' };
-  const ref = await new Scorer(f32, { store: new MemoryItemStore(f32.items!) }).scoreAll({ user, candidates: dssm.data.itemKeys });
+  const ref = await createScorer(f32, { store: new MemoryItemStore(f32.items!) }).scoreAll({ user, candidates: dssm.data.itemKeys });
   const refById = new Map(ref.items.map((x) => [x.id, x.score]));
   for (const [dtype, tol] of [['bfloat16', 0.05], ['float16', 0.01], ['int8', 0.1]] as const) {
     const out = join(root, `b-dssm-${dtype}`);
@@ -131,7 +132,7 @@ test('bfloat16, float16 and int8 tables record their measured score error and st
     assert.equal(manifest.modelVersion, f32.modelVersion, 'same model, same version');
     const b = await Bundle.load(out);
     assert.equal(b.items!.dtype, dtype);
-    const res = await new Scorer(b, { store: new MemoryItemStore(b.items!) }).scoreAll({ user, candidates: dssm.data.itemKeys });
+    const res = await createScorer(b, { store: new MemoryItemStore(b.items!) }).scoreAll({ user, candidates: dssm.data.itemKeys });
     const err = Math.max(...res.items.map((x) => Math.abs(x.score - refById.get(x.id)!)));
     assert.ok(err < tol, `${dtype} serving error ${err}`);
   }
@@ -223,7 +224,7 @@ test('IntTower exports (max-sim: no retrieval) and single-tower models export it
   assert.ok(manifest.items.exportCheck.maxAbsError < 1e-5, `int-tower export check ${manifest.items.exportCheck.maxAbsError}`);
   const ib = await Bundle.load(join(root, 'b-int'));
   const user = { ...it.users.get('u5')!, device: 'android' };
-  const res = await new Scorer(ib, { store: new MemoryItemStore(ib.items!) }).scoreAll({ user, candidates: it.data.itemKeys });
+  const res = await createScorer(ib, { store: new MemoryItemStore(ib.items!) }).scoreAll({ user, candidates: it.data.itemKeys });
   const expected = forward(it, pairBatch(it.data, user, it.data.itemKeys.map((_, i) => i)));
   const got = new Float32Array(expected.length);
   for (const x of res.items) got[it.data.itemKeys.indexOf(String(x.id))] = x.score;
@@ -235,7 +236,7 @@ test('IntTower exports (max-sim: no retrieval) and single-tower models export it
   assert.match(r.manifest.items.cached ? '' : r.manifest.items.reason, /single-tower/);
   const b = await Bundle.load(join(root, 'b-dcn'));
   assert.equal(b.items, null);
-  const scorer = new Scorer(b, { store: null });
+  const scorer = createScorer(b, { store: null });
   const cands = ['i3', 'nope', 'i10', 'i0', 'i59'];
   const out = await scorer.scoreAll({ user: { ...dcn.users.get('u9')!, device: 'ios' }, candidates: cands });
   assert.deepEqual(out.unknown, ['nope']);

@@ -13,7 +13,8 @@ import { sha256 } from '../src/export/manifest.js';
 import { TINY_CONFIGS, type ModelName } from '../src/models/registry.js';
 import type { RecModel } from '../src/models/types.js';
 import { MemoryItemStore } from '../src/serve/stores/memory.js';
-import { Scorer, type ScoreStats } from '../src/serve/scorer.js';
+import type { ScoreStats } from '../src/serve/scorer.js';
+import { createScorer, TensorScorer } from '../src/serve/scorers/index.js';
 import { Deployment } from '../src/serve/service.js';
 import { parseTrainConfig } from '../src/train/config.js';
 import { runTraining } from '../src/train/run.js';
@@ -76,10 +77,9 @@ for (const kind of ['mf', 'dssm']) {
     const bundle = await Bundle.load(out);
     assert.equal(bundle.userEncodings?.ids.size, known);
     const stats: ScoreStats[] = [];
-    const compiled = new Scorer(bundle, { store: new MemoryItemStore(bundle.items!), observe: (s) => stats.push(s) });
-    assert.ok(compiled.compiled, `${kind} has a compiled plan (scoreRep path)`);
-    const tensors = new Scorer(bundle, { store: new MemoryItemStore(bundle.items!) });
-    (tensors as { compiled: unknown }).compiled = null; // the tensor path
+    const compiled = createScorer(bundle, { store: new MemoryItemStore(bundle.items!), observe: (s) => stats.push(s) });
+    assert.equal(compiled.path, 'native-plan', `${kind} has a compiled plan (scoreRep path)`);
+    const tensors = new TensorScorer(bundle, { store: new MemoryItemStore(bundle.items!) });
     const ids = data.itemKeys;
     for (const uid of ['u3', 'u17', 'u42']) {
       const user = { ...users.get(uid)!, device: 'ios' };
@@ -127,7 +127,7 @@ test('onebp: a user whose encoding was not stored is a cold user in the bundle t
     const bundle = await Bundle.load(out);
     assert.ok(bundle.userEncodings!.ids.indexOf('u3') < 0 && bundle.userEncodings!.ids.indexOf('u17') >= 0);
     assert.equal(manifest.strategy!.userEncodings!.count, bundle.userEncodings!.ids.size);
-    const scorer = new Scorer(bundle, { store: new MemoryItemStore(bundle.items!) });
+    const scorer = createScorer(bundle, { store: new MemoryItemStore(bundle.items!) });
     const user = { ...users.get('u3')!, device: 'ios' };
     const want = expected('dssm', user);
     assert.ok(maxAbsDiff(want.strategy, want.tower) < 1e-6, 'evaluation scores u3 by the tower now');

@@ -12,6 +12,8 @@ export { simulateCascade, ingestEvents, resolveDataConfig, type CascadeResult, t
 export { writeCascade, manifestOf, type CascadeManifest, type CascadeFormat } from './writer.js';
 export { inspectCascade, formatCascadeInspect, cascadeLogDir } from './inspect.js';
 export { CascadeLists, PAD_STAGE, type CascadeListBatch, type CascadeListOptions, type StageCaps } from './lists.js';
-export { trainOnCascade, listLogits, cascadeLoss, type CascadeObjective, type CascadeTrainOptions } from './train.js';
+export { listLogits, cascadeLoss, type CascadeObjective } from './train.js';
+export { listRun, listSource, listObjective, type ListValidation } from './list-run.js';
+export { fitOnCascade, type CascadeFitOptions, type CascadeFitResult, type CascadeEpoch } from './fit.js';
 export { evaluateRequests, evaluateOnCascade, modelScorer, loggedPrerankScorer, recallIndex, relevanceOf, type RecallScorer,
   type CascadeEvalOptions, type CascadeEvalResult } from './evaluate.js';

@@ -76,6 +76,12 @@ export class CascadeLists {
     return this.logs.length;
   }
 
+  /** Batches in an epoch (a trailing batch of one list joins the one before). */
+  get batchesPerEpoch(): number {
+    const n = this.logs.length, G = this.opts.listsPerBatch;
+    return n > G && n % G === 1 ? Math.floor(n / G) : Math.ceil(n / G);
+  }
+
   /** Batches of epoch e in a seeded order; every batch is freshly allocated (small: G*L slots). */
   *epoch(e = 0): Generator<CascadeListBatch> {
     const G = this.opts.listsPerBatch;

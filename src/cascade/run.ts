@@ -76,7 +76,9 @@ export interface CascadeTrainReport {
   objective: CascadeObjective;
   /** Where the lists came from: built in memory, or the files of a build (its directory). */
   source: { kind: 'memory' } | { kind: 'files'; dir: string };
+  /** Steps over every epoch trained (a resumed run's included). */
   steps: number;
+  /** The first and last step loss of this call (a resumed call's first step is the resumed epoch's). */
   firstLoss: number;
   lastLoss: number;
   epochs: CascadeEpoch[];
@@ -90,6 +92,8 @@ export interface CascadeTrainReport {
 
 export interface CascadeTrainOptions {
   dataConfig?: DataConfig;
+  /** Continue from <out>/last when it exists (the cascade is rebuilt the same, seed for seed). */
+  resume?: boolean;
   log?: (m: string) => void;
   signal?: AbortSignal;
 }
@@ -111,7 +115,7 @@ export async function trainOnSource(cfg: CascadeTrainConfig, src: CascadeSource,
   say(`training ${cfg.model.kind} (${cfg.objective.kind}), up to ${cfg.epochs} epochs`);
   const fit = await fitOnCascade(model, src, new Adam(model.namedParameters(), { lr: cfg.lr }), { objective, caps: cfg.caps,
     listsPerBatch: cfg.listsPerBatch, epochs: cfg.epochs, seed: cfg.seed, validation: cfg.validation, earlyStopping: cfg.earlyStopping,
-    outDir: cfg.out, signal: opts.signal, log: say });
+    outDir: cfg.out, resume: opts.resume, signal: opts.signal, log: say });
   const t2 = performance.now();
   const logs = src.logs.filter((e) => e.request.split === 'eval');
   const rows = [
@@ -119,7 +123,7 @@ export async function trainOnSource(cfg: CascadeTrainConfig, src: CascadeSource,
     { name: `production ${src.config.prerank.kind} (logged)`, result: evaluateRequests(logs, src.config.labels, loggedPrerankScorer(), { ks: cfg.ks }) },
   ];
   const report: CascadeTrainReport = { name: cfg.name, model: cfg.model.kind, objective,
-    source: cfg.logs ? { kind: 'files', dir: cfg.logs } : { kind: 'memory' }, steps: fit.losses.length,
+    source: cfg.logs ? { kind: 'files', dir: cfg.logs } : { kind: 'memory' }, steps: fit.epochs.reduce((n, e) => n + e.steps, 0),
     firstLoss: fit.losses[0] ?? NaN, lastLoss: fit.losses[fit.losses.length - 1] ?? NaN, epochs: fit.epochs, bestEpoch: fit.bestEpoch,
     stoppedEarly: fit.stoppedEarly, requests: { ...fit.requests, eval: logs.length },
     seconds: { cascade: opts.cascadeSeconds ?? 0, train: (t2 - t1) / 1000, eval: (performance.now() - t2) / 1000 }, rows };

@@ -1,15 +1,14 @@
-// Training a two-tower model on cascade lists (RankTower sec. 3.3): per batch, encodeUser on the G users,
+// The loss of a two-tower model on cascade lists (RankTower sec. 3.3): per batch, encodeUser on the G users,
 // each user's representation gathered to its L slots, encodeItem on the G*L items, score -> logits [G, L]; then
-// either pointwise BCE on the impressions (target: raw feedback > 0) or the hybrid objective over the scopes.
-// Separate from the Trainer (whose loop is over dataset rows and model.loss); validation, early stopping, checkpoints
-// and the epoch log are in fit.ts. Model-specific extra loss terms (IntTower's CIR, ...) are not added on this path.
-import { backward, scope, Tensor } from '../core/index.js';
+// either pointwise BCE on the impressions (target: raw feedback > 0), one listwise loss, or the hybrid objective over
+// the scopes. The training loop is the Trainer's (list-run.ts makes these lists a batch source and this loss its
+// objective). Model-specific extra loss terms (IntTower's CIR, ...) are not added on this path.
+import { Tensor } from '../core/index.js';
 import * as ops from '../core/ops/index.js';
-import type { Optimizer } from '../nn/index.js';
 import type { RecModel } from '../models/types.js';
 import { amRankmaxLoss, approxNdcgLoss, distillationLoss, hybridLoss, pairwiseDistillationLoss, rankmaxLoss, rankNetLoss,
   softmaxLoss, sortingLoss, weightedLoglossDistillation, type HybridWeights, type ListBatch, type Scope } from '../train/ranking-losses.js';
-import type { CascadeListBatch, CascadeLists } from './lists.js';
+import type { CascadeListBatch } from './lists.js';
 
 /** Single listwise losses for the ablation of ranking losses (paper Table 3). */
 export const LIST_LOSSES = {
@@ -25,19 +24,6 @@ export type CascadeObjective =
   | { kind: 'pointwise' }
   | { kind: 'hybrid'; weights: HybridWeights; distillation?: DistillationVariant }
   | { kind: 'listwise'; loss: ListLossName; scope?: ListScope };
-
-export interface CascadeTrainOptions {
-  objective: CascadeObjective;
-  epochs: number;
-  /** Stop after this many steps in total (default: no limit). */
-  maxSteps?: number;
-  signal?: AbortSignal;
-  onStep?: (step: number, loss: number, parts: Record<string, number>) => void;
-  /** Index of the first epoch (the lists' seeded order depends on it; default 0). */
-  startEpoch?: number;
-  /** Incremented with the lists and real samples (list items) trained on. */
-  stats?: { lists: number; samples: number };
-}
 
 /** Logits [G, L] of the batch's pairs: through the serving split of a two-tower model, else the model's forward over
  * the G*L (user, item) pairs (single-tower references such as COLD and LR). */
@@ -87,32 +73,4 @@ export function cascadeLoss(z: Tensor, b: CascadeListBatch, objective: CascadeOb
   }
   if (!loss) throw new Error('cascade objective: every hybrid weight is 0');
   return { loss, parts };
-}
-
-/** Trains `model` on the lists for `epochs` epochs; returns the mean loss of each step. */
-export function trainOnCascade(model: RecModel, lists: CascadeLists, optimizer: Optimizer, opts: CascadeTrainOptions): number[] {
-  const losses: number[] = [];
-  model.train();
-  const first = opts.startEpoch ?? 0;
-  for (let e = first; e < first + opts.epochs; e++) {
-    for (const b of lists.epoch(e)) {
-      if (opts.signal?.aborted) throw new Error('cascade training aborted');
-      if (opts.maxSteps !== undefined && losses.length >= opts.maxSteps) return losses;
-      const { loss, parts } = scope(() => {
-        optimizer.zeroGrad();
-        const out = cascadeLoss(listLogits(model, b), b, opts.objective);
-        backward(out.loss);
-        return { loss: out.loss.item(), parts: out.parts };
-      });
-      if (!Number.isFinite(loss)) throw new Error(`cascade training, step ${losses.length}: the loss is ${loss} (try a lower learning rate)`);
-      optimizer.step();
-      losses.push(loss);
-      if (opts.stats) {
-        opts.stats.lists += b.groups;
-        for (let s = 0; s < b.mask.length; s++) opts.stats.samples += b.mask[s];
-      }
-      opts.onStep?.(losses.length - 1, loss, parts);
-    }
-  }
-  return losses;
 }

@@ -41,12 +41,13 @@ const train = defineCommand({
   options: {
     config: { type: 'string', required: true, value: 'file', description: 'a cascade train config (`prerank schema cascade-train`)' },
     logs: { type: 'string', value: 'build dir', defaultText: "the config's logs or cascade", description: 'read the cascade from this `prerank cascade build` directory' },
+    resume: { type: 'boolean', description: "continue from <out>/last: the epochs it recorded are kept, training goes on from the next one" },
   },
   examples: ['prerank cascade train --config configs/cascade/train-ml-latest-small-dssm-hybrid.json --logs runs/cascade-ml-latest-small'],
   async run(o) {
     const { cfg, cascade } = loadCascadeTrainConfig(o.config);
     if (o.logs !== undefined) cfg.logs = resolve(o.logs);
-    const r = await runCascadeTrain(cfg, cascade, { log: (m) => console.error(`[cascade train] ${m}`) });
+    const r = await runCascadeTrain(cfg, cascade, { resume: o.resume, log: (m) => console.error(`[cascade train] ${m}`) });
     console.log(formatCascadeTrain(r));
     console.error(`[cascade train] wrote ${join(cfg.out, 'eval.json')}`);
   },

@@ -1,31 +1,37 @@
 // `prerank export --model <run dir> --out <dir> [--items float32|bfloat16|float16|int8] [--format bundle|onnx]`: a serving
-// bundle, or ONNX graphs with inputs.json, from a training run.
-import { exportBundle, exportOnnxRun } from '../export/index.js';
+// bundle, or ONNX graphs with inputs.json, from a training run; `--bundle <dir> --format onnx`: ONNX graphs from a bundle.
+import { exportBundle, exportOnnxBundle, exportOnnxRun } from '../export/index.js';
 import { ITEM_DTYPES } from '../export/item-table.js';
-import { defineCommand } from './command.js';
+import { defineCommand, UsageError } from './command.js';
 
 export const exportCommand = defineCommand({
   name: 'prerank export',
   summary: 'Write a serving bundle from a training run: manifest, weights, encoders, and (two-tower models) the cached item '
-    + 'representations with an inner-product retrieval index; checks that the exported scores equal the training-time ones.',
+    + 'representations with an inner-product retrieval index; checks that the exported scores equal the training-time ones. '
+    + 'With --format onnx: the model as ONNX graphs, from a training run or from a bundle.',
+  usage: ['prerank export --model <run dir> --out <dir> [options]', 'prerank export --bundle <bundle dir> --format onnx --out <dir>'],
   options: {
-    model: { type: 'string', required: true, value: 'run dir', description: 'a training run directory (config.json + best/)' },
-    out: { type: 'string', required: true, value: 'dir', description: 'the bundle directory to write' },
+    model: { type: 'string', value: 'run dir', description: 'a training run directory (config.json + best/)' },
+    bundle: { type: 'string', value: 'bundle dir', description: 'with --format onnx, instead of --model: a bundle written by prerank export '
+      + '(its model config, weights and encoders; the training data is not needed)' },
+    out: { type: 'string', required: true, value: 'dir', description: 'the bundle directory to write (the ONNX directory with --format onnx)' },
     items: { type: 'string', default: 'float32', choices: ITEM_DTYPES, description: 'number format of the cached item table' },
     format: { type: 'string', default: 'bundle', choices: ['bundle', 'onnx'] as const,
       description: "'onnx': user_tower/item_tower/scorer/model.onnx (opset 17), inputs.json and encoders.json instead of a bundle (docs/ONNX.md)" },
   },
   examples: ['prerank export --model runs/int-tower --out bundles/int-tower', 'prerank export --model runs/dssm --out bundles/dssm-bf16 --items bfloat16',
-    'prerank export --model runs/int-tower --format onnx --out onnx/int-tower'],
+    'prerank export --model runs/int-tower --format onnx --out onnx/int-tower', 'prerank export --bundle bundles/int-tower --format onnx --out onnx/int-tower'],
   async run(o) {
     const t0 = performance.now();
+    if ((o.model === undefined) === (o.bundle === undefined)) throw new UsageError(o.model === undefined ? 'give --model <run dir> or --bundle <bundle dir>' : 'give --model or --bundle, not both');
+    if (o.bundle !== undefined && o.format !== 'onnx') throw new UsageError('--bundle exports ONNX graphs from a bundle: add --format onnx');
     if (o.format === 'onnx') {
-      const r = await exportOnnxRun(o.model, o.out);
+      const r = o.bundle !== undefined ? await exportOnnxBundle(o.bundle, o.out) : await exportOnnxRun(o.model!, o.out);
       const files = r.files.map((f) => `${f.file} (${(f.bytes / 1024).toFixed(1)} KiB)`).join(', ');
       console.log(`onnx ${o.out}: ${r.inputs.model}; ${files}; inputs.json, encoders.json; ${((performance.now() - t0) / 1000).toFixed(1)} s`);
       return;
     }
-    const { manifest } = await exportBundle(o.model, o.out, { itemDtype: o.items });
+    const { manifest } = await exportBundle(o.model!, o.out, { itemDtype: o.items });
     const it = manifest.items;
     const items = it.cached
       ? `${it.count} item reps [${it.count}, ${it.dim}] ${it.dtype}${it.accuracy ? ` (max abs score error vs float32 ${it.accuracy.maxAbsScoreError.toExponential(2)})` : ''}; export check ${it.exportCheck.maxAbsError.toExponential(2)}; retrieval ${it.retrieval ? 'inner product' : 'not available'}`

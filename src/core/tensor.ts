@@ -88,6 +88,18 @@ export class Tensor {
     return new Tensor(arr, shape ?? [arr.length]);
   }
 
+  /**
+   * Makes `data` this tensor's values in place of its own buffer, without a copy (a loaded model reading its weights
+   * from the file's mapped bytes). Only for a leaf that owns an unpooled buffer; dtype and length must match.
+   */
+  rebind(data: Data): void {
+    if (this.pooled || this.base !== null) throw new Error(`Tensor ${this.describe()}: only a leaf owning its buffer can be rebound`);
+    if (data.constructor !== this.data.constructor || data.length !== this.data.length) {
+      throw new Error(`Tensor ${this.describe()}: cannot rebind to ${data.constructor.name}(${data.length})`);
+    }
+    this.buf = data;
+  }
+
   get data(): Data {
     if (this.buf === null) throw new Error(`Tensor ${this.describe()} was used after release`);
     return this.buf;

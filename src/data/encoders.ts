@@ -63,7 +63,7 @@ export class FeatureEncoders {
   private readonly entities: EntityFeatures;
   private readonly tablesInJson: boolean;
 
-  /** `entities` given: j holds only the spec, and the encoders cannot be written back as JSON. */
+  /** `entities` given: j holds only the spec; toJSON asks `entities` for its tables. */
   private constructor(private readonly j: EncodersJson, readonly vocabs: Map<string, Vocabulary>,
     readonly scalers: Map<string, Scaler>, entities?: EntityFeatures) {
     for (const f of [...j.features, ...j.derived]) if (f.kind !== 'dense' && f.kind !== 'stat') this.oov[f.name] = { lookups: 0, oov: 0 };
@@ -71,7 +71,7 @@ export class FeatureEncoders {
     this.tablesInJson = !entities;
   }
 
-  /** Encoders over tables kept elsewhere (a bundle's binary encoders): they encode rows but have no toJSON. */
+  /** Encoders over tables kept elsewhere (a bundle's binary encoders); toJSON works when `entities` can list its tables. */
   static over(spec: EncodersSpec, vocabs: Map<string, Vocabulary>, scalers: Map<string, Scaler>, entities: EntityFeatures): FeatureEncoders {
     const j: EncodersJson = { version: 1, name: spec.name, keys: spec.keys, features: spec.features, derived: spec.derived,
       vocabularies: {}, scalers: {}, stats: {}, history: {} };
@@ -166,10 +166,11 @@ export class FeatureEncoders {
   }
 
   toJSON(): EncodersJson {
-    if (!this.tablesInJson) throw new Error(`encoders '${this.j.name}' were read from binary tables: they encode rows but are not written back as JSON`);
+    const tables = this.tablesInJson ? null : this.entities.tables?.((f) => this.vocabulary(f));
+    if (!this.tablesInJson && !tables) throw new Error(`encoders '${this.j.name}' were read from binary tables: they encode rows but are not written back as JSON`);
     const vocabularies = Object.fromEntries([...this.vocabs].map(([k, v]) => [k, v.toJSON()]));
     const scalers = Object.fromEntries([...this.scalers].map(([k, v]) => [k, v.toJSON()]));
-    return { ...this.j, vocabularies, scalers };
+    return { ...this.j, vocabularies, scalers, ...tables };
   }
 
   get name(): string {

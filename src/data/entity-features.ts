@@ -10,6 +10,8 @@ export interface EntityFeatures {
   fallback(name: string): number;
   /** The entity's last `maxLen` history items as ids of the history's vocabulary, oldest first; empty when none. */
   history(name: string, key: string, maxLen: number): Int32Array;
+  /** Every statistic and history in the fitted JSON form (tables read in place enumerate their entities). */
+  tables?(vocabulary: (feature: string) => Vocabulary): { stats: Record<string, StatJson>; history: HistoryJson };
 }
 
 export interface StatJson {

@@ -24,3 +24,4 @@ export { writeSyntheticLog, syntheticConfig } from './synthetic.js';
 export { writeSynthLog, synthDataConfig, synthConfig, synthName, SYNTH_SIZES, type SynthOptions, type SynthProgress,
   type SynthResult, type SynthFileReport, type SynthSize } from './synth-log.js';
 export { DEFAULT_SYNTH_PARAMS, type SynthParams } from './synth-sql.js';
+export { timeSplit, writeReplay, type TimeSplit } from './replay.js';

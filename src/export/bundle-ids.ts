@@ -39,9 +39,9 @@ export async function readIds(r: BundleReader, side: 'items' | 'users', count: n
     return new ArrayKeyIndex(keys);
   }
   const rel = side === 'items' ? FILES.itemIds : FILES.userIds;
-  const bytes = await bundleFile(r.dir, m, rel, o, r.unchecked);
+  const b = await bundleFile(r.dir, m, rel, o, r.unchecked);
   try {
-    return readIdTable(bytes, count, rel);
+    return readIdTable(new Uint8Array(b.buffer, b.byteOffset, b.byteLength), count, rel);
   } catch (e) {
     throw o.fail((e as Error).message);
   }
@@ -58,6 +58,6 @@ export async function readUserEncodings(r: BundleReader): Promise<UserEncodings>
   const bytes = await bundleFile(r.dir, m, FILES.userEncodings, o, r.unchecked);
   const want = info.count * info.dim * 4;
   if (bytes.byteLength !== want) throw o.fail(`${FILES.userEncodings} has ${bytes.byteLength} bytes, expected ${want} (${info.count} users x ${info.dim} float32)`);
-  const aligned = bytes.byteOffset % 4 === 0 ? bytes : new Uint8Array(bytes);
-  return { ids, dim: info.dim, data: new Float32Array(aligned.buffer, aligned.byteOffset, want / 4) };
+  const [buf, at] = bytes.byteOffset % 4 === 0 ? [bytes.buffer, bytes.byteOffset] : [bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + want), 0];
+  return { ids, dim: info.dim, data: new Float32Array(buf, at, want / 4) };
 }

@@ -39,7 +39,9 @@ export interface BundleLoadOptions {
   encoders?: 'memory' | 'file' | 'auto';
   /**
    * Map the files read in place (item table, id tables, weights, stored user encodings) read-only (default: when
-   * the native addon loaded) instead of reading them into the heap.
+   * the native addon loaded) instead of reading them into the heap. The model's weights are then the mapped bytes:
+   * a bundle's model is for serving, and writing its weights (training it) faults the process; load with
+   * `map: false` for weights of its own.
    */
   map?: boolean;
   /**
@@ -190,7 +192,8 @@ export class Bundle {
       if (spec !== canonicalJson(m.features)) throw new BundleError(dir, 'encoders.json describes other features than manifest.json (feature spec differs)');
       model = Bundle.buildModel(dir, m, opts.models);
       try {
-        assignTensors(model.stateTensors(), await readTensorDir(r, FILES.weightsManifest, FILES.weightsBin), `bundle ${dir} weights`);
+        // shared, not copied: a served model's weights stay in the file's pages (mapped: one copy per host)
+        assignTensors(model.stateTensors(), await readTensorDir(r, FILES.weightsManifest, FILES.weightsBin), `bundle ${dir} weights`, { share: true });
       } catch (e) {
         if (e instanceof BundleError) throw e;
         throw new BundleError(dir, `weights do not fit model '${m.model.kind}' with its config: ${(e as Error).message}`);

@@ -2,7 +2,7 @@
 // lies inside encoders.bin, then serves lookups from the bytes in place. Nothing is parsed per key at load, so the
 // load time does not grow with the vocabularies; small tables of a file read lazily are copied into memory.
 import { z } from 'zod';
-import { FeatureEncoders, Scaler, Vocabulary, type EntityFeatures, type ScalerJson } from '../data/index.js';
+import { FeatureEncoders, Scaler, Vocabulary, type EntityFeatures, type HistoryJson, type ScalerJson, type StatJson } from '../data/index.js';
 import { FileBytes, MemoryBytes, type ByteSource } from './byte-source.js';
 import { ENCODERS_LAYOUT, ENCODERS_MAGIC, ENCODERS_META_VERSION, HEADER_BYTES, type EncodersBinMeta, type Side } from './encoders-bin.js';
 import { StringTable, tableLayout, type StringTableDesc } from './string-table.js';
@@ -126,6 +126,31 @@ class BinEntityFeatures implements EntityFeatures {
 
   fallback(name: string): number {
     return this.meta.stats[name].fallback;
+  }
+
+  /** The statistics and histories as the fitted JSON has them: entities in table order, histories as item tokens. */
+  tables(vocabulary: (feature: string) => Vocabulary): { stats: Record<string, StatJson>; history: HistoryJson } {
+    const stats: Record<string, StatJson> = {};
+    for (const [name, s] of Object.entries(this.meta.stats)) {
+      const keys = this.entities[s.source]!;
+      const st: StatJson = (stats[name] = { keys: [], values: [], fallback: s.fallback });
+      for (let e = 0; e < keys.size; e++) {
+        if (((this.src.u32(s.present + 4 * (e >>> 5)) >>> (e & 31)) & 1) === 0) continue;
+        st.keys.push(keys.keyAt(e));
+        st.values.push(this.src.f64(s.values + 8 * e));
+      }
+    }
+    const history: HistoryJson = {};
+    for (const [name, h] of Object.entries(this.meta.histories)) {
+      const keys = this.entities[h.source]!;
+      const vocab = vocabulary(name);
+      const perUser: Record<string, string[]> = (history[name] = {});
+      for (let e = 0; e < keys.size; e++) {
+        const ids = this.history(name, keys.keyAt(e), Infinity);
+        if (ids.length) perUser[keys.keyAt(e)] = Array.from(ids, (id) => vocab.token(id) ?? '');
+      }
+    }
+    return { stats, history };
   }
 
   history(name: string, key: string, maxLen: number): Int32Array {

@@ -6,7 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeDirAtomic } from '../util/atomic-dir.js';
+import { writeArrayFile, writeDirAtomic } from '../util/atomic-dir.js';
 import { noGrad, Rng, scope, Tensor } from '../core/index.js';
 import type { Batch, TrainingData } from '../data/index.js';
 import type { RecModel } from '../models/types.js';
@@ -15,7 +15,7 @@ import { buildModel, buildStrategy, inMemory, loadData, loadTrainConfig } from '
 import { hasCheckpoint, loadCheckpoint } from '../train/checkpoint.js';
 import { NoDrawRng } from '../nn/init.js';
 import { saveTensors } from '../nn/state.js';
-import { decodeAll, decodeRow, fromBf16, quantize, tableBytes, toBf16, type ItemDType, type ItemTable } from './item-table.js';
+import { decodeAll, decodeRow, fromBf16, quantize, toBf16, type ItemDType, type ItemTable } from './item-table.js';
 import { BUNDLE_FORMAT, FILES, fileHash, modelHash, modelVersionOf, type AccuracyCost, type BundleManifest,
   type ItemsInfo, type RetrievalInfo, type StrategyInfo } from './manifest.js';
 import { innerProductFit } from '../models/common/base.js';
@@ -249,10 +249,9 @@ export async function exportBundle(source: string | ExportSource, outDir: string
     if (model.twoTower && model.encodeUser && model.encodeItem && model.score) {
       const r = twoTowerItems(src, o);
       items = r.info;
-      const bytes = tableBytes(r.table);
       await writeIdTable(join(tmp, FILES.itemIds), r.keys, FILES.itemIds);
-      await writeFile(join(tmp, FILES.itemReps), bytes.reps);
-      if (bytes.scales) await writeFile(join(tmp, FILES.itemScales), bytes.scales);
+      await writeArrayFile(join(tmp, FILES.itemReps), r.table.data);
+      if (r.table.scales) await writeArrayFile(join(tmp, FILES.itemScales), r.table.scales);
       if (items.cached && items.retrieval && o.annIndex) await saveAnnIndex(decodeAll(r.table), r.table.dim, join(tmp, FILES.itemAnn));
     } else {
       const its = src.items ?? datasetItems(ds);
@@ -265,7 +264,7 @@ export async function exportBundle(source: string | ExportSource, outDir: string
       const e = strategy.userEncodings;
       await mkdir(join(tmp, 'users'), { recursive: true });
       await writeIdTable(join(tmp, FILES.userIds), e.keys, FILES.userIds);
-      await writeFile(join(tmp, FILES.userEncodings), new Uint8Array(e.data.buffer, e.data.byteOffset, e.data.byteLength));
+      await writeArrayFile(join(tmp, FILES.userEncodings), e.data);
     }
     const candidates = Object.values(FILES).filter((f) => existsSync(join(tmp, f)));
     const files: Record<string, string> = {};

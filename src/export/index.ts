@@ -6,4 +6,4 @@ export { firstIds, idsOf, readIdTable, writeIdTable, type Ids } from './id-table
 export { quantize, decodeRow, decodeAll, toHalf, ITEM_DTYPES, type ItemDType, type ItemTable } from './item-table.js';
 export { publishVersion, readCurrentVersion, listVersions, versionName, parseVersionName, CURRENT_FILE, type VersionRef,
   type PublishOptions } from './versions.js';
-export { exportOnnx, exportOnnxRun, onnxGraphs, ONNX_MODELS, type OnnxExportResult, type OnnxInputsJson } from './onnx/index.js';
+export { exportOnnx, exportOnnxBundle, exportOnnxRun, onnxGraphs, ONNX_MODELS, type OnnxExportResult, type OnnxInputsJson } from './onnx/index.js';

@@ -31,10 +31,11 @@ export interface ItemFileOptions {
 
 /**
  * A bundle file's bytes, read in place: mapped read-only (its sha256 checked now, or added to `unchecked` when
- * verify is 'defer'), or read into the heap and checked when mapping is off or unavailable.
+ * verify is 'defer'), or read into the heap and checked when mapping is off or unavailable. A DataView, not a
+ * Uint8Array: a typed array view is capped at 2^32 elements, a mapped table may be larger (a Float32Array over it is not).
  */
 export async function bundleFile(dir: string, m: BundleManifest, rel: string, o: ItemFileOptions, unchecked: UncheckedFile[],
-  advice: MapAdvice = 'random'): Promise<Uint8Array> {
+  advice: MapAdvice = 'random'): Promise<ArrayBufferView> {
   if (!(o.map ?? canMap())) return o.read(rel);
   if (!m.files[rel]) throw o.fail(`manifest.json lists no hash for ${rel}`);
   let buf: ArrayBuffer;
@@ -45,7 +46,7 @@ export async function bundleFile(dir: string, m: BundleManifest, rel: string, o:
   }
   if ((o.verify ?? 'load') === 'load') await checkMapped(m, [{ rel, buf }], o.fail);
   else unchecked.push({ rel, buf });
-  return new Uint8Array(buf);
+  return new DataView(buf);
 }
 
 /** The table of a bundle whose manifest says items are cached, and the files still to check when verify = 'defer'. */
@@ -57,7 +58,7 @@ export async function openItemTable(dir: string, m: BundleManifest, ids: Ids, o:
   const repsWant = n * (dtype === 'int8' ? dim : rowBytes(dtype, dim));
   const unchecked: UncheckedFile[] = [];
   // sizes are checked before any hash: a mapped file of the wrong size is refused without reading it
-  const file = async (rel: string, want: number, what: string): Promise<Uint8Array> => {
+  const file = async (rel: string, want: number, what: string): Promise<ArrayBufferView> => {
     const b = await bundleFile(dir, m, rel, { ...o, verify: 'defer' }, unchecked);
     if (b.byteLength !== want) throw o.fail(`${rel} has ${b.byteLength} bytes, expected ${want} (${what})`);
     return b;

@@ -158,22 +158,15 @@ export function decodeBlob(dtype: ItemDType, dim: number, blob: Uint8Array, out:
   }
 }
 
-/** Serialises the matrix (and scales) as raw little-endian bytes. */
-export function tableBytes(t: ItemTable): { reps: Uint8Array; scales?: Uint8Array } {
-  const reps = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
-  const scales = t.scales ? new Uint8Array(t.scales.buffer, t.scales.byteOffset, t.scales.byteLength) : undefined;
-  return { reps, scales };
-}
-
 /**
  * Wraps raw bytes read from disk: in place when they start on a 4-byte boundary (a large file read whole has its
  * own ArrayBuffer), else copied into an aligned buffer (a copy of a big table is milliseconds on the event loop).
  */
-export function tableFromBytes(keys: readonly string[] | Ids, dim: number, dtype: ItemDType, reps: Uint8Array, scales?: Uint8Array): ItemTable {
-  const aligned = (b: Uint8Array): [ArrayBuffer, number] => b.byteOffset % 4 === 0
+export function tableFromBytes(keys: readonly string[] | Ids, dim: number, dtype: ItemDType, reps: ArrayBufferView, scales?: ArrayBufferView): ItemTable {
+  const aligned = (b: ArrayBufferView): [ArrayBuffer, number] => b.byteOffset % 4 === 0
     ? [b.buffer as ArrayBuffer, b.byteOffset]
     : [b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer, 0];
-  const view = <A>(b: Uint8Array, make: new (buf: ArrayBuffer, at: number, n: number) => A, width: number): A => {
+  const view = <A>(b: ArrayBufferView, make: new (buf: ArrayBuffer, at: number, n: number) => A, width: number): A => {
     const [buf, at] = aligned(b);
     return new make(buf, at, b.byteLength / width);
   };

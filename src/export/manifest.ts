@@ -2,7 +2,7 @@
 // (feature spec, model kind and config, encoders and weights, and what a training strategy added: OneBP's stored
 // user encodings); serving reports `modelVersion` derived from it.
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
 import { join } from 'node:path';
 import type { FeatureInfo } from '../data/index.js';
 import type { ItemDType } from './item-table.js';
@@ -137,8 +137,11 @@ export async function sha256Async(data: Uint8Array): Promise<string> {
   return h.digest('hex');
 }
 
+/** sha256 of a bundle file, streamed in 4 MiB reads (files past Node's 2 GiB readFile limit hash too). */
 export async function fileHash(dir: string, rel: string): Promise<string> {
-  return sha256(await readFile(join(dir, rel)));
+  const h = createHash('sha256');
+  for await (const chunk of createReadStream(join(dir, rel), { highWaterMark: 1 << 22 })) h.update(chunk as Buffer);
+  return h.digest('hex');
 }
 
 /** Stable JSON (sorted object keys) so the spec hash does not depend on key order. */

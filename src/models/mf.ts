@@ -32,8 +32,9 @@ export class Mf extends TwoTowerModel {
   readonly kind = 'mf';
   private readonly users: Embedding;
   private readonly items: Embedding;
-  private readonly userId: FeatureInfo;
-  private readonly itemId: FeatureInfo;
+  /** The sparse features holding the user and item ids. */
+  readonly userId: FeatureInfo;
+  readonly itemId: FeatureInfo;
   private readonly bias: Tensor;
   private readonly userBias: Embedding | null;
   private readonly itemBias: Embedding | null;

@@ -62,7 +62,7 @@ export async function loadTensors(dir: string): Promise<{ tensors: Map<string, T
  * starts on a boundary of its element size (a mapped file's tensors stay in the mapping), copies otherwise.
  * `manifestPath` and `binPath` name the files in errors.
  */
-export function tensorsFromBytes(manifest: TensorManifest, bin: Uint8Array, manifestPath: string, binPath: string): Map<string, Tensor> {
+export function tensorsFromBytes(manifest: TensorManifest, bin: ArrayBufferView, manifestPath: string, binPath: string): Map<string, Tensor> {
   if (manifest.format !== TENSOR_FORMAT) throw new Error(`loadTensors: ${manifestPath} has format '${manifest.format}', expected '${TENSOR_FORMAT}'`);
   const tensors = new Map<string, Tensor>();
   for (const [name, e] of Object.entries(manifest.tensors)) {
@@ -80,9 +80,11 @@ export function tensorsFromBytes(manifest: TensorManifest, bin: Uint8Array, mani
 
 /**
  * Copies loaded values into existing tensors (a module's stateTensors()), checking that names and shapes match
- * exactly: a missing, extra or mis-shaped tensor is an error naming it.
+ * exactly: a missing, extra or mis-shaped tensor is an error naming it. With `share`, the target tensors take the
+ * loaded arrays as their buffers instead (no copy: a served model's weights stay in the file's mapped pages, shared by
+ * the processes of a host); the model must then never write its weights.
  */
-export function assignTensors(target: Map<string, Tensor>, source: Map<string, Tensor>, what = 'checkpoint'): void {
+export function assignTensors(target: Map<string, Tensor>, source: Map<string, Tensor>, what = 'checkpoint', o: { share?: boolean } = {}): void {
   const missing = [...target.keys()].filter((k) => !source.has(k));
   const extra = [...source.keys()].filter((k) => !target.has(k));
   if (missing.length || extra.length) {
@@ -93,6 +95,7 @@ export function assignTensors(target: Map<string, Tensor>, source: Map<string, T
     if (s.dtype !== t.dtype || s.shape.length !== t.shape.length || s.shape.some((d, i) => d !== t.shape[i])) {
       throw new Error(`${what}: tensor '${name}' is ${s.describe()}, expected ${t.describe()}`);
     }
-    t.data.set(s.data);
+    if (o.share) t.rebind(s.data);
+    else t.data.set(s.data);
   }
 }

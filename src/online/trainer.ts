@@ -1,160 +1,41 @@
 // The online trainer (`prerank train --online --config <file>`): starts from an offline model (a run directory, or
 // one trained here on a time prefix of the data), then loops: read a batch of events from the source -> validate
 // (bad events counted or fatal) -> encode (new users/items get entities and hashed ids) -> score the batch with the
-// model as it is (prequential: test, then train) -> optimizer step(s) through the trainer core shared with offline
-// training (src/train/step.ts). Every M updates (or T seconds) the model, optimizer, RNG states and the source
+// model as it is (prequential: test, then train) -> optimizer step(s) through the one training step
+// (src/train/step.ts). Where the model starts is src/train/bootstrap.ts. Every M updates (or T seconds) the model, optimizer, RNG states and the source
 // offset are saved TOGETHER as one atomically swapped directory (outDir/checkpoint), and only then is the source
 // told to commit (Redis XACK); a restart resumes from that directory, so a kill -9 at any moment loses no event and
 // applies none twice. Bundle versions are published every P updates (src/export/versions.ts). Shapes: B batch.
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { mkdir, readFile, rename } from 'node:fs/promises';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdir, readFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { noGrad, scope } from '../core/index.js';
-import { Dataset, featureColumn, ingest, loadDataConfig, recipeConfig, subsetRaw, type DataConfig, type RawData, type RecipeName } from '../data/index.js';
+import { featureColumn, type Dataset } from '../data/index.js';
 import { auc } from '../eval/auc.js';
 import type { RecModel } from '../models/types.js';
 import type { Optimizer } from '../nn/index.js';
-import { hasCheckpoint, loadCheckpoint, saveCheckpoint } from '../train/checkpoint.js';
+import { startingModel } from '../train/bootstrap.js';
+import { loadCheckpoint, saveCheckpoint } from '../train/checkpoint.js';
 import type { TrainConfig } from '../train/config.js';
 import { RunLog } from '../train/run-log.js';
-import { buildModel, buildStrategy, inMemory, loadData, loadTrainConfig, runTraining } from '../train/run.js';
+import { buildStrategy } from '../train/run.js';
 import type { TrainingStrategy } from '../train/strategies/types.js';
 import { trainStep } from '../train/step.js';
 import { createOptimizer } from '../train/trainer.js';
 import { fsyncPath, recoverSwap, writeDirAtomic, writeFileSynced } from '../util/atomic-dir.js';
 import { loadOnlineConfig, type OnlineConfig } from './config.js';
-import { OnlineEntities, type HistoriesJson, type NewEntityJson } from './entities.js';
+import { OnlineEntities } from './entities.js';
 import { EventDecoder, type OnlineEvent } from './events.js';
 import { ItemRepCache, type RefreshResult } from './item-cache.js';
-import { finiteOrNull, Prequential, type PrequentialJson } from './prequential.js';
+import { finiteOrNull, Prequential } from './prequential.js';
 import { writeOnlineReport } from './report.js';
-import type { EventSource, SourceOffset } from './source.js';
+import type { EventSource } from './source.js';
 import { openSource } from './sources.js';
+import { STATE_VERSION, type OnlineOptions, type OnlineState, type OnlineSummary } from './state.js';
 
-export const STATE_VERSION = 1;
-
-/** Everything about the run that is not a tensor; saved as state.json beside the tensors in the checkpoint. */
-export interface OnlineState {
-  version: number;
-  /** Optimizer updates (batches trained). */
-  updates: number;
-  /** Events consumed from the source: trained + dropped by the label rule + bad. */
-  applied: number;
-  trained: number;
-  dropped: number;
-  bad: number;
-  /** The last consumed event's offset (null before the first). */
-  offset: SourceOffset | null;
-  maxTime: number | null;
-  prequential: PrequentialJson;
-  entities: { users: NewEntityJson[]; items: NewEntityJson[]; histories?: HistoriesJson };
-  /** The last published bundle version (null: none yet). */
-  published: number | null;
-}
-
-export interface ScoredBatch {
-  update: number;
-  logits: Float32Array;
-  labels: Float32Array;
-  users: string[];
-  items: string[];
-}
-
-export interface OnlineOptions {
-  /** Called with each batch's prequential scores (before the batch is trained on). */
-  onScored?: (s: ScoredBatch) => void;
-  signal?: AbortSignal;
-}
-
-export interface OnlineSummary {
-  state: OnlineState;
-  resumed: boolean;
-  updatesThisRun: number;
-  auc: number | null;
-  logloss: number | null;
-}
+export { STATE_VERSION, type OnlineOptions, type OnlineState, type OnlineSummary, type ScoredBatch } from './state.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function dataConfigOf(cfg: TrainConfig): DataConfig {
-  return 'recipe' in cfg.data ? recipeConfig(cfg.data.recipe as RecipeName) : loadDataConfig(cfg.data.config);
-}
-
-/** Writes raw rows (ascending time) as JSONL event files, `per` events a file, each file renamed into place when complete (also bench/publish.ts). */
-export async function writeReplay(raw: RawData, cfg: DataConfig, rows: Int32Array, dir: string, per: number): Promise<void> {
-  await mkdir(dir, { recursive: true });
-  const k = cfg.keys;
-  const cols = [...raw.rowColumns];
-  for (let at = 0, f = 0; at < rows.length; at += per, f++) {
-    const lines: string[] = [];
-    for (let j = at; j < Math.min(rows.length, at + per); j++) {
-      const r = rows[j];
-      const e: Record<string, unknown> = { [k.user]: raw.users.keys[raw.user[r]], [k.item]: raw.items.keys[raw.item[r]] };
-      if (k.time) e[k.time] = raw.time![r];
-      e.label = raw.label[r];
-      if (cfg.weight && raw.weight) e[cfg.weight.column] = raw.weight[r];
-      for (const [name, c] of cols) e[name] = c.values[r];
-      lines.push(JSON.stringify(e));
-    }
-    const name = `events-${String(f).padStart(5, '0')}.jsonl`;
-    writeFileSync(join(dir, `.${name}.tmp`), `${lines.join('\n')}\n`);
-    await rename(join(dir, `.${name}.tmp`), join(dir, name));
-  }
-}
-
-interface Initial {
-  trainCfg: TrainConfig;
-  data: Dataset;
-  model: RecModel;
-}
-
-/** The model to start from and the dataset whose encoders and entities the run uses. */
-async function initialModel(cfg: OnlineConfig, resuming: boolean, log: (m: string) => void): Promise<Initial> {
-  const init = cfg.initial;
-  if ('run' in init) {
-    const trainCfg = loadTrainConfig(join(init.run, 'config.json'));
-    const data = inMemory(await loadData(trainCfg), 'online training');
-    const model = buildModel(trainCfg, data);
-    if (!resuming) {
-      const ck = ['best', 'last'].map((d) => join(init.run, d)).find(hasCheckpoint);
-      if (!ck) throw new Error(`initial run ${init.run} has no checkpoint (best/ or last/)`);
-      await loadCheckpoint(ck, model, null);
-      log(`initial model: ${ck}`);
-    }
-    return { trainCfg, data, model };
-  }
-  const trainCfg = loadTrainConfig(init.train);
-  const dataCfg = dataConfigOf(trainCfg);
-  const raw = await ingest(dataCfg);
-  if (!raw.time) throw new Error(`online: a time prefix needs keys.time in the data config of ${init.train}`);
-  const order = Int32Array.from({ length: raw.rows }, (_, i) => i).sort((a, b) => raw.time![a] - raw.time![b] || a - b);
-  const cut = order.length ? raw.time[order[Math.floor(init.fraction * order.length)]] : 0;
-  const prefix = Int32Array.from(order.filter((r) => raw.time![r] < cut)).sort();
-  const rest = order.filter((r) => raw.time![r] >= cut);
-  const data = Dataset.fromRaw(dataCfg, subsetRaw(raw, prefix));
-  log(`time prefix: ${prefix.length} rows before ${cut} (${new Date(cut * 1000).toISOString()}), ${rest.length} after`);
-  if (init.writeRestTo) {
-    const exists = existsSync(init.writeRestTo) && readdirSync(init.writeRestTo).some((n) => /\.(jsonl|csv|tsv)$/.test(n) && !n.startsWith('.'));
-    if (!exists) {
-      await writeReplay(raw, dataCfg, rest, init.writeRestTo, init.filesOf);
-      log(`replay stream: ${rest.length} events written to ${init.writeRestTo}`);
-    }
-  }
-  const offDir = init.offlineDir ?? join(cfg.outDir, 'offline');
-  let model = buildModel(trainCfg, data);
-  if (!resuming) {
-    if (hasCheckpoint(join(offDir, 'best'))) {
-      await loadCheckpoint(join(offDir, 'best'), model, null);
-      log(`initial model: ${join(offDir, 'best')} (already trained)`);
-    } else {
-      log(`training the initial model offline on the prefix into ${offDir}`);
-      const r = await runTraining({ ...trainCfg, outDir: offDir }, { data, quiet: cfg.quiet });
-      model = r.model;
-      log(`offline: best epoch ${r.fit.bestEpoch}, prefix test AUC ${r.test.auc.toFixed(5)}`);
-    }
-  }
-  return { trainCfg, data, model };
-}
 
 export class OnlineTrainer {
   readonly log: RunLog;
@@ -195,7 +76,7 @@ export class OnlineTrainer {
       if (!cfg.quiet) console.error(`online: ${m}`);
       early.write({ event: 'message', msg: m });
     };
-    const { trainCfg, data, model } = await initialModel(cfg, resuming, say);
+    const { trainCfg, data, model } = await startingModel(cfg.initial, { resuming, offlineDir: join(cfg.outDir, 'offline'), quiet: cfg.quiet, log: say });
     const strategy = await buildStrategy(trainCfg, model, data, true);
     const refusal = strategy?.onlineRefusal();
     if (strategy && refusal) throw new Error(`online: training strategy '${strategy.kind}' cannot train online: ${refusal}`);

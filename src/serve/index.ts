@@ -1,7 +1,8 @@
 // prerank/serve: item stores, ANN index, the scorer (request -> response), the deployment/reload service and the
 // fastify adapter.
-export { Scorer, RequestError, UnsupportedError, type PrerankRequest, type RetrieveRequest, type ScoreResponse, type ScoredItem,
-  type ScoreStats, type UserFeatures, type ItemId } from './scorer.js';
+export { RequestError, UnsupportedError, ASYNC_ABOVE_MACS, type Scorer, type ScorerOptions, type ScorerPath, type PrerankRequest,
+  type RetrieveRequest, type ScoreResponse, type ScoredItem, type ScoreStats, type UserFeatures, type ItemId } from './scorer.js';
+export { createScorer, NativePlanScorer, TensorScorer, SingleTowerScorer } from './scorers/index.js';
 export { Deployment, Service, NotReadyError, type DeployOptions } from './service.js';
 export { clusterLink, EXIT_CORRUPT, isPrimary, runPrimary, workerBundle, type ClusterLink, type WorkerReload } from './cluster.js';
 export { createServer, closeOnSignals, defaultBundleRoot, LOG_LEVELS, type LogLevel, type ServerOptions, type PrerankServer } from './server.js';

@@ -5,7 +5,8 @@ import { Bundle, type BundleLoadOptions } from '../export/bundle.js';
 import type { ItemVerify } from '../export/item-file.js';
 import { decodeAll } from '../export/item-table.js';
 import { buildAnnIndex, type AnnIndex, type AnnKind } from './ann.js';
-import { Scorer, type ScoreStats } from './scorer.js';
+import type { Scorer, ScoreStats } from './scorer.js';
+import { createScorer } from './scorers/index.js';
 import { openStore, storeKind } from './stores/index.js';
 import type { ItemStore } from './stores/types.js';
 
@@ -67,7 +68,7 @@ export class Deployment {
           if (r.note) notes.push(r.note);
         }
       }
-      const scorer = new Scorer(bundle, { store, ann, observe: o.observe });
+      const scorer = createScorer(bundle, { store, ann, observe: o.observe });
       await scorer.warm();
       for (const n of notes) o.log?.(n);
       return new Deployment(bundle, store, ann, scorer, notes);

@@ -1,21 +1,28 @@
-// One optimizer step on one batch: the core the offline fit loop (trainer.ts) and the online trainer
-// (src/online) share, so both train a model exactly the same way (strategy loss, finite-loss check, after-step hook).
+// The one optimizer step: every training loop (the Trainer's epochs over any batch source, the online trainer's
+// stream) trains a model through it, so all train the same way (loss, finite-loss check, after-step hook).
 import { backward, scope } from '../core/index.js';
 import type { Batch } from '../data/index.js';
 import type { RecModel } from '../models/types.js';
 import type { Optimizer } from '../nn/index.js';
-import type { TrainingStrategy } from './strategies/types.js';
+import type { StepLoss } from './loop.js';
 
-/** zeroGrad, loss (the strategy's or the model's own), backward, step, the strategy's after-step update; returns the loss. */
-export function trainStep(model: RecModel, optimizer: Optimizer, batch: Batch, strategy: TrainingStrategy | undefined, where: string): number {
+/** The step of a model trained on its own loss over dataset rows. */
+export const MODEL_LOSS: StepLoss<Batch> = { loss: (model, batch) => model.loss(batch) };
+
+/**
+ * zeroGrad, the loss (a strategy's or an objective's; absent: the model's own loss on a Batch of rows), backward,
+ * step, the after-step update; returns the loss.
+ */
+export function trainStep<B = Batch>(model: RecModel, optimizer: Optimizer, batch: B, step: StepLoss<B> | undefined, where: string): number {
+  step ??= MODEL_LOSS as unknown as StepLoss<B>;
   const loss = scope(() => {
     optimizer.zeroGrad();
-    const out = strategy ? strategy.loss(model, batch) : model.loss(batch);
+    const out = step.loss(model, batch);
     backward(out.loss);
     return out.loss.item();
   });
   if (!Number.isFinite(loss)) throw new Error(`${where}: the loss is ${loss} (try a lower learning rate; PRERANK_CHECK_FINITE=1 names the op)`);
   optimizer.step();
-  strategy?.afterStep(model, batch);
+  step.afterStep?.(model, batch);
   return loss;
 }

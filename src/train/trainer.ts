@@ -1,38 +1,50 @@
-// The fit loop: seeded epochs over the train split, validation after each epoch, early stopping with patience on
-// a validation metric, best and last checkpoints written atomically, exact resume from the last one.
+// The one epoch loop: seeded epochs over a run's batch source through the one step (step.ts), validation after
+// each epoch by the run's objective, early stopping with patience on a validation metric, best and last
+// checkpoints written atomically, exact resume from the last one, one JSONL record per epoch. A run over dataset
+// rows (rows.ts) is the default; the cascade's listwise lists are another (src/cascade/list-run.ts).
 import { join } from 'node:path';
 import { Adagrad, Adam, Sgd, type Optimizer } from '../nn/index.js';
-import type { SplitName, TrainingData } from '../data/index.js';
-import { inMemory } from './build.js';
+import type { Batch, SplitName, TrainingData } from '../data/index.js';
 import type { RecModel } from '../models/types.js';
 import type { Tensor } from '../core/tensor.js';
 import type { TrainingStrategy } from './strategies/types.js';
 import type { TrainConfig } from './config.js';
 import { hasCheckpoint, loadCheckpoint, saveCheckpoint } from './checkpoint.js';
-import { binaryMetrics, collectPredictions, type BinaryMetrics } from './predict.js';
+import { improves, type Metrics, type TrainingRun } from './loop.js';
+import type { BinaryMetrics } from './predict.js';
 import { Progress } from './progress.js';
-import { rankingEval } from './ranking-eval.js';
+import { rowRun, type RowObjective, type ValMetrics } from './rows.js';
 import { RunLog } from './run-log.js';
 import { trainStep } from './step.js';
 
-/** Validation metrics of an epoch: the binary ones, plus the ranking metric early stopping watches when it is one. */
-export type ValMetrics = BinaryMetrics & Record<string, number>;
+export type { ValMetrics } from './rows.js';
 
-export interface EpochRecord {
+export interface EpochRecord<M extends Metrics = ValMetrics> {
   epoch: number;
+  /** Mean step loss, each step weighted by the source's weight of its batch. */
   trainLoss: number;
-  val: ValMetrics;
+  steps: number;
+  val: M;
   seconds: number;
+  /** Training throughput (real samples per second of training time, validation excluded). */
   samplesPerSec: number;
+  /** Lists per second of training time, for a listwise source. */
+  listsPerSec?: number;
 }
 
-export interface FitResult {
-  epochs: EpochRecord[];
+export interface FitResult<M extends Metrics = ValMetrics> {
+  epochs: EpochRecord<M>[];
   bestEpoch: number;
-  best: ValMetrics;
+  best: M;
   stoppedEarly: boolean;
   resumedFrom: number | null;
 }
+
+/** What the loop needs of a config: a train config has it all; a run on another source gives these (the optimizer's
+ * config, or an optimizer in TrainerOptions). */
+export type LoopConfig = Pick<TrainConfig, 'epochs' | 'outDir'> & Partial<Pick<TrainConfig, 'optimizer'>> & {
+  earlyStopping: { metric: string; patience: number };
+};
 
 export interface TrainerOptions {
   /** Continue from outDir/last when it exists. */
@@ -41,8 +53,15 @@ export interface TrainerOptions {
   maxEpochsThisCall?: number;
   signal?: AbortSignal;
   quiet?: boolean;
-  /** How the model is trained (src/train/strategies); default: its own loss on every parameter. */
+  /** How the model is trained on dataset rows (src/train/strategies); default: its own loss on every parameter. A
+   * TrainingRun brings its own strategy (or none) instead. */
   strategy?: TrainingStrategy;
+  /** An optimizer already built over the trainable parameters (default: from the config's optimizer). */
+  optimizer?: Optimizer;
+  /** Where the epoch lines go when not quiet (default: console.log). */
+  say?: (line: string) => void;
+  /** Called after every step with its loss. */
+  onStep?: (epoch: number, step: number, loss: number) => void;
 }
 
 export function createOptimizer(model: RecModel, cfg: TrainConfig['optimizer'], params: [string, Tensor][] = model.namedParameters()): Optimizer {
@@ -51,101 +70,117 @@ export function createOptimizer(model: RecModel, cfg: TrainConfig['optimizer'], 
   return new Adam(params, { lr: cfg.lr, weightDecay: cfg.weightDecay });
 }
 
-/** Lower is better for logloss, higher for AUC and the ranking metrics. */
-function improves(metric: string, value: number, best: number | null): boolean {
-  if (best === null) return Number.isFinite(value);
-  return metric === 'logloss' ? value < best : value > best;
+interface Best<M> {
+  value: number | null;
+  epoch: number;
+  metrics: M | null;
 }
 
-export class Trainer {
+export class Trainer<B = Batch, M extends Metrics = ValMetrics> {
   readonly optimizer: Optimizer;
   readonly log: RunLog;
+  readonly run: TrainingRun<B, M>;
   private readonly progress = new Progress();
 
-  constructor(readonly model: RecModel, readonly data: TrainingData, readonly cfg: TrainConfig, readonly opts: TrainerOptions = {}) {
-    this.optimizer = createOptimizer(model, cfg.optimizer, opts.strategy?.trainable(model));
+  /** A run over the dataset's rows (the config's batch size, seed and strategy) ... */
+  constructor(model: RecModel, data: TrainingData, cfg: TrainConfig, opts?: TrainerOptions);
+  /** ... or over any batch source with its objective. */
+  constructor(model: RecModel, run: TrainingRun<B, M>, cfg: LoopConfig, opts?: TrainerOptions);
+  constructor(readonly model: RecModel, run: TrainingData | TrainingRun<B, M>, readonly cfg: LoopConfig, readonly opts: TrainerOptions = {}) {
+    this.run = 'objective' in run ? run : (rowRun(run, cfg as TrainConfig, opts.strategy) as unknown as TrainingRun<B, M>);
+    if (!opts.optimizer && !cfg.optimizer) throw new Error('Trainer: give an optimizer config or an optimizer');
+    this.optimizer = opts.optimizer ?? createOptimizer(model, cfg.optimizer!, this.run.strategy?.trainable(model));
     this.log = new RunLog(join(cfg.outDir, 'log.jsonl'));
   }
 
-  /** Metrics of the model as it is now on a split (eval mode, no tape). */
+  /** Binary metrics of the model as it is now on a split (eval mode, no tape); a run over dataset rows only. */
   evaluate(split: SplitName): BinaryMetrics {
-    const strategy = this.opts.strategy;
-    const forward = strategy ? (b: Parameters<RecModel['forward']>[0]) => strategy.forward(this.model, b) : undefined;
-    return binaryMetrics(collectPredictions(this.model, this.data, split, this.cfg.evalBatchSize, forward));
+    const objective = this.run.objective as Partial<RowObjective>;
+    if (!objective.evaluate) throw new Error('Trainer.evaluate(split) needs a run over dataset rows');
+    return objective.evaluate(this.model, split);
   }
 
-  /** One pass over the train split in epoch `epoch`'s seeded order (no evaluation, no checkpoint); `npm run bench -- train` times it. */
-  trainEpoch(epoch: number): { loss: number; samples: number } {
+  /** One pass over the source in epoch `epoch`'s seeded order (no validation, no checkpoint); `npm run bench -- train` times it. */
+  trainEpoch(epoch: number): { loss: number; samples: number; steps: number; lists: number } {
     const { model, optimizer } = this;
-    const strategy = this.opts.strategy;
+    const { source, objective, strategy } = this.run;
+    const step = strategy ?? objective;
     strategy?.startEpoch(model, epoch);
     model.train();
-    const stream = this.data.batches('train', { batchSize: this.cfg.batchSize, seed: this.cfg.seed });
-    const total = stream.batchesPerEpoch;
-    let sum = 0;
-    let samples = 0;
-    let done = 0;
+    const total = source.batchesPerEpoch;
+    let sum = 0, weight = 0, samples = 0, lists = 0, done = 0;
     this.progress.start();
-    for (const batch of stream.epoch(epoch)) {
+    for (const batch of source.epoch(epoch)) {
       if (this.opts.signal?.aborted) throw new Error('training aborted');
-      const loss = trainStep(model, optimizer, batch, strategy, `epoch ${epoch}, batch ${done}`);
-      sum += loss * batch.size;
-      samples += batch.size;
+      const loss = trainStep(model, optimizer, batch, step, `epoch ${epoch}, batch ${done}`);
+      const w = source.weight(batch);
+      sum += loss * w;
+      weight += w;
+      samples += source.samples(batch);
+      lists += source.lists?.(batch) ?? 0;
+      this.opts.onStep?.(epoch, done, loss);
       done++;
-      if (!this.opts.quiet) this.progress.update(`epoch ${epoch}`, done, total, sum / samples);
+      if (!this.opts.quiet) this.progress.update(`epoch ${epoch}`, done, total, sum / weight);
     }
     this.progress.end();
-    return { loss: sum / Math.max(samples, 1), samples };
+    return { loss: sum / Math.max(weight, 1), samples, steps: done, lists };
   }
 
-  async fit(): Promise<FitResult> {
+  async fit(): Promise<FitResult<M>> {
     const { cfg, model } = this;
+    const { objective, strategy } = this.run;
     const lastDir = join(cfg.outDir, 'last');
     const bestDir = join(cfg.outDir, 'best');
     let start = 0;
-    let best: { value: number | null; epoch: number; metrics: ValMetrics | null } = { value: null, epoch: -1, metrics: null };
+    let best: Best<M> = { value: null, epoch: -1, metrics: null };
     let bad = 0;
     let resumedFrom: number | null = null;
-    const epochs: EpochRecord[] = [];
+    const epochs: EpochRecord<M>[] = [];
     if (this.opts.resume && hasCheckpoint(lastDir)) {
-      const meta = await loadCheckpoint(lastDir, model, this.optimizer, this.opts.strategy);
+      const meta = await loadCheckpoint(lastDir, model, this.optimizer, strategy);
       start = meta.epoch + 1;
-      best = meta.best as typeof best;
+      best = meta.best as Best<M>;
       bad = meta.badEpochs as number;
-      epochs.push(...(meta.history as EpochRecord[]));
+      epochs.push(...(meta.history as EpochRecord<M>[]));
       resumedFrom = meta.epoch;
       this.log.write({ event: 'resume', fromEpoch: meta.epoch });
     }
+    const metric = cfg.earlyStopping.metric;
     let stoppedEarly = bad > cfg.earlyStopping.patience;
     const stopAt = Math.min(cfg.epochs, start + (this.opts.maxEpochsThisCall ?? Infinity));
     for (let epoch = start; epoch < stopAt && !stoppedEarly; epoch++) {
       const t0 = performance.now();
-      const { loss, samples } = this.trainEpoch(epoch);
+      const { loss, samples, steps, lists } = this.trainEpoch(epoch);
       const trainSecs = (performance.now() - t0) / 1000;
-      const val: ValMetrics = { ...this.evaluate('val') };
-      const metric = cfg.earlyStopping.metric;
-      const at = metric.indexOf('@');
-      if (at > 0) Object.assign(val, rankingEval(model, inMemory(this.data, `early stopping on ${metric}`), { split: 'val', ks: [Number(metric.slice(at + 1))], strategy: this.opts.strategy }));
-      const rec: EpochRecord = { epoch, trainLoss: loss, val, seconds: (performance.now() - t0) / 1000, samplesPerSec: samples / trainSecs };
+      const val = objective.validate?.(model) ?? ({} as M);
+      const rec: EpochRecord<M> = { epoch, trainLoss: loss, steps, val, seconds: (performance.now() - t0) / 1000, samplesPerSec: samples / trainSecs };
+      if (this.run.source.lists) rec.listsPerSec = lists / trainSecs;
       epochs.push(rec);
       this.log.write({ event: 'epoch', ...rec });
-      if (!this.opts.quiet) console.log(`epoch ${epoch}: train loss ${loss.toFixed(5)}, val AUC ${val.auc.toFixed(5)} logloss ${val.logloss.toFixed(5)}, ${rec.samplesPerSec.toFixed(0)} samples/s`);
-      if (improves(metric, val[metric], best.value)) {
-        best = { value: val[metric], epoch, metrics: val };
+      if (!this.opts.quiet) this.say(rec, metric);
+      // without validation every epoch is the best so far: the last one is kept
+      const value = objective.validate ? val[metric] : epoch;
+      if (improves(value, best.value, objective.validate !== undefined && objective.lowerIsBetter(metric))) {
+        best = { value, epoch, metrics: val };
         bad = 0;
-        await saveCheckpoint(bestDir, model, null, { epoch, val, kind: model.kind }, this.opts.strategy);
+        await saveCheckpoint(bestDir, model, null, { epoch, val, kind: model.kind }, strategy);
       } else {
         bad++;
       }
-      stoppedEarly = bad > cfg.earlyStopping.patience;
-      await saveCheckpoint(lastDir, model, this.optimizer, { epoch, best, badEpochs: bad, history: epochs }, this.opts.strategy);
+      stoppedEarly = objective.validate !== undefined && bad > cfg.earlyStopping.patience;
+      await saveCheckpoint(lastDir, model, this.optimizer, { epoch, best, badEpochs: bad, history: epochs }, strategy);
     }
     return { epochs, bestEpoch: best.epoch, best: best.metrics!, stoppedEarly, resumedFrom };
   }
 
   /** Loads the best checkpoint's weights into the model. */
   async restoreBest(): Promise<void> {
-    await loadCheckpoint(join(this.cfg.outDir, 'best'), this.model, null, this.opts.strategy);
+    await loadCheckpoint(join(this.cfg.outDir, 'best'), this.model, null, this.run.strategy);
+  }
+
+  private say(rec: EpochRecord<M>, metric: string): void {
+    const val = this.run.objective.validate ? `, ${this.run.objective.describe(rec.val, metric)}` : '';
+    const lists = rec.listsPerSec === undefined ? '' : `, ${rec.listsPerSec.toFixed(1)} lists/s`;
+    (this.opts.say ?? console.log)(`epoch ${rec.epoch}: train loss ${rec.trainLoss.toFixed(5)}${val}, ${rec.samplesPerSec.toFixed(0)} samples/s${lists}`);
   }
 }
-

@@ -142,6 +142,22 @@ export async function writeFileSynced(path: string, data: Uint8Array | string): 
   }
 }
 
+/** Bytes per write of writeArrayFile: a Uint8Array view is capped at 2^32 elements, a typed array's bytes need not be. */
+const WRITE_SLICE = 1 << 30;
+
+/** Writes the bytes of a typed array of any byte size (a float32 table of 10M x 128 is 5 GB) in 1 GiB slices. */
+export async function writeArrayFile(path: string, a: ArrayBufferView, slice = WRITE_SLICE): Promise<void> {
+  const fh = await open(path, 'w');
+  try {
+    for (let at = 0; at < a.byteLength; at += slice) {
+      const n = Math.min(slice, a.byteLength - at);
+      for (let done = 0; done < n;) done += (await fh.write(new Uint8Array(a.buffer, a.byteOffset + at + done, n - done))).bytesWritten;
+    }
+  } finally {
+    await fh.close();
+  }
+}
+
 /** fsyncs a file or a directory (a directory's entries: what renames inside it made). */
 export async function fsyncPath(path: string): Promise<void> {
   const fh = await open(path, 'r');

@@ -36,8 +36,11 @@ export interface SingleTowerOnnx {
 
 export type OnnxModel = TwoTowerOnnx | SingleTowerOnnx;
 
-/** A model kind's declaration; throws naming what it cannot express for this instance. */
-export type OnnxDeclaration = (model: RecModel) => OnnxModel;
+/**
+ * A model kind's declaration; throws naming what it cannot express for this instance. `declare` gives the
+ * declaration of another model (a wrapper model's base).
+ */
+export type OnnxDeclaration = (model: RecModel, declare: (inner: RecModel) => OnnxModel) => OnnxModel;
 
 /** The model's own parameter `name` (dotted). */
 export function paramOf(model: Module, name: string, what: string): Tensor {

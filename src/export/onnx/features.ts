@@ -44,7 +44,7 @@ export function featureInputs(g: OnnxGraph, embed: FieldEmbedder, sources: reado
   };
   for (const f of [...embed.fieldsOf(sources), ...embed.denseOf(sources)]) {
     const base = { feature: f.name, source: f.source };
-    if (f.kind === 'sparse') add({ ...base, name: f.name, dtype: 'int64', shape: ['batch'], role: 'ids' }, `${f.name}: ids, vocabulary of ${f.vocabSize} (0 pad, 1 OOV)`);
+    if (f.kind === 'sparse') specs.push(idInput(g, f));
     else if (f.kind === 'dense') add({ ...base, name: f.name, dtype: 'float32', shape: ['batch'], role: 'value' }, `${f.name}: scaled value`);
     else {
       add({ ...base, name: f.name, dtype: 'int64', shape: ['batch', `${f.name}_len`], role: 'ids' }, `${f.name}: ids left-aligned, padded with 0`);
@@ -54,18 +54,61 @@ export function featureInputs(g: OnnxGraph, embed: FieldEmbedder, sources: reado
   return specs;
 }
 
+/** A sparse feature's ids int64 [B] as a graph input (declared once per graph); models that look ids up themselves. */
+export function idInput(g: OnnxGraph, f: FeatureInfo): InputSpec {
+  if (f.kind !== 'sparse') throw new Error(`onnx export: feature '${f.name}' is ${f.kind}, not a sparse id feature`);
+  const spec: InputSpec = { name: f.name, dtype: 'int64', shape: ['batch'], role: 'ids', feature: f.name, source: f.source };
+  if (!g.inputs.some((i) => i.name === f.name)) g.input(f.name, 'int64', ['batch'], `${f.name}: ids, vocabulary of ${f.vocabSize} (0 pad, 1 OOV)`);
+  return spec;
+}
+
 /** The tower input of these sources: field embeddings [B, F, D] and dense features [B, nDense]. */
 export function towerInput(g: OnnxGraph, embed: FieldEmbedder, sources: readonly Source[], what: string): TowerInput {
   const fields = fieldEmbeddings(g, embed, sources, what);
   return { fields, dense: denseBlock(g, embed, sources), fieldCount: embed.fieldsOf(sources).length, width: flatWidth(embed, sources) };
 }
 
-/** Field embeddings [B, F, D] of these sources (declaring their inputs), or null when they have no embedded feature. */
+/** A FieldEmbedder's `transform` in graph form: rewrites the field embeddings [B, F, D] of these sources. */
+export type GraphFieldTransform = (g: OnnxGraph, fields: string, sources: readonly Source[]) => string;
+
+const transforms = new WeakMap<OnnxGraph, Map<FieldEmbedder, GraphFieldTransform>>();
+/** Per graph and embedder: the field embeddings already built for a set of sources (a second pass reuses them). */
+const built = new WeakMap<OnnxGraph, Map<FieldEmbedder, Map<string, string | null>>>();
+
+/** Runs `body` with `transform` applied to every field embedding `embed` gives in `g`. */
+export function withFieldTransform<T>(g: OnnxGraph, embed: FieldEmbedder, transform: GraphFieldTransform, body: () => T): T {
+  let m = transforms.get(g);
+  if (!m) transforms.set(g, (m = new Map()));
+  const prev = m.get(embed);
+  m.set(embed, transform);
+  try {
+    return body();
+  } finally {
+    if (prev) m.set(embed, prev);
+    else m.delete(embed);
+  }
+}
+
+/**
+ * Field embeddings [B, F, D] of these sources (declaring their inputs), or null when they have no embedded feature.
+ * An embedder with a model transform needs that transform in graph form (withFieldTransform).
+ */
 export function fieldEmbeddings(g: OnnxGraph, embed: FieldEmbedder, sources: readonly Source[], what: string): string | null {
-  if (embed.transform) throw new Error(`onnx export (${what}): field embeddings rewritten by a model transform are not supported`);
+  const transform = transforms.get(g)?.get(embed);
+  if (embed.transform && !transform) throw new Error(`onnx export (${what}): field embeddings rewritten by a model transform are not supported`);
   featureInputs(g, embed, sources);
-  const pieces = embed.fieldsOf(sources).map((f) => g.op('Unsqueeze', [lookup(g, embed, f), g.int64s([1])])); // F x [B, 1, D]
-  return pieces.length === 0 ? null : pieces.length === 1 ? pieces[0] : g.op('Concat', pieces, { axis: 1 });
+  let byEmbed = built.get(g);
+  if (!byEmbed) built.set(g, (byEmbed = new Map()));
+  let bySources = byEmbed.get(embed);
+  if (!bySources) byEmbed.set(embed, (bySources = new Map()));
+  const key = sources.join(',');
+  let e = bySources.get(key);
+  if (e === undefined) {
+    const pieces = embed.fieldsOf(sources).map((f) => g.op('Unsqueeze', [lookup(g, embed, f), g.int64s([1])])); // F x [B, 1, D]
+    e = pieces.length === 0 ? null : pieces.length === 1 ? pieces[0] : g.op('Concat', pieces, { axis: 1 });
+    bySources.set(key, e);
+  }
+  return e && transform ? transform(g, e, sources) : e;
 }
 
 /** Dense features [B, nDense] of these sources (declaring their inputs), or null when there are none. */

@@ -5,7 +5,7 @@
 import type { RecModel } from '../../models/types.js';
 import { own } from '../../util/own.js';
 import { OnnxGraph } from './graph.js';
-import type { OnnxModel, TwoTowerOnnx } from './declaration.js';
+import type { OnnxDeclaration, OnnxModel, TwoTowerOnnx } from './declaration.js';
 import { ONNX_MODELS } from './registry.js';
 
 export interface OnnxGraphFile {
@@ -16,9 +16,9 @@ export interface OnnxGraphFile {
 
 /** The model kind's declaration, or an error naming the model and the kinds that can be exported. */
 export function onnxModelOf(model: RecModel): OnnxModel {
-  const declare = own(ONNX_MODELS as Record<string, (m: RecModel) => OnnxModel>, model.kind);
+  const declare = own(ONNX_MODELS as Record<string, OnnxDeclaration>, model.kind);
   if (!declare) throw new Error(`onnx export: model '${model.kind}' has no ONNX export yet (exportable: ${Object.keys(ONNX_MODELS).join(', ')})`);
-  return declare(model);
+  return declare(model, onnxModelOf);
 }
 
 export function onnxGraphs(model: RecModel): OnnxGraphFile[] {

@@ -32,3 +32,9 @@ export function logits(g: OnnxGraph, parts: readonly (string | null)[], bias: st
   if (!sum) throw new Error(`onnx export (${what}): nothing to sum into a logit`);
   return g.op('Add', [g.op('Reshape', [sum, g.int64s([-1])]), bias]);
 }
+
+/** <user, item> / T + b per row: user [N or 1, W], items [N, W] -> [N] (DSSM's, DAT's and MF's score). */
+export function scaledDot(g: OnnxGraph, user: string, items: string, temperature: number, bias: string): string {
+  const dot = g.op('ReduceSum', [g.op('Mul', [user, items]), g.int64s([1])], { keepdims: 0 }); // [N]
+  return g.op('Add', [g.op('Mul', [dot, g.floats([1 / temperature], [])]), bias]);
+}

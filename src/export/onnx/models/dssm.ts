@@ -6,6 +6,7 @@ import { FieldEmbedder, ITEM_SIDE, USER_SIDE, type Source } from '../../../model
 import type { OnnxGraph } from '../graph.js';
 import { flatten, towerInput } from '../features.js';
 import { l2Normalize, mlp, subModule } from '../layers.js';
+import { scaledDot } from '../parts.js';
 import { paramOf, type Rep, type TwoTowerOnnx } from '../declaration.js';
 
 export function dssmOnnx(model: RecModel): TwoTowerOnnx {
@@ -21,10 +22,7 @@ export function dssmOnnx(model: RecModel): TwoTowerOnnx {
     towers: 2,
     user: side(USER_SIDE, 'user'),
     item: side(ITEM_SIDE, 'item'),
-    score(g, user, items) {
-      const dot = g.op('ReduceSum', [g.op('Mul', [user, items]), g.int64s([1])], { keepdims: 0 }); // [N]
-      return g.op('Add', [g.op('Mul', [dot, g.floats([1 / model.config.temperature], [])]), g.weight(paramOf(model, 'bias', 'dssm'))]);
-    },
+    score: (g, user, items) => scaledDot(g, user, items, model.config.temperature, g.weight(paramOf(model, 'bias', 'dssm'))),
     userDoc: 'the L2-normalised user tower output',
     itemDoc: 'the L2-normalised item tower output',
     scoreDoc: `logit = <user_rep, item_rep> / ${model.config.temperature} + bias`,
