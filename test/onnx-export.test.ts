@@ -71,16 +71,7 @@ test('inputs.json names every input and output of every graph with its dtype and
 
 test("the worked example's feeds give its score through model.onnx", async () => {
   const ex = inputs.example!;
-  const s = await session(readFileSync(join(out, 'model.onnx')));
-  const feeds: Record<string, ort.Tensor> = {};
-  for (const i of inputs.files['model.onnx'].inputs) {
-    const v = ex.feeds[i.name];
-    const dims = i.shape.length === 2 ? [1, v.length] : [1];
-    feeds[i.name] = i.dtype === 'int64' ? new ort.Tensor('int64', BigInt64Array.from(v, (x) => BigInt(x)), dims) : new ort.Tensor('float32', Float32Array.from(v), dims);
-  }
-  const score = (await s.run(feeds)).score.data as Float32Array;
-  assert.ok(relError(score, [ex.score]) <= 1e-5, `${score[0]} vs ${ex.score}`);
-  await s.release();
+  await assertExampleScore(join(out, 'model.onnx'), inputs);
 });
 
 test('every exported graph passes the onnx checker with full shape inference', { skip: hasChecker ? false : CHECKER_SKIP }, () => {
@@ -138,9 +129,15 @@ test("a bundle's worked example is a row of each vocabulary's first value, and i
   const sparse = run.data.features.find((f) => f.kind === 'sparse')!;
   assert.equal(ex.raw[sparse.name], enc.vocabularies[sparse.table ?? sparse.name].tokens[0]);
   assert.deepEqual(ex.feeds[sparse.name], [2]);
-  const s = await session(readFileSync(join(fromBundle, 'model.onnx')));
+  await assertExampleScore(join(fromBundle, 'model.onnx'), bundleInputs);
+});
+
+/** Runs model.onnx on the worked example's feeds of `inputs` and checks it gives the example's score. */
+async function assertExampleScore(modelPath: string, inputs: OnnxInputsJson): Promise<void> {
+  const ex = inputs.example!;
+  const s = await session(readFileSync(modelPath));
   const feeds: Record<string, ort.Tensor> = {};
-  for (const i of bundleInputs.files['model.onnx'].inputs) {
+  for (const i of inputs.files['model.onnx'].inputs) {
     const v = ex.feeds[i.name];
     const dims = i.shape.length === 2 ? [1, v.length] : [1];
     feeds[i.name] = i.dtype === 'int64' ? new ort.Tensor('int64', BigInt64Array.from(v, (x) => BigInt(x)), dims) : new ort.Tensor('float32', Float32Array.from(v), dims);
@@ -148,4 +145,4 @@ test("a bundle's worked example is a row of each vocabulary's first value, and i
   const score = (await s.run(feeds)).score.data as Float32Array;
   assert.ok(relError(score, [ex.score]) <= 1e-5, `${score[0]} vs ${ex.score}`);
   await s.release();
-});
+}
