@@ -70,7 +70,6 @@ test('inputs.json names every input and output of every graph with its dtype and
 });
 
 test("the worked example's feeds give its score through model.onnx", async () => {
-  const ex = inputs.example!;
   await assertExampleScore(join(out, 'model.onnx'), inputs);
 });
 
