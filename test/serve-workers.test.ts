@@ -60,12 +60,16 @@ interface Ready {
   version: string | null;
 }
 
-/** /readyz over `n` fresh connections: which process answered, with what (a connection a dying worker drops is skipped). */
+/**
+ * /readyz over `n` fresh connections: which process answered, with what. A connection a dying worker drops is
+ * skipped, and so is one the primary handed to a worker just killed, which nobody ever answers: 5 s each at most.
+ */
 async function readyz(address: string, n = 12): Promise<Ready[]> {
   const out: Ready[] = [];
   for (let i = 0; i < n; i++) {
-    const r = await fetch(`${address}/readyz`, { headers: { connection: 'close' } }).catch(() => null);
-    if (r?.status === 200) out.push((await r.json()) as Ready);
+    const r = await fetch(`${address}/readyz`, { headers: { connection: 'close' }, signal: AbortSignal.timeout(5_000) })
+      .then(async (res) => (res.status === 200 ? ((await res.json()) as Ready) : null)).catch(() => null);
+    if (r) out.push(r);
   }
   return out;
 }
@@ -88,14 +92,14 @@ test('two workers answer on one port; a reload is made by both; a killed worker 
     assert.ok(!pids.has(s.child.pid!), 'the primary serves nothing itself');
     assert.ok(first.every((r) => r.modelVersion === m1));
 
-    const res = await fetch(`${s.address}/admin/reload`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ bundle: b2 }) });
+    const res = await fetch(`${s.address}/admin/reload`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ bundle: b2 }), signal: AbortSignal.timeout(60_000) });
     const body = (await res.json()) as { modelVersion: string; workers: { pid: number; status: number }[] };
     assert.equal(res.status, 200, JSON.stringify(body));
     assert.equal(body.modelVersion, m2);
     assert.deepEqual(new Set(body.workers.map((w) => w.pid)), pids);
     assert.ok(body.workers.every((w) => w.status === 200));
     assert.ok((await readyz(s.address)).every((r) => r.modelVersion === m2), 'every worker serves the reloaded bundle');
-    const metrics = await (await fetch(`${s.address}/metrics`)).text();
+    const metrics = await (await fetch(`${s.address}/metrics`, { signal: AbortSignal.timeout(30_000) })).text();
     assert.match(metrics, /prerank_reloads_total\{result="ok"\} 2\b/, 'the reload counted once per worker, summed');
 
     const [victim] = pids;
