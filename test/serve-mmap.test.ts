@@ -9,7 +9,8 @@ import { Bundle, exportBundle, idsOf } from '../src/export/index.js';
 import { ITEM_DTYPES, tableFromBytes } from '../src/export/item-table.js';
 import { openItemTable } from '../src/export/item-file.js';
 import { FILES, type BundleManifest } from '../src/export/manifest.js';
-import { canMap, mapFile, sha256Buffer } from '../src/export/mapped-file.js';
+import { sha256Async } from '../src/export/manifest.js';
+import { canMap, mapFile } from '../src/export/mapped-file.js';
 import { Service } from '../src/serve/service.js';
 import { MemoryItemStore } from '../src/serve/stores/memory.js';
 import { createScorer } from '../src/serve/scorers/index.js';
@@ -141,8 +142,8 @@ test('sha256 of a mapped buffer in slices equals the one-shot hash, at offsets p
   const bytes = readFileSync(path);
   const { createHash } = await import('node:crypto');
   const buf = mapFile(path, 'sequential');
-  assert.equal(await sha256Buffer(buf), createHash('sha256').update(bytes).digest('hex'));
-  assert.equal(await sha256Buffer(buf, 3, 100), createHash('sha256').update(bytes.subarray(3, 103)).digest('hex'));
+  assert.equal(await sha256Async(new DataView(buf)), createHash('sha256').update(bytes).digest('hex'));
+  assert.equal(await sha256Async(new DataView(buf, 3, 100)), createHash('sha256').update(bytes.subarray(3, 103)).digest('hex'));
 });
 
 test('a table file past 4 GiB maps whole and is read in place as float32 rows', { skip }, () => {

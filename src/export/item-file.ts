@@ -7,8 +7,8 @@
 import { join } from 'node:path';
 import type { Ids } from './id-table.js';
 import { ITEM_DTYPES, rowBytes, tableFromBytes, type ItemTable } from './item-table.js';
-import { FILES, type BundleManifest } from './manifest.js';
-import { canMap, mapFile, sha256Buffer, type MapAdvice } from './mapped-file.js';
+import { FILES, sha256Async, type BundleManifest } from './manifest.js';
+import { canMap, mapFile, type MapAdvice } from './mapped-file.js';
 
 /** 'load': every file's sha256 is checked before the table is returned; 'defer': the mapped files' checks are left to the caller. */
 export type ItemVerify = 'load' | 'defer';
@@ -75,7 +75,7 @@ export async function openItemTable(dir: string, m: BundleManifest, ids: Ids, o:
 export async function checkMapped(m: BundleManifest, files: readonly UncheckedFile[], fail: (message: string) => Error): Promise<void> {
   for (const f of files) {
     const expected = m.files[f.rel];
-    const got = await sha256Buffer(f.buf);
+    const got = await sha256Async(new DataView(f.buf));
     if (got !== expected) throw fail(`${f.rel} does not match the manifest (sha256 ${got.slice(0, 16)}…, expected ${String(expected).slice(0, 16)}…): the file was changed or is corrupt`);
   }
 }

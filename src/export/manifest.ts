@@ -125,14 +125,15 @@ const HASH_SLICE = 1 << 20;
 
 /**
  * sha256 in 1 MiB slices with a yield to the event loop between them, so a serving process loading a bundle keeps
- * answering. (WebCrypto's digest, used here before, is no help in Node 20: measured, its synchronous part takes as
- * long as hashing the Buffer with createHash.)
+ * answering. Any view (a DataView over a mapped table past 4 GiB too: a typed array view is capped at 2^32
+ * elements). (WebCrypto's digest is no help in Node 20: measured, its synchronous part takes as long as hashing the
+ * Buffer with createHash.)
  */
-export async function sha256Async(data: Uint8Array): Promise<string> {
+export async function sha256Async(data: ArrayBufferView): Promise<string> {
   const h = createHash('sha256');
   for (let at = 0; at < data.byteLength; at += HASH_SLICE) {
     if (at > 0) await new Promise<void>((resolve) => setImmediate(resolve));
-    h.update(data.subarray(at, at + HASH_SLICE));
+    h.update(new Uint8Array(data.buffer, data.byteOffset + at, Math.min(HASH_SLICE, data.byteLength - at)));
   }
   return h.digest('hex');
 }

@@ -1,8 +1,8 @@
 // Files mapped read-only into the process by the native addon (native/mmap.cc): an ArrayBuffer over the file's pages,
 // so opening a table costs the same at any size and the processes of one host share one copy in the page cache.
 // A write through such a buffer faults the process: only tables that are read, never written, are mapped.
-import { createHash } from 'node:crypto';
 import { nativeAddon } from '../core/kernels/native.js';
+import { sha256Async } from './manifest.js';
 
 /** How the pages will be read: 'random' (serving: rows in any order, no read-ahead) or 'sequential' (one pass). */
 export type MapAdvice = 'random' | 'sequential' | 'normal';
@@ -24,23 +24,7 @@ export function mapFile(path: string, advice: MapAdvice = 'random'): ArrayBuffer
   return a.mapFile(path, advice);
 }
 
-/** Bytes hashed between two yields to the event loop (~0.5 ms of SHA-256 with SHA-NI). */
-const SLICE = 1 << 20;
-
-/**
- * sha256 of bytes [offset, offset + length) of a buffer of any size (a typed array view is capped at 2^32 elements,
- * a mapped table may be larger), in 1 MiB slices with a turn of the event loop between them.
- */
-export async function sha256Buffer(buf: ArrayBuffer, offset = 0, length = buf.byteLength - offset): Promise<string> {
-  const h = createHash('sha256');
-  for (let at = 0; at < length; at += SLICE) {
-    if (at > 0) await new Promise<void>((resolve) => setImmediate(resolve));
-    h.update(new Uint8Array(buf, offset + at, Math.min(SLICE, length - at)));
-  }
-  return h.digest('hex');
-}
-
 /** sha256 of a file through a sequential mapping (no heap copy; files past Node's 2 GiB readFile limit work). */
 export async function sha256File(path: string): Promise<string> {
-  return sha256Buffer(mapFile(path, 'sequential'));
+  return sha256Async(new DataView(mapFile(path, 'sequential')));
 }
