@@ -3,6 +3,7 @@
 // reaches the heap; formats /1 and /2 kept JSON arrays, parsed whole (kept readable so old bundles still serve).
 import { ArrayKeyIndex } from '../data/index.js';
 import { readIdTable, type Ids } from './id-table.js';
+import { alignedView } from './item-table.js';
 import { bundleFile, type ItemFileOptions, type UncheckedFile } from './item-file.js';
 import { FILES, jsonIds, type BundleManifest } from './manifest.js';
 
@@ -58,6 +59,5 @@ export async function readUserEncodings(r: BundleReader): Promise<UserEncodings>
   const bytes = await bundleFile(r.dir, m, FILES.userEncodings, o, r.unchecked);
   const want = info.count * info.dim * 4;
   if (bytes.byteLength !== want) throw o.fail(`${FILES.userEncodings} has ${bytes.byteLength} bytes, expected ${want} (${info.count} users x ${info.dim} float32)`);
-  const [buf, at] = bytes.byteOffset % 4 === 0 ? [bytes.buffer, bytes.byteOffset] : [bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + want), 0];
-  return { ids, dim: info.dim, data: new Float32Array(buf, at, want / 4) };
+  return { ids, dim: info.dim, data: alignedView(bytes, Float32Array, 4) };
 }

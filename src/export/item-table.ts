@@ -158,18 +158,18 @@ export function decodeBlob(dtype: ItemDType, dim: number, blob: Uint8Array, out:
   }
 }
 
+/** A typed array over bytes read from disk: in place when they start on a 4-byte boundary, else over an aligned copy. */
+export function alignedView<A>(b: ArrayBufferView, make: new (buf: ArrayBuffer, at: number, n: number) => A, width: number): A {
+  return b.byteOffset % 4 === 0
+    ? new make(b.buffer as ArrayBuffer, b.byteOffset, b.byteLength / width)
+    : new make(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer, 0, b.byteLength / width);
+}
+
 /**
  * Wraps raw bytes read from disk: in place when they start on a 4-byte boundary (a large file read whole has its
  * own ArrayBuffer), else copied into an aligned buffer (a copy of a big table is milliseconds on the event loop).
  */
 export function tableFromBytes(keys: readonly string[] | Ids, dim: number, dtype: ItemDType, reps: ArrayBufferView, scales?: ArrayBufferView): ItemTable {
-  const aligned = (b: ArrayBufferView): [ArrayBuffer, number] => b.byteOffset % 4 === 0
-    ? [b.buffer as ArrayBuffer, b.byteOffset]
-    : [b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer, 0];
-  const view = <A>(b: ArrayBufferView, make: new (buf: ArrayBuffer, at: number, n: number) => A, width: number): A => {
-    const [buf, at] = aligned(b);
-    return new make(buf, at, b.byteLength / width);
-  };
-  const data = dtype === 'float32' ? view(reps, Float32Array, 4) : is16Bit(dtype) ? view(reps, Uint16Array, 2) : view(reps, Int8Array, 1);
-  return { ids: idsOf(keys), dim, dtype, data, scales: scales ? view(scales, Float32Array, 4) : undefined };
+  const data = dtype === 'float32' ? alignedView(reps, Float32Array, 4) : is16Bit(dtype) ? alignedView(reps, Uint16Array, 2) : alignedView(reps, Int8Array, 1);
+  return { ids: idsOf(keys), dim, dtype, data, scales: scales ? alignedView(scales, Float32Array, 4) : undefined };
 }
