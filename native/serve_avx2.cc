@@ -32,6 +32,8 @@ inline void vstore(float* p, V v) { _mm256_storeu_ps(p, v); }
 inline V vbcast(float x) { return _mm256_set1_ps(x); }
 inline V vfma(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
 inline V vmax(V a, V b) { return _mm256_max_ps(a, b); }
+// maxps gives its second operand when either is NaN; an unordered lane gets a + b (NaN) instead.
+inline V vmaxn(V a, V b) { return _mm256_blendv_ps(_mm256_max_ps(a, b), _mm256_add_ps(a, b), _mm256_cmp_ps(a, b, _CMP_UNORD_Q)); }
 inline V vadd(V a, V b) { return _mm256_add_ps(a, b); }
 inline float hsum(V v) {
   const __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));

@@ -21,6 +21,7 @@ inline void vstore(float* p, V v) { *p = v; }
 inline V vbcast(float x) { return x; }
 inline V vfma(V a, V b, V c) { return a * b + c; }
 inline V vmax(V a, V b) { return a > b ? a : b; }
+inline V vmaxn(V a, V b) { return a > b || a != a ? a : b; }
 inline V vadd(V a, V b) { return a + b; }
 inline float hsum(V v) { return v; }
 #define SERVE_TILES(X) X(4, 1) X(4, 2) X(4, 3) X(4, 4) X(8, 1) X(8, 2)

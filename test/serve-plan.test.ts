@@ -92,6 +92,20 @@ after(() => {
   if (native) setIsa(engineInfo().detectedIsa);
 });
 
+/**
+ * A NaN in one head of a candidate's rep gives that candidate a NaN max-sim score, as the model's max over item heads
+ * does: planted in the first, a middle and the last head of different candidates (every place of the tile's max).
+ */
+function assertNaNKept(compiled: NonNullable<ReturnType<typeof compileUserSide>>, isa: string, items: Float32Array, m: number, dim: number, headSize: number): void {
+  const heads = dim / headSize;
+  const planted = new Map([[3, 0], [40, Math.floor(heads / 2)], [m - 1, heads - 1]]);
+  const withNaN = items.slice();
+  for (const [row, head] of planted) withNaN[row * dim + head * headSize + (row % headSize)] = NaN;
+  const scores = compiled.rank(compiled.input(users, 0), withNaN, null, m, 0).scores;
+  const nan = Array.from(scores, (x, i) => [i, x] as const).filter(([, x]) => Number.isNaN(x)).map(([i]) => i);
+  assert.deepEqual(nan, [...planted.keys()], `${isa}: NaN scores exactly where a head holds NaN`);
+}
+
 for (const [name, kind, extra] of CASES) {
   test(`serving plan equals the tensor path: ${name}`, { skip }, async () => {
     const model = perturbedModel(ds, kind, extra);
@@ -129,6 +143,7 @@ for (const [name, kind, extra] of CASES) {
         assert.deepEqual(Array.from(off.scores), Array.from(scores));
         assert.deepEqual(Array.from(off.top), Array.from(top));
       }
+      if (kind === 'int-tower') assertNaNKept(compiled, isa, items, m, dim, (model as unknown as { config: { headSize: number } }).config.headSize);
     }
   });
 }

@@ -68,6 +68,36 @@ static void check_table() {
   }
 }
 
+// A NaN in any head of an item gives that item a NaN max-sim score on every ISA (the model's max keeps it), whichever
+// head holds it: first, middle or last of the item, so every position of the lane-wise max sees one.
+static void check_maxsim_nan(std::mt19937& rng) {
+  const int P = 16, H = 5, R = 3;
+  const long n = 40;
+  MapFields f;
+  f.nums = {{"heads", H}, {"headSize", P}};
+  std::unique_ptr<const ScoreKind> kind;
+  for (const ScoreKindEntry& e : score_kinds())
+    if (std::string(e.name) == "maxsim") kind = e.parse(f, R * P);
+  check(kind != nullptr, "score kind 'maxsim' is registered");
+  if (!kind) return;
+  std::normal_distribution<float> g(0.f, 1.f);
+  std::vector<float> rep(R * P), table(n * H * P);
+  for (float& x : rep) x = g(rng);
+  for (float& x : table) x = g(rng);
+  for (long j = 0; j < n; j += 3) table[(j * H + (j / 3) % H) * P + j % P] = NAN;
+  const ItemRows items{table.data(), H * P, nullptr};
+  ServeScratch s;
+  for (Isa isa : {Isa::portable, Isa::avx2, Isa::avx512}) {
+    const ServeKernels* ks = isa == Isa::portable ? serve_kernels_portable() : isa == Isa::avx2 ? serve_kernels_avx2() : serve_kernels_avx512();
+    if (!ks || (isa != Isa::portable && !isa_supported(isa))) continue;
+    std::vector<float> got(n);
+    kind->score(*ks, rep.data(), R * P, items, n, got.data(), s);
+    int wrong = 0;
+    for (long j = 0; j < n; ++j) wrong += std::isnan(got[j]) != (j % 3 == 0);
+    check(wrong == 0, std::string("maxsim on ") + isa_name(isa) + " gives NaN exactly where an item head holds one (" + std::to_string(wrong) + " wrong)");
+  }
+}
+
 // The score of every kind on a few candidates, on each ISA this CPU runs.
 static void check_kinds() {
   std::mt19937 rng(3);
@@ -134,6 +164,7 @@ static void check_kinds() {
       check(worst < 1e-4, std::string(c.name) + " on " + isa_name(isa) + " equals portable (worst " + std::to_string(worst) + ")");
     }
   }
+  check_maxsim_nan(rng);
 }
 
 int main() {
