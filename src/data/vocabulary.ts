@@ -48,6 +48,7 @@ export class ArrayKeyIndex implements KeyIndex {
   }
 
   indexOfAll(keys: readonly string[], out = new Int32Array(keys.length)): Int32Array {
+    if (out.length < keys.length) throw new RangeError(`indexOfAll of ${keys.length} keys into an array of ${out.length}`);
     for (let q = 0; q < keys.length; q++) out[q] = this.indexOf(keys[q]);
     return out;
   }
