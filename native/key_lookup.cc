@@ -53,36 +53,37 @@ struct Table {
   }
 };
 
-// Appends the UTF-8 of u[0..n) to out and sets h to its FNV-1a 32; false for a lone surrogate (such a key has no
-// UTF-8 form, and the table holds only well-formed keys).
-bool utf8_hash(const uint16_t* u, size_t n, std::vector<uint8_t>& out, uint32_t& hash) {
+// Writes the UTF-8 of u[0..n) at out (room for 3 bytes per unit) and sets h to its FNV-1a 32; returns the byte count,
+// or -1 for a lone surrogate (such a key has no UTF-8 form, and the table holds only well-formed keys).
+long utf8_hash(const uint16_t* u, size_t n, uint8_t* out, uint32_t& hash) {
   uint32_t h = kFnvBasis;
-  auto put = [&](uint8_t b) {
-    out.push_back(b);
-    h = (h ^ b) * kFnvPrime;
+  uint8_t* o = out;
+  auto put = [&](uint32_t b) {
+    *o++ = static_cast<uint8_t>(b);
+    h = (h ^ static_cast<uint8_t>(b)) * kFnvPrime;
   };
   for (size_t i = 0; i < n; i++) {
     uint32_t c = u[i];
     if (c < 0x80) {
-      put(static_cast<uint8_t>(c));
+      put(c);
     } else if (c < 0x800) {
-      put(static_cast<uint8_t>(0xc0 | (c >> 6)));
-      put(static_cast<uint8_t>(0x80 | (c & 0x3f)));
+      put(0xc0 | (c >> 6));
+      put(0x80 | (c & 0x3f));
     } else if (c >= 0xd800 && c <= 0xdfff) {
-      if (c >= 0xdc00 || i + 1 >= n || u[i + 1] < 0xdc00 || u[i + 1] > 0xdfff) return false;
+      if (c >= 0xdc00 || i + 1 >= n || u[i + 1] < 0xdc00 || u[i + 1] > 0xdfff) return -1;
       c = 0x10000 + ((c - 0xd800) << 10) + (u[++i] - 0xdc00);
-      put(static_cast<uint8_t>(0xf0 | (c >> 18)));
-      put(static_cast<uint8_t>(0x80 | ((c >> 12) & 0x3f)));
-      put(static_cast<uint8_t>(0x80 | ((c >> 6) & 0x3f)));
-      put(static_cast<uint8_t>(0x80 | (c & 0x3f)));
+      put(0xf0 | (c >> 18));
+      put(0x80 | ((c >> 12) & 0x3f));
+      put(0x80 | ((c >> 6) & 0x3f));
+      put(0x80 | (c & 0x3f));
     } else {
-      put(static_cast<uint8_t>(0xe0 | (c >> 12)));
-      put(static_cast<uint8_t>(0x80 | ((c >> 6) & 0x3f)));
-      put(static_cast<uint8_t>(0x80 | (c & 0x3f)));
+      put(0xe0 | (c >> 12));
+      put(0x80 | ((c >> 6) & 0x3f));
+      put(0x80 | (c & 0x3f));
     }
   }
   hash = h;
-  return true;
+  return o - out;
 }
 
 struct Scratch {
@@ -162,22 +163,23 @@ Napi::Value LookupKeys(const Napi::CallbackInfo& info) {
   napi_get_value_string_utf16(info.Env(), keys, nullptr, 0, &units);
   s.units.resize(units + 1);
   napi_get_value_string_utf16(info.Env(), keys, s.units.data(), units + 1, &units);
-  s.bytes.clear();
+  s.bytes.resize(3 * units + 1);  // never empty: its data() is a key pointer even for empty keys
   s.at.resize(n + 1);
   s.hash.resize(n);
   s.slot.resize(n);
   s.cand.resize(n);
   s.ok.resize(n);
-  s.bytes.reserve(3 * units);
-  size_t u = 0;
+  size_t u = 0, b = 0;
   for (long q = 0; q < n; q++) {
     if (lengths[q] < 0 || u + lengths[q] > units)
       a.fail("lengths[" + std::to_string(q) + "] = " + std::to_string(lengths[q]) + " runs past the keys' " + std::to_string(units) + " UTF-16 units");
-    s.at[q] = static_cast<uint32_t>(s.bytes.size());
-    s.ok[q] = utf8_hash(reinterpret_cast<const uint16_t*>(s.units.data()) + u, lengths[q], s.bytes, s.hash[q]);
+    s.at[q] = static_cast<uint32_t>(b);
+    const long len = utf8_hash(reinterpret_cast<const uint16_t*>(s.units.data()) + u, lengths[q], s.bytes.data() + b, s.hash[q]);
+    s.ok[q] = len >= 0;
+    b += len >= 0 ? len : 0;
     u += lengths[q];
   }
-  s.at[n] = static_cast<uint32_t>(s.bytes.size());
+  s.at[n] = static_cast<uint32_t>(b);
   if (u != units) a.fail("lengths add up to " + std::to_string(u) + " UTF-16 units, the keys have " + std::to_string(units));
 
   const uint8_t* base = tb.Data();
