@@ -160,9 +160,9 @@ Napi::Value LookupKeys(const Napi::CallbackInfo& info) {
   thread_local Scratch s;
   Napi::String keys = info[5].As<Napi::String>();
   size_t units = 0;
-  napi_get_value_string_utf16(info.Env(), keys, nullptr, 0, &units);
+  if (napi_get_value_string_utf16(info.Env(), keys, nullptr, 0, &units) != napi_ok) a.fail("cannot read argument keys");
   s.units.resize(units + 1);
-  napi_get_value_string_utf16(info.Env(), keys, s.units.data(), units + 1, &units);
+  if (napi_get_value_string_utf16(info.Env(), keys, s.units.data(), units + 1, &units) != napi_ok) a.fail("cannot read argument keys");
   s.bytes.resize(3 * units + 1);  // never empty: its data() is a key pointer even for empty keys
   s.at.resize(n + 1);
   s.hash.resize(n);
