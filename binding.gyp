@@ -15,6 +15,7 @@
         "native/serve_scores.cc",
         "native/serve_binding.cc",
         "native/mmap.cc",
+        "native/key_lookup.cc",
         "native/serve_avx512.cc",
         "native/serve_avx512bf16.cc",
         "native/serve_avx2.cc",

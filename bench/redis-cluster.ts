@@ -50,7 +50,9 @@ export async function alternatingLatency(sides: LatencySide[], o: { user: () => 
   const block = async (d: number, n: number, keep: boolean) => {
     const { deployment, itemIds } = sides[d];
     for (let r = 0; r < n; r++) {
-      const req = { user: o.user() as never, candidates: Array.from({ length: o.k }, () => itemIds[rng.int(itemIds.length)]), n: 100 };
+      // through JSON, as the HTTP server hands a request to the scorer: fresh strings, not the pool's (whose heap
+      // lines would miss the caches on their own)
+      const req = JSON.parse(JSON.stringify({ user: o.user(), candidates: Array.from({ length: o.k }, () => itemIds[rng.int(itemIds.length)]), n: 100 }));
       const t0 = performance.now();
       const res = await deployment.scorer.prerank(req);
       if (keep) times[d].push(performance.now() - t0);

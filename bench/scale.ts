@@ -9,8 +9,8 @@
 //   load      Bundle.load of the full bundle in a fresh process, as `prerank serve` loads it (the mapped files'
 //             sha256 deferred, then timed on its own); then `prerank serve --workers 2` over it, k = 1,000 random
 //             candidates, and the second worker's private memory (`second_worker_rss_mib`, bench/mmap.ts)
-//   serve     k = 1,000 random candidates per request through the service's scorer, the full table and the 10k one
-//             alternating in blocks of 50 requests: p50 / p99
+//   serve     k = 1,000 random candidates per request through the service's scorer (fresh id strings, through JSON
+//             as a request body brings them), the full table and the 10k one alternating in blocks of 50: p50 / p99
 //   ann       usearch over the item table's first --ann-items rows (all of S and M), built as the export builds it
 //             (every core), recall@100 against exact search for 200 queries
 //   redis     the same requests through a 3-master Redis Cluster (test/redis-cluster-fixture.ts)

@@ -15,6 +15,7 @@
 namespace prerank {
 void register_serve(Napi::Env env, Napi::Object exports);  // serve_binding.cc: the ServePlan class
 void register_mmap(Napi::Env env, Napi::Object exports);   // mmap.cc: read-only file mappings
+void register_key_lookup(Napi::Env env, Napi::Object exports);  // key_lookup.cc: batch string-table lookups
 }
 
 namespace {
@@ -419,6 +420,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   for (const auto& [name, fn] : fns) exports.Set(name, Napi::Function::New(env, fn, name));
   prerank::register_serve(env, exports);
   prerank::register_mmap(env, exports);
+  prerank::register_key_lookup(env, exports);
   return exports;
 }
 

@@ -3,7 +3,13 @@
 // and the ANN indexes.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Redis } from 'ioredis';
+import { firstIds, readIdTable, writeIdTable } from '../src/export/id-table.js';
+import type { ItemTable } from '../src/export/item-table.js';
+import { canMap, mapFile } from '../src/export/mapped-file.js';
 import { BruteForceIndex, buildAnnIndex } from '../src/serve/ann.js';
 import { openStore, STORES, storeKind } from '../src/serve/stores/index.js';
 import { parseRedisUrl } from '../src/serve/stores/redis-url.js';
@@ -39,6 +45,26 @@ const harnesses: Record<keyof typeof STORES, StoreHarness> = {
   },
 };
 for (const [name, h] of Object.entries(harnesses)) storeConformance(name, h);
+
+// The memory store as a bundle serves it: ids in a binary id table, mapped where the addon can (batch lookups native).
+let tables = 0;
+/** Swaps the table's ids for the same ids as an id table (the suite compares the located table by reference). */
+async function withIdTable(table: ItemTable): Promise<ItemTable> {
+  const dir = mkdtempSync(join(tmpdir(), 'prerank-store-ids-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  const path = join(dir, `ids-${tables++}.bin`);
+  const keys = firstIds(table.ids, Infinity);
+  await writeIdTable(path, keys, 'items/ids.bin');
+  const bytes = canMap() ? new Uint8Array(mapFile(path)) : new Uint8Array(readFileSync(path));
+  table.ids = readIdTable(bytes, keys.length, 'items/ids.bin');
+  return table;
+}
+storeConformance('memory (id table)', {
+  open: async (table, extra) => {
+    const mapped = await withIdTable(table);
+    return openStore({ url: 'memory', modelHash: 'x'.repeat(64), table: async () => mapped, ...extra });
+  },
+});
 
 annConformance('usearch', async (reps, dim) => {
   const r = await buildAnnIndex(reps, dim, 'usearch');

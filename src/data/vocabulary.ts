@@ -27,6 +27,8 @@ export type RawValue = string | number | bigint | boolean | null | undefined;
 export interface KeyIndex {
   readonly size: number;
   indexOf(key: string): number;
+  /** indexOf of every key at once into `out` (a new array when absent): out[q] = indexOf(keys[q]). */
+  indexOfAll(keys: readonly string[], out?: Int32Array): Int32Array;
   keyAt(i: number): string;
 }
 
@@ -43,6 +45,12 @@ export class ArrayKeyIndex implements KeyIndex {
   indexOf(key: string): number {
     this.at ??= new Map(this.keys.map((k, i) => [k, i]));
     return this.at.get(key) ?? -1;
+  }
+
+  indexOfAll(keys: readonly string[], out = new Int32Array(keys.length)): Int32Array {
+    if (out.length < keys.length) throw new RangeError(`indexOfAll of ${keys.length} keys into an array of ${out.length}`);
+    for (let q = 0; q < keys.length; q++) out[q] = this.indexOf(keys[q]);
+    return out;
   }
 
   keyAt(i: number): string {

@@ -7,6 +7,7 @@
 // A lookup reads a run of slots (one read of up to 8), and only for a slot with the key's hash that key's offsets
 // and bytes, whatever N is. Keys must be well-formed UTF-16 (no lone surrogates), so that text and bytes correspond
 // one to one; a lookup of a malformed key finds nothing.
+import { nativeAddon } from '../core/kernels/native.js';
 import type { KeyIndex } from '../data/index.js';
 import { MemoryBytes, type ByteSource } from './byte-source.js';
 
@@ -142,6 +143,28 @@ export class StringTable implements KeyIndex {
     return -1;
   }
 
+  /**
+   * indexOf of many keys. Over bytes in memory with the native addon loaded, one call looks them all up with their
+   * cache misses overlapped (native/key_lookup.cc); otherwise indexOf per key.
+   */
+  indexOfAll(keys: readonly string[], out = new Int32Array(keys.length)): Int32Array {
+    if (out.length < keys.length) throw new RangeError(`${this.what}: indexOfAll of ${keys.length} keys into an array of ${out.length}`);
+    const lookup = this.mem ? (nativeAddon() as unknown as Partial<KeyLookupAddon> | null)?.lookupKeys : undefined;
+    if (!lookup) {
+      for (let q = 0; q < keys.length; q++) out[q] = this.indexOf(keys[q]);
+      return out;
+    }
+    if (lengths.length < keys.length) lengths = new Int32Array(Math.max(keys.length, 2 * lengths.length));
+    for (let q = 0; q < keys.length; q++) {
+      const k = keys[q];
+      if (typeof k !== 'string') throw new TypeError(`${this.what}: key ${q} is a ${typeof k}, not a string`);
+      lengths[q] = k.length;
+    }
+    const { at, count, capacity, blobBytes } = this.d;
+    lookup(this.mem!.buf, at, count, capacity, blobBytes, keys.join(''), lengths.subarray(0, keys.length), out, this.what);
+    return out;
+  }
+
   keyAt(i: number): string {
     if (!(i >= 0 && i < this.d.count)) throw new RangeError(`${this.what}: key index ${i} is outside 0..${this.d.count - 1}`);
     const [a, b] = this.bounds(i);
@@ -157,6 +180,14 @@ export class StringTable implements KeyIndex {
     return [a, b];
   }
 }
+
+/** native/key_lookup.cc: key q is `keys`' UTF-16 units after the lengths before it; out[q] = its index or -1. */
+interface KeyLookupAddon {
+  lookupKeys(table: Uint8Array, at: number, count: number, capacity: number, blobBytes: number, keys: string, lengths: Int32Array,
+    out: Int32Array, what: string): void;
+}
+
+let lengths = new Int32Array(1024);
 
 /** Slots read at once (one pread when the file is read lazily). */
 const RUN = 8;

@@ -33,13 +33,12 @@ export class MemoryItemStore implements ItemStore {
 
   private rowsOf(ids: readonly string[]): { found: Int32Array; rows: Int32Array; missing: string[] } {
     if (this.closed) throw new StoreClosedError(this.kind);
-    const rows = new Int32Array(ids.length);
+    const rows = this.table.ids.indexOfAll(ids);
     const found = new Int32Array(ids.length);
     const missing: string[] = [];
-    const index = this.table.ids;
     let m = 0;
     for (let i = 0; i < ids.length; i++) {
-      const r = index.indexOf(ids[i]);
+      const r = rows[i];
       if (r < 0) missing.push(ids[i]);
       else {
         rows[m] = r;
