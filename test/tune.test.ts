@@ -149,3 +149,43 @@ test('bad search configs name the key and what was expected', () => {
   assert.throws(bad({ batchSize: { choice: [256] } }, { base: { model: { kind: 'dssm' } } }), /tune\.base\.data: /);
   assert.throws(bad({ batchSize: { choice: [256] } }, { trials: 0 }), /tune\.trials: /);
 });
+
+test('prerank tune end to end: real trials in worker processes, the planted learning rate wins, the best config trains', async () => {
+  const dir = tmp();
+  try {
+    const { writeSyntheticLog } = await import('../src/data/index.js');
+    const { loadTrainConfig } = await import('../src/train/run.js');
+    const { loadExperiment } = await import('../src/train/experiment.js');
+    const { processRunner } = await import('../src/train/tune/process-runner.js');
+    const { writeResults } = await import('../src/train/tune/results.js');
+    writeFileSync(join(dir, 'data.json'), JSON.stringify(writeSyntheticLog(join(dir, 'data'), { users: 150, items: 40, interactionsPerUser: 30 })));
+    const cfg = parseTuneConfig({
+      name: 'tiny', outDir: join(dir, 'search'), trials: 4, seed: 3, parallel: 2, asha: { minEpochs: 1, eta: 2 },
+      base: { model: { kind: 'lr' }, data: { config: 'data.json' }, epochs: 4, batchSize: 64, evalBatchSize: 512 },
+      // lr 1e-7 cannot move the weights in 4 epochs: the planted bad value
+      space: { 'optimizer.lr': { choice: [1e-7, 3e-2] }, 'model.config.l2Embedding': { log: [1e-7, 1e-4] } },
+    }, dir);
+    const said: string[] = [];
+    const out = await runSearch(cfg, processRunner(cfg.parallel), { log: (l) => said.push(l) });
+    writeResults(cfg, out, 'prerank tune --config tiny.json');
+    assert.ok(out.state.trials.some((t) => t.values['optimizer.lr'] === 1e-7), 'the seed draws the bad learning rate');
+    assert.equal(out.best.values['optimizer.lr'], 3e-2);
+    assert.ok(out.test.auc > 0.5 && out.test.logloss > 0, JSON.stringify(out.test));
+    for (const t of out.state.trials) assert.ok(existsSync(join(dir, 'search', 'trials', `trial-00${t.id}`, 'best', 'manifest.json')));
+    const events = readFileSync(join(dir, 'search', 'trials.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    assert.equal(events.filter((e) => e.event === 'test').length, 1);
+    assert.equal(events.filter((e) => e.event === 'result').length, Object.values(out.state.trials).reduce((n, t) => n + Object.keys(t.rungs).length, 0));
+    const best = loadTrainConfig(join(dir, 'search', 'best-train.json'));
+    assert.equal(best.optimizer.lr, 3e-2);
+    assert.equal((best.model.config as { l2Embedding: number }).l2Embedding, out.best.values['model.config.l2Embedding']);
+    const exp = loadExperiment(join(dir, 'search', 'best-experiment.json'));
+    assert.deepEqual([exp.models[0].kind, exp.models[0].config, (exp.train.optimizer as { lr: number }).lr], ['lr', best.model.config, 3e-2]);
+    const md = readFileSync(join(dir, 'search', 'results.md'), 'utf8');
+    assert.match(md, new RegExp(`Best: trial ${out.best.id}; test auc 0\\.\\d{5}`));
+    assert.match(md, /\| trial \| optimizer\.lr \| model\.config\.l2Embedding \| val auc \| epochs \| status \|/);
+    const html = readFileSync(join(dir, 'search', 'report.html'), 'utf8');
+    assert.equal((html.match(/<svg /g) ?? []).length, 3, 'one chart per searched key, and the curves');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
