@@ -171,7 +171,12 @@ test('prerank tune end to end: real trials in worker processes, the planted lear
     assert.ok(out.state.trials.some((t) => t.values['optimizer.lr'] === 1e-7), 'the seed draws the bad learning rate');
     assert.equal(out.best.values['optimizer.lr'], 3e-2);
     assert.ok(out.test.auc > 0.5 && out.test.logloss > 0, JSON.stringify(out.test));
-    for (const t of out.state.trials) assert.ok(existsSync(join(dir, 'search', 'trials', `trial-00${t.id}`, 'best', 'manifest.json')));
+    for (const t of out.state.trials) {
+      assert.ok(existsSync(join(dir, 'search', 'trials', `trial-00${t.id}`, 'best', 'manifest.json')));
+      const top = Math.max(...Object.keys(t.rungs).map(Number));
+      if (!t.stoppedEarly) assert.equal(t.epochsDone, out.rungs[top], `trial ${t.id} trained exactly to its rung`);
+      assert.equal(t.curve.length, t.epochsDone);
+    }
     const events = readFileSync(join(dir, 'search', 'trials.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     assert.equal(events.filter((e) => e.event === 'test').length, 1);
     assert.equal(events.filter((e) => e.event === 'result').length, Object.values(out.state.trials).reduce((n, t) => n + Object.keys(t.rungs).length, 0));
