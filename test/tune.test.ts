@@ -130,6 +130,11 @@ test('a killed search resumes without redoing finished trials or rungs, and ends
     const again = fakeRunner();
     await runSearch(search(b), again.runner, { resume: true });
     assert.deepEqual([again.jobs, again.tests], [[], []], 'a finished search trains nothing and does not read test again');
+    const wider = fakeRunner();
+    const widened = await runSearch({ ...search(b), trials: 30 }, wider.runner, { resume: true });
+    assert.equal(widened.state.trials.length, 30, 'more trials on resume widen the search');
+    const before = new Set([...killed.jobs, ...rest.jobs]);
+    assert.ok(wider.jobs.length >= 3 && wider.jobs.every((j) => !before.has(j)), 'only new trials and new promotions train');
   } finally {
     for (const d of [a, b]) rmSync(d, { recursive: true, force: true });
   }
@@ -190,6 +195,47 @@ test('prerank tune end to end: real trials in worker processes, the planted lear
     assert.match(md, /\| trial \| optimizer\.lr \| model\.config\.l2Embedding \| val auc \| epochs \| status \|/);
     const html = readFileSync(join(dir, 'search', 'report.html'), 'utf8');
     assert.equal((html.match(/<svg /g) ?? []).length, 3, 'one chart per searched key, and the curves');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a search killed with SIGKILL continues with --resume: recorded results are kept, the rest trains', async () => {
+  const dir = tmp();
+  try {
+    const { spawn, spawnSync } = await import('node:child_process');
+    const { writeSyntheticLog } = await import('../src/data/index.js');
+    const main = new URL('../src/cli/main.js', import.meta.url).pathname;
+    writeFileSync(join(dir, 'data.json'), JSON.stringify(writeSyntheticLog(join(dir, 'data'), { users: 60, items: 40, interactionsPerUser: 20 })));
+    writeFileSync(join(dir, 'search.json'), JSON.stringify({
+      name: 'killed', outDir: join(dir, 'search'), trials: 6, seed: 2, parallel: 2, asha: { minEpochs: 1, eta: 2 },
+      base: { model: { kind: 'lr' }, data: { config: 'data.json' }, epochs: 2, batchSize: 16, evalBatchSize: 512 },
+      space: { 'optimizer.lr': { log: [1e-4, 1e-1] } },
+    }));
+    const events = () => {
+      try {
+        return readFileSync(join(dir, 'search', 'trials.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+      } catch {
+        return [];
+      }
+    };
+    const child = spawn(process.execPath, [main, 'tune', '--config', join(dir, 'search.json')], { stdio: 'ignore' });
+    const exited = new Promise((r) => child.once('exit', r));
+    while (events().filter((e) => e.event === 'result').length < 2) await new Promise((r) => setTimeout(r, 100));
+    child.kill('SIGKILL');
+    await exited;
+    const before = events();
+    const done = new Set(before.filter((e) => e.event === 'result').map((e) => `${e.trial}@${e.rung}`));
+    assert.ok(!before.some((e) => e.event === 'test'), 'killed before the end');
+    const r = spawnSync(process.execPath, [main, 'tune', '--config', join(dir, 'search.json'), '--resume'], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const after = events().slice(before.length);
+    const started = after.filter((e) => e.event === 'start').map((e) => `${e.trial}@${e.rung}`);
+    for (const j of done) assert.ok(!started.includes(j), `${j} finished before the kill and was not trained again`);
+    const state = JSON.parse(readFileSync(join(dir, 'search', 'tune.json'), 'utf8'));
+    assert.equal(state.trials.length, 6);
+    assert.ok(state.trials.every((t: { rungs: object }) => '0' in t.rungs), 'every trial reached the first rung');
+    assert.equal(events().filter((e) => e.event === 'test').length, 1);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -46,7 +46,7 @@ export function renderTuneReport(r: TuneReport): string {
     return svgChart(`validation ${r.metric} vs ${k.path}`, a.label, r.metric, [{ name: 'trials', points }, { name: 'best', points: points.slice(0, 1) }], true);
   });
   const curves: Series[] = r.trials.slice(0, MAX_CURVES).map((t) => ({ name: `trial ${t.id}`, points: t.curve.map((c) => [c.epoch + 1, c.value]) }));
-  const test = Object.entries(r.test).map(([k, v]) => `${esc(k)} ${v.toFixed(5)}`).join(', ');
+  const test = Object.entries(r.test).map(([k, v]) => `${esc(k)} ${Number.isInteger(v) ? v : v.toFixed(5)}`).join(', ');
   return `<!doctype html><html><head><meta charset="utf-8"><title>${esc(r.name)}</title>
 <style>body{font-family:sans-serif;max-width:960px;margin:2em auto}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}td:last-child{text-align:left}</style>
 </head><body><h1>${esc(r.name)}</h1><p>${r.trials.length} trials, chosen on validation ${esc(r.metric)}. Test metrics of the best trial (read once, at the end): ${test}.</p>

@@ -29,6 +29,9 @@ export function trialRows(outcome: SearchOutcome): ReportTrial[] {
     .map((t) => ({ id: t.id, values: t.values, value: value(t), epochs: t.epochsDone, status: status(t, rungs), curve: t.curve }));
 }
 
+/** Test metrics as one line (counts as integers). */
+export const metricsText = (m: Record<string, number>) => Object.entries(m).map(([k, v]) => `${k} ${Number.isInteger(v) ? v : v.toFixed(5)}`).join(', ');
+
 const cell = (v: unknown) => (typeof v === 'number' ? (Number.isInteger(v) ? String(v) : v.toPrecision(4)) : JSON.stringify(v));
 
 export function resultsMarkdown(cfg: TuneConfig, outcome: SearchOutcome, command: string): string {
@@ -38,7 +41,7 @@ export function resultsMarkdown(cfg: TuneConfig, outcome: SearchOutcome, command
     `# ${cfg.name}`, '',
     `${cfg.trials} trials (sampler seed ${cfg.seed}), successive halving with eta ${cfg.asha.eta} at epochs ${outcome.rungs.join(', ')}; ` +
     `chosen on validation ${m} (best epoch so far at the highest rung each trial reached). Test is read once, for the best trial.`, '',
-    `Best: trial ${outcome.best.id}; test ${Object.entries(outcome.test).map(([k, v]) => `${k} ${v.toFixed(5)}`).join(', ')}.`, '',
+    `Best: trial ${outcome.best.id}; test ${metricsText(outcome.test)}.`, '',
     `Command: \`${command}\``, '',
     `| trial | ${keys.join(' | ')} | val ${m} | epochs | status |`,
     `|---|${keys.map(() => '---').join('|')}|---|---|---|`,

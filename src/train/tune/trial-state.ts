@@ -40,9 +40,12 @@ export interface SearchState {
 
 const statePath = (outDir: string) => join(outDir, 'tune.json');
 
-/** The parts of a search config that define the search (the folder and the process count may change on resume). */
+/**
+ * The parts of a search config that define the search. The folder and the process count may change on resume, and
+ * so may the trial count: trial i's values depend only on (seed, i), so a resumed search with more trials widens it.
+ */
 export function searchIdentity(cfg: TuneConfig): unknown {
-  const { outDir: _o, parallel: _p, ...rest } = cfg;
+  const { outDir: _o, parallel: _p, trials: _t, ...rest } = cfg;
   return rest;
 }
 
