@@ -53,13 +53,14 @@ test('an experiment with splitSeeds runs every model seed on every split, report
     const config = syntheticData(dir, { users: 80, items: 50, interactionsPerUser: 20 });
     const exp = ExperimentSchema.parse({
       name: 'splits', data: { config }, seeds: [1, 2], splitSeeds: [11, 12], gaps: [['dssm', 'lr']], base: 'lr', outDir: join(dir, 'out'),
-      models: [{ kind: 'lr' }, { kind: 'dssm', config: { tower: [16, 8] } }], train: { batchSize: 64, epochs: 1, evalBatchSize: 512 },
+      models: [{ kind: 'lr' }, { kind: 'dssm', config: { tower: [16, 8] }, train: { batchSize: 32 } }], train: { batchSize: 64, epochs: 1, evalBatchSize: 512 },
     });
     const runs = await runExperiment(exp, 'test command', () => {});
     assert.deepEqual(runs.map((r) => `${r.label}/${r.splitSeed}/${r.seed}`),
       ['lr/11/1', 'lr/11/2', 'lr/12/1', 'lr/12/2', 'dssm/11/1', 'dssm/11/2', 'dssm/12/1', 'dssm/12/2']);
     const run = loadTrainConfig(join(dir, 'out', 'runs', 'dssm-split12-seed1', 'config.json'));
     assert.equal(run.splitSeed, 12, 'a run remembers its split (export and eval rebuild the same one)');
+    assert.deepEqual([run.batchSize, loadTrainConfig(join(dir, 'out', 'runs', 'lr-split12-seed1', 'config.json')).batchSize], [32, 64], 'an entry\'s own train settings');
     const md = readFileSync(join(dir, 'out', 'results.md'), 'utf8');
     assert.match(md, /Split seeds: 11, 12\./);
     assert.match(md, /mean ± sd over all 4 runs of an entry \(2 model seeds x 2 split seeds/);

@@ -27,7 +27,12 @@ export const ExperimentSchema = z.strictObject({
     kind: z.string(), label: z.string().optional(), config: z.record(z.string(), z.unknown()).default({}),
     /** A training strategy for this entry (e.g. onebp); none = the model's own loss. */
     strategy: StrategySpecSchema.optional(),
-  }).superRefine((m, ctx) => checkModelConfig(ctx, m.kind, m.config, ['kind'], ['config']))).min(1),
+    /** Training settings of this entry over the shared `train` (a tuned entry's lr, batch size, ...). */
+    train: z.record(z.string(), z.unknown()).optional(),
+  }).superRefine((m, ctx) => {
+    checkModelConfig(ctx, m.kind, m.config, ['kind'], ['config']);
+    if (m.train) refineWith(ctx, TrainSettings.partial(), m.train, ['train']);
+  })).min(1),
   /** Full-corpus ranking metrics on test (train items masked) at these K, for two-tower models. */
   ranking: z.strictObject({ ks: z.array(z.number().int().positive()).min(1) }).optional(),
   seeds: z.array(z.number().int()).min(1).default([1, 2, 3]),
@@ -182,7 +187,7 @@ export async function runExperiment(exp: ExperimentConfig, command: string, log:
           continue;
         }
         if (opts.only && !opts.only.includes(label)) continue;
-        const cfg = parseTrainConfig({ ...exp.train, model: { kind: m.kind, config: m.config }, strategy: m.strategy, data: exp.data, seed, splitSeed: split,
+        const cfg = parseTrainConfig({ ...exp.train, ...m.train, model: { kind: m.kind, config: m.config }, strategy: m.strategy, data: exp.data, seed, splitSeed: split,
           outDir: join(exp.outDir, 'runs', `${label}${split === undefined ? '' : `-split${split}`}-seed${seed}`) });
         const r = await runTraining(cfg, { data, quiet: true });
         const rec: RunRecord = {
