@@ -29,7 +29,7 @@ function search(outDir: string, extra: Record<string, unknown> = {}): TuneConfig
 
 /** The planted validation AUC of a config after `epochs` epochs: it rises with epochs towards a value set by the config. */
 function planted(cfg: TrainConfig, epochs: number): number {
-  const lr = cfg.optimizer.lr, dropout = (cfg.model.config as { dropout: number }).dropout;
+  const lr = cfg.optimizer.lr, dropout = (cfg.model.config as { dropout?: number }).dropout ?? 0.2;
   const ceiling = lr === 1e-4 ? 0.55 : 0.8 + (lr === 1e-2 ? 0.05 : 0) + (cfg.batchSize === 512 ? 0.03 : 0) - 0.2 * Math.abs(dropout - 0.2);
   return 0.5 + (ceiling - 0.5) * (1 - 0.5 ** epochs);
 }
@@ -137,6 +137,22 @@ test('a killed search resumes without redoing finished trials or rungs, and ends
     assert.ok(wider.jobs.length >= 3 && wider.jobs.every((j) => !before.has(j)), 'only new trials and new promotions train');
   } finally {
     for (const d of [a, b]) rmSync(d, { recursive: true, force: true });
+  }
+});
+
+test('a combination of values the train config rejects fails that trial alone; the search goes on', async () => {
+  const dir = tmp();
+  try {
+    // temperature is a DSSM key, LR has none: each value passes alone, lr + temperature does not
+    const cfg = search(dir, { trials: 6, space: { 'model.kind': { choice: ['dssm', 'lr'] }, 'model.config.temperature': { choice: [0.1, 0.2] } } });
+    const out = await runSearch(cfg, fakeRunner().runner);
+    const failed = out.state.trials.filter((t) => t.values['model.kind'] === 'lr');
+    assert.ok(failed.length > 0 && failed.length < 6, `${failed.length} lr trials`);
+    for (const t of failed) assert.match(t.error ?? '', /train\.model\.config\.temperature: unknown key/);
+    assert.equal(out.best.values['model.kind'], 'dssm');
+    assert.match(readFileSync(join(dir, 'trials.jsonl'), 'utf8'), /"event":"failed"/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 

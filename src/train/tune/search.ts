@@ -61,7 +61,18 @@ export async function runSearch(cfg: TuneConfig, runner: TrialRunner, opts: Sear
   const launch = (job: Job): void => {
     writeState(cfg.outDir, state);
     events.write({ event: 'start', trial: job.trial.id, rung: job.rung, epochs: job.epochs, values: job.trial.values });
-    const p = runner.train(configOf(job.trial), job.epochs).then((r) => {
+    let trialCfg: TrainConfig;
+    try {
+      trialCfg = configOf(job.trial);
+    } catch (e) {
+      // each value was checked alone; a combination the train config rejects fails this trial only
+      recordResult(state, job, { epochsDone: 0, value: NaN, stoppedEarly: false, lowerIsBetter: false, curve: [], warnings: [], error: (e as Error).message });
+      writeState(cfg.outDir, state);
+      events.write({ event: 'failed', trial: job.trial.id, rung: job.rung, error: job.trial.error });
+      log(`  trial ${job.trial.id}: ${job.trial.error}`);
+      return;
+    }
+    const p = runner.train(trialCfg, job.epochs).then((r) => {
       recordResult(state, job, r);
       writeState(cfg.outDir, state);
       events.write({ event: r.error === undefined ? 'result' : 'failed', trial: job.trial.id, rung: job.rung, ...r, curve: undefined });
