@@ -15,6 +15,7 @@ import { loadOnlineConfig, parseOnlineConfig } from '../src/online/config.js';
 import { parseTrainConfig } from '../src/train/config.js';
 import { loadExperiment, parseExperiment } from '../src/train/experiment.js';
 import { loadTrainConfig } from '../src/train/run.js';
+import { loadTuneConfig, parseTuneConfig } from '../src/train/tune/config.js';
 
 const root = mkdtempSync(join(tmpdir(), 'prerank-config-strict-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -32,6 +33,7 @@ const VALID = {
   'cascade-experiment': { type: 'cascade', name: 'x', logs: 'built', train: { objective: { kind: 'pointwise' }, caps: CAPS, epochs: 2 },
     rows: [{ label: 'a', model: { kind: 'dssm' } }], outDir: 'out' },
   online: { initial: { run: 'run' }, source: { kind: 'dir', path: 'events' }, outDir: 'out', batchSize: 64, checkpoint: { everyUpdates: 10 } },
+  tune: { name: 's', base: { model: { kind: 'dssm' }, data: { recipe: 'ml-100k' }, epochs: 3 }, space: { 'optimizer.lr': { log: [1e-4, 1e-2] } }, trials: 2, outDir: 'out' },
 } as const;
 type Kind = keyof typeof VALID;
 
@@ -43,11 +45,13 @@ const PARSE: Record<Kind, (x: unknown) => unknown> = {
   'cascade-train': (x) => parseCascadeTrainConfig(x, root),
   'cascade-experiment': (x) => parseCascadeExperiment(x, root),
   online: (x) => parseOnlineConfig(x, root),
+  tune: (x) => parseTuneConfig(x, root),
 };
 
 const LOAD: Record<Kind, (path: string) => unknown> = {
   data: loadDataConfig, train: loadTrainConfig, experiment: loadExperiment, cascade: loadCascadeConfig,
   'cascade-train': loadCascadeTrainConfig, 'cascade-experiment': loadCascadeExperiment, online: loadOnlineConfig,
+  tune: loadTuneConfig,
 };
 
 /** A misspelled key per kind, where it goes, and the message it must give. */
@@ -70,6 +74,8 @@ const TYPOS: [Kind, (c: any) => void, RegExp][] = [
   ['cascade-experiment', (c) => (c.rows[0].lables = 'x'), /cascade-experiment\.rows\.0\.lables: unknown key 'lables'; did you mean 'label'\?/],
   ['online', (c) => (c.batchsize = 32), /online\.batchsize: unknown key 'batchsize'; did you mean 'batchSize'\?/],
   ['online', (c) => (c.checkpoint.everyUpdate = 5), /online\.checkpoint\.everyUpdate: unknown key 'everyUpdate'; did you mean 'everyUpdates'\?/],
+  ['tune', (c) => (c.trial = 3), /tune\.trial: unknown key 'trial'; did you mean 'trials'\?/],
+  ['tune', (c) => (c.base.epoch = 3), /tune\.base\.epoch: unknown key 'epoch'; did you mean 'epochs'\?/],
 ];
 
 const copy = <T>(x: T): any => JSON.parse(JSON.stringify(x));
@@ -115,6 +121,7 @@ test('a YAML file is validated as strictly, and a file error names the file', ()
 /** The kind of a shipped config, from its shape. */
 function kindOf(c: Record<string, unknown>): Kind {
   if ('features' in c) return 'data';
+  if ('space' in c) return 'tune';
   if ('initial' in c) return 'online';
   if (c.type === 'cascade') return 'cascade-experiment';
   if ('models' in c) return 'experiment';

@@ -19,6 +19,7 @@ export const PRERANK: CommandGroup = {
     train: { summary: 'train a model from a train config, or online from an event stream (--online)', load: async () => (await import('./train.js')).trainCommand },
     eval: { summary: "evaluate a training run's best checkpoint on a split", load: async () => (await import('./train.js')).evalCommand },
     experiment: { summary: 'train models x seeds and write a results table, JSON and an HTML report', load: async () => (await import('./experiment.js')).experimentCommand },
+    tune: { summary: 'search hyperparameters: random trials, successive halving on validation, test read once for the best', load: async () => (await import('./tune.js')).tuneCommand },
     export: { summary: 'write a serving bundle from a training run', load: async () => (await import('./export.js')).exportCommand },
     serve: { summary: 'serve a bundle (or a versioned bundle root) over HTTP', load: async () => (await import('./serve.js')).serveCommand },
     data: { summary: 'inspect a dataset (cardinality, OOV, label rates), print the data config schema, or write a synthetic log', load: async () => (await import('./data.js')).dataCommand },

@@ -8,6 +8,7 @@ import { MODEL_CONFIGS } from '../models/registry.js';
 import { OnlineConfigSchema } from '../online/config.js';
 import { TrainConfigSchema } from '../train/config.js';
 import { ExperimentSchema } from '../train/experiment.js';
+import { TuneConfigSchema } from '../train/tune/config.js';
 import { STRATEGY_CONFIGS } from '../train/strategies/registry.js';
 import { defineCommand, type Command, type CommandGroup } from './command.js';
 
@@ -16,6 +17,7 @@ export const CONFIG_SCHEMAS: Record<string, { summary: string; schema: z.ZodType
   data: { summary: 'a data config: sources, keys, label, features, split (prerank data inspect; a train config\'s data.config)', schema: DataConfigSchema },
   train: { summary: 'a train config: model, data, optimizer, epochs, early stopping (prerank train)', schema: TrainConfigSchema },
   experiment: { summary: 'an experiment: models x seeds on one dataset (prerank experiment)', schema: ExperimentSchema },
+  tune: { summary: 'a hyperparameter search: base train config, search space, trials, successive halving (prerank tune)', schema: TuneConfigSchema },
   cascade: { summary: 'a cascade simulation: periods, requests, stages, stage models, labels (prerank cascade build)', schema: CascadeConfigSchema },
   'cascade-train': { summary: 'a pre-ranker trained on a cascade (prerank cascade train)', schema: CascadeTrainConfigSchema },
   'cascade-experiment': { summary: 'rows x seeds on one cascade (prerank experiment with "type": "cascade")', schema: CascadeExperimentSchema },

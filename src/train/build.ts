@@ -23,11 +23,11 @@ export function loadTrainConfig(path: string): TrainConfig {
 
 /**
  * The run's data: out-of-core (CachedDataset, rows streamed from an on-disk cache) when the data config has `cache`,
- * else in memory (Dataset).
+ * else in memory (Dataset). `splitSeed` replaces the data config's seed: another split, encoders fitted on its train.
  */
-export async function loadData(cfg: Pick<TrainConfig, 'data'>, log: (line: string) => void = () => {}): Promise<TrainingData> {
-  if ('recipe' in cfg.data) return Dataset.load(recipeConfig(cfg.data.recipe as RecipeName));
-  const dataCfg = loadDataConfig(cfg.data.config);
+export async function loadData(cfg: Pick<TrainConfig, 'data'> & { splitSeed?: number }, log: (line: string) => void = () => {}): Promise<TrainingData> {
+  const read = 'recipe' in cfg.data ? recipeConfig(cfg.data.recipe as RecipeName) : loadDataConfig(cfg.data.config);
+  const dataCfg = cfg.splitSeed === undefined ? read : { ...read, seed: cfg.splitSeed };
   return dataCfg.cache ? CachedDataset.open(dataCfg, { log }) : Dataset.load(dataCfg);
 }
 

@@ -21,6 +21,8 @@ export const TrainConfigSchema = z.strictObject({
   evalBatchSize: z.number().int().positive().default(8192),
   epochs: z.number().int().positive().default(10),
   seed: z.number().int().default(2022),
+  /** The seed of the data split (train/val/test rows, and so every encoder fitted on train); default: the data config's. */
+  splitSeed: z.number().int().optional(),
   /**
    * Early stopping on a validation metric: 'auc' (higher is better), 'logloss' (lower), or a full-corpus ranking
    * metric such as 'recall@20' / 'ndcg@10' (higher; two-tower models; the right choice for retrieval objectives

@@ -30,7 +30,7 @@ export function recordedRuns<R extends { label: string; seed: number }>(outDir: 
   return stored.runs ?? [];
 }
 
-/** The recorded run of (label, seed), if any. */
-export function findRun<R extends { label: string; seed: number }>(runs: R[], label: string, seed: number): R | undefined {
-  return runs.find((r) => r.label === label && r.seed === seed);
+/** The recorded run of (label, seed, split seed), if any; no split seed: the data config's own split. */
+export function findRun<R extends { label: string; seed: number; splitSeed?: number }>(runs: R[], label: string, seed: number, splitSeed?: number): R | undefined {
+  return runs.find((r) => r.label === label && r.seed === seed && r.splitSeed === splitSeed);
 }

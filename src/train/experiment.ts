@@ -15,9 +15,10 @@ import { inMemory, loadData, runTraining } from './run.js';
 import { rankingEval } from './ranking-eval.js';
 import { findRun, recordedRuns } from './experiment-resume.js';
 import { writeFileAtomic } from '../util/atomic-dir.js';
+import { checkGaps, gapLines, seedsText, spreadText } from './split-seeds.js';
 
-/** The train config minus model, data, seed and outDir: the settings an experiment's runs share. */
-const TrainSettings = TrainConfigSchema.omit({ model: true, data: true, seed: true, outDir: true });
+/** The train config minus model, data, seeds and outDir: the settings an experiment's runs share. */
+const TrainSettings = TrainConfigSchema.omit({ model: true, data: true, seed: true, splitSeed: true, outDir: true });
 
 export const ExperimentSchema = z.strictObject({
   name: z.string(),
@@ -26,10 +27,20 @@ export const ExperimentSchema = z.strictObject({
     kind: z.string(), label: z.string().optional(), config: z.record(z.string(), z.unknown()).default({}),
     /** A training strategy for this entry (e.g. onebp); none = the model's own loss. */
     strategy: StrategySpecSchema.optional(),
-  }).superRefine((m, ctx) => checkModelConfig(ctx, m.kind, m.config, ['kind'], ['config']))).min(1),
+    /** Training settings of this entry over the shared `train` (a tuned entry's lr, batch size, ...). */
+    train: z.record(z.string(), z.unknown()).optional(),
+  }).superRefine((m, ctx) => {
+    checkModelConfig(ctx, m.kind, m.config, ['kind'], ['config']);
+    if (m.train) refineWith(ctx, TrainSettings.partial(), m.train, ['train']);
+  })).min(1),
   /** Full-corpus ranking metrics on test (train items masked) at these K, for two-tower models. */
   ranking: z.strictObject({ ks: z.array(z.number().int().positive()).min(1) }).optional(),
   seeds: z.array(z.number().int()).min(1).default([1, 2, 3]),
+  /** Data split seeds: every (model, seed) runs on each split (encoders refitted on its train rows); absent: the data
+   * config's own split. Tables give mean ± sd over all runs, model seeds x split seeds. */
+  splitSeeds: z.array(z.number().int()).min(1).optional(),
+  /** Pairs [a, b] of entry labels whose test AUC gap a - b is reported per split seed, with its sd over split seeds. */
+  gaps: z.array(z.tuple([z.string(), z.string()])).optional(),
   /** Training settings shared by every run (the train config minus model, data, seed and outDir); kept as written
    * (validated, defaults not filled in), so a resumed experiment compares equal to the one recorded. */
   train: z.record(z.string(), z.unknown()).default({}).superRefine((t, ctx) => refineWith(ctx, TrainSettings, t, [])),
@@ -42,6 +53,8 @@ export interface RunRecord {
   label: string;
   kind: string;
   seed: number;
+  /** The data split's seed, when the experiment has splitSeeds. */
+  splitSeed?: number;
   val: Record<string, number>;
   test: Record<string, number>;
   bestEpoch: number;
@@ -84,7 +97,7 @@ export function markdownTable(exp: ExperimentConfig, dataName: string, runs: Run
   const lines = [
     `# ${exp.name}`,
     '',
-    `Dataset: ${dataName}. Seeds: ${exp.seeds.join(', ')}. Validation and test metrics of the checkpoint with the best validation ${stopMetric}, mean ± std over seeds.`,
+    `Dataset: ${dataName}. ${seedsText(exp)} Validation and test metrics of the checkpoint with the best validation ${stopMetric}, ${spreadText(exp)}.`,
     `RelaImpr is against ${exp.base} (test AUC). Latency: user encode + scoring of 1,000 candidates (two-tower: cached item reps), median ms.`,
     '',
     `Command: \`${command}\``,
@@ -112,6 +125,7 @@ export function markdownTable(exp: ExperimentConfig, dataName: string, runs: Run
       lines.push(`| ${label} | ${rankingCols.map((c) => cell(rs.map((r) => r.ranking![c]))).join(' | ')} | ${meanStd(rs.map((r) => r.epochSeconds)).mean.toFixed(2)} |`);
     }
   }
+  lines.push(...gapLines(exp, runs));
   return `${lines.join('\n')}\n`;
 }
 
@@ -131,9 +145,11 @@ export async function runExperiment(exp: ExperimentConfig, command: string, log:
   const labels = exp.models.map((m) => m.label ?? m.kind);
   const unknown = (opts.only ?? []).filter((l) => !labels.includes(l));
   if (unknown.length > 0) throw new Error(`--only: no entry labelled ${unknown.join(', ')} in this experiment (labels: ${labels.join(', ')})`);
+  checkGaps(exp, labels);
   const resume = opts.resume === true || opts.only !== undefined;
-  const data = await loadData({ data: exp.data });
-  log(`${exp.name}: ${data.name}, ${data.size} rows; ${exp.models.length} models x ${exp.seeds.length} seeds${opts.only ? ` (this shard: ${opts.only.join(', ')})` : ''}`);
+  const splits = exp.splitSeeds ?? [undefined];
+  let data = await loadData({ data: exp.data, splitSeed: splits[0] });
+  log(`${exp.name}: ${data.name}, ${data.size} rows; ${exp.models.length} models x ${exp.seeds.length} seeds${exp.splitSeeds ? ` x ${splits.length} split seeds` : ''}${opts.only ? ` (this shard: ${opts.only.join(', ')})` : ''}`);
   mkdirSync(exp.outDir, { recursive: true });
   const recordedAtStart = resume ? recordedRuns<RunRecord>(exp.outDir, exp) : [];
   const mine: RunRecord[] = [];
@@ -143,9 +159,11 @@ export async function runExperiment(exp: ExperimentConfig, command: string, log:
     const recorded = resume ? recordedRuns<RunRecord>(exp.outDir, exp) : [];
     const out: RunRecord[] = [];
     for (const label of labels) {
-      for (const seed of exp.seeds) {
-        const r = findRun(mine, label, seed) ?? findRun(recorded, label, seed);
-        if (r) out.push(r);
+      for (const split of splits) {
+        for (const seed of exp.seeds) {
+          const r = findRun(mine, label, seed, split) ?? findRun(recorded, label, seed, split);
+          if (r) out.push(r);
+        }
       }
     }
     return out;
@@ -156,27 +174,33 @@ export async function runExperiment(exp: ExperimentConfig, command: string, log:
     writeFileSync(join(exp.outDir, 'results.md'), markdownTable(exp, data.name, runs, command));
     return runs;
   };
-  for (const m of exp.models) {
-    const label = m.label ?? m.kind;
-    for (const seed of exp.seeds) {
-      if (findRun(recordedAtStart, label, seed)) {
-        log(`  ${label} seed ${seed}: recorded in results.json (--resume), not trained again`);
-        continue;
+  const toTrain = (split: number | undefined) => exp.models.some((m) => (!opts.only || opts.only.includes(m.label ?? m.kind))
+    && exp.seeds.some((seed) => !findRun(recordedAtStart, m.label ?? m.kind, seed, split)));
+  for (const split of splits) {
+    if (split !== splits[0] && toTrain(split)) data = await loadData({ data: exp.data, splitSeed: split });
+    const at = split === undefined ? '' : ` split ${split}`;
+    for (const m of exp.models) {
+      const label = m.label ?? m.kind;
+      for (const seed of exp.seeds) {
+        if (findRun(recordedAtStart, label, seed, split)) {
+          log(`  ${label}${at} seed ${seed}: recorded in results.json (--resume), not trained again`);
+          continue;
+        }
+        if (opts.only && !opts.only.includes(label)) continue;
+        const cfg = parseTrainConfig({ ...exp.train, ...m.train, model: { kind: m.kind, config: m.config }, strategy: m.strategy, data: exp.data, seed, splitSeed: split,
+          outDir: join(exp.outDir, 'runs', `${label}${split === undefined ? '' : `-split${split}`}-seed${seed}`) });
+        const r = await runTraining(cfg, { data, quiet: true });
+        const rec: RunRecord = {
+          label, kind: m.kind, seed, ...(split === undefined ? {} : { splitSeed: split }), val: { ...r.fit.best }, test: { ...r.test }, bestEpoch: r.fit.bestEpoch, samplesPerSec: r.samplesPerSec,
+          latencyMs: servingLatencyMs(r.model, data, 1000),
+          epochSeconds: r.fit.epochs.reduce((a, e) => a + e.seconds, 0) / Math.max(1, r.fit.epochs.length),
+          ranking: exp.ranking && r.model.twoTower ? rankingEval(r.model, inMemory(data, 'ranking metrics'), { split: 'test', ks: exp.ranking.ks, strategy: r.strategy }) : undefined,
+          curve: r.fit.epochs.map((e) => ({ epoch: e.epoch, trainLoss: e.trainLoss, valAuc: e.val.auc, valLogloss: e.val.logloss })),
+        };
+        mine.push(rec);
+        log(`  ${label}${at} seed ${seed}: test AUC ${rec.test.auc.toFixed(4)} logloss ${rec.test.logloss.toFixed(4)} (best epoch ${rec.bestEpoch}, ${rec.samplesPerSec.toFixed(0)} samples/s, ${rec.latencyMs.toFixed(3)} ms/1k)`);
+        save();
       }
-      if (opts.only && !opts.only.includes(label)) continue;
-      const cfg = parseTrainConfig({ ...exp.train, model: { kind: m.kind, config: m.config }, strategy: m.strategy, data: exp.data, seed,
-        outDir: join(exp.outDir, 'runs', `${label}-seed${seed}`) });
-      const r = await runTraining(cfg, { data, quiet: true });
-      const rec: RunRecord = {
-        label, kind: m.kind, seed, val: { ...r.fit.best }, test: { ...r.test }, bestEpoch: r.fit.bestEpoch, samplesPerSec: r.samplesPerSec,
-        latencyMs: servingLatencyMs(r.model, data, 1000),
-        epochSeconds: r.fit.epochs.reduce((a, e) => a + e.seconds, 0) / Math.max(1, r.fit.epochs.length),
-        ranking: exp.ranking && r.model.twoTower ? rankingEval(r.model, inMemory(data, 'ranking metrics'), { split: 'test', ks: exp.ranking.ks, strategy: r.strategy }) : undefined,
-        curve: r.fit.epochs.map((e) => ({ epoch: e.epoch, trainLoss: e.trainLoss, valAuc: e.val.auc, valLogloss: e.val.logloss })),
-      };
-      mine.push(rec);
-      log(`  ${label} seed ${seed}: test AUC ${rec.test.auc.toFixed(4)} logloss ${rec.test.logloss.toFixed(4)} (best epoch ${rec.bestEpoch}, ${rec.samplesPerSec.toFixed(0)} samples/s, ${rec.latencyMs.toFixed(3)} ms/1k)`);
-      save();
     }
   }
   const runs = save();

@@ -15,6 +15,7 @@ import type { BinaryMetrics } from './predict.js';
 import { Progress } from './progress.js';
 import { rowRun, type RowObjective, type ValMetrics } from './rows.js';
 import { RunLog } from './run-log.js';
+import { smallEpochWarning } from './small-epoch.js';
 import { trainStep } from './step.js';
 
 export type { ValMetrics } from './rows.js';
@@ -51,6 +52,10 @@ export interface TrainerOptions {
   resume?: boolean;
   /** Stop after this many epochs in this call (for tests of resume); the run can be resumed later. */
   maxEpochsThisCall?: number;
+  /** Stop once this many epochs of the run are done (counting resumed ones); the run can be resumed later. */
+  untilEpoch?: number;
+  /** Where warnings go (default: stderr); each is also written to the run log. */
+  warn?: (line: string) => void;
   signal?: AbortSignal;
   quiet?: boolean;
   /** How the model is trained on dataset rows (src/train/strategies); default: its own loss on every parameter. A
@@ -81,6 +86,8 @@ export class Trainer<B = Batch, M extends Metrics = ValMetrics> {
   readonly log: RunLog;
   readonly run: TrainingRun<B, M>;
   private readonly progress = new Progress();
+  /** Said once, when the run starts (a run over dataset rows with too few steps an epoch). */
+  private readonly startWarning: string | null = null;
 
   /** A run over the dataset's rows (the config's batch size, seed and strategy) ... */
   constructor(model: RecModel, data: TrainingData, cfg: TrainConfig, opts?: TrainerOptions);
@@ -88,6 +95,7 @@ export class Trainer<B = Batch, M extends Metrics = ValMetrics> {
   constructor(model: RecModel, run: TrainingRun<B, M>, cfg: LoopConfig, opts?: TrainerOptions);
   constructor(readonly model: RecModel, run: TrainingData | TrainingRun<B, M>, readonly cfg: LoopConfig, readonly opts: TrainerOptions = {}) {
     this.run = 'objective' in run ? run : (rowRun(run, cfg as TrainConfig, opts.strategy) as unknown as TrainingRun<B, M>);
+    if (!('objective' in run)) this.startWarning = smallEpochWarning(run.splitSize('train'), (cfg as TrainConfig).batchSize);
     if (!opts.optimizer && !cfg.optimizer) throw new Error('Trainer: give an optimizer config or an optimizer');
     this.optimizer = opts.optimizer ?? createOptimizer(model, cfg.optimizer!, this.run.strategy?.trainable(model));
     this.log = new RunLog(join(cfg.outDir, 'log.jsonl'));
@@ -145,9 +153,13 @@ export class Trainer<B = Batch, M extends Metrics = ValMetrics> {
       resumedFrom = meta.epoch;
       this.log.write({ event: 'resume', fromEpoch: meta.epoch });
     }
+    if (start === 0 && this.startWarning) {
+      (this.opts.warn ?? ((l: string) => process.stderr.write(`warning: ${l}\n`)))(this.startWarning);
+      this.log.write({ event: 'warning', message: this.startWarning });
+    }
     const metric = cfg.earlyStopping.metric;
     let stoppedEarly = bad > cfg.earlyStopping.patience;
-    const stopAt = Math.min(cfg.epochs, start + (this.opts.maxEpochsThisCall ?? Infinity));
+    const stopAt = Math.min(cfg.epochs, start + (this.opts.maxEpochsThisCall ?? Infinity), this.opts.untilEpoch ?? Infinity);
     for (let epoch = start; epoch < stopAt && !stoppedEarly; epoch++) {
       const t0 = performance.now();
       const { loss, samples, steps, lists } = this.trainEpoch(epoch);
