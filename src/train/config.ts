@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { parseConfig } from '../util/config.js';
 import { ModelSpecSchema } from '../models/registry.js';
 import { StrategySpecSchema } from './strategies/registry.js';
+import { SampledSoftmaxSchema } from './sampled-softmax.js';
 
 export const TrainConfigSchema = z.strictObject({
   /** Registered model name (see src/models/registry.ts) and its own config object. */
@@ -34,6 +35,9 @@ export const TrainConfigSchema = z.strictObject({
     .default({ metric: 'auc', patience: 5 }),
   /** A training strategy (src/train/strategies/registry.ts) and its config; none = the model's own loss. */
   strategy: StrategySpecSchema.optional(),
+  /** The step's loss on dataset rows when not the model's own: the sampled softmax (retrieval training, two-tower models). */
+  objective: SampledSoftmaxSchema.optional()
+    .describe("the step's loss when not the model's own (absent): {kind: 'sampled-softmax', ...} trains a two-tower model for retrieval"),
   /** Where checkpoints (last/, best/) and the JSONL log go. */
   outDir: z.string().default('runs/latest'),
 });

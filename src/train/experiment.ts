@@ -10,6 +10,7 @@ import { parseTrainConfig, TrainConfigSchema } from './config.js';
 import { loadConfig, parseConfig, refineWith } from '../util/config.js';
 import { checkModelConfig } from '../models/registry.js';
 import { StrategySpecSchema } from './strategies/registry.js';
+import { SampledSoftmaxSchema } from './sampled-softmax.js';
 import { servingLatencyMs } from './latency.js';
 import { inMemory, loadData, runTraining } from './run.js';
 import { rankingEval } from './ranking-eval.js';
@@ -26,6 +27,8 @@ export const ExperimentSchema = z.strictObject({
     kind: z.string(), label: z.string().optional(), config: z.record(z.string(), z.unknown()).default({}),
     /** A training strategy for this entry (e.g. onebp); none = the model's own loss. */
     strategy: StrategySpecSchema.optional(),
+    /** This entry's objective (e.g. sampled-softmax), in place of the shared `train.objective`; kept as written. */
+    objective: z.record(z.string(), z.unknown()).optional().superRefine((o, ctx) => { if (o) refineWith(ctx, SampledSoftmaxSchema, o, []); }),
   }).superRefine((m, ctx) => checkModelConfig(ctx, m.kind, m.config, ['kind'], ['config']))).min(1),
   /** Full-corpus ranking metrics on test (train items masked) at these K, for two-tower models. */
   ranking: z.strictObject({ ks: z.array(z.number().int().positive()).min(1) }).optional(),
@@ -164,7 +167,7 @@ export async function runExperiment(exp: ExperimentConfig, command: string, log:
         continue;
       }
       if (opts.only && !opts.only.includes(label)) continue;
-      const cfg = parseTrainConfig({ ...exp.train, model: { kind: m.kind, config: m.config }, strategy: m.strategy, data: exp.data, seed,
+      const cfg = parseTrainConfig({ ...exp.train, model: { kind: m.kind, config: m.config }, strategy: m.strategy, ...(m.objective ? { objective: m.objective } : {}), data: exp.data, seed,
         outDir: join(exp.outDir, 'runs', `${label}-seed${seed}`) });
       const r = await runTraining(cfg, { data, quiet: true });
       const rec: RunRecord = {
