@@ -73,27 +73,38 @@ export interface PlanOptions {
 /** The plan for P positive rows (users[p], items[p]) and M shared sampled items. */
 export function softmaxPlan(users: ArrayLike<number>, items: ArrayLike<number>, sampled: ArrayLike<number>, opts: PlanOptions): SoftmaxPlan {
   const P = items.length, M = sampled.length;
-  const C = (opts.inBatch ? P : 1) + M;
+  const first = opts.inBatch ? P : 1; // the first sampled column
+  const C = first + M;
   const plan: SoftmaxPlan = { P, C, userIndex: new Int32Array(P * C), itemIndex: new Int32Array(P * C), offset: new Float64Array(P * C), labels: new Int32Array(P) };
-  const byUser = new Map<number, Set<number>>(); // each user's positive items in the batch
-  for (let p = 0; p < P; p++) (byUser.get(users[p]) ?? byUser.set(users[p], new Set()).get(users[p])!).add(items[p]);
   const logCount = (n: number, prob: number): number => (opts.logQ && prob > 0 ? Math.log(n * prob) : 0);
-  const inBatchCorr = Array.from({ length: P }, (_, c) => logCount(P, opts.inBatchProb(items[c])));
-  const sampledCorr = Array.from({ length: M }, (_, m) => logCount(M, opts.sampledProb(sampled[m])));
+  // One row's columns (the own column of a row without in-batch negatives is filled per row): items, offsets.
+  const colItem = new Int32Array(C);
+  const rowOffset = new Float64Array(C);
+  const rowItemIndex = Int32Array.from({ length: C }, (_, c) => (c < first ? c : P + c - first));
+  for (let c = 0; c < C; c++) {
+    if (c >= first) colItem[c] = sampled[c - first];
+    else if (opts.inBatch) colItem[c] = items[c];
+    rowOffset[c] = c >= first ? -logCount(M, opts.sampledProb(colItem[c])) : opts.inBatch ? -logCount(P, opts.inBatchProb(colItem[c])) : 0;
+  }
+  // Where each item is a column, and each user's positive items in the batch (the candidates a row masks).
+  const columnsOf = new Map<number, number[]>();
+  for (let c = opts.inBatch ? 0 : first; c < C; c++) (columnsOf.get(colItem[c]) ?? columnsOf.set(colItem[c], []).get(colItem[c])!).push(c);
+  const byUser = new Map<number, Set<number>>();
+  for (let p = 0; p < P; p++) (byUser.get(users[p]) ?? byUser.set(users[p], new Set()).get(users[p])!).add(items[p]);
   for (let p = 0; p < P; p++) {
+    const o = p * C;
     const own = opts.inBatch ? p : 0;
-    const hits = byUser.get(users[p])!;
     plan.labels[p] = own;
-    for (let c = 0; c < C; c++) {
-      const k = p * C + c;
-      const fromBatch = opts.inBatch && c < P;
-      const m = c - (opts.inBatch ? P : 1);
-      const item = fromBatch ? items[c] : c === own ? items[p] : sampled[m];
-      plan.userIndex[k] = p;
-      plan.itemIndex[k] = fromBatch ? c : c === own ? p : P + m;
-      if (c !== own && opts.maskHits && hits.has(item)) plan.offset[k] = MASKED;
-      else if (fromBatch) plan.offset[k] = -inBatchCorr[c];
-      else plan.offset[k] = c === own ? -logCount(M, opts.sampledProb(item)) : -sampledCorr[m];
+    plan.userIndex.fill(p, o, o + C);
+    plan.offset.set(rowOffset, o);
+    plan.itemIndex.set(rowItemIndex, o);
+    if (!opts.inBatch) {
+      plan.itemIndex[o] = p;
+      plan.offset[o] = -logCount(M, opts.sampledProb(items[p]));
+    }
+    if (!opts.maskHits) continue;
+    for (const item of byUser.get(users[p])!) {
+      for (const c of columnsOf.get(item) ?? []) if (c !== own) plan.offset[o + c] = MASKED;
     }
   }
   return plan;
