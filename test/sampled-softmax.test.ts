@@ -16,6 +16,7 @@ import type { RecModel } from '../src/models/types.js';
 import { parseTrainConfig, type TrainConfigInput } from '../src/train/config.js';
 import { Trainer } from '../src/train/trainer.js';
 import { createTwoBp } from '../src/train/strategies/onebp.js';
+import { rankingEval } from '../src/train/ranking-eval.js';
 import { MASKED, SampledSoftmax, SampledSoftmaxSchema, sampledSoftmaxLoss, softmaxPlan, type PlanOptions, type Scorer, type SoftmaxPlan } from '../src/train/sampled-softmax.js';
 import { gradCheck, randTensor } from './helpers/gradcheck.js';
 
@@ -206,4 +207,14 @@ test('bad objective settings are refused with the field and the reason', () => {
   const m = model('dssm');
   const strategy = createTwoBp({ model: m, data: ds, rng: new Rng(1) }, {});
   assert.throws(() => new Trainer(m, ds, trainConfig('dssm'), { quiet: true, strategy }), /objective 'sampled-softmax' and strategy 'twobp' both give the step's loss/);
+});
+
+test('full-corpus ranking can evaluate a seeded sample of the users (large corpora): that many, the same for the same seed', () => {
+  const m = model('dssm');
+  const all = rankingEval(m, ds, { split: 'test', ks: [10] });
+  const a = rankingEval(m, ds, { split: 'test', ks: [10], users: 7, seed: 3 });
+  assert.ok(all.users > 7);
+  assert.equal(a.users, 7);
+  assert.deepEqual(rankingEval(m, ds, { split: 'test', ks: [10], users: 7, seed: 3 }), a);
+  assert.deepEqual(rankingEval(m, ds, { split: 'test', ks: [10], users: all.users + 5 }), all);
 });

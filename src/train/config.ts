@@ -31,6 +31,8 @@ export const TrainConfigSchema = z.strictObject({
     .strictObject({
       metric: z.union([z.enum(['auc', 'logloss']), z.string().regex(/^(recall|ndcg|precision|hitrate)@[1-9][0-9]*$/, 'auc, logloss or <recall|ndcg|precision|hitrate>@K')]).default('auc'),
       patience: z.number().int().min(0).default(5),
+      users: z.number().int().positive().optional()
+        .describe('a ranking metric: evaluate this many validation users, a sample fixed by the seed (default: every one)'),
     })
     .default({ metric: 'auc', patience: 5 }),
   /** A training strategy (src/train/strategies/registry.ts) and its config; none = the model's own loss. */

@@ -31,7 +31,11 @@ export const ExperimentSchema = z.strictObject({
     objective: z.record(z.string(), z.unknown()).optional().superRefine((o, ctx) => { if (o) refineWith(ctx, SampledSoftmaxSchema, o, []); }),
   }).superRefine((m, ctx) => checkModelConfig(ctx, m.kind, m.config, ['kind'], ['config']))).min(1),
   /** Full-corpus ranking metrics on test (train items masked) at these K, for two-tower models. */
-  ranking: z.strictObject({ ks: z.array(z.number().int().positive()).min(1) }).optional(),
+  ranking: z.strictObject({
+    ks: z.array(z.number().int().positive()).min(1),
+    /** Evaluate this many test users, a sample fixed by the run's seed (default: every one). */
+    users: z.number().int().positive().optional(),
+  }).optional(),
   seeds: z.array(z.number().int()).min(1).default([1, 2, 3]),
   /** Training settings shared by every run (the train config minus model, data, seed and outDir); kept as written
    * (validated, defaults not filled in), so a resumed experiment compares equal to the one recorded. */
@@ -174,7 +178,7 @@ export async function runExperiment(exp: ExperimentConfig, command: string, log:
         label, kind: m.kind, seed, val: { ...r.fit.best }, test: { ...r.test }, bestEpoch: r.fit.bestEpoch, samplesPerSec: r.samplesPerSec,
         latencyMs: servingLatencyMs(r.model, data, 1000),
         epochSeconds: r.fit.epochs.reduce((a, e) => a + e.seconds, 0) / Math.max(1, r.fit.epochs.length),
-        ranking: exp.ranking && r.model.twoTower ? rankingEval(r.model, inMemory(data, 'ranking metrics'), { split: 'test', ks: exp.ranking.ks, strategy: r.strategy }) : undefined,
+        ranking: exp.ranking && r.model.twoTower ? rankingEval(r.model, inMemory(data, 'ranking metrics'), { split: 'test', ks: exp.ranking.ks, strategy: r.strategy, users: exp.ranking.users, seed }) : undefined,
         curve: r.fit.epochs.map((e) => ({ epoch: e.epoch, trainLoss: e.trainLoss, valAuc: e.val.auc, valLogloss: e.val.logloss })),
       };
       mine.push(rec);
