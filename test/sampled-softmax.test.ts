@@ -1,7 +1,7 @@
 // The sampled-softmax objective (src/train/sampled-softmax.ts): its log-Q offsets and accidental-hit masks against
 // hand-computed cases, its loss and gradient against a float64 computation written here and central differences,
 // its sampler statistics from the train split only, its draws seeded by the epoch, its config checks, and the
-// two-tower models (IntTower and RankTower through `score` on gathered pairs, DSSM through `scoreCross`) learning with it.
+// two-tower models (RankTower through `score` on gathered pairs; IntTower, DSSM and CS3 through `scoreCross`) learning with it.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -160,11 +160,11 @@ test('a uniform sampler given a generator draws pool[rng.int(pool size)] in orde
 });
 
 function trainConfig(kind: string, extra: Partial<TrainConfigInput> = {}) {
-  return parseTrainConfig({ model: { kind }, data: { recipe: 'x' }, batchSize: 64, epochs: 6, seed: 1, optimizer: { kind: 'adam', lr: 0.01 },
+  return parseTrainConfig({ model: { kind, config: TINY_CONFIGS[kind as ModelName] }, data: { recipe: 'x' }, batchSize: 64, epochs: 6, seed: 1, optimizer: { kind: 'adam', lr: 0.01 },
     earlyStopping: { patience: 10 }, outDir: join(dir, `run-${kind}`), objective: { kind: 'sampled-softmax', negatives: 10 }, ...extra });
 }
 
-for (const kind of ['int-tower', 'rank-tower', 'dssm'] as ModelName[]) {
+for (const kind of ['int-tower', 'rank-tower', 'dssm', 'cs3'] as ModelName[]) {
   test(`${kind} trains with the sampled softmax: its loss on a fixed batch and draw falls over a few epochs`, () => {
     const m = model(kind);
     const cfg = trainConfig(kind);
