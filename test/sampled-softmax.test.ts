@@ -218,3 +218,18 @@ test('full-corpus ranking can evaluate a seeded sample of the users (large corpo
   assert.deepEqual(rankingEval(m, ds, { split: 'test', ks: [10], users: 7, seed: 3 }), a);
   assert.deepEqual(rankingEval(m, ds, { split: 'test', ks: [10], users: all.users + 5 }), all);
 });
+
+test('a run with the sampled softmax resumed from its last checkpoint trains as an uninterrupted one', async () => {
+  const run = async (name: string, stops: number[]) => {
+    const cfg = trainConfig('dssm', { epochs: 3, outDir: join(dir, name) });
+    const losses: number[] = [];
+    for (const n of stops) {
+      const fit = await new Trainer(model('dssm'), ds, cfg, { quiet: true, resume: true, maxEpochsThisCall: n }).fit();
+      losses.push(...fit.epochs.slice(losses.length).map((e) => e.trainLoss));
+    }
+    return losses;
+  };
+  const whole = await run('resume-whole', [3]);
+  assert.equal(whole.length, 3);
+  assert.deepEqual(await run('resume-split', [1, 2]), whole);
+});
