@@ -125,7 +125,7 @@ function kindOf(c: Record<string, unknown>): Kind {
   if ('initial' in c) return 'online';
   if (c.type === 'cascade') return 'cascade-experiment';
   if ('models' in c) return 'experiment';
-  if ('objective' in c) return 'cascade-train';
+  if ('objective' in c && ('caps' in c || 'listsPerBatch' in c)) return 'cascade-train'; // a train config may have an objective too
   if ('model' in c) return 'train';
   return 'cascade';
 }

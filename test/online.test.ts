@@ -231,7 +231,7 @@ test('new users and items get entities and hashed ids without a restart, are tra
   assert.equal((bundle.manifest.training as { online: { updates: number } }).online.updates, r.state.updates);
 });
 
-test('strategies online: cs3-cascade keeps distilling on stream batches without repeating its warm start; onebp is refused with the reason', async () => {
+test('strategies online: cs3-cascade keeps distilling on stream batches without repeating its warm start; onebp and the sampled-softmax objective are refused with the reason', async () => {
   const root = tempDir('strategy');
   const teacher = await offlineRun(join(root, 'teacher'), 'dcn');
   const studentRun = async (name: string, strategy?: Record<string, unknown>) => {
@@ -274,6 +274,11 @@ test('strategies online: cs3-cascade keeps distilling on stream batches without 
     optimizer: { kind: 'adam', lr: 0.01 }, outDir: onebp, strategy: { kind: 'onebp', config: {} } }), { quiet: true });
   await assert.rejects(OnlineTrainer.create(onlineCfg({ runDir: onebp, dataCfgPath: teacher.dataCfgPath }, join(root, 'out-onebp'), { source: { kind: 'dir', path: dir } })),
     /training strategy 'onebp' cannot train online: .*indexed by the offline users/);
+  const softmax = join(root, 'sampled-softmax');
+  await runTraining(parseTrainConfig({ model: { kind: 'dssm', config: TINY_CONFIGS.dssm }, data: { config: teacher.dataCfgPath }, batchSize: 128, epochs: 1, seed: 5,
+    optimizer: { kind: 'adam', lr: 0.01 }, outDir: softmax, objective: { kind: 'sampled-softmax', negatives: 5 } }), { quiet: true });
+  await assert.rejects(OnlineTrainer.create(onlineCfg({ runDir: softmax, dataCfgPath: teacher.dataCfgPath }, join(root, 'out-softmax'), { source: { kind: 'dir', path: dir } })),
+    /objective 'sampled-softmax' cannot train online/);
   rmSync(root, { recursive: true, force: true });
 });
 

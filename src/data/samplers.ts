@@ -4,6 +4,8 @@ import { Rng } from '../core/random.js';
 
 export interface SamplerOptions {
   seed?: number;
+  /** The generator to draw from (a training strategy's checkpointed one); default: a new one seeded by `seed`. */
+  rng?: Rng;
   /** Per-user sorted item entities to avoid (e.g. Dataset.trainUserItems()); redraws up to maxTries times. */
   exclude?: Int32Array[];
   maxTries?: number;
@@ -26,14 +28,18 @@ export class PopularitySampler implements NegativeSampler {
   private readonly accept: Float64Array;
   private readonly alias: Int32Array;
   private readonly p: Float64Array;
+  /** Every item equally likely: one integer per draw, no alias lookup (OneBP's uniform draws, in their order). */
+  private readonly uniform: boolean;
 
   constructor(counts: ArrayLike<number>, readonly alpha = 0, private readonly opts: SamplerOptions = {}) {
-    this.rng = new Rng(opts.seed ?? 1);
+    if (!(alpha >= 0 && Number.isFinite(alpha))) throw new Error(`PopularitySampler: alpha must be a finite number >= 0, got ${alpha}`);
+    this.rng = opts.rng ?? new Rng(opts.seed ?? 1);
     const items: number[] = [];
     for (let i = 0; i < counts.length; i++) if (counts[i] > 0) items.push(i);
     if (items.length === 0) throw new Error('no item has a train count: nothing to sample');
     this.items = Int32Array.from(items);
     const w = items.map((i) => Math.pow(counts[i], alpha));
+    this.uniform = w.every((x) => x === w[0]);
     const total = w.reduce((a, b) => a + b, 0);
     this.p = new Float64Array(counts.length);
     items.forEach((it, k) => (this.p[it] = w[k] / total));
@@ -58,8 +64,14 @@ export class PopularitySampler implements NegativeSampler {
     return out;
   }
 
+  /** Items the sampler can return (count > 0), ascending. */
+  get support(): Int32Array {
+    return this.items;
+  }
+
   private draw(): number {
     const slot = this.rng.int(this.items.length);
+    if (this.uniform) return this.items[slot];
     return this.items[this.rng.uniform() < this.accept[slot] ? slot : this.alias[slot]];
   }
 }

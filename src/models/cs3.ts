@@ -109,6 +109,7 @@ export class Cs3 extends Module implements RecModel {
     this.sync = partConfig(config.sync, CS3_SYNC_DEFAULTS);
     if (!base.twoTower || !base.encodeUser || !base.encodeItem || !base.score) throw new Error(`cs3: '${base.kind}' is not a two-tower model (it needs encodeUser, encodeItem and score)`);
     this.base = this.addModule('base', base);
+    if (base.scoreCross) this.scoreCross = (u, v) => base.scoreCross!(u, v);
     this.embedder = fieldEmbedderOf(base, 'cs3');
     const widths = repWidths(base, ctx);
     const side = (name: 'user' | 'item', sources: readonly Source[], width: number): Side => {
@@ -184,6 +185,9 @@ export class Cs3 extends Module implements RecModel {
   score(userReps: Tensor, itemReps: Tensor): Tensor {
     return this.base.score!(userReps, itemReps);
   }
+
+  /** The base model's, when it has one. */
+  readonly scoreCross?: (userReps: Tensor, itemReps: Tensor) => Tensor;
 
   forward(batch: Batch): Tensor {
     return this.base.forward(batch);

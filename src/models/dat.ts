@@ -13,7 +13,7 @@ import * as ops from '../core/ops/index.js';
 import { Embedding, type Mlp } from '../nn/index.js';
 import type { Batch, FeatureInfo } from '../data/index.js';
 import type { ModelContext } from './types.js';
-import { TOWER_DIMS, labelsOf, dotScores, COMMON_CONFIG, DEEP_CONFIG, widthsConfig, ACTIVATIONS } from './common/base.js';
+import { TOWER_DIMS, labelsOf, dotCross, dotScores, COMMON_CONFIG, DEEP_CONFIG, widthsConfig, ACTIVATIONS } from './common/base.js';
 import { TwoTowerModel, type TowerOutput } from './common/model-base.js';
 import { ITEM_SIDE, USER_SIDE, flatInput, flatWidth, idFeature, type FieldEmbedder, type Source } from './common/field-embedder.js';
 import { normalizedDotSpec, type UserServingPlan } from './common/serving.js';
@@ -82,6 +82,11 @@ export class Dat extends TwoTowerModel<DatSide, DatSide> {
   /** userReps [N or 1, O], itemReps [N, O] -> [N]. */
   score(userReps: Tensor, itemReps: Tensor): Tensor {
     return ops.add(ops.scale(dotScores(userReps, itemReps), 1 / this.config.temperature), this.bias);
+  }
+
+  /** userReps [P, D], itemReps [C, D] -> [P, C]. */
+  scoreCross(userReps: Tensor, itemReps: Tensor): Tensor {
+    return dotCross(userReps, itemReps, this.config.temperature, this.bias);
   }
 
   servingPlan(): UserServingPlan {

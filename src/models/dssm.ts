@@ -11,7 +11,7 @@ import * as ops from '../core/ops/index.js';
 import type { Mlp } from '../nn/index.js';
 import type { Batch } from '../data/index.js';
 import type { ModelContext } from './types.js';
-import { TOWER_DIMS, dotScores, COMMON_CONFIG, DEEP_CONFIG, widthsConfig, ACTIVATIONS } from './common/base.js';
+import { TOWER_DIMS, dotCross, dotScores, COMMON_CONFIG, DEEP_CONFIG, widthsConfig, ACTIVATIONS } from './common/base.js';
 import { TwoTowerModel, type TowerOutput } from './common/model-base.js';
 import { ITEM_SIDE, USER_SIDE, flatInput, flatWidth, type FieldEmbedder, type Source } from './common/field-embedder.js';
 import { normalizedDotSpec, type UserServingPlan } from './common/serving.js';
@@ -60,6 +60,11 @@ export class Dssm extends TwoTowerModel {
   score(userReps: Tensor, itemReps: Tensor): Tensor {
     const dot = dotScores(userReps, itemReps); // [N]
     return ops.add(ops.scale(dot, 1 / this.config.temperature), this.bias);
+  }
+
+  /** userReps [P, 128], itemReps [C, 128] -> [P, C]. */
+  scoreCross(userReps: Tensor, itemReps: Tensor): Tensor {
+    return dotCross(userReps, itemReps, this.config.temperature, this.bias);
   }
 
   servingPlan(): UserServingPlan {

@@ -160,6 +160,19 @@ export class IntTower extends TwoTowerModel<IntTowerSide, IntTowerSide> {
     return ops.add(ops.pairMaxSim(u, v), this.bias); // sum over L*H user heads of the max over H item heads: [N]
   }
 
+  /** Every user against every item: userReps [U, L*H*P], itemReps [C, H*P] -> [U, C], from one GEMM. */
+  scoreCross(userReps: Tensor, itemReps: Tensor): Tensor {
+    const [U, C] = [userReps.shape[0], itemReps.shape[0]];
+    const { headSize: P } = this.config;
+    const H = this.heads;
+    const A = userReps.shape[1] / P; // L*H user heads
+    // Heads reordered head-major (row a*U + u = user u's head a), so the [A*U, C*H] GEMM is [A, U*C*H] as groupMaxSum wants.
+    const order = Int32Array.from({ length: A * U }, (_, k) => (k % U) * A + Math.floor(k / U));
+    const heads = ops.gather(ops.reshape(userReps, [U * A, P]), Tensor.from(order, [A * U], 'int32')); // [A*U, P]
+    const sim = ops.matmul(heads, ops.reshape(itemReps, [C * H, P]), { transB: true }); // [A*U, C*H]
+    return ops.add(ops.reshape(ops.groupMaxSum(ops.reshape(sim, [A, U * C * H]), H), [U, C]), this.bias);
+  }
+
   servingPlan(): UserServingPlan {
     const { headSize: P } = this.config;
     const H = this.heads;

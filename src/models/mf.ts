@@ -11,7 +11,7 @@ import * as ops from '../core/ops/index.js';
 import { Embedding } from '../nn/index.js';
 import type { Batch, FeatureInfo } from '../data/index.js';
 import type { ModelContext } from './types.js';
-import { dotScores, COMMON_CONFIG } from './common/base.js';
+import { dotCross, dotScores, COMMON_CONFIG } from './common/base.js';
 import { TwoTowerModel, type TowerOutput } from './common/model-base.js';
 import { PlanBuilder, type UserServingPlan } from './common/serving.js';
 import { idFeature } from './common/field-embedder.js';
@@ -75,6 +75,11 @@ export class Mf extends TwoTowerModel {
   /** userReps [N or 1, D], itemReps [N, D] -> [N]. */
   score(userReps: Tensor, itemReps: Tensor): Tensor {
     return ops.add(ops.scale(dotScores(userReps, itemReps), 1 / this.config.temperature), this.bias);
+  }
+
+  /** userReps [P, D], itemReps [C, D] -> [P, C]. */
+  scoreCross(userReps: Tensor, itemReps: Tensor): Tensor {
+    return dotCross(userReps, itemReps, this.config.temperature, this.bias);
   }
 
   servingPlan(): UserServingPlan {

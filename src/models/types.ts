@@ -42,6 +42,11 @@ export interface RecModel extends Module {
    */
   score?(userReps: Tensor, itemReps: Tensor): Tensor;
   /**
+   * Logits of every user against every item: userReps [P, U], itemReps [C, I] -> [P, C], equal to `score` over the
+   * cross product in fewer ops (one GEMM for an inner-product score). Absent: callers gather the pairs for `score`.
+   */
+  scoreCross?(userReps: Tensor, itemReps: Tensor): Tensor;
+  /**
    * The user side in eval mode as a serving plan (one native call per request: tower, score, top-n); absent when
    * the model cannot express it, and then serving runs encodeUser + score on tensors.
    */

@@ -80,6 +80,7 @@ export class OnlineTrainer {
     const strategy = await buildStrategy(trainCfg, model, data, true);
     const refusal = strategy?.onlineRefusal();
     if (strategy && refusal) throw new Error(`online: training strategy '${strategy.kind}' cannot train online: ${refusal}`);
+    if (trainCfg.objective) throw new Error(`online: objective '${trainCfg.objective.kind}' cannot train online: its in-batch and sampled negatives and their log-Q come from the offline train split (remove \`objective\` from the train config)`);
     const optimizer = createOptimizer(model, { ...trainCfg.optimizer, ...cfg.optimizer }, strategy?.trainable(model));
     const t = new OnlineTrainer(cfg, trainCfg, data, model, optimizer, opts, strategy);
     const k = data.config.keys;

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { parseConfig } from '../util/config.js';
 import { ModelSpecSchema } from '../models/registry.js';
 import { StrategySpecSchema } from './strategies/registry.js';
+import { SampledSoftmaxSchema } from './sampled-softmax.js';
 
 export const TrainConfigSchema = z.strictObject({
   /** Registered model name (see src/models/registry.ts) and its own config object. */
@@ -32,10 +33,15 @@ export const TrainConfigSchema = z.strictObject({
     .strictObject({
       metric: z.union([z.enum(['auc', 'logloss']), z.string().regex(/^(recall|ndcg|precision|hitrate)@[1-9][0-9]*$/, 'auc, logloss or <recall|ndcg|precision|hitrate>@K')]).default('auc'),
       patience: z.number().int().min(0).default(5),
+      users: z.number().int().positive().optional()
+        .describe('a ranking metric: evaluate this many validation users, a sample fixed by the seed (default: every one)'),
     })
     .default({ metric: 'auc', patience: 5 }),
   /** A training strategy (src/train/strategies/registry.ts) and its config; none = the model's own loss. */
   strategy: StrategySpecSchema.optional(),
+  /** The step's loss on dataset rows when not the model's own: the sampled softmax (retrieval training, two-tower models). */
+  objective: SampledSoftmaxSchema.optional()
+    .describe("the step's loss when not the model's own (absent): {kind: 'sampled-softmax', ...} trains a two-tower model for retrieval"),
   /** Where checkpoints (last/, best/) and the JSONL log go. */
   outDir: z.string().default('runs/latest'),
 });

@@ -10,6 +10,7 @@ import { parseTrainConfig, TrainConfigSchema } from './config.js';
 import { loadConfig, parseConfig, refineWith } from '../util/config.js';
 import { checkModelConfig } from '../models/registry.js';
 import { StrategySpecSchema } from './strategies/registry.js';
+import { SampledSoftmaxSchema } from './sampled-softmax.js';
 import { servingLatencyMs } from './latency.js';
 import { inMemory, loadData, runTraining } from './run.js';
 import { rankingEval } from './ranking-eval.js';
@@ -29,12 +30,18 @@ export const ExperimentSchema = z.strictObject({
     strategy: StrategySpecSchema.optional(),
     /** Training settings of this entry over the shared `train` (a tuned entry's lr, batch size, ...). */
     train: z.record(z.string(), z.unknown()).optional(),
+    /** This entry's objective (e.g. sampled-softmax), in place of the shared `train.objective`; kept as written. */
+    objective: z.record(z.string(), z.unknown()).optional().superRefine((o, ctx) => { if (o) refineWith(ctx, SampledSoftmaxSchema, o, []); }),
   }).superRefine((m, ctx) => {
     checkModelConfig(ctx, m.kind, m.config, ['kind'], ['config']);
     if (m.train) refineWith(ctx, TrainSettings.partial(), m.train, ['train']);
   })).min(1),
   /** Full-corpus ranking metrics on test (train items masked) at these K, for two-tower models. */
-  ranking: z.strictObject({ ks: z.array(z.number().int().positive()).min(1) }).optional(),
+  ranking: z.strictObject({
+    ks: z.array(z.number().int().positive()).min(1),
+    /** Evaluate this many test users, a sample fixed by the run's seed (default: every one). */
+    users: z.number().int().positive().optional(),
+  }).optional(),
   seeds: z.array(z.number().int()).min(1).default([1, 2, 3]),
   /** Data split seeds: every (model, seed) runs on each split (encoders refitted on its train rows); absent: the data
    * config's own split. Tables give mean ± sd over all runs, model seeds x split seeds. */
@@ -187,14 +194,15 @@ export async function runExperiment(exp: ExperimentConfig, command: string, log:
           continue;
         }
         if (opts.only && !opts.only.includes(label)) continue;
-        const cfg = parseTrainConfig({ ...exp.train, ...m.train, model: { kind: m.kind, config: m.config }, strategy: m.strategy, data: exp.data, seed, splitSeed: split,
+        const cfg = parseTrainConfig({ ...exp.train, ...m.train, model: { kind: m.kind, config: m.config }, strategy: m.strategy, ...(m.objective ? { objective: m.objective } : {}),
+          data: exp.data, seed, splitSeed: split,
           outDir: join(exp.outDir, 'runs', `${label}${split === undefined ? '' : `-split${split}`}-seed${seed}`) });
         const r = await runTraining(cfg, { data, quiet: true });
         const rec: RunRecord = {
           label, kind: m.kind, seed, ...(split === undefined ? {} : { splitSeed: split }), val: { ...r.fit.best }, test: { ...r.test }, bestEpoch: r.fit.bestEpoch, samplesPerSec: r.samplesPerSec,
           latencyMs: servingLatencyMs(r.model, data, 1000),
           epochSeconds: r.fit.epochs.reduce((a, e) => a + e.seconds, 0) / Math.max(1, r.fit.epochs.length),
-          ranking: exp.ranking && r.model.twoTower ? rankingEval(r.model, inMemory(data, 'ranking metrics'), { split: 'test', ks: exp.ranking.ks, strategy: r.strategy }) : undefined,
+          ranking: exp.ranking && r.model.twoTower ? rankingEval(r.model, inMemory(data, 'ranking metrics'), { split: 'test', ks: exp.ranking.ks, strategy: r.strategy, users: exp.ranking.users, seed }) : undefined,
           curve: r.fit.epochs.map((e) => ({ epoch: e.epoch, trainLoss: e.trainLoss, valAuc: e.val.auc, valLogloss: e.val.logloss })),
         };
         mine.push(rec);

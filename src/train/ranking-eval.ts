@@ -2,8 +2,9 @@
 // too): for every user with a positive in the split, score every item entity of the dataset, mask the user's train
 // items, and compute Recall/NDCG/Precision/HitRate@K against the split's positives (src/eval RankingMetrics).
 // The user rep comes from the user tower on the user's first row of the split, or from a training strategy's own
-// user state (OneBP's stored encodings) when one is given. Shape letters: N items, I item rep width, U user width.
+// user state (OneBP's stored encodings) when one is given. A large corpus may evaluate a seeded sample of the users. Shape letters: N items, I item rep width, U user width.
 import { Tensor } from '../core/tensor.js';
+import { Rng } from '../core/random.js';
 import { noGrad } from '../core/tape.js';
 import { scope } from '../core/scope.js';
 import type { Batch, Dataset, SplitName } from '../data/index.js';
@@ -16,6 +17,10 @@ export interface RankingEvalOptions {
   ks: readonly number[];
   /** Whose user reps: the model's tower (default) or a strategy's own state. */
   strategy?: TrainingStrategy;
+  /** Evaluate this many users with a positive in the split, a sample fixed by `seed` (default: every one; a large
+   * corpus scores every item per user, so millions of users are sampled). */
+  users?: number;
+  seed?: number;
 }
 
 /** Metrics by `${family}@${K}`, and `users`: how many users have a positive in the split (users whose positives are all train items are skipped by the metric). */
@@ -30,6 +35,10 @@ export function rankingEval(model: RecModel, data: Dataset, opts: RankingEvalOpt
     const u = data.rowUser[r];
     if (!firstRow.has(u)) firstRow.set(u, r);
     if (data.label[r] > 0.5) (relevant.get(u) ?? relevant.set(u, new Set()).get(u)!).add(data.rowItem[r]);
+  }
+  if (opts.users !== undefined && opts.users < relevant.size) {
+    const keep = new Set(sampleOf([...relevant.keys()], opts.users, new Rng(opts.seed ?? 1)));
+    for (const u of [...relevant.keys()]) if (!keep.has(u)) relevant.delete(u);
   }
   const masked = data.trainUserItems();
   const metric = new RankingMetrics({ ks: opts.ks });
@@ -68,6 +77,15 @@ export function rankingEval(model: RecModel, data: Dataset, opts: RankingEvalOpt
     model.train(wasTraining);
   }
   return { ...metric.compute(), users: relevant.size };
+}
+
+/** k of xs, uniformly without replacement (a partial Fisher-Yates shuffle). */
+function sampleOf(xs: number[], k: number, rng: Rng): number[] {
+  for (let i = 0; i < k; i++) {
+    const j = i + rng.int(xs.length - i);
+    [xs[i], xs[j]] = [xs[j], xs[i]];
+  }
+  return xs.slice(0, k);
 }
 
 function userReps(model: RecModel, batch: Batch, strategy?: TrainingStrategy): Tensor {

@@ -8,13 +8,14 @@ import type { TrainConfig } from './config.js';
 import type { BatchSource, Objective, TrainingRun } from './loop.js';
 import { binaryMetrics, collectPredictions, type BinaryMetrics } from './predict.js';
 import { rankingEval } from './ranking-eval.js';
+import { SampledSoftmax } from './sampled-softmax.js';
 import { MODEL_LOSS } from './step.js';
 import type { TrainingStrategy } from './strategies/types.js';
 
 /** Validation metrics of an epoch on rows: the binary ones, plus the ranking metric early stopping watches when it is one. */
 export type ValMetrics = BinaryMetrics & Record<string, number>;
 
-export type RowConfig = Pick<TrainConfig, 'batchSize' | 'evalBatchSize' | 'seed' | 'earlyStopping'>;
+export type RowConfig = Pick<TrainConfig, 'batchSize' | 'evalBatchSize' | 'seed' | 'earlyStopping'> & Partial<Pick<TrainConfig, 'objective'>>;
 
 /** The train split's batches; each epoch's order is seeded by the config's seed and the epoch. */
 export function rowSource(data: TrainingData, cfg: Pick<TrainConfig, 'batchSize' | 'seed'>): BatchSource<Batch> {
@@ -49,15 +50,33 @@ export function rowObjective(data: TrainingData, cfg: RowConfig, strategy?: Trai
       const val: ValMetrics = { ...evaluate(model, 'val') };
       const metric = cfg.earlyStopping.metric;
       const at = metric.indexOf('@');
-      if (at > 0) Object.assign(val, rankingEval(model, inMemory(data, `early stopping on ${metric}`), { split: 'val', ks: [Number(metric.slice(at + 1))], strategy }));
+      if (at > 0) Object.assign(val, rankingEval(model, inMemory(data, `early stopping on ${metric}`), { split: 'val', ks: [Number(metric.slice(at + 1))], strategy, users: cfg.earlyStopping.users, seed: cfg.seed }));
       return val;
     },
     lowerIsBetter: (metric) => metric === 'logloss',
-    describe: (val) => `val AUC ${val.auc.toFixed(5)} logloss ${val.logloss.toFixed(5)}`,
+    describe: (val, metric) => `val AUC ${val.auc.toFixed(5)} logloss ${val.logloss.toFixed(5)}${metric.includes('@') ? ` ${metric} ${val[metric].toFixed(5)}` : ''}`,
   };
 }
 
-/** A run over the dataset's rows: the train split's batches, the row objective, the strategy (if any). */
-export function rowRun(data: TrainingData, cfg: RowConfig, strategy?: TrainingStrategy): TrainingRun<Batch, ValMetrics> & { objective: RowObjective } {
-  return { source: rowSource(data, cfg), objective: rowObjective(data, cfg, strategy), strategy };
+/**
+ * A run over the dataset's rows: the train split's batches, the row objective, the strategy (if any). With a
+ * sampled-softmax `objective` (`model` given), its loss replaces the model's and each epoch reseeds its draws.
+ */
+export function rowRun(data: TrainingData, cfg: RowConfig, strategy?: TrainingStrategy, model?: RecModel): TrainingRun<Batch, ValMetrics> & { objective: RowObjective } {
+  const source = rowSource(data, cfg);
+  const objective = rowObjective(data, cfg, strategy);
+  if (!cfg.objective) return { source, objective, strategy };
+  if (strategy) throw new Error(`train config: objective '${cfg.objective.kind}' and strategy '${strategy.kind}' both give the step's loss; use one of them`);
+  if (!model) throw new Error(`objective '${cfg.objective.kind}' needs the model it trains`);
+  const ssm = new SampledSoftmax(model, inMemory(data, `objective '${cfg.objective.kind}'`), cfg.objective, cfg.seed);
+  objective.loss = (m, b) => ssm.loss(m, b);
+  const reseeded: BatchSource<Batch> = {
+    epoch: (e) => (ssm.startEpoch(e), source.epoch(e)),
+    get batchesPerEpoch() {
+      return source.batchesPerEpoch;
+    },
+    samples: source.samples,
+    weight: source.weight,
+  };
+  return { source: reseeded, objective, strategy };
 }

@@ -94,7 +94,7 @@ export class Trainer<B = Batch, M extends Metrics = ValMetrics> {
   /** ... or over any batch source with its objective. */
   constructor(model: RecModel, run: TrainingRun<B, M>, cfg: LoopConfig, opts?: TrainerOptions);
   constructor(readonly model: RecModel, run: TrainingData | TrainingRun<B, M>, readonly cfg: LoopConfig, readonly opts: TrainerOptions = {}) {
-    this.run = 'objective' in run ? run : (rowRun(run, cfg as TrainConfig, opts.strategy) as unknown as TrainingRun<B, M>);
+    this.run = 'objective' in run ? run : (rowRun(run, cfg as TrainConfig, opts.strategy, model) as unknown as TrainingRun<B, M>);
     if (!('objective' in run)) this.startWarning = smallEpochWarning(run.splitSize('train'), (cfg as TrainConfig).batchSize);
     if (!opts.optimizer && !cfg.optimizer) throw new Error('Trainer: give an optimizer config or an optimizer');
     this.optimizer = opts.optimizer ?? createOptimizer(model, cfg.optimizer!, this.run.strategy?.trainable(model));

@@ -97,6 +97,11 @@ export function dotScores(userReps: Tensor, itemReps: Tensor): Tensor {
   return ops.reshape(ops.matmul(itemReps, userReps, { transB: true }), [n]);
 }
 
+/** Every user against every item for an inner-product score: (u [P, D] v [C, D]ᵀ) / temperature + bias -> [P, C]. */
+export function dotCross(userReps: Tensor, itemReps: Tensor, temperature: number, bias: Tensor): Tensor {
+  return ops.add(ops.scale(ops.matmul(userReps, itemReps, { transB: true }), 1 / temperature), bias);
+}
+
 /**
  * Least-squares fit score = scale * <u, v> + offset over N pairs (u, v [N, D] row by row, scores [N]): non-null when
  * it is exact (max residual <= 1e-4 (1 + max |score|)) with scale > 0, i.e. the model ranks by the inner product

@@ -1,7 +1,7 @@
 // One Backpropagation (OneBP; arXiv 2403.18227, and the authors' code): the
 // user tower gets no gradient. Each user keeps a stored encoding e_u; the loss is InfoNCE over the row's positive
-// item and N items the user never interacted with in train (uniform over the items seen in train), scored with e_u
-// held constant, so only item-side parameters learn. Right after each optimizer step, e_u <- beta e_u + (1 - beta)
+// item and N items the user never interacted with in train (uniform over the items seen in train, drawn by
+// src/data/samplers.ts), scored with e_u held constant, so only item-side parameters learn. Right after each optimizer step, e_u <- beta e_u + (1 - beta)
 // e_i+ with the positive item's freshly updated encoding (moving aggregation).
 // Decisions: initial encodings (`init`) are the user tower's output for the user's first train row ('tower'), or
 // the mean of the item encodings of the user's train positives ('history-mean'; users with train rows but no
@@ -28,6 +28,7 @@ import { scope } from '../../core/scope.js';
 import * as ops from '../../core/ops/index.js';
 import { buffer } from '../../nn/init.js';
 import type { Batch, Dataset } from '../../data/index.js';
+import { UniformSampler } from '../../data/samplers.js';
 import { headOf } from '../../data/batch.js';
 import type { LossOutput, RecModel } from '../../models/types.js';
 import { innerProductFit } from '../../models/common/base.js';
@@ -58,8 +59,8 @@ export const ONEBP_DEFAULTS: Required<OneBpConfig> = OneBpConfigSchema.parse({})
 /** InfoNCE over each positive row's item and N uniform negatives; subclasses say where the user reps come from. */
 abstract class SampledInfoNce extends TrainingStrategy {
   private readonly rng: Rng;
-  private readonly pool: Int32Array;
-  private readonly seen: Int32Array[];
+  /** Uniform over the items seen in train, avoiding the user's train items (10 tries, then any). */
+  private readonly negatives: UniformSampler;
   /** Per user entity: its train positive items (sorted, unique). */
   protected readonly liked: Int32Array[];
   protected itemBatch: Batch;
@@ -69,9 +70,7 @@ abstract class SampledInfoNce extends TrainingStrategy {
     super();
     if (!model.twoTower || !model.encodeUser || !model.encodeItem || !model.score) throw new Error(`${kind}: '${model.kind}' is not a two-tower model (it needs encodeUser, encodeItem and score)`);
     this.rng = this.addRng('negatives', rng);
-    const counts = data.trainItemCounts();
-    this.pool = Int32Array.from({ length: counts.length }, (_, i) => i).filter((i) => counts[i] > 0);
-    this.seen = data.trainUserItems();
+    this.negatives = new UniformSampler(data.trainItemCounts(), { rng: this.rng, exclude: data.trainUserItems(), maxTries: 10 });
     this.liked = trainPositives(data);
     this.itemBatch = data.itemBatch(4096);
   }
@@ -102,14 +101,6 @@ abstract class SampledInfoNce extends TrainingStrategy {
     return slotOf ? ops.gather(v, Tensor.from(slotOf, [slotOf.length])) : v;
   }
 
-  /** One uniform negative for user u among train items the user has not interacted with (10 tries, then any). */
-  private negative(u: number): number {
-    const avoid = this.seen[u];
-    let it = this.pool[this.rng.int(this.pool.length)];
-    for (let t = 1; t < 10 && avoid && contains(avoid, it); t++) it = this.pool[this.rng.int(this.pool.length)];
-    return it;
-  }
-
   /** One extra positive for user u: uniform over the user's train positives, avoiding `item` when there is another. */
   private extraPositive(u: number, item: number): number {
     const liked = this.liked[u];
@@ -134,7 +125,7 @@ abstract class SampledInfoNce extends TrainingStrategy {
     pos.forEach((b, p) => {
       items[p * W] = batch.item[b];
       for (let j = 1; j <= K; j++) items[p * W + j] = this.extraPositive(batch.user[b], batch.item[b]);
-      for (let j = K + 1; j < W; j++) items[p * W + j] = this.negative(batch.user[b]);
+      this.negatives.sample([batch.user[b]], 1, N, items.subarray(p * W + K + 1, p * W + W));
       users.fill(batch.user[b], p * W, p * W + W);
       rows.fill(b, p * W, p * W + W);
     });
@@ -362,17 +353,6 @@ function trainPositives(data: Dataset): Int32Array[] {
   const lists: number[][] = Array.from({ length: data.userCount }, () => []);
   for (const r of data.splits.train) if (data.label[r] > 0.5) lists[data.rowUser[r]].push(data.rowItem[r]);
   return lists.map((l) => Int32Array.from(new Set(l)).sort());
-}
-
-function contains(sorted: Int32Array, x: number): boolean {
-  let lo = 0, hi = sorted.length - 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >> 1;
-    if (sorted[mid] === x) return true;
-    if (sorted[mid] < x) lo = mid + 1;
-    else hi = mid - 1;
-  }
-  return false;
 }
 
 export const createOneBp: SyncStrategyFactory<OneBpConfig> = (ctx, config) => {
