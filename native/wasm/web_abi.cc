@@ -115,14 +115,16 @@ WEB_EXPORT(prerank_plan_step) void prerank_plan_step(Builder* b, int kind, int s
   b->steps.push_back(std::move(s));
 }
 
+WEB_EXPORT(prerank_builder_free) void prerank_builder_free(Builder* b) { delete b; }
+
 WEB_EXPORT(prerank_plan_number) void prerank_plan_number(Builder* b, const char* key, double v) { b->fields.numbers[key] = v; }
 WEB_EXPORT(prerank_plan_floats) void prerank_plan_floats(Builder* b, const char* key, const float* p, int n) {
   b->fields.arrays[key].assign(p, p + n);
 }
 
-// The plan (the builder is freed); throws (through env.prerank_throw) when the spec is inconsistent.
+// The plan (the builder's steps move into it: free the builder after); throws (through env.prerank_throw) when the
+// spec is inconsistent.
 WEB_EXPORT(prerank_plan_finish) Plan* prerank_plan_finish(Builder* b, const char* kind, float scale, float bias) {
-  std::unique_ptr<Builder> owned(b);
   prerank::ServeScore score;
   for (const prerank::ScoreKindEntry& e : prerank::score_kinds())
     if (std::strcmp(kind, e.name) == 0) score.kind = e.parse(b->fields, b->rep_len);
