@@ -14,6 +14,7 @@ const BENCHES: Record<string, (args: string[]) => Promise<void>> = {
   scale: async (args) => (await import('./scale.js')).benchScale(args),
   encoders: async (args) => (await import('./encoders.js')).benchEncoders(args),
   mmap: async (args) => (await import('./mmap.js')).benchMmap(args),
+  web: async (args) => (await import('./web.js')).benchWeb(args),
 };
 
 const [name, ...rest] = process.argv.slice(2);
