@@ -38,6 +38,8 @@ inline float hsum(V v) {
 }
 #define SERVE_TILES(X) X(4, 1) X(4, 2) X(4, 3) X(6, 1) X(6, 2) X(8, 1) X(12, 1)
 #define SERVE_GROUPED 1
+// sgemm has no SIMD128 micro-kernel (its portable one runs here): RankTower's small W_o products go through gemv.
+#define SERVE_RANKTOWER_GEMV 1
 template <int G> inline V vbcast_group(const float* p) {
   if constexpr (G == 2) return wasm_v128_load64_splat(p);
   else return wasm_v128_load(p);
