@@ -29,11 +29,12 @@ const flags = [
 ];
 
 function fail(msg) {
+  const hint = 'install the toolchain with scripts/install-wasm-toolchain.sh, then run `npm run build:wasm`';
   if (optional) {
-    console.warn(`prerank: ${msg}; the WebAssembly scorer (prerank/web) is not built. Install the toolchain with scripts/install-wasm-toolchain.sh, then run \`npm run build:wasm\`.`);
+    console.warn(`prerank: ${msg}; the WebAssembly scorer (prerank/web) is not built: ${hint}.`);
     process.exit(0);
   }
-  console.error(`prerank: ${msg}`);
+  console.error(`prerank: ${msg} (${hint})`);
   process.exit(1);
 }
 
