@@ -13,10 +13,10 @@ import { Rng, engineInfo, noGrad, scope, setIsa } from '../src/core/index.js';
 import { Dataset, parseDataConfig, writeSyntheticLog, type Batch } from '../src/data/index.js';
 import type { ModelName } from '../src/models/registry.js';
 import type { RecModel } from '../src/models/types.js';
-import { compileUserSide, type CompiledUserSide } from '../src/serve/compiled.js';
+import { compileUserSide } from '../src/serve/compiled.js';
 import { quantize } from '../src/export/item-table.js';
 import { topK } from '../src/eval/top-k.js';
-import { WasmScorer, WasmScorerError, type WasmPlan } from '../src/web/index.js';
+import { WasmScorer } from '../src/web/index.js';
 import { perturbedModel } from './helpers/perturbed-model.js';
 import { skipWasm, wasmBytes } from './helpers/wasm-scorer.js';
 
@@ -74,8 +74,7 @@ function candidates(n: number, m: number): Int32Array {
 }
 
 /** The wasm plan's scores equal the native plan's on every ISA, SIMD128 on and off; its top-n is its scores' order. */
-function assertSameScores(compiled: CompiledUserSide, plan: WasmPlan, x: Float32Array, wasmRun: () => { scores: Float32Array; top: Int32Array },
-  nativeRun: () => Float32Array, what: string): void {
+function assertSameScores(wasmRun: () => { scores: Float32Array; top: Int32Array }, nativeRun: () => Float32Array, what: string): void {
   for (const simd of [true, false]) {
     scorer!.simd = simd;
     assert.equal(scorer!.simd, simd);
@@ -89,7 +88,6 @@ function assertSameScores(compiled: CompiledUserSide, plan: WasmPlan, x: Float32
     }
   }
   scorer!.simd = true;
-  void compiled, plan, x;
 }
 
 for (const [name, kind, extra] of CASES) {
@@ -110,8 +108,8 @@ for (const [name, kind, extra] of CASES) {
       for (let u = 0; u < users.size; u++) {
         const x = compiled.input(users, u);
         const what = `user ${u}`;
-        assertSameScores(compiled, plan, x, () => plan.score(x, items, rows, { n: 20 }), () => Float32Array.from(compiled.rank(x, table, rows, rows.length, 0).scores), what);
-        assertSameScores(compiled, plan, x, () => plan.score(x, items8, rows, { n: 20 }),
+        assertSameScores(() => plan.score(x, items, rows, { n: 20 }), () => Float32Array.from(compiled.rank(x, table, rows, rows.length, 0).scores), what);
+        assertSameScores(() => plan.score(x, items8, rows, { n: 20 }),
           () => Float32Array.from(compiled.rank(x, q.data, rows, rows.length, 0, 'int8', q.scales!).scores), `${what} int8`);
         // by id, by contiguous block, and from the rep: the same numbers
         const byRow = plan.score(x, items, rows).scores;
