@@ -19,7 +19,8 @@
         "native/serve_avx512.cc",
         "native/serve_avx512bf16.cc",
         "native/serve_avx2.cc",
-        "native/serve_portable.cc"
+        "native/serve_portable.cc",
+        "native/serve_wasm128.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED"],

@@ -15,6 +15,7 @@ const BENCHES: Record<string, (args: string[]) => Promise<void>> = {
   encoders: async (args) => (await import('./encoders.js')).benchEncoders(args),
   mmap: async (args) => (await import('./mmap.js')).benchMmap(args),
   'id-lookup': async (args) => (await import('./id-lookup.js')).benchIdLookup(args),
+  web: async (args) => (await import('./web.js')).benchWeb(args),
 };
 
 const [name, ...rest] = process.argv.slice(2);

@@ -29,7 +29,7 @@ const ServeKernels& kernels() {
   switch (active_isa()) {
     case Isa::avx512: k = serve_detail::serve_kernels_avx512(); break;
     case Isa::avx2: k = serve_detail::serve_kernels_avx2(); break;
-    default: break;
+    default: k = serve_detail::serve_kernels_wasm128(); break;  // null outside a wasm SIMD128 build
   }
   return k ? *k : *serve_detail::serve_kernels_portable();
 }

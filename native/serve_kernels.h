@@ -156,6 +156,10 @@ inline float from_bf16(uint16_t h) {
 const ServeKernels* serve_kernels_avx512();
 const ServeKernels* serve_kernels_avx2();
 const ServeKernels* serve_kernels_portable();
+// The WebAssembly SIMD128 build (serve_wasm128.cc): the kernels of a wasm build unless set_wasm128(false) turned
+// them off (then the portable ones run); nullptr in every other build.
+const ServeKernels* serve_kernels_wasm128();
+void set_wasm128(bool on);
 // Scoring straight from a bfloat16 table (items.table16) with bf16 user values, float32 sums.
 struct Bf16Kernels {
   // MaxSimArgs::out[n] for n in [n0, n1); ut holds the user heads as bf16 pairs (MaxSimArgs); P even.

@@ -16,7 +16,7 @@ const LAYERS: string[][] = [
   ['models'],
   ['train'],
   ['export', 'cascade'], // bundles from a trained model or run; the cascade simulator over train
-  ['serve', 'online'], // bundles served; online training publishing bundles
+  ['serve', 'online', 'web'], // bundles served; online training publishing bundles; the WebAssembly scorer
   ['cli'],
   ['index.ts'], // the package's face
 ];

@@ -3,7 +3,7 @@
 // user would.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -28,6 +28,7 @@ const ENTRY_NAMES: Record<string, string[]> = {
   './cascade': ['loadCascadeConfig', 'CooccurrenceRecall'],
   './serve': ['createServer'],
   './online': ['runOnline', 'SOURCES'],
+  './web': ['WasmScorer', 'WasmScorerError', 'defaultWasmUrl'],
 };
 
 let scratch = '';
@@ -57,6 +58,8 @@ test('the packed files hold every exports target, its types, the bin and the nat
   }
   for (const bin of Object.values(PKG.bin)) assert.ok(has.has(bin), `bin ${bin} is not in the package`);
   assert.ok(has.has('binding.gyp') && has.has('native/addon.cc'), 'the addon must build on install');
+  // built by `npm ci` where clang can target wasm32 (CI installs it): shipped, so installing needs no toolchain for it
+  if (existsSync(join(REPO, 'dist', 'wasm', 'prerank-scorer.wasm'))) assert.ok(has.has('dist/wasm/prerank-scorer.wasm'), 'the WebAssembly scorer is not in the package');
   const stray = files.filter((f) => /^(dist\/)?(test|bench)\//.test(f) || f.startsWith('src/'));
   assert.deepEqual(stray, [], 'tests, benches and TypeScript sources stay out of the package');
 });

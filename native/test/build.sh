@@ -13,5 +13,5 @@ gemm=("$src/cpu.cc" "$src/pool.cc" "$src/gemm.cc" "$src/gemm_avx512.cc" "$src/ge
 echo "built $out"
 "${CXX:-g++}" -O3 -std=c++17 -pthread -Wall -Wextra "$@" "$here/serve_check.cc" "${gemm[@]}" \
   "$src/serve.cc" "$src/serve_scores.cc" "$src/serve_avx512.cc" "$src/serve_avx512bf16.cc" "$src/serve_avx2.cc" \
-  "$src/serve_portable.cc" -o "$serve_out"
+  "$src/serve_portable.cc" "$src/serve_wasm128.cc" -o "$serve_out"
 echo "built $serve_out"

@@ -1,0 +1,121 @@
+// The scorer module's instance (native/wasm/web_abi.cc): loading it from bytes, a URL or a fetch response, its
+// exports typed, and the memory helpers the plan and item classes share (allocation, copies in and out, calls that
+// restore the stack when the module throws). No Node built-ins: a page imports this as it is.
+import { scorerImports, WasmScorerError } from './wasm-imports.js';
+
+/** Where the module is: its bytes, a compiled module, a fetch response (or its promise), or a URL to fetch. */
+export type WasmSource = ArrayBuffer | ArrayBufferView | WebAssembly.Module | Response | PromiseLike<Response> | URL | string;
+
+/** The built module beside this package's code (dist/wasm/prerank-scorer.wasm; scripts/build-wasm.mjs). */
+export const defaultWasmUrl = new URL('../../wasm/prerank-scorer.wasm', import.meta.url);
+
+export interface ScorerExports {
+  memory: WebAssembly.Memory;
+  __stack_pointer: WebAssembly.Global;
+  _initialize(): void;
+  prerank_alloc(bytes: number): number;
+  prerank_free(ptr: number): void;
+  prerank_plan_new(arena: number, input: number, repOffset: number, repLength: number): number;
+  prerank_plan_step(b: number, kind: number, src: number, dst: number, aux: number, inn: number, out: number, rows: number, tail: number,
+    act: number, residual: number, eps: number, scale: number, w: number, wLen: number, bias: number, bLen: number): void;
+  prerank_builder_free(b: number): void;
+  prerank_plan_number(b: number, key: number, v: number): void;
+  prerank_plan_floats(b: number, key: number, ptr: number, n: number): void;
+  prerank_plan_finish(b: number, kind: number, scale: number, bias: number): number;
+  prerank_plan_delete(p: number): void;
+  prerank_plan_input_len(p: number): number;
+  prerank_plan_rep_len(p: number): number;
+  prerank_plan_item_dim(p: number): number;
+  prerank_plan_macs(p: number): number;
+  prerank_encode(p: number, input: number, rep: number): void;
+  prerank_score(p: number, fromRep: number, user: number, fmt: number, table: number, scales: number, rows: number, m: number,
+    scores: number, n: number, top: number): number;
+  prerank_set_simd(on: number): number;
+}
+
+async function compileSource(source: WasmSource): Promise<WebAssembly.Module> {
+  if (source instanceof WebAssembly.Module) return source;
+  if (source instanceof ArrayBuffer || ArrayBuffer.isView(source)) return WebAssembly.compile(source as BufferSource);
+  let response: Response;
+  if (typeof source === 'string' || source instanceof URL) {
+    const url = new URL(source, globalThis.location?.href);
+    if (url.protocol === 'file:') {
+      throw new WasmScorerError(`cannot fetch ${url.href}: fetch reads no file: URLs; pass the module's bytes instead (e.g. readFile(defaultWasmUrl))`);
+    }
+    response = await fetch(url);
+  } else {
+    response = await source;
+  }
+  if (!response.ok) throw new WasmScorerError(`cannot load the scorer module from ${response.url || 'the response'}: HTTP ${response.status}`);
+  // Streaming compilation needs the server to say application/wasm; otherwise read it whole.
+  if (response.headers.get('content-type')?.startsWith('application/wasm')) return WebAssembly.compileStreaming(response);
+  return WebAssembly.compile(await response.arrayBuffer());
+}
+
+export class ScorerModule {
+  private constructor(readonly x: ScorerExports) {}
+
+  static async instantiate(source: WasmSource): Promise<ScorerModule> {
+    const module = await compileSource(source);
+    let memory: WebAssembly.Memory | null = null;
+    const instance = await WebAssembly.instantiate(module, scorerImports(() => memory!));
+    const x = instance.exports as unknown as ScorerExports;
+    memory = x.memory;
+    x._initialize();
+    return new ScorerModule(x);
+  }
+
+  /**
+   * fn's result; when the module throws (env.prerank_throw or a trap), its stack pointer is put back first: the
+   * unwinding skips the C++ epilogues that would restore it.
+   */
+  call<T>(fn: (x: ScorerExports) => T): T {
+    const sp = this.x.__stack_pointer.value as number;
+    try {
+      return fn(this.x);
+    } catch (e) {
+      this.x.__stack_pointer.value = sp;
+      throw e instanceof WebAssembly.RuntimeError ? new WasmScorerError(`the scorer module trapped: ${e.message}`) : e;
+    }
+  }
+
+  alloc(bytes: number): number {
+    const ptr = this.x.prerank_alloc(Math.max(bytes, 1));
+    if (ptr === 0) throw new WasmScorerError(`the scorer module is out of memory (${bytes} bytes asked for)`);
+    return ptr;
+  }
+
+  free(ptr: number): void {
+    if (ptr) this.x.prerank_free(ptr);
+  }
+
+  /** A view of module memory (made afresh: the memory's buffer changes when it grows). */
+  bytes(ptr: number, n: number): Uint8Array {
+    return new Uint8Array(this.x.memory.buffer, ptr, n);
+  }
+
+  f32(ptr: number, n: number): Float32Array {
+    return new Float32Array(this.x.memory.buffer, ptr, n);
+  }
+
+  i32(ptr: number, n: number): Int32Array {
+    return new Int32Array(this.x.memory.buffer, ptr, n);
+  }
+
+  /** A copy of `data` in module memory (free it). */
+  copyIn(data: ArrayBufferView): number {
+    const ptr = this.alloc(data.byteLength);
+    this.bytes(ptr, data.byteLength).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    return ptr;
+  }
+
+  /** A NUL-terminated UTF-8 copy of s (free it). */
+  cString(s: string): number {
+    const utf8 = new TextEncoder().encode(s);
+    const ptr = this.alloc(utf8.length + 1);
+    const b = this.bytes(ptr, utf8.length + 1);
+    b.set(utf8);
+    b[utf8.length] = 0;
+    return ptr;
+  }
+}

@@ -1,0 +1,155 @@
+// The WebAssembly scorer in a real browser: Debian's chromium (scripts/install-browser.sh), headless, driven by
+// playwright-core against a static file server on loopback. The page imports prerank/web as plain ES modules (no
+// bundler), loads the module from its default address, streams item tables in over fetch, compiles DSSM, IntTower
+// and RankTower plans and scores candidates by id, SIMD128 on and off: every score equals the native scorer's in
+// Node within 1e-5 (relative to the largest), a NaN item head gives a NaN score, and the page logs no error.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, normalize } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { noGrad, scope } from '../src/core/index.js';
+import { Dataset, parseDataConfig, writeSyntheticLog } from '../src/data/index.js';
+import type { ModelName } from '../src/models/registry.js';
+import type { RecModel } from '../src/models/types.js';
+import { compileUserSide } from '../src/serve/compiled.js';
+import { perturbedModel } from './helpers/perturbed-model.js';
+import { skipWasm } from './helpers/wasm-scorer.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const missing = !existsSync(CHROMIUM) ? `${CHROMIUM} is not installed (scripts/install-browser.sh)` : null;
+if (missing && process.env.CI) throw new Error(missing);
+const skip = skipWasm || missing || false;
+
+const DIST = join(dirname(fileURLToPath(import.meta.url)), '..');
+const dir = mkdtempSync(join(tmpdir(), 'prerank-web-browser-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+const CASES: [string, ModelName, Record<string, unknown>, boolean][] = [
+  ['dssm', 'dssm', {}, false],
+  ['int-tower (2 heads x 16, last layer: grouped)', 'int-tower', { heads: 2, headSize: 16, taps: 'last' }, false],
+  ['int-tower (20 heads x 16: split tiles)', 'int-tower', { heads: 20, headSize: 16, tower: [32, 24] }, false],
+  ['int-tower (5 heads x 8, NaN in item heads)', 'int-tower', { heads: 5, headSize: 8 }, true],
+  ['rank-tower (gated cross-attention)', 'rank-tower', {}, false],
+];
+
+interface Case { name: string; spec: unknown; dim: number; ids: string[]; input: Float32Array; candidates: string[]; native: Float32Array; table: Float32Array }
+
+/** Each case: the plan spec, an item table from the item tower, a user's tower input and the native scores of 200 candidates. */
+async function makeCases(): Promise<Case[]> {
+  const ds = await Dataset.load(parseDataConfig(writeSyntheticLog(dir, { users: 80, items: 50, interactionsPerUser: 12, seed: 9 })));
+  const users = ds.batches('test', { batchSize: 2, shuffle: false }).epoch(0).next().value!;
+  return CASES.map(([name, kind, extra, nan]) => {
+    const model: RecModel = perturbedModel(ds, kind, extra);
+    const compiled = compileUserSide(model)!;
+    const n = ds.itemCount;
+    const b = ds.fillItems(ds.itemBatch(n), Int32Array.from({ length: n }, (_, i) => i));
+    const { table, dim } = noGrad(() => scope(() => {
+      const t = model.encodeItem!(b);
+      return { table: Float32Array.from(t.f), dim: t.shape[1] };
+    }));
+    if (nan) for (const r of [3, 17, n - 1]) table[r * dim + ((r * 7) % dim)] = NaN;
+    const ids = Array.from({ length: n }, (_, r) => `i${r}`);
+    const rows = Int32Array.from({ length: 200 }, (_, k) => (k * 37 + 11) % n);
+    const input = compiled.input(users, 1);
+    const native = Float32Array.from(compiled.rank(input, table, rows, rows.length, 0).scores);
+    return { name, spec: model.servingPlan!().spec, dim, ids, input, candidates: Array.from(rows, (r) => ids[r]), native, table };
+  });
+}
+
+const PAGE = `<!doctype html><html lang="en"><head><meta charset="utf-8"><link rel="icon" href="data:,"><title>prerank/web check</title></head><body>
+<script type="module">
+import { WasmScorer } from '/src/web/index.js';
+const revive = (k, v) => (v && typeof v === 'object' && Array.isArray(v.f32) ? Float32Array.from(v.f32) : v);
+try {
+  const cases = JSON.parse(await (await fetch('/cases.json')).text(), revive);
+  const scorer = await WasmScorer.load();
+  const out = [];
+  for (const [i, c] of cases.entries()) {
+    const plan = scorer.compile(c.spec);
+    const items = await scorer.fetchItems('/items/' + i + '.f32', { dim: c.dim, ids: c.ids });
+    const res = {};
+    for (const simd of [true, false]) {
+      scorer.simd = simd;
+      res[simd ? 'simd' : 'portable'] = Array.from(plan.scoreIds(c.input, items, c.candidates, { n: 10 }).scores);
+    }
+    plan.dispose();
+    items.dispose();
+    out.push(res);
+  }
+  window.__result = out;
+} catch (e) {
+  window.__error = String(e && e.stack || e);
+}
+</script></body></html>`;
+
+const TYPES: Record<string, string> = { '.js': 'text/javascript', '.wasm': 'application/wasm', '.json': 'application/json' };
+let server: Server | null = null;
+let base = '';
+let cases: Case[] = [];
+
+before(async () => {
+  if (skip) return;
+  cases = await makeCases();
+  const json = JSON.stringify(cases.map((c) => ({ ...c, table: undefined, native: undefined })),
+    (_k, v: unknown) => (v instanceof Float32Array ? { f32: Array.from(v) } : v));
+  server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://x').pathname;
+    const item = /^\/items\/(\d+)\.f32$/.exec(url);
+    if (url === '/') return void res.writeHead(200, { 'content-type': 'text/html' }).end(PAGE);
+    if (url === '/cases.json') return void res.writeHead(200, { 'content-type': TYPES['.json'] }).end(json);
+    if (item && cases[Number(item[1])]) {
+      const t = cases[Number(item[1])].table;
+      return void res.writeHead(200, { 'content-length': t.byteLength }).end(Buffer.from(t.buffer, t.byteOffset, t.byteLength));
+    }
+    // dist/src/web/*.js and dist/wasm/*.wasm, nothing else
+    const file = normalize(join(DIST, url));
+    if ((/^\/src\/web\/[\w-]+\.js$/.test(url) || /^\/wasm\/[\w-]+\.wasm$/.test(url)) && existsSync(file)) {
+      return void res.writeHead(200, { 'content-type': TYPES[url.slice(url.lastIndexOf('.'))] }).end(readFileSync(file));
+    }
+    res.writeHead(404).end();
+  });
+  await new Promise<void>((ok) => server!.listen(0, '127.0.0.1', ok));
+  base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+});
+after(() => server?.close());
+
+/** Largest |a - b| over the largest |b| (at least 1); NaN only where the other has NaN. */
+function relDiff(a: number[], b: Float32Array, what: string): number {
+  assert.equal(a.length, b.length, what);
+  let d = 0, top = 1;
+  for (let i = 0; i < a.length; i++) {
+    assert.equal(Number.isNaN(a[i]), Number.isNaN(b[i]), `${what}: candidate ${i} is ${a[i]} in the page, ${b[i]} native`);
+    if (!Number.isNaN(b[i])) [d, top] = [Math.max(d, Math.abs(a[i] - b[i])), Math.max(top, Math.abs(b[i]))];
+  }
+  return d / top;
+}
+
+test('in headless chromium, prerank/web scores every candidate as the native scorer does', { skip, timeout: 300_000 }, async () => {
+  const { chromium } = await import('playwright-core');
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+  try {
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    page.on('console', (m) => void (m.type() === 'error' && errors.push(m.text())));
+    page.on('pageerror', (e) => void errors.push(e.message));
+    await page.goto(`${base}/`);
+    await page.waitForFunction(() => '__result' in window || '__error' in window, null, { timeout: 120_000 });
+    const { result, error } = await page.evaluate(() => ({ result: (window as never as { __result?: unknown }).__result, error: (window as never as { __error?: string }).__error }));
+    assert.equal(error, undefined, `the page failed: ${error}`);
+    const got = result as { simd: number[]; portable: number[] }[];
+    assert.equal(got.length, cases.length);
+    cases.forEach((c, i) => {
+      for (const path of ['simd', 'portable'] as const) {
+        const d = relDiff(got[i][path], c.native, `${c.name} (${path})`);
+        assert.ok(d < 1e-5, `${c.name} (${path}): the page's scores differ from native by ${d} (relative)`);
+      }
+    });
+    assert.ok(got[3].simd.filter(Number.isNaN).length > 0, 'the NaN case scored some candidates NaN');
+    assert.deepEqual(errors, [], 'console errors on the page');
+  } finally {
+    await browser.close();
+  }
+});
