@@ -54,8 +54,8 @@ export class NativePlanScorer extends TwoTowerScorer {
     return { found, userRep: 'tower', ...owned(this.compiled.rank(input!, reps, null, m, n, dtype)) };
   }
 
-  /** Rows scored per synchronous call when a stored user rep scores the whole table (yielding in between). */
-  static readonly STORED_BLOCK = 65_536;
+  /** Rows scored per synchronous call when a user rep scores the whole table on this thread (yielding in between). */
+  storedBlock = 65_536;
 
   /**
    * The table read in place: few rows (under asyncAboveMacs) on this thread from the rep; more on a libuv worker
@@ -73,7 +73,7 @@ export class NativePlanScorer extends TwoTowerScorer {
     const u = rep ?? this.userRep(user);
     if (rows) return this.rankRepRows(u, t, rows, n, 0);
     const parts: RowsTop[] = [];
-    for (const [a, b] of slices(m, Math.ceil(m / NativePlanScorer.STORED_BLOCK))) {
+    for (const [a, b] of slices(m, Math.ceil(m / this.storedBlock))) {
       if (a > 0) await new Promise<void>((resolve) => setImmediate(resolve));
       parts.push(this.rankRepRows(u, slice(t, a, b), null, n, a));
     }
