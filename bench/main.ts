@@ -14,6 +14,7 @@ const BENCHES: Record<string, (args: string[]) => Promise<void>> = {
   scale: async (args) => (await import('./scale.js')).benchScale(args),
   encoders: async (args) => (await import('./encoders.js')).benchEncoders(args),
   mmap: async (args) => (await import('./mmap.js')).benchMmap(args),
+  retrieve: async (args) => (await import('./retrieve.js')).benchRetrieve(args),
 };
 
 const [name, ...rest] = process.argv.slice(2);

@@ -12,7 +12,8 @@ import { setImmediate as yieldToLoop } from 'node:timers/promises';
 /** The part of usearch's Index this project uses. */
 export interface UsearchLike {
   add(keys: BigUint64Array, vectors: Float32Array, threads?: number): void;
-  search(q: Float32Array, k: number, threads: number): { keys: BigUint64Array };
+  /** One query: its hits; several ([Q, dim]): `k` slots per query, `counts` filled (ip distance = 1 - dot). */
+  search(q: Float32Array, k: number, threads: number): { keys: BigUint64Array; distances: Float32Array; counts?: BigUint64Array };
   size(): number;
   dimensions(): number;
   save(path: string): void;

@@ -66,6 +66,8 @@ export interface ExportOptions {
 export interface ExportResult {
   dir: string;
   manifest: BundleManifest;
+  /** Seconds spent building the retrieval index (0: none built). */
+  indexSeconds: number;
 }
 
 /** Loads a training run directory (config.json + best/ checkpoint, summary.json when present). */
@@ -242,6 +244,7 @@ export async function exportBundle(source: string | ExportSource, outDir: string
   const { model, dataset: ds } = src;
   if (model.kind !== src.config.kind) throw new Error(`export: model kind '${model.kind}' differs from config kind '${src.config.kind}'`);
   let manifest!: BundleManifest;
+  let indexSeconds = 0;
   await writeDirAtomic(outDir, async (tmp) => {
     const encoders = writeEncodersBin(ds.encoders, join(tmp, FILES.encodersBin), FILES.encodersBin);
     await writeFile(join(tmp, FILES.encoders), JSON.stringify(encoders));
@@ -254,7 +257,9 @@ export async function exportBundle(source: string | ExportSource, outDir: string
       await writeIdTable(join(tmp, FILES.itemIds), r.keys, FILES.itemIds);
       await writeArrayFile(join(tmp, FILES.itemReps), r.table.data);
       if (r.table.scales) await writeArrayFile(join(tmp, FILES.itemScales), r.table.scales);
+      const t0 = performance.now();
       if (items.cached) items.retrievalIndex = await writeRetrievalIndex(model, items, decodeAll(r.table), tmp, o);
+      indexSeconds = (performance.now() - t0) / 1000;
     } else {
       const its = src.items ?? datasetItems(ds);
       items = { cached: false, count: its.keys.length, reason: `'${model.kind}' is a single-tower model: item representations cannot be cached; serving scores full (user, item) pairs` };
@@ -278,5 +283,5 @@ export async function exportBundle(source: string | ExportSource, outDir: string
       data: { name: ds.name }, items, ...(src.training !== undefined ? { training: src.training } : {}) };
     await writeFile(join(tmp, 'manifest.json'), JSON.stringify(manifest, null, 1));
   });
-  return { dir: outDir, manifest };
+  return { dir: outDir, manifest, indexSeconds };
 }

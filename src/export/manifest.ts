@@ -81,8 +81,13 @@ export interface RetrievalInfo {
 
 /** Per-request search settings of a retrieval index, with the defaults the bundle records (measured: docs/SERVING.md). */
 export interface SearchDefaults {
-  /** k': vectors fetched per query vector (inner product: items fetched, at least k). */
+  /** k': vectors fetched per query vector (inner product: items fetched, at least k; 0: that default). */
   perHead: number;
+  /**
+   * Multi-vector: vectors fetched for the sum of the query vectors (<sum_a u_a, v_b> = sum_a <u_a, v_b>, a lower
+   * bound of the max-sim score over item head b); 0: none. Absent in bundles that predate it: 0.
+   */
+  sumDepth?: number;
   /** HNSW search breadth (usearch's expansion_search; a search fetches max(ef, k') and keeps k'). */
   ef: number;
   /** Candidate items rescored exactly at most. */

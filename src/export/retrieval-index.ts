@@ -17,7 +17,7 @@ import { FILES, type ItemsInfo, type MultiVectorLayout, type RetrievalIndexInfo,
  * k' = the request's k (the index is searched with its build-time ef of 512, as before).
  */
 export const INNER_PRODUCT_DEFAULTS: SearchDefaults = { perHead: 0, ef: 512, maxCandidates: 4096 };
-export const MULTI_VECTOR_DEFAULTS: SearchDefaults = { perHead: 64, ef: 64, maxCandidates: 2048 };
+export const MULTI_VECTOR_DEFAULTS: SearchDefaults = { perHead: 128, sumDepth: 256, ef: 128, maxCandidates: 4096 };
 
 /** The head index's usearch settings: small build breadth (it holds N*H vectors), ef chosen per request. */
 export const HEAD_INDEX_PARAMS = { connectivity: 16, expansion_add: 64, expansion_search: 16 } as const;

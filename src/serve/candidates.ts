@@ -1,8 +1,9 @@
 // Candidate generators for retrieval: from a user rep, the table rows worth scoring exactly. Inner product (DSSM-like
 // scores): the HNSW index over the item reps, searched with the user rep. Multi-vector (max-sim scores: IntTower,
-// RankTower): the index over every item head vector (key = row * H + head), searched with each user query vector;
-// the items found are gathered and, past the cap, kept by a proxy score (per query vector the best similarity it
-// found on the item, summed: ColBERT's gather step). Whatever a generator returns is rescored exactly by the scorer.
+// RankTower): the index over every item head vector (key = row * H + head), searched with the sum of the user's
+// query vectors (sum_a max_b <u_a, v_b> >= max_b <sum_a u_a, v_b>: its hits are the items with the best lower bound)
+// and with each query vector (ColBERT's gather step); past the cap, items are kept by the bound, then by the sum over
+// query vectors of the best similarity each found on the item. Whatever a generator returns is rescored exactly.
 // Shape letters: N items, H item heads, P head size, Q query vectors, K top-k.
 import { topK } from '../eval/top-k.js';
 import type { Bundle } from '../export/bundle.js';
@@ -41,8 +42,8 @@ export class InnerProductSource implements CandidateSource {
   }
 }
 
-/** Per query vector, its hits (index vector numbers, similarities) best first. */
-type HeadSearch = (q: Float32Array, fetch: number) => { keys: ArrayLike<number | bigint>; sims: ArrayLike<number>; stride: number; counts: ArrayLike<number | bigint> };
+/** Per query vector, its hits (index vector numbers, similarities) best first, `stride` apart. */
+export type HeadSearch = (q: Float32Array, fetch: number) => { keys: ArrayLike<number | bigint>; sims: ArrayLike<number>; stride: number; counts: ArrayLike<number | bigint> };
 
 export class MultiVectorSource implements CandidateSource {
   readonly index = 'multi-vector';
@@ -53,25 +54,41 @@ export class MultiVectorSource implements CandidateSource {
   candidates(rep: Float32Array, _k: number, s: SearchDefaults): Int32Array {
     if (!this.search) throw new Error('multi-vector index is closed');
     const l = this.layout;
-    const perHead = Math.min(s.perHead, this.vectors);
-    if (perHead <= 0) return new Int32Array(0);
-    const r = this.search(queryVectors(rep, l), Math.min(Math.max(perHead, s.ef), this.vectors));
-    const proxy = new Map<number, number>(); // row -> sum over queries of its best similarity to that query
-    const best = new Map<number, number>();
-    for (let q = 0; q < l.queries; q++) {
-      best.clear();
-      const found = Math.min(perHead, Number(r.counts[q]));
-      for (let j = 0; j < found; j++) {
-        const row = Math.floor(Number(r.keys[q * r.stride + j]) / l.heads);
-        const sim = r.sims[q * r.stride + j];
-        if (!(best.get(row)! >= sim)) best.set(row, sim);
+    const q = queryVectors(rep, l);
+    // Items found by the summed query rank first at the cap (by that bound), then the others by the per-query sums.
+    const proxy = new Map<number, number>();
+    const sumDepth = Math.min(s.sumDepth ?? 0, this.vectors);
+    if (sumDepth > 0) {
+      const r = this.search(sumOf(q, l.size), Math.min(Math.max(sumDepth, s.ef), this.vectors));
+      for (let j = 0; j < Math.min(sumDepth, Number(r.counts[0])); j++) {
+        const row = Math.floor(Number(r.keys[j]) / l.heads);
+        if (!proxy.has(row)) proxy.set(row, BOUND + r.sims[j]); // hits come best first
       }
-      for (const [row, sim] of best) proxy.set(row, (proxy.get(row) ?? 0) + sim);
     }
+    const perHead = Math.min(s.perHead, this.vectors);
+    if (perHead > 0) this.gather(q, perHead, s.ef, proxy);
     const rows = Int32Array.from(proxy.keys());
     if (rows.length <= s.maxCandidates) return rows.sort();
     const scores = Float32Array.from(proxy.values());
     return Int32Array.from(topK(scores, s.maxCandidates, undefined, 'last'), (i) => rows[i]).sort();
+  }
+
+  /** Adds each query vector's best `perHead` hits to proxy: per item, the sum over queries of its best similarity. */
+  private gather(q: Float32Array, perHead: number, ef: number, proxy: Map<number, number>): void {
+    const l = this.layout;
+    const r = this.search!(q, Math.min(Math.max(perHead, ef), this.vectors));
+    const best = new Map<number, number>();
+    const sums = new Map<number, number>();
+    for (let a = 0; a < l.queries; a++) {
+      best.clear();
+      const found = Math.min(perHead, Number(r.counts[a]));
+      for (let j = 0; j < found; j++) {
+        const row = Math.floor(Number(r.keys[a * r.stride + j]) / l.heads);
+        if (!best.has(row)) best.set(row, r.sims[a * r.stride + j]); // hits come best first
+      }
+      for (const [row, sim] of best) sums.set(row, (sums.get(row) ?? 0) + sim);
+    }
+    for (const [row, sum] of sums) if (!proxy.has(row)) proxy.set(row, sum);
   }
 
   close(): void {
@@ -79,10 +96,20 @@ export class MultiVectorSource implements CandidateSource {
   }
 }
 
+/** Added to the summed query's similarities: its items outrank the per-query ones at the cap. */
+const BOUND = 1e6;
+
+/** The sum of the query vectors [Q, P] -> [P]. */
+function sumOf(q: Float32Array, p: number): Float32Array {
+  const out = new Float32Array(p);
+  for (let at = 0; at < q.length; at += p) for (let j = 0; j < p; j++) out[j] += q[at + j];
+  return out;
+}
+
 /** usearch's answer for one query or several, as flat arrays (ip distance = 1 - dot). */
-function usearchHeads(index: UsearchLike, threads: number): HeadSearch {
+export function usearchHeads(index: UsearchLike, threads: number): HeadSearch {
   return (q, fetch) => {
-    const r = index.search(q, fetch, threads) as { keys: BigUint64Array; distances: Float32Array; counts?: BigUint64Array };
+    const r = index.search(q, fetch, threads);
     const sims = Float32Array.from(r.distances, (d) => 1 - d);
     if (r.counts) return { keys: r.keys, sims, stride: fetch, counts: r.counts };
     return { keys: r.keys, sims, stride: fetch, counts: [r.keys.length] };

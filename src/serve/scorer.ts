@@ -27,6 +27,8 @@ export interface RetrieveRequest {
   mode?: RetrieveMode;
   /** Index vectors fetched per query vector (k'; inner product: items fetched, at least k). Default: the bundle's. */
   perHead?: number;
+  /** Multi-vector: vectors fetched for the sum of the query vectors (a lower bound of max-sim). Default: the bundle's. */
+  sumDepth?: number;
   /** HNSW search breadth (the search fetches max(ef, perHead) and keeps perHead). Default: the bundle's. */
   ef?: number;
   /** Candidate items rescored exactly at most. Default: the bundle's. */
