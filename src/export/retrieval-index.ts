@@ -17,7 +17,19 @@ import { FILES, type ItemsInfo, type MultiVectorLayout, type RetrievalIndexInfo,
  * k' = the request's k (the index is searched with its build-time ef of 512, as before).
  */
 export const INNER_PRODUCT_DEFAULTS: SearchDefaults = { perHead: 0, ef: 512, maxCandidates: 4096 };
-export const MULTI_VECTOR_DEFAULTS: SearchDefaults = { perHead: 128, sumDepth: 256, ef: 128, maxCandidates: 4096 };
+export const MULTI_VECTOR_DEFAULTS: SearchDefaults = { perHead: 256, sumDepth: 256, ef: 256, maxCandidates: 4096 };
+
+/** Multiply-adds the exact rescoring of a multi-vector query may cost by default (~3 ms on two AVX-512 cores). */
+export const RESCORE_BUDGET_MACS = 512e6;
+
+/**
+ * A layout's defaults: the candidate cap is the rescoring budget over a candidate's max-sim cost (Q x H x P), as a
+ * power of two in [1,024, 8,192] (IntTower with 8 heads of 64 and 3 layers: 8,192; 32 x 64: 2,048).
+ */
+export function multiVectorDefaults(l: MultiVectorLayout): SearchDefaults {
+  const cap = 2 ** Math.round(Math.log2(RESCORE_BUDGET_MACS / (l.queries * l.heads * l.size)));
+  return { ...MULTI_VECTOR_DEFAULTS, maxCandidates: Math.min(8192, Math.max(1024, cap)) };
+}
 
 /** The head index's usearch settings: small build breadth (it holds N*H vectors), ef chosen per request. */
 export const HEAD_INDEX_PARAMS = { connectivity: 16, expansion_add: 64, expansion_search: 16 } as const;
@@ -93,5 +105,5 @@ export async function writeRetrievalIndex(model: RecModel, items: Extract<ItemsI
   }
   if (!layout) return { kind: 'none', reason: `'${model.kind}' scores neither an inner product nor a max over item vectors: exact full-corpus mode only` };
   const saved = o.annIndex && (await saveHeadIndex(reps, items.dim, layout, join(dir, FILES.itemHeadsAnn), o.headQuantization));
-  return { kind: 'multi-vector', file: saved ? FILES.itemHeadsAnn : null, layout, quantization: o.headQuantization, defaults: MULTI_VECTOR_DEFAULTS };
+  return { kind: 'multi-vector', file: saved ? FILES.itemHeadsAnn : null, layout, quantization: o.headQuantization, defaults: multiVectorDefaults(layout) };
 }

@@ -73,7 +73,11 @@ export class MultiVectorSource implements CandidateSource {
     return Int32Array.from(topK(scores, s.maxCandidates, undefined, 'last'), (i) => rows[i]).sort();
   }
 
-  /** Adds each query vector's best `perHead` hits to proxy: per item, the sum over queries of its best similarity. */
+  /**
+   * Adds each query vector's best `perHead` hits to proxy. An item's proxy is its upper bound less a constant: a
+   * query that did not find it contributes at most the similarity of that query's last hit (the threshold), one that
+   * did its best similarity, so ranking by the sum over queries of (best - threshold) ranks by the bound.
+   */
   private gather(q: Float32Array, perHead: number, ef: number, proxy: Map<number, number>): void {
     const l = this.layout;
     const r = this.search!(q, Math.min(Math.max(perHead, ef), this.vectors));
@@ -82,11 +86,13 @@ export class MultiVectorSource implements CandidateSource {
     for (let a = 0; a < l.queries; a++) {
       best.clear();
       const found = Math.min(perHead, Number(r.counts[a]));
+      if (found === 0) continue;
+      const threshold = r.sims[a * r.stride + found - 1];
       for (let j = 0; j < found; j++) {
         const row = Math.floor(Number(r.keys[a * r.stride + j]) / l.heads);
-        if (!best.has(row)) best.set(row, r.sims[a * r.stride + j]); // hits come best first
+        if (!best.has(row)) best.set(row, r.sims[a * r.stride + j] - threshold); // hits come best first
       }
-      for (const [row, sim] of best) sums.set(row, (sums.get(row) ?? 0) + sim);
+      for (const [row, margin] of best) sums.set(row, (sums.get(row) ?? 0) + margin);
     }
     for (const [row, sum] of sums) if (!proxy.has(row)) proxy.set(row, sum);
   }
