@@ -128,10 +128,11 @@ async function measure(corpus: string, key: ModelKey, bundle: string, queries: U
     const defaults = d.ann?.defaults;
     for (const setting of d.ann ? [{}, ...GRIDS[d.ann.index]] : []) {
       const r = await sweep(d.scorer, queries, truth, setting);
-      const shown = { ...defaults, ...setting };
+      const shown = { ...defaults!, ...setting };
       const label = Object.keys(setting).length ? '' : ' (bundle default)';
-      console.log(`    k'=${shown.perHead || K} sum=${shown.sumDepth ?? 0} ef=${shown.ef} cap=${shown.maxCandidates}${label}: p50 ${r.p50} ms, p99 ${r.p99} ms, recall@${K} ${r.recall}, ${round(exactP50 / r.p50, 1)}x faster than exact`);
-      rows.push({ corpus, model: key, per_head: shown.perHead || K, sum_depth: shown.sumDepth ?? 0, ef: shown.ef ?? null, max_candidates: shown.maxCandidates ?? null, default: label ? 1 : 0,
+      const perHead = d.ann!.index === 'inner-product' ? Math.max(K, shown.perHead) : shown.perHead; // inner product: at least k
+      console.log(`    k'=${perHead} sum=${shown.sumDepth ?? 0} ef=${shown.ef} cap=${shown.maxCandidates}${label}: p50 ${r.p50} ms, p99 ${r.p99} ms, recall@${K} ${r.recall}, ${round(exactP50 / r.p50, 1)}x faster than exact`);
+      rows.push({ corpus, model: key, per_head: perHead, sum_depth: shown.sumDepth ?? 0, ef: shown.ef ?? null, max_candidates: shown.maxCandidates ?? null, default: label ? 1 : 0,
         p50_ms: r.p50, p99_ms: r.p99, recall_at_100: r.recall, exact_p50_ms: exactP50 });
     }
     if (o.compare && d.ann?.index === 'multi-vector') await compareHeadIndexes(d, queries, truth, join(o.dir, 'compare'));
