@@ -246,7 +246,7 @@ test('IntTower exports (max-sim: no retrieval) and single-tower models export it
     const k = ['i3', 'i10', 'i0', 'i59'].indexOf(String(x.id));
     assert.ok(Math.abs(x.score - exp[k]) < 1e-5, `dcn ${x.id}: ${x.score} vs ${exp[k]}`);
   }
-  await assert.rejects(scorer.retrieve({ user: {}, k: 3 }), /retrieval needs a DSSM-like model/);
+  await assert.rejects(scorer.retrieve({ user: {}, k: 3 }), /single-tower model: retrieval needs cached item reps/);
 });
 
 test('an in-memory model and dataset export the same bundle content as the run directory', async () => {

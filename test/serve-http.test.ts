@@ -196,7 +196,7 @@ test('POST /admin/reload swaps atomically; in-flight requests finish on the old 
   }
 });
 
-test('single-tower and max-sim bundles: prerank works, retrieve is 501', async () => {
+test('single-tower bundles: prerank works, retrieve and recommend are 501; a max-sim bundle retrieves', async () => {
   for (const dir of [bDcn, bInt]) {
     const s = await createServer({ bundle: dir, defaultMetrics: false });
     try {
@@ -205,7 +205,8 @@ test('single-tower and max-sim bundles: prerank works, retrieve is 501', async (
       assert.equal(r.json().items.length, 2);
       assert.deepEqual(r.json().unknown, ['nope']);
       const q = await post(s, '/v1/retrieve', { user: user(), k: 3 });
-      assert.equal(q.statusCode, 501, q.body);
+      const rec = await post(s, '/v1/recommend', { user: user(), n: 3 });
+      assert.deepEqual([q.statusCode, rec.statusCode], dir === bDcn ? [501, 501] : [200, 200], q.body);
     } finally {
       await s.app.close();
     }

@@ -23,7 +23,7 @@ export interface ScorerCase {
   dense: string;
   /** The scorers of every path that can serve the bundle, over its item table or the given one; observe gets their stats. */
   paths(o: { table?: ItemTable; observe?: (s: ScoreStats) => void }): Record<string, Scorer>;
-  /** Whether the model's score is an inner product (retrieve answers) and the paths get an ANN index. */
+  /** Whether retrieve answers (two-tower bundles); the paths then get the bundle's kind of index as an exact scan. */
   retrieves: boolean;
 }
 
@@ -162,15 +162,31 @@ export function scorerConformance(name: string, open: () => Promise<ScorerCase>)
     }
   });
 
-  each('retrieve answers the exact top-k of the catalogue when the score is an inner product, else UnsupportedError', async (c, path, s) => {
+  each('retrieve answers the exact top-k of the catalogue in exact mode and through an index searched to full depth; single-tower bundles refuse', async (c, path, s) => {
     if (!c.retrieves) {
       await assert.rejects(s.retrieve({ user: c.users[0], k: 3 }), (e: Error) => e instanceof UnsupportedError, path);
+      await assert.rejects(s.recommend({ user: c.users[0], n: 3 }), (e: Error) => e instanceof UnsupportedError, path);
       return;
     }
-    const all = await s.scoreAll({ user: c.users[0], candidates: itemKeys(c) });
-    const r = await s.retrieve({ user: c.users[0], k: 5 });
-    assert.deepEqual(r.items.map((x) => x.id), all.items.slice(0, 5).map((x) => x.id), path);
-    r.items.forEach((x, i) => assert.ok(Math.abs(x.score - all.items[i].score) <= 1e-5, `${path} #${i}`));
+    const n = itemKeys(c).length;
+    for (const user of c.users) {
+      const all = await s.scoreAll({ user, candidates: itemKeys(c) });
+      const full = { perHead: 100_000, ef: 100_000, maxCandidates: n };
+      for (const req of [{ mode: 'exact' as const }, { mode: 'ann' as const, ...full }, {}]) {
+        const what = `${path} ${JSON.stringify(req)}`;
+        const r = await s.retrieve({ user, k: 5, ...req });
+        assert.deepEqual(r.items.map((x) => x.id), all.items.slice(0, 5).map((x) => x.id), what);
+        r.items.forEach((x, i) => assert.ok(Math.abs(x.score - all.items[i].score) <= 1e-5, `${what} #${i}`));
+      }
+    }
+  });
+
+  each('recommend returns the best n of the retrieved items without the excluded ids', async (c, path, s) => {
+    if (!c.retrieves) return;
+    const top = (await s.retrieve({ user: c.users[0], k: 6, mode: 'exact' })).items;
+    const exclude = [top[0].id, top[2].id, 'no-such-item'];
+    const r = await s.recommend({ user: c.users[0], n: 3, k: 6, exclude, mode: 'exact' });
+    assert.deepEqual(r.items.map((x) => x.id), [top[1].id, top[3].id, top[4].id], path);
   });
 
   test(`${name} scorer: every path that serves the bundle gives the same scores`, async () => {

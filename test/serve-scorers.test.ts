@@ -9,9 +9,10 @@ import { join } from 'node:path';
 import { noGrad, scope } from '../src/core/index.js';
 import type { Batch } from '../src/data/index.js';
 import { Bundle, exportBundle } from '../src/export/index.js';
-import { decodeAll, type ItemDType } from '../src/export/item-table.js';
+import type { ItemDType } from '../src/export/item-table.js';
 import { TINY_CONFIGS, type ModelName } from '../src/models/registry.js';
-import { BruteForceIndex } from '../src/serve/ann.js';
+import { retrievalIndexOf } from '../src/export/retrieval-index.js';
+import { bruteForceSource } from '../src/serve/candidates.js';
 import { compileUserSide } from '../src/serve/compiled.js';
 import { serveAddon } from '../src/serve/native.js';
 import type { Scorer, ScoreStats, UserFeatures } from '../src/serve/scorer.js';
@@ -36,10 +37,11 @@ const run = (kind: ModelName): Promise<TinyRun> => {
 /** A store like Redis: no in-place rows, decoded float32 copies after an await. */
 const decodedOnly = (m: MemoryItemStore): ItemStore => ({ kind: 'decoded', dim: m.dim, size: m.size, close: () => m.close(), get: async (ids) => m.get(ids) });
 
-function twoTowerPaths(bundle: Bundle, retrieves: boolean): ScorerCase['paths'] {
+function twoTowerPaths(bundle: Bundle): ScorerCase['paths'] {
+  const info = retrievalIndexOf(bundle.manifest.items, false);
   return ({ table = bundle.items!, observe }) => {
     const store = new MemoryItemStore(table);
-    const ann = retrieves ? new BruteForceIndex(decodeAll(table), table.dim) : null;
+    const ann = bruteForceSource(table, info);
     const opts = { store, ann, observe };
     const paths: Record<string, Scorer> = {};
     if (serveAddon()) {
@@ -76,8 +78,8 @@ async function modelCase(kind: ModelName, tol: number, dtype: ItemDType = 'float
   const out = join(root, `b-${kind}-${dtype}`);
   await exportBundle(r.runDir, out, { itemDtype: dtype });
   const bundle = await Bundle.load(out);
-  const retrieves = bundle.manifest.items.cached && !!bundle.manifest.items.retrieval;
-  const paths: ScorerCase['paths'] = bundle.twoTower ? twoTowerPaths(bundle, retrieves)
+  const retrieves = bundle.twoTower;
+  const paths: ScorerCase['paths'] = bundle.twoTower ? twoTowerPaths(bundle)
     : ({ observe }) => ({ 'single-tower': createScorer(bundle, { store: null, observe }) });
   return { bundle, users: users(r), expected: modelForward(r), tol, paths, retrieves, ...common };
 }
@@ -102,7 +104,7 @@ async function storedRepCase(): Promise<ScorerCase> {
       return Float32Array.from(strategy.forward(trained.model, b).f);
     }));
   };
-  return { bundle, users: users(base), expected, tol: 1e-5, paths: twoTowerPaths(bundle, true), retrieves: true, ...common };
+  return { bundle, users: users(base), expected, tol: 1e-5, paths: twoTowerPaths(bundle), retrieves: true, ...common };
 }
 
 const dssmCase = once(() => modelCase('dssm', 1e-5));

@@ -14,7 +14,7 @@ const SERVE_OPTIONS = {
   store: { type: 'string', default: 'memory', value: 'store', description: 'where the item table lives: memory, redis://host:port[/db], or redis-cluster://host:port,host:port,... (a Redis Cluster); either with ?prefix=..&lru=rows&timeout=ms&buckets=n' },
   port: { type: 'int', default: 8080, min: 0, max: 65535, description: 'TCP port (0: any free port)' },
   host: { type: 'string', default: '127.0.0.1', description: 'address to listen on' },
-  ann: { type: 'string', default: 'usearch', choices: ['usearch', 'brute-force', 'off'], description: 'the retrieval index for /v1/retrieve' },
+  ann: { type: 'string', default: 'usearch', choices: ['usearch', 'brute-force', 'off'], description: 'the retrieval index for /v1/retrieve and /v1/recommend (off: exact mode only)' },
   'max-candidates': { type: 'int', min: 1, max: 1_000_000, defaultText: String(DEFAULT_LIMITS.maxCandidates), description: 'most candidates a request may send' },
   'max-inflight': { type: 'int', min: 1, max: 1_000_000, defaultText: 'no limit', description: 'requests scored at once; more are answered 503 with retry-after' },
   'admin-token': { type: 'string', value: 'token', defaultText: `$${ADMIN_TOKEN_ENV}`, description: 'require the header x-admin-token on the admin routes' },
@@ -26,7 +26,7 @@ const SERVE_OPTIONS = {
 
 export const serveCommand = defineCommand({
   name: 'prerank serve',
-  summary: 'Serve a bundle over HTTP (POST /v1/prerank, /v1/score, /v1/retrieve; GET /healthz, /readyz, /metrics, /openapi.json), or follow a '
+  summary: 'Serve a bundle over HTTP (POST /v1/prerank, /v1/score, /v1/retrieve, /v1/recommend; GET /healthz, /readyz, /metrics, /openapi.json), or follow a '
     + 'versioned bundle root and switch to each new version as it is published.',
   usage: ['prerank serve --bundle <dir> [options]', 'prerank serve --watch <root> [--bundle <dir>] [options]'],
   options: SERVE_OPTIONS,

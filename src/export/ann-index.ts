@@ -12,7 +12,8 @@ import { setImmediate as yieldToLoop } from 'node:timers/promises';
 /** The part of usearch's Index this project uses. */
 export interface UsearchLike {
   add(keys: BigUint64Array, vectors: Float32Array, threads?: number): void;
-  search(q: Float32Array, k: number, threads: number): { keys: BigUint64Array };
+  /** One query: its hits; several ([Q, dim]): `k` slots per query, `counts` filled (ip distance = 1 - dot). */
+  search(q: Float32Array, k: number, threads: number): { keys: BigUint64Array; distances: Float32Array; counts?: BigUint64Array };
   size(): number;
   dimensions(): number;
   save(path: string): void;
@@ -24,10 +25,18 @@ export interface UsearchLike {
 /** Inner-product HNSW; keys are table rows. The same parameters at export and at load. */
 const PARAMS = { metric: 'ip', connectivity: 16, quantization: 'f32', expansion_add: 128, expansion_search: 512, multi: false };
 
+/** usearch settings an index may override (the multi-vector head index: src/export/retrieval-index.ts). */
+export interface UsearchParams {
+  quantization?: 'f32' | 'f16' | 'i8';
+  connectivity?: number;
+  expansion_add?: number;
+  expansion_search?: number;
+}
+
 /** An empty index of width `dim`; throws when usearch cannot be loaded (its message says why). */
-export async function newUsearch(dim: number): Promise<UsearchLike> {
+export async function newUsearch(dim: number, params: UsearchParams = {}): Promise<UsearchLike> {
   const mod = (await import('usearch')) as unknown as { default: { Index: new (c: object) => UsearchLike } };
-  return new mod.default.Index({ ...PARAMS, dimensions: dim });
+  return new mod.default.Index({ ...PARAMS, ...params, dimensions: dim });
 }
 
 /** Threads an index build uses by default: one per core the process may run on. */
@@ -76,10 +85,10 @@ export interface AnnBuildOptions {
  * Builds the index over reps [N, I] and saves it to `path`; false (nothing written) when usearch is unavailable.
  * Rows go in slices of ~1% (at least 1,024) so progress can be shown; each slice is spread over the threads.
  */
-export async function saveAnnIndex(reps: Float32Array, dim: number, path: string, o: AnnBuildOptions = {}): Promise<boolean> {
+export async function saveAnnIndex(reps: Float32Array, dim: number, path: string, o: AnnBuildOptions & { params?: UsearchParams } = {}): Promise<boolean> {
   let index: UsearchLike;
   try {
-    index = await newUsearch(dim);
+    index = await newUsearch(dim, o.params);
   } catch {
     return false;
   }

@@ -251,13 +251,13 @@ export class Bundle {
    * BundleError when the file is listed but missing or changed: the manifest lists it, so the bundle is incomplete or
    * corrupt like with any other file (and usearch must never read a damaged index: a truncated one aborts the process).
    */
-  async annIndexPath(): Promise<string | null> {
-    if (!this.manifest.files[FILES.itemAnn]) return null;
+  async annIndexPath(file: string = FILES.itemAnn): Promise<string | null> {
+    if (!this.manifest.files[file]) return null;
     const hint = '; re-export the bundle, or serve it without the saved index (--ann brute-force)';
     // hashed through a mapping where possible: no heap copy of an index of gigabytes
-    if (canMap()) await mappedVerified(this.dir, this.manifest, FILES.itemAnn, hint);
-    else await readVerified(this.dir, this.manifest, FILES.itemAnn, hint);
-    return join(this.dir, FILES.itemAnn);
+    if (canMap()) await mappedVerified(this.dir, this.manifest, file, hint);
+    else await readVerified(this.dir, this.manifest, file, hint);
+    return join(this.dir, file);
   }
 
   private static buildModel(dir: string, m: BundleManifest, models?: Record<string, ModelFactory<any>>): RecModel {

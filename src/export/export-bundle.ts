@@ -19,7 +19,7 @@ import { decodeAll, decodeRow, fromBf16, quantize, toBf16, type ItemDType, type 
 import { BUNDLE_FORMAT, FILES, fileHash, modelHash, modelVersionOf, type AccuracyCost, type BundleManifest,
   type ItemsInfo, type RetrievalInfo, type StrategyInfo } from './manifest.js';
 import { innerProductFit } from '../models/common/base.js';
-import { saveAnnIndex } from './ann-index.js';
+import { writeRetrievalIndex } from './retrieval-index.js';
 import { writeEncodersBin } from './encoders-bin.js';
 import { writeIdTable } from './id-table.js';
 
@@ -57,13 +57,17 @@ export interface ExportOptions {
   /** Sampled (user, item) pairs for the export check, the quantization cost and the retrieval check (default 2048). */
   samplePairs?: number;
   seed?: number;
-  /** Build and save the HNSW index for /v1/retrieve when the score is an inner product (default true). */
+  /** Build and save the HNSW index for /v1/retrieve: over the item reps (inner product) or their heads (max-sim) (default true). */
   annIndex?: boolean;
+  /** How the max-sim head index stores its vectors (default f16: docs/SERVING.md, "Retrieval"). */
+  headQuantization?: 'f32' | 'f16' | 'i8';
 }
 
 export interface ExportResult {
   dir: string;
   manifest: BundleManifest;
+  /** Seconds spent building the retrieval index (0: none built). */
+  indexSeconds: number;
 }
 
 /** Loads a training run directory (config.json + best/ checkpoint, summary.json when present). */
@@ -236,10 +240,11 @@ function strategyPart(src: ExportSource, items: ItemsInfo): { info: StrategyInfo
 /** Writes a bundle for a run directory or an in-memory model + dataset; replaces outDir atomically. */
 export async function exportBundle(source: string | ExportSource, outDir: string, opts: ExportOptions = {}): Promise<ExportResult> {
   const src = typeof source === 'string' ? await fromRunDir(source) : source;
-  const o: Required<ExportOptions> = { itemDtype: 'float32', batchSize: 4096, samplePairs: 2048, seed: 1, annIndex: true, ...opts };
+  const o: Required<ExportOptions> = { itemDtype: 'float32', batchSize: 4096, samplePairs: 2048, seed: 1, annIndex: true, headQuantization: 'f16', ...opts };
   const { model, dataset: ds } = src;
   if (model.kind !== src.config.kind) throw new Error(`export: model kind '${model.kind}' differs from config kind '${src.config.kind}'`);
   let manifest!: BundleManifest;
+  let indexSeconds = 0;
   await writeDirAtomic(outDir, async (tmp) => {
     const encoders = writeEncodersBin(ds.encoders, join(tmp, FILES.encodersBin), FILES.encodersBin);
     await writeFile(join(tmp, FILES.encoders), JSON.stringify(encoders));
@@ -252,7 +257,9 @@ export async function exportBundle(source: string | ExportSource, outDir: string
       await writeIdTable(join(tmp, FILES.itemIds), r.keys, FILES.itemIds);
       await writeArrayFile(join(tmp, FILES.itemReps), r.table.data);
       if (r.table.scales) await writeArrayFile(join(tmp, FILES.itemScales), r.table.scales);
-      if (items.cached && items.retrieval && o.annIndex) await saveAnnIndex(decodeAll(r.table), r.table.dim, join(tmp, FILES.itemAnn));
+      const t0 = performance.now();
+      if (items.cached) items.retrievalIndex = await writeRetrievalIndex(model, items, decodeAll(r.table), tmp, o);
+      indexSeconds = (performance.now() - t0) / 1000;
     } else {
       const its = src.items ?? datasetItems(ds);
       items = { cached: false, count: its.keys.length, reason: `'${model.kind}' is a single-tower model: item representations cannot be cached; serving scores full (user, item) pairs` };
@@ -276,5 +283,5 @@ export async function exportBundle(source: string | ExportSource, outDir: string
       data: { name: ds.name }, items, ...(src.training !== undefined ? { training: src.training } : {}) };
     await writeFile(join(tmp, 'manifest.json'), JSON.stringify(manifest, null, 1));
   });
-  return { dir: outDir, manifest };
+  return { dir: outDir, manifest, indexSeconds };
 }

@@ -30,6 +30,8 @@ export const FILES = {
   itemScales: 'items/scales.bin',
   /** HNSW index over the (decoded) item table, when the score is an inner product and usearch loaded at export. */
   itemAnn: 'items/ann.usearch',
+  /** HNSW index over every item head vector (max-sim models: IntTower, RankTower), key = row * H + head. */
+  itemHeadsAnn: 'items/heads.usearch',
   itemFeaturesManifest: 'items/features/manifest.json',
   itemFeaturesBin: 'items/features/tensors.bin',
   userIds: 'users/ids.bin',
@@ -77,6 +79,47 @@ export interface RetrievalInfo {
   maxResidual: number;
 }
 
+/** Per-request search settings of a retrieval index, with the defaults the bundle records (measured: docs/SERVING.md). */
+export interface SearchDefaults {
+  /** k': vectors fetched per query vector (inner product: items fetched, at least k; 0: that default). */
+  perHead: number;
+  /**
+   * Multi-vector: vectors fetched for the sum of the query vectors (<sum_a u_a, v_b> = sum_a <u_a, v_b>, a lower
+   * bound of the max-sim score over item head b); 0: none. Absent in bundles that predate it: 0.
+   */
+  sumDepth?: number;
+  /** HNSW search breadth (usearch's expansion_search; a search fetches max(ef, k') and keeps k'). */
+  ef: number;
+  /** Candidate items rescored exactly at most. */
+  maxCandidates: number;
+}
+
+/**
+ * Where a score's item-side vectors sit in a cached rep and which user vectors query them (max-sim models).
+ * Item head h of row r is rep[offset + h*size, +size); query q is userRep[userOffset + q*size, +size).
+ */
+export interface MultiVectorLayout {
+  heads: number;
+  size: number;
+  offset: number;
+  queries: number;
+  userOffset: number;
+  /** Vectors are L2-normalised before indexing and querying (RankTower's sub-spaces: a cosine proxy). */
+  normalize: boolean;
+  /** The index vectors are the exact scored heads ('exact': IntTower) or a stand-in for pair-dependent ones ('proxy'). */
+  fidelity: 'exact' | 'proxy';
+}
+
+/**
+ * The candidate generator a bundle ships for /v1/retrieve; every kind rescores its candidates exactly, and exact
+ * full-corpus scoring is available whatever the kind. Bundles without this entry: 'inner-product' when `retrieval`
+ * is set, else 'none' (src/export/retrieval-index.ts, retrievalIndexOf).
+ */
+export type RetrievalIndexInfo =
+  | { kind: 'inner-product'; file: string | null; defaults: SearchDefaults }
+  | { kind: 'multi-vector'; file: string | null; layout: MultiVectorLayout; quantization: 'f32' | 'f16' | 'i8'; defaults: SearchDefaults }
+  | { kind: 'none'; reason: string };
+
 export type ItemsInfo =
   | {
       cached: true;
@@ -89,6 +132,8 @@ export type ItemsInfo =
       exportCheck: { maxAbsError: number; pairs: number };
       accuracy: AccuracyCost | null;
       retrieval: RetrievalInfo | null;
+      /** Absent in bundles written before multi-vector retrieval. */
+      retrievalIndex?: RetrievalIndexInfo;
     }
   | {
       /** Single-tower model: nothing per item can be cached; serving scores full (user, item) pairs. */

@@ -47,7 +47,7 @@ const ERRORS = {
 };
 
 /** The document for a server with these request schemas; `admin`: whether /admin/reload exists. */
-export function openApiDocument(requests: Record<'prerank' | 'score' | 'retrieve' | 'reload', RequestSchema<unknown>>,
+export function openApiDocument(requests: Record<'prerank' | 'score' | 'retrieve' | 'recommend' | 'reload', RequestSchema<unknown>>,
   info: { version: string; admin: boolean }): Record<string, unknown> {
   const scoring = (summary: string, request: string) => ({
     post: { summary, requestBody: { required: true, content: body(request) },
@@ -56,7 +56,8 @@ export function openApiDocument(requests: Record<'prerank' | 'score' | 'retrieve
   const paths: Record<string, unknown> = {
     '/v1/prerank': scoring('score the candidates for a user and return the best n (all when n is absent)', 'PrerankRequest'),
     '/v1/score': scoring('score every candidate for a user, in request order', 'ScoreRequest'),
-    '/v1/retrieve': scoring('the k best items of the whole table for a user (ANN index or exact scan)', 'RetrieveRequest'),
+    '/v1/retrieve': scoring('the k best items of the whole table for a user: the index\'s candidates rescored exactly (mode ann), or every item (mode exact)', 'RetrieveRequest'),
+    '/v1/recommend': scoring('retrieve k items, drop the excluded ids, return the best n', 'RecommendRequest'),
     '/healthz': { get: { summary: 'liveness', responses: { 200: answer('the process is up', 'Health') } } },
     '/readyz': { get: { summary: 'readiness: a bundle is loaded', responses: { 200: answer('ready', 'Ready'), 503: answer('no bundle yet', 'NotReady') } } },
     '/metrics': { get: { summary: 'Prometheus metrics', responses: { 200: { description: 'text exposition format', content: { 'text/plain': { schema: { type: 'string' } } } } } } },
@@ -76,7 +77,7 @@ export function openApiDocument(requests: Record<'prerank' | 'score' | 'retrieve
     paths,
     components: { schemas: {
       PrerankRequest: json(requests.prerank.zod, 'input'), ScoreRequest: json(requests.score.zod, 'input'),
-      RetrieveRequest: json(requests.retrieve.zod, 'input'), ReloadRequest: json(requests.reload.zod, 'input'),
+      RetrieveRequest: json(requests.retrieve.zod, 'input'), RecommendRequest: json(requests.recommend.zod, 'input'), ReloadRequest: json(requests.reload.zod, 'input'),
       ScoreResponse: json(RESPONSES.score), Error: json(RESPONSES.error), Health: json(RESPONSES.health),
       Ready: json(RESPONSES.ready), NotReady: json(RESPONSES.notReady), ReloadResponse: json(RESPONSES.reload),
     } },

@@ -4,7 +4,7 @@ import { z } from 'zod';
 export interface Limits {
   /** Candidates per /v1/prerank or /v1/score request. */
   maxCandidates: number;
-  /** k per /v1/retrieve request. */
+  /** k per /v1/retrieve request, n per /v1/recommend request. */
   maxK: number;
   /** Request body bytes (larger -> 413). */
   bodyLimit: number;
@@ -79,6 +79,14 @@ function requestSchema<T>(zod: z.ZodType<T>, accepts: (b: Record<string, unknown
   return { zod, accepts: (body: unknown): body is T => isPlainObject(body) && accepts(body) };
 }
 
+const MODES = ['ann', 'exact'] as const;
+const mode = z.enum(MODES);
+const isMode = (x: unknown): boolean => (MODES as readonly unknown[]).includes(x);
+/** Upper bound of a retrieval request's perHead, sumDepth and ef. */
+const MAX_SEARCH = 10_000;
+const RETRIEVE_FIELDS = ['user', 'k', 'mode', 'perHead', 'sumDepth', 'ef', 'maxCandidates'];
+const optIntIn = (x: unknown, min: number, max: number): boolean => x === undefined || intIn(x, min, max);
+
 export function schemas(l: Limits) {
   const user = z.record(z.string().max(200), featureValue);
   return {
@@ -86,8 +94,15 @@ export function schemas(l: Limits) {
       (b) => hasOnly(b, ['user', 'candidates', 'n']) && isUser(b.user) && isCandidates(b.candidates, l.maxCandidates) && (b.n === undefined || intIn(b.n, 1, l.maxCandidates))),
     score: requestSchema(z.strictObject({ user, candidates: candidateIds(l.maxCandidates) }),
       (b) => hasOnly(b, ['user', 'candidates']) && isUser(b.user) && isCandidates(b.candidates, l.maxCandidates)),
-    retrieve: requestSchema(z.strictObject({ user, k: z.number().int().min(1).max(l.maxK) }),
-      (b) => hasOnly(b, ['user', 'k']) && isUser(b.user) && intIn(b.k, 1, l.maxK)),
+    retrieve: requestSchema(z.strictObject({ user, k: z.number().int().min(1).max(l.maxK), mode: mode.optional(),
+      perHead: z.number().int().min(0).max(MAX_SEARCH).optional(), sumDepth: z.number().int().min(0).max(MAX_SEARCH).optional(), ef: z.number().int().min(1).max(MAX_SEARCH).optional(),
+      maxCandidates: z.number().int().min(1).max(l.maxCandidates).optional() }),
+    (b) => hasOnly(b, RETRIEVE_FIELDS) && isUser(b.user) && intIn(b.k, 1, l.maxK) && (b.mode === undefined || isMode(b.mode))
+      && optIntIn(b.perHead, 0, MAX_SEARCH) && optIntIn(b.sumDepth, 0, MAX_SEARCH) && optIntIn(b.ef, 1, MAX_SEARCH) && optIntIn(b.maxCandidates, 1, l.maxCandidates)),
+    recommend: requestSchema(z.strictObject({ user, n: z.number().int().min(1).max(l.maxK), k: z.number().int().min(1).max(l.maxCandidates).optional(),
+      exclude: candidateIds(l.maxCandidates).optional(), mode: mode.optional() }),
+    (b) => hasOnly(b, ['user', 'n', 'k', 'exclude', 'mode']) && isUser(b.user) && intIn(b.n, 1, l.maxK) && optIntIn(b.k, 1, l.maxCandidates)
+      && (b.exclude === undefined || isCandidates(b.exclude, l.maxCandidates)) && (b.mode === undefined || isMode(b.mode))),
     reload: requestSchema(z.strictObject({ bundle: z.string().min(1) }), (b) => hasOnly(b, ['bundle']) && typeof b.bundle === 'string' && b.bundle.length >= 1),
   };
 }

@@ -3,7 +3,7 @@
 // plan, the two-tower tensor path, full single-tower pairs), chosen for a bundle by createScorer
 // (src/serve/scorers/index.ts); every implementation passes one suite (test/serve-scorer-conformance.ts).
 // Unknown candidate ids are reported, never an error; a user feature the bundle does not know is a RequestError.
-import type { AnnIndex } from './ann.js';
+import type { CandidateSource } from './candidates.js';
 import type { ItemStore } from './stores/types.js';
 
 export type RawFeatureValue = string | number | boolean | null | (string | number)[];
@@ -17,9 +17,33 @@ export interface PrerankRequest {
   n?: number;
 }
 
+/** How retrieval finds the top-k: 'ann' = the bundle's index gives candidates, rescored exactly; 'exact' = every item. */
+export type RetrieveMode = 'ann' | 'exact';
+
 export interface RetrieveRequest {
   user: UserFeatures;
   k: number;
+  /** Default: 'ann' when the deployment has a retrieval index, else 'exact'. */
+  mode?: RetrieveMode;
+  /** Index vectors fetched per query vector (k'; inner product: items fetched, at least k). Default: the bundle's. */
+  perHead?: number;
+  /** Multi-vector: vectors fetched for the sum of the query vectors (a lower bound of max-sim). Default: the bundle's. */
+  sumDepth?: number;
+  /** HNSW search breadth (the search fetches max(ef, perHead) and keeps perHead). Default: the bundle's. */
+  ef?: number;
+  /** Candidate items rescored exactly at most. Default: the bundle's. */
+  maxCandidates?: number;
+}
+
+export interface RecommendRequest {
+  user: UserFeatures;
+  /** Items to return. */
+  n: number;
+  /** Items retrieved (then scored by the model) before the cut to n (default 500). */
+  k?: number;
+  /** Item ids never returned (e.g. already seen). */
+  exclude?: ItemId[];
+  mode?: RetrieveMode;
 }
 
 export interface ScoredItem {
@@ -39,7 +63,7 @@ export interface ScoreResponse {
 }
 
 export interface ScoreStats {
-  route: 'prerank' | 'score' | 'retrieve';
+  route: 'prerank' | 'score' | 'retrieve' | 'recommend';
   candidates: number;
   unknown: number;
   /** Per feature: vocabulary lookups and OOV results of this request. */
@@ -59,8 +83,10 @@ export interface Scorer {
   prerank(req: PrerankRequest): Promise<ScoreResponse>;
   /** Every known candidate, sorted by score (no cut). */
   scoreAll(req: Omit<PrerankRequest, 'n'>): Promise<ScoreResponse>;
-  /** Top-k of the whole catalogue from the ANN index, rescored exactly with the model's score. */
+  /** Top-k of the whole catalogue: the index's candidates rescored exactly with the model's score, or every item. */
   retrieve(req: RetrieveRequest): Promise<ScoreResponse>;
+  /** Retrieve k, drop `exclude`, the best n. */
+  recommend(req: RecommendRequest): Promise<ScoreResponse>;
   /** Runs a few requests so the first real one does not pay for JIT and buffer-pool warm-up (not observed). */
   warm(rounds?: number): Promise<void>;
 }
@@ -68,7 +94,8 @@ export interface Scorer {
 export interface ScorerOptions {
   /** The candidates' cached reps (two-tower bundles; single-tower bundles score from their item features). */
   store: ItemStore | null;
-  ann?: AnnIndex | null;
+  /** Retrieval's candidate generator (absent: retrieval runs in exact mode only). */
+  ann?: CandidateSource | null;
   observe?: (s: ScoreStats) => void;
   /**
    * Compiled scoring of at least this many multiply-adds runs on a libuv worker thread instead of the event loop

@@ -179,6 +179,7 @@ export async function createServer(o: ServerOptions = {}): Promise<PrerankServer
   app.post('/v1/prerank', scoring(S.prerank, (d, b) => d.scorer.prerank(b)));
   app.post('/v1/score', scoring(S.score, (d, b) => d.scorer.scoreAll(b)));
   app.post('/v1/retrieve', scoring(S.retrieve, (d, b) => d.scorer.retrieve(b)));
+  app.post('/v1/recommend', scoring(S.recommend, (d, b) => d.scorer.recommend(b)));
 
   app.get('/healthz', { config: EXEMPT }, async () => ({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => {

@@ -3,8 +3,8 @@
 // started on (acquire/release), so in-flight requests finish on the old one, which is closed once they have.
 import { Bundle, type BundleLoadOptions } from '../export/bundle.js';
 import type { ItemVerify } from '../export/item-file.js';
-import { decodeAll } from '../export/item-table.js';
-import { buildAnnIndex, type AnnIndex, type AnnKind } from './ann.js';
+import type { AnnKind } from './ann.js';
+import { openCandidateSource, type CandidateSource } from './candidates.js';
 import type { Scorer, ScoreStats } from './scorer.js';
 import { createScorer } from './scorers/index.js';
 import { openStore, storeKind } from './stores/index.js';
@@ -14,7 +14,10 @@ export interface DeployOptions {
   /** 'memory' (default), redis://host:port[/db][?prefix=..&lru=..] or redis-cluster://host:port,host:port,...[?...]. */
   store?: string;
   lruRows?: number;
-  /** ANN index for /v1/retrieve: 'usearch' (default; brute force when it does not load), 'brute-force' or 'off'. */
+  /**
+   * Retrieval's candidate index: 'usearch' (default; brute force when it does not load), 'brute-force' or 'off' (no
+   * index, and with a Redis store no item table in process: /v1/retrieve answers 501).
+   */
   ann?: AnnKind | 'off';
   models?: BundleLoadOptions['models'];
   observe?: (s: ScoreStats) => void;
@@ -35,7 +38,7 @@ export class Deployment {
   private retired = false;
   private closing: Promise<void> | null = null;
 
-  private constructor(readonly bundle: Bundle, readonly store: ItemStore | null, readonly ann: AnnIndex | null, readonly scorer: Scorer,
+  private constructor(readonly bundle: Bundle, readonly store: ItemStore | null, readonly ann: CandidateSource | null, readonly scorer: Scorer,
     readonly notes: string[]) {}
 
   get modelVersion(): string {
@@ -47,24 +50,21 @@ export class Deployment {
     const url = o.store ?? 'memory';
     const kind = storeKind(url);
     const manifest = await Bundle.readManifest(dir);
-    // the Redis store reads the item table only to publish it; an in-process ANN index needs it anyway
-    const wantAnn = (o.ann ?? 'usearch') !== 'off' && manifest.items.cached && !!manifest.items.retrieval;
+    // the Redis store reads the item table only to publish it; retrieval (an index, or exact mode) needs it in process
+    const wantAnn = (o.ann ?? 'usearch') !== 'off' && manifest.items.cached;
     const parts = kind === 'memory' || wantAnn || !manifest.model.twoTower ? 'all' : 'user';
     const bundle = await Bundle.load(dir, { parts, models: o.models, verify: o.verify });
     const notes: string[] = [];
     let store: ItemStore | null = null;
-    let ann: AnnIndex | null = null;
+    let ann: CandidateSource | null = null;
     try {
       if (bundle.twoTower) {
         const table = async () => bundle.items ?? (await Bundle.load(dir, { parts: 'item' })).items!;
         store = await openStore({ url, modelHash: manifest.hash, table, lruRows: o.lruRows, log: o.log });
         if (store.size !== manifest.items.count) notes.push(`item store holds ${store.size} items, the bundle ${manifest.items.count}`);
         if (wantAnn && bundle.items) {
-          const prefer = o.ann === 'brute-force' ? 'brute-force' : 'usearch';
-          const saved = prefer === 'usearch' ? await bundle.annIndexPath() : null;
-          const items = bundle.items;
-          const r = await buildAnnIndex({ rows: items.ids.size, get: () => decodeAll(items) }, items.dim, prefer, saved);
-          ann = r.index;
+          const r = await openCandidateSource(bundle, o.ann === 'brute-force' ? 'brute-force' : 'usearch');
+          ann = r.source;
           if (r.note) notes.push(r.note);
         }
       }

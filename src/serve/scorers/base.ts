@@ -6,7 +6,7 @@
 import type { Bundle } from '../../export/bundle.js';
 import { firstIds } from '../../export/id-table.js';
 import {
-  ASYNC_ABOVE_MACS, UnsupportedError, type PrerankRequest, type RetrieveRequest, type Scorer, type ScorerOptions, type ScorerPath,
+  ASYNC_ABOVE_MACS, UnsupportedError, type PrerankRequest, type RecommendRequest, type RetrieveRequest, type Scorer, type ScorerOptions, type ScorerPath,
   type ScoreResponse, type ScoreStats,
 } from '../scorer.js';
 import { UserRequests, unknownIds, type PreparedUser } from './user-request.js';
@@ -59,9 +59,14 @@ export abstract class ScorerBase implements Scorer {
     return this.run(req, req.candidates.length, 'score');
   }
 
-  /** Refused unless the implementation can retrieve (two-tower models with an inner-product score). */
+  /** Refused unless the implementation can retrieve (two-tower models: cached item reps). */
   async retrieve(_req: RetrieveRequest): Promise<ScoreResponse> {
-    throw new UnsupportedError(`model '${this.bundle.manifest.model.kind}' scores are not an inner product of user and item reps: retrieval needs a DSSM-like model`);
+    throw new UnsupportedError(`model '${this.bundle.manifest.model.kind}' is a single-tower model: retrieval needs cached item reps (a two-tower model)`);
+  }
+
+  /** Refused like retrieve() (two-tower scorers retrieve, then cut). */
+  async recommend(req: RecommendRequest): Promise<ScoreResponse> {
+    return this.retrieve({ user: req.user, k: req.n });
   }
 
   /** Whether warm() exercises retrieve() too. */

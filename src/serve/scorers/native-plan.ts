@@ -9,7 +9,8 @@ import type { Bundle } from '../../export/bundle.js';
 import type { CompiledUserSide, TableData, TableDType } from '../compiled.js';
 import type { ScorerOptions } from '../scorer.js';
 import type { Ranked } from './base.js';
-import { TwoTowerScorer } from './two-tower.js';
+import { mergeTops, pick, TwoTowerScorer, type RowsTop } from './two-tower.js';
+import type { ItemTable } from '../../export/item-table.js';
 import type { PreparedUser } from './user-request.js';
 
 export class NativePlanScorer extends TwoTowerScorer {
@@ -53,6 +54,47 @@ export class NativePlanScorer extends TwoTowerScorer {
     return { found, userRep: 'tower', ...owned(this.compiled.rank(input!, reps, null, m, n, dtype)) };
   }
 
+  /** Rows scored per synchronous call when a user rep scores the whole table on this thread (yielding in between). */
+  storedBlock = 65_536;
+
+  /**
+   * The table read in place: few rows (under asyncAboveMacs) on this thread from the rep; more on a libuv worker
+   * from the tower input (the plan spreads them over the pool), the whole table as `exactShards` contiguous slices.
+   */
+  protected override async rankRows(user: PreparedUser, rep: Float32Array | null, t: ItemTable, rows: Int32Array | null, n: number): Promise<RowsTop> {
+    const m = rows ? rows.length : t.ids.size;
+    const stored = user.stored;
+    if (!stored && this.compiled.work(m) >= this.asyncAboveMacs) {
+      const input = this.compiled.input(this.requests.batch);
+      if (rows) return this.rankAsyncRows(input, t, rows, n);
+      const shards = slices(m, this.exactShards);
+      return mergeTops(await Promise.all(shards.map(([a, b]) => this.rankAsyncRows(input, slice(t, a, b), null, n, a))), n);
+    }
+    const u = rep ?? this.userRep(user);
+    if (rows) return this.rankRepRows(u, t, rows, n, 0);
+    const parts: RowsTop[] = [];
+    for (const [a, b] of slices(m, Math.ceil(m / this.storedBlock))) {
+      if (a > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+      parts.push(this.rankRepRows(u, slice(t, a, b), null, n, a));
+    }
+    return mergeTops(parts, n);
+  }
+
+  /** Slices of the table scored concurrently in exact mode (the plan already spreads each call over the pool). */
+  exactShards = 1;
+
+  private rankRepRows(u: Float32Array, t: Pick<ItemTable, 'data' | 'dtype' | 'scales'>, rows: Int32Array | null, n: number, base: number): RowsTop {
+    const m = rows ? rows.length : t.data.length / this.compiled.itemDim;
+    const r = this.compiled.rankRep(u, t.data, rows, m, n, t.dtype, t.scales);
+    return pick(r.scores, rows, r.top, base);
+  }
+
+  private async rankAsyncRows(input: Float32Array, t: Pick<ItemTable, 'data' | 'dtype' | 'scales'>, rows: Int32Array | null, n: number, base = 0): Promise<RowsTop> {
+    const m = rows ? rows.length : t.data.length / this.compiled.itemDim;
+    const r = await this.compiled.rankAsync(input, t.data, rows, m, n, t.dtype, t.scales);
+    return pick(r.scores, rows, r.top, base);
+  }
+
   protected userRep(user: PreparedUser): Float32Array {
     return user.stored ? Float32Array.from(user.stored) : this.compiled.encode(this.compiled.inputView(this.requests.batch));
   }
@@ -61,6 +103,16 @@ export class NativePlanScorer extends TwoTowerScorer {
     return this.compiled.rankRep(rep, reps, null, k, 0, this.decodedDtype).scores.slice();
   }
 }
+
+/** [a, b) ranges cutting m rows into `parts` near-equal slices. */
+const slices = (m: number, parts: number): [number, number][] => {
+  const p = Math.max(1, Math.min(parts, m)), size = Math.ceil(m / p);
+  return Array.from({ length: Math.ceil(m / size) || 1 }, (_, i) => [i * size, Math.min(m, (i + 1) * size)]);
+};
+
+/** Rows [a, b) of a table, in place. */
+const slice = (t: ItemTable, a: number, b: number): Pick<ItemTable, 'data' | 'dtype' | 'scales'> =>
+  ({ data: t.data.subarray(a * t.dim, b * t.dim), dtype: t.dtype, scales: t.scales?.subarray(a, b) });
 
 const order = (r: { scores: Float32Array; top: Int32Array }) => ({ scores: r.scores, order: r.top });
 

@@ -1,0 +1,109 @@
+// Which candidate generator a bundle ships for /v1/retrieve, and the multi-vector (max-sim) one built at export.
+// A max-sim score (IntTower: sum over user heads of the max over item heads of <u, v>) is large when some item head
+// is close to many user heads, so every item head vector goes into one HNSW index (key = row * H + head) and a query
+// searches it with each user head (ColBERT's gather step); the union of the items found is rescored exactly by the
+// serving plan. RankTower's scored vectors depend on the pair (cross-attention), so its index holds the item's MHGN
+// sub-spaces E_i, L2-normalised, as a proxy, queried with the user's normalised E_u sub-spaces.
+// The layout comes from the plan's score kind, not from the model's name: a wrapper (CS3) scores like its base.
+// Shape letters: N items, H item heads, P head size, Q query vectors, I item rep width.
+import { join } from 'node:path';
+import type { ServingPlanSpec } from '../models/common/serving.js';
+import type { RecModel } from '../models/types.js';
+import { saveAnnIndex, type AnnBuildOptions } from './ann-index.js';
+import { FILES, type ItemsInfo, type MultiVectorLayout, type RetrievalIndexInfo, type SearchDefaults } from './manifest.js';
+
+/**
+ * Defaults recorded in new bundles (measured on synthetic corpora, docs/SERVING.md "Retrieval"). Inner product:
+ * k' = the request's k (the index is searched with its build-time ef of 512, as before).
+ */
+export const INNER_PRODUCT_DEFAULTS: SearchDefaults = { perHead: 0, ef: 512, maxCandidates: 4096 };
+export const MULTI_VECTOR_DEFAULTS: SearchDefaults = { perHead: 256, sumDepth: 256, ef: 256, maxCandidates: 4096 };
+
+/** Multiply-adds the exact rescoring of a multi-vector query may cost by default (~3 ms on two AVX-512 cores). */
+export const RESCORE_BUDGET_MACS = 512e6;
+
+/**
+ * A layout's defaults: the candidate cap is the rescoring budget over a candidate's max-sim cost (Q x H x P), as a
+ * power of two in [1,024, 8,192] (IntTower with 8 heads of 64 and 3 layers: 8,192; 32 x 64: 2,048).
+ */
+export function multiVectorDefaults(l: MultiVectorLayout): SearchDefaults {
+  const cap = 2 ** Math.round(Math.log2(RESCORE_BUDGET_MACS / (l.queries * l.heads * l.size)));
+  return { ...MULTI_VECTOR_DEFAULTS, maxCandidates: Math.min(8192, Math.max(1024, cap)) };
+}
+
+/** The head index's usearch settings: small build breadth (it holds N*H vectors), ef chosen per request. */
+export const HEAD_INDEX_PARAMS = { connectivity: 16, expansion_add: 64, expansion_search: 16 } as const;
+
+/** The multi-vector layout of a plan's score, or null when its score is not a max over item vectors. */
+export function multiVectorLayout(spec: ServingPlanSpec): MultiVectorLayout | null {
+  const s = spec.score;
+  if (s.kind === 'maxsim' && s.scale > 0) {
+    return { heads: s.heads, size: s.headSize, offset: 0, queries: spec.repLength / s.headSize, userOffset: 0, normalize: false, fidelity: 'exact' };
+  }
+  if (s.kind === 'rankTower' && s.scale > 0) {
+    return { heads: s.itemHeads, size: s.headSize, offset: 0, queries: s.userHeads, userOffset: 0, normalize: true, fidelity: s.crossAttention ? 'proxy' : 'exact' };
+  }
+  return null;
+}
+
+/** What a bundle's manifest says about retrieval, for bundles written with or before the retrievalIndex entry. */
+export function retrievalIndexOf(items: ItemsInfo, hasIpFile: boolean): RetrievalIndexInfo {
+  if (!items.cached) return { kind: 'none', reason: 'single-tower model: no cached item reps' };
+  if (items.retrievalIndex) return items.retrievalIndex;
+  if (items.retrieval) return { kind: 'inner-product', file: hasIpFile ? 'items/ann.usearch' : null, defaults: INNER_PRODUCT_DEFAULTS };
+  return { kind: 'none', reason: 'written before multi-vector retrieval (exact full-corpus mode only)' };
+}
+
+/**
+ * The index vectors [N*H, P] of reps [N, I]: item head h of row r at row r*H + h. A view of reps when the heads are
+ * the whole rep and need no normalising (IntTower: no copy of a table of gigabytes), else a fresh array.
+ */
+export function headVectors(reps: Float32Array, dim: number, l: MultiVectorLayout): Float32Array {
+  const n = reps.length / dim, w = l.heads * l.size;
+  if (!l.normalize && l.offset === 0 && w === dim) return reps;
+  const out = new Float32Array(n * w);
+  for (let r = 0; r < n; r++) out.set(reps.subarray(r * dim + l.offset, r * dim + l.offset + w), r * w);
+  if (l.normalize) normalizeRows(out, l.size);
+  return out;
+}
+
+/** The query vectors [Q, P] of a user rep (a fresh array). */
+export function queryVectors(rep: Float32Array, l: MultiVectorLayout): Float32Array {
+  const q = rep.slice(l.userOffset, l.userOffset + l.queries * l.size);
+  if (l.normalize) normalizeRows(q, l.size);
+  return q;
+}
+
+/** L2-normalises each row of width p in place (a zero row stays zero). */
+export function normalizeRows(x: Float32Array, p: number): void {
+  for (let at = 0; at < x.length; at += p) {
+    let s = 0;
+    for (let j = 0; j < p; j++) s += x[at + j] * x[at + j];
+    const inv = s > 0 ? 1 / Math.sqrt(s) : 0;
+    for (let j = 0; j < p; j++) x[at + j] *= inv;
+  }
+}
+
+/** Builds the head index of reps [N, I] and saves it to `path`; false when usearch is unavailable. */
+export async function saveHeadIndex(reps: Float32Array, dim: number, l: MultiVectorLayout, path: string,
+  quantization: 'f32' | 'f16' | 'i8', o: AnnBuildOptions = {}): Promise<boolean> {
+  return saveAnnIndex(headVectors(reps, dim, l), l.size, path, { ...o, params: { ...HEAD_INDEX_PARAMS, quantization } });
+}
+
+/** What the export builds for retrieval: the index kind, written under dir (FILES paths), and its manifest entry. */
+export async function writeRetrievalIndex(model: RecModel, items: Extract<ItemsInfo, { cached: true }>, reps: Float32Array, dir: string,
+  o: { annIndex: boolean; headQuantization: 'f32' | 'f16' | 'i8' }): Promise<RetrievalIndexInfo> {
+  if (items.retrieval) {
+    const saved = o.annIndex && (await saveAnnIndex(reps, items.dim, join(dir, FILES.itemAnn)));
+    return { kind: 'inner-product', file: saved ? FILES.itemAnn : null, defaults: INNER_PRODUCT_DEFAULTS };
+  }
+  let layout: MultiVectorLayout | null = null;
+  try {
+    layout = model.servingPlan ? multiVectorLayout(model.servingPlan().spec) : null;
+  } catch {
+    layout = null; // no plan for this configuration: exact mode only
+  }
+  if (!layout) return { kind: 'none', reason: `'${model.kind}' scores neither an inner product nor a max over item vectors: exact full-corpus mode only` };
+  const saved = o.annIndex && (await saveHeadIndex(reps, items.dim, layout, join(dir, FILES.itemHeadsAnn), o.headQuantization));
+  return { kind: 'multi-vector', file: saved ? FILES.itemHeadsAnn : null, layout, quantization: o.headQuantization, defaults: multiVectorDefaults(layout) };
+}

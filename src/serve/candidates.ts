@@ -1,0 +1,189 @@
+// Candidate generators for retrieval: from a user rep, the table rows worth scoring exactly. Inner product (DSSM-like
+// scores): the HNSW index over the item reps, searched with the user rep. Multi-vector (max-sim scores: IntTower,
+// RankTower): the index over every item head vector (key = row * H + head), searched with the sum of the user's
+// query vectors (sum_a max_b <u_a, v_b> >= max_b <sum_a u_a, v_b>: its hits are the items with the best lower bound)
+// and with each query vector (ColBERT's gather step); past the cap, items are kept by the bound, then by the sum over
+// query vectors of the best similarity each found on the item. Whatever a generator returns is rescored exactly.
+// Shape letters: N items, H item heads, P head size, Q query vectors, K top-k.
+import { topK } from '../eval/top-k.js';
+import type { Bundle } from '../export/bundle.js';
+import { addRows, newUsearch, type UsearchLike } from '../export/ann-index.js';
+import { decodeAll, type ItemTable } from '../export/item-table.js';
+import type { MultiVectorLayout, RetrievalIndexInfo, SearchDefaults } from '../export/manifest.js';
+import { HEAD_INDEX_PARAMS, headVectors, queryVectors, retrievalIndexOf } from '../export/retrieval-index.js';
+import { BruteForceIndex, buildAnnIndex, type AnnIndex, type AnnKind } from './ann.js';
+
+export interface CandidateSource {
+  /** The search back-end: usearch's HNSW, or an exact scan with the same interface. */
+  readonly kind: AnnKind;
+  readonly index: 'inner-product' | 'multi-vector';
+  /** Settings a request leaves out (the bundle's recorded defaults). */
+  readonly defaults: SearchDefaults;
+  /** Distinct rows to rescore for the user rep (at most s.maxCandidates), ascending. */
+  candidates(rep: Float32Array, k: number, s: SearchDefaults): Int32Array;
+  close(): void;
+}
+
+export class InnerProductSource implements CandidateSource {
+  readonly index = 'inner-product';
+
+  constructor(private readonly ann: AnnIndex, readonly defaults: SearchDefaults) {}
+
+  get kind(): AnnKind {
+    return this.ann.kind;
+  }
+
+  candidates(rep: Float32Array, k: number, s: SearchDefaults): Int32Array {
+    return this.ann.search(rep, Math.min(Math.max(k, s.perHead), s.maxCandidates)).sort();
+  }
+
+  close(): void {
+    this.ann.close();
+  }
+}
+
+/** Per query vector, its hits (index vector numbers, similarities) best first, `stride` apart. */
+export type HeadSearch = (q: Float32Array, fetch: number) => { keys: ArrayLike<number | bigint>; sims: ArrayLike<number>; stride: number; counts: ArrayLike<number | bigint> };
+
+export class MultiVectorSource implements CandidateSource {
+  readonly index = 'multi-vector';
+
+  constructor(readonly kind: AnnKind, private readonly layout: MultiVectorLayout, readonly defaults: SearchDefaults,
+    private readonly vectors: number, private search: HeadSearch | null) {}
+
+  candidates(rep: Float32Array, _k: number, s: SearchDefaults): Int32Array {
+    if (!this.search) throw new Error('multi-vector index is closed');
+    const l = this.layout;
+    const q = queryVectors(rep, l);
+    // Items found by the summed query rank first at the cap (by that bound), then the others by the per-query sums.
+    const proxy = new Map<number, number>();
+    const sumDepth = Math.min(s.sumDepth ?? 0, this.vectors);
+    if (sumDepth > 0) {
+      const r = this.search(sumOf(q, l.size), Math.min(Math.max(sumDepth, s.ef), this.vectors));
+      for (let j = 0; j < Math.min(sumDepth, Number(r.counts[0])); j++) {
+        const row = Math.floor(Number(r.keys[j]) / l.heads);
+        if (!proxy.has(row)) proxy.set(row, BOUND + r.sims[j]); // hits come best first
+      }
+    }
+    const perHead = Math.min(s.perHead, this.vectors);
+    if (perHead > 0) this.gather(q, perHead, s.ef, proxy);
+    const rows = Int32Array.from(proxy.keys());
+    if (rows.length <= s.maxCandidates) return rows.sort();
+    const scores = Float32Array.from(proxy.values());
+    return Int32Array.from(topK(scores, s.maxCandidates, undefined, 'last'), (i) => rows[i]).sort();
+  }
+
+  /**
+   * Adds each query vector's best `perHead` hits to proxy. An item's proxy is its upper bound less a constant: a
+   * query that did not find it contributes at most the similarity of that query's last hit (the threshold), one that
+   * did its best similarity, so ranking by the sum over queries of (best - threshold) ranks by the bound.
+   */
+  private gather(q: Float32Array, perHead: number, ef: number, proxy: Map<number, number>): void {
+    const l = this.layout;
+    const r = this.search!(q, Math.min(Math.max(perHead, ef), this.vectors));
+    const best = new Map<number, number>();
+    const sums = new Map<number, number>();
+    for (let a = 0; a < l.queries; a++) {
+      best.clear();
+      const found = Math.min(perHead, Number(r.counts[a]));
+      if (found === 0) continue;
+      const threshold = r.sims[a * r.stride + found - 1];
+      for (let j = 0; j < found; j++) {
+        const row = Math.floor(Number(r.keys[a * r.stride + j]) / l.heads);
+        if (!best.has(row)) best.set(row, r.sims[a * r.stride + j] - threshold); // hits come best first
+      }
+      for (const [row, margin] of best) sums.set(row, (sums.get(row) ?? 0) + margin);
+    }
+    for (const [row, sum] of sums) if (!proxy.has(row)) proxy.set(row, sum);
+  }
+
+  close(): void {
+    this.search = null;
+  }
+}
+
+/** Added to the summed query's similarities: its items outrank the per-query ones at the cap. */
+const BOUND = 1e6;
+
+/** The sum of the query vectors [Q, P] -> [P]. */
+function sumOf(q: Float32Array, p: number): Float32Array {
+  const out = new Float32Array(p);
+  for (let at = 0; at < q.length; at += p) for (let j = 0; j < p; j++) out[j] += q[at + j];
+  return out;
+}
+
+/** usearch's answer for one query or several, as flat arrays (ip distance = 1 - dot). */
+export function usearchHeads(index: UsearchLike, threads: number): HeadSearch {
+  return (q, fetch) => {
+    const r = index.search(q, fetch, threads);
+    const sims = Float32Array.from(r.distances, (d) => 1 - d);
+    if (r.counts) return { keys: r.keys, sims, stride: fetch, counts: r.counts };
+    return { keys: r.keys, sims, stride: fetch, counts: [r.keys.length] };
+  };
+}
+
+/** The exact scan over every head vector [V, P] (small corpora, or usearch missing). */
+function bruteForceHeads(vectors: Float32Array, size: number): HeadSearch {
+  const v = vectors.length / size;
+  const dots = new Float32Array(v);
+  return (q, fetch) => {
+    const nq = q.length / size;
+    const keys = new Int32Array(nq * fetch), sims = new Float32Array(nq * fetch);
+    for (let i = 0; i < nq; i++) {
+      for (let r = 0; r < v; r++) {
+        let s = 0;
+        for (let j = 0; j < size; j++) s += vectors[r * size + j] * q[i * size + j];
+        dots[r] = s;
+      }
+      const top = topK(dots, fetch, undefined, 'last');
+      top.forEach((r, j) => { keys[i * fetch + j] = r; sims[i * fetch + j] = dots[r]; });
+    }
+    return { keys, sims, stride: fetch, counts: new Array<number>(nq).fill(Math.min(fetch, v)) };
+  };
+}
+
+/** The exact-scan generator of a table's retrieval kind (null for kind 'none'): same answers as the index at full depth. */
+export function bruteForceSource(table: ItemTable, info: RetrievalIndexInfo): CandidateSource | null {
+  if (info.kind === 'none') return null;
+  const reps = decodeAll(table);
+  if (info.kind === 'inner-product') return new InnerProductSource(new BruteForceIndex(reps, table.dim), info.defaults);
+  const l = info.layout;
+  return new MultiVectorSource('brute-force', l, info.defaults, table.ids.size * l.heads, bruteForceHeads(headVectors(reps, table.dim, l), l.size));
+}
+
+/**
+ * The bundle's candidate generator for retrieval, or null when it has none (exact mode only). usearch maps the
+ * bundle's saved index when there is one (checked against its size), builds it from the table otherwise, and falls
+ * back to the exact scan when it does not load; the note says when a fallback or rebuild happened.
+ */
+export async function openCandidateSource(bundle: Bundle, prefer: AnnKind): Promise<{ source: CandidateSource | null; note?: string }> {
+  const items = bundle.items;
+  const info = retrievalIndexOf(bundle.manifest.items, !!bundle.manifest.files['items/ann.usearch']);
+  if (!items || info.kind === 'none') return { source: null };
+  if (info.kind === 'inner-product') {
+    const saved = prefer === 'usearch' && info.file ? await bundle.annIndexPath(info.file) : null;
+    const r = await buildAnnIndex({ rows: items.ids.size, get: () => decodeAll(items) }, items.dim, prefer, saved);
+    return { source: new InnerProductSource(r.index, info.defaults), note: r.note };
+  }
+  const l = info.layout;
+  const n = items.ids.size * l.heads;
+  if (prefer === 'brute-force') return { source: bruteForceSource(items, info) };
+  const params = { ...HEAD_INDEX_PARAMS, quantization: info.quantization };
+  let index: UsearchLike;
+  try {
+    index = await newUsearch(l.size, params);
+  } catch (e) {
+    return { source: bruteForceSource(items, info), note: `usearch unavailable (${(e as Error).message}); brute-force multi-vector retrieval` };
+  }
+  let note: string | undefined;
+  const saved = info.file ? await bundle.annIndexPath(info.file) : null;
+  if (saved) {
+    index.view(saved);
+    if (index.size() !== n || index.dimensions() !== l.size) {
+      note = `saved head index ${saved} holds ${index.size()} x ${index.dimensions()}, the table ${n} x ${l.size}: rebuilt`;
+      index = await newUsearch(l.size, params);
+    }
+  }
+  if (index.size() === 0 && n > 0) await addRows(index, headVectors(decodeAll(items), items.dim, l), l.size, 4096);
+  return { source: new MultiVectorSource('usearch', l, info.defaults, n, usearchHeads(index, 1)), note };
+}

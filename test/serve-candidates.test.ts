@@ -1,0 +1,30 @@
+// The multi-vector candidate generator on hand-made search answers: index keys map to rows (key = row * H + head),
+// the cap keeps the items with the best upper bound, and the summed query's items come first.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { MultiVectorLayout } from '../src/export/manifest.js';
+import { MultiVectorSource, type HeadSearch } from '../src/serve/candidates.js';
+
+const LAYOUT: MultiVectorLayout = { heads: 2, size: 2, offset: 0, queries: 2, userOffset: 0, normalize: false, fidelity: 'exact' };
+const DEFAULTS = { perHead: 2, sumDepth: 0, ef: 2, maxCandidates: 10 };
+
+/** Two query vectors: query 0 finds key 0 (row 0, .9) and key 5 (row 2, .8); query 1 key 3 (row 1, .7) and key 1 (row 0, .6). The summed query finds key 4 (row 2). */
+const search: HeadSearch = (q) => (q.length === 4
+  ? { keys: [0, 5, 3, 1], sims: [0.9, 0.8, 0.7, 0.6], stride: 2, counts: [2, 2] }
+  : { keys: [4], sims: [1.2], stride: 1, counts: [1] });
+const source = new MultiVectorSource('brute-force', LAYOUT, DEFAULTS, 6, search);
+const rep = new Float32Array([1, 0, 0, 1]);
+
+test('multi-vector candidates: every item a query vector found, as rows, ascending', () => {
+  assert.deepEqual([...source.candidates(rep, 1, DEFAULTS)], [0, 1, 2]);
+});
+
+test('multi-vector candidates: the cap keeps the best upper bounds (a miss counts as the query\'s last similarity)', () => {
+  // margins over each query's last hit: row 0 .1 + 0, row 1 .1, row 2 0; the sums of similarities would keep rows 0 and 2
+  assert.deepEqual([...source.candidates(rep, 1, { ...DEFAULTS, maxCandidates: 2 })], [0, 1]);
+});
+
+test('multi-vector candidates: the summed query\'s items are kept first at the cap', () => {
+  assert.deepEqual([...source.candidates(rep, 1, { ...DEFAULTS, sumDepth: 1, maxCandidates: 2 })], [0, 2]);
+  assert.deepEqual([...source.candidates(rep, 1, { ...DEFAULTS, perHead: 0, sumDepth: 1 })], [2]);
+});
