@@ -16,6 +16,7 @@ import type { RecModel } from '../src/models/types.js';
 import { compileUserSide } from '../src/serve/compiled.js';
 import { serveAddon } from '../src/serve/native.js';
 import { linearTower } from './helpers/linear-tower.js';
+import { itemTable } from './helpers/item-table.js';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'prerank-registry-'));
@@ -87,8 +88,7 @@ test('a model defined in one file trains, serves by its plan and has its config 
   if (!serveAddon()) return;
   const compiled = compileUserSide(model);
   assert.ok(compiled, 'the plan compiles');
-  const n = ds.itemCount;
-  const items = noGrad(() => scope(() => Float32Array.from(model.encodeItem!(ds.fillItems(ds.itemBatch(n), Int32Array.from({ length: n }, (_, i) => i))).f)));
+  const { table: items, n } = itemTable(ds, model);
   for (let u = 0; u < users.size; u++) {
     const { scores } = compiled.rank(compiled.input(users, u), items, null, n, 0);
     const want = noGrad(() => scope(() => {

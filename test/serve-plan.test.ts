@@ -16,6 +16,7 @@ import type { RecModel } from '../src/models/types.js';
 import { compileUserSide } from '../src/serve/compiled.js';
 import { serveAddon, serveInfo, setBf16Dot, setServePiece } from '../src/serve/native.js';
 import { topK } from '../src/eval/top-k.js';
+import { itemTable } from './helpers/item-table.js';
 import { perturbedModel } from './helpers/perturbed-model.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'prerank-plan-'));
@@ -51,16 +52,6 @@ const CASES: [string, ModelName, Record<string, unknown>][] = [
   ['rank-tower (no cross-attention)', 'rank-tower', { crossAttention: false }],
 ];
 
-
-/** Item reps of every item entity [N, I] from the model's item tower. */
-function itemTable(model: RecModel): { table: Float32Array; dim: number; n: number } {
-  const n = ds.itemCount;
-  const b = ds.fillItems(ds.itemBatch(n), Int32Array.from({ length: n }, (_, i) => i));
-  return noGrad(() => scope(() => {
-    const t = model.encodeItem!(b);
-    return { table: Float32Array.from(t.f), dim: t.shape[1], n };
-  }));
-}
 
 /**
  * The tensor path for batch user u: its rep from encodeUser (passed through `round`, e.g. to bf16) and its logits
@@ -111,7 +102,7 @@ for (const [name, kind, extra] of CASES) {
     const model = perturbedModel(ds, kind, extra);
     const compiled = compileUserSide(model)!;
     assert.ok(compiled, 'the model has a plan');
-    const { table, dim, n } = itemTable(model);
+    const { table, dim, n } = itemTable(ds, model);
     assert.equal(compiled.itemDim, dim);
     // Candidates: every item in a shuffled order with repeats, enough to cross the threading threshold for big heads.
     const rng = new Rng(3);
@@ -156,7 +147,7 @@ test('large requests: the same scores whatever the piece size, tower layers spli
   // 256 x 512 (131K multiply-adds: split in a large request).
   const model = perturbedModel(ds, 'int-tower', { heads: 16, headSize: 32, tower: [256, 256] });
   const compiled = compileUserSide(model)!;
-  const { table, dim, n } = itemTable(model);
+  const { table, dim, n } = itemTable(ds, model);
   const m = 3000;
   const rng = new Rng(5);
   const rows = Int32Array.from({ length: m }, () => Math.floor(rng.uniform() * n));
@@ -196,7 +187,7 @@ test('large requests: the same scores whatever the piece size, tower layers spli
 test('top-n: ties keep the lower index, NaN ranks last, n > m gives m', { skip }, () => {
   const model = perturbedModel(ds, 'dssm', {});
   const compiled = compileUserSide(model)!;
-  const { table, dim } = itemTable(model);
+  const { table, dim } = itemTable(ds, model);
   // Identical rows give identical logits: the top must list the tied candidates in index order.
   const rows = Int32Array.from([4, 2, 4, 4, 2, 9]);
   const { scores, top } = compiled.rank(compiled.input(users), table, rows, rows.length, 10);
@@ -228,7 +219,7 @@ test('bad plans and candidate rows are refused with the field named', { skip }, 
   assert.throws(() => new ServePlan({ ...rt, score: { ...rt.score, userToItem: null } }), /spec\.score\.userToItem must be an object/);
   assert.throws(() => new ServePlan({ ...rt, score: { ...rt.score, itemToUser: { ...(rt.score as { itemToUser: object }).itemToUser, gamma: [1] } } }), /spec\.score\.itemToUser\.gamma must be a Float32Array/);
   const compiled = compileUserSide(model)!;
-  const { table } = itemTable(model);
+  const { table } = itemTable(ds, model);
   const x = compiled.input(users);
   assert.throws(() => compiled.rank(x, table, Int32Array.from([0, ds.itemCount]), 2, 1), /rows\[1\] = \d+ is outside the table's \d+ rows/);
   assert.throws(() => compiled.rank(x, table, null, ds.itemCount + 1, 1), /candidates but the table has/);
@@ -265,7 +256,7 @@ for (const [name, kind, extra] of QUANTIZED) {
   test(`16-bit and int8 item tables scored in place: ${name}`, { skip }, async () => {
     const model = perturbedModel(ds, kind, extra);
     const compiled = compileUserSide(model)!;
-    const { table, dim, n } = itemTable(model);
+    const { table, dim, n } = itemTable(ds, model);
     const ids = Array.from({ length: n }, String);
     const rounds = ['dot', 'maxsim'].includes(model.servingPlan!().spec.score.kind);
     const rng = new Rng(5);

@@ -10,11 +10,11 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { noGrad, scope } from '../src/core/index.js';
 import { Dataset, parseDataConfig, writeSyntheticLog } from '../src/data/index.js';
 import type { ModelName } from '../src/models/registry.js';
 import type { RecModel } from '../src/models/types.js';
 import { compileUserSide } from '../src/serve/compiled.js';
+import { itemTable } from './helpers/item-table.js';
 import { perturbedModel } from './helpers/perturbed-model.js';
 import { skipWasm } from './helpers/wasm-scorer.js';
 
@@ -44,12 +44,7 @@ async function makeCases(): Promise<Case[]> {
   return CASES.map(([name, kind, extra, nan]) => {
     const model: RecModel = perturbedModel(ds, kind, extra);
     const compiled = compileUserSide(model)!;
-    const n = ds.itemCount;
-    const b = ds.fillItems(ds.itemBatch(n), Int32Array.from({ length: n }, (_, i) => i));
-    const { table, dim } = noGrad(() => scope(() => {
-      const t = model.encodeItem!(b);
-      return { table: Float32Array.from(t.f), dim: t.shape[1] };
-    }));
+    const { table, dim, n } = itemTable(ds, model);
     if (nan) for (const r of [3, 17, n - 1]) table[r * dim + ((r * 7) % dim)] = NaN;
     const ids = Array.from({ length: n }, (_, r) => `i${r}`);
     const rows = Int32Array.from({ length: 200 }, (_, k) => (k * 37 + 11) % n);

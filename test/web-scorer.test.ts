@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Rng, engineInfo, noGrad, scope, setIsa } from '../src/core/index.js';
+import { Rng, engineInfo, setIsa } from '../src/core/index.js';
 import { Dataset, parseDataConfig, writeSyntheticLog, type Batch } from '../src/data/index.js';
 import type { ModelName } from '../src/models/registry.js';
 import type { RecModel } from '../src/models/types.js';
@@ -17,6 +17,7 @@ import { compileUserSide } from '../src/serve/compiled.js';
 import { quantize } from '../src/export/item-table.js';
 import { topK } from '../src/eval/top-k.js';
 import { WasmScorer } from '../src/web/index.js';
+import { itemTable } from './helpers/item-table.js';
 import { perturbedModel } from './helpers/perturbed-model.js';
 import { skipWasm, wasmBytes } from './helpers/wasm-scorer.js';
 
@@ -45,16 +46,6 @@ const CASES: [string, ModelName, Record<string, unknown>][] = [
   ['rank-tower (d != v != k, 5 x 3 sub-spaces)', 'rank-tower', { userHeads: 5, itemHeads: 3, headSize: 12, attnDim: 6, valueDim: 10, tower: [40] }],
   ['rank-tower (no cross-attention)', 'rank-tower', { crossAttention: false }],
 ];
-
-/** Item reps of every item [N, I] from the model's item tower. */
-function itemTable(model: RecModel): { table: Float32Array; dim: number; n: number } {
-  const n = ds.itemCount;
-  const b = ds.fillItems(ds.itemBatch(n), Int32Array.from({ length: n }, (_, i) => i));
-  return noGrad(() => scope(() => {
-    const t = model.encodeItem!(b);
-    return { table: Float32Array.from(t.f), dim: t.shape[1], n };
-  }));
-}
 
 /** Largest |a - b| over the largest |b| (at least 1). */
 function relDiff(a: Float32Array, b: Float32Array): number {
@@ -96,7 +87,7 @@ for (const [name, kind, extra] of CASES) {
     const compiled = compileUserSide(model)!;
     const spec = model.servingPlan!().spec;
     const plan = scorer!.compile(spec);
-    const { table, dim, n } = itemTable(model);
+    const { table, dim, n } = itemTable(ds, model);
     assert.equal(plan.itemDim, dim);
     assert.equal(plan.inputLength, spec.input);
     const ids = Array.from({ length: n }, (_, r) => `item-${r}`);
@@ -133,7 +124,7 @@ test('a NaN in any item head gives that candidate a NaN score, SIMD128 on and of
     ['rank-tower', { crossAttention: false }, 0]] as const) {
     const model = perturbedModel(ds, kind, extra);
     const plan = scorer!.compile(model.servingPlan!().spec);
-    const { table, dim, n } = itemTable(model);
+    const { table, dim, n } = itemTable(ds, model);
     const hs = headSize || (model as unknown as { config: { headSize: number } }).config.headSize;
     const heads = dim / hs;
     const planted = new Map([[3, 0], [17, Math.floor(heads / 2)], [n - 1, heads - 1]]);
