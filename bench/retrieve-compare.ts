@@ -13,7 +13,7 @@ import { MultiVectorSource, usearchHeads, type HeadSearch } from '../src/serve/c
 import type { Deployment } from '../src/serve/service.js';
 import type { UserFeatures } from '../src/serve/scorer.js';
 import { createScorer } from '../src/serve/scorers/index.js';
-import { sweep } from './retrieve.js';
+import { sweep, type Truth } from './retrieve.js';
 
 const round = (x: number, d = 2): number => Math.round(x * 10 ** d) / 10 ** d;
 const SETTING = { perHead: 128, sumDepth: 0, ef: 128 };
@@ -50,7 +50,7 @@ function perHeadSearch(indexes: UsearchLike[]): HeadSearch {
   };
 }
 
-export async function compareHeadIndexes(d: Deployment, queries: UserFeatures[], truth: Set<string>[], dir: string): Promise<void> {
+export async function compareHeadIndexes(d: Deployment, queries: UserFeatures[], truth: Truth[], dir: string): Promise<void> {
   const info = d.bundle.manifest.items.cached ? d.bundle.manifest.items.retrievalIndex : undefined;
   if (info?.kind !== 'multi-vector' || !d.bundle.items) return;
   mkdirSync(dir, { recursive: true });
