@@ -3,7 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { MultiVectorLayout } from '../src/export/manifest.js';
-import { MultiVectorSource, type HeadSearch } from '../src/serve/candidates.js';
+import type { AnnIndex } from '../src/serve/ann.js';
+import { InnerProductSource, MultiVectorSource, type HeadSearch } from '../src/serve/candidates.js';
 
 const LAYOUT: MultiVectorLayout = { heads: 2, size: 2, offset: 0, queries: 2, userOffset: 0, normalize: false, fidelity: 'exact' };
 const DEFAULTS = { perHead: 2, sumDepth: 0, ef: 2, maxCandidates: 10 };
@@ -27,4 +28,16 @@ test('multi-vector candidates: the cap keeps the best upper bounds (a miss count
 test('multi-vector candidates: the summed query\'s items are kept first at the cap', () => {
   assert.deepEqual([...source.candidates(rep, 1, { ...DEFAULTS, sumDepth: 1, maxCandidates: 2 })], [0, 2]);
   assert.deepEqual([...source.candidates(rep, 1, { ...DEFAULTS, perHead: 0, sumDepth: 1 })], [2]);
+});
+
+test('a depth that covers the index takes every row, whatever the graph search would miss', () => {
+  // 4 rows of 2 heads = 8 vectors; the search above never returns row 3
+  const wide = new MultiVectorSource('brute-force', LAYOUT, DEFAULTS, 8, search);
+  assert.deepEqual([...wide.candidates(rep, 1, { ...DEFAULTS, perHead: 8 })], [0, 1, 2, 3]);
+  assert.deepEqual([...wide.candidates(rep, 1, { ...DEFAULTS, perHead: 7 })], [0, 1, 2], 'below full depth: the hits');
+  assert.deepEqual([...wide.candidates(rep, 1, { ...DEFAULTS, perHead: 8, maxCandidates: 3 })].length, 3, 'the cap still holds');
+  const missing: AnnIndex = { kind: 'usearch', size: 5, search: () => Int32Array.of(4, 1), close: () => {} };
+  const ip = new InnerProductSource(missing, DEFAULTS);
+  assert.deepEqual([...ip.candidates(rep, 5, DEFAULTS)], [0, 1, 2, 3, 4]);
+  assert.deepEqual([...ip.candidates(rep, 2, { ...DEFAULTS, perHead: 2 })], [1, 4], 'below full depth: the index hits');
 });

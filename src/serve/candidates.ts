@@ -34,13 +34,18 @@ export class InnerProductSource implements CandidateSource {
   }
 
   candidates(rep: Float32Array, k: number, s: SearchDefaults): Int32Array {
-    return this.ann.search(rep, Math.min(Math.max(k, s.perHead), s.maxCandidates)).sort();
+    const depth = Math.min(Math.max(k, s.perHead), s.maxCandidates);
+    // A depth that covers the index takes every row: an HNSW search, even as broad as the index, may miss a few.
+    if (depth >= this.ann.size) return allRows(this.ann.size);
+    return this.ann.search(rep, depth).sort();
   }
 
   close(): void {
     this.ann.close();
   }
 }
+
+const allRows = (n: number): Int32Array => Int32Array.from({ length: n }, (_, i) => i);
 
 /** Per query vector, its hits (index vector numbers, similarities) best first, `stride` apart. */
 export type HeadSearch = (q: Float32Array, fetch: number) => { keys: ArrayLike<number | bigint>; sims: ArrayLike<number>; stride: number; counts: ArrayLike<number | bigint> };
@@ -54,6 +59,9 @@ export class MultiVectorSource implements CandidateSource {
   candidates(rep: Float32Array, _k: number, s: SearchDefaults): Int32Array {
     if (!this.search) throw new Error('multi-vector index is closed');
     const l = this.layout;
+    const items = this.vectors / l.heads;
+    // Per-query depth covering every vector takes every row (as the inner-product source does), within the cap.
+    if (s.perHead >= this.vectors && items <= s.maxCandidates) return allRows(items);
     const q = queryVectors(rep, l);
     // Items found by the summed query rank first at the cap (by that bound), then the others by the per-query sums.
     const proxy = new Map<number, number>();
