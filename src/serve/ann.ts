@@ -3,7 +3,7 @@
 // usearch (HNSW, prebuilt native addon) when it loads; else an exact brute-force scan with the same interface.
 // Shape letters: N items, I rep width, K top-k.
 import { topK } from '../eval/top-k.js';
-import { addRows, newUsearch, type UsearchLike } from '../export/ann-index.js';
+import { addRows, newUsearch, type UsearchLike, type UsearchParams } from '../export/ann-index.js';
 
 export interface AnnIndex {
   readonly kind: 'usearch' | 'brute-force';
@@ -11,6 +11,16 @@ export interface AnnIndex {
   /** Rows of the K items with the largest inner product with q [I], best first (fewer when N < K). */
   search(q: Float32Array, k: number): Int32Array;
   close(): void;
+}
+
+/** <rows[i], q> for every row of rows [N, I] (into out when given). */
+export function innerProducts(rows: Float32Array, dim: number, q: ArrayLike<number>, out = new Float32Array(rows.length / dim)): Float32Array {
+  for (let i = 0; i < out.length; i++) {
+    let s = 0;
+    for (let j = 0; j < dim; j++) s += rows[i * dim + j] * q[j];
+    out[i] = s;
+  }
+  return out;
 }
 
 export class BruteForceIndex implements AnnIndex {
@@ -22,14 +32,7 @@ export class BruteForceIndex implements AnnIndex {
   }
 
   search(q: Float32Array, k: number): Int32Array {
-    const n = this.size, d = this.dim, r = this.reps;
-    const scores = new Float32Array(n);
-    for (let i = 0; i < n; i++) {
-      let s = 0;
-      for (let j = 0; j < d; j++) s += r[i * d + j] * q[j];
-      scores[i] = s;
-    }
-    return topK(scores, k, undefined, 'last');
+    return topK(innerProducts(this.reps, this.dim, q), k, undefined, 'last');
   }
 
   close(): void {}
@@ -72,27 +75,38 @@ export interface LazyReps {
 export async function buildAnnIndex(reps: Float32Array | LazyReps, dim: number, prefer: AnnKind = 'usearch', saved: string | null = null): Promise<{ index: AnnIndex; note?: string }> {
   const lazy: LazyReps = reps instanceof Float32Array ? { rows: reps.length / dim, get: () => reps } : reps;
   if (prefer === 'brute-force') return { index: new BruteForceIndex(lazy.get(), dim) };
-  let index: UsearchLike;
+  let empty: UsearchLike;
   try {
-    index = await newUsearch(dim);
+    empty = await newUsearch(dim);
   } catch (e) {
     return { index: new BruteForceIndex(lazy.get(), dim), note: `usearch unavailable (${(e as Error).message}); brute-force retrieval` };
   }
-  const n = lazy.rows;
+  const r = await openUsearch(empty, lazy, saved);
+  return { index: new UsearchIndex(r.index), note: r.note };
+}
+
+/**
+ * `empty` (a new usearch index of width dim) filled with `rows` [N, dim]: the saved index mapped read-only instead when
+ * it holds N x dim, else built in slices of `slice` rows, with a note saying why the saved one was not used (`names`:
+ * what the index and its rows are called there).
+ */
+export async function openUsearch(empty: UsearchLike, rows: LazyReps, saved: string | null, o: { params?: UsearchParams; slice?: number; names?: [index: string, rows: string] } = {}): Promise<{ index: UsearchLike; note?: string }> {
+  const dim = empty.dimensions();
+  const names = o.names ?? ['ANN index', 'item table'];
+  let index = empty;
+  let note: string | undefined;
   if (saved) {
     let problem: string;
     try {
       index.view(saved);
-      if (index.size() === n && index.dimensions() === dim) return { index: new UsearchIndex(index) };
-      problem = `holds ${index.size()} x ${index.dimensions()}, the item table ${n} x ${dim}`;
+      if (index.size() === rows.rows && index.dimensions() === dim) return { index };
+      problem = `holds ${index.size()} x ${index.dimensions()}, the ${names[1]} ${rows.rows} x ${dim}`;
     } catch (e) {
       problem = `cannot be loaded (${(e as Error).message})`;
     }
-    const note = `saved ANN index ${saved} ${problem}: rebuilt`;
-    index = await newUsearch(dim);
-    await addRows(index, lazy.get(), dim);
-    return { index: new UsearchIndex(index), note };
+    note = `saved ${names[0]} ${saved} ${problem}: rebuilt`;
+    index = await newUsearch(dim, o.params);
   }
-  await addRows(index, lazy.get(), dim);
-  return { index: new UsearchIndex(index) };
+  await addRows(index, rows.get(), dim, o.slice);
+  return { index, note };
 }

@@ -7,11 +7,11 @@
 // Shape letters: N items, H item heads, P head size, Q query vectors, K top-k.
 import { topK } from '../eval/top-k.js';
 import type { Bundle } from '../export/bundle.js';
-import { addRows, newUsearch, type UsearchLike } from '../export/ann-index.js';
+import { newUsearch, type UsearchLike } from '../export/ann-index.js';
 import { decodeAll, type ItemTable } from '../export/item-table.js';
 import type { MultiVectorLayout, RetrievalIndexInfo, SearchDefaults } from '../export/manifest.js';
 import { HEAD_INDEX_PARAMS, headVectors, queryVectors, retrievalIndexOf } from '../export/retrieval-index.js';
-import { BruteForceIndex, buildAnnIndex, type AnnIndex, type AnnKind } from './ann.js';
+import { BruteForceIndex, buildAnnIndex, innerProducts, openUsearch, type AnnIndex, type AnnKind } from './ann.js';
 
 export interface CandidateSource {
   /** The search back-end: usearch's HNSW, or an exact scan with the same interface. */
@@ -138,11 +138,7 @@ function bruteForceHeads(vectors: Float32Array, size: number): HeadSearch {
     const nq = q.length / size;
     const keys = new Int32Array(nq * fetch), sims = new Float32Array(nq * fetch);
     for (let i = 0; i < nq; i++) {
-      for (let r = 0; r < v; r++) {
-        let s = 0;
-        for (let j = 0; j < size; j++) s += vectors[r * size + j] * q[i * size + j];
-        dots[r] = s;
-      }
+      innerProducts(vectors, size, q.subarray(i * size, (i + 1) * size), dots);
       const top = topK(dots, fetch, undefined, 'last');
       top.forEach((r, j) => { keys[i * fetch + j] = r; sims[i * fetch + j] = dots[r]; });
     }
@@ -177,21 +173,14 @@ export async function openCandidateSource(bundle: Bundle, prefer: AnnKind): Prom
   const n = items.ids.size * l.heads;
   if (prefer === 'brute-force') return { source: bruteForceSource(items, info) };
   const params = { ...HEAD_INDEX_PARAMS, quantization: info.quantization };
-  let index: UsearchLike;
+  let empty: UsearchLike;
   try {
-    index = await newUsearch(l.size, params);
+    empty = await newUsearch(l.size, params);
   } catch (e) {
     return { source: bruteForceSource(items, info), note: `usearch unavailable (${(e as Error).message}); brute-force multi-vector retrieval` };
   }
-  let note: string | undefined;
   const saved = info.file ? await bundle.annIndexPath(info.file) : null;
-  if (saved) {
-    index.view(saved);
-    if (index.size() !== n || index.dimensions() !== l.size) {
-      note = `saved head index ${saved} holds ${index.size()} x ${index.dimensions()}, the table ${n} x ${l.size}: rebuilt`;
-      index = await newUsearch(l.size, params);
-    }
-  }
-  if (index.size() === 0 && n > 0) await addRows(index, headVectors(decodeAll(items), items.dim, l), l.size, 4096);
-  return { source: new MultiVectorSource('usearch', l, info.defaults, n, usearchHeads(index, 1)), note };
+  const heads = { rows: n, get: () => headVectors(decodeAll(items), items.dim, l) };
+  const { index: filled, note } = await openUsearch(empty, heads, saved, { params, slice: 4096, names: ['head index', 'table'] });
+  return { source: new MultiVectorSource('usearch', l, info.defaults, n, usearchHeads(filled, 1)), note };
 }
