@@ -1,5 +1,6 @@
 // `prerank demo` (the README's main job): trains IntTower and DSSM on the embedded ml-latest-small, prints their
-// test metrics side by side, exports the IntTower run as a serving bundle and serves it (unless --no-serve).
+// test metrics side by side, exports both runs as serving bundles and serves IntTower with DSSM beside it for the
+// model explorer page (unless --no-serve); the last line printed is the page's address.
 import { engineInfo } from '../core/index.js';
 import { Dataset, recipeConfig } from '../data/index.js';
 import { parseTrainConfig } from '../train/config.js';
@@ -10,8 +11,8 @@ import { serveCommand } from './serve.js';
 
 export const demoCommand = defineCommand({
   name: 'prerank demo',
-  summary: 'Train IntTower and DSSM on the embedded ml-latest-small, print their test metrics side by side, export the '
-    + 'IntTower run as a serving bundle and serve it over HTTP (Ctrl-C stops).',
+  summary: 'Train IntTower and DSSM on the embedded ml-latest-small, print their test metrics side by side, export both '
+    + 'runs as serving bundles and serve IntTower over HTTP with DSSM beside it for the model explorer page at /ui/ (Ctrl-C stops).',
   options: {
     epochs: { type: 'int', default: 10, min: 1, max: 1000, description: 'epochs per model (early stopping may end sooner)' },
     out: { type: 'string', default: 'runs/demo', value: 'dir', description: 'where the runs and the bundle go' },
@@ -43,8 +44,10 @@ export const demoCommand = defineCommand({
     }
     const bundle = `${o.out}/bundle-int-tower`;
     await runCommand(exportCommand, ['--model', `${o.out}/int-tower`, '--out', bundle]);
+    const compare = `${o.out}/bundle-dssm`;
+    await runCommand(exportCommand, ['--model', `${o.out}/dssm`, '--out', compare]);
     if (o['no-serve']) return;
-    console.log('\nserving the IntTower bundle (Ctrl-C to stop)');
-    await runCommand(serveCommand, ['--bundle', bundle, '--port', String(o.port)]);
+    console.log('\nserving the IntTower bundle, and the DSSM bundle beside it for the explorer page (Ctrl-C to stop)');
+    await runCommand(serveCommand, ['--bundle', bundle, '--compare', compare, '--port', String(o.port)]);
   },
 });

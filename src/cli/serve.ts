@@ -9,6 +9,7 @@ import { defineCommand, UsageError, type OptionValues } from './command.js';
 
 const SERVE_OPTIONS = {
   bundle: { type: 'string', value: 'dir', description: 'a bundle written by prerank export; with --watch, served until the root\'s current version loads' },
+  compare: { type: 'string', value: 'dir', description: 'a second bundle served read-only beside the first to requests with ?model=compare (the explorer page at /ui compares the two lists)' },
   watch: { type: 'string', value: 'root', description: 'a versioned bundle root (versions/<n>/ + a pointer file) to follow' },
   'watch-poll-ms': { type: 'int', min: 10, max: 3_600_000, defaultText: '1000', description: 'how often --watch checks the root (ms)' },
   store: { type: 'string', default: 'memory', value: 'store', description: 'where the item table lives: memory, redis://host:port[/db], or redis-cluster://host:port,host:port,... (a Redis Cluster); either with ?prefix=..&lru=rows&timeout=ms&buckets=n' },
@@ -26,8 +27,8 @@ const SERVE_OPTIONS = {
 
 export const serveCommand = defineCommand({
   name: 'prerank serve',
-  summary: 'Serve a bundle over HTTP (POST /v1/prerank, /v1/score, /v1/retrieve, /v1/recommend; GET /healthz, /readyz, /metrics, /openapi.json), or follow a '
-    + 'versioned bundle root and switch to each new version as it is published.',
+  summary: 'Serve a bundle over HTTP (POST /v1/prerank, /v1/score, /v1/retrieve, /v1/recommend, /v1/explain; GET /healthz, /readyz, /metrics, /openapi.json; '
+    + 'the model explorer page at /ui/), or follow a versioned bundle root and switch to each new version as it is published.',
   usage: ['prerank serve --bundle <dir> [options]', 'prerank serve --watch <root> [--bundle <dir>] [options]'],
   options: SERVE_OPTIONS,
   examples: [
@@ -36,6 +37,7 @@ export const serveCommand = defineCommand({
     'prerank serve --bundle bundles/dssm --store redis-cluster://10.0.0.1:7000,10.0.0.2:7000,10.0.0.3:7000?timeout=300',
     `${ADMIN_TOKEN_ENV}=secret prerank serve --bundle bundles/int-tower --host 0.0.0.0 --max-inflight 64`,
     'prerank serve --bundle bundles/dssm --workers 2',
+    'prerank serve --bundle bundles/int-tower --compare bundles/dssm',
   ],
   notes: `Admin routes (POST /admin/reload): the token is compared in constant time; it may come from the environment
 variable ${ADMIN_TOKEN_ENV} instead of --admin-token, so it need not appear on a command line (--admin-token wins
@@ -74,7 +76,7 @@ async function serve(values: OptionValues<typeof SERVE_OPTIONS>): Promise<void> 
   };
   const { app, service, link } = await createServer({
     cluster: clusterLink, firstVerify: 'background', onCorrupt,
-    bundle: workerBundle(values.bundle), watch: values.watch, watchPollMs: pollMs, store: values.store, ann, log,
+    bundle: workerBundle(values.bundle), compare: values.compare, watch: values.watch, watchPollMs: pollMs, store: values.store, ann, log,
     host: values.host, admin, adminToken, bundleRoot, // from the command line: a restarted worker's reloaded bundle does not move it
     limits: values['max-candidates'] !== undefined ? { maxCandidates: values['max-candidates'] } : undefined,
     maxInflight: values['max-inflight'], logLevel: values['log-level'],
@@ -102,4 +104,5 @@ async function serve(values: OptionValues<typeof SERVE_OPTIONS>): Promise<void> 
   const token = idFeature ? d.bundle.encoders!.vocabulary(idFeature.name).token(2) : undefined;
   if (enc && token !== undefined) user[enc.keys.user] = String(token);
   console.log(`try: curl -s ${address}/v1/prerank -H 'content-type: application/json' -d '${JSON.stringify({ user, candidates: [id], n: 10 })}'`);
+  console.log(`model explorer: ${address}/ui/${values.compare ? ` (comparing with ${values.compare})` : ''}`);
 }

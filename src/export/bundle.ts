@@ -18,6 +18,7 @@ import { FileBytes, MemoryBytes, type ByteSource } from './byte-source.js';
 import { EncodersFormatError, parseEncodersMeta, readEncodersBin } from './encoders-bin-read.js';
 import { readIds, readUserEncodings, type BundleReader, type UserEncodings } from './bundle-ids.js';
 import type { Ids } from './id-table.js';
+import { parseAttributes, type StoredAttributes } from './item-attributes.js';
 import { bundleFile, checkMapped, openItemTable, type ItemVerify, type UncheckedFile } from './item-file.js';
 import type { ItemTable } from './item-table.js';
 import { canMap, sha256File } from './mapped-file.js';
@@ -243,6 +244,17 @@ export class Bundle {
       bytes?.close();
       if (e instanceof BundleError) throw e;
       throw new BundleError(dir, e instanceof EncodersFormatError ? e.message : `cannot read ${FILES.encodersBin}: ${(e as Error).message}`);
+    }
+  }
+
+  /** items/attributes.json checked against the manifest and parsed, or null when the bundle has none. */
+  async itemAttributes(): Promise<StoredAttributes | null> {
+    if (!this.manifest.files[FILES.itemAttributes]) return null;
+    const text = (await readVerified(this.dir, this.manifest, FILES.itemAttributes)).toString('utf8');
+    try {
+      return parseAttributes(text, FILES.itemAttributes);
+    } catch (e) {
+      throw new BundleError(this.dir, (e as Error).message);
     }
   }
 

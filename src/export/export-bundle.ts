@@ -8,7 +8,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeArrayFile, writeDirAtomic } from '../util/atomic-dir.js';
 import { noGrad, Rng, scope, Tensor } from '../core/index.js';
-import type { Batch, TrainingData } from '../data/index.js';
+import { loadDataConfig, readItemAttributes, recipeConfig, type Batch, type DataConfig, type RecipeName, type TrainingData } from '../data/index.js';
 import type { RecModel } from '../models/types.js';
 import type { StrategyExport, TrainingStrategy } from '../train/strategies/types.js';
 import { buildModel, buildStrategy, inMemory, loadData, loadTrainConfig } from '../train/run.js';
@@ -22,6 +22,7 @@ import { innerProductFit } from '../models/common/base.js';
 import { writeRetrievalIndex } from './retrieval-index.js';
 import { writeEncodersBin } from './encoders-bin.js';
 import { writeIdTable } from './id-table.js';
+import { attributesJson, type ItemAttributesInfo } from './item-attributes.js';
 
 export interface ExportSource {
   model: RecModel;
@@ -34,6 +35,8 @@ export interface ExportSource {
   strategy?: TrainingStrategy;
   /** The items to export when they are not exactly the dataset's (an online run adds the items it met). */
   items?: ExportItems;
+  /** The data config: its items file gives the items' attributes (titles, genres) for people to read. */
+  dataConfig?: DataConfig;
 }
 
 /** Item keys and a way to fill item-tower batches for them (default: the dataset's item entities). */
@@ -85,7 +88,21 @@ export async function fromRunDir(runDir: string): Promise<ExportSource> {
   await loadCheckpoint(ckpt, model, null, strategy);
   const summary = join(runDir, 'summary.json');
   const training = existsSync(summary) ? JSON.parse(readFileSync(summary, 'utf8')) : undefined;
-  return { model, dataset, config: cfg.model, training, strategy };
+  const dataConfig = 'recipe' in cfg.data ? recipeConfig(cfg.data.recipe as RecipeName) : loadDataConfig(cfg.data.config);
+  return { model, dataset, config: cfg.model, training, strategy, dataConfig };
+}
+
+/** Writes items/attributes.json when the data config has an items file; what the manifest records, if anything. */
+async function writeAttributes(src: ExportSource, keys: readonly string[], dir: string): Promise<ItemAttributesInfo | undefined> {
+  const a = src.dataConfig ? await readItemAttributes(src.dataConfig, keys) : null;
+  if (!a) return undefined;
+  const r = attributesJson(a);
+  if ('skipped' in r) {
+    console.error(`export: ${r.skipped}`);
+    return undefined;
+  }
+  await writeFile(join(dir, FILES.itemAttributes), r.json);
+  return r.info;
 }
 
 /** Runs fn with the model in eval mode and no tape, restoring its mode afterwards. */
@@ -266,6 +283,7 @@ export async function exportBundle(source: string | ExportSource, outDir: string
       await writeIdTable(join(tmp, FILES.itemIds), its.keys, FILES.itemIds);
       await saveTensors(join(tmp, 'items/features'), itemFeatureTensors(its));
     }
+    const attributes = await writeAttributes(src, (src.items ?? datasetItems(ds)).keys, tmp);
     const strategy = strategyPart(src, items);
     if (strategy?.userEncodings) {
       const e = strategy.userEncodings;
@@ -280,7 +298,7 @@ export async function exportBundle(source: string | ExportSource, outDir: string
       ...(strategy ? { strategy: strategy.info } : {}) };
     const hash = modelHash(base);
     manifest = { ...base, createdAt: new Date().toISOString(), modelVersion: modelVersionOf(model.kind, hash), hash,
-      data: { name: ds.name }, items, ...(src.training !== undefined ? { training: src.training } : {}) };
+      data: { name: ds.name }, items, ...(src.training !== undefined ? { training: src.training } : {}), ...(attributes ? { attributes } : {}) };
     await writeFile(join(tmp, 'manifest.json'), JSON.stringify(manifest, null, 1));
   });
   return { dir: outDir, manifest, indexSeconds };

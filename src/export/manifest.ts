@@ -6,6 +6,7 @@ import { createReadStream } from 'node:fs';
 import { join } from 'node:path';
 import type { FeatureInfo } from '../data/index.js';
 import type { ItemDType } from './item-table.js';
+import type { ItemAttributesInfo } from './item-attributes.js';
 
 export const BUNDLE_FORMAT = 'prerank-bundle/3';
 /**
@@ -37,6 +38,8 @@ export const FILES = {
   userIds: 'users/ids.bin',
   userIdsJson: 'users/ids.json',
   userEncodings: 'users/encodings.bin',
+  /** What people read about each item (titles, genres), when the data has an items file (item-attributes.ts). */
+  itemAttributes: 'items/attributes.json',
 } as const;
 
 /** True for the formats that keep ids as JSON arrays (ids.json) rather than id tables (ids.bin). */
@@ -159,6 +162,8 @@ export interface BundleManifest {
   strategy?: StrategyInfo;
   /** summary.json of the training run, when there was one. */
   training?: unknown;
+  /** items/attributes.json: its columns and how many items have them (absent: the data has no items file). */
+  attributes?: ItemAttributesInfo;
 }
 
 export function sha256(data: Uint8Array | string): string {

@@ -12,6 +12,9 @@ export interface Limits {
 
 export const DEFAULT_LIMITS: Limits = { maxCandidates: 10_000, maxK: 1000, bodyLimit: 1 << 20 };
 
+/** Candidates per /v1/explain request: explanations are computed in JavaScript, item by item. */
+export const MAX_EXPLAIN = 200;
+
 const scalar = z.union([z.string().max(1000), z.number(), z.boolean(), z.null()]);
 const featureValue = z.union([scalar, z.array(z.union([z.string().max(1000), z.number()])).max(1000)]);
 /** A candidate id: a string of 1 to 256 characters or a safe integer. */
@@ -103,6 +106,8 @@ export function schemas(l: Limits) {
       exclude: candidateIds(l.maxCandidates).optional(), mode: mode.optional() }),
     (b) => hasOnly(b, ['user', 'n', 'k', 'exclude', 'mode']) && isUser(b.user) && intIn(b.n, 1, l.maxK) && optIntIn(b.k, 1, l.maxCandidates)
       && (b.exclude === undefined || isCandidates(b.exclude, l.maxCandidates)) && (b.mode === undefined || isMode(b.mode))),
+    explain: requestSchema(z.strictObject({ user, candidates: candidateIds(Math.min(MAX_EXPLAIN, l.maxCandidates)) }),
+      (b) => hasOnly(b, ['user', 'candidates']) && isUser(b.user) && isCandidates(b.candidates, Math.min(MAX_EXPLAIN, l.maxCandidates))),
     reload: requestSchema(z.strictObject({ bundle: z.string().min(1) }), (b) => hasOnly(b, ['bundle']) && typeof b.bundle === 'string' && b.bundle.length >= 1),
   };
 }

@@ -10,6 +10,7 @@ import { checkAdminExposure, resolveUnderRoot, tokenMatches } from './admin.js';
 import { parseVersionName, readCurrentVersion } from '../export/versions.js';
 import { ServeMetrics } from './metrics.js';
 import { openApiDocument } from './openapi.js';
+import { registerExplorer } from './explorer.js';
 import { packageVersion } from '../util/version.js';
 import { DEFAULT_LIMITS, schemas, validate, type BadField, type Limits } from './schemas.js';
 import { RequestError, UnsupportedError, type ScoreResponse } from './scorer.js';
@@ -20,6 +21,11 @@ import type { ClusterLink, WorkerReload } from './cluster.js';
 export interface ServerOptions extends DeployOptions {
   /** Bundle to load before the server is returned (else POST /admin/reload or service.load later). */
   bundle?: string;
+  /**
+   * A second bundle, served read-only beside the first (never reloaded) to requests that ask `?model=compare`: the
+   * model explorer page shows both lists side by side (src/serve/explorer.ts).
+   */
+  compare?: string;
   /**
    * A versioned bundle root (src/export/versions.ts) to follow: its current version is served (when `bundle` is not
    * given, it is loaded before the server is returned; with no version published yet the server starts not ready)
@@ -75,6 +81,8 @@ export interface PrerankServer {
   link: ClusterLink | null;
   /** Present with the `watch` option. */
   watcher: VersionWatcher | null;
+  /** The `compare` bundle's service. */
+  compare: Service | null;
 }
 
 /** Liveness and metrics answer even under pressure. */
@@ -103,6 +111,15 @@ export async function createServer(o: ServerOptions = {}): Promise<PrerankServer
   const metrics = new ServeMetrics(o.defaultMetrics ?? true);
   const link = o.cluster?.(metrics.registry) ?? null;
   const service = new Service({ ...o, observe: (s) => metrics.observe(s) });
+  const compare = o.compare ? new Service({ ...o, firstVerify: 'load' }) : null;
+  /** The service a request asks for: ?model=compare, else the main one. */
+  const serviceFor = (req: FastifyRequest): Service => {
+    const model = (req.query as Record<string, unknown> | undefined)?.model;
+    if (model === undefined || model === 'main') return service;
+    if (model !== 'compare') throw badRequest([{ path: 'model', message: `expected 'main' or 'compare', got ${JSON.stringify(model)}` }]);
+    if (!compare) throw new HttpError(404, { error: 'not found', message: 'no compare bundle: start the server with --compare <dir>' });
+    return compare;
+  };
   service.onSwap((d) => {
     metrics.setModel(d.modelVersion, d.bundle.manifest.model.kind);
     metrics.bundleVersion.set(parseVersionName(basename(d.bundle.dir)) ?? 0);
@@ -137,6 +154,7 @@ export async function createServer(o: ServerOptions = {}): Promise<PrerankServer
   app.addHook('onClose', async () => {
     await watcher?.close();
     await service.close();
+    await compare?.close();
   });
 
   app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, _req, reply) => {
@@ -153,8 +171,9 @@ export async function createServer(o: ServerOptions = {}): Promise<PrerankServer
   });
 
   /** Validates, limits in-flight work, pins the deployment, maps store failures to 503. */
-  const scoring = <T>(schema: Parameters<typeof validate<T>>[0], run: (d: Deployment, body: T) => Promise<ScoreResponse>) =>
-    async (req: FastifyRequest, _reply: FastifyReply): Promise<ScoreResponse> => {
+  const scoring = <T, R = ScoreResponse>(schema: Parameters<typeof validate<T>>[0], run: (d: Deployment, body: T) => Promise<R>) =>
+    async (req: FastifyRequest, _reply: FastifyReply): Promise<R> => {
+      const chosen = serviceFor(req);
       const v = validate(schema, req.body);
       if (!v.ok) throw badRequest(v.issues);
       if (o.maxInflight !== undefined && inflight >= o.maxInflight) {
@@ -162,7 +181,7 @@ export async function createServer(o: ServerOptions = {}): Promise<PrerankServer
       }
       inflight++;
       try {
-        return await service.with(async (d) => {
+        return await chosen.with(async (d) => {
           try {
             return await run(d, v.value);
           } catch (e) {
@@ -180,6 +199,8 @@ export async function createServer(o: ServerOptions = {}): Promise<PrerankServer
   app.post('/v1/score', scoring(S.score, (d, b) => d.scorer.scoreAll(b)));
   app.post('/v1/retrieve', scoring(S.retrieve, (d, b) => d.scorer.retrieve(b)));
   app.post('/v1/recommend', scoring(S.recommend, (d, b) => d.scorer.recommend(b)));
+
+  registerExplorer(app, { scoring, serviceFor, schema: S.explain, hasCompare: !!compare });
 
   app.get('/healthz', { config: EXEMPT }, async () => ({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => {
@@ -245,6 +266,7 @@ export async function createServer(o: ServerOptions = {}): Promise<PrerankServer
       if (cur) await service.load(cur.dir);
       else o.log?.(`${o.watch} has no published version yet (no CURRENT): not ready until one is published`);
     }
+    if (compare) await compare.load(o.compare!);
     if (o.watch) {
       watcher = new VersionWatcher(o.watch, service, {
         pollMs: o.watchPollMs, log: o.log,
@@ -260,7 +282,7 @@ export async function createServer(o: ServerOptions = {}): Promise<PrerankServer
     await app.close(); // stops the watcher and under-pressure's timers
     throw e;
   }
-  return { app, service, metrics, link, watcher };
+  return { app, service, metrics, link, watcher, compare };
 }
 
 /** SIGTERM/SIGINT: stop accepting, let in-flight requests finish, close stores, exit 0. */

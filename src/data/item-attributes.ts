@@ -1,0 +1,57 @@
+// Item attributes for people to read (titles, genres...): the text of the items file's own columns, per item key, so
+// a bundle can show what an item is (the model explorer page). Not features: nothing here is encoded or scored.
+import { readRows, ident } from './duck-read.js';
+import { openDuckDB } from './duck-db.js';
+import { fileColumns } from './file-columns.js';
+import { loadTable, type SqlType } from './duck-source.js';
+import type { DataConfig } from './spec.js';
+
+export interface ItemAttributes {
+  /** Column names of the items file, in file order (without the key and 0/1 flag columns). */
+  columns: string[];
+  /** Per item key: one value per column (null: empty), each at most `maxChars` characters. */
+  values: Map<string, (string | null)[]>;
+}
+
+export interface ItemAttributeOptions {
+  /** Columns kept, the first ones of the file (default 8). */
+  maxColumns?: number;
+  /** Characters kept of a value (default 200). */
+  maxChars?: number;
+}
+
+/**
+ * The attributes of the given item keys from the data config's items file, or null when the config has none. The
+ * flag columns of a sequence feature (ML-100K's 19 genre columns) are left out: the feature's name stands for them.
+ */
+export async function readItemAttributes(cfg: DataConfig, keys: readonly string[], o: ItemAttributeOptions = {}): Promise<ItemAttributes | null> {
+  const src = cfg.sources.items;
+  const key = src?.key ?? cfg.keys.item;
+  if (!src) return null;
+  const maxColumns = o.maxColumns ?? 8, maxChars = o.maxChars ?? 200;
+  const flags = new Set(cfg.features.flatMap((f) => (f.kind === 'sequence' ? f.flagColumns ?? [] : [])));
+  const db = await openDuckDB(':memory:', cfg.duckdb);
+  const con = await db.connect();
+  try {
+    const all = await fileColumns(con, src);
+    if (!all.includes(key)) throw new Error(`${src.path}: no column '${key}' (the items key); columns: ${all.join(', ')}`);
+    const columns = all.filter((c) => c !== key && !flags.has(c)).slice(0, maxColumns);
+    const wanted = new Map<string, SqlType>([key, ...columns].map((c) => [c, 'VARCHAR']));
+    const t = await loadTable(con, src, 'attrs_t', all, wanted);
+    const rows = await readRows(con, `SELECT ${[key, ...columns].map(ident).join(', ')} FROM ${t.table} ORDER BY rowid`);
+    const byKey = new Map<string, (string | null)[]>();
+    for (const [k, ...vals] of rows) {
+      if (k === null || byKey.has(String(k))) continue; // the first row of a key, as the ingest keeps it
+      byKey.set(String(k), vals.map((v) => (v === null || v === '' ? null : String(v).slice(0, maxChars))));
+    }
+    const values = new Map<string, (string | null)[]>();
+    for (const k of keys) {
+      const v = byKey.get(k);
+      if (v) values.set(k, v);
+    }
+    return { columns, values };
+  } finally {
+    con.closeSync();
+    db.closeSync();
+  }
+}
