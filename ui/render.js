@@ -13,11 +13,12 @@ function el(tag, attrs = {}, ...children) {
 /** Heads shown per item; the rest are summed in one line. */
 const SHOWN_HEADS = 6;
 
+/** One user head's term: which item head won its max, with what similarity, and what it adds to the logit. */
 function headLine(e, h) {
   const user = e.kind === 'maxsim' ? `layer ${h.layer} head ${h.head}` : `user sub-space ${h.user}`;
   const item = e.kind === 'maxsim' ? `item head ${h.item}` : `item sub-space ${h.item}`;
-  const sim = e.kind === 'maxsim' ? `dot ${fmt(h.sim)}` : `cos ${fmt(h.sim)}`;
-  return `${user} → ${item}: ${sim} (${signed(h.contribution)})`;
+  const sim = e.scale === 1 ? '' : ` (${e.kind === 'maxsim' ? 'dot' : 'cos'} ${fmt(h.sim)})`;
+  return `${user} → ${item}: ${signed(h.contribution)}${sim}`;
 }
 
 /** The explanation of one item as a list: what each part adds to the logit. */
