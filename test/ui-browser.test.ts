@@ -129,3 +129,47 @@ test('the explorer page: a user chosen by keyboard, both lists equal /v1/prerank
     await browser.close();
   }
 });
+
+/**
+ * A stand-in for prerank/web with loadBundle(url) (the agreed API: b.prerank({user, candidates, n}) answers as POST
+ * /v1/prerank), which asks the server and shifts every score by `shift`: the page's toggle wiring, without the real
+ * in-browser bundle loader.
+ */
+const stubWeb = (shift: number) => `export async function loadBundle(url) {
+  const manifest = await (await fetch(new URL('manifest.json', url))).json();
+  const model = url.includes('/bundle/compare/') ? '?model=compare' : '';
+  return { manifest, async prerank(req) {
+    const r = await (await fetch('/v1/prerank' + model, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(req) })).json();
+    return { ...r, items: r.items.map((x) => ({ ...x, score: x.score + ${shift} })) };
+  } };
+}`;
+
+test('with a prerank/web that has loadBundle, the toggle scores in the page, shows both latencies and flags differing scores', { skip: missing ?? false, timeout: 300_000 }, async () => {
+  const { chromium } = await import('playwright-core');
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+  try {
+    for (const shift of [0, 0.5]) {
+      const page = await browser.newPage();
+      const errors: string[] = [];
+      page.on('pageerror', (e) => void errors.push(e.message));
+      await page.route('**/ui/web/src/web/index.js', (r) => r.fulfill({ contentType: 'text/javascript', body: stubWeb(shift) }));
+      await page.goto(`${address}/ui/`);
+      await page.waitForSelector('body[data-ready=true]', { timeout: 60_000 });
+      assert.equal(await page.isDisabled('#wasm'), false, 'the toggle is on offer');
+      await page.fill('#user-id', 'u3');
+      await page.check('#wasm');
+      await page.click('#rank');
+      await page.waitForFunction(() => /^Ranked|failed/.test(document.getElementById('status')!.textContent!), null, { timeout: 60_000 });
+      const captions = await page.$$eval('#results caption', (cs) => cs.map((c) => c.textContent!));
+      assert.equal(captions.length, 2, await page.textContent('#status') ?? '');
+      for (const c of captions) assert.match(c, /server [\d.]+ ms .* WebAssembly in page [\d.]+ ms/);
+      const rows = await page.$$eval('#results tbody tr', (r) => r.length);
+      const flagged = await page.$$eval('#results .mismatch', (m) => m.length);
+      assert.equal(flagged, shift === 0 ? 0 : rows, `shift ${shift}: ${flagged} of ${rows} in-page scores flagged`);
+      assert.deepEqual(errors, []);
+      await page.close();
+    }
+  } finally {
+    await browser.close();
+  }
+});
