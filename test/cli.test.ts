@@ -31,7 +31,7 @@ const COMMANDS: [string[], string[]][] = [
   [['experiment'], ['config', 'out', 'resume', 'seeds', 'epochs', 'cascade', 'logs', 'only']],
   [['tune'], ['config', 'resume', 'out', 'parallel', 'trials', 'epochs']],
   [['export'], ['model', 'bundle', 'out', 'items', 'format']],
-  [['serve'], ['bundle', 'watch', 'watch-poll-ms', 'store', 'port', 'host', 'ann', 'max-candidates', 'max-inflight', 'admin-token', 'no-admin', 'workers', 'bundle-root', 'log-level']],
+  [['serve'], ['bundle', 'compare', 'watch', 'watch-poll-ms', 'store', 'port', 'host', 'ann', 'max-candidates', 'max-inflight', 'admin-token', 'no-admin', 'workers', 'bundle-root', 'log-level']],
   [['info'], []],
   [['data'], []],
   [['data', 'inspect'], ['config', 'recipe', 'dir', 'json']],
