@@ -1,5 +1,6 @@
 // POST /v1/explain against the served scores (DSSM, IntTower and RankTower bundles), GET /v1/model and /v1/users,
-// a compare bundle behind ?model=compare, and item attributes written at export from the items file.
+// a compare bundle behind ?model=compare, and item attributes written at export from the items file. A bfloat16 item
+// table is explained with the user rep rounded to bf16, as its kernels score it.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, rmSync } from 'node:fs';
@@ -21,11 +22,13 @@ before(async () => {
     const r = await tinyRun(root, kind);
     if (kind === 'dssm') run = r;
     await exportBundle(r.runDir, join(root, `b-${kind}`));
+    if (kind === 'int-tower') await exportBundle(r.runDir, join(root, 'b-int-bf16'), { itemDtype: 'bfloat16' });
   }
   await exportBundle((await tinyRun(root, 'dcn')).runDir, join(root, 'b-dcn'));
   for (const kind of KINDS) servers[kind] = await createServer({ bundle: join(root, `b-${kind}`), defaultMetrics: false });
   servers.compare = await createServer({ bundle: join(root, 'b-int-tower'), compare: join(root, 'b-dssm'), defaultMetrics: false });
   servers.dcn = await createServer({ bundle: join(root, 'b-dcn'), defaultMetrics: false });
+  servers['int-tower-bf16'] = await createServer({ bundle: join(root, 'b-int-bf16'), defaultMetrics: false });
 });
 after(async () => {
   for (const s of Object.values(servers)) await s.app.close();
@@ -46,7 +49,7 @@ async function explained(kind: string): Promise<{ ex: ExplainResponse; served: S
 
 const close = (a: number, b: number, what: string) => assert.ok(Math.abs(a - b) <= 1e-4 * Math.max(1, Math.abs(b)), `${what}: ${a} vs ${b}`);
 
-for (const kind of KINDS) {
+for (const kind of [...KINDS, 'int-tower-bf16']) {
   test(`${kind}: each explanation's terms plus bias sum to the served score, items in the served order`, async () => {
     const { ex, served } = await explained(kind);
     assert.deepEqual(ex.items.map((x) => x.id), served.items.map((x) => x.id));
