@@ -159,3 +159,22 @@ test('GET /v1/model names the user features a request takes; GET /v1/users finds
   assert.ok(u.known > 100);
   for (const q of ['limit=0', 'limit=x', `prefix=${'a'.repeat(300)}`]) assert.equal((await s.app.inject({ url: `/v1/users?${q}` })).statusCode, 400, q);
 });
+
+test('GET /v1/user-profile gives what the bundle holds about a user: its statistic and its history of liked items, with attributes', async () => {
+  const s = servers.dssm;
+  const u = (await s.app.inject({ url: '/v1/user-profile?id=u1' })).json();
+  assert.equal(u.known, true);
+  const fitted = run.data.encoders.entityFeatures('user', 'u1'); // the training encoders, not the bundle's binary tables
+  assert.deepEqual(u.stats, fitted.stats);
+  assert.ok(u.stats.user_ctr >= 0 && u.stats.user_ctr <= 1);
+  assert.deepEqual(u.history.user_hist.map((x: { id: string }) => x.id), fitted.history.user_hist);
+  assert.ok(u.history.user_hist.length > 0);
+  const liked = new Set(readFileSync(join(root, 'data', 'events.csv'), 'utf8').trim().split('\n').slice(1)
+    .map((l) => l.split(',')).filter((v) => v[0] === 'u1' && Number(v[2]) > 3).map((v) => v[1]));
+  for (const x of u.history.user_hist) {
+    assert.ok(liked.has(x.id), `${x.id} is an item u1 liked`);
+    assert.equal(typeof x.attributes.category, 'string');
+  }
+  assert.deepEqual((await s.app.inject({ url: '/v1/user-profile?id=nobody' })).json(), { id: 'nobody', known: false, stats: { user_ctr: null }, history: { user_hist: [] } });
+  assert.equal((await s.app.inject({ url: '/v1/user-profile' })).statusCode, 400);
+});

@@ -182,6 +182,21 @@ export class FeatureEncoders {
     return { name, keys, features, derived };
   }
 
+  /**
+   * What the encoders hold about one user (or item) key, for people to read: each derived statistic's raw value (null:
+   * none, the fallback is used) and each history as tokens, oldest first. Counts no lookup.
+   */
+  entityFeatures(source: 'user' | 'item', key: string): { stats: Record<string, number | null>; history: Record<string, string[]> } {
+    const stats: Record<string, number | null> = {};
+    const history: Record<string, string[]> = {};
+    for (const d of this.j.derived) {
+      if (d.source !== source) continue;
+      if (d.kind === 'stat') stats[d.name] = this.entities.stat(d.name, key) ?? null;
+      else history[d.name] = Array.from(this.entities.history(d.name, key, d.maxLen), (id) => this.vocabulary(d.name).token(id) ?? '(unknown)');
+    }
+    return { stats, history };
+  }
+
   /** The vocabulary a sparse/sequence/history feature looks ids up in (its own or the shared one). */
   vocabulary(feature: string): Vocabulary {
     const f = [...this.j.features, ...this.j.derived].find((x) => x.name === feature);

@@ -1,6 +1,7 @@
 // What the model explorer page (/ui, the files in the package's ui/ folder) needs beyond the scoring routes:
 // POST /v1/explain (scores and why, per item), GET /v1/model (what the bundle is and which user features a request
-// takes), GET /v1/users (user ids the bundle knows, by prefix), and the page's files: /ui/* from ui/, /ui/web/* the
+// takes), GET /v1/users (user ids the bundle knows, by prefix), GET /v1/user-profile (what the bundle holds about one user:
+// statistics, histories), and the page's files: /ui/* from ui/, /ui/web/* the
 // built prerank/web modules and WebAssembly scorer, /ui/bundle/<main|compare>/* the served bundles' own files (only
 // those its manifest lists), so the page can score in the browser. Every route takes ?model=compare when the server
 // has a second bundle (ServerOptions.compare).
@@ -141,6 +142,21 @@ export function findUsers(d: Deployment, prefix: string, limit: number): { users
   return { users, known: vocab.count };
 }
 
+/** What the bundle holds about one user: whether its id is known, its statistics, and its histories with attributes. */
+export async function userDetail(d: Deployment, id: string) {
+  const f = idFeature(d);
+  const enc = d.bundle.encoders;
+  if (!f || !enc) return { id, known: false, stats: {}, history: {} };
+  const { stats, history } = enc.entityFeatures('user', id);
+  const attrs = await attributesOf(d.bundle);
+  const withAttributes = (item: string) => {
+    const v = attrs?.items[item];
+    return { id: item, attributes: v ? Object.fromEntries(attrs!.columns.map((c, j) => [c, v[j]])) : null };
+  };
+  return { id, known: enc.vocabulary(f.name).has(id), stats,
+    history: Object.fromEntries(Object.entries(history).map(([k, items]) => [k, items.map(withAttributes)])) };
+}
+
 export interface ExplorerRoutes {
   scoring: <T, R>(schema: RequestSchema<T>, run: (d: Deployment, body: T) => Promise<R>) => (req: FastifyRequest, reply: FastifyReply) => Promise<R>;
   serviceFor: (req: FastifyRequest) => Service;
@@ -164,6 +180,11 @@ export function registerExplorer(app: FastifyInstance, r: ExplorerRoutes): void 
     if (prefix.length > 256) return reply.code(400).send({ error: 'bad request', path: 'prefix', message: 'at most 256 characters' });
     if (!Number.isInteger(limit) || limit < 1 || limit > 1000) return reply.code(400).send({ error: 'bad request', path: 'limit', message: 'expected an integer from 1 to 1000' });
     return r.serviceFor(req).with(async (d) => findUsers(d, prefix, limit));
+  });
+  app.get('/v1/user-profile', async (req, reply) => {
+    const id = (req.query as { id?: unknown }).id;
+    if (typeof id !== 'string' || id.length < 1 || id.length > 256) return reply.code(400).send({ error: 'bad request', path: 'id', message: 'expected a user id of 1 to 256 characters' });
+    return r.serviceFor(req).with((d) => userDetail(d, id));
   });
   app.get('/ui', async (_req, reply) => reply.redirect('/ui/'));
   app.get('/ui/*', async (req, reply) => {

@@ -42,6 +42,12 @@ export const RESPONSES = {
     retrieve: z.boolean(), userKey: z.string().nullable(), userFeatures: z.array(z.looseObject({ feature: z.string(), kind: z.string(), columns: z.array(z.string()) })),
     attributes: z.array(z.string()).nullable(), bundleUrl: z.string(), compare: z.boolean(),
   }),
+  user: z.strictObject({
+    id: z.string(), known: z.boolean().describe("the id is in the bundle's user-id vocabulary"),
+    stats: z.record(z.string(), z.number().nullable()).describe('raw value of each user statistic (null: none; the fallback is used)'),
+    history: z.record(z.string(), z.array(z.strictObject({ id: z.string(), attributes: z.record(z.string(), z.string().nullable()).nullable() })))
+      .describe('each history, oldest first'),
+  }),
   users: z.strictObject({ users: z.array(z.string()).describe('matching user ids, most active in training first'), known: z.number().int().describe('user ids the bundle knows') }),
   reload: z.strictObject({
     modelVersion: z.string(), previous: z.string().nullable(), seconds: z.number(),
@@ -87,6 +93,9 @@ export function openApiDocument(requests: Record<'prerank' | 'score' | 'retrieve
       { name: 'prefix', in: 'query', required: false, schema: { type: 'string', maxLength: 256 } },
       { name: 'limit', in: 'query', required: false, schema: { type: 'integer', minimum: 1, maximum: 1000, default: 20 } }],
     responses: { 200: answer('matching ids', 'Users'), 400: ERRORS[400], 404: answer('?model=compare without a compare bundle', 'Error'), 503: ERRORS[503] } } },
+    '/v1/user-profile': { get: { summary: "what the bundle holds about one user: its statistics and histories (with the items' attributes)", parameters: [MODEL,
+      { name: 'id', in: 'query', required: true, schema: { type: 'string', minLength: 1, maxLength: 256 } }],
+    responses: { 200: answer('the user', 'User'), 400: ERRORS[400], 404: answer('?model=compare without a compare bundle', 'Error'), 503: ERRORS[503] } } },
     '/ui': page('the model explorer page (redirects to /ui/)'),
     '/ui/*': page("the page's files, the prerank/web modules (/ui/web/) and the served bundles' files (/ui/bundle/main/, /ui/bundle/compare/)"),
     '/healthz': { get: { summary: 'liveness', responses: { 200: answer('the process is up', 'Health') } } },
@@ -109,7 +118,7 @@ export function openApiDocument(requests: Record<'prerank' | 'score' | 'retrieve
     components: { schemas: {
       PrerankRequest: json(requests.prerank.zod, 'input'), ScoreRequest: json(requests.score.zod, 'input'),
       RetrieveRequest: json(requests.retrieve.zod, 'input'), RecommendRequest: json(requests.recommend.zod, 'input'), ReloadRequest: json(requests.reload.zod, 'input'),
-      ExplainRequest: json(requests.explain.zod, 'input'), ExplainResponse: json(RESPONSES.explain), ModelInfo: json(RESPONSES.model), Users: json(RESPONSES.users),
+      ExplainRequest: json(requests.explain.zod, 'input'), ExplainResponse: json(RESPONSES.explain), ModelInfo: json(RESPONSES.model), Users: json(RESPONSES.users), User: json(RESPONSES.user),
       ScoreResponse: json(RESPONSES.score), Error: json(RESPONSES.error), Health: json(RESPONSES.health),
       Ready: json(RESPONSES.ready), NotReady: json(RESPONSES.notReady), ReloadResponse: json(RESPONSES.reload),
     } },
