@@ -113,6 +113,7 @@ test('the explorer page: a user chosen by keyboard, both lists equal /v1/prerank
       });
     }
     assert.match(await page.textContent('#results') ?? '', /unknown ids: nope/);
+    assert.match(await page.textContent('#profile') ?? '', new RegExp(`What the bundle knows about user ${user}.*user_ctr \\d.*user_hist, oldest first: c\\d \\(i\\d+\\)`, 's'));
 
     const wasm = await page.$eval('#wasm', (e) => ({ disabled: (e as HTMLInputElement).disabled, note: document.getElementById('wasm-note')!.textContent! }));
     if (wasm.disabled) assert.match(wasm.note, /loadBundle/, 'the toggle says why it is off');

@@ -20,6 +20,7 @@ export async function api(path, model, body) {
 }
 
 export const modelInfo = (model) => api('/v1/model', model);
+export const userProfile = (id) => api(`/v1/user-profile?id=${encodeURIComponent(id)}`, 'main');
 export const findUsers = (prefix, limit = 20) => api(`/v1/users?prefix=${encodeURIComponent(prefix)}&limit=${limit}`, 'main');
 
 /** The ranked list for a query ({user, source, candidates, n}) and the request's round trip in ms. */

@@ -1,8 +1,8 @@
 // The model explorer page: pick a user (by id, or raw feature values), rank a list with the served model (and the
 // compare model, when the server has one), show each item's attributes, score and explanation, and optionally score
 // the same candidates in the page with the WebAssembly scorer. Plain DOM and ES modules, no build step.
-import { explanations, findUsers, modelInfo, rankedList } from './api.js';
-import { featureFields, listSection } from './render.js';
+import { explanations, findUsers, modelInfo, rankedList, userProfile } from './api.js';
+import { featureFields, listSection, profileSection } from './render.js';
 import { detectWebScorer, scoreInPage } from './wasm.js';
 
 const $ = (id) => document.getElementById(id);
@@ -92,6 +92,7 @@ async function rank(event) {
     for (const info of models) sections.push(await rankOne(info, q, inPage));
     $('results').replaceChildren(...sections);
     const who = q.user[models[0].userKey] ?? 'the edited features';
+    $('profile').replaceChildren(...(q.user[models[0].userKey] !== undefined ? [profileSection(await userProfile(String(who)))] : []));
     status(`Ranked for user ${who}: ${sections.length === 2 ? 'two models side by side' : 'one model'}.`);
   } catch (e) {
     status(`Ranking failed: ${e.message}`);

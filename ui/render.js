@@ -71,6 +71,19 @@ export function listSection(info, list, why, inPage) {
   return el('section', { 'aria-label': `${info.kind} list` }, table, ...notes.map((n) => el('p', { class: 'hint' }, n)));
 }
 
+/** What the bundle holds about the user: its statistics, and its histories by the items' first attribute (a title). */
+export function profileSection(p) {
+  const parts = [];
+  if (!p.known) parts.push(el('p', {}, `User ${p.id} is not in the bundle's user vocabulary: the model sees an unknown user.`));
+  const stats = Object.entries(p.stats).map(([k, v]) => `${k} ${v === null ? 'none' : fmt(v)}`);
+  if (stats.length) parts.push(el('p', {}, `Statistics: ${stats.join('; ')}.`));
+  for (const [k, items] of Object.entries(p.history)) {
+    const names = items.map((x) => (x.attributes ? `${Object.values(x.attributes)[0] ?? x.id} (${x.id})` : x.id));
+    parts.push(el('p', {}, `${k}, oldest first: ${names.length ? names.join(', ') : 'none'}.`));
+  }
+  return el('section', { 'aria-labelledby': 'profile-title' }, el('h2', { id: 'profile-title' }, `What the bundle knows about user ${p.id}`), ...parts);
+}
+
 /** Form fields for the raw user features a request takes (the user id has its own field). */
 export function featureFields(info) {
   const out = [];
