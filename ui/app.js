@@ -2,7 +2,7 @@
 // compare model, when the server has one), show each item's attributes, score and explanation, and optionally score
 // the same candidates in the page with the WebAssembly scorer. Plain DOM and ES modules, no build step.
 import { explanations, findUsers, modelInfo, rankedList, userProfile } from './api.js';
-import { featureFields, listSection, profileSection } from './render.js';
+import { errorSection, featureFields, listSection, profileSection } from './render.js';
 import { detectWebScorer, scoreInPage } from './wasm.js';
 
 const $ = (id) => document.getElementById(id);
@@ -69,7 +69,8 @@ function queryFromForm() {
 async function rankOne(info, q, inPage) {
   const list = await rankedList(info.model, q);
   const ids = list.items.map((x) => String(x.id));
-  const why = await explanations(info.model, q.user, ids);
+  // a model without a serving plan (single-tower) answers 501: its list is shown unexplained
+  const why = await explanations(info.model, q.user, ids).catch((e) => (e.status === 501 ? new Map() : Promise.reject(e)));
   let wasm = null;
   if (inPage) wasm = await scoreInPage(web.loadBundle, info, { user: q.user, candidates: q.source === 'list' ? q.candidates : ids, n: q.n });
   return listSection(info, list, why, wasm);
@@ -89,7 +90,7 @@ async function rank(event) {
   try {
     const inPage = $('wasm').checked && !!web.loadBundle;
     const sections = [];
-    for (const info of models) sections.push(await rankOne(info, q, inPage));
+    for (const info of models) sections.push(await rankOne(info, q, inPage).catch((e) => errorSection(info, e)));
     $('results').replaceChildren(...sections);
     const who = q.user[models[0].userKey] ?? 'the edited features';
     $('profile').replaceChildren(...(q.user[models[0].userKey] !== undefined ? [profileSection(await userProfile(String(who)))] : []));

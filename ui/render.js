@@ -71,6 +71,12 @@ export function listSection(info, list, why, inPage) {
   return el('section', { 'aria-label': `${info.kind} list` }, table, ...notes.map((n) => el('p', { class: 'hint' }, n)));
 }
 
+/** A model's place in the results when its list failed (e.g. a compare model that cannot retrieve). */
+export function errorSection(info, e) {
+  return el('section', { 'aria-label': `${info.kind} list` }, el('h2', {}, `${info.model === 'compare' ? 'Compared' : 'Served'}: ${info.kind} ${info.modelVersion}`),
+    el('p', { class: 'mismatch' }, `No list: ${e.message}`));
+}
+
 /** What the bundle holds about the user: its statistics, and its histories by the items' first attribute (a title). */
 export function profileSection(p) {
   const parts = [];
