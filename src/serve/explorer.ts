@@ -162,6 +162,8 @@ export interface ExplorerRoutes {
   serviceFor: (req: FastifyRequest) => Service;
   schema: RequestSchema<ExplainRequest>;
   hasCompare: boolean;
+  /** The deployment serving now, of the main or the compare bundle (null: none loaded). */
+  current: (model: 'main' | 'compare') => Deployment | null;
 }
 
 const notFound = (reply: FastifyReply, what: string) => reply.code(404).send({ error: 'not found', message: `no such file: ${what}` });
@@ -204,9 +206,7 @@ async function staticFile(rel: string, r: ExplorerRoutes): Promise<string | null
   let root: string, path: string;
   const bundle = /^bundle\/(main|compare)\/(.+)$/.exec(rel);
   if (bundle) {
-    if (bundle[1] === 'compare' && !r.hasCompare) return null;
-    const fake = { query: { model: bundle[1] } } as unknown as FastifyRequest;
-    const dir = r.serviceFor(fake).deployment?.bundle;
+    const dir = r.current(bundle[1] as 'main' | 'compare')?.bundle;
     if (!dir || !(bundle[2] === 'manifest.json' || Object.hasOwn(dir.manifest.files, bundle[2]))) return null;
     [root, path] = [dir.dir, bundle[2]];
   } else if (rel.startsWith('web/')) {

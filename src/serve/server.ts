@@ -200,7 +200,8 @@ export async function createServer(o: ServerOptions = {}): Promise<PrerankServer
   app.post('/v1/retrieve', scoring(S.retrieve, (d, b) => d.scorer.retrieve(b)));
   app.post('/v1/recommend', scoring(S.recommend, (d, b) => d.scorer.recommend(b)));
 
-  registerExplorer(app, { scoring, serviceFor, schema: S.explain, hasCompare: !!compare });
+  registerExplorer(app, { scoring, serviceFor, schema: S.explain, hasCompare: !!compare,
+    current: (model) => (model === 'main' ? service : compare)?.deployment ?? null });
 
   app.get('/healthz', { config: EXEMPT }, async () => ({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => {
