@@ -54,7 +54,7 @@ export function listSection(info, list, why, inPage) {
     const id = String(x.id);
     const ex = why.get(id);
     const cells = [el('td', { class: 'num' }, i + 1), el('th', { scope: 'row' }, id),
-      ...attrs.map((a) => el('td', {}, ex?.attributes?.[a] ?? '')), el('td', { class: 'num' }, fmt(x.score, 4))];
+      ...attrs.map((a) => el('td', {}, (ex?.attributes?.[a] ?? '').replaceAll('|', ' | '))), el('td', { class: 'num' }, fmt(x.score, 4))];
     if (wasmScores) {
       const w = wasmScores.get(id);
       cells.push(el('td', { class: `num${w === undefined || !same(w, x.score) ? ' mismatch' : ''}` }, w === undefined ? 'absent' : fmt(w, 4)));
