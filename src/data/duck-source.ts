@@ -11,7 +11,7 @@ import { ident, literal, readRows } from './duck-read.js';
 import { delimiterOf, fileFormat, quoteOf } from './file-columns.js';
 import { DataError, type BadRow } from './data-error.js';
 import type { TableSpec } from './spec.js';
-import { LIST_SEP } from './encode-table.js';
+import { LIST_SEP } from './list-sep.js';
 
 export { LIST_SEP };
 export type SqlType = 'DOUBLE' | 'VARCHAR';

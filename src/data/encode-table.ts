@@ -1,5 +1,6 @@
 // Raw columns -> encoded columns, in bulk, through the fitted vocabularies and scalers (the same objects serve
 // single rows in FeatureEncoders.encodeRow).
+import { LIST_SEP } from './list-sep.js';
 import type { RawColumn } from './ingest.js';
 import type { Scaler } from './scaler.js';
 import { featureColumn, type FeatureSpec, type SequenceSpec } from './spec-schema.js';
@@ -17,9 +18,6 @@ export interface EncodedTable {
 export function emptyTable(size: number): EncodedTable {
   return { size, sparse: new Map(), dense: new Map(), sequence: new Map() };
 }
-
-/** Joins a list value's items in a text column (DuckDB ingest writes lists so; duck-source.ts). */
-export const LIST_SEP = '\x1f';
 
 /** Tokens of a sequence feature's raw value: a list, a LIST_SEP-joined list, or text split by the separator. */
 export function splitTokens(v: unknown, separator: string): string[] {

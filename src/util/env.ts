@@ -1,4 +1,4 @@
-// Environment variables where there are any: Node's process.env, nothing in a page (prerank/web runs core there).
+// Environment variables where there are any: Node's process environment, none in a page (prerank/web runs core there).
 
 /** The variable's value, or undefined (unset, or no process environment in this runtime). */
 export function envVar(name: string): string | undefined {
