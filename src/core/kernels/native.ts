@@ -17,11 +17,18 @@ interface NodeHost {
   url: typeof NodeUrl;
 }
 
-/** Node's process and the built-ins the loader needs, or null outside Node. */
+type NodeProcess = { env: NodeHost['env']; stderr: NodeHost['stderr']; versions?: { node?: string }; getBuiltinModule?: (id: string) => unknown };
+
+/** Node's process and the built-ins the loader needs; null outside Node; throws on a Node without getBuiltinModule. */
 function nodeHost(): NodeHost | null {
-  const proc = (globalThis as { process?: { env: NodeHost['env']; stderr: NodeHost['stderr']; getBuiltinModule?: (id: string) => unknown } }).process;
-  const get = proc?.getBuiltinModule;
-  if (!proc || typeof get !== 'function') return null;
+  const proc = (globalThis as { process?: NodeProcess }).process;
+  if (!proc?.versions?.node) return null;
+  const get = proc.getBuiltinModule;
+  if (typeof get !== 'function') {
+    const why = `Node ${proc.versions.node} has no getBuiltinModule on its process object (Node >= 20.16 has)`;
+    proc.stderr.write(`prerank: native addon unavailable (${why}); using the slow TypeScript reference kernels.\n`);
+    throw new Error(why);
+  }
   const load = <T>(id: string): T => get.call(proc, id) as T;
   return { env: proc.env, stderr: proc.stderr, fs: load('node:fs'), module: load('node:module'), path: load('node:path'), url: load('node:url') };
 }
@@ -60,7 +67,13 @@ function findAddon(host: NodeHost): string | null {
 
 export function nativeAddon(): NativeAddon | null {
   if (addon !== undefined) return addon;
-  const host = nodeHost();
+  let host: NodeHost | null;
+  try {
+    host = nodeHost();
+  } catch (e) {
+    loadError = (e as Error).message;
+    return (addon = null);
+  }
   if (!host) {
     // a page, a worker or an edge runtime: no addon to load, and nothing to warn about
     loadError = 'not running in Node';
