@@ -1,9 +1,9 @@
 // A whole bundle in prerank/web: loadBundle fetches a bundle exported by `prerank export` from a static HTTP server
 // through the global fetch, and WebBundle answers the server's /v1/prerank and /v1/score bodies as the server's
-// native scorer does for DSSM, IntTower and RankTower bundles (float32 and int8 tables): the same items in the same
-// order, scores within 1e-5 (relative to the largest), the same unknown ids and OOV features, the same refusal of
-// an unknown user feature. Bad bundles (missing file, HTTP 404, other format, edited manifest, changed file,
-// unknown or single-tower model) are refused naming the file and what was expected.
+// native scorer does for DSSM, IntTower and RankTower bundles (float32 and int8 tables; formats /1 and /2 too):
+// the same items in the same order, scores within 1e-5 (relative to the largest), the same unknown ids and OOV
+// features, the same refusal of an unknown user feature. Bad bundles (missing file, HTTP 404, other format, edited
+// manifest, changed file, unknown or single-tower model) are refused naming the file and what was expected.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -18,6 +18,8 @@ import { loadBundle, RequestError, WasmScorer, WebBundleError, type WebBundle } 
 import { tempDir, tinyRun, type TinyRun } from './serve-fixture.js';
 import { skipWasm, wasmBytes } from './helpers/wasm-scorer.js';
 import { staticServer, type StaticServer } from './helpers/static-server.js';
+import { asJsonIds } from './helpers/json-ids.js';
+import { sha256 } from '../src/export/manifest.js';
 
 const skip = skipWasm;
 const CASES: [string, ModelName, { itemDtype?: 'int8' }][] = [
@@ -122,6 +124,35 @@ test('a bundle explains its user side: user columns, and the user vectors the sc
   // taps 'output' (the default): one part of H head vectors per user tower layer
   await check('int-tower', 'maxsim', (b) => (b.manifest.model.config as { tower: number[] }).tower.map((_, l) => `layer ${l + 1}`));
   await check('rank-tower', 'rankTower', () => ['E', 'Q', 'U', "K'", "V'"]);
+});
+
+test('format /1 and /2 bundles (encoders as JSON, ids as JSON arrays) load in a page and score as the server does', { skip }, async () => {
+  const run = runs.get('dssm')!;
+  const v2 = copyBundle('dssm-v2', (d) => asJsonIds(d, 'prerank-bundle/2'));
+  const v1 = copyBundle('dssm-v1', (d) => {
+    asJsonIds(d, 'prerank-bundle/1');
+    writeFileSync(join(d, FILES.encoders), JSON.stringify(run.data.encoders.toJSON()));
+    rmSync(join(d, FILES.encodersBin));
+    rewriteManifest(d, (m) => {
+      delete m.files[FILES.encodersBin];
+      m.files[FILES.encoders] = sha256(readFileSync(join(d, FILES.encoders)));
+    });
+  });
+  const bundle = await Bundle.load(join(root, 'dssm'));
+  const server = createScorer(bundle, { store: new MemoryItemStore(bundle.items!) });
+  const cands = candidates(run);
+  for (const url of [v1, v2]) {
+    const web = await loadBundle(url, { wasm: scorer });
+    assert.equal(web.manifest.format, url === v1 ? 'prerank-bundle/1' : 'prerank-bundle/2');
+    assert.ok(web.sizes[FILES.itemIdsJson] > 0, 'ids.json fetched');
+    if (url === v1) assert.equal(web.sizes[FILES.encodersBin], undefined, 'format /1 fetches no encoders.bin');
+    for (const user of users(run).slice(0, 3)) {
+      const want = await server.prerank({ user, candidates: cands, n: 10 });
+      assertSame(web.prerank({ user, candidates: cands, n: 10 }), { ...want, modelVersion: web.modelVersion }, `${web.manifest.format}`);
+    }
+    web.dispose();
+  }
+  bundle.dispose();
 });
 
 /** A copy of the dssm bundle under `name`, edited by `edit`. */
