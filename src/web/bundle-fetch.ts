@@ -46,7 +46,10 @@ export class BundleFetcher {
     } catch (e) {
       throw this.fail(`cannot fetch ${rel} (${url.href}): ${(e as Error).message}`);
     }
-    if (!res.ok) throw this.fail(`cannot fetch ${rel} (${url.href}): HTTP ${res.status}${res.status === 404 ? ' (not found: is this the address of a bundle directory written by `prerank export`, and does the bundle have this file?)' : ''}`);
+    if (!res.ok) {
+      const hint = res.status === 404 ? ' (not found: is this the address of a bundle directory written by `prerank export`, and does it have this file?)' : '';
+      throw this.fail(`cannot fetch ${rel} (${url.href}): HTTP ${res.status}${hint}`);
+    }
     return res;
   }
 
