@@ -16,6 +16,7 @@ const BENCHES: Record<string, (args: string[]) => Promise<void>> = {
   mmap: async (args) => (await import('./mmap.js')).benchMmap(args),
   'id-lookup': async (args) => (await import('./id-lookup.js')).benchIdLookup(args),
   web: async (args) => (await import('./web.js')).benchWeb(args),
+  'web-bundle': async (args) => (await import('./web-bundle.js')).benchWebBundle(args),
   retrieve: async (args) => (await import('./retrieve.js')).benchRetrieve(args),
 };
 

@@ -11,7 +11,8 @@ import { Rng } from '../src/core/index.js';
 import { Dataset, FeatureEncoders, featureColumn, recipeConfig, recipeMissing, writeSynthLog, type RawValue,
   type EncodersJson, type RecipeName } from '../src/data/index.js';
 import { REPO_ROOT } from '../src/data/recipes.js';
-import { FileBytes, MemoryBytes, type ByteSource } from '../src/export/byte-source.js';
+import { MemoryBytes, type ByteSource } from '../src/export/byte-source.js';
+import { FileBytes } from '../src/export/file-bytes.js';
 import { readEncodersBin } from '../src/export/encoders-bin-read.js';
 import { writeEncodersBin } from '../src/export/encoders-bin.js';
 import { buildStringTable, StringTable } from '../src/export/string-table.js';

@@ -2,7 +2,9 @@
 // playwright-core against a static file server on loopback. The page imports prerank/web as plain ES modules (no
 // bundler), loads the module from its default address, streams item tables in over fetch, compiles DSSM, IntTower
 // and RankTower plans and scores candidates by id, SIMD128 on and off: every score equals the native scorer's in
-// Node within 1e-5 (relative to the largest), a NaN item head gives a NaN score, and the page logs no error.
+// Node within 1e-5 (relative to the largest), a NaN item head gives a NaN score, and the page logs no error. A
+// second page loads whole exported bundles (DSSM, IntTower, RankTower) with loadBundle, zod mapped by an import
+// map, and answers /v1/prerank and /v1/score bodies as the server's native scorer does in Node.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
@@ -11,6 +13,11 @@ import { tmpdir } from 'node:os';
 import { dirname, join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Dataset, parseDataConfig, writeSyntheticLog } from '../src/data/index.js';
+import { Bundle, exportBundle } from '../src/export/index.js';
+import type { PrerankRequest, ScoreResponse } from '../src/serve/scorer.js';
+import { createScorer } from '../src/serve/scorers/index.js';
+import { MemoryItemStore } from '../src/serve/stores/memory.js';
+import { tinyRun } from './serve-fixture.js';
 import type { ModelName } from '../src/models/registry.js';
 import type { RecModel } from '../src/models/types.js';
 import { compileUserSide } from '../src/serve/compiled.js';
@@ -84,10 +91,52 @@ const TYPES: Record<string, string> = { '.js': 'text/javascript', '.wasm': 'appl
 let server: Server | null = null;
 let base = '';
 let cases: Case[] = [];
+let bundleRequests: { bundle: string; req: PrerankRequest }[] = [];
+const serverAnswers: { prerank: ScoreResponse; score: ScoreResponse }[] = [];
+const BUNDLES: ModelName[] = ['dssm', 'int-tower', 'rank-tower'];
+
+/** Bundles exported from tiny training runs under dir/bundles, and requests with the server's answers to them. */
+async function makeBundleRequests(): Promise<{ bundle: string; req: PrerankRequest }[]> {
+  const out: { bundle: string; req: PrerankRequest }[] = [];
+  for (const kind of BUNDLES) {
+    const run = await tinyRun(join(dir, 'runs'), kind);
+    await exportBundle(run.runDir, join(dir, 'bundles', kind), { annIndex: false });
+    const bundle = await Bundle.load(join(dir, 'bundles', kind));
+    const server = createScorer(bundle, { store: new MemoryItemStore(bundle.items!) });
+    const keys = [...run.data.itemKeys];
+    const candidates: (string | number)[] = [...keys.slice(0, 40).reverse(), 'unknown-item', 7, keys[3]];
+    for (const user of [{ ...run.users.get('u3')!, device: 'ios' }, { user_id: 'nobody', device: 'fridge' }, {}]) {
+      const req = { user, candidates, n: 12 } as PrerankRequest;
+      out.push({ bundle: kind, req });
+      serverAnswers.push({ prerank: await server.prerank(req), score: await server.scoreAll(req) });
+    }
+    bundle.dispose();
+  }
+  return out;
+}
+
+const BUNDLE_PAGE = `<!doctype html><html lang="en"><head><meta charset="utf-8"><link rel="icon" href="data:,"><title>prerank/web bundles</title>
+<script type="importmap">{ "imports": { "zod": "/node_modules/zod/index.js" } }</script></head><body>
+<script type="module">
+import { loadBundle } from '/src/web/index.js';
+try {
+  const requests = await (await fetch('/requests.json')).json();
+  const bundles = {};
+  const out = [];
+  for (const { bundle, req } of requests) {
+    const b = bundles[bundle] ??= await loadBundle('/bundles/' + bundle + '/');
+    out.push({ prerank: b.prerank(req), score: b.score({ user: req.user, candidates: req.candidates }) });
+  }
+  window.__result = out;
+} catch (e) {
+  window.__error = String(e && e.stack || e);
+}
+</script></body></html>`;
 
 before(async () => {
   if (skip) return;
   cases = await makeCases();
+  bundleRequests = await makeBundleRequests();
   const json = JSON.stringify(cases.map((c) => ({ ...c, table: undefined, native: undefined })),
     (_k, v: unknown) => (v instanceof Float32Array ? { f32: Array.from(v) } : v));
   server = createServer((req, res) => {
@@ -99,10 +148,15 @@ before(async () => {
       const t = cases[Number(item[1])].table;
       return void res.writeHead(200, { 'content-length': t.byteLength }).end(Buffer.from(t.buffer, t.byteOffset, t.byteLength));
     }
-    // dist/src/web/*.js and dist/wasm/*.wasm, nothing else
-    const file = normalize(join(DIST, url));
-    if ((/^\/src\/web\/[\w-]+\.js$/.test(url) || /^\/wasm\/[\w-]+\.wasm$/.test(url)) && existsSync(file)) {
-      return void res.writeHead(200, { 'content-type': TYPES[url.slice(url.lastIndexOf('.'))] }).end(readFileSync(file));
+    if (url === '/bundle.html') return void res.writeHead(200, { 'content-type': 'text/html' }).end(BUNDLE_PAGE);
+    if (url === '/requests.json') return void res.writeHead(200, { 'content-type': TYPES['.json'] }).end(JSON.stringify(bundleRequests));
+    // dist/src/**/*.js, dist/wasm/*.wasm, zod's ES modules and the exported bundles, nothing else
+    const file = /^\/bundles\/[\w-]+\/[\w/.-]+$/.test(url) ? normalize(join(dir, url))
+      : url.startsWith('/node_modules/zod/') ? normalize(join(DIST, '..', url)) : normalize(join(DIST, url));
+    const allowed = /^\/src\/[\w/-]+\.js$/.test(url) || /^\/wasm\/[\w-]+\.wasm$/.test(url) || /^\/node_modules\/zod\/[\w/.-]+\.js$/.test(url) || url.startsWith('/bundles/');
+    if (allowed && !url.includes('..') && existsSync(file)) {
+      const body = readFileSync(file);
+      return void res.writeHead(200, { 'content-type': TYPES[url.slice(url.lastIndexOf('.'))] ?? 'application/octet-stream', 'content-length': body.length }).end(body);
     }
     res.writeHead(404).end();
   });
@@ -143,6 +197,40 @@ test('in headless chromium, prerank/web scores every candidate as the native sco
       }
     });
     assert.ok(got[3].simd.filter(Number.isNaN).length > 0, 'the NaN case scored some candidates NaN');
+    assert.deepEqual(errors, [], 'console errors on the page');
+  } finally {
+    await browser.close();
+  }
+});
+
+/** The same answer: ids in order, scores within 1e-5 of the largest, unknown, oov and modelVersion equal. */
+function assertSameAnswer(got: ScoreResponse, want: ScoreResponse, what: string): void {
+  assert.deepEqual(got.items.map((x) => x.id), want.items.map((x) => x.id), `${what}: order`);
+  const top = Math.max(1, ...want.items.map((x) => Math.abs(x.score)));
+  got.items.forEach((x, i) => assert.ok(Math.abs(x.score - want.items[i].score) <= 1e-5 * top, `${what}: ${x.id} ${x.score} vs ${want.items[i].score}`));
+  assert.deepEqual({ ...got, items: [] }, { ...want, items: [] }, `${what}: unknown, oov, modelVersion`);
+}
+
+test('in headless chromium, a page loads whole bundles with loadBundle and answers as the server does', { skip, timeout: 300_000 }, async () => {
+  const { chromium } = await import('playwright-core');
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+  try {
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    page.on('console', (m) => void (m.type() === 'error' && errors.push(m.text())));
+    page.on('pageerror', (e) => void errors.push(e.message));
+    await page.goto(`${base}/bundle.html`);
+    await page.waitForFunction(() => '__result' in window || '__error' in window, null, { timeout: 120_000 });
+    const { result, error } = await page.evaluate(() => ({ result: (window as never as { __result?: unknown }).__result, error: (window as never as { __error?: string }).__error }));
+    assert.equal(error, undefined, `the page failed: ${error}`);
+    const got = result as { prerank: ScoreResponse; score: ScoreResponse }[];
+    assert.equal(got.length, bundleRequests.length);
+    got.forEach((g, i) => {
+      const what = `${bundleRequests[i].bundle} request ${i}`;
+      assertSameAnswer(g.prerank, serverAnswers[i].prerank, `${what} prerank`);
+      assertSameAnswer(g.score, serverAnswers[i].score, `${what} score`);
+    });
+    assert.ok(got.every((g) => g.prerank.unknown.includes('unknown-item')), 'unknown ids reported');
     assert.deepEqual(errors, [], 'console errors on the page');
   } finally {
     await browser.close();

@@ -3,10 +3,11 @@
 import { Tensor, type TapeNode } from './tensor.js';
 import { addInto } from './kernels/dispatch.js';
 import { profileBackward, profileForward, profiling } from './profiler.js';
+import { envVar } from '../util/env.js';
 
 let gradEnabled = true;
 let tape: TapeNode[] = [];
-let checkFinite = process.env.PRERANK_CHECK_FINITE === '1';
+let checkFinite = envVar('PRERANK_CHECK_FINITE') === '1';
 
 /**
  * When on, every op output is checked for NaN/Inf and the first offending op throws, naming itself and its inputs

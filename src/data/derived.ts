@@ -2,7 +2,7 @@
 // items. Statistics of entities without train rows fall back to the global train value (counts to 0).
 import type { RawData } from './ingest.js';
 import { byUserInTime } from './split.js';
-import type { HistorySpec, StatSpec } from './spec.js';
+import type { HistorySpec, StatSpec } from './spec-schema.js';
 
 export interface FittedStat {
   /** Raw statistic per entity (before scaling). */

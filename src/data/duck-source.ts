@@ -11,8 +11,9 @@ import { ident, literal, readRows } from './duck-read.js';
 import { delimiterOf, fileFormat, quoteOf } from './file-columns.js';
 import { DataError, type BadRow } from './data-error.js';
 import type { TableSpec } from './spec.js';
+import { LIST_SEP } from './list-sep.js';
 
-export const LIST_SEP = '\x1f';
+export { LIST_SEP };
 export type SqlType = 'DOUBLE' | 'VARCHAR';
 
 export interface LoadedTable {

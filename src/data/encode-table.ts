@@ -1,9 +1,9 @@
 // Raw columns -> encoded columns, in bulk, through the fitted vocabularies and scalers (the same objects serve
 // single rows in FeatureEncoders.encodeRow).
-import { LIST_SEP } from './duck-source.js';
+import { LIST_SEP } from './list-sep.js';
 import type { RawColumn } from './ingest.js';
 import type { Scaler } from './scaler.js';
-import { featureColumn, type FeatureSpec, type SequenceSpec } from './spec.js';
+import { featureColumn, type FeatureSpec, type SequenceSpec } from './spec-schema.js';
 import { rawKey, type RawValue, type Vocabulary } from './vocabulary.js';
 
 /** Encoded features of one table: one entry per user, per item, or per row (context features). */

@@ -6,7 +6,7 @@ import { countTokens, countValues, emptyTable, encodeDense, encodeSequence, enco
   sparseValues, splitTokens, type EncodedTable } from './encode-table.js';
 import type { RawData } from './ingest.js';
 import { Scaler, type ScalerJson } from './scaler.js';
-import { featureColumn, type DataConfig, type DerivedSpec, type FeatureSpec, type Pooling } from './spec.js';
+import { featureColumn, type DataConfig, type DerivedSpec, type FeatureSpec, type Pooling } from './spec-schema.js';
 import { rawKey, Vocabulary, type RawValue, type VocabularyJson } from './vocabulary.js';
 import { own } from '../util/own.js';
 

@@ -7,22 +7,19 @@ import { existsSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Tensor } from '../core/index.js';
-import { FeatureEncoders, type EncodersJson } from '../data/index.js';
-import { MODELS } from '../models/registry.js';
+import type { FeatureEncoders } from '../data/index.js';
 import type { ModelFactory, RecModel } from '../models/types.js';
-import { NoDrawRng } from '../nn/init.js';
-import { assignTensors, tensorsFromBytes, type TensorManifest } from '../nn/state.js';
 import { recoverSwap } from '../util/atomic-dir.js';
-import { own } from '../util/own.js';
-import { FileBytes, MemoryBytes, type ByteSource } from './byte-source.js';
-import { EncodersFormatError, parseEncodersMeta, readEncodersBin } from './encoders-bin-read.js';
+import { MemoryBytes, type ByteSource } from './byte-source.js';
+import { assignWeights, bundleEncoders, bundleModel, bundleTensors, checkManifest, checkModelHash, encodersMeta, parseJsonFile } from './bundle-parts.js';
+import { FileBytes } from './file-bytes.js';
 import { readIds, readUserEncodings, type BundleReader, type UserEncodings } from './bundle-ids.js';
 import type { Ids } from './id-table.js';
 import { parseAttributes, type StoredAttributes } from './item-attributes.js';
-import { bundleFile, checkMapped, openItemTable, type ItemVerify, type UncheckedFile } from './item-file.js';
+import { bundleFile, checkMapped, openItemTable, type ItemFileOptions, type ItemVerify, type UncheckedFile } from './item-file.js';
 import type { ItemTable } from './item-table.js';
 import { canMap, sha256File } from './mapped-file.js';
-import { canonicalJson, FILES, modelHash, modelVersionOf, READABLE_FORMATS, sha256Async, type BundleManifest } from './manifest.js';
+import { FILES, modelHash, sha256Async, type BundleManifest } from './manifest.js';
 
 export type { UserEncodings } from './bundle-ids.js';
 
@@ -89,20 +86,17 @@ async function mappedVerified(dir: string, m: BundleManifest, rel: string, hint:
 }
 
 /** A tensor directory of the bundle (manifest + tensors.bin), its tensors read in place from the (mapped) bytes. */
-async function readTensorDir(r: BundleReader, manifestRel: string, binRel: string): Promise<Map<string, Tensor>> {
-  let tm: TensorManifest;
-  try {
-    tm = JSON.parse((await r.o.read(manifestRel)).toString('utf8')) as TensorManifest;
-  } catch (e) {
-    if (e instanceof BundleError) throw e;
-    throw r.o.fail(`${manifestRel} is not valid JSON: ${(e as Error).message}`);
-  }
+async function readTensorDir(r: NodeReader, manifestRel: string, binRel: string): Promise<Map<string, Tensor>> {
+  const tm = parseJsonFile(await r.o.read(manifestRel), manifestRel, r.o.fail);
   const bin = await bundleFile(r.dir, r.m, binRel, r.o, r.unchecked, 'sequential');
-  try {
-    return tensorsFromBytes(tm, bin, manifestRel, binRel);
-  } catch (e) {
-    throw r.o.fail((e as Error).message);
-  }
+  return bundleTensors(tm, bin, manifestRel, binRel, r.o.fail);
+}
+
+/** How Bundle.load reads files: in place (mapped where it can) or whole, each checked; mapped files' deferred checks. */
+interface NodeReader extends BundleReader {
+  dir: string;
+  o: ItemFileOptions;
+  unchecked: UncheckedFile[];
 }
 
 export class BundleError extends Error {
@@ -159,21 +153,10 @@ export class Bundle {
     // an export killed between its two renames left the previous bundle under a temporary name: put it back
     if (!existsSync(path)) await recoverSwap(dir);
     if (!existsSync(path)) throw new BundleError(dir, 'no manifest.json (is this a bundle directory written by `prerank export`?)');
-    let m: BundleManifest;
-    try {
-      m = JSON.parse(await readFile(path, 'utf8')) as BundleManifest;
-    } catch (e) {
-      throw new BundleError(dir, `manifest.json is not valid JSON: ${(e as Error).message}`);
-    }
-    if (!READABLE_FORMATS.includes(m.format)) throw new BundleError(dir, `manifest.json has format '${String(m.format)}'; this prerank reads ${READABLE_FORMATS.map((f) => `'${f}'`).join(', ')} (re-export the model with this prerank)`);
-    for (const k of ['model', 'features', 'files', 'items', 'hash'] as const) {
-      if (m[k] === undefined) throw new BundleError(dir, `manifest.json has no '${k}'`);
-    }
-    const hash = modelHash(m);
-    if (hash !== m.hash) {
-      throw new BundleError(dir, `manifest.json was edited: its model, feature spec or file hashes give sha256 ${hash.slice(0, 16)}…, the manifest says ${String(m.hash).slice(0, 16)}…`);
-    }
-    if (m.modelVersion !== modelVersionOf(m.model.kind, m.hash)) throw new BundleError(dir, `manifest.json modelVersion '${m.modelVersion}' does not match its hash`);
+    const fail = (msg: string) => new BundleError(dir, msg);
+    const j = parseJsonFile(await readFile(path, 'utf8'), 'manifest.json', fail);
+    const m = checkManifest(j, fail);
+    checkModelHash(m, modelHash(m), fail);
     return m;
   }
 
@@ -182,24 +165,18 @@ export class Bundle {
     const m = await Bundle.readManifest(dir);
     const read = (rel: string): Promise<Buffer> => readVerified(dir, m, rel);
     const fail = (msg: string) => new BundleError(dir, msg);
-    const r: BundleReader = { dir, m, o: { map: opts.map, verify: opts.verify, read, fail }, unchecked: [] };
+    const o: ItemFileOptions = { map: opts.map, verify: opts.verify, read, fail };
+    const unchecked: UncheckedFile[] = [];
+    const r: NodeReader = { dir, m, o, unchecked, read, fail, inPlace: (rel) => bundleFile(dir, m, rel, o, unchecked) };
     let model: RecModel | null = null;
     let encoders: FeatureEncoders | null = null;
     let userEncodings: UserEncodings | null = null;
     let encoderBytes: ByteSource | null = null;
     if (parts !== 'item') {
       ({ encoders, bytes: encoderBytes } = await Bundle.readEncoders(dir, m, read, opts.encoders ?? 'auto'));
-      const spec = canonicalJson(encoders.featureInfo());
-      if (spec !== canonicalJson(m.features)) throw new BundleError(dir, 'encoders.json describes other features than manifest.json (feature spec differs)');
-      model = Bundle.buildModel(dir, m, opts.models);
-      try {
-        // shared, not copied: a served model's weights stay in the file's pages (mapped: one copy per host)
-        assignTensors(model.stateTensors(), await readTensorDir(r, FILES.weightsManifest, FILES.weightsBin), `bundle ${dir} weights`, { share: true });
-      } catch (e) {
-        if (e instanceof BundleError) throw e;
-        throw new BundleError(dir, `weights do not fit model '${m.model.kind}' with its config: ${(e as Error).message}`);
-      }
-      model.eval();
+      model = bundleModel(m, fail, opts.models);
+      // shared, not copied: a served model's weights stay in the file's pages (mapped: one copy per host)
+      assignWeights(model, m, await readTensorDir(r, FILES.weightsManifest, FILES.weightsBin), `bundle ${dir} weights`, fail);
       if (m.strategy?.userEncodings) userEncodings = await readUserEncodings(r);
     }
     let items: ItemTable | null = null;
@@ -220,31 +197,24 @@ export class Bundle {
   /** Format /1: encoders.json holds every table; /2: encoders.json says where they sit in encoders.bin. */
   private static async readEncoders(dir: string, m: BundleManifest, read: (rel: string) => Promise<Buffer>,
     mode: 'memory' | 'file' | 'auto'): Promise<{ encoders: FeatureEncoders; bytes: ByteSource | null }> {
-    let j: unknown;
-    try {
-      j = JSON.parse((await read(FILES.encoders)).toString('utf8'));
-    } catch (e) {
-      if (e instanceof BundleError) throw e;
-      throw new BundleError(dir, `${FILES.encoders} is not valid JSON: ${(e as Error).message}`);
-    }
-    if (m.format === 'prerank-bundle/1') return { encoders: FeatureEncoders.fromJSON(j as EncodersJson), bytes: null };
+    const fail = (msg: string) => new BundleError(dir, msg);
+    const j = parseJsonFile(await read(FILES.encoders), FILES.encoders, fail);
+    const meta = encodersMeta(m, j, fail);
     let bytes: ByteSource | null = null;
-    try {
-      const meta = parseEncodersMeta(j, FILES.encoders);
-      if (meta.binary.file !== FILES.encodersBin) throw new EncodersFormatError(`${FILES.encoders}: binary.file is '${meta.binary.file}', expected '${FILES.encodersBin}'`);
+    if (meta) {
       const path = join(dir, FILES.encodersBin);
       const inMemory = mode === 'memory' || (mode === 'auto' && existsSync(path) && statSync(path).size <= ENCODERS_IN_MEMORY);
       if (inMemory) bytes = new MemoryBytes(await read(FILES.encodersBin));
       else {
-        if (!m.files[FILES.encodersBin]) throw new BundleError(dir, `manifest.json lists no hash for ${FILES.encodersBin}`);
-        bytes = new FileBytes(path);
+        if (!m.files[FILES.encodersBin]) throw fail(`manifest.json lists no hash for ${FILES.encodersBin}`);
+        try {
+          bytes = new FileBytes(path);
+        } catch (e) {
+          throw fail(`cannot read ${FILES.encodersBin}: ${(e as Error).message}`);
+        }
       }
-      return { encoders: readEncodersBin(meta, bytes, FILES.encodersBin), bytes };
-    } catch (e) {
-      bytes?.close();
-      if (e instanceof BundleError) throw e;
-      throw new BundleError(dir, e instanceof EncodersFormatError ? e.message : `cannot read ${FILES.encodersBin}: ${(e as Error).message}`);
     }
+    return { encoders: bundleEncoders(m, j, meta, bytes, fail), bytes };
   }
 
   /** items/attributes.json checked against the manifest and parsed, or null when the bundle has none. */
@@ -270,15 +240,6 @@ export class Bundle {
     if (canMap()) await mappedVerified(this.dir, this.manifest, file, hint);
     else await readVerified(this.dir, this.manifest, file, hint);
     return join(this.dir, file);
-  }
-
-  private static buildModel(dir: string, m: BundleManifest, models?: Record<string, ModelFactory<any>>): RecModel {
-    const registry: Record<string, ModelFactory<any>> = models ?? MODELS;
-    const factory = own(registry, m.model.kind);
-    if (!factory) throw new BundleError(dir, `model kind '${m.model.kind}' is not registered here (known: ${Object.keys(registry).join(', ')})`);
-    const model = factory({ features: m.features, rng: new NoDrawRng(0) }, m.model.config);
-    if (model.twoTower !== m.model.twoTower) throw new BundleError(dir, `model '${m.model.kind}' is ${model.twoTower ? 'two' : 'single'}-tower here but was exported as ${m.model.twoTower ? 'two' : 'single'}-tower`);
-    return model;
   }
 
   /** Releases the model's tensors; call only when no request uses the bundle any more. */

@@ -1,7 +1,7 @@
 // Bytes of a binary bundle file read in place: the whole file in memory (one read), or an open file read with pread
 // at each lookup (nothing read at load; the page cache, shared by every process on the host, holds the hot parts).
-// Multi-byte values are little-endian; u32 and f64 reads must be aligned to their size.
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+// Multi-byte values are little-endian; u32 and f64 reads must be aligned to their size. MemoryBytes needs nothing of
+// Node (pages read encoders and id tables with it); FileBytes is in file-bytes.ts.
 
 export interface ByteSource {
   readonly byteLength: number;
@@ -16,18 +16,22 @@ export interface ByteSource {
   /** UTF-8 text of the `n` bytes at `at`. */
   text(at: number, n: number): string;
   close(): void;
+  /** True when each read goes to the file (FileBytes): readers copy small tables into memory instead. */
+  readonly lazy?: boolean;
 }
+
+const utf8 = new TextDecoder();
 
 export class MemoryBytes implements ByteSource {
   /** The bytes, and the same as u32 words: for readers that index them directly. */
-  readonly buf: Buffer;
+  readonly buf: Uint8Array;
   readonly words: Uint32Array;
   private readonly f64s: Float64Array;
 
   /** `bytes` must start at an 8-byte aligned offset of its buffer (copied otherwise). */
   constructor(bytes: Uint8Array) {
     const b = bytes.byteOffset % 8 === 0 ? bytes : new Uint8Array(bytes);
-    this.buf = Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+    this.buf = new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
     this.words = new Uint32Array(b.buffer, b.byteOffset, b.byteLength >>> 2);
     this.f64s = new Float64Array(b.buffer, b.byteOffset, b.byteLength >>> 3);
   }
@@ -65,76 +69,8 @@ export class MemoryBytes implements ByteSource {
   }
 
   text(at: number, n: number): string {
-    return this.buf.toString('utf8', at, at + n);
+    return utf8.decode(this.buf.subarray(at, at + n));
   }
 
   close(): void {}
-}
-
-export class FileBytes implements ByteSource {
-  private fd: number | null;
-  readonly byteLength: number;
-  private readonly word = Buffer.alloc(8);
-  private readonly block = new Uint32Array(16);
-  private readonly blockBytes = new Uint8Array(this.block.buffer);
-  private scratch = Buffer.alloc(256);
-
-  constructor(readonly path: string) {
-    this.fd = openSync(path, 'r');
-    this.byteLength = fstatSync(this.fd).size;
-  }
-
-  private fill(at: number, out: Uint8Array, n: number): void {
-    if (this.fd === null) throw new Error(`${this.path}: read after close`);
-    if (at < 0 || at + n > this.byteLength) throw new Error(`${this.path}: read of ${n} bytes at ${at} is past the end (${this.byteLength} bytes)`);
-    let got = 0;
-    while (got < n) {
-      const r = readSync(this.fd, out, got, n - got, at + got);
-      if (r === 0) throw new Error(`${this.path}: file ended at ${at + got} (truncated while open?)`);
-      got += r;
-    }
-  }
-
-  u32(at: number): number {
-    this.fill(at, this.word, 4);
-    return this.word.readUInt32LE(0);
-  }
-
-  u32s(at: number, n: number): Uint32Array {
-    if (n > 16) throw new RangeError(`u32s: ${n} values, at most 16`);
-    this.fill(at, this.blockBytes, 4 * n);
-    return this.block.subarray(0, n);
-  }
-
-  f64(at: number): number {
-    this.fill(at, this.word, 8);
-    return this.word.readDoubleLE(0);
-  }
-
-  read(at: number, out: Uint8Array): Uint8Array {
-    this.fill(at, out, out.length);
-    return out;
-  }
-
-  equals(at: number, key: Uint8Array, n: number): boolean {
-    const b = this.bytes(at, n);
-    for (let i = 0; i < n; i++) if (b[i] !== key[i]) return false;
-    return true;
-  }
-
-  text(at: number, n: number): string {
-    return this.bytes(at, n).toString('utf8', 0, n);
-  }
-
-  /** The n bytes at `at` in the shared scratch buffer (valid until the next read). */
-  private bytes(at: number, n: number): Buffer {
-    if (this.scratch.length < n) this.scratch = Buffer.alloc(Math.max(n, this.scratch.length * 2));
-    this.fill(at, this.scratch, n);
-    return this.scratch;
-  }
-
-  close(): void {
-    if (this.fd !== null) closeSync(this.fd);
-    this.fd = null;
-  }
 }

@@ -2,9 +2,12 @@
 // lies inside encoders.bin, then serves lookups from the bytes in place. Nothing is parsed per key at load, so the
 // load time does not grow with the vocabularies; small tables of a file read lazily are copied into memory.
 import { z } from 'zod';
-import { FeatureEncoders, Scaler, Vocabulary, type EntityFeatures, type HistoryJson, type ScalerJson, type StatJson } from '../data/index.js';
-import { FileBytes, MemoryBytes, type ByteSource } from './byte-source.js';
-import { ENCODERS_LAYOUT, ENCODERS_MAGIC, ENCODERS_META_VERSION, HEADER_BYTES, type EncodersBinMeta, type Side } from './encoders-bin.js';
+import { FeatureEncoders } from '../data/encoders.js';
+import type { EntityFeatures, HistoryJson, StatJson } from '../data/entity-features.js';
+import { Scaler, type ScalerJson } from '../data/scaler.js';
+import { Vocabulary } from '../data/vocabulary.js';
+import { MemoryBytes, type ByteSource } from './byte-source.js';
+import { ENCODERS_LAYOUT, ENCODERS_MAGIC, ENCODERS_META_VERSION, HEADER_BYTES, type EncodersBinMeta, type Side } from './encoders-bin-format.js';
 import { StringTable, tableLayout, type StringTableDesc } from './string-table.js';
 
 /** Key tables of at most this many bytes are copied into memory when the file is read lazily (default). */
@@ -56,7 +59,7 @@ export function readEncodersBin(meta: EncodersBinMeta, src: ByteSource, where: s
   const table = (d: StringTableDesc, what: string): StringTable => {
     const bytes = tableLayout(d).bytes;
     within(what, d.at, bytes);
-    if (src instanceof FileBytes && bytes <= copyBelow) {
+    if (src.lazy && bytes <= copyBelow) {
       return new StringTable(new MemoryBytes(src.read(d.at, new Uint8Array(bytes))), { ...d, at: 0 }, `${where} ${what}`);
     }
     return new StringTable(src, d, `${where} ${what}`);
@@ -92,9 +95,9 @@ export function readEncodersBin(meta: EncodersBinMeta, src: ByteSource, where: s
 function checkHeader(meta: EncodersBinMeta, src: ByteSource, where: string): void {
   if (src.byteLength !== meta.binary.bytes) throw new EncodersFormatError(`${where}: ${meta.binary.file} has ${src.byteLength} bytes, encoders.json says ${meta.binary.bytes} (truncated or replaced)`);
   if (src.byteLength < HEADER_BYTES) throw new EncodersFormatError(`${where}: ${meta.binary.file} is shorter than its header`);
-  const head = Buffer.from(src.read(0, new Uint8Array(HEADER_BYTES)));
-  if (head.toString('latin1', 0, 8) !== ENCODERS_MAGIC) throw new EncodersFormatError(`${where}: ${meta.binary.file} does not start with ${ENCODERS_MAGIC}`);
-  const layout = head.readUInt32LE(8);
+  const head = src.read(0, new Uint8Array(HEADER_BYTES));
+  if (String.fromCharCode(...head.subarray(0, 8)) !== ENCODERS_MAGIC) throw new EncodersFormatError(`${where}: ${meta.binary.file} does not start with ${ENCODERS_MAGIC}`);
+  const layout = new DataView(head.buffer).getUint32(8, true);
   if (layout !== ENCODERS_LAYOUT) throw new EncodersFormatError(`${where}: ${meta.binary.file} has layout ${layout}; this prerank reads layout ${ENCODERS_LAYOUT} (re-export the bundle)`);
 }
 

@@ -21,7 +21,7 @@ import { BUNDLE_FORMAT, FILES, fileHash, modelHash, modelVersionOf, type Accurac
 import { innerProductFit } from '../models/common/base.js';
 import { writeRetrievalIndex } from './retrieval-index.js';
 import { writeEncodersBin } from './encoders-bin.js';
-import { writeIdTable } from './id-table.js';
+import { writeIdTable } from './id-table-write.js';
 import { attributesJson, type ItemAttributesInfo } from './item-attributes.js';
 
 export interface ExportSource {

@@ -9,14 +9,13 @@
 //   20-23  u32 B, the blob's byte count
 //   24-31  zero
 //   32-    the string table: offsets u32 [N + 1], slots u32 [C][2], blob (string-table.ts)
-import { open } from 'node:fs/promises';
-import { ArrayKeyIndex, type KeyIndex } from '../data/index.js';
+import { ArrayKeyIndex, type KeyIndex } from '../data/vocabulary.js';
 import { MemoryBytes } from './byte-source.js';
-import { buildStringTable, StringTable, tableLayout } from './string-table.js';
+import { StringTable, tableLayout } from './string-table.js';
 
 export const ID_TABLE_MAGIC = 'PRIDSBIN';
 export const ID_TABLE_VERSION = 1;
-const HEADER = 32;
+export const ID_TABLE_HEADER = 32;
 
 /** Ids as a KeyIndex: row -> id (keyAt) and id -> row (indexOf, -1 when unknown). */
 export type Ids = KeyIndex;
@@ -31,41 +30,23 @@ export function firstIds(ids: Ids, n: number): string[] {
   return Array.from({ length: Math.min(n, ids.size) }, (_, r) => ids.keyAt(r));
 }
 
-/** Writes ids (distinct, well-formed UTF-16) as an id file; `what` names it in errors (a duplicate or malformed id). */
-export async function writeIdTable(path: string, ids: readonly string[], what: string): Promise<void> {
-  const { desc, bytes } = buildStringTable(ids, what);
-  const header = Buffer.alloc(HEADER);
-  header.write(ID_TABLE_MAGIC, 0, 'latin1');
-  header.writeUInt32LE(ID_TABLE_VERSION, 8);
-  header.writeUInt32LE(desc.count, 12);
-  header.writeUInt32LE(desc.capacity, 16);
-  header.writeUInt32LE(desc.blobBytes, 20);
-  const f = await open(path, 'w');
-  try {
-    await f.write(header);
-    await f.write(bytes);
-  } finally {
-    await f.close();
-  }
-}
-
 /**
  * The ids of an id file's bytes (a mapping or a heap buffer starting on an 8-byte boundary), read in place. Checks
  * the header, that the count is `count` and that the table fills the file exactly; throws naming `what` otherwise.
  */
 export function readIdTable(bytes: Uint8Array, count: number, what: string): Ids {
   const fail = (msg: string) => new Error(`${what}: ${msg}`);
-  if (bytes.byteLength < HEADER) throw fail(`${bytes.byteLength} bytes, shorter than the ${HEADER}-byte header`);
-  const magic = Buffer.from(bytes.buffer, bytes.byteOffset, 8).toString('latin1');
+  if (bytes.byteLength < ID_TABLE_HEADER) throw fail(`${bytes.byteLength} bytes, shorter than the ${ID_TABLE_HEADER}-byte header`);
+  const magic = String.fromCharCode(...bytes.subarray(0, 8));
   if (magic !== ID_TABLE_MAGIC) throw fail(`not an id table (magic ${JSON.stringify(magic)}, expected ${ID_TABLE_MAGIC})`);
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, HEADER);
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, ID_TABLE_HEADER);
   const version = dv.getUint32(8, true);
   if (version !== ID_TABLE_VERSION) throw fail(`layout version ${version}; this prerank reads version ${ID_TABLE_VERSION} (re-export the bundle)`);
-  const desc = { at: HEADER, count: dv.getUint32(12, true), capacity: dv.getUint32(16, true), blobBytes: dv.getUint32(20, true) };
+  const desc = { at: ID_TABLE_HEADER, count: dv.getUint32(12, true), capacity: dv.getUint32(16, true), blobBytes: dv.getUint32(20, true) };
   if (desc.count !== count) throw fail(`holds ${desc.count} ids, the manifest says ${count}`);
   const { capacity: c } = desc;
   if (c < 8 || (c & (c - 1)) !== 0 || c < 1.5 * desc.count) throw fail(`slot count ${c} is not a power of two >= 1.5 x ${desc.count}`);
-  const want = HEADER + tableLayout(desc).bytes;
+  const want = ID_TABLE_HEADER + tableLayout(desc).bytes;
   if (bytes.byteLength !== want) throw fail(`${bytes.byteLength} bytes, expected ${want} for ${desc.count} ids of ${desc.blobBytes} bytes`);
   return new StringTable(new MemoryBytes(bytes), desc, what);
 }

@@ -133,18 +133,6 @@ export function rowBytes(dtype: ItemDType, dim: number): number {
   return dtype === 'float32' ? dim * 4 : is16Bit(dtype) ? dim * 2 : 4 + dim;
 }
 
-/** One row as a standalone blob (what the Redis store keeps per item). */
-export function rowBlob(t: ItemTable, row: number): Buffer {
-  const { dim } = t;
-  const bytes = t.data.BYTES_PER_ELEMENT;
-  const src = Buffer.from(t.data.buffer, t.data.byteOffset + row * dim * bytes, dim * bytes);
-  if (t.dtype !== 'int8') return Buffer.from(src);
-  const out = Buffer.alloc(4 + dim);
-  out.writeFloatLE(t.scales![row], 0);
-  src.copy(out, 4);
-  return out;
-}
-
 /** Decodes a blob written by rowBlob into out[at .. at + I). */
 export function decodeBlob(dtype: ItemDType, dim: number, blob: Uint8Array, out: Float32Array, at: number): void {
   if (blob.byteLength !== rowBytes(dtype, dim)) throw new Error(`item blob has ${blob.byteLength} bytes, expected ${rowBytes(dtype, dim)} (${dtype} x ${dim})`);

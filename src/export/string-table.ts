@@ -39,13 +39,32 @@ export function fnv1aBytes(b: Uint8Array, n: number): number {
 
 const wellFormed = (s: string): boolean => (s as unknown as { isWellFormed(): boolean }).isWellFormed();
 
+const utf8 = new TextEncoder();
+
+/** Bytes of a well-formed string in UTF-8. */
+function utf8Length(s: string): number {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c < 0xdc00) {
+      n += 4; // a surrogate pair: one code point of four bytes
+      i++;
+    } else n += 3;
+  }
+  return n;
+}
+
+const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
+
 /** Serializes keys (distinct, well-formed) into one table's bytes; `what` names the table in errors. */
 export function buildStringTable(keys: readonly string[], what: string): { desc: Omit<StringTableDesc, 'at'>; bytes: Uint8Array } {
   const n = keys.length;
   let blobBytes = 0;
   for (let i = 0; i < n; i++) {
     if (!wellFormed(keys[i])) throw new Error(`${what}: key ${i} (${JSON.stringify(keys[i])}) is not well-formed UTF-16 (a lone surrogate)`);
-    blobBytes += Buffer.byteLength(keys[i], 'utf8');
+    blobBytes += utf8Length(keys[i]);
   }
   if (blobBytes > MAX_U32 || n >= MAX_U32) throw new Error(`${what}: ${n} keys of ${blobBytes} bytes exceed the table's u32 offsets`);
   let capacity = 8;
@@ -55,17 +74,17 @@ export function buildStringTable(keys: readonly string[], what: string): { desc:
   const bytes = new Uint8Array(lay.bytes);
   const offsets = new Uint32Array(bytes.buffer, 0, n + 1);
   const slots = new Uint32Array(bytes.buffer, lay.slots, 2 * capacity);
-  const blob = Buffer.from(bytes.buffer, lay.blob, blobBytes);
+  const blob = new Uint8Array(bytes.buffer, lay.blob, blobBytes);
   const mask = capacity - 1;
   let at = 0;
   for (let i = 0; i < n; i++) {
-    const len = blob.write(keys[i], at, 'utf8');
+    const len = utf8.encodeInto(keys[i], blob.subarray(at)).written;
     const key = blob.subarray(at, at + len);
     const h = fnv1aBytes(key, len);
     let s = h & mask;
     for (; slots[2 * s + 1] !== 0; s = (s + 1) & mask) {
       const j = slots[2 * s + 1] - 1;
-      if (slots[2 * s] === h && offsets[j + 1] - offsets[j] === len && blob.subarray(offsets[j], offsets[j + 1]).equals(key)) {
+      if (slots[2 * s] === h && offsets[j + 1] - offsets[j] === len && sameBytes(blob.subarray(offsets[j], offsets[j + 1]), key)) {
         throw new Error(`${what}: key ${JSON.stringify(keys[i])} occurs twice (positions ${j} and ${i})`);
       }
     }
@@ -77,7 +96,7 @@ export function buildStringTable(keys: readonly string[], what: string): { desc:
   return { desc, bytes };
 }
 
-let scratch = Buffer.alloc(1024);
+let scratch = new Uint8Array(1024);
 
 /** A string table read in place from a ByteSource: the KeyIndex of a bundle's vocabulary or entity keys. */
 export class StringTable implements KeyIndex {
@@ -198,17 +217,17 @@ let keyHash = 0;
 
 /**
  * Writes key's UTF-8 bytes into `scratch` and its FNV-1a into `keyHash`; returns the byte count, or -1 for a
- * malformed key. ASCII keys (most ids) are encoded here, others by Buffer.write.
+ * malformed key. ASCII keys (most ids) are encoded here, others by TextEncoder.encodeInto.
  */
 function encodeKey(key: string): number {
   const n = key.length;
-  if (scratch.length < 3 * n) scratch = Buffer.alloc(3 * n + 1024);
+  if (scratch.length < 3 * n) scratch = new Uint8Array(3 * n + 1024);
   let h = 0x811c9dc5;
   for (let i = 0; i < n; i++) {
     const c = key.charCodeAt(i);
     if (c >= 0x80) {
       if (!wellFormed(key)) return -1;
-      const len = scratch.write(key, 0, 'utf8');
+      const len = utf8.encodeInto(key, scratch).written;
       keyHash = fnv1aBytes(scratch, len);
       return len;
     }

@@ -10,7 +10,7 @@ import { z } from 'zod';
 import { Tensor } from '../core/tensor.js';
 import { detach } from '../core/tape.js';
 import * as ops from '../core/ops/index.js';
-import { Embedding, type Mlp } from '../nn/index.js';
+import { Embedding, type Mlp } from '../nn/layers.js';
 import type { Batch, FeatureInfo } from '../data/index.js';
 import type { ModelContext } from './types.js';
 import { TOWER_DIMS, labelsOf, dotCross, dotScores, COMMON_CONFIG, DEEP_CONFIG, widthsConfig, ACTIVATIONS } from './common/base.js';

@@ -8,7 +8,7 @@ import { z } from 'zod';
 import type { Tensor } from '../core/tensor.js';
 import { Tensor as T } from '../core/tensor.js';
 import * as ops from '../core/ops/index.js';
-import { Embedding } from '../nn/index.js';
+import { Embedding } from '../nn/layers.js';
 import type { Batch, FeatureInfo } from '../data/index.js';
 import type { ModelContext } from './types.js';
 import { dotCross, dotScores, COMMON_CONFIG } from './common/base.js';

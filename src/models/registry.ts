@@ -16,7 +16,7 @@ import { autoInt } from './autoint.js';
 import { rankTower } from './rank-tower.js';
 import { mf } from './mf.js';
 import { cs3 } from './cs3.js';
-import { refineWith, unknownName } from '../util/config.js';
+import { refineWith, unknownName } from '../util/config-parse.js';
 import { own } from '../util/own.js';
 
 export const MODEL_DEFINITIONS = [

@@ -6,16 +6,9 @@
 import type { CandidateSource } from './candidates.js';
 import type { ItemStore } from './stores/types.js';
 
-export type RawFeatureValue = string | number | boolean | null | (string | number)[];
-export type UserFeatures = Record<string, RawFeatureValue>;
-export type ItemId = string | number;
+import type { ItemId, PrerankRequest, ScoreResponse, UserFeatures } from '../export/requests.js';
 
-export interface PrerankRequest {
-  user: UserFeatures;
-  candidates: ItemId[];
-  /** Top-n to return (default: all). */
-  n?: number;
-}
+export { RequestError, type RawFeatureValue, type UserFeatures, type ItemId, type PrerankRequest, type ScoredItem, type ScoreResponse } from '../export/requests.js';
 
 /** How retrieval finds the top-k: 'ann' = the bundle's index gives candidates, rescored exactly; 'exact' = every item. */
 export type RetrieveMode = 'ann' | 'exact';
@@ -44,22 +37,6 @@ export interface RecommendRequest {
   /** Item ids never returned (e.g. already seen). */
   exclude?: ItemId[];
   mode?: RetrieveMode;
-}
-
-export interface ScoredItem {
-  id: ItemId;
-  /** The model's logit (sigmoid gives the click probability). */
-  score: number;
-}
-
-export interface ScoreResponse {
-  /** Best first; equal scores in request order; NaN scores last. */
-  items: ScoredItem[];
-  /** Candidate ids the item store does not know, in request order (duplicates kept). */
-  unknown: ItemId[];
-  /** User-side features whose value mapped to OOV. */
-  oov: string[];
-  modelVersion: string;
 }
 
 export interface ScoreStats {
@@ -106,14 +83,6 @@ export interface ScorerOptions {
 }
 
 export const ASYNC_ABOVE_MACS = 8_000_000;
-
-/** A request that is well-formed JSON but does not fit the bundle: HTTP 400 with the path of the bad field. */
-export class RequestError extends Error {
-  constructor(readonly path: string, message: string) {
-    super(message);
-    this.name = 'RequestError';
-  }
-}
 
 /** Something the deployment cannot do (e.g. retrieval for a max-sim model): HTTP 501/409. */
 export class UnsupportedError extends Error {

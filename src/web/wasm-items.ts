@@ -59,6 +59,12 @@ export class WasmItems {
     return rows;
   }
 
+  /** The table's bytes in module memory, as stored (a view: valid until the module's memory grows). */
+  bytes(): Uint8Array {
+    this.check();
+    return this.mod.bytes(this.ptr, this.count * this.dim * FORMATS[this.dtype].bytes);
+  }
+
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;

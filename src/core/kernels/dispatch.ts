@@ -4,8 +4,9 @@ import type { Tensor } from '../tensor.js';
 import { reference } from './reference.js';
 import { loadNative } from './native.js';
 import type { FArr, Kernels } from './types.js';
+import { envVar } from '../../util/env.js';
 
-const native = process.env.PRERANK_KERNELS === 'reference' ? null : loadNative();
+const native = envVar('PRERANK_KERNELS') === 'reference' ? null : loadNative();
 let preferNative = native !== null;
 
 /** The kernels used for float32 tensors right now. */

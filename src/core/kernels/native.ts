@@ -1,10 +1,37 @@
 // Loads the C++ addon (build/Release/prerank_native.node). When it is missing or fails to load, prerank keeps
-// working on the TypeScript reference kernels and says so once on stderr.
-import { createRequire } from 'node:module';
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+// working on the TypeScript reference kernels and says so once on stderr. Node's modules are taken from the running
+// process (process.getBuiltinModule, Node >= 20.16) rather than imported, so that core loads in a page as well
+// (prerank/web builds a bundle's model there): outside Node there is no addon and the reference kernels run.
+import type * as NodeFs from 'node:fs';
+import type * as NodeModule from 'node:module';
+import type * as NodePath from 'node:path';
+import type * as NodeUrl from 'node:url';
 import type { Kernels } from './types.js';
+
+interface NodeHost {
+  env: Record<string, string | undefined>;
+  stderr: { write(s: string): unknown };
+  fs: typeof NodeFs;
+  module: typeof NodeModule;
+  path: typeof NodePath;
+  url: typeof NodeUrl;
+}
+
+type NodeProcess = { env: NodeHost['env']; stderr: NodeHost['stderr']; versions?: { node?: string }; getBuiltinModule?: (id: string) => unknown };
+
+/** Node's process and the built-ins the loader needs; null outside Node; throws on a Node without getBuiltinModule. */
+function nodeHost(): NodeHost | null {
+  const proc = (globalThis as { process?: NodeProcess }).process;
+  if (!proc?.versions?.node) return null;
+  const get = proc.getBuiltinModule;
+  if (typeof get !== 'function') {
+    const why = `Node ${proc.versions.node} has no getBuiltinModule on its process object (Node >= 20.16 has)`;
+    proc.stderr.write(`prerank: native addon unavailable (${why}); using the slow TypeScript reference kernels.\n`);
+    throw new Error(why);
+  }
+  const load = <T>(id: string): T => get.call(proc, id) as T;
+  return { env: proc.env, stderr: proc.stderr, fs: load('node:fs'), module: load('node:module'), path: load('node:path'), url: load('node:url') };
+}
 
 export interface EngineInfo {
   cpu: string;
@@ -25,9 +52,11 @@ export interface NativeAddon extends Omit<Kernels, 'name'> {
 let addon: NativeAddon | null | undefined;
 let loadError = '';
 
-function findAddon(): string | null {
-  if (process.env.PRERANK_NATIVE_PATH) return existsSync(process.env.PRERANK_NATIVE_PATH) ? process.env.PRERANK_NATIVE_PATH : null;
-  let dir = dirname(fileURLToPath(import.meta.url));
+function findAddon(host: NodeHost): string | null {
+  const { fs: { existsSync }, path: { dirname, join } } = host;
+  const given = host.env.PRERANK_NATIVE_PATH;
+  if (given) return existsSync(given) ? given : null;
+  let dir = dirname(host.url.fileURLToPath(import.meta.url));
   for (let i = 0; i < 6; i++) {
     const candidate = join(dir, 'build', 'Release', 'prerank_native.node');
     if (existsSync(candidate)) return candidate;
@@ -38,14 +67,26 @@ function findAddon(): string | null {
 
 export function nativeAddon(): NativeAddon | null {
   if (addon !== undefined) return addon;
-  const path = findAddon();
+  let host: NodeHost | null;
   try {
-    if (!path) throw new Error(`${process.env.PRERANK_NATIVE_PATH ?? 'build/Release/prerank_native.node'} not found (was \`npm install\` run with a C++ compiler?)`);
-    addon = createRequire(import.meta.url)(path) as NativeAddon;
+    host = nodeHost();
+  } catch (e) {
+    loadError = (e as Error).message;
+    return (addon = null);
+  }
+  if (!host) {
+    // a page, a worker or an edge runtime: no addon to load, and nothing to warn about
+    loadError = 'not running in Node';
+    return (addon = null);
+  }
+  const path = findAddon(host);
+  try {
+    if (!path) throw new Error(`${host.env.PRERANK_NATIVE_PATH ?? 'build/Release/prerank_native.node'} not found (was \`npm install\` run with a C++ compiler?)`);
+    addon = host.module.createRequire(import.meta.url)(path) as NativeAddon;
   } catch (err) {
     addon = null;
     loadError = (err as Error).message;
-    process.stderr.write(`prerank: native addon unavailable (${loadError}); using the slow TypeScript reference kernels.\n`);
+    host.stderr.write(`prerank: native addon unavailable (${loadError}); using the slow TypeScript reference kernels.\n`);
   }
   return addon;
 }

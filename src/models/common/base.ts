@@ -7,7 +7,7 @@ import * as ops from '../../core/ops/index.js';
 import type { Batch } from '../../data/index.js';
 import type { LossOutput } from '../types.js';
 import { ACT, type ActName } from '../../core/kernels/types.js';
-import { parseConfig } from '../../util/config.js';
+import { parseConfig } from '../../util/config-parse.js';
 
 /** 'authors': dense-layer weights N(0, 1e-4) (DeepCTR-torch's init_std, used by the IntTower code); 'default': nn's initialisers. */
 export const INIT_SCHEMES = ['default', 'authors'] as const;

@@ -4,7 +4,8 @@
 import { Tensor } from '../../core/tensor.js';
 import type { Rng } from '../../core/random.js';
 import * as ops from '../../core/ops/index.js';
-import { Embedding, Module } from '../../nn/index.js';
+import { Embedding } from '../../nn/layers.js';
+import { Module } from '../../nn/module.js';
 import type { Batch, FeatureInfo, SequenceBatch } from '../../data/index.js';
 
 export type Source = 'user' | 'item' | 'context';

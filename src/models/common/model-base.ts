@@ -7,7 +7,9 @@
 import type { Tensor } from '../../core/tensor.js';
 import type { Rng } from '../../core/random.js';
 import type { ActName } from '../../core/kernels/types.js';
-import { Module, param, type Mlp } from '../../nn/index.js';
+import { param } from '../../nn/init.js';
+import type { Mlp } from '../../nn/layers.js';
+import { Module } from '../../nn/module.js';
 import type { Batch } from '../../data/index.js';
 import type { LossOutput, ModelContext, RecModel } from '../types.js';
 import { l2Penalty, lossOf, type InitScheme } from './base.js';

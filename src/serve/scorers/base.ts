@@ -9,7 +9,8 @@ import {
   ASYNC_ABOVE_MACS, UnsupportedError, type PrerankRequest, type RecommendRequest, type RetrieveRequest, type Scorer, type ScorerOptions, type ScorerPath,
   type ScoreResponse, type ScoreStats,
 } from '../scorer.js';
-import { UserRequests, unknownIds, type PreparedUser } from './user-request.js';
+import { candidateKeys, rankedResponse } from '../../export/requests.js';
+import { UserRequests, type PreparedUser } from '../../export/user-request.js';
 
 /**
  * A ranking of one request's candidates. Returned synchronously, its arrays may be views into buffers the scorer's
@@ -81,15 +82,14 @@ export abstract class ScorerBase implements Scorer {
   protected abstract rank(user: PreparedUser, ids: string[], n: number): Ranked | Promise<Ranked>;
 
   private async run(req: Omit<PrerankRequest, 'n'>, n: number, route: 'prerank' | 'score'): Promise<ScoreResponse> {
-    const ids = req.candidates.every((c) => typeof c === 'string') ? (req.candidates as string[]) : req.candidates.map(String);
+    const ids = candidateKeys(req.candidates);
     const user = this.requests.prepare(req.user);
     const pending = this.rank(user, ids, n);
     // No await on the synchronous path: its arrays are read before another request can rank.
     const { found, scores, order, userRep } = pending instanceof Promise ? await pending : pending;
-    const unknown = unknownIds(req.candidates, found);
-    const items = Array.from(order, (k) => ({ id: req.candidates[found[k]], score: scores[k] }));
-    this.observed({ route, candidates: ids.length, unknown: unknown.length, lookups: user.lookups, oovs: user.oovs }, userRep);
-    return { items, unknown, oov: user.oov, modelVersion: this.modelVersion };
+    const res = rankedResponse(req.candidates, found, scores, order, user.oov, this.modelVersion);
+    this.observed({ route, candidates: ids.length, unknown: res.unknown.length, lookups: user.lookups, oovs: user.oovs }, userRep);
+    return res;
   }
 
   protected observed(s: ScoreStats, userRep: Ranked['userRep']): void {

@@ -16,4 +16,4 @@ export function createScorer(bundle: Bundle, opts: ScorerOptions): Scorer {
 export { NativePlanScorer, SingleTowerScorer, TensorScorer };
 export { ScorerBase, type Ranked } from './base.js';
 export { TwoTowerScorer } from './two-tower.js';
-export { UserRequests, type PreparedUser } from './user-request.js';
+export { UserRequests, type PreparedUser } from '../../export/user-request.js';

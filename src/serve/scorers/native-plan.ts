@@ -11,7 +11,7 @@ import type { ScorerOptions } from '../scorer.js';
 import type { Ranked } from './base.js';
 import { mergeTops, pick, TwoTowerScorer, type RowsTop } from './two-tower.js';
 import type { ItemTable } from '../../export/item-table.js';
-import type { PreparedUser } from './user-request.js';
+import type { PreparedUser } from '../../export/user-request.js';
 
 export class NativePlanScorer extends TwoTowerScorer {
   readonly path = 'native-plan' as const;

@@ -8,7 +8,7 @@ import { topK } from '../../eval/top-k.js';
 import type { Bundle } from '../../export/bundle.js';
 import type { ScorerOptions } from '../scorer.js';
 import { ScorerBase, type Ranked } from './base.js';
-import { fillRow, type PreparedUser } from './user-request.js';
+import { fillRow, type PreparedUser } from '../../export/user-request.js';
 
 export class SingleTowerScorer extends ScorerBase {
   readonly path = 'single-tower' as const;

@@ -6,7 +6,7 @@ import { noGrad, scope, Tensor } from '../../core/index.js';
 import { topK } from '../../eval/top-k.js';
 import type { Ranked } from './base.js';
 import { TwoTowerScorer } from './two-tower.js';
-import type { PreparedUser } from './user-request.js';
+import type { PreparedUser } from '../../export/user-request.js';
 
 export class TensorScorer extends TwoTowerScorer {
   readonly path = 'tensor' as const;

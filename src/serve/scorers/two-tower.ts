@@ -13,7 +13,7 @@ import {
 } from '../scorer.js';
 import type { ItemStore } from '../stores/types.js';
 import { ScorerBase } from './base.js';
-import type { PreparedUser } from './user-request.js';
+import type { PreparedUser } from '../../export/user-request.js';
 
 /** Items a recommendation retrieves before its cut to n, when the request does not say. */
 export const RECOMMEND_K = 500;

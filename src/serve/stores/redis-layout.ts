@@ -8,7 +8,7 @@
 //   <prefix>:<model>:meta              JSON Meta, written last (readers never see half a table)
 //   <prefix>:<model>:{<tag_b>}:m        bucket b's marker
 //   <prefix>:<model>:{<tag_b>}:i:<id>   the item's stored bytes (rowBlob: float32, float16/bfloat16, int8 + scale)
-import { ITEM_DTYPES, rowBlob, type ItemDType, type ItemTable } from '../../export/item-table.js';
+import { ITEM_DTYPES, type ItemDType, type ItemTable } from '../../export/item-table.js';
 
 export const FORMAT = 'prerank-redis-items/2';
 export const SLOTS = 16384;
@@ -156,4 +156,16 @@ export async function publishTable(w: Writer, layout: Layout, t: ItemTable, o: {
   const meta: Meta = { format: FORMAT, dim: t.dim, dtype: t.dtype, size: t.ids.size, buckets: layout.buckets };
   await w.set(layout.metaKey, JSON.stringify(meta));
   return meta;
+}
+
+/** One row as a standalone blob (what the Redis store keeps per item). */
+export function rowBlob(t: ItemTable, row: number): Buffer {
+  const { dim } = t;
+  const bytes = t.data.BYTES_PER_ELEMENT;
+  const src = Buffer.from(t.data.buffer, t.data.byteOffset + row * dim * bytes, dim * bytes);
+  if (t.dtype !== 'int8') return Buffer.from(src);
+  const out = Buffer.alloc(4 + dim);
+  out.writeFloatLE(t.scales![row], 0);
+  src.copy(out, 4);
+  return out;
 }

@@ -1,13 +1,16 @@
-// What every scorer does with a request before scoring: the user object's keys checked against the bundle's raw
-// user/context columns, its values encoded with the bundle's encoders into a 1-row batch (unknown values -> OOV,
-// counted per feature), the user's stored rep looked up (bundles with stored user encodings), and afterwards the
-// unknown candidates listed in request order.
-import { allocBatch, type Batch } from '../../data/batch.js';
-import { featureColumn, type EncodedRow, type FeatureSpec } from '../../data/index.js';
-import { rawKey, type RawValue } from '../../data/vocabulary.js';
-import type { Bundle } from '../../export/bundle.js';
-import { own } from '../../util/own.js';
-import { RequestError, type ItemId, type UserFeatures } from '../scorer.js';
+// What every scorer does with a request before scoring (the server's, src/serve/scorers, and a page's WebBundle):
+// the user object's keys checked against the bundle's raw user/context columns, its values encoded with the
+// bundle's encoders into a 1-row batch (unknown values -> OOV, counted per feature), and the user's stored rep
+// looked up (bundles with stored user encodings).
+import { allocBatch, type Batch } from '../data/batch.js';
+import type { EncodedRow, FeatureEncoders } from '../data/encoders.js';
+import { featureColumn, type FeatureSpec } from '../data/spec-schema.js';
+import { rawKey, type RawValue } from '../data/vocabulary.js';
+import type { RecModel } from '../models/types.js';
+import { own } from '../util/own.js';
+import type { UserEncodings } from './bundle-ids.js';
+import type { BundleManifest } from './manifest-format.js';
+import { RequestError, type UserFeatures } from './requests.js';
 
 const USER_SOURCES: ('user' | 'context')[] = ['user', 'context'];
 
@@ -21,6 +24,15 @@ export interface PreparedUser {
   stored: Float32Array | null;
 }
 
+/** What request preparation needs of a loaded bundle (a Node Bundle, or a page's WebBundle). */
+export interface UserSide {
+  readonly manifest: BundleManifest;
+  /** Null when the bundle was loaded without its user side. */
+  readonly model: RecModel | null;
+  readonly encoders: FeatureEncoders | null;
+  readonly userEncodings: UserEncodings | null;
+}
+
 export class UserRequests {
   /**
    * The last prepared user's features, row 0. Shared by every request of a scorer: a scorer reads it before its
@@ -32,7 +44,7 @@ export class UserRequests {
   /** The encoders' user key column (and the users table's key column, when it has another name). */
   private readonly keyColumns: string[];
 
-  constructor(private readonly bundle: Bundle) {
+  constructor(private readonly bundle: UserSide) {
     const enc = bundle.encoders;
     if (!bundle.model || !enc) throw new Error('Scorer: the bundle was loaded without the user tower (parts "item")');
     this.batch = allocBatch(bundle.manifest.features.filter((f) => f.source !== 'item'), 1);
@@ -82,14 +94,6 @@ export class UserRequests {
     }
     return null;
   }
-}
-
-/** The candidates not among `found` (indices into candidates), in request order. */
-export function unknownIds(candidates: ItemId[], found: Int32Array): ItemId[] {
-  if (found.length === candidates.length) return [];
-  const hit = new Uint8Array(candidates.length);
-  for (const i of found) hit[i] = 1;
-  return candidates.filter((_, i) => !hit[i]);
 }
 
 /** Writes one encoded row's user/context features into slot i of a batch. */
