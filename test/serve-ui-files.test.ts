@@ -28,7 +28,7 @@ const get = (url: string) => srv.app.inject({ method: 'GET', url });
 test('the page, its modules, prerank/web and the bundle files are served with their content types', async () => {
   const cases: [string, RegExp][] = [
     ['/ui/', /^text\/html; charset=utf-8$/], ['/ui/index.html', /^text\/html/], ['/ui/app.js', /^text\/javascript/],
-    ['/ui/style.css', /^text\/css/], ['/ui/web/src/web/index.js', /^text\/javascript/],
+    ['/ui/style.css', /^text\/css/], ['/ui/web/src/web/index.js', /^text\/javascript/], ['/ui/vendor/zod/index.js', /^text\/javascript/],
     ['/ui/bundle/main/manifest.json', /^application\/json$/], ['/ui/bundle/main/items/reps.bin', /^application\/octet-stream$/],
   ];
   if (existsSync(join(process.cwd(), 'dist/wasm/prerank-scorer.wasm'))) cases.push(['/ui/web/wasm/prerank-scorer.wasm', /^application\/wasm$/]);
@@ -52,7 +52,7 @@ test('paths out of the page, the web build or the bundle, and bundle files the m
     '/ui/web/src/%2e%2e/%2e%2e/package.json', '/ui/web/src/serve/server.ts', '/ui/web/src/web/index.d.ts', '/ui/web/package.json',
     '/ui/bundle/main/../manifest.json', '/ui/bundle/main/%2e%2e/%2e%2e/package.json', '/ui/bundle/main/items/link.json',
     '/ui/bundle/main/encoders.json%00', '/ui/bundle/main/items', '/ui/bundle/compare/manifest.json', '/ui/bundle/other/manifest.json',
-    '/ui/nope.html', '/ui/sub/app.js', '/ui/%5c..%5cpackage.json', '/ui/web/',
+    '/ui/nope.html', '/ui/sub/app.js', '/ui/vendor/zod/package.json', '/ui/vendor/zod/../../fastify/package.json', '/ui/vendor/other/index.js', '/ui/%5c..%5cpackage.json', '/ui/web/',
   ]) {
     const r = await get(url);
     assert.equal(r.statusCode, 404, `${url}: ${r.statusCode} ${r.body.slice(0, 80)}`);

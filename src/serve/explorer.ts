@@ -1,7 +1,7 @@
 // What the model explorer page (/ui, the files in the package's ui/ folder) needs beyond the scoring routes:
 // POST /v1/explain (scores and why, per item), GET /v1/model (what the bundle is and which user features a request
 // takes), GET /v1/users (user ids the bundle knows, by prefix), GET /v1/user-profile (what the bundle holds about one user:
-// statistics, histories), and the page's files: /ui/* from ui/, /ui/web/* the
+// statistics, histories), and the page's files: /ui/* from ui/, /ui/vendor/zod/* zod's modules, /ui/web/* the
 // built prerank/web modules and WebAssembly scorer, /ui/bundle/<main|compare>/* the served bundles' own files (only
 // those its manifest lists), so the page can score in the browser. Every route takes ?model=compare when the server
 // has a second bundle (ServerOptions.compare).
@@ -9,6 +9,7 @@
 import { createReadStream } from 'node:fs';
 import { realpath, stat } from 'node:fs/promises';
 import { dirname, extname, join, resolve, sep } from 'node:path';
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { featureColumn, type FeatureSpec } from '../data/index.js';
@@ -47,6 +48,8 @@ export interface ExplainResponse {
 /** The package's folders: ui/ (the page) and dist/ (this file is dist/src/serve/explorer.js once built). */
 const DIST = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const UI_DIR = resolve(DIST, '..', 'ui');
+/** zod's ES modules, for pages that load a bundle with prerank/web (docs/WEB.md, "A bundle in a page"). */
+const ZOD_DIR = dirname(createRequire(import.meta.url).resolve('zod/package.json'));
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8',
@@ -209,6 +212,10 @@ async function staticFile(rel: string, r: ExplorerRoutes): Promise<string | null
     const dir = r.current(bundle[1] as 'main' | 'compare')?.bundle;
     if (!dir || !(bundle[2] === 'manifest.json' || Object.hasOwn(dir.manifest.files, bundle[2]))) return null;
     [root, path] = [dir.dir, bundle[2]];
+  } else if (rel.startsWith('vendor/zod/')) { // the page's import map points 'zod' here: prerank/web's models need it
+    path = rel.slice('vendor/zod/'.length);
+    if (!/^[\w/.-]+\.js$/.test(path)) return null;
+    root = ZOD_DIR;
   } else if (rel.startsWith('web/')) {
     path = rel.slice(4);
     if (!/^src\/[\w/.-]+\.js$/.test(path) && !/^wasm\/[\w.-]+\.wasm$/.test(path)) return null;
