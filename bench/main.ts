@@ -17,6 +17,7 @@ const BENCHES: Record<string, (args: string[]) => Promise<void>> = {
   'id-lookup': async (args) => (await import('./id-lookup.js')).benchIdLookup(args),
   web: async (args) => (await import('./web.js')).benchWeb(args),
   retrieve: async (args) => (await import('./retrieve.js')).benchRetrieve(args),
+  'retrieve-reach': async (args) => (await import('./retrieve-reach.js')).benchRetrieveReach(args),
 };
 
 const [name, ...rest] = process.argv.slice(2);

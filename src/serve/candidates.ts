@@ -45,7 +45,7 @@ export class InnerProductSource implements CandidateSource {
   }
 }
 
-const allRows = (n: number): Int32Array => Int32Array.from({ length: n }, (_, i) => i);
+export const allRows = (n: number): Int32Array => Int32Array.from({ length: n }, (_, i) => i);
 
 /** Per query vector, its hits (index vector numbers, similarities) best first, `stride` apart. */
 export type HeadSearch = (q: Float32Array, fetch: number) => { keys: ArrayLike<number | bigint>; sims: ArrayLike<number>; stride: number; counts: ArrayLike<number | bigint> };
