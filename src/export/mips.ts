@@ -7,6 +7,7 @@
 // short vectors that are some query's best answer are never reached. The augmented vectors are stored divided by M
 // (unit vectors): an index similarity s (usearch's inner product, 1 - distance) is <q, v> = s * M.
 // Shape letters: N vectors, P vector width.
+import type { IndexVectors } from './manifest.js';
 
 /** The largest L2 norm among the rows [N, P] of x (0 for none). */
 export function maxNorm(x: Float32Array, p: number): number {
@@ -41,3 +42,9 @@ export function augmentQuery(q: ArrayLike<number>): Float32Array {
   out.set(q);
   return out;
 }
+
+/** How new indexes hold the rows [N, P] of x: augmented with their largest norm. */
+export const augmentedVectors = (x: Float32Array, p: number): IndexVectors => ({ kind: 'augmented', maxNorm: maxNorm(x, p) });
+
+/** The similarity <q, v> of an index hit from usearch's inner-product distance d (1 - the stored vectors' dot). */
+export const similarityOf = (d: number, vectors: IndexVectors | undefined): number => (1 - d) * (vectors ? vectors.maxNorm : 1);

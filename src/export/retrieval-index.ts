@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import type { ServingPlanSpec } from '../models/common/serving.js';
 import type { RecModel } from '../models/types.js';
 import { saveAnnIndex, type AnnBuildOptions } from './ann-index.js';
-import { FILES, type ItemsInfo, type MultiVectorLayout, type RetrievalIndexInfo, type SearchDefaults } from './manifest.js';
+import { FILES, type IndexVectors, type ItemsInfo, type MultiVectorLayout, type RetrievalIndexInfo, type SearchDefaults } from './manifest.js';
+import { augmentedVectors } from './mips.js';
 
 /**
  * Defaults recorded in new bundles (measured on synthetic corpora, docs/SERVING.md "Retrieval"). Inner product:
@@ -86,7 +87,7 @@ export function normalizeRows(x: Float32Array, p: number): void {
 
 /** Builds the head index of reps [N, I] and saves it to `path`; false when usearch is unavailable. */
 export async function saveHeadIndex(reps: Float32Array, dim: number, l: MultiVectorLayout, path: string,
-  quantization: 'f32' | 'f16' | 'i8', o: AnnBuildOptions = {}): Promise<boolean> {
+  quantization: 'f32' | 'f16' | 'i8', o: AnnBuildOptions & { vectors?: IndexVectors } = {}): Promise<boolean> {
   return saveAnnIndex(headVectors(reps, dim, l), l.size, path, { ...o, params: { ...HEAD_INDEX_PARAMS, quantization } });
 }
 
@@ -94,8 +95,9 @@ export async function saveHeadIndex(reps: Float32Array, dim: number, l: MultiVec
 export async function writeRetrievalIndex(model: RecModel, items: Extract<ItemsInfo, { cached: true }>, reps: Float32Array, dir: string,
   o: { annIndex: boolean; headQuantization: 'f32' | 'f16' | 'i8' }): Promise<RetrievalIndexInfo> {
   if (items.retrieval) {
-    const saved = o.annIndex && (await saveAnnIndex(reps, items.dim, join(dir, FILES.itemAnn)));
-    return { kind: 'inner-product', file: saved ? FILES.itemAnn : null, defaults: INNER_PRODUCT_DEFAULTS };
+    const vectors = augmentedVectors(reps, items.dim);
+    const saved = o.annIndex && (await saveAnnIndex(reps, items.dim, join(dir, FILES.itemAnn), { vectors }));
+    return { kind: 'inner-product', file: saved ? FILES.itemAnn : null, defaults: INNER_PRODUCT_DEFAULTS, vectors };
   }
   let layout: MultiVectorLayout | null = null;
   try {
@@ -104,6 +106,7 @@ export async function writeRetrievalIndex(model: RecModel, items: Extract<ItemsI
     layout = null; // no plan for this configuration: exact mode only
   }
   if (!layout) return { kind: 'none', reason: `'${model.kind}' scores neither an inner product nor a max over item vectors: exact full-corpus mode only` };
-  const saved = o.annIndex && (await saveHeadIndex(reps, items.dim, layout, join(dir, FILES.itemHeadsAnn), o.headQuantization));
-  return { kind: 'multi-vector', file: saved ? FILES.itemHeadsAnn : null, layout, quantization: o.headQuantization, defaults: multiVectorDefaults(layout) };
+  const vectors = augmentedVectors(headVectors(reps, items.dim, layout), layout.size);
+  const saved = o.annIndex && (await saveHeadIndex(reps, items.dim, layout, join(dir, FILES.itemHeadsAnn), o.headQuantization, { vectors }));
+  return { kind: 'multi-vector', file: saved ? FILES.itemHeadsAnn : null, layout, quantization: o.headQuantization, defaults: multiVectorDefaults(layout), vectors };
 }

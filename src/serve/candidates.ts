@@ -9,7 +9,8 @@ import { topK } from '../eval/top-k.js';
 import type { Bundle } from '../export/bundle.js';
 import { newUsearch, type UsearchLike } from '../export/ann-index.js';
 import { decodeAll, type ItemTable } from '../export/item-table.js';
-import type { MultiVectorLayout, RetrievalIndexInfo, SearchDefaults } from '../export/manifest.js';
+import type { IndexVectors, MultiVectorLayout, RetrievalIndexInfo, SearchDefaults } from '../export/manifest.js';
+import { similarityOf } from '../export/mips.js';
 import { HEAD_INDEX_PARAMS, headVectors, queryVectors, retrievalIndexOf } from '../export/retrieval-index.js';
 import { BruteForceIndex, buildAnnIndex, innerProducts, openUsearch, type AnnIndex, type AnnKind } from './ann.js';
 
@@ -37,7 +38,9 @@ export class InnerProductSource implements CandidateSource {
     const depth = Math.min(Math.max(k, s.perHead), s.maxCandidates);
     // A depth that covers the index takes every row: an HNSW search, even as broad as the index, may miss a few.
     if (depth >= this.ann.size) return allRows(this.ann.size);
-    return this.ann.search(rep, depth).sort();
+    // The search's breadth is its fetch (usearch: max(the build's expansion_search, fetch)); hits come best first.
+    const fetch = Math.min(Math.max(depth, s.ef), this.ann.size);
+    return this.ann.search(rep, fetch).slice(0, depth).sort();
   }
 
   close(): void {
@@ -120,11 +123,19 @@ function sumOf(q: Float32Array, p: number): Float32Array {
   return out;
 }
 
-/** usearch's answer for one query or several, as flat arrays (ip distance = 1 - dot). */
-export function usearchHeads(index: UsearchLike, threads: number): HeadSearch {
+/** Query vectors [Q, P] -> [Q, P + 1], each with a 0 appended (the augmented index's queries). */
+function augmentQueries(q: Float32Array, p: number): Float32Array {
+  const nq = q.length / p;
+  const out = new Float32Array(nq * (p + 1));
+  for (let a = 0; a < nq; a++) out.set(q.subarray(a * p, (a + 1) * p), a * (p + 1));
+  return out;
+}
+
+/** usearch's answer for one query or several, as flat arrays (similarities <q, v>, whatever the index's vectors). */
+export function usearchHeads(index: UsearchLike, threads: number, vectors?: IndexVectors): HeadSearch {
   return (q, fetch) => {
-    const r = index.search(q, fetch, threads);
-    const sims = Float32Array.from(r.distances, (d) => 1 - d);
+    const r = index.search(vectors ? augmentQueries(q, index.dimensions() - 1) : q, fetch, threads);
+    const sims = Float32Array.from(r.distances, (d) => similarityOf(d, vectors));
     if (r.counts) return { keys: r.keys, sims, stride: fetch, counts: r.counts };
     return { keys: r.keys, sims, stride: fetch, counts: [r.keys.length] };
   };
@@ -166,7 +177,7 @@ export async function openCandidateSource(bundle: Bundle, prefer: AnnKind): Prom
   if (!items || info.kind === 'none') return { source: null };
   if (info.kind === 'inner-product') {
     const saved = prefer === 'usearch' && info.file ? await bundle.annIndexPath(info.file) : null;
-    const r = await buildAnnIndex({ rows: items.ids.size, get: () => decodeAll(items) }, items.dim, prefer, saved);
+    const r = await buildAnnIndex({ rows: items.ids.size, get: () => decodeAll(items) }, items.dim, prefer, saved, info.vectors);
     return { source: new InnerProductSource(r.index, info.defaults), note: r.note };
   }
   const l = info.layout;
@@ -175,12 +186,12 @@ export async function openCandidateSource(bundle: Bundle, prefer: AnnKind): Prom
   const params = { ...HEAD_INDEX_PARAMS, quantization: info.quantization };
   let empty: UsearchLike;
   try {
-    empty = await newUsearch(l.size, params);
+    empty = await newUsearch(info.vectors ? l.size + 1 : l.size, params);
   } catch (e) {
     return { source: bruteForceSource(items, info), note: `usearch unavailable (${(e as Error).message}); brute-force multi-vector retrieval` };
   }
   const saved = info.file ? await bundle.annIndexPath(info.file) : null;
   const heads = { rows: n, get: () => headVectors(decodeAll(items), items.dim, l) };
-  const { index: filled, note } = await openUsearch(empty, heads, saved, { params, slice: 4096, names: ['head index', 'table'] });
-  return { source: new MultiVectorSource('usearch', l, info.defaults, n, usearchHeads(filled, 1)), note };
+  const { index: filled, note } = await openUsearch(empty, heads, saved, { params, slice: 4096, names: ['head index', 'table'], vectors: info.vectors });
+  return { source: new MultiVectorSource('usearch', l, info.defaults, n, usearchHeads(filled, 1, info.vectors)), note };
 }
