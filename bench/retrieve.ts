@@ -117,7 +117,7 @@ export async function sweep(s: Scorer, queries: UserFeatures[], truth: Truth[], 
 }
 
 const GRIDS: Record<string, Partial<SearchDefaults>[]> = {
-  'inner-product': [{ perHead: 100 }, { perHead: 200 }, { perHead: 400 }],
+  'inner-product': [{ perHead: 100, ef: 512 }, { perHead: 400, ef: 512 }, { ef: 2048 }, { ef: 4096 }],
   'multi-vector': [
     { perHead: 0, sumDepth: 256, ef: 256 }, { perHead: 64, sumDepth: 256, ef: 64 }, { perHead: 128, sumDepth: 256, ef: 128 },
     { perHead: 256, sumDepth: 0, ef: 256 }, { perHead: 256, sumDepth: 256, ef: 256, maxCandidates: 8192 },

@@ -88,6 +88,11 @@ export interface SearchDefaults {
    * bound of the max-sim score over item head b); 0: none. Absent in bundles that predate it: 0.
    */
   sumDepth?: number;
+  /**
+   * Multi-vector: the summed query is one per group of consecutive query vectors (G groups: G searches of sumDepth
+   * each, every group's sum a lower bound of that group's part of the score). Absent in bundles that predate it: 1.
+   */
+  sumGroups?: number;
   /** HNSW search breadth (usearch's expansion_search; a search fetches max(ef, k') and keeps k'). */
   ef: number;
   /** Candidate items rescored exactly at most. */

@@ -1,8 +1,8 @@
 // Candidate generators for retrieval: from a user rep, the table rows worth scoring exactly. Inner product (DSSM-like
 // scores): the HNSW index over the item reps, searched with the user rep. Multi-vector (max-sim scores: IntTower,
-// RankTower): the index over every item head vector (key = row * H + head), searched with the sum of the user's
-// query vectors (sum_a max_b <u_a, v_b> >= max_b <sum_a u_a, v_b>: its hits are the items with the best lower bound)
-// and with each query vector (ColBERT's gather step); past the cap, items are kept by the bound, then by the sum over
+// RankTower): the index over every item head vector (key = row * H + head), searched with the sums of groups of the
+// user's query vectors (IntTower: one per layer; sum_a max_b <u_a, v_b> >= max_b <sum_a u_a, v_b>: its hits are the
+// items with the best lower bound of that group's part of the score) and with each query vector (ColBERT's gather step); past the cap, items are kept by the bound, then by the sum over
 // query vectors of the best similarity each found on the item. Whatever a generator returns is rescored exactly.
 // Shape letters: N items, H item heads, P head size, Q query vectors, K top-k.
 import { topK } from '../eval/top-k.js';
@@ -70,10 +70,14 @@ export class MultiVectorSource implements CandidateSource {
     const proxy = new Map<number, number>();
     const sumDepth = Math.min(s.sumDepth ?? 0, this.vectors);
     if (sumDepth > 0) {
-      const r = this.search(sumOf(q, l.size), Math.min(Math.max(sumDepth, s.ef), this.vectors));
-      for (let j = 0; j < Math.min(sumDepth, Number(r.counts[0])); j++) {
-        const row = Math.floor(Number(r.keys[j]) / l.heads);
-        if (!proxy.has(row)) proxy.set(row, BOUND + r.sims[j]); // hits come best first
+      const groups = Math.min(Math.max(1, s.sumGroups ?? 1), l.queries);
+      const r = this.search(groupSums(q, l.size, groups), Math.min(Math.max(sumDepth, s.ef), this.vectors));
+      for (let g = 0; g < groups; g++) {
+        for (let j = 0; j < Math.min(sumDepth, Number(r.counts[g])); j++) {
+          const row = Math.floor(Number(r.keys[g * r.stride + j]) / l.heads);
+          const bound = BOUND + r.sims[g * r.stride + j];
+          if (!(proxy.get(row)! >= bound)) proxy.set(row, bound);
+        }
       }
     }
     const perHead = Math.min(s.perHead, this.vectors);
@@ -116,10 +120,15 @@ export class MultiVectorSource implements CandidateSource {
 /** Added to the summed query's similarities: its items outrank the per-query ones at the cap. */
 const BOUND = 1e6;
 
-/** The sum of the query vectors [Q, P] -> [P]. */
-function sumOf(q: Float32Array, p: number): Float32Array {
-  const out = new Float32Array(p);
-  for (let at = 0; at < q.length; at += p) for (let j = 0; j < p; j++) out[j] += q[at + j];
+/** The sums of G consecutive groups of the query vectors [Q, P] -> [G, P] (group g: vectors floor(gQ/G) to floor((g+1)Q/G) - 1). */
+export function groupSums(q: Float32Array, p: number, groups: number): Float32Array {
+  const nq = q.length / p;
+  const out = new Float32Array(groups * p);
+  for (let g = 0; g < groups; g++) {
+    for (let a = Math.floor((g * nq) / groups); a < Math.floor(((g + 1) * nq) / groups); a++) {
+      for (let j = 0; j < p; j++) out[g * p + j] += q[a * p + j];
+    }
+  }
   return out;
 }
 
