@@ -1,14 +1,15 @@
 // `npm run bench -- retrieve-reach --bundle DIR --data CONFIG [--items 200000] [--users 50] [--fetch 100,400,1600]
-//   [--metrics ip,augmented] [--saved] [--spread S] [--trace]`: does the HNSW graph reach the vectors a search should return? Over the first --items
-// rows of a bundle's table (its item reps, or its item head vectors for a multi-vector bundle), builds one usearch
-// index per metric: 'ip' (inner product on the raw vectors) and 'augmented' (each vector v gets one more
-// coordinate sqrt(M^2 - |v|^2), all divided by M: unit vectors whose inner product with [q, 0] is <q, v> / M, so
-// the graph is built for the angle between its vectors); --saved: also the bundle's own index (whole table only);
-// --spread S: each vector first scaled by exp(S z), z standard normal (a table whose norms vary); --trace (multi-vector):
-// what each candidate source finds with exact searches (bench/retrieve-trace.ts). Queries are the user reps (or query vectors) of --users
-// users drawn from the bundle's training users. Prints, per metric and fetch depth, the recall of the exact top-k
-// vectors (k = 100 items, or k' = 256 head vectors), and the share of the table's vectors with a norm below half
-// the largest. A recall that stops rising with depth means vectors the graph never reaches.
+//   [--metrics ip,augmented] [--saved] [--spread S] [--trace] [--connectivity 16] [--expansion-add 128]`: does the
+// HNSW graph reach the vectors a search should return? Over the first --items rows of a bundle's table (its item
+// reps, or its item head vectors for a multi-vector bundle), builds one usearch index per metric: 'ip' (inner
+// product on the raw vectors) and 'augmented' (each vector v gets one more coordinate sqrt(M^2 - |v|^2), all divided
+// by M: unit vectors whose inner product with [q, 0] is <q, v> / M, so the graph is built for the angle between its
+// vectors). Queries are the user reps (or query vectors) of --users users drawn from the bundle's training users.
+// Prints, per metric and fetch depth, the recall of the exact top-k vectors among the hits (k = 100 items, or
+// k' = 256 head vectors), and the share of the table's vectors with a norm below half the largest. A recall that
+// stops rising with depth means vectors the graph never reaches. --saved: also the bundle's own index (whole table
+// only); --spread S: each vector first scaled by exp(S z), z standard normal (a table whose norms vary); --trace
+// (multi-vector): what each candidate source finds with exact searches (bench/retrieve-trace.ts).
 import { Rng } from '../src/core/index.js';
 import { CachedDataset, loadDataConfig } from '../src/data/index.js';
 import { topK } from '../src/eval/top-k.js';
@@ -112,7 +113,8 @@ export async function benchRetrieveReach(args: string[]): Promise<void> {
     }
     for (const metric of metrics) {
       const aug = metric === 'augmented';
-      const index = await newUsearch(aug ? p + 1 : p, { connectivity: 16, expansion_add: 128, expansion_search: 16, quantization });
+      const graph = { connectivity: Number(opt(args, 'connectivity') ?? 16), expansion_add: Number(opt(args, 'expansion-add') ?? 128) };
+      const index = await newUsearch(aug ? p + 1 : p, { ...graph, expansion_search: 16, quantization });
       const t0 = performance.now();
       await addRows(index, aug ? augmentRows(vectors, p, m) : vectors, aug ? p + 1 : p, 4096, annThreads());
       const buildS = (performance.now() - t0) / 1000;
@@ -121,7 +123,7 @@ export async function benchRetrieveReach(args: string[]): Promise<void> {
         return index.search(qq, fetch, 1).keys.subarray(0, fetch);
       };
       const curve = fetches.map((f) => `fetch ${f}: ${round(recallOf(search, vectors, p, queries, k, Math.max(f, k)))}`);
-      console.log(`  ${metric.padEnd(9)} ${quantization} build ${round(buildS, 1)} s; recall@${k} ${curve.join(', ')}`);
+      console.log(`  ${metric.padEnd(9)} ${quantization} M ${graph.connectivity} ef_add ${graph.expansion_add} build ${round(buildS, 1)} s; recall@${k} ${curve.join(', ')}`);
     }
   } finally {
     await d.close();

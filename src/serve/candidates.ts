@@ -75,8 +75,8 @@ export class MultiVectorSource implements CandidateSource {
       for (let g = 0; g < groups; g++) {
         for (let j = 0; j < Math.min(sumDepth, Number(r.counts[g])); j++) {
           const row = Math.floor(Number(r.keys[g * r.stride + j]) / l.heads);
-          const bound = BOUND + r.sims[g * r.stride + j];
-          if (!(proxy.get(row)! >= bound)) proxy.set(row, bound);
+          const bound = BOUND + r.sims[g * r.stride + j], had = proxy.get(row);
+          if (had === undefined || had < bound) proxy.set(row, bound); // an item several groups found: its best bound
         }
       }
     }
