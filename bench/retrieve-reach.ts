@@ -1,15 +1,16 @@
 // `npm run bench -- retrieve-reach --bundle DIR --data CONFIG [--items 200000] [--users 50] [--fetch 100,400,1600]
-//   [--metrics ip,augmented] [--saved] [--spread S] [--trace] [--connectivity 16] [--expansion-add 128]`: does the
-// HNSW graph reach the vectors a search should return? Over the first --items rows of a bundle's table (its item
-// reps, or its item head vectors for a multi-vector bundle), builds one usearch index per metric: 'ip' (inner
-// product on the raw vectors) and 'augmented' (each vector v gets one more coordinate sqrt(M^2 - |v|^2), all divided
-// by M: unit vectors whose inner product with [q, 0] is <q, v> / M, so the graph is built for the angle between its
-// vectors). Queries are the user reps (or query vectors) of --users users drawn from the bundle's training users.
-// Prints, per metric and fetch depth, the recall of the exact top-k vectors among the hits (k = 100 items, or
-// k' = 256 head vectors), and the share of the table's vectors with a norm below half the largest. A recall that
-// stops rising with depth means vectors the graph never reaches. --saved: also the bundle's own index (whole table
-// only); --spread S: each vector first scaled by exp(S z), z standard normal (a table whose norms vary); --trace
-// (multi-vector): what each candidate source finds with exact searches (bench/retrieve-trace.ts).
+//   [--metrics ip,augmented] [--saved] [--spread S] [--trace] [--connectivity 16] [--expansion-add 128]
+//   [--quantization f32|f16]`: does the HNSW graph reach the vectors a search should return? Over the first --items
+// rows of a bundle's table (its item reps, or its item head vectors for a multi-vector bundle), builds one usearch
+// index per metric: 'ip' (inner product on the raw vectors) and 'augmented' (each vector v gets one more coordinate
+// sqrt(M^2 - |v|^2), all divided by M: unit vectors whose inner product with [q, 0] is <q, v> / M, so the graph is
+// built for the angle between its vectors). Queries are the user reps (or query vectors) of --users users drawn
+// from the bundle's training users. Prints, per metric and fetch depth, the recall of the exact top-k vectors among
+// the hits (k = 100 items, or k' = 256 head vectors), and the share of the table's vectors with a norm below half
+// the largest. A recall that stops rising with depth means vectors the graph never reaches. --saved: also the
+// bundle's own index (whole table only); --spread S: each vector first scaled by exp(S z), z standard normal (a
+// table whose norms vary); --trace (multi-vector): what each candidate source finds with exact searches
+// (bench/retrieve-trace.ts); graph and quantization default to 16 / 128 / the bundle's.
 import { Rng } from '../src/core/index.js';
 import { CachedDataset, loadDataConfig } from '../src/data/index.js';
 import { topK } from '../src/eval/top-k.js';
@@ -92,7 +93,7 @@ export async function benchRetrieveReach(args: string[]): Promise<void> {
       p = l.size;
       queries = users.flatMap((u) => { const q = queryVectors(u, l); return Array.from({ length: l.queries }, (_, a) => q.subarray(a * p, (a + 1) * p)); });
       k = 256;
-      quantization = info.quantization === 'f16' ? 'f16' : 'f32';
+      quantization = (opt(args, 'quantization') ?? info.quantization) === 'f16' ? 'f16' : 'f32';
     }
     if (info.kind === 'multi-vector' && args.includes('--trace')) {
       const l = info.layout;
