@@ -1,10 +1,11 @@
 // `npm run bench -- retrieve [--items 1000000] [--items32 N] [--steps 300] [--queries 100] [--dir .retrieve]
-//   [--models dssm,inttower,inttower32,ranktower] [--no-ml1m] [--no-compare]`: retrieval over the whole corpus.
+//   [--models dssm,inttower,inttower32,ranktower] [--no-ml1m] [--no-compare] [--reuse]`: retrieval over the whole corpus.
 // Corpora: ML-1M partial (configs/data/ml-1m-partial.json: every movie) and a synthetic log of --items items written
 // by `prerank data synth`'s generator (src/data/synth-log.ts: events = max(200k, 2 x items), users = max(10k,
 // items / 2), seed 1; reused when the folder holds the same counts). Per corpus and model: --steps training steps
 // (batch 2048, Adam, from the encoded cache) so the towers are not at their initialisation, then the export:
-// item tower over every item (the item reps), the retrieval index as a bundle gets it (timed: index build s, bytes).
+// item tower over every item (the item reps), the retrieval index as a bundle gets it (timed: index build s, bytes);
+// --reuse: a bundle an earlier run left in the folder is measured as it is (no training, no build time).
 // IntTower 32 x 64 indexes the first --items32 items (default min(items, 200k)): 32 head vectors per item.
 // Then the service's scorer (Deployment, memory store) answers --queries users drawn at random, each given by its id
 // only (its other features missing): exact mode (every item through the native plan: the truth, and exact p50),
@@ -17,7 +18,7 @@ import { engineInfo, Rng } from '../src/core/index.js';
 import { CachedDataset, loadDataConfig, writeSynthLog } from '../src/data/index.js';
 import type { Batch } from '../src/data/batch.js';
 import { exportBundle } from '../src/export/index.js';
-import type { SearchDefaults } from '../src/export/manifest.js';
+import type { BundleManifest, SearchDefaults } from '../src/export/manifest.js';
 import { Deployment } from '../src/serve/service.js';
 import type { ScoreResponse, Scorer, UserFeatures } from '../src/serve/scorer.js';
 import { buildModel, createOptimizer, parseTrainConfig } from '../src/train/index.js';
@@ -62,8 +63,9 @@ async function synthCorpus(dir: string, items: number): Promise<string> {
  * --steps training steps of a model, then its bundle over the first `maxItems` items with the retrieval index (build
  * seconds, bytes); also the dataset's user ids and key column for the queries.
  */
-async function trainAndExport(cfgPath: string, key: ModelKey, steps: number, out: string, maxItems: number) {
+async function trainAndExport(cfgPath: string, key: ModelKey, steps: number, out: string, maxItems: number, reuse: boolean) {
   const ds = await CachedDataset.open(loadDataConfig(cfgPath));
+  if (reuse && existsSync(join(out, 'manifest.json'))) return reused(out, ds.userKeys, ds.encoders.spec.keys.user);
   const cfg = parseTrainConfig({ model: MODELS[key], data: { config: cfgPath }, batchSize: BATCH, seed: 1, outDir: out });
   const model = buildModel(cfg, ds);
   const o = createOptimizer(model, cfg.optimizer);
@@ -82,6 +84,15 @@ async function trainAndExport(cfgPath: string, key: ModelKey, steps: number, out
   const file = info && info.kind !== 'none' ? info.file : null;
   return { indexS: r.indexSeconds, indexBytes: file ? statSync(join(out, file)).size : 0, items: keys.length, kind: info?.kind ?? 'none',
     users: ds.userKeys, userKey: ds.encoders.spec.keys.user };
+}
+
+/** A bundle an earlier run exported (--reuse): its index as it is, build time unknown. */
+function reused(out: string, users: string[], userKey: string) {
+  const m = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')) as BundleManifest;
+  const info = m.items.cached ? m.items.retrievalIndex : undefined;
+  const file = info && info.kind !== 'none' ? info.file : null;
+  console.log(`reusing ${out} (exported ${m.createdAt}; index ${info?.kind ?? 'none'}, ${info && info.kind !== 'none' && info.vectors ? 'augmented' : 'raw'} vectors)`);
+  return { indexS: NaN, indexBytes: file ? statSync(join(out, file)).size : 0, items: m.items.count, kind: info?.kind ?? 'none', users, userKey };
 }
 
 async function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {
@@ -117,11 +128,12 @@ export async function sweep(s: Scorer, queries: UserFeatures[], truth: Truth[], 
 }
 
 const GRIDS: Record<string, Partial<SearchDefaults>[]> = {
-  'inner-product': [{ perHead: 100 }, { perHead: 200 }, { perHead: 400 }],
+  'inner-product': [{ perHead: 100, ef: 512 }, { perHead: 400, ef: 512 }, { ef: 1024 }, { ef: 2048 }, { ef: 4096 }],
   'multi-vector': [
-    { perHead: 0, sumDepth: 256, ef: 256 }, { perHead: 64, sumDepth: 256, ef: 64 }, { perHead: 128, sumDepth: 256, ef: 128 },
-    { perHead: 256, sumDepth: 0, ef: 256 }, { perHead: 256, sumDepth: 256, ef: 256, maxCandidates: 8192 },
-    { perHead: 512, sumDepth: 512, ef: 512, maxCandidates: 16384 },
+    { perHead: 0, sumDepth: 256, sumGroups: 1, ef: 256 }, { perHead: 0, sumDepth: 1024, sumGroups: 3, ef: 1024 },
+    { perHead: 0, sumDepth: 4096, sumGroups: 3, ef: 4096 }, { perHead: 64, sumDepth: 1024, sumGroups: 3, ef: 64 },
+    { perHead: 128, sumDepth: 1024, sumGroups: 3, ef: 128 }, { perHead: 256, sumDepth: 256, sumGroups: 1, ef: 256, maxCandidates: 8192 },
+    { perHead: 256, sumDepth: 1024, sumGroups: 3, ef: 256, maxCandidates: 8192 }, { perHead: 512, sumDepth: 512, sumGroups: 1, ef: 512, maxCandidates: 16384 },
   ],
 };
 
@@ -144,8 +156,8 @@ async function measure(corpus: string, key: ModelKey, bundle: string, queries: U
       const shown = { ...defaults!, ...setting };
       const label = Object.keys(setting).length ? '' : ' (bundle default)';
       const perHead = d.ann!.index === 'inner-product' ? Math.max(K, shown.perHead) : shown.perHead; // inner product: at least k
-      console.log(`    k'=${perHead} sum=${shown.sumDepth ?? 0} ef=${shown.ef} cap=${shown.maxCandidates}${label}: p50 ${r.p50} ms, p99 ${r.p99} ms, recall@${K} ${r.recall}, ${round(exactP50 / r.p50, 1)}x faster than exact`);
-      rows.push({ corpus, model: key, per_head: perHead, sum_depth: shown.sumDepth ?? 0, ef: shown.ef ?? null, max_candidates: shown.maxCandidates ?? null, default: label ? 1 : 0,
+      console.log(`    k'=${perHead} sum=${shown.sumDepth ?? 0}x${shown.sumGroups ?? 1} ef=${shown.ef} cap=${shown.maxCandidates}${label}: p50 ${r.p50} ms, p99 ${r.p99} ms, recall@${K} ${r.recall}, ${round(exactP50 / r.p50, 1)}x faster than exact`);
+      rows.push({ corpus, model: key, per_head: perHead, sum_depth: shown.sumDepth ?? 0, sum_groups: shown.sumGroups ?? 1, ef: shown.ef ?? null, max_candidates: shown.maxCandidates ?? null, default: label ? 1 : 0,
         p50_ms: r.p50, p99_ms: r.p99, recall_at_100: r.recall, exact_p50_ms: exactP50 });
     }
     if (o.compare && d.ann?.index === 'multi-vector') await compareHeadIndexes(d, queries, truth, join(o.dir, 'compare'));
@@ -174,7 +186,7 @@ export async function benchRetrieve(args: string[]): Promise<void> {
   const builds: Row[] = [];
   for (const [corpus, cfgPath] of corpora) {
     for (const key of keys) {
-      const b = await trainAndExport(cfgPath, key, steps, join(dir, 'bundles', `${corpus}-${key}`), key === 'inttower32' ? items32 : Infinity);
+      const b = await trainAndExport(cfgPath, key, steps, join(dir, 'bundles', `${corpus}-${key}`), key === 'inttower32' ? items32 : Infinity, args.includes('--reuse'));
       console.log(`${corpus} ${key}: ${b.items} items, ${b.kind} index built in ${round(b.indexS, 1)} s, ${round(b.indexBytes / 2 ** 20, 1)} MiB; peak RSS ${round(peakRssMiB() ?? NaN, 0)} MiB`);
       builds.push({ corpus, model: key, items: b.items, index: b.kind, index_build_s: round(b.indexS, 1), index_mib: round(b.indexBytes / 2 ** 20, 1) });
       const rng = new Rng(7);

@@ -8,6 +8,7 @@ import { noGrad, scope } from '../src/core/index.js';
 import { Bundle, exportBundle } from '../src/export/index.js';
 import { decodeAll, decodeRow, fromBf16, quantize, tableFromBytes, toBf16, toHalf } from '../src/export/item-table.js';
 import { sha256, sha256Async } from '../src/export/manifest.js';
+import { retrievalIndexOf } from '../src/export/retrieval-index.js';
 import { addRows, newUsearch, saveAnnIndex, ttyAnnProgress } from '../src/export/ann-index.js';
 import { buildAnnIndex } from '../src/serve/ann.js';
 import { Deployment } from '../src/serve/service.js';
@@ -264,9 +265,15 @@ test('retrieval bundles carry their HNSW index: loaded, not rebuilt, same answer
   const saved = await b.annIndexPath();
   assert.equal(saved, join(src, 'items/ann.usearch'));
   const reps = decodeAll(b.items!);
-  const loaded = await buildAnnIndex(reps, b.items!.dim, 'usearch', saved);
-  const built = await buildAnnIndex(reps, b.items!.dim, 'usearch');
+  const info = retrievalIndexOf(b.manifest.items, true);
+  const vectors = info.kind === 'inner-product' ? info.vectors : undefined;
+  assert.equal(vectors?.kind, 'augmented', 'new bundles hold augmented vectors');
+  const loaded = await buildAnnIndex(reps, b.items!.dim, 'usearch', saved, vectors);
+  const built = await buildAnnIndex(reps, b.items!.dim, 'usearch', null, vectors);
   assert.equal(loaded.note, undefined, loaded.note);
+  // a reader that does not know the augmented vectors finds the saved index one column too wide and rebuilds it
+  const unaware = await buildAnnIndex(reps, b.items!.dim, 'usearch', saved);
+  assert.match(unaware.note ?? '', new RegExp(`holds \\d+ x ${b.items!.dim + 1}, the item table \\d+ x ${b.items!.dim}: rebuilt`));
   assert.equal(loaded.index.size, b.items!.ids.size);
   const q = reps.slice(0, b.items!.dim);
   // the same answers up to ties: items with equal reps may come back in either order (the export builds on every
@@ -276,7 +283,7 @@ test('retrieval bundles carry their HNSW index: loaded, not rebuilt, same answer
   assert.deepEqual(scores(loaded.index.search(q, 10)), scores(built.index.search(q, 10)));
 
   // A saved index of another shape is rebuilt with a note; a changed file is refused like any other bundle file.
-  const other = await buildAnnIndex(reps.subarray(0, 5 * b.items!.dim), b.items!.dim, 'usearch', saved);
+  const other = await buildAnnIndex(reps.subarray(0, 5 * b.items!.dim), b.items!.dim, 'usearch', saved, vectors);
   assert.match(other.note ?? '', /holds \d+ x \d+, the item table 5 x \d+: rebuilt/);
   assert.equal(other.index.size, 5);
   const d = join(root, 't-ann');

@@ -129,6 +129,7 @@ test('bad retrieval and recommendation fields are 400s naming the field', async 
     ['/v1/retrieve', { user, k: 5, mode: 'fast' }, 'mode'],
     ['/v1/retrieve', { user, k: 5, perHead: -1 }, 'perHead'],
     ['/v1/retrieve', { user, k: 5, sumDepth: 10_001 }, 'sumDepth'],
+    ['/v1/retrieve', { user, k: 5, sumGroups: 0 }, 'sumGroups'],
     ['/v1/retrieve', { user, k: 5, ef: 1.5 }, 'ef'],
     ['/v1/retrieve', { user, k: 5, maxCandidates: 101 }, 'maxCandidates'],
     ['/v1/retrieve', { user, k: 5, kPrime: 3 }, 'kPrime'],

@@ -73,8 +73,8 @@ test('request schemas: the plain check accepts exactly the bodies zod accepts', 
   agree('score', S.score, bodies({ user, candidates: ['1', 2] }, { user: USERS, candidates: CANDIDATES }, rng));
   agree('retrieve', S.retrieve, bodies({ user, k: 5 }, { user: USERS, k: VALUES }, rng));
   const modes = ['ann', 'exact', 'fast', '', null, 1];
-  agree('retrieve with search settings', S.retrieve, bodies({ user, k: 5, mode: 'ann', perHead: 0, sumDepth: 64, ef: 32, maxCandidates: 50 },
-    { user: USERS, k: VALUES, mode: modes, perHead: VALUES, sumDepth: VALUES, ef: VALUES, maxCandidates: VALUES }, rng));
+  agree('retrieve with search settings', S.retrieve, bodies({ user, k: 5, mode: 'ann', perHead: 0, sumDepth: 64, sumGroups: 3, ef: 32, maxCandidates: 50 },
+    { user: USERS, k: VALUES, mode: modes, perHead: VALUES, sumDepth: VALUES, sumGroups: VALUES, ef: VALUES, maxCandidates: VALUES }, rng));
   agree('recommend', S.recommend, bodies({ user, n: 5, k: 20, exclude: ['1', 2], mode: 'exact' },
     { user: USERS, n: VALUES, k: VALUES, exclude: CANDIDATES, mode: modes }, rng));
   agree('reload', S.reload, bodies({ bundle: 'runs/x/bundle' }, { bundle: VALUES }, rng));

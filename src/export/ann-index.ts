@@ -8,6 +8,8 @@ import { statfsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname } from 'node:path';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import type { IndexVectors } from './manifest.js';
+import { augmentRows } from './mips.js';
 
 /** The part of usearch's Index this project uses. */
 export interface UsearchLike {
@@ -46,16 +48,18 @@ export const annThreads = (): number => availableParallelism();
 export type AnnProgress = (done: number, total: number, seconds: number) => void;
 
 /**
- * Adds rows [0, N) of reps [N, I] to the index, `slice` rows per synchronous call with a turn of the event loop in
+ * Adds rows [0, N) of reps [N, I] to the index (augmented a slice at a time when `vectors` says so: the index is
+ * then I + 1 wide), `slice` rows per synchronous call with a turn of the event loop in
  * between (slice = N: one call), each call spread over `threads` threads by usearch. One index must always be fed
  * with the same thread count: usearch sizes its per-thread state when it grows.
  */
-export async function addRows(index: UsearchLike, reps: Float32Array, dim: number, slice = 256, threads = 1, progress?: AnnProgress): Promise<void> {
+export async function addRows(index: UsearchLike, reps: Float32Array, dim: number, slice = 256, threads = 1, progress?: AnnProgress, vectors?: IndexVectors): Promise<void> {
   const n = reps.length / dim;
   const t0 = performance.now();
   for (let at = 0; at < n; at += slice) {
     const m = Math.min(slice, n - at);
-    index.add(BigUint64Array.from({ length: m }, (_, i) => BigInt(at + i)), reps.subarray(at * dim, (at + m) * dim), threads);
+    const rows = reps.subarray(at * dim, (at + m) * dim);
+    index.add(BigUint64Array.from({ length: m }, (_, i) => BigInt(at + i)), vectors ? augmentRows(rows, dim, vectors.maxNorm) : rows, threads);
     progress?.(at + m, n, (performance.now() - t0) / 1000);
     if (at + m < n) await yieldToLoop();
   }
@@ -82,19 +86,19 @@ export interface AnnBuildOptions {
 }
 
 /**
- * Builds the index over reps [N, I] and saves it to `path`; false (nothing written) when usearch is unavailable.
+ * Builds the index over reps [N, I] (augmented when `vectors` says so) and saves it to `path`; false (nothing written) when usearch is unavailable.
  * Rows go in slices of ~1% (at least 1,024) so progress can be shown; each slice is spread over the threads.
  */
-export async function saveAnnIndex(reps: Float32Array, dim: number, path: string, o: AnnBuildOptions & { params?: UsearchParams } = {}): Promise<boolean> {
+export async function saveAnnIndex(reps: Float32Array, dim: number, path: string, o: AnnBuildOptions & { params?: UsearchParams; vectors?: IndexVectors } = {}): Promise<boolean> {
   let index: UsearchLike;
   try {
-    index = await newUsearch(dim, o.params);
+    index = await newUsearch(o.vectors ? dim + 1 : dim, o.params);
   } catch {
     return false;
   }
   const n = reps.length / dim;
   const progress = 'progress' in o ? o.progress : ttyAnnProgress();
-  await addRows(index, reps, dim, Math.max(1024, Math.ceil(n / 100)), o.threads ?? annThreads(), progress);
+  await addRows(index, reps, dim, Math.max(1024, Math.ceil(n / 100)), o.threads ?? annThreads(), progress, o.vectors);
   try {
     index.save(path);
   } catch (e) {

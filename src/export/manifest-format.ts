@@ -88,6 +88,11 @@ export interface SearchDefaults {
    * bound of the max-sim score over item head b); 0: none. Absent in bundles that predate it: 0.
    */
   sumDepth?: number;
+  /**
+   * Multi-vector: the summed query is one per group of consecutive query vectors (G groups: G searches of sumDepth
+   * each, every group's sum a lower bound of that group's part of the score). Absent in bundles that predate it: 1.
+   */
+  sumGroups?: number;
   /** HNSW search breadth (usearch's expansion_search; a search fetches max(ef, k') and keeps k'). */
   ef: number;
   /** Candidate items rescored exactly at most. */
@@ -111,13 +116,20 @@ export interface MultiVectorLayout {
 }
 
 /**
+ * How the index holds its vectors. 'augmented': each vector v as [v, sqrt(M^2 - |v|^2)] / M, searched with [q, 0]
+ * (src/export/mips.ts: inner-product search as a search by angle), M = `maxNorm`. Absent (bundles written before):
+ * the raw vectors under usearch's inner product, searched with q.
+ */
+export type IndexVectors = { kind: 'augmented'; maxNorm: number };
+
+/**
  * The candidate generator a bundle ships for /v1/retrieve; every kind rescores its candidates exactly, and exact
  * full-corpus scoring is available whatever the kind. Bundles without this entry: 'inner-product' when `retrieval`
  * is set, else 'none' (src/export/retrieval-index.ts, retrievalIndexOf).
  */
 export type RetrievalIndexInfo =
-  | { kind: 'inner-product'; file: string | null; defaults: SearchDefaults }
-  | { kind: 'multi-vector'; file: string | null; layout: MultiVectorLayout; quantization: 'f32' | 'f16' | 'i8'; defaults: SearchDefaults }
+  | { kind: 'inner-product'; file: string | null; defaults: SearchDefaults; vectors?: IndexVectors }
+  | { kind: 'multi-vector'; file: string | null; layout: MultiVectorLayout; quantization: 'f32' | 'f16' | 'i8'; defaults: SearchDefaults; vectors?: IndexVectors }
   | { kind: 'none'; reason: string };
 
 export type ItemsInfo =

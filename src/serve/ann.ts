@@ -4,6 +4,8 @@
 // Shape letters: N items, I rep width, K top-k.
 import { topK } from '../eval/top-k.js';
 import { addRows, newUsearch, type UsearchLike, type UsearchParams } from '../export/ann-index.js';
+import type { IndexVectors } from '../export/manifest.js';
+import { augmentQuery } from '../export/mips.js';
 
 export interface AnnIndex {
   readonly kind: 'usearch' | 'brute-force';
@@ -40,7 +42,8 @@ export class BruteForceIndex implements AnnIndex {
 
 export class UsearchIndex implements AnnIndex {
   readonly kind = 'usearch';
-  constructor(private index: UsearchLike | null) {}
+  /** vectors: how the index holds the rows (augmented: queries get a 0 appended). */
+  constructor(private index: UsearchLike | null, private readonly vectors?: IndexVectors) {}
 
   get size(): number {
     return this.index?.size() ?? 0;
@@ -50,7 +53,7 @@ export class UsearchIndex implements AnnIndex {
     if (!this.index) throw new Error('usearch index is closed');
     const kk = Math.min(k, this.size);
     if (kk <= 0) return new Int32Array(0);
-    const r = this.index.search(q, kk, 1);
+    const r = this.index.search(this.vectors ? augmentQuery(q) : q, kk, 1);
     return Int32Array.from(r.keys, (x) => Number(x));
   }
 
@@ -72,25 +75,27 @@ export interface LazyReps {
  * against N and I; the processes of one host share its pages) and otherwise builds it in slices that yield to the
  * event loop; it falls back to brute force (with the reason) when usearch does not load.
  */
-export async function buildAnnIndex(reps: Float32Array | LazyReps, dim: number, prefer: AnnKind = 'usearch', saved: string | null = null): Promise<{ index: AnnIndex; note?: string }> {
+export async function buildAnnIndex(reps: Float32Array | LazyReps, dim: number, prefer: AnnKind = 'usearch', saved: string | null = null, vectors?: IndexVectors): Promise<{ index: AnnIndex; note?: string }> {
   const lazy: LazyReps = reps instanceof Float32Array ? { rows: reps.length / dim, get: () => reps } : reps;
   if (prefer === 'brute-force') return { index: new BruteForceIndex(lazy.get(), dim) };
   let empty: UsearchLike;
   try {
-    empty = await newUsearch(dim);
+    empty = await newUsearch(vectors ? dim + 1 : dim);
   } catch (e) {
     return { index: new BruteForceIndex(lazy.get(), dim), note: `usearch unavailable (${(e as Error).message}); brute-force retrieval` };
   }
-  const r = await openUsearch(empty, lazy, saved);
-  return { index: new UsearchIndex(r.index), note: r.note };
+  const r = await openUsearch(empty, lazy, saved, { vectors });
+  return { index: new UsearchIndex(r.index, vectors), note: r.note };
 }
 
 /**
- * `empty` (a new usearch index of width dim) filled with `rows` [N, dim]: the saved index mapped read-only instead when
+ * `empty` (a new usearch index of width dim; dim - 1 + the augmented coordinate when `vectors` says so) filled with
+ * `rows` [N, dim]: the saved index mapped read-only instead when
  * it holds N x dim, else built in slices of `slice` rows, with a note saying why the saved one was not used (`names`:
  * what the index and its rows are called there).
  */
-export async function openUsearch(empty: UsearchLike, rows: LazyReps, saved: string | null, o: { params?: UsearchParams; slice?: number; names?: [index: string, rows: string] } = {}): Promise<{ index: UsearchLike; note?: string }> {
+export async function openUsearch(empty: UsearchLike, rows: LazyReps, saved: string | null,
+  o: { params?: UsearchParams; slice?: number; names?: [index: string, rows: string]; vectors?: IndexVectors } = {}): Promise<{ index: UsearchLike; note?: string }> {
   const dim = empty.dimensions();
   const names = o.names ?? ['ANN index', 'item table'];
   let index = empty;
@@ -107,6 +112,6 @@ export async function openUsearch(empty: UsearchLike, rows: LazyReps, saved: str
     note = `saved ${names[0]} ${saved} ${problem}: rebuilt`;
     index = await newUsearch(dim, o.params);
   }
-  await addRows(index, rows.get(), dim, o.slice);
+  await addRows(index, rows.get(), o.vectors ? dim - 1 : dim, o.slice, 1, undefined, o.vectors);
   return { index, note };
 }

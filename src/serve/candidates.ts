@@ -1,15 +1,16 @@
 // Candidate generators for retrieval: from a user rep, the table rows worth scoring exactly. Inner product (DSSM-like
 // scores): the HNSW index over the item reps, searched with the user rep. Multi-vector (max-sim scores: IntTower,
-// RankTower): the index over every item head vector (key = row * H + head), searched with the sum of the user's
-// query vectors (sum_a max_b <u_a, v_b> >= max_b <sum_a u_a, v_b>: its hits are the items with the best lower bound)
-// and with each query vector (ColBERT's gather step); past the cap, items are kept by the bound, then by the sum over
+// RankTower): the index over every item head vector (key = row * H + head), searched with the sums of groups of the
+// user's query vectors (IntTower: one per layer; sum_a max_b <u_a, v_b> >= max_b <sum_a u_a, v_b>: its hits are the
+// items with the best lower bound of that group's part of the score) and with each query vector (ColBERT's gather step); past the cap, items are kept by the bound, then by the sum over
 // query vectors of the best similarity each found on the item. Whatever a generator returns is rescored exactly.
 // Shape letters: N items, H item heads, P head size, Q query vectors, K top-k.
 import { topK } from '../eval/top-k.js';
 import type { Bundle } from '../export/bundle.js';
 import { newUsearch, type UsearchLike } from '../export/ann-index.js';
 import { decodeAll, type ItemTable } from '../export/item-table.js';
-import type { MultiVectorLayout, RetrievalIndexInfo, SearchDefaults } from '../export/manifest.js';
+import type { IndexVectors, MultiVectorLayout, RetrievalIndexInfo, SearchDefaults } from '../export/manifest.js';
+import { similarityOf } from '../export/mips.js';
 import { HEAD_INDEX_PARAMS, headVectors, queryVectors, retrievalIndexOf } from '../export/retrieval-index.js';
 import { BruteForceIndex, buildAnnIndex, innerProducts, openUsearch, type AnnIndex, type AnnKind } from './ann.js';
 
@@ -37,7 +38,9 @@ export class InnerProductSource implements CandidateSource {
     const depth = Math.min(Math.max(k, s.perHead), s.maxCandidates);
     // A depth that covers the index takes every row: an HNSW search, even as broad as the index, may miss a few.
     if (depth >= this.ann.size) return allRows(this.ann.size);
-    return this.ann.search(rep, depth).sort();
+    // The search's breadth is its fetch (usearch: max(the build's expansion_search, fetch)); hits come best first.
+    const fetch = Math.min(Math.max(depth, s.ef), this.ann.size);
+    return this.ann.search(rep, fetch).slice(0, depth).sort();
   }
 
   close(): void {
@@ -45,7 +48,7 @@ export class InnerProductSource implements CandidateSource {
   }
 }
 
-const allRows = (n: number): Int32Array => Int32Array.from({ length: n }, (_, i) => i);
+export const allRows = (n: number): Int32Array => Int32Array.from({ length: n }, (_, i) => i);
 
 /** Per query vector, its hits (index vector numbers, similarities) best first, `stride` apart. */
 export type HeadSearch = (q: Float32Array, fetch: number) => { keys: ArrayLike<number | bigint>; sims: ArrayLike<number>; stride: number; counts: ArrayLike<number | bigint> };
@@ -67,10 +70,14 @@ export class MultiVectorSource implements CandidateSource {
     const proxy = new Map<number, number>();
     const sumDepth = Math.min(s.sumDepth ?? 0, this.vectors);
     if (sumDepth > 0) {
-      const r = this.search(sumOf(q, l.size), Math.min(Math.max(sumDepth, s.ef), this.vectors));
-      for (let j = 0; j < Math.min(sumDepth, Number(r.counts[0])); j++) {
-        const row = Math.floor(Number(r.keys[j]) / l.heads);
-        if (!proxy.has(row)) proxy.set(row, BOUND + r.sims[j]); // hits come best first
+      const groups = Math.min(Math.max(1, s.sumGroups ?? 1), l.queries);
+      const r = this.search(groupSums(q, l.size, groups), Math.min(Math.max(sumDepth, s.ef), this.vectors));
+      for (let g = 0; g < groups; g++) {
+        for (let j = 0; j < Math.min(sumDepth, Number(r.counts[g])); j++) {
+          const row = Math.floor(Number(r.keys[g * r.stride + j]) / l.heads);
+          const bound = BOUND + r.sims[g * r.stride + j], had = proxy.get(row);
+          if (had === undefined || had < bound) proxy.set(row, bound); // an item several groups found: its best bound
+        }
       }
     }
     const perHead = Math.min(s.perHead, this.vectors);
@@ -113,18 +120,31 @@ export class MultiVectorSource implements CandidateSource {
 /** Added to the summed query's similarities: its items outrank the per-query ones at the cap. */
 const BOUND = 1e6;
 
-/** The sum of the query vectors [Q, P] -> [P]. */
-function sumOf(q: Float32Array, p: number): Float32Array {
-  const out = new Float32Array(p);
-  for (let at = 0; at < q.length; at += p) for (let j = 0; j < p; j++) out[j] += q[at + j];
+/** The sums of G consecutive groups of the query vectors [Q, P] -> [G, P] (group g: vectors floor(gQ/G) to floor((g+1)Q/G) - 1). */
+export function groupSums(q: Float32Array, p: number, groups: number): Float32Array {
+  const nq = q.length / p;
+  const out = new Float32Array(groups * p);
+  for (let g = 0; g < groups; g++) {
+    for (let a = Math.floor((g * nq) / groups); a < Math.floor(((g + 1) * nq) / groups); a++) {
+      for (let j = 0; j < p; j++) out[g * p + j] += q[a * p + j];
+    }
+  }
   return out;
 }
 
-/** usearch's answer for one query or several, as flat arrays (ip distance = 1 - dot). */
-export function usearchHeads(index: UsearchLike, threads: number): HeadSearch {
+/** Query vectors [Q, P] -> [Q, P + 1], each with a 0 appended (the augmented index's queries). */
+function augmentQueries(q: Float32Array, p: number): Float32Array {
+  const nq = q.length / p;
+  const out = new Float32Array(nq * (p + 1));
+  for (let a = 0; a < nq; a++) out.set(q.subarray(a * p, (a + 1) * p), a * (p + 1));
+  return out;
+}
+
+/** usearch's answer for one query or several, as flat arrays (similarities <q, v>, whatever the index's vectors). */
+export function usearchHeads(index: UsearchLike, threads: number, vectors?: IndexVectors): HeadSearch {
   return (q, fetch) => {
-    const r = index.search(q, fetch, threads);
-    const sims = Float32Array.from(r.distances, (d) => 1 - d);
+    const r = index.search(vectors ? augmentQueries(q, index.dimensions() - 1) : q, fetch, threads);
+    const sims = Float32Array.from(r.distances, (d) => similarityOf(d, vectors));
     if (r.counts) return { keys: r.keys, sims, stride: fetch, counts: r.counts };
     return { keys: r.keys, sims, stride: fetch, counts: [r.keys.length] };
   };
@@ -166,7 +186,7 @@ export async function openCandidateSource(bundle: Bundle, prefer: AnnKind): Prom
   if (!items || info.kind === 'none') return { source: null };
   if (info.kind === 'inner-product') {
     const saved = prefer === 'usearch' && info.file ? await bundle.annIndexPath(info.file) : null;
-    const r = await buildAnnIndex({ rows: items.ids.size, get: () => decodeAll(items) }, items.dim, prefer, saved);
+    const r = await buildAnnIndex({ rows: items.ids.size, get: () => decodeAll(items) }, items.dim, prefer, saved, info.vectors);
     return { source: new InnerProductSource(r.index, info.defaults), note: r.note };
   }
   const l = info.layout;
@@ -175,12 +195,12 @@ export async function openCandidateSource(bundle: Bundle, prefer: AnnKind): Prom
   const params = { ...HEAD_INDEX_PARAMS, quantization: info.quantization };
   let empty: UsearchLike;
   try {
-    empty = await newUsearch(l.size, params);
+    empty = await newUsearch(info.vectors ? l.size + 1 : l.size, params);
   } catch (e) {
     return { source: bruteForceSource(items, info), note: `usearch unavailable (${(e as Error).message}); brute-force multi-vector retrieval` };
   }
   const saved = info.file ? await bundle.annIndexPath(info.file) : null;
   const heads = { rows: n, get: () => headVectors(decodeAll(items), items.dim, l) };
-  const { index: filled, note } = await openUsearch(empty, heads, saved, { params, slice: 4096, names: ['head index', 'table'] });
-  return { source: new MultiVectorSource('usearch', l, info.defaults, n, usearchHeads(filled, 1)), note };
+  const { index: filled, note } = await openUsearch(empty, heads, saved, { params, slice: 4096, names: ['head index', 'table'], vectors: info.vectors });
+  return { source: new MultiVectorSource('usearch', l, info.defaults, n, usearchHeads(filled, 1, info.vectors)), note };
 }

@@ -22,6 +22,8 @@ export interface RetrieveRequest {
   perHead?: number;
   /** Multi-vector: vectors fetched for the sum of the query vectors (a lower bound of max-sim). Default: the bundle's. */
   sumDepth?: number;
+  /** Multi-vector: the query vectors summed in this many consecutive groups (IntTower: one per layer). Default: the bundle's. */
+  sumGroups?: number;
   /** HNSW search breadth (the search fetches max(ef, perHead) and keeps perHead). Default: the bundle's. */
   ef?: number;
   /** Candidate items rescored exactly at most. Default: the bundle's. */
