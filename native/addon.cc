@@ -16,6 +16,7 @@ namespace prerank {
 void register_serve(Napi::Env env, Napi::Object exports);  // serve_binding.cc: the ServePlan class
 void register_mmap(Napi::Env env, Napi::Object exports);   // mmap.cc: read-only file mappings
 void register_key_lookup(Napi::Env env, Napi::Object exports);  // key_lookup.cc: batch string-table lookups
+void register_id_lookup(Napi::Env env, Napi::Object exports);   // id_lookup.cc: batch inline id-table lookups
 }
 
 namespace {
@@ -421,6 +422,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   prerank::register_serve(env, exports);
   prerank::register_mmap(env, exports);
   prerank::register_key_lookup(env, exports);
+  prerank::register_id_lookup(env, exports);
   return exports;
 }
 
