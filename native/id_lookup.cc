@@ -20,6 +20,9 @@ namespace {
 using napi::Args;
 
 constexpr long kGroup = 16;
+// keys whose slots are prefetched ahead of the one probed: at 10M ids (Zen 4, loaded 2-vCPU VM) 32 and 64 were 5-10%
+// faster per id than 16, within noise of each other
+constexpr long kAhead = 32;
 constexpr uint32_t kInline = 11, kLong = 255;
 constexpr long kHeader = 64, kSlot = 16;
 
@@ -86,14 +89,14 @@ struct Table {
 
 // out[q] = the row of key q, or -1.
 void lookup_all(const Table& t, keys::Batch& s, long n, int32_t* out) {
-  auto prefetch_slots = [&](long g0) {
-    for (long q = g0; q < std::min(n, g0 + kGroup); q++)
+  auto prefetch_slots = [&](long q0, long q1) {
+    for (long q = q0; q < std::min(n, q1); q++)
       if (s.ok[q]) __builtin_prefetch(t.slot(s.hash[q] & t.mask));
   };
-  prefetch_slots(0);
+  prefetch_slots(0, kAhead);
   for (long g0 = 0; g0 < n; g0 += kGroup) {
     const long g1 = std::min(n, g0 + kGroup);
-    prefetch_slots(g1);
+    prefetch_slots(g0 + kAhead, g1 + kAhead);
     long longs = 0;
     for (long q = g0; q < g1; q++) {
       out[q] = -1;

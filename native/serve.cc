@@ -154,6 +154,21 @@ std::atomic<bool>& bf16_dot_flag() {
 
 namespace serve_detail {
 long piece_macs() { return piece_macs_flag().load(std::memory_order_relaxed); }
+
+// A candidate row of a table larger than the caches is a DRAM miss and, past the TLB's reach, a page walk (nested on
+// a VM): ~0.3 us here, while the dot kernel spends ~20 ns per 128-float row, so the prefetch must run well over ten
+// rows ahead to hide it. PRERANK_ROW_PREFETCH=<rows> at start-up (0: none; 4 was the distance before) for measuring; docs/SCALE.md has the figures.
+constexpr long kDefaultRowPrefetch = 16;
+long row_prefetch() {
+  static const long v = [] {
+    const char* e = std::getenv("PRERANK_ROW_PREFETCH");
+    if (!e || !*e) return kDefaultRowPrefetch;
+    char* end = nullptr;
+    const long x = std::strtol(e, &end, 10);
+    return end != e && *end == '\0' && x >= 0 && x <= 256 ? x : kDefaultRowPrefetch;
+  }();
+  return v;
+}
 }  // namespace serve_detail
 
 ServePlan::ServePlan(int arena, int input, int rep_offset, int rep_len, std::vector<ServeStep> steps, ServeScore score)
