@@ -7,6 +7,8 @@
 //   2. With --requests > 0: serving latency at k = --batch through the service's scorer (memory store, no ANN) on
 //      --bundle with the batch lookup, on --bundle with per-key indexOf, on --baseline and on --small, alternating in
 //      blocks of 50.
+//   3. With --row-prefetch a,b,..: one more side on --bundle per distance (rows the dot kernel prefetches ahead,
+//      setRowPrefetch), set before each of its requests; the other sides use the default.
 // The last line is one JSON object.
 import { closeSync, openSync, readSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -15,12 +17,15 @@ import { engineInfo, Rng } from '../src/core/index.js';
 import { Bundle } from '../src/export/index.js';
 import { firstIds, type Ids } from '../src/export/id-table.js';
 import { FILES } from '../src/export/manifest.js';
+import { setRowPrefetch } from '../src/serve/native.js';
 import { Deployment } from '../src/serve/service.js';
 import { percentile } from '../src/util/stats.js';
 import { cpuModel } from './proc.js';
 import { alternatingLatency } from './redis-cluster.js';
 
 const round = (x: number, d = 3): number => Number(x.toFixed(d));
+
+const ROW_PREFETCH_DEFAULT = 4;
 
 /** The layout version in an id file's header. */
 function idLayout(path: string): number {
@@ -96,6 +101,18 @@ export async function benchIdLookup(args: string[]): Promise<void> {
       names.push(tag === 'small' ? 'small table' : 'baseline');
       tags.push(tag);
     }
+    const distances = (opt('row-prefetch') ?? '').split(',').filter(Boolean).map(Number);
+    for (const rows of distances) {
+      const d = await Deployment.open(dir, { store: 'memory', ann: 'off' });
+      const prerank = d.scorer.prerank.bind(d.scorer);
+      d.scorer.prerank = (req) => {
+        setRowPrefetch(rows);
+        return prerank(req).finally(() => setRowPrefetch(ROW_PREFETCH_DEFAULT));
+      };
+      deps.push(d);
+      names.push(`row prefetch ${rows}`);
+      tags.push('full');
+    }
     try {
       const sides = deps.map((deployment, i) => ({ deployment, itemIds: pools.get(tags[i])! }));
       const urng = new Rng(3);
@@ -104,7 +121,8 @@ export async function benchIdLookup(args: string[]): Promise<void> {
       Object.assign(out, { serve_p50_ms: round(lat[0].p50), serve_p99_ms: round(lat[0].p99), serve_per_key_p50_ms: round(lat[1].p50),
         serve_per_key_p99_ms: round(lat[1].p99) });
       lat.forEach((l, i) => {
-        if (i >= 2) Object.assign(out, { [`serve_${tags[i]}_p50_ms`]: round(l.p50), [`serve_${tags[i]}_p99_ms`]: round(l.p99) });
+        const tag = names[i].startsWith('row prefetch') ? names[i].replace(/ /g, '_') : tags[i];
+        if (i >= 2) Object.assign(out, { [`serve_${tag}_p50_ms`]: round(l.p50), [`serve_${tag}_p99_ms`]: round(l.p99) });
       });
     } finally {
       for (const d of deps) await d.close();

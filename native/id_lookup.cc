@@ -1,7 +1,7 @@
 // Batch lookups in an inline id table (layout version 2, src/export/inline-id-table.ts has the layout): an id of up
 // to 11 UTF-8 bytes sits in its 16-byte hash slot, so finding its row reads one cache line, not three (slot, offsets,
-// bytes) as in a string table. Keys go through in groups; the next group's slots are prefetched while this group's
-// are read, so the group's misses overlap. A longer id's slot holds its hash; those few are confirmed against the
+// bytes) as in a string table. Keys go through in groups; the slots of the keys kAhead on are prefetched while a
+// group's are read, so the misses of many keys overlap. A longer id's slot holds its hash; those few are confirmed against the
 // offsets and bytes afterwards, with the same prefetching as key_lookup.cc.
 #include <napi.h>
 
