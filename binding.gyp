@@ -16,6 +16,7 @@
         "native/serve_binding.cc",
         "native/mmap.cc",
         "native/key_lookup.cc",
+        "native/id_lookup.cc",
         "native/serve_avx512.cc",
         "native/serve_avx512bf16.cc",
         "native/serve_avx2.cc",

@@ -16,6 +16,7 @@ namespace prerank {
 void register_serve(Napi::Env env, Napi::Object exports);  // serve_binding.cc: the ServePlan class
 void register_mmap(Napi::Env env, Napi::Object exports);   // mmap.cc: read-only file mappings
 void register_key_lookup(Napi::Env env, Napi::Object exports);  // key_lookup.cc: batch string-table lookups
+void register_id_lookup(Napi::Env env, Napi::Object exports);   // id_lookup.cc: batch inline id-table lookups
 }
 
 namespace {
@@ -372,6 +373,15 @@ Napi::Value SetServePiece(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+Napi::Value SetRowPrefetch(const Napi::CallbackInfo& info) {
+  Args a{info, "setRowPrefetch"};
+  a.need(1);
+  const long rows = a.num_long(0, "rows");
+  if (rows > prerank::kMaxRowPrefetch) a.fail("rows must be at most " + std::to_string(prerank::kMaxRowPrefetch) + ", got " + std::to_string(rows));
+  prerank::set_row_prefetch(rows);
+  return info.Env().Undefined();
+}
+
 Napi::Value SetIsa(const Napi::CallbackInfo& info) {
   Args a{info, "setIsa"};
   a.need(1);
@@ -415,12 +425,13 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"scatterAddRows", ScatterAddRows}, {"axpy", Axpy}, {"dropout", Dropout}, {"mul", Mul},
       {"batchNormForward", BatchNormForward}, {"batchNormBackward", BatchNormBackward},
       {"groupMaxSum", GroupMaxSum}, {"rowDot", RowDot}, {"rowScale", RowScale}, {"adam", Adam}, {"adamRows", AdamRows}, {"sgd", Sgd},
-      {"adagrad", Adagrad}, {"info", Info}, {"setIsa", SetIsa}, {"setThreads", SetThreads}, {"setBf16Dot", SetBf16Dot}, {"setServePiece", SetServePiece}, {"fmaPeak", FmaPeak},
+      {"adagrad", Adagrad}, {"info", Info}, {"setIsa", SetIsa}, {"setThreads", SetThreads}, {"setBf16Dot", SetBf16Dot}, {"setServePiece", SetServePiece}, {"setRowPrefetch", SetRowPrefetch}, {"fmaPeak", FmaPeak},
   };
   for (const auto& [name, fn] : fns) exports.Set(name, Napi::Function::New(env, fn, name));
   prerank::register_serve(env, exports);
   prerank::register_mmap(env, exports);
   prerank::register_key_lookup(env, exports);
+  prerank::register_id_lookup(env, exports);
   return exports;
 }
 

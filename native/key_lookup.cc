@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "key_bytes.h"
 #include "napi_args.h"
 
 namespace prerank {
@@ -19,7 +20,6 @@ namespace {
 
 using napi::Args;
 
-constexpr uint32_t kFnvBasis = 0x811c9dc5u, kFnvPrime = 0x01000193u;
 constexpr long kGroup = 16;  // measured on Zen 4 at 10M keys: 8 too few to overlap, 32-64 no better
 
 struct Table {
@@ -53,48 +53,8 @@ struct Table {
   }
 };
 
-// Writes the UTF-8 of u[0..n) at out (room for 3 bytes per unit) and sets h to its FNV-1a 32; returns the byte count,
-// or -1 for a lone surrogate (such a key has no UTF-8 form, and the table holds only well-formed keys).
-long utf8_hash(const uint16_t* u, size_t n, uint8_t* out, uint32_t& hash) {
-  uint32_t h = kFnvBasis;
-  uint8_t* o = out;
-  auto put = [&](uint32_t b) {
-    *o++ = static_cast<uint8_t>(b);
-    h = (h ^ static_cast<uint8_t>(b)) * kFnvPrime;
-  };
-  for (size_t i = 0; i < n; i++) {
-    uint32_t c = u[i];
-    if (c < 0x80) {
-      put(c);
-    } else if (c < 0x800) {
-      put(0xc0 | (c >> 6));
-      put(0x80 | (c & 0x3f));
-    } else if (c >= 0xd800 && c <= 0xdfff) {
-      if (c >= 0xdc00 || i + 1 >= n || u[i + 1] < 0xdc00 || u[i + 1] > 0xdfff) return -1;
-      c = 0x10000 + ((c - 0xd800) << 10) + (u[++i] - 0xdc00);
-      put(0xf0 | (c >> 18));
-      put(0x80 | ((c >> 12) & 0x3f));
-      put(0x80 | ((c >> 6) & 0x3f));
-      put(0x80 | (c & 0x3f));
-    } else {
-      put(0xe0 | (c >> 12));
-      put(0x80 | ((c >> 6) & 0x3f));
-      put(0x80 | (c & 0x3f));
-    }
-  }
-  hash = h;
-  return o - out;
-}
-
-struct Scratch {
-  std::u16string units;
-  std::vector<uint8_t> bytes;
-  std::vector<uint32_t> at, hash, slot, cand;
-  std::vector<uint8_t> ok;  // 0: a malformed key
-};
-
 // out[q] = the index of key q, or -1. Keys are bytes[at[q] .. at[q + 1]) with hashes hash[q] (none when ok[q] is 0).
-void lookup_all(const Table& t, Scratch& s, long n, int32_t* out) {
+void lookup_all(const Table& t, keys::Batch& s, long n, int32_t* out) {
   const uint8_t* bytes = s.bytes.data();
   auto prefetch_slots = [&](long g0) {
     for (long q = g0; q < std::min(n, g0 + kGroup); q++)
@@ -157,30 +117,8 @@ Napi::Value LookupKeys(const Napi::CallbackInfo& info) {
   const int32_t* lengths = a.i32(6, "lengths", n);
   int32_t* out = a.i32(7, "out", n);
 
-  thread_local Scratch s;
-  Napi::String keys = info[5].As<Napi::String>();
-  size_t units = 0;
-  if (napi_get_value_string_utf16(info.Env(), keys, nullptr, 0, &units) != napi_ok) a.fail("cannot read argument keys");
-  s.units.resize(units + 1);
-  if (napi_get_value_string_utf16(info.Env(), keys, s.units.data(), units + 1, &units) != napi_ok) a.fail("cannot read argument keys");
-  s.bytes.resize(3 * units + 1);  // never empty: its data() is a key pointer even for empty keys
-  s.at.resize(n + 1);
-  s.hash.resize(n);
-  s.slot.resize(n);
-  s.cand.resize(n);
-  s.ok.resize(n);
-  size_t u = 0, b = 0;
-  for (long q = 0; q < n; q++) {
-    if (lengths[q] < 0 || u + lengths[q] > units)
-      a.fail("lengths[" + std::to_string(q) + "] = " + std::to_string(lengths[q]) + " runs past the keys' " + std::to_string(units) + " UTF-16 units");
-    s.at[q] = static_cast<uint32_t>(b);
-    const long len = utf8_hash(reinterpret_cast<const uint16_t*>(s.units.data()) + u, lengths[q], s.bytes.data() + b, s.hash[q]);
-    s.ok[q] = len >= 0;
-    b += len >= 0 ? len : 0;
-    u += lengths[q];
-  }
-  s.at[n] = static_cast<uint32_t>(b);
-  if (u != units) a.fail("lengths add up to " + std::to_string(u) + " UTF-16 units, the keys have " + std::to_string(units));
+  thread_local keys::Batch s;
+  keys::prepare(a, info[5], lengths, n, s);
 
   const uint8_t* base = tb.Data();
   const Table t{reinterpret_cast<const uint32_t*>(base + at), reinterpret_cast<const uint32_t*>(base + slots_at), base + blob_at,

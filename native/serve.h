@@ -87,6 +87,9 @@ bool set_bf16_dot(bool on);
 // 0 = one equal share per thread. PRERANK_SERVE_PIECE at start-up sets it too.
 long serve_piece_macs();
 void set_serve_piece_macs(long macs);
+// Candidate rows the dot kernel prefetches ahead (0: none; at most kMaxRowPrefetch); PRERANK_ROW_PREFETCH at start-up.
+constexpr long kMaxRowPrefetch = 256;
+void set_row_prefetch(long rows);
 
 // Indices of the n largest of scores[0, m), best first; equal scores keep the lower index first; NaN ranks below
 // every number (-inf included). Writes min(n, m) indices and returns that count. Its buffers live in `s` (reused between calls).

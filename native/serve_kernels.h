@@ -171,5 +171,8 @@ struct Bf16Kernels {
 // The AVX512_BF16 kernels, or null when not compiled in or not supported by this CPU.
 const Bf16Kernels* bf16_kernels_avx512();
 
+// How many candidate rows ahead of the one it scores the dot kernel prefetches (serve.cc: set_row_prefetch).
+long row_prefetch();
+
 }  // namespace serve_detail
 }  // namespace prerank

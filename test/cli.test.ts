@@ -157,7 +157,7 @@ test('bad values are usage mistakes naming the flag and its range: --max-infligh
     [['export', '--model', 'm', '--out', 'o', '--items', 'float64'], /--items must be one of float32, bfloat16, float16, int8, got 'float64'/],
     [['export', '--out', 'o'], /^prerank export: give --model <run dir> or --bundle <bundle dir>$/],
     [['export', '--model', 'm', '--bundle', 'b', '--format', 'onnx', '--out', 'o'], /^prerank export: give --model or --bundle, not both$/],
-    [['export', '--bundle', 'b', '--out', 'o'], /^prerank export: --bundle exports ONNX graphs from a bundle: add --format onnx$/],
+    [['export', '--bundle', 'b', '--out', 'o', '--items', 'int8'], /^prerank export: --items sets the item table of an export from --model; a copy of a bundle keeps its table$/],
     [['eval', '--model', 'm', '--data', 'tset'], /--data must be one of train, val, test, got 'tset'; did you mean 'test'\?/],
     [['train'], /^prerank train: --config is required$/],
     [['train', '--config', 'c.json', 'extra'], /^prerank train: unexpected argument 'extra'$/],

@@ -83,7 +83,7 @@ test('a damaged id file is refused naming it and what differs', async () => {
   const variant = (edit: (b: Buffer) => Buffer): Uint8Array => new Uint8Array(edit(Buffer.from(good)));
   assert.throws(() => readIdTable(variant((b) => b), 4, 'items/ids.bin'), /items\/ids\.bin: holds 3 ids, the manifest says 4/);
   assert.throws(() => readIdTable(variant((b) => (b.write('PRENCBIN', 0, 'latin1'), b)), 3, 'items/ids.bin'), /not an id table \(magic "PRENCBIN", expected PRIDSBIN\)/);
-  assert.throws(() => readIdTable(variant((b) => (b.writeUInt32LE(2, 8), b)), 3, 'items/ids.bin'), /layout version 2; this prerank reads version 1/);
+  assert.throws(() => readIdTable(variant((b) => (b.writeUInt32LE(3, 8), b)), 3, 'items/ids.bin'), /layout version 3; this prerank reads versions 1 and 2/);
   assert.throws(() => readIdTable(variant((b) => b.subarray(0, b.length - 8)), 3, 'items/ids.bin'), /bytes, expected \d+ for 3 ids/);
   assert.throws(() => readIdTable(variant((b) => b.subarray(0, 16)), 3, 'items/ids.bin'), /shorter than the 32-byte header/);
 });

@@ -22,32 +22,38 @@ before(() => {
 after(() => rmSync(root, { recursive: true, force: true }));
 
 let files = 0;
-/** The id table of `ids` read from the heap and, where the addon can, mapped. */
+/** The id table of `ids` in both layouts, each read from the heap and, where the addon can, mapped. */
 async function tables(ids: readonly string[]): Promise<KeyIndex[]> {
-  const path = join(root, `t${files++}.bin`);
-  await writeIdTable(path, ids, 'ids.bin');
-  const out = [readIdTable(new Uint8Array(readFileSync(path)), ids.length, 'ids.bin')];
-  if (canMap()) out.push(readIdTable(new Uint8Array(mapFile(path)), ids.length, 'ids.bin'));
+  const out: KeyIndex[] = [];
+  for (const layout of [1, 2] as const) {
+    const path = join(root, `t${files++}.bin`);
+    await writeIdTable(path, ids, 'ids.bin', layout);
+    out.push(readIdTable(new Uint8Array(readFileSync(path)), ids.length, 'ids.bin'));
+    if (canMap()) out.push(readIdTable(new Uint8Array(mapFile(path)), ids.length, 'ids.bin'));
+  }
   return out;
 }
 
 /** Counts the addon's batch lookups while fn runs (0 when the addon is not loaded). */
 function nativeCalls(fn: () => void): number {
-  const a = nativeAddon() as unknown as { lookupKeys?: (...args: unknown[]) => void } | null;
-  const real = a?.lookupKeys;
-  if (!a || !real) {
+  type Lookup = (...args: unknown[]) => void;
+  const a = nativeAddon() as unknown as Record<'lookupKeys' | 'lookupInlineIds', Lookup | undefined> | null;
+  if (!a) {
     fn();
     return 0;
   }
   let calls = 0;
-  a.lookupKeys = (...args) => {
-    calls++;
-    return real(...args);
-  };
+  const real = { lookupKeys: a.lookupKeys, lookupInlineIds: a.lookupInlineIds };
+  for (const name of ['lookupKeys', 'lookupInlineIds'] as const) {
+    a[name] = (...args) => {
+      calls++;
+      return real[name]!(...args);
+    };
+  }
   try {
     fn();
   } finally {
-    a.lookupKeys = real;
+    Object.assign(a, real);
   }
   return calls;
 }
@@ -119,7 +125,7 @@ test('keys with the same hash are told apart by their bytes', async () => {
 test('a damaged table and bad arguments are refused by name', async () => {
   const ids = Array.from({ length: 50 }, (_, i) => `i${i}`);
   const path = join(root, 'damaged.bin');
-  await writeIdTable(path, ids, 'ids.bin');
+  await writeIdTable(path, ids, 'ids.bin', 1);
   const bytes = readFileSync(path);
   // point the slot holding i7 at a key past the end
   const slots = 32 + align8(4 * (ids.length + 1));
@@ -152,15 +158,21 @@ test('without the addon a batch lookup answers from indexOf', () => {
     import { readIdTable } from './dist/src/export/id-table.js';
     import { writeIdTable } from './dist/src/export/id-table-write.js';
     import { readFileSync } from 'node:fs';
-    const ids = ['a', 'é', '👍🏽', ...Array.from({ length: 300 }, (_, i) => String(i))];
-    await writeIdTable(process.argv[1], ids, 'ids.bin');
-    const t = readIdTable(new Uint8Array(readFileSync(process.argv[1])), ids.length, 'ids.bin');
-    console.log(JSON.stringify([...t.indexOfAll(['299', 'b', '👍🏽', '\\ud800', 'a', '299'])]));`;
+    const ids = ['a', 'é', '👍🏽', ...Array.from({ length: 300 }, (_, i) => String(i)), 'a-longer-id-than-eleven-bytes'];
+    const got = [];
+    for (const layout of [1, 2]) {
+      const path = process.argv[1] + layout;
+      await writeIdTable(path, ids, 'ids.bin', layout);
+      const t = readIdTable(new Uint8Array(readFileSync(path)), ids.length, 'ids.bin');
+      got.push([...t.indexOfAll(['299', 'b', '👍🏽', '\\ud800', 'a', '299', 'a-longer-id-than-eleven-bytes', 'a-longer-id-than-eleven-byteS'])]);
+    }
+    console.log(JSON.stringify(got));`;
   const r = spawnSync(process.execPath, ['--input-type=module', '-e', script, join(root, 'plain.bin')],
     { env: { ...process.env, PRERANK_NATIVE_PATH: '/nonexistent/prerank_native.node' }, encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stderr, /native addon unavailable/);
-  assert.deepEqual(JSON.parse(r.stdout), [302, -1, 2, -1, 0, 302]);
+  const want = [302, -1, 2, -1, 0, 302, 303, -1];
+  assert.deepEqual(JSON.parse(r.stdout), [want, want]);
 });
 
 test('an array key index answers a batch as indexOf does', () => {

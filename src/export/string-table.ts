@@ -37,12 +37,12 @@ export function fnv1aBytes(b: Uint8Array, n: number): number {
   return h >>> 0;
 }
 
-const wellFormed = (s: string): boolean => (s as unknown as { isWellFormed(): boolean }).isWellFormed();
+export const wellFormed = (s: string): boolean => (s as unknown as { isWellFormed(): boolean }).isWellFormed();
 
 const utf8 = new TextEncoder();
 
 /** Bytes of a well-formed string in UTF-8. */
-function utf8Length(s: string): number {
+export function utf8Length(s: string): number {
   let n = 0;
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
@@ -56,7 +56,10 @@ function utf8Length(s: string): number {
   return n;
 }
 
-const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
+/** Writes s's UTF-8 bytes at `at` of `into` (which has room); returns their count. */
+export const writeUtf8 = (s: string, into: Uint8Array, at: number): number => utf8.encodeInto(s, into.subarray(at)).written;
+
+export const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
 
 /** Serializes keys (distinct, well-formed) into one table's bytes; `what` names the table in errors. */
 export function buildStringTable(keys: readonly string[], what: string): { desc: Omit<StringTableDesc, 'at'>; bytes: Uint8Array } {
@@ -78,7 +81,7 @@ export function buildStringTable(keys: readonly string[], what: string): { desc:
   const mask = capacity - 1;
   let at = 0;
   for (let i = 0; i < n; i++) {
-    const len = utf8.encodeInto(keys[i], blob.subarray(at)).written;
+    const len = writeUtf8(keys[i], blob, at);
     const key = blob.subarray(at, at + len);
     const h = fnv1aBytes(key, len);
     let s = h & mask;
@@ -95,8 +98,6 @@ export function buildStringTable(keys: readonly string[], what: string): { desc:
   }
   return { desc, bytes };
 }
-
-let scratch = new Uint8Array(1024);
 
 /** A string table read in place from a ByteSource: the KeyIndex of a bundle's vocabulary or entity keys. */
 export class StringTable implements KeyIndex {
@@ -121,9 +122,9 @@ export class StringTable implements KeyIndex {
   indexOf(key: string): number {
     const n = encodeKey(key);
     if (n < 0) return -1;
-    if (this.mem) return this.indexInMemory(n, keyHash, this.mem);
+    if (this.mem) return this.indexInMemory(n, encoded.hash, this.mem);
     const { src, d } = this;
-    const h = keyHash;
+    const h = encoded.hash, scratch = encoded.bytes;
     for (let s = h & this.mask, seen = 0; seen < d.capacity;) {
       const run = Math.min(RUN, d.capacity - s);
       const w = src.u32s(this.slots + 8 * s, 2 * run);
@@ -144,6 +145,7 @@ export class StringTable implements KeyIndex {
   /** indexOf over bytes in memory: the same probe, reading slots, offsets and key bytes in place. */
   private indexInMemory(n: number, h: number, mem: MemoryBytes): number {
     const { words, buf } = mem;
+    const scratch = encoded.bytes;
     const { count, capacity, blobBytes } = this.d;
     const slots = this.slots >>> 2, offsets = this.d.at >>> 2, blob = this.blob, mask = this.mask;
     for (let s = h & mask, seen = 0; seen < capacity; seen++, s = (s + 1) & mask) {
@@ -173,14 +175,8 @@ export class StringTable implements KeyIndex {
       for (let q = 0; q < keys.length; q++) out[q] = this.indexOf(keys[q]);
       return out;
     }
-    if (lengths.length < keys.length) lengths = new Int32Array(Math.max(keys.length, 2 * lengths.length));
-    for (let q = 0; q < keys.length; q++) {
-      const k = keys[q];
-      if (typeof k !== 'string') throw new TypeError(`${this.what}: key ${q} is a ${typeof k}, not a string`);
-      lengths[q] = k.length;
-    }
     const { at, count, capacity, blobBytes } = this.d;
-    lookup(this.mem!.buf, at, count, capacity, blobBytes, keys.join(''), lengths.subarray(0, keys.length), out, this.what);
+    lookup(this.mem!.buf, at, count, capacity, blobBytes, keys.join(''), keyLengths(keys, this.what), out, this.what);
     return out;
   }
 
@@ -208,32 +204,45 @@ interface KeyLookupAddon {
 
 let lengths = new Int32Array(1024);
 
+/** The UTF-16 lengths of keys (a view of a reused array), as the native batch lookups take them; a key that is not a string is refused. */
+export function keyLengths(keys: readonly string[], what: string): Int32Array {
+  if (lengths.length < keys.length) lengths = new Int32Array(Math.max(keys.length, 2 * lengths.length));
+  for (let q = 0; q < keys.length; q++) {
+    const k = keys[q];
+    if (typeof k !== 'string') throw new TypeError(`${what}: key ${q} is a ${typeof k}, not a string`);
+    lengths[q] = k.length;
+  }
+  return lengths.subarray(0, keys.length);
+}
+
 /** Slots read at once (one pread when the file is read lazily). */
 const RUN = 8;
 const pair = new Uint32Array(2);
 const pairBytes = new Uint8Array(pair.buffer);
 
-let keyHash = 0;
+/** The last key encodeKey encoded: its UTF-8 bytes (a scratch buffer, reused) and FNV-1a 32. */
+export const encoded = { bytes: new Uint8Array(1024), hash: 0 };
 
 /**
- * Writes key's UTF-8 bytes into `scratch` and its FNV-1a into `keyHash`; returns the byte count, or -1 for a
+ * Writes key's UTF-8 bytes into `encoded.bytes` and its FNV-1a into `encoded.hash`; returns the byte count, or -1 for a
  * malformed key. ASCII keys (most ids) are encoded here, others by TextEncoder.encodeInto.
  */
-function encodeKey(key: string): number {
+export function encodeKey(key: string): number {
   const n = key.length;
-  if (scratch.length < 3 * n) scratch = new Uint8Array(3 * n + 1024);
+  if (encoded.bytes.length < 3 * n) encoded.bytes = new Uint8Array(3 * n + 1024);
+  const scratch = encoded.bytes;
   let h = 0x811c9dc5;
   for (let i = 0; i < n; i++) {
     const c = key.charCodeAt(i);
     if (c >= 0x80) {
       if (!wellFormed(key)) return -1;
       const len = utf8.encodeInto(key, scratch).written;
-      keyHash = fnv1aBytes(scratch, len);
+      encoded.hash = fnv1aBytes(scratch, len);
       return len;
     }
     scratch[i] = c;
     h = Math.imul(h ^ c, 0x01000193);
   }
-  keyHash = h >>> 0;
+  encoded.hash = h >>> 0;
   return n;
 }

@@ -14,4 +14,4 @@ export { buildAnnIndex, BruteForceIndex, UsearchIndex, type AnnIndex, type AnnKi
 export { VersionWatcher, classifyReloadError, type ReloadFailure, type WatchOptions } from './watch.js';
 export { ServeMetrics } from './metrics.js';
 export { DEFAULT_LIMITS, type Limits } from './schemas.js';
-export { serveInfo, setBf16Dot, setServePiece, type ServeInfo } from './native.js';
+export { serveInfo, setBf16Dot, setRowPrefetch, setServePiece, type ServeInfo } from './native.js';

@@ -39,6 +39,8 @@ export interface ServeAddon {
   setBf16Dot(on: boolean): void;
   /** Multiply-adds per piece of a large scoring step on the pool (0: one equal share per thread). */
   setServePiece(macs: number): void;
+  /** Candidate rows the dot kernel prefetches ahead of the one it scores (0: none). */
+  setRowPrefetch(rows: number): void;
 }
 
 /** The loaded addon seen from serving (the object core loads carries both halves), or null when it is not loaded. */
@@ -68,4 +70,13 @@ export function setBf16Dot(on: boolean): void {
  */
 export function setServePiece(macs: number): void {
   loaded('setServePiece').setServePiece(macs);
+}
+
+/**
+ * How many candidate rows ahead of the one it scores the dot kernel (DSSM-like scores over a float32 table)
+ * prefetches: 0 to 256, default 4 (PRERANK_ROW_PREFETCH sets it at start-up). The scores are the same either way;
+ * docs/SCALE.md has what each distance costs on a 10M-item table.
+ */
+export function setRowPrefetch(rows: number): void {
+  loaded('setRowPrefetch').setRowPrefetch(rows);
 }
