@@ -120,11 +120,24 @@ export function readWhole(path: string, dtype: DType): TypedColumn {
   return out;
 }
 
-/** A JSON Lines file of strings (one JSON string per line) as an array. */
+/**
+ * A JSON Lines file of strings (one JSON string per line) as an array. A line without a backslash is a string with
+ * no escapes, its text between the quotes (JSON escapes every quote and control character inside a string), so only
+ * lines with one go through JSON.parse.
+ */
 export function readStrings(path: string): string[] {
   const text = readFileSync(path, 'utf8');
-  if (!text) return [];
-  return text.slice(0, -1).split('\n').map((l) => JSON.parse(l) as string);
+  const out: string[] = [];
+  let slash = text.indexOf('\\');
+  for (let at = 0; at < text.length;) {
+    let nl = text.indexOf('\n', at);
+    if (nl < 0) nl = text.length;
+    if (slash >= 0 && slash < at) slash = text.indexOf('\\', at);
+    const plain = (slash < 0 || slash > nl) && nl - at >= 2 && text.charCodeAt(at) === 34 && text.charCodeAt(nl - 1) === 34;
+    out.push(plain ? text.slice(at + 1, nl - 1) : JSON.parse(text.slice(at, nl)) as string);
+    at = nl + 1;
+  }
+  return out;
 }
 
 /** The first file whose size or SHA-256 differs from the manifest, with what differs; null when all match. */

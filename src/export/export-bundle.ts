@@ -21,6 +21,7 @@ import { BUNDLE_FORMAT, FILES, fileHash, modelHash, modelVersionOf, type Accurac
 import { innerProductFit } from '../models/common/base.js';
 import { writeRetrievalIndex } from './retrieval-index.js';
 import { writeEncodersBin } from './encoders-bin.js';
+import { writeEncodersBinFromTables } from './encoders-bin-tables.js';
 import { writeIdTable } from './id-table.js';
 
 export interface ExportSource {
@@ -246,7 +247,9 @@ export async function exportBundle(source: string | ExportSource, outDir: string
   let manifest!: BundleManifest;
   let indexSeconds = 0;
   await writeDirAtomic(outDir, async (tmp) => {
-    const encoders = writeEncodersBin(ds.encoders, join(tmp, FILES.encodersBin), FILES.encodersBin);
+    const bin = join(tmp, FILES.encodersBin);
+    const encoders = ds.encoderTables ? writeEncodersBinFromTables(ds.encoderTables(), bin, FILES.encodersBin)
+      : writeEncodersBin(ds.encoders, bin, FILES.encodersBin);
     await writeFile(join(tmp, FILES.encoders), JSON.stringify(encoders));
     await saveTensors(join(tmp, 'weights'), model.stateTensors(), { kind: model.kind });
     await mkdir(join(tmp, 'items'), { recursive: true });
