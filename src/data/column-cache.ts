@@ -121,20 +121,17 @@ export function readWhole(path: string, dtype: DType): TypedColumn {
 }
 
 /**
- * A JSON Lines file of strings (one JSON string per line) as an array. A line without a backslash is a string with
- * no escapes, its text between the quotes (JSON escapes every quote and control character inside a string), so only
- * lines with one go through JSON.parse.
+ * A JSON Lines file of strings (one JSON string per line) as an array. A line of ASCII bytes without a backslash is
+ * a string without escapes, its bytes between the quotes (JSON escapes every quote and control character inside a
+ * string), taken as they are; other lines go through JSON.parse.
  */
 export function readStrings(path: string): string[] {
-  const text = readFileSync(path, 'utf8');
+  const buf = readFileSync(path);
   const out: string[] = [];
-  let slash = text.indexOf('\\');
-  for (let at = 0; at < text.length;) {
-    let nl = text.indexOf('\n', at);
-    if (nl < 0) nl = text.length;
-    if (slash >= 0 && slash < at) slash = text.indexOf('\\', at);
-    const plain = (slash < 0 || slash > nl) && nl - at >= 2 && text.charCodeAt(at) === 34 && text.charCodeAt(nl - 1) === 34;
-    out.push(plain ? text.slice(at + 1, nl - 1) : JSON.parse(text.slice(at, nl)) as string);
+  for (let at = 0; at < buf.length;) {
+    let nl = at, plain = true;
+    for (let c; nl < buf.length && (c = buf[nl]) !== 10; nl++) if (c >= 0x80 || c === 92) plain = false;
+    out.push(plain && nl - at >= 2 && buf[at] === 34 && buf[nl - 1] === 34 ? buf.toString('latin1', at + 1, nl - 1) : JSON.parse(buf.toString('utf8', at, nl)) as string);
     at = nl + 1;
   }
   return out;
