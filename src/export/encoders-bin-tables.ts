@@ -25,7 +25,8 @@ export function writeEncodersBinFromTables(t: EncoderTables, binPath: string, bi
       const s = sides[side];
       if (!s?.order.length) continue;
       const keys = t.keys(side);
-      entities[side] = w.table(s.order.map((e) => keys[e]), `${side} entity keys`);
+      const all = s.order.length === keys.length && s.order.every((e, i) => e === i);
+      entities[side] = w.table(all ? keys : s.order.map((e) => keys[e]), `${side} entity keys`);
     }
     const stats: Record<string, BinStat> = {};
     const histories: Record<string, BinHistory> = {};
