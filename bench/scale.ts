@@ -108,13 +108,14 @@ async function exportStage(p: Paths): Promise<Result> {
   rmSync(p.bundle, { recursive: true, force: true });
   rmSync(p.bundle10k, { recursive: true, force: true });
   const t0 = performance.now();
-  await exportBundle(p.run('dssm'), p.bundle, { itemDtype: 'float32', annIndex: false });
+  const { seconds: parts } = await exportBundle(p.run('dssm'), p.bundle, { itemDtype: 'float32', annIndex: false });
   const exportS = seconds(t0);
   const src = await fromRunDir(p.run('dssm'));
   const ds = src.dataset;
   const keys = ds.itemKeys.slice(0, 10_000);
   await exportBundle({ ...src, items: { keys, batch: (c) => ds.itemBatch(c), fill: (b, ids) => ds.fillItems(b, ids) } }, p.bundle10k, { annIndex: false });
-  return { export_s: round(exportS, 1), exported_items: ds.itemCount, peak_rss_mib: peak() };
+  const partsS = Object.fromEntries(Object.entries(parts).map(([k, v]) => [`export_${k}_s`, round(v, 1)]));
+  return { export_s: round(exportS, 1), ...partsS, exported_items: ds.itemCount, peak_rss_mib: peak() };
 }
 
 async function load(p: Paths, requests: number): Promise<Result> {

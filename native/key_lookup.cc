@@ -127,10 +127,64 @@ Napi::Value LookupKeys(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// fillSlots(table: Uint8Array, count, capacity, blobBytes): the table's offsets and blob are written; puts key i into
+// its slots in key order (so the slots are the ones inserting one key at a time gives), the FNV-1a of a group of keys
+// computed and their slots prefetched before the group is inserted. Returns null, or [j, i] when key i equals the
+// earlier key j (the slots are then incomplete).
+Napi::Value FillSlots(const Napi::CallbackInfo& info) {
+  Args a{info, "fillSlots"};
+  a.need(4);
+  if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
+    a.fail("argument table must be a Uint8Array");
+  auto tb = info[0].As<Napi::Uint8Array>();
+  const long count = a.num_long(1, "count"), capacity = a.num_long(2, "capacity"), blob_bytes = a.num_long(3, "blobBytes");
+  if (capacity < 8 || (capacity & (capacity - 1)) != 0 || capacity > 0x80000000L || count >= capacity)
+    a.fail("slot count " + std::to_string(capacity) + " is not a power of two >= 8 above the key count " + std::to_string(count));
+  const long slots_at = ((4 * (count + 1) + 7) / 8) * 8, blob_at = slots_at + 8 * capacity;
+  if (reinterpret_cast<uintptr_t>(tb.Data()) % 8 != 0) a.fail("the table does not start on an 8-byte boundary");
+  if (blob_at + blob_bytes > static_cast<long>(tb.ByteLength()))
+    a.fail("the table needs " + std::to_string(blob_at + blob_bytes) + " bytes, the buffer has " + std::to_string(tb.ByteLength()));
+  uint8_t* base = tb.Data();
+  const uint32_t* offsets = reinterpret_cast<const uint32_t*>(base);
+  uint32_t* slots = reinterpret_cast<uint32_t*>(base + slots_at);
+  const uint8_t* blob = base + blob_at;
+  const uint32_t mask = static_cast<uint32_t>(capacity - 1);
+  for (long i = 0; i < count; i++)
+    if (offsets[i] > offsets[i + 1] || offsets[i + 1] > static_cast<uint64_t>(blob_bytes))
+      a.fail("key " + std::to_string(i) + " spans bytes " + std::to_string(offsets[i]) + ".." + std::to_string(offsets[i + 1]));
+  uint32_t hash[kGroup];
+  for (long g0 = 0; g0 < count; g0 += kGroup) {
+    const long g1 = std::min(count, g0 + kGroup);
+    for (long i = g0; i < g1; i++) {
+      uint32_t h = kFnvBasis;
+      for (uint32_t j = offsets[i]; j < offsets[i + 1]; j++) h = (h ^ blob[j]) * kFnvPrime;
+      hash[i - g0] = h;
+      __builtin_prefetch(&slots[2 * (h & mask)], 1);
+    }
+    for (long i = g0; i < g1; i++) {
+      const uint32_t h = hash[i - g0], a0 = offsets[i], n = offsets[i + 1] - a0;
+      uint32_t s = h & mask;
+      for (; slots[2 * s + 1] != 0; s = (s + 1) & mask) {
+        const uint32_t j = slots[2 * s + 1] - 1;
+        if (slots[2 * s] == h && offsets[j + 1] - offsets[j] == n && std::memcmp(blob + offsets[j], blob + a0, n) == 0) {
+          Napi::Array pair = Napi::Array::New(info.Env(), 2);
+          pair.Set(0u, Napi::Number::New(info.Env(), j));
+          pair.Set(1u, Napi::Number::New(info.Env(), static_cast<double>(i)));
+          return pair;
+        }
+      }
+      slots[2 * s] = h;
+      slots[2 * s + 1] = static_cast<uint32_t>(i + 1);
+    }
+  }
+  return info.Env().Null();
+}
+
 }  // namespace
 
 void register_key_lookup(Napi::Env env, Napi::Object exports) {
   exports.Set("lookupKeys", Napi::Function::New(env, LookupKeys, "lookupKeys"));
+  exports.Set("fillSlots", Napi::Function::New(env, FillSlots, "fillSlots"));
 }
 
 }  // namespace prerank

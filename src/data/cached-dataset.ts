@@ -11,8 +11,10 @@ import { CacheBatchStream } from './cache-stream.js';
 import { CACHE_FORMAT, CACHE_VERSION, cacheFolder, cacheKey, ColumnReader, readManifest, readStrings, readWhole,
   verifyFiles, type CacheManifest } from './column-cache.js';
 import { emptyTable, type EncodedTable } from './encode-table.js';
+import type { EncoderTables } from './encoder-tables.js';
 import { FeatureEncoders, type EncodersJson, type FeatureInfo } from './encoders.js';
 import type { IngestReport } from './ingest.js';
+import { Scaler } from './scaler.js';
 import type { Side } from './sql-fit.js';
 import { HistoryGather } from './sql-history.js';
 import { loadDataConfig, type DataConfig } from './spec.js';
@@ -131,6 +133,24 @@ export class CachedDataset implements TrainingData {
   /** The fitted encoders (vocabularies, scalers, statistics, last histories), read from the cache on first use. */
   get encoders(): FeatureEncoders {
     return (this.lazyEncoders ??= FeatureEncoders.fromJSON(this.encodersJson()));
+  }
+
+  /** The fitted encoders as the cache keeps them (token lists, per-entity arrays), without the JSON form's Maps. */
+  encoderTables(): EncoderTables {
+    const m = this.meta;
+    const { name, keys, features, derived, scalers } = m.encoders;
+    const vocabularies: EncoderTables['vocabularies'] = {};
+    for (const owner of Object.keys(m.vocabs)) vocabularies[owner] = { tokens: readStrings(join(this.dir, `vocab.${owner}.jsonl`)), hashBuckets: 0 };
+    const scalerJson = Object.fromEntries(Object.entries(scalers).map(([k, v]) => [k, Scaler.fromJSON(v).toJSON()]));
+    const t: EncoderTables = { spec: { name, keys, features, derived }, scalers: scalerJson, vocabularies, stats: {}, histories: {},
+      keys: (side) => (side === 'user' ? this.userKeys : this.itemKeys) };
+    for (const d of derived) {
+      if (d.kind === 'stat') {
+        t.stats[d.name] = { trainRows: readWhole(join(this.dir, `${d.source}.train-rows.bin`), 'f64') as Float64Array,
+          values: readWhole(join(this.dir, `stat.${d.name}.bin`), 'f64') as Float64Array, fallback: m.statFallback[d.name] };
+      } else t.histories[d.name] = this.gathers.get(d.name)!.gather.lists;
+    }
+    return t;
   }
 
   private encodersJson(): EncodersJson {

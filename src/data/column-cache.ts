@@ -120,11 +120,21 @@ export function readWhole(path: string, dtype: DType): TypedColumn {
   return out;
 }
 
-/** A JSON Lines file of strings (one JSON string per line) as an array. */
+/**
+ * A JSON Lines file of strings (one JSON string per line) as an array. A line of ASCII bytes without a backslash is
+ * a string without escapes, its bytes between the quotes (JSON escapes every quote and control character inside a
+ * string), taken as they are; other lines go through JSON.parse.
+ */
 export function readStrings(path: string): string[] {
-  const text = readFileSync(path, 'utf8');
-  if (!text) return [];
-  return text.slice(0, -1).split('\n').map((l) => JSON.parse(l) as string);
+  const buf = readFileSync(path);
+  const out: string[] = [];
+  for (let at = 0; at < buf.length;) {
+    let nl = at, plain = true;
+    for (let c; nl < buf.length && (c = buf[nl]) !== 10; nl++) if (c >= 0x80 || c === 92) plain = false;
+    out.push(plain && nl - at >= 2 && buf[at] === 34 && buf[nl - 1] === 34 ? buf.toString('latin1', at + 1, nl - 1) : JSON.parse(buf.toString('utf8', at, nl)) as string);
+    at = nl + 1;
+  }
+  return out;
 }
 
 /** The first file whose size or SHA-256 differs from the manifest, with what differs; null when all match. */

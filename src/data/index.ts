@@ -4,6 +4,7 @@ export type { DataConfig, DataConfigInput, FeatureSpec, SparseSpec, DenseSpec, S
   HistorySpec, TableSpec, ScalerKind, Pooling, FeatureSource } from './spec.js';
 export { Vocabulary, ArrayKeyIndex, PAD_ID, OOV_ID, rawKey, fnv1a, type VocabularyJson, type RawValue, type KeyIndex } from './vocabulary.js';
 export { Scaler, type ScalerJson } from './scaler.js';
+export type { EncoderTables, EntitySide, HistoryTable, StatTable } from './encoder-tables.js';
 export { FeatureEncoders, type FeatureInfo, type EncodersJson, type EncodersSpec, type EncodedRow } from './encoders.js';
 export { JsonEntityFeatures, type EntityFeatures, type StatJson, type HistoryJson } from './entity-features.js';
 export { ingest, type RawData, type IngestReport } from './ingest.js';

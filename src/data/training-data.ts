@@ -1,6 +1,7 @@
 // What training, evaluation and export need of a dataset, met by both the in-memory Dataset and the out-of-core
 // CachedDataset (rows read from an on-disk cache in chunks).
 import type { Batch } from './batch.js';
+import type { EncoderTables } from './encoder-tables.js';
 import type { FeatureEncoders, FeatureInfo } from './encoders.js';
 import type { SplitName } from './split.js';
 
@@ -26,6 +27,8 @@ export interface TrainingData {
   readonly size: number;
   readonly features: FeatureInfo[];
   readonly encoders: FeatureEncoders;
+  /** The fitted encoders as arrays, when the dataset keeps them so (a bundle's encoders are then written from them). */
+  encoderTables?(): EncoderTables;
   readonly userCount: number;
   readonly itemCount: number;
   readonly itemKeys: string[];

@@ -11,7 +11,7 @@ import { ENCODERS_LAYOUT, ENCODERS_MAGIC, ENCODERS_META_VERSION, HEADER_BYTES, t
 export * from './encoders-bin-format.js';
 
 /** Appends 8-byte aligned sections to a file, tracking where each starts. */
-class SectionWriter {
+export class SectionWriter {
   private readonly fd: number;
   at = 0;
 
@@ -30,16 +30,21 @@ class SectionWriter {
     return start;
   }
 
+  /** Writes `keys` as a string table; `what` names it in errors. */
+  table(keys: readonly string[], what: string): StringTableDesc {
+    const t = buildStringTable(keys, what);
+    return { at: this.put(t.bytes), ...t.desc };
+  }
+
   close(): void {
     closeSync(this.fd);
   }
 }
 
-const asBytes = (a: ArrayBufferView): Uint8Array => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+export const asBytes = (a: ArrayBufferView): Uint8Array => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 
-/** Writes encoders.bin at `binPath` from fitted encoders; returns encoders.json's content. */
-export function writeEncodersBin(enc: FeatureEncoders, binPath: string, binFile: string): EncodersBinMeta {
-  const j = enc.toJSON();
+/** Opens encoders.bin at `binPath`, writes its header, runs `body` over it and closes it. */
+export function withEncodersBin<T>(binPath: string, body: (w: SectionWriter) => T): T {
   if (endianness() !== 'LE') throw new Error('binary encoders are written little-endian: this host is big-endian');
   const w = new SectionWriter(binPath);
   try {
@@ -47,15 +52,21 @@ export function writeEncodersBin(enc: FeatureEncoders, binPath: string, binFile:
     Buffer.from(header.buffer).write(ENCODERS_MAGIC, 0, 'latin1');
     new DataView(header.buffer).setUint32(8, ENCODERS_LAYOUT, true);
     w.put(header);
-    const table = (keys: readonly string[], what: string): StringTableDesc => {
-      const t = buildStringTable(keys, what);
-      return { at: w.put(t.bytes), ...t.desc };
-    };
+    return body(w);
+  } finally {
+    w.close();
+  }
+}
+
+/** Writes encoders.bin at `binPath` from fitted encoders; returns encoders.json's content. */
+export function writeEncodersBin(enc: FeatureEncoders, binPath: string, binFile: string): EncodersBinMeta {
+  const j = enc.toJSON();
+  return withEncodersBin(binPath, (w) => {
     const vocabularies: EncodersBinMeta['vocabularies'] = {};
-    for (const [name, v] of Object.entries(j.vocabularies)) vocabularies[name] = { hashBuckets: v.hashBuckets, table: table(v.tokens, `vocabulary '${name}'`) };
+    for (const [name, v] of Object.entries(j.vocabularies)) vocabularies[name] = { hashBuckets: v.hashBuckets, table: w.table(v.tokens, `vocabulary '${name}'`) };
     const keys = entityKeys(j);
     const entities: EncodersBinMeta['entities'] = {};
-    for (const side of ['user', 'item'] as const) if (keys[side].size) entities[side] = table([...keys[side].keys()], `${side} entity keys`);
+    for (const side of ['user', 'item'] as const) if (keys[side].size) entities[side] = w.table([...keys[side].keys()], `${side} entity keys`);
     const stats: Record<string, BinStat> = {};
     const histories: Record<string, BinHistory> = {};
     for (const d of j.derived) {
@@ -78,9 +89,7 @@ export function writeEncodersBin(enc: FeatureEncoders, binPath: string, binFile:
     const { name, keys: keyCols, features, derived, scalers } = j;
     return { version: ENCODERS_META_VERSION, name, keys: keyCols, features, derived, scalers, binary: { file: binFile, bytes: w.at },
       vocabularies, entities, stats, histories };
-  } finally {
-    w.close();
-  }
+  });
 }
 
 /** Per side, the keys of every entity with a statistic or a history, in first-seen order -> entity index. */

@@ -61,42 +61,88 @@ export const writeUtf8 = (s: string, into: Uint8Array, at: number): number => ut
 
 export const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
 
-/** Serializes keys (distinct, well-formed) into one table's bytes; `what` names the table in errors. */
-export function buildStringTable(keys: readonly string[], what: string): { desc: Omit<StringTableDesc, 'at'>; bytes: Uint8Array } {
+/** Keys encoded at once: joined, their UTF-8 bytes written in one call (an ASCII run's byte offsets are its char offsets). */
+const JOIN_KEYS = 1 << 16;
+
+/**
+ * Serializes keys (distinct, well-formed) into one table's bytes; `what` names the table in errors. The slots are
+ * filled by the native addon when it is loaded (and `native` is not false), else in TypeScript: the same bytes.
+ */
+export function buildStringTable(keys: readonly string[], what: string, o: { native?: boolean } = {}): { desc: Omit<StringTableDesc, 'at'>; bytes: Uint8Array } {
   const n = keys.length;
-  let blobBytes = 0;
-  for (let i = 0; i < n; i++) {
-    if (!wellFormed(keys[i])) throw new Error(`${what}: key ${i} (${JSON.stringify(keys[i])}) is not well-formed UTF-16 (a lone surrogate)`);
-    blobBytes += utf8Length(keys[i]);
-  }
+  const offsets = new Uint32Array(n + 1);
+  const blobBytes = byteOffsets(keys, offsets, what);
   if (blobBytes > MAX_U32 || n >= MAX_U32) throw new Error(`${what}: ${n} keys of ${blobBytes} bytes exceed the table's u32 offsets`);
   let capacity = 8;
   while (capacity < 1.5 * n) capacity *= 2;
   const desc = { count: n, capacity, blobBytes };
   const lay = tableLayout(desc);
   const bytes = new Uint8Array(lay.bytes);
-  const offsets = new Uint32Array(bytes.buffer, 0, n + 1);
-  const slots = new Uint32Array(bytes.buffer, lay.slots, 2 * capacity);
+  new Uint32Array(bytes.buffer, 0, n + 1).set(offsets);
   const blob = new Uint8Array(bytes.buffer, lay.blob, blobBytes);
-  const mask = capacity - 1;
+  for (let i = 0; i < n; i += JOIN_KEYS) {
+    const m = Math.min(JOIN_KEYS, n - i);
+    const at = offsets[i];
+    if (writeUtf8(keys.slice(i, i + m).join(''), blob, at) !== offsets[i + m] - at) throw new Error(`${what}: keys ${i}..${i + m - 1} changed while written`);
+  }
+  const native = o.native === false ? undefined : (nativeAddon() as unknown as Partial<FillSlotsAddon> | null)?.fillSlots;
+  const twin = native ? native(bytes, n, capacity, blobBytes) : fillSlots(new Uint32Array(bytes.buffer, lay.slots, 2 * capacity), offsets, blob);
+  if (twin) throw new Error(`${what}: key ${JSON.stringify(keys[twin[1]])} occurs twice (positions ${twin[0]} and ${twin[1]})`);
+  return { desc, bytes };
+}
+
+/** native/key_lookup.cc: fillSlots as below, over a table whose offsets and blob are written. */
+interface FillSlotsAddon {
+  fillSlots(table: Uint8Array, count: number, capacity: number, blobBytes: number): [number, number] | null;
+}
+
+/** Fills offsets [N + 1] with each key's start in the blob; returns the blob's length. Checks every key is a well-formed string. */
+function byteOffsets(keys: readonly string[], offsets: Uint32Array, what: string): number {
+  const n = keys.length;
   let at = 0;
-  for (let i = 0; i < n; i++) {
-    const len = writeUtf8(keys[i], blob, at);
-    const key = blob.subarray(at, at + len);
-    const h = fnv1aBytes(key, len);
+  for (let i = 0; i < n; i += JOIN_KEYS) {
+    const m = Math.min(JOIN_KEYS, n - i);
+    let chars = 0;
+    for (let j = i; j < i + m; j++) {
+      const k = keys[j];
+      if (typeof k !== 'string') throw new TypeError(`${what}: key ${j} is a ${typeof k}, not a string`);
+      chars += k.length;
+      offsets[j + 1] = at + chars;
+    }
+    const joined = keys.slice(i, i + m).join('');
+    if (utf8Length(joined) === chars) {
+      at += chars; // ASCII only: one byte per char, offsets as set
+      continue;
+    }
+    for (let j = i; j < i + m; j++) {
+      if (!wellFormed(keys[j])) throw new Error(`${what}: key ${j} (${JSON.stringify(keys[j])}) is not well-formed UTF-16 (a lone surrogate)`);
+      at += utf8Length(keys[j]);
+      offsets[j + 1] = at;
+    }
+  }
+  return at;
+}
+
+/**
+ * Puts every key into the slots [C][2] by its FNV-1a, probing linearly, in key order; returns null, or [j, i] when
+ * key i equals the earlier key j.
+ */
+function fillSlots(slots: Uint32Array, offsets: Uint32Array, blob: Uint8Array): [number, number] | null {
+  const mask = slots.length / 2 - 1;
+  for (let i = 0; i + 1 < offsets.length; i++) {
+    const a = offsets[i], b = offsets[i + 1];
+    let h = 0x811c9dc5;
+    for (let j = a; j < b; j++) h = Math.imul(h ^ blob[j], 0x01000193);
+    h >>>= 0;
     let s = h & mask;
     for (; slots[2 * s + 1] !== 0; s = (s + 1) & mask) {
       const j = slots[2 * s + 1] - 1;
-      if (slots[2 * s] === h && offsets[j + 1] - offsets[j] === len && sameBytes(blob.subarray(offsets[j], offsets[j + 1]), key)) {
-        throw new Error(`${what}: key ${JSON.stringify(keys[i])} occurs twice (positions ${j} and ${i})`);
-      }
+      if (slots[2 * s] === h && offsets[j + 1] - offsets[j] === b - a && sameBytes(blob.subarray(a, b), blob.subarray(offsets[j], offsets[j + 1]))) return [j, i];
     }
     slots[2 * s] = h;
     slots[2 * s + 1] = i + 1;
-    at += len;
-    offsets[i + 1] = at;
   }
-  return { desc, bytes };
+  return null;
 }
 
 /** A string table read in place from a ByteSource: the KeyIndex of a bundle's vocabulary or entity keys. */
