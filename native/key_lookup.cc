@@ -156,8 +156,8 @@ Napi::Value FillSlots(const Napi::CallbackInfo& info) {
   for (long g0 = 0; g0 < count; g0 += kGroup) {
     const long g1 = std::min(count, g0 + kGroup);
     for (long i = g0; i < g1; i++) {
-      uint32_t h = kFnvBasis;
-      for (uint32_t j = offsets[i]; j < offsets[i + 1]; j++) h = (h ^ blob[j]) * kFnvPrime;
+      uint32_t h = keys::kFnvBasis;
+      for (uint32_t j = offsets[i]; j < offsets[i + 1]; j++) h = (h ^ blob[j]) * keys::kFnvPrime;
       hash[i - g0] = h;
       __builtin_prefetch(&slots[2 * (h & mask)], 1);
     }
