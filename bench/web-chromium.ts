@@ -34,6 +34,8 @@ export interface WebCase {
   onnxDir: string;
 }
 
+export type OrtLevel = 'disabled' | 'basic' | 'extended' | 'all';
+
 export interface SideScores { scores: number[]; top: number[] }
 
 /** JSON with each typed array replaced by { $typed: [type, byteOffset, length] } into one binary blob. */
@@ -109,20 +111,28 @@ export class ChromiumBench {
     return this.page.evaluate(([f, a]) => (window as never as { bench: Record<string, (...x: unknown[]) => unknown> }).bench[f as string](...(a as unknown[])), [fn, args] as const) as Promise<T>;
   }
 
-  /** Puts case i's files on the server and loads them in the page (plan, table, both onnxruntime sessions). */
-  async load(i: number, c: WebCase, level: 'disabled' | 'basic' | 'extended' | 'all' = 'all'): Promise<void> {
+  /** Puts case i's files on the server and loads them in the page: plan, table, onnxruntime sessions per level (the first in use). */
+  async load(i: number, c: WebCase, levels: readonly OrtLevel[] = ['all']): Promise<void> {
     const { json, blob } = encode({ spec: c.spec, dim: c.dim, input: c.input, feeds: c.feeds });
     const put = (name: string, body: Buffer | string, type = 'application/octet-stream') => this.files.set(`/case/${i}/${name}`, { body, type });
     put('meta.json', json, TYPES['.json']);
     put('blob.bin', blob);
     put('table.f32', Buffer.from(c.table.buffer, c.table.byteOffset, c.table.byteLength));
     for (const f of ['user_tower.onnx', 'scorer.onnx']) put(f, readFileSync(join(c.onnxDir, f)));
-    await this.call('load', i, level);
+    await this.call('load', i, levels);
   }
 
   /** The k candidates of case i's next requests: rows of its table. */
   setRows(i: number, rows: Int32Array): Promise<void> {
     return this.call('setRows', i, Array.from(rows));
+  }
+
+  /**
+   * count onnxruntime-web requests of case i per graph optimisation level loaded, the levels taking turns; later
+   * requests use the level of the fastest p50 (returned with every level's p50 in us).
+   */
+  calibrate(i: number, count: number, n: number): Promise<{ level: OrtLevel; p50: Record<OrtLevel, number> }> {
+    return this.call('calibrate', i, count, n);
   }
 
   /** One request of each side: all k scores (candidate order) and the top n. */

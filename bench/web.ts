@@ -5,7 +5,8 @@
 //   node:     in Node's V8: wasm SIMD128, wasm portable, native portable and the native SIMD path this CPU runs,
 //             requests taking turns (bench/web-node.ts).
 //   chromium: in one headless Chromium page, prerank/web's WasmPlan (SIMD128) and onnxruntime-web (wasm backend)
-//             on the model's ONNX export (user_tower.onnx + scorer.onnx), beside the native scorer (SIMD path) in
+//             on the model's ONNX export (user_tower.onnx + scorer.onnx; per model, the fastest graph optimisation
+//             level on a short calibration), beside the native scorer (SIMD path) in
 //             this Node process; blocks of 20 requests of the page and of native take turns. Before timing, every
 //             candidate's score must agree: wasm with native within 1e-5, onnxruntime-web with wasm within 1e-4
 //             (relative to the largest score), or the bench stops. What each timed call includes: bench/web-page.ts.
@@ -21,7 +22,7 @@ import { compileUserSide } from '../src/serve/compiled.js';
 import { percentile } from '../src/util/stats.js';
 import { WasmScorer, defaultWasmUrl } from '../src/web/index.js';
 import { exportForOrt, relError, rowFeeds } from './ort.js';
-import { ChromiumBench, type Feed, type SideScores } from './web-chromium.js';
+import { ChromiumBench, type Feed, type OrtLevel, type SideScores } from './web-chromium.js';
 import { nodeRows, type TimedModel } from './web-node.js';
 
 const MODELS_TIMED: [string, ModelName, Record<string, unknown>][] = [
@@ -33,6 +34,8 @@ const MODELS_TIMED: [string, ModelName, Record<string, unknown>][] = [
 const N_ITEMS = 10_000;
 const TOP_N = 100;
 const BLOCK = 20;
+const ORT_LEVELS: OrtLevel[] = ['all', 'extended', 'basic', 'disabled'];
+const CALIBRATION_REQUESTS = 20;
 /** wasm against native, onnxruntime-web against wasm: largest |difference| over the largest |score|. */
 export const WASM_TOLERANCE = 1e-5;
 export const ORT_TOLERANCE = 1e-4;
@@ -71,15 +74,20 @@ export function userFeeds(onnxDir: string, user: Parameters<typeof rowFeeds>[1])
 async function chromiumRows(models: TimedModel[], ds: Dataset, dir: string, ks: number[], requests: number, isa: string): Promise<void> {
   const page = await ChromiumBench.open();
   try {
-    console.log(`\nchromium: ${page.info.userAgent}; onnxruntime-web ${page.info.ort} (wasm backend, 1 thread, graph optimisation 'all'); ` +
-      `crossOriginIsolated ${page.info.crossOriginIsolated}; native in this Node process; ${requests} requests per cell (p50 / p99 us)`);
+    const kCal = ks.includes(1000) ? 1000 : ks[0];
+    console.log(`\nchromium: ${page.info.userAgent}; onnxruntime-web ${page.info.ort} (wasm backend, 1 thread, the fastest graph optimisation level ` +
+      `per model at k = ${kCal}, below); crossOriginIsolated ${page.info.crossOriginIsolated}; native in this Node process; ${requests} requests per cell (p50 / p99 us)`);
+    const calibrations: string[] = [];
     console.log(`| model | k | native ${isa} (Node) | wasm SIMD128 (Chromium) | onnxruntime-web (Chromium) | wasm / native | onnxruntime-web / wasm | max rel. diff wasm-native, ort-wasm |`);
     console.log('|---|---|---|---|---|---|---|---|');
     for (const [i, m] of models.entries()) {
       const onnxDir = join(dir, `onnx-${i}`);
       const skipped = await exportForOrt(m.model, ds, onnxDir);
       if (skipped) throw new Error(`bench web: ${m.name} has no ONNX export: ${skipped.skipped}`);
-      await page.load(i, { spec: m.model.servingPlan!().spec, table: m.table, dim: m.dim, input: m.input, feeds: userFeeds(onnxDir, m.user), onnxDir });
+      await page.load(i, { spec: m.model.servingPlan!().spec, table: m.table, dim: m.dim, input: m.input, feeds: userFeeds(onnxDir, m.user), onnxDir }, ORT_LEVELS);
+      await page.setRows(i, m.rows(kCal));
+      const cal = await page.calibrate(i, CALIBRATION_REQUESTS, TOP_N);
+      calibrations.push(`${m.name}: '${cal.level}' (p50 us at k = ${kCal}: ${Object.entries(cal.p50).map(([l, us]) => `${l} ${us.toFixed(0)}`).join(', ')})`);
       for (const k of ks) {
         const rows = m.rows(k);
         await page.setRows(i, rows);
@@ -101,6 +109,7 @@ async function chromiumRows(models: TimedModel[], ds: Dataset, dir: string, ks: 
       }
       await page.dispose(i);
     }
+    console.log(`onnxruntime-web graph optimisation level per model, ${CALIBRATION_REQUESTS} requests each, levels taking turns:\n  ${calibrations.join('\n  ')}`);
     const errors = page.pageErrors();
     if (errors.length) throw new Error(`bench web: the page logged errors: ${errors.join('; ')}`);
   } finally {
