@@ -127,6 +127,11 @@ export class ChromiumBench {
     return this.call('setRows', i, Array.from(rows));
   }
 
+  /** Requests of both sides taking turns for at least `ms` (tiers the page's wasm up); returns how many. */
+  warm(i: number, ms: number, n: number): Promise<number> {
+    return this.call('warm', i, ms, n);
+  }
+
   /**
    * count onnxruntime-web requests of case i per graph optimisation level loaded, the levels taking turns; later
    * requests use the level of the fastest p50 (returned with every level's p50 in us).

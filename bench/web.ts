@@ -36,6 +36,12 @@ const TOP_N = 100;
 const BLOCK = 20;
 const ORT_LEVELS: OrtLevel[] = ['all', 'extended', 'basic', 'disabled'];
 const CALIBRATION_REQUESTS = 20;
+/**
+ * Per model, both sides of the page take turns this long before anything is timed: Chromium runs wasm with its
+ * baseline compiler until a function is hot (measured: DSSM at k = 1,000 took 90-185 us per wasm request for the
+ * first few hundred requests, 60-65 us after, as with --js-flags=--no-liftoff from the start).
+ */
+const WARM_MS = 3000;
 /** wasm against native, onnxruntime-web against wasm: largest |difference| over the largest |score|. */
 export const WASM_TOLERANCE = 1e-5;
 export const ORT_TOLERANCE = 1e-4;
@@ -77,6 +83,8 @@ async function chromiumRows(models: TimedModel[], ds: Dataset, dir: string, ks: 
     const kCal = ks.includes(1000) ? 1000 : ks[0];
     console.log(`\nchromium: ${page.info.userAgent}; onnxruntime-web ${page.info.ort} (wasm backend, 1 thread, the fastest graph optimisation level ` +
       `per model at k = ${kCal}, below); crossOriginIsolated ${page.info.crossOriginIsolated}; native in this Node process; ${requests} requests per cell (p50 / p99 us)`);
+    console.log('timed: native = compiled.rank(tower input, table, rows, k, 100) in Node; wasm = WasmPlan.score(tower input, table in module memory, rows, { n: 100 }) in the page; ' +
+      'onnxruntime-web = the k rows copied from the page\'s Float32Array table into one [k, I] tensor + user_tower.onnx.run(feature ids) + scorer.onnx.run({ user_rep, item_rep }) + top-100 in JS, in the page');
     const calibrations: string[] = [];
     console.log(`| model | k | native ${isa} (Node) | wasm SIMD128 (Chromium) | onnxruntime-web (Chromium) | wasm / native | onnxruntime-web / wasm | max rel. diff wasm-native, ort-wasm |`);
     console.log('|---|---|---|---|---|---|---|---|');
@@ -86,8 +94,9 @@ async function chromiumRows(models: TimedModel[], ds: Dataset, dir: string, ks: 
       if (skipped) throw new Error(`bench web: ${m.name} has no ONNX export: ${skipped.skipped}`);
       await page.load(i, { spec: m.model.servingPlan!().spec, table: m.table, dim: m.dim, input: m.input, feeds: userFeeds(onnxDir, m.user), onnxDir }, ORT_LEVELS);
       await page.setRows(i, m.rows(kCal));
+      const warmed = await page.warm(i, WARM_MS, TOP_N);
       const cal = await page.calibrate(i, CALIBRATION_REQUESTS, TOP_N);
-      calibrations.push(`${m.name}: '${cal.level}' (p50 us at k = ${kCal}: ${Object.entries(cal.p50).map(([l, us]) => `${l} ${us.toFixed(0)}`).join(', ')})`);
+      calibrations.push(`${m.name}: ${warmed} warm-up requests, then '${cal.level}' (p50 us at k = ${kCal}: ${Object.entries(cal.p50).map(([l, us]) => `${l} ${us.toFixed(0)}`).join(', ')})`);
       for (const k of ks) {
         const rows = m.rows(k);
         await page.setRows(i, rows);
@@ -109,7 +118,7 @@ async function chromiumRows(models: TimedModel[], ds: Dataset, dir: string, ks: 
       }
       await page.dispose(i);
     }
-    console.log(`onnxruntime-web graph optimisation level per model, ${CALIBRATION_REQUESTS} requests each, levels taking turns:\n  ${calibrations.join('\n  ')}`);
+    console.log(`per model: ${WARM_MS / 1000} s of warm-up requests at k = ${kCal} (both sides taking turns), then onnxruntime-web's graph optimisation level, ${CALIBRATION_REQUESTS} requests each, levels taking turns:\n  ${calibrations.join('\n  ')}`);
     const errors = page.pageErrors();
     if (errors.length) throw new Error(`bench web: the page logged errors: ${errors.join('; ')}`);
   } finally {
