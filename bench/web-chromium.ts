@@ -9,8 +9,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ServingPlanSpec } from '../src/models/common/serving.js';
 import { PAGE_HTML } from './web-page.js';
+import { chromiumMissing, launchChromium, openPage } from '../test/browser-fixture.js';
 
-export const CHROMIUM = '/usr/bin/chromium';
 const DIST = join(dirname(fileURLToPath(import.meta.url)), '..');
 const ORT_DIST = dirname(fileURLToPath(import.meta.resolve('onnxruntime-web')));
 const TYPES: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/javascript', '.json': 'application/json', '.wasm': 'application/wasm' };
@@ -78,7 +78,7 @@ export class ChromiumBench {
 
   /** Why the bench cannot run here (no chromium), or null. */
   static missing(): string | null {
-    return existsSync(CHROMIUM) ? null : `${CHROMIUM} is not installed (scripts/install-browser.sh)`;
+    return chromiumMissing();
   }
 
   static async open(): Promise<ChromiumBench> {
@@ -87,16 +87,9 @@ export class ChromiumBench {
     const files: Files = new Map();
     const server = createServer((req, res) => serveFile(files, req.url ?? '/', res));
     await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
-    const { chromium } = await import('playwright-core');
-    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+    const browser = await launchChromium();
     try {
-      const page = await browser.newPage();
-      const errors: string[] = [];
-      page.on('console', (m) => void (m.type() === 'error' && errors.push(m.text())));
-      page.on('pageerror', (e) => void errors.push(e.message));
-      await page.goto(`http://127.0.0.1:${(server.address() as { port: number }).port}/`);
-      await page.waitForFunction(() => '__ready' in window || '__error' in window, null, { timeout: 120_000 });
-      const error = await page.evaluate(() => (window as never as { __error?: string }).__error);
+      const { page, errors, flags: { __error: error } } = await openPage(browser, `http://127.0.0.1:${(server.address() as { port: number }).port}/`, ['__ready', '__error']);
       if (error) throw new Error(`bench web (chromium): the page failed to start: ${error}`);
       const info = await page.evaluate(() => (window as never as { bench: { info: ChromiumBench['info'] } }).bench.info);
       return new ChromiumBench(server, browser, page, errors, info, files);

@@ -5,15 +5,15 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { exportBundle } from '../src/export/index.js';
 import type { ScoreResponse } from '../src/serve/scorer.js';
 import { tempDir, tinyRun, type TinyRun } from './serve-fixture.js';
+import { chromiumMissing, launchChromium } from './browser-fixture.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const missing = !existsSync(CHROMIUM) ? `${CHROMIUM} is not installed (scripts/install-browser.sh)` : null;
+const missing = chromiumMissing();
 if (missing && process.env.CI) throw new Error(missing);
 const REPO = join(dirname(fileURLToPath(import.meta.url)), '../..');
 const ARTIFACTS = join(REPO, 'test-artifacts');
@@ -58,8 +58,7 @@ async function prerank(body: unknown, model = ''): Promise<ScoreResponse> {
 type Row = { id: string; score: string; why: string };
 
 test('the explorer page: a user chosen by keyboard, both lists equal /v1/prerank, explained, labelled, no console error', { skip: missing ?? false, timeout: 300_000 }, async () => {
-  const { chromium } = await import('playwright-core');
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+  const browser = await launchChromium();
   try {
     const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
     const errors: string[] = [];
@@ -146,8 +145,7 @@ const stubWeb = (shift: number) => `export async function loadBundle(url) {
 }`;
 
 test('with a prerank/web that has loadBundle, the toggle scores in the page, shows both latencies and flags differing scores', { skip: missing ?? false, timeout: 300_000 }, async () => {
-  const { chromium } = await import('playwright-core');
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+  const browser = await launchChromium();
   try {
     for (const shift of [0, 0.5]) {
       const page = await browser.newPage();

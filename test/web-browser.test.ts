@@ -24,9 +24,9 @@ import { compileUserSide } from '../src/serve/compiled.js';
 import { itemTable } from './helpers/item-table.js';
 import { perturbedModel } from './helpers/perturbed-model.js';
 import { skipWasm } from './helpers/wasm-scorer.js';
+import { chromiumMissing, launchChromium, openPage } from './browser-fixture.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const missing = !existsSync(CHROMIUM) ? `${CHROMIUM} is not installed (scripts/install-browser.sh)` : null;
+const missing = chromiumMissing();
 if (missing && process.env.CI) throw new Error(missing);
 const skip = skipWasm || missing || false;
 
@@ -177,16 +177,9 @@ function relDiff(a: number[], b: Float32Array, what: string): number {
 }
 
 test('in headless chromium, prerank/web scores every candidate as the native scorer does', { skip, timeout: 300_000 }, async () => {
-  const { chromium } = await import('playwright-core');
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+  const browser = await launchChromium();
   try {
-    const page = await browser.newPage();
-    const errors: string[] = [];
-    page.on('console', (m) => void (m.type() === 'error' && errors.push(m.text())));
-    page.on('pageerror', (e) => void errors.push(e.message));
-    await page.goto(`${base}/`);
-    await page.waitForFunction(() => '__result' in window || '__error' in window, null, { timeout: 120_000 });
-    const { result, error } = await page.evaluate(() => ({ result: (window as never as { __result?: unknown }).__result, error: (window as never as { __error?: string }).__error }));
+    const { errors, flags: { __result: result, __error: error } } = await openPage(browser, `${base}/`, ['__result', '__error']);
     assert.equal(error, undefined, `the page failed: ${error}`);
     const got = result as { simd: number[]; portable: number[] }[];
     assert.equal(got.length, cases.length);
@@ -212,16 +205,9 @@ function assertSameAnswer(got: ScoreResponse, want: ScoreResponse, what: string)
 }
 
 test('in headless chromium, a page loads whole bundles with loadBundle and answers as the server does', { skip, timeout: 300_000 }, async () => {
-  const { chromium } = await import('playwright-core');
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+  const browser = await launchChromium();
   try {
-    const page = await browser.newPage();
-    const errors: string[] = [];
-    page.on('console', (m) => void (m.type() === 'error' && errors.push(m.text())));
-    page.on('pageerror', (e) => void errors.push(e.message));
-    await page.goto(`${base}/bundle.html`);
-    await page.waitForFunction(() => '__result' in window || '__error' in window, null, { timeout: 120_000 });
-    const { result, error } = await page.evaluate(() => ({ result: (window as never as { __result?: unknown }).__result, error: (window as never as { __error?: string }).__error }));
+    const { errors, flags: { __result: result, __error: error } } = await openPage(browser, `${base}/bundle.html`, ['__result', '__error']);
     assert.equal(error, undefined, `the page failed: ${error}`);
     const got = result as { prerank: ScoreResponse; score: ScoreResponse }[];
     assert.equal(got.length, bundleRequests.length);
