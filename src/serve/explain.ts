@@ -45,16 +45,23 @@ export function explainItem(score: PlanScore, user: Float32Array, item: Float32A
 }
 
 function explainMaxSim(s: Extract<PlanScore, { kind: 'maxsim' }>, user: Float32Array, item: Float32Array): Explanation {
-  const P = s.headSize, H = s.heads, R = user.length / P;
-  const heads: HeadMatch[] = [];
-  let total = s.bias;
-  for (let r = 0; r < R; r++) {
-    const { at, best } = argmax(H, (h) => dotAt(user, r * P, item, h * P, P));
-    const contribution = s.scale * best;
-    total += contribution;
-    heads.push({ user: r, layer: Math.floor(r / H), head: r % H, item: at, sim: best, contribution });
-  }
+  const P = s.headSize, H = s.heads;
+  const { heads, total } = maxSum(user, user.length / P, item, H, P, s.scale, s.bias);
+  for (const m of heads) [m.layer, m.head] = [Math.floor(m.user / H), m.user % H];
   return { kind: 'maxsim', scale: s.scale, bias: s.bias, heads, total };
+}
+
+/** scale * sum_r max_h <u_r, v_h> + bias over R user vectors and H item vectors of P, with each r's winning h. */
+function maxSum(u: Float32Array, R: number, v: Float32Array, H: number, P: number, scale: number, bias: number): { heads: HeadMatch[]; total: number } {
+  const heads: HeadMatch[] = [];
+  let total = bias;
+  for (let r = 0; r < R; r++) {
+    const { at, best } = argmax(H, (h) => dotAt(u, r * P, v, h * P, P));
+    const contribution = scale * best;
+    total += contribution;
+    heads.push({ user: r, item: at, sim: best, contribution });
+  }
+  return { heads, total };
 }
 
 /** The index and value of the largest f(i), i < n; a NaN wins (the model's max keeps NaN). */
@@ -91,14 +98,7 @@ function explainRankTower(s: RankTowerScore, user: Float32Array, item: Float32Ar
   const ai = cross ? attend(s, s.itemToUser!, ei, qi, ui, ku, vu, Hi, Hu) : ei.slice();
   normalizeRows(au, Hu, k);
   normalizeRows(ai, Hi, k);
-  const heads: HeadMatch[] = [];
-  let total = s.bias;
-  for (let a = 0; a < Hu; a++) {
-    const { at, best } = argmax(Hi, (b) => dotAt(au, a * k, ai, b * k, k));
-    const contribution = s.scale * best;
-    total += contribution;
-    heads.push({ user: a, item: at, sim: best, contribution });
-  }
+  const { heads, total } = maxSum(au, Hu, ai, Hi, k, s.scale, s.bias);
   return { kind: 'rankTower', scale: s.scale, bias: s.bias, heads, userGates: cross ? rowMeans(uu, Hu, v) : null,
     itemGates: cross ? rowMeans(ui, Hi, v) : null, total };
 }
