@@ -131,9 +131,7 @@ function fillSlots(slots: Uint32Array, offsets: Uint32Array, blob: Uint8Array): 
   const mask = slots.length / 2 - 1;
   for (let i = 0; i + 1 < offsets.length; i++) {
     const a = offsets[i], b = offsets[i + 1];
-    let h = 0x811c9dc5;
-    for (let j = a; j < b; j++) h = Math.imul(h ^ blob[j], 0x01000193);
-    h >>>= 0;
+    const h = fnv1aBytes(blob.subarray(a, b), b - a);
     let s = h & mask;
     for (; slots[2 * s + 1] !== 0; s = (s + 1) & mask) {
       const j = slots[2 * s + 1] - 1;
