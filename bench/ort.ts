@@ -6,7 +6,7 @@
 // Times include onnxruntime-node's own per-call cost (InferenceSession.run validates the feeds and runs the graph
 // after a setImmediate): what a Node service built on it pays.
 // The session options are onnxruntime's best on this machine: every configuration below is timed on a short
-// calibration at k = 1,000 (configurations taking turns in blocks, so drift lands on all alike) and the fastest p50
+// calibration at k = 1,000 (configurations alternating in blocks, so drift lands on all alike) and the fastest p50
 // is kept per model. Before timing, scores must equal prerank's (checkScores) or the bench stops.
 // Shape letters: N items, k candidates, U user rep width, I item rep width.
 import { join } from 'node:path';
@@ -150,7 +150,7 @@ export interface Calibration {
 
 /**
  * Times every configuration's ranker on `rounds` x `block` requests of k candidates (after a warm-up block each),
- * the configurations taking turns block by block; keeps the fastest p50 and releases the others.
+ * the configurations alternating block by block; keeps the fastest p50 and releases the others.
  */
 export async function calibrate(rankers: OrtRanker[], user: Batch, k: number, rounds: number, block: number): Promise<Calibration> {
   const ms = rankers.map(() => [] as number[]);

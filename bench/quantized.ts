@@ -5,7 +5,7 @@
 //   - agreement with float32 at k = 1,000 random candidates: overlap of the top-100 and max |logit difference|, over
 //     --users test users;
 //   - in-process request latency at k = 1,000 (user tower + score + top-100), p50 / p99 over --requests requests,
-//     the dtypes taking turns in rounds of 20 requests so they sample the same stretch of machine time.
+//     the dtypes alternating in rounds of 20 requests so they sample the same stretch of machine time.
 // It prints the CPU, the ISA path and whether bf16 max-sim uses the CPU's bf16 dot product (AVX512_BF16); the last
 // line is one JSON object. Trained runs come from `prerank train` (configs/bench/train-ml-100k-*.json).
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -89,7 +89,7 @@ async function benchRun(runDir: string, users: number, requests: number): Promis
       return { scores: Float32Array.from(r.scores), top: new Set(r.top) };
     });
 
-    // Latency: the dtypes take turns in rounds of 20 requests.
+    // Latency: the dtypes alternate in rounds of 20 requests.
     const ms = new Map<ItemDType, number[]>(ITEM_DTYPES.map((d) => [d, []]));
     const x0 = testUsers[0];
     for (let done = 0; done < requests; done += 20) {

@@ -2,7 +2,7 @@
 // loaded the way a page loads it (loadBundle over HTTP from a loopback static server, every file's sha256 checked),
 // beside the server's native scorer on one thread. Prints the bytes fetched per file, the load time (3 loads), and
 // per k the p50 / p99 of one /v1/prerank body (raw user features encoded, k candidate ids, top-100) for the
-// WebBundle and for the server's scorer (in process, no HTTP), requests taking turns.
+// WebBundle and for the server's scorer (in process, no HTTP), requests interleaved.
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { engineInfo, setThreads } from '../src/core/index.js';

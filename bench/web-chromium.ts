@@ -120,13 +120,13 @@ export class ChromiumBench {
     return this.call('setRows', i, Array.from(rows));
   }
 
-  /** Requests of both sides taking turns for at least `ms` (tiers the page's wasm up); returns how many. */
+  /** Requests of both sides alternating for at least `ms` (tiers the page's wasm up); returns how many. */
   warm(i: number, ms: number, n: number): Promise<number> {
     return this.call('warm', i, ms, n);
   }
 
   /**
-   * count onnxruntime-web requests of case i per graph optimisation level loaded, the levels taking turns; later
+   * count onnxruntime-web requests of case i per graph optimisation level loaded, the levels alternating; later
    * requests use the level of the fastest p50 (returned with every level's p50 in us).
    */
   calibrate(i: number, count: number, n: number): Promise<{ level: OrtLevel; p50: Record<OrtLevel, number> }> {
@@ -138,7 +138,7 @@ export class ChromiumBench {
     return this.call('check', i, n);
   }
 
-  /** count requests of each side taking turns: microseconds per request. */
+  /** count requests of each side alternating: microseconds per request. */
   time(i: number, count: number, n: number): Promise<{ wasm: number[]; ort: number[] }> {
     return this.call('time', i, count, n);
   }

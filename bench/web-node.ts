@@ -1,5 +1,5 @@
 // bench web's Node rows: one request (tower + score + top-n of k candidates) on one thread in Node's V8 for wasm
-// SIMD128, wasm portable, native portable and the native SIMD path this CPU runs, the four taking turns request by
+// SIMD128, wasm portable, native portable and the native SIMD path this CPU runs, the four alternating request by
 // request so a noisy neighbour slows each alike; every scorer's max relative score difference to native portable.
 import { setIsa } from '../src/core/index.js';
 import type { Batch } from '../src/data/index.js';

@@ -82,7 +82,7 @@ async function load(i, levels) {
   cases[i] = { plan, items, table, dim: m.dim, input: m.input, sessions, ...sessions[levels[0]], level: levels[0], feeds, rows: null, buf: null };
 }
 
-// count onnxruntime-web requests per graph optimisation level, the levels taking turns; keeps the fastest p50
+// count onnxruntime-web requests per graph optimisation level, the levels alternating; keeps the fastest p50
 async function calibrate(i, count, n) {
   const c = cases[i];
   const us = Object.fromEntries(Object.keys(c.sessions).map((l) => [l, []]));
@@ -125,7 +125,7 @@ async function check(i, n) {
   return { wasm, ort: { scores: Array.from(o.scores), top: o.top } };
 }
 
-// count requests of each side, taking turns; microseconds per request
+// count requests of each side, alternating; microseconds per request
 async function time(i, count, n) {
   const c = cases[i];
   const wasm = [], ortUs = [];
@@ -140,7 +140,7 @@ async function time(i, count, n) {
   return { wasm, ort: ortUs };
 }
 
-// Both sides taking turns for at least ms milliseconds (and 10 requests): Chromium runs a wasm function with its
+// Both sides alternating for at least ms milliseconds (and 10 requests): Chromium runs a wasm function with its
 // baseline compiler (Liftoff) until it is hot, then with the optimising one (TurboFan)
 async function warm(i, ms, n) {
   const c = cases[i];

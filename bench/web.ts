@@ -3,11 +3,11 @@
 // and 32 x 64, RankTower; default configs, weights as initialised, 10,000 random item reps) and k; p50 / p99 of one
 // request (user tower + k candidates scored + top-100). Prints the CPU, the date and the score differences.
 //   node:     in Node's V8: wasm SIMD128, wasm portable, native portable and the native SIMD path this CPU runs,
-//             requests taking turns (bench/web-node.ts).
+//             requests interleaved (bench/web-node.ts).
 //   chromium: in one headless Chromium page, prerank/web's WasmPlan (SIMD128) and onnxruntime-web (wasm backend)
 //             on the model's ONNX export (user_tower.onnx + scorer.onnx; per model, the fastest graph optimisation
 //             level on a short calibration), beside the native scorer (SIMD path) in
-//             this Node process; blocks of 20 requests of the page and of native take turns. Before timing, every
+//             this Node process; blocks of 20 requests of the page and of native alternate. Before timing, every
 //             candidate's score must agree: wasm with native within 1e-5, onnxruntime-web with wasm within 1e-4
 //             (relative to the largest score), or the bench stops. What each timed call includes: bench/web-page.ts.
 import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
@@ -37,7 +37,7 @@ const BLOCK = 20;
 const ORT_LEVELS: OrtLevel[] = ['all', 'extended', 'basic', 'disabled'];
 const CALIBRATION_REQUESTS = 20;
 /**
- * Per model, both sides of the page take turns this long before anything is timed: Chromium runs wasm with its
+ * Per model, both sides of the page alternate this long before anything is timed: Chromium runs wasm with its
  * baseline compiler until a function is hot (measured: DSSM at k = 1,000 took 90-185 us per wasm request for the
  * first few hundred requests, 60-65 us after, as with --js-flags=--no-liftoff from the start).
  */
@@ -118,7 +118,7 @@ async function chromiumRows(models: TimedModel[], ds: Dataset, dir: string, ks: 
       }
       await page.dispose(i);
     }
-    console.log(`per model: ${WARM_MS / 1000} s of warm-up requests at k = ${kCal} (both sides taking turns), then onnxruntime-web's graph optimisation level, ${CALIBRATION_REQUESTS} requests each, levels taking turns:\n  ${calibrations.join('\n  ')}`);
+    console.log(`per model: ${WARM_MS / 1000} s of warm-up requests at k = ${kCal} (both sides alternating), then onnxruntime-web's graph optimisation level, ${CALIBRATION_REQUESTS} requests each, levels alternating:\n  ${calibrations.join('\n  ')}`);
     const errors = page.pageErrors();
     if (errors.length) throw new Error(`bench web: the page logged errors: ${errors.join('; ')}`);
   } finally {
