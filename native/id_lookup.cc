@@ -143,21 +143,17 @@ void lookup_all(const Table& t, keys::Batch& s, long n, int32_t* out) {
 Napi::Value LookupInlineIds(const Napi::CallbackInfo& info) {
   Args a{info, "lookupInlineIds"};
   a.need(8);
-  if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
-    a.fail("argument table must be a Uint8Array");
-  auto tb = info[0].As<Napi::Uint8Array>();
+  auto tb = keys::table_arg(a, info[0]);
   const long count = a.num_long(1, "count"), capacity = a.num_long(2, "capacity"), blob_bytes = a.num_long(3, "blobBytes");
   if (!info[4].IsString()) a.fail("argument keys must be a string");
   if (!info[7].IsString()) a.fail("argument what must be a string");
   const std::string what = info[7].As<Napi::String>();
-  if (capacity < 8 || (capacity & (capacity - 1)) != 0 || capacity > 0x80000000L || count >= capacity)
-    a.fail(what + ": slot count " + std::to_string(capacity) + " is not a power of two >= 8 above the id count " + std::to_string(count));
+  keys::check_slots(a, what + ": ", count, capacity, "id");
   const uint16_t probe = 1;
   if (*reinterpret_cast<const uint8_t*>(&probe) != 1) a.fail("inline id tables are read on little-endian hosts only");
   const long offsets_at = kHeader + kSlot * capacity, blob_at = offsets_at + ((4 * (count + 1) + 7) / 8) * 8;
   if (reinterpret_cast<uintptr_t>(tb.Data()) % 8 != 0) a.fail(what + ": the table does not start on an 8-byte boundary");
-  if (blob_at + blob_bytes > static_cast<long>(tb.ByteLength()))
-    a.fail(what + ": the table needs " + std::to_string(blob_at + blob_bytes) + " bytes, the buffer has " + std::to_string(tb.ByteLength()));
+  keys::check_size(a, what + ": ", tb, blob_at + blob_bytes);
   const long n = a.length(5);
   const int32_t* lengths = a.i32(5, "lengths", n);
   int32_t* out = a.i32(6, "out", n);

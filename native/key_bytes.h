@@ -85,5 +85,24 @@ inline void prepare(const napi::Args& a, const Napi::Value& keys, const int32_t*
   if (u != units) a.fail("lengths add up to " + std::to_string(u) + " UTF-16 units, the keys have " + std::to_string(units));
 }
 
+// The table arguments the batch lookups and the slot fill share, checked with the same messages (`where` prefixes
+// them: "<what>: " or nothing).
+inline Napi::Uint8Array table_arg(const napi::Args& a, const Napi::Value& v) {
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) a.fail("argument table must be a Uint8Array");
+  return v.As<Napi::Uint8Array>();
+}
+
+// Fails unless capacity is a power of two >= 8 above count (`noun`: "key" or "id").
+inline void check_slots(const napi::Args& a, const std::string& where, long count, long capacity, const char* noun) {
+  if (capacity < 8 || (capacity & (capacity - 1)) != 0 || capacity > 0x80000000L || count >= capacity)
+    a.fail(where + "slot count " + std::to_string(capacity) + " is not a power of two >= 8 above the " + noun + " count " + std::to_string(count));
+}
+
+// Fails unless the table's buffer holds `need` bytes.
+inline void check_size(const napi::Args& a, const std::string& where, const Napi::Uint8Array& tb, long need) {
+  if (need > static_cast<long>(tb.ByteLength()))
+    a.fail(where + "the table needs " + std::to_string(need) + " bytes, the buffer has " + std::to_string(tb.ByteLength()));
+}
+
 }  // namespace keys
 }  // namespace prerank

@@ -98,21 +98,17 @@ void lookup_all(const Table& t, keys::Batch& s, long n, int32_t* out) {
 Napi::Value LookupKeys(const Napi::CallbackInfo& info) {
   Args a{info, "lookupKeys"};
   a.need(9);
-  if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
-    a.fail("argument table must be a Uint8Array");
-  auto tb = info[0].As<Napi::Uint8Array>();
+  auto tb = keys::table_arg(a, info[0]);
   const long at = a.num_long(1, "at"), count = a.num_long(2, "count"), capacity = a.num_long(3, "capacity");
   const long blob_bytes = a.num_long(4, "blobBytes");
   if (!info[5].IsString()) a.fail("argument keys must be a string");
   if (!info[8].IsString()) a.fail("argument what must be a string");
   const std::string what = info[8].As<Napi::String>();
-  if (capacity < 8 || (capacity & (capacity - 1)) != 0 || capacity > 0x80000000L || count >= capacity)
-    a.fail(what + ": slot count " + std::to_string(capacity) + " is not a power of two >= 8 above the key count " + std::to_string(count));
+  keys::check_slots(a, what + ": ", count, capacity, "key");
   const long slots_at = at + ((4 * (count + 1) + 7) / 8) * 8, blob_at = slots_at + 8 * capacity;
   if (at % 8 != 0 || reinterpret_cast<uintptr_t>(tb.Data()) % 8 != 0)
     a.fail(what + ": the table does not start on an 8-byte boundary (offset " + std::to_string(at) + ")");
-  if (blob_at + blob_bytes > static_cast<long>(tb.ByteLength()))
-    a.fail(what + ": the table needs " + std::to_string(blob_at + blob_bytes) + " bytes, the buffer has " + std::to_string(tb.ByteLength()));
+  keys::check_size(a, what + ": ", tb, blob_at + blob_bytes);
   const long n = a.length(6);
   const int32_t* lengths = a.i32(6, "lengths", n);
   int32_t* out = a.i32(7, "out", n);
@@ -134,16 +130,12 @@ Napi::Value LookupKeys(const Napi::CallbackInfo& info) {
 Napi::Value FillSlots(const Napi::CallbackInfo& info) {
   Args a{info, "fillSlots"};
   a.need(4);
-  if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
-    a.fail("argument table must be a Uint8Array");
-  auto tb = info[0].As<Napi::Uint8Array>();
+  auto tb = keys::table_arg(a, info[0]);
   const long count = a.num_long(1, "count"), capacity = a.num_long(2, "capacity"), blob_bytes = a.num_long(3, "blobBytes");
-  if (capacity < 8 || (capacity & (capacity - 1)) != 0 || capacity > 0x80000000L || count >= capacity)
-    a.fail("slot count " + std::to_string(capacity) + " is not a power of two >= 8 above the key count " + std::to_string(count));
+  keys::check_slots(a, "", count, capacity, "key");
   const long slots_at = ((4 * (count + 1) + 7) / 8) * 8, blob_at = slots_at + 8 * capacity;
   if (reinterpret_cast<uintptr_t>(tb.Data()) % 8 != 0) a.fail("the table does not start on an 8-byte boundary");
-  if (blob_at + blob_bytes > static_cast<long>(tb.ByteLength()))
-    a.fail("the table needs " + std::to_string(blob_at + blob_bytes) + " bytes, the buffer has " + std::to_string(tb.ByteLength()));
+  keys::check_size(a, "", tb, blob_at + blob_bytes);
   uint8_t* base = tb.Data();
   const uint32_t* offsets = reinterpret_cast<const uint32_t*>(base);
   uint32_t* slots = reinterpret_cast<uint32_t*>(base + slots_at);
