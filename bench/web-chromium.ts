@@ -1,5 +1,5 @@
 // Headless Chromium (Debian's /usr/bin/chromium, driven by playwright-core) with one page holding prerank/web's
-// WasmScorer and onnxruntime-web side by side (bench/web-page.ts), served from loopback: dist/src and dist/wasm,
+// WasmScorer (SIMD128 and relaxed-SIMD builds) and onnxruntime-web side by side (bench/web-page.ts), served from loopback: dist/src and dist/wasm,
 // onnxruntime-web's dist folder at /ort/, and each case's files at /case/<i>/. Every response carries COOP/COEP
 // headers so the page is cross-origin isolated: Chromium's performance.now() then ticks in 5 us steps instead of
 // 100 us, which the k = 100 cells need.
@@ -73,7 +73,7 @@ function serveFile(files: Files, rawUrl: string, res: ServerResponse): void {
 
 export class ChromiumBench {
   private constructor(private readonly server: Server, private readonly browser: Browser, private readonly page: Page,
-    private readonly errors: string[], readonly info: { crossOriginIsolated: boolean; ort: string; userAgent: string },
+    private readonly errors: string[], readonly info: { crossOriginIsolated: boolean; ort: string; userAgent: string; relaxed: string | null; simd128: string },
     private readonly files: Files) {}
 
   /** Why the bench cannot run here (no chromium), or null. */
@@ -133,13 +133,13 @@ export class ChromiumBench {
     return this.call('calibrate', i, count, n);
   }
 
-  /** One request of each side: all k scores (candidate order) and the top n. */
-  check(i: number, n: number): Promise<{ wasm: SideScores; ort: SideScores }> {
+  /** One request of each side: all k scores (candidate order) and the top n; relaxed null where the page has no relaxed SIMD. */
+  check(i: number, n: number): Promise<{ wasm: SideScores; relaxed: SideScores | null; ort: SideScores }> {
     return this.call('check', i, n);
   }
 
-  /** count requests of each side alternating: microseconds per request. */
-  time(i: number, count: number, n: number): Promise<{ wasm: number[]; ort: number[] }> {
+  /** count requests of each side alternating: microseconds per request (relaxed empty where the page has no relaxed SIMD). */
+  time(i: number, count: number, n: number): Promise<{ wasm: number[]; relaxed: number[]; ort: number[] }> {
     return this.call('time', i, count, n);
   }
 

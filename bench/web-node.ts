@@ -15,6 +15,8 @@ export interface TimedModel {
   compiled: CompiledUserSide;
   table: Float32Array;
   dim: number;
+  /** Multiply-adds of the score per candidate (WasmPlan.macsPerItem). */
+  macsPerItem: number;
   user: Batch;
   /** The user tower's input for `user`. */
   input: Float32Array;

@@ -1,22 +1,25 @@
-// The page that bench/web-chromium.ts drives in headless Chromium: prerank/web's WasmScorer and onnxruntime-web
-// (wasm backend, one thread) side by side in one page, each case scored by both on the same candidates.
+// The page that bench/web-chromium.ts drives in headless Chromium: prerank/web's WasmScorer (two builds: SIMD128, and
+// relaxed SIMD where the page validates it) and onnxruntime-web (wasm backend, one thread) side by side in one page,
+// each case scored by all of them on the same candidates.
 // Browser code kept as a string (it imports by URL, which tsc cannot check): window.bench's functions are called
 // by page.evaluate. Typed arrays arrive as { $typed: [type, byteOffset, length] } into a case's blob.bin.
 //
 // What each side's timed call includes (and the bench output says so):
-//   wasm: plan.score(towerInput, items, rows, { n }) -- the user tower's layers from its input vector, the k
+//   wasm: plan.score(towerInput, items, rows, { n }) (each build its own instance, plan and table) -- the user tower's layers from its input vector, the k
 //         candidates' reps read by row from the table in the module's memory, the scores, the top-n cut, the scores
 //         copied out;
 //   ort:  the k candidates' reps copied by row from the page's Float32Array of the table into one [k, I] buffer,
 //         user_tower.onnx.run (embedding lookups from the feature ids, then the tower), scorer.onnx.run({ user_rep,
 //         item_rep }) (onnxruntime-web copies the feeds into its module's memory), the top-n of the scores in JS.
 export const PAGE_SCRIPT = `
-const { WasmScorer } = await import('/src/web/index.js');
+const { WasmScorer, wasmSupports } = await import('/src/web/index.js');
 const ort = await import('/ort/ort.wasm.min.mjs');
 ort.env.wasm.numThreads = 1;
 ort.env.wasm.wasmPaths = '/ort/';
 ort.env.wasm.proxy = false;
-const scorer = await WasmScorer.load();
+const scorer = await WasmScorer.load(undefined, { build: 'simd128' });
+// null where the page does not validate relaxed SIMD (its column then says so)
+const relaxedScorer = wasmSupports('relaxed-simd') ? await WasmScorer.load(undefined, { build: 'relaxed-simd' }) : null;
 const TYPED = { Float32Array, Int32Array, BigInt64Array };
 const cases = [];
 
@@ -69,6 +72,7 @@ async function load(i, levels) {
   const m = revive(meta, blob);
   const plan = scorer.compile(m.spec);
   const items = await scorer.fetchItems(base + 'table.f32', { dim: m.dim });
+  const relaxed = relaxedScorer && { plan: relaxedScorer.compile(m.spec), items: await relaxedScorer.fetchItems(base + 'table.f32', { dim: m.dim }) };
   const table = new Float32Array(await (await fetch(base + 'table.f32')).arrayBuffer());
   const sessions = {};
   for (const level of levels) {
@@ -79,7 +83,7 @@ async function load(i, levels) {
     };
   }
   const feeds = Object.fromEntries(Object.entries(m.feeds).map(([name, f]) => [name, new ort.Tensor(f.type, f.data, f.dims)]));
-  cases[i] = { plan, items, table, dim: m.dim, input: m.input, sessions, ...sessions[levels[0]], level: levels[0], feeds, rows: null, buf: null };
+  cases[i] = { plan, items, relaxed, table, dim: m.dim, input: m.input, sessions, ...sessions[levels[0]], level: levels[0], feeds, rows: null, buf: null };
 }
 
 // count onnxruntime-web requests per graph optimisation level, the levels alternating; keeps the fastest p50
@@ -107,6 +111,7 @@ function setRows(i, rows) {
 }
 
 const wasmRequest = (c, n) => c.plan.score(c.input, c.items, c.rows, { n });
+const relaxedRequest = (c, n) => c.relaxed?.plan.score(c.input, c.relaxed.items, c.rows, { n });
 
 async function ortRequest(c, n) {
   const { rows, dim, table, buf } = c;
@@ -121,23 +126,30 @@ async function check(i, n) {
   const c = cases[i];
   const w = wasmRequest(c, n);
   const wasm = { scores: Array.from(w.scores), top: Array.from(w.top) };
+  const r = relaxedRequest(c, n);
+  const relaxed = r ? { scores: Array.from(r.scores), top: Array.from(r.top) } : null;
   const o = await ortRequest(c, n);
-  return { wasm, ort: { scores: Array.from(o.scores), top: o.top } };
+  return { wasm, relaxed, ort: { scores: Array.from(o.scores), top: o.top } };
 }
 
 // count requests of each side, alternating; microseconds per request
 async function time(i, count, n) {
   const c = cases[i];
-  const wasm = [], ortUs = [];
+  const wasm = [], relaxed = [], ortUs = [];
   for (let r = 0; r < count; r++) {
     let t = performance.now();
     wasmRequest(c, n);
     wasm.push((performance.now() - t) * 1000);
+    if (c.relaxed) {
+      t = performance.now();
+      relaxedRequest(c, n);
+      relaxed.push((performance.now() - t) * 1000);
+    }
     t = performance.now();
     await ortRequest(c, n);
     ortUs.push((performance.now() - t) * 1000);
   }
-  return { wasm, ort: ortUs };
+  return { wasm, relaxed, ort: ortUs };
 }
 
 // Both sides alternating for at least ms milliseconds (and 10 requests): Chromium runs a wasm function with its
@@ -148,6 +160,7 @@ async function warm(i, ms, n) {
   let count = 0;
   for (; count < 10 || performance.now() < end; count++) {
     wasmRequest(c, n);
+    relaxedRequest(c, n);
     await ortRequest(c, n);
   }
   return count;
@@ -157,6 +170,8 @@ async function dispose(i) {
   const c = cases[i];
   c.plan.dispose();
   c.items.dispose();
+  c.relaxed?.plan.dispose();
+  c.relaxed?.items.dispose();
   for (const s of Object.values(c.sessions)) {
     await s.user.release();
     await s.score.release();
@@ -164,7 +179,7 @@ async function dispose(i) {
   cases[i] = null;
 }
 
-window.bench = { load, setRows, warm, calibrate, check, time, dispose, info: { crossOriginIsolated: self.crossOriginIsolated, ort: ort.env.versions.web ?? ort.env.versions.common, userAgent: navigator.userAgent } };
+window.bench = { load, setRows, warm, calibrate, check, time, dispose, info: { crossOriginIsolated: self.crossOriginIsolated, relaxed: relaxedScorer?.isa ?? null, simd128: scorer.isa, ort: ort.env.versions.web ?? ort.env.versions.common, userAgent: navigator.userAgent } };
 window.__ready = true;
 `;
 

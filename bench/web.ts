@@ -4,11 +4,12 @@
 // request (user tower + k candidates scored + top-100). Prints the CPU, the date and the score differences.
 //   node:     in Node's V8: wasm SIMD128, wasm portable, native portable and the native SIMD path this CPU runs,
 //             requests interleaved (bench/web-node.ts).
-//   chromium: in one headless Chromium page, prerank/web's WasmPlan (SIMD128) and onnxruntime-web (wasm backend)
+//   chromium: in one headless Chromium page, prerank/web's WasmPlan (the SIMD128 build and, where the page validates
+//             it, the relaxed-SIMD build: fused multiply-add) and onnxruntime-web (wasm backend)
 //             on the model's ONNX export (user_tower.onnx + scorer.onnx; per model, the fastest graph optimisation
 //             level on a short calibration), beside the native scorer (SIMD path) in
 //             this Node process; blocks of 20 requests of the page and of native alternate. Before timing, every
-//             candidate's score must agree: wasm with native within 1e-5, onnxruntime-web with wasm within 1e-4
+//             candidate's score must agree: both wasm builds with native within 1e-5, onnxruntime-web with wasm within 1e-4
 //             (relative to the largest score), or the bench stops. What each timed call includes: bench/web-page.ts.
 import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -59,16 +60,23 @@ const ratio = (a: number[], b: number[]): string => `${(percentile(a, 0.5) / per
  * native's by more than WASM_TOLERANCE or onnxruntime-web's from wasm's by more than ORT_TOLERANCE (so the timings
  * compare the same work). Returns both differences.
  */
-export function checkSameWork(what: string, native: Float32Array, page: { wasm: SideScores; ort: SideScores }): { wasm: number; ort: number } {
+export function checkSameWork(what: string, native: Float32Array, page: { wasm: SideScores; relaxed?: SideScores | null; ort: SideScores }): { wasm: number; relaxed: number; ort: number } {
   const k = native.length;
   for (const [side, s] of Object.entries(page)) {
-    if (s.scores.length !== k) throw new Error(`${what}: ${side} gave ${s.scores.length} scores for ${k} candidates`);
+    if (s && s.scores.length !== k) throw new Error(`${what}: ${side} gave ${s.scores.length} scores for ${k} candidates`);
   }
   const wasm = relError(page.wasm.scores, native), ort = relError(page.ort.scores, Float32Array.from(page.wasm.scores));
+  const relaxed = page.relaxed ? relError(page.relaxed.scores, native) : NaN;
   if (!(wasm <= WASM_TOLERANCE)) throw new Error(`${what}: the wasm scorer's scores differ from native's by ${wasm.toExponential(2)} (relative) > ${WASM_TOLERANCE}`);
+  if (page.relaxed && !(relaxed <= WASM_TOLERANCE)) throw new Error(`${what}: the relaxed-SIMD wasm scorer's scores differ from native's by ${relaxed.toExponential(2)} (relative) > ${WASM_TOLERANCE}`);
   if (!(ort <= ORT_TOLERANCE)) throw new Error(`${what}: onnxruntime-web's scores differ from the wasm scorer's by ${ort.toExponential(2)} (relative) > ${ORT_TOLERANCE}: not the same work`);
-  return { wasm, ort };
+  return { wasm, relaxed, ort };
 }
+
+/** GFLOP/s of the scoring alone (2 x multiply-adds per item x k over the p50 of the whole request, tower included). */
+const gflops = (macsPerItem: number, k: number, us: number[]): string => (us.length ? (2 * macsPerItem * k / percentile(us, 0.5) / 1e3).toFixed(1) : 'n/a');
+/** GB/s of candidate reps read (k x dim float32 over the p50 of the whole request). */
+const gbps = (dim: number, k: number, us: number[]): string => (us.length ? (4 * dim * k / percentile(us, 0.5) / 1e3).toFixed(1) : 'n/a');
 
 /** user_tower.onnx's feeds for batch row 0, named as inputs.json lists them. */
 export function userFeeds(onnxDir: string, user: Parameters<typeof rowFeeds>[1]): Record<string, Feed> {
@@ -86,8 +94,10 @@ async function chromiumRows(models: TimedModel[], ds: Dataset, dir: string, ks: 
     console.log('timed: native = compiled.rank(tower input, table, rows, k, 100) in Node; wasm = WasmPlan.score(tower input, table in module memory, rows, { n: 100 }) in the page; ' +
       'onnxruntime-web = the k rows copied from the page\'s Float32Array table into one [k, I] tensor + user_tower.onnx.run(feature ids) + scorer.onnx.run({ user_rep, item_rep }) + top-100 in JS, in the page');
     const calibrations: string[] = [];
-    console.log(`| model | k | native ${isa} (Node) | wasm SIMD128 (Chromium) | onnxruntime-web (Chromium) | wasm / native | onnxruntime-web / wasm | max rel. diff wasm-native, ort-wasm |`);
-    console.log('|---|---|---|---|---|---|---|---|');
+    console.log(`wasm builds in the page: ${page.info.simd128}, ${page.info.relaxed ?? 'relaxed-simd (not validated by this browser)'}`);
+    console.log(`| model | k | native ${isa} (Node) | wasm SIMD128 (Chromium) | wasm relaxed SIMD (Chromium) | onnxruntime-web (Chromium) | SIMD128 / native | relaxed / native | onnxruntime-web / SIMD128 | onnxruntime-web / relaxed | ` +
+      'scoring GFLOP/s native, SIMD128, relaxed, ort | reps GB/s native, relaxed | max rel. diff SIMD128-native, relaxed-native, ort-SIMD128 |');
+    console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
     for (const [i, m] of models.entries()) {
       const onnxDir = join(dir, `onnx-${i}`);
       const skipped = await exportForOrt(m.model, ds, onnxDir);
@@ -102,11 +112,12 @@ async function chromiumRows(models: TimedModel[], ds: Dataset, dir: string, ks: 
         await page.setRows(i, rows);
         const native = () => m.compiled.rank(m.input, m.table, rows, k, TOP_N);
         const diff = checkSameWork(`${m.name}, k = ${k}`, Float32Array.from(native().scores), await page.check(i, TOP_N));
-        const us = { native: [] as number[], wasm: [] as number[], ort: [] as number[] };
+        const us = { native: [] as number[], wasm: [] as number[], relaxed: [] as number[], ort: [] as number[] };
         await page.time(i, BLOCK, TOP_N);
         for (let b = 0; b < Math.ceil(requests / BLOCK); b++) {
           const t = await page.time(i, BLOCK, TOP_N);
           us.wasm.push(...t.wasm);
+          us.relaxed.push(...t.relaxed);
           us.ort.push(...t.ort);
           for (let r = 0; r < BLOCK; r++) {
             const t0 = performance.now();
@@ -114,7 +125,11 @@ async function chromiumRows(models: TimedModel[], ds: Dataset, dir: string, ks: 
             us.native.push((performance.now() - t0) * 1000);
           }
         }
-        console.log(`| ${m.name} | ${k} | ${cell(us.native)} | ${cell(us.wasm)} | ${cell(us.ort)} | ${ratio(us.wasm, us.native)} | ${ratio(us.ort, us.wasm)} | ${diff.wasm.toExponential(1)}, ${diff.ort.toExponential(1)} |`);
+        const has = us.relaxed.length > 0;
+        const fl = [us.native, us.wasm, us.relaxed, us.ort].map((x) => gflops(m.macsPerItem, k, x)).join(', ');
+        console.log(`| ${m.name} | ${k} | ${cell(us.native)} | ${cell(us.wasm)} | ${has ? cell(us.relaxed) : 'n/a'} | ${cell(us.ort)} | ${ratio(us.wasm, us.native)} | ` +
+          `${has ? ratio(us.relaxed, us.native) : 'n/a'} | ${ratio(us.ort, us.wasm)} | ${has ? ratio(us.ort, us.relaxed) : 'n/a'} | ${fl} | ` +
+          `${gbps(m.dim, k, us.native)}, ${gbps(m.dim, k, us.relaxed)} | ${diff.wasm.toExponential(1)}, ${has ? diff.relaxed.toExponential(1) : 'n/a'}, ${diff.ort.toExponential(1)} |`);
       }
       await page.dispose(i);
     }
@@ -144,12 +159,12 @@ export async function benchWeb(args: string[]): Promise<void> {
       model.eval();
       const compiled = compileUserSide(model)!;
       const probe = scorer.compile(model.servingPlan!().spec);
-      const dim = probe.itemDim;
+      const dim = probe.itemDim, macsPerItem = probe.macsPerItem;
       probe.dispose();
       const rng = new Rng(5);
       const table = Float32Array.from({ length: N_ITEMS * dim }, () => rng.normal() * 0.1);
       const rows = (k: number) => Int32Array.from({ length: k }, () => Math.floor(rng.uniform() * N_ITEMS));
-      return { name, model, compiled, table, dim, user, input: compiled.input(user, 0), rows };
+      return { name, model, compiled, table, dim, macsPerItem, user, input: compiled.input(user, 0), rows };
     });
     console.log(`bench web: ${new Date().toISOString().slice(0, 10)}, ${info.cpu}, Node ${process.version}, 1 thread, native SIMD path ${info.detectedIsa}, ${requests} requests per cell (p50 / p99 us)`);
     if (where.includes('node')) nodeRows(models, scorer, ks, requests, info.detectedIsa, TOP_N);

@@ -1,7 +1,8 @@
 // WebAssembly SIMD128 build of the serving kernels (serve_kernels.inc): 4-float v128 vectors, for the browser
-// scorer (native/wasm, `prerank/web`). SIMD128 has no fused multiply-add: vfma is a multiply then an add (relaxed
-// SIMD's madd is not enabled by default in Node 20, docs/WEB.md). Max-sim tiles keep at most 12 accumulators: the
-// engines map v128 onto the 16 xmm registers of x86-64 (and 32 NEON registers on ARM).
+// scorer (native/wasm, `prerank/web`). SIMD128 has no fused multiply-add: vfma is a multiply then an add. The
+// relaxed build (`-mrelaxed-simd`, scripts/build-wasm.mjs) makes vfma relaxed SIMD's f32x4.relaxed_madd, which
+// engines run as one FMA where the CPU has one (Node 20 does not validate it; docs/WEB.md). Max-sim tiles keep at
+// most 12 accumulators: the engines map v128 onto the 16 xmm registers of x86-64 (and 32 NEON registers on ARM).
 #include "serve_kernels.h"
 
 #if defined(__wasm_simd128__)
@@ -26,7 +27,13 @@ inline V vzero() { return wasm_f32x4_splat(0.f); }
 inline V vload(const float* p) { return wasm_v128_load(p); }
 inline void vstore(float* p, V v) { wasm_v128_store(p, v); }
 inline V vbcast(float x) { return wasm_f32x4_splat(x); }
+#if defined(__wasm_relaxed_simd__)
+// clang 14 emits this builtin as the pre-standard opcode (0xfd 0xaf); scripts/wasm-relaxed.mjs rewrites it to
+// f32x4.relaxed_madd (0xfd 0x105), whose result is a * b + c for the operands in this order.
+inline V vfma(V a, V b, V c) { return __builtin_wasm_fma_f32x4(a, b, c); }
+#else
 inline V vfma(V a, V b, V c) { return wasm_f32x4_add(wasm_f32x4_mul(a, b), c); }
+#endif
 // pmax (b < a ? a : b... as maxps) is one instruction; f32x4.max (NaN-propagating) is several on x86-64, so it
 // serves only where a NaN must survive.
 inline V vmax(V a, V b) { return wasm_f32x4_pmax(b, a); }

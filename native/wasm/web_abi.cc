@@ -165,3 +165,15 @@ WEB_EXPORT(prerank_set_simd) int prerank_set_simd(int on) {
   prerank::serve_detail::set_wasm128(on != 0);
   return prerank::serve_detail::serve_kernels_wasm128() != nullptr;
 }
+
+// What this module was compiled for (scripts/build-wasm.mjs): 2 SIMD128 with relaxed SIMD's multiply-add, 1 SIMD128,
+// 0 scalar code only (prerank_set_simd then keeps the portable kernels).
+WEB_EXPORT(prerank_build_isa) int prerank_build_isa() {
+#if defined(__wasm_relaxed_simd__)
+  return 2;
+#elif defined(__wasm_simd128__)
+  return 1;
+#else
+  return 0;
+#endif
+}

@@ -6,8 +6,48 @@ import { scorerImports, WasmScorerError } from './wasm-imports.js';
 /** Where the module is: its bytes, a compiled module, a fetch response (or its promise), or a URL to fetch. */
 export type WasmSource = ArrayBuffer | ArrayBufferView | WebAssembly.Module | Response | PromiseLike<Response> | URL | string;
 
-/** The built module beside this package's code (dist/wasm/prerank-scorer.wasm; scripts/build-wasm.mjs). */
-export const defaultWasmUrl = new URL('../../wasm/prerank-scorer.wasm', import.meta.url);
+/**
+ * The three builds of the module (scripts/build-wasm.mjs): SIMD128 with relaxed SIMD's fused multiply-add, SIMD128,
+ * and scalar code only. Each engine runs the first its WebAssembly accepts (wasmBuildFor).
+ */
+export type WasmBuild = 'relaxed-simd' | 'simd128' | 'portable';
+export const WASM_BUILDS: readonly WasmBuild[] = ['relaxed-simd', 'simd128', 'portable'];
+
+/** Each build beside this package's code (dist/wasm/). */
+export const wasmUrls: Readonly<Record<WasmBuild, URL>> = {
+  'relaxed-simd': new URL('../../wasm/prerank-scorer-relaxed.wasm', import.meta.url),
+  simd128: new URL('../../wasm/prerank-scorer.wasm', import.meta.url),
+  portable: new URL('../../wasm/prerank-scorer-portable.wasm', import.meta.url),
+};
+
+/** The SIMD128 build beside this package's code (dist/wasm/prerank-scorer.wasm): the one Node 20 runs. */
+export const defaultWasmUrl = wasmUrls.simd128;
+
+// Feature probes: one function (param v128 v128 v128) (result v128) of local.gets and one instruction, f32x4.add
+// (fd e4 01) or f32x4.relaxed_madd in its final encoding (fd 85 02).
+const probe = (body: number[]): Uint8Array<ArrayBuffer> => new Uint8Array([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+  0x01, 0x08, 0x01, 0x60, 0x03, 0x7b, 0x7b, 0x7b, 0x01, 0x7b, 0x03, 0x02, 0x01, 0x00,
+  0x0a, body.length + 4, 0x01, body.length + 2, 0x00, ...body, 0x0b]);
+const PROBES: Record<Exclude<WasmBuild, 'portable'>, Uint8Array<ArrayBuffer>> = {
+  'relaxed-simd': probe([0x20, 0x00, 0x20, 0x01, 0x20, 0x02, 0xfd, 0x85, 0x02]),
+  simd128: probe([0x20, 0x00, 0x20, 0x01, 0xfd, 0xe4, 0x01]),
+};
+
+/** Whether this engine's WebAssembly runs `build` (validates its probe module). */
+export function wasmSupports(build: WasmBuild): boolean {
+  return build === 'portable' || WebAssembly.validate(PROBES[build]);
+}
+
+/**
+ * The build to load: `build` itself when given (refused when this engine cannot run it), else the first of
+ * relaxed-simd, simd128, portable that it runs. Node 20 (V8 11.3) validates no relaxed SIMD: simd128 there.
+ */
+export function wasmBuildFor(build: WasmBuild | 'auto' = 'auto'): WasmBuild {
+  if (build === 'auto') return WASM_BUILDS.find(wasmSupports)!;
+  if (!WASM_BUILDS.includes(build)) throw new WasmScorerError(`build must be one of auto, ${WASM_BUILDS.join(', ')}; got ${JSON.stringify(build)}`);
+  if (!wasmSupports(build)) throw new WasmScorerError(`this engine's WebAssembly does not validate ${build} (build: 'auto' picks what it runs)`);
+  return build;
+}
 
 export interface ScorerExports {
   memory: WebAssembly.Memory;
@@ -31,6 +71,7 @@ export interface ScorerExports {
   prerank_score(p: number, fromRep: number, user: number, fmt: number, table: number, scales: number, rows: number, m: number,
     scores: number, n: number, top: number): number;
   prerank_set_simd(on: number): number;
+  prerank_build_isa(): number;
 }
 
 async function compileSource(source: WasmSource): Promise<WebAssembly.Module> {
