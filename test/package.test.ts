@@ -59,7 +59,9 @@ test('the packed files hold every exports target, its types, the bin and the nat
   for (const bin of Object.values(PKG.bin)) assert.ok(has.has(bin), `bin ${bin} is not in the package`);
   assert.ok(has.has('binding.gyp') && has.has('native/addon.cc'), 'the addon must build on install');
   // built by `npm ci` where clang can target wasm32 (CI installs it): shipped, so installing needs no toolchain for it
-  if (existsSync(join(REPO, 'dist', 'wasm', 'prerank-scorer.wasm'))) assert.ok(has.has('dist/wasm/prerank-scorer.wasm'), 'the WebAssembly scorer is not in the package');
+  for (const build of ['prerank-scorer.wasm', 'prerank-scorer-relaxed.wasm', 'prerank-scorer-portable.wasm']) {
+    if (existsSync(join(REPO, 'dist', 'wasm', build))) assert.ok(has.has(`dist/wasm/${build}`), `the WebAssembly scorer ${build} is not in the package`);
+  }
   const stray = files.filter((f) => /^(dist\/)?(test|bench)\//.test(f) || f.startsWith('src/'));
   assert.deepEqual(stray, [], 'tests, benches and TypeScript sources stay out of the package');
 });

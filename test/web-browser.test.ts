@@ -1,8 +1,10 @@
 // The WebAssembly scorer in a real browser: Debian's chromium (scripts/install-browser.sh), headless, driven by
 // playwright-core against a static file server on loopback. The page imports prerank/web as plain ES modules (no
-// bundler), loads the module from its default address, streams item tables in over fetch, compiles DSSM, IntTower
-// and RankTower plans and scores candidates by id, SIMD128 on and off: every score equals the native scorer's in
-// Node within 1e-5 (relative to the largest), a NaN item head gives a NaN score, and the page logs no error. A
+// bundler), loads each build of the module from its default address (relaxed SIMD, which Chromium validates and
+// prerank/web picks there; SIMD128; portable), streams item tables in over fetch, compiles DSSM, IntTower and
+// RankTower plans and scores candidates by id, SIMD on and off: every score equals the native scorer's in Node
+// within 1e-5 (relative to the largest; the relaxed build's fused multiply-adds round differently), a NaN item head
+// gives a NaN score in every build, and the page logs no error. A
 // second page loads whole exported bundles (DSSM, IntTower, RankTower) with loadBundle, zod mapped by an import
 // map, and answers /v1/prerank and /v1/score bodies as the server's native scorer does in Node.
 import { after, before, test } from 'node:test';
@@ -38,6 +40,7 @@ const CASES: [string, ModelName, Record<string, unknown>, boolean][] = [
   ['dssm', 'dssm', {}, false],
   ['int-tower (2 heads x 16, last layer: grouped)', 'int-tower', { heads: 2, headSize: 16, taps: 'last' }, false],
   ['int-tower (20 heads x 16: split tiles)', 'int-tower', { heads: 20, headSize: 16, tower: [32, 24] }, false],
+  ['int-tower (32 heads x 64: split tiles, 24 user vectors)', 'int-tower', { heads: 32, headSize: 64 }, false],
   ['int-tower (5 heads x 8, NaN in item heads)', 'int-tower', { heads: 5, headSize: 8 }, true],
   ['rank-tower (gated cross-attention)', 'rank-tower', {}, false],
 ];
@@ -67,21 +70,23 @@ import { WasmScorer } from '/src/web/index.js';
 const revive = (k, v) => (v && typeof v === 'object' && Array.isArray(v.f32) ? Float32Array.from(v.f32) : v);
 try {
   const cases = JSON.parse(await (await fetch('/cases.json')).text(), revive);
-  const scorer = await WasmScorer.load();
-  const out = [];
-  for (const [i, c] of cases.entries()) {
-    const plan = scorer.compile(c.spec);
-    const items = await scorer.fetchItems('/items/' + i + '.f32', { dim: c.dim, ids: c.ids });
-    const res = {};
-    for (const simd of [true, false]) {
-      scorer.simd = simd;
-      res[simd ? 'simd' : 'portable'] = Array.from(plan.scoreIds(c.input, items, c.candidates, { n: 10 }).scores);
+  const picked = (await WasmScorer.load()).build;
+  const scores = [];
+  for (const build of ['relaxed-simd', 'simd128', 'portable']) {
+    const scorer = await WasmScorer.load(undefined, { build });
+    for (const [i, c] of cases.entries()) {
+      const plan = scorer.compile(c.spec);
+      const items = await scorer.fetchItems('/items/' + i + '.f32', { dim: c.dim, ids: c.ids });
+      const res = (scores[i] ??= {});
+      for (const simd of [true, false]) {
+        scorer.simd = simd;
+        res[build + ' ' + scorer.isa] = Array.from(plan.scoreIds(c.input, items, c.candidates, { n: 10 }).scores);
+      }
+      plan.dispose();
+      items.dispose();
     }
-    plan.dispose();
-    items.dispose();
-    out.push(res);
   }
-  window.__result = out;
+  window.__result = { picked, scores };
 } catch (e) {
   window.__error = String(e && e.stack || e);
 }
@@ -176,20 +181,28 @@ function relDiff(a: number[], b: Float32Array, what: string): number {
   return d / top;
 }
 
-test('in headless chromium, prerank/web scores every candidate as the native scorer does', { skip, timeout: 300_000 }, async () => {
+test('in headless chromium, prerank/web picks the relaxed-SIMD build, and every build scores every candidate as the native scorer does', { skip, timeout: 300_000 }, async () => {
   const browser = await launchChromium();
   try {
     const { errors, flags: { __result: result, __error: error } } = await openPage(browser, `${base}/`, ['__result', '__error']);
     assert.equal(error, undefined, `the page failed: ${error}`);
-    const got = result as { simd: number[]; portable: number[] }[];
+    const { picked, scores: got } = result as { picked: string; scores: Record<string, number[]>[] };
+    assert.equal(picked, 'relaxed-simd', 'Chromium validates relaxed SIMD');
     assert.equal(got.length, cases.length);
+    // each build with its SIMD kernels on, then off (the portable build has none: portable both times)
+    const paths = ['relaxed-simd relaxed-simd', 'relaxed-simd portable', 'simd128 simd128', 'simd128 portable', 'portable portable'];
     cases.forEach((c, i) => {
-      for (const path of ['simd', 'portable'] as const) {
+      assert.deepEqual(Object.keys(got[i]), paths, c.name);
+      for (const path of paths) {
         const d = relDiff(got[i][path], c.native, `${c.name} (${path})`);
         assert.ok(d < 1e-5, `${c.name} (${path}): the page's scores differ from native by ${d} (relative)`);
       }
     });
-    assert.ok(got[3].simd.filter(Number.isNaN).length > 0, 'the NaN case scored some candidates NaN');
+    // fused multiply-adds round once: some scores of the relaxed build differ in their last bits from SIMD128's
+    const fused = cases.filter((_c, i) => got[i]['relaxed-simd relaxed-simd'].some((x, j) => x !== got[i]['simd128 simd128'][j] && !Number.isNaN(x)));
+    assert.ok(fused.length > 0, 'the relaxed build computes with FMA');
+    const nanCase = CASES.findIndex((c) => c[3]);
+    for (const path of paths) assert.ok(got[nanCase][path].filter(Number.isNaN).length > 0, `the NaN case scored some candidates NaN (${path})`);
     assert.deepEqual(errors, [], 'console errors on the page');
   } finally {
     await browser.close();
