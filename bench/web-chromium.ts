@@ -143,6 +143,11 @@ export class ChromiumBench {
     return this.call('time', i, count, n);
   }
 
+  /** GFLOP/s of 12 register-resident chains of 4-float multiply-adds in the page: fused (relaxed_madd; null where not validated) or mul + add. */
+  peak(fused: boolean): Promise<number | null> {
+    return this.call('peak', fused);
+  }
+
   async dispose(i: number): Promise<void> {
     await this.call('dispose', i);
     for (const k of [...this.files.keys()]) if (k.startsWith(`/case/${i}/`)) this.files.delete(k);

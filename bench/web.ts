@@ -15,7 +15,7 @@ import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Rng, engineInfo, setIsa, setThreads } from '../src/core/index.js';
+import { Rng, engineInfo, fmaPeakGflops, setIsa, setThreads } from '../src/core/index.js';
 import { Dataset, parseDataConfig, writeSyntheticLog } from '../src/data/index.js';
 import { MODELS, type ModelName } from '../src/models/registry.js';
 import type { RecModel } from '../src/models/types.js';
@@ -93,6 +93,9 @@ async function chromiumRows(models: TimedModel[], ds: Dataset, dir: string, ks: 
       `per model at k = ${kCal}, below); crossOriginIsolated ${page.info.crossOriginIsolated}; native in this Node process; ${requests} requests per cell (p50 / p99 us)`);
     console.log('timed: native = compiled.rank(tower input, table, rows, k, 100) in Node; wasm = WasmPlan.score(tower input, table in module memory, rows, { n: 100 }) in the page; ' +
       'onnxruntime-web = the k rows copied from the page\'s Float32Array table into one [k, I] tensor + user_tower.onnx.run(feature ids) + scorer.onnx.run({ user_rep, item_rep }) + top-100 in JS, in the page');
+    const peaks = { fused: await page.peak(true), unfused: await page.peak(false), native: fmaPeakGflops(isa, 1, 0.3) };
+    console.log(`multiply-add peak, 1 thread, 12 register-resident chains: native ${isa} ${peaks.native.toFixed(1)} GFLOP/s (Node); ` +
+      `wasm 4-float f32x4.relaxed_madd ${peaks.fused?.toFixed(1) ?? 'n/a'}, f32x4.mul + f32x4.add ${peaks.unfused!.toFixed(1)} GFLOP/s (Chromium)`);
     const calibrations: string[] = [];
     console.log(`wasm builds in the page: ${page.info.simd128}, ${page.info.relaxed ?? 'relaxed-simd (not validated by this browser)'}`);
     console.log(`| model | k | native ${isa} (Node) | wasm SIMD128 (Chromium) | wasm relaxed SIMD (Chromium) | onnxruntime-web (Chromium) | SIMD128 / native | relaxed / native | onnxruntime-web / SIMD128 | onnxruntime-web / relaxed | ` +

@@ -36,6 +36,9 @@ test('in headless chromium, onnxruntime-web on the ONNX export scores the bench\
   const page = await ChromiumBench.open();
   try {
     assert.equal(page.info.crossOriginIsolated, true, 'the page is cross-origin isolated (5 us timer)');
+    assert.deepEqual([page.info.simd128, page.info.relaxed], ['simd128', 'relaxed-simd'], 'both builds in the page');
+    const fused = await page.peak(true), unfused = await page.peak(false);
+    assert.ok(fused! > 0 && unfused! > 0, `multiply-add peaks ${fused}, ${unfused} GFLOP/s`);
     for (const [i, [kind, extra]] of CASES.entries()) {
       const model = perturbedModel(ds, kind, extra);
       const compiled = compileUserSide(model)!;
@@ -49,11 +52,11 @@ test('in headless chromium, onnxruntime-web on the ONNX export scores the bench\
       const native = Float32Array.from(compiled.rank(input, table, rows, rows.length, 0).scores);
       const got = await page.check(i, 10);
       const diff = checkSameWork(kind, native, got);
-      assert.ok(diff.ort <= ORT_TOLERANCE && diff.wasm <= 1e-5, `${kind}: ${JSON.stringify(diff)}`);
+      assert.ok(diff.ort <= ORT_TOLERANCE && diff.wasm <= 1e-5 && diff.relaxed <= 1e-5, `${kind}: ${JSON.stringify(diff)}`);
       assert.ok(new Set(got.wasm.scores).size > rows.length / 4, `${kind}: scores vary across candidates`);
       assert.deepEqual(got.ort.top, got.wasm.top, `${kind}: the same top 10`);
       const t = await page.time(i, 3, 10);
-      assert.ok(t.wasm.length === 3 && t.ort.length === 3 && [...t.wasm, ...t.ort].every((us) => us >= 0), `${kind}: timings ${JSON.stringify(t)}`);
+      assert.ok(t.wasm.length === 3 && t.relaxed.length === 3 && t.ort.length === 3 && [...t.wasm, ...t.relaxed, ...t.ort].every((us) => us >= 0), `${kind}: timings ${JSON.stringify(t)}`);
       await page.dispose(i);
     }
     assert.deepEqual(page.pageErrors(), [], 'console errors on the page');
@@ -65,7 +68,9 @@ test('in headless chromium, onnxruntime-web on the ONNX export scores the bench\
 test('the bench refuses to time onnxruntime-web when its scores are not the wasm scorer\'s', () => {
   const native = Float32Array.of(1, -2, 3);
   const same = { scores: [1, -2, 3], top: [2, 0, 1] };
-  assert.deepEqual(checkSameWork('t', native, { wasm: same, ort: same }), { wasm: 0, ort: 0 });
+  assert.deepEqual(checkSameWork('t', native, { wasm: same, ort: same }), { wasm: 0, relaxed: NaN, ort: 0 });
+  assert.deepEqual(checkSameWork('t', native, { wasm: same, relaxed: same, ort: same }), { wasm: 0, relaxed: 0, ort: 0 });
+  assert.throws(() => checkSameWork('t', native, { wasm: same, relaxed: { scores: [1, -2, 2.9], top: [] }, ort: same }), /the relaxed-SIMD wasm scorer's scores differ from native's/);
   assert.throws(() => checkSameWork('t', native, { wasm: same, ort: { scores: [1, -2, 3.01], top: [2, 0, 1] } }), /onnxruntime-web's scores differ .* not the same work/);
   assert.throws(() => checkSameWork('t', native, { wasm: same, ort: { scores: [1, -2], top: [] } }), /ort gave 2 scores for 3 candidates/);
   assert.throws(() => checkSameWork('t', native, { wasm: { scores: [1, -2, 2.9], top: [] }, ort: same }), /wasm scorer's scores differ from native's/);
