@@ -146,6 +146,7 @@ test('Node 20 validates SIMD128 but not relaxed SIMD: prerank/web picks the SIMD
   assert.deepEqual([simd.build, simd.isa], ['simd128', 'simd128']);
   simd.simd = false;
   assert.deepEqual([simd.build, simd.isa], ['simd128', 'portable']);
+  await assert.rejects(WasmScorer.load(planted([0xfd, 0x52])), /the module lacks memory, __stack_pointer, _initialize, .*prerank_build_isa: not a scorer module of this prerank version/);
   const portable = await WasmScorer.load(readFileSync(file('portable')));
   assert.deepEqual([portable.build, portable.isa, portable.simd], ['portable', 'portable', false]);
   portable.simd = true;

@@ -74,6 +74,12 @@ export interface ScorerExports {
   prerank_build_isa(): number;
 }
 
+// Every export ScorerExports names (a module built by another prerank version lacks some).
+const REQUIRED_EXPORTS = ['memory', '__stack_pointer', '_initialize', 'prerank_alloc', 'prerank_free', 'prerank_plan_new', 'prerank_plan_step',
+  'prerank_builder_free', 'prerank_plan_number', 'prerank_plan_floats', 'prerank_plan_finish', 'prerank_plan_delete', 'prerank_plan_input_len',
+  'prerank_plan_rep_len', 'prerank_plan_item_dim', 'prerank_plan_macs', 'prerank_encode', 'prerank_score', 'prerank_set_simd',
+  'prerank_build_isa'] as const satisfies readonly (keyof ScorerExports)[];
+
 async function compileSource(source: WasmSource): Promise<WebAssembly.Module> {
   if (source instanceof WebAssembly.Module) return source;
   if (source instanceof ArrayBuffer || ArrayBuffer.isView(source)) return WebAssembly.compile(source as BufferSource);
@@ -101,6 +107,10 @@ export class ScorerModule {
     let memory: WebAssembly.Memory | null = null;
     const instance = await WebAssembly.instantiate(module, scorerImports(() => memory!));
     const x = instance.exports as unknown as ScorerExports;
+    const missing = REQUIRED_EXPORTS.filter((name) => !(name in x));
+    if (missing.length) {
+      throw new WasmScorerError(`the module lacks ${missing.join(', ')}: not a scorer module of this prerank version (scripts/build-wasm.mjs builds it: npm run build:wasm)`);
+    }
     memory = x.memory;
     x._initialize();
     return new ScorerModule(x);
