@@ -66,7 +66,13 @@ function build({ out, flags: extra, relaxed }) {
       if (status !== 0) fail(`building ${out} failed (${cxx} exited with ${status ?? signal})`);
       let note = '';
       if (relaxed) {
-        const { bytes, instructions, rewritten } = rewriteRelaxed(readFileSync(linked));
+        let result;
+        try {
+          result = rewriteRelaxed(readFileSync(linked));
+        } catch (e) {
+          fail(`rewriting the relaxed-SIMD opcodes of ${linked} failed: ${e.message}`);
+        }
+        const { bytes, instructions, rewritten } = result;
         if (!rewritten['f32x4.relaxed_madd']) fail(`${linked} has no relaxed multiply-add (native/serve_wasm128.cc's vfma under -mrelaxed-simd)`);
         writeFileSync(out, bytes);
         rmSync(linked);
