@@ -272,10 +272,39 @@ class ServePlanWrap : public Napi::ObjectWrap<ServePlanWrap> {
   }
 };
 
+// centroidMaxSim(st: Float32Array [C, rpad], rpad, codes: Uint16Array [items, H], heads, rows: Int32Array, m,
+// out: Float32Array(m)): out[k] = sum over the rpad columns r of max over h of st[codes[rows[k] * H + h], r]
+// (serve_kernels.h, CentroidMaxSimArgs). Every row and every code it reads is checked first.
+Napi::Value CentroidMaxSim(const Napi::CallbackInfo& info) {
+  Args a{info, "centroidMaxSim"};
+  a.need(7);
+  const long rpad = a.num_long(1, "rpad", 16);
+  if (rpad % 16 != 0) a.fail("rpad must be a multiple of 16, got " + std::to_string(rpad));
+  const float* st = a.f32(0, "st", rpad);
+  const long centroids = a.length(0) / rpad;
+  const long heads = a.num_long(3, "heads", 1);
+  const uint16_t* codes = a.array<uint16_t, napi_uint16_array>(2, "codes", heads, false, "Uint16Array");
+  const long items = a.length(2) / heads;
+  const long m = a.num_long(5, "m");
+  const int32_t* rows = a.i32(4, "rows", m);
+  float* out = a.f32(6, "out", m);
+  for (long k = 0; k < m; ++k) {
+    if (rows[k] < 0 || rows[k] >= items)
+      a.fail("rows[" + std::to_string(k) + "] = " + std::to_string(rows[k]) + " is outside the codes' " + std::to_string(items) + " items");
+    for (long h = 0; h < heads; ++h)
+      if (codes[rows[k] * heads + h] >= centroids)
+        a.fail("codes[" + std::to_string(rows[k] * heads + h) + "] = " + std::to_string(codes[rows[k] * heads + h]) + " is not below the " +
+               std::to_string(centroids) + " centroids of st");
+  }
+  centroid_maxsim({st, static_cast<int>(rpad), static_cast<int>(heads), codes, rows, out}, m);
+  return info.Env().Undefined();
+}
+
 }  // namespace
 
 void register_serve(Napi::Env env, Napi::Object exports) {
   exports.Set("ServePlan", ServePlanWrap::define(env));
+  exports.Set("centroidMaxSim", Napi::Function::New(env, CentroidMaxSim, "centroidMaxSim"));
 }
 
 }  // namespace prerank
