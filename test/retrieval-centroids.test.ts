@@ -10,7 +10,7 @@ import { Rng } from '../src/core/index.js';
 import { exportBundle } from '../src/export/index.js';
 import type { BundleManifest } from '../src/export/manifest.js';
 import { buildHeadCentroids, invertedLists, kmeans, loadHeadCentroids, nearestCentroids, saveHeadCentroids } from '../src/export/head-centroids.js';
-import { centroidMaxSimReference } from '../src/serve/centroid-source.js';
+import { centroidMaxSimReference, type CentroidSource } from '../src/serve/centroid-source.js';
 import { serveAddon } from '../src/serve/native.js';
 import { Deployment } from '../src/serve/service.js';
 import { createServer } from '../src/serve/server.js';
@@ -132,6 +132,26 @@ test('a centroid bundle records its index; probing every list returns exactly th
     const exactScore = new Map((await deployment.scorer.retrieve({ user: userOf(u), k: n, mode: 'exact' })).items.map((x) => [x.id, x.score]));
     assert.equal(cut.items.length, 5);
     for (const x of cut.items) assert.ok(Math.abs(x.score - exactScore.get(x.id)!) <= 1e-5, `${u} ${x.id}`);
+  }
+});
+
+test('the native gather-and-cut keeps the same candidates as the TypeScript one', () => {
+  const src = deployment.ann as unknown as { native: unknown; candidates: CentroidSource['candidates'] };
+  if (!src.native) return; // no addon: only the TypeScript path exists
+  const native = src.native;
+  const rep = new Float32Array(64);
+  const rng = new Rng(13);
+  for (let t = 0; t < 5; t++) {
+    rep.set(randn(rng, rep.length));
+    for (const [nprobe, maxCandidates] of [[1, 5], [2, 10], [3, 1000]]) {
+      const s = { perHead: 0, ef: 0, nprobe, maxCandidates };
+      src.native = native;
+      const a = src.candidates(rep, 5, s);
+      src.native = null;
+      const b = src.candidates(rep, 5, s);
+      src.native = native;
+      assert.deepEqual(a, b, `nprobe ${nprobe} cap ${maxCandidates}`);
+    }
   }
 });
 

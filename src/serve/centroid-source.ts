@@ -24,7 +24,9 @@ export function centroidMaxSimReference(st: Float32Array, rpad: number, codes: U
   }
 }
 
-type CentroidMaxSim = (st: Float32Array, rpad: number, codes: Uint16Array, heads: number, rows: Int32Array, m: number, out: Float32Array) => void;
+/** native centroidCandidates (native/serve_binding.cc): the probed lists' items, cut by centroid max-sim; the count written. */
+type CentroidCandidates = (st: Float32Array, rpad: number, codes: Uint16Array, heads: number, offsets: Int32Array, lists: Int32Array,
+  probes: Int32Array, stamp: Int32Array, tag: number, cap: number, out: Int32Array) => number;
 
 export class CentroidSource implements CandidateSource {
   readonly kind = 'centroids';
@@ -38,7 +40,8 @@ export class CentroidSource implements CandidateSource {
   /** stamp[row] = the query that last gathered the row (dedup without clearing). */
   private readonly stamp: Int32Array;
   private query = 0;
-  private readonly approx: CentroidMaxSim;
+  /** The native gather-and-cut, or null (no addon: the same in TypeScript, with the reference centroid max-sim). */
+  private readonly native: CentroidCandidates | null;
 
   constructor(ix: HeadCentroids, private readonly layout: MultiVectorLayout, readonly defaults: SearchDefaults) {
     this.ix = ix;
@@ -47,9 +50,7 @@ export class CentroidSource implements CandidateSource {
     this.rpad = Math.ceil(layout.queries / 16) * 16;
     this.st = new Float32Array(this.c * this.rpad);
     this.stamp = new Int32Array(this.items);
-    const native = serveAddon() as unknown as { centroidMaxSim?: CentroidMaxSim } | null;
-    this.approx = native?.centroidMaxSim ?? ((st, rpad, codes, heads, rows, m, out) =>
-      centroidMaxSimReference(st, rpad, codes, heads, rows.subarray(0, m), out));
+    this.native = (serveAddon() as unknown as { centroidCandidates?: CentroidCandidates } | null)?.centroidCandidates ?? null;
   }
 
   candidates(rep: Float32Array, _k: number, s: SearchDefaults): Int32Array {
@@ -65,24 +66,31 @@ export class CentroidSource implements CandidateSource {
       this.stamp.fill(0);
     }
     const tag = this.query;
-    const found: number[] = [];
+    const probes = new Int32Array(l.queries * nprobe);
     const column = new Float32Array(c);
     for (let a = 0; a < l.queries; a++) {
       for (let j = 0; j < c; j++) column[j] = this.st[j * rpad + a];
-      for (const cent of topK(column, nprobe, undefined, 'last')) {
-        for (let e = ix.offsets[cent]; e < ix.offsets[cent + 1]; e++) {
-          const row = ix.lists[e];
-          if (this.stamp[row] !== tag) {
-            this.stamp[row] = tag;
-            found.push(row);
-          }
+      probes.set(topK(column, nprobe, undefined, 'last'), a * nprobe);
+    }
+    if (this.native) {
+      const out = new Int32Array(s.maxCandidates);
+      const m = this.native(this.st, rpad, ix.codes, ix.heads, ix.offsets, ix.lists, probes, this.stamp, tag, s.maxCandidates, out);
+      return out.slice(0, m);
+    }
+    const found: number[] = [];
+    for (const cent of probes) {
+      for (let e = ix.offsets[cent]; e < ix.offsets[cent + 1]; e++) {
+        const row = ix.lists[e];
+        if (this.stamp[row] !== tag) {
+          this.stamp[row] = tag;
+          found.push(row);
         }
       }
     }
     const rows = Int32Array.from(found);
     if (rows.length <= s.maxCandidates) return rows.sort();
     const approx = new Float32Array(rows.length);
-    this.approx(this.st, rpad, ix.codes, ix.heads, rows, rows.length, approx);
+    centroidMaxSimReference(this.st, rpad, ix.codes, ix.heads, rows, approx);
     return Int32Array.from(topK(approx, s.maxCandidates, undefined, 'last'), (i) => rows[i]).sort();
   }
 
