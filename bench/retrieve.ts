@@ -172,8 +172,8 @@ const GRIDS: Record<string, Partial<SearchDefaults>[]> = {
     { perHead: 256, sumDepth: 1024, sumGroups: 3, ef: 256, maxCandidates: 8192 }, { perHead: 512, sumDepth: 512, sumGroups: 1, ef: 512, maxCandidates: 16384 },
   ],
   'multi-vector-centroids': [
-    { nprobe: 1 }, { nprobe: 2 }, { nprobe: 8 }, { nprobe: 16 }, { nprobe: 4, maxCandidates: 4096 }, { nprobe: 8, maxCandidates: 16384 },
-    { nprobe: 16, maxCandidates: 16384 }, { nprobe: 32, maxCandidates: 16384 },
+    { nprobe: 2 }, { nprobe: 4 }, { nprobe: 8 }, { nprobe: 1, maxCandidates: 2048 }, { nprobe: 1, maxCandidates: 4096 },
+    { nprobe: 1, maxCandidates: 16384 }, { nprobe: 2, maxCandidates: 16384 },
   ],
 };
 

@@ -43,11 +43,13 @@ export function multiVectorDefaults(l: MultiVectorLayout): SearchDefaults {
 }
 
 /**
- * The centroid index's defaults: 4 lists per query vector, the candidate cap of the layout's rescoring budget
- * (multiVectorDefaults); the HNSW fields are unused.
+ * The centroid index's defaults: 1 list per query vector, the candidate cap of the layout's rescoring budget
+ * (multiVectorDefaults); the HNSW fields are unused. IntTower at 1M items (synthetic M corpus, 4,096 centroids):
+ * recall@100 0.981 at 1, 2, 4 or 8 lists with the cap at 8,192, 0.947 with 4,096, 0.997 with 16,384: the cap, not
+ * the probes, limits it (docs/SERVING.md, "Retrieval at 1M items").
  */
 export function centroidDefaults(l: MultiVectorLayout): SearchDefaults {
-  return { perHead: 0, ef: 0, nprobe: 4, maxCandidates: multiVectorDefaults(l).maxCandidates };
+  return { perHead: 0, ef: 0, nprobe: 1, maxCandidates: multiVectorDefaults(l).maxCandidates };
 }
 
 /** The head index's usearch settings: small build breadth (it holds N*H vectors), ef chosen per request. */
