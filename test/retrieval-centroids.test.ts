@@ -54,14 +54,22 @@ test('kmeans ends at a fixed point of Lloyd: each centroid the float64 mean of t
   }
   const heads = 3;
   const ix = buildHeadCentroids(x, p, heads, k, { seed: 2 });
-  const n = (k * per) / heads;
-  const { offsets, lists } = invertedLists(ix.codes, heads, k);
-  assert.deepEqual([Array.from(offsets), Array.from(lists)], [Array.from(ix.offsets), Array.from(ix.lists)]);
+  assert.deepEqual(Array.from(ix.codes.subarray(0, 60)), Array.from(nearest(x.subarray(0, 60 * p), p, ix.centroids)));
+  // codes where an item's heads often share a centroid: each list holds each item once
+  const n = 300;
+  const codes = Uint16Array.from({ length: n * heads }, (_, i) => (i % 5 === 0 ? rng.int(k) : Math.floor(i / heads) % k));
+  const { offsets, lists } = invertedLists(codes, heads, k);
   for (let c = 0; c < k; c++) {
-    const want = Array.from({ length: n }, (_, r) => r).filter((r) => [0, 1, 2].some((h) => ix.codes[r * heads + h] === c));
+    const want = Array.from({ length: n }, (_, r) => r).filter((r) => [0, 1, 2].some((h) => codes[r * heads + h] === c));
     assert.deepEqual(Array.from(lists.subarray(offsets[c], offsets[c + 1])), want, `list ${c}`);
   }
 });
+
+const nearest = (x: Float32Array, p: number, cent: Float32Array): Int32Array => {
+  const out = new Int32Array(x.length / p);
+  nearestCentroids(x, p, cent, out);
+  return out;
+};
 
 test('the saved index reads back whole; a damaged one is refused naming the file and what is wrong', async () => {
   const dir = tempDir('centroids');
@@ -123,6 +131,8 @@ test('a centroid bundle records its index; probing every list returns exactly th
   assert.ok(info?.kind === 'multi-vector-centroids' && info.file === 'items/heads.ivf' && info.centroids === 8 && m.files['items/heads.ivf']);
   assert.equal(deployment.ann?.kind, 'centroids');
   const n = run.data.itemKeys.length;
+  const all = deployment.ann!.candidates(new Float32Array(64).fill(0.1), 5, { perHead: 0, ef: 0, nprobe: 8, maxCandidates: n });
+  assert.deepEqual(Array.from(all), Array.from({ length: n }, (_, i) => i));
   for (const u of ['u3', 'u17', 'u42', 'u77']) {
     const exact = await deployment.scorer.retrieve({ user: userOf(u), k: 20, mode: 'exact' });
     const all = await deployment.scorer.retrieve({ user: userOf(u), k: 20, nprobe: 8, maxCandidates: n });
