@@ -105,7 +105,7 @@ export async function benchRetrieveReach(args: string[]): Promise<void> {
     let small = 0;
     for (let r = 0; r < vectors.length / p; r++) if (Math.hypot(...vectors.subarray(r * p, (r + 1) * p)) < m / 2) small++;
     console.log(`CPU ${cpuModel()}; ${dir}: ${info.kind}, ${n} items, ${vectors.length / p} vectors of ${p}, max norm ${round(m)}, ${round(small / (vectors.length / p))} below half of it; ${queries.length} queries; exact top-${k}`);
-    if (args.includes('--saved') && info.kind !== 'none' && info.file && n === t.ids.size) {
+    if (args.includes('--saved') && (info.kind === 'inner-product' || info.kind === 'multi-vector') && info.file && n === t.ids.size) {
       const index = await newUsearch(info.vectors ? p + 1 : p, info.kind === 'multi-vector' ? { ...HEAD_INDEX_PARAMS, quantization } : {});
       index.view(join(dir, info.file));
       const search = (fetch: number, q: Float32Array) => index.search(info.vectors ? augmentQuery(q) : q, fetch, 1).keys.subarray(0, fetch);

@@ -1,27 +1,32 @@
-// `npm run bench -- retrieve [--items 1000000] [--items32 N] [--steps 300] [--queries 100] [--dir .retrieve]
-//   [--models dssm,inttower,inttower32,ranktower] [--no-ml1m] [--no-compare] [--reuse]`: retrieval over the whole corpus.
-// Corpora: ML-1M partial (configs/data/ml-1m-partial.json: every movie) and a synthetic log of --items items written
-// by `prerank data synth`'s generator (src/data/synth-log.ts: events = max(200k, 2 x items), users = max(10k,
-// items / 2), seed 1; reused when the folder holds the same counts). Per corpus and model: --steps training steps
-// (batch 2048, Adam, from the encoded cache) so the towers are not at their initialisation, then the export:
-// item tower over every item (the item reps), the retrieval index as a bundle gets it (timed: index build s, bytes);
+// `npm run bench -- retrieve [--size S|M | --items N] [--epochs 1 | --steps N] [--items32 N] [--queries 100]
+//   [--dir .retrieve] [--models dssm,inttower,inttower32,ranktower] [--no-ml1m] [--no-compare] [--reuse]`: retrieval
+// over the whole corpus.
+// Corpora: ML-1M partial (configs/data/ml-1m-partial.json: every movie) and a synthetic log written by `prerank data
+// synth`'s generator (src/data/synth-log.ts, seed 1; reused when the folder holds the same counts): --size names one
+// of its sizes (S: 1M events, 100k items, 200k users; M: 10M events, 1M items, 2M users; the default is M), --items N
+// instead a log of N items with events = max(200k, 2 x N) and users = max(10k, N / 2).
+// Per corpus and model: --epochs passes over the training split (default 1; batch 2048, Adam, from the encoded
+// cache; --steps N instead a fixed count) so the item reps leave their initialisation, then the export: item tower
+// over every item (the item reps), the retrieval index as a bundle gets it (timed: index build s, bytes);
 // --reuse: a bundle an earlier run left in the folder is measured as it is (no training, no build time).
 // IntTower 32 x 64 indexes the first --items32 items (default min(items, 200k)): 32 head vectors per item.
 // Then the service's scorer (Deployment, memory store) answers --queries users drawn at random, each given by its id
 // only (its other features missing): exact mode (every item through the native plan: the truth, and exact p50),
-// then the index path at several k'/ef settings: p50/p99 latency of the whole request and recall@100 against exact.
+// then the index path at several settings: p50/p99 latency of the whole request and recall@100 against exact.
 // --compare (default on up to 100k items): IntTower's head index as one index over N x H vectors in f32, f16 and i8
 // vs one index per head (f32): build s, bytes, recall@100 at k' = ef = 128. Last line: one JSON object.
-import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { engineInfo, Rng } from '../src/core/index.js';
-import { CachedDataset, loadDataConfig, writeSynthLog } from '../src/data/index.js';
+import { CachedDataset, loadDataConfig, SYNTH_SIZES, writeSynthLog, type SynthSize } from '../src/data/index.js';
 import type { Batch } from '../src/data/batch.js';
 import { exportBundle } from '../src/export/index.js';
+import { fromRunDir, type ExportOptions, type ExportSource } from '../src/export/export-bundle.js';
 import type { BundleManifest, SearchDefaults } from '../src/export/manifest.js';
 import { Deployment } from '../src/serve/service.js';
 import type { ScoreResponse, Scorer, UserFeatures } from '../src/serve/scorer.js';
-import { buildModel, createOptimizer, parseTrainConfig } from '../src/train/index.js';
+import { buildModel, createOptimizer, parseTrainConfig, saveCheckpoint } from '../src/train/index.js';
+import { runConfigJson } from '../src/train/config.js';
 import { trainStep } from '../src/train/step.js';
 import { percentile } from '../src/util/stats.js';
 import { peakRssMiB } from '../src/util/proc.js';
@@ -46,9 +51,19 @@ const opt = (args: string[], name: string): string | undefined => {
   return args[i].includes('=') ? args[i].split('=')[1] : args[i + 1];
 };
 
-/** The synthetic corpus of `items` items (written once per folder and size). */
-async function synthCorpus(dir: string, items: number): Promise<string> {
-  const want = { events: Math.max(200_000, 2 * items), users: Math.max(10_000, Math.floor(items / 2)), items };
+/** Counts of a synthetic corpus: a named size of the generator, or `items` items with the counts scaled from them. */
+function synthCounts(size: string | undefined, items: number | undefined): { name: string; events: number; users: number; items: number } {
+  if (items !== undefined) {
+    if (!Number.isSafeInteger(items) || items < 1) throw new Error(`--items: expected a positive integer, got ${items}`);
+    return { name: String(items), events: Math.max(200_000, 2 * items), users: Math.max(10_000, Math.floor(items / 2)), items };
+  }
+  const s = size ?? 'M';
+  if (!(s in SYNTH_SIZES)) throw new Error(`--size: expected one of ${Object.keys(SYNTH_SIZES).join(', ')}, got '${s}'`);
+  return { name: s, ...SYNTH_SIZES[s as SynthSize] };
+}
+
+/** The synthetic corpus of those counts (written once per folder). */
+async function synthCorpus(dir: string, want: { events: number; users: number; items: number }): Promise<string> {
   const meta = join(dir, 'synth.json');
   const have = existsSync(meta) ? JSON.parse(readFileSync(meta, 'utf8')) as typeof want : null;
   if (!have || have.events !== want.events || have.items !== want.items || have.users !== want.users) {
@@ -59,27 +74,48 @@ async function synthCorpus(dir: string, items: number): Promise<string> {
   return join(dir, 'config.json');
 }
 
+/** The training budget: a fixed step count, or `epochs` passes over the training split at BATCH rows a step. */
+type Budget = { steps: number } | { epochs: number };
+
 /**
- * --steps training steps of a model, then its bundle over the first `maxItems` items with the retrieval index (build
- * seconds, bytes); also the dataset's user ids and key column for the queries.
+ * The training budget of a model, saved as a run under `run`; --reuse: a run already there is loaded instead (no
+ * training). The model and its dataset, and the steps and seconds trained (NaN when loaded).
  */
-async function trainAndExport(cfgPath: string, key: ModelKey, steps: number, out: string, maxItems: number, reuse: boolean) {
+async function trained(cfgPath: string, key: ModelKey, budget: Budget, run: string, reuse: boolean) {
+  if (reuse && existsSync(join(run, 'best'))) {
+    console.log(`  ${key}: the run in ${run}, exported again`);
+    return { src: await fromRunDir(run) as ExportSource & { dataset: CachedDataset }, steps: NaN, trainS: NaN };
+  }
   const ds = await CachedDataset.open(loadDataConfig(cfgPath));
-  if (reuse && existsSync(join(out, 'manifest.json'))) return reused(out, ds.userKeys, ds.encoders.spec.keys.user);
-  const cfg = parseTrainConfig({ model: MODELS[key], data: { config: cfgPath }, batchSize: BATCH, seed: 1, outDir: out });
+  const cfg = parseTrainConfig({ model: MODELS[key], data: { config: cfgPath }, batchSize: BATCH, seed: 1, outDir: run });
   const model = buildModel(cfg, ds);
   const o = createOptimizer(model, cfg.optimizer);
+  const steps = 'steps' in budget ? budget.steps : Math.ceil((budget.epochs * ds.splitSize('train')) / BATCH);
+  const t0 = performance.now();
   let step = 0;
   for (let epoch = 0; step < steps; epoch++) {
     for (const b of ds.batches('train', { batchSize: BATCH, seed: 1 }).epoch(epoch)) {
       trainStep(model, o, b, undefined, `${key} step ${step}`);
       if (++step >= steps) break;
+      if (step % 250 === 0) console.log(`  ${key}: step ${step} of ${steps}, ${round((performance.now() - t0) / 1000, 0)} s`);
     }
   }
+  const trainS = (performance.now() - t0) / 1000;
+  console.log(`  ${key}: ${steps} steps of ${BATCH} (${round((steps * BATCH) / ds.splitSize('train'), 2)} epochs) in ${round(trainS, 0)} s`);
+  rmSync(run, { recursive: true, force: true });
+  mkdirSync(run, { recursive: true });
+  writeFileSync(join(run, 'config.json'), runConfigJson(cfg));
+  await saveCheckpoint(join(run, 'best'), model, null, { epoch: 0 });
+  return { src: { model, dataset: ds, config: cfg.model } as ExportSource & { dataset: CachedDataset }, steps, trainS };
+}
+
+/** The bundle of a trained model over the first `maxItems` items with its retrieval index (build seconds, bytes). */
+async function exported(src: ExportSource & { dataset: CachedDataset }, out: string, maxItems: number, exportOpts: ExportOptions) {
+  const ds = src.dataset;
   const keys = ds.itemKeys.slice(0, maxItems);
   rmSync(out, { recursive: true, force: true });
   const items = { keys, batch: (c: number) => ds.itemBatch(c), fill: (b: Batch, ids: Int32Array) => ds.fillItems(b, ids) };
-  const r = await exportBundle({ model, dataset: ds, config: cfg.model, items }, out, { itemDtype: 'float32' });
+  const r = await exportBundle({ model: src.model, dataset: ds, config: src.config, items }, out, { itemDtype: 'float32', ...exportOpts });
   const info = r.manifest.items.cached ? r.manifest.items.retrievalIndex : undefined;
   const file = info && info.kind !== 'none' ? info.file : null;
   return { indexS: r.indexSeconds, indexBytes: file ? statSync(join(out, file)).size : 0, items: keys.length, kind: info?.kind ?? 'none',
@@ -91,7 +127,7 @@ function reused(out: string, users: string[], userKey: string) {
   const m = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')) as BundleManifest;
   const info = m.items.cached ? m.items.retrievalIndex : undefined;
   const file = info && info.kind !== 'none' ? info.file : null;
-  console.log(`reusing ${out} (exported ${m.createdAt}; index ${info?.kind ?? 'none'}, ${info && info.kind !== 'none' && info.vectors ? 'augmented' : 'raw'} vectors)`);
+  console.log(`reusing ${out} (exported ${m.createdAt}; index ${info?.kind ?? 'none'}, ${info && 'vectors' in info && info.vectors ? 'augmented' : 'raw'} vectors)`);
   return { indexS: NaN, indexBytes: file ? statSync(join(out, file)).size : 0, items: m.items.count, kind: info?.kind ?? 'none', users, userKey };
 }
 
@@ -135,6 +171,10 @@ const GRIDS: Record<string, Partial<SearchDefaults>[]> = {
     { perHead: 128, sumDepth: 1024, sumGroups: 3, ef: 128 }, { perHead: 256, sumDepth: 256, sumGroups: 1, ef: 256, maxCandidates: 8192 },
     { perHead: 256, sumDepth: 1024, sumGroups: 3, ef: 256, maxCandidates: 8192 }, { perHead: 512, sumDepth: 512, sumGroups: 1, ef: 512, maxCandidates: 16384 },
   ],
+  'multi-vector-centroids': [
+    { nprobe: 2 }, { nprobe: 4 }, { nprobe: 8 }, { nprobe: 1, maxCandidates: 2048 }, { nprobe: 1, maxCandidates: 4096 },
+    { nprobe: 1, maxCandidates: 16384 }, { nprobe: 2, maxCandidates: 16384 },
+  ],
 };
 
 async function measure(corpus: string, key: ModelKey, bundle: string, queries: UserFeatures[], o: { compare: boolean; dir: string }): Promise<Row[]> {
@@ -156,8 +196,9 @@ async function measure(corpus: string, key: ModelKey, bundle: string, queries: U
       const shown = { ...defaults!, ...setting };
       const label = Object.keys(setting).length ? '' : ' (bundle default)';
       const perHead = d.ann!.index === 'inner-product' ? Math.max(K, shown.perHead) : shown.perHead; // inner product: at least k
-      console.log(`    k'=${perHead} sum=${shown.sumDepth ?? 0}x${shown.sumGroups ?? 1} ef=${shown.ef} cap=${shown.maxCandidates}${label}: p50 ${r.p50} ms, p99 ${r.p99} ms, recall@${K} ${r.recall}, ${round(exactP50 / r.p50, 1)}x faster than exact`);
-      rows.push({ corpus, model: key, per_head: perHead, sum_depth: shown.sumDepth ?? 0, sum_groups: shown.sumGroups ?? 1, ef: shown.ef ?? null, max_candidates: shown.maxCandidates ?? null, default: label ? 1 : 0,
+      const what = d.ann!.index === 'multi-vector-centroids' ? `nprobe=${shown.nprobe}` : `k'=${perHead} sum=${shown.sumDepth ?? 0}x${shown.sumGroups ?? 1} ef=${shown.ef}`;
+      console.log(`    ${what} cap=${shown.maxCandidates}${label}: p50 ${r.p50} ms, p99 ${r.p99} ms, recall@${K} ${r.recall}, ${round(exactP50 / r.p50, 1)}x faster than exact`);
+      rows.push({ corpus, model: key, index: d.ann!.index, nprobe: shown.nprobe ?? null, per_head: perHead, sum_depth: shown.sumDepth ?? 0, sum_groups: shown.sumGroups ?? 1, ef: shown.ef ?? null, max_candidates: shown.maxCandidates ?? null, default: label ? 1 : 0,
         p50_ms: r.p50, p99_ms: r.p99, recall_at_100: r.recall, exact_p50_ms: exactP50 });
     }
     if (o.compare && d.ann?.index === 'multi-vector') await compareHeadIndexes(d, queries, truth, join(o.dir, 'compare'));
@@ -168,42 +209,66 @@ async function measure(corpus: string, key: ModelKey, bundle: string, queries: U
 }
 
 export async function benchRetrieve(args: string[]): Promise<void> {
-  const items = Number(opt(args, 'items') ?? 1_000_000);
+  const corpus = synthCounts(opt(args, 'size'), opt(args, 'items') === undefined ? undefined : Number(opt(args, 'items')));
+  const items = corpus.items;
   const items32 = Number(opt(args, 'items32') ?? Math.min(items, 200_000));
-  const steps = Number(opt(args, 'steps') ?? 300);
+  const budget: Budget = opt(args, 'steps') !== undefined ? { steps: Number(opt(args, 'steps')) } : { epochs: Number(opt(args, 'epochs') ?? 1) };
+  const n = 'steps' in budget ? budget.steps : budget.epochs;
+  if (!(n > 0) || !Number.isFinite(n) || ('steps' in budget && !Number.isInteger(n))) throw new Error(`--${'steps' in budget ? 'steps' : 'epochs'}: expected a positive number, got ${n}`);
   const nq = Number(opt(args, 'queries') ?? 100);
   const dir = resolve(opt(args, 'dir') ?? '.retrieve');
   const keys = (opt(args, 'models') ?? Object.keys(MODELS).join(',')).split(',') as ModelKey[];
   for (const k of keys) if (!(k in MODELS)) throw new Error(`--models: unknown model '${k}' (known: ${Object.keys(MODELS).join(', ')})`);
   const compare = !args.includes('--no-compare') && items <= 100_000;
+  const reuse = args.includes('--reuse');
+  const headIndexes = (opt(args, 'head-index') ?? 'hnsw,centroids').split(',');
+  for (const h of headIndexes) if (h !== 'hnsw' && h !== 'centroids') throw new Error(`--head-index: unknown kind '${h}' (known: hnsw, centroids)`);
   const info = engineInfo();
   const t0 = performance.now();
-  console.log(`CPU: ${cpuModel()}; ISA path: ${info.isa}; pool threads: ${info.threads}; items ${items} (IntTower 32 x 64: ${items32}); ${steps} training steps; ${nq} queries; top-${K}`);
+  console.log(`CPU: ${cpuModel()}; ISA path: ${info.isa}; pool threads: ${info.threads}; corpus ${corpus.name} (${corpus.events} events, ${items} items, ${corpus.users} users; IntTower 32 x 64: ${items32} items); training ${'steps' in budget ? `${budget.steps} steps` : `${budget.epochs} epoch(s)`} of batch ${BATCH}; ${nq} queries; top-${K}`);
   const corpora: [string, string][] = [];
   if (!args.includes('--no-ml1m')) corpora.push(['ml-1m-partial', resolve('configs/data/ml-1m-partial.json')]);
-  corpora.push([`synth-${items}`, await synthCorpus(join(dir, `synth-${items}`), items)]);
+  corpora.push([`synth-${corpus.name}`, await synthCorpus(join(dir, `synth-${corpus.name}`), { events: corpus.events, users: corpus.users, items })]);
   const rows: Row[] = [];
   const builds: Row[] = [];
   for (const [corpus, cfgPath] of corpora) {
     for (const key of keys) {
-      const b = await trainAndExport(cfgPath, key, steps, join(dir, 'bundles', `${corpus}-${key}`), key === 'inttower32' ? items32 : Infinity, args.includes('--reuse'));
-      console.log(`${corpus} ${key}: ${b.items} items, ${b.kind} index built in ${round(b.indexS, 1)} s, ${round(b.indexBytes / 2 ** 20, 1)} MiB; peak RSS ${round(peakRssMiB() ?? NaN, 0)} MiB`);
-      builds.push({ corpus, model: key, items: b.items, index: b.kind, index_build_s: round(b.indexS, 1), index_mib: round(b.indexBytes / 2 ** 20, 1) });
-      const rng = new Rng(7);
-      const queries = Array.from({ length: nq }, () => ({ [b.userKey]: b.users[rng.int(b.users.length)] }));
-      rows.push(...await measure(corpus, key, join(dir, 'bundles', `${corpus}-${key}`), queries, { compare: compare && key === 'inttower' && corpus.startsWith('synth'), dir }));
+      // max-sim models: one bundle per head index kind, from the same trained model (HNSW: the bundle's name alone)
+      const kinds = key === 'dssm' ? ['hnsw'] : headIndexes;
+      const name = (kind: string) => join(dir, 'bundles', `${corpus}-${key}${kind === 'hnsw' ? '' : `-${kind}`}`);
+      let model: Awaited<ReturnType<typeof trained>> | null = null;
+      for (const kind of kinds) {
+        const out = name(kind);
+        let b: Awaited<ReturnType<typeof exported>> & { steps?: number; trainS?: number };
+        if (reuse && existsSync(join(out, 'manifest.json'))) {
+          const ds = await CachedDataset.open(loadDataConfig(cfgPath));
+          b = reused(out, ds.userKeys, ds.encoders.spec.keys.user);
+        } else {
+          model ??= await trained(cfgPath, key, budget, join(dir, 'runs', `${corpus}-${key}`), reuse);
+          b = { ...await exported(model.src, out, key === 'inttower32' ? items32 : Infinity, { headIndex: kind as 'hnsw' | 'centroids' }), steps: model.steps, trainS: model.trainS };
+        }
+        console.log(`${corpus} ${key}: ${b.items} items, ${b.kind} index built in ${round(b.indexS, 1)} s, ${round(b.indexBytes / 2 ** 20, 1)} MiB; peak RSS ${round(peakRssMiB() ?? NaN, 0)} MiB`);
+        builds.push({ corpus, model: key, items: b.items, train_steps: b.steps ?? null, train_s: b.trainS === undefined ? null : round(b.trainS, 0), index: b.kind,
+          index_build_s: round(b.indexS, 1), index_mib: round(b.indexBytes / 2 ** 20, 1) });
+        const rng = new Rng(7);
+        const queries = Array.from({ length: nq }, () => ({ [b.userKey]: b.users[rng.int(b.users.length)] }));
+        rows.push(...await measure(corpus, key, out, queries, { compare: compare && key === 'inttower' && kind === 'hnsw' && corpus.startsWith('synth'), dir }));
+      }
     }
   }
-  const pick = (model: ModelKey): Row | undefined => rows.find((r) => r.model === model && r.default === 1 && String(r.corpus).startsWith('synth'));
-  const it = pick('inttower'), ds = pick('dssm');
+  // the bundle default of a model's synthetic rows (max-sim: of the centroid index when there is one, else HNSW)
+  const synth = rows.filter((r) => String(r.corpus).startsWith('synth'));
+  const pick = (model: ModelKey, index?: string): Row | undefined => synth.find((r) => r.model === model && r.default === 1 && (!index || r.index === index));
+  const it = pick('inttower', 'multi-vector-centroids') ?? pick('inttower'), ds = pick('dssm'), itHnsw = pick('inttower', 'multi-vector');
   // the fastest setting (by p99) of each synthetic row that reaches the recall target
-  const atTarget = (model: ModelKey, target: number): Row | null => rows.filter((r) => r.model === model && String(r.corpus).startsWith('synth')
-    && Number(r.recall_at_100) >= target).sort((a, b) => Number(a.p99_ms) - Number(b.p99_ms))[0] ?? null;
+  const atTarget = (model: ModelKey, target: number): Row | null => synth.filter((r) => r.model === model && Number(r.recall_at_100) >= target)
+    .sort((a, b) => Number(a.p99_ms) - Number(b.p99_ms))[0] ?? null;
   console.log(`total ${round((performance.now() - t0) / 1000, 0)} s; peak RSS ${round(peakRssMiB() ?? NaN, 0)} MiB`);
   console.log(JSON.stringify({
-    cpu: info.cpu, cpu_model: cpuModel(), isa: info.isa, items, date: new Date().toISOString().slice(0, 10),
+    cpu: info.cpu, cpu_model: cpuModel(), isa: info.isa, corpus: corpus.name, events: corpus.events, items, date: new Date().toISOString().slice(0, 10),
     inttower_recall_at_100: it?.recall_at_100 ?? null, inttower_p99_ms: it?.p99_ms ?? null, exact_p50_ms: it?.exact_p50_ms ?? null,
-    inttower_speedup_p99_vs_exact_p50: it ? round(Number(it.exact_p50_ms) / Number(it.p99_ms), 1) : null,
+    inttower_index: it?.index ?? null, inttower_speedup_p99_vs_exact_p50: it ? round(Number(it.exact_p50_ms) / Number(it.p99_ms), 1) : null,
+    inttower_hnsw_recall_at_100: itHnsw?.recall_at_100 ?? null, inttower_hnsw_p99_ms: itHnsw?.p99_ms ?? null,
     dssm_recall_at_100: ds?.recall_at_100 ?? null, dssm_p99_ms: ds?.p99_ms ?? null,
     inttower_fastest_at_0_95: atTarget('inttower', 0.95), dssm_fastest_at_0_98: atTarget('dssm', 0.98), builds, curve: rows,
   }));

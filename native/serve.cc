@@ -270,6 +270,10 @@ inline uint64_t rank_key(float x, long i) {
 
 }  // namespace
 
+void centroid_maxsim(const serve_detail::CentroidMaxSimArgs& a, long m) {
+  serve_detail::kernels_with(kernels(), serve_detail::kCentroidMaxSim).get(serve_detail::kCentroidMaxSim)(a, 0, m);
+}
+
 long top_n(const float* scores, long m, long n, int32_t* out, ServeScratch& s) {
   const long k = std::max(0L, std::min(n, m));
   if (k == 0) return 0;

@@ -91,6 +91,10 @@ void set_serve_piece_macs(long macs);
 constexpr long kMaxRowPrefetch = 256;
 void set_row_prefetch(long rows);
 
+// Centroid max-sim (serve_kernels.h, CentroidMaxSimArgs) of candidates [0, m) with the active ISA's kernel, on the
+// calling thread (a few nanoseconds per candidate).
+void centroid_maxsim(const serve_detail::CentroidMaxSimArgs& a, long m);
+
 // Indices of the n largest of scores[0, m), best first; equal scores keep the lower index first; NaN ranks below
 // every number (-inf included). Writes min(n, m) indices and returns that count. Its buffers live in `s` (reused between calls).
 long top_n(const float* scores, long m, long n, int32_t* out, ServeScratch& s);

@@ -72,6 +72,7 @@ const ServeKernels* serve_kernels_avx2() {
     ServeKernels k{avx2::VW, avx2::gemv, avx2::widen, avx2::widen8, nullptr};
     k.add(kDot, avx2::dot);
     k.add(kMaxSim, avx2::maxsim);
+    k.add(kCentroidMaxSim, avx2::centroid_maxsim);
     k.add(kRankTower, avx2::ranktower);
     return k;
   }();

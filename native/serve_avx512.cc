@@ -62,6 +62,7 @@ const ServeKernels* serve_kernels_avx512() {
     ServeKernels k{avx512::VW, avx512::gemv, avx512::widen, avx512::widen8, bf16_kernels_avx512()};
     k.add(kDot, avx512::dot);
     k.add(kMaxSim, avx512::maxsim);
+    k.add(kCentroidMaxSim, avx512::centroid_maxsim);
     k.add(kRankTower, avx512::ranktower);
     return k;
   }();

@@ -272,10 +272,100 @@ class ServePlanWrap : public Napi::ObjectWrap<ServePlanWrap> {
   }
 };
 
+// centroidMaxSim(st: Float32Array [C, rpad], rpad, codes: Uint16Array [items, H], heads, rows: Int32Array, m,
+// out: Float32Array(m)): out[k] = sum over the rpad columns r of max over h of st[codes[rows[k] * H + h], r]
+// (serve_kernels.h, CentroidMaxSimArgs). Every row and every code it reads is checked first.
+Napi::Value CentroidMaxSim(const Napi::CallbackInfo& info) {
+  Args a{info, "centroidMaxSim"};
+  a.need(7);
+  const long rpad = a.num_long(1, "rpad", 16);
+  if (rpad % 16 != 0) a.fail("rpad must be a multiple of 16, got " + std::to_string(rpad));
+  const float* st = a.f32(0, "st", rpad);
+  const long centroids = a.length(0) / rpad;
+  const long heads = a.num_long(3, "heads", 1);
+  const uint16_t* codes = a.array<uint16_t, napi_uint16_array>(2, "codes", heads, false, "Uint16Array");
+  const long items = a.length(2) / heads;
+  const long m = a.num_long(5, "m");
+  const int32_t* rows = a.i32(4, "rows", m);
+  float* out = a.f32(6, "out", m);
+  for (long k = 0; k < m; ++k) {
+    if (rows[k] < 0 || rows[k] >= items)
+      a.fail("rows[" + std::to_string(k) + "] = " + std::to_string(rows[k]) + " is outside the codes' " + std::to_string(items) + " items");
+    for (long h = 0; h < heads; ++h)
+      if (codes[rows[k] * heads + h] >= centroids)
+        a.fail("codes[" + std::to_string(rows[k] * heads + h) + "] = " + std::to_string(codes[rows[k] * heads + h]) + " is not below the " +
+               std::to_string(centroids) + " centroids of st");
+  }
+  centroid_maxsim({st, static_cast<int>(rpad), static_cast<int>(heads), codes, rows, out}, m);
+  return info.Env().Undefined();
+}
+
+// centroidCandidates(st, rpad, codes, heads, offsets: Int32Array [C + 1], lists: Int32Array, probes: Int32Array,
+// stamp: Int32Array [items], tag, cap, out: Int32Array(cap)) -> count: the items of the probed lists (each once:
+// stamp[row] = tag marks a row taken), cut to the `cap` best by centroid max-sim (ties: the lower row) when there
+// are more, written to out ascending. Every probe, list entry and code it reads is checked as it goes.
+Napi::Value CentroidCandidates(const Napi::CallbackInfo& info) {
+  Args a{info, "centroidCandidates"};
+  a.need(11);
+  const long rpad = a.num_long(1, "rpad", 16);
+  if (rpad % 16 != 0) a.fail("rpad must be a multiple of 16, got " + std::to_string(rpad));
+  const float* st = a.f32(0, "st", rpad);
+  const long centroids = a.length(0) / rpad;
+  const long heads = a.num_long(3, "heads", 1);
+  const uint16_t* codes = a.array<uint16_t, napi_uint16_array>(2, "codes", heads, false, "Uint16Array");
+  const long items = a.length(2) / heads;
+  const int32_t* offsets = a.i32(4, "offsets", centroids + 1);
+  const int32_t* lists = a.array<int32_t, napi_int32_array>(5, "lists", 0, false, "Int32Array");
+  const long entries = a.length(5);
+  const int32_t* probes = a.array<int32_t, napi_int32_array>(6, "probes", 0, false, "Int32Array");
+  const long np = a.length(6);
+  int32_t* stamp = a.i32(7, "stamp", items);
+  const long tag = a.num_long(8, "tag", 1);
+  const long cap = a.num_long(9, "cap", 1);
+  int32_t* out = a.i32(10, "out", cap);
+  thread_local std::vector<int32_t> rows;
+  rows.clear();
+  for (long i = 0; i < np; ++i) {
+    const long c = probes[i];
+    if (c < 0 || c >= centroids) a.fail("probes[" + std::to_string(i) + "] = " + std::to_string(c) + " is not one of the " + std::to_string(centroids) + " centroids");
+    const long e0 = offsets[c], e1 = offsets[c + 1];
+    if (e0 < 0 || e1 < e0 || e1 > entries) a.fail("offsets[" + std::to_string(c) + "..+1] = " + std::to_string(e0) + ", " + std::to_string(e1) + " do not lie in the lists' " + std::to_string(entries) + " entries");
+    for (long e = e0; e < e1; ++e) {
+      const int32_t r = lists[e];
+      if (r < 0 || r >= items) a.fail("lists[" + std::to_string(e) + "] = " + std::to_string(r) + " is outside the codes' " + std::to_string(items) + " items");
+      if (stamp[r] == tag) continue;
+      stamp[r] = static_cast<int32_t>(tag);
+      for (long h = 0; h < heads; ++h)
+        if (codes[r * heads + h] >= centroids)
+          a.fail("codes[" + std::to_string(r * heads + h) + "] = " + std::to_string(codes[r * heads + h]) + " is not below the " + std::to_string(centroids) + " centroids of st");
+      rows.push_back(r);
+    }
+  }
+  const long m = static_cast<long>(rows.size());
+  if (m > cap) {
+    thread_local std::vector<float> scores;
+    thread_local std::vector<int32_t> order;
+    scores.resize(m);
+    order.resize(m);
+    centroid_maxsim({st, static_cast<int>(rpad), static_cast<int>(heads), codes, rows.data(), scores.data()}, m);
+    for (long k = 0; k < m; ++k) order[k] = static_cast<int32_t>(k);
+    const auto better = [&](int32_t x, int32_t y) { return scores[x] > scores[y] || (scores[x] == scores[y] && rows[x] < rows[y]); };
+    std::nth_element(order.begin(), order.begin() + cap, order.end(), better);
+    for (long k = 0; k < cap; ++k) out[k] = rows[order[k]];
+  } else {
+    std::copy(rows.begin(), rows.end(), out);
+  }
+  const long n = std::min(m, cap);
+  std::sort(out, out + n);
+  return Napi::Number::New(info.Env(), static_cast<double>(n));
+}
+
 }  // namespace
 
 void register_serve(Napi::Env env, Napi::Object exports) {
   exports.Set("ServePlan", ServePlanWrap::define(env));
+  exports.Set("centroidMaxSim", Napi::Function::New(env, CentroidMaxSim, "centroidMaxSim"));
+  exports.Set("centroidCandidates", Napi::Function::New(env, CentroidCandidates, "centroidCandidates"));
 }
 
 }  // namespace prerank

@@ -72,6 +72,19 @@ struct RankTowerArgs {
   float* out;
 };
 
+// Centroid max-sim for one user (PLAID's centroid interaction): out[n] = sum over user heads r of max over item heads
+// h of st[codes[rows[n] * H + h] * rpad + r], the max-sim score with every item head replaced by its centroid, from the
+// user heads' scores against every centroid (st [C, rpad], centroid-major; columns R..rpad-1 zero). Codes and rows are
+// checked by the caller.
+struct CentroidMaxSimArgs {
+  const float* st;
+  int rpad;  // a multiple of 16 (the widest vector)
+  int H;
+  const uint16_t* codes;  // [items, H]
+  const int32_t* rows;
+  float* out;
+};
+
 // The score kernels of one ISA by name: each ISA file adds one named entry per score kind it compiles
 // (`k.add(kDot, avx2::dot)`), and a score kind looks its kernel up with the same key. The key carries the kernel's
 // function type, so an entry of the wrong type does not compile. A kind with no entry for the active ISA runs the
@@ -87,7 +100,10 @@ using DotKernel = void (*)(int dim, const float* u, const ItemRows& items, long 
 using MaxSimKernel = void (*)(const MaxSimArgs& a, long n0, long n1);
 // RankTowerArgs::out[n] for n in [n0, n1); n0 a multiple of kRankTowerBlock.
 using RankTowerKernel = void (*)(const RankTowerArgs& a, long n0, long n1);
+// CentroidMaxSimArgs::out[n] for n in [n0, n1).
+using CentroidMaxSimKernel = void (*)(const CentroidMaxSimArgs& a, long n0, long n1);
 inline constexpr KernelKey<DotKernel> kDot{"dot"};
+inline constexpr KernelKey<CentroidMaxSimKernel> kCentroidMaxSim{"centroidMaxSim"};
 inline constexpr KernelKey<MaxSimKernel> kMaxSim{"maxsim"};
 inline constexpr KernelKey<RankTowerKernel> kRankTower{"rankTower"};
 

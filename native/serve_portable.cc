@@ -49,6 +49,7 @@ const ServeKernels* serve_kernels_portable() {
     ServeKernels k{portable::VW, portable::gemv, portable::widen, portable::widen8, nullptr};
     k.add(kDot, portable::dot);
     k.add(kMaxSim, portable::maxsim);
+    k.add(kCentroidMaxSim, portable::centroid_maxsim);
     k.add(kRankTower, portable::ranktower);
     return k;
   }();

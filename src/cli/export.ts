@@ -21,11 +21,13 @@ export const exportCommand = defineCommand({
       + 'its model as ONNX graphs; otherwise a copy of it with items/ids.bin in the current id-table layout (hard links for the other files)' },
     out: { type: 'string', required: true, value: 'dir', description: 'the bundle directory to write (the ONNX directory with --format onnx)' },
     items: { type: 'string', default: 'float32', choices: ITEM_DTYPES, description: 'number format of the cached item table' },
+    'head-index': { type: 'string', default: 'hnsw', choices: ['hnsw', 'centroids'] as const,
+      description: "max-sim models' retrieval index: one HNSW graph over every item head, or k-means centroids with inverted lists (docs/SERVING.md, \"Retrieval\")" },
     format: { type: 'string', default: 'bundle', choices: ['bundle', 'onnx'] as const,
       description: "'onnx': user_tower/item_tower/scorer/model.onnx (opset 17), inputs.json and encoders.json instead of a bundle (docs/ONNX.md)" },
   },
   examples: ['prerank export --model runs/int-tower --out bundles/int-tower', 'prerank export --model runs/dssm --out bundles/dssm-bf16 --items bfloat16',
-    'prerank export --model runs/int-tower --format onnx --out onnx/int-tower', 'prerank export --bundle bundles/int-tower --format onnx --out onnx/int-tower',
+    'prerank export --model runs/int-tower --head-index centroids --out bundles/int-tower-ivf', 'prerank export --model runs/int-tower --format onnx --out onnx/int-tower', 'prerank export --bundle bundles/int-tower --format onnx --out onnx/int-tower',
     'prerank export --bundle bundles/dssm --out bundles/dssm-ids2'],
   async run(o) {
     const t0 = performance.now();
@@ -43,7 +45,7 @@ export const exportCommand = defineCommand({
       console.log(`onnx ${o.out}: ${r.inputs.model}; ${files}; inputs.json, encoders.json; ${((performance.now() - t0) / 1000).toFixed(1)} s`);
       return;
     }
-    const { manifest } = await exportBundle(o.model!, o.out, { itemDtype: o.items });
+    const { manifest } = await exportBundle(o.model!, o.out, { itemDtype: o.items, headIndex: o['head-index'] });
     const it = manifest.items;
     const items = it.cached
       ? `${it.count} item reps [${it.count}, ${it.dim}] ${it.dtype}${it.accuracy ? ` (max abs score error vs float32 ${it.accuracy.maxAbsScoreError.toExponential(2)})` : ''}; export check ${it.exportCheck.maxAbsError.toExponential(2)}; retrieval ${it.retrieval ? 'inner product' : 'not available'}`

@@ -116,7 +116,7 @@ function stopwatch(): { seconds: Record<string, number>; time: Timer } {
 export async function exportBundle(source: string | ExportSource, outDir: string, opts: ExportOptions = {}): Promise<ExportResult> {
   const { seconds, time } = stopwatch();
   const src = typeof source === 'string' ? await time('load', () => fromRunDir(source)) : source;
-  const o: Required<ExportOptions> = { itemDtype: 'float32', batchSize: 4096, samplePairs: 2048, seed: 1, annIndex: true, headQuantization: 'f16', ...opts };
+  const o: Required<ExportOptions> = { itemDtype: 'float32', batchSize: 4096, samplePairs: 2048, seed: 1, annIndex: true, headQuantization: 'f16', headIndex: 'hnsw', centroids: 0, ...opts };
   const { model, dataset: ds } = src;
   if (model.kind !== src.config.kind) throw new Error(`export: model kind '${model.kind}' differs from config kind '${src.config.kind}'`);
   let manifest!: BundleManifest;

@@ -50,6 +50,13 @@ export interface ExportOptions {
   annIndex?: boolean;
   /** How the max-sim head index stores its vectors (default f16: docs/SERVING.md, "Retrieval"). */
   headQuantization?: 'f32' | 'f16' | 'i8';
+  /**
+   * The max-sim models' head index: 'hnsw' (one usearch graph over every head vector) or 'centroids' (k-means
+   * centroids with inverted lists, PLAID's; docs/SERVING.md, "Retrieval") (default hnsw).
+   */
+  headIndex?: 'hnsw' | 'centroids';
+  /** Centroids of the 'centroids' head index (default: head-centroids.ts, defaultCentroids). */
+  centroids?: number;
 }
 
 /** Runs fn with the model in eval mode and no tape, restoring its mode afterwards. */

@@ -30,6 +30,8 @@ export const FILES = {
   itemAnn: 'items/ann.usearch',
   /** HNSW index over every item head vector (max-sim models: IntTower, RankTower), key = row * H + head. */
   itemHeadsAnn: 'items/heads.usearch',
+  /** Centroids of every item head vector with inverted lists (max-sim models; head-centroids.ts). */
+  itemHeadsIvf: 'items/heads.ivf',
   itemFeaturesManifest: 'items/features/manifest.json',
   itemFeaturesBin: 'items/features/tensors.bin',
   userIds: 'users/ids.bin',
@@ -97,6 +99,8 @@ export interface SearchDefaults {
   ef: number;
   /** Candidate items rescored exactly at most. */
   maxCandidates: number;
+  /** Centroid index: the lists probed per query vector (its best-scoring centroids). */
+  nprobe?: number;
 }
 
 /**
@@ -130,6 +134,12 @@ export type IndexVectors = { kind: 'augmented'; maxNorm: number };
 export type RetrievalIndexInfo =
   | { kind: 'inner-product'; file: string | null; defaults: SearchDefaults; vectors?: IndexVectors }
   | { kind: 'multi-vector'; file: string | null; layout: MultiVectorLayout; quantization: 'f32' | 'f16' | 'i8'; defaults: SearchDefaults; vectors?: IndexVectors }
+  /**
+   * Max-sim by centroids (PLAID): k-means centroids of the item head vectors and inverted lists (file: items/heads.ivf,
+   * null: built when the bundle is loaded); a query probes `nprobe` lists per query vector, keeps the `maxCandidates`
+   * items with the best max-sim over their heads' centroids and rescores them exactly.
+   */
+  | { kind: 'multi-vector-centroids'; file: string | null; layout: MultiVectorLayout; centroids: number; defaults: SearchDefaults }
   | { kind: 'none'; reason: string };
 
 export type ItemsInfo =

@@ -12,6 +12,7 @@ import type { RecModel } from '../models/types.js';
 import { saveAnnIndex, type AnnBuildOptions } from './ann-index.js';
 import { FILES, type IndexVectors, type ItemsInfo, type MultiVectorLayout, type RetrievalIndexInfo, type SearchDefaults } from './manifest.js';
 import { augmentedVectors } from './mips.js';
+import { buildHeadCentroids, defaultCentroids, saveHeadCentroids } from './head-centroids.js';
 
 /**
  * Defaults recorded in new bundles (measured on synthetic corpora, docs/SERVING.md "Retrieval"). Inner product:
@@ -39,6 +40,16 @@ export function multiVectorDefaults(l: MultiVectorLayout): SearchDefaults {
   // one summed query per group of H query vectors: IntTower's layers (its user has H heads per layer, as the item)
   const sumGroups = Number.isInteger(l.queries / l.heads) ? l.queries / l.heads : 1;
   return { ...MULTI_VECTOR_DEFAULTS, sumGroups, maxCandidates: Math.min(8192, Math.max(1024, cap)) };
+}
+
+/**
+ * The centroid index's defaults: 1 list per query vector, the candidate cap of the layout's rescoring budget
+ * (multiVectorDefaults); the HNSW fields are unused. IntTower at 1M items (synthetic M corpus, 4,096 centroids):
+ * recall@100 0.981 at 1, 2, 4 or 8 lists with the cap at 8,192, 0.947 with 4,096, 0.997 with 16,384: the cap, not
+ * the probes, limits it (docs/SERVING.md, "Retrieval at 1M items").
+ */
+export function centroidDefaults(l: MultiVectorLayout): SearchDefaults {
+  return { perHead: 0, ef: 0, nprobe: 1, maxCandidates: multiVectorDefaults(l).maxCandidates };
 }
 
 /** The head index's usearch settings: small build breadth (it holds N*H vectors), ef chosen per request. */
@@ -102,7 +113,7 @@ export async function saveHeadIndex(reps: Float32Array, dim: number, l: MultiVec
 
 /** What the export builds for retrieval: the index kind, written under dir (FILES paths), and its manifest entry. */
 export async function writeRetrievalIndex(model: RecModel, items: Extract<ItemsInfo, { cached: true }>, reps: Float32Array, dir: string,
-  o: { annIndex: boolean; headQuantization: 'f32' | 'f16' | 'i8' }): Promise<RetrievalIndexInfo> {
+  o: { annIndex: boolean; headQuantization: 'f32' | 'f16' | 'i8'; headIndex?: 'hnsw' | 'centroids'; centroids?: number }): Promise<RetrievalIndexInfo> {
   if (items.retrieval) {
     const vectors = augmentedVectors(reps, items.dim);
     const saved = o.annIndex && (await saveAnnIndex(reps, items.dim, join(dir, FILES.itemAnn), { vectors }));
@@ -115,6 +126,12 @@ export async function writeRetrievalIndex(model: RecModel, items: Extract<ItemsI
     layout = null; // no plan for this configuration: exact mode only
   }
   if (!layout) return { kind: 'none', reason: `'${model.kind}' scores neither an inner product nor a max over item vectors: exact full-corpus mode only` };
+  if (o.headIndex === 'centroids') {
+    const heads = headVectors(reps, items.dim, layout);
+    const c = o.centroids || defaultCentroids(heads.length / layout.size);
+    if (o.annIndex) await saveHeadCentroids(buildHeadCentroids(heads, layout.size, layout.heads, c), join(dir, FILES.itemHeadsIvf));
+    return { kind: 'multi-vector-centroids', file: o.annIndex ? FILES.itemHeadsIvf : null, layout, centroids: c, defaults: centroidDefaults(layout) };
+  }
   const vectors = augmentedVectors(headVectors(reps, items.dim, layout), layout.size);
   const saved = o.annIndex && (await saveHeadIndex(reps, items.dim, layout, join(dir, FILES.itemHeadsAnn), o.headQuantization, { vectors }));
   return { kind: 'multi-vector', file: saved ? FILES.itemHeadsAnn : null, layout, quantization: o.headQuantization, defaults: multiVectorDefaults(layout), vectors };

@@ -12,12 +12,14 @@ import { decodeAll, type ItemTable } from '../export/item-table.js';
 import type { IndexVectors, MultiVectorLayout, RetrievalIndexInfo, SearchDefaults } from '../export/manifest.js';
 import { similarityOf } from '../export/mips.js';
 import { HEAD_INDEX_PARAMS, headVectors, queryVectors, retrievalIndexOf } from '../export/retrieval-index.js';
+import { buildHeadCentroids, loadHeadCentroids } from '../export/head-centroids.js';
+import { CentroidSource } from './centroid-source.js';
 import { BruteForceIndex, buildAnnIndex, innerProducts, openUsearch, type AnnIndex, type AnnKind } from './ann.js';
 
 export interface CandidateSource {
-  /** The search back-end: usearch's HNSW, or an exact scan with the same interface. */
-  readonly kind: AnnKind;
-  readonly index: 'inner-product' | 'multi-vector';
+  /** The search back-end: usearch's HNSW, an exact scan with the same interface, or centroids with inverted lists. */
+  readonly kind: AnnKind | 'centroids';
+  readonly index: 'inner-product' | 'multi-vector' | 'multi-vector-centroids';
   /** Settings a request leaves out (the bundle's recorded defaults). */
   readonly defaults: SearchDefaults;
   /** Distinct rows to rescore for the user rep (at most s.maxCandidates), ascending. */
@@ -192,6 +194,13 @@ export async function openCandidateSource(bundle: Bundle, prefer: AnnKind): Prom
   const l = info.layout;
   const n = items.ids.size * l.heads;
   if (prefer === 'brute-force') return { source: bruteForceSource(items, info) };
+  if (info.kind === 'multi-vector-centroids') {
+    const want = { items: items.ids.size, heads: l.heads, size: l.size };
+    const saved = info.file ? await bundle.annIndexPath(info.file) : null;
+    const ix = saved ? await loadHeadCentroids(saved, want)
+      : buildHeadCentroids(headVectors(decodeAll(items), items.dim, l), l.size, l.heads, info.centroids);
+    return { source: new CentroidSource(ix, l, info.defaults), note: saved ? undefined : 'no saved centroid index: built from the table' };
+  }
   const params = { ...HEAD_INDEX_PARAMS, quantization: info.quantization };
   let empty: UsearchLike;
   try {

@@ -85,10 +85,10 @@ function requestSchema<T>(zod: z.ZodType<T>, accepts: (b: Record<string, unknown
 const MODES = ['ann', 'exact'] as const;
 const mode = z.enum(MODES);
 const isMode = (x: unknown): boolean => (MODES as readonly unknown[]).includes(x);
-/** Upper bound of a retrieval request's perHead, sumDepth and ef; of its sumGroups. */
+/** Upper bound of a retrieval request's perHead, sumDepth, ef and nprobe; of its sumGroups. */
 const MAX_SEARCH = 10_000;
 const MAX_SUM_GROUPS = 64;
-const RETRIEVE_FIELDS = ['user', 'k', 'mode', 'perHead', 'sumDepth', 'sumGroups', 'ef', 'maxCandidates'];
+const RETRIEVE_FIELDS = ['user', 'k', 'mode', 'perHead', 'sumDepth', 'sumGroups', 'ef', 'maxCandidates', 'nprobe'];
 const optIntIn = (x: unknown, min: number, max: number): boolean => x === undefined || intIn(x, min, max);
 
 export function schemas(l: Limits) {
@@ -101,9 +101,10 @@ export function schemas(l: Limits) {
     retrieve: requestSchema(z.strictObject({ user, k: z.number().int().min(1).max(l.maxK), mode: mode.optional(),
       perHead: z.number().int().min(0).max(MAX_SEARCH).optional(), sumDepth: z.number().int().min(0).max(MAX_SEARCH).optional(),
       sumGroups: z.number().int().min(1).max(MAX_SUM_GROUPS).optional(), ef: z.number().int().min(1).max(MAX_SEARCH).optional(),
-      maxCandidates: z.number().int().min(1).max(l.maxCandidates).optional() }),
+      maxCandidates: z.number().int().min(1).max(l.maxCandidates).optional(), nprobe: z.number().int().min(1).max(MAX_SEARCH).optional() }),
     (b) => hasOnly(b, RETRIEVE_FIELDS) && isUser(b.user) && intIn(b.k, 1, l.maxK) && (b.mode === undefined || isMode(b.mode))
-      && optIntIn(b.perHead, 0, MAX_SEARCH) && optIntIn(b.sumDepth, 0, MAX_SEARCH) && optIntIn(b.sumGroups, 1, MAX_SUM_GROUPS) && optIntIn(b.ef, 1, MAX_SEARCH) && optIntIn(b.maxCandidates, 1, l.maxCandidates)),
+      && optIntIn(b.perHead, 0, MAX_SEARCH) && optIntIn(b.sumDepth, 0, MAX_SEARCH) && optIntIn(b.sumGroups, 1, MAX_SUM_GROUPS) && optIntIn(b.ef, 1, MAX_SEARCH) && optIntIn(b.maxCandidates, 1, l.maxCandidates)
+      && optIntIn(b.nprobe, 1, MAX_SEARCH)),
     recommend: requestSchema(z.strictObject({ user, n: z.number().int().min(1).max(l.maxK), k: z.number().int().min(1).max(l.maxCandidates).optional(),
       exclude: candidateIds(l.maxCandidates).optional(), mode: mode.optional() }),
     (b) => hasOnly(b, ['user', 'n', 'k', 'exclude', 'mode']) && isUser(b.user) && intIn(b.n, 1, l.maxK) && optIntIn(b.k, 1, l.maxCandidates)

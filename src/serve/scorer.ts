@@ -28,6 +28,8 @@ export interface RetrieveRequest {
   ef?: number;
   /** Candidate items rescored exactly at most. Default: the bundle's. */
   maxCandidates?: number;
+  /** Centroid index: inverted lists probed per query vector. Default: the bundle's. */
+  nprobe?: number;
 }
 
 export interface RecommendRequest {

@@ -124,5 +124,5 @@ export function mergeTops(parts: RowsTop[], n: number): RowsTop {
 /** A request's search settings over the bundle's defaults. */
 export function searchSettings(req: RetrieveRequest, d: SearchDefaults): SearchDefaults {
   return { perHead: req.perHead ?? d.perHead, sumDepth: req.sumDepth ?? d.sumDepth ?? 0, sumGroups: req.sumGroups ?? d.sumGroups ?? 1, ef: req.ef ?? d.ef,
-    maxCandidates: req.maxCandidates ?? d.maxCandidates };
+    maxCandidates: req.maxCandidates ?? d.maxCandidates, ...(req.nprobe ?? d.nprobe ? { nprobe: req.nprobe ?? d.nprobe } : {}) };
 }
