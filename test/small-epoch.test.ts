@@ -80,7 +80,9 @@ test("explicit batch size and lr win over 'auto' and the model's default lr; abs
   assert.equal(explicit.config.optimizer.lr, 0.02);
   assert.deepEqual(explicit.resolved, { batchSize: null, lr: null });
   assert.equal(resolveTrainConfig(parseTrainConfig({ ...base, model: { kind: 'lr' }, batchSize: 'auto' }), 252304).config.batchSize, 1024);
-  assert.throws(() => parseTrainConfig({ ...base, model: { kind: 'lr' }, batchSize: 'big' }), /train\.batchSize/);
+  assert.throws(() => parseTrainConfig({ ...base, model: { kind: 'lr' }, batchSize: 'big' }), /train\.batchSize: expected number or 'auto'$/m);
+  assert.throws(() => parseTrainConfig({ ...base, model: { kind: 'lr' }, batchSize: 0.5 }), /train\.batchSize: expected int or 'auto'$/m);
+  assert.throws(() => parseTrainConfig({ ...base, model: { kind: 'lr' }, batchSize: 0 }), /train\.batchSize: Too small: expected number to be >0/);
 });
 
 test("a config without batchSize or lr trains at the resolved values, says so in its log, and stores them in config.json", async () => {
