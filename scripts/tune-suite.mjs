@@ -11,7 +11,7 @@
 // Build first (npm run build). Paths are written relative to the repository root (the commands run there).
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join, relative } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
@@ -38,10 +38,15 @@ const [trials, epochs, parallel] = [Number(o.trials), Number(o.epochs), Number(o
 const EARLY = { metric: 'auc', patience: 3 };
 
 /** A recipe name, or a path to a data config file. */
-const dataRef = (d) => (d.endsWith('.json') || d.endsWith('.yaml') ? { config: join(root, d) } : { recipe: d });
+const dataRef = (d) => (d.endsWith('.json') || d.endsWith('.yaml') ? { config: resolve(d) } : { recipe: d });
 /** The same for a config written in dir (a data config path relative to it, as configs resolve them). */
-const dataRefIn = (d, dir) => (d.endsWith('.json') || d.endsWith('.yaml') ? { config: relative(join(root, dir), join(root, d)) } : { recipe: d });
-const slug = (d) => d.replace(/^.*\//, '').replace(/\.(json|yaml)$/, '');
+const dataRefIn = (d, dir) => (d.endsWith('.json') || d.endsWith('.yaml') ? { config: relative(resolve(dir), resolve(d)) } : { recipe: d });
+/** A dataset's name in paths: the recipe, or the data config's file name (its folder's name for a config.json, as
+ * `prerank data synth --out .synth/synth-s` writes). */
+const slug = (d) => {
+  const parts = d.replace(/\.(json|yaml)$/, '').split('/');
+  return parts.length > 1 && parts.at(-1) === 'config' ? parts.at(-2) : parts.at(-1);
+};
 /** Does model `kind`'s config take `key` = v? */
 const takes = (kind, key, v) => MODEL_CONFIGS[kind].safeParse({ [key]: v }).success;
 
@@ -102,7 +107,10 @@ for (const p of plan) {
     // keep what the experiment and the docs need: the per-trial table and the chosen config
     mkdirSync(s.kept, { recursive: true });
     copyFileSync(join(s.dir, 'results.md'), join(s.kept, `${s.kind}.md`));
-    copyFileSync(join(s.dir, 'best-train.json'), s.best);
+    // the kept config names a data config file relative to itself (as train configs resolve them), never absolutely
+    const best = JSON.parse(readFileSync(join(s.dir, 'best-train.json'), 'utf8'));
+    if (best.data?.config) best.data = { config: relative(resolve(s.kept), best.data.config) };
+    writeFileSync(s.best, `${JSON.stringify(best, null, 2)}\n`);
     console.log(`kept ${join(s.kept, `${s.kind}.md`)} and ${s.best}`);
   }
   if (o['no-experiments']) continue;
