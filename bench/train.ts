@@ -25,7 +25,7 @@ import type { IntTower } from '../src/models/int-tower.js';
 import type { RecModel } from '../src/models/types.js';
 import { createOptimizer, Trainer } from '../src/train/trainer.js';
 import { loadExperiment } from '../src/train/experiment.js';
-import { parseTrainConfig, type TrainConfig } from '../src/train/config.js';
+import { parseTrainConfig, resolveTrainConfig, type ResolvedTrainConfig } from '../src/train/config.js';
 import { buildModel, inMemory, loadData } from '../src/train/run.js';
 import { median } from '../src/util/stats.js';
 import { torchConfigs, runReferenceScript, torchAvailable, writeFixture, type TorchConfig } from './torch-reference.js';
@@ -55,7 +55,7 @@ interface TorchEpochs {
 }
 
 /** The train config of the experiment's IntTower run (its first seed), checkpoints in a scratch directory. */
-function trainConfig(outDir: string): TrainConfig {
+function trainConfig(outDir: string) {
   const exp = loadExperiment(EXPERIMENT);
   const m = exp.models.find((x) => x.kind === 'int-tower');
   if (!m) throw new Error(`${EXPERIMENT} has no int-tower run`);
@@ -79,7 +79,7 @@ function loadState(model: RecModel, state: Map<string, Tensor>): void {
  * The train split in the order the trainer visits it in epochs 0..E-1, one column per feature and epoch
  * (`data.e<k>.<feature>`, sequences with `.lengths`, `data.e<k>.label`), read from the same BatchStream the trainer uses.
  */
-function epochData(data: Dataset, cfg: TrainConfig, epochs: number): Map<string, Tensor> {
+function epochData(data: Dataset, cfg: ResolvedTrainConfig, epochs: number): Map<string, Tensor> {
   const out = new Map<string, Tensor>();
   const stream = data.batches('train', { batchSize: cfg.batchSize, seed: cfg.seed });
   const N = stream.rowCount;
@@ -108,12 +108,12 @@ function epochData(data: Dataset, cfg: TrainConfig, epochs: number): Map<string,
 }
 
 /** What the PyTorch side needs to rebuild the model (see train_epoch.py): its config, the features, the split's size. */
-function fixtureConfig(model: IntTower, data: Dataset, cfg: TrainConfig): Record<string, unknown> {
+function fixtureConfig(model: IntTower, data: Dataset, cfg: ResolvedTrainConfig): Record<string, unknown> {
   return { model_config: model.config, features: twinFeatures(data.features), rows: data.splits.train.length, batch_size: cfg.batchSize };
 }
 
 /** Dropout-free losses of the first `steps` batches of epoch 0 from the initial weights (PyTorch does the same). */
-function checkLosses(data: Dataset, cfg: TrainConfig, initial: Map<string, Tensor>, steps: number): number[] {
+function checkLosses(data: Dataset, cfg: ResolvedTrainConfig, initial: Map<string, Tensor>, steps: number): number[] {
   const model = buildModel({ ...cfg, model: { kind: 'int-tower', config: { ...cfg.model.config, dropout: 0 } } }, data);
   loadState(model, initial);
   const opt = createOptimizer(model, cfg.optimizer);
@@ -133,7 +133,7 @@ function checkLosses(data: Dataset, cfg: TrainConfig, initial: Map<string, Tenso
 }
 
 /** One more epoch with the op profiler on (the same loop as Trainer.trainEpoch, with the optimizer step timed apart). */
-function profileEpoch(trainer: Trainer, data: Dataset, cfg: TrainConfig, epoch: number): string {
+function profileEpoch(trainer: Trainer, data: Dataset, cfg: ResolvedTrainConfig, epoch: number): string {
   const { model, optimizer } = trainer;
   model.train();
   let steps = 0;
@@ -421,8 +421,9 @@ export async function benchTrain(args: string[]): Promise<void> {
   const keep = args.find((a) => a.startsWith('--keep='))?.slice('--keep='.length);
   const dir = keep ?? mkdtempSync(join(tmpdir(), 'prerank-bench-train-'));
   try {
-    const cfg = trainConfig(join(dir, 'run'));
-    const data = inMemory(await loadData(cfg), 'the train bench');
+    const parsed = trainConfig(join(dir, 'run'));
+    const data = inMemory(await loadData(parsed), 'the train bench');
+    const cfg = resolveTrainConfig(parsed, data.splitSize('train')).config;
     const model = buildModel(cfg, data) as IntTower;
     const rows = data.splits.train.length;
     const epochs = timedEpochs + 1;

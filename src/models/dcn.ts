@@ -83,5 +83,6 @@ export const dcn = defineModel({
   config: DcnConfigSchema,
   tiny: { embedDim: 8, dnn: [32, 16], dropout: 0 },
   serving: 'single-tower',
+  lr: 3e-3, // the ML-100K search's best five trials: 2.6e-3-5.3e-3 (docs/TUNING.md)
   create: (ctx, config) => new Dcn(ctx, config),
 });

@@ -16,6 +16,9 @@ export type ServingKind = 'plan' | 'tensors' | 'single-tower';
 /** The registry's factories by name, handed to a model that builds another registered model (CS3 wraps one). */
 export type ModelLookup = Readonly<Record<string, ModelFactory<any>>>;
 
+/** The learning rate of a model that declares none (Adam; the two-tower searches' best trials: 1.0e-3-1.7e-3). */
+export const DEFAULT_LR = 1e-3;
+
 export interface ModelSpec<K extends string, S extends z.ZodType, M extends RecModel> {
   /** Registry name, as configs and bundle manifests write it. */
   kind: K;
@@ -26,6 +29,8 @@ export interface ModelSpec<K extends string, S extends z.ZodType, M extends RecM
   /** A config small enough for the tests that build and train every registered model. */
   tiny: z.input<S>;
   serving: ServingKind;
+  /** The learning rate a train config without `optimizer.lr` uses (default DEFAULT_LR); set from tuning evidence. */
+  lr?: number;
   /**
    * Set when the model wraps another registered model named by config[wraps.kind] with that model's config at
    * config[wraps.config]: the registry checks that inner config against the named model's schema.

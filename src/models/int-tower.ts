@@ -15,7 +15,8 @@
 //   - normalizeHeads false is the authors' code (their fe_score uses raw dot products).
 //   - heads 0 means H = number of user-side embedded fields (paper); the authors' MovieLens script uses H = 32, P = 64.
 //   - The paper gives no values for tau and lambda1, and the authors' latest code does not use CIR: tau = 0.07
-//     (their contrast_loss) and lambda1 = 0.1 are our choices; cir false turns it off.
+//     (their contrast_loss) and lambda1 = 0.5 are our choices (lambda1 from the ML-100K search, whose best four
+//     trials had 0.3-0.73; docs/TUNING.md); cir false turns it off.
 //   - Loss is mean BCE; the authors sum BCE over the batch and add 1e-5 ||E||^2 over the whole tables, here the L2
 //     covers the batch's looked-up embeddings, divided by B.
 //   - Serving: encodeUser returns the L layers' normalised heads [B, L*H*P], encodeItem the item heads [B, H*P].
@@ -45,7 +46,7 @@ const IntTowerConfigSchema = z.strictObject({
   headSize: z.number().int().positive().default(64).describe('P'),
   normalizeHeads: z.boolean().default(true),
   cir: z.boolean().default(true),
-  cirWeight: z.number().min(0).default(0.1).describe('lambda1'),
+  cirWeight: z.number().min(0).default(0.5).describe('lambda1'),
   cirTemperature: z.number().positive().default(0.07).describe('tau'),
 });
 export type IntTowerConfig = z.input<typeof IntTowerConfigSchema>;

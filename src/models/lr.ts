@@ -57,5 +57,6 @@ export const lr = defineModel({
   config: LrConfigSchema,
   tiny: {},
   serving: 'tensors',
+  lr: 5e-3, // the ML-100K search's best four trials: 3.7e-3-8.2e-3 (docs/TUNING.md)
   create: (ctx, config) => new Lr(ctx, config),
 });

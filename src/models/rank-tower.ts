@@ -8,7 +8,8 @@
 // The paper leaves open (our choices, each a config option):
 //   - MLP widths: the towers' 300-300 hidden layers (as the other models here) then a linear H*k output; gMLP is
 //     two layers (hidden gateHidden, ReLU) ending in H*k gate logits. H_u = H_i = 4, k = 32, d = dv = k, phi = SiLU.
-//   - tau is learned as log(1/tau) (stays positive), initialised at 0.2 (DSSM's temperature here); a learned output
+//   - tau is learned as log(1/tau) (stays positive), initialised at 0.5 (the ML-100K search's four kept trials had
+//     0.38-0.81, docs/TUNING.md; 0.2, DSSM's temperature, before 2026-12-05); a learned output
 //     bias is added so the logit can be calibrated for BCE (the paper's s has none).
 //   - LayerNorm normalises each sub-space (over k), with its own gamma/beta per branch. GAU projections have biases.
 //   - loss() here is the zoo's pointwise BCE (+ L2 on embeddings); the listwise hybrid objective on cascade lists is
@@ -48,7 +49,7 @@ const RankTowerConfigSchema = z.strictObject({
   attnDim: z.number().int().min(0).default(0).describe('d: query/key width of the GAU (0 = k)'),
   valueDim: z.number().int().min(0).default(0).describe('v: value width of the GAU (0 = k)'),
   phi: z.enum(ACTIVATIONS).default('silu').describe('phi of the Q/K/V projections'),
-  temperature: z.number().positive().default(0.2).describe('initial tau of the max-sim (learned)'),
+  temperature: z.number().positive().default(0.5).describe('initial tau of the max-sim (learned)'),
   crossAttention: z.boolean().default(true).describe('ablation: false scores max-sim on the MHGN sub-spaces directly (no cross-attention)'),
 });
 export type RankTowerConfig = z.input<typeof RankTowerConfigSchema>;

@@ -3,7 +3,7 @@
 // (MODELS, MODEL_CONFIGS, TINY_CONFIGS) are derived from the list.
 import { z } from 'zod';
 import type { ModelContext, RecModel } from './types.js';
-import type { ModelDefinition } from './define.js';
+import { DEFAULT_LR, type ModelDefinition } from './define.js';
 import { lr } from './lr.js';
 import { dssm } from './dssm.js';
 import { dat } from './dat.js';
@@ -89,6 +89,11 @@ export function checkModelConfig(ctx: z.core.$RefinementCtx, kind: string, confi
   const schema = own(MODEL_CONFIGS as Record<string, z.ZodType>, kind);
   if (!schema) unknownName(ctx, 'model', kind, Object.keys(MODEL_CONFIGS), kindPath);
   else refineWith(ctx, schema, config, configPath);
+}
+
+/** The learning rate a train config without one uses: the model's own (ModelSpec.lr), else DEFAULT_LR. */
+export function modelDefaultLr(kind: string): number {
+  return modelDefinition(kind)?.lr ?? DEFAULT_LR;
 }
 
 /** A model named in a config file: a registered model and its own config ({} = its defaults). */

@@ -2,9 +2,10 @@
 import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import { parseConfig } from '../util/config.js';
-import { ModelSpecSchema } from '../models/registry.js';
+import { ModelSpecSchema, modelDefaultLr } from '../models/registry.js';
 import { StrategySpecSchema } from './strategies/registry.js';
 import { SampledSoftmaxSchema } from './sampled-softmax.js';
+import { autoBatchSize } from './small-epoch.js';
 
 export const TrainConfigSchema = z.strictObject({
   /** Registered model name (see src/models/registry.ts) and its own config object. */
@@ -14,13 +15,15 @@ export const TrainConfigSchema = z.strictObject({
   optimizer: z
     .strictObject({
       kind: z.enum(['adam', 'adagrad', 'sgd']).default('adam'),
-      lr: z.number().positive().default(1e-3),
+      lr: z.number().positive().optional()
+        .describe("default: the model's own (1e-3; LR 5e-3, DCN 3e-3: chosen by tuning, docs/TUNING.md)"),
       weightDecay: z.number().min(0).default(0),
     })
-    .default({ kind: 'adam', lr: 1e-3, weightDecay: 0 }),
-  batchSize: z.number().int().positive().default(2048),
+    .default({ kind: 'adam', weightDecay: 0 }),
+  batchSize: z.union([z.number().int().positive(), z.literal('auto')]).default('auto')
+    .describe("'auto': from the train split's size, the largest power of two giving >= 200 steps an epoch, clamped to 64..2048"),
   evalBatchSize: z.number().int().positive().default(8192),
-  epochs: z.number().int().positive().default(10),
+  epochs: z.number().int().positive().default(30).describe('the most epochs; early stopping usually ends a run sooner'),
   seed: z.number().int().default(2022),
   /** The seed of the data split (train/val/test rows, and so every encoder fitted on train); default: the data config's. */
   splitSeed: z.number().int().optional(),
@@ -32,11 +35,11 @@ export const TrainConfigSchema = z.strictObject({
   earlyStopping: z
     .strictObject({
       metric: z.union([z.enum(['auc', 'logloss']), z.string().regex(/^(recall|ndcg|precision|hitrate)@[1-9][0-9]*$/, 'auc, logloss or <recall|ndcg|precision|hitrate>@K')]).default('auc'),
-      patience: z.number().int().min(0).default(5),
+      patience: z.number().int().min(0).default(3),
       users: z.number().int().positive().optional()
         .describe('a ranking metric: evaluate this many validation users, a sample fixed by the seed (default: every one)'),
     })
-    .default({ metric: 'auc', patience: 5 }),
+    .default({ metric: 'auc', patience: 3 }),
   /** A training strategy (src/train/strategies/registry.ts) and its config; none = the model's own loss. */
   strategy: StrategySpecSchema.optional(),
   /** The step's loss on dataset rows when not the model's own: the sampled softmax (retrieval training, two-tower models). */
@@ -46,18 +49,50 @@ export const TrainConfigSchema = z.strictObject({
   outDir: z.string().default('runs/latest'),
 });
 
+/** A train config as parsed: the batch size may still be 'auto' and the learning rate the model's default (absent). */
 export type TrainConfig = z.infer<typeof TrainConfigSchema>;
 export type TrainConfigInput = z.input<typeof TrainConfigSchema>;
+export type OptimizerConfig = Omit<TrainConfig['optimizer'], 'lr'> & { lr: number };
+/** A train config with the defaults that depend on the data and the model resolved (what a run trains with). */
+export type ResolvedTrainConfig = Omit<TrainConfig, 'batchSize' | 'optimizer'> & { batchSize: number; optimizer: OptimizerConfig };
 
 export function parseTrainConfig(input: unknown): TrainConfig {
   return parseConfig(TrainConfigSchema, input, 'train');
+}
+
+/** What resolveTrainConfig filled in (null: the config gave it). */
+export interface ResolvedDefaults {
+  batchSize: number | null;
+  lr: number | null;
+}
+
+/**
+ * The config a run trains with: batchSize 'auto' becomes autoBatchSize(trainRows), an absent learning rate the
+ * model's own default (modelDefaultLr); explicit values are kept. `resolved` says what was filled in.
+ */
+export function resolveTrainConfig(cfg: TrainConfig, trainRows: number): { config: ResolvedTrainConfig; resolved: ResolvedDefaults } {
+  const batchSize = cfg.batchSize === 'auto' ? autoBatchSize(trainRows) : cfg.batchSize;
+  const lr = cfg.optimizer.lr ?? modelDefaultLr(cfg.model.kind);
+  return {
+    config: { ...cfg, batchSize, optimizer: { ...cfg.optimizer, lr } },
+    resolved: { batchSize: cfg.batchSize === 'auto' ? batchSize : null, lr: cfg.optimizer.lr === undefined ? lr : null },
+  };
+}
+
+/** The resolved defaults as one line for a run's output and log, or null when the config gave both. */
+export function resolvedDefaultsLine(r: ResolvedDefaults, trainRows: number): string | null {
+  const parts = [
+    r.batchSize === null ? null : `batchSize auto = ${r.batchSize} (${trainRows} training rows, ${Math.ceil(trainRows / r.batchSize)} steps an epoch)`,
+    r.lr === null ? null : `lr = ${r.lr} (the model's default)`,
+  ].filter((p) => p !== null);
+  return parts.length ? parts.join('; ') : null;
 }
 
 /**
  * The config as a run directory stores it (config.json): a data config path made absolute, so the run loads from any
  * working directory (`prerank export`, `prerank eval`, strategies reading another run) as it did when it trained.
  */
-export function runConfigJson(cfg: TrainConfig): string {
+export function runConfigJson(cfg: TrainConfig | ResolvedTrainConfig): string {
   const data = 'config' in cfg.data && !isAbsolute(cfg.data.config) ? { config: resolve(cfg.data.config) } : cfg.data;
   return JSON.stringify({ ...cfg, data }, null, 2);
 }

@@ -2,7 +2,9 @@
 // checkpoints, predictions and the training strategies (One Backpropagation, CS3).
 export { runTraining, buildStrategy, type RunResult } from './run.js';
 export { loadTrainConfig, loadData, buildModel, loadRunModel } from './build.js';
-export { TrainConfigSchema, parseTrainConfig, type TrainConfig, type TrainConfigInput } from './config.js';
+export { TrainConfigSchema, parseTrainConfig, resolveTrainConfig, type TrainConfig, type TrainConfigInput, type ResolvedTrainConfig,
+  type OptimizerConfig } from './config.js';
+export { autoBatchSize } from './small-epoch.js';
 export { Trainer, createOptimizer, type TrainerOptions, type FitResult, type EpochRecord, type ValMetrics } from './trainer.js';
 export { ExperimentSchema, parseExperiment, loadExperiment, runExperiment, type ExperimentConfig, type RunRecord,
   type ExperimentRunOptions } from './experiment.js';

@@ -4,7 +4,7 @@
 import type { Batch, SplitName, TrainingData } from '../data/index.js';
 import type { RecModel } from '../models/types.js';
 import { inMemory } from './build.js';
-import type { TrainConfig } from './config.js';
+import type { ResolvedTrainConfig } from './config.js';
 import type { BatchSource, Objective, TrainingRun } from './loop.js';
 import { binaryMetrics, collectPredictions, type BinaryMetrics } from './predict.js';
 import { rankingEval } from './ranking-eval.js';
@@ -15,10 +15,10 @@ import type { TrainingStrategy } from './strategies/types.js';
 /** Validation metrics of an epoch on rows: the binary ones, plus the ranking metric early stopping watches when it is one. */
 export type ValMetrics = BinaryMetrics & Record<string, number>;
 
-export type RowConfig = Pick<TrainConfig, 'batchSize' | 'evalBatchSize' | 'seed' | 'earlyStopping'> & Partial<Pick<TrainConfig, 'objective'>>;
+export type RowConfig = Pick<ResolvedTrainConfig, 'batchSize' | 'evalBatchSize' | 'seed' | 'earlyStopping'> & Partial<Pick<ResolvedTrainConfig, 'objective'>>;
 
 /** The train split's batches; each epoch's order is seeded by the config's seed and the epoch. */
-export function rowSource(data: TrainingData, cfg: Pick<TrainConfig, 'batchSize' | 'seed'>): BatchSource<Batch> {
+export function rowSource(data: TrainingData, cfg: Pick<ResolvedTrainConfig, 'batchSize' | 'seed'>): BatchSource<Batch> {
   // one stream for every epoch (its batch buffers are reused; an epoch's order depends on the epoch alone), opened
   // on first use
   let open: ReturnType<TrainingData['batches']> | null = null;

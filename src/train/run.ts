@@ -7,7 +7,7 @@ import type { TrainingData } from '../data/index.js';
 import type { RecModel } from '../models/types.js';
 import { STRATEGIES } from './strategies/registry.js';
 import type { StrategyFactory, TrainingStrategy } from './strategies/types.js';
-import { runConfigJson, type TrainConfig } from './config.js';
+import { resolveTrainConfig, runConfigJson, type ResolvedTrainConfig, type TrainConfig } from './config.js';
 import { buildModel, inMemory, loadData, loadRunModel } from './build.js';
 import type { BinaryMetrics } from './predict.js';
 import { Trainer, type FitResult, type TrainerOptions } from './trainer.js';
@@ -16,7 +16,8 @@ import { own } from '../util/own.js';
 export { loadTrainConfig, loadData, buildModel, inMemory } from './build.js';
 
 export interface RunResult {
-  config: TrainConfig;
+  /** The config the run trained with ('auto' batch size and the model's default lr resolved). */
+  config: ResolvedTrainConfig;
   model: RecModel;
   /** The training strategy, when the config named one (its state, e.g. OneBP's user encodings, is the best epoch's). */
   strategy?: TrainingStrategy;
@@ -34,18 +35,20 @@ export async function buildStrategy(cfg: TrainConfig, model: RecModel, data: Tra
   return await factory({ model, data: inMemory(data, `strategy '${cfg.strategy.kind}'`), rng: new Rng(cfg.seed + 1), trained, loadRun: loadRunModel }, cfg.strategy.config);
 }
 
-export async function runTraining(cfg: TrainConfig, opts: TrainerOptions & { data?: TrainingData } = {}): Promise<RunResult> {
-  const data = opts.data ?? (await loadData(cfg, opts.quiet ? undefined : (l) => console.log(l)));
+/** Trains `input`'s run; its config.json holds the resolved config (the batch size and lr it trained with). */
+export async function runTraining(input: TrainConfig, opts: TrainerOptions & { data?: TrainingData } = {}): Promise<RunResult> {
+  const data = opts.data ?? (await loadData(input, opts.quiet ? undefined : (l) => console.log(l)));
+  const cfg = resolveTrainConfig(input, data.splitSize('train')).config;
   const model = buildModel(cfg, data);
   mkdirSync(cfg.outDir, { recursive: true });
   writeFileSync(join(cfg.outDir, 'config.json'), runConfigJson(cfg));
   const strategy = opts.strategy ?? (await buildStrategy(cfg, model, data));
-  const trainer = new Trainer(model, data, cfg, { ...opts, strategy });
+  const trainer = new Trainer(model, data, input, { ...opts, strategy }); // resolves input as above, and logs what it filled in
   const fit = await trainer.fit();
   await trainer.restoreBest();
   const test = trainer.evaluate('test');
   const samplesPerSec = fit.epochs.reduce((s, e) => s + e.samplesPerSec, 0) / Math.max(1, fit.epochs.length);
-  const summary = { model: cfg.model.kind, data: data.name, bestEpoch: fit.bestEpoch, val: fit.best, test, samplesPerSec, epochs: fit.epochs.length };
+  const summary = { model: cfg.model.kind, data: data.name, batchSize: cfg.batchSize, lr: cfg.optimizer.lr, bestEpoch: fit.bestEpoch, val: fit.best, test, samplesPerSec, epochs: fit.epochs.length };
   writeFileSync(join(cfg.outDir, 'summary.json'), JSON.stringify(summary, null, 2));
   trainer.log.write({ event: 'summary', ...summary });
   return { config: cfg, model, strategy, fit, test, samplesPerSec };

@@ -12,6 +12,15 @@ export function batchSizeForSteps(rows: number, minSteps = MIN_EPOCH_STEPS): num
   return b;
 }
 
+/** Steps an epoch the 'auto' batch size aims for, and its range (docs/TUNING.md: the ML-100K searches' best trials
+ * had batches of 128-512 on 51k training rows, 100-400 steps an epoch; large data keeps the former fixed 2048). */
+export const AUTO_BATCH = { steps: 200, min: 64, max: 2048 } as const;
+
+/** batchSize 'auto': the largest power of two giving >= AUTO_BATCH.steps steps over `rows`, clamped to min..max. */
+export function autoBatchSize(rows: number): number {
+  return Math.min(AUTO_BATCH.max, Math.max(AUTO_BATCH.min, batchSizeForSteps(rows, AUTO_BATCH.steps)));
+}
+
 /** The warning for a run of `rows` training rows at `batchSize`, or null when an epoch has enough steps. */
 export function smallEpochWarning(rows: number, batchSize: number, minSteps = MIN_EPOCH_STEPS): string | null {
   const steps = Math.ceil(rows / batchSize);

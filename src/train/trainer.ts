@@ -8,7 +8,8 @@ import type { Batch, SplitName, TrainingData } from '../data/index.js';
 import type { RecModel } from '../models/types.js';
 import type { Tensor } from '../core/tensor.js';
 import type { TrainingStrategy } from './strategies/types.js';
-import type { TrainConfig } from './config.js';
+import { resolvedDefaultsLine, resolveTrainConfig, type ResolvedTrainConfig, type TrainConfig } from './config.js';
+import { modelDefaultLr } from '../models/registry.js';
 import { hasCheckpoint, loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { improves, type Metrics, type TrainingRun } from './loop.js';
 import type { BinaryMetrics } from './predict.js';
@@ -69,10 +70,12 @@ export interface TrainerOptions {
   onStep?: (epoch: number, step: number, loss: number) => void;
 }
 
+/** The config's optimizer over `params`; without an lr, the model's default (modelDefaultLr, as resolveTrainConfig). */
 export function createOptimizer(model: RecModel, cfg: TrainConfig['optimizer'], params: [string, Tensor][] = model.namedParameters()): Optimizer {
-  if (cfg.kind === 'adagrad') return new Adagrad(params, { lr: cfg.lr, weightDecay: cfg.weightDecay });
-  if (cfg.kind === 'sgd') return new Sgd(params, { lr: cfg.lr, weightDecay: cfg.weightDecay });
-  return new Adam(params, { lr: cfg.lr, weightDecay: cfg.weightDecay });
+  const o = { lr: cfg.lr ?? modelDefaultLr(model.kind), weightDecay: cfg.weightDecay };
+  if (cfg.kind === 'adagrad') return new Adagrad(params, o);
+  if (cfg.kind === 'sgd') return new Sgd(params, o);
+  return new Adam(params, o);
 }
 
 interface Best<M> {
@@ -88,14 +91,28 @@ export class Trainer<B = Batch, M extends Metrics = ValMetrics> {
   private readonly progress = new Progress();
   /** Said once, when the run starts (a run over dataset rows with too few steps an epoch). */
   private readonly startWarning: string | null = null;
+  /** Logged once, when the run starts: the batch size and learning rate the config left to their defaults. */
+  private readonly startNote: string | null = null;
+  /** The loop's config; for a run over dataset rows, with 'auto' and the model's default lr resolved. */
+  readonly cfg: LoopConfig;
 
   /** A run over the dataset's rows (the config's batch size, seed and strategy) ... */
-  constructor(model: RecModel, data: TrainingData, cfg: TrainConfig, opts?: TrainerOptions);
+  constructor(model: RecModel, data: TrainingData, cfg: TrainConfig | ResolvedTrainConfig, opts?: TrainerOptions);
   /** ... or over any batch source with its objective. */
   constructor(model: RecModel, run: TrainingRun<B, M>, cfg: LoopConfig, opts?: TrainerOptions);
-  constructor(readonly model: RecModel, run: TrainingData | TrainingRun<B, M>, readonly cfg: LoopConfig, readonly opts: TrainerOptions = {}) {
-    this.run = 'objective' in run ? run : (rowRun(run, cfg as TrainConfig, opts.strategy, model) as unknown as TrainingRun<B, M>);
-    if (!('objective' in run)) this.startWarning = smallEpochWarning(run.splitSize('train'), (cfg as TrainConfig).batchSize);
+  constructor(readonly model: RecModel, run: TrainingData | TrainingRun<B, M>, cfg: LoopConfig | TrainConfig, readonly opts: TrainerOptions = {}) {
+    if ('objective' in run) {
+      this.run = run;
+      this.cfg = cfg as LoopConfig;
+    } else {
+      const rows = run.splitSize('train');
+      const { config, resolved } = resolveTrainConfig(cfg as TrainConfig, rows);
+      this.cfg = config;
+      this.run = rowRun(run, config, opts.strategy, model) as unknown as TrainingRun<B, M>;
+      this.startWarning = smallEpochWarning(rows, config.batchSize);
+      this.startNote = resolvedDefaultsLine(resolved, rows);
+    }
+    cfg = this.cfg;
     if (!opts.optimizer && !cfg.optimizer) throw new Error('Trainer: give an optimizer config or an optimizer');
     this.optimizer = opts.optimizer ?? createOptimizer(model, cfg.optimizer!, this.run.strategy?.trainable(model));
     this.log = new RunLog(join(cfg.outDir, 'log.jsonl'));
@@ -156,6 +173,10 @@ export class Trainer<B = Batch, M extends Metrics = ValMetrics> {
     if (start === 0 && this.startWarning) {
       (this.opts.warn ?? ((l: string) => process.stderr.write(`warning: ${l}\n`)))(this.startWarning);
       this.log.write({ event: 'warning', message: this.startWarning });
+    }
+    if (start === 0 && this.startNote) {
+      if (!this.opts.quiet) (this.opts.say ?? console.log)(this.startNote);
+      this.log.write({ event: 'defaults', message: this.startNote });
     }
     const metric = cfg.earlyStopping.metric;
     let stoppedEarly = bad > cfg.earlyStopping.patience;

@@ -47,6 +47,12 @@ export function formatConfigIssues(issues: readonly Issue[], root: string, base:
  */
 function formatUnion(branches: Issue[][], root: string, path: Path): string[] {
   const typeOnly = (b: Issue[]) => b.every((i) => i.code === 'invalid_type' && i.path.length === 0);
+  // every variant a type or a fixed value the input is not (a count or 'auto'): name them all
+  const valueOnly = (b: Issue[]) => b.every((i) => (i.code === 'invalid_type' || i.code === 'invalid_value') && i.path.length === 0);
+  if (branches.every(valueOnly) && branches.some((b) => b.some((i) => i.code === 'invalid_value'))) {
+    const expected = [...new Set(branches.flat().flatMap((i) => (i.code === 'invalid_type' ? [i.expected] : i.code === 'invalid_value' ? i.values.map((v) => JSON.stringify(v).replaceAll('"', "'")) : [])))];
+    return [`${pathText(root, path)}: expected ${expected.join(' or ')}`];
+  }
   const near = branches.filter((b) => !typeOnly(b));
   if (near.length === 0) {
     const expected = [...new Set(branches.flat().map((i) => (i.code === 'invalid_type' ? i.expected : '')).filter(Boolean))];

@@ -29,8 +29,12 @@ export type CommonConfig = z.input<z.ZodObject<typeof COMMON_CONFIG>>;
 
 export const COMMON_DEFAULTS: Required<CommonConfig> = { embedDim: 32, l2Embedding: 1e-5, embedStd: 1e-4, init: 'default' };
 
-/** Widths, batch norm and dropout of the deep parts: 300-300-128 with BN and dropout 0.3 (paper; authors' scripts). */
-export const DEEP_DEFAULTS = { batchNorm: true, dropout: 0.3 } as const;
+/**
+ * Widths, batch norm and dropout of the deep parts: 300-300-128 with BN (paper; authors' scripts) and dropout 0.2 (the
+ * authors' scripts use 0.3; the ML-100K searches' best trials of DSSM, DCN, IntTower and RankTower had 0.08-0.27,
+ * docs/TUNING.md).
+ */
+export const DEEP_DEFAULTS = { batchNorm: true, dropout: 0.2 } as const;
 export const TOWER_DIMS: readonly number[] = [300, 300, 128];
 
 /** Batch norm and dropout of a model's deep parts (zod shape). */

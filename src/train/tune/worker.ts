@@ -3,7 +3,7 @@
 // process exits when its parent goes away.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { runConfigJson, type TrainConfig } from '../config.js';
+import { resolveTrainConfig, runConfigJson, type TrainConfig } from '../config.js';
 import { buildModel, buildStrategy, loadData } from '../run.js';
 import { Trainer } from '../trainer.js';
 import type { JobResult } from './asha.js';
@@ -21,7 +21,7 @@ async function build(cfg: TrainConfig) {
 export async function trainTrial(cfg: TrainConfig, epochs: number): Promise<JobResult> {
   const { data, model, strategy } = await build(cfg);
   mkdirSync(cfg.outDir, { recursive: true });
-  writeFileSync(join(cfg.outDir, 'config.json'), runConfigJson(cfg));
+  writeFileSync(join(cfg.outDir, 'config.json'), runConfigJson(resolveTrainConfig(cfg, data.splitSize('train')).config));
   const warnings: string[] = [];
   const trainer = new Trainer(model, data, cfg, { resume: true, untilEpoch: epochs, quiet: true, strategy, warn: (l) => warnings.push(l) });
   const fit = await trainer.fit();
