@@ -26,4 +26,4 @@ export { writeSynthLog, synthDataConfig, synthConfig, synthName, SYNTH_SIZES, ty
   type SynthResult, type SynthFileReport, type SynthSize } from './synth-log.js';
 export { DEFAULT_SYNTH_PARAMS, type SynthParams } from './synth-sql.js';
 export { timeSplit, writeReplay, type TimeSplit } from './replay.js';
-export { readItemAttributes, type ItemAttributes, type ItemAttributeOptions } from './item-attributes.js';
+export { readItemAttributes, type ItemAttributes, type ItemAttributeOptions, type SkippedAttributes } from './item-attributes.js';

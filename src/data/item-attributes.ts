@@ -18,13 +18,23 @@ export interface ItemAttributeOptions {
   maxColumns?: number;
   /** Characters kept of a value (default 200). */
   maxChars?: number;
+  /**
+   * Attributes whose text would take more than this many bytes (estimated in DuckDB before any row is read, scaled to
+   * the keys asked for) are not read: the answer says why instead. Default: unlimited.
+   */
+  maxBytes?: number;
+}
+
+/** Why no attributes were read (too large for maxBytes). */
+export interface SkippedAttributes {
+  skipped: string;
 }
 
 /**
  * The attributes of the given item keys from the data config's items file, or null when the config has none. The
  * flag columns of a sequence feature (ML-100K's 19 genre columns) are left out: the feature's name stands for them.
  */
-export async function readItemAttributes(cfg: DataConfig, keys: readonly string[], o: ItemAttributeOptions = {}): Promise<ItemAttributes | null> {
+export async function readItemAttributes(cfg: DataConfig, keys: readonly string[], o: ItemAttributeOptions = {}): Promise<ItemAttributes | SkippedAttributes | null> {
   const src = cfg.sources.items;
   const key = src?.key ?? cfg.keys.item;
   if (!src) return null;
@@ -38,6 +48,15 @@ export async function readItemAttributes(cfg: DataConfig, keys: readonly string[
     const columns = all.filter((c) => c !== key && !flags.has(c)).slice(0, maxColumns);
     const wanted = new Map<string, SqlType>([key, ...columns].map((c) => [c, 'VARCHAR']));
     const t = await loadTable(con, src, 'attrs_t', all, wanted);
+    if (o.maxBytes !== undefined) {
+      // the JSON's size without reading the rows into JS: every value's characters plus quotes and separators
+      const chars = [key, ...columns].map((c) => `coalesce(least(length(${ident(c)}), ${maxChars}), 0) + 4`).join(' + ');
+      const [[rows, bytes]] = await readRows(con, `SELECT count(*), coalesce(sum(${chars}), 0) FROM ${t.table}`);
+      const estimate = Math.round(Number(bytes) * Math.min(1, keys.length / Math.max(1, Number(rows))));
+      if (estimate > o.maxBytes) {
+        return { skipped: `item attributes of ${keys.length} items would take about ${estimate} bytes of JSON, more than ${o.maxBytes}: not written` };
+      }
+    }
     const rows = await readRows(con, `SELECT ${[key, ...columns].map(ident).join(', ')} FROM ${t.table} ORDER BY rowid`);
     const byKey = new Map<string, (string | null)[]>();
     for (const [k, ...vals] of rows) {

@@ -20,7 +20,7 @@ import { writeRetrievalIndex } from './retrieval-index.js';
 import { writeEncodersBin } from './encoders-bin.js';
 import { writeEncodersBinFromTables } from './encoders-bin-tables.js';
 import { writeIdTable } from './id-table-write.js';
-import { attributesJson, type ItemAttributesInfo } from './item-attributes.js';
+import { attributesJson, MAX_ATTRIBUTE_BYTES, type ItemAttributesInfo } from './item-attributes.js';
 import { datasetItems, twoTowerItems, type ExportItems, type ExportOptions, type ExportSource } from './export-items.js';
 
 export type { ExportItems, ExportOptions, ExportSource } from './export-items.js';
@@ -55,9 +55,9 @@ export async function fromRunDir(runDir: string): Promise<ExportSource> {
 
 /** Writes items/attributes.json when the data config has an items file; what the manifest records, if anything. */
 async function writeAttributes(src: ExportSource, keys: readonly string[], dir: string): Promise<ItemAttributesInfo | undefined> {
-  const a = src.dataConfig ? await readItemAttributes(src.dataConfig, keys) : null;
+  const a = src.dataConfig ? await readItemAttributes(src.dataConfig, keys, { maxBytes: MAX_ATTRIBUTE_BYTES }) : null;
   if (!a) return undefined;
-  const r = attributesJson(a);
+  const r = 'skipped' in a ? a : attributesJson(a);
   if ('skipped' in r) {
     console.error(`export: ${r.skipped}`);
     return undefined;
