@@ -8,7 +8,7 @@
 //             it, the relaxed-SIMD build: fused multiply-add) and onnxruntime-web (wasm backend)
 //             on the model's ONNX export (user_tower.onnx + scorer.onnx; per model, the fastest graph optimisation
 //             level on a short calibration), beside the native scorer (SIMD path) in
-//             this Node process; blocks of 20 requests of the page and of native alternate. Before timing, every
+//             this Node process; blocks of 20 requests of each side in a row alternate (SIMD128, relaxed, onnxruntime-web, native). Before timing, every
 //             candidate's score must agree: both wasm builds with native within 1e-5, onnxruntime-web with wasm within 1e-4
 //             (relative to the largest score), or the bench stops. What each timed call includes: bench/web-page.ts.
 import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
