@@ -138,7 +138,7 @@ export class ChromiumBench {
     return this.call('check', i, n);
   }
 
-  /** count requests of each side alternating: microseconds per request (relaxed empty where the page has no relaxed SIMD). */
+  /** count requests of each side in a row, the sides in turn: microseconds per request (relaxed empty where the page has no relaxed SIMD). */
   time(i: number, count: number, n: number): Promise<{ wasm: number[]; relaxed: number[]; ort: number[] }> {
     return this.call('time', i, count, n);
   }

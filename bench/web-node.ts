@@ -35,8 +35,8 @@ export function nodeRows(models: TimedModel[], scorer: WasmScorer, ks: number[],
     for (const k of ks) {
       const rows = m.rows(k);
       const runs: Record<string, () => Float32Array> = {
-        wasmSimd: () => ((scorer.simd = true), plan.score(x, items, rows, { n }).scores),
-        wasmPortable: () => ((scorer.simd = false), plan.score(x, items, rows, { n }).scores),
+        wasmSimd: () => ((scorer.simd = true), plan.score(x, items, rows, { n, reuse: true }).scores),
+        wasmPortable: () => ((scorer.simd = false), plan.score(x, items, rows, { n, reuse: true }).scores),
         nativePortable: () => (setIsa('portable'), m.compiled.rank(x, m.table, rows, k, n).scores),
         nativeSimd: () => (setIsa(isa), m.compiled.rank(x, m.table, rows, k, n).scores),
       };

@@ -8,7 +8,7 @@
 //             it, the relaxed-SIMD build: fused multiply-add) and onnxruntime-web (wasm backend)
 //             on the model's ONNX export (user_tower.onnx + scorer.onnx; per model, the fastest graph optimisation
 //             level on a short calibration), beside the native scorer (SIMD path) in
-//             this Node process; blocks of 20 requests of the page and of native alternate. Before timing, every
+//             this Node process; blocks of 20 requests of each side in a row alternate (SIMD128, relaxed, onnxruntime-web, native). Before timing, every
 //             candidate's score must agree: both wasm builds with native within 1e-5, onnxruntime-web with wasm within 1e-4
 //             (relative to the largest score), or the bench stops. What each timed call includes: bench/web-page.ts.
 import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
@@ -91,7 +91,7 @@ async function chromiumRows(models: TimedModel[], ds: Dataset, dir: string, ks: 
     const kCal = ks.includes(1000) ? 1000 : ks[0];
     console.log(`\nchromium: ${page.info.userAgent}; onnxruntime-web ${page.info.ort} (wasm backend, 1 thread, the fastest graph optimisation level ` +
       `per model at k = ${kCal}, below); crossOriginIsolated ${page.info.crossOriginIsolated}; native in this Node process; ${requests} requests per cell (p50 / p99 us)`);
-    console.log('timed: native = compiled.rank(tower input, table, rows, k, 100) in Node; wasm = WasmPlan.score(tower input, table in module memory, rows, { n: 100 }) in the page; ' +
+    console.log('timed: native = compiled.rank(tower input, table, rows, k, 100) in Node; wasm = WasmPlan.score(tower input, table in module memory, rows, { n: 100, reuse: true }) in the page; ' +
       'onnxruntime-web = the k rows copied from the page\'s Float32Array table into one [k, I] tensor + user_tower.onnx.run(feature ids) + scorer.onnx.run({ user_rep, item_rep }) + top-100 in JS, in the page');
     const peaks = { fused: await page.peak(true), unfused: await page.peak(false), native: fmaPeakGflops(isa, 1, 0.3) };
     console.log(`multiply-add peak, 1 thread, 12 register-resident chains: native ${isa} ${peaks.native.toFixed(1)} GFLOP/s (Node); ` +

@@ -52,6 +52,27 @@ test('a plan scores what its steps compute, by row, by block and by id', { skip 
   items.dispose();
 });
 
+test('with reuse, score returns the same scores and top as views of arrays the next call overwrites', { skip }, () => {
+  const plan = scorer!.compile(spec());
+  const items = scorer!.items(table, { dim: 3 });
+  const fresh = plan.score(x, items, Int32Array.of(4, 1, 3), { n: 2 });
+  const a = plan.score(x, items, Int32Array.of(4, 1, 3), { n: 2, reuse: true });
+  assert.deepEqual(Array.from(a.scores), Array.from(fresh.scores));
+  assert.deepEqual(Array.from(a.top), Array.from(fresh.top));
+  const first = Array.from(a.scores);
+  const b = plan.score(x, items, Int32Array.of(0, 2), { n: 0, reuse: true });
+  assert.equal(b.scores.buffer, a.scores.buffer, 'the second call writes into the same array');
+  assert.deepEqual(Array.from(b.scores), Array.from(plan.score(x, items, Int32Array.of(0, 2)).scores));
+  assert.equal(b.top.length, 0);
+  assert.notDeepEqual(Array.from(a.scores.subarray(0, 2)), first.slice(0, 2), 'the first result was overwritten');
+  const all = plan.score(x, items, null, { n: 5, reuse: true });
+  assert.deepEqual(Array.from(all.scores), Array.from(plan.score(x, items, null).scores), 'grown for more candidates');
+  assert.equal(all.top.length, 5);
+  assert.deepEqual(Array.from(fresh.scores), first, 'fresh arrays are the caller\'s');
+  plan.dispose();
+  items.dispose();
+});
+
 test('bad plans are refused naming the field, and the instance works after', { skip }, () => {
   const bad = (edit: (s: ServingPlanSpec) => void, message: RegExp) => {
     const s = spec();

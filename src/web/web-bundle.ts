@@ -119,7 +119,7 @@ export class WebBundle {
       }
     }
     const u = user.stored ?? this.towerInput();
-    const { scores, top } = this.compiled.score(u, this.items, rows.subarray(0, m), { n, fromRep: !!user.stored });
+    const { scores, top } = this.compiled.score(u, this.items, rows.subarray(0, m), { n, fromRep: !!user.stored, reuse: true });
     return rankedResponse(req.candidates, found.subarray(0, m), scores, top, user.oov, this.modelVersion);
   }
 
