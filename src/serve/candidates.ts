@@ -13,19 +13,11 @@ import type { IndexVectors, MultiVectorLayout, RetrievalIndexInfo, SearchDefault
 import { similarityOf } from '../export/mips.js';
 import { HEAD_INDEX_PARAMS, headVectors, queryVectors, retrievalIndexOf } from '../export/retrieval-index.js';
 import { buildHeadCentroids, loadHeadCentroids } from '../export/head-centroids.js';
+import type { CandidateSource } from './candidate-source.js';
 import { CentroidSource } from './centroid-source.js';
 import { BruteForceIndex, buildAnnIndex, innerProducts, openUsearch, type AnnIndex, type AnnKind } from './ann.js';
 
-export interface CandidateSource {
-  /** The search back-end: usearch's HNSW, an exact scan with the same interface, or centroids with inverted lists. */
-  readonly kind: AnnKind | 'centroids';
-  readonly index: 'inner-product' | 'multi-vector' | 'multi-vector-centroids';
-  /** Settings a request leaves out (the bundle's recorded defaults). */
-  readonly defaults: SearchDefaults;
-  /** Distinct rows to rescore for the user rep (at most s.maxCandidates), ascending. */
-  candidates(rep: Float32Array, k: number, s: SearchDefaults): Int32Array;
-  close(): void;
-}
+export type { CandidateSource } from './candidate-source.js';
 
 export class InnerProductSource implements CandidateSource {
   readonly index = 'inner-product';

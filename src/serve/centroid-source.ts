@@ -8,7 +8,7 @@ import { topK } from '../eval/top-k.js';
 import type { HeadCentroids } from '../export/head-centroids.js';
 import type { MultiVectorLayout, SearchDefaults } from '../export/manifest.js';
 import { queryVectors } from '../export/retrieval-index.js';
-import type { CandidateSource } from './candidates.js';
+import type { CandidateSource } from './candidate-source.js';
 import { serveAddon } from './native.js';
 
 /** out[k] = sum over the R columns of max over h of st[codes[rows[k] * H + h], column] (the native kernel's contract). */

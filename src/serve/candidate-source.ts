@@ -1,0 +1,14 @@
+// What every candidate generator of retrieval offers (src/serve/candidates.ts builds them; centroid-source.ts is one).
+import type { SearchDefaults } from '../export/manifest.js';
+import type { AnnKind } from './ann.js';
+
+export interface CandidateSource {
+  /** The search back-end: usearch's HNSW, an exact scan with the same interface, or centroids with inverted lists. */
+  readonly kind: AnnKind | 'centroids';
+  readonly index: 'inner-product' | 'multi-vector' | 'multi-vector-centroids';
+  /** Settings a request leaves out (the bundle's recorded defaults). */
+  readonly defaults: SearchDefaults;
+  /** Distinct rows to rescore for the user rep (at most s.maxCandidates), ascending. */
+  candidates(rep: Float32Array, k: number, s: SearchDefaults): Int32Array;
+  close(): void;
+}
