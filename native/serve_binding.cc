@@ -272,19 +272,35 @@ class ServePlanWrap : public Napi::ObjectWrap<ServePlanWrap> {
   }
 };
 
+// The first four arguments of centroidMaxSim and centroidCandidates: st [C, rpad], rpad, codes [items, H], heads.
+struct CentroidTables {
+  long rpad;
+  const float* st;
+  long centroids;
+  long heads;
+  const uint16_t* codes;
+  long items;
+};
+
+CentroidTables centroid_tables(Args& a) {
+  CentroidTables t{};
+  t.rpad = a.num_long(1, "rpad", 16);
+  if (t.rpad % 16 != 0) a.fail("rpad must be a multiple of 16, got " + std::to_string(t.rpad));
+  t.st = a.f32(0, "st", t.rpad);
+  t.centroids = a.length(0) / t.rpad;
+  t.heads = a.num_long(3, "heads", 1);
+  t.codes = a.array<uint16_t, napi_uint16_array>(2, "codes", t.heads, false, "Uint16Array");
+  t.items = a.length(2) / t.heads;
+  return t;
+}
+
 // centroidMaxSim(st: Float32Array [C, rpad], rpad, codes: Uint16Array [items, H], heads, rows: Int32Array, m,
 // out: Float32Array(m)): out[k] = sum over the rpad columns r of max over h of st[codes[rows[k] * H + h], r]
 // (serve_kernels.h, CentroidMaxSimArgs). Every row and every code it reads is checked first.
 Napi::Value CentroidMaxSim(const Napi::CallbackInfo& info) {
   Args a{info, "centroidMaxSim"};
   a.need(7);
-  const long rpad = a.num_long(1, "rpad", 16);
-  if (rpad % 16 != 0) a.fail("rpad must be a multiple of 16, got " + std::to_string(rpad));
-  const float* st = a.f32(0, "st", rpad);
-  const long centroids = a.length(0) / rpad;
-  const long heads = a.num_long(3, "heads", 1);
-  const uint16_t* codes = a.array<uint16_t, napi_uint16_array>(2, "codes", heads, false, "Uint16Array");
-  const long items = a.length(2) / heads;
+  const auto [rpad, st, centroids, heads, codes, items] = centroid_tables(a);
   const long m = a.num_long(5, "m");
   const int32_t* rows = a.i32(4, "rows", m);
   float* out = a.f32(6, "out", m);
@@ -307,13 +323,7 @@ Napi::Value CentroidMaxSim(const Napi::CallbackInfo& info) {
 Napi::Value CentroidCandidates(const Napi::CallbackInfo& info) {
   Args a{info, "centroidCandidates"};
   a.need(11);
-  const long rpad = a.num_long(1, "rpad", 16);
-  if (rpad % 16 != 0) a.fail("rpad must be a multiple of 16, got " + std::to_string(rpad));
-  const float* st = a.f32(0, "st", rpad);
-  const long centroids = a.length(0) / rpad;
-  const long heads = a.num_long(3, "heads", 1);
-  const uint16_t* codes = a.array<uint16_t, napi_uint16_array>(2, "codes", heads, false, "Uint16Array");
-  const long items = a.length(2) / heads;
+  const auto [rpad, st, centroids, heads, codes, items] = centroid_tables(a);
   const int32_t* offsets = a.i32(4, "offsets", centroids + 1);
   const int32_t* lists = a.array<int32_t, napi_int32_array>(5, "lists", 0, false, "Int32Array");
   const long entries = a.length(5);
