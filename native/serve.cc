@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <climits>
 #include <cstdlib>
 #include <cstring>
 #include <functional>
@@ -50,14 +51,17 @@ const ServeKernels& kernels() {
 // share per thread. PRERANK_SERVE_PIECE=<multiply-adds> at start-up, or set_serve_piece_macs().
 constexpr long kDefaultPieceMacs = 1L << 22;
 
+// A count set by environment variable `name` at start-up: a whole decimal in [0, max], else `fallback`.
+long env_count(const char* name, long fallback, long max) {
+  const char* e = std::getenv(name);
+  if (!e || !*e) return fallback;
+  char* end = nullptr;
+  const long x = std::strtol(e, &end, 10);
+  return end != e && *end == '\0' && x >= 0 && x <= max ? x : fallback;
+}
+
 std::atomic<long>& piece_macs_flag() {
-  static std::atomic<long> v{[] {
-    const char* e = std::getenv("PRERANK_SERVE_PIECE");
-    if (!e || !*e) return kDefaultPieceMacs;
-    char* end = nullptr;
-    const long x = std::strtol(e, &end, 10);
-    return end != e && *end == '\0' && x >= 0 ? x : kDefaultPieceMacs;
-  }()};
+  static std::atomic<long> v{env_count("PRERANK_SERVE_PIECE", kDefaultPieceMacs, LONG_MAX)};
   return v;
 }
 
@@ -161,13 +165,7 @@ long piece_macs() { return piece_macs_flag().load(std::memory_order_relaxed); }
 // (docs/SCALE.md), so the default stays at 4.
 constexpr long kDefaultRowPrefetch = 4;
 std::atomic<long>& row_prefetch_flag() {
-  static std::atomic<long> v{[] {
-    const char* e = std::getenv("PRERANK_ROW_PREFETCH");
-    if (!e || !*e) return kDefaultRowPrefetch;
-    char* end = nullptr;
-    const long x = std::strtol(e, &end, 10);
-    return end != e && *end == '\0' && x >= 0 && x <= kMaxRowPrefetch ? x : kDefaultRowPrefetch;
-  }()};
+  static std::atomic<long> v{env_count("PRERANK_ROW_PREFETCH", kDefaultRowPrefetch, kMaxRowPrefetch)};
   return v;
 }
 long row_prefetch() { return row_prefetch_flag().load(std::memory_order_relaxed); }
