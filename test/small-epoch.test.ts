@@ -11,6 +11,19 @@ import { buildModel, loadData, runTraining } from '../src/train/run.js';
 import { AUTO_BATCH, autoBatchSize, smallEpochWarning } from '../src/train/small-epoch.js';
 import { createOptimizer, Trainer } from '../src/train/trainer.js';
 
+/** fn over a tiny synthetic dataset (40 users, 60 items) in a temporary folder, removed afterwards. */
+async function withTinyData(prefix: string, fn: (t: { dir: string; config: string; data: Awaited<ReturnType<typeof loadData>>; rows: number }) => Promise<void>) {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  try {
+    const config = join(dir, 'data.json');
+    writeFileSync(config, JSON.stringify(writeSyntheticLog(join(dir, 'data'), { users: 40, items: 60, interactionsPerUser: 10 })));
+    const data = await loadData({ data: { config } });
+    await fn({ dir, config, data, rows: data.splitSize('train') });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 test('the small-epoch warning names the power-of-two batch size that gives at least 50 steps', () => {
   assert.equal(smallEpochWarning(6600, 2048), 'an epoch is 4 optimizer steps (6600 training rows at batchSize 2048), fewer than 50: '
     + 'set batchSize to 128 or less (52 steps an epoch) and re-tune the learning rate');
@@ -21,12 +34,7 @@ test('the small-epoch warning names the power-of-two batch size that gives at le
 });
 
 test('a run with fewer than 50 steps an epoch warns once (stderr and run log), a resumed one does not repeat it, a run with enough steps is silent', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'prerank-small-'));
-  try {
-    const config = join(dir, 'data.json');
-    writeFileSync(config, JSON.stringify(writeSyntheticLog(join(dir, 'data'), { users: 40, items: 60, interactionsPerUser: 10 })));
-    const data = await loadData({ data: { config } });
-    const rows = data.splitSize('train');
+  await withTinyData('prerank-small-', async ({ dir, config, data, rows }) => {
     const fit = async (batchSize: number, outDir: string, opts: { maxEpochsThisCall?: number; resume?: boolean } = {}) => {
       const cfg = parseTrainConfig({ model: { kind: 'lr' }, data: { config }, batchSize, epochs: 2, outDir: join(dir, outDir) });
       const said: string[] = [];
@@ -43,9 +51,7 @@ test('a run with fewer than 50 steps an epoch warns once (stderr and run log), a
     assert.equal(resumed.logged.length, 1, 'the log holds the one warning of the run');
     const enough = await fit(4, 'enough');
     assert.deepEqual(enough, { said: [], logged: [] });
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 /** The rule by brute force: the largest power of two in [min, max] giving >= steps batches, else min. */
@@ -86,12 +92,7 @@ test("explicit batch size and lr win over 'auto' and the model's default lr; abs
 });
 
 test("a config without batchSize or lr trains at the resolved values, says so in its log, and stores them in config.json", async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'prerank-auto-'));
-  try {
-    const config = join(dir, 'data.json');
-    writeFileSync(config, JSON.stringify(writeSyntheticLog(join(dir, 'data'), { users: 40, items: 60, interactionsPerUser: 10 })));
-    const data = await loadData({ data: { config } });
-    const rows = data.splitSize('train');
+  await withTinyData('prerank-auto-', async ({ dir, config, data, rows }) => {
     const cfg = parseTrainConfig({ model: { kind: 'lr' }, data: { config }, epochs: 1, outDir: join(dir, 'run') });
     const r = await runTraining(cfg, { data, quiet: true, warn: () => {} });
     assert.equal(r.config.batchSize, 64);
@@ -112,7 +113,5 @@ test("a config without batchSize or lr trains at the resolved values, says so in
     assert.equal(p.fit.epochs[0].steps, Math.ceil(rows / 7));
     assert.equal(p.config.optimizer.lr, 0.01);
     assert.ok(!readFileSync(join(dir, 'pinned', 'log.jsonl'), 'utf8').includes('"defaults"'), 'nothing to say when the config gave both');
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });
