@@ -84,7 +84,7 @@ async function bulkLoad(url: string, o: { rows: number; dim: number; k: number; 
   const ids = Array.from({ length: o.rows }, (_, i) => `item:${i}`);
   const table = quantize(ids, reps, o.dim, 'float32');
   const t0 = performance.now();
-  const store = await openStore({ url: `${url}?buckets=${o.buckets}&timeout=10000`, modelHash: 'bulk'.padEnd(64, '0'), table: async () => table });
+  const store = await openStore({ url: `${url}?buckets=${o.buckets}`, modelHash: 'bulk'.padEnd(64, '0'), table: async () => table });
   const seconds = (performance.now() - t0) / 1000;
   try {
     const times: number[] = [];

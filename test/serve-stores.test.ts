@@ -14,7 +14,7 @@ import { canMap, mapFile } from '../src/export/mapped-file.js';
 import { BruteForceIndex, buildAnnIndex } from '../src/serve/ann.js';
 import { openStore, STORES, storeKind } from '../src/serve/stores/index.js';
 import { parseRedisUrl } from '../src/serve/stores/redis-url.js';
-import type { StoreOpenOptions } from '../src/serve/stores/types.js';
+import type { ItemStore, StoreOpenOptions } from '../src/serve/stores/types.js';
 import { annConformance, randomTable, storeConformance, type StoreHarness } from './serve-store-conformance.js';
 import { redisClusterAvailable, REDIS_CLUSTER_SKIP, startRedisCluster, type RedisCluster } from './redis-cluster-fixture.js';
 import { redisAvailable, REDIS_SKIP, startRedis, type RedisServer } from './serve-fixture.js';
@@ -80,7 +80,7 @@ test('store URLs select the implementation', () => {
   assert.equal(storeKind('redis-cluster://127.0.0.1:7000,127.0.0.1:7001'), 'redis-cluster');
   assert.throws(() => storeKind('mongodb://x'), /unknown item store/);
   assert.deepEqual(parseRedisUrl('redis://:pw@h:7000/3?prefix=p1&lru=500'),
-    { connect: 'redis://:pw@h:7000/3', prefix: 'p1', lru: 500, timeout: 1000, buckets: 1, where: 'redis://h:7000/3' });
+    { connect: 'redis://:pw@h:7000/3', prefix: 'p1', lru: 500, timeout: 1000, publishTimeout: 60000, buckets: 1, where: 'redis://h:7000/3' });
   assert.equal(parseRedisUrl('redis://h?timeout=250').timeout, 250);
   assert.throws(() => parseRedisUrl('redis://h?lru=-1'), /lru/);
   assert.throws(() => parseRedisUrl('redis://h?timeout=0'), /timeout/);
@@ -113,6 +113,29 @@ test('redis store: the first node publishes a model\'s table once; others share 
   } finally {
     cli.disconnect();
     await Promise.all([a.close(), b.close(), c.close()]);
+  }
+});
+
+test('redis store: publishing is bounded by ?publishTimeout=, not by the lookups\' ?timeout=', { skip: haveRedis ? undefined : REDIS_SKIP }, async () => {
+  // CLIENT PAUSE WRITE holds every write for 400 ms: publishing's MSETs wait that long, far past the 50 ms lookup bound
+  const table = randomTable(300, 8, 'float32', 9);
+  const cli = new Redis(redis!.url);
+  const open = (hash: string, q: string): Promise<ItemStore> => openStore({ url: `${redis!.url}?prefix=pub&timeout=50${q}`, modelHash: hash, table: async () => table });
+  try {
+    await cli.call('CLIENT', 'PAUSE', '400', 'WRITE');
+    const s = await open('d'.repeat(64), '');
+    const r = await s.get([table.ids.keyAt(3)]);
+    assert.deepEqual([...r.found], [0]);
+    assert.deepEqual([...r.reps], [...table.data.subarray(3 * 8, 4 * 8)]);
+    await s.close();
+    await cli.call('CLIENT', 'PAUSE', '400', 'WRITE');
+    await assert.rejects(open('e'.repeat(64), '&publishTimeout=100'), /publishing the item table .*100 ms/);
+    await cli.call('CLIENT', 'UNPAUSE');
+    assert.equal(parseRedisUrl('redis://h').publishTimeout, 60000);
+    assert.throws(() => parseRedisUrl('redis://h?publishTimeout=x'), /publishTimeout must be a positive number of ms/);
+  } finally {
+    await cli.call('CLIENT', 'UNPAUSE').catch(() => undefined);
+    cli.disconnect();
   }
 });
 

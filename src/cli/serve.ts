@@ -12,7 +12,7 @@ const SERVE_OPTIONS = {
   compare: { type: 'string', value: 'dir', description: 'a second bundle served read-only beside the first to requests with ?model=compare (the explorer page at /ui compares the two lists)' },
   watch: { type: 'string', value: 'root', description: 'a versioned bundle root (versions/<n>/ + a pointer file) to follow' },
   'watch-poll-ms': { type: 'int', min: 10, max: 3_600_000, defaultText: '1000', description: 'how often --watch checks the root (ms)' },
-  store: { type: 'string', default: 'memory', value: 'store', description: 'where the item table lives: memory, redis://host:port[/db], or redis-cluster://host:port,host:port,... (a Redis Cluster); either with ?prefix=..&lru=rows&timeout=ms&buckets=n' },
+  store: { type: 'string', default: 'memory', value: 'store', description: 'where the item table lives: memory, redis://host:port[/db], or redis-cluster://host:port,host:port,... (a Redis Cluster); either with ?prefix=..&lru=rows&timeout=ms&publishTimeout=ms&buckets=n' },
   port: { type: 'int', default: 8080, min: 0, max: 65535, description: 'TCP port (0: any free port)' },
   host: { type: 'string', default: '127.0.0.1', description: 'address to listen on' },
   ann: { type: 'string', default: 'usearch', choices: ['usearch', 'brute-force', 'off'], description: 'the retrieval index for /v1/retrieve and /v1/recommend (off: exact mode only)' },

@@ -5,17 +5,18 @@
 // lookup costs about one round trip to each node, in parallel. They are sent as separate commands, not as ioredis
 // pipeline objects (which re-hash every key to check its node: slower below ~100 buckets here) nor with
 // auto-pipelining (slower here, and a batch whose commands get different MOVED replies is not redirected); a lone
-// command is redirected and retried by ioredis. The first node to open a model's key space publishes the table. An
-// optional in-process LRU keeps hot rows.
+// command is redirected and retried by ioredis. The first node to open a model's key space publishes the table, over a
+// connection of its own whose writes are bounded by `?publishTimeout=` (default 60 s), not by the lookups' bound: a
+// 256 KB MSET can take seconds on a loaded server. An optional in-process LRU keeps hot rows.
 // Outages: a lookup is bounded by `?timeout=` ms (default 1000) as a whole: within it ioredis retries (a cluster
 // node that is down or restarting: connection refused, CLUSTERDOWN, MOVED), past it the lookup fails as
 // StoreUnavailableError (-> 503) naming the cause. While a single server's connection is down a lookup fails at
 // once. A bucket whose marker is gone (its node came back empty) is republished from the bundle's table by this
 // node; lookups touching it answer 503 until then. Shape letters: I item rep width, M found candidates.
 import { Cluster, Redis } from 'ioredis';
-import { decodeBlob } from '../../export/item-table.js';
+import { decodeBlob, type ItemTable } from '../../export/item-table.js';
 import { Layout, parseMeta, publishTable, type Meta } from './redis-layout.js';
-import { parseRedisUrl } from './redis-url.js';
+import { parseRedisUrl, type RedisUrl } from './redis-url.js';
 import { StoreClosedError, StoreUnavailableError, type ItemLookup, type ItemStore, type StoreFactory, type StoreOpenOptions } from './types.js';
 
 /** Ids per MGET at most (a bucket with more requested ids takes several). */
@@ -63,8 +64,7 @@ export class RedisItemStore implements ItemStore {
   private lastAttempt = 0;
 
   constructor(readonly kind: 'redis' | 'redis-cluster', private readonly client: Client, private readonly layout: Layout,
-    private readonly meta: Meta, lruRows: number, private readonly where: string, private readonly timeoutMs: number,
-    private readonly o: StoreOpenOptions) {
+    private readonly meta: Meta, lruRows: number, private readonly url: RedisUrl, private readonly o: StoreOpenOptions) {
     this.lru = lruRows > 0 ? new Lru(lruRows) : null;
     // after a reconnect (a cluster: a node connected again), check at once that the data survived
     client.on(kind === 'redis' ? 'ready' : '+node', () => void this.verify().catch(() => undefined));
@@ -79,7 +79,7 @@ export class RedisItemStore implements ItemStore {
   }
 
   private unavailable(why: string): StoreUnavailableError {
-    return new StoreUnavailableError(`${this.kind} item store ${this.where}: ${why}`);
+    return new StoreUnavailableError(`${this.kind} item store ${this.url.where}: ${why}`);
   }
 
   async get(ids: readonly string[]): Promise<ItemLookup> {
@@ -147,9 +147,9 @@ export class RedisItemStore implements ItemStore {
   private async withinTimeout<T>(p: Promise<T>): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
     p.catch(() => undefined); // a late failure after the timeout answered is expected, not unhandled
-    const slow = `a lookup took longer than the ${this.timeoutMs} ms timeout${this.kind === 'redis' ? '' : ' (a node is slow, down or restarting)'}`;
+    const slow = `a lookup took longer than the ${this.url.timeout} ms timeout${this.kind === 'redis' ? '' : ' (a node is slow, down or restarting)'}`;
     const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(this.unavailable(slow)), this.timeoutMs);
+      timer = setTimeout(() => reject(this.unavailable(slow)), this.url.timeout);
     });
     try {
       return await Promise.race([p, late]);
@@ -180,7 +180,7 @@ export class RedisItemStore implements ItemStore {
     if (fresh.length) {
       fresh.forEach((b) => this.lost.add(b));
       this.lostWhy = `part of its data is gone (${this.lost.size} of ${this.layout.buckets} buckets have lost their marker key: a node restarted empty, or the keys were deleted); republishing them from the bundle's ${this.meta.size} items`;
-      this.o.log?.(`${this.kind} item store ${this.where}: ${this.lostWhy}`);
+      this.o.log?.(`${this.kind} item store ${this.url.where}: ${this.lostWhy}`);
     }
     this.republish();
   }
@@ -195,13 +195,13 @@ export class RedisItemStore implements ItemStore {
     const only = new Set(this.lost);
     this.republishing = (async () => {
       try {
-        await publishTable(this.client, this.layout, await this.o.table(), { only });
+        await publish(this.url, this.layout, await this.o.table(), { only });
         only.forEach((b) => this.lost.delete(b));
         this.lastAttempt = 0;
-        this.o.log?.(`${this.kind} item store ${this.where}: republished ${only.size} buckets under ${this.layout.space}`);
+        this.o.log?.(`${this.kind} item store ${this.url.where}: republished ${only.size} buckets under ${this.layout.space}`);
       } catch (e) {
         this.lostWhy = `part of its data is gone (${this.lost.size} of ${this.layout.buckets} buckets) and republishing it failed (${(e as Error).message}); retried every second, or reload a bundle`;
-        this.o.log?.(`${this.kind} item store ${this.where}: ${this.lostWhy}`);
+        this.o.log?.(`${this.kind} item store ${this.url.where}: ${this.lostWhy}`);
       } finally {
         this.republishing = null;
       }
@@ -221,8 +221,8 @@ export class RedisItemStore implements ItemStore {
  * to 1 s; a cluster client retries a command whose node is down or failing over every 100 ms (within the lookup's
  * timeout) and refreshes its slot map on MOVED and every 5 s.
  */
-function connectClient(u: ReturnType<typeof parseRedisUrl>): Client {
-  const common = { commandTimeout: u.timeout, connectTimeout: 3000, maxRetriesPerRequest: 1 };
+function connectClient(u: RedisUrl, commandTimeout = u.timeout): Client {
+  const common = { commandTimeout, connectTimeout: 3000, maxRetriesPerRequest: 1 };
   const client = u.nodes
     ? new Cluster(u.nodes, { lazyConnect: true, enableAutoPipelining: false, retryDelayOnFailover: 100, retryDelayOnClusterDown: 100,
       retryDelayOnTryAgain: 100, clusterRetryStrategy: (times) => Math.min(100 * times, 1000),
@@ -232,6 +232,20 @@ function connectClient(u: ReturnType<typeof parseRedisUrl>): Client {
   return client;
 }
 
+/** Publishes the table (or its buckets `only`) over a connection of its own, each write bounded by ?publishTimeout=. */
+async function publish(u: RedisUrl, layout: Layout, table: ItemTable, o: { only?: ReadonlySet<number> } = {}): Promise<Meta> {
+  const client = connectClient(u, u.publishTimeout);
+  try {
+    await client.connect();
+    return await publishTable(client, layout, table, o);
+  } catch (e) {
+    const m = (e as Error).message;
+    throw new Error(`publishing the item table ${/timed out/i.test(m) ? `took longer than the ${u.publishTimeout} ms ?publishTimeout= for one write` : `failed: ${m}`}`);
+  } finally {
+    await client.quit().catch(() => client.disconnect());
+  }
+}
+
 export const openRedisStore: StoreFactory = async (o) => {
   const u = parseRedisUrl(o.url);
   const client = connectClient(u);
@@ -239,9 +253,8 @@ export const openRedisStore: StoreFactory = async (o) => {
     await client.connect();
     const space = `${u.prefix}:${o.modelHash.slice(0, 16)}:`;
     const meta = parseMeta(await client.get(`${space}meta`), `${space}meta`)
-      ?? await publishTable(client, new Layout(space, u.buckets), await o.table());
-    return new RedisItemStore(u.nodes ? 'redis-cluster' : 'redis', client, new Layout(space, meta.buckets), meta, o.lruRows ?? u.lru ?? 0,
-      u.where, u.timeout, o);
+      ?? await publish(u, new Layout(space, u.buckets), await o.table());
+    return new RedisItemStore(u.nodes ? 'redis-cluster' : 'redis', client, new Layout(space, meta.buckets), meta, o.lruRows ?? u.lru ?? 0, u, o);
   } catch (e) {
     client.disconnect();
     throw new Error(`${u.nodes ? 'redis-cluster' : 'redis'} store ${u.where}: ${(e as Error).message}`);
