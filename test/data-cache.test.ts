@@ -126,6 +126,27 @@ test('a damaged cache file is caught by its checksum and the cache rebuilt', asy
   assert.deepEqual(rowsOf(again, again.batches('val', { batchSize: 64, shuffle: false })), want);
 });
 
+test("opened with verify 'entities', a damaged row file is not read at open but refused at the first row read", async () => {
+  const cfg = config((c) => void (c.name = 'damaged-rows'));
+  const good = await CachedDataset.open(cfg);
+  const file = join(good.dir, 'rows', 'train.label.bin');
+  const bytes = readFileSync(file);
+  bytes[9] ^= 0x40;
+  writeFileSync(file, bytes);
+  const ds = await CachedDataset.open(cfg, { verify: 'entities' });
+  assert.equal(ds.cache.reused, true, 'the entity files are sound: reused, not rebuilt');
+  assert.equal(ds.tables.item.size, good.tables.item.size);
+  assert.throws(() => ds.batches('train', { batchSize: 64 }), /train\.label\.bin: checksum .* delete the folder/);
+  assert.throws(() => ds.labelRate('val'), /train\.label\.bin: checksum/, 'still refused: the check runs until it passes');
+  const entity = join(good.dir, readdirSync(good.dir).find((f) => f.startsWith('item.') && f.endsWith('.bin'))!);
+  const e = readFileSync(entity);
+  e[0] ^= 0x01;
+  writeFileSync(entity, e);
+  const rebuilt = await CachedDataset.open(cfg, { verify: 'entities' });
+  assert.equal(rebuilt.cache.reused, false, 'a damaged entity file is caught at open');
+  assert.equal(rebuilt.labelRate('train'), good.labelRate('train'));
+});
+
 test("a shuffled epoch visits every train row once, differs by epoch, and a resumed run reproduces epoch e's batches", async () => {
   const cfg = config();
   const ds = await CachedDataset.open(cfg);

@@ -32,8 +32,12 @@ export interface CacheInfo {
 }
 
 export interface OpenOptions {
-  /** Check every file's SHA-256 against the manifest before use (default true). */
-  verify?: boolean;
+  /**
+   * Check files' SHA-256 against the manifest before use (default true: every file). 'entities': every file but the
+   * splits' rows (rows/, most of the cache's bytes), for a reader that does not stream rows (an export); they are
+   * checked when a row is first read.
+   */
+  verify?: boolean | 'entities';
   /** Called with a line about what happens (building, reusing, rebuilding and why). */
   log?: (line: string) => void;
 }
@@ -51,6 +55,8 @@ export class CachedDataset implements TrainingData {
   private lazyKeys: Partial<Record<Side, string[]>> = {};
   private itemFiller?: BatchFiller;
   private readonly entityFiller: BatchFiller;
+  /** Whether the rows/ files have been checked against the manifest (or need not be). */
+  private rowsChecked = true;
 
   private constructor(readonly config: DataConfig, readonly dir: string, readonly meta: CacheMeta, readonly cache: CacheInfo) {
     this.name = meta.name;
@@ -75,10 +81,13 @@ export class CachedDataset implements TrainingData {
     const key = cacheKey(cfg);
     const dir = cacheFolder(cfg, key);
     const log = opts.log ?? (() => {});
-    const why = usable(dir, key, opts.verify ?? true);
+    const verify = opts.verify ?? true;
+    const why = usable(dir, key, verify);
     if (why === null) {
       log(`data cache: reusing ${dir}`);
-      return CachedDataset.load(cfg, dir, key, true, undefined, t0);
+      const ds = CachedDataset.load(cfg, dir, key, true, undefined, t0);
+      ds.rowsChecked = verify !== 'entities';
+      return ds;
     }
     const rebuiltBecause = why === 'missing' ? undefined : why;
     log(rebuiltBecause ? `data cache: rebuilding ${dir}: ${rebuiltBecause}` : `data cache: building ${dir}`);
@@ -187,6 +196,7 @@ export class CachedDataset implements TrainingData {
 
   batches(split: SplitName, opts: BatchOptions): CacheBatchStream {
     if (typeof split !== 'string') throw new Error('a cached dataset streams whole splits (train, val, test), not row lists');
+    this.checkRows();
     const o = { shuffle: true, seed: this.config.seed, dropLast: false, ...opts, chunkRows: this.config.cache?.chunkRows ?? 65536 };
     return new CacheBatchStream({ dir: this.dir, features: this.features, columns: this.meta.columns, histories: this.gathers,
       entityFiller: this.entityFiller, withWeight: this.meta.withWeight }, split, this.meta.splits[split], o);
@@ -204,6 +214,7 @@ export class CachedDataset implements TrainingData {
 
   /** Mean label of a split, read in chunks. */
   labelRate(split: SplitName): number {
+    this.checkRows();
     const n = this.meta.splits[split];
     const r = new ColumnReader(join(this.dir, 'rows', `${split}.label.bin`), 'f32');
     const buf = new Float32Array(1 << 16);
@@ -220,6 +231,14 @@ export class CachedDataset implements TrainingData {
     return n ? s / n : NaN;
   }
 
+  /** Checks the rows/ files once, before the first row is read, when the open left them unchecked. */
+  private checkRows(): void {
+    if (this.rowsChecked) return;
+    const why = verifyFiles(this.dir, readManifest<CacheMeta>(this.dir)!.files, isRowFile);
+    if (why) throw new Error(`data cache ${this.dir}: ${why}; delete the folder and it is built again`);
+    this.rowsChecked = true;
+  }
+
   itemBatch(capacity: number): Batch {
     return allocBatch(this.features.filter((f) => f.source === 'item'), capacity);
   }
@@ -234,7 +253,7 @@ export class CachedDataset implements TrainingData {
 }
 
 /** null when the folder holds a sound cache for this key; else 'missing' or why it cannot be used. */
-function usable(dir: string, key: string, verify: boolean): string | null {
+function usable(dir: string, key: string, verify: boolean | 'entities'): string | null {
   let m: CacheManifest<CacheMeta> | null;
   try {
     m = readManifest<CacheMeta>(dir);
@@ -244,5 +263,9 @@ function usable(dir: string, key: string, verify: boolean): string | null {
   if (!m) return 'missing';
   if (m.version !== CACHE_VERSION) return `format version ${m.version}, this build reads ${CACHE_VERSION}`;
   if (m.key !== key) return `key ${m.key} differs from ${key}`;
-  return verify ? verifyFiles(dir, m.files) : null;
+  return verify ? verifyFiles(dir, m.files, verify === 'entities' ? (name) => !isRowFile(name) : undefined) : null;
+}
+
+function isRowFile(name: string): boolean {
+  return name.startsWith('rows/');
 }

@@ -41,7 +41,8 @@ export async function fromRunDir(runDir: string): Promise<ExportSource> {
   const cfg = loadTrainConfig(cfgPath);
   const ckpt = ['best', 'last'].map((d) => join(runDir, d)).find(hasCheckpoint);
   if (!ckpt) throw new Error(`export: ${runDir} has no checkpoint (best/ or last/)`);
-  const dataset = await loadData(cfg);
+  // the export reads no training rows: their files (most of a cache's bytes) are checked only if a row is read
+  const dataset = await loadData(cfg, undefined, 'entities');
   // every weight comes from the checkpoint: drawing initial values first would be wasted (~1 s per 10M parameters);
   // a strategy may probe the model when it is built (OneBP checks its score), so then the weights are drawn as trained
   const model = buildModel(cfg, dataset, cfg.strategy ? undefined : new NoDrawRng(0));

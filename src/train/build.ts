@@ -4,7 +4,7 @@
 import { existsSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { Rng } from '../core/index.js';
-import { CachedDataset, Dataset, loadDataConfig, recipeConfig, type RecipeName, type TrainingData } from '../data/index.js';
+import { CachedDataset, Dataset, loadDataConfig, recipeConfig, type OpenOptions, type RecipeName, type TrainingData } from '../data/index.js';
 import { MODELS } from '../models/registry.js';
 import type { RecModel } from '../models/types.js';
 import { hasCheckpoint, loadCheckpoint } from './checkpoint.js';
@@ -25,10 +25,11 @@ export function loadTrainConfig(path: string): TrainConfig {
  * The run's data: out-of-core (CachedDataset, rows streamed from an on-disk cache) when the data config has `cache`,
  * else in memory (Dataset). `splitSeed` replaces the data config's seed: another split, encoders fitted on its train.
  */
-export async function loadData(cfg: Pick<TrainConfig, 'data'> & { splitSeed?: number }, log: (line: string) => void = () => {}): Promise<TrainingData> {
+export async function loadData(cfg: Pick<TrainConfig, 'data'> & { splitSeed?: number }, log: (line: string) => void = () => {},
+  verify: OpenOptions['verify'] = true): Promise<TrainingData> {
   const read = 'recipe' in cfg.data ? recipeConfig(cfg.data.recipe as RecipeName) : loadDataConfig(cfg.data.config);
   const dataCfg = cfg.splitSeed === undefined ? read : { ...read, seed: cfg.splitSeed };
-  return dataCfg.cache ? CachedDataset.open(dataCfg, { log }) : Dataset.load(dataCfg);
+  return dataCfg.cache ? CachedDataset.open(dataCfg, { log, verify }) : Dataset.load(dataCfg);
 }
 
 /** The in-memory Dataset that `what` needs (per-row arrays): an error naming the remedy for a cached one. */
