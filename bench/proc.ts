@@ -17,6 +17,20 @@ const read = (path: string): string | null => {
 /** Resident set size (VmRSS) of a process, MiB; null once it has exited (a zombie has none). */
 export const rssMiB = (pid: number): number | null => statusMiB('VmRSS', pid);
 
+/**
+ * Of a process's resident file pages (its mapped bundle files), how many MiB are mapped with 2 MiB page-table entries
+ * (smaps_rollup's FilePmdMapped: one TLB entry per 2 MiB instead of per 4 KiB) and how many in all (RssFile).
+ */
+export function fileMappedMiB(pid: number | 'self' = 'self'): { pmd: number; all: number } | null {
+  const text = read(`/proc/${pid}/smaps_rollup`);
+  const kb = (field: string): number | null => {
+    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text ?? '');
+    return m ? Number(m[1]) : null;
+  };
+  const pmd = kb('FilePmdMapped'), all = kb('Rss'), anon = kb('Anonymous');
+  return pmd === null || all === null || anon === null ? null : { pmd: Math.round(pmd / 1024), all: Math.round((all - anon) / 1024) };
+}
+
 /** CPU seconds a process has used (user + system, all its threads). */
 export function cpuSeconds(pid: number): number | null {
   const stat = read(`/proc/${pid}/stat`);

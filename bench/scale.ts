@@ -10,7 +10,8 @@
 //             sha256 deferred, then timed on its own); then `prerank serve --workers 2` over it, k = 1,000 random
 //             candidates, and the second worker's private memory (`second_worker_rss_mib`, bench/mmap.ts)
 //   serve     k = 1,000 random candidates per request through the service's scorer (fresh id strings, through JSON
-//             as a request body brings them), the full table and the 10k one alternating in blocks of 50: p50 / p99
+//             as a request body brings them), the full table and the 10k one alternating in blocks of 50: p50 / p99,
+//             and how much of the mapped files is resident and how much of that mapped with 2 MiB entries
 //   ann       usearch over the item table's first --ann-items rows (all of S and M), built as the export builds it
 //             (every core), recall@100 against exact search for 200 queries
 //   redis     the same requests through a 3-master Redis Cluster (test/redis-cluster-fixture.ts), default URL settings: the
@@ -33,7 +34,7 @@ import { buildModel, createOptimizer, parseTrainConfig, saveCheckpoint } from '.
 import { runConfigJson } from '../src/train/config.js';
 import { trainStep } from '../src/train/step.js';
 import { peakRssMiB } from '../src/util/proc.js';
-import { cpuModel } from './proc.js';
+import { cpuModel, fileMappedMiB } from './proc.js';
 import { privateMiB, workersMemory } from './mmap.js';
 import { alternatingLatency, clusterServeLatency } from './redis-cluster.js';
 import { startRedisCluster } from '../test/redis-cluster-fixture.js';
@@ -142,8 +143,10 @@ async function serve(p: Paths, requests: number): Promise<Result> {
     const rng = new Rng(3);
     const [full, small] = await alternatingLatency(deps.map((deployment) => ({ deployment, itemIds: firstIds(deployment.bundle.items!.ids, Infinity) })),
       { user: () => ({ user_id: String(1 + rng.int(1000)) }), k: 1000, requests, seed: 7 });
+    const files = fileMappedMiB();
     return { serve_k1000_p50_ms: round(full.p50), serve_k1000_p99_ms: round(full.p99),
-      serve_k1000_p50_ms_10k_items: round(small.p50), serve_k1000_p99_ms_10k_items: round(small.p99), peak_rss_mib: peak() };
+      serve_k1000_p50_ms_10k_items: round(small.p50), serve_k1000_p99_ms_10k_items: round(small.p99),
+      file_rss_mib: files?.all ?? null, file_pmd_mapped_mib: files?.pmd ?? null, peak_rss_mib: peak() };
   } finally {
     for (const d of deps) await d.close();
   }
