@@ -1,6 +1,6 @@
 // `npm run bench -- retrieve [--size S|M | --items N] [--epochs 1 | --steps N] [--items32 N] [--queries 100]
-//   [--dir .retrieve] [--models dssm,inttower,inttower32,ranktower] [--no-ml1m] [--no-compare] [--reuse]`: retrieval
-// over the whole corpus.
+//   [--dir .retrieve] [--models dssm,inttower,inttower32,ranktower] [--no-ml1m] [--no-compare] [--reuse]
+//   [--head-index hnsw,centroids] [--centroids C]`: retrieval over the whole corpus.
 // Corpora: ML-1M partial (configs/data/ml-1m-partial.json: every movie) and a synthetic log written by `prerank data
 // synth`'s generator (src/data/synth-log.ts, seed 1; reused when the folder holds the same counts): --size names one
 // of its sizes (S: 1M events, 100k items, 200k users; M: 10M events, 1M items, 2M users; the default is M), --items N
@@ -8,7 +8,9 @@
 // Per corpus and model: --epochs passes over the training split (default 1; batch 2048, Adam, from the encoded
 // cache; --steps N instead a fixed count) so the item reps leave their initialisation, then the export: item tower
 // over every item (the item reps), the retrieval index as a bundle gets it (timed: index build s, bytes);
-// --reuse: a bundle an earlier run left in the folder is measured as it is (no training, no build time).
+// --reuse: a bundle an earlier run left in the folder is measured as it is (no training, no build time), and a bundle
+// that is not there yet is exported from the run the folder kept. --centroids C: the centroid head index gets C
+// centroids instead of the export's default (its own bundle, named with C, so runs with several counts sit side by side).
 // IntTower 32 x 64 indexes the first --items32 items (default min(items, 200k)): 32 head vectors per item.
 // Then the service's scorer (Deployment, memory store) answers --queries users drawn at random, each given by its id
 // only (its other features missing): exact mode (every item through the native plan: the truth, and exact p50),
@@ -174,7 +176,7 @@ const GRIDS: Record<string, Partial<SearchDefaults>[]> = {
   ],
   'multi-vector-centroids': [
     { nprobe: 2 }, { nprobe: 4 }, { nprobe: 8 }, { nprobe: 1, maxCandidates: 2048 }, { nprobe: 1, maxCandidates: 4096 },
-    { nprobe: 1, maxCandidates: 16384 }, { nprobe: 2, maxCandidates: 16384 },
+    { nprobe: 1, maxCandidates: 16384 }, { nprobe: 2, maxCandidates: 4096 }, { nprobe: 2, maxCandidates: 16384 },
   ],
 };
 
@@ -223,6 +225,8 @@ export async function benchRetrieve(args: string[]): Promise<void> {
   const compare = !args.includes('--no-compare') && items <= 100_000;
   const reuse = args.includes('--reuse');
   const headIndexes = (opt(args, 'head-index') ?? 'hnsw,centroids').split(',');
+  const centroids = opt(args, 'centroids') === undefined ? 0 : Number(opt(args, 'centroids'));
+  if (!(Number.isInteger(centroids) && centroids >= 0)) throw new Error(`--centroids: expected a count of centroids, got '${opt(args, 'centroids')}'`);
   for (const h of headIndexes) if (h !== 'hnsw' && h !== 'centroids') throw new Error(`--head-index: unknown kind '${h}' (known: hnsw, centroids)`);
   const info = engineInfo();
   const t0 = performance.now();
@@ -236,7 +240,7 @@ export async function benchRetrieve(args: string[]): Promise<void> {
     for (const key of keys) {
       // max-sim models: one bundle per head index kind, from the same trained model (HNSW: the bundle's name alone)
       const kinds = key === 'dssm' ? ['hnsw'] : headIndexes;
-      const name = (kind: string) => join(dir, 'bundles', `${corpus}-${key}${kind === 'hnsw' ? '' : `-${kind}`}`);
+      const name = (kind: string) => join(dir, 'bundles', `${corpus}-${key}${kind === 'hnsw' ? '' : `-${kind}${centroids ? centroids : ''}`}`);
       let model: Awaited<ReturnType<typeof trained>> | null = null;
       for (const kind of kinds) {
         const out = name(kind);
@@ -246,7 +250,7 @@ export async function benchRetrieve(args: string[]): Promise<void> {
           b = reused(out, ds.userKeys, ds.encoders.spec.keys.user);
         } else {
           model ??= await trained(cfgPath, key, budget, join(dir, 'runs', `${corpus}-${key}`), reuse);
-          b = { ...await exported(model.src, out, key === 'inttower32' ? items32 : Infinity, { headIndex: kind as 'hnsw' | 'centroids' }), steps: model.steps, trainS: model.trainS };
+          b = { ...await exported(model.src, out, key === 'inttower32' ? items32 : Infinity, { headIndex: kind as 'hnsw' | 'centroids', centroids }), steps: model.steps, trainS: model.trainS };
         }
         console.log(`${corpus} ${key}: ${b.items} items, ${b.kind} index built in ${round(b.indexS, 1)} s, ${round(b.indexBytes / 2 ** 20, 1)} MiB; peak RSS ${round(peakRssMiB() ?? NaN, 0)} MiB`);
         builds.push({ corpus, model: key, items: b.items, train_steps: b.steps ?? null, train_s: b.trainS === undefined ? null : round(b.trainS, 0), index: b.kind,
