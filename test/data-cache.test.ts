@@ -137,7 +137,8 @@ test("opened with verify 'entities', a damaged row file is not read at open but 
   assert.equal(ds.cache.reused, true, 'the entity files are sound: reused, not rebuilt');
   assert.equal(ds.tables.item.size, good.tables.item.size);
   assert.throws(() => ds.batches('train', { batchSize: 64 }), /train\.label\.bin: checksum .* delete the folder/);
-  assert.throws(() => ds.labelRate('val'), /train\.label\.bin: checksum/, 'still refused: the check runs until it passes');
+  assert.throws(() => ds.labelRate('train'), /train\.label\.bin: checksum/, 'still refused: the check runs until it passes');
+  assert.equal(ds.labelRate('val'), good.labelRate('val'), 'another split is checked on its own and read');
   const entity = join(good.dir, readdirSync(good.dir).find((f) => f.startsWith('item.') && f.endsWith('.bin'))!);
   const e = readFileSync(entity);
   e[0] ^= 0x01;

@@ -13,7 +13,7 @@ import { stageIngest, type IngestReport, type StagedIngest } from './ingest.js';
 import { fitInDuckDB, sparseKey, type Side, type SqlFit } from './sql-fit.js';
 import { fitHistories, type SqlHistory } from './sql-history.js';
 import type { DataConfig } from './spec.js';
-import type { SplitName } from './split.js';
+import { SPLIT_NAMES, type SplitName } from './split.js';
 
 export interface RowColumn {
   name: string;
@@ -40,7 +40,6 @@ export interface CacheMeta {
   timings: { ingest: number; fit: number; write: number };
 }
 
-const SPLITS: SplitName[] = ['train', 'val', 'test'];
 /** DuckDB's memory limit while building, unless set: what it holds beyond spills to the cache folder. */
 const BUILD_MEMORY = '3GB';
 
@@ -161,9 +160,9 @@ async function writeRows(con: DuckDBConnection, cfg: DataConfig, st: StagedInges
   let sinks: ColumnSink[] | null = null;
   let split = -1;
   const close = (): void => {
-    sinks?.forEach((s, k) => (files[`rows/${SPLITS[split]}.${columns[k].name}.bin`] = s.close()));
+    sinks?.forEach((s, k) => (files[`rows/${SPLIT_NAMES[split]}.${columns[k].name}.bin`] = s.close()));
   };
-  const open = (f: number): ColumnSink[] => columns.map((c) => new ColumnSink(join(dir, 'rows', `${SPLITS[f]}.${c.name}.bin`), c.dtype, chunkRows));
+  const open = (f: number): ColumnSink[] => columns.map((c) => new ColumnSink(join(dir, 'rows', `${SPLIT_NAMES[f]}.${c.name}.bin`), c.dtype, chunkRows));
   mkdirSync(join(dir, 'rows'), { recursive: true });
   for (;;) {
     const chunk = await result.fetchChunk();
@@ -182,11 +181,11 @@ async function writeRows(con: DuckDBConnection, cfg: DataConfig, st: StagedInges
         const x = v === null ? NaN : Number(v);
         sinks![k].put(transforms[k] ? transforms[k]!(x) : x);
       }
-      splits[SPLITS[f]]++;
+      splits[SPLIT_NAMES[f]]++;
     }
   }
   close();
-  for (const [f, name] of SPLITS.entries()) {
+  for (const [f, name] of SPLIT_NAMES.entries()) {
     if (splits[name] === 0) {
       sinks = open(f);
       split = f;

@@ -18,7 +18,7 @@ import { Scaler } from './scaler.js';
 import type { Side } from './sql-fit.js';
 import { HistoryGather } from './sql-history.js';
 import { loadDataConfig, type DataConfig } from './spec.js';
-import type { SplitName } from './split.js';
+import { SPLIT_NAMES, type SplitName } from './split.js';
 import type { BatchOptions, TrainingData } from './training-data.js';
 
 export interface CacheInfo {
@@ -55,8 +55,8 @@ export class CachedDataset implements TrainingData {
   private lazyKeys: Partial<Record<Side, string[]>> = {};
   private itemFiller?: BatchFiller;
   private readonly entityFiller: BatchFiller;
-  /** Whether the rows/ files have been checked against the manifest (or need not be). */
-  private rowsChecked = true;
+  /** The splits whose rows/ files are still to be checked against the manifest before their first read. */
+  private unchecked = new Set<SplitName>();
 
   private constructor(readonly config: DataConfig, readonly dir: string, readonly meta: CacheMeta, readonly cache: CacheInfo) {
     this.name = meta.name;
@@ -86,7 +86,7 @@ export class CachedDataset implements TrainingData {
     if (why === null) {
       log(`data cache: reusing ${dir}`);
       const ds = CachedDataset.load(cfg, dir, key, true, undefined, t0);
-      ds.rowsChecked = verify !== 'entities';
+      if (verify === 'entities') ds.unchecked = new Set(SPLIT_NAMES);
       return ds;
     }
     const rebuiltBecause = why === 'missing' ? undefined : why;
@@ -196,7 +196,7 @@ export class CachedDataset implements TrainingData {
 
   batches(split: SplitName, opts: BatchOptions): CacheBatchStream {
     if (typeof split !== 'string') throw new Error('a cached dataset streams whole splits (train, val, test), not row lists');
-    this.checkRows();
+    this.checkRows(split);
     const o = { shuffle: true, seed: this.config.seed, dropLast: false, ...opts, chunkRows: this.config.cache?.chunkRows ?? 65536 };
     return new CacheBatchStream({ dir: this.dir, features: this.features, columns: this.meta.columns, histories: this.gathers,
       entityFiller: this.entityFiller, withWeight: this.meta.withWeight }, split, this.meta.splits[split], o);
@@ -214,7 +214,7 @@ export class CachedDataset implements TrainingData {
 
   /** Mean label of a split, read in chunks. */
   labelRate(split: SplitName): number {
-    this.checkRows();
+    this.checkRows(split);
     const n = this.meta.splits[split];
     const r = new ColumnReader(join(this.dir, 'rows', `${split}.label.bin`), 'f32');
     const buf = new Float32Array(1 << 16);
@@ -231,12 +231,12 @@ export class CachedDataset implements TrainingData {
     return n ? s / n : NaN;
   }
 
-  /** Checks the rows/ files once, before the first row is read, when the open left them unchecked. */
-  private checkRows(): void {
-    if (this.rowsChecked) return;
-    const why = verifyFiles(this.dir, readManifest<CacheMeta>(this.dir)!.files, isRowFile);
+  /** Checks a split's rows/ files once, before its first row is read, when the open left them unchecked. */
+  private checkRows(split: SplitName): void {
+    if (!this.unchecked.has(split)) return;
+    const why = verifyFiles(this.dir, readManifest<CacheMeta>(this.dir)!.files, (name) => name.startsWith(`rows/${split}.`));
     if (why) throw new Error(`data cache ${this.dir}: ${why}; delete the folder and it is built again`);
-    this.rowsChecked = true;
+    this.unchecked.delete(split);
   }
 
   itemBatch(capacity: number): Batch {
@@ -263,9 +263,5 @@ function usable(dir: string, key: string, verify: boolean | 'entities'): string 
   if (!m) return 'missing';
   if (m.version !== CACHE_VERSION) return `format version ${m.version}, this build reads ${CACHE_VERSION}`;
   if (m.key !== key) return `key ${m.key} differs from ${key}`;
-  return verify ? verifyFiles(dir, m.files, verify === 'entities' ? (name) => !isRowFile(name) : undefined) : null;
-}
-
-function isRowFile(name: string): boolean {
-  return name.startsWith('rows/');
+  return verify ? verifyFiles(dir, m.files, verify === 'entities' ? (name) => !name.startsWith('rows/') : undefined) : null;
 }

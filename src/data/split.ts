@@ -2,6 +2,7 @@
 import { Rng } from '../core/random.js';
 
 export type SplitName = 'train' | 'val' | 'test';
+export const SPLIT_NAMES: readonly SplitName[] = ['train', 'val', 'test'];
 export type Splits = Record<SplitName, Int32Array>;
 
 export interface SplitInput {
