@@ -41,7 +41,7 @@ export interface CacheMeta {
 }
 
 /** DuckDB's memory limit while building, unless set: what it holds beyond spills to the cache folder. */
-const BUILD_MEMORY = '3GB';
+const BUILD_MEMORY = '2.5GB';
 
 /** Builds the cache into `dir` (an empty folder); returns its manifest's meta and files. */
 export async function buildCache(cfg: DataConfig, dir: string, chunkRows: number): Promise<{ meta: CacheMeta; files: Record<string, FileEntry> }> {

@@ -118,7 +118,7 @@ export const DataConfigSchema = z.strictObject({
   split: SplitSchema.default({ method: 'random', val: 0.1, test: 0.2 }),
   duckdb: z.strictObject({
     threads: z.number().int().min(1).optional().describe('default: PRERANK_DUCKDB_THREADS, else the core count'),
-    memoryLimit: z.string().optional().describe("DuckDB's memory_limit, e.g. '4GB' (default: PRERANK_DUCKDB_MEMORY, else 3GB when building a cache)"),
+    memoryLimit: z.string().optional().describe("DuckDB's memory_limit, e.g. '4GB' (default: PRERANK_DUCKDB_MEMORY, else 2.5GB when building a cache)"),
   }).optional().describe('DuckDB settings for reading and encoding; they do not change the encoded data'),
   cache: z.strictObject({
     dir: z.string().optional().describe('where encoded caches go (default: .prerank-cache beside the interactions file)'),
