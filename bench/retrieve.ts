@@ -177,6 +177,7 @@ const GRIDS: Record<string, Partial<SearchDefaults>[]> = {
   'multi-vector-centroids': [
     { nprobe: 2 }, { nprobe: 4 }, { nprobe: 8 }, { nprobe: 1, maxCandidates: 2048 }, { nprobe: 1, maxCandidates: 4096 },
     { nprobe: 1, maxCandidates: 16384 }, { nprobe: 2, maxCandidates: 4096 }, { nprobe: 2, maxCandidates: 16384 },
+    { nprobe: 4, maxCandidates: 2048 }, { nprobe: 4, maxCandidates: 4096 }, { nprobe: 8, maxCandidates: 4096 },
   ],
 };
 
