@@ -33,7 +33,7 @@ const BLOCK = 2048;
 
 /**
  * The centroids a head index of V vectors gets by default: the power of two nearest sqrt(V), in [16, 16,384]
- * (4,096 for IntTower's 8M head vectors at 1M items), never more than V.
+ * (2,048 for IntTower's 8M head vectors at 1M items), never more than V.
  */
 export const defaultCentroids = (v: number): number => Math.max(1, Math.min(v, 2 ** Math.min(14, Math.max(4, Math.round(Math.log2(Math.sqrt(v)))))));
 

@@ -44,9 +44,10 @@ export function multiVectorDefaults(l: MultiVectorLayout): SearchDefaults {
 
 /**
  * The centroid index's defaults: 1 list per query vector, the candidate cap of the layout's rescoring budget
- * (multiVectorDefaults); the HNSW fields are unused. IntTower at 1M items (synthetic M corpus, 4,096 centroids):
- * recall@100 0.981 at 1, 2, 4 or 8 lists with the cap at 8,192, 0.947 with 4,096, 0.997 with 16,384: the cap, not
- * the probes, limits it (docs/SERVING.md, "Retrieval at 1M items").
+ * (multiVectorDefaults); the HNSW fields are unused. IntTower at 1M items (synthetic M corpus, 2,048 centroids):
+ * recall@100 0.981 at 1, 2, 4 or 8 lists with the cap at 8,192, 0.947 with 4,096, 0.999 with 16,384: the cap, not
+ * the probes, limits it. 16,384 centroids need 4 lists for 0.95 and were no faster there (docs/SERVING.md,
+ * "Retrieval at 1M items").
  */
 export function centroidDefaults(l: MultiVectorLayout): SearchDefaults {
   return { perHead: 0, ef: 0, nprobe: 1, maxCandidates: multiVectorDefaults(l).maxCandidates };
