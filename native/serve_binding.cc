@@ -320,6 +320,9 @@ Napi::Value CentroidMaxSim(const Napi::CallbackInfo& info) {
 // stamp: Int32Array [items], tag, cap, out: Int32Array(cap)) -> count: the items of the probed lists (each once:
 // stamp[row] = tag marks a row taken), cut to the `cap` best by centroid max-sim (ties: the lower row) when there
 // are more, written to out ascending. Every probe, list entry and code it reads is checked as it goes.
+// How many list entries ahead centroidCandidates prefetches an item's stamp and codes.
+constexpr long kLookahead = 16;
+
 Napi::Value CentroidCandidates(const Napi::CallbackInfo& info) {
   Args a{info, "centroidCandidates"};
   a.need(11);
@@ -341,6 +344,15 @@ Napi::Value CentroidCandidates(const Napi::CallbackInfo& info) {
     const long e0 = offsets[c], e1 = offsets[c + 1];
     if (e0 < 0 || e1 < e0 || e1 > entries) a.fail("offsets[" + std::to_string(c) + "..+1] = " + std::to_string(e0) + ", " + std::to_string(e1) + " do not lie in the lists' " + std::to_string(entries) + " entries");
     for (long e = e0; e < e1; ++e) {
+      // a list's items are spread over the whole corpus: fetch the stamp and codes of the item kLookahead entries on
+      // while this one is checked (each is a cache miss otherwise, and the next depends on this one's branch)
+      if (e + kLookahead < e1) {
+        const int32_t ahead = lists[e + kLookahead];
+        if (ahead >= 0 && ahead < items) {
+          __builtin_prefetch(stamp + ahead, 1);
+          __builtin_prefetch(codes + static_cast<long>(ahead) * heads, 0);
+        }
+      }
       const int32_t r = lists[e];
       if (r < 0 || r >= items) a.fail("lists[" + std::to_string(e) + "] = " + std::to_string(r) + " is outside the codes' " + std::to_string(items) + " items");
       if (stamp[r] == tag) continue;
