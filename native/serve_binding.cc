@@ -316,13 +316,13 @@ Napi::Value CentroidMaxSim(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// How many list entries ahead centroidCandidates prefetches an item's stamp and codes.
+constexpr long kLookahead = 16;
+
 // centroidCandidates(st, rpad, codes, heads, offsets: Int32Array [C + 1], lists: Int32Array, probes: Int32Array,
 // stamp: Int32Array [items], tag, cap, out: Int32Array(cap)) -> count: the items of the probed lists (each once:
 // stamp[row] = tag marks a row taken), cut to the `cap` best by centroid max-sim (ties: the lower row) when there
 // are more, written to out ascending. Every probe, list entry and code it reads is checked as it goes.
-// How many list entries ahead centroidCandidates prefetches an item's stamp and codes.
-constexpr long kLookahead = 16;
-
 Napi::Value CentroidCandidates(const Napi::CallbackInfo& info) {
   Args a{info, "centroidCandidates"};
   a.need(11);

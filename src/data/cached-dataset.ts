@@ -34,8 +34,8 @@ export interface CacheInfo {
 export interface OpenOptions {
   /**
    * Check files' SHA-256 against the manifest before use (default true: every file). 'entities': every file but the
-   * splits' rows (rows/, most of the cache's bytes), for a reader that does not stream rows (an export); they are
-   * checked when a row is first read.
+   * splits' rows (rows/, most of the cache's bytes), for a reader that reads few rows (an export); a split's row
+   * files are checked before that split's first row is read.
    */
   verify?: boolean | 'entities';
   /** Called with a line about what happens (building, reusing, rebuilding and why). */

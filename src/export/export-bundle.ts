@@ -41,7 +41,7 @@ export async function fromRunDir(runDir: string): Promise<ExportSource> {
   const cfg = loadTrainConfig(cfgPath);
   const ckpt = ['best', 'last'].map((d) => join(runDir, d)).find(hasCheckpoint);
   if (!ckpt) throw new Error(`export: ${runDir} has no checkpoint (best/ or last/)`);
-  // the export reads no training rows: their files (most of a cache's bytes) are checked only if a row is read
+  // the export reads only a sample of test rows: a cache's row files (most of its bytes) are checked per split, when read
   const dataset = await loadData(cfg, undefined, 'entities');
   // every weight comes from the checkpoint: drawing initial values first would be wasted (~1 s per 10M parameters);
   // a strategy may probe the model when it is built (OneBP checks its score), so then the weights are drawn as trained
