@@ -5,7 +5,7 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { ColumnSink, FileSink, type DType, type FileEntry, type TypedColumn } from './column-cache.js';
+import { ColumnSink, FileSink, ROWS_DIR, rowFile, type DType, type FileEntry, type TypedColumn } from './column-cache.js';
 import { openDuckDB } from './duck-db.js';
 import type { EncodedTable } from './encode-table.js';
 import { featureInfoOf, type EncodersJson, type FeatureInfo } from './encoders.js';
@@ -160,10 +160,10 @@ async function writeRows(con: DuckDBConnection, cfg: DataConfig, st: StagedInges
   let sinks: ColumnSink[] | null = null;
   let split = -1;
   const close = (): void => {
-    sinks?.forEach((s, k) => (files[`rows/${SPLIT_NAMES[split]}.${columns[k].name}.bin`] = s.close()));
+    sinks?.forEach((s, k) => (files[rowFile(SPLIT_NAMES[split], columns[k].name)] = s.close()));
   };
-  const open = (f: number): ColumnSink[] => columns.map((c) => new ColumnSink(join(dir, 'rows', `${SPLIT_NAMES[f]}.${c.name}.bin`), c.dtype, chunkRows));
-  mkdirSync(join(dir, 'rows'), { recursive: true });
+  const open = (f: number): ColumnSink[] => columns.map((c) => new ColumnSink(join(dir, rowFile(SPLIT_NAMES[f], c.name)), c.dtype, chunkRows));
+  mkdirSync(join(dir, ROWS_DIR), { recursive: true });
   for (;;) {
     const chunk = await result.fetchChunk();
     if (!chunk || chunk.rowCount === 0) break;

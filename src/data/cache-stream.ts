@@ -5,7 +5,7 @@
 import { join } from 'node:path';
 import { Rng } from '../core/random.js';
 import { allocBatch, headOf, type Batch, type BatchFiller } from './batch.js';
-import { allocColumn, ColumnReader, type TypedColumn } from './column-cache.js';
+import { allocColumn, ColumnReader, rowFile, type TypedColumn } from './column-cache.js';
 import type { RowColumn } from './cache-build.js';
 import type { FeatureInfo } from './encoders.js';
 import type { HistoryGather } from './sql-history.js';
@@ -63,7 +63,7 @@ export class CacheBatchStream {
     const rng = new Rng((Math.imul(seed, 0x9e3779b1) + e) >>> 0);
     if (shuffle) rng.shuffle(chunks);
     const window = shuffle ? WINDOW : 1;
-    const readers = this.src.columns.map((c) => new ColumnReader(join(this.src.dir, 'rows', `${this.split}.${c.name}.bin`), c.dtype));
+    const readers = this.src.columns.map((c) => new ColumnReader(join(this.src.dir, rowFile(this.split, c.name)), c.dtype));
     try {
       let pending = 0;
       for (let g = 0; g < chunks.length; g += window) {

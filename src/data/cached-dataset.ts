@@ -9,7 +9,7 @@ import { allocBatch, BatchFiller, headOf, type Batch } from './batch.js';
 import { buildCache, type CacheMeta } from './cache-build.js';
 import { CacheBatchStream } from './cache-stream.js';
 import { CACHE_FORMAT, CACHE_VERSION, cacheFolder, cacheKey, ColumnReader, readManifest, readStrings, readWhole,
-  verifyFiles, type CacheManifest } from './column-cache.js';
+  isRowFile, rowFile, verifyFiles, type CacheManifest } from './column-cache.js';
 import { emptyTable, type EncodedTable } from './encode-table.js';
 import type { EncoderTables } from './encoder-tables.js';
 import { FeatureEncoders, type EncodersJson, type FeatureInfo } from './encoders.js';
@@ -216,7 +216,7 @@ export class CachedDataset implements TrainingData {
   labelRate(split: SplitName): number {
     this.checkRows(split);
     const n = this.meta.splits[split];
-    const r = new ColumnReader(join(this.dir, 'rows', `${split}.label.bin`), 'f32');
+    const r = new ColumnReader(join(this.dir, rowFile(split, 'label')), 'f32');
     const buf = new Float32Array(1 << 16);
     let s = 0;
     try {
@@ -234,7 +234,7 @@ export class CachedDataset implements TrainingData {
   /** Checks a split's rows/ files once, before its first row is read, when the open left them unchecked. */
   private checkRows(split: SplitName): void {
     if (!this.unchecked.has(split)) return;
-    const why = verifyFiles(this.dir, readManifest<CacheMeta>(this.dir)!.files, (name) => name.startsWith(`rows/${split}.`));
+    const why = verifyFiles(this.dir, readManifest<CacheMeta>(this.dir)!.files, (name) => isRowFile(name, split));
     if (why) throw new Error(`data cache ${this.dir}: ${why}; delete the folder and it is built again`);
     this.unchecked.delete(split);
   }
@@ -263,5 +263,5 @@ function usable(dir: string, key: string, verify: boolean | 'entities'): string 
   if (!m) return 'missing';
   if (m.version !== CACHE_VERSION) return `format version ${m.version}, this build reads ${CACHE_VERSION}`;
   if (m.key !== key) return `key ${m.key} differs from ${key}`;
-  return verify ? verifyFiles(dir, m.files, verify === 'entities' ? (name) => !name.startsWith('rows/') : undefined) : null;
+  return verify ? verifyFiles(dir, m.files, verify === 'entities' ? (name) => !isRowFile(name) : undefined) : null;
 }

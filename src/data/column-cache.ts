@@ -137,6 +137,15 @@ export function readStrings(path: string): string[] {
   return out;
 }
 
+/** The folder of the splits' per-row columns inside a cache. */
+export const ROWS_DIR = 'rows';
+
+/** A split's column file, as the manifest names it (relative to the cache folder): rows/<split>.<column>.bin. */
+export const rowFile = (split: string, column: string): string => `${ROWS_DIR}/${split}.${column}.bin`;
+
+/** Whether a manifest file name is a split's row column: of any split, or of `split` when given. */
+export const isRowFile = (name: string, split?: string): boolean => name.startsWith(`${ROWS_DIR}/${split === undefined ? '' : `${split}.`}`);
+
 /** The first file whose size or SHA-256 differs from the manifest, with what differs; null when all match. */
 export function verifyFiles(dir: string, files: Record<string, FileEntry>, only: (name: string) => boolean = () => true): string | null {
   const buf = Buffer.allocUnsafe(1 << 20);
