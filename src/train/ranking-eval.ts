@@ -67,8 +67,11 @@ export function rankingEval(model: RecModel, data: Dataset, opts: RankingEvalOpt
           const U = reps.shape[1];
           for (let b = 0; b < batch.size; b++) {
             const u = batch.user[b];
-            const scores = model.score!(Tensor.from(reps.f.subarray(b * U, b * U + U), [1, U]), items).f;
-            metric.update({ scores, masked: [masked[u]], relevant: [Int32Array.from(relevant.get(u)!)] });
+            // a scope per user: a pairwise model's per-pair temporaries are [N, ...] each, too many to hold for a batch
+            scope(() => {
+              const scores = model.score!(Tensor.from(reps.f.subarray(b * U, b * U + U), [1, U]), items).f;
+              metric.update({ scores, masked: [masked[u]], relevant: [Int32Array.from(relevant.get(u)!)] });
+            });
           }
         });
       }
