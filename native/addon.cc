@@ -274,6 +274,24 @@ Napi::Value BatchNormBackward(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+Napi::Value LayerNormForward(const Napi::CallbackInfo& info) {
+  Args a{info, "layerNormForward"};
+  a.need(9);
+  const long rows = a.num_long(0, "rows"), cols = a.num_long(1, "cols"), n = rows * cols;
+  prerank::layer_norm_forward(rows, cols, a.f32(2, "X", n), a.f32(3, "gamma", cols), a.f32(4, "beta", cols), a.num(5, "eps"),
+                              a.f32(6, "xhat", n), a.f32(7, "invStd", rows), a.f32(8, "Y", n));
+  return info.Env().Undefined();
+}
+
+Napi::Value LayerNormBackward(const Napi::CallbackInfo& info) {
+  Args a{info, "layerNormBackward"};
+  a.need(9);
+  const long rows = a.num_long(0, "rows"), cols = a.num_long(1, "cols"), n = rows * cols;
+  prerank::layer_norm_backward(rows, cols, a.f32(2, "G", n), a.f32(3, "xhat", n), a.f32(4, "gamma", cols),
+                               a.f32(5, "invStd", rows), a.f32(6, "dX", n, true), a.f32(7, "dGamma", cols), a.f32(8, "dBeta", cols));
+  return info.Env().Undefined();
+}
+
 Napi::Value GroupMaxSum(const Napi::CallbackInfo& info) {
   Args a{info, "groupMaxSum"};
   a.need(6);
@@ -424,6 +442,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"pairMaxSim", PairMaxSim}, {"pairMaxSimBackward", PairMaxSimBackward},
       {"scatterAddRows", ScatterAddRows}, {"axpy", Axpy}, {"dropout", Dropout}, {"mul", Mul},
       {"batchNormForward", BatchNormForward}, {"batchNormBackward", BatchNormBackward},
+      {"layerNormForward", LayerNormForward}, {"layerNormBackward", LayerNormBackward},
       {"groupMaxSum", GroupMaxSum}, {"rowDot", RowDot}, {"rowScale", RowScale}, {"adam", Adam}, {"adamRows", AdamRows}, {"sgd", Sgd},
       {"adagrad", Adagrad}, {"info", Info}, {"setIsa", SetIsa}, {"setThreads", SetThreads}, {"setBf16Dot", SetBf16Dot}, {"setServePiece", SetServePiece}, {"setRowPrefetch", SetRowPrefetch}, {"fmaPeak", FmaPeak},
   };

@@ -508,6 +508,58 @@ void batch_norm_backward(long rows, long cols, const float* g, const float* xhat
   });
 }
 
+// Rows are short (RankTower's sub-spaces: 32), so each row is three passes in registers and the rows are split over the
+// pool; the row statistics are accumulated in double as the reference does.
+void layer_norm_forward(long rows, long cols, const float* x, const float* gamma, const float* beta, float eps, float* xhat,
+                        float* inv_std, float* y) {
+  parallel_for(rows, cols, [&](long r0, long r1) {
+    for (long r = r0; r < r1; r++) {
+      const float* xr = x + r * cols;
+      double m = 0;
+      for (long c = 0; c < cols; c++) m += xr[c];
+      m /= cols;
+      double v = 0;
+      for (long c = 0; c < cols; c++) v += (xr[c] - m) * (xr[c] - m);
+      const float is = static_cast<float>(1.0 / std::sqrt(v / cols + eps));
+      const float mf = static_cast<float>(m);
+      inv_std[r] = is;
+      float* hr = xhat + r * cols;
+      float* yr = y + r * cols;
+      for (long c = 0; c < cols; c++) {
+        hr[c] = (xr[c] - mf) * is;
+        yr[c] = hr[c] * gamma[c] + beta[c];
+      }
+    }
+  });
+}
+
+void layer_norm_backward(long rows, long cols, const float* g, const float* xhat, const float* gamma, const float* inv_std,
+                         float* dx, float* dgamma, float* dbeta) {
+  std::vector<double> dg, db;
+  column_sums(rows, cols, dg, [&](long r, long c) { return static_cast<double>(g[r * cols + c]) * xhat[r * cols + c]; });
+  column_sums(rows, cols, db, [&](long r, long c) { return static_cast<double>(g[r * cols + c]); });
+  for (long c = 0; c < cols; c++) {
+    dgamma[c] = static_cast<float>(dg[c]);
+    dbeta[c] = static_cast<float>(db[c]);
+  }
+  if (!dx) return;
+  parallel_for(rows, cols, [&](long r0, long r1) {
+    for (long r = r0; r < r1; r++) {
+      const float* gr = g + r * cols;
+      const float* hr = xhat + r * cols;
+      double sg = 0, sgh = 0;
+      for (long c = 0; c < cols; c++) {
+        const double gh = static_cast<double>(gr[c]) * gamma[c];
+        sg += gh;
+        sgh += gh * hr[c];
+      }
+      const float mg = static_cast<float>(sg / cols), mgh = static_cast<float>(sgh / cols);
+      float* dr = dx + r * cols;
+      for (long c = 0; c < cols; c++) dr[c] = inv_std[r] * (gr[c] * gamma[c] - mg - hr[c] * mgh);
+    }
+  });
+}
+
 void group_max_sum(long A, long N, long G, const float* x, float* out, int32_t* arg) {
   parallel_for(N, A * G, [&](long n0, long n1) {
     for (long n = n0; n < n1; n++) out[n] = 0.f;

@@ -31,6 +31,12 @@ void batch_norm_forward(long rows, long cols, const float* x, const float* gamma
                         float* run_var, bool training, float momentum, float eps, float* xhat, float* inv_std, float* y);
 void batch_norm_backward(long rows, long cols, const float* g, const float* xhat, const float* gamma,
                          const float* inv_std, bool training, float* dx, float* dgamma, float* dbeta);
+// Layer norm over each row: xhat = (x - row mean) * inv_std[r] (biased variance), y = xhat * gamma + beta.
+void layer_norm_forward(long rows, long cols, const float* x, const float* gamma, const float* beta, float eps, float* xhat,
+                        float* inv_std, float* y);
+// dgamma, dbeta overwritten; dx (may be null) from g = dy.
+void layer_norm_backward(long rows, long cols, const float* g, const float* xhat, const float* gamma, const float* inv_std,
+                         float* dx, float* dgamma, float* dbeta);
 void group_max_sum(long A, long N, long G, const float* x, float* out, int32_t* arg);
 // Per-pair max-sim: U [N, A, P], V [N, G, P]; out[n] = sum_a max_g <U[n, a], V[n, g]>, arg[n*A + a] = the winning g
 // (the first on ties).

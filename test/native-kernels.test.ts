@@ -145,7 +145,7 @@ test('element-wise, normalisation and loss kernels', { skip }, () => {
   }
 });
 
-test('dropout, mul and batch norm kernels', { skip }, () => {
+test('dropout, mul, batch norm and layer norm kernels', { skip }, () => {
   for (const rows of [2, 7, 33, 300]) for (const cols of SIZES) {
     const n = rows * cols;
     const X = rand(n, 2);
@@ -162,6 +162,13 @@ test('dropout, mul and batch norm kernels', { skip }, () => {
       const G = rand(n);
       same(`batchNormBackward ${rows}x${cols} training=${training}`, [new Float32Array(n), new Float32Array(cols), new Float32Array(cols)], (k, [dx, dg, db]) => k.batchNormBackward(rows, cols, G, xhat, gamma, invStd, training, dx, dg, db), 1e-4);
     }
+    same(`layerNormForward ${rows}x${cols}`, [new Float32Array(n), new Float32Array(rows), new Float32Array(n)], (k, [xh, inv, y]) => k.layerNormForward(rows, cols, X, gamma, beta, 1e-5, xh, inv, y), 1e-4);
+    const xhat = new Float32Array(n);
+    const invStd = new Float32Array(rows);
+    ref.layerNormForward(rows, cols, X, gamma, beta, 1e-5, xhat, invStd, new Float32Array(n));
+    const G = rand(n);
+    same(`layerNormBackward ${rows}x${cols}`, [new Float32Array(n), new Float32Array(cols), new Float32Array(cols)], (k, [dx, dg, db]) => k.layerNormBackward(rows, cols, G, xhat, gamma, invStd, dx, dg, db), 1e-4);
+    same(`layerNormBackward ${rows}x${cols} without dX`, [new Float32Array(cols), new Float32Array(cols)], (k, [dg, db]) => k.layerNormBackward(rows, cols, G, xhat, gamma, invStd, null, dg, db), 1e-4);
   }
 });
 

@@ -1,7 +1,7 @@
 // The sampled-softmax objective (src/train/sampled-softmax.ts): its log-Q offsets and accidental-hit masks against
 // hand-computed cases, its loss and gradient against a float64 computation written here and central differences,
 // its sampler statistics from the train split only, its draws seeded by the epoch, its config checks, and the
-// two-tower models (RankTower through `score` on gathered pairs; IntTower, DSSM and CS3 through `scoreCross`) learning with it.
+// two-tower models (IntTower, RankTower, DSSM and CS3 through `scoreCross`; a dot scorer without it through `score` on gathered pairs) learning with it.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -101,7 +101,7 @@ for (const [kind, scorer] of [['dot (scoreCross)', dot], ['dot (gathered pairs)'
 
 test('scoreCross equals score over the cross product (every model that declares it)', () => {
   const kinds = (Object.keys(MODELS) as ModelName[]).filter((k) => model(k).scoreCross);
-  assert.ok(['dssm', 'mf', 'dat', 'cs3'].every((k) => kinds.includes(k as ModelName)), `models with scoreCross: ${kinds.join(', ')}`);
+  assert.ok(['dssm', 'mf', 'dat', 'cs3', 'int-tower', 'rank-tower'].every((k) => kinds.includes(k as ModelName)), `models with scoreCross: ${kinds.join(', ')}`);
   for (const kind of kinds) {
     const m = model(kind);
     m.eval();

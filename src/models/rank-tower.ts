@@ -197,13 +197,32 @@ export class RankTower extends TwoTowerModel {
   /** userReps [N or 1, U], itemReps [N, I] -> [N]: the per-pair attention and max-sim. */
   score(userReps: Tensor, itemReps: Tensor): Tensor {
     const N = itemReps.shape[0];
-    const { userHeads: Hu, itemHeads: Hi, headSize: K } = this.config;
     // One user against N items: the per-pair attention needs the user's parts on every row.
-    const user = oneUser(userReps, N) ? ops.gather(userReps, Tensor.from(new Int32Array(N), [N])) : userReps;
-    const split = (rep: Tensor, heads: number): Tensor[] =>
-      ops.split(rep, this.parts(heads), 1).map((p) => ops.reshape(p, [N, heads, -1]));
-    const [eu, ...pu] = split(user, Hu);
-    const [ei, ...pi] = split(itemReps, Hi);
+    return this.pairs(userReps, oneUser(userReps, N) ? new Int32Array(N) : null, itemReps, null);
+  }
+
+  /** userReps [P, U] against itemReps [C, I] -> [P, C]: every pair, row p's C items in a row. */
+  scoreCross(userReps: Tensor, itemReps: Tensor): Tensor {
+    const P = userReps.shape[0], C = itemReps.shape[0];
+    const users = Int32Array.from({ length: P * C }, (_, k) => Math.floor(k / C));
+    const items = Int32Array.from({ length: P * C }, (_, k) => k % C);
+    return ops.reshape(this.pairs(userReps, users, itemReps, items), [P, C]);
+  }
+
+  /**
+   * The score of the N pairs (userReps[users[n]], itemReps[items[n]]); a null index is the identity. Each rep is cut
+   * into its parts before the parts are gathered per pair: the cut then runs over the P users and C items (and its
+   * gradient over those rows), not over P x C gathered copies.
+   */
+  private pairs(userReps: Tensor, users: Int32Array | null, itemReps: Tensor, items: Int32Array | null): Tensor {
+    const { userHeads: Hu, itemHeads: Hi, headSize: K } = this.config;
+    const N = users?.length ?? items?.length ?? itemReps.shape[0];
+    const parts = (rep: Tensor, index: Int32Array | null, heads: number): Tensor[] => {
+      const at = index && Tensor.from(index, [N], 'int32');
+      return ops.split(rep, this.parts(heads), 1).map((p) => ops.reshape(at ? ops.gather(p, at) : p, [N, heads, -1]));
+    };
+    const [eu, ...pu] = parts(userReps, users, Hu);
+    const [ei, ...pi] = parts(itemReps, items, Hi);
     let au: Tensor, ai: Tensor; // [N*Hu, k], [N*Hi, k]
     if (this.userToItem && this.itemToUser) {
       const [qu, uu, ku, vu] = pu;

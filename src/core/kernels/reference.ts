@@ -299,6 +299,46 @@ export const reference: Kernels = {
     }
   },
 
+  layerNormForward(rows, cols, X, gamma, beta, eps, xhat, invStd, Y) {
+    for (let r = 0; r < rows; r++) {
+      let m = 0;
+      for (let c = 0; c < cols; c++) m += X[r * cols + c];
+      m /= cols;
+      let v = 0;
+      for (let c = 0; c < cols; c++) v += (X[r * cols + c] - m) ** 2;
+      invStd[r] = 1 / Math.sqrt(v / cols + eps);
+      for (let c = 0; c < cols; c++) {
+        const i = r * cols + c;
+        xhat[i] = (X[i] - m) * invStd[r];
+        Y[i] = xhat[i] * gamma[c] + beta[c];
+      }
+    }
+  },
+
+  layerNormBackward(rows, cols, G, xhat, gamma, invStd, dX, dGamma, dBeta) {
+    const dg = new Float64Array(cols);
+    const db = new Float64Array(cols);
+    for (let r = 0; r < rows; r++) {
+      let sumG = 0;
+      let sumGH = 0;
+      for (let c = 0; c < cols; c++) {
+        const i = r * cols + c;
+        const gh = G[i] * gamma[c];
+        sumG += gh;
+        sumGH += gh * xhat[i];
+        dg[c] += G[i] * xhat[i];
+        db[c] += G[i];
+      }
+      if (!dX) continue;
+      for (let c = 0; c < cols; c++) {
+        const i = r * cols + c;
+        dX[i] = invStd[r] * (G[i] * gamma[c] - sumG / cols - (xhat[i] * sumGH) / cols);
+      }
+    }
+    dGamma.set(dg);
+    dBeta.set(db);
+  },
+
   groupMaxSum(A, N, G, X, out, arg) {
     out.fill(0, 0, N);
     for (let a = 0; a < A; a++) {

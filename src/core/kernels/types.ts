@@ -54,6 +54,10 @@ export interface Kernels {
   batchNormForward(rows: number, cols: number, X: FArr, gamma: FArr, beta: FArr, runMean: FArr, runVar: FArr, training: boolean, momentum: number, eps: number, xhat: FArr, invStd: FArr, Y: FArr): void;
   /** dGamma, dBeta (overwritten) and dX from G = dY. */
   batchNormBackward(rows: number, cols: number, G: FArr, xhat: FArr, gamma: FArr, invStd: FArr, training: boolean, dX: FArr | null, dGamma: FArr, dBeta: FArr): void;
+  /** Layer norm over each row of X [rows, cols]: xhat = (X - row mean) * invStd[r] (biased variance), Y = xhat * gamma + beta. */
+  layerNormForward(rows: number, cols: number, X: FArr, gamma: FArr, beta: FArr, eps: number, xhat: FArr, invStd: FArr, Y: FArr): void;
+  /** dGamma, dBeta (overwritten) and dX (null skips it) from G = dY. */
+  layerNormBackward(rows: number, cols: number, G: FArr, xhat: FArr, gamma: FArr, invStd: FArr, dX: FArr | null, dGamma: FArr, dBeta: FArr): void;
   /**
    * Max-sim reduction: X [A, N*G] -> out[n] = sum over a of max over g of X[a, n*G + g]; arg [A*N] receives the
    * winning g (first on ties) for the backward.

@@ -145,6 +145,31 @@ function rowScaleOp(op: string, a: Tensor, b: Tensor, out: Tensor, cols: number)
   });
 }
 
+/** a + b, a - b, a * b of equal shapes through the kernels (native: vectorised, threaded): a copy and axpy, or mul. */
+function sameShapeOp(op: string, code: 0 | 1 | 2, a: Tensor, b: Tensor, out: Tensor): Tensor {
+  const n = out.size;
+  const k = kernelsFor(a, b);
+  if (code === 2) k.mul(n, a.f, b.f, out.f);
+  else {
+    out.f.set(a.f);
+    k.axpy(n, code === 0 ? 1 : -1, b.f, out.f);
+  }
+  return record(op, [a, b], out, (g, needs) => {
+    const kg = kernelsFor(g, a, b);
+    const ga = needs[0] ? emptyLike(a) : null;
+    const gb = needs[1] ? emptyLike(b, b.shape, code === 1) : null;
+    if (code === 2) {
+      if (ga) kg.mul(n, g.f, b.f, ga.f);
+      if (gb) kg.mul(n, g.f, a.f, gb.f);
+    } else {
+      if (ga) ga.f.set(g.f);
+      if (gb && code === 0) gb.f.set(g.f);
+      else if (gb) kg.axpy(n, -1, g.f, gb.f);
+    }
+    return [ga, gb];
+  });
+}
+
 function binary(op: string, code: BinaryCode, a: Tensor, b: Tensor): Tensor {
   requireFloat(op, 'a', a);
   requireFloat(op, 'b', b);
@@ -155,6 +180,21 @@ function binary(op: string, code: BinaryCode, a: Tensor, b: Tensor): Tensor {
   const pattern = fastPattern(a.shape, b.shape, shape);
   const cols = shape.length ? shape[shape.length - 1] : 1;
   if (pattern === 'row' && code === 2) return rowScaleOp(op, a, b, out, cols);
+  if (pattern === 'same' && code !== 3) return sameShapeOp(op, code, a, b, out);
+  if (pattern === 'col' && code < 2) {
+    fastForward(code, pattern, cols, ad, bd, od, out.size);
+    return record(op, [a, b], out, (g, needs) => {
+      // d/da is g itself; d/db sums g over the rows (a bias): a copy and the column-sum kernel
+      const ga = needs[0] ? emptyLike(a) : null;
+      const gb = needs[1] ? emptyLike(b) : null;
+      if (ga) ga.f.set(g.f);
+      if (gb) {
+        kernelsFor(g, b).colSum(out.size / cols, cols, g.f, gb.f, false);
+        if (code === 1) for (let c = 0; c < cols; c++) gb.f[c] = -gb.f[c];
+      }
+      return [ga, gb];
+    });
+  }
   if (pattern) {
     fastForward(code, pattern, cols, ad, bd, od, out.size);
     return record(op, [a, b], out, (g, needs) => {

@@ -53,47 +53,15 @@ export function layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, eps = 1e-5): T
   requireFloat('layerNorm', 'x', x);
   const [R, C] = [x.rows, x.cols];
   if (gamma.size !== C || beta.size !== C) fail('layerNorm', `gamma/beta must have ${C} elements, got ${gamma.describe()}, ${beta.describe()}`);
-  const xd = x.f;
-  const invStd = new Float64Array(R);
   const y = emptyLike(x);
   const xhat = emptyLike(x);
-  const [yd, hd, gm, bt] = [y.f, xhat.f, gamma.f, beta.f];
-  for (let r = 0; r < R; r++) {
-    let m = 0;
-    for (let c = 0; c < C; c++) m += xd[r * C + c];
-    m /= C;
-    let v = 0;
-    for (let c = 0; c < C; c++) v += (xd[r * C + c] - m) ** 2;
-    invStd[r] = 1 / Math.sqrt(v / C + eps);
-    for (let c = 0; c < C; c++) {
-      const i = r * C + c;
-      hd[i] = (xd[i] - m) * invStd[r];
-      yd[i] = hd[i] * gm[c] + bt[c];
-    }
-  }
+  const invStd = emptyLike(x, [R]);
+  kernelsFor(x, gamma, beta).layerNormForward(R, C, x.f, gamma.f, beta.f, eps, xhat.f, invStd.f, y.f);
   return record('layerNorm', [x, gamma, beta], y, (g, needs) => {
-    const gd = g.f;
-    const dGamma = emptyLike(gamma, gamma.shape, true);
-    const dBeta = emptyLike(beta, beta.shape, true);
-    const [dgd, dbd] = [dGamma.f, dBeta.f];
-    const gx = emptyLike(x);
-    const gxd = gx.f;
-    for (let r = 0; r < R; r++) {
-      let sumG = 0;
-      let sumGH = 0;
-      for (let c = 0; c < C; c++) {
-        const i = r * C + c;
-        const gh = gd[i] * gm[c];
-        sumG += gh;
-        sumGH += gh * hd[i];
-        dgd[c] += gd[i] * hd[i];
-        dbd[c] += gd[i];
-      }
-      for (let c = 0; c < C; c++) {
-        const i = r * C + c;
-        gxd[i] = invStd[r] * (gd[i] * gm[c] - sumG / C - (hd[i] * sumGH) / C);
-      }
-    }
-    return [needs[0] ? gx : null, needs[1] ? dGamma : null, needs[2] ? dBeta : null];
+    const gx = needs[0] ? emptyLike(x) : null;
+    const dGamma = emptyLike(gamma);
+    const dBeta = emptyLike(beta);
+    kernelsFor(g, xhat, gamma).layerNormBackward(R, C, g.f, xhat.f, gamma.f, invStd.f, gx ? gx.f : null, dGamma.f, dBeta.f);
+    return [gx, needs[1] ? dGamma : null, needs[2] ? dBeta : null];
   });
 }
