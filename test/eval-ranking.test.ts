@@ -75,6 +75,21 @@ test('hand-made case: masked item, tie broken by index, K larger than N, graded 
   close(g.compute()['ndcg@2'], 3 / l3 / (3 + 1 / l3));
 });
 
+test('items scored -Infinity were not retrieved: they never enter a top-K, even when K is longer than what was retrieved', () => {
+  // retrieved: 2 (0.8), 5 (0.7); relevant: 5 and 4, and 4 was not retrieved; item 0 masked
+  const scores = Float32Array.from([0.9, -Infinity, 0.8, -Infinity, -Infinity, 0.7]);
+  const m = new RankingMetrics({ ks: [1, 2, 5] });
+  m.update({ scores, masked: [[0]], relevant: [[5, 4]] });
+  const r = m.compute();
+  const l3 = Math.log2(3);
+  close(r['recall@1'], 0);
+  close(r['recall@2'], 0.5);
+  close(r['ndcg@2'], 1 / l3 / (1 + 1 / l3));
+  close(r['recall@5'], 0.5, 1e-12);
+  close(r['precision@5'], 0.2);
+  close(r['ndcg@5'], r['ndcg@2']);
+});
+
 test('random users: batch [U, N], per-user [N] and the explicit formulas agree', () => {
   const rng = new Rng(22);
   const ks = [1, 3, 10, 50];

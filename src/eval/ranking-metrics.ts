@@ -7,7 +7,7 @@ export const RANKING_FAMILIES = ['recall', 'ndcg', 'precision', 'hitrate'] as co
 export type RankingFamily = (typeof RANKING_FAMILIES)[number];
 
 export interface RankingBatch {
-  /** [U, N] row-major scores of every item for every user (U = relevant.length; one user's [N] vector when U = 1). */
+  /** [U, N] row-major scores of every item for every user (U = relevant.length; one user's [N] vector when U = 1); -Infinity: not retrieved, never listed. */
   scores: Float32Array | Float64Array;
   /** Per user: item indices that are not candidates (their training positives). */
   masked?: ReadonlyArray<ArrayLike<number>>;
@@ -97,7 +97,10 @@ export class RankingMetrics implements Metric<RankingBatch> {
         return;
       }
       ideal.sort((a, b) => b - a);
-      const top = topK(scores, ks[ks.length - 1], mask);
+      // an item scored -Infinity was not retrieved (e.g. outside an index's candidates): it never enters the list
+      let top = topK(scores, ks[ks.length - 1], mask);
+      const cut = top.findIndex((i) => scores[i] === -Infinity);
+      if (cut >= 0) top = top.subarray(0, cut);
       let hits = 0;
       let dcg = 0;
       let idcg = 0;

@@ -12,8 +12,9 @@ import { checkModelConfig } from '../models/registry.js';
 import { StrategySpecSchema } from './strategies/registry.js';
 import { SampledSoftmaxSchema } from './sampled-softmax.js';
 import { servingLatencyMs } from './latency.js';
-import { inMemory, loadData, runTraining } from './run.js';
-import { rankingEval } from './ranking-eval.js';
+import { inMemory, loadData, runTraining, type RunResult } from './run.js';
+import type { TrainingData } from '../data/index.js';
+import { rankingEval, type RankingEvalOptions } from './ranking-eval.js';
 import { findRun, recordedRuns } from './experiment-resume.js';
 import { writeFileAtomic } from '../util/atomic-dir.js';
 import { checkGaps, gapLines, seedsText, spreadText } from './split-seeds.js';
@@ -41,6 +42,13 @@ export const ExperimentSchema = z.strictObject({
     ks: z.array(z.number().int().positive()).min(1),
     /** Evaluate this many test users, a sample fixed by the run's seed (default: every one). */
     users: z.number().int().positive().optional(),
+    /**
+     * Also retrieve through an index: each run is exported to a bundle (its run directory's bundle/) and the same
+     * metrics are computed from the candidates its retrieval index returns (what /v1/retrieve searches, at the
+     * bundle's default settings), scored exactly. The value is the max-sim models' head index ('hnsw' or
+     * 'centroids'); inner-product models use their HNSW index either way.
+     */
+    index: z.enum(['hnsw', 'centroids']).optional(),
   }).optional(),
   seeds: z.array(z.number().int()).min(1).default([1, 2, 3]),
   /** Data split seeds: every (model, seed) runs on each split (encoders refitted on its train rows); absent: the data
@@ -71,6 +79,8 @@ export interface RunRecord {
   epochSeconds: number;
   /** Full-corpus ranking metrics on test, when the experiment asks for them. */
   ranking?: Record<string, number>;
+  /** The same through the exported bundle's retrieval index (ranking.index), with `candidates` per user. */
+  rankingIndex?: Record<string, number>;
   curve: { epoch: number; trainLoss: number; valAuc: number; valLogloss: number }[];
 }
 
@@ -132,6 +142,16 @@ export function markdownTable(exp: ExperimentConfig, dataName: string, runs: Run
       lines.push(`| ${label} | ${rankingCols.map((c) => cell(rs.map((r) => r.ranking![c]))).join(' | ')} | ${meanStd(rs.map((r) => r.epochSeconds)).mean.toFixed(2)} |`);
     }
   }
+  if (rankingCols.length && runs.some((r) => r.rankingIndex)) {
+    lines.push('', `The same through each run's exported retrieval index (${exp.ranking!.index} head index for max-sim models, HNSW for inner-product ones; the bundle's default search settings): only the items the index returns for the user (asked for the largest K plus the user's train items) are scored, exactly; candidates: their mean count per user.`, '',
+      `| model | ${rankingCols.join(' | ')} | candidates |`, `|---|${rankingCols.map(() => '---').join('|')}|---|`);
+    for (const label of labels) {
+      const rs = runs.filter((r) => r.label === label && r.rankingIndex);
+      if (!rs.length) continue;
+      const cell = (xs: number[]) => { const { mean, std } = meanStd(xs); return `${mean.toFixed(4)} ± ${std.toFixed(4)}`; };
+      lines.push(`| ${label} | ${rankingCols.map((c) => cell(rs.map((r) => r.rankingIndex![c]))).join(' | ')} | ${meanStd(rs.map((r) => r.rankingIndex!.candidates)).mean.toFixed(0)} |`);
+    }
+  }
   lines.push(...gapLines(exp, runs));
   return `${lines.join('\n')}\n`;
 }
@@ -141,6 +161,23 @@ export interface ExperimentRunOptions {
   resume?: boolean;
   /** Train only the entries with these labels (a shard of the experiment; implies resume for the others). */
   only?: string[];
+  /** How a run's retrieval index is built and searched (ranking.index): the serving layer's, given by the caller. */
+  openIndex?: IndexOpener;
+}
+
+/** A trained run's retrieval index (null: its model's bundle has none): the candidate rows for a user rep asked for k items; close() frees it. */
+export type IndexOpener = (run: RunResult, data: TrainingData, headIndex: 'hnsw' | 'centroids') =>
+  Promise<{ candidates: (rep: Float32Array, k: number) => Int32Array; close(): void } | null>;
+
+/** The ranking metrics of a run through its retrieval index (rankingEval over the index's candidates); none without one. */
+async function throughIndex(open: IndexOpener, r: RunResult, data: TrainingData, headIndex: 'hnsw' | 'centroids', o: RankingEvalOptions): Promise<Record<string, number> | undefined> {
+  const index = await open(r, data, headIndex);
+  if (!index) return undefined;
+  try {
+    return rankingEval(r.model, inMemory(data, 'ranking metrics'), { ...o, candidates: index.candidates });
+  } finally {
+    index.close();
+  }
 }
 
 /**
@@ -153,6 +190,7 @@ export async function runExperiment(exp: ExperimentConfig, command: string, log:
   const unknown = (opts.only ?? []).filter((l) => !labels.includes(l));
   if (unknown.length > 0) throw new Error(`--only: no entry labelled ${unknown.join(', ')} in this experiment (labels: ${labels.join(', ')})`);
   checkGaps(exp, labels);
+  if (exp.ranking?.index && !opts.openIndex) throw new Error('ranking.index: this caller cannot build retrieval indexes (`prerank experiment` can)');
   const resume = opts.resume === true || opts.only !== undefined;
   const splits = exp.splitSeeds ?? [undefined];
   let data = await loadData({ data: exp.data, splitSeed: splits[0] });
@@ -203,6 +241,8 @@ export async function runExperiment(exp: ExperimentConfig, command: string, log:
           latencyMs: servingLatencyMs(r.model, data, 1000),
           epochSeconds: r.fit.epochs.reduce((a, e) => a + e.seconds, 0) / Math.max(1, r.fit.epochs.length),
           ranking: exp.ranking && r.model.twoTower ? rankingEval(r.model, inMemory(data, 'ranking metrics'), { split: 'test', ks: exp.ranking.ks, strategy: r.strategy, users: exp.ranking.users, seed }) : undefined,
+          rankingIndex: exp.ranking?.index && r.model.twoTower
+            ? await throughIndex(opts.openIndex!, r, data, exp.ranking.index, { split: 'test', ks: exp.ranking.ks, strategy: r.strategy, users: exp.ranking.users, seed }) : undefined,
           curve: r.fit.epochs.map((e) => ({ epoch: e.epoch, trainLoss: e.trainLoss, valAuc: e.val.auc, valLogloss: e.val.logloss })),
         };
         mine.push(rec);

@@ -4,6 +4,7 @@
 // The user rep comes from the user tower on the user's first row of the split, or from a training strategy's own
 // user state (OneBP's stored encodings) when one is given. A large corpus may evaluate a seeded sample of the users. Shape letters: N items, I item rep width, U user width.
 import { Tensor } from '../core/tensor.js';
+import * as ops from '../core/ops/index.js';
 import { Rng } from '../core/random.js';
 import { noGrad } from '../core/tape.js';
 import { scope } from '../core/scope.js';
@@ -21,9 +22,18 @@ export interface RankingEvalOptions {
    * corpus scores every item per user, so millions of users are sampled). */
   users?: number;
   seed?: number;
+  /**
+   * Retrieval through an index: the item rows a candidate generator returns for the user rep (asked for `k` items,
+   * the largest K plus the user's masked items, as a /v1/recommend caller would), scored exactly; every other item
+   * counts as not retrieved. Absent: every item is scored (exact full-corpus retrieval).
+   */
+  candidates?: (rep: Float32Array, k: number) => Int32Array;
 }
 
-/** Metrics by `${family}@${K}`, and `users`: how many users have a positive in the split (users whose positives are all train items are skipped by the metric). */
+/**
+ * Metrics by `${family}@${K}`, and `users`: how many users have a positive in the split (users whose positives are all
+ * train items are skipped by the metric); with `candidates`, also `candidates`: the mean count per user.
+ */
 export function rankingEval(model: RecModel, data: Dataset, opts: RankingEvalOptions): Record<string, number> & { users: number } {
   if (!model.twoTower || !model.encodeUser || !model.encodeItem || !model.score) throw new Error(`rankingEval: '${model.kind}' is not a two-tower model`);
   const N = data.itemCount;
@@ -42,6 +52,8 @@ export function rankingEval(model: RecModel, data: Dataset, opts: RankingEvalOpt
   }
   const masked = data.trainUserItems();
   const metric = new RankingMetrics({ ks: opts.ks });
+  const maxK = Math.max(...opts.ks);
+  let found = 0;
   const wasTraining = model.training;
   model.eval();
   try {
@@ -69,7 +81,17 @@ export function rankingEval(model: RecModel, data: Dataset, opts: RankingEvalOpt
             const u = batch.user[b];
             // a scope per user: a pairwise model's per-pair temporaries are [N, ...] each, too many to hold for a batch
             scope(() => {
-              const scores = model.score!(Tensor.from(reps.f.subarray(b * U, b * U + U), [1, U]), items).f;
+              const rep = reps.f.subarray(b * U, b * U + U);
+              let scores: Float32Array | Float64Array;
+              if (opts.candidates) {
+                const rows = opts.candidates(Float32Array.from(rep), maxK + masked[u].length);
+                found += rows.length;
+                const got = model.score!(Tensor.from(rep, [1, U]), ops.gather(items, Tensor.from(rows, [rows.length], 'int32'))).f;
+                scores = new Float32Array(N).fill(-Infinity);
+                rows.forEach((row, j) => { scores[row] = got[j]; });
+              } else {
+                scores = model.score!(Tensor.from(rep, [1, U]), items).f;
+              }
               metric.update({ scores, masked: [masked[u]], relevant: [Int32Array.from(relevant.get(u)!)] });
             });
           }
@@ -79,7 +101,7 @@ export function rankingEval(model: RecModel, data: Dataset, opts: RankingEvalOpt
   } finally {
     model.train(wasTraining);
   }
-  return { ...metric.compute(), users: relevant.size };
+  return { ...metric.compute(), users: relevant.size, ...(opts.candidates ? { candidates: found / Math.max(1, relevant.size) } : {}) };
 }
 
 /** k of xs, uniformly without replacement (a partial Fisher-Yates shuffle). */
