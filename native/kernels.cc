@@ -224,6 +224,18 @@ void column_sums(long rows, long cols, std::vector<double>& out, F&& f) {
   for (int t = 0; t < tasks; t++)
     for (long c = 0; c < cols; c++) out[c] += partial[static_cast<long>(t) * cols + c];
 }
+
+// A normalisation's gamma and beta gradients: dgamma = sum_r g * xhat, dbeta = sum_r g per column (double sums in
+// dg, db for the caller's dx; float copies in dgamma, dbeta).
+void affine_grads(long rows, long cols, const float* g, const float* xhat, std::vector<double>& dg, std::vector<double>& db,
+                  float* dgamma, float* dbeta) {
+  column_sums(rows, cols, dg, [&](long r, long c) { return static_cast<double>(g[r * cols + c]) * xhat[r * cols + c]; });
+  column_sums(rows, cols, db, [&](long r, long c) { return static_cast<double>(g[r * cols + c]); });
+  for (long c = 0; c < cols; c++) {
+    dgamma[c] = static_cast<float>(dg[c]);
+    dbeta[c] = static_cast<float>(db[c]);
+  }
+}
 }  // namespace
 
 // The mask loop is integer-multiply bound: a plain loop the compiler vectorises, built for each ISA with a target
@@ -486,12 +498,7 @@ void batch_norm_forward(long rows, long cols, const float* x, const float* gamma
 void batch_norm_backward(long rows, long cols, const float* g, const float* xhat, const float* gamma,
                          const float* inv_std, bool training, float* dx, float* dgamma, float* dbeta) {
   std::vector<double> dg, db;
-  column_sums(rows, cols, dg, [&](long r, long c) { return static_cast<double>(g[r * cols + c]) * xhat[r * cols + c]; });
-  column_sums(rows, cols, db, [&](long r, long c) { return static_cast<double>(g[r * cols + c]); });
-  for (long c = 0; c < cols; c++) {
-    dgamma[c] = static_cast<float>(dg[c]);
-    dbeta[c] = static_cast<float>(db[c]);
-  }
+  affine_grads(rows, cols, g, xhat, dg, db, dgamma, dbeta);
   if (!dx) return;
   std::vector<float> a(cols), mb(cols), mg(cols);
   for (long c = 0; c < cols; c++) {
@@ -536,12 +543,7 @@ void layer_norm_forward(long rows, long cols, const float* x, const float* gamma
 void layer_norm_backward(long rows, long cols, const float* g, const float* xhat, const float* gamma, const float* inv_std,
                          float* dx, float* dgamma, float* dbeta) {
   std::vector<double> dg, db;
-  column_sums(rows, cols, dg, [&](long r, long c) { return static_cast<double>(g[r * cols + c]) * xhat[r * cols + c]; });
-  column_sums(rows, cols, db, [&](long r, long c) { return static_cast<double>(g[r * cols + c]); });
-  for (long c = 0; c < cols; c++) {
-    dgamma[c] = static_cast<float>(dg[c]);
-    dbeta[c] = static_cast<float>(db[c]);
-  }
+  affine_grads(rows, cols, g, xhat, dg, db, dgamma, dbeta);
   if (!dx) return;
   parallel_for(rows, cols, [&](long r0, long r1) {
     for (long r = r0; r < r1; r++) {
