@@ -102,6 +102,12 @@ function meanStd(xs: number[]): { mean: number; std: number } {
   return { mean, std };
 }
 
+/** "mean ± sd" of a table cell. */
+function cell(xs: number[], digits = 4): string {
+  const { mean, std } = meanStd(xs);
+  return `${mean.toFixed(digits)} ± ${std.toFixed(digits)}`;
+}
+
 const METRIC_COLUMNS = ['auc', 'gauc', 'logloss'] as const;
 /** Validation metrics of the best epoch (the split every choice is made on). */
 const VAL_COLUMNS = ['auc', 'logloss'] as const;
@@ -125,10 +131,6 @@ export function markdownTable(exp: ExperimentConfig, dataName: string, runs: Run
   const rankingCols = exp.ranking ? ['precision', 'recall', 'ndcg'].flatMap((f) => exp.ranking!.ks.map((k) => `${f}@${k}`)) : [];
   for (const label of labels) {
     const rs = runs.filter((r) => r.label === label);
-    const cell = (xs: number[], digits = 4) => {
-      const { mean, std } = meanStd(xs);
-      return `${mean.toFixed(digits)} ± ${std.toFixed(digits)}`;
-    };
     const auc = meanStd(rs.map((r) => r.test.auc)).mean;
     lines.push(`| ${label} | ${VAL_COLUMNS.map((m) => cell(rs.map((r) => r.val[m]))).join(' | ')} | ${METRIC_COLUMNS.map((m) => cell(rs.map((r) => r.test[m]))).join(' | ')} | ${relaImpr(auc, baseAuc).toFixed(2)}% | ${cell(rs.map((r) => r.bestEpoch), 1)} | ${meanStd(rs.map((r) => r.samplesPerSec)).mean.toFixed(0)} | ${meanStd(rs.map((r) => r.latencyMs)).mean.toFixed(3)} |`);
   }
@@ -138,7 +140,6 @@ export function markdownTable(exp: ExperimentConfig, dataName: string, runs: Run
     for (const label of labels) {
       const rs = runs.filter((r) => r.label === label && r.ranking);
       if (!rs.length) continue;
-      const cell = (xs: number[]) => { const { mean, std } = meanStd(xs); return `${mean.toFixed(4)} ± ${std.toFixed(4)}`; };
       lines.push(`| ${label} | ${rankingCols.map((c) => cell(rs.map((r) => r.ranking![c]))).join(' | ')} | ${meanStd(rs.map((r) => r.epochSeconds)).mean.toFixed(2)} |`);
     }
   }
@@ -148,7 +149,6 @@ export function markdownTable(exp: ExperimentConfig, dataName: string, runs: Run
     for (const label of labels) {
       const rs = runs.filter((r) => r.label === label && r.rankingIndex);
       if (!rs.length) continue;
-      const cell = (xs: number[]) => { const { mean, std } = meanStd(xs); return `${mean.toFixed(4)} ± ${std.toFixed(4)}`; };
       lines.push(`| ${label} | ${rankingCols.map((c) => cell(rs.map((r) => r.rankingIndex![c]))).join(' | ')} | ${meanStd(rs.map((r) => r.rankingIndex!.candidates)).mean.toFixed(0)} |`);
     }
   }

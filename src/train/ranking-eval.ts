@@ -2,7 +2,9 @@
 // too): for every user with a positive in the split, score every item entity of the dataset, mask the user's train
 // items, and compute Recall/NDCG/Precision/HitRate@K against the split's positives (src/eval RankingMetrics).
 // The user rep comes from the user tower on the user's first row of the split, or from a training strategy's own
-// user state (OneBP's stored encodings) when one is given. A large corpus may evaluate a seeded sample of the users. Shape letters: N items, I item rep width, U user width.
+// user state (OneBP's stored encodings) when one is given. A large corpus may evaluate a seeded sample of the users.
+// Retrieval through an index scores only the items a candidate generator returns (`candidates`); the rest count as
+// not retrieved. Shape letters: N items, I item rep width, U user width.
 import { Tensor } from '../core/tensor.js';
 import * as ops from '../core/ops/index.js';
 import { Rng } from '../core/random.js';
