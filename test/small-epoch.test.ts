@@ -108,6 +108,12 @@ test("a config without batchSize or lr trains at the resolved values, says so in
     const trainer = new Trainer(buildModel(cfg, data), data, cfg, { quiet: true, warn: () => {} });
     assert.equal(trainer.optimizer.lr, 5e-3);
     assert.equal(createOptimizer(r.model, { kind: 'sgd', weightDecay: 0 }).lr, 5e-3, 'createOptimizer without an lr: the model\'s');
+    // the optimizer's epsilon: given, it reaches Adam and Adagrad; sgd has none and refuses it
+    const eps = (kind: 'adam' | 'adagrad') => (createOptimizer(r.model, parseTrainConfig({ model: { kind: 'lr' }, data: { config }, optimizer: { kind, eps: 4e-12 }, outDir: dir }).optimizer) as unknown as { eps: number }).eps;
+    assert.equal(eps('adam'), 4e-12);
+    assert.equal(eps('adagrad'), 4e-12);
+    assert.equal((createOptimizer(r.model, { kind: 'adam', weightDecay: 0 }) as unknown as { eps: number }).eps, 1e-8, "Adam's default");
+    assert.throws(() => parseTrainConfig({ model: { kind: 'lr' }, data: { config }, optimizer: { kind: 'sgd', eps: 1e-8 }, outDir: dir }), /optimizer\.eps.*sgd has no epsilon/s);
     const pinned = parseTrainConfig({ model: { kind: 'lr' }, data: { config }, epochs: 1, batchSize: 7, optimizer: { lr: 0.01 }, outDir: join(dir, 'pinned') });
     const p = await runTraining(pinned, { data, quiet: true, warn: () => {} });
     assert.equal(p.fit.epochs[0].steps, Math.ceil(rows / 7));

@@ -18,6 +18,11 @@ export const TrainConfigSchema = z.strictObject({
       lr: z.number().positive().optional()
         .describe("default: the model's own (1e-3; LR 5e-3, DCN 3e-3: chosen by tuning, docs/TUNING.md)"),
       weightDecay: z.number().min(0).default(0),
+      eps: z.number().positive().optional()
+        .describe("Adam's and Adagrad's epsilon (default 1e-8, Adagrad 1e-10). A loss summed over a batch of B instead of averaged trains as the mean with eps / B"),
+    })
+    .superRefine((o, ctx) => {
+      if (o.kind === 'sgd' && o.eps !== undefined) ctx.addIssue({ code: 'custom', path: ['eps'], message: 'sgd has no epsilon (adam and adagrad have)' });
     })
     .default({ kind: 'adam', weightDecay: 0 }),
   batchSize: z.union([z.number().int().positive(), z.literal('auto')]).default('auto')

@@ -72,7 +72,7 @@ export interface TrainerOptions {
 
 /** The config's optimizer over `params`; without an lr, the model's default (modelDefaultLr, as resolveTrainConfig). */
 export function createOptimizer(model: RecModel, cfg: TrainConfig['optimizer'], params: [string, Tensor][] = model.namedParameters()): Optimizer {
-  const o = { lr: cfg.lr ?? modelDefaultLr(model.kind), weightDecay: cfg.weightDecay };
+  const o = { lr: cfg.lr ?? modelDefaultLr(model.kind), weightDecay: cfg.weightDecay, eps: cfg.eps };
   if (cfg.kind === 'adagrad') return new Adagrad(params, o);
   if (cfg.kind === 'sgd') return new Sgd(params, o);
   return new Adam(params, o);
