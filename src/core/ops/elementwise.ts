@@ -117,6 +117,15 @@ function fastForward(code: BinaryCode, pattern: 'same' | 'row' | 'col', C: numbe
 /** Gradients for the fast paths: ga[i] (overwritten) and gb[j] (accumulated into a zeroed buffer). */
 function fastBackward(code: BinaryCode, pattern: 'same' | 'row' | 'col', C: number, a: FArr, b: FArr, g: FArr, ga: FArr | null, gb: FArr | null, n: number): void {
   const rows = n / C;
+  if (code < 2 && pattern === 'col') {
+    // a bias added or subtracted: d/da is g itself, d/db the column sums of ±g (no per-element branches)
+    if (ga) ga.set(g.subarray(0, n));
+    if (gb) {
+      const sign = code === 0 ? 1 : -1;
+      for (let r = 0; r < rows; r++) for (let c = 0; c < C; c++) gb[c] += sign * g[r * C + c];
+    }
+    return;
+  }
   for (let r = 0; r < rows; r++) {
     const base = r * C;
     const bb = pattern === 'same' ? base : 0;
@@ -181,20 +190,6 @@ function binary(op: string, code: BinaryCode, a: Tensor, b: Tensor): Tensor {
   const cols = shape.length ? shape[shape.length - 1] : 1;
   if (pattern === 'row' && code === 2) return rowScaleOp(op, a, b, out, cols);
   if (pattern === 'same' && code !== 3) return sameShapeOp(op, code, a, b, out);
-  if (pattern === 'col' && code < 2) {
-    fastForward(code, pattern, cols, ad, bd, od, out.size);
-    return record(op, [a, b], out, (g, needs) => {
-      // d/da is g itself; d/db sums g over the rows (a bias): a copy and the column-sum kernel
-      const ga = needs[0] ? emptyLike(a) : null;
-      const gb = needs[1] ? emptyLike(b) : null;
-      if (ga) ga.f.set(g.f);
-      if (gb) {
-        kernelsFor(g, b).colSum(out.size / cols, cols, g.f, gb.f, false);
-        if (code === 1) for (let c = 0; c < cols; c++) gb.f[c] = -gb.f[c];
-      }
-      return [ga, gb];
-    });
-  }
   if (pattern) {
     fastForward(code, pattern, cols, ad, bd, od, out.size);
     return record(op, [a, b], out, (g, needs) => {
