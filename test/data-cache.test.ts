@@ -32,9 +32,10 @@ function config(edit: (c: DataConfigInput) => void = () => {}): DataConfig {
 }
 
 /** A second config that reaches the other branches: leave-last-out, non-causal history, mean stat with a prior,
- * context dense, minFreq, maxSize, a shared vocabulary, numeric values used as categories. */
+ * context dense, minFreq, maxSize, a shared vocabulary, numeric values used as categories, an item filter. */
 const wide = (): DataConfig => config((c) => {
   c.split = { method: 'leave-last-out', val: 0, test: 0 };
+  c.filter = { minItemInteractions: 62 };
   c.features.push({ kind: 'dense', name: 'ts_scaled', column: 'ts', source: 'context', scaler: 'standard' },
     { kind: 'sparse', name: 'rating_cat', column: 'rating', source: 'context', maxSize: 3 },
     { kind: 'sequence', name: 'genres2', column: 'genres', source: 'item', shareWith: 'genres', maxLen: 2 },

@@ -6,7 +6,7 @@ import { DataError, formatBadRow, type BadRow } from './data-error.js';
 import { loadTable, type LoadedTable, type SqlType } from './duck-source.js';
 import { fileColumns } from './file-columns.js';
 import { planIngest, type EntitySide, type IngestPlan } from './ingest-plan.js';
-import type { DataConfig } from './spec.js';
+import type { DataConfig, FilterSpec } from './spec.js';
 
 export type RawColumn = { kind: 'str'; values: (string | null)[] } | { kind: 'num'; values: Float64Array };
 
@@ -25,7 +25,10 @@ export interface SourceReport {
 export interface IngestReport {
   rowsRead: number;
   rowsSkipped: number;
+  /** Rows removed by label.drop. */
   rowsDropped: number;
+  /** Rows label.drop kept that the config's filter removed (users or items with too few interactions). */
+  rowsFiltered: number;
   badRows: BadRow[];
   sources: SourceReport[];
   seconds: number;
@@ -107,13 +110,15 @@ export async function stageIngest(con: DuckDBConnection, cfg: DataConfig): Promi
   for (let i = 0; i < s.lists.length; i++) await load(s.lists[i], `list_${i}`, av.lists[i], plan.lists[i]);
   const { bad: nullBad, count: nullCount } = await requiredNulls(con, cfg, ev, av.interactions);
   if (nullBad.length && cfg.onBadRow === 'error') throw badRowError(nullBad);
+  const labelKept = await countLabelKept(con, cfg);
+  const rowsFiltered = cfg.filter ? await filterRows(con, cfg, cfg.filter) : 0;
   await createEntityKeys(con, cfg);
   const rows = await createRowsTable(con, cfg, plan);
   const bad = [...loaded.flatMap((l) => l.bad), ...nullBad];
   const sources = loaded.map((l) => ({ file: l.file, rowsRead: l.rowsRead, rowsSkipped: l.rowsRead - l.rows }));
   const skipped = ev.rowsRead - ev.rows + nullCount;
   const report: IngestReport = { rowsRead: ev.rowsRead, rowsSkipped: skipped,
-    rowsDropped: ev.rows - nullCount - rows.rows, badRows: bad.slice(0, 1000), sources,
+    rowsDropped: ev.rows - nullCount - labelKept, rowsFiltered, badRows: bad.slice(0, 1000), sources,
     seconds: (performance.now() - t0) / 1000 };
   return { plan, report, rows };
 }
@@ -140,17 +145,51 @@ async function requiredNulls(con: DuckDBConnection, cfg: DataConfig, ev: LoadedT
   return { bad, count };
 }
 
+/** The SQL condition a row of ev must meet to survive label.drop (undefined: every row does). */
+function labelKeepSql(cfg: DataConfig): string | undefined {
+  const { column, drop } = cfg.label;
+  return column && drop.length ? `ev.${ident(column)} NOT IN (${drop.join(', ')})` : undefined;
+}
+
+async function countLabelKept(con: DuckDBConnection, cfg: DataConfig): Promise<number> {
+  const keep = labelKeepSql(cfg);
+  return Number((await readRows(con, `SELECT count(*) FROM ev${keep ? ` WHERE ${keep}` : ''}`))[0][0]);
+}
+
+/**
+ * Removes from ev the rows of users and items with fewer rows than the filter's minimums, counting the rows label.drop
+ * keeps; with `repeat`, again until both minimums hold at once. Returns how many label-kept rows went.
+ */
+async function filterRows(con: DuckDBConnection, cfg: DataConfig, f: FilterSpec): Promise<number> {
+  const keep = labelKeepSql(cfg);
+  const where = keep ? `WHERE ${keep}` : '';
+  const few = (col: string, min: number): string => min <= 1 ? 'false'
+    : `${ident(col)} IN (SELECT ${ident(col)} FROM ev ${where} GROUP BY 1 HAVING count(*) < ${min})`;
+  const before = await countLabelKept(con, cfg);
+  let now = before;
+  for (;;) {
+    await con.run(`DELETE FROM ev WHERE ${few(cfg.keys.user, f.minUserInteractions)} OR ${few(cfg.keys.item, f.minItemInteractions)}`);
+    const after = await countLabelKept(con, cfg);
+    const changed = after !== now;
+    now = after;
+    if (!f.repeat || !changed) break;
+  }
+  return before - now;
+}
+
 async function createEntityKeys(con: DuckDBConnection, cfg: DataConfig): Promise<void> {
   for (const side of ['user', 'item'] as const) {
     const key = side === 'user' ? cfg.keys.user : cfg.keys.item;
     const table = side === 'user' ? cfg.sources.users : cfg.sources.items;
     const tname = side === 'user' ? 'users_t' : 'items_t';
+    const min = side === 'user' ? cfg.filter?.minUserInteractions : cfg.filter?.minItemInteractions;
     let union = `SELECT ${ident(key)} AS k FROM ev`;
     if (table?.key) {
       const [[n, d, dup]] = await readRows(con, `SELECT count(*), count(DISTINCT ${ident(table.key)}),
         (SELECT ${ident(table.key)} FROM ${tname} GROUP BY 1 HAVING count(*) > 1 LIMIT 1) FROM ${tname}`);
       if (n !== d) throw new DataError(`${table.path}: key "${table.key}" is not unique (e.g. "${dup}")`);
-      union += ` UNION SELECT ${ident(table.key)} FROM ${tname} WHERE ${ident(table.key)} IS NOT NULL`;
+      // A side with a minimum has no entities without interactions: the users/items file adds none.
+      if ((min ?? 1) <= 1) union += ` UNION SELECT ${ident(table.key)} FROM ${tname} WHERE ${ident(table.key)} IS NOT NULL`;
     }
     await con.run(`CREATE TEMP TABLE ${side}_keys AS SELECT k, (row_number() OVER (ORDER BY TRY_CAST(k AS DOUBLE)
       NULLS LAST, k) - 1)::INTEGER AS ent FROM (SELECT DISTINCT k FROM (${union}))`);
@@ -202,7 +241,8 @@ async function createRowsTable(con: DuckDBConnection, cfg: DataConfig, plan: Ing
   const lc = lab.column ? `ev.${ident(lab.column)}` : undefined;
   const labelExpr = !lc ? '1.0' : lab.rule ? `CASE WHEN ${lc} ${lab.rule.op === '==' ? '=' : lab.rule.op} ${lab.rule.value}
     THEN 1.0 ELSE 0.0 END` : lc;
-  const where = lc && lab.drop.length ? `WHERE ${lc} NOT IN (${lab.drop.join(', ')})` : '';
+  const keep = labelKeepSql(cfg);
+  const where = keep ? `WHERE ${keep}` : '';
   const staged: StagedRows = { rows: 0, columns: new Map() };
   const extra: string[] = [];
   const add = (expr: string): string => {

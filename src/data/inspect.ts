@@ -24,6 +24,7 @@ export interface InspectReport {
   rowsRead: number;
   rowsSkipped: number;
   rowsDropped: number;
+  rowsFiltered: number;
   rows: number;
   users: number;
   items: number;
@@ -52,7 +53,8 @@ export function inspectDataset(ds: Inspectable): InspectReport {
   }));
   const r = ds.report;
   return {
-    name: ds.name, rowsRead: r.rowsRead, rowsSkipped: r.rowsSkipped, rowsDropped: r.rowsDropped, rows: ds.size,
+    name: ds.name, rowsRead: r.rowsRead, rowsSkipped: r.rowsSkipped, rowsDropped: r.rowsDropped, rowsFiltered: r.rowsFiltered ?? 0,
+    rows: ds.size,
     users: ds.userCount, items: ds.itemCount,
     split: { train: ds.splitSize('train'), val: ds.splitSize('val'), test: ds.splitSize('test') },
     labelRate: { train: ds.labelRate('train'), val: ds.labelRate('val'), test: ds.labelRate('test') },
@@ -89,7 +91,8 @@ export function formatInspect(r: InspectReport): string {
   const pct = (x: number | undefined): string => (x === undefined || Number.isNaN(x) ? '-' : `${(100 * x).toFixed(2)}%`);
   const lines = [
     `dataset      ${r.name}`,
-    `rows         read ${r.rowsRead}, skipped (bad) ${r.rowsSkipped}, dropped by label rule ${r.rowsDropped}, kept ${r.rows}`,
+    `rows         read ${r.rowsRead}, skipped (bad) ${r.rowsSkipped}, dropped by label rule ${r.rowsDropped}, ` +
+      `${r.rowsFiltered ? `removed by filter ${r.rowsFiltered}, ` : ''}kept ${r.rows}`,
     `entities     ${r.users} users, ${r.items} items`,
     `split        train ${r.split.train} / val ${r.split.val} / test ${r.split.test}`,
     `label rate   train ${pct(r.labelRate.train)} / val ${pct(r.labelRate.val)} / test ${pct(r.labelRate.test)}`,

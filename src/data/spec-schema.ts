@@ -96,6 +96,13 @@ export const SplitSchema = z.strictObject({
   column: z.string().optional().describe("method 'column': a column holding train | val | test"),
 });
 
+export const FilterSchema = z.strictObject({
+  minUserInteractions: z.number().int().min(1).default(1).describe('remove the rows of users with fewer kept rows than this'),
+  minItemInteractions: z.number().int().min(1).default(1).describe('remove the rows of items with fewer kept rows than this'),
+  repeat: z.boolean().default(false)
+    .describe('apply both minimums again until they hold together (a k-core); default: once, users and items counted on the same rows'),
+});
+
 export const DataConfigSchema = z.strictObject({
   name: z.string().describe('dataset name used in every report'),
   seed: z.number().int().default(42),
@@ -113,6 +120,8 @@ export const DataConfigSchema = z.strictObject({
   }),
   label: LabelSchema.default({ drop: [] }),
   weight: z.strictObject({ column: z.string() }).optional(),
+  filter: FilterSchema.optional()
+    .describe('keep only users and items with enough interactions (counted over all rows label.drop keeps, before the split)'),
   features: z.array(FeatureSchema).min(1),
   derived: z.array(DerivedSchema).default([]),
   split: SplitSchema.default({ method: 'random', val: 0.1, test: 0.2 }),
@@ -129,6 +138,7 @@ export const DataConfigSchema = z.strictObject({
 export type DataConfig = z.infer<typeof DataConfigSchema>;
 export type DataConfigInput = z.input<typeof DataConfigSchema>;
 export type TableSpec = z.infer<typeof TableSchema>;
+export type FilterSpec = z.infer<typeof FilterSchema>;
 export type ListSourceSpec = z.infer<typeof ListSourceSchema>;
 export type FeatureSpec = z.infer<typeof FeatureSchema>;
 export type SparseSpec = z.infer<typeof SparseSchema>;

@@ -151,7 +151,7 @@ async function checkCase(path: string, c: Case): Promise<void> {
     const r = raw.report;
     if (c.onBadRow === 'error' && r.rowsSkipped > 0) throw new Error(`"error" mode skipped ${r.rowsSkipped} rows`);
     if (r.rowsSkipped > 0 && r.badRows.length === 0) throw new Error(`${r.rowsSkipped} rows skipped, none reported`);
-    if (r.rowsRead !== raw.rows + r.rowsSkipped + r.rowsDropped) {
+    if (r.rowsRead !== raw.rows + r.rowsSkipped + r.rowsDropped + r.rowsFiltered) {
       throw new Error(`rows do not add up: read ${r.rowsRead}, kept ${raw.rows}, skipped ${r.rowsSkipped}, dropped ${r.rowsDropped}`);
     }
     for (const b of r.badRows) if (b.file !== path || !(b.line >= 1)) throw new Error(`bad row without file and line: ${JSON.stringify(b)}`);
