@@ -18,6 +18,7 @@ const BENCHES: Record<string, (args: string[]) => Promise<void>> = {
   web: async (args) => (await import('./web.js')).benchWeb(args),
   'web-bundle': async (args) => (await import('./web-bundle.js')).benchWebBundle(args),
   retrieve: async (args) => (await import('./retrieve.js')).benchRetrieve(args),
+  'retrieve-report': async (args) => (await import('./retrieve-html.js')).benchRetrieveReport(args),
   'retrieve-reach': async (args) => (await import('./retrieve-reach.js')).benchRetrieveReach(args),
 };
 

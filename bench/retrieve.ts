@@ -1,6 +1,6 @@
 // `npm run bench -- retrieve [--size S|M | --items N] [--epochs 1 | --steps N] [--items32 N] [--queries 100]
 //   [--dir .retrieve] [--models dssm,inttower,inttower32,ranktower] [--no-ml1m] [--no-compare] [--reuse]
-//   [--head-index hnsw,centroids] [--centroids C]`: retrieval over the whole corpus.
+//   [--head-index hnsw,centroids] [--centroids C] [--html report.html]`: retrieval over the whole corpus.
 // Corpora: ML-1M partial (configs/data/ml-1m-partial.json: every movie) and a synthetic log written by `prerank data
 // synth`'s generator (src/data/synth-log.ts, seed 1; reused when the folder holds the same counts): --size names one
 // of its sizes (S: 1M events, 100k items, 200k users; M: 10M events, 1M items, 2M users; the default is M), --items N
@@ -35,6 +35,7 @@ import { percentile } from '../src/util/stats.js';
 import { peakRssMiB } from '../src/util/proc.js';
 import { cpuModel } from './proc.js';
 import { compareHeadIndexes } from './retrieve-compare.js';
+import { renderRetrieveReport } from './retrieve-html.js';
 
 const K = 100;
 const BATCH = 2048;
@@ -275,12 +276,15 @@ export async function benchRetrieve(args: string[]): Promise<void> {
   const atTarget = (model: ModelKey, target: number): Row | null => synth.filter((r) => r.model === model && Number(r.recall_at_100) >= target)
     .sort((a, b) => Number(a.p99_ms) - Number(b.p99_ms))[0] ?? null;
   console.log(`total ${round((performance.now() - t0) / 1000, 0)} s; peak RSS ${round(peakRssMiB() ?? NaN, 0)} MiB`);
-  console.log(JSON.stringify({
+  const result = {
     cpu: info.cpu, cpu_model: cpuModel(), isa: info.isa, corpus: corpus.name, events: corpus.events, items, date: new Date().toISOString().slice(0, 10),
     inttower_recall_at_100: it?.recall_at_100 ?? null, inttower_p99_ms: it?.p99_ms ?? null, exact_p50_ms: it?.exact_p50_ms ?? null,
     inttower_index: it?.index ?? null, inttower_speedup_p99_vs_exact_p50: it ? round(Number(it.exact_p50_ms) / Number(it.p99_ms), 1) : null,
     inttower_hnsw_recall_at_100: itHnsw?.recall_at_100 ?? null, inttower_hnsw_p99_ms: itHnsw?.p99_ms ?? null,
     dssm_recall_at_100: ds?.recall_at_100 ?? null, dssm_p99_ms: ds?.p99_ms ?? null,
     inttower_fastest_at_0_95: atTarget('inttower', 0.95), dssm_fastest_at_0_98: atTarget('dssm', 0.98), builds, curve: rows,
-  }));
+  };
+  const html = opt(args, 'html');
+  if (html) writeFileSync(html, renderRetrieveReport([{ ...result, label: `${corpus.name}, ${result.date}` }]));
+  console.log(JSON.stringify(result));
 }
