@@ -12,7 +12,8 @@ import { ingest } from '../src/data/ingest.js';
 import { parseDataConfig, type DataConfig, type DataConfigInput } from '../src/data/spec.js';
 import { writeSyntheticLog } from '../src/data/synthetic.js';
 import type { Batch } from '../src/data/batch.js';
-import { buildStrategy, inMemory } from '../src/train/run.js';
+import { buildStrategy, inMemory, loadData } from '../src/train/run.js';
+import { parseExperiment } from '../src/train/experiment.js';
 import { parseTrainConfig } from '../src/train/config.js';
 import type { EpochStream, TrainingData } from '../src/data/training-data.js';
 
@@ -179,7 +180,22 @@ test('building the cache leaves no DuckDB work files behind', async () => {
 
 test('what needs per-row arrays refuses a cached dataset and names the remedy', async () => {
   const ds = await CachedDataset.open(config());
-  assert.throws(() => inMemory(ds, 'online training'), /online training needs the in-memory dataset .*remove "cache" from the data config/);
+  assert.throws(() => inMemory(ds, 'online training'), /online training needs the in-memory dataset .*"cache": false.*remove "cache" from the data config/);
   const cfg = parseTrainConfig({ model: { kind: 'dssm' }, data: { config: 'unused' }, strategy: { kind: 'onebp' } });
   await assert.rejects(buildStrategy(cfg, {} as never, ds), /strategy 'onebp' needs the in-memory dataset/);
+});
+
+test('a data reference with cache: false loads a cached data config in memory, the same rows', async () => {
+  const path = join(dir, 'cached-config.json');
+  writeFileSync(path, JSON.stringify(config((c) => void (c.name = 'by reference'))));
+  const cached = await loadData({ data: { config: path } });
+  const mem = await loadData({ data: { config: path, cache: false } });
+  assert.ok(cached instanceof CachedDataset);
+  assert.ok(mem instanceof Dataset);
+  assert.equal(mem.size, cached.size);
+  assert.deepEqual(rowsOf(mem, mem.batches('val', { batchSize: 100, shuffle: false })), rowsOf(cached, cached.batches('val', { batchSize: 100, shuffle: false })));
+  // the option survives the path resolution of train configs and experiments
+  assert.deepEqual(parseExperiment({ name: 'x', data: { config: 'cached-config.json', cache: false }, models: [{ kind: 'dssm' }], outDir: 'o' }, dir).data,
+    { config: path, cache: false });
+  assert.throws(() => parseTrainConfig({ model: { kind: 'dssm' }, data: { config: path, cache: true } }), /cache/);
 });

@@ -2,13 +2,13 @@
 // training strategy is built in run.ts, beside the strategies' registry (a strategy may build models itself:
 // cs3-cascade's teacher).
 import { existsSync } from 'node:fs';
-import { isAbsolute, join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { Rng } from '../core/index.js';
 import { CachedDataset, Dataset, loadDataConfig, recipeConfig, type OpenOptions, type RecipeName, type TrainingData } from '../data/index.js';
 import { MODELS } from '../models/registry.js';
 import type { RecModel } from '../models/types.js';
 import { hasCheckpoint, loadCheckpoint } from './checkpoint.js';
-import { parseTrainConfig, type TrainConfig } from './config.js';
+import { parseTrainConfig, resolveDataRef, type TrainConfig } from './config.js';
 import { loadConfig } from '../util/config.js';
 import { own } from '../util/own.js';
 
@@ -16,7 +16,7 @@ import { own } from '../util/own.js';
 export function loadTrainConfig(path: string): TrainConfig {
   return loadConfig(path, 'train config', (raw, dir) => {
     const cfg = parseTrainConfig(raw);
-    if ('config' in cfg.data && !isAbsolute(cfg.data.config)) cfg.data = { config: resolve(dir, cfg.data.config) };
+    cfg.data = resolveDataRef(cfg.data, dir);
     return cfg;
   });
 }
@@ -29,13 +29,14 @@ export async function loadData(cfg: Pick<TrainConfig, 'data'> & { splitSeed?: nu
   verify: OpenOptions['verify'] = true): Promise<TrainingData> {
   const read = 'recipe' in cfg.data ? recipeConfig(cfg.data.recipe as RecipeName) : loadDataConfig(cfg.data.config);
   const dataCfg = cfg.splitSeed === undefined ? read : { ...read, seed: cfg.splitSeed };
-  return dataCfg.cache ? CachedDataset.open(dataCfg, { log, verify }) : Dataset.load(dataCfg);
+  const cached = dataCfg.cache && !('cache' in cfg.data && cfg.data.cache === false);
+  return cached ? CachedDataset.open(dataCfg, { log, verify }) : Dataset.load(dataCfg);
 }
 
 /** The in-memory Dataset that `what` needs (per-row arrays): an error naming the remedy for a cached one. */
 export function inMemory(data: TrainingData, what: string): Dataset {
   if (data instanceof Dataset) return data;
-  throw new Error(`${what} needs the in-memory dataset (per-row arrays); remove "cache" from the data config of '${data.name}'`);
+  throw new Error(`${what} needs the in-memory dataset (per-row arrays): set "data": {"config": ..., "cache": false}, or remove "cache" from the data config of '${data.name}'`);
 }
 
 /** The registry model of a config; `rng` draws its initial weights (default: the config's seed). */

@@ -7,11 +7,25 @@ import { StrategySpecSchema } from './strategies/registry.js';
 import { SampledSoftmaxSchema } from './sampled-softmax.js';
 import { autoBatchSize } from './small-epoch.js';
 
+/** A data config file (path, relative to the config that names it) or a built-in recipe name. */
+export const DataRefSchema = z.union([
+  z.strictObject({
+    config: z.string(),
+    cache: z.literal(false).optional().describe("false: load the data in memory even where the data config has a cache section (sampled softmax, ranking metrics and strategies need per-row arrays)"),
+  }),
+  z.strictObject({ recipe: z.string() }),
+]);
+export type DataRef = z.infer<typeof DataRefSchema>;
+
+/** The reference with a relative data config path made absolute against dir (a recipe as it is). */
+export function resolveDataRef<T extends DataRef>(ref: T, dir: string): T {
+  return 'config' in ref && !isAbsolute(ref.config) ? { ...ref, config: resolve(dir, ref.config) } : ref;
+}
+
 export const TrainConfigSchema = z.strictObject({
   /** Registered model name (see src/models/registry.ts) and its own config object. */
   model: ModelSpecSchema,
-  /** A data config file (path, relative to this file) or a built-in recipe name. */
-  data: z.union([z.strictObject({ config: z.string() }), z.strictObject({ recipe: z.string() })]),
+  data: DataRefSchema,
   optimizer: z
     .strictObject({
       kind: z.enum(['adam', 'adagrad', 'sgd']).default('adam'),
@@ -98,6 +112,5 @@ export function resolvedDefaultsLine(r: ResolvedDefaults, trainRows: number): st
  * working directory (`prerank export`, `prerank eval`, strategies reading another run) as it did when it trained.
  */
 export function runConfigJson(cfg: TrainConfig | ResolvedTrainConfig): string {
-  const data = 'config' in cfg.data && !isAbsolute(cfg.data.config) ? { config: resolve(cfg.data.config) } : cfg.data;
-  return JSON.stringify({ ...cfg, data }, null, 2);
+  return JSON.stringify({ ...cfg, data: resolveDataRef(cfg.data, '.') }, null, 2);
 }

@@ -2,11 +2,11 @@
 // metric, RelaImpr vs a base model), a JSON file with every number, and an HTML report with learning curves and an
 // AUC-vs-latency chart.
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { isAbsolute, join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { z } from 'zod';
 import { relaImpr } from '../eval/index.js';
 import { renderReport } from '../report/html.js';
-import { parseTrainConfig, TrainConfigSchema } from './config.js';
+import { DataRefSchema, parseTrainConfig, resolveDataRef, TrainConfigSchema } from './config.js';
 import { loadConfig, parseConfig, refineWith } from '../util/config.js';
 import { checkModelConfig } from '../models/registry.js';
 import { StrategySpecSchema } from './strategies/registry.js';
@@ -24,7 +24,7 @@ const TrainSettings = TrainConfigSchema.omit({ model: true, data: true, seed: tr
 
 export const ExperimentSchema = z.strictObject({
   name: z.string(),
-  data: z.union([z.strictObject({ config: z.string() }), z.strictObject({ recipe: z.string() })]),
+  data: DataRefSchema,
   models: z.array(z.strictObject({
     kind: z.string(), label: z.string().optional(), config: z.record(z.string(), z.unknown()).default({}),
     /** A training strategy for this entry (e.g. onebp); none = the model's own loss. */
@@ -87,7 +87,7 @@ export interface RunRecord {
 /** Validates an experiment object; a relative data config path resolves against baseDir when given. */
 export function parseExperiment(input: unknown, baseDir?: string): ExperimentConfig {
   const cfg = parseConfig(ExperimentSchema, input, 'experiment');
-  if (baseDir && 'config' in cfg.data && !isAbsolute(cfg.data.config)) cfg.data = { config: resolve(baseDir, cfg.data.config) };
+  if (baseDir) cfg.data = resolveDataRef(cfg.data, baseDir);
   return cfg;
 }
 

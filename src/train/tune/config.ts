@@ -1,10 +1,9 @@
 // The search config of `prerank tune`: a base train config, a search space over its keys, the trial budget, the
 // successive-halving rungs and the sampler's seed. Every value a dimension can take is checked against the train
 // config's schema before anything trains, so a misspelt key or an out-of-range value is named up front.
-import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import { ConfigError, configIssues, loadConfig, parseConfig } from '../../util/config.js';
-import { TrainConfigSchema, type TrainConfig } from '../config.js';
+import { DataRefSchema, resolveDataRef, TrainConfigSchema, type TrainConfig } from '../config.js';
 import { applyValues, DimensionSchema, dimensionExtremes, setPath } from './space.js';
 
 export const TuneConfigSchema = z.strictObject({
@@ -69,8 +68,8 @@ function checkSpace(cfg: TuneConfig): void {
 /** Validates a search config object; a relative data config path in the base resolves against baseDir when given. */
 export function parseTuneConfig(input: unknown, baseDir?: string): TuneConfig {
   const cfg = parseConfig(TuneConfigSchema, input, 'tune') as TuneConfig;
-  const data = cfg.base.data as { config?: unknown } | undefined;
-  if (baseDir && typeof data?.config === 'string' && !isAbsolute(data.config)) cfg.base = { ...cfg.base, data: { config: resolve(baseDir, data.config) } };
+  const data = DataRefSchema.safeParse(cfg.base.data);
+  if (baseDir && data.success) cfg.base = { ...cfg.base, data: resolveDataRef(data.data, baseDir) };
   checkSpace(cfg);
   return cfg;
 }
