@@ -175,28 +175,29 @@ test('generic config: entity features from the interaction file, context lists, 
 });
 
 test('filter: minimum interactions per user and item, counted after label.drop, once or until both hold', async () => {
-  // Label-kept rows: u1 a b c, u2 a b, u3 a, u4 c (u3's c is rating 3, dropped). Item counts: a 3, b 2, c 2.
+  // Label-kept rows: u1 a b c, u2 a b, u3 a, u4 c (u3's c and u5's only row are rating 3, dropped).
+  // Item counts: a 3, b 2, c 2.
   const events = file('filter.csv', 'user,item,rating,ts,device\nu1,a,5,1,x\nu1,b,4,2,x\nu1,c,1,3,x\nu2,a,5,4,x\n' +
-    'u2,b,2,5,x\nu3,a,4,6,x\nu3,c,3,7,x\nu4,c,5,8,x\n');
+    'u2,b,2,5,x\nu3,a,4,6,x\nu3,c,3,7,x\nu4,c,5,8,x\nu5,a,3,9,x\n');
   const run = async (filter: DataConfigInput['filter']) => ingest(parseDataConfig(config(events, { filter })));
   const rowsOf = (raw: Awaited<ReturnType<typeof run>>) =>
     Array.from(raw.user, (u, r) => `${raw.users.keys[u]}${raw.items.keys[raw.item[r]]}`).join(' ');
 
   const once = await run({ minUserInteractions: 2, minItemInteractions: 2 });
   assert.equal(rowsOf(once), 'u1a u1b u1c u2a u2b');
-  assert.deepEqual(once.report, { ...once.report, rowsRead: 8, rowsDropped: 1, rowsFiltered: 2 });
-  assert.deepEqual(once.users.keys, ['u1', 'u2'], 'a side with a minimum takes no entities from the users file');
+  assert.deepEqual(once.report, { ...once.report, rowsRead: 9, rowsDropped: 2, rowsFiltered: 2 });
+  assert.deepEqual(once.users.keys, ['u1', 'u2'], 'no entities from the users file, none whose rows were all dropped');
   assert.deepEqual(once.users.columns.get('gender')!.values, ['F', 'M']);
 
   // Removing u4 leaves c with one row; repeating removes it too.
   const core = await run({ minUserInteractions: 2, minItemInteractions: 2, repeat: true });
   assert.equal(rowsOf(core), 'u1a u1b u2a u2b');
-  assert.deepEqual(core.report, { ...core.report, rowsDropped: 1, rowsFiltered: 3 });
+  assert.deepEqual(core.report, { ...core.report, rowsDropped: 2, rowsFiltered: 3 });
   assert.deepEqual(core.items.keys, ['a', 'b']);
 
   // c has 3 rows only if the dropped rating-3 row counted.
   const items = await run({ minItemInteractions: 3 });
   assert.equal(rowsOf(items), 'u1a u2a u3a');
-  assert.deepEqual(items.users.keys, ['u1', 'u2', 'u3'], "u4's only row went");
-  assert.deepEqual(items.report, { ...items.report, rowsDropped: 1, rowsFiltered: 4 });
+  assert.deepEqual(items.users.keys, ['u1', 'u2', 'u3', 'u5'], "u4's only row went; no user minimum keeps u5");
+  assert.deepEqual(items.report, { ...items.report, rowsDropped: 2, rowsFiltered: 4 });
 });

@@ -163,8 +163,9 @@ async function countLabelKept(con: DuckDBConnection, cfg: DataConfig): Promise<n
 async function filterRows(con: DuckDBConnection, cfg: DataConfig, f: FilterSpec): Promise<number> {
   const keep = labelKeepSql(cfg);
   const where = keep ? `WHERE ${keep}` : '';
+  // NOT IN those with enough rows: a key whose rows label.drop removes all has none, and goes too
   const few = (col: string, min: number): string => min <= 1 ? 'false'
-    : `${ident(col)} IN (SELECT ${ident(col)} FROM ev ${where} GROUP BY 1 HAVING count(*) < ${min})`;
+    : `${ident(col)} NOT IN (SELECT ${ident(col)} FROM ev ${where} GROUP BY 1 HAVING count(*) >= ${min})`;
   const before = await countLabelKept(con, cfg);
   let now = before;
   for (;;) {
