@@ -1,5 +1,5 @@
 // The multi-vector candidate generator on hand-made search answers: index keys map to rows (key = row * H + head),
-// the cap keeps the items with the best upper bound, and the summed query's items come first.
+// the cap keeps the items with the best upper bound, and the summed query's items fill at most half of it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { MultiVectorLayout } from '../src/export/manifest.js';
@@ -25,9 +25,17 @@ test('multi-vector candidates: the cap keeps the best upper bounds (a miss count
   assert.deepEqual([...source.candidates(rep, 1, { ...DEFAULTS, maxCandidates: 2 })], [0, 1]);
 });
 
-test('multi-vector candidates: the summed query\'s items are kept first at the cap', () => {
+test('multi-vector candidates: the summed query\'s items take half of the cap, the query vectors\' the other half', () => {
   assert.deepEqual([...source.candidates(rep, 1, { ...DEFAULTS, sumDepth: 1, maxCandidates: 2 })], [0, 2]);
   assert.deepEqual([...source.candidates(rep, 1, { ...DEFAULTS, perHead: 0, sumDepth: 1 })], [2]);
+  // 8 rows: the summed query finds rows 5, 6, 7 (none of the query vectors' items), more than half of a cap of 4
+  const wide: HeadSearch = (q) => (q.length === 4 ? search(q, 2) : { keys: [10, 12, 14], sims: [1.5, 1.4, 1.3], stride: 3, counts: [3] });
+  const eight = new MultiVectorSource('brute-force', LAYOUT, DEFAULTS, 16, wide);
+  assert.deepEqual([...eight.candidates(rep, 1, { ...DEFAULTS, sumDepth: 3, maxCandidates: 4 })], [0, 1, 5, 6]);
+  // the query vectors found one item (row 0): the summed query's fill what it leaves
+  const one: HeadSearch = (q) => (q.length === 4 ? { keys: [0, 1], sims: [0.9, 0.6], stride: 1, counts: [1, 1] } : wide(q, 3));
+  const few = new MultiVectorSource('brute-force', LAYOUT, DEFAULTS, 16, one);
+  assert.deepEqual([...few.candidates(rep, 1, { ...DEFAULTS, perHead: 1, sumDepth: 3, maxCandidates: 3 })], [0, 5, 6]);
 });
 
 test('a depth that covers the index takes every row, whatever the graph search would miss', () => {

@@ -2,8 +2,9 @@
 // scores): the HNSW index over the item reps, searched with the user rep. Multi-vector (max-sim scores: IntTower,
 // RankTower): the index over every item head vector (key = row * H + head), searched with the sums of groups of the
 // user's query vectors (IntTower: one per layer; sum_a max_b <u_a, v_b> >= max_b <sum_a u_a, v_b>: its hits are the
-// items with the best lower bound of that group's part of the score) and with each query vector (ColBERT's gather step); past the cap, items are kept by the bound, then by the sum over
-// query vectors of the best similarity each found on the item. Whatever a generator returns is rescored exactly.
+// items with the best lower bound of that group's part of the score) and with each query vector (ColBERT's gather
+// step); past the cap, each source keeps its best (capped: the summed queries' by the bound, at most half, the query
+// vectors' by the sum of the best similarity each found on the item). Whatever a generator returns is rescored exactly.
 // Shape letters: N items, H item heads, P head size, Q query vectors, K top-k.
 import { topK } from '../eval/top-k.js';
 import type { Bundle } from '../export/bundle.js';
@@ -60,8 +61,7 @@ export class MultiVectorSource implements CandidateSource {
     // Per-query depth covering every vector takes every row (as the inner-product source does), within the cap.
     if (s.perHead >= this.vectors && items <= s.maxCandidates) return allRows(items);
     const q = queryVectors(rep, l);
-    // Items found by the summed query rank first at the cap (by that bound), then the others by the per-query sums.
-    const proxy = new Map<number, number>();
+    const bound = new Map<number, number>(); // items the summed queries found: their best lower bound
     const sumDepth = Math.min(s.sumDepth ?? 0, this.vectors);
     if (sumDepth > 0) {
       const groups = Math.min(Math.max(1, s.sumGroups ?? 1), l.queries);
@@ -69,29 +69,27 @@ export class MultiVectorSource implements CandidateSource {
       for (let g = 0; g < groups; g++) {
         for (let j = 0; j < Math.min(sumDepth, Number(r.counts[g])); j++) {
           const row = Math.floor(Number(r.keys[g * r.stride + j]) / l.heads);
-          const bound = BOUND + r.sims[g * r.stride + j], had = proxy.get(row);
-          if (had === undefined || had < bound) proxy.set(row, bound); // an item several groups found: its best bound
+          const sim = r.sims[g * r.stride + j], had = bound.get(row);
+          if (had === undefined || had < sim) bound.set(row, sim); // an item several groups found: its best bound
         }
       }
     }
+    const margin = new Map<number, number>(); // items the query vectors found: the sum of their margins
     const perHead = Math.min(s.perHead, this.vectors);
-    if (perHead > 0) this.gather(q, perHead, s.ef, proxy);
-    const rows = Int32Array.from(proxy.keys());
-    if (rows.length <= s.maxCandidates) return rows.sort();
-    const scores = Float32Array.from(proxy.values());
-    return Int32Array.from(topK(scores, s.maxCandidates, undefined, 'last'), (i) => rows[i]).sort();
+    if (perHead > 0) this.gather(q, perHead, s.ef, margin);
+    const all = new Set([...bound.keys(), ...margin.keys()]);
+    return all.size <= s.maxCandidates ? Int32Array.from(all).sort() : capped(bound, margin, s.maxCandidates);
   }
 
   /**
-   * Adds each query vector's best `perHead` hits to proxy. An item's proxy is its upper bound less a constant: a
+   * Adds each query vector's best `perHead` hits to margins. An item's margin is its upper bound less a constant: a
    * query that did not find it contributes at most the similarity of that query's last hit (the threshold), one that
    * did its best similarity, so ranking by the sum over queries of (best - threshold) ranks by the bound.
    */
-  private gather(q: Float32Array, perHead: number, ef: number, proxy: Map<number, number>): void {
+  private gather(q: Float32Array, perHead: number, ef: number, margins: Map<number, number>): void {
     const l = this.layout;
     const r = this.search!(q, Math.min(Math.max(perHead, ef), this.vectors));
     const best = new Map<number, number>();
-    const sums = new Map<number, number>();
     for (let a = 0; a < l.queries; a++) {
       best.clear();
       const found = Math.min(perHead, Number(r.counts[a]));
@@ -101,9 +99,8 @@ export class MultiVectorSource implements CandidateSource {
         const row = Math.floor(Number(r.keys[a * r.stride + j]) / l.heads);
         if (!best.has(row)) best.set(row, r.sims[a * r.stride + j] - threshold); // hits come best first
       }
-      for (const [row, margin] of best) sums.set(row, (sums.get(row) ?? 0) + margin);
+      for (const [row, m] of best) margins.set(row, (margins.get(row) ?? 0) + m);
     }
-    for (const [row, sum] of sums) if (!proxy.has(row)) proxy.set(row, sum);
   }
 
   close(): void {
@@ -111,8 +108,23 @@ export class MultiVectorSource implements CandidateSource {
   }
 }
 
-/** Added to the summed query's similarities: its items outrank the per-query ones at the cap. */
-const BOUND = 1e6;
+/**
+ * The cap's cut: the summed queries' items by their bound fill half of it, the query vectors' items by their margins
+ * the rest, and the summed queries' next ones whatever the query vectors left. Neither source can crowd the other
+ * out: with 32 heads a summed query is a poor proxy for the max-sim (it found none of the exact top-100 where the
+ * query vectors found all of them, 100k items), with 8 heads the better one. An item both found counts once.
+ */
+function capped(bound: Map<number, number>, margin: Map<number, number>, cap: number): Int32Array {
+  const out = new Set<number>();
+  const byBound = [...bound.keys()], byMargin = [...margin.keys()];
+  const bestBound = topK(Float32Array.from(bound.values()), Math.min(cap, byBound.length), undefined, 'last');
+  const bestMargin = topK(Float32Array.from(margin.values()), Math.min(cap, byMargin.length), undefined, 'last');
+  let b = 0;
+  for (; b < bestBound.length && out.size < cap >> 1; b++) out.add(byBound[bestBound[b]]);
+  for (let m = 0; m < bestMargin.length && out.size < cap; m++) out.add(byMargin[bestMargin[m]]);
+  for (; b < bestBound.length && out.size < cap; b++) out.add(byBound[bestBound[b]]);
+  return Int32Array.from(out).sort();
+}
 
 /** The sums of G consecutive groups of the query vectors [Q, P] -> [G, P] (group g: vectors floor(gQ/G) to floor((g+1)Q/G) - 1). */
 export function groupSums(q: Float32Array, p: number, groups: number): Float32Array {
