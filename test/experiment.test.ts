@@ -1,9 +1,9 @@
 // The experiment runner end to end on a synthetic log: models x seeds -> Markdown table, JSON, HTML report.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { writeSyntheticLog } from '../src/data/index.js';
 import { ExperimentSchema, runExperiment } from '../src/train/experiment.js';
 
@@ -43,6 +43,12 @@ test('an experiment writes the mean +- std table with RelaImpr, every run in JSO
     // A changed config refuses to mix with the recorded numbers.
     const changed = { ...exp, train: { ...exp.train, epochs: 3 } };
     await assert.rejects(runExperiment(changed, 'test command', () => {}, { resume: true }), /--resume: .*different experiment config/);
+    // The same data config in another checkout (another absolute path, same file) resumes.
+    mkdirSync(join(dir, 'moved'));
+    copyFileSync(dataConfig, join(dir, 'moved', basename(dataConfig)));
+    const moved: string[] = [];
+    await runExperiment({ ...exp, data: { config: join(dir, 'moved', basename(dataConfig)) } }, 'test command', (m) => moved.push(m), { resume: true });
+    assert.equal(moved.filter((m) => m.includes('not trained again')).length, 4);
 
     // Shards (--only): two runners on one outDir, each with its own labels, leave one complete results.json whose
     // runs equal the unsharded ones.

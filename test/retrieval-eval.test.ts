@@ -5,7 +5,7 @@
 // both tables.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Rng } from '../src/core/index.js';
@@ -64,6 +64,11 @@ test('an experiment with ranking.index reports retrieval through each run\'s ind
   assert.ok(dssm.rankingIndex && dssm.ranking);
   assert.equal(dssm.rankingIndex['recall@5'], dssm.ranking['recall@5']);
   assert.equal(runs.find((x) => x.label === 'lr')!.rankingIndex, undefined, 'LR scores no inner product or max-sim: no index');
+  assert.equal(existsSync(join(dir, 'exp', 'runs', 'dssm-seed1', 'bundle')), false, 'the bundle is removed once measured');
+  assert.ok(existsSync(join(dir, 'exp', 'runs', 'dssm-seed1', 'best')), 'the checkpoint stays');
+  const kept = ExperimentSchema.parse({ ...exp, outDir: join(dir, 'kept'), models: [exp.models[0]], ranking: { ...exp.ranking, keepBundles: true } });
+  await runExperiment(kept, 'test command', () => {}, { openIndex: openRunIndex });
+  assert.ok(existsSync(join(dir, 'kept', 'runs', 'dssm-seed1', 'bundle', 'manifest.json')), 'keepBundles keeps it');
   const md = readFileSync(join(dir, 'exp', 'results.md'), 'utf8');
   assert.match(md, /through each run's exported retrieval index/);
   assert.match(md, /\| dssm \| 0\.\d{4} ± 0\.0000 \| 0\.\d{4} ± 0\.0000 \| 0\.\d{4} ± 0\.0000 \| \d+ \|/);

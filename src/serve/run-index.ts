@@ -2,6 +2,7 @@
 // candidate generator at its default settings. Experiments measure retrieval through it (`ranking.index`): the
 // candidates are scored exactly by the caller, so what differs from exact full-corpus retrieval is only what the
 // index misses.
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TrainingData } from '../data/index.js';
 import { Bundle } from '../export/bundle.js';
@@ -10,21 +11,28 @@ import type { IndexOpener } from '../train/experiment.js';
 import type { RunResult } from '../train/run.js';
 import { openCandidateSource } from './candidates.js';
 
-/** Exports the run to its run directory's bundle/ (`headIndex`: the max-sim models' index) and opens its index; null when the bundle has none. */
-export const openRunIndex: IndexOpener = async (run: RunResult, data: TrainingData, headIndex: 'hnsw' | 'centroids') => {
+/**
+ * Exports the run to its run directory's bundle/ (`headIndex`: the max-sim models' index) and opens its index; null
+ * when the bundle has none. close() removes the bundle unless `keep` (at 1M items one is 2-3 GB, per run).
+ */
+export const openRunIndex: IndexOpener = async (run: RunResult, data: TrainingData, headIndex: 'hnsw' | 'centroids', opts = {}) => {
   const dir = join(run.config.outDir, 'bundle');
   await exportBundle({ model: run.model, dataset: data, config: run.config.model, strategy: run.strategy }, dir, { headIndex });
   const bundle = await Bundle.load(dir);
+  const release = (): void => {
+    bundle.dispose();
+    if (!opts.keep) rmSync(dir, { recursive: true, force: true });
+  };
   const { source } = await openCandidateSource(bundle, 'usearch');
   if (!source) {
-    bundle.dispose();
+    release();
     return null;
   }
   return {
     candidates: (rep, k) => source.candidates(rep, k, source.defaults),
     close: () => {
       source.close();
-      bundle.dispose();
+      release();
     },
   };
 };

@@ -3,11 +3,13 @@
 // paths aside, equal to this one); anything else stops with the difference named, so a changed config never mixes
 // with old numbers.
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 
-/** The experiment config without its paths (a clone moved to another directory resumes too). */
+/** The experiment config without its paths (a clone moved to another directory resumes too): the data config by its file name. */
 function comparable(exp: unknown): string {
-  return JSON.stringify(exp, (k, v) => (k === 'outDir' || k === 'logs' ? undefined : typeof v === 'number' && !Number.isFinite(v) ? null : v));
+  return JSON.stringify(exp, (k, v) => (k === 'outDir' || k === 'logs' ? undefined
+    : k === 'config' && typeof v === 'string' ? basename(v)
+      : typeof v === 'number' && !Number.isFinite(v) ? null : v));
 }
 
 /** The recorded runs of this experiment in outDir/results.json ([] when there is none). */

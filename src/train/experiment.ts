@@ -49,6 +49,8 @@ export const ExperimentSchema = z.strictObject({
      * 'centroids'); inner-product models use their HNSW index either way.
      */
     index: z.enum(['hnsw', 'centroids']).optional(),
+    /** Keep each run's bundle/ after measuring (default: removed; `prerank export --run` writes it again). */
+    keepBundles: z.boolean().optional(),
   }).optional(),
   seeds: z.array(z.number().int()).min(1).default([1, 2, 3]),
   /** Data split seeds: every (model, seed) runs on each split (encoders refitted on its train rows); absent: the data
@@ -166,12 +168,13 @@ export interface ExperimentRunOptions {
 }
 
 /** A trained run's retrieval index (null: its model's bundle has none): the candidate rows for a user rep asked for k items; close() frees it. */
-export type IndexOpener = (run: RunResult, data: TrainingData, headIndex: 'hnsw' | 'centroids') =>
+export type IndexOpener = (run: RunResult, data: TrainingData, headIndex: 'hnsw' | 'centroids', opts?: { keep?: boolean }) =>
   Promise<{ candidates: (rep: Float32Array, k: number) => Int32Array; close(): void } | null>;
 
 /** The ranking metrics of a run through its retrieval index (rankingEval over the index's candidates); none without one. */
-async function throughIndex(open: IndexOpener, r: RunResult, data: TrainingData, headIndex: 'hnsw' | 'centroids', o: RankingEvalOptions): Promise<Record<string, number> | undefined> {
-  const index = await open(r, data, headIndex);
+async function throughIndex(open: IndexOpener, r: RunResult, data: TrainingData, headIndex: 'hnsw' | 'centroids', keep: boolean,
+  o: RankingEvalOptions): Promise<Record<string, number> | undefined> {
+  const index = await open(r, data, headIndex, { keep });
   if (!index) return undefined;
   try {
     return rankingEval(r.model, inMemory(data, 'ranking metrics'), { ...o, candidates: index.candidates });
@@ -242,7 +245,7 @@ export async function runExperiment(exp: ExperimentConfig, command: string, log:
           epochSeconds: r.fit.epochs.reduce((a, e) => a + e.seconds, 0) / Math.max(1, r.fit.epochs.length),
           ranking: exp.ranking && r.model.twoTower ? rankingEval(r.model, inMemory(data, 'ranking metrics'), { split: 'test', ks: exp.ranking.ks, strategy: r.strategy, users: exp.ranking.users, seed }) : undefined,
           rankingIndex: exp.ranking?.index && r.model.twoTower
-            ? await throughIndex(opts.openIndex!, r, data, exp.ranking.index, { split: 'test', ks: exp.ranking.ks, strategy: r.strategy, users: exp.ranking.users, seed }) : undefined,
+            ? await throughIndex(opts.openIndex!, r, data, exp.ranking.index, exp.ranking.keepBundles === true, { split: 'test', ks: exp.ranking.ks, strategy: r.strategy, users: exp.ranking.users, seed }) : undefined,
           curve: r.fit.epochs.map((e) => ({ epoch: e.epoch, trainLoss: e.trainLoss, valAuc: e.val.auc, valLogloss: e.val.logloss })),
         };
         mine.push(rec);
