@@ -49,7 +49,7 @@ export const ExperimentSchema = z.strictObject({
      * 'centroids'); inner-product models use their HNSW index either way.
      */
     index: z.enum(['hnsw', 'centroids']).optional(),
-    /** Keep each run's bundle/ after measuring (default: removed; `prerank export --run` writes it again). */
+    /** Keep each run's bundle/ after measuring (default: removed; `prerank export --model <run dir>` writes it again). */
     keepBundles: z.boolean().optional(),
   }).optional(),
   seeds: z.array(z.number().int()).min(1).default([1, 2, 3]),
