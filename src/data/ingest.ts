@@ -111,7 +111,7 @@ export async function stageIngest(con: DuckDBConnection, cfg: DataConfig): Promi
   const { bad: nullBad, count: nullCount } = await requiredNulls(con, cfg, ev, av.interactions);
   if (nullBad.length && cfg.onBadRow === 'error') throw badRowError(nullBad);
   const labelKept = await countLabelKept(con, cfg);
-  const rowsFiltered = cfg.filter ? await filterRows(con, cfg, cfg.filter) : 0;
+  const rowsFiltered = cfg.filter ? labelKept - await filterRows(con, cfg, cfg.filter, labelKept) : 0;
   await createEntityKeys(con, cfg);
   const rows = await createRowsTable(con, cfg, plan);
   const bad = [...loaded.flatMap((l) => l.bad), ...nullBad];
@@ -158,16 +158,15 @@ async function countLabelKept(con: DuckDBConnection, cfg: DataConfig): Promise<n
 
 /**
  * Removes from ev the rows of users and items with fewer rows than the filter's minimums, counting the rows label.drop
- * keeps; with `repeat`, again until both minimums hold at once. Returns how many label-kept rows went.
+ * keeps (`kept` of them before); with `repeat`, again until both minimums hold at once. Returns how many remain.
  */
-async function filterRows(con: DuckDBConnection, cfg: DataConfig, f: FilterSpec): Promise<number> {
+async function filterRows(con: DuckDBConnection, cfg: DataConfig, f: FilterSpec, kept: number): Promise<number> {
   const keep = labelKeepSql(cfg);
   const where = keep ? `WHERE ${keep}` : '';
   // NOT IN those with enough rows: a key whose rows label.drop removes all has none, and goes too
   const few = (col: string, min: number): string => min <= 1 ? 'false'
     : `${ident(col)} NOT IN (SELECT ${ident(col)} FROM ev ${where} GROUP BY 1 HAVING count(*) >= ${min})`;
-  const before = await countLabelKept(con, cfg);
-  let now = before;
+  let now = kept;
   for (;;) {
     await con.run(`DELETE FROM ev WHERE ${few(cfg.keys.user, f.minUserInteractions)} OR ${few(cfg.keys.item, f.minItemInteractions)}`);
     const after = await countLabelKept(con, cfg);
@@ -175,7 +174,7 @@ async function filterRows(con: DuckDBConnection, cfg: DataConfig, f: FilterSpec)
     now = after;
     if (!f.repeat || !changed) break;
   }
-  return before - now;
+  return now;
 }
 
 async function createEntityKeys(con: DuckDBConnection, cfg: DataConfig): Promise<void> {
