@@ -1,10 +1,10 @@
 // The cascade simulator's configuration: one zod schema (it documents the JSON or YAML file too) plus the checks zod cannot
 // express (stage sizes nest, label values follow the stage order). Every error names the field it is about.
 // Stage sizes: R recall, P pre-ranking survivors (ranked by the teacher), S impressions, Q random samples.
-import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import { ConfigError, loadConfig, parseConfig } from '../util/config.js';
 import { checkModelConfig } from '../models/registry.js';
+import { resolveDataRef } from '../train/config.js';
 
 const ModelSpec = z.strictObject({
   kind: z.string().describe('a registered model (src/models/registry.ts)'),
@@ -82,7 +82,7 @@ export class CascadeConfigError extends ConfigError {}
 export function parseCascadeConfig(input: unknown, baseDir?: string): CascadeConfig {
   const cfg = parseConfig(CascadeConfigSchema, input, 'cascade', 'cascade config', CascadeConfigError);
   checkCascadeConfig(cfg);
-  if (baseDir && 'config' in cfg.data && !isAbsolute(cfg.data.config)) cfg.data = { config: resolve(baseDir, cfg.data.config) };
+  if (baseDir) cfg.data = resolveDataRef(cfg.data, baseDir);
   return cfg;
 }
 
