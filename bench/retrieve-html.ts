@@ -19,7 +19,7 @@ export interface RetrieveRun {
 }
 
 /** A search setting as the bench prints it: only the knobs that index uses. */
-function setting(r: Row): string {
+export function settingLabel(r: Row): string {
   const parts: string[] = [];
   if (Number(r.nprobe)) parts.push(`nprobe=${r.nprobe}`);
   if (Number(r.per_head)) parts.push(`k'=${r.per_head}`);
@@ -53,10 +53,10 @@ export function renderRetrieveReport(runs: RetrieveRun[]): string {
       svgChart(`${corpus}: recall@100 vs p99`, 'p99 latency (ms)', 'recall@100', series('p99_ms'), true),
       svgChart(`${corpus}: recall@100 vs p50`, 'p50 latency (ms)', 'recall@100', series('p50_ms'), true));
     const table = ['<table><tr><th>model</th><th>index</th><th>setting</th><th>recall@100</th><th>p50 ms</th><th>p99 ms</th><th>exact p50 ms</th><th>runs</th></tr>'];
-    const keys = [...new Set(mine.map((r) => `${r.model}\u0000${r.index}\u0000${setting(r)}`))];
+    const keys = [...new Set(mine.map((r) => `${r.model}\u0000${r.index}\u0000${settingLabel(r)}`))];
     for (const key of keys) {
       const [model, index, set] = key.split('\u0000');
-      const same = mine.filter((r) => r.model === model && r.index === index && setting(r) === set);
+      const same = mine.filter((r) => r.model === model && r.index === index && settingLabel(r) === set);
       const col = (f: string) => same.map((r) => Number(r[f]));
       table.push(`<tr><td>${esc(model)}</td><td>${esc(index)}</td><td>${esc(set)}</td><td>${span(col('recall_at_100'), 4)}</td>` +
         `<td>${span(col('p50_ms'), 2)}</td><td>${span(col('p99_ms'), 2)}</td><td>${span(col('exact_p50_ms'), 1)}</td><td>${same.length}</td></tr>`);

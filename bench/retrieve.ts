@@ -35,7 +35,7 @@ import { percentile } from '../src/util/stats.js';
 import { peakRssMiB } from '../src/util/proc.js';
 import { cpuModel } from './proc.js';
 import { compareHeadIndexes } from './retrieve-compare.js';
-import { renderRetrieveReport } from './retrieve-html.js';
+import { renderRetrieveReport, settingLabel } from './retrieve-html.js';
 
 const K = 100;
 const BATCH = 2048;
@@ -204,12 +204,11 @@ async function measure(corpus: string, key: ModelKey, bundle: string, queries: U
     for (const setting of d.ann ? [{}, ...GRIDS[d.ann.index]] : []) {
       const r = await sweep(d.scorer, queries, truth, setting);
       const shown = { ...defaults!, ...setting };
-      const label = Object.keys(setting).length ? '' : ' (bundle default)';
       const perHead = d.ann!.index === 'inner-product' ? Math.max(K, shown.perHead) : shown.perHead; // inner product: at least k
-      const what = d.ann!.index === 'multi-vector-centroids' ? `nprobe=${shown.nprobe}` : `k'=${perHead} sum=${shown.sumDepth ?? 0}x${shown.sumGroups ?? 1} ef=${shown.ef}`;
-      console.log(`    ${what} cap=${shown.maxCandidates}${label}: p50 ${r.p50} ms, p99 ${r.p99} ms, recall@${K} ${r.recall}, ${round(exactP50 / r.p50, 1)}x faster than exact`);
-      rows.push({ corpus, model: key, index: d.ann!.index, nprobe: shown.nprobe ?? null, per_head: perHead, sum_depth: shown.sumDepth ?? 0, sum_groups: shown.sumGroups ?? 1, ef: shown.ef ?? null, max_candidates: shown.maxCandidates ?? null, default: label ? 1 : 0,
-        p50_ms: r.p50, p99_ms: r.p99, recall_at_100: r.recall, exact_p50_ms: exactP50 });
+      const row: Row = { corpus, model: key, index: d.ann!.index, nprobe: shown.nprobe ?? null, per_head: perHead, sum_depth: shown.sumDepth ?? 0, sum_groups: shown.sumGroups ?? 1, ef: shown.ef ?? null, max_candidates: shown.maxCandidates ?? null, default: Object.keys(setting).length ? 0 : 1,
+        p50_ms: r.p50, p99_ms: r.p99, recall_at_100: r.recall, exact_p50_ms: exactP50 };
+      console.log(`    ${settingLabel(row)}: p50 ${r.p50} ms, p99 ${r.p99} ms, recall@${K} ${r.recall}, ${round(exactP50 / r.p50, 1)}x faster than exact`);
+      rows.push(row);
     }
     if (o.compare && d.ann?.index === 'multi-vector') await compareHeadIndexes(d, queries, truth, join(o.dir, 'compare'));
     return rows;
