@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { addRows, annThreads, newUsearch, type UsearchLike } from '../src/export/ann-index.js';
 import { decodeAll } from '../src/export/item-table.js';
 import type { IndexVectors } from '../src/export/manifest.js';
-import { HEAD_INDEX_PARAMS, headVectors } from '../src/export/retrieval-index.js';
+import { HEAD_INDEX_PARAMS, headVectors, queryVectors } from '../src/export/retrieval-index.js';
 import { MultiVectorSource, usearchHeads, type HeadSearch } from '../src/serve/candidates.js';
 import type { Deployment } from '../src/serve/service.js';
 import type { UserFeatures } from '../src/serve/scorer.js';
@@ -56,11 +56,11 @@ export async function compareHeadIndexes(d: Deployment, queries: UserFeatures[],
   if (info?.kind !== 'multi-vector' || !d.bundle.items) return;
   mkdirSync(dir, { recursive: true });
   const t = d.bundle.items, l = info.layout;
-  const vectors = headVectors(decodeAll(t), t.dim, l);
+  const vectors = headVectors(decodeAll(t), t.dim, l, d.bundle.model);
   const n = vectors.length / l.size;
   console.log(`    head index designs (${t.ids.size} items x ${l.heads} heads = ${n} vectors of ${l.size}; ${annThreads()} build threads; k' = ef = 128, no summed query):`);
   const measure = async (label: string, search: HeadSearch, s: number, bytes: number) => {
-    const scorer = createScorer(d.bundle, { store: d.store, ann: new MultiVectorSource('usearch', l, info.defaults, n, search) });
+    const scorer = createScorer(d.bundle, { store: d.store, ann: new MultiVectorSource('usearch', l, info.defaults, n, search, (rep) => queryVectors(rep, l, d.bundle.model)) });
     const r = await sweep(scorer, queries, truth, SETTING);
     console.log(`      ${label.padEnd(22)} build ${round(s, 1)} s (${Math.round(n / s)} vectors/s), ${round(bytes / 2 ** 20, 1)} MiB, recall@100 ${r.recall}, p50 ${r.p50} ms, p99 ${r.p99} ms`);
   };

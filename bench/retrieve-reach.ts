@@ -89,15 +89,15 @@ export async function benchRetrieveReach(args: string[]): Promise<void> {
     let vectors = reps, p = t.dim, queries = users, k = 100, quantization: 'f32' | 'f16' = 'f32';
     if (info.kind === 'multi-vector') {
       const l = info.layout;
-      vectors = headVectors(reps, t.dim, l);
+      vectors = headVectors(reps, t.dim, l, d.bundle.model);
       p = l.size;
-      queries = users.flatMap((u) => { const q = queryVectors(u, l); return Array.from({ length: l.queries }, (_, a) => q.subarray(a * p, (a + 1) * p)); });
+      queries = users.flatMap((u) => { const q = queryVectors(u, l, d.bundle.model); return Array.from({ length: l.queries }, (_, a) => q.subarray(a * p, (a + 1) * p)); });
       k = 256;
       quantization = (opt(args, 'quantization') ?? info.quantization) === 'f16' ? 'f16' : 'f32';
     }
     if (info.kind === 'multi-vector' && args.includes('--trace')) {
       const l = info.layout;
-      traceMaxSim(vectors, l, users, Number.isInteger(l.queries / l.heads) ? l.queries / l.heads : 1);
+      traceMaxSim(vectors, l, users, Number.isInteger(l.queries / l.heads) ? l.queries / l.heads : 1, d.bundle.model);
     }
     const spread = Number(opt(args, 'spread') ?? 0);
     if (spread > 0) vectors = spreadNorms(vectors, p, spread);

@@ -7,6 +7,7 @@
 import { topK } from '../src/eval/top-k.js';
 import type { MultiVectorLayout } from '../src/export/manifest.js';
 import { queryVectors } from '../src/export/retrieval-index.js';
+import type { RecModel } from '../src/models/types.js';
 import { innerProducts } from '../src/serve/ann.js';
 
 const K = 100;
@@ -32,7 +33,7 @@ const share = (found: Set<number>, truth: Int32Array): number => truth.filter((r
  * Prints, averaged over the users, the share of the exact top-100 each source finds at several depths, and how many
  * items the per-query union holds. vectors [N*H, P]: the head vectors; layers: L (Q / L query vectors per layer).
  */
-export function traceMaxSim(vectors: Float32Array, l: MultiVectorLayout, users: Float32Array[], layers: number): void {
+export function traceMaxSim(vectors: Float32Array, l: MultiVectorLayout, users: Float32Array[], layers: number, model: RecModel | null): void {
   const nv = vectors.length / l.size, n = nv / l.heads;
   const depths = [64, 256, 1024];
   const sumDepths = [256, 1024, 4096];
@@ -41,7 +42,7 @@ export function traceMaxSim(vectors: Float32Array, l: MultiVectorLayout, users: 
   const dots = Array.from({ length: l.queries }, () => new Float32Array(nv));
   const score = new Float32Array(n), best = new Float32Array(n), sumDots = new Float32Array(nv);
   for (const u of users) {
-    const q = queryVectors(u, l);
+    const q = queryVectors(u, l, model);
     score.fill(0);
     for (let a = 0; a < l.queries; a++) {
       innerProducts(vectors, l.size, q.subarray(a * l.size, (a + 1) * l.size), dots[a]);

@@ -21,14 +21,14 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { engineInfo, Rng } from '../src/core/index.js';
-import { CachedDataset, loadDataConfig, SYNTH_SIZES, writeSynthLog, type SynthSize } from '../src/data/index.js';
+import { SYNTH_SIZES, writeSynthLog, type CachedDataset, type Dataset, type SynthSize } from '../src/data/index.js';
 import type { Batch } from '../src/data/batch.js';
 import { exportBundle } from '../src/export/index.js';
 import { fromRunDir, type ExportOptions, type ExportSource } from '../src/export/export-bundle.js';
 import type { BundleManifest, SearchDefaults } from '../src/export/manifest.js';
 import { Deployment } from '../src/serve/service.js';
 import type { ScoreResponse, Scorer, UserFeatures } from '../src/serve/scorer.js';
-import { buildModel, createOptimizer, parseTrainConfig, saveCheckpoint } from '../src/train/index.js';
+import { buildModel, createOptimizer, loadData, parseTrainConfig, saveCheckpoint } from '../src/train/index.js';
 import { runConfigJson } from '../src/train/config.js';
 import { trainStep } from '../src/train/step.js';
 import { percentile } from '../src/util/stats.js';
@@ -55,6 +55,13 @@ const opt = (args: string[], name: string): string | undefined => {
   if (i < 0) return undefined;
   return args[i].includes('=') ? args[i].split('=')[1] : args[i + 1];
 };
+
+/**
+ * A corpus's data as a run of its config gets it (cached when the config has a cache section, else in memory), so a
+ * run the bench saved loads back (fromRunDir) on the same split and vocabularies.
+ */
+type BenchData = Dataset | CachedDataset;
+const openData = async (cfgPath: string): Promise<BenchData> => await loadData({ data: { config: cfgPath } }) as BenchData;
 
 /** Counts of a synthetic corpus: a named size of the generator, or `items` items with the counts scaled from them. */
 function synthCounts(size: string | undefined, items: number | undefined): { name: string; events: number; users: number; items: number } {
@@ -89,9 +96,9 @@ type Budget = { steps: number } | { epochs: number };
 async function trained(cfgPath: string, key: ModelKey, budget: Budget, run: string, reuse: boolean) {
   if (reuse && existsSync(join(run, 'best'))) {
     console.log(`  ${key}: the run in ${run}, exported again`);
-    return { src: await fromRunDir(run) as ExportSource & { dataset: CachedDataset }, steps: NaN, trainS: NaN };
+    return { src: await fromRunDir(run) as ExportSource & { dataset: BenchData }, steps: NaN, trainS: NaN };
   }
-  const ds = await CachedDataset.open(loadDataConfig(cfgPath));
+  const ds = await openData(cfgPath);
   const cfg = parseTrainConfig({ model: MODELS[key], data: { config: cfgPath }, batchSize: BATCH, seed: 1, outDir: run });
   const model = buildModel(cfg, ds);
   const o = createOptimizer(model, cfg.optimizer);
@@ -111,11 +118,11 @@ async function trained(cfgPath: string, key: ModelKey, budget: Budget, run: stri
   mkdirSync(run, { recursive: true });
   writeFileSync(join(run, 'config.json'), runConfigJson(cfg));
   await saveCheckpoint(join(run, 'best'), model, null, { epoch: 0 });
-  return { src: { model, dataset: ds, config: cfg.model } as ExportSource & { dataset: CachedDataset }, steps, trainS };
+  return { src: { model, dataset: ds, config: cfg.model } as ExportSource & { dataset: BenchData }, steps, trainS };
 }
 
 /** The bundle of a trained model over the first `maxItems` items with its retrieval index (build seconds, bytes). */
-async function exported(src: ExportSource & { dataset: CachedDataset }, out: string, maxItems: number, exportOpts: ExportOptions) {
+async function exported(src: ExportSource & { dataset: BenchData }, out: string, maxItems: number, exportOpts: ExportOptions) {
   const ds = src.dataset;
   const keys = ds.itemKeys.slice(0, maxItems);
   rmSync(out, { recursive: true, force: true });
@@ -252,7 +259,7 @@ export async function benchRetrieve(args: string[]): Promise<void> {
         const out = name(kind);
         let b: Awaited<ReturnType<typeof exported>> & { steps?: number; trainS?: number };
         if (reuse && existsSync(join(out, 'manifest.json'))) {
-          const ds = await CachedDataset.open(loadDataConfig(cfgPath));
+          const ds = await openData(cfgPath);
           b = reused(out, ds.userKeys, ds.encoders.spec.keys.user);
         } else {
           model ??= await trained(cfgPath, key, budget, join(dir, 'runs', `${corpus}-${key}`), reuse);

@@ -212,6 +212,35 @@ test('RankTower pair score: both GAU directions, LayerNorm, then max-sim of cosi
   assertClose(run(() => model.score!(asTensor(users), asTensor(items))), want, 'rank-tower pair scores');
 });
 
+test('RankTower anchored vectors: each side GAU output against one rep of the other side, L2-normalised (the retrieval index and its queries)', () => {
+  const model = buildFilled('rank-tower', RANK_TOWER);
+  const p = new Params(model);
+  const { userHeads: Hu, itemHeads: Hi, headSize: k } = RANK_TOWER;
+  const rng = new Rng(13);
+  const rand = (n: number): Vec => Array.from({ length: n }, () => Math.fround(4 * rng.uniform() - 2));
+  const users = [rand(5 * Hu * k), rand(5 * Hu * k)];
+  const items = [rand(5 * Hi * k), rand(5 * Hi * k), rand(5 * Hi * k)];
+  const userParts = (ur: Vec) => chunks(ur, Hu * k).map((part) => chunks(part, k)); // [E, Q, U, K', V']
+  const itemParts = (ir: Vec) => chunks(ir, Hi * k).map((part) => chunks(part, k)); // [E, K, V, Q', U']
+  const anchorItem = items[2], anchorUser = users[1];
+  const [, ki, vi] = itemParts(anchorItem);
+  const wantUsers = users.flatMap((ur) => { const [eu, qu, uu] = userParts(ur); return gauByHand(p, 'userToItem', eu, qu, uu, ki, vi).map(l2n).flat(); });
+  const [, , , ku, vu] = userParts(anchorUser);
+  const wantItems = items.flatMap((ir) => { const [ei, , , qi, ui] = itemParts(ir); return gauByHand(p, 'itemToUser', ei, qi, ui, ku, vu).map(l2n).flat(); });
+  const f32 = (rows: Vec[]) => Float32Array.from(rows.flat());
+  assertClose(model.anchoredVectors!('user', f32(users), Float32Array.from(anchorItem)), wantUsers, 'rank-tower user vectors against an item');
+  assertClose(model.anchoredVectors!('item', f32(items), Float32Array.from(anchorUser)), wantItems, 'rank-tower item vectors against a user');
+  // anchored on the pair itself they are the scored vectors: their max-sim is the pair's score
+  const pair = (ur: Vec, ir: Vec) => {
+    const au = chunks(Array.from(model.anchoredVectors!('user', Float32Array.from(ur), Float32Array.from(ir))), k);
+    const ai = chunks(Array.from(model.anchoredVectors!('item', Float32Array.from(ir), Float32Array.from(ur))), k);
+    return maxSimByHand(p, au, ai);
+  };
+  const asTensor = (rows: Vec[]): Tensor => Tensor.from(Float32Array.from(rows.flat()), [rows.length, rows[0].length]);
+  assertClose(run(() => model.score!(asTensor([users[0], users[1]]), asTensor([items[0], items[1]]))), [pair(users[0], items[0]), pair(users[1], items[1])], 'rank-tower score from anchored vectors');
+  assert.throws(() => model.anchoredVectors!('item', f32(items), Float32Array.from(anchorItem)), /anchor has 20 values, a user rep 30/);
+});
+
 test('RankTower towers: E = MLP(x) * sigmoid(gMLP(x)) in sub-spaces, projected by SiLU Q/K/V and sigmoid U, into the logit', () => {
   const model = buildFilled('rank-tower', RANK_TOWER);
   const p = new Params(model);

@@ -177,3 +177,28 @@ test('a bad nprobe is a 400 naming the field', async () => {
     await srv.app.close();
   }
 });
+
+test('a RankTower centroid bundle clusters its anchored item vectors; probing every list returns exactly the exact top-k', async () => {
+  const rank = await tinyRun(root, 'rank-tower');
+  const dir = join(root, 'b-rank');
+  await exportBundle(rank.runDir, dir, { headIndex: 'centroids', centroids: 8 });
+  const d = await Deployment.open(dir);
+  try {
+    const m = d.bundle.manifest;
+    const info = m.items.cached ? m.items.retrievalIndex : undefined;
+    assert.ok(info?.kind === 'multi-vector-centroids' && info.layout.anchors, 'anchored centroid index');
+    // 16 lists probed in all by default: tiny RankTower has 3 query vectors, tiny IntTower 4
+    const intInfo = deployment.bundle.manifest.items.cached ? deployment.bundle.manifest.items.retrievalIndex : undefined;
+    assert.deepEqual([info.layout.queries, info.defaults.nprobe], [3, 6]);
+    assert.ok(intInfo?.kind === 'multi-vector-centroids');
+    assert.deepEqual([intInfo.layout.queries, intInfo.defaults.nprobe], [4, 4]);
+    const n = rank.data.itemKeys.length;
+    for (const u of ['u3', 'u17', 'u42']) {
+      const user = { ...rank.users.get(u)!, device: 'ios' };
+      const exact = await d.scorer.retrieve({ user, k: 20, mode: 'exact' });
+      assert.deepEqual((await d.scorer.retrieve({ user, k: 20, nprobe: 8, maxCandidates: n })).items, exact.items, u);
+    }
+  } finally {
+    await d.close();
+  }
+});

@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { noGrad, scope } from '../src/core/index.js';
 import { exportBundle } from '../src/export/index.js';
 import type { BundleManifest } from '../src/export/manifest.js';
-import { retrievalIndexOf } from '../src/export/retrieval-index.js';
+import { f32FromBase64, headVectors, retrievalIndexOf } from '../src/export/retrieval-index.js';
+import { decodeAll } from '../src/export/item-table.js';
 import { Deployment } from '../src/serve/service.js';
 import { createServer, type PrerankServer } from '../src/serve/server.js';
 import type { ScoreResponse, UserFeatures } from '../src/serve/scorer.js';
@@ -86,8 +87,29 @@ test('the manifest says which retrieval index a bundle has; bundles written with
   assert.deepEqual([int!.layout.heads, int!.layout.size, int!.layout.queries, int!.layout.fidelity], [2, 8, 4, 'exact']); // tiny: 2 layers x 2 heads
   assert.deepEqual([rank!.layout.normalize, rank!.layout.fidelity, int!.file, rank!.file], [true, 'proxy', 'items/heads.usearch', 'items/heads.usearch']);
   assert.ok(manifest('int-tower').files['items/heads.usearch'] && !manifest('int-tower').files['items/ann.usearch']);
+  // RankTower's proxy: anchored on the mean user and mean item reps (one rep of each side), IntTower's heads are not
+  const anchors = rank!.layout.anchors!;
+  const repWidths = (k: Kind) => { const t = deployments.get(k)!.bundle; return [t.manifest.items.cached ? t.manifest.items.userDim : 0, t.items!.dim]; };
+  assert.deepEqual([f32FromBase64(anchors.user, 'user').length, f32FromBase64(anchors.item, 'item').length], repWidths('rank-tower'));
+  assert.equal(int!.layout.anchors, undefined);
   const older = kinds.map((i) => retrievalIndexOf({ ...i, retrievalIndex: undefined } as typeof i, true).kind);
   assert.deepEqual(older, ['inner-product', 'none', 'none']);
+});
+
+test('RankTower index vectors are the items anchored on the mean user; bundles written before anchors index the normalised sub-spaces', () => {
+  const b = deployments.get('rank-tower')!.bundle;
+  const info = retrievalIndexOf(b.manifest.items, false);
+  assert.ok(info.kind === 'multi-vector' && info.layout.anchors);
+  const reps = decodeAll(b.items!), dim = b.items!.dim, l = info.layout;
+  const anchored = headVectors(reps, dim, l, b.model);
+  assert.deepEqual(anchored, b.model!.anchoredVectors!('item', reps, f32FromBase64(l.anchors!.user, 'user')));
+  assert.throws(() => headVectors(reps, dim, l), /anchored vectors: computing them needs the model's anchoredVectors \('no model'/);
+  const { anchors: _, ...older } = l;
+  const sub = headVectors(reps, dim, older);
+  assert.equal(sub.length, anchored.length);
+  const row0 = Array.from(reps.subarray(0, l.size)), n0 = Math.hypot(...row0);
+  row0.forEach((x, j) => assert.ok(Math.abs(sub[j] - x / n0) < 1e-6, `E_i head 0 component ${j}`));
+  assert.notDeepEqual(sub, anchored);
 });
 
 test('a max-sim bundle written without a retrieval entry retrieves in exact mode; mode ann is refused', async () => {

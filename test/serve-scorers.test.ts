@@ -41,7 +41,7 @@ function twoTowerPaths(bundle: Bundle): ScorerCase['paths'] {
   const info = retrievalIndexOf(bundle.manifest.items, false);
   return ({ table = bundle.items!, observe }) => {
     const store = new MemoryItemStore(table);
-    const ann = bruteForceSource(table, info);
+    const ann = bruteForceSource(table, info, bundle.model);
     const opts = { store, ann, observe };
     const paths: Record<string, Scorer> = {};
     if (serveAddon()) {

@@ -117,6 +117,12 @@ export interface MultiVectorLayout {
   normalize: boolean;
   /** The index vectors are the exact scored heads ('exact': IntTower) or a stand-in for pair-dependent ones ('proxy'). */
   fidelity: 'exact' | 'proxy';
+  /**
+   * Proxy layouts written with anchors (RankTower): the index holds each item's vectors as scored against the mean
+   * user rep, queries are the user's vectors as scored against the mean item rep (the model's anchoredVectors).
+   * Both reps are float32 little-endian, base64. Absent: the vectors are the rep's slices above.
+   */
+  anchors?: { user: string; item: string };
 }
 
 /**

@@ -2,16 +2,19 @@
 // A max-sim score (IntTower: sum over user heads of the max over item heads of <u, v>) is large when some item head
 // is close to many user heads, so every item head vector goes into one HNSW index (key = row * H + head) and a query
 // searches it with each user head (ColBERT's gather step); the union of the items found is rescored exactly by the
-// serving plan. RankTower's scored vectors depend on the pair (cross-attention), so its index holds the item's MHGN
-// sub-spaces E_i, L2-normalised, as a proxy, queried with the user's normalised E_u sub-spaces.
+// serving plan. RankTower's scored vectors depend on the pair (cross-attention), so its index holds a proxy: each
+// item's vectors as its cross-attention branch gives them against the mean user rep, queried with the user's vectors
+// against the mean item rep (the model's anchoredVectors; the two mean reps are the layout's anchors). Bundles written
+// before anchors hold the normalised MHGN sub-spaces E_i and query with E_u.
 // The layout comes from the plan's score kind, not from the model's name: a wrapper (CS3) scores like its base.
 // Shape letters: N items, H item heads, P head size, Q query vectors, I item rep width.
 import { join } from 'node:path';
 import type { ServingPlanSpec } from '../models/common/serving.js';
 import type { RecModel } from '../models/types.js';
-import { saveAnnIndex, type AnnBuildOptions } from './ann-index.js';
+import { saveAnnIndex } from './ann-index.js';
 import { FILES, type IndexVectors, type ItemsInfo, type MultiVectorLayout, type RetrievalIndexInfo, type SearchDefaults } from './manifest.js';
 import { augmentedVectors } from './mips.js';
+import { columnMeans } from '../util/stats.js';
 import { buildHeadCentroids, defaultCentroids, saveHeadCentroids } from './head-centroids.js';
 
 /**
@@ -43,14 +46,16 @@ export function multiVectorDefaults(l: MultiVectorLayout): SearchDefaults {
 }
 
 /**
- * The centroid index's defaults: 1 list per query vector, the candidate cap of the layout's rescoring budget
+ * The centroid index's defaults: at least 16 lists probed in all, nprobe = ceil(16 / Q) per query vector (IntTower's
+ * 24 or 96 query vectors: 1; RankTower's 4: 4), and the candidate cap of the layout's rescoring budget
  * (multiVectorDefaults); the HNSW fields are unused. IntTower at 1M items (synthetic M corpus, 2,048 centroids):
  * recall@100 0.981 at 1, 2, 4 or 8 lists with the cap at 8,192, 0.947 with 4,096, 0.999 with 16,384: the cap, not
- * the probes, limits it. 16,384 centroids need 4 lists for 0.95 and were no faster there (docs/SERVING.md,
- * "Retrieval at 1M items").
+ * the probes, limits it. 16,384 centroids need 4 lists for 0.95 and were no faster there. RankTower at 100k items
+ * (synthetic S corpus, anchored vectors): 0.76 with 1 list per query vector, 0.91 with 2, 0.94 with 4: with 4 query
+ * vectors the lists probed, not the cap, limit it (docs/SERVING.md, "Retrieval").
  */
 export function centroidDefaults(l: MultiVectorLayout): SearchDefaults {
-  return { perHead: 0, ef: 0, nprobe: 1, maxCandidates: multiVectorDefaults(l).maxCandidates };
+  return { perHead: 0, ef: 0, nprobe: Math.max(1, Math.ceil(16 / l.queries)), maxCandidates: multiVectorDefaults(l).maxCandidates };
 }
 
 /** The head index's usearch settings: small build breadth (it holds N*H vectors), ef chosen per request. */
@@ -76,11 +81,47 @@ export function retrievalIndexOf(items: ItemsInfo, hasIpFile: boolean): Retrieva
   return { kind: 'none', reason: 'written before multi-vector retrieval (exact full-corpus mode only)' };
 }
 
+/** float32 values as base64 of their little-endian bytes (the layout's anchors), and back. */
+export function f32ToBase64(x: Float32Array): string {
+  const b = new Uint8Array(x.buffer, x.byteOffset, x.byteLength);
+  let s = '';
+  for (let i = 0; i < b.length; i += 0x8000) s += String.fromCharCode(...b.subarray(i, i + 0x8000));
+  return btoa(s);
+}
+
+export function f32FromBase64(s: string, what: string): Float32Array {
+  const bin = atob(s);
+  if (bin.length % 4 !== 0) throw new Error(`${what}: ${bin.length} bytes is not a whole number of float32 values`);
+  const out = new Float32Array(bin.length / 4), b = new Uint8Array(out.buffer);
+  for (let i = 0; i < bin.length; i++) b[i] = bin.charCodeAt(i);
+  return out;
+}
+
+const decodedAnchors = new WeakMap<object, { user: Float32Array; item: Float32Array }>();
+
+/** The model and the decoded anchors of an anchored layout (decoded once per layout object). */
+function anchoring(anchors: NonNullable<MultiVectorLayout['anchors']>, model: RecModel | null) {
+  if (!model?.anchoredVectors) {
+    throw new Error(`the retrieval index holds anchored vectors: computing them needs the model's anchoredVectors ('${model?.kind ?? 'no model'}' has none)`);
+  }
+  let a = decodedAnchors.get(anchors);
+  if (!a) {
+    a = { user: f32FromBase64(anchors.user, 'retrieval index user anchor'), item: f32FromBase64(anchors.item, 'retrieval index item anchor') };
+    decodedAnchors.set(anchors, a);
+  }
+  return { vectors: model.anchoredVectors.bind(model), ...a };
+}
+
 /**
- * The index vectors [N*H, P] of reps [N, I]: item head h of row r at row r*H + h. A view of reps when the heads are
- * the whole rep and need no normalising (IntTower: no copy of a table of gigabytes), else a fresh array.
+ * The index vectors [N*H, P] of reps [N, I]: item head h of row r at row r*H + h. Anchored layouts: the model's
+ * item vectors against the user anchor. Otherwise slices of the reps: a view of reps when the heads are the whole rep
+ * and need no normalising (IntTower: no copy of a table of gigabytes), else a fresh array.
  */
-export function headVectors(reps: Float32Array, dim: number, l: MultiVectorLayout): Float32Array {
+export function headVectors(reps: Float32Array, dim: number, l: MultiVectorLayout, model: RecModel | null = null): Float32Array {
+  if (l.anchors) {
+    const a = anchoring(l.anchors, model);
+    return a.vectors('item', reps, a.user);
+  }
   const n = reps.length / dim, w = l.heads * l.size;
   if (!l.normalize && l.offset === 0 && w === dim) return reps;
   const out = new Float32Array(n * w);
@@ -89,8 +130,12 @@ export function headVectors(reps: Float32Array, dim: number, l: MultiVectorLayou
   return out;
 }
 
-/** The query vectors [Q, P] of a user rep (a fresh array). */
-export function queryVectors(rep: Float32Array, l: MultiVectorLayout): Float32Array {
+/** The query vectors [Q, P] of a user rep (a fresh array); anchored layouts: the model's user vectors against the item anchor. */
+export function queryVectors(rep: Float32Array, l: MultiVectorLayout, model: RecModel | null = null): Float32Array {
+  if (l.anchors) {
+    const a = anchoring(l.anchors, model);
+    return a.vectors('user', rep, a.item);
+  }
   const q = rep.slice(l.userOffset, l.userOffset + l.queries * l.size);
   if (l.normalize) normalizeRows(q, l.size);
   return q;
@@ -106,15 +151,12 @@ export function normalizeRows(x: Float32Array, p: number): void {
   }
 }
 
-/** Builds the head index of reps [N, I] and saves it to `path`; false when usearch is unavailable. */
-export async function saveHeadIndex(reps: Float32Array, dim: number, l: MultiVectorLayout, path: string,
-  quantization: 'f32' | 'f16' | 'i8', o: AnnBuildOptions & { vectors?: IndexVectors } = {}): Promise<boolean> {
-  return saveAnnIndex(headVectors(reps, dim, l), l.size, path, { ...o, params: { ...HEAD_INDEX_PARAMS, quantization } });
-}
-
-/** What the export builds for retrieval: the index kind, written under dir (FILES paths), and its manifest entry. */
+/**
+ * What the export builds for retrieval: the index kind, written under dir (FILES paths), and its manifest entry.
+ * `userMean`: the mean user rep of the export's sampled rows, the user anchor of a proxy layout the model can anchor.
+ */
 export async function writeRetrievalIndex(model: RecModel, items: Extract<ItemsInfo, { cached: true }>, reps: Float32Array, dir: string,
-  o: { annIndex: boolean; headQuantization: 'f32' | 'f16' | 'i8'; headIndex?: 'hnsw' | 'centroids'; centroids?: number }): Promise<RetrievalIndexInfo> {
+  o: { annIndex: boolean; headQuantization: 'f32' | 'f16' | 'i8'; headIndex?: 'hnsw' | 'centroids'; centroids?: number; userMean?: Float32Array }): Promise<RetrievalIndexInfo> {
   if (items.retrieval) {
     const vectors = augmentedVectors(reps, items.dim);
     const saved = o.annIndex && (await saveAnnIndex(reps, items.dim, join(dir, FILES.itemAnn), { vectors }));
@@ -127,13 +169,17 @@ export async function writeRetrievalIndex(model: RecModel, items: Extract<ItemsI
     layout = null; // no plan for this configuration: exact mode only
   }
   if (!layout) return { kind: 'none', reason: `'${model.kind}' scores neither an inner product nor a max over item vectors: exact full-corpus mode only` };
+  if (layout.fidelity === 'proxy' && model.anchoredVectors && o.userMean) {
+    layout = { ...layout, anchors: { user: f32ToBase64(o.userMean), item: f32ToBase64(columnMeans(reps, items.dim)) } };
+  }
+  const heads = headVectors(reps, items.dim, layout, model);
   if (o.headIndex === 'centroids') {
-    const heads = headVectors(reps, items.dim, layout);
     const c = o.centroids || defaultCentroids(heads.length / layout.size);
     if (o.annIndex) await saveHeadCentroids(buildHeadCentroids(heads, layout.size, layout.heads, c), join(dir, FILES.itemHeadsIvf));
     return { kind: 'multi-vector-centroids', file: o.annIndex ? FILES.itemHeadsIvf : null, layout, centroids: c, defaults: centroidDefaults(layout) };
   }
-  const vectors = augmentedVectors(headVectors(reps, items.dim, layout), layout.size);
-  const saved = o.annIndex && (await saveHeadIndex(reps, items.dim, layout, join(dir, FILES.itemHeadsAnn), o.headQuantization, { vectors }));
+  const vectors = augmentedVectors(heads, layout.size);
+  const params = { ...HEAD_INDEX_PARAMS, quantization: o.headQuantization };
+  const saved = o.annIndex && (await saveAnnIndex(heads, layout.size, join(dir, FILES.itemHeadsAnn), { vectors, params }));
   return { kind: 'multi-vector', file: saved ? FILES.itemHeadsAnn : null, layout, quantization: o.headQuantization, defaults: multiVectorDefaults(layout), vectors };
 }

@@ -111,6 +111,7 @@ export class Cs3 extends Module implements RecModel {
     if (!base.twoTower || !base.encodeUser || !base.encodeItem || !base.score) throw new Error(`cs3: '${base.kind}' is not a two-tower model (it needs encodeUser, encodeItem and score)`);
     this.base = this.addModule('base', base);
     if (base.scoreCross) this.scoreCross = (u, v) => base.scoreCross!(u, v);
+    if (base.anchoredVectors) this.anchoredVectors = (side, reps, anchor) => base.anchoredVectors!(side, reps, anchor);
     this.embedder = fieldEmbedderOf(base, 'cs3');
     const widths = repWidths(base, ctx);
     const side = (name: 'user' | 'item', sources: readonly Source[], width: number): Side => {
@@ -189,6 +190,9 @@ export class Cs3 extends Module implements RecModel {
 
   /** The base model's, when it has one. */
   readonly scoreCross?: (userReps: Tensor, itemReps: Tensor) => Tensor;
+
+  /** The base model's, when it has one. */
+  readonly anchoredVectors?: (side: 'user' | 'item', reps: Float32Array, anchor: Float32Array) => Float32Array;
 
   forward(batch: Batch): Tensor {
     return this.base.forward(batch);

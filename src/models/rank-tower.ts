@@ -25,7 +25,8 @@ import { z } from 'zod';
 import { Tensor } from '../core/tensor.js';
 import type { Rng } from '../core/random.js';
 import type { ActName } from '../core/kernels/types.js';
-import { detach } from '../core/tape.js';
+import { detach, noGrad } from '../core/tape.js';
+import { scope } from '../core/scope.js';
 import * as ops from '../core/ops/index.js';
 import { param } from '../nn/init.js';
 import { LayerNorm, Linear, type Mlp } from '../nn/layers.js';
@@ -207,6 +208,41 @@ export class RankTower extends TwoTowerModel {
     const users = Int32Array.from({ length: P * C }, (_, k) => Math.floor(k / C));
     const items = Int32Array.from({ length: P * C }, (_, k) => k % C);
     return ops.reshape(this.pairs(userReps, users, itemReps, items), [P, C]);
+  }
+
+  /**
+   * Each row of `reps` (one side) through its branch of the cross-attention against the other side's `anchor` rep,
+   * L2-normalised: [n, R] -> [n * heads, k], the vectors max-sim compares. Without cross-attention, the normalised
+   * sub-spaces themselves (the anchor is unused).
+   */
+  anchoredVectors(side: 'user' | 'item', reps: Float32Array, anchor: Float32Array): Float32Array {
+    const { userHeads: Hu, itemHeads: Hi, headSize: K } = this.config;
+    const [heads, otherHeads] = side === 'user' ? [Hu, Hi] : [Hi, Hu];
+    const width = this.parts(heads).reduce((a, b) => a + b, 0);
+    if (reps.length % width !== 0) throw new Error(`rank-tower: ${reps.length} ${side} rep values do not split into rows of ${width}`);
+    const otherWidth = this.parts(otherHeads).reduce((a, b) => a + b, 0);
+    if (this.userToItem && anchor.length !== otherWidth) throw new Error(`rank-tower: the anchor has ${anchor.length} values, a ${side === 'user' ? 'item' : 'user'} rep ${otherWidth}`);
+    const n = reps.length / width, out = new Float32Array(n * heads * K), B = 8192;
+    noGrad(() => {
+      for (let at = 0; at < n; at += B) {
+        scope(() => {
+          const m = Math.min(B, n - at);
+          const rows = Tensor.from(reps.slice(at * width, (at + m) * width), [m, width]);
+          const [e, ...own] = ops.split(rows, this.parts(heads), 1).map((p) => ops.reshape(p, [m, heads, -1]));
+          let v: Tensor = ops.reshape(e, [m * heads, K]);
+          if (this.userToItem && this.itemToUser) {
+            const other = ops.split(Tensor.from(anchor.slice(), [1, otherWidth]), this.parts(otherHeads), 1)
+              .map((p) => ops.reshape(ops.gather(p, Tensor.from(new Int32Array(m), [m], 'int32')), [m, otherHeads, -1]));
+            // user rep parts [E, Q, U, K', V'], item rep parts [E, K, V, Q', U']: each side's query and gate, the other's keys and values
+            v = side === 'user'
+              ? this.userToItem.attend(e, own[0], own[1], other[1], other[2])
+              : this.itemToUser.attend(e, own[2], own[3], other[3], other[4]);
+          }
+          out.set(ops.l2Normalize(v).data.subarray(0, m * heads * K), at * heads * K);
+        });
+      }
+    });
+    return out;
   }
 
   /**

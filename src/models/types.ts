@@ -47,6 +47,13 @@ export interface RecModel extends Module {
    */
   scoreCross?(userReps: Tensor, itemReps: Tensor): Tensor;
   /**
+   * Max-sim models whose scored vectors depend on the pair (RankTower's cross-attention): one side's vectors as the
+   * score sees them against a fixed rep of the other side, L2-normalised. reps [n, R] of `side` and one `anchor` rep
+   * of the other side -> [n * heads, size] (that side's heads). Anchored on the pair's own reps they are the exact
+   * scored vectors; on a mean rep, the retrieval index's vectors (items) and its queries (a user).
+   */
+  anchoredVectors?(side: 'user' | 'item', reps: Float32Array, anchor: Float32Array): Float32Array;
+  /**
    * The user side in eval mode as a serving plan (one native call per request: tower, score, top-n); absent when
    * the model cannot express it, and then serving runs encodeUser + score on tensors.
    */

@@ -14,6 +14,7 @@ import type { IndexVectors, MultiVectorLayout, RetrievalIndexInfo, SearchDefault
 import { similarityOf } from '../export/mips.js';
 import { HEAD_INDEX_PARAMS, headVectors, queryVectors, retrievalIndexOf } from '../export/retrieval-index.js';
 import { buildHeadCentroids, loadHeadCentroids } from '../export/head-centroids.js';
+import type { RecModel } from '../models/types.js';
 import type { CandidateSource } from './candidate-source.js';
 import { CentroidSource } from './centroid-source.js';
 import { BruteForceIndex, buildAnnIndex, innerProducts, openUsearch, type AnnIndex, type AnnKind } from './ann.js';
@@ -45,6 +46,9 @@ export class InnerProductSource implements CandidateSource {
 
 export const allRows = (n: number): Int32Array => Int32Array.from({ length: n }, (_, i) => i);
 
+/** The query vectors [Q, P] of a user rep (src/export/retrieval-index.ts queryVectors, bound to a layout and model). */
+export type QueryVectors = (rep: Float32Array) => Float32Array;
+
 /** Per query vector, its hits (index vector numbers, similarities) best first, `stride` apart. */
 export type HeadSearch = (q: Float32Array, fetch: number) => { keys: ArrayLike<number | bigint>; sims: ArrayLike<number>; stride: number; counts: ArrayLike<number | bigint> };
 
@@ -52,7 +56,8 @@ export class MultiVectorSource implements CandidateSource {
   readonly index = 'multi-vector';
 
   constructor(readonly kind: AnnKind, private readonly layout: MultiVectorLayout, readonly defaults: SearchDefaults,
-    private readonly vectors: number, private search: HeadSearch | null) {}
+    private readonly vectors: number, private search: HeadSearch | null,
+    private readonly queries: QueryVectors = (rep) => queryVectors(rep, layout)) {}
 
   candidates(rep: Float32Array, _k: number, s: SearchDefaults): Int32Array {
     if (!this.search) throw new Error('multi-vector index is closed');
@@ -60,7 +65,7 @@ export class MultiVectorSource implements CandidateSource {
     const items = this.vectors / l.heads;
     // Per-query depth covering every vector takes every row (as the inner-product source does), within the cap.
     if (s.perHead >= this.vectors && items <= s.maxCandidates) return allRows(items);
-    const q = queryVectors(rep, l);
+    const q = this.queries(rep);
     const bound = new Map<number, number>(); // items the summed queries found: their best lower bound
     const sumDepth = Math.min(s.sumDepth ?? 0, this.vectors);
     if (sumDepth > 0) {
@@ -172,13 +177,17 @@ function bruteForceHeads(vectors: Float32Array, size: number): HeadSearch {
   };
 }
 
-/** The exact-scan generator of a table's retrieval kind (null for kind 'none'): same answers as the index at full depth. */
-export function bruteForceSource(table: ItemTable, info: RetrievalIndexInfo): CandidateSource | null {
+/**
+ * The exact-scan generator of a table's retrieval kind (null for kind 'none'): same answers as the index at full
+ * depth. `model`: the bundle's, for a layout whose vectors it computes (anchors).
+ */
+export function bruteForceSource(table: ItemTable, info: RetrievalIndexInfo, model: RecModel | null = null): CandidateSource | null {
   if (info.kind === 'none') return null;
   const reps = decodeAll(table);
   if (info.kind === 'inner-product') return new InnerProductSource(new BruteForceIndex(reps, table.dim), info.defaults);
   const l = info.layout;
-  return new MultiVectorSource('brute-force', l, info.defaults, table.ids.size * l.heads, bruteForceHeads(headVectors(reps, table.dim, l), l.size));
+  return new MultiVectorSource('brute-force', l, info.defaults, table.ids.size * l.heads, bruteForceHeads(headVectors(reps, table.dim, l, model), l.size),
+    (rep) => queryVectors(rep, l, model));
 }
 
 /**
@@ -195,25 +204,26 @@ export async function openCandidateSource(bundle: Bundle, prefer: AnnKind): Prom
     const r = await buildAnnIndex({ rows: items.ids.size, get: () => decodeAll(items) }, items.dim, prefer, saved, info.vectors);
     return { source: new InnerProductSource(r.index, info.defaults), note: r.note };
   }
-  const l = info.layout;
+  const l = info.layout, model = bundle.model;
   const n = items.ids.size * l.heads;
-  if (prefer === 'brute-force') return { source: bruteForceSource(items, info) };
+  const queries: QueryVectors = (rep) => queryVectors(rep, l, model);
+  if (prefer === 'brute-force') return { source: bruteForceSource(items, info, model) };
   if (info.kind === 'multi-vector-centroids') {
     const want = { items: items.ids.size, heads: l.heads, size: l.size };
     const saved = info.file ? await bundle.annIndexPath(info.file) : null;
     const ix = saved ? await loadHeadCentroids(saved, want)
-      : buildHeadCentroids(headVectors(decodeAll(items), items.dim, l), l.size, l.heads, info.centroids);
-    return { source: new CentroidSource(ix, l, info.defaults), note: saved ? undefined : 'no saved centroid index: built from the table' };
+      : buildHeadCentroids(headVectors(decodeAll(items), items.dim, l, model), l.size, l.heads, info.centroids);
+    return { source: new CentroidSource(ix, l, info.defaults, queries), note: saved ? undefined : 'no saved centroid index: built from the table' };
   }
   const params = { ...HEAD_INDEX_PARAMS, quantization: info.quantization };
   let empty: UsearchLike;
   try {
     empty = await newUsearch(info.vectors ? l.size + 1 : l.size, params);
   } catch (e) {
-    return { source: bruteForceSource(items, info), note: `usearch unavailable (${(e as Error).message}); brute-force multi-vector retrieval` };
+    return { source: bruteForceSource(items, info, model), note: `usearch unavailable (${(e as Error).message}); brute-force multi-vector retrieval` };
   }
   const saved = info.file ? await bundle.annIndexPath(info.file) : null;
-  const heads = { rows: n, get: () => headVectors(decodeAll(items), items.dim, l) };
+  const heads = { rows: n, get: () => headVectors(decodeAll(items), items.dim, l, model) };
   const { index: filled, note } = await openUsearch(empty, heads, saved, { params, slice: 4096, names: ['head index', 'table'], vectors: info.vectors });
-  return { source: new MultiVectorSource('usearch', l, info.defaults, n, usearchHeads(filled, 1, info.vectors)), note };
+  return { source: new MultiVectorSource('usearch', l, info.defaults, n, usearchHeads(filled, 1, info.vectors), queries), note };
 }

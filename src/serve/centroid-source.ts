@@ -43,7 +43,8 @@ export class CentroidSource implements CandidateSource {
   /** The native gather-and-cut, or null (no addon: the same in TypeScript, with the reference centroid max-sim). */
   private readonly native: CentroidCandidates | null;
 
-  constructor(ix: HeadCentroids, private readonly layout: MultiVectorLayout, readonly defaults: SearchDefaults) {
+  constructor(ix: HeadCentroids, private readonly layout: MultiVectorLayout, readonly defaults: SearchDefaults,
+    private readonly queries: (rep: Float32Array) => Float32Array = (rep) => queryVectors(rep, layout)) {
     this.ix = ix;
     this.items = ix.codes.length / ix.heads;
     this.c = ix.centroids.length / ix.size;
@@ -57,7 +58,7 @@ export class CentroidSource implements CandidateSource {
     const ix = this.ix;
     if (!ix) throw new Error('centroid index is closed');
     const l = this.layout, c = this.c, rpad = this.rpad;
-    const q = queryVectors(rep, l);
+    const q = this.queries(rep);
     // [C, P] x [Q, P]^T -> st [C, R] (ldc R: the padding columns are never written)
     kernelsFor(ix.centroids, q).gemm(false, true, c, l.queries, l.size, 1, ix.centroids, l.size, q, l.size, 0, this.st, rpad, null, false);
     const nprobe = Math.min(c, Math.max(1, s.nprobe ?? this.defaults.nprobe ?? 1));

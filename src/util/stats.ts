@@ -34,3 +34,10 @@ export function percentile(xs: readonly number[], q: number): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor(q * s.length))];
 }
+
+/** The mean of each column of rows [n, dim] (summed in float64). */
+export function columnMeans(rows: Float32Array, dim: number): Float32Array {
+  const n = rows.length / dim, sum = new Float64Array(dim);
+  for (let r = 0; r < n; r++) for (let j = 0; j < dim; j++) sum[j] += rows[r * dim + j];
+  return Float32Array.from(sum, (x) => (n ? x / n : 0));
+}
