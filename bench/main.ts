@@ -20,6 +20,7 @@ const BENCHES: Record<string, (args: string[]) => Promise<void>> = {
   retrieve: async (args) => (await import('./retrieve.js')).benchRetrieve(args),
   'retrieve-report': async (args) => (await import('./retrieve-html.js')).benchRetrieveReport(args),
   'retrieve-reach': async (args) => (await import('./retrieve-reach.js')).benchRetrieveReach(args),
+  'retrieve-proxy': async (args) => (await import('./retrieve-proxy.js')).benchRetrieveProxy(args),
 };
 
 const [name, ...rest] = process.argv.slice(2);

@@ -1,6 +1,6 @@
 // `npm run bench -- retrieve-reach --bundle DIR --data CONFIG [--items 200000] [--users 50] [--fetch 100,400,1600]
 //   [--metrics ip,augmented] [--saved] [--spread S] [--trace] [--connectivity 16] [--expansion-add 128]
-//   [--quantization f32|f16]`: does the HNSW graph reach the vectors a search should return? Over the first --items
+//   [--quantization f32|f16] [--builds 1] [--threads T]`: does the HNSW graph reach the vectors a search should return? Over the first --items
 // rows of a bundle's table (its item reps, or its item head vectors for a multi-vector bundle), builds one usearch
 // index per metric: 'ip' (inner product on the raw vectors) and 'augmented' (each vector v gets one more coordinate
 // sqrt(M^2 - |v|^2), all divided by M: unit vectors whose inner product with [q, 0] is <q, v> / M, so the graph is
@@ -10,9 +10,11 @@
 // the largest. A recall that stops rising with depth means vectors the graph never reaches. --saved: also the
 // bundle's own index (whole table only); --spread S: each vector first scaled by exp(S z), z standard normal (a
 // table whose norms vary); --trace (multi-vector): what each candidate source finds with exact searches
-// (bench/retrieve-trace.ts); graph and quantization default to 16 / 128 / the bundle's.
+// (bench/retrieve-trace.ts); graph and quantization default to 16 / 128 / the bundle's. --builds N: each metric's
+// index built N times (a multi-threaded build is not deterministic, and the graph's reach of queries that do not lie
+// among the indexed vectors, a user's against items', varies from build to build); --threads: of each build (default:
+// one per core).
 import { Rng } from '../src/core/index.js';
-import { CachedDataset, loadDataConfig } from '../src/data/index.js';
 import { topK } from '../src/eval/top-k.js';
 import { addRows, annThreads, newUsearch } from '../src/export/ann-index.js';
 import { decodeAll } from '../src/export/item-table.js';
@@ -25,6 +27,7 @@ import { Deployment } from '../src/serve/service.js';
 import { createScorer } from '../src/serve/scorers/index.js';
 import { cpuModel } from './proc.js';
 import { traceMaxSim } from './retrieve-trace.js';
+import { openData } from './retrieve.js';
 
 const round = (x: number, d = 4): number => Math.round(x * 10 ** d) / 10 ** d;
 const opt = (args: string[], name: string): string | undefined => {
@@ -44,14 +47,14 @@ function spreadNorms(x: Float32Array, p: number, spread: number): Float32Array {
 }
 
 /** The user reps of `users` users drawn from the bundle's training data (captured as the scorer hands them over). */
-async function userReps(d: Deployment, data: string, users: number): Promise<Float32Array[]> {
+export async function userReps(d: Deployment, data: string, users: number): Promise<Float32Array[]> {
   const reps: Float32Array[] = [];
   const capture: CandidateSource = {
     kind: 'brute-force', index: 'inner-product', defaults: { perHead: 0, ef: 0, maxCandidates: 1 },
     candidates: (rep) => { reps.push(rep.slice()); return allRows(1); }, close: () => {},
   };
   const scorer = createScorer(d.bundle, { store: d.store, ann: capture });
-  const ds = await CachedDataset.open(loadDataConfig(data));
+  const ds = await openData(data);
   const keys = ds.userKeys, key = ds.encoders.spec.keys.user;
   const rng = new Rng(7);
   for (let u = 0; u < users; u++) await scorer.retrieve({ user: { [key]: keys[rng.int(keys.length)] }, k: 1, mode: 'ann' });
@@ -112,19 +115,20 @@ export async function benchRetrieveReach(args: string[]): Promise<void> {
       const curve = fetches.map((f) => `fetch ${f}: ${round(recallOf(search, vectors, p, queries, k, Math.max(f, k)))}`);
       console.log(`  saved index (${info.vectors ? 'augmented' : 'raw inner product'}): recall@${k} ${curve.join(', ')}`);
     }
-    for (const metric of metrics) {
+    const builds = Number(opt(args, 'builds') ?? 1), threads = Number(opt(args, 'threads') ?? annThreads());
+    for (let b = 0; b < builds; b++) for (const metric of metrics) {
       const aug = metric === 'augmented';
       const graph = { connectivity: Number(opt(args, 'connectivity') ?? 16), expansion_add: Number(opt(args, 'expansion-add') ?? 128) };
       const index = await newUsearch(aug ? p + 1 : p, { ...graph, expansion_search: 16, quantization });
       const t0 = performance.now();
-      await addRows(index, aug ? augmentRows(vectors, p, m) : vectors, aug ? p + 1 : p, 4096, annThreads());
+      await addRows(index, aug ? augmentRows(vectors, p, m) : vectors, aug ? p + 1 : p, 4096, threads);
       const buildS = (performance.now() - t0) / 1000;
       const search = (fetch: number, q: Float32Array) => {
         const qq = aug ? augmentQuery(q) : q;
         return index.search(qq, fetch, 1).keys.subarray(0, fetch);
       };
       const curve = fetches.map((f) => `fetch ${f}: ${round(recallOf(search, vectors, p, queries, k, Math.max(f, k)))}`);
-      console.log(`  ${metric.padEnd(9)} ${quantization} M ${graph.connectivity} ef_add ${graph.expansion_add} build ${round(buildS, 1)} s; recall@${k} ${curve.join(', ')}`);
+      console.log(`  ${metric.padEnd(9)} ${quantization} M ${graph.connectivity} ef_add ${graph.expansion_add} build ${builds > 1 ? `${b + 1} ` : ''}${round(buildS, 1)} s (${threads} threads); recall@${k} ${curve.join(', ')}`);
     }
   } finally {
     await d.close();

@@ -60,8 +60,8 @@ const opt = (args: string[], name: string): string | undefined => {
  * A corpus's data as a run of its config gets it (cached when the config has a cache section, else in memory), so a
  * run the bench saved loads back (fromRunDir) on the same split and vocabularies.
  */
-type BenchData = Dataset | CachedDataset;
-const openData = async (cfgPath: string): Promise<BenchData> => await loadData({ data: { config: cfgPath } }) as BenchData;
+export type BenchData = Dataset | CachedDataset;
+export const openData = async (cfgPath: string): Promise<BenchData> => await loadData({ data: { config: cfgPath } }) as BenchData;
 
 /** Counts of a synthetic corpus: a named size of the generator, or `items` items with the counts scaled from them. */
 function synthCounts(size: string | undefined, items: number | undefined): { name: string; events: number; users: number; items: number } {
