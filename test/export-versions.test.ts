@@ -134,6 +134,19 @@ test('recoverSwap puts back the previous version a dead writer left mid-swap and
   }
 });
 
+test('recoverSwap puts back a previous version without a manifest (an online checkpoint: state.json and model/)', async () => {
+  const parent = join(root, 'swap-state');
+  const dir = join(parent, 'checkpoint');
+  mkdirSync(parent, { recursive: true });
+  const prev = join(parent, `.checkpoint.tmp-${2 ** 22 + 778}-2000-eee.old`); // a dead trainer killed between its two renames
+  mkdirSync(join(prev, 'model'), { recursive: true });
+  writeFileSync(join(prev, 'state.json'), '{"applied":528}');
+  assert.equal(pendingRestore(dir), prev);
+  assert.equal(await recoverSwap(dir), true);
+  assert.equal(readFileSync(join(dir, 'state.json'), 'utf8'), '{"applied":528}');
+  assert.ok(existsSync(join(dir, 'model')) && !existsSync(prev));
+});
+
 test('writeArrayFile writes a typed array view in slices, byte for byte (tables past 4 GiB are written so)', async () => {
   const dir = tempDir('write-array-');
   const whole = Float32Array.from({ length: 1000 }, (_, i) => i * 0.5 - 7);

@@ -81,12 +81,13 @@ function deadLeftovers(dir: string): string[] {
 
 /**
  * The previous version of `dir` that an interrupted swap (a writer killed between its two renames) left under its
- * `.old` name while `dir` is missing, when that writer is gone and the directory holds a manifest.json; else null.
+ * `.old` name while `dir` is missing, when that writer is gone; else null. Only swapInto makes a `.old`, by renaming
+ * the complete `dir`, so whatever it holds (a bundle's manifest.json, an online checkpoint's state.json) is whole.
  */
 export function pendingRestore(dir: string): string | null {
   if (existsSync(dir)) return null;
   const old = deadLeftovers(dir).filter((n) => n.endsWith('.old')).map((n) => join(dirname(dir), n)).reverse();
-  return old.find((o) => existsSync(join(o, 'manifest.json'))) ?? null;
+  return old[0] ?? null;
 }
 
 /**
