@@ -15,26 +15,21 @@ import { innerProducts } from '../src/serve/ann.js';
 import { Deployment } from '../src/serve/service.js';
 import { cpuModel } from './proc.js';
 import { userReps } from './retrieve-reach.js';
+import { opt } from './retrieve.js';
+import { itemsOfTop, maxOverHeads, share } from './retrieve-trace.js';
 
 const K = 100;
-const opt = (args: string[], name: string): string | undefined => {
-  const i = args.indexOf(`--${name}`);
-  return i < 0 ? undefined : args[i + 1];
-};
 
 /** Items [N] of the union of each query vector's k' best item vectors, and every item's proxy max-sim [N]. */
 function proxySearch(vectors: Float32Array, q: Float32Array, l: MultiVectorLayout, depths: number[]) {
   const nv = vectors.length / l.size, n = nv / l.heads;
-  const dots = new Float32Array(nv), maxSim = new Float32Array(n);
+  const dots = new Float32Array(nv), best = new Float32Array(n), maxSim = new Float32Array(n);
   const unions = depths.map(() => new Set<number>());
   for (let a = 0; a < l.queries; a++) {
     innerProducts(vectors, l.size, q.subarray(a * l.size, (a + 1) * l.size), dots);
-    depths.forEach((d, i) => { for (const v of topK(dots, d, undefined, 'last')) unions[i].add(Math.floor(v / l.heads)); });
-    for (let r = 0; r < n; r++) {
-      let m = -Infinity;
-      for (let h = 0; h < l.heads; h++) m = Math.max(m, dots[r * l.heads + h]);
-      maxSim[r] += m;
-    }
+    depths.forEach((d, i) => { for (const r of itemsOfTop(dots, d, l.heads)) unions[i].add(r); });
+    maxOverHeads(dots, l.heads, best);
+    for (let r = 0; r < n; r++) maxSim[r] += best[r];
   }
   return { unions, maxSim };
 }
@@ -67,12 +62,11 @@ export async function benchRetrieveProxy(args: string[]): Promise<void> {
           });
         }
       });
-      const truth = new Set(topK(exact, K, undefined, 'last'));
-      const share = (items: Iterable<number>) => { let h = 0; for (const r of items) if (truth.has(r)) h++; return h / K; };
+      const truth = topK(exact, K, undefined, 'last');
       for (const [name, pl] of Object.entries(proxies)) {
         const r = proxySearch(vectors[name], queryVectors(u, pl, model), pl, depths);
-        depths.forEach((dp, i) => add(`${name}: per query vector k'=${dp}`, share(r.unions[i])));
-        for (const c of caps) add(`${name}: best ${c} by proxy max-sim`, share(topK(r.maxSim, c, undefined, 'last')));
+        depths.forEach((dp, i) => add(`${name}: per query vector k'=${dp}`, share(r.unions[i], truth)));
+        for (const c of caps) add(`${name}: best ${c} by proxy max-sim`, share(new Set(topK(r.maxSim, c, undefined, 'last')), truth));
       }
     }
     console.log(`CPU ${cpuModel()}; ${dir}: ${n} items x ${l.heads} heads, ${l.queries} query vectors; ${users.length} users; share of the exact top-${K} found, searched exactly:`);

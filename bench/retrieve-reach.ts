@@ -27,13 +27,9 @@ import { Deployment } from '../src/serve/service.js';
 import { createScorer } from '../src/serve/scorers/index.js';
 import { cpuModel } from './proc.js';
 import { traceMaxSim } from './retrieve-trace.js';
-import { openData } from './retrieve.js';
+import { openData, opt } from './retrieve.js';
 
 const round = (x: number, d = 4): number => Math.round(x * 10 ** d) / 10 ** d;
-const opt = (args: string[], name: string): string | undefined => {
-  const i = args.indexOf(`--${name}`);
-  return i < 0 ? undefined : args[i + 1];
-};
 
 /** A copy of rows [N, P], row r scaled by exp(spread * z_r), z_r standard normal (norms like an unnormalised model's). */
 function spreadNorms(x: Float32Array, p: number, spread: number): Float32Array {

@@ -14,7 +14,7 @@ const K = 100;
 const round = (x: number, d = 3): number => Math.round(x * 10 ** d) / 10 ** d;
 
 /** Per item, max over its heads of dots [N*H] -> [N]. */
-function maxOverHeads(dots: Float32Array, heads: number, out: Float32Array): Float32Array {
+export function maxOverHeads(dots: Float32Array, heads: number, out: Float32Array): Float32Array {
   for (let r = 0; r < out.length; r++) {
     let m = -Infinity;
     for (let b = 0; b < heads; b++) m = Math.max(m, dots[r * heads + b]);
@@ -24,10 +24,10 @@ function maxOverHeads(dots: Float32Array, heads: number, out: Float32Array): Flo
 }
 
 /** Items [N] whose rows hold the `depth` best vectors of dots [N*H]. */
-const itemsOfTop = (dots: Float32Array, depth: number, heads: number): Set<number> =>
+export const itemsOfTop = (dots: Float32Array, depth: number, heads: number): Set<number> =>
   new Set(Array.from(topK(dots, depth, undefined, 'last'), (v) => Math.floor(v / heads)));
 
-const share = (found: Set<number>, truth: Int32Array): number => truth.filter((r) => found.has(r)).length / truth.length;
+export const share = (found: Set<number>, truth: Int32Array): number => truth.filter((r) => found.has(r)).length / truth.length;
 
 /**
  * Prints, averaged over the users, the share of the exact top-100 each source finds at several depths, and how many

@@ -50,7 +50,8 @@ type ModelKey = keyof typeof MODELS;
 type Row = Record<string, number | string | null>;
 
 const round = (x: number, d = 2): number => Math.round(x * 10 ** d) / 10 ** d;
-const opt = (args: string[], name: string): string | undefined => {
+/** The value of `--name V` or `--name=V`. */
+export const opt = (args: string[], name: string): string | undefined => {
   const i = args.findIndex((a) => a === `--${name}` || a.startsWith(`--${name}=`));
   if (i < 0) return undefined;
   return args[i].includes('=') ? args[i].split('=')[1] : args[i + 1];

@@ -2,6 +2,9 @@
 import type { SearchDefaults } from '../export/manifest.js';
 import type { AnnKind } from './ann.js';
 
+/** The query vectors [Q, P] of a user rep (src/export/retrieval-index.ts queryVectors, bound to a layout and model). */
+export type QueryVectors = (rep: Float32Array) => Float32Array;
+
 export interface CandidateSource {
   /** The search back-end: usearch's HNSW, an exact scan with the same interface, or centroids with inverted lists. */
   readonly kind: AnnKind | 'centroids';

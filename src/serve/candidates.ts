@@ -15,11 +15,11 @@ import { similarityOf } from '../export/mips.js';
 import { HEAD_INDEX_PARAMS, headVectors, queryVectors, retrievalIndexOf } from '../export/retrieval-index.js';
 import { buildHeadCentroids, loadHeadCentroids } from '../export/head-centroids.js';
 import type { RecModel } from '../models/types.js';
-import type { CandidateSource } from './candidate-source.js';
+import type { CandidateSource, QueryVectors } from './candidate-source.js';
 import { CentroidSource } from './centroid-source.js';
 import { BruteForceIndex, buildAnnIndex, innerProducts, openUsearch, type AnnIndex, type AnnKind } from './ann.js';
 
-export type { CandidateSource } from './candidate-source.js';
+export type { CandidateSource, QueryVectors } from './candidate-source.js';
 
 export class InnerProductSource implements CandidateSource {
   readonly index = 'inner-product';
@@ -45,9 +45,6 @@ export class InnerProductSource implements CandidateSource {
 }
 
 export const allRows = (n: number): Int32Array => Int32Array.from({ length: n }, (_, i) => i);
-
-/** The query vectors [Q, P] of a user rep (src/export/retrieval-index.ts queryVectors, bound to a layout and model). */
-export type QueryVectors = (rep: Float32Array) => Float32Array;
 
 /** Per query vector, its hits (index vector numbers, similarities) best first, `stride` apart. */
 export type HeadSearch = (q: Float32Array, fetch: number) => { keys: ArrayLike<number | bigint>; sims: ArrayLike<number>; stride: number; counts: ArrayLike<number | bigint> };

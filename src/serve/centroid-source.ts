@@ -8,7 +8,7 @@ import { topK } from '../eval/top-k.js';
 import type { HeadCentroids } from '../export/head-centroids.js';
 import type { MultiVectorLayout, SearchDefaults } from '../export/manifest.js';
 import { queryVectors } from '../export/retrieval-index.js';
-import type { CandidateSource } from './candidate-source.js';
+import type { CandidateSource, QueryVectors } from './candidate-source.js';
 import { serveAddon } from './native.js';
 
 /** out[k] = sum over the R columns of max over h of st[codes[rows[k] * H + h], column] (the native kernel's contract). */
@@ -44,7 +44,7 @@ export class CentroidSource implements CandidateSource {
   private readonly native: CentroidCandidates | null;
 
   constructor(ix: HeadCentroids, private readonly layout: MultiVectorLayout, readonly defaults: SearchDefaults,
-    private readonly queries: (rep: Float32Array) => Float32Array = (rep) => queryVectors(rep, layout)) {
+    private readonly queries: QueryVectors = (rep) => queryVectors(rep, layout)) {
     this.ix = ix;
     this.items = ix.codes.length / ix.heads;
     this.c = ix.centroids.length / ix.size;
