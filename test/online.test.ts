@@ -3,7 +3,7 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { appendFileSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -415,8 +415,8 @@ test('redis source: the trainer pauses through a Redis outage, logs it, and resu
 
 // ---- kill -9 ----
 
-function runChild(cfgPath: string): ChildProcess {
-  return spawn(process.execPath, [CLI, 'train', '--online', '--config', cfgPath], { stdio: ['ignore', 'ignore', 'pipe'] });
+function runChild(cfgPath: string, env: NodeJS.ProcessEnv = {}): ChildProcess {
+  return spawn(process.execPath, [CLI, 'train', '--online', '--config', cfgPath], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
 }
 
 const exited = (c: ChildProcess) => new Promise<number | null>((res) => (c.exitCode !== null || c.signalCode !== null ? res(c.exitCode) : c.once('exit', (code) => res(code))));
@@ -432,8 +432,11 @@ async function runToEnd(cfgPath: string): Promise<number> {
 }
 
 /**
- * Starts the trainer, SIGKILLs it at a random moment once it is training again (its prequential log grows, plus a
- * random 0-200 ms), up to 4 times, then lets a last start finish. Returns how many kills happened.
+ * Starts the trainer and SIGKILLs it once it is training again (its prequential log grows), up to 4 times, then lets a
+ * last start finish. Returns how many kills happened. Odd starts are killed a random 0-200 ms later. Even starts run
+ * with PRERANK_TEST_SWAP_PAUSE_MS widening the checkpoint swap's window between its two renames and are killed inside
+ * it (while the previous checkpoint sits under its `.old` name and `checkpoint/` is missing), so the restart must put
+ * that checkpoint back.
  */
 async function killAndRestart(cfgPath: string, outDir: string, full: number, seed0: number): Promise<number> {
   let kills = 0;
@@ -441,17 +444,23 @@ async function killAndRestart(cfgPath: string, outDir: string, full: number, see
   const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
   const preq = join(outDir, 'prequential.jsonl');
   const lines = () => (existsSync(preq) ? readFileSync(preq, 'utf8').split('\n').length : 0);
+  const inSwap = () => readdirSync(outDir).some((n) => n.startsWith('.checkpoint.tmp-') && n.endsWith('.old'));
+  let inSwapKills = 0;
   for (let k = 0; k < 4; k++) {
-    const c = runChild(cfgPath);
+    const swap = k % 2 === 0;
+    const c = runChild(cfgPath, swap ? { PRERANK_TEST_SWAP_PAUSE_MS: '100' } : {});
     const start = lines();
     const t1 = Date.now();
     while (c.exitCode === null && lines() <= start + 2 && Date.now() - t1 < full) await sleep(10);
-    await sleep(Math.floor(rand() * 200));
+    if (swap) while (c.exitCode === null && !inSwap() && Date.now() - t1 < 2 * full) await sleep(2);
+    else await sleep(Math.floor(rand() * 200));
     if (c.exitCode !== null) break;
     c.kill('SIGKILL');
     await exited(c);
+    if (swap && inSwap() && !existsSync(join(outDir, 'checkpoint'))) inSwapKills++;
     kills++;
   }
+  assert.ok(inSwapKills >= 1, `${inSwapKills} kills inside a checkpoint swap`);
   await runToEnd(cfgPath);
   return kills;
 }
