@@ -15,14 +15,13 @@
 // among the indexed vectors, a user's against items', varies from build to build); --threads: of each build (default:
 // one per core).
 import { Rng } from '../src/core/index.js';
-import { topK } from '../src/eval/top-k.js';
 import { addRows, annThreads, newUsearch } from '../src/export/ann-index.js';
 import { decodeAll } from '../src/export/item-table.js';
 import { join } from 'node:path';
 import { HEAD_INDEX_PARAMS, headVectors, queryVectors, retrievalIndexOf } from '../src/export/retrieval-index.js';
 import { augmentQuery, augmentRows, maxNorm } from '../src/export/mips.js';
+import { recallAgainstExact } from '../src/export/search-calibration.js';
 import { allRows, type CandidateSource } from '../src/serve/candidates.js';
-import { innerProducts } from '../src/serve/ann.js';
 import { Deployment } from '../src/serve/service.js';
 import { createScorer } from '../src/serve/scorers/index.js';
 import { cpuModel } from './proc.js';
@@ -57,18 +56,12 @@ export async function userReps(d: Deployment, data: string, users: number): Prom
   return reps;
 }
 
-/** Share of the exact top-k of each query that the index's best `fetch` contains (ties with the k-th count). */
-function recallOf(hits: (fetch: number, q: Float32Array) => ArrayLike<number | bigint>, vectors: Float32Array, p: number, queries: Float32Array[], k: number, fetch: number): number {
-  const dots = new Float32Array(vectors.length / p);
-  let found = 0;
-  for (const q of queries) {
-    innerProducts(vectors, p, q, dots);
-    const top = topK(dots, k, undefined, 'last');
-    const kth = dots[top[k - 1]];
-    const got = Array.from(hits(fetch, q), Number);
-    found += Math.min(k, got.filter((r) => dots[r] >= kth).length);
-  }
-  return found / (k * queries.length);
+/** Per fetch depth, the share of each query's exact top-k that the index's best `fetch` holds (ties with the k-th count). */
+function curveOf(hits: (fetch: number, q: Float32Array) => ArrayLike<number | bigint>, vectors: Float32Array, p: number, queries: Float32Array[], k: number, fetches: number[]): string {
+  const q = new Float32Array(queries.length * p);
+  queries.forEach((x, i) => q.set(x, i * p));
+  const recall = recallAgainstExact(vectors, p, q, k, fetches.map((f) => (x: Float32Array) => hits(Math.max(f, k), x)));
+  return fetches.map((f, i) => `fetch ${f}: ${round(recall[i])}`).join(', ');
 }
 
 export async function benchRetrieveReach(args: string[]): Promise<void> {
@@ -108,8 +101,7 @@ export async function benchRetrieveReach(args: string[]): Promise<void> {
       const index = await newUsearch(info.vectors ? p + 1 : p, info.kind === 'multi-vector' ? { ...HEAD_INDEX_PARAMS, quantization } : {});
       index.view(join(dir, info.file));
       const search = (fetch: number, q: Float32Array) => index.search(info.vectors ? augmentQuery(q) : q, fetch, 1).keys.subarray(0, fetch);
-      const curve = fetches.map((f) => `fetch ${f}: ${round(recallOf(search, vectors, p, queries, k, Math.max(f, k)))}`);
-      console.log(`  saved index (${info.vectors ? 'augmented' : 'raw inner product'}): recall@${k} ${curve.join(', ')}`);
+      console.log(`  saved index (${info.vectors ? 'augmented' : 'raw inner product'}): recall@${k} ${curveOf(search, vectors, p, queries, k, fetches)}`);
     }
     const builds = Number(opt(args, 'builds') ?? 1), threads = Number(opt(args, 'threads') ?? annThreads());
     for (let b = 0; b < builds; b++) for (const metric of metrics) {
@@ -123,8 +115,7 @@ export async function benchRetrieveReach(args: string[]): Promise<void> {
         const qq = aug ? augmentQuery(q) : q;
         return index.search(qq, fetch, 1).keys.subarray(0, fetch);
       };
-      const curve = fetches.map((f) => `fetch ${f}: ${round(recallOf(search, vectors, p, queries, k, Math.max(f, k)))}`);
-      console.log(`  ${metric.padEnd(9)} ${quantization} M ${graph.connectivity} ef_add ${graph.expansion_add} build ${builds > 1 ? `${b + 1} ` : ''}${round(buildS, 1)} s (${threads} threads); recall@${k} ${curve.join(', ')}`);
+      console.log(`  ${metric.padEnd(9)} ${quantization} M ${graph.connectivity} ef_add ${graph.expansion_add} build ${builds > 1 ? `${b + 1} ` : ''}${round(buildS, 1)} s (${threads} threads); recall@${k} ${curveOf(search, vectors, p, queries, k, fetches)}`);
     }
   } finally {
     await d.close();

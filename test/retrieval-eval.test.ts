@@ -39,11 +39,15 @@ for (const [kind, headIndex] of [['dssm', 'hnsw'], ['int-tower', 'hnsw'], ['rank
       const through = rankingEval(r.model, ds, { ...o, candidates: index.candidates });
       for (const key of Object.keys(exact)) assert.ok(Math.abs(through[key] - exact[key]) < 1e-9, `${key}: ${through[key]} vs exact ${exact[key]}`);
       assert.ok(through.candidates > 10 && through.candidates <= ds.itemCount, `candidates ${through.candidates}`);
+      assert.equal(through['overlap@5'], 1, 'the index path keeps every item of the exact top-5');
+      assert.equal(through['overlap@10'], 1);
+      assert.equal(exact['overlap@10'], undefined, 'exact retrieval has nothing to overlap');
       // only what the generator returns is retrieved: three rows leave recall@10 at most what three hits give
       const few = rankingEval(r.model, ds, { ...o, candidates: () => Int32Array.from([0, 1, 2]) });
       assert.equal(few.candidates, 3);
       assert.ok(few['recall@10'] < exact['recall@10'], `three candidates: ${few['recall@10']} vs ${exact['recall@10']}`);
       assert.ok(few['precision@10'] <= 0.3 + 1e-12);
+      assert.ok(few['overlap@10'] <= 0.3 + 1e-12 && few['overlap@5'] <= 0.6 + 1e-12, `overlap of three rows: ${few['overlap@5']}, ${few['overlap@10']}`);
     } finally {
       index.close();
     }
@@ -71,5 +75,6 @@ test('an experiment with ranking.index reports retrieval through each run\'s ind
   assert.ok(existsSync(join(dir, 'kept', 'runs', 'dssm-seed1', 'bundle', 'manifest.json')), 'keepBundles keeps it');
   const md = readFileSync(join(dir, 'exp', 'results.md'), 'utf8');
   assert.match(md, /through each run's exported retrieval index/);
-  assert.match(md, /\| dssm \| 0\.\d{4} ± 0\.0000 \| 0\.\d{4} ± 0\.0000 \| 0\.\d{4} ± 0\.0000 \| \d+ \|/);
+  assert.match(md, /\| dssm \| 0\.\d{4} ± 0\.0000 \| 0\.\d{4} ± 0\.0000 \| 0\.\d{4} ± 0\.0000 \| 1\.0000 ± 0\.0000 \| \d+ \|/);
+  assert.match(md, /\| overlap@5 \| candidates \|/);
 });

@@ -138,7 +138,7 @@ export async function exportBundle(source: string | ExportSource, outDir: string
         if (r.table.scales) await writeArrayFile(join(tmp, FILES.itemScales), r.table.scales);
       });
       const cached = r.info;
-      if (cached.cached) cached.retrievalIndex = await time('index', () => writeRetrievalIndex(model, cached, decodeAll(r.table), tmp, { ...o, userMean: r.userMean }));
+      if (cached.cached) cached.retrievalIndex = await time('index', () => writeRetrievalIndex(model, cached, decodeAll(r.table), tmp, { ...o, users: r.users }));
     } else {
       const its = src.items ?? datasetItems(ds);
       items = { cached: false, count: its.keys.length, reason: `'${model.kind}' is a single-tower model: item representations cannot be cached; serving scores full (user, item) pairs` };

@@ -7,7 +7,6 @@ import type { Batch, DataConfig, TrainingData } from '../data/index.js';
 import type { RecModel } from '../models/types.js';
 import type { TrainingStrategy } from '../train/strategies/types.js';
 import { innerProductFit } from '../models/common/base.js';
-import { columnMeans } from '../util/stats.js';
 import { decodeRow, fromBf16, quantize, toBf16, type ItemDType, type ItemTable } from './item-table.js';
 import type { AccuracyCost, ItemsInfo, RetrievalInfo } from './manifest.js';
 
@@ -139,8 +138,8 @@ export interface TwoTowerItems {
   table: ItemTable;
   /** The table's ids, in row order. */
   keys: readonly string[];
-  /** The mean user rep over the sampled rows (a proxy retrieval index's user anchor). */
-  userMean: Float32Array;
+  /** The user reps [S, U] of the sampled training rows (anchors and search calibration of the retrieval index). */
+  users: Float32Array;
 }
 
 export function twoTowerItems(src: ExportSource, o: Required<ExportOptions>): TwoTowerItems {
@@ -176,7 +175,7 @@ export function twoTowerItems(src: ExportSource, o: Required<ExportOptions>): Tw
       const fit = userDim === dim ? innerProductFit(u.data as Float32Array, v32.data as Float32Array, dim, s32) : null;
       const retrieval: RetrievalInfo | null = fit ? { metric: 'ip', ...fit } : null;
       const info: ItemsInfo = { cached: true, count: items.keys.length, dim, userDim, dtype: o.itemDtype, exportCheck, accuracy, retrieval };
-      return { info, table, keys: items.keys, userMean: columnMeans((u.data as Float32Array).subarray(0, S * userDim), userDim) };
+      return { info, table, keys: items.keys, users: (u.data as Float32Array).slice(0, S * userDim) };
     });
   });
 }

@@ -137,8 +137,20 @@ export type IndexVectors = { kind: 'augmented'; maxNorm: number };
  * full-corpus scoring is available whatever the kind. Bundles without this entry: 'inner-product' when `retrieval`
  * is set, else 'none' (src/export/retrieval-index.ts, retrievalIndexOf).
  */
+/**
+ * How the export chose an index's default search depth (src/export/search-calibration.ts): recall@k of the saved
+ * index against exact search, over `queries` sampled training users, at each depth tried; the default is the
+ * smallest depth with recall >= target (the deepest tried when none reaches it).
+ */
+export interface SearchCalibration {
+  queries: number;
+  k: number;
+  target: number;
+  curve: { ef: number; recall: number }[];
+}
+
 export type RetrievalIndexInfo =
-  | { kind: 'inner-product'; file: string | null; defaults: SearchDefaults; vectors?: IndexVectors }
+  | { kind: 'inner-product'; file: string | null; defaults: SearchDefaults; vectors?: IndexVectors; calibration?: SearchCalibration }
   | { kind: 'multi-vector'; file: string | null; layout: MultiVectorLayout; quantization: 'f32' | 'f16' | 'i8'; defaults: SearchDefaults; vectors?: IndexVectors }
   /**
    * Max-sim by centroids (PLAID): k-means centroids of the item head vectors and inverted lists (file: items/heads.ivf,

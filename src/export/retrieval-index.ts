@@ -11,7 +11,8 @@
 import { join } from 'node:path';
 import type { ServingPlanSpec } from '../models/common/serving.js';
 import type { RecModel } from '../models/types.js';
-import { saveAnnIndex } from './ann-index.js';
+import { newUsearch, saveAnnIndex } from './ann-index.js';
+import { calibrateInnerProduct } from './search-calibration.js';
 import { FILES, type IndexVectors, type ItemsInfo, type MultiVectorLayout, type RetrievalIndexInfo, type SearchDefaults } from './manifest.js';
 import { augmentedVectors } from './mips.js';
 import { columnMeans } from '../util/stats.js';
@@ -19,7 +20,8 @@ import { buildHeadCentroids, defaultCentroids, saveHeadCentroids } from './head-
 
 /**
  * Defaults recorded in new bundles (measured on synthetic corpora, docs/SERVING.md "Retrieval"). Inner product:
- * k' = the request's k, searched ef = 1,024 deep (recall@100 at 1M items 0.971 at 512, 0.984 at 1,024, 0.985 at 2,048).
+ * k' = the request's k, searched ef = 1,024 deep (recall@100 at 1M items 0.971 at 512, 0.984 at 1,024, 0.985 at 2,048),
+ * unless the export calibrates ef on its sampled users (writeRetrievalIndex).
  */
 export const INNER_PRODUCT_DEFAULTS: SearchDefaults = { perHead: 0, ef: 1024, maxCandidates: 4096 };
 
@@ -153,14 +155,22 @@ export function normalizeRows(x: Float32Array, p: number): void {
 
 /**
  * What the export builds for retrieval: the index kind, written under dir (FILES paths), and its manifest entry.
- * `userMean`: the mean user rep of the export's sampled rows, the user anchor of a proxy layout the model can anchor.
+ * `users` [S, U]: the user reps of the export's sampled training rows. An inner-product index's default ef is
+ * calibrated on them (src/export/search-calibration.ts); their mean is the user anchor of a proxy layout the model
+ * can anchor.
  */
 export async function writeRetrievalIndex(model: RecModel, items: Extract<ItemsInfo, { cached: true }>, reps: Float32Array, dir: string,
-  o: { annIndex: boolean; headQuantization: 'f32' | 'f16' | 'i8'; headIndex?: 'hnsw' | 'centroids'; centroids?: number; userMean?: Float32Array }): Promise<RetrievalIndexInfo> {
+  o: { annIndex: boolean; headQuantization: 'f32' | 'f16' | 'i8'; headIndex?: 'hnsw' | 'centroids'; centroids?: number; users?: Float32Array }): Promise<RetrievalIndexInfo> {
   if (items.retrieval) {
     const vectors = augmentedVectors(reps, items.dim);
-    const saved = o.annIndex && (await saveAnnIndex(reps, items.dim, join(dir, FILES.itemAnn), { vectors }));
-    return { kind: 'inner-product', file: saved ? FILES.itemAnn : null, defaults: INNER_PRODUCT_DEFAULTS, vectors };
+    const path = join(dir, FILES.itemAnn);
+    const saved = o.annIndex && (await saveAnnIndex(reps, items.dim, path, { vectors }));
+    const info: RetrievalIndexInfo = { kind: 'inner-product', file: saved ? FILES.itemAnn : null, defaults: INNER_PRODUCT_DEFAULTS, vectors };
+    if (!saved || !o.users) return info;
+    const index = await newUsearch(items.dim + 1);
+    index.view(path);
+    const c = calibrateInnerProduct(index, reps, items.dim, o.users, vectors);
+    return c ? { ...info, defaults: { ...INNER_PRODUCT_DEFAULTS, ef: c.ef }, calibration: c.calibration } : info;
   }
   let layout: MultiVectorLayout | null = null;
   try {
@@ -169,8 +179,8 @@ export async function writeRetrievalIndex(model: RecModel, items: Extract<ItemsI
     layout = null; // no plan for this configuration: exact mode only
   }
   if (!layout) return { kind: 'none', reason: `'${model.kind}' scores neither an inner product nor a max over item vectors: exact full-corpus mode only` };
-  if (layout.fidelity === 'proxy' && model.anchoredVectors && o.userMean) {
-    layout = { ...layout, anchors: { user: f32ToBase64(o.userMean), item: f32ToBase64(columnMeans(reps, items.dim)) } };
+  if (layout.fidelity === 'proxy' && model.anchoredVectors && o.users) {
+    layout = { ...layout, anchors: { user: f32ToBase64(columnMeans(o.users, items.userDim)), item: f32ToBase64(columnMeans(reps, items.dim)) } };
   }
   const heads = headVectors(reps, items.dim, layout, model);
   if (o.headIndex === 'centroids') {

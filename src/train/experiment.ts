@@ -146,12 +146,14 @@ export function markdownTable(exp: ExperimentConfig, dataName: string, runs: Run
     }
   }
   if (rankingCols.length && runs.some((r) => r.rankingIndex)) {
-    lines.push('', `The same through each run's exported retrieval index (${exp.ranking!.index} head index for max-sim models, HNSW for inner-product ones; the bundle's default search settings): only the items the index returns for the user (asked for the largest K plus the user's train items) are scored, exactly; candidates: their mean count per user.`, '',
-      `| model | ${rankingCols.join(' | ')} | candidates |`, `|---|${rankingCols.map(() => '---').join('|')}|---|`);
+    const overlapCols = exp.ranking!.ks.map((k) => `overlap@${k}`);
+    lines.push('', `The same through each run's exported retrieval index (${exp.ranking!.index} head index for max-sim models, HNSW for inner-product ones; the bundle's default search settings): only the items the index returns for the user (asked for the largest K plus the user's train items) are scored, exactly; overlap@K: the share of the exact top-K the index path's top-K keeps (1: retrieval through the index loses nothing); candidates: their mean count per user.`, '',
+      `| model | ${[...rankingCols, ...overlapCols].join(' | ')} | candidates |`, `|---|${[...rankingCols, ...overlapCols].map(() => '---').join('|')}|---|`);
     for (const label of labels) {
       const rs = runs.filter((r) => r.label === label && r.rankingIndex);
       if (!rs.length) continue;
-      lines.push(`| ${label} | ${rankingCols.map((c) => cell(rs.map((r) => r.rankingIndex![c]))).join(' | ')} | ${meanStd(rs.map((r) => r.rankingIndex!.candidates)).mean.toFixed(0)} |`);
+      const overlap = (c: string) => (rs.every((r) => r.rankingIndex![c] !== undefined) ? cell(rs.map((r) => r.rankingIndex![c])) : '-');
+      lines.push(`| ${label} | ${rankingCols.map((c) => cell(rs.map((r) => r.rankingIndex![c]))).join(' | ')} | ${overlapCols.map(overlap).join(' | ')} | ${meanStd(rs.map((r) => r.rankingIndex!.candidates)).mean.toFixed(0)} |`);
     }
   }
   lines.push(...gapLines(exp, runs));

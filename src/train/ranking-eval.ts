@@ -13,6 +13,7 @@ import { scope } from '../core/scope.js';
 import type { Batch, Dataset, SplitName } from '../data/index.js';
 import type { RecModel } from '../models/types.js';
 import { RankingMetrics } from '../eval/index.js';
+import { topK } from '../eval/top-k.js';
 import type { TrainingStrategy } from './strategies/types.js';
 
 export interface RankingEvalOptions {
@@ -34,7 +35,9 @@ export interface RankingEvalOptions {
 
 /**
  * Metrics by `${family}@${K}`, and `users`: how many users have a positive in the split (users whose positives are all
- * train items are skipped by the metric); with `candidates`, also `candidates`: the mean count per user.
+ * train items are skipped by the metric); with `candidates`, also `candidates`: the mean count per user, and
+ * `overlap@${K}`: the share of each user's exact top-K (every item scored, train items masked) that the index path's
+ * top-K holds, ties with the K-th counting, averaged over the users scored (1: the index loses nothing).
  */
 export function rankingEval(model: RecModel, data: Dataset, opts: RankingEvalOptions): Record<string, number> & { users: number } {
   if (!model.twoTower || !model.encodeUser || !model.encodeItem || !model.score) throw new Error(`rankingEval: '${model.kind}' is not a two-tower model`);
@@ -55,7 +58,9 @@ export function rankingEval(model: RecModel, data: Dataset, opts: RankingEvalOpt
   const masked = data.trainUserItems();
   const metric = new RankingMetrics({ ks: opts.ks });
   const maxK = Math.max(...opts.ks);
-  let found = 0;
+  let found = 0, scored = 0;
+  const overlap = new Float64Array(opts.ks.length);
+  const mask = opts.candidates ? new Uint8Array(N) : null;
   const wasTraining = model.training;
   model.eval();
   try {
@@ -91,6 +96,17 @@ export function rankingEval(model: RecModel, data: Dataset, opts: RankingEvalOpt
                 const got = model.score!(Tensor.from(rep, [1, U]), ops.gather(items, Tensor.from(rows, [rows.length], 'int32'))).f;
                 scores = new Float32Array(N).fill(-Infinity);
                 rows.forEach((row, j) => { scores[row] = got[j]; });
+                const exact = model.score!(Tensor.from(rep, [1, U]), items).f;
+                for (const i of masked[u]) mask![i] = 1;
+                const best = topK(exact, maxK, mask!, 'last'), kept = topK(scores, maxK, mask!, 'last');
+                opts.ks.forEach((k, t) => {
+                  const kth = exact[best[Math.min(k, best.length) - 1]];
+                  let n = 0;
+                  for (let j = 0; j < Math.min(k, kept.length); j++) if (scores[kept[j]] > -Infinity && exact[kept[j]] >= kth) n++;
+                  overlap[t] += n / Math.min(k, best.length);
+                });
+                for (const i of masked[u]) mask![i] = 0;
+                scored++;
               } else {
                 scores = model.score!(Tensor.from(rep, [1, U]), items).f;
               }
@@ -103,7 +119,10 @@ export function rankingEval(model: RecModel, data: Dataset, opts: RankingEvalOpt
   } finally {
     model.train(wasTraining);
   }
-  return { ...metric.compute(), users: relevant.size, ...(opts.candidates ? { candidates: found / Math.max(1, relevant.size) } : {}) };
+  const index = opts.candidates
+    ? { candidates: found / Math.max(1, relevant.size), ...Object.fromEntries(opts.ks.map((k, t) => [`overlap@${k}`, scored ? overlap[t] / scored : NaN])) }
+    : {};
+  return { ...metric.compute(), users: relevant.size, ...index };
 }
 
 /** k of xs, uniformly without replacement (a partial Fisher-Yates shuffle). */

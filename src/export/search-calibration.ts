@@ -1,0 +1,74 @@
+// The inner-product index's search depth, measured at export instead of assumed. An HNSW search is only as good as
+// the graph's paths towards the query, and a user rep need not lie near any item rep: a model whose item reps crowd
+// one side of the sphere while its users point away from them (a softmax-trained DSSM at 1M items: cosine -0.96
+// between its users and the mean item) sends every search into the same corner at ef 512 or 1,024 and finds 5% of the
+// exact top-100, then all of it at 2,048. So the export searches its own saved index with the reps of sampled
+// training users at each depth of a ladder, compares with exact inner-product search, and records the smallest depth
+// that reaches the target as the bundle's default ef, with the whole curve, in the manifest.
+// Shape letters: N items, I rep width, Q queries.
+import { topK } from '../eval/top-k.js';
+import type { UsearchLike } from './ann-index.js';
+import { augmentQuery } from './mips.js';
+import type { IndexVectors, SearchCalibration } from './manifest.js';
+
+/**
+ * The depths tried, shallowest first. None below the index's build-time expansion_search (512): usearch searches
+ * max(that, fetch) wide, so a shallower fetch finds nothing more cheaply.
+ */
+export const EF_LADDER = [512, 1024, 2048, 4096, 8192, 16384] as const;
+/** The recall@K against exact search the chosen depth must reach on the sampled users. */
+export const CALIBRATION_TARGET = 0.99;
+/** Users searched (each costs one exact scan of the table). */
+export const CALIBRATION_QUERIES = 32;
+const K = 100;
+
+/** rows [N, I] . q for every row (float64 sums). */
+function dots(rows: Float32Array, dim: number, q: Float32Array, out: Float64Array): Float64Array {
+  for (let r = 0, at = 0; r < out.length; r++, at += dim) {
+    let s = 0;
+    for (let j = 0; j < dim; j++) s += rows[at + j] * q[j];
+    out[r] = s;
+  }
+  return out;
+}
+
+/**
+ * Share of each query's exact top-k (by inner product with rows [N, I]) that `hits(q)` holds, over the queries
+ * [Q, I]; a hit tied with the k-th score counts, at most k per query. One exact scan per query.
+ */
+export function recallAgainstExact(rows: Float32Array, dim: number, queries: Float32Array, k: number,
+  hits: ((q: Float32Array) => ArrayLike<number | bigint>)[]): number[] {
+  const s = new Float64Array(rows.length / dim);
+  const found = hits.map(() => 0);
+  const nq = queries.length / dim;
+  for (let i = 0; i < nq; i++) {
+    const q = queries.subarray(i * dim, (i + 1) * dim);
+    dots(rows, dim, q, s);
+    const kth = s[topK(s, k, undefined, 'last')[k - 1]];
+    hits.forEach((h, j) => {
+      let n = 0;
+      for (const r of Array.from(h(q), Number)) if (s[r] >= kth) n++;
+      found[j] += Math.min(k, n);
+    });
+  }
+  return found.map((f) => f / (k * nq));
+}
+
+/**
+ * Searches `index` (over reps [N, I], augmented per `vectors`) with the first CALIBRATION_QUERIES user reps of `users`
+ * [Q, I] at each ladder depth below N (a search fetches its depth and keeps the best K = 100, as /v1/retrieve does),
+ * and returns the curve and the smallest depth reaching the target, or the deepest tried when none does. Null when
+ * the table is too small for the ladder (N <= 512) or there are no users.
+ */
+export function calibrateInnerProduct(index: UsearchLike, reps: Float32Array, dim: number, users: Float32Array,
+  vectors?: IndexVectors): { ef: number; calibration: SearchCalibration } | null {
+  const n = reps.length / dim;
+  const ladder = EF_LADDER.filter((ef) => ef < n);
+  const queries = users.subarray(0, Math.min(CALIBRATION_QUERIES, users.length / dim) * dim);
+  if (!ladder.length || !queries.length || n < K) return null;
+  const search = (ef: number) => (q: Float32Array) => index.search(vectors ? augmentQuery(q) : q, ef, 1).keys.subarray(0, K);
+  const recall = recallAgainstExact(reps, dim, queries, K, ladder.map(search));
+  const curve = ladder.map((ef, i) => ({ ef, recall: Math.round(recall[i] * 1e4) / 1e4 }));
+  const met = curve.find((c) => c.recall >= CALIBRATION_TARGET);
+  return { ef: (met ?? curve[curve.length - 1]).ef, calibration: { queries: queries.length / dim, k: K, target: CALIBRATION_TARGET, curve } };
+}

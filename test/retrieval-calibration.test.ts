@@ -1,0 +1,96 @@
+// The export measures its inner-product index's search depth on sampled users (src/export/search-calibration.ts):
+// recall against exact search with a hand-made table, the depth chosen on a table whose users point away from the
+// items (where the fixed default misses), and the manifest entry that records it.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { Rng } from '../src/core/index.js';
+import { newUsearch } from '../src/export/ann-index.js';
+import type { ItemsInfo } from '../src/export/manifest.js';
+import { INNER_PRODUCT_DEFAULTS, writeRetrievalIndex } from '../src/export/retrieval-index.js';
+import { CALIBRATION_QUERIES, CALIBRATION_TARGET, calibrateInnerProduct, recallAgainstExact } from '../src/export/search-calibration.js';
+import type { RecModel } from '../src/models/types.js';
+import { UsearchIndex } from '../src/serve/ann.js';
+import { InnerProductSource } from '../src/serve/candidates.js';
+import { tempDir } from './serve-fixture.js';
+
+test('recall against exact search: ties with the k-th count, at most k per query, averaged over queries', () => {
+  // rows . q = 5, 4, 4, 3, 1 for q = [1, 0]; the top-2 is row 0 and either of rows 1, 2
+  const rows = Float32Array.from([5, 0, 4, 1, 4, -1, 3, 0, 1, 0]);
+  const q = Float32Array.from([1, 0, 1, 0]); // the same query twice
+  const [all, half, ties, none] = recallAgainstExact(rows, 2, q, 2, [
+    () => [0, 1], () => [0, 3], () => [2, 1, 0], () => [3, 4],
+  ]);
+  assert.equal(all, 1);
+  assert.equal(half, 0.5);
+  assert.equal(ties, 1, 'three hits at or above the 2nd score count as 2');
+  assert.equal(none, 0);
+});
+
+/** N unit rows leaning towards a direction m, and `users` unit queries pointing away from it (-m plus noise). */
+function awayTable(n: number, dim: number, users: number, seed: number): { reps: Float32Array; users: Float32Array } {
+  const rng = new Rng(seed);
+  const unit = (v: Float32Array) => { const s = Math.hypot(...v); return v.map((x) => x / s); };
+  const m = unit(Float32Array.from({ length: dim }, () => rng.normal()));
+  const reps = new Float32Array(n * dim);
+  for (let r = 0; r < n; r++) reps.set(unit(Float32Array.from({ length: dim }, (_, j) => 2 * m[j] + rng.normal() / Math.sqrt(dim))), r * dim);
+  const q = new Float32Array(users * dim);
+  for (let u = 0; u < users; u++) q.set(unit(Float32Array.from({ length: dim }, (_, j) => -m[j] + 0.3 * rng.normal() / Math.sqrt(dim))), u * dim);
+  return { reps, users: q };
+}
+
+test('the export calibrates the inner-product index depth on its sampled users: deeper where the fixed default misses, and it holds for other users', async () => {
+  const dim = 16, n = 20_000;
+  const { reps, users } = awayTable(n, dim, CALIBRATION_QUERIES + 32, 5);
+  const dir = tempDir('calibration');
+  mkdirSync(join(dir, 'items'), { recursive: true });
+  try {
+    const items: Extract<ItemsInfo, { cached: true }> = {
+      cached: true, count: n, dim, userDim: dim, dtype: 'float32', exportCheck: { maxAbsError: 0, pairs: 0 }, accuracy: null,
+      retrieval: { metric: 'ip', scale: 1, offset: 0, maxResidual: 0 },
+    };
+    const model = { kind: 'dssm' } as RecModel; // an inner-product index reads no model
+    const calibrated = users.subarray(0, CALIBRATION_QUERIES * dim), fresh = users.subarray(CALIBRATION_QUERIES * dim);
+    const info = await writeRetrievalIndex(model, items, reps, dir, { annIndex: true, headQuantization: 'f16', users: calibrated });
+    assert.equal(info.kind, 'inner-product');
+    if (info.kind !== 'inner-product') return;
+    const c = info.calibration!;
+    assert.ok(c, 'the manifest entry records the calibration');
+    assert.equal(c.queries, CALIBRATION_QUERIES);
+    assert.equal(c.k, 100);
+    const at = (ef: number) => c.curve.find((p) => p.ef === ef)!.recall;
+    assert.ok(at(INNER_PRODUCT_DEFAULTS.ef) < CALIBRATION_TARGET, `the fixed default finds ${at(INNER_PRODUCT_DEFAULTS.ef)} here`);
+    assert.ok(info.defaults.ef > INNER_PRODUCT_DEFAULTS.ef && at(info.defaults.ef) >= CALIBRATION_TARGET, JSON.stringify(c.curve));
+    assert.ok(c.curve.every((p) => p.ef >= info.defaults.ef || p.recall < CALIBRATION_TARGET), 'the shallowest depth that reaches the target');
+    assert.deepEqual({ ...info.defaults, ef: INNER_PRODUCT_DEFAULTS.ef }, INNER_PRODUCT_DEFAULTS, 'only ef changes');
+
+    // other users of the same kind, through the serving candidate source at the recorded defaults and at the old one
+    const index = await newUsearch(dim + 1);
+    index.view(join(dir, info.file!));
+    const source = new InnerProductSource(new UsearchIndex(index, info.vectors), info.defaults);
+    const [now, before] = recallAgainstExact(reps, dim, fresh, 100, [
+      (q) => source.candidates(q, 100, info.defaults),
+      (q) => source.candidates(q, 100, INNER_PRODUCT_DEFAULTS),
+    ]);
+    assert.ok(now >= 0.98, `recall@100 of other users at the calibrated ef ${info.defaults.ef}: ${now}`);
+    assert.ok(before < now, `at the fixed ef ${INNER_PRODUCT_DEFAULTS.ef}: ${before}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('calibration keeps the deepest depth tried when none reaches the target, and does not run on tables the ladder covers', async () => {
+  const dim = 4, n = 3000;
+  const rng = new Rng(2);
+  const reps = Float32Array.from({ length: n * dim }, () => rng.normal());
+  const users = Float32Array.from({ length: 4 * dim }, () => rng.normal());
+  // an index that returns the same wrong rows at every depth
+  const wrong = { search: (_q: Float32Array, k: number) => ({ keys: BigUint64Array.from({ length: k }, () => 0n), distances: new Float32Array(k) }) };
+  const c = calibrateInnerProduct(wrong as never, reps, dim, users);
+  assert.deepEqual(c?.calibration.curve.map((p) => p.ef), [512, 1024, 2048]);
+  assert.equal(c?.ef, 2048);
+  assert.ok(c!.calibration.curve.every((p) => p.recall <= 0.01));
+  assert.equal(calibrateInnerProduct(wrong as never, reps.subarray(0, 512 * dim), dim, users), null, '512 rows: every search covers the table');
+  assert.equal(calibrateInnerProduct(wrong as never, reps, dim, new Float32Array(0)), null, 'no users');
+});
