@@ -14,7 +14,7 @@ import { MODELS, TINY_CONFIGS, type ModelName } from '../src/models/registry.js'
 import type { RecModel } from '../src/models/types.js';
 import { openRunIndex } from '../src/serve/run-index.js';
 import { ExperimentSchema, runExperiment } from '../src/train/experiment.js';
-import { rankingEval } from '../src/train/ranking-eval.js';
+import { popularityRanking, rankingEval } from '../src/train/ranking-eval.js';
 import type { RunResult } from '../src/train/run.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'prerank-retrieval-eval-'));
@@ -48,11 +48,46 @@ for (const [kind, headIndex] of [['dssm', 'hnsw'], ['int-tower', 'hnsw'], ['rank
       assert.ok(few['recall@10'] < exact['recall@10'], `three candidates: ${few['recall@10']} vs ${exact['recall@10']}`);
       assert.ok(few['precision@10'] <= 0.3 + 1e-12);
       assert.ok(few['overlap@10'] <= 0.3 + 1e-12 && few['overlap@5'] <= 0.6 + 1e-12, `overlap of three rows: ${few['overlap@5']}, ${few['overlap@10']}`);
+      // every user's list is what is left of rows 0-2 after its train items: lists of at most 3 of 10, mostly alike
+      assert.ok(few['shared@10'] > 0 && few['shared@10'] <= 0.3 + 1e-12, `shared@10 of three rows: ${few['shared@10']}`);
+      assert.ok(exact['shared@10'] >= 0 && exact['shared@10'] <= 1);
     } finally {
       index.close();
     }
   });
 }
+
+test("the popularity reference ranks each user's unseen items by their positive train rows", () => {
+  const ks = [3, 10];
+  const got = popularityRanking(ds, { split: 'test', ks });
+  // by hand: counts, a full sort per user (count desc, then item index), recall and precision at each K
+  const counts = new Map<number, number>();
+  for (const r of ds.splits.train) if (ds.label[r] > 0.5) counts.set(ds.rowItem[r], (counts.get(ds.rowItem[r]) ?? 0) + 1);
+  const seen = new Map<number, Set<number>>(), pos = new Map<number, Set<number>>();
+  for (const r of ds.splits.train) (seen.get(ds.rowUser[r]) ?? seen.set(ds.rowUser[r], new Set()).get(ds.rowUser[r])!).add(ds.rowItem[r]);
+  for (const r of ds.splits.test) if (ds.label[r] > 0.5) (pos.get(ds.rowUser[r]) ?? pos.set(ds.rowUser[r], new Set()).get(ds.rowUser[r])!).add(ds.rowItem[r]);
+  const sums = ks.map(() => ({ recall: 0, precision: 0 }));
+  let users = 0;
+  for (const [u, items] of pos) {
+    const mine = seen.get(u) ?? new Set<number>();
+    const relevant = [...items].filter((i) => !mine.has(i));
+    if (!relevant.length) continue;
+    users++;
+    const order = Array.from({ length: ds.itemCount }, (_, i) => i).filter((i) => !mine.has(i))
+      .sort((a, b) => (counts.get(b) ?? 0) - (counts.get(a) ?? 0) || a - b);
+    ks.forEach((k, t) => {
+      const hits = order.slice(0, k).filter((i) => items.has(i)).length;
+      sums[t].recall += hits / relevant.length;
+      sums[t].precision += hits / k;
+    });
+  }
+  assert.ok(users > 10);
+  assert.equal(got.users, pos.size);
+  ks.forEach((k, t) => {
+    assert.ok(Math.abs(got[`recall@${k}`] - sums[t].recall / users) < 1e-12, `recall@${k}: ${got[`recall@${k}`]} vs ${sums[t].recall / users}`);
+    assert.ok(Math.abs(got[`precision@${k}`] - sums[t].precision / users) < 1e-12, `precision@${k}`);
+  });
+});
 
 test('an experiment with ranking.index reports retrieval through each run\'s index beside exact retrieval', async () => {
   const dataConfig = join(dir, 'data.json');
@@ -77,4 +112,8 @@ test('an experiment with ranking.index reports retrieval through each run\'s ind
   assert.match(md, /through each run's exported retrieval index/);
   assert.match(md, /\| dssm \| 0\.\d{4} ± 0\.0000 \| 0\.\d{4} ± 0\.0000 \| 0\.\d{4} ± 0\.0000 \| 1\.0000 ± 0\.0000 \| \d+ \|/);
   assert.match(md, /\| overlap@5 \| candidates \|/);
+  assert.match(md, /\| popularity \| 0\.\d{4} ± 0\.0000 \| 0\.\d{4} ± 0\.0000 \| 0\.\d{4} ± 0\.0000 \| - \| - \|/);
+  assert.match(md, /\| recall@5 \| ndcg@5 \| shared@5 \| s\/epoch \|/);
+  const json = JSON.parse(readFileSync(join(dir, 'exp', 'results.json'), 'utf8'));
+  assert.deepEqual(json.popularity, [popularityRanking(ds, { split: 'test', ks: [5], seed: 1 })]);
 });

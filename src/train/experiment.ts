@@ -14,7 +14,7 @@ import { SampledSoftmaxSchema } from './sampled-softmax.js';
 import { servingLatencyMs } from './latency.js';
 import { inMemory, loadData, runTraining, type RunResult } from './run.js';
 import type { TrainingData } from '../data/index.js';
-import { rankingEval, type RankingEvalOptions } from './ranking-eval.js';
+import { popularityRanking, rankingEval, type RankingEvalOptions } from './ranking-eval.js';
 import { findRun, recordedRuns } from './experiment-resume.js';
 import { writeFileAtomic } from '../util/atomic-dir.js';
 import { checkGaps, gapLines, seedsText, spreadText } from './split-seeds.js';
@@ -114,7 +114,11 @@ const METRIC_COLUMNS = ['auc', 'gauc', 'logloss'] as const;
 /** Validation metrics of the best epoch (the split every choice is made on). */
 const VAL_COLUMNS = ['auc', 'logloss'] as const;
 
-export function markdownTable(exp: ExperimentConfig, dataName: string, runs: RunRecord[], command: string): string {
+/**
+ * results.md. `popularity`: the popularity reference's ranking metrics (popularityRanking) on the users each seed
+ * evaluates, one entry per seed; none when the experiment has no ranking section.
+ */
+export function markdownTable(exp: ExperimentConfig, dataName: string, runs: RunRecord[], command: string, popularity: Record<string, number>[] = []): string {
   const labels = [...new Set(runs.map((r) => r.label))];
   const baseRuns = runs.filter((r) => r.label === exp.base || r.kind === exp.base);
   const baseAuc = baseRuns.length ? meanStd(baseRuns.map((r) => r.test.auc)).mean : NaN;
@@ -137,12 +141,15 @@ export function markdownTable(exp: ExperimentConfig, dataName: string, runs: Run
     lines.push(`| ${label} | ${VAL_COLUMNS.map((m) => cell(rs.map((r) => r.val[m]))).join(' | ')} | ${METRIC_COLUMNS.map((m) => cell(rs.map((r) => r.test[m]))).join(' | ')} | ${relaImpr(auc, baseAuc).toFixed(2)}% | ${cell(rs.map((r) => r.bestEpoch), 1)} | ${meanStd(rs.map((r) => r.samplesPerSec)).mean.toFixed(0)} | ${meanStd(rs.map((r) => r.latencyMs)).mean.toFixed(3)} |`);
   }
   if (rankingCols.length) {
-    lines.push('', `Full-corpus ranking on test (every item scored, the user's train items masked; test positives that were also train items are not counted), mean ± std over seeds; seconds per training epoch.`, '',
-      `| model | ${rankingCols.join(' | ')} | s/epoch |`, `|---|${rankingCols.map(() => '---').join('|')}|---|`);
+    const shared = `shared@${Math.max(...exp.ranking!.ks)}`;
+    const sharedCell = (xs: (number | undefined)[]) => (xs.every((x) => x !== undefined) ? cell(xs as number[]) : '-');
+    lines.push('', `Full-corpus ranking on test (every item scored, the user's train items masked; test positives that were also train items are not counted), mean ± std over seeds; ${shared}: the mean share of a user's top list that the previous user's also holds (near 1: the model gives every user the same list); seconds per training epoch. The popularity row ranks every user's unseen items by their positive train rows.`, '',
+      `| model | ${rankingCols.join(' | ')} | ${shared} | s/epoch |`, `|---|${rankingCols.map(() => '---').join('|')}|---|---|`);
+    if (popularity.length) lines.push(`| popularity | ${rankingCols.map((c) => cell(popularity.map((p) => p[c]))).join(' | ')} | - | - |`);
     for (const label of labels) {
       const rs = runs.filter((r) => r.label === label && r.ranking);
       if (!rs.length) continue;
-      lines.push(`| ${label} | ${rankingCols.map((c) => cell(rs.map((r) => r.ranking![c]))).join(' | ')} | ${meanStd(rs.map((r) => r.epochSeconds)).mean.toFixed(2)} |`);
+      lines.push(`| ${label} | ${rankingCols.map((c) => cell(rs.map((r) => r.ranking![c]))).join(' | ')} | ${sharedCell(rs.map((r) => r.ranking![shared]))} | ${meanStd(rs.map((r) => r.epochSeconds)).mean.toFixed(2)} |`);
     }
   }
   if (rankingCols.length && runs.some((r) => r.rankingIndex)) {
@@ -218,10 +225,15 @@ export async function runExperiment(exp: ExperimentConfig, command: string, log:
     }
     return out;
   };
+  // the reference every personalised ranking should beat, on the users each seed's runs are evaluated on (first split)
+  const ranking = exp.ranking;
+  const popularity = ranking
+    ? exp.seeds.map((seed) => popularityRanking(inMemory(data, 'ranking metrics'), { split: 'test', ks: ranking.ks, users: ranking.users, seed }))
+    : [];
   const save = (): RunRecord[] => {
     const runs = merged();
-    writeFileAtomic(join(exp.outDir, 'results.json'), JSON.stringify({ experiment: exp, data: data.name, command, runs }, null, 1));
-    writeFileSync(join(exp.outDir, 'results.md'), markdownTable(exp, data.name, runs, command));
+    writeFileAtomic(join(exp.outDir, 'results.json'), JSON.stringify({ experiment: exp, data: data.name, command, ...(ranking ? { popularity } : {}), runs }, null, 1));
+    writeFileSync(join(exp.outDir, 'results.md'), markdownTable(exp, data.name, runs, command, popularity));
     return runs;
   };
   const toTrain = (split: number | undefined) => exp.models.some((m) => (!opts.only || opts.only.includes(m.label ?? m.kind))

@@ -35,32 +35,22 @@ export interface RankingEvalOptions {
 
 /**
  * Metrics by `${family}@${K}`, and `users`: how many users have a positive in the split (users whose positives are all
- * train items are skipped by the metric); with `candidates`, also `candidates`: the mean count per user, and
+ * train items are skipped by the metric); `shared@${largest K}`: the mean share of a user's top-K that the previous
+ * user's top-K also holds (near 1: every user gets the same list, the model does not personalise); with `candidates`, also `candidates`: the mean count per user, and
  * `overlap@${K}`: the share of each user's exact top-K (every item scored, train items masked) that the index path's
  * top-K holds, ties with the K-th counting, averaged over the users scored (1: the index loses nothing).
  */
 export function rankingEval(model: RecModel, data: Dataset, opts: RankingEvalOptions): Record<string, number> & { users: number } {
   if (!model.twoTower || !model.encodeUser || !model.encodeItem || !model.score) throw new Error(`rankingEval: '${model.kind}' is not a two-tower model`);
   const N = data.itemCount;
-  const rows = data.splits[opts.split];
-  // Per user: the split's positives, and the row whose features give the user rep.
-  const relevant = new Map<number, Set<number>>(); // a repeated interaction counts once
-  const firstRow = new Map<number, number>();
-  for (const r of rows) {
-    const u = data.rowUser[r];
-    if (!firstRow.has(u)) firstRow.set(u, r);
-    if (data.label[r] > 0.5) (relevant.get(u) ?? relevant.set(u, new Set()).get(u)!).add(data.rowItem[r]);
-  }
-  if (opts.users !== undefined && opts.users < relevant.size) {
-    const keep = new Set(sampleOf([...relevant.keys()], opts.users, new Rng(opts.seed ?? 1)));
-    for (const u of [...relevant.keys()]) if (!keep.has(u)) relevant.delete(u);
-  }
+  const { relevant, firstRow } = evaluatedUsers(data, opts);
   const masked = data.trainUserItems();
   const metric = new RankingMetrics({ ks: opts.ks });
   const maxK = Math.max(...opts.ks);
-  let found = 0, scored = 0;
+  let found = 0, scored = 0, shared = 0, pairs = 0;
   const overlap = new Float64Array(opts.ks.length);
-  const mask = opts.candidates ? new Uint8Array(N) : null;
+  const mask = new Uint8Array(N);
+  let previous: Set<number> | null = null;
   const wasTraining = model.training;
   model.eval();
   try {
@@ -89,26 +79,37 @@ export function rankingEval(model: RecModel, data: Dataset, opts: RankingEvalOpt
             // a scope per user: a pairwise model's per-pair temporaries are [N, ...] each, too many to hold for a batch
             scope(() => {
               const rep = reps.f.subarray(b * U, b * U + U);
+              const user = Tensor.from(rep, [1, U]);
               let scores: Float32Array | Float64Array;
+              let exact: Float32Array | Float64Array | null = null;
               if (opts.candidates) {
                 const rows = opts.candidates(Float32Array.from(rep), maxK + masked[u].length);
                 found += rows.length;
-                const got = model.score!(Tensor.from(rep, [1, U]), ops.gather(items, Tensor.from(rows, [rows.length], 'int32'))).f;
+                const got = model.score!(user, ops.gather(items, Tensor.from(rows, [rows.length], 'int32'))).f;
                 scores = new Float32Array(N).fill(-Infinity);
                 rows.forEach((row, j) => { scores[row] = got[j]; });
-                const exact = model.score!(Tensor.from(rep, [1, U]), items).f;
-                for (const i of masked[u]) mask![i] = 1;
-                const best = topK(exact, maxK, mask!, 'last'), kept = topK(scores, maxK, mask!, 'last');
-                opts.ks.forEach((k, t) => {
-                  const kth = exact[best[Math.min(k, best.length) - 1]];
-                  let n = 0;
-                  for (let j = 0; j < Math.min(k, kept.length); j++) if (scores[kept[j]] > -Infinity && exact[kept[j]] >= kth) n++;
-                  overlap[t] += n / Math.min(k, best.length);
-                });
-                for (const i of masked[u]) mask![i] = 0;
-                scored++;
+                exact = model.score!(user, items).f;
               } else {
-                scores = model.score!(Tensor.from(rep, [1, U]), items).f;
+                scores = model.score!(user, items).f;
+              }
+              // the user's top list (train items masked; an item not retrieved never enters it), and the exact one
+              for (const i of masked[u]) mask[i] = 1;
+              const top = topK(scores, maxK, mask, 'last').filter((i) => scores[i] > -Infinity);
+              const best = exact ? topK(exact, maxK, mask, 'last') : null;
+              for (const i of masked[u]) mask[i] = 0;
+              if (previous) {
+                shared += top.reduce((n, i) => n + (previous!.has(i) ? 1 : 0), 0) / maxK;
+                pairs++;
+              }
+              previous = new Set(top);
+              if (exact && best) {
+                opts.ks.forEach((k, t) => {
+                  const kk = Math.min(k, best.length), kth = exact[best[kk - 1]];
+                  let n = 0;
+                  for (let j = 0; j < Math.min(k, top.length); j++) if (exact[top[j]] >= kth) n++;
+                  overlap[t] += n / kk;
+                });
+                scored++;
               }
               metric.update({ scores, masked: [masked[u]], relevant: [Int32Array.from(relevant.get(u)!)] });
             });
@@ -122,7 +123,40 @@ export function rankingEval(model: RecModel, data: Dataset, opts: RankingEvalOpt
   const index = opts.candidates
     ? { candidates: found / Math.max(1, relevant.size), ...Object.fromEntries(opts.ks.map((k, t) => [`overlap@${k}`, scored ? overlap[t] / scored : NaN])) }
     : {};
-  return { ...metric.compute(), users: relevant.size, ...index };
+  return { ...metric.compute(), users: relevant.size, [`shared@${maxK}`]: pairs ? shared / pairs : NaN, ...index };
+}
+
+/**
+ * The users a ranking evaluation scores: per user with a positive in the split, its positives (a repeated
+ * interaction counts once) and the split row whose features give its user rep; a seeded sample of `users` of them.
+ */
+function evaluatedUsers(data: Dataset, opts: Pick<RankingEvalOptions, 'split' | 'users' | 'seed'>): { relevant: Map<number, Set<number>>; firstRow: Map<number, number> } {
+  const relevant = new Map<number, Set<number>>();
+  const firstRow = new Map<number, number>();
+  for (const r of data.splits[opts.split]) {
+    const u = data.rowUser[r];
+    if (!firstRow.has(u)) firstRow.set(u, r);
+    if (data.label[r] > 0.5) (relevant.get(u) ?? relevant.set(u, new Set()).get(u)!).add(data.rowItem[r]);
+  }
+  if (opts.users !== undefined && opts.users < relevant.size) {
+    const keep = new Set(sampleOf([...relevant.keys()], opts.users, new Rng(opts.seed ?? 1)));
+    for (const u of [...relevant.keys()]) if (!keep.has(u)) relevant.delete(u);
+  }
+  return { relevant, firstRow };
+}
+
+/**
+ * The reference every personalised ranking should beat: each user gets the items with the most positive train rows
+ * (ties by item index), their own train items masked, scored over the users rankingEval scores with the same options.
+ */
+export function popularityRanking(data: Dataset, opts: Pick<RankingEvalOptions, 'split' | 'ks' | 'users' | 'seed'>): Record<string, number> & { users: number } {
+  const { relevant } = evaluatedUsers(data, opts);
+  const counts = new Float64Array(data.itemCount);
+  for (const r of data.splits.train) if (data.label[r] > 0.5) counts[data.rowItem[r]]++;
+  const masked = data.trainUserItems();
+  const metric = new RankingMetrics({ ks: opts.ks });
+  for (const [u, items] of relevant) metric.update({ scores: counts, masked: [masked[u]], relevant: [Int32Array.from(items)] });
+  return { ...metric.compute(), users: relevant.size };
 }
 
 /** k of xs, uniformly without replacement (a partial Fisher-Yates shuffle). */
