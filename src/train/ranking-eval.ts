@@ -4,7 +4,8 @@
 // The user rep comes from the user tower on the user's first row of the split, or from a training strategy's own
 // user state (OneBP's stored encodings) when one is given. A large corpus may evaluate a seeded sample of the users.
 // Retrieval through an index scores only the items a candidate generator returns (`candidates`); the rest count as
-// not retrieved. Shape letters: N items, I item rep width, U user width.
+// not retrieved. popularityRanking is the model-free reference on the same users. Shape letters: N items, I item rep
+// width, U user width.
 import { Tensor } from '../core/tensor.js';
 import * as ops from '../core/ops/index.js';
 import { Rng } from '../core/random.js';
@@ -36,9 +37,10 @@ export interface RankingEvalOptions {
 /**
  * Metrics by `${family}@${K}`, and `users`: how many users have a positive in the split (users whose positives are all
  * train items are skipped by the metric); `shared@${largest K}`: the mean share of a user's top-K that the previous
- * user's top-K also holds (near 1: every user gets the same list, the model does not personalise); with `candidates`, also `candidates`: the mean count per user, and
- * `overlap@${K}`: the share of each user's exact top-K (every item scored, train items masked) that the index path's
- * top-K holds, ties with the K-th counting, averaged over the users scored (1: the index loses nothing).
+ * user's top-K also holds (near 1: every user gets the same list, the model does not personalise). With
+ * `candidates`, also `candidates`: the mean count per user, and `overlap@${K}`: the share of each user's exact top-K
+ * (every item scored, train items masked) that the index path's top-K holds, ties with the K-th counting, averaged
+ * over the users scored (1: the index loses nothing).
  */
 export function rankingEval(model: RecModel, data: Dataset, opts: RankingEvalOptions): Record<string, number> & { users: number } {
   if (!model.twoTower || !model.encodeUser || !model.encodeItem || !model.score) throw new Error(`rankingEval: '${model.kind}' is not a two-tower model`);
