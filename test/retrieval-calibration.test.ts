@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { Rng } from '../src/core/index.js';
 import { newUsearch } from '../src/export/ann-index.js';
 import type { ItemsInfo } from '../src/export/manifest.js';
-import { INNER_PRODUCT_DEFAULTS, writeRetrievalIndex } from '../src/export/retrieval-index.js';
+import { INNER_PRODUCT_DEFAULTS, retrievalSummary, writeRetrievalIndex } from '../src/export/retrieval-index.js';
 import { CALIBRATION_QUERIES, CALIBRATION_TARGET, calibrateInnerProduct, recallAgainstExact } from '../src/export/search-calibration.js';
 import type { RecModel } from '../src/models/types.js';
 import { UsearchIndex } from '../src/serve/ann.js';
@@ -64,6 +64,8 @@ test('the export calibrates the inner-product index depth on its sampled users: 
     assert.ok(info.defaults.ef > INNER_PRODUCT_DEFAULTS.ef && at(info.defaults.ef) >= CALIBRATION_TARGET, JSON.stringify(c.curve));
     assert.ok(c.curve.every((p) => p.ef >= info.defaults.ef || p.recall < CALIBRATION_TARGET), 'the shallowest depth that reaches the target');
     assert.deepEqual({ ...info.defaults, ef: INNER_PRODUCT_DEFAULTS.ef }, INNER_PRODUCT_DEFAULTS, 'only ef changes');
+    // what `prerank export` prints of it
+    assert.match(retrievalSummary(info), new RegExp(`^retrieval: HNSW inner product, ef ${info.defaults.ef} \\(recall@100 on 32 sampled users: 512 0\\.\\d{3}, 1024 0\\.\\d{3}, `));
 
     // other users of the same kind, through the serving candidate source at the recorded defaults and at the old one
     const index = await newUsearch(dim + 1);
@@ -93,4 +95,16 @@ test('calibration keeps the deepest depth tried when none reaches the target, an
   assert.ok(c!.calibration.curve.every((p) => p.recall <= 0.01));
   assert.equal(calibrateInnerProduct(wrong as never, reps.subarray(0, 512 * dim), dim, users), null, '512 rows: every search covers the table');
   assert.equal(calibrateInnerProduct(wrong as never, reps, dim, new Float32Array(0)), null, 'no users');
+});
+
+test('the export line names every retrieval index kind with its default search settings', () => {
+  const layout = { heads: 8, size: 64, offset: 0, queries: 24, userOffset: 0, normalize: false, fidelity: 'exact' as const };
+  const d = { perHead: 256, sumDepth: 1024, ef: 256, maxCandidates: 8192 };
+  assert.equal(retrievalSummary({ kind: 'multi-vector', file: 'items/heads.usearch', layout, quantization: 'f16', defaults: d }),
+    "retrieval: HNSW over 8 item vectors of 64 per item, 24 per user, k' 256, ef 256, cap 8192");
+  assert.equal(retrievalSummary({ kind: 'multi-vector-centroids', file: null, layout: { ...layout, anchors: { user: '', item: '' } }, centroids: 4096, defaults: { ...d, nprobe: 1 } }),
+    'retrieval: 4096 centroids over 8 item vectors of 64 per item, 24 per user, anchored, built when loaded, nprobe 1, cap 8192');
+  assert.equal(retrievalSummary({ kind: 'inner-product', file: 'items/ann.usearch', defaults: INNER_PRODUCT_DEFAULTS }), 'retrieval: HNSW inner product, ef 1024');
+  assert.equal(retrievalSummary({ kind: 'none', reason: "'lr' scores no inner product" }), "retrieval: exact mode only ('lr' scores no inner product)");
+  assert.equal(retrievalSummary(undefined), 'retrieval: exact mode only (written before retrieval indexes)');
 });

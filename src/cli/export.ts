@@ -4,6 +4,7 @@
 import { exportBundle, exportOnnxBundle, exportOnnxRun } from '../export/index.js';
 import { ID_TABLE_VERSION } from '../export/id-table.js';
 import { upgradeBundle } from '../export/upgrade-bundle.js';
+import { retrievalSummary } from '../export/retrieval-index.js';
 import { ITEM_DTYPES } from '../export/item-table.js';
 import { defineCommand, UsageError } from './command.js';
 
@@ -48,7 +49,7 @@ export const exportCommand = defineCommand({
     const { manifest } = await exportBundle(o.model!, o.out, { itemDtype: o.items, headIndex: o['head-index'] });
     const it = manifest.items;
     const items = it.cached
-      ? `${it.count} item reps [${it.count}, ${it.dim}] ${it.dtype}${it.accuracy ? ` (max abs score error vs float32 ${it.accuracy.maxAbsScoreError.toExponential(2)})` : ''}; export check ${it.exportCheck.maxAbsError.toExponential(2)}; retrieval ${it.retrieval ? 'inner product' : 'not available'}`
+      ? `${it.count} item reps [${it.count}, ${it.dim}] ${it.dtype}${it.accuracy ? ` (max abs score error vs float32 ${it.accuracy.maxAbsScoreError.toExponential(2)})` : ''}; export check ${it.exportCheck.maxAbsError.toExponential(2)}; ${retrievalSummary(it.retrievalIndex)}`
       : `${it.count} items, not cached (${it.reason})`;
     const ue = manifest.strategy?.userEncodings;
     const users = ue ? `; ${ue.count} stored user encodings [${ue.count}, ${ue.dim}] from strategy '${manifest.strategy!.kind}' (other users: the user tower)` : '';

@@ -193,3 +193,20 @@ export async function writeRetrievalIndex(model: RecModel, items: Extract<ItemsI
   const saved = o.annIndex && (await saveAnnIndex(heads, layout.size, join(dir, FILES.itemHeadsAnn), { vectors, params }));
   return { kind: 'multi-vector', file: saved ? FILES.itemHeadsAnn : null, layout, quantization: o.headQuantization, defaults: multiVectorDefaults(layout), vectors };
 }
+
+/** One line on a bundle's retrieval index for people: its kind, default search settings and measured depth. */
+export function retrievalSummary(info: RetrievalIndexInfo | undefined): string {
+  if (!info) return 'retrieval: exact mode only (written before retrieval indexes)';
+  if (info.kind === 'none') return `retrieval: exact mode only (${info.reason})`;
+  const d = info.defaults;
+  const saved = info.file ? '' : ', built when loaded';
+  if (info.kind === 'inner-product') {
+    const c = info.calibration;
+    const curve = c ? ` (recall@${c.k} on ${c.queries} sampled users: ${c.curve.map((p) => `${p.ef} ${p.recall.toFixed(3)}`).join(', ')})` : '';
+    return `retrieval: HNSW inner product${saved}, ef ${d.ef}${curve}`;
+  }
+  const l = info.layout;
+  const vectors = `${l.heads} item vectors of ${l.size} per item, ${l.queries} per user${l.anchors ? ', anchored' : ''}`;
+  if (info.kind === 'multi-vector') return `retrieval: HNSW over ${vectors}${saved}, k' ${d.perHead}, ef ${d.ef}, cap ${d.maxCandidates}`;
+  return `retrieval: ${info.centroids} centroids over ${vectors}${saved}, nprobe ${d.nprobe ?? 1}, cap ${d.maxCandidates}`;
+}
