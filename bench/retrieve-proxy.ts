@@ -11,7 +11,7 @@ import { topK } from '../src/eval/top-k.js';
 import { decodeAll } from '../src/export/item-table.js';
 import { headVectors, queryVectors, retrievalIndexOf } from '../src/export/retrieval-index.js';
 import type { MultiVectorLayout } from '../src/export/manifest.js';
-import { innerProducts } from '../src/serve/ann.js';
+import { innerProducts } from '../src/export/mips.js';
 import { Deployment } from '../src/serve/service.js';
 import { cpuModel } from './proc.js';
 import { userReps } from './retrieve-reach.js';

@@ -8,7 +8,7 @@ import { topK } from '../src/eval/top-k.js';
 import type { MultiVectorLayout } from '../src/export/manifest.js';
 import { queryVectors } from '../src/export/retrieval-index.js';
 import type { RecModel } from '../src/models/types.js';
-import { innerProducts } from '../src/serve/ann.js';
+import { innerProducts } from '../src/export/mips.js';
 
 const K = 100;
 const round = (x: number, d = 3): number => Math.round(x * 10 ** d) / 10 ** d;

@@ -5,8 +5,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng } from '../src/core/index.js';
 import { newUsearch } from '../src/export/ann-index.js';
-import { augmentedVectors, augmentQuery, augmentRows, maxNorm } from '../src/export/mips.js';
-import { buildAnnIndex, innerProducts, openUsearch } from '../src/serve/ann.js';
+import { augmentedVectors, augmentQuery, augmentRows, innerProducts, maxNorm } from '../src/export/mips.js';
+import { buildAnnIndex, openUsearch } from '../src/serve/ann.js';
 import { usearchHeads } from '../src/serve/candidates.js';
 
 const N = 2000, P = 8, K = 10;

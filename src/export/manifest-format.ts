@@ -133,11 +133,6 @@ export interface MultiVectorLayout {
 export type IndexVectors = { kind: 'augmented'; maxNorm: number };
 
 /**
- * The candidate generator a bundle ships for /v1/retrieve; every kind rescores its candidates exactly, and exact
- * full-corpus scoring is available whatever the kind. Bundles without this entry: 'inner-product' when `retrieval`
- * is set, else 'none' (src/export/retrieval-index.ts, retrievalIndexOf).
- */
-/**
  * How the export chose an index's default search depth (src/export/search-calibration.ts): recall@k of the saved
  * index against exact search, over `queries` sampled training users, at each depth tried; the default is the
  * smallest depth with recall >= target (the deepest tried when none reaches it).
@@ -149,6 +144,11 @@ export interface SearchCalibration {
   curve: { ef: number; recall: number }[];
 }
 
+/**
+ * The candidate generator a bundle ships for /v1/retrieve; every kind rescores its candidates exactly, and exact
+ * full-corpus scoring is available whatever the kind. Bundles without this entry: 'inner-product' when `retrieval`
+ * is set, else 'none' (src/export/retrieval-index.ts, retrievalIndexOf).
+ */
 export type RetrievalIndexInfo =
   | { kind: 'inner-product'; file: string | null; defaults: SearchDefaults; vectors?: IndexVectors; calibration?: SearchCalibration }
   | { kind: 'multi-vector'; file: string | null; layout: MultiVectorLayout; quantization: 'f32' | 'f16' | 'i8'; defaults: SearchDefaults; vectors?: IndexVectors }

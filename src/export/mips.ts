@@ -9,6 +9,20 @@
 // Shape letters: N vectors, P vector width.
 import type { IndexVectors } from './manifest.js';
 
+/**
+ * <rows[i], q> for every row of rows [N, P], summed in float64, into `out` when given (a Float64Array keeps the sums
+ * exact enough that near-ties keep their order).
+ */
+export function innerProducts<T extends Float32Array | Float64Array = Float32Array>(rows: Float32Array, dim: number, q: ArrayLike<number>,
+  out: T = new Float32Array(rows.length / dim) as T): T {
+  for (let i = 0; i < out.length; i++) {
+    let s = 0;
+    for (let j = 0; j < dim; j++) s += rows[i * dim + j] * q[j];
+    out[i] = s;
+  }
+  return out;
+}
+
 /** The largest L2 norm among the rows [N, P] of x (0 for none). */
 export function maxNorm(x: Float32Array, p: number): number {
   let m = 0;

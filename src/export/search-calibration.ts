@@ -8,7 +8,7 @@
 // Shape letters: N items, I rep width, Q queries.
 import { topK } from '../eval/top-k.js';
 import type { UsearchLike } from './ann-index.js';
-import { augmentQuery } from './mips.js';
+import { augmentQuery, innerProducts } from './mips.js';
 import type { IndexVectors, SearchCalibration } from './manifest.js';
 
 /**
@@ -22,16 +22,6 @@ export const CALIBRATION_TARGET = 0.99;
 export const CALIBRATION_QUERIES = 32;
 const K = 100;
 
-/** rows [N, I] . q for every row (float64 sums). */
-function dots(rows: Float32Array, dim: number, q: Float32Array, out: Float64Array): Float64Array {
-  for (let r = 0, at = 0; r < out.length; r++, at += dim) {
-    let s = 0;
-    for (let j = 0; j < dim; j++) s += rows[at + j] * q[j];
-    out[r] = s;
-  }
-  return out;
-}
-
 /**
  * Share of each query's exact top-k (by inner product with rows [N, I]) that `hits(q)` holds, over the queries
  * [Q, I]; a hit tied with the k-th score counts, at most k per query. One exact scan per query.
@@ -43,7 +33,7 @@ export function recallAgainstExact(rows: Float32Array, dim: number, queries: Flo
   const nq = queries.length / dim;
   for (let i = 0; i < nq; i++) {
     const q = queries.subarray(i * dim, (i + 1) * dim);
-    dots(rows, dim, q, s);
+    innerProducts(rows, dim, q, s);
     const kth = s[topK(s, k, undefined, 'last')[k - 1]];
     hits.forEach((h, j) => {
       let n = 0;
@@ -65,7 +55,7 @@ export function calibrateInnerProduct(index: UsearchLike, reps: Float32Array, di
   const n = reps.length / dim;
   const ladder = EF_LADDER.filter((ef) => ef < n);
   const queries = users.subarray(0, Math.min(CALIBRATION_QUERIES, users.length / dim) * dim);
-  if (!ladder.length || !queries.length || n < K) return null;
+  if (!ladder.length || !queries.length) return null;
   const search = (ef: number) => (q: Float32Array) => index.search(vectors ? augmentQuery(q) : q, ef, 1).keys.subarray(0, K);
   const recall = recallAgainstExact(reps, dim, queries, K, ladder.map(search));
   const curve = ladder.map((ef, i) => ({ ef, recall: Math.round(recall[i] * 1e4) / 1e4 }));

@@ -5,7 +5,7 @@
 import { topK } from '../eval/top-k.js';
 import { addRows, newUsearch, type UsearchLike, type UsearchParams } from '../export/ann-index.js';
 import type { IndexVectors } from '../export/manifest.js';
-import { augmentQuery } from '../export/mips.js';
+import { augmentQuery, innerProducts } from '../export/mips.js';
 
 export interface AnnIndex {
   readonly kind: 'usearch' | 'brute-force';
@@ -13,16 +13,6 @@ export interface AnnIndex {
   /** Rows of the K items with the largest inner product with q [I], best first (fewer when N < K). */
   search(q: Float32Array, k: number): Int32Array;
   close(): void;
-}
-
-/** <rows[i], q> for every row of rows [N, I] (into out when given). */
-export function innerProducts(rows: Float32Array, dim: number, q: ArrayLike<number>, out = new Float32Array(rows.length / dim)): Float32Array {
-  for (let i = 0; i < out.length; i++) {
-    let s = 0;
-    for (let j = 0; j < dim; j++) s += rows[i * dim + j] * q[j];
-    out[i] = s;
-  }
-  return out;
 }
 
 export class BruteForceIndex implements AnnIndex {

@@ -11,13 +11,13 @@ import type { Bundle } from '../export/bundle.js';
 import { newUsearch, type UsearchLike } from '../export/ann-index.js';
 import { decodeAll, type ItemTable } from '../export/item-table.js';
 import type { IndexVectors, MultiVectorLayout, RetrievalIndexInfo, SearchDefaults } from '../export/manifest.js';
-import { similarityOf } from '../export/mips.js';
+import { innerProducts, similarityOf } from '../export/mips.js';
 import { HEAD_INDEX_PARAMS, headVectors, queryVectors, retrievalIndexOf } from '../export/retrieval-index.js';
 import { buildHeadCentroids, loadHeadCentroids } from '../export/head-centroids.js';
 import type { RecModel } from '../models/types.js';
 import type { CandidateSource, QueryVectors } from './candidate-source.js';
 import { CentroidSource } from './centroid-source.js';
-import { BruteForceIndex, buildAnnIndex, innerProducts, openUsearch, type AnnIndex, type AnnKind } from './ann.js';
+import { BruteForceIndex, buildAnnIndex, openUsearch, type AnnIndex, type AnnKind } from './ann.js';
 
 export type { CandidateSource, QueryVectors } from './candidate-source.js';
 

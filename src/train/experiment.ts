@@ -110,6 +110,9 @@ function cell(xs: number[], digits = 4): string {
   return `${mean.toFixed(digits)} ± ${std.toFixed(digits)}`;
 }
 
+/** cell(xs), or '-' when some run did not record the value (runs written before it existed). */
+const recordedCell = (xs: (number | undefined)[]): string => (xs.every((x) => x !== undefined) ? cell(xs as number[]) : '-');
+
 const METRIC_COLUMNS = ['auc', 'gauc', 'logloss'] as const;
 /** Validation metrics of the best epoch (the split every choice is made on). */
 const VAL_COLUMNS = ['auc', 'logloss'] as const;
@@ -142,14 +145,13 @@ export function markdownTable(exp: ExperimentConfig, dataName: string, runs: Run
   }
   if (rankingCols.length) {
     const shared = `shared@${Math.max(...exp.ranking!.ks)}`;
-    const sharedCell = (xs: (number | undefined)[]) => (xs.every((x) => x !== undefined) ? cell(xs as number[]) : '-');
     lines.push('', `Full-corpus ranking on test (every item scored, the user's train items masked; test positives that were also train items are not counted), mean ± std over seeds; ${shared}: the mean share of a user's top list that the previous user's also holds (near 1: the model gives every user the same list); seconds per training epoch. The popularity row ranks every user's unseen items by their positive train rows.`, '',
       `| model | ${rankingCols.join(' | ')} | ${shared} | s/epoch |`, `|---|${rankingCols.map(() => '---').join('|')}|---|---|`);
     if (popularity.length) lines.push(`| popularity | ${rankingCols.map((c) => cell(popularity.map((p) => p[c]))).join(' | ')} | - | - |`);
     for (const label of labels) {
       const rs = runs.filter((r) => r.label === label && r.ranking);
       if (!rs.length) continue;
-      lines.push(`| ${label} | ${rankingCols.map((c) => cell(rs.map((r) => r.ranking![c]))).join(' | ')} | ${sharedCell(rs.map((r) => r.ranking![shared]))} | ${meanStd(rs.map((r) => r.epochSeconds)).mean.toFixed(2)} |`);
+      lines.push(`| ${label} | ${rankingCols.map((c) => cell(rs.map((r) => r.ranking![c]))).join(' | ')} | ${recordedCell(rs.map((r) => r.ranking![shared]))} | ${meanStd(rs.map((r) => r.epochSeconds)).mean.toFixed(2)} |`);
     }
   }
   if (rankingCols.length && runs.some((r) => r.rankingIndex)) {
@@ -159,8 +161,7 @@ export function markdownTable(exp: ExperimentConfig, dataName: string, runs: Run
     for (const label of labels) {
       const rs = runs.filter((r) => r.label === label && r.rankingIndex);
       if (!rs.length) continue;
-      const overlap = (c: string) => (rs.every((r) => r.rankingIndex![c] !== undefined) ? cell(rs.map((r) => r.rankingIndex![c])) : '-');
-      lines.push(`| ${label} | ${rankingCols.map((c) => cell(rs.map((r) => r.rankingIndex![c]))).join(' | ')} | ${overlapCols.map(overlap).join(' | ')} | ${meanStd(rs.map((r) => r.rankingIndex!.candidates)).mean.toFixed(0)} |`);
+      lines.push(`| ${label} | ${rankingCols.map((c) => cell(rs.map((r) => r.rankingIndex![c]))).join(' | ')} | ${overlapCols.map((c) => recordedCell(rs.map((r) => r.rankingIndex![c]))).join(' | ')} | ${meanStd(rs.map((r) => r.rankingIndex!.candidates)).mean.toFixed(0)} |`);
     }
   }
   lines.push(...gapLines(exp, runs));
