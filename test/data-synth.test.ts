@@ -100,6 +100,27 @@ test('users and items carry categorical, list and dense features; categories nes
   assert.ok(Number(minPrice) > 0 && Number(medianPrice) > 5 && Number(medianPrice) < 100, `median price ${medianPrice}`);
 });
 
+test('exposure by interest: an event shows the best of several popularity draws for its user; one draw is the default', async () => {
+  /** Share of events whose item's subcategory is among its user's interests, and the top 1% of items' share of events. */
+  const interest = async (dir: string) => {
+    const [[inInterests, top]] = await rows(`WITH e AS (SELECT * FROM '${join(dir, 'events.parquet')}'
+        JOIN '${join(dir, 'users.parquet')}' USING (user_id) JOIN '${join(dir, 'items.parquet')}' USING (item_id)),
+      r AS (SELECT count(*) n, row_number() OVER (ORDER BY count(*) DESC) k FROM e GROUP BY item_id)
+      SELECT (SELECT avg(list_contains(interests, subcategory)::INT) FROM e), sum(n) FILTER (WHERE k <= ${SMALL.items / 100}) / sum(n) FROM r`);
+    return { inInterests: Number(inInterests), top: Number(top) };
+  };
+  const personal = await writeSynthLog(join(root, 'interest'), { ...SMALL, threads: 2, params: { exposureCandidates: 16 } });
+  const [base, chosen] = [await interest(one.dir), await interest(personal.dir)];
+  assert.ok(base.inInterests < 0.08, `popularity exposure: ${base.inInterests} of events on an interest topic`);
+  assert.ok(chosen.inInterests > 2.5 * base.inInterests, `interest exposure: ${chosen.inInterests} vs ${base.inInterests}`);
+  assert.ok(chosen.top > 0.15, `popularity still matters: the top 1% of items hold ${chosen.top}`);
+  // users and items do not depend on exposure; one candidate is the default log whatever the weight
+  for (const f of ['users.parquet', 'items.parquet']) assert.equal(sha(join(personal.dir, f)), sha(join(one.dir, f)), f);
+  const single = await writeSynthLog(join(root, 'one-candidate'), { ...SMALL, threads: 2, params: { exposureCandidates: 1, exposureWeight: 99 } });
+  assert.equal(sha(join(single.dir, 'events.parquet')), sha(join(one.dir, 'events.parquet')));
+  await assert.rejects(writeSynthLog(join(root, 'bad'), { ...SMALL, params: { exposureCandidates: 0 } }), /exposureCandidates must be an integer in 1\.\.64, got 0/);
+});
+
 test('Dataset.load reads the written config: entity files, list features, temporal split, history', async () => {
   const ds = await Dataset.load(one.config);
   assert.equal(ds.report.rowsRead, SMALL.events);

@@ -2,6 +2,7 @@
 import { cpus } from 'node:os';
 import { duckdbThreads } from '../data/duck-db.js';
 import { SYNTH_SIZES, writeSynthLog, type SynthProgress, type SynthSize } from '../data/synth-log.js';
+import { DEFAULT_SYNTH_PARAMS, MAX_EXPOSURE_CANDIDATES } from '../data/synth-sql.js';
 import { peakRssMiB } from '../util/proc.js';
 import { defineCommand } from './command.js';
 
@@ -22,8 +23,13 @@ export const synthCommand = defineCommand({
     items: { type: 'int', min: 1, value: 'n', defaultText: "the size's", description: 'number of items' },
     seed: { type: 'int', min: 0, default: 1, description: 'the seed; the files are the same bytes for a seed and DuckDB version' },
     threads: { type: 'int', min: 1, value: 'n', defaultText: 'PRERANK_DUCKDB_THREADS or the core count', description: 'DuckDB threads (the files do not depend on it)' },
+    'exposure-candidates': { type: 'int', min: 1, max: MAX_EXPOSURE_CANDIDATES, default: DEFAULT_SYNTH_PARAMS.exposureCandidates,
+      description: 'popularity draws an event picks its item from by the user\'s interests (1: exposure by popularity alone)' },
+    'exposure-weight': { type: 'number', default: DEFAULT_SYNTH_PARAMS.exposureWeight,
+      description: 'how sharply that pick follows the interests (softmax weight on a cosine)' },
   },
   examples: ['prerank data synth --out .synth/S', 'prerank data synth --size M --out .synth/M',
+    'prerank data synth --exposure-candidates 16 --out .synth/S-interest',
     'prerank data synth --events 200000 --users 40000 --items 20000 --out .synth/200k'],
   notes: 'The folder gets events.parquet, users.parquet, items.parquet, config.json (a data config: '
     + '`prerank data inspect --config <dir>/config.json`, or data.config of a train config) and synth.json (counts, '
@@ -31,9 +37,12 @@ export const synthCommand = defineCommand({
   async run(o) {
     const base = SYNTH_SIZES[o.size];
     const threads = duckdbThreads(o.threads);
-    const opts = { events: o.events ?? base.events, users: o.users ?? base.users, items: o.items ?? base.items, seed: o.seed, threads };
-    console.log(`synth: ${opts.events} events, ${opts.users} users, ${opts.items} items, seed ${opts.seed}, ${threads} DuckDB threads`
-      + ` (${cpus()[0]?.model ?? 'unknown CPU'})`);
+    const params = { exposureCandidates: o['exposure-candidates'], exposureWeight: o['exposure-weight'] };
+    const opts = { events: o.events ?? base.events, users: o.users ?? base.users, items: o.items ?? base.items, seed: o.seed, threads, params };
+    const exposure = params.exposureCandidates === 1 ? 'exposure by popularity'
+      : `exposure by interest (${params.exposureCandidates} candidates, weight ${params.exposureWeight})`;
+    console.log(`synth: ${opts.events} events, ${opts.users} users, ${opts.items} items, seed ${opts.seed}, ${exposure}, `
+      + `${threads} DuckDB threads (${cpus()[0]?.model ?? 'unknown CPU'})`);
     const r = await writeSynthLog(o.out, { ...opts, onProgress: progressPrinter() });
     const mib = (b: number): string => `${(b / 2 ** 20).toFixed(1)} MiB`;
     for (const f of r.files) console.log(`  ${f.file.padEnd(16)} ${mib(f.bytes)}`);

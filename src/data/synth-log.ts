@@ -103,8 +103,8 @@ async function writeFiles(con: DuckDBConnection, out: string, sql: SynthSql, opt
   const layers = {
     users: () => [sql.userLayers('i'), sql.userOutput('i')] as const,
     items: () => [sql.itemLayers('i'), sql.itemOutput('i')] as const,
-    events: () => [[...sql.eventLayers('i', opts.events, opts.users, opts.items), ...sql.userLayers('uid'),
-      ...sql.itemLayers('iid'), ...sql.labelLayers()], sql.eventOutput()] as const,
+    events: () => [[...sql.eventLayers('i', opts.events, opts.users), ...sql.userLayers('uid'),
+      ...sql.exposureLayers('i', opts.items), ...sql.itemLayers('iid'), ...sql.labelLayers()], sql.eventOutput()] as const,
   };
   const files: SynthFileReport[] = [];
   for (const name of SYNTH_FILES) {

@@ -79,12 +79,23 @@ export interface SynthParams {
   /** Period covered by the timestamps, starting at `start` (Unix seconds). */
   days: number;
   start: number;
+  /** Items an event chooses its item from (1..MAX_EXPOSURE_CANDIDATES). 1: the item is a popularity draw, whoever the
+   * user is. k > 1: k popularity draws, of which the event shows one with probability proportional to
+   * exp(exposureWeight x cos(the user's interest head, the candidate's topic)): what a personalised upstream stage
+   * would show. */
+  exposureCandidates: number;
+  /** Sharpness of that choice (ignored with one candidate). */
+  exposureWeight: number;
 }
 
 export const DEFAULT_SYNTH_PARAMS: SynthParams = {
   facetWeight: 3, factorWeight: 0.5, featureWeight: 1, userBias: 0.3, itemBias: 0.3, noise: 0.3, headNoise: 0.3,
   facetNoise: 0.3, crossTopic: 0.5, base: -1.7, userZipf: 0.6, itemZipf: 0.95, topicZipf: 0.9, days: 90, start: 1_735_689_600,
+  exposureCandidates: 1, exposureWeight: 8,
 };
+
+/** The most candidates an event's exposure may draw (their streams sit between the scalar and the vector streams). */
+export const MAX_EXPOSURE_CANDIDATES = 64;
 
 /** Mean of sum_h max_f cos(head_h, facet_f) over events, measured once; centring keeps the click rate put when facetWeight changes. */
 export const FACET_MEAN = 0.81;
@@ -102,7 +113,7 @@ const HOUR_CUM = HOUR_W.reduce((c, w) => [...c, c[c.length - 1] + w], [0]);
 
 /** Hash streams of scalar draws. */
 const S = {
-  evUser: 1, evItem: 2, evMisc: 3, evNoise: 4,
+  evUser: 1, evItem: 2, evMisc: 3, evNoise: 4, evCandidate: 120, evChoice: 200,
   uDemo: 10, uRegion: 11, uAccount: 12, uVisible: 13, uExtra: 14, uBias: 15, uTopic: 20,
   iTopic: 40, iBrand: 50, iTags: 51, iGlobalTag: 53, iPrice: 55, iBias: 56,
   catBias: 90, catGender: 91, catPrice: 92, regionBias: 93,
@@ -325,8 +336,9 @@ export class SynthSql {
       `'b' || i_brand AS brand`, `${tags} AS tags`, 'i_price AS price'];
   }
 
-  /** Event columns for row number `row` of `events`: user and item ids, timestamp, context. */
-  eventLayers(row: string, events: number, users: number, items: number): Layer[] {
+  /** Event columns for row number `row` of `events`: the user id, the timestamp and the hashes later layers draw from
+   * (the item id comes from exposureLayers, after the user's columns). */
+  eventLayers(row: string, events: number, users: number): Layer[] {
     const p = this.p;
     return [
       [['e_hu', this.hash(row, S.evUser)], ['e_hi', this.hash(row, S.evItem)], ['e_hm', this.hash(row, S.evMisc)],
@@ -334,14 +346,42 @@ export class SynthSql {
       // row i covers [i, i + 1) / events of the period: timestamps rise with the row, jittered inside its slot
       [['e_x', `(${row} + ((e_hi & 2047)::DOUBLE + 0.5) / 2048.0) / ${events} * ${p.days}`]],
       [['uid', this.zipfId(u53('e_hu'), users, p.userZipf, S.permUser)],
-        ['iid', this.zipfId(u53('e_hi'), items, p.itemZipf, S.permItem)],
         ['e_day', 'floor(e_x)'], ['e_hour', bucket('(e_x - floor(e_x))', HOUR_CUM.slice(1, 24))]],
       [['e_ts', `${p.start} + e_day::BIGINT * 86400 + floor(3600.0 * (e_hour + ((e_x - e_day) - ${pick('e_hour', HOUR_CUM.slice(0, 24))})
         / ${pick('e_hour', HOUR_W)}))::BIGINT`]],
     ];
   }
 
-  /** The label layers, after eventLayers, userLayers('uid') and itemLayers('iid'). */
+  /** The event's item id `iid`, after eventLayers and userLayers('uid'): a popularity draw, or the choice among
+   * exposureCandidates popularity draws by the user's interest (SynthParams.exposureCandidates). */
+  exposureLayers(row: string, items: number): Layer[] {
+    const p = this.p;
+    const k = p.exposureCandidates;
+    if (!Number.isInteger(k) || k < 1 || k > MAX_EXPOSURE_CANDIDATES) {
+      throw new Error(`synth: exposureCandidates must be an integer in 1..${MAX_EXPOSURE_CANDIDATES}, got ${k}`);
+    }
+    if (!Number.isFinite(p.exposureWeight)) throw new Error(`synth: exposureWeight must be a finite number, got ${p.exposureWeight}`);
+    const itemOf = (h: string) => this.zipfId(u53(h), items, p.itemZipf, S.permItem);
+    if (k === 1) return [[['iid', itemOf('e_hi')]]];
+    const ks = Array.from({ length: k }, (_, c) => c);
+    // candidate 0 is the draw a one-candidate log uses; the choice's Gumbel noise takes 16-bit parts of its own hashes
+    const hashes: Layer = ks.map((c) => [`x_h${c}`, c === 0 ? 'e_hi' : this.hash(row, S.evCandidate + c)]);
+    for (let j = 0; j < Math.ceil(k / 4); j++) hashes.push([`x_g${j}`, this.hash(row, S.evChoice + j)]);
+    const ids: Layer = ks.map((c) => [`x_c${c}`, itemOf(`x_h${c}`)]);
+    // each candidate's topic, drawn as itemLayers draws an item's first topic, and that topic's vector
+    const topics: Layer = ks.map((c) => [`x_t${c}`, this.zipfId(u53(this.hash(`x_c${c}`, S.iTopic)), TOPICS, p.topicZipf, S.permTopic)]);
+    const spaces: Layer = ks.flatMap((c) => this.topicHashes(`x_tv${c}`, `x_t${c}`));
+    const [comps, norms] = this.vectors('x_v', ks.map((c) => this.topicComps(`x_tv${c}`)));
+    const score = (c: number): string => {
+      const dot = Array.from({ length: DIM }, (_, d) => `x_v${c}_${d} * u_h0_${d}`).join(' + ');
+      return `${num(p.exposureWeight)} * (${dot}) / (x_vnorm${c} * u_hnorm0) - ln(-ln(${part(`x_g${c >> 2}`, c % 4)}))`;
+    };
+    const list = (col: string) => `[${ks.map((c) => `${col}${c}`).join(', ')}]`;
+    return [hashes, ids, topics, spaces, comps, norms, ks.map((c) => [`x_s${c}`, score(c)]),
+      [['iid', `${list('x_c')}[list_position(${list('x_s')}, list_max(${list('x_s')}))]`]]];
+  }
+
+  /** The label layers, after eventLayers, userLayers('uid'), exposureLayers and itemLayers('iid'). */
   labelLayers(): Layer[] {
     const p = this.p;
     const cos: Layer = [];
