@@ -33,17 +33,22 @@ for (const [kind, headIndex] of [['dssm', 'hnsw'], ['int-tower', 'hnsw'], ['rank
   test(`${kind} through its exported index (${headIndex}) retrieves what exact full-corpus scoring does on a corpus the search covers`, async () => {
     const r = run(kind, join(dir, `${kind}-${headIndex}`));
     const o = { split: 'test', ks: [5, 10] } as const;
-    const exact = rankingEval(r.model, ds, o);
+    const { exact, index: none } = rankingEval(r.model, ds, o);
+    assert.equal(none, undefined, 'no candidates, no index table');
     const index = (await openRunIndex(r, ds, headIndex))!;
     try {
-      const through = rankingEval(r.model, ds, { ...o, candidates: index.candidates });
+      const both = rankingEval(r.model, ds, { ...o, candidates: index.candidates });
+      assert.deepEqual(both.exact, exact, 'the pass through the index gives the exact table too');
+      const through = both.index!;
       for (const key of Object.keys(exact)) assert.ok(Math.abs(through[key] - exact[key]) < 1e-9, `${key}: ${through[key]} vs exact ${exact[key]}`);
       assert.ok(through.candidates > 10 && through.candidates <= ds.itemCount, `candidates ${through.candidates}`);
       assert.equal(through['overlap@5'], 1, 'the index path keeps every item of the exact top-5');
       assert.equal(through['overlap@10'], 1);
       assert.equal(exact['overlap@10'], undefined, 'exact retrieval has nothing to overlap');
       // only what the generator returns is retrieved: three rows leave recall@10 at most what three hits give
-      const few = rankingEval(r.model, ds, { ...o, candidates: () => Int32Array.from([0, 1, 2]) });
+      const fewBoth = rankingEval(r.model, ds, { ...o, candidates: () => Int32Array.from([0, 1, 2]) });
+      assert.deepEqual(fewBoth.exact, exact, 'the exact table does not depend on the candidates');
+      const few = fewBoth.index!;
       assert.equal(few.candidates, 3);
       assert.ok(few['recall@10'] < exact['recall@10'], `three candidates: ${few['recall@10']} vs ${exact['recall@10']}`);
       assert.ok(few['precision@10'] <= 0.3 + 1e-12);

@@ -14,7 +14,7 @@ import { SampledSoftmaxSchema } from './sampled-softmax.js';
 import { servingLatencyMs } from './latency.js';
 import { inMemory, loadData, runTraining, type RunResult } from './run.js';
 import type { TrainingData } from '../data/index.js';
-import { popularityRanking, rankingEval, type RankingEvalOptions } from './ranking-eval.js';
+import { popularityRanking, rankingEval, type RankingEvalOptions, type RankingReport } from './ranking-eval.js';
 import { findRun, recordedRuns } from './experiment-resume.js';
 import { writeFileAtomic } from '../util/atomic-dir.js';
 import { checkGaps, gapLines, seedsText, spreadText } from './split-seeds.js';
@@ -181,15 +181,17 @@ export interface ExperimentRunOptions {
 export type IndexOpener = (run: RunResult, data: TrainingData, headIndex: 'hnsw' | 'centroids', opts?: { keep?: boolean }) =>
   Promise<{ candidates: (rep: Float32Array, k: number) => Int32Array; close(): void } | null>;
 
-/** The ranking metrics of a run through its retrieval index (rankingEval over the index's candidates); none without one. */
-async function throughIndex(open: IndexOpener, r: RunResult, data: TrainingData, headIndex: 'hnsw' | 'centroids', keep: boolean,
-  o: RankingEvalOptions): Promise<Record<string, number> | undefined> {
-  const index = await open(r, data, headIndex, { keep });
-  if (!index) return undefined;
+/**
+ * A run's full-corpus ranking tables: exact, and through its retrieval index when `headIndex` is set and its model
+ * has one (one rankingEval pass gives both).
+ */
+async function rankingTables(open: IndexOpener | undefined, r: RunResult, data: TrainingData, headIndex: 'hnsw' | 'centroids' | undefined,
+  keep: boolean, o: RankingEvalOptions): Promise<RankingReport> {
+  const index = headIndex ? await open!(r, data, headIndex, { keep }) : null;
   try {
-    return rankingEval(r.model, inMemory(data, 'ranking metrics'), { ...o, candidates: index.candidates });
+    return rankingEval(r.model, inMemory(data, 'ranking metrics'), { ...o, candidates: index?.candidates });
   } finally {
-    index.close();
+    index?.close();
   }
 }
 
@@ -254,13 +256,15 @@ export async function runExperiment(exp: ExperimentConfig, command: string, log:
           data: exp.data, seed, splitSeed: split,
           outDir: join(exp.outDir, 'runs', `${label}${split === undefined ? '' : `-split${split}`}-seed${seed}`) });
         const r = await runTraining(cfg, { data, quiet: true });
+        const ranking = exp.ranking && r.model.twoTower
+          ? await rankingTables(opts.openIndex, r, data, exp.ranking.index, exp.ranking.keepBundles === true,
+            { split: 'test', ks: exp.ranking.ks, strategy: r.strategy, users: exp.ranking.users, seed })
+          : undefined;
         const rec: RunRecord = {
           label, kind: m.kind, seed, ...(split === undefined ? {} : { splitSeed: split }), val: { ...r.fit.best }, test: { ...r.test }, bestEpoch: r.fit.bestEpoch, samplesPerSec: r.samplesPerSec,
           latencyMs: servingLatencyMs(r.model, data, 1000),
           epochSeconds: r.fit.epochs.reduce((a, e) => a + e.seconds, 0) / Math.max(1, r.fit.epochs.length),
-          ranking: exp.ranking && r.model.twoTower ? rankingEval(r.model, inMemory(data, 'ranking metrics'), { split: 'test', ks: exp.ranking.ks, strategy: r.strategy, users: exp.ranking.users, seed }) : undefined,
-          rankingIndex: exp.ranking?.index && r.model.twoTower
-            ? await throughIndex(opts.openIndex!, r, data, exp.ranking.index, exp.ranking.keepBundles === true, { split: 'test', ks: exp.ranking.ks, strategy: r.strategy, users: exp.ranking.users, seed }) : undefined,
+          ...(ranking ? { ranking: ranking.exact, rankingIndex: ranking.index } : {}),
           curve: r.fit.epochs.map((e) => ({ epoch: e.epoch, trainLoss: e.trainLoss, valAuc: e.val.auc, valLogloss: e.val.logloss })),
         };
         mine.push(rec);

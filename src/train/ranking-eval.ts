@@ -34,25 +34,35 @@ export interface RankingEvalOptions {
   candidates?: (rep: Float32Array, k: number) => Int32Array;
 }
 
+/** Metrics by `${family}@${K}`, `users` and `shared@${largest K}` (rankingEval). */
+export type RankingScores = Record<string, number> & { users: number };
+
+/** rankingEval's tables: exact full-corpus retrieval, and with `candidates` the same users through the index. */
+export interface RankingReport {
+  exact: RankingScores;
+  index?: RankingScores;
+}
+
 /**
  * Metrics by `${family}@${K}`, and `users`: how many users have a positive in the split (users whose positives are all
  * train items are skipped by the metric); `shared@${largest K}`: the mean share of a user's top-K that the previous
  * user's top-K also holds (near 1: every user gets the same list, the model does not personalise). With
- * `candidates`, also `candidates`: the mean count per user, and `overlap@${K}`: the share of each user's exact top-K
- * (every item scored, train items masked) that the index path's top-K holds, ties with the K-th counting, averaged
- * over the users scored (1: the index loses nothing).
+ * `candidates`, one pass gives both tables: `index` has the same metrics over what the generator returns, plus
+ * `candidates`: the mean count per user, and `overlap@${K}`: the share of each user's exact top-K (every item
+ * scored, train items masked) that the index path's top-K holds, ties with the K-th counting, averaged over the
+ * users scored (1: the index loses nothing).
  */
-export function rankingEval(model: RecModel, data: Dataset, opts: RankingEvalOptions): Record<string, number> & { users: number } {
+export function rankingEval(model: RecModel, data: Dataset, opts: RankingEvalOptions): RankingReport {
   if (!model.twoTower || !model.encodeUser || !model.encodeItem || !model.score) throw new Error(`rankingEval: '${model.kind}' is not a two-tower model`);
   const N = data.itemCount;
   const { relevant, firstRow } = evaluatedUsers(data, opts);
   const masked = data.trainUserItems();
-  const metric = new RankingMetrics({ ks: opts.ks });
   const maxK = Math.max(...opts.ks);
-  let found = 0, scored = 0, shared = 0, pairs = 0;
+  const exact = new RankingTable(opts.ks);
+  const index = opts.candidates ? new RankingTable(opts.ks) : null;
+  let found = 0;
   const overlap = new Float64Array(opts.ks.length);
   const mask = new Uint8Array(N);
-  let previous: Set<number> | null = null;
   const wasTraining = model.training;
   model.eval();
   try {
@@ -82,38 +92,26 @@ export function rankingEval(model: RecModel, data: Dataset, opts: RankingEvalOpt
             scope(() => {
               const rep = reps.f.subarray(b * U, b * U + U);
               const user = Tensor.from(rep, [1, U]);
-              let scores: Float32Array | Float64Array;
-              let exact: Float32Array | Float64Array | null = null;
-              if (opts.candidates) {
-                const rows = opts.candidates(Float32Array.from(rep), maxK + masked[u].length);
+              const scores = model.score!(user, items).f;
+              const positives = Int32Array.from(relevant.get(u)!);
+              for (const i of masked[u]) mask[i] = 1;
+              const best = exact.add(scores, mask, masked[u], positives);
+              if (index) {
+                const rows = opts.candidates!(Float32Array.from(rep), maxK + masked[u].length);
                 found += rows.length;
                 const got = model.score!(user, ops.gather(items, Tensor.from(rows, [rows.length], 'int32'))).f;
-                scores = new Float32Array(N).fill(-Infinity);
-                rows.forEach((row, j) => { scores[row] = got[j]; });
-                exact = model.score!(user, items).f;
-              } else {
-                scores = model.score!(user, items).f;
-              }
-              // the user's top list (train items masked; an item not retrieved never enters it), and the exact one
-              for (const i of masked[u]) mask[i] = 1;
-              const top = topK(scores, maxK, mask, 'last').filter((i) => scores[i] > -Infinity);
-              const best = exact ? topK(exact, maxK, mask, 'last') : null;
-              for (const i of masked[u]) mask[i] = 0;
-              if (previous) {
-                shared += top.reduce((n, i) => n + (previous!.has(i) ? 1 : 0), 0) / maxK;
-                pairs++;
-              }
-              previous = new Set(top);
-              if (exact && best) {
+                const through = new Float32Array(N).fill(-Infinity);
+                rows.forEach((row, j) => { through[row] = got[j]; });
+                // an item not retrieved never enters the index path's list
+                const top = index.add(through, mask, masked[u], positives).filter((i) => through[i] > -Infinity);
                 opts.ks.forEach((k, t) => {
-                  const kk = Math.min(k, best.length), kth = exact[best[kk - 1]];
+                  const kk = Math.min(k, best.length), kth = scores[best[kk - 1]];
                   let n = 0;
-                  for (let j = 0; j < Math.min(k, top.length); j++) if (exact[top[j]] >= kth) n++;
+                  for (let j = 0; j < Math.min(k, top.length); j++) if (scores[top[j]] >= kth) n++;
                   overlap[t] += n / kk;
                 });
-                scored++;
               }
-              metric.update({ scores, masked: [masked[u]], relevant: [Int32Array.from(relevant.get(u)!)] });
+              for (const i of masked[u]) mask[i] = 0;
             });
           }
         });
@@ -122,10 +120,44 @@ export function rankingEval(model: RecModel, data: Dataset, opts: RankingEvalOpt
   } finally {
     model.train(wasTraining);
   }
-  const index = opts.candidates
-    ? { candidates: found / Math.max(1, relevant.size), ...Object.fromEntries(opts.ks.map((k, t) => [`overlap@${k}`, scored ? overlap[t] / scored : NaN])) }
-    : {};
-  return { ...metric.compute(), users: relevant.size, [`shared@${maxK}`]: pairs ? shared / pairs : NaN, ...index };
+  const users = relevant.size;
+  const report: RankingReport = { exact: { ...exact.compute(), users } };
+  if (index) {
+    report.index = { ...index.compute(), users, candidates: found / Math.max(1, users),
+      ...Object.fromEntries(opts.ks.map((k, t) => [`overlap@${k}`, users ? overlap[t] / users : NaN])) };
+  }
+  return report;
+}
+
+/** One ranking's metrics over the users, and how alike consecutive users' top lists are (`shared@K`). */
+class RankingTable {
+  private readonly metric: RankingMetrics;
+  private readonly maxK: number;
+  private previous: Set<number> | null = null;
+  private shared = 0;
+  private pairs = 0;
+
+  constructor(ks: readonly number[]) {
+    this.metric = new RankingMetrics({ ks });
+    this.maxK = Math.max(...ks);
+  }
+
+  /** Adds a user's scores (masked items set in `mask`, also listed in `masked`); returns the user's top list. */
+  add(scores: Float32Array | Float64Array, mask: Uint8Array, masked: Int32Array, relevant: Int32Array): Int32Array {
+    const top = topK(scores, this.maxK, mask, 'last');
+    const listed = top.filter((i) => scores[i] > -Infinity);
+    if (this.previous) {
+      this.shared += listed.reduce((n, i) => n + (this.previous!.has(i) ? 1 : 0), 0) / this.maxK;
+      this.pairs++;
+    }
+    this.previous = new Set(listed);
+    this.metric.update({ scores, masked: [masked], relevant: [relevant] });
+    return top;
+  }
+
+  compute(): Record<string, number> {
+    return { ...this.metric.compute(), [`shared@${this.maxK}`]: this.pairs ? this.shared / this.pairs : NaN };
+  }
 }
 
 /**

@@ -50,7 +50,7 @@ export function rowObjective(data: TrainingData, cfg: RowConfig, strategy?: Trai
       const val: ValMetrics = { ...evaluate(model, 'val') };
       const metric = cfg.earlyStopping.metric;
       const at = metric.indexOf('@');
-      if (at > 0) Object.assign(val, rankingEval(model, inMemory(data, `early stopping on ${metric}`), { split: 'val', ks: [Number(metric.slice(at + 1))], strategy, users: cfg.earlyStopping.users, seed: cfg.seed }));
+      if (at > 0) Object.assign(val, rankingEval(model, inMemory(data, `early stopping on ${metric}`), { split: 'val', ks: [Number(metric.slice(at + 1))], strategy, users: cfg.earlyStopping.users, seed: cfg.seed }).exact);
       return val;
     },
     lowerIsBetter: (metric) => metric === 'logloss',
