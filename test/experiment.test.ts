@@ -1,7 +1,7 @@
 // The experiment runner end to end on a synthetic log: models x seeds -> Markdown table, JSON, HTML report.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { writeSyntheticLog } from '../src/data/index.js';
@@ -52,7 +52,8 @@ test('an experiment writes the mean +- std table with RelaImpr, every run in JSO
 
     // Shards (--only): two runners on one outDir, each with its own labels, leave one complete results.json whose
     // runs equal the unsharded ones.
-    const sharded = { ...exp, outDir: join(dir, 'shards') };
+    // (these also drop each run's checkpoints once it is recorded, which the first runs kept)
+    const sharded = { ...exp, outDir: join(dir, 'shards'), keepCheckpoints: false };
     await Promise.all([
       runExperiment(sharded, 'test command', () => {}, { only: ['int-tower-small'] }),
       runExperiment(sharded, 'test command', () => {}, { only: ['dssm'] }),
@@ -61,6 +62,11 @@ test('an experiment writes the mean +- std table with RelaImpr, every run in JSO
     assert.deepEqual(shardRuns.map((r: { label: string; seed: number }) => `${r.label}/${r.seed}`), ['dssm/1', 'dssm/2', 'int-tower-small/1', 'int-tower-small/2']);
     assert.deepEqual(shardRuns.map((r: { test: { auc: number } }) => r.test.auc), resumed.map((r) => r.test.auc));
     await assert.rejects(runExperiment(sharded, 'test command', () => {}, { only: ['nope'] }), /--only: no entry labelled nope/);
+    for (const d of ['best', 'last']) {
+      assert.ok(existsSync(join(dir, 'out', 'runs', 'dssm-seed1', d)), `kept: ${d}`);
+      assert.ok(!existsSync(join(dir, 'shards', 'runs', 'dssm-seed1', d)), `removed: ${d}`);
+      assert.ok(existsSync(join(dir, 'shards', 'runs', 'dssm-seed1', 'summary.json')));
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

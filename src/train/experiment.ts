@@ -1,7 +1,7 @@
 // `prerank experiment`: trains a list of models x seeds on one dataset and writes a Markdown table (mean +- std per
 // metric, RelaImpr vs a base model), a JSON file with every number, and an HTML report with learning curves and an
 // AUC-vs-latency chart.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { relaImpr } from '../eval/index.js';
@@ -63,6 +63,9 @@ export const ExperimentSchema = z.strictObject({
   train: z.record(z.string(), z.unknown()).default({}).superRefine((t, ctx) => refineWith(ctx, TrainSettings, t, [])),
   base: z.string().default('dssm'),
   outDir: z.string(),
+  /** Keep each run's checkpoints (best/, last/) once it is recorded (absent: kept). false removes them: the record
+   * holds the metrics, and at 1M items a run's two checkpoints take about 3 GB. */
+  keepCheckpoints: z.boolean().optional(),
 });
 export type ExperimentConfig = z.infer<typeof ExperimentSchema>;
 
@@ -268,6 +271,7 @@ export async function runExperiment(exp: ExperimentConfig, command: string, log:
           curve: r.fit.epochs.map((e) => ({ epoch: e.epoch, trainLoss: e.trainLoss, valAuc: e.val.auc, valLogloss: e.val.logloss })),
         };
         mine.push(rec);
+        if (exp.keepCheckpoints === false) for (const d of ['best', 'last']) rmSync(join(cfg.outDir, d), { recursive: true, force: true });
         log(`  ${label}${at} seed ${seed}: test AUC ${rec.test.auc.toFixed(4)} logloss ${rec.test.logloss.toFixed(4)} (best epoch ${rec.bestEpoch}, ${rec.samplesPerSec.toFixed(0)} samples/s, ${rec.latencyMs.toFixed(3)} ms/1k)`);
         save();
       }
