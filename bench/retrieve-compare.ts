@@ -14,7 +14,7 @@ import { MultiVectorSource, usearchHeads, type HeadSearch } from '../src/serve/c
 import type { Deployment } from '../src/serve/service.js';
 import type { UserFeatures } from '../src/serve/scorer.js';
 import { createScorer } from '../src/serve/scorers/index.js';
-import { sweep, type Truth } from './retrieve.js';
+import { sweep, type Truth } from './retrieve-sweep.js';
 
 const round = (x: number, d = 2): number => Math.round(x * 10 ** d) / 10 ** d;
 const SETTING = { perHead: 128, sumDepth: 0, ef: 128 };

@@ -27,7 +27,7 @@ import { exportBundle } from '../src/export/index.js';
 import { fromRunDir, type ExportOptions, type ExportSource } from '../src/export/export-bundle.js';
 import type { BundleManifest, SearchDefaults } from '../src/export/manifest.js';
 import { Deployment } from '../src/serve/service.js';
-import type { ScoreResponse, Scorer, UserFeatures } from '../src/serve/scorer.js';
+import type { UserFeatures } from '../src/serve/scorer.js';
 import { buildModel, createOptimizer, loadData, parseTrainConfig, saveCheckpoint } from '../src/train/index.js';
 import { runConfigJson } from '../src/train/config.js';
 import { trainStep } from '../src/train/step.js';
@@ -35,9 +35,9 @@ import { percentile } from '../src/util/stats.js';
 import { peakRssMiB } from '../src/util/proc.js';
 import { cpuModel } from './proc.js';
 import { compareHeadIndexes } from './retrieve-compare.js';
+import { K, round, sweep, timed, truthOf, type Truth } from './retrieve-sweep.js';
 import { renderRetrieveReport, settingLabel } from './retrieve-html.js';
 
-const K = 100;
 const BATCH = 2048;
 // The dropout, CIR weight and temperature the committed results were measured with (the defaults before 2026-12-05).
 const MODELS = {
@@ -49,7 +49,6 @@ const MODELS = {
 type ModelKey = keyof typeof MODELS;
 type Row = Record<string, number | string | null>;
 
-const round = (x: number, d = 2): number => Math.round(x * 10 ** d) / 10 ** d;
 /** The value of `--name V` or `--name=V`. */
 export const opt = (args: string[], name: string): string | undefined => {
   const i = args.findIndex((a) => a === `--${name}` || a.startsWith(`--${name}=`));
@@ -142,42 +141,6 @@ function reused(out: string, users: string[], userKey: string) {
   const file = info && info.kind !== 'none' ? info.file : null;
   console.log(`reusing ${out} (exported ${m.createdAt}; index ${info?.kind ?? 'none'}, ${info && 'vectors' in info && info.vectors ? 'augmented' : 'raw'} vectors)`);
   return { indexS: NaN, indexBytes: file ? statSync(join(out, file)).size : 0, items: m.items.count, kind: info?.kind ?? 'none', users, userKey };
-}
-
-async function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {
-  const t0 = performance.now();
-  const r = await fn();
-  return [r, performance.now() - t0];
-}
-
-/** A query's exact answer: its top-K ids and the K-th best score. */
-export interface Truth {
-  ids: Set<string>;
-  kth: number;
-}
-
-export const truthOf = (r: ScoreResponse): Truth => ({ ids: new Set(r.items.map((x) => String(x.id))), kth: r.items.at(-1)?.score ?? -Infinity });
-
-/**
- * p50/p99 and recall@K against the exact answers of the same queries. An item the index path returns counts as found
- * when it is in the exact top-K or scores at least the exact K-th score (the path rescores exactly): items tied with
- * the K-th are equally right answers, and a briefly trained model over many items gives many such ties.
- */
-/** Queries of each setting run once untimed before its timed pass: the first setting of a process ran colder (page faults, JIT). */
-const WARMUP = 10;
-
-export async function sweep(s: Scorer, queries: UserFeatures[], truth: Truth[], req: Partial<SearchDefaults> & { mode?: 'ann' | 'exact' }): Promise<{ p50: number; p99: number; recall: number }> {
-  for (const user of queries.slice(0, WARMUP)) await s.retrieve({ user, k: K, ...req });
-  const lat: number[] = [];
-  let hits = 0, total = 0;
-  for (let q = 0; q < queries.length; q++) {
-    const [r, ms] = await timed(() => s.retrieve({ user: queries[q], k: K, ...req }));
-    lat.push(ms);
-    const t = truth[q];
-    hits += Math.min(t.ids.size, r.items.filter((x) => t.ids.has(String(x.id)) || x.score >= t.kth).length);
-    total += t.ids.size;
-  }
-  return { p50: round(percentile(lat, 0.5), 3), p99: round(percentile(lat, 0.99), 3), recall: round(hits / total, 4) };
 }
 
 const GRIDS: Record<string, Partial<SearchDefaults>[]> = {
