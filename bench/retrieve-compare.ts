@@ -10,7 +10,7 @@ import { addRows, annThreads, newUsearch, type UsearchLike } from '../src/export
 import { decodeAll } from '../src/export/item-table.js';
 import type { IndexVectors } from '../src/export/manifest.js';
 import { HEAD_INDEX_PARAMS, headVectors, queryVectors } from '../src/export/retrieval-index.js';
-import { MultiVectorSource, usearchHeads, type HeadSearch } from '../src/serve/candidates.js';
+import { MultiVectorSource, usearchHeads, type HeadSearch } from '../src/export/multi-vector-source.js';
 import type { Deployment } from '../src/serve/service.js';
 import type { UserFeatures } from '../src/serve/scorer.js';
 import { createScorer } from '../src/serve/scorers/index.js';

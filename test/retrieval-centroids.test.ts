@@ -10,7 +10,7 @@ import { Rng } from '../src/core/index.js';
 import { exportBundle } from '../src/export/index.js';
 import type { BundleManifest } from '../src/export/manifest.js';
 import { buildHeadCentroids, invertedLists, kmeans, loadHeadCentroids, nearestCentroids, saveHeadCentroids } from '../src/export/head-centroids.js';
-import { centroidMaxSimReference, type CentroidSource } from '../src/serve/centroid-source.js';
+import { centroidMaxSimReference, type CentroidSource } from '../src/export/centroid-source.js';
 import { serveAddon } from '../src/serve/native.js';
 import { Deployment } from '../src/serve/service.js';
 import { createServer } from '../src/serve/server.js';

@@ -7,7 +7,7 @@ import { Rng } from '../src/core/index.js';
 import { newUsearch } from '../src/export/ann-index.js';
 import { augmentedVectors, augmentQuery, augmentRows, innerProducts, maxNorm } from '../src/export/mips.js';
 import { buildAnnIndex, openUsearch } from '../src/serve/ann.js';
-import { usearchHeads } from '../src/serve/candidates.js';
+import { usearchHeads } from '../src/export/multi-vector-source.js';
 
 const N = 2000, P = 8, K = 10;
 

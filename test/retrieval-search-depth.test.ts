@@ -6,7 +6,9 @@ import assert from 'node:assert/strict';
 import type { MultiVectorLayout } from '../src/export/manifest.js';
 import { multiVectorDefaults } from '../src/export/retrieval-index.js';
 import type { AnnIndex } from '../src/serve/ann.js';
-import { groupSums, InnerProductSource, MultiVectorSource, type HeadSearch } from '../src/serve/candidates.js';
+import { queryVectors } from '../src/export/retrieval-index.js';
+import { groupSums, MultiVectorSource, type HeadSearch } from '../src/export/multi-vector-source.js';
+import { InnerProductSource } from '../src/serve/candidates.js';
 
 const DEFAULTS = { perHead: 0, sumDepth: 0, ef: 1, maxCandidates: 10 };
 
@@ -44,7 +46,7 @@ test('each group\'s summed query adds the items it finds, and IntTower bundles s
   const search: HeadSearch = (v) => (v.length === 2
     ? { keys: [4], sims: [1], stride: 1, counts: [1] }
     : { keys: [4, 6], sims: [0.5, 0.4], stride: 1, counts: [1, 1] });
-  const source = new MultiVectorSource('brute-force', layout, DEFAULTS, 8, search);
+  const source = new MultiVectorSource('brute-force', layout, DEFAULTS, 8, search, (rep) => queryVectors(rep, layout));
   const rep = Float32Array.of(1, 0, 0, 1);
   assert.deepEqual([...source.candidates(rep, 1, { ...DEFAULTS, perHead: 0, sumDepth: 1 })], [2]);
   assert.deepEqual([...source.candidates(rep, 1, { ...DEFAULTS, perHead: 0, sumDepth: 1, sumGroups: 2 })], [2, 3]);

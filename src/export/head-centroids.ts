@@ -3,7 +3,7 @@
 // head vectors, every head vector assigned to its nearest centroid (its code), and inverted lists from each centroid
 // to the items with a head there. A query scores every centroid with each of its query vectors (one small GEMM),
 // takes the items of the best lists, ranks them by the max-sim score with each item head replaced by its centroid
-// (native centroidMaxSim) and rescores the best exactly (src/serve/candidates.ts, CentroidSource). Unlike PLAID there
+// (native centroidMaxSim) and rescores the best exactly (src/export/centroid-source.ts). Unlike PLAID there
 // are no residuals: the exact rescoring reads the item table itself.
 // Saved as items/heads.ivf: a header of 8 int32 (magic, version, C, P, N, H, T = list entries, 0), then centroids
 // float32 [C, P], offsets int32 [C + 1], lists int32 [T] (list c = lists[offsets[c], offsets[c + 1]), item rows

@@ -3,7 +3,7 @@
 // plan, the two-tower tensor path, full single-tower pairs), chosen for a bundle by createScorer
 // (src/serve/scorers/index.ts); every implementation passes one suite (test/serve-scorer-conformance.ts).
 // Unknown candidate ids are reported, never an error; a user feature the bundle does not know is a RequestError.
-import type { CandidateSource } from './candidates.js';
+import type { CandidateSource } from '../export/candidate-source.js';
 import type { ItemStore } from './stores/types.js';
 
 import type { ItemId, PrerankRequest, ScoreResponse, UserFeatures } from '../export/requests.js';

@@ -4,7 +4,8 @@
 import { Bundle, type BundleLoadOptions } from '../export/bundle.js';
 import type { ItemVerify } from '../export/item-file.js';
 import type { AnnKind } from './ann.js';
-import { openCandidateSource, type CandidateSource } from './candidates.js';
+import type { CandidateSource } from '../export/candidate-source.js';
+import { openCandidateSource } from './candidates.js';
 import type { Scorer, ScoreStats } from './scorer.js';
 import { createScorer } from './scorers/index.js';
 import { openStore, storeKind } from './stores/index.js';

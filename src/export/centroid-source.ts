@@ -5,11 +5,10 @@
 // Shape letters: N items, H item heads, P head size, C centroids, Q query vectors, R = Q padded to a multiple of 16.
 import { kernelsFor } from '../core/index.js';
 import { topK } from '../eval/top-k.js';
-import type { HeadCentroids } from '../export/head-centroids.js';
-import type { MultiVectorLayout, SearchDefaults } from '../export/manifest.js';
-import { queryVectors } from '../export/retrieval-index.js';
+import type { HeadCentroids } from './head-centroids.js';
+import type { MultiVectorLayout, SearchDefaults } from './manifest.js';
 import type { CandidateSource, QueryVectors } from './candidate-source.js';
-import { serveAddon } from './native.js';
+import { nativeAddon } from '../core/kernels/native.js';
 
 /** out[k] = sum over the R columns of max over h of st[codes[rows[k] * H + h], column] (the native kernel's contract). */
 export function centroidMaxSimReference(st: Float32Array, rpad: number, codes: Uint16Array, heads: number, rows: Int32Array, out: Float32Array): void {
@@ -44,14 +43,14 @@ export class CentroidSource implements CandidateSource {
   private readonly native: CentroidCandidates | null;
 
   constructor(ix: HeadCentroids, private readonly layout: MultiVectorLayout, readonly defaults: SearchDefaults,
-    private readonly queries: QueryVectors = (rep) => queryVectors(rep, layout)) {
+    private readonly queries: QueryVectors) {
     this.ix = ix;
     this.items = ix.codes.length / ix.heads;
     this.c = ix.centroids.length / ix.size;
     this.rpad = Math.ceil(layout.queries / 16) * 16;
     this.st = new Float32Array(this.c * this.rpad);
     this.stamp = new Int32Array(this.items);
-    this.native = (serveAddon() as unknown as { centroidCandidates?: CentroidCandidates } | null)?.centroidCandidates ?? null;
+    this.native = (nativeAddon() as unknown as { centroidCandidates?: CentroidCandidates } | null)?.centroidCandidates ?? null;
   }
 
   candidates(rep: Float32Array, _k: number, s: SearchDefaults): Int32Array {
