@@ -1,18 +1,22 @@
-// The export measures its inner-product index's search depth on sampled users (src/export/search-calibration.ts):
+// The export measures its retrieval index's search settings on sampled users (src/export/search-calibration.ts):
 // recall against exact search with a hand-made table, the depth chosen on a table whose users point away from the
-// items (where the fixed default misses), and the manifest entry that records it.
+// items (where the fixed default misses), and the manifest entry that records it; for max-sim indexes, the ladder,
+// the choice over a generator of known recall, and the defaults an export of a max-sim table records.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { Rng } from '../src/core/index.js';
+import { Rng, Tensor } from '../src/core/index.js';
 import { newUsearch } from '../src/export/ann-index.js';
+import type { Bundle } from '../src/export/bundle.js';
+import type { CandidateSource } from '../src/export/candidate-source.js';
 import type { ItemsInfo } from '../src/export/manifest.js';
-import { INNER_PRODUCT_DEFAULTS, retrievalSummary, writeRetrievalIndex } from '../src/export/retrieval-index.js';
-import { CALIBRATION_QUERIES, CALIBRATION_TARGET, calibrateInnerProduct, recallAgainstExact } from '../src/export/search-calibration.js';
+import { centroidDefaults, INNER_PRODUCT_DEFAULTS, multiVectorDefaults, retrievalSummary, writeRetrievalIndex } from '../src/export/retrieval-index.js';
+import { CALIBRATION_QUERIES, CALIBRATION_TARGET, calibrateInnerProduct, calibrateMultiVector, MULTI_VECTOR_TARGET, multiVectorLadder,
+  recallAgainstExact } from '../src/export/search-calibration.js';
 import type { RecModel } from '../src/models/types.js';
 import { UsearchIndex } from '../src/serve/ann.js';
-import { InnerProductSource } from '../src/serve/candidates.js';
+import { InnerProductSource, openCandidateSource } from '../src/serve/candidates.js';
 import { tempDir } from './serve-fixture.js';
 
 test('recall against exact search: ties with the k-th count, at most k per query, averaged over queries', () => {
@@ -62,7 +66,7 @@ test('the export calibrates the inner-product index depth on its sampled users: 
     const at = (ef: number) => c.curve.find((p) => p.ef === ef)!.recall;
     assert.ok(at(INNER_PRODUCT_DEFAULTS.ef) < CALIBRATION_TARGET, `the fixed default finds ${at(INNER_PRODUCT_DEFAULTS.ef)} here`);
     assert.ok(info.defaults.ef > INNER_PRODUCT_DEFAULTS.ef && at(info.defaults.ef) >= CALIBRATION_TARGET, JSON.stringify(c.curve));
-    assert.ok(c.curve.every((p) => p.ef >= info.defaults.ef || p.recall < CALIBRATION_TARGET), 'the shallowest depth that reaches the target');
+    assert.ok(c.curve.every((p) => p.ef! >= info.defaults.ef || p.recall < CALIBRATION_TARGET), 'the shallowest depth that reaches the target');
     assert.deepEqual({ ...info.defaults, ef: INNER_PRODUCT_DEFAULTS.ef }, INNER_PRODUCT_DEFAULTS, 'only ef changes');
     // what `prerank export` prints of it
     assert.match(retrievalSummary(info), new RegExp(`^retrieval: HNSW inner product, ef ${info.defaults.ef} \\(recall@100 on 32 sampled users: 512 0\\.\\d{3}, 1024 0\\.\\d{3}, `));
@@ -108,3 +112,108 @@ test('the export line names every retrieval index kind with its default search s
   assert.equal(retrievalSummary({ kind: 'none', reason: "'lr' scores no inner product" }), "retrieval: exact mode only ('lr' scores no inner product)");
   assert.equal(retrievalSummary(undefined), 'retrieval: exact mode only (written before retrieval indexes)');
 });
+
+test('multi-vector ladders go by cap, then by search depth, within [1,024, 16,384]', () => {
+  const base = { perHead: 256, sumDepth: 1024, ef: 256, maxCandidates: 8192, nprobe: 1 };
+  assert.deepEqual(multiVectorLadder('multi-vector-centroids', base).slice(0, 4),
+    [{ nprobe: 1, maxCandidates: 4096 }, { nprobe: 2, maxCandidates: 4096 }, { nprobe: 4, maxCandidates: 4096 }, { nprobe: 1, maxCandidates: 8192 }]);
+  assert.deepEqual([...new Set(multiVectorLadder('multi-vector', base).map((s) => s.maxCandidates))], [4096, 8192, 16384]);
+  assert.deepEqual(multiVectorLadder('multi-vector', base).slice(0, 4).map((s) => s.perHead), [128, 256, 512, 1024]);
+  assert.deepEqual([...new Set(multiVectorLadder('multi-vector', { ...base, maxCandidates: 1024 }).map((s) => s.maxCandidates))], [1024, 2048, 4096]);
+});
+
+test('a multi-vector calibration keeps the first setting that reaches the target, else the best, measured against exact scores', () => {
+  // 1,000 items whose exact score for every user is -row: the exact top-100 is rows 0-99. The fake generator returns
+  // the first floor(cap / 20) + 11 nprobe rows of the top-100 (rows from 100 up pad it): recall grows with both.
+  const exact = () => Float32Array.from({ length: 1000 }, (_, r) => -r);
+  const source = {
+    kind: 'centroids', index: 'multi-vector-centroids', defaults: { perHead: 0, ef: 0, maxCandidates: 1024, nprobe: 1 }, close() {},
+    candidates: (_rep: Float32Array, _k: number, s: { maxCandidates: number; nprobe?: number }) => {
+      const top = Math.min(100, Math.floor(s.maxCandidates / 20) + (s.nprobe ?? 1) * 11);
+      return Int32Array.from({ length: 300 }, (_, j) => (j < top ? j : 100 + j));
+    },
+  } as unknown as CandidateSource;
+  const users = new Float32Array(40 * 3);
+  const ladder = [{ nprobe: 1, maxCandidates: 1024 }, { nprobe: 2, maxCandidates: 1024 }, { nprobe: 4, maxCandidates: 1024 }, { nprobe: 1, maxCandidates: 2048 }];
+  const c = calibrateMultiVector(source, exact, users, 3, source.defaults, ladder)!;
+  // recall: (51 + 11) / 100, (51 + 22) / 100, (51 + 44) / 100, then all at cap 2,048 (102 + 11)
+  assert.deepEqual(c.calibration.curve.map((p) => p.recall), [0.62, 0.73, 0.95, 1]);
+  assert.equal(c.calibration.queries, CALIBRATION_QUERIES, 'at most CALIBRATION_QUERIES users');
+  assert.deepEqual(c.defaults, { perHead: 0, ef: 0, nprobe: 4, maxCandidates: 1024 }, 'the first setting at the target, not the best');
+  const short = calibrateMultiVector(source, exact, users, 3, source.defaults, ladder.slice(0, 2))!;
+  assert.deepEqual(short.defaults, { ...source.defaults, nprobe: 2 }, 'none reaches it: the best one');
+  assert.equal(short.calibration.target, MULTI_VECTOR_TARGET);
+  assert.equal(calibrateMultiVector(source, exact, new Float32Array(0), 3, source.defaults, ladder), null, 'no users');
+});
+
+/**
+ * A max-sim model over plain tables for the export: Q query vectors and H item heads of size P, score = sum over
+ * queries of the max over heads of the dot product (IntTower's FE-Block form).
+ */
+function maxSimModel(q: number, h: number, p: number): RecModel {
+  return {
+    kind: 'int-tower',
+    servingPlan: () => ({ spec: { repLength: q * p, score: { kind: 'maxsim', scale: 1, heads: h, headSize: p } } }),
+    training: false, eval() {}, train() {},
+    score(u: Tensor, items: Tensor): Tensor {
+      const uf = u.data as Float32Array, vf = items.data as Float32Array, m = items.shape[0], out = new Float32Array(m);
+      for (let r = 0; r < m; r++) {
+        for (let a = 0; a < q; a++) {
+          let best = -Infinity;
+          for (let b = 0; b < h; b++) {
+            let d = 0;
+            for (let j = 0; j < p; j++) d += uf[a * p + j] * vf[r * h * p + b * p + j];
+            best = Math.max(best, d);
+          }
+          out[r] += best;
+        }
+      }
+      return Tensor.from(out, [m]);
+    },
+  } as unknown as RecModel;
+}
+
+for (const headIndex of ['centroids', 'hnsw'] as const) {
+  test(`the export measures its max-sim ${headIndex} index's defaults on its sampled users, and they hold for other users`, async () => {
+    const [q, h, p, n] = [4, 4, 8, 20_000];
+    const rng = new Rng(9);
+    const reps = Float32Array.from({ length: n * h * p }, () => rng.normal());
+    const users = Float32Array.from({ length: (CALIBRATION_QUERIES + 32) * q * p }, () => rng.normal());
+    const dir = tempDir(`calibration-${headIndex}`);
+    mkdirSync(join(dir, 'items'), { recursive: true });
+    try {
+      const items: Extract<ItemsInfo, { cached: true }> = {
+        cached: true, count: n, dim: h * p, userDim: q * p, dtype: 'float32', exportCheck: { maxAbsError: 0, pairs: 0 }, accuracy: null, retrieval: null,
+      };
+      const model = maxSimModel(q, h, p);
+      const calibrated = users.subarray(0, CALIBRATION_QUERIES * q * p), fresh = users.subarray(CALIBRATION_QUERIES * q * p);
+      const info = await writeRetrievalIndex(model, items, reps, dir, { annIndex: true, headQuantization: 'f32', headIndex, users: calibrated });
+      assert.ok(info.kind === 'multi-vector' || info.kind === 'multi-vector-centroids');
+      if (info.kind !== 'multi-vector' && info.kind !== 'multi-vector-centroids') return;
+      const c = info.calibration!;
+      assert.equal(c.curve.length, multiVectorLadder(info.kind, info.kind === 'multi-vector' ? multiVectorDefaults(info.layout) : centroidDefaults(info.layout)).length);
+      const chosen = c.curve.find((s) => Object.entries(s).every(([k, v]) => k === 'recall' || info.defaults[k as keyof typeof info.defaults] === v))!;
+      assert.ok(chosen, 'the defaults are a setting of the curve');
+      const first = c.curve.find((s) => s.recall >= c.target);
+      assert.equal(chosen, first ?? c.curve.reduce((b, s) => (s.recall > b.recall ? s : b)), JSON.stringify(c.curve));
+      assert.match(retrievalSummary(info), /\(recall@100 on 32 sampled users: /);
+
+      // other users through the serving generator at the recorded defaults: about what the calibration measured
+      const bundle = { items: { ids: { size: n }, dim: h * p, dtype: 'float32', data: reps }, model, manifest: { items: { ...items, retrievalIndex: info }, files: {} },
+        annIndexPath: async (f: string) => join(dir, f) } as unknown as Bundle;
+      const { source } = await openCandidateSource(bundle, 'usearch');
+      const exact = (rep: Float32Array) => model.score!(Tensor.from(rep, [1, q * p]), Tensor.from(reps, [n, h * p])).data as Float32Array;
+      let hits = 0;
+      for (let u = 0; u < 32; u++) {
+        const rep = fresh.slice(u * q * p, (u + 1) * q * p);
+        const s = exact(rep);
+        const kth = [...s].sort((a, b) => b - a)[99];
+        hits += Math.min(100, [...source!.candidates(rep, 100, info.defaults)].filter((r) => s[r] >= kth).length);
+      }
+      assert.ok(Math.abs(hits / 3200 - chosen.recall) < 0.05, `other users: ${hits / 3200}, calibration: ${chosen.recall}`);
+      source!.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+}

@@ -133,15 +133,16 @@ export interface MultiVectorLayout {
 export type IndexVectors = { kind: 'augmented'; maxNorm: number };
 
 /**
- * How the export chose an index's default search depth (src/export/search-calibration.ts): recall@k of the saved
- * index against exact search, over `queries` sampled training users, at each depth tried; the default is the
- * smallest depth with recall >= target (the deepest tried when none reaches it).
+ * How the export chose an index's default search settings (src/export/search-calibration.ts): recall@k of the saved
+ * index's candidates against exact scoring, over `queries` sampled training users, at each setting tried in order;
+ * the default is the first with recall >= target (else the best tried). A curve entry holds the settings it changed
+ * from the layout's defaults (inner product: ef; head index: k' and the cap; centroids: nprobe and the cap).
  */
 export interface SearchCalibration {
   queries: number;
   k: number;
   target: number;
-  curve: { ef: number; recall: number }[];
+  curve: (Partial<SearchDefaults> & { recall: number })[];
 }
 
 /**
@@ -151,13 +152,13 @@ export interface SearchCalibration {
  */
 export type RetrievalIndexInfo =
   | { kind: 'inner-product'; file: string | null; defaults: SearchDefaults; vectors?: IndexVectors; calibration?: SearchCalibration }
-  | { kind: 'multi-vector'; file: string | null; layout: MultiVectorLayout; quantization: 'f32' | 'f16' | 'i8'; defaults: SearchDefaults; vectors?: IndexVectors }
+  | { kind: 'multi-vector'; file: string | null; layout: MultiVectorLayout; quantization: 'f32' | 'f16' | 'i8'; defaults: SearchDefaults; vectors?: IndexVectors; calibration?: SearchCalibration }
   /**
    * Max-sim by centroids (PLAID): k-means centroids of the item head vectors and inverted lists (file: items/heads.ivf,
    * null: built when the bundle is loaded); a query probes `nprobe` lists per query vector, keeps the `maxCandidates`
    * items with the best max-sim over their heads' centroids and rescores them exactly.
    */
-  | { kind: 'multi-vector-centroids'; file: string | null; layout: MultiVectorLayout; centroids: number; defaults: SearchDefaults }
+  | { kind: 'multi-vector-centroids'; file: string | null; layout: MultiVectorLayout; centroids: number; defaults: SearchDefaults; calibration?: SearchCalibration }
   | { kind: 'none'; reason: string };
 
 export type ItemsInfo =

@@ -9,10 +9,15 @@
 // The layout comes from the plan's score kind, not from the model's name: a wrapper (CS3) scores like its base.
 // Shape letters: N items, H item heads, P head size, Q query vectors, I item rep width.
 import { join } from 'node:path';
+import { scope, Tensor } from '../core/index.js';
 import type { ServingPlanSpec } from '../models/common/serving.js';
 import type { RecModel } from '../models/types.js';
 import { newUsearch, saveAnnIndex } from './ann-index.js';
-import { calibrateInnerProduct } from './search-calibration.js';
+import type { CandidateSource } from './candidate-source.js';
+import { CentroidSource } from './centroid-source.js';
+import { inference } from './export-items.js';
+import { MultiVectorSource, usearchHeads } from './multi-vector-source.js';
+import { calibrateInnerProduct, calibrateMultiVector, multiVectorLadder } from './search-calibration.js';
 import { FILES, type IndexVectors, type ItemsInfo, type MultiVectorLayout, type RetrievalIndexInfo, type SearchDefaults } from './manifest.js';
 import { augmentedVectors } from './mips.js';
 import { columnMeans } from '../util/stats.js';
@@ -183,30 +188,67 @@ export async function writeRetrievalIndex(model: RecModel, items: Extract<ItemsI
     layout = { ...layout, anchors: { user: f32ToBase64(columnMeans(o.users, items.userDim)), item: f32ToBase64(columnMeans(reps, items.dim)) } };
   }
   const heads = headVectors(reps, items.dim, layout, model);
+  const l = layout;
+  const queries = (rep: Float32Array) => queryVectors(rep, l, model);
+  // the defaults measured through the generator /v1/retrieve will use, when the index is built now
+  const calibrated = <T extends Extract<RetrievalIndexInfo, { layout: MultiVectorLayout }>>(info: T, source: CandidateSource | null): T => {
+    if (!source || !o.users) return info;
+    const c = calibrateMultiVector(source, exactScores(model, reps, items.dim, items.userDim), o.users, items.userDim, info.defaults,
+      multiVectorLadder(info.kind, info.defaults));
+    source.close();
+    return c ? { ...info, defaults: c.defaults, calibration: c.calibration } : info;
+  };
   if (o.headIndex === 'centroids') {
     const c = o.centroids || defaultCentroids(heads.length / layout.size);
-    if (o.annIndex) await saveHeadCentroids(buildHeadCentroids(heads, layout.size, layout.heads, c), join(dir, FILES.itemHeadsIvf));
-    return { kind: 'multi-vector-centroids', file: o.annIndex ? FILES.itemHeadsIvf : null, layout, centroids: c, defaults: centroidDefaults(layout) };
+    const info = { kind: 'multi-vector-centroids', file: o.annIndex ? FILES.itemHeadsIvf : null, layout, centroids: c, defaults: centroidDefaults(layout) } as const;
+    if (!o.annIndex) return info;
+    const ix = buildHeadCentroids(heads, layout.size, layout.heads, c);
+    await saveHeadCentroids(ix, join(dir, FILES.itemHeadsIvf));
+    return calibrated(info, new CentroidSource(ix, layout, info.defaults, queries));
   }
   const vectors = augmentedVectors(heads, layout.size);
   const params = { ...HEAD_INDEX_PARAMS, quantization: o.headQuantization };
-  const saved = o.annIndex && (await saveAnnIndex(heads, layout.size, join(dir, FILES.itemHeadsAnn), { vectors, params }));
-  return { kind: 'multi-vector', file: saved ? FILES.itemHeadsAnn : null, layout, quantization: o.headQuantization, defaults: multiVectorDefaults(layout), vectors };
+  const path = join(dir, FILES.itemHeadsAnn);
+  const saved = o.annIndex && (await saveAnnIndex(heads, layout.size, path, { vectors, params }));
+  const info = { kind: 'multi-vector', file: saved ? FILES.itemHeadsAnn : null, layout, quantization: o.headQuantization, defaults: multiVectorDefaults(layout), vectors } as const;
+  if (!saved) return info;
+  const index = await newUsearch(layout.size + 1, params);
+  index.view(path);
+  return calibrated(info, new MultiVectorSource('usearch', layout, info.defaults, heads.length / layout.size, usearchHeads(index, 1, vectors), queries));
 }
 
-/** One line on a bundle's retrieval index for people: its kind, default search settings and measured depth. */
+/** Rows scored per call of the exact scan (a pairwise model's temporaries are [rows, ...] each). */
+const EXACT_CHUNK = 16384;
+
+/** Every row's score for a user rep [U] with the model's own scoring over the table's reps [N, I]: the exact answer. */
+function exactScores(model: RecModel, reps: Float32Array, dim: number, userDim: number): (rep: Float32Array) => Float32Array {
+  const n = reps.length / dim;
+  return (rep) => inference(model, () => {
+    const out = new Float32Array(n);
+    for (let r0 = 0; r0 < n; r0 += EXACT_CHUNK) {
+      const m = Math.min(EXACT_CHUNK, n - r0);
+      scope(() => {
+        const s = model.score!(Tensor.from(rep, [1, userDim]), Tensor.from(reps.subarray(r0 * dim, (r0 + m) * dim), [m, dim]));
+        out.set((s.data as Float32Array).subarray(0, m), r0);
+      });
+    }
+    return out;
+  });
+}
+
+/** One line on a bundle's retrieval index for people: its kind, default search settings and measured settings. */
 export function retrievalSummary(info: RetrievalIndexInfo | undefined): string {
   if (!info) return 'retrieval: exact mode only (written before retrieval indexes)';
   if (info.kind === 'none') return `retrieval: exact mode only (${info.reason})`;
   const d = info.defaults;
   const saved = info.file ? '' : ', built when loaded';
-  if (info.kind === 'inner-product') {
-    const c = info.calibration;
-    const curve = c ? ` (recall@${c.k} on ${c.queries} sampled users: ${c.curve.map((p) => `${p.ef} ${p.recall.toFixed(3)}`).join(', ')})` : '';
-    return `retrieval: HNSW inner product${saved}, ef ${d.ef}${curve}`;
-  }
+  const c = info.calibration;
+  const setting = (p: Partial<SearchDefaults>): string => [p.ef === undefined ? '' : String(p.ef), p.perHead === undefined ? '' : `k' ${p.perHead}`,
+    p.nprobe === undefined ? '' : `nprobe ${p.nprobe}`, p.maxCandidates === undefined ? '' : `cap ${p.maxCandidates}`].filter(Boolean).join(' ');
+  const curve = c ? ` (recall@${c.k} on ${c.queries} sampled users: ${c.curve.map((p) => `${setting(p)} ${p.recall.toFixed(3)}`).join(', ')})` : '';
+  if (info.kind === 'inner-product') return `retrieval: HNSW inner product${saved}, ef ${d.ef}${curve}`;
   const l = info.layout;
   const vectors = `${l.heads} item vectors of ${l.size} per item, ${l.queries} per user${l.anchors ? ', anchored' : ''}`;
-  if (info.kind === 'multi-vector') return `retrieval: HNSW over ${vectors}${saved}, k' ${d.perHead}, ef ${d.ef}, cap ${d.maxCandidates}`;
-  return `retrieval: ${info.centroids} centroids over ${vectors}${saved}, nprobe ${d.nprobe ?? 1}, cap ${d.maxCandidates}`;
+  if (info.kind === 'multi-vector') return `retrieval: HNSW over ${vectors}${saved}, k' ${d.perHead}, ef ${d.ef}, cap ${d.maxCandidates}${curve}`;
+  return `retrieval: ${info.centroids} centroids over ${vectors}${saved}, nprobe ${d.nprobe ?? 1}, cap ${d.maxCandidates}${curve}`;
 }

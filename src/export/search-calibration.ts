@@ -4,12 +4,15 @@
 // between its users and the mean item) sends every search into the same corner at ef 512 or 1,024 and finds 5% of the
 // exact top-100, then all of it at 2,048. So the export searches its own saved index with the reps of sampled
 // training users at each depth of a ladder, compares with exact inner-product search, and records the smallest depth
-// that reaches the target as the bundle's default ef, with the whole curve, in the manifest.
-// Shape letters: N items, I rep width, Q queries.
+// that reaches the target as the bundle's default ef, with the whole curve, in the manifest. A max-sim (multi-vector)
+// index is measured the same way through its own candidate generator: the candidates of each setting of a ladder
+// against the exact top-K of the model's scores, the first setting reaching MULTI_VECTOR_TARGET kept.
+// Shape letters: N items, I rep width, Q queries, U user rep width.
 import { topK } from '../eval/top-k.js';
 import type { UsearchLike } from './ann-index.js';
+import type { CandidateSource } from './candidate-source.js';
 import { augmentQuery, innerProducts } from './mips.js';
-import type { IndexVectors, SearchCalibration } from './manifest.js';
+import type { IndexVectors, SearchCalibration, SearchDefaults } from './manifest.js';
 
 /**
  * The depths tried, shallowest first. None below the index's build-time expansion_search (512): usearch searches
@@ -61,4 +64,56 @@ export function calibrateInnerProduct(index: UsearchLike, reps: Float32Array, di
   const curve = ladder.map((ef, i) => ({ ef, recall: Math.round(recall[i] * 1e4) / 1e4 }));
   const met = curve.find((c) => c.recall >= CALIBRATION_TARGET);
   return { ef: (met ?? curve[curve.length - 1]).ef, calibration: { queries: queries.length / dim, k: K, target: CALIBRATION_TARGET, curve } };
+}
+
+/**
+ * The recall@K against exact scoring a multi-vector default must reach on the sampled users: the retrieval target
+ * for max-sim models (the exact rescoring of the candidates keeps every one the index finds).
+ */
+export const MULTI_VECTOR_TARGET = 0.95;
+
+/** Candidate caps of the ladders, as multiples of the layout's default cap (kept in [1,024, 16,384]). */
+const CAP_STEPS = [0.5, 1, 2, 4];
+
+/**
+ * The settings a multi-vector index is measured at, in the order tried: by cap (the exact rescoring's cost, the
+ * larger share of a query), smallest first, and within a cap by search depth (centroids: nprobe 1x, 2x and 4x the
+ * default; head index: k' 128 to 1,024). Each entry holds only what it changes from `base`.
+ */
+export function multiVectorLadder(kind: 'multi-vector' | 'multi-vector-centroids', base: SearchDefaults): Partial<SearchDefaults>[] {
+  const caps = [...new Set(CAP_STEPS.map((f) => Math.min(16384, Math.max(1024, Math.round(base.maxCandidates * f)))))];
+  const depths: Partial<SearchDefaults>[] = kind === 'multi-vector-centroids'
+    ? [1, 2, 4].map((f) => ({ nprobe: (base.nprobe ?? 1) * f }))
+    : [128, 256, 512, 1024].map((perHead) => ({ perHead }));
+  return caps.flatMap((maxCandidates) => depths.map((d) => ({ ...d, maxCandidates })));
+}
+
+/**
+ * Measures `source` (a multi-vector generator) with the first CALIBRATION_QUERIES user reps of `users` [Q, U] at each
+ * setting of `ladder` over `base`: recall@K of its candidates against the exact top-K of `exact(rep)` (every item's
+ * score, the scores the candidates are rescored with; a candidate tied with the K-th counts), and returns the first
+ * setting reaching MULTI_VECTOR_TARGET as the defaults (else the best), with the curve. Null without users.
+ */
+export function calibrateMultiVector(source: CandidateSource, exact: (rep: Float32Array) => ArrayLike<number>, users: Float32Array,
+  userDim: number, base: SearchDefaults, ladder: Partial<SearchDefaults>[]): { defaults: SearchDefaults; calibration: SearchCalibration } | null {
+  const nq = Math.min(CALIBRATION_QUERIES, users.length / userDim);
+  if (nq < 1 || !ladder.length) return null;
+  const found = ladder.map(() => 0);
+  let wanted = 0;
+  for (let i = 0; i < nq; i++) {
+    const rep = users.slice(i * userDim, (i + 1) * userDim);
+    const s = Float64Array.from(exact(rep));
+    const k = Math.min(K, s.length);
+    const kth = s[topK(s, k, undefined, 'last')[k - 1]];
+    wanted += k;
+    ladder.forEach((step, j) => {
+      let n = 0;
+      for (const row of source.candidates(rep, K, { ...base, ...step })) if (s[row] >= kth) n++;
+      found[j] += Math.min(k, n);
+    });
+  }
+  const curve = ladder.map((step, j) => ({ ...step, recall: Math.round((found[j] / wanted) * 1e4) / 1e4 }));
+  const best = curve.reduce((b, c) => (c.recall > b.recall ? c : b));
+  const { recall: _, ...chosen } = curve.find((c) => c.recall >= MULTI_VECTOR_TARGET) ?? best;
+  return { defaults: { ...base, ...chosen }, calibration: { queries: nq, k: K, target: MULTI_VECTOR_TARGET, curve } };
 }
