@@ -7,6 +7,8 @@
 // against the mean item rep (the model's anchoredVectors; the two mean reps are the layout's anchors). Bundles written
 // before anchors hold the normalised MHGN sub-spaces E_i and query with E_u.
 // The layout comes from the plan's score kind, not from the model's name: a wrapper (CS3) scores like its base.
+// Every index's default search settings are measured on the export's sampled users through the generator serving
+// opens (search-calibration.ts), against the model's exact scores.
 // Shape letters: N items, H item heads, P head size, Q query vectors, I item rep width.
 import { join } from 'node:path';
 import { scope, Tensor } from '../core/index.js';
