@@ -140,7 +140,9 @@ test('Dataset.load reads the written config: entity files, list features, tempor
 test('prerank data synth writes the log and reports rows/s and peak RSS', () => {
   const out = join(root, 'cli');
   const text = execFileSync(process.execPath, [join(REPO_ROOT, 'dist/src/cli/main.js'), 'data', 'synth', '--events', '3000',
-    '--users', '500', '--items', '300', '--seed', '3', '--threads', '1', '--out', out], { encoding: 'utf8' });
+    '--users', '500', '--items', '300', '--seed', '3', '--threads', '1', '--exposure-candidates', '4', '--out', out], { encoding: 'utf8' });
+  assert.match(text, /seed 3, exposure by interest \(4 candidates, weight 8\)/);
+  assert.deepEqual(JSON.parse(readFileSync(join(out, 'synth.json'), 'utf8')).params.exposureCandidates, 4);
   assert.match(text, /events 3,000 \/ 3,000 rows, [\d.]+ s, [\d.]+[kM] rows\/s/);
   assert.match(text, /peak RSS \d+ MiB/);
   assert.equal(JSON.parse(readFileSync(join(out, 'synth.json'), 'utf8')).events, 3000);
