@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 import { parseCascadeExperiment, loadCascadeExperiment } from '../src/cascade/experiment.js';
 import { writeSyntheticLog } from '../src/data/synthetic.js';
 import { TINY_CONFIGS } from '../src/models/registry.js';
@@ -36,6 +36,7 @@ test('prerank experiment on a cascade config: rows x seeds, results.md/json, rep
   const out = join(dir, 'results');
   const j = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'));
   assert.equal(j.runs.length, 6, '3 rows x 2 seeds (--seeds overrides the file)');
+  assert.ok(!isAbsolute(j.experiment.outDir), `results.json names no machine's folders: ${j.experiment.outDir}`);
   assert.equal(j.command, `prerank experiment --config ${join(dir, 'exp.json')} --seeds 1,2 --epochs 2`);
   assert.ok(j.runs.every((r: { epochs: number }) => r.epochs <= 2), '--epochs overrides the file');
   assert.deepEqual(j.runs.map((r: { label: string; seed: number }) => `${r.label}/${r.seed}`),

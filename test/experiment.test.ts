@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { basename, join } from 'node:path';
+import { basename, isAbsolute, join } from 'node:path';
 import { writeSyntheticLog } from '../src/data/index.js';
 import { ExperimentSchema, runExperiment } from '../src/train/experiment.js';
 
@@ -27,6 +27,7 @@ test('an experiment writes the mean +- std table with RelaImpr, every run in JSO
     const json = JSON.parse(readFileSync(join(dir, 'out', 'results.json'), 'utf8'));
     assert.equal(json.runs.length, 4);
     for (const r of json.runs) assert.ok(r.test.auc > 0 && r.latencyMs > 0 && r.curve.length >= 1);
+    assert.ok(!isAbsolute(json.experiment.data.config), `results.json names no machine's folders: ${json.experiment.data.config}`);
     const html = readFileSync(join(dir, 'out', 'report.html'), 'utf8');
     assert.equal((html.match(/<svg /g) ?? []).length, 2);
     assert.match(html, /<polyline/);

@@ -11,7 +11,7 @@ import { z } from 'zod';
 import { ConfigError, loadConfig, parseConfig } from '../util/config.js';
 import type { DataConfig } from '../data/spec.js';
 import { ModelSpecSchema } from '../models/registry.js';
-import { findRun, recordedRuns } from '../train/experiment-resume.js';
+import { findRun, recordedConfig, recordedRuns } from '../train/experiment-resume.js';
 import { loadCascadeConfig, parseCascadeConfig, type CascadeConfig } from './config.js';
 import { evaluateRequests, loggedPrerankScorer, type CascadeEvalResult } from './evaluate.js';
 import { checkStopMetric } from './fit.js';
@@ -100,7 +100,7 @@ export async function runCascadeExperiment(exp: CascadeExperiment, cascadeCfg: C
   const recorded = opts.resume ? recordedRuns<CascadeExperimentRun>(exp.outDir, exp) : [];
   const runs: CascadeExperimentRun[] = [];
   const save = (): void => {
-    writeFileSync(join(exp.outDir, 'results.json'), JSON.stringify({ experiment: exp, cascade: src.config.name, command, logged, runs },
+    writeFileSync(join(exp.outDir, 'results.json'), JSON.stringify({ experiment: recordedConfig(exp), cascade: src.config.name, command, logged, runs },
       (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 1));
     writeFileSync(join(exp.outDir, 'results.md'), cascadeMarkdown(exp, src.config.name, runs, logged, command));
   };

@@ -3,7 +3,15 @@
 // paths aside, equal to this one); anything else stops with the difference named, so a changed config never mixes
 // with old numbers.
 import { existsSync, readFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { basename, isAbsolute, join, relative } from 'node:path';
+
+const PATH_KEYS = new Set(['outDir', 'config', 'logs']);
+
+/** The experiment config as its results.json records it: its paths (outDir, a data config, logs) relative to the
+ * working directory (the repository's root for committed results), so the file names no machine's folders. */
+export function recordedConfig<T>(exp: T): T {
+  return JSON.parse(JSON.stringify(exp, (k, v) => (PATH_KEYS.has(k) && typeof v === 'string' && isAbsolute(v) ? relative(process.cwd(), v) : v)));
+}
 
 /** The experiment config without its paths (a clone moved to another directory resumes too): the data config by its file name. */
 function comparable(exp: unknown): string {

@@ -15,7 +15,7 @@ import { servingLatencyMs } from './latency.js';
 import { inMemory, loadData, runTraining, type RunResult } from './run.js';
 import type { TrainingData } from '../data/index.js';
 import { popularityRanking, rankingEval, type RankingEvalOptions, type RankingReport } from './ranking-eval.js';
-import { findRun, recordedRuns } from './experiment-resume.js';
+import { findRun, recordedConfig, recordedRuns } from './experiment-resume.js';
 import { writeFileAtomic } from '../util/atomic-dir.js';
 import { checkGaps, gapLines, seedsText, spreadText } from './split-seeds.js';
 
@@ -238,7 +238,7 @@ export async function runExperiment(exp: ExperimentConfig, command: string, log:
     : [];
   const save = (): RunRecord[] => {
     const runs = merged();
-    writeFileAtomic(join(exp.outDir, 'results.json'), JSON.stringify({ experiment: exp, data: data.name, command, ...(ranking ? { popularity } : {}), runs }, null, 1));
+    writeFileAtomic(join(exp.outDir, 'results.json'), JSON.stringify({ experiment: recordedConfig(exp), data: data.name, command, ...(ranking ? { popularity } : {}), runs }, null, 1));
     writeFileSync(join(exp.outDir, 'results.md'), markdownTable(exp, data.name, runs, command, popularity));
     return runs;
   };
