@@ -36,7 +36,8 @@ export const SampledSoftmaxSchema = z.strictObject({
   logQ: z.boolean().default(true).describe('subtract the log expected count of each candidate (in-batch: P q(i); sampled: M Q(i))'),
   maskHits: z.boolean().default(true)
     .describe("leave out of a row's denominator every candidate equal to its item or to another positive of the same user in the batch"),
-  temperature: z.number().positive().default(1).describe("the softmax's temperature over the model's logits (which may have their own)"),
+  temperature: z.number().positive().default(1)
+    .describe("the softmax's temperature over the model's logits (which may have their own); a cosine-scored model (DSSM) retrieves better at 0.25 (docs/STRATEGIES.md)"),
   modelLossWeight: z.number().min(0).default(0).describe("weight of the model's own loss (BCE, CIR, mimic terms) added to the softmax; 0: the softmax only"),
 }).superRefine((o, ctx) => {
   if (!o.inBatch && o.negatives === 0) ctx.addIssue({ code: 'custom', path: ['negatives'], message: 'with inBatch false, negatives must be >= 1 (a softmax needs negatives)' });
