@@ -32,19 +32,31 @@ const K = 100;
 export function recallAgainstExact(rows: Float32Array, dim: number, queries: Float32Array, k: number,
   hits: ((q: Float32Array) => ArrayLike<number | bigint>)[]): number[] {
   const s = new Float64Array(rows.length / dim);
+  return recallAgainst(queries, dim, (q) => innerProducts(rows, dim, q, s), k, hits);
+}
+
+/**
+ * The same against any exact scoring: `exact(q)` gives every row's score for query q (of width `dim` in `queries`),
+ * k is capped at the row count. One exact scoring per query.
+ */
+function recallAgainst(queries: Float32Array, dim: number, exact: (q: Float32Array) => ArrayLike<number>, k: number,
+  hits: ((q: Float32Array) => ArrayLike<number | bigint>)[]): number[] {
   const found = hits.map(() => 0);
   const nq = queries.length / dim;
+  let wanted = 0;
   for (let i = 0; i < nq; i++) {
-    const q = queries.subarray(i * dim, (i + 1) * dim);
-    innerProducts(rows, dim, q, s);
-    const kth = s[topK(s, k, undefined, 'last')[k - 1]];
+    const q = queries.slice(i * dim, (i + 1) * dim);
+    const s = exact(q);
+    const kk = Math.min(k, s.length);
+    const kth = s[topK(s, kk, undefined, 'last')[kk - 1]];
+    wanted += kk;
     hits.forEach((h, j) => {
       let n = 0;
       for (const r of Array.from(h(q), Number)) if (s[r] >= kth) n++;
-      found[j] += Math.min(k, n);
+      found[j] += Math.min(kk, n);
     });
   }
-  return found.map((f) => f / (k * nq));
+  return found.map((f) => f / wanted);
 }
 
 /**
@@ -98,21 +110,9 @@ export function calibrateMultiVector(source: CandidateSource, exact: (rep: Float
   userDim: number, base: SearchDefaults, ladder: Partial<SearchDefaults>[]): { defaults: SearchDefaults; calibration: SearchCalibration } | null {
   const nq = Math.min(CALIBRATION_QUERIES, users.length / userDim);
   if (nq < 1 || !ladder.length) return null;
-  const found = ladder.map(() => 0);
-  let wanted = 0;
-  for (let i = 0; i < nq; i++) {
-    const rep = users.slice(i * userDim, (i + 1) * userDim);
-    const s = Float64Array.from(exact(rep));
-    const k = Math.min(K, s.length);
-    const kth = s[topK(s, k, undefined, 'last')[k - 1]];
-    wanted += k;
-    ladder.forEach((step, j) => {
-      let n = 0;
-      for (const row of source.candidates(rep, K, { ...base, ...step })) if (s[row] >= kth) n++;
-      found[j] += Math.min(k, n);
-    });
-  }
-  const curve = ladder.map((step, j) => ({ ...step, recall: Math.round((found[j] / wanted) * 1e4) / 1e4 }));
+  const recall = recallAgainst(users.subarray(0, nq * userDim), userDim, exact, K,
+    ladder.map((step) => (rep: Float32Array) => source.candidates(rep, K, { ...base, ...step })));
+  const curve = ladder.map((step, j) => ({ ...step, recall: Math.round(recall[j] * 1e4) / 1e4 }));
   const best = curve.reduce((b, c) => (c.recall > b.recall ? c : b));
   const { recall: _, ...chosen } = curve.find((c) => c.recall >= MULTI_VECTOR_TARGET) ?? best;
   return { defaults: { ...base, ...chosen }, calibration: { queries: nq, k: K, target: MULTI_VECTOR_TARGET, curve } };
