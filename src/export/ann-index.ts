@@ -94,15 +94,16 @@ export interface AnnBuildOptions {
 }
 
 /**
- * Builds the index over reps [N, I] (augmented when `vectors` says so) and saves it to `path`; false (nothing written) when usearch is unavailable.
+ * Builds the index over reps [N, I] (augmented when `vectors` says so), saves it to `path` and returns it (the graph
+ * the file holds, for searches at export); null (nothing written) when usearch is unavailable.
  * Rows go in slices of ~1% (at least 1,024) so progress can be shown; each slice is spread over the threads.
  */
-export async function saveAnnIndex(reps: Float32Array, dim: number, path: string, o: AnnBuildOptions & { params?: UsearchParams; vectors?: IndexVectors } = {}): Promise<boolean> {
+export async function saveAnnIndex(reps: Float32Array, dim: number, path: string, o: AnnBuildOptions & { params?: UsearchParams; vectors?: IndexVectors } = {}): Promise<UsearchLike | null> {
   let index: UsearchLike;
   try {
     index = await newUsearch(o.vectors ? dim + 1 : dim, o.params);
   } catch {
-    return false;
+    return null;
   }
   const n = reps.length / dim;
   const progress = 'progress' in o ? o.progress : ttyAnnProgress();
@@ -116,5 +117,5 @@ export async function saveAnnIndex(reps: Float32Array, dim: number, path: string
     throw Object.assign(new Error(`${full ? 'ENOSPC: no space left on device, ' : ''}cannot write the ANN index ${path} (usearch: ${(e as Error).message})`),
       full ? { code: 'ENOSPC' } : {});
   }
-  return true;
+  return index;
 }

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { scope, Tensor } from '../core/index.js';
 import type { ServingPlanSpec } from '../models/common/serving.js';
 import type { RecModel } from '../models/types.js';
-import { newUsearch, saveAnnIndex } from './ann-index.js';
+import { saveAnnIndex } from './ann-index.js';
 import type { CandidateSource } from './candidate-source.js';
 import { CentroidSource } from './centroid-source.js';
 import { inference } from './export-items.js';
@@ -162,21 +162,18 @@ export function normalizeRows(x: Float32Array, p: number): void {
 
 /**
  * What the export builds for retrieval: the index kind, written under dir (FILES paths), and its manifest entry.
- * `users` [S, U]: the user reps of the export's sampled training rows. An inner-product index's default ef is
- * calibrated on them (src/export/search-calibration.ts); their mean is the user anchor of a proxy layout the model
- * can anchor.
+ * `users` [S, U]: the user reps of the export's sampled training rows. The index's default search settings are
+ * measured on them against exact scoring (src/export/search-calibration.ts); their mean is the user anchor of a
+ * proxy layout the model can anchor.
  */
 export async function writeRetrievalIndex(model: RecModel, items: Extract<ItemsInfo, { cached: true }>, reps: Float32Array, dir: string,
   o: { annIndex: boolean; headQuantization: 'f32' | 'f16' | 'i8'; headIndex?: 'hnsw' | 'centroids'; centroids?: number; users?: Float32Array }): Promise<RetrievalIndexInfo> {
   if (items.retrieval) {
     const vectors = augmentedVectors(reps, items.dim);
-    const path = join(dir, FILES.itemAnn);
-    const saved = o.annIndex && (await saveAnnIndex(reps, items.dim, path, { vectors }));
+    const saved = o.annIndex ? await saveAnnIndex(reps, items.dim, join(dir, FILES.itemAnn), { vectors }) : null;
     const info: RetrievalIndexInfo = { kind: 'inner-product', file: saved ? FILES.itemAnn : null, defaults: INNER_PRODUCT_DEFAULTS, vectors };
     if (!saved || !o.users) return info;
-    const index = await newUsearch(items.dim + 1);
-    index.view(path);
-    const c = calibrateInnerProduct(index, reps, items.dim, o.users, vectors);
+    const c = calibrateInnerProduct(saved, reps, items.dim, o.users, vectors);
     return c ? { ...info, defaults: { ...INNER_PRODUCT_DEFAULTS, ef: c.ef }, calibration: c.calibration } : info;
   }
   let layout: MultiVectorLayout | null = null;
@@ -210,13 +207,10 @@ export async function writeRetrievalIndex(model: RecModel, items: Extract<ItemsI
   }
   const vectors = augmentedVectors(heads, layout.size);
   const params = { ...HEAD_INDEX_PARAMS, quantization: o.headQuantization };
-  const path = join(dir, FILES.itemHeadsAnn);
-  const saved = o.annIndex && (await saveAnnIndex(heads, layout.size, path, { vectors, params }));
+  const saved = o.annIndex ? await saveAnnIndex(heads, layout.size, join(dir, FILES.itemHeadsAnn), { vectors, params }) : null;
   const info = { kind: 'multi-vector', file: saved ? FILES.itemHeadsAnn : null, layout, quantization: o.headQuantization, defaults: multiVectorDefaults(layout), vectors } as const;
   if (!saved) return info;
-  const index = await newUsearch(layout.size + 1, params);
-  index.view(path);
-  return calibrated(info, new MultiVectorSource('usearch', layout, info.defaults, heads.length / layout.size, usearchHeads(index, 1, vectors), queries));
+  return calibrated(info, new MultiVectorSource('usearch', layout, info.defaults, heads.length / layout.size, usearchHeads(saved, 1, vectors), queries));
 }
 
 /** Rows scored per call of the exact scan (a pairwise model's temporaries are [rows, ...] each). */
