@@ -3,11 +3,10 @@
 // items, and compute Recall/NDCG/Precision/HitRate@K against the split's positives (src/eval RankingMetrics).
 // The user rep comes from the user tower on the user's first row of the split, or from a training strategy's own
 // user state (OneBP's stored encodings) when one is given. A large corpus may evaluate a seeded sample of the users.
-// Retrieval through an index scores only the items a candidate generator returns (`candidates`); the rest count as
-// not retrieved. popularityRanking is the model-free reference on the same users. Shape letters: N items, I item rep
-// width, U user width.
+// Retrieval through an index ranks only the items a candidate generator returns (`candidates`), by their exact
+// scores; the rest count as not retrieved. popularityRanking is the model-free reference on the same users. Shape
+// letters: N items, I item rep width, U user width.
 import { Tensor } from '../core/tensor.js';
-import * as ops from '../core/ops/index.js';
 import { Rng } from '../core/random.js';
 import { noGrad } from '../core/tape.js';
 import { scope } from '../core/scope.js';
@@ -99,9 +98,9 @@ export function rankingEval(model: RecModel, data: Dataset, opts: RankingEvalOpt
               if (index) {
                 const rows = opts.candidates!(Float32Array.from(rep), maxK + masked[u].length);
                 found += rows.length;
-                const got = model.score!(user, ops.gather(items, Tensor.from(rows, [rows.length], 'int32'))).f;
+                // the candidates' exact scores are the full scan's: the index path keeps those of the rows it returns
                 const through = new Float32Array(N).fill(-Infinity);
-                rows.forEach((row, j) => { through[row] = got[j]; });
+                for (const row of rows) through[row] = scores[row];
                 // an item not retrieved never enters the index path's list
                 const top = index.add(through, mask, masked[u], positives).filter((i) => through[i] > -Infinity);
                 opts.ks.forEach((k, t) => {
