@@ -11,7 +11,7 @@
 // opens (search-calibration.ts), against the model's exact scores.
 // Shape letters: N items, H item heads, P head size, Q query vectors, I item rep width.
 import { join } from 'node:path';
-import { scope, Tensor } from '../core/index.js';
+import { scoreReps } from '../models/common/base.js';
 import type { ServingPlanSpec } from '../models/common/serving.js';
 import type { RecModel } from '../models/types.js';
 import { saveAnnIndex } from './ann-index.js';
@@ -192,7 +192,7 @@ export async function writeRetrievalIndex(model: RecModel, items: Extract<ItemsI
   // the defaults measured through the generator /v1/retrieve will use, when the index is built now
   const calibrated = <T extends Extract<RetrievalIndexInfo, { layout: MultiVectorLayout }>>(info: T, source: CandidateSource | null): T => {
     if (!source || !o.users) return info;
-    const c = calibrateMultiVector(source, exactScores(model, reps, items.dim, items.userDim), o.users, items.userDim, info.defaults,
+    const c = calibrateMultiVector(source, (rep: Float32Array) => inference(model, () => scoreReps(model, rep, reps, items.dim)), o.users, items.userDim, info.defaults,
       multiVectorLadder(info.kind, info.defaults));
     source.close();
     return c ? { ...info, defaults: c.defaults, calibration: c.calibration } : info;
@@ -211,25 +211,6 @@ export async function writeRetrievalIndex(model: RecModel, items: Extract<ItemsI
   const info = { kind: 'multi-vector', file: saved ? FILES.itemHeadsAnn : null, layout, quantization: o.headQuantization, defaults: multiVectorDefaults(layout), vectors } as const;
   if (!saved) return info;
   return calibrated(info, new MultiVectorSource('usearch', layout, info.defaults, heads.length / layout.size, usearchHeads(saved, 1, vectors), queries));
-}
-
-/** Rows scored per call of the exact scan (a pairwise model's temporaries are [rows, ...] each). */
-const EXACT_CHUNK = 16384;
-
-/** Every row's score for a user rep [U] with the model's own scoring over the table's reps [N, I]: the exact answer. */
-function exactScores(model: RecModel, reps: Float32Array, dim: number, userDim: number): (rep: Float32Array) => Float32Array {
-  const n = reps.length / dim;
-  return (rep) => inference(model, () => {
-    const out = new Float32Array(n);
-    for (let r0 = 0; r0 < n; r0 += EXACT_CHUNK) {
-      const m = Math.min(EXACT_CHUNK, n - r0);
-      scope(() => {
-        const s = model.score!(Tensor.from(rep, [1, userDim]), Tensor.from(reps.subarray(r0 * dim, (r0 + m) * dim), [m, dim]));
-        out.set((s.data as Float32Array).subarray(0, m), r0);
-      });
-    }
-    return out;
-  });
 }
 
 /** One line on a bundle's retrieval index for people: its kind, default search settings and measured settings. */

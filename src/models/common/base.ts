@@ -5,7 +5,9 @@ import { z } from 'zod';
 import { Tensor } from '../../core/tensor.js';
 import * as ops from '../../core/ops/index.js';
 import type { Batch } from '../../data/index.js';
-import type { LossOutput } from '../types.js';
+import type { LossOutput, RecModel } from '../types.js';
+import { scope } from '../../core/scope.js';
+import { noGrad } from '../../core/tape.js';
 import { ACT, type ActName } from '../../core/kernels/types.js';
 import { parseConfig } from '../../util/config-parse.js';
 
@@ -104,6 +106,25 @@ export function dotScores(userReps: Tensor, itemReps: Tensor): Tensor {
 /** Every user against every item for an inner-product score: (u [P, D] v [C, D]ᵀ) / temperature + bias -> [P, C]. */
 export function dotCross(userReps: Tensor, itemReps: Tensor, temperature: number, bias: Tensor): Tensor {
   return ops.add(ops.scale(ops.matmul(userReps, itemReps, { transB: true }), 1 / temperature), bias);
+}
+
+/** Rows per model.score call of scoreReps (a pairwise model's temporaries are [rows, ...] each). */
+const SCORE_CHUNK = 16384;
+
+/** model.score of one user rep [U] against item reps [M, I] -> [M], no tape, SCORE_CHUNK rows at a time. */
+export function scoreReps(model: RecModel, rep: Float32Array, reps: Float32Array, dim: number): Float32Array {
+  const m = reps.length / dim;
+  const out = new Float32Array(m);
+  noGrad(() => {
+    for (let r0 = 0; r0 < m; r0 += SCORE_CHUNK) {
+      const n = Math.min(SCORE_CHUNK, m - r0);
+      scope(() => {
+        const s = model.score!(Tensor.from(rep, [1, rep.length]), Tensor.from(reps.subarray(r0 * dim, (r0 + n) * dim), [n, dim]));
+        out.set((s.data as Float32Array).subarray(0, n), r0);
+      });
+    }
+  });
+  return out;
 }
 
 /**

@@ -2,7 +2,8 @@
 // tower): the model's own encodeUser on the 1-row batch, store.get of the candidates' reps, model.score on tensors
 // (noGrad + scope, eval mode), then the TypeScript topK (ties by position, NaN last, as the native top-n ranks them).
 // Shape letters: U user rep width, I item rep width, M candidates found.
-import { noGrad, scope, Tensor } from '../../core/index.js';
+import { noGrad, scope } from '../../core/index.js';
+import { scoreReps } from '../../models/common/base.js';
 import { topK } from '../../eval/top-k.js';
 import type { Ranked } from './base.js';
 import { TwoTowerScorer } from './two-tower.js';
@@ -29,9 +30,6 @@ export class TensorScorer extends TwoTowerScorer {
 
   /** score(user [1, U], items [M, I]) -> [M]. */
   protected scoreReps(rep: Float32Array, reps: Float32Array, m: number): Float32Array {
-    if (m === 0) return new Float32Array(0);
-    const model = this.bundle.model!;
-    const dim = reps.length / m;
-    return noGrad(() => scope(() => (model.score!(Tensor.from(rep, [1, rep.length]), Tensor.from(reps, [m, dim])).data as Float32Array).slice(0, m)));
+    return m === 0 ? new Float32Array(0) : scoreReps(this.bundle.model!, rep, reps, reps.length / m);
   }
 }
