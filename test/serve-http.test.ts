@@ -243,8 +243,10 @@ test('`prerank serve` on a real socket answers, then exits 0 on SIGTERM', async 
     const address = await new Promise<string>((resolve, reject) => {
       const t0 = Date.now();
       const poll = () => {
+        // The ready line and the hint lines after it are separate writes and may arrive in separate chunks:
+        // wait for the last one.
         const m = /on (http:\/\/[^\s]+) /.exec(out);
-        if (m) return resolve(m[1]);
+        if (m && /model explorer: /.test(out)) return resolve(m[1]);
         if (child.exitCode !== null || Date.now() - t0 > 30_000) return reject(new Error(`serve did not start: ${out}\n${err}`));
         setTimeout(poll, 50);
       };
