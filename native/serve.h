@@ -87,7 +87,7 @@ bool set_bf16_dot(bool on);
 // 0 = one equal share per thread. PRERANK_SERVE_PIECE at start-up sets it too.
 long serve_piece_macs();
 void set_serve_piece_macs(long macs);
-// Candidate rows the dot kernel prefetches ahead (0: none; at most kMaxRowPrefetch); PRERANK_ROW_PREFETCH at start-up.
+// Candidate rows the dot and max-sim kernels prefetch ahead (0: none; at most kMaxRowPrefetch); PRERANK_ROW_PREFETCH at start-up.
 constexpr long kMaxRowPrefetch = 256;
 void set_row_prefetch(long rows);
 

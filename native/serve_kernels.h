@@ -187,8 +187,21 @@ struct Bf16Kernels {
 // The AVX512_BF16 kernels, or null when not compiled in or not supported by this CPU.
 const Bf16Kernels* bf16_kernels_avx512();
 
-// How many candidate rows ahead of the one it scores the dot kernel prefetches (serve.cc: set_row_prefetch).
+// How many candidate rows ahead of the one it scores a kernel prefetches (serve.cc: set_row_prefetch).
 long row_prefetch();
+
+// Asks for the cache lines of [p, p + bytes). An asm statement on x86, not __builtin_prefetch: GCC 12 removed the
+// builtin's loops from the serving kernels as dead code (no prefetch instruction was emitted at all).
+inline void prefetch_bytes(const void* p, long bytes) {
+  const char* c = static_cast<const char*>(p);
+  for (long b = 0; b < bytes; b += 64) {
+#if defined(__x86_64__) || defined(__i386__)
+    __asm__ volatile("prefetcht0 %0" : : "m"(c[b]));
+#else
+    __builtin_prefetch(c + b);
+#endif
+  }
+}
 
 }  // namespace serve_detail
 }  // namespace prerank

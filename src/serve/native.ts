@@ -39,7 +39,7 @@ export interface ServeAddon {
   setBf16Dot(on: boolean): void;
   /** Multiply-adds per piece of a large scoring step on the pool (0: one equal share per thread). */
   setServePiece(macs: number): void;
-  /** Candidate rows the dot kernel prefetches ahead of the one it scores (0: none). */
+  /** Candidate rows the dot and max-sim kernels prefetch ahead of the one they score (0: none). */
   setRowPrefetch(rows: number): void;
 }
 
@@ -73,9 +73,9 @@ export function setServePiece(macs: number): void {
 }
 
 /**
- * How many candidate rows ahead of the one it scores the dot kernel (DSSM-like scores over a float32 table)
- * prefetches: 0 to 256, default 4 (PRERANK_ROW_PREFETCH sets it at start-up). The scores are the same either way;
- * docs/SCALE.md has what each distance costs on a 10M-item table.
+ * How many candidate rows ahead of the one it scores the dot kernel (DSSM-like scores) and the max-sim kernel
+ * (IntTower) prefetch over a float32 table: 0 to 256, default 4 (PRERANK_ROW_PREFETCH sets it at start-up). The
+ * scores are the same either way; docs/SERVING.md ("Row prefetch in the kernels") has what it buys at 1M items.
  */
 export function setRowPrefetch(rows: number): void {
   loaded('setRowPrefetch').setRowPrefetch(rows);
