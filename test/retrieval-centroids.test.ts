@@ -10,7 +10,8 @@ import { Rng } from '../src/core/index.js';
 import { exportBundle } from '../src/export/index.js';
 import type { BundleManifest } from '../src/export/manifest.js';
 import { buildHeadCentroids, invertedLists, kmeans, loadHeadCentroids, nearestCentroids, saveHeadCentroids } from '../src/export/head-centroids.js';
-import { centroidMaxSimReference, type CentroidSource } from '../src/export/centroid-source.js';
+import { centroidMaxSimReference, probesOf, type CentroidSource } from '../src/export/centroid-source.js';
+import { topK } from '../src/eval/top-k.js';
 import { serveAddon } from '../src/serve/native.js';
 import { Deployment } from '../src/serve/service.js';
 import { createServer } from '../src/serve/server.js';
@@ -123,6 +124,23 @@ after(async () => {
   rmSync(root, { recursive: true, force: true });
 });
 const userOf = (id: string): UserFeatures => ({ ...run.users.get(id)!, device: 'ios' });
+
+test('probesOf picks, per query column, the centroids topK picks from that column: ties, NaN and every nprobe', () => {
+  const rng = new Rng(11);
+  for (const [c, q, rpad] of [[1, 1, 16], [7, 3, 16], [300, 24, 32], [64, 16, 16]]) {
+    // few distinct values, so ties are common; some NaN, some whole NaN columns
+    const st = Float32Array.from({ length: c * rpad }, () => (rng.uniform() < 0.05 ? NaN : Math.floor(rng.uniform() * 5)));
+    if (q > 2) for (let j = 0; j < c; j++) st[j * rpad + 2] = NaN;
+    for (const nprobe of [1, 2, 5, c]) {
+      if (nprobe > c) continue;
+      const got = probesOf(st, rpad, c, q, nprobe, new Float32Array(c * q));
+      for (let a = 0; a < q; a++) {
+        const column = Float32Array.from({ length: c }, (_, j) => st[j * rpad + a]);
+        assert.deepEqual(Array.from(got.subarray(a * nprobe, (a + 1) * nprobe)), Array.from(topK(column, nprobe, undefined, 'last')), `c ${c} q ${q} nprobe ${nprobe} column ${a}`);
+      }
+    }
+  }
+});
 
 test('a centroid bundle records its index; probing every list returns exactly the exact top-k', async () => {
   const m = JSON.parse(readFileSync(join(bundle, 'manifest.json'), 'utf8')) as BundleManifest;

@@ -23,6 +23,34 @@ export function centroidMaxSimReference(st: Float32Array, rpad: number, codes: U
   }
 }
 
+/**
+ * The nprobe best centroids of each of the first q columns of st [C, R] (column a at a * nprobe...), as topK ranks
+ * them (higher first, ties to the lower centroid, NaN last). st is read row by row: a column walk strides a whole
+ * row per element. columns [q, C] is scratch for nprobe > 1.
+ */
+export function probesOf(st: Float32Array, rpad: number, c: number, q: number, nprobe: number, columns: Float32Array): Int32Array {
+  const probes = new Int32Array(q * nprobe);
+  if (nprobe === 1) {
+    const best = new Float32Array(q);
+    for (let a = 0; a < q; a++) best[a] = st[a];
+    for (let j = 1, at = rpad; j < c; j++, at += rpad) {
+      for (let a = 0; a < q; a++) {
+        const v = st[at + a], b = best[a];
+        // strictly higher wins (ties keep the lower centroid); a number beats a NaN, a NaN nothing
+        if (v > b || (b !== b && v === v)) {
+          best[a] = v;
+          probes[a] = j;
+        }
+      }
+    }
+    return probes;
+  }
+  for (let j = 0, at = 0; j < c; j++, at += rpad)
+    for (let a = 0; a < q; a++) columns[a * c + j] = st[at + a];
+  for (let a = 0; a < q; a++) probes.set(topK(columns.subarray(a * c, (a + 1) * c), nprobe, undefined, 'last'), a * nprobe);
+  return probes;
+}
+
 /** native centroidCandidates (native/serve_binding.cc): the probed lists' items, cut by centroid max-sim; the count written. */
 type CentroidCandidates = (st: Float32Array, rpad: number, codes: Uint16Array, heads: number, offsets: Int32Array, lists: Int32Array,
   probes: Int32Array, stamp: Int32Array, tag: number, cap: number, out: Int32Array) => number;
@@ -36,6 +64,8 @@ export class CentroidSource implements CandidateSource {
   private readonly rpad: number;
   /** [C, R]: each centroid's score with each query vector (columns past Q stay 0). */
   private readonly st: Float32Array;
+  /** st transposed, [Q, C]: each query's scores for the top-nprobe selection (nprobe > 1). */
+  private readonly columns: Float32Array;
   /** stamp[row] = the query that last gathered the row (dedup without clearing). */
   private readonly stamp: Int32Array;
   private query = 0;
@@ -49,6 +79,7 @@ export class CentroidSource implements CandidateSource {
     this.c = ix.centroids.length / ix.size;
     this.rpad = Math.ceil(layout.queries / 16) * 16;
     this.st = new Float32Array(this.c * this.rpad);
+    this.columns = new Float32Array(this.c * layout.queries);
     this.stamp = new Int32Array(this.items);
     this.native = (nativeAddon() as unknown as { centroidCandidates?: CentroidCandidates } | null)?.centroidCandidates ?? null;
   }
@@ -66,12 +97,7 @@ export class CentroidSource implements CandidateSource {
       this.stamp.fill(0);
     }
     const tag = this.query;
-    const probes = new Int32Array(l.queries * nprobe);
-    const column = new Float32Array(c);
-    for (let a = 0; a < l.queries; a++) {
-      for (let j = 0; j < c; j++) column[j] = this.st[j * rpad + a];
-      probes.set(topK(column, nprobe, undefined, 'last'), a * nprobe);
-    }
+    const probes = probesOf(this.st, rpad, c, l.queries, nprobe, this.columns);
     if (this.native) {
       const out = new Int32Array(s.maxCandidates);
       const m = this.native(this.st, rpad, ix.codes, ix.heads, ix.offsets, ix.lists, probes, this.stamp, tag, s.maxCandidates, out);
