@@ -35,6 +35,15 @@ import { ITEM_SIDE, USER_SIDE, flatInput, flatWidth, type FieldEmbedder, type So
 import { PlanBuilder, floats, type PlanStep, type UserServingPlan } from './common/serving.js';
 import { defineModel } from './define.js';
 
+/**
+ * The most similarities scoreCross holds at once (4M floats, 16 MB). The sampled softmax scores a batch's users
+ * against every column: at batch 2,048 with 100 sampled negatives and 3 x 8 heads that is 845M floats (3.4 GB) in one
+ * GEMM, written, max-reduced, and its gradient zero-filled and read again from memory. In blocks that stay in the
+ * caches an IntTower softmax epoch on ML-1M partial ran 2.8x faster (1,093 -> 3,053 samples/s at batch 2,048, peak RSS
+ * 3.8 -> 2.5 GB; 1.16x at batch 512; 1M floats: 2,731, 16M: 2,419; AMD EPYC Zen 5, 2 vCPUs, 2026-12-06).
+ */
+export const CROSS_BLOCK_FLOATS = 4_000_000;
+
 const IntTowerConfigSchema = z.strictObject({
   ...COMMON_CONFIG, ...DEEP_CONFIG,
   tower: widthsConfig(TOWER_DIMS, 'tower widths (both towers)'),
@@ -162,17 +171,28 @@ export class IntTower extends TwoTowerModel<IntTowerSide, IntTowerSide> {
     return ops.add(ops.pairMaxSim(u, v), this.bias); // sum over L*H user heads of the max over H item heads: [N]
   }
 
-  /** Every user against every item: userReps [U, L*H*P], itemReps [C, H*P] -> [U, C], from one GEMM. */
-  scoreCross(userReps: Tensor, itemReps: Tensor): Tensor {
+  /**
+   * Every user against every item: userReps [U, L*H*P], itemReps [C, H*P] -> [U, C], one GEMM per block of users
+   * whose [L*H*b, C*H] similarities hold at most `blockFloats` values (at least one user a block).
+   */
+  scoreCross(userReps: Tensor, itemReps: Tensor, blockFloats = CROSS_BLOCK_FLOATS): Tensor {
     const [U, C] = [userReps.shape[0], itemReps.shape[0]];
     const { headSize: P } = this.config;
     const H = this.heads;
     const A = userReps.shape[1] / P; // L*H user heads
-    // Heads reordered head-major (row a*U + u = user u's head a), so the [A*U, C*H] GEMM is [A, U*C*H] as groupMaxSum wants.
-    const order = Int32Array.from({ length: A * U }, (_, k) => (k % U) * A + Math.floor(k / U));
-    const heads = ops.gather(ops.reshape(userReps, [U * A, P]), Tensor.from(order, [A * U], 'int32')); // [A*U, P]
-    const sim = ops.matmul(heads, ops.reshape(itemReps, [C * H, P]), { transB: true }); // [A*U, C*H]
-    return ops.add(ops.reshape(ops.groupMaxSum(ops.reshape(sim, [A, U * C * H]), H), [U, C]), this.bias);
+    const flat = ops.reshape(userReps, [U * A, P]);
+    const items = ops.reshape(itemReps, [C * H, P]);
+    const block = Math.max(1, Math.floor(blockFloats / (A * C * H)));
+    const parts: Tensor[] = [];
+    for (let u0 = 0; u0 < U; u0 += block) {
+      const b = Math.min(block, U - u0);
+      // Heads reordered head-major (row a*b + u = user u0+u's head a), so the [A*b, C*H] GEMM is [A, b*C*H] as groupMaxSum wants.
+      const order = Int32Array.from({ length: A * b }, (_, k) => (u0 + (k % b)) * A + Math.floor(k / b));
+      const heads = ops.gather(flat, Tensor.from(order, [A * b], 'int32')); // [A*b, P]
+      const sim = ops.matmul(heads, items, { transB: true }); // [A*b, C*H]
+      parts.push(ops.reshape(ops.groupMaxSum(ops.reshape(sim, [A, b * C * H]), H), [b, C]));
+    }
+    return ops.add(parts.length === 1 ? parts[0] : ops.concat(parts, 0), this.bias);
   }
 
   servingPlan(): UserServingPlan {
