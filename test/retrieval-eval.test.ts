@@ -13,6 +13,8 @@ import { Dataset, parseDataConfig, writeSyntheticLog } from '../src/data/index.j
 import { MODELS, TINY_CONFIGS, type ModelName } from '../src/models/registry.js';
 import type { RecModel } from '../src/models/types.js';
 import { openRunIndex } from '../src/serve/run-index.js';
+import { nativeScan } from '../src/serve/compiled.js';
+import { serveAddon } from '../src/serve/native.js';
 import { ExperimentSchema, runExperiment } from '../src/train/experiment.js';
 import { popularityRanking, rankingEval } from '../src/train/ranking-eval.js';
 import type { RunResult } from '../src/train/run.js';
@@ -59,6 +61,23 @@ for (const [kind, headIndex] of [['dssm', 'hnsw'], ['int-tower', 'hnsw'], ['rank
     } finally {
       index.close();
     }
+  });
+}
+
+for (const kind of ['dssm', 'int-tower', 'rank-tower'] as const) {
+  test(`${kind}: the native plan's full scan gives the ranking metrics the model's tensors give`, { skip: serveAddon() ? undefined : 'no native addon' }, () => {
+    const r = run(kind, join(dir, `${kind}-scan`));
+    const o = { split: 'test', ks: [5, 10] } as const;
+    let calls = 0;
+    const counted: typeof nativeScan = (model, items, width) => {
+      const f = nativeScan(model, items, width);
+      assert.ok(f, `${kind} has a native plan`);
+      return (rep) => (calls++, f(rep));
+    };
+    const viaTensors = rankingEval(r.model, ds, o).exact;
+    const viaPlan = rankingEval(r.model, ds, { ...o, scan: counted }).exact;
+    assert.equal(calls, viaTensors.users, 'one native scan per evaluated user');
+    for (const key of Object.keys(viaTensors)) assert.ok(Math.abs(viaPlan[key] - viaTensors[key]) < 1e-9, `${key}: ${viaPlan[key]} vs ${viaTensors[key]}`);
   });
 }
 
@@ -110,9 +129,17 @@ test('an experiment with ranking.index reports retrieval through each run\'s ind
   assert.equal(runs.find((x) => x.label === 'lr')!.rankingIndex, undefined, 'LR scores no inner product or max-sim: no index');
   assert.equal(existsSync(join(dir, 'exp', 'runs', 'dssm-seed1', 'bundle')), false, 'the bundle is removed once measured');
   assert.ok(existsSync(join(dir, 'exp', 'runs', 'dssm-seed1', 'best')), 'the checkpoint stays');
-  const kept = ExperimentSchema.parse({ ...exp, outDir: join(dir, 'kept'), models: [exp.models[0]], ranking: { ...exp.ranking, keepBundles: true } });
-  await runExperiment(kept, 'test command', () => {}, { openIndex: openRunIndex });
+  // early stopping on a ranking metric: the native scan serves validation and the test tables
+  const kept = ExperimentSchema.parse({ ...exp, outDir: join(dir, 'kept'), models: [exp.models[0]], ranking: { ...exp.ranking, keepBundles: true },
+    train: { ...exp.train, earlyStopping: { metric: 'recall@5', patience: 1 } } });
+  let scans = 0;
+  const counted: typeof nativeScan = (model, items, width) => {
+    const f = nativeScan(model, items, width);
+    return f && ((rep) => (scans++, f(rep)));
+  };
+  const [keptRun] = await runExperiment(kept, 'test command', () => {}, { openIndex: openRunIndex, scan: counted });
   assert.ok(existsSync(join(dir, 'kept', 'runs', 'dssm-seed1', 'bundle', 'manifest.json')), 'keepBundles keeps it');
+  if (serveAddon()) assert.ok(scans > keptRun.ranking!.users, `${scans} scans: the validation users' and the ${keptRun.ranking!.users} test users'`);
   const md = readFileSync(join(dir, 'exp', 'results.md'), 'utf8');
   assert.match(md, /through each run's exported retrieval index/);
   assert.match(md, /\| dssm \| 0\.\d{4} ± 0\.0000 \| 0\.\d{4} ± 0\.0000 \| 0\.\d{4} ± 0\.0000 \| 1\.0000 ± 0\.0000 \| \d+ \|/);

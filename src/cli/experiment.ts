@@ -5,6 +5,7 @@
 // also takes --seeds 1,2 / --epochs N / --cascade <cascade config> / --logs <build dir> overrides for smoke runs.
 import { loadExperiment, runExperiment } from '../train/experiment.js';
 import { openRunIndex } from '../serve/run-index.js';
+import { nativeScan } from '../serve/compiled.js';
 import { isCascadeExperiment } from '../cascade/experiment.js';
 import { readConfigFile } from '../util/config.js';
 import { CASCADE_EXPERIMENT_OPTIONS, runCascadeExperimentCommand } from './cascade.js';
@@ -43,7 +44,7 @@ export const experimentCommand = defineCommand({
     }
     const exp = loadExperiment(o.config);
     if (o.out !== undefined) exp.outDir = o.out;
-    await runExperiment(exp, `prerank experiment --config ${o.config}${o.out ? ` --out ${o.out}` : ''}`, console.log, { resume: o.resume, only: o.only, openIndex: openRunIndex });
+    await runExperiment(exp, `prerank experiment --config ${o.config}${o.out ? ` --out ${o.out}` : ''}`, console.log, { resume: o.resume, only: o.only, openIndex: openRunIndex, scan: nativeScan });
     console.log(`wrote ${exp.outDir}/results.md, results.json, report.html`);
   },
 });

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { loadCheckpoint } from '../train/checkpoint.js';
 import { binaryMetrics, collectPredictions } from '../train/predict.js';
 import { buildModel, loadData, loadTrainConfig, runTraining } from '../train/run.js';
+import { nativeScan } from '../serve/compiled.js';
 import { defineCommand } from './command.js';
 
 export const trainCommand = defineCommand({
@@ -28,7 +29,7 @@ export const trainCommand = defineCommand({
     }
     const cfg = loadTrainConfig(o.config);
     if (o.out !== undefined) cfg.outDir = o.out;
-    const r = await runTraining(cfg, { resume: o.resume });
+    const r = await runTraining(cfg, { resume: o.resume, scan: nativeScan });
     console.log(`best epoch ${r.fit.bestEpoch}; test AUC ${r.test.auc.toFixed(5)}, logloss ${r.test.logloss.toFixed(5)}; run in ${cfg.outDir}`);
   },
 });

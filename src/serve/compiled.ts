@@ -9,6 +9,7 @@ import type { Batch } from '../data/batch.js';
 import type { RecModel } from '../models/types.js';
 import type { UserServingPlan } from '../models/common/serving.js';
 import type { ItemDType, ItemTable } from '../export/item-table.js';
+import type { FullScan } from '../train/ranking-eval.js';
 
 /**
  * How a table handed to rank() stores its reps: float32; bfloat16 (a Uint16Array of bf16 bits, or a Float32Array
@@ -106,3 +107,16 @@ export function compileUserSide(model: RecModel): CompiledUserSide | null {
   }
   return new CompiledUserSide(plan, new addon.ServePlan(plan.spec));
 }
+
+/**
+ * rankingEval's `scan` (experiments, early stopping on a ranking metric): every item's score for a user rep through
+ * the model's compiled plan, the scores /v1/retrieve's exact mode gives, on the engine's pool; null when the model
+ * has none (no addon, a configuration the plan cannot express, an item rep width it does not read). The scores are
+ * a view the next call overwrites.
+ */
+export const nativeScan: FullScan = (model, items, width) => {
+  const plan = compileUserSide(model);
+  if (!plan || plan.itemDim !== width) return null;
+  const n = items.length / width;
+  return (rep) => plan.rankRep(rep, items, null, n, 0).scores;
+};

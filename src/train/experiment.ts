@@ -14,7 +14,7 @@ import { SampledSoftmaxSchema } from './sampled-softmax.js';
 import { servingLatencyMs } from './latency.js';
 import { inMemory, loadData, runTraining, type RunResult } from './run.js';
 import type { TrainingData } from '../data/index.js';
-import { popularityRanking, rankingEval, type RankingEvalOptions, type RankingReport } from './ranking-eval.js';
+import { popularityRanking, rankingEval, type FullScan, type RankingEvalOptions, type RankingReport } from './ranking-eval.js';
 import { findRun, recordedConfig, recordedRuns } from './experiment-resume.js';
 import { writeFileAtomic } from '../util/atomic-dir.js';
 import { checkGaps, gapLines, seedsText, spreadText } from './split-seeds.js';
@@ -178,6 +178,8 @@ export interface ExperimentRunOptions {
   only?: string[];
   /** How a run's retrieval index is built and searched (ranking.index): the serving layer's, given by the caller. */
   openIndex?: IndexOpener;
+  /** The exact full-corpus scan of the ranking tables (the serving layer's native plan); absent: the model's tensors. */
+  scan?: FullScan;
 }
 
 /** A trained run's retrieval index (null: its model's bundle has none): the candidate rows for a user rep asked for k items; close() frees it. */
@@ -188,11 +190,11 @@ export type IndexOpener = (run: RunResult, data: TrainingData, headIndex: 'hnsw'
  * A run's full-corpus ranking tables: exact, and through its retrieval index when `headIndex` is set and its model
  * has one (one rankingEval pass gives both).
  */
-async function rankingTables(open: IndexOpener | undefined, r: RunResult, data: TrainingData, headIndex: 'hnsw' | 'centroids' | undefined,
+async function rankingTables(opts: ExperimentRunOptions, r: RunResult, data: TrainingData, headIndex: 'hnsw' | 'centroids' | undefined,
   keep: boolean, o: RankingEvalOptions): Promise<RankingReport> {
-  const index = headIndex ? await open!(r, data, headIndex, { keep }) : null;
+  const index = headIndex ? await opts.openIndex!(r, data, headIndex, { keep }) : null;
   try {
-    return rankingEval(r.model, inMemory(data, 'ranking metrics'), { ...o, candidates: index?.candidates });
+    return rankingEval(r.model, inMemory(data, 'ranking metrics'), { ...o, candidates: index?.candidates, scan: opts.scan });
   } finally {
     index?.close();
   }
@@ -258,9 +260,9 @@ export async function runExperiment(exp: ExperimentConfig, command: string, log:
         const cfg = parseTrainConfig({ ...exp.train, ...m.train, model: { kind: m.kind, config: m.config }, strategy: m.strategy, ...(m.objective ? { objective: m.objective } : {}),
           data: exp.data, seed, splitSeed: split,
           outDir: join(exp.outDir, 'runs', `${label}${split === undefined ? '' : `-split${split}`}-seed${seed}`) });
-        const r = await runTraining(cfg, { data, quiet: true });
+        const r = await runTraining(cfg, { data, quiet: true, scan: opts.scan });
         const ranking = exp.ranking && r.model.twoTower
-          ? await rankingTables(opts.openIndex, r, data, exp.ranking.index, exp.ranking.keepBundles === true,
+          ? await rankingTables(opts, r, data, exp.ranking.index, exp.ranking.keepBundles === true,
             { split: 'test', ks: exp.ranking.ks, strategy: r.strategy, users: exp.ranking.users, seed })
           : undefined;
         const rec: RunRecord = {

@@ -31,7 +31,15 @@ export interface RankingEvalOptions {
    * counts as not retrieved. Absent: every item is scored (exact full-corpus retrieval).
    */
   candidates?: (rep: Float32Array, k: number) => Int32Array;
+  /**
+   * A faster exact scan than the model's tensors (the serving layer's native plan): given the model and every item's
+   * rep [N, I], a function from a user rep to its N scores, or null (no plan for this model: the tensors score).
+   */
+  scan?: FullScan;
 }
+
+/** rankingEval's `scan`: the scores of every item for a user rep (valid until the next call), or null. */
+export type FullScan = (model: RecModel, items: Float32Array, width: number) => ((rep: Float32Array) => Float32Array) | null;
 
 /** Metrics by `${family}@${K}`, `users` and `shared@${largest K}` (rankingEval). */
 export type RankingScores = Record<string, number> & { users: number };
@@ -80,6 +88,7 @@ export function rankingEval(model: RecModel, data: Dataset, opts: RankingEvalOpt
       const all = new Float32Array(N * width);
       parts.reduce((at, p) => (all.set(p, at), at + p.length), 0);
       const items = Tensor.from(all, [N, width]);
+      const scan = opts.scan?.(model, all, width) ?? null;
       const users = Int32Array.from([...relevant.keys()].map((u) => firstRow.get(u)!));
       for (const batch of data.batches(users, { batchSize: 256, shuffle: false }).epoch(0)) {
         scope(() => {
@@ -90,8 +99,7 @@ export function rankingEval(model: RecModel, data: Dataset, opts: RankingEvalOpt
             // a scope per user: a pairwise model's per-pair temporaries are [N, ...] each, too many to hold for a batch
             scope(() => {
               const rep = reps.f.subarray(b * U, b * U + U);
-              const user = Tensor.from(rep, [1, U]);
-              const scores = model.score!(user, items).f;
+              const scores = scan && rep instanceof Float32Array ? scan(rep) : model.score!(Tensor.from(rep, [1, U]), items).f;
               const positives = Int32Array.from(relevant.get(u)!);
               for (const i of masked[u]) mask[i] = 1;
               const best = exact.add(scores, mask, masked[u], positives);

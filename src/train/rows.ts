@@ -7,7 +7,7 @@ import { inMemory } from './build.js';
 import type { ResolvedTrainConfig } from './config.js';
 import type { BatchSource, Objective, TrainingRun } from './loop.js';
 import { binaryMetrics, collectPredictions, type BinaryMetrics } from './predict.js';
-import { rankingEval } from './ranking-eval.js';
+import { rankingEval, type FullScan } from './ranking-eval.js';
 import { SampledSoftmax } from './sampled-softmax.js';
 import { MODEL_LOSS } from './step.js';
 import type { TrainingStrategy } from './strategies/types.js';
@@ -38,7 +38,7 @@ export interface RowObjective extends Objective<Batch, ValMetrics> {
   evaluate(model: RecModel, split: SplitName): BinaryMetrics;
 }
 
-export function rowObjective(data: TrainingData, cfg: RowConfig, strategy?: TrainingStrategy): RowObjective {
+export function rowObjective(data: TrainingData, cfg: RowConfig, strategy?: TrainingStrategy, scan?: FullScan): RowObjective {
   const evaluate = (model: RecModel, split: SplitName): BinaryMetrics => {
     const forward = strategy ? (b: Batch) => strategy.forward(model, b) : undefined;
     return binaryMetrics(collectPredictions(model, data, split, cfg.evalBatchSize, forward));
@@ -50,7 +50,7 @@ export function rowObjective(data: TrainingData, cfg: RowConfig, strategy?: Trai
       const val: ValMetrics = { ...evaluate(model, 'val') };
       const metric = cfg.earlyStopping.metric;
       const at = metric.indexOf('@');
-      if (at > 0) Object.assign(val, rankingEval(model, inMemory(data, `early stopping on ${metric}`), { split: 'val', ks: [Number(metric.slice(at + 1))], strategy, users: cfg.earlyStopping.users, seed: cfg.seed }).exact);
+      if (at > 0) Object.assign(val, rankingEval(model, inMemory(data, `early stopping on ${metric}`), { split: 'val', ks: [Number(metric.slice(at + 1))], strategy, users: cfg.earlyStopping.users, seed: cfg.seed, scan }).exact);
       return val;
     },
     lowerIsBetter: (metric) => metric === 'logloss',
@@ -62,9 +62,9 @@ export function rowObjective(data: TrainingData, cfg: RowConfig, strategy?: Trai
  * A run over the dataset's rows: the train split's batches, the row objective, the strategy (if any). With a
  * sampled-softmax `objective` (`model` given), its loss replaces the model's and each epoch reseeds its draws.
  */
-export function rowRun(data: TrainingData, cfg: RowConfig, strategy?: TrainingStrategy, model?: RecModel): TrainingRun<Batch, ValMetrics> & { objective: RowObjective } {
+export function rowRun(data: TrainingData, cfg: RowConfig, strategy?: TrainingStrategy, model?: RecModel, scan?: FullScan): TrainingRun<Batch, ValMetrics> & { objective: RowObjective } {
   const source = rowSource(data, cfg);
-  const objective = rowObjective(data, cfg, strategy);
+  const objective = rowObjective(data, cfg, strategy, scan);
   if (!cfg.objective) return { source, objective, strategy };
   if (strategy) throw new Error(`train config: objective '${cfg.objective.kind}' and strategy '${strategy.kind}' both give the step's loss; use one of them`);
   if (!model) throw new Error(`objective '${cfg.objective.kind}' needs the model it trains`);

@@ -13,6 +13,7 @@ import { modelDefaultLr } from '../models/registry.js';
 import { hasCheckpoint, loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { improves, type Metrics, type TrainingRun } from './loop.js';
 import type { BinaryMetrics } from './predict.js';
+import type { FullScan } from './ranking-eval.js';
 import { Progress } from './progress.js';
 import { rowRun, type RowObjective, type ValMetrics } from './rows.js';
 import { RunLog } from './run-log.js';
@@ -68,6 +69,8 @@ export interface TrainerOptions {
   say?: (line: string) => void;
   /** Called after every step with its loss. */
   onStep?: (epoch: number, step: number, loss: number) => void;
+  /** The full-corpus scan of early stopping on a ranking metric (the serving layer's native plan); default: tensors. */
+  scan?: FullScan;
 }
 
 /** The config's optimizer over `params`; without an lr, the model's default (modelDefaultLr, as resolveTrainConfig). */
@@ -108,7 +111,7 @@ export class Trainer<B = Batch, M extends Metrics = ValMetrics> {
       const rows = run.splitSize('train');
       const { config, resolved } = resolveTrainConfig(cfg as TrainConfig, rows);
       this.cfg = config;
-      this.run = rowRun(run, config, opts.strategy, model) as unknown as TrainingRun<B, M>;
+      this.run = rowRun(run, config, opts.strategy, model, opts.scan) as unknown as TrainingRun<B, M>;
       this.startWarning = smallEpochWarning(rows, config.batchSize);
       this.startNote = resolvedDefaultsLine(resolved, rows);
     }
