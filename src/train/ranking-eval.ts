@@ -6,12 +6,13 @@
 // Retrieval through an index ranks only the items a candidate generator returns (`candidates`), by their exact
 // scores; the rest count as not retrieved. popularityRanking is the model-free reference on the same users. Shape
 // letters: N items, I item rep width, U user width.
-import { Tensor } from '../core/tensor.js';
+import type { Tensor } from '../core/tensor.js';
 import { Rng } from '../core/random.js';
 import { noGrad } from '../core/tape.js';
 import { scope } from '../core/scope.js';
 import type { Batch, Dataset, SplitName } from '../data/index.js';
 import type { RecModel } from '../models/types.js';
+import { scoreReps } from '../models/common/base.js';
 import { RankingMetrics } from '../eval/index.js';
 import { topK } from '../eval/top-k.js';
 import type { TrainingStrategy } from './strategies/types.js';
@@ -33,7 +34,8 @@ export interface RankingEvalOptions {
   candidates?: (rep: Float32Array, k: number) => Int32Array;
   /**
    * A faster exact scan than the model's tensors (the serving layer's native plan): given the model and every item's
-   * rep [N, I], a function from a user rep to its N scores, or null (no plan for this model: the tensors score).
+   * rep [N, I], a function from a user rep to its N scores, or null (no plan for this model: scoreReps, the model's
+   * score in chunks, scores).
    */
   scan?: FullScan;
 }
@@ -87,39 +89,37 @@ export function rankingEval(model: RecModel, data: Dataset, opts: RankingEvalOpt
       }
       const all = new Float32Array(N * width);
       parts.reduce((at, p) => (all.set(p, at), at + p.length), 0);
-      const items = Tensor.from(all, [N, width]);
-      const scan = opts.scan?.(model, all, width) ?? null;
+      // the model's own scoring, in chunks, unless the caller has a faster scan
+      const scan = opts.scan?.(model, all, width) ?? ((rep: Float32Array) => scoreReps(model, rep, all, width));
       const users = Int32Array.from([...relevant.keys()].map((u) => firstRow.get(u)!));
       for (const batch of data.batches(users, { batchSize: 256, shuffle: false }).epoch(0)) {
         scope(() => {
-          const reps = userReps(model, batch, opts.strategy);
-          const U = reps.shape[1];
+          const ut = userReps(model, batch, opts.strategy);
+          const reps = ut.f instanceof Float32Array ? ut.f : Float32Array.from(ut.f);
+          const U = ut.shape[1];
           for (let b = 0; b < batch.size; b++) {
             const u = batch.user[b];
-            // a scope per user: a pairwise model's per-pair temporaries are [N, ...] each, too many to hold for a batch
-            scope(() => {
-              const rep = reps.f.subarray(b * U, b * U + U);
-              const scores = scan && rep instanceof Float32Array ? scan(rep) : model.score!(Tensor.from(rep, [1, U]), items).f;
-              const positives = Int32Array.from(relevant.get(u)!);
-              for (const i of masked[u]) mask[i] = 1;
-              const best = exact.add(scores, mask, masked[u], positives);
-              if (index) {
-                const rows = opts.candidates!(Float32Array.from(rep), maxK + masked[u].length);
-                found += rows.length;
-                // the candidates' exact scores are the full scan's: the index path keeps those of the rows it returns
-                const through = new Float32Array(N).fill(-Infinity);
-                for (const row of rows) through[row] = scores[row];
-                // an item not retrieved never enters the index path's list
-                const top = index.add(through, mask, masked[u], positives).filter((i) => through[i] > -Infinity);
-                opts.ks.forEach((k, t) => {
-                  const kk = Math.min(k, best.length), kth = scores[best[kk - 1]];
-                  let n = 0;
-                  for (let j = 0; j < Math.min(k, top.length); j++) if (scores[top[j]] >= kth) n++;
-                  overlap[t] += n / kk;
-                });
-              }
-              for (const i of masked[u]) mask[i] = 0;
-            });
+            const rep = reps.subarray(b * U, b * U + U);
+            const scores = scan(rep);
+            const positives = Int32Array.from(relevant.get(u)!);
+            for (const i of masked[u]) mask[i] = 1;
+            const best = exact.add(scores, mask, masked[u], positives);
+            if (index) {
+              const rows = opts.candidates!(Float32Array.from(rep), maxK + masked[u].length);
+              found += rows.length;
+              // the candidates' exact scores are the full scan's: the index path keeps those of the rows it returns
+              const through = new Float32Array(N).fill(-Infinity);
+              for (const row of rows) through[row] = scores[row];
+              // an item not retrieved never enters the index path's list
+              const top = index.add(through, mask, masked[u], positives).filter((i) => through[i] > -Infinity);
+              opts.ks.forEach((k, t) => {
+                const kk = Math.min(k, best.length), kth = scores[best[kk - 1]];
+                let n = 0;
+                for (let j = 0; j < Math.min(k, top.length); j++) if (scores[top[j]] >= kth) n++;
+                overlap[t] += n / kk;
+              });
+            }
+            for (const i of masked[u]) mask[i] = 0;
           }
         });
       }
