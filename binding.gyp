@@ -5,6 +5,7 @@
       "sources": [
         "native/addon.cc",
         "native/kernels.cc",
+        "native/gau_max_sim.cc",
         "native/cpu.cc",
         "native/pool.cc",
         "native/gemm.cc",

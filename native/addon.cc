@@ -178,6 +178,54 @@ Napi::Value CrossEntropyBackward(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// The pair list of a gauMaxSim call: N user and item indices inside [0, P) and [0, C).
+struct GauCall {
+  prerank::GauShape s;
+  long P, C, N, Ru, Ri;
+  const int32_t* users;
+  const int32_t* items;
+};
+
+GauCall gau_call(const Args& a) {
+  GauCall g;
+  g.s = prerank::GauShape{static_cast<int>(a.num_long(0, "Hu", 1)), static_cast<int>(a.num_long(1, "Hi", 1)),
+                          static_cast<int>(a.num_long(2, "K", 1)), static_cast<int>(a.num_long(3, "D", 1)),
+                          static_cast<int>(a.num_long(4, "Vw", 1)), a.num(5, "eps")};
+  g.P = a.num_long(6, "P");
+  g.C = a.num_long(7, "C");
+  g.N = a.num_long(8, "N");
+  g.users = a.i32(9, "users", g.N);
+  g.items = a.i32(10, "items", g.N);
+  for (long n = 0; n < g.N; n++)
+    if (g.users[n] < 0 || g.users[n] >= g.P || g.items[n] < 0 || g.items[n] >= g.C)
+      a.fail("pair " + std::to_string(n) + " is (" + std::to_string(g.users[n]) + ", " + std::to_string(g.items[n]) +
+             "), outside [0, " + std::to_string(g.P) + ") x [0, " + std::to_string(g.C) + ")");
+  const long per_head = g.s.K + 2L * g.s.D + 2L * g.s.V;
+  g.Ru = g.s.Hu * per_head;
+  g.Ri = g.s.Hi * per_head;
+  return g;
+}
+
+Napi::Value GauMaxSim(const Napi::CallbackInfo& info) {
+  Args a{info, "gauMaxSim"};
+  a.need(15);
+  const GauCall g = gau_call(a);
+  prerank::gau_max_sim(g.s, g.N, g.users, g.items, a.f32(11, "UR", g.P * g.Ru), a.f32(12, "IR", g.C * g.Ri),
+                       a.f32(13, "W", prerank::gau_weights_size(g.s)), a.f32(14, "out", g.N));
+  return info.Env().Undefined();
+}
+
+Napi::Value GauMaxSimBackward(const Napi::CallbackInfo& info) {
+  Args a{info, "gauMaxSimBackward"};
+  a.need(18);
+  const GauCall g = gau_call(a);
+  const long nw = prerank::gau_weights_size(g.s);
+  prerank::gau_max_sim_backward(g.s, g.P, g.C, g.N, g.users, g.items, a.f32(11, "UR", g.P * g.Ru), a.f32(12, "IR", g.C * g.Ri),
+                                a.f32(13, "W", nw), a.f32(14, "gOut", g.N), a.f32(15, "dUR", g.P * g.Ru),
+                                a.f32(16, "dIR", g.C * g.Ri), a.f32(17, "dW", nw));
+  return info.Env().Undefined();
+}
+
 Napi::Value PairMaxSim(const Napi::CallbackInfo& info) {
   Args a{info, "pairMaxSim"};
   a.need(8);
@@ -440,6 +488,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"softmaxBackward", SoftmaxBackward}, {"bceLogits", BceLogits}, {"gatherRows", GatherRows},
       {"crossEntropy", CrossEntropy}, {"crossEntropyBackward", CrossEntropyBackward},
       {"pairMaxSim", PairMaxSim}, {"pairMaxSimBackward", PairMaxSimBackward},
+      {"gauMaxSim", GauMaxSim}, {"gauMaxSimBackward", GauMaxSimBackward},
       {"scatterAddRows", ScatterAddRows}, {"axpy", Axpy}, {"dropout", Dropout}, {"mul", Mul},
       {"batchNormForward", BatchNormForward}, {"batchNormBackward", BatchNormBackward},
       {"layerNormForward", LayerNormForward}, {"layerNormBackward", LayerNormBackward},

@@ -45,6 +45,21 @@ void pair_max_sim(long N, long A, long G, long P, const float* U, const float* V
 // overwritten; either may be null.
 void pair_max_sim_backward(long N, long A, long G, long P, const float* U, const float* V, const int32_t* arg,
                            const float* gout, float* dU, float* dV);
+// RankTower's per-pair score (src/core/kernels/types.ts gauMaxSim has the formula): Hu / Hi heads, sub-space size K,
+// query/key width D, value width V, LayerNorm eps.
+struct GauShape {
+  int Hu, Hi, K, D, V;
+  float eps;
+};
+// Values of the packed per-pair weights: per branch [W_o (V x K) | b_o | gamma | beta], user->item first.
+long gau_weights_size(const GauShape& s);
+// out[n] = the score of (row users[n] of UR, row items[n] of IR).
+void gau_max_sim(const GauShape& s, long N, const int32_t* users, const int32_t* items, const float* UR, const float* IR,
+                 const float* W, float* out);
+// Gradients of sum_n gout[n] out[n] into dUR [P, Ru], dIR [C, Ri], dW (overwritten).
+void gau_max_sim_backward(const GauShape& s, long P, long C, long N, const int32_t* users, const int32_t* items,
+                          const float* UR, const float* IR, const float* W, const float* gout, float* dUR, float* dIR,
+                          float* dW);
 void row_dot(long rows, long cols, const float* a, const float* b, float* out);
 void row_scale(long rows, long cols, const float* s, const float* x, float* out);
 void axpy(long n, float alpha, const float* src, float* dst);

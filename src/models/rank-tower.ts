@@ -245,32 +245,38 @@ export class RankTower extends TwoTowerModel {
     return out;
   }
 
+  /** The sizes of the per-pair score (ops.gauMaxSim). */
+  private gauDims(): ops.GauDims {
+    const c = this.config;
+    return { userHeads: c.userHeads, itemHeads: c.itemHeads, headSize: c.headSize, attnDim: this.d, valueDim: this.v, eps: this.userToItem!.ln.eps };
+  }
+
+  /** Both branches' per-pair weights packed as ops.gauMaxSim takes them: [W_o | b_o | gamma | beta] each, user->item first. */
+  private gauWeights(): Tensor {
+    const flat = (t: Tensor) => ops.reshape(t, [1, t.size]);
+    return ops.concat([this.userToItem!, this.itemToUser!].flatMap((b) => [flat(b.o.weight), flat(b.o.bias!), flat(b.ln.gamma), flat(b.ln.beta)]), 1);
+  }
+
   /**
-   * The score of the N pairs (userReps[users[n]], itemReps[items[n]]); a null index is the identity. Each rep is cut
-   * into its parts before the parts are gathered per pair: the cut then runs over the P users and C items (and its
-   * gradient over those rows), not over P x C gathered copies.
+   * The score of the N pairs (userReps[users[n]], itemReps[items[n]]); a null index is the identity. With cross-
+   * attention one op scores every pair from the two rep tables (nothing is gathered per pair); without, each side's
+   * sub-spaces are normalised once per row and then gathered.
    */
   private pairs(userReps: Tensor, users: Int32Array | null, itemReps: Tensor, items: Int32Array | null): Tensor {
     const { userHeads: Hu, itemHeads: Hi, headSize: K } = this.config;
     const N = users?.length ?? items?.length ?? itemReps.shape[0];
-    const parts = (rep: Tensor, index: Int32Array | null, heads: number): Tensor[] => {
-      const at = index && Tensor.from(index, [N], 'int32');
-      return ops.split(rep, this.parts(heads), 1).map((p) => ops.reshape(at ? ops.gather(p, at) : p, [N, heads, -1]));
-    };
-    const [eu, ...pu] = parts(userReps, users, Hu);
-    const [ei, ...pi] = parts(itemReps, items, Hi);
-    let au: Tensor, ai: Tensor; // [N*Hu, k], [N*Hi, k]
+    const iota = (): Int32Array => Int32Array.from({ length: N }, (_, k) => k);
+    let s: Tensor;
     if (this.userToItem && this.itemToUser) {
-      const [qu, uu, ku, vu] = pu;
-      const [ki, vi, qi, ui] = pi;
-      au = this.userToItem.attend(eu, qu, uu, ki, vi);
-      ai = this.itemToUser.attend(ei, qi, ui, ku, vu);
+      if (this.userToItem.ln.eps !== this.itemToUser.ln.eps) throw new Error('rank-tower: the two branches\' LayerNorm eps differ');
+      s = ops.gauMaxSim(userReps, itemReps, users ?? iota(), items ?? iota(), this.gauWeights(), this.gauDims());
     } else {
-      au = ops.reshape(eu, [N * Hu, K]);
-      ai = ops.reshape(ei, [N * Hi, K]);
+      const unit = (rep: Tensor, index: Int32Array | null, heads: number): Tensor => {
+        const n = ops.reshape(ops.l2Normalize(ops.reshape(rep, [-1, K])), [rep.shape[0], heads * K]);
+        return ops.reshape(index ? ops.gather(n, Tensor.from(index, [N], 'int32')) : n, [N, heads, K]);
+      };
+      s = ops.pairMaxSim(unit(userReps, users, Hu), unit(itemReps, items, Hi));
     }
-    const cos = ops.bmm(ops.reshape(ops.l2Normalize(au), [N, Hu, K]), ops.reshape(ops.l2Normalize(ai), [N, Hi, K]), { transB: true }); // [N, Hu, Hi]
-    const s = ops.sum(ops.max(cos, 2), 1); // [N]
     return ops.add(ops.mul(s, ops.exp(this.logInvTau)), this.bias);
   }
 }

@@ -1,6 +1,7 @@
 // Reference kernels in plain TypeScript: the readable ground truth (float32 or float64) that the native kernels
 // are checked against, and the fallback when the addon is not built.
 import type { FArr, Kernels } from './types.js';
+import { gauMaxSimBackwardReference, gauMaxSimReference } from './gau-max-sim.js';
 
 function sigmoid(x: number): number {
   return x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x));
@@ -183,6 +184,14 @@ export const reference: Kernels = {
         }
       }
     }
+  },
+
+  gauMaxSim(Hu, Hi, K, D, Vw, eps, _P, _C, N, users, items, UR, IR, W, out) {
+    gauMaxSimReference(Hu, Hi, K, D, Vw, eps, N, users, items, UR, IR, W, out);
+  },
+
+  gauMaxSimBackward(Hu, Hi, K, D, Vw, eps, _P, _C, N, users, items, UR, IR, W, gOut, dUR, dIR, dW) {
+    gauMaxSimBackwardReference(Hu, Hi, K, D, Vw, eps, N, users, items, UR, IR, W, gOut, dUR, dIR, dW);
   },
 
   crossEntropy(rows, cols, X, labels, scale, lse) {

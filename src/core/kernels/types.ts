@@ -70,6 +70,18 @@ export interface Kernels {
   pairMaxSim(N: number, A: number, G: number, P: number, U: FArr, V: FArr, out: FArr, arg: Int32Array): void;
   /** dU[n, a] = gOut[n] V[n, arg]; dV[n, g] = gOut[n] * sum of U[n, a] over the a whose arg is g (overwritten; null skips). */
   pairMaxSimBackward(N: number, A: number, G: number, P: number, U: FArr, V: FArr, arg: Int32Array, gOut: FArr, dU: FArr | null, dV: FArr | null): void;
+  /**
+   * RankTower's per-pair score (gated cross-attention both ways, then max-sim) for N pairs of rows of UR [P, Ru] and
+   * IR [C, Ri]: pair n is user row users[n] and item row items[n]. A user row is [E | Q | U | K' | V'] (widths Hu*K,
+   * Hu*D, Hu*Vw, Hu*D, Hu*Vw), an item row [E | K | V | Q' | U'] (the same with Hi). W holds the two branches'
+   * per-pair weights, user->item first, each [W_o (Vw x K) | b_o (K) | gamma (K) | beta (K)]. Per query head a of a
+   * branch: x = E_a + (U_a * softmax_h(Q_a . K_h / sqrt D) V) W_o + b_o, y = LayerNorm(x) (eps), n = y / max(|y|,
+   * 1e-12); out[n] = sum over user heads of the max over item heads of <n_user, n_item> (temperature and bias are
+   * not applied here).
+   */
+  gauMaxSim(Hu: number, Hi: number, K: number, D: number, Vw: number, eps: number, P: number, C: number, N: number, users: Int32Array, items: Int32Array, UR: FArr, IR: FArr, W: FArr, out: FArr): void;
+  /** The gradients of sum_n gOut[n] * out[n] with respect to UR, IR and W (overwritten; the max goes to the first arg-max). */
+  gauMaxSimBackward(Hu: number, Hi: number, K: number, D: number, Vw: number, eps: number, P: number, C: number, N: number, users: Int32Array, items: Int32Array, UR: FArr, IR: FArr, W: FArr, gOut: FArr, dUR: FArr, dIR: FArr, dW: FArr): void;
   /** out[r] = sum_c A[r, c] * B[r, c]. */
   rowDot(rows: number, cols: number, A: FArr, B: FArr, out: FArr): void;
   /** out[r, c] = s[r] * X[r, c]. */
