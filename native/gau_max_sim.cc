@@ -104,40 +104,26 @@ namespace portable {
 }  // namespace gau
 }  // namespace prerank
 
+// One more copy of the loops per x86 instruction set, compiled for it by a target pragma around the include.
 #if defined(__x86_64__)
+#define PRERANK_PRAGMA_STR(x) #x
 #if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
+#define PRERANK_TARGET_PUSH(t) _Pragma(PRERANK_PRAGMA_STR(clang attribute push(__attribute__((target(t))), apply_to = function)))
+#define PRERANK_TARGET_POP _Pragma("clang attribute pop")
 #else
-#pragma GCC push_options
-#pragma GCC target("avx2,fma")
+#define PRERANK_TARGET_PUSH(t) _Pragma("GCC push_options") _Pragma(PRERANK_PRAGMA_STR(GCC target(t)))
+#define PRERANK_TARGET_POP _Pragma("GCC pop_options")
 #endif
-namespace prerank {
-namespace gau {
-namespace avx2 {
+PRERANK_TARGET_PUSH("avx2,fma")
+namespace prerank::gau::avx2 {
 #include "gau_max_sim.inc"
-}  // namespace avx2
-}  // namespace gau
-}  // namespace prerank
-#if defined(__clang__)
-#pragma clang attribute pop
-#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx2,fma"))), apply_to = function)
-#else
-#pragma GCC pop_options
-#pragma GCC push_options
-#pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")
-#endif
-namespace prerank {
-namespace gau {
-namespace avx512 {
+}  // namespace prerank::gau::avx2
+PRERANK_TARGET_POP
+PRERANK_TARGET_PUSH("avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")
+namespace prerank::gau::avx512 {
 #include "gau_max_sim.inc"
-}  // namespace avx512
-}  // namespace gau
-}  // namespace prerank
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
+}  // namespace prerank::gau::avx512
+PRERANK_TARGET_POP
 #endif
 
 namespace prerank {
