@@ -6,6 +6,7 @@
         "native/addon.cc",
         "native/kernels.cc",
         "native/gau_max_sim.cc",
+        "native/max_sim_cross.cc",
         "native/cpu.cc",
         "native/pool.cc",
         "native/gemm.cc",

@@ -348,6 +348,19 @@ Napi::Value GroupMaxSum(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+Napi::Value MaxSimCrossBackward(const Napi::CallbackInfo& info) {
+  Args a{info, "maxSimCrossBackward"};
+  a.need(11);
+  const long A = a.num_long(0, "A"), B = a.num_long(1, "B"), C = a.num_long(2, "C"), G = a.num_long(3, "G", 1),
+             P = a.num_long(4, "P");
+  const int32_t* arg = a.i32(7, "arg", A * B * C);
+  for (long i = 0; i < A * B * C; i++)
+    if (arg[i] < 0 || arg[i] >= G) a.fail("arg " + std::to_string(arg[i]) + " at position " + std::to_string(i) + " is outside [0, " + std::to_string(G) + ")");
+  prerank::max_sim_cross_backward(A, B, C, G, P, a.f32(5, "heads", A * B * P), a.f32(6, "items", C * G * P), arg,
+                                  a.f32(8, "gOut", B * C), a.f32(9, "dHeads", A * B * P), a.f32(10, "dItems", C * G * P));
+  return info.Env().Undefined();
+}
+
 Napi::Value RowDot(const Napi::CallbackInfo& info) {
   Args a{info, "rowDot"};
   a.need(5);
@@ -492,7 +505,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"scatterAddRows", ScatterAddRows}, {"axpy", Axpy}, {"dropout", Dropout}, {"mul", Mul},
       {"batchNormForward", BatchNormForward}, {"batchNormBackward", BatchNormBackward},
       {"layerNormForward", LayerNormForward}, {"layerNormBackward", LayerNormBackward},
-      {"groupMaxSum", GroupMaxSum}, {"rowDot", RowDot}, {"rowScale", RowScale}, {"adam", Adam}, {"adamRows", AdamRows}, {"sgd", Sgd},
+      {"groupMaxSum", GroupMaxSum}, {"maxSimCrossBackward", MaxSimCrossBackward}, {"rowDot", RowDot}, {"rowScale", RowScale}, {"adam", Adam}, {"adamRows", AdamRows}, {"sgd", Sgd},
       {"adagrad", Adagrad}, {"info", Info}, {"setIsa", SetIsa}, {"setThreads", SetThreads}, {"setBf16Dot", SetBf16Dot}, {"setServePiece", SetServePiece}, {"setRowPrefetch", SetRowPrefetch}, {"fmaPeak", FmaPeak},
   };
   for (const auto& [name, fn] : fns) exports.Set(name, Napi::Function::New(env, fn, name));

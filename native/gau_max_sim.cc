@@ -8,14 +8,9 @@
 #include <vector>
 
 #include "cpu.h"
+#include "isa_target.h"
 #include "kernels.h"
 #include "pool.h"
-
-// The loops pass 64-byte vectors between inline functions; in the portable and AVX2 copies GCC notes that such a
-// value would be passed differently under AVX-512. They never cross a call boundary between the copies.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wpsabi"
-#endif
 
 namespace prerank {
 namespace gau {
@@ -106,14 +101,6 @@ namespace portable {
 
 // One more copy of the loops per x86 instruction set, compiled for it by a target pragma around the include.
 #if defined(__x86_64__)
-#define PRERANK_PRAGMA_STR(x) #x
-#if defined(__clang__)
-#define PRERANK_TARGET_PUSH(t) _Pragma(PRERANK_PRAGMA_STR(clang attribute push(__attribute__((target(t))), apply_to = function)))
-#define PRERANK_TARGET_POP _Pragma("clang attribute pop")
-#else
-#define PRERANK_TARGET_PUSH(t) _Pragma("GCC push_options") _Pragma(PRERANK_PRAGMA_STR(GCC target(t)))
-#define PRERANK_TARGET_POP _Pragma("GCC pop_options")
-#endif
 PRERANK_TARGET_PUSH("avx2,fma")
 namespace prerank::gau::avx2 {
 #include "gau_max_sim.inc"

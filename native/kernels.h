@@ -60,6 +60,11 @@ void gau_max_sim(const GauShape& s, long N, const int32_t* users, const int32_t*
 void gau_max_sim_backward(const GauShape& s, long P, long C, long N, const int32_t* users, const int32_t* items,
                           const float* UR, const float* IR, const float* W, const float* gout, float* dUR, float* dIR,
                           float* dW);
+// Backward of max-sim over every (user, item) pair from the forward's winners (src/core/kernels/types.ts
+// maxSimCrossBackward): heads [A*B, P] head-major, items [C*G, P], arg [A*B*C], gout [B, C]; dheads and ditems
+// overwritten.
+void max_sim_cross_backward(long A, long B, long C, long G, long P, const float* heads, const float* items,
+                            const int32_t* arg, const float* gout, float* dheads, float* ditems);
 void row_dot(long rows, long cols, const float* a, const float* b, float* out);
 void row_scale(long rows, long cols, const float* s, const float* x, float* out);
 void axpy(long n, float alpha, const float* src, float* dst);

@@ -38,9 +38,10 @@ import { defineModel } from './define.js';
 /**
  * The most similarities scoreCross holds at once (4M floats, 16 MB). The sampled softmax scores a batch's users
  * against every column: at batch 2,048 with 100 sampled negatives and 3 x 8 heads that is 845M floats (3.4 GB) in one
- * GEMM, written, max-reduced, and its gradient zero-filled and read again from memory. In blocks that stay in the
- * caches an IntTower softmax epoch on ML-1M partial ran 2.8x faster (1,093 -> 3,053 samples/s at batch 2,048, peak RSS
- * 3.8 -> 2.5 GB; 1.16x at batch 512; 1M floats: 2,731, 16M: 2,419; AMD EPYC Zen 5, 2 vCPUs, 2026-12-06).
+ * GEMM. In blocks an IntTower softmax epoch on ML-1M partial ran 2.8x faster (1,093 -> 3,053 samples/s at batch 2,048,
+ * peak RSS 3.8 -> 2.5 GB; 1.16x at batch 512; 1M floats: 2,731, 16M: 2,419), when the backward still wrote a dense
+ * gradient of each block's similarities; with `maxSimCross`'s sparse backward a further 2,308 -> 3,624 (AMD EPYC
+ * Zen 5, 2 vCPUs, 2026-12-06).
  */
 export const CROSS_BLOCK_FLOATS = 4_000_000;
 
@@ -186,11 +187,10 @@ export class IntTower extends TwoTowerModel<IntTowerSide, IntTowerSide> {
     const parts: Tensor[] = [];
     for (let u0 = 0; u0 < U; u0 += block) {
       const b = Math.min(block, U - u0);
-      // Heads reordered head-major (row a*b + u = user u0+u's head a), so the [A*b, C*H] GEMM is [A, b*C*H] as groupMaxSum wants.
+      // Heads reordered head-major (row a*b + u = user u0+u's head a), as maxSimCross takes them.
       const order = Int32Array.from({ length: A * b }, (_, k) => (u0 + (k % b)) * A + Math.floor(k / b));
       const heads = ops.gather(flat, Tensor.from(order, [A * b], 'int32')); // [A*b, P]
-      const sim = ops.matmul(heads, items, { transB: true }); // [A*b, C*H]
-      parts.push(ops.reshape(ops.groupMaxSum(ops.reshape(sim, [A, b * C * H]), H), [b, C]));
+      parts.push(ops.maxSimCross(heads, items, A, H)); // [b, C]
     }
     return ops.add(parts.length === 1 ? parts[0] : ops.concat(parts, 0), this.bias);
   }

@@ -348,6 +348,23 @@ export const reference: Kernels = {
     dBeta.set(db);
   },
 
+  maxSimCrossBackward(A, B, C, G, P, heads, items, arg, gOut, dHeads, dItems) {
+    dHeads.fill(0, 0, A * B * P);
+    dItems.fill(0, 0, C * G * P);
+    for (let a = 0; a < A; a++) {
+      for (let b = 0; b < B; b++) {
+        const r = (a * B + b) * P;
+        for (let c = 0; c < C; c++) {
+          const s = gOut[b * C + c], v = (c * G + arg[a * B * C + b * C + c]) * P;
+          for (let p = 0; p < P; p++) {
+            dHeads[r + p] += s * items[v + p];
+            dItems[v + p] += s * heads[r + p];
+          }
+        }
+      }
+    }
+  },
+
   groupMaxSum(A, N, G, X, out, arg) {
     out.fill(0, 0, N);
     for (let a = 0; a < A; a++) {

@@ -82,6 +82,14 @@ export interface Kernels {
   gauMaxSim(Hu: number, Hi: number, K: number, D: number, Vw: number, eps: number, P: number, C: number, N: number, users: Int32Array, items: Int32Array, UR: FArr, IR: FArr, W: FArr, out: FArr): void;
   /** The gradients of sum_n gOut[n] * out[n] with respect to UR, IR and W (overwritten; the max goes to the first arg-max). */
   gauMaxSimBackward(Hu: number, Hi: number, K: number, D: number, Vw: number, eps: number, P: number, C: number, N: number, users: Int32Array, items: Int32Array, UR: FArr, IR: FArr, W: FArr, gOut: FArr, dUR: FArr, dIR: FArr, dW: FArr): void;
+  /**
+   * Backward of max-sim over every (user, item) pair from the forward's winners: heads [A*B, P] (row a*B + b is user
+   * b's head a), items [C*G, P] (item c's heads in rows c*G..), arg [A*B*C] (arg[a*B*C + b*C + c]: the winning item
+   * head, as groupMaxSum writes it over the [A, B*C*G] similarities), gOut [B, C]. dHeads[a*B + b] = sum over c of
+   * gOut[b, c] items[c*G + arg]; dItems[c*G + g] = sum of gOut[b, c] heads[a*B + b] over the (a, b) whose winner for
+   * c is g. Both overwritten.
+   */
+  maxSimCrossBackward(A: number, B: number, C: number, G: number, P: number, heads: FArr, items: FArr, arg: Int32Array, gOut: FArr, dHeads: FArr, dItems: FArr): void;
   /** out[r] = sum_c A[r, c] * B[r, c]. */
   rowDot(rows: number, cols: number, A: FArr, B: FArr, out: FArr): void;
   /** out[r, c] = s[r] * X[r, c]. */

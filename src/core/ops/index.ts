@@ -1,5 +1,5 @@
 // The primitive ops. Each file keeps an op's forward and backward side by side.
-export { matmul, linear, bmm, pairMaxSim, type MatmulOptions, type LinearOptions } from './linalg.js';
+export { matmul, linear, bmm, pairMaxSim, maxSimCross, type MatmulOptions, type LinearOptions } from './linalg.js';
 export { gauMaxSim, gauRepWidth, gauWeightsSize, type GauDims } from './gau.js';
 export {
   add, sub, mul, div, neg, exp, log, sqrt, abs, pow, scale, addScalar, clamp,

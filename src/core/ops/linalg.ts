@@ -153,6 +153,37 @@ export function bmm(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
 }
 
 /**
+ * Max-sim of every user against every item: heads [A*B, P] (head-major: row a*B + b is user b's head a) and items
+ * [C*G, P] (item c's heads in rows c*G .. c*G + G - 1) -> [B, C], out[b, c] = sum over a of max over g of
+ * <heads[a*B + b], items[c*G + g]> (IntTower's score of a batch's users against shared candidates). The forward is one
+ * GEMM and a group max, its [A*B, C*G] similarities freed before it returns; the backward reads only each (head,
+ * item) pair's winning item head, 1/G of the two dense GEMMs' work, and writes no [A*B, C*G] gradient.
+ */
+export function maxSimCross(heads: Tensor, items: Tensor, A: number, G: number): Tensor {
+  requireRank('maxSimCross', 'heads', heads, 2);
+  requireRank('maxSimCross', 'items', items, 2);
+  requireFloat('maxSimCross', 'heads', heads);
+  requireSameDtype('maxSimCross', heads, items);
+  const [rows, P] = heads.shape;
+  if (rows % A !== 0) fail('maxSimCross', `heads ${heads.describe()} must be [A*B, P]: ${rows} rows do not split into A = ${A} heads a user`);
+  if (items.shape[0] % G !== 0) fail('maxSimCross', `items ${items.describe()} must be [C*G, P]: ${items.shape[0]} rows do not split into G = ${G} heads an item`);
+  if (items.shape[1] !== P) fail('maxSimCross', `heads ${heads.describe()} and items ${items.describe()} differ in head size`);
+  const B = rows / A, C = items.shape[0] / G;
+  const k = kernelsFor(heads, items);
+  const sim = emptyLike(heads, [rows, C * G]);
+  k.gemm(false, true, rows, C * G, P, 1, heads.f, P, items.f, P, 0, sim.f, C * G, null, false);
+  const out = emptyLike(heads, [B, C]);
+  const arg = new Int32Array(A * B * C);
+  k.groupMaxSum(A, B * C, G, sim.f, out.f, arg);
+  sim.release();
+  return record('maxSimCross', [heads, items], out, (g) => {
+    const dh = emptyLike(heads), di = emptyLike(items);
+    kernelsFor(g, heads, items).maxSimCrossBackward(A, B, C, G, P, heads.f, items.f, arg, g.f, dh.f, di.f);
+    return [dh, di];
+  });
+}
+
+/**
  * Per-pair max-sim: u [N, A, P], v [N, G, P] -> [N], out[n] = sum over a of max over g of <u[n, a], v[n, g]>
  * (IntTower's FE-Block score of N user/item pairs: A = L*H user heads, G = H item heads). The same value as
  * sum(max(bmm(u, vᵀ), 2), 1) in one kernel each way, without the [N, A, G] products; gradient to the first arg-max.
