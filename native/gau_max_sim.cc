@@ -8,7 +8,6 @@
 #include <vector>
 
 #include "cpu.h"
-#include "isa_target.h"
 #include "kernels.h"
 #include "pool.h"
 
@@ -92,26 +91,13 @@ class Scratch {
   size_t used_ = 0;
 };
 
-namespace portable {
-#include "gau_max_sim.inc"
-}  // namespace portable
-
 }  // namespace gau
 }  // namespace prerank
 
-// One more copy of the loops per x86 instruction set, compiled for it by a target pragma around the include.
-#if defined(__x86_64__)
-PRERANK_TARGET_PUSH("avx2,fma")
-namespace prerank::gau::avx2 {
-#include "gau_max_sim.inc"
-}  // namespace prerank::gau::avx2
-PRERANK_TARGET_POP
-PRERANK_TARGET_PUSH("avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")
-namespace prerank::gau::avx512 {
-#include "gau_max_sim.inc"
-}  // namespace prerank::gau::avx512
-PRERANK_TARGET_POP
-#endif
+// The loops once per instruction set (portable, AVX2, AVX-512).
+#define PRERANK_ISA_NS prerank::gau
+#define PRERANK_ISA_FILE "gau_max_sim.inc"
+#include "isa_copies.inc"
 
 namespace prerank {
 namespace {

@@ -7,7 +7,6 @@
 #include <vector>
 
 #include "cpu.h"
-#include "isa_target.h"
 #include "kernels.h"
 #include "pool.h"
 
@@ -23,25 +22,13 @@ struct Args {
   float* dheads;
 };
 
-namespace portable {
-#include "max_sim_cross.inc"
-}  // namespace portable
-
 }  // namespace msc
 }  // namespace prerank
 
-#if defined(__x86_64__)
-PRERANK_TARGET_PUSH("avx2,fma")
-namespace prerank::msc::avx2 {
-#include "max_sim_cross.inc"
-}  // namespace prerank::msc::avx2
-PRERANK_TARGET_POP
-PRERANK_TARGET_PUSH("avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")
-namespace prerank::msc::avx512 {
-#include "max_sim_cross.inc"
-}  // namespace prerank::msc::avx512
-PRERANK_TARGET_POP
-#endif
+// The loops once per instruction set (portable, AVX2, AVX-512).
+#define PRERANK_ISA_NS prerank::msc
+#define PRERANK_ISA_FILE "max_sim_cross.inc"
+#include "isa_copies.inc"
 
 namespace prerank {
 

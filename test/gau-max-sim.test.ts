@@ -3,11 +3,12 @@
 // take the vector paths (multiples of 16) and the remainders.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Rng, Tensor, engineInfo, scope, setIsa } from '../src/core/index.js';
+import { Rng, Tensor, scope } from '../src/core/index.js';
 import * as ops from '../src/core/ops/index.js';
 import { nativeKernels } from '../src/core/kernels/dispatch.js';
 import { reference } from '../src/core/kernels/reference.js';
 import { gradCheck, randTensor } from './helpers/gradcheck.js';
+import { onEveryIsa } from './helpers/isa.js';
 
 const dims = (userHeads: number, itemHeads: number, headSize: number, attnDim: number, valueDim: number): ops.GauDims =>
   ({ userHeads, itemHeads, headSize, attnDim, valueDim, eps: 1e-5 });
@@ -68,35 +69,29 @@ test('gauMaxSim equals the formula composed from primitive ops (float64)', () =>
 test('gauMaxSim: the native kernel gives the reference loops\' scores and gradients on every instruction set (vector sizes and remainders)', (t) => {
   const native = nativeKernels();
   if (!native) return t.skip('native addon not built');
-  const info = engineInfo()!;
-  try {
-    for (const isa of info.supportedIsas) {
-      setIsa(isa);
-      for (const d of [dims(4, 4, 32, 32, 32), dims(3, 2, 20, 24, 40), dims(2, 5, 48, 16, 8)]) {
-        const rng = new Rng(9);
-        const P = 5, C = 7, N = P * C + 9;
-        const users = Int32Array.from({ length: N }, (_, n) => (n < P * C ? Math.floor(n / C) : n % P));
-        const items = Int32Array.from({ length: N }, (_, n) => (n < P * C ? n % C : (3 * n) % C));
-        const Ru = ops.gauRepWidth(d.userHeads, d), Ri = ops.gauRepWidth(d.itemHeads, d);
-        const u = randTensor(rng, [P, Ru], { dtype: 'float32' }).f, v = randTensor(rng, [C, Ri], { dtype: 'float32' }).f;
-        const w = weights(rng, d, 'float32').f, g = randTensor(rng, [N], { dtype: 'float32' }).f;
-        const run = (k: typeof reference) => {
-          const out = new Float32Array(N), du = new Float32Array(P * Ru), dv = new Float32Array(C * Ri), dw = new Float32Array(w.length);
-          const a = [d.userHeads, d.itemHeads, d.headSize, d.attnDim, d.valueDim, d.eps, P, C, N, users, items] as const;
-          k.gauMaxSim(...a, u, v, w, out);
-          k.gauMaxSimBackward(...a, u, v, w, g, du, dv, dw);
-          return { out, du, dv, dw };
-        };
-        const [want, got] = [run(reference), run(native as typeof reference)];
-        for (const key of ['out', 'du', 'dv', 'dw'] as const) {
-          const scale = Math.max(...want[key].map(Math.abs));
-          want[key].forEach((x, i) => assert.ok(Math.abs(got[key][i] - x) <= 2e-5 * scale, `${isa} ${JSON.stringify(d)} ${key}[${i}]: native ${got[key][i]} vs reference ${x}`));
-        }
+  onEveryIsa((isa) => {
+    for (const d of [dims(4, 4, 32, 32, 32), dims(3, 2, 20, 24, 40), dims(2, 5, 48, 16, 8)]) {
+      const rng = new Rng(9);
+      const P = 5, C = 7, N = P * C + 9;
+      const users = Int32Array.from({ length: N }, (_, n) => (n < P * C ? Math.floor(n / C) : n % P));
+      const items = Int32Array.from({ length: N }, (_, n) => (n < P * C ? n % C : (3 * n) % C));
+      const Ru = ops.gauRepWidth(d.userHeads, d), Ri = ops.gauRepWidth(d.itemHeads, d);
+      const u = randTensor(rng, [P, Ru], { dtype: 'float32' }).f, v = randTensor(rng, [C, Ri], { dtype: 'float32' }).f;
+      const w = weights(rng, d, 'float32').f, g = randTensor(rng, [N], { dtype: 'float32' }).f;
+      const run = (k: typeof reference) => {
+        const out = new Float32Array(N), du = new Float32Array(P * Ru), dv = new Float32Array(C * Ri), dw = new Float32Array(w.length);
+        const a = [d.userHeads, d.itemHeads, d.headSize, d.attnDim, d.valueDim, d.eps, P, C, N, users, items] as const;
+        k.gauMaxSim(...a, u, v, w, out);
+        k.gauMaxSimBackward(...a, u, v, w, g, du, dv, dw);
+        return { out, du, dv, dw };
+      };
+      const [want, got] = [run(reference), run(native as typeof reference)];
+      for (const key of ['out', 'du', 'dv', 'dw'] as const) {
+        const scale = Math.max(...want[key].map(Math.abs));
+        want[key].forEach((x, i) => assert.ok(Math.abs(got[key][i] - x) <= 2e-5 * scale, `${isa} ${JSON.stringify(d)} ${key}[${i}]: native ${got[key][i]} vs reference ${x}`));
       }
     }
-  } finally {
-    setIsa(info.detectedIsa);
-  }
+  });
 });
 
 test('gauMaxSim rejects a pair outside the rep tables and reps of the wrong width, naming them', () => {

@@ -3,11 +3,12 @@
 // on every instruction set, at head sizes with a register path (16, 32, 48, 64) and without (20).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Rng, engineInfo, scope, setIsa } from '../src/core/index.js';
+import { Rng, scope } from '../src/core/index.js';
 import * as ops from '../src/core/ops/index.js';
 import { nativeKernels } from '../src/core/kernels/dispatch.js';
 import { reference } from '../src/core/kernels/reference.js';
 import { gradCheck, randTensor } from './helpers/gradcheck.js';
+import { onEveryIsa } from './helpers/isa.js';
 
 test('maxSimCross: gradients to heads and items match central differences (float64)', () => {
   const rng = new Rng(3);
@@ -29,32 +30,26 @@ test('maxSimCross equals one GEMM and groupMaxSum over the [A, B*C*G] similariti
 test('maxSimCross backward: the native kernel gives the reference loops\' gradients on every instruction set', (t) => {
   const native = nativeKernels();
   if (!native) return t.skip('native addon not built');
-  const info = engineInfo()!;
-  try {
-    for (const isa of info.supportedIsas) {
-      setIsa(isa);
-      for (const P of [16, 32, 48, 64, 20]) {
-        const rng = new Rng(P);
-        const [A, B, C, G] = [3, 5, 37, 4];
-        const heads = randTensor(rng, [A * B, P], { dtype: 'float32' }).f, items = randTensor(rng, [C * G, P], { dtype: 'float32' }).f;
-        const arg = Int32Array.from({ length: A * B * C }, () => Math.floor(rng.uniform() * G));
-        const gOut = randTensor(rng, [B * C], { dtype: 'float32' }).f;
-        gOut[7] = 0; // a zero gradient is skipped by the register path
-        const run = (k: typeof reference) => {
-          const dh = new Float32Array(A * B * P).fill(NaN), di = new Float32Array(C * G * P).fill(NaN);
-          k.maxSimCrossBackward(A, B, C, G, P, heads, items, arg, gOut, dh, di);
-          return { dh, di };
-        };
-        const [want, got] = [run(reference), run(native as typeof reference)];
-        for (const key of ['dh', 'di'] as const) {
-          const scale = Math.max(...want[key].map(Math.abs));
-          want[key].forEach((x, i) => assert.ok(Math.abs(got[key][i] - x) <= 1e-5 * scale, `${isa} P=${P} ${key}[${i}]: native ${got[key][i]} vs reference ${x}`));
-        }
+  onEveryIsa((isa) => {
+    for (const P of [16, 32, 48, 64, 20]) {
+      const rng = new Rng(P);
+      const [A, B, C, G] = [3, 5, 37, 4];
+      const heads = randTensor(rng, [A * B, P], { dtype: 'float32' }).f, items = randTensor(rng, [C * G, P], { dtype: 'float32' }).f;
+      const arg = Int32Array.from({ length: A * B * C }, () => Math.floor(rng.uniform() * G));
+      const gOut = randTensor(rng, [B * C], { dtype: 'float32' }).f;
+      gOut[7] = 0; // a zero gradient is skipped by the register path
+      const run = (k: typeof reference) => {
+        const dh = new Float32Array(A * B * P).fill(NaN), di = new Float32Array(C * G * P).fill(NaN);
+        k.maxSimCrossBackward(A, B, C, G, P, heads, items, arg, gOut, dh, di);
+        return { dh, di };
+      };
+      const [want, got] = [run(reference), run(native as typeof reference)];
+      for (const key of ['dh', 'di'] as const) {
+        const scale = Math.max(...want[key].map(Math.abs));
+        want[key].forEach((x, i) => assert.ok(Math.abs(got[key][i] - x) <= 1e-5 * scale, `${isa} P=${P} ${key}[${i}]: native ${got[key][i]} vs reference ${x}`));
       }
     }
-  } finally {
-    setIsa(info.detectedIsa);
-  }
+  });
 });
 
 test('maxSimCross rejects shapes that do not split into A user heads and G item heads', () => {
