@@ -14,7 +14,7 @@ import { UniformSampler } from '../src/data/samplers.js';
 import { MODELS, TINY_CONFIGS, type ModelName } from '../src/models/registry.js';
 import type { RecModel } from '../src/models/types.js';
 import type { IntTower } from '../src/models/int-tower.js';
-import { parseTrainConfig, type TrainConfigInput } from '../src/train/config.js';
+import { parseTrainConfig, resolveTrainConfig, resolvedDefaultsLine, type TrainConfigInput } from '../src/train/config.js';
 import { Trainer } from '../src/train/trainer.js';
 import { createTwoBp } from '../src/train/strategies/onebp.js';
 import { rankingEval } from '../src/train/ranking-eval.js';
@@ -99,6 +99,21 @@ for (const [kind, scorer] of [['dot (scoreCross)', dot], ['dot (gathered pairs)'
     });
   }
 }
+
+test("the objective's temperature defaults to the model's (DSSM 0.25, others 1), an explicit one wins, and a run records which it used", () => {
+  assert.equal(new SampledSoftmax(model('dssm'), ds, objective(), 1).temperature, 0.25);
+  assert.equal(new SampledSoftmax(model('int-tower'), ds, objective(), 1).temperature, 1);
+  assert.equal(new SampledSoftmax(model('rank-tower'), ds, objective(), 1).temperature, 1);
+  assert.equal(new SampledSoftmax(model('dssm'), ds, objective({ temperature: 1 }), 1).temperature, 1);
+  const base = { data: { config: 'unused' }, outDir: 'unused', objective: { kind: 'sampled-softmax' } };
+  const { config, resolved } = resolveTrainConfig(parseTrainConfig({ ...base, model: { kind: 'dssm' } }), 1000);
+  assert.equal(config.objective?.temperature, 0.25);
+  assert.equal(resolved.softmaxTemperature, 0.25);
+  assert.match(resolvedDefaultsLine(resolved, 1000) ?? '', /objective temperature = 0\.25 \(the model's default\)/);
+  const explicit = resolveTrainConfig(parseTrainConfig({ ...base, model: { kind: 'dssm' }, objective: { kind: 'sampled-softmax', temperature: 1 } }), 1000);
+  assert.deepEqual([explicit.config.objective?.temperature, explicit.resolved.softmaxTemperature], [1, null]);
+  assert.equal(resolveTrainConfig(parseTrainConfig({ ...base, model: { kind: 'int-tower' } }), 1000).config.objective?.temperature, 1);
+});
 
 test('scoreCross equals score over the cross product (every model that declares it)', () => {
   const kinds = (Object.keys(MODELS) as ModelName[]).filter((k) => model(k).scoreCross);

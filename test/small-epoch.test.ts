@@ -78,13 +78,13 @@ test("explicit batch size and lr win over 'auto' and the model's default lr; abs
   const auto = resolveTrainConfig(parseTrainConfig({ ...base, model: { kind: 'lr' } }), 50998);
   assert.equal(auto.config.batchSize, 256);
   assert.equal(auto.config.optimizer.lr, 5e-3, "LR's own default");
-  assert.deepEqual(auto.resolved, { batchSize: 256, lr: 5e-3 });
+  assert.deepEqual(auto.resolved, { batchSize: 256, lr: 5e-3, softmaxTemperature: null });
   assert.equal(resolveTrainConfig(parseTrainConfig({ ...base, model: { kind: 'dcn' } }), 50998).config.optimizer.lr, 3e-3);
   assert.equal(resolveTrainConfig(parseTrainConfig({ ...base, model: { kind: 'dssm' } }), 50998).config.optimizer.lr, 1e-3);
   const explicit = resolveTrainConfig(parseTrainConfig({ ...base, model: { kind: 'lr' }, batchSize: 2048, optimizer: { lr: 0.02 } }), 50998);
   assert.equal(explicit.config.batchSize, 2048);
   assert.equal(explicit.config.optimizer.lr, 0.02);
-  assert.deepEqual(explicit.resolved, { batchSize: null, lr: null });
+  assert.deepEqual(explicit.resolved, { batchSize: null, lr: null, softmaxTemperature: null });
   assert.equal(resolveTrainConfig(parseTrainConfig({ ...base, model: { kind: 'lr' }, batchSize: 'auto' }), 252304).config.batchSize, 1024);
   assert.throws(() => parseTrainConfig({ ...base, model: { kind: 'lr' }, batchSize: 'big' }), /train\.batchSize: expected number or 'auto'$/m);
   assert.throws(() => parseTrainConfig({ ...base, model: { kind: 'lr' }, batchSize: 0.5 }), /train\.batchSize: expected int or 'auto'$/m);

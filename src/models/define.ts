@@ -32,6 +32,11 @@ export interface ModelSpec<K extends string, S extends z.ZodType, M extends RecM
   /** The learning rate a train config without `optimizer.lr` uses (default DEFAULT_LR); set from tuning evidence. */
   lr?: number;
   /**
+   * The sampled softmax's temperature when the objective sets none (default 1): set where retrieval experiments
+   * measured a better one for the model (docs/STRATEGIES.md).
+   */
+  softmaxTemperature?: number;
+  /**
    * Set when the model wraps another registered model named by config[wraps.kind] with that model's config at
    * config[wraps.config]: the registry checks that inner config against the named model's schema.
    */

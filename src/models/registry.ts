@@ -91,6 +91,11 @@ export function checkModelConfig(ctx: z.core.$RefinementCtx, kind: string, confi
   else refineWith(ctx, schema, config, configPath);
 }
 
+/** The sampled softmax's temperature for an objective that sets none: the model's own (ModelSpec.softmaxTemperature), else 1. */
+export function modelSoftmaxTemperature(kind: string): number {
+  return modelDefinition(kind)?.softmaxTemperature ?? 1;
+}
+
 /** The learning rate a train config without one uses: the model's own (ModelSpec.lr), else DEFAULT_LR. */
 export function modelDefaultLr(kind: string): number {
   return modelDefinition(kind)?.lr ?? DEFAULT_LR;

@@ -2,7 +2,7 @@
 import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import { parseConfig } from '../util/config.js';
-import { ModelSpecSchema, modelDefaultLr } from '../models/registry.js';
+import { ModelSpecSchema, modelDefaultLr, modelSoftmaxTemperature } from '../models/registry.js';
 import { StrategySpecSchema } from './strategies/registry.js';
 import { SampledSoftmaxSchema } from './sampled-softmax.js';
 import { autoBatchSize } from './small-epoch.js';
@@ -83,18 +83,26 @@ export function parseTrainConfig(input: unknown): TrainConfig {
 export interface ResolvedDefaults {
   batchSize: number | null;
   lr: number | null;
+  /** The sampled-softmax objective's temperature when the model's default filled it in. */
+  softmaxTemperature: number | null;
 }
 
 /**
  * The config a run trains with: batchSize 'auto' becomes autoBatchSize(trainRows), an absent learning rate the
- * model's own default (modelDefaultLr); explicit values are kept. `resolved` says what was filled in.
+ * model's own default (modelDefaultLr), an absent sampled-softmax temperature the model's (modelSoftmaxTemperature);
+ * explicit values are kept. `resolved` says what was filled in.
  */
 export function resolveTrainConfig(cfg: TrainConfig, trainRows: number): { config: ResolvedTrainConfig; resolved: ResolvedDefaults } {
   const batchSize = cfg.batchSize === 'auto' ? autoBatchSize(trainRows) : cfg.batchSize;
   const lr = cfg.optimizer.lr ?? modelDefaultLr(cfg.model.kind);
+  const objective = cfg.objective && { ...cfg.objective, temperature: cfg.objective.temperature ?? modelSoftmaxTemperature(cfg.model.kind) };
   return {
-    config: { ...cfg, batchSize, optimizer: { ...cfg.optimizer, lr } },
-    resolved: { batchSize: cfg.batchSize === 'auto' ? batchSize : null, lr: cfg.optimizer.lr === undefined ? lr : null },
+    config: { ...cfg, batchSize, optimizer: { ...cfg.optimizer, lr }, ...(objective ? { objective } : {}) },
+    resolved: {
+      batchSize: cfg.batchSize === 'auto' ? batchSize : null,
+      lr: cfg.optimizer.lr === undefined ? lr : null,
+      softmaxTemperature: objective && cfg.objective?.temperature === undefined ? objective.temperature : null,
+    },
   };
 }
 
@@ -103,6 +111,7 @@ export function resolvedDefaultsLine(r: ResolvedDefaults, trainRows: number): st
   const parts = [
     r.batchSize === null ? null : `batchSize auto = ${r.batchSize} (${trainRows} training rows, ${Math.ceil(trainRows / r.batchSize)} steps an epoch)`,
     r.lr === null ? null : `lr = ${r.lr} (the model's default)`,
+    r.softmaxTemperature === null ? null : `objective temperature = ${r.softmaxTemperature} (the model's default)`,
   ].filter((p) => p !== null);
   return parts.length ? parts.join('; ') : null;
 }

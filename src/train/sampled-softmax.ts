@@ -25,6 +25,7 @@ import * as ops from '../core/ops/index.js';
 import type { Batch, Dataset } from '../data/index.js';
 import { PopularitySampler } from '../data/samplers.js';
 import type { LossOutput, RecModel } from '../models/types.js';
+import { modelSoftmaxTemperature } from '../models/registry.js';
 
 export const SampledSoftmaxSchema = z.strictObject({
   kind: z.literal('sampled-softmax').describe('a softmax over in-batch and sampled items for each positive row (retrieval training)'),
@@ -36,8 +37,8 @@ export const SampledSoftmaxSchema = z.strictObject({
   logQ: z.boolean().default(true).describe('subtract the log expected count of each candidate (in-batch: P q(i); sampled: M Q(i))'),
   maskHits: z.boolean().default(true)
     .describe("leave out of a row's denominator every candidate equal to its item or to another positive of the same user in the batch"),
-  temperature: z.number().positive().default(1)
-    .describe("the softmax's temperature over the model's logits (which may have their own); a cosine-scored model (DSSM) retrieves better at 0.25 (docs/STRATEGIES.md)"),
+  temperature: z.number().positive().optional()
+    .describe("the softmax's temperature over the model's logits (which may have their own); default: the model's (DSSM 0.25, measured in docs/STRATEGIES.md), else 1"),
   modelLossWeight: z.number().min(0).default(0).describe("weight of the model's own loss (BCE, CIR, mimic terms) added to the softmax; 0: the softmax only"),
 }).superRefine((o, ctx) => {
   if (!o.inBatch && o.negatives === 0) ctx.addIssue({ code: 'custom', path: ['negatives'], message: 'with inBatch false, negatives must be >= 1 (a softmax needs negatives)' });
@@ -154,6 +155,8 @@ export class SampledSoftmax {
   readonly inBatchProb: Float64Array;
   private readonly rng: Rng;
   private itemBatch: Batch | null = null;
+  /** The config's temperature, else the model's default (modelSoftmaxTemperature). */
+  readonly temperature: number;
 
   constructor(model: RecModel, private readonly data: Dataset, readonly config: SampledSoftmaxConfig, private readonly seed: number) {
     if (!model.twoTower || !model.encodeUser || !model.encodeItem || !model.score) {
@@ -163,6 +166,7 @@ export class SampledSoftmax {
     const total = positives.reduce((a, b) => a + b, 0);
     this.inBatchProb = positives.map((c) => (total > 0 ? c / total : 0));
     this.rng = new Rng(seed);
+    this.temperature = config.temperature ?? modelSoftmaxTemperature(model.kind);
     this.sampler = config.negatives > 0 ? new PopularitySampler(counts, config.sampler === 'uniform' ? 0 : config.alpha, { rng: this.rng }) : null;
   }
 
@@ -193,7 +197,7 @@ export class SampledSoftmax {
     });
     const vPos = ops.gather(v, rows); // [P, I]
     const itemReps = sampled.length ? ops.concat([vPos, this.encodeItems(model, sampled)], 0) : vPos; // [P + M, I]
-    const ssm = sampledSoftmaxLoss(model as Scorer, ops.gather(u, rows), itemReps, plan, cfg.temperature);
+    const ssm = sampledSoftmaxLoss(model as Scorer, ops.gather(u, rows), itemReps, plan, this.temperature);
     parts.sampledSoftmax = ssm.item();
     const loss = own ? ops.add(ssm, ops.scale(own.loss, cfg.modelLossWeight)) : ssm;
     return { loss, logits: own?.logits ?? Tensor.zeros([batch.size]), parts };
