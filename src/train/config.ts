@@ -54,7 +54,8 @@ export const TrainConfigSchema = z.strictObject({
   earlyStopping: z
     .strictObject({
       metric: z.union([z.enum(['auc', 'logloss']), z.string().regex(/^(recall|ndcg|precision|hitrate)@[1-9][0-9]*$/, 'auc, logloss or <recall|ndcg|precision|hitrate>@K')]).default('auc'),
-      patience: z.number().int().min(0).default(3),
+      patience: z.number().int().min(0).default(3)
+        .describe('epochs without improvement that are tolerated: training stops at the next one (0: at the first epoch that does not improve)'),
       users: z.number().int().positive().optional()
         .describe('a ranking metric: evaluate this many validation users, a sample fixed by the seed (default: every one)'),
     })
