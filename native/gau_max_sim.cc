@@ -1,7 +1,6 @@
 // RankTower's per-pair score in training (kernels.h gau_max_sim): the per-ISA loops of gau_max_sim.inc and the
 // drivers that spread pairs over the thread pool. The forward writes one score per pair; the backward recomputes each
-// pair's forward and accumulates into the rep and weight gradients, each task into its own buffers (pairs share
-// user and item rows), summed at the end.
+// pair's forward and accumulates into the rep and weight gradients (run_accumulating: pairs share user and item rows).
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -102,16 +101,6 @@ class Scratch {
 namespace prerank {
 namespace {
 
-using Range = void (*)(const gau::Args&, long, long, const gau::Grads*);
-
-Range isa_range() {
-#if defined(__x86_64__)
-  if (active_isa() == Isa::avx512) return gau::avx512::range;
-  if (active_isa() == Isa::avx2) return gau::avx2::range;
-#endif
-  return gau::portable::range;
-}
-
 gau::Args args_of(const GauShape& s, const int32_t* users, const int32_t* items, const float* UR, const float* IR,
                   const float* W) {
   const long per_head = s.K + 2L * s.D + 2L * s.V;
@@ -131,7 +120,7 @@ void gau_max_sim(const GauShape& s, long N, const int32_t* users, const int32_t*
                  const float* W, float* out) {
   gau::Args a = args_of(s, users, items, UR, IR, W);
   a.out = out;
-  const Range range = isa_range();
+  const auto range = gau::active_range();
   const int tasks = tasks_for(N);
   ThreadPool::get().run(tasks, [&](int t) { range(a, N * t / tasks, N * (t + 1) / tasks, nullptr); });
 }
@@ -141,28 +130,12 @@ void gau_max_sim_backward(const GauShape& s, long P, long C, long N, const int32
                           float* dW) {
   gau::Args a = args_of(s, users, items, UR, IR, W);
   a.gout = gout;
-  const long nu = P * a.Ru, ni = C * a.Ri, nw = gau_weights_size(s);
-  std::fill(dUR, dUR + nu, 0.f);
-  std::fill(dIR, dIR + ni, 0.f);
-  std::fill(dW, dW + nw, 0.f);
-  const Range range = isa_range();
+  const auto range = gau::active_range();
   const int tasks = tasks_for(N);
-  // task 0 accumulates into the outputs, the others into buffers of their own
-  std::vector<std::vector<float>> own(tasks - 1);
-  ThreadPool::get().run(tasks, [&](int t) {
-    gau::Grads g{dUR, dIR, dW};
-    if (t > 0) {
-      std::vector<float>& b = own[t - 1];
-      b.assign(nu + ni + nw, 0.f);
-      g = gau::Grads{b.data(), b.data() + nu, b.data() + nu + ni};
-    }
-    range(a, N * t / tasks, N * (t + 1) / tasks, &g);
+  run_accumulating(tasks, {{dUR, P * a.Ru}, {dIR, C * a.Ri}, {dW, gau_weights_size(s)}}, [&](int t, const FloatSpan* g) {
+    const gau::Grads grads{g[0].data, g[1].data, g[2].data};
+    range(a, N * t / tasks, N * (t + 1) / tasks, &grads);
   });
-  for (const std::vector<float>& b : own) {
-    for (long j = 0; j < nu; j++) dUR[j] += b[j];
-    for (long j = 0; j < ni; j++) dIR[j] += b[nu + j];
-    for (long j = 0; j < nw; j++) dW[j] += b[nu + ni + j];
-  }
 }
 
 }  // namespace prerank
