@@ -1,7 +1,7 @@
 // The trainer: learning on synthetic data, early stopping, atomic checkpoints, and exact resume.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Tensor, Rng, ops } from '../src/core/index.js';
@@ -9,6 +9,7 @@ import { Dropout, Embedding, Module } from '../src/nn/index.js';
 import { CachedDataset, Dataset, parseDataConfig, syntheticConfig, writeSyntheticLog, type Batch, type FeatureInfo } from '../src/data/index.js';
 import type { LossOutput, RecModel } from '../src/models/types.js';
 import { parseTrainConfig } from '../src/train/config.js';
+import { Progress } from '../src/train/progress.js';
 import { Trainer } from '../src/train/trainer.js';
 
 /** A matrix-factorisation model with dropout, local to this test so the trainer is tested on its own. */
@@ -122,4 +123,46 @@ test('resuming a run that reads the data cache, in a new process, gives exactly 
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('a long epoch writes progress records to the run log; a short one and a bare trainEpoch do not', async () => {
+  const { dir, data } = await setup();
+  const read = (run: string) => readFileSync(join(dir, run, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  try {
+    const every = new Trainer(new TinyMf(data.features, new Rng(1)), data, config(join(dir, 'every'), { epochs: 2 }), { quiet: true, progressEveryMs: 0 });
+    await every.fit();
+    const steps = every.run.source.batchesPerEpoch;
+    const progress = read('every').filter((r) => r.event === 'progress');
+    // every step but each epoch's last (the epoch record follows it), in order
+    assert.deepEqual(progress.map((r) => [r.epoch, r.step]), [0, 1].flatMap((e) => Array.from({ length: steps - 1 }, (_, i) => [e, i + 1])));
+    for (const r of progress) {
+      assert.equal(r.of, steps);
+      assert.ok(r.samplesPerSec > 0 && Number.isFinite(r.loss) && r.etaSeconds >= 0, JSON.stringify(r));
+    }
+    await new Trainer(new TinyMf(data.features, new Rng(1)), data, config(join(dir, 'minute'), { epochs: 2 }), { quiet: true }).fit();
+    assert.deepEqual(read('minute').filter((r) => r.event === 'progress'), [], 'epochs under a minute write none');
+    new Trainer(new TinyMf(data.features, new Rng(1)), data, config(join(dir, 'bare')), { quiet: true, progressEveryMs: 0 }).trainEpoch(0);
+    assert.equal(existsSync(join(dir, 'bare')), false, 'an epoch outside fit leaves no log');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('progress on a stderr that is not a terminal: a plain line a period, none when quiet', () => {
+  const lines: string[] = [];
+  const write = process.stderr.write;
+  process.stderr.write = ((s: string) => (lines.push(s), true)) as typeof process.stderr.write;
+  try {
+    for (const line of [true, false]) {
+      const p = new Progress({ line, recordEveryMs: 0 });
+      p.start(false);
+      for (let done = 1; done <= 3; done++) p.update(4, done, 3, done * 10, 0.5);
+      p.end();
+    }
+  } finally {
+    process.stderr.write = write;
+  }
+  assert.equal(process.stderr.isTTY && !process.env.CI ? 'tty' : 'plain', 'plain', 'the test runner gives the test a non-terminal stderr');
+  assert.deepEqual(lines.map((l) => l.replace(/[\d.]+ batch\/s/, 'R batch/s').replace(/ETA \d+s/, 'ETA Ts')),
+    ['epoch 4: 1/3 R batch/s loss 0.5000 ETA Ts\n', 'epoch 4: 2/3 R batch/s loss 0.5000 ETA Ts\n']);
 });

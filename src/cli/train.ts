@@ -10,7 +10,9 @@ import { defineCommand } from './command.js';
 export const trainCommand = defineCommand({
   name: 'prerank train',
   summary: 'Train a model from a train config (JSON or YAML): checkpoints best/ and last/, a JSONL log and the test metrics '
-    + 'in the config\'s outDir. With --online, train continuously from an event stream (an online config).',
+    + 'in the config\'s outDir. The log has a record per epoch and, while an epoch runs, a `progress` record a minute '
+    + '(step, samples/s, loss, ETA; also on stderr when it is not a terminal). '
+    + 'With --online, train continuously from an event stream (an online config).',
   options: {
     config: { type: 'string', required: true, value: 'file', description: 'a train config (`prerank schema train`), or an online config with --online (`prerank schema online`)' },
     resume: { type: 'boolean', description: "continue from the run's last checkpoint" },

@@ -1,25 +1,71 @@
-// Progress reporting: a redrawn status line on a TTY (batches/s, loss, ETA), nothing per batch otherwise.
-export class Progress {
-  private readonly tty = Boolean(process.stderr.isTTY) && !process.env.CI;
-  private t0 = 0;
-  private last = 0;
+// An epoch's progress: a redrawn status line on a TTY (batches/s, loss, ETA), a plain line every `recordEveryMs`
+// when stderr is a file or pipe, and at the same pace a record for the run log, so an epoch of an hour (a large log,
+// a quiet experiment) says how far it is.
 
-  start(): void {
-    this.t0 = performance.now();
-    this.last = 0;
+/** What the run log gets while an epoch runs. */
+export interface ProgressRecord {
+  epoch: number;
+  /** Steps done in this epoch, and how many it has. */
+  step: number;
+  of: number;
+  samplesPerSec: number;
+  /** Mean training loss over the epoch so far. */
+  loss: number;
+  etaSeconds: number;
+}
+
+export interface ProgressOptions {
+  /** Show progress on stderr: a redrawn line on a terminal (CI not set), else a line every `recordEveryMs`. */
+  line: boolean;
+  /** Where the periodic records go. */
+  record?: (r: ProgressRecord) => void;
+  /** Milliseconds between records and plain lines (default a minute). */
+  recordEveryMs?: number;
+}
+
+export class Progress {
+  private readonly tty: boolean;
+  /** A line a period on stderr instead of the redrawn one (stderr is a file or pipe). */
+  private readonly plain: boolean;
+  private readonly everyMs: number;
+  private t0 = 0;
+  private lastLine = 0;
+  private lastPeriodic = 0;
+  private recording = false;
+
+  constructor(private readonly o: ProgressOptions) {
+    this.tty = o.line && Boolean(process.stderr.isTTY) && !process.env.CI;
+    this.plain = o.line && !this.tty;
+    this.everyMs = o.recordEveryMs ?? 60_000;
   }
 
-  update(label: string, done: number, total: number, loss: number): void {
-    if (!this.tty) return;
+  /** A new epoch; `record`: send it the periodic records. */
+  start(record: boolean): void {
+    this.recording = record && this.o.record !== undefined;
+    this.t0 = performance.now();
+    this.lastLine = 0;
+    this.lastPeriodic = this.t0;
+  }
+
+  update(epoch: number, done: number, total: number, samples: number, loss: number): void {
     const now = performance.now();
-    if (now - this.last < 100 && done < total) return;
-    this.last = now;
-    const secs = (now - this.t0) / 1000;
-    const rate = done / Math.max(secs, 1e-9);
-    const eta = rate > 0 ? (total - done) / rate : 0;
-    const width = 24;
-    const filled = Math.round((width * done) / Math.max(total, 1));
-    process.stderr.write(`\r${label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total} ${rate.toFixed(1)} batch/s loss ${loss.toFixed(4)} ETA ${eta.toFixed(0)}s   `);
+    const redraw = this.tty && (now - this.lastLine >= 100 || done === total);
+    const periodic = (this.recording || this.plain) && now - this.lastPeriodic >= this.everyMs && done < total;
+    if (!redraw && !periodic) return;
+    const secs = Math.max((now - this.t0) / 1000, 1e-9);
+    const eta = done > 0 ? ((total - done) * secs) / done : 0;
+    const status = `${done}/${total} ${(done / secs).toFixed(1)} batch/s loss ${loss.toFixed(4)} ETA ${eta.toFixed(0)}s`;
+    if (redraw) {
+      this.lastLine = now;
+      const width = 24;
+      const filled = Math.round((width * done) / Math.max(total, 1));
+      process.stderr.write(`\repoch ${epoch} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${status}   `);
+    }
+    if (periodic) {
+      this.lastPeriodic = now;
+      if (this.plain) process.stderr.write(`epoch ${epoch}: ${status}\n`);
+      if (this.recording) this.o.record!({ epoch, step: done, of: total, samplesPerSec: samples / secs, loss, etaSeconds: eta });
+    }
   }
 
   end(): void {

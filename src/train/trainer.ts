@@ -67,6 +67,8 @@ export interface TrainerOptions {
   optimizer?: Optimizer;
   /** Where the epoch lines go when not quiet (default: console.log). */
   say?: (line: string) => void;
+  /** Milliseconds between the `progress` records an epoch writes to the run log (default a minute). */
+  progressEveryMs?: number;
   /** Called after every step with its loss. */
   onStep?: (epoch: number, step: number, loss: number) => void;
   /** The full-corpus scan of early stopping on a ranking metric (the serving layer's native plan); default: tensors. */
@@ -91,7 +93,7 @@ export class Trainer<B = Batch, M extends Metrics = ValMetrics> {
   readonly optimizer: Optimizer;
   readonly log: RunLog;
   readonly run: TrainingRun<B, M>;
-  private readonly progress = new Progress();
+  private readonly progress: Progress;
   /** Said once, when the run starts (a run over dataset rows with too few steps an epoch). */
   private readonly startWarning: string | null = null;
   /** Logged once, when the run starts: the batch size and learning rate the config left to their defaults. */
@@ -119,6 +121,7 @@ export class Trainer<B = Batch, M extends Metrics = ValMetrics> {
     if (!opts.optimizer && !cfg.optimizer) throw new Error('Trainer: give an optimizer config or an optimizer');
     this.optimizer = opts.optimizer ?? createOptimizer(model, cfg.optimizer!, this.run.strategy?.trainable(model));
     this.log = new RunLog(join(cfg.outDir, 'log.jsonl'));
+    this.progress = new Progress({ line: !opts.quiet, record: (r) => this.log.write({ event: 'progress', ...r }), recordEveryMs: opts.progressEveryMs });
   }
 
   /** Binary metrics of the model as it is now on a split (eval mode, no tape); a run over dataset rows only. */
@@ -128,8 +131,9 @@ export class Trainer<B = Batch, M extends Metrics = ValMetrics> {
     return objective.evaluate(this.model, split);
   }
 
-  /** One pass over the source in epoch `epoch`'s seeded order (no validation, no checkpoint); `npm run bench -- train` times it. */
-  trainEpoch(epoch: number): { loss: number; samples: number; steps: number; lists: number } {
+  /** One pass over the source in epoch `epoch`'s seeded order (no validation, no checkpoint); `npm run bench -- train` times it.
+   * `logProgress`: write the periodic `progress` records to the run log (as `fit` does). */
+  trainEpoch(epoch: number, logProgress = false): { loss: number; samples: number; steps: number; lists: number } {
     const { model, optimizer } = this;
     const { source, objective, strategy } = this.run;
     const step = strategy ?? objective;
@@ -137,7 +141,7 @@ export class Trainer<B = Batch, M extends Metrics = ValMetrics> {
     model.train();
     const total = source.batchesPerEpoch;
     let sum = 0, weight = 0, samples = 0, lists = 0, done = 0;
-    this.progress.start();
+    this.progress.start(logProgress);
     for (const batch of source.epoch(epoch)) {
       if (this.opts.signal?.aborted) throw new Error('training aborted');
       const loss = trainStep(model, optimizer, batch, step, `epoch ${epoch}, batch ${done}`);
@@ -148,7 +152,7 @@ export class Trainer<B = Batch, M extends Metrics = ValMetrics> {
       lists += source.lists?.(batch) ?? 0;
       this.opts.onStep?.(epoch, done, loss);
       done++;
-      if (!this.opts.quiet) this.progress.update(`epoch ${epoch}`, done, total, sum / weight);
+      this.progress.update(epoch, done, total, samples, sum / weight);
     }
     this.progress.end();
     return { loss: sum / Math.max(weight, 1), samples, steps: done, lists };
@@ -186,7 +190,7 @@ export class Trainer<B = Batch, M extends Metrics = ValMetrics> {
     const stopAt = Math.min(cfg.epochs, start + (this.opts.maxEpochsThisCall ?? Infinity), this.opts.untilEpoch ?? Infinity);
     for (let epoch = start; epoch < stopAt && !stoppedEarly; epoch++) {
       const t0 = performance.now();
-      const { loss, samples, steps, lists } = this.trainEpoch(epoch);
+      const { loss, samples, steps, lists } = this.trainEpoch(epoch, true);
       const trainSecs = (performance.now() - t0) / 1000;
       const val = objective.validate?.(model) ?? ({} as M);
       const rec: EpochRecord<M> = { epoch, trainLoss: loss, steps, val, seconds: (performance.now() - t0) / 1000, samplesPerSec: samples / trainSecs };
