@@ -6,6 +6,8 @@
 // on another machine from the committed results: a finished search's tables and best config are copied to
 // <results>/<dataset>-searches/ (<model>.md, <model>-best-train.json), and a search whose best config is there is not
 // run again; the experiment's config and results.json live in <results>/<dataset>/, which is all `--resume` needs.
+// At the end (or alone, with `--summary`) it prints the verdict across the datasets' experiments as markdown: each
+// model's default and tuned test AUC, and the targets (src/train/tune/suite-summary.ts).
 // A default row is the model with every default (the batch size, lr, dropout, ... the schemas give); a tuned row is
 // the search's best config. `--dry-run` writes the configs and prints the plan and its budget without training.
 // Build first (npm run build). Paths are written relative to the repository root (the commands run there).
@@ -22,6 +24,7 @@ const { loadData } = await import(join(root, 'dist/src/train/run.js'));
 const { MODEL_CONFIGS } = await import(join(root, 'dist/src/models/registry.js'));
 const { batchSizeForSteps } = await import(join(root, 'dist/src/train/small-epoch.js'));
 const { epochBudget, rungEpochs } = await import(join(root, 'dist/src/train/tune/asha.js')).then(async (a) => ({ ...a, ...(await import(join(root, 'dist/src/train/tune/config.js'))) }));
+const { suiteSummary } = await import(join(root, 'dist/src/train/tune/suite-summary.js'));
 
 const { values: o } = parseArgs({ options: {
   datasets: { type: 'string', default: 'ml-100k,ml-1m,ml-latest-small' },
@@ -33,6 +36,7 @@ const { values: o } = parseArgs({ options: {
   results: { type: 'string', default: 'docs/results/tuned' },
   'dry-run': { type: 'boolean', default: false },
   'no-experiments': { type: 'boolean', default: false },
+  summary: { type: 'boolean', default: false },
 } });
 const [trials, epochs, parallel] = [Number(o.trials), Number(o.epochs), Number(o.parallel)];
 const EARLY = { metric: 'auc', patience: 3 };
@@ -67,6 +71,21 @@ function run(args) {
   console.log(`$ prerank ${args.join(' ')}`);
   const r = spawnSync(process.execPath, [cli, ...args], { stdio: 'inherit' });
   if (r.status !== 0) process.exit(r.status ?? 1);
+}
+
+/** The verdict over every dataset whose experiment has results (in --datasets order). */
+function printSummary() {
+  const experiments = o.datasets.split(',').flatMap((d) => {
+    const file = join(o.results, slug(d), 'results.json');
+    if (!existsSync(file)) return [];
+    const { experiment, runs } = JSON.parse(readFileSync(file, 'utf8'));
+    return [{ name: slug(d), splitSeeds: experiment.splitSeeds ?? [undefined], runs }];
+  });
+  console.log(suiteSummary(experiments, o.models.split(',')).join('\n'));
+}
+if (o.summary) {
+  printSummary();
+  process.exit(0);
 }
 
 const rungs = rungEpochs(1, 3, epochs);
@@ -130,3 +149,4 @@ for (const p of plan) {
   writeFileSync(file, `${JSON.stringify(exp, null, 2)}\n`);
   run(['experiment', '--config', file, ...(existsSync(join(outDir, 'results.json')) ? ['--resume'] : [])]);
 }
+printSummary();
