@@ -67,27 +67,28 @@ function intTowerReps(p: Params, c: Required<Pick<IntTowerConfig, 'lightSe' | 't
   };
 }
 
-/** FE-Block: sum over tapped layers i and user heads a of max over item heads b of <u_a^i, v_b>, plus the bias. */
-function feBlock(user: Vec[][], item: Vec[], bias: number): number {
-  return sum(user.flatMap((layer) => layer.map((u) => Math.max(...item.map((v) => dot(u, v)))))) + bias;
+/** FE-Block: sum over tapped layers i and user heads a of max over item heads b of <u_a^i, v_b>, over T, plus the bias. */
+function feBlock(user: Vec[][], item: Vec[], bias: number, temperature = 1): number {
+  return sum(user.flatMap((layer) => layer.map((u) => Math.max(...item.map((v) => dot(u, v)))))) / temperature + bias;
 }
 
-test('IntTower logit is the FE-Block max-sim: sum over user layers and heads of the max over item heads of <u, v>, plus b', () => {
+test('IntTower logit is the FE-Block max-sim: sum over user layers and heads of the max over item heads of <u, v>, / T, plus b', () => {
   const variants = [
-    { lightSe: 'paper', taps: 'output', normalizeHeads: true }, // the paper
-    { lightSe: 'residual', taps: 'input', normalizeHeads: false }, // the authors' code: residual Light-SE, input taps, raw dots
+    { lightSe: 'paper', taps: 'output', normalizeHeads: true, temperature: 1 }, // the paper
+    { lightSe: 'residual', taps: 'input', normalizeHeads: false, temperature: 1 }, // the authors' code: residual Light-SE, input taps, raw dots
+    { lightSe: 'residual', taps: 'output', normalizeHeads: true, temperature: 0.3 },
   ] as const;
   for (const c of variants) {
     const model = buildFilled('int-tower', { ...INT_TOWER, ...c });
     const p = new Params(model);
     const reps = intTowerReps(p, c);
-    const want = ROWS.map((r) => feBlock(reps.user[r], reps.item[r], p.scalar('bias')));
+    const want = ROWS.map((r) => feBlock(reps.user[r], reps.item[r], p.scalar('bias'), c.temperature));
     assertClose(run(() => model.forward(batch)), want, `int-tower logits ${JSON.stringify(c)}`);
     // One user's cached rep against every item: the serving path (one GEMM, then the grouped max).
     const uRep = run(() => model.encodeUser!(batch));
     const vRep = Tensor.from(Float32Array.from(run(() => model.encodeItem!(batch))), [3, reps.item[0].flat().length]);
     const one = Tensor.from(Float32Array.from(uRep.slice(0, uRep.length / 3)), [1, uRep.length / 3]);
-    assertClose(run(() => model.score!(one, vRep)), ROWS.map((r) => feBlock(reps.user[0], reps.item[r], p.scalar('bias'))), 'one user x items');
+    assertClose(run(() => model.score!(one, vRep)), ROWS.map((r) => feBlock(reps.user[0], reps.item[r], p.scalar('bias'), c.temperature)), 'one user x items');
   }
 });
 

@@ -93,8 +93,9 @@ const batch = hardBatch(ds.batches('test', { batchSize: 40, shuffle: false }).ep
 const VARIANTS: [string, ModelName, Record<string, unknown>][] = [
   ['dssm (max and sum pooling)', 'dssm', {}],
   ['dssm (no batch norm, tanh last layer, T = 0.5)', 'dssm', { batchNorm: false, lastAct: 'tanh', temperature: 0.5 }],
-  ['int-tower (paper Light-SE, output taps)', 'int-tower', {}],
+  ['int-tower (paper Light-SE, output taps)', 'int-tower', { lightSe: 'paper' }],
   ['int-tower (residual Light-SE, input taps, 3 heads)', 'int-tower', { lightSe: 'residual', taps: 'input', heads: 3 }],
+  ['int-tower (T = 0.25)', 'int-tower', { temperature: 0.25 }],
   ['int-tower (no Light-SE, last layer, raw heads)', 'int-tower', { lightSe: 'none', taps: 'last', normalizeHeads: false, heads: 5 }],
   ['int-tower (one-layer towers, input taps: no user MLP)', 'int-tower', { tower: [16], taps: 'input' }],
   ['lr (max and sum pooled weights)', 'lr', {}],

@@ -34,8 +34,9 @@ const CASES: [string, ModelName, Record<string, unknown>][] = [
   // A 1,500 x 1,500 layer (two pieces of >= kParallelMacs): split over the pool when the helpers are awake.
   ['dssm (1500-1500-128: a layer split over the pool)', 'dssm', { tower: [1500, 1500, 128] }],
   ['dat', 'dat', {}],
-  ['int-tower (paper Light-SE, output taps)', 'int-tower', {}],
+  ['int-tower (paper Light-SE, output taps)', 'int-tower', { lightSe: 'paper' }],
   ['int-tower (residual Light-SE, input taps)', 'int-tower', { lightSe: 'residual', taps: 'input', heads: 3 }],
+  ['int-tower (T = 0.25)', 'int-tower', { temperature: 0.25 }],
   ['int-tower (no Light-SE, last layer, raw heads)', 'int-tower', { lightSe: 'none', taps: 'last', normalizeHeads: false, heads: 5 }],
   ['int-tower (20 heads x 16: split tiles, threaded)', 'int-tower', { heads: 20, headSize: 16, tower: [32, 24] }],
   // 96 user rows over 32 item heads: 4 x 4 tiles plus a 4 x 2 rest on AVX-512, 4 x 3 on AVX2.
@@ -241,7 +242,7 @@ test('bad plans and candidate rows are refused with the field named', { skip }, 
 // with the user rep rounded to bf16 too for a bf16 table under a dot or max-sim score (what the plans define).
 const QUANTIZED: [string, ModelName, Record<string, unknown>][] = [
   ['dssm', 'dssm', {}],
-  ['int-tower (paper defaults)', 'int-tower', {}],
+  ['int-tower (defaults)', 'int-tower', {}],
   ['int-tower (20 heads x 16: split tiles, threaded)', 'int-tower', { heads: 20, headSize: 16, tower: [32, 24] }],
   ['int-tower (32 heads x 8, 3 taps: 4-row tiles with a rest)', 'int-tower', { heads: 32, headSize: 8, tower: [32, 24] }],
   ['int-tower (2 heads x 32: grouped)', 'int-tower', { heads: 2, headSize: 32 }],

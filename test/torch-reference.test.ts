@@ -31,7 +31,8 @@ const missing = torchAvailable();
 // by the other models).
 const CASES: { name: string; kind: ModelName; config: Record<string, unknown> }[] = [
   { name: 'dssm', kind: 'dssm', config: {} },
-  { name: 'int-tower (paper: Light-SE, layer-output taps, normalised heads, CIR)', kind: 'int-tower', config: {} },
+  { name: 'int-tower (defaults: residual Light-SE, layer-output taps, normalised heads, CIR)', kind: 'int-tower', config: {} },
+  { name: "int-tower (the paper's Light-SE)", kind: 'int-tower', config: { lightSe: 'paper' } },
   { name: "int-tower (authors' code: residual Light-SE, input taps, raw head dots)", kind: 'int-tower', config: { lightSe: 'residual', taps: 'input', normalizeHeads: false } },
   { name: 'dcn', kind: 'dcn', config: {} },
   { name: 'deepfm', kind: 'deepfm', config: {} },

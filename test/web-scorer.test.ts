@@ -35,7 +35,7 @@ const CASES: [string, ModelName, Record<string, unknown>][] = [
   ['dssm', 'dssm', {}],
   ['dat', 'dat', {}],
   ['mf (biases)', 'mf', {}],
-  ['int-tower (paper defaults)', 'int-tower', {}],
+  ['int-tower (defaults)', 'int-tower', {}],
   ['int-tower (1 head x 16, last layer: one user head, grouped by 4)', 'int-tower', { heads: 1, headSize: 16, taps: 'last' }],
   ['int-tower (2 heads x 16, last layer, raw heads: grouped by 2)', 'int-tower', { heads: 2, headSize: 16, taps: 'last', normalizeHeads: false }],
   ['int-tower (2 heads x 32, 3 taps: 6 user heads, packed tiles)', 'int-tower', { heads: 2, headSize: 32 }],

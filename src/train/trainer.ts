@@ -18,6 +18,7 @@ import { Progress } from './progress.js';
 import { rowRun, type RowObjective, type ValMetrics } from './rows.js';
 import { RunLog } from './run-log.js';
 import { smallEpochWarning } from './small-epoch.js';
+import { oneEpochWarning, sparseTables, type SparseTable } from './one-epoch.js';
 import { trainStep } from './step.js';
 
 export type { ValMetrics } from './rows.js';
@@ -96,6 +97,8 @@ export class Trainer<B = Batch, M extends Metrics = ValMetrics> {
   private readonly progress: Progress;
   /** Said once, when the run starts (a run over dataset rows with too few steps an epoch). */
   private readonly startWarning: string | null = null;
+  /** A run over dataset rows: its embedding tables with few training rows a value (the one-epoch warning's candidates). */
+  private readonly sparseTables: SparseTable[] = [];
   /** Logged once, when the run starts: the batch size and learning rate the config left to their defaults. */
   private readonly startNote: string | null = null;
   /** The loop's config; for a run over dataset rows, with 'auto' and the model's default lr resolved. */
@@ -115,6 +118,7 @@ export class Trainer<B = Batch, M extends Metrics = ValMetrics> {
       this.cfg = config;
       this.run = rowRun(run, config, opts.strategy, model, opts.scan) as unknown as TrainingRun<B, M>;
       this.startWarning = smallEpochWarning(rows, config.batchSize);
+      this.sparseTables = sparseTables(run.features, rows);
       this.startNote = resolvedDefaultsLine(resolved, rows);
     }
     cfg = this.cfg;
@@ -177,10 +181,7 @@ export class Trainer<B = Batch, M extends Metrics = ValMetrics> {
       resumedFrom = meta.epoch;
       this.log.write({ event: 'resume', fromEpoch: meta.epoch });
     }
-    if (start === 0 && this.startWarning) {
-      (this.opts.warn ?? ((l: string) => process.stderr.write(`warning: ${l}\n`)))(this.startWarning);
-      this.log.write({ event: 'warning', message: this.startWarning });
-    }
+    if (start === 0 && this.startWarning) this.warn(this.startWarning);
     if (start === 0 && this.startNote) {
       if (!this.opts.quiet) (this.opts.say ?? console.log)(this.startNote);
       this.log.write({ event: 'defaults', message: this.startNote });
@@ -209,6 +210,11 @@ export class Trainer<B = Batch, M extends Metrics = ValMetrics> {
       }
       stoppedEarly = objective.validate !== undefined && bad > cfg.earlyStopping.patience;
       await saveCheckpoint(lastDir, model, this.optimizer, { epoch, best, badEpochs: bad, history: epochs }, strategy);
+      // said once, at the second epoch (a resumed run that is past it has said it)
+      if (epoch === 1 && objective.validate) {
+        const w = oneEpochWarning(metric, epochs.map((e) => e.val[metric]), objective.lowerIsBetter(metric), this.sparseTables);
+        if (w) this.warn(w, { metric, values: epochs.map((e) => e.val[metric]) });
+      }
     }
     return { epochs, bestEpoch: best.epoch, best: best.metrics!, stoppedEarly, resumedFrom };
   }
@@ -216,6 +222,12 @@ export class Trainer<B = Batch, M extends Metrics = ValMetrics> {
   /** Loads the best checkpoint's weights into the model. */
   async restoreBest(): Promise<void> {
     await loadCheckpoint(join(this.cfg.outDir, 'best'), this.model, null, this.run.strategy);
+  }
+
+  /** A warning: to opts.warn (default stderr) and to the run log, with any figures behind it. */
+  private warn(message: string, details: Record<string, unknown> = {}): void {
+    (this.opts.warn ?? ((l: string) => process.stderr.write(`warning: ${l}\n`)))(message);
+    this.log.write({ event: 'warning', message, ...details });
   }
 
   private say(rec: EpochRecord<M>, metric: string): void {

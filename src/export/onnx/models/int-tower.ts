@@ -1,6 +1,6 @@
 // IntTower as ONNX: Light-SE on each side's field embeddings, the tower MLPs, the FE-Block heads (every tapped user
 // layer projected to H heads of size P, the item's last layer to H heads; each head L2-normalised when the model
-// does), and the FE-Block max-sim scorer: logit = sum over layers and user heads of max over item heads of <u, v> + b.
+// does), and the FE-Block max-sim scorer: logit = (sum over layers and user heads of max over item heads of <u, v>) / T + b.
 // Shape letters: B batch, N items, F fields, D embedding dim, L tapped user layers, H heads, P head size.
 import { Linear, Mlp } from '../../../nn/index.js';
 import type { RecModel } from '../../../models/types.js';
@@ -58,10 +58,12 @@ export function intTowerOnnx(model: RecModel): TwoTowerOnnx {
       const v = g.op('Transpose', [g.op('Reshape', [items, g.int64s([0, H, P])])], { perm: [0, 2, 1] }); // [N, P, H]
       const sim = g.op('MatMul', [u, v]); // [N, L*H, H]
       const best = g.op('ReduceMax', [sim], { axes: [2], keepdims: 0 }); // [N, L*H]
-      return g.op('Add', [g.op('ReduceSum', [best, g.int64s([1])], { keepdims: 0 }), g.weight(paramOf(model, 'bias', WHAT))]);
+      const sum = g.op('ReduceSum', [best, g.int64s([1])], { keepdims: 0 }); // [N]
+      const scaled = c.temperature === 1 ? sum : g.op('Mul', [sum, g.floats([1 / c.temperature], [])]);
+      return g.op('Add', [scaled, g.weight(paramOf(model, 'bias', WHAT))]);
     },
     userDoc: `the FE-Block user heads: ${c.taps === 'last' ? 1 : 'L'} tapped layer(s) x ${H} heads x ${P}, layer by layer${c.normalizeHeads ? ', each head L2-normalised' : ''}`,
     itemDoc: `the item heads: ${H} heads x ${P}${c.normalizeHeads ? ', each L2-normalised' : ''}`,
-    scoreDoc: 'logit = sum over user heads of the max over item heads of <u, v> + bias (FE-Block max-sim)',
+    scoreDoc: `logit = sum over user heads of the max over item heads of <u, v>${c.temperature === 1 ? '' : ` / ${c.temperature}`} + bias (FE-Block max-sim)`,
   };
 }
