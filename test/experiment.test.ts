@@ -41,6 +41,21 @@ test('an experiment writes the mean +- std table with RelaImpr, every run in JSO
     assert.equal(said.filter((m) => m.includes('not trained again')).length, 3);
     assert.deepEqual(resumed.slice(0, 3), json.runs);
     assert.equal(resumed[3].test.auc, lost.test.auc);
+    // Every record keeps its model config with the defaults filled in; a run recorded under another default (here
+    // one planted as IntTower's former Light-SE) is trained again on resume, a record without one is kept.
+    const withConfigs = JSON.parse(readFileSync(join(dir, 'out', 'results.json'), 'utf8'));
+    assert.equal(withConfigs.runs[2].modelConfig.lightSe, 'residual');
+    assert.deepEqual(withConfigs.runs[2].modelConfig.tower, [16, 8]);
+    withConfigs.runs[2].modelConfig.lightSe = 'paper';
+    delete withConfigs.runs[3].modelConfig;
+    writeFileSync(join(dir, 'out', 'results.json'), JSON.stringify(withConfigs));
+    const staleSaid: string[] = [];
+    const retrained = await runExperiment(exp, 'test command', (m) => staleSaid.push(m), { resume: true });
+    assert.equal(staleSaid.filter((m) => m.includes('not trained again')).length, 3);
+    assert.deepEqual(staleSaid.filter((m) => m.endsWith(', trained again')),
+      ['  int-tower-small seed 1: recorded with another resolved model config (lightSe: "paper" -> "residual"), trained again']);
+    assert.equal(retrained[2].test.auc, resumed[2].test.auc, 'the same run again');
+    assert.equal((retrained[2].modelConfig as { lightSe: string }).lightSe, 'residual');
     // A changed config refuses to mix with the recorded numbers.
     const changed = { ...exp, train: { ...exp.train, epochs: 3 } };
     await assert.rejects(runExperiment(changed, 'test command', () => {}, { resume: true }), /--resume: .*different experiment config/);

@@ -17,6 +17,7 @@ import { rankTower } from './rank-tower.js';
 import { mf } from './mf.js';
 import { cs3 } from './cs3.js';
 import { refineWith, unknownName } from '../util/config-parse.js';
+import { parseModelConfig } from './common/base.js';
 import { own } from '../util/own.js';
 
 export const MODEL_DEFINITIONS = [
@@ -89,6 +90,13 @@ export function checkModelConfig(ctx: z.core.$RefinementCtx, kind: string, confi
   const schema = own(MODEL_CONFIGS as Record<string, z.ZodType>, kind);
   if (!schema) unknownName(ctx, 'model', kind, Object.keys(MODEL_CONFIGS), kindPath);
   else refineWith(ctx, schema, config, configPath);
+}
+
+/** A model's config with its defaults filled in, as the model is built with it (a wrapper's inner config as written). */
+export function resolvedModelConfig(kind: string, config: unknown): unknown {
+  const schema = own(MODEL_CONFIGS as Record<string, z.ZodType>, kind);
+  if (!schema) throw new Error(`unknown model '${kind}' (models: ${Object.keys(MODEL_CONFIGS).join(', ')})`);
+  return parseModelConfig(kind, schema, config);
 }
 
 /** The sampled softmax's temperature for an objective that sets none: the model's own (ModelSpec.softmaxTemperature), else 1. */

@@ -1,9 +1,11 @@
 // Resuming an interrupted experiment (`prerank experiment --resume`): the runs already recorded in the outDir's
 // results.json are kept and not trained again, provided that file was written by the same experiment (its config,
 // paths aside, equal to this one); anything else stops with the difference named, so a changed config never mixes
-// with old numbers.
+// with old numbers. A run recorded with a model config that the model's defaults now resolve differently (a default
+// changed since) is trained again.
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, isAbsolute, join, relative } from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 
 const PATH_KEYS = new Set(['outDir', 'config', 'logs']);
 
@@ -43,4 +45,12 @@ export function recordedRuns<R extends { label: string; seed: number }>(outDir: 
 /** The recorded run of (label, seed, split seed), if any; no split seed: the data config's own split. */
 export function findRun<R extends { label: string; seed: number; splitSeed?: number }>(runs: R[], label: string, seed: number, splitSeed?: number): R | undefined {
   return runs.find((r) => r.label === label && r.seed === seed && r.splitSeed === splitSeed);
+}
+
+/** The top-level keys on which two resolved model configs differ, as `key: old -> new` (JSON values), comma-separated. */
+export function configChanges(before: unknown, after: unknown): string {
+  const a = (before ?? {}) as Record<string, unknown>;
+  const b = (after ?? {}) as Record<string, unknown>;
+  return [...new Set([...Object.keys(a), ...Object.keys(b)])].filter((k) => !isDeepStrictEqual(a[k], b[k]))
+    .map((k) => `${k}: ${JSON.stringify(a[k]) ?? 'absent'} -> ${JSON.stringify(b[k]) ?? 'absent'}`).join(', ');
 }

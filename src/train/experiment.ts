@@ -3,19 +3,20 @@
 // AUC-vs-latency chart.
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 import { z } from 'zod';
 import { relaImpr } from '../eval/index.js';
 import { renderReport } from '../report/html.js';
 import { DataRefSchema, parseTrainConfig, resolveDataRef, TrainConfigSchema } from './config.js';
 import { loadConfig, parseConfig, refineWith } from '../util/config.js';
-import { checkModelConfig } from '../models/registry.js';
+import { checkModelConfig, resolvedModelConfig } from '../models/registry.js';
 import { StrategySpecSchema } from './strategies/registry.js';
 import { SampledSoftmaxSchema } from './sampled-softmax.js';
 import { servingLatencyMs } from './latency.js';
 import { inMemory, loadData, runTraining, type RunResult } from './run.js';
 import type { TrainingData } from '../data/index.js';
 import { popularityRanking, rankingEval, type FullScan, type RankingEvalOptions, type RankingReport } from './ranking-eval.js';
-import { findRun, recordedConfig, recordedRuns } from './experiment-resume.js';
+import { configChanges, findRun, recordedConfig, recordedRuns } from './experiment-resume.js';
 import { writeFileAtomic } from '../util/atomic-dir.js';
 import { checkGaps, gapLines, seedsText, spreadText } from './split-seeds.js';
 
@@ -82,6 +83,9 @@ export interface RunRecord {
   latencyMs: number;
   /** Mean seconds per training epoch. */
   epochSeconds: number;
+  /** The model config with its defaults filled in (resolvedModelConfig): --resume trains a run again when the
+   * defaults now resolve differently. Absent in records written before it was kept. */
+  modelConfig?: unknown;
   /** Full-corpus ranking metrics on test, when the experiment asks for them. */
   ranking?: Record<string, number>;
   /** The same through the exported bundle's retrieval index (ranking.index), with `candidates` per user. */
@@ -244,19 +248,27 @@ export async function runExperiment(exp: ExperimentConfig, command: string, log:
     writeFileSync(join(exp.outDir, 'results.md'), markdownTable(exp, data.name, runs, command, popularity));
     return runs;
   };
+  const resolved = new Map(exp.models.map((m) => [m.label ?? m.kind, JSON.parse(JSON.stringify(resolvedModelConfig(m.kind, m.config)))]));
+  // a recorded run to keep: one whose model config resolves as it does now (records without one are kept as they are)
+  const kept = (label: string, seed: number, split: number | undefined): RunRecord | undefined => {
+    const r = findRun(recordedAtStart, label, seed, split);
+    return r && (r.modelConfig === undefined || isDeepStrictEqual(r.modelConfig, resolved.get(label))) ? r : undefined;
+  };
   const toTrain = (split: number | undefined) => exp.models.some((m) => (!opts.only || opts.only.includes(m.label ?? m.kind))
-    && exp.seeds.some((seed) => !findRun(recordedAtStart, m.label ?? m.kind, seed, split)));
+    && exp.seeds.some((seed) => !kept(m.label ?? m.kind, seed, split)));
   for (const split of splits) {
     if (split !== splits[0] && toTrain(split)) data = await loadData({ data: exp.data, splitSeed: split });
     const at = split === undefined ? '' : ` split ${split}`;
     for (const m of exp.models) {
       const label = m.label ?? m.kind;
       for (const seed of exp.seeds) {
-        if (findRun(recordedAtStart, label, seed, split)) {
+        if (kept(label, seed, split)) {
           log(`  ${label}${at} seed ${seed}: recorded in results.json (--resume), not trained again`);
           continue;
         }
         if (opts.only && !opts.only.includes(label)) continue;
+        const stale = findRun(recordedAtStart, label, seed, split);
+        if (stale) log(`  ${label}${at} seed ${seed}: recorded with another resolved model config (${configChanges(stale.modelConfig, resolved.get(label))}), trained again`);
         const cfg = parseTrainConfig({ ...exp.train, ...m.train, model: { kind: m.kind, config: m.config }, strategy: m.strategy, ...(m.objective ? { objective: m.objective } : {}),
           data: exp.data, seed, splitSeed: split,
           outDir: join(exp.outDir, 'runs', `${label}${split === undefined ? '' : `-split${split}`}-seed${seed}`) });
@@ -269,6 +281,7 @@ export async function runExperiment(exp: ExperimentConfig, command: string, log:
           label, kind: m.kind, seed, ...(split === undefined ? {} : { splitSeed: split }), val: { ...r.fit.best }, test: { ...r.test }, bestEpoch: r.fit.bestEpoch, samplesPerSec: r.samplesPerSec,
           latencyMs: servingLatencyMs(r.model, data, 1000),
           epochSeconds: r.fit.epochs.reduce((a, e) => a + e.seconds, 0) / Math.max(1, r.fit.epochs.length),
+          modelConfig: resolved.get(label),
           ...(ranking ? { ranking: ranking.exact, rankingIndex: ranking.index } : {}),
           curve: r.fit.epochs.map((e) => ({ epoch: e.epoch, trainLoss: e.trainLoss, valAuc: e.val.auc, valLogloss: e.val.logloss })),
         };
