@@ -9,7 +9,7 @@
 //   - Light-SE defaults to the authors' code, e + e * softmax(z W) with W without bias ('residual'); 'paper' is the
 //     paper's e * softmax(z W + b). The paper's form scales each field by a weight averaging 1/F, which slows
 //     learning: on the synthetic S log (one-pass regime) it cost 0.027 test AUC against the residual form, on
-//     ML-100K the two were level (docs/TUNING.md).
+//     ML-100K and ml-latest-small the two were level (docs/TUNING.md).
 //   - taps 'input' is the authors' code: heads are projected from the inputs of the FC layers, not their outputs
 //     (the last user layer's output is then unused, so that tower stops one layer early); 'last' (one user layer)
 //     is an ablation of the multi-layer interaction.
