@@ -212,8 +212,9 @@ export class Trainer<B = Batch, M extends Metrics = ValMetrics> {
       await saveCheckpoint(lastDir, model, this.optimizer, { epoch, best, badEpochs: bad, history: epochs }, strategy);
       // said once, at the second epoch (a resumed run that is past it has said it)
       if (epoch === 1 && objective.validate) {
-        const w = oneEpochWarning(metric, epochs.map((e) => e.val[metric]), objective.lowerIsBetter(metric), this.sparseTables);
-        if (w) this.warn(w, { metric, values: epochs.map((e) => e.val[metric]) });
+        const values = epochs.map((e) => e.val[metric]);
+        const w = oneEpochWarning(metric, values, objective.lowerIsBetter(metric), this.sparseTables);
+        if (w) this.warn(w, { metric, values });
       }
     }
     return { epochs, bestEpoch: best.epoch, best: best.metrics!, stoppedEarly, resumedFrom };

@@ -33,8 +33,13 @@ export function logits(g: OnnxGraph, parts: readonly (string | null)[], bias: st
   return g.op('Add', [g.op('Reshape', [sum, g.int64s([-1])]), bias]);
 }
 
+/** score / T + b: a two-tower logit from its raw score (a dot product, a max-sim sum). */
+export function temperedLogit(g: OnnxGraph, score: string, temperature: number, bias: string): string {
+  return g.op('Add', [g.op('Mul', [score, g.floats([1 / temperature], [])]), bias]);
+}
+
 /** <user, item> / T + b per row: user [N or 1, W], items [N, W] -> [N] (DSSM's, DAT's and MF's score). */
 export function scaledDot(g: OnnxGraph, user: string, items: string, temperature: number, bias: string): string {
   const dot = g.op('ReduceSum', [g.op('Mul', [user, items]), g.int64s([1])], { keepdims: 0 }); // [N]
-  return g.op('Add', [g.op('Mul', [dot, g.floats([1 / temperature], [])]), bias]);
+  return temperedLogit(g, dot, temperature, bias);
 }

@@ -10,6 +10,7 @@ import type { OnnxGraph } from '../graph.js';
 import { flatten, towerInput } from '../features.js';
 import { linear, mlp, normalizeHeads, optionalModule, subModule } from '../layers.js';
 import { paramOf, type TwoTowerOnnx } from '../declaration.js';
+import { temperedLogit } from '../parts.js';
 
 const WHAT = 'int-tower';
 
@@ -59,8 +60,7 @@ export function intTowerOnnx(model: RecModel): TwoTowerOnnx {
       const sim = g.op('MatMul', [u, v]); // [N, L*H, H]
       const best = g.op('ReduceMax', [sim], { axes: [2], keepdims: 0 }); // [N, L*H]
       const sum = g.op('ReduceSum', [best, g.int64s([1])], { keepdims: 0 }); // [N]
-      const scaled = c.temperature === 1 ? sum : g.op('Mul', [sum, g.floats([1 / c.temperature], [])]);
-      return g.op('Add', [scaled, g.weight(paramOf(model, 'bias', WHAT))]);
+      return temperedLogit(g, sum, c.temperature, g.weight(paramOf(model, 'bias', WHAT)));
     },
     userDoc: `the FE-Block user heads: ${c.taps === 'last' ? 1 : 'L'} tapped layer(s) x ${H} heads x ${P}, layer by layer${c.normalizeHeads ? ', each head L2-normalised' : ''}`,
     itemDoc: `the item heads: ${H} heads x ${P}${c.normalizeHeads ? ', each L2-normalised' : ''}`,
