@@ -4,7 +4,7 @@
 // two-tower models (IntTower, RankTower, DSSM and CS3 through `scoreCross`; a dot scorer without it through `score` on gathered pairs) learning with it.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Rng, Tensor, backward, bufferPoolStats, clearBufferPool, noGrad, scope } from '../src/core/index.js';
@@ -285,4 +285,24 @@ test('a run with the sampled softmax resumed from its last checkpoint trains as 
   const whole = await run('resume-whole', [3]);
   assert.equal(whole.length, 3);
   assert.deepEqual(await run('resume-split', [1, 2]), whole);
+});
+
+test('a run killed mid-epoch resumes at the step its mid-epoch checkpoint recorded and ends as an uninterrupted one', async () => {
+  // Dropout (the model's RNG) and the sampler's draws (the objective's RNG) must both continue where they were.
+  const withDropout = (): RecModel => MODELS.dssm({ features: ds.features, rng: new Rng(3) }, { ...TINY_CONFIGS.dssm, dropout: 0.3 } as never) as RecModel;
+  const cfg = (name: string) => trainConfig('dssm', { epochs: 2, checkpointMinutes: 1e-9, outDir: join(dir, name) });
+  const weights = (m: RecModel) => m.namedParameters().map(([n, t]) => [n, Array.from(t.f)]);
+  const whole = withDropout();
+  const wholeFit = await new Trainer(whole, ds, cfg('mid-whole'), { quiet: true }).fit();
+  const stopped = new AbortController();
+  const killed = new Trainer(withDropout(), ds, cfg('mid-split'), { quiet: true, signal: stopped.signal, onStep: (e, s) => e === 1 && s === 2 && stopped.abort() });
+  await assert.rejects(killed.fit(), /training aborted/);
+  const resumed = withDropout();
+  const trainer = new Trainer(resumed, ds, cfg('mid-split'), { quiet: true, resume: true });
+  const fit = await trainer.fit();
+  assert.equal(fit.resumedFrom, 0, 'epoch 0 was done; epoch 1 resumed inside');
+  const log = readFileSync(join(dir, 'mid-split', 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  assert.deepEqual(log.filter((r) => r.event === 'resume').map((r) => [r.epoch, r.step]), [[1, 3]]);
+  assert.deepEqual(fit.epochs.map((e) => [e.trainLoss, e.steps, e.val.auc]), wholeFit.epochs.map((e) => [e.trainLoss, e.steps, e.val.auc]));
+  assert.deepEqual(weights(resumed), weights(whole));
 });

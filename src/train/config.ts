@@ -65,6 +65,8 @@ export const TrainConfigSchema = z.strictObject({
   /** The step's loss on dataset rows when not the model's own: the sampled softmax (retrieval training, two-tower models). */
   objective: SampledSoftmaxSchema.optional()
     .describe("the step's loss when not the model's own (absent): {kind: 'sampled-softmax', ...} trains a two-tower model for retrieval"),
+  checkpointMinutes: z.number().min(0).default(30)
+    .describe('also write last/ every this many minutes of training inside an epoch, so --resume continues a long epoch at the step it reached (0: at epoch ends only)'),
   /** Where checkpoints (last/, best/) and the JSONL log go. */
   outDir: z.string().default('runs/latest'),
 });

@@ -3,6 +3,7 @@
 // training strategy (src/train/strategies). Dataset rows are one kind of run (rows.ts); the cascade's listwise
 // lists another (src/cascade/list-run.ts). Whatever the batch, the loop gives every run the same seeded epochs, step
 // (step.ts), early stopping, best/last checkpoints, exact resume and JSONL log.
+import type { Rng } from '../core/random.js';
 import type { Tensor } from '../core/tensor.js';
 import type { Module } from '../nn/module.js';
 import type { RecModel } from '../models/types.js';
@@ -56,6 +57,9 @@ export interface TrainingRun<B, M extends Metrics = Metrics> {
   source: BatchSource<B>;
   objective: Objective<B, M>;
   strategy?: LoopStrategy<B>;
+  /** RNGs the source or objective draws from during an epoch (the model's and the strategy's are saved with them):
+   * a mid-epoch checkpoint records their states, and the resumed epoch sets them after the skipped batches. */
+  rngs?: [string, Rng][];
 }
 
 /**

@@ -29,6 +29,9 @@ export class Progress {
   private readonly plain: boolean;
   private readonly everyMs: number;
   private t0 = 0;
+  /** Steps and samples an epoch resumed mid-way had done before this pass (not in this pass's rates). */
+  private step0 = 0;
+  private samples0 = 0;
   private lastLine = 0;
   private lastPeriodic = 0;
   private recording = false;
@@ -39,9 +42,11 @@ export class Progress {
     this.everyMs = o.recordEveryMs ?? 60_000;
   }
 
-  /** A new epoch; `record`: send it the periodic records. */
-  start(record: boolean): void {
+  /** A new epoch (or one resumed at `from`); `record`: send it the periodic records. */
+  start(record: boolean, from: { step: number; samples: number } = { step: 0, samples: 0 }): void {
     this.recording = record && this.o.record !== undefined;
+    this.step0 = from.step;
+    this.samples0 = from.samples;
     this.t0 = performance.now();
     this.lastLine = 0;
     this.lastPeriodic = this.t0;
@@ -53,8 +58,9 @@ export class Progress {
     const periodic = (this.recording || this.plain) && now - this.lastPeriodic >= this.everyMs && done < total;
     if (!redraw && !periodic) return;
     const secs = Math.max((now - this.t0) / 1000, 1e-9);
-    const eta = done > 0 ? ((total - done) * secs) / done : 0;
-    const status = `${done}/${total} ${(done / secs).toFixed(1)} batch/s loss ${loss.toFixed(4)} ETA ${eta.toFixed(0)}s`;
+    const ran = done - this.step0;
+    const eta = ran > 0 ? ((total - done) * secs) / ran : 0;
+    const status = `${done}/${total} ${(ran / secs).toFixed(1)} batch/s loss ${loss.toFixed(4)} ETA ${eta.toFixed(0)}s`;
     if (redraw) {
       this.lastLine = now;
       const width = 24;
@@ -64,7 +70,7 @@ export class Progress {
     if (periodic) {
       this.lastPeriodic = now;
       if (this.plain) process.stderr.write(`epoch ${epoch}: ${status}\n`);
-      if (this.recording) this.o.record!({ epoch, step: done, of: total, samplesPerSec: samples / secs, loss, etaSeconds: eta });
+      if (this.recording) this.o.record!({ epoch, step: done, of: total, samplesPerSec: (samples - this.samples0) / secs, loss, etaSeconds: eta });
     }
   }
 

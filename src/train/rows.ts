@@ -78,5 +78,5 @@ export function rowRun(data: TrainingData, cfg: RowConfig, strategy?: TrainingSt
     samples: source.samples,
     weight: source.weight,
   };
-  return { source: reseeded, objective, strategy };
+  return { source: reseeded, objective, strategy, rngs: [['objective.sampler', ssm.rng]] };
 }

@@ -153,7 +153,8 @@ export class SampledSoftmax {
   readonly sampler: PopularitySampler | null;
   /** [items] each item's share of the train split's positive rows. */
   readonly inBatchProb: Float64Array;
-  private readonly rng: Rng;
+  /** The sampler's draws (reseeded each epoch; a mid-epoch checkpoint saves its state). */
+  readonly rng: Rng;
   private itemBatch: Batch | null = null;
   /** The config's temperature, else the model's default (modelSoftmaxTemperature). */
   readonly temperature: number;

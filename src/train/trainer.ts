@@ -2,6 +2,10 @@
 // each epoch by the run's objective, early stopping with patience on a validation metric, best and last
 // checkpoints written atomically, exact resume from the last one, one JSONL record per epoch. A run over dataset
 // rows (rows.ts) is the default; the cascade's listwise lists are another (src/cascade/list-run.ts).
+// An epoch of hours (10^8 rows, or a softmax over a max-sim model's in-batch cross product) also writes last/ every
+// `checkpointMinutes` of training: the step it reached, the epoch's running sums and the run's RNG states, so a
+// killed run resumes at that step and finishes with the weights an uninterrupted one would have (the skipped
+// batches are drawn and dropped, which keeps every seeded order as it was).
 import { join } from 'node:path';
 import { Adagrad, Adam, Sgd, type Optimizer } from '../nn/index.js';
 import type { Batch, SplitName, TrainingData } from '../data/index.js';
@@ -46,7 +50,7 @@ export interface FitResult<M extends Metrics = ValMetrics> {
 
 /** What the loop needs of a config: a train config has it all; a run on another source gives these (the optimizer's
  * config, or an optimizer in TrainerOptions). */
-export type LoopConfig = Pick<TrainConfig, 'epochs' | 'outDir'> & Partial<Pick<TrainConfig, 'optimizer'>> & {
+export type LoopConfig = Pick<TrainConfig, 'epochs' | 'outDir'> & Partial<Pick<TrainConfig, 'optimizer' | 'checkpointMinutes'>> & {
   earlyStopping: { metric: string; patience: number };
 };
 
@@ -89,6 +93,23 @@ interface Best<M> {
   epoch: number;
   metrics: M | null;
 }
+
+/** Where an epoch stands after some steps: what a mid-epoch checkpoint records to resume it. */
+export interface EpochPosition {
+  /** Steps done. */
+  step: number;
+  /** Running sums of the epoch's loss (weighted), weight, samples and lists, and its training seconds so far. */
+  sum: number;
+  weight: number;
+  samples: number;
+  lists: number;
+  seconds: number;
+  /** The run's own RNG states (TrainingRun.rngs) after the last step, by name. */
+  rngs: Record<string, number[]>;
+}
+
+/** What one epoch's pass yields after each step: where it stands. */
+type EpochPass = Generator<EpochPosition, EpochPosition>;
 
 export class Trainer<B = Batch, M extends Metrics = ValMetrics> {
   readonly optimizer: Optimizer;
@@ -138,28 +159,52 @@ export class Trainer<B = Batch, M extends Metrics = ValMetrics> {
   /** One pass over the source in epoch `epoch`'s seeded order (no validation, no checkpoint); `npm run bench -- train` times it.
    * `logProgress`: write the periodic `progress` records to the run log (as `fit` does). */
   trainEpoch(epoch: number, logProgress = false): { loss: number; samples: number; steps: number; lists: number } {
+    const pass = this.epochPass(epoch, logProgress);
+    let r = pass.next();
+    while (!r.done) r = pass.next();
+    const { sum, weight, samples, step, lists } = r.value;
+    return { loss: sum / Math.max(weight, 1), samples, steps: step, lists };
+  }
+
+  /**
+   * Epoch `epoch`'s steps, yielding where the epoch stands after each; `from`: continue an epoch a mid-epoch
+   * checkpoint recorded (its first `from.step` batches are drawn and skipped, the run's RNGs set as they were).
+   */
+  private *epochPass(epoch: number, logProgress: boolean, from: EpochPosition | null = null): EpochPass {
     const { model, optimizer } = this;
     const { source, objective, strategy } = this.run;
     const step = strategy ?? objective;
     strategy?.startEpoch(model, epoch);
     model.train();
     const total = source.batchesPerEpoch;
-    let sum = 0, weight = 0, samples = 0, lists = 0, done = 0;
-    this.progress.start(logProgress);
-    for (const batch of source.epoch(epoch)) {
+    const at: EpochPosition = from ? { ...from } : { step: 0, sum: 0, weight: 0, samples: 0, lists: 0, seconds: 0, rngs: {} };
+    const batches = source.epoch(epoch)[Symbol.iterator]();
+    for (let skipped = 0; skipped < at.step; skipped++) {
+      if (batches.next().done) throw new Error(`resume: epoch ${epoch} has fewer than the ${at.step} batches its checkpoint recorded`);
+    }
+    if (from) for (const [name, rng] of this.run.rngs ?? []) if (from.rngs[name]) rng.setState(from.rngs[name]);
+    this.progress.start(logProgress, at);
+    let t = performance.now();
+    for (let b = batches.next(); !b.done; b = batches.next()) {
       if (this.opts.signal?.aborted) throw new Error('training aborted');
-      const loss = trainStep(model, optimizer, batch, step, `epoch ${epoch}, batch ${done}`);
+      const batch = b.value;
+      const loss = trainStep(model, optimizer, batch, step, `epoch ${epoch}, batch ${at.step}`);
       const w = source.weight(batch);
-      sum += loss * w;
-      weight += w;
-      samples += source.samples(batch);
-      lists += source.lists?.(batch) ?? 0;
-      this.opts.onStep?.(epoch, done, loss);
-      done++;
-      this.progress.update(epoch, done, total, samples, sum / weight);
+      at.sum += loss * w;
+      at.weight += w;
+      at.samples += source.samples(batch);
+      at.lists += source.lists?.(batch) ?? 0;
+      this.opts.onStep?.(epoch, at.step, loss);
+      at.step++;
+      const now = performance.now();
+      at.seconds += (now - t) / 1000;
+      t = now;
+      this.progress.update(epoch, at.step, total, at.samples, at.sum / at.weight);
+      yield at;
+      t = performance.now(); // what the consumer did between steps (a checkpoint) is not training time
     }
     this.progress.end();
-    return { loss: sum / Math.max(weight, 1), samples, steps: done, lists };
+    return at;
   }
 
   async fit(): Promise<FitResult<M>> {
@@ -171,15 +216,17 @@ export class Trainer<B = Batch, M extends Metrics = ValMetrics> {
     let best: Best<M> = { value: null, epoch: -1, metrics: null };
     let bad = 0;
     let resumedFrom: number | null = null;
+    let partial: EpochPosition | null = null;
     const epochs: EpochRecord<M>[] = [];
     if (this.opts.resume && hasCheckpoint(lastDir)) {
       const meta = await loadCheckpoint(lastDir, model, this.optimizer, strategy);
-      start = meta.epoch + 1;
+      partial = (meta.partial as EpochPosition | undefined) ?? null;
+      start = partial ? meta.epoch : meta.epoch + 1;
       best = meta.best as Best<M>;
       bad = meta.badEpochs as number;
       epochs.push(...(meta.history as EpochRecord<M>[]));
-      resumedFrom = meta.epoch;
-      this.log.write({ event: 'resume', fromEpoch: meta.epoch });
+      resumedFrom = partial ? meta.epoch - 1 : meta.epoch;
+      this.log.write({ event: 'resume', fromEpoch: resumedFrom, ...(partial ? { epoch: meta.epoch, step: partial.step } : {}) });
     }
     if (start === 0 && this.startWarning) this.warn(this.startWarning);
     if (start === 0 && this.startNote) {
@@ -189,12 +236,24 @@ export class Trainer<B = Batch, M extends Metrics = ValMetrics> {
     const metric = cfg.earlyStopping.metric;
     let stoppedEarly = bad > cfg.earlyStopping.patience;
     const stopAt = Math.min(cfg.epochs, start + (this.opts.maxEpochsThisCall ?? Infinity), this.opts.untilEpoch ?? Infinity);
+    const everyMs = (cfg.checkpointMinutes ?? 0) * 60_000;
     for (let epoch = start; epoch < stopAt && !stoppedEarly; epoch++) {
+      const pass = this.epochPass(epoch, true, epoch === start ? partial : null);
+      let lastSave = performance.now();
+      let r = pass.next();
+      for (; !r.done; r = pass.next()) {
+        if (everyMs > 0 && performance.now() - lastSave >= everyMs && r.value.step < this.run.source.batchesPerEpoch) {
+          const rngs = Object.fromEntries((this.run.rngs ?? []).map(([n, g]) => [n, g.state()]));
+          await saveCheckpoint(lastDir, model, this.optimizer, { epoch, best, badEpochs: bad, history: epochs, partial: { ...r.value, rngs } }, strategy);
+          this.log.write({ event: 'checkpoint', epoch, step: r.value.step });
+          lastSave = performance.now();
+        }
+      }
+      const { sum, weight, samples, step: steps, lists, seconds: trainSecs } = r.value;
+      const loss = sum / Math.max(weight, 1);
       const t0 = performance.now();
-      const { loss, samples, steps, lists } = this.trainEpoch(epoch, true);
-      const trainSecs = (performance.now() - t0) / 1000;
       const val = objective.validate?.(model) ?? ({} as M);
-      const rec: EpochRecord<M> = { epoch, trainLoss: loss, steps, val, seconds: (performance.now() - t0) / 1000, samplesPerSec: samples / trainSecs };
+      const rec: EpochRecord<M> = { epoch, trainLoss: loss, steps, val, seconds: trainSecs + (performance.now() - t0) / 1000, samplesPerSec: samples / trainSecs };
       if (this.run.source.lists) rec.listsPerSec = lists / trainSecs;
       epochs.push(rec);
       this.log.write({ event: 'epoch', ...rec });
