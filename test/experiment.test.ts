@@ -41,6 +41,9 @@ test('an experiment writes the mean +- std table with RelaImpr, every run in JSO
     assert.equal(said.filter((m) => m.includes('not trained again')).length, 3);
     assert.deepEqual(resumed.slice(0, 3), json.runs);
     assert.equal(resumed[3].test.auc, lost.test.auc);
+    // the unrecorded run left its checkpoint and config.json: it continued from them instead of training anew
+    const events = (run: string) => readFileSync(join(dir, 'out', 'runs', run, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).event);
+    assert.deepEqual(events('int-tower-small-seed2').filter((e) => e === 'resume'), ['resume']);
     // Every record keeps its model config with the defaults filled in; a run recorded under another default (here
     // one planted as IntTower's former Light-SE) is trained again on resume, a record without one is kept.
     const withConfigs = JSON.parse(readFileSync(join(dir, 'out', 'results.json'), 'utf8'));
@@ -55,6 +58,7 @@ test('an experiment writes the mean +- std table with RelaImpr, every run in JSO
     assert.deepEqual(staleSaid.filter((m) => m.endsWith(', trained again')),
       ['  int-tower-small seed 1: recorded with another resolved model config (lightSe: "paper" -> "residual"), trained again']);
     assert.equal(retrained[2].test.auc, resumed[2].test.auc, 'the same run again');
+    assert.ok(!events('int-tower-small-seed1').includes('resume'), 'a stale run trains from the start, not from its checkpoint');
     assert.equal((retrained[2].modelConfig as { lightSe: string }).lightSe, 'residual');
     // A changed config refuses to mix with the recorded numbers.
     const changed = { ...exp, train: { ...exp.train, epochs: 3 } };

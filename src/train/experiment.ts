@@ -272,7 +272,8 @@ export async function runExperiment(exp: ExperimentConfig, command: string, log:
         const cfg = parseTrainConfig({ ...exp.train, ...m.train, model: { kind: m.kind, config: m.config }, strategy: m.strategy, ...(m.objective ? { objective: m.objective } : {}),
           data: exp.data, seed, splitSeed: split,
           outDir: join(exp.outDir, 'runs', `${label}${split === undefined ? '' : `-split${split}`}-seed${seed}`) });
-        const r = await runTraining(cfg, { data, quiet: true, scan: opts.scan });
+        // a run killed part-way (no record, its checkpoint and config.json left) continues where it stopped
+        const r = await runTraining(cfg, { data, quiet: true, scan: opts.scan, continueSameConfig: resume && !stale });
         const ranking = exp.ranking && r.model.twoTower
           ? await rankingTables(opts, r, data, exp.ranking.index, exp.ranking.keepBundles === true,
             { split: 'test', ks: exp.ranking.ks, strategy: r.strategy, users: exp.ranking.users, seed })

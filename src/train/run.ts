@@ -1,6 +1,6 @@
 // One training run from a config: load the data, build the model from the registry, fit, restore the best
 // checkpoint, evaluate on test. Shared by `prerank train`, `prerank demo` and `prerank experiment`.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Rng } from '../core/index.js';
 import type { TrainingData } from '../data/index.js';
@@ -35,15 +35,21 @@ export async function buildStrategy(cfg: TrainConfig, model: RecModel, data: Tra
   return await factory({ model, data: inMemory(data, `strategy '${cfg.strategy.kind}'`), rng: new Rng(cfg.seed + 1), trained, loadRun: loadRunModel }, cfg.strategy.config);
 }
 
-/** Trains `input`'s run; its config.json holds the resolved config (the batch size and lr it trained with). */
-export async function runTraining(input: TrainConfig, opts: TrainerOptions & { data?: TrainingData } = {}): Promise<RunResult> {
+/**
+ * Trains `input`'s run; its config.json holds the resolved config (the batch size and lr it trained with).
+ * `continueSameConfig`: resume from the outDir's last checkpoint when its config.json is this very config (an
+ * experiment's run killed part-way), else train from the start.
+ */
+export async function runTraining(input: TrainConfig, opts: TrainerOptions & { data?: TrainingData; continueSameConfig?: boolean } = {}): Promise<RunResult> {
   const data = opts.data ?? (await loadData(input, opts.quiet ? undefined : (l) => console.log(l)));
   const cfg = resolveTrainConfig(input, data.splitSize('train')).config;
   const model = buildModel(cfg, data);
   mkdirSync(cfg.outDir, { recursive: true });
-  writeFileSync(join(cfg.outDir, 'config.json'), runConfigJson(cfg));
+  const configFile = join(cfg.outDir, 'config.json');
+  const resume = opts.resume || (opts.continueSameConfig === true && existsSync(configFile) && readFileSync(configFile, 'utf8') === runConfigJson(cfg));
+  writeFileSync(configFile, runConfigJson(cfg));
   const strategy = opts.strategy ?? (await buildStrategy(cfg, model, data));
-  const trainer = new Trainer(model, data, input, { ...opts, strategy }); // resolves input as above, and logs what it filled in
+  const trainer = new Trainer(model, data, input, { ...opts, resume, strategy }); // resolves input as above, and logs what it filled in
   const fit = await trainer.fit();
   await trainer.restoreBest();
   const test = trainer.evaluate('test');
