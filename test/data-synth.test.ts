@@ -2,7 +2,7 @@
 // cycle, a sane click rate, features the data pipeline reads, and a signal two-tower models learn.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -140,9 +140,17 @@ test('Dataset.load reads the written config: entity files, list features, tempor
 test('prerank data synth writes the log and reports rows/s and peak RSS', () => {
   const out = join(root, 'cli');
   const text = execFileSync(process.execPath, [join(REPO_ROOT, 'dist/src/cli/main.js'), 'data', 'synth', '--events', '3000',
-    '--users', '500', '--items', '300', '--seed', '3', '--threads', '1', '--exposure-candidates', '4', '--out', out], { encoding: 'utf8' });
-  assert.match(text, /seed 3, exposure by interest \(4 candidates, weight 8\)/);
-  assert.deepEqual(JSON.parse(readFileSync(join(out, 'synth.json'), 'utf8')).params.exposureCandidates, 4);
+    '--users', '500', '--items', '300', '--seed', '3', '--threads', '1', '--exposure-candidates', '4', '--param', 'featureWeight=0,userBias=0.5',
+    '--out', out], { encoding: 'utf8' });
+  assert.match(text, /seed 3, exposure by interest \(4 candidates, weight 8\), featureWeight 0, userBias 0.5,/);
+  const params = JSON.parse(readFileSync(join(out, 'synth.json'), 'utf8')).params;
+  assert.deepEqual([params.exposureCandidates, params.featureWeight, params.userBias, params.facetWeight], [4, 0, 0.5, DEFAULT_SYNTH_PARAMS.facetWeight]);
+  for (const [bad, why] of [['colour=2', /unknown parameter 'colour' \(one of facetWeight, /], ['noise=abc', /--param noise: expected noise=<number>, got 'noise=abc'/],
+    ['exposureWeight=2', /unknown parameter 'exposureWeight'/]] as const) {
+    const r = spawnSync(process.execPath, [join(REPO_ROOT, 'dist/src/cli/main.js'), 'data', 'synth', '--param', bad, '--out', join(root, 'bad')], { encoding: 'utf8' });
+    assert.equal(r.status, 2, bad);
+    assert.match(r.stderr, why);
+  }
   assert.match(text, /events 3,000 \/ 3,000 rows, [\d.]+ s, [\d.]+[kM] rows\/s/);
   assert.match(text, /peak RSS \d+ MiB/);
   assert.equal(JSON.parse(readFileSync(join(out, 'synth.json'), 'utf8')).events, 3000);

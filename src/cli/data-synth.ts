@@ -2,11 +2,26 @@
 import { cpus } from 'node:os';
 import { duckdbThreads } from '../data/duck-db.js';
 import { SYNTH_SIZES, writeSynthLog, type SynthProgress, type SynthSize } from '../data/synth-log.js';
-import { DEFAULT_SYNTH_PARAMS, MAX_EXPOSURE_CANDIDATES } from '../data/synth-sql.js';
+import { DEFAULT_SYNTH_PARAMS, MAX_EXPOSURE_CANDIDATES, type SynthParams } from '../data/synth-sql.js';
 import { peakRssMiB } from '../util/proc.js';
-import { defineCommand } from './command.js';
+import { defineCommand, UsageError } from './command.js';
 
 const SIZES = Object.keys(SYNTH_SIZES) as SynthSize[];
+/** The hidden model's parameters --param sets (the exposure ones have their own flags). */
+const TUNABLE = Object.keys(DEFAULT_SYNTH_PARAMS).filter((k) => !k.startsWith('exposure')) as (keyof SynthParams)[];
+
+/** --param name=value,... as parameters; an unknown name or a value that is not a finite number is a UsageError. */
+export function parseSynthParams(items: readonly string[]): Partial<SynthParams> {
+  const out: Partial<SynthParams> = {};
+  for (const item of items) {
+    const [name, raw, ...rest] = item.split('=');
+    if (!TUNABLE.includes(name as keyof SynthParams)) throw new UsageError(`--param: unknown parameter '${name}' (one of ${TUNABLE.join(', ')})`);
+    const value = Number(raw);
+    if (rest.length || raw === undefined || raw.trim() === '' || !Number.isFinite(value)) throw new UsageError(`--param ${name}: expected ${name}=<number>, got '${item}'`);
+    out[name as keyof SynthParams] = value;
+  }
+  return out;
+}
 const count = (n: number): string => (n >= 1e6 ? `${n / 1e6}M` : `${n / 1e3}k`);
 const sizeList = Object.entries(SYNTH_SIZES)
   .map(([k, v]) => `${k} = ${count(v.events)} events, ${count(v.users)} users, ${count(v.items)} items`).join('; ');
@@ -27,9 +42,12 @@ export const synthCommand = defineCommand({
       description: 'popularity draws an event picks its item from by the user\'s interests (1: exposure by popularity alone)' },
     'exposure-weight': { type: 'number', default: DEFAULT_SYNTH_PARAMS.exposureWeight,
       description: 'how sharply that pick follows the interests (softmax weight on a cosine)' },
+    param: { type: 'list', of: 'string', value: 'name=value,...', defaultText: 'the defaults in synth.json',
+      description: `other parameters of the hidden model (docs/DATA.md): ${TUNABLE.join(', ')}` },
   },
   examples: ['prerank data synth --out .synth/S', 'prerank data synth --size M --out .synth/M',
     'prerank data synth --exposure-candidates 16 --out .synth/S-interest',
+    'prerank data synth --param factorWeight=0,featureWeight=0,userBias=0,itemBias=0 --out .synth/S-facets',
     'prerank data synth --events 200000 --users 40000 --items 20000 --out .synth/200k'],
   notes: 'The folder gets events.parquet, users.parquet, items.parquet, config.json (a data config: '
     + '`prerank data inspect --config <dir>/config.json`, or data.config of a train config) and synth.json (counts, '
@@ -37,11 +55,13 @@ export const synthCommand = defineCommand({
   async run(o) {
     const base = SYNTH_SIZES[o.size];
     const threads = duckdbThreads(o.threads);
-    const params = { exposureCandidates: o['exposure-candidates'], exposureWeight: o['exposure-weight'] };
+    const set = parseSynthParams(o.param ?? []);
+    const params = { ...set, exposureCandidates: o['exposure-candidates'], exposureWeight: o['exposure-weight'] };
     const opts = { events: o.events ?? base.events, users: o.users ?? base.users, items: o.items ?? base.items, seed: o.seed, threads, params };
     const exposure = params.exposureCandidates === 1 ? 'exposure by popularity'
       : `exposure by interest (${params.exposureCandidates} candidates, weight ${params.exposureWeight})`;
-    console.log(`synth: ${opts.events} events, ${opts.users} users, ${opts.items} items, seed ${opts.seed}, ${exposure}, `
+    const setText = Object.entries(set).map(([k, v]) => `${k} ${v}`).join(', ');
+    console.log(`synth: ${opts.events} events, ${opts.users} users, ${opts.items} items, seed ${opts.seed}, ${exposure}, ${setText ? `${setText}, ` : ''}`
       + `${threads} DuckDB threads (${cpus()[0]?.model ?? 'unknown CPU'})`);
     const r = await writeSynthLog(o.out, { ...opts, onProgress: progressPrinter() });
     const mib = (b: number): string => `${(b / 2 ** 20).toFixed(1)} MiB`;
