@@ -47,13 +47,18 @@ test('the JSON schema documents the config', () => {
 test('configs/data/*.json equal the built-in recipes and the synthetic log S', () => {
   const dir = join(REPO_ROOT, 'configs/data');
   const files = readdirSync(dir).filter((f) => f.endsWith('.json')).sort();
-  assert.deepEqual(files, ['ml-100k.json', 'ml-1m-partial.json', 'ml-latest-small.json', 'synth-ids-min-freq-10.json', 'synth-no-ids.json', 'synth.json']);
+  assert.deepEqual(files, ['ml-100k.json', 'ml-1m-partial.json', 'ml-latest-small.json', 'synth-facets-no-ids.json', 'synth-ids-min-freq-10.json', 'synth-no-ids.json', 'synth.json']);
   const synth = parseDataConfig(synthDataConfig(join(REPO_ROOT, '.synth/S'), synthName({ ...SYNTH_SIZES.S, seed: 1 })));
   assert.deepEqual(loadDataConfig(join(dir, 'synth.json')), synth, 'synth.json: prerank data synth --size S --out .synth/S');
   // the one-epoch experiments' variants of it: the id features left out, or with minFreq 10
   const ids = new Set(['user_id', 'item_id', 'clicked_items']);
   assert.deepEqual(loadDataConfig(join(dir, 'synth-no-ids.json')), { ...synth, name: `${synth.name}, without user_id, item_id and clicked_items`,
     features: synth.features.filter((f) => !ids.has(f.name)), derived: synth.derived.filter((d) => !ids.has(d.name)) }, 'synth-no-ids.json');
+  // the same features read from the log generated with the facet term alone (--param factorWeight=0,featureWeight=0,userBias=0,itemBias=0)
+  const facets = parseDataConfig(synthDataConfig(join(REPO_ROOT, '.synth/S-facets'), synthName({ ...SYNTH_SIZES.S, seed: 1 })));
+  assert.deepEqual(loadDataConfig(join(dir, 'synth-facets-no-ids.json')), { ...facets,
+    name: `${synth.name}, the facet term alone (factorWeight, featureWeight, userBias, itemBias 0), without user_id, item_id and clicked_items`,
+    features: facets.features.filter((f) => !ids.has(f.name)), derived: facets.derived.filter((d) => !ids.has(d.name)) }, 'synth-facets-no-ids.json');
   assert.deepEqual(loadDataConfig(join(dir, 'synth-ids-min-freq-10.json')), { ...synth, name: `${synth.name}, user_id and item_id with minFreq 10`,
     features: synth.features.map((f) => (f.name === 'user_id' || f.name === 'item_id' ? { ...f, minFreq: 10 } : f)) }, 'synth-ids-min-freq-10.json');
   const pairs = [['ml-100k.json', recipeConfig('ml-100k', join(REPO_ROOT, '../shared/data/ml-100k'))],
