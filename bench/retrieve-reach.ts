@@ -1,6 +1,6 @@
 // `npm run bench -- retrieve-reach --bundle DIR --data CONFIG [--items 200000] [--users 50] [--fetch 100,400,1600]
 //   [--metrics ip,augmented] [--saved] [--spread S] [--trace] [--connectivity 16] [--expansion-add 128]
-//   [--quantization f32|f16] [--builds 1] [--threads T]`: does the HNSW graph reach the vectors a search should return? Over the first --items
+//   [--quantization f32|f16] [--builds 1] [--threads T] [--center]`: does the HNSW graph reach the vectors a search should return? Over the first --items
 // rows of a bundle's table (its item reps, or its item head vectors for a multi-vector bundle), builds one usearch
 // index per metric: 'ip' (inner product on the raw vectors) and 'augmented' (each vector v gets one more coordinate
 // sqrt(M^2 - |v|^2), all divided by M: unit vectors whose inner product with [q, 0] is <q, v> / M, so the graph is
@@ -9,7 +9,8 @@
 // the hits (k = 100 items, or k' = 256 head vectors), and the share of the table's vectors with a norm below half
 // the largest. A recall that stops rising with depth means vectors the graph never reaches. --saved: also the
 // bundle's own index (whole table only); --spread S: each vector first scaled by exp(S z), z standard normal (a
-// table whose norms vary); --trace (multi-vector): what each candidate source finds with exact searches
+// table whose norms vary); --center: each vector minus the table's mean vector (a shift that ranks every query's
+// vectors as before, and moves the table around the origin); --trace (multi-vector): what each candidate source finds with exact searches
 // (bench/retrieve-trace.ts); graph and quantization default to 16 / 128 / the bundle's. --builds N: each metric's
 // index built N times (a multi-threaded build is not deterministic, and the graph's reach of queries that do not lie
 // among the indexed vectors, a user's against items', varies from build to build); --threads: of each build (default:
@@ -39,6 +40,16 @@ function spreadNorms(x: Float32Array, p: number, spread: number): Float32Array {
     const f = Math.exp(spread * rng.normal());
     for (let j = 0; j < p; j++) out[at + j] *= f;
   }
+  return out;
+}
+
+/** Rows [N, P] minus their mean row: <q, v - c> = <q, v> - <q, c> ranks a query's rows as <q, v> does. */
+function centered(x: Float32Array, p: number): Float32Array {
+  const c = new Float64Array(p);
+  for (let at = 0; at < x.length; at += p) for (let j = 0; j < p; j++) c[j] += x[at + j];
+  const n = x.length / p;
+  const out = new Float32Array(x.length);
+  for (let at = 0; at < x.length; at += p) for (let j = 0; j < p; j++) out[at + j] = x[at + j] - c[j] / n;
   return out;
 }
 
@@ -94,6 +105,7 @@ export async function benchRetrieveReach(args: string[]): Promise<void> {
     }
     const spread = Number(opt(args, 'spread') ?? 0);
     if (spread > 0) vectors = spreadNorms(vectors, p, spread);
+    if (args.includes('--center')) vectors = centered(vectors, p);
     const m = maxNorm(vectors, p);
     let small = 0;
     for (let r = 0; r < vectors.length / p; r++) if (Math.hypot(...vectors.subarray(r * p, (r + 1) * p)) < m / 2) small++;

@@ -9,11 +9,13 @@ import { join } from 'node:path';
 import { Rng, Tensor } from '../src/core/index.js';
 import { newUsearch } from '../src/export/ann-index.js';
 import type { Bundle } from '../src/export/bundle.js';
-import type { CandidateSource } from '../src/export/candidate-source.js';
+import { unionSorted, type CandidateSource } from '../src/export/candidate-source.js';
 import type { ItemsInfo } from '../src/export/manifest.js';
 import { centroidDefaults, INNER_PRODUCT_DEFAULTS, multiVectorDefaults, retrievalSummary, writeRetrievalIndex } from '../src/export/retrieval-index.js';
-import { CALIBRATION_QUERIES, CALIBRATION_TARGET, calibrateInnerProduct, calibrateMultiVector, MULTI_VECTOR_TARGET, multiVectorLadder,
-  recallAgainstExact } from '../src/export/search-calibration.js';
+import { CALIBRATION_QUERIES, CALIBRATION_TARGET, calibrateInnerProduct, calibrateMultiVector, calibrateWithShared, MULTI_VECTOR_TARGET, multiVectorLadder,
+  recallAgainstExact, SHARED_USERS, sharedRows, sharedUsers } from '../src/export/search-calibration.js';
+import { innerProducts } from '../src/export/mips.js';
+import { topK } from '../src/eval/top-k.js';
 import type { RecModel } from '../src/models/types.js';
 import { UsearchIndex } from '../src/serve/ann.js';
 import { InnerProductSource, openCandidateSource } from '../src/serve/candidates.js';
@@ -217,3 +219,60 @@ for (const headIndex of ['centroids', 'hnsw'] as const) {
     }
   });
 }
+
+test('shared rows: the rows in the most exact top-k lists, at most max, returned ascending; unions of sorted rows stay distinct', () => {
+  // three users over 6 rows; their top-2 lists: {5, 4}, {5, 3}, {5, 4}
+  const scores = [[0, 1, 2, 3, 9, 10], [0, 1, 2, 8, 3, 10], [0, 1, 2, 3, 9, 10]];
+  let u = 0;
+  const exact = () => scores[u++];
+  assert.deepEqual(Array.from(sharedRows(exact, new Float32Array(3), 1, 2)), [3, 4, 5]);
+  u = 0;
+  assert.deepEqual(Array.from(sharedRows(exact, new Float32Array(3), 1, 2, 2)), [4, 5], 'the two in the most lists');
+  assert.deepEqual(Array.from(unionSorted(Int32Array.from([1, 4, 7]), Int32Array.from([0, 4, 9]))), [0, 1, 4, 7, 9]);
+  assert.deepEqual(Array.from(unionSorted(new Int32Array(0), Int32Array.from([2]))), [2]);
+});
+
+test('calibration adds shared rows only where the index alone misses the target, and keeps them when they find what it misses', () => {
+  // rows 0-99 score highest for every user (a large first coordinate; users point along it): the case of a model
+  // whose top items are nearly everyone's, which an index that never reaches them (here: always row 2,999) misses
+  const dim = 4, n = 3000;
+  const rng = new Rng(4);
+  const reps = Float32Array.from({ length: n * dim }, (_, i) => (i % dim === 0 && i < 100 * dim ? 10 : 0) + 0.1 * rng.normal());
+  const users = Float32Array.from({ length: (CALIBRATION_QUERIES + SHARED_USERS) * dim }, (_, i) => (i % dim === 0 ? 1 : 0.1 * rng.normal()));
+  const never = { search: (_q: Float32Array, k: number) => ({ keys: BigUint64Array.from({ length: k }, () => 2999n), distances: new Float32Array(k) }) };
+  const scores = new Float64Array(n);
+  let scans = 0;
+  const rows = () => sharedRows((q) => (scans++, innerProducts(reps, dim, q, scores)), sharedUsers(users, dim), dim);
+  const missed = calibrateWithShared((shared) => calibrateInnerProduct(never as never, reps, dim, users, undefined, shared), rows)!;
+  assert.deepEqual(Array.from(missed.shared!), Array.from({ length: 100 }, (_, r) => r), 'every user\'s top-100');
+  assert.equal(scans, SHARED_USERS, 'one exact scan per shared-rows user');
+  assert.ok(missed.result.calibration.curve.every((p) => p.recall === 1), JSON.stringify(missed.result.calibration.curve));
+  // an index that finds the exact top-100 carries none, and the shared rows are not even computed
+  const exactIndex = { search: (q: Float32Array, k: number) => ({ keys: BigUint64Array.from(topK(innerProducts(reps, dim, q, new Float64Array(n)), k), BigInt), distances: new Float32Array(k) }) };
+  scans = 0;
+  const found = calibrateWithShared((shared) => calibrateInnerProduct(exactIndex as never, reps, dim, users, undefined, shared), rows)!;
+  assert.equal(found.shared, null);
+  assert.equal(scans, 0);
+});
+
+test('a bundle\'s shared rows join every index answer; rows that are not ascending rows of the table are refused by name', async () => {
+  const dim = 8, n = 2000;
+  const rng = new Rng(6);
+  const reps = Float32Array.from({ length: n * dim }, () => rng.normal());
+  const bundleWith = (rows: unknown) => ({
+    items: { ids: { size: n }, dim, dtype: 'float32', data: reps }, model: null,
+    manifest: { items: { cached: true, count: n, dim, userDim: dim, retrieval: { metric: 'ip' },
+      retrievalIndex: { kind: 'inner-product', file: null, defaults: INNER_PRODUCT_DEFAULTS, shared: { rows, users: 64, k: 100 } } }, files: {} },
+    annIndexPath: async () => null,
+  }) as unknown as Bundle;
+  const { source } = await openCandidateSource(bundleWith([5, 17, 1999]), 'usearch');
+  const got = source!.candidates(reps.subarray(0, dim), 10, { ...INNER_PRODUCT_DEFAULTS, maxCandidates: 10 });
+  for (const r of [5, 17, 1999]) assert.ok(got.includes(r), `row ${r} in ${got}`);
+  assert.ok(got.length >= 10 && got.length <= 13 && got.every((r, i) => i === 0 || r > got[i - 1]), `ascending distinct: ${got}`);
+  source!.close();
+  const exact = await openCandidateSource(bundleWith([5, 17, 1999]), 'brute-force');
+  assert.equal(exact.source!.candidates(reps.subarray(0, dim), 10, { ...INNER_PRODUCT_DEFAULTS, maxCandidates: 10 }).length, 10, 'the exact scan finds the top itself: no shared rows');
+  await assert.rejects(openCandidateSource(bundleWith([5, 5]), 'usearch'), /items\.retrievalIndex\.shared\.rows entry 1 \(5\) is not a row of the 2000-row table above the one before it/);
+  await assert.rejects(openCandidateSource(bundleWith([2000]), 'usearch'), /entry 0 \(2000\)/);
+  await assert.rejects(openCandidateSource(bundleWith('x'), 'usearch'), /shared\.rows is not a list/);
+});

@@ -11,7 +11,30 @@ export interface CandidateSource {
   readonly index: 'inner-product' | 'multi-vector' | 'multi-vector-centroids';
   /** Settings a request leaves out (the bundle's recorded defaults). */
   readonly defaults: SearchDefaults;
-  /** Distinct rows to rescore for the user rep (at most s.maxCandidates), ascending. */
+  /** Distinct rows to rescore for the user rep (at most s.maxCandidates, plus a bundle's shared rows), ascending. */
   candidates(rep: Float32Array, k: number, s: SearchDefaults): Int32Array;
   close(): void;
+}
+
+/** Ascending distinct rows: a and b (each ascending and distinct) merged. */
+export function unionSorted(a: Int32Array, b: Int32Array): Int32Array {
+  const out = new Int32Array(a.length + b.length);
+  let i = 0, j = 0, n = 0;
+  while (i < a.length || j < b.length) {
+    const x = j >= b.length || (i < a.length && a[i] <= b[j]) ? a[i] : b[j];
+    if (i < a.length && a[i] === x) i++;
+    if (j < b.length && b[j] === x) j++;
+    out[n++] = x;
+  }
+  return out.subarray(0, n);
+}
+
+/** `source` whose every answer also holds `rows` (a bundle's shared rows, ascending and distinct). */
+export function withSharedRows(source: CandidateSource, rows: Int32Array): CandidateSource {
+  if (rows.length === 0) return source;
+  return {
+    kind: source.kind, index: source.index, defaults: source.defaults,
+    candidates: (rep, k, s) => unionSorted(source.candidates(rep, k, s), rows),
+    close: () => source.close(),
+  };
 }

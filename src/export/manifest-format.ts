@@ -146,19 +146,31 @@ export interface SearchCalibration {
 }
 
 /**
+ * Table rows every retrieval query rescores besides its index's candidates: the rows in the most exact top-`k` lists
+ * of `users` sampled training users (src/export/search-calibration.ts, sharedRows). An index graph can miss the items
+ * a model ranks first for nearly everyone (user reps far from every item rep); these rows put them back for the
+ * cost of scoring them.
+ */
+export interface SharedRows {
+  rows: number[];
+  users: number;
+  k: number;
+}
+
+/**
  * The candidate generator a bundle ships for /v1/retrieve; every kind rescores its candidates exactly, and exact
  * full-corpus scoring is available whatever the kind. Bundles without this entry: 'inner-product' when `retrieval`
  * is set, else 'none' (src/export/retrieval-index.ts, retrievalIndexOf).
  */
 export type RetrievalIndexInfo =
-  | { kind: 'inner-product'; file: string | null; defaults: SearchDefaults; vectors?: IndexVectors; calibration?: SearchCalibration }
-  | { kind: 'multi-vector'; file: string | null; layout: MultiVectorLayout; quantization: 'f32' | 'f16' | 'i8'; defaults: SearchDefaults; vectors?: IndexVectors; calibration?: SearchCalibration }
+  | { kind: 'inner-product'; file: string | null; defaults: SearchDefaults; vectors?: IndexVectors; calibration?: SearchCalibration; shared?: SharedRows }
+  | { kind: 'multi-vector'; file: string | null; layout: MultiVectorLayout; quantization: 'f32' | 'f16' | 'i8'; defaults: SearchDefaults; vectors?: IndexVectors; calibration?: SearchCalibration; shared?: SharedRows }
   /**
    * Max-sim by centroids (PLAID): k-means centroids of the item head vectors and inverted lists (file: items/heads.ivf,
    * null: built when the bundle is loaded); a query probes `nprobe` lists per query vector, keeps the `maxCandidates`
    * items with the best max-sim over their heads' centroids and rescores them exactly.
    */
-  | { kind: 'multi-vector-centroids'; file: string | null; layout: MultiVectorLayout; centroids: number; defaults: SearchDefaults; calibration?: SearchCalibration }
+  | { kind: 'multi-vector-centroids'; file: string | null; layout: MultiVectorLayout; centroids: number; defaults: SearchDefaults; calibration?: SearchCalibration; shared?: SharedRows }
   | { kind: 'none'; reason: string };
 
 export type ItemsInfo =

@@ -15,13 +15,13 @@ import { scoreReps } from '../models/common/base.js';
 import type { ServingPlanSpec } from '../models/common/serving.js';
 import type { RecModel } from '../models/types.js';
 import { saveAnnIndex } from './ann-index.js';
-import type { CandidateSource } from './candidate-source.js';
+import { withSharedRows, type CandidateSource } from './candidate-source.js';
 import { CentroidSource } from './centroid-source.js';
 import { inference } from './export-items.js';
 import { MultiVectorSource, usearchHeads } from './multi-vector-source.js';
-import { calibrateInnerProduct, calibrateMultiVector, multiVectorLadder } from './search-calibration.js';
-import { FILES, type IndexVectors, type ItemsInfo, type MultiVectorLayout, type RetrievalIndexInfo, type SearchDefaults } from './manifest.js';
-import { augmentedVectors } from './mips.js';
+import { calibrateInnerProduct, calibrateMultiVector, calibrateWithShared, multiVectorLadder, SHARED_K, sharedRows, sharedUsers } from './search-calibration.js';
+import { FILES, type IndexVectors, type ItemsInfo, type MultiVectorLayout, type RetrievalIndexInfo, type SearchDefaults, type SharedRows } from './manifest.js';
+import { augmentedVectors, innerProducts } from './mips.js';
 import { columnMeans } from '../util/stats.js';
 import { buildHeadCentroids, defaultCentroids, saveHeadCentroids } from './head-centroids.js';
 
@@ -160,6 +160,11 @@ export function normalizeRows(x: Float32Array, p: number): void {
   }
 }
 
+/** The manifest's `shared` entry for rows kept by calibrateWithShared (none: no entry). */
+function sharedEntry(rows: Int32Array | null, users: Float32Array, dim: number): { shared?: SharedRows } {
+  return rows ? { shared: { rows: Array.from(rows), users: sharedUsers(users, dim).length / dim, k: SHARED_K } } : {};
+}
+
 /**
  * What the export builds for retrieval: the index kind, written under dir (FILES paths), and its manifest entry.
  * `users` [S, U]: the user reps of the export's sampled training rows. The index's default search settings are
@@ -173,8 +178,11 @@ export async function writeRetrievalIndex(model: RecModel, items: Extract<ItemsI
     const saved = o.annIndex ? await saveAnnIndex(reps, items.dim, join(dir, FILES.itemAnn), { vectors }) : null;
     const info: RetrievalIndexInfo = { kind: 'inner-product', file: saved ? FILES.itemAnn : null, defaults: INNER_PRODUCT_DEFAULTS, vectors };
     if (!saved || !o.users) return info;
-    const c = calibrateInnerProduct(saved, reps, items.dim, o.users, vectors);
-    return c ? { ...info, defaults: { ...INNER_PRODUCT_DEFAULTS, ef: c.ef }, calibration: c.calibration } : info;
+    const users = o.users;
+    const scores = new Float64Array(reps.length / items.dim);
+    const c = calibrateWithShared((shared) => calibrateInnerProduct(saved, reps, items.dim, users, vectors, shared),
+      () => sharedRows((q) => innerProducts(reps, items.dim, q, scores), sharedUsers(users, items.dim), items.dim));
+    return c ? { ...info, defaults: { ...INNER_PRODUCT_DEFAULTS, ef: c.result.ef }, calibration: c.result.calibration, ...sharedEntry(c.shared, users, items.dim) } : info;
   }
   let layout: MultiVectorLayout | null = null;
   try {
@@ -192,10 +200,12 @@ export async function writeRetrievalIndex(model: RecModel, items: Extract<ItemsI
   // the defaults measured through the generator /v1/retrieve will use, when the index is built now
   const calibrated = <T extends Extract<RetrievalIndexInfo, { layout: MultiVectorLayout }>>(info: T, source: CandidateSource | null): T => {
     if (!source || !o.users) return info;
-    const c = calibrateMultiVector(source, (rep: Float32Array) => inference(model, () => scoreReps(model, rep, reps, items.dim)), o.users, items.userDim, info.defaults,
-      multiVectorLadder(info.kind, info.defaults));
+    const users = o.users;
+    const exact = (rep: Float32Array) => inference(model, () => scoreReps(model, rep, reps, items.dim));
+    const c = calibrateWithShared((shared) => calibrateMultiVector(withSharedRows(source, shared), exact, users, items.userDim, info.defaults,
+      multiVectorLadder(info.kind, info.defaults)), () => sharedRows(exact, sharedUsers(users, items.userDim), items.userDim));
     source.close();
-    return c ? { ...info, defaults: c.defaults, calibration: c.calibration } : info;
+    return c ? { ...info, defaults: c.result.defaults, calibration: c.result.calibration, ...sharedEntry(c.shared, users, items.userDim) } : info;
   };
   if (o.headIndex === 'centroids') {
     const c = o.centroids || defaultCentroids(heads.length / layout.size);

@@ -24,6 +24,33 @@ export const CALIBRATION_TARGET = 0.99;
 /** Users searched (each costs one exact scan of the table). */
 export const CALIBRATION_QUERIES = 32;
 const K = 100;
+/** The top-k lists the shared rows are drawn from (the K of the calibration). */
+export const SHARED_K = K;
+/** Users (after the calibration ones) whose exact top-K lists give the shared rows; each costs one exact scan. */
+export const SHARED_USERS = 64;
+/** The most shared rows a bundle keeps: rescoring them is part of every query. */
+export const SHARED_MAX = 1024;
+
+/**
+ * The rows in the most exact top-k lists of the query reps `users` [Q, dim] (`exact(q)`: every row's score), at most
+ * `max`, in most lists first (ties: the lower row), returned ascending. An HNSW graph built over the items can fail to
+ * lead a query to rows that score high for almost every user (a softmax-trained DSSM at 1M items: user reps point
+ * away from the crowd of item reps, and 300 rows hold nearly every user's top-100, which the graph reaches for 75%
+ * of them at ef 512): rescored with every query, they are found whatever the graph does.
+ */
+export function sharedRows(exact: (q: Float32Array) => ArrayLike<number>, users: Float32Array, dim: number, k = K, max = SHARED_MAX): Int32Array {
+  const count = new Map<number, number>();
+  for (let at = 0; at + dim <= users.length; at += dim) {
+    const s = exact(users.subarray(at, at + dim));
+    for (const r of topK(s, Math.min(k, s.length), undefined, 'last')) count.set(r, (count.get(r) ?? 0) + 1);
+  }
+  const rows = [...count].sort((a, b) => b[1] - a[1] || a[0] - b[0]).slice(0, max).map(([r]) => r);
+  return Int32Array.from(rows).sort();
+}
+
+/** The users [Q, dim] of `users` that give the shared rows: the SHARED_USERS after the calibration ones. */
+export const sharedUsers = (users: Float32Array, dim: number): Float32Array =>
+  users.subarray(Math.min(users.length, CALIBRATION_QUERIES * dim), Math.min(users.length, (CALIBRATION_QUERIES + SHARED_USERS) * dim));
 
 /**
  * Share of each query's exact top-k (by inner product with rows [N, I]) that `hits(q)` holds, over the queries
@@ -61,17 +88,20 @@ function recallAgainst(queries: Float32Array, dim: number, exact: (q: Float32Arr
 
 /**
  * Searches `index` (over reps [N, I], augmented per `vectors`) with the first CALIBRATION_QUERIES user reps of `users`
- * [Q, I] at each ladder depth below N (a search fetches its depth and keeps the best K = 100, as /v1/retrieve does),
- * and returns the curve and the smallest depth reaching the target, or the deepest tried when none does. Null when
- * the table is too small for the ladder (N <= 512) or there are no users.
+ * [Q, I] at each ladder depth below N (a search fetches its depth and keeps the best K = 100, as /v1/retrieve does,
+ * plus the `shared` rows every query rescores), and returns the curve and the smallest depth reaching the target, or
+ * the deepest tried when none does. Null when the table is too small for the ladder (N <= 512) or there are no users.
  */
 export function calibrateInnerProduct(index: UsearchLike, reps: Float32Array, dim: number, users: Float32Array,
-  vectors?: IndexVectors): { ef: number; calibration: SearchCalibration } | null {
+  vectors?: IndexVectors, shared: Int32Array = new Int32Array(0)): { ef: number; calibration: SearchCalibration } | null {
   const n = reps.length / dim;
   const ladder = EF_LADDER.filter((ef) => ef < n);
   const queries = users.subarray(0, Math.min(CALIBRATION_QUERIES, users.length / dim) * dim);
   if (!ladder.length || !queries.length) return null;
-  const search = (ef: number) => (q: Float32Array) => index.search(vectors ? augmentQuery(q) : q, ef, 1).keys.subarray(0, K);
+  const search = (ef: number) => (q: Float32Array) => {
+    const hits = index.search(vectors ? augmentQuery(q) : q, ef, 1).keys.subarray(0, K);
+    return shared.length ? [...new Set([...Array.from(hits, Number), ...shared])] : hits;
+  };
   const recall = recallAgainstExact(reps, dim, queries, K, ladder.map(search));
   const curve = ladder.map((ef, i) => ({ ef, recall: Math.round(recall[i] * 1e4) / 1e4 }));
   const met = curve.find((c) => c.recall >= CALIBRATION_TARGET);
@@ -116,4 +146,20 @@ export function calibrateMultiVector(source: CandidateSource, exact: (rep: Float
   const best = curve.reduce((b, c) => (c.recall > b.recall ? c : b));
   const { recall: _, ...chosen } = curve.find((c) => c.recall >= MULTI_VECTOR_TARGET) ?? best;
   return { defaults: { ...base, ...chosen }, calibration: { queries: nq, k: K, target: MULTI_VECTOR_TARGET, curve } };
+}
+
+/**
+ * Calibrates without shared rows (`run(empty)`), and when no setting reaches the target, again with the shared rows
+ * (`rows()`, computed only then); they are kept when some setting then reaches the target or the best recall rises.
+ * Their rescoring is part of every query, so a bundle whose index reaches the target alone carries none.
+ */
+export function calibrateWithShared<T extends { calibration: SearchCalibration }>(run: (shared: Int32Array) => T | null,
+  rows: () => Int32Array): { result: T; shared: Int32Array | null } | null {
+  const best = (c: SearchCalibration): number => Math.max(...c.curve.map((p) => p.recall));
+  const alone = run(new Int32Array(0));
+  if (!alone || best(alone.calibration) >= alone.calibration.target) return alone && { result: alone, shared: null };
+  const shared = rows();
+  const withRows = shared.length ? run(shared) : null;
+  if (withRows && best(withRows.calibration) > best(alone.calibration)) return { result: withRows, shared };
+  return { result: alone, shared: null };
 }

@@ -1,10 +1,11 @@
 // Candidate generators for retrieval: from a user rep, the table rows worth scoring exactly. Inner product (DSSM-like
 // scores): the HNSW index over the item reps, searched with the user rep (here). Multi-vector (max-sim scores:
 // IntTower, RankTower): the head index or the centroid index (src/export/multi-vector-source.ts, centroid-source.ts,
-// which the export also uses to measure its defaults). openCandidateSource opens a bundle's generator.
+// which the export also uses to measure its defaults). openCandidateSource opens a bundle's generator, with the
+// shared rows its export kept (every answer holds them; src/export/search-calibration.ts, sharedRows).
 import type { Bundle } from '../export/bundle.js';
 import { newUsearch, type UsearchLike } from '../export/ann-index.js';
-import type { CandidateSource, QueryVectors } from '../export/candidate-source.js';
+import { withSharedRows, type CandidateSource, type QueryVectors } from '../export/candidate-source.js';
 import { CentroidSource } from '../export/centroid-source.js';
 import { decodeAll, type ItemTable } from '../export/item-table.js';
 import type { RetrievalIndexInfo, SearchDefaults } from '../export/manifest.js';
@@ -56,8 +57,24 @@ export function bruteForceSource(table: ItemTable, info: RetrievalIndexInfo, mod
  * back to the exact scan when it does not load; the note says when a fallback or rebuild happened.
  */
 export async function openCandidateSource(bundle: Bundle, prefer: AnnKind): Promise<{ source: CandidateSource | null; note?: string }> {
-  const items = bundle.items;
   const info = retrievalIndexOf(bundle.manifest.items, !!bundle.manifest.files['items/ann.usearch']);
+  const opened = await openIndexSource(bundle, info, prefer);
+  // the exact scan finds every row already; an index's answers get the rows the export measured they need
+  const rows = info.kind !== 'none' && info.shared && prefer !== 'brute-force' ? sharedRowsOf(info.shared.rows, bundle.items?.ids.size ?? 0) : null;
+  return rows && opened.source ? { ...opened, source: withSharedRows(opened.source, rows) } : opened;
+}
+
+/** The manifest's shared rows, checked: ascending distinct table rows (anything else names the bad entry). */
+function sharedRowsOf(rows: unknown, size: number): Int32Array {
+  const bad = !Array.isArray(rows) ? 'is not a list'
+    : rows.findIndex((r, i) => !Number.isInteger(r) || r < 0 || r >= size || (i > 0 && r <= rows[i - 1]));
+  if (bad === -1) return Int32Array.from(rows as number[]);
+  const what = typeof bad === 'string' ? bad : `entry ${bad} (${JSON.stringify((rows as unknown[])[bad])}) is not a row of the ${size}-row table above the one before it`;
+  throw new Error(`bundle manifest: items.retrievalIndex.shared.rows ${what}`);
+}
+
+async function openIndexSource(bundle: Bundle, info: RetrievalIndexInfo, prefer: AnnKind): Promise<{ source: CandidateSource | null; note?: string }> {
+  const items = bundle.items;
   if (!items || info.kind === 'none') return { source: null };
   if (info.kind === 'inner-product') {
     const saved = prefer === 'usearch' && info.file ? await bundle.annIndexPath(info.file) : null;
