@@ -111,6 +111,9 @@ test('the export line names every retrieval index kind with its default search s
   assert.equal(retrievalSummary({ kind: 'multi-vector-centroids', file: null, layout: { ...layout, anchors: { user: '', item: '' } }, centroids: 4096, defaults: { ...d, nprobe: 1 } }),
     'retrieval: 4096 centroids over 8 item vectors of 64 per item, 24 per user, anchored, built when loaded, nprobe 1, cap 8192');
   assert.equal(retrievalSummary({ kind: 'inner-product', file: 'items/ann.usearch', defaults: INNER_PRODUCT_DEFAULTS }), 'retrieval: HNSW inner product, ef 1024');
+  assert.equal(retrievalSummary({ kind: 'inner-product', file: 'items/ann.usearch', defaults: { ...INNER_PRODUCT_DEFAULTS, ef: 512 }, shared: { rows: [1, 5, 9], users: 64, k: 100 },
+    calibration: { queries: 32, k: 100, target: 0.99, curve: [{ ef: 512, recall: 0.996 }] } }),
+  'retrieval: HNSW inner product, ef 512 (recall@100 on 32 sampled users, with 3 shared rows: 512 0.996)');
   assert.equal(retrievalSummary({ kind: 'none', reason: "'lr' scores no inner product" }), "retrieval: exact mode only ('lr' scores no inner product)");
   assert.equal(retrievalSummary(undefined), 'retrieval: exact mode only (written before retrieval indexes)');
 });

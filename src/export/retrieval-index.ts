@@ -232,7 +232,8 @@ export function retrievalSummary(info: RetrievalIndexInfo | undefined): string {
   const c = info.calibration;
   const setting = (p: Partial<SearchDefaults>): string => [p.ef === undefined ? '' : String(p.ef), p.perHead === undefined ? '' : `k' ${p.perHead}`,
     p.nprobe === undefined ? '' : `nprobe ${p.nprobe}`, p.maxCandidates === undefined ? '' : `cap ${p.maxCandidates}`].filter(Boolean).join(' ');
-  const curve = c ? ` (recall@${c.k} on ${c.queries} sampled users: ${c.curve.map((p) => `${setting(p)} ${p.recall.toFixed(3)}`).join(', ')})` : '';
+  const shared = info.shared ? `, with ${info.shared.rows.length} shared rows` : '';
+  const curve = c ? ` (recall@${c.k} on ${c.queries} sampled users${shared}: ${c.curve.map((p) => `${setting(p)} ${p.recall.toFixed(3)}`).join(', ')})` : '';
   if (info.kind === 'inner-product') return `retrieval: HNSW inner product${saved}, ef ${d.ef}${curve}`;
   const l = info.layout;
   const vectors = `${l.heads} item vectors of ${l.size} per item, ${l.queries} per user${l.anchors ? ', anchored' : ''}`;
