@@ -69,6 +69,17 @@ test('an experiment writes the mean +- std table with RelaImpr, every run in JSO
     const moved: string[] = [];
     await runExperiment({ ...exp, data: { config: join(dir, 'moved', basename(dataConfig)) } }, 'test command', (m) => moved.push(m), { resume: true });
     assert.equal(moved.filter((m) => m.includes('not trained again')).length, 4);
+    // An entry changed or removed refuses too; an entry added (and a new title) resumes, training only the new one.
+    const [dssm, small] = exp.models;
+    await assert.rejects(runExperiment({ ...exp, models: [dssm, { ...small, config: { ...small.config, headSize: 4 } }] }, 'test command', () => {}, { resume: true }),
+      /--resume: .* records entry 'int-tower-small' with another config \(.*"headSize":8.*; now .*"headSize":4/);
+    await assert.rejects(runExperiment({ ...exp, models: [dssm] }, 'test command', () => {}, { resume: true }), /records entry 'int-tower-small', which this config no longer has/);
+    const grownSaid: string[] = [];
+    const grown = await runExperiment({ ...exp, name: 'tiny, and a wider DSSM', models: [...exp.models, { kind: 'dssm', label: 'dssm-wide', config: { tower: [32, 8] } }] },
+      'test command', (m) => grownSaid.push(m), { resume: true });
+    assert.equal(grownSaid.filter((m) => m.includes('not trained again')).length, 4);
+    assert.deepEqual(grown.map((r) => `${r.label}/${r.seed}`), ['dssm/1', 'dssm/2', 'int-tower-small/1', 'int-tower-small/2', 'dssm-wide/1', 'dssm-wide/2']);
+    assert.deepEqual(grown.slice(0, 4).map((r) => r.test.auc), retrained.map((r) => r.test.auc));
 
     // Shards (--only): two runners on one outDir, each with its own labels, leave one complete results.json whose
     // runs equal the unsharded ones.

@@ -1,8 +1,9 @@
 // Resuming an interrupted experiment (`prerank experiment --resume`): the runs already recorded in the outDir's
 // results.json are kept and not trained again, provided that file was written by the same experiment (its config,
-// paths aside, equal to this one); anything else stops with the difference named, so a changed config never mixes
-// with old numbers. A run recorded with a model config that the model's defaults now resolve differently (a default
-// changed since) is trained again.
+// paths and title aside, equal to this one, except that entries may have been added to its list of models or
+// rows); anything else stops with the difference named, so a changed config never mixes with old numbers. A run
+// recorded with a model config that the model's defaults now resolve differently (a default changed since) is
+// trained again.
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, isAbsolute, join, relative } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
@@ -15,11 +16,45 @@ export function recordedConfig<T>(exp: T): T {
   return JSON.parse(JSON.stringify(exp, (k, v) => (PATH_KEYS.has(k) && typeof v === 'string' && isAbsolute(v) ? relative(process.cwd(), v) : v)));
 }
 
-/** The experiment config without its paths (a clone moved to another directory resumes too): the data config by its file name. */
-function comparable(exp: unknown): string {
-  return JSON.stringify(exp, (k, v) => (k === 'outDir' || k === 'logs' ? undefined
-    : k === 'config' && typeof v === 'string' ? basename(v)
-      : typeof v === 'number' && !Number.isFinite(v) ? null : v));
+/** The keys of an experiment's list of entries (a model experiment's models, a cascade experiment's rows). */
+const ENTRY_KEYS = new Set(['models', 'rows']);
+
+/**
+ * The experiment config without its paths (a clone moved to another directory resumes too): the data config by its
+ * file name; at the top level also without its title and its entries (compared one by one).
+ */
+function comparable(exp: unknown, top = true): string {
+  return JSON.stringify(exp, function (this: unknown, k, v) {
+    if (top && this === exp && (k === 'name' || ENTRY_KEYS.has(k))) return undefined;
+    return k === 'outDir' || k === 'logs' ? undefined
+      : k === 'config' && typeof v === 'string' ? basename(v)
+        : typeof v === 'number' && !Number.isFinite(v) ? null : v;
+  });
+}
+
+type Entry = { label?: string; kind?: string };
+/** The experiment's entries by label (an entry without one: its model kind). */
+function entriesOf(exp: unknown): Map<string, Entry> {
+  const o = (exp ?? {}) as Record<string, unknown>;
+  const list = [...ENTRY_KEYS].map((k) => o[k]).find(Array.isArray) as Entry[] | undefined;
+  return new Map((list ?? []).map((e) => [e.label ?? e.kind ?? '', e]));
+}
+
+/** Why `now` cannot resume what `stored` recorded (null: it can; entries may have been added). */
+function resumeConflict(stored: unknown, now: unknown): string | null {
+  const [a, b] = [comparable(stored), comparable(now)];
+  if (a !== b) {
+    let i = 0;
+    while (i < a.length && a[i] === b[i]) i++;
+    return `was written by a different experiment config (they differ at ...${b.slice(Math.max(0, i - 40), i + 40)}...)`;
+  }
+  const later = entriesOf(now);
+  for (const [label, e] of entriesOf(stored)) {
+    const n = later.get(label);
+    if (!n) return `records entry '${label}', which this config no longer has`;
+    if (comparable(e, false) !== comparable(n, false)) return `records entry '${label}' with another config (${comparable(e, false)}; now ${comparable(n, false)})`;
+  }
+  return null;
 }
 
 /** The recorded runs of this experiment in outDir/results.json ([] when there is none). */
@@ -32,13 +67,8 @@ export function recordedRuns<R extends { label: string; seed: number }>(outDir: 
   } catch (e) {
     throw new Error(`--resume: cannot read ${path}: ${(e as Error).message}`);
   }
-  const [a, b] = [comparable(stored.experiment), comparable(exp)];
-  if (a !== b) {
-    let i = 0;
-    while (i < a.length && a[i] === b[i]) i++;
-    throw new Error(`--resume: ${path} was written by a different experiment config (they differ at ...${b.slice(Math.max(0, i - 40), i + 40)}...); ` +
-      'remove it or run without --resume');
-  }
+  const conflict = resumeConflict(stored.experiment, exp);
+  if (conflict) throw new Error(`--resume: ${path} ${conflict}; remove it or run without --resume`);
   return stored.runs ?? [];
 }
 
