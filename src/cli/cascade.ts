@@ -71,7 +71,7 @@ const inspect = defineCommand({
 export const CASCADE_EXPERIMENT_OPTIONS = {
   config: { type: 'string', required: true, value: 'file', description: 'an experiment config (`prerank schema experiment` or `prerank schema cascade-experiment`)' },
   out: { type: 'string', value: 'dir', defaultText: "the config's outDir", description: 'where results.md, results.json and report.html go' },
-  resume: { type: 'boolean', description: 'keep the runs already recorded in outDir/results.json (same config) and train the rest; in a model experiment a run killed part-way continues from its last checkpoint when its config.json is unchanged' },
+  resume: { type: 'boolean', description: 'keep the runs already recorded in outDir/results.json (same config, or the same with entries added) and train the rest; in a model experiment a run killed part-way continues from its last checkpoint when its config.json is unchanged' },
   seeds: { type: 'list', of: 'int', value: 'n,...', defaultText: "the config's seeds", description: 'override the seeds (a smoke run, marked as overridden)' },
   epochs: { type: 'int', min: 1, max: 100_000, defaultText: "the config's epochs", description: 'override every row\'s epochs (a smoke run)' },
   cascade: { type: 'string', value: 'file', defaultText: "the config's cascade", description: 'build this cascade config in memory instead' },
