@@ -45,6 +45,7 @@ export interface FitResult<M extends Metrics = ValMetrics> {
   bestEpoch: number;
   best: M;
   stoppedEarly: boolean;
+  /** The last whole epoch of the checkpoint the run resumed from (-1: one written inside the first epoch); null: not resumed. */
   resumedFrom: number | null;
 }
 
