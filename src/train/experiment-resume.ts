@@ -16,20 +16,19 @@ export function recordedConfig<T>(exp: T): T {
   return JSON.parse(JSON.stringify(exp, (k, v) => (PATH_KEYS.has(k) && typeof v === 'string' && isAbsolute(v) ? relative(process.cwd(), v) : v)));
 }
 
+/** The experiment config without its paths (a clone moved to another directory resumes too): the data config by its file name. */
+function comparable(exp: unknown): string {
+  return JSON.stringify(exp, (k, v) => (k === 'outDir' || k === 'logs' ? undefined
+    : k === 'config' && typeof v === 'string' ? basename(v)
+      : typeof v === 'number' && !Number.isFinite(v) ? null : v));
+}
+
 /** The keys of an experiment's list of entries (a model experiment's models, a cascade experiment's rows). */
 const ENTRY_KEYS = new Set(['models', 'rows']);
 
-/**
- * The experiment config without its paths (a clone moved to another directory resumes too): the data config by its
- * file name; at the top level also without its title and its entries (compared one by one).
- */
-function comparable(exp: unknown, top = true): string {
-  return JSON.stringify(exp, function (this: unknown, k, v) {
-    if (top && this === exp && (k === 'name' || ENTRY_KEYS.has(k))) return undefined;
-    return k === 'outDir' || k === 'logs' ? undefined
-      : k === 'config' && typeof v === 'string' ? basename(v)
-        : typeof v === 'number' && !Number.isFinite(v) ? null : v;
-  });
+/** The experiment config without its title and its entries (those are compared one by one). */
+function settingsOf(exp: unknown): Record<string, unknown> {
+  return Object.fromEntries(Object.entries((exp ?? {}) as Record<string, unknown>).filter(([k]) => k !== 'name' && !ENTRY_KEYS.has(k)));
 }
 
 type Entry = { label?: string; kind?: string };
@@ -42,7 +41,7 @@ function entriesOf(exp: unknown): Map<string, Entry> {
 
 /** Why `now` cannot resume what `stored` recorded (null: it can; entries may have been added). */
 function resumeConflict(stored: unknown, now: unknown): string | null {
-  const [a, b] = [comparable(stored), comparable(now)];
+  const [a, b] = [comparable(settingsOf(stored)), comparable(settingsOf(now))];
   if (a !== b) {
     let i = 0;
     while (i < a.length && a[i] === b[i]) i++;
@@ -52,7 +51,7 @@ function resumeConflict(stored: unknown, now: unknown): string | null {
   for (const [label, e] of entriesOf(stored)) {
     const n = later.get(label);
     if (!n) return `records entry '${label}', which this config no longer has`;
-    if (comparable(e, false) !== comparable(n, false)) return `records entry '${label}' with another config (${comparable(e, false)}; now ${comparable(n, false)})`;
+    if (comparable(e) !== comparable(n)) return `records entry '${label}' with another config (${comparable(e)}; now ${comparable(n)})`;
   }
   return null;
 }

@@ -46,8 +46,9 @@ export async function runTraining(input: TrainConfig, opts: TrainerOptions & { d
   const model = buildModel(cfg, data);
   mkdirSync(cfg.outDir, { recursive: true });
   const configFile = join(cfg.outDir, 'config.json');
-  const resume = opts.resume || (opts.continueSameConfig === true && existsSync(configFile) && readFileSync(configFile, 'utf8') === runConfigJson(cfg));
-  writeFileSync(configFile, runConfigJson(cfg));
+  const configJson = runConfigJson(cfg);
+  const resume = opts.resume || (opts.continueSameConfig === true && existsSync(configFile) && readFileSync(configFile, 'utf8') === configJson);
+  writeFileSync(configFile, configJson);
   const strategy = opts.strategy ?? (await buildStrategy(cfg, model, data));
   const trainer = new Trainer(model, data, input, { ...opts, resume, strategy }); // resolves input as above, and logs what it filled in
   const fit = await trainer.fit();
