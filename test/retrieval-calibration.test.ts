@@ -12,8 +12,8 @@ import type { Bundle } from '../src/export/bundle.js';
 import { unionSorted, type CandidateSource } from '../src/export/candidate-source.js';
 import type { ItemsInfo } from '../src/export/manifest.js';
 import { centroidDefaults, INNER_PRODUCT_DEFAULTS, multiVectorDefaults, retrievalSummary, writeRetrievalIndex } from '../src/export/retrieval-index.js';
-import { CALIBRATION_QUERIES, CALIBRATION_TARGET, calibrateInnerProduct, calibrateMultiVector, calibrateWithShared, MULTI_VECTOR_TARGET, multiVectorLadder,
-  recallAgainstExact, SHARED_USERS, sharedRows, sharedUsers } from '../src/export/search-calibration.js';
+import { CALIBRATION_QUERIES, CALIBRATION_TARGET, calibrateInnerProduct, calibrateMultiVector, calibrateWithShared, ExactTargets, innerProductTargets,
+  MULTI_VECTOR_TARGET, multiVectorLadder, recallAgainstExact, SHARED_USERS, sharedRows, sharedUsers } from '../src/export/search-calibration.js';
 import { innerProducts } from '../src/export/mips.js';
 import { topK } from '../src/eval/top-k.js';
 import type { RecModel } from '../src/models/types.js';
@@ -95,12 +95,12 @@ test('calibration keeps the deepest depth tried when none reaches the target, an
   const users = Float32Array.from({ length: 4 * dim }, () => rng.normal());
   // an index that returns the same wrong rows at every depth
   const wrong = { search: (_q: Float32Array, k: number) => ({ keys: BigUint64Array.from({ length: k }, () => 0n), distances: new Float32Array(k) }) };
-  const c = calibrateInnerProduct(wrong as never, reps, dim, users);
+  const c = calibrateInnerProduct(wrong as never, n, innerProductTargets(reps, dim, users));
   assert.deepEqual(c?.calibration.curve.map((p) => p.ef), [512, 1024, 2048]);
   assert.equal(c?.ef, 2048);
   assert.ok(c!.calibration.curve.every((p) => p.recall <= 0.01));
-  assert.equal(calibrateInnerProduct(wrong as never, reps.subarray(0, 512 * dim), dim, users), null, '512 rows: every search covers the table');
-  assert.equal(calibrateInnerProduct(wrong as never, reps, dim, new Float32Array(0)), null, 'no users');
+  assert.equal(calibrateInnerProduct(wrong as never, 512, innerProductTargets(reps.subarray(0, 512 * dim), dim, users)), null, '512 rows: every search covers the table');
+  assert.equal(calibrateInnerProduct(wrong as never, n, innerProductTargets(reps, dim, new Float32Array(0))), null, 'no users');
 });
 
 test('the export line names every retrieval index kind with its default search settings', () => {
@@ -140,15 +140,15 @@ test('a multi-vector calibration keeps the first setting that reaches the target
   } as unknown as CandidateSource;
   const users = new Float32Array(40 * 3);
   const ladder = [{ nprobe: 1, maxCandidates: 1024 }, { nprobe: 2, maxCandidates: 1024 }, { nprobe: 4, maxCandidates: 1024 }, { nprobe: 1, maxCandidates: 2048 }];
-  const c = calibrateMultiVector(source, exact, users, 3, source.defaults, ladder)!;
+  const c = calibrateMultiVector(source, ExactTargets.ofUsers(users, 3, exact), source.defaults, ladder)!;
   // recall: (51 + 11) / 100, (51 + 22) / 100, (51 + 44) / 100, then all at cap 2,048 (102 + 11)
   assert.deepEqual(c.calibration.curve.map((p) => p.recall), [0.62, 0.73, 0.95, 1]);
   assert.equal(c.calibration.queries, CALIBRATION_QUERIES, 'at most CALIBRATION_QUERIES users');
   assert.deepEqual(c.defaults, { perHead: 0, ef: 0, nprobe: 4, maxCandidates: 1024 }, 'the first setting at the target, not the best');
-  const short = calibrateMultiVector(source, exact, users, 3, source.defaults, ladder.slice(0, 2))!;
+  const short = calibrateMultiVector(source, ExactTargets.ofUsers(users, 3, exact), source.defaults, ladder.slice(0, 2))!;
   assert.deepEqual(short.defaults, { ...source.defaults, nprobe: 2 }, 'none reaches it: the best one');
   assert.equal(short.calibration.target, MULTI_VECTOR_TARGET);
-  assert.equal(calibrateMultiVector(source, exact, new Float32Array(0), 3, source.defaults, ladder), null, 'no users');
+  assert.equal(calibrateMultiVector(source, ExactTargets.ofUsers(new Float32Array(0), 3, exact), source.defaults, ladder), null, 'no users');
 });
 
 /**
@@ -245,17 +245,20 @@ test('calibration adds shared rows only where the index alone misses the target,
   const never = { search: (_q: Float32Array, k: number) => ({ keys: BigUint64Array.from({ length: k }, () => 2999n), distances: new Float32Array(k) }) };
   const scores = new Float64Array(n);
   let scans = 0;
-  const rows = () => sharedRows((q) => (scans++, innerProducts(reps, dim, q, scores)), sharedUsers(users, dim), dim);
-  const missed = calibrateWithShared((shared) => calibrateInnerProduct(never as never, reps, dim, users, undefined, shared), rows)!;
+  const exact = (q: Float32Array) => (scans++, innerProducts(reps, dim, q, scores));
+  const rows = () => sharedRows(exact, sharedUsers(users, dim), dim);
+  let targets = ExactTargets.ofUsers(users, dim, exact);
+  const missed = calibrateWithShared((shared) => calibrateInnerProduct(never as never, n, targets, undefined, shared), rows)!;
   assert.deepEqual(Array.from(missed.shared!), Array.from({ length: 100 }, (_, r) => r), 'every user\'s top-100');
-  assert.equal(scans, SHARED_USERS, 'one exact scan per shared-rows user');
+  assert.equal(scans, CALIBRATION_QUERIES + SHARED_USERS, 'one exact scan per calibration user (both runs share it) and per shared-rows user');
   assert.ok(missed.result.calibration.curve.every((p) => p.recall === 1), JSON.stringify(missed.result.calibration.curve));
   // an index that finds the exact top-100 carries none, and the shared rows are not even computed
   const exactIndex = { search: (q: Float32Array, k: number) => ({ keys: BigUint64Array.from(topK(innerProducts(reps, dim, q, new Float64Array(n)), k), BigInt), distances: new Float32Array(k) }) };
   scans = 0;
-  const found = calibrateWithShared((shared) => calibrateInnerProduct(exactIndex as never, reps, dim, users, undefined, shared), rows)!;
+  targets = ExactTargets.ofUsers(users, dim, exact);
+  const found = calibrateWithShared((shared) => calibrateInnerProduct(exactIndex as never, n, targets, undefined, shared), rows)!;
   assert.equal(found.shared, null);
-  assert.equal(scans, 0);
+  assert.equal(scans, CALIBRATION_QUERIES, 'the calibration users only');
 });
 
 test('a bundle\'s shared rows join every index answer; rows that are not ascending rows of the table are refused by name', async () => {

@@ -19,7 +19,8 @@ import { withSharedRows, type CandidateSource } from './candidate-source.js';
 import { CentroidSource } from './centroid-source.js';
 import { inference } from './export-items.js';
 import { MultiVectorSource, usearchHeads } from './multi-vector-source.js';
-import { calibrateInnerProduct, calibrateMultiVector, calibrateWithShared, multiVectorLadder, SHARED_K, sharedRows, sharedUsers } from './search-calibration.js';
+import { calibrateInnerProduct, calibrateMultiVector, calibrateWithShared, ExactTargets, innerProductTargets, multiVectorLadder, SHARED_K, sharedRows,
+  sharedUsers } from './search-calibration.js';
 import { FILES, type IndexVectors, type ItemsInfo, type MultiVectorLayout, type RetrievalIndexInfo, type SearchDefaults, type SharedRows } from './manifest.js';
 import { augmentedVectors, innerProducts } from './mips.js';
 import { columnMeans } from '../util/stats.js';
@@ -180,7 +181,8 @@ export async function writeRetrievalIndex(model: RecModel, items: Extract<ItemsI
     if (!saved || !o.users) return info;
     const users = o.users;
     const scores = new Float64Array(reps.length / items.dim);
-    const c = calibrateWithShared((shared) => calibrateInnerProduct(saved, reps, items.dim, users, vectors, shared),
+    const targets = innerProductTargets(reps, items.dim, users);
+    const c = calibrateWithShared((shared) => calibrateInnerProduct(saved, reps.length / items.dim, targets, vectors, shared),
       () => sharedRows((q) => innerProducts(reps, items.dim, q, scores), sharedUsers(users, items.dim), items.dim));
     return c ? { ...info, defaults: { ...INNER_PRODUCT_DEFAULTS, ef: c.result.ef }, calibration: c.result.calibration, ...sharedEntry(c.shared, users, items.dim) } : info;
   }
@@ -202,7 +204,8 @@ export async function writeRetrievalIndex(model: RecModel, items: Extract<ItemsI
     if (!source || !o.users) return info;
     const users = o.users;
     const exact = (rep: Float32Array) => inference(model, () => scoreReps(model, rep, reps, items.dim));
-    const c = calibrateWithShared((shared) => calibrateMultiVector(withSharedRows(source, shared), exact, users, items.userDim, info.defaults,
+    const targets = ExactTargets.ofUsers(users, items.userDim, exact);
+    const c = calibrateWithShared((shared) => calibrateMultiVector(withSharedRows(source, shared), targets, info.defaults,
       multiVectorLadder(info.kind, info.defaults)), () => sharedRows(exact, sharedUsers(users, items.userDim), items.userDim));
     source.close();
     return c ? { ...info, defaults: c.result.defaults, calibration: c.result.calibration, ...sharedEntry(c.shared, users, items.userDim) } : info;

@@ -53,59 +53,90 @@ export const sharedUsers = (users: Float32Array, dim: number): Float32Array =>
   users.subarray(Math.min(users.length, CALIBRATION_QUERIES * dim), Math.min(users.length, (CALIBRATION_QUERIES + SHARED_USERS) * dim));
 
 /**
+ * What a calibration is measured against: each query's exact top-k rows, with the rows tied at the k-th score
+ * (`exact(q)`: every row's score for query q, of width `dim` in `queries`; k capped at the row count). Each query is
+ * scanned once, on first use, however many runs measure against it (a calibration without and then with shared
+ * rows scans its users once).
+ */
+export class ExactTargets {
+  readonly count: number;
+  private readonly tops: { rows: Set<number>; k: number }[] = [];
+
+  constructor(readonly queries: Float32Array, readonly dim: number, private readonly exact: (q: Float32Array) => ArrayLike<number>, readonly k = K) {
+    this.count = Math.floor(queries.length / dim);
+  }
+
+  /** The first CALIBRATION_QUERIES reps of `users` [Q, dim]. */
+  static ofUsers(users: Float32Array, dim: number, exact: (q: Float32Array) => ArrayLike<number>): ExactTargets {
+    return new ExactTargets(users.subarray(0, Math.min(CALIBRATION_QUERIES, Math.floor(users.length / dim)) * dim), dim, exact);
+  }
+
+  query(i: number): Float32Array {
+    return this.queries.slice(i * this.dim, (i + 1) * this.dim);
+  }
+
+  private top(i: number): { rows: Set<number>; k: number } {
+    if (this.tops[i]) return this.tops[i];
+    const s = this.exact(this.query(i));
+    const k = Math.min(this.k, s.length);
+    const kth = s[topK(s, k, undefined, 'last')[k - 1]];
+    const rows = new Set<number>();
+    for (let r = 0; r < s.length; r++) if (s[r] >= kth) rows.add(r);
+    return (this.tops[i] = { rows, k });
+  }
+
+  /** Share of each query's exact top-k that each of `hits(q)` holds; a hit tied with the k-th counts, at most k per query. */
+  recall(hits: ((q: Float32Array) => ArrayLike<number | bigint>)[]): number[] {
+    const found = hits.map(() => 0);
+    let wanted = 0;
+    for (let i = 0; i < this.count; i++) {
+      const { rows, k } = this.top(i);
+      const q = this.query(i);
+      wanted += k;
+      hits.forEach((h, j) => {
+        let n = 0;
+        for (const r of Array.from(h(q), Number)) if (rows.has(r)) n++;
+        found[j] += Math.min(k, n);
+      });
+    }
+    return found.map((f) => f / wanted);
+  }
+}
+
+/**
  * Share of each query's exact top-k (by inner product with rows [N, I]) that `hits(q)` holds, over the queries
  * [Q, I]; a hit tied with the k-th score counts, at most k per query. One exact scan per query.
  */
 export function recallAgainstExact(rows: Float32Array, dim: number, queries: Float32Array, k: number,
   hits: ((q: Float32Array) => ArrayLike<number | bigint>)[]): number[] {
   const s = new Float64Array(rows.length / dim);
-  return recallAgainst(queries, dim, (q) => innerProducts(rows, dim, q, s), k, hits);
+  return new ExactTargets(queries, dim, (q) => innerProducts(rows, dim, q, s), k).recall(hits);
+}
+
+/** The targets of an inner-product calibration: the first CALIBRATION_QUERIES of `users` against rows [N, I]. */
+export function innerProductTargets(rows: Float32Array, dim: number, users: Float32Array): ExactTargets {
+  const s = new Float64Array(rows.length / dim);
+  return ExactTargets.ofUsers(users, dim, (q) => innerProducts(rows, dim, q, s));
 }
 
 /**
- * The same against any exact scoring: `exact(q)` gives every row's score for query q (of width `dim` in `queries`),
- * k is capped at the row count. One exact scoring per query.
+ * Searches `index` (over N rows, augmented per `vectors`) with the queries of `targets` (innerProductTargets) at each
+ * ladder depth below N (a search fetches its depth and keeps the best K = 100, as /v1/retrieve does, plus the
+ * `shared` rows every query rescores), and returns the curve and the smallest depth reaching the target, or the
+ * deepest tried when none does. Null when the table is too small for the ladder (N <= 512) or there are no users.
  */
-function recallAgainst(queries: Float32Array, dim: number, exact: (q: Float32Array) => ArrayLike<number>, k: number,
-  hits: ((q: Float32Array) => ArrayLike<number | bigint>)[]): number[] {
-  const found = hits.map(() => 0);
-  const nq = queries.length / dim;
-  let wanted = 0;
-  for (let i = 0; i < nq; i++) {
-    const q = queries.slice(i * dim, (i + 1) * dim);
-    const s = exact(q);
-    const kk = Math.min(k, s.length);
-    const kth = s[topK(s, kk, undefined, 'last')[kk - 1]];
-    wanted += kk;
-    hits.forEach((h, j) => {
-      let n = 0;
-      for (const r of Array.from(h(q), Number)) if (s[r] >= kth) n++;
-      found[j] += Math.min(kk, n);
-    });
-  }
-  return found.map((f) => f / wanted);
-}
-
-/**
- * Searches `index` (over reps [N, I], augmented per `vectors`) with the first CALIBRATION_QUERIES user reps of `users`
- * [Q, I] at each ladder depth below N (a search fetches its depth and keeps the best K = 100, as /v1/retrieve does,
- * plus the `shared` rows every query rescores), and returns the curve and the smallest depth reaching the target, or
- * the deepest tried when none does. Null when the table is too small for the ladder (N <= 512) or there are no users.
- */
-export function calibrateInnerProduct(index: UsearchLike, reps: Float32Array, dim: number, users: Float32Array,
+export function calibrateInnerProduct(index: UsearchLike, n: number, targets: ExactTargets,
   vectors?: IndexVectors, shared: Int32Array = new Int32Array(0)): { ef: number; calibration: SearchCalibration } | null {
-  const n = reps.length / dim;
   const ladder = EF_LADDER.filter((ef) => ef < n);
-  const queries = users.subarray(0, Math.min(CALIBRATION_QUERIES, users.length / dim) * dim);
-  if (!ladder.length || !queries.length) return null;
+  if (!ladder.length || !targets.count) return null;
   const search = (ef: number) => (q: Float32Array) => {
     const hits = index.search(vectors ? augmentQuery(q) : q, ef, 1).keys.subarray(0, K);
     return shared.length ? [...new Set([...Array.from(hits, Number), ...shared])] : hits;
   };
-  const recall = recallAgainstExact(reps, dim, queries, K, ladder.map(search));
+  const recall = targets.recall(ladder.map(search));
   const curve = ladder.map((ef, i) => ({ ef, recall: Math.round(recall[i] * 1e4) / 1e4 }));
   const met = curve.find((c) => c.recall >= CALIBRATION_TARGET);
-  return { ef: (met ?? curve[curve.length - 1]).ef, calibration: { queries: queries.length / dim, k: K, target: CALIBRATION_TARGET, curve } };
+  return { ef: (met ?? curve[curve.length - 1]).ef, calibration: { queries: targets.count, k: K, target: CALIBRATION_TARGET, curve } };
 }
 
 /**
@@ -131,17 +162,16 @@ export function multiVectorLadder(kind: 'multi-vector' | 'multi-vector-centroids
 }
 
 /**
- * Measures `source` (a multi-vector generator) with the first CALIBRATION_QUERIES user reps of `users` [Q, U] at each
- * setting of `ladder` over `base`: recall@K of its candidates against the exact top-K of `exact(rep)` (every item's
- * score, the scores the candidates are rescored with; a candidate tied with the K-th counts), and returns the first
- * setting reaching MULTI_VECTOR_TARGET as the defaults (else the best), with the curve. Null without users.
+ * Measures `source` (a multi-vector generator) with the user reps of `targets` (ExactTargets.ofUsers over the
+ * model's exact scores, the scores the candidates are rescored with) at each setting of `ladder` over `base`:
+ * recall@K of its candidates against their exact top-K, and returns the first setting reaching
+ * MULTI_VECTOR_TARGET as the defaults (else the best), with the curve. Null without users.
  */
-export function calibrateMultiVector(source: CandidateSource, exact: (rep: Float32Array) => ArrayLike<number>, users: Float32Array,
-  userDim: number, base: SearchDefaults, ladder: Partial<SearchDefaults>[]): { defaults: SearchDefaults; calibration: SearchCalibration } | null {
-  const nq = Math.min(CALIBRATION_QUERIES, users.length / userDim);
+export function calibrateMultiVector(source: CandidateSource, targets: ExactTargets, base: SearchDefaults,
+  ladder: Partial<SearchDefaults>[]): { defaults: SearchDefaults; calibration: SearchCalibration } | null {
+  const nq = targets.count;
   if (nq < 1 || !ladder.length) return null;
-  const recall = recallAgainst(users.subarray(0, nq * userDim), userDim, exact, K,
-    ladder.map((step) => (rep: Float32Array) => source.candidates(rep, K, { ...base, ...step })));
+  const recall = targets.recall(ladder.map((step) => (rep: Float32Array) => source.candidates(rep, K, { ...base, ...step })));
   const curve = ladder.map((step, j) => ({ ...step, recall: Math.round(recall[j] * 1e4) / 1e4 }));
   const best = curve.reduce((b, c) => (c.recall > b.recall ? c : b));
   const { recall: _, ...chosen } = curve.find((c) => c.recall >= MULTI_VECTOR_TARGET) ?? best;
