@@ -144,6 +144,8 @@ test('an experiment with ranking.index reports retrieval through each run\'s ind
   assert.match(md, /through each run's exported retrieval index/);
   assert.match(md, /\| dssm \| 0\.\d{4} ± 0\.0000 \| 0\.\d{4} ± 0\.0000 \| 0\.\d{4} ± 0\.0000 \| 1\.0000 ± 0\.0000 \| \d+ \|/);
   assert.match(md, /\| overlap@5 \| candidates \|/);
+  assert.match(dssm.rankingIndexSettings ?? '', /^HNSW inner product, ef \d+/, 'the index and its settings as the export words them');
+  assert.ok(md.includes(`- dssm seed 1: ${dssm.rankingIndexSettings}`), 'results.md lists each run\'s index settings');
   assert.match(md, /\| popularity \| 0\.\d{4} ± 0\.0000 \| 0\.\d{4} ± 0\.0000 \| 0\.\d{4} ± 0\.0000 \| - \| - \|/);
   assert.match(md, /\| recall@5 \| ndcg@5 \| shared@5 \| s\/epoch \|/);
   const json = JSON.parse(readFileSync(join(dir, 'exp', 'results.json'), 'utf8'));

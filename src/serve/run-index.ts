@@ -7,13 +7,14 @@ import { join } from 'node:path';
 import type { TrainingData } from '../data/index.js';
 import { Bundle } from '../export/bundle.js';
 import { exportBundle } from '../export/export-bundle.js';
+import { retrievalSummary } from '../export/retrieval-index.js';
 import type { IndexOpener } from '../train/experiment.js';
 import type { RunResult } from '../train/run.js';
 import { openCandidateSource } from './candidates.js';
 
 /**
- * Exports the run to its run directory's bundle/ (`headIndex`: the max-sim models' index) and opens its index; null
- * when the bundle has none. close() removes the bundle unless `keep` (at 1M items one is 2-3 GB, per run).
+ * Exports the run to its run directory's bundle/ (`headIndex`: the max-sim models' index) and opens its index, with
+ * its settings as the export line words them; null when the bundle has none. close() removes the bundle unless `keep` (at 1M items one is 2-3 GB, per run).
  */
 export const openRunIndex: IndexOpener = async (run: RunResult, data: TrainingData, headIndex: 'hnsw' | 'centroids', opts = {}) => {
   const dir = join(run.config.outDir, 'bundle');
@@ -24,12 +25,14 @@ export const openRunIndex: IndexOpener = async (run: RunResult, data: TrainingDa
     if (!opts.keep) rmSync(dir, { recursive: true, force: true });
   };
   const { source } = await openCandidateSource(bundle, 'usearch');
+  const items = bundle.manifest.items;
   if (!source) {
     release();
     return null;
   }
   return {
     candidates: (rep, k) => source.candidates(rep, k, source.defaults),
+    settings: retrievalSummary(items.cached ? items.retrievalIndex : undefined).replace(/^retrieval: /, ''),
     close: () => {
       source.close();
       release();

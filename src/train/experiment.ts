@@ -90,6 +90,8 @@ export interface RunRecord {
   ranking?: Record<string, number>;
   /** The same through the exported bundle's retrieval index (ranking.index), with `candidates` per user. */
   rankingIndex?: Record<string, number>;
+  /** That index and its search settings as the export line gives them (kind, defaults, the calibration's curve). */
+  rankingIndexSettings?: string;
   curve: { epoch: number; trainLoss: number; valAuc: number; valLogloss: number }[];
 }
 
@@ -170,6 +172,11 @@ export function markdownTable(exp: ExperimentConfig, dataName: string, runs: Run
       if (!rs.length) continue;
       lines.push(`| ${label} | ${rankingCols.map((c) => cell(rs.map((r) => r.rankingIndex![c]))).join(' | ')} | ${overlapCols.map((c) => recordedCell(rs.map((r) => r.rankingIndex![c]))).join(' | ')} | ${meanStd(rs.map((r) => r.rankingIndex!.candidates)).mean.toFixed(0)} |`);
     }
+    const settings = runs.filter((r) => r.rankingIndexSettings);
+    if (settings.length) {
+      lines.push('', 'Each run\'s index and default search settings, with the recall its export measured against exact search on sampled training users at each setting tried:', '',
+        ...settings.map((r) => `- ${r.label}${r.splitSeed === undefined ? '' : ` split ${r.splitSeed}`} seed ${r.seed}: ${r.rankingIndexSettings}`));
+    }
   }
   lines.push(...gapLines(exp, runs));
   return `${lines.join('\n')}\n`;
@@ -186,19 +193,23 @@ export interface ExperimentRunOptions {
   scan?: FullScan;
 }
 
-/** A trained run's retrieval index (null: its model's bundle has none): the candidate rows for a user rep asked for k items; close() frees it. */
+/**
+ * A trained run's retrieval index (null: its model's bundle has none): the candidate rows for a user rep asked for k
+ * items, `settings` (the index and its search settings in words); close() frees it.
+ */
 export type IndexOpener = (run: RunResult, data: TrainingData, headIndex: 'hnsw' | 'centroids', opts?: { keep?: boolean }) =>
-  Promise<{ candidates: (rep: Float32Array, k: number) => Int32Array; close(): void } | null>;
+  Promise<{ candidates: (rep: Float32Array, k: number) => Int32Array; settings: string; close(): void } | null>;
 
 /**
  * A run's full-corpus ranking tables: exact, and through its retrieval index when `headIndex` is set and its model
  * has one (one rankingEval pass gives both).
  */
 async function rankingTables(opts: ExperimentRunOptions, r: RunResult, data: TrainingData, headIndex: 'hnsw' | 'centroids' | undefined,
-  keep: boolean, o: RankingEvalOptions): Promise<RankingReport> {
+  keep: boolean, o: RankingEvalOptions): Promise<RankingReport & { indexSettings?: string }> {
   const index = headIndex ? await opts.openIndex!(r, data, headIndex, { keep }) : null;
   try {
-    return rankingEval(r.model, inMemory(data, 'ranking metrics'), { ...o, candidates: index?.candidates, scan: opts.scan });
+    const report = rankingEval(r.model, inMemory(data, 'ranking metrics'), { ...o, candidates: index?.candidates, scan: opts.scan });
+    return index ? { ...report, indexSettings: index.settings } : report;
   } finally {
     index?.close();
   }
@@ -284,6 +295,7 @@ export async function runExperiment(exp: ExperimentConfig, command: string, log:
           epochSeconds: r.fit.epochs.reduce((a, e) => a + e.seconds, 0) / Math.max(1, r.fit.epochs.length),
           modelConfig: resolved.get(label),
           ...(ranking ? { ranking: ranking.exact, rankingIndex: ranking.index } : {}),
+          ...(ranking?.indexSettings ? { rankingIndexSettings: ranking.indexSettings } : {}),
           curve: r.fit.epochs.map((e) => ({ epoch: e.epoch, trainLoss: e.trainLoss, valAuc: e.val.auc, valLogloss: e.val.logloss })),
         };
         mine.push(rec);
