@@ -12,7 +12,7 @@ import type { Bundle } from '../src/export/bundle.js';
 import { unionSorted, type CandidateSource } from '../src/export/candidate-source.js';
 import type { ItemsInfo } from '../src/export/manifest.js';
 import { centroidDefaults, INNER_PRODUCT_DEFAULTS, multiVectorDefaults, retrievalSummary, writeRetrievalIndex } from '../src/export/retrieval-index.js';
-import { CALIBRATION_QUERIES, CALIBRATION_TARGET, calibrateInnerProduct, calibrateMultiVector, calibrateWithShared, ExactTargets, innerProductTargets,
+import { CALIBRATION_QUERIES, CALIBRATION_TARGET, calibrateInnerProduct, calibrateMultiVector, calibrateWithShared, ExactTargets,
   MULTI_VECTOR_TARGET, multiVectorLadder, recallAgainstExact, SHARED_USERS, sharedRows, sharedUsers } from '../src/export/search-calibration.js';
 import { innerProducts } from '../src/export/mips.js';
 import { topK } from '../src/eval/top-k.js';
@@ -95,12 +95,13 @@ test('calibration keeps the deepest depth tried when none reaches the target, an
   const users = Float32Array.from({ length: 4 * dim }, () => rng.normal());
   // an index that returns the same wrong rows at every depth
   const wrong = { search: (_q: Float32Array, k: number) => ({ keys: BigUint64Array.from({ length: k }, () => 0n), distances: new Float32Array(k) }) };
-  const c = calibrateInnerProduct(wrong as never, n, innerProductTargets(reps, dim, users));
+  const targets = (rows: Float32Array, of: Float32Array) => ExactTargets.ofUsers(of, dim, (q) => innerProducts(rows, dim, q, new Float64Array(rows.length / dim)));
+  const c = calibrateInnerProduct(wrong as never, n, targets(reps, users));
   assert.deepEqual(c?.calibration.curve.map((p) => p.ef), [512, 1024, 2048]);
   assert.equal(c?.ef, 2048);
   assert.ok(c!.calibration.curve.every((p) => p.recall <= 0.01));
-  assert.equal(calibrateInnerProduct(wrong as never, 512, innerProductTargets(reps.subarray(0, 512 * dim), dim, users)), null, '512 rows: every search covers the table');
-  assert.equal(calibrateInnerProduct(wrong as never, n, innerProductTargets(reps, dim, new Float32Array(0))), null, 'no users');
+  assert.equal(calibrateInnerProduct(wrong as never, 512, targets(reps.subarray(0, 512 * dim), users)), null, '512 rows: every search covers the table');
+  assert.equal(calibrateInnerProduct(wrong as never, n, targets(reps, new Float32Array(0))), null, 'no users');
 });
 
 test('the export line names every retrieval index kind with its default search settings', () => {

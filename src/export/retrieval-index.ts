@@ -19,8 +19,7 @@ import { withSharedRows, type CandidateSource } from './candidate-source.js';
 import { CentroidSource } from './centroid-source.js';
 import { inference } from './export-items.js';
 import { MultiVectorSource, usearchHeads } from './multi-vector-source.js';
-import { calibrateInnerProduct, calibrateMultiVector, calibrateWithShared, ExactTargets, innerProductTargets, multiVectorLadder, SHARED_K, sharedRows,
-  sharedUsers } from './search-calibration.js';
+import { calibrateInnerProduct, calibrateMultiVector, calibrateWithShared, ExactTargets, multiVectorLadder, SHARED_K, sharedRows, sharedUsers } from './search-calibration.js';
 import { FILES, type IndexVectors, type ItemsInfo, type MultiVectorLayout, type RetrievalIndexInfo, type SearchDefaults, type SharedRows } from './manifest.js';
 import { augmentedVectors, innerProducts } from './mips.js';
 import { columnMeans } from '../util/stats.js';
@@ -181,9 +180,10 @@ export async function writeRetrievalIndex(model: RecModel, items: Extract<ItemsI
     if (!saved || !o.users) return info;
     const users = o.users;
     const scores = new Float64Array(reps.length / items.dim);
-    const targets = innerProductTargets(reps, items.dim, users);
-    const c = calibrateWithShared((shared) => calibrateInnerProduct(saved, reps.length / items.dim, targets, vectors, shared),
-      () => sharedRows((q) => innerProducts(reps, items.dim, q, scores), sharedUsers(users, items.dim), items.dim));
+    const exact = (q: Float32Array) => innerProducts(reps, items.dim, q, scores);
+    const targets = ExactTargets.ofUsers(users, items.dim, exact);
+    const c = calibrateWithShared((shared) => calibrateInnerProduct(saved, scores.length, targets, vectors, shared),
+      () => sharedRows(exact, sharedUsers(users, items.dim), items.dim));
     return c ? { ...info, defaults: { ...INNER_PRODUCT_DEFAULTS, ef: c.result.ef }, calibration: c.result.calibration, ...sharedEntry(c.shared, users, items.dim) } : info;
   }
   let layout: MultiVectorLayout | null = null;
@@ -228,8 +228,13 @@ export async function writeRetrievalIndex(model: RecModel, items: Extract<ItemsI
 
 /** One line on a bundle's retrieval index for people: its kind, default search settings and measured settings. */
 export function retrievalSummary(info: RetrievalIndexInfo | undefined): string {
-  if (!info) return 'retrieval: exact mode only (written before retrieval indexes)';
-  if (info.kind === 'none') return `retrieval: exact mode only (${info.reason})`;
+  return `retrieval: ${retrievalSettings(info)}`;
+}
+
+/** The index kind and its default search settings in words (retrievalSummary without its 'retrieval: '). */
+export function retrievalSettings(info: RetrievalIndexInfo | undefined): string {
+  if (!info) return 'exact mode only (written before retrieval indexes)';
+  if (info.kind === 'none') return `exact mode only (${info.reason})`;
   const d = info.defaults;
   const saved = info.file ? '' : ', built when loaded';
   const c = info.calibration;
@@ -237,9 +242,9 @@ export function retrievalSummary(info: RetrievalIndexInfo | undefined): string {
     p.nprobe === undefined ? '' : `nprobe ${p.nprobe}`, p.maxCandidates === undefined ? '' : `cap ${p.maxCandidates}`].filter(Boolean).join(' ');
   const shared = info.shared ? `, with ${info.shared.rows.length} shared rows` : '';
   const curve = c ? ` (recall@${c.k} on ${c.queries} sampled users${shared}: ${c.curve.map((p) => `${setting(p)} ${p.recall.toFixed(3)}`).join(', ')})` : '';
-  if (info.kind === 'inner-product') return `retrieval: HNSW inner product${saved}, ef ${d.ef}${curve}`;
+  if (info.kind === 'inner-product') return `HNSW inner product${saved}, ef ${d.ef}${curve}`;
   const l = info.layout;
   const vectors = `${l.heads} item vectors of ${l.size} per item, ${l.queries} per user${l.anchors ? ', anchored' : ''}`;
-  if (info.kind === 'multi-vector') return `retrieval: HNSW over ${vectors}${saved}, k' ${d.perHead}, ef ${d.ef}, cap ${d.maxCandidates}${curve}`;
-  return `retrieval: ${info.centroids} centroids over ${vectors}${saved}, nprobe ${d.nprobe ?? 1}, cap ${d.maxCandidates}${curve}`;
+  if (info.kind === 'multi-vector') return `HNSW over ${vectors}${saved}, k' ${d.perHead}, ef ${d.ef}, cap ${d.maxCandidates}${curve}`;
+  return `${info.centroids} centroids over ${vectors}${saved}, nprobe ${d.nprobe ?? 1}, cap ${d.maxCandidates}${curve}`;
 }

@@ -71,7 +71,7 @@ export class ExactTargets {
     return new ExactTargets(users.subarray(0, Math.min(CALIBRATION_QUERIES, Math.floor(users.length / dim)) * dim), dim, exact);
   }
 
-  query(i: number): Float32Array {
+  private query(i: number): Float32Array {
     return this.queries.slice(i * this.dim, (i + 1) * this.dim);
   }
 
@@ -113,14 +113,8 @@ export function recallAgainstExact(rows: Float32Array, dim: number, queries: Flo
   return new ExactTargets(queries, dim, (q) => innerProducts(rows, dim, q, s), k).recall(hits);
 }
 
-/** The targets of an inner-product calibration: the first CALIBRATION_QUERIES of `users` against rows [N, I]. */
-export function innerProductTargets(rows: Float32Array, dim: number, users: Float32Array): ExactTargets {
-  const s = new Float64Array(rows.length / dim);
-  return ExactTargets.ofUsers(users, dim, (q) => innerProducts(rows, dim, q, s));
-}
-
 /**
- * Searches `index` (over N rows, augmented per `vectors`) with the queries of `targets` (innerProductTargets) at each
+ * Searches `index` (over N rows, augmented per `vectors`) with the queries of `targets` (inner products with the rows) at each
  * ladder depth below N (a search fetches its depth and keeps the best K = 100, as /v1/retrieve does, plus the
  * `shared` rows every query rescores), and returns the curve and the smallest depth reaching the target, or the
  * deepest tried when none does. Null when the table is too small for the ladder (N <= 512) or there are no users.

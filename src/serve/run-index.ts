@@ -7,14 +7,15 @@ import { join } from 'node:path';
 import type { TrainingData } from '../data/index.js';
 import { Bundle } from '../export/bundle.js';
 import { exportBundle } from '../export/export-bundle.js';
-import { retrievalSummary } from '../export/retrieval-index.js';
+import { retrievalSettings } from '../export/retrieval-index.js';
 import type { IndexOpener } from '../train/experiment.js';
 import type { RunResult } from '../train/run.js';
 import { openCandidateSource } from './candidates.js';
 
 /**
  * Exports the run to its run directory's bundle/ (`headIndex`: the max-sim models' index) and opens its index, with
- * its settings as the export line words them; null when the bundle has none. close() removes the bundle unless `keep` (at 1M items one is 2-3 GB, per run).
+ * its settings as the export line words them; null when the bundle has none. close() removes the bundle unless
+ * `keep` (at 1M items one is 2-3 GB, per run).
  */
 export const openRunIndex: IndexOpener = async (run: RunResult, data: TrainingData, headIndex: 'hnsw' | 'centroids', opts = {}) => {
   const dir = join(run.config.outDir, 'bundle');
@@ -32,7 +33,7 @@ export const openRunIndex: IndexOpener = async (run: RunResult, data: TrainingDa
   }
   return {
     candidates: (rep, k) => source.candidates(rep, k, source.defaults),
-    settings: retrievalSummary(items.cached ? items.retrievalIndex : undefined).replace(/^retrieval: /, ''),
+    settings: retrievalSettings(items.cached ? items.retrievalIndex : undefined),
     close: () => {
       source.close();
       release();
