@@ -348,6 +348,16 @@ Napi::Value GroupMaxSum(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+Napi::Value MaxSimCross(const Napi::CallbackInfo& info) {
+  Args a{info, "maxSimCross"};
+  a.need(9);
+  const long A = a.num_long(0, "A"), B = a.num_long(1, "B"), C = a.num_long(2, "C"), G = a.num_long(3, "G", 1),
+             P = a.num_long(4, "P");
+  prerank::max_sim_cross(A, B, C, G, P, a.f32(5, "heads", A * B * P), a.f32(6, "items", C * G * P),
+                         a.f32(7, "out", B * C), a.i32(8, "arg", A * B * C));
+  return info.Env().Undefined();
+}
+
 Napi::Value MaxSimCrossBackward(const Napi::CallbackInfo& info) {
   Args a{info, "maxSimCrossBackward"};
   a.need(11);
@@ -505,7 +515,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"scatterAddRows", ScatterAddRows}, {"axpy", Axpy}, {"dropout", Dropout}, {"mul", Mul},
       {"batchNormForward", BatchNormForward}, {"batchNormBackward", BatchNormBackward},
       {"layerNormForward", LayerNormForward}, {"layerNormBackward", LayerNormBackward},
-      {"groupMaxSum", GroupMaxSum}, {"maxSimCrossBackward", MaxSimCrossBackward}, {"rowDot", RowDot}, {"rowScale", RowScale}, {"adam", Adam}, {"adamRows", AdamRows}, {"sgd", Sgd},
+      {"groupMaxSum", GroupMaxSum}, {"maxSimCross", MaxSimCross}, {"maxSimCrossBackward", MaxSimCrossBackward}, {"rowDot", RowDot}, {"rowScale", RowScale}, {"adam", Adam}, {"adamRows", AdamRows}, {"sgd", Sgd},
       {"adagrad", Adagrad}, {"info", Info}, {"setIsa", SetIsa}, {"setThreads", SetThreads}, {"setBf16Dot", SetBf16Dot}, {"setServePiece", SetServePiece}, {"setRowPrefetch", SetRowPrefetch}, {"fmaPeak", FmaPeak},
   };
   for (const auto& [name, fn] : fns) exports.Set(name, Napi::Function::New(env, fn, name));

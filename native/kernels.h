@@ -60,8 +60,12 @@ void gau_max_sim(const GauShape& s, long N, const int32_t* users, const int32_t*
 void gau_max_sim_backward(const GauShape& s, long P, long C, long N, const int32_t* users, const int32_t* items,
                           const float* UR, const float* IR, const float* W, const float* gout, float* dUR, float* dIR,
                           float* dW);
+// Max-sim of every user against every item (src/core/kernels/types.ts maxSimCross): heads [B*A, P] (user b's head a
+// in row b*A + a), items [C*G, P]; out [B, C] and arg [A*B*C] (each pair's first winning item head) overwritten.
+void max_sim_cross(long A, long B, long C, long G, long P, const float* heads, const float* items, float* out,
+                   int32_t* arg);
 // Backward of max-sim over every (user, item) pair from the forward's winners (src/core/kernels/types.ts
-// maxSimCrossBackward): heads [A*B, P] head-major, items [C*G, P], arg [A*B*C], gout [B, C]; dheads and ditems
+// maxSimCrossBackward): heads [B*A, P] as above, items [C*G, P], arg [A*B*C], gout [B, C]; dheads and ditems
 // overwritten.
 void max_sim_cross_backward(long A, long B, long C, long G, long P, const float* heads, const float* items,
                             const int32_t* arg, const float* gout, float* dheads, float* ditems);

@@ -7,13 +7,12 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Rng, Tensor, backward, bufferPoolStats, clearBufferPool, noGrad, scope } from '../src/core/index.js';
+import { Rng, Tensor, bufferPoolStats, clearBufferPool, noGrad, scope } from '../src/core/index.js';
 import * as ops from '../src/core/ops/index.js';
 import { Dataset, parseDataConfig, writeSyntheticLog, type Batch } from '../src/data/index.js';
 import { UniformSampler } from '../src/data/samplers.js';
 import { MODELS, TINY_CONFIGS, type ModelName } from '../src/models/registry.js';
 import type { RecModel } from '../src/models/types.js';
-import type { IntTower } from '../src/models/int-tower.js';
 import { parseTrainConfig, resolveTrainConfig, resolvedDefaultsLine, type TrainConfigInput } from '../src/train/config.js';
 import { Trainer } from '../src/train/trainer.js';
 import { createTwoBp } from '../src/train/strategies/onebp.js';
@@ -130,29 +129,6 @@ test('scoreCross equals score over the cross product (every model that declares 
       const pairs = m.score!(ops.gather(u, idx((k) => Math.floor(k / P))), ops.gather(v, idx((k) => k % P))).f;
       for (let k = 0; k < P * P; k++) assert.ok(Math.abs(cross[k] - pairs[k]) < 1e-5 * (1 + Math.abs(pairs[k])), `${kind} [${k}]: ${cross[k]} vs ${pairs[k]}`);
     }));
-  }
-});
-
-test('IntTower scoreCross in blocks of users gives the one-block scores and gradients', () => {
-  const m = model('int-tower') as unknown as IntTower;
-  m.eval();
-  const batch = firstBatch(7);
-  const [u, v] = noGrad(() => [m.encodeUser(batch), m.encodeItem(batch)]);
-  const run = (blockFloats: number) => scope(() => {
-    const a = new Tensor(Float32Array.from(u.f), u.shape, { register: false }), b = new Tensor(Float32Array.from(v.f), v.shape, { register: false });
-    a.requiresGrad = b.requiresGrad = true;
-    const s = m.scoreCross(a, b, blockFloats);
-    const w = Tensor.from(Float32Array.from({ length: s.size }, (_, k) => Math.sin(k + 1)), s.shape);
-    backward(ops.sumAll(ops.mul(s, w)));
-    return { s: Array.from(s.f), gu: Array.from(a.grad!.f), gv: Array.from(b.grad!.f) };
-  });
-  const P = (m as unknown as { config: { headSize: number } }).config.headSize;
-  const perUser = (u.shape[1] / P) * v.shape[0] * (v.shape[1] / P); // L*H x C*H similarities a user
-  const one = run(Infinity);
-  for (const users of [1, 2, 3]) { // 7 users: 7, 4 and 3 blocks, the last one short
-    const blocked = run(perUser * users);
-    for (const [name, x, y] of [['scores', blocked.s, one.s], ['user grad', blocked.gu, one.gu], ['item grad', blocked.gv, one.gv]] as const)
-      x.forEach((val, k) => assert.ok(Math.abs(val - y[k]) <= 1e-5 * (1 + Math.abs(y[k])), `${users} users a block, ${name} [${k}]: ${val} vs ${y[k]}`));
   }
 });
 

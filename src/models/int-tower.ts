@@ -39,16 +39,6 @@ import { ITEM_SIDE, USER_SIDE, flatInput, flatWidth, type FieldEmbedder, type So
 import { PlanBuilder, floats, type PlanStep, type UserServingPlan } from './common/serving.js';
 import { defineModel } from './define.js';
 
-/**
- * The most similarities scoreCross holds at once (4M floats, 16 MB). The sampled softmax scores a batch's users
- * against every column: at batch 2,048 with 100 sampled negatives and 3 x 8 heads that is 845M floats (3.4 GB) in one
- * GEMM. In blocks an IntTower softmax epoch on ML-1M partial ran 2.8x faster (1,093 -> 3,053 samples/s at batch 2,048,
- * peak RSS 3.8 -> 2.5 GB; 1.16x at batch 512; 1M floats: 2,731, 16M: 2,419), when the backward still wrote a dense
- * gradient of each block's similarities; with `maxSimCross`'s sparse backward a further 2,308 -> 3,624 (AMD EPYC
- * Zen 5, 2 vCPUs, 2026-12-06).
- */
-export const CROSS_BLOCK_FLOATS = 4_000_000;
-
 const IntTowerConfigSchema = z.strictObject({
   ...COMMON_CONFIG, ...DEEP_CONFIG,
   tower: widthsConfig(TOWER_DIMS, 'tower widths (both towers)'),
@@ -183,27 +173,13 @@ export class IntTower extends TwoTowerModel<IntTowerSide, IntTowerSide> {
     return ops.add(T === 1 ? maxSims : ops.scale(maxSims, 1 / T), this.bias);
   }
 
-  /**
-   * Every user against every item: userReps [U, L*H*P], itemReps [C, H*P] -> [U, C], one GEMM per block of users
-   * whose [L*H*b, C*H] similarities hold at most `blockFloats` values (at least one user a block).
-   */
-  scoreCross(userReps: Tensor, itemReps: Tensor, blockFloats = CROSS_BLOCK_FLOATS): Tensor {
+  /** Every user against every item: userReps [U, L*H*P], itemReps [C, H*P] -> [U, C] (ops.maxSimCross). */
+  scoreCross(userReps: Tensor, itemReps: Tensor): Tensor {
     const [U, C] = [userReps.shape[0], itemReps.shape[0]];
     const { headSize: P } = this.config;
     const H = this.heads;
     const A = userReps.shape[1] / P; // L*H user heads
-    const flat = ops.reshape(userReps, [U * A, P]);
-    const items = ops.reshape(itemReps, [C * H, P]);
-    const block = Math.max(1, Math.floor(blockFloats / (A * C * H)));
-    const parts: Tensor[] = [];
-    for (let u0 = 0; u0 < U; u0 += block) {
-      const b = Math.min(block, U - u0);
-      // Heads reordered head-major (row a*b + u = user u0+u's head a), as maxSimCross takes them.
-      const order = Int32Array.from({ length: A * b }, (_, k) => (u0 + (k % b)) * A + Math.floor(k / b));
-      const heads = ops.gather(flat, Tensor.from(order, [A * b], 'int32')); // [A*b, P]
-      parts.push(ops.maxSimCross(heads, items, A, H)); // [b, C]
-    }
-    return this.logit(parts.length === 1 ? parts[0] : ops.concat(parts, 0));
+    return this.logit(ops.maxSimCross(ops.reshape(userReps, [U * A, P]), ops.reshape(itemReps, [C * H, P]), A, H));
   }
 
   servingPlan(): UserServingPlan {

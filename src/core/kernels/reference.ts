@@ -348,12 +348,32 @@ export const reference: Kernels = {
     dBeta.set(db);
   },
 
+  maxSimCross(A, B, C, G, P, heads, items, out, arg) {
+    out.fill(0, 0, B * C);
+    for (let a = 0; a < A; a++) {
+      for (let b = 0; b < B; b++) {
+        const h = (b * A + a) * P;
+        for (let c = 0; c < C; c++) {
+          let best = 0, bestSim = -Infinity;
+          for (let g = 0; g < G; g++) {
+            const it = (c * G + g) * P;
+            let s = 0;
+            for (let p = 0; p < P; p++) s += heads[h + p] * items[it + p];
+            if (g === 0 || s > bestSim) (best = g), (bestSim = s);
+          }
+          arg[a * B * C + b * C + c] = best;
+          out[b * C + c] += bestSim;
+        }
+      }
+    }
+  },
+
   maxSimCrossBackward(A, B, C, G, P, heads, items, arg, gOut, dHeads, dItems) {
     dHeads.fill(0, 0, A * B * P);
     dItems.fill(0, 0, C * G * P);
     for (let a = 0; a < A; a++) {
       for (let b = 0; b < B; b++) {
-        const r = (a * B + b) * P;
+        const r = (b * A + a) * P;
         for (let c = 0; c < C; c++) {
           const s = gOut[b * C + c], v = (c * G + arg[a * B * C + b * C + c]) * P;
           for (let p = 0; p < P; p++) {

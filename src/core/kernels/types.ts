@@ -83,11 +83,17 @@ export interface Kernels {
   /** The gradients of sum_n gOut[n] * out[n] with respect to UR, IR and W (overwritten; the max goes to the first arg-max). */
   gauMaxSimBackward(Hu: number, Hi: number, K: number, D: number, Vw: number, eps: number, P: number, C: number, N: number, users: Int32Array, items: Int32Array, UR: FArr, IR: FArr, W: FArr, gOut: FArr, dUR: FArr, dIR: FArr, dW: FArr): void;
   /**
-   * Backward of max-sim over every (user, item) pair from the forward's winners: heads [A*B, P] (row a*B + b is user
+   * Max-sim of every user against every item: heads [B*A, P] (row b*A + a is user b's head a), items [C*G, P] (item
+   * c's heads in rows c*G..) -> out [B, C] = sum over a (in order) of max over g of <heads[b*A + a], items[c*G + g]>,
+   * arg [A*B*C] (arg[a*B*C + b*C + c]: the first winning g). Both overwritten. The same values as a GEMM into the
+   * [B*A, C*G] similarities followed by a group max, without holding those similarities.
+   */
+  maxSimCross(A: number, B: number, C: number, G: number, P: number, heads: FArr, items: FArr, out: FArr, arg: Int32Array): void;
+  /**
+   * Backward of max-sim over every (user, item) pair from the forward's winners: heads [B*A, P] (row b*A + a is user
    * b's head a), items [C*G, P] (item c's heads in rows c*G..), arg [A*B*C] (arg[a*B*C + b*C + c]: the winning item
-   * head, as groupMaxSum writes it over the [A, B*C*G] similarities), gOut [B, C]. dHeads[a*B + b] = sum over c of
-   * gOut[b, c] items[c*G + arg]; dItems[c*G + g] = sum of gOut[b, c] heads[a*B + b] over the (a, b) whose winner for
-   * c is g. Both overwritten.
+   * head, as maxSimCross writes it), gOut [B, C]. dHeads[b*A + a] = sum over c of gOut[b, c] items[c*G + arg];
+   * dItems[c*G + g] = sum of gOut[b, c] heads[b*A + a] over the (a, b) whose winner for c is g. Both overwritten.
    */
   maxSimCrossBackward(A: number, B: number, C: number, G: number, P: number, heads: FArr, items: FArr, arg: Int32Array, gOut: FArr, dHeads: FArr, dItems: FArr): void;
   /** out[r] = sum_c A[r, c] * B[r, c]. */

@@ -153,11 +153,12 @@ export function bmm(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
 }
 
 /**
- * Max-sim of every user against every item: heads [A*B, P] (head-major: row a*B + b is user b's head a) and items
+ * Max-sim of every user against every item: heads [B*A, P] (user b's heads in rows b*A .. b*A + A - 1) and items
  * [C*G, P] (item c's heads in rows c*G .. c*G + G - 1) -> [B, C], out[b, c] = sum over a of max over g of
- * <heads[a*B + b], items[c*G + g]> (IntTower's score of a batch's users against shared candidates). The forward is one
- * GEMM and a group max, its [A*B, C*G] similarities freed before it returns; the backward reads only each (head,
- * item) pair's winning item head, 1/G of the two dense GEMMs' work, and writes no [A*B, C*G] gradient.
+ * <heads[b*A + a], items[c*G + g]> (IntTower's score of a batch's users against shared candidates). The forward
+ * reduces each cache-sized tile of similarities to its maxima before computing the next, never holding the [B*A, C*G]
+ * block; the backward reads only each (head, item) pair's winning item head, 1/G of the two dense GEMMs' work, and
+ * writes no [B*A, C*G] gradient.
  */
 export function maxSimCross(heads: Tensor, items: Tensor, A: number, G: number): Tensor {
   requireRank('maxSimCross', 'heads', heads, 2);
@@ -165,17 +166,13 @@ export function maxSimCross(heads: Tensor, items: Tensor, A: number, G: number):
   requireFloat('maxSimCross', 'heads', heads);
   requireSameDtype('maxSimCross', heads, items);
   const [rows, P] = heads.shape;
-  if (rows % A !== 0) fail('maxSimCross', `heads ${heads.describe()} must be [A*B, P]: ${rows} rows do not split into A = ${A} heads a user`);
+  if (rows % A !== 0) fail('maxSimCross', `heads ${heads.describe()} must be [B*A, P]: ${rows} rows do not split into A = ${A} heads a user`);
   if (items.shape[0] % G !== 0) fail('maxSimCross', `items ${items.describe()} must be [C*G, P]: ${items.shape[0]} rows do not split into G = ${G} heads an item`);
   if (items.shape[1] !== P) fail('maxSimCross', `heads ${heads.describe()} and items ${items.describe()} differ in head size`);
   const B = rows / A, C = items.shape[0] / G;
-  const k = kernelsFor(heads, items);
-  const sim = emptyLike(heads, [rows, C * G]);
-  k.gemm(false, true, rows, C * G, P, 1, heads.f, P, items.f, P, 0, sim.f, C * G, null, false);
   const out = emptyLike(heads, [B, C]);
   const arg = new Int32Array(A * B * C);
-  k.groupMaxSum(A, B * C, G, sim.f, out.f, arg);
-  sim.release();
+  kernelsFor(heads, items).maxSimCross(A, B, C, G, P, heads.f, items.f, out.f, arg);
   return record('maxSimCross', [heads, items], out, (g) => {
     const dh = emptyLike(heads), di = emptyLike(items);
     kernelsFor(g, heads, items).maxSimCrossBackward(A, B, C, G, P, heads.f, items.f, arg, g.f, dh.f, di.f);
