@@ -1,9 +1,9 @@
 // Max-sim over every (user, item) pair (kernels.h max_sim_cross, max_sim_cross_backward).
 // Forward: the similarities of a block of users' heads against a block of items' heads are a GEMM into a tile that
-// stays in L2, reduced to each (head, item) pair's max before the next tile; the [A*B, C*G] similarities a GEMM over
+// stays in L2, reduced to each (head, item) pair's max before the next tile; the [B*A, C*G] similarities a GEMM over
 // the whole batch would write (430 MB for 700 users x 800 items x 24 x 8 heads) never reach memory.
 // Backward: for each head and item only the winning item head gets a gradient, so the work is 1/G of the dense
-// products' that the composed backward (a zero-filled [A*B, C*G] gradient and two GEMMs) did. Rows of heads are
+// products' that the composed backward (a zero-filled [B*A, C*G] gradient and two GEMMs) did. Rows of heads are
 // spread over the pool; their items' gradients add up across tasks (run_accumulating).
 #include <algorithm>
 #include <cstdint>
