@@ -32,6 +32,7 @@ test('oneEpochWarning: only a peak at the first epoch, a fall of more than 0.01 
   const w = oneEpochWarning('auc', [0.678, 0.616, 0.59], false, tables);
   assert.match(w!, /^validation auc was best after the first epoch and fell by more than 0\.01 at the second/);
   assert.match(w!, /user_id \(4\.0 training rows a value\), item_id \(8\.0 training rows a value\)/);
+  assert.match(w!, /raise minFreq on those features .* or, keeping them, raise the learning rate/, 'both remedies are named');
   assert.equal(oneEpochWarning('auc', [0.678, 0.672, 0.66], false, tables), null, 'a fall of 0.006');
   assert.equal(oneEpochWarning('auc', [0.65, 0.63, 0.70], false, tables), null, 'best later');
   assert.equal(oneEpochWarning('auc', [0.678, 0.616], false, []), null, 'no table to name');

@@ -44,5 +44,6 @@ export function oneEpochWarning(metric: string, values: readonly number[], lower
   const named = tables.map((t) => `${t.table} (${t.rowsPerValue.toFixed(1)} training rows a value)`).join(', ');
   return `validation ${metric} was best after the first epoch and fell by more than ${ONE_EPOCH_FALL} at the second, ` +
     `and these embedding tables have few training rows a value: ${named}. Their embeddings memorise the train split; ` +
-    'raise minFreq on those features (rarer values share the OOV embedding) or leave them out, and compare (docs/TUNING.md, "The one-epoch warning")';
+    'raise minFreq on those features (rarer values share the OOV embedding) or leave them out, or, keeping them, raise the learning rate ' +
+    '(early stopping keeps the first epoch, so what one pass learns is what counts), and compare (docs/TUNING.md, "The one-epoch warning")';
 }
