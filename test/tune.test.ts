@@ -85,6 +85,37 @@ test('the tuner finds the planted best configuration, and reads test once, for i
   }
 });
 
+test('trial 0 is the base config: the search keeps it when no draw validates better, and draws the same trials beside it', async () => {
+  const [a, b] = [tmp(), tmp()];
+  try {
+    // every drawn learning rate is the planted bad one; the base config (the model's own lr) is not
+    const space = { 'optimizer.lr': { choice: [1e-4] }, 'model.config.dropout': { uniform: [0, 0.5] } };
+    const withBase = search(a, { trials: 9, space });
+    const withTests = fakeRunner();
+    const out = await runSearch(withBase, withTests.runner);
+    assert.equal(out.best.id, 0);
+    assert.equal(out.best.baseline, true);
+    assert.deepEqual(out.best.values, {});
+    assert.equal(out.bestConfig.optimizer.lr, undefined, 'the best config sets no learning rate: the model default');
+    assert.deepEqual(withTests.tests, [out.bestConfig.outDir]);
+    for (const t of out.state.trials.slice(1)) assert.deepEqual(t.values, sampleTrial(withBase.space, withBase.seed, t.id));
+    const { writeResults } = await import('../src/train/tune/results.js');
+    writeResults(withBase, out, 'prerank tune --config planted.json');
+    assert.match(readFileSync(join(a, 'results.md'), 'utf8'), /\| 0 \| base \| base \| 0\.\d{5} \| 9 \| base config; full budget \|/);
+    assert.match(readFileSync(join(a, 'report.html'), 'utf8'), /<td>0<\/td><td>base<\/td><td>base<\/td>/);
+
+    const without = await runSearch(search(b, { trials: 9, space, baseline: false }), fakeRunner().runner);
+    assert.equal(without.best.values['optimizer.lr'], 1e-4, 'without the baseline every trial is a draw');
+    assert.ok(without.state.trials.every((t) => !t.baseline));
+    assert.deepEqual(without.state.trials.slice(1).map((t) => t.values), out.state.trials.slice(1).map((t) => t.values));
+    // a state recorded before the setting existed (no baseline key) resumes as a search with baseline: false
+    const recorded = JSON.parse(readFileSync(join(b, 'tune.json'), 'utf8'));
+    assert.ok(!('baseline' in recorded.search) && JSON.parse(readFileSync(join(a, 'tune.json'), 'utf8')).search.baseline === true);
+  } finally {
+    for (const d of [a, b]) rmSync(d, { recursive: true, force: true });
+  }
+});
+
 test('successive halving stops the planted bad trials at the first rung and promotes only the best third', async () => {
   const dir = tmp();
   try {
@@ -149,7 +180,7 @@ test('a combination of values the train config rejects fails that trial alone; t
     const failed = out.state.trials.filter((t) => t.values['model.kind'] === 'lr');
     assert.ok(failed.length > 0 && failed.length < 6, `${failed.length} lr trials`);
     for (const t of failed) assert.match(t.error ?? '', /train\.model\.config\.temperature: unknown key/);
-    assert.equal(out.best.values['model.kind'], 'dssm');
+    assert.equal(out.bestConfig.model.kind, 'dssm');
     assert.match(readFileSync(join(dir, 'trials.jsonl'), 'utf8'), /"event":"failed"/);
   } finally {
     rmSync(dir, { recursive: true, force: true });

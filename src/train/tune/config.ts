@@ -12,7 +12,9 @@ export const TuneConfigSchema = z.strictObject({
   base: z.record(z.string(), z.unknown()).describe('the train config every trial starts from; its epochs is the most a trial trains'),
   space: z.record(z.string(), DimensionSchema).refine((s) => Object.keys(s).length > 0, 'at least one dimension')
     .describe('dotted train config paths ("optimizer.lr", "model.config.dropout") -> { choice | uniform | log | int }'),
-  trials: z.number().int().positive().describe('how many configurations are drawn'),
+  trials: z.number().int().positive().describe('how many configurations are tried (the base one included when baseline is on)'),
+  baseline: z.boolean().default(true)
+    .describe('trial 0 trains the base config as it is (every searched key at its base or default value), so the search never keeps a config that validates worse than the starting point'),
   seed: z.number().int().default(1).describe("the sampler's seed: the same seed draws the same trials"),
   parallel: z.number().int().positive().default(1).describe('trials trained at once, each in its own process'),
   asha: z.strictObject({

@@ -14,6 +14,10 @@ import type { TrialState } from './trial-state.js';
 const topRung = (t: TrialState) => Math.max(-1, ...Object.keys(t.rungs).map(Number));
 
 function status(t: TrialState, rungs: number[]): string {
+  return t.baseline ? `base config; ${progress(t, rungs)}` : progress(t, rungs);
+}
+
+function progress(t: TrialState, rungs: number[]): string {
   if (t.error !== undefined) return `failed: ${t.error.split('\n')[0]}`;
   const k = topRung(t);
   if (t.stoppedEarly) return `early stopping at epoch ${t.epochsDone} (rung ${k})`;
@@ -32,7 +36,8 @@ export function trialRows(outcome: SearchOutcome): ReportTrial[] {
 /** Test metrics as one line (counts as integers). */
 export const metricsText = (m: Record<string, number>) => Object.entries(m).map(([k, v]) => `${k} ${Number.isInteger(v) ? v : v.toFixed(5)}`).join(', ');
 
-const cell = (v: unknown) => (typeof v === 'number' ? (Number.isInteger(v) ? String(v) : v.toPrecision(4)) : JSON.stringify(v));
+/** A searched value; none (the baseline trial) is the base config's own. */
+const cell = (v: unknown) => (v === undefined ? 'base' : typeof v === 'number' ? (Number.isInteger(v) ? String(v) : v.toPrecision(4)) : JSON.stringify(v));
 
 export function resultsMarkdown(cfg: TuneConfig, outcome: SearchOutcome, command: string): string {
   const keys = Object.keys(cfg.space);

@@ -50,8 +50,12 @@ export async function runSearch(cfg: TuneConfig, runner: TrialRunner, opts: Sear
   const max = trialConfig(cfg, {}, cfg.outDir).epochs;
   const rungs = rungEpochs(cfg.asha.minEpochs, cfg.asha.eta, max);
   const configOf = (t: TrialState) => trialConfig(cfg, t.values, trialDir(cfg.outDir, t.id));
-  const draw = (id: number): TrialState => ({ id, values: sampleTrial(cfg.space, cfg.seed, id), assigned: 0, rungs: {}, epochsDone: 0, stoppedEarly: false, curve: [] });
-  log(`${cfg.name}: ${cfg.trials} trials, rungs at epochs ${rungs.join(', ')} (eta ${cfg.asha.eta}), ${cfg.parallel} at once; ` +
+  // trial i's values depend only on (seed, i) with or without the baseline, which takes trial 0's place
+  const draw = (id: number): TrialState => ({
+    id, ...(id === 0 && cfg.baseline ? { values: {}, baseline: true as const } : { values: sampleTrial(cfg.space, cfg.seed, id) }),
+    assigned: 0, rungs: {}, epochsDone: 0, stoppedEarly: false, curve: [],
+  });
+  log(`${cfg.name}: ${cfg.trials} trials${cfg.baseline ? ' (trial 0: the base config)' : ''}, rungs at epochs ${rungs.join(', ')} (eta ${cfg.asha.eta}), ${cfg.parallel} at once; ` +
     `at most ${epochBudget(cfg.trials, rungs, cfg.asha.eta)} trial-epochs; validation ${state.metric}` +
     (state.trials.length ? `; resuming with ${state.trials.length} trials recorded` : ''));
   const queue: Job[] = unfinishedJobs(state, rungs);

@@ -16,7 +16,10 @@ export interface EpochPoint {
 
 export interface TrialState {
   id: number;
+  /** The sampled values by dotted path; {} for the baseline trial. */
   values: Record<string, unknown>;
+  /** The base config as it is (trial 0 of a search with baseline on): no searched key changed. */
+  baseline?: true;
   /** The highest rung this trial was given to train to. */
   assigned: number;
   /** rungs[k]: the best validation value up to rung k's epochs (absent: not reached). */
@@ -41,11 +44,13 @@ export interface SearchState {
 const statePath = (outDir: string) => join(outDir, 'tune.json');
 
 /**
- * The parts of a search config that define the search. The folder and the process count may change on resume, and
+ * The parts of a search config that define the search (the baseline setting only when on). The folder and the process count may change on resume, and
  * so may the trial count: trial i's values depend only on (seed, i), so a resumed search with more trials widens it.
  */
 export function searchIdentity(cfg: TuneConfig): unknown {
   const { outDir: _o, parallel: _p, trials: _t, ...rest } = cfg;
+  // a search without the baseline is recorded as searches were before the setting existed, so those resume
+  if (!rest.baseline) delete (rest as Partial<typeof rest>).baseline;
   return rest;
 }
 
