@@ -9,7 +9,9 @@
 // At the end (or alone, with `--summary`) it prints the verdict across the datasets' experiments as markdown: each
 // model's default and tuned test AUC, and the targets (src/train/tune/suite-summary.ts).
 // A default row is the model with every default (the batch size, lr, dropout, ... the schemas give); a tuned row is
-// the search's best config. `--dry-run` writes the configs and prints the plan and its budget without training.
+// the search's best config, which is the defaults when no drawn trial beats them on validation (trial 0 of every search
+// is the model's defaults; `--no-baseline` draws every trial instead). `--dry-run` writes the configs and prints the
+// plan and its budget without training.
 // Build first (npm run build). Paths are written relative to the repository root (the commands run there).
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -36,6 +38,7 @@ const { values: o } = parseArgs({ options: {
   results: { type: 'string', default: 'docs/results/tuned' },
   'dry-run': { type: 'boolean', default: false },
   'no-experiments': { type: 'boolean', default: false },
+  'no-baseline': { type: 'boolean', default: false },
   summary: { type: 'boolean', default: false },
 } });
 const [trials, epochs, parallel] = [Number(o.trials), Number(o.epochs), Number(o.parallel)];
@@ -100,7 +103,7 @@ for (const d of o.datasets.split(',')) {
     const kept = join(o.results, `${slug(d)}-searches`);
     const best = join(kept, `${kind}-best-train.json`);
     const cfg = { name: `${kind} on ${data.name}`, base: { model: { kind }, data: dataRef(d), epochs, seed: 1, earlyStopping: EARLY },
-      space: space(kind, rows), trials, seed: 1, parallel, asha: { minEpochs: 1, eta: 3 }, outDir: dir };
+      space: space(kind, rows), trials, ...(o['no-baseline'] ? { baseline: false } : {}), seed: 1, parallel, asha: { minEpochs: 1, eta: 3 }, outDir: dir };
     const file = join(o.out, 'configs', `${slug(d)}-${kind}.json`);
     mkdirSync(dirname(file), { recursive: true });
     writeFileSync(file, `${JSON.stringify(cfg, null, 2)}\n`);
