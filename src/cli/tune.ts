@@ -34,7 +34,7 @@ export const tuneCommand = defineCommand({
     const command = ['prerank tune --config', o.config, ...(['out', 'trials', 'epochs'] as const).flatMap((k) => (o[k] === undefined ? [] : [`--${k}`, String(o[k])]))].join(' ');
     const outcome = await runSearch(cfg, processRunner(cfg.parallel), { resume: o.resume, log: (l) => console.log(l) });
     writeResults(cfg, outcome, command);
-    console.log(`best: trial ${outcome.best.id} ${JSON.stringify(outcome.best.values)}; val ${outcome.state.metric} ` +
+    console.log(`best: trial ${outcome.best.id} ${outcome.best.baseline ? '(the base config)' : JSON.stringify(outcome.best.values)}; val ${outcome.state.metric} ` +
       `${outcome.best.rungs[Math.max(...Object.keys(outcome.best.rungs).map(Number))].toFixed(5)}; ` +
       `test ${metricsText(outcome.test)}`);
     console.log(`wrote ${cfg.outDir}/results.md, results.json, report.html, best-train.json, best-experiment.json`);
