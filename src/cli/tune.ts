@@ -10,7 +10,8 @@ import { defineCommand } from './command.js';
 export const tuneCommand = defineCommand({
   name: 'prerank tune',
   summary: 'Search hyperparameters (any train, model or strategy key) with random trials and asynchronous successive halving '
-    + 'on the validation metric, several trials at once in separate processes; the test split is read once, for the best trial. '
+    + 'on the validation metric, several trials at once in separate processes; trial 0 is the base config as it is, unless the config '
+    + 'sets baseline: false. The test split is read once, for the best trial. '
     + 'Writes results.md, results.json, report.html, best-train.json and best-experiment.json in the search\'s outDir.',
   options: {
     config: { type: 'string', required: true, value: 'file', description: 'a search config (`prerank schema tune`; docs/TUNING.md)' },
