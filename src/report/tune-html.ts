@@ -27,23 +27,26 @@ export interface TuneReport {
 /** Most trial curves drawn in one chart (the best ones): a legend line each. */
 const MAX_CURVES = 20;
 
-/** A numeric axis for a key: the value itself (log10 on a log range), or its index among the values seen. Trials
- * without a value (the base config, which sets none) are not on it. */
+/** A numeric axis for a key over trials that have a value for it: the value itself (log10 on a log range), or its
+ * index among the values seen. */
 function axis(trials: ReportTrial[], path: string, log: boolean): { label: string; x: (v: unknown) => number } {
-  const vs = trials.map((t) => t.values[path]).filter((v) => v !== undefined);
+  const vs = trials.map((t) => t.values[path]);
   if (vs.every((v) => typeof v === 'number')) return { label: log ? `log10 ${path}` : path, x: (v) => (log ? Math.log10(v as number) : (v as number)) };
   const seen = [...new Set(vs.map((v) => JSON.stringify(v)))].sort();
   return { label: `${path} (${seen.map((s, i) => `${i} = ${s}`).join(', ')})`, x: (v) => seen.indexOf(JSON.stringify(v)) };
 }
 
-const fmt = (v: unknown) => (v === undefined ? 'base' : typeof v === 'number' ? (Number.isInteger(v) ? String(v) : v.toPrecision(3)) : JSON.stringify(v));
+/** A searched value in a table, to `digits` significant digits; none (the base config's trial) reads 'base'. */
+export const formatValue = (v: unknown, digits = 3) =>
+  (v === undefined ? 'base' : typeof v === 'number' ? (Number.isInteger(v) ? String(v) : v.toPrecision(digits)) : JSON.stringify(v));
 
 export function renderTuneReport(r: TuneReport): string {
   const head = r.keys.map((k) => `<th>${esc(k.path)}</th>`).join('');
-  const rows = r.trials.map((t) => `<tr><td>${t.id}</td>${r.keys.map((k) => `<td>${esc(fmt(t.values[k.path]))}</td>`).join('')}<td>${t.value.toFixed(5)}</td><td>${t.epochs}</td><td>${esc(t.status)}</td></tr>`);
+  const rows = r.trials.map((t) => `<tr><td>${t.id}</td>${r.keys.map((k) => `<td>${esc(formatValue(t.values[k.path]))}</td>`).join('')}<td>${t.value.toFixed(5)}</td><td>${t.epochs}</td><td>${esc(t.status)}</td></tr>`);
   const scatters = r.keys.map((k) => {
-    const a = axis(r.trials, k.path, k.log);
+    // the base config's trial sets no searched value: it is in the table and the curves, not on these axes
     const shown = r.trials.filter((t) => t.values[k.path] !== undefined);
+    const a = axis(shown, k.path, k.log);
     const points: [number, number][] = shown.map((t) => [a.x(t.values[k.path]), t.value]);
     const best = shown[0] === r.trials[0] ? points.slice(0, 1) : [];
     return svgChart(`validation ${r.metric} vs ${k.path}`, a.label, r.metric, [{ name: 'trials', points }, { name: 'best', points: best }], true);

@@ -3,7 +3,7 @@
 // take: best-train.json (`prerank train --config`) and best-experiment.json (`prerank experiment --config`).
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { renderTuneReport, type ReportTrial } from '../../report/tune-html.js';
+import { formatValue, renderTuneReport, type ReportTrial } from '../../report/tune-html.js';
 import { runConfigJson, type TrainConfig } from '../config.js';
 import { compareTrials, finished } from './asha.js';
 import type { TuneConfig } from './config.js';
@@ -36,8 +36,6 @@ export function trialRows(outcome: SearchOutcome): ReportTrial[] {
 /** Test metrics as one line (counts as integers). */
 export const metricsText = (m: Record<string, number>) => Object.entries(m).map(([k, v]) => `${k} ${Number.isInteger(v) ? v : v.toFixed(5)}`).join(', ');
 
-/** A searched value; none (the baseline trial) is the base config's own. */
-const cell = (v: unknown) => (v === undefined ? 'base' : typeof v === 'number' ? (Number.isInteger(v) ? String(v) : v.toPrecision(4)) : JSON.stringify(v));
 
 export function resultsMarkdown(cfg: TuneConfig, outcome: SearchOutcome, command: string): string {
   const keys = Object.keys(cfg.space);
@@ -50,7 +48,7 @@ export function resultsMarkdown(cfg: TuneConfig, outcome: SearchOutcome, command
     `Command: \`${command}\``, '',
     `| trial | ${keys.join(' | ')} | val ${m} | epochs | status |`,
     `|---|${keys.map(() => '---').join('|')}|---|---|---|`,
-    ...trialRows(outcome).map((t) => `| ${t.id} | ${keys.map((k) => cell(t.values[k])).join(' | ')} | ${t.value.toFixed(5)} | ${t.epochs} | ${t.status} |`),
+    ...trialRows(outcome).map((t) => `| ${t.id} | ${keys.map((k) => formatValue(t.values[k], 4)).join(' | ')} | ${t.value.toFixed(5)} | ${t.epochs} | ${t.status} |`),
   ];
   return `${lines.join('\n')}\n`;
 }
