@@ -36,7 +36,6 @@ export function trialRows(outcome: SearchOutcome): ReportTrial[] {
 /** Test metrics as one line (counts as integers). */
 export const metricsText = (m: Record<string, number>) => Object.entries(m).map(([k, v]) => `${k} ${Number.isInteger(v) ? v : v.toFixed(5)}`).join(', ');
 
-
 export function resultsMarkdown(cfg: TuneConfig, outcome: SearchOutcome, command: string): string {
   const keys = Object.keys(cfg.space);
   const m = outcome.state.metric;
